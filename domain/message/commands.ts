@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import {
+  BounceClassification,
+  DeliveryAttempt,
+  HoldReason,
+  MessageAccepted,
+} from './events.js';
+
+/** Commands carry their own time (`at`): the domain never reads a clock. */
+const at = z.iso.datetime({ offset: true });
+
+export const MessageCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('Accept'), message: MessageAccepted.omit({ at: true }), hold: z.object({ reason: HoldReason, detail: z.string().optional() }).optional(), at }),
+  z.object({ type: z.literal('Hold'), reason: HoldReason, detail: z.string().optional(), at }),
+  z.object({ type: z.literal('Release'), by: z.string().optional(), at }),
+  /** Put into the delivery queue; also "retry now" for a deferred message. */
+  z.object({ type: z.literal('Queue'), dueAt: at, at }),
+  z.object({ type: z.literal('RecordDeferral'), delivery: DeliveryAttempt, reason: z.string(), nextAttemptAt: at, at }),
+  z.object({ type: z.literal('RecordDelivery'), delivery: DeliveryAttempt, at }),
+  z.object({
+    type: z.literal('RecordBounce'),
+    kind: z.enum(['sync', 'async']),
+    delivery: DeliveryAttempt.optional(),
+    enhancedCode: z.string().optional(),
+    diagnostic: z.string(),
+    classification: BounceClassification,
+    suppress: z.boolean(),
+    at,
+  }),
+  z.object({ type: z.literal('RecordFailure'), reason: z.string(), at }),
+  z.object({ type: z.literal('Cancel'), by: z.string().optional(), reason: z.string().optional(), at }),
+  z.object({ type: z.literal('RecordOpen'), ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at }),
+  z.object({ type: z.literal('RecordClick'), url: z.string().min(1), ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at }),
+  z.object({ type: z.literal('RecordUnsubscribe'), method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at }),
+  z.object({ type: z.literal('RecordComplaint'), feedbackType: z.string().default('abuse'), source: z.string().optional(), at }),
+]);
+export type MessageCommand = z.infer<typeof MessageCommand>;
+export type MessageCommandInput = z.input<typeof MessageCommand>;

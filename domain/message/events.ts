@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { createEventCodec, type EventUnion } from '../events/codec.js';
+
+/** The message lifecycle events. Data only: the envelope (ids, positions, metadata) is the log's. */
+
+const Timestamp = z.iso.datetime({ offset: true });
+const SmtpReply = z.object({
+  code: z.number().int().min(200).max(599),
+  /** RFC 3463 enhanced status code, e.g. "5.1.1". */
+  enhancedCode: z.string().regex(/^[245]\.\d{1,3}\.\d{1,3}$/).optional(),
+  text: z.string(),
+});
+
+/** What one delivery attempt looked like on the wire. */
+export const DeliveryAttempt = z.object({
+  attempt: z.number().int().min(1),
+  mxHost: z.string().optional(),
+  remoteIp: z.string().optional(),
+  localIp: z.string().optional(),
+  tls: z.object({ protocol: z.string(), cipher: z.string() }).nullable().optional(),
+  reply: SmtpReply.optional(),
+  durationMs: z.number().min(0),
+  at: Timestamp,
+});
+export type DeliveryAttempt = z.infer<typeof DeliveryAttempt>;
+
+export const HoldReason = z.enum(['development_mode', 'suppressed', 'manual', 'send_limit', 'policy']);
+export const BounceClassification = z.enum([
+  'bad-mailbox', 'mailbox-full', 'policy', 'spam-block', 'auth-failure', 'dns', 'routing', 'content', 'other',
+]);
+
+export const MessageAccepted = z.object({
+  messageId: z.string().min(1),
+  serverId: z.string().min(1),
+  batchId: z.string().min(1),
+  /** RFC 5322 Message-ID header value, without angle brackets. */
+  rfcMessageId: z.string().min(1),
+  from: z.string().min(3),
+  to: z.string().min(3),
+  subject: z.string().default(''),
+  tag: z.string().optional(),
+  /** sha256 of the raw MIME in the content store. */
+  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().min(0),
+  scheduledAt: Timestamp.optional(),
+  at: Timestamp,
+});
+export const MessageHeld = z.object({ reason: HoldReason, detail: z.string().optional(), at: Timestamp });
+export const MessageReleased = z.object({ by: z.string().optional(), at: Timestamp });
+export const MessageQueued = z.object({ dueAt: Timestamp, at: Timestamp });
+export const MessageDeferred = z.object({ delivery: DeliveryAttempt, reason: z.string(), nextAttemptAt: Timestamp, at: Timestamp });
+export const MessageDelivered = z.object({ delivery: DeliveryAttempt, at: Timestamp });
+export const MessageBounced = z.object({
+  /** sync: the receiving server refused during our SMTP session; async: a DSN arrived later. */
+  kind: z.enum(['sync', 'async']),
+  delivery: DeliveryAttempt.optional(),
+  enhancedCode: z.string().optional(),
+  diagnostic: z.string(),
+  classification: BounceClassification,
+  /** Whether the recipient is to be suppressed (a policy block is not the mailbox's fault). */
+  suppress: z.boolean(),
+  at: Timestamp,
+});
+export const MessageFailed = z.object({ reason: z.string(), attempts: z.number().int().min(0), at: Timestamp });
+export const MessageCancelled = z.object({ by: z.string().optional(), reason: z.string().optional(), at: Timestamp });
+const Hit = { ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at: Timestamp };
+export const MessageOpened = z.object(Hit);
+export const MessageLinkClicked = z.object({ url: z.string().min(1), ...Hit });
+export const MessageUnsubscribed = z.object({ method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at: Timestamp });
+export const MessageComplained = z.object({ feedbackType: z.string().default('abuse'), source: z.string().optional(), at: Timestamp });
+
+export const messageEventCodec = createEventCodec({
+  MessageAccepted: { schema: MessageAccepted, schemaVersion: 1 },
+  MessageHeld: { schema: MessageHeld, schemaVersion: 1 },
+  MessageReleased: { schema: MessageReleased, schemaVersion: 1 },
+  MessageQueued: { schema: MessageQueued, schemaVersion: 1 },
+  MessageDeferred: { schema: MessageDeferred, schemaVersion: 1 },
+  MessageDelivered: { schema: MessageDelivered, schemaVersion: 1 },
+  MessageBounced: { schema: MessageBounced, schemaVersion: 1 },
+  MessageFailed: { schema: MessageFailed, schemaVersion: 1 },
+  MessageCancelled: { schema: MessageCancelled, schemaVersion: 1 },
+  MessageOpened: { schema: MessageOpened, schemaVersion: 1 },
+  MessageLinkClicked: { schema: MessageLinkClicked, schemaVersion: 1 },
+  MessageUnsubscribed: { schema: MessageUnsubscribed, schemaVersion: 1 },
+  MessageComplained: { schema: MessageComplained, schemaVersion: 1 },
+});
+
+export type MessageEvent = EventUnion<typeof messageEventCodec.definitions>;
+export type MessageEventType = MessageEvent['type'];
+export type EventOf<T extends MessageEventType> = Extract<MessageEvent, { type: T }>;
+
+export const messageStreamId = (messageId: string) => `message-${messageId}`;

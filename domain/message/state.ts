@@ -1,0 +1,41 @@
+/** Where a message is in its lifecycle. */
+export type MessageStatus =
+  | 'none'
+  | 'accepted'
+  | 'held'
+  | 'released'
+  | 'queued'
+  | 'deferred'
+  | 'delivered'
+  | 'bounced'
+  | 'failed'
+  | 'cancelled';
+
+export interface MessageState {
+  status: MessageStatus;
+  messageId?: string;
+  serverId?: string;
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** The message reached the recipient's server at some point (engagement is possible). */
+  delivered: boolean;
+  /** A late bounce (DSN) arrived after delivery. */
+  bouncedAfterDelivery: boolean;
+  unsubscribed: boolean;
+  complained: boolean;
+  opens: number;
+  clicks: number;
+}
+
+export const initialState = (): MessageState => ({
+  status: 'none',
+  attempts: 0,
+  delivered: false,
+  bouncedAfterDelivery: false,
+  unsubscribed: false,
+  complained: false,
+  opens: 0,
+  clicks: 0,
+});
+
+export const finalStatuses: ReadonlySet<MessageStatus> = new Set(['delivered', 'bounced', 'failed', 'cancelled']);

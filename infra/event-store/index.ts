@@ -1,0 +1,2 @@
+export * from './port.js';
+export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgres-event-store.js';

@@ -1,0 +1,136 @@
+import type pg from 'pg';
+import type { Logger } from '../../logging/index.js';
+import type { Result } from '../../../domain/result.js';
+import { err } from '../../../domain/result.js';
+import {
+  START,
+  type AppendError,
+  type AppendSuccess,
+  type BatchHandler,
+  type Checkpoint,
+  type EventFilter,
+  type EventStore,
+  type EventToAppend,
+  type ExpectedRevision,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from '../port.js';
+import { prepare } from './append-batch.js';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { GroupCommitter } from './group-committer.js';
+import { CommitNotifications } from './notifications.js';
+import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './rows.js';
+import { PollingSubscription } from './subscription.js';
+
+export interface PostgresEventStoreOptions {
+  pool: pg.Pool;
+  /** For the LISTEN connection (kept out of the pool). */
+  connectionString: string;
+  logger: Logger;
+  maxInFlightBatches?: number;
+  maxBatchEvents?: number;
+  maxBatchBytes?: number;
+  /** Fallback poll interval of subscriptions, for commits whose notification was missed. */
+  pollIntervalMs?: number;
+  onBatch?: (appends: number, events: number, ms: number) => void;
+}
+
+/** Readers see only transactions older than every one still running: see ARCHITECTURE.md. */
+const COMMITTED_ONLY = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+
+export class PostgresEventStore implements EventStore {
+  private readonly committer: GroupCommitter;
+  private readonly notifications: CommitNotifications;
+  private readonly subscriptions = new Set<PollingSubscription>();
+  private closed = false;
+
+  constructor(private readonly options: PostgresEventStoreOptions) {
+    this.committer = new GroupCommitter(options.pool, {
+      maxInFlight: options.maxInFlightBatches ?? 2,
+      maxEvents: options.maxBatchEvents ?? 2000,
+      maxBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+    });
+    this.notifications = new CommitNotifications(options.connectionString, options.logger);
+  }
+
+  async append(streamId: string, events: EventToAppend[], expected: ExpectedRevision): Promise<Result<AppendSuccess, AppendError>> {
+    if (this.closed) throw new Error('the event store is closed');
+    const prepared = prepare({ streamId, events, expected });
+    if (!prepared.ok) return err(prepared.error);
+    return this.committer.submit(streamId, expected, prepared.value);
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.options.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+      [streamId, options.fromRevision ?? 0, options.limit ?? 1_000_000],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll(from: Checkpoint, limit: number, filter: EventFilter = {}): Promise<ReadAllResult> {
+    const cp = decodeCheckpoint(from);
+    const params: unknown[] = [cp.transactionId, cp.position, limit];
+    const where = [`(transaction_id, position) > ($1::text::xid8, $2::bigint)`, COMMITTED_ONLY];
+    if (filter.types && filter.types.length > 0) {
+      params.push(filter.types);
+      where.push(`type = ANY($${params.length}::text[])`);
+    }
+    if (filter.streamPrefixes && filter.streamPrefixes.length > 0) {
+      params.push(filter.streamPrefixes.map((p) => p.replace(/[\\%_]/g, (c) => '\\' + c) + '%'));
+      where.push(`stream_id LIKE ANY($${params.length}::text[])`);
+    }
+    const { rows } = await this.options.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY transaction_id, position LIMIT $3`,
+      params,
+    );
+    const events = rows.map(toRecordedEvent);
+    return { events, checkpoint: events.length > 0 ? events[events.length - 1]!.checkpoint : from };
+  }
+
+  async headCheckpoint(): Promise<Checkpoint> {
+    const { rows } = await this.options.pool.query<{ txid: string; position: number }>(
+      `SELECT transaction_id::text AS txid, position FROM events WHERE ${COMMITTED_ONLY}
+       ORDER BY transaction_id DESC, position DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row ? encodeCheckpoint(row.txid, row.position) : START;
+  }
+
+  subscribeAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
+    if (this.closed) throw new Error('the event store is closed');
+    const sub = new PollingSubscription({
+      store: this,
+      notifications: this.notifications,
+      from: options.from ?? START,
+      batchSize: options.batchSize ?? 1000,
+      ...(options.filter ? { filter: options.filter } : {}),
+      pollIntervalMs: this.options.pollIntervalMs ?? 250,
+      handler,
+      logger: this.options.logger,
+    });
+    this.subscriptions.add(sub);
+    void sub.done.catch(() => undefined).finally(() => this.subscriptions.delete(sub));
+    return sub;
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      const { rows } = await this.options.pool.query<{ ro: string }>('SELECT current_setting($1) AS ro', ['transaction_read_only']);
+      return rows[0]?.ro === 'off';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.committer.drain();
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.notifications.close();
+  }
+}

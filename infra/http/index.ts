@@ -1,0 +1,1 @@
+export { createHttpServer, type HttpServerDeps } from './server.js';

@@ -1,0 +1,25 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process (tests create several apps in one process, hence not the global). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'postlog_' });
+  return {
+    registry,
+    appendBatchSeconds: new Histogram({
+      name: 'postlog_event_store_commit_seconds',
+      help: 'Duration of one group-commit transaction of the event log',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    appendedEvents: new Counter({ name: 'postlog_events_appended_total', help: 'Events appended to the log', registers: [registry] }),
+    appendsPerCommit: new Histogram({
+      name: 'postlog_event_store_appends_per_commit',
+      help: 'How many appends shared one commit (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({ name: 'postlog_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

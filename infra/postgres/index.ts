@@ -1,0 +1,5 @@
+export { EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-server.js';
+export { createPool } from './pool.js';
+export { migrate, type MigrationReport } from './migrate.js';
+export { migrations, type Migration } from './migrations-list.js';
+export { openDatabase, type Database } from './database.js';

@@ -1,0 +1,55 @@
+import type pg from 'pg';
+import type { Logger } from '../logging/index.js';
+import { migrations as defaultMigrations, type Migration } from './migrations-list.js';
+
+/** Any fixed number: every Postlog process takes this advisory lock while migrating. */
+const MIGRATION_LOCK_ID = 7_303_417_001;
+
+export interface MigrationReport {
+  applied: number[];
+  current: number;
+}
+
+/**
+ * Brings the schema up to date. Safe when several processes start at once: they queue on an
+ * advisory lock, and whoever comes second finds the work done. Each migration and its record
+ * commit together, so a failed migration leaves nothing half-applied.
+ */
+export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migration[] = defaultMigrations): Promise<MigrationReport> {
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS postlog_migrations (
+        version    integer PRIMARY KEY,
+        name       text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM postlog_migrations');
+    const done = new Set(rows.map((r) => r.version));
+    const known = Math.max(0, ...migrations.map((m) => m.version));
+    const newest = Math.max(0, ...done);
+    if (newest > known) {
+      throw new Error(`the database schema is at version ${newest}, newer than this Postlog knows (${known}): upgrade Postlog`);
+    }
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      try {
+        await client.query('BEGIN');
+        await client.query(m.sql);
+        await client.query('INSERT INTO postlog_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+      }
+      applied.push(m.version);
+      logger.info({ version: m.version, name: m.name }, 'applied migration');
+    }
+    return { applied, current: Math.max(newest, ...applied) };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    client.release();
+  }
+}

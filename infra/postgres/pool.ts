@@ -1,0 +1,12 @@
+import pg from 'pg';
+import type { Logger } from '../logging/index.js';
+
+// bigint columns (positions, revisions) as numbers: they stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export function createPool(connectionString: string, size: number, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max: size, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  return pool;
+}

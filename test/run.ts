@@ -1,0 +1,44 @@
+/**
+ * `npm test`: starts one real PostgreSQL (the embedded server Postlog itself uses, in a temp dir)
+ * unless POSTLOG_TEST_DATABASE_URL points at one, then runs every compiled *.test.js with node's
+ * test runner. Each test file creates its own database on that server.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EmbeddedPostgres } from '../infra/postgres/index.js';
+import { createLogger } from '../infra/logging/index.js';
+import { freePort } from './helpers/ports.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) return testFiles(p);
+    return d.name.endsWith('.test.js') ? [p] : [];
+  });
+}
+
+const files = testFiles(here)
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
+
+let embedded: EmbeddedPostgres | undefined;
+let tempDir: string | undefined;
+const env = { ...process.env };
+if (!env.POSTLOG_TEST_DATABASE_URL) {
+  tempDir = mkdtempSync(join(tmpdir(), 'postlog-test-pg-'));
+  chmodSync(tempDir, 0o755); // as root the server runs as "postgres", which must enter it
+  embedded = new EmbeddedPostgres({ dataDir: tempDir, port: await freePort(), logger: createLogger({ level: 'warn', format: 'json' }) });
+  env.POSTLOG_TEST_DATABASE_URL = await embedded.start();
+}
+
+const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env });
+const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+await embedded?.stop();
+if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+process.exit(code);

@@ -1,0 +1,1 @@
+export { handleMessageCommand, loadMessage, type CommandError, type CommandOutcome } from './message-command-handler.js';

@@ -1,0 +1,76 @@
+import {
+  decide,
+  evolve,
+  initialState,
+  messageEventCodec,
+  messageStreamId,
+  MessageCommand,
+  err,
+  ok,
+  type MessageCommandInput,
+  type MessageError,
+  type MessageEvent,
+  type MessageState,
+  type Result,
+} from '../domain/index.js';
+import type { AppendError, EventMetadata, EventStore, ExpectedRevision } from '../infra/event-store/index.js';
+
+export type CommandError =
+  | MessageError
+  | { code: 'INVALID_COMMAND'; message: string }
+  | { code: 'CONCURRENCY_CONFLICT'; message: string }
+  | AppendError
+  | { code: 'CORRUPT_STREAM'; message: string };
+
+export interface CommandOutcome {
+  events: MessageEvent[];
+  state: MessageState;
+  nextExpectedRevision: number;
+}
+
+export async function loadMessage(store: EventStore, messageId: string): Promise<Result<{ state: MessageState; revision: ExpectedRevision }, CommandError>> {
+  const recorded = await store.readStream(messageStreamId(messageId));
+  let state = initialState();
+  for (const r of recorded) {
+    const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
+    if (!decoded.ok) return err({ code: 'CORRUPT_STREAM', message: `event ${r.eventId} (${r.type}): ${decoded.error.code}` });
+    state = evolve(state, decoded.value);
+  }
+  return ok({ state, revision: recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.revision });
+}
+
+/**
+ * Load → decide → append with the revision we decided on. When another writer got there first
+ * the command is decided again on the fresh state (a few times), so racing commands stay correct.
+ */
+export async function handleMessageCommand(
+  store: EventStore,
+  messageId: string,
+  input: MessageCommandInput,
+  metadata: EventMetadata = {},
+  maxAttempts = 5,
+): Promise<Result<CommandOutcome, CommandError>> {
+  const parsed = MessageCommand.safeParse(input);
+  if (!parsed.success) return err({ code: 'INVALID_COMMAND', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  const command = parsed.data;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const loaded = await loadMessage(store, messageId);
+    if (!loaded.ok) return loaded;
+    const decision = decide(command, loaded.value.state);
+    if (!decision.ok) return decision;
+    const events = decision.value;
+    const state = events.reduce(evolve, loaded.value.state);
+    if (events.length === 0) {
+      const rev = loaded.value.revision;
+      return ok({ events, state, nextExpectedRevision: typeof rev === 'number' ? rev : -1 });
+    }
+    const appended = await store.append(
+      messageStreamId(messageId),
+      events.map((e) => ({ type: e.type, schemaVersion: messageEventCodec.schemaVersionOf(e.type), data: e.data, metadata })),
+      loaded.value.revision,
+    );
+    if (appended.ok) return ok({ events, state, nextExpectedRevision: appended.value.nextExpectedRevision });
+    if (appended.error.code !== 'WRONG_EXPECTED_REVISION') return err(appended.error);
+  }
+  return err({ code: 'CONCURRENCY_CONFLICT', message: `message ${messageId} kept changing under ${maxAttempts} attempts` });
+}
