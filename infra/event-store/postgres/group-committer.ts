@@ -1,14 +1,14 @@
 import type pg from 'pg';
 import type { Result } from '../../../domain/result.js';
 import type { AppendError, AppendSuccess, ExpectedRevision } from '../port.js';
-import { appendBatch } from './append-batch.js';
+import { appendBatch, type ParsedEvent } from './append-batch.js';
 
 type Outcome = Result<AppendSuccess, AppendError>;
 
 interface Pending {
   streamId: string;
   expected: ExpectedRevision;
-  events: Parameters<typeof appendBatch>[1][number]['events'];
+  events: ParsedEvent[];
   bytes: number;
   resolve: (o: Outcome) => void;
   reject: (e: unknown) => void;
@@ -52,15 +52,26 @@ export class GroupCommitter {
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       const batch: Pending[] = [];
+      const deferred: Pending[] = [];
+      const ids = new Set<string>();
       let events = 0;
       let bytes = 0;
       while (this.queue.length > 0) {
         const next = this.queue[0]!;
         if (batch.length > 0 && (events + next.events.length > this.options.maxEvents || bytes + next.bytes > this.options.maxBytes)) break;
-        batch.push(this.queue.shift()!);
+        this.queue.shift();
+        // The same event id twice in one batch (a retry racing its original) waits for the next
+        // batch, where the idempotency check sees the first one committed.
+        if (next.events.some((e) => ids.has(e.eventId))) {
+          deferred.push(next);
+          continue;
+        }
+        next.events.forEach((e) => ids.add(e.eventId));
+        batch.push(next);
         events += next.events.length;
         bytes += next.bytes;
       }
+      this.queue.unshift(...deferred);
       this.inFlight++;
       void this.commit(batch, events).finally(() => {
         this.inFlight--;

@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark. Each prints progress lines, then one JSON object
+ * with what it measured and the targets as its last line.
+ */
+const benches: Record<string, () => Promise<unknown>> = {
+  'event-store': async () => (await import('./event-store.js')).run(),
+};
+
+const name = process.argv[2];
+if (!name || !benches[name]) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}>\n`);
+  process.exit(2);
+}
+const result = await benches[name]!();
+process.stdout.write(JSON.stringify(result) + '\n');
+process.exit(0);

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, envNameOf, loadConfig, roleNames } from '../../infra/config/index.js';
+
+/*
+ * Every call passes `env` and `file` explicitly, so nothing depends on the machine's environment
+ * or on a postlog.yaml in the working directory.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'postlog-config-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function yamlFile(text: string): string {
+  const path = join(dir, `postlog-${++fileCount}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+const emptyFile = yamlFile('');
+
+/** Calls fn, which must throw a ConfigError, and returns its problems. */
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.code, 'INVALID_CONFIG');
+    for (const p of error.problems) assert.ok(error.message.includes(p), `message lacks "${p}"`);
+    return error.problems;
+  }
+  assert.fail('expected loadConfig to throw a ConfigError');
+}
+
+/** Asserts exactly one problem starts with `name:` (e.g. "POSTLOG_HTTP_PORT:"). */
+function assertNamed(problems: string[], name: string): void {
+  const matching = problems.filter((p) => p.startsWith(`${name}: `));
+  assert.equal(matching.length, 1, `expected one problem for ${name} in ${JSON.stringify(problems)}`);
+}
+
+describe('envNameOf', () => {
+  it('turns camelCase keys into POSTLOG_SCREAMING_SNAKE_CASE', () => {
+    assert.equal(envNameOf('dataDir'), 'POSTLOG_DATA_DIR');
+    assert.equal(envNameOf('httpPort'), 'POSTLOG_HTTP_PORT');
+    assert.equal(envNameOf('embeddedPgPort'), 'POSTLOG_EMBEDDED_PG_PORT');
+    assert.equal(envNameOf('shutdownTimeoutMs'), 'POSTLOG_SHUTDOWN_TIMEOUT_MS');
+  });
+});
+
+describe('loadConfig: defaults', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const config = loadConfig({ env: {}, file: emptyFile });
+    assert.deepEqual(config, {
+      dataDir: './data',
+      embeddedPgPort: 54329,
+      databasePoolSize: 20,
+      httpHost: '127.0.0.1',
+      httpPort: 5000,
+      submissionPort: 2587,
+      inboundPort: 2525,
+      dnsServers: [],
+      mtaPort: 25,
+      hostname: hostname(),
+      logLevel: 'info',
+      environment: 'development',
+      roles: [...roleNames],
+      shutdownTimeoutMs: 10_000,
+    });
+  });
+
+  it('runs every role by default', () => {
+    const { roles } = loadConfig({ env: {}, file: emptyFile });
+    assert.deepEqual(roles, ['api', 'smtp', 'inbound', 'mta', 'projector', 'tracking', 'graphql']);
+  });
+
+  it('ignores unrelated and empty environment variables', () => {
+    const config = loadConfig({ env: { HTTP_PORT: '1', POSTLOG_HTTP_PORT: '', POSTLOG_LOG_LEVEL: '' }, file: emptyFile });
+    assert.equal(config.httpPort, 5000);
+    assert.equal(config.logLevel, 'info');
+  });
+});
+
+describe('loadConfig: environment variables', () => {
+  it('override the defaults, with numbers coerced', () => {
+    const config = loadConfig({
+      env: {
+        POSTLOG_HTTP_PORT: '8080',
+        POSTLOG_MTA_PORT: '2526',
+        POSTLOG_DATA_DIR: '/var/lib/postlog',
+        POSTLOG_DATABASE_URL: 'postgres://u:p@db:5432/postlog',
+        POSTLOG_LOG_LEVEL: 'debug',
+        POSTLOG_LOG_FORMAT: 'json',
+        POSTLOG_ENVIRONMENT: 'production',
+        POSTLOG_HOSTNAME: 'mail.example.com',
+        POSTLOG_SHUTDOWN_TIMEOUT_MS: '0',
+      },
+      file: emptyFile,
+    });
+    assert.equal(config.httpPort, 8080);
+    assert.equal(config.mtaPort, 2526);
+    assert.equal(config.dataDir, '/var/lib/postlog');
+    assert.equal(config.databaseUrl, 'postgres://u:p@db:5432/postlog');
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.logFormat, 'json');
+    assert.equal(config.environment, 'production');
+    assert.equal(config.hostname, 'mail.example.com');
+    assert.equal(config.shutdownTimeoutMs, 0);
+    assert.equal(config.submissionPort, 2587, 'unset keys keep their defaults');
+  });
+
+  it('POSTLOG_DNS_SERVERS is a comma list, trimmed, empty items dropped', () => {
+    const config = loadConfig({ env: { POSTLOG_DNS_SERVERS: '1.1.1.1, 8.8.8.8:53,,[::1]:5353 ' }, file: emptyFile });
+    assert.deepEqual(config.dnsServers, ['1.1.1.1', '8.8.8.8:53', '[::1]:5353']);
+  });
+
+  it('POSTLOG_ROLES is a comma list', () => {
+    const config = loadConfig({ env: { POSTLOG_ROLES: 'api, mta' }, file: emptyFile });
+    assert.deepEqual(config.roles, ['api', 'mta']);
+  });
+
+  it('POSTLOG_CONFIG names the YAML file when no file is passed', () => {
+    const file = yamlFile('httpPort: 6001\n');
+    assert.equal(loadConfig({ env: { POSTLOG_CONFIG: file } }).httpPort, 6001);
+  });
+
+  it('an explicit file wins over POSTLOG_CONFIG', () => {
+    const file = yamlFile('httpPort: 6002\n');
+    const other = yamlFile('httpPort: 6003\n');
+    assert.equal(loadConfig({ env: { POSTLOG_CONFIG: other }, file }).httpPort, 6002);
+  });
+});
+
+describe('loadConfig: YAML file', () => {
+  it('reads camelCase keys, lists as YAML sequences', () => {
+    const file = yamlFile(
+      ['httpPort: 7000', 'dataDir: /srv/postlog', 'logLevel: warn', 'dnsServers:', '  - 9.9.9.9', '  - 1.0.0.1:53', 'roles: [mta, projector]', ''].join('\n'),
+    );
+    const config = loadConfig({ env: {}, file });
+    assert.equal(config.httpPort, 7000);
+    assert.equal(config.dataDir, '/srv/postlog');
+    assert.equal(config.logLevel, 'warn');
+    assert.deepEqual(config.dnsServers, ['9.9.9.9', '1.0.0.1:53']);
+    assert.deepEqual(config.roles, ['mta', 'projector']);
+    assert.equal(config.mtaPort, 25);
+  });
+
+  it('environment variables win over the file', () => {
+    const file = yamlFile('httpPort: 7000\nlogLevel: warn\nmtaPort: 2525\n');
+    const config = loadConfig({ env: { POSTLOG_HTTP_PORT: '7001', POSTLOG_LOG_LEVEL: 'error' }, file });
+    assert.equal(config.httpPort, 7001);
+    assert.equal(config.logLevel, 'error');
+    assert.equal(config.mtaPort, 2525, 'file values the environment does not set are kept');
+  });
+
+  it('overrides (CLI flags) win over environment and file', () => {
+    const file = yamlFile('httpPort: 7000\n');
+    const config = loadConfig({ env: { POSTLOG_HTTP_PORT: '7001' }, file, overrides: { httpPort: 7002 } });
+    assert.equal(config.httpPort, 7002);
+  });
+
+  it('a bad file value is named by its key and file', () => {
+    const file = yamlFile('httpPort: 70000\n');
+    const problems = problemsOf(() => loadConfig({ env: {}, file }));
+    assert.equal(problems.length, 1);
+    assertNamed(problems, `httpPort in ${file}`);
+    assert.match(problems[0]!, /\(got 70000\)$/);
+  });
+
+  it('a bad file value overridden by a good environment variable is no problem', () => {
+    const file = yamlFile('httpPort: nope\n');
+    assert.equal(loadConfig({ env: { POSTLOG_HTTP_PORT: '8000' }, file }).httpPort, 8000);
+  });
+
+  it('a bad environment variable over a good file value is named by the variable', () => {
+    const file = yamlFile('httpPort: 7000\n');
+    const problems = problemsOf(() => loadConfig({ env: { POSTLOG_HTTP_PORT: 'x' }, file }));
+    assert.equal(problems.length, 1);
+    assertNamed(problems, 'POSTLOG_HTTP_PORT');
+  });
+
+  it('unknown keys are reported', () => {
+    const file = yamlFile('httpPort: 7000\nhttpPrt: 7001\ncolour: blue\n');
+    const problems = problemsOf(() => loadConfig({ env: {}, file }));
+    assert.equal(problems.length, 2);
+    assert.ok(problems[0]!.startsWith(`${file}: unknown setting "httpPrt"`), problems[0]);
+    assert.ok(problems[1]!.startsWith(`${file}: unknown setting "colour"`), problems[1]);
+    assert.match(problems[0]!, /known: dataDir, /);
+  });
+
+  it('a file that is not a mapping is reported', () => {
+    const file = yamlFile('- httpPort\n- 7000\n');
+    assert.deepEqual(problemsOf(() => loadConfig({ env: {}, file })), [`${file}: must be a mapping of settings`]);
+  });
+
+  it('a missing file is reported', () => {
+    const file = join(dir, 'does-not-exist.yaml');
+    const problems = problemsOf(() => loadConfig({ env: {}, file }));
+    assert.equal(problems.length, 1);
+    assert.ok(problems[0]!.startsWith(`${file}: `), problems[0]);
+    assert.match(problems[0]!, /ENOENT/);
+  });
+
+  it('malformed YAML is reported', () => {
+    const file = yamlFile('httpPort: [1, 2\n');
+    const problems = problemsOf(() => loadConfig({ env: {}, file }));
+    assert.equal(problems.length, 1);
+    assert.ok(problems[0]!.startsWith(`${file}: `), problems[0]);
+  });
+});
+
+describe('loadConfig: invalid configuration', () => {
+  it('reports every bad key at once, each by its environment variable', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { POSTLOG_HTTP_PORT: 'eighty', POSTLOG_LOG_LEVEL: 'loud' }, file: emptyFile }),
+    );
+    assert.equal(problems.length, 2, JSON.stringify(problems));
+    assertNamed(problems, 'POSTLOG_HTTP_PORT');
+    assertNamed(problems, 'POSTLOG_LOG_LEVEL');
+    assert.ok(problems.some((p) => p.includes('(got "eighty")')));
+    assert.ok(problems.some((p) => p.includes('(got "loud")')));
+  });
+
+  it('names many bad keys of different kinds', () => {
+    const env = {
+      POSTLOG_HTTP_PORT: '0',
+      POSTLOG_MTA_PORT: '65536',
+      POSTLOG_SUBMISSION_PORT: '25.5',
+      POSTLOG_DATABASE_URL: 'mysql://db/postlog',
+      POSTLOG_DATABASE_POOL_SIZE: '1',
+      POSTLOG_ENVIRONMENT: 'staging',
+      POSTLOG_LOG_FORMAT: 'xml',
+      POSTLOG_ROLES: 'api,mailer',
+      POSTLOG_DNS_SERVERS: '1.1.1.1,dns.google',
+      POSTLOG_SHUTDOWN_TIMEOUT_MS: '-1',
+    };
+    const problems = problemsOf(() => loadConfig({ env, file: emptyFile }));
+    for (const name of Object.keys(env)) assertNamed(problems, name);
+    assert.equal(problems.length, Object.keys(env).length, JSON.stringify(problems));
+    assert.ok(problems.some((p) => p.startsWith('POSTLOG_DATABASE_URL: must be a postgres:// or postgresql:// URL')));
+    assert.ok(problems.some((p) => p.startsWith('POSTLOG_DNS_SERVERS: must be IP addresses')));
+  });
+
+  it('file problems and value problems are reported together', () => {
+    const file = yamlFile('bogus: 1\nlogLevel: loud\n');
+    const problems = problemsOf(() => loadConfig({ env: { POSTLOG_HTTP_PORT: 'x' }, file }));
+    assert.equal(problems.length, 3, JSON.stringify(problems));
+    assert.ok(problems.some((p) => p.startsWith(`${file}: unknown setting "bogus"`)));
+    assertNamed(problems, `logLevel in ${file}`);
+    assertNamed(problems, 'POSTLOG_HTTP_PORT');
+  });
+
+  it('a bad override is named by its flag', () => {
+    const problems = problemsOf(() => loadConfig({ env: {}, file: emptyFile, overrides: { httpPort: 'x' } }));
+    assert.equal(problems.length, 1);
+    assertNamed(problems, '--httpPort');
+  });
+});
