@@ -34,14 +34,19 @@ export function createEventCodec<D extends Record<string, EventDefinition>>(defi
     types: Object.keys(definitions) as (keyof D & string)[],
     schemaVersionOf: (type) => definitions[type]!.schemaVersion,
     decode(type, schemaVersion, data) {
-      const def = definitions[type];
+      // hasOwn: 'constructor' or '__proto__' are not event types
+      const def = Object.hasOwn(definitions, type) ? definitions[type] : undefined;
       if (!def) return err({ code: 'UNKNOWN_EVENT_TYPE', type });
       let version = schemaVersion;
       let value = data;
       while (version < def.schemaVersion) {
         const up = def.upcasters?.[version];
         if (!up) return err({ code: 'UNSUPPORTED_SCHEMA_VERSION', type, schemaVersion });
-        value = up(value);
+        try {
+          value = up(value);
+        } catch (e) {
+          return err({ code: 'INVALID_EVENT_DATA', type, message: `upcasting from version ${version}: ${(e as Error).message}` });
+        }
         version++;
       }
       if (version !== def.schemaVersion) return err({ code: 'UNSUPPORTED_SCHEMA_VERSION', type, schemaVersion });

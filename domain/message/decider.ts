@@ -69,7 +69,8 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
       if (state.status !== 'held') return fail('MESSAGE_NOT_HELD', state, 'only a held message can be released');
       return ok([
         { type: 'MessageReleased', data: { ...(command.by ? { by: command.by } : {}), at } },
-        { type: 'MessageQueued', data: { dueAt: at, at } },
+        // a scheduled message released early still waits for its time
+        { type: 'MessageQueued', data: { dueAt: state.scheduledAt && Date.parse(state.scheduledAt) > Date.parse(at) ? state.scheduledAt : at, at } },
       ]);
     }
     case 'Queue': {
@@ -144,7 +145,7 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
 export function evolve(state: MessageState, event: MessageEvent): MessageState {
   switch (event.type) {
     case 'MessageAccepted':
-      return { ...state, status: 'accepted', messageId: event.data.messageId, serverId: event.data.serverId };
+      return { ...state, status: 'accepted', messageId: event.data.messageId, serverId: event.data.serverId, ...(event.data.scheduledAt ? { scheduledAt: event.data.scheduledAt } : {}) };
     case 'MessageHeld':
       return { ...state, status: 'held' };
     case 'MessageReleased':

@@ -15,6 +15,8 @@ export interface MessageState {
   status: MessageStatus;
   messageId?: string;
   serverId?: string;
+  /** Not before this time (scheduled sending); survives a hold. */
+  scheduledAt?: string;
   /** Delivery attempts made so far. */
   attempts: number;
   /** The message reached the recipient's server at some point (engagement is possible). */

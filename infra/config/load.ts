@@ -41,6 +41,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
               problems.push(`${file}: unknown setting "${key}" (known: ${configKeys.join(', ')})`);
               continue;
             }
+            if (value === null) continue; // `key:` with nothing after it means: use the default
             raw[key] = value;
             source[key] = `${key} in ${file}`;
           }

@@ -5,7 +5,10 @@ import { z } from 'zod';
  * The one configuration schema. Every setting has an environment variable (POSTLOG_ + the
  * key in SCREAMING_SNAKE_CASE) and the same camelCase key in an optional postlog.yaml.
  */
-const port = z.coerce.number().int().min(1).max(65535);
+/** Decimal digits only: "0x1F90" or "8e3" are typos, not ports. */
+const port = z
+  .union([z.number(), z.string().regex(/^\d+$/, 'must be a port number').transform(Number)])
+  .pipe(z.number().int().min(1).max(65535));
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const roleNames = ['api', 'smtp', 'inbound', 'mta', 'projector', 'tracking', 'graphql'] as const;

@@ -154,6 +154,12 @@ describe('loadConfig: YAML file', () => {
     assert.equal(config.mtaPort, 2525, 'file values the environment does not set are kept');
   });
 
+  it('a key with no value in the file means the default', () => {
+    const config = loadConfig({ env: {}, file: yamlFile('httpPort:\nlogLevel: warn\n') });
+    assert.equal(config.httpPort, 5000);
+    assert.equal(config.logLevel, 'warn');
+  });
+
   it('overrides (CLI flags) win over environment and file', () => {
     const file = yamlFile('httpPort: 7000\n');
     const config = loadConfig({ env: { POSTLOG_HTTP_PORT: '7001' }, file, overrides: { httpPort: 7002 } });

@@ -291,6 +291,24 @@ describe('message decider: hold and release', () => {
     given([...heldOnAccept, ev.released(T2), ev.queued(T2, T2)]).when(cmd.deliver()).then([out.delivered()]);
   });
 
+  it('Release of a scheduled message before its time keeps the schedule', () => {
+    given([ev.accepted({ scheduledAt: LATER }), ev.held('development_mode')])
+      .when(cmd.release())
+      .then([
+        { type: 'MessageReleased', data: { by: 'admin', at: T2 } },
+        { type: 'MessageQueued', data: { dueAt: LATER, at: T2 } },
+      ]);
+  });
+
+  it('Release of a scheduled message after its time queues it now', () => {
+    given([ev.accepted({ scheduledAt: T1 }), ev.held('development_mode')])
+      .when(cmd.release())
+      .then([
+        { type: 'MessageReleased', data: { by: 'admin', at: T2 } },
+        { type: 'MessageQueued', data: { dueAt: T2, at: T2 } },
+      ]);
+  });
+
   it('Release a queued (not held) message → MESSAGE_NOT_HELD', () => {
     given(history.queued).when(cmd.release()).thenError('MESSAGE_NOT_HELD');
   });
