@@ -50,12 +50,16 @@ program
       logger.flush?.();
       process.exit(1);
     }
-    let signals = 0;
+    let firstSignalAt = 0;
     const shutdown = (signal: string) => {
-      if (++signals > 1) {
-        logger.warn(`${signal} again: exiting without waiting`);
+      if (firstSignalAt > 0) {
+        // `npm start` forwards the terminal's Ctrl-C, so one keypress can arrive twice: only a
+        // signal well after the first means "stop waiting".
+        if (Date.now() - firstSignalAt < 1500) return;
+        logger.warn(`${signal} again: exiting without waiting for in-flight work`);
         process.exit(130);
       }
+      firstSignalAt = Date.now();
       logger.info({ signal }, 'signal received');
       const timer = setTimeout(() => {
         logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+
+/** The compiled CLI, as `npm start` runs it. */
+export const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../../infra/cli/main.js');
+
+/** A data dir the embedded server can use also when the tests run as root. */
+export function tempDataDir(prefix = 'postlog-e2e-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export interface PostlogProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+export async function baseEnv(dataDir: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  return {
+    ...(process.env as Record<string, string>),
+    POSTLOG_DATA_DIR: dataDir,
+    POSTLOG_HTTP_PORT: String(await freePort()),
+    POSTLOG_EMBEDDED_PG_PORT: String(await freePort()),
+    POSTLOG_LOG_FORMAT: 'json',
+    ...extra,
+  };
+}
+
+/** Runs `postlog <args>` and waits for it to exit. */
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `postlog start` and waits until /health answers 200. */
+export async function startPostlogProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<PostlogProcess> {
+  const child = spawn(process.execPath, [cliPath, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  const url = `http://127.0.0.1:${env.POSTLOG_HTTP_PORT}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (done) throw new Error(`postlog exited during start-up:\n${out}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.status === 200) return { child, url, output: () => out, exited };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`postlog did not become healthy in ${timeoutMs} ms:\n${out}`);
+}
