@@ -105,6 +105,8 @@ export type BatchHandler = (events: RecordedEvent[]) => Promise<void> | void;
 
 export interface EventStore {
   append(streamId: string, events: EventToAppend[], expected: ExpectedRevision): Promise<Result<AppendSuccess, AppendError>>;
+  /** Appends to several streams atomically: all commit or none does (one error is returned). */
+  appendMany(appends: { streamId: string; events: EventToAppend[]; expected: ExpectedRevision }[]): Promise<Result<AppendSuccess[], AppendError>>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Events after `from` in commit-safe order: nothing still being written can later appear before them. */
   readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult>;

@@ -45,7 +45,9 @@ export const migrations: Migration[] = [
       -- Outcomes: written | idempotent | wrong_expected_revision | duplicate_event_id.
       CREATE FUNCTION postlog_append_batch(
         p_streams text[], p_expected bigint[], p_counts int[],
-        p_ids uuid[], p_event_streams text[], p_types text[], p_versions int[], p_data jsonb[], p_meta jsonb[]
+        p_ids uuid[], p_event_streams text[], p_types text[], p_versions int[], p_data jsonb[], p_meta jsonb[],
+        -- atomic: all appends commit or none does (a multi-recipient send)
+        p_atomic boolean DEFAULT false
       ) RETURNS TABLE (append_index int, outcome text, revision bigint, last_position bigint, last_txid text, event_id uuid)
       LANGUAGE plpgsql AS $fn$
       #variable_conflict use_column
@@ -62,6 +64,7 @@ export const migrations: Migration[] = [
         v_off int := 0;
         v_n int; v_cur bigint; v_exp bigint; v_stream text;
         v_known int; v_foreign uuid; v_best jsonb; v_f jsonb;
+        v_fail jsonb;
         i int; j int;
       BEGIN
         -- create missing stream rows, then lock every stream of the batch in a fixed order:
@@ -96,10 +99,12 @@ export const migrations: Migration[] = [
               outcome := 'duplicate_event_id';
               event_id := coalesce(v_foreign, (SELECT p_ids[k] FROM generate_series(v_off + 1, v_off + v_n) k WHERE v_found ? (p_ids[k]::text) LIMIT 1));
             END IF;
+            IF outcome <> 'idempotent' THEN v_fail := jsonb_build_object('index', i, 'outcome', outcome, 'revision', v_cur, 'eventId', event_id); END IF;
             RETURN NEXT;
           ELSIF (v_exp = -1 AND v_cur <> -1) OR (v_exp = -3 AND v_cur < 0) OR (v_exp >= 0 AND v_cur <> v_exp) THEN
             append_index := i; outcome := 'wrong_expected_revision'; revision := v_cur;
             last_position := NULL; last_txid := NULL; event_id := NULL;
+            v_fail := jsonb_build_object('index', i, 'outcome', outcome, 'revision', v_cur);
             RETURN NEXT;
           ELSE
             FOR j IN v_off + 1 .. v_off + v_n LOOP
@@ -118,6 +123,9 @@ export const migrations: Migration[] = [
           v_off := v_off + v_n;
         END LOOP;
 
+        IF p_atomic AND v_fail IS NOT NULL THEN
+          RAISE EXCEPTION 'postlog_atomic_append_failed' USING ERRCODE = 'P0001', DETAIL = v_fail::text;
+        END IF;
         IF coalesce(array_length(v_w_index, 1), 0) > 0 THEN
           WITH ins AS (
             INSERT INTO events (event_id, stream_id, revision, type, schema_version, data, metadata)
@@ -140,6 +148,131 @@ export const migrations: Migration[] = [
         DELETE FROM streams st WHERE st.stream_id = ANY(p_streams) AND st.revision = -1;
       END
       $fn$;
+    `,
+  },
+  {
+    version: 2,
+    name: 'tenancy, content store, send bookkeeping',
+    sql: `
+      CREATE TABLE organizations (
+        id          uuid PRIMARY KEY,
+        name        text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE servers (
+        id                  uuid PRIMARY KEY,
+        organization_id     uuid NOT NULL REFERENCES organizations (id),
+        name                text NOT NULL,
+        mode                text NOT NULL CHECK (mode IN ('live', 'development')),
+        send_limit_per_hour integer CHECK (send_limit_per_hour > 0),
+        retention_days      integer NOT NULL DEFAULT 30 CHECK (retention_days > 0),
+        suspended           boolean NOT NULL DEFAULT false,
+        suspended_reason    text,
+        created_at          timestamptz NOT NULL DEFAULT now(),
+        updated_at          timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX servers_organization ON servers (organization_id);
+
+      CREATE TABLE domains (
+        id                     uuid PRIMARY KEY,
+        server_id              uuid NOT NULL REFERENCES servers (id),
+        name                   text NOT NULL CHECK (name = lower(name)),
+        verification_token     text NOT NULL,
+        verified_at            timestamptz,
+        return_path_subdomain  text NOT NULL,
+        created_at             timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (server_id, name)
+      );
+
+      CREATE TABLE dkim_keys (
+        id               uuid PRIMARY KEY,
+        domain_id        uuid NOT NULL REFERENCES domains (id) ON DELETE CASCADE,
+        selector         text NOT NULL,
+        algorithm        text NOT NULL CHECK (algorithm IN ('rsa-2048', 'ed25519')),
+        private_key_pem  text NOT NULL,
+        public_key_b64   text NOT NULL,
+        -- active keys sign; a retired key stays published until the operator removes its record
+        active           boolean NOT NULL DEFAULT true,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        retired_at       timestamptz,
+        UNIQUE (domain_id, selector)
+      );
+
+      CREATE TABLE credentials (
+        id            uuid PRIMARY KEY,
+        server_id     uuid NOT NULL REFERENCES servers (id),
+        kind          text NOT NULL CHECK (kind IN ('api', 'smtp')),
+        name          text NOT NULL,
+        -- smtp: the username; api: the first characters of the key, to tell keys apart
+        identifier    text NOT NULL,
+        -- SHA-256 of the secret: secrets are generated by Postlog with >= 144 bits of entropy
+        secret_sha256 text NOT NULL UNIQUE,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        last_used_at  timestamptz,
+        revoked_at    timestamptz
+      );
+      CREATE UNIQUE INDEX credentials_smtp_username ON credentials (identifier) WHERE kind = 'smtp';
+
+      CREATE TABLE admin_tokens (
+        id              uuid PRIMARY KEY,
+        -- NULL: a global admin, for every organization
+        organization_id uuid REFERENCES organizations (id),
+        name            text NOT NULL,
+        token_prefix    text NOT NULL,
+        token_sha256    text NOT NULL UNIQUE,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        revoked_at      timestamptz
+      );
+
+      -- who changed which configuration, when, from what to what
+      CREATE TABLE config_audit (
+        id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at              timestamptz NOT NULL DEFAULT now(),
+        actor           text NOT NULL,
+        action          text NOT NULL,
+        entity_type     text NOT NULL,
+        entity_id       text NOT NULL,
+        organization_id uuid,
+        server_id       uuid,
+        before          jsonb,
+        after           jsonb
+      );
+      CREATE INDEX config_audit_org ON config_audit (organization_id, id);
+
+      -- raw MIME, content-addressed: events reference it by sha256
+      CREATE TABLE contents (
+        sha256      text PRIMARY KEY,
+        body        bytea NOT NULL,
+        size        integer NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- numeric message ids (Postal's API has integer ids); the stream is message-<id>
+      CREATE SEQUENCE message_ids AS bigint;
+
+      CREATE TABLE idempotency_keys (
+        server_id     uuid NOT NULL,
+        key           text NOT NULL,
+        request_sha256 text NOT NULL,
+        message_ids   bigint[] NOT NULL,
+        status_code   integer,
+        response      jsonb,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        completed_at  timestamptz,
+        PRIMARY KEY (server_id, key)
+      );
+
+      -- the suppression list; filled by bounces, complaints and unsubscribes (and the API)
+      CREATE TABLE suppressions (
+        server_id   uuid NOT NULL,
+        address     text NOT NULL CHECK (address = lower(address)),
+        reason      text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        expires_at  timestamptz,
+        PRIMARY KEY (server_id, address)
+      );
     `,
   },
 ];

@@ -134,6 +134,40 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
       });
     });
 
+    describe('atomic appendMany', () => {
+      it('appends to several streams at once', async () => {
+        const streams = [stream(), stream(), stream()];
+        const res = await store.appendMany(streams.map((s, i) => ({ streamId: s, events: [ev('M', { i }), ev('N')], expected: 'no_stream' as const })));
+        assert.ok(res.ok);
+        assert.deepEqual(res.value.map((r) => r.nextExpectedRevision), [1, 1, 1]);
+        for (const s of streams) assert.equal((await store.readStream(s)).length, 2);
+      });
+
+      it('writes nothing when one append cannot commit, and names that one', async () => {
+        const existing = stream();
+        await store.append(existing, [ev('A')], 'no_stream');
+        const fresh = [stream(), stream()];
+        const res = await store.appendMany([
+          { streamId: fresh[0]!, events: [ev('M')], expected: 'no_stream' },
+          { streamId: existing, events: [ev('M')], expected: 'no_stream' },
+          { streamId: fresh[1]!, events: [ev('M')], expected: 'no_stream' },
+        ]);
+        assert.equal(res.ok, false);
+        assert.deepEqual(!res.ok && [res.error.code, res.error.streamId], ['WRONG_EXPECTED_REVISION', existing]);
+        for (const s of fresh) assert.deepEqual(await store.readStream(s), []);
+        assert.equal((await store.readStream(existing)).length, 1);
+      });
+
+      it('is idempotent by event id, and refuses a stream twice', async () => {
+        const appends = [stream(), stream()].map((s) => ({ streamId: s, events: [ev('M', {}, { eventId: randomUUID() })], expected: 'no_stream' as const }));
+        assert.ok((await store.appendMany(appends)).ok);
+        const again = await store.appendMany(appends);
+        assert.ok(again.ok && again.value.every((r) => r.idempotent));
+        const twice = await store.appendMany([appends[0]!, appends[0]!]);
+        assert.equal(!twice.ok && twice.error.code, 'INVALID_APPEND');
+      });
+    });
+
     describe('idempotent append by event id', () => {
       it('appending the same event ids again writes nothing and succeeds', async () => {
         const s = stream();

@@ -62,9 +62,20 @@ interface BatchRow {
  * keeping each append's own optimistic-concurrency check: see postlog_append_batch in the
  * migrations. Results are in request order. Event ids must be unique across the batch.
  */
-export async function appendBatch(client: pg.ClientBase, requests: { streamId: string; expected: ExpectedRevision; events: ParsedEvent[] }[]): Promise<AppendOutcome[]> {
+export interface PreparedAppend {
+  streamId: string;
+  expected: ExpectedRevision;
+  events: ParsedEvent[];
+}
+
+/** Thrown inside postlog_append_batch when an atomic group has an append that cannot commit. */
+const ATOMIC_FAILURE = 'postlog_atomic_append_failed';
+
+export async function appendBatch(client: pg.ClientBase, requests: PreparedAppend[], atomic = false): Promise<AppendOutcome[]> {
   const events = requests.flatMap((r) => r.events.map((e) => ({ ...e, streamId: r.streamId })));
-  const { rows } = await client.query<BatchRow>('SELECT * FROM postlog_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+  let rows: BatchRow[];
+  try {
+    rows = (await client.query<BatchRow>('SELECT * FROM postlog_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
     requests.map((r) => r.streamId),
     requests.map((r) => (typeof r.expected === 'number' ? r.expected : EXPECTED_CODES[r.expected]!)),
     requests.map((r) => r.events.length),
@@ -74,11 +85,23 @@ export async function appendBatch(client: pg.ClientBase, requests: { streamId: s
     events.map((e) => e.schemaVersion),
     events.map((e) => e.data),
     events.map((e) => e.metadata),
-  ]);
+    atomic,
+  ])).rows;
+  } catch (e) {
+    const pgError = e as { message?: string; detail?: string };
+    if (!atomic || pgError.message !== ATOMIC_FAILURE || !pgError.detail) throw e;
+    // nothing was written: the failing append gets its reason, every other one a rollback note
+    const fail = JSON.parse(pgError.detail) as { index: number; outcome: BatchRow['outcome']; revision: number; eventId?: string };
+    const failed = requests[fail.index - 1]!;
+    return requests.map((r, i) =>
+      i === fail.index - 1
+        ? toError({ append_index: fail.index, outcome: fail.outcome, revision: fail.revision, last_position: null, last_txid: null, event_id: fail.eventId ?? null }, failed)
+        : err({ code: 'INVALID_APPEND', streamId: r.streamId, message: `rolled back with the atomic group: ${failed.streamId} could not be appended` }),
+    );
+  }
   const outcomes: AppendOutcome[] = new Array(requests.length);
   for (const row of rows) {
     const request = requests[row.append_index - 1]!;
-    const { streamId, expected } = request;
     switch (row.outcome) {
       case 'written':
       case 'idempotent':
@@ -89,13 +112,16 @@ export async function appendBatch(client: pg.ClientBase, requests: { streamId: s
           idempotent: row.outcome === 'idempotent',
         });
         break;
-      case 'wrong_expected_revision':
-        outcomes[row.append_index - 1] = err({ code: 'WRONG_EXPECTED_REVISION', streamId, expected, actual: row.revision === -1 ? 'no_stream' : row.revision });
-        break;
-      case 'duplicate_event_id':
-        outcomes[row.append_index - 1] = err({ code: 'DUPLICATE_EVENT_ID', streamId, eventId: row.event_id ?? '', message: `event id ${row.event_id} is already used by another append` });
-        break;
+      default:
+        outcomes[row.append_index - 1] = toError(row, request);
     }
   }
   return outcomes;
+}
+
+function toError(row: BatchRow, { streamId, expected }: PreparedAppend): AppendOutcome {
+  if (row.outcome === 'duplicate_event_id') {
+    return err({ code: 'DUPLICATE_EVENT_ID', streamId, eventId: row.event_id ?? '', message: `event id ${row.event_id} is already used by another append` });
+  }
+  return err({ code: 'WRONG_EXPECTED_REVISION', streamId, expected, actual: row.revision === -1 ? 'no_stream' : row.revision });
 }

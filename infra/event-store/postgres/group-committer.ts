@@ -1,16 +1,17 @@
 import type pg from 'pg';
 import type { Result } from '../../../domain/result.js';
-import type { AppendError, AppendSuccess, ExpectedRevision } from '../port.js';
-import { appendBatch, type ParsedEvent } from './append-batch.js';
+import type { AppendError, AppendSuccess } from '../port.js';
+import { appendBatch, type PreparedAppend } from './append-batch.js';
 
 type Outcome = Result<AppendSuccess, AppendError>;
 
 interface Pending {
-  streamId: string;
-  expected: ExpectedRevision;
-  events: ParsedEvent[];
+  requests: PreparedAppend[];
+  /** All requests commit together or none does; such a group is committed on its own. */
+  atomic: boolean;
+  events: number;
   bytes: number;
-  resolve: (o: Outcome) => void;
+  resolve: (o: Outcome[]) => void;
   reject: (e: unknown) => void;
 }
 
@@ -35,10 +36,15 @@ export class GroupCommitter {
 
   constructor(private readonly pool: pg.Pool, private readonly options: GroupCommitOptions) {}
 
-  submit(streamId: string, expected: ExpectedRevision, events: Pending['events']): Promise<Outcome> {
-    const bytes = events.reduce((n, e) => n + e.data.length + e.metadata.length, 0);
+  submit(requests: PreparedAppend[], atomic: boolean): Promise<Outcome[]> {
+    let events = 0;
+    let bytes = 0;
+    for (const r of requests) {
+      events += r.events.length;
+      for (const e of r.events) bytes += e.data.length + e.metadata.length;
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ streamId, expected, events, bytes, resolve, reject });
+      this.queue.push({ requests, atomic, events, bytes, resolve, reject });
       this.pump();
     });
   }
@@ -51,29 +57,9 @@ export class GroupCommitter {
 
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
-      const batch: Pending[] = [];
-      const deferred: Pending[] = [];
-      const ids = new Set<string>();
-      let events = 0;
-      let bytes = 0;
-      while (this.queue.length > 0) {
-        const next = this.queue[0]!;
-        if (batch.length > 0 && (events + next.events.length > this.options.maxEvents || bytes + next.bytes > this.options.maxBytes)) break;
-        this.queue.shift();
-        // The same event id twice in one batch (a retry racing its original) waits for the next
-        // batch, where the idempotency check sees the first one committed.
-        if (next.events.some((e) => ids.has(e.eventId))) {
-          deferred.push(next);
-          continue;
-        }
-        next.events.forEach((e) => ids.add(e.eventId));
-        batch.push(next);
-        events += next.events.length;
-        bytes += next.bytes;
-      }
-      this.queue.unshift(...deferred);
+      const batch = this.takeBatch();
       this.inFlight++;
-      void this.commit(batch, events).finally(() => {
+      void this.commit(batch).finally(() => {
         this.inFlight--;
         this.pump();
         if (this.queue.length === 0 && this.inFlight === 0) this.idleWaiters.splice(0).forEach((r) => r());
@@ -81,8 +67,38 @@ export class GroupCommitter {
     }
   }
 
-  private async commit(batch: Pending[], eventCount: number): Promise<void> {
+  private takeBatch(): Pending[] {
+    if (this.queue[0]!.atomic) return [this.queue.shift()!];
+    const batch: Pending[] = [];
+    const deferred: Pending[] = [];
+    const ids = new Set<string>();
+    let events = 0;
+    let bytes = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (next.atomic) break;
+      if (batch.length > 0 && (events + next.events > this.options.maxEvents || bytes + next.bytes > this.options.maxBytes)) break;
+      this.queue.shift();
+      const nextIds = next.requests.flatMap((r) => r.events.map((e) => e.eventId));
+      // The same event id twice in one batch (a retry racing its original) waits for the next
+      // batch, where the idempotency check sees the first one committed.
+      if (nextIds.some((id) => ids.has(id))) {
+        deferred.push(next);
+        continue;
+      }
+      nextIds.forEach((id) => ids.add(id));
+      batch.push(next);
+      events += next.events;
+      bytes += next.bytes;
+    }
+    this.queue.unshift(...deferred);
+    return batch;
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
     const started = performance.now();
+    const atomic = batch.length === 1 && batch[0]!.atomic;
+    const requests = batch.flatMap((p) => p.requests);
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -91,10 +107,14 @@ export class GroupCommitter {
       return;
     }
     try {
-      const outcomes = await appendBatch(client, batch);
-      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+      const outcomes = await appendBatch(client, requests, atomic);
       client.release();
-      this.options.onBatch?.(batch.length, eventCount, performance.now() - started);
+      let offset = 0;
+      for (const p of batch) {
+        p.resolve(outcomes.slice(offset, offset + p.requests.length));
+        offset += p.requests.length;
+      }
+      this.options.onBatch?.(requests.length, batch.reduce((n, p) => n + p.events, 0), performance.now() - started);
     } catch (e) {
       client.release(isConnectionError(e) ? (e as Error) : undefined);
       if (batch.length === 1) {
@@ -103,7 +123,7 @@ export class GroupCommitter {
       }
       // One bad append (or a deadlock with another process) must not fail its neighbours:
       // retry each on its own so the error reaches only the append that caused it.
-      await Promise.all(batch.map((p) => this.commit([p], p.events.length)));
+      await Promise.all(batch.map((p) => this.commit([p])));
     }
   }
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../../logging/index.js';
 import type { Result } from '../../../domain/result.js';
-import { err } from '../../../domain/result.js';
+import { err, ok } from '../../../domain/result.js';
 import {
   START,
   type AppendError,
@@ -18,7 +18,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../port.js';
-import { prepare } from './append-batch.js';
+import { prepare, type AppendRequest, type PreparedAppend } from './append-batch.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { GroupCommitter } from './group-committer.js';
 import { CommitNotifications } from './notifications.js';
@@ -62,7 +62,26 @@ export class PostgresEventStore implements EventStore {
     if (this.closed) throw new Error('the event store is closed');
     const prepared = prepare({ streamId, events, expected });
     if (!prepared.ok) return err(prepared.error);
-    return this.committer.submit(streamId, expected, prepared.value);
+    const [outcome] = await this.committer.submit([{ streamId, expected, events: prepared.value }], false);
+    return outcome!;
+  }
+
+  async appendMany(appends: AppendRequest[]): Promise<Result<AppendSuccess[], AppendError>> {
+    if (this.closed) throw new Error('the event store is closed');
+    const requests: PreparedAppend[] = [];
+    const seen = new Set<string>();
+    for (const a of appends) {
+      if (seen.has(a.streamId)) return err({ code: 'INVALID_APPEND', streamId: a.streamId, message: 'a stream may appear only once in appendMany' });
+      seen.add(a.streamId);
+      const prepared = prepare(a);
+      if (!prepared.ok) return err(prepared.error);
+      requests.push({ streamId: a.streamId, expected: a.expected, events: prepared.value });
+    }
+    if (requests.length === 0) return ok([]);
+    const outcomes = await this.committer.submit(requests, true);
+    const failed = outcomes.find((o) => !o.ok);
+    if (failed && !failed.ok) return err(outcomes.map((o) => (o.ok ? undefined : o.error)).find((e) => e && e.code !== 'INVALID_APPEND') ?? failed.error);
+    return ok(outcomes.map((o) => (o.ok ? o.value : (undefined as never))));
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
