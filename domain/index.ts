@@ -1,3 +1,5 @@
 export * from './result.js';
 export * from './events/codec.js';
 export * from './message/index.js';
+export * from './values/index.js';
+export * from './tenancy/index.js';

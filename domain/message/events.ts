@@ -35,10 +35,16 @@ export const MessageAccepted = z.object({
   batchId: z.string().min(1),
   /** RFC 5322 Message-ID header value, without angle brackets. */
   rfcMessageId: z.string().min(1),
+  /** Random 16 characters: Postal's message token, and the key of tracking links. */
+  token: z.string().regex(/^[A-Za-z0-9]{16}$/),
+  /** Envelope sender (the From address); delivery replaces it with a VERP return path. */
   from: z.string().min(3),
   to: z.string().min(3),
   subject: z.string().default(''),
   tag: z.string().optional(),
+  /** The sender's own key/values, returned with the message and in webhooks. */
+  metadata: z.record(z.string(), z.string()).optional(),
+  source: z.enum(['api', 'smtp']).default('api'),
   /** sha256 of the raw MIME in the content store. */
   contentHash: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().min(0),

@@ -2,7 +2,9 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
-import { startPostlog } from '../app.js';
+import { CreateServer, type Result } from '../../domain/index.js';
+import { dnsSettings, startPostlog } from '../app.js';
+import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
 import { migrate, openDatabase } from '../postgres/index.js';
 import { version } from '../version.js';
 
@@ -90,15 +92,156 @@ program
 
 program
   .command('init')
-  .description('create the data directory and database schema')
-  .option('--json', 'print the result as JSON')
-  .action(async (opts: { json?: boolean }) => {
-    await withDatabase({}, async (db, _logger, config) => {
-      const { rows } = await db.pool.query<{ version: number }>('SELECT max(version) AS version FROM postlog_migrations');
-      const result = { dataDir: config.dataDir, database: db.kind, schemaVersion: rows[0]?.version ?? 0 };
-      process.stdout.write(opts.json ? JSON.stringify(result) + '\n' : `initialised ${db.kind} database (schema v${result.schemaVersion}) in ${config.dataDir}\n`);
+  .description('create the database schema and a first organization, live server, API key, SMTP login and admin token')
+  .option('--json', 'print the result as one JSON object')
+  .option('--organization <name>', 'name of the organization', 'My organization')
+  .option('--server <name>', 'name of the server', 'Live server')
+  .action(async (opts: { json?: boolean; organization: string; server: string }) => {
+    await withTenancy(async (tenancy) => {
+      const actor = systemActor('cli:init');
+      const org = must(await tenancy.createOrganization(actor, { name: opts.organization }));
+      const server = must(await tenancy.createServer(actor, org.id, CreateServer.parse({ name: opts.server })));
+      const api = must(await tenancy.createCredential(actor, server.id, { kind: 'api', name: 'default' }));
+      const smtp = must(await tenancy.createCredential(actor, server.id, { kind: 'smtp', name: 'default' }));
+      const admin = must(await tenancy.createAdminToken(actor, { name: 'init', organizationId: org.id }));
+      const result = {
+        organizationId: org.id,
+        serverId: server.id,
+        apiKey: api.secret,
+        smtp: { username: smtp.credential.identifier, password: smtp.secret },
+        adminToken: admin.secret,
+      };
+      if (opts.json) print(result, true);
+      else {
+        process.stdout.write(
+          `Created organization ${org.id}, live server ${server.id}.\n` +
+            `API key:      ${result.apiKey}\nSMTP login:   ${result.smtp.username} / ${result.smtp.password}\nAdmin token:  ${result.adminToken}\n` +
+            `These secrets are shown once. Next: postlog domain add <your-domain> --server ${server.id}\n`,
+        );
+      }
     });
   });
+
+const org = program.command('org').description('organizations');
+org
+  .command('create <name>')
+  .option('--json', 'print JSON')
+  .action(async (name: string, opts: { json?: boolean }) => withTenancy(async (t) => print(must(await t.createOrganization(systemActor('cli'), { name })), opts.json)));
+org
+  .command('list')
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) => withTenancy(async (t) => print(await t.listOrganizations(systemActor('cli')), opts.json)));
+
+const server = program.command('server').description('mail servers');
+server
+  .command('create <name>')
+  .requiredOption('--org <id>', 'organization id')
+  .option('--mode <mode>', 'live or development', 'live')
+  .option('--send-limit <perHour>', 'messages per hour before holding')
+  .option('--json', 'print JSON')
+  .action(async (name: string, opts: { org: string; mode: string; sendLimit?: string; json?: boolean }) =>
+    withTenancy(async (t) => {
+      const input = CreateServer.safeParse({ name, mode: opts.mode, sendLimitPerHour: opts.sendLimit === undefined ? null : Number(opts.sendLimit) });
+      if (!input.success) fail(input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      print(must(await t.createServer(systemActor('cli'), opts.org, input.data!)), opts.json);
+    }),
+  );
+server
+  .command('list')
+  .requiredOption('--org <id>', 'organization id')
+  .option('--json', 'print JSON')
+  .action(async (opts: { org: string; json?: boolean }) => withTenancy(async (t) => print(must(await t.listServers(systemActor('cli'), opts.org)), opts.json)));
+for (const [verb, suspended] of [['suspend', true], ['unsuspend', false]] as const) {
+  server
+    .command(`${verb} <id>`)
+    .option('--reason <text>', 'shown to API clients')
+    .action(async (id: string, opts: { reason?: string }) =>
+      withTenancy(async (t) => print(must(await t.updateServer(systemActor('cli'), id, { suspended, ...(suspended ? { suspendedReason: opts.reason ?? null } : {}) })), false)),
+    );
+}
+
+const credential = program.command('credential').description('API keys and SMTP logins');
+credential
+  .command('create')
+  .requiredOption('--server <id>', 'server id')
+  .option('--kind <kind>', 'api or smtp', 'api')
+  .option('--name <name>', 'a label', 'default')
+  .option('--json', 'print JSON')
+  .action(async (opts: { server: string; kind: string; name: string; json?: boolean }) =>
+    withTenancy(async (t) => {
+      if (opts.kind !== 'api' && opts.kind !== 'smtp') fail('--kind must be api or smtp');
+      const created = must(await t.createCredential(systemActor('cli'), opts.server, { kind: opts.kind as 'api' | 'smtp', name: opts.name }));
+      print(opts.kind === 'api' ? { ...created.credential, apiKey: created.secret } : { ...created.credential, username: created.credential.identifier, password: created.secret }, opts.json);
+    }),
+  );
+credential
+  .command('list')
+  .requiredOption('--server <id>', 'server id')
+  .option('--json', 'print JSON')
+  .action(async (opts: { server: string; json?: boolean }) => withTenancy(async (t) => print(must(await t.listCredentials(systemActor('cli'), opts.server)), opts.json)));
+credential
+  .command('revoke <id>')
+  .action(async (id: string) => withTenancy(async (t) => print(must(await t.revokeCredential(systemActor('cli'), id)) ?? { revoked: id }, false)));
+
+const domain = program.command('domain').description('sending domains');
+domain
+  .command('add <domain>')
+  .requiredOption('--server <id>', 'server id')
+  .option('--verified', 'mark verified without a DNS check (an administrator vouches for it)')
+  .option('--ed25519', 'also sign with an Ed25519 key')
+  .option('--json', 'print JSON')
+  .action(async (name: string, opts: { server: string; verified?: boolean; ed25519?: boolean; json?: boolean }) =>
+    withTenancy(async (t) => {
+      const d = must(await t.createDomain(systemActor('cli'), opts.server, { name, verified: opts.verified === true, ed25519: opts.ed25519 === true }));
+      if (opts.json) print(d, true);
+      else {
+        process.stdout.write(`Added ${d.name} (${d.verified ? 'verified' : 'not verified yet'}). Publish these DNS records:\n`);
+        for (const r of d.dnsRecords) process.stdout.write(`  ${r.type.padEnd(5)} ${r.name}\n        ${r.value}\n        (${r.required ? 'required' : 'recommended'}: ${r.note})\n`);
+      }
+    }),
+  );
+domain
+  .command('list')
+  .requiredOption('--server <id>', 'server id')
+  .option('--json', 'print JSON')
+  .action(async (opts: { server: string; json?: boolean }) => withTenancy(async (t) => print(must(await t.listDomains(systemActor('cli'), opts.server)), opts.json)));
+domain
+  .command('rotate-dkim <id>')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: { json?: boolean }) => withTenancy(async (t) => print(must(await t.rotateDkim(systemActor('cli'), id)), opts.json)));
+
+const adminToken = program.command('admin-token').description('tokens for the management API');
+adminToken
+  .command('create')
+  .option('--org <id>', 'scope the token to one organization (default: global admin)')
+  .option('--name <name>', 'a label', 'admin')
+  .option('--json', 'print JSON')
+  .action(async (opts: { org?: string; name: string; json?: boolean }) =>
+    withTenancy(async (t) => {
+      const created = must(await t.createAdminToken(systemActor('cli'), { name: opts.name, organizationId: opts.org ?? null }));
+      print({ ...created.token, token: created.secret }, opts.json);
+    }),
+  );
+
+function print(value: unknown, json: boolean | undefined): void {
+  process.stdout.write(json ? JSON.stringify(value) + '\n' : JSON.stringify(value, null, 2) + '\n');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`postlog: ${message}\n`);
+  process.exit(1);
+}
+
+/** The value of an ok result; a tenancy error ends the command with its message. */
+function must<T>(result: Result<T, TenancyError>): T {
+  if (!result.ok) fail(`${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+/** Runs a command against the tenancy store, whether or not `postlog start` runs on this data dir. */
+async function withTenancy(work: (tenancy: TenancyStore) => Promise<void>): Promise<void> {
+  await withDatabase({}, async (db, _logger, config) => work(new TenancyStore(db.pool, dnsSettings(config))));
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`postlog: ${(err as Error).message}\n`);

@@ -43,6 +43,14 @@ export const ConfigSchema = z.object({
   mtaPort: port.default(25),
   /** Our name in EHLO, Received headers and logs. */
   hostname: z.string().min(1).default(hostname()),
+  /** SPF include for sending domains; default spf.<hostname>. */
+  dnsSpfInclude: z.string().min(1).optional(),
+  /** Target of each domain's return-path CNAME; default rp.<hostname>. */
+  dnsReturnPathTarget: z.string().min(1).optional(),
+  /** Requests per second per API key on the send API (429 beyond). */
+  apiRateLimit: z.coerce.number().int().min(1).default(1000),
+  /** Largest message accepted, in bytes (raw MIME). */
+  maxMessageBytes: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(25 * 1024 * 1024),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

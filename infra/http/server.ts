@@ -1,7 +1,15 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { EventStore } from '../event-store/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { EventStore } from '../event-store/index.js';
+import { sha256 } from '../tenancy/index.js';
+import { credentialsOf } from './auth.js';
+import { makeErrorHandler, sendError } from './errors.js';
 
 export interface HttpServerDeps {
   logger: Logger;
@@ -10,21 +18,68 @@ export interface HttpServerDeps {
   /** False until start-up finished and again once shutdown begins. */
   isReady: () => boolean;
   version: string;
+  production: boolean;
+  /** Requests per second per API key (or per client IP without one) on rate-limited routes. */
+  rateLimitPerSecond: number;
+  /** Feature routes (send API, admin API, …), each a fastify plugin. */
+  plugins: FastifyPluginAsync[];
+  bodyLimitBytes: number;
 }
 
 /**
  * The HTTP entry point. Operational routes live here; feature routes (send API, admin API,
- * tracking, GraphQL) register as fastify plugins from their own folders.
+ * tracking, GraphQL) come in as fastify plugins from their own folders.
  */
-export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
+export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request lines come from our onResponse hook (with status and duration), not fastify's pair.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: (req) => (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID(),
-    bodyLimit: 30 * 1024 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : crypto.randomUUID();
+    },
+    bodyLimit: deps.bodyLimitBytes,
+    trustProxy: false,
   });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(makeErrorHandler(deps.production));
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
 
+  await app.register(formbody);
+  await app.register(rateLimit, {
+    global: false,
+    max: deps.rateLimitPerSecond,
+    timeWindow: 1000,
+    keyGenerator: (req) => {
+      const { apiKey, adminToken } = credentialsOf(req);
+      const secret = apiKey ?? adminToken;
+      return secret ? `key:${sha256(secret)}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, context) => ({
+      statusCode: 429,
+      code: 'RATE_LIMITED',
+      message: `rate limit of ${context.max} requests per second exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`,
+    }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Postlog API', version: deps.version, description: 'Send mail, manage tenants, and read message history.' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Server-API-Key' },
+          adminToken: { type: 'http', scheme: 'bearer' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode });
     if (reply.statusCode >= 500) req.log.error({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
@@ -32,20 +87,21 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   /** Liveness: 200 when the event log can take an append. */
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', { schema: { hide: true } }, async (_req, reply) => {
     const writable = await deps.eventStore.healthy();
     return reply.code(writable ? 200 : 503).send({ status: writable ? 'ok' : 'unavailable', eventLog: writable ? 'writable' : 'not writable', version: deps.version });
   });
 
   /** Readiness: 200 while this process takes traffic (not during start-up or shutdown). */
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
     const ready = deps.isReady();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  for (const plugin of deps.plugins) await app.register(plugin);
   return app;
 }

@@ -94,16 +94,40 @@ describe('postlog start on the embedded PostgreSQL', () => {
     assert.equal(await afterStale.exited, 0);
   });
 
-  it('migrate and init work on the same data dir', async () => {
+  it('init, domain add and migrate work while postlog start runs on the same data dir', async () => {
     const env = await baseEnv(dataDir);
-    const res = await runCli(['init', '--json'], env);
-    assert.equal(res.code, 0, res.stderr);
-    const out = JSON.parse(res.stdout) as { database: string; schemaVersion: number };
-    assert.equal(out.database, 'embedded');
-    assert.ok(out.schemaVersion >= 1);
-    const migrated = await runCli(['migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
-    assert.match(migrated.stdout, /schema is at version \d+/);
+    const running = await startPostlogProcess(env);
+    try {
+      const res = await runCli(['init', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      const out = JSON.parse(res.stdout) as { organizationId: string; serverId: string; apiKey: string; smtp: { username: string; password: string }; adminToken: string };
+      assert.deepEqual(Object.keys(out), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken']);
+      assert.match(out.apiKey, /^[A-Za-z0-9]{32}$/);
+      assert.match(out.adminToken, /^plt_/);
+      assert.ok(out.smtp.username && out.smtp.password);
+      const domain = await runCli(['domain', 'add', 'Example.COM', '--server', out.serverId, '--verified', '--json'], env);
+      assert.equal(domain.code, 0, domain.stderr);
+      const d = JSON.parse(domain.stdout) as { name: string; verified: boolean; dnsRecords: { purpose: string; name: string }[] };
+      assert.equal(d.name, 'example.com');
+      assert.equal(d.verified, true);
+      assert.deepEqual(d.dnsRecords.map((r) => r.purpose), ['verification', 'spf', 'dkim', 'return-path', 'dmarc']);
+      // the running server accepts the key and the domain the CLI just created
+      const sent = await fetch(`${running.url}/api/v1/send/message`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-server-api-key': out.apiKey },
+        body: JSON.stringify({ to: ['someone@example.org'], from: 'hello@example.com', plain_body: 'hi' }),
+      });
+      assert.equal(((await sent.json()) as { status: string }).status, 'success');
+      const bad = await runCli(['domain', 'add', 'not a domain', '--server', out.serverId], env);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /INVALID/);
+      const migrated = await runCli(['migrate'], env);
+      assert.equal(migrated.code, 0, migrated.stderr);
+      assert.match(migrated.stdout, /schema is at version \d+/);
+    } finally {
+      running.child.kill('SIGINT');
+      assert.equal(await running.exited, 0);
+    }
   });
 });
 

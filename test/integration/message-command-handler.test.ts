@@ -13,6 +13,7 @@ const accept = (messageId: string) => ({
     serverId: 'srv-1',
     batchId: 'b-1',
     rfcMessageId: `${messageId}@postlog.test`,
+    token: 'AbCdEfGh12345678',
     from: 'a@example.com',
     to: 'b@example.org',
     subject: 'Hi',

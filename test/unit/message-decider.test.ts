@@ -70,6 +70,8 @@ const message = {
   serverId: 'srv-1',
   batchId: 'batch-1',
   rfcMessageId: 'abc123@postlog.test',
+  token: 'AbCdEfGh12345678',
+  source: 'api' as const,
   from: 'sender@example.com',
   to: 'rcpt@example.org',
   subject: 'Hello',

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/** Management API bodies. Types for code come from these schemas. */
+
+const name = z.string().trim().min(1).max(200);
+
+export const CreateOrganization = z.object({ name }).strict();
+export const UpdateOrganization = z.object({ name }).partial().strict();
+
+export const ServerMode = z.enum(['live', 'development']);
+export const CreateServer = z
+  .object({
+    name,
+    /** development: messages are accepted and held, never delivered. */
+    mode: ServerMode.default('live'),
+    sendLimitPerHour: z.number().int().positive().nullable().default(null),
+    retentionDays: z.number().int().min(1).max(3650).default(30),
+  })
+  .strict();
+export const UpdateServer = z
+  .object({
+    name,
+    mode: ServerMode,
+    sendLimitPerHour: z.number().int().positive().nullable(),
+    retentionDays: z.number().int().min(1).max(3650),
+    suspended: z.boolean(),
+    suspendedReason: z.string().max(500).nullable(),
+  })
+  .partial()
+  .strict();
+
+export const DkimAlgorithm = z.enum(['rsa-2048', 'ed25519']);
+export const CreateDomain = z
+  .object({
+    name: z.string().min(1).max(253),
+    /** Mark verified without a DNS check (an administrator vouches for it). */
+    verified: z.boolean().default(false),
+    /** Also sign with an Ed25519 key (dual signing). */
+    ed25519: z.boolean().default(false),
+  })
+  .strict();
+
+export const CreateCredential = z
+  .object({
+    kind: z.enum(['api', 'smtp']),
+    name: name.default('default'),
+  })
+  .strict();
+
+export const CreateAdminToken = z
+  .object({
+    name: name.default('admin'),
+    /** Omit for a global admin token (only a global admin may create one). */
+    organizationId: z.uuid().nullable().default(null),
+  })
+  .strict();
+
+export type CreateOrganization = z.infer<typeof CreateOrganization>;
+export type CreateServer = z.infer<typeof CreateServer>;
+export type UpdateServer = z.infer<typeof UpdateServer>;
+export type CreateDomain = z.infer<typeof CreateDomain>;
+export type CreateCredential = z.infer<typeof CreateCredential>;
+export type CreateAdminToken = z.infer<typeof CreateAdminToken>;
+export type DkimAlgorithm = z.infer<typeof DkimAlgorithm>;

@@ -1,0 +1,37 @@
+import addressparser from 'nodemailer/lib/addressparser';
+import { err, ok, type Result } from '../result.js';
+
+/** A mailbox: `address` is what goes in the envelope; `name` is the display name, if any. */
+export interface Mailbox {
+  address: string;
+  name: string;
+  /** The domain, lower-cased. */
+  domain: string;
+}
+
+// Deliberately plain: RFC 5322 allows more, but nothing a recipient's server would accept.
+const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)$/i;
+
+/** Parses one mailbox, "Name <a@b.example>" or "a@b.example". */
+export function parseMailbox(input: string): Result<Mailbox, string> {
+  if (/[\r\n]/.test(input)) return err('must not contain line breaks');
+  const parsed = addressparser(input.trim(), { flatten: true });
+  if (parsed.length !== 1 || !parsed[0]?.address) return err(`"${input}" is not an email address`);
+  const { address, name } = parsed[0];
+  const match = ADDRESS.exec(address);
+  if (!match || address.length > 254) return err(`"${address}" is not a valid email address`);
+  return ok({ address, name: name ?? '', domain: match[1]!.toLowerCase() });
+}
+
+/** The address in the form used for comparisons and suppression: local part kept, domain lower-cased. */
+export function normalizedAddress(mailbox: Mailbox): string {
+  const at = mailbox.address.lastIndexOf('@');
+  return `${mailbox.address.slice(0, at)}@${mailbox.domain}`.toLowerCase();
+}
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
+
+export function parseDomainName(input: string): Result<string, string> {
+  const d = input.trim().toLowerCase().replace(/\.$/, '');
+  return DOMAIN.test(d) ? ok(d) : err(`"${input}" is not a domain name`);
+}

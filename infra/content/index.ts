@@ -1,0 +1,1 @@
+export { ContentStore, contentHash } from './content-store.js';

@@ -1,0 +1,1 @@
+export { createResolver } from './resolver.js';

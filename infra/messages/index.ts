@@ -1,0 +1,3 @@
+export { MessageIdAllocator } from './message-ids.js';
+export { SuppressionList } from './suppression-list.js';
+export { IdempotencyKeys, type IdempotencyBegin } from './idempotency.js';

@@ -1,0 +1,160 @@
+import { evolve, initialState, messageEventCodec, messageStreamId, type MessageEvent, type MessageStatus } from '../domain/index.js';
+import type { EventStore, RecordedEvent } from '../infra/event-store/index.js';
+
+export interface DeliveryView {
+  attempt: number;
+  outcome: 'delivered' | 'deferred' | 'bounced';
+  at: string;
+  mxHost: string | null;
+  remoteIp: string | null;
+  localIp: string | null;
+  tls: { protocol: string; cipher: string } | null;
+  smtpCode: number | null;
+  enhancedCode: string | null;
+  smtpText: string | null;
+  durationMs: number;
+  detail: string;
+}
+
+export interface MessageView {
+  id: string;
+  serverId: string;
+  batchId: string;
+  token: string;
+  rfcMessageId: string;
+  from: string;
+  to: string;
+  subject: string;
+  tag: string | null;
+  metadata: Record<string, string>;
+  source: 'api' | 'smtp';
+  contentHash: string;
+  size: number;
+  status: MessageStatus;
+  heldReason: string | null;
+  scheduledAt: string | null;
+  nextAttemptAt: string | null;
+  attempts: number;
+  timestamps: Partial<Record<'acceptedAt' | 'queuedAt' | 'heldAt' | 'releasedAt' | 'lastAttemptAt' | 'deliveredAt' | 'bouncedAt' | 'failedAt' | 'cancelledAt', string>>;
+  bounce: { classification: string; diagnostic: string; enhancedCode: string | null; kind: 'sync' | 'async' } | null;
+  deliveries: DeliveryView[];
+  opens: { at: string; ip: string | null; userAgent: string | null; machine: boolean }[];
+  clicks: { at: string; url: string; ip: string | null; userAgent: string | null; machine: boolean }[];
+  events: RecordedEvent[];
+}
+
+/** One message, folded from its stream in the log (not a read model: always current). */
+export async function loadMessageView(store: EventStore, messageId: string): Promise<MessageView | undefined> {
+  if (!/^\d{1,18}$/.test(messageId)) return undefined;
+  const recorded = await store.readStream(messageStreamId(messageId));
+  if (recorded.length === 0) return undefined;
+  let state = initialState();
+  let view: MessageView | undefined;
+  for (const r of recorded) {
+    const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
+    if (!decoded.ok) throw new Error(`message ${messageId}: event ${r.eventId} cannot be read (${decoded.error.code})`);
+    const e: MessageEvent = decoded.value;
+    state = evolve(state, e);
+    if (e.type === 'MessageAccepted') {
+      const d = e.data;
+      view = {
+        id: d.messageId,
+        serverId: d.serverId,
+        batchId: d.batchId,
+        token: d.token,
+        rfcMessageId: d.rfcMessageId,
+        from: d.from,
+        to: d.to,
+        subject: d.subject,
+        tag: d.tag ?? null,
+        metadata: d.metadata ?? {},
+        source: d.source,
+        contentHash: d.contentHash,
+        size: d.size,
+        status: 'accepted',
+        heldReason: null,
+        scheduledAt: d.scheduledAt ?? null,
+        nextAttemptAt: null,
+        attempts: 0,
+        timestamps: { acceptedAt: d.at },
+        bounce: null,
+        deliveries: [],
+        opens: [],
+        clicks: [],
+        events: [],
+      };
+    }
+    if (!view) continue;
+    view.status = state.status;
+    view.attempts = state.attempts;
+    switch (e.type) {
+      case 'MessageHeld':
+        view.heldReason = e.data.detail ?? e.data.reason;
+        view.timestamps.heldAt = e.data.at;
+        break;
+      case 'MessageReleased':
+        view.heldReason = null;
+        view.timestamps.releasedAt = e.data.at;
+        break;
+      case 'MessageQueued':
+        view.timestamps.queuedAt = e.data.at;
+        view.nextAttemptAt = e.data.dueAt;
+        break;
+      case 'MessageDeferred':
+        view.deliveries.push(deliveryView('deferred', e.data.delivery, e.data.reason));
+        view.timestamps.lastAttemptAt = e.data.delivery.at;
+        view.nextAttemptAt = e.data.nextAttemptAt;
+        break;
+      case 'MessageDelivered':
+        view.deliveries.push(deliveryView('delivered', e.data.delivery, `accepted by ${e.data.delivery.mxHost ?? 'the remote server'}`));
+        view.timestamps.lastAttemptAt = e.data.delivery.at;
+        view.timestamps.deliveredAt = e.data.at;
+        view.nextAttemptAt = null;
+        break;
+      case 'MessageBounced':
+        if (e.data.delivery) {
+          view.deliveries.push(deliveryView('bounced', e.data.delivery, e.data.diagnostic));
+          view.timestamps.lastAttemptAt = e.data.delivery.at;
+        }
+        view.timestamps.bouncedAt = e.data.at;
+        view.bounce = { classification: e.data.classification, diagnostic: e.data.diagnostic, enhancedCode: e.data.enhancedCode ?? null, kind: e.data.kind };
+        view.nextAttemptAt = null;
+        break;
+      case 'MessageFailed':
+        view.timestamps.failedAt = e.data.at;
+        view.nextAttemptAt = null;
+        break;
+      case 'MessageCancelled':
+        view.timestamps.cancelledAt = e.data.at;
+        view.nextAttemptAt = null;
+        break;
+      case 'MessageOpened':
+        view.opens.push({ at: e.data.at, ip: e.data.ip ?? null, userAgent: e.data.userAgent ?? null, machine: e.data.machine });
+        break;
+      case 'MessageLinkClicked':
+        view.clicks.push({ at: e.data.at, url: e.data.url, ip: e.data.ip ?? null, userAgent: e.data.userAgent ?? null, machine: e.data.machine });
+        break;
+      default:
+        break;
+    }
+  }
+  if (view) view.events = recorded;
+  return view;
+}
+
+function deliveryView(outcome: DeliveryView['outcome'], d: Extract<MessageEvent, { type: 'MessageDelivered' }>['data']['delivery'], detail: string): DeliveryView {
+  return {
+    attempt: d.attempt,
+    outcome,
+    at: d.at,
+    mxHost: d.mxHost ?? null,
+    remoteIp: d.remoteIp ?? null,
+    localIp: d.localIp ?? null,
+    tls: d.tls ?? null,
+    smtpCode: d.reply?.code ?? null,
+    enhancedCode: d.reply?.enhancedCode ?? null,
+    smtpText: d.reply?.text ?? null,
+    durationMs: d.durationMs,
+    detail,
+  };
+}

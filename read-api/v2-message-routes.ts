@@ -1,0 +1,83 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { authenticate } from '../infra/http/auth.js';
+import { sendError } from '../infra/http/errors.js';
+import { loadMessageView, type MessageView } from './message-view.js';
+import type { ReadApiDeps } from './read-deps.js';
+import { MessageHistorySchema, MessageViewSchema } from './v2-schemas.js';
+
+const ErrorBody = z.object({ code: z.string(), message: z.string() });
+const Params = z.object({ id: z.string().regex(/^\d{1,18}$/, 'message ids are numbers') });
+
+/** May the caller see this message? Its server's API key, or an admin of its organization. */
+async function mayRead(deps: ReadApiDeps, req: FastifyRequest, view: MessageView): Promise<boolean> {
+  if (req.postlogServer) return req.postlogServer.id === view.serverId;
+  if (req.postlogActor) return (await deps.tenancy.getServer(req.postlogActor, view.serverId)).ok;
+  return false;
+}
+
+export function v2MessageRoutes(deps: ReadApiDeps) {
+  return async function plugin(appBase: FastifyInstance) {
+    const app = appBase.withTypeProvider<ZodTypeProvider>();
+    const auth = authenticate(deps.auth, ['server', 'admin']);
+
+    app.get('/v2/messages/:id', {
+      preHandler: auth,
+      schema: {
+        tags: ['messages'],
+        summary: 'A message: status, timestamps and delivery attempts',
+        security: [{ apiKey: [] }, { adminToken: [] }],
+        params: Params,
+        response: { 200: MessageViewSchema, 404: ErrorBody },
+      },
+      handler: async (req, reply) => {
+        const view = await loadMessageView(deps.eventStore, req.params.id);
+        if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        const { events: _events, contentHash: _hash, ...rest } = view;
+        return reply.send(rest);
+      },
+    });
+
+    app.get('/v2/messages/:id/history', {
+      preHandler: auth,
+      schema: {
+        tags: ['audit'],
+        summary: "The message's complete event history, read from the log",
+        security: [{ apiKey: [] }, { adminToken: [] }],
+        params: Params,
+        response: { 200: MessageHistorySchema, 404: ErrorBody },
+      },
+      handler: async (req, reply) => {
+        const view = await loadMessageView(deps.eventStore, req.params.id);
+        if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        return reply.send({
+          id: view.id,
+          stream: `message-${view.id}`,
+          events: view.events.map((e) => ({
+            eventId: e.eventId,
+            revision: e.revision,
+            position: e.position,
+            recordedAt: e.recordedAt.toISOString(),
+            type: e.type,
+            schemaVersion: e.schemaVersion,
+            data: e.data,
+            metadata: e.metadata,
+          })),
+        });
+      },
+    });
+
+    app.get('/v2/messages/:id/raw', {
+      preHandler: auth,
+      schema: { tags: ['messages'], summary: 'The raw MIME as accepted (message/rfc822)', security: [{ apiKey: [] }, { adminToken: [] }], params: Params },
+      handler: async (req, reply) => {
+        const view = await loadMessageView(deps.eventStore, req.params.id);
+        if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        const raw = await deps.contents.get(view.contentHash);
+        if (!raw) return sendError(reply, 410, 'CONTENT_EXPIRED', 'the message content was removed after the retention period; its history remains');
+        return reply.type('message/rfc822').header('content-disposition', `attachment; filename="message-${view.id}.eml"`).send(raw);
+      },
+    });
+  };
+}

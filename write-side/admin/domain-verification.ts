@@ -1,0 +1,32 @@
+import type { Resolver } from 'node:dns/promises';
+import type { Domain } from '../../infra/tenancy/index.js';
+
+export interface RecordCheck {
+  purpose: string;
+  name: string;
+  expected: string;
+  found: string[];
+  ok: boolean;
+}
+
+/** Looks up each published record the domain needs and says which are in place. */
+export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promise<RecordCheck[]> {
+  const checks: RecordCheck[] = [];
+  for (const record of domain.dnsRecords) {
+    let found: string[] = [];
+    try {
+      found = record.type === 'TXT' ? (await resolver.resolveTxt(record.name)).map((parts) => parts.join('')) : await resolver.resolveCname(record.name);
+    } catch {
+      found = [];
+    }
+    const normalize = (s: string) => s.replace(/\s+/g, '').replace(/\.$/, '').toLowerCase();
+    const ok =
+      record.purpose === 'spf'
+        ? found.some((f) => normalize(f).startsWith('v=spf1') && normalize(f).includes(normalize(record.value.split(' ').find((p) => p.startsWith('include:')) ?? '')))
+        : record.purpose === 'dmarc'
+          ? found.some((f) => normalize(f).startsWith('v=dmarc1'))
+          : found.some((f) => normalize(f) === normalize(record.value));
+    checks.push({ purpose: record.purpose, name: record.name, expected: record.value, found, ok });
+  }
+  return checks;
+}

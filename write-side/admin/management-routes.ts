@@ -1,0 +1,125 @@
+import type { Resolver } from 'node:dns/promises';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  CreateAdminToken,
+  CreateCredential,
+  CreateDomain,
+  CreateOrganization,
+  CreateServer,
+  UpdateOrganization,
+  UpdateServer,
+  type Result,
+} from '../../domain/index.js';
+import { authenticate, type Authenticator } from '../../infra/http/auth.js';
+import { sendError } from '../../infra/http/errors.js';
+import type { TenancyError, TenancyStore } from '../../infra/tenancy/index.js';
+import { checkDnsRecords } from './domain-verification.js';
+
+export interface ManagementDeps {
+  tenancy: TenancyStore;
+  auth: Authenticator;
+  resolver: Resolver;
+}
+
+const STATUS: Record<TenancyError['code'], number> = { NOT_FOUND: 404, CONFLICT: 409, FORBIDDEN: 403, INVALID: 400 };
+const Id = z.object({ id: z.uuid() });
+
+function respond<T>(reply: FastifyReply, result: Result<T, TenancyError>, status = 200) {
+  if (!result.ok) {
+    const e = result.error;
+    return sendError(reply, STATUS[e.code], e.code, e.message, e.code === 'INVALID' && e.field ? [{ path: e.field, message: e.message }] : undefined);
+  }
+  return result.value === undefined ? reply.code(204).send() : reply.code(status).send(result.value);
+}
+
+/**
+ * The management API (Postal has none): organizations, servers, domains with their DNS records,
+ * credentials, admin tokens, DKIM rotation and the configuration audit log. Admin tokens only.
+ */
+export function managementRoutes(deps: ManagementDeps) {
+  return async function plugin(appBase: FastifyInstance) {
+    const app = appBase.withTypeProvider<ZodTypeProvider>();
+    const { tenancy } = deps;
+    app.addHook('preHandler', authenticate(deps.auth, ['admin']));
+    // a change made here is seen by this process's authentication at once
+    app.addHook('onResponse', async (req) => {
+      if (req.method !== 'GET') deps.auth.forget();
+    });
+    const doc = (tag: string, summary: string) => ({ tags: [tag], summary, security: [{ adminToken: [] }] });
+    const actor = (req: { postlogActor?: import('../../infra/tenancy/index.js').Actor }) => req.postlogActor!;
+
+    app.post('/v2/organizations', { schema: { ...doc('organizations', 'Create an organization (global admin)'), body: CreateOrganization } }, async (req, reply) =>
+      respond(reply, await tenancy.createOrganization(actor(req), req.body), 201),
+    );
+    app.get('/v2/organizations', { schema: doc('organizations', 'Organizations you can see') }, async (req) => ({ organizations: await tenancy.listOrganizations(actor(req)) }));
+    app.get('/v2/organizations/:id', { schema: { ...doc('organizations', 'An organization'), params: Id } }, async (req, reply) =>
+      respond(reply, await tenancy.getOrganization(actor(req), req.params.id)),
+    );
+    app.patch('/v2/organizations/:id', { schema: { ...doc('organizations', 'Rename an organization'), params: Id, body: UpdateOrganization } }, async (req, reply) =>
+      respond(reply, await tenancy.updateOrganization(actor(req), req.params.id, req.body)),
+    );
+    app.delete('/v2/organizations/:id', { schema: { ...doc('organizations', 'Delete an organization without servers (global admin)'), params: Id } }, async (req, reply) =>
+      respond(reply, await tenancy.deleteOrganization(actor(req), req.params.id)),
+    );
+
+    app.post('/v2/organizations/:id/servers', { schema: { ...doc('servers', 'Create a mail server'), params: Id, body: CreateServer } }, async (req, reply) =>
+      respond(reply, await tenancy.createServer(actor(req), req.params.id, req.body), 201),
+    );
+    app.get('/v2/organizations/:id/servers', { schema: { ...doc('servers', "An organization's servers"), params: Id } }, async (req, reply) => {
+      const servers = await tenancy.listServers(actor(req), req.params.id);
+      return respond(reply, servers.ok ? { ok: true, value: { servers: servers.value } } : servers);
+    });
+    app.get('/v2/servers/:id', { schema: { ...doc('servers', 'A server'), params: Id } }, async (req, reply) => respond(reply, await tenancy.getServer(actor(req), req.params.id)));
+    app.patch('/v2/servers/:id', { schema: { ...doc('servers', 'Change a server (mode, limits, suspension)'), params: Id, body: UpdateServer } }, async (req, reply) =>
+      respond(reply, await tenancy.updateServer(actor(req), req.params.id, req.body)),
+    );
+    app.delete('/v2/servers/:id', { schema: { ...doc('servers', 'Delete a server, its domains and credentials (its message history stays)'), params: Id } }, async (req, reply) =>
+      respond(reply, await tenancy.deleteServer(actor(req), req.params.id)),
+    );
+
+    app.post('/v2/servers/:id/domains', { schema: { ...doc('domains', 'Add a sending domain; the answer lists the DNS records to publish'), params: Id, body: CreateDomain } }, async (req, reply) =>
+      respond(reply, await tenancy.createDomain(actor(req), req.params.id, req.body), 201),
+    );
+    app.get('/v2/servers/:id/domains', { schema: { ...doc('domains', "A server's domains"), params: Id } }, async (req, reply) => {
+      const domains = await tenancy.listDomains(actor(req), req.params.id);
+      return respond(reply, domains.ok ? { ok: true, value: { domains: domains.value } } : domains);
+    });
+    app.get('/v2/domains/:id', { schema: { ...doc('domains', 'A domain with its DNS records'), params: Id } }, async (req, reply) => respond(reply, await tenancy.getDomain(actor(req), req.params.id)));
+    app.delete('/v2/domains/:id', { schema: { ...doc('domains', 'Remove a domain'), params: Id } }, async (req, reply) => respond(reply, await tenancy.deleteDomain(actor(req), req.params.id)));
+    app.post('/v2/domains/:id/verify', { schema: { ...doc('domains', 'Check the DNS records; marks the domain verified when the verification TXT record is found'), params: Id } }, async (req, reply) => {
+      const domain = await tenancy.getDomain(actor(req), req.params.id);
+      if (!domain.ok) return respond(reply, domain);
+      const checks = await checkDnsRecords(deps.resolver, domain.value);
+      const proven = checks.some((c) => c.purpose === 'verification' && c.ok);
+      const after = proven ? await tenancy.markDomainVerified(actor(req), req.params.id) : domain;
+      if (!after.ok) return respond(reply, after);
+      return reply.send({ verified: after.value.verified, checks, domain: after.value });
+    });
+    app.post('/v2/domains/:id/dkim/rotate', { schema: { ...doc('domains', 'Rotate the DKIM key: a new selector signs from now on'), params: Id } }, async (req, reply) =>
+      respond(reply, await tenancy.rotateDkim(actor(req), req.params.id)),
+    );
+
+    app.post('/v2/servers/:id/credentials', { schema: { ...doc('credentials', 'Create an API key or SMTP login; the secret is shown only in this answer'), params: Id, body: CreateCredential } }, async (req, reply) =>
+      respond(reply, await tenancy.createCredential(actor(req), req.params.id, req.body), 201),
+    );
+    app.get('/v2/servers/:id/credentials', { schema: { ...doc('credentials', "A server's credentials (without secrets)"), params: Id } }, async (req, reply) => {
+      const list = await tenancy.listCredentials(actor(req), req.params.id);
+      return respond(reply, list.ok ? { ok: true, value: { credentials: list.value } } : list);
+    });
+    app.delete('/v2/credentials/:id', { schema: { ...doc('credentials', 'Revoke a credential'), params: Id } }, async (req, reply) => respond(reply, await tenancy.revokeCredential(actor(req), req.params.id)));
+
+    app.post('/v2/admin-tokens', { schema: { ...doc('admin tokens', 'Create an admin token; the secret is shown only in this answer'), body: CreateAdminToken } }, async (req, reply) =>
+      respond(reply, await tenancy.createAdminToken(actor(req), req.body), 201),
+    );
+    app.get('/v2/admin-tokens', { schema: doc('admin tokens', 'Admin tokens you can see') }, async (req) => ({ adminTokens: await tenancy.listAdminTokens(actor(req)) }));
+    app.delete('/v2/admin-tokens/:id', { schema: { ...doc('admin tokens', 'Revoke an admin token'), params: Id } }, async (req, reply) => respond(reply, await tenancy.revokeAdminToken(actor(req), req.params.id)));
+
+    app.get(
+      '/v2/audit',
+      { schema: { ...doc('audit', 'Configuration changes: who, when, what (newest first)'), querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().optional() }) } },
+      async (req) => ({ entries: await tenancy.auditLog(actor(req), { limit: req.query.limit, before: req.query.before }) }),
+    );
+  };
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
+import {
+  decide,
+  err,
+  initialState,
+  messageEventCodec,
+  messageStreamId,
+  normalizedAddress,
+  ok,
+  type Mailbox,
+  type MessageCommand,
+  type Result,
+} from '../../domain/index.js';
+import type { ContentStore } from '../../infra/content/index.js';
+import type { EventMetadata, EventStore } from '../../infra/event-store/index.js';
+import type { MessageIdAllocator, SuppressionList } from '../../infra/messages/index.js';
+import type { Server, TenancyStore } from '../../infra/tenancy/index.js';
+import { randomToken } from '../../infra/tenancy/index.js';
+
+export interface AcceptDeps {
+  eventStore: EventStore;
+  contents: ContentStore;
+  ids: MessageIdAllocator;
+  suppressions: SuppressionList;
+  tenancy: TenancyStore;
+}
+
+export interface MessageToAccept {
+  to: Mailbox;
+  /** Index into `contents`: recipients of one composed message share its bytes. */
+  content: number;
+  rfcMessageId: string;
+  subject: string;
+}
+
+export interface AcceptRequest {
+  server: Server;
+  from: Mailbox;
+  contents: Buffer[];
+  messages: MessageToAccept[];
+  tag?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+  scheduledAt?: string | undefined;
+  source: 'api' | 'smtp';
+  /** Ids reserved earlier (idempotent retries); otherwise allocated here. */
+  messageIds?: number[] | undefined;
+  /** Makes event ids deterministic, so a retry of the same request appends nothing new. */
+  idempotencySeed?: string | undefined;
+  correlationId: string;
+  actor: string;
+}
+
+export interface AcceptedMessage {
+  id: number;
+  token: string;
+  to: Mailbox;
+  status: 'queued' | 'held';
+  heldReason?: string;
+}
+
+export type AcceptError =
+  | { code: 'UNAUTHENTICATED_FROM_ADDRESS'; message: string }
+  | { code: 'NO_RECIPIENTS'; message: string }
+  | { code: 'LOG_REJECTED'; message: string };
+
+const EVENT_ID_NAMESPACE = '6f1d3c0e-8a53-4c1e-9a57-3b2f7f0c2d11';
+
+/**
+ * The one accept path for HTTP and SMTP: checks the sending domain, stores content, decides the
+ * Accept command for each recipient (one message per recipient) and appends all of them
+ * atomically. Only when this returns ok are the messages durably in the log.
+ */
+export interface AcceptResult {
+  batchId: string;
+  messages: AcceptedMessage[];
+}
+
+export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Promise<Result<AcceptResult, AcceptError>> {
+  if (req.messages.length === 0) return err({ code: 'NO_RECIPIENTS', message: 'there are no recipients' });
+  const domain = await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
+  if (!domain?.verified) {
+    return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: `${req.from.domain} is not a verified domain of this server` });
+  }
+  const suppressed = await deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]);
+  const hashes = await deps.contents.putMany(req.contents);
+  const ids = req.messageIds ?? (await deps.ids.take(req.messages.length));
+  const at = new Date().toISOString();
+  const batchId = req.idempotencySeed ? uuidv5(`${req.idempotencySeed}:batch`, EVENT_ID_NAMESPACE) : randomUUID();
+  const metadata: EventMetadata = { correlationId: req.correlationId, serverId: req.server.id, actor: req.actor };
+
+  const accepted: AcceptedMessage[] = [];
+  const appends = req.messages.map((m, i) => {
+    const id = ids[i]!;
+    const token = req.idempotencySeed ? seededToken(`${req.idempotencySeed}:${i}`) : randomToken(16);
+    const suppression = suppressed.get(normalizedAddress(m.to));
+    const hold =
+      req.server.mode === 'development'
+        ? { reason: 'development_mode' as const, detail: 'the server is in development mode' }
+        : suppression !== undefined
+          ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
+          : undefined;
+    const command: MessageCommand = {
+      type: 'Accept',
+      message: {
+        messageId: String(id),
+        serverId: req.server.id,
+        batchId,
+        rfcMessageId: m.rfcMessageId,
+        token,
+        from: req.from.address,
+        to: m.to.address,
+        subject: m.subject,
+        ...(req.tag !== undefined ? { tag: req.tag } : {}),
+        ...(req.metadata !== undefined ? { metadata: req.metadata } : {}),
+        source: req.source,
+        contentHash: hashes[m.content]!,
+        size: req.contents[m.content]!.length,
+        ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
+      },
+      ...(hold ? { hold } : {}),
+      at,
+    };
+    const decision = decide(command, initialState());
+    if (!decision.ok) throw new Error(`Accept refused for a new message: ${decision.error.message}`);
+    accepted.push({ id, token, to: m.to, status: hold ? 'held' : 'queued', ...(hold ? { heldReason: hold.reason } : {}) });
+    return {
+      streamId: messageStreamId(String(id)),
+      expected: 'no_stream' as const,
+      events: decision.value.map((e, j) => ({
+        ...(req.idempotencySeed ? { eventId: uuidv5(`${req.idempotencySeed}:${i}:${j}`, EVENT_ID_NAMESPACE) } : {}),
+        type: e.type,
+        schemaVersion: messageEventCodec.schemaVersionOf(e.type),
+        data: e.data,
+        metadata,
+      })),
+    };
+  });
+
+  const appended = appends.length === 1 ? await deps.eventStore.append(appends[0]!.streamId, appends[0]!.events, 'no_stream') : await deps.eventStore.appendMany(appends);
+  if (!appended.ok) return err({ code: 'LOG_REJECTED', message: `the event log refused the messages: ${appended.error.code}` });
+  return ok({ batchId, messages: accepted });
+}
+
+/** A stable 16-character token for idempotent retries. */
+function seededToken(seed: string): string {
+  return uuidv5(seed, EVENT_ID_NAMESPACE).replace(/-/g, '').slice(0, 16).replace(/[0-9a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
+}

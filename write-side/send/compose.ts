@@ -1,0 +1,64 @@
+import MailComposer from 'nodemailer/lib/mail-composer';
+
+export interface ComposeInput {
+  from: string;
+  sender?: string | undefined;
+  to: string[];
+  cc: string[];
+  replyTo?: string | undefined;
+  subject?: string | undefined;
+  text?: string | undefined;
+  html?: string | undefined;
+  attachments: { filename: string; contentType: string; content: Buffer }[];
+  /** Already validated custom headers. */
+  headers: Record<string, string>;
+  /** Without angle brackets. */
+  messageId: string;
+  date: Date;
+  /** Trace header of the hop that received the message (e.g. "from api ([1.2.3.4]) by …"). */
+  received: string;
+}
+
+/** Builds the raw MIME with nodemailer's composer (BCC is never written into the headers). */
+export async function composeMime(input: ComposeInput): Promise<Buffer> {
+  const composer = new MailComposer({
+    from: input.from,
+    ...(input.sender ? { sender: input.sender } : {}),
+    to: input.to,
+    ...(input.cc.length > 0 ? { cc: input.cc } : {}),
+    ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+    ...(input.subject !== undefined ? { subject: input.subject } : {}),
+    ...(input.text !== undefined ? { text: input.text } : {}),
+    ...(input.html !== undefined ? { html: input.html } : {}),
+    attachments: input.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    headers: { Received: input.received, ...input.headers },
+    messageId: `<${input.messageId}>`,
+    date: input.date,
+    // keep 8-bit text readable where possible; nodemailer picks QP/base64 per part as needed
+    textEncoding: 'quoted-printable',
+  });
+  return new Promise((resolve, reject) => composer.compile().build((error, message) => (error ? reject(error) : resolve(message))));
+}
+
+/** Headers Postlog writes itself; a sender may not set or override them. */
+export const OWNED_HEADERS = new Set([
+  'from', 'sender', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version',
+  'content-type', 'content-transfer-encoding', 'content-disposition', 'received', 'return-path',
+  'dkim-signature', 'arc-seal', 'arc-message-signature', 'arc-authentication-results',
+  'list-unsubscribe', 'list-unsubscribe-post',
+]);
+
+/** RFC 5322 field names: printable ASCII except ':'. */
+const HEADER_NAME = /^[!-9;-~]+$/;
+
+/** Validates custom headers: returns the problem for the first bad one. */
+export function checkCustomHeaders(headers: Record<string, string>): { name: string; problem: string } | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) return { name, problem: 'is not a valid header name' };
+    if (/[\r\n\0]/.test(value)) return { name, problem: 'must not contain CR, LF or NUL (header injection)' };
+    const lower = name.toLowerCase();
+    if (OWNED_HEADERS.has(lower) || lower.startsWith('x-postlog-')) return { name, problem: 'is set by Postlog and cannot be overridden' };
+    if (value.length > 2000) return { name, problem: 'is longer than 2,000 characters' };
+  }
+  return undefined;
+}

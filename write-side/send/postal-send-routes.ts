@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import PostalMime from 'postal-mime';
+import { parseMailbox, type Mailbox } from '../../domain/index.js';
+import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
+import { acceptMessages, type AcceptError } from './accept-messages.js';
+import { checkCustomHeaders, composeMime } from './compose.js';
+import type { SendApiDeps } from './send-deps.js';
+
+const MESSAGES: Record<string, string> = {
+  NoRecipients: 'There are no recipients defined to receive this message',
+  TooManyToAddresses: 'The maximum number of To addresses has been reached (maximum 50)',
+  TooManyCCAddresses: 'The maximum number of CC addresses has been reached (maximum 50)',
+  TooManyBCCAddresses: 'The maximum number of BCC addresses has been reached (maximum 50)',
+  NoContent: 'There is no content defined for this e-mail',
+  FromAddressMissing: 'The From address is missing and is required',
+  UnauthenticatedFromAddress: 'The From address is not authorised to send mail from this server',
+  AttachmentMissingName: 'An attachment is missing a name',
+  AttachmentMissingData: 'An attachment is missing data',
+};
+
+const blank = (v: unknown) => v === undefined || v === null || v === false || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0);
+const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
+
+/** Postal accepts a list or a comma-separated string. */
+function addressList(v: unknown): string[] {
+  if (typeof v === 'string') return v.split(/,\s*/).filter((s) => s.trim() !== '');
+  if (Array.isArray(v)) return v.filter((x) => x !== null && x !== undefined).map(String);
+  return [];
+}
+
+/** Postal's /api/v1/send/message and /api/v1/send/raw. */
+export function postalSendRoutes(deps: SendApiDeps) {
+  return async function plugin(app: FastifyInstance) {
+    app.addHook('onRequest', async (req) => {
+      req.postalStartedAt = performance.now();
+    });
+    // Postal answers every problem inside its JSON envelope, never with a bare HTTP error.
+    app.setErrorHandler((error, req, reply) => {
+      if ((error as { statusCode?: number }).statusCode === 429) return postalError(req, reply, 'RateLimited', { message: (error as Error).message });
+      req.log.error({ err: error }, 'Postal API request failed');
+      return postalError(req, reply, 'InternalServerError', { message: (error as { statusCode?: number }).statusCode === 400 ? (error as Error).message : 'internal error; the request id is in the logs' });
+    });
+    const options = { schema: { hide: true }, config: { rateLimit: {} } };
+    for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
+      app.route({ method, url: '/api/v1/send/message', ...options, handler: (req, reply) => sendMessage(deps, req, reply) });
+      app.route({ method, url: '/api/v1/send/raw', ...options, handler: (req, reply) => sendRaw(deps, req, reply) });
+    }
+  };
+}
+
+async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: FastifyReply) {
+  const server = await postalAuthenticate(req, reply, deps.auth);
+  if (!server) return reply;
+  const parsed = postalParams(req);
+  if (!parsed.ok) return postalParameterError(req, reply, parsed.message);
+  const p = parsed.params;
+  const to = addressList(p.to);
+  const cc = addressList(p.cc);
+  const bcc = addressList(p.bcc);
+  const attachmentsIn = Array.isArray(p.attachments) ? p.attachments.filter((a): a is Record<string, unknown> => typeof a === 'object' && a !== null && !Array.isArray(a)) : [];
+  const attachments = attachmentsIn.map((a) => ({
+    filename: str(a.name) ?? '',
+    contentType: str(a.content_type) || 'application/octet-stream',
+    content: Buffer.from(str(a.data) ?? '', 'base64'),
+  }));
+
+  // Postal runs every check and answers with the first failure, in this order.
+  const from = blank(p.from) ? undefined : parseMailbox(String(p.from));
+  const checks: [boolean, string][] = [
+    [to.length + cc.length + bcc.length === 0, 'NoRecipients'],
+    [to.length > 50, 'TooManyToAddresses'],
+    [cc.length > 50, 'TooManyCCAddresses'],
+    [bcc.length > 50, 'TooManyBCCAddresses'],
+    [blank(p.plain_body) && blank(p.html_body), 'NoContent'],
+    [from === undefined, 'FromAddressMissing'],
+    [from !== undefined && !from.ok, 'UnauthenticatedFromAddress'],
+    [attachments.some((a) => a.filename.trim() === ''), 'AttachmentMissingName'],
+    [attachments.some((a) => a.filename.trim() !== '' && a.content.length === 0), 'AttachmentMissingData'],
+  ];
+  const failed = checks.find(([bad]) => bad);
+  if (failed) return postalError(req, reply, failed[1], { message: MESSAGES[failed[1]] });
+  const sender = from!.ok ? from!.value : undefined!;
+
+  const recipients = uniqueRecipients([...to, ...cc, ...bcc]);
+  if (!recipients.ok) return postalError(req, reply, 'ValidationError', { message: recipients.message });
+  const headers: Record<string, string> = {};
+  if (p.headers && typeof p.headers === 'object' && !Array.isArray(p.headers)) {
+    for (const [k, v] of Object.entries(p.headers as Record<string, unknown>)) headers[k] = String(v);
+  }
+  const badHeader = checkCustomHeaders(headers);
+  if (badHeader) return postalError(req, reply, 'ValidationError', { message: `header ${badHeader.name} ${badHeader.problem}` });
+
+  const messageId = `${randomUUID()}@${deps.hostname}`;
+  const raw = await composeMime({
+    from: String(p.from),
+    sender: str(p.sender),
+    to,
+    cc,
+    replyTo: str(p.reply_to),
+    subject: str(p.subject),
+    text: blank(p.plain_body) ? undefined : str(p.plain_body),
+    html: blank(p.html_body) ? undefined : str(p.html_body),
+    attachments,
+    headers,
+    messageId,
+    date: new Date(),
+    received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
+  });
+  if (raw.length > deps.maxMessageBytes) {
+    return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
+  }
+  const result = await acceptMessages(deps, {
+    server,
+    from: sender,
+    contents: [raw],
+    messages: recipients.list.map((r) => ({ to: r.mailbox, content: 0, rfcMessageId: messageId, subject: str(p.subject) ?? '' })),
+    tag: str(p.tag),
+    source: 'api',
+    correlationId: req.id,
+    actor: 'api',
+  });
+  if (!result.ok) return postalAcceptError(req, reply, result.error);
+  const messages: Record<string, { id: number; token: string }> = {};
+  result.value.messages.forEach((m, i) => (messages[recipients.list[i]!.key] = { id: m.id, token: m.token }));
+  return postalSuccess(req, reply, { message_id: messageId, messages });
+}
+
+async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyReply) {
+  const server = await postalAuthenticate(req, reply, deps.auth);
+  if (!server) return reply;
+  const parsed = postalParams(req);
+  if (!parsed.ok) return postalParameterError(req, reply, parsed.message);
+  const p = parsed.params;
+  if (!Array.isArray(p.rcpt_to)) return postalParameterError(req, reply, '`rcpt_to` parameter is required but is missing');
+  if (blank(p.mail_from)) return postalParameterError(req, reply, '`mail_from` parameter is required but is missing');
+  if (blank(p.data)) return postalParameterError(req, reply, '`data` parameter is required but is missing');
+  const raw = Buffer.from(String(p.data), 'base64');
+  if (raw.length > deps.maxMessageBytes) {
+    return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
+  }
+  const email = await PostalMime.parse(raw);
+  const fromHeader = email.from && 'address' in email.from && email.from.address ? parseMailbox(email.from.address) : undefined;
+  if (!fromHeader?.ok) return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
+  const mailFrom = parseMailbox(String(p.mail_from));
+  if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
+  const rcpts = [...new Set(p.rcpt_to.map(String))];
+  if (rcpts.length === 0) return postalSuccess(req, reply, { message_id: null, messages: {} });
+  const recipients: { key: string; mailbox: Mailbox }[] = [];
+  for (const r of rcpts) {
+    const m = parseMailbox(r);
+    if (!m.ok) return postalError(req, reply, 'ValidationError', { message: `rcpt_to: ${m.error}` });
+    recipients.push({ key: r, mailbox: m.value });
+  }
+  const messageId = email.messageId?.replace(/^.*</, '').replace(/>.*$/, '').trim() || null;
+  // The From header's domain must be one of the server's verified domains (Postal's rule).
+  const result = await acceptMessages(deps, {
+    server,
+    from: fromHeader.value,
+    contents: [raw],
+    messages: recipients.map((r) => ({ to: r.mailbox, content: 0, rfcMessageId: messageId ?? `${randomUUID()}@${deps.hostname}`, subject: email.subject ?? '' })),
+    source: 'api',
+    correlationId: req.id,
+    actor: 'api',
+  });
+  if (!result.ok) return postalAcceptError(req, reply, result.error);
+  const messages: Record<string, { id: number; token: string }> = {};
+  result.value.messages.forEach((m, i) => (messages[recipients[i]!.key] = { id: m.id, token: m.token }));
+  return postalSuccess(req, reply, { message_id: messageId, messages });
+}
+
+function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: AcceptError) {
+  switch (error.code) {
+    case 'UNAUTHENTICATED_FROM_ADDRESS':
+      return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
+    case 'NO_RECIPIENTS':
+      return postalError(req, reply, 'NoRecipients', { message: MESSAGES.NoRecipients });
+    default:
+      req.log.error({ error }, 'accepting messages failed');
+      return postalError(req, reply, 'InternalServerError', { message: 'the message could not be stored; nothing was accepted, please retry' });
+  }
+}
+
+/** One message per distinct address; the response keys them by the bare address as given. */
+function uniqueRecipients(entries: string[]): { ok: true; list: { key: string; mailbox: Mailbox }[] } | { ok: false; message: string } {
+  const seen = new Set<string>();
+  const list: { key: string; mailbox: Mailbox }[] = [];
+  for (const entry of entries) {
+    const m = parseMailbox(entry);
+    if (!m.ok) return { ok: false, message: `recipient ${m.error}` };
+    const id = m.value.address.toLowerCase();
+    if (seen.has(id)) continue;
+    seen.add(id);
+    list.push({ key: m.value.address, mailbox: m.value });
+  }
+  return { ok: true, list };
+}

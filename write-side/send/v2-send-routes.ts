@@ -1,0 +1,147 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { parseMailbox, type Mailbox } from '../../domain/index.js';
+import { authenticate } from '../../infra/http/auth.js';
+import { sendError } from '../../infra/http/errors.js';
+import type { IdempotencyKeys } from '../../infra/messages/index.js';
+import { acceptMessages, type MessageToAccept } from './accept-messages.js';
+import { checkCustomHeaders, composeMime } from './compose.js';
+import type { SendApiDeps } from './send-deps.js';
+import { substitute } from './substitute.js';
+import { ErrorBody, V2SendBody, V2SendResponse } from './v2-schemas.js';
+
+type Fail = { status: number; code: string; message: string; fields?: { path: string; message: string }[] };
+const invalid = (path: string, message: string): Fail => ({ status: 400, code: 'VALIDATION_FAILED', message: `${path} ${message}`, fields: [{ path, message }] });
+
+/** POST /v2/messages: one message or a batch, with variables, scheduling and Idempotency-Key. */
+export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys }) {
+  return async function plugin(appBase: FastifyInstance) {
+    const app = appBase.withTypeProvider<ZodTypeProvider>();
+    app.post('/v2/messages', {
+      preHandler: authenticate(deps.auth, ['server']),
+      config: { rateLimit: {} },
+      schema: {
+        tags: ['messages'],
+        summary: 'Send a message, or a batch of individually addressed messages',
+        security: [{ apiKey: [] }],
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }).loose(),
+        body: V2SendBody,
+        response: { 202: V2SendResponse, 200: V2SendResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 413: ErrorBody, 422: ErrorBody, 429: ErrorBody },
+      },
+      handler: async (req, reply) => {
+        const server = req.postlogServer!;
+        const body = req.body;
+        const key = req.headers['idempotency-key'];
+        const prepared = await prepare(deps, body, req.ip);
+        if ('status' in prepared) return sendError(reply, prepared.status, prepared.code, prepared.message, prepared.fields);
+
+        let messageIds: number[] | undefined;
+        if (key !== undefined) {
+          const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+          const begun = await deps.idempotency.begin(server.id, key, requestHash, () => deps.ids.take(prepared.messages.length));
+          if (begun.kind === 'mismatch') return sendError(reply, 409, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body');
+          if (begun.kind === 'in_progress') return sendError(reply, 409, 'IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry shortly');
+          if (begun.kind === 'replay') return reply.code(begun.statusCode as 202).header('idempotent-replayed', 'true').send(begun.response as z.infer<typeof V2SendResponse>);
+          messageIds = begun.messageIds;
+        }
+        const result = await acceptMessages(deps, {
+          server,
+          from: prepared.from,
+          contents: prepared.contents,
+          messages: prepared.messages,
+          tag: body.tag,
+          metadata: body.metadata,
+          scheduledAt: body.send_at && Date.parse(body.send_at) > Date.now() ? new Date(body.send_at).toISOString() : undefined,
+          source: 'api',
+          messageIds,
+          idempotencySeed: key !== undefined ? `${server.id}:${key}` : undefined,
+          correlationId: req.id,
+          actor: 'api',
+        });
+        if (!result.ok) {
+          if (key !== undefined && result.error.code !== 'LOG_REJECTED') await deps.idempotency.release(server.id, key);
+          if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS') return sendError(reply, 422, 'UNAUTHENTICATED_FROM_ADDRESS', result.error.message, [{ path: 'from', message: result.error.message }]);
+          if (result.error.code === 'NO_RECIPIENTS') return sendError(reply, 400, 'NO_RECIPIENTS', result.error.message);
+          req.log.error({ error: result.error }, 'accepting messages failed');
+          return sendError(reply, 503, 'NOT_ACCEPTED', 'the messages could not be stored; nothing was accepted, please retry');
+        }
+        const response = {
+          batch_id: result.value.batchId,
+          messages: result.value.messages.map((m) => ({ id: String(m.id), to: m.to.address, token: m.token, status: m.status, held_reason: m.heldReason ?? null })),
+        };
+        if (key !== undefined) await deps.idempotency.complete(server.id, key, 202, response);
+        return reply.code(202).send(response);
+      },
+    });
+  };
+}
+
+interface Prepared {
+  from: Mailbox;
+  contents: Buffer[];
+  messages: MessageToAccept[];
+}
+
+/** Validates addresses and headers, substitutes variables and composes each recipient's MIME. */
+async function prepare(deps: SendApiDeps, body: V2SendBody, ip: string): Promise<Prepared | Fail> {
+  const from = parseMailbox(body.from);
+  if (!from.ok) return invalid('from', from.error);
+  const badHeader = checkCustomHeaders(body.headers ?? {});
+  if (badHeader) return invalid(`headers.${badHeader.name}`, badHeader.problem);
+  for (const [field, list] of [['cc', body.cc], ['bcc', body.bcc]] as const) {
+    for (const [i, a] of list.entries()) {
+      const m = parseMailbox(a);
+      if (!m.ok) return invalid(`${field}[${i}]`, m.error);
+    }
+  }
+  const attachments = body.attachments.map((a) => ({ filename: a.filename, contentType: a.content_type, content: Buffer.from(a.content, 'base64') }));
+  const contents: Buffer[] = [];
+  const messages: MessageToAccept[] = [];
+  const seen = new Set<string>();
+  for (const [i, r] of body.to.entries()) {
+    const entry = typeof r === 'string' ? { address: r } : r;
+    const to = parseMailbox(entry.name ? `"${entry.name.replace(/["\\]/g, '')}" <${entry.address}>` : entry.address);
+    if (!to.ok) return invalid(`to[${i}]`, to.error);
+    if (seen.has(to.value.address.toLowerCase())) return invalid(`to[${i}]`, `${to.value.address} appears more than once`);
+    seen.add(to.value.address.toLowerCase());
+    const vars = { ...body.variables, ...(typeof r === 'string' ? {} : r.variables) };
+    const subject = substitute(body.subject, vars, false);
+    const text = body.text !== undefined ? substitute(body.text, vars, false) : undefined;
+    const html = body.html !== undefined ? substitute(body.html, vars, true) : undefined;
+    const missing = [...new Set([...subject.missing, ...(text?.missing ?? []), ...(html?.missing ?? [])])];
+    if (missing.length > 0) return invalid(`to[${i}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
+    const messageId = `${randomUUID()}@${deps.hostname}`;
+    const raw = await composeMime({
+      from: body.from,
+      to: [typeof r === 'string' ? r : to.value.name ? `"${to.value.name.replace(/["\\]/g, '')}" <${to.value.address}>` : to.value.address],
+      cc: body.cc,
+      replyTo: body.reply_to,
+      subject: subject.text,
+      text: text?.text,
+      html: html?.text,
+      attachments,
+      headers: body.headers ?? {},
+      messageId,
+      date: new Date(),
+      received: `from api ([${ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
+    });
+    if (raw.length > deps.maxMessageBytes) {
+      return { status: 413, code: 'MESSAGE_TOO_LARGE', message: `the message to ${to.value.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` };
+    }
+    contents.push(raw);
+    messages.push({ to: to.value, content: contents.length - 1, rfcMessageId: messageId, subject: subject.text });
+    // Cc and Bcc recipients get the same message as the single To recipient.
+    if (body.to.length === 1) {
+      for (const a of [...body.cc, ...body.bcc]) {
+        const m = parseMailbox(a);
+        if (m.ok && !seen.has(m.value.address.toLowerCase())) {
+          seen.add(m.value.address.toLowerCase());
+          messages.push({ to: m.value, content: 0, rfcMessageId: messageId, subject: subject.text });
+        }
+      }
+    }
+  }
+  return { from: from.value, contents, messages };
+}
