@@ -11,7 +11,7 @@ import { PostgresEventStore, type EventStore } from './event-store/index.js';
 import { Authenticator } from './http/auth.js';
 import { createHttpServer } from './http/index.js';
 import type { Logger } from './logging/index.js';
-import { IdempotencyKeys, MessageIdAllocator, SuppressionList } from './messages/index.js';
+import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { migrate, openDatabase, type Database } from './postgres/index.js';
 import { TenancyStore } from './tenancy/index.js';
@@ -69,6 +69,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     contents,
     ids: new MessageIdAllocator(database.pool),
     suppressions: new SuppressionList(database.pool),
+    sendLimits: new SendLimits(database.pool),
     tenancy,
     auth,
     hostname: config.hostname,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { MicroBatcher } from '../batching/index.js';
 
 export const contentHash = (body: Buffer) => createHash('sha256').update(body).digest('hex');
 
@@ -7,22 +8,24 @@ export const contentHash = (body: Buffer) => createHash('sha256').update(body).d
  * Raw MIME, content-addressed: the same bytes are stored once and events reference them by
  * SHA-256. Content is written before the events that reference it, so a failed append leaves at
  * worst an unreferenced row (removed by retention), never an event pointing at nothing.
+ * Concurrent writes share one statement, committed without its own disk flush: the events'
+ * synchronous commit that follows flushes it (see postlog_put_contents).
  */
 export class ContentStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly writer: MicroBatcher<{ hash: string; body: Buffer }, void>;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.writer = new MicroBatcher<{ hash: string; body: Buffer }, void>(async (items) => {
+      const unique = new Map(items.map((i) => [i.hash, i.body]));
+      await this.pool.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [[...unique.keys()], [...unique.values()]]);
+      return items.map(() => undefined);
+    }, 200);
+  }
 
   /** Stores every body (idempotent) and returns their hashes in order. */
   async putMany(bodies: Buffer[]): Promise<string[]> {
     const hashes = bodies.map(contentHash);
-    const unique = new Map<string, Buffer>();
-    hashes.forEach((h, i) => unique.set(h, bodies[i]!));
-    const keys = [...unique.keys()];
-    const values = [...unique.values()];
-    await this.pool.query(
-      `INSERT INTO contents (sha256, body, size)
-       SELECT * FROM unnest($1::text[], $2::bytea[], $3::int[]) ON CONFLICT (sha256) DO NOTHING`,
-      [keys, values, values.map((b) => b.length)],
-    );
+    await Promise.all(bodies.map((body, i) => this.writer.call({ hash: hashes[i]!, body })));
     return hashes;
   }
 

@@ -249,6 +249,19 @@ export const migrations: Migration[] = [
         created_at  timestamptz NOT NULL DEFAULT now()
       );
 
+      -- Content is written just before the events that reference it, and a request is only
+      -- answered after those events commit synchronously. WAL is flushed in order, so that flush
+      -- covers this insert too: it can commit asynchronously and save a disk flush per request.
+      CREATE FUNCTION postlog_put_contents(p_sha256 text[], p_body bytea[]) RETURNS void
+      LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM set_config('synchronous_commit', 'off', true);
+        INSERT INTO contents (sha256, body, size)
+          SELECT h, b, octet_length(b) FROM unnest(p_sha256, p_body) AS u(h, b)
+          ON CONFLICT (sha256) DO NOTHING;
+      END
+      $fn$;
+
       -- numeric message ids (Postal's API has integer ids); the stream is message-<id>
       CREATE SEQUENCE message_ids AS bigint;
 
@@ -262,6 +275,14 @@ export const migrations: Migration[] = [
         created_at    timestamptz NOT NULL DEFAULT now(),
         completed_at  timestamptz,
         PRIMARY KEY (server_id, key)
+      );
+
+      -- messages accepted per server and hour, for servers with a send limit
+      CREATE TABLE server_hourly_counts (
+        server_id uuid NOT NULL,
+        hour      timestamptz NOT NULL,
+        accepted  integer NOT NULL,
+        PRIMARY KEY (server_id, hour)
       );
 
       -- the suppression list; filled by bounces, complaints and unsubscribes (and the API)

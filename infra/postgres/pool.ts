@@ -7,6 +7,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export function createPool(connectionString: string, size: number, logger: Logger): pg.Pool {
   const pool = new pg.Pool({ connectionString, max: size, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
-  pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  // (pg attaches the whole client to the error: log what an operator can use)
+  pool.on('error', (err: Error & { code?: string }) => logger.warn({ code: err.code, error: err.message }, 'idle PostgreSQL connection failed'));
   return pool;
 }

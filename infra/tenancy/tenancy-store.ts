@@ -105,6 +105,8 @@ export interface DnsSettings {
 }
 
 const RETURN_PATH_SUBDOMAIN = 'psrp';
+/** How long a domain change may take to reach the send path of another process. */
+const SENDING_DOMAIN_TTL_MS = 5000;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const notFound = (what: string): TenancyError => ({ code: 'NOT_FOUND', message: `${what} not found` });
 
@@ -115,7 +117,14 @@ const notFound = (what: string): TenancyError => ({ code: 'NOT_FOUND', message: 
  * asking for it is answered NOT_FOUND, so ids of other tenants cannot be probed.
  */
 export class TenancyStore {
+  private readonly domainCache = new Map<string, { domain: SendingDomain | undefined; until: number }>();
+
   constructor(private readonly pool: pg.Pool, private readonly dns: DnsSettings) {}
+
+  /** Forget cached sending domains (after a change made in this process). */
+  forgetCaches(): void {
+    this.domainCache.clear();
+  }
 
   // ---- organizations ---------------------------------------------------------------------
 
@@ -350,8 +359,21 @@ export class TenancyStore {
     });
   }
 
-  /** The send path's view of a domain of a server (no actor: the API key already chose the server). */
+  /**
+   * The send path's view of a domain of a server (no actor: the API key already chose the server).
+   * Cached for a few seconds: every message asks, and domains change rarely.
+   */
   async sendingDomain(serverId: string, name: string): Promise<SendingDomain | undefined> {
+    const key = `${serverId}:${name.toLowerCase()}`;
+    const hit = this.domainCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.domain;
+    const domain = await this.loadSendingDomain(serverId, name);
+    if (this.domainCache.size > 10_000) this.domainCache.clear();
+    this.domainCache.set(key, { domain, until: Date.now() + SENDING_DOMAIN_TTL_MS });
+    return domain;
+  }
+
+  private async loadSendingDomain(serverId: string, name: string): Promise<SendingDomain | undefined> {
     const { rows } = await this.pool.query(
       `SELECT d.id, d.name, d.verified_at, d.return_path_subdomain,
               coalesce(json_agg(json_build_object('selector', k.selector, 'algorithm', k.algorithm, 'privateKeyPem', k.private_key_pem) ORDER BY k.algorithm DESC)

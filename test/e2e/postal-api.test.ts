@@ -108,6 +108,20 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.equal(suspended.body.data.code, 'ServerSuspended');
   });
 
+  it('holds the messages past the server\'s hourly send limit', async () => {
+    const c = await createTenant(t.app, { domain: 'limited.test' });
+    await t.app.tenancy.updateServer(systemActor('test'), c.server.id, { sendLimitPerHour: 2 });
+    const first = await send({ to: ['l1@example.org', 'l2@example.org', 'l3@example.org'], from: 'a@limited.test', plain_body: 'x' }, c.apiKey);
+    const second = await send({ to: ['l4@example.org'], from: 'a@limited.test', plain_body: 'x' }, c.apiKey);
+    const ids = [...Object.values(first.body.data.messages), ...Object.values(second.body.data.messages)].map((m) => (m as { id: number }).id);
+    const statuses = [];
+    for (const id of ids) {
+      const res = await http(t.url, 'POST', '/api/v1/messages/message', { body: { id, _expansions: ['status'] }, headers: { 'X-Server-API-Key': c.apiKey } });
+      statuses.push(res.body.data.status.status);
+    }
+    assert.deepEqual(statuses, ['Pending', 'Pending', 'Held', 'Held']);
+  });
+
   it('reads parameters from a form field "params" holding JSON', async () => {
     const form = new URLSearchParams({ params: JSON.stringify({ to: ['form@example.org'], from: 'app@sender.test', plain_body: 'via form' }) });
     const res = await fetch(`${t.url}/api/v1/send/message`, {

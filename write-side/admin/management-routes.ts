@@ -45,7 +45,10 @@ export function managementRoutes(deps: ManagementDeps) {
     app.addHook('preHandler', authenticate(deps.auth, ['admin']));
     // a change made here is seen by this process's authentication at once
     app.addHook('onResponse', async (req) => {
-      if (req.method !== 'GET') deps.auth.forget();
+      if (req.method !== 'GET') {
+        deps.auth.forget();
+        deps.tenancy.forgetCaches();
+      }
     });
     const doc = (tag: string, summary: string) => ({ tags: [tag], summary, security: [{ adminToken: [] }] });
     const actor = (req: { postlogActor?: import('../../infra/tenancy/index.js').Actor }) => req.postlogActor!;

@@ -14,7 +14,7 @@ import {
 } from '../../domain/index.js';
 import type { ContentStore } from '../../infra/content/index.js';
 import type { EventMetadata, EventStore } from '../../infra/event-store/index.js';
-import type { MessageIdAllocator, SuppressionList } from '../../infra/messages/index.js';
+import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
 import type { Server, TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 
@@ -23,6 +23,7 @@ export interface AcceptDeps {
   contents: ContentStore;
   ids: MessageIdAllocator;
   suppressions: SuppressionList;
+  sendLimits: SendLimits;
   tenancy: TenancyStore;
 }
 
@@ -83,6 +84,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: `${req.from.domain} is not a verified domain of this server` });
   }
   const suppressed = await deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]);
+  // messages past the server's hourly limit are held (as Postal does), the first ones go out
+  const withinLimit = req.server.sendLimitPerHour === null ? req.messages.length : await deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length);
   const hashes = await deps.contents.putMany(req.contents);
   const ids = req.messageIds ?? (await deps.ids.take(req.messages.length));
   const at = new Date().toISOString();
@@ -99,7 +102,9 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         ? { reason: 'development_mode' as const, detail: 'the server is in development mode' }
         : suppression !== undefined
           ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
-          : undefined;
+          : i >= withinLimit
+            ? { reason: 'send_limit' as const, detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached` }
+            : undefined;
     const command: MessageCommand = {
       type: 'Accept',
       message: {
