@@ -3,3 +3,4 @@ export * from './events/codec.js';
 export * from './message/index.js';
 export * from './values/index.js';
 export * from './tenancy/index.js';
+export * from './policies/index.js';

@@ -296,4 +296,37 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'projections and the delivery queue',
+    sql: `
+      CREATE TABLE projection_checkpoints (
+        name        text PRIMARY KEY,
+        version     integer NOT NULL,
+        checkpoint  text NOT NULL,
+        position    bigint,
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        last_error  text,
+        error_at    timestamptz
+      );
+
+      -- The delivery queue: a projection of the log. Rows are leased by MTA workers.
+      CREATE TABLE delivery_queue (
+        message_id       bigint PRIMARY KEY,
+        server_id        uuid NOT NULL,
+        mail_from        text NOT NULL,
+        rcpt_to          text NOT NULL,
+        recipient_domain text NOT NULL,
+        content_hash     text NOT NULL,
+        -- NULL while held (or accepted and not yet queued): not deliverable
+        due_at           timestamptz,
+        attempts         integer NOT NULL DEFAULT 0,
+        lease_owner      text,
+        lease_until      timestamptz,
+        accepted_at      timestamptz NOT NULL
+      );
+      CREATE INDEX delivery_queue_due ON delivery_queue (due_at) WHERE due_at IS NOT NULL;
+      CREATE INDEX delivery_queue_domain ON delivery_queue (recipient_domain);
+    `,
+  },
 ];

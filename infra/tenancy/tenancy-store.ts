@@ -196,7 +196,8 @@ export class TenancyStore {
   }
 
   async listServers(actor: Actor, organizationId: string): Promise<Result<Server[], TenancyError>> {
-    if (!visible(actor, organizationId)) return err(notFound('organization'));
+    const org = await this.getOrganization(actor, organizationId);
+    if (!org.ok) return org;
     const { rows } = await this.pool.query('SELECT * FROM servers WHERE organization_id = $1 ORDER BY created_at', [organizationId]);
     return ok(rows.map(toServer));
   }
@@ -211,6 +212,10 @@ export class TenancyStore {
     return this.tx(async (c) => {
       const before = await c.query('SELECT * FROM servers WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0] || !visible(actor, before.rows[0].organization_id)) return err(notFound('server'));
+      // suspension and send limits are the operator's levers over a tenant, not the tenant's
+      if (actor.organizationId !== null && (input.suspended !== undefined || input.suspendedReason !== undefined || input.sendLimitPerHour !== undefined)) {
+        return err({ code: 'FORBIDDEN', message: 'only a global admin can change suspension or send limits' });
+      }
       const set = (v: unknown) => (v === undefined ? null : v);
       const { rows } = await c.query(
         `UPDATE servers SET
@@ -260,6 +265,8 @@ export class TenancyStore {
   async createDomain(actor: Actor, serverId: string, input: CreateDomain): Promise<Result<Domain, TenancyError>> {
     const server = await this.getServer(actor, serverId);
     if (!server.ok) return server;
+    // vouching for a domain skips the DNS proof: only an operator (global admin, CLI) may do that
+    if (input.verified && actor.organizationId !== null) return err({ code: 'FORBIDDEN', message: 'only a global admin can add a domain as verified; publish the verification record and call verify' });
     const name = parseDomainName(input.name);
     if (!name.ok) return err({ code: 'INVALID', message: name.error, field: 'name' });
     const keys = [await generateDkimKey('rsa-2048')];

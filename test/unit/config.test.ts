@@ -63,6 +63,8 @@ describe('loadConfig: defaults', () => {
       dnsServers: [],
       mtaPort: 25,
       hostname: hostname(),
+      apiRateLimit: 1000,
+      maxMessageBytes: 25 * 1024 * 1024,
       logLevel: 'info',
       environment: 'development',
       roles: [...roleNames],

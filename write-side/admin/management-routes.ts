@@ -44,7 +44,7 @@ export function managementRoutes(deps: ManagementDeps) {
     const { tenancy } = deps;
     app.addHook('preHandler', authenticate(deps.auth, ['admin']));
     // a change made here is seen by this process's authentication at once
-    app.addHook('onResponse', async (req) => {
+    app.addHook('onSend', async (req) => {
       if (req.method !== 'GET') {
         deps.auth.forget();
         deps.tenancy.forgetCaches();

@@ -88,6 +88,10 @@ interface Prepared {
 async function prepare(deps: SendApiDeps, body: V2SendBody, ip: string): Promise<Prepared | Fail> {
   const from = parseMailbox(body.from);
   if (!from.ok) return invalid('from', from.error);
+  if (body.reply_to !== undefined) {
+    const replyTo = parseMailbox(body.reply_to);
+    if (!replyTo.ok) return invalid('reply_to', replyTo.error);
+  }
   const badHeader = checkCustomHeaders(body.headers ?? {});
   if (badHeader) return invalid(`headers.${badHeader.name}`, badHeader.problem);
   for (const [field, list] of [['cc', body.cc], ['bcc', body.bcc]] as const) {

@@ -1,0 +1,3 @@
+export * from './bounce-rules.js';
+export * from './bounce-classification.js';
+export * from './retry-schedule.js';

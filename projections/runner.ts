@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { EventFilter, EventStore, RecordedEvent, Subscription } from '../infra/event-store/index.js';
+import { START } from '../infra/event-store/index.js';
+import type { Logger } from '../infra/logging/index.js';
+
+/**
+ * A read model kept in PostgreSQL. `apply` runs inside the transaction that also moves the
+ * checkpoint, so each event changes the rows exactly once.
+ */
+export interface PostgresProjection {
+  name: string;
+  /** Bump to rebuild from the start of the log (after `reset`). */
+  version: number;
+  filter?: EventFilter;
+  apply(client: pg.PoolClient, events: RecordedEvent[]): Promise<void>;
+  /** Empties the projection's tables (version change or rebuild). */
+  reset(client: pg.PoolClient): Promise<void>;
+}
+
+export interface ProjectionRunnerOptions {
+  pool: pg.Pool;
+  connectionString: string;
+  eventStore: EventStore;
+  logger: Logger;
+  /** How often a standby process tries to take over leadership. */
+  standbyRetryMs?: number;
+  batchSize?: number;
+  onBatch?: (name: string, events: RecordedEvent[]) => void;
+}
+
+/** A stable 63-bit advisory lock key for a projection name. */
+const lockKey = (name: string) => createHash('sha256').update(`postlog-projection:${name}`).digest().readBigInt64BE(0).toString();
+
+/**
+ * Runs one projection: exactly one process at a time (a session advisory lock held on a
+ * dedicated connection; when that process dies, its connection closes, the lock is freed and a
+ * standby takes over). A failing batch is recorded in projection_checkpoints.last_error, logged,
+ * and retried with back-off; other projections keep running.
+ */
+export class ProjectionRunner {
+  private lockClient: pg.Client | undefined;
+  private subscription: Subscription | undefined;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  /** The checkpoint our last commit wrote: a commit that does not find it there lost leadership. */
+  private checkpoint = START;
+  leader = false;
+
+  constructor(private readonly projection: PostgresProjection, private readonly o: ProjectionRunnerOptions) {}
+
+  start(): void {
+    void this.tryLead();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.subscription?.stop();
+    await this.lockClient?.end().catch(() => undefined);
+    this.lockClient = undefined;
+    this.leader = false;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tryLead(), ms);
+    this.timer.unref();
+  }
+
+  private async tryLead(): Promise<void> {
+    const log = this.o.logger.child({ projection: this.projection.name });
+    try {
+      if (!this.lockClient) {
+        const client = new pg.Client({ connectionString: this.o.connectionString });
+        client.on('error', (err) => {
+          log.warn({ error: err.message }, 'projection leadership connection lost');
+          this.lockClient = undefined;
+          this.leader = false;
+          void this.subscription?.stop();
+          this.schedule(1000);
+        });
+        await client.connect();
+        this.lockClient = client;
+      }
+      const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [lockKey(this.projection.name)]);
+      if (!rows[0]?.ok) {
+        this.schedule(this.o.standbyRetryMs ?? 2000);
+        return;
+      }
+      if (!this.leader) log.info('leading projection');
+      this.leader = true;
+      const from = await this.prepare();
+      this.subscription = this.o.eventStore.subscribeAll(
+        { from, batchSize: this.o.batchSize ?? 500, ...(this.projection.filter ? { filter: this.projection.filter } : {}) },
+        (events) => this.applyBatch(events),
+      );
+      await this.subscription.done;
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      const message = (err as Error).message;
+      log.error({ error: message, failures: this.failures }, 'projection failed; retrying');
+      await this.o.pool
+        .query('UPDATE projection_checkpoints SET last_error = $2, error_at = now() WHERE name = $1', [this.projection.name, message.slice(0, 2000)])
+        .catch(() => undefined);
+      this.schedule(Math.min(60_000, 500 * 2 ** Math.min(this.failures, 7)));
+    }
+  }
+
+  /** Creates or resets the checkpoint row; returns where to read from. */
+  private async prepare(): Promise<string> {
+    const client = await this.o.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ version: number; checkpoint: string }>('SELECT version, checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.projection.name]);
+      const row = rows[0];
+      if (row && row.version === this.projection.version) {
+        await client.query('COMMIT');
+        this.checkpoint = row.checkpoint;
+        return row.checkpoint;
+      }
+      await this.projection.reset(client);
+      await client.query(
+        `INSERT INTO projection_checkpoints (name, version, checkpoint) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint, position = NULL, last_error = NULL, updated_at = now()`,
+        [this.projection.name, this.projection.version, START],
+      );
+      await client.query('COMMIT');
+      this.checkpoint = START;
+      return START;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async applyBatch(events: RecordedEvent[]): Promise<void> {
+    if (this.stopped || !this.leader) throw new Error('no longer leading');
+    const client = await this.o.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await this.projection.apply(client, events);
+      const last = events[events.length - 1]!;
+      const moved = await client.query(
+        'UPDATE projection_checkpoints SET checkpoint = $2, position = $3, updated_at = now(), last_error = NULL WHERE name = $1 AND checkpoint = $4',
+        [this.projection.name, last.checkpoint, last.position, this.checkpoint],
+      );
+      // another runner moved the checkpoint (we lost leadership without noticing yet): write nothing
+      if (moved.rowCount !== 1) throw new Error('the checkpoint moved under this runner; giving up leadership');
+      await client.query('COMMIT');
+      this.checkpoint = last.checkpoint;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+    this.o.onBatch?.(this.projection.name, events);
+  }
+}
