@@ -8,6 +8,10 @@ export function createPool(connectionString: string, size: number, logger: Logge
   const pool = new pg.Pool({ connectionString, max: size, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   // (pg attaches the whole client to the error: log what an operator can use)
-  pool.on('error', (err: Error & { code?: string }) => logger.warn({ code: err.code, error: err.message }, 'idle PostgreSQL connection failed'));
+  pool.on('error', (err: Error & { code?: string }) => {
+    // pool.end() resolves before its sockets have closed; the server's goodbye is not news
+    if ((pool as pg.Pool & { ending?: boolean }).ending) return;
+    logger.warn({ code: err.code, error: err.message }, 'idle PostgreSQL connection failed');
+  });
   return pool;
 }

@@ -1,11 +1,16 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** A random string of base62 characters (≈5.95 bits each). */
+/** A random string of base62 characters (≈5.95 bits each), without modulo bias. */
 export function randomToken(length: number): string {
   let out = '';
-  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      // 248 = 4 × 62: bytes at or above it would favour the first letters, so they are skipped
+      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
+    }
+  }
   return out;
 }
 
