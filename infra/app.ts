@@ -1,4 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { MtaWorker } from '../mta/mta-worker.js';
+import { DeliveryQueue } from '../mta/queue/delivery-queue.js';
+import { Router } from '../mta/routing/router.js';
+import { Shaper } from '../mta/shaping/shaper.js';
+import { deliveryQueueProjection } from '../projections/delivery-queue/delivery-queue-projection.js';
+import { ProjectionRunner } from '../projections/runner.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { managementRoutes } from '../write-side/admin/management-routes.js';
@@ -27,6 +33,39 @@ export interface RunningPostlog {
   /** e.g. http://127.0.0.1:5000 */
   httpUrl: string;
   stop(): Promise<void>;
+}
+
+function createMta(
+  config: Config,
+  d: { database: Database; eventStore: EventStore; contents: ContentStore; tenancy: TenancyStore; suppressions: SuppressionList; metrics: Metrics; logger: Logger; resolver: ReturnType<typeof createResolver> },
+): MtaWorker {
+  const [smartHost, smartPort] = config.smartHost ? [config.smartHost.slice(0, config.smartHost.lastIndexOf(':')), Number(config.smartHost.slice(config.smartHost.lastIndexOf(':') + 1))] : [];
+  const router = new Router(d.resolver, config.mtaPort, { smartHost: smartHost ? { host: smartHost, port: smartPort! } : undefined });
+  const shaper = new Shaper((destination) => ({
+    maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
+    messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
+  }));
+  return new MtaWorker({
+    queue: new DeliveryQueue(d.database.pool, `${config.hostname}:${process.pid}`),
+    router,
+    shaper,
+    eventStore: d.eventStore,
+    contents: d.contents,
+    tenancy: d.tenancy,
+    suppressions: d.suppressions,
+    logger: d.logger.child({ component: 'mta' }),
+    metrics: d.metrics,
+    hostname: config.hostname,
+    retryPolicy: { delaysSeconds: config.retryDelays, maxAgeSeconds: config.maxQueueHours * 3600 },
+    tlsPolicyFor: (domain) =>
+      config.smartHost ? (config.smartHostTls === 'none' ? 'none' : config.smartHostTls === 'starttls' ? 'require' : 'opportunistic') : (config.destinations[domain]?.tls ?? config.mtaTls),
+    smartHostAuth: config.smartHostUser && config.smartHostPassword ? { user: config.smartHostUser, pass: config.smartHostPassword } : undefined,
+    smartHostSecure: config.smartHost !== undefined && config.smartHostTls === 'tls',
+    maxInFlight: config.mtaMaxInFlight,
+    messagesPerConnection: config.mtaMessagesPerConnection,
+    leaseSeconds: config.mtaLeaseSeconds,
+    pollMs: config.mtaPollMs,
+  });
 }
 
 export function dnsSettings(config: Config) {
@@ -76,6 +115,21 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     maxMessageBytes: config.maxMessageBytes,
   };
   const read = { eventStore, contents, auth, tenancy };
+  const resolver = createResolver(config.dnsServers);
+
+  const projections = config.roles.includes('projector')
+    ? [deliveryQueueProjection].map(
+        (projection) =>
+          new ProjectionRunner(projection, {
+            pool: database.pool,
+            connectionString: database.connectionString,
+            eventStore,
+            logger: logger.child({ component: 'projector' }),
+            onBatch: (name, events) => metrics.projectionEvents.inc({ projection: name }, events.length),
+          }),
+      )
+    : [];
+  const mta = config.roles.includes('mta') ? createMta(config, { database, eventStore, contents, tenancy, suppressions: send.suppressions, metrics, logger, resolver }) : undefined;
   const api = config.roles.includes('api');
   const plugins = api
     ? [
@@ -83,7 +137,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
         postalMessageRoutes(read),
         v2MessageRoutes(read),
-        managementRoutes({ tenancy, auth, resolver: createResolver(config.dnsServers) }),
+        managementRoutes({ tenancy, auth, resolver }),
       ]
     : [];
 
@@ -111,6 +165,8 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
+  projections.forEach((p) => p.start());
+  mta?.start();
   ready = true;
   logger.info(
     { http: httpUrl, database: database.kind, roles: config.roles, ms: Math.round(performance.now() - started), version },
@@ -131,6 +187,8 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         ready = false;
         logger.info('shutting down: finishing in-flight requests and appends');
         await http.close(); // stops accepting, waits for in-flight requests (and their appends)
+        await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
+        await Promise.all(projections.map((p) => p.stop()));
         await eventStore.close(); // drains the group-commit queue
         await database.close();
         logger.info('stopped cleanly');

@@ -51,6 +51,42 @@ export const ConfigSchema = z.object({
   apiRateLimit: z.coerce.number().int().min(1).default(1000),
   /** Largest message accepted, in bytes (raw MIME). */
   maxMessageBytes: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(25 * 1024 * 1024),
+  /** Relay everything through this host ("host:port") instead of MX lookups. */
+  smartHost: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional(),
+  /** starttls (opportunistic upgrade, required), tls (implicit, port 465 style) or none. */
+  smartHostTls: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+  smartHostUser: z.string().optional(),
+  smartHostPassword: z.string().optional(),
+  /** STARTTLS towards recipients' servers: opportunistic (default), require or none. */
+  mtaTls: z.enum(['opportunistic', 'require', 'none']).default('opportunistic'),
+  /** Messages being delivered at once by one MTA process. */
+  mtaMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(500),
+  /** Messages one SMTP connection carries before it is closed. */
+  mtaMessagesPerConnection: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Connections at once per destination (an MX host) unless `destinations` says otherwise. */
+  mtaMaxConnectionsPerDestination: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Messages per minute per destination; 0 = no limit. */
+  mtaMessagesPerMinutePerDestination: z.coerce.number().int().min(0).default(0),
+  mtaLeaseSeconds: z.coerce.number().int().min(30).default(600),
+  mtaPollMs: z.coerce.number().int().min(10).default(250),
+  /** Retry delays in seconds after attempt 1, 2, …; the last one repeats. */
+  retryDelays: z
+    .union([z.string(), z.array(z.union([z.string(), z.number()]))])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => Number(String(x).trim())))
+    .pipe(z.array(z.number().int().min(1)).min(1)).default([60, 120, 300, 600, 1200, 2400, 3600, 7200, 14400]),
+  /** Give up (Failed) this many hours after a message was accepted. */
+  maxQueueHours: z.coerce.number().min(0.01).default(72),
+  /** Per-destination overrides (postlog.yaml): keys are MX host names or recipient domains. */
+  destinations: z
+    .record(
+      z.string(),
+      z.object({
+        maxConnections: z.number().int().min(1).optional(),
+        messagesPerMinute: z.number().int().min(0).optional(),
+        tls: z.enum(['opportunistic', 'require', 'none']).optional(),
+      }),
+    )
+    .default({}),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

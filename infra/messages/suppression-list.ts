@@ -28,4 +28,13 @@ export class SuppressionList {
     addresses.forEach((a, i) => reasons[i] !== undefined && out.set(a, reasons[i]!));
     return out;
   }
+
+  /** Puts an address on a server's suppression list (no-op when it is there already). */
+  async add(serverId: string, address: string, reason: string): Promise<void> {
+    await this.pool.query('INSERT INTO suppressions (server_id, address, reason) VALUES ($1, $2, $3) ON CONFLICT (server_id, address) DO NOTHING', [
+      serverId,
+      address.toLowerCase(),
+      reason,
+    ]);
+  }
 }

@@ -19,6 +19,8 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [registry],
     }),
+    deliveries: new Counter({ name: 'postlog_delivery_attempts_total', help: 'Delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] }),
+    projectionEvents: new Counter({ name: 'postlog_projection_events_total', help: 'Events applied by projection', labelNames: ['projection'], registers: [registry] }),
     httpRequests: new Counter({ name: 'postlog_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
   };
 }

@@ -318,6 +318,7 @@ export const migrations: Migration[] = [
         rcpt_to          text NOT NULL,
         recipient_domain text NOT NULL,
         content_hash     text NOT NULL,
+        token            text NOT NULL,
         -- NULL while held (or accepted and not yet queued): not deliverable
         due_at           timestamptz,
         attempts         integer NOT NULL DEFAULT 0,

@@ -30,9 +30,9 @@ async function applyOne(client: pg.PoolClient, r: RecordedEvent, e: MessageEvent
     case 'MessageAccepted': {
       const d = e.data;
       await client.query(
-        `INSERT INTO delivery_queue (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, accepted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING`,
-        [id, d.serverId, d.from, d.to, d.to.slice(d.to.lastIndexOf('@') + 1).toLowerCase(), d.contentHash, d.at],
+        `INSERT INTO delivery_queue (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING`,
+        [id, d.serverId, d.from, d.to, d.to.slice(d.to.lastIndexOf('@') + 1).toLowerCase(), d.contentHash, d.token, d.at],
       );
       return;
     }

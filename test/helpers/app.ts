@@ -26,6 +26,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       POSTLOG_HTTP_PORT: String(await freePort()),
       POSTLOG_HOSTNAME: 'postlog.test',
       POSTLOG_LOG_LEVEL: process.env.POSTLOG_TEST_LOG_LEVEL ?? 'silent',
+      // the API alone unless a test asks for more: no MTA trying to reach the internet
+      POSTLOG_ROLES: 'api',
       ...env,
     },
     file: emptyYaml,

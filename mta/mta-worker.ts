@@ -1,0 +1,285 @@
+import { classifyBounce, nextRetry, type DeliveryAttempt, type MessageCommandInput, type RetryPolicy } from '../domain/index.js';
+import type { ContentStore } from '../infra/content/index.js';
+import type { EventStore } from '../infra/event-store/index.js';
+import type { Logger } from '../infra/logging/index.js';
+import type { SuppressionList } from '../infra/messages/index.js';
+import type { Metrics } from '../infra/metrics/index.js';
+import type { TenancyStore } from '../infra/tenancy/index.js';
+import { handleMessageCommand, loadMessage } from '../write-side/index.js';
+import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
+import type { Route, RouteHost, Router } from './routing/router.js';
+import { isThrottleReply, type Shaper } from './shaping/shaper.js';
+import { prepareForDelivery } from './signing/prepare-message.js';
+import { SmtpSession, type SendOutcome, type TlsPolicy } from './smtp/smtp-session.js';
+
+export interface MtaWorkerDeps {
+  queue: DeliveryQueue;
+  router: Router;
+  shaper: Shaper;
+  eventStore: EventStore;
+  contents: ContentStore;
+  tenancy: TenancyStore;
+  suppressions: SuppressionList;
+  logger: Logger;
+  metrics: Metrics;
+  hostname: string;
+  retryPolicy: RetryPolicy;
+  tlsPolicyFor: (recipientDomain: string) => TlsPolicy;
+  smartHostAuth?: { user: string; pass: string } | undefined;
+  smartHostSecure?: boolean;
+  /** Messages in delivery at once (all destinations). */
+  maxInFlight: number;
+  /** Messages one connection carries before it is closed. */
+  messagesPerConnection: number;
+  leaseSeconds: number;
+  pollMs: number;
+}
+
+type Outcome = 'delivered' | 'deferred' | 'bounced' | 'failed' | 'skipped';
+
+/**
+ * Leases due messages, groups them by recipient domain, routes each domain (MX), and carries
+ * its messages over as few SMTP connections as the destination's shaping allows. Every attempt
+ * ends as an event on the message's stream.
+ */
+export class MtaWorker {
+  private inFlight = 0;
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tasks = new Set<Promise<void>>();
+  private ticking = false;
+
+  constructor(private readonly d: MtaWorkerDeps) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Stops leasing and waits for deliveries in progress. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.tasks]);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopping) return;
+    this.ticking = true;
+    let leased: LeasedMessage[] = [];
+    try {
+      const room = this.d.maxInFlight - this.inFlight;
+      if (room > 0) leased = await this.d.queue.lease(Math.min(room, 500), this.d.leaseSeconds);
+    } catch (err) {
+      this.d.logger.error({ error: (err as Error).message }, 'leasing from the delivery queue failed');
+    } finally {
+      this.ticking = false;
+    }
+    const byDomain = new Map<string, LeasedMessage[]>();
+    for (const m of leased) byDomain.set(m.recipientDomain, [...(byDomain.get(m.recipientDomain) ?? []), m]);
+    for (const [domain, messages] of byDomain) this.track(this.deliverDomain(domain, messages));
+    // a full batch means more is due: come back at once
+    this.schedule(leased.length > 0 && this.inFlight < this.d.maxInFlight ? 0 : this.d.pollMs);
+  }
+
+  private track(task: Promise<void>): void {
+    this.tasks.add(task);
+    void task.finally(() => this.tasks.delete(task));
+  }
+
+  private async deliverDomain(domain: string, messages: LeasedMessage[]): Promise<void> {
+    this.inFlight += messages.length;
+    try {
+      const route = await this.d.router.route(domain).catch((err: Error): Route => ({ kind: 'defer', reason: `routing failed: ${err.message}` }));
+      if (route.kind !== 'deliver') {
+        for (const m of messages) await this.settleWithoutSession(m, route);
+        return;
+      }
+      const chunks: LeasedMessage[][] = [];
+      for (let i = 0; i < messages.length; i += this.d.messagesPerConnection) chunks.push(messages.slice(i, i + this.d.messagesPerConnection));
+      await Promise.all(chunks.map((chunk) => this.deliverChunk(route.hosts, domain, chunk)));
+    } catch (err) {
+      this.d.logger.error({ domain, error: (err as Error).message }, 'delivery to a domain failed unexpectedly');
+      await Promise.all(messages.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
+    } finally {
+      this.inFlight -= messages.length;
+    }
+  }
+
+  /** DNS said "never" (bounce) or "not now" (defer): no SMTP session at all. */
+  private async settleWithoutSession(m: LeasedMessage, route: Exclude<Route, { kind: 'deliver' }>): Promise<void> {
+    const attempt = await this.attemptNumber(m);
+    if (attempt === undefined) return;
+    const delivery: DeliveryAttempt = { attempt, durationMs: 0, at: new Date().toISOString() };
+    if (route.kind === 'bounce') {
+      await this.record(m, 'bounced', {
+        type: 'RecordBounce',
+        kind: 'sync',
+        delivery,
+        enhancedCode: route.enhancedCode,
+        diagnostic: route.reason,
+        classification: 'dns',
+        suppress: false,
+        at: delivery.at,
+      });
+      return;
+    }
+    await this.defer(m, delivery, route.reason);
+  }
+
+  private async deliverChunk(hosts: RouteHost[], domain: string, chunk: LeasedMessage[]): Promise<void> {
+    const destination = hosts[0]!.name;
+    const release = await this.d.shaper.acquireConnection(destination);
+    let session: { session: SmtpSession; host: RouteHost } | undefined;
+    try {
+      const pending = [...chunk];
+      let reopened = 0;
+      while (pending.length > 0) {
+        if (!session || !session.session.usable) {
+          const opened = await this.open(hosts, domain);
+          if ('error' in opened) {
+            for (const m of pending.splice(0)) {
+              const attempt = await this.attemptNumber(m);
+              if (attempt !== undefined) await this.defer(m, { attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
+            }
+            return;
+          }
+          session = opened;
+        }
+        const m = pending.shift()!;
+        const result = await this.deliverOne(session.session, session.host, m);
+        if (result === 'connection-lost' && reopened++ < 2) session = undefined;
+      }
+    } finally {
+      session?.session.close();
+      release();
+    }
+  }
+
+  /** Tries the hosts in preference order (and each host's addresses) until one answers. */
+  private async open(hosts: RouteHost[], domain: string): Promise<{ session: SmtpSession; host: RouteHost } | { error: string; ms: number }> {
+    const started = performance.now();
+    const errors: string[] = [];
+    for (const host of hosts) {
+      for (const address of host.addresses) {
+        try {
+          const session = await SmtpSession.open({
+            host: address,
+            servername: host.name,
+            port: host.port,
+            ehloName: this.d.hostname,
+            tls: this.d.tlsPolicyFor(domain),
+            auth: this.d.smartHostAuth,
+            secure: this.d.smartHostSecure ?? false,
+          });
+          return { session, host };
+        } catch (err) {
+          const e = err as Error & { response?: string; responseCode?: number };
+          errors.push(`${host.name} [${address}]: ${e.response ?? e.message}`);
+          if (e.responseCode === 421 || (e.response && isThrottleReply(e.responseCode ?? 0, e.response))) this.d.shaper.backOff(host.name);
+        }
+      }
+    }
+    return { error: `no MX host answered: ${errors.join('; ')}`, ms: Math.round(performance.now() - started) };
+  }
+
+  private async deliverOne(session: SmtpSession, host: RouteHost, m: LeasedMessage): Promise<Outcome | 'connection-lost'> {
+    const log = this.d.logger.child({ messageId: m.messageId, rcpt: m.rcptTo, mx: host.name });
+    const loaded = await loadMessage(this.d.eventStore, m.messageId);
+    if (!loaded.ok || (loaded.value.state.status !== 'queued' && loaded.value.state.status !== 'deferred')) {
+      // held, cancelled or finished since it was queued: the queue projection will catch up
+      await this.d.queue.release(m.messageId, 30);
+      return 'skipped';
+    }
+    const attempt = loaded.value.state.attempts + 1;
+    const raw = await this.d.contents.get(m.contentHash);
+    if (!raw) {
+      await this.record(m, 'failed', { type: 'RecordFailure', reason: 'the message content is gone (retention)', at: new Date().toISOString() });
+      return 'failed';
+    }
+    const fromDomain = m.mailFrom.slice(m.mailFrom.lastIndexOf('@') + 1);
+    const sending = await this.d.tenancy.sendingDomain(m.serverId, fromDomain);
+    const prepared = await prepareForDelivery({
+      raw,
+      messageId: m.messageId,
+      token: m.token,
+      rcptTo: m.rcptTo,
+      domain: fromDomain,
+      returnPathDomain: sending?.returnPathDomain ?? this.d.hostname,
+      signingKeys: sending?.signingKeys ?? [],
+      hostname: this.d.hostname,
+      now: new Date(),
+    });
+    if (!sending) log.warn('the sending domain is gone: delivering without DKIM');
+    await this.d.shaper.beforeMessage(host.name);
+    const started = performance.now();
+    const outcome: SendOutcome = await session.send(prepared.envelopeFrom, m.rcptTo, prepared.message);
+    const delivery: DeliveryAttempt = {
+      attempt,
+      mxHost: host.name,
+      ...(session.remoteAddress ? { remoteIp: session.remoteAddress } : {}),
+      ...(session.localAddress ? { localIp: session.localAddress } : {}),
+      tls: session.tls,
+      ...(outcome.ok || outcome.kind === 'reply' ? { reply: { code: outcome.reply.code, ...(outcome.reply.enhancedCode ? { enhancedCode: outcome.reply.enhancedCode } : {}), text: outcome.reply.text } } : {}),
+      durationMs: Math.round(performance.now() - started),
+      at: new Date().toISOString(),
+    };
+    if (outcome.ok) {
+      this.d.shaper.succeeded(host.name);
+      await this.record(m, 'delivered', { type: 'RecordDelivery', delivery, at: delivery.at });
+      return 'delivered';
+    }
+    if (outcome.kind === 'connection') {
+      await this.defer(m, delivery, outcome.error);
+      return 'connection-lost';
+    }
+    const { code, text, enhancedCode } = outcome.reply;
+    if (code >= 500) {
+      const verdict = classifyBounce(text, enhancedCode);
+      await this.record(m, 'bounced', {
+        type: 'RecordBounce',
+        kind: 'sync',
+        delivery,
+        ...(verdict.enhancedCode ? { enhancedCode: verdict.enhancedCode } : {}),
+        diagnostic: `${code} ${enhancedCode ? enhancedCode + ' ' : ''}${text}`,
+        classification: verdict.category,
+        suppress: verdict.suppress,
+        at: delivery.at,
+      });
+      if (verdict.suppress) await this.d.suppressions.add(m.serverId, m.rcptTo, `hard bounce: ${code} ${enhancedCode ?? ''} ${text}`.slice(0, 500));
+      return 'bounced';
+    }
+    if (isThrottleReply(code, text)) this.d.shaper.backOff(host.name);
+    await this.defer(m, delivery, `${code} ${enhancedCode ? enhancedCode + ' ' : ''}${text}`);
+    return 'deferred';
+  }
+
+  private async defer(m: LeasedMessage, delivery: DeliveryAttempt, reason: string): Promise<void> {
+    const decision = nextRetry(this.d.retryPolicy, { attemptsMade: delivery.attempt, acceptedAt: m.acceptedAt, now: new Date(), replyText: reason });
+    if ('giveUp' in decision) {
+      await this.record(m, 'failed', { type: 'RecordFailure', reason: `${decision.reason}; last answer: ${reason}`, at: delivery.at });
+      return;
+    }
+    await this.record(m, 'deferred', { type: 'RecordDeferral', delivery, reason, nextAttemptAt: decision.retryAt.toISOString(), at: delivery.at });
+  }
+
+  private async attemptNumber(m: LeasedMessage): Promise<number | undefined> {
+    const loaded = await loadMessage(this.d.eventStore, m.messageId);
+    if (!loaded.ok || (loaded.value.state.status !== 'queued' && loaded.value.state.status !== 'deferred')) {
+      await this.d.queue.release(m.messageId, 30);
+      return undefined;
+    }
+    return loaded.value.state.attempts + 1;
+  }
+
+  private async record(m: LeasedMessage, outcome: Outcome, command: MessageCommandInput): Promise<void> {
+    const result = await handleMessageCommand(this.d.eventStore, m.messageId, command, { serverId: m.serverId, actor: `mta:${this.d.hostname}`, correlationId: `delivery-${m.messageId}` });
+    this.d.metrics.deliveries.inc({ outcome });
+    if (!result.ok) this.d.logger.warn({ messageId: m.messageId, outcome, error: result.error }, 'the delivery outcome could not be recorded');
+    else this.d.logger.info({ messageId: m.messageId, rcpt: m.rcptTo, outcome }, `message ${outcome}`);
+  }
+}

@@ -1,0 +1,53 @@
+import type pg from 'pg';
+
+export interface LeasedMessage {
+  messageId: string;
+  serverId: string;
+  mailFrom: string;
+  rcptTo: string;
+  recipientDomain: string;
+  contentHash: string;
+  token: string;
+  attempts: number;
+  acceptedAt: Date;
+}
+
+/**
+ * MTA workers share the queue through row leases: `FOR UPDATE SKIP LOCKED` hands each due row to
+ * exactly one worker, and a lease that runs out (the worker died) returns it to the queue.
+ */
+export class DeliveryQueue {
+  constructor(private readonly pool: pg.Pool, private readonly owner: string) {}
+
+  async lease(limit: number, leaseSeconds: number): Promise<LeasedMessage[]> {
+    const { rows } = await this.pool.query(
+      `UPDATE delivery_queue q SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
+        WHERE q.message_id IN (
+          SELECT message_id FROM delivery_queue
+           WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
+           ORDER BY due_at LIMIT $3
+           FOR UPDATE SKIP LOCKED)
+        RETURNING q.*`,
+      [this.owner, leaseSeconds, limit],
+    );
+    return rows.map((r) => ({
+      messageId: String(r.message_id),
+      serverId: r.server_id,
+      mailFrom: r.mail_from,
+      rcptTo: r.rcpt_to,
+      recipientDomain: r.recipient_domain,
+      contentHash: r.content_hash,
+      token: r.token,
+      attempts: r.attempts,
+      acceptedAt: r.accepted_at,
+    }));
+  }
+
+  /** Gives a message back without an outcome (e.g. shutting down, or not deliverable now). */
+  async release(messageId: string, afterSeconds = 0): Promise<void> {
+    await this.pool.query(
+      'UPDATE delivery_queue SET lease_owner = NULL, lease_until = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END WHERE message_id = $1 AND lease_owner = $2',
+      [messageId, this.owner, afterSeconds],
+    );
+  }
+}

@@ -1,0 +1,113 @@
+import type { Resolver } from 'node:dns/promises';
+
+/** One host to try, with the addresses our resolver found for it. */
+export interface RouteHost {
+  /** MX host name (for TLS SNI, logs and shaping buckets). */
+  name: string;
+  addresses: string[];
+  port: number;
+}
+
+export type Route =
+  | { kind: 'deliver'; hosts: RouteHost[]; via: 'mx' | 'implicit-mx' | 'smart-host' }
+  /** Permanent: the domain cannot receive mail (NXDOMAIN, null MX, no address at all). */
+  | { kind: 'bounce'; reason: string; enhancedCode: string }
+  /** Temporary: DNS failed (SERVFAIL, timeout). */
+  | { kind: 'defer'; reason: string };
+
+export interface SmartHost {
+  host: string;
+  port: number;
+}
+
+const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECANCELLED', 'EBADRESP', 'ECONNRESET']);
+const NO_DATA = new Set(['ENODATA', 'ENOTFOUND']);
+
+/**
+ * Where mail for a domain goes: MX records in preference order (RFC 5321 §5.1), the domain itself
+ * when it has no MX (implicit MX), nowhere for a null MX (RFC 7505) or a domain that does not
+ * exist, and later for DNS trouble. Answers are cached for `ttlMs` (Node's resolver does not
+ * report record TTLs, so one cache lifetime applies).
+ */
+export class Router {
+  private readonly cache = new Map<string, { route: Route; until: number }>();
+
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly port: number,
+    private readonly options: { ttlMs?: number; smartHost?: SmartHost | undefined } = {},
+  ) {}
+
+  async route(domain: string): Promise<Route> {
+    if (this.options.smartHost) {
+      const { host, port } = this.options.smartHost;
+      const addresses = /^[\d.]+$|:/.test(host) ? [host] : await this.addresses(host).catch(() => [] as string[]);
+      if (addresses.length === 0) return { kind: 'defer', reason: `the smart host ${host} has no address` };
+      return { kind: 'deliver', via: 'smart-host', hosts: [{ name: host, addresses, port }] };
+    }
+    const key = domain.toLowerCase();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.route;
+    const route = await this.lookup(key);
+    // DNS trouble is not cached: the next attempt asks again
+    if (route.kind !== 'defer') this.cache.set(key, { route, until: Date.now() + (this.options.ttlMs ?? 300_000) });
+    return route;
+  }
+
+  private async lookup(domain: string): Promise<Route> {
+    let mx: { exchange: string; priority: number }[];
+    try {
+      mx = await this.resolver.resolveMx(domain);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'ENOTFOUND') return { kind: 'bounce', reason: `${domain} does not exist (NXDOMAIN)`, enhancedCode: '5.1.2' };
+      if (code === 'ENODATA') return this.implicitMx(domain);
+      if (TEMPORARY.has(code)) return { kind: 'defer', reason: `DNS lookup of ${domain} failed (${code})` };
+      return { kind: 'defer', reason: `DNS lookup of ${domain} failed (${code || (err as Error).message})` };
+    }
+    if (mx.length === 0) return this.implicitMx(domain);
+    if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
+      return { kind: 'bounce', reason: `${domain} accepts no mail (null MX, RFC 7505)`, enhancedCode: '5.1.10' };
+    }
+    // lowest preference first; equal preferences in random order to spread the load (RFC 5321)
+    const ordered = mx.filter((m) => m.exchange !== '' && m.exchange !== '.').sort((a, b) => a.priority - b.priority || Math.random() - 0.5);
+    const hosts: RouteHost[] = [];
+    let temporaryFailure = false;
+    for (const m of ordered) {
+      try {
+        const addresses = await this.addresses(m.exchange);
+        if (addresses.length > 0) hosts.push({ name: m.exchange.toLowerCase(), addresses, port: this.port });
+      } catch (err) {
+        if (TEMPORARY.has((err as NodeJS.ErrnoException).code ?? '')) temporaryFailure = true;
+      }
+    }
+    if (hosts.length > 0) return { kind: 'deliver', via: 'mx', hosts };
+    if (temporaryFailure) return { kind: 'defer', reason: `the MX hosts of ${domain} could not be resolved right now` };
+    return { kind: 'bounce', reason: `no MX host of ${domain} has an address`, enhancedCode: '5.4.4' };
+  }
+
+  private async implicitMx(domain: string): Promise<Route> {
+    try {
+      const addresses = await this.addresses(domain);
+      if (addresses.length > 0) return { kind: 'deliver', via: 'implicit-mx', hosts: [{ name: domain, addresses, port: this.port }] };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (TEMPORARY.has(code)) return { kind: 'defer', reason: `DNS lookup of ${domain} failed (${code})` };
+    }
+    return { kind: 'bounce', reason: `${domain} has no MX and no address record`, enhancedCode: '5.1.2' };
+  }
+
+  /** IPv4 then IPv6 addresses; an empty list when the name has none. */
+  private async addresses(host: string): Promise<string[]> {
+    const v4 = await this.resolver.resolve4(host).catch((err: NodeJS.ErrnoException) => {
+      if (NO_DATA.has(err.code ?? '')) return [] as string[];
+      throw err;
+    });
+    const v6 = await this.resolver.resolve6(host).catch((err: NodeJS.ErrnoException) => {
+      if (NO_DATA.has(err.code ?? '')) return [] as string[];
+      if (v4.length > 0) return [] as string[];
+      throw err;
+    });
+    return [...v4, ...v6];
+  }
+}

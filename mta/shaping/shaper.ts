@@ -1,0 +1,107 @@
+/** Traffic shaping for one destination (an MX host: every domain it serves shares the bucket). */
+export interface DestinationLimits {
+  /** Connections at once. */
+  maxConnections: number;
+  /** Messages per minute; 0 = unlimited. */
+  messagesPerMinute: number;
+}
+
+interface Bucket {
+  limits: DestinationLimits;
+  /** The current connection limit: lowered by back-off, raised again by successes. */
+  allowed: number;
+  active: number;
+  pausedUntil: number;
+  sentTimes: number[];
+  successes: number;
+  waiters: (() => void)[];
+}
+
+/**
+ * Per-destination concurrency and rate limits, with automatic back-off: a 421 or a "too many
+ * connections / rate limited" answer halves the destination's connection allowance and pauses
+ * it; successes restore it one connection at a time.
+ */
+export class Shaper {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(private readonly limitsFor: (destination: string) => DestinationLimits) {}
+
+  private bucket(destination: string): Bucket {
+    let b = this.buckets.get(destination);
+    if (!b) {
+      const limits = this.limitsFor(destination);
+      b = { limits, allowed: limits.maxConnections, active: 0, pausedUntil: 0, sentTimes: [], successes: 0, waiters: [] };
+      this.buckets.set(destination, b);
+    }
+    return b;
+  }
+
+  /** Waits for a connection slot; returns a release function. */
+  async acquireConnection(destination: string): Promise<() => void> {
+    const b = this.bucket(destination);
+    for (;;) {
+      const now = Date.now();
+      if (b.pausedUntil > now) {
+        await sleep(b.pausedUntil - now);
+        continue;
+      }
+      if (b.active < b.allowed) break;
+      await new Promise<void>((r) => b.waiters.push(r));
+    }
+    b.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      b.active--;
+      b.waiters.shift()?.();
+    };
+  }
+
+  /** Waits until the destination's message rate allows one more message. */
+  async beforeMessage(destination: string): Promise<void> {
+    const b = this.bucket(destination);
+    if (b.limits.messagesPerMinute <= 0) return;
+    for (;;) {
+      const now = Date.now();
+      b.sentTimes = b.sentTimes.filter((t) => t > now - 60_000);
+      if (b.sentTimes.length < b.limits.messagesPerMinute) {
+        b.sentTimes.push(now);
+        return;
+      }
+      await sleep(b.sentTimes[0]! + 60_000 - now + 5);
+    }
+  }
+
+  /** The destination told us to slow down. */
+  backOff(destination: string, pauseMs = 30_000): void {
+    const b = this.bucket(destination);
+    b.allowed = Math.max(1, Math.floor(b.allowed / 2));
+    b.pausedUntil = Math.max(b.pausedUntil, Date.now() + pauseMs);
+    b.successes = 0;
+  }
+
+  succeeded(destination: string): void {
+    const b = this.bucket(destination);
+    if (b.allowed >= b.limits.maxConnections) return;
+    if (++b.successes >= 20) {
+      b.allowed++;
+      b.successes = 0;
+      b.waiters.shift()?.();
+    }
+  }
+
+  state(destination: string): { allowed: number; active: number; pausedUntil: number } {
+    const b = this.bucket(destination);
+    return { allowed: b.allowed, active: b.active, pausedUntil: b.pausedUntil };
+  }
+}
+
+/** Replies that mean "you are too fast", not "this message is unwanted". */
+export function isThrottleReply(code: number, text: string): boolean {
+  // (a plain "try again later" is ordinary greylisting or a busy mailbox, not a request to slow down)
+  return code === 421 || (code >= 400 && code < 500 && /too many (connections|messages|recipients)|rate ?limit|throttl|slow down|sending rate/i.test(text));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { dkimSign } from 'mailauth';
+
+export interface SigningKey {
+  selector: string;
+  algorithm: 'rsa-2048' | 'ed25519';
+  privateKeyPem: string;
+}
+
+export interface PrepareInput {
+  raw: Buffer;
+  messageId: string;
+  token: string;
+  rcptTo: string;
+  /** The sending domain (From header's domain). */
+  domain: string;
+  /** e.g. psrp.example.com */
+  returnPathDomain: string;
+  signingKeys: SigningKey[];
+  hostname: string;
+  now: Date;
+}
+
+/**
+ * VERP return path: bounces come back to an address that names the message and carries its
+ * token, so an asynchronous bounce is matched exactly (not by scanning its text).
+ */
+export function verpAddress(messageId: string, token: string, returnPathDomain: string): string {
+  return `b-${messageId}-${token}@${returnPathDomain}`;
+}
+
+/** Parses a VERP return path back into message id and token. */
+export function parseVerp(address: string): { messageId: string; token: string } | undefined {
+  const m = /^b-(\d{1,18})-([A-Za-z0-9]{16})@/i.exec(address);
+  return m ? { messageId: m[1]!, token: m[2]! } : undefined;
+}
+
+function headerBlock(raw: Buffer): string {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf;
+  return raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
+}
+
+const hasHeader = (headers: string, name: string) => new RegExp(`^${name}:`, 'im').test(headers);
+
+/**
+ * What goes on the wire: a Received trace header, Message-ID and Date when the sender left them
+ * out, then DKIM signatures with the domain's active keys (RSA, plus Ed25519 when configured)
+ * over all of it.
+ */
+export async function prepareForDelivery(input: PrepareInput): Promise<{ message: Buffer; envelopeFrom: string }> {
+  const headers = headerBlock(input.raw);
+  const date = input.now.toUTCString().replace('GMT', '+0000');
+  const added: string[] = [`Received: by ${input.hostname} (Postlog) with ESMTPSA id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`];
+  if (!hasHeader(headers, 'Message-ID')) added.push(`Message-ID: <${randomUUID()}@${input.hostname}>`);
+  if (!hasHeader(headers, 'Date')) added.push(`Date: ${date}`);
+  const unsigned = Buffer.concat([Buffer.from(added.join('\r\n') + '\r\n'), input.raw]);
+  let message = unsigned;
+  if (input.signingKeys.length > 0) {
+    const first = input.signingKeys[0]!;
+    const result = await dkimSign(unsigned, {
+      signingDomain: input.domain,
+      selector: first.selector,
+      privateKey: first.privateKeyPem,
+      canonicalization: 'relaxed/relaxed',
+      signTime: input.now,
+      signatureData: input.signingKeys.map((k) => ({
+        signingDomain: input.domain,
+        selector: k.selector,
+        privateKey: k.privateKeyPem,
+        algorithm: k.algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
+        canonicalization: 'relaxed/relaxed',
+      })),
+    });
+    if ((result as { errors?: unknown[] }).errors?.length) throw new Error(`DKIM signing failed: ${JSON.stringify((result as { errors?: unknown[] }).errors)}`);
+    message = Buffer.concat([Buffer.from(result.signatures), unsigned]);
+  }
+  return { message, envelopeFrom: verpAddress(input.messageId, input.token, input.returnPathDomain) };
+}

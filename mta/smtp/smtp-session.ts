@@ -1,0 +1,134 @@
+import type { TLSSocket } from 'node:tls';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+export type TlsPolicy = 'opportunistic' | 'require' | 'none';
+
+export interface SessionOptions {
+  host: string;
+  /** The MX name, for SNI. */
+  servername: string;
+  port: number;
+  ehloName: string;
+  tls: TlsPolicy;
+  localAddress?: string | undefined;
+  /** Implicit TLS (port 465 style), for smart hosts. */
+  secure?: boolean;
+  auth?: { user: string; pass: string } | undefined;
+}
+
+export interface SmtpReply {
+  code: number;
+  enhancedCode?: string;
+  text: string;
+}
+
+export type SendOutcome =
+  | { ok: true; reply: SmtpReply }
+  /** The server answered with a refusal (4xx or 5xx) for this message. */
+  | { ok: false; kind: 'reply'; reply: SmtpReply }
+  /** The connection broke or timed out: the outcome is unknown, so temporary. */
+  | { ok: false; kind: 'connection'; error: string };
+
+export function parseReply(response: string | undefined, fallbackCode?: number): SmtpReply {
+  const text = (response ?? '').trim();
+  const m = /^(\d{3})[ -]?(?:([245]\.\d{1,3}\.\d{1,3})\s+)?([\s\S]*)$/.exec(text);
+  if (!m) return { code: fallbackCode ?? 451, text };
+  return { code: Number(m[1]), ...(m[2] ? { enhancedCode: m[2] } : {}), text: m[3]!.replace(/\r?\n\d{3}[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?/g, ' ').trim() };
+}
+
+/**
+ * One SMTP connection to one host, carrying several messages (RSET between them), on
+ * nodemailer's SMTP client: EHLO, opportunistic STARTTLS (or required, or never), SIZE, 8BITMIME,
+ * PIPELINING as the server offers them, and RFC 5321 timeouts.
+ */
+export class SmtpSession {
+  private readonly connection: SMTPConnection;
+  private used = false;
+  readonly startedAt = performance.now();
+
+  private constructor(connection: SMTPConnection) {
+    this.connection = connection;
+  }
+
+  static async open(o: SessionOptions): Promise<SmtpSession> {
+    const connection = new SMTPConnection({
+      host: o.host,
+      port: o.port,
+      servername: o.servername,
+      name: o.ehloName,
+      secure: o.secure ?? false,
+      ignoreTLS: o.tls === 'none',
+      requireTLS: o.tls === 'require',
+      opportunisticTLS: o.tls === 'opportunistic',
+      localAddress: o.localAddress,
+      // MX hosts often present certificates for another name; opportunistic TLS still encrypts
+      tls: { rejectUnauthorized: o.tls === 'require', servername: o.servername, minVersion: 'TLSv1.2' },
+      // RFC 5321 §4.5.3.2 suggests minutes; a busy MTA cannot wait that long for a dead peer
+      connectionTimeout: 30_000,
+      greetingTimeout: 60_000,
+      socketTimeout: 300_000,
+      allowInternalNetworkInterfaces: true,
+      logger: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      connection.once('error', reject);
+      connection.connect(() => {
+        connection.removeListener('error', reject);
+        resolve();
+      });
+    });
+    connection.on('error', () => undefined); // later errors arrive through the send callbacks
+    const session = new SmtpSession(connection);
+    if (o.auth) {
+      await new Promise<void>((resolve, reject) => connection.login({ credentials: o.auth! } as never, (err) => (err ? reject(err) : resolve())));
+    }
+    return session;
+  }
+
+  /** TLS protocol and cipher in use, or null for plain text. */
+  get tls(): { protocol: string; cipher: string } | null {
+    const socket = this.connection._socket as TLSSocket | false | null;
+    if (!socket || !this.connection.secure || typeof socket.getProtocol !== 'function') return null;
+    return { protocol: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher()?.name ?? 'unknown' };
+  }
+
+  get localAddress(): string | undefined {
+    const socket = this.connection._socket;
+    return socket ? socket.localAddress : undefined;
+  }
+
+  get remoteAddress(): string | undefined {
+    const socket = this.connection._socket;
+    return socket ? socket.remoteAddress : undefined;
+  }
+
+  get usable(): boolean {
+    return !this.connection.destroyed;
+  }
+
+  async send(from: string, to: string, message: Buffer): Promise<SendOutcome> {
+    if (this.used) {
+      const reset = await new Promise<Error | null>((resolve) => this.connection.reset((err) => resolve(err ?? null)));
+      if (reset) return { ok: false, kind: 'connection', error: `RSET failed: ${reset.message}` };
+    }
+    this.used = true;
+    const eightBit = message.some((b) => b > 127);
+    return new Promise((resolve) => {
+      this.connection.send({ from, to: [to], size: message.length, use8BitMime: eightBit }, message, (err, info) => {
+        if (err) {
+          const e = err as Error & { responseCode?: number; response?: string; code?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
+          const rejected = e.rejectedErrors?.[0];
+          const response = e.response ?? rejected?.response;
+          const code = e.responseCode ?? rejected?.responseCode;
+          if (code && response) return resolve({ ok: false, kind: 'reply', reply: parseReply(response, code) });
+          return resolve({ ok: false, kind: 'connection', error: `${e.code ?? 'ERROR'}: ${e.message}` });
+        }
+        resolve({ ok: true, reply: parseReply(info?.response, 250) });
+      });
+    });
+  }
+
+  close(): void {
+    if (!this.connection.destroyed) this.connection.quit();
+  }
+}

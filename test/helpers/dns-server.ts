@@ -1,0 +1,90 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+
+export interface DnsZone {
+  /** domain → [mx host, preference] */
+  mx?: [string, string, number][];
+  /** host → IPv4 */
+  a?: [string, string][];
+  txt?: [string, string][];
+  /** domains with a null MX (RFC 7505) */
+  nullMx?: string[];
+  /** domains answered only from these records (other names: NXDOMAIN, other types: no data) */
+  local?: string[];
+  /** domains that do not exist */
+  nxdomain?: string[];
+  /** domains whose lookups fail (SERVFAIL) */
+  servfail?: string[];
+}
+
+export interface DnsServer {
+  port: number;
+  address: string;
+  stop(): Promise<void>;
+}
+
+export function dnsmasqAvailable(): boolean {
+  return spawnSync('dnsmasq', ['--version']).status === 0;
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** TXT strings are at most 255 bytes: long values (DKIM keys) go as several strings. */
+const txtArg = (name: string, value: string) => `--txt-record=${name},${(value.match(/.{1,250}/g) ?? ['']).join(',')}`;
+
+/** A real DNS server (Debian's dnsmasq) on loopback, serving exactly the given records. */
+export async function startDnsServer(zone: DnsZone, fixedPort?: number): Promise<DnsServer> {
+  const port = fixedPort ?? (await freeUdpPort());
+  const args = [
+    '--keep-in-foreground',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    '--conf-file=/dev/null',
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
+    `--port=${port}`,
+    '--cache-size=0',
+    '--log-facility=-',
+    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+    ...(zone.mx ?? []).map(([domain, host, pref]) => `--mx-host=${domain},${host},${pref}`),
+    ...(zone.a ?? []).map(([host, ip]) => `--host-record=${host},${ip}`),
+    ...(zone.txt ?? []).map(([name, value]) => txtArg(name, value)),
+    ...(zone.nullMx ?? []).map((d) => `--dns-rr=${d},15,000000`),
+    ...(zone.local ?? []).map((d) => `--local=/${d}/`),
+    ...(zone.nxdomain ?? []).map((d) => `--address=/${d}/`),
+    // forwarding to a port nobody answers on makes dnsmasq reply SERVFAIL
+    ...(zone.servfail ?? []).map((d) => `--server=/${d}/127.0.0.1#9`),
+  ];
+  const child: ChildProcess = spawn('dnsmasq', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // ready when it answers a query
+  const { Resolver } = await import('node:dns/promises');
+  const probe = new Resolver({ timeout: 200, tries: 1 });
+  probe.setServers([`127.0.0.1:${port}`]);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${output}`);
+    const ok = await probe.resolveMx('probe.invalid').then(() => true, (e: NodeJS.ErrnoException) => e.code !== 'ECONNREFUSED' && e.code !== 'ETIMEOUT');
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`dnsmasq did not answer: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

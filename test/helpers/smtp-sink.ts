@@ -1,0 +1,89 @@
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { generate } from 'selfsigned';
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: Buffer;
+  secure: boolean;
+  tlsProtocol?: string;
+}
+
+/** What the sink answers for a recipient: accept, or a reply code and text. */
+export type Behaviour = 'accept' | { code: number; text: string } | 'drop-during-data';
+
+export interface SmtpSink {
+  host: string;
+  port: number;
+  received: ReceivedMail[];
+  /** Per-recipient behaviour (default: accept). Changing it later affects later sessions. */
+  behaviours: Map<string, Behaviour>;
+  /** How many sessions (connections) were opened. */
+  sessions: () => number;
+  close(): Promise<void>;
+}
+
+/** A receiving SMTP server on a loopback address, built on smtp-server, with STARTTLS. */
+export async function startSmtpSink(host: string, port: number, options: { tls?: boolean; greeting421?: () => boolean } = {}): Promise<SmtpSink> {
+  const received: ReceivedMail[] = [];
+  const behaviours = new Map<string, Behaviour>();
+  let sessions = 0;
+  const pems = options.tls === false ? undefined : await generate([{ name: 'commonName', value: host }], { keyType: 'ec', algorithm: 'sha256' });
+  const server = new SMTPServer({
+    ...(pems ? { key: pems.private, cert: pems.cert } : { disabledCommands: ['STARTTLS'] }),
+    authOptional: true,
+    disabledCommands: pems ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    size: 50 * 1024 * 1024,
+    logger: false,
+    onConnect(_session, callback) {
+      sessions++;
+      if (options.greeting421?.()) return callback(Object.assign(new Error('Too many connections, try again later'), { responseCode: 421 }));
+      callback();
+    },
+    onRcptTo(address, _session, callback) {
+      const b = behaviours.get(address.address.toLowerCase()) ?? 'accept';
+      if (typeof b === 'object') return callback(Object.assign(new Error(b.text), { responseCode: b.code }));
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const rcpts = session.envelope.rcptTo.map((r) => r.address);
+      const drop = rcpts.some((r) => behaviours.get(r.toLowerCase()) === 'drop-during-data');
+      const chunks: Buffer[] = [];
+      let seen = 0;
+      stream.on('data', (c: Buffer) => {
+        chunks.push(c);
+        seen += c.length;
+        // hang up in the middle of the message, as a crashing server would
+        if (drop && seen > 100) (session as unknown as { _socket?: { destroy(): void } })._socket?.destroy?.();
+      });
+      stream.on('end', () => {
+        if (drop) {
+          const socket = (server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroy(): void } }> }).connections;
+          for (const c of socket) if (c.session.id === session.id) c._socket.destroy();
+          return;
+        }
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: rcpts,
+          raw: Buffer.concat(chunks),
+          secure: session.secure,
+          ...(session.secure ? { tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS' } : {}),
+        });
+        callback(null, 'Message queued as test');
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  server.on('error', () => undefined);
+  return {
+    host,
+    port,
+    received,
+    behaviours,
+    sessions: () => sessions,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
