@@ -8,6 +8,7 @@ import { ProjectionRunner } from '../projections/runner.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { managementRoutes } from '../write-side/admin/management-routes.js';
+import { messageActionRoutes } from '../write-side/admin/message-action-routes.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
 import type { Config } from './config/index.js';
@@ -138,6 +139,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         postalMessageRoutes(read),
         v2MessageRoutes(read),
         managementRoutes({ tenancy, auth, resolver }),
+        messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
       ]
     : [];
 

@@ -1,0 +1,128 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { MessageCommandInput } from '../../domain/index.js';
+import type { EventStore } from '../../infra/event-store/index.js';
+import { authenticate, type Authenticator } from '../../infra/http/auth.js';
+import { sendError } from '../../infra/http/errors.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
+import { handleMessageCommand, loadMessage } from '../message-command-handler.js';
+
+export interface MessageActionDeps {
+  eventStore: EventStore;
+  auth: Authenticator;
+  tenancy: TenancyStore;
+  pool: pg.Pool;
+}
+
+const Action = z.enum(['hold', 'release', 'cancel', 'retry']);
+type Action = z.infer<typeof Action>;
+
+function commandFor(action: Action, by: string): MessageCommandInput {
+  const at = new Date().toISOString();
+  switch (action) {
+    case 'hold':
+      return { type: 'Hold', reason: 'manual', detail: `held by ${by}`, at };
+    case 'release':
+      return { type: 'Release', by, at };
+    case 'cancel':
+      return { type: 'Cancel', by, at };
+    case 'retry':
+      return { type: 'Queue', dueAt: at, at };
+  }
+}
+
+const actorLabel = (req: FastifyRequest) => (req.postlogServer ? `api-key:${req.postlogServer.id}` : (req.postlogActor?.label ?? 'unknown'));
+
+/** Servers the caller may act on: its own (API key), or every server of its organization(s) (admin). */
+async function serverScope(deps: MessageActionDeps, req: FastifyRequest, serverId: string | undefined): Promise<string[] | { error: string }> {
+  if (req.postlogServer) {
+    if (serverId && serverId !== req.postlogServer.id) return { error: 'an API key acts on its own server only' };
+    return [req.postlogServer.id];
+  }
+  const actor = req.postlogActor!;
+  if (serverId) return (await deps.tenancy.getServer(actor, serverId)).ok ? [serverId] : { error: 'no such server' };
+  if (actor.organizationId === null) return { error: 'a global admin must name the server (serverId)' };
+  const servers = await deps.tenancy.listServers(actor, actor.organizationId);
+  return servers.ok ? servers.value.map((s) => s.id) : { error: 'no such organization' };
+}
+
+/**
+ * Operator actions on messages: hold, release, cancel and "retry now" — one message, or many at
+ * once by filter (Postal has no bulk release: #257). Every action is a command on the message's
+ * stream; illegal ones (cancelling a delivered message) are refused per message.
+ */
+export function messageActionRoutes(deps: MessageActionDeps) {
+  return async function plugin(appBase: FastifyInstance) {
+    const app = appBase.withTypeProvider<ZodTypeProvider>();
+    const auth = authenticate(deps.auth, ['server', 'admin']);
+
+    app.post('/v2/messages/:id/:action', {
+      preHandler: auth,
+      schema: {
+        tags: ['messages'],
+        summary: 'Hold, release, cancel or retry one message now',
+        security: [{ apiKey: [] }, { adminToken: [] }],
+        params: z.object({ id: z.string().regex(/^\d{1,18}$/), action: Action }),
+      },
+      handler: async (req, reply) => {
+        const loaded = await loadMessage(deps.eventStore, req.params.id);
+        const serverId = loaded.ok ? loaded.value.state.serverId : undefined;
+        const scope = serverId ? await serverScope(deps, req, undefined) : [];
+        if (!loaded.ok || !serverId || !Array.isArray(scope) || !scope.includes(serverId)) {
+          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        }
+        const result = await handleMessageCommand(deps.eventStore, req.params.id, commandFor(req.params.action, actorLabel(req)), {
+          correlationId: req.id,
+          serverId,
+          actor: actorLabel(req),
+        });
+        if (!result.ok) return sendError(reply, 409, result.error.code, 'message' in result.error ? result.error.message : result.error.code);
+        return reply.send({ id: req.params.id, status: result.value.state.status, events: result.value.events.map((e) => e.type) });
+      },
+    });
+
+    app.post('/v2/messages/bulk/:action', {
+      preHandler: auth,
+      schema: {
+        tags: ['messages'],
+        summary: 'Hold, release, cancel or retry every message matching a filter (at most 10,000 per call)',
+        security: [{ apiKey: [] }, { adminToken: [] }],
+        params: z.object({ action: Action }),
+        body: z
+          .object({
+            serverId: z.uuid().optional(),
+            /** held: waiting for release; queued: waiting for delivery (including deferred). */
+            state: z.enum(['held', 'queued']).optional(),
+            recipientDomain: z.string().min(1).max(253).optional(),
+            ids: z.array(z.string().regex(/^\d{1,18}$/)).max(10_000).optional(),
+            limit: z.number().int().min(1).max(10_000).default(1000),
+          })
+          .strict(),
+      },
+      handler: async (req, reply) => {
+        const scope = await serverScope(deps, req, req.body.serverId);
+        if (!Array.isArray(scope)) return sendError(reply, 400, 'INVALID_SCOPE', scope.error);
+        const state = req.body.state ?? (req.params.action === 'release' ? 'held' : 'queued');
+        const { rows } = await deps.pool.query<{ message_id: string }>(
+          `SELECT message_id::text FROM delivery_queue
+            WHERE server_id = ANY($1::uuid[])
+              AND (CASE WHEN $2 = 'held' THEN due_at IS NULL ELSE due_at IS NOT NULL END)
+              AND ($3::text IS NULL OR recipient_domain = lower($3))
+              AND ($4::bigint[] IS NULL OR message_id = ANY($4::bigint[]))
+            ORDER BY message_id LIMIT $5`,
+          [scope, state, req.body.recipientDomain ?? null, req.body.ids ?? null, req.body.limit],
+        );
+        const failed: { id: string; code: string }[] = [];
+        let applied = 0;
+        for (const { message_id: id } of rows) {
+          const result = await handleMessageCommand(deps.eventStore, id, commandFor(req.params.action, actorLabel(req)), { correlationId: req.id, actor: actorLabel(req) });
+          if (result.ok) applied++;
+          else failed.push({ id, code: result.error.code });
+        }
+        return reply.send({ action: req.params.action, matched: rows.length, applied, failed });
+      },
+    });
+  };
+}
