@@ -6,6 +6,7 @@ import { systemActor } from '../../infra/tenancy/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
+import { postfixAvailable, startPostfix, type PostfixInstance } from '../helpers/postfix.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
@@ -15,7 +16,7 @@ interface View {
   attempts: number;
   bounce: { classification: string; enhancedCode: string | null } | null;
   heldReason: string | null;
-  deliveries: { outcome: string; mxHost: string | null; tls: { protocol: string } | null; smtpCode: number | null; remoteIp: string | null }[];
+  deliveries: { outcome: string; mxHost: string | null; tls: { protocol: string } | null; smtpCode: number | null; smtpText: string | null; remoteIp: string | null }[];
 }
 
 describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () => {
@@ -24,6 +25,7 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
   let dns: DnsServer;
   const sinks: Record<string, SmtpSink> = {};
   let dnsPort: number;
+  let postfix: PostfixInstance | undefined;
 
   const send = async (to: string, subject = 'Hello') => {
     const res = await http(t.url, 'POST', '/v2/messages', {
@@ -60,6 +62,9 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     sinks.good = await startSmtpSink('127.0.0.2', mtaPort);
     sinks.second = await startSmtpSink('127.0.0.3', mtaPort, { tls: false });
     sinks.picky = await startSmtpSink('127.0.0.4', mtaPort);
+    if (postfixAvailable()) {
+      postfix = startPostfix({ host: '127.0.0.5', port: mtaPort, receive: { domain: 'pf.test', users: ['alice'], tempfail: { 'busy@pf.test': '450 4.2.1 Mailbox busy, come back later' } } });
+    }
     dns = await startDnsServer(
       {
         mx: [
@@ -67,6 +72,7 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
           ['fallback.test', 'mx1.fallback.test', 10],
           ['fallback.test', 'mx2.fallback.test', 20],
           ['picky.test', 'mx.picky.test', 10],
+          ['pf.test', 'mx.pf.test', 10],
         ],
         a: [
           ['mx.good.test', '127.0.0.2'],
@@ -74,6 +80,7 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
           ['mx2.fallback.test', '127.0.0.3'],
           ['implicit.test', '127.0.0.3'],
           ['mx.picky.test', '127.0.0.4'],
+          ['mx.pf.test', '127.0.0.5'],
         ],
         txt: dkim.map((r) => [r.name, r.value] as [string, string]),
         local: ['test'],
@@ -88,6 +95,7 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     await t?.stop();
     await Promise.all(Object.values(sinks).map((s) => s.close()));
     await dns?.stop();
+    postfix?.stop();
   });
 
   it('delivers over STARTTLS with a DKIM signature an independent verifier accepts, and a VERP return path', async () => {
@@ -176,5 +184,22 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     assert.deepEqual(delivered.deliveries.map((d) => d.outcome).slice(-2), ['deferred', 'delivered']);
     await waitFor(drop, ['delivered'], 20_000);
     assert.equal(sinks.picky!.received.filter((m) => m.to.includes('drop@picky.test')).length, 1, 'delivered once');
+  });
+
+  it('delivers to a real Postfix: known users get the mail, unknown ones bounce 5.1.1, a 450 is retried', async (tctx) => {
+    if (!postfix) return tctx.skip('Postfix needs root and Debian\'s postfix package (.ci/run installs it)');
+    const known = await waitFor(await send('alice@pf.test', 'To Postfix'), ['delivered'], 20_000);
+    assert.equal(known.deliveries.at(-1)!.mxHost, 'mx.pf.test');
+    const deadline = Date.now() + 10_000;
+    while (postfix.delivered('alice').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const stored = postfix.delivered('alice');
+    assert.equal(stored.length, 1, postfix.log());
+    assert.match(stored[0]!, /^DKIM-Signature: /m);
+    assert.match(stored[0]!, /^Subject: To Postfix$/m);
+    const unknown = await waitFor(await send('nobody@pf.test'), ['bounced']);
+    assert.deepEqual([unknown.bounce?.classification, unknown.bounce?.enhancedCode], ['bad-mailbox', '5.1.1']);
+    const busy = await waitFor(await send('busy@pf.test'), ['deferred']);
+    assert.equal(busy.deliveries[0]!.smtpCode, 450);
+    assert.match(busy.deliveries[0]!.smtpText ?? '', /Mailbox busy/);
   });
 });
