@@ -66,6 +66,8 @@ export async function closedLoop(
   seconds: number,
   request: (i: number) => { path: string; headers: Record<string, string>; body: string },
   isOk: (status: number, body: string) => boolean,
+  /** Stop early when this says no (a fixed number of requests). */
+  more: () => boolean = () => true,
 ): Promise<LoadResult> {
   const url = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -77,7 +79,7 @@ export async function closedLoop(
   const deadline = started + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline && more()) {
         const r = request(n++);
         const t0 = performance.now();
         const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -64,6 +64,7 @@ function createMta(
     smartHostSecure: config.smartHost !== undefined && config.smartHostTls === 'tls',
     maxInFlight: config.mtaMaxInFlight,
     messagesPerConnection: config.mtaMessagesPerConnection,
+    connectionsPerDestination: config.mtaMaxConnectionsPerDestination,
     leaseSeconds: config.mtaLeaseSeconds,
     pollMs: config.mtaPollMs,
   });

@@ -5,7 +5,7 @@ import type { Logger } from '../infra/logging/index.js';
 import type { SuppressionList } from '../infra/messages/index.js';
 import type { Metrics } from '../infra/metrics/index.js';
 import type { TenancyStore } from '../infra/tenancy/index.js';
-import { handleMessageCommand, loadMessage } from '../write-side/index.js';
+import { handleMessageCommand, loadMessages, type LoadedMessage } from '../write-side/index.js';
 import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
 import type { Route, RouteHost, Router } from './routing/router.js';
 import { isThrottleReply, type Shaper } from './shaping/shaper.js';
@@ -31,11 +31,16 @@ export interface MtaWorkerDeps {
   maxInFlight: number;
   /** Messages one connection carries before it is closed. */
   messagesPerConnection: number;
+  /** Connections opened at once to one destination for a burst of its messages. */
+  connectionsPerDestination: number;
   leaseSeconds: number;
   pollMs: number;
 }
 
 type Outcome = 'delivered' | 'deferred' | 'bounced' | 'failed' | 'skipped';
+
+/** A leased message with its state, loaded when its delivery started. */
+type Deliverable = LeasedMessage & { loaded: LoadedMessage; attempt: number };
 
 /**
  * Leases due messages, groups them by recipient domain, routes each domain (MX), and carries
@@ -79,9 +84,7 @@ export class MtaWorker {
     } finally {
       this.ticking = false;
     }
-    const byDomain = new Map<string, LeasedMessage[]>();
-    for (const m of leased) byDomain.set(m.recipientDomain, [...(byDomain.get(m.recipientDomain) ?? []), m]);
-    for (const [domain, messages] of byDomain) this.track(this.deliverDomain(domain, messages));
+    if (leased.length > 0) this.track(this.deliverBatch(leased));
     // a full batch means more is due: come back at once
     this.schedule(leased.length > 0 && this.inFlight < this.d.maxInFlight ? 0 : this.d.pollMs);
   }
@@ -91,30 +94,70 @@ export class MtaWorker {
     void task.finally(() => this.tasks.delete(task));
   }
 
-  private async deliverDomain(domain: string, messages: LeasedMessage[]): Promise<void> {
-    this.inFlight += messages.length;
+  /**
+   * Routes every recipient domain of the batch, then groups the messages by destination (the
+   * first MX host): domains hosted by one provider share its connections and its shaping bucket.
+   */
+  private async deliverBatch(leased: LeasedMessage[]): Promise<void> {
+    this.inFlight += leased.length;
     try {
-      const route = await this.d.router.route(domain).catch((err: Error): Route => ({ kind: 'defer', reason: `routing failed: ${err.message}` }));
-      if (route.kind !== 'deliver') {
-        for (const m of messages) await this.settleWithoutSession(m, route);
-        return;
+      const messages = await this.deliverable(leased);
+      const domains = [...new Set(messages.map((m) => m.recipientDomain))];
+      const routes = new Map(
+        await Promise.all(
+          domains.map(async (d) => [d, await this.d.router.route(d).catch((err: Error): Route => ({ kind: 'defer', reason: `routing failed: ${err.message}` }))] as const),
+        ),
+      );
+      const byDestination = new Map<string, { hosts: RouteHost[]; messages: Deliverable[] }>();
+      const settled: Promise<void>[] = [];
+      for (const m of messages) {
+        const route = routes.get(m.recipientDomain)!;
+        if (route.kind !== 'deliver') {
+          settled.push(this.settleWithoutSession(m, route));
+          continue;
+        }
+        const key = `${route.hosts[0]!.name}:${route.hosts[0]!.port}`;
+        const group = byDestination.get(key) ?? { hosts: route.hosts, messages: [] };
+        group.messages.push(m);
+        byDestination.set(key, group);
       }
-      const chunks: LeasedMessage[][] = [];
-      for (let i = 0; i < messages.length; i += this.d.messagesPerConnection) chunks.push(messages.slice(i, i + this.d.messagesPerConnection));
-      await Promise.all(chunks.map((chunk) => this.deliverChunk(route.hosts, domain, chunk)));
+      await Promise.all([...settled, ...[...byDestination.values()].map((g) => this.deliverToDestination(g.hosts, g.messages))]);
     } catch (err) {
-      this.d.logger.error({ domain, error: (err as Error).message }, 'delivery to a domain failed unexpectedly');
-      await Promise.all(messages.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
+      this.d.logger.error({ error: (err as Error).message }, 'a delivery batch failed unexpectedly');
+      await Promise.all(leased.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
     } finally {
-      this.inFlight -= messages.length;
+      this.inFlight -= leased.length;
     }
   }
 
+  /** Spreads a destination's messages over up to `connectionsPerDestination` connections. */
+  private async deliverToDestination(hosts: RouteHost[], messages: Deliverable[]): Promise<void> {
+    const connections = Math.max(1, Math.min(this.d.connectionsPerDestination, Math.ceil(messages.length / 5)));
+    const size = Math.min(this.d.messagesPerConnection, Math.ceil(messages.length / connections));
+    const chunks: Deliverable[][] = [];
+    for (let i = 0; i < messages.length; i += size) chunks.push(messages.slice(i, i + size));
+    await Promise.all(chunks.map((chunk) => this.deliverChunk(hosts, chunk)));
+  }
+
+  /**
+   * The leased messages that may still be sent, with their state (one read for all). One that
+   * was held, cancelled or finished since it was queued goes back: the queue projection is about
+   * to catch up with it.
+   */
+  private async deliverable(leased: LeasedMessage[]): Promise<Deliverable[]> {
+    const loaded = await loadMessages(this.d.eventStore, leased.map((m) => m.messageId));
+    const out: Deliverable[] = [];
+    for (const m of leased) {
+      const l = loaded.get(m.messageId);
+      if (l?.ok && (l.value.state.status === 'queued' || l.value.state.status === 'deferred')) out.push({ ...m, loaded: l.value, attempt: l.value.state.attempts + 1 });
+      else await this.d.queue.release(m.messageId, 30);
+    }
+    return out;
+  }
+
   /** DNS said "never" (bounce) or "not now" (defer): no SMTP session at all. */
-  private async settleWithoutSession(m: LeasedMessage, route: Exclude<Route, { kind: 'deliver' }>): Promise<void> {
-    const attempt = await this.attemptNumber(m);
-    if (attempt === undefined) return;
-    const delivery: DeliveryAttempt = { attempt, durationMs: 0, at: new Date().toISOString() };
+  private async settleWithoutSession(m: Deliverable, route: Exclude<Route, { kind: 'deliver' }>): Promise<void> {
+    const delivery: DeliveryAttempt = { attempt: m.attempt, durationMs: 0, at: new Date().toISOString() };
     if (route.kind === 'bounce') {
       await this.record(m, 'bounced', {
         type: 'RecordBounce',
@@ -131,32 +174,31 @@ export class MtaWorker {
     await this.defer(m, delivery, route.reason);
   }
 
-  private async deliverChunk(hosts: RouteHost[], domain: string, chunk: LeasedMessage[]): Promise<void> {
+  private async deliverChunk(hosts: RouteHost[], chunk: Deliverable[]): Promise<void> {
     const destination = hosts[0]!.name;
     const release = await this.d.shaper.acquireConnection(destination);
+    const bodies = await this.d.contents.getMany(chunk.map((m) => m.contentHash));
     let session: { session: SmtpSession; host: RouteHost } | undefined;
     try {
       const pending = [...chunk];
       let reopened = 0;
       while (pending.length > 0) {
         if (!session || !session.session.usable) {
-          const opened = await this.open(hosts, domain);
+          const opened = await this.open(hosts, chunk[0]!.recipientDomain);
           if ('error' in opened) {
-            for (const m of pending.splice(0)) {
-              const attempt = await this.attemptNumber(m);
-              if (attempt !== undefined) await this.defer(m, { attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
-            }
+            for (const m of pending.splice(0)) await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
             return;
           }
           session = opened;
         }
         const m = pending.shift()!;
-        const result = await this.deliverOne(session.session, session.host, m);
+        const result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
         if (result === 'connection-lost' && reopened++ < 2) session = undefined;
       }
     } finally {
       session?.session.close();
       release();
+      await Promise.all([...this.pendingRecords]);
     }
   }
 
@@ -187,16 +229,8 @@ export class MtaWorker {
     return { error: `no MX host answered: ${errors.join('; ')}`, ms: Math.round(performance.now() - started) };
   }
 
-  private async deliverOne(session: SmtpSession, host: RouteHost, m: LeasedMessage): Promise<Outcome | 'connection-lost'> {
-    const log = this.d.logger.child({ messageId: m.messageId, rcpt: m.rcptTo, mx: host.name });
-    const loaded = await loadMessage(this.d.eventStore, m.messageId);
-    if (!loaded.ok || (loaded.value.state.status !== 'queued' && loaded.value.state.status !== 'deferred')) {
-      // held, cancelled or finished since it was queued: the queue projection will catch up
-      await this.d.queue.release(m.messageId, 30);
-      return 'skipped';
-    }
-    const attempt = loaded.value.state.attempts + 1;
-    const raw = await this.d.contents.get(m.contentHash);
+  private async deliverOne(session: SmtpSession, host: RouteHost, m: Deliverable, raw: Buffer | undefined): Promise<Outcome | 'connection-lost'> {
+    const attempt = m.attempt;
     if (!raw) {
       await this.record(m, 'failed', { type: 'RecordFailure', reason: 'the message content is gone (retention)', at: new Date().toISOString() });
       return 'failed';
@@ -214,7 +248,7 @@ export class MtaWorker {
       hostname: this.d.hostname,
       now: new Date(),
     });
-    if (!sending) log.warn('the sending domain is gone: delivering without DKIM');
+    if (!sending) this.d.logger.warn({ messageId: m.messageId, domain: fromDomain }, 'the sending domain is gone: delivering without DKIM');
     await this.d.shaper.beforeMessage(host.name);
     const started = performance.now();
     const outcome: SendOutcome = await session.send(prepared.envelopeFrom, m.rcptTo, prepared.message);
@@ -230,7 +264,7 @@ export class MtaWorker {
     };
     if (outcome.ok) {
       this.d.shaper.succeeded(host.name);
-      await this.record(m, 'delivered', { type: 'RecordDelivery', delivery, at: delivery.at });
+      void this.record(m, 'delivered', { type: 'RecordDelivery', delivery, at: delivery.at });
       return 'delivered';
     }
     if (outcome.kind === 'connection') {
@@ -258,7 +292,7 @@ export class MtaWorker {
     return 'deferred';
   }
 
-  private async defer(m: LeasedMessage, delivery: DeliveryAttempt, reason: string): Promise<void> {
+  private async defer(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
     const decision = nextRetry(this.d.retryPolicy, { attemptsMade: delivery.attempt, acceptedAt: m.acceptedAt, now: new Date(), replyText: reason });
     if ('giveUp' in decision) {
       await this.record(m, 'failed', { type: 'RecordFailure', reason: `${decision.reason}; last answer: ${reason}`, at: delivery.at });
@@ -267,19 +301,30 @@ export class MtaWorker {
     await this.record(m, 'deferred', { type: 'RecordDeferral', delivery, reason, nextAttemptAt: decision.retryAt.toISOString(), at: delivery.at });
   }
 
-  private async attemptNumber(m: LeasedMessage): Promise<number | undefined> {
-    const loaded = await loadMessage(this.d.eventStore, m.messageId);
-    if (!loaded.ok || (loaded.value.state.status !== 'queued' && loaded.value.state.status !== 'deferred')) {
-      await this.d.queue.release(m.messageId, 30);
-      return undefined;
-    }
-    return loaded.value.state.attempts + 1;
+  /**
+   * Appends the outcome. Within a connection the next message does not wait for this append (the
+   * group commit takes it with its neighbours); the chunk waits for all of them before it ends.
+   */
+  private record(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
+    const p = this.recordNow(m, outcome, command);
+    this.pendingRecords.add(p);
+    void p.finally(() => this.pendingRecords.delete(p));
+    return p;
   }
 
-  private async record(m: LeasedMessage, outcome: Outcome, command: MessageCommandInput): Promise<void> {
-    const result = await handleMessageCommand(this.d.eventStore, m.messageId, command, { serverId: m.serverId, actor: `mta:${this.d.hostname}`, correlationId: `delivery-${m.messageId}` });
+  private readonly pendingRecords = new Set<Promise<void>>();
+
+  private async recordNow(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
+    const result = await handleMessageCommand(
+      this.d.eventStore,
+      m.messageId,
+      command,
+      { serverId: m.serverId, actor: `mta:${this.d.hostname}`, correlationId: `delivery-${m.messageId}` },
+      5,
+      m.loaded,
+    );
     this.d.metrics.deliveries.inc({ outcome });
     if (!result.ok) this.d.logger.warn({ messageId: m.messageId, outcome, error: result.error }, 'the delivery outcome could not be recorded');
-    else this.d.logger.info({ messageId: m.messageId, rcpt: m.rcptTo, outcome }, `message ${outcome}`);
+    else this.d.logger.info({ messageId: m.messageId, rcpt: m.rcptTo, outcome, attempt: m.attempt }, `message ${outcome}`);
   }
 }

@@ -1,1 +1,1 @@
-export { handleMessageCommand, loadMessage, type CommandError, type CommandOutcome } from './message-command-handler.js';
+export { handleMessageCommand, loadMessage, loadMessages, type CommandError, type CommandOutcome, type LoadedMessage } from './message-command-handler.js';

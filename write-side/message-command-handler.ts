@@ -13,7 +13,7 @@ import {
   type MessageState,
   type Result,
 } from '../domain/index.js';
-import type { AppendError, EventMetadata, EventStore, ExpectedRevision } from '../infra/event-store/index.js';
+import type { AppendError, EventMetadata, EventStore, ExpectedRevision, RecordedEvent } from '../infra/event-store/index.js';
 
 export type CommandError =
   | MessageError
@@ -28,8 +28,22 @@ export interface CommandOutcome {
   nextExpectedRevision: number;
 }
 
-export async function loadMessage(store: EventStore, messageId: string): Promise<Result<{ state: MessageState; revision: ExpectedRevision }, CommandError>> {
-  const recorded = await store.readStream(messageStreamId(messageId));
+export interface LoadedMessage {
+  state: MessageState;
+  revision: ExpectedRevision;
+}
+
+export async function loadMessage(store: EventStore, messageId: string): Promise<Result<LoadedMessage, CommandError>> {
+  return foldRecorded(await store.readStream(messageStreamId(messageId)));
+}
+
+/** Many messages with one read (the MTA loads a connection's worth at once). */
+export async function loadMessages(store: EventStore, messageIds: string[]): Promise<Map<string, Result<LoadedMessage, CommandError>>> {
+  const streams = await store.readStreams(messageIds.map(messageStreamId));
+  return new Map(messageIds.map((id) => [id, foldRecorded(streams.get(messageStreamId(id)) ?? [])]));
+}
+
+function foldRecorded(recorded: RecordedEvent[]): Result<LoadedMessage, CommandError> {
   let state = initialState();
   for (const r of recorded) {
     const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
@@ -49,12 +63,14 @@ export async function handleMessageCommand(
   input: MessageCommandInput,
   metadata: EventMetadata = {},
   maxAttempts = 5,
+  /** State the caller already loaded: tried first, re-read only if another writer got in between. */
+  known?: LoadedMessage,
 ): Promise<Result<CommandOutcome, CommandError>> {
   const parsed = MessageCommand.safeParse(input);
   if (!parsed.success) return err({ code: 'INVALID_COMMAND', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
   const command = parsed.data;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const loaded = await loadMessage(store, messageId);
+    const loaded = attempt === 1 && known ? ok(known) : await loadMessage(store, messageId);
     if (!loaded.ok) return loaded;
     const decision = decide(command, loaded.value.state);
     if (!decision.ok) return decision;

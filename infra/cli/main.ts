@@ -9,10 +9,10 @@ import { migrate, openDatabase } from '../postgres/index.js';
 import { version } from '../version.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
-function configure(overrides: Partial<Record<keyof Config, unknown>> = {}): { config: Config; logger: Logger } {
+function configure(overrides: Partial<Record<keyof Config, unknown>> = {}, fd: 1 | 2 = 1): { config: Config; logger: Logger } {
   try {
     const config = loadConfig({ overrides });
-    return { config, logger: createLogger({ level: config.logLevel, format: config.logFormat }) };
+    return { config, logger: createLogger({ level: config.logLevel, format: config.logFormat, fd }) };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`postlog: ${err.message}\n`);
@@ -23,7 +23,8 @@ function configure(overrides: Partial<Record<keyof Config, unknown>> = {}): { co
 }
 
 async function withDatabase<T>(overrides: Partial<Record<keyof Config, unknown>>, work: (db: Awaited<ReturnType<typeof openDatabase>>, logger: Logger, config: Config) => Promise<T>): Promise<T> {
-  const { config, logger } = configure({ logLevel: process.env.POSTLOG_LOG_LEVEL ?? 'warn', ...overrides });
+  // stdout carries the command's answer (often JSON); logs go to stderr
+  const { config, logger } = configure({ logLevel: process.env.POSTLOG_LOG_LEVEL ?? 'warn', ...overrides }, 2);
   const db = await openDatabase(config, logger);
   try {
     await migrate(db.pool, logger);

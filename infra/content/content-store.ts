@@ -33,6 +33,11 @@ export class ContentStore {
     return (await this.putMany([body]))[0]!;
   }
 
+  async getMany(hashes: string[]): Promise<Map<string, Buffer>> {
+    const { rows } = await this.pool.query<{ sha256: string; body: Buffer }>('SELECT sha256, body FROM contents WHERE sha256 = ANY($1::text[])', [[...new Set(hashes)]]);
+    return new Map(rows.map((r) => [r.sha256, r.body]));
+  }
+
   async get(sha256: string): Promise<Buffer | undefined> {
     const { rows } = await this.pool.query<{ body: Buffer }>('SELECT body FROM contents WHERE sha256 = $1', [sha256]);
     return rows[0]?.body;

@@ -108,6 +108,8 @@ export interface EventStore {
   /** Appends to several streams atomically: all commit or none does (one error is returned). */
   appendMany(appends: { streamId: string; events: EventToAppend[]; expected: ExpectedRevision }[]): Promise<Result<AppendSuccess[], AppendError>>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Several whole streams at once (e.g. every message of an SMTP connection). */
+  readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>>;
   /** Events after `from` in commit-safe order: nothing still being written can later appear before them. */
   readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult>;
   /** Catch-up from `from`, then live. The handler sees each event exactly once, in readAll order. */

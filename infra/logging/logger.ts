@@ -8,14 +8,17 @@ export interface LoggerOptions {
   /** Default: pretty when stdout is a terminal, JSON otherwise. */
   format?: 'json' | 'pretty' | undefined;
   destination?: NodeJS.WritableStream;
+  /** File descriptor for the default destination: 1 (stdout), or 2 for commands whose stdout is their answer. */
+  fd?: 1 | 2;
 }
 
 /** Structured JSON logs for machines, colourised lines for a person at a terminal. */
 export function createLogger(options: LoggerOptions): Logger {
-  const format = options.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const fd = options.fd ?? 1;
+  const format = options.format ?? ((fd === 1 ? process.stdout : process.stderr).isTTY ? 'pretty' : 'json');
   const base = { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   if (format === 'pretty') {
-    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid', destination: options.destination ?? 1 }));
+    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid', destination: options.destination ?? fd }));
   }
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false }));
+  return pino(base, options.destination ?? pino.destination({ dest: fd, sync: false }));
 }

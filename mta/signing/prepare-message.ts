@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { dkimSign } from 'mailauth';
+import { dkimSignMessage, type SigningKey } from './dkim.js';
 
-export interface SigningKey {
-  selector: string;
-  algorithm: 'rsa-2048' | 'ed25519';
-  privateKeyPem: string;
-}
+export type { SigningKey };
 
 export interface PrepareInput {
   raw: Buffer;
@@ -56,25 +52,6 @@ export async function prepareForDelivery(input: PrepareInput): Promise<{ message
   if (!hasHeader(headers, 'Message-ID')) added.push(`Message-ID: <${randomUUID()}@${input.hostname}>`);
   if (!hasHeader(headers, 'Date')) added.push(`Date: ${date}`);
   const unsigned = Buffer.concat([Buffer.from(added.join('\r\n') + '\r\n'), input.raw]);
-  let message = unsigned;
-  if (input.signingKeys.length > 0) {
-    const first = input.signingKeys[0]!;
-    const result = await dkimSign(unsigned, {
-      signingDomain: input.domain,
-      selector: first.selector,
-      privateKey: first.privateKeyPem,
-      canonicalization: 'relaxed/relaxed',
-      signTime: input.now,
-      signatureData: input.signingKeys.map((k) => ({
-        signingDomain: input.domain,
-        selector: k.selector,
-        privateKey: k.privateKeyPem,
-        algorithm: k.algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
-        canonicalization: 'relaxed/relaxed',
-      })),
-    });
-    if ((result as { errors?: unknown[] }).errors?.length) throw new Error(`DKIM signing failed: ${JSON.stringify((result as { errors?: unknown[] }).errors)}`);
-    message = Buffer.concat([Buffer.from(result.signatures), unsigned]);
-  }
+  const message = input.signingKeys.length > 0 ? await dkimSignMessage(unsigned, input.domain, input.signingKeys, input.now) : unsigned;
   return { message, envelopeFrom: verpAddress(input.messageId, input.token, input.returnPathDomain) };
 }

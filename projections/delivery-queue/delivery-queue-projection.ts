@@ -1,12 +1,32 @@
 import type pg from 'pg';
-import { messageEventCodec, type MessageEvent } from '../../domain/index.js';
+import { messageEventCodec } from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
 import type { PostgresProjection } from '../runner.js';
+
+interface NewRow {
+  serverId: string;
+  from: string;
+  to: string;
+  contentHash: string;
+  token: string;
+  acceptedAt: string;
+}
+
+/** The net effect of a batch on one message's queue row. */
+interface Change {
+  insert?: NewRow;
+  /** undefined: unchanged; null: not deliverable (held) */
+  dueAt?: string | null;
+  addAttempts: number;
+  clearLease: boolean;
+  remove: boolean;
+}
 
 /**
  * The delivery queue as a projection of the log: a row per message that may still be delivered,
  * with its due time (NULL while held). Final outcomes remove the row; a deferral moves due_at and
- * frees the lease.
+ * frees the lease. A batch is folded in memory to its net effect per message, then written with
+ * three statements, whatever its size.
  */
 export const deliveryQueueProjection: PostgresProjection = {
   name: 'delivery-queue',
@@ -16,47 +36,92 @@ export const deliveryQueueProjection: PostgresProjection = {
     await client.query('DELETE FROM delivery_queue');
   },
   async apply(client, events) {
-    for (const r of events) {
-      const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
-      if (!decoded.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${decoded.error.code}`);
-      await applyOne(client, r, decoded.value);
-    }
+    const changes = new Map<number, Change>();
+    for (const r of events) fold(changes, r);
+    await write(client, changes);
   },
 };
 
-async function applyOne(client: pg.PoolClient, r: RecordedEvent, e: MessageEvent): Promise<void> {
+function fold(changes: Map<number, Change>, r: RecordedEvent): void {
+  const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
+  if (!decoded.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${decoded.error.code}`);
+  const e = decoded.value;
   const id = Number(r.streamId.slice('message-'.length));
+  let c = changes.get(id);
+  if (!c) {
+    c = { addAttempts: 0, clearLease: false, remove: false };
+    changes.set(id, c);
+  }
   switch (e.type) {
-    case 'MessageAccepted': {
-      const d = e.data;
-      await client.query(
-        `INSERT INTO delivery_queue (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING`,
-        [id, d.serverId, d.from, d.to, d.to.slice(d.to.lastIndexOf('@') + 1).toLowerCase(), d.contentHash, d.token, d.at],
-      );
+    case 'MessageAccepted':
+      c.insert = { serverId: e.data.serverId, from: e.data.from, to: e.data.to, contentHash: e.data.contentHash, token: e.data.token, acceptedAt: e.data.at };
       return;
-    }
     case 'MessageQueued':
-      await client.query('UPDATE delivery_queue SET due_at = $2, lease_owner = NULL, lease_until = NULL WHERE message_id = $1', [id, e.data.dueAt]);
+      c.dueAt = e.data.dueAt;
+      c.clearLease = true;
       return;
     case 'MessageHeld':
-      await client.query('UPDATE delivery_queue SET due_at = NULL WHERE message_id = $1', [id]);
+      c.dueAt = null;
       return;
     case 'MessageDeferred':
-      await client.query('UPDATE delivery_queue SET due_at = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL WHERE message_id = $1', [
-        id,
-        e.data.nextAttemptAt,
-      ]);
+      c.dueAt = e.data.nextAttemptAt;
+      c.addAttempts++;
+      c.clearLease = true;
       return;
     case 'MessageDelivered':
     case 'MessageFailed':
     case 'MessageCancelled':
-      await client.query('DELETE FROM delivery_queue WHERE message_id = $1', [id]);
+      c.remove = true;
       return;
     case 'MessageBounced':
-      if (e.data.kind === 'sync') await client.query('DELETE FROM delivery_queue WHERE message_id = $1', [id]);
+      if (e.data.kind === 'sync') c.remove = true;
       return;
     default:
       return;
+  }
+}
+
+async function write(client: pg.PoolClient, changes: Map<number, Change>): Promise<void> {
+  const removed = [...changes].filter(([, c]) => c.remove).map(([id]) => id);
+  const inserts = [...changes].filter(([, c]) => !c.remove && c.insert);
+  const updates = [...changes].filter(([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease));
+  if (removed.length > 0) await client.query('DELETE FROM delivery_queue WHERE message_id = ANY($1::bigint[])', [removed]);
+  if (inserts.length > 0) {
+    const col = <T>(f: (id: number, c: Change & { insert: NewRow }) => T) => inserts.map(([id, c]) => f(id, c as Change & { insert: NewRow }));
+    await client.query(
+      `INSERT INTO delivery_queue (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
+       ON CONFLICT (message_id) DO NOTHING`,
+      [
+        col((id) => id),
+        col((_, c) => c.insert.serverId),
+        col((_, c) => c.insert.from),
+        col((_, c) => c.insert.to),
+        col((_, c) => c.insert.to.slice(c.insert.to.lastIndexOf('@') + 1).toLowerCase()),
+        col((_, c) => c.insert.contentHash),
+        col((_, c) => c.insert.token),
+        col((_, c) => c.insert.acceptedAt),
+        col((_, c) => c.dueAt ?? null),
+        col((_, c) => c.addAttempts),
+      ],
+    );
+  }
+  if (updates.length > 0) {
+    await client.query(
+      `UPDATE delivery_queue q SET
+         due_at = CASE WHEN u.set_due THEN u.due_at ELSE q.due_at END,
+         attempts = q.attempts + u.add_attempts,
+         lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_owner END,
+         lease_until = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_until END
+       FROM unnest($1::bigint[], $2::boolean[], $3::timestamptz[], $4::int[], $5::boolean[]) AS u(id, set_due, due_at, add_attempts, clear_lease)
+       WHERE q.message_id = u.id`,
+      [
+        updates.map(([id]) => id),
+        updates.map(([, c]) => c.dueAt !== undefined),
+        updates.map(([, c]) => c.dueAt ?? null),
+        updates.map(([, c]) => c.addAttempts),
+        updates.map(([, c]) => c.clearLease),
+      ],
+    );
   }
 }

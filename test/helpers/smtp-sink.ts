@@ -24,7 +24,8 @@ export interface SmtpSink {
 }
 
 /** A receiving SMTP server on a loopback address, built on smtp-server, with STARTTLS. */
-export async function startSmtpSink(host: string, port: number, options: { tls?: boolean; greeting421?: () => boolean } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(host: string, port: number, options: { tls?: boolean; greeting421?: () => boolean; countOnly?: boolean } = {}): Promise<SmtpSink & { count: () => number }> {
+  let count = 0;
   const received: ReceivedMail[] = [];
   const behaviours = new Map<string, Behaviour>();
   let sessions = 0;
@@ -35,6 +36,7 @@ export async function startSmtpSink(host: string, port: number, options: { tls?:
     disabledCommands: pems ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     size: 50 * 1024 * 1024,
     logger: false,
+    disableReverseLookup: true,
     onConnect(_session, callback) {
       sessions++;
       if (options.greeting421?.()) return callback(Object.assign(new Error('Too many connections, try again later'), { responseCode: 421 }));
@@ -62,6 +64,8 @@ export async function startSmtpSink(host: string, port: number, options: { tls?:
           for (const c of socket) if (c.session.id === session.id) c._socket.destroy();
           return;
         }
+        count++;
+        if (options.countOnly) return callback(null, 'Message queued as test');
         received.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: rcpts,
@@ -84,6 +88,7 @@ export async function startSmtpSink(host: string, port: number, options: { tls?:
     received,
     behaviours,
     sessions: () => sessions,
+    count: () => count,
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

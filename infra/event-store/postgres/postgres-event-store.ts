@@ -92,6 +92,17 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecordedEvent);
   }
 
+  async readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>> {
+    const out = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]));
+    if (streamIds.length === 0) return out;
+    const { rows } = await this.options.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, revision`,
+      [streamIds],
+    );
+    for (const row of rows) out.get(row.stream_id)!.push(toRecordedEvent(row));
+    return out;
+  }
+
   async readAll(from: Checkpoint, limit: number, filter: EventFilter = {}): Promise<ReadAllResult> {
     const cp = decodeCheckpoint(from);
     const params: unknown[] = [cp.transactionId, cp.position, limit];

@@ -1,0 +1,116 @@
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { dnsmasqAvailable, freeUdpPort, startDnsServer } from '../test/helpers/dns-server.js';
+import { freePort } from '../test/helpers/ports.js';
+import { postfixAvailable, startPostfix } from '../test/helpers/postfix.js';
+import { startSmtpSink } from '../test/helpers/smtp-sink.js';
+import { closedLoop, startPostlogForBench } from './support.js';
+
+const DOMAINS = Array.from({ length: 10 }, (_, i) => `d${i}.bench`);
+const body = (bytes: number) => 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor.\n'.repeat(Math.ceil(bytes / 80)).slice(0, bytes);
+
+async function waitForCount(count: () => number, target: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (count() < target) {
+    if (Date.now() > deadline) throw new Error(`only ${count()} of ${target} messages arrived in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return performance.now();
+}
+
+/** Postlog end to end: HTTP accept → MTA (DKIM-signed) → the sink. */
+export async function postlogRun(n: number, bytes: number, nodeArgs: string[] = []) {
+  const sinkPort = await freePort();
+  const dnsPort = await freeUdpPort();
+  const sink = await startSmtpSink('127.0.0.2', sinkPort, { tls: false, countOnly: true });
+  const dns = await startDnsServer({ mx: DOMAINS.map((d) => [d, 'mx.sink.bench', 10] as [string, string, number]), a: [['mx.sink.bench', '127.0.0.2']], local: ['bench'] }, dnsPort);
+  const postlog = await startPostlogForBench({ POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`, POSTLOG_MTA_PORT: String(sinkPort), POSTLOG_MTA_POLL_MS: '20', POSTLOG_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' }, nodeArgs);
+  try {
+    const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; apiKey: string };
+    await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);
+    const text = body(bytes);
+    let sent = 0;
+    const t0 = performance.now();
+    const accept = closedLoop(
+      postlog.url,
+      64,
+      600,
+      (i) => ({
+        path: '/v2/messages',
+        headers: { 'content-type': 'application/json', 'x-server-api-key': init.apiKey },
+        body: JSON.stringify({ from: 'Bench <bench@bench.test>', to: [`rcpt${i}@${DOMAINS[i % 10]}`], subject: `Delivery benchmark ${i}`, text }),
+      }),
+      (s) => s === 202,
+      () => sent++ < n,
+    );
+    const acceptResult = await accept;
+    const acceptedAt = performance.now();
+    const done = await waitForCount(sink.count, n, 600_000);
+    const seconds = (done - t0) / 1000;
+    return { messages: n, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(n / seconds), acceptPerSecond: Math.round(n / ((acceptedAt - t0) / 1000)), acceptErrors: acceptResult.errors };
+  } finally {
+    await postlog.stop();
+    await sink.close();
+    await dns.stop();
+  }
+}
+
+/** The reference: the same sink fed through a local Postfix relay (no DKIM: Postfix has none built in). */
+async function postfixRun(n: number, bytes: number) {
+  const sinkPort = await freePort();
+  const pfPort = await freePort();
+  const sink = await startSmtpSink('127.0.0.3', sinkPort, { tls: false, countOnly: true });
+  const postfix = startPostfix({ host: '127.0.0.6', port: pfPort, relayTo: { host: '127.0.0.3', port: sinkPort } });
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // master starts its services
+    const text = body(bytes);
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        const c = new SMTPConnection({ host: '127.0.0.6', port: pfPort, ignoreTLS: true, allowInternalNetworkInterfaces: true, logger: false });
+        await new Promise<void>((res, rej) => {
+          c.once('error', rej);
+          c.connect(() => res());
+        });
+        let first = true;
+        while (next < n) {
+          const i = next++;
+          if (!first) await new Promise<void>((res, rej) => c.reset((err) => (err ? rej(err) : res())));
+          first = false;
+          const message = `From: Bench <bench@bench.test>\r\nTo: rcpt${i}@${DOMAINS[i % 10]}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${text.replace(/\n/g, '\r\n')}`;
+          await new Promise<void>((res, rej) => c.send({ from: 'bench@bench.test', to: [`rcpt${i}@${DOMAINS[i % 10]}`] }, message, (err) => (err ? rej(err) : res())));
+        }
+        c.quit();
+      }),
+    );
+    const done = await waitForCount(sink.count, n, 600_000);
+    const seconds = (done - t0) / 1000;
+    return { messages: n, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(n / seconds) };
+  } finally {
+    postfix.stop();
+    await sink.close();
+  }
+}
+
+export async function run() {
+  if (!dnsmasqAvailable()) throw new Error('the delivery benchmark needs dnsmasq (apt-get install dnsmasq-base)');
+  const n = Number(process.env.BENCH_MESSAGES ?? 3000);
+  const postlog3k = await postlogRun(n, 3 * 1024);
+  process.stderr.write(`Postlog, 3 KB with DKIM: ${postlog3k.perSecond} msg/s end to end (${n} in ${postlog3k.seconds} s; accepted at ${postlog3k.acceptPerSecond}/s)\n`);
+  const postfix3k = postfixAvailable() ? await postfixRun(n, 3 * 1024) : null;
+  if (postfix3k) process.stderr.write(`Postfix relay, 3 KB: ${postfix3k.perSecond} msg/s (${n} in ${postfix3k.seconds} s)\n`);
+  const n100 = Number(process.env.BENCH_MESSAGES_100K ?? 1000);
+  const postlog100k = await postlogRun(n100, 100 * 1024);
+  process.stderr.write(`Postlog, 100 KB with DKIM: ${postlog100k.perSecond} msg/s end to end\n`);
+  const ratio = postfix3k ? +(postlog3k.perSecond / postfix3k.perSecond).toFixed(2) : null;
+  return {
+    bench: 'delivery',
+    postlog3k,
+    postfixReference3k: postfix3k,
+    ratio,
+    postlog100k,
+    targets: { ratioVsPostfix: 1.5, perSecond100kWithDkim: 750 },
+    met: { ratio: ratio !== null && ratio >= 1.5, large: postlog100k.perSecond >= 750 },
+    note: postfix3k ? undefined : 'Postfix not available (needs root and the postfix package): no reference figure',
+  };
+}
