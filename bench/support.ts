@@ -8,13 +8,13 @@ import { freePort } from '../test/helpers/ports.js';
 
 /** A real `postlog start` on a fresh embedded PostgreSQL, for benchmarks. */
 export async function startPostlogForBench(extraEnv: Record<string, string> = {}, nodeArgs: string[] = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'postlog-bench-'));
+  const dataDir = extraEnv.POSTLOG_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'postlog-bench-'));
   chmodSync(dataDir, 0o755);
   const env = {
     ...(process.env as Record<string, string>),
     POSTLOG_DATA_DIR: dataDir,
     POSTLOG_HTTP_PORT: String(await freePort()),
-    POSTLOG_EMBEDDED_PG_PORT: String(await freePort()),
+    POSTLOG_EMBEDDED_PG_PORT: extraEnv.POSTLOG_EMBEDDED_PG_PORT ?? String(await freePort()),
     POSTLOG_LOG_LEVEL: 'warn',
     POSTLOG_LOG_FORMAT: 'json',
     POSTLOG_API_RATE_LIMIT: '1000000',
@@ -41,10 +41,10 @@ export async function startPostlogForBench(extraEnv: Record<string, string> = {}
     env,
     cli,
     pid: child.pid!,
-    async stop() {
+    async stop(keepData = false) {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -65,6 +65,7 @@ export class MtaWorker {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     await Promise.allSettled([...this.tasks]);
+    await Promise.allSettled([...this.pendingRecords]);
   }
 
   private schedule(ms: number): void {
@@ -78,14 +79,17 @@ export class MtaWorker {
     let leased: LeasedMessage[] = [];
     try {
       const room = this.d.maxInFlight - this.inFlight;
-      if (room > 0) leased = await this.d.queue.lease(Math.min(room, 500), this.d.leaseSeconds);
+      // small leases, often: new messages join the destinations' queues while earlier ones are sent
+      if (room > 0) leased = await this.d.queue.lease(Math.min(room, 200), this.d.leaseSeconds);
     } catch (err) {
       this.d.logger.error({ error: (err as Error).message }, 'leasing from the delivery queue failed');
     } finally {
       this.ticking = false;
     }
-    if (leased.length > 0) this.track(this.deliverBatch(leased));
-    // a full batch means more is due: come back at once
+    if (leased.length > 0) {
+      this.inFlight += leased.length;
+      this.track(this.dispatch(leased));
+    }
     this.schedule(leased.length > 0 && this.inFlight < this.d.maxInFlight ? 0 : this.d.pollMs);
   }
 
@@ -95,48 +99,113 @@ export class MtaWorker {
   }
 
   /**
-   * Routes every recipient domain of the batch, then groups the messages by destination (the
-   * first MX host): domains hosted by one provider share its connections and its shaping bucket.
+   * Routes the leased messages' domains and puts each message in its destination's queue (the
+   * first MX host: domains hosted by one provider share its connections and shaping bucket).
    */
-  private async deliverBatch(leased: LeasedMessage[]): Promise<void> {
-    this.inFlight += leased.length;
+  private async dispatch(leased: LeasedMessage[]): Promise<void> {
+    let messages: Deliverable[] = [];
     try {
-      const messages = await this.deliverable(leased);
+      messages = await this.deliverable(leased);
+      this.inFlight -= leased.length - messages.length;
       const domains = [...new Set(messages.map((m) => m.recipientDomain))];
       const routes = new Map(
         await Promise.all(
           domains.map(async (d) => [d, await this.d.router.route(d).catch((err: Error): Route => ({ kind: 'defer', reason: `routing failed: ${err.message}` }))] as const),
         ),
       );
-      const byDestination = new Map<string, { hosts: RouteHost[]; messages: Deliverable[] }>();
       const settled: Promise<void>[] = [];
       for (const m of messages) {
         const route = routes.get(m.recipientDomain)!;
         if (route.kind !== 'deliver') {
-          settled.push(this.settleWithoutSession(m, route));
+          settled.push(this.settleWithoutSession(m, route).finally(() => this.inFlight--));
           continue;
         }
-        const key = `${route.hosts[0]!.name}:${route.hosts[0]!.port}`;
-        const group = byDestination.get(key) ?? { hosts: route.hosts, messages: [] };
-        group.messages.push(m);
-        byDestination.set(key, group);
+        this.enqueue(route.hosts, m);
       }
-      await Promise.all([...settled, ...[...byDestination.values()].map((g) => this.deliverToDestination(g.hosts, g.messages))]);
+      await Promise.all(settled);
     } catch (err) {
-      this.d.logger.error({ error: (err as Error).message }, 'a delivery batch failed unexpectedly');
+      this.d.logger.error({ error: (err as Error).message }, 'dispatching leased messages failed');
+      this.inFlight -= messages.length > 0 ? 0 : leased.length;
       await Promise.all(leased.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
-    } finally {
-      this.inFlight -= leased.length;
     }
   }
 
-  /** Spreads a destination's messages over up to `connectionsPerDestination` connections. */
-  private async deliverToDestination(hosts: RouteHost[], messages: Deliverable[]): Promise<void> {
-    const connections = Math.max(1, Math.min(this.d.connectionsPerDestination, Math.ceil(messages.length / 5)));
-    const size = Math.min(this.d.messagesPerConnection, Math.ceil(messages.length / connections));
-    const chunks: Deliverable[][] = [];
-    for (let i = 0; i < messages.length; i += size) chunks.push(messages.slice(i, i + size));
-    await Promise.all(chunks.map((chunk) => this.deliverChunk(hosts, chunk)));
+  private readonly destinations = new Map<string, { hosts: RouteHost[]; queue: Deliverable[]; connections: number }>();
+
+  /** Adds a message to its destination's queue and opens connections as the queue grows. */
+  private enqueue(hosts: RouteHost[], m: Deliverable): void {
+    const key = `${hosts[0]!.name}:${hosts[0]!.port}`;
+    let dest = this.destinations.get(key);
+    if (!dest) {
+      dest = { hosts, queue: [], connections: 0 };
+      this.destinations.set(key, dest);
+    }
+    dest.hosts = hosts;
+    dest.queue.push(m);
+    // one connection per few queued messages, up to the destination's limit (the shaper may allow fewer)
+    const wanted = Math.min(this.d.connectionsPerDestination, Math.ceil(dest.queue.length / 5));
+    while (dest.connections < wanted) this.startConnection(dest);
+  }
+
+  private startConnection(dest: { hosts: RouteHost[]; queue: Deliverable[]; connections: number }): void {
+    dest.connections++;
+    this.track(
+      this.connectionLoop(dest).then(async (ended) => {
+        dest.connections--;
+        if (dest.queue.length === 0 || dest.connections > 0) return;
+        // the last connection ended with work left: rotate (it carried its share) or give up for now
+        if (ended === 'rotated' && !this.stopping) return this.startConnection(dest);
+        for (const m of dest.queue.splice(0)) {
+          await this.defer(m, { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() }, 'the connection to the destination kept breaking');
+          this.inFlight--;
+        }
+      }),
+    );
+  }
+
+  /** One SMTP connection: carries queued messages of its destination until the queue is empty. */
+  private async connectionLoop(dest: { hosts: RouteHost[]; queue: Deliverable[] }): Promise<'drained' | 'rotated' | 'failed'> {
+    const destination = dest.hosts[0]!.name;
+    const release = await this.d.shaper.acquireConnection(destination);
+    let session: { session: SmtpSession; host: RouteHost } | undefined;
+    let carried = 0;
+    let reopened = 0;
+    try {
+      while (dest.queue.length > 0 && carried < this.d.messagesPerConnection) {
+        if (!session || !session.session.usable) {
+          const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain);
+          if ('error' in opened) {
+            // the destination is unreachable: everything waiting for it is deferred
+            for (const m of dest.queue.splice(0)) {
+              await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
+              this.inFlight--;
+            }
+            return 'failed';
+          }
+          session = opened;
+        }
+        // take a few at a time so their contents come with one query
+        const batch = dest.queue.splice(0, 10);
+        const bodies = await this.d.contents.getMany(batch.map((m) => m.contentHash));
+        for (const [i, m] of batch.entries()) {
+          if (!session.session.usable) {
+            dest.queue.unshift(...batch.slice(i)); // the rest goes over the next connection
+            break;
+          }
+          const result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
+          carried++;
+          this.inFlight--;
+          if (result === 'connection-lost' && reopened++ >= 2) {
+            dest.queue.unshift(...batch.slice(i + 1));
+            return 'failed';
+          }
+        }
+      }
+      return dest.queue.length > 0 ? 'rotated' : 'drained';
+    } finally {
+      session?.session.close();
+      release();
+    }
   }
 
   /**
@@ -172,34 +241,6 @@ export class MtaWorker {
       return;
     }
     await this.defer(m, delivery, route.reason);
-  }
-
-  private async deliverChunk(hosts: RouteHost[], chunk: Deliverable[]): Promise<void> {
-    const destination = hosts[0]!.name;
-    const release = await this.d.shaper.acquireConnection(destination);
-    const bodies = await this.d.contents.getMany(chunk.map((m) => m.contentHash));
-    let session: { session: SmtpSession; host: RouteHost } | undefined;
-    try {
-      const pending = [...chunk];
-      let reopened = 0;
-      while (pending.length > 0) {
-        if (!session || !session.session.usable) {
-          const opened = await this.open(hosts, chunk[0]!.recipientDomain);
-          if ('error' in opened) {
-            for (const m of pending.splice(0)) await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
-            return;
-          }
-          session = opened;
-        }
-        const m = pending.shift()!;
-        const result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
-        if (result === 'connection-lost' && reopened++ < 2) session = undefined;
-      }
-    } finally {
-      session?.session.close();
-      release();
-      await Promise.all([...this.pendingRecords]);
-    }
   }
 
   /** Tries the hosts in preference order (and each host's addresses) until one answers. */
