@@ -29,6 +29,12 @@ export type SendOutcome =
   /** The connection broke or timed out: the outcome is unknown, so temporary. */
   | { ok: false; kind: 'connection'; error: string };
 
+/** True when any byte has the high bit set (the message needs 8BITMIME). */
+function hasEightBit(message: Buffer): boolean {
+  for (let i = 0; i < message.length; i++) if (message[i]! > 127) return true;
+  return false;
+}
+
 export function parseReply(response: string | undefined, fallbackCode?: number): SmtpReply {
   const text = (response ?? '').trim();
   const m = /^(\d{3})[ -]?(?:([245]\.\d{1,3}\.\d{1,3})\s+)?([\s\S]*)$/.exec(text);
@@ -123,7 +129,7 @@ export class SmtpSession {
       if (reset) return { ok: false, kind: 'connection', error: `RSET failed: ${reset.message}` };
     }
     this.used = true;
-    const eightBit = message.some((b) => b > 127);
+    const eightBit = hasEightBit(message);
     return new Promise((resolve) => {
       this.connection.send({ from, to: [to], size: message.length, use8BitMime: eightBit }, message, (err, info) => {
         if (err) {

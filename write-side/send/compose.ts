@@ -34,8 +34,6 @@ export async function composeMime(input: ComposeInput): Promise<Buffer> {
     headers: { Received: input.received, ...input.headers },
     messageId: `<${input.messageId}>`,
     date: input.date,
-    // keep 8-bit text readable where possible; nodemailer picks QP/base64 per part as needed
-    textEncoding: 'quoted-printable',
   });
   return new Promise((resolve, reject) => composer.compile().build((error, message) => (error ? reject(error) : resolve(message))));
 }
