@@ -67,7 +67,8 @@ export const ConfigSchema = z.object({
   mtaMaxConnectionsPerDestination: z.coerce.number().int().min(1).max(1000).default(10),
   /** Messages per minute per destination; 0 = no limit. */
   mtaMessagesPerMinutePerDestination: z.coerce.number().int().min(0).default(0),
-  mtaLeaseSeconds: z.coerce.number().int().min(30).default(600),
+  /** How long a worker owns the messages it took; a dead worker's messages return after this. */
+  mtaLeaseSeconds: z.coerce.number().int().min(5).default(600),
   mtaPollMs: z.coerce.number().int().min(10).default(250),
   /** Retry delays in seconds after attempt 1, 2, …; the last one repeats. */
   retryDelays: z

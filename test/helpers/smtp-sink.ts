@@ -24,7 +24,19 @@ export interface SmtpSink {
 }
 
 /** A receiving SMTP server on a loopback address, built on smtp-server, with STARTTLS. */
-export async function startSmtpSink(host: string, port: number, options: { tls?: boolean; greeting421?: () => boolean; countOnly?: boolean } = {}): Promise<SmtpSink & { count: () => number }> {
+export async function startSmtpSink(
+  host: string,
+  port: number,
+  options: {
+    tls?: boolean;
+    greeting421?: () => boolean;
+    countOnly?: boolean;
+    /** Wait this long before answering the end of DATA (a slow server). */
+    replyDelayMs?: number;
+    /** Called when a message's data is complete, before the answer. */
+    onDataComplete?: (rcpts: string[]) => void;
+  } = {},
+): Promise<SmtpSink & { count: () => number }> {
   let count = 0;
   const received: ReceivedMail[] = [];
   const behaviours = new Map<string, Behaviour>();
@@ -58,7 +70,15 @@ export async function startSmtpSink(host: string, port: number, options: { tls?:
         // hang up in the middle of the message, as a crashing server would
         if (drop && seen > 100) (session as unknown as { _socket?: { destroy(): void } })._socket?.destroy?.();
       });
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        options.onDataComplete?.(rcpts);
+        if (options.replyDelayMs) {
+          await new Promise((r) => setTimeout(r, options.replyDelayMs));
+          // a client that vanished before our answer never learnt the message was taken: a real
+          // server would still deliver it, but then no MTA can avoid a duplicate, so it is not counted
+          const conn = [...(server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroyed: boolean } }> }).connections].find((c) => c.session.id === session.id);
+          if (!conn || conn._socket.destroyed) return;
+        }
         if (drop) {
           const socket = (server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroy(): void } }> }).connections;
           for (const c of socket) if (c.session.id === session.id) c._socket.destroy();
