@@ -21,7 +21,7 @@ import type { Logger } from './logging/index.js';
 import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { migrate, openDatabase, type Database } from './postgres/index.js';
-import { TenancyStore } from './tenancy/index.js';
+import { systemActor, TenancyStore } from './tenancy/index.js';
 import { version } from './version.js';
 
 export interface RunningPostlog {
@@ -46,7 +46,28 @@ function createMta(
     maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
     messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
   }));
+  // a server's IP pool, looked up once a minute: pools change rarely
+  const poolCache = new Map<string, { pool: string | null; until: number }>();
+  const bindingFor = async (serverId: string) => {
+    let hit = poolCache.get(serverId);
+    if (!hit || hit.until < Date.now()) {
+      const server = await d.tenancy.getServer(systemActor('mta'), serverId);
+      hit = { pool: server.ok ? server.value.ipPool : null, until: Date.now() + 60_000 };
+      poolCache.set(serverId, hit);
+    }
+    if (hit.pool === null) return undefined;
+    const pool = config.ipPools[hit.pool];
+    if (!pool) {
+      d.logger.warn({ serverId, pool: hit.pool }, 'the server names an IP pool the configuration does not define: using the default route');
+      return undefined;
+    }
+    // weighted choice of the pool's addresses
+    let r = Math.random() * pool.reduce((n, a) => n + a.weight, 0);
+    const chosen = pool.find((a) => (r -= a.weight) < 0) ?? pool[pool.length - 1]!;
+    return { address: chosen.address, ehlo: chosen.ehlo ?? config.hostname };
+  };
   return new MtaWorker({
+    bindingFor,
     queue: new DeliveryQueue(d.database.pool, `${config.hostname}:${process.pid}`),
     router,
     shaper,

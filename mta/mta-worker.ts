@@ -33,14 +33,28 @@ export interface MtaWorkerDeps {
   messagesPerConnection: number;
   /** Connections opened at once to one destination for a burst of its messages. */
   connectionsPerDestination: number;
+  /** The local address (and EHLO name) to send a server's mail from; undefined: the default route. */
+  bindingFor: (serverId: string) => Promise<Binding | undefined>;
   leaseSeconds: number;
   pollMs: number;
 }
 
 type Outcome = 'delivered' | 'deferred' | 'bounced' | 'failed' | 'skipped';
 
+export interface Binding {
+  address: string;
+  ehlo: string;
+}
+
 /** A leased message with its state, loaded when its delivery started. */
 type Deliverable = LeasedMessage & { loaded: LoadedMessage; attempt: number };
+
+interface Destination {
+  hosts: RouteHost[];
+  binding: Binding | undefined;
+  queue: Deliverable[];
+  connections: number;
+}
 
 /**
  * Leases due messages, groups them by recipient domain, routes each domain (MX), and carries
@@ -120,7 +134,7 @@ export class MtaWorker {
           settled.push(this.settleWithoutSession(m, route).finally(() => this.inFlight--));
           continue;
         }
-        this.enqueue(route.hosts, m);
+        this.enqueue(route.hosts, await this.d.bindingFor(m.serverId), m);
       }
       await Promise.all(settled);
     } catch (err) {
@@ -130,14 +144,15 @@ export class MtaWorker {
     }
   }
 
-  private readonly destinations = new Map<string, { hosts: RouteHost[]; queue: Deliverable[]; connections: number }>();
+  private readonly destinations = new Map<string, Destination>();
 
   /** Adds a message to its destination's queue and opens connections as the queue grows. */
-  private enqueue(hosts: RouteHost[], m: Deliverable): void {
-    const key = `${hosts[0]!.name}:${hosts[0]!.port}`;
+  private enqueue(hosts: RouteHost[], binding: Binding | undefined, m: Deliverable): void {
+    // one queue per destination and sending address: a pool's addresses do not share connections
+    const key = `${hosts[0]!.name}:${hosts[0]!.port}|${binding?.address ?? ''}`;
     let dest = this.destinations.get(key);
     if (!dest) {
-      dest = { hosts, queue: [], connections: 0 };
+      dest = { hosts, binding, queue: [], connections: 0 };
       this.destinations.set(key, dest);
     }
     dest.hosts = hosts;
@@ -147,7 +162,7 @@ export class MtaWorker {
     while (dest.connections < wanted) this.startConnection(dest);
   }
 
-  private startConnection(dest: { hosts: RouteHost[]; queue: Deliverable[]; connections: number }): void {
+  private startConnection(dest: Destination): void {
     dest.connections++;
     this.track(
       this.connectionLoop(dest).then(async (ended) => {
@@ -164,7 +179,7 @@ export class MtaWorker {
   }
 
   /** One SMTP connection: carries queued messages of its destination until the queue is empty. */
-  private async connectionLoop(dest: { hosts: RouteHost[]; queue: Deliverable[] }): Promise<'drained' | 'rotated' | 'failed'> {
+  private async connectionLoop(dest: Destination): Promise<'drained' | 'rotated' | 'failed'> {
     const destination = dest.hosts[0]!.name;
     const release = await this.d.shaper.acquireConnection(destination);
     let session: { session: SmtpSession; host: RouteHost } | undefined;
@@ -173,7 +188,7 @@ export class MtaWorker {
     try {
       while (dest.queue.length > 0 && carried < this.d.messagesPerConnection) {
         if (!session || !session.session.usable) {
-          const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain);
+          const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain, dest.binding);
           if ('error' in opened) {
             // the destination is unreachable: everything waiting for it is deferred
             for (const m of dest.queue.splice(0)) {
@@ -244,7 +259,7 @@ export class MtaWorker {
   }
 
   /** Tries the hosts in preference order (and each host's addresses) until one answers. */
-  private async open(hosts: RouteHost[], domain: string): Promise<{ session: SmtpSession; host: RouteHost } | { error: string; ms: number }> {
+  private async open(hosts: RouteHost[], domain: string, binding: Binding | undefined): Promise<{ session: SmtpSession; host: RouteHost } | { error: string; ms: number }> {
     const started = performance.now();
     const errors: string[] = [];
     for (const host of hosts) {
@@ -254,7 +269,8 @@ export class MtaWorker {
             host: address,
             servername: host.name,
             port: host.port,
-            ehloName: this.d.hostname,
+            ehloName: binding?.ehlo ?? this.d.hostname,
+            localAddress: binding?.address,
             tls: this.d.tlsPolicyFor(domain),
             auth: this.d.smartHostAuth,
             secure: this.d.smartHostSecure ?? false,

@@ -15,6 +15,8 @@ export const CreateServer = z
     mode: ServerMode.default('live'),
     sendLimitPerHour: z.number().int().positive().nullable().default(null),
     retentionDays: z.number().int().min(1).max(3650).default(30),
+    /** Name of an IP pool from the configuration (local addresses to send from). */
+    ipPool: z.string().min(1).max(100).nullable().default(null),
   })
   .strict();
 export const UpdateServer = z
@@ -25,6 +27,7 @@ export const UpdateServer = z
     retentionDays: z.number().int().min(1).max(3650),
     suspended: z.boolean(),
     suspendedReason: z.string().max(500).nullable(),
+    ipPool: z.string().min(1).max(100).nullable(),
   })
   .partial()
   .strict();

@@ -88,6 +88,18 @@ export const ConfigSchema = z.object({
       }),
     )
     .default({}),
+  /**
+   * Sending IP pools (postlog.yaml): name → local addresses to bind, each with its EHLO name and a
+   * weight. A server uses the pool named in its ipPool setting; others use the default route.
+   */
+  ipPools: z
+    .record(
+      z.string().min(1),
+      z
+        .array(z.object({ address: z.string().min(2), ehlo: z.string().min(1).optional(), weight: z.number().positive().default(1) }))
+        .min(1),
+    )
+    .default({}),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

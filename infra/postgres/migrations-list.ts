@@ -330,4 +330,12 @@ export const migrations: Migration[] = [
       CREATE INDEX delivery_queue_domain ON delivery_queue (recipient_domain);
     `,
   },
+  {
+    version: 4,
+    name: 'sending IP pools per server',
+    sql: `
+      -- the name of an IP pool from the configuration (ipPools); NULL: the default route
+      ALTER TABLE servers ADD COLUMN ip_pool text;
+    `,
+  },
 ];

@@ -45,6 +45,7 @@ export interface Server {
   retentionDays: number;
   suspended: boolean;
   suspendedReason: string | null;
+  ipPool: string | null;
   createdAt: string;
 }
 
@@ -185,9 +186,9 @@ export class TenancyStore {
       const org = await c.query('SELECT 1 FROM organizations WHERE id = $1', [organizationId]);
       if (!org.rows[0]) return err(notFound('organization'));
       const { rows } = await c.query(
-        `INSERT INTO servers (id, organization_id, name, mode, send_limit_per_hour, retention_days)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-        [id, organizationId, input.name, input.mode, input.sendLimitPerHour, input.retentionDays],
+        `INSERT INTO servers (id, organization_id, name, mode, send_limit_per_hour, retention_days, ip_pool)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [id, organizationId, input.name, input.mode, input.sendLimitPerHour, input.retentionDays, input.ipPool],
       );
       const server = toServer(rows[0]);
       await audit(c, actor, 'create', 'server', id, { organizationId, serverId: id }, null, server);
@@ -213,8 +214,8 @@ export class TenancyStore {
       const before = await c.query('SELECT * FROM servers WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0] || !visible(actor, before.rows[0].organization_id)) return err(notFound('server'));
       // suspension and send limits are the operator's levers over a tenant, not the tenant's
-      if (actor.organizationId !== null && (input.suspended !== undefined || input.suspendedReason !== undefined || input.sendLimitPerHour !== undefined)) {
-        return err({ code: 'FORBIDDEN', message: 'only a global admin can change suspension or send limits' });
+      if (actor.organizationId !== null && (input.suspended !== undefined || input.suspendedReason !== undefined || input.sendLimitPerHour !== undefined || input.ipPool !== undefined)) {
+        return err({ code: 'FORBIDDEN', message: 'only a global admin can change suspension, send limits or IP pools' });
       }
       const set = (v: unknown) => (v === undefined ? null : v);
       const { rows } = await c.query(
@@ -225,6 +226,7 @@ export class TenancyStore {
            retention_days = coalesce($6, retention_days),
            suspended = coalesce($7, suspended),
            suspended_reason = CASE WHEN $8::boolean THEN $9::text WHEN $7 = false THEN NULL ELSE suspended_reason END,
+           ip_pool = CASE WHEN $10::boolean THEN $11::text ELSE ip_pool END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -237,6 +239,8 @@ export class TenancyStore {
           set(input.suspended),
           input.suspendedReason !== undefined,
           set(input.suspendedReason),
+          input.ipPool !== undefined,
+          set(input.ipPool),
         ],
       );
       const server = toServer(rows[0]);
@@ -605,6 +609,7 @@ const toServer = (r: any): Server => ({
   retentionDays: r.retention_days,
   suspended: r.suspended,
   suspendedReason: r.suspended_reason,
+  ipPool: r.ip_pool ?? null,
   createdAt: iso(r.created_at)!,
 });
 const toCredential = (r: any): Credential => ({

@@ -16,12 +16,13 @@ interface View {
   attempts: number;
   bounce: { classification: string; enhancedCode: string | null } | null;
   heldReason: string | null;
-  deliveries: { outcome: string; mxHost: string | null; tls: { protocol: string } | null; smtpCode: number | null; smtpText: string | null; remoteIp: string | null }[];
+  deliveries: { outcome: string; mxHost: string | null; tls: { protocol: string } | null; smtpCode: number | null; smtpText: string | null; remoteIp: string | null; localIp?: string | null }[];
 }
 
 describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () => {
   let t: TestApp;
   let tenant: Tenant;
+  let pooled: Tenant;
   let dns: DnsServer;
   const sinks: Record<string, SmtpSink> = {};
   let dnsPort: number;
@@ -35,11 +36,11 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     assert.equal(res.status, 202, JSON.stringify(res.body));
     return res.body.messages[0].id as string;
   };
-  const view = async (id: string): Promise<View> => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body;
-  const waitFor = async (id: string, statuses: string[], timeoutMs = 15_000): Promise<View> => {
+  const view = async (id: string, key = tenant.apiKey): Promise<View> => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': key } })).body;
+  const waitFor = async (id: string, statuses: string[], timeoutMs = 15_000, key = tenant.apiKey): Promise<View> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const v = await view(id);
+      const v = await view(id, key);
       if (statuses.includes(v.status)) return v;
       if (Date.now() > deadline) throw new Error(`message ${id} is ${v.status}, expected ${statuses.join('|')}: ${JSON.stringify(v)}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -55,10 +56,14 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
       POSTLOG_RETRY_DELAYS: '1',
       POSTLOG_MTA_POLL_MS: '50',
       POSTLOG_ROLES: 'api,mta,projector',
-    });
+    }, 'ipPools:\n  outbound:\n    - { address: 127.0.0.10, ehlo: out1.postlog.test }\n');
     tenant = await createTenant(t.app, { domain: 'sender.test' });
-    const domain = (await t.app.tenancy.listDomains(systemActor('test'), tenant.server.id)) as { ok: true; value: { dnsRecords: { purpose: string; name: string; value: string }[] }[] };
-    const dkim = domain.value[0]!.dnsRecords.filter((r) => r.purpose === 'dkim');
+    pooled = await createTenant(t.app, { domain: 'pooled.test', ipPool: 'outbound', ed25519: true });
+    const dkim = [];
+    for (const tn of [tenant, pooled]) {
+      const domain = (await t.app.tenancy.listDomains(systemActor('test'), tn.server.id)) as { ok: true; value: { dnsRecords: { purpose: string; name: string; value: string }[] }[] };
+      dkim.push(...domain.value[0]!.dnsRecords.filter((r) => r.purpose === 'dkim'));
+    }
     sinks.good = await startSmtpSink('127.0.0.2', mtaPort);
     sinks.second = await startSmtpSink('127.0.0.3', mtaPort, { tls: false });
     sinks.picky = await startSmtpSink('127.0.0.4', mtaPort);
@@ -201,5 +206,24 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     const busy = await waitFor(await send('busy@pf.test'), ['deferred']);
     assert.equal(busy.deliveries[0]!.smtpCode, 450);
     assert.match(busy.deliveries[0]!.smtpText ?? '', /Mailbox busy/);
+  });
+
+  it('sends a server\'s mail from its IP pool, with the pool address\'s EHLO name, dual-signed RSA + Ed25519', async () => {
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'news@pooled.test', to: ['pool@good.test'], subject: 'From the pool', text: 'x' },
+      headers: { 'X-Server-API-Key': pooled.apiKey },
+    });
+    const v = await waitFor(res.body.messages[0].id, ['delivered'], 15_000, pooled.apiKey);
+    const mail = sinks.good!.received.find((m) => m.to.includes('pool@good.test'))!;
+    assert.equal(mail.remoteAddress, '127.0.0.10');
+    assert.equal(mail.ehlo, 'out1.postlog.test');
+    assert.equal(v.deliveries.at(-1)!.localIp ?? '', '127.0.0.10');
+    const resolver = new Resolver();
+    resolver.setServers([dns.address]);
+    const verdict = await dkimVerify(mail.raw, {
+      resolver: async (name: string, rr: string) => (rr === 'TXT' ? resolver.resolveTxt(name) : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' }))),
+    } as never);
+    const results = (verdict as unknown as { results: { status: { result: string }; algo: string }[] }).results;
+    assert.deepEqual(results.map((r) => [r.algo, r.status.result]).sort(), [['ed25519-sha256', 'pass'], ['rsa-sha256', 'pass']]);
   });
 });

@@ -16,10 +16,10 @@ export interface TestApp {
 }
 
 /** A real Postlog (all HTTP routes) on a fresh test database and a free loopback port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, yaml = ''): Promise<TestApp> {
   const db = await createTestDatabase();
   const emptyYaml = join(mkdtempSync(join(tmpdir(), 'postlog-cfg-')), 'postlog.yaml');
-  writeFileSync(emptyYaml, '');
+  writeFileSync(emptyYaml, yaml);
   const config = loadConfig({
     env: {
       POSTLOG_DATABASE_URL: db.url,
@@ -53,7 +53,7 @@ export interface Tenant {
 }
 
 /** An organization with a server, a verified sending domain, credentials and an org admin token. */
-export async function createTenant(app: RunningPostlog, options: { domain?: string; mode?: 'live' | 'development' } = {}): Promise<Tenant> {
+export async function createTenant(app: RunningPostlog, options: { domain?: string; mode?: 'live' | 'development'; ipPool?: string; ed25519?: boolean } = {}): Promise<Tenant> {
   const actor = systemActor('test');
   const t = app.tenancy;
   const must = <T>(r: { ok: true; value: T } | { ok: false; error: unknown }): T => {
@@ -61,8 +61,8 @@ export async function createTenant(app: RunningPostlog, options: { domain?: stri
     return r.value;
   };
   const org = must(await t.createOrganization(actor, { name: 'Test org' }));
-  const server = must(await t.createServer(actor, org.id, CreateServer.parse({ name: 'Test server', mode: options.mode ?? 'live' })));
-  must(await t.createDomain(actor, server.id, { name: options.domain ?? 'sender.test', verified: true, ed25519: false }));
+  const server = must(await t.createServer(actor, org.id, CreateServer.parse({ name: 'Test server', mode: options.mode ?? 'live', ipPool: options.ipPool ?? null })));
+  must(await t.createDomain(actor, server.id, { name: options.domain ?? 'sender.test', verified: true, ed25519: options.ed25519 ?? false }));
   const api = must(await t.createCredential(actor, server.id, { kind: 'api', name: 'test' }));
   const smtp = must(await t.createCredential(actor, server.id, { kind: 'smtp', name: 'test' }));
   const admin = must(await t.createAdminToken(actor, { name: 'test', organizationId: org.id }));

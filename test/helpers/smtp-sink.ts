@@ -7,6 +7,9 @@ export interface ReceivedMail {
   raw: Buffer;
   secure: boolean;
   tlsProtocol?: string;
+  /** The client's address and EHLO name. */
+  remoteAddress: string;
+  ehlo: string;
 }
 
 /** What the sink answers for a recipient: accept, or a reply code and text. */
@@ -35,6 +38,8 @@ export async function startSmtpSink(
     replyDelayMs?: number;
     /** Called when a message's data is complete, before the answer. */
     onDataComplete?: (rcpts: string[]) => void;
+    /** Require AUTH with these credentials (also without TLS: a test peer). */
+    auth?: { user: string; pass: string };
   } = {},
 ): Promise<SmtpSink & { count: () => number }> {
   let count = 0;
@@ -44,8 +49,13 @@ export async function startSmtpSink(
   const pems = options.tls === false ? undefined : await generate([{ name: 'commonName', value: host }], { keyType: 'ec', algorithm: 'sha256' });
   const server = new SMTPServer({
     ...(pems ? { key: pems.private, cert: pems.cert } : { disabledCommands: ['STARTTLS'] }),
-    authOptional: true,
-    disabledCommands: pems ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    authOptional: !options.auth,
+    allowInsecureAuth: true,
+    disabledCommands: [...(options.auth ? [] : ['AUTH']), ...(pems ? [] : ['STARTTLS'])],
+    onAuth(auth, _session, callback) {
+      if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) return callback(null, { user: auth.username });
+      callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 }));
+    },
     size: 50 * 1024 * 1024,
     logger: false,
     disableReverseLookup: true,
@@ -91,6 +101,8 @@ export async function startSmtpSink(
           to: rcpts,
           raw: Buffer.concat(chunks),
           secure: session.secure,
+          remoteAddress: session.remoteAddress,
+          ehlo: session.hostNameAppearsAs,
           ...(session.secure ? { tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS' } : {}),
         });
         callback(null, 'Message queued as test');
