@@ -76,6 +76,7 @@ describe('loadConfig: defaults', () => {
       retryDelays: [60, 120, 300, 600, 1200, 2400, 3600, 7200, 14400],
       maxQueueHours: 72,
       destinations: {},
+      ipPools: {},
       logLevel: 'info',
       environment: 'development',
       roles: [...roleNames],
