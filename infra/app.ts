@@ -10,6 +10,9 @@ import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { managementRoutes } from '../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../write-side/admin/message-action-routes.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
+import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
+import type { SMTPServer } from 'smtp-server';
+import { loadTlsMaterial } from './tls/certificate.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
 import type { Config } from './config/index.js';
 import { ContentStore } from './content/index.js';
@@ -34,6 +37,19 @@ export interface RunningPostlog {
   /** e.g. http://127.0.0.1:5000 */
   httpUrl: string;
   stop(): Promise<void>;
+}
+
+function listenSmtp(server: SMTPServer, host: string, port: number, setting: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`SMTP port ${port} is in use: set ${setting} to a free port`) : err.code === 'EACCES' ? new Error(`no permission to listen on port ${port}: use a port above 1023 or grant the capability (${setting})`) : err),
+    );
+    server.listen(port, host, () => {
+      server.removeAllListeners('error');
+      server.on('error', () => undefined); // per-connection errors are the client's business
+      resolve();
+    });
+  });
 }
 
 function createMta(
@@ -189,12 +205,39 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
+  const smtpServers: SMTPServer[] = [];
+  if (config.roles.includes('smtp')) {
+    try {
+      const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger });
+      for (const [port, implicitTls] of [[config.submissionPort, false], [config.submissionTlsPort, true]] as const) {
+        const server = createSubmissionServer(send, {
+          host: config.smtpHost,
+          port,
+          implicitTls,
+          tls,
+          allowInsecureAuth: config.smtpAllowInsecureAuth,
+          maxRecipients: config.smtpMaxRecipients,
+          maxMessagesPerConnection: config.smtpMaxMessagesPerConnection,
+          authFailuresPerMinute: config.smtpAuthFailuresPerMinute,
+          logger,
+        });
+        await listenSmtp(server, config.smtpHost, port, implicitTls ? 'POSTLOG_SUBMISSION_TLS_PORT' : 'POSTLOG_SUBMISSION_PORT');
+        smtpServers.push(server);
+      }
+    } catch (err) {
+      await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
+      await http.close();
+      await eventStore.close();
+      await database.close();
+      throw err;
+    }
+  }
   projections.forEach((p) => p.start());
   mta?.start();
   ready = true;
   logger.info(
     { http: httpUrl, database: database.kind, roles: config.roles, ms: Math.round(performance.now() - started), version },
-    `Postlog is up: ${httpUrl}/health, API docs at ${httpUrl}/docs`,
+    `Postlog is up: ${httpUrl}/health, API docs at ${httpUrl}/docs${smtpServers.length ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
   );
 
   let stopping: Promise<void> | undefined;
@@ -210,7 +253,9 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
       stopping ??= (async () => {
         ready = false;
         logger.info('shutting down: finishing in-flight requests and appends');
-        await http.close(); // stops accepting, waits for in-flight requests (and their appends)
+        // stop accepting: SMTP sessions in progress finish their transaction, HTTP requests their appends
+        await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
+        await http.close();
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
         await Promise.all(projections.map((p) => p.stop()));
         await eventStore.close(); // drains the group-commit queue

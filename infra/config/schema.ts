@@ -33,7 +33,23 @@ export const ConfigSchema = z.object({
   databasePoolSize: z.coerce.number().int().min(2).max(500).default(20),
   httpHost: z.string().min(1).default('127.0.0.1'),
   httpPort: port.default(5000),
+  /** SMTP submission with STARTTLS (587 in production). */
   submissionPort: port.default(2587),
+  /** SMTP submission over implicit TLS (465 in production). */
+  submissionTlsPort: port.default(2465),
+  /** Address the SMTP listeners bind to. */
+  smtpHost: z.string().min(1).default('127.0.0.1'),
+  /** PEM certificate and key for SMTP TLS; a self-signed pair is generated in the data dir when unset. */
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  /** Offer AUTH before TLS (only for testing on loopback). */
+  smtpAllowInsecureAuth: z.stringbool().default(false),
+  smtpMaxRecipients: z.coerce.number().int().min(1).max(10_000).default(100),
+  smtpMaxMessagesPerConnection: z.coerce.number().int().min(1).default(1000),
+  /** Failed AUTH attempts per client IP and minute before the IP is refused for a while. */
+  smtpAuthFailuresPerMinute: z.coerce.number().int().min(1).default(10),
+  /** Days an automatically added suppression (bounce, complaint) lasts. */
+  suppressionDays: z.coerce.number().int().min(1).default(30),
   inboundPort: port.default(2525),
   /** Resolver(s) for MX lookups, "ip" or "ip:port"; system resolver when empty. */
   dnsServers: commaList

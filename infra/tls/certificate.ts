@@ -1,0 +1,37 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { generate } from 'selfsigned';
+import type { Logger } from '../logging/index.js';
+
+export interface TlsMaterial {
+  key: string;
+  cert: string;
+  selfSigned: boolean;
+}
+
+/**
+ * The SMTP TLS certificate: the operator's (POSTLOG_TLS_CERT_FILE/KEY_FILE), or a self-signed one
+ * generated once in the data dir, said loudly in the log so nobody runs production on it unaware.
+ */
+export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFile?: string | undefined; dataDir: string; hostname: string; logger: Logger }): Promise<TlsMaterial> {
+  if (o.certFile && o.keyFile) return { cert: readFileSync(o.certFile, 'utf8'), key: readFileSync(o.keyFile, 'utf8'), selfSigned: false };
+  if (o.certFile || o.keyFile) throw new Error('set both POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE, or neither');
+  const dir = join(resolve(o.dataDir), 'tls');
+  const certPath = join(dir, 'smtp-self-signed.crt');
+  const keyPath = join(dir, 'smtp-self-signed.key');
+  if (!existsSync(certPath) || !existsSync(keyPath)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const pems = await generate([{ name: 'commonName', value: o.hostname }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      notAfterDate: new Date(Date.now() + 5 * 365 * 86_400_000),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: o.hostname }] }],
+    });
+    writeFileSync(keyPath, pems.private, { mode: 0o600 });
+    writeFileSync(certPath, pems.cert);
+    o.logger.warn({ cert: certPath }, `generated a self-signed TLS certificate for ${o.hostname}: set POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE to a real one for production`);
+  } else {
+    o.logger.warn({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
+  }
+  return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), selfSigned: true };
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { createTenant, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { freePort } from '../helpers/ports.js';
+import { tempDataDir } from '../helpers/postlog-process.js';
+
+/** The first lines a client sees: greeting and EHLO answer, without TLS. */
+async function plainEhlo(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let buffer = '';
+    let sent = false;
+    socket.on('data', (d) => {
+      buffer += d.toString();
+      if (!sent && /^220 /m.test(buffer)) {
+        sent = true;
+        socket.write('EHLO client.test\r\n');
+      }
+      if (sent && /^250 /m.test(buffer.split('\r\n').slice(1).join('\n'))) {
+        socket.end('QUIT\r\n');
+        resolve(buffer);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () => {
+  let t: TestApp;
+  let tenant: Tenant;
+  let port: number;
+  let tlsPort: number;
+  const transport = (o: { secure?: boolean; user?: string; pass?: string; port?: number } = {}) =>
+    nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: o.port ?? (o.secure ? tlsPort : port),
+      secure: o.secure ?? false,
+      requireTLS: !o.secure,
+      tls: { rejectUnauthorized: false },
+      ...(o.user !== undefined ? { auth: { user: o.user, pass: o.pass ?? '' } } : {}),
+    });
+  const count = async () => (await t.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
+
+  before(async () => {
+    port = await freePort();
+    tlsPort = await freePort();
+    t = await startTestApp({
+      POSTLOG_ROLES: 'api,smtp',
+      POSTLOG_SUBMISSION_PORT: String(port),
+      POSTLOG_SUBMISSION_TLS_PORT: String(tlsPort),
+      POSTLOG_DATA_DIR: tempDataDir('postlog-smtp-'),
+      POSTLOG_MAX_MESSAGE_BYTES: '200000',
+      POSTLOG_SMTP_AUTH_FAILURES_PER_MINUTE: '3',
+      POSTLOG_SMTP_MAX_RECIPIENTS: '5',
+    });
+    tenant = await createTenant(t.app, { domain: 'sender.test' });
+  });
+  after(async () => t.stop());
+
+  it('accepts an authenticated message over STARTTLS: one message per recipient, 250 after the commit', async () => {
+    const info = await transport({ user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({
+      from: 'App <app@sender.test>',
+      to: ['one@example.org', 'two@example.net'],
+      cc: 'three@example.com',
+      subject: 'Over SMTP',
+      text: 'héllo ✉',
+    });
+    const ids = /queued as ([\d,]+)/.exec(info.response)![1]!.split(',');
+    assert.equal(ids.length, 3);
+    for (const id of ids) {
+      const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
+      assert.equal(accepted!.type, 'MessageAccepted');
+      assert.equal((accepted!.data as { source: string }).source, 'smtp');
+      assert.equal((accepted!.data as { subject: string }).subject, 'Over SMTP');
+    }
+  });
+
+  it('accepts over implicit TLS too', async () => {
+    const info = await transport({ secure: true, user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'tls@example.org', subject: 'TLS', text: 'x' });
+    assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
+  });
+
+  it('offers AUTH only after TLS, and relays nothing without it', async () => {
+    const ehlo = await plainEhlo(port);
+    assert.match(ehlo, /STARTTLS/);
+    assert.doesNotMatch(ehlo, /AUTH/);
+    assert.match(ehlo, /SIZE 200000/);
+    await assert.rejects(transport().sendMail({ from: 'app@sender.test', to: 'victim@example.org', subject: 'relay?', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 530);
+  });
+
+  it('refuses a From domain that is not the server\'s, and too many recipients, appending nothing', async () => {
+    const before = await count();
+    const authed = transport({ user: tenant.smtp.username, pass: tenant.smtp.password });
+    await assert.rejects(authed.sendMail({ from: 'ceo@bank.test', to: 'x@example.org', subject: 'x', text: 'x' }), (e: { responseCode?: number; response?: string }) => e.responseCode === 550 && /5\.7\.1/.test(e.response ?? ''));
+    assert.equal(await count(), before);
+    // the sixth recipient is refused (452, try later); the message goes to the first five
+    const many = Array.from({ length: 6 }, (_, i) => `r${i}@example.org`);
+    const info = await authed.sendMail({ from: 'app@sender.test', to: many, subject: 'x', text: 'x' });
+    assert.deepEqual(info.rejected, ['r5@example.org']);
+    assert.equal(/queued as ([\d,]+)/.exec(info.response)![1]!.split(',').length, 5);
+  });
+
+  it('enforces SIZE before accepting the data', async () => {
+    const before = await count();
+    await assert.rejects(
+      transport({ user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'x@example.org', subject: 'big', text: 'x'.repeat(300_000) }),
+      (e: { responseCode?: number }) => e.responseCode === 552,
+    );
+    assert.equal(await count(), before);
+  });
+
+  it('rejects bad credentials and then refuses the client for a while', async () => {
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(transport({ user: tenant.smtp.username, pass: 'wrong' }).sendMail({ from: 'app@sender.test', to: 'x@example.org', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 535);
+    }
+    await assert.rejects(
+      transport({ user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'x@example.org', text: 'x' }),
+      (e: { responseCode?: number }) => e.responseCode === 421,
+    );
+  });
+});

@@ -1,0 +1,164 @@
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import PostalMime from 'postal-mime';
+import { parseMailbox, type Mailbox } from '../../domain/index.js';
+import type { Logger } from '../../infra/logging/index.js';
+import type { Server } from '../../infra/tenancy/index.js';
+import type { TlsMaterial } from '../../infra/tls/certificate.js';
+import { acceptMessages } from '../send/accept-messages.js';
+import type { SendApiDeps } from '../send/send-deps.js';
+
+export interface SubmissionOptions {
+  host: string;
+  port: number;
+  /** Implicit TLS (465) instead of STARTTLS (587). */
+  implicitTls: boolean;
+  tls: TlsMaterial;
+  allowInsecureAuth: boolean;
+  maxRecipients: number;
+  maxMessagesPerConnection: number;
+  authFailuresPerMinute: number;
+  logger: Logger;
+}
+
+/** SMTP errors carry their reply code; smtp-server sends "<code> <message>". */
+const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
+
+/** Failed AUTH attempts per client IP within the last minute. */
+class AuthFailures {
+  private readonly failures = new Map<string, number[]>();
+  constructor(private readonly perMinute: number) {}
+  blocked(ip: string): boolean {
+    const now = Date.now();
+    const recent = (this.failures.get(ip) ?? []).filter((t) => t > now - 60_000);
+    this.failures.set(ip, recent);
+    return recent.length >= this.perMinute;
+  }
+  record(ip: string): void {
+    if (this.failures.size > 50_000) this.failures.clear();
+    this.failures.set(ip, [...(this.failures.get(ip) ?? []), Date.now()]);
+  }
+}
+
+/**
+ * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN with a server's SMTP
+ * credential, offered only once TLS is up, then the same accept path as the HTTP API. The 250
+ * is sent only after the messages are committed to the log; an internal failure answers 451 so
+ * the client retries. Without AUTH nothing is relayed.
+ */
+export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions): SMTPServer {
+  const failures = new AuthFailures(o.authFailuresPerMinute);
+  const log = o.logger.child({ component: 'submission', port: o.port });
+  const messagesPerSession = new Map<string, number>();
+  return new SMTPServer({
+    secure: o.implicitTls,
+    key: o.tls.key,
+    cert: o.tls.cert,
+    name: deps.hostname,
+    banner: 'Postlog ESMTP',
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: o.allowInsecureAuth,
+    authRequiredMessage: 'Authentication required',
+    size: deps.maxMessageBytes,
+    rejectOversized: true,
+    disableReverseLookup: true,
+    logger: false,
+    socketTimeout: 5 * 60_000,
+    closeTimeout: 10_000,
+    onConnect(session, callback) {
+      if (failures.blocked(session.remoteAddress)) return callback(smtpError(421, '4.7.0 Too many failed logins from your address, try again later'));
+      // AUTH is neither offered nor accepted before TLS (Postal advertises it in clear text, #3617)
+      if (!o.implicitTls && !o.allowInsecureAuth) session.disabledCommands = ['AUTH'];
+      callback();
+    },
+    onSecure(_socket, session, callback) {
+      session.disabledCommands = [];
+      callback();
+    },
+    onClose(session) {
+      messagesPerSession.delete(session.id);
+    },
+    onAuth(auth, session, callback) {
+      if (failures.blocked(session.remoteAddress)) return callback(smtpError(421, '4.7.0 Too many failed logins, try again later'));
+      if (!auth.username || !auth.password) return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+      deps.tenancy.authenticateSmtp(auth.username, auth.password).then(
+        (server) => {
+          if (!server) {
+            failures.record(session.remoteAddress);
+            log.warn({ ip: session.remoteAddress, username: auth.username }, 'SMTP authentication failed');
+            return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+          }
+          if (server.suspended) return callback(smtpError(535, '5.7.1 The server is suspended'));
+          callback(null, { user: server });
+        },
+        (err: Error) => {
+          log.error({ error: err.message }, 'SMTP authentication could not be checked');
+          callback(smtpError(454, '4.7.0 Temporary authentication failure'));
+        },
+      );
+    },
+    onMailFrom(address, session, callback) {
+      // submission is for authenticated clients only: never an open relay
+      if (!session.user) return callback(smtpError(530, '5.7.0 Authentication required'));
+      const sent = messagesPerSession.get(session.id) ?? 0;
+      if (sent >= o.maxMessagesPerConnection) return callback(smtpError(421, '4.7.0 Too many messages on this connection, reconnect'));
+      if (address.address && !parseMailbox(address.address).ok) return callback(smtpError(553, '5.1.7 Invalid sender address'));
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      if (session.envelope.rcptTo.length >= o.maxRecipients) return callback(smtpError(452, `4.5.3 Too many recipients (at most ${o.maxRecipients} per message)`));
+      if (!parseMailbox(address.address).ok) return callback(smtpError(553, '5.1.3 Invalid recipient address'));
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', (err) => callback(err));
+      stream.on('end', () => {
+        if (stream.sizeExceeded) return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
+        const received = `Received: from ${session.hostNameAppearsAs} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${new Date().toUTCString()}\r\n`;
+        const raw = Buffer.concat([Buffer.from(received), ...chunks]);
+        accept(deps, session, raw, log).then(
+          (reply) => {
+            messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
+            callback(null, reply);
+          },
+          (err: Error & { responseCode?: number }) => callback(err.responseCode ? err : smtpError(451, '4.3.0 Temporary failure storing the message, try again')),
+        );
+      });
+    },
+  });
+}
+
+async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer, log: Logger): Promise<string> {
+  const server = session.user as unknown as Server;
+  const email = await PostalMime.parse(raw);
+  const fromHeader = email.from && 'address' in email.from && email.from.address ? parseMailbox(email.from.address) : undefined;
+  if (!fromHeader?.ok) throw smtpError(550, '5.7.1 The message has no valid From header');
+  const recipients: Mailbox[] = [];
+  for (const r of session.envelope.rcptTo) {
+    const m = parseMailbox(r.address);
+    if (m.ok && !recipients.some((x) => x.address.toLowerCase() === m.value.address.toLowerCase())) recipients.push(m.value);
+  }
+  const rfcMessageId = email.messageId?.replace(/^.*</, '').replace(/>.*$/, '').trim() || `${session.id}@${deps.hostname}`;
+  try {
+    const result = await acceptMessages(deps, {
+      server,
+      from: fromHeader.value,
+      contents: [raw],
+      messages: recipients.map((to) => ({ to, content: 0, rfcMessageId, subject: email.subject ?? '' })),
+      source: 'smtp',
+      correlationId: `smtp-${session.id}`,
+      actor: `smtp:${session.user ? 'credential' : 'anonymous'}`,
+    });
+    if (!result.ok) {
+      if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS') throw smtpError(550, `5.7.1 ${result.error.message}`);
+      if (result.error.code === 'NO_RECIPIENTS') throw smtpError(554, '5.5.1 No valid recipients');
+      throw smtpError(451, '4.3.0 The message could not be stored; nothing was accepted, try again');
+    }
+    return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')}`;
+  } catch (err) {
+    if ((err as { responseCode?: number }).responseCode) throw err;
+    log.error({ error: (err as Error).message }, 'accepting an SMTP message failed');
+    throw smtpError(451, '4.3.0 Temporary failure storing the message, try again');
+  }
+}
