@@ -9,8 +9,10 @@ import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { managementRoutes } from '../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../write-side/admin/message-action-routes.js';
+import { suppressionRoutes } from '../write-side/admin/suppression-routes.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
+import { createInboundServer } from '../mta/inbound/inbound-server.js';
 import type { SMTPServer } from 'smtp-server';
 import { loadTlsMaterial } from './tls/certificate.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
@@ -146,7 +148,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     eventStore,
     contents,
     ids: new MessageIdAllocator(database.pool),
-    suppressions: new SuppressionList(database.pool),
+    suppressions: new SuppressionList(database.pool, config.suppressionDays),
     sendLimits: new SendLimits(database.pool),
     tenancy,
     auth,
@@ -178,6 +180,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         v2MessageRoutes(read),
         managementRoutes({ tenancy, auth, resolver }),
         messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
+        suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
       ]
     : [];
 
@@ -206,10 +209,15 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
   const smtpServers: SMTPServer[] = [];
-  if (config.roles.includes('smtp')) {
+  if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {
       const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger });
-      for (const [port, implicitTls] of [[config.submissionPort, false], [config.submissionTlsPort, true]] as const) {
+      if (config.roles.includes('inbound')) {
+        const inbound = createInboundServer({ eventStore, suppressions: send.suppressions, logger }, { hostname: config.hostname, tls, maxMessageBytes: config.maxMessageBytes });
+        await listenSmtp(inbound, config.smtpHost, config.inboundPort, 'POSTLOG_INBOUND_PORT');
+        smtpServers.push(inbound);
+      }
+      for (const [port, implicitTls] of config.roles.includes('smtp') ? ([[config.submissionPort, false], [config.submissionTlsPort, true]] as const) : []) {
         const server = createSubmissionServer(send, {
           host: config.smtpHost,
           port,

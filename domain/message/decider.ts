@@ -138,6 +138,12 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
       const { type: _type, ...data } = command;
       return ok([{ type: 'MessageComplained', data }]);
     }
+    case 'RecordAutoReply': {
+      const guard = guardEngagement(state);
+      if (guard) return guard;
+      const { type: _type, ...data } = command;
+      return ok([{ type: 'MessageAutoReplied', data }]);
+    }
   }
 }
 
@@ -172,6 +178,8 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
       return { ...state, unsubscribed: true };
     case 'MessageComplained':
       return { ...state, complained: true };
+    case 'MessageAutoReplied':
+      return state;
   }
 }
 

@@ -73,6 +73,8 @@ const Hit = { ip: z.string().optional(), userAgent: z.string().optional(), machi
 export const MessageOpened = z.object(Hit);
 export const MessageLinkClicked = z.object({ url: z.string().min(1), ...Hit });
 export const MessageUnsubscribed = z.object({ method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at: Timestamp });
+/** An automatic answer (out of office, RFC 3834 Auto-Submitted) came back: not a bounce. */
+export const MessageAutoReplied = z.object({ from: z.string().optional(), subject: z.string().optional(), at: Timestamp });
 export const MessageComplained = z.object({ feedbackType: z.string().default('abuse'), source: z.string().optional(), at: Timestamp });
 
 export const messageEventCodec = createEventCodec({
@@ -89,6 +91,7 @@ export const messageEventCodec = createEventCodec({
   MessageLinkClicked: { schema: MessageLinkClicked, schemaVersion: 1 },
   MessageUnsubscribed: { schema: MessageUnsubscribed, schemaVersion: 1 },
   MessageComplained: { schema: MessageComplained, schemaVersion: 1 },
+  MessageAutoReplied: { schema: MessageAutoReplied, schemaVersion: 1 },
 });
 
 export type MessageEvent = EventUnion<typeof messageEventCodec.definitions>;

@@ -1,3 +1,4 @@
 export * from './bounce-rules.js';
 export * from './bounce-classification.js';
 export * from './retry-schedule.js';
+export * from './reports.js';

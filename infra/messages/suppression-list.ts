@@ -8,7 +8,7 @@ import { MicroBatcher } from '../batching/index.js';
 export class SuppressionList {
   private readonly lookups: MicroBatcher<{ serverId: string; address: string }, string | undefined>;
 
-  constructor(private readonly pool: pg.Pool) {
+  constructor(private readonly pool: pg.Pool, private readonly defaultDays = 30) {
     this.lookups = new MicroBatcher(async (items) => {
       const { rows } = await this.pool.query<{ server_id: string; address: string; reason: string }>(
         `SELECT s.server_id, s.address, s.reason FROM suppressions s
@@ -29,12 +29,32 @@ export class SuppressionList {
     return out;
   }
 
-  /** Puts an address on a server's suppression list (no-op when it is there already). */
-  async add(serverId: string, address: string, reason: string): Promise<void> {
-    await this.pool.query('INSERT INTO suppressions (server_id, address, reason) VALUES ($1, $2, $3) ON CONFLICT (server_id, address) DO NOTHING', [
-      serverId,
-      address.toLowerCase(),
-      reason,
-    ]);
+  /**
+   * Puts an address on a server's suppression list for `days` (default: the configured period;
+   * null: forever). Adding it again renews the entry with the new reason.
+   */
+  async add(serverId: string, address: string, reason: string, days: number | null = this.defaultDays): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO suppressions (server_id, address, reason, expires_at) VALUES ($1, $2, $3, CASE WHEN $4::int IS NULL THEN NULL ELSE now() + make_interval(days => $4::int) END)
+       ON CONFLICT (server_id, address) DO UPDATE SET reason = excluded.reason, expires_at = excluded.expires_at, created_at = now()`,
+      [serverId, address.toLowerCase(), reason.slice(0, 500), days],
+    );
+  }
+
+  async remove(serverId: string, address: string): Promise<boolean> {
+    const res = await this.pool.query('DELETE FROM suppressions WHERE server_id = $1 AND address = $2', [serverId, address.toLowerCase()]);
+    return res.rowCount === 1;
+  }
+
+  /** Current entries, newest first; `after` is the last address of the previous page. */
+  async list(serverId: string, options: { limit: number; before?: string | undefined; address?: string | undefined }): Promise<{ address: string; reason: string; createdAt: string; expiresAt: string | null }[]> {
+    const { rows } = await this.pool.query(
+      `SELECT address, reason, created_at, expires_at FROM suppressions
+        WHERE server_id = $1 AND (expires_at IS NULL OR expires_at > now())
+          AND ($2::text IS NULL OR address < $2) AND ($3::text IS NULL OR address = lower($3))
+        ORDER BY address DESC LIMIT $4`,
+      [serverId, options.before ?? null, options.address ?? null, options.limit],
+    );
+    return rows.map((r) => ({ address: r.address, reason: r.reason, createdAt: r.created_at.toISOString(), expiresAt: r.expires_at ? r.expires_at.toISOString() : null }));
   }
 }

@@ -27,7 +27,13 @@ export function verpAddress(messageId: string, token: string, returnPathDomain: 
 
 /** Parses a VERP return path back into message id and token. */
 export function parseVerp(address: string): { messageId: string; token: string } | undefined {
-  const m = /^b-(\d{1,18})-([A-Za-z0-9]{16})@/i.exec(address);
+  const m = /^b-(\d{1,18})-([A-Za-z0-9]{16})@/.exec(address);
+  return m ? { messageId: m[1]!, token: m[2]! } : undefined;
+}
+
+/** The X-Postlog-MsgID value ("<id>-<token>") back into message id and token. */
+export function parseMessageReference(value: string): { messageId: string; token: string } | undefined {
+  const m = /^\s*(\d{1,18})-([A-Za-z0-9]{16})\s*$/.exec(value);
   return m ? { messageId: m[1]!, token: m[2]! } : undefined;
 }
 
@@ -50,6 +56,8 @@ export async function prepareForDelivery(input: PrepareInput): Promise<{ message
   const date = input.now.toUTCString().replace('GMT', '+0000');
   const added: string[] = [`Received: by ${input.hostname} (Postlog) with ESMTPSA id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`];
   if (!hasHeader(headers, 'Message-ID')) added.push(`Message-ID: <${randomUUID()}@${input.hostname}>`);
+  // our own reference: complaint reports (ARF) redact the recipient but keep the headers
+  added.push(`X-Postlog-MsgID: ${input.messageId}-${input.token}`);
   if (!hasHeader(headers, 'Date')) added.push(`Date: ${date}`);
   const unsigned = Buffer.concat([Buffer.from(added.join('\r\n') + '\r\n'), input.raw]);
   const message = input.signingKeys.length > 0 ? await dkimSignMessage(unsigned, input.domain, input.signingKeys, input.now) : unsigned;

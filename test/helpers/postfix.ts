@@ -15,6 +15,8 @@ export interface PostfixOptions {
   relayTo?: { host: string; port: number };
   /** Receive mail for these domains into maildirs: known users, all others get 550 5.1.1. */
   receive?: { domain: string; users: string[]; tempfail?: Record<string, string> };
+  /** transport_maps entries, e.g. { 'psrp.sender.test': 'smtp:[127.0.0.1]:2525' } */
+  transports?: Record<string, string>;
 }
 
 export interface PostfixInstance {
@@ -78,6 +80,10 @@ export function startPostfix(o: PostfixOptions): PostfixInstance {
     'in_flow_delay = 0',
     ...(o.relayTo ? [`relayhost = [${o.relayTo.host}]:${o.relayTo.port}`, 'smtpd_relay_restrictions = permit_mynetworks, reject'] : []),
   ];
+  if (o.transports) {
+    writeFileSync(join(conf, 'transport'), Object.entries(o.transports).map(([d, t]) => `${d} ${t}`).join('\n') + '\n');
+    main.push(`transport_maps = texthash:${join(conf, 'transport')}`);
+  }
   if (o.receive) {
     const users = o.receive.users.map((u) => `${u}@${o.receive!.domain} ${o.receive!.domain}/${u}/`).join('\n');
     writeFileSync(join(conf, 'vmailbox'), users + '\n');

@@ -495,6 +495,14 @@ describe('message decider: engagement', () => {
     given([...history.delivered, ev.complained()]).when(cmd.complain()).then([]);
   });
 
+  it('RecordAutoReply after delivery → MessageAutoReplied, and changes no state', () => {
+    const command = { type: 'RecordAutoReply' as const, from: 'rcpt@example.org', subject: 'Out of office', at: LATER };
+    given(history.delivered).when(command).then([{ type: 'MessageAutoReplied', data: { from: 'rcpt@example.org', subject: 'Out of office', at: LATER } }]);
+    const before = foldMessage(history.delivered);
+    assert.deepEqual(evolve(before, { type: 'MessageAutoReplied', data: { at: LATER } }), before);
+    given(history.queued).when(command).thenError('MESSAGE_NOT_DELIVERED');
+  });
+
   it('engagement is still recorded after a late (async) bounce', () => {
     given(history.lateBounced)
       .when(cmd.complain())

@@ -1,0 +1,66 @@
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { TlsMaterial } from '../../infra/tls/certificate.js';
+import { parseVerp } from '../signing/prepare-message.js';
+import { processInbound, type InboundDeps } from './inbound-processor.js';
+
+export interface InboundOptions {
+  hostname: string;
+  tls: TlsMaterial;
+  maxMessageBytes: number;
+  /** More Received headers than this: a mail loop. */
+  maxReceivedHeaders?: number;
+}
+
+const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
+
+/**
+ * The inbound MX for bounces and complaints. It takes mail only for our VERP return paths and
+ * for the feedback addresses (abuse@, fbl@, postmaster@ on our own host name); it relays nothing,
+ * so it needs no authentication.
+ */
+export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPServer {
+  const log = deps.logger.child({ component: 'inbound' });
+  const ours = (address: string) => {
+    if (parseVerp(address)) return true;
+    const [local, domain] = [address.slice(0, address.lastIndexOf('@')).toLowerCase(), address.slice(address.lastIndexOf('@') + 1).toLowerCase()];
+    return ['abuse', 'fbl', 'postmaster', 'feedback'].includes(local) && (domain === o.hostname.toLowerCase() || domain === `rp.${o.hostname.toLowerCase()}`);
+  };
+  return new SMTPServer({
+    key: o.tls.key,
+    cert: o.tls.cert,
+    name: o.hostname,
+    banner: 'Postlog inbound',
+    disabledCommands: ['AUTH'],
+    size: o.maxMessageBytes,
+    rejectOversized: true,
+    disableReverseLookup: true,
+    logger: false,
+    closeTimeout: 10_000,
+    onRcptTo(address, _session, callback) {
+      if (!ours(address.address)) return callback(smtpError(550, '5.1.1 No such recipient here'));
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', (err) => callback(err));
+      stream.on('end', () => {
+        if (stream.sizeExceeded) return callback(smtpError(552, '5.3.4 Message too big'));
+        const raw = Buffer.concat(chunks);
+        const head = raw.subarray(0, Math.max(0, raw.indexOf('\r\n\r\n'))).toString('latin1');
+        const received = (head.match(/^Received:/gim) ?? []).length;
+        if (received > (o.maxReceivedHeaders ?? 50)) return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));
+        processInbound(deps, raw, session.envelope.rcptTo.map((r) => r.address)).then(
+          (outcome) => {
+            log.info({ rcpt: session.envelope.rcptTo.map((r) => r.address), outcome }, 'inbound message processed');
+            callback(null, `2.0.0 Ok (${outcome.kind})`);
+          },
+          (err: Error) => {
+            log.error({ error: err.message }, 'processing an inbound message failed');
+            callback(smtpError(451, '4.3.0 Temporary failure, try again'));
+          },
+        );
+      });
+    },
+  });
+}
