@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'event-store': async () => (await import('./event-store.js')).run(),
   'send-api': async () => (await import('./send-api.js')).run(),
   delivery: async () => (await import('./delivery.js')).run(),
+  submission: async () => (await import('./submission.js')).run(),
 };
 
 const name = process.argv[2];

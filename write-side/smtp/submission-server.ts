@@ -131,7 +131,9 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
 
 async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer, log: Logger): Promise<string> {
   const server = session.user as unknown as Server;
-  const email = await PostalMime.parse(raw);
+  // only the header fields matter here (From, Subject, Message-ID): parse the header block alone
+  const headerEnd = raw.indexOf('\r\n\r\n');
+  const email = await PostalMime.parse(headerEnd >= 0 ? raw.subarray(0, headerEnd + 4) : raw);
   const fromHeader = email.from && 'address' in email.from && email.from.address ? parseMailbox(email.from.address) : undefined;
   if (!fromHeader?.ok) throw smtpError(550, '5.7.1 The message has no valid From header');
   const recipients: Mailbox[] = [];
