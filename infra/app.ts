@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { Gauge } from 'prom-client';
+import { projectionStatus } from '../projections/maintenance.js';
 import { MtaWorker } from '../mta/mta-worker.js';
 import { DeliveryQueue } from '../mta/queue/delivery-queue.js';
 import { Router } from '../mta/routing/router.js';
 import { Shaper } from '../mta/shaping/shaper.js';
-import { deliveryQueueProjection } from '../projections/delivery-queue/delivery-queue-projection.js';
+import { projections as allProjections } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
+import { messageListRoutes } from '../read-api/message-list-routes.js';
 import { managementRoutes } from '../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../write-side/admin/message-action-routes.js';
 import { suppressionRoutes } from '../write-side/admin/suppression-routes.js';
@@ -39,6 +42,36 @@ export interface RunningPostlog {
   /** e.g. http://127.0.0.1:5000 */
   httpUrl: string;
   stop(): Promise<void>;
+}
+
+/** Gauges computed when Prometheus scrapes: projection lag and queue depth per destination. */
+function registerQueueAndLagMetrics(metrics: Metrics, database: Database, projectionNames: string[]): void {
+  new Gauge({
+    name: 'postlog_projection_lag_events',
+    help: 'Events in the log after the projection checkpoint (by global position)',
+    labelNames: ['projection'],
+    registers: [metrics.registry],
+    async collect() {
+      for (const s of await projectionStatus(database.pool, projectionNames)) this.set({ projection: s.name }, s.lagEvents ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'postlog_queue_depth',
+    help: 'Messages waiting in the delivery queue, per recipient domain (largest 50)',
+    labelNames: ['destination', 'state'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      const { rows } = await database.pool.query(
+        `SELECT recipient_domain, count(*) FILTER (WHERE due_at IS NOT NULL)::int AS queued, count(*) FILTER (WHERE due_at IS NULL)::int AS held
+           FROM delivery_queue GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT 50`,
+      );
+      for (const r of rows) {
+        this.set({ destination: r.recipient_domain, state: 'queued' }, r.queued);
+        this.set({ destination: r.recipient_domain, state: 'held' }, r.held);
+      }
+    },
+  });
 }
 
 function listenSmtp(server: SMTPServer, host: string, port: number, setting: string): Promise<void> {
@@ -159,7 +192,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const resolver = createResolver(config.dnsServers);
 
   const projections = config.roles.includes('projector')
-    ? [deliveryQueueProjection].map(
+    ? allProjections.map(
         (projection) =>
           new ProjectionRunner(projection, {
             pool: database.pool,
@@ -178,6 +211,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
         postalMessageRoutes(read),
         v2MessageRoutes(read),
+        messageListRoutes({ ...read, pool: database.pool }),
         managementRoutes({ tenancy, auth, resolver }),
         messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
         suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
@@ -208,6 +242,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
+  registerQueueAndLagMetrics(metrics, database, config.roles.includes('projector') ? allProjections.map((p) => p.name) : []);
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {

@@ -4,18 +4,27 @@ import type { EventFilter, EventStore, RecordedEvent, Subscription } from '../in
 import { START } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
 
+/** Maps a projection's table name to the one to write (the live table, or a shadow copy). */
+export type TableNames = (table: string) => string;
+export const liveTables: TableNames = (t) => t;
+
 /**
  * A read model kept in PostgreSQL. `apply` runs inside the transaction that also moves the
- * checkpoint, so each event changes the rows exactly once.
+ * checkpoint, so each event changes the rows exactly once. It must name its tables through `t`,
+ * so that rebuild and verify can run it into shadow copies.
  */
 export interface PostgresProjection {
   name: string;
   /** Bump to rebuild from the start of the log (after `reset`). */
   version: number;
   filter?: EventFilter;
-  apply(client: pg.PoolClient, events: RecordedEvent[]): Promise<void>;
+  /** The tables it owns; rebuild copies and swaps them, verify compares them. */
+  tables: string[];
+  /** Columns verify ignores (operational state that is not derived from events), per table. */
+  volatileColumns?: Record<string, string[]>;
+  apply(client: pg.PoolClient, events: RecordedEvent[], t: TableNames): Promise<void>;
   /** Empties the projection's tables (version change or rebuild). */
-  reset(client: pg.PoolClient): Promise<void>;
+  reset(client: pg.PoolClient, t: TableNames): Promise<void>;
 }
 
 export interface ProjectionRunnerOptions {
@@ -121,7 +130,7 @@ export class ProjectionRunner {
         this.checkpoint = row.checkpoint;
         return row.checkpoint;
       }
-      await this.projection.reset(client);
+      await this.projection.reset(client, liveTables);
       await client.query(
         `INSERT INTO projection_checkpoints (name, version, checkpoint) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint, position = NULL, last_error = NULL, updated_at = now()`,
@@ -143,7 +152,7 @@ export class ProjectionRunner {
     const client = await this.o.pool.connect();
     try {
       await client.query('BEGIN');
-      await this.projection.apply(client, events);
+      await this.projection.apply(client, events, liveTables);
       const last = events[events.length - 1]!;
       const moved = await client.query(
         'UPDATE projection_checkpoints SET checkpoint = $2, position = $3, updated_at = now(), last_error = NULL WHERE name = $1 AND checkpoint = $4',

@@ -2,7 +2,10 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
-import { CreateServer, type Result } from '../../domain/index.js';
+import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
+import { projectionNamed, projections } from '../../projections/registry.js';
+import { projectionStatus, rebuildProjection, verifyProjection } from '../../projections/maintenance.js';
+import { PostgresEventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
 import { migrate, openDatabase } from '../postgres/index.js';
@@ -224,6 +227,83 @@ adminToken
     }),
   );
 
+const projectionsCommand = program.command('projections').description('read models built from the log');
+projectionsCommand
+  .command('status')
+  .option('--json', 'print JSON')
+  .description('checkpoints, lag and errors of every projection')
+  .action(async (opts: { json?: boolean }) =>
+    withDatabase({}, async (db) => {
+      const status = await projectionStatus(db.pool, projections.map((p) => p.name));
+      if (opts.json) return print(status, true);
+      for (const s of status) {
+        process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
+      }
+    }),
+  );
+projectionsCommand
+  .command('rebuild <name>')
+  .description('rebuild a projection from the log into shadow tables, then swap them in (no downtime)')
+  .action(async (name: string) =>
+    withEventStore(async (store, db) => {
+      const p = projectionNamed(name) ?? fail(`no projection ${name} (known: ${projections.map((x) => x.name).join(', ')})`);
+      const result = await rebuildProjection(db.pool, store, p, (n) => process.stderr.write(`\r${n} events`));
+      process.stderr.write('\n');
+      process.stdout.write(`rebuilt ${name} from ${result.events} events in ${result.seconds.toFixed(1)} s (${Math.round(result.events / Math.max(result.seconds, 0.001))} events/s)\n`);
+    }),
+  );
+projectionsCommand
+  .command('verify [name]')
+  .option('--json', 'print JSON')
+  .description('rebuild into a shadow and compare with the live tables; exit code 1 on any difference')
+  .action(async (name: string | undefined, opts: { json?: boolean }) =>
+    withEventStore(async (store, db) => {
+      const targets = name ? [projectionNamed(name) ?? fail(`no projection ${name}`)] : projections;
+      const reports = [];
+      for (const p of targets) reports.push(await verifyProjection(db.pool, store, p));
+      if (opts.json) print(reports, true);
+      else {
+        for (const r of reports) {
+          process.stdout.write(`${r.projection}: ${r.ok ? 'OK' : 'DIFFERENT'} (${r.events} events, ${r.seconds.toFixed(1)} s)\n`);
+          for (const t of r.tables) {
+            process.stdout.write(`  ${t.table}: ${t.liveRows} live rows, ${t.rebuiltRows} rebuilt, ${t.onlyInLive} only live, ${t.onlyInRebuilt} only rebuilt\n`);
+            for (const sample of t.samples) process.stdout.write(`    ${JSON.stringify(sample)}\n`);
+          }
+        }
+      }
+      if (!reports.every((r) => r.ok)) process.exitCode = 1;
+    }),
+  );
+
+program
+  .command('replay')
+  .description('replay history from the log')
+  .command('message <id>')
+  .option('--json', 'print JSON')
+  .description("a message's timeline, with its state after each event")
+  .action(async (id: string, opts: { json?: boolean }) =>
+    withEventStore(async (store) => {
+      const recorded = await store.readStream(`message-${id}`);
+      if (recorded.length === 0) fail(`no message ${id}`);
+      let state = initialState();
+      const steps = [];
+      for (const r of recorded) {
+        const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
+        if (!decoded.ok) fail(`event ${r.eventId} cannot be read: ${decoded.error.code}`);
+        state = evolve(state, decoded.value);
+        steps.push({ revision: r.revision, position: r.position, recordedAt: r.recordedAt.toISOString(), type: r.type, data: r.data, metadata: r.metadata, state });
+      }
+      if (opts.json) return print(steps, true);
+      for (const s of steps) {
+        const d = s.data as Record<string, unknown>;
+        const detail = [d.to, d.reason, d.diagnostic, (d.delivery as { reply?: { code: number; text: string } } | undefined)?.reply && `${(d.delivery as { reply: { code: number; text: string } }).reply.code} ${(d.delivery as { reply: { code: number; text: string } }).reply.text}`, d.nextAttemptAt && `next ${String(d.nextAttemptAt)}`]
+          .filter(Boolean)
+          .join(' · ');
+        process.stdout.write(`#${String(s.revision).padEnd(3)} ${s.recordedAt}  ${s.type.padEnd(20)} → ${s.state.status.padEnd(10)} attempts ${s.state.attempts}${detail ? `  ${detail}` : ''}\n`);
+      }
+    }),
+  );
+
 function print(value: unknown, json: boolean | undefined): void {
   process.stdout.write(json ? JSON.stringify(value) + '\n' : JSON.stringify(value, null, 2) + '\n');
 }
@@ -237,6 +317,18 @@ function fail(message: string): never {
 function must<T>(result: Result<T, TenancyError>): T {
   if (!result.ok) fail(`${result.error.code}: ${result.error.message}`);
   return result.value;
+}
+
+/** Runs a command against the event log (and its database). */
+async function withEventStore(work: (store: PostgresEventStore, db: Awaited<ReturnType<typeof openDatabase>>) => Promise<void>): Promise<void> {
+  await withDatabase({}, async (db, logger) => {
+    const store = new PostgresEventStore({ pool: db.pool, connectionString: db.connectionString, logger });
+    try {
+      await work(store, db);
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 /** Runs a command against the tenancy store, whether or not `postlog start` runs on this data dir. */

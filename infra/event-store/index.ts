@@ -1,2 +1,3 @@
 export * from './port.js';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgres-event-store.js';
+export { compareCheckpoints } from './postgres/checkpoint.js';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { messageEventCodec } from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
-import type { PostgresProjection } from '../runner.js';
+import type { PostgresProjection, TableNames } from '../runner.js';
 
 interface NewRow {
   serverId: string;
@@ -32,13 +32,16 @@ export const deliveryQueueProjection: PostgresProjection = {
   name: 'delivery-queue',
   version: 1,
   filter: { streamPrefixes: ['message-'] },
-  async reset(client) {
-    await client.query('DELETE FROM delivery_queue');
+  tables: ['delivery_queue'],
+  // leases belong to the MTA workers, not to the log
+  volatileColumns: { delivery_queue: ['lease_owner', 'lease_until'] },
+  async reset(client, t) {
+    await client.query(`DELETE FROM ${t('delivery_queue')}`);
   },
-  async apply(client, events) {
+  async apply(client, events, t) {
     const changes = new Map<number, Change>();
     for (const r of events) fold(changes, r);
-    await write(client, changes);
+    await write(client, changes, t);
   },
 };
 
@@ -81,15 +84,16 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
   }
 }
 
-async function write(client: pg.PoolClient, changes: Map<number, Change>): Promise<void> {
+async function write(client: pg.PoolClient, changes: Map<number, Change>, t: TableNames): Promise<void> {
+  const table = t('delivery_queue');
   const removed = [...changes].filter(([, c]) => c.remove).map(([id]) => id);
   const inserts = [...changes].filter(([, c]) => !c.remove && c.insert);
   const updates = [...changes].filter(([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease));
-  if (removed.length > 0) await client.query('DELETE FROM delivery_queue WHERE message_id = ANY($1::bigint[])', [removed]);
+  if (removed.length > 0) await client.query(`DELETE FROM ${table} WHERE message_id = ANY($1::bigint[])`, [removed]);
   if (inserts.length > 0) {
     const col = <T>(f: (id: number, c: Change & { insert: NewRow }) => T) => inserts.map(([id, c]) => f(id, c as Change & { insert: NewRow }));
     await client.query(
-      `INSERT INTO delivery_queue (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts)
+      `INSERT INTO ${table} (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts)
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
        ON CONFLICT (message_id) DO NOTHING`,
       [
@@ -108,7 +112,7 @@ async function write(client: pg.PoolClient, changes: Map<number, Change>): Promi
   }
   if (updates.length > 0) {
     await client.query(
-      `UPDATE delivery_queue q SET
+      `UPDATE ${table} q SET
          due_at = CASE WHEN u.set_due THEN u.due_at ELSE q.due_at END,
          attempts = q.attempts + u.add_attempts,
          lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_owner END,

@@ -19,3 +19,13 @@ export function decodeCheckpoint(checkpoint: Checkpoint): PgCheckpoint {
   if (!match) throw new Error(`not a Postgres event-store checkpoint: ${JSON.stringify(checkpoint)}`);
   return { transactionId: match[1]!, position: match[2]! };
 }
+
+/** Orders two checkpoints of this store: negative when a comes first. */
+export function compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
+  const x = decodeCheckpoint(a);
+  const y = decodeCheckpoint(b);
+  const tx = BigInt(x.transactionId) - BigInt(y.transactionId);
+  if (tx !== 0n) return tx < 0n ? -1 : 1;
+  const pos = BigInt(x.position) - BigInt(y.position);
+  return pos === 0n ? 0 : pos < 0n ? -1 : 1;
+}

@@ -1,0 +1,166 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import { authenticate } from '../infra/http/auth.js';
+import { sendError } from '../infra/http/errors.js';
+import type { ReadApiDeps } from './read-deps.js';
+
+export interface ListDeps extends ReadApiDeps {
+  pool: pg.Pool;
+}
+
+const security: { [label: string]: string[] }[] = [{ apiKey: [] }, { adminToken: [] }];
+
+/** Servers a request may read: its API key's, or those of the admin's organization(s) (optionally one). */
+async function readableServers(deps: ListDeps, req: FastifyRequest, reply: FastifyReply, serverId: string | undefined): Promise<string[] | null | undefined> {
+  if (req.postlogServer) {
+    if (serverId && serverId !== req.postlogServer.id) {
+      sendError(reply, 404, 'NOT_FOUND', 'server not found');
+      return undefined;
+    }
+    return [req.postlogServer.id];
+  }
+  const actor = req.postlogActor!;
+  if (serverId) {
+    if (!(await deps.tenancy.getServer(actor, serverId)).ok) {
+      sendError(reply, 404, 'NOT_FOUND', 'server not found');
+      return undefined;
+    }
+    return [serverId];
+  }
+  if (actor.organizationId === null) return null; // global admin: every server
+  const servers = await deps.tenancy.listServers(actor, actor.organizationId);
+  return servers.ok ? servers.value.map((s) => s.id) : [];
+}
+
+const encodeCursor = (at: string, id: string) => Buffer.from(`${at}|${id}`).toString('base64url');
+function decodeCursor(cursor: string): { at: string; id: string } | undefined {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  return at && id && /^\d+$/.test(id) && !Number.isNaN(Date.parse(at)) ? { at, id } : undefined;
+}
+
+/**
+ * The admin API over the read models: list and search messages (cursor pagination), daily
+ * stats, the delivery queue per destination. API keys see their server; admin tokens their
+ * organization's servers.
+ */
+export function messageListRoutes(deps: ListDeps) {
+  return async function plugin(appBase: FastifyInstance) {
+    const app = appBase.withTypeProvider<ZodTypeProvider>();
+    const auth = authenticate(deps.auth, ['server', 'admin']);
+
+    app.get('/v2/messages', {
+      preHandler: auth,
+      schema: {
+        tags: ['messages'],
+        summary: 'List and search messages, newest first (from the read model: may lag the log by a moment)',
+        security,
+        querystring: z.object({
+          serverId: z.uuid().optional(),
+          status: z.enum(['accepted', 'held', 'released', 'queued', 'deferred', 'delivered', 'bounced', 'failed', 'cancelled']).optional(),
+          recipient: z.string().min(1).max(320).optional(),
+          tag: z.string().min(1).max(100).optional(),
+          since: z.iso.datetime({ offset: true }).optional(),
+          until: z.iso.datetime({ offset: true }).optional(),
+          q: z.string().min(1).max(200).optional().describe('free text in the subject'),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().max(200).optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        const servers = await readableServers(deps, req, reply, req.query.serverId);
+        if (servers === undefined) return reply;
+        const cursor = req.query.cursor ? decodeCursor(req.query.cursor) : undefined;
+        if (req.query.cursor && !cursor) return sendError(reply, 400, 'VALIDATION_FAILED', 'cursor is not valid', [{ path: 'querystring.cursor', message: 'is not valid' }]);
+        const q = req.query;
+        const { rows } = await deps.pool.query(
+          `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
+                  attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at
+             FROM rm_messages
+            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
+              AND ($2::text IS NULL OR status = $2)
+              AND ($3::text IS NULL OR rcpt_to = lower($3))
+              AND ($4::text IS NULL OR tag = $4)
+              AND ($5::timestamptz IS NULL OR accepted_at >= $5)
+              AND ($6::timestamptz IS NULL OR accepted_at < $6)
+              AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
+              AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
+            ORDER BY accepted_at DESC, message_id DESC
+            LIMIT $10`,
+          [servers, q.status ?? null, q.recipient ?? null, q.tag ?? null, q.since ?? null, q.until ?? null, q.q ?? null, cursor?.at ?? null, cursor?.id ?? null, q.limit],
+        );
+        const messages = rows.map((r) => ({
+          id: r.id,
+          serverId: r.server_id,
+          batchId: r.batch_id,
+          rfcMessageId: r.rfc_message_id,
+          from: r.mail_from,
+          to: r.rcpt_to,
+          subject: r.subject,
+          tag: r.tag,
+          source: r.source,
+          size: r.size,
+          status: r.status,
+          heldReason: r.held_reason,
+          attempts: r.attempts,
+          lastReply: r.last_reply,
+          bounceClassification: r.bounce_classification,
+          opens: r.opens,
+          clicks: r.clicks,
+          acceptedAt: r.accepted_at.toISOString(),
+          lastEventAt: r.last_event_at.toISOString(),
+          deliveredAt: r.delivered_at ? r.delivered_at.toISOString() : null,
+        }));
+        const last = messages[messages.length - 1];
+        return reply.send({ messages, nextCursor: messages.length === q.limit && last ? encodeCursor(last.acceptedAt, last.id) : null });
+      },
+    });
+
+    app.get('/v2/stats', {
+      preHandler: auth,
+      schema: {
+        tags: ['stats'],
+        summary: 'Daily counts per server (accepted, delivered, deferred, bounced, failed, opens and clicks unique and total, complaints, unsubscribes)',
+        security,
+        querystring: z.object({ serverId: z.uuid().optional(), since: z.iso.date().optional(), until: z.iso.date().optional() }),
+      },
+      handler: async (req, reply) => {
+        const servers = await readableServers(deps, req, reply, req.query.serverId);
+        if (servers === undefined) return reply;
+        const { rows } = await deps.pool.query(
+          `SELECT server_id, to_char(day, 'YYYY-MM-DD') AS day, accepted, held, delivered, deferred, bounced, failed, cancelled,
+                  opened_total, opened_unique, clicked_total, clicked_unique, complained, unsubscribed
+             FROM rm_daily_stats
+            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[])) AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+            ORDER BY day, server_id`,
+          [servers, req.query.since ?? null, req.query.until ?? null],
+        );
+        const totals: Record<string, number> = {};
+        for (const r of rows) for (const [k, v] of Object.entries(r)) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;
+        return reply.send({ days: rows, totals });
+      },
+    });
+
+    app.get('/v2/queue', {
+      preHandler: auth,
+      schema: { tags: ['queue'], summary: 'The delivery queue per recipient domain: queued, retrying, held, oldest due', security, querystring: z.object({ serverId: z.uuid().optional() }) },
+      handler: async (req, reply) => {
+        const servers = await readableServers(deps, req, reply, req.query.serverId);
+        if (servers === undefined) return reply;
+        const { rows } = await deps.pool.query(
+          `SELECT recipient_domain AS domain,
+                  count(*) FILTER (WHERE due_at IS NOT NULL AND attempts = 0)::int AS queued,
+                  count(*) FILTER (WHERE due_at IS NOT NULL AND attempts > 0)::int AS retrying,
+                  count(*) FILTER (WHERE due_at IS NULL)::int AS held,
+                  count(*) FILTER (WHERE lease_until > now())::int AS sending,
+                  min(due_at) AS oldest_due
+             FROM delivery_queue WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
+            GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT 500`,
+          [servers],
+        );
+        return reply.send({ destinations: rows.map((r) => ({ ...r, oldest_due: r.oldest_due ? r.oldest_due.toISOString() : null })) });
+      },
+    });
+  };
+}

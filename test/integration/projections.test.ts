@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PostgresEventStore, type EventStore } from '../../infra/event-store/index.js';
+import { verifyProjection, rebuildProjection, projectionStatus } from '../../projections/maintenance.js';
+import { messageReadModels } from '../../projections/read-models/message-read-models.js';
+import { ProjectionRunner, type PostgresProjection } from '../../projections/runner.js';
+import { handleMessageCommand } from '../../write-side/index.js';
+import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { cliPath, runCli } from '../helpers/postlog-process.js';
+
+const SERVER = '11111111-1111-4111-8111-111111111111';
+const day = '2026-03-01';
+const at = (minute: number) => `${day}T10:${String(minute).padStart(2, '0')}:00.000Z`;
+const delivery = (attempt: number, code: number, minute: number) => ({ attempt, mxHost: 'mx.example.org', reply: { code, text: code === 250 ? 'OK' : 'try later' }, durationMs: 5, at: at(minute) });
+
+async function accept(store: EventStore, id: string, to: string, tag = 'news') {
+  const res = await handleMessageCommand(store, id, {
+    type: 'Accept',
+    message: { messageId: id, serverId: SERVER, batchId: 'b', rfcMessageId: `${id}@x`, token: 'AbCdEfGh12345678', from: 'a@sender.test', to, subject: `Subject ${id}`, tag, contentHash: 'c'.repeat(64), size: 100, source: 'api' },
+    at: at(0),
+  });
+  assert.ok(res.ok, JSON.stringify(res));
+}
+
+async function run(store: EventStore, id: string, command: Parameters<typeof handleMessageCommand>[2]) {
+  const res = await handleMessageCommand(store, id, command);
+  assert.ok(res.ok, JSON.stringify(res));
+}
+
+/** Runs a projection until it has applied everything currently in the log. */
+async function catchUp(db: TestDatabase, store: EventStore, p: PostgresProjection) {
+  const runner = new ProjectionRunner(p, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
+  runner.start();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [s] = await projectionStatus(db.pool, [p.name]);
+    if (s && s.position !== null && s.position === s.headPosition) break;
+    if (Date.now() > deadline) throw new Error(`projection did not catch up: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await runner.stop();
+}
+
+describe('message read models: projection specs, rebuild, verify, leadership', () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+  before(async () => {
+    db = await createTestDatabase();
+    store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
+    // given: a delivered message with engagement, a bounced one, a held one
+    await accept(store, '1', 'Alice@Example.org');
+    await run(store, '1', { type: 'RecordDeferral', delivery: delivery(1, 451, 1), reason: '451 try later', nextAttemptAt: at(5), at: at(1) });
+    await run(store, '1', { type: 'RecordDelivery', delivery: delivery(2, 250, 5), at: at(5) });
+    await run(store, '1', { type: 'RecordOpen', machine: false, at: at(6) });
+    await run(store, '1', { type: 'RecordOpen', machine: false, at: at(7) });
+    await run(store, '1', { type: 'RecordClick', url: 'https://example.org/x', machine: false, at: at(8) });
+    await accept(store, '2', 'bob@example.net');
+    await run(store, '2', { type: 'RecordBounce', kind: 'sync', delivery: delivery(1, 550, 2), diagnostic: '550 5.1.1 user unknown', classification: 'bad-mailbox', suppress: true, at: at(2) });
+    await accept(store, '3', 'carol@example.com', 'other');
+    await run(store, '3', { type: 'Hold', reason: 'manual', at: at(3) });
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it('projects messages, attempts and daily stats', async () => {
+    await catchUp(db, store, messageReadModels);
+    const { rows } = await db.pool.query('SELECT message_id::int AS id, rcpt_to, status, attempts, opens, clicks, last_reply, bounce_classification, held_reason, tag FROM rm_messages ORDER BY message_id');
+    assert.deepEqual(rows, [
+      { id: 1, rcpt_to: 'alice@example.org', status: 'delivered', attempts: 2, opens: 2, clicks: 1, last_reply: '250 OK', bounce_classification: null, held_reason: null, tag: 'news' },
+      { id: 2, rcpt_to: 'bob@example.net', status: 'bounced', attempts: 1, opens: 0, clicks: 0, last_reply: '550 5.1.1 user unknown', bounce_classification: 'bad-mailbox', held_reason: null, tag: 'news' },
+      { id: 3, rcpt_to: 'carol@example.com', status: 'held', attempts: 0, opens: 0, clicks: 0, last_reply: null, bounce_classification: null, held_reason: 'manual', tag: 'other' },
+    ]);
+    const deliveries = await db.pool.query('SELECT message_id::int AS id, attempt, outcome, smtp_code FROM rm_deliveries ORDER BY message_id, attempt');
+    assert.deepEqual(deliveries.rows, [
+      { id: 1, attempt: 1, outcome: 'deferred', smtp_code: 451 },
+      { id: 1, attempt: 2, outcome: 'delivered', smtp_code: 250 },
+      { id: 2, attempt: 1, outcome: 'bounced', smtp_code: 550 },
+    ]);
+    const stats = await db.pool.query(`SELECT accepted, held, delivered, deferred, bounced, opened_total, opened_unique, clicked_total, clicked_unique FROM rm_daily_stats WHERE server_id = $1`, [SERVER]);
+    assert.deepEqual(stats.rows, [{ accepted: 3, held: 1, delivered: 1, deferred: 1, bounced: 1, opened_total: 2, opened_unique: 1, clicked_total: 1, clicked_unique: 1 }]);
+  });
+
+  it('gives the same rows when applied again from the start (verify), and finds a hand-corrupted row', async () => {
+    const clean = await verifyProjection(db.pool, store, messageReadModels);
+    assert.equal(clean.ok, true, JSON.stringify(clean.tables));
+    await db.pool.query(`UPDATE rm_messages SET status = 'failed' WHERE message_id = 3`);
+    const dirty = await verifyProjection(db.pool, store, messageReadModels);
+    assert.equal(dirty.ok, false);
+    const table = dirty.tables.find((t) => t.table === 'rm_messages')!;
+    assert.deepEqual([table.onlyInLive, table.onlyInRebuilt], [1, 1]);
+    // the CLI says the same, with exit code 1; a rebuild repairs it
+    const env = { ...(process.env as Record<string, string>), POSTLOG_DATABASE_URL: db.url, POSTLOG_LOG_LEVEL: 'warn' };
+    const cli = await runCli(['projections', 'verify', 'message-read-models'], env);
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.match(cli.stdout, /DIFFERENT/);
+    assert.match(cli.stdout, /rm_messages: 3 live rows, 3 rebuilt, 1 only live, 1 only rebuilt/);
+    const rebuilt = await runCli(['projections', 'rebuild', 'message-read-models'], env);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.equal((await db.pool.query('SELECT status FROM rm_messages WHERE message_id = 3')).rows[0].status, 'held');
+    assert.equal((await runCli(['projections', 'verify'], env)).code, 0);
+    const status = await runCli(['projections', 'status', '--json'], env);
+    assert.equal(JSON.parse(status.stdout).find((s: { name: string }) => s.name === 'message-read-models').lagEvents, 0);
+    void cliPath;
+  });
+
+  it('prints a message timeline with the state after each event (postlog replay)', async () => {
+    const env = { ...(process.env as Record<string, string>), POSTLOG_DATABASE_URL: db.url, POSTLOG_LOG_LEVEL: 'warn' };
+    const out = await runCli(['replay', 'message', '1'], env);
+    assert.equal(out.code, 0, out.stderr);
+    const lines = out.stdout.trim().split('\n');
+    assert.equal(lines.length, 7);
+    assert.match(lines[0]!, /MessageAccepted\s+→ accepted/);
+    assert.match(lines[2]!, /MessageDeferred\s+→ deferred\s+attempts 1/);
+    assert.match(lines[3]!, /MessageDelivered\s+→ delivered\s+attempts 2/);
+    assert.equal((await runCli(['replay', 'message', '999'], env)).code, 1);
+  });
+
+  it('runs in exactly one runner at a time, and another takes over when the leader dies', async () => {
+    const other = new PostgresEventStore({ pool: db.newPool(), connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
+    const a = new ProjectionRunner(messageReadModels, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger, standbyRetryMs: 100 });
+    const b = new ProjectionRunner(messageReadModels, { pool: db.pool, connectionString: db.url, eventStore: other, logger: testLogger, standbyRetryMs: 100 });
+    a.start();
+    await new Promise((r) => setTimeout(r, 300));
+    b.start();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([a.leader, b.leader], [true, false]);
+    await a.stop(); // its lock connection closes, as it would when its process dies
+    await accept(store, '4', 'dave@example.org');
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await db.pool.query('SELECT 1 FROM rm_messages WHERE message_id = 4')).rowCount === 0) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.leader, true);
+    assert.equal((await db.pool.query('SELECT status FROM rm_messages WHERE message_id = 4')).rows[0]?.status, 'queued');
+    await b.stop();
+    await other.close();
+    void rebuildProjection;
+  });
+});
