@@ -29,6 +29,11 @@ export async function baseEnv(dataDir: string, extra: Record<string, string> = {
     POSTLOG_DATA_DIR: dataDir,
     POSTLOG_HTTP_PORT: String(await freePort()),
     POSTLOG_EMBEDDED_PG_PORT: String(await freePort()),
+    POSTLOG_SUBMISSION_PORT: String(await freePort()),
+    POSTLOG_SUBMISSION_TLS_PORT: String(await freePort()),
+    POSTLOG_INBOUND_PORT: String(await freePort()),
+    // no resolver: a test's MTA must never look for the internet
+    POSTLOG_DNS_SERVERS: '127.0.0.1:9',
     POSTLOG_LOG_FORMAT: 'json',
     ...extra,
   };
