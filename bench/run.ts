@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'send-api': async () => (await import('./send-api.js')).run(),
   delivery: async () => (await import('./delivery.js')).run(),
   submission: async () => (await import('./submission.js')).run(),
+  replay: async () => (await import('./replay.js')).run(),
 };
 
 const name = process.argv[2];
