@@ -16,6 +16,7 @@ import { suppressionRoutes } from '../write-side/admin/suppression-routes.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
 import { createInboundServer } from '../mta/inbound/inbound-server.js';
+import { runRetention } from '../write-side/retention/retention-job.js';
 import type { SMTPServer } from 'smtp-server';
 import { loadTlsMaterial } from './tls/certificate.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
@@ -277,6 +278,13 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   }
   projections.forEach((p) => p.start());
   mta?.start();
+  // retention runs with the projector (it reads the messages read model), every 15 minutes
+  const retentionTimer = config.roles.includes('projector')
+    ? setInterval(() => {
+        runRetention({ pool: database.pool, eventStore, logger }).catch((err: Error) => logger.error({ error: err.message }, 'retention run failed'));
+      }, 15 * 60_000)
+    : undefined;
+  retentionTimer?.unref();
   ready = true;
   logger.info(
     { http: httpUrl, database: database.kind, roles: config.roles, ms: Math.round(performance.now() - started), version },
@@ -299,6 +307,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         // stop accepting: SMTP sessions in progress finish their transaction, HTTP requests their appends
         await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
         await http.close();
+        if (retentionTimer) clearInterval(retentionTimer);
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
         await Promise.all(projections.map((p) => p.stop()));
         await eventStore.close(); // drains the group-commit queue

@@ -33,6 +33,7 @@ export const MessageCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('RecordClick'), url: z.string().min(1), ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at }),
   z.object({ type: z.literal('RecordUnsubscribe'), method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at }),
   z.object({ type: z.literal('RecordComplaint'), feedbackType: z.string().default('abuse'), source: z.string().optional(), at }),
+  z.object({ type: z.literal('ExpireContent'), retentionDays: z.number().int().min(0), at }),
   z.object({ type: z.literal('RecordAutoReply'), from: z.string().optional(), subject: z.string().optional(), at }),
 ]);
 export type MessageCommand = z.infer<typeof MessageCommand>;

@@ -10,7 +10,8 @@ export type MessageErrorCode =
   | 'MESSAGE_HELD'
   | 'MESSAGE_NOT_HELD'
   | 'MESSAGE_NOT_QUEUED'
-  | 'MESSAGE_NOT_DELIVERED';
+  | 'MESSAGE_NOT_DELIVERED'
+  | 'MESSAGE_IN_FLIGHT';
 
 export interface MessageError {
   code: MessageErrorCode;
@@ -138,6 +139,15 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
       const { type: _type, ...data } = command;
       return ok([{ type: 'MessageComplained', data }]);
     }
+    case 'ExpireContent': {
+      if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
+      // a message still waiting for delivery keeps its content, whatever its age
+      if (inFlight.has(state.status) || state.status === 'accepted' || state.status === 'released') {
+        return fail('MESSAGE_IN_FLIGHT', state, 'the message may still be delivered; its content stays');
+      }
+      if (state.contentExpired) return ok([]);
+      return ok([{ type: 'MessageContentExpired', data: { retentionDays: command.retentionDays, at } }]);
+    }
     case 'RecordAutoReply': {
       const guard = guardEngagement(state);
       if (guard) return guard;
@@ -180,6 +190,8 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
       return { ...state, complained: true };
     case 'MessageAutoReplied':
       return state;
+    case 'MessageContentExpired':
+      return { ...state, contentExpired: true };
   }
 }
 

@@ -75,6 +75,8 @@ export const MessageLinkClicked = z.object({ url: z.string().min(1), ...Hit });
 export const MessageUnsubscribed = z.object({ method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at: Timestamp });
 /** An automatic answer (out of office, RFC 3834 Auto-Submitted) came back: not a bounce. */
 export const MessageAutoReplied = z.object({ from: z.string().optional(), subject: z.string().optional(), at: Timestamp });
+/** The raw content was deleted after the server's retention period; the history stays. */
+export const MessageContentExpired = z.object({ retentionDays: z.number().int().min(0), at: Timestamp });
 export const MessageComplained = z.object({ feedbackType: z.string().default('abuse'), source: z.string().optional(), at: Timestamp });
 
 export const messageEventCodec = createEventCodec({
@@ -92,6 +94,7 @@ export const messageEventCodec = createEventCodec({
   MessageUnsubscribed: { schema: MessageUnsubscribed, schemaVersion: 1 },
   MessageComplained: { schema: MessageComplained, schemaVersion: 1 },
   MessageAutoReplied: { schema: MessageAutoReplied, schemaVersion: 1 },
+  MessageContentExpired: { schema: MessageContentExpired, schemaVersion: 1 },
 });
 
 export type MessageEvent = EventUnion<typeof messageEventCodec.definitions>;

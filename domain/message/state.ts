@@ -25,6 +25,8 @@ export interface MessageState {
   bouncedAfterDelivery: boolean;
   unsubscribed: boolean;
   complained: boolean;
+  /** The raw content is gone (retention); the events remain. */
+  contentExpired: boolean;
   opens: number;
   clicks: number;
 }
@@ -36,6 +38,7 @@ export const initialState = (): MessageState => ({
   bouncedAfterDelivery: false,
   unsubscribed: false,
   complained: false,
+  contentExpired: false,
   opens: 0,
   clicks: 0,
 });

@@ -408,4 +408,14 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'retention: content references in the messages read model',
+    sql: `
+      ALTER TABLE rm_messages ADD COLUMN content_hash text NOT NULL DEFAULT '';
+      ALTER TABLE rm_messages ADD COLUMN content_expired boolean NOT NULL DEFAULT false;
+      CREATE INDEX rm_messages_content ON rm_messages (content_hash) WHERE NOT content_expired;
+      CREATE INDEX rm_messages_retention ON rm_messages (server_id, accepted_at) WHERE NOT content_expired;
+    `,
+  },
 ];

@@ -26,16 +26,19 @@ interface MessageRow {
   accepted_at: string;
   last_event_at: string;
   delivered_at: string | null;
+  content_hash: string;
+  content_expired: boolean;
 }
 
 const COLUMNS: (keyof MessageRow)[] = [
   'message_id', 'server_id', 'batch_id', 'rfc_message_id', 'mail_from', 'rcpt_to', 'recipient_domain', 'subject', 'tag', 'source', 'size',
   'status', 'held_reason', 'attempts', 'last_reply', 'bounce_classification', 'opens', 'clicks', 'accepted_at', 'last_event_at', 'delivered_at',
+  'content_hash', 'content_expired',
 ];
 const TYPES: Record<keyof MessageRow, string> = {
   message_id: 'bigint', server_id: 'uuid', batch_id: 'text', rfc_message_id: 'text', mail_from: 'text', rcpt_to: 'text', recipient_domain: 'text', subject: 'text',
   tag: 'text', source: 'text', size: 'int', status: 'text', held_reason: 'text', attempts: 'int', last_reply: 'text', bounce_classification: 'text', opens: 'int',
-  clicks: 'int', accepted_at: 'timestamptz', last_event_at: 'timestamptz', delivered_at: 'timestamptz',
+  clicks: 'int', accepted_at: 'timestamptz', last_event_at: 'timestamptz', delivered_at: 'timestamptz', content_hash: 'text', content_expired: 'boolean',
 };
 
 const STAT_COLUMNS = ['accepted', 'held', 'delivered', 'deferred', 'bounced', 'failed', 'cancelled', 'opened_total', 'opened_unique', 'clicked_total', 'clicked_unique', 'complained', 'unsubscribed'] as const;
@@ -58,7 +61,7 @@ const replyText = (d: DeliveryAttempt) => (d.reply ? `${d.reply.code} ${d.reply.
  */
 export const messageReadModels: PostgresProjection = {
   name: 'message-read-models',
-  version: 1,
+  version: 2,
   filter: { streamPrefixes: ['message-'] },
   tables: ['rm_messages', 'rm_deliveries', 'rm_daily_stats'],
   async reset(client, t) {
@@ -121,6 +124,8 @@ function fold(
       accepted_at: d.at,
       last_event_at: d.at,
       delivered_at: null,
+      content_hash: d.contentHash,
+      content_expired: false,
     });
     count(d.serverId, d.at, 'accepted');
     return;
@@ -191,6 +196,9 @@ function fold(
       count(m.server_id, e.data.at, 'complained');
       return;
     case 'MessageAutoReplied':
+      return;
+    case 'MessageContentExpired':
+      m.content_expired = true;
       return;
   }
 }

@@ -503,6 +503,19 @@ describe('message decider: engagement', () => {
     given(history.queued).when(command).thenError('MESSAGE_NOT_DELIVERED');
   });
 
+  it('ExpireContent after a final outcome or while held → MessageContentExpired, once', () => {
+    const command = { type: 'ExpireContent' as const, retentionDays: 30, at: LATER };
+    given(history.delivered).when(command).then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
+    given(history.held).when(command).then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
+    given([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]).when(command).then([]);
+    assert.equal(foldMessage([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]).contentExpired, true);
+  });
+
+  it('ExpireContent of a message still to be delivered → MESSAGE_IN_FLIGHT', () => {
+    given(history.queued).when({ type: 'ExpireContent', retentionDays: 30, at: LATER }).thenError('MESSAGE_IN_FLIGHT');
+    given(history.deferred).when({ type: 'ExpireContent', retentionDays: 30, at: LATER }).thenError('MESSAGE_IN_FLIGHT');
+  });
+
   it('engagement is still recorded after a late (async) bounce', () => {
     given(history.lateBounced)
       .when(cmd.complain())
@@ -556,6 +569,7 @@ describe('message evolve', () => {
       bouncedAfterDelivery: false,
       unsubscribed: false,
       complained: false,
+      contentExpired: false,
       opens: 0,
       clicks: 0,
     } satisfies MessageState);
