@@ -57,6 +57,15 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, projec
     },
   });
   new Gauge({
+    name: 'postlog_projection_lag_seconds',
+    help: 'How long the oldest event a projection has not applied yet has been waiting',
+    labelNames: ['projection'],
+    registers: [metrics.registry],
+    async collect() {
+      for (const s of await projectionStatus(database.pool, projectionNames)) this.set({ projection: s.name }, s.lagSeconds);
+    },
+  });
+  new Gauge({
     name: 'postlog_queue_depth',
     help: 'Messages waiting in the delivery queue, per recipient domain (largest 50)',
     labelNames: ['destination', 'state'],
@@ -249,7 +258,10 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     try {
       const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger });
       if (config.roles.includes('inbound')) {
-        const inbound = createInboundServer({ eventStore, suppressions: send.suppressions, logger }, { hostname: config.hostname, tls, maxMessageBytes: config.maxMessageBytes });
+        const inbound = createInboundServer(
+          { eventStore, suppressions: send.suppressions, logger },
+          { hostname: config.hostname, tls, maxMessageBytes: config.maxMessageBytes, onMessage: (outcome) => metrics.smtpMessages.inc({ listener: 'inbound', outcome }) },
+        );
         await listenSmtp(inbound, config.smtpHost, config.inboundPort, 'POSTLOG_INBOUND_PORT');
         smtpServers.push(inbound);
       }
@@ -264,6 +276,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
           maxMessagesPerConnection: config.smtpMaxMessagesPerConnection,
           authFailuresPerMinute: config.smtpAuthFailuresPerMinute,
           logger,
+          onMessage: (outcome) => metrics.smtpMessages.inc({ listener: implicitTls ? 'submission-tls' : 'submission', outcome }),
         });
         await listenSmtp(server, config.smtpHost, port, implicitTls ? 'POSTLOG_SUBMISSION_TLS_PORT' : 'POSTLOG_SUBMISSION_PORT');
         smtpServers.push(server);

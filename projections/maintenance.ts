@@ -171,6 +171,8 @@ export interface ProjectionStatus {
   position: number | null;
   headPosition: number | null;
   lagEvents: number | null;
+  /** How long the oldest event the projection has not applied yet has been waiting. */
+  lagSeconds: number;
   updatedAt: string | null;
   lastError: string | null;
   errorAt: string | null;
@@ -181,18 +183,24 @@ export async function projectionStatus(pool: pg.Pool, names: string[]): Promise<
   const head = (await pool.query<{ p: number | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? null;
   const { rows } = await pool.query('SELECT name, version, checkpoint, position, updated_at, last_error, error_at FROM projection_checkpoints');
   const byName = new Map(rows.map((r) => [r.name as string, r]));
-  return names.map((name) => {
+  const out: ProjectionStatus[] = [];
+  for (const name of names) {
     const r = byName.get(name);
-    return {
+    const waiting = head !== null && head > (r?.position ?? 0)
+      ? (await pool.query<{ s: number | null }>('SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE position > $1', [r?.position ?? 0])).rows[0]?.s ?? 0
+      : 0;
+    out.push({
       name,
       version: r?.version ?? null,
       checkpoint: r?.checkpoint ?? null,
       position: r?.position ?? null,
       headPosition: head,
       lagEvents: head === null ? 0 : Math.max(0, head - (r?.position ?? 0)),
+      lagSeconds: Math.max(0, Math.round(waiting * 1000) / 1000),
       updatedAt: r?.updated_at ? r.updated_at.toISOString() : null,
       lastError: r?.last_error ?? null,
       errorAt: r?.error_at ? r.error_at.toISOString() : null,
-    };
-  });
+    });
+  }
+  return out;
 }

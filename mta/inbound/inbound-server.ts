@@ -9,6 +9,7 @@ export interface InboundOptions {
   maxMessageBytes: number;
   /** More Received headers than this: a mail loop. */
   maxReceivedHeaders?: number;
+  onMessage?: (outcome: string) => void;
 }
 
 const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
@@ -53,6 +54,7 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
         processInbound(deps, raw, session.envelope.rcptTo.map((r) => r.address)).then(
           (outcome) => {
             log.info({ rcpt: session.envelope.rcptTo.map((r) => r.address), outcome }, 'inbound message processed');
+            o.onMessage?.(outcome.kind);
             callback(null, `2.0.0 Ok (${outcome.kind})`);
           },
           (err: Error) => {

@@ -64,6 +64,7 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /postlog_events_appended_total \d+/);
     assert.match(metrics, /postlog_projection_lag_events\{projection="message-read-models"\} \d+/);
+    assert.match(metrics, /postlog_projection_lag_seconds\{projection="delivery-queue"\} [\d.]+/);
     assert.match(metrics, /postlog_queue_depth\{destination="example.org",state="queued"\} 2/);
     assert.match(metrics, /postlog_http_requests_total\{method="GET",route="\/v2\/messages",status="200"\}/);
   });

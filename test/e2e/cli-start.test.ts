@@ -153,11 +153,12 @@ describe('postlog start as a normal user', () => {
     try {
       const deadline = Date.now() + 30_000;
       let status = 0;
-      while (Date.now() < deadline && status !== 200) {
+      while (Date.now() < deadline && (status !== 200 || !/Postlog is up/.test(out))) {
         status = await fetch(`http://127.0.0.1:${env.POSTLOG_HTTP_PORT}/health`).then((r) => r.status, () => 0);
-        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+        if (status !== 200 || !/Postlog is up/.test(out)) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(status, 200, out);
+      assert.match(out, /Postlog is up/, `the answer came from this process: ${out}`);
       const pgPid = Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
       assert.equal(Number(readFileSync(`/proc/${pgPid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1]), uid, 'the server runs as nobody');
     } finally {

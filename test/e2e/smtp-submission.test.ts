@@ -77,9 +77,12 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     }
   });
 
-  it('accepts over implicit TLS too', async () => {
+  it('accepts over implicit TLS too, and counts SMTP messages in the metrics', async () => {
     const info = await transport({ secure: true, user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'tls@example.org', subject: 'TLS', text: 'x' });
     assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /postlog_smtp_messages_total\{listener="submission-tls",outcome="accepted"\} 1/);
+    assert.match(metrics, /postlog_smtp_messages_total\{listener="submission",outcome="accepted"\} 1/);
   });
 
   it('offers AUTH only after TLS, and relays nothing without it', async () => {

@@ -18,6 +18,8 @@ export interface SubmissionOptions {
   maxMessagesPerConnection: number;
   authFailuresPerMinute: number;
   logger: Logger;
+  /** Called for every message with its outcome (for metrics). */
+  onMessage?: (outcome: 'accepted' | 'rejected' | 'failed') => void;
 }
 
 /** SMTP errors carry their reply code; smtp-server sends "<code> <message>". */
@@ -120,9 +122,13 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
         accept(deps, session, raw, log).then(
           (reply) => {
             messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
+            o.onMessage?.('accepted');
             callback(null, reply);
           },
-          (err: Error & { responseCode?: number }) => callback(err.responseCode ? err : smtpError(451, '4.3.0 Temporary failure storing the message, try again')),
+          (err: Error & { responseCode?: number }) => {
+            o.onMessage?.(err.responseCode && err.responseCode >= 500 ? 'rejected' : 'failed');
+            callback(err.responseCode ? err : smtpError(451, '4.3.0 Temporary failure storing the message, try again'));
+          },
         );
       });
     },
