@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
 import { projectionStatus } from '../projections/maintenance.js';
 import { MtaWorker } from '../mta/mta-worker.js';
@@ -17,6 +17,8 @@ import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
 import { createInboundServer } from '../mta/inbound/inbound-server.js';
 import { runRetention } from '../write-side/retention/retention-job.js';
+import { HitRecorder } from '../write-side/tracking/hit-recorder.js';
+import { trackingRoutes } from '../write-side/tracking/tracking-routes.js';
 import type { SMTPServer } from 'smtp-server';
 import { loadTlsMaterial } from './tls/certificate.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
@@ -187,7 +189,14 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const tenancy = new TenancyStore(database.pool, dnsSettings(config));
   const auth = new Authenticator(tenancy);
   const contents = new ContentStore(database.pool);
+
+  const recorder = new HitRecorder({
+    eventStore,
+    logger: logger.child({ component: 'tracking' }),
+    onRecorded: (hit, machine) => metrics.trackingHits.inc({ kind: hit.kind, machine: String(machine) }),
+  });
   const send = {
+    publicUrl: () => config.publicUrl,
     eventStore,
     contents,
     ids: new MessageIdAllocator(database.pool),
@@ -215,7 +224,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     : [];
   const mta = config.roles.includes('mta') ? createMta(config, { database, eventStore, contents, tenancy, suppressions: send.suppressions, metrics, logger, resolver }) : undefined;
   const api = config.roles.includes('api');
-  const plugins = api
+  const plugins: FastifyPluginAsync[] = api
     ? [
         postalSendRoutes(send),
         v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
@@ -227,6 +236,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
       ]
     : [];
+  if (config.roles.includes('tracking')) plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
 
   const http = await createHttpServer({
     logger,
@@ -259,7 +269,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
       const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger });
       if (config.roles.includes('inbound')) {
         const inbound = createInboundServer(
-          { eventStore, suppressions: send.suppressions, logger },
+          { eventStore, suppressions: send.suppressions, logger, tenancy },
           { hostname: config.hostname, tls, maxMessageBytes: config.maxMessageBytes, onMessage: (outcome) => metrics.smtpMessages.inc({ listener: 'inbound', outcome }) },
         );
         await listenSmtp(inbound, config.smtpHost, config.inboundPort, 'POSTLOG_INBOUND_PORT');
@@ -320,6 +330,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         // stop accepting: SMTP sessions in progress finish their transaction, HTTP requests their appends
         await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
         await http.close();
+        await recorder.drain(); // every answered tracking hit reaches the log
         if (retentionTimer) clearInterval(retentionTimer);
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
         await Promise.all(projections.map((p) => p.stop()));

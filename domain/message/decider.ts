@@ -171,7 +171,7 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
     case 'MessageDeferred':
       return { ...state, status: 'deferred', attempts: state.attempts + 1 };
     case 'MessageDelivered':
-      return { ...state, status: 'delivered', attempts: state.attempts + 1, delivered: true };
+      return { ...state, status: 'delivered', attempts: state.attempts + 1, delivered: true, deliveredAt: event.data.at };
     case 'MessageBounced':
       return event.data.kind === 'async'
         ? { ...state, status: 'bounced', bouncedAfterDelivery: true }

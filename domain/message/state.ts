@@ -21,6 +21,7 @@ export interface MessageState {
   attempts: number;
   /** The message reached the recipient's server at some point (engagement is possible). */
   delivered: boolean;
+  deliveredAt?: string;
   /** A late bounce (DSN) arrived after delivery. */
   bouncedAfterDelivery: boolean;
   unsubscribed: boolean;

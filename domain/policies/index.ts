@@ -2,3 +2,4 @@ export * from './bounce-rules.js';
 export * from './bounce-classification.js';
 export * from './retry-schedule.js';
 export * from './reports.js';
+export * from './machine-detection.js';

@@ -28,6 +28,15 @@ export const UpdateServer = z
     suspended: z.boolean(),
     suspendedReason: z.string().max(500).nullable(),
     ipPool: z.string().min(1).max(100).nullable(),
+    trackOpens: z.boolean(),
+    trackClicks: z.boolean(),
+    /** e.g. https://click.example.com, a CNAME to Postlog; null for Postlog's own address. */
+    trackingBaseUrl: z.url({ protocol: /^https?$/ }).nullable(),
+    trackingExcludedDomains: z.array(z.string().min(1).max(253)).max(500),
+    /** One-click unsubscribe headers on every message unless a request turns them off. */
+    listUnsubscribe: z.boolean(),
+    /** Make a new tracking key; the previous one keeps verifying links already sent. */
+    rotateTrackingSecret: z.literal(true),
   })
   .partial()
   .strict();

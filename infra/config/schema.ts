@@ -32,6 +32,8 @@ export const ConfigSchema = z.object({
   /** Connections per process in the pool. */
   databasePoolSize: z.coerce.number().int().min(2).max(500).default(20),
   httpHost: z.string().min(1).default('127.0.0.1'),
+  /** How recipients reach Postlog's HTTP endpoints (tracking links, unsubscribe), e.g. https://mail.example.com. */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   httpPort: port.default(5000),
   /** SMTP submission with STARTTLS (587 in production). */
   submissionPort: port.default(2587),

@@ -40,6 +40,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
       return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : crypto.randomUUID();
     },
     bodyLimit: deps.bodyLimitBytes,
+    // tracking tokens carry the link they stand for
+    routerOptions: { maxParamLength: 4096 },
     trustProxy: false,
   });
   app.setValidatorCompiler(validatorCompiler);

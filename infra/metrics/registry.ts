@@ -21,6 +21,7 @@ export function createMetrics() {
     }),
     deliveries: new Counter({ name: 'postlog_delivery_attempts_total', help: 'Delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] }),
     projectionEvents: new Counter({ name: 'postlog_projection_events_total', help: 'Events applied by projection', labelNames: ['projection'], registers: [registry] }),
+    trackingHits: new Counter({ name: 'postlog_tracking_hits_total', help: 'Opens and clicks recorded, by kind and whether a machine made them', labelNames: ['kind', 'machine'], registers: [registry] }),
     smtpMessages: new Counter({ name: 'postlog_smtp_messages_total', help: 'Messages offered over SMTP, by listener and outcome', labelNames: ['listener', 'outcome'], registers: [registry] }),
     httpRequests: new Counter({ name: 'postlog_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
   };

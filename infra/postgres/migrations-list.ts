@@ -418,4 +418,20 @@ export const migrations: Migration[] = [
       CREATE INDEX rm_messages_retention ON rm_messages (server_id, accepted_at) WHERE NOT content_expired;
     `,
   },
+  {
+    version: 7,
+    name: 'tracking settings per server',
+    sql: `
+      -- HMAC keys of tracking tokens: the current one signs, the previous one still verifies (rotation)
+      ALTER TABLE servers ADD COLUMN tracking_secret text NOT NULL DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+      ALTER TABLE servers ADD COLUMN tracking_secret_previous text;
+      ALTER TABLE servers ADD COLUMN track_opens boolean NOT NULL DEFAULT true;
+      ALTER TABLE servers ADD COLUMN track_clicks boolean NOT NULL DEFAULT true;
+      -- e.g. https://click.example.com (a CNAME to Postlog); NULL: Postlog's own address
+      ALTER TABLE servers ADD COLUMN tracking_base_url text;
+      ALTER TABLE servers ADD COLUMN tracking_excluded_domains text[] NOT NULL DEFAULT '{}';
+      -- add one-click unsubscribe (RFC 8058) to every message unless the request says otherwise
+      ALTER TABLE servers ADD COLUMN list_unsubscribe boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

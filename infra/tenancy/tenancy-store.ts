@@ -46,7 +46,18 @@ export interface Server {
   suspended: boolean;
   suspendedReason: string | null;
   ipPool: string | null;
+  trackOpens: boolean;
+  trackClicks: boolean;
+  trackingBaseUrl: string | null;
+  trackingExcludedDomains: string[];
+  listUnsubscribe: boolean;
   createdAt: string;
+}
+
+/** The tracking keys of a server: kept out of Server so they never reach an API answer. */
+export interface TrackingKeys {
+  current: string;
+  previous: string | null;
 }
 
 export interface DkimKey {
@@ -119,12 +130,14 @@ const notFound = (what: string): TenancyError => ({ code: 'NOT_FOUND', message: 
  */
 export class TenancyStore {
   private readonly domainCache = new Map<string, { domain: SendingDomain | undefined; until: number }>();
+  private readonly keyCache = new Map<string, { keys: TrackingKeys | undefined; until: number }>();
 
   constructor(private readonly pool: pg.Pool, private readonly dns: DnsSettings) {}
 
   /** Forget cached sending domains (after a change made in this process). */
   forgetCaches(): void {
     this.domainCache.clear();
+    this.keyCache.clear();
   }
 
   // ---- organizations ---------------------------------------------------------------------
@@ -227,6 +240,13 @@ export class TenancyStore {
            suspended = coalesce($7, suspended),
            suspended_reason = CASE WHEN $8::boolean THEN $9::text WHEN $7 = false THEN NULL ELSE suspended_reason END,
            ip_pool = CASE WHEN $10::boolean THEN $11::text ELSE ip_pool END,
+           track_opens = coalesce($12, track_opens),
+           track_clicks = coalesce($13, track_clicks),
+           tracking_base_url = CASE WHEN $14::boolean THEN $15::text ELSE tracking_base_url END,
+           tracking_excluded_domains = coalesce($16::text[], tracking_excluded_domains),
+           list_unsubscribe = coalesce($17, list_unsubscribe),
+           tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
+           tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -241,6 +261,13 @@ export class TenancyStore {
           set(input.suspendedReason),
           input.ipPool !== undefined,
           set(input.ipPool),
+          set(input.trackOpens),
+          set(input.trackClicks),
+          input.trackingBaseUrl !== undefined,
+          set(input.trackingBaseUrl),
+          input.trackingExcludedDomains === undefined ? null : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
+          set(input.listUnsubscribe),
+          input.rotateTrackingSecret === true,
         ],
       );
       const server = toServer(rows[0]);
@@ -500,6 +527,20 @@ export class TenancyStore {
     return r ? { tokenId: r.id, label: `admin-token:${r.id}`, organizationId: r.organization_id } : undefined;
   }
 
+  /** A server's tracking keys, cached briefly: every tracking hit needs them. */
+  async trackingKeys(serverId: string): Promise<TrackingKeys | undefined> {
+    const hit = this.keyCache.get(serverId);
+    if (hit && hit.until > Date.now()) return hit.keys;
+    const { rows } = await this.pool.query<{ tracking_secret: string; tracking_secret_previous: string | null }>(
+      'SELECT tracking_secret, tracking_secret_previous FROM servers WHERE id = $1',
+      [serverId],
+    );
+    const keys = rows[0] ? { current: rows[0].tracking_secret, previous: rows[0].tracking_secret_previous } : undefined;
+    if (this.keyCache.size > 10_000) this.keyCache.clear();
+    this.keyCache.set(serverId, { keys, until: Date.now() + SENDING_DOMAIN_TTL_MS });
+    return keys;
+  }
+
   // ---- audit -----------------------------------------------------------------------------
 
   async auditLog(actor: Actor, options: { limit: number; before?: number | undefined }): Promise<unknown[]> {
@@ -610,6 +651,11 @@ const toServer = (r: any): Server => ({
   suspended: r.suspended,
   suspendedReason: r.suspended_reason,
   ipPool: r.ip_pool ?? null,
+  trackOpens: r.track_opens ?? true,
+  trackClicks: r.track_clicks ?? true,
+  trackingBaseUrl: r.tracking_base_url ?? null,
+  trackingExcludedDomains: r.tracking_excluded_domains ?? [],
+  listUnsubscribe: r.list_unsubscribe ?? false,
   createdAt: iso(r.created_at)!,
 });
 const toCredential = (r: any): Credential => ({

@@ -13,11 +13,15 @@ import type { Logger } from '../../infra/logging/index.js';
 import type { SuppressionList } from '../../infra/messages/index.js';
 import { handleMessageCommand, loadMessage } from '../../write-side/index.js';
 import { parseMessageReference, parseVerp } from '../signing/prepare-message.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
+import { parseUnsubscribeMailbox, verifyUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
+import { unsubscribe } from '../../write-side/tracking/tracking-routes.js';
 
 export interface InboundDeps {
   eventStore: EventStore;
   suppressions: SuppressionList;
   logger: Logger;
+  tenancy: TenancyStore;
 }
 
 export type InboundOutcome =
@@ -25,6 +29,7 @@ export type InboundOutcome =
   | { kind: 'delayed'; messageId: string }
   | { kind: 'complaint'; messageId: string }
   | { kind: 'auto-reply'; messageId: string }
+  | { kind: 'unsubscribe'; messageId: string }
   | { kind: 'ignored'; reason: string };
 
 type Email = Awaited<ReturnType<typeof PostalMime.parse>>;
@@ -53,6 +58,17 @@ function referenceInOriginal(email: Email): { messageId: string; token: string }
  * match, so nobody can bounce someone else's message.
  */
 export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: string[]): Promise<InboundOutcome> {
+  // the mailto: half of List-Unsubscribe
+  for (const rcpt of rcpts) {
+    const u = parseUnsubscribeMailbox(rcpt);
+    if (!u) continue;
+    const [accepted] = await deps.eventStore.readStream(`message-${u.messageId}`, { limit: 1 });
+    const serverId = (accepted?.data as { serverId?: string } | undefined)?.serverId;
+    const keys = serverId ? await deps.tenancy.trackingKeys(serverId) : undefined;
+    if (!serverId || !keys || !verifyUnsubscribeMailbox(u, keys)) return { kind: 'ignored', reason: 'unsubscribe address with a bad signature' };
+    await unsubscribe(deps, u.messageId, serverId, 'mailto');
+    return { kind: 'unsubscribe', messageId: u.messageId };
+  }
   const email = await PostalMime.parse(raw, { attachmentEncoding: 'utf8' });
   const headers = new Map(email.headers.map((h) => [h.key, h.value]));
   const contentType = (headers.get('content-type') ?? '').toLowerCase();

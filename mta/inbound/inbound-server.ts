@@ -1,6 +1,7 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { parseVerp } from '../signing/prepare-message.js';
+import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { processInbound, type InboundDeps } from './inbound-processor.js';
 
 export interface InboundOptions {
@@ -22,7 +23,7 @@ const smtpError = (code: number, message: string) => Object.assign(new Error(mes
 export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPServer {
   const log = deps.logger.child({ component: 'inbound' });
   const ours = (address: string) => {
-    if (parseVerp(address)) return true;
+    if (parseVerp(address) || parseUnsubscribeMailbox(address)) return true;
     const [local, domain] = [address.slice(0, address.lastIndexOf('@')).toLowerCase(), address.slice(address.lastIndexOf('@') + 1).toLowerCase()];
     return ['abuse', 'fbl', 'postmaster', 'feedback'].includes(local) && (domain === o.hostname.toLowerCase() || domain === `rp.${o.hostname.toLowerCase()}`);
   };

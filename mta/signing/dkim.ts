@@ -8,6 +8,13 @@ export interface SigningKey {
   privateKeyPem: string;
 }
 
+/** RFC 6376's recommended fields plus List-Unsubscribe-Post, which RFC 8058 requires to be signed. */
+const SIGNED_HEADERS = [
+  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type', 'Content-Transfer-Encoding',
+  'Content-ID', 'Content-Description', 'In-Reply-To', 'References', 'List-Id', 'List-Help', 'List-Unsubscribe', 'List-Unsubscribe-Post',
+  'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive',
+].join(':');
+
 // Parsing a PEM key costs more than the RSA signature itself: keep the parsed keys.
 const parsedKeys = new Map<string, KeyObject>();
 function keyObject(pem: string): KeyObject {
@@ -38,6 +45,7 @@ export async function dkimSignMessage(message: Buffer, domain: string, keys: Sig
     const dkim = new DKIM({
       keys: rsa.map((k) => ({ domainName: domain, keySelector: k.selector, privateKey: keyObject(k.privateKeyPem) as unknown as string })),
       cacheDir: false,
+      headerFieldNames: SIGNED_HEADERS,
     });
     signed = await collect(dkim.sign(signed));
   }

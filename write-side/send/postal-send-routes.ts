@@ -6,6 +6,8 @@ import { postalAuthenticate, postalError, postalParameterError, postalParams, po
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
+import { trackingContext } from './tracking-context.js';
+import { personalize } from '../tracking/personalize.js';
 
 const MESSAGES: Record<string, string> = {
   NoRecipients: 'There are no recipients defined to receive this message',
@@ -92,7 +94,8 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
   if (badHeader) return postalError(req, reply, 'ValidationError', { message: `header ${badHeader.name} ${badHeader.problem}` });
 
   const messageId = `${randomUUID()}@${deps.hostname}`;
-  const raw = await composeMime({
+  const html = blank(p.html_body) ? undefined : str(p.html_body);
+  const base = {
     from: String(p.from),
     sender: str(p.sender),
     to,
@@ -100,21 +103,31 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     replyTo: str(p.reply_to),
     subject: str(p.subject),
     text: blank(p.plain_body) ? undefined : str(p.plain_body),
-    html: blank(p.html_body) ? undefined : str(p.html_body),
     attachments,
-    headers,
     messageId,
     date: new Date(),
     received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
-  });
-  if (raw.length > deps.maxMessageBytes) {
-    return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
+  };
+  // with tracking or unsubscribe links each recipient gets a copy of its own; otherwise one copy is shared
+  const choice = { trackOpens: server.trackOpens && html !== undefined, trackClicks: server.trackClicks && html !== undefined, unsubscribe: server.listUnsubscribe };
+  const tracking = choice.trackOpens || choice.trackClicks || choice.unsubscribe ? await trackingContext(deps, server, sender.domain) : undefined;
+  const personal = tracking !== undefined;
+  const ids = await deps.ids.take(recipients.list.length);
+  const contents: Buffer[] = [];
+  for (let i = 0; i < (personal ? recipients.list.length : 1); i++) {
+    const copy = tracking ? personalize(tracking, String(ids[i]), html, choice) : { html, headers: {} };
+    const raw = await composeMime({ ...base, html: copy.html, headers: { ...headers, ...copy.headers } });
+    if (raw.length > deps.maxMessageBytes) {
+      return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
+    }
+    contents.push(raw);
   }
   const result = await acceptMessages(deps, {
     server,
     from: sender,
-    contents: [raw],
-    messages: recipients.list.map((r) => ({ to: r.mailbox, content: 0, rfcMessageId: messageId, subject: str(p.subject) ?? '' })),
+    contents,
+    messages: recipients.list.map((r, i) => ({ to: r.mailbox, content: personal ? i : 0, rfcMessageId: messageId, subject: str(p.subject) ?? '' })),
+    messageIds: ids,
     tag: str(p.tag),
     source: 'api',
     correlationId: req.id,

@@ -7,4 +7,6 @@ export interface SendApiDeps extends AcceptDeps {
   hostname: string;
   /** Largest raw message accepted, in bytes. */
   maxMessageBytes: number;
+  /** Postlog's public HTTP address (POSTLOG_PUBLIC_URL), for tracking links when a server has no tracking domain. */
+  publicUrl: () => string | undefined;
 }

@@ -37,6 +37,9 @@ export const V2SendBody = z
       .max(100)
       .default([]),
     send_at: z.iso.datetime({ offset: true }).optional().describe('scheduled sending, up to 30 days ahead'),
+    track_opens: z.boolean().optional().describe("default: the server's setting"),
+    track_clicks: z.boolean().optional().describe("default: the server's setting"),
+    unsubscribe: z.boolean().optional().describe("one-click unsubscribe headers (RFC 8058); default: the server's setting"),
   })
   .strict()
   .refine((b) => b.text !== undefined || b.html !== undefined, { message: 'text or html is required', path: ['text'] })

@@ -6,10 +6,13 @@ import { parseMailbox, type Mailbox } from '../../domain/index.js';
 import { authenticate } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
 import type { IdempotencyKeys } from '../../infra/messages/index.js';
+import type { Server } from '../../infra/tenancy/index.js';
+import { personalize, type TrackingChoice } from '../tracking/personalize.js';
 import { acceptMessages, type MessageToAccept } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
 import { substitute } from './substitute.js';
+import { trackingContext } from './tracking-context.js';
 import { ErrorBody, V2SendBody, V2SendResponse } from './v2-schemas.js';
 
 type Fail = { status: number; code: string; message: string; fields?: { path: string; message: string }[] };
@@ -34,23 +37,31 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         const server = req.postlogServer!;
         const body = req.body;
         const key = req.headers['idempotency-key'];
-        const prepared = await prepare(deps, body, req.ip);
-        if ('status' in prepared) return sendError(reply, prepared.status, prepared.code, prepared.message, prepared.fields);
+        const plan = planRecipients(body);
+        if ('status' in plan) return sendError(reply, plan.status, plan.code, plan.message, plan.fields);
 
-        let messageIds: number[] | undefined;
+        // ids first: each copy's tracking links and unsubscribe address name its message
+        let messageIds: number[];
         if (key !== undefined) {
           const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-          const begun = await deps.idempotency.begin(server.id, key, requestHash, () => deps.ids.take(prepared.messages.length));
+          const begun = await deps.idempotency.begin(server.id, key, requestHash, () => deps.ids.take(plan.recipients.length));
           if (begun.kind === 'mismatch') return sendError(reply, 409, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body');
           if (begun.kind === 'in_progress') return sendError(reply, 409, 'IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry shortly');
           if (begun.kind === 'replay') return reply.code(begun.statusCode as 202).header('idempotent-replayed', 'true').send(begun.response as z.infer<typeof V2SendResponse>);
           messageIds = begun.messageIds;
+        } else {
+          messageIds = await deps.ids.take(plan.recipients.length);
+        }
+        const composed = await compose(deps, server, body, plan, messageIds, req.ip);
+        if ('status' in composed) {
+          if (key !== undefined) await deps.idempotency.release(server.id, key);
+          return sendError(reply, composed.status, composed.code, composed.message, composed.fields);
         }
         const result = await acceptMessages(deps, {
           server,
-          from: prepared.from,
-          contents: prepared.contents,
-          messages: prepared.messages,
+          from: plan.from,
+          contents: composed.contents,
+          messages: composed.messages,
           tag: body.tag,
           metadata: body.metadata,
           scheduledAt: body.send_at && Date.parse(body.send_at) > Date.now() ? new Date(body.send_at).toISOString() : undefined,
@@ -78,14 +89,22 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
   };
 }
 
-interface Prepared {
-  from: Mailbox;
-  contents: Buffer[];
-  messages: MessageToAccept[];
+interface PlannedRecipient {
+  mailbox: Mailbox;
+  /** The To header value of this copy (cc/bcc copies show the single To recipient). */
+  headerTo: string;
+  vars: Record<string, string>;
+  /** Index of the body.to entry this copy belongs to (for error paths). */
+  index: number;
 }
 
-/** Validates addresses and headers, substitutes variables and composes each recipient's MIME. */
-async function prepare(deps: SendApiDeps, body: V2SendBody, ip: string): Promise<Prepared | Fail> {
+interface Plan {
+  from: Mailbox;
+  recipients: PlannedRecipient[];
+}
+
+/** Validates the addresses and headers and lists every copy to send, before anything is composed. */
+function planRecipients(body: V2SendBody): Plan | Fail {
   const from = parseMailbox(body.from);
   if (!from.ok) return invalid('from', from.error);
   if (body.reply_to !== undefined) {
@@ -94,58 +113,75 @@ async function prepare(deps: SendApiDeps, body: V2SendBody, ip: string): Promise
   }
   const badHeader = checkCustomHeaders(body.headers ?? {});
   if (badHeader) return invalid(`headers.${badHeader.name}`, badHeader.problem);
+  const extra: Mailbox[] = [];
   for (const [field, list] of [['cc', body.cc], ['bcc', body.bcc]] as const) {
     for (const [i, a] of list.entries()) {
       const m = parseMailbox(a);
       if (!m.ok) return invalid(`${field}[${i}]`, m.error);
+      extra.push(m.value);
     }
   }
-  const attachments = body.attachments.map((a) => ({ filename: a.filename, contentType: a.content_type, content: Buffer.from(a.content, 'base64') }));
-  const contents: Buffer[] = [];
-  const messages: MessageToAccept[] = [];
+  const recipients: PlannedRecipient[] = [];
   const seen = new Set<string>();
   for (const [i, r] of body.to.entries()) {
     const entry = typeof r === 'string' ? { address: r } : r;
-    const to = parseMailbox(entry.name ? `"${entry.name.replace(/["\\]/g, '')}" <${entry.address}>` : entry.address);
+    const display = entry.name ? `"${entry.name.replace(/["\\]/g, '')}" <${entry.address}>` : entry.address;
+    const to = parseMailbox(typeof r === 'string' ? r : display);
     if (!to.ok) return invalid(`to[${i}]`, to.error);
     if (seen.has(to.value.address.toLowerCase())) return invalid(`to[${i}]`, `${to.value.address} appears more than once`);
     seen.add(to.value.address.toLowerCase());
+    const headerTo = typeof r === 'string' ? r : display;
     const vars = { ...body.variables, ...(typeof r === 'string' ? {} : r.variables) };
-    const subject = substitute(body.subject, vars, false);
-    const text = body.text !== undefined ? substitute(body.text, vars, false) : undefined;
-    const html = body.html !== undefined ? substitute(body.html, vars, true) : undefined;
+    recipients.push({ mailbox: to.value, headerTo, vars, index: i });
+    // Cc and Bcc recipients get their own copy of the single To recipient's message
+    if (body.to.length === 1) {
+      for (const m of extra) {
+        if (seen.has(m.address.toLowerCase())) continue;
+        seen.add(m.address.toLowerCase());
+        recipients.push({ mailbox: m, headerTo, vars, index: i });
+      }
+    }
+  }
+  return { from: from.value, recipients };
+}
+
+/** Substitutes variables, personalizes tracking and composes each copy's MIME. */
+async function compose(deps: SendApiDeps, server: Server, body: V2SendBody, plan: Plan, ids: number[], ip: string): Promise<{ contents: Buffer[]; messages: MessageToAccept[] } | Fail> {
+  const choice: TrackingChoice = {
+    trackOpens: body.track_opens ?? server.trackOpens,
+    trackClicks: body.track_clicks ?? server.trackClicks,
+    unsubscribe: body.unsubscribe ?? server.listUnsubscribe,
+  };
+  const tracking = body.html !== undefined || choice.unsubscribe ? await trackingContext(deps, server, plan.from.domain) : undefined;
+  const contents: Buffer[] = [];
+  const messages: MessageToAccept[] = [];
+  for (const [n, r] of plan.recipients.entries()) {
+    const subject = substitute(body.subject, r.vars, false);
+    const text = body.text !== undefined ? substitute(body.text, r.vars, false) : undefined;
+    const html = body.html !== undefined ? substitute(body.html, r.vars, true) : undefined;
     const missing = [...new Set([...subject.missing, ...(text?.missing ?? []), ...(html?.missing ?? [])])];
-    if (missing.length > 0) return invalid(`to[${i}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
+    if (missing.length > 0) return invalid(`to[${r.index}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
+    const personal = tracking ? personalize(tracking, String(ids[n]), html?.text, choice) : { html: html?.text, headers: {} };
     const messageId = `${randomUUID()}@${deps.hostname}`;
     const raw = await composeMime({
       from: body.from,
-      to: [typeof r === 'string' ? r : to.value.name ? `"${to.value.name.replace(/["\\]/g, '')}" <${to.value.address}>` : to.value.address],
-      cc: body.cc,
+      to: [r.headerTo],
+      cc: body.to.length === 1 ? body.cc : [],
       replyTo: body.reply_to,
       subject: subject.text,
       text: text?.text,
-      html: html?.text,
-      attachments,
-      headers: body.headers ?? {},
+      html: personal.html,
+      attachments: body.attachments.map((a) => ({ filename: a.filename, contentType: a.content_type, content: Buffer.from(a.content, 'base64') })),
+      headers: { ...(body.headers ?? {}), ...personal.headers },
       messageId,
       date: new Date(),
       received: `from api ([${ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
     });
     if (raw.length > deps.maxMessageBytes) {
-      return { status: 413, code: 'MESSAGE_TOO_LARGE', message: `the message to ${to.value.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` };
+      return { status: 413, code: 'MESSAGE_TOO_LARGE', message: `the message to ${r.mailbox.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` };
     }
     contents.push(raw);
-    messages.push({ to: to.value, content: contents.length - 1, rfcMessageId: messageId, subject: subject.text });
-    // Cc and Bcc recipients get the same message as the single To recipient.
-    if (body.to.length === 1) {
-      for (const a of [...body.cc, ...body.bcc]) {
-        const m = parseMailbox(a);
-        if (m.ok && !seen.has(m.value.address.toLowerCase())) {
-          seen.add(m.value.address.toLowerCase());
-          messages.push({ to: m.value, content: 0, rfcMessageId: messageId, subject: subject.text });
-        }
-      }
-    }
+    messages.push({ to: r.mailbox, content: contents.length - 1, rfcMessageId: messageId, subject: subject.text });
   }
-  return { from: from.value, contents, messages };
+  return { contents, messages };
 }
