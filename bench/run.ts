@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   delivery: async () => (await import('./delivery.js')).run(),
   submission: async () => (await import('./submission.js')).run(),
   replay: async () => (await import('./replay.js')).run(),
+  tracking: async () => (await import('./tracking.js')).run(),
 };
 
 const name = process.argv[2];
