@@ -1,7 +1,7 @@
-import { machineHit, type MessageCommandInput } from '../../domain/index.js';
+import { MessageCommand, decide, evolve, machineHit, messageEventCodec, messageStreamId, type MessageCommandInput, type MessageEvent, type MessageState, type Result } from '../../domain/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
-import { handleMessageCommand, loadMessages } from '../message-command-handler.js';
+import { handleMessageCommand, loadMessages, type CommandError, type LoadedMessage } from '../message-command-handler.js';
 
 export interface Hit {
   kind: 'open' | 'click';
@@ -63,32 +63,58 @@ export class HitRecorder {
     const byMessage = new Map<string, Hit[]>();
     for (const h of batch) byMessage.set(h.messageId, [...(byMessage.get(h.messageId) ?? []), h]);
     const states = await loadMessages(this.d.eventStore, [...byMessage.keys()]);
-    await Promise.all(
-      [...byMessage].map(async ([messageId, hits]) => {
-        let known = states.get(messageId);
-        for (const hit of hits) {
-          const loaded = known?.ok ? known.value : undefined;
-          const deliveredAt = loaded?.state.deliveredAt ? new Date(loaded.state.deliveredAt) : undefined;
-          const verdict = machineHit({
-            kind: hit.kind,
-            userAgent: hit.userAgent,
-            ...(deliveredAt ? { deliveredAt } : {}),
-            now: hit.at,
-            recentDistinctClicks: hit.kind === 'click' ? this.distinctRecentClicks(messageId, hit) : 0,
-          });
-          const base = { ip: hit.ip, userAgent: hit.userAgent.slice(0, 500), machine: verdict.machine, at: hit.at.toISOString() };
-          const command: MessageCommandInput = hit.kind === 'open' ? { type: 'RecordOpen', ...base } : { type: 'RecordClick', url: hit.url!, ...base };
-          const result = await handleMessageCommand(this.d.eventStore, messageId, command, { serverId: hit.serverId, actor: 'tracking', correlationId: `hit-${messageId}` }, 5, loaded);
-          if (!result.ok) {
-            this.d.logger.warn({ messageId, kind: hit.kind, error: result.error.code }, 'tracking hit not recorded');
-            known = undefined;
-          } else {
-            this.d.onRecorded?.(hit, verdict.machine);
-            known = { ok: true, value: { state: result.value.state, revision: result.value.nextExpectedRevision } };
-          }
-        }
-      }),
+    await Promise.all([...byMessage].map(([messageId, hits]) => this.writeMessage(messageId, hits, states.get(messageId))));
+  }
+
+  /** All of one message's hits in one append: decided in order on the loaded state. */
+  private async writeMessage(messageId: string, hits: Hit[], loaded: Result<LoadedMessage, CommandError> | undefined): Promise<void> {
+    if (!loaded?.ok) {
+      this.d.logger.warn({ messageId, hits: hits.length }, 'tracking hits for an unknown message dropped');
+      return;
+    }
+    let state = loaded.value.state;
+    const events: MessageEvent[] = [];
+    const recorded: [Hit, boolean][] = [];
+    for (const hit of hits) {
+      const command = this.commandFor(messageId, hit, state);
+      const decision = decide(MessageCommand.parse(command.command), state);
+      if (!decision.ok) {
+        this.d.logger.warn({ messageId, kind: hit.kind, error: decision.error.code }, 'tracking hit not recorded');
+        continue;
+      }
+      for (const e of decision.value) state = evolve(state, e);
+      events.push(...decision.value);
+      recorded.push([hit, command.machine]);
+    }
+    if (events.length === 0) return;
+    const appended = await this.d.eventStore.append(
+      messageStreamId(messageId),
+      events.map((e) => ({ type: e.type, schemaVersion: messageEventCodec.schemaVersionOf(e.type), data: e.data, metadata: { serverId: hits[0]!.serverId, actor: 'tracking', correlationId: `hit-${messageId}` } })),
+      loaded.value.revision,
     );
+    if (appended.ok) {
+      for (const [hit, machine] of recorded) this.d.onRecorded?.(hit, machine);
+      return;
+    }
+    // someone else wrote to the message meanwhile: decide each hit again on fresh state
+    for (const [hit] of recorded) {
+      const command = this.commandFor(messageId, hit, undefined);
+      const result = await handleMessageCommand(this.d.eventStore, messageId, command.command, { serverId: hit.serverId, actor: 'tracking', correlationId: `hit-${messageId}` });
+      if (result.ok) this.d.onRecorded?.(hit, command.machine);
+      else this.d.logger.warn({ messageId, kind: hit.kind, error: result.error.code }, 'tracking hit not recorded');
+    }
+  }
+
+  private commandFor(messageId: string, hit: Hit, state: MessageState | undefined): { command: MessageCommandInput; machine: boolean } {
+    const verdict = machineHit({
+      kind: hit.kind,
+      userAgent: hit.userAgent,
+      ...(state?.deliveredAt ? { deliveredAt: new Date(state.deliveredAt) } : {}),
+      now: hit.at,
+      recentDistinctClicks: hit.kind === 'click' ? this.distinctRecentClicks(messageId, hit) : 0,
+    });
+    const base = { ip: hit.ip, userAgent: hit.userAgent.slice(0, 500), machine: verdict.machine, at: hit.at.toISOString() };
+    return { command: hit.kind === 'open' ? { type: 'RecordOpen', ...base } : { type: 'RecordClick', url: hit.url!, ...base }, machine: verdict.machine };
   }
 
   private distinctRecentClicks(messageId: string, hit: Hit): number {
