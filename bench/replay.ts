@@ -5,7 +5,7 @@ import { messageEventCodec, type MessageEvent } from '../domain/index.js';
 import { PostgresEventStore, type EventToAppend } from '../infra/event-store/index.js';
 import { createLogger } from '../infra/logging/index.js';
 import { EmbeddedPostgres, createPool, migrate } from '../infra/postgres/index.js';
-import { rebuildProjection, verifyProjection } from '../projections/maintenance.js';
+import { rebuildProjections, verifyProjection } from '../projections/maintenance.js';
 import { projections } from '../projections/registry.js';
 import { freePort } from '../test/helpers/ports.js';
 
@@ -66,15 +66,13 @@ export async function run() {
     const results: { projection: string; events: number; seconds: number; eventsPerSecond: number }[] = [];
     let total = 0;
     const r0 = performance.now();
-    // the read models rebuild side by side (as `postlog projections rebuild` runs for each)
-    await Promise.all(
-      projections.map(async (p) => {
-        const r = await rebuildProjection(pool, store, p);
-        results.push({ projection: p.name, events: r.events, seconds: +r.seconds.toFixed(2), eventsPerSecond: Math.round(r.events / r.seconds) });
-        total += r.events;
-        process.stderr.write(`rebuilt ${p.name}: ${r.events} events in ${r.seconds.toFixed(1)} s (${Math.round(r.events / r.seconds)} events/s)\n`);
-      }),
-    );
+    // one pass over the log rebuilds every read model (`postlog projections rebuild`)
+    const rebuilt = await rebuildProjections(pool, store, projections, (n) => n % 100_000 < 5000 && process.stderr.write(`rebuilding: ${n} events read\n`));
+    process.stderr.write('\n');
+    for (const [name, r] of rebuilt) {
+      results.push({ projection: name, events: r.events, seconds: +r.seconds.toFixed(2), eventsPerSecond: Math.round(r.events / r.seconds) });
+      total += r.events;
+    }
     const rebuildSeconds = (performance.now() - r0) / 1000;
     const v0 = performance.now();
     const verified = await verifyProjection(pool, store, projections.find((p) => p.name === 'message-read-models')!);

@@ -42,31 +42,77 @@ async function feed(client: pg.ClientBase, store: EventStore, p: PostgresProject
   }
 }
 
-/** Builds the shadow tables from the whole log (no locks held: the live projection keeps running). */
-async function buildShadows(pool: pg.Pool, store: EventStore, p: PostgresProjection, onProgress?: (n: number) => void): Promise<ShadowBuild> {
+/** Does an event belong to a projection's filter? */
+function matches(p: PostgresProjection, e: { streamId: string; type: string }): boolean {
+  const f = p.filter;
+  if (!f) return true;
+  if (f.streamPrefixes?.length && !f.streamPrefixes.some((prefix) => e.streamId.startsWith(prefix))) return false;
+  if (f.types?.length && !f.types.includes(e.type)) return false;
+  return true;
+}
+
+/**
+ * Builds the shadow tables of several projections in one pass over the log (no locks held: the
+ * live projections keep running). Each page is read once and applied to every projection, each on
+ * its own connection, in parallel.
+ */
+async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjection[], onProgress?: (n: number) => void): Promise<Map<string, ShadowBuild>> {
   const started = performance.now();
-  await createShadows(pool, p);
-  const client = await pool.connect();
+  for (const p of ps) await createShadows(pool, p);
+  const clients = await Promise.all(ps.map(() => pool.connect()));
+  // one read serves all: the union of their filters (no filter if any projection takes everything)
+  const prefixes = ps.every((p) => p.filter?.streamPrefixes?.length && !p.filter.types?.length) ? [...new Set(ps.flatMap((p) => p.filter!.streamPrefixes!))] : undefined;
+  const progress = ps.map(() => ({ checkpoint: START as Checkpoint, position: null as number | null, events: 0 }));
   try {
-    await client.query('BEGIN');
-    const built = await feed(client, store, p, START, undefined, onProgress);
-    await client.query('COMMIT');
-    return { ...built, seconds: (performance.now() - started) / 1000 };
+    await Promise.all(clients.map((c) => c.query('BEGIN')));
+    let checkpoint: Checkpoint = START;
+    let read = 0;
+    for (;;) {
+      const page = await store.readAll(checkpoint, 5000, prefixes ? { streamPrefixes: prefixes } : undefined);
+      if (page.events.length === 0) break;
+      await Promise.all(
+        ps.map(async (p, i) => {
+          const mine = page.events.filter((e) => matches(p, e));
+          if (mine.length === 0) return;
+          await p.apply(clients[i]!, mine, shadowOf);
+          const last = mine[mine.length - 1]!;
+          progress[i] = { checkpoint: last.checkpoint, position: last.position, events: progress[i]!.events + mine.length };
+        }),
+      );
+      checkpoint = page.checkpoint;
+      read += page.events.length;
+      onProgress?.(read);
+      // commit now and then: one huge transaction leaves dead rows nobody may prune until its end
+      if (read % 50_000 < page.events.length) await Promise.all(clients.map(async (c) => (await c.query('COMMIT'), await c.query('BEGIN'))));
+    }
+    await Promise.all(clients.map((c) => c.query('COMMIT')));
+    const seconds = (performance.now() - started) / 1000;
+    return new Map(ps.map((p, i) => [p.name, { ...progress[i]!, seconds }]));
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await Promise.all(clients.map((c) => c.query('ROLLBACK').catch(() => undefined)));
     throw e;
   } finally {
-    client.release();
+    clients.forEach((c) => c.release());
   }
 }
 
 /**
- * Rebuilds a projection without downtime: a shadow copy is built from the log while the live one
- * keeps serving; then, with the live tables locked for a moment, the shadow catches up to the live
- * checkpoint and takes the live tables' names.
+ * Rebuilds projections without downtime: shadow copies are built from the log (one pass for all)
+ * while the live ones keep serving; then, with a projection's live tables locked for a moment, its
+ * shadow catches up to the live checkpoint and takes the live tables' names.
  */
+export async function rebuildProjections(pool: pg.Pool, store: EventStore, ps: PostgresProjection[], onProgress?: (n: number) => void): Promise<Map<string, ShadowBuild>> {
+  const builds = await buildShadows(pool, store, ps, onProgress);
+  const out = new Map<string, ShadowBuild>();
+  for (const p of ps) out.set(p.name, await swapIn(pool, store, p, builds.get(p.name)!));
+  return out;
+}
+
 export async function rebuildProjection(pool: pg.Pool, store: EventStore, p: PostgresProjection, onProgress?: (n: number) => void): Promise<ShadowBuild> {
-  const built = await buildShadows(pool, store, p, onProgress);
+  return (await rebuildProjections(pool, store, [p], onProgress)).get(p.name)!;
+}
+
+async function swapIn(pool: pg.Pool, store: EventStore, p: PostgresProjection, built: ShadowBuild): Promise<ShadowBuild> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -109,7 +155,7 @@ export interface VerifyReport {
 /** Rebuilds into a shadow and compares it with the live tables, row by row. */
 export async function verifyProjection(pool: pg.Pool, store: EventStore, p: PostgresProjection): Promise<VerifyReport> {
   const started = performance.now();
-  const built = await buildShadows(pool, store, p);
+  const built = (await buildShadows(pool, store, [p])).get(p.name)!;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

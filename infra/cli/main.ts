@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, roleNames, type Config } from '../config/index
 import { createLogger, type Logger } from '../logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { projectionNamed, projections } from '../../projections/registry.js';
-import { projectionStatus, rebuildProjection, verifyProjection } from '../../projections/maintenance.js';
+import { projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
 import { PostgresEventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
@@ -242,14 +242,17 @@ projectionsCommand
     }),
   );
 projectionsCommand
-  .command('rebuild <name>')
-  .description('rebuild a projection from the log into shadow tables, then swap them in (no downtime)')
-  .action(async (name: string) =>
+  .command('rebuild [name]')
+  .description('rebuild a projection (all when no name is given) from the log into shadow tables, then swap them in (no downtime)')
+  .action(async (name: string | undefined) =>
     withEventStore(async (store, db) => {
-      const p = projectionNamed(name) ?? fail(`no projection ${name} (known: ${projections.map((x) => x.name).join(', ')})`);
-      const result = await rebuildProjection(db.pool, store, p, (n) => process.stderr.write(`\r${n} events`));
+      const targets = name ? [projectionNamed(name) ?? fail(`no projection ${name} (known: ${projections.map((x) => x.name).join(', ')})`)] : projections;
+      const started = performance.now();
+      const results = await rebuildProjections(db.pool, store, targets, (n) => process.stderr.write(`\r${n} events`));
       process.stderr.write('\n');
-      process.stdout.write(`rebuilt ${name} from ${result.events} events in ${result.seconds.toFixed(1)} s (${Math.round(result.events / Math.max(result.seconds, 0.001))} events/s)\n`);
+      const seconds = (performance.now() - started) / 1000;
+      for (const [n, r] of results) process.stdout.write(`rebuilt ${n} from ${r.events} events\n`);
+      process.stdout.write(`done in ${seconds.toFixed(1)} s\n`);
     }),
   );
 projectionsCommand
