@@ -13,6 +13,9 @@ import { messageListRoutes } from '../read-api/message-list-routes.js';
 import { managementRoutes } from '../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../write-side/admin/message-action-routes.js';
 import { suppressionRoutes } from '../write-side/admin/suppression-routes.js';
+import { routeRoutes } from '../write-side/admin/route-routes.js';
+import { RouteStore } from './routes/index.js';
+import { RouteDispatcher } from '../mta/inbound/route-dispatcher.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
 import { createInboundServer } from '../mta/inbound/inbound-server.js';
@@ -208,6 +211,8 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     maxMessageBytes: config.maxMessageBytes,
   };
   const read = { eventStore, contents, auth, tenancy };
+  const routes = new RouteStore(database.pool);
+  const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays }) : undefined;
   const resolver = createResolver(config.dnsServers);
 
   const projections = config.roles.includes('projector')
@@ -234,6 +239,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         managementRoutes({ tenancy, auth, resolver }),
         messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
         suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
+        routeRoutes({ routes, auth, tenancy }),
       ]
     : [];
   if (config.roles.includes('tracking')) plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
@@ -269,7 +275,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
       const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger });
       if (config.roles.includes('inbound')) {
         const inbound = createInboundServer(
-          { eventStore, suppressions: send.suppressions, logger, tenancy },
+          { eventStore, suppressions: send.suppressions, logger, tenancy, routes, contents },
           { hostname: config.hostname, tls, maxMessageBytes: config.maxMessageBytes, onMessage: (outcome) => metrics.smtpMessages.inc({ listener: 'inbound', outcome }) },
         );
         await listenSmtp(inbound, config.smtpHost, config.inboundPort, 'POSTLOG_INBOUND_PORT');
@@ -301,6 +307,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   }
   projections.forEach((p) => p.start());
   mta?.start();
+  routeDispatcher?.start();
   // retention runs with the projector (it reads the messages read model), every 15 minutes
   const retentionTimer = config.roles.includes('projector')
     ? setInterval(() => {
@@ -333,6 +340,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         await recorder.drain(); // every answered tracking hit reaches the log
         if (retentionTimer) clearInterval(retentionTimer);
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
+        await routeDispatcher?.stop();
         await Promise.all(projections.map((p) => p.stop()));
         await eventStore.close(); // drains the group-commit queue
         await database.close();

@@ -50,6 +50,12 @@ export const ConfigSchema = z.object({
   smtpMaxMessagesPerConnection: z.coerce.number().int().min(1).default(1000),
   /** Failed AUTH attempts per client IP and minute before the IP is refused for a while. */
   smtpAuthFailuresPerMinute: z.coerce.number().int().min(1).default(10),
+  /** Seconds between attempts to hand a routed message to its HTTP endpoint; then it fails. */
+  routeRetryDelays: z
+    .union([z.string(), z.array(z.union([z.string(), z.number()]))])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => Number(String(x).trim())))
+    .pipe(z.array(z.number().int().min(1)).min(1))
+    .default([60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800]),
   /** Days an automatically added suppression (bounce, complaint) lasts. */
   suppressionDays: z.coerce.number().int().min(1).default(30),
   inboundPort: port.default(2525),

@@ -14,6 +14,8 @@ import type { SuppressionList } from '../../infra/messages/index.js';
 import { handleMessageCommand, loadMessage } from '../../write-side/index.js';
 import { parseMessageReference, parseVerp } from '../signing/prepare-message.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
+import type { RouteStore } from '../../infra/routes/index.js';
+import type { ContentStore } from '../../infra/content/index.js';
 import { parseUnsubscribeMailbox, verifyUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { unsubscribe } from '../../write-side/tracking/tracking-routes.js';
 
@@ -22,6 +24,8 @@ export interface InboundDeps {
   suppressions: SuppressionList;
   logger: Logger;
   tenancy: TenancyStore;
+  routes: RouteStore;
+  contents: ContentStore;
 }
 
 export type InboundOutcome =

@@ -27,6 +27,20 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
     const [local, domain] = [address.slice(0, address.lastIndexOf('@')).toLowerCase(), address.slice(address.lastIndexOf('@') + 1).toLowerCase()];
     return ['abuse', 'fbl', 'postmaster', 'feedback'].includes(local) && (domain === o.hostname.toLowerCase() || domain === `rp.${o.hostname.toLowerCase()}`);
   };
+  /** Routed recipients get the message queued for their endpoint; the rest is a report for us. */
+  async function handle(raw: Buffer, rcpts: string[], mailFrom: string): Promise<string> {
+    const outcomes: string[] = [];
+    const routed = (await Promise.all(rcpts.filter((r) => !ours(r)).map(async (r) => [r, await deps.routes.match(r)] as const))).filter(([, route]) => route);
+    if (routed.length > 0) {
+      const sha = await deps.contents.put(raw);
+      for (const [rcpt, route] of routed) await deps.routes.enqueue(route!.id, sha, mailFrom, rcpt);
+      outcomes.push('routed');
+    }
+    const reports = rcpts.filter(ours);
+    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports)).kind);
+    return outcomes.join(', ') || 'ignored';
+  }
+
   return new SMTPServer({
     key: o.tls.key,
     cert: o.tls.cert,
@@ -39,8 +53,12 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
     logger: false,
     closeTimeout: 10_000,
     onRcptTo(address, _session, callback) {
-      if (!ours(address.address)) return callback(smtpError(550, '5.1.1 No such recipient here'));
-      callback();
+      if (ours(address.address)) return callback();
+      // an address a server routes to its HTTP endpoint
+      deps.routes.match(address.address).then(
+        (route) => callback(route ? undefined : smtpError(550, '5.1.1 No such recipient here')),
+        () => callback(smtpError(451, '4.3.0 Temporary failure, try again')),
+      );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
@@ -52,11 +70,13 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
         const head = raw.subarray(0, Math.max(0, raw.indexOf('\r\n\r\n'))).toString('latin1');
         const received = (head.match(/^Received:/gim) ?? []).length;
         if (received > (o.maxReceivedHeaders ?? 50)) return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));
-        processInbound(deps, raw, session.envelope.rcptTo.map((r) => r.address)).then(
+        const rcpts = session.envelope.rcptTo.map((r) => r.address);
+        const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        handle(raw, rcpts, mailFrom).then(
           (outcome) => {
-            log.info({ rcpt: session.envelope.rcptTo.map((r) => r.address), outcome }, 'inbound message processed');
-            o.onMessage?.(outcome.kind);
-            callback(null, `2.0.0 Ok (${outcome.kind})`);
+            log.info({ rcpt: rcpts, outcome }, 'inbound message processed');
+            o.onMessage?.(outcome);
+            callback(null, `2.0.0 Ok (${outcome})`);
           },
           (err: Error) => {
             log.error({ error: err.message }, 'processing an inbound message failed');

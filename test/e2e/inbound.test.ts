@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
@@ -76,6 +78,7 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
       POSTLOG_SMART_HOST_TLS: 'none',
       POSTLOG_MTA_POLL_MS: '50',
       POSTLOG_DNS_SERVERS: '127.0.0.1:9',
+      POSTLOG_ROUTE_RETRY_DELAYS: '1,1',
     });
     tenant = await createTenant(t.app, { domain: 'sender.test' });
   });
@@ -177,5 +180,47 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
     assert.equal(admin.status, 400, 'an admin names the server');
     const adminList = await http(t.url, 'GET', `/v2/suppressions?serverId=${tenant.server.id}`, { headers: { authorization: `Bearer ${tenant.adminToken}` } });
     assert.equal(adminList.status, 200);
+  });
+
+  it('routes mail for an address to an HTTP endpoint as JSON, retrying until the endpoint takes it', async () => {
+    const received: { body: Record<string, unknown>; header: string | undefined }[] = [];
+    let failFirst = true;
+    const endpoint = createServer((req, res) => {
+      let data = '';
+      req.on('data', (c) => (data += c));
+      req.on('end', () => {
+        if (failFirst) {
+          failFirst = false;
+          res.writeHead(500).end('not now');
+          return;
+        }
+        received.push({ body: JSON.parse(data), header: req.headers['x-postlog-route-delivery'] as string | undefined });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/inbound`;
+    try {
+      const admin = { authorization: `Bearer ${tenant.adminToken}` };
+      const created = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/routes`, { body: { address: 'support@sender.test', endpointUrl: url }, headers: admin });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const unverified = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/routes`, { body: { address: '*@elsewhere.test', endpointUrl: url }, headers: admin });
+      assert.equal(unverified.status, 400);
+      assert.equal((await smtpSend(inboundPort, 'someone@example.org', 'nobody@sender.test', 'Subject: x\r\n\r\nx\r\n')).code, 550);
+      const mail = ['From: Someone <someone@example.org>', 'To: support@sender.test', 'Subject: Help please', 'Message-ID: <q1@example.org>', '', 'My order is late.', ''].join('\r\n');
+      const res = await smtpSend(inboundPort, 'someone@example.org', 'support@sender.test', mail);
+      assert.equal(res.code, 250, res.response);
+      const deadline = Date.now() + 15_000;
+      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(received.length, 1);
+      const body = received[0]!.body;
+      assert.deepEqual([body.rcpt_to, body.mail_from, body.subject, body.message_id, String(body.plain_body).trim()], ['support@sender.test', 'someone@example.org', 'Help please', 'q1@example.org', 'My order is late.']);
+      const log = await http(t.url, 'GET', `/v2/routes/${created.body.id}/deliveries`, { headers: admin });
+      assert.equal(log.body.deliveries[0].status, 'delivered');
+      assert.equal(log.body.deliveries[0].attempts, 2);
+      assert.equal(String(log.body.deliveries[0].id), received[0]!.header);
+    } finally {
+      endpoint.close();
+    }
   });
 });

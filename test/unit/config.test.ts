@@ -66,6 +66,7 @@ describe('loadConfig: defaults', () => {
       smtpMaxMessagesPerConnection: 1000,
       smtpAuthFailuresPerMinute: 10,
       suppressionDays: 30,
+      routeRetryDelays: [60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800],
       inboundPort: 2525,
       dnsServers: [],
       mtaPort: 25,

@@ -1,0 +1,1 @@
+export { RouteStore, type Route, type RouteDelivery } from './route-store.js';

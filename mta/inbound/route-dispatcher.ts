@@ -1,0 +1,105 @@
+import PostalMime from 'postal-mime';
+import type { ContentStore } from '../../infra/content/index.js';
+import type { Logger } from '../../infra/logging/index.js';
+import type { RouteStore } from '../../infra/routes/index.js';
+
+export interface RouteDispatcherDeps {
+  routes: RouteStore;
+  contents: ContentStore;
+  logger: Logger;
+  /** Seconds to wait after attempt 1, 2, …; past the last one the delivery fails. */
+  retryDelays: number[];
+  pollMs?: number;
+}
+
+/** Postal's HTTP endpoint payload for a parsed message. */
+async function jsonPayload(id: number, rcptTo: string, mailFrom: string, raw: Buffer): Promise<unknown> {
+  const email = await PostalMime.parse(raw, { attachmentEncoding: 'base64' });
+  const header = (name: string) => email.headers.find((h) => h.key === name)?.value ?? null;
+  const list = (addresses: typeof email.to) => (addresses ?? []).map((a) => ('address' in a && a.address ? (a.name ? `${a.name} <${a.address}>` : a.address) : a.name)).join(', ') || null;
+  return {
+    id,
+    rcpt_to: rcptTo,
+    mail_from: mailFrom,
+    message_id: email.messageId?.replace(/^<|>$/g, '') ?? null,
+    subject: email.subject ?? null,
+    timestamp: Date.now() / 1000,
+    size: String(raw.length),
+    from: email.from && 'address' in email.from ? (email.from.name ? `${email.from.name} <${email.from.address}>` : email.from.address) : null,
+    to: list(email.to),
+    cc: list(email.cc),
+    date: email.date ?? null,
+    in_reply_to: email.inReplyTo ?? null,
+    references: email.references ?? null,
+    auto_submitted: header('auto-submitted'),
+    plain_body: email.text ?? null,
+    html_body: email.html ?? null,
+    attachment_quantity: email.attachments.length,
+    attachments: email.attachments.map((a) => ({ filename: a.filename, content_type: a.mimeType, size: Buffer.from(String(a.content), 'base64').length, data: a.content })),
+  };
+}
+
+/**
+ * Hands mail received for a route to its HTTP endpoint — as JSON parsed with postal-mime, or the
+ * raw message — and retries on failure (any non-2xx, or no answer in 30 s) on a schedule,
+ * recording every attempt in the delivery log.
+ */
+export class RouteDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: RouteDispatcherDeps) {}
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.dispatch()
+        .catch((err: Error) => this.d.logger.error({ error: err.message }, 'route dispatch failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(tick, this.d.pollMs ?? 1000);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private async dispatch(): Promise<void> {
+    const due = await this.d.routes.lease(50, 120);
+    await Promise.all(
+      due.map(async (delivery) => {
+        const raw = await this.d.contents.get(delivery.contentSha256);
+        if (!raw) return this.d.routes.settle(delivery.id, { status: 'failed', code: null, response: 'the message content is gone' });
+        const body =
+          delivery.route.format === 'json'
+            ? JSON.stringify(await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw))
+            : JSON.stringify({ id: delivery.id, rcpt_to: delivery.rcptTo, mail_from: delivery.mailFrom, message: raw.toString('base64'), base64: true, size: raw.length });
+        let code: number | null = null;
+        let response = '';
+        try {
+          const res = await fetch(delivery.route.endpointUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) },
+            body,
+            redirect: 'manual',
+            signal: AbortSignal.timeout(30_000),
+          });
+          code = res.status;
+          response = (await res.text()).slice(0, 1000);
+        } catch (err) {
+          response = (err as Error).message;
+        }
+        if (code !== null && code >= 200 && code < 300) return this.d.routes.settle(delivery.id, { status: 'delivered', code, response });
+        const delay = this.d.retryDelays[delivery.attempts];
+        this.d.logger.warn({ delivery: delivery.id, endpoint: delivery.route.endpointUrl, code, attempt: delivery.attempts + 1 }, 'route endpoint did not take the message');
+        return this.d.routes.settle(delivery.id, delay === undefined ? { status: 'failed', code, response } : { status: 'pending', code, response, retryInSeconds: delay });
+      }),
+    );
+  }
+}
