@@ -62,7 +62,19 @@ interface Destination {
  * ends as an event on the message's stream.
  */
 export class MtaWorker {
-  private inFlight = 0;
+  /**
+   * Messages this worker holds (waiting in a destination queue or being sent). Their leases are
+   * renewed while held, and a message re-leased while held is not taken twice: without both, a
+   * message that waits longer than its lease could be sent twice.
+   */
+  private readonly holding = new Set<string>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private get inFlight(): number {
+    return this.holding.size;
+  }
+  private finish(m: { messageId: string }): void {
+    this.holding.delete(m.messageId);
+  }
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly tasks = new Set<Promise<void>>();
@@ -72,12 +84,17 @@ export class MtaWorker {
 
   start(): void {
     this.schedule(0);
+    this.heartbeat = setInterval(() => {
+      this.d.queue.renew([...this.holding], this.d.leaseSeconds).catch((err: Error) => this.d.logger.warn({ error: err.message }, 'renewing delivery leases failed'));
+    }, Math.max(1000, (this.d.leaseSeconds * 1000) / 3));
+    this.heartbeat.unref();
   }
 
   /** Stops leasing and waits for deliveries in progress. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([...this.tasks]);
     await Promise.allSettled([...this.pendingRecords]);
   }
@@ -100,10 +117,10 @@ export class MtaWorker {
     } finally {
       this.ticking = false;
     }
-    if (leased.length > 0) {
-      this.inFlight += leased.length;
-      this.track(this.dispatch(leased));
-    }
+    // one of ours, re-leased while it waits: we hold it already (and the lease is fresh again)
+    const fresh = leased.filter((m) => !this.holding.has(m.messageId));
+    fresh.forEach((m) => this.holding.add(m.messageId));
+    if (fresh.length > 0) this.track(this.dispatch(fresh));
     this.schedule(leased.length > 0 && this.inFlight < this.d.maxInFlight ? 0 : this.d.pollMs);
   }
 
@@ -117,10 +134,9 @@ export class MtaWorker {
    * first MX host: domains hosted by one provider share its connections and shaping bucket).
    */
   private async dispatch(leased: LeasedMessage[]): Promise<void> {
-    let messages: Deliverable[] = [];
+    const handedOver = new Set<string>();
     try {
-      messages = await this.deliverable(leased);
-      this.inFlight -= leased.length - messages.length;
+      const messages = await this.deliverable(leased);
       const domains = [...new Set(messages.map((m) => m.recipientDomain))];
       const routes = new Map(
         await Promise.all(
@@ -130,8 +146,9 @@ export class MtaWorker {
       const settled: Promise<void>[] = [];
       for (const m of messages) {
         const route = routes.get(m.recipientDomain)!;
+        handedOver.add(m.messageId);
         if (route.kind !== 'deliver') {
-          settled.push(this.settleWithoutSession(m, route).finally(() => this.inFlight--));
+          settled.push(this.settleWithoutSession(m, route).finally(() => this.finish(m)));
           continue;
         }
         this.enqueue(route.hosts, await this.d.bindingFor(m.serverId), m);
@@ -139,8 +156,9 @@ export class MtaWorker {
       await Promise.all(settled);
     } catch (err) {
       this.d.logger.error({ error: (err as Error).message }, 'dispatching leased messages failed');
-      this.inFlight -= messages.length > 0 ? 0 : leased.length;
-      await Promise.all(leased.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
+      const stranded = leased.filter((m) => !handedOver.has(m.messageId) && this.holding.has(m.messageId));
+      await Promise.all(stranded.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
+      stranded.forEach((m) => this.finish(m));
     }
   }
 
@@ -172,7 +190,7 @@ export class MtaWorker {
         if (ended === 'rotated' && !this.stopping) return this.startConnection(dest);
         for (const m of dest.queue.splice(0)) {
           await this.defer(m, { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() }, 'the connection to the destination kept breaking');
-          this.inFlight--;
+          this.finish(m);
         }
       }),
     );
@@ -193,7 +211,7 @@ export class MtaWorker {
             // the destination is unreachable: everything waiting for it is deferred
             for (const m of dest.queue.splice(0)) {
               await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
-              this.inFlight--;
+              this.finish(m);
             }
             return 'failed';
           }
@@ -209,7 +227,7 @@ export class MtaWorker {
           }
           const result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
           carried++;
-          this.inFlight--;
+          this.finish(m);
           if (result === 'connection-lost' && reopened++ >= 2) {
             dest.queue.unshift(...batch.slice(i + 1));
             return 'failed';
@@ -234,7 +252,10 @@ export class MtaWorker {
     for (const m of leased) {
       const l = loaded.get(m.messageId);
       if (l?.ok && (l.value.state.status === 'queued' || l.value.state.status === 'deferred')) out.push({ ...m, loaded: l.value, attempt: l.value.state.attempts + 1 });
-      else await this.d.queue.release(m.messageId, 30);
+      else {
+        await this.d.queue.release(m.messageId, 30);
+        this.finish(m);
+      }
     }
     return out;
   }

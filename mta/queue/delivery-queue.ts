@@ -50,4 +50,14 @@ export class DeliveryQueue {
       [messageId, this.owner, afterSeconds],
     );
   }
+
+  /** Extends this worker's leases on messages it still holds (waiting in memory or being sent). */
+  async renew(messageIds: string[], leaseSeconds: number): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.pool.query('UPDATE delivery_queue SET lease_until = now() + make_interval(secs => $3) WHERE lease_owner = $1 AND message_id = ANY($2::bigint[])', [
+      this.owner,
+      messageIds,
+      leaseSeconds,
+    ]);
+  }
 }

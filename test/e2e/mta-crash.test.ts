@@ -92,4 +92,22 @@ describe('an MTA process killed mid-batch', { skip }, () => {
       assert.equal(history.events.filter((e: { type: string }) => e.type === 'MessageDelivered').length, 1);
     }
   });
+
+  it('sends a message once even when it waits in the worker longer than its lease', async () => {
+    // 30 messages, 2 connections, 400 ms per answer: the last ones wait ~6 s, past the 5 s lease
+    const before = sink.received.length;
+    const to = Array.from({ length: 30 }, (_, i) => `slow${i}@crash.test`);
+    const res = await http(t.url, 'POST', '/v2/messages', { body: { from: 'app@sender.test', to, subject: 'slow', text: 'x' }, headers: { 'X-Server-API-Key': tenant.apiKey } });
+    const ids = (res.body.messages as { id: string }[]).map((m) => m.id);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const statuses = await Promise.all(ids.map(async (id) => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body.status as string));
+      if (statuses.every((s) => s === 'delivered')) break;
+      if (Date.now() > deadline) assert.fail(`not all delivered: ${statuses.join(',')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = sink.received.slice(before).flatMap((m) => m.to).sort();
+    assert.deepEqual(got, [...to].sort());
+  });
 });
