@@ -126,7 +126,9 @@ export class MtaWorker {
 
   private track(task: Promise<void>): void {
     this.tasks.add(task);
-    void task.finally(() => this.tasks.delete(task));
+    void task
+      .catch((err: Error) => this.d.logger.error({ error: err.message }, 'a delivery task failed'))
+      .finally(() => this.tasks.delete(task));
   }
 
   /**
@@ -167,7 +169,8 @@ export class MtaWorker {
   /** Adds a message to its destination's queue and opens connections as the queue grows. */
   private enqueue(hosts: RouteHost[], binding: Binding | undefined, m: Deliverable): void {
     // one queue per destination and sending address: a pool's addresses do not share connections
-    const key = `${hosts[0]!.name}:${hosts[0]!.port}|${binding?.address ?? ''}`;
+    // … and per TLS policy: a domain that requires TLS never rides an opportunistic connection
+    const key = `${hosts[0]!.name}:${hosts[0]!.port}|${binding?.address ?? ''}|${this.d.tlsPolicyFor(m.recipientDomain)}`;
     let dest = this.destinations.get(key);
     if (!dest) {
       dest = { hosts, binding, queue: [], connections: 0 };
@@ -182,15 +185,22 @@ export class MtaWorker {
 
   private startConnection(dest: Destination): void {
     dest.connections++;
+    const ended = this.connectionLoop(dest).catch((err: Error) => {
+      this.d.logger.error({ destination: dest.hosts[0]!.name, error: err.message }, 'an SMTP connection loop failed');
+      return 'failed' as const;
+    });
     this.track(
-      this.connectionLoop(dest).then(async (ended) => {
+      ended.then(async (how) => {
         dest.connections--;
         if (dest.queue.length === 0 || dest.connections > 0) return;
         // the last connection ended with work left: rotate (it carried its share) or give up for now
-        if (ended === 'rotated' && !this.stopping) return this.startConnection(dest);
+        if (how === 'rotated' && !this.stopping) return this.startConnection(dest);
         for (const m of dest.queue.splice(0)) {
-          await this.defer(m, { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() }, 'the connection to the destination kept breaking');
-          this.finish(m);
+          try {
+            await this.defer(m, { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() }, 'the connection to the destination kept breaking');
+          } finally {
+            this.finish(m);
+          }
         }
       }),
     );
@@ -208,10 +218,15 @@ export class MtaWorker {
         if (!session || !session.session.usable) {
           const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain, dest.binding);
           if ('error' in opened) {
+            // other connections to it still work: leave the queue to them
+            if (dest.connections > 1) return 'failed';
             // the destination is unreachable: everything waiting for it is deferred
             for (const m of dest.queue.splice(0)) {
-              await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
-              this.finish(m);
+              try {
+                await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
+              } finally {
+                this.finish(m);
+              }
             }
             return 'failed';
           }
@@ -219,15 +234,30 @@ export class MtaWorker {
         }
         // take a few at a time so their contents come with one query
         const batch = dest.queue.splice(0, 10);
-        const bodies = await this.d.contents.getMany(batch.map((m) => m.contentHash));
+        let bodies: Map<string, Buffer>;
+        try {
+          bodies = await this.d.contents.getMany(batch.map((m) => m.contentHash));
+        } catch (err) {
+          dest.queue.unshift(...batch);
+          throw err;
+        }
         for (const [i, m] of batch.entries()) {
           if (!session.session.usable) {
             dest.queue.unshift(...batch.slice(i)); // the rest goes over the next connection
             break;
           }
-          const result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
-          carried++;
-          this.finish(m);
+          let result: Outcome | 'connection-lost';
+          try {
+            result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
+          } catch (err) {
+            // preparing or recording this one failed: give it back to the queue for a later try
+            this.d.logger.error({ messageId: m.messageId, error: (err as Error).message }, 'delivering a message failed');
+            await this.d.queue.release(m.messageId, 60).catch(() => undefined);
+            result = 'skipped';
+          } finally {
+            carried++;
+            this.finish(m);
+          }
           if (result === 'connection-lost' && reopened++ >= 2) {
             dest.queue.unshift(...batch.slice(i + 1));
             return 'failed';
@@ -384,7 +414,11 @@ export class MtaWorker {
    * group commit takes it with its neighbours); the chunk waits for all of them before it ends.
    */
   private record(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
-    const p = this.recordNow(m, outcome, command);
+    const p = this.recordNow(m, outcome, command).catch((err: Error) => {
+      // the attempt happened but its event could not be written: the lease runs out and the
+      // message is tried again (at-least-once), which beats losing it
+      this.d.logger.error({ messageId: m.messageId, outcome, error: err.message }, 'the delivery outcome could not be recorded');
+    });
     this.pendingRecords.add(p);
     void p.finally(() => this.pendingRecords.delete(p));
     return p;

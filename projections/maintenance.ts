@@ -121,6 +121,12 @@ async function swapIn(pool: pg.Pool, store: EventStore, p: PostgresProjection, b
     const live = rows[0]?.checkpoint;
     // catch up to where the live tables are (or to the head, if the projection never ran)
     const caught = await feed(client, store, p, built.checkpoint, live);
+    // operational columns (the MTA's leases) are not in the log: they come over from the live table
+    for (const [table, cols] of Object.entries(p.volatileColumns ?? {})) {
+      const key = p.keys?.[table];
+      if (!key || cols.length === 0) continue;
+      await client.query(`UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quote(c)} = l.${quote(c)}`).join(', ')} FROM ${table} l WHERE s.${quote(key)} = l.${quote(key)}`);
+    }
     for (const table of p.tables) {
       await client.query(`ALTER TABLE ${table} RENAME TO ${quote(`${table}__old`)}`);
       await client.query(`ALTER TABLE ${shadowOf(table)} RENAME TO ${quote(table)}`);

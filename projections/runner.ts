@@ -20,8 +20,10 @@ export interface PostgresProjection {
   filter?: EventFilter;
   /** The tables it owns; rebuild copies and swaps them, verify compares them. */
   tables: string[];
-  /** Columns verify ignores (operational state that is not derived from events), per table. */
+  /** Columns verify ignores and rebuild carries over (operational state not derived from events), per table. */
   volatileColumns?: Record<string, string[]>;
+  /** The key column of each table with volatile columns. */
+  keys?: Record<string, string>;
   apply(client: pg.PoolClient, events: RecordedEvent[], t: TableNames): Promise<void>;
   /** Empties the projection's tables (version change or rebuild). */
   reset(client: pg.PoolClient, t: TableNames): Promise<void>;
@@ -125,6 +127,10 @@ export class ProjectionRunner {
       await client.query('BEGIN');
       const { rows } = await client.query<{ version: number; checkpoint: string }>('SELECT version, checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.projection.name]);
       const row = rows[0];
+      if (row && row.version > this.projection.version) {
+        // a newer Postlog owns these tables (a rolling upgrade): never rebuild them backwards
+        throw new Error(`the database holds version ${row.version} of projection ${this.projection.name}; this process knows ${this.projection.version}: upgrade it`);
+      }
       if (row && row.version === this.projection.version) {
         await client.query('COMMIT');
         this.checkpoint = row.checkpoint;
@@ -162,6 +168,7 @@ export class ProjectionRunner {
       if (moved.rowCount !== 1) throw new Error('the checkpoint moved under this runner; giving up leadership');
       await client.query('COMMIT');
       this.checkpoint = last.checkpoint;
+      this.failures = 0;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;

@@ -35,3 +35,16 @@ export function parseDomainName(input: string): Result<string, string> {
   const d = input.trim().toLowerCase().replace(/\.$/, '');
   return DOMAIN.test(d) ? ok(d) : err(`"${input}" is not a domain name`);
 }
+
+/**
+ * The one From mailbox of a message's headers. Two From headers, or a From with several
+ * mailboxes, are refused: a check of the first one only would let the others ride on a
+ * signature of the verified domain.
+ */
+export function singleFromMailbox(headers: { key: string; value: string }[]): Result<Mailbox, string> {
+  const from = headers.filter((h) => h.key.toLowerCase() === 'from');
+  if (from.length !== 1) return err(from.length === 0 ? 'the message has no From header' : 'the message has more than one From header');
+  const mailboxes = addressparser(from[0]!.value, { flatten: true });
+  if (mailboxes.length !== 1) return err('the From header must name exactly one mailbox');
+  return parseMailbox(from[0]!.value);
+}

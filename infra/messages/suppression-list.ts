@@ -36,7 +36,9 @@ export class SuppressionList {
   async add(serverId: string, address: string, reason: string, days: number | null = this.defaultDays): Promise<void> {
     await this.pool.query(
       `INSERT INTO suppressions (server_id, address, reason, expires_at) VALUES ($1, $2, $3, CASE WHEN $4::int IS NULL THEN NULL ELSE now() + make_interval(days => $4::int) END)
-       ON CONFLICT (server_id, address) DO UPDATE SET reason = excluded.reason, expires_at = excluded.expires_at, created_at = now()`,
+       ON CONFLICT (server_id, address) DO UPDATE SET reason = excluded.reason, created_at = now(),
+         -- the longer wins: a 30-day bounce entry never shortens a permanent unsubscribe
+         expires_at = CASE WHEN suppressions.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL ELSE greatest(suppressions.expires_at, excluded.expires_at) END`,
       [serverId, address.toLowerCase(), reason.slice(0, 500), days],
     );
   }

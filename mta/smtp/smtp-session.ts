@@ -87,7 +87,12 @@ export class SmtpSession {
     const session = new SmtpSession(connection);
     session.noDelay();
     if (o.auth) {
-      await new Promise<void>((resolve, reject) => connection.login({ credentials: o.auth! } as never, (err) => (err ? reject(err) : resolve())));
+      try {
+        await new Promise<void>((resolve, reject) => connection.login({ credentials: o.auth! } as never, (err) => (err ? reject(err) : resolve())));
+      } catch (err) {
+        connection.close();
+        throw err;
+      }
     }
     return session;
   }

@@ -35,6 +35,7 @@ export const deliveryQueueProjection: PostgresProjection = {
   tables: ['delivery_queue'],
   // leases belong to the MTA workers, not to the log
   volatileColumns: { delivery_queue: ['lease_owner', 'lease_until'] },
+  keys: { delivery_queue: 'message_id' },
   async reset(client, t) {
     await client.query(`DELETE FROM ${t('delivery_queue')}`);
   },
@@ -60,8 +61,8 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
       c.insert = { serverId: e.data.serverId, from: e.data.from, to: e.data.to, contentHash: e.data.contentHash, token: e.data.token, acceptedAt: e.data.at };
       return;
     case 'MessageQueued':
+      // a lease stays: a worker may be sending this very message (retry-now refuses leased ones)
       c.dueAt = e.data.dueAt;
-      c.clearLease = true;
       return;
     case 'MessageHeld':
       c.dueAt = null;

@@ -213,6 +213,8 @@ async function write(client: pg.PoolClient, t: TableNames, messages: MessageRow[
     );
   }
   if (deliveries.length > 0) {
+    // one row per attempt: if an attempt was recorded twice, the last record stands
+    deliveries = [...new Map(deliveries.map((d) => [`${d.message_id}:${d.attempt}`, d])).values()];
     const col = <T>(f: (r: DeliveryRow) => T) => deliveries.map(f);
     await client.query(
       `INSERT INTO ${t('rm_deliveries')} (message_id, attempt, outcome, at, mx_host, remote_ip, local_ip, tls_protocol, tls_cipher, smtp_code, enhanced_code, smtp_text, duration_ms)

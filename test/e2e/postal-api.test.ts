@@ -161,6 +161,11 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.equal((await call({ rcpt_to: [], data: 'eA==' })).body.data.message, '`mail_from` parameter is required but is missing');
     const foreign = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(raw.replace('app@sender.test', 'ceo@bank.test')).toString('base64') });
     assert.equal(foreign.body.data.code, 'UnauthenticatedFromAddress');
+    // a second From mailbox (or header) must not ride on the verified one
+    const twoFrom = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(raw.replace('From: App <app@sender.test>', 'From: app@sender.test, ceo@bank.test')).toString('base64') });
+    assert.equal(twoFrom.body.data.code, 'UnauthenticatedFromAddress');
+    const twoHeaders = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(`From: ceo@bank.test\r\n${raw}`).toString('base64') });
+    assert.equal(twoHeaders.body.data.code, 'UnauthenticatedFromAddress');
     const empty = await call({ mail_from: 'a@sender.test', rcpt_to: [], data: Buffer.from(raw).toString('base64') });
     assert.deepEqual(empty.body.data, { message_id: null, messages: {} });
   });

@@ -69,9 +69,13 @@ export function messageActionRoutes(deps: MessageActionDeps) {
       handler: async (req, reply) => {
         const loaded = await loadMessage(deps.eventStore, req.params.id);
         const serverId = loaded.ok ? loaded.value.state.serverId : undefined;
-        const scope = serverId ? await serverScope(deps, req, undefined) : [];
+        const scope = serverId ? await serverScope(deps, req, serverId) : [];
         if (!loaded.ok || !serverId || !Array.isArray(scope) || !scope.includes(serverId)) {
           return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        }
+        if (req.params.action === 'retry') {
+          const { rows } = await deps.pool.query('SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_until > now()', [req.params.id]);
+          if (rows.length > 0) return sendError(reply, 409, 'MESSAGE_BEING_DELIVERED', 'a worker is delivering this message right now; its outcome comes first');
         }
         const result = await handleMessageCommand(deps.eventStore, req.params.id, commandFor(req.params.action, actorLabel(req)), {
           correlationId: req.id,
@@ -111,6 +115,8 @@ export function messageActionRoutes(deps: MessageActionDeps) {
               AND (CASE WHEN $2 = 'held' THEN due_at IS NULL ELSE due_at IS NOT NULL END)
               AND ($3::text IS NULL OR recipient_domain = lower($3))
               AND ($4::bigint[] IS NULL OR message_id = ANY($4::bigint[]))
+              -- a message a worker is sending right now is left to it
+              AND (lease_until IS NULL OR lease_until < now())
             ORDER BY message_id LIMIT $5`,
           [scope, state, req.body.recipientDomain ?? null, req.body.ids ?? null, req.body.limit],
         );

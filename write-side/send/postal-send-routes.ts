@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import PostalMime from 'postal-mime';
-import { parseMailbox, type Mailbox } from '../../domain/index.js';
+import { parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
@@ -153,8 +153,8 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
     return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
   }
   const email = await PostalMime.parse(raw);
-  const fromHeader = email.from && 'address' in email.from && email.from.address ? parseMailbox(email.from.address) : undefined;
-  if (!fromHeader?.ok) return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
+  const fromHeader = singleFromMailbox(email.headers);
+  if (!fromHeader.ok) return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
   const mailFrom = parseMailbox(String(p.mail_from));
   if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
   const rcpts = [...new Set(p.rcpt_to.map(String))];

@@ -1,6 +1,6 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import PostalMime from 'postal-mime';
-import { parseMailbox, type Mailbox } from '../../domain/index.js';
+import { parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { Server } from '../../infra/tenancy/index.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
@@ -140,8 +140,8 @@ async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer
   // only the header fields matter here (From, Subject, Message-ID): parse the header block alone
   const headerEnd = raw.indexOf('\r\n\r\n');
   const email = await PostalMime.parse(headerEnd >= 0 ? raw.subarray(0, headerEnd + 4) : raw);
-  const fromHeader = email.from && 'address' in email.from && email.from.address ? parseMailbox(email.from.address) : undefined;
-  if (!fromHeader?.ok) throw smtpError(550, '5.7.1 The message has no valid From header');
+  const fromHeader = singleFromMailbox(email.headers);
+  if (!fromHeader.ok) throw smtpError(550, `5.7.1 ${fromHeader.error}`);
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const m = parseMailbox(r.address);

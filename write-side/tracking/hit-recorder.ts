@@ -52,9 +52,16 @@ export class HitRecorder {
       try {
         await this.write(batch);
       } catch (err) {
-        this.d.logger.error({ error: (err as Error).message, hits: batch.length }, 'tracking hits could not be recorded; retrying');
-        this.queue.unshift(...batch);
+        this.d.logger.error({ error: (err as Error).message, hits: batch.length }, 'tracking hits could not be recorded; trying them one by one');
         await new Promise((r) => setTimeout(r, 1000));
+        // one bad hit must not hold up the rest: each gets one more try on its own
+        for (const hit of batch) {
+          try {
+            await this.write([hit]);
+          } catch (e) {
+            this.d.logger.error({ messageId: hit.messageId, kind: hit.kind, error: (e as Error).message }, 'a tracking hit could not be recorded and is dropped');
+          }
+        }
       }
     }
   }

@@ -23,6 +23,12 @@ export interface ParsedEvent {
 
 type AppendOutcome = Result<AppendSuccess, AppendError>;
 
+/**
+ * PostgreSQL's jsonb cannot hold U+0000, and a remote server's reply may contain one: it becomes
+ * U+FFFD. (Only an escape preceded by an even number of backslashes is a NUL.)
+ */
+export const withoutNul = (json: string) => (json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json);
+
 /** Validates and normalises the events of one request, before any I/O. */
 export function prepare(request: AppendRequest): Result<ParsedEvent[], AppendError> {
   const parsed: ParsedEvent[] = [];
@@ -36,8 +42,8 @@ export function prepare(request: AppendRequest): Result<ParsedEvent[], AppendErr
       eventId: e.eventId ?? uuidv7(),
       type: e.type,
       schemaVersion: e.schemaVersion,
-      data: JSON.stringify(e.data ?? null),
-      metadata: JSON.stringify(e.metadata),
+      data: withoutNul(JSON.stringify(e.data ?? null)),
+      metadata: withoutNul(JSON.stringify(e.metadata)),
     });
   }
   if (request.streamId.length === 0 || request.streamId.length > 500) {
