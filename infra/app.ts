@@ -212,7 +212,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   };
   const read = { eventStore, contents, auth, tenancy };
   const routes = new RouteStore(database.pool);
-  const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays }) : undefined;
+  const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays, allowPrivate: config.routesAllowPrivateEndpoints }) : undefined;
   const resolver = createResolver(config.dnsServers);
 
   const projections = config.roles.includes('projector')
@@ -252,6 +252,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     version,
     production: config.environment === 'production',
     rateLimitPerSecond: config.apiRateLimit,
+    metricsToken: config.metricsToken,
     // base64 attachments make a JSON body about 4/3 of the message it carries
     bodyLimitBytes: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024,
     plugins,

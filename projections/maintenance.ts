@@ -1,8 +1,30 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { START, compareCheckpoints, type Checkpoint, type EventStore } from '../infra/event-store/index.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
+
+/**
+ * One rebuild or verify of a projection at a time (they share its shadow tables): an advisory lock
+ * per projection, held on its own connection for the whole run.
+ */
+async function exclusively<T>(pool: pg.Pool, ps: PostgresProjection[], work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const keys = ps.map((p) => createHash('sha256').update(`postlog-maintenance:${p.name}`).digest().readBigInt64BE(0).toString());
+  const taken: string[] = [];
+  try {
+    for (const [i, key] of keys.entries()) {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+      if (!rows[0]?.ok) throw new Error(`a rebuild or verify of ${ps[i]!.name} is already running`);
+      taken.push(key);
+    }
+    return await work();
+  } finally {
+    for (const key of taken) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+    client.release();
+  }
+}
 const quote = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 
 export interface ShadowBuild {
@@ -102,10 +124,12 @@ async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjec
  * shadow catches up to the live checkpoint and takes the live tables' names.
  */
 export async function rebuildProjections(pool: pg.Pool, store: EventStore, ps: PostgresProjection[], onProgress?: (n: number) => void): Promise<Map<string, ShadowBuild>> {
-  const builds = await buildShadows(pool, store, ps, onProgress);
-  const out = new Map<string, ShadowBuild>();
-  for (const p of ps) out.set(p.name, await swapIn(pool, store, p, builds.get(p.name)!));
-  return out;
+  return exclusively(pool, ps, async () => {
+    const builds = await buildShadows(pool, store, ps, onProgress);
+    const out = new Map<string, ShadowBuild>();
+    for (const p of ps) out.set(p.name, await swapIn(pool, store, p, builds.get(p.name)!));
+    return out;
+  });
 }
 
 export async function rebuildProjection(pool: pg.Pool, store: EventStore, p: PostgresProjection, onProgress?: (n: number) => void): Promise<ShadowBuild> {
@@ -160,6 +184,10 @@ export interface VerifyReport {
 
 /** Rebuilds into a shadow and compares it with the live tables, row by row. */
 export async function verifyProjection(pool: pg.Pool, store: EventStore, p: PostgresProjection): Promise<VerifyReport> {
+  return exclusively(pool, [p], () => verifyNow(pool, store, p));
+}
+
+async function verifyNow(pool: pg.Pool, store: EventStore, p: PostgresProjection): Promise<VerifyReport> {
   const started = performance.now();
   const built = (await buildShadows(pool, store, [p])).get(p.name)!;
   const client = await pool.connect();

@@ -71,6 +71,10 @@ export const ConfigSchema = z.object({
   dnsSpfInclude: z.string().min(1).optional(),
   /** Target of each domain's return-path CNAME; default rp.<hostname>. */
   dnsReturnPathTarget: z.string().min(1).optional(),
+  /** When set, GET /metrics needs "Authorization: Bearer <token>" (it reveals tenants' recipient domains). */
+  metricsToken: z.string().min(16).optional(),
+  /** Let routes post to loopback, private and link-local addresses (only for testing). */
+  routesAllowPrivateEndpoints: z.stringbool().default(false),
   /** Requests per second per API key on the send API (429 beyond). */
   apiRateLimit: z.coerce.number().int().min(1).default(1000),
   /** Largest message accepted, in bytes (raw MIME). */

@@ -21,6 +21,7 @@ export interface HttpServerDeps {
   production: boolean;
   /** Requests per second per API key (or per client IP without one) on rate-limited routes. */
   rateLimitPerSecond: number;
+  metricsToken?: string | undefined;
   /** Feature routes (send API, admin API, …), each a fastify plugin. */
   plugins: FastifyPluginAsync[];
   bodyLimitBytes: number;
@@ -100,7 +101,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (deps.metricsToken && req.headers.authorization !== `Bearer ${deps.metricsToken}`) return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import PostalMime from 'postal-mime';
 import type { ContentStore } from '../../infra/content/index.js';
 import type { Logger } from '../../infra/logging/index.js';
@@ -10,6 +12,34 @@ export interface RouteDispatcherDeps {
   /** Seconds to wait after attempt 1, 2, …; past the last one the delivery fails. */
   retryDelays: number[];
   pollMs?: number;
+  /** Allow endpoints on loopback, private and link-local addresses (testing only). */
+  allowPrivate?: boolean;
+}
+
+/** Loopback, private, link-local, CGNAT and unspecified addresses: never a tenant's endpoint. */
+export function isPrivateAddress(ip: string): boolean {
+  if (isIP(ip) === 4) {
+    const [a, b] = ip.split('.').map(Number) as [number, number];
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  }
+  const v6 = ip.toLowerCase();
+  return v6 === '::' || v6 === '::1' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80') || (v6.startsWith('::ffff:') && isPrivateAddress(v6.slice(7)));
+}
+
+/** The start of a response body, without reading all of a huge one. */
+async function readLimited(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  await reader.cancel().catch(() => undefined);
+  return Buffer.concat(chunks).toString('utf8').slice(0, max);
 }
 
 /** Postal's HTTP endpoint payload for a parsed message. */
@@ -83,6 +113,11 @@ export class RouteDispatcher {
         let code: number | null = null;
         let response = '';
         try {
+          if (!this.d.allowPrivate) {
+            const host = new URL(delivery.route.endpointUrl).hostname.replace(/^\[|\]$/g, '');
+            const addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+            if (addresses.some(isPrivateAddress)) throw new Error(`the endpoint ${host} resolves to a private address`);
+          }
           const res = await fetch(delivery.route.endpointUrl, {
             method: 'POST',
             headers: { 'content-type': 'application/json', 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) },
@@ -91,7 +126,7 @@ export class RouteDispatcher {
             signal: AbortSignal.timeout(30_000),
           });
           code = res.status;
-          response = (await res.text()).slice(0, 1000);
+          response = await readLimited(res, 1000);
         } catch (err) {
           response = (err as Error).message;
         }

@@ -79,6 +79,8 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
       POSTLOG_MTA_POLL_MS: '50',
       POSTLOG_DNS_SERVERS: '127.0.0.1:9',
       POSTLOG_ROUTE_RETRY_DELAYS: '1,1',
+      // the test's endpoint listens on loopback
+      POSTLOG_ROUTES_ALLOW_PRIVATE_ENDPOINTS: 'true',
     });
     tenant = await createTenant(t.app, { domain: 'sender.test' });
   });

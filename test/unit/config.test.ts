@@ -71,6 +71,7 @@ describe('loadConfig: defaults', () => {
       dnsServers: [],
       mtaPort: 25,
       hostname: hostname(),
+      routesAllowPrivateEndpoints: false,
       apiRateLimit: 1000,
       maxMessageBytes: 25 * 1024 * 1024,
       smartHostTls: 'starttls',
