@@ -213,6 +213,7 @@ export class MtaWorker {
     let session: { session: SmtpSession; host: RouteHost } | undefined;
     let carried = 0;
     let reopened = 0;
+    let lastRecord: Promise<void> = Promise.resolve();
     try {
       while (dest.queue.length > 0 && carried < this.d.messagesPerConnection) {
         if (!session || !session.session.usable) {
@@ -243,12 +244,13 @@ export class MtaWorker {
         }
         for (const [i, m] of batch.entries()) {
           if (!session.session.usable) {
+            await lastRecord;
             dest.queue.unshift(...batch.slice(i)); // the rest goes over the next connection
             break;
           }
           let result: Outcome | 'connection-lost';
           try {
-            result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash));
+            result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash), lastRecord, (p) => (lastRecord = p));
           } catch (err) {
             // preparing or recording this one failed: give it back to the queue for a later try
             this.d.logger.error({ messageId: m.messageId, error: (err as Error).message }, 'delivering a message failed');
@@ -266,6 +268,7 @@ export class MtaWorker {
       }
       return dest.queue.length > 0 ? 'rotated' : 'drained';
     } finally {
+      await lastRecord;
       session?.session.close();
       release();
     }
@@ -337,7 +340,12 @@ export class MtaWorker {
     return { error: `no MX host answered: ${errors.join('; ')}`, ms: Math.round(performance.now() - started) };
   }
 
-  private async deliverOne(session: SmtpSession, host: RouteHost, m: Deliverable, raw: Buffer | undefined): Promise<Outcome | 'connection-lost'> {
+  /**
+   * `previous` is the outcome append of the message sent before on this connection: it must be in
+   * the log before the next message goes out (while it commits, this one is signed), so a crash
+   * can cost at most the one message whose answer just came in.
+   */
+  private async deliverOne(session: SmtpSession, host: RouteHost, m: Deliverable, raw: Buffer | undefined, previous: Promise<void>, onRecorded: (p: Promise<void>) => void): Promise<Outcome | 'connection-lost'> {
     const attempt = m.attempt;
     if (!raw) {
       await this.record(m, 'failed', { type: 'RecordFailure', reason: 'the message content is gone (retention)', at: new Date().toISOString() });
@@ -358,6 +366,7 @@ export class MtaWorker {
     });
     if (!sending) this.d.logger.warn({ messageId: m.messageId, domain: fromDomain }, 'the sending domain is gone: delivering without DKIM');
     await this.d.shaper.beforeMessage(host.name);
+    await previous;
     const started = performance.now();
     const outcome: SendOutcome = await session.send(prepared.envelopeFrom, m.rcptTo, prepared.message);
     const delivery: DeliveryAttempt = {
@@ -372,7 +381,7 @@ export class MtaWorker {
     };
     if (outcome.ok) {
       this.d.shaper.succeeded(host.name);
-      void this.record(m, 'delivered', { type: 'RecordDelivery', delivery, at: delivery.at });
+      onRecorded(this.record(m, 'delivered', { type: 'RecordDelivery', delivery, at: delivery.at }));
       return 'delivered';
     }
     if (outcome.kind === 'connection') {

@@ -152,12 +152,8 @@ describe('Postal-compatible API (/api/v1)', () => {
     const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [(accepted!.data as { contentHash: string }).contentHash]);
     assert.equal((rows[0].body as Buffer).toString(), raw, 'stored byte for byte');
 
-    assert.deepEqual((await call({ mail_from: 'a@sender.test', rcpt_to: 'x@example.org', data: 'eA==' })).body, {
-      status: 'parameter-error',
-      time: (await call({ mail_from: 'a@sender.test', rcpt_to: 'x@example.org', data: 'eA==' })).body.time,
-      flags: {},
-      data: { message: '`rcpt_to` parameter is required but is missing' },
-    });
+    const notArray = (await call({ mail_from: 'a@sender.test', rcpt_to: 'x@example.org', data: 'eA==' })).body;
+    assert.deepEqual({ ...notArray, time: 0 }, { status: 'parameter-error', time: 0, flags: {}, data: { message: '`rcpt_to` parameter is required but is missing' } });
     assert.equal((await call({ rcpt_to: [], data: 'eA==' })).body.data.message, '`mail_from` parameter is required but is missing');
     const foreign = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(raw.replace('app@sender.test', 'ceo@bank.test')).toString('base64') });
     assert.equal(foreign.body.data.code, 'UnauthenticatedFromAddress');
