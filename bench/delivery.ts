@@ -23,7 +23,7 @@ export async function postlogRun(n: number, bytes: number, nodeArgs: string[] = 
   const dnsPort = await freeUdpPort();
   const sink = await startSmtpSink('127.0.0.2', sinkPort, { tls: false, countOnly: true });
   const dns = await startDnsServer({ mx: DOMAINS.map((d) => [d, 'mx.sink.bench', 10] as [string, string, number]), a: [['mx.sink.bench', '127.0.0.2']], local: ['bench'] }, dnsPort);
-  const env = { POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`, POSTLOG_MTA_PORT: String(sinkPort), POSTLOG_MTA_POLL_MS: '20', POSTLOG_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
+  const env = { POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`, POSTLOG_MTA_PORT: String(sinkPort), POSTLOG_MTA_POLL_MS: '20', POSTLOG_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...(process.env.BENCH_CONNECTIONS ? { POSTLOG_MTA_MAX_CONNECTIONS_PER_DESTINATION: process.env.BENCH_CONNECTIONS } : {}) };
   // split: the API (and projector) in one process, the MTA in another, as a two-core deployment would run
   const split = process.env.BENCH_SPLIT_ROLES === '1';
   const postlog = await startPostlogForBench({ ...env, ...(split ? { POSTLOG_ROLES: 'api,projector' } : {}) }, nodeArgs);

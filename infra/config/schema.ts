@@ -92,7 +92,7 @@ export const ConfigSchema = z.object({
   /** Messages one SMTP connection carries before it is closed. */
   mtaMessagesPerConnection: z.coerce.number().int().min(1).max(10_000).default(100),
   /** Connections at once per destination (an MX host) unless `destinations` says otherwise. */
-  mtaMaxConnectionsPerDestination: z.coerce.number().int().min(1).max(1000).default(10),
+  mtaMaxConnectionsPerDestination: z.coerce.number().int().min(1).max(1000).default(20),
   /** Messages per minute per destination; 0 = no limit. */
   mtaMessagesPerMinutePerDestination: z.coerce.number().int().min(0).default(0),
   /** How long a worker owns the messages it took; a dead worker's messages return after this. */

@@ -78,7 +78,7 @@ describe('loadConfig: defaults', () => {
       mtaTls: 'opportunistic',
       mtaMaxInFlight: 500,
       mtaMessagesPerConnection: 100,
-      mtaMaxConnectionsPerDestination: 10,
+      mtaMaxConnectionsPerDestination: 20,
       mtaMessagesPerMinutePerDestination: 0,
       mtaLeaseSeconds: 600,
       mtaPollMs: 250,
