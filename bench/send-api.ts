@@ -4,7 +4,8 @@ import { closedLoop, startPostlogForBench } from './support.js';
 export async function run() {
   const seconds = Number(process.env.BENCH_SECONDS ?? 10);
   const concurrency = 64;
-  const postlog = await startPostlogForBench();
+  // the API role alone, as a deployment that scales sends runs it (no MTA competing for the 2 cores)
+  const postlog = await startPostlogForBench({ POSTLOG_ROLES: 'api' });
   try {
     const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; apiKey: string };
     await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);
