@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { authenticate } from '../infra/http/auth.js';
 import { sendError } from '../infra/http/errors.js';
+import { serverScope } from '../infra/http/server-scope.js';
 import type { ReadApiDeps } from './read-deps.js';
 
 export interface ListDeps extends ReadApiDeps {
@@ -12,26 +13,14 @@ export interface ListDeps extends ReadApiDeps {
 
 const security: { [label: string]: string[] }[] = [{ apiKey: [] }, { adminToken: [] }];
 
-/** Servers a request may read: its API key's, or those of the admin's organization(s) (optionally one). */
+/** The servers a request may read (undefined: an error answer was sent). */
 async function readableServers(deps: ListDeps, req: FastifyRequest, reply: FastifyReply, serverId: string | undefined): Promise<string[] | null | undefined> {
-  if (req.postlogServer) {
-    if (serverId && serverId !== req.postlogServer.id) {
-      sendError(reply, 404, 'NOT_FOUND', 'server not found');
-      return undefined;
-    }
-    return [req.postlogServer.id];
+  const scope = await serverScope(deps.tenancy, req, serverId);
+  if (!scope.ok) {
+    sendError(reply, scope.status, 'NOT_FOUND', scope.message);
+    return undefined;
   }
-  const actor = req.postlogActor!;
-  if (serverId) {
-    if (!(await deps.tenancy.getServer(actor, serverId)).ok) {
-      sendError(reply, 404, 'NOT_FOUND', 'server not found');
-      return undefined;
-    }
-    return [serverId];
-  }
-  if (actor.organizationId === null) return null; // global admin: every server
-  const servers = await deps.tenancy.listServers(actor, actor.organizationId);
-  return servers.ok ? servers.value.map((s) => s.id) : [];
+  return scope.servers;
 }
 
 const encodeCursor = (at: string, id: string) => Buffer.from(`${at}|${id}`).toString('base64url');

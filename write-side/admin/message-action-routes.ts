@@ -6,6 +6,7 @@ import type { MessageCommandInput } from '../../domain/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
+import { serverScope } from '../../infra/http/server-scope.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { handleMessageCommand, loadMessage } from '../message-command-handler.js';
 
@@ -35,17 +36,12 @@ function commandFor(action: Action, by: string): MessageCommandInput {
 
 const actorLabel = (req: FastifyRequest) => (req.postlogServer ? `api-key:${req.postlogServer.id}` : (req.postlogActor?.label ?? 'unknown'));
 
-/** Servers the caller may act on: its own (API key), or every server of its organization(s) (admin). */
-async function serverScope(deps: MessageActionDeps, req: FastifyRequest, serverId: string | undefined): Promise<string[] | { error: string }> {
-  if (req.postlogServer) {
-    if (serverId && serverId !== req.postlogServer.id) return { error: 'an API key acts on its own server only' };
-    return [req.postlogServer.id];
-  }
-  const actor = req.postlogActor!;
-  if (serverId) return (await deps.tenancy.getServer(actor, serverId)).ok ? [serverId] : { error: 'no such server' };
-  if (actor.organizationId === null) return { error: 'a global admin must name the server (serverId)' };
-  const servers = await deps.tenancy.listServers(actor, actor.organizationId);
-  return servers.ok ? servers.value.map((s) => s.id) : { error: 'no such organization' };
+/** Servers the caller may act on; a global admin acting in bulk must name one. */
+async function actionScope(deps: MessageActionDeps, req: FastifyRequest, serverId: string | undefined): Promise<string[] | { error: string }> {
+  const scope = await serverScope(deps.tenancy, req, serverId);
+  if (!scope.ok) return { error: req.postlogServer && serverId ? 'an API key acts on its own server only' : 'no such server' };
+  if (scope.servers === null) return { error: 'a global admin must name the server (serverId)' };
+  return scope.servers;
 }
 
 /**
@@ -69,7 +65,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
       handler: async (req, reply) => {
         const loaded = await loadMessage(deps.eventStore, req.params.id);
         const serverId = loaded.ok ? loaded.value.state.serverId : undefined;
-        const scope = serverId ? await serverScope(deps, req, serverId) : [];
+        const scope = serverId ? await actionScope(deps, req, serverId) : [];
         if (!loaded.ok || !serverId || !Array.isArray(scope) || !scope.includes(serverId)) {
           return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         }
@@ -106,7 +102,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
           .strict(),
       },
       handler: async (req, reply) => {
-        const scope = await serverScope(deps, req, req.body.serverId);
+        const scope = await actionScope(deps, req, req.body.serverId);
         if (!Array.isArray(scope)) return sendError(reply, 400, 'INVALID_SCOPE', scope.error);
         const state = req.body.state ?? (req.params.action === 'release' ? 'held' : 'queued');
         const { rows } = await deps.pool.query<{ message_id: string }>(

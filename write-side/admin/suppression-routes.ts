@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { normalizedAddress, parseMailbox } from '../../domain/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
+import { serverScope } from '../../infra/http/server-scope.js';
 import type { SuppressionList } from '../../infra/messages/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 
@@ -13,24 +14,18 @@ export interface SuppressionDeps {
   tenancy: TenancyStore;
 }
 
-/** The server a request acts on: its API key's, or the one an admin names (and may see). */
+/** The one server a request acts on: its API key's, or the one an admin names (and may see). */
 async function serverOf(deps: SuppressionDeps, req: FastifyRequest, reply: FastifyReply, serverId: string | undefined): Promise<string | undefined> {
-  if (req.postlogServer) {
-    if (serverId && serverId !== req.postlogServer.id) {
-      sendError(reply, 403, 'FORBIDDEN', 'an API key acts on its own server only');
-      return undefined;
-    }
-    return req.postlogServer.id;
-  }
-  if (!serverId) {
+  if (!req.postlogServer && !serverId) {
     sendError(reply, 400, 'VALIDATION_FAILED', 'serverId is required with an admin token', [{ path: 'serverId', message: 'is required' }]);
     return undefined;
   }
-  if (!(await deps.tenancy.getServer(req.postlogActor!, serverId)).ok) {
-    sendError(reply, 404, 'NOT_FOUND', 'server not found');
+  const scope = await serverScope(deps.tenancy, req, serverId);
+  if (!scope.ok) {
+    sendError(reply, req.postlogServer ? 403 : 404, req.postlogServer ? 'FORBIDDEN' : 'NOT_FOUND', req.postlogServer ? 'an API key acts on its own server only' : scope.message);
     return undefined;
   }
-  return serverId;
+  return scope.servers![0];
 }
 
 /**
