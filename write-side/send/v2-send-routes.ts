@@ -16,6 +16,8 @@ import { trackingContext } from './tracking-context.js';
 import { ErrorBody, V2SendBody, V2SendResponse } from './v2-schemas.js';
 
 type Fail = { status: number; code: string; message: string; fields?: { path: string; message: string }[] };
+/** All composed copies of one request together. */
+const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
 const invalid = (path: string, message: string): Fail => ({ status: 400, code: 'VALIDATION_FAILED', message: `${path} ${message}`, fields: [{ path, message }] });
 
 /** POST /v2/messages: one message or a batch, with variables, scheduling and Idempotency-Key. */
@@ -155,6 +157,7 @@ async function compose(deps: SendApiDeps, server: Server, body: V2SendBody, plan
   const tracking = body.html !== undefined || choice.unsubscribe ? await trackingContext(deps, server, plan.from.domain) : undefined;
   const contents: Buffer[] = [];
   const messages: MessageToAccept[] = [];
+  let total = 0;
   for (const [n, r] of plan.recipients.entries()) {
     const subject = substitute(body.subject, r.vars, false);
     const text = body.text !== undefined ? substitute(body.text, r.vars, false) : undefined;
@@ -181,6 +184,9 @@ async function compose(deps: SendApiDeps, server: Server, body: V2SendBody, plan
       return { status: 413, code: 'MESSAGE_TOO_LARGE', message: `the message to ${r.mailbox.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` };
     }
     contents.push(raw);
+    total += raw.length;
+    // a thousand personal copies of a large message would exhaust memory: the request as a whole is bounded too
+    if (total > MAX_REQUEST_BYTES) return { status: 413, code: 'REQUEST_TOO_LARGE', message: `the copies of this request exceed ${MAX_REQUEST_BYTES} bytes: send fewer recipients per request` };
     messages.push({ to: r.mailbox, content: contents.length - 1, rfcMessageId: messageId, subject: subject.text });
   }
   return { contents, messages };
