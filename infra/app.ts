@@ -35,7 +35,7 @@ import type { Logger } from './logging/index.js';
 import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { migrate, openDatabase, type Database } from './postgres/index.js';
-import { systemActor, TenancyStore } from './tenancy/index.js';
+import { systemActor, TenancyStore, type Server } from './tenancy/index.js';
 import { version } from './version.js';
 
 export interface RunningPostlog {
@@ -112,19 +112,23 @@ function createMta(
     maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
     messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
   }));
-  // a server's IP pool, looked up once a minute: pools change rarely
-  const poolCache = new Map<string, { pool: string | null; until: number }>();
-  const bindingFor = async (serverId: string) => {
-    let hit = poolCache.get(serverId);
+  // a server's settings (IP pool, suspension), looked up at most every 30 s
+  const serverCache = new Map<string, { server: Server | undefined; until: number }>();
+  const serverOf = async (serverId: string) => {
+    let hit = serverCache.get(serverId);
     if (!hit || hit.until < Date.now()) {
       const server = await d.tenancy.getServer(systemActor('mta'), serverId);
-      hit = { pool: server.ok ? server.value.ipPool : null, until: Date.now() + 60_000 };
-      poolCache.set(serverId, hit);
+      hit = { server: server.ok ? server.value : undefined, until: Date.now() + 30_000 };
+      serverCache.set(serverId, hit);
     }
-    if (hit.pool === null) return undefined;
-    const pool = config.ipPools[hit.pool];
+    return hit.server;
+  };
+  const bindingFor = async (serverId: string) => {
+    const poolName = (await serverOf(serverId))?.ipPool ?? null;
+    if (poolName === null) return undefined;
+    const pool = config.ipPools[poolName];
     if (!pool) {
-      d.logger.warn({ serverId, pool: hit.pool }, 'the server names an IP pool the configuration does not define: using the default route');
+      d.logger.warn({ serverId, pool: poolName }, 'the server names an IP pool the configuration does not define: using the default route');
       return undefined;
     }
     // weighted choice of the pool's addresses
@@ -134,6 +138,8 @@ function createMta(
   };
   return new MtaWorker({
     bindingFor,
+    // a suspended server's queued mail waits (deleted servers' mail too): it goes once it is lifted
+    mayDeliver: async (serverId) => (await serverOf(serverId))?.suspended === false,
     queue: new DeliveryQueue(d.database.pool, `${config.hostname}:${process.pid}`),
     router,
     shaper,

@@ -35,6 +35,8 @@ export interface MtaWorkerDeps {
   connectionsPerDestination: number;
   /** The local address (and EHLO name) to send a server's mail from; undefined: the default route. */
   bindingFor: (serverId: string) => Promise<Binding | undefined>;
+  /** False while the server is suspended (or gone): its mail stays queued. */
+  mayDeliver: (serverId: string) => Promise<boolean>;
   leaseSeconds: number;
   pollMs: number;
 }
@@ -284,8 +286,12 @@ export class MtaWorker {
     const out: Deliverable[] = [];
     for (const m of leased) {
       const l = loaded.get(m.messageId);
-      if (l?.ok && (l.value.state.status === 'queued' || l.value.state.status === 'deferred')) out.push({ ...m, loaded: l.value, attempt: l.value.state.attempts + 1 });
-      else {
+      const live = l?.ok && (l.value.state.status === 'queued' || l.value.state.status === 'deferred');
+      if (live && (await this.d.mayDeliver(m.serverId))) out.push({ ...m, loaded: l.value, attempt: l.value.state.attempts + 1 });
+      else if (live) {
+        await this.d.queue.release(m.messageId, 300);
+        this.finish(m);
+      } else {
         await this.d.queue.release(m.messageId, 30);
         this.finish(m);
       }

@@ -12,7 +12,8 @@ const at = z.iso.datetime({ offset: true });
 export const MessageCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('Accept'), message: MessageAccepted.omit({ at: true }), hold: z.object({ reason: HoldReason, detail: z.string().optional() }).optional(), at }),
   z.object({ type: z.literal('Hold'), reason: HoldReason, detail: z.string().optional(), at }),
-  z.object({ type: z.literal('Release'), by: z.string().optional(), at }),
+  /** operator: a global admin (only one may lift holds the operator's controls put on). */
+  z.object({ type: z.literal('Release'), by: z.string().optional(), operator: z.boolean().default(false), at }),
   /** Put into the delivery queue; also "retry now" for a deferred message. */
   z.object({ type: z.literal('Queue'), dueAt: at, at }),
   z.object({ type: z.literal('RecordDeferral'), delivery: DeliveryAttempt, reason: z.string(), nextAttemptAt: at, at }),

@@ -11,7 +11,8 @@ export type MessageErrorCode =
   | 'MESSAGE_NOT_HELD'
   | 'MESSAGE_NOT_QUEUED'
   | 'MESSAGE_NOT_DELIVERED'
-  | 'MESSAGE_IN_FLIGHT';
+  | 'MESSAGE_IN_FLIGHT'
+  | 'RELEASE_NOT_ALLOWED';
 
 export interface MessageError {
   code: MessageErrorCode;
@@ -68,6 +69,8 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
       const guard = guardLive(state);
       if (guard) return guard;
       if (state.status !== 'held') return fail('MESSAGE_NOT_HELD', state, 'only a held message can be released');
+      // the hourly send limit is the operator's control over a tenant: only an operator lifts it
+      if (state.heldReason === 'send_limit' && !command.operator) return fail('RELEASE_NOT_ALLOWED', state, "the server's send limit held this message; only an operator may release it");
       return ok([
         { type: 'MessageReleased', data: { ...(command.by ? { by: command.by } : {}), at } },
         // a scheduled message released early still waits for its time
@@ -163,9 +166,11 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
     case 'MessageAccepted':
       return { ...state, status: 'accepted', messageId: event.data.messageId, serverId: event.data.serverId, ...(event.data.scheduledAt ? { scheduledAt: event.data.scheduledAt } : {}) };
     case 'MessageHeld':
-      return { ...state, status: 'held' };
-    case 'MessageReleased':
-      return { ...state, status: 'released' };
+      return { ...state, status: 'held', heldReason: event.data.reason };
+    case 'MessageReleased': {
+      const { heldReason: _r, ...rest } = state;
+      return { ...rest, status: 'released' };
+    }
     case 'MessageQueued':
       return { ...state, status: 'queued' };
     case 'MessageDeferred':

@@ -17,6 +17,8 @@ export interface MessageState {
   serverId?: string;
   /** Not before this time (scheduled sending); survives a hold. */
   scheduledAt?: string;
+  /** Why it is held, while it is. */
+  heldReason?: string;
   /** Delivery attempts made so far. */
   attempts: number;
   /** The message reached the recipient's server at some point (engagement is possible). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { systemActor } from '../../infra/tenancy/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -40,5 +41,20 @@ describe('MTA smart-host mode: everything relayed through one upstream with AUTH
     assert.deepEqual(relay.received.flatMap((m) => m.to).sort(), ['other@elsewhere.example', 'someone@anywhere.example']);
     const view = await http(t.url, 'GET', `/v2/messages/${res.body.messages[0].id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } });
     assert.equal(view.body.deliveries.at(-1).mxHost, '127.0.0.6');
+  });
+
+  it("keeps a suspended server's queued mail in the queue", async () => {
+    const other = await createTenant(t.app, { domain: 'paused.test' });
+    const sendAt = new Date(Date.now() + 1500).toISOString();
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'app@paused.test', to: ['later@anywhere.example'], subject: 'Scheduled', text: 'x', send_at: sendAt },
+      headers: { 'X-Server-API-Key': other.apiKey },
+    });
+    assert.equal(res.status, 202);
+    await t.app.tenancy.updateServer(systemActor('test'), other.server.id, { suspended: true, suspendedReason: 'abuse review' });
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.equal(relay.received.some((m) => m.to.includes('later@anywhere.example')), false);
+    const { rows } = await t.db.pool.query('SELECT count(*)::int AS n FROM delivery_queue WHERE message_id = $1', [res.body.messages[0].id]);
+    assert.equal(rows[0].n, 1, 'still queued');
   });
 });

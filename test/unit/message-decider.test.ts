@@ -311,6 +311,16 @@ describe('message decider: hold and release', () => {
       ]);
   });
 
+  it('a send-limit hold is released only by an operator', () => {
+    given([ev.accepted(), ev.held('send_limit')]).when({ type: 'Release', by: 'tenant', at: T2 }).thenError('RELEASE_NOT_ALLOWED');
+    given([ev.accepted(), ev.held('send_limit')])
+      .when({ type: 'Release', by: 'admin', operator: true, at: T2 })
+      .then([
+        { type: 'MessageReleased', data: { by: 'admin', at: T2 } },
+        { type: 'MessageQueued', data: { dueAt: T2, at: T2 } },
+      ]);
+  });
+
   it('Release a queued (not held) message → MESSAGE_NOT_HELD', () => {
     given(history.queued).when(cmd.release()).thenError('MESSAGE_NOT_HELD');
   });

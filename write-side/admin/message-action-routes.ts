@@ -20,13 +20,13 @@ export interface MessageActionDeps {
 const Action = z.enum(['hold', 'release', 'cancel', 'retry']);
 type Action = z.infer<typeof Action>;
 
-function commandFor(action: Action, by: string): MessageCommandInput {
+function commandFor(action: Action, by: string, operator: boolean): MessageCommandInput {
   const at = new Date().toISOString();
   switch (action) {
     case 'hold':
       return { type: 'Hold', reason: 'manual', detail: `held by ${by}`, at };
     case 'release':
-      return { type: 'Release', by, at };
+      return { type: 'Release', by, operator, at };
     case 'cancel':
       return { type: 'Cancel', by, at };
     case 'retry':
@@ -73,7 +73,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
           const { rows } = await deps.pool.query('SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_until > now()', [req.params.id]);
           if (rows.length > 0) return sendError(reply, 409, 'MESSAGE_BEING_DELIVERED', 'a worker is delivering this message right now; its outcome comes first');
         }
-        const result = await handleMessageCommand(deps.eventStore, req.params.id, commandFor(req.params.action, actorLabel(req)), {
+        const result = await handleMessageCommand(deps.eventStore, req.params.id, commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null), {
           correlationId: req.id,
           serverId,
           actor: actorLabel(req),
@@ -119,7 +119,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         const failed: { id: string; code: string }[] = [];
         let applied = 0;
         for (const { message_id: id } of rows) {
-          const result = await handleMessageCommand(deps.eventStore, id, commandFor(req.params.action, actorLabel(req)), { correlationId: req.id, actor: actorLabel(req) });
+          const result = await handleMessageCommand(deps.eventStore, id, commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null), { correlationId: req.id, actor: actorLabel(req) });
           if (result.ok) applied++;
           else failed.push({ id, code: result.error.code });
         }
