@@ -6,7 +6,7 @@ import { loadConfig } from '../../infra/config/index.js';
 import { PostgresEventStore } from '../../infra/event-store/index.js';
 import { openDatabase } from '../../infra/postgres/index.js';
 import { testLogger } from '../helpers/database.js';
-import { baseEnv, runCli, startPostlogProcess, tempDataDir } from '../helpers/postlog-process.js';
+import { baseEnv, runCli, startPostlogProcess, stopLeftoverPostlogProcesses, tempDataDir } from '../helpers/postlog-process.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -33,7 +33,10 @@ async function withGuestStore<T>(env: Record<string, string>, work: (store: Post
 describe('postlog start on the embedded PostgreSQL', () => {
   const dataDir = tempDataDir();
   writeFileSync(join(dataDir, 'none.yaml'), '');
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  after(async () => {
+    await stopLeftoverPostlogProcesses();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('refuses an invalid configuration with exit code 2, naming every bad key', async () => {
     const env = await baseEnv(dataDir, { POSTLOG_HTTP_PORT: 'abc', POSTLOG_LOG_LEVEL: 'loud', POSTLOG_DATABASE_URL: 'mysql://x' });

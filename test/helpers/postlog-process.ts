@@ -51,9 +51,14 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
   });
 }
 
-/** Starts `postlog start` and waits until /health answers 200. */
+/**
+ * Starts `postlog start` and waits until /ready answers 200: /health is already 200 while the roles
+ * are still starting (HTTP listens first), so waiting on it races the rest of start-up.
+ */
 export async function startPostlogProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<PostlogProcess> {
   const child = spawn(process.execPath, [cliPath, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -65,7 +70,7 @@ export async function startPostlogProcess(env: Record<string, string>, timeoutMs
   while (Date.now() < deadline) {
     if (done) throw new Error(`postlog exited during start-up:\n${out}`);
     try {
-      const res = await fetch(`${url}/health`);
+      const res = await fetch(`${url}/ready`);
       if (res.status === 200) return { child, url, output: () => out, exited };
     } catch {
       // not listening yet
@@ -73,5 +78,24 @@ export async function startPostlogProcess(env: Record<string, string>, timeoutMs
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`postlog did not become healthy in ${timeoutMs} ms:\n${out}`);
+  throw new Error(`postlog did not become ready in ${timeoutMs} ms:\n${out}`);
+}
+
+const live = new Set<ChildProcess>();
+
+/**
+ * Stops every `postlog start` a test left running (an assertion failed before its kill): SIGTERM so
+ * the embedded PostgreSQL stops with it, SIGKILL after 10 s. Without this the open pipes keep the test
+ * file's process, and so the whole test run, alive forever. Call it from `after()`.
+ */
+export async function stopLeftoverPostlogProcesses(): Promise<void> {
+  await Promise.all(
+    [...live].map(async (child) => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }
