@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
-import { cliPath, runCli } from '../helpers/postlog-process.js';
+import { runCli, startPostlogProcess, stopLeftoverPostlogProcesses, type PostlogProcess } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed';
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  log: () => string;
-  exited: Promise<number | null>;
-}
 
 describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
   let db: TestDatabase;
@@ -22,26 +14,11 @@ describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
   let sink: SmtpSink;
   let env: Record<string, string>;
   let apiUrl: string;
-  const procs: Proc[] = [];
 
-  const start = async (name: string, roles: string, extra: Record<string, string> = {}): Promise<Proc> => {
+  const start = async (name: string, roles: string, extra: Record<string, string> = {}): Promise<PostlogProcess> => {
     const port = await freePort();
-    const child = spawn(process.execPath, [cliPath, 'start'], {
-      env: { ...env, POSTLOG_ROLES: roles, POSTLOG_HTTP_PORT: String(port), POSTLOG_HOSTNAME: `${name}.postlog.test`, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    const deadline = Date.now() + 30_000;
-    while (!/Postlog is up/.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name} did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const proc = { name, child, log: () => out, exited };
-    procs.push(proc);
-    if (roles.includes('api')) apiUrl = `http://127.0.0.1:${port}`;
+    const proc = await startPostlogProcess({ ...env, POSTLOG_ROLES: roles, POSTLOG_HTTP_PORT: String(port), POSTLOG_HOSTNAME: `${name}.postlog.test`, ...extra });
+    if (roles.includes('api')) apiUrl = proc.url;
     return proc;
   };
 
@@ -66,7 +43,7 @@ describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
     };
   });
   after(async () => {
-    for (const p of procs) p.child.kill('SIGKILL');
+    await stopLeftoverPostlogProcesses();
     await sink?.close();
     await dns?.stop();
     await db?.drop();
@@ -103,7 +80,7 @@ describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
     assert.deepEqual(rows.map((r) => r.actor), ['mta:mta-b.postlog.test', 'mta:mta-c.postlog.test'], 'both workers delivered some');
 
     // each projection is led by exactly one of the two processes
-    const leads = (p: Proc) => (p.log().match(/"projection":"message-read-models"[^\n]*"msg":"leading projection"/g) ?? []).length;
+    const leads = (p: PostlogProcess) => (p.output().match(/"projection":"message-read-models"[^\n]*"msg":"leading projection"/g) ?? []).length;
     assert.equal(leads(b) + leads(c), 1);
     const leader = leads(b) ? b : c;
     const standby = leader === b ? c : b;
@@ -116,7 +93,7 @@ describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
     for (;;) {
       const { rows: rm } = await db.pool.query(`SELECT count(*)::int AS n FROM rm_messages WHERE subject = 'b' AND status = 'delivered'`);
       if (rm[0].n === 10) break;
-      if (Date.now() > deadline) throw new Error(`the read model did not follow after the leader died (${rm[0].n}/10): ${standby.log().slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`the read model did not follow after the leader died (${rm[0].n}/10): ${standby.output().slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(leads(standby), 1, 'the standby took over');
