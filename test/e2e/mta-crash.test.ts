@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/eventually.js';
 import { cliPath } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
@@ -62,6 +63,19 @@ describe('an MTA process killed mid-batch', { skip }, () => {
     await dns?.stop();
   });
 
+  /** Waits until the API shows every message delivered. */
+  const allDelivered = async (ids: string[], timeoutMs: number) => {
+    let statuses: string[] = [];
+    await eventually(
+      async () => {
+        statuses = await Promise.all(ids.map(async (id) => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body.status as string));
+        return statuses.every((s) => s === 'delivered') || undefined;
+      },
+      () => `not all delivered: ${statuses.join(',')}`,
+      { timeoutMs },
+    );
+  };
+
   it('loses nothing and delivers nothing twice: another worker takes over after the lease', async () => {
     const to = Array.from({ length: 20 }, (_, i) => `r${i}@crash.test`);
     const res = await http(t.url, 'POST', '/v2/messages', { body: { from: 'app@sender.test', to, subject: 'crash', text: 'x' }, headers: { 'X-Server-API-Key': tenant.apiKey } });
@@ -78,13 +92,7 @@ describe('an MTA process killed mid-batch', { skip }, () => {
     assert.ok(receivedAtKill < 20, 'the kill came before the end');
 
     await startMta();
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      const statuses = await Promise.all(ids.map(async (id) => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body.status as string));
-      if (statuses.every((s) => s === 'delivered')) break;
-      if (Date.now() > deadline) assert.fail(`not all delivered: ${statuses.join(',')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await allDelivered(ids, 40_000);
     const got = sink.received.flatMap((m) => m.to).sort();
     assert.deepEqual(got, [...to].sort(), 'every recipient exactly once');
     for (const id of ids) {
@@ -99,13 +107,7 @@ describe('an MTA process killed mid-batch', { skip }, () => {
     const to = Array.from({ length: 30 }, (_, i) => `slow${i}@crash.test`);
     const res = await http(t.url, 'POST', '/v2/messages', { body: { from: 'app@sender.test', to, subject: 'slow', text: 'x' }, headers: { 'X-Server-API-Key': tenant.apiKey } });
     const ids = (res.body.messages as { id: string }[]).map((m) => m.id);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const statuses = await Promise.all(ids.map(async (id) => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body.status as string));
-      if (statuses.every((s) => s === 'delivered')) break;
-      if (Date.now() > deadline) assert.fail(`not all delivered: ${statuses.join(',')}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await allDelivered(ids, 60_000);
     await new Promise((r) => setTimeout(r, 1000));
     const got = sink.received.slice(before).flatMap((m) => m.to).sort();
     assert.deepEqual(got, [...to].sort());

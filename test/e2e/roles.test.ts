@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli, startPostlogProcess, stopLeftoverPostlogProcesses, type PostlogProcess } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -62,13 +63,12 @@ describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
       assert.equal(res.status, 202);
       return to;
     };
-    const waitForSink = async (to: string[]) => {
-      const deadline = Date.now() + 60_000;
-      while (!to.every((a) => sink.received.some((m) => m.to.includes(a)))) {
-        if (Date.now() > deadline) throw new Error('not all delivered');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
+    const waitForSink = (to: string[]) =>
+      eventually(
+        async () => to.every((a) => sink.received.some((m) => m.to.includes(a))) || undefined,
+        () => `not all delivered: ${to.filter((a) => !sink.received.some((m) => m.to.includes(a))).join(',')}`,
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
 
     const first = await send('a', 40);
     await waitForSink(first);
@@ -89,13 +89,15 @@ describe('roles on separate processes sharing one PostgreSQL', { skip }, () => {
 
     const second = await send('b', 10);
     await waitForSink(second);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const { rows: rm } = await db.pool.query(`SELECT count(*)::int AS n FROM rm_messages WHERE subject = 'b' AND status = 'delivered'`);
-      if (rm[0].n === 10) break;
-      if (Date.now() > deadline) throw new Error(`the read model did not follow after the leader died (${rm[0].n}/10): ${standby.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    let followed = 0;
+    await eventually(
+      async () => {
+        const { rows: rm } = await db.pool.query(`SELECT count(*)::int AS n FROM rm_messages WHERE subject = 'b' AND status = 'delivered'`);
+        followed = rm[0].n;
+        return followed === 10 || undefined;
+      },
+      () => `the read model did not follow after the leader died (${followed}/10): ${standby.output().slice(-2000)}`,
+    );
     assert.equal(leads(standby), 1, 'the standby took over');
   });
 });
