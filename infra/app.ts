@@ -6,7 +6,8 @@ import { DeliveryQueue } from '../mta/queue/delivery-queue.js';
 import { Router } from '../mta/routing/router.js';
 import { Shaper } from '../mta/shaping/shaper.js';
 import { projections as allProjections } from '../projections/registry.js';
-import { ProjectionRunner } from '../projections/runner.js';
+import { ProjectionRunner, type Projection } from '../projections/runner.js';
+import { sinkProjections } from '../projections/sinks.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { messageListRoutes } from '../read-api/message-list-routes.js';
@@ -221,8 +222,9 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays, allowPrivate: config.routesAllowPrivateEndpoints }) : undefined;
   const resolver = createResolver(config.dnsServers);
 
+  const enabledProjections: Projection[] = [...allProjections, ...sinkProjections({ config, logger, metrics })];
   const projections = config.roles.includes('projector')
-    ? allProjections.map(
+    ? enabledProjections.map(
         (projection) =>
           new ProjectionRunner(projection, {
             pool: database.pool,
@@ -275,7 +277,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
-  registerQueueAndLagMetrics(metrics, database, config.roles.includes('projector') ? allProjections.map((p) => p.name) : []);
+  registerQueueAndLagMetrics(metrics, database, config.roles.includes('projector') ? enabledProjections.map((p) => p.name) : []);
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {

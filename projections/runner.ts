@@ -29,6 +29,29 @@ export interface PostgresProjection {
   reset(client: pg.PoolClient, t: TableNames): Promise<void>;
 }
 
+/**
+ * A projection into a system outside PostgreSQL (Kafka, ClickHouse): at-least-once. `deliver`
+ * resolves only once the sink has acknowledged the whole batch; the checkpoint moves after that,
+ * so a crash between the two repeats the batch (sinks dedupe by event id). A slow sink slows the
+ * subscription down (back-pressure), it never buffers without bound.
+ */
+export interface SinkProjection {
+  name: string;
+  /** Bump to replay the whole log into the sink (after `reset`). */
+  version: number;
+  filter?: EventFilter;
+  batchSize?: number;
+  deliver(events: RecordedEvent[]): Promise<void>;
+  /** Called on a version change before the replay from the start (e.g. empty the sink's tables). */
+  reset?(): Promise<void>;
+  /** Releases the sink's connections when the runner stops. */
+  close?(): Promise<void>;
+}
+
+export type Projection = PostgresProjection | SinkProjection;
+
+export const isSinkProjection = (p: Projection): p is SinkProjection => 'deliver' in p;
+
 export interface ProjectionRunnerOptions {
   pool: pg.Pool;
   connectionString: string;
@@ -59,7 +82,7 @@ export class ProjectionRunner {
   private checkpoint = START;
   leader = false;
 
-  constructor(private readonly projection: PostgresProjection, private readonly o: ProjectionRunnerOptions) {}
+  constructor(private readonly projection: Projection, private readonly o: ProjectionRunnerOptions) {}
 
   start(): void {
     void this.tryLead();
@@ -72,6 +95,7 @@ export class ProjectionRunner {
     await this.lockClient?.end().catch(() => undefined);
     this.lockClient = undefined;
     this.leader = false;
+    if (isSinkProjection(this.projection)) await this.projection.close?.();
   }
 
   private schedule(ms: number): void {
@@ -104,7 +128,7 @@ export class ProjectionRunner {
       this.leader = true;
       const from = await this.prepare();
       this.subscription = this.o.eventStore.subscribeAll(
-        { from, batchSize: this.o.batchSize ?? 500, ...(this.projection.filter ? { filter: this.projection.filter } : {}) },
+        { from, batchSize: this.o.batchSize ?? (isSinkProjection(this.projection) ? this.projection.batchSize : undefined) ?? 500, ...(this.projection.filter ? { filter: this.projection.filter } : {}) },
         (events) => this.applyBatch(events),
       );
       await this.subscription.done;
@@ -136,7 +160,8 @@ export class ProjectionRunner {
         this.checkpoint = row.checkpoint;
         return row.checkpoint;
       }
-      await this.projection.reset(client, liveTables);
+      if (isSinkProjection(this.projection)) await this.projection.reset?.();
+      else await this.projection.reset(client, liveTables);
       await client.query(
         `INSERT INTO projection_checkpoints (name, version, checkpoint) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint, position = NULL, last_error = NULL, updated_at = now()`,
@@ -155,10 +180,13 @@ export class ProjectionRunner {
 
   private async applyBatch(events: RecordedEvent[]): Promise<void> {
     if (this.stopped || !this.leader) throw new Error('no longer leading');
+    const projection = this.projection;
+    // a sink is written outside the transaction, and acknowledged before the checkpoint moves
+    if (isSinkProjection(projection)) await projection.deliver(events);
     const client = await this.o.pool.connect();
     try {
       await client.query('BEGIN');
-      await this.projection.apply(client, events, liveTables);
+      if (!isSinkProjection(projection)) await projection.apply(client, events, liveTables);
       const last = events[events.length - 1]!;
       const moved = await client.query(
         'UPDATE projection_checkpoints SET checkpoint = $2, position = $3, updated_at = now(), last_error = NULL WHERE name = $1 AND checkpoint = $4',

@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore, type EventStore } from '../../infra/event-store/index.js';
 import { verifyProjection, rebuildProjection, projectionStatus } from '../../projections/maintenance.js';
 import { messageReadModels } from '../../projections/read-models/message-read-models.js';
-import { ProjectionRunner, type PostgresProjection } from '../../projections/runner.js';
+import { ProjectionRunner, type PostgresProjection, type SinkProjection } from '../../projections/runner.js';
+import { START } from '../../infra/event-store/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { handleMessageCommand } from '../../write-side/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
 import { cliPath, runCli } from '../helpers/postlog-process.js';
@@ -167,6 +169,47 @@ describe('retention: content goes after the server\'s retention period, the hist
       assert.equal(last.contentsDeleted, 1);
       assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM contents')).rows[0].n, 0);
       assert.equal((await store.readStream('message-10')).length, history.length, 'the events stay');
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('sink projections (Kafka, ClickHouse): at-least-once, checkpoint after the acknowledgement', () => {
+  it('repeats a batch the sink failed, never skips one, and resumes after the last acknowledged batch', async () => {
+    const db = await createTestDatabase();
+    const store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
+    try {
+      for (const id of ['s1', 's2', 's3']) await accept(store, id, `${id}@example.org`);
+      const seen: string[] = [];
+      let failuresLeft = 1;
+      const sink: SinkProjection = {
+        name: 'test-sink',
+        version: 1,
+        batchSize: 2,
+        async deliver(events) {
+          if (failuresLeft-- > 0) throw new Error('broker unavailable');
+          seen.push(...events.map((e) => e.eventId));
+        },
+      };
+      const runner = new ProjectionRunner(sink, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
+      runner.start();
+      const head = (await store.readAll(START, 1000)).events;
+      await eventually(async () => (seen.length >= head.length ? true : undefined), () => `the sink to receive every event (has ${seen.length} of ${head.length})`, { timeoutMs: 15_000, intervalMs: 50 });
+      await runner.stop();
+      assert.deepEqual(seen, head.map((e) => e.eventId), 'every event once, in log order, after the failed batch was retried');
+      const [status] = await projectionStatus(db.pool, ['test-sink']);
+      assert.equal(status?.position, head[head.length - 1]!.position);
+
+      // a new runner starts after the acknowledged checkpoint: only new events arrive
+      await accept(store, 's4', 's4@example.org');
+      const all = (await store.readAll(START, 1000)).events;
+      const again = new ProjectionRunner(sink, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
+      again.start();
+      await eventually(async () => (seen.length >= all.length ? true : undefined), () => `the new events to arrive (${seen.length} of ${all.length})`, { timeoutMs: 15_000, intervalMs: 50 });
+      await again.stop();
+      assert.deepEqual(seen, all.map((e) => e.eventId), 'only the events after the checkpoint, once each');
     } finally {
       await store.close();
       await db.drop();
