@@ -128,6 +128,22 @@ export const ConfigSchema = z.object({
         .min(1),
     )
     .default({}),
+  /** Where the event log lives: postgres (the database above; default) or esdb (EventStoreDB/KurrentDB at esdbUrl). */
+  eventStore: z.enum(['postgres', 'esdb']).default('postgres'),
+  /** EventStoreDB/KurrentDB connection string, e.g. esdb://localhost:2113?tls=false (with eventStore: esdb). */
+  esdbUrl: z.string().regex(/^(esdb|kurrentdb|kurrent)(\+discover)?:\/\//, 'must be an esdb:// (or kurrentdb://) connection string').optional(),
+  /** Kafka bootstrap brokers, "host:port,host:port": when set, every event is published to Kafka. */
+  kafkaBrokers: commaList.pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port'))).default([]),
+  /** The topic every event goes to (key: the message id). */
+  kafkaTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name').default('postlog.events'),
+  /** Also (instead) publish each event type to its own topic, <kafkaTopic>.<EventType>. */
+  kafkaTopicPerType: z.stringbool().default(false),
+  kafkaClientId: z.string().min(1).default('postlog'),
+  /** ClickHouse HTTP endpoint, e.g. http://localhost:8123: analytics go there; to Postgres tables otherwise. */
+  clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('postlog'),
+  clickhouseUser: z.string().min(1).default('default'),
+  clickhousePassword: z.string().default(''),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),
