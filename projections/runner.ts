@@ -98,20 +98,39 @@ export class ProjectionRunner {
     if (isSinkProjection(this.projection)) await this.projection.close?.();
   }
 
+  /** One pending attempt at most: a lost connection and the failing subscription both ask for one. */
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tryLead(), ms);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // an attempt still running (e.g. its subscription is winding down) gets its turn first
+      if (this.attempting) this.schedule(100);
+      else void this.tryLead();
+    }, ms);
     this.timer.unref();
   }
 
+  private attempting = false;
+
   private async tryLead(): Promise<void> {
+    this.attempting = true;
+    try {
+      await this.attemptLead();
+    } finally {
+      this.attempting = false;
+    }
+  }
+
+  private async attemptLead(): Promise<void> {
     const log = this.o.logger.child({ projection: this.projection.name });
     try {
       if (!this.lockClient) {
         const client = new pg.Client({ connectionString: this.o.connectionString });
         client.on('error', (err) => {
           log.warn({ error: err.message }, 'projection leadership connection lost');
-          this.lockClient = undefined;
+          if (this.lockClient === client) this.lockClient = undefined;
+          void client.end().catch(() => undefined); // frees the socket; the lock went with the session
           this.leader = false;
           void this.subscription?.stop();
           this.schedule(1000);
