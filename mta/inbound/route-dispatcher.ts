@@ -1,9 +1,10 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import PostalMime from 'postal-mime';
 import type { ContentStore } from '../../infra/content/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { RouteStore } from '../../infra/routes/index.js';
+import { postToEndpoint } from '../../infra/outbound-http/endpoint-post.js';
+
+export { isPrivateAddress } from '../../infra/outbound-http/endpoint-post.js';
 
 export interface RouteDispatcherDeps {
   routes: RouteStore;
@@ -14,32 +15,6 @@ export interface RouteDispatcherDeps {
   pollMs?: number;
   /** Allow endpoints on loopback, private and link-local addresses (testing only). */
   allowPrivate?: boolean;
-}
-
-/** Loopback, private, link-local, CGNAT and unspecified addresses: never a tenant's endpoint. */
-export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 4) {
-    const [a, b] = ip.split('.').map(Number) as [number, number];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
-  }
-  const v6 = ip.toLowerCase();
-  return v6 === '::' || v6 === '::1' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80') || (v6.startsWith('::ffff:') && isPrivateAddress(v6.slice(7)));
-}
-
-/** The start of a response body, without reading all of a huge one. */
-async function readLimited(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (size < max) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-  }
-  await reader.cancel().catch(() => undefined);
-  return Buffer.concat(chunks).toString('utf8').slice(0, max);
 }
 
 /** Postal's HTTP endpoint payload for a parsed message. */
@@ -110,26 +85,15 @@ export class RouteDispatcher {
           delivery.route.format === 'json'
             ? JSON.stringify(await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw))
             : JSON.stringify({ id: delivery.id, rcpt_to: delivery.rcptTo, mail_from: delivery.mailFrom, message: raw.toString('base64'), base64: true, size: raw.length });
-        let code: number | null = null;
-        let response = '';
-        try {
-          if (!this.d.allowPrivate) {
-            const host = new URL(delivery.route.endpointUrl).hostname.replace(/^\[|\]$/g, '');
-            const addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-            if (addresses.some(isPrivateAddress)) throw new Error(`the endpoint ${host} resolves to a private address`);
-          }
-          const res = await fetch(delivery.route.endpointUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) },
-            body,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(30_000),
-          });
-          code = res.status;
-          response = await readLimited(res, 1000);
-        } catch (err) {
-          response = (err as Error).message;
-        }
+        const answer = await postToEndpoint({
+          url: delivery.route.endpointUrl,
+          headers: { 'content-type': 'application/json', 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) },
+          body,
+          allowPrivate: this.d.allowPrivate ?? false,
+          timeoutMs: 30_000,
+        });
+        const code = answer.status;
+        const response = answer.response;
         if (code !== null && code >= 200 && code < 300) return this.d.routes.settle(delivery.id, { status: 'delivered', code, response });
         const delay = this.d.retryDelays[delivery.attempts];
         this.d.logger.warn({ delivery: delivery.id, endpoint: delivery.route.endpointUrl, code, attempt: delivery.attempts + 1 }, 'route endpoint did not take the message');
