@@ -22,6 +22,13 @@ export class HitRecorder {
   private queue: Hit[] = [];
   private flushing: Promise<void> | undefined;
   private readonly roomWaiters: (() => void)[] = [];
+  /**
+   * The state each recently hit message had after our last append. Hits come in bursts per
+   * message, and its stream grows with every one: re-reading it whole per batch costs more with
+   * each hit. A stale entry (another process wrote meanwhile) only costs a wrong-revision answer,
+   * after which the message is read afresh.
+   */
+  private readonly known = new Map<string, LoadedMessage>();
   /** Recent clicks per message, to spot scanners that follow every link at once. */
   private readonly recentClicks = new Map<string, { url: string; at: number }[]>();
 
@@ -69,8 +76,14 @@ export class HitRecorder {
   private async write(batch: Hit[]): Promise<void> {
     const byMessage = new Map<string, Hit[]>();
     for (const h of batch) byMessage.set(h.messageId, [...(byMessage.get(h.messageId) ?? []), h]);
-    const states = await loadMessages(this.d.eventStore, [...byMessage.keys()]);
-    await Promise.all([...byMessage].map(([messageId, hits]) => this.writeMessage(messageId, hits, states.get(messageId))));
+    const unknown = [...byMessage.keys()].filter((id) => !this.known.has(id));
+    const states = unknown.length > 0 ? await loadMessages(this.d.eventStore, unknown) : new Map<string, Result<LoadedMessage, CommandError>>();
+    await Promise.all(
+      [...byMessage].map(([messageId, hits]) => {
+        const cached = this.known.get(messageId);
+        return this.writeMessage(messageId, hits, cached ? { ok: true, value: cached } : states.get(messageId));
+      }),
+    );
   }
 
   /** All of one message's hits in one append: decided in order on the loaded state. */
@@ -100,9 +113,11 @@ export class HitRecorder {
       loaded.value.revision,
     );
     if (appended.ok) {
+      this.remember(messageId, { state, revision: appended.value.nextExpectedRevision });
       for (const [hit, machine] of recorded) this.d.onRecorded?.(hit, machine);
       return;
     }
+    this.known.delete(messageId);
     // someone else wrote to the message meanwhile: decide each hit again on fresh state
     for (const [hit] of recorded) {
       const command = this.commandFor(messageId, hit, undefined);
@@ -110,6 +125,13 @@ export class HitRecorder {
       if (result.ok) this.d.onRecorded?.(hit, command.machine);
       else this.d.logger.warn({ messageId, kind: hit.kind, error: result.error.code }, 'tracking hit not recorded');
     }
+  }
+
+  /** Least recently written goes first: a Map iterates in insertion order. */
+  private remember(messageId: string, loaded: LoadedMessage): void {
+    this.known.delete(messageId);
+    this.known.set(messageId, loaded);
+    if (this.known.size > 20_000) this.known.delete(this.known.keys().next().value!);
   }
 
   private commandFor(messageId: string, hit: Hit, state: MessageState | undefined): { command: MessageCommandInput; machine: boolean } {
