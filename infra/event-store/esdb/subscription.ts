@@ -1,0 +1,133 @@
+import { START as CLIENT_START, type AllStreamResolvedEvent, type AllStreamSubscription, type KurrentDBClient } from '@kurrent/kurrentdb-client';
+import type { Logger } from '../../logging/index.js';
+import type { BatchHandler, Checkpoint, EventFilter, RecordedEvent, Subscription } from '../port.js';
+import { START } from '../port.js';
+import { compareEsdbCheckpoints, decodeCheckpoint, matchesFilter, serverFilter, toRecordedEvent } from './mapping.js';
+
+export interface EsdbSubscriptionOptions {
+  client: KurrentDBClient;
+  from: Checkpoint | 'end';
+  filter?: EventFilter;
+  batchSize: number;
+  handler: BatchHandler;
+  logger: Logger;
+  /** The checkpoint of the newest event, to start a subscription "from the end" at a known place. */
+  head(): Promise<Checkpoint>;
+  /** First wait before resubscribing after the server dropped us; doubles up to maxRetryMs. */
+  initialRetryMs: number;
+  maxRetryMs: number;
+  onResubscribe?: (error: Error) => void;
+}
+
+/** A handler failure: ends the subscription (unlike a server failure, which is retried). */
+class HandlerFailed extends Error {
+  constructor(readonly original: unknown) {
+    super('the subscription handler failed');
+  }
+}
+
+/** Wait before the n-th consecutive resubscription (n ≥ 1): doubling back-off, capped. */
+export function resubscribeDelay(failures: number, initialMs: number, maxMs: number): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.max(0, Math.min(failures - 1, 20)));
+}
+
+/**
+ * A catch-up subscription to $all with the server-side filter, delivered to the handler in
+ * batches (what has arrived while the previous batch was handled, up to batchSize). When the
+ * server drops it (a slow subscriber whose buffer overflowed, a leader change, a restart), it
+ * resubscribes from the checkpoint of the last batch handled, with back-off: the handler sees
+ * each event once, because events at or before that checkpoint are skipped.
+ */
+export class EsdbSubscription implements Subscription {
+  readonly done: Promise<void>;
+  private current: Checkpoint = START;
+  private stopping = false;
+  private live: AllStreamSubscription | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: EsdbSubscriptionOptions) {
+    this.done = this.run();
+  }
+
+  get checkpoint(): Checkpoint {
+    return this.current;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    const live = this.live;
+    if (live) {
+      await live.unsubscribe().catch(() => undefined);
+      live.destroy();
+    }
+    await this.done.catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    this.current = this.o.from === 'end' ? await this.o.head() : this.o.from;
+    let failures = 0;
+    while (!this.stopping) {
+      const position = decodeCheckpoint(this.current);
+      const sub = this.o.client.subscribeToAll(
+        { fromPosition: position === 'start' ? CLIENT_START : position, filter: serverFilter(this.o.filter) },
+        { highWaterMark: this.o.batchSize },
+      );
+      this.live = sub;
+      try {
+        const handled = await this.consume(sub);
+        if (handled) failures = 0;
+        if (!this.stopping) throw new Error('the server ended the subscription');
+      } catch (e) {
+        if (e instanceof HandlerFailed) throw e.original;
+        if (this.stopping) break;
+        failures++;
+        const delay = resubscribeDelay(failures, this.o.initialRetryMs, this.o.maxRetryMs);
+        const error = e instanceof Error ? e : new Error(String(e));
+        this.o.logger.warn({ error: error.message, checkpoint: this.current, failures, retryInMs: delay }, 'the $all subscription was dropped: resubscribing from the last checkpoint handled');
+        this.o.onResubscribe?.(error);
+        await this.sleep(delay);
+      } finally {
+        this.live = undefined;
+        await sub.unsubscribe().catch(() => undefined);
+        sub.destroy();
+      }
+    }
+  }
+
+  /** Reads until the stream ends or fails; true when at least one batch was handled. */
+  private async consume(sub: AllStreamSubscription): Promise<boolean> {
+    let handled = false;
+    let batch: RecordedEvent[] = [];
+    for await (const resolved of sub as AsyncIterable<AllStreamResolvedEvent>) {
+      const event = resolved.event ? toRecordedEvent(resolved.event) : undefined;
+      // already handled before a resubscription (the start position may be inclusive), or filtered out
+      if (event && matchesFilter(event, this.o.filter) && compareEsdbCheckpoints(event.checkpoint, this.current) > 0) batch.push(event);
+      if (batch.length > 0 && (batch.length >= this.o.batchSize || sub.readableLength === 0)) {
+        try {
+          await this.o.handler(batch);
+        } catch (e) {
+          throw new HandlerFailed(e);
+        }
+        this.current = batch[batch.length - 1]!.checkpoint;
+        batch = [];
+        handled = true;
+      }
+      if (this.stopping) break;
+    }
+    return handled;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
