@@ -286,7 +286,8 @@ export class EsdbEventStore implements EventStore {
       for await (const _ of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, requiresLeader: true, deadline: 2000 })) break;
       return !this.closed;
     } catch (e) {
-      this.o.logger.warn({ error: (e as Error).message }, 'EventStoreDB health check failed');
+      const error = e as Error;
+      this.o.logger.warn({ error: error.message || error.name, type: (e as { type?: string }).type }, 'EventStoreDB health check failed');
       return false;
     }
   }

@@ -65,16 +65,23 @@ export class EsdbSubscription implements Subscription {
   }
 
   private async run(): Promise<void> {
-    this.current = this.o.from === 'end' ? await this.o.head() : this.o.from;
     let failures = 0;
+    let positioned = this.o.from !== 'end';
+    if (this.o.from !== 'end') this.current = this.o.from;
     while (!this.stopping) {
-      const position = decodeCheckpoint(this.current);
-      const sub = this.o.client.subscribeToAll(
-        { fromPosition: position === 'start' ? CLIENT_START : position, filter: serverFilter(this.o.filter) },
-        { highWaterMark: this.o.batchSize },
-      );
-      this.live = sub;
+      let sub: AllStreamSubscription | undefined;
       try {
+        // "from the end" is where the log ends when we first reach the server
+        if (!positioned) {
+          this.current = await this.o.head();
+          positioned = true;
+        }
+        const position = decodeCheckpoint(this.current);
+        sub = this.o.client.subscribeToAll(
+          { fromPosition: position === 'start' ? CLIENT_START : position, filter: serverFilter(this.o.filter) },
+          { highWaterMark: this.o.batchSize },
+        );
+        this.live = sub;
         const handled = await this.consume(sub);
         if (handled) failures = 0;
         if (!this.stopping) throw new Error('the server ended the subscription');
@@ -89,8 +96,10 @@ export class EsdbSubscription implements Subscription {
         await this.sleep(delay);
       } finally {
         this.live = undefined;
-        await sub.unsubscribe().catch(() => undefined);
-        sub.destroy();
+        if (sub) {
+          await sub.unsubscribe().catch(() => undefined);
+          sub.destroy();
+        }
       }
     }
   }
