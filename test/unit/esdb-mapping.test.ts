@@ -27,6 +27,7 @@ import {
   idempotencyWindow,
   matchesFilter,
   positionNumber,
+  readMatching,
   serverFilter,
   toRecordedEvent,
   toStreamState,
@@ -265,5 +266,47 @@ describe('esdb connection and resubscription', () => {
   it('resubscribes with doubling back-off, capped', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((n) => resubscribeDelay(n, 500, 10_000)), [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
     assert.equal(resubscribeDelay(1000, 500, 30_000), 30_000);
+  });
+});
+
+describe('esdb readAll paging', () => {
+  /** $all as the server pages it: from a position inclusive, at most `count` records, the server-side part of the filter applied. */
+  const log = Array.from({ length: 50 }, (_, i) => ({
+    eventId: `e${i}`,
+    type: i % 10 === 9 ? 'Wanted' : 'Other',
+    streamId: i < 5 ? `$stats-${i}` : `message-${i}`,
+    revision: 0,
+    position: (i + 1) * 100,
+    checkpoint: `${(i + 1) * 100}:${(i + 1) * 100}`,
+    recordedAt: new Date(0),
+    schemaVersion: 1,
+    data: {},
+    metadata: {},
+  }));
+  const reads: number[] = [];
+  async function* page(from: string, count: number) {
+    reads.push(count);
+    const start = from === START ? 0 : log.findIndex((e) => compareEsdbCheckpoints(e.checkpoint, from) >= 0);
+    if (start < 0) return;
+    yield undefined; // a link whose event was deleted
+    for (const e of log.slice(start, start + count - 1)) yield e;
+  }
+
+  it('is exclusive of the start, drops system events, and pages in log order', async () => {
+    const first = await readMatching(page, START, 3, undefined);
+    assert.deepEqual(first.map((e) => e.eventId), ['e5', 'e6', 'e7'], 'system streams ($stats-…) are skipped');
+    const next = await readMatching(page, first[2]!.checkpoint, 3, undefined);
+    assert.deepEqual(next.map((e) => e.eventId), ['e8', 'e9', 'e10']);
+  });
+
+  it('reads on past pages with no match, so an empty answer means the end of the log', async () => {
+    reads.length = 0;
+    const wanted = await readMatching(page, START, 2, { streamPrefixes: ['message-'], types: ['Wanted'] });
+    assert.deepEqual(wanted.map((e) => e.eventId), ['e9', 'e19']);
+    assert.ok(reads.length > 1, 'several pages were needed');
+    const rest = await readMatching(page, wanted[1]!.checkpoint, 10, { streamPrefixes: ['message-'], types: ['Wanted'] });
+    assert.deepEqual(rest.map((e) => e.eventId), ['e29', 'e39', 'e49']);
+    assert.deepEqual(await readMatching(page, rest[2]!.checkpoint, 10, { types: ['Wanted'] }), []);
+    assert.deepEqual(await readMatching(page, log[49]!.checkpoint, 10, undefined), []);
   });
 });

@@ -33,13 +33,12 @@ import {
 import { prepare, type AppendRequest, type ParsedEvent } from '../postgres/append-batch.js';
 import {
   classifyRetry,
-  compareEsdbCheckpoints,
   decodeCheckpoint,
   encodeCheckpoint,
   encodeEventMetadata,
   idempotencyWindow,
-  matchesFilter,
   positionNumber,
+  readMatching,
   revisionNumber,
   serverFilter,
   toRecordedEvent,
@@ -236,21 +235,14 @@ export class EsdbEventStore implements EventStore {
   }
 
   async readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult> {
-    const position = decodeCheckpoint(from);
-    const events: RecordedEvent[] = [];
-    // the start position is inclusive on the server and exclusive in the port: one more, skipped
-    for await (const resolved of this.client.readAll({
-      fromPosition: position === 'start' ? CLIENT_START : position,
-      maxCount: limit + 1,
-      direction: FORWARDS,
-      filter: serverFilter(filter),
-    }) as AsyncIterable<AllStreamResolvedEvent>) {
-      if (!resolved.event) continue;
-      const e = toRecordedEvent(resolved.event);
-      if (compareEsdbCheckpoints(e.checkpoint, from) <= 0 || !matchesFilter(e, filter)) continue;
-      events.push(e);
-      if (events.length === limit) break;
+    const client = this.client;
+    const server = serverFilter(filter);
+    async function* page(cursor: Checkpoint, count: number): AsyncIterable<RecordedEvent | undefined> {
+      const position = decodeCheckpoint(cursor);
+      const read = client.readAll({ fromPosition: position === 'start' ? CLIENT_START : position, maxCount: count, direction: FORWARDS, filter: server });
+      for await (const resolved of read as AsyncIterable<AllStreamResolvedEvent>) yield resolved.event ? toRecordedEvent(resolved.event) : undefined;
     }
+    const events = await readMatching(page, from, limit, filter);
     return { events, checkpoint: events.length > 0 ? events[events.length - 1]!.checkpoint : from };
   }
 

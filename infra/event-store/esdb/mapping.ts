@@ -272,3 +272,33 @@ function binaryData(data: unknown): unknown {
     return Buffer.from(data).toString('base64');
   }
 }
+
+// ---------------------------------------------------------------- paging $all
+
+/** One server read of $all from a position (inclusive on the server), at most `count` records. */
+export type PageReader = (from: Checkpoint, count: number) => AsyncIterable<RecordedEvent | undefined>;
+
+/**
+ * readAll's paging: up to `limit` events strictly after `from` that match the filter. The server
+ * filters on one of stream name or type, so a page can hold nothing that matches the whole filter
+ * while more of the log follows: an empty answer must mean the end of the log, so we read on until
+ * `limit` matches or a short page (the end). Undefined records (links to deleted events) are skipped.
+ */
+export async function readMatching(readPage: PageReader, from: Checkpoint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  let cursor = from;
+  for (;;) {
+    let records = 0;
+    let advanced = false;
+    for await (const e of readPage(cursor, limit + 1)) {
+      records++;
+      if (!e || compareEsdbCheckpoints(e.checkpoint, cursor) <= 0) continue;
+      cursor = e.checkpoint;
+      advanced = true;
+      if (!matchesFilter(e, filter)) continue;
+      events.push(e);
+      if (events.length === limit) return events;
+    }
+    if (records < limit + 1 || !advanced) return events;
+  }
+}
