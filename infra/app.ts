@@ -187,7 +187,13 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     throw err;
   }
   // POSTLOG_EVENT_STORE: the log in this Postgres (default) or in KurrentDB/EventStoreDB
-  const eventStore = createEventStore(config, database, logger, metrics);
+  let eventStore: EventStore;
+  try {
+    eventStore = await createEventStore(config, database, logger, metrics);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   const tenancy = new TenancyStore(database.pool, dnsSettings(config));
   const auth = new Authenticator(tenancy);
   const contents = new ContentStore(database.pool);

@@ -325,7 +325,7 @@ function must<T>(result: Result<T, TenancyError>): T {
 /** Runs a command against the event log (and its database). */
 async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>) => Promise<void>): Promise<void> {
   await withDatabase({}, async (db, logger, config) => {
-    const store = createEventStore(config, db, logger);
+    const store = await createEventStore(config, db, logger);
     try {
       await work(store, db);
     } finally {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { EsdbEventStore } from '../../infra/event-store/index.js';
+import { EsdbEventStore } from '../../infra/event-store/esdb/esdb-event-store.js';
 import { eventStoreContract } from '../contract/event-store.contract.js';
 import { testLogger } from '../helpers/database.js';
 

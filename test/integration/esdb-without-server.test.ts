@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { EsdbEventStore, START } from '../../infra/event-store/index.js';
+import { START } from '../../infra/event-store/index.js';
+import { EsdbEventStore } from '../../infra/event-store/esdb/esdb-event-store.js';
 import { testLogger } from '../helpers/database.js';
 import { eventually } from '../helpers/eventually.js';
 
