@@ -249,7 +249,7 @@ export class EsdbEventStore implements EventStore {
   subscribeAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
     if (this.closed) throw new Error('the event store is closed');
     const sub = new EsdbSubscription({
-      client: this.client,
+      open: (fromPosition, filter, highWaterMark) => this.client.subscribeToAll({ fromPosition, filter }, { highWaterMark }),
       from: options.from ?? START,
       ...(options.filter ? { filter: options.filter } : {}),
       batchSize: options.batchSize ?? 1000,

@@ -1,11 +1,18 @@
-import { START as CLIENT_START, type AllStreamResolvedEvent, type AllStreamSubscription, type KurrentDBClient } from '@kurrent/kurrentdb-client';
+import type { Readable } from 'node:stream';
+import { START as CLIENT_START, type AllStreamResolvedEvent, type Filter, type ReadPosition } from '@kurrent/kurrentdb-client';
 import type { Logger } from '../../logging/index.js';
 import type { BatchHandler, Checkpoint, EventFilter, RecordedEvent, Subscription } from '../port.js';
 import { START } from '../port.js';
 import { compareEsdbCheckpoints, decodeCheckpoint, matchesFilter, serverFilter, toRecordedEvent } from './mapping.js';
 
+/** What the client's subscribeToAll returns, as far as this file uses it: a stream of $all records. */
+export interface RecordStream extends Readable {
+  unsubscribe(): Promise<void>;
+}
+
 export interface EsdbSubscriptionOptions {
-  client: KurrentDBClient;
+  /** Opens a server subscription to $all after `from` (the adapter binds the client's subscribeToAll). */
+  open(from: ReadPosition, filter: Filter, highWaterMark: number): RecordStream;
   from: Checkpoint | 'end';
   filter?: EventFilter;
   batchSize: number;
@@ -18,6 +25,10 @@ export interface EsdbSubscriptionOptions {
   maxRetryMs: number;
   onResubscribe?: (error: Error) => void;
 }
+
+/** How long a partial batch waits for more events before it is handled anyway (while catching up). */
+const IDLE_FLUSH_MS = 25;
+const IDLE = Symbol('idle');
 
 /** A handler failure: ends the subscription (unlike a server failure, which is retried). */
 class HandlerFailed extends Error {
@@ -42,7 +53,7 @@ export class EsdbSubscription implements Subscription {
   readonly done: Promise<void>;
   private current: Checkpoint = START;
   private stopping = false;
-  private live: AllStreamSubscription | undefined;
+  private live: RecordStream | undefined;
   private wake: (() => void) | undefined;
 
   constructor(private readonly o: EsdbSubscriptionOptions) {
@@ -69,7 +80,7 @@ export class EsdbSubscription implements Subscription {
     let positioned = this.o.from !== 'end';
     if (this.o.from !== 'end') this.current = this.o.from;
     while (!this.stopping) {
-      let sub: AllStreamSubscription | undefined;
+      let sub: RecordStream | undefined;
       try {
         // "from the end" is where the log ends when we first reach the server
         if (!positioned) {
@@ -77,10 +88,7 @@ export class EsdbSubscription implements Subscription {
           positioned = true;
         }
         const position = decodeCheckpoint(this.current);
-        sub = this.o.client.subscribeToAll(
-          { fromPosition: position === 'start' ? CLIENT_START : position, filter: serverFilter(this.o.filter) },
-          { highWaterMark: this.o.batchSize },
-        );
+        sub = this.o.open(position === 'start' ? CLIENT_START : position, serverFilter(this.o.filter), this.o.batchSize);
         this.live = sub;
         const handled = await this.consume(sub);
         if (handled) failures = 0;
@@ -104,25 +112,59 @@ export class EsdbSubscription implements Subscription {
     }
   }
 
-  /** Reads until the stream ends or fails; true when at least one batch was handled. */
-  private async consume(sub: AllStreamSubscription): Promise<boolean> {
+  /**
+   * Reads until the stream ends or fails; true when at least one batch was handled. While catching
+   * up, batches are filled to batchSize (one projection transaction per batch); once live (the
+   * server said "caught up") or when nothing more arrives for IDLE_FLUSH_MS (servers before 23.10
+   * never say it), what has arrived is handled at once.
+   */
+  private async consume(sub: RecordStream): Promise<boolean> {
     let handled = false;
+    let live = false;
+    sub.on('caughtUp', () => (live = true));
+    sub.on('fellBehind', () => (live = false));
     let batch: RecordedEvent[] = [];
-    for await (const resolved of sub as AsyncIterable<AllStreamResolvedEvent>) {
-      const event = resolved.event ? toRecordedEvent(resolved.event) : undefined;
-      // already handled before a resubscription (the start position may be inclusive), or filtered out
-      if (event && matchesFilter(event, this.o.filter) && compareEsdbCheckpoints(event.checkpoint, this.current) > 0) batch.push(event);
-      if (batch.length > 0 && (batch.length >= this.o.batchSize || sub.readableLength === 0)) {
-        try {
-          await this.o.handler(batch);
-        } catch (e) {
-          throw new HandlerFailed(e);
-        }
-        this.current = batch[batch.length - 1]!.checkpoint;
-        batch = [];
-        handled = true;
+    const flush = async () => {
+      try {
+        await this.o.handler(batch);
+      } catch (e) {
+        throw new HandlerFailed(e);
       }
-      if (this.stopping) break;
+      this.current = batch[batch.length - 1]!.checkpoint;
+      batch = [];
+      handled = true;
+    };
+    const records = (sub as AsyncIterable<AllStreamResolvedEvent>)[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<AllStreamResolvedEvent>> | undefined;
+    try {
+      while (!this.stopping) {
+        const next = (pending ??= records.next());
+        let result: IteratorResult<AllStreamResolvedEvent> | typeof IDLE;
+        if (batch.length === 0) result = await next;
+        else {
+          const wait = live && sub.readableLength === 0 ? 0 : IDLE_FLUSH_MS;
+          let timer: NodeJS.Timeout | undefined;
+          result = await Promise.race([next, new Promise<typeof IDLE>((r) => (timer = setTimeout(() => r(IDLE), wait)))]);
+          clearTimeout(timer);
+        }
+        if (result === IDLE) {
+          await flush();
+          continue;
+        }
+        pending = undefined;
+        if (result.done) break;
+        const resolved = result.value;
+        const event = resolved.event ? toRecordedEvent(resolved.event) : undefined;
+        // already handled before a resubscription (the start position may be inclusive), or filtered out
+        if (event && matchesFilter(event, this.o.filter) && compareEsdbCheckpoints(event.checkpoint, this.current) > 0) batch.push(event);
+        if (batch.length >= this.o.batchSize) await flush();
+      }
+      if (batch.length > 0 && !this.stopping) await flush();
+    } finally {
+      // A read may still be waiting (a partial batch was flushed while more was awaited): run()
+      // destroys the stream, which ends it. Awaiting the iterator's return() here would queue behind
+      // that read and never finish; its rejection must not surface as unhandled either.
+      pending?.catch(() => undefined);
     }
     return handled;
   }
