@@ -148,14 +148,10 @@ export class EsdbEventStore implements EventStore {
 
   /** One multi-stream append: all streams or none (KurrentDB ≥ 25.1). */
   private async appendAtomically(requests: PreparedRequest[]): Promise<Result<AppendSuccess[], AppendError>> {
-    if (requests.some((r) => r.callerIds)) {
-      const checks = await Promise.all(requests.map((r) => this.checkRetry(r)));
-      if (checks.every((c) => c?.ok && c.value.idempotent)) return ok(checks.map((c) => (c as { value: AppendSuccess }).value));
-      const refused = checks.find((c) => c && !c.ok);
-      if (refused && !refused.ok) return refused;
-      // some streams hold the ids and others do not: that append was not this one
-      const partial = checks.findIndex((c) => c?.ok);
-      if (partial >= 0) return err({ code: 'DUPLICATE_EVENT_ID', streamId: requests[partial]!.streamId, eventId: requests[partial]!.events[0]!.eventId, message: 'these event ids are already in the log, but not for all the streams of this append' });
+    const callerIds = requests.some((r) => r.callerIds);
+    if (callerIds) {
+      const retry = await this.checkRetryOfMany(requests);
+      if (retry) return retry;
     }
     const body: AppendStreamRequest[] = requests.map((r) => ({ streamName: r.streamId, events: r.events.map(toEventData), expectedState: toStreamState(r.expected) }));
     const started = performance.now();
@@ -166,20 +162,39 @@ export class EsdbEventStore implements EventStore {
       const at = { commit: result.position, prepare: result.position };
       const revisions = new Map(result.responses.map((r) => [r.streamName, r.revision]));
       return ok(
-        requests.map((r) => ({
-          nextExpectedRevision: revisionNumber(revisions.get(r.streamId) ?? BigInt(-1)),
-          position: positionNumber(at),
-          checkpoint: encodeCheckpoint(at),
-          idempotent: false,
-        })),
+        requests.map((r) => {
+          const revision = revisions.get(r.streamId);
+          if (revision === undefined) throw new Error(`KurrentDB confirmed a multi-stream append without the revision of ${r.streamId}`);
+          return { nextExpectedRevision: revisionNumber(revision), position: positionNumber(at), checkpoint: encodeCheckpoint(at), idempotent: false };
+        }),
       );
     } catch (e) {
       const streamId = (e as { streamName?: string }).streamName ?? requests[0]!.streamId;
       const expected = requests.find((r) => r.streamId === streamId)?.expected ?? requests[0]!.expected;
       const error = translateAppendError(e, streamId, expected);
       if (!error) throw e;
+      // a concurrent retry of the same append got there first
+      if (error.code === 'WRONG_EXPECTED_REVISION' && callerIds) {
+        const retry = await this.checkRetryOfMany(requests);
+        if (retry) return retry;
+      }
       return err(error);
     }
+  }
+
+  /** checkRetry for every stream of a multi-stream append: it was stored whole or not at all. */
+  private async checkRetryOfMany(requests: PreparedRequest[]): Promise<Result<AppendSuccess[], AppendError> | undefined> {
+    const checks = await Promise.all(requests.map((r) => this.checkRetry(r)));
+    if (checks.every((c) => c?.ok)) return ok(checks.map((c) => (c as { value: AppendSuccess }).value));
+    const refused = checks.find((c) => c && !c.ok);
+    if (refused && !refused.ok) return refused;
+    // some streams hold the ids and others do not: that stored append was not this one
+    const partial = checks.findIndex((c) => c?.ok);
+    if (partial >= 0) {
+      const r = requests[partial]!;
+      return err({ code: 'DUPLICATE_EVENT_ID', streamId: r.streamId, eventId: r.events[0]!.eventId, message: 'these event ids are already in the log, but not for every stream of this append' });
+    }
+    return undefined;
   }
 
   /**
