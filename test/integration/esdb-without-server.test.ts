@@ -46,6 +46,23 @@ describe('esdb adapter: server gone', () => {
     }
   });
 
+  it('a server that accepts connections but never answers is not healthy either (within 2 s)', async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => void held.add(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const address = silent.address();
+    const store = new EsdbEventStore({ url: `kurrentdb://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}?tls=false`, logger: testLogger });
+    try {
+      const started = Date.now();
+      assert.equal(await store.healthy(), false);
+      assert.ok(Date.now() - started < 4000, `answered in ${Date.now() - started} ms`);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((r) => silent.close(r));
+      await store.close();
+    }
+  });
+
   it('a dropped subscription resubscribes from its checkpoint with growing back-off, and stops cleanly', async () => {
     const drops: number[] = [];
     const store = new EsdbEventStore({ url, logger: testLogger, resubscribeMs: 40, maxResubscribeMs: 320, onResubscribe: () => drops.push(Date.now()) });

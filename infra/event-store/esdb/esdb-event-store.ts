@@ -289,13 +289,22 @@ export class EsdbEventStore implements EventStore {
 
   /** An append could be committed now: the leader answers a read that requires it. */
   async healthy(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      for await (const _ of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, requiresLeader: true, deadline: 2000 })) break;
+      const probe = (async () => {
+        for await (const _ of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, requiresLeader: true })) break;
+      })();
+      // the client's reads take no deadline: a server that does not answer is not healthy either
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('EventStoreDB did not answer within 2 s')), 2000)));
+      probe.catch(() => undefined);
+      await Promise.race([probe, timeout]);
       return !this.closed;
     } catch (e) {
       const error = e as Error;
       this.o.logger.warn({ error: error.message || error.name, type: (e as { type?: string }).type }, 'EventStoreDB health check failed');
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
