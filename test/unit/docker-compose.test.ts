@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DCLinter } from 'dclint';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigSchema, RoleName, envNameOf, loadConfig, roleNames } from '../../infra/config/index.js';
@@ -56,6 +57,15 @@ const noFile = join(dir, 'empty.yaml');
 writeFileSync(noFile, '');
 
 describe('docker-compose.yml', () => {
+  it('is valid against the Compose specification schema, with no linter errors (dclint)', () => {
+    const linter = new DCLinter({ rules: {}, quiet: true, debug: false, exclude: [] });
+    const [result] = linter.lintFiles([composeFile], false);
+    assert.ok(result, 'dclint read the file');
+    type Message = { type: string; line: number; rule: string; message: string };
+    const errors = (result.messages as Message[]).filter((m) => m.type === 'error').map((m) => `${m.line}: ${m.rule}: ${m.message}`);
+    assert.deepEqual(errors, []);
+  });
+
   it('has the engines and the Postlog roles as separate services', () => {
     for (const name of [...engines, 'postlog-api', 'postlog-mta', 'postlog-projector']) assert.ok(services[name], `service ${name}`);
     assert.ok(postlogServices.length >= 3);
