@@ -29,7 +29,7 @@ import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
 import type { Config } from './config/index.js';
 import { ContentStore } from './content/index.js';
 import { createResolver } from './dns/index.js';
-import { PostgresEventStore, type EventStore } from './event-store/index.js';
+import { createEventStore, type EventStore } from './event-store/index.js';
 import { Authenticator } from './http/auth.js';
 import { createHttpServer } from './http/index.js';
 import type { Logger } from './logging/index.js';
@@ -52,14 +52,14 @@ export interface RunningPostlog {
 }
 
 /** Gauges computed when Prometheus scrapes: projection lag and queue depth per destination. */
-function registerQueueAndLagMetrics(metrics: Metrics, database: Database, projectionNames: string[]): void {
+function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventStore: EventStore, projectionNames: string[]): void {
   new Gauge({
     name: 'postlog_projection_lag_events',
     help: 'Events in the log after the projection checkpoint (by global position)',
     labelNames: ['projection'],
     registers: [metrics.registry],
     async collect() {
-      for (const s of await projectionStatus(database.pool, projectionNames)) this.set({ projection: s.name }, s.lagEvents ?? 0);
+      for (const s of await projectionStatus(database.pool, projectionNames, eventStore)) this.set({ projection: s.name }, s.lagEvents ?? 0);
     },
   });
   new Gauge({
@@ -68,7 +68,7 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, projec
     labelNames: ['projection'],
     registers: [metrics.registry],
     async collect() {
-      for (const s of await projectionStatus(database.pool, projectionNames)) this.set({ projection: s.name }, s.lagSeconds);
+      for (const s of await projectionStatus(database.pool, projectionNames, eventStore)) this.set({ projection: s.name }, s.lagSeconds);
     },
   });
   new Gauge({
@@ -186,16 +186,14 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     await database.close();
     throw err;
   }
-  const eventStore = new PostgresEventStore({
-    pool: database.pool,
-    connectionString: database.connectionString,
-    logger: logger.child({ component: 'event-store' }),
-    onBatch: (appends, events, ms) => {
-      metrics.appendBatchSeconds.observe(ms / 1000);
-      metrics.appendsPerCommit.observe(appends);
-      metrics.appendedEvents.inc(events);
-    },
-  });
+  // POSTLOG_EVENT_STORE: the log in this Postgres (default) or in KurrentDB/EventStoreDB
+  let eventStore: EventStore;
+  try {
+    eventStore = await createEventStore(config, database, logger, metrics);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   const tenancy = new TenancyStore(database.pool, dnsSettings(config));
   const auth = new Authenticator(tenancy);
   const contents = new ContentStore(database.pool);
@@ -277,7 +275,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
-  registerQueueAndLagMetrics(metrics, database, config.roles.includes('projector') ? enabledProjections.map((p) => p.name) : []);
+  registerQueueAndLagMetrics(metrics, database, eventStore, config.roles.includes('projector') ? enabledProjections.map((p) => p.name) : []);
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { START, compareCheckpoints, type Checkpoint, type EventStore } from '../infra/event-store/index.js';
+import { PostgresEventStore, START, compareCheckpoints, type Checkpoint, type EventStore } from '../infra/event-store/index.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
@@ -264,29 +264,70 @@ export interface ProjectionStatus {
   errorAt: string | null;
 }
 
-/** Checkpoints, lag (in events, by global position) and the last error of every projection. */
-export async function projectionStatus(pool: pg.Pool, names: string[]): Promise<ProjectionStatus[]> {
+/** Lag beyond this many events is reported as this many when the log is not in Postgres (it is counted, not subtracted). */
+export const LAG_COUNT_LIMIT = 1000;
+
+/**
+ * Checkpoints, lag and the last error of every projection. With the log in Postgres (no store
+ * given, or the Postgres store) lag is the difference of global positions, read with SQL. With
+ * another log (EventStoreDB, whose positions are byte offsets) it goes through the port: the
+ * events after the checkpoint are counted up to LAG_COUNT_LIMIT.
+ */
+export async function projectionStatus(pool: pg.Pool, names: string[], store?: EventStore): Promise<ProjectionStatus[]> {
+  if (store && !(store instanceof PostgresEventStore)) return projectionStatusThroughPort(pool, names, store);
   const head = (await pool.query<{ p: number | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? null;
-  const { rows } = await pool.query('SELECT name, version, checkpoint, position, updated_at, last_error, error_at FROM projection_checkpoints');
-  const byName = new Map(rows.map((r) => [r.name as string, r]));
+  const rows = await checkpointRows(pool);
   const out: ProjectionStatus[] = [];
   for (const name of names) {
-    const r = byName.get(name);
+    const r = rows.get(name);
     const waiting = head !== null && head > (r?.position ?? 0)
       ? (await pool.query<{ s: number | null }>('SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE position > $1', [r?.position ?? 0])).rows[0]?.s ?? 0
       : 0;
-    out.push({
-      name,
-      version: r?.version ?? null,
-      checkpoint: r?.checkpoint ?? null,
-      position: r?.position ?? null,
-      headPosition: head,
-      lagEvents: head === null ? 0 : Math.max(0, head - (r?.position ?? 0)),
-      lagSeconds: Math.max(0, Math.round(waiting * 1000) / 1000),
-      updatedAt: r?.updated_at ? r.updated_at.toISOString() : null,
-      lastError: r?.last_error ?? null,
-      errorAt: r?.error_at ? r.error_at.toISOString() : null,
-    });
+    out.push(statusRow(name, r, head, head === null ? 0 : Math.max(0, head - (r?.position ?? 0)), waiting));
   }
   return out;
+}
+
+async function projectionStatusThroughPort(pool: pg.Pool, names: string[], store: EventStore): Promise<ProjectionStatus[]> {
+  const rows = await checkpointRows(pool);
+  const out: ProjectionStatus[] = [];
+  for (const name of names) {
+    const r = rows.get(name);
+    const after = await store.readAll(r?.checkpoint ?? START, LAG_COUNT_LIMIT);
+    const oldest = after.events[0];
+    const waiting = oldest ? (Date.now() - oldest.recordedAt.getTime()) / 1000 : 0;
+    // the head is known only when everything after the checkpoint fitted in one read
+    const head = after.events.length < LAG_COUNT_LIMIT ? (after.events[after.events.length - 1]?.position ?? r?.position ?? null) : null;
+    out.push(statusRow(name, r, head, after.events.length, waiting));
+  }
+  return out;
+}
+
+interface CheckpointRow {
+  version: number;
+  checkpoint: string;
+  position: number | null;
+  updated_at: Date | null;
+  last_error: string | null;
+  error_at: Date | null;
+}
+
+async function checkpointRows(pool: pg.Pool): Promise<Map<string, CheckpointRow>> {
+  const { rows } = await pool.query<CheckpointRow & { name: string }>('SELECT name, version, checkpoint, position, updated_at, last_error, error_at FROM projection_checkpoints');
+  return new Map(rows.map((r) => [r.name, r]));
+}
+
+function statusRow(name: string, r: CheckpointRow | undefined, head: number | null, lagEvents: number, waiting: number): ProjectionStatus {
+  return {
+    name,
+    version: r?.version ?? null,
+    checkpoint: r?.checkpoint ?? null,
+    position: r?.position ?? null,
+    headPosition: head,
+    lagEvents,
+    lagSeconds: Math.max(0, Math.round(waiting * 1000) / 1000),
+    updatedAt: r?.updated_at ? r.updated_at.toISOString() : null,
+    lastError: r?.last_error ?? null,
+    errorAt: r?.error_at ? r.error_at.toISOString() : null,
+  };
 }

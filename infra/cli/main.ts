@@ -4,8 +4,8 @@ import { ConfigError, loadConfig, roleNames, type Config } from '../config/index
 import { createLogger, type Logger } from '../logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { projectionNamed, projections } from '../../projections/registry.js';
-import { projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
-import { PostgresEventStore } from '../event-store/index.js';
+import { LAG_COUNT_LIMIT, projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
+import { createEventStore, type EventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
 import { migrate, openDatabase } from '../postgres/index.js';
@@ -233,11 +233,11 @@ projectionsCommand
   .option('--json', 'print JSON')
   .description('checkpoints, lag and errors of every projection')
   .action(async (opts: { json?: boolean }) =>
-    withDatabase({}, async (db) => {
-      const status = await projectionStatus(db.pool, projections.map((p) => p.name));
+    withEventStore(async (store, db) => {
+      const status = await projectionStatus(db.pool, projections.map((p) => p.name), store);
       if (opts.json) return print(status, true);
       for (const s of status) {
-        process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
+        process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
       }
     }),
   );
@@ -323,9 +323,9 @@ function must<T>(result: Result<T, TenancyError>): T {
 }
 
 /** Runs a command against the event log (and its database). */
-async function withEventStore(work: (store: PostgresEventStore, db: Awaited<ReturnType<typeof openDatabase>>) => Promise<void>): Promise<void> {
-  await withDatabase({}, async (db, logger) => {
-    const store = new PostgresEventStore({ pool: db.pool, connectionString: db.connectionString, logger });
+async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>) => Promise<void>): Promise<void> {
+  await withDatabase({}, async (db, logger, config) => {
+    const store = await createEventStore(config, db, logger);
     try {
       await work(store, db);
     } finally {

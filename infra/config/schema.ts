@@ -130,8 +130,8 @@ export const ConfigSchema = z.object({
     .default({}),
   /** Where the event log lives: postgres (the database above; default) or esdb (EventStoreDB/KurrentDB at esdbUrl). */
   eventStore: z.enum(['postgres', 'esdb']).default('postgres'),
-  /** EventStoreDB/KurrentDB connection string, e.g. esdb://localhost:2113?tls=false (with eventStore: esdb). */
-  esdbUrl: z.string().regex(/^(esdb|kurrentdb|kurrent)(\+discover)?:\/\//, 'must be an esdb:// (or kurrentdb://) connection string').optional(),
+  /** EventStoreDB/KurrentDB connection string, e.g. kurrentdb://localhost:2113?tls=false (with eventStore: esdb). */
+  esdbUrl: z.string().regex(/^(esdb|kurrentdb|kurrent|kdb)(\+discover)?:\/\//, 'must be a kurrentdb:// (or esdb://) connection string').optional(),
   /** Kafka bootstrap brokers, "host:port,host:port": when set, every event is published to Kafka. */
   kafkaBrokers: commaList.pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port'))).default([]),
   /** The topic every event goes to (key: the message id). */

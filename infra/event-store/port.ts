@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Result } from '../../domain/result.js';
 
 /**
- * The event log port. Adapters: Postgres (default, embedded or external); EventStoreDB later.
+ * The event log port. Adapters: Postgres (default, embedded or external) and EventStoreDB/KurrentDB (esdb/).
  * Every adapter must pass test/contract/event-store.contract.ts.
  */
 
@@ -65,7 +65,9 @@ export interface AppendSuccess {
 export type AppendError =
   | { code: 'WRONG_EXPECTED_REVISION'; streamId: string; expected: ExpectedRevision; actual: number | 'no_stream' }
   | { code: 'DUPLICATE_EVENT_ID'; streamId: string; eventId: string; message: string }
-  | { code: 'INVALID_APPEND'; streamId: string; message: string };
+  | { code: 'INVALID_APPEND'; streamId: string; message: string }
+  /** appendMany on a log that cannot write several streams atomically (EventStoreDB before KurrentDB 25.1). */
+  | { code: 'ATOMIC_APPEND_UNSUPPORTED'; streamId: string; message: string };
 
 export interface ReadStreamOptions {
   fromRevision?: number;

@@ -19,6 +19,7 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [registry],
     }),
+    esdbResubscriptions: new Counter({ name: 'postlog_esdb_resubscriptions_total', help: 'EventStoreDB $all subscriptions dropped by the server and resubscribed', registers: [registry] }),
     deliveries: new Counter({ name: 'postlog_delivery_attempts_total', help: 'Delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] }),
     projectionEvents: new Counter({ name: 'postlog_projection_events_total', help: 'Events applied by projection', labelNames: ['projection'], registers: [registry] }),
     trackingHits: new Counter({ name: 'postlog_tracking_hits_total', help: 'Opens and clicks recorded, by kind and whether a machine made them', labelNames: ['kind', 'machine'], registers: [registry] }),

@@ -293,4 +293,13 @@ describe('loadConfig: invalid configuration', () => {
     assert.equal(problems.length, 1);
     assertNamed(problems, '--httpPort');
   });
+
+  it('the EventStoreDB log needs its connection string', () => {
+    const problems = problemsOf(() => loadConfig({ env: { POSTLOG_EVENT_STORE: 'esdb' }, file: emptyFile }));
+    assert.equal(problems.length, 1, JSON.stringify(problems));
+    assert.match(problems[0]!, /^POSTLOG_ESDB_URL: required when POSTLOG_EVENT_STORE is esdb/);
+    const config = loadConfig({ env: { POSTLOG_EVENT_STORE: 'esdb', POSTLOG_ESDB_URL: 'kurrentdb://kurrentdb:2113?tls=false' }, file: emptyFile });
+    assert.equal(config.esdbUrl, 'kurrentdb://kurrentdb:2113?tls=false');
+    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_ESDB_URL: 'http://kurrentdb:2113' }, file: emptyFile })), 'POSTLOG_ESDB_URL');
+  });
 });
