@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedPostgres } from '../infra/postgres/index.js';
 import { createLogger } from '../infra/logging/index.js';
@@ -24,7 +24,8 @@ function testFiles(dir: string): string[] {
 }
 
 const files = testFiles(here)
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  // matched against the path below the test folder: a checkout in /work/wt-kafka must not make "kafka" match everything
+  .filter((f) => only.length === 0 || only.some((o) => relative(here, f).includes(o)))
   .sort();
 
 let embedded: EmbeddedPostgres | undefined;
