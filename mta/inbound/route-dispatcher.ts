@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import PostalMime from 'postal-mime';
 import type { ContentStore } from '../../infra/content/index.js';
+import { isPrivateAddress } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { RouteStore } from '../../infra/routes/index.js';
 
@@ -14,16 +15,6 @@ export interface RouteDispatcherDeps {
   pollMs?: number;
   /** Allow endpoints on loopback, private and link-local addresses (testing only). */
   allowPrivate?: boolean;
-}
-
-/** Loopback, private, link-local, CGNAT and unspecified addresses: never a tenant's endpoint. */
-export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 4) {
-    const [a, b] = ip.split('.').map(Number) as [number, number];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
-  }
-  const v6 = ip.toLowerCase();
-  return v6 === '::' || v6 === '::1' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80') || (v6.startsWith('::ffff:') && isPrivateAddress(v6.slice(7)));
 }
 
 /** The start of a response body, without reading all of a huge one. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isPrivateAddress } from '../../mta/inbound/route-dispatcher.js';
+import { isPrivateAddress } from '../../infra/http/outbound.js';
 import { rewriteHtml } from '../../write-side/tracking/rewrite-html.js';
 
 describe('guards against hostile input', () => {

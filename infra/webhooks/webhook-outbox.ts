@@ -1,0 +1,155 @@
+import type pg from 'pg';
+
+export interface LeasedDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  event: string;
+  url: string;
+  /** The current secret, and the previous one while a rotation's grace lasts. */
+  secrets: string[];
+  body: string;
+  attempts: number;
+}
+
+export interface AttemptOutcome {
+  ok: boolean;
+  statusCode: number | null;
+  durationMs: number;
+  response: string | null;
+  error: string | null;
+}
+
+export interface RetryPolicy {
+  /** Seconds after attempt 1, 2, …; the last one repeats. */
+  delaysSeconds: number[];
+  /** Give up once a retry would come later than this after the event (or its redelivery). */
+  maxAgeSeconds: number;
+  /** Consecutive failures of an endpoint that open its circuit. */
+  breakerFailures: number;
+  breakerCooldownSeconds: number;
+}
+
+/**
+ * A pending delivery may go when it is due, its endpoint is enabled, and no earlier event of the same
+ * message is still pending for that endpoint (per-message order: a later event waits until the
+ * earlier one was delivered or given up).
+ */
+const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now()
+  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = w.endpoint_id AND p.stream_id = w.stream_id AND p.status = 'pending' AND p.stream_revision < w.stream_revision)`;
+
+const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts,
+  (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
+  (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets`;
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const toLeased = (r: any): LeasedDelivery => ({ id: r.id, endpointId: r.endpoint_id, eventId: r.event_id, event: r.webhook_event, url: r.url, secrets: r.secrets, body: r.body, attempts: r.attempts });
+
+/**
+ * The dispatcher's side of the webhook outbox: leasing due deliveries (`FOR UPDATE SKIP LOCKED`,
+ * so processes share the work), recording each attempt's outcome with the retry schedule and the
+ * endpoint's circuit breaker, and pruning the log.
+ */
+export class WebhookOutbox {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Takes up to `limit` due deliveries for `leaseSeconds` (a process that dies loses them after
+   * that). Endpoints whose circuit is open are skipped; one whose cool-down passed (half-open) gets
+   * exactly one probe delivery, and stays paused while it is in flight.
+   */
+  async lease(limit: number, leaseSeconds: number): Promise<LeasedDelivery[]> {
+    const probes = await this.leaseProbes(leaseSeconds);
+    if (probes.length >= limit) return probes;
+    const { rows } = await this.pool.query(
+      `WITH due AS (
+         SELECT w.id FROM webhook_deliveries w JOIN webhook_endpoints e ON e.id = w.endpoint_id
+          WHERE e.enabled AND e.paused_until IS NULL AND ${ELIGIBLE}
+          ORDER BY w.next_attempt_at LIMIT $1 FOR UPDATE OF w SKIP LOCKED)
+       UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
+       ${RETURNING}`,
+      [limit - probes.length, leaseSeconds],
+    );
+    return [...probes, ...rows.map(toLeased)];
+  }
+
+  private async leaseProbes(leaseSeconds: number): Promise<LeasedDelivery[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // claiming the endpoint (moving its pause on) makes this process the only prober
+      const { rows: endpoints } = await client.query(
+        `UPDATE webhook_endpoints e SET paused_until = now() + make_interval(secs => $1)
+          WHERE e.enabled AND e.paused_until <= now() AND EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.endpoint_id = e.id AND ${ELIGIBLE})
+          RETURNING e.id`,
+        [leaseSeconds],
+      );
+      const out: LeasedDelivery[] = [];
+      for (const { id } of endpoints) {
+        const { rows } = await client.query(
+          `WITH due AS (SELECT w.id FROM webhook_deliveries w WHERE w.endpoint_id = $1 AND ${ELIGIBLE} ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+           UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
+           ${RETURNING}`,
+          [id, leaseSeconds],
+        );
+        out.push(...rows.map(toLeased));
+      }
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Records an attempt (one statement): the delivery is delivered, waits for its next retry, or is
+   * given up (failed) when that retry would come after the give-up age; the endpoint's failure count
+   * resets on success, and reaching the threshold opens (or re-opens) its circuit.
+   */
+  async settle(d: LeasedDelivery, o: AttemptOutcome, policy: RetryPolicy): Promise<{ status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }> {
+    const { rows } = await this.pool.query(
+      `WITH d AS (
+         UPDATE webhook_deliveries w SET
+           attempts = w.attempts + 1,
+           retry_index = w.retry_index + 1,
+           status = CASE WHEN $2 THEN 'delivered'
+                         WHEN w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]) THEN 'failed'
+                         ELSE 'pending' END,
+           next_attempt_at = now() + make_interval(secs => ($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]),
+           last_status_code = $3,
+           last_error = $6,
+           finished_at = CASE WHEN $2 OR w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]) THEN now() END
+         WHERE w.id = $1
+         RETURNING w.id, w.attempts, w.status, w.endpoint_id),
+       a AS (
+         INSERT INTO webhook_attempts (delivery_id, attempt, status_code, duration_ms, response, error)
+         SELECT d.id, d.attempts, $3, $4, $5, $6 FROM d),
+       e AS (
+         UPDATE webhook_endpoints e SET
+           consecutive_failures = CASE WHEN $2 THEN 0 ELSE e.consecutive_failures + 1 END,
+           paused_until = CASE WHEN $2 THEN NULL
+                               WHEN e.consecutive_failures + 1 >= $9 THEN now() + make_interval(secs => $10)
+                               ELSE e.paused_until END
+         WHERE e.id = (SELECT endpoint_id FROM d) AND (NOT $2 OR e.consecutive_failures <> 0 OR e.paused_until IS NOT NULL)
+         RETURNING (NOT $2 AND e.consecutive_failures >= $9) AS opened)
+       SELECT d.status, coalesce((SELECT opened FROM e), false) AS opened FROM d`,
+      [d.id, o.ok, o.statusCode, Math.round(o.durationMs), o.response, o.error, policy.maxAgeSeconds, policy.delaysSeconds, policy.breakerFailures, policy.breakerCooldownSeconds],
+    );
+    const row = rows[0];
+    // the delivery is gone (its endpoint was deleted meanwhile): nothing to record
+    if (!row) return { status: o.ok ? 'delivered' : 'failed', circuitOpened: false };
+    return { status: row.status, circuitOpened: row.opened };
+  }
+
+  /** Deletes finished deliveries (and their attempts) older than `days`; returns how many. */
+  async prune(days: number): Promise<number> {
+    const r = await this.pool.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < now() - make_interval(secs => $1) LIMIT 10000)`,
+      [days * 86400],
+    );
+    return r.rowCount ?? 0;
+  }
+}
