@@ -105,43 +105,81 @@ export class WebhookOutbox {
   }
 
   /**
-   * Records an attempt (one statement): the delivery is delivered, waits for its next retry, or is
-   * given up (failed) when that retry would come after the give-up age; the endpoint's failure count
-   * resets on success, and reaching the threshold opens (or re-opens) its circuit.
+   * Records the outcomes of many attempts in one transaction (in the order they finished): each
+   * delivery is delivered, waits for its next retry, or is given up (failed) when that retry would
+   * come after the give-up age. An endpoint's failure count resets on success; reaching the
+   * threshold opens (or re-opens) its circuit.
    */
-  async settle(d: LeasedDelivery, o: AttemptOutcome, policy: RetryPolicy): Promise<{ status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }> {
-    const { rows } = await this.pool.query(
-      `WITH d AS (
-         UPDATE webhook_deliveries w SET
-           attempts = w.attempts + 1,
-           retry_index = w.retry_index + 1,
-           status = CASE WHEN $2 THEN 'delivered'
-                         WHEN w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]) THEN 'failed'
-                         ELSE 'pending' END,
-           next_attempt_at = now() + make_interval(secs => ($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]),
-           last_status_code = $3,
-           last_error = $6,
-           finished_at = CASE WHEN $2 OR w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]) THEN now() END
-         WHERE w.id = $1
-         RETURNING w.id, w.attempts, w.status, w.endpoint_id),
-       a AS (
-         INSERT INTO webhook_attempts (delivery_id, attempt, status_code, duration_ms, response, error)
-         SELECT d.id, d.attempts, $3, $4, $5, $6 FROM d),
-       e AS (
-         UPDATE webhook_endpoints e SET
-           consecutive_failures = CASE WHEN $2 THEN 0 ELSE e.consecutive_failures + 1 END,
-           paused_until = CASE WHEN $2 THEN NULL
-                               WHEN e.consecutive_failures + 1 >= $9 THEN now() + make_interval(secs => $10)
+  async settle(items: { delivery: LeasedDelivery; outcome: AttemptOutcome }[], policy: RetryPolicy): Promise<{ status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }[]> {
+    if (items.length === 0) return [];
+    // per endpoint: was any attempt a success, and how many failures came after the last success
+    const breaker = new Map<string, { success: boolean; trailing: number }>();
+    for (const { delivery, outcome } of items) {
+      const b = breaker.get(delivery.endpointId) ?? { success: false, trailing: 0 };
+      if (outcome.ok) breaker.set(delivery.endpointId, { success: true, trailing: 0 });
+      else breaker.set(delivery.endpointId, { ...b, trailing: b.trailing + 1 });
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const retry = `($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]`;
+      const givenUp = `w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ${retry})`;
+      const { rows } = await client.query(
+        `WITH o AS (SELECT * FROM unnest($1::uuid[], $2::bool[], $3::int[], $4::int[], $5::text[], $6::text[]) AS o(id, ok, code, ms, response, error)),
+         d AS (
+           UPDATE webhook_deliveries w SET
+             attempts = w.attempts + 1,
+             retry_index = w.retry_index + 1,
+             status = CASE WHEN o.ok THEN 'delivered' WHEN ${givenUp} THEN 'failed' ELSE 'pending' END,
+             next_attempt_at = now() + make_interval(secs => ${retry}),
+             last_status_code = o.code,
+             last_error = o.error,
+             finished_at = CASE WHEN o.ok OR ${givenUp} THEN now() END
+           FROM o WHERE w.id = o.id
+           RETURNING w.id, w.attempts, w.status, o.code, o.ms, o.response, o.error),
+         a AS (
+           INSERT INTO webhook_attempts (delivery_id, attempt, status_code, duration_ms, response, error)
+           SELECT id, attempts, code, ms, response, error FROM d)
+         SELECT id, status FROM d`,
+        [
+          items.map((i) => i.delivery.id),
+          items.map((i) => i.outcome.ok),
+          items.map((i) => i.outcome.statusCode),
+          items.map((i) => Math.round(i.outcome.durationMs)),
+          items.map((i) => i.outcome.response),
+          items.map((i) => i.outcome.error),
+          policy.maxAgeSeconds,
+          policy.delaysSeconds,
+        ],
+      );
+      const endpoints = [...breaker];
+      const opened = await client.query(
+        `UPDATE webhook_endpoints e SET
+           consecutive_failures = CASE WHEN u.success THEN u.tail_failures ELSE e.consecutive_failures + u.tail_failures END,
+           paused_until = CASE WHEN u.tail_failures > 0 AND (CASE WHEN u.success THEN u.tail_failures ELSE e.consecutive_failures + u.tail_failures END) >= $4 THEN now() + make_interval(secs => $5)
+                               WHEN u.success THEN NULL
                                ELSE e.paused_until END
-         WHERE e.id = (SELECT endpoint_id FROM d) AND (NOT $2 OR e.consecutive_failures <> 0 OR e.paused_until IS NOT NULL)
-         RETURNING (NOT $2 AND e.consecutive_failures >= $9) AS opened)
-       SELECT d.status, coalesce((SELECT opened FROM e), false) AS opened FROM d`,
-      [d.id, o.ok, o.statusCode, Math.round(o.durationMs), o.response, o.error, policy.maxAgeSeconds, policy.delaysSeconds, policy.breakerFailures, policy.breakerCooldownSeconds],
-    );
-    const row = rows[0];
-    // the delivery is gone (its endpoint was deleted meanwhile): nothing to record
-    if (!row) return { status: o.ok ? 'delivered' : 'failed', circuitOpened: false };
-    return { status: row.status, circuitOpened: row.opened };
+         FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS u(id, success, tail_failures)
+         WHERE e.id = u.id AND (u.tail_failures > 0 OR e.consecutive_failures <> 0 OR e.paused_until IS NOT NULL)
+         RETURNING e.id, (u.tail_failures > 0 AND e.consecutive_failures >= $4) AS opened`,
+        [endpoints.map(([id]) => id), endpoints.map(([, b]) => b.success), endpoints.map(([, b]) => b.trailing), policy.breakerFailures, policy.breakerCooldownSeconds],
+      );
+      await client.query('COMMIT');
+      const statuses = new Map(rows.map((r) => [r.id as string, r.status as 'delivered' | 'pending' | 'failed']));
+      const openedEndpoints = new Set(opened.rows.filter((r) => r.opened).map((r) => r.id as string));
+      // a circuit that opened is reported once, with the endpoint's last item of the batch
+      const lastOf = new Map(items.map((i, index) => [i.delivery.endpointId, index]));
+      return items.map((i, index) => ({
+        // gone (its endpoint was deleted meanwhile): nothing was recorded
+        status: statuses.get(i.delivery.id) ?? (i.outcome.ok ? 'delivered' : 'failed'),
+        circuitOpened: openedEndpoints.has(i.delivery.endpointId) && lastOf.get(i.delivery.endpointId) === index,
+      }));
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   /** Deletes finished deliveries (and their attempts) older than `days`; returns how many. */

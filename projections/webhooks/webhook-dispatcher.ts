@@ -1,9 +1,10 @@
 import type { JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
-import type { LeasedDelivery, RetryPolicy, WebhookOutbox } from '../../infra/webhooks/webhook-outbox.js';
+import { MicroBatcher } from '../../infra/batching/index.js';
+import type { AttemptOutcome, LeasedDelivery, RetryPolicy, WebhookOutbox } from '../../infra/webhooks/webhook-outbox.js';
 import type { SigningKeys } from '../../infra/webhooks/signing-keys.js';
-import { postlogSignatureHeader, rsaSignature } from '../../infra/webhooks/signatures.js';
+import { postlogSignatureHeader, rsaSignatureAsync } from '../../infra/webhooks/signatures.js';
 
 export interface WebhookDispatcherDeps {
   outbox: WebhookOutbox;
@@ -31,8 +32,12 @@ export class WebhookDispatcher {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private lastPrune = 0;
+  /** Outcomes finishing together are recorded in one transaction (one commit, not one per request). */
+  private readonly settler: MicroBatcher<{ delivery: LeasedDelivery; outcome: AttemptOutcome }, { status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }>;
 
-  constructor(private readonly d: WebhookDispatcherDeps) {}
+  constructor(private readonly d: WebhookDispatcherDeps) {
+    this.settler = new MicroBatcher((items) => d.outbox.settle(items, d.policy), 200);
+  }
 
   start(): void {
     this.loop = this.run();
@@ -95,7 +100,7 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers = {
       'user-agent': 'Postlog',
-      'x-postal-signature-256': rsaSignature(delivery.body, key.privateKey),
+      'x-postal-signature-256': await rsaSignatureAsync(delivery.body, key.privateKey),
       'x-postal-signature-kid': key.kid,
       'x-postlog-signature': postlogSignatureHeader(delivery.secrets, timestamp, delivery.body),
       'x-postlog-timestamp': String(timestamp),
@@ -105,7 +110,7 @@ export class WebhookDispatcher {
       'x-postlog-attempt': String(delivery.attempts + 1),
     };
     const started = performance.now();
-    let outcome;
+    let outcome: AttemptOutcome;
     try {
       const res = await this.d.poster.post(delivery.url, delivery.body, headers);
       const ok = res.status >= 200 && res.status < 300;
@@ -114,7 +119,7 @@ export class WebhookDispatcher {
       outcome = { ok: false, statusCode: null, response: null, error: (err as Error).message.slice(0, 1000), durationMs: performance.now() - started };
     }
     this.d.metrics.webhookAttemptSeconds.observe({ outcome: outcome.ok ? 'success' : 'failure' }, outcome.durationMs / 1000);
-    const settled = await this.d.outbox.settle(delivery, outcome, this.d.policy);
+    const settled = await this.settler.call({ delivery, outcome });
     this.d.metrics.webhookDeliveries.inc({ outcome: settled.status === 'pending' ? 'retry' : settled.status });
     if (!outcome.ok) {
       const log = { delivery: delivery.id, endpoint: delivery.endpointId, url: delivery.url, code: outcome.statusCode, error: outcome.error, attempt: delivery.attempts + 1 };
