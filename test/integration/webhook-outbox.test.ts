@@ -1,35 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CreateServer, deliveryId } from '../../domain/index.js';
-import { PostgresEventStore, type EventStore } from '../../infra/event-store/index.js';
+import { PostgresEventStore } from '../../infra/event-store/index.js';
 import { systemActor, TenancyStore } from '../../infra/tenancy/index.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
-import { projectionStatus } from '../../projections/maintenance.js';
-import { ProjectionRunner, type PostgresProjection } from '../../projections/runner.js';
 import { webhookOutboxProjection } from '../../projections/webhooks/webhook-outbox-projection.js';
-import { handleMessageCommand } from '../../write-side/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { catchUp, run } from '../helpers/projections.js';
 
 const now = () => new Date().toISOString();
 
-async function run(store: EventStore, id: string, command: Parameters<typeof handleMessageCommand>[2]) {
-  const res = await handleMessageCommand(store, id, command);
-  assert.ok(res.ok, JSON.stringify(res));
-}
-
-/** Runs the projection until it has applied everything in the log. */
-async function catchUp(db: TestDatabase, store: EventStore, p: PostgresProjection) {
-  const runner = new ProjectionRunner(p, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
-  runner.start();
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const [s] = await projectionStatus(db.pool, [p.name]);
-    if (s && s.position !== null && s.position === s.headPosition) break;
-    if (Date.now() > deadline) throw new Error(`projection did not catch up: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await runner.stop();
-}
 
 /** What a version change does: the checkpoint goes back to the start of the log. */
 const replayFromStart = (db: TestDatabase) => db.pool.query(`UPDATE projection_checkpoints SET version = 0, position = NULL WHERE name = 'webhook-outbox'`);
