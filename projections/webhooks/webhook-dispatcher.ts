@@ -71,7 +71,7 @@ export class WebhookDispatcher {
         const leased = free > 0 ? await this.d.outbox.lease(free, this.d.leaseSeconds) : [];
         for (const delivery of leased) {
           const p: Promise<void> = this.send(delivery)
-            .catch((err: Error) => this.d.logger.error({ delivery: delivery.id, error: err.message }, 'webhook attempt could not be recorded; it is retried after its lease'))
+            .catch((err: Error) => this.d.logger.error({ delivery: delivery.id, error: err.message }, 'webhook attempt failed unexpectedly; the delivery is tried again once its lease ends'))
             .finally(() => {
               inFlight.delete(p);
               if (inFlight.size <= refillAt) this.wake?.();

@@ -196,8 +196,12 @@ describe('webhooks: Postal-compatible, signed, retried with back-off, in order p
     await waitForEvent(tenant, id, 'MessageDelivered');
     assert.equal((await fetch(pixel, { headers: { 'user-agent': HUMAN } })).status, 200);
     assert.equal((await fetch(link, { redirect: 'manual', headers: { 'user-agent': HUMAN } })).status, 302);
+    await waitForEvent(tenant, id, 'MessageLinkClicked'); // hits reach the log in batches: keep the order known
     assert.equal((await fetch(unsubscribe, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).status, 200);
     await waitForEvent(tenant, id, 'MessageUnsubscribed');
+    const names: Record<string, string> = { MessageDelivered: 'MessageSent', MessageOpened: 'MessageLoaded', MessageLinkClicked: 'MessageLinkClicked', MessageUnsubscribed: 'MessageUnsubscribed' };
+    const logOrder = (await history(tenant, id)).filter((e) => e.type in names).map((e) => names[e.type]);
+    assert.deepEqual(logOrder, ['MessageSent', 'MessageLoaded', 'MessageLinkClicked', 'MessageUnsubscribed']);
     // the other endpoint got everything already, in the log's order
     await eventually(async () => (everything.received.length >= 4 ? true : undefined), () => `got ${everything.received.map((h) => h.json.event)}`);
     assert.deepEqual(everything.received.map((h) => h.json.event), ['MessageSent', 'MessageLoaded', 'MessageLinkClicked', 'MessageUnsubscribed']);
@@ -294,6 +298,10 @@ describe('webhooks: Postal-compatible, signed, retried with back-off, in order p
     assert.equal((await http(t.url, 'DELETE', `/v2/webhooks/${endpoint.id}`, { headers: key(b) })).status, 404);
     assert.equal((await http(t.url, 'DELETE', `/v2/webhooks/${endpoint.id}`, { headers: key(a) })).status, 204);
     assert.equal((await http(t.url, 'GET', `/v2/webhooks/${endpoint.id}`, { headers: key(a) })).status, 404);
+
+    // documented in the OpenAPI description (/docs)
+    const docs = (await http(t.url, 'GET', '/docs/json')).body as { paths: Record<string, unknown> };
+    for (const p of ['/v2/servers/{id}/webhooks', '/v2/webhooks/{id}', '/v2/webhooks/{id}/deliveries', '/v2/webhooks/{id}/redeliver', '/.well-known/jwks.json']) assert.ok(p in docs.paths, p);
   });
 });
 

@@ -150,6 +150,15 @@ describe('loadConfig: environment variables', () => {
     assert.equal(config.submissionPort, 2587, 'unset keys keep their defaults');
   });
 
+  it('webhook settings: the retry schedule is a comma list of seconds; a bad one is named', () => {
+    const config = loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '0.5, 30,3600', POSTLOG_WEBHOOK_MAX_AGE_HOURS: '48', POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true' }, file: emptyFile });
+    assert.deepEqual(config.webhookRetryDelays, [0.5, 30, 3600]);
+    assert.equal(config.webhookMaxAgeHours, 48);
+    assert.equal(config.webhooksAllowPrivateEndpoints, true);
+    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '60,soon' }, file: emptyFile })), 'POSTLOG_WEBHOOK_RETRY_DELAYS');
+    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES: '0' }, file: emptyFile })), 'POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES');
+  });
+
   it('POSTLOG_DNS_SERVERS is a comma list, trimmed, empty items dropped', () => {
     const config = loadConfig({ env: { POSTLOG_DNS_SERVERS: '1.1.1.1, 8.8.8.8:53,,[::1]:5353 ' }, file: emptyFile });
     assert.deepEqual(config.dnsServers, ['1.1.1.1', '8.8.8.8:53', '[::1]:5353']);
