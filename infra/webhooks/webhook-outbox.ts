@@ -74,34 +74,25 @@ export class WebhookOutbox {
   }
 
   private async leaseProbes(leaseSeconds: number): Promise<LeasedDelivery[]> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // claiming the endpoint (moving its pause on) makes this process the only prober
-      const { rows: endpoints } = await client.query(
-        `UPDATE webhook_endpoints e SET paused_until = now() + make_interval(secs => $1)
-          WHERE e.enabled AND e.paused_until <= now() AND EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.endpoint_id = e.id AND ${ELIGIBLE})
-          RETURNING e.id`,
-        [leaseSeconds],
+    // claiming a half-open endpoint (moving its pause on by a lease) makes this process its only prober;
+    // should the probe not be leased after all, the endpoint is probed again once that lease has passed
+    const { rows: endpoints } = await this.pool.query(
+      `UPDATE webhook_endpoints e SET paused_until = now() + make_interval(secs => $1)
+        WHERE e.enabled AND e.paused_until <= now() AND EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.endpoint_id = e.id AND ${ELIGIBLE})
+        RETURNING e.id`,
+      [leaseSeconds],
+    );
+    const out: LeasedDelivery[] = [];
+    for (const { id } of endpoints) {
+      const { rows } = await this.pool.query(
+        `WITH due AS (SELECT w.id FROM webhook_deliveries w WHERE w.endpoint_id = $1 AND ${ELIGIBLE} ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
+         ${RETURNING}`,
+        [id, leaseSeconds],
       );
-      const out: LeasedDelivery[] = [];
-      for (const { id } of endpoints) {
-        const { rows } = await client.query(
-          `WITH due AS (SELECT w.id FROM webhook_deliveries w WHERE w.endpoint_id = $1 AND ${ELIGIBLE} ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-           UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
-           ${RETURNING}`,
-          [id, leaseSeconds],
-        );
-        out.push(...rows.map(toLeased));
-      }
-      await client.query('COMMIT');
-      return out;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
+      out.push(...rows.map(toLeased));
     }
+    return out;
   }
 
   /**
@@ -182,7 +173,7 @@ export class WebhookOutbox {
     }
   }
 
-  /** Deletes finished deliveries (and their attempts) older than `days`; returns how many. */
+  /** Deletes up to 10,000 finished deliveries (and their attempts) older than `days`; returns how many. */
   async prune(days: number): Promise<number> {
     const r = await this.pool.query(
       `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < now() - make_interval(secs => $1) LIMIT 10000)`,

@@ -91,7 +91,9 @@ export class WebhookDispatcher {
   private async pruneNowAndThen(): Promise<void> {
     if (Date.now() - this.lastPrune < 3600_000) return;
     this.lastPrune = Date.now();
-    const pruned = await this.d.outbox.prune(this.d.logDays);
+    let pruned = 0;
+    // in chunks, so no single statement holds locks for long
+    for (let n = 10_000; n === 10_000 && !this.stopped; pruned += n) n = await this.d.outbox.prune(this.d.logDays);
     if (pruned > 0) this.d.logger.info({ pruned }, 'pruned old webhook deliveries');
   }
 
