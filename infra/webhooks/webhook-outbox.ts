@@ -112,7 +112,9 @@ export class WebhookOutbox {
     }
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      // no wait for the WAL flush: a crash that loses this record only means these deliveries are
+      // sent again — at-least-once holds, and receivers drop repeats by uuid
+      await client.query('BEGIN; SET LOCAL synchronous_commit = off');
       const retry = `($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]`;
       const givenUp = `w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ${retry})`;
       const { rows } = await client.query(
