@@ -40,7 +40,7 @@ import { createHttpServer } from './http/index.js';
 import type { Logger } from './logging/index.js';
 import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
-import { migrate, openDatabase, type Database } from './postgres/index.js';
+import { createPool, migrate, openDatabase, type Database } from './postgres/index.js';
 import { systemActor, TenancyStore, type Server } from './tenancy/index.js';
 import { version } from './version.js';
 
@@ -229,9 +229,12 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const signingKeys = new SigningKeys(database.pool);
   const webhooks = new WebhookStore(database.pool);
   // the projector role sends webhooks: several projector processes share the outbox
-  const webhookDispatcher = config.roles.includes('projector')
+  // the outbox's own connections commit without waiting for the WAL flush: a lease or attempt record
+  // lost in a crash only means a webhook is sent again (at-least-once), and every delivery commits twice
+  const outboxPool = config.roles.includes('projector') ? createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' }) : undefined;
+  const webhookDispatcher = outboxPool
     ? new WebhookDispatcher({
-        outbox: new WebhookOutbox(database.pool),
+        outbox: new WebhookOutbox(outboxPool),
         keys: signingKeys,
         poster: createJsonPoster({ timeoutMs: config.webhookTimeoutSeconds * 1000, allowPrivate: config.webhooksAllowPrivateEndpoints, maxSocketsPerOrigin: config.webhookConcurrency }),
         logger: logger.child({ component: 'webhooks' }),
@@ -382,6 +385,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
         await routeDispatcher?.stop();
         await webhookDispatcher?.stop();
+        await outboxPool?.end();
         await Promise.all(projections.map((p) => p.stop()));
         await eventStore.close(); // drains the group-commit queue
         await database.close();

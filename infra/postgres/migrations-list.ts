@@ -526,14 +526,19 @@ export const migrations: Migration[] = [
         -- the give-up age counts from here (the event, or the manual redelivery)
         retry_base_at   timestamptz NOT NULL,
         next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        -- taken by a dispatcher until then (not indexed: leasing is a HOT update)
+        lease_until     timestamptz,
         last_status_code integer,
         last_error      text,
         created_at      timestamptz NOT NULL DEFAULT now(),
         finished_at     timestamptz,
         UNIQUE (endpoint_id, event_id)
-      );
-      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
-      CREATE INDEX webhook_deliveries_message_order ON webhook_deliveries (endpoint_id, stream_id, stream_revision) WHERE status = 'pending';
+      ) WITH (fillfactor = 80);
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
+      -- per-message order: is an earlier event of this message still pending for this endpoint?
+      CREATE INDEX webhook_deliveries_message_order ON webhook_deliveries (stream_id, stream_revision) WHERE status = 'pending';
+      -- a queue table: fresh statistics and prompt clean-up of the rows that finished
+      ALTER TABLE webhook_deliveries SET (autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_scale_factor = 0.05);
       CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, seq DESC);
       CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at) WHERE status <> 'pending';
 

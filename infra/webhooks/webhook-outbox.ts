@@ -35,8 +35,10 @@ export interface RetryPolicy {
  * message is still pending for that endpoint (per-message order: a later event waits until the
  * earlier one was delivered or given up).
  */
-const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now()
-  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = w.endpoint_id AND p.stream_id = w.stream_id AND p.status = 'pending' AND p.stream_revision < w.stream_revision)`;
+// (the endpoint is compared as text so that no plan can answer this through the endpoint's due index,
+// which a table without statistics yet makes look cheap: it must go by the message, a handful of rows)
+const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now() AND (w.lease_until IS NULL OR w.lease_until < now())
+  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.stream_id = w.stream_id AND p.endpoint_id::text = w.endpoint_id::text AND p.status = 'pending' AND p.stream_revision < w.stream_revision)`;
 
 const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts,
   (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
@@ -61,12 +63,16 @@ export class WebhookOutbox {
   async lease(limit: number, leaseSeconds: number): Promise<LeasedDelivery[]> {
     const probes = await this.leaseProbes(leaseSeconds);
     if (probes.length >= limit) return probes;
+    // endpoint by endpoint (in random order, so a busy one cannot starve the others), each through its
+    // own index range: a paused or disabled endpoint's backlog is never scanned
     const { rows } = await this.pool.query(
       `WITH due AS (
-         SELECT w.id FROM webhook_deliveries w JOIN webhook_endpoints e ON e.id = w.endpoint_id
-          WHERE e.enabled AND e.paused_until IS NULL AND ${ELIGIBLE}
-          ORDER BY w.next_attempt_at LIMIT $1 FOR UPDATE OF w SKIP LOCKED)
-       UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
+         SELECT taken.id FROM (SELECT id FROM webhook_endpoints WHERE enabled AND paused_until IS NULL ORDER BY random()) e
+         CROSS JOIN LATERAL (
+           SELECT w.id FROM webhook_deliveries w WHERE w.endpoint_id = e.id AND ${ELIGIBLE}
+            ORDER BY w.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) taken
+         LIMIT $1)
+       UPDATE webhook_deliveries d SET lease_until = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
        ${RETURNING}`,
       [limit - probes.length, leaseSeconds],
     );
@@ -86,7 +92,7 @@ export class WebhookOutbox {
     for (const { id } of endpoints) {
       const { rows } = await this.pool.query(
         `WITH due AS (SELECT w.id FROM webhook_deliveries w WHERE w.endpoint_id = $1 AND ${ELIGIBLE} ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
+         UPDATE webhook_deliveries d SET lease_until = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id
          ${RETURNING}`,
         [id, leaseSeconds],
       );
@@ -112,9 +118,7 @@ export class WebhookOutbox {
     }
     const client = await this.pool.connect();
     try {
-      // no wait for the WAL flush: a crash that loses this record only means these deliveries are
-      // sent again — at-least-once holds, and receivers drop repeats by uuid
-      await client.query('BEGIN; SET LOCAL synchronous_commit = off');
+      await client.query('BEGIN');
       const retry = `($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]`;
       const givenUp = `w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ${retry})`;
       const { rows } = await client.query(
@@ -125,6 +129,7 @@ export class WebhookOutbox {
              retry_index = w.retry_index + 1,
              status = CASE WHEN o.ok THEN 'delivered' WHEN ${givenUp} THEN 'failed' ELSE 'pending' END,
              next_attempt_at = now() + make_interval(secs => ${retry}),
+             lease_until = NULL,
              last_status_code = o.code,
              last_error = o.error,
              finished_at = CASE WHEN o.ok OR ${givenUp} THEN now() END

@@ -172,7 +172,7 @@ export class WebhookStore {
    * every one with `status` whose event happened in [from, to). Returns how many were queued.
    */
   async redeliver(endpointId: string, which: { id: string } | { status: 'failed' | 'delivered'; from: string; to: string }): Promise<number> {
-    const reset = `status = 'pending', next_attempt_at = now(), retry_index = 0, retry_base_at = now(), finished_at = NULL`;
+    const reset = `status = 'pending', next_attempt_at = now(), lease_until = NULL, retry_index = 0, retry_base_at = now(), finished_at = NULL`;
     const r =
       'id' in which
         ? await this.pool.query(`UPDATE webhook_deliveries SET ${reset} WHERE endpoint_id = $1 AND id = $2 AND status <> 'pending'`, [endpointId, which.id])
