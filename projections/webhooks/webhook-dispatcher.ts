@@ -78,6 +78,7 @@ export class WebhookDispatcher {
             });
           inFlight.add(p);
         }
+        if (this.stopped) break;
         if (leased.length === 0) await this.sleep(this.d.pollMs);
         else if (inFlight.size > refillAt) await this.sleep(60_000); // woken when half the slots are free
       } catch (err) {
