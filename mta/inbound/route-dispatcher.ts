@@ -1,8 +1,6 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import PostalMime from 'postal-mime';
 import type { ContentStore } from '../../infra/content/index.js';
-import { isPrivateAddress } from '../../infra/http/outbound.js';
+import { createJsonPoster, type JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { RouteStore } from '../../infra/routes/index.js';
 
@@ -15,22 +13,6 @@ export interface RouteDispatcherDeps {
   pollMs?: number;
   /** Allow endpoints on loopback, private and link-local addresses (testing only). */
   allowPrivate?: boolean;
-}
-
-/** The start of a response body, without reading all of a huge one. */
-async function readLimited(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (size < max) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-  }
-  await reader.cancel().catch(() => undefined);
-  return Buffer.concat(chunks).toString('utf8').slice(0, max);
 }
 
 /** Postal's HTTP endpoint payload for a parsed message. */
@@ -69,8 +51,12 @@ export class RouteDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Refuses private addresses at connect time (unless allowed), so DNS cannot be rebound in between. */
+  private readonly poster: JsonPoster;
 
-  constructor(private readonly d: RouteDispatcherDeps) {}
+  constructor(private readonly d: RouteDispatcherDeps) {
+    this.poster = createJsonPoster({ timeoutMs: 30_000, allowPrivate: d.allowPrivate ?? false, maxSocketsPerOrigin: 10 });
+  }
 
   start(): void {
     const tick = () => {
@@ -89,6 +75,7 @@ export class RouteDispatcher {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    this.poster.close();
   }
 
   private async dispatch(): Promise<void> {
@@ -104,20 +91,9 @@ export class RouteDispatcher {
         let code: number | null = null;
         let response = '';
         try {
-          if (!this.d.allowPrivate) {
-            const host = new URL(delivery.route.endpointUrl).hostname.replace(/^\[|\]$/g, '');
-            const addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-            if (addresses.some(isPrivateAddress)) throw new Error(`the endpoint ${host} resolves to a private address`);
-          }
-          const res = await fetch(delivery.route.endpointUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) },
-            body,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(30_000),
-          });
+          const res = await this.poster.post(delivery.route.endpointUrl, body, { 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) });
           code = res.status;
-          response = await readLimited(res, 1000);
+          response = res.excerpt;
         } catch (err) {
           response = (err as Error).message;
         }
