@@ -269,6 +269,26 @@ describe('webhooks: Postal-compatible, signed, retried with back-off, in order p
     assert.match(await (await fetch(`${t.url}/metrics`)).text(), /postlog_webhook_circuit_opened_total [1-9]/);
   });
 
+  it('reports a refused recipient as MessageDeliveryFailed and a held message as MessageHeld, as Postal does', async () => {
+    const live = await createTenant(t.app, { domain: 'refused.test' });
+    const dev = await createTenant(t.app, { domain: 'dev.test', mode: 'development' });
+    const r = await receiver();
+    await createEndpoint(live, { url: r.url });
+    await createEndpoint(dev, { url: r.url });
+    sink.behaviours.set('gone@example.org', { code: 550, text: '5.1.1 <gone@example.org>: Recipient address rejected: User unknown' });
+    const refused = await send(live, 'app@refused.test', 'gone@example.org');
+    const held = await send(dev, 'app@dev.test', 'someone@example.org');
+    await eventually(async () => (r.received.length >= 2 ? true : undefined), () => `got ${r.received.map((h) => h.json.event)}`);
+    const failed = r.received.find((h) => h.json.event === 'MessageDeliveryFailed')!;
+    assert.equal(failed.json.payload.message.id, Number(refused));
+    assert.equal(failed.json.payload.status, 'HardFail');
+    assert.match(failed.json.payload.output, /^550 /);
+    const hold = r.received.find((h) => h.json.event === 'MessageHeld')!;
+    assert.equal(hold.json.payload.message.id, Number(held));
+    assert.equal(hold.json.payload.status, 'Held');
+    assert.match(hold.json.payload.details, /development mode/);
+  });
+
   it('manages endpoints per server: validation, events filter, visibility, changes and deletion', async () => {
     const a = await createTenant(t.app, { domain: 'manage-a.test' });
     const b = await createTenant(t.app, { domain: 'manage-b.test' });
