@@ -4,3 +4,4 @@ export * from './message/index.js';
 export * from './values/index.js';
 export * from './tenancy/index.js';
 export * from './policies/index.js';
+export * from './webhooks/index.js';

@@ -5,7 +5,7 @@ import { MtaWorker } from '../mta/mta-worker.js';
 import { DeliveryQueue } from '../mta/queue/delivery-queue.js';
 import { Router } from '../mta/routing/router.js';
 import { Shaper } from '../mta/shaping/shaper.js';
-import { projections as allProjections } from '../projections/registry.js';
+import { projections as allProjections, outboxProjections } from '../projections/registry.js';
 import { ProjectionRunner, type Projection } from '../projections/runner.js';
 import { sinkProjections } from '../projections/sinks.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
@@ -15,6 +15,11 @@ import { managementRoutes } from '../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../write-side/admin/message-action-routes.js';
 import { suppressionRoutes } from '../write-side/admin/suppression-routes.js';
 import { routeRoutes } from '../write-side/admin/route-routes.js';
+import { webhookRoutes } from '../write-side/admin/webhook-routes.js';
+import { jwksRoutes } from '../read-api/jwks-routes.js';
+import { WebhookDispatcher } from '../projections/webhooks/webhook-dispatcher.js';
+import { createJsonPoster } from './http/outbound.js';
+import { SigningKeys, WebhookOutbox, WebhookStore } from './webhooks/index.js';
 import { RouteStore } from './routes/index.js';
 import { RouteDispatcher } from '../mta/inbound/route-dispatcher.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
@@ -35,7 +40,7 @@ import { createHttpServer } from './http/index.js';
 import type { Logger } from './logging/index.js';
 import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
-import { migrate, openDatabase, type Database } from './postgres/index.js';
+import { createPool, migrate, openDatabase, type Database } from './postgres/index.js';
 import { systemActor, TenancyStore, type Server } from './tenancy/index.js';
 import { version } from './version.js';
 
@@ -219,8 +224,33 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const routes = new RouteStore(database.pool);
   const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays, allowPrivate: config.routesAllowPrivateEndpoints }) : undefined;
   const resolver = createResolver(config.dnsServers);
+  const signingKeys = new SigningKeys(database.pool);
+  const webhooks = new WebhookStore(database.pool);
+  // the projector role sends webhooks: several projector processes share the outbox
+  // the outbox's own connections commit without waiting for the WAL flush: a lease or attempt record
+  // lost in a crash only means a webhook is sent again (at-least-once), and every delivery commits twice
+  const outboxPool = config.roles.includes('projector') ? createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' }) : undefined;
+  const webhookDispatcher = outboxPool
+    ? new WebhookDispatcher({
+        outbox: new WebhookOutbox(outboxPool),
+        keys: signingKeys,
+        poster: createJsonPoster({ timeoutMs: config.webhookTimeoutSeconds * 1000, allowPrivate: config.webhooksAllowPrivateEndpoints, maxSocketsPerOrigin: config.webhookConcurrency }),
+        logger: logger.child({ component: 'webhooks' }),
+        metrics,
+        policy: {
+          delaysSeconds: config.webhookRetryDelays,
+          maxAgeSeconds: config.webhookMaxAgeHours * 3600,
+          breakerFailures: config.webhookCircuitBreakerFailures,
+          breakerCooldownSeconds: config.webhookCircuitBreakerCooldownSeconds,
+        },
+        concurrency: config.webhookConcurrency,
+        pollMs: config.webhookPollMs,
+        leaseSeconds: config.webhookTimeoutSeconds + 60,
+        logDays: config.webhookLogDays,
+      })
+    : undefined;
 
-  const enabledProjections: Projection[] = [...allProjections, ...sinkProjections({ config, logger, metrics })];
+  const enabledProjections: Projection[] = [...allProjections, ...outboxProjections(config), ...sinkProjections({ config, logger, metrics })];
   const projections = config.roles.includes('projector')
     ? enabledProjections.map(
         (projection) =>
@@ -246,9 +276,12 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
         suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
         routeRoutes({ routes, auth, tenancy }),
+        webhookRoutes({ webhooks, auth, tenancy, allowPrivate: config.webhooksAllowPrivateEndpoints }),
       ]
     : [];
   if (config.roles.includes('tracking')) plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
+  // the public key receivers verify webhook signatures with: on the public (tracking) and API addresses
+  if (api || config.roles.includes('tracking')) plugins.push(jwksRoutes({ keys: signingKeys }));
 
   const http = await createHttpServer({
     logger,
@@ -315,6 +348,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   projections.forEach((p) => p.start());
   mta?.start();
   routeDispatcher?.start();
+  webhookDispatcher?.start();
   // retention runs with the projector (it reads the messages read model), every 15 minutes
   const retentionTimer = config.roles.includes('projector')
     ? setInterval(() => {
@@ -348,6 +382,8 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         if (retentionTimer) clearInterval(retentionTimer);
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
         await routeDispatcher?.stop();
+        await webhookDispatcher?.stop();
+        await outboxPool?.end();
         await Promise.all(projections.map((p) => p.stop()));
         await eventStore.close(); // drains the group-commit queue
         await database.close();

@@ -1,10 +1,20 @@
+import type { Config } from '../infra/config/index.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
 import { messageReadModels } from './read-models/message-read-models.js';
 import type { PostgresProjection } from './runner.js';
+import { webhookOutboxProjection } from './webhooks/webhook-outbox-projection.js';
 
-/** Every Postgres projection, by name: the projector runs them, the CLI rebuilds and verifies them. */
+/** Every Postgres read model, by name: the projector runs them, the CLI rebuilds and verifies them. */
 export const projections: PostgresProjection[] = [deliveryQueueProjection, messageReadModels];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {
   return projections.find((p) => p.name === name);
+}
+
+/**
+ * Postgres projections that are outboxes of side effects (webhooks): the projector runs them like
+ * the read models, but they are never rebuilt or verified — a rebuild would send everything again.
+ */
+export function outboxProjections(config: Pick<Config, 'webhookMaxAgeHours'>): PostgresProjection[] {
+  return [webhookOutboxProjection({ maxAgeHours: config.webhookMaxAgeHours })];
 }

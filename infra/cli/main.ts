@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
-import { projectionNamed, projections } from '../../projections/registry.js';
+import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
 import { LAG_COUNT_LIMIT, projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
 import { createEventStore, type EventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
@@ -227,6 +227,11 @@ adminToken
     }),
   );
 
+/** Why a name cannot be rebuilt or verified. */
+const unknownProjection = (name: string) =>
+  outboxProjections({ webhookMaxAgeHours: 24 }).some((p) => p.name === name)
+    ? `${name} is an outbox of webhook deliveries, not a read model: rebuilding it would send every webhook again (use the redeliver API to send deliveries again)`
+    : `no projection ${name} (known: ${projections.map((x) => x.name).join(', ')})`;
 const projectionsCommand = program.command('projections').description('read models built from the log');
 projectionsCommand
   .command('status')
@@ -234,7 +239,7 @@ projectionsCommand
   .description('checkpoints, lag and errors of every projection')
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db) => {
-      const status = await projectionStatus(db.pool, projections.map((p) => p.name), store);
+      const status = await projectionStatus(db.pool, [...projections, ...outboxProjections({ webhookMaxAgeHours: 24 })].map((p) => p.name), store);
       if (opts.json) return print(status, true);
       for (const s of status) {
         process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
@@ -246,7 +251,7 @@ projectionsCommand
   .description('rebuild a projection (all when no name is given) from the log into shadow tables, then swap them in (no downtime)')
   .action(async (name: string | undefined) =>
     withEventStore(async (store, db) => {
-      const targets = name ? [projectionNamed(name) ?? fail(`no projection ${name} (known: ${projections.map((x) => x.name).join(', ')})`)] : projections;
+      const targets = name ? [projectionNamed(name) ?? fail(unknownProjection(name))] : projections;
       const started = performance.now();
       const results = await rebuildProjections(db.pool, store, targets, (n) => process.stderr.write(`\r${n} events`));
       process.stderr.write('\n');
@@ -261,7 +266,7 @@ projectionsCommand
   .description('rebuild into a shadow and compare with the live tables; exit code 1 on any difference')
   .action(async (name: string | undefined, opts: { json?: boolean }) =>
     withEventStore(async (store, db) => {
-      const targets = name ? [projectionNamed(name) ?? fail(`no projection ${name}`)] : projections;
+      const targets = name ? [projectionNamed(name) ?? fail(unknownProjection(name))] : projections;
       const reports = [];
       for (const p of targets) reports.push(await verifyProjection(db.pool, store, p));
       if (opts.json) print(reports, true);

@@ -75,6 +75,30 @@ export const ConfigSchema = z.object({
   metricsToken: z.string().min(16).optional(),
   /** Let routes post to loopback, private and link-local addresses (only for testing). */
   routesAllowPrivateEndpoints: z.stringbool().default(false),
+  /**
+   * Seconds to wait after a webhook's attempt 1, 2, …; the last delay repeats until
+   * webhookMaxAgeHours have passed since the event, then the delivery is given up.
+   */
+  webhookRetryDelays: z
+    .union([z.string(), z.array(z.union([z.string(), z.number()]))])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => Number(String(x).trim())))
+    .pipe(z.array(z.number().min(0.01)).min(1))
+    .default([60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800]),
+  /** Give a webhook delivery up this many hours after its event (or its manual redelivery). */
+  webhookMaxAgeHours: z.coerce.number().min(0.001).max(24 * 30).default(24),
+  /** Consecutive failed attempts that open an endpoint's circuit breaker (pause it). */
+  webhookCircuitBreakerFailures: z.coerce.number().int().min(1).default(10),
+  /** Seconds an open circuit pauses its endpoint before one probe delivery decides (half-open). */
+  webhookCircuitBreakerCooldownSeconds: z.coerce.number().min(0.1).default(300),
+  /** Seconds to wait for an endpoint's answer. */
+  webhookTimeoutSeconds: z.coerce.number().min(0.1).max(300).default(30),
+  /** Webhook requests in flight at once per process. */
+  webhookConcurrency: z.coerce.number().int().min(1).max(10_000).default(100),
+  webhookPollMs: z.coerce.number().int().min(10).default(500),
+  /** Days finished deliveries stay in the delivery log. */
+  webhookLogDays: z.coerce.number().min(1).default(14),
+  /** Let webhook endpoints be loopback, private and link-local addresses (only for testing). */
+  webhooksAllowPrivateEndpoints: z.stringbool().default(false),
   /** Requests per second per API key on the send API (429 beyond). */
   apiRateLimit: z.coerce.number().int().min(1).default(1000),
   /** Largest message accepted, in bytes (raw MIME). */

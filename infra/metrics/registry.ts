@@ -24,6 +24,20 @@ export function createMetrics() {
     projectionEvents: new Counter({ name: 'postlog_projection_events_total', help: 'Events applied by projection', labelNames: ['projection'], registers: [registry] }),
     trackingHits: new Counter({ name: 'postlog_tracking_hits_total', help: 'Opens and clicks recorded, by kind and whether a machine made them', labelNames: ['kind', 'machine'], registers: [registry] }),
     smtpMessages: new Counter({ name: 'postlog_smtp_messages_total', help: 'Messages offered over SMTP, by listener and outcome', labelNames: ['listener', 'outcome'], registers: [registry] }),
+    webhookDeliveries: new Counter({
+      name: 'postlog_webhook_deliveries_total',
+      help: 'Webhook attempts by what became of the delivery: delivered, retry (failed, tried again later) or failed (given up)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookAttemptSeconds: new Histogram({
+      name: 'postlog_webhook_attempt_seconds',
+      help: 'Duration of one webhook request, by success or failure',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    webhookCircuitOpened: new Counter({ name: 'postlog_webhook_circuit_opened_total', help: 'Times an endpoint was paused by its circuit breaker', registers: [registry] }),
     httpRequests: new Counter({ name: 'postlog_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
   };
 }

@@ -4,8 +4,10 @@ import type { Logger } from '../logging/index.js';
 // bigint columns (positions, revisions) as numbers: they stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export function createPool(connectionString: string, size: number, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max: size, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+/** `settings`: server settings for this pool's sessions, e.g. { synchronous_commit: 'off' }. */
+export function createPool(connectionString: string, size: number, logger: Logger, settings: Record<string, string> = {}): pg.Pool {
+  const options = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+  const pool = new pg.Pool({ connectionString, max: size, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, ...(options ? { options } : {}) });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   // (pg attaches the whole client to the error: log what an operator can use)
   pool.on('error', (err: Error & { code?: string }) => {

@@ -1,10 +1,8 @@
 import PostalMime from 'postal-mime';
 import type { ContentStore } from '../../infra/content/index.js';
+import { createJsonPoster, type JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { RouteStore } from '../../infra/routes/index.js';
-import { postToEndpoint } from '../../infra/outbound-http/endpoint-post.js';
-
-export { isPrivateAddress } from '../../infra/outbound-http/endpoint-post.js';
 
 export interface RouteDispatcherDeps {
   routes: RouteStore;
@@ -53,8 +51,12 @@ export class RouteDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Refuses private addresses at connect time (unless allowed), so DNS cannot be rebound in between. */
+  private readonly poster: JsonPoster;
 
-  constructor(private readonly d: RouteDispatcherDeps) {}
+  constructor(private readonly d: RouteDispatcherDeps) {
+    this.poster = createJsonPoster({ timeoutMs: 30_000, allowPrivate: d.allowPrivate ?? false, maxSocketsPerOrigin: 10 });
+  }
 
   start(): void {
     const tick = () => {
@@ -73,6 +75,7 @@ export class RouteDispatcher {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    this.poster.close();
   }
 
   private async dispatch(): Promise<void> {
@@ -85,15 +88,15 @@ export class RouteDispatcher {
           delivery.route.format === 'json'
             ? JSON.stringify(await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw))
             : JSON.stringify({ id: delivery.id, rcpt_to: delivery.rcptTo, mail_from: delivery.mailFrom, message: raw.toString('base64'), base64: true, size: raw.length });
-        const answer = await postToEndpoint({
-          url: delivery.route.endpointUrl,
-          headers: { 'content-type': 'application/json', 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) },
-          body,
-          allowPrivate: this.d.allowPrivate ?? false,
-          timeoutMs: 30_000,
-        });
-        const code = answer.status;
-        const response = answer.response;
+        let code: number | null = null;
+        let response = '';
+        try {
+          const res = await this.poster.post(delivery.route.endpointUrl, body, { 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) });
+          code = res.status;
+          response = res.excerpt;
+        } catch (err) {
+          response = (err as Error).message;
+        }
         if (code !== null && code >= 200 && code < 300) return this.d.routes.settle(delivery.id, { status: 'delivered', code, response });
         const delay = this.d.retryDelays[delivery.attempts];
         this.d.logger.warn({ delivery: delivery.id, endpoint: delivery.route.endpointUrl, code, attempt: delivery.attempts + 1 }, 'route endpoint did not take the message');

@@ -3,12 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore, type EventStore } from '../../infra/event-store/index.js';
 import { verifyProjection, rebuildProjection, projectionStatus } from '../../projections/maintenance.js';
 import { messageReadModels } from '../../projections/read-models/message-read-models.js';
-import { ProjectionRunner, type PostgresProjection, type SinkProjection } from '../../projections/runner.js';
+import { ProjectionRunner, type SinkProjection } from '../../projections/runner.js';
 import { START } from '../../infra/event-store/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { handleMessageCommand } from '../../write-side/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
 import { cliPath, runCli } from '../helpers/postlog-process.js';
+import { catchUp, run } from '../helpers/projections.js';
 
 const SERVER = '11111111-1111-4111-8111-111111111111';
 const day = '2026-03-01';
@@ -24,24 +25,6 @@ async function accept(store: EventStore, id: string, to: string, tag = 'news') {
   assert.ok(res.ok, JSON.stringify(res));
 }
 
-async function run(store: EventStore, id: string, command: Parameters<typeof handleMessageCommand>[2]) {
-  const res = await handleMessageCommand(store, id, command);
-  assert.ok(res.ok, JSON.stringify(res));
-}
-
-/** Runs a projection until it has applied everything currently in the log. */
-async function catchUp(db: TestDatabase, store: EventStore, p: PostgresProjection) {
-  const runner = new ProjectionRunner(p, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
-  runner.start();
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const [s] = await projectionStatus(db.pool, [p.name]);
-    if (s && s.position !== null && s.position === s.headPosition) break;
-    if (Date.now() > deadline) throw new Error(`projection did not catch up: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await runner.stop();
-}
 
 describe('message read models: projection specs, rebuild, verify, leadership', () => {
   let db: TestDatabase;

@@ -72,6 +72,15 @@ describe('loadConfig: defaults', () => {
       mtaPort: 25,
       hostname: hostname(),
       routesAllowPrivateEndpoints: false,
+      webhookRetryDelays: [60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800],
+      webhookMaxAgeHours: 24,
+      webhookCircuitBreakerFailures: 10,
+      webhookCircuitBreakerCooldownSeconds: 300,
+      webhookTimeoutSeconds: 30,
+      webhookConcurrency: 100,
+      webhookPollMs: 500,
+      webhookLogDays: 14,
+      webhooksAllowPrivateEndpoints: false,
       apiRateLimit: 1000,
       maxMessageBytes: 25 * 1024 * 1024,
       smartHostTls: 'starttls',
@@ -139,6 +148,15 @@ describe('loadConfig: environment variables', () => {
     assert.equal(config.hostname, 'mail.example.com');
     assert.equal(config.shutdownTimeoutMs, 0);
     assert.equal(config.submissionPort, 2587, 'unset keys keep their defaults');
+  });
+
+  it('webhook settings: the retry schedule is a comma list of seconds; a bad one is named', () => {
+    const config = loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '0.5, 30,3600', POSTLOG_WEBHOOK_MAX_AGE_HOURS: '48', POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true' }, file: emptyFile });
+    assert.deepEqual(config.webhookRetryDelays, [0.5, 30, 3600]);
+    assert.equal(config.webhookMaxAgeHours, 48);
+    assert.equal(config.webhooksAllowPrivateEndpoints, true);
+    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '60,soon' }, file: emptyFile })), 'POSTLOG_WEBHOOK_RETRY_DELAYS');
+    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES: '0' }, file: emptyFile })), 'POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES');
   });
 
   it('POSTLOG_DNS_SERVERS is a comma list, trimmed, empty items dropped', () => {

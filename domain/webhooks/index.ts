@@ -1,0 +1,2 @@
+export * from './webhook-events.js';
+export * from './postal-payloads.js';

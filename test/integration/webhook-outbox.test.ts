@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CreateServer, deliveryId } from '../../domain/index.js';
+import { PostgresEventStore } from '../../infra/event-store/index.js';
+import { systemActor, TenancyStore } from '../../infra/tenancy/index.js';
+import { WebhookStore } from '../../infra/webhooks/index.js';
+import { webhookOutboxProjection } from '../../projections/webhooks/webhook-outbox-projection.js';
+import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { catchUp, run } from '../helpers/projections.js';
+
+const now = () => new Date().toISOString();
+
+
+/** What a version change does: the checkpoint goes back to the start of the log. */
+const replayFromStart = (db: TestDatabase) => db.pool.query(`UPDATE projection_checkpoints SET version = 0, position = NULL WHERE name = 'webhook-outbox'`);
+
+describe('webhook outbox projection: one row per matching endpoint and event, exactly once', () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+  let webhooks: WebhookStore;
+  let serverId: string;
+  let otherServerId: string;
+  const rows = async (endpointId: string) =>
+    (await db.pool.query('SELECT id, event_id, webhook_event, body, status FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY stream_id, stream_revision', [endpointId])).rows;
+  const accept = (id: string, server = serverId) =>
+    run(store, id, {
+      type: 'Accept',
+      message: { messageId: id, serverId: server, batchId: 'b', rfcMessageId: `${id}@x`, token: 'AbCdEfGh12345678', from: 'a@sender.test', to: `r${id}@example.org`, subject: `Subject ${id}`, tag: 'news', metadata: { order: id }, contentHash: 'c'.repeat(64), size: 100, source: 'api' },
+      at: now(),
+    });
+
+  before(async () => {
+    db = await createTestDatabase();
+    store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
+    const tenancy = new TenancyStore(db.pool, { spfInclude: 'spf.test', returnPathTarget: 'rp.test' });
+    const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
+    assert.ok(org.ok);
+    const server = await tenancy.createServer(systemActor('test'), org.value.id, CreateServer.parse({ name: 'S', mode: 'live' }));
+    const other = await tenancy.createServer(systemActor('test'), org.value.id, CreateServer.parse({ name: 'Other', mode: 'live' }));
+    assert.ok(server.ok && other.ok);
+    serverId = server.value.id;
+    otherServerId = other.value.id;
+    webhooks = new WebhookStore(db.pool);
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it('queues webhook events for the endpoints that want them, and a replay adds nothing', async () => {
+    const all = (await webhooks.create(serverId, { url: 'https://a.example/h', description: '', events: null, enabled: true })).endpoint;
+    const clicks = (await webhooks.create(serverId, { url: 'https://b.example/h', description: '', events: ['MessageLinkClicked'], enabled: true })).endpoint;
+    const disabled = (await webhooks.create(serverId, { url: 'https://c.example/h', description: '', events: null, enabled: false })).endpoint;
+    const elsewhere = (await webhooks.create(otherServerId, { url: 'https://d.example/h', description: '', events: null, enabled: true })).endpoint;
+    await accept('1');
+    await run(store, '1', { type: 'RecordDelivery', delivery: { attempt: 1, mxHost: 'mx.example.org', reply: { code: 250, text: 'OK' }, durationMs: 5, at: now() }, at: now() });
+    await run(store, '1', { type: 'RecordOpen', machine: false, ip: '192.0.2.1', userAgent: 'Mail', at: now() });
+    await run(store, '1', { type: 'RecordClick', url: 'https://example.org/x', machine: false, at: now() });
+    await run(store, '1', { type: 'RecordComplaint', feedbackType: 'abuse', at: now() });
+    await accept('2');
+    await run(store, '2', { type: 'Hold', reason: 'manual', at: now() });
+    await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 24 }));
+
+    const mine = await rows(all.id);
+    assert.deepEqual(mine.map((r) => r.webhook_event), ['MessageSent', 'MessageLoaded', 'MessageLinkClicked', 'MessageComplained', 'MessageHeld']);
+    for (const r of mine) {
+      const body = JSON.parse(r.body);
+      assert.equal(body.uuid, r.id);
+      assert.equal(r.id, deliveryId(all.id, r.event_id));
+      assert.equal(body.event, r.webhook_event);
+    }
+    const sent = JSON.parse(mine[0]!.body);
+    assert.equal(sent.payload.message.id, 1);
+    assert.equal(sent.payload.message.subject, 'Subject 1');
+    assert.deepEqual(sent.payload.message.metadata, { order: '1' });
+    assert.deepEqual((await rows(clicks.id)).map((r) => r.webhook_event), ['MessageLinkClicked']);
+    assert.equal((await rows(disabled.id)).length, 0);
+    assert.equal((await rows(elsewhere.id)).length, 0, "another server's endpoint hears nothing of this server's mail");
+
+    // a delivered row stays delivered, and nothing is queued twice, when the projection replays the log
+    await db.pool.query(`UPDATE webhook_deliveries SET status = 'delivered' WHERE id = $1`, [mine[0]!.id]);
+    const late = (await webhooks.create(serverId, { url: 'https://e.example/h', description: '', events: null, enabled: true })).endpoint;
+    await replayFromStart(db);
+    await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 24 }));
+    const again = await rows(all.id);
+    assert.deepEqual(again.map((r) => r.id), mine.map((r) => r.id));
+    assert.equal(again[0]!.status, 'delivered');
+    assert.equal((await rows(late.id)).length, 0, 'an endpoint hears of events recorded after it was created, not of history');
+  });
+
+  it('never queues events older than the give-up age (a replay long after)', async () => {
+    const endpoint = (await webhooks.create(serverId, { url: 'https://f.example/h', description: '', events: null, enabled: true })).endpoint;
+    await accept('3');
+    await run(store, '3', { type: 'Hold', reason: 'manual', at: now() });
+    await new Promise((r) => setTimeout(r, 600));
+    await replayFromStart(db);
+    await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 0.0001 }));
+    assert.equal((await rows(endpoint.id)).length, 0);
+    await replayFromStart(db);
+    await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 24 }));
+    assert.deepEqual((await rows(endpoint.id)).map((r) => r.webhook_event), ['MessageHeld']);
+  });
+});
