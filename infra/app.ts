@@ -8,6 +8,9 @@ import { Shaper } from '../mta/shaping/shaper.js';
 import { projections as allProjections } from '../projections/registry.js';
 import { ProjectionRunner, type Projection } from '../projections/runner.js';
 import { sinkProjections } from '../projections/sinks.js';
+import { analyticsReportsFor } from '../read-api/analytics/index.js';
+import { graphqlRoutes } from '../read-api/graphql/graphql-routes.js';
+import { analyticsProjection } from '../projections/analytics/postgres-analytics-projection.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { messageListRoutes } from '../read-api/message-list-routes.js';
@@ -222,7 +225,9 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays, allowPrivate: config.routesAllowPrivateEndpoints }) : undefined;
   const resolver = createResolver(config.dnsServers);
 
-  const enabledProjections: Projection[] = [...allProjections, ...sinkProjections({ config, logger, metrics })];
+  // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
+  const postgresProjections = config.clickhouseUrl ? allProjections.filter((p) => p !== analyticsProjection) : allProjections;
+  const enabledProjections: Projection[] = [...postgresProjections, ...sinkProjections({ config, logger, metrics })];
   const projections = config.roles.includes('projector')
     ? enabledProjections.map(
         (projection) =>
@@ -250,6 +255,8 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         routeRoutes({ routes, auth, tenancy }),
       ]
     : [];
+  const analytics = config.roles.includes('graphql') ? analyticsReportsFor(config, { pool: database.pool, logger }) : undefined;
+  if (analytics) plugins.push(graphqlRoutes({ reports: analytics.reports, auth, tenancy, logger, production: config.environment === 'production' }));
   if (config.roles.includes('tracking')) plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
 
   const http = await createHttpServer({
@@ -351,6 +358,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         await mta?.stop(); // finishes the SMTP transactions in progress and records their outcomes
         await routeDispatcher?.stop();
         await Promise.all(projections.map((p) => p.stop()));
+        await analytics?.close();
         await eventStore.close(); // drains the group-commit queue
         await database.close();
         logger.info('stopped cleanly');
