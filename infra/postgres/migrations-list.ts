@@ -476,7 +476,9 @@ export const migrations: Migration[] = [
       -- reports count, with the message's dimensions copied onto it (projections/analytics/analytics-row.ts)
       CREATE TABLE analytics_events (
         event_id              uuid PRIMARY KEY,
+        -- the log's event type (MessageAccepted, MessageOpened, …)
         event_type            text NOT NULL,
+        -- when it happened (the event's "at")
         event_time            timestamptz NOT NULL,
         server_id             uuid NOT NULL,
         message_id            bigint NOT NULL,
@@ -501,7 +503,8 @@ export const migrations: Migration[] = [
         recipient_domain text NOT NULL,
         tag              text NOT NULL,
         mailbox_provider text NOT NULL,
-        ip               text NOT NULL
+        ip               text NOT NULL,
+        accepted_at      timestamptz NOT NULL
       );
     `,
   },

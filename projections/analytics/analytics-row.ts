@@ -8,19 +8,12 @@ import type { RecordedEvent } from '../../infra/event-store/index.js';
  * projections call `analyticsRowOf`.
  */
 
-/** The event types the reports count, by their short analytics name. */
-export const ANALYTICS_EVENT_TYPES = ['accepted', 'delivered', 'deferred', 'bounced', 'failed', 'opened', 'clicked'] as const;
+/** The event types the reports count (the log's names: the analytics tables store them as they are). */
+export const ANALYTICS_EVENT_TYPES = [
+  'MessageAccepted', 'MessageDelivered', 'MessageDeferred', 'MessageBounced', 'MessageFailed', 'MessageOpened', 'MessageLinkClicked',
+] as const satisfies readonly MessageEvent['type'][];
 export type AnalyticsEventType = (typeof ANALYTICS_EVENT_TYPES)[number];
-
-const TYPE_OF: Partial<Record<MessageEvent['type'], AnalyticsEventType>> = {
-  MessageAccepted: 'accepted',
-  MessageDelivered: 'delivered',
-  MessageDeferred: 'deferred',
-  MessageBounced: 'bounced',
-  MessageFailed: 'failed',
-  MessageOpened: 'opened',
-  MessageLinkClicked: 'clicked',
-};
+const isReported = (type: string): type is AnalyticsEventType => (ANALYTICS_EVENT_TYPES as readonly string[]).includes(type);
 
 /**
  * What every event of a message is reported under. The first four come from MessageAccepted; the
@@ -35,6 +28,8 @@ export interface MessageDimensions {
   mailbox_provider: string;
   /** Our local address the delivery left from. */
   ip: string;
+  /** When the message was accepted (ISO 8601): for the time from acceptance to each event. */
+  accepted_at: string;
 }
 
 /** One row of the analytics events table; the keys are its column names. */
@@ -50,6 +45,14 @@ export interface AnalyticsRow extends MessageDimensions {
   url: string;
   /** An open or click by a machine (image proxy, link scanner), not a person. */
   machine: boolean;
+  /** The log's global position. */
+  position: number;
+  /** The delivery attempt's SMTP reply code (0: none), its enhanced code, its number (0: not an attempt). */
+  smtp_code: number;
+  enhanced_code: string;
+  attempt: number;
+  /** Whole seconds from the message's acceptance to this event (time to deliver, to open…). */
+  seconds_since_accepted: number;
 }
 
 /** The domain of an address, lower-cased ("Name <a@Example.org>" → example.org). */
@@ -73,6 +76,7 @@ export function evolveDimensions(before: MessageDimensions | undefined, e: Messa
       tag: e.data.tag ?? '',
       mailbox_provider: '',
       ip: '',
+      accepted_at: new Date(e.data.at).toISOString(),
     };
   }
   if (!before) return undefined;
@@ -108,21 +112,27 @@ export interface Flattened {
  */
 export function analyticsRowOf(r: RecordedEvent, e: MessageEvent, before: MessageDimensions | undefined): Flattened {
   const dimensions = evolveDimensions(before, e);
-  const eventType = TYPE_OF[e.type];
-  if (!eventType) return { dimensions, row: null };
+  if (!isReported(e.type)) return { dimensions, row: null };
   if (!dimensions) throw new Error(`event ${r.eventId} (${r.type}) of ${r.streamId} has no MessageAccepted before it`);
   const hit = e.type === 'MessageOpened' || e.type === 'MessageLinkClicked' ? e.data : undefined;
+  const attempt = e.type === 'MessageDelivered' || e.type === 'MessageDeferred' || e.type === 'MessageBounced' ? e.data.delivery : undefined;
+  const at = new Date(e.data.at);
   return {
     dimensions,
     row: {
       event_id: r.eventId,
-      event_type: eventType,
-      event_time: new Date(e.data.at).toISOString(),
+      event_type: e.type,
+      event_time: at.toISOString(),
       message_id: messageIdOfStream(r.streamId),
       ...dimensions,
       bounce_classification: e.type === 'MessageBounced' ? e.data.classification : '',
       url: e.type === 'MessageLinkClicked' ? e.data.url : '',
       machine: hit?.machine ?? false,
+      position: r.position,
+      smtp_code: attempt?.reply?.code ?? 0,
+      enhanced_code: (e.type === 'MessageBounced' ? e.data.enhancedCode : undefined) ?? attempt?.reply?.enhancedCode ?? '',
+      attempt: attempt?.attempt ?? 0,
+      seconds_since_accepted: Math.max(0, Math.floor((at.getTime() - Date.parse(dimensions.accepted_at)) / 1000)),
     },
   };
 }

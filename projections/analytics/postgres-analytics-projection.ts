@@ -19,7 +19,8 @@ export const analyticsProjection: PostgresProjection = {
   async apply(client, events, t) {
     const ids = [...new Set(events.map((e) => messageIdOfStream(e.streamId)))];
     const known = await client.query<MessageDimensions & { message_id: string }>(
-      `SELECT message_id::text, server_id::text, sending_domain, recipient_domain, tag, mailbox_provider, ip FROM ${t('analytics_messages')} WHERE message_id = ANY($1::bigint[])`,
+      `SELECT message_id::text, server_id::text, sending_domain, recipient_domain, tag, mailbox_provider, ip,
+              to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS accepted_at FROM ${t('analytics_messages')} WHERE message_id = ANY($1::bigint[])`,
       [ids],
     );
     const dims = new Map<string, MessageDimensions>(known.rows.map(({ message_id, ...d }) => [message_id, d]));
@@ -46,7 +47,7 @@ const EVENT_COLUMNS = [
   ['bounce_classification', 'text'], ['url', 'text'], ['machine', 'boolean'],
 ] as const satisfies readonly (readonly [keyof AnalyticsRow, string])[];
 
-/** One statement per batch: a column array per column, unnested. */
+/** One statement per batch: a column array per column, unnested. (The attempt details ClickHouse keeps are not reported: not stored here.) */
 async function insertEvents(client: pg.PoolClient, table: string, rows: AnalyticsRow[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(
@@ -59,10 +60,10 @@ async function insertEvents(client: pg.PoolClient, table: string, rows: Analytic
 
 async function upsertDimensions(client: pg.PoolClient, table: string, rows: { id: string; d: MessageDimensions }[]): Promise<void> {
   if (rows.length === 0) return;
-  const cols = ['server_id', 'sending_domain', 'recipient_domain', 'tag', 'mailbox_provider', 'ip'] as const;
+  const cols = ['server_id', 'sending_domain', 'recipient_domain', 'tag', 'mailbox_provider', 'ip', 'accepted_at'] as const;
   await client.query(
     `INSERT INTO ${table} (message_id, ${cols.join(', ')})
-     SELECT * FROM unnest($1::bigint[], $2::uuid[], ${cols.slice(1).map((_, i) => `$${i + 3}::text[]`).join(', ')})
+     SELECT * FROM unnest($1::bigint[], $2::uuid[], ${cols.slice(1, -1).map((_, i) => `$${i + 3}::text[]`).join(', ')}, $${cols.length + 1}::timestamptz[])
      ON CONFLICT (message_id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     [rows.map((r) => r.id), ...cols.map((c) => rows.map((r) => r.d[c]))],
   );

@@ -26,23 +26,23 @@ const AGGREGATES = (() => {
   const messages = (type: string, extra = '') => `count(DISTINCT message_id) FILTER (WHERE event_type = '${type}'${extra})`;
   const events = (type: string, extra = '') => `count(*) FILTER (WHERE event_type = '${type}'${extra})`;
   const exprs: Record<(typeof AGGREGATE_COLUMNS)[number], string> = {
-    accepted: messages('accepted'),
-    delivered: messages('delivered'),
-    bounced: messages('bounced'),
-    deferred: messages('deferred'),
-    failed: messages('failed'),
-    opened_total: events('opened'),
-    opened_unique: messages('opened'),
-    opened_human_total: events('opened', ' AND NOT machine'),
-    opened_human_unique: messages('opened', ' AND NOT machine'),
-    opened_machine_total: events('opened', ' AND machine'),
-    opened_machine_unique: messages('opened', ' AND machine'),
-    clicked_total: events('clicked'),
-    clicked_unique: messages('clicked'),
-    clicked_human_total: events('clicked', ' AND NOT machine'),
-    clicked_human_unique: messages('clicked', ' AND NOT machine'),
-    clicked_machine_total: events('clicked', ' AND machine'),
-    clicked_machine_unique: messages('clicked', ' AND machine'),
+    accepted: messages('MessageAccepted'),
+    delivered: messages('MessageDelivered'),
+    bounced: messages('MessageBounced'),
+    deferred: messages('MessageDeferred'),
+    failed: messages('MessageFailed'),
+    opened_total: events('MessageOpened'),
+    opened_unique: messages('MessageOpened'),
+    opened_human_total: events('MessageOpened', ' AND NOT machine'),
+    opened_human_unique: messages('MessageOpened', ' AND NOT machine'),
+    opened_machine_total: events('MessageOpened', ' AND machine'),
+    opened_machine_unique: messages('MessageOpened', ' AND machine'),
+    clicked_total: events('MessageLinkClicked'),
+    clicked_unique: messages('MessageLinkClicked'),
+    clicked_human_total: events('MessageLinkClicked', ' AND NOT machine'),
+    clicked_human_unique: messages('MessageLinkClicked', ' AND NOT machine'),
+    clicked_machine_total: events('MessageLinkClicked', ' AND machine'),
+    clicked_machine_unique: messages('MessageLinkClicked', ' AND machine'),
   };
   return AGGREGATE_COLUMNS.map((c) => `${exprs[c]}::int AS ${c}`).join(',\n  ');
 })();
@@ -120,7 +120,7 @@ export class PostgresReports implements AnalyticsReports {
   async breakdown(q: BreakdownQuery): Promise<BreakdownRow[]> {
     const p = new Params();
     const column = DIMENSION_COLUMN[q.dimension];
-    const filter = where(q, p, q.dimension === 'bounceClassification' ? [`event_type = 'bounced'`] : []);
+    const filter = where(q, p, q.dimension === 'bounceClassification' ? [`event_type = 'MessageBounced'`] : []);
     const order = q.orderBy === 'opened' || q.orderBy === 'clicked' ? `${q.orderBy}_unique` : q.orderBy;
     const { rows } = await this.pool.query<AggregateRow & { key: string }>(
       `SELECT ${column} AS key, ${AGGREGATES} FROM analytics_events ${filter}
@@ -132,7 +132,7 @@ export class PostgresReports implements AnalyticsReports {
 
   async topLinks(q: TopLinksQuery): Promise<TopLink[]> {
     const p = new Params();
-    const filter = where(q, p, [`event_type = 'clicked'`]);
+    const filter = where(q, p, [`event_type = 'MessageLinkClicked'`]);
     const { rows } = await this.pool.query<EngagementRow & { url: string }>(
       `SELECT url, ${ENGAGEMENT} FROM analytics_events ${filter} GROUP BY url ORDER BY total DESC, url COLLATE "C" LIMIT ${p.add(q.limit)}`,
       p.values,
@@ -149,7 +149,7 @@ export class PostgresReports implements AnalyticsReports {
          FROM analytics_events WHERE ${message} GROUP BY server_id, event_type
        UNION ALL
        SELECT server_id::text, 'link', url, NULL, NULL, ${ENGAGEMENT}
-         FROM analytics_events WHERE ${message} AND event_type = 'clicked' GROUP BY server_id, url`,
+         FROM analytics_events WHERE ${message} AND event_type = 'MessageLinkClicked' GROUP BY server_id, url`,
       p.values,
     );
     if (rows.length === 0) return null;
@@ -158,12 +158,12 @@ export class PostgresReports implements AnalyticsReports {
     return {
       messageId: q.messageId,
       serverId: rows[0]!.server_id,
-      opened: engagementOf(of('opened')),
-      clicked: engagementOf(of('clicked')),
-      firstOpenedAt: iso(of('opened')?.first_at),
-      lastOpenedAt: iso(of('opened')?.last_at),
-      firstClickedAt: iso(of('clicked')?.first_at),
-      lastClickedAt: iso(of('clicked')?.last_at),
+      opened: engagementOf(of('MessageOpened')),
+      clicked: engagementOf(of('MessageLinkClicked')),
+      firstOpenedAt: iso(of('MessageOpened')?.first_at),
+      lastOpenedAt: iso(of('MessageOpened')?.last_at),
+      firstClickedAt: iso(of('MessageLinkClicked')?.first_at),
+      lastClickedAt: iso(of('MessageLinkClicked')?.last_at),
       links: rows
         .filter((r) => r.event_type === 'link')
         .map((r) => ({ url: r.url!, clicks: engagementOf(r) }))

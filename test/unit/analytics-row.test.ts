@@ -49,7 +49,7 @@ const accepted = (id: string, tag?: string) =>
     messageId: id, serverId: SERVER, batchId: 'b', rfcMessageId: `${id}@x`, token: 'AbCdEfGh12345678', from: 'News <News@Sender.Example>', to: 'Alice@Gmail.COM',
     subject: 's', ...(tag ? { tag } : {}), contentHash: 'c'.repeat(64), size: 1, source: 'api', at: '2026-03-01T10:00:00.000+01:00',
   });
-const attempt = (mxHost: string, localIp?: string) => ({ attempt: 1, mxHost, ...(localIp ? { localIp } : {}), durationMs: 3, at: '2026-03-01T09:01:00Z' });
+const attempt = (mxHost: string, localIp?: string, code = 250) => ({ attempt: 1, mxHost, ...(localIp ? { localIp } : {}), reply: { code, text: 'x' }, durationMs: 3, at: '2026-03-01T09:01:00Z' });
 
 /** Flattens a message's events in order, as a projection does. */
 function flatten(events: RecordedEvent[], start?: MessageDimensions) {
@@ -66,7 +66,7 @@ describe('analytics rows: one flat row per reported event, with the message dime
     const events = [
       accepted('7', 'welcome'),
       recorded('7', 'MessageQueued', { dueAt: '2026-03-01T09:00:00Z', at: '2026-03-01T09:00:00Z' }),
-      recorded('7', 'MessageDeferred', { delivery: attempt('alt1.aspmx.l.google.com', '192.0.2.7'), reason: '421', nextAttemptAt: '2026-03-01T09:10:00Z', at: '2026-03-01T09:01:00Z' }),
+      recorded('7', 'MessageDeferred', { delivery: attempt('alt1.aspmx.l.google.com', '192.0.2.7', 421), reason: '421', nextAttemptAt: '2026-03-01T09:10:00Z', at: '2026-03-01T09:01:00Z' }),
       recorded('7', 'MessageDelivered', { delivery: attempt('aspmx.l.google.com'), at: '2026-03-01T09:10:00Z' }),
       recorded('7', 'MessageOpened', { machine: true, userAgent: 'GoogleImageProxy', at: '2026-03-01T09:11:00Z' }),
       recorded('7', 'MessageLinkClicked', { url: 'https://shop.example/a', machine: false, ip: '198.51.100.1', at: '2026-03-01T09:12:00Z' }),
@@ -75,15 +75,16 @@ describe('analytics rows: one flat row per reported event, with the message dime
     const out = flatten(events);
     assert.equal(out[1]!.row, null, 'MessageQueued is not reported');
     const rows = out.map((o) => o.row).filter((r) => r !== null);
-    assert.deepEqual(rows.map((r) => [r.event_type, r.event_time, r.mailbox_provider, r.ip, r.machine, r.url, r.bounce_classification]), [
-      ['accepted', '2026-03-01T09:00:00.000Z', '', '', false, '', ''],
-      ['deferred', '2026-03-01T09:01:00.000Z', 'google.com', '192.0.2.7', false, '', ''],
+    assert.deepEqual(rows.map((r) => [r.event_type, r.event_time, r.mailbox_provider, r.ip, r.machine, r.url, r.bounce_classification, r.attempt, r.smtp_code, r.seconds_since_accepted]), [
+      ['MessageAccepted', '2026-03-01T09:00:00.000Z', '', '', false, '', '', 0, 0, 0],
+      ['MessageDeferred', '2026-03-01T09:01:00.000Z', 'google.com', '192.0.2.7', false, '', '', 1, 421, 60],
       // the attempt named no local address: the previous one is kept
-      ['delivered', '2026-03-01T09:10:00.000Z', 'google.com', '192.0.2.7', false, '', ''],
-      ['opened', '2026-03-01T09:11:00.000Z', 'google.com', '192.0.2.7', true, '', ''],
-      ['clicked', '2026-03-01T09:12:00.000Z', 'google.com', '192.0.2.7', false, 'https://shop.example/a', ''],
-      ['bounced', '2026-03-02T00:00:00.000Z', 'google.com', '192.0.2.7', false, '', 'mailbox-full'],
+      ['MessageDelivered', '2026-03-01T09:10:00.000Z', 'google.com', '192.0.2.7', false, '', '', 1, 250, 600],
+      ['MessageOpened', '2026-03-01T09:11:00.000Z', 'google.com', '192.0.2.7', true, '', '', 0, 0, 660],
+      ['MessageLinkClicked', '2026-03-01T09:12:00.000Z', 'google.com', '192.0.2.7', false, 'https://shop.example/a', '', 0, 0, 720],
+      ['MessageBounced', '2026-03-02T00:00:00.000Z', 'google.com', '192.0.2.7', false, '', 'mailbox-full', 0, 0, 54000],
     ]);
+    assert.deepEqual(rows.map((r) => r.position), [1, 3, 4, 5, 6, 7].map((n) => n + events[0]!.position - 1));
     for (const r of rows) {
       assert.deepEqual([r.message_id, r.server_id, r.sending_domain, r.recipient_domain, r.tag], ['7', SERVER, 'sender.example', 'gmail.com', 'welcome']);
     }
