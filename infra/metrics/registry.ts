@@ -23,6 +23,18 @@ export function createMetrics() {
     projectionEvents: new Counter({ name: 'postlog_projection_events_total', help: 'Events applied by projection', labelNames: ['projection'], registers: [registry] }),
     trackingHits: new Counter({ name: 'postlog_tracking_hits_total', help: 'Opens and clicks recorded, by kind and whether a machine made them', labelNames: ['kind', 'machine'], registers: [registry] }),
     smtpMessages: new Counter({ name: 'postlog_smtp_messages_total', help: 'Messages offered over SMTP, by listener and outcome', labelNames: ['listener', 'outcome'], registers: [registry] }),
+    analyticsDimensionLookups: new Counter({
+      name: 'postlog_analytics_dimension_lookups_total',
+      help: 'Message dimensions the ClickHouse analytics sink needed: from its cache (hit) or read from the log (miss)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    analyticsInsertSeconds: new Histogram({
+      name: 'postlog_analytics_insert_seconds',
+      help: 'Duration of one batch insert into ClickHouse',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     httpRequests: new Counter({ name: 'postlog_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
   };
 }
