@@ -81,7 +81,7 @@ const funnel = (f: Partial<FunnelCounts>): FunnelCounts => ({ accepted: 0, deliv
  * Server B:
  *  5 hi@c.example → eve@gmail.com: accepted 22:30Z, delivered 22:31Z, opened by a person 22:40Z.
  */
-async function writeTheLog(store: EventStore): Promise<void> {
+export async function writeTheLog(store: EventStore): Promise<void> {
   const run = async (id: string, command: Parameters<typeof handleMessageCommand>[2]) => {
     const res = await handleMessageCommand(store, id, command);
     assert.ok(res.ok, `${id} ${command.type}: ${JSON.stringify(res)}`);
