@@ -275,6 +275,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   try {
     await http.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
+    await analytics?.close();
     await eventStore.close();
     await database.close();
     const e = err as NodeJS.ErrnoException;
@@ -316,6 +317,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     } catch (err) {
       await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
       await http.close();
+      await analytics?.close();
       await eventStore.close();
       await database.close();
       throw err;
