@@ -57,7 +57,7 @@ export interface ClickHouse {
   /** DDL and other statements without a result. */
   command(statement: string | SqlFragment): Promise<void>;
   /** INSERT rows (objects keyed by column) into a table of our database, as JSONEachRow: one request, one insert block. */
-  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  insert(table: string, rows: readonly object[]): Promise<void>;
   /** A SELECT's rows (JSONEachRow; 64-bit integers as JSON numbers). With a schema, every row is validated. */
   query<T = Record<string, unknown>>(statement: string | SqlFragment, rowSchema?: z.ZodType<T>): Promise<T[]>;
   /** True when the server answers /ping. */
@@ -118,7 +118,7 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
       if (rows.length === 0) return;
       const target = qualified(config.database, table).text;
       try {
-        await client.insert({ table: target, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+        await client.insert({ table: target, values: rows as unknown[], format: 'JSONEachRow' });
       } catch (error) {
         fail(error, `INSERT INTO ${target} FORMAT JSONEachRow (${rows.length} rows)`);
       }

@@ -49,6 +49,10 @@ export interface ClickHouseServer {
   dir: string;
   /** Milliseconds from spawn until GET /ping answered. */
   startupMs: number;
+  /** The server process id (changes with crashAndRestart). */
+  pid(): number;
+  /** CPU seconds (user + system) the server process has used so far, from /proc. */
+  cpuSeconds(): number;
   /** The server's own log (warnings and errors), for failure messages. */
   log(): string;
   /** Kill the server and delete its files. */
@@ -65,6 +69,7 @@ export interface ClickHouseServerOptions {
   startTimeoutMs?: number;
 }
 
+const SETPRIV = '/usr/bin/setpriv';
 const running = new Set<ChildProcess>();
 // A test runner that exits without calling stop() must not leave servers behind.
 process.once('exit', () => {
@@ -117,7 +122,12 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
   const launch = async (): Promise<number> => {
     const started = performance.now();
     const output = openSync(join(dir, 'log', 'stdout.log'), 'a');
-    child = spawn(command[0]!, [...command.slice(1), `--config-file=${join(dir, 'config.xml')}`], { cwd: dir, stdio: ['ignore', output, output] });
+    const args = [...command, `--config-file=${join(dir, 'config.xml')}`];
+    // setpriv --pdeathsig: the kernel kills the server when this process dies, however it dies
+    // (SIGKILL, a test timeout), so no server outlives its test or bench.
+    child = existsSync(SETPRIV)
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ...args], { cwd: dir, stdio: ['ignore', output, output] })
+      : spawn(args[0]!, args.slice(1), { cwd: dir, stdio: ['ignore', output, output] });
     closeSync(output);
     running.add(child);
     let exited: string | undefined;
@@ -162,6 +172,8 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
     tcpPort,
     dir,
     startupMs,
+    pid: () => child.pid!,
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     log: readLog,
     stop,
     async crashAndRestart() {
@@ -169,6 +181,13 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
       return launch();
     },
   };
+}
+
+function processCpuSeconds(pid: number): number {
+  // /proc/<pid>/stat: fields 14 and 15 are utime and stime in clock ticks (100 per second on Linux)
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** GET /ping on a connection of its own (no keep-alive left open to hold the server). */
