@@ -227,7 +227,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
 
   // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
   const postgresProjections = config.clickhouseUrl ? allProjections.filter((p) => p !== analyticsProjection) : allProjections;
-  const enabledProjections: Projection[] = [...postgresProjections, ...sinkProjections({ config, logger, metrics })];
+  const enabledProjections: Projection[] = [...postgresProjections, ...sinkProjections({ config, logger, metrics, eventStore })];
   const projections = config.roles.includes('projector')
     ? enabledProjections.map(
         (projection) =>

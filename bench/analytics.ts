@@ -1,0 +1,175 @@
+import { EVENTS_TABLE } from '../infra/clickhouse/events-table.js';
+import { createClickHouse } from '../infra/clickhouse/index.js';
+import { migrateClickHouse } from '../infra/clickhouse/migrations.js';
+import { sql } from '../infra/clickhouse/sql.js';
+import type { EventStore, RecordedEvent } from '../infra/event-store/index.js';
+import { createLogger } from '../infra/logging/index.js';
+import { createMetrics } from '../infra/metrics/index.js';
+import { clickhouseAnalyticsSink } from '../projections/analytics/clickhouse-analytics-sink.js';
+import { ClickHouseReports } from '../read-api/analytics/clickhouse-reports.js';
+import { ReportQuery, TimeSeriesQuery } from '../read-api/analytics/reports-port.js';
+import { clickhouseSkipReason, startClickHouse } from '../test/helpers/clickhouse.js';
+import { ingestSyntheticEvents } from './clickhouse-ingest.js';
+import { syntheticDefaults, syntheticServerId } from './synthetic-events.js';
+
+const logger = createLogger({ level: 'warn', format: 'json' });
+
+/**
+ * Recorded message events as the projection runner hands them to the sink: per message
+ * MessageAccepted, MessageQueued, MessageDelivered, then for some opens and clicks, in log order
+ * with interleaved messages (several streams in flight at once, as in a real log).
+ */
+function* recordedEvents(total: number, batchSize: number): Generator<RecordedEvent[]> {
+  let position = 0;
+  let batch: RecordedEvent[] = [];
+  const base = Date.parse('2026-10-01T00:00:00Z');
+  const inFlight: { id: number; revision: number; steps: string[] }[] = [];
+  let nextMessage = 1;
+  const data = (type: string, id: number, at: string): unknown => {
+    switch (type) {
+      case 'MessageAccepted':
+        return { messageId: String(id), serverId: `srv-${String(id % 20).padStart(4, '0')}`, batchId: 'b', rfcMessageId: `${id}@bench`, token: 'AbCdEfGh12345678', from: 'news@bench.example', to: `r${id}@gmail.com`, subject: 'Hi', tag: 'bench', contentHash: 'c'.repeat(64), size: 3000, source: 'api', at };
+      case 'MessageQueued':
+        return { dueAt: at, at };
+      case 'MessageDelivered':
+        return { delivery: { attempt: 1, mxHost: 'aspmx.l.google.com', localIp: '198.51.100.1', reply: { code: 250, text: 'OK' }, durationMs: 40, at }, at };
+      case 'MessageOpened':
+        return { machine: id % 8 === 0, userAgent: 'Mozilla/5.0', at };
+      default:
+        return { url: `https://shop.example/p/${id % 40}`, machine: false, at };
+    }
+  };
+  while (position < total) {
+    while (inFlight.length < 64) {
+      const id = nextMessage++;
+      const steps = ['MessageAccepted', 'MessageQueued', 'MessageDelivered'];
+      if (id % 3 === 0) steps.push('MessageOpened', 'MessageOpened');
+      if (id % 10 === 0) steps.push('MessageLinkClicked');
+      inFlight.push({ id, revision: 0, steps });
+    }
+    const slot = position % inFlight.length;
+    const m = inFlight[slot]!;
+    const type = m.steps[m.revision]!;
+    const at = new Date(base + position * 10).toISOString();
+    position++;
+    batch.push({
+      eventId: `0192aaaa-0000-7000-8000-${position.toString(16).padStart(12, '0')}`,
+      type,
+      streamId: `message-${m.id}`,
+      revision: m.revision,
+      position,
+      checkpoint: String(position),
+      recordedAt: new Date(at),
+      schemaVersion: 1,
+      data: data(type, m.id, at),
+      metadata: {},
+    });
+    m.revision++;
+    if (m.revision === m.steps.length) inFlight.splice(slot, 1);
+    if (batch.length === batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function latency(runs: number, f: () => Promise<unknown>) {
+  await f(); // warm-up
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await f();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: Math.round(percentile(ms, 50)), p95: Math.round(percentile(ms, 95)) };
+}
+
+/**
+ * `npm run bench -- analytics`: the ClickHouse analytics path on a private ClickHouse 18.16.
+ * 1. Projection ingest: BENCH_PROJECTION_EVENTS (default 500,000) recorded message events through the
+ *    real sink projection's deliver() (decode, dimension lookup, flatten, batched JSONEachRow insert),
+ *    as the runner calls it; the runner's own reading of the Postgres log is not part of this number.
+ * 2. Bulk load: the rest of BENCH_EVENTS (default 10,000,000) synthetic engagement rows inserted
+ *    directly (generating 10 million events through the event log would take far longer than the bench).
+ * 3. Report latency over all of it: funnel and daily time series for the busiest server (a third of
+ *    all rows) and for a typical one, over the 30 days the data spans.
+ */
+export async function run() {
+  const skip = clickhouseSkipReason();
+  if (skip) throw new Error(skip);
+  const totalEvents = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+  const projectionEvents = Math.min(totalEvents, Number(process.env.BENCH_PROJECTION_EVENTS ?? 500_000));
+  const runs = Number(process.env.BENCH_QUERY_RUNS ?? 20);
+  const server = await startClickHouse({ maxMemoryUsage: 8_000_000_000 });
+  process.stderr.write(`clickhouse 18.16 on ${server.url}\n`);
+  const config = { url: server.url, database: 'bench' };
+  const ch = createClickHouse(config);
+  try {
+    await migrateClickHouse(ch, logger);
+    // 1. the projection path
+    const noLog = { readStreams: async () => new Map() } as unknown as EventStore; // every message starts in the slice: the cache has them all
+    const sink = clickhouseAnalyticsSink({ clickhouse: createClickHouse(config), eventStore: noLog, logger, metrics: createMetrics(), minInsertIntervalMs: 0 });
+    const batchSize = sink.batchSize!;
+    let projected = 0;
+    const t0 = performance.now();
+    for (const batch of recordedEvents(projectionEvents, batchSize)) {
+      await sink.deliver(batch);
+      projected += batch.length;
+    }
+    const projectionSeconds = (performance.now() - t0) / 1000;
+    await sink.close?.();
+    const [rows] = await ch.query<{ n: number }>(sql`SELECT count() AS n FROM ${ch.table(EVENTS_TABLE)}`);
+    const ingestEventsPerSecond = Math.round(projected / projectionSeconds);
+    process.stderr.write(`projection: ${projected} events (${rows!.n} rows) in ${projectionSeconds.toFixed(1)} s: ${ingestEventsPerSecond} events/s, batches of ${batchSize}\n`);
+
+    // 2. the bulk of the data set
+    const bulk = totalEvents - rows!.n;
+    let reported = 0;
+    const loaded = await ingestSyntheticEvents(ch, {
+      events: bulk,
+      batchSize: 100_000,
+      progress: (n) => {
+        if (n - reported >= 1_000_000) process.stderr.write(`  bulk: ${(reported = n)} rows\n`);
+      },
+    });
+    process.stderr.write(`bulk: ${loaded.events} rows in ${loaded.seconds.toFixed(1)} s (${loaded.eventsPerSecond}/s)\n`);
+
+    // 3. report latency
+    const reports = new ClickHouseReports(createClickHouse({ ...config, requestTimeoutMs: 60_000 }));
+    const end = syntheticDefaults.end.toISOString();
+    const from = new Date(syntheticDefaults.end.getTime() - syntheticDefaults.days * 86_400_000).toISOString();
+    const scopes = { busiest: syntheticServerId(0), typical: syntheticServerId(7) };
+    const measured: Record<string, { funnel: { p50: number; p95: number }; timeSeries: { p50: number; p95: number } }> = {};
+    for (const [label, serverId] of Object.entries(scopes)) {
+      const q = { scope: { serverIds: [serverId] }, range: { from, to: end } };
+      const funnel = await latency(runs, () => reports.funnel(ReportQuery.parse(q)));
+      const timeSeries = await latency(runs, () => reports.timeSeries(TimeSeriesQuery.parse({ ...q, bucket: 'day', timeZone: 'Europe/Paris' })));
+      measured[label] = { funnel, timeSeries };
+      process.stderr.write(`${label} server (${serverId}): funnel p50 ${funnel.p50} ms p95 ${funnel.p95} ms; daily time series p50 ${timeSeries.p50} ms p95 ${timeSeries.p95} ms\n`);
+    }
+    const [total] = await ch.query<{ n: number; servers: number }>(sql`SELECT count() AS n, uniqExact(server_id) AS servers FROM ${ch.table(EVENTS_TABLE)}`);
+    const worst = measured.busiest!;
+    const targets = { ingestEventsPerSecond: 50_000, funnelMs: 500, timeSeriesMs: 500 };
+    return {
+      bench: 'analytics',
+      clickhouse: '18.16',
+      events: total!.n,
+      servers: total!.servers,
+      projection: { events: projected, seconds: Number(projectionSeconds.toFixed(2)), batchSize, note: 'sink deliver() path (flatten + lookup + insert) on a slice; the rest bulk-inserted' },
+      ingestEventsPerSecond,
+      bulkInsertEventsPerSecond: loaded.eventsPerSecond,
+      reports: measured,
+      funnelMs: worst.funnel.p95,
+      timeSeriesMs: worst.timeSeries.p95,
+      targets,
+      meetsTargets: ingestEventsPerSecond >= targets.ingestEventsPerSecond && worst.funnel.p95 < targets.funnelMs && worst.timeSeries.p95 < targets.timeSeriesMs,
+    };
+  } finally {
+    await ch.close();
+    await server.stop();
+  }
+}
