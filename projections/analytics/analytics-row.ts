@@ -14,6 +14,11 @@ export const ANALYTICS_EVENT_TYPES = [
 ] as const satisfies readonly MessageEvent['type'][];
 export type AnalyticsEventType = (typeof ANALYTICS_EVENT_TYPES)[number];
 const isReported = (type: string): type is AnalyticsEventType => (ANALYTICS_EVENT_TYPES as readonly string[]).includes(type);
+/**
+ * Whether an event type matters to analytics at all: only these give rows or change a message's
+ * dimensions, so the analytics projections read only them from the log (a filter by type).
+ */
+export const isAnalyticsEvent = isReported;
 
 /**
  * What every event of a message is reported under. The first four come from MessageAccepted; the

@@ -5,7 +5,7 @@ import type { EventStore, RecordedEvent } from '../../infra/event-store/index.js
 import type { Logger } from '../../infra/logging/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
 import type { SinkProjection } from '../runner.js';
-import type { AnalyticsRow } from './analytics-row.js';
+import { ANALYTICS_EVENT_TYPES, type AnalyticsRow } from './analytics-row.js';
 import { DimensionLookup } from './dimension-lookup.js';
 
 export interface ClickHouseAnalyticsOptions {
@@ -87,7 +87,7 @@ export function clickhouseAnalyticsSink(o: ClickHouseAnalyticsOptions): SinkProj
   return {
     name: 'clickhouse-analytics',
     version: 1,
-    filter: { streamPrefixes: ['message-'] },
+    filter: { streamPrefixes: ['message-'], types: [...ANALYTICS_EVENT_TYPES] },
     batchSize: o.batchSize ?? 20_000,
     async deliver(events: RecordedEvent[]) {
       await ensureSchema();

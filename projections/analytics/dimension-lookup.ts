@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { EventStore, RecordedEvent } from '../../infra/event-store/index.js';
-import { analyticsRowOf, decodeMessageEvent, evolveDimensions, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from './analytics-row.js';
+import { analyticsRowOf, decodeMessageEvent, evolveDimensions, isAnalyticsEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from './analytics-row.js';
 
 interface Known {
   dims: MessageDimensions | undefined;
@@ -11,10 +11,11 @@ interface Known {
 /**
  * The message dimensions a projection outside Postgres needs for each event (ClickHouse rows copy
  * them): kept in an LRU cache keyed by message, each entry remembering the revision it is after, so
- * it is only used for the very next event of its stream. Anything else (a cold cache after a
- * restart, an evicted message, a batch delivered again) is read from the log: the message's stream
- * up to the event, folded with the same pure function. So the rows never depend on what happened to
- * be cached. Reads are one readStreams call per batch for all the messages it lacks.
+ * it is only used for a later event of its stream (the projection reads only the event types that
+ * matter to analytics, so revisions in between are ones that change nothing). Anything else (a cold
+ * cache after a restart, an evicted message, a batch delivered again) is read from the log: the
+ * message's stream up to the event, folded with the same pure function. So the rows never depend on
+ * what happened to be cached. Reads are one readStreams call per batch for all the messages it lacks.
  */
 export class DimensionLookup {
   private readonly cache: LRUCache<string, Known>;
@@ -38,8 +39,9 @@ export class DimensionLookup {
     for (const e of events) {
       const id = messageIdOfStream(e.streamId);
       const after = next.has(id) ? next.get(id)! : this.cache.get(id)?.revision;
-      if (!next.has(id) && e.revision !== 0 && after === e.revision - 1) hits++;
-      if (e.revision !== 0 && after !== e.revision - 1 && !missing.has(id)) missing.set(id, e.revision);
+      const follows = after !== undefined && after < e.revision;
+      if (!next.has(id) && e.revision !== 0 && follows) hits++;
+      if (e.revision !== 0 && !follows && !missing.has(id)) missing.set(id, e.revision);
       next.set(id, e.revision);
     }
     this.onLookups?.(hits, missing.size);
@@ -50,7 +52,7 @@ export class DimensionLookup {
         let dims: MessageDimensions | undefined;
         for (const r of streams.get(`message-${id}`) ?? []) {
           if (r.revision >= firstRevision) break;
-          dims = evolveDimensions(dims, decodeMessageEvent(r));
+          if (isAnalyticsEvent(r.type)) dims = evolveDimensions(dims, decodeMessageEvent(r));
         }
         current.set(id, { dims, revision: firstRevision - 1 });
       }
@@ -59,6 +61,10 @@ export class DimensionLookup {
     for (const e of events) {
       const id = messageIdOfStream(e.streamId);
       const before = e.revision === 0 ? undefined : (current.get(id) ?? this.cache.get(id))?.dims;
+      if (!isAnalyticsEvent(e.type)) {
+        current.set(id, { dims: before, revision: e.revision }); // changes nothing, gives no row: not even decoded
+        continue;
+      }
       const { dimensions, row } = analyticsRowOf(e, decodeMessageEvent(e), before);
       current.set(id, { dims: dimensions, revision: e.revision });
       if (row) rows.push(row);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PostgresProjection } from '../runner.js';
-import { analyticsRowOf, decodeMessageEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from './analytics-row.js';
+import { ANALYTICS_EVENT_TYPES, analyticsRowOf, decodeMessageEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from './analytics-row.js';
 
 /**
  * The embedded analytics store: analytics_events (one row per reported event) and the message
@@ -11,7 +11,8 @@ import { analyticsRowOf, decodeMessageEvent, messageIdOfStream, type AnalyticsRo
 export const analyticsProjection: PostgresProjection = {
   name: 'analytics',
   version: 1,
-  filter: { streamPrefixes: ['message-'] },
+  // only the events that give rows or change a message's dimensions
+  filter: { streamPrefixes: ['message-'], types: [...ANALYTICS_EVENT_TYPES] },
   tables: ['analytics_events', 'analytics_messages'],
   async reset(client, t) {
     for (const table of this.tables) await client.query(`DELETE FROM ${t(table)}`);

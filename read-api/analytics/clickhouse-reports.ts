@@ -26,19 +26,24 @@ import {
 export const CLICKHOUSE_EVENTS_TABLE = 'events';
 
 /**
- * Every count is of DISTINCT ids (uniqExact): delivery into ClickHouse is at-least-once, and a copy
- * of an event that the ReplacingMergeTree has not merged away yet has the same event id, so it can
- * never be counted twice. Totals are distinct event ids, "unique" distinct message ids.
+ * Counting in ClickHouse. Copies of an event (at-least-once delivery) are kept out on insert (a
+ * restarted sink leaves out the event ids the table already has) and merged away by the
+ * ReplacingMergeTree (keyed by event id) for the rare copy that still gets in; see
+ * infra/clickhouse/events-table.ts. So events are count()ed — the fast form; a copy waiting for its
+ * merge can only inflate an event total, never a distinct-message count. Event types a message has at
+ * most once (accepted, delivered, bounced, failed) count messages with count(); deferrals, opens and
+ * clicks repeat, so their messages are uniqExact(message_id).
  */
 const AGGREGATES: SqlFragment = (() => {
+  const once = (type: string) => `countIf(event_type = '${type}')`;
   const messages = (type: string, extra = '') => `uniqExactIf(message_id, event_type = '${type}'${extra})`;
-  const events = (type: string, extra = '') => `uniqExactIf(event_id, event_type = '${type}'${extra})`;
+  const events = (type: string, extra = '') => `countIf(event_type = '${type}'${extra})`;
   const exprs: Record<(typeof AGGREGATE_COLUMNS)[number], string> = {
-    accepted: messages('MessageAccepted'),
-    delivered: messages('MessageDelivered'),
-    bounced: messages('MessageBounced'),
+    accepted: once('MessageAccepted'),
+    delivered: once('MessageDelivered'),
+    bounced: once('MessageBounced'),
     deferred: messages('MessageDeferred'),
-    failed: messages('MessageFailed'),
+    failed: once('MessageFailed'),
     opened_total: events('MessageOpened'),
     opened_unique: messages('MessageOpened'),
     opened_human_total: events('MessageOpened', ' AND machine = 0'),
@@ -55,9 +60,12 @@ const AGGREGATES: SqlFragment = (() => {
   return raw(AGGREGATE_COLUMNS.map((c) => `${exprs[c]} AS ${c}`).join(',\n  '));
 })();
 
-const ENGAGEMENT = raw(`uniqExact(event_id) AS total, uniqExact(message_id) AS messages,
-  uniqExactIf(event_id, machine = 0) AS human_total, uniqExactIf(message_id, machine = 0) AS human_messages,
-  uniqExactIf(event_id, machine = 1) AS machine_total, uniqExactIf(message_id, machine = 1) AS machine_messages`);
+/** The funnel reads only its event types: the sorting key's second column, so other types' granules are skipped. */
+const FUNNEL_TYPES = raw(`event_type IN ('MessageAccepted', 'MessageDelivered', 'MessageBounced', 'MessageDeferred', 'MessageFailed', 'MessageOpened', 'MessageLinkClicked')`);
+
+const ENGAGEMENT = raw(`count() AS total, uniqExact(message_id) AS messages,
+  countIf(machine = 0) AS human_total, uniqExactIf(message_id, machine = 0) AS human_messages,
+  countIf(machine = 1) AS machine_total, uniqExactIf(message_id, machine = 1) AS machine_messages`);
 type EngagementRow = { total: number; messages: number; human_total: number; human_messages: number; machine_total: number; machine_messages: number };
 const engagementOf = (r: EngagementRow | undefined): EngagementCounts => ({
   total: Number(r?.total ?? 0),
@@ -114,13 +122,13 @@ export class ClickHouseReports implements AnalyticsReports {
 
   /** The statements each report runs (exported for the dialect check against a current ClickHouse). */
   statements = {
-    funnel: (q: ReportQuery) => sql`SELECT ${AGGREGATES} FROM ${this.table} ${where(q)}`,
+    funnel: (q: ReportQuery) => sql`SELECT ${AGGREGATES} FROM ${this.table} ${where(q, [FUNNEL_TYPES])}`,
     timeSeries: (q: TimeSeriesQuery) =>
-      sql`SELECT toUnixTimestamp(${bucketStart(q.bucket, q.timeZone)}) AS start, ${AGGREGATES} FROM ${this.table} ${where(q)} GROUP BY start ORDER BY start`,
+      sql`SELECT toUnixTimestamp(${bucketStart(q.bucket, q.timeZone)}) AS start, ${AGGREGATES} FROM ${this.table} ${where(q, [FUNNEL_TYPES])} GROUP BY start ORDER BY start`,
     breakdown: (q: BreakdownQuery) => {
       const column = identifier(DIMENSION_COLUMN[q.dimension]);
       const order = raw(q.orderBy === 'opened' || q.orderBy === 'clicked' ? `${q.orderBy}_unique` : q.orderBy);
-      const extra = q.dimension === 'bounceClassification' ? [raw(`event_type = 'MessageBounced'`)] : [];
+      const extra = q.dimension === 'bounceClassification' ? [raw(`event_type = 'MessageBounced'`)] : [FUNNEL_TYPES];
       return sql`SELECT ${column} AS key, ${AGGREGATES} FROM ${this.table} ${where(q, extra)} GROUP BY key ORDER BY ${order} DESC, key ASC LIMIT ${q.limit}`;
     },
     topLinks: (q: TopLinksQuery) =>

@@ -36,34 +36,31 @@ else
       // a new sink each time (the runner closes its client when it stops): its cache starts cold, as after a restart
       catchUp: () => runUntilCaughtUp(ctx, sink()),
       async redeliver(events) {
-        // a restarted sink leaves out what ClickHouse has for its first batch; the later batches here
-        // are copies too (as from a dying leader's late insert), which get in and must not count
-        const again = sink();
-        for (let i = 0; i < events.length; i += 5) await again.deliver(events.slice(i, i + 5));
+        // what a crash between the insert and the checkpoint does: a restarted sink gets the batch again
+        await sink().deliver(events);
       },
       async verify() {
-        // copies that got in (a late insert of a dying leader) never count, merged away or not:
-        // with merges stopped, a copy of every row sits in the table and the funnel stays the same
         const funnel = ReportQuery.parse({ scope: { serverIds: [SERVER_A] }, range: { from: '2026-03-28T00:00:00Z', to: '2026-03-30T00:00:00Z' } });
         const before = await reports.funnel(funnel);
+        const [stored] = await inspect.query<{ rows: number; ids: number }>(`SELECT count() AS rows, uniqExact(event_id) AS ids FROM postlog.events`);
+        assert.equal(stored!.rows, stored!.ids, 'the batches delivered again inserted no copies');
+        // a copy that still gets in (a dying leader's late insert): with merges stopped, a copy of every
+        // row sits in the table; distinct-message counts stay right, and the merge removes the copies
         await inspect.command('SYSTEM STOP MERGES');
         try {
           const rows = await inspect.query<Record<string, unknown>>(`SELECT * FROM postlog.events`);
           await inspect.insert('events', rows);
-          const [counts] = await inspect.query<{ rows: number; ids: number }>(`SELECT count() AS rows, uniqExact(event_id) AS ids FROM postlog.events`);
-          assert.equal(counts!.rows, 2 * counts!.ids, 'every event is in the table twice');
-          assert.deepEqual(await reports.funnel(funnel), before);
+          const [copies] = await inspect.query<{ rows: number; ids: number }>(`SELECT count() AS rows, uniqExact(event_id) AS ids FROM postlog.events`);
+          assert.equal(copies!.rows, 2 * copies!.ids, 'every event is in the table twice');
+          const during = await reports.funnel(funnel);
+          assert.deepEqual([during.deferred, during.opened.unique, during.clicked.human.unique], [before.deferred, before.opened.unique, before.clicked.human.unique]);
         } finally {
           await inspect.command('SYSTEM START MERGES');
         }
         await inspect.command('OPTIMIZE TABLE postlog.events FINAL');
-        // a restarted sink's first batch leaves out every event the table has
+        assert.deepEqual(await reports.funnel(funnel), before);
         const [merged] = await inspect.query<{ rows: number; ids: number }>(`SELECT count() AS rows, uniqExact(event_id) AS ids FROM postlog.events`);
         assert.equal(merged!.rows, merged!.ids, 'the ReplacingMergeTree merged the copies away');
-        const { events } = await ctx.store.readAll('start', 1000, { streamPrefixes: ['message-'] });
-        await sink().deliver(events);
-        const [afterwards] = await inspect.query<{ rows: number }>(`SELECT count() AS rows FROM postlog.events`);
-        assert.equal(afterwards!.rows, merged!.rows, 'nothing inserted again');
       },
       close: async () => undefined,
     };

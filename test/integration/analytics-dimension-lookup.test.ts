@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore, type RecordedEvent } from '../../infra/event-store/index.js';
-import { analyticsRowOf, decodeMessageEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from '../../projections/analytics/analytics-row.js';
+import { analyticsRowOf, decodeMessageEvent, isAnalyticsEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from '../../projections/analytics/analytics-row.js';
 import { DimensionLookup } from '../../projections/analytics/dimension-lookup.js';
 import { writeTheLog } from '../contract/analytics-reports.contract.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
@@ -41,6 +41,15 @@ describe('dimension lookup of the ClickHouse sink: the same rows whatever its ca
       if (batch === 1 && cache === 1) assert.ok(misses > 0 && hits > 0, `${hits} hits, ${misses} misses`);
     });
   }
+
+  it('only the event types analytics reads (the projection\'s filter), in batches of 4 with a cache of 1', async () => {
+    const lookup = new DimensionLookup(store, { maxMessages: 1 });
+    const relevant = events.filter((e) => isAnalyticsEvent(e.type));
+    assert.ok(relevant.length < events.length);
+    const rows: AnalyticsRow[] = [];
+    for (let i = 0; i < relevant.length; i += 4) rows.push(...(await lookup.flatten(relevant.slice(i, i + 4))));
+    assert.deepEqual(rows, expected);
+  });
 
   it('a batch delivered again (after a crash) gives the same rows, read back from the log', async () => {
     const lookup = new DimensionLookup(store);
