@@ -19,7 +19,7 @@ const logger = createLogger({ level: 'warn', format: 'json' });
  * MessageAccepted, MessageDelivered, then for some opens and clicks, in log order
  * with interleaved messages (several streams in flight at once, as in a real log).
  */
-function* recordedEvents(total: number, batchSize: number): Generator<RecordedEvent[]> {
+export function* recordedEvents(total: number, batchSize: number): Generator<RecordedEvent[]> {
   let position = 0;
   let batch: RecordedEvent[] = [];
   const base = Date.parse('2026-10-01T00:00:00Z');
@@ -77,16 +77,19 @@ function* recordedEvents(total: number, batchSize: number): Generator<RecordedEv
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-async function latency(runs: number, f: () => Promise<unknown>) {
+/** Wall-clock p50/p95, and the ClickHouse server's CPU per query (what the wall time would be near on an idle machine, divided by its threads). */
+async function latency(runs: number, serverCpuSeconds: () => number, f: () => Promise<unknown>) {
   await f(); // warm-up
   const ms: number[] = [];
+  const cpu0 = serverCpuSeconds();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await f();
     ms.push(performance.now() - t0);
   }
+  const cpuMs = ((serverCpuSeconds() - cpu0) * 1000) / runs;
   ms.sort((a, b) => a - b);
-  return { p50: Math.round(percentile(ms, 50)), p95: Math.round(percentile(ms, 95)) };
+  return { p50: Math.round(percentile(ms, 50)), p95: Math.round(percentile(ms, 95)), clickhouseCpuMs: Math.round(cpuMs) };
 }
 
 /**
@@ -150,14 +153,18 @@ export async function run() {
     const end = syntheticDefaults.end.toISOString();
     const from = new Date(syntheticDefaults.end.getTime() - syntheticDefaults.days * 86_400_000).toISOString();
     const scopes = { busiest: syntheticServerId(0), typical: syntheticServerId(7) };
-    const measured: Record<string, { funnel: { p50: number; p95: number }; timeSeries: { p50: number; p95: number } }> = {};
+    const measured: Record<string, { funnel: Awaited<ReturnType<typeof latency>>; timeSeries: Awaited<ReturnType<typeof latency>> }> = {};
     for (const [label, serverId] of Object.entries(scopes)) {
       const q = { scope: { serverIds: [serverId] }, range: { from, to: end } };
-      const funnel = await latency(runs, () => reports.funnel(ReportQuery.parse(q)));
-      const timeSeries = await latency(runs, () => reports.timeSeries(TimeSeriesQuery.parse({ ...q, bucket: 'day', timeZone: 'Europe/Paris' })));
+      const funnel = await latency(runs, () => server.cpuSeconds(), () => reports.funnel(ReportQuery.parse(q)));
+      const timeSeries = await latency(runs, () => server.cpuSeconds(), () => reports.timeSeries(TimeSeriesQuery.parse({ ...q, bucket: 'day', timeZone: 'Europe/Paris' })));
       measured[label] = { funnel, timeSeries };
-      process.stderr.write(`${label} server (${serverId}): funnel p50 ${funnel.p50} ms p95 ${funnel.p95} ms; daily time series p50 ${timeSeries.p50} ms p95 ${timeSeries.p95} ms\n`);
+      process.stderr.write(
+        `${label} server (${serverId}): funnel p50 ${funnel.p50} ms p95 ${funnel.p95} ms (ClickHouse CPU ${funnel.clickhouseCpuMs} ms); daily time series p50 ${timeSeries.p50} ms p95 ${timeSeries.p95} ms (CPU ${timeSeries.clickhouseCpuMs} ms)\n`,
+      );
     }
+    const load = (await import('node:os')).loadavg()[0]!;
+    process.stderr.write(`load average during the run: ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores\n`);
     const [total] = await ch.query<{ n: number; servers: number }>(sql`SELECT count() AS n, uniqExact(server_id) AS servers FROM ${ch.table(EVENTS_TABLE)}`);
     const worst = measured.busiest!;
     const targets = { ingestEventsPerSecond: 50_000, funnelMs: 500, timeSeriesMs: 500 };
@@ -178,6 +185,7 @@ export async function run() {
       ingestEventsPerSecond,
       bulkInsertEventsPerSecond: loaded.eventsPerSecond,
       reports: measured,
+      loadAverage: Number(load.toFixed(1)),
       funnelMs: worst.funnel.p95,
       timeSeriesMs: worst.timeSeries.p95,
       targets,
