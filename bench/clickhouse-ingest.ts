@@ -1,5 +1,5 @@
 import { createClickHouse, type ClickHouse } from '../infra/clickhouse/client.js';
-import { EVENTS_TABLE } from '../infra/clickhouse/events-table.js';
+import { EVENTS_TABLE, insertEvents } from '../infra/clickhouse/events-table.js';
 import { migrateClickHouse } from '../infra/clickhouse/migrations.js';
 import { sql } from '../infra/clickhouse/sql.js';
 import { createLogger } from '../infra/logging/index.js';
@@ -12,6 +12,7 @@ export interface IngestResult {
   eventsPerSecond: number;
   batchSize: number;
   concurrency: number;
+  format: 'rowbinary' | 'json';
 }
 
 /**
@@ -21,7 +22,7 @@ export interface IngestResult {
  */
 export async function ingestSyntheticEvents(
   ch: ClickHouse,
-  options: SyntheticOptions & { concurrency?: number; progress?: (inserted: number) => void },
+  options: SyntheticOptions & { concurrency?: number; format?: 'rowbinary' | 'json'; progress?: (inserted: number) => void },
 ): Promise<IngestResult> {
   const concurrency = options.concurrency ?? 2;
   const batches = syntheticEventBatches(options);
@@ -31,14 +32,15 @@ export async function ingestSyntheticEvents(
     for (;;) {
       const next = batches.next(); // generators are synchronous: workers take turns
       if (next.done) return;
-      await ch.insert(EVENTS_TABLE, next.value);
+      if (options.format === 'json') await ch.insert(EVENTS_TABLE, next.value);
+      else await insertEvents(ch, next.value);
       inserted += next.value.length;
       options.progress?.(inserted);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  return { events: inserted, seconds, eventsPerSecond: Math.round(inserted / seconds), batchSize: options.batchSize, concurrency };
+  return { events: inserted, seconds, eventsPerSecond: Math.round(inserted / seconds), batchSize: options.batchSize, concurrency, format: options.format ?? 'rowbinary' };
 }
 
 /** `npm run bench -- clickhouse-ingest`: raw insert rate into a private ClickHouse 18.16. */
@@ -48,6 +50,7 @@ export async function run() {
   const events = Number(process.env.BENCH_EVENTS ?? 10_000_000);
   const batchSize = Number(process.env.BENCH_BATCH ?? 100_000);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 2);
+  const format = process.env.BENCH_FORMAT === 'json' ? 'json' : 'rowbinary';
   const server = await startClickHouse({ maxMemoryUsage: 8_000_000_000 });
   process.stderr.write(`clickhouse 18.16 on ${server.url}, started in ${server.startupMs} ms\n`);
   const ch = createClickHouse({ url: server.url, database: 'bench' });
@@ -60,6 +63,7 @@ export async function run() {
       events,
       batchSize,
       concurrency,
+      format,
       progress: (n) => {
         if (n - reported >= 1_000_000) {
           reported = n;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { syntheticEventBatches, syntheticServerId } from '../../bench/synthetic-events.js';
 import { createClickHouse, ClickHouseError, type ClickHouse } from '../../infra/clickhouse/client.js';
 import { auditFunnelQuery, funnelQuery, timeSeriesQuery } from '../../infra/clickhouse/event-queries.js';
-import { EVENTS_TABLE, insertEvents, type EventRow } from '../../infra/clickhouse/events-table.js';
+import { EVENTS_TABLE, eventColumns, insertEvents, type EventRow } from '../../infra/clickhouse/events-table.js';
 import { migrateClickHouse } from '../../infra/clickhouse/migrations.js';
 import { clickhouseMigrations, type ClickHouseMigration } from '../../infra/clickhouse/migrations-list.js';
 import { sql } from '../../infra/clickhouse/sql.js';
@@ -78,6 +78,14 @@ describe('ClickHouse 18.16: server helper, migrations, events table', { skip: cl
     } finally {
       await db.close();
     }
+  });
+
+  it("the RowBinary column list matches the migrated table's columns and types", async () => {
+    const described = await ch.query(sql`DESCRIBE TABLE ${ch.table(EVENTS_TABLE)}`, z.object({ name: z.string(), type: z.string() }));
+    assert.deepEqual(
+      described.map((c) => [c.name, c.type]),
+      eventColumns.map((c) => [c.name, c.type === 'DateTime' ? "DateTime('UTC')" : c.type]),
+    );
   });
 
   it('inserts event rows and reads them back column for column', async () => {
