@@ -44,15 +44,7 @@ const sendingIps = Array.from({ length: 200 }, (_, i) => `198.51.100.${i + 1}`);
 const clientIps = Array.from({ length: 250 }, (_, i) => `203.0.113.${i}`);
 const urls = Array.from({ length: 40 }, (_, i) => `https://shop.example/p/${i}?utm_source=mail`);
 
-interface MessageDims {
-  server_id: string;
-  message_id: string;
-  recipient_domain: string;
-  mailbox_provider: string;
-  sending_domain: string;
-  tag: string;
-  accepted: number;
-}
+type MessageDims = Pick<EventRow, 'server_id' | 'message_id' | 'recipient_domain' | 'mailbox_provider' | 'sending_domain' | 'tag'> & { accepted: number };
 
 /** mulberry32: small, fast, seeded. */
 function prng(seed: number) {
