@@ -69,7 +69,7 @@ export interface ClickHouse {
   insertBinary(table: string, columns: readonly RowBinaryColumn[], rows: readonly object[]): Promise<void>;
   /** A SELECT's rows (JSONEachRow; 64-bit integers as JSON numbers). With a schema, every row is validated. */
   query<T = Record<string, unknown>>(statement: string | SqlFragment, rowSchema?: z.ZodType<T>): Promise<T[]>;
-  /** True when the server answers /ping. */
+  /** True when the server answers a SELECT 1 with these credentials (GET /ping would not check them). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -160,7 +160,7 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
       return rows.map((row) => rowSchema.parse(row));
     },
     async ping() {
-      const result = await client.ping();
+      const result = await client.ping({ select: true });
       if (!result.success) log?.debug({ err: result.error }, 'clickhouse ping failed');
       return result.success;
     },

@@ -67,6 +67,8 @@ export interface ClickHouseServerOptions {
   /** Log level of the server's own log file. */
   logLevel?: 'error' | 'warning' | 'information' | 'debug' | 'trace';
   startTimeoutMs?: number;
+  /** Password of the "default" user (none by default), to test credentials. */
+  password?: string;
 }
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -101,7 +103,7 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
   const [httpPort, tcpPort, interserverPort] = [await freePort(), await freePort(), await freePort()];
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, sub));
   writeFileSync(join(dir, 'config.xml'), serverConfig(dir, { httpPort, tcpPort, interserverPort, logLevel: options.logLevel ?? 'warning' }));
-  writeFileSync(join(dir, 'users.xml'), usersConfig(options.maxMemoryUsage ?? 2_000_000_000));
+  writeFileSync(join(dir, 'users.xml'), usersConfig(options.maxMemoryUsage ?? 2_000_000_000, options.password ?? ''));
   const url = `http://127.0.0.1:${httpPort}`;
   const readLog = () =>
     ['err.log', 'stdout.log']
@@ -240,7 +242,9 @@ function serverConfig(dir: string, o: { httpPort: number; tcpPort: number; inter
 `;
 }
 
-function usersConfig(maxMemoryUsage: number): string {
+const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function usersConfig(maxMemoryUsage: number, password: string): string {
   return `<?xml version="1.0"?>
 <yandex>
   <profiles>
@@ -253,7 +257,7 @@ function usersConfig(maxMemoryUsage: number): string {
   </profiles>
   <users>
     <default>
-      <password></password>
+      <password>${xmlText(password)}</password>
       <networks><ip>127.0.0.1</ip></networks>
       <profile>default</profile>
       <quota>default</quota>

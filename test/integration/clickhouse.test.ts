@@ -162,6 +162,21 @@ describe('ClickHouse 18.16: server helper, migrations, events table', { skip: cl
     assert.ok(rows.every((r) => /^\d{4}-\d{2}-\d{2} 00:00:00$/.test(r.bucket)));
   });
 
+  it('ping checks the credentials, and a wrong password is a coded error', async () => {
+    const locked = await startClickHouse({ password: 's3cret<&>' });
+    const good = createClickHouse({ url: locked.url, database: 'postlog', password: 's3cret<&>' });
+    const bad = createClickHouse({ url: locked.url, database: 'postlog', password: 'wrong' });
+    try {
+      assert.equal(await good.ping(), true);
+      assert.equal(await bad.ping(), false);
+      await assert.rejects(bad.query('SELECT 1'), (e) => e instanceof ClickHouseError && e.code === 193);
+    } finally {
+      await good.close();
+      await bad.close();
+      await locked.stop();
+    }
+  });
+
   it('errors carry ClickHouse codes, and rows survive a crash of the server', async () => {
     await assert.rejects(ch.query(sql`SELECT nope FROM ${ch.table(EVENTS_TABLE)}`), (e) => e instanceof ClickHouseError && e.code === 47);
     await assert.rejects(ch.command('CREATE TABLE nonsense'), (e) => e instanceof ClickHouseError && e.code === 62);
