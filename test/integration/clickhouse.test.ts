@@ -162,6 +162,33 @@ describe('ClickHouse 18.16: server helper, migrations, events table', { skip: cl
     assert.ok(rows.every((r) => /^\d{4}-\d{2}-\d{2} 00:00:00$/.test(r.bucket)));
   });
 
+  it("buckets and time ranges are UTC whatever the server's time zone", async () => {
+    const kolkata = await startClickHouse({ timezone: 'Asia/Kolkata' }); // +05:30: days and hours both shift
+    const db = createClickHouse({ url: kolkata.url, database: 'postlog' });
+    try {
+      await migrateClickHouse(db, logger);
+      const [batch] = syntheticEventBatches({ events: 2000, batchSize: 2000, seed: 11 });
+      await insertEvents(db, batch!);
+      const scope = { database: 'postlog', serverIds: [syntheticServerId(0)], from: new Date('2026-10-10T00:00:00Z'), to: new Date('2026-10-20T00:00:00Z') };
+      for (const interval of ['hour', 'day'] as const) {
+        const rows = await db.query(timeSeriesQuery(scope, interval, ['MessageAccepted']), z.object({ bucket: z.string(), events: z.number() }));
+        const expected = new Map<string, number>();
+        for (const r of batch!) {
+          const at = r.event_time * 1000;
+          if (r.server_id !== scope.serverIds[0] || r.event_type !== 'MessageAccepted' || at < scope.from.getTime() || at >= scope.to.getTime()) continue;
+          const iso = new Date(at).toISOString();
+          const bucket = interval === 'hour' ? `${iso.slice(0, 10)} ${iso.slice(11, 13)}:00:00` : `${iso.slice(0, 10)} 00:00:00`;
+          expected.set(bucket, (expected.get(bucket) ?? 0) + 1);
+        }
+        assert.ok(expected.size > 1);
+        assert.deepEqual(Object.fromEntries(rows.map((r) => [r.bucket, r.events])), Object.fromEntries([...expected].sort()));
+      }
+    } finally {
+      await db.close();
+      await kolkata.stop();
+    }
+  });
+
   it('ping checks the credentials, and a wrong password is a coded error', async () => {
     const locked = await startClickHouse({ password: 's3cret<&>' });
     const good = createClickHouse({ url: locked.url, database: 'postlog', password: 's3cret<&>' });
