@@ -44,15 +44,7 @@ const sendingIps = Array.from({ length: 200 }, (_, i) => `198.51.100.${i + 1}`);
 const clientIps = Array.from({ length: 250 }, (_, i) => `203.0.113.${i}`);
 const urls = Array.from({ length: 40 }, (_, i) => `https://shop.example/p/${i}?utm_source=mail`);
 
-interface MessageDims {
-  server_id: string;
-  message_id: string;
-  recipient_domain: string;
-  mailbox_provider: string;
-  sending_domain: string;
-  tag: string;
-  accepted: number;
-}
+type MessageDims = Pick<EventRow, 'server_id' | 'message_id' | 'recipient_domain' | 'mailbox_provider' | 'sending_domain' | 'tag'> & { accepted: number };
 
 /** mulberry32: small, fast, seeded. */
 function prng(seed: number) {
@@ -75,13 +67,17 @@ function weighted(random: () => number, weights: number[]): number {
   return weights.length - 1;
 }
 
-const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+const byteHex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** 4 bytes of n as 8 hex digits. */
+const hex32 = (n: number) => byteHex[(n >>> 24) & 0xff]! + byteHex[(n >>> 16) & 0xff]! + byteHex[(n >>> 8) & 0xff]! + byteHex[n & 0xff]!;
 
-/** A UUIDv7-shaped id from a millisecond time and a sequence number (unique per sequence number < 2^48). */
+/** A UUIDv7-shaped id from a millisecond time and a sequence number (unique per sequence number < 2^32). */
 function uuid7(ms: number, seq: number): string {
-  const t = hex(ms, 12);
-  const s = hex(seq, 12);
-  return `${t.slice(0, 8)}-${t.slice(8)}-7${s.slice(0, 3)}-8${s.slice(3, 6)}-${s.slice(6)}${hex((seq * 2654435761) >>> 16 & 0xffff, 4)}00`;
+  const high = Math.floor(ms / 0x10000); // top 32 bits of the 48-bit time
+  const low = ms % 0x10000;
+  const s = hex32(seq);
+  const mix = hex32(Math.imul(seq, 2654435761) >>> 0);
+  return `${hex32(high)}-${byteHex[low >>> 8]}${byteHex[low & 0xff]}-7${s.slice(1, 4)}-8${s.slice(4, 7)}-${s.slice(7)}${mix}000`;
 }
 
 /** Batches of synthetic event rows, `batchSize` rows each (the last may be shorter). */

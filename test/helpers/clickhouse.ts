@@ -67,6 +67,10 @@ export interface ClickHouseServerOptions {
   /** Log level of the server's own log file. */
   logLevel?: 'error' | 'warning' | 'information' | 'debug' | 'trace';
   startTimeoutMs?: number;
+  /** The server's time zone (UTC by default): another one shows whether queries depend on it. */
+  timezone?: string;
+  /** Password of the "default" user (none by default), to test credentials. */
+  password?: string;
 }
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -100,8 +104,8 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
   const dir = mkdtempSync(join(tmpdir(), 'postlog-clickhouse-'));
   const [httpPort, tcpPort, interserverPort] = [await freePort(), await freePort(), await freePort()];
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, sub));
-  writeFileSync(join(dir, 'config.xml'), serverConfig(dir, { httpPort, tcpPort, interserverPort, logLevel: options.logLevel ?? 'warning' }));
-  writeFileSync(join(dir, 'users.xml'), usersConfig(options.maxMemoryUsage ?? 2_000_000_000));
+  writeFileSync(join(dir, 'config.xml'), serverConfig(dir, { httpPort, tcpPort, interserverPort, logLevel: options.logLevel ?? 'warning', timezone: options.timezone ?? 'UTC' }));
+  writeFileSync(join(dir, 'users.xml'), usersConfig(options.maxMemoryUsage ?? 2_000_000_000, options.password ?? ''));
   const url = `http://127.0.0.1:${httpPort}`;
   const readLog = () =>
     ['err.log', 'stdout.log']
@@ -205,7 +209,9 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-function serverConfig(dir: string, o: { httpPort: number; tcpPort: number; interserverPort: number; logLevel: string }): string {
+const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function serverConfig(dir: string, o: { httpPort: number; tcpPort: number; interserverPort: number; logLevel: string; timezone: string }): string {
   // Only keys 18.16 knows; caches small, one loopback address, everything under dir.
   return `<?xml version="1.0"?>
 <yandex>
@@ -228,7 +234,7 @@ function serverConfig(dir: string, o: { httpPort: number; tcpPort: number; inter
   <users_config>${join(dir, 'users.xml')}</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <timezone>UTC</timezone>
+  <timezone>${xmlText(o.timezone)}</timezone>
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>0</uncompressed_cache_size>
   <max_concurrent_queries>64</max_concurrent_queries>
@@ -240,7 +246,7 @@ function serverConfig(dir: string, o: { httpPort: number; tcpPort: number; inter
 `;
 }
 
-function usersConfig(maxMemoryUsage: number): string {
+function usersConfig(maxMemoryUsage: number, password: string): string {
   return `<?xml version="1.0"?>
 <yandex>
   <profiles>
@@ -253,7 +259,7 @@ function usersConfig(maxMemoryUsage: number): string {
   </profiles>
   <users>
     <default>
-      <password></password>
+      <password>${xmlText(password)}</password>
       <networks><ip>127.0.0.1</ip></networks>
       <profile>default</profile>
       <quota>default</quota>

@@ -94,9 +94,23 @@ describe('ClickHouse literals on a real server (18.16)', { skip: clickhouseSkipR
     assert.deepEqual(rows.map((r) => r.s), all.map(wellFormed));
   });
 
+  it('every hostile string inserted as RowBinary reads back equal', async () => {
+    await ch.command(sql`CREATE TABLE ${ch.table('binary')} (i UInt32, s String, u UUID, big UInt64) ENGINE = MergeTree() ORDER BY i`);
+    const all = [...hostile, huge];
+    const rows = all.map((s, i) => ({ i, s, u: `0123456${i % 10}-89ab-7def-8123-456789abcdef`, big: i === 0 ? '18446744073709551615' : i * 2 ** 40 }));
+    const columns = [{ name: 'i', type: 'UInt32' }, { name: 's', type: 'String' }, { name: 'u', type: 'UUID' }, { name: 'big', type: 'UInt64' }] as const;
+    await ch.insertBinary('binary', columns, rows);
+    const back = await ch.query(sql`SELECT i, s, toString(u) AS u, toString(big) AS big FROM ${ch.table('binary')} ORDER BY i`, z.object({ i: z.number(), s: z.string(), u: z.string(), big: z.string() }));
+    assert.deepEqual(back, rows.map((r) => ({ ...r, s: wellFormed(r.s), big: String(r.big) })));
+    // values a column cannot hold are refused before anything is sent
+    for (const bad of [{ i: -1 }, { i: 2 ** 32 }, { i: 1.5 }, { u: 'not-a-uuid' }, { big: -1 }, { s: 5 }]) {
+      await assert.rejects(ch.insertBinary('binary', columns, [{ ...rows[1]!, ...bad }]), /cannot hold/);
+    }
+  });
+
   it('nothing but the intended statements ran', async () => {
     const tables = await ch.query(sql`SELECT name FROM system.tables WHERE database = ${'literals'} ORDER BY name`, z.object({ name: z.string() }));
-    assert.deepEqual(tables.map((t) => t.name).filter((n) => n !== 'rows'), ['strings', 'victim']);
+    assert.deepEqual(tables.map((t) => t.name).filter((n) => n !== 'rows' && n !== 'binary'), ['strings', 'victim']);
     const [victim] = await ch.query(sql`SELECT count() AS n FROM ${ch.table('victim')}`, z.object({ n: z.number() }));
     assert.equal(victim!.n, 1);
     const [strings] = await ch.query(sql`SELECT count() AS n FROM ${ch.table('strings')}`, z.object({ n: z.number() }));
