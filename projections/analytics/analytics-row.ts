@@ -66,9 +66,20 @@ export const domainOfAddress = (address: string): string => address.slice(addres
 /** "message-42" → "42". */
 export const messageIdOfStream = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
 
+// MX hosts are few and repeat for every delivery: the public-suffix lookup is remembered (a pure function)
+const providers = new Map<string, string>();
+function providerOf(mxHost: string): string {
+  let p = providers.get(mxHost);
+  if (p === undefined) {
+    if (providers.size >= 10_000) providers.clear();
+    providers.set(mxHost, (p = mailboxProvider(mxHost)));
+  }
+  return p;
+}
+
 function afterAttempt(dims: MessageDimensions, d: DeliveryAttempt | undefined): MessageDimensions {
   if (!d?.mxHost) return dims;
-  return { ...dims, mailbox_provider: mailboxProvider(d.mxHost), ip: d.localIp ?? dims.ip };
+  return { ...dims, mailbox_provider: providerOf(d.mxHost), ip: d.localIp ?? dims.ip };
 }
 
 /** The dimensions after an event (pure; undefined until the message's MessageAccepted). */
