@@ -13,7 +13,8 @@ import { z } from 'zod';
  * - a message's dimensions (server, sending domain, recipient domain, tag) come from its
  *   MessageAccepted; its mailbox provider and sending IP from its latest delivery attempt, so they are
  *   unknown ('' → null in a breakdown) for events before the first attempt;
- * - an event delivered twice to an at-least-once sink is counted once (by event id).
+ * - an event delivered twice to an at-least-once sink is counted once (the ClickHouse sink dedupes by
+ *   event id on insert and its table merges copies away).
  */
 
 /** How long a report may look back over, and per time-series bucket (keeps every query bounded). */
