@@ -93,7 +93,13 @@ export const TopLinksQuery = ReportQuery.extend({ limit: Limit.default(20) });
 export type TopLinksQuery = z.infer<typeof TopLinksQuery>;
 
 /** One message's whole engagement history (not limited to a range). */
-export const MessageEngagementQuery = z.object({ scope: Scope, messageId: z.string().regex(/^\d{1,19}$/, 'must be a message id') });
+export const MessageEngagementQuery = z.object({
+  scope: Scope,
+  messageId: z
+    .string()
+    .regex(/^\d{1,19}$/, 'must be a message id')
+    .refine((id) => BigInt(id) <= 9223372036854775807n, 'must be a message id'),
+});
 export type MessageEngagementQuery = z.infer<typeof MessageEngagementQuery>;
 
 const Count = z.number().int().min(0);

@@ -119,7 +119,8 @@ interface RangeArgs {
   filter?: Record<string, string | null> | null;
 }
 
-function userError(message: string, code: string, extensions: Record<string, unknown> = {}): GraphQLError {
+/** An error the caller can fix: its code goes to extensions.code (never masked). */
+export function userError(message: string, code: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extensions } });
 }
 
@@ -170,4 +171,3 @@ export function analyticsSchema<C extends AnalyticsContext = AnalyticsContext>(r
   });
 }
 
-export { userError };

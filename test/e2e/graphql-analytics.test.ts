@@ -133,6 +133,8 @@ describe('analytics over GraphQL: send, deliver, open and click, then ask /graph
     assert.match(long.body.errors![0]!.message, /3 days of minutes/);
     const limit = await gql(key(a), `{ topLinks(limit: 100000) { url } }`);
     assert.equal(limit.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const huge = await gql(key(a), `{ messageEngagement(messageId: "9999999999999999999") { messageId } }`);
+    assert.equal(huge.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     const bucket = await gql(key(a), `{ timeSeries(bucket: SECOND) { start } }`);
     assert.match(bucket.body.errors?.[0]?.message ?? '', /SECOND/);
 
