@@ -3,7 +3,14 @@ import { createClickHouse } from '../infra/clickhouse/index.js';
 import { migrateClickHouse } from '../infra/clickhouse/migrations.js';
 import { sql } from '../infra/clickhouse/sql.js';
 import type { EventStore, RecordedEvent } from '../infra/event-store/index.js';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PostgresEventStore } from '../infra/event-store/index.js';
 import { createLogger } from '../infra/logging/index.js';
+import { createPool, EmbeddedPostgres, migrate } from '../infra/postgres/index.js';
+import { DimensionLookup } from '../projections/analytics/dimension-lookup.js';
+import { freePort } from '../test/helpers/ports.js';
 import { createMetrics } from '../infra/metrics/index.js';
 import { clickhouseAnalyticsSink } from '../projections/analytics/clickhouse-analytics-sink.js';
 import { ClickHouseReports } from '../read-api/analytics/clickhouse-reports.js';
@@ -19,7 +26,7 @@ const logger = createLogger({ level: 'warn', format: 'json' });
  * MessageAccepted, MessageDelivered, then for some opens and clicks, in log order
  * with interleaved messages (several streams in flight at once, as in a real log).
  */
-export function* recordedEvents(total: number, batchSize: number): Generator<RecordedEvent[]> {
+export function* recordedEvents(total: number, batchSize: number, maxMessages = Number.MAX_SAFE_INTEGER): Generator<RecordedEvent[]> {
   let position = 0;
   let batch: RecordedEvent[] = [];
   const base = Date.parse('2026-10-01T00:00:00Z');
@@ -39,8 +46,8 @@ export function* recordedEvents(total: number, batchSize: number): Generator<Rec
         return { url: `https://shop.example/p/${id % 40}`, machine: false, at };
     }
   };
-  while (position < total) {
-    while (inFlight.length < 64) {
+  while (position < total && (inFlight.length > 0 || nextMessage <= maxMessages)) {
+    while (inFlight.length < 64 && nextMessage <= maxMessages) {
       const id = nextMessage++;
       // what the sink receives: its filter leaves out the types analytics ignores (MessageQueued…)
       const steps = ['MessageAccepted', 'MessageDelivered'];
@@ -73,6 +80,55 @@ export function* recordedEvents(total: number, batchSize: number): Generator<Rec
     }
   }
   if (batch.length) yield batch;
+}
+
+/**
+ * What a message's dimensions cost the sink: from its cache (the usual case: the events of a
+ * message follow each other within minutes) or, on a miss (cold cache after a restart, eviction),
+ * read back from the log (readStreams on PostgreSQL, one call per batch of 5,000 events). Writes
+ * `messages` messages' events to a private embedded PostgreSQL, then flattens them with a cache that
+ * holds them all and with a cache of one message.
+ */
+async function measureLookups(messages: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'postlog-bench-analytics-pg-'));
+  chmodSync(dir, 0o755); // as root the server runs as "postgres"
+  const pgServer = new EmbeddedPostgres({ dataDir: dir, port: await freePort(), logger });
+  const url = await pgServer.start();
+  const pool = createPool(url, 8, logger);
+  const store = new PostgresEventStore({ pool, connectionString: url, logger });
+  try {
+    await migrate(pool, logger);
+    const events = [...recordedEvents(Number.MAX_SAFE_INTEGER, 1_000_000, messages)].flat();
+    const streams = new Map<string, RecordedEvent[]>();
+    for (const e of events) streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), e]);
+    // round by round (every message's first event, then every second one…): a message's events far
+    // apart in the log, as when many messages are in flight, so a small cache must read them back
+    const all = [...streams.values()];
+    for (let round = 0; all.some((es) => es.length > round); round++) {
+      const due = all.filter((es) => es.length > round);
+      for (let i = 0; i < due.length; i += 500) {
+        const res = await store.appendMany(
+          due.slice(i, i + 500).map((es) => ({ streamId: es[0]!.streamId, expected: round === 0 ? ('no_stream' as const) : round - 1, events: [{ type: es[round]!.type, data: es[round]!.data }] })),
+        );
+        if (!res.ok) throw new Error(JSON.stringify(res.error));
+      }
+    }
+    const logged = (await store.readAll('start', events.length + 10, { streamPrefixes: ['message-'] })).events;
+    const time = async (lookup: DimensionLookup) => {
+      const t0 = performance.now();
+      for (let i = 0; i < logged.length; i += 5000) await lookup.flatten(logged.slice(i, i + 5000));
+      return ((performance.now() - t0) * 1000) / logged.length;
+    };
+    let misses = 0;
+    const warm = await time(new DimensionLookup(store));
+    const cold = await time(new DimensionLookup(store, { maxMessages: 1, onLookups: (_h, m) => (misses += m) }));
+    return { events: logged.length, messages, warmMicrosPerEvent: Number(warm.toFixed(1)), allMissesMicrosPerEvent: Number(cold.toFixed(1)), misses };
+  } finally {
+    await store.close();
+    await pool.end();
+    await pgServer.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -136,6 +192,12 @@ export async function run() {
       `projection: ${projected} events (${rows!.n} rows) in ${projectionSeconds.toFixed(1)} s: ${ingestEventsPerSecond} events/s, batches of ${batchSize}; CPU: node ${nodeCpu.toFixed(1)} s, ClickHouse ${clickhouseCpu.toFixed(1)} s\n`,
     );
 
+    // 1b. the dimension lookup: cache hits against reads from the log
+    const lookups = await measureLookups(Number(process.env.BENCH_LOOKUP_MESSAGES ?? 5000));
+    process.stderr.write(
+      `dimension lookup over ${lookups.events} logged events: ${lookups.warmMicrosPerEvent} µs/event with a warm cache, ${lookups.allMissesMicrosPerEvent} µs/event when every batch reads its messages from the log (${lookups.misses} misses)\n`,
+    );
+
     // 2. the bulk of the data set
     const bulk = totalEvents - rows!.n;
     let reported = 0;
@@ -182,6 +244,7 @@ export async function run() {
         clickhouseCpuSecondsPerMillion: Number(((clickhouseCpu / projected) * 1e6).toFixed(2)),
         note: 'the sink projection deliver() path (decode, dimension lookup, flatten, batched insert) on a slice; the rest of the data set bulk-inserted',
       },
+      dimensionLookup: lookups,
       ingestEventsPerSecond,
       bulkInsertEventsPerSecond: loaded.eventsPerSecond,
       reports: measured,
