@@ -469,7 +469,8 @@ export const migrations: Migration[] = [
     `,
   },
   {
-    version: 9,
+    // 10, not 9: main's webhooks branch took 9 (versions need not be contiguous, only unique)
+    version: 10,
     name: 'analytics: one row per reported event, and the message dimensions the projection keeps',
     sql: `
       -- the embedded analytics store (ClickHouse replaces it when configured): one row per event the
