@@ -96,7 +96,9 @@ describe('ClickHouse literals on a real server (18.16)', { skip: clickhouseSkipR
 
   it('every hostile string inserted as RowBinary reads back equal', async () => {
     await ch.command(sql`CREATE TABLE ${ch.table('binary')} (i UInt32, s String, u UUID, big UInt64) ENGINE = MergeTree() ORDER BY i`);
-    const all = [...hostile, huge];
+    // …and the lengths where the length prefix grows a byte (127/128 bytes, 16383/16384), ASCII and not
+    const lengths = ['a'.repeat(127), 'a'.repeat(128), 'é'.repeat(63) + 'a', 'é'.repeat(64), 'x'.repeat(16383), 'x'.repeat(16384), '中'.repeat(5462)];
+    const all = [...hostile, huge, ...lengths];
     const rows = all.map((s, i) => ({ i, s, u: `0123456${i % 10}-89ab-7def-8123-456789abcdef`, big: i === 0 ? '18446744073709551615' : i * 2 ** 40 }));
     const columns = [{ name: 'i', type: 'UInt32' }, { name: 's', type: 'String' }, { name: 'u', type: 'UUID' }, { name: 'big', type: 'UInt64' }] as const;
     await ch.insertBinary('binary', columns, rows);
