@@ -10,6 +10,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   replay: async () => (await import('./replay.js')).run(),
   tracking: async () => (await import('./tracking.js')).run(),
   webhooks: async () => (await import('./webhooks.js')).run(),
+  analytics: async () => (await import('./analytics.js')).run(),
+  'clickhouse-ingest': async () => (await import('./clickhouse-ingest.js')).run(),
 };
 
 const name = process.argv[2];

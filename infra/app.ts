@@ -8,6 +8,9 @@ import { Shaper } from '../mta/shaping/shaper.js';
 import { projections as allProjections, outboxProjections } from '../projections/registry.js';
 import { ProjectionRunner, type Projection } from '../projections/runner.js';
 import { sinkProjections } from '../projections/sinks.js';
+import { analyticsReportsFor } from '../read-api/analytics/index.js';
+import { graphqlRoutes } from '../read-api/graphql/graphql-routes.js';
+import { analyticsProjection } from '../projections/analytics/postgres-analytics-projection.js';
 import { postalMessageRoutes } from '../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../read-api/v2-message-routes.js';
 import { messageListRoutes } from '../read-api/message-list-routes.js';
@@ -250,7 +253,9 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
       })
     : undefined;
 
-  const enabledProjections: Projection[] = [...allProjections, ...outboxProjections(config), ...sinkProjections({ config, logger, metrics })];
+  // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
+  const postgresProjections = config.clickhouseUrl ? allProjections.filter((p) => p !== analyticsProjection) : allProjections;
+  const enabledProjections: Projection[] = [...postgresProjections, ...outboxProjections(config), ...sinkProjections({ config, logger, metrics, eventStore })];
   const projections = config.roles.includes('projector')
     ? enabledProjections.map(
         (projection) =>
@@ -279,6 +284,8 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         webhookRoutes({ webhooks, auth, tenancy, allowPrivate: config.webhooksAllowPrivateEndpoints }),
       ]
     : [];
+  const analytics = config.roles.includes('graphql') ? analyticsReportsFor(config, { pool: database.pool, logger }) : undefined;
+  if (analytics) plugins.push(graphqlRoutes({ reports: analytics.reports, auth, tenancy, logger, production: config.environment === 'production' }));
   if (config.roles.includes('tracking')) plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
   // the public key receivers verify webhook signatures with: on the public (tracking) and API addresses
   if (api || config.roles.includes('tracking')) plugins.push(jwksRoutes({ keys: signingKeys }));
@@ -299,6 +306,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   try {
     await http.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
+    await analytics?.close();
     await eventStore.close();
     await database.close();
     const e = err as NodeJS.ErrnoException;
@@ -340,6 +348,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     } catch (err) {
       await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
       await http.close();
+      await analytics?.close();
       await eventStore.close();
       await database.close();
       throw err;
@@ -385,6 +394,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
         await webhookDispatcher?.stop();
         await outboxPool?.end();
         await Promise.all(projections.map((p) => p.stop()));
+        await analytics?.close();
         await eventStore.close(); // drains the group-commit queue
         await database.close();
         logger.info('stopped cleanly');

@@ -3,3 +3,4 @@ export * from './bounce-classification.js';
 export * from './retry-schedule.js';
 export * from './reports.js';
 export * from './machine-detection.js';
+export * from './mailbox-provider.js';

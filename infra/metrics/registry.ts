@@ -38,6 +38,18 @@ export function createMetrics() {
       registers: [registry],
     }),
     webhookCircuitOpened: new Counter({ name: 'postlog_webhook_circuit_opened_total', help: 'Times an endpoint was paused by its circuit breaker', registers: [registry] }),
+    analyticsDimensionLookups: new Counter({
+      name: 'postlog_analytics_dimension_lookups_total',
+      help: 'Message dimensions the ClickHouse analytics sink needed: from its cache (hit) or read from the log (miss)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    analyticsInsertSeconds: new Histogram({
+      name: 'postlog_analytics_insert_seconds',
+      help: 'Duration of one batch insert into ClickHouse',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     httpRequests: new Counter({ name: 'postlog_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),
   };
 }

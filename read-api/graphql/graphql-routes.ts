@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type Plugin } from 'graphql-yoga';
+import { authenticate, type Authenticator } from '../../infra/http/auth.js';
+import { serverScope } from '../../infra/http/server-scope.js';
+import type { Logger } from '../../infra/logging/index.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
+import type { AnalyticsReports } from '../analytics/reports-port.js';
+import { analyticsSchema, REPORT_FIELDS, userError, type AnalyticsContext } from './analytics-schema.js';
+import { DEFAULT_LIMITS, queryLimitsRule, type QueryLimits } from './limits.js';
+
+export interface GraphqlDeps {
+  reports: AnalyticsReports;
+  auth: Authenticator;
+  tenancy: TenancyStore;
+  logger: Logger;
+  /** Production: no GraphiQL, unexpected errors masked. */
+  production: boolean;
+  limits?: QueryLimits;
+}
+
+type ServerContext = { req: FastifyRequest; reply: FastifyReply };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A browser opening /graphql for GraphiQL: the page itself needs no credentials (its requests do). */
+const isGraphiqlPage = (req: FastifyRequest) => req.method === 'GET' && !(req.query as Record<string, unknown>)?.query && /text\/html/.test(req.headers.accept ?? '');
+
+/**
+ * The analytics reports over GraphQL (graphql-yoga) at /graphql, with GraphiQL outside production.
+ * Requests authenticate as the REST API does (X-Server-API-Key or an admin bearer token); depth and
+ * cost are bounded before anything runs; errors a user can fix carry extensions.code.
+ */
+export function graphqlRoutes(deps: GraphqlDeps) {
+  const log = deps.logger.child({ component: 'graphql' });
+  const limits: Plugin = {
+    onValidate({ addValidationRule }) {
+      addValidationRule(queryLimitsRule(deps.limits ?? DEFAULT_LIMITS, REPORT_FIELDS));
+    },
+  };
+  const yoga = createYoga<ServerContext, AnalyticsContext>({
+    schema: analyticsSchema<ServerContext & AnalyticsContext>(deps.reports),
+    graphqlEndpoint: '/graphql',
+    graphiql: deps.production ? false : { title: 'Postlog analytics', defaultQuery: '{\n  funnel { accepted delivered bounced opened { unique human { unique } } clicked { unique } }\n}\n' },
+    landingPage: false,
+    plugins: [limits],
+    logging: {
+      debug: (...a: unknown[]) => log.debug(a.map(String).join(' ')),
+      info: (...a: unknown[]) => log.info(a.map(String).join(' ')),
+      warn: (...a: unknown[]) => log.warn(a.map(String).join(' ')),
+      error: (...a: unknown[]) => log.error(a.map(String).join(' ')),
+    },
+    // errors a user can fix are GraphQLErrors with a code; anything else is a fault: logged, and masked in production
+    maskedErrors: {
+      errorMessage: 'internal error; the request id is in the logs',
+      isDev: !deps.production,
+      maskError(error, message, isDev) {
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        if (!(original instanceof GraphQLError)) log.error({ error: (original as Error)?.message ?? String(original) }, 'GraphQL resolver failed');
+        return maskError(error, message, isDev); // extensions.code INTERNAL_SERVER_ERROR
+      },
+    },
+    context: ({ req }): AnalyticsContext => ({
+      async scope(serverId) {
+        if (serverId !== undefined && !UUID.test(serverId)) throw userError('server not found', 'NOT_FOUND');
+        const scope = await serverScope(deps.tenancy, req, serverId);
+        if (!scope.ok) throw userError(scope.message, 'NOT_FOUND');
+        return { serverIds: scope.servers };
+      },
+    }),
+  });
+
+  const auth = authenticate(deps.auth, ['server', 'admin']);
+  return async function plugin(app: FastifyInstance) {
+    app.route({
+      url: '/graphql',
+      method: ['GET', 'POST', 'OPTIONS'],
+      schema: { hide: true },
+      config: { rateLimit: {} },
+      preHandler: async (req, reply) => {
+        if (req.method === 'OPTIONS' || (!deps.production && isGraphiqlPage(req))) return;
+        return auth(req, reply);
+      },
+      handler: async (req, reply) => {
+        const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+        response.headers.forEach((value, key) => void reply.header(key, value));
+        reply.status(response.status);
+        reply.send(response.body);
+        return reply;
+      },
+    });
+  };
+}
