@@ -26,22 +26,22 @@ export const syntheticDefaults = { servers: 20, days: 30, end: new Date('2026-11
 /** The server id synthetic server n gets (server 0 is the busiest). */
 export const syntheticServerId = (n: number) => `srv-${String(n).padStart(4, '0')}`;
 
-const providers = ['google', 'microsoft', 'yahoo', 'apple', 'proton', 'gmx', 'zoho', 'other'];
+// the registrable domain of the MX that took the message, as projections/analytics computes it
+const providers = ['google.com', 'outlook.com', 'yahoo.com', 'icloud.com', 'protonmail.ch', 'gmx.net', 'zoho.com', 'isp.example'];
 const providerWeights = [0.38, 0.24, 0.1, 0.08, 0.03, 0.05, 0.02, 0.1];
 const recipientDomains: Record<string, string[]> = {
-  google: ['gmail.com', 'googlemail.com', 'corp-a.example'],
-  microsoft: ['outlook.com', 'hotmail.com', 'live.com', 'corp-b.example'],
-  yahoo: ['yahoo.com', 'aol.com'],
-  apple: ['icloud.com', 'me.com'],
-  proton: ['proton.me'],
-  gmx: ['gmx.de', 'web.de'],
-  zoho: ['zoho.com'],
-  other: ['example.org', 'example.net', 'mail.example', 'isp.example'],
+  'google.com': ['gmail.com', 'googlemail.com', 'corp-a.example'],
+  'outlook.com': ['outlook.com', 'hotmail.com', 'live.com', 'corp-b.example'],
+  'yahoo.com': ['yahoo.com', 'aol.com'],
+  'icloud.com': ['icloud.com', 'me.com'],
+  'protonmail.ch': ['proton.me'],
+  'gmx.net': ['gmx.de', 'web.de'],
+  'zoho.com': ['zoho.com'],
+  'isp.example': ['example.org', 'example.net', 'mail.example', 'isp.example'],
 };
 const tags = ['', 'welcome', 'receipt', 'password-reset', 'newsletter', 'digest', 'alert', 'invoice'];
 const bounceClasses = ['bad-mailbox', 'mailbox-full', 'policy', 'spam-block', 'auth-failure', 'dns', 'other'];
 const sendingIps = Array.from({ length: 200 }, (_, i) => `198.51.100.${i + 1}`);
-const clientIps = Array.from({ length: 250 }, (_, i) => `203.0.113.${i}`);
 const urls = Array.from({ length: 40 }, (_, i) => `https://shop.example/p/${i}?utm_source=mail`);
 
 type MessageDims = Pick<EventRow, 'server_id' | 'message_id' | 'recipient_domain' | 'mailbox_provider' | 'sending_domain' | 'tag'> & { accepted: number };
@@ -163,16 +163,16 @@ export function* syntheticEventBatches(options: SyntheticOptions): Generator<Eve
         const opens = 1 + Math.floor(random() * 3);
         for (let i = 0; i < opens; i++) {
           const machine = random() < 0.12 ? 1 : 0;
-          full.push(emit('MessageOpened', deliveredAt + (machine ? 2 : 60 + Math.floor(random() * 172_800)), clientIps[Math.floor(random() * clientIps.length)]!, 0, '', 0, '', '', machine));
+          full.push(emit('MessageOpened', deliveredAt + (machine ? 2 : 60 + Math.floor(random() * 172_800)), sendingIp, 0, '', 0, '', '', machine));
         }
       }
       if (random() < 0.1) {
         const clicks = 1 + Math.floor(random() * 2);
         for (let i = 0; i < clicks; i++) {
-          full.push(emit('MessageLinkClicked', deliveredAt + 120 + Math.floor(random() * 172_800), clientIps[Math.floor(random() * clientIps.length)]!, 0, '', 0, '', urls[Math.floor(random() * urls.length)]!, random() < 0.05 ? 1 : 0));
+          full.push(emit('MessageLinkClicked', deliveredAt + 120 + Math.floor(random() * 172_800), sendingIp, 0, '', 0, '', urls[Math.floor(random() * urls.length)]!, random() < 0.05 ? 1 : 0));
         }
       }
-      if (random() < 0.005) full.push(emit('MessageUnsubscribed', deliveredAt + 3600 + Math.floor(random() * 86_400), clientIps[0]!, 0, '', 0, '', '', 0));
+      if (random() < 0.005) full.push(emit('MessageUnsubscribed', deliveredAt + 3600 + Math.floor(random() * 86_400), sendingIp, 0, '', 0, '', '', 0));
       if (random() < 0.001) full.push(emit('MessageComplained', deliveredAt + 7200 + Math.floor(random() * 86_400), '', 0, '', 0, '', '', 0));
     }
     for (const b of full) if (b) yield b;

@@ -35,11 +35,11 @@ export interface EventRow {
   server_id: string;
   message_id: string;
   recipient_domain: string;
-  /** The recipient's mailbox provider (MX rollup, e.g. google, microsoft), '' when unknown. */
+  /** The recipient's mailbox provider: the registrable domain of the MX that took the message (e.g. google.com, outlook.com), '' before a delivery. */
   mailbox_provider: string;
   sending_domain: string;
   tag: string;
-  /** Sending IP for delivery attempts, client IP for opens, clicks and unsubscribes, '' otherwise. */
+  /** Our sending IP: the local address of the delivery attempt; events after the delivery inherit it (breakdown by IP), '' before. */
   ip: string;
   /** Bounce classification (domain BounceClassification) for MessageBounced, '' otherwise. */
   bounce_classification: string;
