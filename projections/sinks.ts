@@ -1,6 +1,8 @@
 import type { Config } from '../infra/config/index.js';
+import { createKafkaClient } from '../infra/kafka/index.js';
 import type { Logger } from '../infra/logging/index.js';
 import type { Metrics } from '../infra/metrics/index.js';
+import { createKafkaPublisher, KAFKA_PUBLISHER } from './kafka/kafka-publisher.js';
 import type { SinkProjection } from './runner.js';
 
 export interface SinkDeps {
@@ -9,10 +11,39 @@ export interface SinkDeps {
   metrics: Metrics;
 }
 
+interface SinkDefinition {
+  name: string;
+  enabled(config: Config): boolean;
+  create(deps: SinkDeps): SinkProjection;
+}
+
+const sinks: SinkDefinition[] = [
+  {
+    name: KAFKA_PUBLISHER,
+    enabled: (config) => config.kafkaBrokers.length > 0,
+    create: ({ config, logger, metrics }) =>
+      createKafkaPublisher({
+        kafka: createKafkaClient({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: logger.child({ component: KAFKA_PUBLISHER }) }),
+        logger,
+        metrics,
+        topic: config.kafkaTopic,
+        perType: config.kafkaTopicPerType,
+        partitions: config.kafkaPartitions,
+        compression: config.kafkaCompression,
+        batchSize: config.kafkaBatchSize,
+      }),
+  },
+];
+
 /**
  * The projections into systems outside PostgreSQL that this configuration enables (each one only
  * when its setting is present). They run in the projector role beside the Postgres read models.
  */
-export function sinkProjections(_deps: SinkDeps): SinkProjection[] {
-  return [];
+export function sinkProjections(deps: SinkDeps): SinkProjection[] {
+  return sinks.filter((s) => s.enabled(deps.config)).map((s) => s.create(deps));
+}
+
+/** Their names, without connecting anywhere (for `postlog projections status`). */
+export function sinkProjectionNames(config: Config): string[] {
+  return sinks.filter((s) => s.enabled(config)).map((s) => s.name);
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { projectionNamed, projections } from '../../projections/registry.js';
 import { projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
+import { sinkProjectionNames } from '../../projections/sinks.js';
+import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import { PostgresEventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
@@ -231,10 +235,10 @@ const projectionsCommand = program.command('projections').description('read mode
 projectionsCommand
   .command('status')
   .option('--json', 'print JSON')
-  .description('checkpoints, lag and errors of every projection')
+  .description('checkpoints, lag and errors of every projection (and of the sinks the configuration enables: Kafka)')
   .action(async (opts: { json?: boolean }) =>
-    withDatabase({}, async (db) => {
-      const status = await projectionStatus(db.pool, projections.map((p) => p.name));
+    withDatabase({}, async (db, _logger, config) => {
+      const status = await projectionStatus(db.pool, [...projections.map((p) => p.name), ...sinkProjectionNames(config)]);
       if (opts.json) return print(status, true);
       for (const s of status) {
         process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
@@ -277,6 +281,24 @@ projectionsCommand
       if (!reports.every((r) => r.ok)) process.exitCode = 1;
     }),
   );
+
+program
+  .command('schemas')
+  .description('write the JSON Schemas of the events Postlog publishes (Kafka record values), one file per event type')
+  .option('--out <dir>', 'directory to write them to', 'schemas/events')
+  .option('--check', 'write nothing: exit 1 when the files in --out differ from what this version generates')
+  .action((opts: { out: string; check?: boolean }) => {
+    const files = eventJsonSchemaFiles();
+    if (opts.check) {
+      const stale = [...files].filter(([name, text]) => !existsSync(join(opts.out, name)) || readFileSync(join(opts.out, name), 'utf8') !== text).map(([name]) => name);
+      if (stale.length > 0) fail(`${stale.length} schema file(s) in ${opts.out} are missing or out of date: ${stale.join(', ')} (run postlog schemas --out ${opts.out})`);
+      process.stdout.write(`${files.size} schema files in ${opts.out} are up to date\n`);
+      return;
+    }
+    mkdirSync(opts.out, { recursive: true });
+    for (const [name, text] of files) writeFileSync(join(opts.out, name), text);
+    process.stdout.write(`wrote ${files.size} schema files to ${opts.out}\n`);
+  });
 
 program
   .command('replay')

@@ -136,9 +136,15 @@ export const ConfigSchema = z.object({
   kafkaBrokers: commaList.pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port'))).default([]),
   /** The topic every event goes to (key: the message id). */
   kafkaTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name').default('postlog.events'),
-  /** Also (instead) publish each event type to its own topic, <kafkaTopic>.<EventType>. */
+  /** Publish each event type to its own topic, <kafkaTopic>.<EventType>, instead of the one topic. */
   kafkaTopicPerType: z.stringbool().default(false),
   kafkaClientId: z.string().min(1).default('postlog'),
+  /** Partitions of the topics Postlog creates when they do not exist (existing topics keep theirs). */
+  kafkaPartitions: z.coerce.number().int().min(1).max(10_000).default(6),
+  /** Compression of the records sent to Kafka: none or gzip. */
+  kafkaCompression: z.enum(['none', 'gzip']).default('none'),
+  /** Events per produce request; the checkpoint moves once per acknowledged batch. */
+  kafkaBatchSize: z.coerce.number().int().min(1).max(100_000).default(2000),
   /** ClickHouse HTTP endpoint, e.g. http://localhost:8123: analytics go there; to Postgres tables otherwise. */
   clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
   clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('postlog'),
