@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   submission: async () => (await import('./submission.js')).run(),
   replay: async () => (await import('./replay.js')).run(),
   tracking: async () => (await import('./tracking.js')).run(),
+  stream: async () => (await import('./stream.js')).run(),
 };
 
 const name = process.argv[2];

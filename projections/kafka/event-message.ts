@@ -24,15 +24,15 @@ export const KafkaEventValue = z.object({
 });
 export type KafkaEventValue = z.infer<typeof KafkaEventValue>;
 
-/** Record header names (values are UTF-8 strings). */
+/**
+ * Record header names (values are UTF-8 strings): what a consumer needs to route and dedupe a
+ * record without parsing its value. The rest is in the value only: every header costs encoding
+ * time and bytes on every record.
+ */
 export const kafkaHeaders = {
   eventId: 'postlog-event-id',
   type: 'postlog-event-type',
   schemaVersion: 'postlog-schema-version',
-  streamId: 'postlog-stream-id',
-  position: 'postlog-position',
-  recordedAt: 'postlog-recorded-at',
-  contentType: 'content-type',
 } as const;
 
 const messagePrefix = 'message-';
@@ -64,14 +64,13 @@ function currentVersionOf(event: RecordedEvent): { schemaVersion: number; data: 
 
 export function toKafkaRecord(event: RecordedEvent): KafkaRecord {
   const { schemaVersion, data } = currentVersionOf(event);
-  const recordedAt = event.recordedAt.toISOString();
   const value: KafkaEventValue = {
     eventId: event.eventId,
     type: event.type,
     streamId: event.streamId,
     revision: event.revision,
     position: event.position,
-    recordedAt,
+    recordedAt: event.recordedAt.toISOString(),
     schemaVersion,
     data,
     metadata: event.metadata,
@@ -83,10 +82,6 @@ export function toKafkaRecord(event: RecordedEvent): KafkaRecord {
       [kafkaHeaders.eventId]: event.eventId,
       [kafkaHeaders.type]: event.type,
       [kafkaHeaders.schemaVersion]: String(schemaVersion),
-      [kafkaHeaders.streamId]: event.streamId,
-      [kafkaHeaders.position]: String(event.position),
-      [kafkaHeaders.recordedAt]: recordedAt,
-      [kafkaHeaders.contentType]: 'application/json',
     },
   };
 }

@@ -19,6 +19,7 @@ import { testLogger } from '../helpers/database.js';
 import { eventually } from '../helpers/eventually.js';
 import { kcatPath, startKafkaBroker, type KafkaBroker } from '../helpers/kafka.js';
 import { consumeWithGroup, consumeWithKcat, type ConsumedRecord } from '../helpers/kafka-consumers.js';
+import { runCli } from '../helpers/postlog-process.js';
 
 const schemasDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas/events');
 // ajv-formats is CommonJS: its default export is the function under NodeNext
@@ -156,10 +157,6 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
         [kafkaHeaders.eventId]: e.eventId,
         [kafkaHeaders.type]: e.type,
         [kafkaHeaders.schemaVersion]: String(e.schemaVersion),
-        [kafkaHeaders.streamId]: e.streamId,
-        [kafkaHeaders.position]: String(e.position),
-        [kafkaHeaders.recordedAt]: e.recordedAt.toISOString(),
-        [kafkaHeaders.contentType]: 'application/json',
       });
       const json: unknown = JSON.parse(r.value);
       validate(json, e.type);
@@ -195,6 +192,22 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
     assert.match(metrics, new RegExp(`postlog_kafka_published_events_total\\{topic="${topic.replace(/\./g, '\\.')}"\\} (\\d+)`));
     const publishedCount = Number(/\} (\d+)/.exec(metrics)![1]);
     assert.ok(publishedCount >= events.length, `${publishedCount} published ≥ ${events.length} events`);
+  });
+
+  it('postlog projections status lists the kafka-publisher when Kafka is configured', async () => {
+    await waitPublished();
+    const env = { ...(process.env as Record<string, string>), POSTLOG_DATABASE_URL: t.db.url, POSTLOG_LOG_LEVEL: 'warn' };
+    const withKafka = await runCli(['projections', 'status', '--json'], { ...env, POSTLOG_KAFKA_BROKERS: broker.bootstrap });
+    assert.equal(withKafka.code, 0, withKafka.stderr);
+    const row = (JSON.parse(withKafka.stdout) as { name: string; position: number; lagEvents: number; lastError: string | null }[]).find((r) => r.name === 'kafka-publisher');
+    assert.ok(row, withKafka.stdout);
+    assert.equal(row.position, await head());
+    assert.equal(row.lagEvents, 0);
+    assert.equal(row.lastError, null);
+    const text = await runCli(['projections', 'status'], { ...env, POSTLOG_KAFKA_BROKERS: broker.bootstrap });
+    assert.match(text.stdout, /^kafka-publisher\s+v1\s+position \d+ of \d+\s+lag 0 events$/m);
+    const without = await runCli(['projections', 'status', '--json'], env);
+    assert.ok(!without.stdout.includes('kafka-publisher'), 'not listed when Kafka is not configured');
   });
 
   it('is readable by an independent client: kcat sees the same keys, headers and values', async (ctx) => {

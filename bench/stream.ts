@@ -1,0 +1,150 @@
+/**
+ * `npm run bench -- stream`: how fast the event stream leaves Postlog. The log is filled with
+ * BENCH_EVENTS message events (default 200,000) first; then each downstream measurement runs its
+ * projection over the whole log, through the real projection runner (subscription, acknowledgement,
+ * checkpoint commits), and reports events per second:
+ *   - kafka: the kafka-publisher projection into a real Kafka broker (KRaft, started here);
+ *   - (webhooks: deliveries per second to a local receiver; added with the webhooks.)
+ * Settings: BENCH_EVENTS, and the POSTLOG_KAFKA_* variables of the publisher (batch size, compression, partitions).
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { loadConfig, type Config } from '../infra/config/index.js';
+import { PostgresEventStore, START, type EventStore } from '../infra/event-store/index.js';
+import { createKafkaClient } from '../infra/kafka/index.js';
+import { createLogger, type Logger } from '../infra/logging/index.js';
+import { createMetrics } from '../infra/metrics/index.js';
+import { EmbeddedPostgres, createPool, migrate } from '../infra/postgres/index.js';
+import { ProjectionRunner, type SinkProjection } from '../projections/runner.js';
+import { sinkProjections } from '../projections/sinks.js';
+import { startKafkaBroker } from '../test/helpers/kafka.js';
+import { freePort } from '../test/helpers/ports.js';
+import { fillLog } from './fill-log.js';
+
+const logger = createLogger({ level: process.env.POSTLOG_LOG_LEVEL ?? 'warn', format: 'json' });
+
+/** What every measurement gets: the filled log and its database. */
+interface StreamBenchContext {
+  pool: pg.Pool;
+  connectionString: string;
+  store: EventStore;
+  logEvents: number;
+  logger: Logger;
+}
+
+export interface Throughput {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+}
+
+/**
+ * Runs `sink` over the whole log with the projection runner, as the projector role does, and
+ * times it from the start until the batch with the last event is acknowledged and checkpointed.
+ */
+async function timeSink(ctx: StreamBenchContext, sink: SinkProjection, label: string): Promise<Throughput> {
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const runner = new ProjectionRunner(sink, {
+    pool: ctx.pool,
+    connectionString: ctx.connectionString,
+    eventStore: ctx.store,
+    logger: ctx.logger,
+    onBatch: (_name, events) => {
+      done += events.length;
+      if (done % 50_000 < events.length) process.stderr.write(`${label}: ${done} events\n`);
+      if (done >= ctx.logEvents) finish();
+    },
+  });
+  const started = performance.now();
+  runner.start();
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await runner.stop();
+  return { events: done, seconds: +seconds.toFixed(2), eventsPerSecond: Math.round(done / seconds) };
+}
+
+/**
+ * A broker that just started runs interpreted Java until its JIT has compiled the hot paths; a
+ * production broker has long been warm. So the measured run follows a warm-up that publishes the
+ * start of the log to another topic (not timed).
+ */
+async function warmUp(config: Config, ctx: StreamBenchContext, events: number): Promise<void> {
+  const warm = sinkProjections({ config: { ...config, kafkaTopic: 'postlog.bench-warm-up' }, logger: ctx.logger, metrics: createMetrics() })[0]!;
+  let from = START;
+  for (let sent = 0; sent < events; ) {
+    const page = await ctx.store.readAll(from, config.kafkaBatchSize);
+    if (page.events.length === 0) break;
+    await warm.deliver(page.events);
+    sent += page.events.length;
+    from = page.checkpoint;
+  }
+  await warm.close?.();
+}
+
+/** The kafka-publisher projection, configured as `postlog start` would configure it, into a real broker. */
+async function measureKafka(ctx: StreamBenchContext) {
+  const broker = await startKafkaBroker({ heapMb: 1024 });
+  try {
+    const config = loadConfig({ env: { ...process.env, POSTLOG_KAFKA_BROKERS: broker.bootstrap } as Record<string, string> });
+    await warmUp(config, ctx, Number(process.env.BENCH_WARM_UP_EVENTS ?? 60_000));
+    const metrics = createMetrics();
+    const [sink] = sinkProjections({ config, logger: ctx.logger, metrics });
+    const cpu = process.cpuUsage();
+    const result = await timeSink(ctx, sink!, 'kafka');
+    const cpuUsage = process.cpuUsage(cpu);
+    const sendSeconds = (await metrics.registry.getSingleMetric('postlog_kafka_send_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName === 'postlog_kafka_send_seconds_sum')?.value ?? 0;
+    // the broker's count, not ours: every event is in the topic (duplicates would show as more)
+    const admin = createKafkaClient({ brokers: [broker.bootstrap], clientId: 'postlog-bench', logger: ctx.logger }).admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(config.kafkaTopic);
+    await admin.disconnect();
+    const inTopic = offsets.reduce((n, p) => n + Number(p.high), 0);
+    if (inTopic < ctx.logEvents) throw new Error(`the topic holds ${inTopic} records, the log ${ctx.logEvents} events`);
+    process.stderr.write(`kafka: ${result.events} events in ${result.seconds} s = ${result.eventsPerSecond}/s; the topic holds ${inTopic} records\n`);
+    return {
+      ...result,
+      recordsInTopic: inTopic,
+      // where the time went: waiting for the broker's acknowledgements, and Postlog's own CPU per event
+      sendSeconds: +sendSeconds.toFixed(2),
+      postlogCpuMicrosecondsPerEvent: Math.round((cpuUsage.user + cpuUsage.system) / result.events),
+      batchSize: config.kafkaBatchSize,
+      compression: config.kafkaCompression,
+      partitions: config.kafkaPartitions,
+    };
+  } finally {
+    await broker.destroy();
+  }
+}
+
+export async function run() {
+  const target = Number(process.env.BENCH_EVENTS ?? 200_000);
+  const dir = mkdtempSync(join(tmpdir(), 'postlog-stream-'));
+  chmodSync(dir, 0o755);
+  const pg = new EmbeddedPostgres({ dataDir: dir, port: await freePort(), logger });
+  const url = await pg.start();
+  const pool = createPool(url, 20, logger);
+  try {
+    await migrate(pool, logger);
+    const store = new PostgresEventStore({ pool, connectionString: url, logger });
+    const filled = await fillLog(store, target);
+    const ctx: StreamBenchContext = { pool, connectionString: url, store, logEvents: filled.events, logger };
+    const kafka = await measureKafka(ctx);
+    await store.close();
+    return {
+      bench: 'stream',
+      logEvents: filled.events,
+      messages: filled.messages,
+      kafka,
+      targets: { kafkaEventsPerSecond: 20_000 },
+      met: { kafka: kafka.eventsPerSecond >= 20_000 },
+    };
+  } finally {
+    await pool.end();
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
