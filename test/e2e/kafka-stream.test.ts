@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { messageEventCodec } from '../../domain/index.js';
 import { START, type RecordedEvent } from '../../infra/event-store/index.js';
 import { createKafkaClient } from '../../infra/kafka/index.js';
 import { KafkaEventValue, kafkaHeaders, kafkaKeyOf } from '../../projections/kafka/event-message.js';
@@ -38,14 +39,63 @@ function schemaValidators() {
   };
 }
 
+/** Reads the whole log. */
+async function logEvents(t: TestApp): Promise<RecordedEvent[]> {
+  const all: RecordedEvent[] = [];
+  let from = START;
+  for (;;) {
+    const page = await t.app.eventStore.readAll(from, 5000);
+    if (page.events.length === 0) return all;
+    all.push(...page.events);
+    from = page.checkpoint;
+  }
+}
+
+const sendAs = async (t: TestApp, tenant: Tenant, to: string[]) => {
+  const res = await http(t.url, 'POST', '/v2/messages', { headers: { 'x-server-api-key': tenant.apiKey }, body: { from: 'app@sender.test', to, subject: 'Kafka', text: 'hello', tag: 'stream', metadata: { order: '7' } } });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return (res.body.messages as { id: string }[]).map((m) => m.id);
+};
+
+/** Waits until the publisher's checkpoint reached the end of the log. */
+async function waitPublished(t: TestApp, broker: KafkaBroker, timeoutMs = 30_000) {
+  let seen: { position: string | null; last_error: string | null } | undefined;
+  let end = 0;
+  await eventually(
+    async () => {
+      seen = (await t.db.pool.query("SELECT position, last_error FROM projection_checkpoints WHERE name = 'kafka-publisher'")).rows[0];
+      end = Number((await t.db.pool.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? 0);
+      return end > 0 && Number(seen?.position ?? 0) >= end ? true : undefined;
+    },
+    () => `kafka-publisher at ${seen?.position} of ${end}, last error: ${seen?.last_error}\nbroker log:\n${broker.logTail(15)}`,
+    { timeoutMs },
+  );
+}
+
+/** Every event of the log is in `records`; returns the first record of each event id. */
+function assertAllPublished(events: RecordedEvent[], records: ConsumedRecord[]) {
+  const byId = new Map<string, ConsumedRecord>();
+  for (const r of records) if (!byId.has(r.headers[kafkaHeaders.eventId]!)) byId.set(r.headers[kafkaHeaders.eventId]!, r);
+  const missing = events.filter((e) => !byId.has(e.eventId));
+  assert.equal(missing.length, 0, `${missing.length} of ${events.length} events never reached Kafka, e.g. ${JSON.stringify(missing.slice(0, 3).map((e) => [e.position, e.type]))}`);
+  return byId;
+}
+
+// one broker for the file: it takes seconds to start
+let broker: KafkaBroker;
+before(async () => {
+  broker = await startKafkaBroker();
+});
+after(async () => {
+  await broker?.destroy();
+});
+
 describe('Kafka event stream: the kafka-publisher projection against a real broker', () => {
-  let broker: KafkaBroker;
   let t: TestApp;
   let tenant: Tenant;
   const topic = `postlog.events.test-${randomBytes(4).toString('hex')}`;
 
   before(async () => {
-    broker = await startKafkaBroker();
     t = await startTestApp({
       POSTLOG_ROLES: 'api,projector',
       POSTLOG_KAFKA_BROKERS: broker.bootstrap,
@@ -58,25 +108,9 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
   });
   after(async () => {
     await t?.stop();
-    await broker?.destroy();
   });
 
-  const send = async (to: string[]) => {
-    const res = await http(t.url, 'POST', '/v2/messages', { headers: { 'x-server-api-key': tenant.apiKey }, body: { from: 'app@sender.test', to, subject: 'Kafka', text: 'hello', tag: 'stream', metadata: { order: '7' } } });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    return (res.body.messages as { id: string }[]).map((m) => m.id);
-  };
-
-  async function logEvents(): Promise<RecordedEvent[]> {
-    const all: RecordedEvent[] = [];
-    let from = START;
-    for (;;) {
-      const page = await t.app.eventStore.readAll(from, 5000);
-      if (page.events.length === 0) return all;
-      all.push(...page.events);
-      from = page.checkpoint;
-    }
-  }
+  const send = (to: string[]) => sendAs(t, tenant, to);
 
   const checkpoint = async () => {
     const { rows } = await t.db.pool.query<{ position: string | null; last_error: string | null }>("SELECT position, last_error FROM projection_checkpoints WHERE name = 'kafka-publisher'");
@@ -84,28 +118,7 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
   };
   const head = async () => Number((await t.db.pool.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? 0);
 
-  /** Waits until the publisher's checkpoint reached the end of the log. */
-  async function waitPublished(timeoutMs = 30_000) {
-    let seen = { position: 0, lastError: null as string | null };
-    let end = 0;
-    await eventually(
-      async () => {
-        [seen, end] = [await checkpoint(), await head()];
-        return seen.position >= end && end > 0 ? true : undefined;
-      },
-      () => `kafka-publisher at ${seen.position} of ${end}, last error: ${seen.lastError}\nbroker log:\n${broker.logTail(15)}`,
-      { timeoutMs },
-    );
-  }
 
-  /** Every event of the log is in `records` with its key, headers and value; returns them by event id. */
-  function assertAllPublished(events: RecordedEvent[], records: ConsumedRecord[]) {
-    const byId = new Map<string, ConsumedRecord>();
-    for (const r of records) if (!byId.has(r.headers[kafkaHeaders.eventId]!)) byId.set(r.headers[kafkaHeaders.eventId]!, r);
-    const missing = events.filter((e) => !byId.has(e.eventId));
-    assert.equal(missing.length, 0, `${missing.length} of ${events.length} events never reached Kafka, e.g. ${JSON.stringify(missing.slice(0, 3).map((e) => [e.position, e.type]))}`);
-    return byId;
-  }
 
   /** Per key: after dropping duplicates, the stream's revisions 0, 1, 2, … in partition order, all of them. */
   function assertOrderPerKey(events: RecordedEvent[], records: ConsumedRecord[]) {
@@ -140,8 +153,8 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
       const res = await http(t.url, 'POST', `/v2/messages/${ids[0]}/${action}`, { headers: { 'x-server-api-key': tenant.apiKey } });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
-    await waitPublished();
-    const events = await logEvents();
+    await waitPublished(t, broker);
+    const events = await logEvents(t);
     assert.ok(events.length >= 9, `the log holds the messages' events (${events.length})`);
     assert.ok(['MessageHeld', 'MessageReleased', 'MessageCancelled'].every((type) => events.some((e) => e.type === type)));
     const wanted = new Set(events.map((e) => e.eventId));
@@ -195,7 +208,7 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
   });
 
   it('postlog projections status lists the kafka-publisher when Kafka is configured', async () => {
-    await waitPublished();
+    await waitPublished(t, broker);
     const env = { ...(process.env as Record<string, string>), POSTLOG_DATABASE_URL: t.db.url, POSTLOG_LOG_LEVEL: 'warn' };
     const withKafka = await runCli(['projections', 'status', '--json'], { ...env, POSTLOG_KAFKA_BROKERS: broker.bootstrap });
     assert.equal(withKafka.code, 0, withKafka.stderr);
@@ -214,8 +227,8 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
     const kcat = kcatPath();
     if (!kcat) return ctx.skip('kcat is not installed (Debian package kafkacat; .ci/run installs it)');
     await send(['kcat@example.net']);
-    await waitPublished();
-    const events = await logEvents();
+    await waitPublished(t, broker);
+    const events = await logEvents(t);
     const records = await consumeWithKcat(kcat, broker.bootstrap, topic);
     const byId = assertAllPublished(events, records);
     for (const e of events) {
@@ -262,13 +275,46 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
       await writer;
     }
     assert.ok(sent > 30, `messages sent during the test (${sent})`);
-    await waitPublished(90_000);
+    await waitPublished(t, broker, 90_000);
     assert.equal((await checkpoint()).lastError, null, 'the error is cleared once batches go through again');
 
-    const events = await logEvents();
+    const events = await logEvents(t);
     const wanted = new Set(events.map((e) => e.eventId));
     const records = await consumeWithGroup(broker.bootstrap, [topic], (rs) => new Set(rs.map((r) => r.headers[kafkaHeaders.eventId])).size >= wanted.size, { timeoutMs: 90_000 });
     assertAllPublished(events, records);
     assertOrderPerKey(events, records);
+  });
+});
+
+describe('Kafka event stream with a topic per event type (POSTLOG_KAFKA_TOPIC_PER_TYPE)', () => {
+  let t: TestApp;
+  const prefix = `postlog.pertype-${randomBytes(4).toString('hex')}`;
+
+  before(async () => {
+    t = await startTestApp({ POSTLOG_ROLES: 'api,projector', POSTLOG_KAFKA_BROKERS: broker.bootstrap, POSTLOG_KAFKA_TOPIC: prefix, POSTLOG_KAFKA_TOPIC_PER_TYPE: 'true' });
+  });
+  after(async () => t?.stop());
+
+  it('sends each event to <topic>.<EventType>, and creates every type\'s topic up front', async () => {
+    const tenant = await createTenant(t.app);
+    const [id] = await sendAs(t, tenant, ['x@example.com', 'y@example.com']);
+    assert.equal((await http(t.url, 'POST', `/v2/messages/${id}/cancel`, { headers: { 'x-server-api-key': tenant.apiKey } })).status, 200);
+    await waitPublished(t, broker);
+    const events = await logEvents(t);
+    const types = [...new Set(events.map((e) => e.type))];
+    assert.deepEqual(types.sort(), ['MessageAccepted', 'MessageCancelled', 'MessageQueued']);
+    const records = await consumeWithGroup(broker.bootstrap, types.map((type) => `${prefix}.${type}`), (rs) => rs.length >= events.length);
+    const byId = assertAllPublished(events, records);
+    for (const e of events) assert.equal(byId.get(e.eventId)!.topic, `${prefix}.${e.type}`);
+
+    const admin = createKafkaClient({ brokers: [broker.bootstrap], clientId: 'postlog-test-admin', logger: testLogger }).admin();
+    await admin.connect();
+    try {
+      const topics = await admin.listTopics();
+      for (const type of messageEventCodec.types) assert.ok(topics.includes(`${prefix}.${type}`), `${prefix}.${type} exists`);
+      assert.ok(!topics.includes(prefix), 'nothing goes to the one topic');
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
