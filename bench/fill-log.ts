@@ -1,5 +1,12 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
 import { messageEventCodec, type MessageEvent } from '../domain/index.js';
-import type { EventStore, EventToAppend } from '../infra/event-store/index.js';
+import { PostgresEventStore, type EventStore, type EventToAppend } from '../infra/event-store/index.js';
+import type { Logger } from '../infra/logging/index.js';
+import { EmbeddedPostgres, createPool, migrate } from '../infra/postgres/index.js';
+import { freePort } from '../test/helpers/ports.js';
 
 /** A log of realistic message lives, for the benchmarks that read it (replay, stream). */
 const SERVERS = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'];
@@ -49,4 +56,35 @@ export async function fillLog(store: EventStore, target: number): Promise<{ even
   const seconds = (performance.now() - t0) / 1000;
   process.stderr.write(`\rwrote ${events} events (${id} messages) in ${seconds.toFixed(1)} s\n`);
   return { events, messages: id, seconds };
+}
+
+export interface FilledLog {
+  pool: pg.Pool;
+  connectionString: string;
+  store: PostgresEventStore;
+  events: number;
+  messages: number;
+}
+
+/** A fresh embedded PostgreSQL whose log holds `target` events, for `work`; removed afterwards. */
+export async function withFilledLog<T>(target: number, logger: Logger, work: (log: FilledLog) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'postlog-bench-log-'));
+  chmodSync(dir, 0o755);
+  const pg = new EmbeddedPostgres({ dataDir: dir, port: await freePort(), logger });
+  const url = await pg.start();
+  const pool = createPool(url, 20, logger);
+  try {
+    await migrate(pool, logger);
+    const store = new PostgresEventStore({ pool, connectionString: url, logger });
+    try {
+      const filled = await fillLog(store, target);
+      return await work({ pool, connectionString: url, store, events: filled.events, messages: filled.messages });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await pool.end();
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,27 +1,13 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PostgresEventStore } from '../infra/event-store/index.js';
 import { createLogger } from '../infra/logging/index.js';
-import { EmbeddedPostgres, createPool, migrate } from '../infra/postgres/index.js';
 import { rebuildProjections, verifyProjection } from '../projections/maintenance.js';
 import { projections } from '../projections/registry.js';
-import { freePort } from '../test/helpers/ports.js';
-import { fillLog } from './fill-log.js';
+import { withFilledLog } from './fill-log.js';
 
 const logger = createLogger({ level: 'warn', format: 'json' });
 
 export async function run() {
   const target = Number(process.env.BENCH_EVENTS ?? 1_000_000);
-  const dir = mkdtempSync(join(tmpdir(), 'postlog-replay-'));
-  chmodSync(dir, 0o755);
-  const pg = new EmbeddedPostgres({ dataDir: dir, port: await freePort(), logger });
-  const url = await pg.start();
-  const pool = createPool(url, 20, logger);
-  try {
-    await migrate(pool, logger);
-    const store = new PostgresEventStore({ pool, connectionString: url, logger });
-    const { events, messages: id } = await fillLog(store, target);
+  return withFilledLog(target, logger, async ({ pool, store, events, messages: id }) => {
     const results: { projection: string; events: number; seconds: number; eventsPerSecond: number }[] = [];
     let total = 0;
     const r0 = performance.now();
@@ -37,7 +23,6 @@ export async function run() {
     const verified = await verifyProjection(pool, store, projections.find((p) => p.name === 'message-read-models')!);
     const verifySeconds = (performance.now() - v0) / 1000;
     process.stderr.write(`verified message-read-models: ${verified.ok ? 'identical' : 'DIFFERENT'} in ${verifySeconds.toFixed(1)} s\n`);
-    await store.close();
     // the log's events, each rebuilt into every read model, per second of wall time
     const perSecond = Math.round(events / rebuildSeconds);
     return {
@@ -50,9 +35,5 @@ export async function run() {
       targets: { eventsPerSecond: 20_000, maxSecondsFor1M: 50 },
       met: { rate: perSecond >= 20_000 },
     };
-  } finally {
-    await pool.end();
-    await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

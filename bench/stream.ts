@@ -7,21 +7,16 @@
  *   - (webhooks: deliveries per second to a local receiver; added with the webhooks.)
  * Settings: BENCH_EVENTS, and the POSTLOG_KAFKA_* variables of the publisher (batch size, compression, partitions).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../infra/config/index.js';
-import { PostgresEventStore, START, type EventStore } from '../infra/event-store/index.js';
+import { START, type EventStore } from '../infra/event-store/index.js';
 import { createKafkaClient } from '../infra/kafka/index.js';
 import { createLogger, type Logger } from '../infra/logging/index.js';
 import { createMetrics } from '../infra/metrics/index.js';
-import { EmbeddedPostgres, createPool, migrate } from '../infra/postgres/index.js';
 import { ProjectionRunner, type SinkProjection } from '../projections/runner.js';
 import { sinkProjections } from '../projections/sinks.js';
 import { startKafkaBroker } from '../test/helpers/kafka.js';
-import { freePort } from '../test/helpers/ports.js';
-import { fillLog } from './fill-log.js';
+import { withFilledLog } from './fill-log.js';
 
 const logger = createLogger({ level: process.env.POSTLOG_LOG_LEVEL ?? 'warn', format: 'json' });
 
@@ -121,30 +116,16 @@ async function measureKafka(ctx: StreamBenchContext) {
 }
 
 export async function run() {
-  const target = Number(process.env.BENCH_EVENTS ?? 200_000);
-  const dir = mkdtempSync(join(tmpdir(), 'postlog-stream-'));
-  chmodSync(dir, 0o755);
-  const pg = new EmbeddedPostgres({ dataDir: dir, port: await freePort(), logger });
-  const url = await pg.start();
-  const pool = createPool(url, 20, logger);
-  try {
-    await migrate(pool, logger);
-    const store = new PostgresEventStore({ pool, connectionString: url, logger });
-    const filled = await fillLog(store, target);
-    const ctx: StreamBenchContext = { pool, connectionString: url, store, logEvents: filled.events, logger };
+  return withFilledLog(Number(process.env.BENCH_EVENTS ?? 200_000), logger, async (log) => {
+    const ctx: StreamBenchContext = { pool: log.pool, connectionString: log.connectionString, store: log.store, logEvents: log.events, logger };
     const kafka = await measureKafka(ctx);
-    await store.close();
     return {
       bench: 'stream',
-      logEvents: filled.events,
-      messages: filled.messages,
+      logEvents: log.events,
+      messages: log.messages,
       kafka,
       targets: { kafkaEventsPerSecond: 20_000 },
       met: { kafka: kafka.eventsPerSecond >= 20_000 },
     };
-  } finally {
-    await pool.end();
-    await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -24,7 +24,9 @@ const expectedWarnings = new Set(['Limiting retries for the idempotent producer 
 function pinoLogCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _kafkajsLogger, ...extra } = log;
+      // kafkajs' stack traces point into kafkajs, not at the cause: only at debug level
+      const { message, timestamp: _timestamp, logger: _kafkajsLogger, stack, ...rest } = log;
+      const extra = logger.isLevelEnabled('debug') ? { ...rest, stack } : rest;
       const child = logger.child({ kafka: namespace });
       if (expectedWarnings.has(message)) child.debug(extra, message);
       else if (level === logLevel.ERROR || level === logLevel.WARN) child.warn(extra, message);
