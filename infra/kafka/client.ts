@@ -44,5 +44,8 @@ export function createKafkaClient(o: KafkaClientOptions): Kafka {
     logCreator: pinoLogCreator(o.logger),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
+    // bounded: reconnects nest inside request retries, and an unreachable cluster must surface as an
+    // error within seconds (the caller retries with its own back-off), not hold a shutdown for minutes
+    retry: { initialRetryTime: 300, maxRetryTime: 3000, retries: 4 },
   });
 }

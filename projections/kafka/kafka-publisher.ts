@@ -74,7 +74,7 @@ export function createKafkaPublisher(o: KafkaPublisherOptions): SinkProjection {
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner, // murmur2 like the Java client: same key, same partition
       // finite: past this the batch fails, the runner records the error and retries with back-off
-      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3000 },
+      retry: { retries: 4, initialRetryTime: 300, maxRetryTime: 3000 },
     });
     await p.connect();
     producer = p;
