@@ -16,11 +16,12 @@ import { START, type RecordedEvent } from '../../infra/event-store/index.js';
 import { createKafkaClient } from '../../infra/kafka/index.js';
 import { KafkaEventValue, kafkaHeaders, kafkaKeyOf } from '../../projections/kafka/event-message.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
-import { testLogger } from '../helpers/database.js';
 import { eventually } from '../helpers/eventually.js';
 import { kcatPath, startKafkaBroker, type KafkaBroker } from '../helpers/kafka.js';
 import { consumeWithGroup, consumeWithKcat, type ConsumedRecord } from '../helpers/kafka-consumers.js';
-import { runCli } from '../helpers/postlog-process.js';
+import { runCli, startPostlogProcess, stopLeftoverPostlogProcesses } from '../helpers/postlog-process.js';
+import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { freePort } from '../helpers/ports.js';
 
 const schemasDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas/events');
 // ajv-formats is CommonJS: its default export is the function under NodeNext
@@ -316,5 +317,42 @@ describe('Kafka event stream with a topic per event type (POSTLOG_KAFKA_TOPIC_PE
     } finally {
       await admin.disconnect();
     }
+  });
+});
+
+describe('postlog start with POSTLOG_KAFKA_BROKERS (a real process)', () => {
+  let db: TestDatabase;
+  after(async () => {
+    await stopLeftoverPostlogProcesses();
+    await db?.drop();
+  });
+
+  it('publishes what its API accepts, reports it in /metrics, and logs (kafkajs too) as JSON lines only', async () => {
+    db = await createTestDatabase();
+    const topic = `postlog.process-${randomBytes(4).toString('hex')}`;
+    const env = { ...(process.env as Record<string, string>), POSTLOG_DATABASE_URL: db.url, POSTLOG_HTTP_PORT: String(await freePort()), POSTLOG_ROLES: 'api,projector', POSTLOG_LOG_LEVEL: 'info', POSTLOG_LOG_FORMAT: 'json', POSTLOG_KAFKA_BROKERS: broker.bootstrap, POSTLOG_KAFKA_TOPIC: topic };
+    const proc = await startPostlogProcess(env);
+    const init = JSON.parse((await runCli(['init', '--json'], env)).stdout) as { serverId: string; apiKey: string };
+    assert.equal((await runCli(['domain', 'add', 'sender.test', '--server', init.serverId, '--verified', '--json'], env)).code, 0);
+    const res = await http(proc.url, 'POST', '/v2/messages', { headers: { 'x-server-api-key': init.apiKey }, body: { from: 'app@sender.test', to: ['p@example.com', 'q@example.com'], subject: 's', text: 'x' } });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const ids = (res.body.messages as { id: string }[]).map((m) => m.id);
+    const records = await consumeWithGroup(broker.bootstrap, [topic], (rs) => rs.filter((r) => r.headers[kafkaHeaders.type] === 'MessageQueued').length >= 2);
+    assert.deepEqual([...new Set(records.map((r) => r.key))].sort(), [...ids].sort());
+    assert.deepEqual(records.filter((r) => r.key === ids[0]).map((r) => r.headers[kafkaHeaders.type]), ['MessageAccepted', 'MessageQueued']);
+
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(`${proc.url}/metrics`)).text();
+      return /postlog_projection_lag_events\{projection="kafka-publisher"\} 0\b/.test(text) ? text : undefined;
+    }, () => 'the kafka-publisher lag reaches 0 in /metrics');
+    const published = Number(new RegExp(`postlog_kafka_published_events_total\\{topic="${topic.replace(/\./g, '\\.')}"\\} (\\d+)`).exec(metrics)?.[1]);
+    assert.ok(published >= 4, `published count in /metrics: ${published}`);
+
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0);
+    const lines = proc.output().split('\n').filter((l) => l.trim());
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `a JSON log line: ${line}`);
+    const kafkaLines = lines.map((l) => JSON.parse(l) as { component?: string; msg: string }).filter((l) => l.component === 'kafka-publisher');
+    assert.ok(kafkaLines.some((l) => l.msg === 'connected to Kafka'), 'the publisher logs through pino');
   });
 });

@@ -29,6 +29,20 @@ export async function consumeWithGroup(
   const kafka = createKafkaClient({ brokers: [bootstrap], clientId: 'postlog-test-consumer', logger: testLogger });
   const consumer = kafka.consumer({ groupId: `postlog-test-${randomUUID()}` });
   const records: ConsumedRecord[] = [];
+  // Postlog creates its topics when it first publishes: wait for them rather than fail to subscribe
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      if (topics.every((t) => existing.has(t))) break;
+      if (Date.now() > deadline) throw new Error(`the topics ${topics.join(', ')} were not created in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.disconnect();
+  }
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
