@@ -7,6 +7,7 @@
  *   - (webhooks: deliveries per second to a local receiver; added with the webhooks.)
  * Settings: BENCH_EVENTS, and the POSTLOG_KAFKA_* variables of the publisher (batch size, compression, partitions).
  */
+import { cpus, loadavg } from 'node:os';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../infra/config/index.js';
 import { START, type EventStore } from '../infra/event-store/index.js';
@@ -124,6 +125,8 @@ export async function run() {
       logEvents: log.events,
       messages: log.messages,
       kafka,
+      // the machine's 1-minute load average over its cores: a broker and Postlog sharing busy cores publish less
+      machine: { cores: cpus().length, loadAverage: +loadavg()[0]!.toFixed(1) },
       targets: { kafkaEventsPerSecond: 20_000 },
       met: { kafka: kafka.eventsPerSecond >= 20_000 },
     };
