@@ -1,5 +1,6 @@
 import type { Config } from '../infra/config/index.js';
-import { createKafkaClient } from '../infra/kafka/index.js';
+import { readFileSync } from 'node:fs';
+import { createKafkaClient, type KafkaClientOptions } from '../infra/kafka/index.js';
 import type { Logger } from '../infra/logging/index.js';
 import type { Metrics } from '../infra/metrics/index.js';
 import { createKafkaPublisher, KAFKA_PUBLISHER } from './kafka/kafka-publisher.js';
@@ -17,13 +18,32 @@ interface SinkDefinition {
   create(deps: SinkDeps): SinkProjection;
 }
 
+/** Brokers, TLS and SASL from the configuration (loadConfig checked that SASL settings come complete). */
+export function kafkaConnection(config: Config): Omit<KafkaClientOptions, 'logger'> {
+  const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
+  let ssl: KafkaClientOptions['ssl'] = config.kafkaSsl;
+  if (config.kafkaSslCaFile) {
+    try {
+      ssl = { ca: [readFileSync(config.kafkaSslCaFile, 'utf8')] };
+    } catch (err) {
+      throw new Error(`POSTLOG_KAFKA_SSL_CA_FILE: cannot read ${config.kafkaSslCaFile}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    brokers: config.kafkaBrokers,
+    clientId: config.kafkaClientId,
+    ssl,
+    ...(mechanism && username && password ? { sasl: { mechanism, username, password } } : {}),
+  };
+}
+
 const sinks: SinkDefinition[] = [
   {
     name: KAFKA_PUBLISHER,
     enabled: (config) => config.kafkaBrokers.length > 0,
     create: ({ config, logger, metrics }) =>
       createKafkaPublisher({
-        kafka: createKafkaClient({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: logger.child({ component: KAFKA_PUBLISHER }) }),
+        kafka: createKafkaClient({ ...kafkaConnection(config), logger: logger.child({ component: KAFKA_PUBLISHER }) }),
         logger,
         metrics,
         topic: config.kafkaTopic,

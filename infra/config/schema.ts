@@ -145,6 +145,14 @@ export const ConfigSchema = z.object({
   kafkaCompression: z.enum(['none', 'gzip']).default('none'),
   /** Events per produce request; the checkpoint moves once per acknowledged batch. */
   kafkaBatchSize: z.coerce.number().int().min(1).max(100_000).default(2000),
+  /** Connect to the brokers over TLS (trusting the system's CAs, or kafkaSslCaFile). */
+  kafkaSsl: z.stringbool().default(false),
+  /** PEM file of the CA(s) that signed the brokers' certificates (implies kafkaSsl). */
+  kafkaSslCaFile: z.string().min(1).optional(),
+  /** SASL authentication to the brokers: plain, scram-sha-256 or scram-sha-512 (with kafkaSaslUsername/Password). */
+  kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  kafkaSaslUsername: z.string().min(1).optional(),
+  kafkaSaslPassword: z.string().min(1).optional(),
   /** ClickHouse HTTP endpoint, e.g. http://localhost:8123: analytics go there; to Postgres tables otherwise. */
   clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
   clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('postlog'),
@@ -160,6 +168,15 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** Settings that only make sense together: each problem starts with the environment variable to fix. */
+export function crossSettingProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
+  if (mechanism && (!username || !password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD');
+  if (!mechanism && (username || password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)');
+  return problems;
+}
 export type ConfigKey = keyof Config;
 export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
 

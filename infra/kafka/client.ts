@@ -1,10 +1,14 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../logging/index.js';
 
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
+  /** TLS to the brokers: true for the system's CAs, or Node TLS options (e.g. `ca`). */
+  ssl?: boolean | ConnectionOptions;
+  sasl?: SASLOptions;
 }
 
 /**
@@ -42,6 +46,8 @@ export function createKafkaClient(o: KafkaClientOptions): Kafka {
     brokers: o.brokers,
     logLevel: o.logger.isLevelEnabled('debug') ? logLevel.DEBUG : logLevel.INFO,
     logCreator: pinoLogCreator(o.logger),
+    ...(o.ssl ? { ssl: o.ssl } : {}),
+    ...(o.sasl ? { sasl: o.sasl } : {}),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     // bounded: reconnects nest inside request retries, and an unreachable cluster must surface as an

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -84,8 +85,10 @@ function assertAllPublished(events: RecordedEvent[], records: ConsumedRecord[]) 
 
 // one broker for the file: it takes seconds to start
 let broker: KafkaBroker;
+const saslUser = { username: 'postlog', password: `pw-${randomBytes(6).toString('hex')}` };
 before(async () => {
-  broker = await startKafkaBroker();
+  // a plaintext listener, and one that needs TLS and SASL as managed clusters do
+  broker = await startKafkaBroker({ secure: { tls: true, sasl: saslUser } });
 });
 after(async () => {
   await broker?.destroy();
@@ -354,5 +357,49 @@ describe('postlog start with POSTLOG_KAFKA_BROKERS (a real process)', () => {
     for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `a JSON log line: ${line}`);
     const kafkaLines = lines.map((l) => JSON.parse(l) as { component?: string; msg: string }).filter((l) => l.component === 'kafka-publisher');
     assert.ok(kafkaLines.some((l) => l.msg === 'connected to Kafka'), 'the publisher logs through pino');
+  });
+});
+
+describe('a Kafka cluster that needs TLS and SASL (POSTLOG_KAFKA_SSL_CA_FILE, POSTLOG_KAFKA_SASL_*)', () => {
+  const apps: TestApp[] = [];
+  after(async () => {
+    for (const a of apps) await a.stop();
+  });
+  const secureEnv = (topic: string, password: string) => {
+    const caFile = join(mkdtempSync(join(tmpdir(), 'postlog-kafka-ca-')), 'ca.pem');
+    writeFileSync(caFile, broker.caPem!);
+    return {
+      POSTLOG_ROLES: 'api,projector',
+      POSTLOG_KAFKA_BROKERS: broker.secureBootstrap!,
+      POSTLOG_KAFKA_TOPIC: topic,
+      POSTLOG_KAFKA_SSL: 'true',
+      POSTLOG_KAFKA_SSL_CA_FILE: caFile,
+      POSTLOG_KAFKA_SASL_MECHANISM: 'plain',
+      POSTLOG_KAFKA_SASL_USERNAME: saslUser.username,
+      POSTLOG_KAFKA_SASL_PASSWORD: password,
+    };
+  };
+
+  it('publishes over TLS with SASL PLAIN', async () => {
+    const topic = `postlog.secure-${randomBytes(4).toString('hex')}`;
+    const t = await startTestApp(secureEnv(topic, saslUser.password));
+    apps.push(t);
+    const tenant = await createTenant(t.app);
+    const ids = await sendAs(t, tenant, ['s@example.com']);
+    await waitPublished(t, broker);
+    const records = await consumeWithGroup(broker.bootstrap, [topic], (rs) => rs.length >= 2);
+    assert.deepEqual(records.map((r) => [r.key, r.headers[kafkaHeaders.type]]), [[ids[0], 'MessageAccepted'], [ids[0], 'MessageQueued']]);
+  });
+
+  it('with a wrong password publishes nothing, and says why in projection_checkpoints.last_error', async () => {
+    const t = await startTestApp(secureEnv(`postlog.denied-${randomBytes(4).toString('hex')}`, 'not-the-password'));
+    apps.push(t);
+    await sendAs(t, await createTenant(t.app), ['d@example.com']);
+    const row = await eventually(async () => {
+      const r = (await t.db.pool.query<{ position: string | null; last_error: string | null }>("SELECT position, last_error FROM projection_checkpoints WHERE name = 'kafka-publisher'")).rows[0];
+      return r?.last_error ? r : undefined;
+    }, () => 'the authentication failure is recorded', { timeoutMs: 30_000 });
+    assert.match(row.last_error!, /Kafka did not acknowledge .*SASL PLAIN authentication failed/);
+    assert.equal(row.position, null, 'nothing counted as published');
   });
 });

@@ -5,12 +5,13 @@
  * The broker can be stopped and started again on the same ports and data (broker-restart tests).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generate } from 'selfsigned';
 import { freePort } from './ports.js';
 
 /** The pom that names the broker's version; the compiled helper lives in dist/test/helpers. */
@@ -52,9 +53,13 @@ export function ensureKafkaJars(): string {
 }
 
 export interface KafkaBroker {
-  /** "127.0.0.1:<port>" for POSTLOG_KAFKA_BROKERS and clients. */
+  /** "127.0.0.1:<port>" for POSTLOG_KAFKA_BROKERS and clients (plaintext, no authentication). */
   bootstrap: string;
   port: number;
+  /** With the `secure` option: the listener that needs TLS and/or SASL PLAIN. */
+  secureBootstrap?: string;
+  /** The CA certificate (PEM) that signed the secure listener's certificate, when it has TLS. */
+  caPem?: string;
   running(): boolean;
   /** Stops the broker (SIGTERM: a controlled shutdown; `kill`: SIGKILL, a crash); the data stays. */
   stop(options?: { kill?: boolean }): Promise<void>;
@@ -90,12 +95,51 @@ function waitForPort(port: number, deadline: number, isAlive: () => boolean, des
   });
 }
 
+export interface KafkaBrokerOptions {
+  heapMb?: number;
+  startTimeoutMs?: number;
+  /** A second client listener that needs TLS (a self-signed certificate for 127.0.0.1) and/or SASL PLAIN with this one user. */
+  secure?: { tls?: boolean; sasl?: { username: string; password: string } };
+}
+
+/** Java properties values are one line: newlines as \n escapes. */
+const oneLine = (pem: string) => pem.trim().replace(/\r?\n/g, '\\n');
+
+/** The secure listener's settings (Kafka reads PEM certificates and keys inline since 2.7). */
+async function secureListener(name: string, secure: NonNullable<KafkaBrokerOptions['secure']>): Promise<{ protocol: string; lines: string[]; caPem?: string }> {
+  const lines: string[] = [];
+  let caPem: string | undefined;
+  if (secure.tls) {
+    const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+      keySize: 2048,
+      algorithm: 'sha256',
+      notAfterDate: new Date(Date.now() + 86_400_000),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    });
+    const key = createPrivateKey(pems.private).export({ type: 'pkcs8', format: 'pem' }).toString();
+    caPem = pems.cert;
+    lines.push(`listener.name.${name}.ssl.keystore.type=PEM`, `listener.name.${name}.ssl.keystore.certificate.chain=${oneLine(pems.cert)}`, `listener.name.${name}.ssl.keystore.key=${oneLine(key)}`);
+  }
+  if (secure.sasl) {
+    const { username, password } = secure.sasl;
+    lines.push(
+      'sasl.enabled.mechanisms=PLAIN',
+      `listener.name.${name}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${username}" password="${password}" user_${username}="${password}";`,
+    );
+  }
+  const protocol = secure.tls ? (secure.sasl ? 'SASL_SSL' : 'SSL') : secure.sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
+  return { protocol, lines, ...(caPem ? { caPem } : {}) };
+}
+
 /** Starts a single-node KRaft broker on free loopback ports; it is ready for clients when this resolves. */
-export async function startKafkaBroker(options: { heapMb?: number; startTimeoutMs?: number } = {}): Promise<KafkaBroker> {
+export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
   const libs = ensureKafkaJars();
   const dir = mkdtempSync(join(tmpdir(), 'postlog-kafka-'));
   const port = await freePort();
   const controllerPort = await freePort();
+  const securePort = options.secure ? await freePort() : undefined;
+  const secure = options.secure ? await secureListener('secure', options.secure) : undefined;
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, ...(securePort ? [`SECURE://127.0.0.1:${securePort}`] : [])];
   const properties = join(dir, 'server.properties');
   writeFileSync(
     properties,
@@ -103,11 +147,12 @@ export async function startKafkaBroker(options: { heapMb?: number; startTimeoutM
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=${listeners.join(',')},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=${listeners.join(',')}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${secure ? `,SECURE:${secure.protocol}` : ''}`,
+      ...(secure?.lines ?? []),
       `log.dirs=${join(dir, 'data')}`,
       // Postlog creates its topics itself: a broker that invents them would hide a missing create
       'auto.create.topics.enable=false',
@@ -192,6 +237,8 @@ export async function startKafkaBroker(options: { heapMb?: number; startTimeoutM
   return {
     bootstrap: `127.0.0.1:${port}`,
     port,
+    ...(securePort ? { secureBootstrap: `127.0.0.1:${securePort}` } : {}),
+    ...(secure?.caPem ? { caPem: secure.caPem } : {}),
     running: () => child !== undefined,
     start,
     stop,
