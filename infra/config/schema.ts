@@ -144,7 +144,7 @@ export const ConfigSchema = z.object({
   /** Compression of the records sent to Kafka: none or gzip. */
   kafkaCompression: z.enum(['none', 'gzip']).default('none'),
   /** Events per produce request; the checkpoint moves once per acknowledged batch. */
-  kafkaBatchSize: z.coerce.number().int().min(1).max(100_000).default(2000),
+  kafkaBatchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Connect to the brokers over TLS (trusting the system's CAs, or kafkaSslCaFile). */
   kafkaSsl: z.stringbool().default(false),
   /** PEM file of the CA(s) that signed the brokers' certificates (implies kafkaSsl). */

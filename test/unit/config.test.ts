@@ -93,7 +93,7 @@ describe('loadConfig: defaults', () => {
       kafkaClientId: 'postlog',
       kafkaPartitions: 6,
       kafkaCompression: 'none',
-      kafkaBatchSize: 2000,
+      kafkaBatchSize: 1000,
       kafkaSsl: false,
       clickhouseDatabase: 'postlog',
       clickhouseUser: 'default',
