@@ -5,7 +5,7 @@
  * checkpoint commits), and reports events per second:
  *   - kafka: the kafka-publisher projection into a real Kafka broker (KRaft, started here);
  *   - (webhooks: deliveries per second to a local receiver; added with the webhooks.)
- * Settings: BENCH_EVENTS, and the POSTLOG_KAFKA_* variables of the publisher (batch size, compression, partitions).
+ * Settings: BENCH_EVENTS, BENCH_WARM_UP_EVENTS, and the POSTLOG_KAFKA_* variables of the publisher (batch size, compression, partitions).
  */
 import { cpus, loadavg } from 'node:os';
 import type pg from 'pg';
@@ -66,7 +66,7 @@ async function timeSink(ctx: StreamBenchContext, sink: SinkProjection, label: st
 /**
  * A broker that just started runs interpreted Java until its JIT has compiled the hot paths; a
  * production broker has long been warm. So the measured run follows a warm-up that publishes the
- * start of the log to another topic (not timed).
+ * log (BENCH_WARM_UP_EVENTS of it, default all) to another topic, not timed.
  */
 async function warmUp(config: Config, ctx: StreamBenchContext, events: number): Promise<void> {
   const warm = sinkProjections({ config: { ...config, kafkaTopic: 'postlog.bench-warm-up' }, logger: ctx.logger, metrics: createMetrics() })[0]!;
@@ -86,7 +86,7 @@ async function measureKafka(ctx: StreamBenchContext) {
   const broker = await startKafkaBroker({ heapMb: 1024 });
   try {
     const config = loadConfig({ env: { ...process.env, POSTLOG_KAFKA_BROKERS: broker.bootstrap } as Record<string, string> });
-    await warmUp(config, ctx, Number(process.env.BENCH_WARM_UP_EVENTS ?? 60_000));
+    await warmUp(config, ctx, Number(process.env.BENCH_WARM_UP_EVENTS ?? ctx.logEvents));
     const metrics = createMetrics();
     const [sink] = sinkProjections({ config, logger: ctx.logger, metrics });
     const cpu = process.cpuUsage();
