@@ -122,8 +122,6 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
   };
   const head = async () => Number((await t.db.pool.query<{ p: string | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? 0);
 
-
-
   /** Per key: after dropping duplicates, the stream's revisions 0, 1, 2, … in partition order, all of them. */
   function assertOrderPerKey(events: RecordedEvent[], records: ConsumedRecord[]) {
     const expected = new Map<string, number>();
