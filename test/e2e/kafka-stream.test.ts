@@ -245,6 +245,31 @@ describe('Kafka event stream: the kafka-publisher projection against a real brok
     assertOrderPerKey(events, records);
   });
 
+  it('waits for a broker that stops answering (back-pressure): the checkpoint holds, nothing fails, then everything arrives', async () => {
+    await waitPublished(t, broker);
+    const before = await checkpoint();
+    broker.pause();
+    let sent: string[] = [];
+    try {
+      for (let i = 0; i < 5; i++) sent = sent.concat(await send([`slow${i}@example.com`]));
+      await new Promise((r) => setTimeout(r, 3000));
+      const during = await checkpoint();
+      assert.equal(during.position, before.position, 'nothing counts as published while the broker does not acknowledge');
+      assert.equal(during.lastError, null, 'a slow broker is waited for, not treated as a failure');
+      assert.ok((await head()) > before.position);
+    } finally {
+      broker.resume();
+    }
+    await waitPublished(t, broker);
+    assert.equal((await checkpoint()).lastError, null);
+    const events = await logEvents(t);
+    const wanted = new Set(events.map((e) => e.eventId));
+    const records = await consumeWithGroup(broker.bootstrap, [topic], (rs) => new Set(rs.map((r) => r.headers[kafkaHeaders.eventId])).size >= wanted.size);
+    assertAllPublished(events, records);
+    assertOrderPerKey(events, records);
+    assert.ok(sent.every((id) => records.some((r) => r.key === id)));
+  });
+
   it('survives a broker restart in the middle of a stream: the checkpoint waits, then every event arrives in order per key', async () => {
     let writing = true;
     let sent = 0;

@@ -65,6 +65,10 @@ export interface KafkaBroker {
   stop(options?: { kill?: boolean }): Promise<void>;
   /** Starts it again on the same ports and data. */
   start(): Promise<void>;
+  /** Freezes the broker process (SIGSTOP): connections stay open, nothing is answered — a very slow broker. */
+  pause(): void;
+  /** Lets a paused broker run on (SIGCONT). */
+  resume(): void;
   /** The broker's own log (server.log), for failure messages. */
   logTail(lines?: number): string;
   /** Stops it and deletes its data. */
@@ -228,6 +232,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const stop = async ({ kill = false } = {}) => {
     const c = child;
     if (!c) return;
+    c.kill('SIGCONT'); // a paused JVM would not act on SIGTERM
     c.kill(kill ? 'SIGKILL' : 'SIGTERM');
     const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
     await exited;
@@ -242,6 +247,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     running: () => child !== undefined,
     start,
     stop,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     logTail,
     async destroy() {
       await stop({ kill: true });
