@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -385,11 +385,13 @@ describe('postlog start with POSTLOG_KAFKA_BROKERS (a real process)', () => {
 
 describe('a Kafka cluster that needs TLS and SASL (POSTLOG_KAFKA_SSL_CA_FILE, POSTLOG_KAFKA_SASL_*)', () => {
   const apps: TestApp[] = [];
+  const caDir = mkdtempSync(join(tmpdir(), 'postlog-kafka-ca-'));
   after(async () => {
     for (const a of apps) await a.stop();
+    rmSync(caDir, { recursive: true, force: true });
   });
   const secureEnv = (topic: string, password: string) => {
-    const caFile = join(mkdtempSync(join(tmpdir(), 'postlog-kafka-ca-')), 'ca.pem');
+    const caFile = join(caDir, 'ca.pem');
     writeFileSync(caFile, broker.caPem!);
     return {
       POSTLOG_ROLES: 'api,projector',
