@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   webhooks: async () => (await import('./webhooks.js')).run(),
   analytics: async () => (await import('./analytics.js')).run(),
   'clickhouse-ingest': async () => (await import('./clickhouse-ingest.js')).run(),
+  stream: async () => (await import('./stream.js')).run(),
 };
 
 const name = process.argv[2];

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
 import { LAG_COUNT_LIMIT, projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
+import { sinkProjectionNames } from '../../projections/sinks.js';
+import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import { createEventStore, type EventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
@@ -236,10 +240,12 @@ const projectionsCommand = program.command('projections').description('read mode
 projectionsCommand
   .command('status')
   .option('--json', 'print JSON')
-  .description('checkpoints, lag and errors of every projection')
+  .description('checkpoints, lag and errors of every projection (and of the sinks the configuration enables: Kafka, ClickHouse)')
   .action(async (opts: { json?: boolean }) =>
-    withEventStore(async (store, db) => {
-      const status = await projectionStatus(db.pool, [...projections, ...outboxProjections({ webhookMaxAgeHours: 24 })].map((p) => p.name), store);
+    withEventStore(async (store, db, config) => {
+      const names = [...projections, ...outboxProjections(config)].map((p) => p.name);
+      // with ClickHouse, analytics go there instead of the embedded tables
+      const status = await projectionStatus(db.pool, [...(config.clickhouseUrl ? names.filter((n) => n !== 'analytics') : names), ...sinkProjectionNames(config)], store);
       if (opts.json) return print(status, true);
       for (const s of status) {
         process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
@@ -282,6 +288,24 @@ projectionsCommand
       if (!reports.every((r) => r.ok)) process.exitCode = 1;
     }),
   );
+
+program
+  .command('schemas')
+  .description('write the JSON Schemas of the events Postlog publishes (Kafka record values), one file per event type')
+  .option('--out <dir>', 'directory to write them to', 'schemas/events')
+  .option('--check', 'write nothing: exit 1 when the files in --out differ from what this version generates')
+  .action((opts: { out: string; check?: boolean }) => {
+    const files = eventJsonSchemaFiles();
+    if (opts.check) {
+      const stale = [...files].filter(([name, text]) => !existsSync(join(opts.out, name)) || readFileSync(join(opts.out, name), 'utf8') !== text).map(([name]) => name);
+      if (stale.length > 0) fail(`${stale.length} schema file(s) in ${opts.out} are missing or out of date: ${stale.join(', ')} (run postlog schemas --out ${opts.out})`);
+      process.stdout.write(`${files.size} schema files in ${opts.out} are up to date\n`);
+      return;
+    }
+    mkdirSync(opts.out, { recursive: true });
+    for (const [name, text] of files) writeFileSync(join(opts.out, name), text);
+    process.stdout.write(`wrote ${files.size} schema files to ${opts.out}\n`);
+  });
 
 program
   .command('replay')
@@ -328,11 +352,11 @@ function must<T>(result: Result<T, TenancyError>): T {
 }
 
 /** Runs a command against the event log (and its database). */
-async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>) => Promise<void>): Promise<void> {
+async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<void>): Promise<void> {
   await withDatabase({}, async (db, logger, config) => {
     const store = await createEventStore(config, db, logger);
     try {
-      await work(store, db);
+      await work(store, db, config);
     } finally {
       await store.close();
     }

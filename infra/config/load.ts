@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigSchema, configKeys, envNameOf, type Config } from './schema.js';
+import { ConfigSchema, configKeys, crossSettingProblems, envNameOf, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'INVALID_CONFIG';
@@ -76,6 +76,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   if (result.success) problems.push(...crossFieldProblems(result.data, source));
+  if (result.success) problems.push(...crossSettingProblems(result.data));
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data!;
 }

@@ -160,9 +160,23 @@ export const ConfigSchema = z.object({
   kafkaBrokers: commaList.pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port'))).default([]),
   /** The topic every event goes to (key: the message id). */
   kafkaTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name').default('postlog.events'),
-  /** Also (instead) publish each event type to its own topic, <kafkaTopic>.<EventType>. */
+  /** Publish each event type to its own topic, <kafkaTopic>.<EventType>, instead of the one topic. */
   kafkaTopicPerType: z.stringbool().default(false),
   kafkaClientId: z.string().min(1).default('postlog'),
+  /** Partitions of the topics Postlog creates when they do not exist (existing topics keep theirs). */
+  kafkaPartitions: z.coerce.number().int().min(1).max(10_000).default(6),
+  /** Compression of the records sent to Kafka: none or gzip. */
+  kafkaCompression: z.enum(['none', 'gzip']).default('none'),
+  /** Events per produce request; the checkpoint moves once per acknowledged batch. */
+  kafkaBatchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Connect to the brokers over TLS (trusting the system's CAs, or kafkaSslCaFile). */
+  kafkaSsl: z.stringbool().default(false),
+  /** PEM file of the CA(s) that signed the brokers' certificates (implies kafkaSsl). */
+  kafkaSslCaFile: z.string().min(1).optional(),
+  /** SASL authentication to the brokers: plain, scram-sha-256 or scram-sha-512 (with kafkaSaslUsername/Password). */
+  kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  kafkaSaslUsername: z.string().min(1).optional(),
+  kafkaSaslPassword: z.string().min(1).optional(),
   /** ClickHouse HTTP endpoint, e.g. http://localhost:8123: analytics go there; to Postgres tables otherwise. */
   clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
   clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('postlog'),
@@ -178,6 +192,15 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** Settings that only make sense together: each problem starts with the environment variable to fix. */
+export function crossSettingProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
+  if (mechanism && (!username || !password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD');
+  if (!mechanism && (username || password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)');
+  return problems;
+}
 export type ConfigKey = keyof Config;
 export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
 

@@ -100,6 +100,10 @@ describe('loadConfig: defaults', () => {
       kafkaTopic: 'postlog.events',
       kafkaTopicPerType: false,
       kafkaClientId: 'postlog',
+      kafkaPartitions: 6,
+      kafkaCompression: 'none',
+      kafkaBatchSize: 1000,
+      kafkaSsl: false,
       clickhouseDatabase: 'postlog',
       clickhouseUser: 'default',
       clickhousePassword: '',
@@ -266,6 +270,16 @@ describe('loadConfig: YAML file', () => {
 });
 
 describe('loadConfig: invalid configuration', () => {
+  it('Kafka SASL settings come complete: a mechanism with username and password', () => {
+    const noPassword = problemsOf(() => loadConfig({ env: { POSTLOG_KAFKA_SASL_MECHANISM: 'scram-sha-256', POSTLOG_KAFKA_SASL_USERNAME: 'postlog' }, file: emptyFile }));
+    assert.deepEqual(noPassword, ['POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD']);
+    const noMechanism = problemsOf(() => loadConfig({ env: { POSTLOG_KAFKA_SASL_USERNAME: 'postlog', POSTLOG_KAFKA_SASL_PASSWORD: 'pw' }, file: emptyFile }));
+    assert.equal(noMechanism.length, 1);
+    assertNamed(noMechanism, 'POSTLOG_KAFKA_SASL_MECHANISM');
+    const complete = loadConfig({ env: { POSTLOG_KAFKA_SASL_MECHANISM: 'plain', POSTLOG_KAFKA_SASL_USERNAME: 'postlog', POSTLOG_KAFKA_SASL_PASSWORD: 'pw' }, file: emptyFile });
+    assert.equal(complete.kafkaSaslMechanism, 'plain');
+  });
+
   it('reports every bad key at once, each by its environment variable', () => {
     const problems = problemsOf(() =>
       loadConfig({ env: { POSTLOG_HTTP_PORT: 'eighty', POSTLOG_LOG_LEVEL: 'loud' }, file: emptyFile }),

@@ -46,10 +46,19 @@ export class PollingSubscription implements Subscription {
     });
     try {
       this.current = this.o.from === 'end' ? await this.o.store.headCheckpoint() : this.o.from;
+      const read = (from: Checkpoint) => this.o.store.readAll(from, this.o.batchSize, this.o.filter);
+      let next: ReturnType<typeof read> | undefined;
       while (!this.stopping) {
         this.pending = false;
-        const { events, checkpoint } = await this.o.store.readAll(this.current, this.o.batchSize, this.o.filter);
+        const { events, checkpoint } = await (next ?? read(this.current));
+        next = undefined;
         if (events.length > 0) {
+          // catching up: read the following batch while the handler works on this one (a slow sink
+          // or read model then does not wait for the database in between); one batch ahead at most
+          if (events.length === this.o.batchSize) {
+            next = read(checkpoint);
+            next.catch(() => undefined); // a failing read-ahead is seen when awaited, or dropped if the handler fails first
+          }
           await this.o.handler(events);
           this.current = checkpoint;
           continue;

@@ -1,0 +1,1 @@
+export { createKafkaClient, type KafkaClientOptions } from './client.js';
