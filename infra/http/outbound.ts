@@ -1,16 +1,47 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-/** Loopback, private, link-local, CGNAT and unspecified addresses: never a tenant's endpoint. */
+/**
+ * Addresses that are not a tenant's public endpoint: loopback, private, link-local, CGNAT,
+ * documentation, benchmarking, multicast, reserved, unique-local, site-local, 6to4 and the
+ * IPv4-compatible range. node's BlockList also matches an IPv4-mapped IPv6 address
+ * (::ffff:7f00:1 is 127.0.0.1) against the IPv4 subnets, whatever form the URL parser left it in.
+ */
+const notPublic = (() => {
+  const list = new BlockList();
+  for (const [net, bits] of [
+    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
+    ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ] as const) list.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of [
+    ['::', 96], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2002::', 16], ['100::', 64], ['2001:db8::', 32],
+  ] as const) list.addSubnet(net, bits, 'ipv6');
+  return list;
+})();
+
+/** The IPv4 address a NAT64 address (64:ff9b::/96) reaches. */
+function nat64Target(ip: string): string | undefined {
+  const m = /^64:ff9b::(?:([0-9a-f]{1,4}):([0-9a-f]{1,4})|(\d+\.\d+\.\d+\.\d+))$/i.exec(ip);
+  if (!m) return undefined;
+  if (m[3]) return m[3];
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** Whether an address must never be a tenant's endpoint (see notPublic). Not an IP at all counts as private. */
 export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 4) {
-    const [a, b] = ip.split('.').map(Number) as [number, number];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  const family = isIP(ip);
+  if (family === 4) return notPublic.check(ip, 'ipv4');
+  if (family === 6) {
+    const target = nat64Target(ip.toLowerCase());
+    if (target !== undefined) return isPrivateAddress(target);
+    return notPublic.check(ip, 'ipv6');
   }
-  const v6 = ip.toLowerCase();
-  return v6 === '::' || v6 === '::1' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80') || (v6.startsWith('::ffff:') && isPrivateAddress(v6.slice(7)));
+  return true;
 }
 
 export class PrivateAddressError extends Error {
