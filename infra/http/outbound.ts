@@ -134,3 +134,13 @@ export function createJsonPoster(options: { timeoutMs: number; allowPrivate: boo
     },
   };
 }
+
+/** An endpoint URL for the logs: origin and path only (user info and query strings can hold secrets). */
+export function loggableUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}

@@ -1,3 +1,4 @@
+import { loggableUrl } from '../../infra/http/outbound.js';
 import PostalMime from 'postal-mime';
 import type { ContentStore } from '../../infra/content/index.js';
 import { createJsonPoster, type JsonPoster } from '../../infra/http/outbound.js';
@@ -99,7 +100,7 @@ export class RouteDispatcher {
         }
         if (code !== null && code >= 200 && code < 300) return this.d.routes.settle(delivery.id, { status: 'delivered', code, response });
         const delay = this.d.retryDelays[delivery.attempts];
-        this.d.logger.warn({ delivery: delivery.id, endpoint: delivery.route.endpointUrl, code, attempt: delivery.attempts + 1 }, 'route endpoint did not take the message');
+        this.d.logger.warn({ delivery: delivery.id, endpoint: loggableUrl(delivery.route.endpointUrl), code, attempt: delivery.attempts + 1 }, 'route endpoint did not take the message');
         return this.d.routes.settle(delivery.id, delay === undefined ? { status: 'failed', code, response } : { status: 'pending', code, response, retryInSeconds: delay });
       }),
     );

@@ -1,4 +1,4 @@
-import type { JsonPoster } from '../../infra/http/outbound.js';
+import { loggableUrl, type JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
 import { MicroBatcher } from '../../infra/batching/index.js';
@@ -125,13 +125,14 @@ export class WebhookDispatcher {
     const settled = await this.settler.call({ delivery, outcome });
     this.d.metrics.webhookDeliveries.inc({ outcome: settled.status === 'pending' ? 'retry' : settled.status });
     if (!outcome.ok) {
-      const log = { delivery: delivery.id, endpoint: delivery.endpointId, url: delivery.url, code: outcome.statusCode, error: outcome.error, attempt: delivery.attempts + 1 };
+      const log = { delivery: delivery.id, endpoint: delivery.endpointId, url: loggableUrl(delivery.url), code: outcome.statusCode, error: outcome.error, attempt: delivery.attempts + 1 };
       if (settled.status === 'failed') this.d.logger.warn(log, 'webhook given up');
       else this.d.logger.info(log, 'webhook attempt failed; retrying later');
     }
     if (settled.circuitOpened) {
       this.d.metrics.webhookCircuitOpened.inc();
-      this.d.logger.warn({ endpoint: delivery.endpointId, url: delivery.url, cooldownSeconds: this.d.policy.breakerCooldownSeconds }, 'webhook endpoint keeps failing: circuit open, endpoint paused');
+      this.d.logger.warn({ endpoint: delivery.endpointId, url: loggableUrl(delivery.url), cooldownSeconds: this.d.policy.breakerCooldownSeconds }, 'webhook endpoint keeps failing: circuit open, endpoint paused');
     }
   }
 }
+
