@@ -60,14 +60,17 @@ export interface RunningPostlog {
 }
 
 /** Gauges computed when Prometheus scrapes: projection lag and queue depth per destination. */
-function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventStore: EventStore, projectionNames: string[]): void {
+function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventStore: EventStore, projected: Projection[]): void {
+  const projectionNames = projected.map((p) => p.name);
+  // lag counts only the events a projection takes (see projectionStatus)
+  const filters = Object.fromEntries(projected.map((p) => [p.name, p.filter]));
   new Gauge({
     name: 'postlog_projection_lag_events',
     help: 'Events in the log after the projection checkpoint (by global position)',
     labelNames: ['projection'],
     registers: [metrics.registry],
     async collect() {
-      for (const s of await projectionStatus(database.pool, projectionNames, eventStore)) this.set({ projection: s.name }, s.lagEvents ?? 0);
+      for (const s of await projectionStatus(database.pool, projectionNames, eventStore, filters)) this.set({ projection: s.name }, s.lagEvents ?? 0);
     },
   });
   new Gauge({
@@ -76,7 +79,7 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
     labelNames: ['projection'],
     registers: [metrics.registry],
     async collect() {
-      for (const s of await projectionStatus(database.pool, projectionNames, eventStore)) this.set({ projection: s.name }, s.lagSeconds);
+      for (const s of await projectionStatus(database.pool, projectionNames, eventStore, filters)) this.set({ projection: s.name }, s.lagSeconds);
     },
   });
   new Gauge({
@@ -255,7 +258,14 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
 
   // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
   const postgresProjections = config.clickhouseUrl ? allProjections.filter((p) => p !== analyticsProjection) : allProjections;
-  const enabledProjections: Projection[] = [...postgresProjections, ...outboxProjections(config), ...sinkProjections({ config, logger, metrics, eventStore })];
+  // sinks (Kafka, ClickHouse) connect to their systems: only a projector process builds them
+  const sinks = config.roles.includes('projector') ? sinkProjections({ config, logger, metrics, eventStore }) : [];
+  const enabledProjections: Projection[] = [...postgresProjections, ...outboxProjections(config), ...sinks];
+  /** Releases what was built before a start-up step failed (the runners never started). */
+  const releaseUnstarted = async () => {
+    await Promise.all(sinks.map((sink) => sink.close?.().catch(() => undefined)));
+    await outboxPool?.end().catch(() => undefined);
+  };
   const projections = config.roles.includes('projector')
     ? enabledProjections.map(
         (projection) =>
@@ -307,6 +317,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     await http.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
     await analytics?.close();
+    await releaseUnstarted();
     await eventStore.close();
     await database.close();
     const e = err as NodeJS.ErrnoException;
@@ -316,7 +327,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
-  registerQueueAndLagMetrics(metrics, database, eventStore, config.roles.includes('projector') ? enabledProjections.map((p) => p.name) : []);
+  registerQueueAndLagMetrics(metrics, database, eventStore, config.roles.includes('projector') ? enabledProjections : []);
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {
@@ -349,6 +360,7 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
       await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
       await http.close();
       await analytics?.close();
+      await releaseUnstarted();
       await eventStore.close();
       await database.close();
       throw err;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { PostgresEventStore, START, compareCheckpoints, type Checkpoint, type EventStore } from '../infra/event-store/index.js';
+import { PostgresEventStore, START, compareCheckpoints, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
@@ -273,13 +273,25 @@ export const LAG_COUNT_LIMIT = 1000;
  * another log (EventStoreDB, whose positions are byte offsets) it goes through the port: the
  * events after the checkpoint are counted up to LAG_COUNT_LIMIT.
  */
-export async function projectionStatus(pool: pg.Pool, names: string[], store?: EventStore): Promise<ProjectionStatus[]> {
-  if (store && !(store instanceof PostgresEventStore)) return projectionStatusThroughPort(pool, names, store);
+export async function projectionStatus(pool: pg.Pool, names: string[], store?: EventStore, filters: Record<string, EventFilter | undefined> = {}): Promise<ProjectionStatus[]> {
+  if (store && !(store instanceof PostgresEventStore)) return projectionStatusThroughPort(pool, names, store, filters);
   const head = (await pool.query<{ p: number | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? null;
   const rows = await checkpointRows(pool);
   const out: ProjectionStatus[] = [];
   for (const name of names) {
     const r = rows.get(name);
+    const types = filters[name]?.types;
+    if (types?.length) {
+      // a projection of some event types stops its checkpoint at the last one it took: the events
+      // of other types after it are not lag (they would keep the lag above zero on a quiet system)
+      const { rows: lag } = await pool.query<{ n: number; s: number | null }>(
+        `SELECT count(*)::int AS n, extract(epoch FROM now() - min(recorded_at))::float8 AS s
+           FROM (SELECT recorded_at FROM events WHERE position > $1 AND type = ANY($2) LIMIT ${LAG_COUNT_LIMIT}) AS waiting`,
+        [r?.position ?? 0, types],
+      );
+      out.push(statusRow(name, r, head, lag[0]?.n ?? 0, lag[0]?.s ?? 0));
+      continue;
+    }
     const waiting = head !== null && head > (r?.position ?? 0)
       ? (await pool.query<{ s: number | null }>('SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE position > $1', [r?.position ?? 0])).rows[0]?.s ?? 0
       : 0;
@@ -288,12 +300,12 @@ export async function projectionStatus(pool: pg.Pool, names: string[], store?: E
   return out;
 }
 
-async function projectionStatusThroughPort(pool: pg.Pool, names: string[], store: EventStore): Promise<ProjectionStatus[]> {
+async function projectionStatusThroughPort(pool: pg.Pool, names: string[], store: EventStore, filters: Record<string, EventFilter | undefined>): Promise<ProjectionStatus[]> {
   const rows = await checkpointRows(pool);
   const out: ProjectionStatus[] = [];
   for (const name of names) {
     const r = rows.get(name);
-    const after = await store.readAll(r?.checkpoint ?? START, LAG_COUNT_LIMIT);
+    const after = await store.readAll(r?.checkpoint ?? START, LAG_COUNT_LIMIT, filters[name]);
     const oldest = after.events[0];
     const waiting = oldest ? (Date.now() - oldest.recordedAt.getTime()) / 1000 : 0;
     // the head is known only when everything after the checkpoint fitted in one read

@@ -44,6 +44,11 @@ export interface SinkProjection {
   deliver(events: RecordedEvent[]): Promise<void>;
   /** Called on a version change before the replay from the start (e.g. empty the sink's tables). */
   reset?(): Promise<void>;
+  /**
+   * Called each time the runner (re)subscribes from its stored checkpoint: the batches that follow
+   * may have been delivered before, up to what the sink acknowledged last time.
+   */
+  resume?(): void;
   /** Releases the sink's connections when the runner stops. */
   close?(): Promise<void>;
 }
@@ -136,6 +141,10 @@ export class ProjectionRunner {
           this.schedule(1000);
         });
         await client.connect();
+        if (this.stopped) {
+          await client.end().catch(() => undefined); // stop() ran during connect: it could not end this one
+          return;
+        }
         this.lockClient = client;
       }
       const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [lockKey(this.projection.name)]);
@@ -146,6 +155,11 @@ export class ProjectionRunner {
       if (!this.leader) log.info('leading projection');
       this.leader = true;
       const from = await this.prepare();
+      // stop() ran while we were getting ready: it found no subscription to end, so start none
+      if (this.stopped) return;
+      // a sink may have taken batches after this checkpoint before (a lost leadership, a failed
+      // checkpoint commit): it must check for copies again
+      if (isSinkProjection(this.projection)) this.projection.resume?.();
       this.subscription = this.o.eventStore.subscribeAll(
         { from, batchSize: this.o.batchSize ?? (isSinkProjection(this.projection) ? this.projection.batchSize : undefined) ?? 500, ...(this.projection.filter ? { filter: this.projection.filter } : {}) },
         (events) => this.applyBatch(events),

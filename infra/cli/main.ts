@@ -243,9 +243,13 @@ projectionsCommand
   .description('checkpoints, lag and errors of every projection (and of the sinks the configuration enables: Kafka, ClickHouse)')
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db, config) => {
-      const names = [...projections, ...outboxProjections(config)].map((p) => p.name);
+      const postgres = [...projections, ...outboxProjections(config)];
+      const names = postgres.map((p) => p.name);
+      // lag counts only the events each projection takes; the ClickHouse sink takes what the embedded analytics take
+      const filters = Object.fromEntries(postgres.map((p) => [p.name, p.filter]));
+      filters['clickhouse-analytics'] = projectionNamed('analytics')?.filter;
       // with ClickHouse, analytics go there instead of the embedded tables
-      const status = await projectionStatus(db.pool, [...(config.clickhouseUrl ? names.filter((n) => n !== 'analytics') : names), ...sinkProjectionNames(config)], store);
+      const status = await projectionStatus(db.pool, [...(config.clickhouseUrl ? names.filter((n) => n !== 'analytics') : names), ...sinkProjectionNames(config)], store, filters);
       if (opts.json) return print(status, true);
       for (const s of status) {
         process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);

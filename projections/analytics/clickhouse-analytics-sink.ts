@@ -79,9 +79,10 @@ export function clickhouseAnalyticsSink(o: ClickHouseAnalyticsOptions): SinkProj
   };
   let lastInsert = 0;
   const minInterval = o.minInsertIntervalMs ?? 1000;
-  // The first batch after a start, and a batch retried after a failed insert, may already be in
-  // ClickHouse (the previous run inserted it but did not move the checkpoint): those leave out the
-  // event ids the table has. Later batches are new by construction and skip the lookup.
+  // The first batch after each (re)subscription (resume: a start, a lost leadership, a checkpoint
+  // commit that failed after the insert) and a batch retried after a failed insert may already be
+  // in ClickHouse: those leave out the event ids the table has. Later batches of the same
+  // subscription are new by construction and skip the lookup.
   let mayExist = true;
 
   return {
@@ -89,6 +90,9 @@ export function clickhouseAnalyticsSink(o: ClickHouseAnalyticsOptions): SinkProj
     version: 1,
     filter: { streamPrefixes: ['message-'], types: [...ANALYTICS_EVENT_TYPES] },
     batchSize: o.batchSize ?? 20_000,
+    resume() {
+      mayExist = true;
+    },
     async deliver(events: RecordedEvent[]) {
       await ensureSchema();
       const rows = await lookup.flatten(events);

@@ -206,6 +206,21 @@ describe('sink projections (Kafka, ClickHouse): at-least-once, checkpoint after 
       await eventually(async () => (seen.length >= all.length ? true : undefined), () => `the new events to arrive (${seen.length} of ${all.length})`, { timeoutMs: 15_000, intervalMs: 50 });
       await again.stop();
       assert.deepEqual(seen, all.map((e) => e.eventId), 'only the events after the checkpoint, once each');
+
+      // a projection of some event types is not behind because of events of other types
+      const accepted: SinkProjection = { ...sink, name: 'accepted-only', filter: { types: ['MessageAccepted'] } };
+      const typed = new ProjectionRunner(accepted, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
+      const acceptedCount = all.filter((e) => e.type === 'MessageAccepted').length;
+      const before = seen.length;
+      typed.start();
+      await eventually(async () => (seen.length >= before + acceptedCount ? true : undefined), () => 'the accepted events to arrive', { timeoutMs: 15_000, intervalMs: 50 });
+      await typed.stop();
+      await run(store, 's4', { type: 'Hold', reason: 'manual', at: at(9) });
+      const [plain] = await projectionStatus(db.pool, ['accepted-only']);
+      const [filtered] = await projectionStatus(db.pool, ['accepted-only'], store, { 'accepted-only': accepted.filter });
+      assert.ok((plain?.lagEvents ?? 0) > 0, 'by position alone it looks behind');
+      assert.equal(filtered?.lagEvents, 0, JSON.stringify(filtered));
+      assert.equal(filtered?.lagSeconds, 0);
     } finally {
       await store.close();
       await db.drop();
