@@ -167,6 +167,11 @@ export class ProjectionRunner {
       await this.subscription.done;
       this.failures = 0;
     } catch (err) {
+      // the batch in flight when stop() ran ends with "no longer leading": a clean stop, not a failure
+      if (this.stopped) {
+        log.debug({ error: (err as Error).message }, 'projection stopped');
+        return;
+      }
       this.failures++;
       const message = (err as Error).message;
       log.error({ error: message, failures: this.failures }, 'projection failed; retrying');
