@@ -75,17 +75,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       problems.push(`${name}: ${issue.message}${shown}`);
     }
   }
-  if (result.success) problems.push(...crossFieldProblems(result.data, source));
-  if (result.success) problems.push(...crossSettingProblems(result.data));
+  if (result.success) problems.push(...crossSettingProblems(result.data, source));
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data!;
-}
-
-/** Settings that are valid alone but not together. */
-function crossFieldProblems(config: Config, source: Record<string, string>): string[] {
-  const problems: string[] = [];
-  if (config.eventStore === 'esdb' && config.esdbUrl === undefined) {
-    problems.push(`${envNameOf('esdbUrl')}: required when ${source.eventStore ?? envNameOf('eventStore')} is esdb (e.g. kurrentdb://localhost:2113?tls=false)`);
-  }
-  return problems;
 }

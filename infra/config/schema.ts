@@ -194,8 +194,15 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Settings that only make sense together: each problem starts with the environment variable to fix. */
-export function crossSettingProblems(config: Config): string[] {
+/**
+ * Settings that are valid alone but not together. `source` names where each value came from (the
+ * variable or the file key) so the message points at what the operator wrote.
+ */
+export function crossSettingProblems(config: Config, source: Record<string, string> = {}): string[] {
   const problems: string[] = [];
+  if (config.eventStore === 'esdb' && config.esdbUrl === undefined) {
+    problems.push(`${envNameOf('esdbUrl')}: required when ${source.eventStore ?? envNameOf('eventStore')} is esdb (e.g. kurrentdb://localhost:2113?tls=false)`);
+  }
   const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
   if (mechanism && (!username || !password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD');
   if (!mechanism && (username || password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)');
