@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore, type EventStore, type RecordedEvent } from '../../infra/event-store/index.js';
-import { projectionStatus } from '../../projections/maintenance.js';
-import { ProjectionRunner, type Projection } from '../../projections/runner.js';
 import {
   BreakdownQuery,
   MessageEngagementQuery,
@@ -35,23 +33,6 @@ export interface AnalyticsHarness {
 export interface ContractContext {
   db: TestDatabase;
   store: EventStore;
-}
-
-/** Runs a projection (as the projector does) until its checkpoint reaches the head of the log. */
-export async function runUntilCaughtUp(ctx: ContractContext, projection: Projection): Promise<void> {
-  const runner = new ProjectionRunner(projection, { pool: ctx.db.pool, connectionString: ctx.db.url, eventStore: ctx.store, logger: testLogger });
-  runner.start();
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const [s] = await projectionStatus(ctx.db.pool, [projection.name]);
-      if (s && s.position !== null && s.position === s.headPosition) return;
-      if (Date.now() > deadline) throw new Error(`projection ${projection.name} did not catch up: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  } finally {
-    await runner.stop();
-  }
 }
 
 export const SERVER_A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';

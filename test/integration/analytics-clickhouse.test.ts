@@ -4,7 +4,8 @@ import { createClickHouse, qualified, type ClickHouse } from '../../infra/clickh
 import { clickhouseAnalyticsSink } from '../../projections/analytics/clickhouse-analytics-sink.js';
 import { ClickHouseReports } from '../../read-api/analytics/clickhouse-reports.js';
 import { BreakdownDimension, BreakdownQuery, Bucket, MessageEngagementQuery, ReportQuery, TimeSeriesQuery, TopLinksQuery } from '../../read-api/analytics/reports-port.js';
-import { analyticsReportsContract, runUntilCaughtUp, SERVER_A } from '../contract/analytics-reports.contract.js';
+import { catchUp } from '../helpers/projections.js';
+import { analyticsReportsContract, SERVER_A } from '../contract/analytics-reports.contract.js';
 import { checkQueriesOnCurrentClickHouse, chdbSkipReason } from '../helpers/chdb.js';
 import { clickhouseSkipReason, startClickHouse, type ClickHouseServer } from '../helpers/clickhouse.js';
 import { testLogger } from '../helpers/database.js';
@@ -34,7 +35,7 @@ else
     return {
       reports,
       // a new sink each time (the runner closes its client when it stops): its cache starts cold, as after a restart
-      catchUp: () => runUntilCaughtUp(ctx, sink()),
+      catchUp: () => catchUp(ctx.db, ctx.store, sink()),
       async redeliver(events) {
         // what a crash between the insert and the checkpoint does: a restarted sink gets the batch again
         await sink().deliver(events);

@@ -3,12 +3,13 @@ import { analyticsProjection } from '../../projections/analytics/postgres-analyt
 import { verifyProjection } from '../../projections/maintenance.js';
 import { liveTables } from '../../projections/runner.js';
 import { PostgresReports } from '../../read-api/analytics/postgres-reports.js';
-import { analyticsReportsContract, runUntilCaughtUp } from '../contract/analytics-reports.contract.js';
+import { catchUp } from '../helpers/projections.js';
+import { analyticsReportsContract } from '../contract/analytics-reports.contract.js';
 
 /** The embedded analytics store (Postgres tables fed by a Postgres projection) against the report contract. */
 analyticsReportsContract('postgres', async (ctx) => ({
   reports: new PostgresReports(ctx.db.pool),
-  catchUp: () => runUntilCaughtUp(ctx, analyticsProjection),
+  catchUp: () => catchUp(ctx.db, ctx.store, analyticsProjection),
   async redeliver(events) {
     // the runner never repeats a batch (same transaction as the checkpoint); applying one again by hand must still change nothing
     const client = await ctx.db.pool.connect();
