@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { MessageCommand, decide, evolve, machineHit, messageEventCodec, messageStreamId, type MessageCommandInput, type MessageEvent, type MessageState, type Result } from '../../domain/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
@@ -28,7 +29,7 @@ export class HitRecorder {
    * each hit. A stale entry (another process wrote meanwhile) only costs a wrong-revision answer,
    * after which the message is read afresh.
    */
-  private readonly known = new Map<string, LoadedMessage>();
+  private readonly known = new LRUCache<string, LoadedMessage>({ max: 20_000 });
   /** Recent clicks per message, to spot scanners that follow every link at once. */
   private readonly recentClicks = new Map<string, { url: string; at: number }[]>();
 
@@ -113,7 +114,7 @@ export class HitRecorder {
       loaded.value.revision,
     );
     if (appended.ok) {
-      this.remember(messageId, { state, revision: appended.value.nextExpectedRevision });
+      this.known.set(messageId, { state, revision: appended.value.nextExpectedRevision });
       for (const [hit, machine] of recorded) this.d.onRecorded?.(hit, machine);
       return;
     }
@@ -125,13 +126,6 @@ export class HitRecorder {
       if (result.ok) this.d.onRecorded?.(hit, command.machine);
       else this.d.logger.warn({ messageId, kind: hit.kind, error: result.error.code }, 'tracking hit not recorded');
     }
-  }
-
-  /** Least recently written goes first: a Map iterates in insertion order. */
-  private remember(messageId: string, loaded: LoadedMessage): void {
-    this.known.delete(messageId);
-    this.known.set(messageId, loaded);
-    if (this.known.size > 20_000) this.known.delete(this.known.keys().next().value!);
   }
 
   private commandFor(messageId: string, hit: Hit, state: MessageState | undefined): { command: MessageCommandInput; machine: boolean } {
