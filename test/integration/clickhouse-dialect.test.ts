@@ -4,7 +4,7 @@ import { allMigrationStatements } from '../../infra/clickhouse/migrations.js';
 import { literal, qualified, sql } from '../../infra/clickhouse/sql.js';
 import { syntheticEventBatches } from '../../bench/synthetic-events.js';
 import { checkDialect, checkQueriesOnCurrentClickHouse, chdbSkipReason } from '../helpers/chdb.js';
-import { auditFunnelQuery, funnelQuery, timeSeriesQuery } from '../../infra/clickhouse/event-queries.js';
+import { auditFunnelQuery, funnelQuery, timeSeriesQuery } from '../helpers/clickhouse-queries.js';
 import { syntheticServerId } from '../../bench/synthetic-events.js';
 
 /**

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { syntheticEventBatches, syntheticServerId } from '../../bench/synthetic-events.js';
 import { createClickHouse, ClickHouseError, type ClickHouse } from '../../infra/clickhouse/client.js';
-import { auditFunnelQuery, funnelQuery, timeSeriesQuery } from '../../infra/clickhouse/event-queries.js';
+import { auditFunnelQuery, funnelQuery, timeSeriesQuery } from '../helpers/clickhouse-queries.js';
 import { EVENTS_TABLE, eventColumns, insertEvents, type EventRow } from '../../infra/clickhouse/events-table.js';
 import { migrateClickHouse } from '../../infra/clickhouse/migrations.js';
 import { clickhouseMigrations, type ClickHouseMigration } from '../../infra/clickhouse/migrations-list.js';

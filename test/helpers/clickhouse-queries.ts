@@ -1,10 +1,10 @@
-import { EVENTS_TABLE } from './events-table.js';
-import { join, qualified, raw, sql, type SqlFragment } from './sql.js';
+import { EVENTS_TABLE } from '../../infra/clickhouse/events-table.js';
+import { join, qualified, raw, sql, type SqlFragment } from '../../infra/clickhouse/sql.js';
 
 /**
- * Reference queries over the events table in the deduplication-safe forms events-table.ts
- * documents, valid on 18.16 and current ClickHouse (the dialect test runs them through chdb). The
- * report adapter builds on these; the tests use them to prove duplicates do not count twice.
+ * Plain per-type counts over the events table, with and without FINAL: the ClickHouse tests use them
+ * to prove how copies of an event count before and after their merge. The reports themselves are
+ * read-api/analytics/clickhouse-reports.ts (dialect-checked in analytics-clickhouse.test.ts).
  */
 export interface EventQueryScope {
   database: string;
