@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { eventually } from './eventually.js';
 import { createKafkaClient } from '../../infra/kafka/index.js';
 import { testLogger } from './database.js';
 
@@ -33,13 +34,14 @@ export async function consumeWithGroup(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const existing = new Set(await admin.listTopics());
-      if (topics.every((t) => existing.has(t))) break;
-      if (Date.now() > deadline) throw new Error(`the topics ${topics.join(', ')} were not created in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually(
+      async () => {
+        const existing = new Set(await admin.listTopics());
+        return topics.every((t) => existing.has(t)) ? true : undefined;
+      },
+      () => `the topics ${topics.join(', ')} were not created`,
+      { timeoutMs },
+    );
   } finally {
     await admin.disconnect();
   }
