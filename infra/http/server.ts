@@ -22,6 +22,8 @@ export interface HttpServerDeps {
   /** Requests per second per API key (or per client IP without one) on rate-limited routes. */
   rateLimitPerSecond: number;
   metricsToken?: string | undefined;
+  /** The metrics /metrics shows: this process's registry unless given (all processes' under a supervisor). */
+  metricsText?: () => Promise<string>;
   /** Feature routes (send API, admin API, …), each a fastify plugin. */
   plugins: FastifyPluginAsync[];
   bodyLimitBytes: number;
@@ -80,12 +82,36 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // A handler whose client hung up keeps running (its append may be under way) after the server
+  // closed that connection: close() waits for such handlers too, so the stores they use are closed
+  // only after them.
+  let handlersRunning = 0;
+  const allSettled: (() => void)[] = [];
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, req, reply) {
+      const result: unknown = handler.call(this, req, reply);
+      if (result instanceof Promise) {
+        handlersRunning++;
+        const settled = () => {
+          if (--handlersRunning === 0) allSettled.splice(0).forEach((resolve) => resolve());
+        };
+        result.then(settled, settled);
+      }
+      return result;
+    } as typeof handler;
+  });
+  app.addHook('onClose', async () => {
+    if (handlersRunning > 0) await new Promise<void>((resolve) => allSettled.push(resolve));
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode });
-    if (reply.statusCode >= 500) req.log.error({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
+    // /ready answers 503 while starting or stopping: that is its answer, not a failure
+    if (reply.statusCode >= 500 && req.routeOptions.url !== '/ready') req.log.error({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
     else req.log.debug({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
@@ -103,7 +129,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
 
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (deps.metricsToken && req.headers.authorization !== `Bearer ${deps.metricsToken}`) return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
-    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    return reply.type(deps.metrics.registry.contentType).send(await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))());
   });
 
   for (const plugin of deps.plugins) await app.register(plugin);
