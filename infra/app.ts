@@ -66,6 +66,8 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
   const filters = Object.fromEntries(projected.map((p) => [p.name, p.filter]));
   new Gauge({
     name: 'postlog_projection_lag_events',
+    // under a supervisor every process reports the same figure: show it once, not summed
+    aggregator: 'max',
     help: 'Events in the log after the projection checkpoint (by global position)',
     labelNames: ['projection'],
     registers: [metrics.registry],
@@ -75,6 +77,8 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
   });
   new Gauge({
     name: 'postlog_projection_lag_seconds',
+    // under a supervisor every process reports the same figure: show it once, not summed
+    aggregator: 'max',
     help: 'How long the oldest event a projection has not applied yet has been waiting',
     labelNames: ['projection'],
     registers: [metrics.registry],
@@ -84,6 +88,8 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
   });
   new Gauge({
     name: 'postlog_queue_depth',
+    // under a supervisor every process reports the same figure: show it once, not summed
+    aggregator: 'max',
     help: 'Messages waiting in the delivery queue, per recipient domain (largest 50)',
     labelNames: ['destination', 'state'],
     registers: [metrics.registry],
@@ -182,11 +188,19 @@ export function dnsSettings(config: Config) {
   };
 }
 
+/** How a process started by the supervisor (POSTLOG_PROCESSES > 1) takes part in the whole. */
+export interface ProcessGroup {
+  /** Metrics of every process, aggregated, for /metrics. */
+  metricsText: () => Promise<string>;
+  /** /ready answers 200 only once every process finished start-up. */
+  everyProcessReady: () => boolean;
+}
+
 /**
  * The composition root: the only place that knows which adapters are in use and which roles
  * this process runs.
  */
-export async function startPostlog(config: Config, logger: Logger): Promise<RunningPostlog> {
+export async function startPostlog(config: Config, logger: Logger, group?: ProcessGroup): Promise<RunningPostlog> {
   const started = performance.now();
   let ready = false;
   const metrics = createMetrics();
@@ -304,11 +318,12 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
     logger,
     metrics,
     eventStore,
-    isReady: () => ready,
+    isReady: () => ready && (group?.everyProcessReady() ?? true),
     version,
     production: config.environment === 'production',
     rateLimitPerSecond: config.apiRateLimit,
     metricsToken: config.metricsToken,
+    ...(group ? { metricsText: group.metricsText } : {}),
     // base64 attachments make a JSON body about 4/3 of the message it carries
     bodyLimitBytes: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024,
     plugins,
@@ -380,7 +395,10 @@ export async function startPostlog(config: Config, logger: Logger): Promise<Runn
   ready = true;
   logger.info(
     { http: httpUrl, database: database.kind, roles: config.roles, ms: Math.round(performance.now() - started), version },
-    `Postlog is up: ${httpUrl}/health, API docs at ${httpUrl}/docs${smtpServers.length ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
+    // under a supervisor, it announces the whole; each process only says it started
+    group
+      ? `process started: ${config.roles.join(', ')}`
+      : `Postlog is up: ${httpUrl}/health, API docs at ${httpUrl}/docs${smtpServers.length ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
   );
 
   let stopping: Promise<void> | undefined;

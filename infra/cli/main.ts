@@ -11,6 +11,9 @@ import { sinkProjectionNames } from '../../projections/sinks.js';
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import { createEventStore, type EventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
+import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
+import { planProcesses } from '../cluster/process-plan.js';
+import { processCount, startSupervisor } from '../cluster/supervisor.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
 import { migrate, openDatabase } from '../postgres/index.js';
 import { version } from '../version.js';
@@ -50,11 +53,29 @@ program
   .command('start')
   .description('run Postlog (all roles by default) until SIGINT/SIGTERM')
   .option('--roles <list>', `comma-separated roles to run (${roleNames.join(',')})`)
-  .action(async (opts: { roles?: string }) => {
-    const { config, logger } = configure({ roles: opts.roles });
-    let app: Awaited<ReturnType<typeof startPostlog>>;
+  .option('--processes <n>', 'Node processes to run the roles in: a number, or auto for one per CPU (POSTLOG_PROCESSES)')
+  .action(async (opts: { roles?: string; processes?: string }) => {
+    const { config, logger: baseLogger } = configure({ roles: opts.roles, processes: opts.processes });
+    const name = process.env.POSTLOG_PROCESS_NAME;
+    const logger = isSupervised() && name ? baseLogger.child({ process: name }) : baseLogger;
+    const plan = planProcesses(config.roles, isSupervised() ? 1 : processCount(config.processes));
+    let stop: () => Promise<void>;
     try {
-      app = await startPostlog(config, logger);
+      if (plan.length > 1) {
+        const started = performance.now();
+        const supervisor = await startSupervisor(config, logger, plan, process.argv[1]!);
+        logger.info(
+          { http: supervisor.httpUrl, processes: plan.map((p) => `${p.name} (${p.roles.join(',')})`), ms: Math.round(performance.now() - started), version },
+          `Postlog is up in ${plan.length} processes: ${supervisor.httpUrl}/health, API docs at ${supervisor.httpUrl}/docs${config.roles.includes('smtp') ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
+        );
+        stop = () => supervisor.stop(config.shutdownTimeoutMs);
+      } else {
+        const link = isSupervised() ? new SupervisorLink() : undefined;
+        const app = await startPostlog(config, logger, link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady });
+        link?.ready(app.httpUrl, app.metrics.registry);
+        // (a supervised process whose supervisor is killed exits at once: Node's cluster module does that)
+        stop = () => app.stop();
+      }
     } catch (err) {
       logger.fatal({ err }, `Postlog could not start: ${(err as Error).message}`);
       logger.flush?.();
@@ -63,8 +84,9 @@ program
     let firstSignalAt = 0;
     const shutdown = (signal: string) => {
       if (firstSignalAt > 0) {
-        // `npm start` forwards the terminal's Ctrl-C, so one keypress can arrive twice: only a
-        // signal well after the first means "stop waiting".
+        // `npm start` forwards the terminal's Ctrl-C, so one keypress can arrive twice (and a
+        // supervised process gets it from the terminal and from its supervisor): only a signal
+        // well after the first means "stop waiting".
         if (Date.now() - firstSignalAt < 1500) return;
         logger.warn(`${signal} again: exiting without waiting for in-flight work`);
         process.exit(130);
@@ -74,9 +96,9 @@ program
       const timer = setTimeout(() => {
         logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
         process.exit(1);
-      }, config.shutdownTimeoutMs);
+      }, config.shutdownTimeoutMs + (plan.length > 1 ? 2000 : 0));
       timer.unref();
-      app.stop().then(
+      stop().then(
         () => process.exit(0),
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
