@@ -18,16 +18,13 @@ async function waitForCount(count: () => number, target: number, timeoutMs: numb
 }
 
 /** Postlog end to end: HTTP accept → MTA (DKIM-signed) → the sink. */
-export async function postlogRun(n: number, bytes: number, nodeArgs: string[] = []) {
+export async function postlogRun(n: number, bytes: number) {
   const sinkPort = await freePort();
   const dnsPort = await freeUdpPort();
   const sink = await startSmtpSink('127.0.0.2', sinkPort, { tls: false, countOnly: true });
   const dns = await startDnsServer({ mx: DOMAINS.map((d) => [d, 'mx.sink.bench', 10] as [string, string, number]), a: [['mx.sink.bench', '127.0.0.2']], local: ['bench'] }, dnsPort);
   const env = { POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`, POSTLOG_MTA_PORT: String(sinkPort), POSTLOG_MTA_POLL_MS: '20', POSTLOG_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...(process.env.BENCH_CONNECTIONS ? { POSTLOG_MTA_MAX_CONNECTIONS_PER_DESTINATION: process.env.BENCH_CONNECTIONS } : {}) };
-  // split: the API (and projector) in one process, the MTA in another, as a two-core deployment would run
-  const split = process.env.BENCH_SPLIT_ROLES === '1';
-  const postlog = await startPostlogForBench({ ...env, ...(split ? { POSTLOG_ROLES: 'api,projector' } : {}) }, nodeArgs);
-  const mta = split ? await startPostlogForBench({ ...env, POSTLOG_ROLES: 'mta', POSTLOG_DATA_DIR: postlog.env.POSTLOG_DATA_DIR!, POSTLOG_EMBEDDED_PG_PORT: postlog.env.POSTLOG_EMBEDDED_PG_PORT! }) : undefined;
+  const postlog = await startPostlogForBench(env);
   try {
     const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; apiKey: string };
     await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);
@@ -52,7 +49,6 @@ export async function postlogRun(n: number, bytes: number, nodeArgs: string[] = 
     const seconds = (done - t0) / 1000;
     return { messages: n, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(n / seconds), acceptPerSecond: Math.round(n / ((acceptedAt - t0) / 1000)), acceptErrors: acceptResult.errors };
   } finally {
-    await mta?.stop(true);
     await postlog.stop();
     await sink.close();
     await dns.stop();

@@ -7,7 +7,7 @@ export async function run() {
   const seconds = Number(process.env.BENCH_SECONDS ?? 10);
   const connections = 20;
   const port = await freePort();
-  const postlog = await startPostlogForBench({ POSTLOG_ROLES: 'api,smtp', POSTLOG_SUBMISSION_PORT: String(port), POSTLOG_SUBMISSION_TLS_PORT: String(await freePort()), POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION: '1000000' }, process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []);
+  const postlog = await startPostlogForBench({ POSTLOG_ROLES: 'api,smtp', POSTLOG_SUBMISSION_PORT: String(port), POSTLOG_SUBMISSION_TLS_PORT: String(await freePort()), POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION: '1000000' });
   try {
     const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; smtp: { username: string; password: string } };
     await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);

@@ -6,8 +6,13 @@ import { join } from 'node:path';
 import { cliPath } from '../test/helpers/postlog-process.js';
 import { freePort } from '../test/helpers/ports.js';
 
-/** A real `postlog start` on a fresh embedded PostgreSQL, for benchmarks. */
-export async function startPostlogForBench(extraEnv: Record<string, string> = {}, nodeArgs: string[] = []) {
+/**
+ * A real `postlog start` on a fresh embedded PostgreSQL, for benchmarks. `BENCH_NODE_ARGS` (e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to that Node process (and so to the processes
+ * it supervises), to profile the server. `BENCH_PROCESSES` sets POSTLOG_PROCESSES (default auto).
+ */
+export async function startPostlogForBench(extraEnv: Record<string, string> = {}) {
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
   const dataDir = extraEnv.POSTLOG_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'postlog-bench-'));
   chmodSync(dataDir, 0o755);
   const env = {
@@ -18,6 +23,8 @@ export async function startPostlogForBench(extraEnv: Record<string, string> = {}
     POSTLOG_LOG_LEVEL: 'warn',
     POSTLOG_LOG_FORMAT: 'json',
     POSTLOG_API_RATE_LIMIT: '1000000',
+    // as production on a multi-core host runs it; BENCH_PROCESSES=1 measures one process
+    POSTLOG_PROCESSES: process.env.BENCH_PROCESSES ?? 'auto',
     ...extraEnv,
   };
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, cliPath, 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -22,7 +22,7 @@ export async function run() {
     POSTLOG_SMART_HOST: `127.0.0.12:${sinkPort}`,
     POSTLOG_SMART_HOST_TLS: 'none',
     POSTLOG_MTA_POLL_MS: '50',
-  }, process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []);
+  });
   try {
     const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; apiKey: string };
     await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);

@@ -11,8 +11,6 @@ export interface WebhookBenchOptions {
   deliveries?: number;
   /** POSTLOG_WEBHOOK_CONCURRENCY of the Postlog under test. */
   concurrency?: number;
-  /** Node flags for the Postlog process (e.g. --cpu-prof). */
-  nodeArgs?: string[];
 }
 
 export interface WebhookBenchResult {
@@ -63,7 +61,7 @@ export async function measureWebhookDeliveries(opts: WebhookBenchOptions = {}): 
     POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true',
     POSTLOG_WEBHOOK_POLL_MS: '20',
     ...(opts.concurrency ? { POSTLOG_WEBHOOK_CONCURRENCY: String(opts.concurrency) } : {}),
-  }, opts.nodeArgs);
+  });
   const secrets = JSON.parse(readFileSync(`${postlog.env.POSTLOG_DATA_DIR}/embedded-pg.json`, 'utf8')) as { user: string; password: string };
   const db = new pg.Client({ connectionString: `postgres://${secrets.user}:${encodeURIComponent(secrets.password)}@127.0.0.1:${postlog.env.POSTLOG_EMBEDDED_PG_PORT}/postgres` });
   await db.connect();
