@@ -83,11 +83,14 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   if (!domain?.verified) {
     return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: `${req.from.domain} is not a verified domain of this server` });
   }
-  const suppressed = await deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]);
-  // messages past the server's hourly limit are held (as Postal does), the first ones go out
-  const withinLimit = req.server.sendLimitPerHour === null ? req.messages.length : await deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length);
-  const hashes = await deps.contents.putMany(req.contents);
-  const ids = req.messageIds ?? (await deps.ids.take(req.messages.length));
+  // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
+  const [suppressed, withinLimit, hashes, ids] = await Promise.all([
+    deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
+    // messages past the server's hourly limit are held (as Postal does), the first ones go out
+    req.server.sendLimitPerHour === null ? req.messages.length : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
+    deps.contents.putMany(req.contents),
+    req.messageIds ?? deps.ids.take(req.messages.length),
+  ]);
   const at = new Date().toISOString();
   const batchId = req.idempotencySeed ? uuidv5(`${req.idempotencySeed}:batch`, EVENT_ID_NAMESPACE) : randomUUID();
   const metadata: EventMetadata = { correlationId: req.correlationId, serverId: req.server.id, actor: req.actor };
