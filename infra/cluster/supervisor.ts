@@ -1,15 +1,16 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/index.js';
+import { cpuBudget, MAX_AUTO_PROCESSES } from './cpu-budget.js';
 import type { Logger } from '../logging/index.js';
 import { migrate, openDatabase, type Database } from '../postgres/index.js';
 import { ToSupervisor, type ToProcess } from './messages.js';
 import type { PlannedProcess } from './process-plan.js';
 
+/** auto: one process per CPU this Postlog may use, at most MAX_AUTO_PROCESSES. */
 export function processCount(setting: Config['processes']): number {
-  return setting === 'auto' ? availableParallelism() : setting;
+  return setting === 'auto' ? Math.min(cpuBudget(), MAX_AUTO_PROCESSES) : setting;
 }
 
 interface Child {

@@ -85,7 +85,7 @@ describe('loadConfig: defaults', () => {
       maxMessageBytes: 25 * 1024 * 1024,
       smartHostTls: 'starttls',
       mtaTls: 'opportunistic',
-      processes: 1,
+      processes: 'auto',
       mtaMaxInFlight: 500,
       mtaMessagesPerConnection: 100,
       mtaMaxConnectionsPerDestination: 20,

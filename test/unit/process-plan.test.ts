@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planProcesses } from '../../infra/cluster/process-plan.js';
 import { roleNames } from '../../infra/config/index.js';
+import { cgroupCpuQuota } from '../../infra/cluster/cpu-budget.js';
 
 describe('planProcesses', () => {
   it('runs every role in one process when asked for one', () => {
@@ -27,5 +28,21 @@ describe('planProcesses', () => {
 
   it('runs background roles alone in one process: more would only compete for the same queue', () => {
     assert.deepEqual(planProcesses(['mta', 'projector'], 4), [{ name: 'worker', roles: ['mta', 'projector'], listens: false }]);
+  });
+});
+
+describe('cgroupCpuQuota', () => {
+  const files = (map: Record<string, string>) => (path: string) => map[path];
+  it('reads a cgroup v2 quota, and none when unlimited', () => {
+    assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': '200000 100000\n' })), 2);
+    assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': '150000 100000' })), 1.5);
+    assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' })), undefined);
+  });
+  it('reads a cgroup v1 quota, where -1 means unlimited', () => {
+    assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '400000\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' })), 4);
+    assert.equal(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' })), undefined);
+  });
+  it('knows nothing without cgroup files', () => {
+    assert.equal(cgroupCpuQuota(files({})), undefined);
   });
 });
