@@ -342,7 +342,9 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
-  registerQueueAndLagMetrics(metrics, database, eventStore, config.roles.includes('projector') ? enabledProjections : []);
+  // queue depth and projection lag come from the processes that work the queue and the projections
+  // (one scrape of several processes then queries the database once, not once per process)
+  if (config.roles.includes('projector') || config.roles.includes('mta')) registerQueueAndLagMetrics(metrics, database, eventStore, config.roles.includes('projector') ? enabledProjections : []);
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {

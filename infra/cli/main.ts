@@ -13,7 +13,7 @@ import { createEventStore, type EventStore } from '../event-store/index.js';
 import { dnsSettings, startPostlog } from '../app.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
-import { processCount, startSupervisor } from '../cluster/supervisor.js';
+import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
 import { migrate, openDatabase } from '../postgres/index.js';
 import { version } from '../version.js';
@@ -59,28 +59,11 @@ program
     const name = process.env.POSTLOG_PROCESS_NAME;
     const logger = isSupervised() && name ? baseLogger.child({ process: name }) : baseLogger;
     const plan = planProcesses(config.roles, isSupervised() ? 1 : processCount(config.processes));
-    let stop: () => Promise<void>;
-    try {
-      if (plan.length > 1) {
-        const started = performance.now();
-        const supervisor = await startSupervisor(config, logger, plan, process.argv[1]!);
-        logger.info(
-          { http: supervisor.httpUrl, processes: plan.map((p) => `${p.name} (${p.roles.join(',')})`), ms: Math.round(performance.now() - started), version },
-          `Postlog is up in ${plan.length} processes: ${supervisor.httpUrl}/health, API docs at ${supervisor.httpUrl}/docs${config.roles.includes('smtp') ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
-        );
-        stop = () => supervisor.stop(config.shutdownTimeoutMs);
-      } else {
-        const link = isSupervised() ? new SupervisorLink() : undefined;
-        const app = await startPostlog(config, logger, link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady });
-        link?.ready(app.httpUrl, app.metrics.registry);
-        // (a supervised process whose supervisor is killed exits at once: Node's cluster module does that)
-        stop = () => app.stop();
-      }
-    } catch (err) {
-      logger.fatal({ err }, `Postlog could not start: ${(err as Error).message}`);
-      logger.flush?.();
-      process.exit(1);
-    }
+    const supervisor = plan.length > 1 ? new Supervisor(config, logger, plan, process.argv[1]!) : undefined;
+    // the embedded PostgreSQL may stop within 30 s once the processes are done (see EmbeddedPostgres.stop)
+    const graceMs = config.shutdownTimeoutMs + (supervisor ? 35_000 : 0);
+    /** Set once there is something to stop; a supervisor can be stopped during start-up already. */
+    let stop: (() => Promise<void>) | undefined = supervisor && (() => supervisor.stop(config.shutdownTimeoutMs));
     let firstSignalAt = 0;
     const shutdown = (signal: string) => {
       if (firstSignalAt > 0) {
@@ -93,10 +76,11 @@ program
       }
       firstSignalAt = Date.now();
       logger.info({ signal }, 'signal received');
+      if (!stop) process.exit(130); // still starting, nothing running yet to finish
       const timer = setTimeout(() => {
-        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
+        logger.error({ timeoutMs: graceMs }, 'shutdown took too long; exiting');
         process.exit(1);
-      }, config.shutdownTimeoutMs + (plan.length > 1 ? 2000 : 0));
+      }, graceMs);
       timer.unref();
       stop().then(
         () => process.exit(0),
@@ -108,6 +92,29 @@ program
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
+    try {
+      if (supervisor) {
+        const started = performance.now();
+        await supervisor.start();
+        logger.info(
+          { http: supervisor.httpUrl, processes: plan.map((p) => `${p.name} (${p.roles.join(',')})`), ms: Math.round(performance.now() - started), version },
+          `Postlog is up in ${plan.length} processes: ${supervisor.httpUrl}/health, API docs at ${supervisor.httpUrl}/docs${config.roles.includes('smtp') ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
+        );
+      } else {
+        const link = isSupervised() ? new SupervisorLink() : undefined;
+        const app = await startPostlog(config, logger, link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady });
+        link?.ready(app.httpUrl, app.metrics.registry);
+        // (a supervised process whose supervisor is killed exits at once: Node's cluster module does that)
+        stop = () => app.stop();
+      }
+    } catch (err) {
+      if (firstSignalAt > 0) return; // stopped during start-up: shutdown() finishes and exits
+      logger.fatal({ err }, `Postlog could not start: ${(err as Error).message}`);
+      // the processes that did start, and the embedded database, stop too
+      await supervisor?.stop(config.shutdownTimeoutMs).catch(() => undefined);
+      logger.flush?.();
+      process.exit(1);
+    }
   });
 
 program

@@ -19,7 +19,11 @@ export class SupervisorLink {
       const message = parsed.data;
       if (message.type === 'postlog:all-ready') this.allReady = true;
       else if (message.type === 'postlog:metrics-collect') {
-        void (this.registry?.getMetricsAsJSON() ?? Promise.resolve([])).then((metrics) => this.send({ type: 'postlog:metrics-json', id: message.id, metrics }));
+        // a gauge that cannot be collected (its database is down) leaves this process out of the scrape
+        void (this.registry?.getMetricsAsJSON() ?? Promise.resolve([])).then(
+          (metrics) => this.send({ type: 'postlog:metrics-json', id: message.id, metrics }),
+          () => this.send({ type: 'postlog:metrics-json', id: message.id, metrics: [] }),
+        );
       } else if (message.type === 'postlog:metrics') {
         const w = this.waiting.get(message.id);
         this.waiting.delete(message.id);

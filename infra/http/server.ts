@@ -29,6 +29,9 @@ export interface HttpServerDeps {
   bodyLimitBytes: number;
 }
 
+/** How long close() waits for handlers whose client is gone (a stuck one must not block shutdown). */
+const HANDLER_DRAIN_MS = 5000;
+
 /**
  * The HTTP entry point. Operational routes live here; feature routes (send API, admin API,
  * tracking, GraphQL) come in as fastify plugins from their own folders.
@@ -102,7 +105,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     } as typeof handler;
   });
   app.addHook('onClose', async () => {
-    if (handlersRunning > 0) await new Promise<void>((resolve) => allSettled.push(resolve));
+    if (handlersRunning === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      new Promise<boolean>((resolve) => allSettled.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), HANDLER_DRAIN_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!settled) deps.logger.warn({ handlers: handlersRunning, waitedMs: HANDLER_DRAIN_MS }, 'closing with request handlers still running');
   });
 
   app.addHook('onRequest', async (req, reply) => {

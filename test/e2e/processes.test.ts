@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
-import { baseEnv, runCli, startPostlogProcess, stopLeftoverPostlogProcesses, tempDataDir } from '../helpers/postlog-process.js';
+import { baseEnv, cliPath, runCli, startPostlogProcess, stopLeftoverPostlogProcesses, tempDataDir } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 /** PIDs of the processes whose command line contains `marker` (the data dir is unique per test). */
@@ -75,6 +75,13 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
     await send('second@example.org');
     await eventually(async () => sink.received.some((m) => m.to.includes('second@example.org')) || undefined, () => 'the second message was not delivered', { timeoutMs: 30_000 });
 
+    // every process dead at once: the supervisor stays and starts all of them again
+    for (const pid of pidsOf(dataDir).filter((p) => p !== supervisor)) process.kill(pid, 'SIGKILL');
+    await eventually(async () => started() === 7 || undefined, () => `not all restarted (${started()} process starts logged)`, { timeoutMs: 30_000 });
+    await eventually(async () => (await fetch(`${postlog.url}/ready`)).status === 200 || undefined, () => 'not ready again');
+    await send('third@example.org');
+    await eventually(async () => sink.received.some((m) => m.to.includes('third@example.org')) || undefined, () => 'the third message was not delivered', { timeoutMs: 30_000 });
+
     postlog.child.kill('SIGTERM');
     assert.equal(await postlog.exited, 0, postlog.output());
     assert.match(postlog.output(), /embedded PostgreSQL stopped/);
@@ -98,6 +105,23 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('stops cleanly when told to during start-up', async () => {
+    const dataDir = tempDataDir();
+    const env = await baseEnv(dataDir, { POSTLOG_PROCESSES: '2' });
+    const child = spawn(process.execPath, [cliPath, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // the database is up and the processes are being started
+    await eventually(async () => /embedded PostgreSQL started/.test(out) || undefined, () => `no database start in:\n${out}`, { timeoutMs: 30_000 });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+    assert.match(out, /embedded PostgreSQL stopped/);
+    assert.doesNotMatch(out, /could not start/);
+    assert.deepEqual(pidsOf(dataDir), []);
   });
 
   it('refuses a process count that is not a number or auto', async () => {
