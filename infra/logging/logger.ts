@@ -20,5 +20,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (format === 'pretty') {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid', destination: options.destination ?? fd }));
   }
-  return pino(base, options.destination ?? pino.destination({ dest: fd, sync: false }));
+  // Writes of whole lines, at most PIPE_BUF (4096) bytes each: the processes of a supervised Postlog
+  // share one stdout pipe, and only writes that small are atomic there, so lines never interleave.
+  return pino(base, options.destination ?? pino.destination({ dest: fd, sync: false, maxWrite: 4096 }));
 }
