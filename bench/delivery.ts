@@ -106,6 +106,7 @@ export async function run() {
   const ratio = postfix3k ? +(postlog3k.perSecond / postfix3k.perSecond).toFixed(2) : null;
   return {
     bench: 'delivery',
+    postlogProcesses: process.env.BENCH_PROCESSES ?? 'auto',
     postlog3k,
     postfixReference3k: postfix3k,
     ratio,

@@ -74,6 +74,7 @@ export async function run() {
       bench: 'tracking',
       clients: 64,
       loadGenerator: load.client,
+      postlogProcesses: postlog.env.POSTLOG_PROCESSES,
       hits,
       errors,
       seconds: +elapsed.toFixed(2),
