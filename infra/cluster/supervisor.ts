@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import { migrate, openDatabase, type Database } from '../postgres/index.js';
@@ -58,6 +58,14 @@ export class Supervisor {
   private readonly collecting = new Map<number, { pending: Set<number>; results: object[][]; done: () => void }>();
   private collectId = 0;
   private everReady = false;
+  /** The supervisor's own figures, shown with the processes' in /metrics. */
+  private readonly registry = new Registry();
+  private readonly restarts = new Counter({
+    name: 'postlog_process_restarts_total',
+    help: 'Processes the supervisor started again after they died, by process',
+    labelNames: ['process'],
+    registers: [this.registry],
+  });
   private stopping: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private startup: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -69,6 +77,19 @@ export class Supervisor {
     private readonly cliPath: string,
   ) {
     this.log = logger.child({ component: 'supervisor' });
+    const children = this.children;
+    new Gauge({
+      name: 'postlog_processes',
+      help: 'Processes of this Postlog by state: running (started and ready), starting, or planned but not running',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const ready = [...children.values()].filter((c) => c.ready).length;
+        this.set({ state: 'running' }, ready);
+        this.set({ state: 'starting' }, children.size - ready);
+        this.set({ state: 'down' }, Math.max(0, plan.length - children.size));
+      },
+    });
   }
 
   /** Resolves once every planned process is up; rejects when one cannot start or stop() is called first. */
@@ -184,6 +205,7 @@ export class Supervisor {
     this.failures.set(p.name, failures);
     const delay = RESTART_DELAYS_MS[Math.min(failures - 1, RESTART_DELAYS_MS.length - 1)]!;
     this.log.error({ process: p.name, processPid: worker.process.pid, code, signal, restartInMs: delay }, `process ${p.name} exited unexpectedly; starting it again`);
+    this.restarts.inc({ process: p.name });
     // a referenced timer: it keeps the supervisor alive while no process is
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
@@ -207,6 +229,7 @@ export class Supervisor {
     });
     clearTimeout(timer);
     this.collecting.delete(id);
+    results.push(await this.registry.getMetricsAsJSON());
     return AggregatorRegistry.aggregate(results).metrics();
   }
 }

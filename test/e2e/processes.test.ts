@@ -79,6 +79,10 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
     for (const pid of pidsOf(dataDir).filter((p) => p !== supervisor)) process.kill(pid, 'SIGKILL');
     await eventually(async () => started() === 7 || undefined, () => `not all restarted (${started()} process starts logged)`, { timeoutMs: 30_000 });
     await eventually(async () => (await fetch(`${postlog.url}/ready`)).status === 200 || undefined, () => 'not ready again');
+    const afterRestarts = await (await fetch(`${postlog.url}/metrics`)).text();
+    assert.equal(metricValue(afterRestarts, /^postlog_processes\{state="running"\}/), 3);
+    assert.equal(metricValue(afterRestarts, /^postlog_process_restarts_total\{process="worker"\}/), 1);
+    assert.ok(metricValue(afterRestarts, /^postlog_process_restarts_total\{process="web\.1"\}/) + metricValue(afterRestarts, /^postlog_process_restarts_total\{process="web\.2"\}/) === 3, afterRestarts.split('\n').filter((l) => l.includes('restarts')).join('\n'));
     await send('third@example.org');
     await eventually(async () => sink.received.some((m) => m.to.includes('third@example.org')) || undefined, () => 'the third message was not delivered', { timeoutMs: 30_000 });
 
