@@ -66,7 +66,7 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
   const filters = Object.fromEntries(projected.map((p) => [p.name, p.filter]));
   new Gauge({
     name: 'postlog_projection_lag_events',
-    // under a supervisor every process reports the same figure: show it once, not summed
+    // the processes that report it report the same figure: show it once, not summed
     aggregator: 'max',
     help: 'Events in the log after the projection checkpoint (by global position)',
     labelNames: ['projection'],
@@ -77,7 +77,7 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
   });
   new Gauge({
     name: 'postlog_projection_lag_seconds',
-    // under a supervisor every process reports the same figure: show it once, not summed
+    // the processes that report it report the same figure: show it once, not summed
     aggregator: 'max',
     help: 'How long the oldest event a projection has not applied yet has been waiting',
     labelNames: ['projection'],
@@ -88,7 +88,7 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
   });
   new Gauge({
     name: 'postlog_queue_depth',
-    // under a supervisor every process reports the same figure: show it once, not summed
+    // the processes that report it report the same figure: show it once, not summed
     aggregator: 'max',
     help: 'Messages waiting in the delivery queue, per recipient domain (largest 50)',
     labelNames: ['destination', 'state'],
