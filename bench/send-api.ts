@@ -28,7 +28,8 @@ export async function run() {
           url: postlog.url,
           connections: concurrency,
           seconds: secs,
-          requestLua: `return wrk.format("POST", ${luaString(path)}, ${luaHeaders}, string.format(${luaString(template)}, i, i % 10, i))`,
+          preludeLua: `local headers = ${luaHeaders}\nlocal template = ${luaString(template)}`,
+          requestLua: `return wrk.format("POST", ${luaString(path)}, headers, string.format(template, i, i % 10, i))`,
           okStatus,
           ...(okBodyContains ? { okBodyContains } : {}),
         });

@@ -58,6 +58,8 @@ export async function startPostlogForBench(extraEnv: Record<string, string> = {}
 
 export interface LoadResult {
   requests: number;
+  /** Requests answered as accepted. */
+  ok: number;
   errors: number;
   seconds: number;
   perSecond: number;
@@ -114,5 +116,5 @@ export async function closedLoop(
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2);
-  return { requests: latencies.length, errors, seconds: +elapsed.toFixed(2), perSecond: Math.round((latencies.length - errors) / elapsed), p50Ms: pct(0.5), p99Ms: pct(0.99), ...(firstError ? { firstError } : {}) };
+  return { requests: latencies.length, ok: latencies.length - errors, errors, seconds: +elapsed.toFixed(2), perSecond: Math.round((latencies.length - errors) / elapsed), p50Ms: pct(0.5), p99Ms: pct(0.99), ...(firstError ? { firstError } : {}) };
 }

@@ -3,11 +3,8 @@ import pg from 'pg';
 import { freePort } from '../test/helpers/ports.js';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
 import { startPostlogForBench } from './support.js';
+import { hasWrk, luaString, wrkLoad } from './wrk.js';
 import http from 'node:http';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 /** 64 concurrent clients loading open pixels; every hit must end up as an event in the log. */
 export async function run() {
@@ -50,7 +47,7 @@ export async function run() {
     // The load comes from wrk when it is installed (Debian's wrk): a node client on the same two
     // cores would take a good part of the CPU the server is being measured with.
     const started = performance.now();
-    const load = hasWrk() ? await loadWithWrk(httpPort, pixels, seconds) : await loadWithNode(httpPort, pixels, seconds);
+    const load = hasWrk() ? await pixelsWithWrk(`http://127.0.0.1:${httpPort}`, pixels, seconds) : await loadWithNode(httpPort, pixels, seconds);
     const { latencies, errors, elapsed } = load;
     const hits = latencies;
     // every answered hit must reach the log (the recorder drains its buffer)
@@ -102,38 +99,17 @@ interface Load {
   p99Ms: number;
 }
 
-function hasWrk(): boolean {
-  return spawnSync('wrk', ['--version']).error === undefined;
-}
 
-async function loadWithWrk(port: number, paths: string[], seconds: number): Promise<Load> {
-  const script = join(mkdtempSync(join(tmpdir(), 'postlog-wrk-')), 'pixels.lua');
-  writeFileSync(
-    script,
-    `local paths = {${paths.map((p) => JSON.stringify(p)).join(',')}}
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("GET", paths[(i % #paths) + 1], { ["User-Agent"] = ${JSON.stringify(userAgent)} })
-end
-done = function(s, latency, requests)
-  local e = s.errors
-  io.write(string.format("RESULT %d %d %d %d %d\\n", s.requests, e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(99), s.duration))
-end
-`,
-  );
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', '-c64', `-d${seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${port}`]);
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-    child.on('error', reject);
-    child.on('exit', () => resolve(text));
+async function pixelsWithWrk(url: string, paths: string[], seconds: number): Promise<Load> {
+  const result = await wrkLoad({
+    url,
+    connections: 64,
+    seconds,
+    preludeLua: `local paths = {${paths.map(luaString).join(',')}}\nlocal headers = { ["User-Agent"] = ${luaString(userAgent)} }`,
+    requestLua: 'return wrk.format("GET", paths[(i % #paths) + 1], headers)',
+    okStatus: 200,
   });
-  const m = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
-  if (!m) throw new Error(`wrk said: ${out}`);
-  const [requests, socketErrors, statusErrors, p99Us, durationUs] = m.slice(1).map(Number) as [number, number, number, number, number];
-  return { client: 'wrk', latencies: requests - statusErrors, errors: socketErrors + statusErrors, elapsed: durationUs / 1e6, p99Ms: p99Us / 1000 };
+  return { client: 'wrk', latencies: result.ok, errors: result.errors, elapsed: result.seconds, p99Ms: result.p99Ms };
 }
 
 async function loadWithNode(port: number, paths: string[], seconds: number): Promise<Load> {

@@ -17,6 +17,8 @@ export interface WrkLoad {
   url: string;
   connections: number;
   seconds: number;
+  /** Lua run once, before any request (e.g. a table the requests pick from). */
+  preludeLua?: string;
   /**
    * Lua that returns the i-th request (1-based `i` is in scope), e.g.
    * `return wrk.format("POST", "/v2/messages", headers, body)`.
@@ -34,7 +36,8 @@ export async function wrkLoad(load: WrkLoad): Promise<LoadResult & { client: 'wr
   const script = join(dir, 'load.lua');
   writeFileSync(
     script,
-    `local i = 0
+    `${load.preludeLua ?? ''}
+local i = 0
 -- globals, so that done() can read them from the thread with thread:get
 failures = 0
 first_failure = ""
@@ -83,6 +86,7 @@ end
     return {
       client: 'wrk',
       requests,
+      ok: requests - failed,
       errors,
       seconds: +seconds.toFixed(2),
       perSecond: Math.round((requests - failed) / seconds),
