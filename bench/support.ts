@@ -73,7 +73,8 @@ export async function closedLoop(
   target: string,
   concurrency: number,
   seconds: number,
-  request: (i: number) => { path: string; headers: Record<string, string>; body: string },
+  /** The i-th request: a POST of `body`, or a GET without one. */
+  request: (i: number) => { path: string; headers: Record<string, string>; body?: string },
   isOk: (status: number, body: string) => boolean,
   /** Stop early when this says no (a fixed number of requests). */
   more: () => boolean = () => true,
@@ -93,7 +94,14 @@ export async function closedLoop(
         const t0 = performance.now();
         const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
           const req = http.request(
-            { host: url.hostname, port: url.port, path: r.path, method: 'POST', agent, headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) } },
+            {
+              host: url.hostname,
+              port: url.port,
+              path: r.path,
+              method: r.body === undefined ? 'GET' : 'POST',
+              agent,
+              headers: r.body === undefined ? r.headers : { ...r.headers, 'content-length': Buffer.byteLength(r.body) },
+            },
             (res) => {
               let data = '';
               res.setEncoding('utf8');
@@ -102,7 +110,7 @@ export async function closedLoop(
             },
           );
           req.on('error', reject);
-          req.end(r.body);
+          req.end(r.body ?? '');
         });
         latencies.push(performance.now() - t0);
         if (!isOk(status, body)) {

@@ -2,9 +2,8 @@ import PostalMime from 'postal-mime';
 import pg from 'pg';
 import { freePort } from '../test/helpers/ports.js';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
-import { startPostlogForBench } from './support.js';
+import { closedLoop, startPostlogForBench, type LoadResult } from './support.js';
 import { hasWrk, luaString, wrkLoad } from './wrk.js';
-import http from 'node:http';
 
 /** 64 concurrent clients loading open pixels; every hit must end up as an event in the log. */
 export async function run() {
@@ -47,9 +46,8 @@ export async function run() {
     // The load comes from wrk when it is installed (Debian's wrk): a node client on the same two
     // cores would take a good part of the CPU the server is being measured with.
     const started = performance.now();
-    const load = hasWrk() ? await pixelsWithWrk(`http://127.0.0.1:${httpPort}`, pixels, seconds) : await loadWithNode(httpPort, pixels, seconds);
-    const { latencies, errors, elapsed } = load;
-    const hits = latencies;
+    const load = await loadPixels(`http://127.0.0.1:${httpPort}`, pixels, seconds);
+    const { ok: hits, errors, seconds: elapsed } = load;
     // every answered hit must reach the log (the recorder drains its buffer)
     const env = postlog.env;
     const secrets = JSON.parse((await import('node:fs')).readFileSync(`${env.POSTLOG_DATA_DIR}/embedded-pg.json`, 'utf8')) as { user: string; password: string };
@@ -90,54 +88,18 @@ export async function run() {
 
 const userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Bench/1.0';
 
-interface Load {
-  client: 'wrk' | 'node';
-  /** Answered with 200. */
-  latencies: number;
-  errors: number;
-  elapsed: number;
-  p99Ms: number;
-}
-
-
-async function pixelsWithWrk(url: string, paths: string[], seconds: number): Promise<Load> {
-  const result = await wrkLoad({
-    url,
-    connections: 64,
-    seconds,
-    preludeLua: `local paths = {${paths.map(luaString).join(',')}}\nlocal headers = { ["User-Agent"] = ${luaString(userAgent)} }`,
-    requestLua: 'return wrk.format("GET", paths[(i % #paths) + 1], headers)',
-    okStatus: 200,
-  });
-  return { client: 'wrk', latencies: result.ok, errors: result.errors, elapsed: result.seconds, p99Ms: result.p99Ms };
-}
-
-async function loadWithNode(port: number, paths: string[], seconds: number): Promise<Load> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 64 }, async (_, w) => {
-      let i = w;
-      while (performance.now() < end) {
-        const path = paths[i++ % paths.length]!;
-        const t0 = performance.now();
-        const status = await new Promise<number>((resolve, reject) => {
-          const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { 'user-agent': userAgent } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
-          req.on('error', reject);
-        });
-        if (status === 200) latencies.push(performance.now() - t0);
-        else errors++;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return { client: 'node', latencies: latencies.length, errors, elapsed, p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+/** 64 keep-alive clients loading the pixels in turn: from wrk when installed, else from node. */
+async function loadPixels(url: string, paths: string[], seconds: number): Promise<LoadResult & { client: 'wrk' | 'node' }> {
+  if (hasWrk()) {
+    return wrkLoad({
+      url,
+      connections: 64,
+      seconds,
+      preludeLua: `local paths = {${paths.map(luaString).join(',')}}\nlocal headers = { ["User-Agent"] = ${luaString(userAgent)} }`,
+      requestLua: 'return wrk.format("GET", paths[(i % #paths) + 1], headers)',
+      okStatus: 200,
+    });
+  }
+  const result = await closedLoop(url, 64, seconds, (i) => ({ path: paths[i % paths.length]!, headers: { 'user-agent': userAgent } }), (status) => status === 200);
+  return { client: 'node', ...result };
 }

@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics/index.js';
 import { sha256 } from '../tenancy/index.js';
 import { credentialsOf } from './auth.js';
 import { makeErrorHandler, sendError } from './errors.js';
+import { waitForRunningHandlersOnClose } from './running-handlers.js';
 
 export interface HttpServerDeps {
   logger: Logger;
@@ -85,35 +86,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  // A handler whose client hung up keeps running (its append may be under way) after the server
-  // closed that connection: close() waits for such handlers too, so the stores they use are closed
-  // only after them.
-  let handlersRunning = 0;
-  const allSettled: (() => void)[] = [];
-  app.addHook('onRoute', (route) => {
-    const handler = route.handler;
-    route.handler = function (this: FastifyInstance, req, reply) {
-      const result: unknown = handler.call(this, req, reply);
-      if (result instanceof Promise) {
-        handlersRunning++;
-        const settled = () => {
-          if (--handlersRunning === 0) allSettled.splice(0).forEach((resolve) => resolve());
-        };
-        result.then(settled, settled);
-      }
-      return result;
-    } as typeof handler;
-  });
-  app.addHook('onClose', async () => {
-    if (handlersRunning === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const settled = await Promise.race([
-      new Promise<boolean>((resolve) => allSettled.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), HANDLER_DRAIN_MS))),
-    ]);
-    clearTimeout(timer);
-    if (!settled) deps.logger.warn({ handlers: handlersRunning, waitedMs: HANDLER_DRAIN_MS }, 'closing with request handlers still running');
-  });
+  waitForRunningHandlersOnClose(app, deps.logger, HANDLER_DRAIN_MS);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers/eventually.js';
@@ -16,9 +17,9 @@ function pidsOf(marker: string): number[] {
     .map((l) => Number(l.trim().split(/\s+/)[0]))
     .filter((pid) => {
       try {
-        return execFileSync('cat', [`/proc/${pid}/environ`], { encoding: 'utf8' }).includes(marker);
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(marker);
       } catch {
-        return false;
+        return false; // gone meanwhile
       }
     });
 }
