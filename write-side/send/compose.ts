@@ -1,4 +1,6 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { randomBytesPooled } from '../../infra/random/index.js';
+import { mimeBytes } from './mime-bytes.js';
 
 export interface ComposeInput {
   from: string;
@@ -21,7 +23,13 @@ export interface ComposeInput {
 
 /** Builds the raw MIME with nodemailer's composer (BCC is never written into the headers). */
 export async function composeMime(input: ComposeInput): Promise<Buffer> {
-  const composer = new MailComposer({
+  const root = mailComposer(input).compile();
+  return mimeBytes(root) ?? root.build();
+}
+
+/** nodemailer's composer for the input; `compile()` gives the MIME tree. */
+export function mailComposer(input: ComposeInput): MailComposer {
+  return new MailComposer({
     from: input.from,
     ...(input.sender ? { sender: input.sender } : {}),
     to: input.to,
@@ -34,8 +42,9 @@ export async function composeMime(input: ComposeInput): Promise<Buffer> {
     headers: { Received: input.received, ...input.headers },
     messageId: `<${input.messageId}>`,
     date: input.date,
+    // random, as nodemailer's own, without a system call per part
+    baseBoundary: randomBytesPooled(8).toString('hex'),
   });
-  return new Promise((resolve, reject) => composer.compile().build((error, message) => (error ? reject(error) : resolve(message))));
 }
 
 /** Headers Postlog writes itself; a sender may not set or override them. */

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { err, ok, type Result } from '../../../domain/result.js';
+import { randomBytesPooled } from '../../random/index.js';
 import { EventToAppend, type AppendError, type AppendSuccess, type ExpectedRevision } from '../port.js';
 import { encodeCheckpoint } from './checkpoint.js';
 
@@ -39,7 +40,7 @@ export function prepare(request: AppendRequest): Result<ParsedEvent[], AppendErr
     }
     const e = result.data;
     parsed.push({
-      eventId: e.eventId ?? uuidv7(),
+      eventId: e.eventId ?? uuidv7({ random: randomBytesPooled(16) }),
       type: e.type,
       schemaVersion: e.schemaVersion,
       data: withoutNul(JSON.stringify(e.data ?? null)),
