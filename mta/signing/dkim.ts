@@ -1,6 +1,12 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { dkimSign } from 'mailauth';
 import DKIM from 'nodemailer/lib/dkim';
+import MessageParser, { type MessageParserHeaderLine } from 'nodemailer/lib/dkim/message-parser';
+import RelaxedBody from 'nodemailer/lib/dkim/relaxed-body';
+import sign from 'nodemailer/lib/dkim/sign';
+import { foldLines } from 'nodemailer/lib/mime-funcs';
+import { normalizeDomain } from 'nodemailer/lib/shared';
+import { transformSync } from '../../infra/streams/index.js';
 
 export interface SigningKey {
   selector: string;
@@ -34,6 +40,56 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 /**
+ * RSA-SHA256 signatures, relaxed/relaxed, over nodemailer's canonicalization (its header parser,
+ * body hasher and header canonicalizer), giving the bytes nodemailer's streaming signer writes (a
+ * differential test holds it to that). Two things differ from that signer, both measured on a
+ * busy MTA: the parsing and hashing run in one go instead of dozens of event-loop turns per
+ * message, and the RSA operation (most of the CPU of signing) runs on libuv's thread pool, off
+ * the event loop that carries every other delivery. Undefined: the parts did not finish
+ * synchronously, use rsaSignStreaming.
+ */
+export async function rsaSign(message: Buffer, domain: string, keys: SigningKey[]): Promise<Buffer | undefined> {
+  const parser = new MessageParser();
+  let headers: MessageParserHeaderLine[] | undefined;
+  parser.once('headers', (h: MessageParserHeaderLine[]) => (headers = h));
+  const body = transformSync(parser, message);
+  const relaxed = new RelaxedBody({ hashAlgo: 'sha256' });
+  let bodyHash: string | undefined;
+  relaxed.once('hash', (h: string) => (bodyHash = h));
+  if (!body || !headers || transformSync(relaxed, body) === undefined || !bodyHash || !parser.rawHeaders) return undefined;
+  const canonical = sign.relaxedHeaders(headers, SIGNED_HEADERS);
+  const fields = await Promise.all(
+    keys.map(async (k) => {
+      const field = dkimFieldWithoutSignature(domain, k.selector, canonical.fieldNames, bodyHash!);
+      const signed = `${canonical.headers}dkim-signature:${relaxedHeaderValue(field)}`;
+      const signature = await new Promise<Buffer>((resolve, reject) =>
+        cryptoSign('sha256', Buffer.from(signed, 'latin1'), keyObject(k.privateKeyPem), (err, sig) => (err ? reject(new Error(`DKIM signing with selector ${k.selector} of ${domain} failed: ${err.message}`)) : resolve(sig))),
+      );
+      // the b= value folded as nodemailer folds it
+      return Buffer.from(`${field}${signature.toString('base64').replace(/(^.{73}|.{75}(?!\r?\n|\r))/g, '$&\r\n ').trim()}\r\n`);
+    }),
+  );
+  return Buffer.concat([...fields, parser.rawHeaders, body]);
+}
+
+/** The DKIM-Signature field up to "b=" (RFC 6376 §3.5), laid out and folded as nodemailer's signer does. */
+function dkimFieldWithoutSignature(domain: string, selector: string, fieldNames: string, bodyHash: string): string {
+  // a tag value cannot carry a control character or a tag delimiter
+  const clean = (value: string) => value.replace(/[\x00-\x1f\x7f;=]/g, '');
+  const tags = ['v=1', 'a=rsa-sha256', 'c=relaxed/relaxed', `d=${normalizeDomain(clean(domain), false)}`, 'q=dns/txt', `s=${clean(selector)}`, `bh=${bodyHash}`, `h=${clean(fieldNames)}`];
+  return `${foldLines(`DKIM-Signature: ${tags.join('; ')}`, 76)};\r\n b=`;
+}
+
+/** Relaxed canonicalization of one header field's value (RFC 6376 §3.4.2). */
+function relaxedHeaderValue(line: string): string {
+  return line
+    .slice(line.indexOf(':') + 1)
+    .replace(/\r?\n/g, '')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
+}
+
+/**
  * DKIM-signs a message with every active key of its domain: RSA-SHA256 with nodemailer's signer
  * (parsed key cached), and Ed25519-SHA256 (RFC 8463) with mailauth's, for dual signing.
  * Both use relaxed/relaxed canonicalization.
@@ -41,14 +97,7 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export async function dkimSignMessage(message: Buffer, domain: string, keys: SigningKey[], now: Date): Promise<Buffer> {
   let signed = message;
   const rsa = keys.filter((k) => k.algorithm === 'rsa-2048');
-  if (rsa.length > 0) {
-    const dkim = new DKIM({
-      keys: rsa.map((k) => ({ domainName: domain, keySelector: k.selector, privateKey: keyObject(k.privateKeyPem) as unknown as string })),
-      cacheDir: false,
-      headerFieldNames: SIGNED_HEADERS,
-    });
-    signed = await collect(dkim.sign(signed));
-  }
+  if (rsa.length > 0) signed = (await rsaSign(signed, domain, rsa)) ?? (await rsaSignStreaming(signed, domain, rsa));
   const ed = keys.filter((k) => k.algorithm === 'ed25519');
   if (ed.length > 0) {
     const result = await dkimSign(signed, {
@@ -64,4 +113,14 @@ export async function dkimSignMessage(message: Buffer, domain: string, keys: Sig
     signed = Buffer.concat([Buffer.from(result.signatures), signed]);
   }
   return signed;
+}
+
+/** nodemailer's streaming signer: what rsaSign writes, the long way round. */
+export async function rsaSignStreaming(message: Buffer, domain: string, keys: SigningKey[]): Promise<Buffer> {
+  const dkim = new DKIM({
+    keys: keys.map((k) => ({ domainName: domain, keySelector: k.selector, privateKey: keyObject(k.privateKeyPem) as unknown as string })),
+    cacheDir: false,
+    headerFieldNames: SIGNED_HEADERS,
+  });
+  return collect(dkim.sign(message));
 }

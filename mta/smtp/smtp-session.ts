@@ -49,7 +49,13 @@ export function parseReply(response: string | undefined, fallbackCode?: number):
  */
 export class SmtpSession {
   private readonly connection: SMTPConnection;
-  private used = false;
+  /**
+   * A transaction that did not end with the server's answer to the message (a refused sender or
+   * recipient, a failed DATA) may leave envelope state behind: the next one starts with RSET.
+   * After an accepted message the server has cleared it itself (RFC 5321 §4.1.1.4), so there is
+   * no RSET round trip per message.
+   */
+  private dirty = false;
   readonly startedAt = performance.now();
 
   private constructor(connection: SMTPConnection) {
@@ -129,15 +135,16 @@ export class SmtpSession {
 
   async send(from: string, to: string, message: Buffer): Promise<SendOutcome> {
     this.noDelay(); // again: STARTTLS replaced the socket
-    if (this.used) {
+    if (this.dirty) {
       const reset = await new Promise<Error | null>((resolve) => this.connection.reset((err) => resolve(err ?? null)));
       if (reset) return { ok: false, kind: 'connection', error: `RSET failed: ${reset.message}` };
+      this.dirty = false;
     }
-    this.used = true;
     const eightBit = hasEightBit(message);
     return new Promise((resolve) => {
       this.connection.send({ from, to: [to], size: message.length, use8BitMime: eightBit }, message, (err, info) => {
         if (err) {
+          this.dirty = true;
           const e = err as Error & { responseCode?: number; response?: string; code?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
           const rejected = e.rejectedErrors?.[0];
           const response = e.response ?? rejected?.response;

@@ -1,7 +1,7 @@
 import { Encoder as Base64Encoder } from 'nodemailer/lib/base64';
 import type MimeNode from 'nodemailer/lib/mime-node';
 import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
-import type { Transform } from 'node:stream';
+import { transformSync } from '../../infra/streams/index.js';
 
 /** The parts of a MimeNode that decide whether it can be written without streams (not all in its typings). */
 interface NodeInternals {
@@ -49,12 +49,12 @@ function writeNode(node: MimeNode, out: Buffer[]): boolean {
   if (content) {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
     if (transferEncoding === 'base64') {
-      const encoded = encodeAll(new Base64Encoder({}), bytes);
+      const encoded = transformSync(new Base64Encoder({}), bytes);
       if (!encoded) return false;
       out.push(encoded);
     } else if (transferEncoding === 'quoted-printable') {
       // outside of text a lone CR or LF is data (as nodemailer's stream() decides)
-      const encoded = encodeAll(new QpEncoder({ binary: !/^text\//i.test(node.contentType || '') }), bytes);
+      const encoded = transformSync(new QpEncoder({ binary: !/^text\//i.test(node.contentType || '') }), bytes);
       if (!encoded) return false;
       out.push(encoded);
     } else {
@@ -69,23 +69,4 @@ function writeNode(node: MimeNode, out: Buffer[]): boolean {
     out.push(Buffer.from(`\r\n--${node.boundary}--\r\n`));
   }
   return true;
-}
-
-/**
- * Runs one of nodemailer's encoders over the whole input at once. A Transform processes a write
- * and its end-of-input flush synchronously ('prefinish' fires once the flush is done); output
- * past its buffer size waits for a read, which lets it go on, still synchronously. Should that
- * ever not hold, undefined sends the caller back to `build()`.
- */
-function encodeAll(encoder: Transform, input: Buffer): Buffer | undefined {
-  let flushed = false;
-  encoder.once('prefinish', () => (flushed = true));
-  encoder.end(input);
-  const parts: Buffer[] = [];
-  for (;;) {
-    const chunk: Buffer | null = encoder.read();
-    if (chunk !== null) parts.push(chunk);
-    else if (flushed) return Buffer.concat(parts);
-    else return undefined;
-  }
 }
