@@ -17,7 +17,11 @@ export class ContentStore {
   constructor(private readonly pool: pg.Pool) {
     this.writer = new MicroBatcher<{ hash: string; body: Buffer }, void>(async (items) => {
       const unique = new Map(items.map((i) => [i.hash, i.body]));
-      await this.pool.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [[...unique.keys()], [...unique.values()]]);
+      // each body its own parameter: pg sends a Buffer parameter as binary, while an array of
+      // them becomes a hex text literal that PostgreSQL parses character by character (three
+      // times the CPU for a 100 KB message)
+      const bodies = [...unique.values()];
+      await this.pool.query(`SELECT postlog_put_contents($1::text[], ARRAY[${bodies.map((_, i) => `$${i + 2}::bytea`).join(', ')}])`, [[...unique.keys()], ...bodies]);
       return items.map(() => undefined);
     }, 200);
   }
@@ -33,13 +37,15 @@ export class ContentStore {
     return (await this.putMany([body]))[0]!;
   }
 
+  // Bodies are read as base64, not as bytea's hex text: a third less to encode, send and decode
+  // (pg reads every column as text). Buffer.from skips the line breaks PostgreSQL puts in it.
   async getMany(hashes: string[]): Promise<Map<string, Buffer>> {
-    const { rows } = await this.pool.query<{ sha256: string; body: Buffer }>('SELECT sha256, body FROM contents WHERE sha256 = ANY($1::text[])', [[...new Set(hashes)]]);
-    return new Map(rows.map((r) => [r.sha256, r.body]));
+    const { rows } = await this.pool.query<{ sha256: string; body: string }>("SELECT sha256, encode(body, 'base64') AS body FROM contents WHERE sha256 = ANY($1::text[])", [[...new Set(hashes)]]);
+    return new Map(rows.map((r) => [r.sha256, Buffer.from(r.body, 'base64')]));
   }
 
   async get(sha256: string): Promise<Buffer | undefined> {
-    const { rows } = await this.pool.query<{ body: Buffer }>('SELECT body FROM contents WHERE sha256 = $1', [sha256]);
-    return rows[0]?.body;
+    const { rows } = await this.pool.query<{ body: string }>("SELECT encode(body, 'base64') AS body FROM contents WHERE sha256 = $1", [sha256]);
+    return rows[0] ? Buffer.from(rows[0].body, 'base64') : undefined;
   }
 }
