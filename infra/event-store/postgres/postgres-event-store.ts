@@ -36,6 +36,8 @@ export interface PostgresEventStoreOptions {
   maxBatchBytes?: number;
   /** Fallback poll interval of subscriptions, for commits whose notification was missed. */
   pollIntervalMs?: number;
+  /** How long a caught-up subscription gathers commits before it reads again (see PollingSubscription). */
+  subscriptionLingerMs?: number;
   onBatch?: (appends: number, events: number, ms: number) => void;
 }
 
@@ -141,6 +143,7 @@ export class PostgresEventStore implements EventStore {
       batchSize: options.batchSize ?? 1000,
       ...(options.filter ? { filter: options.filter } : {}),
       pollIntervalMs: this.options.pollIntervalMs ?? 250,
+      lingerMs: this.options.subscriptionLingerMs ?? 10,
       handler,
       logger: this.options.logger,
     });

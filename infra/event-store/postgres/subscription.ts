@@ -9,6 +9,14 @@ export interface PollingSubscriptionOptions {
   filter?: EventFilter;
   batchSize: number;
   pollIntervalMs: number;
+  /**
+   * After a batch that did not fill up (the subscriber has caught up), wait this long before
+   * reading again, so that the commits of the next few milliseconds arrive as one batch. Without
+   * it, a log written by many small commits gets each subscriber reading and applying nearly every
+   * commit on its own: a transaction and several round trips per handful of events, per
+   * subscriber. The first event after a quiet spell is still read at once (on its notification).
+   */
+  lingerMs?: number;
   handler: BatchHandler;
   logger: Logger;
 }
@@ -23,6 +31,7 @@ export class PollingSubscription implements Subscription {
   private current: Checkpoint = 'start';
   private stopping = false;
   private wake: (() => void) | undefined;
+  private endLinger: (() => void) | undefined;
   private pending = false;
 
   constructor(private readonly o: PollingSubscriptionOptions) {
@@ -36,6 +45,7 @@ export class PollingSubscription implements Subscription {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    this.endLinger?.();
     await this.done.catch(() => undefined);
   }
 
@@ -61,18 +71,37 @@ export class PollingSubscription implements Subscription {
           }
           await this.o.handler(events);
           this.current = checkpoint;
+          if (events.length < this.o.batchSize && this.o.lingerMs) await this.linger(this.o.lingerMs);
           continue;
         }
-        if (!this.pending) await this.sleep();
+        if (!this.pending) await this.sleep(this.o.pollIntervalMs);
       }
     } finally {
       unlisten();
     }
   }
 
-  private sleep(): Promise<void> {
+  /** Until `ms` pass or stop(): commit notifications do not cut it short. */
+  private linger(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.o.pollIntervalMs);
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.endLinger = () => {
+        this.endLinger = undefined;
+        done();
+      };
+    });
+  }
+
+  /** Until `ms` pass, a commit notification arrives, or stop(). */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         resolve();
