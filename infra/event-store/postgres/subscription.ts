@@ -30,8 +30,10 @@ export class PollingSubscription implements Subscription {
   readonly done: Promise<void>;
   private current: Checkpoint = 'start';
   private stopping = false;
+  /** Ends a sleep on a commit notification. */
   private wake: (() => void) | undefined;
-  private endLinger: (() => void) | undefined;
+  /** Ends any sleep, a linger too: stop(). */
+  private interrupt: (() => void) | undefined;
   private pending = false;
 
   constructor(private readonly o: PollingSubscriptionOptions) {
@@ -44,8 +46,7 @@ export class PollingSubscription implements Subscription {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
-    this.endLinger?.();
+    this.interrupt?.();
     await this.done.catch(() => undefined);
   }
 
@@ -71,7 +72,7 @@ export class PollingSubscription implements Subscription {
           }
           await this.o.handler(events);
           this.current = checkpoint;
-          if (events.length < this.o.batchSize && this.o.lingerMs) await this.linger(this.o.lingerMs);
+          if (events.length < this.o.batchSize && this.o.lingerMs) await this.sleep(this.o.lingerMs, true);
           continue;
         }
         if (!this.pending) await this.sleep(this.o.pollIntervalMs);
@@ -81,35 +82,19 @@ export class PollingSubscription implements Subscription {
     }
   }
 
-  /** Until `ms` pass or stop(): commit notifications do not cut it short. */
-  private linger(ms: number): Promise<void> {
+  /** Until `ms` pass or stop(), or a commit notification arrives (unless `throughCommits`). */
+  private sleep(ms: number, throughCommits = false): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.endLinger = () => {
-        this.endLinger = undefined;
-        done();
-      };
-    });
-  }
-
-  /** Until `ms` pass, a commit notification arrives, or stop(). */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
         this.wake = undefined;
-        done();
+        this.interrupt = undefined;
+        resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.interrupt = done;
+      if (!throughCommits) this.wake = done;
     });
   }
 }
