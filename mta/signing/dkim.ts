@@ -90,9 +90,10 @@ function relaxedHeaderValue(line: string): string {
 }
 
 /**
- * DKIM-signs a message with every active key of its domain: RSA-SHA256 with nodemailer's signer
- * (parsed key cached), and Ed25519-SHA256 (RFC 8463) with mailauth's, for dual signing.
- * Both use relaxed/relaxed canonicalization.
+ * DKIM-signs a message with every active key of its domain: RSA-SHA256 by rsaSign (nodemailer's
+ * canonicalization, parsed keys cached), and Ed25519-SHA256 (RFC 8463) with mailauth's signer, for
+ * dual signing. Both use relaxed/relaxed canonicalization. A key the crypto library refuses fails
+ * the signing (the message is retried later) rather than going out without that signature.
  */
 export async function dkimSignMessage(message: Buffer, domain: string, keys: SigningKey[], now: Date): Promise<Buffer> {
   let signed = message;
