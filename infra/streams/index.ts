@@ -10,18 +10,17 @@ import type { Transform } from 'node:stream';
  * past its buffer size waits for a read, which lets it go on, still synchronously.
  *
  * Returns undefined when the transform did not finish synchronously (one that works
- * asynchronously, or a Node whose streams behave otherwise): the caller then uses its streaming
- * path. A transform's error is thrown.
+ * asynchronously, or a Node whose streams behave otherwise) or failed: the caller then uses its
+ * streaming path, which reports the error. (A stream emits its error on a later tick; the
+ * listener only keeps that from being an uncaught one.)
  */
 export function transformSync(transform: Transform, input: Buffer): Buffer | undefined {
   let flushed = false;
-  let failure: unknown;
   transform.once('prefinish', () => (flushed = true));
-  transform.once('error', (e) => (failure = e));
+  transform.once('error', () => undefined);
   transform.end(input);
   const parts: Buffer[] = [];
   for (;;) {
-    if (failure) throw failure;
     const chunk: Buffer | null = transform.read();
     if (chunk !== null) parts.push(chunk);
     else if (flushed) return Buffer.concat(parts);

@@ -27,8 +27,8 @@ export async function composeMime(input: ComposeInput): Promise<Buffer> {
   return mimeBytes(root) ?? root.build();
 }
 
-/** nodemailer's composer for the input; `compile()` gives the MIME tree. */
-export function mailComposer(input: ComposeInput): MailComposer {
+/** nodemailer's composer for the input; `compile()` gives the MIME tree. Tests fix `baseBoundary` to build a tree twice. */
+export function mailComposer(input: ComposeInput, baseBoundary = randomBytesPooled(8).toString('hex')): MailComposer {
   return new MailComposer({
     from: input.from,
     ...(input.sender ? { sender: input.sender } : {}),
@@ -43,7 +43,7 @@ export function mailComposer(input: ComposeInput): MailComposer {
     messageId: `<${input.messageId}>`,
     date: input.date,
     // random, as nodemailer's own, without a system call per part
-    baseBoundary: randomBytesPooled(8).toString('hex'),
+    baseBoundary,
   });
 }
 

@@ -30,9 +30,10 @@ export function mimeBytes(root: MimeNode): Buffer | undefined {
   if ((r._transforms?.length ?? 0) > 0 || (r._processFuncs?.length ?? 0) > 0 || r.newline) return undefined;
   const chunks: Buffer[] = [];
   if (!writeNode(root, chunks)) return undefined;
-  // as nodemailer's LastNewline: the message ends with a line break
-  const last = chunks.at(-1);
-  const lastByte = last && last.length > 0 ? last[last.length - 1] : undefined;
+  // as nodemailer's LastNewline: the message ends with a line break (judged by the last byte
+  // written: an empty part writes none)
+  const last = chunks.findLast((c) => c.length > 0);
+  const lastByte = last ? last[last.length - 1] : undefined;
   if (lastByte === 0x0d) chunks.push(Buffer.from('\n'));
   else if (lastByte !== 0x0a) chunks.push(Buffer.from('\r\n'));
   return Buffer.concat(chunks);

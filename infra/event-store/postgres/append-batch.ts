@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { err, ok, type Result } from '../../../domain/result.js';
-import { randomBytesPooled } from '../../random/index.js';
 import { EventToAppend, type AppendError, type AppendSuccess, type ExpectedRevision } from '../port.js';
 import { encodeCheckpoint } from './checkpoint.js';
 
@@ -40,7 +39,8 @@ export function prepare(request: AppendRequest): Result<ParsedEvent[], AppendErr
     }
     const e = result.data;
     parsed.push({
-      eventId: e.eventId ?? uuidv7({ random: randomBytesPooled(16) }),
+      // uuid's own v7: with options given it would drop the counter that orders ids within a millisecond
+      eventId: e.eventId ?? uuidv7(),
       type: e.type,
       schemaVersion: e.schemaVersion,
       data: withoutNul(JSON.stringify(e.data ?? null)),
