@@ -45,7 +45,6 @@ export class ContentStore {
   }
 
   async get(sha256: string): Promise<Buffer | undefined> {
-    const { rows } = await this.pool.query<{ body: string }>("SELECT encode(body, 'base64') AS body FROM contents WHERE sha256 = $1", [sha256]);
-    return rows[0] ? Buffer.from(rows[0].body, 'base64') : undefined;
+    return (await this.getMany([sha256])).get(sha256);
   }
 }

@@ -2,8 +2,8 @@ import { randomFillSync } from 'node:crypto';
 
 /**
  * Cryptographically random bytes, drawn from a buffer filled by the CSPRNG a few kilobytes at a
- * time. Every message takes random bytes several times (event id, tracking token, MIME
- * boundary); one system call per call cost more than the rest of making them. Node's own
+ * time. Every message takes random bytes several times (tracking token, MIME boundaries); one
+ * system call per call cost more than the rest of making them. Node's own
  * randomUUID() keeps such a cache too. Bytes are handed out once and never reused.
  */
 const POOL_BYTES = 8192;
