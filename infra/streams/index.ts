@@ -1,29 +1,56 @@
-import type { Transform } from 'node:stream';
+import type { Transform, TransformCallback } from 'node:stream';
+
+/** The methods a Transform's implementer provides (node:stream calls them; so does transformSync). */
+interface TransformImplementation {
+  /** 'buffer': the chunk is a Buffer (as node:stream says for a written Buffer). */
+  _transform(chunk: Buffer, encoding: BufferEncoding | 'buffer', callback: TransformCallback): void;
+  _flush?(callback: TransformCallback): void;
+  push(chunk: unknown, encoding?: BufferEncoding): boolean;
+}
 
 /**
- * Runs a Transform stream over the whole input at once, without waiting for the event loop.
+ * Runs a Transform over the whole input at once, without the stream machinery around it.
  *
  * nodemailer's encoders, DKIM body hasher and header parser are Transforms; driven through
- * pipes, one message costs dozens of event-loop turns (each waiting behind everything else the
- * process is doing) for microseconds of work. A Transform handles a write and its end-of-input
- * flush synchronously when nothing is queued ('prefinish' fires once the flush is done); output
- * past its buffer size waits for a read, which lets it go on, still synchronously.
+ * pipes, one message costs dozens of event-loop turns for microseconds of work, and even a
+ * synchronous `end()` and `read()` spend more in Writable and Readable bookkeeping than a 3 KB
+ * message costs to encode. This calls the implementation's own `_transform` (with the input as
+ * one chunk) and `_flush`, collecting what they push, which is all that node:stream does with
+ * them for a single write followed by end.
  *
  * Returns undefined when the transform did not finish synchronously (one that works
- * asynchronously, or a Node whose streams behave otherwise) or failed: the caller then uses its
- * streaming path, which reports the error. (A stream emits its error on a later tick; the
- * listener only keeps that from being an uncaught one.)
+ * asynchronously calls back later) or failed: the caller then uses its streaming path, with a
+ * new transform, which reports the error.
  */
 export function transformSync(transform: Transform, input: Buffer): Buffer | undefined {
-  let flushed = false;
-  transform.once('prefinish', () => (flushed = true));
-  transform.once('error', () => undefined);
-  transform.end(input);
+  const t = transform as unknown as TransformImplementation;
   const parts: Buffer[] = [];
-  for (;;) {
-    const chunk: Buffer | null = transform.read();
-    if (chunk !== null) parts.push(chunk);
-    else if (flushed) return Buffer.concat(parts);
-    else return undefined;
+  const collect = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (typeof chunk === 'string') parts.push(Buffer.from(chunk, encoding));
+    else if (Buffer.isBuffer(chunk)) parts.push(chunk);
+    else if (chunk instanceof Uint8Array) parts.push(Buffer.from(chunk));
+    return true;
+  };
+  let steps = 0;
+  let failed = false;
+  const done: TransformCallback = (error, data) => {
+    if (error) failed = true;
+    else if (data !== undefined && data !== null) collect(data);
+    steps++;
+  };
+  const ownPush = Object.hasOwn(t, 'push') ? t.push : undefined;
+  t.push = collect;
+  try {
+    t._transform(input, 'buffer', done);
+    if (steps !== 1 || failed) return undefined;
+    if (t._flush) t._flush(done);
+    else steps++;
+    return steps === 2 && !failed ? Buffer.concat(parts) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    // a late callback of an asynchronous transform must not land in `parts`
+    if (ownPush) t.push = ownPush;
+    else delete (t as Partial<TransformImplementation>).push;
   }
 }
