@@ -1,6 +1,11 @@
 /**
  * Runs concurrent calls together: calls that arrive while a batch is running wait and go in the
- * next one. A lone call is never delayed. One round trip then serves many requests.
+ * next one. One round trip then serves many requests.
+ *
+ * An idle batcher starts its batch at the end of the current event-loop turn (setImmediate), not
+ * at the first call: a busy server reads many requests in one turn, and each reaches its call in
+ * its own callback, so starting at once sent the first alone and the rest one round trip later.
+ * A lone call waits only for the callbacks already ready to run, never for a timer.
  */
 export class MicroBatcher<I, O> {
   private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
@@ -14,7 +19,10 @@ export class MicroBatcher<I, O> {
   call(item: I): Promise<O> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) void this.next();
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.next());
+      }
     });
   }
 

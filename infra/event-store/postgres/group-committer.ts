@@ -26,13 +26,16 @@ export interface GroupCommitOptions {
 
 /**
  * Group commit: appends that arrive while a batch is committing wait and go together in the next
- * transaction, so N concurrent writers cost one commit (one WAL flush) instead of N. A lone writer
- * is never delayed: with nothing in flight its append is sent at once.
+ * transaction, so N concurrent writers cost one commit (one WAL flush) instead of N. With nothing
+ * in flight, a batch starts at the end of the current event-loop turn (setImmediate): the appends
+ * of requests that were ready in the same turn go together instead of the first one alone. A
+ * lone writer waits only for callbacks already ready to run, never for a timer.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private pumpScheduled = false;
 
   constructor(private readonly pool: pg.Pool, private readonly options: GroupCommitOptions) {}
 
@@ -45,7 +48,14 @@ export class GroupCommitter {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ requests, atomic, events, bytes, resolve, reject });
-      this.pump();
+      // while a batch commits, its completion starts the next one
+      if (!this.pumpScheduled && this.inFlight < this.options.maxInFlight) {
+        this.pumpScheduled = true;
+        setImmediate(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
