@@ -4,6 +4,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import { migrate, openDatabase, type Database } from '../postgres/index.js';
+import { loadTlsMaterial } from '../tls/certificate.js';
 import { cpuBudget, MAX_AUTO_PROCESSES } from './cpu-budget.js';
 import { ToSupervisor, type ToProcess } from './messages.js';
 import type { PlannedProcess } from './process-plan.js';
@@ -105,6 +106,11 @@ export class Supervisor {
     if (this.stopping) throw new Error('stopped during start-up');
     await migrate(this.database.pool, this.log);
     if (this.stopping) throw new Error('stopped during start-up');
+    // A self-signed certificate is made here, once: processes that each made their own at the
+    // same time could read one's key with the other's certificate, and fail to start.
+    if (this.config.roles.includes('smtp') || this.config.roles.includes('inbound')) {
+      await loadTlsMaterial({ certFile: this.config.tlsCertFile, keyFile: this.config.tlsKeyFile, dataDir: this.config.dataDir, hostname: this.config.hostname, logger: this.log });
+    }
     // the workers run `postlog start` with their share of the roles (no --roles: the env says)
     cluster.setupPrimary({ exec: this.cliPath, args: ['start'] });
     for (const p of this.plan) await this.fork(p);

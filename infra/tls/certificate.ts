@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generate } from 'selfsigned';
 import type { Logger } from '../logging/index.js';
@@ -27,11 +27,18 @@ export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFil
       notAfterDate: new Date(Date.now() + 5 * 365 * 86_400_000),
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: o.hostname }] }],
     });
-    writeFileSync(keyPath, pems.private, { mode: 0o600 });
-    writeFileSync(certPath, pems.cert);
+    // each file appears whole (written aside, then renamed): a reader never sees half of one
+    writeWhole(keyPath, pems.private, 0o600);
+    writeWhole(certPath, pems.cert, 0o644);
     o.logger.warn({ cert: certPath }, `generated a self-signed TLS certificate for ${o.hostname}: set POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE to a real one for production`);
   } else {
     o.logger.warn({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
   }
   return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), selfSigned: true };
+}
+
+function writeWhole(path: string, content: string, mode: number): void {
+  const aside = `${path}.${process.pid}.tmp`;
+  writeFileSync(aside, content, { mode });
+  renameSync(aside, path);
 }

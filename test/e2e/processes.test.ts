@@ -45,6 +45,11 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
     const postlog = await startPostlogProcess(env);
     assert.match(postlog.output(), /Postlog is up in 3 processes/);
     assert.match(postlog.output(), /"processes":\["web\.1 \(api,smtp,inbound,tracking,graphql\)","web\.2 \(api,smtp,inbound,tracking,graphql\)","worker \(mta,projector\)"\]/);
+    // one certificate, made by the supervisor: two web processes making their own at once could
+    // pair one's key with the other's certificate
+    const generated = postlog.output().split('\n').filter((l) => l.includes('generated a self-signed TLS certificate'));
+    assert.equal(generated.length, 1, generated.join('\n'));
+    assert.match(generated[0]!, /"component":"supervisor"/);
     const [supervisor, ...workers] = pidsOf(dataDir);
     assert.equal(workers.length, 3, 'a supervisor and three processes');
 
