@@ -21,7 +21,12 @@ export class ContentStore {
       // them becomes a hex text literal that PostgreSQL parses character by character (three
       // times the CPU for a 100 KB message)
       const bodies = [...unique.values()];
-      await this.pool.query(`SELECT postlog_put_contents($1::text[], ARRAY[${bodies.map((_, i) => `$${i + 2}::bytea`).join(', ')}])`, [[...unique.keys()], ...bodies]);
+      // named per number of bodies: each connection parses and plans each form once
+      await this.pool.query({
+        name: `postlog_put_contents_${bodies.length}`,
+        text: `SELECT postlog_put_contents($1::text[], ARRAY[${bodies.map((_, i) => `$${i + 2}::bytea`).join(', ')}])`,
+        values: [[...unique.keys()], ...bodies],
+      });
       return items.map(() => undefined);
     }, 200);
   }

@@ -10,12 +10,14 @@ export class SuppressionList {
 
   constructor(private readonly pool: pg.Pool, private readonly defaultDays = 30) {
     this.lookups = new MicroBatcher(async (items) => {
-      const { rows } = await this.pool.query<{ server_id: string; address: string; reason: string }>(
-        `SELECT s.server_id, s.address, s.reason FROM suppressions s
+      // a named statement: each connection parses and plans it once, not for every batch
+      const { rows } = await this.pool.query<{ server_id: string; address: string; reason: string }>({
+        name: 'postlog_suppressed',
+        text: `SELECT s.server_id, s.address, s.reason FROM suppressions s
            JOIN unnest($1::uuid[], $2::text[]) AS q(server_id, address) ON s.server_id = q.server_id AND s.address = q.address
           WHERE s.expires_at IS NULL OR s.expires_at > now()`,
-        [items.map((i) => i.serverId), items.map((i) => i.address)],
-      );
+        values: [items.map((i) => i.serverId), items.map((i) => i.address)],
+      });
       const found = new Map(rows.map((r) => [`${r.server_id} ${r.address}`, r.reason]));
       return items.map((i) => found.get(`${i.serverId} ${i.address}`));
     }, 1000);

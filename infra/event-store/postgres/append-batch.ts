@@ -82,18 +82,23 @@ export async function appendBatch(client: pg.ClientBase, requests: PreparedAppen
   const events = requests.flatMap((r) => r.events.map((e) => ({ ...e, streamId: r.streamId })));
   let rows: BatchRow[];
   try {
-    rows = (await client.query<BatchRow>('SELECT * FROM postlog_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-    requests.map((r) => r.streamId),
-    requests.map((r) => (typeof r.expected === 'number' ? r.expected : EXPECTED_CODES[r.expected]!)),
-    requests.map((r) => r.events.length),
-    events.map((e) => e.eventId),
-    events.map((e) => e.streamId),
-    events.map((e) => e.type),
-    events.map((e) => e.schemaVersion),
-    events.map((e) => e.data),
-    events.map((e) => e.metadata),
-    atomic,
-  ])).rows;
+    // a named statement: each connection parses and plans it once, not on every commit
+    rows = (await client.query<BatchRow>({
+      name: 'postlog_append_batch',
+      text: 'SELECT * FROM postlog_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      values: [
+        requests.map((r) => r.streamId),
+        requests.map((r) => (typeof r.expected === 'number' ? r.expected : EXPECTED_CODES[r.expected]!)),
+        requests.map((r) => r.events.length),
+        events.map((e) => e.eventId),
+        events.map((e) => e.streamId),
+        events.map((e) => e.type),
+        events.map((e) => e.schemaVersion),
+        events.map((e) => e.data),
+        events.map((e) => e.metadata),
+        atomic,
+      ],
+    })).rows;
   } catch (e) {
     const pgError = e as { message?: string; detail?: string };
     if (!atomic || pgError.message !== ATOMIC_FAILURE || !pgError.detail) throw e;
