@@ -105,7 +105,7 @@ export class GroupCommitter {
     return batch;
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
+  private async commit(batch: Pending[], retried = false): Promise<void> {
     const started = performance.now();
     const atomic = batch.length === 1 && batch[0]!.atomic;
     const requests = batch.flatMap((p) => p.requests);
@@ -126,7 +126,13 @@ export class GroupCommitter {
       }
       this.options.onBatch?.(requests.length, batch.reduce((n, p) => n + p.events, 0), performance.now() - started);
     } catch (e) {
-      client.release(isConnectionError(e) ? (e as Error) : undefined);
+      const stale = isStalePreparedStatement(e);
+      client.release(isConnectionError(e) || stale ? (e as Error) : undefined);
+      // the connection is closed and the batch, which did not run, goes again on a new one
+      if (stale && !retried) {
+        await this.commit(batch, true);
+        return;
+      }
       if (batch.length === 1) {
         batch[0]!.reject(e);
         return;
@@ -140,6 +146,17 @@ export class GroupCommitter {
       await this.commit(batch.slice(half));
     }
   }
+}
+
+/**
+ * The append is a named prepared statement (append-batch.ts). A migration that changed what it
+ * returns (run by a newer CLI or a rolling upgrade while this process runs), or a server that
+ * forgot it, fails it on this connection for good: 0A000 "cached plan must not change result
+ * type", 26000 "prepared statement does not exist".
+ */
+function isStalePreparedStatement(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return code === '0A000' || code === '26000';
 }
 
 function isConnectionError(e: unknown): boolean {
