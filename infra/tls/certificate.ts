@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generate } from 'selfsigned';
@@ -19,22 +20,36 @@ export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFil
   const dir = join(resolve(o.dataDir), 'tls');
   const certPath = join(dir, 'smtp-self-signed.crt');
   const keyPath = join(dir, 'smtp-self-signed.key');
-  if (!existsSync(certPath) || !existsSync(keyPath)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const pems = await generate([{ name: 'commonName', value: o.hostname }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      notAfterDate: new Date(Date.now() + 5 * 365 * 86_400_000),
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: o.hostname }] }],
-    });
-    // each file appears whole (written aside, then renamed): a reader never sees half of one
-    writeWhole(keyPath, pems.private, 0o600);
-    writeWhole(certPath, pems.cert, 0o644);
-    o.logger.warn({ cert: certPath }, `generated a self-signed TLS certificate for ${o.hostname}: set POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE to a real one for production`);
-  } else {
-    o.logger.warn({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
+  if (existsSync(certPath) && existsSync(keyPath)) {
+    const found = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), selfSigned: true };
+    if (belongTogether(found)) {
+      o.logger.warn({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
+      return found;
+    }
+    // two Postlogs sharing a data dir that each made a pair at once can leave one's key next to
+    // the other's certificate: they are ours, so a new pair replaces them
+    o.logger.warn({ cert: certPath }, 'the self-signed certificate and key in the data dir do not belong together: making a new pair');
   }
-  return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), selfSigned: true };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pems = await generate([{ name: 'commonName', value: o.hostname }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 5 * 365 * 86_400_000),
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: o.hostname }] }],
+  });
+  // each file appears whole (written aside, then renamed): a reader never sees half of one
+  writeWhole(keyPath, pems.private, 0o600);
+  writeWhole(certPath, pems.cert, 0o644);
+  o.logger.warn({ cert: certPath }, `generated a self-signed TLS certificate for ${o.hostname}: set POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE to a real one for production`);
+  return { cert: pems.cert, key: pems.private, selfSigned: true };
+}
+
+function belongTogether(m: { cert: string; key: string }): boolean {
+  try {
+    return new X509Certificate(m.cert).checkPrivateKey(createPrivateKey(m.key));
+  } catch {
+    return false;
+  }
 }
 
 function writeWhole(path: string, content: string, mode: number): void {
