@@ -49,7 +49,8 @@ export function transformSync(transform: Transform, input: Buffer): Buffer | und
   } catch {
     return undefined;
   } finally {
-    // a late callback of an asynchronous transform must not land in `parts`
+    // the transform's own push again: what an asynchronous transform pushes later goes to its
+    // readers (its late callback still reaches `collect`, into parts nobody reads any more)
     if (ownPush) t.push = ownPush;
     else delete (t as Partial<TransformImplementation>).push;
   }
