@@ -51,6 +51,8 @@ export async function postlogRun(n: number, bytes: number, warmUp = 0) {
         () => sent++ < count,
       );
       const acceptedAt = performance.now();
+      // a refused message never reaches the sink: say why now rather than after the wait below
+      if (acceptResult.errors > 0) throw new Error(`${acceptResult.errors} of ${count} messages were not accepted, the first: ${acceptResult.firstError ?? 'unknown'}`);
       const done = await waitForCount(() => sink.count() - first, count, 600_000);
       const seconds = (done - t0) / 1000;
       return { messages: count, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(count / seconds), acceptPerSecond: Math.round(count / ((acceptedAt - t0) / 1000)), acceptErrors: acceptResult.errors };
