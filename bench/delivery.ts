@@ -17,6 +17,22 @@ async function waitForCount(count: () => number, target: number, timeoutMs: numb
   return performance.now();
 }
 
+/** Times `submit` (which hands `count` messages over) until the sink has received all of them. */
+async function timeDelivery<T extends object>(sinkCount: () => number, count: number, bytes: number, submit: () => Promise<T>) {
+  const first = sinkCount();
+  const t0 = performance.now();
+  const submitted = await submit();
+  const done = await waitForCount(() => sinkCount() - first, count, 600_000);
+  const seconds = (done - t0) / 1000;
+  return { messages: count, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(count / seconds), ...submitted };
+}
+
+/** `warmUp` messages through the same path first (servers are measured warm), then the timed `n`. */
+async function warmThenTime<T extends object>(warmUp: number, n: number, run: (count: number) => Promise<T>) {
+  if (warmUp > 0) await run(warmUp);
+  return { ...(await run(n)), warmUpMessages: warmUp };
+}
+
 /** Postlog end to end: HTTP accept → MTA (DKIM-signed) → the sink. */
 export async function postlogRun(n: number, bytes: number, warmUp = 0) {
   const sinkPort = await freePort();
@@ -30,12 +46,11 @@ export async function postlogRun(n: number, bytes: number, warmUp = 0) {
     await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);
     const text = body(bytes);
     let number = 0;
-    /** Accepts `count` messages over 64 connections and waits until the sink has them all. */
-    const drive = async (count: number) => {
-      const first = sink.count();
+    /** Accepts `count` messages over 64 connections. */
+    const accept = (count: number) => async () => {
       let sent = 0;
-      const t0 = performance.now();
-      const acceptResult = await closedLoop(
+      const started = performance.now();
+      const result = await closedLoop(
         postlog.url,
         64,
         600,
@@ -50,15 +65,11 @@ export async function postlogRun(n: number, bytes: number, warmUp = 0) {
         (s) => s === 202,
         () => sent++ < count,
       );
-      const acceptedAt = performance.now();
-      // a refused message never reaches the sink: say why now rather than after the wait below
-      if (acceptResult.errors > 0) throw new Error(`${acceptResult.errors} of ${count} messages were not accepted, the first: ${acceptResult.firstError ?? 'unknown'}`);
-      const done = await waitForCount(() => sink.count() - first, count, 600_000);
-      const seconds = (done - t0) / 1000;
-      return { messages: count, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(count / seconds), acceptPerSecond: Math.round(count / ((acceptedAt - t0) / 1000)), acceptErrors: acceptResult.errors };
+      // a refused message never reaches the sink: say why now rather than after waiting for it
+      if (result.errors > 0) throw new Error(`${result.errors} of ${count} messages were not accepted, the first: ${result.firstError ?? 'unknown'}`);
+      return { acceptPerSecond: Math.round(count / ((performance.now() - started) / 1000)), acceptErrors: result.errors };
     };
-    if (warmUp > 0) await drive(warmUp);
-    return { ...(await drive(n)), warmUpMessages: warmUp };
+    return await warmThenTime(warmUp, n, (count) => timeDelivery(sink.count, count, bytes, accept(count)));
   } finally {
     await postlog.stop();
     await sink.close();
@@ -76,11 +87,9 @@ async function postfixRun(n: number, bytes: number, warmUp = 0) {
     await new Promise((r) => setTimeout(r, 1500)); // master starts its services
     const text = body(bytes);
     let number = 0;
-    /** Submits `count` messages over 64 connections and waits until the sink has them all. */
-    const drive = async (count: number) => {
-      const first = sink.count();
+    /** Submits `count` messages over 64 connections. */
+    const submit = (count: number) => async () => {
       const last = number + count;
-      const t0 = performance.now();
       await Promise.all(
         Array.from({ length: 64 }, async () => {
           const c = new SMTPConnection({ host: '127.0.0.6', port: pfPort, ignoreTLS: true, allowInternalNetworkInterfaces: true, logger: false });
@@ -99,12 +108,9 @@ async function postfixRun(n: number, bytes: number, warmUp = 0) {
           c.quit();
         }),
       );
-      const done = await waitForCount(() => sink.count() - first, count, 600_000);
-      const seconds = (done - t0) / 1000;
-      return { messages: count, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(count / seconds) };
+      return {};
     };
-    if (warmUp > 0) await drive(warmUp);
-    return { ...(await drive(n)), warmUpMessages: warmUp };
+    return await warmThenTime(warmUp, n, (count) => timeDelivery(sink.count, count, bytes, submit(count)));
   } finally {
     postfix.stop();
     await sink.close();
