@@ -1,6 +1,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { randomBytesPooled } from '../../infra/random/index.js';
 import { mimeBytes } from './mime-bytes.js';
+import { simpleMime } from './simple-mime.js';
 
 export interface ComposeInput {
   from: string;
@@ -21,9 +22,15 @@ export interface ComposeInput {
   received: string;
 }
 
-/** Builds the raw MIME with nodemailer's composer (BCC is never written into the headers). */
+/**
+ * The raw MIME, as nodemailer's composer builds it (BCC is never written into the headers): a
+ * text/HTML message without attachments directly, anything else through nodemailer's tree.
+ */
 export async function composeMime(input: ComposeInput): Promise<Buffer> {
-  const root = mailComposer(input).compile();
+  const baseBoundary = randomBytesPooled(8).toString('hex');
+  const direct = simpleMime(input, baseBoundary);
+  if (direct) return direct;
+  const root = mailComposer(input, baseBoundary).compile();
   return mimeBytes(root) ?? root.build();
 }
 

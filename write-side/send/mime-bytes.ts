@@ -30,13 +30,30 @@ export function mimeBytes(root: MimeNode): Buffer | undefined {
   if ((r._transforms?.length ?? 0) > 0 || (r._processFuncs?.length ?? 0) > 0 || r.newline) return undefined;
   const chunks: Buffer[] = [];
   if (!writeNode(root, chunks)) return undefined;
-  // as nodemailer's LastNewline: the message ends with a line break (judged by the last byte
-  // written: an empty part writes none)
+  endWithNewline(chunks);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * As nodemailer's LastNewline: a message ends with a line break, judged by the last byte
+ * written (an empty part writes none).
+ */
+export function endWithNewline(chunks: Buffer[]): void {
   const last = chunks.findLast((c) => c.length > 0);
   const lastByte = last ? last[last.length - 1] : undefined;
   if (lastByte === 0x0d) chunks.push(Buffer.from('\n'));
   else if (lastByte !== 0x0a) chunks.push(Buffer.from('\r\n'));
-  return Buffer.concat(chunks);
+}
+
+/**
+ * A part's content in its transfer encoding, with nodemailer's encoders; `binary`: outside of
+ * text a lone CR or LF is data (as nodemailer's stream() decides). Undefined if an encoder did
+ * not finish synchronously.
+ */
+export function encodeBody(bytes: Buffer, transferEncoding: string, binary: boolean): Buffer | undefined {
+  if (transferEncoding === 'base64') return transformSync(new Base64Encoder({}), bytes);
+  if (transferEncoding === 'quoted-printable') return transformSync(new QpEncoder({ binary }), bytes);
+  return bytes;
 }
 
 function writeNode(node: MimeNode, out: Buffer[]): boolean {
@@ -49,18 +66,9 @@ function writeNode(node: MimeNode, out: Buffer[]): boolean {
   const transferEncoding = content ? String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase().trim() : '';
   if (content) {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-    if (transferEncoding === 'base64') {
-      const encoded = transformSync(new Base64Encoder({}), bytes);
-      if (!encoded) return false;
-      out.push(encoded);
-    } else if (transferEncoding === 'quoted-printable') {
-      // outside of text a lone CR or LF is data (as nodemailer's stream() decides)
-      const encoded = transformSync(new QpEncoder({ binary: !/^text\//i.test(node.contentType || '') }), bytes);
-      if (!encoded) return false;
-      out.push(encoded);
-    } else {
-      out.push(bytes);
-    }
+    const encoded = encodeBody(bytes, transferEncoding, !/^text\//i.test(node.contentType || ''));
+    if (!encoded) return false;
+    out.push(encoded);
   }
   if (node.multipart) {
     for (const [i, child] of node.childNodes.entries()) {
