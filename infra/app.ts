@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
 import { projectionStatus } from '../projections/maintenance.js';
@@ -348,7 +349,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {
-      const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger });
+      const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger, announced: cluster.isWorker });
       if (config.roles.includes('inbound')) {
         const inbound = createInboundServer(
           { eventStore, suppressions: send.suppressions, logger, tenancy, routes, contents },

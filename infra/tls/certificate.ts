@@ -13,8 +13,10 @@ export interface TlsMaterial {
 /**
  * The SMTP TLS certificate: the operator's (POSTLOG_TLS_CERT_FILE/KEY_FILE), or a self-signed one
  * generated once in the data dir, said loudly in the log so nobody runs production on it unaware.
+ * `announced`: the supervisor has said so already for this start (it loads the certificate before
+ * forking), so a process it started notes an existing one at debug level: one warning per start.
  */
-export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFile?: string | undefined; dataDir: string; hostname: string; logger: Logger }): Promise<TlsMaterial> {
+export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFile?: string | undefined; dataDir: string; hostname: string; logger: Logger; announced?: boolean }): Promise<TlsMaterial> {
   if (o.certFile && o.keyFile) return { cert: readFileSync(o.certFile, 'utf8'), key: readFileSync(o.keyFile, 'utf8'), selfSigned: false };
   if (o.certFile || o.keyFile) throw new Error('set both POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE, or neither');
   const dir = join(resolve(o.dataDir), 'tls');
@@ -23,7 +25,7 @@ export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFil
   if (existsSync(certPath) && existsSync(keyPath)) {
     const found = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), selfSigned: true };
     if (belongTogether(found)) {
-      o.logger.warn({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
+      o.logger[o.announced ? 'debug' : 'warn']({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
       return found;
     }
     // two Postlogs sharing a data dir that each made a pair at once can leave one's key next to

@@ -50,6 +50,8 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
     const generated = postlog.output().split('\n').filter((l) => l.includes('generated a self-signed TLS certificate'));
     assert.equal(generated.length, 1, generated.join('\n'));
     assert.match(generated[0]!, /"component":"supervisor"/);
+    // … and said once: the processes it started do not repeat the warning
+    assert.equal(postlog.output().split('\n').filter((l) => /self-signed/.test(l) && /"level":40/.test(l)).length, 1, postlog.output());
     const [supervisor, ...workers] = pidsOf(dataDir);
     assert.equal(workers.length, 3, 'a supervisor and three processes');
 
