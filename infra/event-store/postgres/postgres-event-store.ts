@@ -23,6 +23,7 @@ import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { GroupCommitter } from './group-committer.js';
 import { CommitNotifications } from './notifications.js';
 import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './rows.js';
+import { RecentEvents } from './recent-events.js';
 import { PollingSubscription } from './subscription.js';
 
 export interface PostgresEventStoreOptions {
@@ -48,6 +49,8 @@ export class PostgresEventStore implements EventStore {
   private readonly committer: GroupCommitter;
   private readonly notifications: CommitNotifications;
   private readonly subscriptions = new Set<PollingSubscription>();
+  /** The last stretch of the log read here, for the process's other readers (its projections). */
+  private readonly recent = new RecentEvents();
   private closed = false;
 
   constructor(private readonly options: PostgresEventStoreOptions) {
@@ -122,6 +125,7 @@ export class PostgresEventStore implements EventStore {
       params,
     );
     const events = rows.map(toRecordedEvent);
+    this.recent.remember(from, filter, events);
     return { events, checkpoint: events.length > 0 ? events[events.length - 1]!.checkpoint : from };
   }
 
@@ -137,7 +141,12 @@ export class PostgresEventStore implements EventStore {
   subscribeAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
     if (this.closed) throw new Error('the event store is closed');
     const sub = new PollingSubscription({
-      store: this,
+      store: {
+        // a subscription may get fewer events than are there (it reads again): it is served from
+        // the events the process read last when it can. readAll answers in full, from the database.
+        readAll: async (from, limit, filter) => this.recent.read(from, limit, filter ?? {}) ?? this.readAll(from, limit, filter),
+        headCheckpoint: () => this.headCheckpoint(),
+      },
       notifications: this.notifications,
       from: options.from ?? START,
       batchSize: options.batchSize ?? 1000,
