@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
 import { projectionStatus } from '../projections/maintenance.js';
@@ -34,6 +33,7 @@ import { HitRecorder } from '../write-side/tracking/hit-recorder.js';
 import { trackingRoutes } from '../write-side/tracking/tracking-routes.js';
 import type { SMTPServer } from 'smtp-server';
 import { loadTlsMaterial } from './tls/certificate.js';
+import { isSupervised } from './cluster/supervisor-link.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
 import type { Config } from './config/index.js';
 import { ContentStore } from './content/index.js';
@@ -349,7 +349,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {
-      const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger, announced: cluster.isWorker });
+      const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger, announced: isSupervised() });
       if (config.roles.includes('inbound')) {
         const inbound = createInboundServer(
           { eventStore, suppressions: send.suppressions, logger, tenancy, routes, contents },

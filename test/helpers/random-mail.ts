@@ -56,7 +56,7 @@ const pick = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(r
 
 const NAMES = ['Ann', 'Ann Smith', 'Ann  Smith', ' Ann', 'Ann ', 'a_b 42', "O'Brien", 'Smith, Ann', 'Jörg', 'Dr. Who', 'x=?y?=', 'Back\\slash', 'Tab\tName', ''];
 const LOCALS = ['rcpt', 'first.last', 'UPPER', 'a+tag', 'a_b-c', 'a..b', '.a', 'üser', 'with space', 'x'];
-const DOMAINS = ['example.org', 'Example.ORG', 'd1.bench', 'sub.d1.bench', 'xn--jgeva-dua.ee', 'jõgeva.ee', 'a--b.org', '-bad.org', 'b-.org', '[127.0.0.1]', 'localhost'];
+const DOMAINS = ['example.org', 'Example.ORG', 'd1.bench', 'sub.d1.bench', 'xn--jgeva-dua.ee', 'jõgeva.ee', 'a--b.org', '-bad.org', 'b-.org', '[127.0.0.1]', 'localhost', '127.1', '0x7f.1', '10.0.0.010', '12', '1.2.3.4', 'a.b2', 'x.0x1'];
 
 /** A mailbox in one of the shapes a caller writes (bare, named, quoted, broken), plain or not. */
 export function randomMailbox(rand: () => number): string {
@@ -69,7 +69,7 @@ export function randomMailbox(rand: () => number): string {
   return pick(rand, [`"${name} <${address}>`, `${name}" <${address}>`, `<${address}>`, `${name}<${address}>`, `${name} <${address}`]);
 }
 
-const HEADER_KEYS = ['X-Campaign', 'x-lower-case', 'X-MD5', 'x-smtpapi', 'In-Reply-To', 'References', 'Content-Id', 'List-Id', 'Resent-To', 'key', 'value'];
+const HEADER_KEYS = ['X-Campaign', 'x-lower-case', 'X-MD5', 'x-smtpapi', 'In-Reply-To', 'References', 'Content-Id', 'List-Id', 'Resent-To', 'key', 'value', '123', '0', '1x'];
 const HEADER_VALUES = ['plain value', 'with "quotes"', 'an =?utf-8?q?x?= word', 'Grüße', '   ', '', 'tab\tinside', '<id@example.org>', 'a@example.org b@example.org', 'y'.repeat(200), `${'word '.repeat(30)}end`];
 
 /** Custom headers, from none to several, plain and not. */

@@ -63,6 +63,8 @@ describe('direct MIME writer for text/HTML messages', () => {
     assert.equal(simpleMime({ ...BENCH_LIKE, headers: { key: 'X-A', value: 'b' } }, 'b0undary'), undefined);
     // nodemailer drops a Bcc header, and a field of the message replaces a custom header of its name
     for (const key of ['bcc', 'Subject', 'received', 'content-type', 'mime-version']) assert.equal(simpleMime({ ...BENCH_LIKE, headers: { [key]: 'x@example.org' } }, 'b0undary'), undefined, key);
+    // nodemailer writes a header named by a number before Received (JavaScript's key order)
+    assert.equal(simpleMime({ ...BENCH_LIKE, headers: { '123': 'x' } }, 'b0undary'), undefined);
   });
 
   it('matches nodemailer where values need its encoders: unicode, quotes, IDN domains, folding, blank values', async () => {
@@ -75,6 +77,8 @@ describe('direct MIME writer for text/HTML messages', () => {
       { from: '"Jörg Ünicode" <joerg@jõgeva.ee>' },
       { to: ['UPPER@Example.ORG', 'Smith, Ann <ann@example.org>'] },
       { to: ['"Smith, Ann" <ann@example.org>'] },
+      // a domain ending in a number is an IPv4 address to nodemailer (127.1 is written 127.0.0.1)
+      { to: ['rcpt@127.1', 'rcpt@0x7f.1', 'rcpt@1.2.3.4'] },
       { headers: { 'In-Reply-To': 'abc@example.org', 'x-md5': 'plain', 'List-Id': 'Grüße <list.example.org>', 'X-Empty': '  ' } },
       // long lines: quoted-printable when there is a letter in it, else base64 (as nodemailer picks)
       { text: `${'0123456789 '.repeat(20)}\n` },

@@ -18,8 +18,12 @@ const STRUCTURED = new Set(['From', 'Sender', 'To', 'Cc', 'Bcc', 'Reply-To', 'Me
 
 /** Printable ASCII without '"': an unstructured value nodemailer writes as it is (unless it holds "=?"). */
 const PLAIN_TEXT = /^[\x20\x21\x23-\x7e]*$/;
-/** A dot-atom local part and a lowercase LDH domain (no "--", so no A-labels): written as they are. */
-const PLAIN_ADDRESS = /^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
+/**
+ * A dot-atom local part and a lowercase LDH domain whose last label starts with a letter, with no
+ * "--" (so no A-labels): written as they are. (nodemailer reads a domain ending in a number, such
+ * as 127.1 or 0x7f.1, as an IPv4 address and writes 127.0.0.1.)
+ */
+const PLAIN_ADDRESS = /^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
 /** `address`, `Name <address>` or `"Name" <address>` with a name of words separated by single spaces. */
 const PLAIN_MAILBOX = /^(?:"?([A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*)"? <([^<>\s]+)>|([^<>\s"]+))$/;
 
@@ -113,6 +117,9 @@ export function simpleMime(input: ComposeInput, baseBoundary: string): Buffer | 
   if (input.text === '' || input.html === '' || (input.text === undefined && input.html === undefined)) return undefined;
   // nodemailer reads a headers object with both "key" and "value" as one header named by "key"
   if ('key' in input.headers && 'value' in input.headers) return undefined;
+  // nodemailer gets { Received, ...headers }, where a name like "123" comes first (JavaScript
+  // orders integer keys first): here Received always leads
+  if (Object.keys(input.headers).some((k) => /^\d+$/.test(k))) return undefined;
   // nodemailer strips control characters from a boundary; ours are hex
   if (!/^[\w-]+$/.test(baseBoundary)) return undefined;
 

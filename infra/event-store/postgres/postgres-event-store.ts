@@ -125,7 +125,7 @@ export class PostgresEventStore implements EventStore {
       params,
     );
     const events = rows.map(toRecordedEvent);
-    this.recent.remember(from, filter, events);
+    this.recent.remember(from, limit, filter, events);
     return { events, checkpoint: events.length > 0 ? events[events.length - 1]!.checkpoint : from };
   }
 
