@@ -605,4 +605,16 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: 'one generic plan for the statements inside postlog_append_batch',
+    sql: `
+      -- Without this, PostgreSQL plans the function's inner statements afresh on most calls
+      -- (custom plans for their array parameters): about 100 - 350 µs of planning per group commit,
+      -- which dominates small batches (SMTP submission commits ~3 appends at a time). Measured:
+      -- PostgreSQL CPU per message -11 % for submission, -6 to -14 % for the send API (A/B runs).
+      ALTER FUNCTION postlog_append_batch(text[], bigint[], int[], uuid[], text[], text[], int[], jsonb[], jsonb[], boolean)
+        SET plan_cache_mode = force_generic_plan;
+    `,
+  },
 ];
