@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { PostgresEventStore, START, compareCheckpoints, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
+import { PostgresEventStore, START, compareCheckpoints, matchesEventFilter, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
@@ -64,15 +64,6 @@ async function feed(client: pg.ClientBase, store: EventStore, p: PostgresProject
   }
 }
 
-/** Does an event belong to a projection's filter? */
-function matches(p: PostgresProjection, e: { streamId: string; type: string }): boolean {
-  const f = p.filter;
-  if (!f) return true;
-  if (f.streamPrefixes?.length && !f.streamPrefixes.some((prefix) => e.streamId.startsWith(prefix))) return false;
-  if (f.types?.length && !f.types.includes(e.type)) return false;
-  return true;
-}
-
 /**
  * Builds the shadow tables of several projections in one pass over the log (no locks held: the
  * live projections keep running). Each page is read once and applied to every projection, each on
@@ -95,7 +86,7 @@ async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjec
       if (events.length === 0) break;
       await Promise.all(
         ps.map(async (p, i) => {
-          const mine = events.filter((e) => matches(p, e));
+          const mine = events.filter((e) => matchesEventFilter(e, p.filter));
           if (mine.length === 0) return;
           await p.apply(clients[i]!, mine, shadowOf);
           const last = mine[mine.length - 1]!;

@@ -81,6 +81,13 @@ export interface EventFilter {
   types?: string[];
 }
 
+/** Whether an event passes a filter (an empty list filters nothing), as every adapter's read applies it. */
+export function matchesEventFilter(event: { streamId: string; type: string }, filter: EventFilter | undefined): boolean {
+  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0 && !filter.streamPrefixes.some((p) => event.streamId.startsWith(p))) return false;
+  if (filter?.types && filter.types.length > 0 && !filter.types.includes(event.type)) return false;
+  return true;
+}
+
 export interface ReadAllResult {
   events: RecordedEvent[];
   /** Where to continue reading. */

@@ -10,7 +10,7 @@ import {
   type Filter,
   type Position,
 } from '@kurrent/kurrentdb-client';
-import { EventMetadata, START, type AppendError, type Checkpoint, type EventFilter, type ExpectedRevision, type RecordedEvent } from '../port.js';
+import { EventMetadata, START, matchesEventFilter, type AppendError, type Checkpoint, type EventFilter, type ExpectedRevision, type RecordedEvent } from '../port.js';
 
 /**
  * Pure translation between the event-store port and KurrentDB/EventStoreDB: checkpoints,
@@ -182,9 +182,7 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The exact filter, applied to what the server sent: also drops system events ($-prefixed types or streams). */
 export function matchesFilter(event: { streamId: string; type: string }, filter: EventFilter | undefined): boolean {
   if (event.type.startsWith('$') || event.streamId.startsWith('$')) return false;
-  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0 && !filter.streamPrefixes.some((p) => event.streamId.startsWith(p))) return false;
-  if (filter?.types && filter.types.length > 0 && !filter.types.includes(event.type)) return false;
-  return true;
+  return matchesEventFilter(event, filter);
 }
 
 // ---------------------------------------------------------------- idempotent appends

@@ -1,4 +1,4 @@
-import type { Checkpoint, EventFilter, ReadAllResult, RecordedEvent } from '../port.js';
+import { matchesEventFilter, type Checkpoint, type EventFilter, type ReadAllResult, type RecordedEvent } from '../port.js';
 
 /**
  * The stretches of the log this process read last, kept for the other readers of the process.
@@ -35,7 +35,8 @@ export class RecentEvents {
    */
   read(from: Checkpoint, limit: number, filter: EventFilter): ReadAllResult | undefined {
     // a stretch of some streams serves readers of exactly those; the stretch of all streams, anyone
-    return this.stretches.get(prefixKey(filter))?.read(from, limit, filter) ?? this.stretches.get('')?.read(from, limit, filter);
+    const key = prefixKey(filter);
+    return (key !== '' ? this.stretches.get(key)?.read(from, limit, filter) : undefined) ?? this.stretches.get('')?.read(from, limit, filter);
   }
 
   /**
@@ -76,7 +77,7 @@ class Stretch {
     if (start < 0 || start >= this.events.length) return undefined;
     const picked: RecordedEvent[] = [];
     let i = start;
-    for (; i < this.events.length && picked.length < limit; i++) if (matches(this.events[i]!, filter)) picked.push(this.events[i]!);
+    for (; i < this.events.length && picked.length < limit; i++) if (matchesEventFilter(this.events[i]!, filter)) picked.push(this.events[i]!);
     if (picked.length === 0 || (picked.length < limit && !this.reachedHead)) return undefined;
     // filtered, the reader may skip what it looked through: the events between did not match
     return { events: picked, checkpoint: picked.length === limit ? picked[picked.length - 1]!.checkpoint : this.events[i - 1]!.checkpoint };
@@ -111,10 +112,4 @@ class Stretch {
 /** The stream prefixes of a filter, as one comparable string ('' for all streams). */
 function prefixKey(filter: EventFilter): string {
   return filter.streamPrefixes && filter.streamPrefixes.length > 0 ? JSON.stringify([...filter.streamPrefixes].sort()) : '';
-}
-
-function matches(e: RecordedEvent, filter: EventFilter): boolean {
-  if (filter.types && filter.types.length > 0 && !filter.types.includes(e.type)) return false;
-  if (filter.streamPrefixes && filter.streamPrefixes.length > 0 && !filter.streamPrefixes.some((p) => e.streamId.startsWith(p))) return false;
-  return true;
 }
