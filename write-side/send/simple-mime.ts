@@ -13,8 +13,10 @@ interface HeaderEncoder {
 // A node that is never built: only its header encoding is used (it keeps no state between calls).
 const encoder = new MimeNode(false) as unknown as HeaderEncoder;
 
+/** Header keys whose values are mailbox lists. */
+const ADDRESS_KEYS = new Set(['From', 'Sender', 'To', 'Cc', 'Bcc', 'Reply-To']);
 /** Header keys nodemailer encodes in a way of their own (addresses, message ids, dates, structured fields). */
-const STRUCTURED = new Set(['From', 'Sender', 'To', 'Cc', 'Bcc', 'Reply-To', 'Message-ID', 'In-Reply-To', 'Content-ID', 'References', 'OTP-Token', 'Date', 'Content-Type', 'Content-Disposition']);
+const STRUCTURED = new Set([...ADDRESS_KEYS, 'Message-ID', 'In-Reply-To', 'Content-ID', 'References', 'OTP-Token', 'Date', 'Content-Type', 'Content-Disposition']);
 
 /** Printable ASCII without '"': an unstructured value nodemailer writes as it is (unless it holds "=?"). */
 const PLAIN_TEXT = /^[\x20\x21\x23-\x7e]*$/;
@@ -23,7 +25,7 @@ const PLAIN_TEXT = /^[\x20\x21\x23-\x7e]*$/;
  * "--" (so no A-labels): written as they are. (nodemailer reads a domain ending in a number, such
  * as 127.1 or 0x7f.1, as an IPv4 address and writes 127.0.0.1.)
  */
-const PLAIN_ADDRESS = /^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
+const PLAIN_ADDRESS = /^(?!.*--)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
 /** `address`, `Name <address>` or `"Name" <address>` with a name of words separated by single spaces. */
 const PLAIN_MAILBOX = /^(?:"?([A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*)"? <([^<>\s]+)>|([^<>\s"]+))$/;
 
@@ -49,7 +51,7 @@ function plainMailbox(mailbox: string): string | undefined {
   const m = PLAIN_MAILBOX.exec(mailbox);
   if (!m) return undefined;
   const address = m[2] ?? m[3]!;
-  if (!PLAIN_ADDRESS.test(address) || address.includes('--')) return undefined;
+  if (!PLAIN_ADDRESS.test(address)) return undefined;
   // a quoted name needs both quotes (the pattern lets either stand alone)
   if (m[1] !== undefined && mailbox.startsWith('"') !== mailbox.includes('" <')) return undefined;
   return m[1] !== undefined ? `${m[1]} <${address}>` : address;
@@ -57,7 +59,7 @@ function plainMailbox(mailbox: string): string | undefined {
 
 /** The encoded (unfolded) value of one header, as nodemailer's buildHeaders() encodes it. */
 function encodeValue(key: string, value: string | string[]): string {
-  if (Array.isArray(value) || key === 'From' || key === 'Sender' || key === 'Reply-To' || key === 'To' || key === 'Cc') {
+  if (Array.isArray(value) || ADDRESS_KEYS.has(key)) {
     const mailboxes = Array.isArray(value) ? value : [value];
     const plain = mailboxes.map(plainMailbox);
     return plain.every((p) => p !== undefined) ? plain.join(', ') : encoder.encodeHeaderValue(key, value);
