@@ -65,13 +65,13 @@ export class EmbeddedPostgres {
       const owner = readPid(this.ownerFile);
       if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
         log.info({ pgPid: running.pid, port: running.port, ownerPid: owner }, 'using the embedded PostgreSQL run by another Postlog process');
-        this.url = this.urlFor(running.port);
+        this.url = this.urlFor(running.port, running.socketDirectory);
         return this.url;
       }
       log.warn({ pgPid: running.pid, port: running.port }, 'adopting an embedded PostgreSQL left running by a Postlog process that exited without stopping it');
       this.ownedPid = running.pid;
       writeFileSync(this.ownerFile, `${process.pid}\n`);
-      this.url = this.urlFor(running.port);
+      this.url = this.urlFor(running.port, running.socketDirectory);
       await this.waitUntilReady(this.url, () => isAlive(running.pid), () => 'adopted server did not accept connections');
       return this.url;
     }
@@ -88,8 +88,9 @@ export class EmbeddedPostgres {
         '-D', this.pgDir,
         '-p', String(this.options.port),
         '-c', 'listen_addresses=127.0.0.1',
-        // No Unix socket: its default directory (/var/run/postgresql) is often not writable.
-        '-c', 'unix_socket_directories=',
+        // Postlog connects over a Unix socket in the cluster's own directory (its default directory,
+        // /var/run/postgresql, is often not writable); TCP stays open for psql and other tools.
+        '-c', `unix_socket_directories=${quotedDirectory(socketDirectoryFor(this.pgDir, this.options.port))}`,
         '-c', 'max_connections=300',
         '-c', 'shared_buffers=256MB',
         '-c', 'wal_buffers=16MB',
@@ -106,7 +107,7 @@ export class EmbeddedPostgres {
     if (child.pid === undefined) throw new Error('could not spawn the embedded PostgreSQL server');
     this.ownedPid = child.pid;
     writeFileSync(this.ownerFile, `${process.pid}\n`);
-    this.url = this.urlFor(this.options.port);
+    this.url = this.urlFor(this.options.port, socketDirectoryFor(this.pgDir, this.options.port));
     await this.waitUntilReady(this.url, () => !exited, () => {
       this.ownedPid = undefined;
       return `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
@@ -160,19 +161,26 @@ export class EmbeddedPostgres {
     writeFileSync(this.secretsFile, JSON.stringify(secrets), { mode: 0o600 });
   }
 
-  private urlFor(port: number): string {
+  /**
+   * A Unix socket when the server has one: on loopback it costs both ends about a tenth less CPU per
+   * query than TCP, which the delivery path's many small statements feel.
+   */
+  private urlFor(port: number, socketDirectory: string | undefined): string {
     const secrets = JSON.parse(readFileSync(this.secretsFile, 'utf8')) as Secrets;
-    return `postgres://${encodeURIComponent(secrets.user)}:${encodeURIComponent(secrets.password)}@127.0.0.1:${port}/postgres`;
+    const host = socketDirectory ? encodeURIComponent(socketDirectory) : '127.0.0.1';
+    return `postgres://${encodeURIComponent(secrets.user)}:${encodeURIComponent(secrets.password)}@${host}:${port}/postgres`;
   }
 
   /** The server described by postmaster.pid, if its process is alive; removes a stale file. */
-  private runningServer(): { pid: number; port: number } | undefined {
+  private runningServer(): { pid: number; port: number; socketDirectory: string | undefined } | undefined {
     const lockFile = join(this.pgDir, 'postmaster.pid');
     if (!existsSync(lockFile)) return undefined;
     const lines = readFileSync(lockFile, 'utf8').split('\n');
     const pid = Number(lines[0]);
     const port = Number(lines[3]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && isPostgres(pid)) return { pid, port };
+    // line 5 names the server's first Unix socket directory; empty when it listens on TCP only
+    const socketDirectory = lines[4]?.trim() || undefined;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && isPostgres(pid)) return { pid, port, socketDirectory };
     this.options.logger.warn({ lockFile }, 'removing a stale PostgreSQL lock file left by a crash');
     rmSync(lockFile, { force: true });
     return undefined;
@@ -262,3 +270,19 @@ function tail(file: string, lines: number): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Linux keeps a socket's path in 108 bytes, the terminating NUL included. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * The cluster directory, when the socket path in it (`.s.PGSQL.<port>`) fits in what Linux allows;
+ * otherwise none, and the server listens on TCP only (PostgreSQL would refuse to start).
+ */
+export function socketDirectoryFor(pgDir: string, port: number): string | undefined {
+  return Buffer.byteLength(join(pgDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH_BYTES ? pgDir : undefined;
+}
+
+/** PostgreSQL reads unix_socket_directories as a comma-separated list; a quoted entry may hold commas. */
+function quotedDirectory(dir: string | undefined): string {
+  return dir === undefined ? '' : `"${dir.replace(/"/g, '""')}"`;
+}
