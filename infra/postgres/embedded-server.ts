@@ -162,8 +162,8 @@ export class EmbeddedPostgres {
   }
 
   /**
-   * A Unix socket when the server has one: on loopback it costs both ends about a tenth less CPU per
-   * query than TCP, which the delivery path's many small statements feel.
+   * A Unix socket when the server has one: a small query costs its two ends about a third less CPU
+   * than over loopback TCP, and the delivery path is many small queries.
    */
   private urlFor(port: number, socketDirectory: string | undefined): string {
     const secrets = JSON.parse(readFileSync(this.secretsFile, 'utf8')) as Secrets;
