@@ -120,10 +120,11 @@ async function postfixRun(n: number, bytes: number, warmUp = 0) {
 export async function run() {
   if (!dnsmasqAvailable()) throw new Error('the delivery benchmark needs dnsmasq (apt-get install dnsmasq-base)');
   const n = Number(process.env.BENCH_MESSAGES ?? 3000);
-  // both measured warm, as servers run: a fresh Postlog takes seconds to reach its rate (V8
-  // compiles the hot paths, new PostgreSQL connections fill their caches), Postfix starts its
-  // delivery processes on demand; the same warm-up goes through each first
-  const warmUp = Number(process.env.BENCH_WARM_UP_MESSAGES ?? 1000);
+  // both measured warm, as servers run: a fresh Postlog takes about ten seconds to reach its rate
+  // (V8 compiles the hot paths: after 1,000 messages a seventh of the web process's CPU was still
+  // TurboFan, and CPU per message fell another ~10 % by 6,000; new PostgreSQL connections fill
+  // their caches), Postfix starts its delivery processes on demand; the same warm-up goes through each first
+  const warmUp = Number(process.env.BENCH_WARM_UP_MESSAGES ?? 6000);
   const postlog3k = await postlogRun(n, 3 * 1024, warmUp);
   process.stderr.write(`Postlog, 3 KB with DKIM: ${postlog3k.perSecond} msg/s end to end (${n} in ${postlog3k.seconds} s; accepted at ${postlog3k.acceptPerSecond}/s)\n`);
   const postfix3k = postfixAvailable() ? await postfixRun(n, 3 * 1024, warmUp) : null;
