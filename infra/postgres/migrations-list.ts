@@ -617,4 +617,69 @@ export const migrations: Migration[] = [
         SET plan_cache_mode = force_generic_plan;
     `,
   },
+  {
+    version: 12,
+    name: 'group commit: a short way for batches that only create streams',
+    sql: `
+      -- Most group commits only create streams: every accepted message is a new stream appended
+      -- with no_stream. For those, the general function creates each stream row at revision -1,
+      -- locks it, works out revisions in a PL/pgSQL loop, then updates the row again. Here such a
+      -- batch creates its stream rows at their final revisions in one statement and writes the
+      -- events in another: the primary key on streams is the "must not exist" check, and a row a
+      -- concurrent transaction is creating makes this one wait for it, as the lock does. Anything
+      -- else (an expected revision, an event id seen before, a stream that exists, one stream
+      -- twice) goes the general way, which keeps every outcome as it was. Measured on 4 appends of
+      -- 2 events: PostgreSQL CPU per append about 155 -> 125 µs.
+      ALTER FUNCTION postlog_append_batch(text[], bigint[], int[], uuid[], text[], text[], int[], jsonb[], jsonb[], boolean)
+        RENAME TO postlog_append_batch_checked;
+
+      CREATE FUNCTION postlog_append_batch(
+        p_streams text[], p_expected bigint[], p_counts int[],
+        p_ids uuid[], p_event_streams text[], p_types text[], p_versions int[], p_data jsonb[], p_meta jsonb[],
+        p_atomic boolean DEFAULT false
+      ) RETURNS TABLE (append_index int, outcome text, revision bigint, last_position bigint, last_txid text, event_id uuid)
+      -- Its plans are made once per connection (generic), often while the log is still nearly empty,
+      -- where a sequential scan looks cheapest for "does any of these event ids exist": that plan
+      -- would then scan the whole log on every commit (measured: 5.6 ms per call twenty seconds into a benchmark).
+      -- Every table access here is by key, so sequential scans are ruled out.
+      LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        n_streams int := coalesce(array_length(p_streams, 1), 0);
+        v_created text[];
+      BEGIN
+        IF n_streams > 0 AND -1 = ALL(p_expected) AND 0 < ALL(p_counts)
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY(p_ids)) THEN
+          -- in a fixed order, as the general function creates them: racing creators cannot deadlock
+          WITH created AS (
+            INSERT INTO streams (stream_id, revision)
+            SELECT u.s, u.c - 1 FROM unnest(p_streams, p_counts) AS u(s, c) ORDER BY u.s
+            ON CONFLICT DO NOTHING RETURNING streams.stream_id
+          )
+          SELECT coalesce(array_agg(created.stream_id), '{}') INTO v_created FROM created;
+          IF array_length(v_created, 1) = n_streams THEN
+            PERFORM pg_notify('postlog_events', '');
+            RETURN QUERY
+              WITH ins AS (
+                INSERT INTO events (event_id, stream_id, revision, type, schema_version, data, metadata)
+                SELECT u.id, u.s, row_number() OVER (PARTITION BY u.s ORDER BY u.o) - 1, u.t, u.v, u.d, u.m
+                  FROM unnest(p_ids, p_event_streams, p_types, p_versions, p_data, p_meta) WITH ORDINALITY AS u(id, s, t, v, d, m, o)
+                 ORDER BY u.o
+                RETURNING events.stream_id, events.position
+              )
+              SELECT a.i::int, 'written'::text, (a.c - 1)::bigint, l.last_position, pg_current_xact_id()::text, NULL::uuid
+                FROM unnest(p_streams, p_counts) WITH ORDINALITY AS a(s, c, i)
+                JOIN (SELECT ins.stream_id, max(ins.position) AS last_position FROM ins GROUP BY ins.stream_id) l ON l.stream_id = a.s
+               ORDER BY a.i;
+            RETURN;
+          END IF;
+          -- some stream exists (or is named twice): the rows created here go back to "new"
+          -- and the general function decides every append
+          UPDATE streams st SET revision = -1 WHERE st.stream_id = ANY(v_created);
+        END IF;
+        RETURN QUERY SELECT * FROM postlog_append_batch_checked(p_streams, p_expected, p_counts, p_ids, p_event_streams, p_types, p_versions, p_data, p_meta, p_atomic);
+      END
+      $fn$;
+    `,
+  },
 ];
