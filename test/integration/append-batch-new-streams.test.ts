@@ -102,6 +102,29 @@ describe('group commit: batches that create streams', () => {
     assert.equal((await events(s)).length, 2);
   });
 
+  it('an event id another writer commits while this batch waits for it is refused as a duplicate, not as an error', async () => {
+    // writer B, still open: its append to a stream that does not exist at revision 5 fails (B drops
+    // the stream row it made for it when it ends), its other append takes event id X
+    const [s, contended, other] = [stream(), stream(), stream()];
+    const x = randomUUID();
+    const b = await pool.connect();
+    try {
+      await b.query('BEGIN');
+      const bOut = await appendBatch(b, [request(contended, ['B'], 5), request(other, ['B'], 'no_stream', [x])]);
+      assert.deepEqual(bOut.map((o) => o.ok), [false, true]);
+      // A waits on B's row for the contended stream, then finds X taken
+      const a = batch([request(s, ['A'], 'no_stream', [x]), request(contended, ['A'])]);
+      await new Promise((r) => setTimeout(r, 200));
+      await b.query('COMMIT');
+      const aOut = await a;
+      assert.deepEqual(!aOut[0]!.ok && [aOut[0]!.error.code, (aOut[0]!.error as { eventId?: string }).eventId], ['DUPLICATE_EVENT_ID', x]);
+      assert.ok(aOut[1]!.ok && aOut[1]!.value.nextExpectedRevision === 0);
+      assert.deepEqual(await events(s), []);
+    } finally {
+      b.release();
+    }
+  });
+
   it('concurrent batches creating overlapping streams: each stream gets exactly one creator', async () => {
     for (let round = 0; round < 20; round++) {
       const [a, shared, b] = [stream(), stream(), stream()];
