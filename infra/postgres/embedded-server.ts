@@ -113,7 +113,9 @@ export class EmbeddedPostgres {
       return `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
         (/could not bind|Address already in use/.test(tail(logFile, 15)) ? `\nPort ${this.options.port} is taken: set POSTLOG_EMBEDDED_PG_PORT to a free port.` : '');
     });
-    log.info({ port: this.options.port, dir: this.pgDir, pgPid: child.pid }, 'embedded PostgreSQL started');
+    const socket = socketDirectoryFor(this.pgDir, this.options.port);
+    log.info({ port: this.options.port, dir: this.pgDir, pgPid: child.pid, via: socket ? 'unix socket' : 'tcp' }, 'embedded PostgreSQL started');
+    if (!socket) log.info({ dir: this.pgDir }, 'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU');
     return this.url;
   }
 
