@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath } from '../test/helpers/postlog-process.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -125,4 +125,13 @@ export async function closedLoop(
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2);
   return { requests: latencies.length, ok: latencies.length - errors, errors, seconds: +elapsed.toFixed(2), perSecond: Math.round((latencies.length - errors) / elapsed), p50Ms: pct(0.5), p99Ms: pct(0.99), ...(firstError ? { firstError } : {}) };
+}
+
+/**
+ * CPU time (ms) the whole machine has spent busy so far, over all cores: user, nice, system and
+ * interrupts, without idle and without time the host took for other guests (steal). Two of these
+ * around a run give the CPU the run cost, whatever the machine's neighbours did to its wall time.
+ */
+export function machineBusyMs(): number {
+  return cpus().reduce((sum, c) => sum + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
 }
