@@ -12,43 +12,70 @@ declare module 'fastify' {
   }
 }
 
+/** Cached answers of one kind, each looked up at most once at a time. */
+class AnswerCache<V> {
+  private readonly answers = new Map<string, { value: V; until: number }>();
+  private readonly inFlight = new Map<string, Promise<V>>();
+  /** Bumped by clear(): a look-up that started before it must not be remembered after it. */
+  private generation = 0;
+
+  constructor(private readonly ttlMs: number) {}
+
+  async get(key: string, lookUp: () => Promise<V>): Promise<V> {
+    const hit = this.answers.get(key);
+    if (hit && hit.until > Date.now()) return hit.value;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      const generation = this.generation;
+      pending = lookUp()
+        .then((value) => {
+          if (generation === this.generation) {
+            if (this.answers.size > 10_000) this.answers.clear();
+            this.answers.set(key, { value, until: Date.now() + this.ttlMs });
+          }
+          return value;
+        })
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  clear(): void {
+    this.generation++;
+    this.answers.clear();
+    this.inFlight.clear();
+  }
+}
+
 /**
  * Resolves API keys and admin tokens, caching answers briefly: a busy API client must not cost a
- * database write per request. A revoked key or a suspension takes effect within `ttlMs`.
+ * database write per request. A revoked key or a suspension takes effect within `ttlMs`. When an
+ * answer runs out, the requests that arrive before the new one is in share one look-up: each
+ * look-up of an API key writes its credential's last-used time, and 64 concurrent requests
+ * missing together queued 64 writes on that one row (milliseconds each, every five seconds).
  */
 export class Authenticator {
-  private readonly servers = new Map<string, { server: Server | undefined; until: number }>();
-  private readonly admins = new Map<string, { actor: Actor | undefined; until: number }>();
+  private readonly servers: AnswerCache<Server | undefined>;
+  private readonly admins: AnswerCache<Actor | undefined>;
 
-  constructor(private readonly tenancy: TenancyStore, private readonly ttlMs = 5000) {}
+  constructor(private readonly tenancy: TenancyStore, ttlMs = 5000) {
+    this.servers = new AnswerCache(ttlMs);
+    this.admins = new AnswerCache(ttlMs);
+  }
 
   async server(apiKey: string): Promise<Server | undefined> {
-    const key = sha256(apiKey);
-    const hit = this.servers.get(key);
-    if (hit && hit.until > Date.now()) return hit.server;
-    const server = await this.tenancy.authenticateApiKey(apiKey);
-    this.remember(this.servers, key, { server, until: Date.now() + this.ttlMs });
-    return server;
+    return this.servers.get(sha256(apiKey), () => this.tenancy.authenticateApiKey(apiKey));
   }
 
   async admin(token: string): Promise<Actor | undefined> {
-    const key = sha256(token);
-    const hit = this.admins.get(key);
-    if (hit && hit.until > Date.now()) return hit.actor;
-    const actor = await this.tenancy.authenticateAdmin(token);
-    this.remember(this.admins, key, { actor, until: Date.now() + this.ttlMs });
-    return actor;
+    return this.admins.get(sha256(token), () => this.tenancy.authenticateAdmin(token));
   }
 
   /** Drops cached answers (after a change through this process's management API). */
   forget(): void {
     this.servers.clear();
     this.admins.clear();
-  }
-
-  private remember<V>(map: Map<string, V>, key: string, value: V): void {
-    if (map.size > 10_000) map.clear();
-    map.set(key, value);
   }
 }
 
