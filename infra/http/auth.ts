@@ -35,7 +35,8 @@ class AnswerCache<V> {
           }
           return value;
         })
-        .finally(() => this.inFlight.delete(key));
+        // after a clear(), the entry may already be a newer look-up's
+        .finally(() => this.inFlight.get(key) === pending && this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
