@@ -38,6 +38,16 @@ if (!env.POSTLOG_TEST_DATABASE_URL) {
   env.POSTLOG_TEST_DATABASE_URL = await embedded.start();
 }
 
+// What the tests put in the temp directory (the data dirs and PostgreSQL clusters of the Postlog
+// processes they start, config files, ClickHouse and Kafka data) goes into one folder per run,
+// removed at the end: the helpers make their own folders under os.tmpdir(), which reads TMPDIR, and
+// not every test removes its own (a run used to leave ~400 MB in /tmp). Writable by all with the
+// sticky bit, as /tmp is: as root, some servers under test run as other users (PostgreSQL as
+// "postgres", a whole Postlog as "nobody") and make their own files in it.
+const runTemp = mkdtempSync(join(tmpdir(), 'postlog-test-run-'));
+chmodSync(runTemp, 0o1777);
+env.TMPDIR = runTemp;
+
 // A hung test fails after 5 minutes instead of holding CI for its full budget. Not --test-force-exit:
 // on Node 20 it ended files before their last suites ran (and reported them green). Test files that
 // start processes stop them in after() (stopLeftoverPostlogProcesses) so a failure cannot hang the run.
@@ -45,4 +55,5 @@ const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await embedded?.stop();
 if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+rmSync(runTemp, { recursive: true, force: true });
 process.exit(code);
