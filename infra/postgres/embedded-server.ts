@@ -80,6 +80,7 @@ export class EmbeddedPostgres {
     const account = postgresAccount();
     if (!existsSync(join(this.pgDir, 'PG_VERSION'))) await this.initialise(bins.initdb, account);
 
+    const socketDirectory = socketDirectoryFor(this.pgDir, this.options.port);
     const logFile = join(dirname(this.pgDir), 'postgres.log');
     const fd = openSync(logFile, 'a');
     const child = spawn(
@@ -90,7 +91,7 @@ export class EmbeddedPostgres {
         '-c', 'listen_addresses=127.0.0.1',
         // Postlog connects over a Unix socket in the cluster's own directory (its default directory,
         // /var/run/postgresql, is often not writable); TCP stays open for psql and other tools.
-        '-c', `unix_socket_directories=${quotedDirectory(socketDirectoryFor(this.pgDir, this.options.port))}`,
+        '-c', `unix_socket_directories=${quotedDirectory(socketDirectory)}`,
         '-c', 'max_connections=300',
         '-c', 'shared_buffers=256MB',
         '-c', 'wal_buffers=16MB',
@@ -107,15 +108,14 @@ export class EmbeddedPostgres {
     if (child.pid === undefined) throw new Error('could not spawn the embedded PostgreSQL server');
     this.ownedPid = child.pid;
     writeFileSync(this.ownerFile, `${process.pid}\n`);
-    this.url = this.urlFor(this.options.port, socketDirectoryFor(this.pgDir, this.options.port));
+    this.url = this.urlFor(this.options.port, socketDirectory);
     await this.waitUntilReady(this.url, () => !exited, () => {
       this.ownedPid = undefined;
       return `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
         (/could not bind|Address already in use/.test(tail(logFile, 15)) ? `\nPort ${this.options.port} is taken: set POSTLOG_EMBEDDED_PG_PORT to a free port.` : '');
     });
-    const socket = socketDirectoryFor(this.pgDir, this.options.port);
-    log.info({ port: this.options.port, dir: this.pgDir, pgPid: child.pid, via: socket ? 'unix socket' : 'tcp' }, 'embedded PostgreSQL started');
-    if (!socket) log.info({ dir: this.pgDir }, 'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU');
+    log.info({ port: this.options.port, dir: this.pgDir, pgPid: child.pid, via: socketDirectory ? 'unix socket' : 'tcp' }, 'embedded PostgreSQL started');
+    if (!socketDirectory) log.info({ dir: this.pgDir }, 'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU');
     return this.url;
   }
 
