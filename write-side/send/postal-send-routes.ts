@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import PostalMime from 'postal-mime';
 import { parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
+import { readSubmittedHeaders } from './submitted-headers.js';
 import { trackingContext } from './tracking-context.js';
 import { personalize } from '../tracking/personalize.js';
 
@@ -152,8 +152,9 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   if (raw.length > deps.maxMessageBytes) {
     return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
   }
-  const email = await PostalMime.parse(raw);
-  const fromHeader = singleFromMailbox(email.headers);
+  const email = readSubmittedHeaders(raw);
+  if (!email.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${email.error}` });
+  const fromHeader = singleFromMailbox(email.value.headers);
   if (!fromHeader.ok) return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
   const mailFrom = parseMailbox(String(p.mail_from));
   if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
@@ -165,13 +166,13 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
     if (!m.ok) return postalError(req, reply, 'ValidationError', { message: `rcpt_to: ${m.error}` });
     recipients.push({ key: r, mailbox: m.value });
   }
-  const messageId = email.messageId?.replace(/^.*</, '').replace(/>.*$/, '').trim() || null;
+  const messageId = email.value.rfcMessageId ?? null;
   // The From header's domain must be one of the server's verified domains (Postal's rule).
   const result = await acceptMessages(deps, {
     server,
     from: fromHeader.value,
     contents: [raw],
-    messages: recipients.map((r) => ({ to: r.mailbox, content: 0, rfcMessageId: messageId ?? `${randomUUID()}@${deps.hostname}`, subject: email.subject ?? '' })),
+    messages: recipients.map((r) => ({ to: r.mailbox, content: 0, rfcMessageId: messageId ?? `${randomUUID()}@${deps.hostname}`, subject: email.value.subject })),
     source: 'api',
     correlationId: req.id,
     actor: 'api',
