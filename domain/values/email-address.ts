@@ -15,7 +15,11 @@ const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\
 /** Parses one mailbox, "Name <a@b.example>" or "a@b.example". */
 export function parseMailbox(input: string): Result<Mailbox, string> {
   if (/[\r\n]/.test(input)) return err('must not contain line breaks');
-  const parsed = addressparser(input.trim(), { flatten: true });
+  return mailboxOf(input, addressparser(input.trim(), { flatten: true }));
+}
+
+/** The one mailbox of `input`, given what addressparser made of it (trimmed). */
+function mailboxOf(input: string, parsed: ReturnType<typeof addressparser>): Result<Mailbox, string> {
   if (parsed.length !== 1 || !parsed[0]?.address) return err(`"${input}" is not an email address`);
   const { address, name } = parsed[0];
   const match = ADDRESS.exec(address);
@@ -44,7 +48,11 @@ export function parseDomainName(input: string): Result<string, string> {
 export function singleFromMailbox(headers: { key: string; value: string }[]): Result<Mailbox, string> {
   const from = headers.filter((h) => h.key.toLowerCase() === 'from');
   if (from.length !== 1) return err(from.length === 0 ? 'the message has no From header' : 'the message has more than one From header');
-  const mailboxes = addressparser(from[0]!.value, { flatten: true });
-  if (mailboxes.length !== 1) return err('the From header must name exactly one mailbox');
-  return parseMailbox(from[0]!.value);
+  const value = from[0]!.value;
+  const trimmed = value.trim();
+  const mailboxes = addressparser(trimmed, { flatten: true });
+  // counted on the value as it is; parsed once when trimming changes nothing (the usual case)
+  if ((trimmed === value ? mailboxes : addressparser(value, { flatten: true })).length !== 1) return err('the From header must name exactly one mailbox');
+  if (/[\r\n]/.test(value)) return err('must not contain line breaks');
+  return mailboxOf(value, mailboxes);
 }
