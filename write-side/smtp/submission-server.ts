@@ -1,10 +1,11 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import PostalMime from 'postal-mime';
 import { parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
+import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { Server } from '../../infra/tenancy/index.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages } from '../send/accept-messages.js';
+import { readSubmittedHeaders } from '../send/submitted-headers.js';
 import type { SendApiDeps } from '../send/send-deps.js';
 
 export interface SubmissionOptions {
@@ -51,6 +52,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   const failures = new AuthFailures(o.authFailuresPerMinute);
   const log = o.logger.child({ component: 'submission', port: o.port });
   const messagesPerSession = new Map<string, number>();
+  // the recipients onRcptTo parsed, by smtp-server's address object (kept in the envelope)
+  const parsedRecipients = new WeakMap<object, Mailbox>();
   return new SMTPServer({
     secure: o.implicitTls,
     key: o.tls.key,
@@ -72,7 +75,9 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       if (!o.implicitTls && !o.allowInsecureAuth) session.disabledCommands = ['AUTH'];
       callback();
     },
-    onSecure(_socket, session, callback) {
+    onSecure(socket, session, callback) {
+      // pipelined MAIL, RCPT and DATA are answered in one tick: their replies leave in one record
+      coalesceWritesPerTick(socket);
       session.disabledCommands = [];
       callback();
     },
@@ -108,7 +113,9 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     },
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= o.maxRecipients) return callback(smtpError(452, `4.5.3 Too many recipients (at most ${o.maxRecipients} per message)`));
-      if (!parseMailbox(address.address).ok) return callback(smtpError(553, '5.1.3 Invalid recipient address'));
+      const mailbox = parseMailbox(address.address);
+      if (!mailbox.ok) return callback(smtpError(553, '5.1.3 Invalid recipient address'));
+      parsedRecipients.set(address, mailbox.value);
       callback();
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
@@ -119,7 +126,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
         if (stream.sizeExceeded) return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
         const received = `Received: from ${session.hostNameAppearsAs} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${new Date().toUTCString()}\r\n`;
         const raw = Buffer.concat([Buffer.from(received), ...chunks]);
-        accept(deps, session, raw, log).then(
+        accept(deps, session, raw, parsedRecipients, log).then(
           (reply) => {
             messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
             o.onMessage?.('accepted');
@@ -135,25 +142,26 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   });
 }
 
-async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer, log: Logger): Promise<string> {
+async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer, parsedRecipients: WeakMap<object, Mailbox>, log: Logger): Promise<string> {
   const server = session.user as unknown as Server;
-  // only the header fields matter here (From, Subject, Message-ID): parse the header block alone
-  const headerEnd = raw.indexOf('\r\n\r\n');
-  const email = await PostalMime.parse(headerEnd >= 0 ? raw.subarray(0, headerEnd + 4) : raw);
-  const fromHeader = singleFromMailbox(email.headers);
+  // only the header fields matter here (From, Subject, Message-ID)
+  const email = readSubmittedHeaders(raw);
+  if (!email.ok) throw smtpError(552, `5.3.4 ${email.error}`);
+  const fromHeader = singleFromMailbox(email.value.headers);
   if (!fromHeader.ok) throw smtpError(550, `5.7.1 ${fromHeader.error}`);
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
-    const m = parseMailbox(r.address);
+    const parsed = parsedRecipients.get(r);
+    const m = parsed ? { ok: true as const, value: parsed } : parseMailbox(r.address);
     if (m.ok && !recipients.some((x) => x.address.toLowerCase() === m.value.address.toLowerCase())) recipients.push(m.value);
   }
-  const rfcMessageId = email.messageId?.replace(/^.*</, '').replace(/>.*$/, '').trim() || `${session.id}@${deps.hostname}`;
+  const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {
     const result = await acceptMessages(deps, {
       server,
       from: fromHeader.value,
       contents: [raw],
-      messages: recipients.map((to) => ({ to, content: 0, rfcMessageId, subject: email.subject ?? '' })),
+      messages: recipients.map((to) => ({ to, content: 0, rfcMessageId, subject: email.value.subject })),
       source: 'smtp',
       correlationId: `smtp-${session.id}`,
       actor: `smtp:${session.user ? 'credential' : 'anonymous'}`,
