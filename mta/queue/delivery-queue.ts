@@ -13,6 +13,12 @@ export interface LeasedMessage {
 }
 
 /**
+ * Up to $3 due messages leased to $1 for $2 seconds, oldest due first (migration 13): free rows
+ * and rows whose lease ran out, each read in its index's order, never the rows other leases hold.
+ */
+export const LEASE_STATEMENT = 'SELECT * FROM postlog_lease_deliveries($1, $2, $3)';
+
+/**
  * MTA workers share the queue through row leases: `FOR UPDATE SKIP LOCKED` hands each due row to
  * exactly one worker, and a lease that runs out (the worker died) returns it to the queue.
  */
@@ -20,16 +26,8 @@ export class DeliveryQueue {
   constructor(private readonly pool: pg.Pool, private readonly owner: string) {}
 
   async lease(limit: number, leaseSeconds: number): Promise<LeasedMessage[]> {
-    const { rows } = await this.pool.query(
-      `UPDATE delivery_queue q SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
-        WHERE q.message_id IN (
-          SELECT message_id FROM delivery_queue
-           WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
-           ORDER BY due_at LIMIT $3
-           FOR UPDATE SKIP LOCKED)
-        RETURNING q.*`,
-      [this.owner, leaseSeconds, limit],
-    );
+    // named: each connection plans the call once
+    const { rows } = await this.pool.query({ name: 'postlog_lease_deliveries', text: LEASE_STATEMENT, values: [this.owner, leaseSeconds, limit] });
     return rows.map((r) => ({
       messageId: String(r.message_id),
       serverId: r.server_id,
