@@ -16,7 +16,7 @@ export interface SubmittedHeaders {
   rfcMessageId: string | undefined;
 }
 
-/** postal-mime's limit (it counts the lines without their ends; this counts them too). */
+/** postal-mime's limit on a header section, counted as it counts it: the lines without their line ends. */
 export const MAX_HEADER_BYTES = 2 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -32,8 +32,8 @@ const CR = 0x0d;
  * equal to postal-mime's result, so the library still decides what a header is.
  */
 export function readSubmittedHeaders(raw: Uint8Array): Result<SubmittedHeaders, string> {
-  const end = headerSectionEnd(raw);
-  if (end > MAX_HEADER_BYTES) return err(`the header section is larger than ${MAX_HEADER_BYTES} bytes`);
+  const { end, contentBytes } = headerSection(raw);
+  if (contentBytes > MAX_HEADER_BYTES) return err(`the header section is larger than ${MAX_HEADER_BYTES} bytes`);
   const lines = utf8.decode(raw.subarray(0, end)).split('\n');
   const folded: string[][] = [];
   for (const line of lines) {
@@ -62,23 +62,26 @@ export function readSubmittedHeaders(raw: Uint8Array): Result<SubmittedHeaders, 
 }
 
 /**
- * The offset just past the header section's last line, found on bytes so that the body is
- * never decoded: the end of the first line that is empty once its CRs are dropped.
+ * Where the header section ends (the offset just past its last line: the first line that is
+ * empty once its CRs are dropped ends it), found on bytes so that the body is never decoded, and
+ * its size as postal-mime counts it against its limit: each line without its line end.
  */
-function headerSectionEnd(raw: Uint8Array): number {
+function headerSection(raw: Uint8Array): { end: number; contentBytes: number } {
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  let contentBytes = 0;
   let lineStart = 0;
-  let blank = true;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i]!;
-    if (c === LF) {
-      if (blank) return lineStart;
-      lineStart = i + 1;
-      blank = true;
-    } else if (c !== CR) {
-      blank = false;
-    }
+  while (lineStart < bytes.length) {
+    const lf = bytes.indexOf(LF, lineStart);
+    const lineEnd = lf === -1 ? bytes.length : lf;
+    let contentEnd = lineEnd;
+    while (contentEnd > lineStart && bytes[contentEnd - 1] === CR) contentEnd--;
+    // a line of CRs alone is empty: its trailing CRs are all it has
+    if (contentEnd === lineStart) return { end: lineStart, contentBytes };
+    contentBytes += contentEnd - lineStart;
+    if (lf === -1) break;
+    lineStart = lf + 1;
   }
-  return raw.length;
+  return { end: bytes.length, contentBytes };
 }
 
 function withoutTrailingCr(line: string): string {
