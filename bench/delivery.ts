@@ -156,7 +156,7 @@ export async function run() {
   // Rounds, ordered Postlog-Postfix then Postfix-Postlog: on a shared machine a burst of load from
   // a neighbour lasts seconds, and one pass of each side would hand it to one of them. Each run
   // starts its servers afresh and warms them up; the figures are totals over the rounds.
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+  const rounds = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 2)) || 2);
   const withPostfix = postfixAvailable();
   const postlogRuns: (Measured & { acceptPerSecond: number })[] = [];
   const postfixRuns: Measured[] = [];

@@ -751,4 +751,90 @@ export const migrations: Migration[] = [
       $drop$;
     `,
   },
+  {
+    version: 14,
+    name: 'delivery queue: leases after review (due order, no extra locks, delayed releases)',
+    sql: `
+      -- Migration 13 as a reviewer found it: rows released with a delay (a suspended server's
+      -- messages come back every 300 s) stayed at the head of the index of free rows and every
+      -- lease read past them; rows whose lease ran out were taken in lease order, not due order;
+      -- the two halves of the lease each locked up to the limit, so a concurrent lease could find
+      -- nothing while rows were free. Now a due row is in one of two indexes: free (no lease_until)
+      -- or waiting (a lease, or a release's "not before", in lease_until); a lease takes waiting
+      -- rows whose time has passed first, then free ones for what is left, each oldest due first.
+      -- A lease always has its deadline (a row with an owner and no lease_until could never be
+      -- leased again).
+      UPDATE delivery_queue SET lease_owner = NULL WHERE lease_owner IS NOT NULL AND lease_until IS NULL;
+      ALTER TABLE delivery_queue ADD CONSTRAINT delivery_queue_lease_has_deadline CHECK (lease_owner IS NULL OR lease_until IS NOT NULL);
+      CREATE INDEX delivery_queue_free ON delivery_queue (due_at) WHERE due_at IS NOT NULL AND lease_until IS NULL;
+      CREATE INDEX delivery_queue_waiting ON delivery_queue (lease_until) WHERE due_at IS NOT NULL AND lease_until IS NOT NULL;
+      -- migration 13's indexes, under their names or (after a rebuild of the projection swapped in
+      -- a copy of the table) generated ones
+      DO $drop$
+      DECLARE v_index text;
+      BEGIN
+        FOR v_index IN
+          SELECT quote_ident(schemaname) || '.' || quote_ident(indexname) FROM pg_indexes
+           WHERE tablename = 'delivery_queue' AND schemaname = current_schema()
+             AND (indexdef LIKE '%(due_at) WHERE ((due_at IS NOT NULL) AND (lease_owner IS NULL))'
+                  OR indexdef LIKE '%(lease_until) WHERE (lease_owner IS NOT NULL)')
+        LOOP
+          EXECUTE 'DROP INDEX ' || v_index;
+        END LOOP;
+      END
+      $drop$;
+
+      DROP FUNCTION postlog_lease_deliveries(text, int, int);
+      -- (seqscan and bitmapscan off: the queue churns faster than autovacuum analyzes it, and
+      -- stale statistics made the planner sort every due row instead of reading an index in order)
+      CREATE FUNCTION postlog_lease_deliveries(p_owner text, p_seconds int, p_limit int)
+      RETURNS TABLE (message_id bigint, server_id uuid, mail_from text, rcpt_to text, recipient_domain text,
+                     content_hash text, token text, attempts int, accepted_at timestamptz)
+      LANGUAGE plpgsql
+      SET enable_seqscan = off
+      SET enable_bitmapscan = off
+      AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        v_taken int;
+      BEGIN
+        -- waiting rows whose time has come: a lease that ran out (its worker died) or a release's delay
+        RETURN QUERY
+          WITH picked AS (
+            SELECT d.message_id FROM delivery_queue d
+             WHERE d.due_at IS NOT NULL AND d.lease_until IS NOT NULL AND d.lease_until < now() AND d.due_at <= now()
+             ORDER BY d.due_at LIMIT p_limit
+             FOR UPDATE SKIP LOCKED
+          ), leased AS (
+            UPDATE delivery_queue q SET lease_owner = p_owner, lease_until = now() + make_interval(secs => p_seconds)
+              FROM picked WHERE q.message_id = picked.message_id
+            RETURNING q.*
+          )
+          SELECT l.message_id, l.server_id, l.mail_from, l.rcpt_to, l.recipient_domain, l.content_hash, l.token, l.attempts, l.accepted_at
+            FROM leased l ORDER BY l.due_at, l.message_id;
+        GET DIAGNOSTICS v_taken = ROW_COUNT;
+        IF v_taken >= p_limit THEN
+          RETURN;
+        END IF;
+        -- then free rows, for what is left
+        RETURN QUERY
+          WITH picked AS (
+            SELECT d.message_id FROM delivery_queue d
+             WHERE d.due_at <= now() AND d.lease_until IS NULL
+             ORDER BY d.due_at LIMIT p_limit - v_taken
+             FOR UPDATE SKIP LOCKED
+          ), leased AS (
+            UPDATE delivery_queue q SET lease_owner = p_owner, lease_until = now() + make_interval(secs => p_seconds)
+              FROM picked WHERE q.message_id = picked.message_id
+            RETURNING q.*
+          )
+          SELECT l.message_id, l.server_id, l.mail_from, l.rcpt_to, l.recipient_domain, l.content_hash, l.token, l.attempts, l.accepted_at
+            FROM leased l ORDER BY l.due_at, l.message_id;
+      END
+      $fn$;
+      -- (An MTA process from before migration 13, still running during a rolling upgrade, leases
+      -- with its own statement, which neither index serves: a scan of the queue per lease until it
+      -- is replaced. Upgrade the mta processes together, or expect that for a few minutes.)
+    `,
+  },
 ];

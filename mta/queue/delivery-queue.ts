@@ -13,8 +13,9 @@ export interface LeasedMessage {
 }
 
 /**
- * Up to $3 due messages leased to $1 for $2 seconds, oldest due first (migration 13): free rows
- * and rows whose lease ran out, each read in its index's order, never the rows other leases hold.
+ * Up to $3 due messages leased to $1 for $2 seconds (migrations 13 and 14): first rows whose lease
+ * ran out or whose release delay passed, then free rows, each oldest due first and read in its
+ * index's order, never the rows other leases hold.
  */
 export const LEASE_STATEMENT = 'SELECT * FROM postlog_lease_deliveries($1, $2, $3)';
 

@@ -56,14 +56,14 @@ describe('delivery queue leases', () => {
     assert.deepEqual(ids(await new DeliveryQueue(pool, 'worker-a').lease(10, 600)), due);
   });
 
-  it('takes over a lease that ran out (its worker died), in due order with the free ones', async () => {
+  it('takes over leases that ran out (their worker died) first, then free messages', async () => {
     const first = await enqueue(1, -120);
     const expired = await enqueue(2, -90, { owner: 'dead-worker', leaseSeconds: -5 });
     const live = await enqueue(2, -80, { owner: 'live-worker', leaseSeconds: 600 });
     const last = await enqueue(1, -60);
     const b = new DeliveryQueue(pool, 'worker-b');
     const leased = await b.lease(10, 600);
-    assert.deepEqual(ids(leased), [...first, ...expired, ...last]);
+    assert.deepEqual(ids(leased), [...expired, ...first, ...last]);
     assert.ok(!ids(leased).some((id) => live.includes(id)));
     const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM delivery_queue WHERE lease_owner = 'worker-b' AND lease_until > now() + interval '500 seconds'");
     assert.equal(rows[0]!.n, 4, 'each taken row carries the new lease');
@@ -79,6 +79,33 @@ describe('delivery queue leases', () => {
     assert.deepEqual(ids(await new DeliveryQueue(pool, 'worker-b').lease(10, 600)).sort(), [one, two].sort());
   });
 
+  it('of the leases that ran out, takes the oldest due first', async () => {
+    const [laterDue] = await enqueue(1, -100, { owner: 'dead-worker', leaseSeconds: -50 });
+    const [earlierDue] = await enqueue(1, -200, { owner: 'dead-worker', leaseSeconds: -1 });
+    assert.deepEqual(ids(await new DeliveryQueue(pool, 'worker-b').lease(1, 600)), [earlierDue]);
+    assert.deepEqual(ids(await new DeliveryQueue(pool, 'worker-b').lease(1, 600)), [laterDue]);
+  });
+
+  it('locks only the rows it takes: a lease running beside it still finds the free ones', async () => {
+    await enqueue(10, -90, { owner: 'dead-worker', leaseSeconds: -5 });
+    const free = await enqueue(10, -60);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      assert.equal((await new DeliveryQueue(client as unknown as pg.Pool, 'worker-a').lease(10, 600)).length, 10);
+      // worker-a's transaction is still open: its rows are locked, nothing else is
+      assert.deepEqual(ids(await new DeliveryQueue(pool, 'worker-b').lease(10, 600)), free);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
+  it('refuses a lease without a deadline (it could never be taken again)', async () => {
+    const [id] = await enqueue(1);
+    await assert.rejects(pool.query("UPDATE delivery_queue SET lease_owner = 'w', lease_until = NULL WHERE message_id = $1", [id]), /delivery_queue_lease_has_deadline/);
+  });
+
   it('concurrent leases share out the due messages without overlap', async () => {
     const due = await enqueue(400);
     const workers = Array.from({ length: 8 }, (_, i) => new DeliveryQueue(pool, `worker-${i}`));
@@ -91,12 +118,13 @@ describe('delivery queue leases', () => {
     assert.deepEqual([...taken].sort(), [...due].sort());
   });
 
-  it('does not read the rows other leases hold (500 in flight, 10,000 waiting to retry)', async () => {
+  it('reads only the rows it takes: not those other leases hold, nor those waiting to retry or released with a delay', async () => {
     await enqueue(10_000, 3600);
+    await enqueue(5_000, -60, { leaseSeconds: 300 }); // released with a delay (a suspended server's messages)
     await enqueue(500);
     assert.equal((await new DeliveryQueue(pool, 'busy-worker').lease(500, 600)).length, 500);
     await enqueue(50);
-    // the plan the lease ran (auto_explain, inside the function), then undone
+    // the plans the lease ran (auto_explain, inside the function), then undone
     const client = await pool.connect();
     const plans: string[] = [];
     const onNotice = (n: { message?: string }) => plans.push(n.message ?? '');
@@ -112,11 +140,10 @@ describe('delivery queue leases', () => {
       client.removeListener('notice', onNotice);
       client.release(true); // not back to the pool with auto_explain on
     }
-    const plan = plans.find((p) => p.includes('UPDATE delivery_queue q')) ?? '';
-    assert.match(plan, /Index Scan using delivery_queue_ready/, plans.join('\n'));
-    const read = [...plan.matchAll(/Rows Removed by Filter: (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-    const scanned = [...plan.matchAll(/Index Scan using delivery_queue_\w+ on delivery_queue \w+ .*?rows=(\d+) loops=1/g)].map((m) => Number(m[1]));
-    assert.ok(read < 10 && scanned.every((rows) => rows <= 10), `one lease of 10 read more than it took:\n${plan}`);
-    assert.equal((await new DeliveryQueue(pool, 'other-worker').lease(10, 600)).length, 10);
+    const leases = plans.filter((p) => p.includes('UPDATE delivery_queue q')).join('\n');
+    const removed = [...leases.matchAll(/Rows Removed by Filter: (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const scans = [...leases.matchAll(/Index Scan using (\w+) on delivery_queue(?: \w+)?\s+\(.*?rows=(\d+)(?:\.\d+)? loops=/g)].map((m) => ({ index: m[1]!, rows: Number(m[2]) }));
+    assert.ok(scans.some((s) => s.index === 'delivery_queue_waiting') && scans.some((s) => s.index === 'delivery_queue_free'), `both halves read their index:\n${leases}`);
+    assert.ok(removed < 10 && scans.every((s) => s.rows <= 10), `one lease of 10 read more than it took:\n${leases}`);
   });
 });
