@@ -17,7 +17,7 @@ export interface LeasedMessage {
  * ran out or whose release delay passed, then free rows, each oldest due first and read in its
  * index's order, never the rows other leases hold.
  */
-export const LEASE_STATEMENT = 'SELECT * FROM postlog_lease_deliveries($1, $2, $3)';
+const LEASE_STATEMENT = 'SELECT * FROM postlog_lease_deliveries($1, $2, $3)';
 
 /**
  * MTA workers share the queue through row leases: `FOR UPDATE SKIP LOCKED` hands each due row to
