@@ -1,8 +1,8 @@
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer } from '../test/helpers/dns-server.js';
 import { freePort } from '../test/helpers/ports.js';
 import { postfixAvailable, startPostfix } from '../test/helpers/postfix.js';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
+import { PipeliningSmtpClient } from './smtp-load-client.js';
 import { closedLoop, machineBusyMs, startPostlogForBench } from './support.js';
 
 const DOMAINS = Array.from({ length: 10 }, (_, i) => `d${i}.bench`);
@@ -113,27 +113,26 @@ async function postfixRun(n: number, bytes: number, warmUp = 0) {
   const postfix = startPostfix({ host: '127.0.0.6', port: pfPort, relayTo: { host: '127.0.0.3', port: sinkPort } });
   try {
     await new Promise((r) => setTimeout(r, 1500)); // master starts its services
-    const text = body(bytes);
+    const crlfText = body(bytes).replace(/\n/g, '\r\n');
     let number = 0;
-    /** Submits `count` messages over 64 connections. */
+    /**
+     * Submits `count` messages over 64 connections, pipelined (MAIL, RCPT and DATA in one write, no
+     * RSET), as MTAs and Postfix's own smtp-source submit. The client shares the machine with the
+     * server measured: with nodemailer's client (a round trip per command, RSET between messages)
+     * this process spent ~690 µs per message (client and sink) on Postfix's side against ~250 –
+     * 370 on Postlog's, and Postfix ran slower for it.
+     */
     const submit = (count: number) => async () => {
       const last = number + count;
       await Promise.all(
         Array.from({ length: 64 }, async () => {
-          const c = new SMTPConnection({ host: '127.0.0.6', port: pfPort, ignoreTLS: true, allowInternalNetworkInterfaces: true, logger: false });
-          await new Promise<void>((res, rej) => {
-            c.once('error', rej);
-            c.connect(() => res());
-          });
-          let firstMessage = true;
+          const c = await PipeliningSmtpClient.connectPlain('127.0.0.6', pfPort);
           while (number < last) {
             const i = number++;
-            if (!firstMessage) await new Promise<void>((res, rej) => c.reset((err) => (err ? rej(err) : res())));
-            firstMessage = false;
-            const message = `From: Bench <bench@bench.test>\r\nTo: rcpt${i}@${DOMAINS[i % 10]}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${text.replace(/\n/g, '\r\n')}`;
-            await new Promise<void>((res, rej) => c.send({ from: 'bench@bench.test', to: [`rcpt${i}@${DOMAINS[i % 10]}`] }, message, (err) => (err ? rej(err) : res())));
+            const message = `From: Bench <bench@bench.test>\r\nTo: rcpt${i}@${DOMAINS[i % 10]}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${crlfText}`;
+            await c.send('bench@bench.test', `rcpt${i}@${DOMAINS[i % 10]}`, message);
           }
-          c.quit();
+          await c.quit();
         }),
       );
       return {};

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 /**
- * A lean SMTP submission client for load: STARTTLS, AUTH PLAIN, then messages back to back with
+ * A lean SMTP client for load: STARTTLS and AUTH PLAIN (or neither), then messages back to back with
  * PIPELINING (RFC 2920) as MTAs such as Postfix submit — MAIL, RCPT and DATA in one write, the
  * body after the 354 — so a message costs two round trips instead of five. nodemailer's client
  * (one command per round trip) is the other way the submission bench measures.
@@ -29,6 +29,16 @@ export class PipeliningSmtpClient {
     await client.upgrade(host);
     await client.command('EHLO bench.client\r\n', '250');
     await client.command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`).toString('base64')}\r\n`, '235');
+    return client;
+  }
+
+  /** Without TLS or AUTH, for a relay that trusts the client's address (the delivery bench's Postfix). */
+  static async connectPlain(host: string, port: number): Promise<PipeliningSmtpClient> {
+    const socket = net.connect(port, host);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const client = new PipeliningSmtpClient(socket);
+    await client.expect(1, '220');
+    await client.command('EHLO bench.client\r\n', '250');
     return client;
   }
 
