@@ -135,6 +135,18 @@ async function secureListener(name: string, secure: NonNullable<KafkaBrokerOptio
   return { protocol, lines, ...(caPem ? { caPem } : {}) };
 }
 
+/**
+ * A KRaft cluster id: 16 random bytes in base64url, never starting with "-" (the tool would read
+ * it as an option and fail: one id in 64 did, a broker start in a few CI runs). Kafka's own
+ * Uuid.randomUuid() draws again for the same reason.
+ */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** Starts a single-node KRaft broker on free loopback ports; it is ready for clients when this resolves. */
 export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
   const libs = ensureKafkaJars();
@@ -199,7 +211,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     ...extra,
   ];
   // KRaft needs its storage formatted once with a cluster id (22 characters of URL-safe base64)
-  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', properties]), { encoding: 'utf8' });
+  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties]), { encoding: 'utf8' });
   if (format.error || format.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`formatting the Kafka storage failed (is Java 17 installed?): ${format.error?.message ?? ''}${format.stdout}${format.stderr}`);
