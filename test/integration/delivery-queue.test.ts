@@ -67,7 +67,13 @@ describe('delivery queue leases', () => {
     assert.ok(!ids(leased).some((id) => live.includes(id)));
     const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM delivery_queue WHERE lease_owner = 'worker-b' AND lease_until > now() + interval '500 seconds'");
     assert.equal(rows[0]!.n, 4, 'each taken row carries the new lease');
-    assert.deepEqual(ids(await b.lease(1, 600)), [], 'the limit counts the expired ones too');
+    assert.deepEqual(ids(await b.lease(1, 600)), [], 'nothing is left');
+  });
+
+  it('counts the expired leases it took against the limit', async () => {
+    const expired = await enqueue(3, -90, { owner: 'dead-worker', leaseSeconds: -5 });
+    const free = await enqueue(3, -60);
+    assert.deepEqual(ids(await new DeliveryQueue(pool, 'worker-b').lease(4, 600)), [...expired, free[0]]);
   });
 
   it('a deferral (lease cleared by the projection) and a release make a row free again', async () => {
