@@ -3,7 +3,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { postfixAvailable, startPostfix } from '../test/helpers/postfix.js';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
 import { PipeliningSmtpClient } from './smtp-load-client.js';
-import { closedLoop, machineBusyMs, startPostlogForBench } from './support.js';
+import { closedLoop, cpuPerMessageSince, machineBusyMs, startPostlogForBench } from './support.js';
 
 const DOMAINS = Array.from({ length: 10 }, (_, i) => `d${i}.bench`);
 const body = (bytes: number) => 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor.\n'.repeat(Math.ceil(bytes / 80)).slice(0, bytes);
@@ -26,7 +26,7 @@ async function timeDelivery<T extends object>(sinkCount: () => number, count: nu
   const done = await waitForCount(() => sinkCount() - first, count, 600_000);
   const seconds = (done - t0) / 1000;
   // the whole machine's: the server under test, PostgreSQL, and this process's client and sink
-  const cpuMicrosecondsPerMessage = Math.round(((machineBusyMs() - busy0) * 1000) / count);
+  const cpuMicrosecondsPerMessage = cpuPerMessageSince(busy0, count);
   return { messages: count, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(count / seconds), cpuMicrosecondsPerMessage, ...submitted };
 }
 
@@ -129,8 +129,8 @@ async function postfixRun(n: number, bytes: number, warmUp = 0) {
           const c = await PipeliningSmtpClient.connectPlain('127.0.0.6', pfPort);
           while (number < last) {
             const i = number++;
-            const message = `From: Bench <bench@bench.test>\r\nTo: rcpt${i}@${DOMAINS[i % 10]}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${crlfText}`;
-            await c.send('bench@bench.test', `rcpt${i}@${DOMAINS[i % 10]}`, message);
+            const to = `rcpt${i}@${DOMAINS[i % 10]}`;
+            await c.send('bench@bench.test', to, `From: Bench <bench@bench.test>\r\nTo: ${to}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${crlfText}`);
           }
           await c.quit();
         }),

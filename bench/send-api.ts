@@ -1,4 +1,4 @@
-import { closedLoop, machineBusyMs, startPostlogForBench, type LoadResult } from './support.js';
+import { closedLoop, cpuPerMessageSince, machineBusyMs, startPostlogForBench, type LoadResult } from './support.js';
 import { hasWrk, luaString, wrkLoad } from './wrk.js';
 
 /**
@@ -31,7 +31,7 @@ export async function run() {
     const load = async (path: string, body: typeof v2Body, okStatus: number, okBodyContains: string | undefined, secs: number) => {
       const busy0 = machineBusyMs();
       const result = await loadOnce(path, body, okStatus, okBodyContains, secs);
-      return { ...result, cpuMicrosecondsPerMessage: Math.round(((machineBusyMs() - busy0) * 1000) / Math.max(1, result.ok)) };
+      return { ...result, cpuMicrosecondsPerMessage: cpuPerMessageSince(busy0, result.ok) };
     };
     const loadOnce = async (path: string, body: typeof v2Body, okStatus: number, okBodyContains: string | undefined, secs: number): Promise<LoadResult> => {
       if (wrk) {

@@ -1,7 +1,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { freePort } from '../test/helpers/ports.js';
 import { PipeliningSmtpClient } from './smtp-load-client.js';
-import { machineBusyMs, startPostlogForBench } from './support.js';
+import { cpuPerMessageSince, machineBusyMs, startPostlogForBench } from './support.js';
 
 /**
  * 20 concurrent authenticated (STARTTLS + AUTH) SMTP connections submitting 3 KB messages to a
@@ -47,7 +47,7 @@ export async function run() {
       );
       const elapsed = (performance.now() - started) / 1000;
       // machine-wide (Postlog, PostgreSQL and this load client), steal excluded: steadier than the rate
-      const cpuMicrosecondsPerMessage = Math.round(((machineBusyMs() - busy0) * 1000) / Math.max(1, latencies.length));
+      const cpuMicrosecondsPerMessage = cpuPerMessageSince(busy0, latencies.length);
       latencies.sort((a, b) => a - b);
       const p = (q: number) => +(latencies[Math.floor(latencies.length * q)] ?? 0).toFixed(2);
       const result = { client, messages: latencies.length, seconds: +elapsed.toFixed(2), perSecond: Math.round(latencies.length / elapsed), cpuMicrosecondsPerMessage, p50Ms: p(0.5), p99Ms: p(0.99), errors, ...(firstError ? { firstError } : {}) };

@@ -135,3 +135,8 @@ export async function closedLoop(
 export function machineBusyMs(): number {
   return cpus().reduce((sum, c) => sum + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
 }
+
+/** Machine CPU per message since `busyAtStartMs` (a machineBusyMs() reading), in microseconds. */
+export function cpuPerMessageSince(busyAtStartMs: number, messages: number): number {
+  return Math.round(((machineBusyMs() - busyAtStartMs) * 1000) / Math.max(1, messages));
+}
