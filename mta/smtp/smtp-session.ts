@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 
@@ -29,11 +30,6 @@ export type SendOutcome =
   /** The connection broke or timed out: the outcome is unknown, so temporary. */
   | { ok: false; kind: 'connection'; error: string };
 
-/** True when any byte has the high bit set (the message needs 8BITMIME). */
-function hasEightBit(message: Buffer): boolean {
-  for (let i = 0; i < message.length; i++) if (message[i]! > 127) return true;
-  return false;
-}
 
 export function parseReply(response: string | undefined, fallbackCode?: number): SmtpReply {
   const text = (response ?? '').trim();
@@ -140,7 +136,8 @@ export class SmtpSession {
       if (reset) return { ok: false, kind: 'connection', error: `RSET failed: ${reset.message}` };
       this.dirty = false;
     }
-    const eightBit = hasEightBit(message);
+    // a byte with the high bit set needs 8BITMIME (isAscii is native: a JS loop over 100 KB cost ~80 µs)
+    const eightBit = !isAscii(message);
     return new Promise((resolve) => {
       this.connection.send({ from, to: [to], size: message.length, use8BitMime: eightBit }, message, (err, info) => {
         if (err) {

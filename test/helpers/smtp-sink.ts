@@ -10,6 +10,8 @@ export interface ReceivedMail {
   /** The client's address and EHLO name. */
   remoteAddress: string;
   ehlo: string;
+  /** MAIL FROM's BODY parameter (8BITMIME), when the client sent one. */
+  body?: string;
 }
 
 /** What the sink answers for a recipient: accept, or a reply code and text. */
@@ -24,6 +26,11 @@ export interface SmtpSink {
   /** How many sessions (connections) were opened. */
   sessions: () => number;
   close(): Promise<void>;
+}
+
+function bodyParameter(session: SMTPServerSession): { body?: string } {
+  const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
+  return args && typeof args.BODY === 'string' ? { body: args.BODY } : {};
 }
 
 /** A receiving SMTP server on a loopback address, built on smtp-server, with STARTTLS. */
@@ -103,6 +110,7 @@ export async function startSmtpSink(
           secure: session.secure,
           remoteAddress: session.remoteAddress,
           ehlo: session.hostNameAppearsAs,
+          ...bodyParameter(session),
           ...(session.secure ? { tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS' } : {}),
         });
         callback(null, 'Message queued as test');
