@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { MicroBatcher } from '../batching/index.js';
+import { copyRowsBinary } from '../postgres/binary-copy.js';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export const contentHash = (body: Buffer) => createHash('sha256').update(body).digest('hex');
 
@@ -42,11 +45,18 @@ export class ContentStore {
     return (await this.putMany([body]))[0]!;
   }
 
-  // Bodies are read as base64, not as bytea's hex text: a third less to encode, send and decode
-  // (pg reads every column as text). Buffer.from skips the line breaks PostgreSQL puts in it.
+  /**
+   * The bodies stored under these hashes (absent ones are missing from the map). Read with a
+   * binary COPY: as a query result a bytea arrives as text, and PostgreSQL's base64 encoder alone
+   * cost more than the rest of the read (see copyRowsBinary).
+   */
   async getMany(hashes: string[]): Promise<Map<string, Buffer>> {
-    const { rows } = await this.pool.query<{ sha256: string; body: string }>("SELECT sha256, encode(body, 'base64') AS body FROM contents WHERE sha256 = ANY($1::text[])", [[...new Set(hashes)]]);
-    return new Map(rows.map((r) => [r.sha256, Buffer.from(r.body, 'base64')]));
+    // COPY takes no parameters: only well-formed hashes go into the statement (nothing else can
+    // have been stored under a hash anyway)
+    const wellFormed = [...new Set(hashes)].filter((h) => SHA256_HEX.test(h));
+    if (wellFormed.length === 0) return new Map();
+    const rows = await copyRowsBinary(this.pool, `SELECT sha256, body FROM contents WHERE sha256 IN (${wellFormed.map((h) => `'${h}'`).join(', ')})`);
+    return new Map(rows.map(([sha256, body]) => [sha256!.toString('latin1'), body!]));
   }
 
   async get(sha256: string): Promise<Buffer | undefined> {

@@ -1,5 +1,6 @@
 export { EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-server.js';
 export { createPool } from './pool.js';
+export { copyRowsBinary, parseBinaryCopy } from './binary-copy.js';
 export { migrate, type MigrationReport } from './migrate.js';
 export { migrations, type Migration } from './migrations-list.js';
 export { openDatabase, type Database } from './database.js';
