@@ -142,7 +142,7 @@ export function messageListRoutes(deps: ListDeps) {
                   count(*) FILTER (WHERE due_at IS NOT NULL AND attempts = 0)::int AS queued,
                   count(*) FILTER (WHERE due_at IS NOT NULL AND attempts > 0)::int AS retrying,
                   count(*) FILTER (WHERE due_at IS NULL)::int AS held,
-                  count(*) FILTER (WHERE lease_until > now())::int AS sending,
+                  count(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_until > now())::int AS sending,
                   min(due_at) AS oldest_due
              FROM delivery_queue WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
             GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT 500`,

@@ -19,6 +19,8 @@ interface Change {
   dueAt?: string | null;
   addAttempts: number;
   clearLease: boolean;
+  /** Queued again (released, or "retry now"): a delay a worker put on the row no longer holds. */
+  clearDelay: boolean;
   remove: boolean;
 }
 
@@ -53,7 +55,7 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
   const id = Number(r.streamId.slice('message-'.length));
   let c = changes.get(id);
   if (!c) {
-    c = { addAttempts: 0, clearLease: false, remove: false };
+    c = { addAttempts: 0, clearLease: false, clearDelay: false, remove: false };
     changes.set(id, c);
   }
   switch (e.type) {
@@ -61,8 +63,11 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
       c.insert = { serverId: e.data.serverId, from: e.data.from, to: e.data.to, contentHash: e.data.contentHash, token: e.data.token, acceptedAt: e.data.at };
       return;
     case 'MessageQueued':
-      // a lease stays: a worker may be sending this very message (retry-now refuses leased ones)
+      // a lease stays: a worker may be sending this very message (retry-now refuses leased ones);
+      // a delay without an owner (a worker gave the message back "not before" some time, e.g. its
+      // server was suspended) gives way to the operator's decision
       c.dueAt = e.data.dueAt;
+      c.clearDelay = true;
       return;
     case 'MessageHeld':
       c.dueAt = null;
@@ -89,7 +94,7 @@ async function write(client: pg.PoolClient, changes: Map<number, Change>, t: Tab
   const table = t('delivery_queue');
   const removed = [...changes].filter(([, c]) => c.remove).map(([id]) => id);
   const inserts = [...changes].filter(([, c]) => !c.remove && c.insert);
-  const updates = [...changes].filter(([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease));
+  const updates = [...changes].filter(([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease || c.clearDelay));
   if (removed.length > 0) await client.query(`DELETE FROM ${table} WHERE message_id = ANY($1::bigint[])`, [removed]);
   if (inserts.length > 0) {
     const col = <T>(f: (id: number, c: Change & { insert: NewRow }) => T) => inserts.map(([id, c]) => f(id, c as Change & { insert: NewRow }));
@@ -117,8 +122,8 @@ async function write(client: pg.PoolClient, changes: Map<number, Change>, t: Tab
          due_at = CASE WHEN u.set_due THEN u.due_at ELSE q.due_at END,
          attempts = q.attempts + u.add_attempts,
          lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_owner END,
-         lease_until = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_until END
-       FROM unnest($1::bigint[], $2::boolean[], $3::timestamptz[], $4::int[], $5::boolean[]) AS u(id, set_due, due_at, add_attempts, clear_lease)
+         lease_until = CASE WHEN u.clear_lease OR (u.clear_delay AND q.lease_owner IS NULL) THEN NULL ELSE q.lease_until END
+       FROM unnest($1::bigint[], $2::boolean[], $3::timestamptz[], $4::int[], $5::boolean[], $6::boolean[]) AS u(id, set_due, due_at, add_attempts, clear_lease, clear_delay)
        WHERE q.message_id = u.id`,
       [
         updates.map(([id]) => id),
@@ -126,6 +131,7 @@ async function write(client: pg.PoolClient, changes: Map<number, Change>, t: Tab
         updates.map(([, c]) => c.dueAt ?? null),
         updates.map(([, c]) => c.addAttempts),
         updates.map(([, c]) => c.clearLease),
+        updates.map(([, c]) => c.clearDelay),
       ],
     );
   }

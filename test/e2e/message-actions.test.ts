@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 
 describe('operator actions on messages: hold, release, cancel, retry (single and bulk)', () => {
@@ -68,5 +69,35 @@ describe('operator actions on messages: hold, release, cancel, retry (single and
     for (const id of ids) assert.equal(await status(dev, id), 'cancelled');
     const foreign = await http(t.url, 'POST', '/v2/messages/bulk/cancel', { body: { serverId: other.server.id }, headers: { authorization: `Bearer ${dev.adminToken}` } });
     assert.equal(foreign.status, 400);
+  });
+
+  it('retries a message a worker gave back with a delay at once, and leaves one a worker holds to it', async () => {
+    const [delayed, sending] = await sendTo(other, ['g@example.org', 'h@example.org']);
+    const deadline = Date.now() + 5000;
+    while ((await queueRows([delayed!, sending!])) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // as a worker leaves them: one leased and being sent, one given back "not before" five minutes
+    // (what a worker does with the mail of a suspended server)
+    const worker = new DeliveryQueue(t.db.pool, 'test-worker');
+    await t.db.pool.query("UPDATE delivery_queue SET lease_owner = 'test-worker', lease_until = now() + interval '60 seconds' WHERE message_id = ANY($1::bigint[])", [[delayed, sending]]);
+    await worker.release(delayed!, 300);
+    const queue = async () => (await http(t.url, 'GET', '/v2/queue', { headers: key(other) })).body.destinations.find((d: { domain: string }) => d.domain === 'example.org');
+    assert.equal((await queue()).sending, 1, 'a delayed message is waiting, not being sent');
+
+    const busy = await http(t.url, 'POST', `/v2/messages/${sending}/retry`, { headers: key(other) });
+    assert.equal(busy.status, 409);
+    assert.equal(busy.body.code, 'MESSAGE_BEING_DELIVERED');
+    const retried = await http(t.url, 'POST', `/v2/messages/${delayed}/retry`, { headers: key(other) });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    // the projector applies the retry: the row is due now and free for the next lease
+    const row = async () => (await t.db.pool.query('SELECT lease_owner, lease_until, due_at <= now() AS due FROM delivery_queue WHERE message_id = $1', [delayed])).rows[0];
+    const until = Date.now() + 5000;
+    while ((await row()).lease_until !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await row(), { lease_owner: null, lease_until: null, due: true });
+
+    // bulk: the delayed one again (delay it once more), never the one being sent
+    await t.db.pool.query("UPDATE delivery_queue SET lease_owner = 'test-worker', lease_until = now() + interval '60 seconds' WHERE message_id = $1", [delayed]);
+    await worker.release(delayed!, 300);
+    const bulk = await http(t.url, 'POST', '/v2/messages/bulk/retry', { body: { ids: [delayed, sending] }, headers: key(other) });
+    assert.deepEqual([bulk.body.matched, bulk.body.applied], [1, 1]);
   });
 });

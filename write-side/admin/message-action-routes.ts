@@ -70,7 +70,8 @@ export function messageActionRoutes(deps: MessageActionDeps) {
           return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         }
         if (req.params.action === 'retry') {
-          const { rows } = await deps.pool.query('SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_until > now()', [req.params.id]);
+          // a lease has an owner; an ownerless lease_until is a worker's "not before", which a retry overrides
+          const { rows } = await deps.pool.query('SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_owner IS NOT NULL AND lease_until > now()', [req.params.id]);
           if (rows.length > 0) return sendError(reply, 409, 'MESSAGE_BEING_DELIVERED', 'a worker is delivering this message right now; its outcome comes first');
         }
         const result = await handleMessageCommand(deps.eventStore, req.params.id, commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null), {
@@ -111,8 +112,9 @@ export function messageActionRoutes(deps: MessageActionDeps) {
               AND (CASE WHEN $2 = 'held' THEN due_at IS NULL ELSE due_at IS NOT NULL END)
               AND ($3::text IS NULL OR recipient_domain = lower($3))
               AND ($4::bigint[] IS NULL OR message_id = ANY($4::bigint[]))
-              -- a message a worker is sending right now is left to it
-              AND (lease_until IS NULL OR lease_until < now())
+              -- a message a worker is sending right now is left to it (an ownerless lease_until is
+              -- only a delay, which the action overrides)
+              AND (lease_owner IS NULL OR lease_until < now())
             ORDER BY message_id LIMIT $5`,
           [scope, state, req.body.recipientDomain ?? null, req.body.ids ?? null, req.body.limit],
         );
