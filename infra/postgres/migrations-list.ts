@@ -851,4 +851,42 @@ export const migrations: Migration[] = [
       ALTER TABLE contents SET (toast_tuple_target = 8160);
     `,
   },
+  {
+    version: 16,
+    name: 'retention: bounded work per run (content release candidates, orphan sweep in created_at order)',
+    sql: `
+      -- Retention used to delete unneeded contents with one statement over the whole table, every
+      -- 15 minutes, in a transaction that held back every subscriber of the log while it ran. Now
+      -- a body is looked at only when it may have become unneeded: when a message using it expires
+      -- (a candidate, below), and once about a day after it was written (an orphan: content whose
+      -- message was never appended). Both in short batches.
+      CREATE TABLE content_release_candidates (
+        sha256      text PRIMARY KEY,
+        check_after timestamptz NOT NULL
+      );
+      CREATE INDEX content_release_candidates_due ON content_release_candidates (check_after);
+      -- how far the orphan sweep has come, in (created_at, sha256) order
+      CREATE TABLE retention_progress (
+        name       text PRIMARY KEY,
+        created_at timestamptz NOT NULL,
+        sha256     text NOT NULL
+      );
+      CREATE INDEX contents_created ON contents (created_at, sha256);
+
+      -- created_at now means "last written": writing a body that is already stored (the same
+      -- bytes submitted again) moves it forward, so retention never deletes a body a message
+      -- accepted a moment ago relies on while the read models have not caught up with it.
+      -- (Moved at most once an hour: a duplicate in a busy stream does not rewrite the row each time.)
+      CREATE OR REPLACE FUNCTION postlog_put_contents(p_sha256 text[], p_body bytea[]) RETURNS void
+      LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM set_config('synchronous_commit', 'off', true);
+        INSERT INTO contents AS c (sha256, body, size)
+          SELECT h, b, octet_length(b) FROM unnest(p_sha256, p_body) AS u(h, b)
+          ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at
+            WHERE c.created_at < excluded.created_at - interval '1 hour';
+      END
+      $fn$;
+    `,
+  },
 ];

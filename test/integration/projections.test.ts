@@ -136,42 +136,6 @@ describe('message read models: projection specs, rebuild, verify, leadership', (
   });
 });
 
-describe('retention: content goes after the server\'s retention period, the history stays', () => {
-  it('expires delivered and held messages, keeps queued ones, and deletes content nobody needs', async () => {
-    const db = await createTestDatabase();
-    const store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
-    try {
-      await db.pool.query(`INSERT INTO organizations (id, name) VALUES ('22222222-2222-4222-8222-222222222222', 'o')`);
-      await db.pool.query(`INSERT INTO servers (id, organization_id, name, mode, retention_days) VALUES ($1, '22222222-2222-4222-8222-222222222222', 's', 'live', 7)`, [SERVER]);
-      await db.pool.query(`INSERT INTO contents (sha256, body, size, created_at) VALUES ($1, 'raw', 3, now() - interval '30 days')`, ['c'.repeat(64)]);
-      await accept(store, '10', 'old@example.org');
-      await run(store, '10', { type: 'RecordDelivery', delivery: delivery(1, 250, 1), at: at(1) });
-      await accept(store, '11', 'waiting@example.org');
-      await catchUp(db, store, messageReadModels);
-      const { runRetention } = await import('../../write-side/retention/retention-job.js');
-      const future = new Date(Date.now() + 8 * 86_400_000);
-      const first = await runRetention({ pool: db.pool, eventStore: store, logger: testLogger }, future);
-      assert.equal(first.expired, 1, 'the delivered message; the queued one keeps its content');
-      const history = (await store.readStream('message-10')).map((e) => e.type);
-      assert.deepEqual(history.slice(-1), ['MessageContentExpired']);
-      await catchUp(db, store, messageReadModels);
-      // message 11 still uses the same bytes: they stay
-      assert.equal((await runRetention({ pool: db.pool, eventStore: store, logger: testLogger }, future)).contentsDeleted, 0);
-      await run(store, '11', { type: 'Cancel', at: at(2) });
-      await catchUp(db, store, messageReadModels);
-      assert.equal((await runRetention({ pool: db.pool, eventStore: store, logger: testLogger }, future)).expired, 1);
-      await catchUp(db, store, messageReadModels);
-      const last = await runRetention({ pool: db.pool, eventStore: store, logger: testLogger }, future);
-      assert.equal(last.contentsDeleted, 1);
-      assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM contents')).rows[0].n, 0);
-      assert.equal((await store.readStream('message-10')).length, history.length, 'the events stay');
-    } finally {
-      await store.close();
-      await db.drop();
-    }
-  });
-});
-
 describe('sink projections (Kafka, ClickHouse): at-least-once, checkpoint after the acknowledgement', () => {
   it('repeats a batch the sink failed, never skips one, and resumes after the last acknowledged batch', async () => {
     const db = await createTestDatabase();

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
-import { handleMessageCommand } from '../message-command-handler.js';
+import { expireContent } from './content-expiry.js';
+import { deletionCutoff, releaseCandidates, sweepOrphans } from './content-release.js';
 
 const RETENTION_LOCK = 7_303_417_002;
 
@@ -11,56 +12,53 @@ export interface RetentionDeps {
   logger: Logger;
 }
 
+export interface RetentionOptions {
+  /** Rows per read and per transaction. */
+  batchSize?: number;
+  /** A run stops starting new batches after this long; the next run goes on from there. */
+  timeBudgetMs?: number;
+}
+
 export interface RetentionRun {
   expired: number;
   contentsDeleted: number;
+  /** False when the time budget ran out before everything due was done. */
+  complete: boolean;
 }
 
 /**
  * Message retention (Postal #760, #1137): past its server's retention period a message's raw
  * content is deleted and a ContentExpired event marks the moment; the events stay, so auditors
  * keep the history while storage stops growing. Content shared by several messages goes only
- * when none of them still needs it. One process at a time (advisory lock).
+ * when none of them still needs it.
+ *
+ * The work of a run is proportional to what became due, not to the size of the store: messages
+ * are read per server in retention order, bodies are looked at when a message using them
+ * expires and once after they were written (orphans), each in short transactions, so the log's
+ * subscribers (which wait for every older write transaction) are never held up for long. One
+ * process at a time (a session advisory lock).
  */
-export async function runRetention(deps: RetentionDeps, now = new Date(), limit = 5000): Promise<RetentionRun> {
-  const client = await deps.pool.connect();
+export async function runRetention(deps: RetentionDeps, now = new Date(), options: RetentionOptions = {}): Promise<RetentionRun> {
+  const batchSize = options.batchSize ?? 1000;
+  const deadline = performance.now() + (options.timeBudgetMs ?? 5 * 60_000);
+  const lockClient = await deps.pool.connect();
+  let broken: Error | undefined;
+  let locked = false;
   try {
-    await client.query('BEGIN');
-    const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RETENTION_LOCK]);
-    if (!lock[0]?.ok) {
-      await client.query('ROLLBACK');
-      return { expired: 0, contentsDeleted: 0 };
+    locked = (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0]?.ok === true;
+    if (!locked) return { expired: 0, contentsDeleted: 0, complete: true };
+    const expiry = await expireContent(deps, now, batchSize, deadline);
+    const cutoff = await deletionCutoff(deps, now);
+    const released = await releaseCandidates(deps, now, cutoff, batchSize, deadline);
+    const orphans = await sweepOrphans(deps, cutoff, batchSize, deadline);
+    const run = { expired: expiry.expired, contentsDeleted: released.deleted + orphans.deleted, complete: expiry.complete && released.complete && orphans.complete };
+    if (run.expired > 0 || run.contentsDeleted > 0 || !run.complete) {
+      deps.logger.info({ ...run, orphansDeleted: orphans.deleted, deletableWrittenBefore: cutoff.toISOString() }, run.complete ? 'retention: message content removed' : 'retention: time budget used up, the next run goes on');
     }
-    const { rows } = await client.query<{ id: string; retention_days: number }>(
-      `SELECT m.message_id::text AS id, s.retention_days
-         FROM rm_messages m JOIN servers s ON s.id = m.server_id
-        WHERE NOT m.content_expired
-          AND m.status IN ('delivered', 'bounced', 'failed', 'cancelled', 'held')
-          AND m.accepted_at < $1::timestamptz - make_interval(days => s.retention_days)
-        ORDER BY m.accepted_at LIMIT $2`,
-      [now.toISOString(), limit],
-    );
-    let expired = 0;
-    for (const r of rows) {
-      const result = await handleMessageCommand(deps.eventStore, r.id, { type: 'ExpireContent', retentionDays: r.retention_days, at: now.toISOString() }, { actor: 'retention' });
-      if (result.ok && result.value.events.length > 0) expired++;
-      else if (!result.ok && result.error.code !== 'MESSAGE_IN_FLIGHT') deps.logger.warn({ messageId: r.id, error: result.error }, 'content could not be expired');
-    }
-    // content no unexpired message refers to (the read model may lag: only content older than a day)
-    const deleted = await client.query(
-      `DELETE FROM contents c
-        WHERE c.created_at < $1::timestamptz - interval '1 day'
-          AND NOT EXISTS (SELECT 1 FROM rm_messages m WHERE m.content_hash = c.sha256 AND NOT m.content_expired)
-          AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.content_hash = c.sha256)`,
-      [now.toISOString()],
-    );
-    await client.query('COMMIT');
-    if (expired > 0 || (deleted.rowCount ?? 0) > 0) deps.logger.info({ expired, contentsDeleted: deleted.rowCount }, 'retention: message content removed');
-    return { expired, contentsDeleted: deleted.rowCount ?? 0 };
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
+    return run;
   } finally {
-    client.release();
+    if (locked) await lockClient.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]).catch((err: Error) => (broken = err));
+    // a connection that could not unlock is closed: that ends its session and the lock with it
+    lockClient.release(broken);
   }
 }

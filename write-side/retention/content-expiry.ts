@@ -1,0 +1,63 @@
+import type { RetentionDeps } from './retention-job.js';
+import { handleMessageCommand } from '../message-command-handler.js';
+
+/** Statuses whose content retention may remove (a queued or deferred message still needs it). */
+const EXPIRABLE = ['delivered', 'bounced', 'failed', 'cancelled', 'held'];
+/** Appends in flight at once: they share the event store's group commits. */
+const CONCURRENCY = 8;
+/** A candidate is checked once the read models have had time to record the expiry. */
+const CHECK_DELAY_MS = 10 * 60_000;
+
+/**
+ * Appends ContentExpired to every message past its server's retention period, server by server,
+ * oldest first, in batches. Before a batch is expired its bodies become release candidates
+ * (content-release.ts deletes them once no message needs them): registered first, a crash in
+ * between leaves a candidate that turns out to be needed, never a body nobody will look at again.
+ *
+ * Reads walk each server's messages by (accepted_at, message_id) from where the last batch ended:
+ * the read model learns of an expiry only later, and re-reading from the start would find the
+ * same messages again.
+ */
+export async function expireContent(deps: RetentionDeps, now: Date, batchSize: number, deadline: number): Promise<{ expired: number; complete: boolean }> {
+  const { rows: servers } = await deps.pool.query<{ id: string; retention_days: number }>('SELECT id, retention_days FROM servers ORDER BY id');
+  let expired = 0;
+  for (const server of servers) {
+    const cutoff = new Date(now.getTime() - server.retention_days * 86_400_000);
+    let after = { at: '-infinity', id: '0' };
+    for (;;) {
+      if (performance.now() > deadline) return { expired, complete: false };
+      const { rows } = await deps.pool.query<{ id: string; at: string; content_hash: string }>(
+        // accepted_at as text: a JavaScript Date would drop its microseconds and the walk could stall
+        `SELECT message_id::text AS id, accepted_at::text AS at, content_hash
+           FROM rm_messages
+          WHERE server_id = $1 AND NOT content_expired AND accepted_at < $2
+            AND status = ANY($3::text[])
+            AND (accepted_at, message_id) > ($4::timestamptz, $5::bigint)
+          ORDER BY accepted_at, message_id LIMIT $6`,
+        [server.id, cutoff.toISOString(), EXPIRABLE, after.at, after.id, batchSize],
+      );
+      if (rows.length === 0) break;
+      await deps.pool.query(
+        `INSERT INTO content_release_candidates AS r (sha256, check_after)
+           SELECT DISTINCT h, $2::timestamptz FROM unnest($1::text[]) AS h WHERE h <> ''
+           ON CONFLICT (sha256) DO UPDATE SET check_after = least(r.check_after, excluded.check_after)`,
+        [rows.map((r) => r.content_hash), new Date(now.getTime() + CHECK_DELAY_MS).toISOString()],
+      );
+      let next = 0;
+      const expireNext = async () => {
+        while (next < rows.length) {
+          const r = rows[next++]!;
+          const result = await handleMessageCommand(deps.eventStore, r.id, { type: 'ExpireContent', retentionDays: server.retention_days, at: now.toISOString() }, { actor: 'retention' });
+          if (result.ok && result.value.events.length > 0) expired++;
+          // in flight: the read model had not seen it queued again yet; it is read again next run
+          else if (!result.ok && result.error.code !== 'MESSAGE_IN_FLIGHT') deps.logger.warn({ messageId: r.id, error: result.error }, 'content could not be expired');
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, rows.length) }, expireNext));
+      const last = rows[rows.length - 1]!;
+      after = { at: last.at, id: last.id };
+      if (rows.length < batchSize) break;
+    }
+  }
+  return { expired, complete: true };
+}
