@@ -1,6 +1,11 @@
 import { isAscii } from 'node:buffer';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
+
+/** Sockets whose writes are already coalesced per tick. */
+const coalescedSockets = new WeakSet<Writable>();
 
 export type TlsPolicy = 'opportunistic' | 'require' | 'none';
 
@@ -129,8 +134,22 @@ export class SmtpSession {
     if (socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
   }
 
+  /**
+   * A message's body and its final dot are written separately: one system call (and on TLS one
+   * record) instead of two when they leave in the same tick. The socket is replaced by STARTTLS,
+   * so this is checked per message.
+   */
+  private coalesceWrites(): void {
+    const socket = this.connection._socket as Writable | false | null;
+    if (socket && !coalescedSockets.has(socket)) {
+      coalesceWritesPerTick(socket);
+      coalescedSockets.add(socket);
+    }
+  }
+
   async send(from: string, to: string, message: Buffer): Promise<SendOutcome> {
     this.noDelay(); // again: STARTTLS replaced the socket
+    this.coalesceWrites();
     if (this.dirty) {
       const reset = await new Promise<Error | null>((resolve) => this.connection.reset((err) => resolve(err ?? null)));
       if (reset) return { ok: false, kind: 'connection', error: `RSET failed: ${reset.message}` };
