@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../postgres/transaction.js';
 
 export interface LeasedDelivery {
   id: string;
@@ -116,9 +117,7 @@ export class WebhookOutbox {
       if (outcome.ok) breaker.set(delivery.endpointId, { success: true, trailing: 0 });
       else breaker.set(delivery.endpointId, { ...b, trailing: b.trailing + 1 });
     }
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const { rows, opened } = await inTransaction(this.pool, async (client) => {
       const retry = `($8::float8[])[least(w.retry_index + 1, cardinality($8::float8[]))]`;
       const givenUp = `w.retry_base_at + make_interval(secs => $7) < now() + make_interval(secs => ${retry})`;
       const { rows } = await client.query(
@@ -162,22 +161,17 @@ export class WebhookOutbox {
          RETURNING e.id, (u.tail_failures > 0 AND e.consecutive_failures >= $4) AS opened`,
         [endpoints.map(([id]) => id), endpoints.map(([, b]) => b.success), endpoints.map(([, b]) => b.trailing), policy.breakerFailures, policy.breakerCooldownSeconds],
       );
-      await client.query('COMMIT');
-      const statuses = new Map(rows.map((r) => [r.id as string, r.status as 'delivered' | 'pending' | 'failed']));
-      const openedEndpoints = new Set(opened.rows.filter((r) => r.opened).map((r) => r.id as string));
-      // a circuit that opened is reported once, with the endpoint's last item of the batch
-      const lastOf = new Map(items.map((i, index) => [i.delivery.endpointId, index]));
-      return items.map((i, index) => ({
-        // gone (its endpoint was deleted meanwhile): nothing was recorded
-        status: statuses.get(i.delivery.id) ?? (i.outcome.ok ? 'delivered' : 'failed'),
-        circuitOpened: openedEndpoints.has(i.delivery.endpointId) && lastOf.get(i.delivery.endpointId) === index,
-      }));
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+      return { rows, opened };
+    });
+    const statuses = new Map(rows.map((r) => [r.id as string, r.status as 'delivered' | 'pending' | 'failed']));
+    const openedEndpoints = new Set(opened.rows.filter((r) => r.opened).map((r) => r.id as string));
+    // a circuit that opened is reported once, with the endpoint's last item of the batch
+    const lastOf = new Map(items.map((i, index) => [i.delivery.endpointId, index]));
+    return items.map((i, index) => ({
+      // gone (its endpoint was deleted meanwhile): nothing was recorded
+      status: statuses.get(i.delivery.id) ?? (i.outcome.ok ? 'delivered' : 'failed'),
+      circuitOpened: openedEndpoints.has(i.delivery.endpointId) && lastOf.get(i.delivery.endpointId) === index,
+    }));
   }
 
   /** Deletes up to 10,000 finished deliveries (and their attempts) older than `days`; returns how many. */

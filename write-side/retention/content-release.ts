@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../../infra/postgres/transaction.js';
 import { projectionStatus } from '../../projections/maintenance.js';
 import type { RetentionDeps } from './retention-job.js';
 
@@ -25,21 +26,6 @@ async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cutoff: D
     [hashes, cutoff.toISOString()],
   );
   return rows.map((r) => r.sha256);
-}
-
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /**
