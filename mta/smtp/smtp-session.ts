@@ -35,7 +35,6 @@ export type SendOutcome =
   /** The connection broke or timed out: the outcome is unknown, so temporary. */
   | { ok: false; kind: 'connection'; error: string };
 
-
 export function parseReply(response: string | undefined, fallbackCode?: number): SmtpReply {
   const text = (response ?? '').trim();
   const m = /^(\d{3})[ -]?(?:([245]\.\d{1,3}\.\d{1,3})\s+)?([\s\S]*)$/.exec(text);
