@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../logging/index.js';
-import { migrations as defaultMigrations, type Migration } from './migrations-list.js';
+import { migrations as defaultMigrations, type ConcurrentIndex, type Migration } from './migrations-list.js';
 
 /** Any fixed number: every Postlog process takes this advisory lock while migrating. */
 const MIGRATION_LOCK_ID = 7_303_417_001;
@@ -13,7 +13,9 @@ export interface MigrationReport {
 /**
  * Brings the schema up to date. Safe when several processes start at once: they queue on an
  * advisory lock, and whoever comes second finds the work done. Each migration and its record
- * commit together, so a failed migration leaves nothing half-applied.
+ * commit together, so a failed migration leaves nothing half-applied; a migration of concurrent
+ * index builds is recorded after its indexes are built and valid, and a failed build is redone
+ * on the next start.
  */
 export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migration[] = defaultMigrations): Promise<MigrationReport> {
   const client = await pool.connect();
@@ -36,12 +38,17 @@ export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migrati
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       try {
-        await client.query('BEGIN');
-        await client.query(m.sql);
-        await client.query('INSERT INTO postlog_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-        await client.query('COMMIT');
+        if (m.concurrentIndexes) {
+          for (const index of m.concurrentIndexes) await buildConcurrently(client, index, logger);
+          await client.query('INSERT INTO postlog_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        } else {
+          await client.query('BEGIN');
+          await client.query(m.sql);
+          await client.query('INSERT INTO postlog_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+          await client.query('COMMIT');
+        }
       } catch (err) {
-        await client.query('ROLLBACK');
+        if (!m.concurrentIndexes) await client.query('ROLLBACK');
         throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
       }
       applied.push(m.version);
@@ -52,4 +59,25 @@ export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migrati
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
     client.release();
   }
+}
+
+/**
+ * CREATE INDEX CONCURRENTLY, resumable: a build that failed or was interrupted leaves an invalid
+ * index behind, which is dropped and built again (IF NOT EXISTS alone would keep it, unusable).
+ */
+async function buildConcurrently(client: pg.PoolClient, index: ConcurrentIndex, logger: Logger): Promise<void> {
+  const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const { rows } = await client.query<{ valid: boolean }>(
+    `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`,
+    [index.name],
+  );
+  if (rows[0]?.valid) return;
+  if (rows[0]) {
+    logger.warn({ index: index.name }, 'an earlier build of this index did not finish: building it again');
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${ident(index.name)}`);
+  }
+  const started = performance.now();
+  await client.query(`CREATE INDEX CONCURRENTLY ${ident(index.name)} ON ${ident(index.table)} ${index.definition}`);
+  logger.info({ index: index.name, table: index.table, ms: Math.round(performance.now() - started) }, 'built index concurrently');
 }

@@ -2,11 +2,21 @@
  * Versioned schema migrations, applied in order, each in its own transaction. Never edit a
  * migration that has shipped: add a new one.
  */
-export interface Migration {
-  version: number;
+/** An index built with CREATE INDEX CONCURRENTLY: writers of its table are not held up meanwhile. */
+export interface ConcurrentIndex {
   name: string;
-  sql: string;
+  table: string;
+  /** What follows `ON <table>`, e.g. `(created_at, sha256)` or `USING brin (at)`. */
+  definition: string;
 }
+
+/**
+ * A schema change. `sql` runs in one transaction with the record of the migration. Indexes on
+ * tables that may be large in a running installation go in `concurrentIndexes` instead (then
+ * without `sql`): built without blocking writes (an upgrade does not stop accepting mail while
+ * they build), outside a transaction, and the migration is recorded once all are valid.
+ */
+export type Migration = { version: number; name: string } & ({ sql: string; concurrentIndexes?: undefined } | { sql?: undefined; concurrentIndexes: ConcurrentIndex[] });
 
 export const migrations: Migration[] = [
   {
@@ -871,7 +881,6 @@ export const migrations: Migration[] = [
         created_at timestamptz NOT NULL,
         sha256     text NOT NULL
       );
-      CREATE INDEX contents_created ON contents (created_at, sha256);
 
       -- created_at now means "last written": writing a body that is already stored (the same
       -- bytes submitted again) moves it forward, so retention never deletes a body a message
@@ -888,5 +897,10 @@ export const migrations: Migration[] = [
       END
       $fn$;
     `,
+  },
+  {
+    version: 17,
+    name: 'retention: contents in created_at order (built concurrently)',
+    concurrentIndexes: [{ name: 'contents_created', table: 'contents', definition: '(created_at, sha256)' }],
   },
 ];
