@@ -17,6 +17,7 @@ import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
 import { migrate, openDatabase } from '../postgres/index.js';
 import { version } from '../version.js';
+import { runRetention } from '../../write-side/retention/retention-job.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
 function configure(overrides: Partial<Record<keyof Config, unknown>> = {}, fd: 1 | 2 = 1): { config: Config; logger: Logger } {
@@ -323,6 +324,21 @@ projectionsCommand
   );
 
 program
+  .command('retention')
+  .description('message retention')
+  .command('run')
+  .option('--json', 'print JSON')
+  .description("expire the content of messages past their server's retention period and delete bodies no message needs, now (the projector does it every 15 minutes)")
+  .action(async (opts: { json?: boolean }) =>
+    withEventStore(async (store, db, _config, logger) => {
+      const run = await runRetention({ pool: db.pool, eventStore: store, logger });
+      if (!run.ran) fail('another Postlog process is running retention right now: try again in a few minutes');
+      if (opts.json) return print(run, true);
+      process.stdout.write(`content expired for ${run.expired} message(s); ${run.contentsDeleted} stored bod${run.contentsDeleted === 1 ? 'y' : 'ies'} deleted${run.complete ? '' : '; stopped after its time budget: run it again to go on'}\n`);
+    }),
+  );
+
+program
   .command('schemas')
   .description('write the JSON Schemas of the events Postlog publishes (Kafka record values), one file per event type')
   .option('--out <dir>', 'directory to write them to', 'schemas/events')
@@ -385,11 +401,11 @@ function must<T>(result: Result<T, TenancyError>): T {
 }
 
 /** Runs a command against the event log (and its database). */
-async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<void>): Promise<void> {
+async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>, config: Config, logger: Logger) => Promise<void>): Promise<void> {
   await withDatabase({}, async (db, logger, config) => {
     const store = await createEventStore(config, db, logger);
     try {
-      await work(store, db, config);
+      await work(store, db, config, logger);
     } finally {
       await store.close();
     }

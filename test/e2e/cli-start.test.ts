@@ -127,6 +127,12 @@ describe('postlog start on the embedded PostgreSQL', () => {
       const migrated = await runCli(['migrate'], env);
       assert.equal(migrated.code, 0, migrated.stderr);
       assert.match(migrated.stdout, /schema is at version \d+/);
+      // retention on demand, next to the projector's own runs (the message above is too new to expire)
+      const retention = await runCli(['retention', 'run', '--json'], env);
+      assert.equal(retention.code, 0, retention.stderr);
+      assert.deepEqual(JSON.parse(retention.stdout), { ran: true, expired: 0, contentsDeleted: 0, complete: true });
+      const readable = await runCli(['retention', 'run'], env);
+      assert.match(readable.stdout, /^content expired for 0 message\(s\); 0 stored bodies deleted\n$/);
     } finally {
       running.child.kill('SIGINT');
       assert.equal(await running.exited, 0);

@@ -20,6 +20,8 @@ export interface RetentionOptions {
 }
 
 export interface RetentionRun {
+  /** False when another process was running retention at that moment (nothing was done). */
+  ran: boolean;
   expired: number;
   contentsDeleted: number;
   /** False when the time budget ran out before everything due was done. */
@@ -46,14 +48,14 @@ export async function runRetention(deps: RetentionDeps, now = new Date(), option
   let locked = false;
   try {
     locked = (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0]?.ok === true;
-    if (!locked) return { expired: 0, contentsDeleted: 0, complete: true };
+    if (!locked) return { ran: false, expired: 0, contentsDeleted: 0, complete: true };
     const expiry = await expireContent(deps, now, batchSize, deadline);
     const cutoff = await deletionCutoff(deps, now);
     const released = await releaseCandidates(deps, now, cutoff, batchSize, deadline);
     const orphans = await sweepOrphans(deps, cutoff, batchSize, deadline);
-    const run = { expired: expiry.expired, contentsDeleted: released.deleted + orphans.deleted, complete: expiry.complete && released.complete && orphans.complete };
+    const run = { ran: true, expired: expiry.expired, contentsDeleted: released.deleted + orphans.deleted, complete: expiry.complete && released.complete && orphans.complete };
     if (run.expired > 0 || run.contentsDeleted > 0 || !run.complete) {
-      deps.logger.info({ ...run, orphansDeleted: orphans.deleted, deletableWrittenBefore: cutoff.toISOString() }, run.complete ? 'retention: message content removed' : 'retention: time budget used up, the next run goes on');
+      deps.logger.info({ expired: run.expired, contentsDeleted: run.contentsDeleted, complete: run.complete, orphansDeleted: orphans.deleted, deletableWrittenBefore: cutoff.toISOString() }, run.complete ? 'retention: message content removed' : 'retention: time budget used up, the next run goes on');
     }
     return run;
   } finally {
