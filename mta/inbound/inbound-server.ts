@@ -1,4 +1,5 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { parseVerp } from '../signing/prepare-message.js';
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
@@ -52,6 +53,11 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
     disableReverseLookup: true,
     logger: false,
     closeTimeout: 10_000,
+    onSecure(socket, _session, callback) {
+      // a sender's pipelined MAIL, RCPT and DATA are answered in one tick: their replies leave in one record
+      coalesceWritesPerTick(socket);
+      callback();
+    },
     onRcptTo(address, _session, callback) {
       if (ours(address.address)) return callback();
       // an address a server routes to its HTTP endpoint

@@ -9,9 +9,15 @@ import { postfixAvailable, startPostfix, type PostfixInstance } from '../helpers
 import { tempDataDir } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
-/** Hands a raw message to an SMTP server, as a remote MTA would. */
-async function smtpSend(port: number, from: string, to: string, raw: string): Promise<{ code: number; response: string }> {
-  const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, allowInternalNetworkInterfaces: true, logger: false });
+/** Hands a raw message to an SMTP server, as a remote MTA would (`tls`: after STARTTLS, pipelining as ever). */
+async function smtpSend(port: number, from: string, to: string, raw: string, tls = false): Promise<{ code: number; response: string; secure?: boolean }> {
+  const c = new SMTPConnection({
+    host: '127.0.0.1',
+    port,
+    ...(tls ? { requireTLS: true, tls: { rejectUnauthorized: false } } : { ignoreTLS: true }),
+    allowInternalNetworkInterfaces: true,
+    logger: false,
+  });
   await new Promise<void>((res, rej) => {
     c.once('error', rej);
     c.connect(() => res());
@@ -20,7 +26,7 @@ async function smtpSend(port: number, from: string, to: string, raw: string): Pr
     return await new Promise((resolve) =>
       c.send({ from, to: [to] }, raw, (err, info) => {
         const e = err as (Error & { responseCode?: number; response?: string }) | null;
-        resolve(e ? { code: e.responseCode ?? 0, response: e.response ?? e.message } : { code: 250, response: info.response });
+        resolve(e ? { code: e.responseCode ?? 0, response: e.response ?? e.message } : { code: 250, response: info.response, secure: c.secure });
       }),
     );
   } finally {
@@ -138,8 +144,10 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
       '',
     ].join('\r\n');
     assert.ok(reference.length > 0);
-    const res = await smtpSend(inboundPort, '', 'fbl@postlog.test', arf);
+    // over STARTTLS, as mailbox providers send their reports
+    const res = await smtpSend(inboundPort, '', 'fbl@postlog.test', arf, true);
     assert.equal(res.code, 250, res.response);
+    assert.equal(res.secure, true);
     const complained = await waitForEvent(id, 'MessageComplained');
     assert.equal(complained.data.feedbackType, 'abuse');
     const again = await http(t.url, 'POST', '/v2/messages', { body: { from: 'app@sender.test', to: ['complainer@example.net'], subject: 'x', text: 'x' }, headers: key() });
