@@ -886,12 +886,14 @@ export const migrations: Migration[] = [
       -- bytes submitted again) moves it forward, so retention never deletes a body a message
       -- accepted a moment ago relies on while the read models have not caught up with it.
       -- (Moved at most once an hour: a duplicate in a busy stream does not rewrite the row each time.)
+      -- Such an update locks the row: rows go in hash order, so two batches sharing bodies lock
+      -- them in the same order instead of deadlocking.
       CREATE OR REPLACE FUNCTION postlog_put_contents(p_sha256 text[], p_body bytea[]) RETURNS void
       LANGUAGE plpgsql AS $fn$
       BEGIN
         PERFORM set_config('synchronous_commit', 'off', true);
         INSERT INTO contents AS c (sha256, body, size)
-          SELECT h, b, octet_length(b) FROM unnest(p_sha256, p_body) AS u(h, b)
+          SELECT h, b, octet_length(b) FROM unnest(p_sha256, p_body) AS u(h, b) ORDER BY h
           ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at
             WHERE c.created_at < excluded.created_at - interval '1 hour';
       END

@@ -37,6 +37,31 @@ describe('content store (PostgreSQL)', () => {
     assert.ok((await store.get(again))!.equals(body));
   });
 
+  it('two writes of the same stored bodies in opposite orders do not deadlock (both refresh "last written")', async () => {
+    const hashes = Array.from({ length: 40 }, (_, i) => String(i).padStart(64, '0'));
+    const bodies = hashes.map((h) => Buffer.alloc(3000, h));
+    await db.pool.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [hashes, bodies]);
+    const [a, b] = [db.newPool(2), db.newPool(2)];
+    try {
+      const failures: string[] = [];
+      // (in arrival order, the writes deadlocked in about one round of four)
+      for (let round = 0; round < 30; round++) {
+        await db.pool.query("UPDATE contents SET created_at = now() - interval '2 hours' WHERE sha256 = ANY($1::text[])", [hashes]);
+        const results = await Promise.allSettled([
+          a.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [hashes, bodies]),
+          b.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [[...hashes].reverse(), [...bodies].reverse()]),
+        ]);
+        for (const r of results) if (r.status === 'rejected') failures.push((r.reason as Error).message);
+      }
+      assert.deepEqual(failures, []);
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM contents WHERE sha256 = ANY($1::text[]) AND created_at > now() - interval '1 minute'`, [hashes]);
+      assert.equal(rows[0].n, hashes.length);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
   it('reads only well-formed hashes: unknown ones are absent, anything else never reaches the statement', async () => {
     const body = randomBytes(100 * 1024);
     const hash = await store.put(body);
