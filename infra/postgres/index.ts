@@ -2,6 +2,6 @@ export { EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-serve
 export { createPool } from './pool.js';
 export { copyRowsBinary, parseBinaryCopy } from './binary-copy.js';
 export { inTransaction } from './transaction.js';
-export { migrate, type MigrationReport } from './migrate.js';
+export { migrate, type MigrateOptions, type MigrationReport } from './migrate.js';
 export { migrations, type Migration } from './migrations-list.js';
 export { openDatabase, type Database } from './database.js';

@@ -42,4 +42,67 @@ describe('schema migrations', () => {
     // nothing left to do on the next start
     assert.deepEqual((await migrate(db.pool, testLogger, list)).applied, []);
   });
+
+  it('two processes migrating at once: the second waits without a snapshot, so a concurrent index build does not deadlock', async () => {
+    const other = await createTestDatabase({ migrate: false });
+    try {
+      const list: Migration[] = [
+        { version: 1, name: 'a table', sql: 'CREATE TABLE items (id int NOT NULL)' },
+        // a slow first step, so that the second process is already waiting for the lock
+        { version: 2, name: 'slow', sql: 'SELECT pg_sleep(0.5)' },
+        { version: 3, name: 'an index, concurrently', concurrentIndexes: [{ name: 'items_id', table: 'items', definition: '(id)' }] },
+      ];
+      const [a, b] = [other.newPool(2), other.newPool(2)];
+      const first = migrate(a, testLogger, list);
+      await new Promise((r) => setTimeout(r, 100));
+      const results = await Promise.allSettled([first, migrate(b, testLogger, list)]);
+      assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value.applied : String(r.reason))), [[1, 2, 3], []]);
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it('a migration that needs a lock an old transaction holds gives way and tries again, instead of queueing every other session behind it', async () => {
+    await migrate(db.pool, testLogger, [{ version: 10, name: 'a busy table', sql: 'CREATE TABLE busy (id int)' }]);
+    const old = await db.pool.connect();
+    try {
+      // an old process's long transaction reads the table
+      await old.query('BEGIN');
+      await old.query('SELECT count(*) FROM busy');
+      const migrating = migrate(db.pool, testLogger, [{ version: 10, name: 'a busy table', sql: 'CREATE TABLE busy (id int)' }, { version: 11, name: 'alter it', sql: 'ALTER TABLE busy ADD COLUMN at timestamptz' }], {
+        lockTimeoutMs: 100,
+        retryDelayMs: 50,
+      });
+      // meanwhile other sessions still read it: the waiting ALTER gives way every 100 ms
+      await new Promise((r) => setTimeout(r, 300));
+      const reader = await db.pool.connect();
+      try {
+        // (without the migration's lock timeout this read would wait for the old transaction)
+        await reader.query('BEGIN');
+        await reader.query('SET LOCAL lock_timeout = 2000');
+        const started = performance.now();
+        await reader.query('SELECT count(*) FROM busy');
+        assert.ok(performance.now() - started < 1000, 'a reader waited no longer than about one lock timeout');
+        await reader.query('COMMIT');
+      } finally {
+        reader.release();
+      }
+      await old.query('COMMIT');
+      assert.deepEqual((await migrating).applied, [11]);
+    } finally {
+      old.release();
+    }
+    const few = await db.pool.connect();
+    try {
+      await few.query('BEGIN');
+      await few.query('SELECT count(*) FROM busy');
+      await assert.rejects(
+        migrate(db.pool, testLogger, [{ version: 12, name: 'never gets its lock', sql: 'DROP TABLE busy' }], { lockTimeoutMs: 50, retryDelayMs: 10, attempts: 3 }),
+        /migration 12 \(never gets its lock\) failed: canceling statement due to lock timeout/,
+      );
+      await few.query('ROLLBACK');
+    } finally {
+      few.release();
+    }
+  });
 });
