@@ -53,7 +53,11 @@ export async function expireContent(deps: RetentionDeps, now: Date, batchSize: n
           else if (!result.ok && result.error.code !== 'MESSAGE_IN_FLIGHT') deps.logger.warn({ messageId: r.id, error: result.error }, 'content could not be expired');
         }
       };
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, rows.length) }, expireNext));
+      // every worker finishes before a failure is passed on: none may still append once the run
+      // has given up its lock and the next one has started
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, rows.length) }, expireNext));
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       const last = rows[rows.length - 1]!;
       after = { at: last.at, id: last.id };
       if (rows.length < batchSize) break;

@@ -15,11 +15,16 @@ const ORPHAN_SWEEP = 'orphan-sweep';
  * Deletes the given bodies that no message needs any more: none of the read models' messages
  * with unexpired content uses them, no queue row does, and they were last written before `cutoff`.
  * Returns the hashes deleted.
+ *
+ * Rows are locked in hash order, as postlog_put_contents locks them when it refreshes bodies
+ * written again, so the two cannot deadlock; a body such a write holds is skipped (it is being
+ * refreshed: the orphan sweep meets it again, a candidate is looked at again a day later).
  */
-async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cutoff: Date): Promise<string[]> {
+export async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cutoff: Date): Promise<string[]> {
   const { rows } = await client.query<{ sha256: string }>(
     `DELETE FROM contents c
-      WHERE c.sha256 = ANY($1::text[]) AND c.created_at < $2
+      WHERE c.sha256 IN (SELECT sha256 FROM contents WHERE sha256 = ANY($1::text[]) AND created_at < $2 ORDER BY sha256 FOR UPDATE SKIP LOCKED)
+        AND c.created_at < $2
         AND NOT EXISTS (SELECT 1 FROM rm_messages m WHERE m.content_hash = c.sha256 AND NOT m.content_expired)
         AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.content_hash = c.sha256)
       RETURNING c.sha256`,

@@ -43,15 +43,18 @@ export interface RetentionRun {
 export async function runRetention(deps: RetentionDeps, now = new Date(), options: RetentionOptions = {}): Promise<RetentionRun> {
   const batchSize = options.batchSize ?? 1000;
   const deadline = performance.now() + (options.timeBudgetMs ?? 5 * 60_000);
+  // each step may use a share of what is left, so a backlog in one (expiring after retention_days
+  // was lowered, the first sweep of a large store) does not keep the others from running
+  const share = (fraction: number) => performance.now() + Math.max(0, deadline - performance.now()) * fraction;
   const lockClient = await deps.pool.connect();
   let broken: Error | undefined;
   let locked = false;
   try {
     locked = (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0]?.ok === true;
     if (!locked) return { ran: false, expired: 0, contentsDeleted: 0, complete: true };
-    const expiry = await expireContent(deps, now, batchSize, deadline);
+    const expiry = await expireContent(deps, now, batchSize, share(1 / 2));
     const cutoff = await deletionCutoff(deps, now);
-    const released = await releaseCandidates(deps, now, cutoff, batchSize, deadline);
+    const released = await releaseCandidates(deps, now, cutoff, batchSize, share(1 / 2));
     const orphans = await sweepOrphans(deps, cutoff, batchSize, deadline);
     const run = { ran: true, expired: expiry.expired, contentsDeleted: released.deleted + orphans.deleted, complete: expiry.complete && released.complete && orphans.complete };
     if (run.expired > 0 || run.contentsDeleted > 0 || !run.complete) {
