@@ -103,12 +103,22 @@ export class RouteStore {
     return out;
   }
 
+  /**
+   * Records an attempt. A delivery that ends (delivered or failed) makes its body a release
+   * candidate a day later (retention deletes it then unless something else needs it): while the
+   * delivery was pending, retention kept the body and its orphan sweep went past it.
+   */
   async settle(id: number, outcome: { status: 'delivered' | 'pending' | 'failed'; code: number | null; response: string; retryInSeconds?: number }): Promise<void> {
     await this.pool.query(
-      `UPDATE route_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, last_response = $4,
-              next_attempt_at = CASE WHEN $2 = 'pending' THEN now() + make_interval(secs => $5) ELSE next_attempt_at END,
-              delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
-        WHERE id = $1`,
+      `WITH settled AS (
+         UPDATE route_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, last_response = $4,
+                next_attempt_at = CASE WHEN $2 = 'pending' THEN now() + make_interval(secs => $5) ELSE next_attempt_at END,
+                delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
+          WHERE id = $1
+          RETURNING content_sha256, status)
+       INSERT INTO content_release_candidates AS r (sha256, check_after)
+         SELECT content_sha256, now() + interval '1 day' FROM settled WHERE status <> 'pending'
+         ON CONFLICT (sha256) DO UPDATE SET check_after = greatest(r.check_after, excluded.check_after)`,
       [id, outcome.status, outcome.code, outcome.response.slice(0, 1000), outcome.retryInSeconds ?? 0],
     );
   }

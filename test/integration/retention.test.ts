@@ -9,6 +9,7 @@ import { handleMessageCommand } from '../../write-side/index.js';
 import { deleteUnneeded } from '../../write-side/retention/content-release.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { inTransaction } from '../../infra/postgres/index.js';
+import { RouteStore } from '../../infra/routes/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
 import { catchUp, run } from '../helpers/projections.js';
 
@@ -201,6 +202,27 @@ describe("retention: content goes after the server's retention period, the histo
         await a.end();
         await b.end();
       }
+    } finally {
+      await done();
+    }
+  });
+
+  it('keeps the body of inbound mail an HTTP route has still to take, and deletes it a day after the route is done with it', async () => {
+    const { db, store, done } = await setUp();
+    try {
+      const body = await storeBody(db, 'Subject: for the support desk\r\n\r\nhello\r\n', '2 days');
+      await db.pool.query(`INSERT INTO routes (id, server_id, address, endpoint_url, format) VALUES ('33333333-3333-4333-8333-333333333333', $1, 'support@sender.test', 'http://127.0.0.1:9/', 'json')`, [SERVER]);
+      const routes = new RouteStore(db.pool);
+      const delivery = await routes.enqueue('33333333-3333-4333-8333-333333333333', body, 'someone@example.org', 'support@sender.test');
+      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      // the endpoint keeps failing: the body stays while the delivery is pending, and the sweep goes past it
+      assert.equal((await runRetention(deps, daysAhead(1))).contentsDeleted, 0);
+      assert.deepEqual(await stored(db), [body]);
+      await routes.settle(delivery, { status: 'failed', code: 503, response: 'down' });
+      // a day to retry it by hand, then it goes
+      assert.equal((await runRetention(deps, new Date(Date.now() + 3_600_000))).contentsDeleted, 0);
+      assert.equal((await runRetention(deps, daysAhead(2))).contentsDeleted, 1);
+      assert.deepEqual(await stored(db), []);
     } finally {
       await done();
     }

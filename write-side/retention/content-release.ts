@@ -13,7 +13,8 @@ const ORPHAN_SWEEP = 'orphan-sweep';
 
 /**
  * Deletes the given bodies that no message needs any more: none of the read models' messages
- * with unexpired content uses them, no queue row does, and they were last written before `cutoff`.
+ * with unexpired content uses them, no queue row does, no HTTP route has still to take them
+ * (inbound mail), and they were last written before `cutoff`.
  * Returns the hashes deleted.
  *
  * Rows are locked in hash order, as postlog_put_contents locks them when it refreshes bodies
@@ -27,6 +28,7 @@ export async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cu
         AND c.created_at < $2
         AND NOT EXISTS (SELECT 1 FROM rm_messages m WHERE m.content_hash = c.sha256 AND NOT m.content_expired)
         AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.content_hash = c.sha256)
+        AND NOT EXISTS (SELECT 1 FROM route_deliveries r WHERE r.content_sha256 = c.sha256 AND r.status = 'pending')
       RETURNING c.sha256`,
     [hashes, cutoff.toISOString()],
   );
