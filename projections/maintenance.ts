@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { PostgresEventStore, START, compareCheckpoints, matchesEventFilter, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
+import { PostgresEventStore, START, compareCheckpoints, decodeCheckpoint, matchesEventFilter, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
@@ -271,21 +271,25 @@ export async function projectionStatus(pool: pg.Pool, names: string[], store?: E
   const out: ProjectionStatus[] = [];
   for (const name of names) {
     const r = rows.get(name);
+    // "after the checkpoint" in the order subscribers read: (transaction, position). Positions are
+    // handed out before commit, so an event not applied yet can have a lower position than the
+    // checkpoint's (a later transaction took its position first)
+    const after = decodeCheckpoint(r?.checkpoint ?? START);
     const types = filters[name]?.types;
     if (types?.length) {
       // a projection of some event types stops its checkpoint at the last one it took: the events
       // of other types after it are not lag (they would keep the lag above zero on a quiet system)
       const { rows: lag } = await pool.query<{ n: number; s: number | null }>(
         `SELECT count(*)::int AS n, extract(epoch FROM now() - min(recorded_at))::float8 AS s
-           FROM (SELECT recorded_at FROM events WHERE position > $1 AND type = ANY($2) LIMIT ${LAG_COUNT_LIMIT}) AS waiting`,
-        [r?.position ?? 0, types],
+           FROM (SELECT recorded_at FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint) AND type = ANY($3) LIMIT ${LAG_COUNT_LIMIT}) AS waiting`,
+        [after.transactionId, after.position, types],
       );
       out.push(statusRow(name, r, head, lag[0]?.n ?? 0, lag[0]?.s ?? 0));
       continue;
     }
-    const waiting = head !== null && head > (r?.position ?? 0)
-      ? (await pool.query<{ s: number | null }>('SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE position > $1', [r?.position ?? 0])).rows[0]?.s ?? 0
-      : 0;
+    const waiting =
+      (await pool.query<{ s: number | null }>('SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)', [after.transactionId, after.position])).rows[0]
+        ?.s ?? 0;
     out.push(statusRow(name, r, head, head === null ? 0 : Math.max(0, head - (r?.position ?? 0)), waiting));
   }
   return out;

@@ -1,4 +1,4 @@
 export * from './port.js';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgres-event-store.js';
-export { compareCheckpoints } from './postgres/checkpoint.js';
+export { compareCheckpoints, decodeCheckpoint } from './postgres/checkpoint.js';
 export { createEventStore } from './create.js';

@@ -63,3 +63,37 @@ describe('projection status through the event-store port', () => {
     assert.equal(s!.headPosition, null);
   });
 });
+
+describe('projection status in PostgreSQL: lag in the order subscribers read', () => {
+  it('counts an event a later transaction wrote with a lower position than the checkpoint', async () => {
+    const db = await createTestDatabase();
+    const [a, b] = [await db.pool.connect(), await db.pool.connect()];
+    try {
+      const insert = (c: typeof a, stream: string) =>
+        c.query<{ position: string; txid: string }>(
+          `INSERT INTO events (event_id, stream_id, revision, type, schema_version, data, metadata)
+           VALUES (gen_random_uuid(), $1, 0, 'Test', 1, '{}', '{}') RETURNING position::text, transaction_id::text AS txid`,
+          [stream],
+        );
+      // a's transaction starts writing first, b's takes the lower position, a commits first
+      await a.query('BEGIN');
+      await a.query('SELECT pg_current_xact_id()');
+      await b.query('BEGIN');
+      await b.query('SELECT pg_current_xact_id()');
+      const lower = (await insert(b, 'order-b')).rows[0]!;
+      const higher = (await insert(a, 'order-a')).rows[0]!;
+      assert.ok(BigInt(lower.position) < BigInt(higher.position) && BigInt(lower.txid) > BigInt(higher.txid));
+      await a.query('COMMIT');
+      // a projection has applied a's event, the only one readable then
+      await db.pool.query('INSERT INTO projection_checkpoints (name, version, checkpoint, position) VALUES ($1, 1, $2, $3)', ['lag-test', `${higher.txid}:${higher.position}`, higher.position]);
+      await b.query('COMMIT');
+      await new Promise((r) => setTimeout(r, 50));
+      const [status] = await projectionStatus(db.pool, ['lag-test']);
+      assert.ok(status!.lagSeconds >= 0.04, `b's event waits: ${JSON.stringify(status)}`);
+    } finally {
+      a.release();
+      b.release();
+      await db.drop();
+    }
+  });
+});
