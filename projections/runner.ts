@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { EventFilter, EventStore, RecordedEvent, Subscription } from '../infra/event-store/index.js';
 import { START } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
+import { inTransaction } from '../infra/postgres/transaction.js';
 
 /** Maps a projection's table name to the one to write (the live table, or a shadow copy). */
 export type TableNames = (table: string) => string;
@@ -184,20 +185,14 @@ export class ProjectionRunner {
 
   /** Creates or resets the checkpoint row; returns where to read from. */
   private async prepare(): Promise<string> {
-    const client = await this.o.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const checkpoint = await inTransaction(this.o.pool, async (client) => {
       const { rows } = await client.query<{ version: number; checkpoint: string }>('SELECT version, checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.projection.name]);
       const row = rows[0];
       if (row && row.version > this.projection.version) {
         // a newer Postlog owns these tables (a rolling upgrade): never rebuild them backwards
         throw new Error(`the database holds version ${row.version} of projection ${this.projection.name}; this process knows ${this.projection.version}: upgrade it`);
       }
-      if (row && row.version === this.projection.version) {
-        await client.query('COMMIT');
-        this.checkpoint = row.checkpoint;
-        return row.checkpoint;
-      }
+      if (row && row.version === this.projection.version) return row.checkpoint;
       if (isSinkProjection(this.projection)) await this.projection.reset?.();
       else await this.projection.reset(client, liveTables);
       await client.query(
@@ -205,15 +200,10 @@ export class ProjectionRunner {
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint, position = NULL, last_error = NULL, updated_at = now()`,
         [this.projection.name, this.projection.version, START],
       );
-      await client.query('COMMIT');
-      this.checkpoint = START;
       return START;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    });
+    this.checkpoint = checkpoint;
+    return checkpoint;
   }
 
   private async applyBatch(events: RecordedEvent[]): Promise<void> {
@@ -221,26 +211,18 @@ export class ProjectionRunner {
     const projection = this.projection;
     // a sink is written outside the transaction, and acknowledged before the checkpoint moves
     if (isSinkProjection(projection)) await projection.deliver(events);
-    const client = await this.o.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const last = events[events.length - 1]!;
+    await inTransaction(this.o.pool, async (client) => {
       if (!isSinkProjection(projection)) await projection.apply(client, events, liveTables);
-      const last = events[events.length - 1]!;
       const moved = await client.query(
         'UPDATE projection_checkpoints SET checkpoint = $2, position = $3, updated_at = now(), last_error = NULL WHERE name = $1 AND checkpoint = $4',
         [this.projection.name, last.checkpoint, last.position, this.checkpoint],
       );
       // another runner moved the checkpoint (we lost leadership without noticing yet): write nothing
       if (moved.rowCount !== 1) throw new Error('the checkpoint moved under this runner; giving up leadership');
-      await client.query('COMMIT');
-      this.checkpoint = last.checkpoint;
-      this.failures = 0;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    });
+    this.checkpoint = last.checkpoint;
+    this.failures = 0;
     this.o.onBatch?.(this.projection.name, events);
   }
 }
