@@ -1,5 +1,7 @@
 import type { Writable } from 'node:stream';
 
+const coalesced = new WeakSet<Writable>();
+
 /**
  * Makes every write to `socket` within one tick leave together: the first write of a tick corks
  * the socket and the tick's end uncorks it, so the writes go down as one writev — on a TLS
@@ -12,9 +14,13 @@ import type { Writable } from 'node:stream';
  * ~5 % of a submission process's CPU.
  *
  * Nothing is held past the tick, so replies are not delayed; `end()` uncorks by itself, and a
- * socket corked by someone else is left to them.
+ * socket corked by someone else is left to them. Applying it again to the same socket changes
+ * nothing (callers that may see a socket twice, such as a client whose socket STARTTLS replaces,
+ * just call it per use).
  */
 export function coalesceWritesPerTick(socket: Writable): void {
+  if (coalesced.has(socket)) return;
+  coalesced.add(socket);
   const write = socket.write;
   const uncork = () => socket.uncork();
   socket.write = function (this: Writable, ...args: Parameters<Writable['write']>) {

@@ -4,9 +4,6 @@ import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 
-/** Sockets whose writes are already coalesced per tick. */
-const coalescedSockets = new WeakSet<Writable>();
-
 export type TlsPolicy = 'opportunistic' | 'require' | 'none';
 
 export interface SessionOptions {
@@ -136,14 +133,11 @@ export class SmtpSession {
   /**
    * A message's body and its final dot are written separately: one system call (and on TLS one
    * record) instead of two when they leave in the same tick. The socket is replaced by STARTTLS,
-   * so this is checked per message.
+   * so this is applied per message (applying it again changes nothing).
    */
   private coalesceWrites(): void {
     const socket = this.connection._socket as Writable | false | null;
-    if (socket && !coalescedSockets.has(socket)) {
-      coalesceWritesPerTick(socket);
-      coalescedSockets.add(socket);
-    }
+    if (socket) coalesceWritesPerTick(socket);
   }
 
   async send(from: string, to: string, message: Buffer): Promise<SendOutcome> {
