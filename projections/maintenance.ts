@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { PostgresEventStore, START, compareCheckpoints, decodeCheckpoint, matchesEventFilter, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
+import { quoteIdent } from '../infra/postgres/identifiers.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
@@ -25,7 +26,6 @@ async function exclusively<T>(pool: pg.Pool, ps: PostgresProjection[], work: () 
     client.release();
   }
 }
-const quote = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 
 export interface ShadowBuild {
   checkpoint: Checkpoint;
@@ -142,12 +142,12 @@ async function swapIn(pool: pg.Pool, store: EventStore, p: PostgresProjection, b
     for (const [table, cols] of Object.entries(p.volatileColumns ?? {})) {
       const key = p.keys?.[table];
       if (!key || cols.length === 0) continue;
-      await client.query(`UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quote(c)} = l.${quote(c)}`).join(', ')} FROM ${table} l WHERE s.${quote(key)} = l.${quote(key)}`);
+      await client.query(`UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quoteIdent(c)} = l.${quoteIdent(c)}`).join(', ')} FROM ${table} l WHERE s.${quoteIdent(key)} = l.${quoteIdent(key)}`);
     }
     for (const table of p.tables) {
-      await client.query(`ALTER TABLE ${table} RENAME TO ${quote(`${table}__old`)}`);
-      await client.query(`ALTER TABLE ${shadowOf(table)} RENAME TO ${quote(table)}`);
-      await client.query(`DROP TABLE ${quote(`${table}__old`)}`);
+      await client.query(`ALTER TABLE ${table} RENAME TO ${quoteIdent(`${table}__old`)}`);
+      await client.query(`ALTER TABLE ${shadowOf(table)} RENAME TO ${quoteIdent(table)}`);
+      await client.query(`DROP TABLE ${quoteIdent(`${table}__old`)}`);
     }
     const position = caught.position ?? built.position;
     await client.query(
@@ -206,7 +206,7 @@ async function verifyNow(pool: pg.Pool, store: EventStore, p: PostgresProjection
       const cols = (await client.query<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [table])).rows
         .map((r) => r.column_name)
         .filter((c) => !(p.volatileColumns?.[table] ?? []).includes(c));
-      const list = cols.map(quote).join(', ');
+      const list = cols.map(quoteIdent).join(', ');
       const diff = async (a: string, b: string) => {
         const r = await client.query(`SELECT ${list} FROM ${a} EXCEPT ALL SELECT ${list} FROM ${b}`);
         return r.rows;

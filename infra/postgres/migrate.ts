@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../logging/index.js';
+import { quoteIdent } from './identifiers.js';
 import { migrations as defaultMigrations, type ConcurrentIndex, type Migration } from './migrations-list.js';
 
 /** Any fixed number: every Postlog process takes this advisory lock while migrating. */
@@ -95,7 +96,6 @@ export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migrati
  * index behind, which is dropped and built again (IF NOT EXISTS alone would keep it, unusable).
  */
 async function buildConcurrently(client: pg.PoolClient, index: ConcurrentIndex, logger: Logger): Promise<void> {
-  const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
   const { rows } = await client.query<{ valid: boolean }>(
     `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
       WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`,
@@ -104,10 +104,10 @@ async function buildConcurrently(client: pg.PoolClient, index: ConcurrentIndex, 
   if (rows[0]?.valid) return;
   if (rows[0]) {
     logger.warn({ index: index.name }, 'an earlier build of this index did not finish: building it again');
-    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${ident(index.name)}`);
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(index.name)}`);
   }
   const started = performance.now();
-  await client.query(`CREATE INDEX CONCURRENTLY ${ident(index.name)} ON ${ident(index.table)} ${index.definition}`);
+  await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(index.name)} ON ${quoteIdent(index.table)} ${index.definition}`);
   logger.info({ index: index.name, table: index.table, ms: Math.round(performance.now() - started) }, 'built index concurrently');
 }
 
