@@ -1,1 +1,2 @@
 export * from './email-address.js';
+export * from './message-bytes.js';

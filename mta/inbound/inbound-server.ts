@@ -1,7 +1,9 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { canonicalMessageBytes } from '../../domain/index.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { parseVerp } from '../signing/prepare-message.js';
+import { readSubmittedHeaders } from '../../write-side/send/submitted-headers.js';
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { processInbound, type InboundDeps } from './inbound-processor.js';
 
@@ -72,7 +74,13 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
         if (stream.sizeExceeded) return callback(smtpError(552, '5.3.4 Message too big'));
-        const raw = Buffer.concat(chunks);
+        // line ends and NULs decided once, as on submission (lines are not limited: nothing here relays them)
+        const canonical = canonicalMessageBytes(Buffer.concat(chunks));
+        if (!canonical.ok) return callback(smtpError(554, `5.6.0 ${canonical.error.message}`));
+        const raw = canonical.value;
+        // a message the parser would refuse is refused for good here: a 4xx would have the sender retry forever
+        const headers = readSubmittedHeaders(raw);
+        if (!headers.ok) return callback(smtpError(552, `5.3.4 ${headers.error}`));
         const head = raw.subarray(0, Math.max(0, raw.indexOf('\r\n\r\n'))).toString('latin1');
         const received = (head.match(/^Received:/gim) ?? []).length;
         if (received > (o.maxReceivedHeaders ?? 50)) return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));

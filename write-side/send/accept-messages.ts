@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import {
+  canonicalMessageBytes,
   decide,
   err,
   initialState,
+  MAX_LINE_BYTES,
   messageEventCodec,
   messageStreamId,
   normalizedAddress,
@@ -63,6 +65,7 @@ export interface AcceptedMessage {
 export type AcceptError =
   | { code: 'UNAUTHENTICATED_FROM_ADDRESS'; message: string }
   | { code: 'NO_RECIPIENTS'; message: string }
+  | { code: 'INVALID_MESSAGE_BYTES'; message: string }
   | { code: 'LOG_REJECTED'; message: string };
 
 const EVENT_ID_NAMESPACE = '6f1d3c0e-8a53-4c1e-9a57-3b2f7f0c2d11';
@@ -79,6 +82,15 @@ export interface AcceptResult {
 
 export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Promise<Result<AcceptResult, AcceptError>> {
   if (req.messages.length === 0) return err({ code: 'NO_RECIPIENTS', message: 'there are no recipients' });
+  // Raw entries made their bytes canonical before reading a header (this changes nothing for them);
+  // composed messages are held to the same rule here, so that no path stores, signs or sends a
+  // message with a NUL, a bare line end or an over-long line.
+  const contents: Buffer[] = [];
+  for (const content of req.contents) {
+    const canonical = canonicalMessageBytes(content, { maxLineBytes: MAX_LINE_BYTES });
+    if (!canonical.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: canonical.error.message });
+    contents.push(canonical.value);
+  }
   const domain = await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
   if (!domain?.verified) {
     return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: `${req.from.domain} is not a verified domain of this server` });
@@ -88,7 +100,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
     // messages past the server's hourly limit are held (as Postal does), the first ones go out
     req.server.sendLimitPerHour === null ? req.messages.length : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
-    deps.contents.putMany(req.contents),
+    deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
   ]);
   const at = new Date().toISOString();
@@ -123,7 +135,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         ...(req.metadata !== undefined ? { metadata: req.metadata } : {}),
         source: req.source,
         contentHash: hashes[m.content]!,
-        size: req.contents[m.content]!.length,
+        size: contents[m.content]!.length,
         ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
       },
       ...(hold ? { hold } : {}),

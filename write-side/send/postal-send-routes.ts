@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
+import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
@@ -148,10 +148,14 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   if (!Array.isArray(p.rcpt_to)) return postalParameterError(req, reply, '`rcpt_to` parameter is required but is missing');
   if (blank(p.mail_from)) return postalParameterError(req, reply, '`mail_from` parameter is required but is missing');
   if (blank(p.data)) return postalParameterError(req, reply, '`data` parameter is required but is missing');
-  const raw = Buffer.from(String(p.data), 'base64');
-  if (raw.length > deps.maxMessageBytes) {
-    return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
+  const data = Buffer.from(String(p.data), 'base64');
+  if (data.length > deps.maxMessageBytes) {
+    return postalError(req, reply, 'ValidationError', { message: `the message is ${data.length} bytes; the limit is ${deps.maxMessageBytes}` });
   }
+  // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
+  const canonical = canonicalMessageBytes(data, { maxLineBytes: MAX_LINE_BYTES });
+  if (!canonical.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${canonical.error.message}` });
+  const raw = canonical.value;
   const email = readSubmittedHeaders(raw);
   if (!email.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${email.error}` });
   const fromHeader = singleFromMailbox(email.value.headers);
@@ -189,6 +193,8 @@ function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: Acce
       return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
     case 'NO_RECIPIENTS':
       return postalError(req, reply, 'NoRecipients', { message: MESSAGES.NoRecipients });
+    case 'INVALID_MESSAGE_BYTES':
+      return postalError(req, reply, 'ValidationError', { message: error.message });
     default:
       req.log.error({ error }, 'accepting messages failed');
       return postalError(req, reply, 'InternalServerError', { message: 'the message could not be stored; nothing was accepted, please retry' });

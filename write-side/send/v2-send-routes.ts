@@ -77,6 +77,7 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
           if (key !== undefined && result.error.code !== 'LOG_REJECTED') await deps.idempotency.release(server.id, key);
           if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS') return sendError(reply, 422, 'UNAUTHENTICATED_FROM_ADDRESS', result.error.message, [{ path: 'from', message: result.error.message }]);
           if (result.error.code === 'NO_RECIPIENTS') return sendError(reply, 400, 'NO_RECIPIENTS', result.error.message);
+          if (result.error.code === 'INVALID_MESSAGE_BYTES') return sendError(reply, 422, 'INVALID_MESSAGE_BYTES', result.error.message);
           req.log.error({ error: result.error }, 'accepting messages failed');
           return sendError(reply, 503, 'NOT_ACCEPTED', 'the messages could not be stored; nothing was accepted, please retry');
         }

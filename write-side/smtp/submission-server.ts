@@ -1,5 +1,5 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
+import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { Server } from '../../infra/tenancy/index.js';
@@ -124,8 +124,14 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
         if (stream.sizeExceeded) return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
-        const received = `Received: from ${session.hostNameAppearsAs} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${new Date().toUTCString()}\r\n`;
-        const raw = Buffer.concat([Buffer.from(received), ...chunks]);
+        // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
+        const data = canonicalMessageBytes(Buffer.concat(chunks), { maxLineBytes: MAX_LINE_BYTES });
+        if (!data.ok) {
+          o.onMessage?.('rejected');
+          return callback(smtpError(554, `5.6.0 ${data.error.message}`));
+        }
+        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${new Date().toUTCString()}\r\n`;
+        const raw = Buffer.concat([Buffer.from(received), data.value]);
         accept(deps, session, raw, parsedRecipients, log).then(
           (reply) => {
             messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
@@ -169,6 +175,7 @@ async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer
     if (!result.ok) {
       if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS') throw smtpError(550, `5.7.1 ${result.error.message}`);
       if (result.error.code === 'NO_RECIPIENTS') throw smtpError(554, '5.5.1 No valid recipients');
+      if (result.error.code === 'INVALID_MESSAGE_BYTES') throw smtpError(554, `5.6.0 ${result.error.message}`);
       throw smtpError(451, '4.3.0 The message could not be stored; nothing was accepted, try again');
     }
     return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')}`;

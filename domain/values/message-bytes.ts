@@ -1,0 +1,120 @@
+import { err, ok, type Result } from '../result.js';
+
+/**
+ * What Postlog takes as the bytes of a message, decided once where raw MIME comes in (SMTP DATA,
+ * the raw send APIs, the inbound MX), before any header is read or checked and long before a
+ * message is signed or sent:
+ *
+ * - a line ends with CRLF. A bare CR or a bare LF becomes CRLF. Readers disagree about a bare CR
+ *   (our header reader kept it inside a value; the SMTP client's data stream later sent it as a
+ *   line break), and a header hidden behind one went unchecked but was delivered and signed.
+ *   After this, every reader and the wire see the same lines.
+ * - no NUL byte (RFC 5322 §2.1: not allowed in a message; receivers refuse or mangle it);
+ * - no line longer than 998 bytes without its CRLF (RFC 5322 §2.1.1), where the caller asks for
+ *   it: receivers answer "500 Line too long" and the message would bounce after we took it;
+ * - the last line ends with CRLF too.
+ *
+ * Most messages are canonical already: they are checked with native byte searches and returned
+ * as they are, without a copy.
+ */
+export const MAX_LINE_BYTES = 998;
+
+export type MessageBytesProblem =
+  | { code: 'NUL_BYTE'; line: number; message: string }
+  | { code: 'LINE_TOO_LONG'; line: number; bytes: number; header?: string; message: string };
+
+export interface MessageBytesOptions {
+  /** Refuse lines longer than this (bytes, without the CRLF); undefined: any length. */
+  maxLineBytes?: number | undefined;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const NUL = 0x00;
+const CRLF = Buffer.from('\r\n');
+
+export function canonicalMessageBytes(raw: Buffer, options: MessageBytesOptions = {}): Result<Buffer, MessageBytesProblem> {
+  const nul = raw.indexOf(NUL);
+  if (nul !== -1) {
+    const line = lineNumberAt(raw, nul);
+    return err({ code: 'NUL_BYTE', line, message: `the message contains a NUL byte (line ${line}); NUL is not allowed in mail` });
+  }
+  let bytes = hasOnlyCrlf(raw) ? raw : withCrlfLineEnds(raw);
+  if (bytes.length > 0 && !(bytes[bytes.length - 1] === LF)) bytes = Buffer.concat([bytes, CRLF]);
+  if (options.maxLineBytes !== undefined) {
+    const long = firstLongLine(bytes, options.maxLineBytes);
+    if (long) {
+      return err({
+        code: 'LINE_TOO_LONG',
+        ...long,
+        message:
+          `line ${long.line}${long.header ? ` (the ${long.header} header)` : ''} is ${long.bytes} bytes long; mail allows at most ${options.maxLineBytes} bytes a line ` +
+          '(RFC 5322 section 2.1.1): ' +
+          (long.header ? 'fold the header at its spaces or shorten it' : 'encode long content as quoted-printable or base64'),
+      });
+    }
+  }
+  return ok(bytes);
+}
+
+/** True when every CR is followed by LF and every LF follows a CR. */
+function hasOnlyCrlf(raw: Buffer): boolean {
+  for (let cr = raw.indexOf(CR); cr !== -1; cr = raw.indexOf(CR, cr + 2)) if (raw[cr + 1] !== LF) return false;
+  for (let lf = raw.indexOf(LF); lf !== -1; lf = raw.indexOf(LF, lf + 1)) if (lf === 0 || raw[lf - 1] !== CR) return false;
+  return true;
+}
+
+/** Every CRLF, bare CR and bare LF written as CRLF. */
+function withCrlfLineEnds(raw: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(raw.length * 2);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b === CR) {
+      out[n++] = CR;
+      out[n++] = LF;
+      if (raw[i + 1] === LF) i++;
+    } else if (b === LF) {
+      out[n++] = CR;
+      out[n++] = LF;
+    } else out[n++] = b;
+  }
+  return out.subarray(0, n);
+}
+
+/**
+ * The first line (1-based) longer than `max` bytes without its CRLF, in bytes whose lines all end
+ * with CRLF, and the header field it belongs to when it is in the header section (folded lines
+ * belong to the field above them), so the error can name it.
+ */
+function firstLongLine(bytes: Buffer, max: number): { line: number; bytes: number; header?: string } | undefined {
+  let start = 0;
+  let line = 1;
+  let inHeader = true;
+  let fieldStart = 0;
+  while (start < bytes.length) {
+    const lf = bytes.indexOf(LF, start);
+    const end = lf === -1 ? bytes.length : lf - 1;
+    if (inHeader && end === start) inHeader = false;
+    else if (inHeader && bytes[start] !== 0x20 && bytes[start] !== 0x09) fieldStart = start;
+    if (end - start > max) {
+      if (!inHeader) return { line, bytes: end - start };
+      const colon = bytes.indexOf(0x3a, fieldStart);
+      const name = bytes.toString('latin1', fieldStart, colon === -1 ? fieldStart : Math.min(colon, fieldStart + 80)).trim();
+      return { line, bytes: end - start, ...(name ? { header: name } : {}) };
+    }
+    if (lf === -1) break;
+    start = lf + 1;
+    line++;
+  }
+  return undefined;
+}
+
+/** The 1-based line that byte `offset` is on, whatever the line ends (for error messages only). */
+function lineNumberAt(raw: Buffer, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) {
+    if (raw[i] === LF || (raw[i] === CR && raw[i + 1] !== LF)) line++;
+  }
+  return line;
+}
