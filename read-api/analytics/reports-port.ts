@@ -95,10 +95,8 @@ export type TopLinksQuery = z.infer<typeof TopLinksQuery>;
 /** One message's whole engagement history (not limited to a range). */
 export const MessageEngagementQuery = z.object({
   scope: Scope,
-  messageId: z
-    .string()
-    .regex(/^\d{1,19}$/, 'must be a message id')
-    .refine((id) => BigInt(id) <= 9223372036854775807n, 'must be a message id'),
+  // one check: zod runs every refinement even after the regex failed, and BigInt('abc') throws
+  messageId: z.string().refine((id) => /^\d{1,19}$/.test(id) && BigInt(id) <= 9223372036854775807n, 'must be a message id (digits)'),
 });
 export type MessageEngagementQuery = z.infer<typeof MessageEngagementQuery>;
 

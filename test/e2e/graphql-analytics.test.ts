@@ -135,6 +135,13 @@ describe('analytics over GraphQL: send, deliver, open and click, then ask /graph
     assert.equal(limit.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     const huge = await gql(key(a), `{ messageEngagement(messageId: "9999999999999999999") { messageId } }`);
     assert.equal(huge.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    // not digits: a client error too, not an INTERNAL_SERVER_ERROR with a stack trace (BigInt() threw in a refinement)
+    for (const id of ['abc', '1.5', '1e3', '', '-1']) {
+      const bad = await gql(key(a), `query($id: ID!) { messageEngagement(messageId: $id) { messageId } }`, { id });
+      assert.equal(bad.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${id}: ${JSON.stringify(bad.body.errors)}`);
+      assert.match(bad.body.errors![0]!.message, /must be a message id/);
+      assert.equal(bad.body.errors![0]!.extensions?.stacktrace, undefined);
+    }
     const bucket = await gql(key(a), `{ timeSeries(bucket: SECOND) { start } }`);
     assert.match(bucket.body.errors?.[0]?.message ?? '', /SECOND/);
 
