@@ -27,6 +27,7 @@ import { RouteStore } from './routes/index.js';
 import { RouteDispatcher } from '../mta/inbound/route-dispatcher.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
+import { AuthThrottle } from '../write-side/smtp/auth-throttle.js';
 import { createInboundServer } from '../mta/inbound/inbound-server.js';
 import { runRetention } from '../write-side/retention/retention-job.js';
 import { HitRecorder } from '../write-side/tracking/hit-recorder.js';
@@ -358,6 +359,8 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
         await listenSmtp(inbound, config.smtpHost, config.inboundPort, 'POSTLOG_INBOUND_PORT');
         smtpServers.push(inbound);
       }
+      // one login throttle for both submission listeners: failures on 587 count on 465 too
+      const authThrottle = new AuthThrottle(config.smtpAuthFailuresPerMinute);
       for (const [port, implicitTls] of config.roles.includes('smtp') ? ([[config.submissionPort, false], [config.submissionTlsPort, true]] as const) : []) {
         const server = createSubmissionServer(send, {
           host: config.smtpHost,
@@ -367,7 +370,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
           allowInsecureAuth: config.smtpAllowInsecureAuth,
           maxRecipients: config.smtpMaxRecipients,
           maxMessagesPerConnection: config.smtpMaxMessagesPerConnection,
-          authFailuresPerMinute: config.smtpAuthFailuresPerMinute,
+          authThrottle,
           logger,
           onMessage: (outcome) => metrics.smtpMessages.inc({ listener: implicitTls ? 'submission-tls' : 'submission', outcome }),
         });

@@ -6,6 +6,7 @@ import type { Server } from '../../infra/tenancy/index.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages } from '../send/accept-messages.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import type { SendApiDeps } from '../send/send-deps.js';
 
 export interface SubmissionOptions {
@@ -17,7 +18,8 @@ export interface SubmissionOptions {
   allowInsecureAuth: boolean;
   maxRecipients: number;
   maxMessagesPerConnection: number;
-  authFailuresPerMinute: number;
+  /** Failed logins per client address, one for every SMTP listener of the process. */
+  authThrottle: AuthThrottle;
   logger: Logger;
   /** Called for every message with its outcome (for metrics). */
   onMessage?: (outcome: 'accepted' | 'rejected' | 'failed') => void;
@@ -26,22 +28,6 @@ export interface SubmissionOptions {
 /** SMTP errors carry their reply code; smtp-server sends "<code> <message>". */
 const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
 
-/** Failed AUTH attempts per client IP within the last minute. */
-class AuthFailures {
-  private readonly failures = new Map<string, number[]>();
-  constructor(private readonly perMinute: number) {}
-  blocked(ip: string): boolean {
-    const now = Date.now();
-    const recent = (this.failures.get(ip) ?? []).filter((t) => t > now - 60_000);
-    this.failures.set(ip, recent);
-    return recent.length >= this.perMinute;
-  }
-  record(ip: string): void {
-    if (this.failures.size > 50_000) this.failures.clear();
-    this.failures.set(ip, [...(this.failures.get(ip) ?? []), Date.now()]);
-  }
-}
-
 /**
  * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN with a server's SMTP
  * credential, offered only once TLS is up, then the same accept path as the HTTP API. The 250
@@ -49,7 +35,7 @@ class AuthFailures {
  * the client retries. Without AUTH nothing is relayed.
  */
 export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions): SMTPServer {
-  const failures = new AuthFailures(o.authFailuresPerMinute);
+  const failures = o.authThrottle;
   const log = o.logger.child({ component: 'submission', port: o.port });
   const messagesPerSession = new Map<string, number>();
   // the recipients onRcptTo parsed, by smtp-server's address object (kept in the envelope)
