@@ -22,9 +22,20 @@ export function parseMailbox(input: string): Result<Mailbox, string> {
 function mailboxOf(input: string, parsed: ReturnType<typeof addressparser>): Result<Mailbox, string> {
   if (parsed.length !== 1 || !parsed[0]?.address) return err(`"${input}" is not an email address`);
   const { address, name } = parsed[0];
+  // addressparser drops a source route ("<@a.test,@b.test:c@d.test>" gives c@d.test): what is
+  // between the angle brackets must be the address itself
+  const bracketed = /<([^<>]*)>\s*$/.exec(input);
+  if (bracketed && bracketed[1]!.trim() !== address) return err(`"${input}" is not a plain address (source routes are not allowed)`);
+  if (/^\[.*\]$/.test(address.slice(address.lastIndexOf('@') + 1))) return err(`"${address}": address literals (user@[IP]) are not allowed`);
   const match = ADDRESS.exec(address);
   if (!match || address.length > 254) return err(`"${address}" is not a valid email address`);
-  return ok({ address, name: name ?? '', domain: match[1]!.toLowerCase() });
+  const local = address.slice(0, address.lastIndexOf('@'));
+  // "%" and "!" route mail through the receiving host to another (RFC 1123 5.2.16, UUCP bang paths)
+  if (/[%!]/.test(local)) return err(`"${address}": "%" and "!" routing is not allowed`);
+  const domain = match[1]!.toLowerCase();
+  // top-level domains are never numeric: "root@127.0.0.1" or "x@127.1" names an IP, not a domain
+  if (/^\d+$/.test(domain.slice(domain.lastIndexOf('.') + 1))) return err(`"${address}": the domain is an IP address, not a domain name`);
+  return ok({ address, name: name ?? '', domain });
 }
 
 /** The address in the form used for comparisons and suppression: local part kept, domain lower-cased. */

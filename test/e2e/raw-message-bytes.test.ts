@@ -1,59 +1,12 @@
 import assert from 'node:assert/strict';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth';
 import { systemActor } from '../../infra/tenancy/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
+import { smtpRaw } from '../helpers/smtp-raw.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-
-/** Reads SMTP replies off a socket: each call gives the next complete reply (its last line, `NNN text`). */
-function replyReader(socket: Socket | TLSSocket): () => Promise<string> {
-  let buffer = '';
-  const waiting: ((reply: string) => void)[] = [];
-  const replies: string[] = [];
-  socket.on('data', (d: Buffer) => {
-    buffer += d.toString('latin1');
-    for (let i = buffer.indexOf('\r\n'); i !== -1; i = buffer.indexOf('\r\n')) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 2);
-      if (/^\d{3} /.test(line)) {
-        const w = waiting.shift();
-        if (w) w(line);
-        else replies.push(line);
-      }
-    }
-  });
-  return () => (replies.length > 0 ? Promise.resolve(replies.shift()!) : new Promise((resolve) => waiting.push(resolve)));
-}
-
-/**
- * One message over a raw SMTP session, the DATA bytes exactly as given (a client library would
- * repair the line ends this test is about). Returns the answer to the end of DATA.
- */
-async function smtpRaw(o: { port: number; tls: boolean; auth?: { user: string; pass: string }; from: string; to: string; data: Buffer }): Promise<string> {
-  const socket = o.tls ? tlsConnect({ host: '127.0.0.1', port: o.port, rejectUnauthorized: false }) : netConnect(o.port, '127.0.0.1');
-  const next = replyReader(socket);
-  const say = async (line: string, expect: RegExp) => {
-    socket.write(`${line}\r\n`);
-    const reply = await next();
-    assert.match(reply, expect, `${line} → ${reply}`);
-  };
-  try {
-    assert.match(await next(), /^220 /);
-    await say('EHLO client.test', /^250 /);
-    if (o.auth) await say(`AUTH PLAIN ${Buffer.from(`\0${o.auth.user}\0${o.auth.pass}`).toString('base64')}`, /^235 /);
-    await say(`MAIL FROM:<${o.from}>`, /^250 /);
-    await say(`RCPT TO:<${o.to}>`, /^250 /);
-    await say('DATA', /^354 /);
-    socket.write(Buffer.concat([o.data, Buffer.from('\r\n.\r\n')]));
-    return await next();
-  } finally {
-    socket.end('QUIT\r\n');
-  }
-}
 
 /** The probe's message: a bare CR hides `From: ceo@bank.test` inside X-Pad for a reader that splits at LF. */
 const SMUGGLED_FROM = 'X-Pad: x\rFrom: ceo@bank.test\r\nFrom: a@sender.test\r\nTo: t@rcpt.test\r\nSubject: s\r\n\r\nbody\r\n';
