@@ -325,6 +325,9 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     production: config.environment === 'production',
     rateLimitPerSecond: config.apiRateLimit,
     metricsToken: config.metricsToken,
+    listenHost: config.httpHost,
+    publicUrl: config.publicUrl,
+    corsOrigins: config.corsOrigins,
     ...(group ? { metricsText: group.metricsText } : {}),
     // base64 attachments make a JSON body about 4/3 of the message it carries
     bodyLimitBytes: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024,

@@ -71,8 +71,20 @@ export const ConfigSchema = z.object({
   dnsSpfInclude: z.string().min(1).optional(),
   /** Target of each domain's return-path CNAME; default rp.<hostname>. */
   dnsReturnPathTarget: z.string().min(1).optional(),
-  /** When set, GET /metrics needs "Authorization: Bearer <token>" (it reveals tenants' recipient domains). */
+  /**
+   * When set, GET /metrics needs "Authorization: Bearer <token>" (it reveals tenants' recipient
+   * domains). In production it is required unless httpHost is a loopback address (then only this
+   * machine reaches /metrics); start-up says which of the two guards /metrics.
+   */
   metricsToken: z.string().min(16).optional(),
+  /**
+   * Browser origins (scheme://host[:port], comma-separated) whose pages may call the API and
+   * /graphql cross-origin (CORS). Empty (the default): no CORS headers at all, so browsers refuse
+   * every cross-origin read. Authentication is by header, so no origin is sent credentials.
+   */
+  corsOrigins: commaList
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^\s/?#*]+$/, 'must be origins such as https://app.example.com (scheme://host[:port], no path, no *)')))
+    .default([]),
   /** Let routes post to loopback, private and link-local addresses (only for testing). */
   routesAllowPrivateEndpoints: z.stringbool().default(false),
   /**
@@ -213,8 +225,21 @@ export function crossSettingProblems(config: Config, source: Record<string, stri
   const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
   if (mechanism && (!username || !password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD');
   if (!mechanism && (username || password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)');
+  // /metrics shows every tenant's recipient domains: in production it is never open to the network
+  if (config.environment === 'production' && config.metricsToken === undefined && !isLoopbackHost(config.httpHost)) {
+    problems.push(
+      `${envNameOf('metricsToken')}: required in production when ${source.httpHost ?? envNameOf('httpHost')} (${config.httpHost}) is not a loopback address: ` +
+        '/metrics shows every tenant\'s recipient domains (set a token of at least 16 characters, or listen on 127.0.0.1)',
+    );
+  }
   return problems;
 }
+/** Whether a listen address only takes connections from this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
 export type ConfigKey = keyof Config;
 export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
 

@@ -8,9 +8,12 @@ import type { EventStore } from '../event-store/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { sha256 } from '../tenancy/index.js';
+import { isLoopbackHost } from '../config/schema.js';
 import { credentialsOf } from './auth.js';
+import { registerCors } from './cors.js';
 import { makeErrorHandler, sendError } from './errors.js';
 import { waitForRunningHandlersOnClose } from './running-handlers.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 export interface HttpServerDeps {
   logger: Logger;
@@ -23,6 +26,12 @@ export interface HttpServerDeps {
   /** Requests per second per API key (or per client IP without one) on rate-limited routes. */
   rateLimitPerSecond: number;
   metricsToken?: string | undefined;
+  /** The address the HTTP listener binds: a loopback one keeps /metrics on this machine without a token. */
+  listenHost: string;
+  /** Where browsers reach Postlog (POSTLOG_PUBLIC_URL): https:// turns HSTS on. */
+  publicUrl?: string | undefined;
+  /** Origins allowed to call the API from a browser (CORS); none: CORS off. */
+  corsOrigins: readonly string[];
   /** The metrics /metrics shows: this process's registry unless given (all processes' under a supervisor). */
   metricsText?: () => Promise<string>;
   /** Feature routes (send API, admin API, …), each a fastify plugin. */
@@ -56,6 +65,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.setErrorHandler(makeErrorHandler(deps.production));
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
 
+  await registerSecurityHeaders(app, { servedOverHttps: deps.publicUrl?.startsWith('https://') ?? false });
+  await registerCors(app, deps.corsOrigins);
   await app.register(formbody);
   await app.register(rateLimit, {
     global: false,
@@ -110,11 +121,28 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
   });
 
+  const metricsGuard = metricsAccess(deps);
+  deps.logger[metricsGuard.kind === 'token' || metricsGuard.kind === 'loopback' ? 'info' : 'warn']({ metrics: metricsGuard.kind }, metricsGuard.says);
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
-    if (deps.metricsToken && req.headers.authorization !== `Bearer ${deps.metricsToken}`) return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
+    if (metricsGuard.kind === 'token' && req.headers.authorization !== `Bearer ${deps.metricsToken}`) return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
+    // the configuration refuses this combination; a server built without it must not leak either
+    if (metricsGuard.kind === 'refused') return sendError(reply, 403, 'METRICS_TOKEN_REQUIRED', metricsGuard.says);
     return reply.type(deps.metrics.registry.contentType).send(await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))());
   });
 
   for (const plugin of deps.plugins) await app.register(plugin);
   return app;
+}
+
+/**
+ * Who may read /metrics (it names every tenant's recipient domains), and the start-up line that
+ * says so: holders of the metrics token; or, without one, whoever reaches the listener — only this
+ * machine when it is a loopback address (the supervisor's background process always is). In
+ * production an open non-loopback listener is refused (the configuration already is).
+ */
+export function metricsAccess(deps: Pick<HttpServerDeps, 'metricsToken' | 'listenHost' | 'production'>): { kind: 'token' | 'loopback' | 'open' | 'refused'; says: string } {
+  if (deps.metricsToken) return { kind: 'token', says: '/metrics needs the metrics token (Authorization: Bearer, POSTLOG_METRICS_TOKEN)' };
+  if (isLoopbackHost(deps.listenHost)) return { kind: 'loopback', says: `/metrics has no token: only this machine reaches it (HTTP listens on loopback, ${deps.listenHost})` };
+  if (deps.production) return { kind: 'refused', says: `/metrics is refused: production with HTTP on ${deps.listenHost} needs POSTLOG_METRICS_TOKEN` };
+  return { kind: 'open', says: `/metrics is open to anyone who reaches ${deps.listenHost}: it shows every tenant's recipient domains; set POSTLOG_METRICS_TOKEN (production requires it)` };
 }

@@ -27,6 +27,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isGraphiqlPage = (req: FastifyRequest) => req.method === 'GET' && !(req.query as Record<string, unknown>)?.query && /text\/html/.test(req.headers.accept ?? '');
 
 /**
+ * GraphiQL (development only) is yoga's page: inline scripts, its code, styles and editor workers
+ * from unpkg, its icon from GitHub. The server's CSP (infra/http/security-headers.ts) allows none
+ * of that, so this page alone gets a policy of its own; framing stays forbidden.
+ */
+const GRAPHIQL_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'unsafe-inline' https://unpkg.com",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline' https://unpkg.com",
+  "font-src 'self' data: https://unpkg.com",
+  "img-src 'self' data: https://raw.githubusercontent.com",
+  "connect-src 'self' https://unpkg.com",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
  * The analytics reports over GraphQL (graphql-yoga) at /graphql, with GraphiQL outside production.
  * Requests authenticate as the REST API does (X-Server-API-Key or an admin bearer token); depth and
  * cost are bounded before anything runs; errors a user can fix carry extensions.code.
@@ -43,6 +61,9 @@ export function graphqlRoutes(deps: GraphqlDeps) {
     graphqlEndpoint: '/graphql',
     graphiql: deps.production ? false : { title: 'Postlog analytics', defaultQuery: '{\n  funnel { accepted delivered bounced opened { unique human { unique } } clicked { unique } }\n}\n' },
     landingPage: false,
+    // yoga's default CORS echoes any Origin with credentials allowed; CORS is the server's one
+    // policy instead (infra/http/cors.ts: off unless POSTLOG_CORS_ORIGINS lists origins)
+    cors: false,
     plugins: [limits],
     logging: {
       debug: (...a: unknown[]) => log.debug(a.map(String).join(' ')),
@@ -74,16 +95,18 @@ export function graphqlRoutes(deps: GraphqlDeps) {
   return async function plugin(app: FastifyInstance) {
     app.route({
       url: '/graphql',
-      method: ['GET', 'POST', 'OPTIONS'],
+      // no OPTIONS: preflights are answered by the CORS policy when it is on (405 otherwise)
+      method: ['GET', 'POST'],
       schema: { hide: true },
       config: { rateLimit: {} },
       preHandler: async (req, reply) => {
-        if (req.method === 'OPTIONS' || (!deps.production && isGraphiqlPage(req))) return;
+        if (!deps.production && isGraphiqlPage(req)) return;
         return auth(req, reply);
       },
       handler: async (req, reply) => {
         const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
         response.headers.forEach((value, key) => void reply.header(key, value));
+        if (!deps.production && /text\/html/.test(response.headers.get('content-type') ?? '')) reply.header('content-security-policy', GRAPHIQL_CSP);
         reply.status(response.status);
         reply.send(response.body);
         return reply;

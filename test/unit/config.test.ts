@@ -72,6 +72,7 @@ describe('loadConfig: defaults', () => {
       mtaPort: 25,
       hostname: hostname(),
       routesAllowPrivateEndpoints: false,
+      corsOrigins: [],
       webhookRetryDelays: [60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800],
       webhookMaxAgeHours: 24,
       webhookCircuitBreakerFailures: 10,

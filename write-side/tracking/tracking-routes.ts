@@ -41,7 +41,8 @@ export function trackingRoutes(deps: TrackingDeps) {
       const claim = await claimOf(deps, req.params.token, 'open');
       if (!claim) return notFound(reply);
       await deps.recorder.record({ kind: 'open', messageId: claim.messageId, serverId: claim.serverId, ip: req.ip, userAgent: userAgent(req), at: new Date() });
-      return reply.headers(NO_CACHE).type('image/gif').send(PIXEL);
+      // webmail shows the pixel from its own origin: the same-origin resource policy would block it
+      return reply.headers(NO_CACHE).header('cross-origin-resource-policy', 'cross-origin').type('image/gif').send(PIXEL);
     });
 
     app.get<{ Params: { token: string } }>('/t/c/:token', { schema: { hide: true } }, async (req, reply) => {

@@ -1,0 +1,53 @@
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * One Content-Security-Policy for every answer: JSON needs none of it, and it is what the API docs
+ * (/docs, swagger-ui: its own scripts and styles, images as data: URIs) and the unsubscribe page (a
+ * form posting to itself) need. Nobody may frame a Postlog page (clickjacking the unsubscribe
+ * button). Not `upgrade-insecure-requests`: on a plain-HTTP install (loopback, a private network)
+ * it would send /docs's own scripts to an https:// that does not exist.
+ */
+export const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'", 'data:'],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  imgSrc: ["'self'", 'data:'],
+  objectSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  upgradeInsecureRequests: null,
+};
+
+/** HSTS as helmet sends it by default: a year, subdomains too. */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
+export interface SecurityHeaderOptions {
+  /**
+   * Browsers reach Postlog over HTTPS (its public URL is https://, behind a TLS proxy): then every
+   * answer carries HSTS. Otherwise only answers on a TLS connection do (RFC 6797 §7.2: never over
+   * plain HTTP).
+   */
+  servedOverHttps: boolean;
+}
+
+/**
+ * Security headers on every answer (helmet): CSP, nosniff, no framing, no Referer, and HSTS when
+ * served over HTTPS. Register before the routes: helmet sets them in an onRequest hook, and a route
+ * that needs another value (the tracking pixel, loaded cross-origin by webmail) overrides its own.
+ */
+export async function registerSecurityHeaders(app: FastifyInstance, options: SecurityHeaderOptions): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: false,
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (options.servedOverHttps || req.protocol === 'https') reply.header('strict-transport-security', HSTS);
+  });
+}
