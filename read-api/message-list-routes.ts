@@ -4,6 +4,8 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { authenticate } from '../infra/http/auth.js';
 import { sendError } from '../infra/http/errors.js';
+import { IsoDate, IsoTimestamp } from '../infra/http/query-times.js';
+import { FAILS, responses, type ErrorStatus } from '../infra/http/responses.js';
 import { serverScope } from '../infra/http/server-scope.js';
 import type { ReadApiDeps } from './read-deps.js';
 
@@ -12,6 +14,36 @@ export interface ListDeps extends ReadApiDeps {
 }
 
 const security: { [label: string]: string[] }[] = [{ apiKey: [] }, { adminToken: [] }];
+/** An invalid query (400), a key or token (401), a suspended server (403), a server it may not see (404). */
+const fails: ErrorStatus[] = [...FAILS.invalid, ...FAILS.apiKey, 404];
+const count = z.number();
+const MessageRow = z.object({
+  id: z.string(),
+  serverId: z.string(),
+  batchId: z.string(),
+  rfcMessageId: z.string(),
+  from: z.string(),
+  to: z.string(),
+  subject: z.string(),
+  tag: z.string().nullable(),
+  source: z.string(),
+  size: count,
+  status: z.string(),
+  heldReason: z.string().nullable(),
+  attempts: count,
+  lastReply: z.string().nullable(),
+  bounceClassification: z.string().nullable(),
+  opens: count,
+  clicks: count,
+  acceptedAt: z.string(),
+  lastEventAt: z.string(),
+  deliveredAt: z.string().nullable(),
+});
+const StatsDay = z
+  .object({ server_id: z.string(), day: z.string() })
+  .catchall(count)
+  .describe('accepted, held, delivered, deferred, bounced, failed, cancelled, opened_total, opened_unique, clicked_total, clicked_unique, complained, unsubscribed');
+const QueueDestination = z.object({ domain: z.string(), queued: count, retrying: count, held: count, sending: count, oldest_due: z.string().nullable() });
 
 /** The servers a request may read (undefined: an error answer was sent). */
 async function readableServers(deps: ListDeps, req: FastifyRequest, reply: FastifyReply, serverId: string | undefined): Promise<string[] | null | undefined> {
@@ -50,12 +82,13 @@ export function messageListRoutes(deps: ListDeps) {
           status: z.enum(['accepted', 'held', 'released', 'queued', 'deferred', 'delivered', 'bounced', 'failed', 'cancelled']).optional(),
           recipient: z.string().min(1).max(320).optional(),
           tag: z.string().min(1).max(100).optional(),
-          since: z.iso.datetime({ offset: true }).optional(),
-          until: z.iso.datetime({ offset: true }).optional(),
+          since: IsoTimestamp.optional(),
+          until: IsoTimestamp.optional(),
           q: z.string().min(1).max(200).optional().describe('free text in the subject'),
           limit: z.coerce.number().int().min(1).max(500).default(50),
           cursor: z.string().max(200).optional(),
         }),
+        response: responses({ 200: z.object({ messages: z.array(MessageRow), nextCursor: z.string().nullable() }) }, fails),
       },
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
@@ -112,7 +145,8 @@ export function messageListRoutes(deps: ListDeps) {
         tags: ['stats'],
         summary: 'Daily counts per server (accepted, delivered, deferred, bounced, failed, opens and clicks unique and total, complaints, unsubscribes)',
         security,
-        querystring: z.object({ serverId: z.uuid().optional(), since: z.iso.date().optional(), until: z.iso.date().optional() }),
+        querystring: z.object({ serverId: z.uuid().optional(), since: IsoDate.optional(), until: IsoDate.optional() }),
+        response: responses({ 200: z.object({ days: z.array(StatsDay), totals: z.record(z.string(), count) }) }, fails),
       },
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
@@ -133,7 +167,7 @@ export function messageListRoutes(deps: ListDeps) {
 
     app.get('/v2/queue', {
       preHandler: auth,
-      schema: { tags: ['queue'], summary: 'The delivery queue per recipient domain: queued, retrying, held, oldest due', security, querystring: z.object({ serverId: z.uuid().optional() }) },
+      schema: { tags: ['queue'], summary: 'The delivery queue per recipient domain: queued, retrying, held, oldest due', security, querystring: z.object({ serverId: z.uuid().optional() }), response: responses({ 200: z.object({ destinations: z.array(QueueDestination) }) }, fails) },
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
         if (servers === undefined) return reply;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import PostalMime from 'postal-mime';
 import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../infra/http/postal-envelope.js';
+import { PostalMessageParams, postalRouteSchema, postalValidatorCompiler } from '../infra/http/postal-openapi.js';
 import { loadMessageView, type MessageView } from './message-view.js';
 import type { ReadApiDeps } from './read-deps.js';
 
@@ -42,8 +43,9 @@ export function postalMessageRoutes(deps: ReadApiDeps) {
       return postalError(req, reply, 'InternalServerError', { message: 'internal error; the request id is in the logs' });
     });
     for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
-      app.route({ method, url: '/api/v1/messages/message', schema: { hide: true }, handler: (req, reply) => message(deps, req, reply) });
-      app.route({ method, url: '/api/v1/messages/deliveries', schema: { hide: true }, handler: (req, reply) => deliveries(deps, req, reply) });
+      const options = { validatorCompiler: postalValidatorCompiler };
+      app.route({ method, url: '/api/v1/messages/message', ...options, schema: postalRouteSchema(method, 'A message, with the details asked for in _expansions (Postal)', PostalMessageParams), handler: (req, reply) => message(deps, req, reply) });
+      app.route({ method, url: '/api/v1/messages/deliveries', ...options, schema: postalRouteSchema(method, "A message's delivery attempts (Postal)", PostalMessageParams), handler: (req, reply) => deliveries(deps, req, reply) });
     }
   };
 }

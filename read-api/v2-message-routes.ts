@@ -3,11 +3,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authenticate } from '../infra/http/auth.js';
 import { sendError } from '../infra/http/errors.js';
+import { FAILS, responses, type ErrorStatus } from '../infra/http/responses.js';
 import { loadMessageView, type MessageView } from './message-view.js';
 import type { ReadApiDeps } from './read-deps.js';
 import { MessageHistorySchema, MessageViewSchema } from './v2-schemas.js';
 
-const ErrorBody = z.object({ code: z.string(), message: z.string() });
+/** An invalid id (400), a key or token (401), a suspended server (403), a message it may not see (404). */
+const fails: ErrorStatus[] = [...FAILS.invalid, ...FAILS.apiKey, 404];
 const Params = z.object({ id: z.string().regex(/^\d{1,18}$/, 'message ids are numbers') });
 
 /** May the caller see this message? Its server's API key, or an admin of its organization. */
@@ -29,7 +31,7 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
         summary: 'A message: status, timestamps and delivery attempts',
         security: [{ apiKey: [] }, { adminToken: [] }],
         params: Params,
-        response: { 200: MessageViewSchema, 404: ErrorBody },
+        response: responses({ 200: MessageViewSchema }, fails),
       },
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
@@ -46,7 +48,7 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
         summary: "The message's complete event history, read from the log",
         security: [{ apiKey: [] }, { adminToken: [] }],
         params: Params,
-        response: { 200: MessageHistorySchema, 404: ErrorBody },
+        response: responses({ 200: MessageHistorySchema }, fails),
       },
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
@@ -70,13 +72,20 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
 
     app.get('/v2/messages/:id/raw', {
       preHandler: auth,
-      schema: { tags: ['messages'], summary: 'The raw MIME as accepted (message/rfc822)', security: [{ apiKey: [] }, { adminToken: [] }], params: Params },
+      schema: {
+        tags: ['messages'],
+        summary: 'The raw MIME as accepted (message/rfc822)',
+        security: [{ apiKey: [] }, { adminToken: [] }],
+        params: Params,
+        // 410: the content is gone after the retention period (the history stays)
+        response: responses({ 200: { description: 'the message as accepted', content: { 'message/rfc822': { schema: z.string() } } } }, [...fails, 410]),
+      },
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
         if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         const raw = await deps.contents.get(view.contentHash);
         if (!raw) return sendError(reply, 410, 'CONTENT_EXPIRED', 'the message content was removed after the retention period; its history remains');
-        return reply.type('message/rfc822').header('content-disposition', `attachment; filename="message-${view.id}.eml"`).send(raw);
+        return reply.type('message/rfc822').header('content-disposition', `attachment; filename="message-${view.id}.eml"`).send(raw as unknown as string); // bytes, sent as they are (the document says: a string of message/rfc822)
       },
     });
   };

@@ -1,12 +1,18 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 
-/** The error body of every non-Postal API route: a stable code, a message, and field paths. */
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  fields?: { path: string; message: string }[];
-}
+/**
+ * The error body of every non-Postal API route: a stable code, a message, and field paths. The one
+ * schema every route declares for its error statuses (see responses.ts), so the OpenAPI document
+ * describes what sendError sends.
+ */
+export const ApiError = z.object({
+  code: z.string().describe('stable, for programs: VALIDATION_FAILED, NOT_FOUND, UNAUTHENTICATED, RATE_LIMITED, …'),
+  message: z.string().describe('for people'),
+  fields: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('the fields at fault, when the request was invalid'),
+});
+export type ApiErrorBody = z.infer<typeof ApiError>;
 
 export function sendError(reply: FastifyReply, status: number, code: string, message: string, fields?: ApiErrorBody['fields']) {
   return reply.code(status).send({ code, message, ...(fields ? { fields } : {}) } satisfies ApiErrorBody);

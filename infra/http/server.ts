@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { EventStore } from '../event-store/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Metrics } from '../metrics/index.js';
@@ -12,6 +12,9 @@ import { isLoopbackHost } from '../config/schema.js';
 import { credentialsOf } from './auth.js';
 import { registerCors } from './cors.js';
 import { makeErrorHandler, sendError } from './errors.js';
+import { trackRouteMethods } from './method-not-allowed.js';
+import { openApiTransform } from './openapi-transform.js';
+import { refuseNul } from './refuse-nul.js';
 import { waitForRunningHandlersOnClose } from './running-handlers.js';
 import { registerSecurityHeaders } from './security-headers.js';
 
@@ -64,9 +67,17 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(makeErrorHandler(deps.production));
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  const routeMethods = trackRouteMethods(app);
 
   await registerSecurityHeaders(app, { servedOverHttps: deps.publicUrl?.startsWith('https://') ?? false });
   await registerCors(app, deps.corsOrigins);
+  // a known path asked with another method: 405, decided before its body is read (an invalid body
+  // must not turn it into a 400); after the security headers and CORS, which it answers with
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = req.is404 ? routeMethods.allowed(path) : routeMethods.preferredElsewhere(path, req.routeOptions.url ?? '', req.method);
+    if (allowed?.length) return sendError(reply.header('allow', allowed.join(', ')), 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`);
+  });
   await app.register(formbody);
   await app.register(rateLimit, {
     global: false,
@@ -93,11 +104,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: openApiTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   waitForRunningHandlersOnClose(app, deps.logger, HANDLER_DRAIN_MS);
+  refuseNul(app, (url) => url.startsWith('/v2/'));
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);

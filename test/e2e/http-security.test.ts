@@ -2,7 +2,7 @@
  * The HTTP edge as a browser and an operator meet it (issue 20, items 9-11): security headers on
  * API and /docs answers (HSTS only when served over HTTPS), the CORS policy of /graphql and the API
  * (off unless origins are listed), /metrics in production (a token or a loopback-only listener,
- * said at start-up, a config error otherwise).
+ * said at start-up, a config error otherwise), and 405 for a method a known path does not take.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -113,6 +113,7 @@ describe('CORS of /graphql and the API', () => {
     const pre = await preflight(closed, FOREIGN);
     assert.equal(pre.headers.get('access-control-allow-origin'), null);
     assert.equal(pre.headers.get('access-control-allow-credentials'), null);
+    assert.equal(pre.status, 405, 'no CORS: OPTIONS is not a method /graphql takes');
   });
 
   it('with POSTLOG_CORS_ORIGINS: an allow-listed origin is echoed (GraphQL and REST, preflight too); another is not', async () => {
@@ -208,5 +209,52 @@ describe('/metrics in production', () => {
     assert.doesNotMatch(res.body, /postlog_queue_depth/);
     assert.ok(lines.some((l) => l.level === 40 && /\/metrics is refused/.test(l.msg)), JSON.stringify(lines));
     await app.close();
+  });
+});
+
+describe('405 for a method a known path does not take', () => {
+  let t: TestApp;
+  let tenant: Tenant;
+  before(async () => {
+    t = await startTestApp();
+    tenant = await createTenant(t.app);
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('answers 405 with Allow and the error body, before reading the body; an unknown path stays 404', async () => {
+    const auth = { authorization: `Bearer ${tenant.adminToken}` };
+    const put = await http(t.url, 'PUT', '/v2/organizations', { headers: { ...auth, 'content-type': 'application/json' }, raw: '{not json' });
+    assert.equal(put.status, 405);
+    assert.equal(put.body.code, 'METHOD_NOT_ALLOWED');
+    assert.deepEqual(put.headers.get('allow')?.split(', '), ['GET', 'HEAD', 'POST']);
+    assertSecurityHeaders(put.headers, 'a 405');
+
+    // POST /v2/messages/:id/:action matches this path too, but GET /v2/messages/:id/history names it (it was a 400)
+    const history = await http(t.url, 'POST', '/v2/messages/1/history', { headers: { 'x-server-api-key': tenant.apiKey } });
+    assert.equal(history.status, 405);
+    assert.deepEqual(history.headers.get('allow')?.split(', '), ['GET', 'HEAD']);
+
+    const del = await http(t.url, 'DELETE', '/api/v1/send/message', { headers: { 'x-server-api-key': tenant.apiKey } });
+    assert.equal(del.status, 405);
+    assert.match(del.headers.get('allow') ?? '', /POST/);
+
+    const missing = await http(t.url, 'PUT', '/v2/no-such-thing');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, 'NOT_FOUND');
+  });
+
+  it('the action route keeps its answers: an action is done, an unknown action is 400, GET on an action path is 405', async () => {
+    const key = { 'x-server-api-key': tenant.apiKey };
+    const hold = await http(t.url, 'POST', '/v2/messages/1/hold', { headers: key });
+    assert.equal(hold.status, 404);
+    assert.equal(hold.body.code, 'MESSAGE_NOT_FOUND');
+    const unknown = await http(t.url, 'POST', '/v2/messages/1/explode', { headers: key });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.code, 'VALIDATION_FAILED');
+    const get = await http(t.url, 'GET', '/v2/messages/1/hold', { headers: key });
+    assert.equal(get.status, 405);
+    assert.deepEqual(get.headers.get('allow')?.split(', '), ['POST']);
   });
 });

@@ -6,6 +6,7 @@ import type { MessageCommandInput } from '../../domain/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
+import { FAILS, responses } from '../../infra/http/responses.js';
 import { serverScope } from '../../infra/http/server-scope.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { handleMessageCommand, loadMessage } from '../message-command-handler.js';
@@ -18,6 +19,7 @@ export interface MessageActionDeps {
 }
 
 const Action = z.enum(['hold', 'release', 'cancel', 'retry']);
+const MessageId = z.string().regex(/^\d{1,18}$/);
 type Action = z.infer<typeof Action>;
 
 function commandFor(action: Action, by: string, operator: boolean): MessageCommandInput {
@@ -60,7 +62,12 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         tags: ['messages'],
         summary: 'Hold, release, cancel or retry one message now',
         security: [{ apiKey: [] }, { adminToken: [] }],
-        params: z.object({ id: z.string().regex(/^\d{1,18}$/), action: Action }),
+        params: z.object({ id: MessageId, action: Action }),
+        response: responses(
+          { 200: z.object({ id: z.string(), status: z.string(), events: z.array(z.string()).describe('the events the action recorded') }) },
+          // 409: not legal in the message's state, or a worker is delivering it right now
+          [...FAILS.invalid, ...FAILS.apiKey, 404, 409],
+        ),
       },
       handler: async (req, reply) => {
         const loaded = await loadMessage(deps.eventStore, req.params.id);
@@ -97,10 +104,22 @@ export function messageActionRoutes(deps: MessageActionDeps) {
             /** held: waiting for release; queued: waiting for delivery (including deferred). */
             state: z.enum(['held', 'queued']).optional(),
             recipientDomain: z.string().min(1).max(253).optional(),
-            ids: z.array(z.string().regex(/^\d{1,18}$/)).max(10_000).optional(),
+            ids: z.array(MessageId).max(10_000).optional(),
             limit: z.number().int().min(1).max(10_000).default(1000),
           })
           .strict(),
+        response: responses(
+          {
+            200: z.object({
+              action: Action,
+              matched: z.number(),
+              applied: z.number(),
+              failed: z.array(z.object({ id: z.string(), code: z.string() })).describe('messages the action was not legal for, with the reason'),
+            }),
+          },
+          // 400 also for a scope the caller may not act on (INVALID_SCOPE)
+          [...FAILS.apiKey, ...FAILS.body],
+        ),
       },
       handler: async (req, reply) => {
         const scope = await actionScope(deps, req, req.body.serverId);

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
+import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
 import type { RouteStore } from '../../infra/routes/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 
@@ -13,6 +14,23 @@ export interface RouteDeps {
 }
 
 const security: { [label: string]: string[] }[] = [{ adminToken: [] }];
+const RouteSchema = z.object({ id: z.string(), serverId: z.string(), address: z.string(), endpointUrl: z.string(), format: z.enum(['json', 'raw']), createdAt: z.string() });
+const RouteDeliverySchema = z
+  .object({
+    id: z.number(),
+    routeId: z.string(),
+    mailFrom: z.string(),
+    rcptTo: z.string(),
+    receivedAt: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number(),
+    nextAttemptAt: z.string().nullable(),
+    lastStatusCode: z.number().nullable(),
+    lastResponse: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+  });
+/** An invalid id (400), the admin token (401), a server or route it may not see (404). */
+const base: ErrorStatus[] = [...FAILS.invalid, ...FAILS.admin, 404];
 
 /**
  * Routes (a Postal feature): mail to an address, or to every address (`*@domain`) of one of a
@@ -31,6 +49,7 @@ export function routeRoutes(deps: RouteDeps) {
         security,
         params: Id,
         body: z.object({ address: z.string().regex(/^(\*|[^\s@*]+)@[^\s@*]+$/, 'an address, or *@domain'), endpointUrl: z.url({ protocol: /^https?$/ }), format: z.enum(['json', 'raw']).default('json') }).strict(),
+        response: responses({ 201: RouteSchema }, [...base, ...FAILS.body, 409]),
       },
       handler: async (req, reply) => {
         const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
@@ -44,7 +63,7 @@ export function routeRoutes(deps: RouteDeps) {
       },
     });
 
-    app.get('/v2/servers/:id/routes', { schema: { tags: ['routes'], summary: "A server's routes", security, params: Id } }, async (req, reply) => {
+    app.get('/v2/servers/:id/routes', { schema: { tags: ['routes'], summary: "A server's routes", security, params: Id, response: responses({ 200: z.object({ routes: z.array(RouteSchema) }) }, base) } }, async (req, reply) => {
       const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
       if (!server.ok) return sendError(reply, 404, 'NOT_FOUND', 'server not found');
       return reply.send({ routes: await deps.routes.list(server.value.id) });
@@ -55,7 +74,7 @@ export function routeRoutes(deps: RouteDeps) {
       return route && (await deps.tenancy.getServer(actor, route.serverId)).ok ? route : undefined;
     };
 
-    app.delete('/v2/routes/:id', { schema: { tags: ['routes'], summary: 'Remove a route', security, params: Id } }, async (req, reply) => {
+    app.delete('/v2/routes/:id', { schema: { tags: ['routes'], summary: 'Remove a route', security, params: Id, response: responses({ 204: NO_CONTENT }, base) } }, async (req, reply) => {
       const route = await visibleRoute(req.postlogActor!, req.params.id);
       if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
       await deps.routes.remove(route.id);
@@ -64,7 +83,7 @@ export function routeRoutes(deps: RouteDeps) {
 
     app.get(
       '/v2/routes/:id/deliveries',
-      { schema: { tags: ['routes'], summary: 'The delivery log of a route, newest first', security, params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) } },
+      { schema: { tags: ['routes'], summary: 'The delivery log of a route, newest first', security, params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }), response: responses({ 200: z.object({ deliveries: z.array(RouteDeliverySchema) }) }, base) } },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
         if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
@@ -74,7 +93,7 @@ export function routeRoutes(deps: RouteDeps) {
 
     app.post(
       '/v2/routes/:id/deliveries/:delivery/retry',
-      { schema: { tags: ['routes'], summary: 'Hand a delivered or failed message to the endpoint again', security, params: z.object({ id: z.uuid(), delivery: z.coerce.number().int().positive() }) } },
+      { schema: { tags: ['routes'], summary: 'Hand a delivered or failed message to the endpoint again', security, params: z.object({ id: z.uuid(), delivery: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }), response: responses({ 202: z.object({ queued: z.boolean() }) }, [...base, 409]) } },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
         if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');

@@ -3,6 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
+import { IsoTimestamp } from '../../infra/http/query-times.js';
+import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
 import { resolvesToPrivateAddress } from '../../infra/http/outbound.js';
 import { serverScope } from '../../infra/http/server-scope.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
@@ -25,6 +27,11 @@ const Events = z
   .describe(`Webhook events to send (${webhookEventNames.join(', ')}); null or absent: every event`);
 const Id = z.object({ id: z.uuid() });
 const Status = z.enum(['pending', 'delivered', 'failed']);
+/** A delivery id: a PostgreSQL bigint, so at most 2^63 - 1 (more was a database error, a 500). */
+const Cursor = z
+  .string()
+  .regex(/^\d{1,19}$/, 'a next value from the previous page')
+  .refine((v) => !/^\d+$/.test(v) || BigInt(v) <= 9_223_372_036_854_775_807n, 'a next value from the previous page');
 
 const EndpointSchema = z.object({
   id: z.string(),
@@ -54,7 +61,9 @@ const DeliverySchema = z.object({
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
 });
-const ErrorSchema = z.object({ code: z.string(), message: z.string(), fields: z.array(z.object({ path: z.string(), message: z.string() })).optional() });
+/** Every route: an invalid id (400), a key or token (401), a suspended server (403), one it may not see (404). */
+const base: ErrorStatus[] = [...FAILS.invalid, ...FAILS.apiKey, 404];
+const withBody: ErrorStatus[] = [...base, ...FAILS.body];
 
 /**
  * Webhook endpoints of a server (admin tokens, or the server's own API key): create, list, change,
@@ -96,7 +105,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         ...doc('Add a webhook endpoint; the signing secret (X-Postlog-Signature) is shown only in this answer'),
         params: Id,
         body: z.object({ url: Url, events: Events.optional(), description: z.string().max(500).default(''), enabled: z.boolean().default(true) }).strict(),
-        response: { 201: z.object({ endpoint: EndpointSchema, secret: z.string() }), 400: ErrorSchema, 404: ErrorSchema },
+        response: responses({ 201: z.object({ endpoint: EndpointSchema, secret: z.string() }) }, withBody),
       },
       handler: async (req, reply) => {
         const serverId = await serverOf(req, reply, req.params.id);
@@ -107,13 +116,13 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       },
     });
 
-    app.get('/v2/servers/:id/webhooks', { schema: { ...doc("A server's webhook endpoints"), params: Id, response: { 200: z.object({ webhooks: z.array(EndpointSchema) }), 404: ErrorSchema } } }, async (req, reply) => {
+    app.get('/v2/servers/:id/webhooks', { schema: { ...doc("A server's webhook endpoints"), params: Id, response: responses({ 200: z.object({ webhooks: z.array(EndpointSchema) }) }, base) } }, async (req, reply) => {
       const serverId = await serverOf(req, reply, req.params.id);
       if (!serverId) return reply;
       return reply.send({ webhooks: await deps.webhooks.list(serverId) });
     });
 
-    app.get('/v2/webhooks/:id', { schema: { ...doc('A webhook endpoint, with its circuit breaker state'), params: Id, response: { 200: EndpointSchema, 404: ErrorSchema } } }, async (req, reply) => {
+    app.get('/v2/webhooks/:id', { schema: { ...doc('A webhook endpoint, with its circuit breaker state'), params: Id, response: responses({ 200: EndpointSchema }, base) } }, async (req, reply) => {
       const endpoint = await endpointOf(req, reply, req.params.id);
       return endpoint ? reply.send(endpoint) : reply;
     });
@@ -123,7 +132,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         ...doc('Change a webhook endpoint (enabling it also closes its circuit)'),
         params: Id,
         body: z.object({ url: Url.optional(), events: Events.optional(), description: z.string().max(500).optional(), enabled: z.boolean().optional() }).strict(),
-        response: { 200: EndpointSchema, 400: ErrorSchema, 404: ErrorSchema },
+        response: responses({ 200: EndpointSchema }, withBody),
       },
       handler: async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
@@ -134,7 +143,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       },
     });
 
-    app.delete('/v2/webhooks/:id', { schema: { ...doc('Delete a webhook endpoint and its delivery log'), params: Id } }, async (req, reply) => {
+    app.delete('/v2/webhooks/:id', { schema: { ...doc('Delete a webhook endpoint and its delivery log'), params: Id, response: responses({ 204: NO_CONTENT }, base) } }, async (req, reply) => {
       const endpoint = await endpointOf(req, reply, req.params.id);
       if (!endpoint) return reply;
       await deps.webhooks.remove(endpoint.id);
@@ -143,7 +152,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
 
     app.post(
       '/v2/webhooks/:id/secret/rotate',
-      { schema: { ...doc('A new signing secret; the old one keeps signing beside it (a second v1) for 24 hours'), params: Id, response: { 200: z.object({ secret: z.string() }), 404: ErrorSchema } } },
+      { schema: { ...doc('A new signing secret; the old one keeps signing beside it (a second v1) for 24 hours'), params: Id, response: responses({ 200: z.object({ secret: z.string() }) }, base) } },
       async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
@@ -157,8 +166,8 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         schema: {
           ...doc('The delivery log, newest first, with every attempt (page with cursor=<next>)'),
           params: Id,
-          querystring: z.object({ status: Status.optional(), limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().regex(/^\d{1,19}$/, 'a next value from the previous page').optional() }),
-          response: { 200: z.object({ deliveries: z.array(DeliverySchema), next: z.string().nullable() }), 404: ErrorSchema },
+          querystring: z.object({ status: Status.optional(), limit: z.coerce.number().int().min(1).max(500).default(50), cursor: Cursor.optional() }),
+          response: responses({ 200: z.object({ deliveries: z.array(DeliverySchema), next: z.string().nullable() }) }, base),
         },
       },
       async (req, reply) => {
@@ -170,7 +179,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
 
     app.get(
       '/v2/webhooks/:id/deliveries/:delivery',
-      { schema: { ...doc('One delivery with its attempts and the exact body sent'), params: z.object({ id: z.uuid(), delivery: z.uuid() }), response: { 200: DeliverySchema.extend({ body: z.string() }), 404: ErrorSchema } } },
+      { schema: { ...doc('One delivery with its attempts and the exact body sent'), params: z.object({ id: z.uuid(), delivery: z.uuid() }), response: responses({ 200: DeliverySchema.extend({ body: z.string() }) }, base) } },
       async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
@@ -185,7 +194,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         schema: {
           ...doc('Send a delivered or failed delivery again now (same uuid and event id; a fresh retry schedule)'),
           params: z.object({ id: z.uuid(), delivery: z.uuid() }),
-          response: { 202: z.object({ queued: z.number() }), 404: ErrorSchema, 409: ErrorSchema },
+          response: responses({ 202: z.object({ queued: z.number() }) }, [...base, 409]),
         },
       },
       async (req, reply) => {
@@ -204,8 +213,8 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         schema: {
           ...doc('Send again every delivery with a status (default failed) whose event happened in [from, to)'),
           params: Id,
-          body: z.object({ status: z.enum(['failed', 'delivered']).default('failed'), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }).strict(),
-          response: { 202: z.object({ queued: z.number() }), 400: ErrorSchema, 404: ErrorSchema },
+          body: z.object({ status: z.enum(['failed', 'delivered']).default('failed'), from: IsoTimestamp, to: IsoTimestamp }).strict(),
+          response: responses({ 202: z.object({ queued: z.number() }) }, withBody),
         },
       },
       async (req, reply) => {

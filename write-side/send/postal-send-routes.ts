@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
+import { PostalSendMessageParams, PostalSendRawParams, postalRouteSchema, postalValidatorCompiler } from '../../infra/http/postal-openapi.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
@@ -43,10 +44,10 @@ export function postalSendRoutes(deps: SendApiDeps) {
       req.log.error({ err: error }, 'Postal API request failed');
       return postalError(req, reply, 'InternalServerError', { message: (error as { statusCode?: number }).statusCode === 400 ? (error as Error).message : 'internal error; the request id is in the logs' });
     });
-    const options = { schema: { hide: true }, config: { rateLimit: {} } };
+    const options = { validatorCompiler: postalValidatorCompiler, config: { rateLimit: {} } };
     for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
-      app.route({ method, url: '/api/v1/send/message', ...options, handler: (req, reply) => sendMessage(deps, req, reply) });
-      app.route({ method, url: '/api/v1/send/raw', ...options, handler: (req, reply) => sendRaw(deps, req, reply) });
+      app.route({ method, url: '/api/v1/send/message', ...options, schema: postalRouteSchema(method, 'Send a message (Postal)', PostalSendMessageParams), handler: (req, reply) => sendMessage(deps, req, reply) });
+      app.route({ method, url: '/api/v1/send/raw', ...options, schema: postalRouteSchema(method, 'Send a raw RFC 822 message (Postal)', PostalSendRawParams), handler: (req, reply) => sendRaw(deps, req, reply) });
     }
   };
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseMailbox, type Mailbox } from '../../domain/index.js';
 import { authenticate } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
+import { responses } from '../../infra/http/responses.js';
 import type { IdempotencyKeys } from '../../infra/messages/index.js';
 import type { Server } from '../../infra/tenancy/index.js';
 import { personalize, type TrackingChoice } from '../tracking/personalize.js';
@@ -13,7 +14,7 @@ import { checkCustomHeaders, composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
 import { substitute } from './substitute.js';
 import { trackingContext } from './tracking-context.js';
-import { ErrorBody, V2SendBody, V2SendResponse } from './v2-schemas.js';
+import { V2SendBody, V2SendResponse } from './v2-schemas.js';
 
 type Fail = { status: number; code: string; message: string; fields?: { path: string; message: string }[] };
 /** All composed copies of one request together. */
@@ -33,7 +34,8 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         security: [{ apiKey: [] }],
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }).loose(),
         body: V2SendBody,
-        response: { 202: V2SendResponse, 200: V2SendResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 413: ErrorBody, 422: ErrorBody, 429: ErrorBody },
+        // 503: the log refused the append (nothing was accepted; retry)
+        response: responses({ 202: V2SendResponse, 200: V2SendResponse }, [400, 401, 403, 409, 413, 415, 422, 429, 503]),
       },
       handler: async (req, reply) => {
         const server = req.postlogServer!;
