@@ -41,10 +41,18 @@ const postlogServices = Object.entries(services).filter(([, s]) => Object.keys(s
 const engines = ['kurrentdb', 'postgres', 'clickhouse', 'kafka'];
 
 /** Compose interpolation, with the defaults the file gives (`${NAME:-default}`); a bare `${NAME}` must be set by the operator. */
+/** The secrets an operator must set in .env (`${NAME:?why}`): compose refuses to start without them. */
+const REQUIRED_SECRETS = new Set(['POSTLOG_METRICS_TOKEN']);
+
 function interpolate(value: string): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
-    assert.notEqual(fallback, undefined, `\${${name}} has no default: the stack would not start without an .env`);
-    return fallback!;
+  return value.replace(/\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g, (_, name: string, kind: string | undefined, rest: string | undefined) => {
+    if (kind === '?') {
+      assert.ok(REQUIRED_SECRETS.has(name), `\${${name}} must be set: only ${[...REQUIRED_SECRETS].join(', ')} may be required`);
+      assert.ok(rest, `\${${name}:?} says why it is needed`);
+      return `${name.toLowerCase()}-as-the-operator-sets-it`;
+    }
+    assert.notEqual(kind, undefined, `\${${name}} has no default: the stack would not start without an .env`);
+    return rest!;
   });
 }
 
