@@ -241,6 +241,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     auth,
     hostname: config.hostname,
     maxMessageBytes: config.maxMessageBytes,
+    recipients: { allowAddressLiterals: config.allowAddressLiterals },
   };
   const read = { eventStore, contents, auth, tenancy };
   const routes = new RouteStore(database.pool);

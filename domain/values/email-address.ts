@@ -38,6 +38,44 @@ function mailboxOf(input: string, parsed: ReturnType<typeof addressparser>): Res
   return ok({ address, name: name ?? '', domain });
 }
 
+export interface RecipientOptions {
+  /** user@[192.0.2.1] and user@[IPv6:…] are taken (an operator's choice); otherwise refused. */
+  allowAddressLiterals?: boolean | undefined;
+}
+
+const LITERAL = /^([^\s@<>()[\]\\,;:"%!]+)@\[(?:ipv6:([0-9a-f:.]+)|(\d{1,3}(?:\.\d{1,3}){3}))\]$/i;
+
+/**
+ * Parses a recipient: a mailbox as `parseMailbox` takes it, or, where the operator allows them,
+ * an address literal, whose `domain` is the bracketed literal lower-cased ("[192.0.2.1]").
+ */
+export function parseRecipient(input: string, options: RecipientOptions = {}): Result<Mailbox, string> {
+  const mailbox = parseMailbox(input);
+  if (mailbox.ok || !options.allowAddressLiterals) return mailbox;
+  const parsed = addressparser(input.trim(), { flatten: true });
+  const address = parsed.length === 1 ? parsed[0]!.address : undefined;
+  const literal = address ? LITERAL.exec(address) : null;
+  if (!address || !literal || address.length > 254) return mailbox;
+  const ok4 = literal[3] === undefined || literal[3].split('.').every((n) => Number(n) <= 255);
+  const ok6 = literal[2] === undefined || isIpv6(literal[2]);
+  if (!ok4 || !ok6) return err(`"${address}": the address literal is not an IP address`);
+  return ok({ address, name: parsed[0]!.name ?? '', domain: address.slice(address.lastIndexOf('@') + 1).toLowerCase() });
+}
+
+/** The IP address an address-literal domain ("[192.0.2.1]", "[ipv6:…]") names; undefined for a domain name. */
+export function addressLiteralIp(domain: string): string | undefined {
+  const m = /^\[(?:ipv6:)?([0-9a-f:.]+)\]$/i.exec(domain);
+  return m ? m[1]!.toLowerCase() : undefined;
+}
+
+function isIpv6(text: string): boolean {
+  try {
+    return new URL(`http://[${text}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
 /** The address in the form used for comparisons and suppression: local part kept, domain lower-cased. */
 export function normalizedAddress(mailbox: Mailbox): string {
   const at = mailbox.address.lastIndexOf('@');

@@ -85,6 +85,12 @@ export const ConfigSchema = z.object({
   corsOrigins: commaList
     .pipe(z.array(z.string().regex(/^https?:\/\/[^\s/?#*]+$/, 'must be origins such as https://app.example.com (scheme://host[:port], no path, no *)')))
     .default([]),
+  /**
+   * Take recipients written as address literals, user@[192.0.2.1] or user@[IPv6:2001:db8::1],
+   * and deliver them to that address without DNS. Off by default: a literal skips the domain's
+   * MX and policies, and can aim mail at internal hosts.
+   */
+  allowAddressLiterals: z.stringbool().default(false),
   /** Let routes post to loopback, private and link-local addresses (only for testing). */
   routesAllowPrivateEndpoints: z.stringbool().default(false),
   /**

@@ -1,4 +1,5 @@
 import type { Resolver } from 'node:dns/promises';
+import { addressLiteralIp } from '../../domain/index.js';
 
 /** One host to try, with the addresses our resolver found for it. */
 export interface RouteHost {
@@ -9,7 +10,7 @@ export interface RouteHost {
 }
 
 export type Route =
-  | { kind: 'deliver'; hosts: RouteHost[]; via: 'mx' | 'implicit-mx' | 'smart-host' }
+  | { kind: 'deliver'; hosts: RouteHost[]; via: 'mx' | 'implicit-mx' | 'smart-host' | 'address-literal' }
   /** Permanent: the domain cannot receive mail (NXDOMAIN, null MX, no address at all). */
   | { kind: 'bounce'; reason: string; enhancedCode: string }
   /** Temporary: DNS failed (SERVFAIL, timeout). */
@@ -45,6 +46,9 @@ export class Router {
       if (addresses.length === 0) return { kind: 'defer', reason: `the smart host ${host} has no address` };
       return { kind: 'deliver', via: 'smart-host', hosts: [{ name: host, addresses, port }] };
     }
+    // an address literal (taken only where the operator allows them) names its host: no DNS
+    const literal = addressLiteralIp(domain);
+    if (literal) return { kind: 'deliver', via: 'address-literal', hosts: [{ name: literal, addresses: [literal], port: this.port }] };
     const key = domain.toLowerCase();
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.route;

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
-import { smtpSession } from '../helpers/smtp-raw.js';
+import { smtpRaw, smtpSession } from '../helpers/smtp-raw.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 /** Recipients that route mail somewhere other than the domain they name, or name no domain at all. */
 const ROUTING = ['root@127.0.0.1', 'x@127.1', 'u@[127.0.0.1]', 'u@[IPv6:::1]', '<@a.test,@b.test:c@d.test>', 'u%h@relay.test', 'h!u@relay.test'];
@@ -62,5 +63,62 @@ describe('recipients: address literals, numeric domains and source routes are re
       assert.equal(raw.body.data.code, 'ValidationError', `${rcpt}: ${JSON.stringify(raw.body)}`);
     }
     assert.equal(await accepted(), before);
+  });
+});
+
+describe('recipients: address literals where the operator allows them (POSTLOG_ALLOW_ADDRESS_LITERALS)', () => {
+  let t: TestApp;
+  let tenant: Tenant;
+  let sink: SmtpSink;
+  let tlsPort: number;
+
+  before(async () => {
+    tlsPort = await freePort();
+    const mtaPort = await freePort();
+    sink = await startSmtpSink('127.0.0.8', mtaPort, { tls: false });
+    t = await startTestApp({
+      POSTLOG_ROLES: 'api,smtp,mta,projector',
+      POSTLOG_SUBMISSION_PORT: String(await freePort()),
+      POSTLOG_SUBMISSION_TLS_PORT: String(tlsPort),
+      POSTLOG_DATA_DIR: tempDataDir('postlog-literal-'),
+      POSTLOG_ALLOW_ADDRESS_LITERALS: 'true',
+      POSTLOG_MTA_PORT: String(mtaPort),
+      POSTLOG_MTA_TLS: 'opportunistic',
+      POSTLOG_MTA_POLL_MS: '50',
+      // nothing answers here: a literal must not need DNS
+      POSTLOG_DNS_SERVERS: '127.0.0.1:9',
+    });
+    tenant = await createTenant(t.app, { domain: 'sender.test' });
+  });
+  after(async () => {
+    await t?.stop();
+    await sink?.close();
+  });
+
+  it('takes user@[IP] over the API and SMTP and delivers it to that address without DNS; numeric domains stay refused', async () => {
+    const v2 = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'app@sender.test', to: ['api@[127.0.0.8]'], subject: 'literal', text: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(v2.status, 202, JSON.stringify(v2.body));
+    const reply = await smtpRaw({
+      port: tlsPort,
+      tls: true,
+      auth: { user: tenant.smtp.username, pass: tenant.smtp.password },
+      from: 'app@sender.test',
+      to: 'smtp@[127.0.0.8]',
+      data: Buffer.from('From: app@sender.test\r\nTo: smtp@[127.0.0.8]\r\nSubject: literal\r\n\r\nx\r\n'),
+    });
+    assert.match(reply, /^250 /);
+    const deadline = Date.now() + 20_000;
+    while (sink.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(sink.received.flatMap((m) => m.to).sort(), ['api@[127.0.0.8]', 'smtp@[127.0.0.8]']);
+    for (const rcpt of ['root@127.0.0.1', 'u@[999.0.0.1]', 'u@[IPv6:not-an-ip]']) {
+      const bad = await http(t.url, 'POST', '/v2/messages', {
+        body: { from: 'app@sender.test', to: [rcpt], subject: 's', text: 'x' },
+        headers: { 'X-Server-API-Key': tenant.apiKey },
+      });
+      assert.equal(bad.status, 400, `${rcpt}: ${JSON.stringify(bad.body)}`);
+    }
   });
 });

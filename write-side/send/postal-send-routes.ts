@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
+import {
+  canonicalMessageBytes,
+  MAX_LINE_BYTES,
+  parseMailbox,
+  parseRecipient,
+  singleFromMailbox,
+  type Mailbox,
+  type RecipientOptions,
+} from '../../domain/index.js';
 import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
 import { PostalSendMessageParams, PostalSendRawParams, postalRouteSchema, postalValidatorCompiler } from '../../infra/http/postal-openapi.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
@@ -85,7 +93,7 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
   if (failed) return postalError(req, reply, failed[1], { message: MESSAGES[failed[1]] });
   const sender = from!.ok ? from!.value : undefined!;
 
-  const recipients = uniqueRecipients([...to, ...cc, ...bcc]);
+  const recipients = uniqueRecipients([...to, ...cc, ...bcc], deps.recipients);
   if (!recipients.ok) return postalError(req, reply, 'ValidationError', { message: recipients.message });
   const headers: Record<string, string> = {};
   if (p.headers && typeof p.headers === 'object' && !Array.isArray(p.headers)) {
@@ -167,7 +175,7 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   if (rcpts.length === 0) return postalSuccess(req, reply, { message_id: null, messages: {} });
   const recipients: { key: string; mailbox: Mailbox }[] = [];
   for (const r of rcpts) {
-    const m = parseMailbox(r);
+    const m = parseRecipient(r, deps.recipients);
     if (!m.ok) return postalError(req, reply, 'ValidationError', { message: `rcpt_to: ${m.error}` });
     recipients.push({ key: r, mailbox: m.value });
   }
@@ -203,11 +211,11 @@ function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: Acce
 }
 
 /** One message per distinct address; the response keys them by the bare address as given. */
-function uniqueRecipients(entries: string[]): { ok: true; list: { key: string; mailbox: Mailbox }[] } | { ok: false; message: string } {
+function uniqueRecipients(entries: string[], options: RecipientOptions): { ok: true; list: { key: string; mailbox: Mailbox }[] } | { ok: false; message: string } {
   const seen = new Set<string>();
   const list: { key: string; mailbox: Mailbox }[] = [];
   for (const entry of entries) {
-    const m = parseMailbox(entry);
+    const m = parseRecipient(entry, options);
     if (!m.ok) return { ok: false, message: `recipient ${m.error}` };
     const id = m.value.address.toLowerCase();
     if (seen.has(id)) continue;

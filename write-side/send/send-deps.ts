@@ -1,3 +1,4 @@
+import type { RecipientOptions } from '../../domain/index.js';
 import type { Authenticator } from '../../infra/http/auth.js';
 import type { AcceptDeps } from './accept-messages.js';
 
@@ -9,4 +10,6 @@ export interface SendApiDeps extends AcceptDeps {
   maxMessageBytes: number;
   /** Postlog's public HTTP address (POSTLOG_PUBLIC_URL), for tracking links when a server has no tracking domain. */
   publicUrl: () => string | undefined;
+  /** How recipients are read (address literals only where the operator allows them). */
+  recipients: RecipientOptions;
 }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { parseMailbox, type Mailbox } from '../../domain/index.js';
+import { parseMailbox, parseRecipient, type Mailbox, type RecipientOptions } from '../../domain/index.js';
 import { authenticate } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
 import { responses } from '../../infra/http/responses.js';
@@ -41,7 +41,7 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         const server = req.postlogServer!;
         const body = req.body;
         const key = req.headers['idempotency-key'];
-        const plan = planRecipients(body);
+        const plan = planRecipients(body, deps.recipients);
         if ('status' in plan) return sendError(reply, plan.status, plan.code, plan.message, plan.fields);
 
         // ids first: each copy's tracking links and unsubscribe address name its message
@@ -109,7 +109,7 @@ interface Plan {
 }
 
 /** Validates the addresses and headers and lists every copy to send, before anything is composed. */
-function planRecipients(body: V2SendBody): Plan | Fail {
+function planRecipients(body: V2SendBody, options: RecipientOptions): Plan | Fail {
   const from = parseMailbox(body.from);
   if (!from.ok) return invalid('from', from.error);
   if (body.reply_to !== undefined) {
@@ -121,7 +121,7 @@ function planRecipients(body: V2SendBody): Plan | Fail {
   const extra: Mailbox[] = [];
   for (const [field, list] of [['cc', body.cc], ['bcc', body.bcc]] as const) {
     for (const [i, a] of list.entries()) {
-      const m = parseMailbox(a);
+      const m = parseRecipient(a, options);
       if (!m.ok) return invalid(`${field}[${i}]`, m.error);
       extra.push(m.value);
     }
@@ -131,7 +131,7 @@ function planRecipients(body: V2SendBody): Plan | Fail {
   for (const [i, r] of body.to.entries()) {
     const entry = typeof r === 'string' ? { address: r } : r;
     const display = entry.name ? `"${entry.name.replace(/["\\]/g, '')}" <${entry.address}>` : entry.address;
-    const to = parseMailbox(typeof r === 'string' ? r : display);
+    const to = parseRecipient(typeof r === 'string' ? r : display, options);
     if (!to.ok) return invalid(`to[${i}]`, to.error);
     if (seen.has(to.value.address.toLowerCase())) return invalid(`to[${i}]`, `${to.value.address} appears more than once`);
     seen.add(to.value.address.toLowerCase());

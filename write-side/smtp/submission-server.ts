@@ -1,5 +1,5 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, singleFromMailbox, type Mailbox } from '../../domain/index.js';
+import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, parseRecipient, singleFromMailbox, type Mailbox } from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { Server } from '../../infra/tenancy/index.js';
@@ -99,7 +99,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     },
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= o.maxRecipients) return callback(smtpError(452, `4.5.3 Too many recipients (at most ${o.maxRecipients} per message)`));
-      const mailbox = parseMailbox(address.address);
+      const mailbox = parseRecipient(address.address, deps.recipients);
       if (!mailbox.ok) return callback(smtpError(553, '5.1.3 Invalid recipient address'));
       parsedRecipients.set(address, mailbox.value);
       callback();
@@ -144,7 +144,7 @@ async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
-    const m = parsed ? { ok: true as const, value: parsed } : parseMailbox(r.address);
+    const m = parsed ? { ok: true as const, value: parsed } : parseRecipient(r.address, deps.recipients);
     if (m.ok && !recipients.some((x) => x.address.toLowerCase() === m.value.address.toLowerCase())) recipients.push(m.value);
   }
   const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
