@@ -15,5 +15,11 @@ export function createPool(connectionString: string, size: number, logger: Logge
     if ((pool as pg.Pool & { ending?: boolean }).ending) return;
     logger.warn({ code: err.code, error: err.message }, 'idle PostgreSQL connection failed');
   });
+  // The pool listens for errors of idle clients only: a client's connection lost while its holder is
+  // between two queries (the server died, e.g. mid-transaction) would crash the process with an
+  // unhandled 'error' event. The holder learns of it at its next query, which fails and is handled there.
+  pool.on('connect', (client) =>
+    client.on('error', (err: Error & { code?: string }) => logger.debug({ code: err.code, error: err.message }, 'PostgreSQL connection failed')),
+  );
   return pool;
 }
