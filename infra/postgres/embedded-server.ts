@@ -6,6 +6,9 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logging/index.js';
 import { embeddedPostgresBinaries } from './embedded-binaries.js';
+import { OwnerFile } from './owner-file.js';
+import { clearLocksOfStoppedServer, clearStaleSocketLock, processState, readPostmasterLock } from './postmaster-lock.js';
+import { PostmasterWatchdog, type PostmasterExit, type WatchedPostmaster } from './postmaster-watchdog.js';
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -28,22 +31,27 @@ interface Secrets {
  *   Postlog decides when the database stops (after in-flight appends are committed);
  * - several Postlog processes on one data dir share one server: the first one owns it, the
  *   others connect as guests (e.g. the CLI while `postlog start` runs);
- * - a stale postmaster.pid (server gone) is removed, and a server orphaned by a crashed owner
- *   is adopted, so a crash never blocks the next start;
+ * - the owner watches the server for its whole life and starts it again when it dies
+ *   (PostmasterWatchdog); a guest that finds it down waits for the owner to do so;
+ * - a crash never blocks the next start: the lock files of a server that no longer runs are
+ *   removed once its processes are gone (PostgreSQL itself refuses to start while they name a
+ *   zombie or a reused PID), and a server orphaned by a crashed owner is adopted;
  * - as root, the server runs as the `postgres` user (created if missing), since PostgreSQL
  *   refuses to run as root.
  */
 export class EmbeddedPostgres {
   private readonly pgDir: string;
-  private readonly ownerFile: string;
+  private readonly owner: OwnerFile;
   private readonly secretsFile: string;
-  private ownedPid: number | undefined;
+  /** The server this process owns (started or adopted); undefined for a guest. */
+  private server: WatchedPostmaster | undefined;
+  private watchdog: PostmasterWatchdog | undefined;
   private url: string | undefined;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {
     const dataDir = resolve(options.dataDir);
     this.pgDir = join(dataDir, 'pg');
-    this.ownerFile = join(dataDir, 'embedded-pg.owner');
+    this.owner = new OwnerFile(join(dataDir, 'embedded-pg.owner'));
     this.secretsFile = join(dataDir, 'embedded-pg.json');
   }
 
@@ -53,34 +61,105 @@ export class EmbeddedPostgres {
   }
 
   get owned(): boolean {
-    return this.ownedPid !== undefined;
+    return this.server !== undefined;
   }
 
   /** Starts the server, or joins the one another Postlog process runs. Returns a connection URL. */
   async start(): Promise<string> {
-    const log = this.options.logger;
     mkdirSync(dirname(this.pgDir), { recursive: true, mode: 0o755 });
-    const running = this.runningServer();
-    if (running !== undefined) {
-      const owner = readPid(this.ownerFile);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-        log.info({ pgPid: running.pid, port: running.port, ownerPid: owner }, 'using the embedded PostgreSQL run by another Postlog process');
-        this.url = this.urlFor(running.port, running.socketDirectory);
-        return this.url;
-      }
-      log.warn({ pgPid: running.pid, port: running.port }, 'adopting an embedded PostgreSQL left running by a Postlog process that exited without stopping it');
-      this.ownedPid = running.pid;
-      writeFileSync(this.ownerFile, `${process.pid}\n`);
-      this.url = this.urlFor(running.port, running.socketDirectory);
-      await this.waitUntilReady(this.url, () => isAlive(running.pid), () => 'adopted server did not accept connections');
-      return this.url;
+    this.url = await this.run();
+    if (this.server) {
+      this.watchdog = new PostmasterWatchdog(this.server, { logger: this.options.logger, restart: (signal) => this.restart(signal) });
     }
+    return this.url;
+  }
 
+  /** Fast shutdown of the server if this process owns it; guests leave it running. */
+  async stop(): Promise<void> {
+    // first: a server stopped here must not be started again
+    await this.watchdog?.stop();
+    this.watchdog = undefined;
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    if (processState(server.pid) === 'running') {
+      try {
+        process.kill(server.pid, 'SIGINT'); // PostgreSQL "fast" shutdown: clean, aborts open sessions.
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // it ended meanwhile
+      }
+      const deadline = Date.now() + 30_000;
+      while (processState(server.pid) === 'running' && Date.now() < deadline) await sleep(50);
+      if (processState(server.pid) === 'running') process.kill(server.pid, 'SIGQUIT');
+    }
+    this.owner.release();
+    this.options.logger.info('embedded PostgreSQL stopped');
+  }
+
+  /**
+   * Joins the server running on this data dir once it accepts connections (as a guest when another
+   * live process owns it, else adopting it), or starts one once a dead one's lock files are cleared.
+   */
+  private async run(signal?: AbortSignal): Promise<string> {
+    const log = this.options.logger;
+    const timeoutMs = this.options.startTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    let waitingForOwner = false;
+    let diedWhileJoining = 0;
+    for (;;) {
+      const lock = readPostmasterLock(this.pgDir);
+      const owner = this.owner.liveOwnerElsewhere();
+      if (lock !== undefined && processState(lock.pid) === 'running') {
+        if (owner === undefined) log.warn({ pgPid: lock.pid, port: lock.port }, 'adopting an embedded PostgreSQL left running by a Postlog process that exited without stopping it');
+        const url = this.urlFor(lock.port, lock.socketDirectory);
+        try {
+          // it may be starting (again): a guest's first query must not meet "the database system is starting up"
+          await this.waitUntilReady(url, () => processState(lock.pid) === 'running', () => `the embedded PostgreSQL (PID ${lock.pid}) stopped`, signal);
+        } catch (err) {
+          // it died while we waited: from here on it is a crashed server like any other
+          if (processState(lock.pid) !== 'running' && ++diedWhileJoining < 3) continue;
+          throw err;
+        }
+        if (owner !== undefined) {
+          log.info({ pgPid: lock.pid, port: lock.port, ownerPid: owner }, 'using the embedded PostgreSQL run by another Postlog process');
+          return url;
+        }
+        this.server = this.watchAdopted(lock.pid);
+        this.owner.claim();
+        return url;
+      }
+      if (owner !== undefined) {
+        // its owner is starting it (again, PostmasterWatchdog): a server started here would be taken from it
+        if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL is down and the Postlog process that runs it (PID ${owner}) did not start it again within ${timeoutMs} ms`);
+        if (!waitingForOwner) log.info({ pgPid: lock?.pid, ownerPid: owner }, 'the embedded PostgreSQL is down; waiting for the Postlog process that runs it to start it again');
+        waitingForOwner = true;
+        await sleep(100);
+        continue;
+      }
+      if (lock !== undefined) await clearLocksOfStoppedServer(this.pgDir, lock, log, Math.max(1000, deadline - Date.now()));
+      return this.spawnServer(signal);
+    }
+  }
+
+  /** For the watchdog: the same as a start, where the dead server's lock files name this process as its owner. */
+  private async restart(signal: AbortSignal): Promise<WatchedPostmaster> {
+    this.server = undefined;
+    await this.run(signal);
+    // another process started one in the gap: it owns that one, and will restart it itself
+    if (this.server === undefined) throw new Error('another Postlog process started the embedded PostgreSQL meanwhile and owns it now');
+    return this.server;
+  }
+
+  private async spawnServer(signal: AbortSignal | undefined): Promise<string> {
+    const log = this.options.logger;
     const bins = await embeddedPostgresBinaries();
     const account = postgresAccount();
     if (!existsSync(join(this.pgDir, 'PG_VERSION'))) await this.initialise(bins.initdb, account);
 
     const socketDirectory = socketDirectoryFor(this.pgDir, this.options.port);
+    if (socketDirectory) clearStaleSocketLock(socketDirectory, this.options.port, log);
+    // stop() came during the steps above: a server started now would outlive it
+    if (signal?.aborted) throw new Error(ABANDONED);
     const logFile = join(dirname(this.pgDir), 'postgres.log');
     const fd = openSync(logFile, 'a');
     const child = spawn(
@@ -102,38 +181,58 @@ export class EmbeddedPostgres {
       { detached: true, stdio: ['ignore', fd, fd], ...account },
     );
     closeSync(fd);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('could not spawn the embedded PostgreSQL server');
     let exited = false;
-    child.once('exit', () => (exited = true));
+    const exit = new Promise<PostmasterExit>((resolveExit) =>
+      child.once('exit', (code, exitSignal) => {
+        exited = true;
+        resolveExit({ code, signal: exitSignal, crashed: this.leftItsLockFile(pid) });
+      }),
+    );
     child.unref();
-    if (child.pid === undefined) throw new Error('could not spawn the embedded PostgreSQL server');
-    this.ownedPid = child.pid;
-    writeFileSync(this.ownerFile, `${process.pid}\n`);
-    this.url = this.urlFor(this.options.port, socketDirectory);
-    await this.waitUntilReady(this.url, () => !exited, () => {
-      this.ownedPid = undefined;
-      return `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
-        (/could not bind|Address already in use/.test(tail(logFile, 15)) ? `\nPort ${this.options.port} is taken: set POSTLOG_EMBEDDED_PG_PORT to a free port.` : '');
-    });
-    log.info({ port: this.options.port, dir: this.pgDir, pgPid: child.pid, via: socketDirectory ? 'unix socket' : 'tcp' }, 'embedded PostgreSQL started');
-    if (!socketDirectory) log.info({ dir: this.pgDir }, 'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU');
-    return this.url;
+    this.server = { pid, startedAt: Date.now(), exited: exit };
+    this.owner.claim();
+    const url = this.urlFor(this.options.port, socketDirectory);
+    try {
+      await this.waitUntilReady(url, () => !exited, () =>
+        `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
+        (/could not bind|Address already in use/.test(tail(logFile, 15)) ? `\nPort ${this.options.port} is taken: set POSTLOG_EMBEDDED_PG_PORT to a free port.` : ''),
+      signal);
+    } catch (err) {
+      // a server that is still starting (start-up abandoned by stop()) is stop()'s to end
+      if (exited) this.server = undefined;
+      throw err;
+    }
+    // a restart says so itself (PostmasterWatchdog)
+    if (signal === undefined) {
+      log.info({ port: this.options.port, dir: this.pgDir, pgPid: pid, via: socketDirectory ? 'unix socket' : 'tcp' }, 'embedded PostgreSQL started');
+      if (!socketDirectory) log.info({ dir: this.pgDir }, 'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU');
+    }
+    return url;
   }
 
-  /** Fast shutdown of the server if this process owns it; guests leave it running. */
-  async stop(): Promise<void> {
-    const pid = this.ownedPid;
-    if (pid === undefined) return;
-    this.ownedPid = undefined;
+  /** A server this process did not start is not its child: no exit event, so its PID is polled. */
+  private watchAdopted(pid: number): WatchedPostmaster {
+    const exited = new Promise<PostmasterExit>((resolveExit) => {
+      const timer = setInterval(() => {
+        if (processState(pid) === 'running') return;
+        clearInterval(timer);
+        resolveExit({ code: null, signal: null, crashed: this.leftItsLockFile(pid) });
+      }, ADOPTED_POLL_MS);
+      timer.unref(); // ends with the server; must not keep the process alive on its own
+    });
+    return { pid, startedAt: Date.now(), exited };
+  }
+
+  /** A server that was shut down removed its postmaster.pid; one that was killed or crashed could not. */
+  private leftItsLockFile(pid: number): boolean {
     try {
-      process.kill(pid, 'SIGINT'); // PostgreSQL "fast" shutdown: clean, aborts open sessions.
-    } catch {
-      return;
+      return readPostmasterLock(this.pgDir)?.pid === pid;
+    } catch (err) {
+      this.options.logger.warn({ error: (err as Error).message }, 'could not read postmaster.pid of the embedded PostgreSQL that exited: taking it for a crash');
+      return true;
     }
-    const deadline = Date.now() + 30_000;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(50);
-    if (isAlive(pid)) process.kill(pid, 'SIGQUIT');
-    if (readPid(this.ownerFile) === process.pid) rmSync(this.ownerFile, { force: true });
-    this.options.logger.info('embedded PostgreSQL stopped');
   }
 
   private async initialise(initdb: string, account: { uid?: number; gid?: number }): Promise<void> {
@@ -173,25 +272,11 @@ export class EmbeddedPostgres {
     return `postgres://${encodeURIComponent(secrets.user)}:${encodeURIComponent(secrets.password)}@${host}:${port}/postgres`;
   }
 
-  /** The server described by postmaster.pid, if its process is alive; removes a stale file. */
-  private runningServer(): { pid: number; port: number; socketDirectory: string | undefined } | undefined {
-    const lockFile = join(this.pgDir, 'postmaster.pid');
-    if (!existsSync(lockFile)) return undefined;
-    const lines = readFileSync(lockFile, 'utf8').split('\n');
-    const pid = Number(lines[0]);
-    const port = Number(lines[3]);
-    // line 5 names the server's first Unix socket directory; empty when it listens on TCP only
-    const socketDirectory = lines[4]?.trim() || undefined;
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && isPostgres(pid)) return { pid, port, socketDirectory };
-    this.options.logger.warn({ lockFile }, 'removing a stale PostgreSQL lock file left by a crash');
-    rmSync(lockFile, { force: true });
-    return undefined;
-  }
-
-  private async waitUntilReady(url: string, alive: () => boolean, failure: () => string): Promise<void> {
+  private async waitUntilReady(url: string, alive: () => boolean, failure: () => string, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
     let lastError = '';
     while (Date.now() < deadline) {
+      if (signal?.aborted) throw new Error(ABANDONED);
       if (!alive()) throw new Error(failure());
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
       try {
@@ -239,30 +324,6 @@ function assertTraversable(dir: string, uid: number): void {
   }
 }
 
-function readPid(file: string): number | undefined {
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Guards against a recycled PID: after a reboot the number in postmaster.pid may be anything. */
-function isPostgres(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
-  } catch {
-    return true; // no /proc (macOS): trust the PID.
-  }
-}
-
 function tail(file: string, lines: number): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -272,6 +333,11 @@ function tail(file: string, lines: number): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ABANDONED = 'start of the embedded PostgreSQL abandoned: Postlog is stopping';
+
+/** How often the PID of a server this process adopted (not its child) is looked at. */
+const ADOPTED_POLL_MS = 500;
 
 /** Linux keeps a socket's path in 108 bytes, the terminating NUL included. */
 const MAX_SOCKET_PATH_BYTES = 107;
