@@ -46,6 +46,7 @@ import type { Logger } from './logging/index.js';
 import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { createPool, migrate, openDatabase, type Database } from './postgres/index.js';
+import { DatabaseReachability } from './postgres/database-reachability.js';
 import { systemActor, TenancyStore, type Server } from './tenancy/index.js';
 import { version } from './version.js';
 
@@ -205,6 +206,8 @@ export interface ProcessGroup {
 export async function startPostlog(config: Config, logger: Logger, group?: ProcessGroup): Promise<RunningPostlog> {
   const started = performance.now();
   let ready = false;
+  /** Watched from the end of start-up: /ready answers 503 while this process cannot reach its database. */
+  let databaseReachability: DatabaseReachability | undefined;
   const metrics = createMetrics();
   const database = await openDatabase(config, logger);
   try {
@@ -321,7 +324,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     logger,
     metrics,
     eventStore,
-    isReady: () => ready && (group?.everyProcessReady() ?? true),
+    isReady: () => ready && databaseReachability?.reachable === true && (group?.everyProcessReady() ?? true),
     version,
     production: config.environment === 'production',
     rateLimitPerSecond: config.apiRateLimit,
@@ -402,6 +405,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
       }, 15 * 60_000)
     : undefined;
   retentionTimer?.unref();
+  databaseReachability = new DatabaseReachability(database.connectionString, logger.child({ component: 'database' }));
   ready = true;
   logger.info(
     { http: httpUrl, database: database.kind, roles: config.roles, ms: Math.round(performance.now() - started), version },
@@ -423,6 +427,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     stop() {
       stopping ??= (async () => {
         ready = false;
+        await databaseReachability?.stop(); // the database stops below: that is no outage
         logger.info('shutting down: finishing in-flight requests and appends');
         // stop accepting: SMTP sessions in progress finish their transaction, HTTP requests their appends
         await Promise.all(smtpServers.map((srv) => new Promise((r) => srv.close(() => r(undefined)))));
