@@ -1,5 +1,5 @@
-# Postlog: one image for every role; POSTLOG_ROLES picks what a container runs (see README "Scaling out").
-FROM node:20-slim AS build
+# Postlog: one image for every role; POSTLOG_ROLES picks what a container runs (see docs/scaling.md).
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,7 +14,7 @@ COPY bench ./bench
 COPY test ./test
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production \
     POSTLOG_DATA_DIR=/var/lib/postlog \
     POSTLOG_HTTP_HOST=0.0.0.0 \

@@ -26,7 +26,11 @@ const logger = createLogger({ level: 'warn', format: 'json' });
  * MessageAccepted, MessageDelivered, then for some opens and clicks, in log order
  * with interleaved messages (several streams in flight at once, as in a real log).
  */
-export function* recordedEvents(total: number, batchSize: number, maxMessages = Number.MAX_SAFE_INTEGER): Generator<RecordedEvent[]> {
+export function* recordedEvents(
+  total: number,
+  batchSize: number,
+  maxMessages = Number.MAX_SAFE_INTEGER,
+): Generator<RecordedEvent[]> {
   let position = 0;
   let batch: RecordedEvent[] = [];
   const base = Date.parse('2026-10-01T00:00:00Z');
@@ -35,11 +39,35 @@ export function* recordedEvents(total: number, batchSize: number, maxMessages = 
   const data = (type: string, id: number, at: string): unknown => {
     switch (type) {
       case 'MessageAccepted':
-        return { messageId: String(id), serverId: `srv-${String(id % 20).padStart(4, '0')}`, batchId: 'b', rfcMessageId: `${id}@bench`, token: 'AbCdEfGh12345678', from: 'news@bench.example', to: `r${id}@gmail.com`, subject: 'Hi', tag: 'bench', contentHash: 'c'.repeat(64), size: 3000, source: 'api', at };
+        return {
+          messageId: String(id),
+          serverId: `srv-${String(id % 20).padStart(4, '0')}`,
+          batchId: 'b',
+          rfcMessageId: `${id}@bench`,
+          token: 'AbCdEfGh12345678',
+          from: 'news@bench.example',
+          to: `r${id}@gmail.com`,
+          subject: 'Hi',
+          tag: 'bench',
+          contentHash: 'c'.repeat(64),
+          size: 3000,
+          source: 'api',
+          at,
+        };
       case 'MessageQueued':
         return { dueAt: at, at };
       case 'MessageDelivered':
-        return { delivery: { attempt: 1, mxHost: 'aspmx.l.google.com', localIp: '198.51.100.1', reply: { code: 250, text: 'OK' }, durationMs: 40, at }, at };
+        return {
+          delivery: {
+            attempt: 1,
+            mxHost: 'aspmx.l.google.com',
+            localIp: '198.51.100.1',
+            reply: { code: 250, text: 'OK' },
+            durationMs: 40,
+            at,
+          },
+          at,
+        };
       case 'MessageOpened':
         return { machine: id % 8 === 0, userAgent: 'Mozilla/5.0', at };
       default:
@@ -108,7 +136,11 @@ async function measureLookups(messages: number) {
       const due = all.filter((es) => es.length > round);
       for (let i = 0; i < due.length; i += 500) {
         const res = await store.appendMany(
-          due.slice(i, i + 500).map((es) => ({ streamId: es[0]!.streamId, expected: round === 0 ? ('no_stream' as const) : round - 1, events: [{ type: es[round]!.type, data: es[round]!.data }] })),
+          due.slice(i, i + 500).map((es) => ({
+            streamId: es[0]!.streamId,
+            expected: round === 0 ? ('no_stream' as const) : round - 1,
+            events: [{ type: es[round]!.type, data: es[round]!.data }],
+          })),
         );
         if (!res.ok) throw new Error(JSON.stringify(res.error));
       }
@@ -122,7 +154,13 @@ async function measureLookups(messages: number) {
     let misses = 0;
     const warm = await time(new DimensionLookup(store));
     const cold = await time(new DimensionLookup(store, { maxMessages: 1, onLookups: (_h, m) => (misses += m) }));
-    return { events: logged.length, messages, warmMicrosPerEvent: Number(warm.toFixed(1)), allMissesMicrosPerEvent: Number(cold.toFixed(1)), misses };
+    return {
+      events: logged.length,
+      messages,
+      warmMicrosPerEvent: Number(warm.toFixed(1)),
+      allMissesMicrosPerEvent: Number(cold.toFixed(1)),
+      misses,
+    };
   } finally {
     await store.close();
     await pool.end();
@@ -131,7 +169,8 @@ async function measureLookups(messages: number) {
   }
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /** Wall-clock p50/p95, and the ClickHouse server's CPU per query (what the wall time would be near on an idle machine, divided by its threads). */
 async function latency(runs: number, serverCpuSeconds: () => number, f: () => Promise<unknown>) {
@@ -145,7 +184,11 @@ async function latency(runs: number, serverCpuSeconds: () => number, f: () => Pr
   }
   const cpuMs = ((serverCpuSeconds() - cpu0) * 1000) / runs;
   ms.sort((a, b) => a - b);
-  return { p50: Math.round(percentile(ms, 50)), p95: Math.round(percentile(ms, 95)), clickhouseCpuMs: Math.round(cpuMs) };
+  return {
+    p50: Math.round(percentile(ms, 50)),
+    p95: Math.round(percentile(ms, 95)),
+    clickhouseCpuMs: Math.round(cpuMs),
+  };
 }
 
 /**
@@ -172,7 +215,13 @@ export async function run() {
     await migrateClickHouse(ch, logger);
     // 1. the projection path
     const noLog = { readStreams: async () => new Map() } as unknown as EventStore; // every message starts in the slice: the cache has them all
-    const sink = clickhouseAnalyticsSink({ clickhouse: createClickHouse(config), eventStore: noLog, logger, metrics: createMetrics(), minInsertIntervalMs: 0 });
+    const sink = clickhouseAnalyticsSink({
+      clickhouse: createClickHouse(config),
+      eventStore: noLog,
+      logger,
+      metrics: createMetrics(),
+      minInsertIntervalMs: 0,
+    });
     const batchSize = sink.batchSize!;
     let projected = 0;
     const cpu0 = process.cpuUsage();
@@ -208,26 +257,43 @@ export async function run() {
         if (n - reported >= 1_000_000) process.stderr.write(`  bulk: ${(reported = n)} rows\n`);
       },
     });
-    process.stderr.write(`bulk: ${loaded.events} rows in ${loaded.seconds.toFixed(1)} s (${loaded.eventsPerSecond}/s)\n`);
+    process.stderr.write(
+      `bulk: ${loaded.events} rows in ${loaded.seconds.toFixed(1)} s (${loaded.eventsPerSecond}/s)\n`,
+    );
 
     // 3. report latency
     const reports = new ClickHouseReports(createClickHouse({ ...config, requestTimeoutMs: 60_000 }));
     const end = syntheticDefaults.end.toISOString();
     const from = new Date(syntheticDefaults.end.getTime() - syntheticDefaults.days * 86_400_000).toISOString();
     const scopes = { busiest: syntheticServerId(0), typical: syntheticServerId(7) };
-    const measured: Record<string, { funnel: Awaited<ReturnType<typeof latency>>; timeSeries: Awaited<ReturnType<typeof latency>> }> = {};
+    const measured: Record<
+      string,
+      { funnel: Awaited<ReturnType<typeof latency>>; timeSeries: Awaited<ReturnType<typeof latency>> }
+    > = {};
     for (const [label, serverId] of Object.entries(scopes)) {
       const q = { scope: { serverIds: [serverId] }, range: { from, to: end } };
-      const funnel = await latency(runs, () => server.cpuSeconds(), () => reports.funnel(ReportQuery.parse(q)));
-      const timeSeries = await latency(runs, () => server.cpuSeconds(), () => reports.timeSeries(TimeSeriesQuery.parse({ ...q, bucket: 'day', timeZone: 'Europe/Paris' })));
+      const funnel = await latency(
+        runs,
+        () => server.cpuSeconds(),
+        () => reports.funnel(ReportQuery.parse(q)),
+      );
+      const timeSeries = await latency(
+        runs,
+        () => server.cpuSeconds(),
+        () => reports.timeSeries(TimeSeriesQuery.parse({ ...q, bucket: 'day', timeZone: 'Europe/Paris' })),
+      );
       measured[label] = { funnel, timeSeries };
       process.stderr.write(
         `${label} server (${serverId}): funnel p50 ${funnel.p50} ms p95 ${funnel.p95} ms (ClickHouse CPU ${funnel.clickhouseCpuMs} ms); daily time series p50 ${timeSeries.p50} ms p95 ${timeSeries.p95} ms (CPU ${timeSeries.clickhouseCpuMs} ms)\n`,
       );
     }
     const load = (await import('node:os')).loadavg()[0]!;
-    process.stderr.write(`load average during the run: ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores\n`);
-    const [total] = await ch.query<{ n: number; servers: number }>(sql`SELECT count() AS n, uniqExact(server_id) AS servers FROM ${ch.table(EVENTS_TABLE)}`);
+    process.stderr.write(
+      `load average during the run: ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores\n`,
+    );
+    const [total] = await ch.query<{ n: number; servers: number }>(
+      sql`SELECT count() AS n, uniqExact(server_id) AS servers FROM ${ch.table(EVENTS_TABLE)}`,
+    );
     const worst = measured.busiest!;
     const targets = { ingestEventsPerSecond: 50_000, funnelMs: 500, timeSeriesMs: 500 };
     return {
@@ -252,7 +318,10 @@ export async function run() {
       funnelMs: worst.funnel.p95,
       timeSeriesMs: worst.timeSeries.p95,
       targets,
-      meetsTargets: ingestEventsPerSecond >= targets.ingestEventsPerSecond && worst.funnel.p95 < targets.funnelMs && worst.timeSeries.p95 < targets.timeSeriesMs,
+      meetsTargets:
+        ingestEventsPerSecond >= targets.ingestEventsPerSecond &&
+        worst.funnel.p95 < targets.funnelMs &&
+        worst.timeSeries.p95 < targets.timeSeriesMs,
     };
   } finally {
     await ch.close();

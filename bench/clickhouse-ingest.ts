@@ -22,7 +22,11 @@ export interface IngestResult {
  */
 export async function ingestSyntheticEvents(
   ch: ClickHouse,
-  options: SyntheticOptions & { concurrency?: number; format?: 'rowbinary' | 'json'; progress?: (inserted: number) => void },
+  options: SyntheticOptions & {
+    concurrency?: number;
+    format?: 'rowbinary' | 'json';
+    progress?: (inserted: number) => void;
+  },
 ): Promise<IngestResult> {
   const concurrency = options.concurrency ?? 2;
   const batches = syntheticEventBatches(options);
@@ -40,7 +44,14 @@ export async function ingestSyntheticEvents(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  return { events: inserted, seconds, eventsPerSecond: Math.round(inserted / seconds), batchSize: options.batchSize, concurrency, format: options.format ?? 'rowbinary' };
+  return {
+    events: inserted,
+    seconds,
+    eventsPerSecond: Math.round(inserted / seconds),
+    batchSize: options.batchSize,
+    concurrency,
+    format: options.format ?? 'rowbinary',
+  };
 }
 
 /** `npm run bench -- clickhouse-ingest`: raw insert rate into a private ClickHouse 18.16. */

@@ -6,7 +6,10 @@ import { PipeliningSmtpClient } from './smtp-load-client.js';
 import { closedLoop, cpuPerMessageSince, machineBusyMs, startPostlogForBench } from './support.js';
 
 const DOMAINS = Array.from({ length: 10 }, (_, i) => `d${i}.bench`);
-const body = (bytes: number) => 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor.\n'.repeat(Math.ceil(bytes / 80)).slice(0, bytes);
+const body = (bytes: number) =>
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor.\n'
+    .repeat(Math.ceil(bytes / 80))
+    .slice(0, bytes);
 
 async function waitForCount(count: () => number, target: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -18,7 +21,12 @@ async function waitForCount(count: () => number, target: number, timeoutMs: numb
 }
 
 /** Times `submit` (which hands `count` messages over) until the sink has received all of them. */
-async function timeDelivery<T extends object>(sinkCount: () => number, count: number, bytes: number, submit: () => Promise<T>) {
+async function timeDelivery<T extends object>(
+  sinkCount: () => number,
+  count: number,
+  bytes: number,
+  submit: () => Promise<T>,
+) {
   const first = sinkCount();
   const t0 = performance.now();
   const busy0 = machineBusyMs();
@@ -27,7 +35,14 @@ async function timeDelivery<T extends object>(sinkCount: () => number, count: nu
   const seconds = (done - t0) / 1000;
   // the whole machine's: the server under test, PostgreSQL, and this process's client and sink
   const cpuMicrosecondsPerMessage = cpuPerMessageSince(busy0, count);
-  return { messages: count, bytes, seconds: +seconds.toFixed(2), perSecond: Math.round(count / seconds), cpuMicrosecondsPerMessage, ...submitted };
+  return {
+    messages: count,
+    bytes,
+    seconds: +seconds.toFixed(2),
+    perSecond: Math.round(count / seconds),
+    cpuMicrosecondsPerMessage,
+    ...submitted,
+  };
 }
 
 /** `warmUp` messages through the same path first (servers are measured warm), then the timed `n`. */
@@ -57,7 +72,11 @@ function total<T extends Measured>(runs: T[]) {
     perSecond: Math.round(messages / seconds),
     cpuMicrosecondsPerMessage: Math.round(cpu / messages),
     warmUpMessages: runs[0]!.warmUpMessages,
-    runs: runs.map((m) => ({ perSecond: m.perSecond, seconds: m.seconds, cpuMicrosecondsPerMessage: m.cpuMicrosecondsPerMessage })),
+    runs: runs.map((m) => ({
+      perSecond: m.perSecond,
+      seconds: m.seconds,
+      cpuMicrosecondsPerMessage: m.cpuMicrosecondsPerMessage,
+    })),
   };
 }
 
@@ -66,8 +85,23 @@ export async function postlogRun(n: number, bytes: number, warmUp = 0) {
   const sinkPort = await freePort();
   const dnsPort = await freeUdpPort();
   const sink = await startSmtpSink('127.0.0.2', sinkPort, { tls: false, countOnly: true });
-  const dns = await startDnsServer({ mx: DOMAINS.map((d) => [d, 'mx.sink.bench', 10] as [string, string, number]), a: [['mx.sink.bench', '127.0.0.2']], local: ['bench'] }, dnsPort);
-  const env = { POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`, POSTLOG_MTA_PORT: String(sinkPort), POSTLOG_MTA_POLL_MS: '20', POSTLOG_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...(process.env.BENCH_CONNECTIONS ? { POSTLOG_MTA_MAX_CONNECTIONS_PER_DESTINATION: process.env.BENCH_CONNECTIONS } : {}) };
+  const dns = await startDnsServer(
+    {
+      mx: DOMAINS.map((d) => [d, 'mx.sink.bench', 10] as [string, string, number]),
+      a: [['mx.sink.bench', '127.0.0.2']],
+      local: ['bench'],
+    },
+    dnsPort,
+  );
+  const env = {
+    POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
+    POSTLOG_MTA_PORT: String(sinkPort),
+    POSTLOG_MTA_POLL_MS: '20',
+    POSTLOG_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    ...(process.env.BENCH_CONNECTIONS
+      ? { POSTLOG_MTA_MAX_CONNECTIONS_PER_DESTINATION: process.env.BENCH_CONNECTIONS }
+      : {}),
+  };
   const postlog = await startPostlogForBench(env);
   try {
     const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; apiKey: string };
@@ -87,15 +121,26 @@ export async function postlogRun(n: number, bytes: number, warmUp = 0) {
           return {
             path: '/v2/messages',
             headers: { 'content-type': 'application/json', 'x-server-api-key': init.apiKey },
-            body: JSON.stringify({ from: 'Bench <bench@bench.test>', to: [`rcpt${i}@${DOMAINS[i % 10]}`], subject: `Delivery benchmark ${i}`, text }),
+            body: JSON.stringify({
+              from: 'Bench <bench@bench.test>',
+              to: [`rcpt${i}@${DOMAINS[i % 10]}`],
+              subject: `Delivery benchmark ${i}`,
+              text,
+            }),
           };
         },
         (s) => s === 202,
         () => sent++ < count,
       );
       // a refused message never reaches the sink: say why now rather than after waiting for it
-      if (result.errors > 0) throw new Error(`${result.errors} of ${count} messages were not accepted, the first: ${result.firstError ?? 'unknown'}`);
-      return { acceptPerSecond: Math.round(count / ((performance.now() - started) / 1000)), acceptErrors: result.errors };
+      if (result.errors > 0)
+        throw new Error(
+          `${result.errors} of ${count} messages were not accepted, the first: ${result.firstError ?? 'unknown'}`,
+        );
+      return {
+        acceptPerSecond: Math.round(count / ((performance.now() - started) / 1000)),
+        acceptErrors: result.errors,
+      };
     };
     return await warmThenTime(warmUp, n, (count) => timeDelivery(sink.count, count, bytes, accept(count)));
   } finally {
@@ -130,7 +175,11 @@ async function postfixRun(n: number, bytes: number, warmUp = 0) {
           while (number < last) {
             const i = number++;
             const to = `rcpt${i}@${DOMAINS[i % 10]}`;
-            await c.send('bench@bench.test', to, `From: Bench <bench@bench.test>\r\nTo: ${to}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${crlfText}`);
+            await c.send(
+              'bench@bench.test',
+              to,
+              `From: Bench <bench@bench.test>\r\nTo: ${to}\r\nSubject: Delivery benchmark ${i}\r\nMessage-ID: <${i}@bench.test>\r\n\r\n${crlfText}`,
+            );
           }
           await c.quit();
         }),
@@ -164,17 +213,26 @@ export async function run() {
       if (side === 'postlog') {
         const m = await postlogRun(n, 3 * 1024, warmUp);
         postlogRuns.push(m);
-        process.stderr.write(`round ${r + 1}: Postlog, 3 KB with DKIM: ${m.perSecond} msg/s end to end (${n} in ${m.seconds} s; accepted at ${m.acceptPerSecond}/s; ${m.cpuMicrosecondsPerMessage} µs CPU/msg)\n`);
+        process.stderr.write(
+          `round ${r + 1}: Postlog, 3 KB with DKIM: ${m.perSecond} msg/s end to end (${n} in ${m.seconds} s; accepted at ${m.acceptPerSecond}/s; ${m.cpuMicrosecondsPerMessage} µs CPU/msg)\n`,
+        );
       } else if (withPostfix) {
         const m = await postfixRun(n, 3 * 1024, warmUp);
         postfixRuns.push(m);
-        process.stderr.write(`round ${r + 1}: Postfix relay, 3 KB: ${m.perSecond} msg/s (${n} in ${m.seconds} s; ${m.cpuMicrosecondsPerMessage} µs CPU/msg)\n`);
+        process.stderr.write(
+          `round ${r + 1}: Postfix relay, 3 KB: ${m.perSecond} msg/s (${n} in ${m.seconds} s; ${m.cpuMicrosecondsPerMessage} µs CPU/msg)\n`,
+        );
       }
     }
   }
-  const postlog3k = { ...total(postlogRuns), acceptPerSecond: Math.round(postlogRuns.reduce((a, m) => a + m.acceptPerSecond, 0) / postlogRuns.length) };
+  const postlog3k = {
+    ...total(postlogRuns),
+    acceptPerSecond: Math.round(postlogRuns.reduce((a, m) => a + m.acceptPerSecond, 0) / postlogRuns.length),
+  };
   const postfix3k = withPostfix ? total(postfixRuns) : null;
-  process.stderr.write(`Postlog, 3 KB with DKIM: ${postlog3k.perSecond} msg/s over ${rounds} rounds${postfix3k ? `; Postfix relay: ${postfix3k.perSecond} msg/s` : ''}\n`);
+  process.stderr.write(
+    `Postlog, 3 KB with DKIM: ${postlog3k.perSecond} msg/s over ${rounds} rounds${postfix3k ? `; Postfix relay: ${postfix3k.perSecond} msg/s` : ''}\n`,
+  );
   const n100 = Number(process.env.BENCH_MESSAGES_100K ?? 1000);
   const postlog100k = await postlogRun(n100, 100 * 1024, Math.min(warmUp, n100));
   process.stderr.write(`Postlog, 100 KB with DKIM: ${postlog100k.perSecond} msg/s end to end\n`);
@@ -182,7 +240,9 @@ export async function run() {
   // The same comparison by CPU spent per message (machine-wide, steal excluded): steadier than rates
   // on a shared machine, and it tells a CPU-bound side from one that waits (Postfix flushes every
   // queue file to disk). Not the target's figure, which is `ratio`.
-  const cpuRatio = postfix3k ? +(postfix3k.cpuMicrosecondsPerMessage / postlog3k.cpuMicrosecondsPerMessage).toFixed(2) : null;
+  const cpuRatio = postfix3k
+    ? +(postfix3k.cpuMicrosecondsPerMessage / postlog3k.cpuMicrosecondsPerMessage).toFixed(2)
+    : null;
   return {
     bench: 'delivery',
     postlogProcesses: process.env.BENCH_PROCESSES ?? 'auto',

@@ -7,10 +7,20 @@ import { EmbeddedPostgres, createPool, migrate } from '../infra/postgres/index.j
 import { freePort } from '../test/helpers/ports.js';
 
 const logger = createLogger({ level: 'warn', format: 'json' });
-const payload = { messageId: 'm', serverId: 's', to: 'someone@example.com', subject: 'Benchmark message with a realistic subject line', size: 3072 };
+const payload = {
+  messageId: 'm',
+  serverId: 's',
+  to: 'someone@example.com',
+  subject: 'Benchmark message with a realistic subject line',
+  size: 3072,
+};
 
 /** Single-event appends by `writers` concurrent writers (each to its own streams) for `seconds`. */
-async function appendRate(store: EventStore, writers: number, seconds: number): Promise<{ writers: number; events: number; eventsPerSecond: number; p99Ms: number }> {
+async function appendRate(
+  store: EventStore,
+  writers: number,
+  seconds: number,
+): Promise<{ writers: number; events: number; eventsPerSecond: number; p99Ms: number }> {
   const deadline = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   let events = 0;
@@ -18,7 +28,11 @@ async function appendRate(store: EventStore, writers: number, seconds: number): 
     Array.from({ length: writers }, async (_, w) => {
       for (let i = 0; performance.now() < deadline; i++) {
         const t0 = performance.now();
-        const res = await store.append(`bench-${writers}-${w}-${i}`, [{ type: 'MessageAccepted', data: payload }], 'no_stream');
+        const res = await store.append(
+          `bench-${writers}-${w}-${i}`,
+          [{ type: 'MessageAccepted', data: payload }],
+          'no_stream',
+        );
         if (!res.ok) throw new Error(JSON.stringify(res.error));
         latencies.push(performance.now() - t0);
         events++;
@@ -27,7 +41,12 @@ async function appendRate(store: EventStore, writers: number, seconds: number): 
   );
   latencies.sort((a, b) => a - b);
   const elapsed = seconds;
-  return { writers, events, eventsPerSecond: Math.round(events / elapsed), p99Ms: +latencies[Math.floor(latencies.length * 0.99)]!.toFixed(2) };
+  return {
+    writers,
+    events,
+    eventsPerSecond: Math.round(events / elapsed),
+    p99Ms: +latencies[Math.floor(latencies.length * 0.99)]!.toFixed(2),
+  };
 }
 
 export async function run() {
@@ -72,7 +91,12 @@ export async function run() {
       bench: 'event-store',
       durableCommit: true,
       secondsPerRun: seconds,
-      append: Object.fromEntries(appends.map((a) => [`writers${a.writers}`, { eventsPerSecond: a.eventsPerSecond, p99Ms: a.p99Ms, events: a.events }])),
+      append: Object.fromEntries(
+        appends.map((a) => [
+          `writers${a.writers}`,
+          { eventsPerSecond: a.eventsPerSecond, p99Ms: a.p99Ms, events: a.events },
+        ]),
+      ),
       catchUpRead: { events: read, eventsPerSecond: readPerSecond },
       targets: { appendEventsPerSecondAt64Writers: 10_000, catchUpReadEventsPerSecond: 50_000 },
       met: { append: at64 >= 10_000, read: readPerSecond >= 50_000 },

@@ -12,17 +12,29 @@ export async function run() {
     let total = 0;
     const r0 = performance.now();
     // one pass over the log rebuilds every read model (`postlog projections rebuild`)
-    const rebuilt = await rebuildProjections(pool, store, projections, (n) => n % 100_000 < 5000 && process.stderr.write(`rebuilding: ${n} events read\n`));
+    const rebuilt = await rebuildProjections(
+      pool,
+      store,
+      projections,
+      (n) => n % 100_000 < 5000 && process.stderr.write(`rebuilding: ${n} events read\n`),
+    );
     process.stderr.write('\n');
     for (const [name, r] of rebuilt) {
-      results.push({ projection: name, events: r.events, seconds: +r.seconds.toFixed(2), eventsPerSecond: Math.round(r.events / r.seconds) });
+      results.push({
+        projection: name,
+        events: r.events,
+        seconds: +r.seconds.toFixed(2),
+        eventsPerSecond: Math.round(r.events / r.seconds),
+      });
       total += r.events;
     }
     const rebuildSeconds = (performance.now() - r0) / 1000;
     const v0 = performance.now();
     const verified = await verifyProjection(pool, store, projections.find((p) => p.name === 'message-read-models')!);
     const verifySeconds = (performance.now() - v0) / 1000;
-    process.stderr.write(`verified message-read-models: ${verified.ok ? 'identical' : 'DIFFERENT'} in ${verifySeconds.toFixed(1)} s\n`);
+    process.stderr.write(
+      `verified message-read-models: ${verified.ok ? 'identical' : 'DIFFERENT'} in ${verifySeconds.toFixed(1)} s\n`,
+    );
     // the log's events, each rebuilt into every read model, per second of wall time
     const perSecond = Math.round(events / rebuildSeconds);
     return {
@@ -30,7 +42,12 @@ export async function run() {
       logEvents: events,
       messages: id,
       rebuild: results,
-      allReadModels: { logEvents: events, projectedEvents: total, seconds: +rebuildSeconds.toFixed(2), eventsPerSecond: perSecond },
+      allReadModels: {
+        logEvents: events,
+        projectedEvents: total,
+        seconds: +rebuildSeconds.toFixed(2),
+        eventsPerSecond: perSecond,
+      },
       verify: { projection: 'message-read-models', ok: verified.ok, seconds: +verifySeconds.toFixed(2) },
       targets: { eventsPerSecond: 20_000, maxSecondsFor1M: 50 },
       met: { rate: perSecond >= 20_000 },

@@ -21,5 +21,5 @@ if (!name || !benches[name]) {
   process.exit(2);
 }
 const result = await benches[name]!();
-process.stdout.write(JSON.stringify(result) + '\n');
+process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

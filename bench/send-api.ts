@@ -23,20 +23,46 @@ export async function run() {
     const text = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(53).slice(0, 3000);
     const headers = { 'content-type': 'application/json', 'x-server-api-key': init.apiKey };
     // one body per request: recipient and subject carry the request's number
-    const v2Body = (i: number | string, m: number | string) => JSON.stringify({ from: 'Bench <bench@bench.test>', to: [`rcpt${i}@example${m}.org`], subject: `Benchmark message ${i}`, text });
-    const v1Body = (i: number | string, m: number | string) => JSON.stringify({ from: 'Bench <bench@bench.test>', to: [`rcpt${i}@example${m}.org`], subject: `Benchmark message ${i}`, plain_body: text });
+    const v2Body = (i: number | string, m: number | string) =>
+      JSON.stringify({
+        from: 'Bench <bench@bench.test>',
+        to: [`rcpt${i}@example${m}.org`],
+        subject: `Benchmark message ${i}`,
+        text,
+      });
+    const v1Body = (i: number | string, m: number | string) =>
+      JSON.stringify({
+        from: 'Bench <bench@bench.test>',
+        to: [`rcpt${i}@example${m}.org`],
+        subject: `Benchmark message ${i}`,
+        plain_body: text,
+      });
     const wrk = hasWrk();
     // with the machine's CPU per accepted message (Postlog, PostgreSQL and the load generator; steal
     // excluded): steadier than the rate on a shared machine
-    const load = async (path: string, body: typeof v2Body, okStatus: number, okBodyContains: string | undefined, secs: number) => {
+    const load = async (
+      path: string,
+      body: typeof v2Body,
+      okStatus: number,
+      okBodyContains: string | undefined,
+      secs: number,
+    ) => {
       const busy0 = machineBusyMs();
       const result = await loadOnce(path, body, okStatus, okBodyContains, secs);
       return { ...result, cpuMicrosecondsPerMessage: cpuPerMessageSince(busy0, result.ok) };
     };
-    const loadOnce = async (path: string, body: typeof v2Body, okStatus: number, okBodyContains: string | undefined, secs: number): Promise<LoadResult> => {
+    const loadOnce = async (
+      path: string,
+      body: typeof v2Body,
+      okStatus: number,
+      okBodyContains: string | undefined,
+      secs: number,
+    ): Promise<LoadResult> => {
       if (wrk) {
         const template = body('{I}', '{M}').replace(/%/g, '%%').replace(/\{I\}/g, '%d').replace(/\{M\}/g, '%d');
-        const luaHeaders = `{${Object.entries(headers).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`).join(', ')}}`;
+        const luaHeaders = `{${Object.entries(headers)
+          .map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`)
+          .join(', ')}}`;
         return wrkLoad({
           url: postlog.url,
           connections: concurrency,
@@ -47,13 +73,23 @@ export async function run() {
           ...(okBodyContains ? { okBodyContains } : {}),
         });
       }
-      return closedLoop(postlog.url, concurrency, secs, (i) => ({ path, headers, body: body(i, i % 10) }), (s, b) => s === okStatus && (!okBodyContains || b.includes(okBodyContains)));
+      return closedLoop(
+        postlog.url,
+        concurrency,
+        secs,
+        (i) => ({ path, headers, body: body(i, i % 10) }),
+        (s, b) => s === okStatus && (!okBodyContains || b.includes(okBodyContains)),
+      );
     };
     if (warmUpSeconds > 0) await load('/v2/messages', v2Body, 202, undefined, warmUpSeconds);
     const native = await load('/v2/messages', v2Body, 202, undefined, seconds);
-    process.stderr.write(`POST /v2/messages: ${native.perSecond} accepted/s, p50 ${native.p50Ms} ms, p99 ${native.p99Ms} ms, errors ${native.errors}${native.firstError ? ` (${native.firstError})` : ''}\n`);
+    process.stderr.write(
+      `POST /v2/messages: ${native.perSecond} accepted/s, p50 ${native.p50Ms} ms, p99 ${native.p99Ms} ms, errors ${native.errors}${native.firstError ? ` (${native.firstError})` : ''}\n`,
+    );
     const postal = await load('/api/v1/send/message', v1Body, 200, '"status":"success"', seconds);
-    process.stderr.write(`POST /api/v1/send/message: ${postal.perSecond} accepted/s, p50 ${postal.p50Ms} ms, p99 ${postal.p99Ms} ms, errors ${postal.errors}${postal.firstError ? ` (${postal.firstError})` : ''}\n`);
+    process.stderr.write(
+      `POST /api/v1/send/message: ${postal.perSecond} accepted/s, p50 ${postal.p50Ms} ms, p99 ${postal.p99Ms} ms, errors ${postal.errors}${postal.firstError ? ` (${postal.firstError})` : ''}\n`,
+    );
     return {
       bench: 'send-api',
       concurrency,

@@ -11,7 +11,9 @@ export class PipeliningSmtpClient {
   private socket: net.Socket | tls.TLSSocket;
   private buffer = '';
   private lines: string[] = [];
-  private waiting: { count: number; replies: string[]; resolve: (r: string[]) => void; reject: (e: Error) => void } | undefined;
+  private waiting:
+    | { count: number; replies: string[]; resolve: (r: string[]) => void; reject: (e: Error) => void }
+    | undefined;
   private failure: Error | undefined;
 
   private constructor(socket: net.Socket) {
@@ -73,7 +75,10 @@ export class PipeliningSmtpClient {
       this.waiting = {
         count,
         replies: [],
-        resolve: (replies) => (code && !replies.every((r) => r.startsWith(code)) ? reject(new Error(`expected ${code}, got ${replies.join(' | ')}`)) : resolve(replies)),
+        resolve: (replies) =>
+          code && !replies.every((r) => r.startsWith(code))
+            ? reject(new Error(`expected ${code}, got ${replies.join(' | ')}`))
+            : resolve(replies),
         reject,
       };
       this.drain();
@@ -83,7 +88,11 @@ export class PipeliningSmtpClient {
   private async upgrade(host: string): Promise<void> {
     const plain = this.socket as net.Socket;
     plain.removeAllListeners('data');
-    const secure = tls.connect({ socket: plain, servername: host === '127.0.0.1' ? undefined : host, rejectUnauthorized: false });
+    const secure = tls.connect({
+      socket: plain,
+      servername: host === '127.0.0.1' ? undefined : host,
+      rejectUnauthorized: false,
+    });
     await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
     this.socket = secure;
     this.listen(secure);

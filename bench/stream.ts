@@ -73,7 +73,12 @@ async function timeSink(ctx: StreamBenchContext, sink: SinkProjection, label: st
  * log (BENCH_WARM_UP_EVENTS of it, default all) to another topic, not timed.
  */
 async function warmUp(config: Config, ctx: StreamBenchContext, events: number): Promise<void> {
-  const warm = sinkProjections({ config: { ...config, kafkaTopic: 'postlog.bench-warm-up' }, logger: ctx.logger, metrics: createMetrics(), eventStore: ctx.store }).find((p) => p.name === KAFKA_PUBLISHER)!;
+  const warm = sinkProjections({
+    config: { ...config, kafkaTopic: 'postlog.bench-warm-up' },
+    logger: ctx.logger,
+    metrics: createMetrics(),
+    eventStore: ctx.store,
+  }).find((p) => p.name === KAFKA_PUBLISHER)!;
   let from = START;
   for (let sent = 0; sent < events; ) {
     const page = await ctx.store.readAll(from, config.kafkaBatchSize);
@@ -89,22 +94,35 @@ async function warmUp(config: Config, ctx: StreamBenchContext, events: number): 
 async function measureKafka(ctx: StreamBenchContext) {
   const broker = await startKafkaBroker({ heapMb: 1024 });
   try {
-    const config = loadConfig({ env: { ...process.env, POSTLOG_KAFKA_BROKERS: broker.bootstrap } as Record<string, string> });
+    const config = loadConfig({
+      env: { ...process.env, POSTLOG_KAFKA_BROKERS: broker.bootstrap } as Record<string, string>,
+    });
     await warmUp(config, ctx, Number(process.env.BENCH_WARM_UP_EVENTS ?? ctx.logEvents));
     const metrics = createMetrics();
-    const sink = sinkProjections({ config, logger: ctx.logger, metrics, eventStore: ctx.store }).find((p) => p.name === KAFKA_PUBLISHER);
+    const sink = sinkProjections({ config, logger: ctx.logger, metrics, eventStore: ctx.store }).find(
+      (p) => p.name === KAFKA_PUBLISHER,
+    );
     const cpu = process.cpuUsage();
     const result = await timeSink(ctx, sink!, 'kafka');
     const cpuUsage = process.cpuUsage(cpu);
-    const sendSeconds = (await metrics.registry.getSingleMetric('postlog_kafka_send_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName === 'postlog_kafka_send_seconds_sum')?.value ?? 0;
+    const sendSeconds =
+      (await metrics.registry.getSingleMetric('postlog_kafka_send_seconds')!.get()).values.find(
+        (v) => (v as { metricName?: string }).metricName === 'postlog_kafka_send_seconds_sum',
+      )?.value ?? 0;
     // the broker's count, not ours: every event is in the topic (duplicates would show as more)
-    const admin = createKafkaClient({ brokers: [broker.bootstrap], clientId: 'postlog-bench', logger: ctx.logger }).admin();
+    const admin = createKafkaClient({
+      brokers: [broker.bootstrap],
+      clientId: 'postlog-bench',
+      logger: ctx.logger,
+    }).admin();
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets(config.kafkaTopic);
     await admin.disconnect();
     const inTopic = offsets.reduce((n, p) => n + Number(p.high), 0);
     if (inTopic < ctx.logEvents) throw new Error(`the topic holds ${inTopic} records, the log ${ctx.logEvents} events`);
-    process.stderr.write(`kafka: ${result.events} events in ${result.seconds} s = ${result.eventsPerSecond}/s; the topic holds ${inTopic} records\n`);
+    process.stderr.write(
+      `kafka: ${result.events} events in ${result.seconds} s = ${result.eventsPerSecond}/s; the topic holds ${inTopic} records\n`,
+    );
     return {
       ...result,
       recordsInTopic: inTopic,
@@ -122,10 +140,18 @@ async function measureKafka(ctx: StreamBenchContext) {
 
 export async function run() {
   return withFilledLog(Number(process.env.BENCH_EVENTS ?? 200_000), logger, async (log) => {
-    const ctx: StreamBenchContext = { pool: log.pool, connectionString: log.connectionString, store: log.store, logEvents: log.events, logger };
+    const ctx: StreamBenchContext = {
+      pool: log.pool,
+      connectionString: log.connectionString,
+      store: log.store,
+      logEvents: log.events,
+      logger,
+    };
     const kafka = await measureKafka(ctx);
     // webhooks: deliveries/s from a filled outbox to a local receiver, through a real `postlog start`
-    const webhooks = process.env.BENCH_SKIP_WEBHOOKS ? undefined : await measureWebhookDeliveries({ deliveries: Number(process.env.BENCH_WEBHOOKS ?? 20_000) });
+    const webhooks = process.env.BENCH_SKIP_WEBHOOKS
+      ? undefined
+      : await measureWebhookDeliveries({ deliveries: Number(process.env.BENCH_WEBHOOKS ?? 20_000) });
     return {
       bench: 'stream',
       logEvents: log.events,
@@ -135,7 +161,10 @@ export async function run() {
       // the machine's 1-minute load average over its cores: a broker and Postlog sharing busy cores publish less
       machine: { cores: cpus().length, loadAverage: +loadavg()[0]!.toFixed(1) },
       targets: { kafkaEventsPerSecond: 20_000, webhookDeliveriesPerSecond: 1_000 },
-      met: { kafka: kafka.eventsPerSecond >= 20_000, ...(webhooks ? { webhooks: webhooks.deliveriesPerSecond >= 1_000 } : {}) },
+      met: {
+        kafka: kafka.eventsPerSecond >= 20_000,
+        ...(webhooks ? { webhooks: webhooks.deliveriesPerSecond >= 1_000 } : {}),
+      },
     };
   });
 }

@@ -12,12 +12,21 @@ export async function run() {
   const seconds = Number(process.env.BENCH_SECONDS ?? 10);
   const connections = 20;
   const port = await freePort();
-  const postlog = await startPostlogForBench({ POSTLOG_ROLES: 'api,smtp', POSTLOG_SUBMISSION_PORT: String(port), POSTLOG_SUBMISSION_TLS_PORT: String(await freePort()), POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION: '1000000' });
+  const postlog = await startPostlogForBench({
+    POSTLOG_ROLES: 'api,smtp',
+    POSTLOG_SUBMISSION_PORT: String(port),
+    POSTLOG_SUBMISSION_TLS_PORT: String(await freePort()),
+    POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION: '1000000',
+  });
   try {
-    const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; smtp: { username: string; password: string } };
+    const init = JSON.parse(await postlog.cli(['init', '--json'])) as {
+      serverId: string;
+      smtp: { username: string; password: string };
+    };
     await postlog.cli(['domain', 'add', 'bench.test', '--server', init.serverId, '--verified', '--json']);
     const body = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor.\r\n'.repeat(38);
-    const message = (i: number) => `From: Bench <bench@bench.test>\r\nTo: rcpt${i}@example${i % 10}.org\r\nSubject: Submission benchmark ${i}\r\nMessage-ID: <${i}.${Date.now()}@bench.test>\r\n\r\n${body}`;
+    const message = (i: number) =>
+      `From: Bench <bench@bench.test>\r\nTo: rcpt${i}@example${i % 10}.org\r\nSubject: Submission benchmark ${i}\r\nMessage-ID: <${i}.${Date.now()}@bench.test>\r\n\r\n${body}`;
     let n = 0;
 
     /** `connections` clients submitting back to back for `durationMs`; latency per message. */
@@ -50,8 +59,20 @@ export async function run() {
       const cpuMicrosecondsPerMessage = cpuPerMessageSince(busy0, latencies.length);
       latencies.sort((a, b) => a - b);
       const p = (q: number) => +(latencies[Math.floor(latencies.length * q)] ?? 0).toFixed(2);
-      const result = { client, messages: latencies.length, seconds: +elapsed.toFixed(2), perSecond: Math.round(latencies.length / elapsed), cpuMicrosecondsPerMessage, p50Ms: p(0.5), p99Ms: p(0.99), errors, ...(firstError ? { firstError } : {}) };
-      process.stderr.write(`SMTP submission (${client}): ${result.perSecond} msg/s over ${connections} connections, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${errors}\n`);
+      const result = {
+        client,
+        messages: latencies.length,
+        seconds: +elapsed.toFixed(2),
+        perSecond: Math.round(latencies.length / elapsed),
+        cpuMicrosecondsPerMessage,
+        p50Ms: p(0.5),
+        p99Ms: p(0.99),
+        errors,
+        ...(firstError ? { firstError } : {}),
+      };
+      process.stderr.write(
+        `SMTP submission (${client}): ${result.perSecond} msg/s over ${connections} connections, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${errors}\n`,
+      );
       return result;
     };
     // MAIL, RCPT and DATA in one write (RFC 2920), as MTAs such as Postfix submit
@@ -61,18 +82,31 @@ export async function run() {
     };
     // nodemailer: one command per round trip, RSET between messages
     const nodemailer = async () => {
-      const c = new SMTPConnection({ host: '127.0.0.1', port, requireTLS: true, tls: { rejectUnauthorized: false }, allowInternalNetworkInterfaces: true, logger: false });
+      const c = new SMTPConnection({
+        host: '127.0.0.1',
+        port,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+        allowInternalNetworkInterfaces: true,
+        logger: false,
+      });
       await new Promise<void>((res, rej) => {
         c.once('error', rej);
         c.connect(() => res());
       });
-      await new Promise<void>((res, rej) => c.login({ credentials: { user: init.smtp.username, pass: init.smtp.password } } as never, (err) => (err ? rej(err) : res())));
+      await new Promise<void>((res, rej) =>
+        c.login({ credentials: { user: init.smtp.username, pass: init.smtp.password } } as never, (err) =>
+          err ? rej(err) : res(),
+        ),
+      );
       let first = true;
       return {
         message: async (to: string, raw: string) => {
           if (!first) await new Promise<void>((res, rej) => c.reset((err) => (err ? rej(err) : res())));
           first = false;
-          await new Promise<void>((res, rej) => c.send({ from: 'bench@bench.test', to: [to] }, raw, (err) => (err ? rej(err) : res())));
+          await new Promise<void>((res, rej) =>
+            c.send({ from: 'bench@bench.test', to: [to] }, raw, (err) => (err ? rej(err) : res())),
+          );
         },
         close: async () => c.quit(),
       };

@@ -27,11 +27,17 @@ export async function startPostlogForBench(extraEnv: Record<string, string> = {}
     POSTLOG_PROCESSES: process.env.BENCH_PROCESSES ?? 'auto',
     ...extraEnv,
   };
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, cliPath, 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, cliPath, 'start'], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const url = `http://127.0.0.1:${env.POSTLOG_HTTP_PORT}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const ok = await fetch(`${url}/health`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error('postlog did not start');
     await new Promise((r) => setTimeout(r, 100));
@@ -41,7 +47,9 @@ export async function startPostlogForBench(extraEnv: Record<string, string> = {}
       const p = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       p.stdout!.on('data', (d) => (out += d));
-      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`postlog ${args.join(' ')} exited ${code}`))));
+      p.on('exit', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`postlog ${args.join(' ')} exited ${code}`)),
+      );
     });
   return {
     url,
@@ -123,8 +131,18 @@ export async function closedLoop(
   const elapsed = (performance.now() - started) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2);
-  return { requests: latencies.length, ok: latencies.length - errors, errors, seconds: +elapsed.toFixed(2), perSecond: Math.round((latencies.length - errors) / elapsed), p50Ms: pct(0.5), p99Ms: pct(0.99), ...(firstError ? { firstError } : {}) };
+  const pct = (p: number) =>
+    +(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2);
+  return {
+    requests: latencies.length,
+    ok: latencies.length - errors,
+    errors,
+    seconds: +elapsed.toFixed(2),
+    perSecond: Math.round((latencies.length - errors) / elapsed),
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    ...(firstError ? { firstError } : {}),
+  };
 }
 
 /**

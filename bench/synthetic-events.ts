@@ -27,7 +27,16 @@ export const syntheticDefaults = { servers: 20, days: 30, end: new Date('2026-11
 export const syntheticServerId = (n: number) => `srv-${String(n).padStart(4, '0')}`;
 
 // the registrable domain of the MX that took the message, as projections/analytics computes it
-const providers = ['google.com', 'outlook.com', 'yahoo.com', 'icloud.com', 'protonmail.ch', 'gmx.net', 'zoho.com', 'isp.example'];
+const providers = [
+  'google.com',
+  'outlook.com',
+  'yahoo.com',
+  'icloud.com',
+  'protonmail.ch',
+  'gmx.net',
+  'zoho.com',
+  'isp.example',
+];
 const providerWeights = [0.38, 0.24, 0.1, 0.08, 0.03, 0.05, 0.02, 0.1];
 const recipientDomains: Record<string, string[]> = {
   'google.com': ['gmail.com', 'googlemail.com', 'corp-a.example'],
@@ -44,7 +53,10 @@ const bounceClasses = ['bad-mailbox', 'mailbox-full', 'policy', 'spam-block', 'a
 const sendingIps = Array.from({ length: 200 }, (_, i) => `198.51.100.${i + 1}`);
 const urls = Array.from({ length: 40 }, (_, i) => `https://shop.example/p/${i}?utm_source=mail`);
 
-type MessageDims = Pick<EventRow, 'server_id' | 'message_id' | 'recipient_domain' | 'mailbox_provider' | 'sending_domain' | 'tag'> & { accepted: number };
+type MessageDims = Pick<
+  EventRow,
+  'server_id' | 'message_id' | 'recipient_domain' | 'mailbox_provider' | 'sending_domain' | 'tag'
+> & { accepted: number };
 
 /** mulberry32: small, fast, seeded. */
 function prng(seed: number) {
@@ -69,7 +81,8 @@ function weighted(random: () => number, weights: number[]): number {
 
 const byteHex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 /** 4 bytes of n as 8 hex digits. */
-const hex32 = (n: number) => byteHex[(n >>> 24) & 0xff]! + byteHex[(n >>> 16) & 0xff]! + byteHex[(n >>> 8) & 0xff]! + byteHex[n & 0xff]!;
+const hex32 = (n: number) =>
+  byteHex[(n >>> 24) & 0xff]! + byteHex[(n >>> 16) & 0xff]! + byteHex[(n >>> 8) & 0xff]! + byteHex[n & 0xff]!;
 
 /** A UUIDv7-shaped id from a millisecond time and a sequence number (unique per sequence number < 2^32). */
 function uuid7(ms: number, seq: number): string {
@@ -88,7 +101,10 @@ export function* syntheticEventBatches(options: SyntheticOptions): Generator<Eve
   const span = days * 86_400;
   // Server 0 gets ~1/3 of the mail, the rest share the remainder.
   const serverWeights = Array.from({ length: servers }, (_, i) => (i === 0 ? 1 / 3 : 2 / 3 / Math.max(1, servers - 1)));
-  const sendingDomains = Array.from({ length: servers }, (_, i) => [`mail${i}.sender.example`, `news${i}.sender.example`]);
+  const sendingDomains = Array.from({ length: servers }, (_, i) => [
+    `mail${i}.sender.example`,
+    `news${i}.sender.example`,
+  ]);
 
   let produced = 0;
   let seq = 0;
@@ -122,7 +138,17 @@ export function* syntheticEventBatches(options: SyntheticOptions): Generator<Eve
     const sendingIp = sendingIps[server % sendingIps.length]!;
     // Rows are built by one function with every field in the same order: one object shape, so V8
     // keeps this loop fast (the generator must not be what the benchmark measures).
-    const emit = (type: string, at: number, ip: string, smtpCode: number, enhancedCode: string, attempt: number, bounce: string, url: string, machine: 0 | 1) => {
+    const emit = (
+      type: string,
+      at: number,
+      ip: string,
+      smtpCode: number,
+      enhancedCode: string,
+      attempt: number,
+      bounce: string,
+      url: string,
+      machine: 0 | 1,
+    ) => {
       if (produced >= options.events) return undefined;
       return push({
         event_id: uuid7(at * 1000, seq),
@@ -150,7 +176,19 @@ export function* syntheticEventBatches(options: SyntheticOptions): Generator<Eve
     full.push(emit('MessageQueued', accepted, '', 0, '', 0, '', '', 0));
     const outcome = random();
     if (outcome < 0.04) {
-      full.push(emit('MessageBounced', accepted + 1 + Math.floor(random() * 30), sendingIp, 550, '5.1.1', 1, bounceClasses[Math.floor(random() * bounceClasses.length)]!, '', 0));
+      full.push(
+        emit(
+          'MessageBounced',
+          accepted + 1 + Math.floor(random() * 30),
+          sendingIp,
+          550,
+          '5.1.1',
+          1,
+          bounceClasses[Math.floor(random() * bounceClasses.length)]!,
+          '',
+          0,
+        ),
+      );
     } else {
       let attempt = 1;
       if (outcome < 0.08) {
@@ -163,17 +201,57 @@ export function* syntheticEventBatches(options: SyntheticOptions): Generator<Eve
         const opens = 1 + Math.floor(random() * 3);
         for (let i = 0; i < opens; i++) {
           const machine = random() < 0.12 ? 1 : 0;
-          full.push(emit('MessageOpened', deliveredAt + (machine ? 2 : 60 + Math.floor(random() * 172_800)), sendingIp, 0, '', 0, '', '', machine));
+          full.push(
+            emit(
+              'MessageOpened',
+              deliveredAt + (machine ? 2 : 60 + Math.floor(random() * 172_800)),
+              sendingIp,
+              0,
+              '',
+              0,
+              '',
+              '',
+              machine,
+            ),
+          );
         }
       }
       if (random() < 0.1) {
         const clicks = 1 + Math.floor(random() * 2);
         for (let i = 0; i < clicks; i++) {
-          full.push(emit('MessageLinkClicked', deliveredAt + 120 + Math.floor(random() * 172_800), sendingIp, 0, '', 0, '', urls[Math.floor(random() * urls.length)]!, random() < 0.05 ? 1 : 0));
+          full.push(
+            emit(
+              'MessageLinkClicked',
+              deliveredAt + 120 + Math.floor(random() * 172_800),
+              sendingIp,
+              0,
+              '',
+              0,
+              '',
+              urls[Math.floor(random() * urls.length)]!,
+              random() < 0.05 ? 1 : 0,
+            ),
+          );
         }
       }
-      if (random() < 0.005) full.push(emit('MessageUnsubscribed', deliveredAt + 3600 + Math.floor(random() * 86_400), sendingIp, 0, '', 0, '', '', 0));
-      if (random() < 0.001) full.push(emit('MessageComplained', deliveredAt + 7200 + Math.floor(random() * 86_400), '', 0, '', 0, '', '', 0));
+      if (random() < 0.005)
+        full.push(
+          emit(
+            'MessageUnsubscribed',
+            deliveredAt + 3600 + Math.floor(random() * 86_400),
+            sendingIp,
+            0,
+            '',
+            0,
+            '',
+            '',
+            0,
+          ),
+        );
+      if (random() < 0.001)
+        full.push(
+          emit('MessageComplained', deliveredAt + 7200 + Math.floor(random() * 86_400), '', 0, '', 0, '', '', 0),
+        );
     }
     for (const b of full) if (b) yield b;
   }

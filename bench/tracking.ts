@@ -27,12 +27,18 @@ export async function run() {
       const res = await fetch(`${postlog.url}/v2/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-server-api-key': init.apiKey },
-        body: JSON.stringify({ from: 'news@bench.test', to: recipients.slice(i, i + 100), subject: 'Pixel', html: '<p>Hello</p>' }),
+        body: JSON.stringify({
+          from: 'news@bench.test',
+          to: recipients.slice(i, i + 100),
+          subject: 'Pixel',
+          html: '<p>Hello</p>',
+        }),
       });
       if (res.status !== 202) throw new Error(`send failed: ${res.status} ${await res.text()}`);
     }
     const deadline = Date.now() + 60_000;
-    while (sink.received.length < recipients.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (sink.received.length < recipients.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const pixels: string[] = [];
     for (const m of sink.received) {
       const html = (await PostalMime.parse(m.raw)).html ?? '';
@@ -50,13 +56,19 @@ export async function run() {
     const { ok: hits, errors, seconds: elapsed } = load;
     // every answered hit must reach the log (the recorder drains its buffer)
     const env = postlog.env;
-    const secrets = JSON.parse((await import('node:fs')).readFileSync(`${env.POSTLOG_DATA_DIR}/embedded-pg.json`, 'utf8')) as { user: string; password: string };
-    const client = new pg.Client({ connectionString: `postgres://${secrets.user}:${encodeURIComponent(secrets.password)}@127.0.0.1:${env.POSTLOG_EMBEDDED_PG_PORT}/postgres` });
+    const secrets = JSON.parse(
+      (await import('node:fs')).readFileSync(`${env.POSTLOG_DATA_DIR}/embedded-pg.json`, 'utf8'),
+    ) as { user: string; password: string };
+    const client = new pg.Client({
+      connectionString: `postgres://${secrets.user}:${encodeURIComponent(secrets.password)}@127.0.0.1:${env.POSTLOG_EMBEDDED_PG_PORT}/postgres`,
+    });
     await client.connect();
     let recorded = 0;
     const until = Date.now() + 120_000;
     while (Date.now() < until) {
-      recorded = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'MessageOpened'`)).rows[0]!.n;
+      recorded = (
+        await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'MessageOpened'`)
+      ).rows[0]!.n;
       if (recorded >= hits) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -64,7 +76,9 @@ export async function run() {
     await client.end();
     const perSecond = Math.round(hits / elapsed);
     const recordedPerSecond = Math.round(recorded / (elapsed + drainedAfter));
-    process.stderr.write(`pixel hits: ${perSecond}/s answered (p99 ${load.p99Ms.toFixed(1)} ms, load from ${load.client}), ${recorded}/${hits} recorded, ${recordedPerSecond} events/s including the drain\n`);
+    process.stderr.write(
+      `pixel hits: ${perSecond}/s answered (p99 ${load.p99Ms.toFixed(1)} ms, load from ${load.client}), ${recorded}/${hits} recorded, ${recordedPerSecond} events/s including the drain\n`,
+    );
     return {
       bench: 'tracking',
       clients: 64,
@@ -89,7 +103,11 @@ export async function run() {
 const userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Bench/1.0';
 
 /** 64 keep-alive clients loading the pixels in turn: from wrk when installed, else from node. */
-async function loadPixels(url: string, paths: string[], seconds: number): Promise<LoadResult & { client: 'wrk' | 'node' }> {
+async function loadPixels(
+  url: string,
+  paths: string[],
+  seconds: number,
+): Promise<LoadResult & { client: 'wrk' | 'node' }> {
   if (hasWrk()) {
     return wrkLoad({
       url,
@@ -100,6 +118,12 @@ async function loadPixels(url: string, paths: string[], seconds: number): Promis
       okStatus: 200,
     });
   }
-  const result = await closedLoop(url, 64, seconds, (i) => ({ path: paths[i % paths.length]!, headers: { 'user-agent': userAgent } }), (status) => status === 200);
+  const result = await closedLoop(
+    url,
+    64,
+    seconds,
+    (i) => ({ path: paths[i % paths.length]!, headers: { 'user-agent': userAgent } }),
+    (status) => status === 200,
+  );
   return { client: 'node', ...result };
 }

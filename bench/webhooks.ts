@@ -62,13 +62,22 @@ export async function measureWebhookDeliveries(opts: WebhookBenchOptions = {}): 
     POSTLOG_WEBHOOK_POLL_MS: '20',
     ...(opts.concurrency ? { POSTLOG_WEBHOOK_CONCURRENCY: String(opts.concurrency) } : {}),
   });
-  const secrets = JSON.parse(readFileSync(`${postlog.env.POSTLOG_DATA_DIR}/embedded-pg.json`, 'utf8')) as { user: string; password: string };
-  const db = new pg.Client({ connectionString: `postgres://${secrets.user}:${encodeURIComponent(secrets.password)}@127.0.0.1:${postlog.env.POSTLOG_EMBEDDED_PG_PORT}/postgres` });
+  const secrets = JSON.parse(readFileSync(`${postlog.env.POSTLOG_DATA_DIR}/embedded-pg.json`, 'utf8')) as {
+    user: string;
+    password: string;
+  };
+  const db = new pg.Client({
+    connectionString: `postgres://${secrets.user}:${encodeURIComponent(secrets.password)}@127.0.0.1:${postlog.env.POSTLOG_EMBEDDED_PG_PORT}/postgres`,
+  });
   await db.connect();
   try {
     const init = JSON.parse(await postlog.cli(['init', '--json'])) as { serverId: string; apiKey: string };
     const api = async (method: string, path: string, body: unknown) => {
-      const res = await fetch(postlog.url + path, { method, headers: { 'content-type': 'application/json', 'x-server-api-key': init.apiKey }, body: JSON.stringify(body) });
+      const res = await fetch(postlog.url + path, {
+        method,
+        headers: { 'content-type': 'application/json', 'x-server-api-key': init.apiKey },
+        body: JSON.stringify(body),
+      });
       if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
       return (await res.json()) as Record<string, any>;
     };
@@ -85,8 +94,33 @@ export async function measureWebhookDeliveries(opts: WebhookBenchOptions = {}): 
       const bodies: string[] = [];
       for (let i = start; i < Math.min(n, start + 5000); i++) {
         const eventId = randomUUID();
-        const facts: MessageFacts = { messageId: i + 1, token: 'AbCdEfGh12345678', rfcMessageId: `${i}@bench.test`, from: 'app@bench.test', to: `r${i}@example.org`, subject: 'Bench', tag: null, metadata: null, acceptedAt: at.toISOString() };
-        const hook = webhookPayload({ type: 'MessageDelivered', data: { delivery: { attempt: 1, mxHost: 'mx.example.org', reply: { code: 250, text: 'OK' }, durationMs: 12, at: at.toISOString() }, at: at.toISOString() } }, facts)!;
+        const facts: MessageFacts = {
+          messageId: i + 1,
+          token: 'AbCdEfGh12345678',
+          rfcMessageId: `${i}@bench.test`,
+          from: 'app@bench.test',
+          to: `r${i}@example.org`,
+          subject: 'Bench',
+          tag: null,
+          metadata: null,
+          acceptedAt: at.toISOString(),
+        };
+        const hook = webhookPayload(
+          {
+            type: 'MessageDelivered',
+            data: {
+              delivery: {
+                attempt: 1,
+                mxHost: 'mx.example.org',
+                reply: { code: 250, text: 'OK' },
+                durationMs: 12,
+                at: at.toISOString(),
+              },
+              at: at.toISOString(),
+            },
+          },
+          facts,
+        )!;
         const id = deliveryId(endpointId, eventId);
         ids.push(id);
         events.push(eventId);
@@ -107,14 +141,17 @@ export async function measureWebhookDeliveries(opts: WebhookBenchOptions = {}): 
     let delivered = 0;
     for (;;) {
       if (receiver.received() >= n) {
-        delivered = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered'`)).rows[0]!.n;
+        delivered = (
+          await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered'`)
+        ).rows[0]!.n;
         if (delivered >= n) break;
       }
       if (Date.now() > deadline) throw new Error(`only ${receiver.received()} of ${n} webhooks arrived`);
       await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (performance.now() - started) / 1000;
-    if (receiver.badSignatures() > 0) throw new Error(`${receiver.badSignatures()} webhooks had a bad X-Postlog-Signature`);
+    if (receiver.badSignatures() > 0)
+      throw new Error(`${receiver.badSignatures()} webhooks had a bad X-Postlog-Signature`);
     return { deliveries: n, seconds: +seconds.toFixed(2), deliveriesPerSecond: Math.round(n / seconds) };
   } finally {
     await db.end();
@@ -126,7 +163,14 @@ export async function measureWebhookDeliveries(opts: WebhookBenchOptions = {}): 
 /** `npm run bench -- webhooks` */
 export async function run() {
   const result = await measureWebhookDeliveries({ deliveries: Number(process.env.BENCH_WEBHOOKS ?? 20_000) });
-  process.stderr.write(`webhooks: ${result.deliveries} delivered in ${result.seconds} s = ${result.deliveriesPerSecond}/s\n`);
+  process.stderr.write(
+    `webhooks: ${result.deliveries} delivered in ${result.seconds} s = ${result.deliveriesPerSecond}/s\n`,
+  );
   const target = 1000;
-  return { bench: 'webhooks', ...result, targets: { deliveriesPerSecond: target }, met: { throughput: result.deliveriesPerSecond >= target } };
+  return {
+    bench: 'webhooks',
+    ...result,
+    targets: { deliveriesPerSecond: target },
+    met: { throughput: result.deliveriesPerSecond >= target },
+  };
 }

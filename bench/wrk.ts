@@ -70,7 +70,16 @@ end
   );
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', ['-t1', `-c${load.connections}`, `-d${load.seconds}s`, '--timeout', '10s', '-s', script, load.url]);
+      const child = spawn('wrk', [
+        '-t1',
+        `-c${load.connections}`,
+        `-d${load.seconds}s`,
+        '--timeout',
+        '10s',
+        '-s',
+        script,
+        load.url,
+      ]);
       let text = '';
       child.stdout.on('data', (d: Buffer) => (text += d.toString()));
       child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -79,7 +88,14 @@ end
     });
     const m = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
     if (!m) throw new Error(`wrk said: ${out}`);
-    const [requests, socketErrors, failed, p50Us, p99Us, durationUs] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+    const [requests, socketErrors, failed, p50Us, p99Us, durationUs] = m.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const firstError = /FIRST_FAILURE (.*)/.exec(out)?.[1]?.trim();
     const seconds = durationUs / 1e6;
     const errors = socketErrors + failed;

@@ -63,7 +63,12 @@ export interface RunningPostlog {
 }
 
 /** Gauges computed when Prometheus scrapes: projection lag and queue depth per destination. */
-function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventStore: EventStore, projected: Projection[]): void {
+function registerQueueAndLagMetrics(
+  metrics: Metrics,
+  database: Database,
+  eventStore: EventStore,
+  projected: Projection[],
+): void {
   const projectionNames = projected.map((p) => p.name);
   // lag counts only the events a projection takes (see projectionStatus)
   const filters = Object.fromEntries(projected.map((p) => [p.name, p.filter]));
@@ -75,7 +80,8 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
     labelNames: ['projection'],
     registers: [metrics.registry],
     async collect() {
-      for (const s of await projectionStatus(database.pool, projectionNames, eventStore, filters)) this.set({ projection: s.name }, s.lagEvents ?? 0);
+      for (const s of await projectionStatus(database.pool, projectionNames, eventStore, filters))
+        this.set({ projection: s.name }, s.lagEvents ?? 0);
     },
   });
   new Gauge({
@@ -86,7 +92,8 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
     labelNames: ['projection'],
     registers: [metrics.registry],
     async collect() {
-      for (const s of await projectionStatus(database.pool, projectionNames, eventStore, filters)) this.set({ projection: s.name }, s.lagSeconds);
+      for (const s of await projectionStatus(database.pool, projectionNames, eventStore, filters))
+        this.set({ projection: s.name }, s.lagSeconds);
     },
   });
   new Gauge({
@@ -113,7 +120,15 @@ function registerQueueAndLagMetrics(metrics: Metrics, database: Database, eventS
 function listenSmtp(server: SMTPServer, host: string, port: number, setting: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`SMTP port ${port} is in use: set ${setting} to a free port`) : err.code === 'EACCES' ? new Error(`no permission to listen on port ${port}: use a port above 1023 or grant the capability (${setting})`) : err),
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`SMTP port ${port} is in use: set ${setting} to a free port`)
+          : err.code === 'EACCES'
+            ? new Error(
+                `no permission to listen on port ${port}: use a port above 1023 or grant the capability (${setting})`,
+              )
+            : err,
+      ),
     );
     server.listen(port, host, () => {
       server.removeAllListeners('error');
@@ -125,10 +140,26 @@ function listenSmtp(server: SMTPServer, host: string, port: number, setting: str
 
 function createMta(
   config: Config,
-  d: { database: Database; eventStore: EventStore; contents: ContentStore; tenancy: TenancyStore; suppressions: SuppressionList; metrics: Metrics; logger: Logger; resolver: ReturnType<typeof createResolver> },
+  d: {
+    database: Database;
+    eventStore: EventStore;
+    contents: ContentStore;
+    tenancy: TenancyStore;
+    suppressions: SuppressionList;
+    metrics: Metrics;
+    logger: Logger;
+    resolver: ReturnType<typeof createResolver>;
+  },
 ): MtaWorker {
-  const [smartHost, smartPort] = config.smartHost ? [config.smartHost.slice(0, config.smartHost.lastIndexOf(':')), Number(config.smartHost.slice(config.smartHost.lastIndexOf(':') + 1))] : [];
-  const router = new Router(d.resolver, config.mtaPort, { smartHost: smartHost ? { host: smartHost, port: smartPort! } : undefined });
+  const [smartHost, smartPort] = config.smartHost
+    ? [
+        config.smartHost.slice(0, config.smartHost.lastIndexOf(':')),
+        Number(config.smartHost.slice(config.smartHost.lastIndexOf(':') + 1)),
+      ]
+    : [];
+  const router = new Router(d.resolver, config.mtaPort, {
+    smartHost: smartHost ? { host: smartHost, port: smartPort! } : undefined,
+  });
   const shaper = new Shaper((destination) => ({
     maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
     messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
@@ -149,7 +180,10 @@ function createMta(
     if (poolName === null) return undefined;
     const pool = config.ipPools[poolName];
     if (!pool) {
-      d.logger.warn({ serverId, pool: poolName }, 'the server names an IP pool the configuration does not define: using the default route');
+      d.logger.warn(
+        { serverId, pool: poolName },
+        'the server names an IP pool the configuration does not define: using the default route',
+      );
       return undefined;
     }
     // weighted choice of the pool's addresses
@@ -173,8 +207,17 @@ function createMta(
     hostname: config.hostname,
     retryPolicy: { delaysSeconds: config.retryDelays, maxAgeSeconds: config.maxQueueHours * 3600 },
     tlsPolicyFor: (domain) =>
-      config.smartHost ? (config.smartHostTls === 'none' ? 'none' : config.smartHostTls === 'starttls' ? 'require' : 'opportunistic') : (config.destinations[domain]?.tls ?? config.mtaTls),
-    smartHostAuth: config.smartHostUser && config.smartHostPassword ? { user: config.smartHostUser, pass: config.smartHostPassword } : undefined,
+      config.smartHost
+        ? config.smartHostTls === 'none'
+          ? 'none'
+          : config.smartHostTls === 'starttls'
+            ? 'require'
+            : 'opportunistic'
+        : (config.destinations[domain]?.tls ?? config.mtaTls),
+    smartHostAuth:
+      config.smartHostUser && config.smartHostPassword
+        ? { user: config.smartHostUser, pass: config.smartHostPassword }
+        : undefined,
     smartHostSecure: config.smartHost !== undefined && config.smartHostTls === 'tls',
     maxInFlight: config.mtaMaxInFlight,
     messagesPerConnection: config.mtaMessagesPerConnection,
@@ -248,19 +291,33 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   };
   const read = { eventStore, contents, auth, tenancy };
   const routes = new RouteStore(database.pool);
-  const routeDispatcher = config.roles.includes('inbound') ? new RouteDispatcher({ routes, contents, logger: logger.child({ component: 'routes' }), retryDelays: config.routeRetryDelays, allowPrivate: config.routesAllowPrivateEndpoints }) : undefined;
+  const routeDispatcher = config.roles.includes('inbound')
+    ? new RouteDispatcher({
+        routes,
+        contents,
+        logger: logger.child({ component: 'routes' }),
+        retryDelays: config.routeRetryDelays,
+        allowPrivate: config.routesAllowPrivateEndpoints,
+      })
+    : undefined;
   const resolver = createResolver(config.dnsServers);
   const signingKeys = new SigningKeys(database.pool);
   const webhooks = new WebhookStore(database.pool);
   // the projector role sends webhooks: several projector processes share the outbox
   // the outbox's own connections commit without waiting for the WAL flush: a lease or attempt record
   // lost in a crash only means a webhook is sent again (at-least-once), and every delivery commits twice
-  const outboxPool = config.roles.includes('projector') ? createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' }) : undefined;
+  const outboxPool = config.roles.includes('projector')
+    ? createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' })
+    : undefined;
   const webhookDispatcher = outboxPool
     ? new WebhookDispatcher({
         outbox: new WebhookOutbox(outboxPool),
         keys: signingKeys,
-        poster: createJsonPoster({ timeoutMs: config.webhookTimeoutSeconds * 1000, allowPrivate: config.webhooksAllowPrivateEndpoints, maxSocketsPerOrigin: config.webhookConcurrency }),
+        poster: createJsonPoster({
+          timeoutMs: config.webhookTimeoutSeconds * 1000,
+          allowPrivate: config.webhooksAllowPrivateEndpoints,
+          maxSocketsPerOrigin: config.webhookConcurrency,
+        }),
         logger: logger.child({ component: 'webhooks' }),
         metrics,
         policy: {
@@ -277,7 +334,9 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     : undefined;
 
   // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
-  const postgresProjections = config.clickhouseUrl ? allProjections.filter((p) => p !== analyticsProjection) : allProjections;
+  const postgresProjections = config.clickhouseUrl
+    ? allProjections.filter((p) => p !== analyticsProjection)
+    : allProjections;
   // sinks (Kafka, ClickHouse) connect to their systems: only a projector process builds them
   const sinks = config.roles.includes('projector') ? sinkProjections({ config, logger, metrics, eventStore }) : [];
   const enabledProjections: Projection[] = [...postgresProjections, ...outboxProjections(config), ...sinks];
@@ -298,7 +357,18 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
           }),
       )
     : [];
-  const mta = config.roles.includes('mta') ? createMta(config, { database, eventStore, contents, tenancy, suppressions: send.suppressions, metrics, logger, resolver }) : undefined;
+  const mta = config.roles.includes('mta')
+    ? createMta(config, {
+        database,
+        eventStore,
+        contents,
+        tenancy,
+        suppressions: send.suppressions,
+        metrics,
+        logger,
+        resolver,
+      })
+    : undefined;
   const api = config.roles.includes('api');
   const plugins: FastifyPluginAsync[] = api
     ? [
@@ -314,9 +384,21 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
         webhookRoutes({ webhooks, auth, tenancy, allowPrivate: config.webhooksAllowPrivateEndpoints }),
       ]
     : [];
-  const analytics = config.roles.includes('graphql') ? analyticsReportsFor(config, { pool: database.pool, logger }) : undefined;
-  if (analytics) plugins.push(graphqlRoutes({ reports: analytics.reports, auth, tenancy, logger, production: config.environment === 'production' }));
-  if (config.roles.includes('tracking')) plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
+  const analytics = config.roles.includes('graphql')
+    ? analyticsReportsFor(config, { pool: database.pool, logger })
+    : undefined;
+  if (analytics)
+    plugins.push(
+      graphqlRoutes({
+        reports: analytics.reports,
+        auth,
+        tenancy,
+        logger,
+        production: config.environment === 'production',
+      }),
+    );
+  if (config.roles.includes('tracking'))
+    plugins.push(trackingRoutes({ tenancy, recorder, eventStore, suppressions: send.suppressions, logger }));
   // the public key receivers verify webhook signatures with: on the public (tracking) and API addresses
   if (api || config.roles.includes('tracking')) plugins.push(jwksRoutes({ keys: signingKeys }));
 
@@ -345,7 +427,8 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     await eventStore.close();
     await database.close();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`HTTP port ${config.httpPort} is in use: set POSTLOG_HTTP_PORT to a free port`);
+    if (e.code === 'EADDRINUSE')
+      throw new Error(`HTTP port ${config.httpPort} is in use: set POSTLOG_HTTP_PORT to a free port`);
     throw err;
   }
   const address = http.server.address();
@@ -353,22 +436,45 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
   // queue depth and projection lag come from the processes that work the queue and the projections
   // (one scrape of several processes then queries the database once, not once per process)
-  if (config.roles.includes('projector') || config.roles.includes('mta')) registerQueueAndLagMetrics(metrics, database, eventStore, config.roles.includes('projector') ? enabledProjections : []);
+  if (config.roles.includes('projector') || config.roles.includes('mta'))
+    registerQueueAndLagMetrics(
+      metrics,
+      database,
+      eventStore,
+      config.roles.includes('projector') ? enabledProjections : [],
+    );
   const smtpServers: SMTPServer[] = [];
   if (config.roles.includes('smtp') || config.roles.includes('inbound')) {
     try {
-      const tls = await loadTlsMaterial({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, dataDir: config.dataDir, hostname: config.hostname, logger, announced: isSupervised() });
+      const tls = await loadTlsMaterial({
+        certFile: config.tlsCertFile,
+        keyFile: config.tlsKeyFile,
+        dataDir: config.dataDir,
+        hostname: config.hostname,
+        logger,
+        announced: isSupervised(),
+      });
       if (config.roles.includes('inbound')) {
         const inbound = createInboundServer(
           { eventStore, suppressions: send.suppressions, logger, tenancy, routes, contents },
-          { hostname: config.hostname, tls, maxMessageBytes: config.maxMessageBytes, onMessage: (outcome) => metrics.smtpMessages.inc({ listener: 'inbound', outcome }) },
+          {
+            hostname: config.hostname,
+            tls,
+            maxMessageBytes: config.maxMessageBytes,
+            onMessage: (outcome) => metrics.smtpMessages.inc({ listener: 'inbound', outcome }),
+          },
         );
         await listenSmtp(inbound, config.smtpHost, config.inboundPort, 'POSTLOG_INBOUND_PORT');
         smtpServers.push(inbound);
       }
       // one login throttle for both submission listeners: failures on 587 count on 465 too
       const authThrottle = new AuthThrottle(config.smtpAuthFailuresPerMinute);
-      for (const [port, implicitTls] of config.roles.includes('smtp') ? ([[config.submissionPort, false], [config.submissionTlsPort, true]] as const) : []) {
+      for (const [port, implicitTls] of config.roles.includes('smtp')
+        ? ([
+            [config.submissionPort, false],
+            [config.submissionTlsPort, true],
+          ] as const)
+        : []) {
         const server = createSubmissionServer(send, {
           host: config.smtpHost,
           port,
@@ -379,9 +485,15 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
           maxMessagesPerConnection: config.smtpMaxMessagesPerConnection,
           authThrottle,
           logger,
-          onMessage: (outcome) => metrics.smtpMessages.inc({ listener: implicitTls ? 'submission-tls' : 'submission', outcome }),
+          onMessage: (outcome) =>
+            metrics.smtpMessages.inc({ listener: implicitTls ? 'submission-tls' : 'submission', outcome }),
         });
-        await listenSmtp(server, config.smtpHost, port, implicitTls ? 'POSTLOG_SUBMISSION_TLS_PORT' : 'POSTLOG_SUBMISSION_PORT');
+        await listenSmtp(
+          server,
+          config.smtpHost,
+          port,
+          implicitTls ? 'POSTLOG_SUBMISSION_TLS_PORT' : 'POSTLOG_SUBMISSION_PORT',
+        );
         smtpServers.push(server);
       }
     } catch (err) {
@@ -401,14 +513,22 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   // retention runs with the projector (it reads the messages read model), every 15 minutes
   const retentionTimer = config.roles.includes('projector')
     ? setInterval(() => {
-        runRetention({ pool: database.pool, eventStore, logger }).catch((err: Error) => logger.error({ error: err.message }, 'retention run failed'));
+        runRetention({ pool: database.pool, eventStore, logger }).catch((err: Error) =>
+          logger.error({ error: err.message }, 'retention run failed'),
+        );
       }, 15 * 60_000)
     : undefined;
   retentionTimer?.unref();
   databaseReachability = new DatabaseReachability(database.connectionString, logger.child({ component: 'database' }));
   ready = true;
   logger.info(
-    { http: httpUrl, database: database.kind, roles: config.roles, ms: Math.round(performance.now() - started), version },
+    {
+      http: httpUrl,
+      database: database.kind,
+      roles: config.roles,
+      ms: Math.round(performance.now() - started),
+      version,
+    },
     // under a supervisor, it announces the whole; each process only says it started
     group
       ? `process started: ${config.roles.join(', ')}`

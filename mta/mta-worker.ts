@@ -1,4 +1,10 @@
-import { classifyBounce, nextRetry, type DeliveryAttempt, type MessageCommandInput, type RetryPolicy } from '../domain/index.js';
+import {
+  classifyBounce,
+  nextRetry,
+  type DeliveryAttempt,
+  type MessageCommandInput,
+  type RetryPolicy,
+} from '../domain/index.js';
 import type { ContentStore } from '../infra/content/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
@@ -86,9 +92,14 @@ export class MtaWorker {
 
   start(): void {
     this.schedule(0);
-    this.heartbeat = setInterval(() => {
-      this.d.queue.renew([...this.holding], this.d.leaseSeconds).catch((err: Error) => this.d.logger.warn({ error: err.message }, 'renewing delivery leases failed'));
-    }, Math.max(1000, (this.d.leaseSeconds * 1000) / 3));
+    this.heartbeat = setInterval(
+      () => {
+        this.d.queue
+          .renew([...this.holding], this.d.leaseSeconds)
+          .catch((err: Error) => this.d.logger.warn({ error: err.message }, 'renewing delivery leases failed'));
+      },
+      Math.max(1000, (this.d.leaseSeconds * 1000) / 3),
+    );
     this.heartbeat.unref();
   }
 
@@ -144,7 +155,15 @@ export class MtaWorker {
       const domains = [...new Set(messages.map((m) => m.recipientDomain))];
       const routes = new Map(
         await Promise.all(
-          domains.map(async (d) => [d, await this.d.router.route(d).catch((err: Error): Route => ({ kind: 'defer', reason: `routing failed: ${err.message}` }))] as const),
+          domains.map(
+            async (d) =>
+              [
+                d,
+                await this.d.router
+                  .route(d)
+                  .catch((err: Error): Route => ({ kind: 'defer', reason: `routing failed: ${err.message}` })),
+              ] as const,
+          ),
         ),
       );
       const settled: Promise<void>[] = [];
@@ -199,7 +218,11 @@ export class MtaWorker {
         if (how === 'rotated' && !this.stopping) return this.startConnection(dest);
         for (const m of dest.queue.splice(0)) {
           try {
-            await this.defer(m, { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() }, 'the connection to the destination kept breaking');
+            await this.defer(
+              m,
+              { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() },
+              'the connection to the destination kept breaking',
+            );
           } finally {
             this.finish(m);
           }
@@ -218,7 +241,7 @@ export class MtaWorker {
     let lastRecord: Promise<void> = Promise.resolve();
     try {
       while (dest.queue.length > 0 && carried < this.d.messagesPerConnection) {
-        if (!session || !session.session.usable) {
+        if (!session?.session.usable) {
           const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain, dest.binding);
           if ('error' in opened) {
             // other connections to it still work: leave the queue to them
@@ -226,7 +249,11 @@ export class MtaWorker {
             // the destination is unreachable: everything waiting for it is deferred
             for (const m of dest.queue.splice(0)) {
               try {
-                await this.defer(m, { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() }, opened.error);
+                await this.defer(
+                  m,
+                  { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() },
+                  opened.error,
+                );
               } finally {
                 this.finish(m);
               }
@@ -252,10 +279,20 @@ export class MtaWorker {
           }
           let result: Outcome | 'connection-lost';
           try {
-            result = await this.deliverOne(session.session, session.host, m, bodies.get(m.contentHash), lastRecord, (p) => (lastRecord = p));
+            result = await this.deliverOne(
+              session.session,
+              session.host,
+              m,
+              bodies.get(m.contentHash),
+              lastRecord,
+              (p) => (lastRecord = p),
+            );
           } catch (err) {
             // preparing or recording this one failed: give it back to the queue for a later try
-            this.d.logger.error({ messageId: m.messageId, error: (err as Error).message }, 'delivering a message failed');
+            this.d.logger.error(
+              { messageId: m.messageId, error: (err as Error).message },
+              'delivering a message failed',
+            );
             await this.d.queue.release(m.messageId, 60).catch(() => undefined);
             result = 'skipped';
           } finally {
@@ -282,12 +319,16 @@ export class MtaWorker {
    * to catch up with it.
    */
   private async deliverable(leased: LeasedMessage[]): Promise<Deliverable[]> {
-    const loaded = await loadMessages(this.d.eventStore, leased.map((m) => m.messageId));
+    const loaded = await loadMessages(
+      this.d.eventStore,
+      leased.map((m) => m.messageId),
+    );
     const out: Deliverable[] = [];
     for (const m of leased) {
       const l = loaded.get(m.messageId);
       const live = l?.ok && (l.value.state.status === 'queued' || l.value.state.status === 'deferred');
-      if (live && (await this.d.mayDeliver(m.serverId))) out.push({ ...m, loaded: l.value, attempt: l.value.state.attempts + 1 });
+      if (live && (await this.d.mayDeliver(m.serverId)))
+        out.push({ ...m, loaded: l.value, attempt: l.value.state.attempts + 1 });
       else if (live) {
         await this.d.queue.release(m.messageId, 300);
         this.finish(m);
@@ -319,7 +360,11 @@ export class MtaWorker {
   }
 
   /** Tries the hosts in preference order (and each host's addresses) until one answers. */
-  private async open(hosts: RouteHost[], domain: string, binding: Binding | undefined): Promise<{ session: SmtpSession; host: RouteHost } | { error: string; ms: number }> {
+  private async open(
+    hosts: RouteHost[],
+    domain: string,
+    binding: Binding | undefined,
+  ): Promise<{ session: SmtpSession; host: RouteHost } | { error: string; ms: number }> {
     const started = performance.now();
     const errors: string[] = [];
     for (const host of hosts) {
@@ -339,7 +384,8 @@ export class MtaWorker {
         } catch (err) {
           const e = err as Error & { response?: string; responseCode?: number };
           errors.push(`${host.name} [${address}]: ${e.response ?? e.message}`);
-          if (e.responseCode === 421 || (e.response && isThrottleReply(e.responseCode ?? 0, e.response))) this.d.shaper.backOff(host.name);
+          if (e.responseCode === 421 || (e.response && isThrottleReply(e.responseCode ?? 0, e.response)))
+            this.d.shaper.backOff(host.name);
         }
       }
     }
@@ -351,10 +397,21 @@ export class MtaWorker {
    * the log before the next message goes out (while it commits, this one is signed), so a crash
    * can cost at most the one message whose answer just came in.
    */
-  private async deliverOne(session: SmtpSession, host: RouteHost, m: Deliverable, raw: Buffer | undefined, previous: Promise<void>, onRecorded: (p: Promise<void>) => void): Promise<Outcome | 'connection-lost'> {
+  private async deliverOne(
+    session: SmtpSession,
+    host: RouteHost,
+    m: Deliverable,
+    raw: Buffer | undefined,
+    previous: Promise<void>,
+    onRecorded: (p: Promise<void>) => void,
+  ): Promise<Outcome | 'connection-lost'> {
     const attempt = m.attempt;
     if (!raw) {
-      await this.record(m, 'failed', { type: 'RecordFailure', reason: 'the message content is gone (retention)', at: new Date().toISOString() });
+      await this.record(m, 'failed', {
+        type: 'RecordFailure',
+        reason: 'the message content is gone (retention)',
+        at: new Date().toISOString(),
+      });
       return 'failed';
     }
     const fromDomain = m.mailFrom.slice(m.mailFrom.lastIndexOf('@') + 1);
@@ -370,7 +427,11 @@ export class MtaWorker {
       hostname: this.d.hostname,
       now: new Date(),
     });
-    if (!sending) this.d.logger.warn({ messageId: m.messageId, domain: fromDomain }, 'the sending domain is gone: delivering without DKIM');
+    if (!sending)
+      this.d.logger.warn(
+        { messageId: m.messageId, domain: fromDomain },
+        'the sending domain is gone: delivering without DKIM',
+      );
     await this.d.shaper.beforeMessage(host.name);
     await previous;
     const started = performance.now();
@@ -381,7 +442,15 @@ export class MtaWorker {
       ...(session.remoteAddress ? { remoteIp: session.remoteAddress } : {}),
       ...(session.localAddress ? { localIp: session.localAddress } : {}),
       tls: session.tls,
-      ...(outcome.ok || outcome.kind === 'reply' ? { reply: { code: outcome.reply.code, ...(outcome.reply.enhancedCode ? { enhancedCode: outcome.reply.enhancedCode } : {}), text: outcome.reply.text } } : {}),
+      ...(outcome.ok || outcome.kind === 'reply'
+        ? {
+            reply: {
+              code: outcome.reply.code,
+              ...(outcome.reply.enhancedCode ? { enhancedCode: outcome.reply.enhancedCode } : {}),
+              text: outcome.reply.text,
+            },
+          }
+        : {}),
       durationMs: Math.round(performance.now() - started),
       at: new Date().toISOString(),
     };
@@ -402,26 +471,46 @@ export class MtaWorker {
         kind: 'sync',
         delivery,
         ...(verdict.enhancedCode ? { enhancedCode: verdict.enhancedCode } : {}),
-        diagnostic: `${code} ${enhancedCode ? enhancedCode + ' ' : ''}${text}`,
+        diagnostic: `${code} ${enhancedCode ? `${enhancedCode} ` : ''}${text}`,
         classification: verdict.category,
         suppress: verdict.suppress,
         at: delivery.at,
       });
-      if (verdict.suppress) await this.d.suppressions.add(m.serverId, m.rcptTo, `hard bounce: ${code} ${enhancedCode ?? ''} ${text}`.slice(0, 500));
+      if (verdict.suppress)
+        await this.d.suppressions.add(
+          m.serverId,
+          m.rcptTo,
+          `hard bounce: ${code} ${enhancedCode ?? ''} ${text}`.slice(0, 500),
+        );
       return 'bounced';
     }
     if (isThrottleReply(code, text)) this.d.shaper.backOff(host.name);
-    await this.defer(m, delivery, `${code} ${enhancedCode ? enhancedCode + ' ' : ''}${text}`);
+    await this.defer(m, delivery, `${code} ${enhancedCode ? `${enhancedCode} ` : ''}${text}`);
     return 'deferred';
   }
 
   private async defer(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
-    const decision = nextRetry(this.d.retryPolicy, { attemptsMade: delivery.attempt, acceptedAt: m.acceptedAt, now: new Date(), replyText: reason });
+    const decision = nextRetry(this.d.retryPolicy, {
+      attemptsMade: delivery.attempt,
+      acceptedAt: m.acceptedAt,
+      now: new Date(),
+      replyText: reason,
+    });
     if ('giveUp' in decision) {
-      await this.record(m, 'failed', { type: 'RecordFailure', reason: `${decision.reason}; last answer: ${reason}`, at: delivery.at });
+      await this.record(m, 'failed', {
+        type: 'RecordFailure',
+        reason: `${decision.reason}; last answer: ${reason}`,
+        at: delivery.at,
+      });
       return;
     }
-    await this.record(m, 'deferred', { type: 'RecordDeferral', delivery, reason, nextAttemptAt: decision.retryAt.toISOString(), at: delivery.at });
+    await this.record(m, 'deferred', {
+      type: 'RecordDeferral',
+      delivery,
+      reason,
+      nextAttemptAt: decision.retryAt.toISOString(),
+      at: delivery.at,
+    });
   }
 
   /**
@@ -432,7 +521,10 @@ export class MtaWorker {
     const p = this.recordNow(m, outcome, command).catch((err: Error) => {
       // the attempt happened but its event could not be written: the lease runs out and the
       // message is tried again (at-least-once), which beats losing it
-      this.d.logger.error({ messageId: m.messageId, outcome, error: err.message }, 'the delivery outcome could not be recorded');
+      this.d.logger.error(
+        { messageId: m.messageId, outcome, error: err.message },
+        'the delivery outcome could not be recorded',
+      );
     });
     this.pendingRecords.add(p);
     void p.finally(() => this.pendingRecords.delete(p));
@@ -451,7 +543,12 @@ export class MtaWorker {
       m.loaded,
     );
     this.d.metrics.deliveries.inc({ outcome });
-    if (!result.ok) this.d.logger.warn({ messageId: m.messageId, outcome, error: result.error }, 'the delivery outcome could not be recorded');
-    else this.d.logger.info({ messageId: m.messageId, rcpt: m.rcptTo, outcome, attempt: m.attempt }, `message ${outcome}`);
+    if (!result.ok)
+      this.d.logger.warn(
+        { messageId: m.messageId, outcome, error: result.error },
+        'the delivery outcome could not be recorded',
+      );
+    else
+      this.d.logger.info({ messageId: m.messageId, rcpt: m.rcptTo, outcome, attempt: m.attempt }, `message ${outcome}`);
   }
 }

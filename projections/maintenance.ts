@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { PostgresEventStore, START, compareCheckpoints, decodeCheckpoint, matchesEventFilter, type Checkpoint, type EventFilter, type EventStore } from '../infra/event-store/index.js';
+import {
+  PostgresEventStore,
+  START,
+  compareCheckpoints,
+  decodeCheckpoint,
+  matchesEventFilter,
+  type Checkpoint,
+  type EventFilter,
+  type EventStore,
+} from '../infra/event-store/index.js';
 import { quoteIdent } from '../infra/postgres/identifiers.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
@@ -12,7 +21,9 @@ const shadowOf: TableNames = (t) => `${t}__shadow`;
  */
 async function exclusively<T>(pool: pg.Pool, ps: PostgresProjection[], work: () => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  const keys = ps.map((p) => createHash('sha256').update(`postlog-maintenance:${p.name}`).digest().readBigInt64BE(0).toString());
+  const keys = ps.map((p) =>
+    createHash('sha256').update(`postlog-maintenance:${p.name}`).digest().readBigInt64BE(0).toString(),
+  );
   const taken: string[] = [];
   try {
     for (const [i, key] of keys.entries()) {
@@ -47,13 +58,21 @@ async function dropShadows(pool: pg.Pool | pg.PoolClient, p: PostgresProjection)
 }
 
 /** Applies the projection to the shadow tables from `from` up to `until` (inclusive) or the head. */
-async function feed(client: pg.ClientBase, store: EventStore, p: PostgresProjection, from: Checkpoint, until: Checkpoint | undefined, onBatch?: (n: number) => void): Promise<{ checkpoint: Checkpoint; events: number; position: number | null }> {
+async function feed(
+  client: pg.ClientBase,
+  store: EventStore,
+  p: PostgresProjection,
+  from: Checkpoint,
+  until: Checkpoint | undefined,
+  onBatch?: (n: number) => void,
+): Promise<{ checkpoint: Checkpoint; events: number; position: number | null }> {
   let checkpoint = from;
   let total = 0;
   let position: number | null = null;
   for (;;) {
     const page = await store.readAll(checkpoint, 5000, p.filter);
-    const events = until === undefined ? page.events : page.events.filter((e) => compareCheckpoints(e.checkpoint, until) <= 0);
+    const events =
+      until === undefined ? page.events : page.events.filter((e) => compareCheckpoints(e.checkpoint, until) <= 0);
     if (events.length === 0) return { checkpoint, events: total, position };
     await p.apply(client as pg.PoolClient, events, shadowOf);
     checkpoint = events[events.length - 1]!.checkpoint;
@@ -69,12 +88,20 @@ async function feed(client: pg.ClientBase, store: EventStore, p: PostgresProject
  * live projections keep running). Each page is read once and applied to every projection, each on
  * its own connection, in parallel.
  */
-async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjection[], onProgress?: (n: number) => void, until?: Checkpoint): Promise<Map<string, ShadowBuild>> {
+async function buildShadows(
+  pool: pg.Pool,
+  store: EventStore,
+  ps: PostgresProjection[],
+  onProgress?: (n: number) => void,
+  until?: Checkpoint,
+): Promise<Map<string, ShadowBuild>> {
   const started = performance.now();
   for (const p of ps) await createShadows(pool, p);
   const clients = await Promise.all(ps.map(() => pool.connect()));
   // one read serves all: the union of their filters (no filter if any projection takes everything)
-  const prefixes = ps.every((p) => p.filter?.streamPrefixes?.length && !p.filter.types?.length) ? [...new Set(ps.flatMap((p) => p.filter!.streamPrefixes!))] : undefined;
+  const prefixes = ps.every((p) => p.filter?.streamPrefixes?.length && !p.filter.types?.length)
+    ? [...new Set(ps.flatMap((p) => p.filter!.streamPrefixes!))]
+    : undefined;
   const progress = ps.map(() => ({ checkpoint: START as Checkpoint, position: null as number | null, events: 0 }));
   try {
     await Promise.all(clients.map((c) => c.query('BEGIN')));
@@ -82,7 +109,8 @@ async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjec
     let read = 0;
     for (;;) {
       const page = await store.readAll(checkpoint, 5000, prefixes ? { streamPrefixes: prefixes } : undefined);
-      const events = until === undefined ? page.events : page.events.filter((e) => compareCheckpoints(e.checkpoint, until) <= 0);
+      const events =
+        until === undefined ? page.events : page.events.filter((e) => compareCheckpoints(e.checkpoint, until) <= 0);
       if (events.length === 0) break;
       await Promise.all(
         ps.map(async (p, i) => {
@@ -90,14 +118,19 @@ async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjec
           if (mine.length === 0) return;
           await p.apply(clients[i]!, mine, shadowOf);
           const last = mine[mine.length - 1]!;
-          progress[i] = { checkpoint: last.checkpoint, position: last.position, events: progress[i]!.events + mine.length };
+          progress[i] = {
+            checkpoint: last.checkpoint,
+            position: last.position,
+            events: progress[i]!.events + mine.length,
+          };
         }),
       );
       checkpoint = events.length < page.events.length ? events[events.length - 1]!.checkpoint : page.checkpoint;
       read += events.length;
       onProgress?.(read);
       // commit now and then: one huge transaction leaves dead rows nobody may prune until its end
-      if (read % 50_000 < events.length) await Promise.all(clients.map(async (c) => (await c.query('COMMIT'), await c.query('BEGIN'))));
+      if (read % 50_000 < events.length)
+        await Promise.all(clients.map(async (c) => (await c.query('COMMIT'), await c.query('BEGIN'))));
       if (events.length < page.events.length) break;
     }
     await Promise.all(clients.map((c) => c.query('COMMIT')));
@@ -116,7 +149,12 @@ async function buildShadows(pool: pg.Pool, store: EventStore, ps: PostgresProjec
  * while the live ones keep serving; then, with a projection's live tables locked for a moment, its
  * shadow catches up to the live checkpoint and takes the live tables' names.
  */
-export async function rebuildProjections(pool: pg.Pool, store: EventStore, ps: PostgresProjection[], onProgress?: (n: number) => void): Promise<Map<string, ShadowBuild>> {
+export async function rebuildProjections(
+  pool: pg.Pool,
+  store: EventStore,
+  ps: PostgresProjection[],
+  onProgress?: (n: number) => void,
+): Promise<Map<string, ShadowBuild>> {
   return exclusively(pool, ps, async () => {
     const builds = await buildShadows(pool, store, ps, onProgress);
     const out = new Map<string, ShadowBuild>();
@@ -125,16 +163,29 @@ export async function rebuildProjections(pool: pg.Pool, store: EventStore, ps: P
   });
 }
 
-export async function rebuildProjection(pool: pg.Pool, store: EventStore, p: PostgresProjection, onProgress?: (n: number) => void): Promise<ShadowBuild> {
+export async function rebuildProjection(
+  pool: pg.Pool,
+  store: EventStore,
+  p: PostgresProjection,
+  onProgress?: (n: number) => void,
+): Promise<ShadowBuild> {
   return (await rebuildProjections(pool, store, [p], onProgress)).get(p.name)!;
 }
 
-async function swapIn(pool: pg.Pool, store: EventStore, p: PostgresProjection, built: ShadowBuild): Promise<ShadowBuild> {
+async function swapIn(
+  pool: pg.Pool,
+  store: EventStore,
+  p: PostgresProjection,
+  built: ShadowBuild,
+): Promise<ShadowBuild> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     for (const table of p.tables) await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-    const { rows } = await client.query<{ checkpoint: string }>('SELECT checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [p.name]);
+    const { rows } = await client.query<{ checkpoint: string }>(
+      'SELECT checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
+      [p.name],
+    );
     const live = rows[0]?.checkpoint;
     // catch up to where the live tables are (or to the head, if the projection never ran)
     const caught = await feed(client, store, p, built.checkpoint, live);
@@ -142,7 +193,9 @@ async function swapIn(pool: pg.Pool, store: EventStore, p: PostgresProjection, b
     for (const [table, cols] of Object.entries(p.volatileColumns ?? {})) {
       const key = p.keys?.[table];
       if (!key || cols.length === 0) continue;
-      await client.query(`UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quoteIdent(c)} = l.${quoteIdent(c)}`).join(', ')} FROM ${table} l WHERE s.${quoteIdent(key)} = l.${quoteIdent(key)}`);
+      await client.query(
+        `UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quoteIdent(c)} = l.${quoteIdent(c)}`).join(', ')} FROM ${table} l WHERE s.${quoteIdent(key)} = l.${quoteIdent(key)}`,
+      );
     }
     for (const table of p.tables) {
       await client.query(`ALTER TABLE ${table} RENAME TO ${quoteIdent(`${table}__old`)}`);
@@ -171,7 +224,14 @@ export interface VerifyReport {
   checkpoint: Checkpoint;
   events: number;
   seconds: number;
-  tables: { table: string; liveRows: number; rebuiltRows: number; onlyInLive: number; onlyInRebuilt: number; samples: unknown[] }[];
+  tables: {
+    table: string;
+    liveRows: number;
+    rebuiltRows: number;
+    onlyInLive: number;
+    onlyInRebuilt: number;
+    samples: unknown[];
+  }[];
   ok: boolean;
 }
 
@@ -185,14 +245,20 @@ async function verifyNow(pool: pg.Pool, store: EventStore, p: PostgresProjection
   // build only up to where the live projection is now: it only moves forward, so under the lock
   // below the shadow is at or behind it and catches up with a short feed (a lagging projection
   // no longer means a second full rebuild while its writers wait)
-  const { rows: before } = await pool.query<{ checkpoint: string }>('SELECT checkpoint FROM projection_checkpoints WHERE name = $1', [p.name]);
+  const { rows: before } = await pool.query<{ checkpoint: string }>(
+    'SELECT checkpoint FROM projection_checkpoints WHERE name = $1',
+    [p.name],
+  );
   const built = (await buildShadows(pool, store, [p], undefined, before[0]?.checkpoint ?? START)).get(p.name)!;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     // writers wait; readers go on
     for (const table of p.tables) await client.query(`LOCK TABLE ${table} IN SHARE MODE`);
-    const { rows } = await client.query<{ checkpoint: string }>('SELECT checkpoint FROM projection_checkpoints WHERE name = $1', [p.name]);
+    const { rows } = await client.query<{ checkpoint: string }>(
+      'SELECT checkpoint FROM projection_checkpoints WHERE name = $1',
+      [p.name],
+    );
     const live = rows[0]?.checkpoint ?? START;
     let from = built.checkpoint;
     if (compareCheckpoints(built.checkpoint, live) > 0) {
@@ -203,7 +269,12 @@ async function verifyNow(pool: pg.Pool, store: EventStore, p: PostgresProjection
     const caught = await feed(client, store, p, from, live);
     const tables: VerifyReport['tables'] = [];
     for (const table of p.tables) {
-      const cols = (await client.query<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [table])).rows
+      const cols = (
+        await client.query<{ column_name: string }>(
+          'SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position',
+          [table],
+        )
+      ).rows
         .map((r) => r.column_name)
         .filter((c) => !(p.volatileColumns?.[table] ?? []).includes(c));
       const list = cols.map(quoteIdent).join(', ');
@@ -213,14 +284,19 @@ async function verifyNow(pool: pg.Pool, store: EventStore, p: PostgresProjection
       };
       const onlyLive = await diff(table, shadowOf(table));
       const onlyRebuilt = await diff(shadowOf(table), table);
-      const counts = await client.query<{ live: number; rebuilt: number }>(`SELECT (SELECT count(*)::int FROM ${table}) AS live, (SELECT count(*)::int FROM ${shadowOf(table)}) AS rebuilt`);
+      const counts = await client.query<{ live: number; rebuilt: number }>(
+        `SELECT (SELECT count(*)::int FROM ${table}) AS live, (SELECT count(*)::int FROM ${shadowOf(table)}) AS rebuilt`,
+      );
       tables.push({
         table,
         liveRows: counts.rows[0]!.live,
         rebuiltRows: counts.rows[0]!.rebuilt,
         onlyInLive: onlyLive.length,
         onlyInRebuilt: onlyRebuilt.length,
-        samples: [...onlyLive.slice(0, 3).map((r) => ({ live: r })), ...onlyRebuilt.slice(0, 3).map((r) => ({ rebuilt: r }))],
+        samples: [
+          ...onlyLive.slice(0, 3).map((r) => ({ live: r })),
+          ...onlyRebuilt.slice(0, 3).map((r) => ({ rebuilt: r })),
+        ],
       });
     }
     await client.query('ROLLBACK');
@@ -264,7 +340,12 @@ export const LAG_COUNT_LIMIT = 1000;
  * another log (EventStoreDB, whose positions are byte offsets) it goes through the port: the
  * events after the checkpoint are counted up to LAG_COUNT_LIMIT.
  */
-export async function projectionStatus(pool: pg.Pool, names: string[], store?: EventStore, filters: Record<string, EventFilter | undefined> = {}): Promise<ProjectionStatus[]> {
+export async function projectionStatus(
+  pool: pg.Pool,
+  names: string[],
+  store?: EventStore,
+  filters: Record<string, EventFilter | undefined> = {},
+): Promise<ProjectionStatus[]> {
   if (store && !(store instanceof PostgresEventStore)) return projectionStatusThroughPort(pool, names, store, filters);
   const head = (await pool.query<{ p: number | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? null;
   const rows = await checkpointRows(pool);
@@ -288,14 +369,23 @@ export async function projectionStatus(pool: pg.Pool, names: string[], store?: E
       continue;
     }
     const waiting =
-      (await pool.query<{ s: number | null }>('SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)', [after.transactionId, after.position])).rows[0]
-        ?.s ?? 0;
+      (
+        await pool.query<{ s: number | null }>(
+          'SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)',
+          [after.transactionId, after.position],
+        )
+      ).rows[0]?.s ?? 0;
     out.push(statusRow(name, r, head, head === null ? 0 : Math.max(0, head - (r?.position ?? 0)), waiting));
   }
   return out;
 }
 
-async function projectionStatusThroughPort(pool: pg.Pool, names: string[], store: EventStore, filters: Record<string, EventFilter | undefined>): Promise<ProjectionStatus[]> {
+async function projectionStatusThroughPort(
+  pool: pg.Pool,
+  names: string[],
+  store: EventStore,
+  filters: Record<string, EventFilter | undefined>,
+): Promise<ProjectionStatus[]> {
   const rows = await checkpointRows(pool);
   const out: ProjectionStatus[] = [];
   for (const name of names) {
@@ -304,7 +394,10 @@ async function projectionStatusThroughPort(pool: pg.Pool, names: string[], store
     const oldest = after.events[0];
     const waiting = oldest ? (Date.now() - oldest.recordedAt.getTime()) / 1000 : 0;
     // the head is known only when everything after the checkpoint fitted in one read
-    const head = after.events.length < LAG_COUNT_LIMIT ? (after.events[after.events.length - 1]?.position ?? r?.position ?? null) : null;
+    const head =
+      after.events.length < LAG_COUNT_LIMIT
+        ? (after.events[after.events.length - 1]?.position ?? r?.position ?? null)
+        : null;
     out.push(statusRow(name, r, head, after.events.length, waiting));
   }
   return out;
@@ -320,11 +413,19 @@ interface CheckpointRow {
 }
 
 async function checkpointRows(pool: pg.Pool): Promise<Map<string, CheckpointRow>> {
-  const { rows } = await pool.query<CheckpointRow & { name: string }>('SELECT name, version, checkpoint, position, updated_at, last_error, error_at FROM projection_checkpoints');
+  const { rows } = await pool.query<CheckpointRow & { name: string }>(
+    'SELECT name, version, checkpoint, position, updated_at, last_error, error_at FROM projection_checkpoints',
+  );
   return new Map(rows.map((r) => [r.name, r]));
 }
 
-function statusRow(name: string, r: CheckpointRow | undefined, head: number | null, lagEvents: number, waiting: number): ProjectionStatus {
+function statusRow(
+  name: string,
+  r: CheckpointRow | undefined,
+  head: number | null,
+  lagEvents: number,
+  waiting: number,
+): ProjectionStatus {
   return {
     name,
     version: r?.version ?? null,

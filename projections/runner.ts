@@ -70,7 +70,8 @@ export interface ProjectionRunnerOptions {
 }
 
 /** A stable 63-bit advisory lock key for a projection name. */
-const lockKey = (name: string) => createHash('sha256').update(`postlog-projection:${name}`).digest().readBigInt64BE(0).toString();
+const lockKey = (name: string) =>
+  createHash('sha256').update(`postlog-projection:${name}`).digest().readBigInt64BE(0).toString();
 
 /**
  * Runs one projection: exactly one process at a time (a session advisory lock held on a
@@ -88,7 +89,10 @@ export class ProjectionRunner {
   private checkpoint = START;
   leader = false;
 
-  constructor(private readonly projection: Projection, private readonly o: ProjectionRunnerOptions) {}
+  constructor(
+    private readonly projection: Projection,
+    private readonly o: ProjectionRunnerOptions,
+  ) {}
 
   start(): void {
     void this.tryLead();
@@ -148,7 +152,9 @@ export class ProjectionRunner {
         }
         this.lockClient = client;
       }
-      const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [lockKey(this.projection.name)]);
+      const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
+        lockKey(this.projection.name),
+      ]);
       if (!rows[0]?.ok) {
         this.schedule(this.o.standbyRetryMs ?? 2000);
         return;
@@ -162,7 +168,12 @@ export class ProjectionRunner {
       // checkpoint commit): it must check for copies again
       if (isSinkProjection(this.projection)) this.projection.resume?.();
       this.subscription = this.o.eventStore.subscribeAll(
-        { from, batchSize: this.o.batchSize ?? (isSinkProjection(this.projection) ? this.projection.batchSize : undefined) ?? 500, ...(this.projection.filter ? { filter: this.projection.filter } : {}) },
+        {
+          from,
+          batchSize:
+            this.o.batchSize ?? (isSinkProjection(this.projection) ? this.projection.batchSize : undefined) ?? 500,
+          ...(this.projection.filter ? { filter: this.projection.filter } : {}),
+        },
         (events) => this.applyBatch(events),
       );
       await this.subscription.done;
@@ -177,7 +188,10 @@ export class ProjectionRunner {
       const message = (err as Error).message;
       log.error({ error: message, failures: this.failures }, 'projection failed; retrying');
       await this.o.pool
-        .query('UPDATE projection_checkpoints SET last_error = $2, error_at = now() WHERE name = $1', [this.projection.name, message.slice(0, 2000)])
+        .query('UPDATE projection_checkpoints SET last_error = $2, error_at = now() WHERE name = $1', [
+          this.projection.name,
+          message.slice(0, 2000),
+        ])
         .catch(() => undefined);
       this.schedule(Math.min(60_000, 500 * 2 ** Math.min(this.failures, 7)));
     }
@@ -186,11 +200,16 @@ export class ProjectionRunner {
   /** Creates or resets the checkpoint row; returns where to read from. */
   private async prepare(): Promise<string> {
     const checkpoint = await inTransaction(this.o.pool, async (client) => {
-      const { rows } = await client.query<{ version: number; checkpoint: string }>('SELECT version, checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.projection.name]);
+      const { rows } = await client.query<{ version: number; checkpoint: string }>(
+        'SELECT version, checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
+        [this.projection.name],
+      );
       const row = rows[0];
       if (row && row.version > this.projection.version) {
         // a newer Postlog owns these tables (a rolling upgrade): never rebuild them backwards
-        throw new Error(`the database holds version ${row.version} of projection ${this.projection.name}; this process knows ${this.projection.version}: upgrade it`);
+        throw new Error(
+          `the database holds version ${row.version} of projection ${this.projection.name}; this process knows ${this.projection.version}: upgrade it`,
+        );
       }
       if (row && row.version === this.projection.version) return row.checkpoint;
       if (isSinkProjection(this.projection)) await this.projection.reset?.();

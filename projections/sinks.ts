@@ -63,7 +63,13 @@ const sinks: SinkDefinition[] = [
     enabled: (config) => config.clickhouseUrl !== undefined,
     create: ({ config, logger, metrics, eventStore }) =>
       clickhouseAnalyticsSink({
-        clickhouse: createClickHouse({ url: config.clickhouseUrl!, database: config.clickhouseDatabase, user: config.clickhouseUser, password: config.clickhousePassword, logger }),
+        clickhouse: createClickHouse({
+          url: config.clickhouseUrl!,
+          database: config.clickhouseDatabase,
+          user: config.clickhouseUser,
+          password: config.clickhousePassword,
+          logger,
+        }),
         eventStore,
         logger,
         metrics,

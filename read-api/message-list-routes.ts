@@ -42,11 +42,25 @@ const MessageRow = z.object({
 const StatsDay = z
   .object({ server_id: z.string(), day: z.string() })
   .catchall(count)
-  .describe('accepted, held, delivered, deferred, bounced, failed, cancelled, opened_total, opened_unique, clicked_total, clicked_unique, complained, unsubscribed');
-const QueueDestination = z.object({ domain: z.string(), queued: count, retrying: count, held: count, sending: count, oldest_due: z.string().nullable() });
+  .describe(
+    'accepted, held, delivered, deferred, bounced, failed, cancelled, opened_total, opened_unique, clicked_total, clicked_unique, complained, unsubscribed',
+  );
+const QueueDestination = z.object({
+  domain: z.string(),
+  queued: count,
+  retrying: count,
+  held: count,
+  sending: count,
+  oldest_due: z.string().nullable(),
+});
 
 /** The servers a request may read (undefined: an error answer was sent). */
-async function readableServers(deps: ListDeps, req: FastifyRequest, reply: FastifyReply, serverId: string | undefined): Promise<string[] | null | undefined> {
+async function readableServers(
+  deps: ListDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  serverId: string | undefined,
+): Promise<string[] | null | undefined> {
   const scope = await serverScope(deps.tenancy, req, serverId);
   if (!scope.ok) {
     sendError(reply, scope.status, 'NOT_FOUND', scope.message);
@@ -79,7 +93,9 @@ export function messageListRoutes(deps: ListDeps) {
         security,
         querystring: z.object({
           serverId: z.uuid().optional(),
-          status: z.enum(['accepted', 'held', 'released', 'queued', 'deferred', 'delivered', 'bounced', 'failed', 'cancelled']).optional(),
+          status: z
+            .enum(['accepted', 'held', 'released', 'queued', 'deferred', 'delivered', 'bounced', 'failed', 'cancelled'])
+            .optional(),
           recipient: z.string().min(1).max(320).optional(),
           tag: z.string().min(1).max(100).optional(),
           since: IsoTimestamp.optional(),
@@ -88,13 +104,19 @@ export function messageListRoutes(deps: ListDeps) {
           limit: z.coerce.number().int().min(1).max(500).default(50),
           cursor: z.string().max(200).optional(),
         }),
-        response: responses({ 200: z.object({ messages: z.array(MessageRow), nextCursor: z.string().nullable() }) }, fails),
+        response: responses(
+          { 200: z.object({ messages: z.array(MessageRow), nextCursor: z.string().nullable() }) },
+          fails,
+        ),
       },
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
         const cursor = req.query.cursor ? decodeCursor(req.query.cursor) : undefined;
-        if (req.query.cursor && !cursor) return sendError(reply, 400, 'VALIDATION_FAILED', 'cursor is not valid', [{ path: 'querystring.cursor', message: 'is not valid' }]);
+        if (req.query.cursor && !cursor)
+          return sendError(reply, 400, 'VALIDATION_FAILED', 'cursor is not valid', [
+            { path: 'querystring.cursor', message: 'is not valid' },
+          ]);
         const q = req.query;
         const { rows } = await deps.pool.query(
           `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
@@ -110,7 +132,18 @@ export function messageListRoutes(deps: ListDeps) {
               AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
             ORDER BY accepted_at DESC, message_id DESC
             LIMIT $10`,
-          [servers, q.status ?? null, q.recipient ?? null, q.tag ?? null, q.since ?? null, q.until ?? null, q.q ?? null, cursor?.at ?? null, cursor?.id ?? null, q.limit],
+          [
+            servers,
+            q.status ?? null,
+            q.recipient ?? null,
+            q.tag ?? null,
+            q.since ?? null,
+            q.until ?? null,
+            q.q ?? null,
+            cursor?.at ?? null,
+            cursor?.id ?? null,
+            q.limit,
+          ],
         );
         const messages = rows.map((r) => ({
           id: r.id,
@@ -135,7 +168,10 @@ export function messageListRoutes(deps: ListDeps) {
           deliveredAt: r.delivered_at ? r.delivered_at.toISOString() : null,
         }));
         const last = messages[messages.length - 1];
-        return reply.send({ messages, nextCursor: messages.length === q.limit && last ? encodeCursor(last.acceptedAt, last.id) : null });
+        return reply.send({
+          messages,
+          nextCursor: messages.length === q.limit && last ? encodeCursor(last.acceptedAt, last.id) : null,
+        });
       },
     });
 
@@ -143,7 +179,8 @@ export function messageListRoutes(deps: ListDeps) {
       preHandler: auth,
       schema: {
         tags: ['stats'],
-        summary: 'Daily counts per server (accepted, delivered, deferred, bounced, failed, opens and clicks unique and total, complaints, unsubscribes)',
+        summary:
+          'Daily counts per server (accepted, delivered, deferred, bounced, failed, opens and clicks unique and total, complaints, unsubscribes)',
         security,
         querystring: z.object({ serverId: z.uuid().optional(), since: IsoDate.optional(), until: IsoDate.optional() }),
         response: responses({ 200: z.object({ days: z.array(StatsDay), totals: z.record(z.string(), count) }) }, fails),
@@ -160,14 +197,21 @@ export function messageListRoutes(deps: ListDeps) {
           [servers, req.query.since ?? null, req.query.until ?? null],
         );
         const totals: Record<string, number> = {};
-        for (const r of rows) for (const [k, v] of Object.entries(r)) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;
+        for (const r of rows)
+          for (const [k, v] of Object.entries(r)) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;
         return reply.send({ days: rows, totals });
       },
     });
 
     app.get('/v2/queue', {
       preHandler: auth,
-      schema: { tags: ['queue'], summary: 'The delivery queue per recipient domain: queued, retrying, held, oldest due', security, querystring: z.object({ serverId: z.uuid().optional() }), response: responses({ 200: z.object({ destinations: z.array(QueueDestination) }) }, fails) },
+      schema: {
+        tags: ['queue'],
+        summary: 'The delivery queue per recipient domain: queued, retrying, held, oldest due',
+        security,
+        querystring: z.object({ serverId: z.uuid().optional() }),
+        response: responses({ 200: z.object({ destinations: z.array(QueueDestination) }) }, fails),
+      },
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
@@ -182,7 +226,9 @@ export function messageListRoutes(deps: ListDeps) {
             GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT 500`,
           [servers],
         );
-        return reply.send({ destinations: rows.map((r) => ({ ...r, oldest_due: r.oldest_due ? r.oldest_due.toISOString() : null })) });
+        return reply.send({
+          destinations: rows.map((r) => ({ ...r, oldest_due: r.oldest_due ? r.oldest_due.toISOString() : null })),
+        });
       },
     });
   };

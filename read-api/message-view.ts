@@ -1,4 +1,11 @@
-import { evolve, initialState, messageEventCodec, messageStreamId, type MessageEvent, type MessageStatus } from '../domain/index.js';
+import {
+  evolve,
+  initialState,
+  messageEventCodec,
+  messageStreamId,
+  type MessageEvent,
+  type MessageStatus,
+} from '../domain/index.js';
 import type { EventStore, RecordedEvent } from '../infra/event-store/index.js';
 
 export interface DeliveryView {
@@ -35,7 +42,20 @@ export interface MessageView {
   scheduledAt: string | null;
   nextAttemptAt: string | null;
   attempts: number;
-  timestamps: Partial<Record<'acceptedAt' | 'queuedAt' | 'heldAt' | 'releasedAt' | 'lastAttemptAt' | 'deliveredAt' | 'bouncedAt' | 'failedAt' | 'cancelledAt', string>>;
+  timestamps: Partial<
+    Record<
+      | 'acceptedAt'
+      | 'queuedAt'
+      | 'heldAt'
+      | 'releasedAt'
+      | 'lastAttemptAt'
+      | 'deliveredAt'
+      | 'bouncedAt'
+      | 'failedAt'
+      | 'cancelledAt',
+      string
+    >
+  >;
   bounce: { classification: string; diagnostic: string; enhancedCode: string | null; kind: 'sync' | 'async' } | null;
   deliveries: DeliveryView[];
   opens: { at: string; ip: string | null; userAgent: string | null; machine: boolean }[];
@@ -106,7 +126,9 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
         view.nextAttemptAt = e.data.nextAttemptAt;
         break;
       case 'MessageDelivered':
-        view.deliveries.push(deliveryView('delivered', e.data.delivery, `accepted by ${e.data.delivery.mxHost ?? 'the remote server'}`));
+        view.deliveries.push(
+          deliveryView('delivered', e.data.delivery, `accepted by ${e.data.delivery.mxHost ?? 'the remote server'}`),
+        );
         view.timestamps.lastAttemptAt = e.data.delivery.at;
         view.timestamps.deliveredAt = e.data.at;
         view.nextAttemptAt = null;
@@ -117,7 +139,12 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
           view.timestamps.lastAttemptAt = e.data.delivery.at;
         }
         view.timestamps.bouncedAt = e.data.at;
-        view.bounce = { classification: e.data.classification, diagnostic: e.data.diagnostic, enhancedCode: e.data.enhancedCode ?? null, kind: e.data.kind };
+        view.bounce = {
+          classification: e.data.classification,
+          diagnostic: e.data.diagnostic,
+          enhancedCode: e.data.enhancedCode ?? null,
+          kind: e.data.kind,
+        };
         view.nextAttemptAt = null;
         break;
       case 'MessageFailed':
@@ -129,10 +156,21 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
         view.nextAttemptAt = null;
         break;
       case 'MessageOpened':
-        view.opens.push({ at: e.data.at, ip: e.data.ip ?? null, userAgent: e.data.userAgent ?? null, machine: e.data.machine });
+        view.opens.push({
+          at: e.data.at,
+          ip: e.data.ip ?? null,
+          userAgent: e.data.userAgent ?? null,
+          machine: e.data.machine,
+        });
         break;
       case 'MessageLinkClicked':
-        view.clicks.push({ at: e.data.at, url: e.data.url, ip: e.data.ip ?? null, userAgent: e.data.userAgent ?? null, machine: e.data.machine });
+        view.clicks.push({
+          at: e.data.at,
+          url: e.data.url,
+          ip: e.data.ip ?? null,
+          userAgent: e.data.userAgent ?? null,
+          machine: e.data.machine,
+        });
         break;
       default:
         break;
@@ -142,7 +180,11 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
   return view;
 }
 
-function deliveryView(outcome: DeliveryView['outcome'], d: Extract<MessageEvent, { type: 'MessageDelivered' }>['data']['delivery'], detail: string): DeliveryView {
+function deliveryView(
+  outcome: DeliveryView['outcome'],
+  d: Extract<MessageEvent, { type: 'MessageDelivered' }>['data']['delivery'],
+  detail: string,
+): DeliveryView {
   return {
     attempt: d.attempt,
     outcome,

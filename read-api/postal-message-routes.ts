@@ -1,12 +1,28 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import PostalMime from 'postal-mime';
-import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../infra/http/postal-envelope.js';
+import {
+  postalAuthenticate,
+  postalError,
+  postalParameterError,
+  postalParams,
+  postalSuccess,
+} from '../infra/http/postal-envelope.js';
 import { PostalMessageParams, postalRouteSchema, postalValidatorCompiler } from '../infra/http/postal-openapi.js';
 import { loadMessageView, type MessageView } from './message-view.js';
 import type { ReadApiDeps } from './read-deps.js';
 
-const EXPANSIONS = ['status', 'details', 'inspection', 'plain_body', 'html_body', 'attachments', 'headers', 'raw_message', 'activity_entries'] as const;
+const EXPANSIONS = [
+  'status',
+  'details',
+  'inspection',
+  'plain_body',
+  'html_body',
+  'attachments',
+  'headers',
+  'raw_message',
+  'activity_entries',
+] as const;
 
 /** Postal's message statuses, from ours. */
 export function postalStatus(view: MessageView): string {
@@ -30,7 +46,7 @@ export function postalStatus(view: MessageView): string {
 
 const seconds = (iso: string | undefined | null) => (iso ? Date.parse(iso) / 1000 : null);
 /** Ruby's Base64.encode64: lines of 60 characters, each ending in a newline. */
-const encode64 = (b: Buffer) => (b.toString('base64').match(/.{1,60}/g) ?? []).map((l) => l + '\n').join('');
+const encode64 = (b: Buffer) => (b.toString('base64').match(/.{1,60}/g) ?? []).map((l) => `${l}\n`).join('');
 
 /** Postal's /api/v1/messages/message and /api/v1/messages/deliveries, answered from the log. */
 export function postalMessageRoutes(deps: ReadApiDeps) {
@@ -40,17 +56,39 @@ export function postalMessageRoutes(deps: ReadApiDeps) {
     });
     app.setErrorHandler((error, req, reply) => {
       req.log.error({ err: error }, 'Postal API request failed');
-      return postalError(req, reply, 'InternalServerError', { message: 'internal error; the request id is in the logs' });
+      return postalError(req, reply, 'InternalServerError', {
+        message: 'internal error; the request id is in the logs',
+      });
     });
     for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
       const options = { validatorCompiler: postalValidatorCompiler };
-      app.route({ method, url: '/api/v1/messages/message', ...options, schema: postalRouteSchema(method, 'A message, with the details asked for in _expansions (Postal)', PostalMessageParams), handler: (req, reply) => message(deps, req, reply) });
-      app.route({ method, url: '/api/v1/messages/deliveries', ...options, schema: postalRouteSchema(method, "A message's delivery attempts (Postal)", PostalMessageParams), handler: (req, reply) => deliveries(deps, req, reply) });
+      app.route({
+        method,
+        url: '/api/v1/messages/message',
+        ...options,
+        schema: postalRouteSchema(
+          method,
+          'A message, with the details asked for in _expansions (Postal)',
+          PostalMessageParams,
+        ),
+        handler: (req, reply) => message(deps, req, reply),
+      });
+      app.route({
+        method,
+        url: '/api/v1/messages/deliveries',
+        ...options,
+        schema: postalRouteSchema(method, "A message's delivery attempts (Postal)", PostalMessageParams),
+        handler: (req, reply) => deliveries(deps, req, reply),
+      });
     }
   };
 }
 
-async function findMessage(deps: ReadApiDeps, req: FastifyRequest, reply: FastifyReply): Promise<{ view: MessageView; params: Record<string, unknown> } | undefined> {
+async function findMessage(
+  deps: ReadApiDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<{ view: MessageView; params: Record<string, unknown> } | undefined> {
   const server = await postalAuthenticate(req, reply, deps.auth);
   if (!server) return undefined;
   const parsed = postalParams(req);
@@ -76,9 +114,16 @@ async function message(deps: ReadApiDeps, req: FastifyRequest, reply: FastifyRep
   const found = await findMessage(deps, req, reply);
   if (!found) return reply;
   const { view, params } = found;
-  const requested = params._expansions === true ? [...EXPANSIONS] : Array.isArray(params._expansions) ? EXPANSIONS.filter((e) => (params._expansions as unknown[]).includes(e)) : [];
+  const requested =
+    params._expansions === true
+      ? [...EXPANSIONS]
+      : Array.isArray(params._expansions)
+        ? EXPANSIONS.filter((e) => (params._expansions as unknown[]).includes(e))
+        : [];
   const data: Record<string, unknown> = { id: Number(view.id), token: view.token };
-  const needsContent = requested.some((e) => ['plain_body', 'html_body', 'attachments', 'headers', 'raw_message'].includes(e));
+  const needsContent = requested.some((e) =>
+    ['plain_body', 'html_body', 'attachments', 'headers', 'raw_message'].includes(e),
+  );
   const raw = needsContent ? await deps.contents.get(view.contentHash) : undefined;
   const email = raw ? await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' }) : undefined;
   for (const expansion of requested) {
@@ -118,7 +163,13 @@ async function message(deps: ReadApiDeps, req: FastifyRequest, reply: FastifyRep
       case 'attachments':
         data.attachments = (email?.attachments ?? []).map((a) => {
           const body = Buffer.from(a.content as ArrayBuffer);
-          return { filename: a.filename ?? '', content_type: a.mimeType, data: encode64(body), size: body.length, hash: createHash('sha1').update(body).digest('hex') };
+          return {
+            filename: a.filename ?? '',
+            content_type: a.mimeType,
+            data: encode64(body),
+            size: body.length,
+            hash: createHash('sha1').update(body).digest('hex'),
+          };
         });
         break;
       case 'headers': {
@@ -151,7 +202,10 @@ async function deliveries(deps: ReadApiDeps, req: FastifyRequest, reply: Fastify
       id: i + 1,
       status: d.outcome === 'delivered' ? 'Sent' : d.outcome === 'deferred' ? 'SoftFail' : 'HardFail',
       details: d.detail.slice(0, 250),
-      output: d.smtpCode !== null ? `${d.smtpCode} ${d.enhancedCode ? d.enhancedCode + ' ' : ''}${d.smtpText ?? ''}`.trim().slice(0, 250) : null,
+      output:
+        d.smtpCode !== null
+          ? `${d.smtpCode} ${d.enhancedCode ? `${d.enhancedCode} ` : ''}${d.smtpText ?? ''}`.trim().slice(0, 250)
+          : null,
       sent_with_ssl: d.tls !== null,
       log_id: null,
       time: Math.round(d.durationMs / 10) / 100,

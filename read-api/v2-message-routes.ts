@@ -35,7 +35,8 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
       },
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
-        if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        if (!view || !(await mayRead(deps, req, view)))
+          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         const { events: _events, contentHash: _hash, ...rest } = view;
         return reply.send(rest);
       },
@@ -52,7 +53,8 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
       },
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
-        if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        if (!view || !(await mayRead(deps, req, view)))
+          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         return reply.send({
           id: view.id,
           stream: `message-${view.id}`,
@@ -78,14 +80,27 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
         security: [{ apiKey: [] }, { adminToken: [] }],
         params: Params,
         // 410: the content is gone after the retention period (the history stays)
-        response: responses({ 200: { description: 'the message as accepted', content: { 'message/rfc822': { schema: z.string() } } } }, [...fails, 410]),
+        response: responses(
+          { 200: { description: 'the message as accepted', content: { 'message/rfc822': { schema: z.string() } } } },
+          [...fails, 410],
+        ),
       },
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
-        if (!view || !(await mayRead(deps, req, view))) return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        if (!view || !(await mayRead(deps, req, view)))
+          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         const raw = await deps.contents.get(view.contentHash);
-        if (!raw) return sendError(reply, 410, 'CONTENT_EXPIRED', 'the message content was removed after the retention period; its history remains');
-        return reply.type('message/rfc822').header('content-disposition', `attachment; filename="message-${view.id}.eml"`).send(raw as unknown as string); // bytes, sent as they are (the document says: a string of message/rfc822)
+        if (!raw)
+          return sendError(
+            reply,
+            410,
+            'CONTENT_EXPIRED',
+            'the message content was removed after the retention period; its history remains',
+          );
+        return reply
+          .type('message/rfc822')
+          .header('content-disposition', `attachment; filename="message-${view.id}.eml"`)
+          .send(raw as unknown as string); // bytes, sent as they are (the document says: a string of message/rfc822)
       },
     });
   };

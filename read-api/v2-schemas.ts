@@ -35,10 +35,27 @@ export const MessageViewSchema = z.object({
   nextAttemptAt: iso.nullable(),
   attempts: z.number(),
   timestamps: z.record(z.string(), iso),
-  bounce: z.object({ classification: z.string(), diagnostic: z.string(), enhancedCode: z.string().nullable(), kind: z.enum(['sync', 'async']) }).nullable(),
+  bounce: z
+    .object({
+      classification: z.string(),
+      diagnostic: z.string(),
+      enhancedCode: z.string().nullable(),
+      kind: z.enum(['sync', 'async']),
+    })
+    .nullable(),
   deliveries: z.array(DeliveryViewSchema),
-  opens: z.array(z.object({ at: iso, ip: z.string().nullable(), userAgent: z.string().nullable(), machine: z.boolean() })),
-  clicks: z.array(z.object({ at: iso, url: z.string(), ip: z.string().nullable(), userAgent: z.string().nullable(), machine: z.boolean() })),
+  opens: z.array(
+    z.object({ at: iso, ip: z.string().nullable(), userAgent: z.string().nullable(), machine: z.boolean() }),
+  ),
+  clicks: z.array(
+    z.object({
+      at: iso,
+      url: z.string(),
+      ip: z.string().nullable(),
+      userAgent: z.string().nullable(),
+      machine: z.boolean(),
+    }),
+  ),
 });
 
 export const MessageHistorySchema = z.object({

@@ -34,7 +34,11 @@ const env = { ...process.env };
 if (!env.POSTLOG_TEST_DATABASE_URL) {
   tempDir = mkdtempSync(join(tmpdir(), 'postlog-test-pg-'));
   chmodSync(tempDir, 0o755); // as root the server runs as "postgres", which must enter it
-  embedded = new EmbeddedPostgres({ dataDir: tempDir, port: await freePort(), logger: createLogger({ level: 'warn', format: 'json' }) });
+  embedded = new EmbeddedPostgres({
+    dataDir: tempDir,
+    port: await freePort(),
+    logger: createLogger({ level: 'warn', format: 'json' }),
+  });
   env.POSTLOG_TEST_DATABASE_URL = await embedded.start();
 }
 
@@ -51,7 +55,10 @@ env.TMPDIR = runTemp;
 // A hung test fails after 5 minutes instead of holding CI for its full budget. Not --test-force-exit:
 // on Node 20 it ended files before their last suites ran (and reported them green). Test files that
 // start processes stop them in after() (stopLeftoverPostlogProcesses) so a failure cannot hang the run.
-const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', ...files], { stdio: 'inherit', env });
+const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', ...files], {
+  stdio: 'inherit',
+  env,
+});
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await embedded?.stop();
 if (tempDir) rmSync(tempDir, { recursive: true, force: true });

@@ -1,1 +1,8 @@
-export { handleMessageCommand, loadMessage, loadMessages, type CommandError, type CommandOutcome, type LoadedMessage } from './message-command-handler.js';
+export {
+  handleMessageCommand,
+  loadMessage,
+  loadMessages,
+  type CommandError,
+  type CommandOutcome,
+  type LoadedMessage,
+} from './message-command-handler.js';

@@ -13,7 +13,13 @@ import {
   type MessageState,
   type Result,
 } from '../domain/index.js';
-import type { AppendError, EventMetadata, EventStore, ExpectedRevision, RecordedEvent } from '../infra/event-store/index.js';
+import type {
+  AppendError,
+  EventMetadata,
+  EventStore,
+  ExpectedRevision,
+  RecordedEvent,
+} from '../infra/event-store/index.js';
 
 export type CommandError =
   | MessageError
@@ -38,7 +44,10 @@ export async function loadMessage(store: EventStore, messageId: string): Promise
 }
 
 /** Many messages with one read (the MTA loads a connection's worth at once). */
-export async function loadMessages(store: EventStore, messageIds: string[]): Promise<Map<string, Result<LoadedMessage, CommandError>>> {
+export async function loadMessages(
+  store: EventStore,
+  messageIds: string[],
+): Promise<Map<string, Result<LoadedMessage, CommandError>>> {
   const streams = await store.readStreams(messageIds.map(messageStreamId));
   return new Map(messageIds.map((id) => [id, foldRecorded(streams.get(messageStreamId(id)) ?? [])]));
 }
@@ -47,7 +56,8 @@ function foldRecorded(recorded: RecordedEvent[]): Result<LoadedMessage, CommandE
   let state = initialState();
   for (const r of recorded) {
     const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
-    if (!decoded.ok) return err({ code: 'CORRUPT_STREAM', message: `event ${r.eventId} (${r.type}): ${decoded.error.code}` });
+    if (!decoded.ok)
+      return err({ code: 'CORRUPT_STREAM', message: `event ${r.eventId} (${r.type}): ${decoded.error.code}` });
     state = evolve(state, decoded.value);
   }
   return ok({ state, revision: recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.revision });
@@ -67,7 +77,11 @@ export async function handleMessageCommand(
   known?: LoadedMessage,
 ): Promise<Result<CommandOutcome, CommandError>> {
   const parsed = MessageCommand.safeParse(input);
-  if (!parsed.success) return err({ code: 'INVALID_COMMAND', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  if (!parsed.success)
+    return err({
+      code: 'INVALID_COMMAND',
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    });
   const command = parsed.data;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const loaded = attempt === 1 && known ? ok(known) : await loadMessage(store, messageId);
@@ -82,11 +96,19 @@ export async function handleMessageCommand(
     }
     const appended = await store.append(
       messageStreamId(messageId),
-      events.map((e) => ({ type: e.type, schemaVersion: messageEventCodec.schemaVersionOf(e.type), data: e.data, metadata })),
+      events.map((e) => ({
+        type: e.type,
+        schemaVersion: messageEventCodec.schemaVersionOf(e.type),
+        data: e.data,
+        metadata,
+      })),
       loaded.value.revision,
     );
     if (appended.ok) return ok({ events, state, nextExpectedRevision: appended.value.nextExpectedRevision });
     if (appended.error.code !== 'WRONG_EXPECTED_REVISION') return err(appended.error);
   }
-  return err({ code: 'CONCURRENCY_CONFLICT', message: `message ${messageId} kept changing under ${maxAttempts} attempts` });
+  return err({
+    code: 'CONCURRENCY_CONFLICT',
+    message: `message ${messageId} kept changing under ${maxAttempts} attempts`,
+  });
 }

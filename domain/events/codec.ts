@@ -45,14 +45,22 @@ export function createEventCodec<D extends Record<string, EventDefinition>>(defi
         try {
           value = up(value);
         } catch (e) {
-          return err({ code: 'INVALID_EVENT_DATA', type, message: `upcasting from version ${version}: ${(e as Error).message}` });
+          return err({
+            code: 'INVALID_EVENT_DATA',
+            type,
+            message: `upcasting from version ${version}: ${(e as Error).message}`,
+          });
         }
         version++;
       }
       if (version !== def.schemaVersion) return err({ code: 'UNSUPPORTED_SCHEMA_VERSION', type, schemaVersion });
       const parsed = def.schema.safeParse(value);
       if (!parsed.success) {
-        return err({ code: 'INVALID_EVENT_DATA', type, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+        return err({
+          code: 'INVALID_EVENT_DATA',
+          type,
+          message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        });
       }
       return ok({ type, data: parsed.data } as EventUnion<D>);
     },

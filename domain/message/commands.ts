@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import {
-  BounceClassification,
-  DeliveryAttempt,
-  HoldReason,
-  MessageAccepted,
-} from './events.js';
+import { BounceClassification, DeliveryAttempt, HoldReason, MessageAccepted } from './events.js';
 
 /** Commands carry their own time (`at`): the domain never reads a clock. */
 const at = z.iso.datetime({ offset: true });
 
 export const MessageCommand = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('Accept'), message: MessageAccepted.omit({ at: true }), hold: z.object({ reason: HoldReason, detail: z.string().optional() }).optional(), at }),
+  z.object({
+    type: z.literal('Accept'),
+    message: MessageAccepted.omit({ at: true }),
+    hold: z.object({ reason: HoldReason, detail: z.string().optional() }).optional(),
+    at,
+  }),
   z.object({ type: z.literal('Hold'), reason: HoldReason, detail: z.string().optional(), at }),
   /** operator: a global admin (only one may lift holds the operator's controls put on). */
   z.object({ type: z.literal('Release'), by: z.string().optional(), operator: z.boolean().default(false), at }),
@@ -30,10 +30,33 @@ export const MessageCommand = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('RecordFailure'), reason: z.string(), at }),
   z.object({ type: z.literal('Cancel'), by: z.string().optional(), reason: z.string().optional(), at }),
-  z.object({ type: z.literal('RecordOpen'), ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at }),
-  z.object({ type: z.literal('RecordClick'), url: z.string().min(1), ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at }),
-  z.object({ type: z.literal('RecordUnsubscribe'), method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at }),
-  z.object({ type: z.literal('RecordComplaint'), feedbackType: z.string().default('abuse'), source: z.string().optional(), at }),
+  z.object({
+    type: z.literal('RecordOpen'),
+    ip: z.string().optional(),
+    userAgent: z.string().optional(),
+    machine: z.boolean(),
+    at,
+  }),
+  z.object({
+    type: z.literal('RecordClick'),
+    url: z.string().min(1),
+    ip: z.string().optional(),
+    userAgent: z.string().optional(),
+    machine: z.boolean(),
+    at,
+  }),
+  z.object({
+    type: z.literal('RecordUnsubscribe'),
+    method: z.enum(['one-click', 'link', 'mailto']),
+    ip: z.string().optional(),
+    at,
+  }),
+  z.object({
+    type: z.literal('RecordComplaint'),
+    feedbackType: z.string().default('abuse'),
+    source: z.string().optional(),
+    at,
+  }),
   z.object({ type: z.literal('ExpireContent'), retentionDays: z.number().int().min(0), at }),
   z.object({ type: z.literal('RecordAutoReply'), from: z.string().optional(), subject: z.string().optional(), at }),
 ]);

@@ -22,7 +22,8 @@ export interface MessageError {
 
 type Decision = Result<MessageEvent[], MessageError>;
 
-const fail = (code: MessageErrorCode, state: MessageState, message: string): Decision => err({ code, message, status: state.status });
+const fail = (code: MessageErrorCode, state: MessageState, message: string): Decision =>
+  err({ code, message, status: state.status });
 
 /** Statuses from which an SMTP attempt can be in progress, so its outcome can be recorded. */
 const inFlight: ReadonlySet<MessageStatus> = new Set(['queued', 'deferred']);
@@ -30,7 +31,8 @@ const inFlight: ReadonlySet<MessageStatus> = new Set(['queued', 'deferred']);
 /** Common guard for commands that need a live (existing, non-final) message. */
 function guardLive(state: MessageState): Decision | undefined {
   if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
-  if (finalStatuses.has(state.status)) return fail('MESSAGE_ALREADY_FINAL', state, `the message is already ${state.status}`);
+  if (finalStatuses.has(state.status))
+    return fail('MESSAGE_ALREADY_FINAL', state, `the message is already ${state.status}`);
   return undefined;
 }
 
@@ -38,7 +40,8 @@ function guardAttemptOutcome(state: MessageState): Decision | undefined {
   const live = guardLive(state);
   if (live) return live;
   if (state.status === 'held') return fail('MESSAGE_HELD', state, 'the message is held; release it first');
-  if (!inFlight.has(state.status)) return fail('MESSAGE_NOT_QUEUED', state, `a delivery outcome needs a queued message, not ${state.status}`);
+  if (!inFlight.has(state.status))
+    return fail('MESSAGE_NOT_QUEUED', state, `a delivery outcome needs a queued message, not ${state.status}`);
   return undefined;
 }
 
@@ -63,18 +66,34 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
       const guard = guardLive(state);
       if (guard) return guard;
       if (state.status === 'held') return fail('MESSAGE_HELD', state, 'the message is already held');
-      return ok([{ type: 'MessageHeld', data: { reason: command.reason, ...(command.detail ? { detail: command.detail } : {}), at } }]);
+      return ok([
+        {
+          type: 'MessageHeld',
+          data: { reason: command.reason, ...(command.detail ? { detail: command.detail } : {}), at },
+        },
+      ]);
     }
     case 'Release': {
       const guard = guardLive(state);
       if (guard) return guard;
       if (state.status !== 'held') return fail('MESSAGE_NOT_HELD', state, 'only a held message can be released');
       // the hourly send limit is the operator's control over a tenant: only an operator lifts it
-      if (state.heldReason === 'send_limit' && !command.operator) return fail('RELEASE_NOT_ALLOWED', state, "the server's send limit held this message; only an operator may release it");
+      if (state.heldReason === 'send_limit' && !command.operator)
+        return fail(
+          'RELEASE_NOT_ALLOWED',
+          state,
+          "the server's send limit held this message; only an operator may release it",
+        );
       return ok([
         { type: 'MessageReleased', data: { ...(command.by ? { by: command.by } : {}), at } },
         // a scheduled message released early still waits for its time
-        { type: 'MessageQueued', data: { dueAt: state.scheduledAt && Date.parse(state.scheduledAt) > Date.parse(at) ? state.scheduledAt : at, at } },
+        {
+          type: 'MessageQueued',
+          data: {
+            dueAt: state.scheduledAt && Date.parse(state.scheduledAt) > Date.parse(at) ? state.scheduledAt : at,
+            at,
+          },
+        },
       ]);
     }
     case 'Queue': {
@@ -86,7 +105,12 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
     case 'RecordDeferral': {
       const guard = guardAttemptOutcome(state);
       if (guard) return guard;
-      return ok([{ type: 'MessageDeferred', data: { delivery: command.delivery, reason: command.reason, nextAttemptAt: command.nextAttemptAt, at } }]);
+      return ok([
+        {
+          type: 'MessageDeferred',
+          data: { delivery: command.delivery, reason: command.reason, nextAttemptAt: command.nextAttemptAt, at },
+        },
+      ]);
     }
     case 'RecordDelivery': {
       const guard = guardAttemptOutcome(state);
@@ -99,7 +123,8 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
         // A DSN that arrives after the receiving server first said 250.
         if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
         if (!state.delivered) return fail('MESSAGE_NOT_DELIVERED', state, 'a late bounce needs a delivered message');
-        if (state.bouncedAfterDelivery) return fail('MESSAGE_ALREADY_FINAL', state, 'a late bounce was already recorded');
+        if (state.bouncedAfterDelivery)
+          return fail('MESSAGE_ALREADY_FINAL', state, 'a late bounce was already recorded');
         return ok([{ type: 'MessageBounced', data }]);
       }
       const guard = guardAttemptOutcome(state);
@@ -114,7 +139,16 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
     case 'Cancel': {
       const guard = guardLive(state);
       if (guard) return guard;
-      return ok([{ type: 'MessageCancelled', data: { ...(command.by ? { by: command.by } : {}), ...(command.reason ? { reason: command.reason } : {}), at } }]);
+      return ok([
+        {
+          type: 'MessageCancelled',
+          data: {
+            ...(command.by ? { by: command.by } : {}),
+            ...(command.reason ? { reason: command.reason } : {}),
+            at,
+          },
+        },
+      ]);
     }
     case 'RecordOpen': {
       const guard = guardEngagement(state);
@@ -164,7 +198,13 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
 export function evolve(state: MessageState, event: MessageEvent): MessageState {
   switch (event.type) {
     case 'MessageAccepted':
-      return { ...state, status: 'accepted', messageId: event.data.messageId, serverId: event.data.serverId, ...(event.data.scheduledAt ? { scheduledAt: event.data.scheduledAt } : {}) };
+      return {
+        ...state,
+        status: 'accepted',
+        messageId: event.data.messageId,
+        serverId: event.data.serverId,
+        ...(event.data.scheduledAt ? { scheduledAt: event.data.scheduledAt } : {}),
+      };
     case 'MessageHeld':
       return { ...state, status: 'held', heldReason: event.data.reason };
     case 'MessageReleased': {
@@ -176,7 +216,13 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
     case 'MessageDeferred':
       return { ...state, status: 'deferred', attempts: state.attempts + 1 };
     case 'MessageDelivered':
-      return { ...state, status: 'delivered', attempts: state.attempts + 1, delivered: true, deliveredAt: event.data.at };
+      return {
+        ...state,
+        status: 'delivered',
+        attempts: state.attempts + 1,
+        delivered: true,
+        deliveredAt: event.data.at,
+      };
     case 'MessageBounced':
       return event.data.kind === 'async'
         ? { ...state, status: 'bounced', bouncedAfterDelivery: true }

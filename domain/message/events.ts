@@ -7,7 +7,10 @@ const Timestamp = z.iso.datetime({ offset: true });
 const SmtpReply = z.object({
   code: z.number().int().min(200).max(599),
   /** RFC 3463 enhanced status code, e.g. "5.1.1". */
-  enhancedCode: z.string().regex(/^[245]\.\d{1,3}\.\d{1,3}$/).optional(),
+  enhancedCode: z
+    .string()
+    .regex(/^[245]\.\d{1,3}\.\d{1,3}$/)
+    .optional(),
   text: z.string(),
 });
 
@@ -26,7 +29,15 @@ export type DeliveryAttempt = z.infer<typeof DeliveryAttempt>;
 
 export const HoldReason = z.enum(['development_mode', 'suppressed', 'manual', 'send_limit', 'policy']);
 export const BounceClassification = z.enum([
-  'bad-mailbox', 'mailbox-full', 'policy', 'spam-block', 'auth-failure', 'dns', 'routing', 'content', 'other',
+  'bad-mailbox',
+  'mailbox-full',
+  'policy',
+  'spam-block',
+  'auth-failure',
+  'dns',
+  'routing',
+  'content',
+  'other',
 ]);
 
 export const MessageAccepted = z.object({
@@ -54,7 +65,12 @@ export const MessageAccepted = z.object({
 export const MessageHeld = z.object({ reason: HoldReason, detail: z.string().optional(), at: Timestamp });
 export const MessageReleased = z.object({ by: z.string().optional(), at: Timestamp });
 export const MessageQueued = z.object({ dueAt: Timestamp, at: Timestamp });
-export const MessageDeferred = z.object({ delivery: DeliveryAttempt, reason: z.string(), nextAttemptAt: Timestamp, at: Timestamp });
+export const MessageDeferred = z.object({
+  delivery: DeliveryAttempt,
+  reason: z.string(),
+  nextAttemptAt: Timestamp,
+  at: Timestamp,
+});
 export const MessageDelivered = z.object({ delivery: DeliveryAttempt, at: Timestamp });
 export const MessageBounced = z.object({
   /** sync: the receiving server refused during our SMTP session; async: a DSN arrived later. */
@@ -72,12 +88,24 @@ export const MessageCancelled = z.object({ by: z.string().optional(), reason: z.
 const Hit = { ip: z.string().optional(), userAgent: z.string().optional(), machine: z.boolean(), at: Timestamp };
 export const MessageOpened = z.object(Hit);
 export const MessageLinkClicked = z.object({ url: z.string().min(1), ...Hit });
-export const MessageUnsubscribed = z.object({ method: z.enum(['one-click', 'link', 'mailto']), ip: z.string().optional(), at: Timestamp });
+export const MessageUnsubscribed = z.object({
+  method: z.enum(['one-click', 'link', 'mailto']),
+  ip: z.string().optional(),
+  at: Timestamp,
+});
 /** An automatic answer (out of office, RFC 3834 Auto-Submitted) came back: not a bounce. */
-export const MessageAutoReplied = z.object({ from: z.string().optional(), subject: z.string().optional(), at: Timestamp });
+export const MessageAutoReplied = z.object({
+  from: z.string().optional(),
+  subject: z.string().optional(),
+  at: Timestamp,
+});
 /** The raw content was deleted after the server's retention period; the history stays. */
 export const MessageContentExpired = z.object({ retentionDays: z.number().int().min(0), at: Timestamp });
-export const MessageComplained = z.object({ feedbackType: z.string().default('abuse'), source: z.string().optional(), at: Timestamp });
+export const MessageComplained = z.object({
+  feedbackType: z.string().default('abuse'),
+  source: z.string().optional(),
+  at: Timestamp,
+});
 
 export const messageEventCodec = createEventCodec({
   MessageAccepted: { schema: MessageAccepted, schemaVersion: 1 },

@@ -13,7 +13,8 @@ export interface HitFacts {
   recentDistinctClicks?: number;
 }
 
-const SCANNERS = /bot\b|crawler|spider|preview|proofpoint|mimecast|barracuda|messagelabs|symantec|trend ?micro|safelinks|urldefense|fireeye|forcepoint|cisco|ironport|sophos|zscaler|headlesschrome|python-requests|curl\/|wget\/|go-http-client|java\//i;
+const SCANNERS =
+  /bot\b|crawler|spider|preview|proofpoint|mimecast|barracuda|messagelabs|symantec|trend ?micro|safelinks|urldefense|fireeye|forcepoint|cisco|ironport|sophos|zscaler|headlesschrome|python-requests|curl\/|wget\/|go-http-client|java\//i;
 
 export function machineHit(f: HitFacts): { machine: boolean; reason?: string } {
   const ua = f.userAgent.trim();
@@ -21,10 +22,12 @@ export function machineHit(f: HitFacts): { machine: boolean; reason?: string } {
   if (/GoogleImageProxy|ggpht\.com/i.test(ua)) return { machine: true, reason: 'Google image proxy' };
   if (/YahooMailProxy/i.test(ua)) return { machine: true, reason: 'Yahoo mail proxy' };
   // Apple Mail Privacy Protection fetches with a bare "Mozilla/5.0" and nothing else
-  if (f.kind === 'open' && /^Mozilla\/5\.0$/.test(ua)) return { machine: true, reason: 'Apple Mail Privacy Protection' };
+  if (f.kind === 'open' && /^Mozilla\/5\.0$/.test(ua))
+    return { machine: true, reason: 'Apple Mail Privacy Protection' };
   if (SCANNERS.test(ua)) return { machine: true, reason: 'automated client' };
   if (f.kind === 'click') {
-    if (f.deliveredAt && f.now.getTime() - f.deliveredAt.getTime() < 10_000) return { machine: true, reason: 'clicked within seconds of delivery' };
+    if (f.deliveredAt && f.now.getTime() - f.deliveredAt.getTime() < 10_000)
+      return { machine: true, reason: 'clicked within seconds of delivery' };
     if ((f.recentDistinctClicks ?? 0) >= 2) return { machine: true, reason: 'every link at once' };
   }
   return { machine: false };

@@ -20,7 +20,11 @@ const ROLLUPS: Record<string, string> = {
  * provider; no host at all gives '' (unknown).
  */
 export function mailboxProvider(mxHost: string | undefined | null): string {
-  const host = (mxHost ?? '').trim().toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = (mxHost ?? '')
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   if (host === '') return '';
   const registrable = getDomain(host, { allowPrivateDomains: false });
   if (!registrable) return host;

@@ -27,11 +27,15 @@ function fields(block: string): Map<string, string> {
 }
 
 /** "rfc822; user@example.org" → "user@example.org" */
-const typed = (v: string | undefined) => (v === undefined ? undefined : v.includes(';') ? v.slice(v.indexOf(';') + 1).trim() : v.trim());
+const typed = (v: string | undefined) =>
+  v === undefined ? undefined : v.includes(';') ? v.slice(v.indexOf(';') + 1).trim() : v.trim();
 
 /** RFC 3464 message/delivery-status: the per-message block, then one block per recipient. */
 export function parseDeliveryStatus(text: string): { reportingMta?: string; recipients: DsnRecipient[] } {
-  const blocks = text.split(/\r?\n\s*\r?\n/).map(fields).filter((f) => f.size > 0);
+  const blocks = text
+    .split(/\r?\n\s*\r?\n/)
+    .map(fields)
+    .filter((f) => f.size > 0);
   const first = blocks[0];
   const reportingMta = first && !first.has('action') ? typed(first.get('reporting-mta')) : undefined;
   const recipients = blocks
@@ -68,9 +72,17 @@ export function parseFeedbackReport(text: string): { feedbackType: string; userA
 export function isAutoReply(headers: Map<string, string>, subject: string): boolean {
   const autoSubmitted = headers.get('auto-submitted')?.toLowerCase();
   if (autoSubmitted?.startsWith('auto-replied')) return true;
-  if (headers.has('x-autoreply') || headers.has('x-autorespond') || headers.get('precedence')?.toLowerCase() === 'auto_reply') return true;
-  return /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheit|absence|r[ée]ponse automatique)/i.test(subject.trim());
+  if (
+    headers.has('x-autoreply') ||
+    headers.has('x-autorespond') ||
+    headers.get('precedence')?.toLowerCase() === 'auto_reply'
+  )
+    return true;
+  return /^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheit|absence|r[ée]ponse automatique)/i.test(
+    subject.trim(),
+  );
 }
 
 /** Subjects that non-standard bounces use when they lack an RFC 3464 report. */
-export const BOUNCE_SUBJECT = /undeliver|delivery (status notification|failure|has failed)|failure notice|returned mail|mail delivery (failed|subsystem)|non[- ]?delivery/i;
+export const BOUNCE_SUBJECT =
+  /undeliver|delivery (status notification|failure|has failed)|failure notice|returned mail|mail delivery (failed|subsystem)|non[- ]?delivery/i;

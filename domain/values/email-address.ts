@@ -10,7 +10,8 @@ export interface Mailbox {
 }
 
 // Deliberately plain: RFC 5322 allows more, but nothing a recipient's server would accept.
-const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)$/i;
+const ADDRESS =
+  /^[^\s@<>()[\]\\,;:"]+@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)$/i;
 
 /** Parses one mailbox, "Name <a@b.example>" or "a@b.example". */
 export function parseMailbox(input: string): Result<Mailbox, string> {
@@ -25,8 +26,10 @@ function mailboxOf(input: string, parsed: ReturnType<typeof addressparser>): Res
   // addressparser drops a source route ("<@a.test,@b.test:c@d.test>" gives c@d.test): what is
   // between the angle brackets must be the address itself
   const bracketed = /<([^<>]*)>\s*$/.exec(input);
-  if (bracketed && bracketed[1]!.trim() !== address) return err(`"${input}" is not a plain address (source routes are not allowed)`);
-  if (/^\[.*\]$/.test(address.slice(address.lastIndexOf('@') + 1))) return err(`"${address}": address literals (user@[IP]) are not allowed`);
+  if (bracketed && bracketed[1]!.trim() !== address)
+    return err(`"${input}" is not a plain address (source routes are not allowed)`);
+  if (/^\[.*\]$/.test(address.slice(address.lastIndexOf('@') + 1)))
+    return err(`"${address}": address literals (user@[IP]) are not allowed`);
   const match = ADDRESS.exec(address);
   if (!match || address.length > 254) return err(`"${address}" is not a valid email address`);
   const local = address.slice(0, address.lastIndexOf('@'));
@@ -34,7 +37,8 @@ function mailboxOf(input: string, parsed: ReturnType<typeof addressparser>): Res
   if (/[%!]/.test(local)) return err(`"${address}": "%" and "!" routing is not allowed`);
   const domain = match[1]!.toLowerCase();
   // top-level domains are never numeric: "root@127.0.0.1" or "x@127.1" names an IP, not a domain
-  if (/^\d+$/.test(domain.slice(domain.lastIndexOf('.') + 1))) return err(`"${address}": the domain is an IP address, not a domain name`);
+  if (/^\d+$/.test(domain.slice(domain.lastIndexOf('.') + 1)))
+    return err(`"${address}": the domain is an IP address, not a domain name`);
   return ok({ address, name: name ?? '', domain });
 }
 
@@ -59,7 +63,11 @@ export function parseRecipient(input: string, options: RecipientOptions = {}): R
   const ok4 = literal[3] === undefined || literal[3].split('.').every((n) => Number(n) <= 255);
   const ok6 = literal[2] === undefined || isIpv6(literal[2]);
   if (!ok4 || !ok6) return err(`"${address}": the address literal is not an IP address`);
-  return ok({ address, name: parsed[0]!.name ?? '', domain: address.slice(address.lastIndexOf('@') + 1).toLowerCase() });
+  return ok({
+    address,
+    name: parsed[0]!.name ?? '',
+    domain: address.slice(address.lastIndexOf('@') + 1).toLowerCase(),
+  });
 }
 
 /** The IP address an address-literal domain ("[192.0.2.1]", "[ipv6:…]") names; undefined for a domain name. */
@@ -96,12 +104,14 @@ export function parseDomainName(input: string): Result<string, string> {
  */
 export function singleFromMailbox(headers: { key: string; value: string }[]): Result<Mailbox, string> {
   const from = headers.filter((h) => h.key.toLowerCase() === 'from');
-  if (from.length !== 1) return err(from.length === 0 ? 'the message has no From header' : 'the message has more than one From header');
+  if (from.length !== 1)
+    return err(from.length === 0 ? 'the message has no From header' : 'the message has more than one From header');
   const value = from[0]!.value;
   const trimmed = value.trim();
   const mailboxes = addressparser(trimmed, { flatten: true });
   // counted on the value as it is; parsed once when trimming changes nothing (the usual case)
-  if ((trimmed === value ? mailboxes : addressparser(value, { flatten: true })).length !== 1) return err('the From header must name exactly one mailbox');
+  if ((trimmed === value ? mailboxes : addressparser(value, { flatten: true })).length !== 1)
+    return err('the From header must name exactly one mailbox');
   if (/[\r\n]/.test(value)) return err('must not contain line breaks');
   return mailboxOf(value, mailboxes);
 }

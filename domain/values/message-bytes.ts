@@ -33,11 +33,18 @@ const LF = 0x0a;
 const NUL = 0x00;
 const CRLF = Buffer.from('\r\n');
 
-export function canonicalMessageBytes(raw: Buffer, options: MessageBytesOptions = {}): Result<Buffer, MessageBytesProblem> {
+export function canonicalMessageBytes(
+  raw: Buffer,
+  options: MessageBytesOptions = {},
+): Result<Buffer, MessageBytesProblem> {
   const nul = raw.indexOf(NUL);
   if (nul !== -1) {
     const line = lineNumberAt(raw, nul);
-    return err({ code: 'NUL_BYTE', line, message: `the message contains a NUL byte (line ${line}); NUL is not allowed in mail` });
+    return err({
+      code: 'NUL_BYTE',
+      line,
+      message: `the message contains a NUL byte (line ${line}); NUL is not allowed in mail`,
+    });
   }
   let bytes = hasOnlyCrlf(raw) ? raw : withCrlfLineEnds(raw);
   if (bytes.length > 0 && !(bytes[bytes.length - 1] === LF)) bytes = Buffer.concat([bytes, CRLF]);
@@ -50,7 +57,9 @@ export function canonicalMessageBytes(raw: Buffer, options: MessageBytesOptions 
         message:
           `line ${long.line}${long.header ? ` (the ${long.header} header)` : ''} is ${long.bytes} bytes long; mail allows at most ${options.maxLineBytes} bytes a line ` +
           '(RFC 5322 section 2.1.1): ' +
-          (long.header ? 'fold the header at its spaces or shorten it' : 'encode long content as quoted-printable or base64'),
+          (long.header
+            ? 'fold the header at its spaces or shorten it'
+            : 'encode long content as quoted-printable or base64'),
       });
     }
   }
@@ -60,7 +69,8 @@ export function canonicalMessageBytes(raw: Buffer, options: MessageBytesOptions 
 /** True when every CR is followed by LF and every LF follows a CR. */
 function hasOnlyCrlf(raw: Buffer): boolean {
   for (let cr = raw.indexOf(CR); cr !== -1; cr = raw.indexOf(CR, cr + 2)) if (raw[cr + 1] !== LF) return false;
-  for (let lf = raw.indexOf(LF); lf !== -1; lf = raw.indexOf(LF, lf + 1)) if (lf === 0 || raw[lf - 1] !== CR) return false;
+  for (let lf = raw.indexOf(LF); lf !== -1; lf = raw.indexOf(LF, lf + 1))
+    if (lf === 0 || raw[lf - 1] !== CR) return false;
   return true;
 }
 
@@ -100,7 +110,9 @@ function firstLongLine(bytes: Buffer, max: number): { line: number; bytes: numbe
     if (end - start > max) {
       if (!inHeader) return { line, bytes: end - start };
       const colon = bytes.indexOf(0x3a, fieldStart);
-      const name = bytes.toString('latin1', fieldStart, colon === -1 ? fieldStart : Math.min(colon, fieldStart + 80)).trim();
+      const name = bytes
+        .toString('latin1', fieldStart, colon === -1 ? fieldStart : Math.min(colon, fieldStart + 80))
+        .trim();
       return { line, bytes: end - start, ...(name ? { header: name } : {}) };
     }
     if (lf === -1) break;

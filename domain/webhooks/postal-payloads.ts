@@ -42,11 +42,21 @@ const holdDetails: Record<string, string> = {
 };
 
 type DeliveryData = Extract<MessageEvent, { type: 'MessageDelivered' }>['data']['delivery'];
-const replyOf = (d: DeliveryData | undefined) => (d?.reply ? `${d.reply.code} ${d.reply.enhancedCode ? `${d.reply.enhancedCode} ` : ''}${d.reply.text}`.slice(0, 512) : null);
-const hostOf = (d: DeliveryData | undefined) => (d?.mxHost ? `${d.mxHost}${d.remoteIp ? ` (${d.remoteIp})` : ''}` : 'the destination');
+const replyOf = (d: DeliveryData | undefined) =>
+  d?.reply
+    ? `${d.reply.code} ${d.reply.enhancedCode ? `${d.reply.enhancedCode} ` : ''}${d.reply.text}`.slice(0, 512)
+    : null;
+const hostOf = (d: DeliveryData | undefined) =>
+  d?.mxHost ? `${d.mxHost}${d.remoteIp ? ` (${d.remoteIp})` : ''}` : 'the destination';
 
 /** Postal's delivery hash (lib/postal/message_db/delivery.rb, webhook_hash). */
-function deliveryHash(m: MessageFacts, status: 'Sent' | 'SoftFail' | 'HardFail' | 'Held', details: string, at: string, d?: DeliveryData) {
+function deliveryHash(
+  m: MessageFacts,
+  status: 'Sent' | 'SoftFail' | 'HardFail' | 'Held',
+  details: string,
+  at: string,
+  d?: DeliveryData,
+) {
   return {
     message: messageHash(m),
     status,
@@ -59,28 +69,54 @@ function deliveryHash(m: MessageFacts, status: 'Sent' | 'SoftFail' | 'HardFail' 
 }
 
 /** A stable token for a clicked link (Postal gives each link one). */
-export const linkToken = (messageToken: string, url: string) => createHash('sha256').update(`${messageToken}\n${url}`).digest('base64url').slice(0, 16);
+export const linkToken = (messageToken: string, url: string) =>
+  createHash('sha256').update(`${messageToken}\n${url}`).digest('base64url').slice(0, 16);
 
 /**
  * The webhook event and Postal-compatible payload for a message event, or undefined when the
  * event is not one receivers hear about (accepted, queued, released, content expired).
  */
-export function webhookPayload(e: MessageEvent, m: MessageFacts): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
+export function webhookPayload(
+  e: MessageEvent,
+  m: MessageFacts,
+): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
   switch (e.type) {
     case 'MessageDelivered':
-      return { event: 'MessageSent', payload: deliveryHash(m, 'Sent', `Message for ${m.to} accepted by ${hostOf(e.data.delivery)}`, e.data.at, e.data.delivery) };
+      return {
+        event: 'MessageSent',
+        payload: deliveryHash(
+          m,
+          'Sent',
+          `Message for ${m.to} accepted by ${hostOf(e.data.delivery)}`,
+          e.data.at,
+          e.data.delivery,
+        ),
+      };
     case 'MessageDeferred':
       return {
         event: 'MessageDelayed',
-        payload: deliveryHash(m, 'SoftFail', `${e.data.reason.replace(/[.\s]*$/, '.')} Will try again at ${e.data.nextAttemptAt}.`, e.data.at, e.data.delivery),
+        payload: deliveryHash(
+          m,
+          'SoftFail',
+          `${e.data.reason.replace(/[.\s]*$/, '.')} Will try again at ${e.data.nextAttemptAt}.`,
+          e.data.at,
+          e.data.delivery,
+        ),
       };
     case 'MessageFailed':
       return { event: 'MessageDeliveryFailed', payload: deliveryHash(m, 'HardFail', e.data.reason, e.data.at) };
     case 'MessageHeld':
-      return { event: 'MessageHeld', payload: deliveryHash(m, 'Held', e.data.detail ?? holdDetails[e.data.reason] ?? e.data.reason, e.data.at) };
+      return {
+        event: 'MessageHeld',
+        payload: deliveryHash(m, 'Held', e.data.detail ?? holdDetails[e.data.reason] ?? e.data.reason, e.data.at),
+      };
     case 'MessageBounced':
       // refused during our own SMTP session: Postal reports that as a hard-failed delivery
-      if (e.data.kind === 'sync') return { event: 'MessageDeliveryFailed', payload: deliveryHash(m, 'HardFail', e.data.diagnostic, e.data.at, e.data.delivery) };
+      if (e.data.kind === 'sync')
+        return {
+          event: 'MessageDeliveryFailed',
+          payload: deliveryHash(m, 'HardFail', e.data.diagnostic, e.data.at, e.data.delivery),
+        };
       return {
         event: 'MessageBounced',
         payload: {
@@ -105,27 +141,81 @@ export function webhookPayload(e: MessageEvent, m: MessageFacts): { event: Webho
         },
       };
     case 'MessageOpened':
-      return { event: 'MessageLoaded', payload: { message: messageHash(m), ip_address: e.data.ip ?? null, user_agent: e.data.userAgent ?? null, machine: e.data.machine, timestamp: seconds(e.data.at) } };
+      return {
+        event: 'MessageLoaded',
+        payload: {
+          message: messageHash(m),
+          ip_address: e.data.ip ?? null,
+          user_agent: e.data.userAgent ?? null,
+          machine: e.data.machine,
+          timestamp: seconds(e.data.at),
+        },
+      };
     case 'MessageLinkClicked':
       return {
         event: 'MessageLinkClicked',
-        payload: { message: messageHash(m), url: e.data.url, token: linkToken(m.token, e.data.url), ip_address: e.data.ip ?? null, user_agent: e.data.userAgent ?? null, machine: e.data.machine, timestamp: seconds(e.data.at) },
+        payload: {
+          message: messageHash(m),
+          url: e.data.url,
+          token: linkToken(m.token, e.data.url),
+          ip_address: e.data.ip ?? null,
+          user_agent: e.data.userAgent ?? null,
+          machine: e.data.machine,
+          timestamp: seconds(e.data.at),
+        },
       };
     case 'MessageUnsubscribed':
-      return { event: 'MessageUnsubscribed', payload: { message: messageHash(m), method: e.data.method, ip_address: e.data.ip ?? null, timestamp: seconds(e.data.at) } };
+      return {
+        event: 'MessageUnsubscribed',
+        payload: {
+          message: messageHash(m),
+          method: e.data.method,
+          ip_address: e.data.ip ?? null,
+          timestamp: seconds(e.data.at),
+        },
+      };
     case 'MessageComplained':
-      return { event: 'MessageComplained', payload: { message: messageHash(m), feedback_type: e.data.feedbackType, source: e.data.source ?? null, timestamp: seconds(e.data.at) } };
+      return {
+        event: 'MessageComplained',
+        payload: {
+          message: messageHash(m),
+          feedback_type: e.data.feedbackType,
+          source: e.data.source ?? null,
+          timestamp: seconds(e.data.at),
+        },
+      };
     case 'MessageCancelled':
-      return { event: 'MessageCancelled', payload: { message: messageHash(m), by: e.data.by ?? null, reason: e.data.reason ?? null, timestamp: seconds(e.data.at) } };
+      return {
+        event: 'MessageCancelled',
+        payload: {
+          message: messageHash(m),
+          by: e.data.by ?? null,
+          reason: e.data.reason ?? null,
+          timestamp: seconds(e.data.at),
+        },
+      };
     case 'MessageAutoReplied':
-      return { event: 'MessageAutoReplied', payload: { message: messageHash(m), from: e.data.from ?? null, subject: e.data.subject ?? null, timestamp: seconds(e.data.at) } };
+      return {
+        event: 'MessageAutoReplied',
+        payload: {
+          message: messageHash(m),
+          from: e.data.from ?? null,
+          subject: e.data.subject ?? null,
+          timestamp: seconds(e.data.at),
+        },
+      };
     default:
       return undefined;
   }
 }
 
 /** The request body, as Postal builds it (app/models/webhook_request.rb): event, timestamp, payload, uuid. */
-export function webhookBody(event: WebhookEventName, recordedAt: Date, payload: Record<string, unknown>, uuid: string): string {
+export function webhookBody(
+  event: WebhookEventName,
+  recordedAt: Date,
+  payload: Record<string, unknown>,
+  uuid: string,
+): string {
   return JSON.stringify({ event, timestamp: recordedAt.getTime() / 1000, payload, uuid });
 }
 

@@ -4,8 +4,21 @@ import { z } from 'zod';
  * The webhook events. The first seven are Postal's, with Postal's payloads, so a receiver written
  * for Postal works unchanged; the others are Postlog's own, in the same style.
  */
-export const postalWebhookEvents = ['MessageSent', 'MessageDelayed', 'MessageDeliveryFailed', 'MessageHeld', 'MessageBounced', 'MessageLinkClicked', 'MessageLoaded'] as const;
-export const postlogWebhookEvents = ['MessageUnsubscribed', 'MessageComplained', 'MessageCancelled', 'MessageAutoReplied'] as const;
+export const postalWebhookEvents = [
+  'MessageSent',
+  'MessageDelayed',
+  'MessageDeliveryFailed',
+  'MessageHeld',
+  'MessageBounced',
+  'MessageLinkClicked',
+  'MessageLoaded',
+] as const;
+export const postlogWebhookEvents = [
+  'MessageUnsubscribed',
+  'MessageComplained',
+  'MessageCancelled',
+  'MessageAutoReplied',
+] as const;
 export const webhookEventNames = [...postalWebhookEvents, ...postlogWebhookEvents] as const;
 export const WebhookEventName = z.enum(webhookEventNames);
 export type WebhookEventName = z.infer<typeof WebhookEventName>;

@@ -3,10 +3,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
-import { createLogger, type Logger } from '../logging/index.js';
+import { createLogger, logNodeWarnings, type Logger } from '../logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
-import { LAG_COUNT_LIMIT, projectionStatus, rebuildProjections, verifyProjection } from '../../projections/maintenance.js';
+import {
+  LAG_COUNT_LIMIT,
+  projectionStatus,
+  rebuildProjections,
+  verifyProjection,
+} from '../../projections/maintenance.js';
 import { sinkProjectionNames } from '../../projections/sinks.js';
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import { createEventStore, type EventStore } from '../event-store/index.js';
@@ -20,10 +25,15 @@ import { version } from '../version.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
-function configure(overrides: Partial<Record<keyof Config, unknown>> = {}, fd: 1 | 2 = 1): { config: Config; logger: Logger } {
+function configure(
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+  fd: 1 | 2 = 1,
+): { config: Config; logger: Logger } {
   try {
     const config = loadConfig({ overrides });
-    return { config, logger: createLogger({ level: config.logLevel, format: config.logFormat, fd }) };
+    const logger = createLogger({ level: config.logLevel, format: config.logFormat, fd });
+    logNodeWarnings(logger);
+    return { config, logger };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`postlog: ${err.message}\n`);
@@ -33,7 +43,10 @@ function configure(overrides: Partial<Record<keyof Config, unknown>> = {}, fd: 1
   }
 }
 
-async function withDatabase<T>(overrides: Partial<Record<keyof Config, unknown>>, work: (db: Awaited<ReturnType<typeof openDatabase>>, logger: Logger, config: Config) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  overrides: Partial<Record<keyof Config, unknown>>,
+  work: (db: Awaited<ReturnType<typeof openDatabase>>, logger: Logger, config: Config) => Promise<T>,
+): Promise<T> {
   // stdout carries the command's answer (often JSON); logs go to stderr
   const { config, logger } = configure({ logLevel: process.env.POSTLOG_LOG_LEVEL ?? 'warn', ...overrides }, 2);
   const db = await openDatabase(config, logger);
@@ -54,7 +67,10 @@ program
   .command('start')
   .description('run Postlog (all roles by default) until SIGINT/SIGTERM')
   .option('--roles <list>', `comma-separated roles to run (${roleNames.join(',')})`)
-  .option('--processes <n>', 'Node processes to run the roles in: a number, or auto for one per CPU (POSTLOG_PROCESSES)')
+  .option(
+    '--processes <n>',
+    'Node processes to run the roles in: a number, or auto for one per CPU (POSTLOG_PROCESSES)',
+  )
   .action(async (opts: { roles?: string; processes?: string }) => {
     const { config, logger: baseLogger } = configure({ roles: opts.roles, processes: opts.processes });
     const name = process.env.POSTLOG_PROCESS_NAME;
@@ -98,12 +114,21 @@ program
         const started = performance.now();
         await supervisor.start();
         logger.info(
-          { http: supervisor.httpUrl, processes: plan.map((p) => `${p.name} (${p.roles.join(',')})`), ms: Math.round(performance.now() - started), version },
+          {
+            http: supervisor.httpUrl,
+            processes: plan.map((p) => `${p.name} (${p.roles.join(',')})`),
+            ms: Math.round(performance.now() - started),
+            version,
+          },
           `Postlog is up in ${plan.length} processes: ${supervisor.httpUrl}/health, API docs at ${supervisor.httpUrl}/docs${config.roles.includes('smtp') ? `, SMTP submission on ${config.smtpHost}:${config.submissionPort} (STARTTLS) and :${config.submissionTlsPort} (TLS)` : ''}`,
         );
       } else {
         const link = isSupervised() ? new SupervisorLink() : undefined;
-        const app = await startPostlog(config, logger, link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady });
+        const app = await startPostlog(
+          config,
+          logger,
+          link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady },
+        );
         link?.ready(app.httpUrl, app.metrics.registry);
         // (a supervised process whose supervisor is killed exits at once: Node's cluster module does that)
         stop = () => app.stop();
@@ -123,7 +148,9 @@ program
   .description('apply database migrations and exit')
   .action(async () => {
     await withDatabase({ logLevel: process.env.POSTLOG_LOG_LEVEL ?? 'info' }, async (db) => {
-      const { rows } = await db.pool.query<{ version: number }>('SELECT max(version) AS version FROM postlog_migrations');
+      const { rows } = await db.pool.query<{ version: number }>(
+        'SELECT max(version) AS version FROM postlog_migrations',
+      );
       process.stdout.write(`schema is at version ${rows[0]?.version ?? 0}\n`);
     });
   });
@@ -164,11 +191,15 @@ const org = program.command('org').description('organizations');
 org
   .command('create <name>')
   .option('--json', 'print JSON')
-  .action(async (name: string, opts: { json?: boolean }) => withTenancy(async (t) => print(must(await t.createOrganization(systemActor('cli'), { name })), opts.json)));
+  .action(async (name: string, opts: { json?: boolean }) =>
+    withTenancy(async (t) => print(must(await t.createOrganization(systemActor('cli'), { name })), opts.json)),
+  );
 org
   .command('list')
   .option('--json', 'print JSON')
-  .action(async (opts: { json?: boolean }) => withTenancy(async (t) => print(await t.listOrganizations(systemActor('cli')), opts.json)));
+  .action(async (opts: { json?: boolean }) =>
+    withTenancy(async (t) => print(await t.listOrganizations(systemActor('cli')), opts.json)),
+  );
 
 const server = program.command('server').description('mail servers');
 server
@@ -179,7 +210,11 @@ server
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { org: string; mode: string; sendLimit?: string; json?: boolean }) =>
     withTenancy(async (t) => {
-      const input = CreateServer.safeParse({ name, mode: opts.mode, sendLimitPerHour: opts.sendLimit === undefined ? null : Number(opts.sendLimit) });
+      const input = CreateServer.safeParse({
+        name,
+        mode: opts.mode,
+        sendLimitPerHour: opts.sendLimit === undefined ? null : Number(opts.sendLimit),
+      });
       if (!input.success) fail(input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
       print(must(await t.createServer(systemActor('cli'), opts.org, input.data!)), opts.json);
     }),
@@ -188,13 +223,28 @@ server
   .command('list')
   .requiredOption('--org <id>', 'organization id')
   .option('--json', 'print JSON')
-  .action(async (opts: { org: string; json?: boolean }) => withTenancy(async (t) => print(must(await t.listServers(systemActor('cli'), opts.org)), opts.json)));
-for (const [verb, suspended] of [['suspend', true], ['unsuspend', false]] as const) {
+  .action(async (opts: { org: string; json?: boolean }) =>
+    withTenancy(async (t) => print(must(await t.listServers(systemActor('cli'), opts.org)), opts.json)),
+  );
+for (const [verb, suspended] of [
+  ['suspend', true],
+  ['unsuspend', false],
+] as const) {
   server
     .command(`${verb} <id>`)
     .option('--reason <text>', 'shown to API clients')
     .action(async (id: string, opts: { reason?: string }) =>
-      withTenancy(async (t) => print(must(await t.updateServer(systemActor('cli'), id, { suspended, ...(suspended ? { suspendedReason: opts.reason ?? null } : {}) })), false)),
+      withTenancy(async (t) =>
+        print(
+          must(
+            await t.updateServer(systemActor('cli'), id, {
+              suspended,
+              ...(suspended ? { suspendedReason: opts.reason ?? null } : {}),
+            }),
+          ),
+          false,
+        ),
+      ),
     );
 }
 
@@ -208,18 +258,32 @@ credential
   .action(async (opts: { server: string; kind: string; name: string; json?: boolean }) =>
     withTenancy(async (t) => {
       if (opts.kind !== 'api' && opts.kind !== 'smtp') fail('--kind must be api or smtp');
-      const created = must(await t.createCredential(systemActor('cli'), opts.server, { kind: opts.kind as 'api' | 'smtp', name: opts.name }));
-      print(opts.kind === 'api' ? { ...created.credential, apiKey: created.secret } : { ...created.credential, username: created.credential.identifier, password: created.secret }, opts.json);
+      const created = must(
+        await t.createCredential(systemActor('cli'), opts.server, {
+          kind: opts.kind as 'api' | 'smtp',
+          name: opts.name,
+        }),
+      );
+      print(
+        opts.kind === 'api'
+          ? { ...created.credential, apiKey: created.secret }
+          : { ...created.credential, username: created.credential.identifier, password: created.secret },
+        opts.json,
+      );
     }),
   );
 credential
   .command('list')
   .requiredOption('--server <id>', 'server id')
   .option('--json', 'print JSON')
-  .action(async (opts: { server: string; json?: boolean }) => withTenancy(async (t) => print(must(await t.listCredentials(systemActor('cli'), opts.server)), opts.json)));
+  .action(async (opts: { server: string; json?: boolean }) =>
+    withTenancy(async (t) => print(must(await t.listCredentials(systemActor('cli'), opts.server)), opts.json)),
+  );
 credential
   .command('revoke <id>')
-  .action(async (id: string) => withTenancy(async (t) => print(must(await t.revokeCredential(systemActor('cli'), id)) ?? { revoked: id }, false)));
+  .action(async (id: string) =>
+    withTenancy(async (t) => print(must(await t.revokeCredential(systemActor('cli'), id)) ?? { revoked: id }, false)),
+  );
 
 const domain = program.command('domain').description('sending domains');
 domain
@@ -230,11 +294,22 @@ domain
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { server: string; verified?: boolean; ed25519?: boolean; json?: boolean }) =>
     withTenancy(async (t) => {
-      const d = must(await t.createDomain(systemActor('cli'), opts.server, { name, verified: opts.verified === true, ed25519: opts.ed25519 === true }));
+      const d = must(
+        await t.createDomain(systemActor('cli'), opts.server, {
+          name,
+          verified: opts.verified === true,
+          ed25519: opts.ed25519 === true,
+        }),
+      );
       if (opts.json) print(d, true);
       else {
-        process.stdout.write(`Added ${d.name} (${d.verified ? 'verified' : 'not verified yet'}). Publish these DNS records:\n`);
-        for (const r of d.dnsRecords) process.stdout.write(`  ${r.type.padEnd(5)} ${r.name}\n        ${r.value}\n        (${r.required ? 'required' : 'recommended'}: ${r.note})\n`);
+        process.stdout.write(
+          `Added ${d.name} (${d.verified ? 'verified' : 'not verified yet'}). Publish these DNS records:\n`,
+        );
+        for (const r of d.dnsRecords)
+          process.stdout.write(
+            `  ${r.type.padEnd(5)} ${r.name}\n        ${r.value}\n        (${r.required ? 'required' : 'recommended'}: ${r.note})\n`,
+          );
       }
     }),
   );
@@ -242,11 +317,15 @@ domain
   .command('list')
   .requiredOption('--server <id>', 'server id')
   .option('--json', 'print JSON')
-  .action(async (opts: { server: string; json?: boolean }) => withTenancy(async (t) => print(must(await t.listDomains(systemActor('cli'), opts.server)), opts.json)));
+  .action(async (opts: { server: string; json?: boolean }) =>
+    withTenancy(async (t) => print(must(await t.listDomains(systemActor('cli'), opts.server)), opts.json)),
+  );
 domain
   .command('rotate-dkim <id>')
   .option('--json', 'print JSON')
-  .action(async (id: string, opts: { json?: boolean }) => withTenancy(async (t) => print(must(await t.rotateDkim(systemActor('cli'), id)), opts.json)));
+  .action(async (id: string, opts: { json?: boolean }) =>
+    withTenancy(async (t) => print(must(await t.rotateDkim(systemActor('cli'), id)), opts.json)),
+  );
 
 const adminToken = program.command('admin-token').description('tokens for the management API');
 adminToken
@@ -256,7 +335,9 @@ adminToken
   .option('--json', 'print JSON')
   .action(async (opts: { org?: string; name: string; json?: boolean }) =>
     withTenancy(async (t) => {
-      const created = must(await t.createAdminToken(systemActor('cli'), { name: opts.name, organizationId: opts.org ?? null }));
+      const created = must(
+        await t.createAdminToken(systemActor('cli'), { name: opts.name, organizationId: opts.org ?? null }),
+      );
       print({ ...created.token, token: created.secret }, opts.json);
     }),
   );
@@ -270,7 +351,9 @@ const projectionsCommand = program.command('projections').description('read mode
 projectionsCommand
   .command('status')
   .option('--json', 'print JSON')
-  .description('checkpoints, lag and errors of every projection (and of the sinks the configuration enables: Kafka, ClickHouse)')
+  .description(
+    'checkpoints, lag and errors of every projection (and of the sinks the configuration enables: Kafka, ClickHouse)',
+  )
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db, config) => {
       const postgres = [...projections, ...outboxProjections(config)];
@@ -279,16 +362,25 @@ projectionsCommand
       const filters = Object.fromEntries(postgres.map((p) => [p.name, p.filter]));
       filters['clickhouse-analytics'] = projectionNamed('analytics')?.filter;
       // with ClickHouse, analytics go there instead of the embedded tables
-      const status = await projectionStatus(db.pool, [...(config.clickhouseUrl ? names.filter((n) => n !== 'analytics') : names), ...sinkProjectionNames(config)], store, filters);
+      const status = await projectionStatus(
+        db.pool,
+        [...(config.clickhouseUrl ? names.filter((n) => n !== 'analytics') : names), ...sinkProjectionNames(config)],
+        store,
+        filters,
+      );
       if (opts.json) return print(status, true);
       for (const s of status) {
-        process.stdout.write(`${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`);
+        process.stdout.write(
+          `${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`,
+        );
       }
     }),
   );
 projectionsCommand
   .command('rebuild [name]')
-  .description('rebuild a projection (all when no name is given) from the log into shadow tables, then swap them in (no downtime)')
+  .description(
+    'rebuild a projection (all when no name is given) from the log into shadow tables, then swap them in (no downtime)',
+  )
   .action(async (name: string | undefined) =>
     withEventStore(async (store, db) => {
       const targets = name ? [projectionNamed(name) ?? fail(unknownProjection(name))] : projections;
@@ -312,9 +404,13 @@ projectionsCommand
       if (opts.json) print(reports, true);
       else {
         for (const r of reports) {
-          process.stdout.write(`${r.projection}: ${r.ok ? 'OK' : 'DIFFERENT'} (${r.events} events, ${r.seconds.toFixed(1)} s)\n`);
+          process.stdout.write(
+            `${r.projection}: ${r.ok ? 'OK' : 'DIFFERENT'} (${r.events} events, ${r.seconds.toFixed(1)} s)\n`,
+          );
           for (const t of r.tables) {
-            process.stdout.write(`  ${t.table}: ${t.liveRows} live rows, ${t.rebuiltRows} rebuilt, ${t.onlyInLive} only live, ${t.onlyInRebuilt} only rebuilt\n`);
+            process.stdout.write(
+              `  ${t.table}: ${t.liveRows} live rows, ${t.rebuiltRows} rebuilt, ${t.onlyInLive} only live, ${t.onlyInRebuilt} only rebuilt\n`,
+            );
             for (const sample of t.samples) process.stdout.write(`    ${JSON.stringify(sample)}\n`);
           }
         }
@@ -328,13 +424,17 @@ program
   .description('message retention')
   .command('run')
   .option('--json', 'print JSON')
-  .description("expire the content of messages past their server's retention period and delete bodies no message needs, now (the projector does it every 15 minutes)")
+  .description(
+    "expire the content of messages past their server's retention period and delete bodies no message needs, now (the projector does it every 15 minutes)",
+  )
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db, _config, logger) => {
       const run = await runRetention({ pool: db.pool, eventStore: store, logger });
       if (!run.ran) fail('another Postlog process is running retention right now: try again in a few minutes');
       if (opts.json) return print(run, true);
-      process.stdout.write(`content expired for ${run.expired} message(s); ${run.contentsDeleted} stored bod${run.contentsDeleted === 1 ? 'y' : 'ies'} deleted${run.complete ? '' : '; stopped after its time budget: run it again to go on'}\n`);
+      process.stdout.write(
+        `content expired for ${run.expired} message(s); ${run.contentsDeleted} stored bod${run.contentsDeleted === 1 ? 'y' : 'ies'} deleted${run.complete ? '' : '; stopped after its time budget: run it again to go on'}\n`,
+      );
     }),
   );
 
@@ -346,8 +446,15 @@ program
   .action((opts: { out: string; check?: boolean }) => {
     const files = eventJsonSchemaFiles();
     if (opts.check) {
-      const stale = [...files].filter(([name, text]) => !existsSync(join(opts.out, name)) || readFileSync(join(opts.out, name), 'utf8') !== text).map(([name]) => name);
-      if (stale.length > 0) fail(`${stale.length} schema file(s) in ${opts.out} are missing or out of date: ${stale.join(', ')} (run postlog schemas --out ${opts.out})`);
+      const stale = [...files]
+        .filter(
+          ([name, text]) => !existsSync(join(opts.out, name)) || readFileSync(join(opts.out, name), 'utf8') !== text,
+        )
+        .map(([name]) => name);
+      if (stale.length > 0)
+        fail(
+          `${stale.length} schema file(s) in ${opts.out} are missing or out of date: ${stale.join(', ')} (run postlog schemas --out ${opts.out})`,
+        );
       process.stdout.write(`${files.size} schema files in ${opts.out} are up to date\n`);
       return;
     }
@@ -372,21 +479,38 @@ program
         const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
         if (!decoded.ok) fail(`event ${r.eventId} cannot be read: ${decoded.error.code}`);
         state = evolve(state, decoded.value);
-        steps.push({ revision: r.revision, position: r.position, recordedAt: r.recordedAt.toISOString(), type: r.type, data: r.data, metadata: r.metadata, state });
+        steps.push({
+          revision: r.revision,
+          position: r.position,
+          recordedAt: r.recordedAt.toISOString(),
+          type: r.type,
+          data: r.data,
+          metadata: r.metadata,
+          state,
+        });
       }
       if (opts.json) return print(steps, true);
       for (const s of steps) {
         const d = s.data as Record<string, unknown>;
-        const detail = [d.to, d.reason, d.diagnostic, (d.delivery as { reply?: { code: number; text: string } } | undefined)?.reply && `${(d.delivery as { reply: { code: number; text: string } }).reply.code} ${(d.delivery as { reply: { code: number; text: string } }).reply.text}`, d.nextAttemptAt && `next ${String(d.nextAttemptAt)}`]
+        const detail = [
+          d.to,
+          d.reason,
+          d.diagnostic,
+          (d.delivery as { reply?: { code: number; text: string } } | undefined)?.reply &&
+            `${(d.delivery as { reply: { code: number; text: string } }).reply.code} ${(d.delivery as { reply: { code: number; text: string } }).reply.text}`,
+          d.nextAttemptAt && `next ${String(d.nextAttemptAt)}`,
+        ]
           .filter(Boolean)
           .join(' · ');
-        process.stdout.write(`#${String(s.revision).padEnd(3)} ${s.recordedAt}  ${s.type.padEnd(20)} → ${s.state.status.padEnd(10)} attempts ${s.state.attempts}${detail ? `  ${detail}` : ''}\n`);
+        process.stdout.write(
+          `#${String(s.revision).padEnd(3)} ${s.recordedAt}  ${s.type.padEnd(20)} → ${s.state.status.padEnd(10)} attempts ${s.state.attempts}${detail ? `  ${detail}` : ''}\n`,
+        );
       }
     }),
   );
 
 function print(value: unknown, json: boolean | undefined): void {
-  process.stdout.write(json ? JSON.stringify(value) + '\n' : JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function fail(message: string): never {
@@ -401,7 +525,14 @@ function must<T>(result: Result<T, TenancyError>): T {
 }
 
 /** Runs a command against the event log (and its database). */
-async function withEventStore(work: (store: EventStore, db: Awaited<ReturnType<typeof openDatabase>>, config: Config, logger: Logger) => Promise<void>): Promise<void> {
+async function withEventStore(
+  work: (
+    store: EventStore,
+    db: Awaited<ReturnType<typeof openDatabase>>,
+    config: Config,
+    logger: Logger,
+  ) => Promise<void>,
+): Promise<void> {
   await withDatabase({}, async (db, logger, config) => {
     const store = await createEventStore(config, db, logger);
     try {

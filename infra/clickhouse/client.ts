@@ -82,7 +82,9 @@ export interface ClickHouse {
  */
 function stringifyRow(value: unknown): string {
   const text = JSON.stringify(value);
-  return text.includes('\\ud') ? JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(/\p{Surrogate}/gu, '\ufffd') : v)) : text;
+  return text.includes('\\ud')
+    ? JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(/\p{Surrogate}/gu, '\ufffd') : v))
+    : text;
 }
 
 export function createClickHouse(config: ClickHouseConfig): ClickHouse {
@@ -105,10 +107,18 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
     // 18.16: "Code: 60, e.displayText() = DB::Exception: Table x doesn't exist., e.what() = DB::Exception"
     // current: "Code: 60. DB::Exception: Table x does not exist. (UNKNOWN_TABLE) (version …)"
     const code = /Code: (\d+)/.exec(text)?.[1] ?? (error as { code?: unknown }).code;
-    const message = text.replace(/, e\.what\(\) = DB::Exception\s*$/s, '').replace(/^Code: \d+, e\.displayText\(\) = /, '').trim();
+    const message = text
+      .replace(/, e\.what\(\) = DB::Exception\s*$/s, '')
+      .replace(/^Code: \d+, e\.displayText\(\) = /, '')
+      .trim();
     const preview = statement.length > 300 ? `${statement.slice(0, 300)}…` : statement;
     log?.debug({ err: error, statement: preview }, 'clickhouse request failed');
-    throw new ClickHouseError(message, code === undefined || Number.isNaN(Number(code)) ? undefined : Number(code), preview, { cause: error });
+    throw new ClickHouseError(
+      message,
+      code === undefined || Number.isNaN(Number(code)) ? undefined : Number(code),
+      preview,
+      { cause: error },
+    );
   };
 
   return {

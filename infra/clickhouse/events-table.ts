@@ -100,7 +100,11 @@ export interface InsertEventsResult {
  * partitions narrow the read) and leaves those rows out: use it for every batch that may have been
  * delivered before (after a start, after a failed or timed-out insert).
  */
-export async function insertEvents(ch: ClickHouse, rows: readonly EventRow[], options: { mayExist?: boolean } = {}): Promise<InsertEventsResult> {
+export async function insertEvents(
+  ch: ClickHouse,
+  rows: readonly EventRow[],
+  options: { mayExist?: boolean } = {},
+): Promise<InsertEventsResult> {
   let toInsert = rows;
   if (options.mayExist && rows.length > 0) {
     const present = new Set<string>();

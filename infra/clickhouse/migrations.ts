@@ -21,7 +21,11 @@ export interface ClickHouseMigrationReport {
  * a process that crashed mid-migration runs the whole migration again on its next start. (In
  * practice the projector runs one ClickHouse projection at a time, under leadership.)
  */
-export async function migrateClickHouse(ch: ClickHouse, logger: Logger, migrations: ClickHouseMigration[] = clickhouseMigrations): Promise<ClickHouseMigrationReport> {
+export async function migrateClickHouse(
+  ch: ClickHouse,
+  logger: Logger,
+  migrations: ClickHouseMigration[] = clickhouseMigrations,
+): Promise<ClickHouseMigrationReport> {
   const log = logger.child({ component: 'clickhouse-migrations' });
   for (const statement of bootstrapStatements(ch.database)) await runIdempotent(ch, statement, log);
   const rows = await ch.query<{ version: number }>(sql`SELECT DISTINCT version FROM ${ch.table('schema_migrations')}`);
@@ -29,7 +33,9 @@ export async function migrateClickHouse(ch: ClickHouse, logger: Logger, migratio
   const known = Math.max(0, ...migrations.map((m) => m.version));
   const newest = Math.max(0, ...done);
   if (newest > known) {
-    throw new Error(`the ClickHouse schema in ${ch.database} is at version ${newest}, newer than this Postlog knows (${known}): upgrade Postlog`);
+    throw new Error(
+      `the ClickHouse schema in ${ch.database} is at version ${newest}, newer than this Postlog knows (${known}): upgrade Postlog`,
+    );
   }
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
@@ -38,7 +44,10 @@ export async function migrateClickHouse(ch: ClickHouse, logger: Logger, migratio
       try {
         await runIdempotent(ch, statement, log);
       } catch (error) {
-        throw new Error(`ClickHouse migration ${m.version} (${m.name}) failed at statement ${i + 1}: ${(error as Error).message}`, { cause: error });
+        throw new Error(
+          `ClickHouse migration ${m.version} (${m.name}) failed at statement ${i + 1}: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
     }
     await ch.command(recordStatement(ch.database, m, new Date()));
@@ -62,13 +71,20 @@ export function bootstrapStatements(database: string): string[] {
 
 /** Records a migration as applied. */
 export function recordStatement(database: string, m: ClickHouseMigration, at: Date): string {
-  return sql`INSERT INTO ${qualified(database, 'schema_migrations')} (version, name, applied_at) VALUES (${m.version}, ${m.name}, ${at})`.text;
+  return sql`INSERT INTO ${qualified(database, 'schema_migrations')} (version, name, applied_at) VALUES (${m.version}, ${m.name}, ${at})`
+    .text;
 }
 
 /** Every statement a fresh database gets, in order (for dialect checks). */
-export function allMigrationStatements(database: string, migrations: ClickHouseMigration[] = clickhouseMigrations): string[] {
+export function allMigrationStatements(
+  database: string,
+  migrations: ClickHouseMigration[] = clickhouseMigrations,
+): string[] {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
-  return [...bootstrapStatements(database), ...sorted.flatMap((m) => [...m.statements(database), recordStatement(database, m, new Date(0))])];
+  return [
+    ...bootstrapStatements(database),
+    ...sorted.flatMap((m) => [...m.statements(database), recordStatement(database, m, new Date(0))]),
+  ];
 }
 
 /**
@@ -85,8 +101,15 @@ async function runIdempotent(ch: ClickHouse, statement: string, log: Logger): Pr
   try {
     await ch.command(statement);
   } catch (error) {
-    const done = error instanceof ClickHouseError && alreadyDone.some((d) => error.code !== undefined && d.codes.includes(error.code) && d.message.test(error.message));
+    const done =
+      error instanceof ClickHouseError &&
+      alreadyDone.some(
+        (d) => error.code !== undefined && d.codes.includes(error.code) && d.message.test(error.message),
+      );
     if (!done) throw error;
-    log.info({ statement: statement.slice(0, 120), answer: (error as Error).message }, 'ClickHouse migration statement already applied');
+    log.info(
+      { statement: statement.slice(0, 120), answer: (error as Error).message },
+      'ClickHouse migration statement already applied',
+    );
   }
 }

@@ -20,7 +20,12 @@ export class RowBinaryError extends TypeError {
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const maxOf: Record<'UInt8' | 'UInt16' | 'UInt32' | 'DateTime', number> = { UInt8: 0xff, UInt16: 0xffff, UInt32: 0xffffffff, DateTime: 0xffffffff };
+const maxOf: Record<'UInt8' | 'UInt16' | 'UInt32' | 'DateTime', number> = {
+  UInt8: 0xff,
+  UInt16: 0xffff,
+  UInt32: 0xffffffff,
+  DateTime: 0xffffffff,
+};
 
 /** One RowBinary body for `rows`, columns in the order given (the INSERT must list the same order). */
 export function encodeRowBinary(rows: readonly object[], columns: readonly RowBinaryColumn[]): Buffer {
@@ -65,7 +70,8 @@ export function encodeRowBinary(rows: readonly object[], columns: readonly RowBi
           break;
         }
         default: {
-          if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maxOf[column.type]) throw invalid(column, value);
+          if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maxOf[column.type])
+            throw invalid(column, value);
           const size = column.type === 'UInt8' ? 1 : column.type === 'UInt16' ? 2 : 4;
           ensure(size);
           if (size === 1) buf[at] = value;

@@ -54,7 +54,8 @@ export function literal(value: SqlValue): string {
 
 /** A quoted identifier (database, table, column), e.g. `events` or `my``table`. */
 export function identifier(name: string): SqlFragment {
-  if (typeof name !== 'string' || name.length === 0) throw new SqlValueError('an identifier must be a non-empty string');
+  if (typeof name !== 'string' || name.length === 0)
+    throw new SqlValueError('an identifier must be a non-empty string');
   return new SqlFragment(`\`${escapeText(name, '`')}\``);
 }
 
@@ -90,7 +91,8 @@ export function unixSeconds(date: Date): number {
   const ms = date.getTime();
   if (!Number.isFinite(ms)) throw new SqlValueError('cannot write an invalid Date as a ClickHouse DateTime');
   const seconds = Math.floor(ms / 1000);
-  if (seconds < 0 || seconds > MAX_DATETIME_SECONDS) throw new SqlValueError(`${date.toISOString()} is outside ClickHouse's DateTime range (1970 to 2106)`);
+  if (seconds < 0 || seconds > MAX_DATETIME_SECONDS)
+    throw new SqlValueError(`${date.toISOString()} is outside ClickHouse's DateTime range (1970 to 2106)`);
   return seconds;
 }
 
@@ -105,7 +107,8 @@ function escapeText(text: string, quote: "'" | '`'): string {
   let out = '';
   for (const ch of text) {
     const code = ch.codePointAt(0)!;
-    if (code >= 0xd800 && code <= 0xdfff) out += '\ufffd'; // a lone surrogate (pairs arrive as one code point)
+    if (code >= 0xd800 && code <= 0xdfff)
+      out += '\ufffd'; // a lone surrogate (pairs arrive as one code point)
     else if (ch === '\\') out += '\\\\';
     else if (ch === quote) out += `\\${quote}`;
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;

@@ -28,7 +28,8 @@ export function cgroupCpuQuota(read: (path: string) => string | undefined = read
   return quota > 0 ? positiveRatio(quota, period) : undefined;
 }
 
-const positiveRatio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0 ? a / b : undefined);
+const positiveRatio = (a: number, b: number) =>
+  Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0 ? a / b : undefined;
 
 function readOrUndefined(path: string): string | undefined {
   try {

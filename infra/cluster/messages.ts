@@ -20,6 +20,11 @@ export const ToProcess = z.discriminatedUnion('type', [
   /** Send your own metrics as JSON. */
   z.object({ type: z.literal('postlog:metrics-collect'), id: z.number() }),
   /** The aggregated metrics asked for with `id` (Prometheus text), or why there are none. */
-  z.object({ type: z.literal('postlog:metrics'), id: z.number(), text: z.string().optional(), error: z.string().optional() }),
+  z.object({
+    type: z.literal('postlog:metrics'),
+    id: z.number(),
+    text: z.string().optional(),
+    error: z.string().optional(),
+  }),
 ]);
 export type ToProcess = z.infer<typeof ToProcess>;

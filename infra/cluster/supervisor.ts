@@ -109,7 +109,13 @@ export class Supervisor {
     // A self-signed certificate is made here, once: processes that each made their own at the
     // same time could read one's key with the other's certificate, and fail to start.
     if (this.config.roles.includes('smtp') || this.config.roles.includes('inbound')) {
-      await loadTlsMaterial({ certFile: this.config.tlsCertFile, keyFile: this.config.tlsKeyFile, dataDir: this.config.dataDir, hostname: this.config.hostname, logger: this.log });
+      await loadTlsMaterial({
+        certFile: this.config.tlsCertFile,
+        keyFile: this.config.tlsKeyFile,
+        dataDir: this.config.dataDir,
+        hostname: this.config.hostname,
+        logger: this.log,
+      });
     }
     // the workers run `postlog start` with their share of the roles (no --roles: the env says)
     cluster.setupPrimary({ exec: this.cliPath, args: ['start'] });
@@ -131,7 +137,10 @@ export class Supervisor {
       const exits = live.map((c) => new Promise<void>((r) => c.worker.once('exit', () => r())));
       for (const c of live) c.worker.process.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([Promise.all(exits).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+      const timedOut = await Promise.race([
+        Promise.all(exits).then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+      ]);
       clearTimeout(timer);
       if (timedOut) {
         this.log.error({ timeoutMs }, 'processes did not stop in time; killing them');
@@ -150,7 +159,9 @@ export class Supervisor {
   private async fork(p: PlannedProcess): Promise<void> {
     // the background process serves /health and /metrics on loopback only, on a port of its own:
     // on the shared port it would be handed API requests it has no routes for
-    const ownHttp = p.listens ? {} : { POSTLOG_HTTP_HOST: '127.0.0.1', POSTLOG_HTTP_PORT: String(await freeLoopbackPort()) };
+    const ownHttp = p.listens
+      ? {}
+      : { POSTLOG_HTTP_HOST: '127.0.0.1', POSTLOG_HTTP_PORT: String(await freeLoopbackPort()) };
     if (this.stopping) return;
     const worker = cluster.fork({
       POSTLOG_ROLES: p.roles.join(','),
@@ -189,7 +200,7 @@ export class Supervisor {
       );
     } else if (message.type === 'postlog:metrics-json') {
       const c = this.collecting.get(message.id);
-      if (c && c.pending.delete(worker.id)) {
+      if (c?.pending.delete(worker.id)) {
         c.results.push(message.metrics as object[]);
         if (c.pending.size === 0) c.done();
       }
@@ -203,19 +214,28 @@ export class Supervisor {
     if (this.stopping) return;
     if (!this.everReady) {
       // a process that cannot start (port in use, bad certificate…) will not start on a retry either
-      this.startup?.reject(new Error(`process ${p.name} (${p.roles.join(',')}) exited during start-up (code ${code ?? signal}); its log lines above say why`));
+      this.startup?.reject(
+        new Error(
+          `process ${p.name} (${p.roles.join(',')}) exited during start-up (code ${code ?? signal}); its log lines above say why`,
+        ),
+      );
       return;
     }
     // a process that keeps dying is started again less and less often
     const failures = Date.now() - child.startedAt > HEALTHY_RUN_MS ? 1 : (this.failures.get(p.name) ?? 0) + 1;
     this.failures.set(p.name, failures);
     const delay = RESTART_DELAYS_MS[Math.min(failures - 1, RESTART_DELAYS_MS.length - 1)]!;
-    this.log.error({ process: p.name, processPid: worker.process.pid, code, signal, restartInMs: delay }, `process ${p.name} exited unexpectedly; starting it again`);
+    this.log.error(
+      { process: p.name, processPid: worker.process.pid, code, signal, restartInMs: delay },
+      `process ${p.name} exited unexpectedly; starting it again`,
+    );
     this.restarts.inc({ process: p.name });
     // a referenced timer: it keeps the supervisor alive while no process is
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
-      this.fork(p).catch((err: Error) => this.log.error({ process: p.name, error: err.message }, 'could not start the process again'));
+      this.fork(p).catch((err: Error) =>
+        this.log.error({ process: p.name, error: err.message }, 'could not start the process again'),
+      );
     }, delay);
     this.restartTimers.add(timer);
   }

@@ -83,7 +83,16 @@ export const ConfigSchema = z.object({
    * every cross-origin read. Authentication is by header, so no origin is sent credentials.
    */
   corsOrigins: commaList
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^\s/?#*]+$/, 'must be origins such as https://app.example.com (scheme://host[:port], no path, no *)')))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^https?:\/\/[^\s/?#*]+$/,
+            'must be origins such as https://app.example.com (scheme://host[:port], no path, no *)',
+          ),
+      ),
+    )
     .default([]),
   /**
    * Take recipients written as address literals, user@[192.0.2.1] or user@[IPv6:2001:db8::1],
@@ -103,7 +112,11 @@ export const ConfigSchema = z.object({
     .pipe(z.array(z.number().min(0.01)).min(1))
     .default([60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800]),
   /** Give a webhook delivery up this many hours after its event (or its manual redelivery). */
-  webhookMaxAgeHours: z.coerce.number().min(0.001).max(24 * 30).default(24),
+  webhookMaxAgeHours: z.coerce
+    .number()
+    .min(0.001)
+    .max(24 * 30)
+    .default(24),
   /** Consecutive failed attempts that open an endpoint's circuit breaker (pause it). */
   webhookCircuitBreakerFailures: z.coerce.number().int().min(1).default(10),
   /** Seconds an open circuit pauses its endpoint before one probe delivery decides (half-open). */
@@ -120,9 +133,17 @@ export const ConfigSchema = z.object({
   /** Requests per second per API key on the send API (429 beyond). */
   apiRateLimit: z.coerce.number().int().min(1).default(1000),
   /** Largest message accepted, in bytes (raw MIME). */
-  maxMessageBytes: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(25 * 1024 * 1024),
+  maxMessageBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(25 * 1024 * 1024),
   /** Relay everything through this host ("host:port") instead of MX lookups. */
-  smartHost: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional(),
+  smartHost: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
   /** starttls (opportunistic upgrade, required), tls (implicit, port 465 style) or none. */
   smartHostTls: z.enum(['starttls', 'tls', 'none']).default('starttls'),
   smartHostUser: z.string().optional(),
@@ -144,7 +165,8 @@ export const ConfigSchema = z.object({
   retryDelays: z
     .union([z.string(), z.array(z.union([z.string(), z.number()]))])
     .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => Number(String(x).trim())))
-    .pipe(z.array(z.number().int().min(1)).min(1)).default([60, 120, 300, 600, 1200, 2400, 3600, 7200, 14400]),
+    .pipe(z.array(z.number().int().min(1)).min(1))
+    .default([60, 120, 300, 600, 1200, 2400, 3600, 7200, 14400]),
   /** Give up (Failed) this many hours after a message was accepted. */
   maxQueueHours: z.coerce.number().min(0.01).default(72),
   /** Per-destination overrides (postlog.yaml): keys are MX host names or recipient domains. */
@@ -166,18 +188,30 @@ export const ConfigSchema = z.object({
     .record(
       z.string().min(1),
       z
-        .array(z.object({ address: z.string().min(2), ehlo: z.string().min(1).optional(), weight: z.number().positive().default(1) }))
+        .array(
+          z.object({
+            address: z.string().min(2),
+            ehlo: z.string().min(1).optional(),
+            weight: z.number().positive().default(1),
+          }),
+        )
         .min(1),
     )
     .default({}),
   /** Where the event log lives: postgres (the database above; default) or esdb (EventStoreDB/KurrentDB at esdbUrl). */
   eventStore: z.enum(['postgres', 'esdb']).default('postgres'),
   /** EventStoreDB/KurrentDB connection string, e.g. kurrentdb://localhost:2113?tls=false (with eventStore: esdb). */
-  esdbUrl: z.string().regex(/^(esdb|kurrentdb|kurrent|kdb)(\+discover)?:\/\//, 'must be a kurrentdb:// (or esdb://) connection string').optional(),
+  esdbUrl: z
+    .string()
+    .regex(/^(esdb|kurrentdb|kurrent|kdb)(\+discover)?:\/\//, 'must be a kurrentdb:// (or esdb://) connection string')
+    .optional(),
   /** Kafka bootstrap brokers, "host:port,host:port": when set, every event is published to Kafka. */
   kafkaBrokers: commaList.pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port'))).default([]),
   /** The topic every event goes to (key: the message id). */
-  kafkaTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name').default('postlog.events'),
+  kafkaTopic: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name')
+    .default('postlog.events'),
   /** Publish each event type to its own topic, <kafkaTopic>.<EventType>, instead of the one topic. */
   kafkaTopicPerType: z.stringbool().default(false),
   kafkaClientId: z.string().min(1).default('postlog'),
@@ -197,7 +231,10 @@ export const ConfigSchema = z.object({
   kafkaSaslPassword: z.string().min(1).optional(),
   /** ClickHouse HTTP endpoint, e.g. http://localhost:8123: analytics go there; to Postgres tables otherwise. */
   clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
-  clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('postlog'),
+  clickhouseDatabase: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('postlog'),
   clickhouseUser: z.string().min(1).default('default'),
   clickhousePassword: z.string().default(''),
   logLevel: z.enum(logLevels).default('info'),
@@ -226,16 +263,22 @@ export type Config = z.infer<typeof ConfigSchema>;
 export function crossSettingProblems(config: Config, source: Record<string, string> = {}): string[] {
   const problems: string[] = [];
   if (config.eventStore === 'esdb' && config.esdbUrl === undefined) {
-    problems.push(`${envNameOf('esdbUrl')}: required when ${source.eventStore ?? envNameOf('eventStore')} is esdb (e.g. kurrentdb://localhost:2113?tls=false)`);
+    problems.push(
+      `${envNameOf('esdbUrl')}: required when ${source.eventStore ?? envNameOf('eventStore')} is esdb (e.g. kurrentdb://localhost:2113?tls=false)`,
+    );
   }
   const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
-  if (mechanism && (!username || !password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD');
-  if (!mechanism && (username || password)) problems.push('POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)');
+  if (mechanism && (!username || !password))
+    problems.push('POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD');
+  if (!mechanism && (username || password))
+    problems.push(
+      'POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)',
+    );
   // /metrics shows every tenant's recipient domains: in production it is never open to the network
   if (config.environment === 'production' && config.metricsToken === undefined && !isLoopbackHost(config.httpHost)) {
     problems.push(
       `${envNameOf('metricsToken')}: required in production when ${source.httpHost ?? envNameOf('httpHost')} (${config.httpHost}) is not a loopback address: ` +
-        '/metrics shows every tenant\'s recipient domains (set a token of at least 16 characters, or listen on 127.0.0.1)',
+        "/metrics shows every tenant's recipient domains (set a token of at least 16 characters, or listen on 127.0.0.1)",
     );
   }
   return problems;
@@ -251,5 +294,5 @@ export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
 
 /** dataDir → POSTLOG_DATA_DIR */
 export function envNameOf(key: string): string {
-  return 'POSTLOG_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return `POSTLOG_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }

@@ -55,7 +55,10 @@ export class ContentStore {
     // have been stored under a hash anyway)
     const wellFormed = [...new Set(hashes)].filter((h) => SHA256_HEX.test(h));
     if (wellFormed.length === 0) return new Map();
-    const rows = await copyRowsBinary(this.pool, `SELECT sha256, body FROM contents WHERE sha256 IN (${wellFormed.map((h) => `'${h}'`).join(', ')})`);
+    const rows = await copyRowsBinary(
+      this.pool,
+      `SELECT sha256, body FROM contents WHERE sha256 IN (${wellFormed.map((h) => `'${h}'`).join(', ')})`,
+    );
     return new Map(rows.map(([sha256, body]) => [sha256!.toString('latin1'), body!]));
   }
 

@@ -9,7 +9,12 @@ import { PostgresEventStore } from './postgres/postgres-event-store.js';
  * The log the configuration names (POSTLOG_EVENT_STORE). With esdb, Postgres still holds the
  * read models, the queue and the projection checkpoints; only the events live in KurrentDB.
  */
-export async function createEventStore(config: Pick<Config, 'eventStore' | 'esdbUrl'>, database: Pick<Database, 'pool' | 'connectionString'>, logger: Logger, metrics?: Metrics): Promise<EventStore> {
+export async function createEventStore(
+  config: Pick<Config, 'eventStore' | 'esdbUrl'>,
+  database: Pick<Database, 'pool' | 'connectionString'>,
+  logger: Logger,
+  metrics?: Metrics,
+): Promise<EventStore> {
   const log = logger.child({ component: 'event-store' });
   if (config.eventStore === 'esdb') {
     // loadConfig refuses esdb without a URL; this guards callers that build a Config by hand

@@ -82,8 +82,16 @@ export interface EventFilter {
 }
 
 /** Whether an event passes a filter (an empty list filters nothing), as every adapter's read applies it. */
-export function matchesEventFilter(event: { streamId: string; type: string }, filter: EventFilter | undefined): boolean {
-  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0 && !filter.streamPrefixes.some((p) => event.streamId.startsWith(p))) return false;
+export function matchesEventFilter(
+  event: { streamId: string; type: string },
+  filter: EventFilter | undefined,
+): boolean {
+  if (
+    filter?.streamPrefixes &&
+    filter.streamPrefixes.length > 0 &&
+    !filter.streamPrefixes.some((p) => event.streamId.startsWith(p))
+  )
+    return false;
   if (filter?.types && filter.types.length > 0 && !filter.types.includes(event.type)) return false;
   return true;
 }
@@ -113,9 +121,15 @@ export interface Subscription {
 export type BatchHandler = (events: RecordedEvent[]) => Promise<void> | void;
 
 export interface EventStore {
-  append(streamId: string, events: EventToAppend[], expected: ExpectedRevision): Promise<Result<AppendSuccess, AppendError>>;
+  append(
+    streamId: string,
+    events: EventToAppend[],
+    expected: ExpectedRevision,
+  ): Promise<Result<AppendSuccess, AppendError>>;
   /** Appends to several streams atomically: all commit or none does (one error is returned). */
-  appendMany(appends: { streamId: string; events: EventToAppend[]; expected: ExpectedRevision }[]): Promise<Result<AppendSuccess[], AppendError>>;
+  appendMany(
+    appends: { streamId: string; events: EventToAppend[]; expected: ExpectedRevision }[],
+  ): Promise<Result<AppendSuccess[], AppendError>>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Several whole streams at once (e.g. every message of an SMTP connection). */
   readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>>;

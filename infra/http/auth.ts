@@ -60,7 +60,10 @@ export class Authenticator {
   private readonly servers: AnswerCache<Server | undefined>;
   private readonly admins: AnswerCache<Actor | undefined>;
 
-  constructor(private readonly tenancy: TenancyStore, ttlMs = 5000) {
+  constructor(
+    private readonly tenancy: TenancyStore,
+    ttlMs = 5000,
+  ) {
     this.servers = new AnswerCache(ttlMs);
     this.admins = new AnswerCache(ttlMs);
   }
@@ -99,7 +102,13 @@ export function authenticate(auth: Authenticator, allowed: Allowed[]) {
     if (apiKey && allowed.includes('server')) {
       const server = await auth.server(apiKey);
       if (!server) return sendError(reply, 401, 'INVALID_API_KEY', 'the API key is not valid');
-      if (server.suspended) return sendError(reply, 403, 'SERVER_SUSPENDED', `the server is suspended${server.suspendedReason ? `: ${server.suspendedReason}` : ''}`);
+      if (server.suspended)
+        return sendError(
+          reply,
+          403,
+          'SERVER_SUSPENDED',
+          `the server is suspended${server.suspendedReason ? `: ${server.suspendedReason}` : ''}`,
+        );
       req.postlogServer = server;
       return;
     }
@@ -109,7 +118,9 @@ export function authenticate(auth: Authenticator, allowed: Allowed[]) {
       req.postlogActor = actor;
       return;
     }
-    const wanted = allowed.map((a) => (a === 'server' ? 'an API key (X-Server-API-Key)' : 'an admin token (Authorization: Bearer plt_…)')).join(' or ');
+    const wanted = allowed
+      .map((a) => (a === 'server' ? 'an API key (X-Server-API-Key)' : 'an admin token (Authorization: Bearer plt_…)'))
+      .join(' or ');
     return sendError(reply, 401, 'UNAUTHENTICATED', `this endpoint needs ${wanted}`);
   };
 }

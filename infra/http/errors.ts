@@ -10,32 +10,61 @@ import { z } from 'zod';
 export const ApiError = z.object({
   code: z.string().describe('stable, for programs: VALIDATION_FAILED, NOT_FOUND, UNAUTHENTICATED, RATE_LIMITED, …'),
   message: z.string().describe('for people'),
-  fields: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('the fields at fault, when the request was invalid'),
+  fields: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .describe('the fields at fault, when the request was invalid'),
 });
 export type ApiErrorBody = z.infer<typeof ApiError>;
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string, fields?: ApiErrorBody['fields']) {
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+  fields?: ApiErrorBody['fields'],
+) {
   return reply.code(status).send({ code, message, ...(fields ? { fields } : {}) } satisfies ApiErrorBody);
 }
 
 /** "to.0.address" style paths, as users see them in their JSON. */
-export const pathOf = (path: readonly PropertyKey[]) => path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+export const pathOf = (path: readonly PropertyKey[]) =>
+  path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
 
 export function makeErrorHandler(production: boolean) {
   return (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const fields = error.validation.map((v) => ({
-        path: [error.validationContext, ...(v.instancePath ? v.instancePath.split('/').filter(Boolean) : [])].filter(Boolean).join('.'),
+        path: [error.validationContext, ...(v.instancePath ? v.instancePath.split('/').filter(Boolean) : [])]
+          .filter(Boolean)
+          .join('.'),
         message: v.message ?? 'is invalid',
       }));
-      return sendError(reply, 400, 'VALIDATION_FAILED', `the request is invalid: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}`, fields);
+      return sendError(
+        reply,
+        400,
+        'VALIDATION_FAILED',
+        `the request is invalid: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}`,
+        fields,
+      );
     }
     if (error.statusCode === 429) return sendError(reply, 429, 'RATE_LIMITED', error.message);
-    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendError(reply, 400, 'INVALID_JSON', error.message);
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+      return sendError(reply, 400, 'INVALID_JSON', error.message);
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', error.message);
-    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', error.message);
-    if (error.statusCode && error.statusCode < 500) return sendError(reply, error.statusCode, error.code ?? 'BAD_REQUEST', error.message);
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', error.message);
+    if (error.statusCode && error.statusCode < 500)
+      return sendError(reply, error.statusCode, error.code ?? 'BAD_REQUEST', error.message);
     req.log.error({ err: error, url: req.url }, 'unhandled error');
-    return sendError(reply, 500, 'INTERNAL', production ? 'internal error; the request id is in the logs' : error.message);
+    return sendError(
+      reply,
+      500,
+      'INTERNAL',
+      production ? 'internal error; the request id is in the logs' : error.message,
+    );
   };
 }

@@ -46,7 +46,10 @@ export function trackRouteMethods(app: FastifyInstance): RouteMethods {
       let list = rivals.get(matchedUrl);
       if (!list) {
         const matched = routes.find((r) => r.url === matchedUrl && r.methods.includes(method));
-        list = matched && matched.statics < matched.url.split('/').filter(Boolean).length ? routes.filter((r) => r.statics > matched.statics && !r.methods.includes(method)) : [];
+        list =
+          matched && matched.statics < matched.url.split('/').filter(Boolean).length
+            ? routes.filter((r) => r.statics > matched.statics && !r.methods.includes(method))
+            : [];
         rivals.set(matchedUrl, list);
       }
       const better = list.filter((r) => r.pattern.test(path));

@@ -12,13 +12,34 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 const notPublic = (() => {
   const list = new BlockList();
   for (const [net, bits] of [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
-    ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ] as const) list.addSubnet(net, bits, 'ipv4');
+    ['0.0.0.0', 8],
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.0.2.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['198.51.100.0', 24],
+    ['203.0.113.0', 24],
+    ['224.0.0.0', 4],
+    ['240.0.0.0', 4],
+  ] as const)
+    list.addSubnet(net, bits, 'ipv4');
   for (const [net, bits] of [
-    ['::', 96], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2002::', 16], ['100::', 64], ['2001:db8::', 32],
-  ] as const) list.addSubnet(net, bits, 'ipv6');
+    ['::', 96],
+    ['::1', 128],
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['fec0::', 10],
+    ['ff00::', 8],
+    ['2002::', 16],
+    ['100::', 64],
+    ['2001:db8::', 32],
+  ] as const)
+    list.addSubnet(net, bits, 'ipv6');
   return list;
 })();
 
@@ -58,8 +79,10 @@ export const publicOnlyLookup: LookupFunction = (hostname, options, callback) =>
     if (err) return callback(err, '', 0);
     const list = addresses as unknown as LookupAddress[];
     const bad = list.find((a) => isPrivateAddress(a.address));
-    if (bad) return callback(new PrivateAddressError(`${hostname} resolves to a private address (${bad.address})`), '', 0);
-    if ((options as LookupOptions).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+    if (bad)
+      return callback(new PrivateAddressError(`${hostname} resolves to a private address (${bad.address})`), '', 0);
+    if ((options as LookupOptions).all)
+      return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
     const first = list[0];
     if (!first) return callback(new Error(`${hostname} has no address`), '', 0);
     callback(null, first.address, first.family);
@@ -91,8 +114,17 @@ export interface JsonPoster {
  * redirects, with a deadline for the whole exchange, reading at most `maxResponseBytes` of the
  * answer. Unless `allowPrivate`, connections to private addresses are refused at connect time.
  */
-export function createJsonPoster(options: { timeoutMs: number; allowPrivate: boolean; maxSocketsPerOrigin?: number; maxResponseBytes?: number }): JsonPoster {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSocketsPerOrigin ?? 50, ...(options.allowPrivate ? {} : { lookup: publicOnlyLookup }) };
+export function createJsonPoster(options: {
+  timeoutMs: number;
+  allowPrivate: boolean;
+  maxSocketsPerOrigin?: number;
+  maxResponseBytes?: number;
+}): JsonPoster {
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSocketsPerOrigin ?? 50,
+    ...(options.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+  };
   const httpAgent = new http.Agent(agentOptions);
   const httpsAgent = new https.Agent(agentOptions);
   const maxResponse = options.maxResponseBytes ?? 1000;
@@ -100,7 +132,8 @@ export function createJsonPoster(options: { timeoutMs: number; allowPrivate: boo
     post(url, body, headers) {
       const target = new URL(url);
       const host = target.hostname.replace(/^\[|\]$/g, '');
-      if (!options.allowPrivate && isIP(host) && isPrivateAddress(host)) return Promise.reject(new PrivateAddressError(`${host} is a private address`));
+      if (!options.allowPrivate && isIP(host) && isPrivateAddress(host))
+        return Promise.reject(new PrivateAddressError(`${host} is a private address`));
       const secure = target.protocol === 'https:';
       return new Promise<PostResult>((resolve, reject) => {
         const req = (secure ? https : http).request(
@@ -120,11 +153,18 @@ export function createJsonPoster(options: { timeoutMs: number; allowPrivate: boo
               // a huge answer is not read to its end: the connection is dropped instead
               if (size > 64 * 1024) res.destroy();
             });
-            res.on('close', () => resolve({ status: res.statusCode ?? 0, excerpt: Buffer.concat(chunks).toString('utf8').slice(0, maxResponse) }));
+            res.on('close', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                excerpt: Buffer.concat(chunks).toString('utf8').slice(0, maxResponse),
+              }),
+            );
             res.on('error', () => undefined); // 'close' follows and reports what was read
           },
         );
-        req.on('error', (err) => reject(err.name === 'AbortError' ? new Error(`no answer within ${options.timeoutMs / 1000} s`) : err));
+        req.on('error', (err) =>
+          reject(err.name === 'AbortError' ? new Error(`no answer within ${options.timeoutMs / 1000} s`) : err),
+        );
         req.end(body);
       });
     },

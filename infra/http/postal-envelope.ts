@@ -15,34 +15,55 @@ declare module 'fastify' {
   }
 }
 
-export function postalSend(req: FastifyRequest, reply: FastifyReply, status: PostalStatus, data: unknown, httpStatus = 200) {
-  const time = Math.round((performance.now() - (req.postalStartedAt ?? performance.now()))) / 1000;
+export function postalSend(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: PostalStatus,
+  data: unknown,
+  httpStatus = 200,
+) {
+  const time = Math.round(performance.now() - (req.postalStartedAt ?? performance.now())) / 1000;
   return reply.code(httpStatus).type('application/json; charset=utf-8').send({ status, time, flags: {}, data });
 }
 
-export const postalSuccess = (req: FastifyRequest, reply: FastifyReply, data: unknown) => postalSend(req, reply, 'success', data);
+export const postalSuccess = (req: FastifyRequest, reply: FastifyReply, data: unknown) =>
+  postalSend(req, reply, 'success', data);
 
 /** `code` goes last, as Postal merges it into the data. */
-export const postalError = (req: FastifyRequest, reply: FastifyReply, code: string, data: Record<string, unknown> = {}) =>
-  postalSend(req, reply, 'error', { ...data, code });
+export const postalError = (
+  req: FastifyRequest,
+  reply: FastifyReply,
+  code: string,
+  data: Record<string, unknown> = {},
+) => postalSend(req, reply, 'error', { ...data, code });
 
-export const postalParameterError = (req: FastifyRequest, reply: FastifyReply, message: string) => postalSend(req, reply, 'parameter-error', { message });
+export const postalParameterError = (req: FastifyRequest, reply: FastifyReply, message: string) =>
+  postalSend(req, reply, 'parameter-error', { message });
 
-export function postalParams(req: FastifyRequest): { ok: true; params: Record<string, unknown> } | { ok: false; message: string } {
+export function postalParams(
+  req: FastifyRequest,
+): { ok: true; params: Record<string, unknown> } | { ok: false; message: string } {
   const contentType = req.headers['content-type'] ?? '';
   if (/^application\/json/.test(contentType)) {
     const body = req.body;
     if (body === undefined || body === null) return { ok: true, params: {} };
-    if (typeof body !== 'object' || Array.isArray(body)) return { ok: false, message: 'the JSON body must be an object' };
+    if (typeof body !== 'object' || Array.isArray(body))
+      return { ok: false, message: 'the JSON body must be an object' };
     return { ok: true, params: body as Record<string, unknown> };
   }
   const fromBody = (req.body as Record<string, unknown> | undefined)?.params;
   const fromQuery = (req.query as Record<string, unknown> | undefined)?.params;
-  const raw = typeof fromBody === 'string' && fromBody.trim() ? fromBody : typeof fromQuery === 'string' && fromQuery.trim() ? fromQuery : undefined;
+  const raw =
+    typeof fromBody === 'string' && fromBody.trim()
+      ? fromBody
+      : typeof fromQuery === 'string' && fromQuery.trim()
+        ? fromQuery
+        : undefined;
   if (raw === undefined) return { ok: true, params: {} };
   try {
     const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, message: '`params` must hold a JSON object' };
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return { ok: false, message: '`params` must hold a JSON object' };
     return { ok: true, params: parsed as Record<string, unknown> };
   } catch {
     return { ok: false, message: '`params` is not valid JSON' };
@@ -50,7 +71,11 @@ export function postalParams(req: FastifyRequest): { ok: true; params: Record<st
 }
 
 /** Postal's authentication answers, in its order: AccessDenied, InvalidServerAPIKey, ServerSuspended. */
-export async function postalAuthenticate(req: FastifyRequest, reply: FastifyReply, auth: Authenticator): Promise<Server | undefined> {
+export async function postalAuthenticate(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  auth: Authenticator,
+): Promise<Server | undefined> {
   const header = req.headers['x-server-api-key'];
   const key = typeof header === 'string' ? header.trim() : '';
   if (!key) {
@@ -59,7 +84,10 @@ export async function postalAuthenticate(req: FastifyRequest, reply: FastifyRepl
   }
   const server = await auth.server(key);
   if (!server) {
-    postalError(req, reply, 'InvalidServerAPIKey', { message: 'The API token provided in X-Server-API-Key was not valid.', token: key });
+    postalError(req, reply, 'InvalidServerAPIKey', {
+      message: 'The API token provided in X-Server-API-Key was not valid.',
+      token: key,
+    });
     return undefined;
   }
   if (server.suspended) {

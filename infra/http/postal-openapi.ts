@@ -10,7 +10,9 @@ export const PostalEnvelope = z.object({
   status: z.enum(['success', 'error', 'parameter-error']),
   time: z.number().describe('seconds the request took'),
   flags: z.record(z.string(), z.unknown()),
-  data: z.unknown().describe('the answer; on error, `code` (AccessDenied, InvalidServerAPIKey, ValidationError, …) and `message`'),
+  data: z
+    .unknown()
+    .describe('the answer; on error, `code` (AccessDenied, InvalidServerAPIKey, ValidationError, …) and `message`'),
 });
 
 const addresses = z.union([z.array(z.string()), z.string()]).describe('a list, or a comma-separated string');
@@ -27,7 +29,13 @@ export const PostalSendMessageParams = z
     reply_to: z.string().optional(),
     plain_body: z.string().optional(),
     html_body: z.string().optional(),
-    attachments: z.array(z.object({ name: z.string(), content_type: z.string().optional(), data: z.string().describe('base64') }).loose()).optional(),
+    attachments: z
+      .array(
+        z
+          .object({ name: z.string(), content_type: z.string().optional(), data: z.string().describe('base64') })
+          .loose(),
+      )
+      .optional(),
     headers: z.record(z.string(), z.string()).optional(),
     bounce: z.boolean().optional(),
   })
@@ -45,7 +53,12 @@ export const PostalSendRawParams = z
 export const PostalMessageParams = z
   .object({
     id: z.union([z.number().int(), z.string()]).optional(),
-    _expansions: z.union([z.boolean(), z.array(z.string())]).optional().describe('true for all, or a list of: status, details, inspection, plain_body, html_body, attachments, headers, raw_message, activity_entries'),
+    _expansions: z
+      .union([z.boolean(), z.array(z.string())])
+      .optional()
+      .describe(
+        'true for all, or a list of: status, details, inspection, plain_body, html_body, attachments, headers, raw_message, activity_entries',
+      ),
   })
   .loose();
 
@@ -62,5 +75,11 @@ export function postalRouteSchema(method: string, summary: string, params: z.Zod
     method === 'GET'
       ? { querystring: z.object({ params: z.string().optional().describe('the parameters as a JSON object') }) }
       : { body: params.describe('the parameters (or, form-encoded, a `params` field holding them as JSON)') };
-  return { tags: ['postal'], summary, security: [{ apiKey: [] }], ...input, response: { 200: PostalEnvelope } } as FastifySchema;
+  return {
+    tags: ['postal'],
+    summary,
+    security: [{ apiKey: [] }],
+    ...input,
+    response: { 200: PostalEnvelope },
+  } as FastifySchema;
 }

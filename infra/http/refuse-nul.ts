@@ -28,6 +28,9 @@ export function refuseNul(app: FastifyInstance, applies: (url: string) => boolea
   app.addHook('preValidation', async (req, reply) => {
     if (!applies(req.routeOptions.url ?? '')) return;
     const path = nulPath(req.params, 'params') ?? nulPath(req.query, 'querystring') ?? nulPath(req.body, 'body');
-    if (path) return sendError(reply, 400, 'VALIDATION_FAILED', `the request is invalid: ${path} contains a NUL character`, [{ path, message: 'contains a NUL character' }]);
+    if (path)
+      return sendError(reply, 400, 'VALIDATION_FAILED', `the request is invalid: ${path} contains a NUL character`, [
+        { path, message: 'contains a NUL character' },
+      ]);
   });
 }

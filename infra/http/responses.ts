@@ -9,10 +9,9 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 415 | 
  * with the one ApiError body. The OpenAPI document is built from these, so a status missing here is
  * one a schema-driven client (or the conformance test, test/e2e/openapi-conformance) is not told of.
  */
-export function responses<S extends Record<number, z.ZodType | { description: string; content: Record<string, { schema: z.ZodType }> }>>(
-  success: S,
-  errors: readonly ErrorStatus[],
-): S & Record<ErrorStatus, typeof ApiError> {
+export function responses<
+  S extends Record<number, z.ZodType | { description: string; content: Record<string, { schema: z.ZodType }> }>,
+>(success: S, errors: readonly ErrorStatus[]): S & Record<ErrorStatus, typeof ApiError> {
   const out: Record<number, unknown> = { ...success };
   for (const status of errors) out[status] = ApiError;
   return out as S & Record<ErrorStatus, typeof ApiError>;

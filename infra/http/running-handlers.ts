@@ -32,6 +32,7 @@ export function waitForRunningHandlersOnClose(app: FastifyInstance, logger: Logg
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), maxWaitMs))),
     ]);
     clearTimeout(timer);
-    if (!settled) logger.warn({ handlers: running, waitedMs: maxWaitMs }, 'closing with request handlers still running');
+    if (!settled)
+      logger.warn({ handlers: running, waitedMs: maxWaitMs }, 'closing with request handlers still running');
   });
 }

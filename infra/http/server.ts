@@ -66,7 +66,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(makeErrorHandler(deps.production));
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
+  );
   const routeMethods = trackRouteMethods(app);
 
   await registerSecurityHeaders(app, { servedOverHttps: deps.publicUrl?.startsWith('https://') ?? false });
@@ -75,8 +77,16 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   // must not turn it into a 400); after the security headers and CORS, which it answers with
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
-    const allowed = req.is404 ? routeMethods.allowed(path) : routeMethods.preferredElsewhere(path, req.routeOptions.url ?? '', req.method);
-    if (allowed?.length) return sendError(reply.header('allow', allowed.join(', ')), 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`);
+    const allowed = req.is404
+      ? routeMethods.allowed(path)
+      : routeMethods.preferredElsewhere(path, req.routeOptions.url ?? '', req.method);
+    if (allowed?.length)
+      return sendError(
+        reply.header('allow', allowed.join(', ')),
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
+      );
   });
   await app.register(formbody);
   await app.register(rateLimit, {
@@ -96,7 +106,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Postlog API', version: deps.version, description: 'Send mail, manage tenants, and read message history.' },
+      info: {
+        title: 'Postlog API',
+        version: deps.version,
+        description: 'Send mail, manage tenants, and read message history.',
+      },
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'X-Server-API-Key' },
@@ -115,16 +129,25 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     reply.header('x-request-id', req.id);
   });
   app.addHook('onResponse', async (req, reply) => {
-    deps.metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode });
+    deps.metrics.httpRequests.inc({
+      method: req.method,
+      route: req.routeOptions.url ?? 'unknown',
+      status: reply.statusCode,
+    });
     // /ready answers 503 while starting or stopping: that is its answer, not a failure
-    if (reply.statusCode >= 500 && req.routeOptions.url !== '/ready') req.log.error({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
+    if (reply.statusCode >= 500 && req.routeOptions.url !== '/ready')
+      req.log.error({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
     else req.log.debug({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
   /** Liveness: 200 when the event log can take an append. */
   app.get('/health', { schema: { hide: true } }, async (_req, reply) => {
     const writable = await deps.eventStore.healthy();
-    return reply.code(writable ? 200 : 503).send({ status: writable ? 'ok' : 'unavailable', eventLog: writable ? 'writable' : 'not writable', version: deps.version });
+    return reply.code(writable ? 200 : 503).send({
+      status: writable ? 'ok' : 'unavailable',
+      eventLog: writable ? 'writable' : 'not writable',
+      version: deps.version,
+    });
   });
 
   /** Readiness: 200 while this process takes traffic (not during start-up or shutdown). */
@@ -134,12 +157,18 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   });
 
   const metricsGuard = metricsAccess(deps);
-  deps.logger[metricsGuard.kind === 'token' || metricsGuard.kind === 'loopback' ? 'info' : 'warn']({ metrics: metricsGuard.kind }, metricsGuard.says);
+  deps.logger[metricsGuard.kind === 'token' || metricsGuard.kind === 'loopback' ? 'info' : 'warn'](
+    { metrics: metricsGuard.kind },
+    metricsGuard.says,
+  );
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
-    if (metricsGuard.kind === 'token' && req.headers.authorization !== `Bearer ${deps.metricsToken}`) return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
+    if (metricsGuard.kind === 'token' && req.headers.authorization !== `Bearer ${deps.metricsToken}`)
+      return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
     // the configuration refuses this combination; a server built without it must not leak either
     if (metricsGuard.kind === 'refused') return sendError(reply, 403, 'METRICS_TOKEN_REQUIRED', metricsGuard.says);
-    return reply.type(deps.metrics.registry.contentType).send(await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))());
+    return reply
+      .type(deps.metrics.registry.contentType)
+      .send(await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))());
   });
 
   for (const plugin of deps.plugins) await app.register(plugin);
@@ -152,9 +181,24 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
  * machine when it is a loopback address (the supervisor's background process always is). In
  * production an open non-loopback listener is refused (the configuration already is).
  */
-export function metricsAccess(deps: Pick<HttpServerDeps, 'metricsToken' | 'listenHost' | 'production'>): { kind: 'token' | 'loopback' | 'open' | 'refused'; says: string } {
-  if (deps.metricsToken) return { kind: 'token', says: '/metrics needs the metrics token (Authorization: Bearer, POSTLOG_METRICS_TOKEN)' };
-  if (isLoopbackHost(deps.listenHost)) return { kind: 'loopback', says: `/metrics has no token: only this machine reaches it (HTTP listens on loopback, ${deps.listenHost})` };
-  if (deps.production) return { kind: 'refused', says: `/metrics is refused: production with HTTP on ${deps.listenHost} needs POSTLOG_METRICS_TOKEN` };
-  return { kind: 'open', says: `/metrics is open to anyone who reaches ${deps.listenHost}: it shows every tenant's recipient domains; set POSTLOG_METRICS_TOKEN (production requires it)` };
+export function metricsAccess(deps: Pick<HttpServerDeps, 'metricsToken' | 'listenHost' | 'production'>): {
+  kind: 'token' | 'loopback' | 'open' | 'refused';
+  says: string;
+} {
+  if (deps.metricsToken)
+    return { kind: 'token', says: '/metrics needs the metrics token (Authorization: Bearer, POSTLOG_METRICS_TOKEN)' };
+  if (isLoopbackHost(deps.listenHost))
+    return {
+      kind: 'loopback',
+      says: `/metrics has no token: only this machine reaches it (HTTP listens on loopback, ${deps.listenHost})`,
+    };
+  if (deps.production)
+    return {
+      kind: 'refused',
+      says: `/metrics is refused: production with HTTP on ${deps.listenHost} needs POSTLOG_METRICS_TOKEN`,
+    };
+  return {
+    kind: 'open',
+    says: `/metrics is open to anyone who reaches ${deps.listenHost}: it shows every tenant's recipient domains; set POSTLOG_METRICS_TOKEN (production requires it)`,
+  };
 }

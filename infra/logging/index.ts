@@ -1,1 +1,2 @@
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
+export { logNodeWarnings } from './node-warnings.js';

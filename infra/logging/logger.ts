@@ -18,7 +18,15 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? ((fd === 1 ? process.stdout : process.stderr).isTTY ? 'pretty' : 'json');
   const base = { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   if (format === 'pretty') {
-    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid', destination: options.destination ?? fd }));
+    return pino(
+      base,
+      pretty({
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid',
+        destination: options.destination ?? fd,
+      }),
+    );
   }
   // Writes of whole lines, at most PIPE_BUF (4096) bytes each: the processes of a supervised Postlog
   // share one stdout pipe, and only writes that small are atomic there, so lines never interleave.

@@ -15,9 +15,17 @@ export type IdempotencyBegin =
  * writes nothing twice.
  */
 export class IdempotencyKeys {
-  constructor(private readonly pool: pg.Pool, private readonly staleAfterMs = 30_000) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly staleAfterMs = 30_000,
+  ) {}
 
-  async begin(serverId: string, key: string, requestSha256: string, allocate: () => Promise<number[]>): Promise<IdempotencyBegin> {
+  async begin(
+    serverId: string,
+    key: string,
+    requestSha256: string,
+    allocate: () => Promise<number[]>,
+  ): Promise<IdempotencyBegin> {
     const ids = await allocate();
     const inserted = await this.pool.query(
       `INSERT INTO idempotency_keys (server_id, key, request_sha256, message_ids) VALUES ($1, $2, $3, $4)
@@ -47,6 +55,9 @@ export class IdempotencyKeys {
 
   /** Forget a key whose request was refused before anything was appended. */
   async release(serverId: string, key: string): Promise<void> {
-    await this.pool.query('DELETE FROM idempotency_keys WHERE server_id = $1 AND key = $2 AND completed_at IS NULL', [serverId, key]);
+    await this.pool.query('DELETE FROM idempotency_keys WHERE server_id = $1 AND key = $2 AND completed_at IS NULL', [
+      serverId,
+      key,
+    ]);
   }
 }

@@ -8,7 +8,10 @@ import { MicroBatcher } from '../batching/index.js';
 export class SuppressionList {
   private readonly lookups: MicroBatcher<{ serverId: string; address: string }, string | undefined>;
 
-  constructor(private readonly pool: pg.Pool, private readonly defaultDays = 30) {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly defaultDays = 30,
+  ) {
     this.lookups = new MicroBatcher(async (items) => {
       // a named statement: each connection parses and plans it once, not for every batch
       const { rows } = await this.pool.query<{ server_id: string; address: string; reason: string }>({
@@ -46,12 +49,18 @@ export class SuppressionList {
   }
 
   async remove(serverId: string, address: string): Promise<boolean> {
-    const res = await this.pool.query('DELETE FROM suppressions WHERE server_id = $1 AND address = $2', [serverId, address.toLowerCase()]);
+    const res = await this.pool.query('DELETE FROM suppressions WHERE server_id = $1 AND address = $2', [
+      serverId,
+      address.toLowerCase(),
+    ]);
     return res.rowCount === 1;
   }
 
   /** Current entries, newest first; `after` is the last address of the previous page. */
-  async list(serverId: string, options: { limit: number; before?: string | undefined; address?: string | undefined }): Promise<{ address: string; reason: string; createdAt: string; expiresAt: string | null }[]> {
+  async list(
+    serverId: string,
+    options: { limit: number; before?: string | undefined; address?: string | undefined },
+  ): Promise<{ address: string; reason: string; createdAt: string; expiresAt: string | null }[]> {
     const { rows } = await this.pool.query(
       `SELECT address, reason, created_at, expires_at FROM suppressions
         WHERE server_id = $1 AND (expires_at IS NULL OR expires_at > now())
@@ -59,6 +68,11 @@ export class SuppressionList {
         ORDER BY address DESC LIMIT $4`,
       [serverId, options.before ?? null, options.address ?? null, options.limit],
     );
-    return rows.map((r) => ({ address: r.address, reason: r.reason, createdAt: r.created_at.toISOString(), expiresAt: r.expires_at ? r.expires_at.toISOString() : null }));
+    return rows.map((r) => ({
+      address: r.address,
+      reason: r.reason,
+      createdAt: r.created_at.toISOString(),
+      expiresAt: r.expires_at ? r.expires_at.toISOString() : null,
+    }));
   }
 }

@@ -17,7 +17,8 @@ export async function copyRowsBinary(pool: pg.Pool, select: string): Promise<(Bu
   let data: Buffer;
   try {
     const chunks: Buffer[] = [];
-    for await (const chunk of client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`))) chunks.push(chunk as Buffer);
+    for await (const chunk of client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`)))
+      chunks.push(chunk as Buffer);
     data = Buffer.concat(chunks);
   } catch (err) {
     // a COPY that failed midway may leave the connection in an unknown state: do not reuse it
@@ -33,7 +34,8 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /** Parses PostgreSQL's binary COPY format (https://www.postgresql.org/docs/current/sql-copy.html). */
 export function parseBinaryCopy(data: Buffer): (Buffer | null)[][] {
-  if (data.length < SIGNATURE.length + 8 || !data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw new Error('binary COPY: missing signature');
+  if (data.length < SIGNATURE.length + 8 || !data.subarray(0, SIGNATURE.length).equals(SIGNATURE))
+    throw new Error('binary COPY: missing signature');
   let at = SIGNATURE.length + 4;
   at += 4 + data.readUInt32BE(at);
   const rows: (Buffer | null)[][] = [];

@@ -25,7 +25,10 @@ export class DatabaseReachability {
   private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly connectionString: string, private readonly logger: Logger) {
+  constructor(
+    private readonly connectionString: string,
+    private readonly logger: Logger,
+  ) {
     this.timer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS);
     this.timer.unref();
     void this.probe(); // connected from the start: a lost connection is the quickest sign of an outage
@@ -40,7 +43,11 @@ export class DatabaseReachability {
     this.stopped = true;
     clearInterval(this.timer);
     await this.probing;
-    await this.client?.end().catch((err: Error) => this.logger.debug({ error: err.message }, 'closing the database reachability connection failed'));
+    await this.client
+      ?.end()
+      .catch((err: Error) =>
+        this.logger.debug({ error: err.message }, 'closing the database reachability connection failed'),
+      );
     this.client = undefined;
   }
 
@@ -63,7 +70,11 @@ export class DatabaseReachability {
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: PROBE_TIMEOUT_MS, query_timeout: PROBE_TIMEOUT_MS });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+      query_timeout: PROBE_TIMEOUT_MS,
+    });
     // a lost connection (the server died): unreachable at once, not at the next probe
     client.on('error', (err) => {
       if (this.client !== client) return; // one given up already (a timed-out probe): old news

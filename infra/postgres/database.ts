@@ -13,7 +13,10 @@ export interface Database {
 }
 
 /** The external PostgreSQL from POSTLOG_DATABASE_URL, or the embedded one in the data dir. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'databasePoolSize'>, logger: Logger): Promise<Database> {
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'databasePoolSize'>,
+  logger: Logger,
+): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let connectionString = config.databaseUrl;
   if (connectionString === undefined) {

@@ -1,13 +1,28 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logging/index.js';
 import { embeddedPostgresBinaries } from './embedded-binaries.js';
 import { OwnerFile } from './owner-file.js';
-import { clearLocksOfStoppedServer, clearStaleSocketLock, processState, readPostmasterLock } from './postmaster-lock.js';
+import {
+  clearLocksOfStoppedServer,
+  clearStaleSocketLock,
+  processState,
+  readPostmasterLock,
+} from './postmaster-lock.js';
 import { PostmasterWatchdog, type PostmasterExit, type WatchedPostmaster } from './postmaster-watchdog.js';
 
 export interface EmbeddedPostgresOptions {
@@ -69,7 +84,10 @@ export class EmbeddedPostgres {
     mkdirSync(dirname(this.pgDir), { recursive: true, mode: 0o755 });
     this.url = await this.run();
     if (this.server) {
-      this.watchdog = new PostmasterWatchdog(this.server, { logger: this.options.logger, restart: (signal) => this.restart(signal) });
+      this.watchdog = new PostmasterWatchdog(this.server, {
+        logger: this.options.logger,
+        restart: (signal) => this.restart(signal),
+      });
     }
     return this.url;
   }
@@ -110,18 +128,30 @@ export class EmbeddedPostgres {
       const lock = readPostmasterLock(this.pgDir);
       const owner = this.owner.liveOwnerElsewhere();
       if (lock !== undefined && processState(lock.pid) === 'running') {
-        if (owner === undefined) log.warn({ pgPid: lock.pid, port: lock.port }, 'adopting an embedded PostgreSQL left running by a Postlog process that exited without stopping it');
+        if (owner === undefined)
+          log.warn(
+            { pgPid: lock.pid, port: lock.port },
+            'adopting an embedded PostgreSQL left running by a Postlog process that exited without stopping it',
+          );
         const url = this.urlFor(lock.port, lock.socketDirectory);
         try {
           // it may be starting (again): a guest's first query must not meet "the database system is starting up"
-          await this.waitUntilReady(url, () => processState(lock.pid) === 'running', () => `the embedded PostgreSQL (PID ${lock.pid}) stopped`, signal);
+          await this.waitUntilReady(
+            url,
+            () => processState(lock.pid) === 'running',
+            () => `the embedded PostgreSQL (PID ${lock.pid}) stopped`,
+            signal,
+          );
         } catch (err) {
           // it died while we waited: from here on it is a crashed server like any other
           if (processState(lock.pid) !== 'running' && ++diedWhileJoining < 3) continue;
           throw err;
         }
         if (owner !== undefined) {
-          log.info({ pgPid: lock.pid, port: lock.port, ownerPid: owner }, 'using the embedded PostgreSQL run by another Postlog process');
+          log.info(
+            { pgPid: lock.pid, port: lock.port, ownerPid: owner },
+            'using the embedded PostgreSQL run by another Postlog process',
+          );
           return url;
         }
         this.server = this.watchAdopted(lock.pid);
@@ -130,13 +160,21 @@ export class EmbeddedPostgres {
       }
       if (owner !== undefined) {
         // its owner is starting it (again, PostmasterWatchdog): a server started here would be taken from it
-        if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL is down and the Postlog process that runs it (PID ${owner}) did not start it again within ${timeoutMs} ms`);
-        if (!waitingForOwner) log.info({ pgPid: lock?.pid, ownerPid: owner }, 'the embedded PostgreSQL is down; waiting for the Postlog process that runs it to start it again');
+        if (Date.now() > deadline)
+          throw new Error(
+            `the embedded PostgreSQL is down and the Postlog process that runs it (PID ${owner}) did not start it again within ${timeoutMs} ms`,
+          );
+        if (!waitingForOwner)
+          log.info(
+            { pgPid: lock?.pid, ownerPid: owner },
+            'the embedded PostgreSQL is down; waiting for the Postlog process that runs it to start it again',
+          );
         waitingForOwner = true;
         await sleep(100);
         continue;
       }
-      if (lock !== undefined) await clearLocksOfStoppedServer(this.pgDir, lock, log, Math.max(1000, deadline - Date.now()));
+      if (lock !== undefined)
+        await clearLocksOfStoppedServer(this.pgDir, lock, log, Math.max(1000, deadline - Date.now()));
       return this.spawnServer(signal);
     }
   }
@@ -146,7 +184,8 @@ export class EmbeddedPostgres {
     this.server = undefined;
     await this.run(signal);
     // another process started one in the gap: it owns that one, and will restart it itself
-    if (this.server === undefined) throw new Error('another Postlog process started the embedded PostgreSQL meanwhile and owns it now');
+    if (this.server === undefined)
+      throw new Error('another Postlog process started the embedded PostgreSQL meanwhile and owns it now');
     return this.server;
   }
 
@@ -165,18 +204,28 @@ export class EmbeddedPostgres {
     const child = spawn(
       bins.postgres,
       [
-        '-D', this.pgDir,
-        '-p', String(this.options.port),
-        '-c', 'listen_addresses=127.0.0.1',
+        '-D',
+        this.pgDir,
+        '-p',
+        String(this.options.port),
+        '-c',
+        'listen_addresses=127.0.0.1',
         // Postlog connects over a Unix socket in the cluster's own directory (its default directory,
         // /var/run/postgresql, is often not writable); TCP stays open for psql and other tools.
-        '-c', `unix_socket_directories=${quotedDirectory(socketDirectory)}`,
-        '-c', 'max_connections=300',
-        '-c', 'shared_buffers=256MB',
-        '-c', 'wal_buffers=16MB',
-        '-c', 'max_wal_size=2GB',
-        '-c', 'logging_collector=off',
-        '-c', 'log_min_messages=warning',
+        '-c',
+        `unix_socket_directories=${quotedDirectory(socketDirectory)}`,
+        '-c',
+        'max_connections=300',
+        '-c',
+        'shared_buffers=256MB',
+        '-c',
+        'wal_buffers=16MB',
+        '-c',
+        'max_wal_size=2GB',
+        '-c',
+        'logging_collector=off',
+        '-c',
+        'log_min_messages=warning',
       ],
       { detached: true, stdio: ['ignore', fd, fd], ...account },
     );
@@ -195,10 +244,16 @@ export class EmbeddedPostgres {
     this.owner.claim();
     const url = this.urlFor(this.options.port, socketDirectory);
     try {
-      await this.waitUntilReady(url, () => !exited, () =>
-        `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
-        (/could not bind|Address already in use/.test(tail(logFile, 15)) ? `\nPort ${this.options.port} is taken: set POSTLOG_EMBEDDED_PG_PORT to a free port.` : ''),
-      signal);
+      await this.waitUntilReady(
+        url,
+        () => !exited,
+        () =>
+          `the embedded PostgreSQL server exited during start-up. Last lines of ${logFile}:\n${tail(logFile, 15)}` +
+          (/could not bind|Address already in use/.test(tail(logFile, 15))
+            ? `\nPort ${this.options.port} is taken: set POSTLOG_EMBEDDED_PG_PORT to a free port.`
+            : ''),
+        signal,
+      );
     } catch (err) {
       // a server that is still starting (start-up abandoned by stop()) is stop()'s to end
       if (exited) this.server = undefined;
@@ -206,8 +261,15 @@ export class EmbeddedPostgres {
     }
     // a restart says so itself (PostmasterWatchdog)
     if (signal === undefined) {
-      log.info({ port: this.options.port, dir: this.pgDir, pgPid: pid, via: socketDirectory ? 'unix socket' : 'tcp' }, 'embedded PostgreSQL started');
-      if (!socketDirectory) log.info({ dir: this.pgDir }, 'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU');
+      log.info(
+        { port: this.options.port, dir: this.pgDir, pgPid: pid, via: socketDirectory ? 'unix socket' : 'tcp' },
+        'embedded PostgreSQL started',
+      );
+      if (!socketDirectory)
+        log.info(
+          { dir: this.pgDir },
+          'the data dir path is too long for a Unix socket (107 bytes): Postlog connects over TCP, which costs a little more CPU',
+        );
     }
     return url;
   }
@@ -230,7 +292,10 @@ export class EmbeddedPostgres {
     try {
       return readPostmasterLock(this.pgDir)?.pid === pid;
     } catch (err) {
-      this.options.logger.warn({ error: (err as Error).message }, 'could not read postmaster.pid of the embedded PostgreSQL that exited: taking it for a crash');
+      this.options.logger.warn(
+        { error: (err as Error).message },
+        'could not read postmaster.pid of the embedded PostgreSQL that exited: taking it for a crash',
+      );
       return true;
     }
   }
@@ -246,11 +311,18 @@ export class EmbeddedPostgres {
       chownSync(this.pgDir, account.uid, account.gid!);
     }
     const pwFile = join(tmpdir(), `postlog-pw-${randomBytes(6).toString('hex')}`);
-    writeFileSync(pwFile, secrets.password + '\n', { mode: 0o644 });
+    writeFileSync(pwFile, `${secrets.password}\n`, { mode: 0o644 });
     try {
       execFileSync(
         initdb,
-        [`--pgdata=${this.pgDir}`, '--auth=scram-sha-256', `--username=${secrets.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C'],
+        [
+          `--pgdata=${this.pgDir}`,
+          '--auth=scram-sha-256',
+          `--username=${secrets.user}`,
+          `--pwfile=${pwFile}`,
+          '--encoding=UTF8',
+          '--locale=C',
+        ],
         { ...account, stdio: ['ignore', 'pipe', 'pipe'] },
       );
     } catch (err) {
@@ -272,7 +344,12 @@ export class EmbeddedPostgres {
     return `postgres://${encodeURIComponent(secrets.user)}:${encodeURIComponent(secrets.password)}@${host}:${port}/postgres`;
   }
 
-  private async waitUntilReady(url: string, alive: () => boolean, failure: () => string, signal?: AbortSignal): Promise<void> {
+  private async waitUntilReady(
+    url: string,
+    alive: () => boolean,
+    failure: () => string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
     let lastError = '';
     while (Date.now() < deadline) {
@@ -301,7 +378,14 @@ function postgresAccount(): { uid?: number; gid?: number } {
   try {
     return { uid: id('-u'), gid: id('-g') };
   } catch {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    execFileSync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
     return { uid: id('-u'), gid: id('-g') };
   }
 }

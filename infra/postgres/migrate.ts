@@ -31,7 +31,12 @@ export interface MigrationReport {
  * index builds is recorded after its indexes are built and valid, and a failed build is redone
  * on the next start.
  */
-export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migration[] = defaultMigrations, options: MigrateOptions = {}): Promise<MigrationReport> {
+export async function migrate(
+  pool: pg.Pool,
+  logger: Logger,
+  migrations: Migration[] = defaultMigrations,
+  options: MigrateOptions = {},
+): Promise<MigrationReport> {
   const lockTimeoutMs = options.lockTimeoutMs ?? 3000;
   const attempts = options.attempts ?? 100;
   const client = await pool.connect();
@@ -49,7 +54,9 @@ export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migrati
     const known = Math.max(0, ...migrations.map((m) => m.version));
     const newest = Math.max(0, ...done);
     if (newest > known) {
-      throw new Error(`the database schema is at version ${newest}, newer than this Postlog knows (${known}): upgrade Postlog`);
+      throw new Error(
+        `the database schema is at version ${newest}, newer than this Postlog knows (${known}): upgrade Postlog`,
+      );
     }
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
@@ -73,7 +80,11 @@ export async function migrate(pool: pg.Pool, logger: Logger, migrations: Migrati
             await client.query('ROLLBACK');
             // 55P03 lock_not_available: another session holds a lock this migration needs
             if ((err as { code?: string }).code === '55P03' && attempt < attempts) {
-              if (attempt === 1) logger.warn({ version: m.version, name: m.name, error: (err as Error).message }, 'migration waits for a lock another session holds: trying again');
+              if (attempt === 1)
+                logger.warn(
+                  { version: m.version, name: m.name, error: (err as Error).message },
+                  'migration waits for a lock another session holds: trying again',
+                );
               await new Promise((r) => setTimeout(r, options.retryDelayMs ?? 1000));
               continue;
             }
@@ -107,8 +118,13 @@ async function buildConcurrently(client: pg.PoolClient, index: ConcurrentIndex, 
     await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(index.name)}`);
   }
   const started = performance.now();
-  await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(index.name)} ON ${quoteIdent(index.table)} ${index.definition}`);
-  logger.info({ index: index.name, table: index.table, ms: Math.round(performance.now() - started) }, 'built index concurrently');
+  await client.query(
+    `CREATE INDEX CONCURRENTLY ${quoteIdent(index.name)} ON ${quoteIdent(index.table)} ${index.definition}`,
+  );
+  logger.info(
+    { index: index.name, table: index.table, ms: Math.round(performance.now() - started) },
+    'built index concurrently',
+  );
 }
 
 /**

@@ -16,7 +16,10 @@ export interface ConcurrentIndex {
  * without `sql`): built without blocking writes (an upgrade does not stop accepting mail while
  * they build), outside a transaction, and the migration is recorded once all are valid.
  */
-export type Migration = { version: number; name: string } & ({ sql: string; concurrentIndexes?: undefined } | { sql?: undefined; concurrentIndexes: ConcurrentIndex[] });
+export type Migration = { version: number; name: string } & (
+  | { sql: string; concurrentIndexes?: undefined }
+  | { sql?: undefined; concurrentIndexes: ConcurrentIndex[] }
+);
 
 export const migrations: Migration[] = [
   {
@@ -909,7 +912,11 @@ export const migrations: Migration[] = [
       // whole queue (a hash join over 300,000 rows: 130 ms per batch of 1,000 bodies)
       { name: 'delivery_queue_content', table: 'delivery_queue', definition: '(content_hash)' },
       // inbound mail an HTTP route has still to take keeps its body
-      { name: 'route_deliveries_pending_content', table: 'route_deliveries', definition: "(content_sha256) WHERE status = 'pending'" },
+      {
+        name: 'route_deliveries_pending_content',
+        table: 'route_deliveries',
+        definition: "(content_sha256) WHERE status = 'pending'",
+      },
     ],
   },
 ];

@@ -5,9 +5,22 @@ import type { Logger } from '../logging/index.js';
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /** `settings`: server settings for this pool's sessions, e.g. { synchronous_commit: 'off' }. */
-export function createPool(connectionString: string, size: number, logger: Logger, settings: Record<string, string> = {}): pg.Pool {
-  const options = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ');
-  const pool = new pg.Pool({ connectionString, max: size, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, ...(options ? { options } : {}) });
+export function createPool(
+  connectionString: string,
+  size: number,
+  logger: Logger,
+  settings: Record<string, string> = {},
+): pg.Pool {
+  const options = Object.entries(settings)
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
+  const pool = new pg.Pool({
+    connectionString,
+    max: size,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    ...(options ? { options } : {}),
+  });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   // (pg attaches the whole client to the error: log what an operator can use)
   pool.on('error', (err: Error & { code?: string }) => {
@@ -19,7 +32,9 @@ export function createPool(connectionString: string, size: number, logger: Logge
   // between two queries (the server died, e.g. mid-transaction) would crash the process with an
   // unhandled 'error' event. The holder learns of it at its next query, which fails and is handled there.
   pool.on('connect', (client) =>
-    client.on('error', (err: Error & { code?: string }) => logger.debug({ code: err.code, error: err.message }, 'PostgreSQL connection failed')),
+    client.on('error', (err: Error & { code?: string }) =>
+      logger.debug({ code: err.code, error: err.message }, 'PostgreSQL connection failed'),
+    ),
   );
   return pool;
 }

@@ -94,7 +94,10 @@ function statFields(pid: number): string[] | undefined {
     throw err;
   }
   // "<pid> (<command>) <state> …": the command may itself hold parentheses and spaces
-  return stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
+  return stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .trim()
+    .split(' ');
 }
 
 /**
@@ -117,7 +120,8 @@ export function sharedMemoryAttachments(segment: { key: number; id: number }): n
   for (const row of rows) {
     const cells = row.trim().split(/\s+/);
     // the key too: an id of a removed segment may have been given to another server's
-    if (Number(cells[keyColumn!]) === segment.key && Number(cells[idColumn!]) === segment.id) return Number(cells[attachColumn!]);
+    if (Number(cells[keyColumn!]) === segment.key && Number(cells[idColumn!]) === segment.id)
+      return Number(cells[attachColumn!]);
   }
   return 0; // the segment is gone
 }
@@ -128,7 +132,12 @@ export function sharedMemoryAttachments(segment: { key: number; id: number }): n
  * socket name its PID, and while that PID is a zombie (or reused) PostgreSQL would refuse to start
  * ("lock file … already exists"). Throws when its processes do not go away within `timeoutMs`.
  */
-export async function clearLocksOfStoppedServer(pgDir: string, lock: PostmasterLock, logger: Logger, timeoutMs: number): Promise<void> {
+export async function clearLocksOfStoppedServer(
+  pgDir: string,
+  lock: PostmasterLock,
+  logger: Logger,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   if (lock.sharedMemory !== undefined) {
     let attached = sharedMemoryAttachments(lock.sharedMemory) ?? 0;
@@ -143,11 +152,17 @@ export async function clearLocksOfStoppedServer(pgDir: string, lock: PostmasterL
       attached = sharedMemoryAttachments(lock.sharedMemory) ?? 0;
     }
   }
-  const files = [join(pgDir, 'postmaster.pid'), ...(lock.socketDirectory ? [socketLockFile(lock.socketDirectory, lock.port)] : [])];
+  const files = [
+    join(pgDir, 'postmaster.pid'),
+    ...(lock.socketDirectory ? [socketLockFile(lock.socketDirectory, lock.port)] : []),
+  ];
   // only files that still name that server: another one may have started meanwhile
   const stale = files.filter((file) => lockFilePid(file) === lock.pid);
   if (stale.length === 0) return;
-  logger.warn({ pgPid: lock.pid, state: processState(lock.pid), files: stale }, 'removing the stale PostgreSQL lock files of a server that crashed or was killed');
+  logger.warn(
+    { pgPid: lock.pid, state: processState(lock.pid), files: stale },
+    'removing the stale PostgreSQL lock files of a server that crashed or was killed',
+  );
   for (const file of stale) rmSync(file, { force: true });
 }
 
@@ -159,7 +174,10 @@ export function clearStaleSocketLock(socketDirectory: string, port: number, logg
   const file = socketLockFile(socketDirectory, port);
   const pid = lockFilePid(file);
   if (pid === undefined || processState(pid) === 'running') return;
-  logger.warn({ pgPid: pid, state: processState(pid), files: [file] }, 'removing the stale PostgreSQL lock file of a Unix socket whose server crashed or was killed');
+  logger.warn(
+    { pgPid: pid, state: processState(pid), files: [file] },
+    'removing the stale PostgreSQL lock file of a Unix socket whose server crashed or was killed',
+  );
   rmSync(file, { force: true });
 }
 

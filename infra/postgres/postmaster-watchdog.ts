@@ -39,9 +39,19 @@ export class PostmasterWatchdog {
   private readonly stopped: Promise<void>;
   private readonly watching: Promise<void>;
 
-  constructor(server: WatchedPostmaster, private readonly o: PostmasterWatchdogOptions) {
-    this.stopped = new Promise((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
-    this.watching = this.watch(server).catch((err: Error) => o.logger.error({ error: err.message }, 'the embedded PostgreSQL watchdog failed: the server is no longer watched'));
+  constructor(
+    server: WatchedPostmaster,
+    private readonly o: PostmasterWatchdogOptions,
+  ) {
+    this.stopped = new Promise((resolve) =>
+      this.abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    this.watching = this.watch(server).catch((err: Error) =>
+      o.logger.error(
+        { error: err.message },
+        'the embedded PostgreSQL watchdog failed: the server is no longer watched',
+      ),
+    );
   }
 
   /** No more restarts; an attempt in progress is abandoned (its server, if it started, is the owner's to stop). */
@@ -63,13 +73,19 @@ export class PostmasterWatchdog {
       const ranMs = Date.now() - server.startedAt;
       if (!exit.crashed) {
         // someone stopped it on purpose (pg_ctl stop, another EmbeddedPostgres on the same data dir): not overruled here
-        log.error({ pgPid: server.pid, code: exit.code, signal: exit.signal, ranMs }, 'the embedded PostgreSQL was shut down, not by this process: it is not started again, and Postlog cannot work until it runs');
+        log.error(
+          { pgPid: server.pid, code: exit.code, signal: exit.signal, ranMs },
+          'the embedded PostgreSQL was shut down, not by this process: it is not started again, and Postlog cannot work until it runs',
+        );
         return;
       }
       if (ranMs >= healthyRunMs) failures = 0;
       const diedAt = Date.now();
       let wait = failures === 0 ? 0 : delays[Math.min(failures - 1, delays.length - 1)]!;
-      log.error({ pgPid: server.pid, code: exit.code, signal: exit.signal, ranMs, restartInMs: wait }, 'the embedded PostgreSQL died; restarting it');
+      log.error(
+        { pgPid: server.pid, code: exit.code, signal: exit.signal, ranMs, restartInMs: wait },
+        'the embedded PostgreSQL died; restarting it',
+      );
       for (let attempt = 1; ; attempt++) {
         if (wait > 0 && !(await this.sleep(wait))) return;
         try {
@@ -81,7 +97,10 @@ export class PostmasterWatchdog {
           if (this.abort.signal.aborted) return;
           failures++;
           wait = delays[Math.min(failures - 1, delays.length - 1)]!;
-          log.error({ attempt, error: (err as Error).message, retryInMs: wait }, 'the embedded PostgreSQL did not start again; retrying');
+          log.error(
+            { attempt, error: (err as Error).message, retryInMs: wait },
+            'the embedded PostgreSQL did not start again; retrying',
+          );
         }
       }
     }
@@ -90,7 +109,10 @@ export class PostmasterWatchdog {
   /** False when stop() came first. */
   private async sleep(ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const slept = await Promise.race([new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms))), this.stopped.then(() => false)]);
+    const slept = await Promise.race([
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms))),
+      this.stopped.then(() => false),
+    ]);
     clearTimeout(timer);
     return slept;
   }

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 
@@ -24,8 +25,14 @@ export interface RouteDelivery {
   deliveredAt: string | null;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const toRoute = (r: any): Route => ({ id: r.id, serverId: r.server_id, address: r.address, endpointUrl: r.endpoint_url, format: r.format, createdAt: r.created_at.toISOString() });
+const toRoute = (r: any): Route => ({
+  id: r.id,
+  serverId: r.server_id,
+  address: r.address,
+  endpointUrl: r.endpoint_url,
+  format: r.format,
+  createdAt: r.created_at.toISOString(),
+});
 const toDelivery = (r: any): RouteDelivery => ({
   id: Number(r.id),
   routeId: r.route_id,
@@ -44,7 +51,12 @@ const toDelivery = (r: any): RouteDelivery => ({
 export class RouteStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async create(serverId: string, address: string, endpointUrl: string, format: 'json' | 'raw'): Promise<Route | 'taken'> {
+  async create(
+    serverId: string,
+    address: string,
+    endpointUrl: string,
+    format: 'json' | 'raw',
+  ): Promise<Route | 'taken'> {
     const { rows } = await this.pool.query(
       'INSERT INTO routes (id, server_id, address, endpoint_url, format) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (address) DO NOTHING RETURNING *',
       [randomUUID(), serverId, address.toLowerCase(), endpointUrl, format],
@@ -53,7 +65,9 @@ export class RouteStore {
   }
 
   async list(serverId: string): Promise<Route[]> {
-    return (await this.pool.query('SELECT * FROM routes WHERE server_id = $1 ORDER BY address', [serverId])).rows.map(toRoute);
+    return (await this.pool.query('SELECT * FROM routes WHERE server_id = $1 ORDER BY address', [serverId])).rows.map(
+      toRoute,
+    );
   }
 
   async get(id: string): Promise<Route | undefined> {
@@ -69,26 +83,35 @@ export class RouteStore {
   async match(address: string): Promise<Route | undefined> {
     const lower = address.toLowerCase();
     const domain = lower.slice(lower.lastIndexOf('@') + 1);
-    const { rows } = await this.pool.query('SELECT * FROM routes WHERE address = $1 OR address = $2 ORDER BY (address = $1) DESC LIMIT 1', [lower, `*@${domain}`]);
+    const { rows } = await this.pool.query(
+      'SELECT * FROM routes WHERE address = $1 OR address = $2 ORDER BY (address = $1) DESC LIMIT 1',
+      [lower, `*@${domain}`],
+    );
     return rows[0] ? toRoute(rows[0]) : undefined;
   }
 
   async enqueue(routeId: string, contentSha256: string, mailFrom: string, rcptTo: string): Promise<number> {
-    const { rows } = await this.pool.query('INSERT INTO route_deliveries (route_id, content_sha256, mail_from, rcpt_to) VALUES ($1, $2, $3, $4) RETURNING id', [
-      routeId,
-      contentSha256,
-      mailFrom,
-      rcptTo,
-    ]);
+    const { rows } = await this.pool.query(
+      'INSERT INTO route_deliveries (route_id, content_sha256, mail_from, rcpt_to) VALUES ($1, $2, $3, $4) RETURNING id',
+      [routeId, contentSha256, mailFrom, rcptTo],
+    );
     return Number(rows[0].id);
   }
 
   async deliveries(routeId: string, limit: number): Promise<RouteDelivery[]> {
-    return (await this.pool.query('SELECT * FROM route_deliveries WHERE route_id = $1 ORDER BY id DESC LIMIT $2', [routeId, limit])).rows.map(toDelivery);
+    return (
+      await this.pool.query('SELECT * FROM route_deliveries WHERE route_id = $1 ORDER BY id DESC LIMIT $2', [
+        routeId,
+        limit,
+      ])
+    ).rows.map(toDelivery);
   }
 
   /** Takes due deliveries for `leaseSeconds` (workers in several processes share the queue). */
-  async lease(limit: number, leaseSeconds: number): Promise<(RouteDelivery & { route: Route; contentSha256: string })[]> {
+  async lease(
+    limit: number,
+    leaseSeconds: number,
+  ): Promise<(RouteDelivery & { route: Route; contentSha256: string })[]> {
     const { rows } = await this.pool.query(
       `UPDATE route_deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
         WHERE d.id IN (SELECT id FROM route_deliveries WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -108,7 +131,15 @@ export class RouteStore {
    * candidate a day later (retention deletes it then unless something else needs it): while the
    * delivery was pending, retention kept the body and its orphan sweep went past it.
    */
-  async settle(id: number, outcome: { status: 'delivered' | 'pending' | 'failed'; code: number | null; response: string; retryInSeconds?: number }): Promise<void> {
+  async settle(
+    id: number,
+    outcome: {
+      status: 'delivered' | 'pending' | 'failed';
+      code: number | null;
+      response: string;
+      retryInSeconds?: number;
+    },
+  ): Promise<void> {
     await this.pool.query(
       `WITH settled AS (
          UPDATE route_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, last_response = $4,
@@ -124,7 +155,10 @@ export class RouteStore {
   }
 
   async retryNow(id: number, routeIds: string[]): Promise<boolean> {
-    const r = await this.pool.query(`UPDATE route_deliveries SET status = 'pending', next_attempt_at = now() WHERE id = $1 AND route_id = ANY($2::uuid[]) AND status <> 'pending'`, [id, routeIds]);
+    const r = await this.pool.query(
+      `UPDATE route_deliveries SET status = 'pending', next_attempt_at = now() WHERE id = $1 AND route_id = ANY($2::uuid[]) AND status <> 'pending'`,
+      [id, routeIds],
+    );
     return r.rowCount === 1;
   }
 }

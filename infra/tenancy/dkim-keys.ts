@@ -14,14 +14,22 @@ export interface DkimKeyPair {
 }
 
 /** A new DKIM key: RSA-2048 (never 1024, unlike Postal) or Ed25519 (RFC 8463). */
-export async function generateDkimKey(algorithm: DkimAlgorithm, selectorBase = `pl-${randomToken(6).toLowerCase()}`): Promise<DkimKeyPair> {
+export async function generateDkimKey(
+  algorithm: DkimAlgorithm,
+  selectorBase = `pl-${randomToken(6).toLowerCase()}`,
+): Promise<DkimKeyPair> {
   if (algorithm === 'ed25519') {
     const { publicKey, privateKey } = await generate('ed25519', {
       publicKeyEncoding: { type: 'spki', format: 'der' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
     // RFC 8463: the record holds the raw 32-byte key, the last 32 bytes of the SPKI encoding
-    return { selector: `${selectorBase}-ed`, algorithm, privateKeyPem: privateKey, publicKeyB64: publicKey.subarray(-32).toString('base64') };
+    return {
+      selector: `${selectorBase}-ed`,
+      algorithm,
+      privateKeyPem: privateKey,
+      publicKeyB64: publicKey.subarray(-32).toString('base64'),
+    };
   }
   const { publicKey, privateKey } = await generate('rsa', {
     modulusLength: 2048,

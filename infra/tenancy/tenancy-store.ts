@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
@@ -132,7 +133,10 @@ export class TenancyStore {
   private readonly domainCache = new Map<string, { domain: SendingDomain | undefined; until: number }>();
   private readonly keyCache = new Map<string, { keys: TrackingKeys | undefined; until: number }>();
 
-  constructor(private readonly pool: pg.Pool, private readonly dns: DnsSettings) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly dns: DnsSettings,
+  ) {}
 
   /** Forget cached sending domains (after a change made in this process). */
   forgetCaches(): void {
@@ -143,10 +147,14 @@ export class TenancyStore {
   // ---- organizations ---------------------------------------------------------------------
 
   async createOrganization(actor: Actor, input: { name: string }): Promise<Result<Organization, TenancyError>> {
-    if (actor.organizationId !== null) return err({ code: 'FORBIDDEN', message: 'only a global admin can create organizations' });
+    if (actor.organizationId !== null)
+      return err({ code: 'FORBIDDEN', message: 'only a global admin can create organizations' });
     const id = randomUUID();
     return this.tx(async (c) => {
-      const { rows } = await c.query('INSERT INTO organizations (id, name) VALUES ($1, $2) RETURNING *', [id, input.name]);
+      const { rows } = await c.query('INSERT INTO organizations (id, name) VALUES ($1, $2) RETURNING *', [
+        id,
+        input.name,
+      ]);
       const org = toOrganization(rows[0]);
       await audit(c, actor, 'create', 'organization', id, { organizationId: id }, null, org);
       return ok(org);
@@ -154,7 +162,10 @@ export class TenancyStore {
   }
 
   async listOrganizations(actor: Actor): Promise<Organization[]> {
-    const { rows } = await this.pool.query('SELECT * FROM organizations WHERE $1::uuid IS NULL OR id = $1 ORDER BY created_at', [actor.organizationId]);
+    const { rows } = await this.pool.query(
+      'SELECT * FROM organizations WHERE $1::uuid IS NULL OR id = $1 ORDER BY created_at',
+      [actor.organizationId],
+    );
     return rows.map(toOrganization);
   }
 
@@ -164,12 +175,19 @@ export class TenancyStore {
     return rows[0] ? ok(toOrganization(rows[0])) : err(notFound('organization'));
   }
 
-  async updateOrganization(actor: Actor, id: string, input: { name?: string | undefined }): Promise<Result<Organization, TenancyError>> {
+  async updateOrganization(
+    actor: Actor,
+    id: string,
+    input: { name?: string | undefined },
+  ): Promise<Result<Organization, TenancyError>> {
     if (!visible(actor, id)) return err(notFound('organization'));
     return this.tx(async (c) => {
       const before = await c.query('SELECT * FROM organizations WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0]) return err(notFound('organization'));
-      const { rows } = await c.query('UPDATE organizations SET name = coalesce($2, name), updated_at = now() WHERE id = $1 RETURNING *', [id, input.name ?? null]);
+      const { rows } = await c.query(
+        'UPDATE organizations SET name = coalesce($2, name), updated_at = now() WHERE id = $1 RETURNING *',
+        [id, input.name ?? null],
+      );
       const org = toOrganization(rows[0]);
       await audit(c, actor, 'update', 'organization', id, { organizationId: id }, toOrganization(before.rows[0]), org);
       return ok(org);
@@ -177,12 +195,14 @@ export class TenancyStore {
   }
 
   async deleteOrganization(actor: Actor, id: string): Promise<Result<void, TenancyError>> {
-    if (actor.organizationId !== null) return err({ code: 'FORBIDDEN', message: 'only a global admin can delete organizations' });
+    if (actor.organizationId !== null)
+      return err({ code: 'FORBIDDEN', message: 'only a global admin can delete organizations' });
     return this.tx(async (c) => {
       const before = await c.query('SELECT * FROM organizations WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0]) return err(notFound('organization'));
       const servers = await c.query('SELECT count(*)::int AS n FROM servers WHERE organization_id = $1', [id]);
-      if (servers.rows[0].n > 0) return err({ code: 'CONFLICT', message: 'the organization still has servers: delete them first' });
+      if (servers.rows[0].n > 0)
+        return err({ code: 'CONFLICT', message: 'the organization still has servers: delete them first' });
       await c.query('DELETE FROM admin_tokens WHERE organization_id = $1', [id]);
       await c.query('DELETE FROM organizations WHERE id = $1', [id]);
       await audit(c, actor, 'delete', 'organization', id, { organizationId: id }, toOrganization(before.rows[0]), null);
@@ -212,7 +232,9 @@ export class TenancyStore {
   async listServers(actor: Actor, organizationId: string): Promise<Result<Server[], TenancyError>> {
     const org = await this.getOrganization(actor, organizationId);
     if (!org.ok) return org;
-    const { rows } = await this.pool.query('SELECT * FROM servers WHERE organization_id = $1 ORDER BY created_at', [organizationId]);
+    const { rows } = await this.pool.query('SELECT * FROM servers WHERE organization_id = $1 ORDER BY created_at', [
+      organizationId,
+    ]);
     return ok(rows.map(toServer));
   }
 
@@ -227,8 +249,17 @@ export class TenancyStore {
       const before = await c.query('SELECT * FROM servers WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0] || !visible(actor, before.rows[0].organization_id)) return err(notFound('server'));
       // suspension and send limits are the operator's levers over a tenant, not the tenant's
-      if (actor.organizationId !== null && (input.suspended !== undefined || input.suspendedReason !== undefined || input.sendLimitPerHour !== undefined || input.ipPool !== undefined)) {
-        return err({ code: 'FORBIDDEN', message: 'only a global admin can change suspension, send limits or IP pools' });
+      if (
+        actor.organizationId !== null &&
+        (input.suspended !== undefined ||
+          input.suspendedReason !== undefined ||
+          input.sendLimitPerHour !== undefined ||
+          input.ipPool !== undefined)
+      ) {
+        return err({
+          code: 'FORBIDDEN',
+          message: 'only a global admin can change suspension, send limits or IP pools',
+        });
       }
       const set = (v: unknown) => (v === undefined ? null : v);
       const { rows } = await c.query(
@@ -265,13 +296,24 @@ export class TenancyStore {
           set(input.trackClicks),
           input.trackingBaseUrl !== undefined,
           set(input.trackingBaseUrl),
-          input.trackingExcludedDomains === undefined ? null : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
+          input.trackingExcludedDomains === undefined
+            ? null
+            : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
           set(input.listUnsubscribe),
           input.rotateTrackingSecret === true,
         ],
       );
       const server = toServer(rows[0]);
-      await audit(c, actor, 'update', 'server', id, { organizationId: server.organizationId, serverId: id }, toServer(before.rows[0]), server);
+      await audit(
+        c,
+        actor,
+        'update',
+        'server',
+        id,
+        { organizationId: server.organizationId, serverId: id },
+        toServer(before.rows[0]),
+        server,
+      );
       return ok(server);
     });
   }
@@ -286,7 +328,16 @@ export class TenancyStore {
       await c.query('DELETE FROM credentials WHERE server_id = $1', [id]);
       await c.query('DELETE FROM servers WHERE id = $1', [id]);
       const server = toServer(before.rows[0]);
-      await audit(c, actor, 'delete', 'server', id, { organizationId: server.organizationId, serverId: id }, server, null);
+      await audit(
+        c,
+        actor,
+        'delete',
+        'server',
+        id,
+        { organizationId: server.organizationId, serverId: id },
+        server,
+        null,
+      );
       return ok(undefined);
     });
   }
@@ -297,7 +348,11 @@ export class TenancyStore {
     const server = await this.getServer(actor, serverId);
     if (!server.ok) return server;
     // vouching for a domain skips the DNS proof: only an operator (global admin, CLI) may do that
-    if (input.verified && actor.organizationId !== null) return err({ code: 'FORBIDDEN', message: 'only a global admin can add a domain as verified; publish the verification record and call verify' });
+    if (input.verified && actor.organizationId !== null)
+      return err({
+        code: 'FORBIDDEN',
+        message: 'only a global admin can add a domain as verified; publish the verification record and call verify',
+      });
     const name = parseDomainName(input.name);
     if (!name.ok) return err({ code: 'INVALID', message: name.error, field: 'name' });
     const keys = [await generateDkimKey('rsa-2048')];
@@ -318,7 +373,16 @@ export class TenancyStore {
         );
       }
       const domain = (await this.loadDomain(c, id))!;
-      await audit(c, actor, 'create', 'domain', id, { organizationId: server.value.organizationId, serverId }, null, withoutRecords(domain));
+      await audit(
+        c,
+        actor,
+        'create',
+        'domain',
+        id,
+        { organizationId: server.value.organizationId, serverId },
+        null,
+        withoutRecords(domain),
+      );
       return ok(domain);
     });
   }
@@ -355,7 +419,16 @@ export class TenancyStore {
     return this.tx(async (c) => {
       await c.query('DELETE FROM dkim_keys WHERE domain_id = $1', [id]);
       await c.query('DELETE FROM domains WHERE id = $1', [id]);
-      await audit(c, actor, 'delete', 'domain', id, { organizationId: server.value.organizationId, serverId: server.value.id }, withoutRecords(domain.value), null);
+      await audit(
+        c,
+        actor,
+        'delete',
+        'domain',
+        id,
+        { organizationId: server.value.organizationId, serverId: server.value.id },
+        withoutRecords(domain.value),
+        null,
+      );
       return ok(undefined);
     });
   }
@@ -367,7 +440,16 @@ export class TenancyStore {
       await c.query('UPDATE domains SET verified_at = coalesce(verified_at, now()) WHERE id = $1', [id]);
       const after = (await this.loadDomain(c, id))!;
       const server = (await c.query('SELECT organization_id FROM servers WHERE id = $1', [after.serverId])).rows[0];
-      await audit(c, actor, 'verify', 'domain', id, { organizationId: server.organization_id, serverId: after.serverId }, withoutRecords(domain.value), withoutRecords(after));
+      await audit(
+        c,
+        actor,
+        'verify',
+        'domain',
+        id,
+        { organizationId: server.organization_id, serverId: after.serverId },
+        withoutRecords(domain.value),
+        withoutRecords(after),
+      );
       return ok(after);
     });
   }
@@ -392,7 +474,16 @@ export class TenancyStore {
       }
       const after = (await this.loadDomain(c, id))!;
       const server = (await c.query('SELECT organization_id FROM servers WHERE id = $1', [after.serverId])).rows[0];
-      await audit(c, actor, 'rotate-dkim', 'domain', id, { organizationId: server.organization_id, serverId: after.serverId }, withoutRecords(domain.value), withoutRecords(after));
+      await audit(
+        c,
+        actor,
+        'rotate-dkim',
+        'domain',
+        id,
+        { organizationId: server.organization_id, serverId: after.serverId },
+        withoutRecords(domain.value),
+        withoutRecords(after),
+      );
       return ok(after);
     });
   }
@@ -423,13 +514,23 @@ export class TenancyStore {
     );
     const r = rows[0];
     if (!r) return undefined;
-    return { id: r.id, name: r.name, verified: r.verified_at !== null, returnPathDomain: `${r.return_path_subdomain}.${r.name}`, signingKeys: r.keys };
+    return {
+      id: r.id,
+      name: r.name,
+      verified: r.verified_at !== null,
+      returnPathDomain: `${r.return_path_subdomain}.${r.name}`,
+      signingKeys: r.keys,
+    };
   }
 
   // ---- credentials -----------------------------------------------------------------------
 
   /** Creates an API key or SMTP login. The secret is returned once and only its hash is kept. */
-  async createCredential(actor: Actor, serverId: string, input: CreateCredential): Promise<Result<{ credential: Credential; secret: string }, TenancyError>> {
+  async createCredential(
+    actor: Actor,
+    serverId: string,
+    input: CreateCredential,
+  ): Promise<Result<{ credential: Credential; secret: string }, TenancyError>> {
     const server = await this.getServer(actor, serverId);
     if (!server.ok) return server;
     const secret = input.kind === 'api' ? newApiKey() : newSmtpPassword();
@@ -441,7 +542,16 @@ export class TenancyStore {
         [id, serverId, input.kind, input.name, identifier, sha256(secret)],
       );
       const credential = toCredential(rows[0]);
-      await audit(c, actor, 'create', 'credential', id, { organizationId: server.value.organizationId, serverId }, null, credential);
+      await audit(
+        c,
+        actor,
+        'create',
+        'credential',
+        id,
+        { organizationId: server.value.organizationId, serverId },
+        null,
+        credential,
+      );
       return ok({ credential, secret });
     });
   }
@@ -449,24 +559,42 @@ export class TenancyStore {
   async listCredentials(actor: Actor, serverId: string): Promise<Result<Credential[], TenancyError>> {
     const server = await this.getServer(actor, serverId);
     if (!server.ok) return server;
-    const { rows } = await this.pool.query('SELECT * FROM credentials WHERE server_id = $1 ORDER BY created_at', [serverId]);
+    const { rows } = await this.pool.query('SELECT * FROM credentials WHERE server_id = $1 ORDER BY created_at', [
+      serverId,
+    ]);
     return ok(rows.map(toCredential));
   }
 
   async revokeCredential(actor: Actor, id: string): Promise<Result<void, TenancyError>> {
     return this.tx(async (c) => {
-      const { rows } = await c.query('SELECT c.*, s.organization_id FROM credentials c JOIN servers s ON s.id = c.server_id WHERE c.id = $1 FOR UPDATE OF c', [id]);
+      const { rows } = await c.query(
+        'SELECT c.*, s.organization_id FROM credentials c JOIN servers s ON s.id = c.server_id WHERE c.id = $1 FOR UPDATE OF c',
+        [id],
+      );
       if (!rows[0] || !visible(actor, rows[0].organization_id)) return err(notFound('credential'));
       await c.query('UPDATE credentials SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [id]);
-      await audit(c, actor, 'revoke', 'credential', id, { organizationId: rows[0].organization_id, serverId: rows[0].server_id }, toCredential(rows[0]), { ...toCredential(rows[0]), revoked: true });
+      await audit(
+        c,
+        actor,
+        'revoke',
+        'credential',
+        id,
+        { organizationId: rows[0].organization_id, serverId: rows[0].server_id },
+        toCredential(rows[0]),
+        { ...toCredential(rows[0]), revoked: true },
+      );
       return ok(undefined);
     });
   }
 
   // ---- admin tokens ----------------------------------------------------------------------
 
-  async createAdminToken(actor: Actor, input: CreateAdminToken): Promise<Result<{ token: AdminTokenInfo; secret: string }, TenancyError>> {
-    if (input.organizationId === null && actor.organizationId !== null) return err({ code: 'FORBIDDEN', message: 'only a global admin can create a global admin token' });
+  async createAdminToken(
+    actor: Actor,
+    input: CreateAdminToken,
+  ): Promise<Result<{ token: AdminTokenInfo; secret: string }, TenancyError>> {
+    if (input.organizationId === null && actor.organizationId !== null)
+      return err({ code: 'FORBIDDEN', message: 'only a global admin can create a global admin token' });
     if (input.organizationId !== null) {
       const org = await this.getOrganization(actor, input.organizationId);
       if (!org.ok) return org;
@@ -485,16 +613,29 @@ export class TenancyStore {
   }
 
   async listAdminTokens(actor: Actor): Promise<AdminTokenInfo[]> {
-    const { rows } = await this.pool.query('SELECT * FROM admin_tokens WHERE $1::uuid IS NULL OR organization_id = $1 ORDER BY created_at', [actor.organizationId]);
+    const { rows } = await this.pool.query(
+      'SELECT * FROM admin_tokens WHERE $1::uuid IS NULL OR organization_id = $1 ORDER BY created_at',
+      [actor.organizationId],
+    );
     return rows.map(toAdminToken);
   }
 
   async revokeAdminToken(actor: Actor, id: string): Promise<Result<void, TenancyError>> {
     return this.tx(async (c) => {
       const { rows } = await c.query('SELECT * FROM admin_tokens WHERE id = $1 FOR UPDATE', [id]);
-      if (!rows[0] || (actor.organizationId !== null && rows[0].organization_id !== actor.organizationId)) return err(notFound('admin token'));
+      if (!rows[0] || (actor.organizationId !== null && rows[0].organization_id !== actor.organizationId))
+        return err(notFound('admin token'));
       await c.query('UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [id]);
-      await audit(c, actor, 'revoke', 'admin-token', id, { organizationId: rows[0].organization_id }, toAdminToken(rows[0]), { ...toAdminToken(rows[0]), revoked: true });
+      await audit(
+        c,
+        actor,
+        'revoke',
+        'admin-token',
+        id,
+        { organizationId: rows[0].organization_id },
+        toAdminToken(rows[0]),
+        { ...toAdminToken(rows[0]), revoked: true },
+      );
       return ok(undefined);
     });
   }
@@ -509,7 +650,11 @@ export class TenancyStore {
     return this.authenticateCredential('smtp', password, username);
   }
 
-  private async authenticateCredential(kind: 'api' | 'smtp', secret: string, username?: string): Promise<Server | undefined> {
+  private async authenticateCredential(
+    kind: 'api' | 'smtp',
+    secret: string,
+    username?: string,
+  ): Promise<Server | undefined> {
     const { rows } = await this.pool.query(
       `UPDATE credentials c SET last_used_at = now()
          FROM servers s
@@ -522,7 +667,10 @@ export class TenancyStore {
   }
 
   async authenticateAdmin(token: string): Promise<(Actor & { tokenId: string }) | undefined> {
-    const { rows } = await this.pool.query('SELECT id, organization_id FROM admin_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL', [sha256(token)]);
+    const { rows } = await this.pool.query(
+      'SELECT id, organization_id FROM admin_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',
+      [sha256(token)],
+    );
     const r = rows[0];
     return r ? { tokenId: r.id, label: `admin-token:${r.id}`, organizationId: r.organization_id } : undefined;
   }
@@ -570,7 +718,9 @@ export class TenancyStore {
     const { rows } = await c.query('SELECT * FROM domains WHERE id = $1', [id]);
     const d = rows[0];
     if (!d) return undefined;
-    const keys = await c.query('SELECT * FROM dkim_keys WHERE domain_id = $1 ORDER BY created_at, algorithm DESC', [id]);
+    const keys = await c.query('SELECT * FROM dkim_keys WHERE domain_id = $1 ORDER BY created_at, algorithm DESC', [
+      id,
+    ]);
     const dkimKeys: DkimKey[] = keys.rows.map((k) => ({
       selector: k.selector,
       algorithm: k.algorithm,
@@ -632,14 +782,22 @@ async function audit(
   await c.query(
     `INSERT INTO config_audit (actor, action, entity_type, entity_id, organization_id, server_id, before, after)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [actor.label, action, entityType, entityId, scope.organizationId ?? null, scope.serverId ?? null, before === null ? null : JSON.stringify(before), after === null ? null : JSON.stringify(after)],
+    [
+      actor.label,
+      action,
+      entityType,
+      entityId,
+      scope.organizationId ?? null,
+      scope.serverId ?? null,
+      before === null ? null : JSON.stringify(before),
+      after === null ? null : JSON.stringify(after),
+    ],
   );
 }
 
 /** The audit log keeps what changed, not derived DNS text. */
 const withoutRecords = ({ dnsRecords: _r, ...rest }: Domain) => rest;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const toOrganization = (r: any): Organization => ({ id: r.id, name: r.name, createdAt: iso(r.created_at)! });
 const toServer = (r: any): Server => ({
   id: r.id,

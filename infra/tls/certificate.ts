@@ -16,8 +16,16 @@ export interface TlsMaterial {
  * `announced`: the supervisor has said so already for this start (it loads the certificate before
  * forking), so a process it started notes an existing one at debug level: one warning per start.
  */
-export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFile?: string | undefined; dataDir: string; hostname: string; logger: Logger; announced?: boolean }): Promise<TlsMaterial> {
-  if (o.certFile && o.keyFile) return { cert: readFileSync(o.certFile, 'utf8'), key: readFileSync(o.keyFile, 'utf8'), selfSigned: false };
+export async function loadTlsMaterial(o: {
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  dataDir: string;
+  hostname: string;
+  logger: Logger;
+  announced?: boolean;
+}): Promise<TlsMaterial> {
+  if (o.certFile && o.keyFile)
+    return { cert: readFileSync(o.certFile, 'utf8'), key: readFileSync(o.keyFile, 'utf8'), selfSigned: false };
   if (o.certFile || o.keyFile) throw new Error('set both POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE, or neither');
   const dir = join(resolve(o.dataDir), 'tls');
   const certPath = join(dir, 'smtp-self-signed.crt');
@@ -25,12 +33,18 @@ export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFil
   if (existsSync(certPath) && existsSync(keyPath)) {
     const found = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), selfSigned: true };
     if (belongTogether(found)) {
-      o.logger[o.announced ? 'debug' : 'warn']({ cert: certPath }, 'SMTP TLS uses the self-signed certificate in the data dir');
+      o.logger[o.announced ? 'debug' : 'warn'](
+        { cert: certPath },
+        'SMTP TLS uses the self-signed certificate in the data dir',
+      );
       return found;
     }
     // two Postlogs sharing a data dir that each made a pair at once can leave one's key next to
     // the other's certificate: they are ours, so a new pair replaces them
-    o.logger.warn({ cert: certPath }, 'the self-signed certificate and key in the data dir do not belong together: making a new pair');
+    o.logger.warn(
+      { cert: certPath },
+      'the self-signed certificate and key in the data dir do not belong together: making a new pair',
+    );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pems = await generate([{ name: 'commonName', value: o.hostname }], {
@@ -42,7 +56,10 @@ export async function loadTlsMaterial(o: { certFile?: string | undefined; keyFil
   // each file appears whole (written aside, then renamed): a reader never sees half of one
   writeWhole(keyPath, pems.private, 0o600);
   writeWhole(certPath, pems.cert, 0o644);
-  o.logger.warn({ cert: certPath }, `generated a self-signed TLS certificate for ${o.hostname}: set POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE to a real one for production`);
+  o.logger.warn(
+    { cert: certPath },
+    `generated a self-signed TLS certificate for ${o.hostname}: set POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE to a real one for production`,
+  );
   return { cert: pems.cert, key: pems.private, selfSigned: true };
 }
 

@@ -1,4 +1,17 @@
-export { WebhookStore, type WebhookEndpoint, type WebhookDelivery, type WebhookAttempt, type DeliveryStatus } from './webhook-store.js';
+export {
+  WebhookStore,
+  type WebhookEndpoint,
+  type WebhookDelivery,
+  type WebhookAttempt,
+  type DeliveryStatus,
+} from './webhook-store.js';
 export { WebhookOutbox, type LeasedDelivery, type AttemptOutcome, type RetryPolicy } from './webhook-outbox.js';
 export { SigningKeys, jwkThumbprint, type SigningKey, type PublicJwk } from './signing-keys.js';
-export { rsaSignature, rsaSignatureAsync, verifyRsaSignature, postlogSignatureHeader, verifyPostlogSignature, hmacOf } from './signatures.js';
+export {
+  rsaSignature,
+  rsaSignatureAsync,
+  verifyRsaSignature,
+  postlogSignatureHeader,
+  verifyPostlogSignature,
+  hmacOf,
+} from './signatures.js';

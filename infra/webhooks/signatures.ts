@@ -1,18 +1,37 @@
-import { createHmac, createPublicKey, sign, timingSafeEqual, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  createPublicKey,
+  sign,
+  timingSafeEqual,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 
 /** Postal's X-Postal-Signature-256: base64 of an RSA-SHA256 (PKCS#1 v1.5) signature of the raw body. */
-export const rsaSignature = (body: string, privateKey: KeyObject) => sign('sha256', Buffer.from(body), privateKey).toString('base64');
+export const rsaSignature = (body: string, privateKey: KeyObject) =>
+  sign('sha256', Buffer.from(body), privateKey).toString('base64');
 
 /** The same, computed on libuv's thread pool: RSA signing costs about a millisecond of CPU. */
 export const rsaSignatureAsync = (body: string, privateKey: KeyObject) =>
-  new Promise<string>((resolve, reject) => sign('sha256', Buffer.from(body), privateKey, (err, signature) => (err ? reject(err) : resolve(signature.toString('base64')))));
+  new Promise<string>((resolve, reject) =>
+    sign('sha256', Buffer.from(body), privateKey, (err, signature) =>
+      err ? reject(err) : resolve(signature.toString('base64')),
+    ),
+  );
 
 export function verifyRsaSignature(body: string, signature: string, jwk: JsonWebKey): boolean {
-  return verify('sha256', Buffer.from(body), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(signature, 'base64'));
+  return verify(
+    'sha256',
+    Buffer.from(body),
+    createPublicKey({ key: jwk, format: 'jwk' }),
+    Buffer.from(signature, 'base64'),
+  );
 }
 
 /** hex HMAC-SHA256 of "<unix seconds>.<body>": binds the timestamp to the body. */
-export const hmacOf = (secret: string, timestamp: number, body: string) => createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+export const hmacOf = (secret: string, timestamp: number, body: string) =>
+  createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
 
 /** X-Postlog-Signature: "t=<unix seconds>,v1=<hex>" (a second v1 while a rotated secret is still honoured). */
 export function postlogSignatureHeader(secrets: string[], timestamp: number, body: string): string {
@@ -24,12 +43,19 @@ export function postlogSignatureHeader(secrets: string[], timestamp: number, bod
  * endpoint's secret, and t is within `toleranceSeconds` of now (a captured request cannot be
  * replayed later).
  */
-export function verifyPostlogSignature(header: string, body: string, secret: string, options: { toleranceSeconds?: number; now?: number } = {}): boolean {
+export function verifyPostlogSignature(
+  header: string,
+  body: string,
+  secret: string,
+  options: { toleranceSeconds?: number; now?: number } = {},
+): boolean {
   const parts = header.split(',').map((p) => p.trim().split('=', 2) as [string, string]);
   const t = Number(parts.find(([k]) => k === 't')?.[1]);
   if (!Number.isInteger(t)) return false;
   const now = options.now ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - t) > (options.toleranceSeconds ?? 300)) return false;
   const expected = Buffer.from(hmacOf(secret, t, body), 'hex');
-  return parts.some(([k, v]) => k === 'v1' && /^[0-9a-f]{64}$/.test(v) && timingSafeEqual(Buffer.from(v, 'hex'), expected));
+  return parts.some(
+    ([k, v]) => k === 'v1' && /^[0-9a-f]{64}$/.test(v) && timingSafeEqual(Buffer.from(v, 'hex'), expected),
+  );
 }

@@ -19,7 +19,9 @@ export interface SigningKey {
 
 /** RFC 7638 thumbprint: the key id receivers can match. */
 export function jwkThumbprint(jwk: { e: string; n: string }): string {
-  return createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n }))
+    .digest('base64url');
 }
 
 /**
@@ -30,7 +32,10 @@ export function jwkThumbprint(jwk: { e: string; n: string }): string {
 export class SigningKeys {
   private current: Promise<SigningKey> | undefined;
 
-  constructor(private readonly pool: pg.Pool, private readonly purpose = 'webhooks') {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly purpose = 'webhooks',
+  ) {}
 
   key(): Promise<SigningKey> {
     this.current ??= this.loadOrCreate().catch((err: unknown) => {
@@ -47,20 +52,23 @@ export class SigningKeys {
     const exported = publicKey.export({ format: 'jwk' }) as JsonWebKey & { n: string; e: string };
     const kid = jwkThumbprint(exported);
     const jwk: PublicJwk = { kty: 'RSA', n: exported.n, e: exported.e, kid, alg: 'RS256', use: 'sig' };
-    await this.pool.query('INSERT INTO signing_keys (purpose, kid, private_key_pem, public_jwk) VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO NOTHING', [
-      this.purpose,
-      kid,
-      privateKey.export({ format: 'pem', type: 'pkcs8' }),
-      JSON.stringify(jwk),
-    ]);
+    await this.pool.query(
+      'INSERT INTO signing_keys (purpose, kid, private_key_pem, public_jwk) VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO NOTHING',
+      [this.purpose, kid, privateKey.export({ format: 'pem', type: 'pkcs8' }), JSON.stringify(jwk)],
+    );
     const stored = await this.load();
     if (!stored) throw new Error('the signing key could not be stored');
     return stored;
   }
 
   private async load(): Promise<SigningKey | undefined> {
-    const { rows } = await this.pool.query('SELECT kid, private_key_pem, public_jwk FROM signing_keys WHERE purpose = $1', [this.purpose]);
+    const { rows } = await this.pool.query(
+      'SELECT kid, private_key_pem, public_jwk FROM signing_keys WHERE purpose = $1',
+      [this.purpose],
+    );
     const r = rows[0];
-    return r ? { kid: r.kid, privateKey: createPrivateKey(r.private_key_pem), jwk: r.public_jwk as PublicJwk } : undefined;
+    return r
+      ? { kid: r.kid, privateKey: createPrivateKey(r.private_key_pem), jwk: r.public_jwk as PublicJwk }
+      : undefined;
   }
 }

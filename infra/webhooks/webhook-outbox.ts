@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import type pg from 'pg';
 import { inTransaction } from '../postgres/transaction.js';
 
@@ -45,8 +46,16 @@ const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d
   (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
   (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets`;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const toLeased = (r: any): LeasedDelivery => ({ id: r.id, endpointId: r.endpoint_id, eventId: r.event_id, event: r.webhook_event, url: r.url, secrets: r.secrets, body: r.body, attempts: r.attempts });
+const toLeased = (r: any): LeasedDelivery => ({
+  id: r.id,
+  endpointId: r.endpoint_id,
+  eventId: r.event_id,
+  event: r.webhook_event,
+  url: r.url,
+  secrets: r.secrets,
+  body: r.body,
+  attempts: r.attempts,
+});
 
 /**
  * The dispatcher's side of the webhook outbox: leasing due deliveries (`FOR UPDATE SKIP LOCKED`,
@@ -108,7 +117,10 @@ export class WebhookOutbox {
    * come after the give-up age. An endpoint's failure count resets on success; reaching the
    * threshold opens (or re-opens) its circuit.
    */
-  async settle(items: { delivery: LeasedDelivery; outcome: AttemptOutcome }[], policy: RetryPolicy): Promise<{ status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }[]> {
+  async settle(
+    items: { delivery: LeasedDelivery; outcome: AttemptOutcome }[],
+    policy: RetryPolicy,
+  ): Promise<{ status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }[]> {
     if (items.length === 0) return [];
     // per endpoint: was any attempt a success, and how many failures came after the last success
     const breaker = new Map<string, { success: boolean; trailing: number }>();
@@ -159,7 +171,13 @@ export class WebhookOutbox {
          FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS u(id, success, tail_failures)
          WHERE e.id = u.id AND (u.tail_failures > 0 OR e.consecutive_failures <> 0 OR e.paused_until IS NOT NULL)
          RETURNING e.id, (u.tail_failures > 0 AND e.consecutive_failures >= $4) AS opened`,
-        [endpoints.map(([id]) => id), endpoints.map(([, b]) => b.success), endpoints.map(([, b]) => b.trailing), policy.breakerFailures, policy.breakerCooldownSeconds],
+        [
+          endpoints.map(([id]) => id),
+          endpoints.map(([, b]) => b.success),
+          endpoints.map(([, b]) => b.trailing),
+          policy.breakerFailures,
+          policy.breakerCooldownSeconds,
+        ],
       );
       return { rows, opened };
     });

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { randomToken } from '../tenancy/secrets.js';
@@ -46,7 +47,6 @@ export interface WebhookDelivery {
 
 export const newWebhookSecret = () => `whsec_${randomToken(40)}`;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const toEndpoint = (r: any): WebhookEndpoint => ({
   id: r.id,
@@ -63,7 +63,14 @@ const toEndpoint = (r: any): WebhookEndpoint => ({
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
-const toAttempt = (r: any): WebhookAttempt => ({ attempt: r.attempt, at: r.at.toISOString(), statusCode: r.status_code, durationMs: r.duration_ms, response: r.response, error: r.error });
+const toAttempt = (r: any): WebhookAttempt => ({
+  attempt: r.attempt,
+  at: r.at.toISOString(),
+  statusCode: r.status_code,
+  durationMs: r.duration_ms,
+  response: r.response,
+  error: r.error,
+});
 const toDelivery = (r: any, attempts: WebhookAttempt[]): WebhookDelivery => ({
   id: r.id,
   endpointId: r.endpoint_id,
@@ -85,22 +92,22 @@ const toDelivery = (r: any, attempts: WebhookAttempt[]): WebhookDelivery => ({
 export class WebhookStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async create(serverId: string, input: { url: string; description: string; events: string[] | null; enabled: boolean }): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+  async create(
+    serverId: string,
+    input: { url: string; description: string; events: string[] | null; enabled: boolean },
+  ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const secret = newWebhookSecret();
-    const { rows } = await this.pool.query('INSERT INTO webhook_endpoints (id, server_id, url, description, events, enabled, secret) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *', [
-      randomUUID(),
-      serverId,
-      input.url,
-      input.description,
-      input.events,
-      input.enabled,
-      secret,
-    ]);
+    const { rows } = await this.pool.query(
+      'INSERT INTO webhook_endpoints (id, server_id, url, description, events, enabled, secret) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
+      [randomUUID(), serverId, input.url, input.description, input.events, input.enabled, secret],
+    );
     return { endpoint: toEndpoint(rows[0]), secret };
   }
 
   async list(serverId: string): Promise<WebhookEndpoint[]> {
-    return (await this.pool.query('SELECT * FROM webhook_endpoints WHERE server_id = $1 ORDER BY created_at, id', [serverId])).rows.map(toEndpoint);
+    return (
+      await this.pool.query('SELECT * FROM webhook_endpoints WHERE server_id = $1 ORDER BY created_at, id', [serverId])
+    ).rows.map(toEndpoint);
   }
 
   async get(id: string): Promise<WebhookEndpoint | undefined> {
@@ -109,7 +116,15 @@ export class WebhookStore {
   }
 
   /** Changes what is given; enabling an endpoint also closes its circuit. */
-  async update(id: string, change: { url?: string | undefined; description?: string | undefined; events?: string[] | null | undefined; enabled?: boolean | undefined }): Promise<WebhookEndpoint | undefined> {
+  async update(
+    id: string,
+    change: {
+      url?: string | undefined;
+      description?: string | undefined;
+      events?: string[] | null | undefined;
+      enabled?: boolean | undefined;
+    },
+  ): Promise<WebhookEndpoint | undefined> {
     const { rows } = await this.pool.query(
       `UPDATE webhook_endpoints SET
          url = COALESCE($2, url),
@@ -120,7 +135,14 @@ export class WebhookStore {
          paused_until = CASE WHEN $6 THEN NULL ELSE paused_until END,
          updated_at = now()
        WHERE id = $1 RETURNING *`,
-      [id, change.url ?? null, change.description ?? null, change.events !== undefined, change.events ?? null, change.enabled ?? null],
+      [
+        id,
+        change.url ?? null,
+        change.description ?? null,
+        change.events !== undefined,
+        change.events ?? null,
+        change.enabled ?? null,
+      ],
     );
     return rows[0] ? toEndpoint(rows[0]) : undefined;
   }
@@ -140,7 +162,10 @@ export class WebhookStore {
   }
 
   /** The delivery log, newest first, with every attempt; `before` is the `next` cursor of the previous page. */
-  async deliveries(endpointId: string, options: { status?: DeliveryStatus | undefined; limit: number; before?: string | undefined }): Promise<{ deliveries: WebhookDelivery[]; next: string | null }> {
+  async deliveries(
+    endpointId: string,
+    options: { status?: DeliveryStatus | undefined; limit: number; before?: string | undefined },
+  ): Promise<{ deliveries: WebhookDelivery[]; next: string | null }> {
     const { rows } = await this.pool.query(
       `SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3)
         ORDER BY seq DESC LIMIT $4`,
@@ -154,7 +179,10 @@ export class WebhookStore {
   }
 
   async delivery(endpointId: string, id: string): Promise<(WebhookDelivery & { body: string }) | undefined> {
-    const { rows } = await this.pool.query('SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2', [endpointId, id]);
+    const { rows } = await this.pool.query('SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2', [
+      endpointId,
+      id,
+    ]);
     if (!rows[0]) return undefined;
     return { ...toDelivery(rows[0], (await this.attemptsOf([id])).get(id) ?? []), body: rows[0].body };
   }
@@ -162,7 +190,10 @@ export class WebhookStore {
   private async attemptsOf(ids: string[]): Promise<Map<string, WebhookAttempt[]>> {
     const out = new Map<string, WebhookAttempt[]>();
     if (ids.length === 0) return out;
-    const { rows } = await this.pool.query('SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, attempt', [ids]);
+    const { rows } = await this.pool.query(
+      'SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, attempt',
+      [ids],
+    );
     for (const r of rows) out.set(r.delivery_id, [...(out.get(r.delivery_id) ?? []), toAttempt(r)]);
     return out;
   }
@@ -171,12 +202,21 @@ export class WebhookStore {
    * Sends finished deliveries again now, with a fresh retry schedule and give-up age: one by id, or
    * every one with `status` whose event happened in [from, to). Returns how many were queued.
    */
-  async redeliver(endpointId: string, which: { id: string } | { status: 'failed' | 'delivered'; from: string; to: string }): Promise<number> {
+  async redeliver(
+    endpointId: string,
+    which: { id: string } | { status: 'failed' | 'delivered'; from: string; to: string },
+  ): Promise<number> {
     const reset = `status = 'pending', next_attempt_at = now(), lease_until = NULL, retry_index = 0, retry_base_at = now(), finished_at = NULL`;
     const r =
       'id' in which
-        ? await this.pool.query(`UPDATE webhook_deliveries SET ${reset} WHERE endpoint_id = $1 AND id = $2 AND status <> 'pending'`, [endpointId, which.id])
-        : await this.pool.query(`UPDATE webhook_deliveries SET ${reset} WHERE endpoint_id = $1 AND status = $2 AND event_at >= $3 AND event_at < $4`, [endpointId, which.status, which.from, which.to]);
+        ? await this.pool.query(
+            `UPDATE webhook_deliveries SET ${reset} WHERE endpoint_id = $1 AND id = $2 AND status <> 'pending'`,
+            [endpointId, which.id],
+          )
+        : await this.pool.query(
+            `UPDATE webhook_deliveries SET ${reset} WHERE endpoint_id = $1 AND status = $2 AND event_at >= $3 AND event_at < $4`,
+            [endpointId, which.status, which.from, which.to],
+          );
     return r.rowCount ?? 0;
   }
 }

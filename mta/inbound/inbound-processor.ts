@@ -41,7 +41,11 @@ type Email = Awaited<ReturnType<typeof PostalMime.parse>>;
 const part = (email: Email, mime: string) => email.attachments.find((a) => a.mimeType.toLowerCase() === mime);
 const partText = (email: Email, mime: string) => {
   const p = part(email, mime);
-  return p ? (typeof p.content === 'string' ? p.content : Buffer.from(p.content as ArrayBuffer).toString('utf8')) : undefined;
+  return p
+    ? typeof p.content === 'string'
+      ? p.content
+      : Buffer.from(p.content as ArrayBuffer).toString('utf8')
+    : undefined;
 };
 
 /** Our X-Postlog-MsgID in the returned original (ARF reports and many bounces include it). */
@@ -69,7 +73,8 @@ export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: stri
     const [accepted] = await deps.eventStore.readStream(`message-${u.messageId}`, { limit: 1 });
     const serverId = (accepted?.data as { serverId?: string } | undefined)?.serverId;
     const keys = serverId ? await deps.tenancy.trackingKeys(serverId) : undefined;
-    if (!serverId || !keys || !verifyUnsubscribeMailbox(u, keys)) return { kind: 'ignored', reason: 'unsubscribe address with a bad signature' };
+    if (!serverId || !keys || !verifyUnsubscribeMailbox(u, keys))
+      return { kind: 'ignored', reason: 'unsubscribe address with a bad signature' };
     await unsubscribe(deps, u.messageId, serverId, 'mailto');
     return { kind: 'unsubscribe', messageId: u.messageId };
   }
@@ -81,16 +86,28 @@ export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: stri
   const ref = verp ?? referenceInOriginal(email);
   if (!ref) return { kind: 'ignored', reason: 'names none of our messages' };
   const loaded = await loadMessage(deps.eventStore, ref.messageId);
-  const accepted = loaded.ok ? (await deps.eventStore.readStream(`message-${ref.messageId}`, { limit: 1 }))[0] : undefined;
+  const accepted = loaded.ok
+    ? (await deps.eventStore.readStream(`message-${ref.messageId}`, { limit: 1 }))[0]
+    : undefined;
   const data = accepted?.data as { token?: string; serverId?: string; to?: string } | undefined;
-  if (!loaded.ok || !data || data.token !== ref.token) return { kind: 'ignored', reason: `message ${ref.messageId} unknown or token mismatch` };
+  if (!loaded.ok || !data || data.token !== ref.token)
+    return { kind: 'ignored', reason: `message ${ref.messageId} unknown or token mismatch` };
   const at = new Date().toISOString();
   const record = (command: MessageCommandInput) =>
-    handleMessageCommand(deps.eventStore, ref.messageId, command, { serverId: data.serverId, actor: 'inbound', correlationId: `inbound-${ref.messageId}` });
+    handleMessageCommand(deps.eventStore, ref.messageId, command, {
+      serverId: data.serverId,
+      actor: 'inbound',
+      correlationId: `inbound-${ref.messageId}`,
+    });
 
   if (/report-type="?feedback-report/.test(contentType)) {
     const report = parseFeedbackReport(partText(email, 'message/feedback-report') ?? '');
-    const result = await record({ type: 'RecordComplaint', feedbackType: report.feedbackType, ...(report.userAgent ? { source: report.userAgent } : {}), at });
+    const result = await record({
+      type: 'RecordComplaint',
+      feedbackType: report.feedbackType,
+      ...(report.userAgent ? { source: report.userAgent } : {}),
+      at,
+    });
     if (!result.ok) deps.logger.warn({ messageId: ref.messageId, error: result.error }, 'complaint not recorded');
     await deps.suppressions.add(data.serverId!, data.to!, `complaint (${report.feedbackType})`);
     return { kind: 'complaint', messageId: ref.messageId };
@@ -109,7 +126,12 @@ export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: stri
   }
 
   if (isAutoReply(headers, subject)) {
-    const result = await record({ type: 'RecordAutoReply', ...(email.from && 'address' in email.from && email.from.address ? { from: email.from.address } : {}), subject: subject.slice(0, 500), at });
+    const result = await record({
+      type: 'RecordAutoReply',
+      ...(email.from && 'address' in email.from && email.from.address ? { from: email.from.address } : {}),
+      subject: subject.slice(0, 500),
+      at,
+    });
     if (!result.ok) deps.logger.warn({ messageId: ref.messageId, error: result.error }, 'auto-reply not recorded');
     return { kind: 'auto-reply', messageId: ref.messageId };
   }
@@ -117,8 +139,13 @@ export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: stri
   // a bounce without an RFC 3464 report: the rule table reads its text
   const text = `${subject}\n${email.text ?? ''}`;
   const verdict = classifyBounce(text);
-  if (verdict.category === 'other' && !BOUNCE_SUBJECT.test(subject)) return { kind: 'ignored', reason: 'neither a report, a bounce nor an auto-reply' };
-  const diagnostic = (email.text ?? subject).split(/\r?\n/).find((l) => /\b[45]\d\d\b|[45]\.\d+\.\d+/.test(l))?.trim() ?? subject;
+  if (verdict.category === 'other' && !BOUNCE_SUBJECT.test(subject))
+    return { kind: 'ignored', reason: 'neither a report, a bounce nor an auto-reply' };
+  const diagnostic =
+    (email.text ?? subject)
+      .split(/\r?\n/)
+      .find((l) => /\b[45]\d\d\b|[45]\.\d+\.\d+/.test(l))
+      ?.trim() ?? subject;
   return bounce(deps, ref.messageId, data, record, diagnostic.slice(0, 1000), verdict);
 }
 

@@ -27,13 +27,21 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
   const log = deps.logger.child({ component: 'inbound' });
   const ours = (address: string) => {
     if (parseVerp(address) || parseUnsubscribeMailbox(address)) return true;
-    const [local, domain] = [address.slice(0, address.lastIndexOf('@')).toLowerCase(), address.slice(address.lastIndexOf('@') + 1).toLowerCase()];
-    return ['abuse', 'fbl', 'postmaster', 'feedback'].includes(local) && (domain === o.hostname.toLowerCase() || domain === `rp.${o.hostname.toLowerCase()}`);
+    const [local, domain] = [
+      address.slice(0, address.lastIndexOf('@')).toLowerCase(),
+      address.slice(address.lastIndexOf('@') + 1).toLowerCase(),
+    ];
+    return (
+      ['abuse', 'fbl', 'postmaster', 'feedback'].includes(local) &&
+      (domain === o.hostname.toLowerCase() || domain === `rp.${o.hostname.toLowerCase()}`)
+    );
   };
   /** Routed recipients get the message queued for their endpoint; the rest is a report for us. */
   async function handle(raw: Buffer, rcpts: string[], mailFrom: string): Promise<string> {
     const outcomes: string[] = [];
-    const routed = (await Promise.all(rcpts.filter((r) => !ours(r)).map(async (r) => [r, await deps.routes.match(r)] as const))).filter(([, route]) => route);
+    const routed = (
+      await Promise.all(rcpts.filter((r) => !ours(r)).map(async (r) => [r, await deps.routes.match(r)] as const))
+    ).filter(([, route]) => route);
     if (routed.length > 0) {
       const sha = await deps.contents.put(raw);
       for (const [rcpt, route] of routed) await deps.routes.enqueue(route!.id, sha, mailFrom, rcpt);
@@ -83,7 +91,8 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
         if (!headers.ok) return callback(smtpError(552, `5.3.4 ${headers.error}`));
         const head = raw.subarray(0, Math.max(0, raw.indexOf('\r\n\r\n'))).toString('latin1');
         const received = (head.match(/^Received:/gim) ?? []).length;
-        if (received > (o.maxReceivedHeaders ?? 50)) return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));
+        if (received > (o.maxReceivedHeaders ?? 50))
+          return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));
         const rcpts = session.envelope.rcptTo.map((r) => r.address);
         const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         handle(raw, rcpts, mailFrom).then(

@@ -20,7 +20,10 @@ export interface RouteDispatcherDeps {
 async function jsonPayload(id: number, rcptTo: string, mailFrom: string, raw: Buffer): Promise<unknown> {
   const email = await PostalMime.parse(raw, { attachmentEncoding: 'base64' });
   const header = (name: string) => email.headers.find((h) => h.key === name)?.value ?? null;
-  const list = (addresses: typeof email.to) => (addresses ?? []).map((a) => ('address' in a && a.address ? (a.name ? `${a.name} <${a.address}>` : a.address) : a.name)).join(', ') || null;
+  const list = (addresses: typeof email.to) =>
+    (addresses ?? [])
+      .map((a) => ('address' in a && a.address ? (a.name ? `${a.name} <${a.address}>` : a.address) : a.name))
+      .join(', ') || null;
   return {
     id,
     rcpt_to: rcptTo,
@@ -29,7 +32,12 @@ async function jsonPayload(id: number, rcptTo: string, mailFrom: string, raw: Bu
     subject: email.subject ?? null,
     timestamp: Date.now() / 1000,
     size: String(raw.length),
-    from: email.from && 'address' in email.from ? (email.from.name ? `${email.from.name} <${email.from.address}>` : email.from.address) : null,
+    from:
+      email.from && 'address' in email.from
+        ? email.from.name
+          ? `${email.from.name} <${email.from.address}>`
+          : email.from.address
+        : null,
     to: list(email.to),
     cc: list(email.cc),
     date: email.date ?? null,
@@ -39,7 +47,12 @@ async function jsonPayload(id: number, rcptTo: string, mailFrom: string, raw: Bu
     plain_body: email.text ?? null,
     html_body: email.html ?? null,
     attachment_quantity: email.attachments.length,
-    attachments: email.attachments.map((a) => ({ filename: a.filename, content_type: a.mimeType, size: Buffer.from(String(a.content), 'base64').length, data: a.content })),
+    attachments: email.attachments.map((a) => ({
+      filename: a.filename,
+      content_type: a.mimeType,
+      size: Buffer.from(String(a.content), 'base64').length,
+      data: a.content,
+    })),
   };
 }
 
@@ -56,7 +69,11 @@ export class RouteDispatcher {
   private readonly poster: JsonPoster;
 
   constructor(private readonly d: RouteDispatcherDeps) {
-    this.poster = createJsonPoster({ timeoutMs: 30_000, allowPrivate: d.allowPrivate ?? false, maxSocketsPerOrigin: 10 });
+    this.poster = createJsonPoster({
+      timeoutMs: 30_000,
+      allowPrivate: d.allowPrivate ?? false,
+      maxSocketsPerOrigin: 10,
+    });
   }
 
   start(): void {
@@ -84,24 +101,53 @@ export class RouteDispatcher {
     await Promise.all(
       due.map(async (delivery) => {
         const raw = await this.d.contents.get(delivery.contentSha256);
-        if (!raw) return this.d.routes.settle(delivery.id, { status: 'failed', code: null, response: 'the message content is gone' });
+        if (!raw)
+          return this.d.routes.settle(delivery.id, {
+            status: 'failed',
+            code: null,
+            response: 'the message content is gone',
+          });
         const body =
           delivery.route.format === 'json'
             ? JSON.stringify(await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw))
-            : JSON.stringify({ id: delivery.id, rcpt_to: delivery.rcptTo, mail_from: delivery.mailFrom, message: raw.toString('base64'), base64: true, size: raw.length });
+            : JSON.stringify({
+                id: delivery.id,
+                rcpt_to: delivery.rcptTo,
+                mail_from: delivery.mailFrom,
+                message: raw.toString('base64'),
+                base64: true,
+                size: raw.length,
+              });
         let code: number | null = null;
         let response = '';
         try {
-          const res = await this.poster.post(delivery.route.endpointUrl, body, { 'user-agent': 'Postlog', 'x-postlog-route-delivery': String(delivery.id) });
+          const res = await this.poster.post(delivery.route.endpointUrl, body, {
+            'user-agent': 'Postlog',
+            'x-postlog-route-delivery': String(delivery.id),
+          });
           code = res.status;
           response = res.excerpt;
         } catch (err) {
           response = (err as Error).message;
         }
-        if (code !== null && code >= 200 && code < 300) return this.d.routes.settle(delivery.id, { status: 'delivered', code, response });
+        if (code !== null && code >= 200 && code < 300)
+          return this.d.routes.settle(delivery.id, { status: 'delivered', code, response });
         const delay = this.d.retryDelays[delivery.attempts];
-        this.d.logger.warn({ delivery: delivery.id, endpoint: loggableUrl(delivery.route.endpointUrl), code, attempt: delivery.attempts + 1 }, 'route endpoint did not take the message');
-        return this.d.routes.settle(delivery.id, delay === undefined ? { status: 'failed', code, response } : { status: 'pending', code, response, retryInSeconds: delay });
+        this.d.logger.warn(
+          {
+            delivery: delivery.id,
+            endpoint: loggableUrl(delivery.route.endpointUrl),
+            code,
+            attempt: delivery.attempts + 1,
+          },
+          'route endpoint did not take the message',
+        );
+        return this.d.routes.settle(
+          delivery.id,
+          delay === undefined
+            ? { status: 'failed', code, response }
+            : { status: 'pending', code, response, retryInSeconds: delay },
+        );
       }),
     );
   }

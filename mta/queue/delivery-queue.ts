@@ -24,11 +24,18 @@ const LEASE_STATEMENT = 'SELECT * FROM postlog_lease_deliveries($1, $2, $3)';
  * exactly one worker, and a lease that runs out (the worker died) returns it to the queue.
  */
 export class DeliveryQueue {
-  constructor(private readonly pool: pg.Pool, private readonly owner: string) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly owner: string,
+  ) {}
 
   async lease(limit: number, leaseSeconds: number): Promise<LeasedMessage[]> {
     // named: each connection plans the call once
-    const { rows } = await this.pool.query({ name: 'postlog_lease_deliveries', text: LEASE_STATEMENT, values: [this.owner, leaseSeconds, limit] });
+    const { rows } = await this.pool.query({
+      name: 'postlog_lease_deliveries',
+      text: LEASE_STATEMENT,
+      values: [this.owner, leaseSeconds, limit],
+    });
     return rows.map((r) => ({
       messageId: String(r.message_id),
       serverId: r.server_id,
@@ -53,10 +60,9 @@ export class DeliveryQueue {
   /** Extends this worker's leases on messages it still holds (waiting in memory or being sent). */
   async renew(messageIds: string[], leaseSeconds: number): Promise<void> {
     if (messageIds.length === 0) return;
-    await this.pool.query('UPDATE delivery_queue SET lease_until = now() + make_interval(secs => $3) WHERE lease_owner = $1 AND message_id = ANY($2::bigint[])', [
-      this.owner,
-      messageIds,
-      leaseSeconds,
-    ]);
+    await this.pool.query(
+      'UPDATE delivery_queue SET lease_until = now() + make_interval(secs => $3) WHERE lease_owner = $1 AND message_id = ANY($2::bigint[])',
+      [this.owner, messageIds, leaseSeconds],
+    );
   }
 }

@@ -21,7 +21,15 @@ export interface SmartHost {
   port: number;
 }
 
-const TEMPORARY = new Set(['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECANCELLED', 'EBADRESP', 'ECONNRESET']);
+const TEMPORARY = new Set([
+  'ESERVFAIL',
+  'ETIMEOUT',
+  'ECONNREFUSED',
+  'EREFUSED',
+  'ECANCELLED',
+  'EBADRESP',
+  'ECONNRESET',
+]);
 const NO_DATA = new Set(['ENODATA', 'ENOTFOUND']);
 
 /**
@@ -48,7 +56,12 @@ export class Router {
     }
     // an address literal (taken only where the operator allows them) names its host: no DNS
     const literal = addressLiteralIp(domain);
-    if (literal) return { kind: 'deliver', via: 'address-literal', hosts: [{ name: literal, addresses: [literal], port: this.port }] };
+    if (literal)
+      return {
+        kind: 'deliver',
+        via: 'address-literal',
+        hosts: [{ name: literal, addresses: [literal], port: this.port }],
+      };
     const key = domain.toLowerCase();
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.route;
@@ -64,7 +77,8 @@ export class Router {
       mx = await this.resolver.resolveMx(domain);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (code === 'ENOTFOUND') return { kind: 'bounce', reason: `${domain} does not exist (NXDOMAIN)`, enhancedCode: '5.1.2' };
+      if (code === 'ENOTFOUND')
+        return { kind: 'bounce', reason: `${domain} does not exist (NXDOMAIN)`, enhancedCode: '5.1.2' };
       if (code === 'ENODATA') return this.implicitMx(domain);
       if (TEMPORARY.has(code)) return { kind: 'defer', reason: `DNS lookup of ${domain} failed (${code})` };
       return { kind: 'defer', reason: `DNS lookup of ${domain} failed (${code || (err as Error).message})` };
@@ -74,7 +88,9 @@ export class Router {
       return { kind: 'bounce', reason: `${domain} accepts no mail (null MX, RFC 7505)`, enhancedCode: '5.1.10' };
     }
     // lowest preference first; equal preferences in random order to spread the load (RFC 5321)
-    const ordered = mx.filter((m) => m.exchange !== '' && m.exchange !== '.').sort((a, b) => a.priority - b.priority || Math.random() - 0.5);
+    const ordered = mx
+      .filter((m) => m.exchange !== '' && m.exchange !== '.')
+      .sort((a, b) => a.priority - b.priority || Math.random() - 0.5);
     const hosts: RouteHost[] = [];
     let temporaryFailure = false;
     for (const m of ordered) {
@@ -93,7 +109,8 @@ export class Router {
   private async implicitMx(domain: string): Promise<Route> {
     try {
       const addresses = await this.addresses(domain);
-      if (addresses.length > 0) return { kind: 'deliver', via: 'implicit-mx', hosts: [{ name: domain, addresses, port: this.port }] };
+      if (addresses.length > 0)
+        return { kind: 'deliver', via: 'implicit-mx', hosts: [{ name: domain, addresses, port: this.port }] };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (TEMPORARY.has(code)) return { kind: 'defer', reason: `DNS lookup of ${domain} failed (${code})` };

@@ -31,7 +31,15 @@ export class Shaper {
     let b = this.buckets.get(destination);
     if (!b) {
       const limits = this.limitsFor(destination);
-      b = { limits, allowed: limits.maxConnections, active: 0, pausedUntil: 0, sentTimes: [], successes: 0, waiters: [] };
+      b = {
+        limits,
+        allowed: limits.maxConnections,
+        active: 0,
+        pausedUntil: 0,
+        sentTimes: [],
+        successes: 0,
+        waiters: [],
+      };
       this.buckets.set(destination, b);
     }
     return b;
@@ -101,7 +109,12 @@ export class Shaper {
 /** Replies that mean "you are too fast", not "this message is unwanted". */
 export function isThrottleReply(code: number, text: string): boolean {
   // (a plain "try again later" is ordinary greylisting or a busy mailbox, not a request to slow down)
-  return code === 421 || (code >= 400 && code < 500 && /too many (connections|messages|recipients)|rate ?limit|throttl|slow down|sending rate/i.test(text));
+  return (
+    code === 421 ||
+    (code >= 400 &&
+      code < 500 &&
+      /too many (connections|messages|recipients)|rate ?limit|throttl|slow down|sending rate/i.test(text))
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

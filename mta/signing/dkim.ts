@@ -16,9 +16,29 @@ export interface SigningKey {
 
 /** RFC 6376's recommended fields plus List-Unsubscribe-Post, which RFC 8058 requires to be signed. */
 const SIGNED_HEADERS = [
-  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type', 'Content-Transfer-Encoding',
-  'Content-ID', 'Content-Description', 'In-Reply-To', 'References', 'List-Id', 'List-Help', 'List-Unsubscribe', 'List-Unsubscribe-Post',
-  'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive',
+  'From',
+  'Sender',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'To',
+  'Cc',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'Content-ID',
+  'Content-Description',
+  'In-Reply-To',
+  'References',
+  'List-Id',
+  'List-Help',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+  'List-Subscribe',
+  'List-Post',
+  'List-Owner',
+  'List-Archive',
 ].join(':');
 
 // Parsing a PEM key costs more than the RSA signature itself: keep the parsed keys.
@@ -56,17 +76,27 @@ export async function rsaSign(message: Buffer, domain: string, keys: SigningKey[
   const relaxed = new RelaxedBody({ hashAlgo: 'sha256' });
   let bodyHash: string | undefined;
   relaxed.once('hash', (h: string) => (bodyHash = h));
-  if (!body || !headers || transformSync(relaxed, body) === undefined || !bodyHash || !parser.rawHeaders) return undefined;
+  if (!body || !headers || transformSync(relaxed, body) === undefined || !bodyHash || !parser.rawHeaders)
+    return undefined;
   const canonical = sign.relaxedHeaders(headers, SIGNED_HEADERS);
   const fields = await Promise.all(
     keys.map(async (k) => {
       const field = dkimFieldWithoutSignature(domain, k.selector, canonical.fieldNames, bodyHash!);
       const signed = `${canonical.headers}dkim-signature:${relaxedHeaderValue(field)}`;
       const signature = await new Promise<Buffer>((resolve, reject) =>
-        cryptoSign('sha256', Buffer.from(signed, 'latin1'), keyObject(k.privateKeyPem), (err, sig) => (err ? reject(new Error(`DKIM signing with selector ${k.selector} of ${domain} failed: ${err.message}`)) : resolve(sig))),
+        cryptoSign('sha256', Buffer.from(signed, 'latin1'), keyObject(k.privateKeyPem), (err, sig) =>
+          err
+            ? reject(new Error(`DKIM signing with selector ${k.selector} of ${domain} failed: ${err.message}`))
+            : resolve(sig),
+        ),
       );
       // the b= value folded as nodemailer folds it
-      return Buffer.from(`${field}${signature.toString('base64').replace(/(^.{73}|.{75}(?!\r?\n|\r))/g, '$&\r\n ').trim()}\r\n`);
+      return Buffer.from(
+        `${field}${signature
+          .toString('base64')
+          .replace(/(^.{73}|.{75}(?!\r?\n|\r))/g, '$&\r\n ')
+          .trim()}\r\n`,
+      );
     }),
   );
   return Buffer.concat([...fields, parser.rawHeaders, body]);
@@ -76,7 +106,16 @@ export async function rsaSign(message: Buffer, domain: string, keys: SigningKey[
 function dkimFieldWithoutSignature(domain: string, selector: string, fieldNames: string, bodyHash: string): string {
   // a tag value cannot carry a control character or a tag delimiter
   const clean = (value: string) => value.replace(/[\x00-\x1f\x7f;=]/g, '');
-  const tags = ['v=1', 'a=rsa-sha256', 'c=relaxed/relaxed', `d=${normalizeDomain(clean(domain), false)}`, 'q=dns/txt', `s=${clean(selector)}`, `bh=${bodyHash}`, `h=${clean(fieldNames)}`];
+  const tags = [
+    'v=1',
+    'a=rsa-sha256',
+    'c=relaxed/relaxed',
+    `d=${normalizeDomain(clean(domain), false)}`,
+    'q=dns/txt',
+    `s=${clean(selector)}`,
+    `bh=${bodyHash}`,
+    `h=${clean(fieldNames)}`,
+  ];
   return `${foldLines(`DKIM-Signature: ${tags.join('; ')}`, 76)};\r\n b=`;
 }
 
@@ -107,7 +146,13 @@ export async function dkimSignMessage(message: Buffer, domain: string, keys: Sig
       privateKey: ed[0]!.privateKeyPem,
       canonicalization: 'relaxed/relaxed',
       signTime: now,
-      signatureData: ed.map((k) => ({ signingDomain: domain, selector: k.selector, privateKey: k.privateKeyPem, algorithm: 'ed25519-sha256', canonicalization: 'relaxed/relaxed' })),
+      signatureData: ed.map((k) => ({
+        signingDomain: domain,
+        selector: k.selector,
+        privateKey: k.privateKeyPem,
+        algorithm: 'ed25519-sha256',
+        canonicalization: 'relaxed/relaxed',
+      })),
     });
     const errors = (result as { errors?: unknown[] }).errors;
     if (errors?.length) throw new Error(`DKIM signing failed: ${JSON.stringify(errors)}`);
@@ -119,7 +164,11 @@ export async function dkimSignMessage(message: Buffer, domain: string, keys: Sig
 /** nodemailer's streaming signer: what rsaSign writes, the long way round. */
 export async function rsaSignStreaming(message: Buffer, domain: string, keys: SigningKey[]): Promise<Buffer> {
   const dkim = new DKIM({
-    keys: keys.map((k) => ({ domainName: domain, keySelector: k.selector, privateKey: keyObject(k.privateKeyPem) as unknown as string })),
+    keys: keys.map((k) => ({
+      domainName: domain,
+      keySelector: k.selector,
+      privateKey: keyObject(k.privateKeyPem) as unknown as string,
+    })),
     cacheDir: false,
     headerFieldNames: SIGNED_HEADERS,
   });

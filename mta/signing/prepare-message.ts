@@ -54,12 +54,17 @@ const hasHeader = (headers: string, name: string) => new RegExp(`^${name}:`, 'im
 export async function prepareForDelivery(input: PrepareInput): Promise<{ message: Buffer; envelopeFrom: string }> {
   const headers = headerBlock(input.raw);
   const date = input.now.toUTCString().replace('GMT', '+0000');
-  const added: string[] = [`Received: by ${input.hostname} (Postlog) with ESMTPSA id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`];
+  const added: string[] = [
+    `Received: by ${input.hostname} (Postlog) with ESMTPSA id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`,
+  ];
   if (!hasHeader(headers, 'Message-ID')) added.push(`Message-ID: <${randomUUID()}@${input.hostname}>`);
   // our own reference: complaint reports (ARF) redact the recipient but keep the headers
   added.push(`X-Postlog-MsgID: ${input.messageId}-${input.token}`);
   if (!hasHeader(headers, 'Date')) added.push(`Date: ${date}`);
-  const unsigned = Buffer.concat([Buffer.from(added.join('\r\n') + '\r\n'), input.raw]);
-  const message = input.signingKeys.length > 0 ? await dkimSignMessage(unsigned, input.domain, input.signingKeys, input.now) : unsigned;
+  const unsigned = Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.raw]);
+  const message =
+    input.signingKeys.length > 0
+      ? await dkimSignMessage(unsigned, input.domain, input.signingKeys, input.now)
+      : unsigned;
   return { message, envelopeFrom: verpAddress(input.messageId, input.token, input.returnPathDomain) };
 }

@@ -36,7 +36,11 @@ export function parseReply(response: string | undefined, fallbackCode?: number):
   const text = (response ?? '').trim();
   const m = /^(\d{3})[ -]?(?:([245]\.\d{1,3}\.\d{1,3})\s+)?([\s\S]*)$/.exec(text);
   if (!m) return { code: fallbackCode ?? 451, text };
-  return { code: Number(m[1]), ...(m[2] ? { enhancedCode: m[2] } : {}), text: m[3]!.replace(/\r?\n\d{3}[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?/g, ' ').trim() };
+  return {
+    code: Number(m[1]),
+    ...(m[2] ? { enhancedCode: m[2] } : {}),
+    text: m[3]!.replace(/\r?\n\d{3}[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?/g, ' ').trim(),
+  };
 }
 
 /**
@@ -91,7 +95,9 @@ export class SmtpSession {
     session.noDelay();
     if (o.auth) {
       try {
-        await new Promise<void>((resolve, reject) => connection.login({ credentials: o.auth! } as never, (err) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          connection.login({ credentials: o.auth! } as never, (err) => (err ? reject(err) : resolve())),
+        );
       } catch (err) {
         connection.close();
         throw err;
@@ -154,7 +160,12 @@ export class SmtpSession {
       this.connection.send({ from, to: [to], size: message.length, use8BitMime: eightBit }, message, (err, info) => {
         if (err) {
           this.dirty = true;
-          const e = err as Error & { responseCode?: number; response?: string; code?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
+          const e = err as Error & {
+            responseCode?: number;
+            response?: string;
+            code?: string;
+            rejectedErrors?: { responseCode?: number; response?: string }[];
+          };
           const rejected = e.rejectedErrors?.[0];
           const response = e.response ?? rejected?.response;
           const code = e.responseCode ?? rejected?.responseCode;

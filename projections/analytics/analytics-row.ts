@@ -10,10 +10,17 @@ import type { RecordedEvent } from '../../infra/event-store/index.js';
 
 /** The event types the reports count (the log's names: the analytics tables store them as they are). */
 export const ANALYTICS_EVENT_TYPES = [
-  'MessageAccepted', 'MessageDelivered', 'MessageDeferred', 'MessageBounced', 'MessageFailed', 'MessageOpened', 'MessageLinkClicked',
+  'MessageAccepted',
+  'MessageDelivered',
+  'MessageDeferred',
+  'MessageBounced',
+  'MessageFailed',
+  'MessageOpened',
+  'MessageLinkClicked',
 ] as const satisfies readonly MessageEvent['type'][];
 export type AnalyticsEventType = (typeof ANALYTICS_EVENT_TYPES)[number];
-const isReported = (type: string): type is AnalyticsEventType => (ANALYTICS_EVENT_TYPES as readonly string[]).includes(type);
+const isReported = (type: string): type is AnalyticsEventType =>
+  (ANALYTICS_EVENT_TYPES as readonly string[]).includes(type);
 /**
  * Whether an event type matters to analytics at all: only these give rows or change a message's
  * dimensions, so the analytics projections read only them from the log (a filter by type).
@@ -61,7 +68,11 @@ export interface AnalyticsRow extends MessageDimensions {
 }
 
 /** The domain of an address, lower-cased ("Name <a@Example.org>" → example.org). */
-export const domainOfAddress = (address: string): string => address.slice(address.lastIndexOf('@') + 1).replace(/[>\s]+$/, '').toLowerCase();
+export const domainOfAddress = (address: string): string =>
+  address
+    .slice(address.lastIndexOf('@') + 1)
+    .replace(/[>\s]+$/, '')
+    .toLowerCase();
 
 /** "message-42" → "42". */
 export const messageIdOfStream = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
@@ -83,7 +94,10 @@ function afterAttempt(dims: MessageDimensions, d: DeliveryAttempt | undefined): 
 }
 
 /** The dimensions after an event (pure; undefined until the message's MessageAccepted). */
-export function evolveDimensions(before: MessageDimensions | undefined, e: MessageEvent): MessageDimensions | undefined {
+export function evolveDimensions(
+  before: MessageDimensions | undefined,
+  e: MessageEvent,
+): MessageDimensions | undefined {
   if (e.type === 'MessageAccepted') {
     return {
       server_id: e.data.serverId,
@@ -131,7 +145,10 @@ export function analyticsRowOf(r: RecordedEvent, e: MessageEvent, before: Messag
   if (!isReported(e.type)) return { dimensions, row: null };
   if (!dimensions) throw new Error(`event ${r.eventId} (${r.type}) of ${r.streamId} has no MessageAccepted before it`);
   const hit = e.type === 'MessageOpened' || e.type === 'MessageLinkClicked' ? e.data : undefined;
-  const attempt = e.type === 'MessageDelivered' || e.type === 'MessageDeferred' || e.type === 'MessageBounced' ? e.data.delivery : undefined;
+  const attempt =
+    e.type === 'MessageDelivered' || e.type === 'MessageDeferred' || e.type === 'MessageBounced'
+      ? e.data.delivery
+      : undefined;
   const at = new Date(e.data.at);
   return {
     dimensions,
@@ -146,7 +163,8 @@ export function analyticsRowOf(r: RecordedEvent, e: MessageEvent, before: Messag
       machine: hit?.machine ?? false,
       position: r.position,
       smtp_code: attempt?.reply?.code ?? 0,
-      enhanced_code: (e.type === 'MessageBounced' ? e.data.enhancedCode : undefined) ?? attempt?.reply?.enhancedCode ?? '',
+      enhanced_code:
+        (e.type === 'MessageBounced' ? e.data.enhancedCode : undefined) ?? attempt?.reply?.enhancedCode ?? '',
       attempt: attempt?.attempt ?? 0,
       seconds_since_accepted: Math.max(0, Math.floor((at.getTime() - Date.parse(dimensions.accepted_at)) / 1000)),
     },

@@ -99,7 +99,7 @@ export function clickhouseAnalyticsSink(o: ClickHouseAnalyticsOptions): SinkProj
       const wait = lastInsert + minInterval - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const started = performance.now();
-      let result;
+      let result: Awaited<ReturnType<typeof insertEvents>>;
       try {
         result = await insertEvents(o.clickhouse, rows.map(clickhouseRow), { mayExist });
       } catch (err) {
@@ -110,7 +110,11 @@ export function clickhouseAnalyticsSink(o: ClickHouseAnalyticsOptions): SinkProj
       lastInsert = Date.now();
       o.metrics?.analyticsInsertSeconds.observe((performance.now() - started) / 1000);
       const ms = Math.round(performance.now() - started);
-      if (result.skipped > 0) log.info({ skipped: result.skipped, inserted: result.inserted }, 'left out events ClickHouse already had (a batch delivered again)');
+      if (result.skipped > 0)
+        log.info(
+          { skipped: result.skipped, inserted: result.inserted },
+          'left out events ClickHouse already had (a batch delivered again)',
+        );
       else log.debug({ events: events.length, rows: result.inserted, ms }, 'inserted into ClickHouse');
     },
     async reset() {

@@ -1,6 +1,14 @@
 import { LRUCache } from 'lru-cache';
 import type { EventStore, RecordedEvent } from '../../infra/event-store/index.js';
-import { analyticsRowOf, decodeMessageEvent, evolveDimensions, isAnalyticsEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from './analytics-row.js';
+import {
+  analyticsRowOf,
+  decodeMessageEvent,
+  evolveDimensions,
+  isAnalyticsEvent,
+  messageIdOfStream,
+  type AnalyticsRow,
+  type MessageDimensions,
+} from './analytics-row.js';
 
 interface Known {
   dims: MessageDimensions | undefined;

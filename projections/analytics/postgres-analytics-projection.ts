@@ -1,6 +1,13 @@
 import type pg from 'pg';
 import type { PostgresProjection } from '../runner.js';
-import { ANALYTICS_EVENT_TYPES, analyticsRowOf, decodeMessageEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from './analytics-row.js';
+import {
+  ANALYTICS_EVENT_TYPES,
+  analyticsRowOf,
+  decodeMessageEvent,
+  messageIdOfStream,
+  type AnalyticsRow,
+  type MessageDimensions,
+} from './analytics-row.js';
 
 /**
  * The embedded analytics store: analytics_events (one row per reported event) and the message
@@ -38,14 +45,28 @@ export const analyticsProjection: PostgresProjection = {
       if (row) rows.push(row);
     }
     await insertEvents(client, t('analytics_events'), rows);
-    await upsertDimensions(client, t('analytics_messages'), [...changed].map((id) => ({ id, d: dims.get(id)! })));
+    await upsertDimensions(
+      client,
+      t('analytics_messages'),
+      [...changed].map((id) => ({ id, d: dims.get(id)! })),
+    );
   },
 };
 
 const EVENT_COLUMNS = [
-  ['event_id', 'uuid'], ['event_type', 'text'], ['event_time', 'timestamptz'], ['server_id', 'uuid'], ['message_id', 'bigint'],
-  ['recipient_domain', 'text'], ['mailbox_provider', 'text'], ['sending_domain', 'text'], ['tag', 'text'], ['ip', 'text'],
-  ['bounce_classification', 'text'], ['url', 'text'], ['machine', 'boolean'],
+  ['event_id', 'uuid'],
+  ['event_type', 'text'],
+  ['event_time', 'timestamptz'],
+  ['server_id', 'uuid'],
+  ['message_id', 'bigint'],
+  ['recipient_domain', 'text'],
+  ['mailbox_provider', 'text'],
+  ['sending_domain', 'text'],
+  ['tag', 'text'],
+  ['ip', 'text'],
+  ['bounce_classification', 'text'],
+  ['url', 'text'],
+  ['machine', 'boolean'],
 ] as const satisfies readonly (readonly [keyof AnalyticsRow, string])[];
 
 /** One statement per batch: a column array per column, unnested. (The attempt details ClickHouse keeps are not reported: not stored here.) */
@@ -59,12 +80,27 @@ async function insertEvents(client: pg.PoolClient, table: string, rows: Analytic
   );
 }
 
-async function upsertDimensions(client: pg.PoolClient, table: string, rows: { id: string; d: MessageDimensions }[]): Promise<void> {
+async function upsertDimensions(
+  client: pg.PoolClient,
+  table: string,
+  rows: { id: string; d: MessageDimensions }[],
+): Promise<void> {
   if (rows.length === 0) return;
-  const cols = ['server_id', 'sending_domain', 'recipient_domain', 'tag', 'mailbox_provider', 'ip', 'accepted_at'] as const;
+  const cols = [
+    'server_id',
+    'sending_domain',
+    'recipient_domain',
+    'tag',
+    'mailbox_provider',
+    'ip',
+    'accepted_at',
+  ] as const;
   await client.query(
     `INSERT INTO ${table} (message_id, ${cols.join(', ')})
-     SELECT * FROM unnest($1::bigint[], $2::uuid[], ${cols.slice(1, -1).map((_, i) => `$${i + 3}::text[]`).join(', ')}, $${cols.length + 1}::timestamptz[])
+     SELECT * FROM unnest($1::bigint[], $2::uuid[], ${cols
+       .slice(1, -1)
+       .map((_, i) => `$${i + 3}::text[]`)
+       .join(', ')}, $${cols.length + 1}::timestamptz[])
      ON CONFLICT (message_id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     [rows.map((r) => r.id), ...cols.map((c) => rows.map((r) => r.d[c]))],
   );

@@ -60,7 +60,14 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
   }
   switch (e.type) {
     case 'MessageAccepted':
-      c.insert = { serverId: e.data.serverId, from: e.data.from, to: e.data.to, contentHash: e.data.contentHash, token: e.data.token, acceptedAt: e.data.at };
+      c.insert = {
+        serverId: e.data.serverId,
+        from: e.data.from,
+        to: e.data.to,
+        contentHash: e.data.contentHash,
+        token: e.data.token,
+        acceptedAt: e.data.at,
+      };
       return;
     case 'MessageQueued':
       // a lease stays: a worker may be sending this very message (retry-now refuses leased ones);
@@ -94,10 +101,13 @@ async function write(client: pg.PoolClient, changes: Map<number, Change>, t: Tab
   const table = t('delivery_queue');
   const removed = [...changes].filter(([, c]) => c.remove).map(([id]) => id);
   const inserts = [...changes].filter(([, c]) => !c.remove && c.insert);
-  const updates = [...changes].filter(([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease || c.clearDelay));
+  const updates = [...changes].filter(
+    ([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease || c.clearDelay),
+  );
   if (removed.length > 0) await client.query(`DELETE FROM ${table} WHERE message_id = ANY($1::bigint[])`, [removed]);
   if (inserts.length > 0) {
-    const col = <T>(f: (id: number, c: Change & { insert: NewRow }) => T) => inserts.map(([id, c]) => f(id, c as Change & { insert: NewRow }));
+    const col = <T>(f: (id: number, c: Change & { insert: NewRow }) => T) =>
+      inserts.map(([id, c]) => f(id, c as Change & { insert: NewRow }));
     await client.query(
       `INSERT INTO ${table} (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts)
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])

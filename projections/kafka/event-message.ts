@@ -58,7 +58,10 @@ function currentVersionOf(event: RecordedEvent): { schemaVersion: number; data: 
   if (event.schemaVersion >= current) return event;
   const decoded = messageEventCodec.decode(event.type, event.schemaVersion, event.data);
   // an event the codec cannot upcast stops the stream (the runner records the error) rather than be skipped
-  if (!decoded.ok) throw new Error(`event ${event.eventId} (${event.type} v${event.schemaVersion}) cannot be upcast for Kafka: ${decoded.error.code}`);
+  if (!decoded.ok)
+    throw new Error(
+      `event ${event.eventId} (${event.type} v${event.schemaVersion}) cannot be upcast for Kafka: ${decoded.error.code}`,
+    );
   return { schemaVersion: current, data: decoded.value.data };
 }
 

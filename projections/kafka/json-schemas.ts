@@ -14,10 +14,17 @@ import { KafkaEventValue } from './event-message.js';
 export function eventJsonSchemas(): Map<string, unknown> {
   const files = new Map<string, unknown>();
   const index: Record<string, { schemaVersion: number; file: string }> = {};
-  const toJson = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'throw' });
+  const toJson = (schema: z.ZodType) =>
+    z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'throw' });
   files.set(
     'envelope.schema.json',
-    toJson(KafkaEventValue.meta({ title: 'Postlog event', description: 'The value of every record Postlog publishes to Kafka; `data` depends on `type` and `schemaVersion`.' })),
+    toJson(
+      KafkaEventValue.meta({
+        title: 'Postlog event',
+        description:
+          'The value of every record Postlog publishes to Kafka; `data` depends on `type` and `schemaVersion`.',
+      }),
+    ),
   );
   for (const type of messageEventCodec.types) {
     const definition = messageEventCodec.definitions[type];
@@ -26,15 +33,22 @@ export function eventJsonSchemas(): Map<string, unknown> {
       type: z.literal(type),
       schemaVersion: z.literal(definition.schemaVersion),
       data: definition.schema,
-    }).meta({ title: `Postlog event ${type} v${definition.schemaVersion}`, description: `The value of a Kafka record whose postlog-event-type header is ${type}.` });
+    }).meta({
+      title: `Postlog event ${type} v${definition.schemaVersion}`,
+      description: `The value of a Kafka record whose postlog-event-type header is ${type}.`,
+    });
     files.set(file, toJson(record));
     index[type] = { schemaVersion: definition.schemaVersion, file };
   }
-  files.set('index.json', { description: 'Postlog event types published to Kafka: current schema version and JSON Schema file of each.', envelope: 'envelope.schema.json', types: index });
+  files.set('index.json', {
+    description: 'Postlog event types published to Kafka: current schema version and JSON Schema file of each.',
+    envelope: 'envelope.schema.json',
+    types: index,
+  });
   return files;
 }
 
 /** The committed text of each file: stable formatting, so a diff shows real changes only. */
 export function eventJsonSchemaFiles(): Map<string, string> {
-  return new Map([...eventJsonSchemas()].map(([name, schema]) => [name, JSON.stringify(schema, null, 2) + '\n']));
+  return new Map([...eventJsonSchemas()].map(([name, schema]) => [name, `${JSON.stringify(schema, null, 2)}\n`]));
 }

@@ -1,4 +1,12 @@
-import { CompressionTypes, Partitioners, type Admin, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import {
+  CompressionTypes,
+  Partitioners,
+  type Admin,
+  type Kafka,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import { messageEventCodec } from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
@@ -32,8 +40,17 @@ export interface KafkaPublisherOptions {
  */
 export function createKafkaPublisher(o: KafkaPublisherOptions): SinkProjection {
   const log = o.logger.child({ component: KAFKA_PUBLISHER });
-  const published = new Counter({ name: 'postlog_kafka_published_events_total', help: 'Events the Kafka broker acknowledged, by topic', labelNames: ['topic'], registers: [o.metrics.registry] });
-  const failures = new Counter({ name: 'postlog_kafka_send_failures_total', help: 'Batches Kafka did not acknowledge (they are sent again)', registers: [o.metrics.registry] });
+  const published = new Counter({
+    name: 'postlog_kafka_published_events_total',
+    help: 'Events the Kafka broker acknowledged, by topic',
+    labelNames: ['topic'],
+    registers: [o.metrics.registry],
+  });
+  const failures = new Counter({
+    name: 'postlog_kafka_send_failures_total',
+    help: 'Batches Kafka did not acknowledge (they are sent again)',
+    registers: [o.metrics.registry],
+  });
   const sendSeconds = new Histogram({
     name: 'postlog_kafka_send_seconds',
     help: 'Time from handing a batch to the producer until the broker acknowledged it',
@@ -57,7 +74,10 @@ export function createKafkaPublisher(o: KafkaPublisherOptions): SinkProjection {
     const existing = new Set(await admin.listTopics());
     const toCreate = missing.filter((t) => !existing.has(t));
     if (toCreate.length > 0) {
-      await admin.createTopics({ waitForLeaders: true, topics: toCreate.map((topic) => ({ topic, numPartitions: o.partitions })) });
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: toCreate.map((topic) => ({ topic, numPartitions: o.partitions })),
+      });
       log.info({ topics: toCreate, partitions: o.partitions }, 'created Kafka topics');
     }
     for (const t of missing) knownTopics.add(t);
@@ -91,7 +111,9 @@ export function createKafkaPublisher(o: KafkaPublisherOptions): SinkProjection {
     producer = undefined;
     admin = undefined;
     await p?.disconnect().catch((err: Error) => log.debug({ error: err.message }, 'disconnecting the Kafka producer'));
-    await a?.disconnect().catch((err: Error) => log.debug({ error: err.message }, 'disconnecting the Kafka admin client'));
+    await a
+      ?.disconnect()
+      .catch((err: Error) => log.debug({ error: err.message }, 'disconnecting the Kafka admin client'));
   }
 
   return {
@@ -111,11 +133,18 @@ export function createKafkaPublisher(o: KafkaPublisherOptions): SinkProjection {
         if (o.perType) await ensureTopics([...byTopic.keys()]);
         const p = await connectedProducer();
         const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-        await p.sendBatch({ topicMessages, acks: -1, compression: o.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None });
+        await p.sendBatch({
+          topicMessages,
+          acks: -1,
+          compression: o.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        });
       } catch (err) {
         failures.inc();
         await discardClients();
-        throw new Error(`Kafka did not acknowledge ${events.length} events (positions ${events[0]?.position}–${events[events.length - 1]?.position}): ${(err as Error).message}`, { cause: err });
+        throw new Error(
+          `Kafka did not acknowledge ${events.length} events (positions ${events[0]?.position}–${events[events.length - 1]?.position}): ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       sendSeconds.observe((performance.now() - started) / 1000);
       for (const [topic, messages] of byTopic) published.inc({ topic }, messages.length);

@@ -31,17 +31,71 @@ interface MessageRow {
 }
 
 const COLUMNS: (keyof MessageRow)[] = [
-  'message_id', 'server_id', 'batch_id', 'rfc_message_id', 'mail_from', 'rcpt_to', 'recipient_domain', 'subject', 'tag', 'source', 'size',
-  'status', 'held_reason', 'attempts', 'last_reply', 'bounce_classification', 'opens', 'clicks', 'accepted_at', 'last_event_at', 'delivered_at',
-  'content_hash', 'content_expired',
+  'message_id',
+  'server_id',
+  'batch_id',
+  'rfc_message_id',
+  'mail_from',
+  'rcpt_to',
+  'recipient_domain',
+  'subject',
+  'tag',
+  'source',
+  'size',
+  'status',
+  'held_reason',
+  'attempts',
+  'last_reply',
+  'bounce_classification',
+  'opens',
+  'clicks',
+  'accepted_at',
+  'last_event_at',
+  'delivered_at',
+  'content_hash',
+  'content_expired',
 ];
 const TYPES: Record<keyof MessageRow, string> = {
-  message_id: 'bigint', server_id: 'uuid', batch_id: 'text', rfc_message_id: 'text', mail_from: 'text', rcpt_to: 'text', recipient_domain: 'text', subject: 'text',
-  tag: 'text', source: 'text', size: 'int', status: 'text', held_reason: 'text', attempts: 'int', last_reply: 'text', bounce_classification: 'text', opens: 'int',
-  clicks: 'int', accepted_at: 'timestamptz', last_event_at: 'timestamptz', delivered_at: 'timestamptz', content_hash: 'text', content_expired: 'boolean',
+  message_id: 'bigint',
+  server_id: 'uuid',
+  batch_id: 'text',
+  rfc_message_id: 'text',
+  mail_from: 'text',
+  rcpt_to: 'text',
+  recipient_domain: 'text',
+  subject: 'text',
+  tag: 'text',
+  source: 'text',
+  size: 'int',
+  status: 'text',
+  held_reason: 'text',
+  attempts: 'int',
+  last_reply: 'text',
+  bounce_classification: 'text',
+  opens: 'int',
+  clicks: 'int',
+  accepted_at: 'timestamptz',
+  last_event_at: 'timestamptz',
+  delivered_at: 'timestamptz',
+  content_hash: 'text',
+  content_expired: 'boolean',
 };
 
-const STAT_COLUMNS = ['accepted', 'held', 'delivered', 'deferred', 'bounced', 'failed', 'cancelled', 'opened_total', 'opened_unique', 'clicked_total', 'clicked_unique', 'complained', 'unsubscribed'] as const;
+const STAT_COLUMNS = [
+  'accepted',
+  'held',
+  'delivered',
+  'deferred',
+  'bounced',
+  'failed',
+  'cancelled',
+  'opened_total',
+  'opened_unique',
+  'clicked_total',
+  'clicked_unique',
+  'complained',
+  'unsubscribed',
+] as const;
 type Stat = (typeof STAT_COLUMNS)[number];
 
 interface DeliveryRow {
@@ -51,7 +105,10 @@ interface DeliveryRow {
   d: DeliveryAttempt;
 }
 
-const replyText = (d: DeliveryAttempt) => (d.reply ? `${d.reply.code} ${d.reply.enhancedCode ? d.reply.enhancedCode + ' ' : ''}${d.reply.text}`.slice(0, 1000) : null);
+const replyText = (d: DeliveryAttempt) =>
+  d.reply
+    ? `${d.reply.code} ${d.reply.enhancedCode ? `${d.reply.enhancedCode} ` : ''}${d.reply.text}`.slice(0, 1000)
+    : null;
 
 /**
  * The read models the admin API lists and searches: one row per message (status, timestamps,
@@ -203,12 +260,20 @@ function fold(
   }
 }
 
-async function write(client: pg.PoolClient, t: TableNames, messages: MessageRow[], deliveries: DeliveryRow[], stats: Map<string, Record<Stat, number>>): Promise<void> {
+async function write(
+  client: pg.PoolClient,
+  t: TableNames,
+  messages: MessageRow[],
+  deliveries: DeliveryRow[],
+  stats: Map<string, Record<Stat, number>>,
+): Promise<void> {
   if (messages.length > 0) {
     await client.query(
       `INSERT INTO ${t('rm_messages')} (${COLUMNS.join(', ')})
        SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${TYPES[c]}[]`).join(', ')})
-       ON CONFLICT (message_id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'message_id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+       ON CONFLICT (message_id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'message_id')
+         .map((c) => `${c} = excluded.${c}`)
+         .join(', ')}`,
       COLUMNS.map((c) => messages.map((m) => m[c])),
     );
   }
@@ -243,7 +308,11 @@ async function write(client: pg.PoolClient, t: TableNames, messages: MessageRow[
       `INSERT INTO ${t('rm_daily_stats')} (server_id, day, ${STAT_COLUMNS.join(', ')})
        SELECT * FROM unnest($1::uuid[], $2::date[], ${STAT_COLUMNS.map((_, i) => `$${i + 3}::int[]`).join(', ')})
        ON CONFLICT (server_id, day) DO UPDATE SET ${STAT_COLUMNS.map((c) => `${c} = ${t('rm_daily_stats')}.${c} + excluded.${c}`).join(', ')}`,
-      [keys.map((k) => k.split('|')[0]), keys.map((k) => k.split('|')[1]), ...STAT_COLUMNS.map((c) => keys.map((k) => stats.get(k)![c]))],
+      [
+        keys.map((k) => k.split('|')[0]),
+        keys.map((k) => k.split('|')[1]),
+        ...STAT_COLUMNS.map((c) => keys.map((k) => stats.get(k)![c])),
+      ],
     );
   }
 }

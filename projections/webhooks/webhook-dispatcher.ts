@@ -2,7 +2,12 @@ import { loggableUrl, type JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
 import { MicroBatcher } from '../../infra/batching/index.js';
-import type { AttemptOutcome, LeasedDelivery, RetryPolicy, WebhookOutbox } from '../../infra/webhooks/webhook-outbox.js';
+import type {
+  AttemptOutcome,
+  LeasedDelivery,
+  RetryPolicy,
+  WebhookOutbox,
+} from '../../infra/webhooks/webhook-outbox.js';
 import type { SigningKeys } from '../../infra/webhooks/signing-keys.js';
 import { postlogSignatureHeader, rsaSignatureAsync } from '../../infra/webhooks/signatures.js';
 
@@ -33,7 +38,10 @@ export class WebhookDispatcher {
   private wake: (() => void) | undefined;
   private lastPrune = 0;
   /** Outcomes finishing together are recorded in one transaction (one commit, not one per request). */
-  private readonly settler: MicroBatcher<{ delivery: LeasedDelivery; outcome: AttemptOutcome }, { status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }>;
+  private readonly settler: MicroBatcher<
+    { delivery: LeasedDelivery; outcome: AttemptOutcome },
+    { status: 'delivered' | 'pending' | 'failed'; circuitOpened: boolean }
+  >;
 
   constructor(private readonly d: WebhookDispatcherDeps) {
     this.settler = new MicroBatcher((items) => d.outbox.settle(items, d.policy), 200);
@@ -71,7 +79,12 @@ export class WebhookDispatcher {
         const leased = free > 0 ? await this.d.outbox.lease(free, this.d.leaseSeconds) : [];
         for (const delivery of leased) {
           const p: Promise<void> = this.send(delivery)
-            .catch((err: Error) => this.d.logger.error({ delivery: delivery.id, error: err.message }, 'webhook attempt failed unexpectedly; the delivery is tried again once its lease ends'))
+            .catch((err: Error) =>
+              this.d.logger.error(
+                { delivery: delivery.id, error: err.message },
+                'webhook attempt failed unexpectedly; the delivery is tried again once its lease ends',
+              ),
+            )
             .finally(() => {
               inFlight.delete(p);
               if (inFlight.size <= refillAt) this.wake?.();
@@ -117,22 +130,50 @@ export class WebhookDispatcher {
     try {
       const res = await this.d.poster.post(delivery.url, delivery.body, headers);
       const ok = res.status >= 200 && res.status < 300;
-      outcome = { ok, statusCode: res.status, response: res.excerpt, error: ok ? null : `the endpoint answered ${res.status}`, durationMs: performance.now() - started };
+      outcome = {
+        ok,
+        statusCode: res.status,
+        response: res.excerpt,
+        error: ok ? null : `the endpoint answered ${res.status}`,
+        durationMs: performance.now() - started,
+      };
     } catch (err) {
-      outcome = { ok: false, statusCode: null, response: null, error: (err as Error).message.slice(0, 1000), durationMs: performance.now() - started };
+      outcome = {
+        ok: false,
+        statusCode: null,
+        response: null,
+        error: (err as Error).message.slice(0, 1000),
+        durationMs: performance.now() - started,
+      };
     }
-    this.d.metrics.webhookAttemptSeconds.observe({ outcome: outcome.ok ? 'success' : 'failure' }, outcome.durationMs / 1000);
+    this.d.metrics.webhookAttemptSeconds.observe(
+      { outcome: outcome.ok ? 'success' : 'failure' },
+      outcome.durationMs / 1000,
+    );
     const settled = await this.settler.call({ delivery, outcome });
     this.d.metrics.webhookDeliveries.inc({ outcome: settled.status === 'pending' ? 'retry' : settled.status });
     if (!outcome.ok) {
-      const log = { delivery: delivery.id, endpoint: delivery.endpointId, url: loggableUrl(delivery.url), code: outcome.statusCode, error: outcome.error, attempt: delivery.attempts + 1 };
+      const log = {
+        delivery: delivery.id,
+        endpoint: delivery.endpointId,
+        url: loggableUrl(delivery.url),
+        code: outcome.statusCode,
+        error: outcome.error,
+        attempt: delivery.attempts + 1,
+      };
       if (settled.status === 'failed') this.d.logger.warn(log, 'webhook given up');
       else this.d.logger.info(log, 'webhook attempt failed; retrying later');
     }
     if (settled.circuitOpened) {
       this.d.metrics.webhookCircuitOpened.inc();
-      this.d.logger.warn({ endpoint: delivery.endpointId, url: loggableUrl(delivery.url), cooldownSeconds: this.d.policy.breakerCooldownSeconds }, 'webhook endpoint keeps failing: circuit open, endpoint paused');
+      this.d.logger.warn(
+        {
+          endpoint: delivery.endpointId,
+          url: loggableUrl(delivery.url),
+          cooldownSeconds: this.d.policy.breakerCooldownSeconds,
+        },
+        'webhook endpoint keeps failing: circuit open, endpoint paused',
+      );
     }
   }
 }
-

@@ -1,5 +1,12 @@
 import type pg from 'pg';
-import { deliveryId, messageEventCodec, webhookBody, webhookPayload, type MessageEvent, type MessageFacts } from '../../domain/index.js';
+import {
+  deliveryId,
+  messageEventCodec,
+  webhookBody,
+  webhookPayload,
+  type MessageEvent,
+  type MessageFacts,
+} from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
 import type { PostgresProjection } from '../runner.js';
 
@@ -79,14 +86,22 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
       for (const { r, e } of candidates) {
         const m = facts.get(messageIdOf(r));
         if (!m) continue; // its MessageAccepted never reached this projection: nothing to say about it
-        const targets = (byServer.get(m.serverId) ?? []).filter((ep) => ep.createdAt.getTime() <= r.recordedAt.getTime());
+        const targets = (byServer.get(m.serverId) ?? []).filter(
+          (ep) => ep.createdAt.getTime() <= r.recordedAt.getTime(),
+        );
         if (targets.length === 0) continue;
         const hook = webhookPayload(e, m);
         if (!hook) continue;
         for (const ep of targets) {
           if (ep.events && !ep.events.includes(hook.event)) continue;
           const id = deliveryId(ep.id, r.eventId);
-          rows.push({ id, endpointId: ep.id, event: r, webhookEvent: hook.event, body: webhookBody(hook.event, r.recordedAt, hook.payload, id) });
+          rows.push({
+            id,
+            endpointId: ep.id,
+            event: r,
+            webhookEvent: hook.event,
+            body: webhookBody(hook.event, r.recordedAt, hook.payload, id),
+          });
         }
       }
       await insertOutbox(client, rows);

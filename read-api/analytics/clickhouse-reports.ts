@@ -71,12 +71,21 @@ const part = (n: number) => raw(`cityHash64(message_id) % ${n} AS part`);
 const SUMS = raw(AGGREGATE_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', '));
 
 /** The funnel reads only its event types: the sorting key's second column, so other types' granules are skipped. */
-const FUNNEL_TYPES = raw(`event_type IN ('MessageAccepted', 'MessageDelivered', 'MessageBounced', 'MessageDeferred', 'MessageFailed', 'MessageOpened', 'MessageLinkClicked')`);
+const FUNNEL_TYPES = raw(
+  `event_type IN ('MessageAccepted', 'MessageDelivered', 'MessageBounced', 'MessageDeferred', 'MessageFailed', 'MessageOpened', 'MessageLinkClicked')`,
+);
 
 const ENGAGEMENT = raw(`count() AS total, uniqExact(message_id) AS messages,
   countIf(machine = 0) AS human_total, uniqExactIf(message_id, machine = 0) AS human_messages,
   countIf(machine = 1) AS machine_total, uniqExactIf(message_id, machine = 1) AS machine_messages`);
-type EngagementRow = { total: number; messages: number; human_total: number; human_messages: number; machine_total: number; machine_messages: number };
+type EngagementRow = {
+  total: number;
+  messages: number;
+  human_total: number;
+  human_messages: number;
+  machine_total: number;
+  machine_messages: number;
+};
 const engagementOf = (r: EngagementRow | undefined): EngagementCounts => ({
   total: Number(r?.total ?? 0),
   unique: Number(r?.messages ?? 0),
@@ -124,7 +133,10 @@ const iso = (unixSeconds: number) => new Date(Number(unixSeconds) * 1000).toISOS
 export class ClickHouseReports implements AnalyticsReports {
   readonly backend = 'clickhouse';
 
-  constructor(private readonly ch: ClickHouse, private readonly tableName = CLICKHOUSE_EVENTS_TABLE) {}
+  constructor(
+    private readonly ch: ClickHouse,
+    private readonly tableName = CLICKHOUSE_EVENTS_TABLE,
+  ) {}
 
   private get table(): SqlFragment {
     return this.ch.table(this.tableName);
@@ -132,7 +144,8 @@ export class ClickHouseReports implements AnalyticsReports {
 
   /** The statements each report runs (exported for the dialect check against a current ClickHouse). */
   statements = {
-    funnel: (q: ReportQuery) => sql`SELECT ${SUMS} FROM (SELECT ${part(32)}, ${AGGREGATES} FROM ${this.table} ${where(q, [FUNNEL_TYPES])} GROUP BY part)`,
+    funnel: (q: ReportQuery) =>
+      sql`SELECT ${SUMS} FROM (SELECT ${part(32)}, ${AGGREGATES} FROM ${this.table} ${where(q, [FUNNEL_TYPES])} GROUP BY part)`,
     timeSeries: (q: TimeSeriesQuery) =>
       // buckets already split the sets (a day's messages); parts on top measured slower
       sql`SELECT toUnixTimestamp(${bucketStart(q.bucket, q.timeZone)}) AS start, ${AGGREGATES} FROM ${this.table} ${where(q, [FUNNEL_TYPES])} GROUP BY start ORDER BY start`,
@@ -176,7 +189,9 @@ export class ClickHouseReports implements AnalyticsReports {
   }
 
   async messageEngagement(q: MessageEngagementQuery): Promise<MessageEngagement | null> {
-    const rows = await this.ch.query<EngagementRow & { server_id: string; event_type: string; first_at: number; last_at: number }>(this.statements.messageEvents(q));
+    const rows = await this.ch.query<
+      EngagementRow & { server_id: string; event_type: string; first_at: number; last_at: number }
+    >(this.statements.messageEvents(q));
     if (rows.length === 0) return null;
     const of = (type: string) => rows.find((r) => r.event_type === type);
     const opened = of('MessageOpened');

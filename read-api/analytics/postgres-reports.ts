@@ -23,7 +23,8 @@ import {
 
 /** The aggregate of every report, in Postgres SQL: distinct messages per type, events and messages for hits. */
 const AGGREGATES = (() => {
-  const messages = (type: string, extra = '') => `count(DISTINCT message_id) FILTER (WHERE event_type = '${type}'${extra})`;
+  const messages = (type: string, extra = '') =>
+    `count(DISTINCT message_id) FILTER (WHERE event_type = '${type}'${extra})`;
   const events = (type: string, extra = '') => `count(*) FILTER (WHERE event_type = '${type}'${extra})`;
   const exprs: Record<(typeof AGGREGATE_COLUMNS)[number], string> = {
     accepted: messages('MessageAccepted'),
@@ -51,7 +52,14 @@ const AGGREGATES = (() => {
 const ENGAGEMENT = `count(*)::int AS total, count(DISTINCT message_id)::int AS "unique",
   count(*) FILTER (WHERE NOT machine)::int AS human_total, count(DISTINCT message_id) FILTER (WHERE NOT machine)::int AS human_unique,
   count(*) FILTER (WHERE machine)::int AS machine_total, count(DISTINCT message_id) FILTER (WHERE machine)::int AS machine_unique`;
-type EngagementRow = { total: number; unique: number; human_total: number; human_unique: number; machine_total: number; machine_unique: number };
+type EngagementRow = {
+  total: number;
+  unique: number;
+  human_total: number;
+  human_unique: number;
+  machine_total: number;
+  machine_unique: number;
+};
 const engagementOf = (r: EngagementRow | undefined): EngagementCounts => ({
   total: r?.total ?? 0,
   unique: r?.unique ?? 0,
@@ -69,8 +77,12 @@ class Params {
 }
 
 function where(q: ReportQuery, p: Params, extra: string[] = []): string {
-  const clauses = [`event_time >= ${p.add(q.range.from)}::timestamptz`, `event_time < ${p.add(q.range.to)}::timestamptz`];
-  if (q.scope.serverIds !== null) clauses.unshift(`server_id = ANY(${p.add(q.scope.serverIds.filter(isUuid))}::uuid[])`);
+  const clauses = [
+    `event_time >= ${p.add(q.range.from)}::timestamptz`,
+    `event_time < ${p.add(q.range.to)}::timestamptz`,
+  ];
+  if (q.scope.serverIds !== null)
+    clauses.unshift(`server_id = ANY(${p.add(q.scope.serverIds.filter(isUuid))}::uuid[])`);
   for (const [key, value] of Object.entries(q.filter) as [keyof ReportFilter, string | undefined][]) {
     if (value !== undefined) clauses.push(`${FILTER_COLUMN[key]} = ${p.add(value)}`);
   }
@@ -99,7 +111,10 @@ export class PostgresReports implements AnalyticsReports {
 
   async funnel(q: ReportQuery): Promise<FunnelCounts> {
     const p = new Params();
-    const { rows } = await this.pool.query<AggregateRow>(`SELECT ${AGGREGATES} FROM analytics_events ${where(q, p)}`, p.values);
+    const { rows } = await this.pool.query<AggregateRow>(
+      `SELECT ${AGGREGATES} FROM analytics_events ${where(q, p)}`,
+      p.values,
+    );
     return funnelOfAggregate(rows[0]!);
   }
 
@@ -142,9 +157,18 @@ export class PostgresReports implements AnalyticsReports {
 
   async messageEngagement(q: MessageEngagementQuery): Promise<MessageEngagement | null> {
     const p = new Params();
-    const scope = q.scope.serverIds === null ? '' : ` AND server_id = ANY(${p.add(q.scope.serverIds.filter(isUuid))}::uuid[])`;
+    const scope =
+      q.scope.serverIds === null ? '' : ` AND server_id = ANY(${p.add(q.scope.serverIds.filter(isUuid))}::uuid[])`;
     const message = `message_id = ${p.add(q.messageId)}::bigint${scope}`;
-    const { rows } = await this.pool.query<EngagementRow & { server_id: string; event_type: string; first_at: Date | null; last_at: Date | null; url: string | null }>(
+    const { rows } = await this.pool.query<
+      EngagementRow & {
+        server_id: string;
+        event_type: string;
+        first_at: Date | null;
+        last_at: Date | null;
+        url: string | null;
+      }
+    >(
       `SELECT server_id::text, event_type, NULL AS url, min(event_time) AS first_at, max(event_time) AS last_at, ${ENGAGEMENT}
          FROM analytics_events WHERE ${message} GROUP BY server_id, event_type
        UNION ALL

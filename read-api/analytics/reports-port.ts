@@ -51,10 +51,17 @@ export type Scope = z.infer<typeof Scope>;
 export const TimeRange = z
   .object({ from: Instant, to: Instant })
   .refine((r) => Date.parse(r.from) < Date.parse(r.to), { message: '"from" must be before "to"', path: ['to'] })
-  .refine((r) => Date.parse(r.to) - Date.parse(r.from) <= MAX_RANGE_DAYS * DAY_MS, { message: `a range spans at most ${MAX_RANGE_DAYS} days`, path: ['to'] });
+  .refine((r) => Date.parse(r.to) - Date.parse(r.from) <= MAX_RANGE_DAYS * DAY_MS, {
+    message: `a range spans at most ${MAX_RANGE_DAYS} days`,
+    path: ['to'],
+  });
 export type TimeRange = z.infer<typeof TimeRange>;
 
-const lowerDomain = z.string().min(1).max(253).transform((s) => s.trim().toLowerCase().replace(/\.$/, ''));
+const lowerDomain = z
+  .string()
+  .min(1)
+  .max(253)
+  .transform((s) => s.trim().toLowerCase().replace(/\.$/, ''));
 /** Only events of messages matching every filter given (exact matches). */
 export const ReportFilter = z.object({
   tag: z.string().min(1).max(200).optional(),
@@ -74,11 +81,23 @@ export type Bucket = z.infer<typeof Bucket>;
 /** Buckets start at the zone's wall-clock boundaries; weeks start on Monday (ISO). */
 export const TimeSeriesQuery = ReportQuery.extend({ bucket: Bucket, timeZone: TimeZone.default('UTC') }).refine(
   (q) => Date.parse(q.range.to) - Date.parse(q.range.from) <= MAX_RANGE_DAYS_PER_BUCKET[q.bucket] * DAY_MS,
-  { message: `the range is too long for the bucket: at most ${Object.entries(MAX_RANGE_DAYS_PER_BUCKET).map(([b, d]) => `${d} days of ${b}s`).join(', ')}`, path: ['range'] },
+  {
+    message: `the range is too long for the bucket: at most ${Object.entries(MAX_RANGE_DAYS_PER_BUCKET)
+      .map(([b, d]) => `${d} days of ${b}s`)
+      .join(', ')}`,
+    path: ['range'],
+  },
 );
 export type TimeSeriesQuery = z.infer<typeof TimeSeriesQuery>;
 
-export const BreakdownDimension = z.enum(['recipientDomain', 'mailboxProvider', 'tag', 'sendingDomain', 'bounceClassification', 'ip']);
+export const BreakdownDimension = z.enum([
+  'recipientDomain',
+  'mailboxProvider',
+  'tag',
+  'sendingDomain',
+  'bounceClassification',
+  'ip',
+]);
 export type BreakdownDimension = z.infer<typeof BreakdownDimension>;
 /** A breakdown's order: by one of the funnel's message counts (opened/clicked: unique messages). */
 export const FunnelMetric = z.enum(['accepted', 'delivered', 'bounced', 'deferred', 'failed', 'opened', 'clicked']);
@@ -86,7 +105,11 @@ export type FunnelMetric = z.infer<typeof FunnelMetric>;
 
 const Limit = z.number().int().min(1).max(MAX_LIMIT);
 /** The `limit` largest values of a dimension, largest first (ties by key). Bounce classification counts bounced messages only. */
-export const BreakdownQuery = ReportQuery.extend({ dimension: BreakdownDimension, limit: Limit.default(20), orderBy: FunnelMetric.default('accepted') });
+export const BreakdownQuery = ReportQuery.extend({
+  dimension: BreakdownDimension,
+  limit: Limit.default(20),
+  orderBy: FunnelMetric.default('accepted'),
+});
 export type BreakdownQuery = z.infer<typeof BreakdownQuery>;
 
 export const TopLinksQuery = ReportQuery.extend({ limit: Limit.default(20) });
@@ -96,7 +119,9 @@ export type TopLinksQuery = z.infer<typeof TopLinksQuery>;
 export const MessageEngagementQuery = z.object({
   scope: Scope,
   // one check: zod runs every refinement even after the regex failed, and BigInt('abc') throws
-  messageId: z.string().refine((id) => /^\d{1,19}$/.test(id) && BigInt(id) <= 9223372036854775807n, 'must be a message id (digits)'),
+  messageId: z
+    .string()
+    .refine((id) => /^\d{1,19}$/.test(id) && BigInt(id) <= 9223372036854775807n, 'must be a message id (digits)'),
 });
 export type MessageEngagementQuery = z.infer<typeof MessageEngagementQuery>;
 
@@ -176,17 +201,44 @@ export function localTime(instant: string, timeZone: string): string {
   return `${p('year')}-${p('month')}-${p('day')}T${p('hour')}:${p('minute')}:${p('second')}`;
 }
 
-export const emptyEngagement = (): EngagementCounts => ({ total: 0, unique: 0, human: { total: 0, unique: 0 }, machine: { total: 0, unique: 0 } });
-export const emptyFunnel = (): FunnelCounts => ({ accepted: 0, delivered: 0, bounced: 0, deferred: 0, failed: 0, opened: emptyEngagement(), clicked: emptyEngagement() });
+export const emptyEngagement = (): EngagementCounts => ({
+  total: 0,
+  unique: 0,
+  human: { total: 0, unique: 0 },
+  machine: { total: 0, unique: 0 },
+});
+export const emptyFunnel = (): FunnelCounts => ({
+  accepted: 0,
+  delivered: 0,
+  bounced: 0,
+  deferred: 0,
+  failed: 0,
+  opened: emptyEngagement(),
+  clicked: emptyEngagement(),
+});
 
 /**
  * The per-group aggregate both adapters' SQL returns (one column each; names shared so the two
  * adapters map rows the same way): message counts per type, and events/messages for opens and clicks.
  */
 export const AGGREGATE_COLUMNS = [
-  'accepted', 'delivered', 'bounced', 'deferred', 'failed',
-  'opened_total', 'opened_unique', 'opened_human_total', 'opened_human_unique', 'opened_machine_total', 'opened_machine_unique',
-  'clicked_total', 'clicked_unique', 'clicked_human_total', 'clicked_human_unique', 'clicked_machine_total', 'clicked_machine_unique',
+  'accepted',
+  'delivered',
+  'bounced',
+  'deferred',
+  'failed',
+  'opened_total',
+  'opened_unique',
+  'opened_human_total',
+  'opened_human_unique',
+  'opened_machine_total',
+  'opened_machine_unique',
+  'clicked_total',
+  'clicked_unique',
+  'clicked_human_total',
+  'clicked_human_unique',
+  'clicked_machine_total',
+  'clicked_machine_unique',
 ] as const;
 export type AggregateRow = Record<(typeof AGGREGATE_COLUMNS)[number], number | string>;
 
@@ -198,7 +250,15 @@ export function funnelOfAggregate(r: AggregateRow): FunnelCounts {
     human: { total: n(`${p}_human_total`), unique: n(`${p}_human_unique`) },
     machine: { total: n(`${p}_machine_total`), unique: n(`${p}_machine_unique`) },
   });
-  return { accepted: n('accepted'), delivered: n('delivered'), bounced: n('bounced'), deferred: n('deferred'), failed: n('failed'), opened: engagement('opened'), clicked: engagement('clicked') };
+  return {
+    accepted: n('accepted'),
+    delivered: n('delivered'),
+    bounced: n('bounced'),
+    deferred: n('deferred'),
+    failed: n('failed'),
+    opened: engagement('opened'),
+    clicked: engagement('clicked'),
+  };
 }
 
 /** The analytics column each breakdown dimension reads. */

@@ -103,7 +103,13 @@ export const typeDefs = /* GraphQL */ `
 `;
 
 /** The Query fields that each run a report (what the cost limit counts). */
-export const REPORT_FIELDS: ReadonlySet<string> = new Set(['funnel', 'timeSeries', 'breakdown', 'topLinks', 'messageEngagement']);
+export const REPORT_FIELDS: ReadonlySet<string> = new Set([
+  'funnel',
+  'timeSeries',
+  'breakdown',
+  'topLinks',
+  'messageEngagement',
+]);
 
 export interface AnalyticsContext {
   /** The servers the caller may see, narrowed to `serverId` when given; a GraphQLError when it may not see that server. */
@@ -129,10 +135,15 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const fields = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  throw userError(`invalid arguments: ${fields.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; ')}`, 'BAD_USER_INPUT', { fields });
+  throw userError(
+    `invalid arguments: ${fields.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; ')}`,
+    'BAD_USER_INPUT',
+    { fields },
+  );
 }
 
-const present = <T extends Record<string, unknown>>(o: T | null | undefined) => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null && v !== undefined));
+const present = <T extends Record<string, unknown>>(o: T | null | undefined) =>
+  Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null && v !== undefined));
 
 async function reportInput(ctx: AnalyticsContext, args: RangeArgs) {
   const to = args.to ?? new Date().toISOString();
@@ -155,19 +166,58 @@ export function analyticsSchema<C extends AnalyticsContext = AnalyticsContext>(r
         BOUNCE_CLASSIFICATION: 'bounceClassification',
         IP: 'ip',
       },
-      Metric: { ACCEPTED: 'accepted', DELIVERED: 'delivered', BOUNCED: 'bounced', DEFERRED: 'deferred', FAILED: 'failed', OPENED: 'opened', CLICKED: 'clicked' },
+      Metric: {
+        ACCEPTED: 'accepted',
+        DELIVERED: 'delivered',
+        BOUNCED: 'bounced',
+        DEFERRED: 'deferred',
+        FAILED: 'failed',
+        OPENED: 'opened',
+        CLICKED: 'clicked',
+      },
       Query: {
-        funnel: async (_: unknown, args: RangeArgs, ctx: AnalyticsContext) => reports.funnel(parse(ReportQuery, await reportInput(ctx, args))),
-        timeSeries: async (_: unknown, args: RangeArgs & { bucket: string; timeZone?: string | null }, ctx: AnalyticsContext) =>
-          reports.timeSeries(parse(TimeSeriesQuery, { ...(await reportInput(ctx, args)), bucket: args.bucket, timeZone: args.timeZone ?? 'UTC' })),
-        breakdown: async (_: unknown, args: RangeArgs & { by: string; limit?: number | null; orderBy?: string | null }, ctx: AnalyticsContext) =>
-          reports.breakdown(parse(BreakdownQuery, { ...(await reportInput(ctx, args)), dimension: args.by, ...present({ limit: args.limit, orderBy: args.orderBy }) })),
+        funnel: async (_: unknown, args: RangeArgs, ctx: AnalyticsContext) =>
+          reports.funnel(parse(ReportQuery, await reportInput(ctx, args))),
+        timeSeries: async (
+          _: unknown,
+          args: RangeArgs & { bucket: string; timeZone?: string | null },
+          ctx: AnalyticsContext,
+        ) =>
+          reports.timeSeries(
+            parse(TimeSeriesQuery, {
+              ...(await reportInput(ctx, args)),
+              bucket: args.bucket,
+              timeZone: args.timeZone ?? 'UTC',
+            }),
+          ),
+        breakdown: async (
+          _: unknown,
+          args: RangeArgs & { by: string; limit?: number | null; orderBy?: string | null },
+          ctx: AnalyticsContext,
+        ) =>
+          reports.breakdown(
+            parse(BreakdownQuery, {
+              ...(await reportInput(ctx, args)),
+              dimension: args.by,
+              ...present({ limit: args.limit, orderBy: args.orderBy }),
+            }),
+          ),
         topLinks: async (_: unknown, args: RangeArgs & { limit?: number | null }, ctx: AnalyticsContext) =>
-          reports.topLinks(parse(TopLinksQuery, { ...(await reportInput(ctx, args)), ...present({ limit: args.limit }) })),
-        messageEngagement: async (_: unknown, args: { messageId: string; serverId?: string | null }, ctx: AnalyticsContext) =>
-          reports.messageEngagement(parse(MessageEngagementQuery, { scope: await ctx.scope(args.serverId ?? undefined), messageId: args.messageId })),
+          reports.topLinks(
+            parse(TopLinksQuery, { ...(await reportInput(ctx, args)), ...present({ limit: args.limit }) }),
+          ),
+        messageEngagement: async (
+          _: unknown,
+          args: { messageId: string; serverId?: string | null },
+          ctx: AnalyticsContext,
+        ) =>
+          reports.messageEngagement(
+            parse(MessageEngagementQuery, {
+              scope: await ctx.scope(args.serverId ?? undefined),
+              messageId: args.messageId,
+            }),
+          ),
       },
     },
   });
 }
-

@@ -24,7 +24,8 @@ type ServerContext = { req: FastifyRequest; reply: FastifyReply };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A browser opening /graphql for GraphiQL: the page itself needs no credentials (its requests do). */
-const isGraphiqlPage = (req: FastifyRequest) => req.method === 'GET' && !(req.query as Record<string, unknown>)?.query && /text\/html/.test(req.headers.accept ?? '');
+const isGraphiqlPage = (req: FastifyRequest) =>
+  req.method === 'GET' && !(req.query as Record<string, unknown>)?.query && /text\/html/.test(req.headers.accept ?? '');
 
 /**
  * GraphiQL (development only) is yoga's page: inline scripts, its code, styles and editor workers
@@ -59,7 +60,13 @@ export function graphqlRoutes(deps: GraphqlDeps) {
   const yoga = createYoga<ServerContext, AnalyticsContext>({
     schema: analyticsSchema<ServerContext & AnalyticsContext>(deps.reports),
     graphqlEndpoint: '/graphql',
-    graphiql: deps.production ? false : { title: 'Postlog analytics', defaultQuery: '{\n  funnel { accepted delivered bounced opened { unique human { unique } } clicked { unique } }\n}\n' },
+    graphiql: deps.production
+      ? false
+      : {
+          title: 'Postlog analytics',
+          defaultQuery:
+            '{\n  funnel { accepted delivered bounced opened { unique human { unique } } clicked { unique } }\n}\n',
+        },
     landingPage: false,
     // yoga's default CORS echoes any Origin with credentials allowed; CORS is the server's one
     // policy instead (infra/http/cors.ts: off unless POSTLOG_CORS_ORIGINS lists origins)
@@ -77,7 +84,8 @@ export function graphqlRoutes(deps: GraphqlDeps) {
       isDev: !deps.production,
       maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        if (!(original instanceof GraphQLError)) log.error({ error: (original as Error)?.message ?? String(original) }, 'GraphQL resolver failed');
+        if (!(original instanceof GraphQLError))
+          log.error({ error: (original as Error)?.message ?? String(original) }, 'GraphQL resolver failed');
         return maskError(error, message, isDev); // extensions.code INTERNAL_SERVER_ERROR
       },
     },
@@ -106,7 +114,8 @@ export function graphqlRoutes(deps: GraphqlDeps) {
       handler: async (req, reply) => {
         const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
         response.headers.forEach((value, key) => void reply.header(key, value));
-        if (!deps.production && /text\/html/.test(response.headers.get('content-type') ?? '')) reply.header('content-security-policy', GRAPHIQL_CSP);
+        if (!deps.production && /text\/html/.test(response.headers.get('content-type') ?? ''))
+          reply.header('content-security-policy', GRAPHIQL_CSP);
         reply.status(response.status);
         reply.send(response.body);
         return reply;

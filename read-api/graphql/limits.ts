@@ -29,7 +29,13 @@ interface Walk {
 }
 
 /** Depth and cost of a selection set, fragments inlined (a fragment cycle is graphql's own error). */
-function walk(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, reportFields: ReadonlySet<string>, root: boolean, seen: Set<string>): Walk {
+function walk(
+  set: SelectionSetNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  reportFields: ReadonlySet<string>,
+  root: boolean,
+  seen: Set<string>,
+): Walk {
   let depth = 0;
   let cost = 0;
   for (const s of set.selections) {
@@ -54,19 +60,32 @@ function walk(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNo
 
 export function queryLimitsRule(limits: QueryLimits, reportFields: ReadonlySet<string>): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
-    const fragments = new Map(context.getDocument().definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+    const fragments = new Map(
+      context
+        .getDocument()
+        .definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+        .map((d) => [d.name.value, d]),
+    );
     return {
       OperationDefinition(op) {
         const { depth, cost } = walk(op.selectionSet, fragments, reportFields, true, new Set());
         if (depth > limits.maxDepth) {
-          context.reportError(new GraphQLError(`the query nests ${depth} levels deep; at most ${limits.maxDepth} are allowed`, { nodes: [op], extensions: { code: 'QUERY_TOO_DEEP', depth, maxDepth: limits.maxDepth } }));
+          context.reportError(
+            new GraphQLError(`the query nests ${depth} levels deep; at most ${limits.maxDepth} are allowed`, {
+              nodes: [op],
+              extensions: { code: 'QUERY_TOO_DEEP', depth, maxDepth: limits.maxDepth },
+            }),
+          );
         }
         if (cost > limits.maxCost) {
           context.reportError(
-            new GraphQLError(`the query costs ${cost} (${REPORT_COST} per report, ${FIELD_COST} per field); at most ${limits.maxCost} is allowed: split it into several requests`, {
-              nodes: [op],
-              extensions: { code: 'QUERY_TOO_COSTLY', cost, maxCost: limits.maxCost },
-            }),
+            new GraphQLError(
+              `the query costs ${cost} (${REPORT_COST} per report, ${FIELD_COST} per field); at most ${limits.maxCost} is allowed: split it into several requests`,
+              {
+                nodes: [op],
+                extensions: { code: 'QUERY_TOO_COSTLY', cost, maxCost: limits.maxCost },
+              },
+            ),
           );
         }
       },

@@ -26,7 +26,11 @@ export interface EventStoreFixture {
   teardown(): Promise<void>;
 }
 
-const ev = (type: string, data: unknown = {}, extra: Partial<EventToAppend> = {}): EventToAppend => ({ type, data, ...extra });
+const ev = (type: string, data: unknown = {}, extra: Partial<EventToAppend> = {}): EventToAppend => ({
+  type,
+  data,
+  ...extra,
+});
 const stream = (prefix = 'test') => `${prefix}-${randomUUID()}`;
 
 function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -41,7 +45,10 @@ function until(predicate: () => boolean, timeoutMs: number, what: string): Promi
   });
 }
 
-async function readEverything(store: EventStore, filter?: Parameters<EventStore['readAll']>[2]): Promise<RecordedEvent[]> {
+async function readEverything(
+  store: EventStore,
+  filter?: Parameters<EventStore['readAll']>[2],
+): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];
   let cp = START;
   for (;;) {
@@ -71,14 +78,22 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         assert.ok(first.ok);
         assert.equal(first.value.nextExpectedRevision, 1);
         const again = await store.append(s, [ev('C')], 'no_stream');
-        assert.deepEqual(again.ok ? undefined : again.error, { code: 'WRONG_EXPECTED_REVISION', streamId: s, expected: 'no_stream', actual: 1 });
+        assert.deepEqual(again.ok ? undefined : again.error, {
+          code: 'WRONG_EXPECTED_REVISION',
+          streamId: s,
+          expected: 'no_stream',
+          actual: 1,
+        });
       });
 
       it('stream_exists refuses a missing stream and accepts an existing one', async () => {
         const s = stream();
         const missing = await store.append(s, [ev('A')], 'stream_exists');
         assert.equal(missing.ok, false);
-        assert.equal(!missing.ok && missing.error.code === 'WRONG_EXPECTED_REVISION' && missing.error.actual, 'no_stream');
+        assert.equal(
+          !missing.ok && missing.error.code === 'WRONG_EXPECTED_REVISION' && missing.error.actual,
+          'no_stream',
+        );
         assert.deepEqual(await store.readStream(s), []);
         assert.ok((await store.append(s, [ev('A')], 'no_stream')).ok);
         const exists = await store.append(s, [ev('B')], 'stream_exists');
@@ -97,7 +112,10 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
       it('an exact revision must match the last event', async () => {
         const s = stream();
         const onMissing = await store.append(s, [ev('A')], 0);
-        assert.equal(!onMissing.ok && onMissing.error.code === 'WRONG_EXPECTED_REVISION' && onMissing.error.actual, 'no_stream');
+        assert.equal(
+          !onMissing.ok && onMissing.error.code === 'WRONG_EXPECTED_REVISION' && onMissing.error.actual,
+          'no_stream',
+        );
         assert.ok((await store.append(s, [ev('A')], 'no_stream')).ok);
         const ok1 = await store.append(s, [ev('B'), ev('C')], 0);
         assert.ok(ok1.ok);
@@ -106,14 +124,23 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         assert.equal(!stale.ok && stale.error.code === 'WRONG_EXPECTED_REVISION' && stale.error.actual, 2);
         const ahead = await store.append(s, [ev('D')], 7);
         assert.equal(ahead.ok, false);
-        assert.deepEqual((await store.readStream(s)).map((e) => [e.revision, e.type]), [[0, 'A'], [1, 'B'], [2, 'C']]);
+        assert.deepEqual(
+          (await store.readStream(s)).map((e) => [e.revision, e.type]),
+          [
+            [0, 'A'],
+            [1, 'B'],
+            [2, 'C'],
+          ],
+        );
       });
 
       it('two writers racing to create the same stream: exactly one wins, also across processes', async () => {
         const other = await fx.secondStore();
         for (let round = 0; round < 25; round++) {
           const s = stream('race');
-          const writers = [store, other, store, other].map((st, i) => st.append(s, [ev('Created', { writer: i })], 'no_stream'));
+          const writers = [store, other, store, other].map((st, i) =>
+            st.append(s, [ev('Created', { writer: i })], 'no_stream'),
+          );
           const results = await Promise.all(writers);
           assert.equal(results.filter((r) => r.ok).length, 1, `round ${round}: exactly one creator`);
           for (const r of results) if (!r.ok) assert.equal(r.error.code, 'WRONG_EXPECTED_REVISION');
@@ -127,7 +154,10 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         await store.append(s, [ev('A')], 'no_stream');
         const results = await Promise.all([store, other, store, other, store].map((st) => st.append(s, [ev('B')], 0)));
         assert.equal(results.filter((r) => r.ok).length, 1);
-        assert.deepEqual((await store.readStream(s)).map((e) => e.revision), [0, 1]);
+        assert.deepEqual(
+          (await store.readStream(s)).map((e) => e.revision),
+          [0, 1],
+        );
       });
 
       it('a failed append in a group commit does not fail its neighbours', async () => {
@@ -143,9 +173,12 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
 
     describe('atomic appendMany', () => {
       it('without atomic multi-stream appends, refuses clearly and writes nothing', async (t) => {
-        if (fx.capabilities?.atomicAppendMany !== false) return t.skip('this log appends to several streams atomically: the cases below apply');
+        if (fx.capabilities?.atomicAppendMany !== false)
+          return t.skip('this log appends to several streams atomically: the cases below apply');
         const streams = [stream(), stream()];
-        const res = await store.appendMany(streams.map((s) => ({ streamId: s, events: [ev('M')], expected: 'no_stream' as const })));
+        const res = await store.appendMany(
+          streams.map((s) => ({ streamId: s, events: [ev('M')], expected: 'no_stream' as const })),
+        );
         assert.equal(!res.ok && res.error.code, 'ATOMIC_APPEND_UNSUPPORTED');
         for (const s of streams) assert.deepEqual(await store.readStream(s), []);
         const single = await store.appendMany([{ streamId: streams[0]!, events: [ev('M')], expected: 'no_stream' }]);
@@ -153,11 +186,17 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
       });
 
       it('appends to several streams at once', async (t) => {
-        if (fx.capabilities?.atomicAppendMany === false) return t.skip('no atomic multi-stream appends on this log (see the case above)');
+        if (fx.capabilities?.atomicAppendMany === false)
+          return t.skip('no atomic multi-stream appends on this log (see the case above)');
         const streams = [stream(), stream(), stream()];
-        const res = await store.appendMany(streams.map((s, i) => ({ streamId: s, events: [ev('M', { i }), ev('N')], expected: 'no_stream' as const })));
+        const res = await store.appendMany(
+          streams.map((s, i) => ({ streamId: s, events: [ev('M', { i }), ev('N')], expected: 'no_stream' as const })),
+        );
         assert.ok(res.ok);
-        assert.deepEqual(res.value.map((r) => r.nextExpectedRevision), [1, 1, 1]);
+        assert.deepEqual(
+          res.value.map((r) => r.nextExpectedRevision),
+          [1, 1, 1],
+        );
         for (const s of streams) assert.equal((await store.readStream(s)).length, 2);
       });
 
@@ -179,7 +218,11 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
 
       it('is idempotent by event id, and refuses a stream twice', async (t) => {
         if (fx.capabilities?.atomicAppendMany === false) return t.skip('no atomic multi-stream appends on this log');
-        const appends = [stream(), stream()].map((s) => ({ streamId: s, events: [ev('M', {}, { eventId: randomUUID() })], expected: 'no_stream' as const }));
+        const appends = [stream(), stream()].map((s) => ({
+          streamId: s,
+          events: [ev('M', {}, { eventId: randomUUID() })],
+          expected: 'no_stream' as const,
+        }));
         assert.ok((await store.appendMany(appends)).ok);
         const again = await store.appendMany(appends);
         assert.ok(again.ok && again.value.every((r) => r.idempotent));
@@ -192,17 +235,29 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
       it('appending the same event ids again writes nothing and succeeds', async () => {
         const s = stream();
         const ids = [randomUUID(), randomUUID()];
-        const first = await store.append(s, [ev('A', {}, { eventId: ids[0]! }), ev('B', {}, { eventId: ids[1]! })], 'no_stream');
+        const first = await store.append(
+          s,
+          [ev('A', {}, { eventId: ids[0]! }), ev('B', {}, { eventId: ids[1]! })],
+          'no_stream',
+        );
         assert.ok(first.ok && !first.value.idempotent);
-        const retry = await store.append(s, [ev('A', {}, { eventId: ids[0]! }), ev('B', {}, { eventId: ids[1]! })], 'no_stream');
+        const retry = await store.append(
+          s,
+          [ev('A', {}, { eventId: ids[0]! }), ev('B', {}, { eventId: ids[1]! })],
+          'no_stream',
+        );
         assert.ok(retry.ok, 'a retried append succeeds even though the stream now exists');
         assert.equal(retry.value.idempotent, true);
         assert.equal(retry.value.position, first.value.position);
-        assert.deepEqual((await store.readStream(s)).map((e) => e.eventId), ids);
+        assert.deepEqual(
+          (await store.readStream(s)).map((e) => e.eventId),
+          ids,
+        );
       });
 
       it('an event id already used elsewhere is refused', async (t) => {
-        if (fx.capabilities?.globalEventIds === false) return t.skip('event ids are unique per stream on this log, not across it');
+        if (fx.capabilities?.globalEventIds === false)
+          return t.skip('event ids are unique per stream on this log, not across it');
         const id = randomUUID();
         assert.ok((await store.append(stream(), [ev('A', {}, { eventId: id })], 'any')).ok);
         const s2 = stream();
@@ -242,9 +297,19 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
 
       it('readStream pages by revision', async () => {
         const s = stream();
-        await store.append(s, Array.from({ length: 10 }, (_, i) => ev('N', { i })), 'no_stream');
-        assert.deepEqual((await store.readStream(s, { fromRevision: 7 })).map((e) => e.revision), [7, 8, 9]);
-        assert.deepEqual((await store.readStream(s, { fromRevision: 2, limit: 2 })).map((e) => e.revision), [2, 3]);
+        await store.append(
+          s,
+          Array.from({ length: 10 }, (_, i) => ev('N', { i })),
+          'no_stream',
+        );
+        assert.deepEqual(
+          (await store.readStream(s, { fromRevision: 7 })).map((e) => e.revision),
+          [7, 8, 9],
+        );
+        assert.deepEqual(
+          (await store.readStream(s, { fromRevision: 2, limit: 2 })).map((e) => e.revision),
+          [2, 3],
+        );
       });
 
       it('readAll filters by stream prefix and type, in log order', async () => {
@@ -255,18 +320,30 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         await store.append(b, [ev('Keep', { n: 2 })], 'no_stream');
         await store.append(`fa${tag}-2`, [ev('Keep', { n: 3 })], 'no_stream');
         const byPrefix = await readEverything(store, { streamPrefixes: [`fa${tag}-`] });
-        assert.deepEqual(byPrefix.map((e) => e.type), ['Keep', 'Drop', 'Keep']);
+        assert.deepEqual(
+          byPrefix.map((e) => e.type),
+          ['Keep', 'Drop', 'Keep'],
+        );
         const byBoth = await readEverything(store, { streamPrefixes: [`fa${tag}-`, `fb${tag}-`], types: ['Keep'] });
-        assert.deepEqual(byBoth.map((e) => (e.data as { n: number }).n), [1, 2, 3]);
+        assert.deepEqual(
+          byBoth.map((e) => (e.data as { n: number }).n),
+          [1, 2, 3],
+        );
         const positions = byBoth.map((e) => e.position);
-        assert.deepEqual(positions, [...positions].sort((x, y) => x - y));
+        assert.deepEqual(
+          positions,
+          [...positions].sort((x, y) => x - y),
+        );
       });
 
       it('stores and delivers events of 1 MB', async () => {
         const s = stream();
         const big = { blob: 'x'.repeat(1024 * 1024), tail: 'end' };
         const sub: RecordedEvent[] = [];
-        const subscription = store.subscribeAll({ from: 'end', filter: { streamPrefixes: [s] } }, (batch) => void sub.push(...batch));
+        const subscription = store.subscribeAll(
+          { from: 'end', filter: { streamPrefixes: [s] } },
+          (batch) => void sub.push(...batch),
+        );
         await new Promise((r) => setTimeout(r, 50));
         const res = await store.append(s, [ev('Big', big), ev('Big', big)], 'no_stream');
         assert.ok(res.ok);
@@ -292,7 +369,10 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         const perWriter = 5000;
         const prefix = `load${randomUUID().slice(0, 8)}-`;
         const seen: RecordedEvent[] = [];
-        const subscription = store.subscribeAll({ from: 'end', filter: { streamPrefixes: [prefix] } }, (batch) => void seen.push(...batch));
+        const subscription = store.subscribeAll(
+          { from: 'end', filter: { streamPrefixes: [prefix] } },
+          (batch) => void seen.push(...batch),
+        );
         await new Promise((r) => setTimeout(r, 100));
         const stores = [store, await fx.secondStore()];
         await Promise.all(
@@ -315,14 +395,19 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         if (seen.length !== total) {
           const counts = new Map<string, number>();
           for (const e of seen) counts.set(e.eventId, (counts.get(e.eventId) ?? 0) + 1);
-          const dups = seen.filter((e) => counts.get(e.eventId)! > 1).map((e) => `${e.eventId} ${e.streamId}@${e.revision} ${e.checkpoint}`);
+          const dups = seen
+            .filter((e) => counts.get(e.eventId)! > 1)
+            .map((e) => `${e.eventId} ${e.streamId}@${e.revision} ${e.checkpoint}`);
           const stored = await readEverything(store, { streamPrefixes: [prefix] });
           assert.fail(`saw ${seen.length} events, ${stored.length} stored; repeated: ${dups.join(', ')}`);
         }
         assert.equal(new Set(seen.map((e) => e.eventId)).size, total, 'every event once');
         // commit-safe order: what the live subscriber saw is exactly what a later full read returns
         const reread = await readEverything(store, { streamPrefixes: [prefix] });
-        assert.deepEqual(seen.map((e) => e.eventId), reread.map((e) => e.eventId));
+        assert.deepEqual(
+          seen.map((e) => e.eventId),
+          reread.map((e) => e.eventId),
+        );
         // and each stream's events arrive in revision order
         const last = new Map<string, number>();
         for (const e of seen) {
@@ -335,10 +420,13 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         const prefix = `restart${randomUUID().slice(0, 8)}-`;
         for (let i = 0; i < 30; i++) await store.append(`${prefix}${i % 3}`, [ev('R', { i }), ev('R', { i })], 'any');
         const first: RecordedEvent[] = [];
-        const sub1 = store.subscribeAll({ from: START, filter: { streamPrefixes: [prefix] }, batchSize: 7 }, async (batch) => {
-          first.push(...batch);
-          if (first.length >= 21) await sub1Stop();
-        });
+        const sub1 = store.subscribeAll(
+          { from: START, filter: { streamPrefixes: [prefix] }, batchSize: 7 },
+          async (batch) => {
+            first.push(...batch);
+            if (first.length >= 21) await sub1Stop();
+          },
+        );
         const sub1Stop = () => {
           void sub1.stop();
         };
@@ -346,14 +434,20 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         const checkpoint = sub1.checkpoint;
         assert.equal(first.length, 21);
         const second: RecordedEvent[] = [];
-        const sub2 = store.subscribeAll({ from: checkpoint, filter: { streamPrefixes: [prefix] }, batchSize: 7 }, (batch) => void second.push(...batch));
+        const sub2 = store.subscribeAll(
+          { from: checkpoint, filter: { streamPrefixes: [prefix] }, batchSize: 7 },
+          (batch) => void second.push(...batch),
+        );
         for (let i = 30; i < 40; i++) await store.append(`${prefix}${i % 3}`, [ev('R', { i })], 'any');
         await until(() => first.length + second.length >= 70, 10_000, 'the restarted subscriber to catch up');
         await sub2.stop();
         const ids = [...first, ...second].map((e) => e.eventId);
         assert.equal(ids.length, 70);
         assert.equal(new Set(ids).size, 70);
-        assert.deepEqual(ids, (await readEverything(store, { streamPrefixes: [prefix] })).map((e) => e.eventId));
+        assert.deepEqual(
+          ids,
+          (await readEverything(store, { streamPrefixes: [prefix] })).map((e) => e.eventId),
+        );
       });
 
       it('a handler error ends the subscription with that error', async () => {
@@ -369,7 +463,10 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         if (!fx.openUncommittedWrite) return t.skip('this adapter has no uncommitted writes to observe');
         const prefix = `gap${randomUUID().slice(0, 8)}-`;
         const seen: RecordedEvent[] = [];
-        const sub = store.subscribeAll({ from: 'end', filter: { streamPrefixes: [prefix] } }, (batch) => void seen.push(...batch));
+        const sub = store.subscribeAll(
+          { from: 'end', filter: { streamPrefixes: [prefix] } },
+          (batch) => void seen.push(...batch),
+        );
         await new Promise((r) => setTimeout(r, 50));
         const rollback = await fx.openUncommittedWrite();
         const after = await store.append(`${prefix}1`, [ev('AfterGap')], 'no_stream');

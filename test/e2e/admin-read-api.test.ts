@@ -14,19 +14,27 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     a = await createTenant(t.app, { domain: 'a.test' });
     b = await createTenant(t.app, { domain: 'b.test', mode: 'development' });
     const send = (x: Tenant, from: string, to: string[], subject: string, tag?: string) =>
-      http(t.url, 'POST', '/v2/messages', { body: { from, to, subject, text: 'x', ...(tag ? { tag } : {}) }, headers: key(x) });
+      http(t.url, 'POST', '/v2/messages', {
+        body: { from, to, subject, text: 'x', ...(tag ? { tag } : {}) },
+        headers: key(x),
+      });
     await send(a, 'app@a.test', ['one@example.org', 'two@example.org'], 'Invoice 100%_ready', 'billing');
     await send(a, 'app@a.test', ['three@example.net'], 'Welcome aboard', 'welcome');
     await send(b, 'app@b.test', ['four@example.org'], 'Dev message');
     const deadline = Date.now() + 10_000;
-    while ((await t.db.pool.query('SELECT count(*)::int AS n FROM rm_messages')).rows[0].n < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await t.db.pool.query('SELECT count(*)::int AS n FROM rm_messages')).rows[0].n < 4 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
   });
   after(async () => t.stop());
 
-  it('lists a server\'s messages newest first, with filters and a cursor', async () => {
+  it("lists a server's messages newest first, with filters and a cursor", async () => {
     const all = await get('/v2/messages', key(a));
     assert.equal(all.status, 200);
-    assert.deepEqual(all.body.messages.map((m: { to: string }) => m.to).sort(), ['one@example.org', 'three@example.net', 'two@example.org']);
+    assert.deepEqual(all.body.messages.map((m: { to: string }) => m.to).sort(), [
+      'one@example.org',
+      'three@example.net',
+      'two@example.org',
+    ]);
     const page1 = await get('/v2/messages?limit=2', key(a));
     assert.equal(page1.body.messages.length, 2);
     const page2 = await get(`/v2/messages?limit=2&cursor=${page1.body.nextCursor}`, key(a));
@@ -34,16 +42,26 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     assert.equal(page2.body.nextCursor, null);
     const ids = [...page1.body.messages, ...page2.body.messages].map((m: { id: string }) => m.id);
     assert.equal(new Set(ids).size, 3);
-    assert.deepEqual((await get('/v2/messages?tag=welcome', key(a))).body.messages.map((m: { to: string }) => m.to), ['three@example.net']);
+    assert.deepEqual(
+      (await get('/v2/messages?tag=welcome', key(a))).body.messages.map((m: { to: string }) => m.to),
+      ['three@example.net'],
+    );
     assert.deepEqual((await get('/v2/messages?recipient=ONE@example.org', key(a))).body.messages.length, 1);
-    assert.equal((await get(`/v2/messages?q=${encodeURIComponent('100%_')}`, key(a))).body.messages.length, 2, 'LIKE wildcards are literal');
+    assert.equal(
+      (await get(`/v2/messages?q=${encodeURIComponent('100%_')}`, key(a))).body.messages.length,
+      2,
+      'LIKE wildcards are literal',
+    );
     assert.equal((await get('/v2/messages?q=nothing-like-this', key(a))).body.messages.length, 0);
     assert.equal((await get('/v2/messages?status=queued', key(a))).body.messages.length, 3);
     assert.equal((await get('/v2/messages?cursor=garbage', key(a))).status, 400);
   });
 
   it('keeps tenants apart: a key sees its server, an org admin its organization', async () => {
-    assert.deepEqual((await get('/v2/messages', key(b))).body.messages.map((m: { to: string; status: string }) => [m.to, m.status]), [['four@example.org', 'held']]);
+    assert.deepEqual(
+      (await get('/v2/messages', key(b))).body.messages.map((m: { to: string; status: string }) => [m.to, m.status]),
+      [['four@example.org', 'held']],
+    );
     assert.equal((await get(`/v2/messages?serverId=${a.server.id}`, key(b))).status, 404);
     const admin = { authorization: `Bearer ${a.adminToken}` };
     assert.equal((await get('/v2/messages', admin)).body.messages.length, 3);
@@ -56,7 +74,9 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     const statsB = await get('/v2/stats', key(b));
     assert.deepEqual([statsB.body.totals.accepted, statsB.body.totals.held], [1, 1]);
     const queue = await get('/v2/queue', key(a));
-    const byDomain = Object.fromEntries(queue.body.destinations.map((d: { domain: string; queued: number }) => [d.domain, d.queued]));
+    const byDomain = Object.fromEntries(
+      queue.body.destinations.map((d: { domain: string; queued: number }) => [d.domain, d.queued]),
+    );
     assert.deepEqual(byDomain, { 'example.org': 2, 'example.net': 1 });
   });
 

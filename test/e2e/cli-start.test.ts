@@ -6,7 +6,13 @@ import { loadConfig } from '../../infra/config/index.js';
 import { PostgresEventStore } from '../../infra/event-store/index.js';
 import { openDatabase } from '../../infra/postgres/index.js';
 import { testLogger } from '../helpers/database.js';
-import { baseEnv, runCli, startPostlogProcess, stopLeftoverPostlogProcesses, tempDataDir } from '../helpers/postlog-process.js';
+import {
+  baseEnv,
+  runCli,
+  startPostlogProcess,
+  stopLeftoverPostlogProcesses,
+  tempDataDir,
+} from '../helpers/postlog-process.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -18,7 +24,10 @@ function isAlive(pid: number): boolean {
 }
 
 /** Appends or reads through a second process on the same data dir (the CLI's "guest" mode). */
-async function withGuestStore<T>(env: Record<string, string>, work: (store: PostgresEventStore) => Promise<T>): Promise<T> {
+async function withGuestStore<T>(
+  env: Record<string, string>,
+  work: (store: PostgresEventStore) => Promise<T>,
+): Promise<T> {
   const config = loadConfig({ env, file: join(env.POSTLOG_DATA_DIR!, 'none.yaml') });
   const db = await openDatabase(config, testLogger);
   const store = new PostgresEventStore({ pool: db.pool, connectionString: db.connectionString, logger: testLogger });
@@ -39,10 +48,15 @@ describe('postlog start on the embedded PostgreSQL', () => {
   });
 
   it('refuses an invalid configuration with exit code 2, naming every bad key', async () => {
-    const env = await baseEnv(dataDir, { POSTLOG_HTTP_PORT: 'abc', POSTLOG_LOG_LEVEL: 'loud', POSTLOG_DATABASE_URL: 'mysql://x' });
+    const env = await baseEnv(dataDir, {
+      POSTLOG_HTTP_PORT: 'abc',
+      POSTLOG_LOG_LEVEL: 'loud',
+      POSTLOG_DATABASE_URL: 'mysql://x',
+    });
     const res = await runCli(['start'], env);
     assert.equal(res.code, 2);
-    for (const name of ['POSTLOG_HTTP_PORT', 'POSTLOG_LOG_LEVEL', 'POSTLOG_DATABASE_URL']) assert.match(res.stderr, new RegExp(name));
+    for (const name of ['POSTLOG_HTTP_PORT', 'POSTLOG_LOG_LEVEL', 'POSTLOG_DATABASE_URL'])
+      assert.match(res.stderr, new RegExp(name));
     assert.equal(existsSync(join(dataDir, 'pg')), false, 'nothing was created');
   });
 
@@ -59,7 +73,9 @@ describe('postlog start on the embedded PostgreSQL', () => {
     assert.match(metrics, /postlog_events_appended_total/);
 
     // another process (the CLI, say) joins the running server instead of starting its own
-    const appended = await withGuestStore(env, (store) => store.append('e2e-persist', [{ type: 'Persisted', data: { n: 1 } }], 'no_stream'));
+    const appended = await withGuestStore(env, (store) =>
+      store.append('e2e-persist', [{ type: 'Persisted', data: { n: 1 } }], 'no_stream'),
+    );
     assert.ok(appended.ok);
 
     const pgPid = Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -70,7 +86,10 @@ describe('postlog start on the embedded PostgreSQL', () => {
 
     const second = await startPostlogProcess(await baseEnv(dataDir));
     const events = await withGuestStore(env, (store) => store.readStream('e2e-persist'));
-    assert.deepEqual(events.map((e) => e.data), [{ n: 1 }]);
+    assert.deepEqual(
+      events.map((e) => e.data),
+      [{ n: 1 }],
+    );
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
   });
@@ -90,7 +109,10 @@ describe('postlog start on the embedded PostgreSQL', () => {
     assert.equal(isAlive(pgPid), false, 'the adopter stopped the orphan');
 
     // a postmaster.pid whose process is gone (power loss, kill -9 of both) must not block a start
-    writeFileSync(join(dataDir, 'pg', 'postmaster.pid'), `999999\n${join(dataDir, 'pg')}\n0\n${env.POSTLOG_EMBEDDED_PG_PORT}\n`);
+    writeFileSync(
+      join(dataDir, 'pg', 'postmaster.pid'),
+      `999999\n${join(dataDir, 'pg')}\n0\n${env.POSTLOG_EMBEDDED_PG_PORT}\n`,
+    );
     const afterStale = await startPostlogProcess(await baseEnv(dataDir));
     assert.match(afterStale.output(), /stale PostgreSQL lock file/);
     afterStale.child.kill('SIGINT');
@@ -103,17 +125,33 @@ describe('postlog start on the embedded PostgreSQL', () => {
     try {
       const res = await runCli(['init', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
-      const out = JSON.parse(res.stdout) as { organizationId: string; serverId: string; apiKey: string; smtp: { username: string; password: string }; adminToken: string };
+      const out = JSON.parse(res.stdout) as {
+        organizationId: string;
+        serverId: string;
+        apiKey: string;
+        smtp: { username: string; password: string };
+        adminToken: string;
+      };
       assert.deepEqual(Object.keys(out), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken']);
       assert.match(out.apiKey, /^[A-Za-z0-9]{32}$/);
       assert.match(out.adminToken, /^plt_/);
       assert.ok(out.smtp.username && out.smtp.password);
-      const domain = await runCli(['domain', 'add', 'Example.COM', '--server', out.serverId, '--verified', '--json'], env);
+      const domain = await runCli(
+        ['domain', 'add', 'Example.COM', '--server', out.serverId, '--verified', '--json'],
+        env,
+      );
       assert.equal(domain.code, 0, domain.stderr);
-      const d = JSON.parse(domain.stdout) as { name: string; verified: boolean; dnsRecords: { purpose: string; name: string }[] };
+      const d = JSON.parse(domain.stdout) as {
+        name: string;
+        verified: boolean;
+        dnsRecords: { purpose: string; name: string }[];
+      };
       assert.equal(d.name, 'example.com');
       assert.equal(d.verified, true);
-      assert.deepEqual(d.dnsRecords.map((r) => r.purpose), ['verification', 'spf', 'dkim', 'return-path', 'dmarc']);
+      assert.deepEqual(
+        d.dnsRecords.map((r) => r.purpose),
+        ['verification', 'spf', 'dkim', 'return-path', 'dmarc'],
+      );
       // the running server accepts the key and the domain the CLI just created
       const sent = await fetch(`${running.url}/api/v1/send/message`, {
         method: 'POST',
@@ -148,7 +186,10 @@ describe('postlog start as a normal user', () => {
     const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }));
     const { cliPath } = await import('../helpers/postlog-process.js');
-    const readable = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(cliPath)})`], { uid, gid });
+    const readable = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(cliPath)})`], {
+      uid,
+      gid,
+    });
     if (readable.status !== 0) return t.skip(`user nobody cannot read ${cliPath}`);
     const dataDir = tempDataDir('postlog-nobody-');
     chownSync(dataDir, uid, gid);
@@ -163,13 +204,20 @@ describe('postlog start as a normal user', () => {
       const deadline = Date.now() + 30_000;
       let status = 0;
       while (Date.now() < deadline && (status !== 200 || !/Postlog is up/.test(out))) {
-        status = await fetch(`http://127.0.0.1:${env.POSTLOG_HTTP_PORT}/health`).then((r) => r.status, () => 0);
+        status = await fetch(`http://127.0.0.1:${env.POSTLOG_HTTP_PORT}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status !== 200 || !/Postlog is up/.test(out)) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(status, 200, out);
       assert.match(out, /Postlog is up/, `the answer came from this process: ${out}`);
       const pgPid = Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      assert.equal(Number(readFileSync(`/proc/${pgPid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1]), uid, 'the server runs as nobody');
+      assert.equal(
+        Number(readFileSync(`/proc/${pgPid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1]),
+        uid,
+        'the server runs as nobody',
+      );
     } finally {
       child.kill('SIGINT');
       assert.equal(await exited, 0, out);

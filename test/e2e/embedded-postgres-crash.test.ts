@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readPostmasterLock } from '../../infra/postgres/postmaster-lock.js';
 import { eventually } from '../helpers/eventually.js';
-import { baseEnv, runCli, startPostlogProcess, stopLeftoverPostlogProcesses, tempDataDir } from '../helpers/postlog-process.js';
+import {
+  baseEnv,
+  runCli,
+  startPostlogProcess,
+  stopLeftoverPostlogProcesses,
+  tempDataDir,
+} from '../helpers/postlog-process.js';
 
 /** /ready's status, or the error when nothing answers. */
 async function readiness(url: string): Promise<number | string> {
@@ -37,7 +43,9 @@ function sampleReadiness(url: string) {
 /** For failure messages: what Postlog warned about, and its last lines. */
 const tail = (output: string) => {
   const lines = output.split('\n');
-  return [...lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-30), '…', ...lines.slice(-10)].map((l) => l.slice(0, 400)).join('\n');
+  return [...lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-30), '…', ...lines.slice(-10)]
+    .map((l) => l.slice(0, 400))
+    .join('\n');
 };
 
 /**
@@ -54,7 +62,12 @@ function startSenders(url: string, apiKey: string, concurrency: number) {
         const res = await fetch(`${url}/v2/messages`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-server-api-key': apiKey },
-          body: JSON.stringify({ from: 'app@sender.test', to: [`w${worker}n${n}@rcpt.test`], subject: 'while the database dies', text: 'x' }),
+          body: JSON.stringify({
+            from: 'app@sender.test',
+            to: [`w${worker}n${n}@rcpt.test`],
+            subject: 'while the database dies',
+            text: 'x',
+          }),
           signal: AbortSignal.timeout(30_000),
         });
         const body = (await res.json()) as { messages?: { id: string }[] };
@@ -67,7 +80,6 @@ function startSenders(url: string, apiKey: string, concurrency: number) {
         failures.push((err as Error).message);
       }
       await new Promise((r) => setTimeout(r, 100)); // as a client backs off
-
     }
   });
   return {
@@ -100,23 +112,50 @@ describe('postlog start when its embedded PostgreSQL is killed', () => {
 
       const senders = startSenders(postlog.url, init.apiKey, 3);
       try {
-        await eventually(async () => (senders.acknowledged.length >= 20 ? true : undefined), () => `acknowledged ${senders.acknowledged.length}; failures: ${senders.failures.slice(-3).join(', ')}`);
+        await eventually(
+          async () => (senders.acknowledged.length >= 20 ? true : undefined),
+          () => `acknowledged ${senders.acknowledged.length}; failures: ${senders.failures.slice(-3).join(', ')}`,
+        );
         const readyAnswers = sampleReadiness(postlog.url);
         try {
+          // one answer before the kill: a request in flight at the kill would be answered after it
+          await eventually(
+            async () => (readyAnswers.seen().length > 0 ? true : undefined),
+            () => 'no /ready answer',
+          );
           const killed = readPostmasterLock(join(dataDir, 'pg'))!.pid;
           process.kill(killed, 'SIGKILL');
-          const restarted = () => postlog.output().split('\n').filter((l) => l.includes('"msg":"embedded PostgreSQL restarted"'));
-          await eventually(async () => (restarted().length === 1 ? true : undefined), () => `no restart logged:\n${tail(postlog.output())}`, { timeoutMs: 60_000 });
-          const died = postlog.output().split('\n').find((l) => l.includes('the embedded PostgreSQL died; restarting it'))!;
+          const restarted = () =>
+            postlog
+              .output()
+              .split('\n')
+              .filter((l) => l.includes('"msg":"embedded PostgreSQL restarted"'));
+          await eventually(
+            async () => (restarted().length === 1 ? true : undefined),
+            () => `no restart logged:\n${tail(postlog.output())}`,
+            { timeoutMs: 60_000 },
+          );
+          const died = postlog
+            .output()
+            .split('\n')
+            .find((l) => l.includes('the embedded PostgreSQL died; restarting it'))!;
           assert.match(died, new RegExp(`"pgPid":${killed}\\b`));
           assert.match(died, /"signal":"SIGKILL"/);
           assert.notEqual(readPostmasterLock(join(dataDir, 'pg'))!.pid, killed, 'a new server');
           // and once more right away: a server that dies again soon is restarted after a pause (1 s),
           // an outage long enough for /ready to be seen answering 503 on a busy machine too
           process.kill(readPostmasterLock(join(dataDir, 'pg'))!.pid, 'SIGKILL');
-          await eventually(async () => (restarted().length === 2 ? true : undefined), () => `no second restart logged:\n${tail(postlog.output())}`, { timeoutMs: 60_000 });
+          await eventually(
+            async () => (restarted().length === 2 ? true : undefined),
+            () => `no second restart logged:\n${tail(postlog.output())}`,
+            { timeoutMs: 60_000 },
+          );
           let last: number | string = '';
-          await eventually(async () => ((last = await readiness(postlog.url)) === 200 ? true : undefined), () => `/ready answered ${last}, not 200 again`, { timeoutMs: 30_000 });
+          await eventually(
+            async () => ((last = await readiness(postlog.url)) === 200 ? true : undefined),
+            () => `/ready answered ${last}, not 200 again`,
+            { timeoutMs: 30_000 },
+          );
         } finally {
           await readyAnswers.stop();
         }
@@ -129,7 +168,12 @@ describe('postlog start when its embedded PostgreSQL is killed', () => {
 
         // it takes mail again by itself
         const atRestart = senders.acknowledged.length;
-        await eventually(async () => (senders.acknowledged.length >= atRestart + 20 ? true : undefined), () => `acknowledged ${senders.acknowledged.length - atRestart} since the restart; failures: ${senders.failures.slice(-3).join(', ')}`, { timeoutMs: 30_000 });
+        await eventually(
+          async () => (senders.acknowledged.length >= atRestart + 20 ? true : undefined),
+          () =>
+            `acknowledged ${senders.acknowledged.length - atRestart} since the restart; failures: ${senders.failures.slice(-3).join(', ')}`,
+          { timeoutMs: 30_000 },
+        );
       } finally {
         await senders.stop();
       }
@@ -137,11 +181,17 @@ describe('postlog start when its embedded PostgreSQL is killed', () => {
       // every message acknowledged, before the kill, during the outage and after, is in the log
       const missing: string[] = [];
       for (const id of senders.acknowledged) {
-        const res = await fetch(`${postlog.url}/v2/messages/${id}/history`, { headers: { 'x-server-api-key': init.apiKey } });
+        const res = await fetch(`${postlog.url}/v2/messages/${id}/history`, {
+          headers: { 'x-server-api-key': init.apiKey },
+        });
         const history = (await res.json()) as { events?: unknown[] };
         if (res.status !== 200 || !history.events?.length) missing.push(`${id} (${res.status})`);
       }
-      assert.deepEqual(missing, [], `${missing.length} of ${senders.acknowledged.length} acknowledged messages are not in the log`);
+      assert.deepEqual(
+        missing,
+        [],
+        `${missing.length} of ${senders.acknowledged.length} acknowledged messages are not in the log`,
+      );
       assert.equal(postlog.child.exitCode, null, 'Postlog kept running');
 
       postlog.child.kill('SIGTERM');

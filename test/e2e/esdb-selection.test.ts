@@ -43,7 +43,11 @@ describe('choosing EventStoreDB as the log with `postlog start`', () => {
   it('starts on the EventStoreDB adapter: ready, but the log is not writable while its server is away', async () => {
     const address = dropper.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const proc = await startPostlogProcess({ ...env, POSTLOG_EVENT_STORE: 'esdb', POSTLOG_ESDB_URL: `esdb://127.0.0.1:${port}?tls=false` });
+    const proc = await startPostlogProcess({
+      ...env,
+      POSTLOG_EVENT_STORE: 'esdb',
+      POSTLOG_ESDB_URL: `esdb://127.0.0.1:${port}?tls=false`,
+    });
     const health = await fetch(`${proc.url}/health`);
     assert.equal(health.status, 503);
     assert.equal(((await health.json()) as { eventLog: string }).eventLog, 'not writable');

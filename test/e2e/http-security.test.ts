@@ -51,7 +51,10 @@ describe('HTTP security headers', () => {
     assertSecurityHeaders(page.headers, 'GET /docs/');
     const html = await page.text();
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    assert.ok(assets.some((a) => a.endsWith('swagger-initializer.js')), 'the page loads its initializer');
+    assert.ok(
+      assets.some((a) => a.endsWith('swagger-initializer.js')),
+      'the page loads its initializer',
+    );
     for (const asset of assets) {
       assert.doesNotMatch(asset, /^(https?:)?\/\//, `${asset}: another origin would be refused by the CSP`);
       const res = await fetch(new URL(asset, `${t.url}/docs/`));
@@ -91,7 +94,10 @@ describe('CORS of /graphql and the API', () => {
 
   before(async () => {
     closed = await startTestApp({ POSTLOG_ROLES: 'api,graphql' });
-    open = await startTestApp({ POSTLOG_ROLES: 'api,graphql', POSTLOG_CORS_ORIGINS: `${ALLOWED}, https://other.example.test` });
+    open = await startTestApp({
+      POSTLOG_ROLES: 'api,graphql',
+      POSTLOG_CORS_ORIGINS: `${ALLOWED}, https://other.example.test`,
+    });
     tenant = await createTenant(closed.app);
     openTenant = await createTenant(open.app);
   });
@@ -101,9 +107,20 @@ describe('CORS of /graphql and the API', () => {
   });
 
   const post = (t: TestApp, key: string, origin: string) =>
-    fetch(`${t.url}/graphql`, { method: 'POST', headers: { origin, 'content-type': 'application/json', 'x-server-api-key': key }, body: query });
+    fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/json', 'x-server-api-key': key },
+      body: query,
+    });
   const preflight = (t: TestApp, origin: string) =>
-    fetch(`${t.url}/graphql`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-server-api-key' } });
+    fetch(`${t.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-server-api-key',
+      },
+    });
 
   it('off by default: /graphql echoes no Origin and allows no credentials, also to a preflight', async () => {
     const res = await post(closed, tenant.apiKey, FOREIGN);
@@ -120,12 +137,18 @@ describe('CORS of /graphql and the API', () => {
     const res = await post(open, openTenant.apiKey, ALLOWED);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), ALLOWED);
-    assert.equal(res.headers.get('access-control-allow-credentials'), null, 'authentication is by header: no credentials');
+    assert.equal(
+      res.headers.get('access-control-allow-credentials'),
+      null,
+      'authentication is by header: no credentials',
+    );
     const pre = await preflight(open, ALLOWED);
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), ALLOWED);
     assert.match(pre.headers.get('access-control-allow-headers') ?? '', /x-server-api-key/i);
-    const rest = await http(open.url, 'GET', '/v2/messages', { headers: { origin: ALLOWED, 'x-server-api-key': openTenant.apiKey } });
+    const rest = await http(open.url, 'GET', '/v2/messages', {
+      headers: { origin: ALLOWED, 'x-server-api-key': openTenant.apiKey },
+    });
     assert.equal(rest.status, 200);
     assert.equal(rest.headers.get('access-control-allow-origin'), ALLOWED);
 
@@ -148,10 +171,15 @@ describe('/metrics in production', () => {
   it('is a config error when neither a metrics token nor a loopback listener keeps it private', () => {
     assert.throws(
       () => loadConfig({ env: { ...production, POSTLOG_HTTP_HOST: '0.0.0.0' }, file: '/dev/null' }),
-      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('POSTLOG_METRICS_TOKEN') && p.includes('POSTLOG_HTTP_HOST')),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.some((p) => p.startsWith('POSTLOG_METRICS_TOKEN') && p.includes('POSTLOG_HTTP_HOST')),
     );
     // either one is enough; development stays as it was
-    loadConfig({ env: { ...production, POSTLOG_HTTP_HOST: '0.0.0.0', POSTLOG_METRICS_TOKEN: 'x'.repeat(16) }, file: '/dev/null' });
+    loadConfig({
+      env: { ...production, POSTLOG_HTTP_HOST: '0.0.0.0', POSTLOG_METRICS_TOKEN: 'x'.repeat(16) },
+      file: '/dev/null',
+    });
     loadConfig({ env: { ...production, POSTLOG_HTTP_HOST: '127.0.0.1' }, file: '/dev/null' });
     loadConfig({ env: { ...production, POSTLOG_HTTP_HOST: '::1' }, file: '/dev/null' });
     loadConfig({ env: { POSTLOG_HTTP_HOST: '0.0.0.0' }, file: '/dev/null' });
@@ -190,14 +218,20 @@ describe('/metrics in production', () => {
     const ok = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
     assert.equal(ok.statusCode, 200);
     assert.match(ok.body, /postlog_/);
-    assert.ok(lines.some((l) => /\/metrics needs the metrics token/.test(l.msg)), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => /\/metrics needs the metrics token/.test(l.msg)),
+      JSON.stringify(lines),
+    );
     await app.close();
   });
 
   it('without a token on a loopback listener: served, and start-up says only this machine reaches it', async () => {
     const { app, lines } = await server({ listenHost: '127.0.0.1' });
     assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
-    assert.ok(lines.some((l) => /only this machine reaches it/.test(l.msg)), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => /only this machine reaches it/.test(l.msg)),
+      JSON.stringify(lines),
+    );
     await app.close();
   });
 
@@ -207,7 +241,10 @@ describe('/metrics in production', () => {
     assert.equal(res.statusCode, 403);
     assert.equal(res.json().code, 'METRICS_TOKEN_REQUIRED');
     assert.doesNotMatch(res.body, /postlog_queue_depth/);
-    assert.ok(lines.some((l) => l.level === 40 && /\/metrics is refused/.test(l.msg)), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => l.level === 40 && /\/metrics is refused/.test(l.msg)),
+      JSON.stringify(lines),
+    );
     await app.close();
   });
 });
@@ -225,14 +262,19 @@ describe('405 for a method a known path does not take', () => {
 
   it('answers 405 with Allow and the error body, before reading the body; an unknown path stays 404', async () => {
     const auth = { authorization: `Bearer ${tenant.adminToken}` };
-    const put = await http(t.url, 'PUT', '/v2/organizations', { headers: { ...auth, 'content-type': 'application/json' }, raw: '{not json' });
+    const put = await http(t.url, 'PUT', '/v2/organizations', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      raw: '{not json',
+    });
     assert.equal(put.status, 405);
     assert.equal(put.body.code, 'METHOD_NOT_ALLOWED');
     assert.deepEqual(put.headers.get('allow')?.split(', '), ['GET', 'HEAD', 'POST']);
     assertSecurityHeaders(put.headers, 'a 405');
 
     // POST /v2/messages/:id/:action matches this path too, but GET /v2/messages/:id/history names it (it was a 400)
-    const history = await http(t.url, 'POST', '/v2/messages/1/history', { headers: { 'x-server-api-key': tenant.apiKey } });
+    const history = await http(t.url, 'POST', '/v2/messages/1/history', {
+      headers: { 'x-server-api-key': tenant.apiKey },
+    });
     assert.equal(history.status, 405);
     assert.deepEqual(history.headers.get('allow')?.split(', '), ['GET', 'HEAD']);
 

@@ -21,7 +21,10 @@ interface FakeDns {
 
 function encodeName(name: string): Buffer {
   const parts = name.replace(/\.$/, '').split('.').filter(Boolean);
-  return Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([Buffer.byteLength(p)]), Buffer.from(p)])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...parts.map((p) => Buffer.concat([Buffer.from([Buffer.byteLength(p)]), Buffer.from(p)])),
+    Buffer.from([0]),
+  ]);
 }
 
 async function startFakeDns(): Promise<FakeDns> {
@@ -75,7 +78,12 @@ async function startFakeDns(): Promise<FakeDns> {
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
   const { port } = socket.address();
-  return { address: `127.0.0.1:${port}`, txt, cname, close: () => new Promise((resolve) => socket.close(() => resolve())) };
+  return {
+    address: `127.0.0.1:${port}`,
+    txt,
+    cname,
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -166,7 +174,10 @@ describe('management API', () => {
     return { id: res.body.credential.id, secret: res.body.secret };
   }
   const send = (apiKey: string, from: string, to = 'someone@example.com') =>
-    http(testApp.url, 'POST', '/v2/messages', { headers: { 'x-server-api-key': apiKey }, body: { from, to: [to], subject: 'Hi', text: 'Hello' } });
+    http(testApp.url, 'POST', '/v2/messages', {
+      headers: { 'x-server-api-key': apiKey },
+      body: { from, to: [to], subject: 'Hi', text: 'Hello' },
+    });
   async function audit(query = '', headers = g()): Promise<AuditEntry[]> {
     const res = await api('GET', `/v2/audit${query}`, undefined, headers);
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -206,7 +217,10 @@ describe('management API', () => {
     assert.equal(server.body.suspendedReason, null);
     const servers = await api('GET', `/v2/organizations/${org.body.id}/servers`);
     assert.equal(servers.status, 200);
-    assert.deepEqual(servers.body.servers.map((s: { id: string }) => s.id), [server.body.id]);
+    assert.deepEqual(
+      servers.body.servers.map((s: { id: string }) => s.id),
+      [server.body.id],
+    );
 
     const res = await api('POST', `/v2/servers/${server.body.id}/domains`, { name: 'Mail.Acme.TEST.' });
     assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -216,7 +230,10 @@ describe('management API', () => {
     assert.equal(domain.verifiedAt, null);
     assert.equal(domain.returnPathDomain, 'psrp.mail.acme.test');
     assert.doesNotMatch(JSON.stringify(domain), /PRIVATE KEY|privateKey/i, 'private keys never leave the server');
-    assert.deepEqual(domain.dnsRecords.map((r) => r.purpose), ['verification', 'spf', 'dkim', 'return-path', 'dmarc']);
+    assert.deepEqual(
+      domain.dnsRecords.map((r) => r.purpose),
+      ['verification', 'spf', 'dkim', 'return-path', 'dmarc'],
+    );
 
     const verification = single(recordsOf(domain, 'verification'), 'verification record');
     assert.equal(verification.type, 'TXT');
@@ -225,7 +242,10 @@ describe('management API', () => {
     assert.equal(verification.required, true);
 
     const spf = single(recordsOf(domain, 'spf'), 'SPF record');
-    assert.deepEqual([spf.type, spf.name, spf.value], ['TXT', 'mail.acme.test', 'v=spf1 a mx include:spf.postlog.test ~all']);
+    assert.deepEqual(
+      [spf.type, spf.name, spf.value],
+      ['TXT', 'mail.acme.test', 'v=spf1 a mx include:spf.postlog.test ~all'],
+    );
 
     const dkim = single(recordsOf(domain, 'dkim'), 'DKIM record');
     const key = single(domain.dkimKeys, 'DKIM key');
@@ -240,7 +260,10 @@ describe('management API', () => {
     assert.deepEqual([key.algorithm, key.active, key.retiredAt], ['rsa-2048', true, null]);
 
     const returnPath = single(recordsOf(domain, 'return-path'), 'return-path record');
-    assert.deepEqual([returnPath.type, returnPath.name, returnPath.value], ['CNAME', 'psrp.mail.acme.test', 'rp.postlog.test']);
+    assert.deepEqual(
+      [returnPath.type, returnPath.name, returnPath.value],
+      ['CNAME', 'psrp.mail.acme.test', 'rp.postlog.test'],
+    );
 
     const dmarc = single(recordsOf(domain, 'dmarc'), 'DMARC record');
     assert.equal(dmarc.type, 'TXT');
@@ -251,7 +274,10 @@ describe('management API', () => {
     assert.equal(again.status, 200);
     assert.deepEqual(again.body.dnsRecords, domain.dnsRecords, 'the records are stable');
     const list = await api('GET', `/v2/servers/${server.body.id}/domains`);
-    assert.deepEqual(list.body.domains.map((d: DomainJson) => d.name), ['mail.acme.test']);
+    assert.deepEqual(
+      list.body.domains.map((d: DomainJson) => d.name),
+      ['mail.acme.test'],
+    );
   });
 
   it('ed25519: true adds an Ed25519 DKIM record (RFC 8463 raw key) next to the RSA one', async () => {
@@ -259,16 +285,28 @@ describe('management API', () => {
     const domain = await newDomain(serverId, { name: 'dual.test', ed25519: true });
     const records = recordsOf(domain, 'dkim');
     assert.equal(records.length, 2);
-    const rsa = single(domain.dkimKeys.filter((k) => k.algorithm === 'rsa-2048'), 'RSA key');
-    const ed = single(domain.dkimKeys.filter((k) => k.algorithm === 'ed25519'), 'Ed25519 key');
+    const rsa = single(
+      domain.dkimKeys.filter((k) => k.algorithm === 'rsa-2048'),
+      'RSA key',
+    );
+    const ed = single(
+      domain.dkimKeys.filter((k) => k.algorithm === 'ed25519'),
+      'Ed25519 key',
+    );
     assert.equal(ed.selector, `${rsa.selector}-ed`);
-    const edRecord = single(records.filter((r) => r.name === `${ed.selector}._domainkey.dual.test`), 'Ed25519 record');
+    const edRecord = single(
+      records.filter((r) => r.name === `${ed.selector}._domainkey.dual.test`),
+      'Ed25519 record',
+    );
     assert.match(edRecord.value, /^v=DKIM1; k=ed25519; p=/);
     const raw = Buffer.from(dkimP(edRecord.value), 'base64');
     assert.equal(raw.length, 32, 'the bare 32-byte public key');
     const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
     assert.equal(createPublicKey({ key: spki, format: 'der', type: 'spki' }).asymmetricKeyType, 'ed25519');
-    const rsaRecord = single(records.filter((r) => r.name === `${rsa.selector}._domainkey.dual.test`), 'RSA record');
+    const rsaRecord = single(
+      records.filter((r) => r.name === `${rsa.selector}._domainkey.dual.test`),
+      'RSA record',
+    );
     assert.match(rsaRecord.value, /^v=DKIM1; k=rsa; p=/);
   });
 
@@ -284,14 +322,23 @@ describe('management API', () => {
       const bad = await api('POST', `/v2/servers/${serverId}/domains`, { name });
       assert.equal(bad.status, 400, `${name}: ${JSON.stringify(bad.body)}`);
       assert.equal(bad.body.code, 'INVALID');
-      assert.deepEqual(bad.body.fields.map((f: { path: string }) => f.path), ['name']);
+      assert.deepEqual(
+        bad.body.fields.map((f: { path: string }) => f.path),
+        ['name'],
+      );
     }
     const schema = await api('POST', `/v2/servers/${serverId}/domains`, { name: 'x.test', dkim: 'rsa-1024' });
     assert.equal(schema.status, 400);
     assert.equal(schema.body.code, 'VALIDATION_FAILED');
     const list = await api('GET', `/v2/servers/${serverId}/domains`);
-    assert.deepEqual(list.body.domains.map((d: DomainJson) => d.name), ['dupe.test'], 'nothing else was created');
-    const unknownServer = await api('POST', '/v2/servers/00000000-0000-4000-8000-000000000000/domains', { name: 'y.test' });
+    assert.deepEqual(
+      list.body.domains.map((d: DomainJson) => d.name),
+      ['dupe.test'],
+      'nothing else was created',
+    );
+    const unknownServer = await api('POST', '/v2/servers/00000000-0000-4000-8000-000000000000/domains', {
+      name: 'y.test',
+    });
     assert.equal(unknownServer.status, 404);
   });
 
@@ -358,8 +405,14 @@ describe('management API', () => {
     assert.equal(before.status, 200, JSON.stringify(before.body));
     assert.equal(before.body.verified, false);
     assert.equal(before.body.domain.verified, false);
-    assert.deepEqual(before.body.checks.map((c: { purpose: string }) => c.purpose), ['verification', 'spf', 'dkim', 'return-path', 'dmarc']);
-    assert.ok(before.body.checks.every((c: { ok: boolean; found: string[] }) => !c.ok && c.found.length === 0), JSON.stringify(before.body.checks));
+    assert.deepEqual(
+      before.body.checks.map((c: { purpose: string }) => c.purpose),
+      ['verification', 'spf', 'dkim', 'return-path', 'dmarc'],
+    );
+    assert.ok(
+      before.body.checks.every((c: { ok: boolean; found: string[] }) => !c.ok && c.found.length === 0),
+      JSON.stringify(before.body.checks),
+    );
     assert.equal((await send(key.secret, 'a@proof.test')).status, 422);
 
     // a wrong token proves nothing
@@ -378,7 +431,13 @@ describe('management API', () => {
     assert.equal(proven.body.verified, true, JSON.stringify(proven.body.checks));
     assert.deepEqual(
       proven.body.checks.map((c: { purpose: string; ok: boolean }) => [c.purpose, c.ok]),
-      [['verification', true], ['spf', true], ['dkim', true], ['return-path', true], ['dmarc', true]],
+      [
+        ['verification', true],
+        ['spf', true],
+        ['dkim', true],
+        ['return-path', true],
+        ['dmarc', true],
+      ],
     );
     assert.equal(typeof proven.body.domain.verifiedAt, 'string');
     const got = await api('GET', `/v2/domains/${domain.id}`);
@@ -400,20 +459,32 @@ describe('management API', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const rotated = res.body as DomainJson;
     assert.equal(rotated.dkimKeys.length, 2);
-    const retired = single(rotated.dkimKeys.filter((k) => k.selector === old.selector), 'old key');
+    const retired = single(
+      rotated.dkimKeys.filter((k) => k.selector === old.selector),
+      'old key',
+    );
     assert.equal(retired.active, false);
     assert.equal(typeof retired.retiredAt, 'string');
     assert.equal(retired.publicKeyB64, old.publicKeyB64);
-    const fresh = single(rotated.dkimKeys.filter((k) => k.active), 'active key');
+    const fresh = single(
+      rotated.dkimKeys.filter((k) => k.active),
+      'active key',
+    );
     assert.notEqual(fresh.selector, old.selector);
     assert.match(fresh.selector, /^pl-[a-z0-9]{6}$/);
     assert.equal(fresh.retiredAt, null);
     assert.notEqual(fresh.publicKeyB64, old.publicKeyB64);
     assert.deepEqual(
-      recordsOf(rotated, 'dkim').map((r) => r.name).sort(),
+      recordsOf(rotated, 'dkim')
+        .map((r) => r.name)
+        .sort(),
       [`${old.selector}._domainkey.rotate.test`, `${fresh.selector}._domainkey.rotate.test`].sort(),
     );
-    assert.equal(createPublicKey({ key: Buffer.from(fresh.publicKeyB64, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength, 2048);
+    assert.equal(
+      createPublicKey({ key: Buffer.from(fresh.publicKeyB64, 'base64'), format: 'der', type: 'spki' })
+        .asymmetricKeyDetails?.modulusLength,
+      2048,
+    );
 
     // a dual-signing domain gets a new pair
     const dual = await newDomain(serverId, { name: 'dual-rotate.test', ed25519: true });
@@ -439,7 +510,12 @@ describe('management API', () => {
     const key = await newApiKey(serverId);
     assert.equal((await send(key.secret, 'a@patch.test')).body.messages[0].status, 'queued');
 
-    const patched = await api('PATCH', `/v2/servers/${serverId}`, { mode: 'development', suspended: true, suspendedReason: 'billing', sendLimitPerHour: 500 });
+    const patched = await api('PATCH', `/v2/servers/${serverId}`, {
+      mode: 'development',
+      suspended: true,
+      suspendedReason: 'billing',
+      sendLimitPerHour: 500,
+    });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     const got = await api('GET', `/v2/servers/${serverId}`);
     assert.equal(got.status, 200);
@@ -456,7 +532,11 @@ describe('management API', () => {
     assert.match(suspended.body.message, /billing/);
 
     const renamed = await api('PATCH', `/v2/servers/${serverId}`, { name: 'Renamed' });
-    assert.deepEqual([renamed.body.name, renamed.body.mode, renamed.body.sendLimitPerHour, renamed.body.suspendedReason], ['Renamed', 'development', 500, 'billing'], 'other fields unchanged');
+    assert.deepEqual(
+      [renamed.body.name, renamed.body.mode, renamed.body.sendLimitPerHour, renamed.body.suspendedReason],
+      ['Renamed', 'development', 500, 'billing'],
+      'other fields unchanged',
+    );
     const noLimit = await api('PATCH', `/v2/servers/${serverId}`, { sendLimitPerHour: null });
     assert.equal(noLimit.body.sendLimitPerHour, null);
     const resumed = await api('PATCH', `/v2/servers/${serverId}`, { suspended: false });
@@ -478,10 +558,20 @@ describe('management API', () => {
     assert.equal(notUuid.status, 400);
     assert.equal(notUuid.body.code, 'VALIDATION_FAILED');
 
-    const update = (await audit()).find((e) => e.action === 'update' && e.entityType === 'server' && e.entityId === serverId && e.after.mode === 'development' && e.before.mode === 'live');
+    const update = (await audit()).find(
+      (e) =>
+        e.action === 'update' &&
+        e.entityType === 'server' &&
+        e.entityId === serverId &&
+        e.after.mode === 'development' &&
+        e.before.mode === 'live',
+    );
     assert.ok(update, 'the first PATCH is in the audit log');
     assert.equal(update.actor, `admin-token:${globalTokenId}`);
-    assert.deepEqual([update.before.suspended, update.after.suspended, update.after.suspendedReason], [false, true, 'billing']);
+    assert.deepEqual(
+      [update.before.suspended, update.after.suspended, update.after.suspendedReason],
+      [false, true, 'billing'],
+    );
   });
 
   it('GET /v2/audit: who changed what, newest first, with before and after, paged', async () => {
@@ -493,10 +583,16 @@ describe('management API', () => {
 
     const entries = await audit();
     const ids = entries.map((e) => e.id);
-    assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => b - a),
+      'newest first',
+    );
     const actor = `admin-token:${globalTokenId}`;
 
-    const createOrg = entries.find((e) => e.action === 'create' && e.entityType === 'organization' && e.entityId === orgId);
+    const createOrg = entries.find(
+      (e) => e.action === 'create' && e.entityType === 'organization' && e.entityId === orgId,
+    );
     assert.ok(createOrg);
     assert.equal(createOrg.actor, actor);
     assert.equal(createOrg.organizationId, orgId);
@@ -504,11 +600,18 @@ describe('management API', () => {
     assert.deepEqual([createOrg.after.id, createOrg.after.name], [orgId, 'Audited']);
     assert.ok(Math.abs(Date.parse(createOrg.at) - Date.now()) < 60_000);
 
-    const createServer = entries.find((e) => e.action === 'create' && e.entityType === 'server' && e.entityId === serverId);
+    const createServer = entries.find(
+      (e) => e.action === 'create' && e.entityType === 'server' && e.entityId === serverId,
+    );
     assert.ok(createServer);
-    assert.deepEqual([createServer.actor, createServer.organizationId, createServer.serverId, createServer.after.name], [actor, orgId, serverId, 'Audited server']);
+    assert.deepEqual(
+      [createServer.actor, createServer.organizationId, createServer.serverId, createServer.after.name],
+      [actor, orgId, serverId, 'Audited server'],
+    );
 
-    const rename = entries.find((e) => e.action === 'update' && e.entityType === 'organization' && e.entityId === orgId);
+    const rename = entries.find(
+      (e) => e.action === 'update' && e.entityType === 'organization' && e.entityId === orgId,
+    );
     assert.ok(rename);
     assert.deepEqual([rename.before.name, rename.after.name], ['Audited', 'Audited Inc']);
     assert.ok(rename.id > createServer.id && createServer.id > createOrg.id);
@@ -517,12 +620,22 @@ describe('management API', () => {
     const tokenEntry = entries.find((e) => e.entityType === 'admin-token' && e.entityId === globalTokenId);
     assert.ok(tokenEntry);
     assert.deepEqual([tokenEntry.action, tokenEntry.actor], ['create', 't']);
-    assert.doesNotMatch(JSON.stringify(entries), /PRIVATE KEY|plt_[A-Za-z0-9]{40}/, 'no key material, no token secrets');
+    assert.doesNotMatch(
+      JSON.stringify(entries),
+      /PRIVATE KEY|plt_[A-Za-z0-9]{40}/,
+      'no key material, no token secrets',
+    );
 
     const two = await audit('?limit=2');
-    assert.deepEqual(two.map((e) => e.id), ids.slice(0, 2));
+    assert.deepEqual(
+      two.map((e) => e.id),
+      ids.slice(0, 2),
+    );
     const page = await audit(`?limit=3&before=${ids[1]}`);
-    assert.deepEqual(page.map((e) => e.id), ids.slice(2, 5));
+    assert.deepEqual(
+      page.map((e) => e.id),
+      ids.slice(2, 5),
+    );
     const badLimit = await api('GET', '/v2/audit?limit=0');
     assert.equal(badLimit.status, 400);
   });
@@ -548,7 +661,10 @@ describe('management API', () => {
     assert.equal(createOrg.body.code, 'FORBIDDEN');
     const orgs = await api('GET', '/v2/organizations', undefined, as);
     assert.equal(orgs.status, 200);
-    assert.deepEqual(orgs.body.organizations.map((o: { id: string }) => o.id), [mine]);
+    assert.deepEqual(
+      orgs.body.organizations.map((o: { id: string }) => o.id),
+      [mine],
+    );
     const allOrgs = await api('GET', '/v2/organizations');
     assert.ok(allOrgs.body.organizations.length > 2, 'the global admin sees them all');
 
@@ -588,12 +704,18 @@ describe('management API', () => {
     assert.equal(deleteOrg.status, 403);
     const tokens = await api('GET', '/v2/admin-tokens', undefined, as);
     assert.ok(tokens.body.adminTokens.length >= 1);
-    assert.ok(tokens.body.adminTokens.every((t: { organizationId: string | null }) => t.organizationId === mine), JSON.stringify(tokens.body));
+    assert.ok(
+      tokens.body.adminTokens.every((t: { organizationId: string | null }) => t.organizationId === mine),
+      JSON.stringify(tokens.body),
+    );
     assert.doesNotMatch(JSON.stringify(tokens.body), /plt_[A-Za-z0-9]{40}/);
 
     const ownAudit = await audit('', as);
-    assert.ok(ownAudit.length >= 2, 'its own organization\'s changes');
-    assert.ok(ownAudit.every((e) => e.organizationId === mine), JSON.stringify(ownAudit.map((e) => e.organizationId)));
+    assert.ok(ownAudit.length >= 2, "its own organization's changes");
+    assert.ok(
+      ownAudit.every((e) => e.organizationId === mine),
+      JSON.stringify(ownAudit.map((e) => e.organizationId)),
+    );
     assert.ok(ownAudit.some((e) => e.entityType === 'server' && e.entityId === myServer));
 
     // a change by the org admin is audited under its own token id
@@ -617,14 +739,22 @@ describe('management API', () => {
     const attacker = await newOrg('Attacker');
     const attackerServer = await newServer(attacker);
     const token = await api('POST', '/v2/admin-tokens', { organizationId: attacker });
-    const claim = await api('POST', `/v2/servers/${attackerServer}/domains`, { name: 'victim-brand.test', verified: true }, bearer(token.body.secret));
+    const claim = await api(
+      'POST',
+      `/v2/servers/${attackerServer}/domains`,
+      { name: 'victim-brand.test', verified: true },
+      bearer(token.body.secret),
+    );
     assert.equal(claim.status, 403, JSON.stringify(claim.body));
   });
 
   it('an organization admin cannot lift a suspension the operator imposed', async () => {
     const org = await newOrg('Suspended tenant');
     const serverId = await newServer(org);
-    assert.equal((await api('PATCH', `/v2/servers/${serverId}`, { suspended: true, suspendedReason: 'abuse' })).status, 200);
+    assert.equal(
+      (await api('PATCH', `/v2/servers/${serverId}`, { suspended: true, suspendedReason: 'abuse' })).status,
+      200,
+    );
     const token = await api('POST', '/v2/admin-tokens', { organizationId: org });
     const lift = await api('PATCH', `/v2/servers/${serverId}`, { suspended: false }, bearer(token.body.secret));
     assert.equal(lift.status, 403, JSON.stringify(lift.body));
@@ -662,7 +792,16 @@ describe('management API', () => {
     assert.equal(orphan.status, 401, "the organization's admin tokens went with it");
 
     const entries = await audit();
-    assert.ok(entries.some((e) => e.action === 'delete' && e.entityType === 'server' && e.entityId === serverId && e.after === null && e.before.id === serverId));
+    assert.ok(
+      entries.some(
+        (e) =>
+          e.action === 'delete' &&
+          e.entityType === 'server' &&
+          e.entityId === serverId &&
+          e.after === null &&
+          e.before.id === serverId,
+      ),
+    );
     assert.ok(entries.some((e) => e.action === 'delete' && e.entityType === 'organization' && e.entityId === orgId));
   });
 
@@ -675,16 +814,20 @@ describe('management API', () => {
 
     const serverId = await newServer(await newOrg('Keys only'));
     const key = await newApiKey(serverId);
-    const viaHeader = await http(testApp.url, 'GET', '/v2/organizations', { headers: { 'x-server-api-key': key.secret } });
+    const viaHeader = await http(testApp.url, 'GET', '/v2/organizations', {
+      headers: { 'x-server-api-key': key.secret },
+    });
     assert.equal(viaHeader.status, 401);
     assert.equal(viaHeader.body.code, 'UNAUTHENTICATED');
     const viaBearer = await http(testApp.url, 'GET', '/v2/organizations', { headers: bearer(key.secret) });
     assert.equal(viaBearer.status, 401);
     assert.equal(viaBearer.body.code, 'UNAUTHENTICATED');
-    const viaKeyOnServer = await http(testApp.url, 'GET', `/v2/servers/${serverId}`, { headers: { 'x-server-api-key': key.secret } });
+    const viaKeyOnServer = await http(testApp.url, 'GET', `/v2/servers/${serverId}`, {
+      headers: { 'x-server-api-key': key.secret },
+    });
     assert.equal(viaKeyOnServer.status, 401, "not even for the key's own server");
 
-    const unknown = await http(testApp.url, 'GET', '/v2/organizations', { headers: bearer('plt_' + 'x'.repeat(40)) });
+    const unknown = await http(testApp.url, 'GET', '/v2/organizations', { headers: bearer(`plt_${'x'.repeat(40)}`) });
     assert.equal(unknown.status, 401);
     assert.equal(unknown.body.code, 'INVALID_ADMIN_TOKEN');
   });
@@ -692,7 +835,14 @@ describe('management API', () => {
   it('documents the management routes in the OpenAPI document', async () => {
     const doc = await http(testApp.url, 'GET', '/docs/json');
     assert.equal(doc.status, 200);
-    for (const path of ['/v2/organizations', '/v2/organizations/{id}/servers', '/v2/servers/{id}/domains', '/v2/domains/{id}/dkim/rotate', '/v2/credentials/{id}', '/v2/audit']) {
+    for (const path of [
+      '/v2/organizations',
+      '/v2/organizations/{id}/servers',
+      '/v2/servers/{id}/domains',
+      '/v2/domains/{id}/dkim/rotate',
+      '/v2/credentials/{id}',
+      '/v2/audit',
+    ]) {
       assert.ok(doc.body.paths[path], `${path} in ${Object.keys(doc.body.paths).join(', ')}`);
     }
     assert.deepEqual(doc.body.paths['/v2/organizations'].post.security, [{ adminToken: [] }]);

@@ -9,13 +9,20 @@ describe('operator actions on messages: hold, release, cancel, retry (single and
   let other: Tenant;
   const key = (tenant: Tenant) => ({ 'X-Server-API-Key': tenant.apiKey });
   const sendTo = async (tenant: Tenant, to: string[]) => {
-    const res = await http(t.url, 'POST', '/v2/messages', { body: { from: tenant === dev ? 'app@dev.test' : 'app@other.test', to, subject: 's', text: 'x' }, headers: key(tenant) });
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: tenant === dev ? 'app@dev.test' : 'app@other.test', to, subject: 's', text: 'x' },
+      headers: key(tenant),
+    });
     assert.equal(res.status, 202);
     return (res.body.messages as { id: string }[]).map((m) => m.id);
   };
-  const status = async (tenant: Tenant, id: string) => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: key(tenant) })).body.status as string;
+  const status = async (tenant: Tenant, id: string) =>
+    (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: key(tenant) })).body.status as string;
   const queueRows = async (ids: string[]) => {
-    const { rows } = await t.db.pool.query('SELECT count(*)::int AS n FROM delivery_queue WHERE message_id = ANY($1::bigint[])', [ids]);
+    const { rows } = await t.db.pool.query(
+      'SELECT count(*)::int AS n FROM delivery_queue WHERE message_id = ANY($1::bigint[])',
+      [ids],
+    );
     return rows[0].n as number;
   };
 
@@ -32,18 +39,28 @@ describe('operator actions on messages: hold, release, cancel, retry (single and
     for (const id of ids) assert.equal(await status(dev, id), 'held');
     const deadline = Date.now() + 5000;
     while ((await queueRows(ids)) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const onlyOrg = await http(t.url, 'POST', '/v2/messages/bulk/release', { body: { recipientDomain: 'example.org' }, headers: key(dev) });
+    const onlyOrg = await http(t.url, 'POST', '/v2/messages/bulk/release', {
+      body: { recipientDomain: 'example.org' },
+      headers: key(dev),
+    });
     assert.equal(onlyOrg.status, 200, JSON.stringify(onlyOrg.body));
     assert.deepEqual([onlyOrg.body.matched, onlyOrg.body.applied], [2, 2]);
-    assert.deepEqual([await status(dev, ids[0]!), await status(dev, ids[1]!), await status(dev, ids[2]!)], ['queued', 'queued', 'held']);
+    assert.deepEqual(
+      [await status(dev, ids[0]!), await status(dev, ids[1]!), await status(dev, ids[2]!)],
+      ['queued', 'queued', 'held'],
+    );
     const history = await http(t.url, 'GET', `/v2/messages/${ids[0]}/history`, { headers: key(dev) });
-    assert.deepEqual(history.body.events.map((e: { type: string }) => e.type), ['MessageAccepted', 'MessageHeld', 'MessageReleased', 'MessageQueued']);
+    assert.deepEqual(
+      history.body.events.map((e: { type: string }) => e.type),
+      ['MessageAccepted', 'MessageHeld', 'MessageReleased', 'MessageQueued'],
+    );
     assert.match(history.body.events[2].metadata.actor, /^api-key:/);
   });
 
   it('holds, retries and cancels one message; refuses what the lifecycle forbids', async () => {
     const [id] = await sendTo(other, ['d@example.org']);
-    const act = (action: string, tenant = other) => http(t.url, 'POST', `/v2/messages/${id}/${action}`, { headers: key(tenant) });
+    const act = (action: string, tenant = other) =>
+      http(t.url, 'POST', `/v2/messages/${id}/${action}`, { headers: key(tenant) });
     assert.equal((await act('hold')).body.status, 'held');
     assert.equal((await act('hold')).status, 409, 'already held');
     assert.equal((await act('release')).body.status, 'queued');
@@ -67,20 +84,30 @@ describe('operator actions on messages: hold, release, cancel, retry (single and
     });
     assert.deepEqual([res.body.matched, res.body.applied], [2, 2]);
     for (const id of ids) assert.equal(await status(dev, id), 'cancelled');
-    const foreign = await http(t.url, 'POST', '/v2/messages/bulk/cancel', { body: { serverId: other.server.id }, headers: { authorization: `Bearer ${dev.adminToken}` } });
+    const foreign = await http(t.url, 'POST', '/v2/messages/bulk/cancel', {
+      body: { serverId: other.server.id },
+      headers: { authorization: `Bearer ${dev.adminToken}` },
+    });
     assert.equal(foreign.status, 400);
   });
 
   it('retries a message a worker gave back with a delay at once, and leaves one a worker holds to it', async () => {
     const [delayed, sending] = await sendTo(other, ['g@example.org', 'h@example.org']);
     const deadline = Date.now() + 5000;
-    while ((await queueRows([delayed!, sending!])) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await queueRows([delayed!, sending!])) < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     // as a worker leaves them: one leased and being sent, one given back "not before" five minutes
     // (what a worker does with the mail of a suspended server)
     const worker = new DeliveryQueue(t.db.pool, 'test-worker');
-    await t.db.pool.query("UPDATE delivery_queue SET lease_owner = 'test-worker', lease_until = now() + interval '60 seconds' WHERE message_id = ANY($1::bigint[])", [[delayed, sending]]);
+    await t.db.pool.query(
+      "UPDATE delivery_queue SET lease_owner = 'test-worker', lease_until = now() + interval '60 seconds' WHERE message_id = ANY($1::bigint[])",
+      [[delayed, sending]],
+    );
     await worker.release(delayed!, 300);
-    const queue = async () => (await http(t.url, 'GET', '/v2/queue', { headers: key(other) })).body.destinations.find((d: { domain: string }) => d.domain === 'example.org');
+    const queue = async () =>
+      (await http(t.url, 'GET', '/v2/queue', { headers: key(other) })).body.destinations.find(
+        (d: { domain: string }) => d.domain === 'example.org',
+      );
     assert.equal((await queue()).sending, 1, 'a delayed message is waiting, not being sent');
 
     const busy = await http(t.url, 'POST', `/v2/messages/${sending}/retry`, { headers: key(other) });
@@ -89,15 +116,27 @@ describe('operator actions on messages: hold, release, cancel, retry (single and
     const retried = await http(t.url, 'POST', `/v2/messages/${delayed}/retry`, { headers: key(other) });
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
     // the projector applies the retry: the row is due now and free for the next lease
-    const row = async () => (await t.db.pool.query('SELECT lease_owner, lease_until, due_at <= now() AS due FROM delivery_queue WHERE message_id = $1', [delayed])).rows[0];
+    const row = async () =>
+      (
+        await t.db.pool.query(
+          'SELECT lease_owner, lease_until, due_at <= now() AS due FROM delivery_queue WHERE message_id = $1',
+          [delayed],
+        )
+      ).rows[0];
     const until = Date.now() + 5000;
     while ((await row()).lease_until !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await row(), { lease_owner: null, lease_until: null, due: true });
 
     // bulk: the delayed one again (delay it once more), never the one being sent
-    await t.db.pool.query("UPDATE delivery_queue SET lease_owner = 'test-worker', lease_until = now() + interval '60 seconds' WHERE message_id = $1", [delayed]);
+    await t.db.pool.query(
+      "UPDATE delivery_queue SET lease_owner = 'test-worker', lease_until = now() + interval '60 seconds' WHERE message_id = $1",
+      [delayed],
+    );
     await worker.release(delayed!, 300);
-    const bulk = await http(t.url, 'POST', '/v2/messages/bulk/retry', { body: { ids: [delayed, sending] }, headers: key(other) });
+    const bulk = await http(t.url, 'POST', '/v2/messages/bulk/retry', {
+      body: { ids: [delayed, sending] },
+      headers: key(other),
+    });
     assert.deepEqual([bulk.body.matched, bulk.body.applied], [1, 1]);
   });
 });

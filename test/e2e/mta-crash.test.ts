@@ -21,7 +21,10 @@ describe('an MTA process killed mid-batch', { skip }, () => {
   let onComplete: (() => void) | undefined;
 
   const startMta = async () => {
-    const child = spawn(process.execPath, [cliPath, 'start'], { env: { ...mtaEnv, POSTLOG_HTTP_PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, 'start'], {
+      env: { ...mtaEnv, POSTLOG_HTTP_PORT: String(await freePort()) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(child);
     return child;
   };
@@ -41,7 +44,10 @@ describe('an MTA process killed mid-batch', { skip }, () => {
         onComplete?.();
       },
     });
-    dns = await startDnsServer({ mx: [['crash.test', 'mx.crash.test', 10]], a: [['mx.crash.test', '127.0.0.2']], local: ['test'] }, dnsPort);
+    dns = await startDnsServer(
+      { mx: [['crash.test', 'mx.crash.test', 10]], a: [['mx.crash.test', '127.0.0.2']], local: ['test'] },
+      dnsPort,
+    );
     mtaEnv = {
       ...(process.env as Record<string, string>),
       POSTLOG_DATABASE_URL: t.db.url,
@@ -68,7 +74,13 @@ describe('an MTA process killed mid-batch', { skip }, () => {
     let statuses: string[] = [];
     await eventually(
       async () => {
-        statuses = await Promise.all(ids.map(async (id) => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body.status as string));
+        statuses = await Promise.all(
+          ids.map(
+            async (id) =>
+              (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body
+                .status as string,
+          ),
+        );
         return statuses.every((s) => s === 'delivered') || undefined;
       },
       () => `not all delivered: ${statuses.join(',')}`,
@@ -78,7 +90,10 @@ describe('an MTA process killed mid-batch', { skip }, () => {
 
   it('loses nothing and delivers nothing twice: another worker takes over after the lease', async () => {
     const to = Array.from({ length: 20 }, (_, i) => `r${i}@crash.test`);
-    const res = await http(t.url, 'POST', '/v2/messages', { body: { from: 'app@sender.test', to, subject: 'crash', text: 'x' }, headers: { 'X-Server-API-Key': tenant.apiKey } });
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'app@sender.test', to, subject: 'crash', text: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
     assert.equal(res.status, 202);
     const ids = (res.body.messages as { id: string }[]).map((m) => m.id);
 
@@ -96,7 +111,9 @@ describe('an MTA process killed mid-batch', { skip }, () => {
     const got = sink.received.flatMap((m) => m.to).sort();
     assert.deepEqual(got, [...to].sort(), 'every recipient exactly once');
     for (const id of ids) {
-      const history = (await http(t.url, 'GET', `/v2/messages/${id}/history`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body;
+      const history = (
+        await http(t.url, 'GET', `/v2/messages/${id}/history`, { headers: { 'X-Server-API-Key': tenant.apiKey } })
+      ).body;
       assert.equal(history.events.filter((e: { type: string }) => e.type === 'MessageDelivered').length, 1);
     }
   });
@@ -105,11 +122,17 @@ describe('an MTA process killed mid-batch', { skip }, () => {
     // 30 messages, 2 connections, 400 ms per answer: the last ones wait ~6 s, past the 5 s lease
     const before = sink.received.length;
     const to = Array.from({ length: 30 }, (_, i) => `slow${i}@crash.test`);
-    const res = await http(t.url, 'POST', '/v2/messages', { body: { from: 'app@sender.test', to, subject: 'slow', text: 'x' }, headers: { 'X-Server-API-Key': tenant.apiKey } });
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'app@sender.test', to, subject: 'slow', text: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
     const ids = (res.body.messages as { id: string }[]).map((m) => m.id);
     await allDelivered(ids, 60_000);
     await new Promise((r) => setTimeout(r, 1000));
-    const got = sink.received.slice(before).flatMap((m) => m.to).sort();
+    const got = sink.received
+      .slice(before)
+      .flatMap((m) => m.to)
+      .sort();
     assert.deepEqual(got, [...to].sort());
   });
 });

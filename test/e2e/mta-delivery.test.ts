@@ -16,7 +16,15 @@ interface View {
   attempts: number;
   bounce: { classification: string; enhancedCode: string | null } | null;
   heldReason: string | null;
-  deliveries: { outcome: string; mxHost: string | null; tls: { protocol: string } | null; smtpCode: number | null; smtpText: string | null; remoteIp: string | null; localIp?: string | null }[];
+  deliveries: {
+    outcome: string;
+    mxHost: string | null;
+    tls: { protocol: string } | null;
+    smtpCode: number | null;
+    smtpText: string | null;
+    remoteIp: string | null;
+    localIp?: string | null;
+  }[];
 }
 
 describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () => {
@@ -36,13 +44,15 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     assert.equal(res.status, 202, JSON.stringify(res.body));
     return res.body.messages[0].id as string;
   };
-  const view = async (id: string, key = tenant.apiKey): Promise<View> => (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': key } })).body;
+  const view = async (id: string, key = tenant.apiKey): Promise<View> =>
+    (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': key } })).body;
   const waitFor = async (id: string, statuses: string[], timeoutMs = 15_000, key = tenant.apiKey): Promise<View> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = await view(id, key);
       if (statuses.includes(v.status)) return v;
-      if (Date.now() > deadline) throw new Error(`message ${id} is ${v.status}, expected ${statuses.join('|')}: ${JSON.stringify(v)}`);
+      if (Date.now() > deadline)
+        throw new Error(`message ${id} is ${v.status}, expected ${statuses.join('|')}: ${JSON.stringify(v)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -50,25 +60,39 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
   before(async () => {
     const mtaPort = await freePort();
     dnsPort = await freeUdpPort();
-    t = await startTestApp({
-      POSTLOG_MTA_PORT: String(mtaPort),
-      POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
-      POSTLOG_RETRY_DELAYS: '1',
-      POSTLOG_MTA_POLL_MS: '50',
-      POSTLOG_ROLES: 'api,mta,projector',
-    }, 'ipPools:\n  outbound:\n    - { address: 127.0.0.10, ehlo: out1.postlog.test }\n');
+    t = await startTestApp(
+      {
+        POSTLOG_MTA_PORT: String(mtaPort),
+        POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
+        POSTLOG_RETRY_DELAYS: '1',
+        POSTLOG_MTA_POLL_MS: '50',
+        POSTLOG_ROLES: 'api,mta,projector',
+      },
+      'ipPools:\n  outbound:\n    - { address: 127.0.0.10, ehlo: out1.postlog.test }\n',
+    );
     tenant = await createTenant(t.app, { domain: 'sender.test' });
     pooled = await createTenant(t.app, { domain: 'pooled.test', ipPool: 'outbound', ed25519: true });
     const dkim = [];
     for (const tn of [tenant, pooled]) {
-      const domain = (await t.app.tenancy.listDomains(systemActor('test'), tn.server.id)) as { ok: true; value: { dnsRecords: { purpose: string; name: string; value: string }[] }[] };
+      const domain = (await t.app.tenancy.listDomains(systemActor('test'), tn.server.id)) as {
+        ok: true;
+        value: { dnsRecords: { purpose: string; name: string; value: string }[] }[];
+      };
       dkim.push(...domain.value[0]!.dnsRecords.filter((r) => r.purpose === 'dkim'));
     }
     sinks.good = await startSmtpSink('127.0.0.2', mtaPort);
     sinks.second = await startSmtpSink('127.0.0.3', mtaPort, { tls: false });
     sinks.picky = await startSmtpSink('127.0.0.4', mtaPort);
     if (postfixAvailable()) {
-      postfix = startPostfix({ host: '127.0.0.5', port: mtaPort, receive: { domain: 'pf.test', users: ['alice'], tempfail: { 'busy@pf.test': '450 4.2.1 Mailbox busy, come back later' } } });
+      postfix = startPostfix({
+        host: '127.0.0.5',
+        port: mtaPort,
+        receive: {
+          domain: 'pf.test',
+          users: ['alice'],
+          tempfail: { 'busy@pf.test': '450 4.2.1 Mailbox busy, come back later' },
+        },
+      });
     }
     dns = await startDnsServer(
       {
@@ -117,7 +141,10 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     const resolver = new Resolver();
     resolver.setServers([dns.address]);
     const verdict = await dkimVerify(mail.raw, {
-      resolver: async (name: string, rr: string) => (rr === 'TXT' ? resolver.resolveTxt(name) : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' }))),
+      resolver: async (name: string, rr: string) =>
+        rr === 'TXT'
+          ? resolver.resolveTxt(name)
+          : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' })),
     } as never);
     const results = (verdict as { results: { status: { result: string }; signingDomain: string }[] }).results;
     assert.equal(results.length, 1);
@@ -134,7 +161,12 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
   it('carries several messages to one destination over one connection', async () => {
     const before = sinks.good!.sessions();
     const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'app@sender.test', to: ['b1@good.test', 'b2@good.test', 'b3@good.test', 'b4@good.test', 'b5@good.test'], subject: 'Batch', text: 'x' },
+      body: {
+        from: 'app@sender.test',
+        to: ['b1@good.test', 'b2@good.test', 'b3@good.test', 'b4@good.test', 'b5@good.test'],
+        subject: 'Batch',
+        text: 'x',
+      },
       headers: { 'X-Server-API-Key': tenant.apiKey },
     });
     for (const m of res.body.messages as { id: string }[]) await waitFor(m.id, ['delivered']);
@@ -160,14 +192,22 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
   });
 
   it('turns 550s into classified hard bounces; a bad mailbox is suppressed, a policy block is not', async () => {
-    sinks.picky!.behaviours.set('nobody@picky.test', { code: 550, text: '5.1.1 <nobody@picky.test>: Recipient address rejected: User unknown' });
+    sinks.picky!.behaviours.set('nobody@picky.test', {
+      code: 550,
+      text: '5.1.1 <nobody@picky.test>: Recipient address rejected: User unknown',
+    });
     sinks.picky!.behaviours.set('blocked@picky.test', { code: 550, text: '5.7.1 Message rejected by policy' });
     const unknown = await waitFor(await send('nobody@picky.test'), ['bounced']);
     assert.deepEqual([unknown.bounce?.classification, unknown.bounce?.enhancedCode], ['bad-mailbox', '5.1.1']);
     const policy = await waitFor(await send('blocked@picky.test'), ['bounced']);
     assert.equal(policy.bounce?.classification, 'policy');
-    const { rows } = await t.db.pool.query('SELECT address FROM suppressions WHERE server_id = $1 ORDER BY address', [tenant.server.id]);
-    assert.deepEqual(rows.map((r) => r.address), ['nobody@picky.test']);
+    const { rows } = await t.db.pool.query('SELECT address FROM suppressions WHERE server_id = $1 ORDER BY address', [
+      tenant.server.id,
+    ]);
+    assert.deepEqual(
+      rows.map((r) => r.address),
+      ['nobody@picky.test'],
+    );
     const again = await http(t.url, 'POST', '/v2/messages', {
       body: { from: 'app@sender.test', to: ['nobody@picky.test'], subject: 'again', text: 'x' },
       headers: { 'X-Server-API-Key': tenant.apiKey },
@@ -192,11 +232,12 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
   });
 
   it('delivers to a real Postfix: known users get the mail, unknown ones bounce 5.1.1, a 450 is retried', async (tctx) => {
-    if (!postfix) return tctx.skip('Postfix needs root and Debian\'s postfix package (.ci/run installs it)');
+    if (!postfix) return tctx.skip("Postfix needs root and Debian's postfix package (.ci/run installs it)");
     const known = await waitFor(await send('alice@pf.test', 'To Postfix'), ['delivered'], 20_000);
     assert.equal(known.deliveries.at(-1)!.mxHost, 'mx.pf.test');
     const deadline = Date.now() + 10_000;
-    while (postfix.delivered('alice').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (postfix.delivered('alice').length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const stored = postfix.delivered('alice');
     assert.equal(stored.length, 1, postfix.log());
     assert.match(stored[0]!, /^DKIM-Signature: /m);
@@ -208,7 +249,7 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     assert.match(busy.deliveries[0]!.smtpText ?? '', /Mailbox busy/);
   });
 
-  it('sends a server\'s mail from its IP pool, with the pool address\'s EHLO name, dual-signed RSA + Ed25519', async () => {
+  it("sends a server's mail from its IP pool, with the pool address's EHLO name, dual-signed RSA + Ed25519", async () => {
     const res = await http(t.url, 'POST', '/v2/messages', {
       body: { from: 'news@pooled.test', to: ['pool@good.test'], subject: 'From the pool', text: 'x' },
       headers: { 'X-Server-API-Key': pooled.apiKey },
@@ -221,9 +262,15 @@ describe('MTA: delivery to real DNS and SMTP servers on loopback', { skip }, () 
     const resolver = new Resolver();
     resolver.setServers([dns.address]);
     const verdict = await dkimVerify(mail.raw, {
-      resolver: async (name: string, rr: string) => (rr === 'TXT' ? resolver.resolveTxt(name) : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' }))),
+      resolver: async (name: string, rr: string) =>
+        rr === 'TXT'
+          ? resolver.resolveTxt(name)
+          : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' })),
     } as never);
     const results = (verdict as unknown as { results: { status: { result: string }; algo: string }[] }).results;
-    assert.deepEqual(results.map((r) => [r.algo, r.status.result]).sort(), [['ed25519-sha256', 'pass'], ['rsa-sha256', 'pass']]);
+    assert.deepEqual(results.map((r) => [r.algo, r.status.result]).sort(), [
+      ['ed25519-sha256', 'pass'],
+      ['rsa-sha256', 'pass'],
+    ]);
   });
 });

@@ -32,14 +32,24 @@ describe('MTA smart-host mode: everything relayed through one upstream with AUTH
 
   it('relays mail for any domain to the smart host, authenticated', async () => {
     const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'app@sender.test', to: ['someone@anywhere.example', 'other@elsewhere.example'], subject: 'Via relay', text: 'x' },
+      body: {
+        from: 'app@sender.test',
+        to: ['someone@anywhere.example', 'other@elsewhere.example'],
+        subject: 'Via relay',
+        text: 'x',
+      },
       headers: { 'X-Server-API-Key': tenant.apiKey },
     });
     assert.equal(res.status, 202);
     const deadline = Date.now() + 15_000;
     while (relay.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(relay.received.flatMap((m) => m.to).sort(), ['other@elsewhere.example', 'someone@anywhere.example']);
-    const view = await http(t.url, 'GET', `/v2/messages/${res.body.messages[0].id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } });
+    assert.deepEqual(relay.received.flatMap((m) => m.to).sort(), [
+      'other@elsewhere.example',
+      'someone@anywhere.example',
+    ]);
+    const view = await http(t.url, 'GET', `/v2/messages/${res.body.messages[0].id}`, {
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
     assert.equal(view.body.deliveries.at(-1).mxHost, '127.0.0.6');
   });
 
@@ -47,14 +57,28 @@ describe('MTA smart-host mode: everything relayed through one upstream with AUTH
     const other = await createTenant(t.app, { domain: 'paused.test' });
     const sendAt = new Date(Date.now() + 1500).toISOString();
     const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'app@paused.test', to: ['later@anywhere.example'], subject: 'Scheduled', text: 'x', send_at: sendAt },
+      body: {
+        from: 'app@paused.test',
+        to: ['later@anywhere.example'],
+        subject: 'Scheduled',
+        text: 'x',
+        send_at: sendAt,
+      },
       headers: { 'X-Server-API-Key': other.apiKey },
     });
     assert.equal(res.status, 202);
-    await t.app.tenancy.updateServer(systemActor('test'), other.server.id, { suspended: true, suspendedReason: 'abuse review' });
+    await t.app.tenancy.updateServer(systemActor('test'), other.server.id, {
+      suspended: true,
+      suspendedReason: 'abuse review',
+    });
     await new Promise((r) => setTimeout(r, 3500));
-    assert.equal(relay.received.some((m) => m.to.includes('later@anywhere.example')), false);
-    const { rows } = await t.db.pool.query('SELECT count(*)::int AS n FROM delivery_queue WHERE message_id = $1', [res.body.messages[0].id]);
+    assert.equal(
+      relay.received.some((m) => m.to.includes('later@anywhere.example')),
+      false,
+    );
+    const { rows } = await t.db.pool.query('SELECT count(*)::int AS n FROM delivery_queue WHERE message_id = $1', [
+      res.body.messages[0].id,
+    ]);
     assert.equal(rows[0].n, 1, 'still queued');
   });
 });

@@ -17,10 +17,18 @@ import { createTenant, startTestApp, type Tenant, type TestApp } from '../helper
 
 const PYTHON = process.env.POSTLOG_TEST_PYTHON ?? 'python3';
 const installed = spawnSync(PYTHON, ['-c', 'import schemathesis'], { stdio: 'ignore' }).status === 0;
-const skip = installed ? false : `schemathesis is not installed (${PYTHON} -m pip install schemathesis; .ci/run installs it)`;
+const skip = installed
+  ? false
+  : `schemathesis is not installed (${PYTHON} -m pip install schemathesis; .ci/run installs it)`;
 
 /** What the document promises, and the 405 of item 11. Not the checks Postal's API breaks on purpose (200 for a missing key). */
-const CHECKS = ['not_a_server_error', 'status_code_conformance', 'response_schema_conformance', 'content_type_conformance', 'unsupported_method'];
+const CHECKS = [
+  'not_a_server_error',
+  'status_code_conformance',
+  'response_schema_conformance',
+  'content_type_conformance',
+  'unsupported_method',
+];
 const EXAMPLES = process.env.POSTLOG_SCHEMATHESIS_EXAMPLES ?? '25';
 /** Fixed, so a run is repeatable; set POSTLOG_SCHEMATHESIS_SEED to explore other cases. */
 const SEED = process.env.POSTLOG_SCHEMATHESIS_SEED ?? '20';
@@ -37,11 +45,30 @@ interface Report {
 async function schemathesis(url: string, header: string): Promise<{ report: Report; output: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'postlog-schemathesis-'));
   try {
-    const args = ['-m', 'schemathesis.cli', 'run', `${url}/docs/json`, '--url', url, '-H', header, '--checks', CHECKS.join(','), '--max-examples', EXAMPLES, '--seed', SEED];
+    const args = [
+      '-m',
+      'schemathesis.cli',
+      'run',
+      `${url}/docs/json`,
+      '--url',
+      url,
+      '-H',
+      header,
+      '--checks',
+      CHECKS.join(','),
+      '--max-examples',
+      EXAMPLES,
+      '--seed',
+      SEED,
+    ];
     // one worker: hypothesis in threads trips over CPython 3.11's ast.parse ("AST constructor recursion depth mismatch")
     args.push('--workers', '1', '--request-timeout', '20', '--no-color', '--report', 'json', '--report-dir', dir);
     // in its own folder: schemathesis and hypothesis keep caches (.schemathesis, .hypothesis) in the working directory
-    const child = spawn(PYTHON, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(PYTHON, args, {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -49,7 +76,10 @@ async function schemathesis(url: string, header: string): Promise<{ report: Repo
     await new Promise((resolve) => child.on('exit', resolve));
     clearTimeout(timer);
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
-    assert.ok(file, `schemathesis wrote no report (killed after ${RUN_DEADLINE_MS / 1000} s?):\n${output.slice(-4000)}`);
+    assert.ok(
+      file,
+      `schemathesis wrote no report (killed after ${RUN_DEADLINE_MS / 1000} s?):\n${output.slice(-4000)}`,
+    );
     return { report: JSON.parse(readFileSync(join(dir, file), 'utf8')) as Report, output };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -57,11 +87,16 @@ async function schemathesis(url: string, header: string): Promise<{ report: Repo
 }
 
 /** The printed FAILURES section: each case with its response and a curl line to reproduce it. */
-const failuresOf = (output: string) => output.slice(output.indexOf('= FAILURES ='), output.indexOf('= SUMMARY =')).slice(0, 20_000);
+const failuresOf = (output: string) =>
+  output.slice(output.indexOf('= FAILURES ='), output.indexOf('= SUMMARY =')).slice(0, 20_000);
 
 function assertConforms({ report, output }: { report: Report; output: string }, as: string) {
   assert.ok(report.test_cases.generated > 100, `${as}: schemathesis ran too few cases:\n${output.slice(-4000)}`);
-  assert.deepEqual(report.failures.map((f) => `${f.code} ${f.title}: ${f.operations.join(', ')}`), [], `${as}: the API breaks its OpenAPI document:\n${failuresOf(output)}`);
+  assert.deepEqual(
+    report.failures.map((f) => `${f.code} ${f.title}: ${f.operations.join(', ')}`),
+    [],
+    `${as}: the API breaks its OpenAPI document:\n${failuresOf(output)}`,
+  );
   // its own generator can trip over a schema ("Runtime Error", flaky data generation); a network
   // error means Postlog stopped answering
   const other = report.errors.filter((e) => e.title !== 'Runtime Error');
@@ -76,7 +111,10 @@ describe('the OpenAPI document holds for every route (schemathesis)', { skip }, 
   before(async () => {
     t = await startTestApp({ POSTLOG_ROLES: 'api' });
     tenant = await createTenant(t.app);
-    const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'schemathesis', organizationId: null });
+    const token = await t.app.tenancy.createAdminToken(systemActor('test'), {
+      name: 'schemathesis',
+      organizationId: null,
+    });
     assert.ok(token.ok);
     globalToken = token.value.secret;
   });
@@ -115,17 +153,43 @@ describe('answers schemathesis found wrong, pinned', () => {
   });
 
   const inject = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
-    t.app.http.inject({ method, url, headers: admin, ...(payload === undefined ? {} : { payload: payload as object }) });
+    t.app.http.inject({
+      method,
+      url,
+      headers: admin,
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
 
   it('values PostgreSQL cannot take are 400, not a database error (500)', async () => {
     const id = tenant.server.id;
     const tooBig = 9_007_199_254_740_990;
     for (const [what, res] of [
-      ['a NUL in a JSON body', await inject('POST', `/v2/servers/${id}/routes`, { address: 'a\u0000b@sender.test', endpointUrl: 'https://example.com/hook' })],
-      ['a send limit past a PostgreSQL integer (create)', await inject('POST', `/v2/organizations/${tenant.organizationId}/servers`, { name: 'x', sendLimitPerHour: tooBig })],
-      ['a send limit past a PostgreSQL integer (change)', await inject('PATCH', `/v2/servers/${id}`, { sendLimitPerHour: tooBig })],
-      ['a delivery cursor past bigint', await inject('GET', `/v2/webhooks/00000000-0000-1000-8000-000000000000/deliveries?cursor=9999999999999999999`)],
-      ['a delivery cursor that is not a number', await inject('GET', `/v2/webhooks/00000000-0000-1000-8000-000000000000/deliveries?cursor=null`)],
+      [
+        'a NUL in a JSON body',
+        await inject('POST', `/v2/servers/${id}/routes`, {
+          address: 'a\u0000b@sender.test',
+          endpointUrl: 'https://example.com/hook',
+        }),
+      ],
+      [
+        'a send limit past a PostgreSQL integer (create)',
+        await inject('POST', `/v2/organizations/${tenant.organizationId}/servers`, {
+          name: 'x',
+          sendLimitPerHour: tooBig,
+        }),
+      ],
+      [
+        'a send limit past a PostgreSQL integer (change)',
+        await inject('PATCH', `/v2/servers/${id}`, { sendLimitPerHour: tooBig }),
+      ],
+      [
+        'a delivery cursor past bigint',
+        await inject('GET', `/v2/webhooks/00000000-0000-1000-8000-000000000000/deliveries?cursor=9999999999999999999`),
+      ],
+      [
+        'a delivery cursor that is not a number',
+        await inject('GET', `/v2/webhooks/00000000-0000-1000-8000-000000000000/deliveries?cursor=null`),
+      ],
       ['an audit page past bigint', await inject('GET', '/v2/audit?before=100000000000000000000')],
       ['a date in year 0', await inject('GET', '/v2/stats?since=0000-12-31')],
       ['a time in year 0', await inject('GET', '/v2/messages?since=0000-01-01T00:00:00Z')],
@@ -141,14 +205,23 @@ describe('answers schemathesis found wrong, pinned', () => {
   });
 
   it('a 204 is documented without a body', async () => {
-    const doc = (await inject('GET', '/docs/json')).json() as { paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>> };
+    const doc = (await inject('GET', '/docs/json')).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+    };
     const deleted = doc.paths['/v2/credentials/{id}']!.delete!.responses['204']!;
     assert.equal(deleted.content, undefined);
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const statuses = Object.keys(operation.responses);
-        assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path} declares its success`);
-        if (!path.startsWith('/api/v1/') && path !== '/.well-known/jwks.json') assert.ok(statuses.includes('400') || statuses.includes('401'), `${method} ${path} declares its errors: ${statuses}`);
+        assert.ok(
+          statuses.some((s) => s.startsWith('2')),
+          `${method} ${path} declares its success`,
+        );
+        if (!path.startsWith('/api/v1/') && path !== '/.well-known/jwks.json')
+          assert.ok(
+            statuses.includes('400') || statuses.includes('401'),
+            `${method} ${path} declares its errors: ${statuses}`,
+          );
       }
     }
   });

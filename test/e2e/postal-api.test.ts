@@ -18,7 +18,8 @@ describe('Postal-compatible API (/api/v1)', () => {
   let t: TestApp;
   let a: Tenant;
   let b: Tenant;
-  const send = (params: unknown, key = a.apiKey) => http(t.url, 'POST', '/api/v1/send/message', { body: params, headers: { 'X-Server-API-Key': key } });
+  const send = (params: unknown, key = a.apiKey) =>
+    http(t.url, 'POST', '/api/v1/send/message', { body: params, headers: { 'X-Server-API-Key': key } });
 
   before(async () => {
     t = await startTestApp();
@@ -27,7 +28,7 @@ describe('Postal-compatible API (/api/v1)', () => {
   });
   after(async () => t.stop());
 
-  it('sends one message per recipient, keyed by bare address, in Postal\'s envelope', async () => {
+  it("sends one message per recipient, keyed by bare address, in Postal's envelope", async () => {
     const res = await send({
       to: ['Bob <Bob@Example.org>', 'carol@example.net'],
       cc: 'dave@example.com',
@@ -46,7 +47,12 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.equal(typeof res.body.time, 'number');
     assert.deepEqual(res.body.flags, {});
     assert.match(res.body.data.message_id, /^[0-9a-f-]{36}@postlog\.test$/);
-    assert.deepEqual(Object.keys(res.body.data.messages), ['Bob@Example.org', 'carol@example.net', 'dave@example.com', 'erin@example.com']);
+    assert.deepEqual(Object.keys(res.body.data.messages), [
+      'Bob@Example.org',
+      'carol@example.net',
+      'dave@example.com',
+      'erin@example.com',
+    ]);
     for (const m of Object.values(res.body.data.messages) as { id: number; token: string }[]) {
       assert.equal(typeof m.id, 'number');
       assert.match(m.token, /^[A-Za-z0-9]{16}$/);
@@ -54,7 +60,11 @@ describe('Postal-compatible API (/api/v1)', () => {
     // the log has each message; the content is stored once and shared
     const ids = (Object.values(res.body.data.messages) as { id: number }[]).map((m) => m.id);
     const streams = await Promise.all(ids.map((id) => t.app.eventStore.readStream(`message-${id}`)));
-    for (const s of streams) assert.deepEqual(s.map((e) => e.type), ['MessageAccepted', 'MessageQueued']);
+    for (const s of streams)
+      assert.deepEqual(
+        s.map((e) => e.type),
+        ['MessageAccepted', 'MessageQueued'],
+      );
     const hashes = new Set(streams.map((s) => (s[0]!.data as { contentHash: string }).contentHash));
     assert.equal(hashes.size, 1);
     const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [[...hashes][0]]);
@@ -66,20 +76,36 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.match(raw, new RegExp(`^Message-ID: <${res.body.data.message_id}>\r$`, 'm'));
   });
 
-  it('refuses bad requests with Postal\'s codes, in Postal\'s order, appending nothing', async () => {
+  it("refuses bad requests with Postal's codes, in Postal's order, appending nothing", async () => {
     const before = await eventCount(t);
     const base = { to: ['x@example.org'], from: 'app@sender.test', plain_body: 'hi' };
     const many = Array.from({ length: 51 }, (_, i) => `r${i}@example.org`);
     const cases: [unknown, string, string][] = [
-      [{ from: 'app@sender.test', plain_body: 'hi' }, 'NoRecipients', 'There are no recipients defined to receive this message'],
+      [
+        { from: 'app@sender.test', plain_body: 'hi' },
+        'NoRecipients',
+        'There are no recipients defined to receive this message',
+      ],
       [{ ...base, to: many }, 'TooManyToAddresses', 'The maximum number of To addresses has been reached (maximum 50)'],
       [{ ...base, cc: many }, 'TooManyCCAddresses', 'The maximum number of CC addresses has been reached (maximum 50)'],
-      [{ ...base, bcc: many }, 'TooManyBCCAddresses', 'The maximum number of BCC addresses has been reached (maximum 50)'],
+      [
+        { ...base, bcc: many },
+        'TooManyBCCAddresses',
+        'The maximum number of BCC addresses has been reached (maximum 50)',
+      ],
       [{ ...base, plain_body: '' }, 'NoContent', 'There is no content defined for this e-mail'],
       [{ ...base, from: '' }, 'FromAddressMissing', 'The From address is missing and is required'],
-      [{ ...base, from: 'app@unverified.test' }, 'UnauthenticatedFromAddress', 'The From address is not authorised to send mail from this server'],
+      [
+        { ...base, from: 'app@unverified.test' },
+        'UnauthenticatedFromAddress',
+        'The From address is not authorised to send mail from this server',
+      ],
       [{ ...base, attachments: [{ data: 'aGk=' }] }, 'AttachmentMissingName', 'An attachment is missing a name'],
-      [{ ...base, attachments: [{ name: 'x.txt', data: '' }] }, 'AttachmentMissingData', 'An attachment is missing data'],
+      [
+        { ...base, attachments: [{ name: 'x.txt', data: '' }] },
+        'AttachmentMissingData',
+        'An attachment is missing data',
+      ],
       // NoRecipients wins over NoContent: the first failure is reported
       [{ from: 'app@sender.test' }, 'NoRecipients', 'There are no recipients defined to receive this message'],
     ];
@@ -100,7 +126,11 @@ describe('Postal-compatible API (/api/v1)', () => {
     const none = await http(t.url, 'POST', '/api/v1/send/message', { body: {} });
     assert.deepEqual(none.body.data, { message: 'Must be authenticated as a server.', code: 'AccessDenied' });
     const wrong = await send({}, 'not-a-key');
-    assert.deepEqual(wrong.body.data, { message: 'The API token provided in X-Server-API-Key was not valid.', token: 'not-a-key', code: 'InvalidServerAPIKey' });
+    assert.deepEqual(wrong.body.data, {
+      message: 'The API token provided in X-Server-API-Key was not valid.',
+      token: 'not-a-key',
+      code: 'InvalidServerAPIKey',
+    });
     const c = await createTenant(t.app, { domain: 'suspended.test' });
     await t.app.tenancy.updateServer(systemActor('test'), c.server.id, { suspended: true });
     const suspended = await send({ to: ['x@example.org'], from: 'a@suspended.test', plain_body: 'x' }, c.apiKey);
@@ -108,22 +138,32 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.equal(suspended.body.data.code, 'ServerSuspended');
   });
 
-  it('holds the messages past the server\'s hourly send limit', async () => {
+  it("holds the messages past the server's hourly send limit", async () => {
     const c = await createTenant(t.app, { domain: 'limited.test' });
     await t.app.tenancy.updateServer(systemActor('test'), c.server.id, { sendLimitPerHour: 2 });
-    const first = await send({ to: ['l1@example.org', 'l2@example.org', 'l3@example.org'], from: 'a@limited.test', plain_body: 'x' }, c.apiKey);
+    const first = await send(
+      { to: ['l1@example.org', 'l2@example.org', 'l3@example.org'], from: 'a@limited.test', plain_body: 'x' },
+      c.apiKey,
+    );
     const second = await send({ to: ['l4@example.org'], from: 'a@limited.test', plain_body: 'x' }, c.apiKey);
-    const ids = [...Object.values(first.body.data.messages), ...Object.values(second.body.data.messages)].map((m) => (m as { id: number }).id);
+    const ids = [...Object.values(first.body.data.messages), ...Object.values(second.body.data.messages)].map(
+      (m) => (m as { id: number }).id,
+    );
     const statuses = [];
     for (const id of ids) {
-      const res = await http(t.url, 'POST', '/api/v1/messages/message', { body: { id, _expansions: ['status'] }, headers: { 'X-Server-API-Key': c.apiKey } });
+      const res = await http(t.url, 'POST', '/api/v1/messages/message', {
+        body: { id, _expansions: ['status'] },
+        headers: { 'X-Server-API-Key': c.apiKey },
+      });
       statuses.push(res.body.data.status.status);
     }
     assert.deepEqual(statuses, ['Pending', 'Pending', 'Held', 'Held']);
   });
 
   it('reads parameters from a form field "params" holding JSON', async () => {
-    const form = new URLSearchParams({ params: JSON.stringify({ to: ['form@example.org'], from: 'app@sender.test', plain_body: 'via form' }) });
+    const form = new URLSearchParams({
+      params: JSON.stringify({ to: ['form@example.org'], from: 'app@sender.test', plain_body: 'via form' }),
+    });
     const res = await fetch(`${t.url}/api/v1/send/message`, {
       method: 'POST',
       headers: { 'X-Server-API-Key': a.apiKey, 'content-type': 'application/x-www-form-urlencoded' },
@@ -141,32 +181,65 @@ describe('Postal-compatible API (/api/v1)', () => {
   });
 
   it('send/raw stores the message as given and checks the From header', async () => {
-    const raw = 'From: App <app@sender.test>\r\nTo: raw@example.org\r\nSubject: Raw one\r\nMessage-ID: <raw-1@sender.test>\r\n\r\nBody\r\n';
-    const call = (params: unknown) => http(t.url, 'POST', '/api/v1/send/raw', { body: params, headers: { 'X-Server-API-Key': a.apiKey } });
-    const res = await call({ mail_from: 'app@sender.test', rcpt_to: ['raw@example.org', 'raw2@example.org'], data: Buffer.from(raw).toString('base64') });
+    const raw =
+      'From: App <app@sender.test>\r\nTo: raw@example.org\r\nSubject: Raw one\r\nMessage-ID: <raw-1@sender.test>\r\n\r\nBody\r\n';
+    const call = (params: unknown) =>
+      http(t.url, 'POST', '/api/v1/send/raw', { body: params, headers: { 'X-Server-API-Key': a.apiKey } });
+    const res = await call({
+      mail_from: 'app@sender.test',
+      rcpt_to: ['raw@example.org', 'raw2@example.org'],
+      data: Buffer.from(raw).toString('base64'),
+    });
     assert.equal(res.body.status, 'success');
     assert.equal(res.body.data.message_id, 'raw-1@sender.test');
     assert.deepEqual(Object.keys(res.body.data.messages), ['raw@example.org', 'raw2@example.org']);
     const id = res.body.data.messages['raw@example.org'].id as number;
     const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
-    const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [(accepted!.data as { contentHash: string }).contentHash]);
+    const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [
+      (accepted!.data as { contentHash: string }).contentHash,
+    ]);
     assert.equal((rows[0].body as Buffer).toString(), raw, 'stored byte for byte');
 
     const notArray = (await call({ mail_from: 'a@sender.test', rcpt_to: 'x@example.org', data: 'eA==' })).body;
-    assert.deepEqual({ ...notArray, time: 0 }, { status: 'parameter-error', time: 0, flags: {}, data: { message: '`rcpt_to` parameter is required but is missing' } });
-    assert.equal((await call({ rcpt_to: [], data: 'eA==' })).body.data.message, '`mail_from` parameter is required but is missing');
-    const foreign = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(raw.replace('app@sender.test', 'ceo@bank.test')).toString('base64') });
+    assert.deepEqual(
+      { ...notArray, time: 0 },
+      {
+        status: 'parameter-error',
+        time: 0,
+        flags: {},
+        data: { message: '`rcpt_to` parameter is required but is missing' },
+      },
+    );
+    assert.equal(
+      (await call({ rcpt_to: [], data: 'eA==' })).body.data.message,
+      '`mail_from` parameter is required but is missing',
+    );
+    const foreign = await call({
+      mail_from: 'a@sender.test',
+      rcpt_to: ['x@example.org'],
+      data: Buffer.from(raw.replace('app@sender.test', 'ceo@bank.test')).toString('base64'),
+    });
     assert.equal(foreign.body.data.code, 'UnauthenticatedFromAddress');
     // a second From mailbox (or header) must not ride on the verified one
-    const twoFrom = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(raw.replace('From: App <app@sender.test>', 'From: app@sender.test, ceo@bank.test')).toString('base64') });
+    const twoFrom = await call({
+      mail_from: 'a@sender.test',
+      rcpt_to: ['x@example.org'],
+      data: Buffer.from(raw.replace('From: App <app@sender.test>', 'From: app@sender.test, ceo@bank.test')).toString(
+        'base64',
+      ),
+    });
     assert.equal(twoFrom.body.data.code, 'UnauthenticatedFromAddress');
-    const twoHeaders = await call({ mail_from: 'a@sender.test', rcpt_to: ['x@example.org'], data: Buffer.from(`From: ceo@bank.test\r\n${raw}`).toString('base64') });
+    const twoHeaders = await call({
+      mail_from: 'a@sender.test',
+      rcpt_to: ['x@example.org'],
+      data: Buffer.from(`From: ceo@bank.test\r\n${raw}`).toString('base64'),
+    });
     assert.equal(twoHeaders.body.data.code, 'UnauthenticatedFromAddress');
     const empty = await call({ mail_from: 'a@sender.test', rcpt_to: [], data: Buffer.from(raw).toString('base64') });
     assert.deepEqual(empty.body.data, { message_id: null, messages: {} });
   });
 
-  it('messages/message answers from the log with Postal\'s expansions; other servers see nothing', async () => {
+  it("messages/message answers from the log with Postal's expansions; other servers see nothing", async () => {
     const sent = await send({
       to: ['reader@example.org'],
       from: 'app@sender.test',
@@ -177,12 +250,25 @@ describe('Postal-compatible API (/api/v1)', () => {
       attachments: [{ name: 'n.txt', content_type: 'text/plain', data: Buffer.from('note').toString('base64') }],
     });
     const id = sent.body.data.messages['reader@example.org'].id as number;
-    const call = (params: unknown, key = a.apiKey) => http(t.url, 'POST', '/api/v1/messages/message', { body: params, headers: { 'X-Server-API-Key': key } });
+    const call = (params: unknown, key = a.apiKey) =>
+      http(t.url, 'POST', '/api/v1/messages/message', { body: params, headers: { 'X-Server-API-Key': key } });
     const bare = await call({ id });
     assert.deepEqual(bare.body.data, { id, token: sent.body.data.messages['reader@example.org'].token });
     const full = await call({ id, _expansions: true });
     const d = full.body.data;
-    assert.deepEqual(Object.keys(d), ['id', 'token', 'status', 'details', 'inspection', 'plain_body', 'html_body', 'attachments', 'headers', 'raw_message', 'activity_entries']);
+    assert.deepEqual(Object.keys(d), [
+      'id',
+      'token',
+      'status',
+      'details',
+      'inspection',
+      'plain_body',
+      'html_body',
+      'attachments',
+      'headers',
+      'raw_message',
+      'activity_entries',
+    ]);
     assert.deepEqual(d.status, { status: 'Pending', last_delivery_attempt: null, held: false, hold_expiry: null });
     assert.equal(d.details.rcpt_to, 'reader@example.org');
     assert.equal(d.details.mail_from, 'app@sender.test');
@@ -202,11 +288,18 @@ describe('Postal-compatible API (/api/v1)', () => {
     const some = await call({ id, _expansions: ['status'] });
     assert.deepEqual(Object.keys(some.body.data), ['id', 'token', 'status']);
 
-    const deliveries = await http(t.url, 'POST', '/api/v1/messages/deliveries', { body: { id }, headers: { 'X-Server-API-Key': a.apiKey } });
+    const deliveries = await http(t.url, 'POST', '/api/v1/messages/deliveries', {
+      body: { id },
+      headers: { 'X-Server-API-Key': a.apiKey },
+    });
     assert.deepEqual(deliveries.body.data, []);
 
     const foreign = await call({ id, _expansions: true }, b.apiKey);
-    assert.deepEqual(foreign.body.data, { message: 'No message found matching provided ID', id, code: 'MessageNotFound' });
+    assert.deepEqual(foreign.body.data, {
+      message: 'No message found matching provided ID',
+      id,
+      code: 'MessageNotFound',
+    });
     assert.equal((await call({})).body.status, 'parameter-error');
     assert.equal((await call({ id: String(id) })).body.data.id, id, 'numeric strings are accepted');
   });
@@ -221,7 +314,9 @@ describe('Postal-compatible API (/api/v1)', () => {
     try {
       const postal = require('@atech/postal') as {
         Client: new (host: string, key: string) => unknown;
-        SendMessage: new (client: unknown) => {
+        SendMessage: new (
+          client: unknown,
+        ) => {
           to(a: string): void;
           from(a: string): void;
           subject(s: string): void;

@@ -9,7 +9,8 @@ import { smtpRaw } from '../helpers/smtp-raw.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 /** The probe's message: a bare CR hides `From: ceo@bank.test` inside X-Pad for a reader that splits at LF. */
-const SMUGGLED_FROM = 'X-Pad: x\rFrom: ceo@bank.test\r\nFrom: a@sender.test\r\nTo: t@rcpt.test\r\nSubject: s\r\n\r\nbody\r\n';
+const SMUGGLED_FROM =
+  'X-Pad: x\rFrom: ceo@bank.test\r\nFrom: a@sender.test\r\nTo: t@rcpt.test\r\nSubject: s\r\n\r\nbody\r\n';
 
 describe('raw message bytes: line ends, NULs and line lengths are decided at the entry', () => {
   let t: TestApp;
@@ -19,17 +20,25 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
   let inboundPort: number;
   let dkimTxt: [string, string][];
   const auth = () => ({ user: tenant.smtp.username, pass: tenant.smtp.password });
-  const acceptedCount = async () => (await t.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE type = 'MessageAccepted'")).rows[0]!.n;
+  const acceptedCount = async () =>
+    (await t.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE type = 'MessageAccepted'"))
+      .rows[0]!.n;
   const sendRaw = (data: Buffer, to = 'r@example.org') =>
-    http(t.url, 'POST', '/api/v1/send/raw', { body: { mail_from: 'a@sender.test', rcpt_to: [to], data: data.toString('base64') }, headers: { 'X-Server-API-Key': tenant.apiKey } });
+    http(t.url, 'POST', '/api/v1/send/raw', {
+      body: { mail_from: 'a@sender.test', rcpt_to: [to], data: data.toString('base64') },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
   const storedBody = async (id: string | number): Promise<Buffer> => {
     const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
-    const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [(accepted!.data as { contentHash: string }).contentHash]);
+    const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [
+      (accepted!.data as { contentHash: string }).contentHash,
+    ]);
     return rows[0].body as Buffer;
   };
   const deliveredTo = async (to: string) => {
     const deadline = Date.now() + 20_000;
-    while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const mail = sink.received.find((m) => m.to.includes(to));
     assert.ok(mail, `${to} received the message`);
     return mail;
@@ -38,7 +47,9 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
     const verdict = await dkimVerify(raw, {
       resolver: async (name: string, rr: string) => {
         const found = dkimTxt.filter(([n]) => n === name).map(([, v]) => [v]);
-        return rr === 'TXT' && found.length > 0 ? found : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' }));
+        return rr === 'TXT' && found.length > 0
+          ? found
+          : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' }));
       },
     } as never);
     return (verdict as { results: { status: { result: string } }[] }).results.map((r) => r.status.result);
@@ -64,7 +75,10 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
       POSTLOG_DNS_SERVERS: '127.0.0.1:9',
     });
     tenant = await createTenant(t.app, { domain: 'sender.test' });
-    const domains = (await t.app.tenancy.listDomains(systemActor('test'), tenant.server.id)) as { ok: true; value: { dnsRecords: { purpose: string; name: string; value: string }[] }[] };
+    const domains = (await t.app.tenancy.listDomains(systemActor('test'), tenant.server.id)) as {
+      ok: true;
+      value: { dnsRecords: { purpose: string; name: string; value: string }[] }[];
+    };
     dkimTxt = domains.value[0]!.dnsRecords.filter((r) => r.purpose === 'dkim').map((r) => [r.name, r.value]);
   });
   after(async () => {
@@ -74,7 +88,14 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
 
   it('a bare CR cannot hide a second From header: SMTP submission answers 550 5.7.1 and appends nothing', async () => {
     const before = await acceptedCount();
-    const reply = await smtpRaw({ port: tlsPort, tls: true, auth: auth(), from: 'a@sender.test', to: 't@rcpt.test', data: Buffer.from(SMUGGLED_FROM) });
+    const reply = await smtpRaw({
+      port: tlsPort,
+      tls: true,
+      auth: auth(),
+      from: 'a@sender.test',
+      to: 't@rcpt.test',
+      data: Buffer.from(SMUGGLED_FROM),
+    });
     assert.match(reply, /^550 5\.7\.1 .*more than one From header/);
     assert.equal(await acceptedCount(), before);
   });
@@ -90,13 +111,27 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
   });
 
   it('bare CR and bare LF line ends become CRLF at the entry: what is stored, signed and delivered is one set of bytes', async () => {
-    const data = 'From: a@sender.test\nTo: lf@example.org\nSubject: Unix line ends\n\nfirst line\nsecond\rthird\r\n\r\nlast';
-    const reply = await smtpRaw({ port: tlsPort, tls: true, auth: auth(), from: 'a@sender.test', to: 'lf@example.org', data: Buffer.from(data) });
+    const data =
+      'From: a@sender.test\nTo: lf@example.org\nSubject: Unix line ends\n\nfirst line\nsecond\rthird\r\n\r\nlast';
+    const reply = await smtpRaw({
+      port: tlsPort,
+      tls: true,
+      auth: auth(),
+      from: 'a@sender.test',
+      to: 'lf@example.org',
+      data: Buffer.from(data),
+    });
     const id = /queued as (\d+)/.exec(reply)?.[1];
     assert.ok(id, reply);
     const stored = await storedBody(id);
     assert.ok(onlyCrlf(stored), JSON.stringify(stored.toString()));
-    assert.ok(stored.toString().endsWith('From: a@sender.test\r\nTo: lf@example.org\r\nSubject: Unix line ends\r\n\r\nfirst line\r\nsecond\r\nthird\r\n\r\nlast\r\n'));
+    assert.ok(
+      stored
+        .toString()
+        .endsWith(
+          'From: a@sender.test\r\nTo: lf@example.org\r\nSubject: Unix line ends\r\n\r\nfirst line\r\nsecond\r\nthird\r\n\r\nlast\r\n',
+        ),
+    );
 
     const raw = await sendRaw(Buffer.from(data.replace('lf@', 'lf2@')), 'lf2@example.org');
     assert.equal(raw.body.status, 'success', JSON.stringify(raw.body));
@@ -105,7 +140,10 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
     for (const to of ['lf@example.org', 'lf2@example.org']) {
       const mail = await deliveredTo(to);
       assert.ok(onlyCrlf(mail.raw), `delivered to ${to} with CRLF only`);
-      assert.ok(mail.raw.toString().endsWith('\r\n\r\nfirst line\r\nsecond\r\nthird\r\n\r\nlast\r\n'), 'the body as stored');
+      assert.ok(
+        mail.raw.toString().endsWith('\r\n\r\nfirst line\r\nsecond\r\nthird\r\n\r\nlast\r\n'),
+        'the body as stored',
+      );
       assert.deepEqual(await dkimResult(mail.raw), ['pass'], `the signature covers the bytes delivered to ${to}`);
     }
   });
@@ -113,7 +151,14 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
   it('a line over 998 bytes is refused at submission with a clear 5xx, never relayed', async () => {
     const before = await acceptedCount();
     const long = `From: a@sender.test\r\nTo: t@example.org\r\nSubject: long\r\n\r\nshort\r\n${'x'.repeat(999)}\r\n`;
-    const reply = await smtpRaw({ port: tlsPort, tls: true, auth: auth(), from: 'a@sender.test', to: 't@example.org', data: Buffer.from(long) });
+    const reply = await smtpRaw({
+      port: tlsPort,
+      tls: true,
+      auth: auth(),
+      from: 'a@sender.test',
+      to: 't@example.org',
+      data: Buffer.from(long),
+    });
     assert.match(reply, /^554 5\.6\.0 line 6 is 999 bytes long; mail allows at most 998 bytes a line/);
     const res = await sendRaw(Buffer.from(long));
     assert.equal(res.body.status, 'error');
@@ -131,11 +176,24 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
   it('a NUL byte is refused on submission, send/raw and the inbound MX', async () => {
     const before = await acceptedCount();
     const withNul = Buffer.from('From: a@sender.test\r\nTo: t@example.org\r\nSubject: nul\r\n\r\nbefore\0after\r\n');
-    const reply = await smtpRaw({ port: tlsPort, tls: true, auth: auth(), from: 'a@sender.test', to: 't@example.org', data: withNul });
+    const reply = await smtpRaw({
+      port: tlsPort,
+      tls: true,
+      auth: auth(),
+      from: 'a@sender.test',
+      to: 't@example.org',
+      data: withNul,
+    });
     assert.match(reply, /^554 5\.6\.0 the message contains a NUL byte \(line 5\)/);
     const res = await sendRaw(withNul);
     assert.match(res.body.data.message, /^data: the message contains a NUL byte \(line 5\)/);
-    const inbound = await smtpRaw({ port: inboundPort, tls: false, from: 'someone@example.org', to: 'postmaster@postlog.test', data: withNul });
+    const inbound = await smtpRaw({
+      port: inboundPort,
+      tls: false,
+      from: 'someone@example.org',
+      to: 'postmaster@postlog.test',
+      data: withNul,
+    });
     assert.match(inbound, /^554 5\.6\.0 the message contains a NUL byte/);
     assert.equal(await acceptedCount(), before);
   });
@@ -143,8 +201,16 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
   it('the inbound MX refuses a header section over 2 MB for good (552), not with a 4xx that is retried forever', async () => {
     const line = `X-Filler: ${'z'.repeat(900)}\r\n`;
     const header = line.repeat(Math.ceil((2 * 1024 * 1024) / line.length) + 10);
-    const data = Buffer.from(`From: someone@example.org\r\nTo: postmaster@postlog.test\r\n${header}Subject: big\r\n\r\nbody\r\n`);
-    const reply = await smtpRaw({ port: inboundPort, tls: false, from: 'someone@example.org', to: 'postmaster@postlog.test', data });
+    const data = Buffer.from(
+      `From: someone@example.org\r\nTo: postmaster@postlog.test\r\n${header}Subject: big\r\n\r\nbody\r\n`,
+    );
+    const reply = await smtpRaw({
+      port: inboundPort,
+      tls: false,
+      from: 'someone@example.org',
+      to: 'postmaster@postlog.test',
+      data,
+    });
     assert.match(reply, /^552 5\.3\.4 the header section is larger than/);
   });
 
@@ -156,13 +222,24 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const mail = await deliveredTo('html@example.org');
-    const longest = Math.max(...mail.raw.toString('latin1').split('\r\n').map((l) => l.length));
+    const longest = Math.max(
+      ...mail.raw
+        .toString('latin1')
+        .split('\r\n')
+        .map((l) => l.length),
+    );
     assert.ok(longest <= 998, `longest line ${longest}`);
     assert.deepEqual(await dkimResult(mail.raw), ['pass']);
     // a header the composer cannot fold (no space in 1,500 characters) is refused before anything is stored
     const before = await acceptedCount();
     const unfoldable = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'a@sender.test', to: ['html@example.org'], subject: 'unfoldable', text: 'x', headers: { 'X-Long': 'y'.repeat(1500) } },
+      body: {
+        from: 'a@sender.test',
+        to: ['html@example.org'],
+        subject: 'unfoldable',
+        text: 'x',
+        headers: { 'X-Long': 'y'.repeat(1500) },
+      },
       headers: { 'X-Server-API-Key': tenant.apiKey },
     });
     assert.equal(unfoldable.status, 422, JSON.stringify(unfoldable.body));

@@ -78,7 +78,12 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
   });
 
   it('accepts over implicit TLS too, and counts SMTP messages in the metrics', async () => {
-    const info = await transport({ secure: true, user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'tls@example.org', subject: 'TLS', text: 'x' });
+    const info = await transport({ secure: true, user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({
+      from: 'app@sender.test',
+      to: 'tls@example.org',
+      subject: 'TLS',
+      text: 'x',
+    });
     assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /postlog_smtp_messages_total\{listener="submission-tls",outcome="accepted"\} 1/);
@@ -90,13 +95,19 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     assert.match(ehlo, /STARTTLS/);
     assert.doesNotMatch(ehlo, /AUTH/);
     assert.match(ehlo, /SIZE 200000/);
-    await assert.rejects(transport().sendMail({ from: 'app@sender.test', to: 'victim@example.org', subject: 'relay?', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 530);
+    await assert.rejects(
+      transport().sendMail({ from: 'app@sender.test', to: 'victim@example.org', subject: 'relay?', text: 'x' }),
+      (e: { responseCode?: number }) => e.responseCode === 530,
+    );
   });
 
-  it('refuses a From domain that is not the server\'s, and too many recipients, appending nothing', async () => {
+  it("refuses a From domain that is not the server's, and too many recipients, appending nothing", async () => {
     const before = await count();
     const authed = transport({ user: tenant.smtp.username, pass: tenant.smtp.password });
-    await assert.rejects(authed.sendMail({ from: 'ceo@bank.test', to: 'x@example.org', subject: 'x', text: 'x' }), (e: { responseCode?: number; response?: string }) => e.responseCode === 550 && /5\.7\.1/.test(e.response ?? ''));
+    await assert.rejects(
+      authed.sendMail({ from: 'ceo@bank.test', to: 'x@example.org', subject: 'x', text: 'x' }),
+      (e: { responseCode?: number; response?: string }) => e.responseCode === 550 && /5\.7\.1/.test(e.response ?? ''),
+    );
     assert.equal(await count(), before);
     // the sixth recipient is refused (452, try later); the message goes to the first five
     const many = Array.from({ length: 6 }, (_, i) => `r${i}@example.org`);
@@ -108,7 +119,12 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
   it('enforces SIZE before accepting the data', async () => {
     const before = await count();
     await assert.rejects(
-      transport({ user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'x@example.org', subject: 'big', text: 'x'.repeat(300_000) }),
+      transport({ user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({
+        from: 'app@sender.test',
+        to: 'x@example.org',
+        subject: 'big',
+        text: 'x'.repeat(300_000),
+      }),
       (e: { responseCode?: number }) => e.responseCode === 552,
     );
     assert.equal(await count(), before);
@@ -117,11 +133,22 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
   it('rejects bad credentials and then refuses the client for a while, on every SMTP listener at once', async () => {
     // the limit is 3 a minute for the process: two failures on 587 and one on 465 reach it
     for (const secure of [false, false, true]) {
-      await assert.rejects(transport({ secure, user: tenant.smtp.username, pass: 'wrong' }).sendMail({ from: 'app@sender.test', to: 'x@example.org', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 535);
+      await assert.rejects(
+        transport({ secure, user: tenant.smtp.username, pass: 'wrong' }).sendMail({
+          from: 'app@sender.test',
+          to: 'x@example.org',
+          text: 'x',
+        }),
+        (e: { responseCode?: number }) => e.responseCode === 535,
+      );
     }
     for (const secure of [false, true]) {
       await assert.rejects(
-        transport({ secure, user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({ from: 'app@sender.test', to: 'x@example.org', text: 'x' }),
+        transport({ secure, user: tenant.smtp.username, pass: tenant.smtp.password }).sendMail({
+          from: 'app@sender.test',
+          to: 'x@example.org',
+          text: 'x',
+        }),
         (e: { responseCode?: number }) => e.responseCode === 421,
         secure ? 'refused on 465' : 'refused on 587',
       );

@@ -17,7 +17,11 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
   let dkimRecords: { name: string; value: string }[] = [];
   let inboundPort = 0;
   const key = (x: Tenant) => ({ 'X-Server-API-Key': x.apiKey });
-  const events = async (x: Tenant, id: string) => ((await http(t.url, 'GET', `/v2/messages/${id}/history`, { headers: key(x) })).body.events as { type: string; data: Record<string, unknown> }[]);
+  const events = async (x: Tenant, id: string) =>
+    (await http(t.url, 'GET', `/v2/messages/${id}/history`, { headers: key(x) })).body.events as {
+      type: string;
+      data: Record<string, unknown>;
+    }[];
   const waitFor = async (x: Tenant, id: string, type: string, count = 1) => {
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -32,12 +36,16 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
     const html =
       '<html><body><p>Hi</p><a href="https://shop.example.com/offer?a=1&amp;b=2">Offer</a> <a href="mailto:help@example.com">Mail us</a> ' +
       '<a data-pl-notrack href="https://keep.example.com/raw">Raw</a> <a href="https://docs.excluded.example/x">Docs</a> <a href="#top">Top</a></body></html>';
-    const res = await http(t.url, 'POST', '/v2/messages', { body: { from, to: [to], subject: 'Tracked', html, text: 'Hi', ...extra }, headers: key(x) });
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from, to: [to], subject: 'Tracked', html, text: 'Hi', ...extra },
+      headers: key(x),
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const id = res.body.messages[0].id as string;
     await waitFor(x, id, 'MessageDelivered');
     const deadline = Date.now() + 10_000;
-    while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const raw = sink.received.find((m) => m.to.includes(to))!.raw;
     return { id, raw, email: await PostalMime.parse(raw) };
   };
@@ -58,8 +66,14 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
     });
     a = await createTenant(t.app, { domain: 'a.test' });
     b = await createTenant(t.app, { domain: 'b.test' });
-    await t.app.tenancy.updateServer(systemActor('test'), a.server.id, { trackingExcludedDomains: ['excluded.example'], listUnsubscribe: true });
-    const domains = (await t.app.tenancy.listDomains(systemActor('test'), a.server.id)) as { ok: true; value: { dnsRecords: { purpose: string; name: string; value: string }[] }[] };
+    await t.app.tenancy.updateServer(systemActor('test'), a.server.id, {
+      trackingExcludedDomains: ['excluded.example'],
+      listUnsubscribe: true,
+    });
+    const domains = (await t.app.tenancy.listDomains(systemActor('test'), a.server.id)) as {
+      ok: true;
+      value: { dnsRecords: { purpose: string; name: string; value: string }[] }[];
+    };
     dkimRecords = domains.value[0]!.dnsRecords.filter((r) => r.purpose === 'dkim');
   });
   after(async () => {
@@ -79,15 +93,24 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
     assert.ok(hrefs.includes('#top'));
     const pixel = /<img src="([^"]+\/t\/o\/[^"]+)"/.exec(html)![1]!;
 
-    const human = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+    const human =
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
     const open = await fetch(pixel, { headers: { 'user-agent': human } });
     assert.equal(open.status, 200);
     assert.equal(open.headers.get('content-type'), 'image/gif');
     assert.match(open.headers.get('cache-control') ?? '', /no-store/);
-    assert.equal(Buffer.from(await open.arrayBuffer()).subarray(0, 6).toString(), 'GIF89a');
+    assert.equal(
+      Buffer.from(await open.arrayBuffer())
+        .subarray(0, 6)
+        .toString(),
+      'GIF89a',
+    );
     await fetch(pixel, { headers: { 'user-agent': 'Mozilla/5.0' } }); // Apple Mail Privacy Protection
     const opens = await waitFor(a, id, 'MessageOpened', 2);
-    assert.deepEqual(opens.map((o) => o.data.machine), [false, true]);
+    assert.deepEqual(
+      opens.map((o) => o.data.machine),
+      [false, true],
+    );
     assert.equal(opens[0]!.data.userAgent, human);
 
     const click = await fetch(tracked[0]!, { redirect: 'manual', headers: { 'user-agent': human } });
@@ -109,7 +132,14 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
     const redirected = Buffer.from(JSON.stringify({ ...body, u: 'https://evil.example/phish' })).toString('base64url');
     const crossServer = Buffer.from(JSON.stringify({ ...body, s: b.server.id })).toString('base64url');
     const asOpen = Buffer.from(JSON.stringify({ ...body, k: 'o' })).toString('base64url');
-    for (const bad of [forgedSig, `${redirected}.${signature}`, `${crossServer}.${signature}`, token.slice(0, 20), 'garbage', `${payload}.`]) {
+    for (const bad of [
+      forgedSig,
+      `${redirected}.${signature}`,
+      `${crossServer}.${signature}`,
+      token.slice(0, 20),
+      'garbage',
+      `${payload}.`,
+    ]) {
       const res = await fetch(base + bad, { redirect: 'manual' });
       assert.equal(res.status, 404, bad);
       assert.equal(res.headers.get('location'), null);
@@ -134,7 +164,12 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
     const page = await fetch(https!);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<form method="post"/);
-    const post = await fetch(https!, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const post = await fetch(https!, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     assert.equal(post.status, 200);
     assert.equal(post.headers.get('set-cookie'), null);
     const unsub = await waitFor(a, id, 'MessageUnsubscribed');
@@ -148,12 +183,22 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
     const { id, email } = await sendAndReceive(a, 'app@a.test', 'mailer@example.org');
     const mailto = /<mailto:([^?>]+)/.exec(email.headers.find((h) => h.key === 'list-unsubscribe')!.value)![1]!;
     const deliver = async (rcpt: string) => {
-      const c = new SMTPConnection({ host: '127.0.0.1', port: inboundPort, ignoreTLS: true, allowInternalNetworkInterfaces: true, logger: false });
+      const c = new SMTPConnection({
+        host: '127.0.0.1',
+        port: inboundPort,
+        ignoreTLS: true,
+        allowInternalNetworkInterfaces: true,
+        logger: false,
+      });
       await new Promise<void>((res, rej) => {
         c.once('error', rej);
         c.connect(() => res());
       });
-      const out = await new Promise<string>((res) => c.send({ from: 'mailer@example.org', to: [rcpt] }, 'Subject: unsubscribe\r\n\r\n.\r\n', (err, info) => res(err ? String(err) : info.response)));
+      const out = await new Promise<string>((res) =>
+        c.send({ from: 'mailer@example.org', to: [rcpt] }, 'Subject: unsubscribe\r\n\r\n.\r\n', (err, info) =>
+          res(err ? String(err) : info.response),
+        ),
+      );
       c.quit();
       return out;
     };
@@ -164,8 +209,15 @@ describe('open and click tracking, bot-aware, and one-click unsubscribe', () => 
   });
 
   it('honours per-message switches', async () => {
-    const { email } = await sendAndReceive(a, 'app@a.test', 'quiet@example.org', { track_opens: false, track_clicks: false, unsubscribe: false });
+    const { email } = await sendAndReceive(a, 'app@a.test', 'quiet@example.org', {
+      track_opens: false,
+      track_clicks: false,
+      unsubscribe: false,
+    });
     assert.doesNotMatch(email.html!, /\/t\/[oc]\//);
-    assert.equal(email.headers.some((h) => h.key === 'list-unsubscribe'), false);
+    assert.equal(
+      email.headers.some((h) => h.key === 'list-unsubscribe'),
+      false,
+    );
   });
 });

@@ -104,7 +104,10 @@ describe('POST /v2/messages: the native send API', () => {
   });
 
   it('also takes the API key as Authorization: Bearer', async () => {
-    const res = await http(testApp.url, 'POST', '/v2/messages', { headers: bearer(tenant.apiKey), body: basic({ to: ['bearer@example.com'] }) });
+    const res = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: bearer(tenant.apiKey),
+      body: basic({ to: ['bearer@example.com'] }),
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     assert.equal(only(messagesOf(res.body)).to, 'bearer@example.com');
   });
@@ -127,13 +130,22 @@ describe('POST /v2/messages: the native send API', () => {
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const messages = messagesOf(res.body);
-    assert.deepEqual(messages.map((m) => m.to), ['ann@example.com', 'bob@example.com', 'cyd@example.com']);
+    assert.deepEqual(
+      messages.map((m) => m.to),
+      ['ann@example.com', 'bob@example.com', 'cyd@example.com'],
+    );
     assert.ok(messages.every((m) => m.status === 'queued'));
     assert.equal(new Set(messages.map((m) => m.id)).size, 3, 'distinct ids');
     assert.equal(new Set(messages.map((m) => m.token)).size, 3, 'distinct tokens');
 
     const expected = [
-      { subject: 'Hello Ann, your code', text: 'Hello Ann: your code is A-1 at Acme "Tools".', html: '<p>Hello <strong>Ann</strong>, code A-1 from Acme &quot;Tools&quot;</p>', to: 'ann@example.com', toName: 'Ann' },
+      {
+        subject: 'Hello Ann, your code',
+        text: 'Hello Ann: your code is A-1 at Acme "Tools".',
+        html: '<p>Hello <strong>Ann</strong>, code A-1 from Acme &quot;Tools&quot;</p>',
+        to: 'ann@example.com',
+        toName: 'Ann',
+      },
       {
         subject: 'Yo Bob <b>&co, your code',
         text: 'Yo Bob <b>&co: your code is B-2 at Acme "Tools".',
@@ -141,7 +153,13 @@ describe('POST /v2/messages: the native send API', () => {
         to: 'bob@example.com',
         toName: '',
       },
-      { subject: 'Hello Cyd, your code', text: 'Hello Cyd: your code is C-3 at Acme "Tools".', html: '<p>Hello <strong>Cyd</strong>, code C-3 from Acme &quot;Tools&quot;</p>', to: 'cyd@example.com', toName: '' },
+      {
+        subject: 'Hello Cyd, your code',
+        text: 'Hello Cyd: your code is C-3 at Acme "Tools".',
+        html: '<p>Hello <strong>Cyd</strong>, code C-3 from Acme &quot;Tools&quot;</p>',
+        to: 'cyd@example.com',
+        toName: '',
+      },
     ];
     for (const [i, m] of messages.entries()) {
       const want = expected[i]!;
@@ -155,7 +173,11 @@ describe('POST /v2/messages: the native send API', () => {
       assert.equal(mail.subject, want.subject);
       assert.equal(mail.text?.trim(), want.text);
       assert.equal(mail.html?.trim(), want.html);
-      assert.deepEqual(mail.to?.map((t) => [t.address, t.name]), [[want.to, want.toName]], 'each message is addressed to its own recipient only');
+      assert.deepEqual(
+        mail.to?.map((t) => [t.address, t.name]),
+        [[want.to, want.toName]],
+        'each message is addressed to its own recipient only',
+      );
     }
   });
 
@@ -180,22 +202,43 @@ describe('POST /v2/messages: the native send API', () => {
   });
 
   it('refuses schema violations with field paths (no text/html, unknown field, duplicate recipient, bad address)', async () => {
-    const noBody = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: { from: 'a@sender.test', to: ['b@example.com'], subject: 's' } });
+    const noBody = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: { from: 'a@sender.test', to: ['b@example.com'], subject: 's' },
+    });
     assert.equal(noBody.status, 400);
     assert.equal(noBody.body.code, 'VALIDATION_FAILED');
-    assert.ok(noBody.body.fields.some((f: { path: string }) => f.path === 'body.text'), JSON.stringify(noBody.body.fields));
+    assert.ok(
+      noBody.body.fields.some((f: { path: string }) => f.path === 'body.text'),
+      JSON.stringify(noBody.body.fields),
+    );
 
-    const unknown = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ priority: 'high' }) });
+    const unknown = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ priority: 'high' }),
+    });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body.code, 'VALIDATION_FAILED');
 
-    const dup = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: ['x@example.com', 'X@Example.com'] }) });
+    const dup = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ to: ['x@example.com', 'X@Example.com'] }),
+    });
     assert.equal(dup.status, 400);
-    assert.deepEqual(dup.body.fields.map((f: { path: string }) => f.path), ['to[1]']);
+    assert.deepEqual(
+      dup.body.fields.map((f: { path: string }) => f.path),
+      ['to[1]'],
+    );
 
-    const bad = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: ['ok@example.com', 'not-an-address'] }) });
+    const bad = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ to: ['ok@example.com', 'not-an-address'] }),
+    });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.body.fields.map((f: { path: string }) => f.path), ['to[1]']);
+    assert.deepEqual(
+      bad.body.fields.map((f: { path: string }) => f.path),
+      ['to[1]'],
+    );
   });
 
   it('Idempotency-Key: the same request is answered again without appending, a different body is refused with 409', async () => {
@@ -216,7 +259,10 @@ describe('POST /v2/messages: the native send API', () => {
     for (const id of ids) {
       const history = await http(testApp.url, 'GET', `/v2/messages/${id}/history`, { headers: key(tenant.apiKey) });
       assert.equal(history.status, 200);
-      assert.deepEqual(history.body.events.map((e: { type: string }) => e.type), ['MessageAccepted', 'MessageQueued']);
+      assert.deepEqual(
+        history.body.events.map((e: { type: string }) => e.type),
+        ['MessageAccepted', 'MessageQueued'],
+      );
     }
 
     const changed = await http(testApp.url, 'POST', '/v2/messages', { headers, body: { ...body, subject: 'Twice?' } });
@@ -232,7 +278,10 @@ describe('POST /v2/messages: the native send API', () => {
     });
     assert.equal(elsewhere.status, 202, JSON.stringify(elsewhere.body));
     assert.equal(elsewhere.headers.get('idempotent-replayed'), null);
-    assert.notDeepEqual(messagesOf(elsewhere.body).map((m) => m.id), ids);
+    assert.notDeepEqual(
+      messagesOf(elsewhere.body).map((m) => m.id),
+      ids,
+    );
   });
 
   it('Idempotency-Key after a crash between append and answer: 409 while fresh, then resumed with the same ids and nothing appended twice', async () => {
@@ -252,7 +301,10 @@ describe('POST /v2/messages: the native send API', () => {
     assert.equal(whileFresh.status, 409);
     assert.equal(whileFresh.body.code, 'IDEMPOTENCY_IN_PROGRESS');
 
-    await testApp.db.pool.query("UPDATE idempotency_keys SET created_at = now() - interval '5 minutes' WHERE server_id = $1 AND key = $2", [tenant.server.id, 'crash-1']);
+    await testApp.db.pool.query(
+      "UPDATE idempotency_keys SET created_at = now() - interval '5 minutes' WHERE server_id = $1 AND key = $2",
+      [tenant.server.id, 'crash-1'],
+    );
     const resumed = await http(testApp.url, 'POST', '/v2/messages', { headers, body });
     assert.equal(resumed.status, 202, JSON.stringify(resumed.body));
     assert.deepEqual(resumed.body, first.body, 'same batch, ids and tokens as the first answer');
@@ -265,9 +317,15 @@ describe('POST /v2/messages: the native send API', () => {
 
   it('Idempotency-Key of a refused request is released: a corrected retry with the same key is accepted', async () => {
     const headers = { ...key(tenant.apiKey), 'idempotency-key': 'retry-after-fix' };
-    const refused = await http(testApp.url, 'POST', '/v2/messages', { headers, body: basic({ from: 'hello@unknown-domain.test' }) });
+    const refused = await http(testApp.url, 'POST', '/v2/messages', {
+      headers,
+      body: basic({ from: 'hello@unknown-domain.test' }),
+    });
     assert.equal(refused.status, 422, JSON.stringify(refused.body));
-    const fixed = await http(testApp.url, 'POST', '/v2/messages', { headers, body: basic({ to: ['fixed@example.com'] }) });
+    const fixed = await http(testApp.url, 'POST', '/v2/messages', {
+      headers,
+      body: basic({ to: ['fixed@example.com'] }),
+    });
     assert.equal(fixed.status, 202, JSON.stringify(fixed.body));
     assert.equal(only(messagesOf(fixed.body)).to, 'fixed@example.com');
   });
@@ -276,15 +334,26 @@ describe('POST /v2/messages: the native send API', () => {
     const due = new Date(Math.floor(Date.now() / 1000) * 1000 + 3 * 3600_000);
     // given with an offset, stored in UTC
     const offsetForm = new Date(due.getTime() + 2 * 3600_000).toISOString().replace(/\.000Z$/, '+02:00');
-    const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: ['later@example.com'], send_at: offsetForm }) });
+    const res = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ to: ['later@example.com'], send_at: offsetForm }),
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const m = only(messagesOf(res.body));
     assert.equal(m.status, 'queued');
     const history = await http(testApp.url, 'GET', `/v2/messages/${m.id}/history`, { headers: key(tenant.apiKey) });
     assert.equal(history.status, 200);
     assert.equal(history.body.stream, `message-${m.id}`);
-    const events = history.body.events as { type: string; data: Record<string, unknown>; revision: number; metadata: Record<string, unknown> }[];
-    assert.deepEqual(events.map((e) => e.type), ['MessageAccepted', 'MessageQueued']);
+    const events = history.body.events as {
+      type: string;
+      data: Record<string, unknown>;
+      revision: number;
+      metadata: Record<string, unknown>;
+    }[];
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['MessageAccepted', 'MessageQueued'],
+    );
     assert.equal(events[0]!.data.scheduledAt, due.toISOString());
     assert.equal(events[1]!.data.dueAt, due.toISOString());
     assert.equal(events[1]!.metadata.serverId, tenant.server.id);
@@ -298,7 +367,10 @@ describe('POST /v2/messages: the native send API', () => {
       body: basic({ send_at: new Date(Date.now() + 31 * 86_400_000).toISOString() }),
     });
     assert.equal(tooFar.status, 400);
-    assert.ok(tooFar.body.fields.some((f: { path: string }) => f.path === 'body.send_at'), JSON.stringify(tooFar.body));
+    assert.ok(
+      tooFar.body.fields.some((f: { path: string }) => f.path === 'body.send_at'),
+      JSON.stringify(tooFar.body),
+    );
   });
 
   it('refuses a custom header with CR/LF (header injection), naming headers.<name>', async () => {
@@ -310,20 +382,31 @@ describe('POST /v2/messages: the native send API', () => {
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.equal(res.body.code, 'VALIDATION_FAILED');
     assert.equal(only(res.body.fields as { path: string }[]).path, 'headers.X-Evil');
-    const lf = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ headers: { 'X-Lf': 'a\nb' } }) });
+    const lf = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ headers: { 'X-Lf': 'a\nb' } }),
+    });
     assert.equal(lf.status, 400);
     assert.equal(only(lf.body.fields as { path: string }[]).path, 'headers.X-Lf');
     assert.equal(await eventCount(testApp), before);
 
-    const fine = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: ['hdr@example.com'], headers: { 'X-Campaign': 'spring' } }) });
+    const fine = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ to: ['hdr@example.com'], headers: { 'X-Campaign': 'spring' } }),
+    });
     assert.equal(fine.status, 202);
-    const raw = await http(testApp.url, 'GET', `/v2/messages/${only(messagesOf(fine.body)).id}/raw`, { headers: key(tenant.apiKey) });
+    const raw = await http(testApp.url, 'GET', `/v2/messages/${only(messagesOf(fine.body)).id}/raw`, {
+      headers: key(tenant.apiKey),
+    });
     assert.match(raw.body as string, /^X-Campaign: spring\r$/m);
   });
 
   it('refuses to override headers Postlog owns', async () => {
     for (const name of ['Message-ID', 'DKIM-Signature', 'message-id', 'Return-Path', 'X-Postlog-Server']) {
-      const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ headers: { [name]: 'x' } }) });
+      const res = await http(testApp.url, 'POST', '/v2/messages', {
+        headers: key(tenant.apiKey),
+        body: basic({ headers: { [name]: 'x' } }),
+      });
       assert.equal(res.status, 400, `${name}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.code, 'VALIDATION_FAILED');
       assert.equal(only(res.body.fields as { path: string }[]).path, `headers.${name}`);
@@ -332,44 +415,81 @@ describe('POST /v2/messages: the native send API', () => {
   });
 
   it('refuses a From address on an unknown or unverified domain with 422, appending nothing', async () => {
-    const unverified = await testApp.app.tenancy.createDomain(systemActor('t'), tenant.server.id, { name: 'unverified.test', verified: false, ed25519: false });
+    const unverified = await testApp.app.tenancy.createDomain(systemActor('t'), tenant.server.id, {
+      name: 'unverified.test',
+      verified: false,
+      ed25519: false,
+    });
     assert.ok(unverified.ok);
     for (const from of ['hello@unknown.test', 'hello@unverified.test', 'hello@sub.sender.test']) {
       const before = await eventCount(testApp);
-      const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ from }) });
+      const res = await http(testApp.url, 'POST', '/v2/messages', {
+        headers: key(tenant.apiKey),
+        body: basic({ from }),
+      });
       assert.equal(res.status, 422, `${from}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.code, 'UNAUTHENTICATED_FROM_ADDRESS');
-      assert.deepEqual(res.body.fields.map((f: { path: string }) => f.path), ['from']);
+      assert.deepEqual(
+        res.body.fields.map((f: { path: string }) => f.path),
+        ['from'],
+      );
       assert.equal(await eventCount(testApp), before, `nothing appended for ${from}`);
     }
     // the domain of another server does not count either
     const other = await createTenant(testApp.app, { domain: 'someone-else.test' });
     assert.ok(other.server.id);
-    const foreign = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ from: 'ceo@someone-else.test' }) });
+    const foreign = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ from: 'ceo@someone-else.test' }),
+    });
     assert.equal(foreign.status, 422);
     // the domain part of From is case-insensitive
-    const upper = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ from: 'hello@SENDER.test', to: ['case@example.com'] }) });
+    const upper = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ from: 'hello@SENDER.test', to: ['case@example.com'] }),
+    });
     assert.equal(upper.status, 202, JSON.stringify(upper.body));
   });
 
   it('holds every message of a development-mode server', async () => {
     const dev = await createTenant(testApp.app, { mode: 'development', domain: 'dev.test' });
-    const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(dev.apiKey), body: basic({ from: 'app@dev.test', to: ['d1@example.com', 'd2@example.com'] }) });
+    const res = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(dev.apiKey),
+      body: basic({ from: 'app@dev.test', to: ['d1@example.com', 'd2@example.com'] }),
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const messages = messagesOf(res.body);
-    assert.deepEqual(messages.map((m) => [m.status, m.held_reason]), [['held', 'development_mode'], ['held', 'development_mode']]);
+    assert.deepEqual(
+      messages.map((m) => [m.status, m.held_reason]),
+      [
+        ['held', 'development_mode'],
+        ['held', 'development_mode'],
+      ],
+    );
     const view = await http(testApp.url, 'GET', `/v2/messages/${messages[0]!.id}`, { headers: key(dev.apiKey) });
     assert.equal(view.body.status, 'held');
     assert.equal(view.body.heldReason, 'the server is in development mode');
     assert.equal(view.body.nextAttemptAt, null);
     assert.equal(typeof view.body.timestamps.heldAt, 'string');
-    const history = await http(testApp.url, 'GET', `/v2/messages/${messages[0]!.id}/history`, { headers: key(dev.apiKey) });
-    assert.deepEqual(history.body.events.map((e: { type: string }) => e.type), ['MessageAccepted', 'MessageHeld']);
+    const history = await http(testApp.url, 'GET', `/v2/messages/${messages[0]!.id}/history`, {
+      headers: key(dev.apiKey),
+    });
+    assert.deepEqual(
+      history.body.events.map((e: { type: string }) => e.type),
+      ['MessageAccepted', 'MessageHeld'],
+    );
   });
 
   it('holds a message to a suppressed recipient (matched case-insensitively), and only that one', async () => {
-    await testApp.db.pool.query('INSERT INTO suppressions (server_id, address, reason) VALUES ($1, $2, $3)', [tenant.server.id, 'blocked@example.com', 'hard_bounce']);
-    const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: ['Blocked@Example.com', 'open@example.com'] }) });
+    await testApp.db.pool.query('INSERT INTO suppressions (server_id, address, reason) VALUES ($1, $2, $3)', [
+      tenant.server.id,
+      'blocked@example.com',
+      'hard_bounce',
+    ]);
+    const res = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ to: ['Blocked@Example.com', 'open@example.com'] }),
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const [blocked, open] = messagesOf(res.body);
     assert.equal(blocked?.status, 'held');
@@ -382,7 +502,10 @@ describe('POST /v2/messages: the native send API', () => {
 
     // the suppression is per server: another server sends to the address normally
     const other = await createTenant(testApp.app, { domain: 'free.test' });
-    const elsewhere = await http(testApp.url, 'POST', '/v2/messages', { headers: key(other.apiKey), body: basic({ from: 'a@free.test', to: ['blocked@example.com'] }) });
+    const elsewhere = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(other.apiKey),
+      body: basic({ from: 'a@free.test', to: ['blocked@example.com'] }),
+    });
     assert.equal(only(messagesOf(elsewhere.body)).status, 'queued');
   });
 
@@ -393,14 +516,20 @@ describe('POST /v2/messages: the native send API', () => {
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const messages = messagesOf(res.body);
-    assert.deepEqual(messages.map((m) => m.to), ['main@example.com', 'copy@example.com', 'hidden@example.com']);
+    assert.deepEqual(
+      messages.map((m) => m.to),
+      ['main@example.com', 'copy@example.com', 'hidden@example.com'],
+    );
     for (const m of messages) {
       const raw = await http(testApp.url, 'GET', `/v2/messages/${m.id}/raw`, { headers: key(tenant.apiKey) });
       assert.equal(raw.status, 200);
       assert.doesNotMatch(raw.body as string, /hidden@example\.com/);
       assert.match(raw.body as string, /^Cc: copy@example\.com\r$/m);
     }
-    const batch = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: ['a1@example.com', 'a2@example.com'], cc: ['c@example.com'] }) });
+    const batch = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ to: ['a1@example.com', 'a2@example.com'], cc: ['c@example.com'] }),
+    });
     assert.equal(batch.status, 400);
     assert.ok(batch.body.fields.some((f: { path: string }) => f.path === 'body.cc'));
   });
@@ -408,31 +537,51 @@ describe('POST /v2/messages: the native send API', () => {
   it('puts a header-injection attempt through a variable into no header of its own', async () => {
     const res = await http(testApp.url, 'POST', '/v2/messages', {
       headers: key(tenant.apiKey),
-      body: basic({ to: [{ address: 'inj@example.com', variables: { name: 'x\r\nBcc: victim@evil.test' } }], subject: 'Hi {{name}}' }),
+      body: basic({
+        to: [{ address: 'inj@example.com', variables: { name: 'x\r\nBcc: victim@evil.test' } }],
+        subject: 'Hi {{name}}',
+      }),
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
-    const raw = await http(testApp.url, 'GET', `/v2/messages/${only(messagesOf(res.body)).id}/raw`, { headers: key(tenant.apiKey) });
+    const raw = await http(testApp.url, 'GET', `/v2/messages/${only(messagesOf(res.body)).id}/raw`, {
+      headers: key(tenant.apiKey),
+    });
     assert.doesNotMatch(raw.body as string, /^Bcc:/im);
   });
 
   it('validates reply_to as an address, like from, cc and bcc', async () => {
-    const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ reply_to: 'not an address' }) });
+    const res = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ reply_to: 'not an address' }),
+    });
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.equal(res.body.code, 'VALIDATION_FAILED');
-    assert.deepEqual(res.body.fields.map((f: { path: string }) => f.path), ['reply_to']);
+    assert.deepEqual(
+      res.body.fields.map((f: { path: string }) => f.path),
+      ['reply_to'],
+    );
   });
 
   it('authentication: no key 401 UNAUTHENTICATED, a wrong key 401 INVALID_API_KEY, an admin token is no API key', async () => {
     const none = await http(testApp.url, 'POST', '/v2/messages', { body: basic() });
     assert.equal(none.status, 401);
     assert.equal(none.body.code, 'UNAUTHENTICATED');
-    const wrong = await http(testApp.url, 'POST', '/v2/messages', { headers: key('not-a-real-key-0123456789'), body: basic() });
+    const wrong = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key('not-a-real-key-0123456789'),
+      body: basic(),
+    });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body.code, 'INVALID_API_KEY');
-    const wrongBearer = await http(testApp.url, 'POST', '/v2/messages', { headers: bearer('not-a-real-key-0123456789'), body: basic() });
+    const wrongBearer = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: bearer('not-a-real-key-0123456789'),
+      body: basic(),
+    });
     assert.equal(wrongBearer.status, 401);
     assert.equal(wrongBearer.body.code, 'INVALID_API_KEY');
-    const admin = await http(testApp.url, 'POST', '/v2/messages', { headers: bearer(tenant.adminToken), body: basic() });
+    const admin = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: bearer(tenant.adminToken),
+      body: basic(),
+    });
     assert.equal(admin.status, 401);
     assert.equal(admin.body.code, 'UNAUTHENTICATED');
     const readNone = await http(testApp.url, 'GET', '/v2/messages/1');
@@ -443,20 +592,29 @@ describe('POST /v2/messages: the native send API', () => {
   it('a suspended server gets 403 SERVER_SUSPENDED, with the reason', async () => {
     const s = await createTenant(testApp.app, { domain: 'suspended.test' });
     // suspended before its key is ever used, so no cached answer is in the way
-    const updated = await testApp.app.tenancy.updateServer(systemActor('t'), s.server.id, { suspended: true, suspendedReason: 'unpaid invoice' });
+    const updated = await testApp.app.tenancy.updateServer(systemActor('t'), s.server.id, {
+      suspended: true,
+      suspendedReason: 'unpaid invoice',
+    });
     assert.ok(updated.ok && updated.value.suspended);
     const before = await eventCount(testApp);
-    const res = await http(testApp.url, 'POST', '/v2/messages', { headers: key(s.apiKey), body: basic({ from: 'a@suspended.test' }) });
+    const res = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(s.apiKey),
+      body: basic({ from: 'a@suspended.test' }),
+    });
     assert.equal(res.status, 403, JSON.stringify(res.body));
     assert.equal(res.body.code, 'SERVER_SUSPENDED');
     assert.match(res.body.message, /unpaid invoice/);
     assert.equal(await eventCount(testApp), before);
   });
 
-  it('tenant isolation: another server\'s key and another organization\'s admin get 404; the own organization\'s admin reads it', async () => {
+  it("tenant isolation: another server's key and another organization's admin get 404; the own organization's admin reads it", async () => {
     const a = await createTenant(testApp.app, { domain: 'a-corp.test' });
     const b = await createTenant(testApp.app, { domain: 'b-corp.test' });
-    const sent = await http(testApp.url, 'POST', '/v2/messages', { headers: key(a.apiKey), body: basic({ from: 'x@a-corp.test', to: ['secret@example.com'], subject: 'A only' }) });
+    const sent = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(a.apiKey),
+      body: basic({ from: 'x@a-corp.test', to: ['secret@example.com'], subject: 'A only' }),
+    });
     assert.equal(sent.status, 202);
     const id = only(messagesOf(sent.body)).id;
     const paths = [`/v2/messages/${id}`, `/v2/messages/${id}/history`, `/v2/messages/${id}/raw`];
@@ -479,7 +637,10 @@ describe('POST /v2/messages: the native send API', () => {
     assert.equal(view.body.subject, 'A only');
     assert.equal(view.body.serverId, a.server.id);
 
-    const global = await testApp.app.tenancy.createAdminToken(systemActor('t'), { name: 'global', organizationId: null });
+    const global = await testApp.app.tenancy.createAdminToken(systemActor('t'), {
+      name: 'global',
+      organizationId: null,
+    });
     assert.ok(global.ok);
     const byGlobal = await http(testApp.url, 'GET', `/v2/messages/${id}`, { headers: bearer(global.value.secret) });
     assert.equal(byGlobal.status, 200);
@@ -526,7 +687,10 @@ describe('POST /v2/messages: message size limit', () => {
     const small = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic() });
     assert.equal(small.status, 202, 'a small message fits');
     const before = await eventCount(testApp);
-    const big = await http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ text: 'lorem ipsum '.repeat(400) }) });
+    const big = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(tenant.apiKey),
+      body: basic({ text: 'lorem ipsum '.repeat(400) }),
+    });
     assert.equal(big.status, 413, JSON.stringify(big.body));
     assert.equal(big.body.code, 'MESSAGE_TOO_LARGE');
     assert.match(big.body.message, /the limit is 2048/);
@@ -548,12 +712,20 @@ describe('POST /v2/messages: rate limit', () => {
 
   it('answers 429 RATE_LIMITED with retry-after beyond the per-key rate', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => http(testApp.url, 'POST', '/v2/messages', { headers: key(tenant.apiKey), body: basic({ to: [`r${i}@example.com`] }) })),
+      Array.from({ length: 10 }, (_, i) =>
+        http(testApp.url, 'POST', '/v2/messages', {
+          headers: key(tenant.apiKey),
+          body: basic({ to: [`r${i}@example.com`] }),
+        }),
+      ),
     );
     const statuses = results.map((r) => r.status);
     const limited = results.filter((r) => r.status === 429);
     assert.ok(limited.length >= 4, `some were limited: ${statuses.join(',')}`);
-    assert.ok(statuses.every((s) => s === 202 || s === 429), statuses.join(','));
+    assert.ok(
+      statuses.every((s) => s === 202 || s === 429),
+      statuses.join(','),
+    );
     const accepted = statuses.filter((s) => s === 202).length;
     assert.ok(accepted >= 1 && accepted <= 6, `at most the limit per one-second window: ${statuses.join(',')}`);
     for (const r of limited) {
@@ -565,7 +737,10 @@ describe('POST /v2/messages: rate limit', () => {
     }
     // the limit is per key: another server is not affected by this one's burst
     const other = await createTenant(testApp.app, { domain: 'calm.test' });
-    const calm = await http(testApp.url, 'POST', '/v2/messages', { headers: key(other.apiKey), body: basic({ from: 'a@calm.test' }) });
+    const calm = await http(testApp.url, 'POST', '/v2/messages', {
+      headers: key(other.apiKey),
+      body: basic({ from: 'a@calm.test' }),
+    });
     assert.equal(calm.status, 202, JSON.stringify(calm.body));
   });
 });

@@ -53,7 +53,10 @@ export interface Tenant {
 }
 
 /** An organization with a server, a verified sending domain, credentials and an org admin token. */
-export async function createTenant(app: RunningPostlog, options: { domain?: string; mode?: 'live' | 'development'; ipPool?: string; ed25519?: boolean } = {}): Promise<Tenant> {
+export async function createTenant(
+  app: RunningPostlog,
+  options: { domain?: string; mode?: 'live' | 'development'; ipPool?: string; ed25519?: boolean } = {},
+): Promise<Tenant> {
   const actor = systemActor('test');
   const t = app.tenancy;
   const must = <T>(r: { ok: true; value: T } | { ok: false; error: unknown }): T => {
@@ -61,12 +64,30 @@ export async function createTenant(app: RunningPostlog, options: { domain?: stri
     return r.value;
   };
   const org = must(await t.createOrganization(actor, { name: 'Test org' }));
-  const server = must(await t.createServer(actor, org.id, CreateServer.parse({ name: 'Test server', mode: options.mode ?? 'live', ipPool: options.ipPool ?? null })));
-  must(await t.createDomain(actor, server.id, { name: options.domain ?? 'sender.test', verified: true, ed25519: options.ed25519 ?? false }));
+  const server = must(
+    await t.createServer(
+      actor,
+      org.id,
+      CreateServer.parse({ name: 'Test server', mode: options.mode ?? 'live', ipPool: options.ipPool ?? null }),
+    ),
+  );
+  must(
+    await t.createDomain(actor, server.id, {
+      name: options.domain ?? 'sender.test',
+      verified: true,
+      ed25519: options.ed25519 ?? false,
+    }),
+  );
   const api = must(await t.createCredential(actor, server.id, { kind: 'api', name: 'test' }));
   const smtp = must(await t.createCredential(actor, server.id, { kind: 'smtp', name: 'test' }));
   const admin = must(await t.createAdminToken(actor, { name: 'test', organizationId: org.id }));
-  return { organizationId: org.id, server, apiKey: api.secret, smtp: { username: smtp.credential.identifier, password: smtp.secret }, adminToken: admin.secret };
+  return {
+    organizationId: org.id,
+    server,
+    apiKey: api.secret,
+    smtp: { username: smtp.credential.identifier, password: smtp.secret },
+    adminToken: admin.secret,
+  };
 }
 
 /** JSON over HTTP, as a client would send it. */
@@ -79,7 +100,11 @@ export async function http(
   const res = await fetch(base + path, {
     method,
     headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : options.raw !== undefined ? { body: options.raw } : {}),
+    ...(options.body !== undefined
+      ? { body: JSON.stringify(options.body) }
+      : options.raw !== undefined
+        ? { body: options.raw }
+        : {}),
   });
   const text = await res.text();
   let body: unknown = text;

@@ -22,7 +22,9 @@ export function chdbSkipReason(): string | undefined {
   if (availability === null) {
     const probe = spawnSync('python3', ['-c', 'import chdb'], { encoding: 'utf8' });
     availability =
-      probe.status === 0 ? undefined : `chdb is not importable by python3 (pip install chdb; .ci/run does it): dialect checks skipped. ${(probe.stderr ?? probe.error?.message ?? '').trim().split('\n').at(-1) ?? ''}`;
+      probe.status === 0
+        ? undefined
+        : `chdb is not importable by python3 (pip install chdb; .ci/run does it): dialect checks skipped. ${(probe.stderr ?? probe.error?.message ?? '').trim().split('\n').at(-1) ?? ''}`;
   }
   return availability;
 }
@@ -60,7 +62,18 @@ export async function checkDialect(input: { setup: string[]; queries?: string[] 
   child.stdin.end(JSON.stringify({ setup: input.setup, queries: input.queries ?? [] }));
   const code = await exited;
   const lastLine = stdout.trim().split('\n').at(-1) ?? '';
-  let parsed: { version?: string; unavailable?: string; results?: { phase: 'setup' | 'query'; index: number; ok: boolean; error?: string; rows?: number; output?: string }[] };
+  let parsed: {
+    version?: string;
+    unavailable?: string;
+    results?: {
+      phase: 'setup' | 'query';
+      index: number;
+      ok: boolean;
+      error?: string;
+      rows?: number;
+      output?: string;
+    }[];
+  };
   try {
     parsed = JSON.parse(lastLine);
   } catch {
@@ -68,14 +81,22 @@ export async function checkDialect(input: { setup: string[]; queries?: string[] 
   }
   if (parsed.unavailable) throw new Error(parsed.unavailable);
   const results = parsed.results ?? [];
-  const statementOf = (phase: 'setup' | 'query', index: number) => (phase === 'setup' ? input.setup[index] : input.queries?.[index]) ?? '';
+  const statementOf = (phase: 'setup' | 'query', index: number) =>
+    (phase === 'setup' ? input.setup[index] : input.queries?.[index]) ?? '';
   return {
     version: parsed.version ?? 'unknown',
-    failures: results.filter((r) => !r.ok).map((r) => ({ phase: r.phase, statement: statementOf(r.phase, r.index), error: r.error ?? '' })),
+    failures: results
+      .filter((r) => !r.ok)
+      .map((r) => ({ phase: r.phase, statement: statementOf(r.phase, r.index), error: r.error ?? '' })),
     queryRows: results.filter((r) => r.phase === 'query').map((r) => r.rows ?? 0),
     queryOutputs: results
       .filter((r) => r.phase === 'query')
-      .map((r) => (r.output ?? '').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>)),
+      .map((r) =>
+        (r.output ?? '')
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      ),
   };
 }
 
@@ -84,13 +105,18 @@ export async function checkDialect(input: { setup: string[]; queries?: string[] 
  * session, inserts `rows` into the events table (through the same literal() the server path uses),
  * then runs `queries` against it. Returns chdb's failures; callers assert there are none.
  */
-export async function checkQueriesOnCurrentClickHouse(queries: string[], options: { database?: string; rows?: EventRow[] } = {}): Promise<DialectReport> {
+export async function checkQueriesOnCurrentClickHouse(
+  queries: string[],
+  options: { database?: string; rows?: EventRow[] } = {},
+): Promise<DialectReport> {
   const database = options.database ?? 'postlog';
   const setup = allMigrationStatements(database);
   const rows = options.rows ?? [];
   if (rows.length > 0) {
     const values = rows.map((r) => `(${eventRowColumns.map((c) => literal(r[c])).join(', ')})`).join(',\n');
-    setup.push(`INSERT INTO ${qualified(database, EVENTS_TABLE).text} (${eventRowColumns.join(', ')}) VALUES ${values}`);
+    setup.push(
+      `INSERT INTO ${qualified(database, EVENTS_TABLE).text} (${eventRowColumns.join(', ')}) VALUES ${values}`,
+    );
   }
   return checkDialect({ setup, queries });
 }

@@ -31,7 +31,16 @@ function where(scope: EventQueryScope, types: readonly string[]): SqlFragment {
  * uniqExact(message_id) — computed only for those rows, which keeps the query fast.
  * Rows: { event_type, events, messages }.
  */
-export function funnelQuery(scope: EventQueryScope, types: readonly string[] = ['MessageAccepted', 'MessageDelivered', 'MessageBounced', 'MessageOpened', 'MessageLinkClicked']): SqlFragment {
+export function funnelQuery(
+  scope: EventQueryScope,
+  types: readonly string[] = [
+    'MessageAccepted',
+    'MessageDelivered',
+    'MessageBounced',
+    'MessageOpened',
+    'MessageLinkClicked',
+  ],
+): SqlFragment {
   return sql`SELECT event_type,
       count() AS events,
       if(event_type IN (${join(repeatable)}), uniqExactIf(message_id, event_type IN (${join(repeatable)})), count()) AS messages
@@ -42,7 +51,11 @@ export function funnelQuery(scope: EventQueryScope, types: readonly string[] = [
 }
 
 /** Events per type per hour or day. Rows: { bucket (DateTime text, UTC), event_type, events }. */
-export function timeSeriesQuery(scope: EventQueryScope, interval: 'hour' | 'day', types: readonly string[]): SqlFragment {
+export function timeSeriesQuery(
+  scope: EventQueryScope,
+  interval: 'hour' | 'day',
+  types: readonly string[],
+): SqlFragment {
   const bucket = interval === 'hour' ? raw('toStartOfHour(event_time)') : raw('toStartOfDay(event_time)');
   return sql`SELECT ${bucket} AS bucket, event_type, count() AS events
     FROM ${qualified(scope.database, EVENTS_TABLE)}

@@ -1,5 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -104,7 +115,16 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
   const dir = mkdtempSync(join(tmpdir(), 'postlog-clickhouse-'));
   const [httpPort, tcpPort, interserverPort] = [await freePort(), await freePort(), await freePort()];
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, sub));
-  writeFileSync(join(dir, 'config.xml'), serverConfig(dir, { httpPort, tcpPort, interserverPort, logLevel: options.logLevel ?? 'warning', timezone: options.timezone ?? 'UTC' }));
+  writeFileSync(
+    join(dir, 'config.xml'),
+    serverConfig(dir, {
+      httpPort,
+      tcpPort,
+      interserverPort,
+      logLevel: options.logLevel ?? 'warning',
+      timezone: options.timezone ?? 'UTC',
+    }),
+  );
   writeFileSync(join(dir, 'users.xml'), usersConfig(options.maxMemoryUsage ?? 2_000_000_000, options.password ?? ''));
   const url = `http://127.0.0.1:${httpPort}`;
   const readLog = () =>
@@ -147,13 +167,16 @@ async function startOnce(command: string[], options: ClickHouseServerOptions): P
     for (;;) {
       if (exited) {
         const log = readLog();
-        if (/Address already in use/i.test(log)) throw new PortTakenError(`clickhouse-server ${exited}: a port was taken`);
+        if (/Address already in use/i.test(log))
+          throw new PortTakenError(`clickhouse-server ${exited}: a port was taken`);
         throw new Error(`clickhouse-server ${exited}:\n${log.slice(-4000)}`);
       }
       if (await ping(httpPort)) return Math.round(performance.now() - started);
       if (Date.now() > deadline) {
         await kill();
-        throw new Error(`clickhouse-server did not answer /ping on ${url} within ${timeoutMs} ms:\n${readLog().slice(-4000)}`);
+        throw new Error(
+          `clickhouse-server did not answer /ping on ${url} within ${timeoutMs} ms:\n${readLog().slice(-4000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -211,7 +234,10 @@ function ping(port: number): Promise<boolean> {
 
 const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function serverConfig(dir: string, o: { httpPort: number; tcpPort: number; interserverPort: number; logLevel: string; timezone: string }): string {
+function serverConfig(
+  dir: string,
+  o: { httpPort: number; tcpPort: number; interserverPort: number; logLevel: string; timezone: string },
+): string {
   // Only keys 18.16 knows; caches small, one loopback address, everything under dir.
   return `<?xml version="1.0"?>
 <yandex>

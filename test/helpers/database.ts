@@ -3,7 +3,10 @@ import pg from 'pg';
 import { createLogger, type Logger } from '../../infra/logging/index.js';
 import { createPool, migrate } from '../../infra/postgres/index.js';
 
-export const testLogger: Logger = createLogger({ level: process.env.POSTLOG_TEST_LOG_LEVEL ?? 'silent', format: 'json' });
+export const testLogger: Logger = createLogger({
+  level: process.env.POSTLOG_TEST_LOG_LEVEL ?? 'silent',
+  format: 'json',
+});
 
 export interface TestDatabase {
   url: string;
@@ -20,7 +23,9 @@ function adminUrl(): string {
 }
 
 /** A fresh, migrated database on the test server, dropped again by drop(). */
-export async function createTestDatabase(options: { migrate?: boolean; poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { migrate?: boolean; poolSize?: number } = {},
+): Promise<TestDatabase> {
   const name = `postlog_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();

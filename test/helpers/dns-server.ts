@@ -74,7 +74,10 @@ export async function startDnsServer(zone: DnsZone, fixedPort?: number): Promise
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${output}`);
-    const ok = await probe.resolveMx('probe.invalid').then(() => true, (e: NodeJS.ErrnoException) => e.code !== 'ECONNREFUSED' && e.code !== 'ETIMEOUT');
+    const ok = await probe.resolveMx('probe.invalid').then(
+      () => true,
+      (e: NodeJS.ErrnoException) => e.code !== 'ECONNREFUSED' && e.code !== 'ETIMEOUT',
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`dnsmasq did not answer: ${output}`);
     await new Promise((r) => setTimeout(r, 50));

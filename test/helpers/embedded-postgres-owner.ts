@@ -9,7 +9,11 @@ import { EmbeddedPostgres } from '../../infra/postgres/index.js';
 
 const [dataDir, port] = process.argv.slice(2);
 if (!dataDir || !port) throw new Error('usage: embedded-postgres-owner <dataDir> <port>');
-const server = new EmbeddedPostgres({ dataDir, port: Number(port), logger: createLogger({ level: 'warn', format: 'json', fd: 2 }) });
+const server = new EmbeddedPostgres({
+  dataDir,
+  port: Number(port),
+  logger: createLogger({ level: 'warn', format: 'json', fd: 2 }),
+});
 process.stdout.write(`${await server.start()}\n`);
 // until killed; SIGTERM stops the server first, as Postlog would
 const alive = setInterval(() => undefined, 60_000);

@@ -54,14 +54,25 @@ export async function consumeWithGroup(
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) {
           const headers: Record<string, string> = {};
-          for (const [name, value] of Object.entries(m.headers ?? {})) headers[name] = Array.isArray(value) ? String(value[0]) : String(value);
-          records.push({ topic: batch.topic, partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? null, headers, value: m.value?.toString('utf8') ?? '' });
+          for (const [name, value] of Object.entries(m.headers ?? {}))
+            headers[name] = Array.isArray(value) ? String(value[0]) : String(value);
+          records.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: Number(m.offset),
+            key: m.key?.toString('utf8') ?? null,
+            headers,
+            value: m.value?.toString('utf8') ?? '',
+          });
         }
         if (done(records)) finish();
       },
     });
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
-    if ((await Promise.race([finished, timer])) === 'timeout') throw new Error(`the consumer group got ${records.length} records from ${topics.join(', ')} in ${timeoutMs} ms, not all it waited for`);
+    if ((await Promise.race([finished, timer])) === 'timeout')
+      throw new Error(
+        `the consumer group got ${records.length} records from ${topics.join(', ')} in ${timeoutMs} ms, not all it waited for`,
+      );
     return records;
   } finally {
     await consumer.disconnect();
@@ -71,7 +82,9 @@ export async function consumeWithGroup(
 /** Everything in `topic` right now, read by kcat (-e: exit at the end of every partition). */
 export function consumeWithKcat(kcat: string, bootstrap: string, topic: string): Promise<ConsumedRecord[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(kcat, ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(kcat, ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-J'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -84,10 +97,24 @@ export function consumeWithKcat(kcat: string, bootstrap: string, topic: string):
         .filter((line) => line.trim().length > 0)
         .map((line) => {
           // -J: {"topic":…,"partition":…,"offset":…,"headers":["name","value",…],"key":…,"payload":…}
-          const r = JSON.parse(line) as { topic: string; partition: number; offset: number; headers?: string[] | null; key: string | null; payload: string | null };
+          const r = JSON.parse(line) as {
+            topic: string;
+            partition: number;
+            offset: number;
+            headers?: string[] | null;
+            key: string | null;
+            payload: string | null;
+          };
           const headers: Record<string, string> = {};
           for (let i = 0; i + 1 < (r.headers?.length ?? 0); i += 2) headers[r.headers![i]!] = r.headers![i + 1]!;
-          return { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, headers, value: r.payload ?? '' };
+          return {
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key,
+            headers,
+            value: r.payload ?? '',
+          };
         });
       resolve(records);
     });

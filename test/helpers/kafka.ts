@@ -6,7 +6,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  closeSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -39,10 +49,16 @@ export function ensureKafkaJars(): string {
   if (existsSync(join(libs, `kafka_2.13-${kafkaVersion()}.jar`))) return libs;
   mkdirSync(dirname(libs), { recursive: true });
   const staging = mkdtempSync(join(dirname(libs), 'libs-download-'));
-  const mvn = spawnSync('mvn', ['-q', '-B', '-f', pomPath, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`], { encoding: 'utf8' });
+  const mvn = spawnSync(
+    'mvn',
+    ['-q', '-B', '-f', pomPath, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`],
+    { encoding: 'utf8' },
+  );
   if (mvn.error || mvn.status !== 0) {
     rmSync(staging, { recursive: true, force: true });
-    throw new Error(`fetching the Kafka broker jars with Maven failed (is mvn installed? .ci/run installs it): ${mvn.error?.message ?? ''}${mvn.stdout}${mvn.stderr}`);
+    throw new Error(
+      `fetching the Kafka broker jars with Maven failed (is mvn installed? .ci/run installs it): ${mvn.error?.message ?? ''}${mvn.stdout}${mvn.stderr}`,
+    );
   }
   try {
     renameSync(staging, libs);
@@ -85,7 +101,8 @@ function waitForPort(port: number, deadline: number, isAlive: () => boolean, des
   return new Promise((resolveWait, reject) => {
     const attempt = () => {
       if (!isAlive()) return reject(new Error(`the Kafka broker exited during start-up:\n${describe()}`));
-      if (Date.now() > deadline) return reject(new Error(`the Kafka broker did not listen on ${port} in time:\n${describe()}`));
+      if (Date.now() > deadline)
+        return reject(new Error(`the Kafka broker did not listen on ${port} in time:\n${describe()}`));
       const socket = connect({ host: '127.0.0.1', port }, () => {
         socket.destroy();
         resolveWait();
@@ -110,7 +127,10 @@ export interface KafkaBrokerOptions {
 const oneLine = (pem: string) => pem.trim().replace(/\r?\n/g, '\\n');
 
 /** The secure listener's settings (Kafka reads PEM certificates and keys inline since 2.7). */
-async function secureListener(name: string, secure: NonNullable<KafkaBrokerOptions['secure']>): Promise<{ protocol: string; lines: string[]; caPem?: string }> {
+async function secureListener(
+  name: string,
+  secure: NonNullable<KafkaBrokerOptions['secure']>,
+): Promise<{ protocol: string; lines: string[]; caPem?: string }> {
   const lines: string[] = [];
   let caPem: string | undefined;
   if (secure.tls) {
@@ -118,11 +138,23 @@ async function secureListener(name: string, secure: NonNullable<KafkaBrokerOptio
       keySize: 2048,
       algorithm: 'sha256',
       notAfterDate: new Date(Date.now() + 86_400_000),
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 7, ip: '127.0.0.1' },
+            { type: 2, value: 'localhost' },
+          ],
+        },
+      ],
     });
     const key = createPrivateKey(pems.private).export({ type: 'pkcs8', format: 'pem' }).toString();
     caPem = pems.cert;
-    lines.push(`listener.name.${name}.ssl.keystore.type=PEM`, `listener.name.${name}.ssl.keystore.certificate.chain=${oneLine(pems.cert)}`, `listener.name.${name}.ssl.keystore.key=${oneLine(key)}`);
+    lines.push(
+      `listener.name.${name}.ssl.keystore.type=PEM`,
+      `listener.name.${name}.ssl.keystore.certificate.chain=${oneLine(pems.cert)}`,
+      `listener.name.${name}.ssl.keystore.key=${oneLine(key)}`,
+    );
   }
   if (secure.sasl) {
     const { username, password } = secure.sasl;
@@ -211,10 +243,14 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     ...extra,
   ];
   // KRaft needs its storage formatted once with a cluster id (22 characters of URL-safe base64)
-  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties]), { encoding: 'utf8' });
+  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties]), {
+    encoding: 'utf8',
+  });
   if (format.error || format.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`formatting the Kafka storage failed (is Java 17 installed?): ${format.error?.message ?? ''}${format.stdout}${format.stderr}`);
+    throw new Error(
+      `formatting the Kafka storage failed (is Java 17 installed?): ${format.error?.message ?? ''}${format.stdout}${format.stderr}`,
+    );
   }
 
   let child: ChildProcess | undefined;

@@ -1,5 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -78,16 +87,28 @@ export function startPostfix(o: PostfixOptions): PostfixInstance {
     'default_process_limit = 200',
     'smtpd_client_connection_count_limit = 0',
     'in_flow_delay = 0',
-    ...(o.relayTo ? [`relayhost = [${o.relayTo.host}]:${o.relayTo.port}`, 'smtpd_relay_restrictions = permit_mynetworks, reject'] : []),
+    ...(o.relayTo
+      ? [`relayhost = [${o.relayTo.host}]:${o.relayTo.port}`, 'smtpd_relay_restrictions = permit_mynetworks, reject']
+      : []),
   ];
   if (o.transports) {
-    writeFileSync(join(conf, 'transport'), Object.entries(o.transports).map(([d, t]) => `${d} ${t}`).join('\n') + '\n');
+    writeFileSync(
+      join(conf, 'transport'),
+      `${Object.entries(o.transports)
+        .map(([d, t]) => `${d} ${t}`)
+        .join('\n')}\n`,
+    );
     main.push(`transport_maps = texthash:${join(conf, 'transport')}`);
   }
   if (o.receive) {
     const users = o.receive.users.map((u) => `${u}@${o.receive!.domain} ${o.receive!.domain}/${u}/`).join('\n');
-    writeFileSync(join(conf, 'vmailbox'), users + '\n');
-    writeFileSync(join(conf, 'tempfail'), Object.entries(o.receive.tempfail ?? {}).map(([a, r]) => `${a} ${r}`).join('\n') + '\n');
+    writeFileSync(join(conf, 'vmailbox'), `${users}\n`);
+    writeFileSync(
+      join(conf, 'tempfail'),
+      `${Object.entries(o.receive.tempfail ?? {})
+        .map(([a, r]) => `${a} ${r}`)
+        .join('\n')}\n`,
+    );
     main.push(
       `virtual_mailbox_domains = ${o.receive.domain}`,
       `virtual_mailbox_maps = texthash:${join(conf, 'vmailbox')}`,
@@ -99,7 +120,7 @@ export function startPostfix(o: PostfixOptions): PostfixInstance {
       'unknown_virtual_mailbox_reject_code = 550',
     );
   }
-  writeFileSync(join(conf, 'main.cf'), main.join('\n') + '\n');
+  writeFileSync(join(conf, 'main.cf'), `${main.join('\n')}\n`);
   const run = (...args: string[]) => {
     const r = spawnSync('/usr/sbin/postfix', ['-c', conf, ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`postfix ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);

@@ -40,7 +40,10 @@ export async function baseEnv(dataDir: string, extra: Record<string, string> = {
 }
 
 /** Runs `postlog <args>` and waits for it to exit. */
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

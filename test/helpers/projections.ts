@@ -14,7 +14,12 @@ export async function run(store: EventStore, id: string, command: Parameters<typ
 
 /** Runs a projection (as the projector does) until its checkpoint reaches the head of the log. */
 export async function catchUp(db: TestDatabase, store: EventStore, p: Projection): Promise<void> {
-  const runner = new ProjectionRunner(p, { pool: db.pool, connectionString: db.url, eventStore: store, logger: testLogger });
+  const runner = new ProjectionRunner(p, {
+    pool: db.pool,
+    connectionString: db.url,
+    eventStore: store,
+    logger: testLogger,
+  });
   runner.start();
   try {
     let last: unknown;

@@ -19,15 +19,21 @@ function replyReader(socket: Socket | TLSSocket): () => Promise<string> {
       }
     }
   });
-  return () => (replies.length > 0 ? Promise.resolve(replies.shift()!) : new Promise((resolve) => waiting.push(resolve)));
+  return () =>
+    replies.length > 0 ? Promise.resolve(replies.shift()!) : new Promise((resolve) => waiting.push(resolve));
 }
 
 /**
  * A raw SMTP session on loopback, for bytes a client library would repair: `say` sends a command
  * (or, for DATA's content, bytes as given) and answers the server's next reply.
  */
-export async function smtpSession<T>(o: { port: number; tls: boolean }, run: (say: (line: string | Buffer) => Promise<string>) => Promise<T>): Promise<T> {
-  const socket = o.tls ? tlsConnect({ host: '127.0.0.1', port: o.port, rejectUnauthorized: false }) : netConnect(o.port, '127.0.0.1');
+export async function smtpSession<T>(
+  o: { port: number; tls: boolean },
+  run: (say: (line: string | Buffer) => Promise<string>) => Promise<T>,
+): Promise<T> {
+  const socket = o.tls
+    ? tlsConnect({ host: '127.0.0.1', port: o.port, rejectUnauthorized: false })
+    : netConnect(o.port, '127.0.0.1');
   const next = replyReader(socket);
   try {
     assert.match(await next(), /^220 /);
@@ -41,14 +47,22 @@ export async function smtpSession<T>(o: { port: number; tls: boolean }, run: (sa
 }
 
 /** One message, its DATA bytes exactly as given. Returns the answer to the end of DATA. */
-export async function smtpRaw(o: { port: number; tls: boolean; auth?: { user: string; pass: string }; from: string; to: string; data: Buffer }): Promise<string> {
+export async function smtpRaw(o: {
+  port: number;
+  tls: boolean;
+  auth?: { user: string; pass: string };
+  from: string;
+  to: string;
+  data: Buffer;
+}): Promise<string> {
   return smtpSession(o, async (say) => {
     const expect = async (line: string, pattern: RegExp) => {
       const reply = await say(line);
       assert.match(reply, pattern, `${line} → ${reply}`);
     };
     await expect('EHLO client.test', /^250 /);
-    if (o.auth) await expect(`AUTH PLAIN ${Buffer.from(`\0${o.auth.user}\0${o.auth.pass}`).toString('base64')}`, /^235 /);
+    if (o.auth)
+      await expect(`AUTH PLAIN ${Buffer.from(`\0${o.auth.user}\0${o.auth.pass}`).toString('base64')}`, /^235 /);
     await expect(`MAIL FROM:<${o.from}>`, /^250 /);
     await expect(`RCPT TO:<${o.to}>`, /^250 /);
     await expect('DATA', /^354 /);

@@ -53,14 +53,18 @@ export async function startSmtpSink(
   const received: ReceivedMail[] = [];
   const behaviours = new Map<string, Behaviour>();
   let sessions = 0;
-  const pems = options.tls === false ? undefined : await generate([{ name: 'commonName', value: host }], { keyType: 'ec', algorithm: 'sha256' });
+  const pems =
+    options.tls === false
+      ? undefined
+      : await generate([{ name: 'commonName', value: host }], { keyType: 'ec', algorithm: 'sha256' });
   const server = new SMTPServer({
     ...(pems ? { key: pems.private, cert: pems.cert } : { disabledCommands: ['STARTTLS'] }),
     authOptional: !options.auth,
     allowInsecureAuth: true,
     disabledCommands: [...(options.auth ? [] : ['AUTH']), ...(pems ? [] : ['STARTTLS'])],
     onAuth(auth, _session, callback) {
-      if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) return callback(null, { user: auth.username });
+      if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass)
+        return callback(null, { user: auth.username });
       callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 }));
     },
     size: 50 * 1024 * 1024,
@@ -68,7 +72,8 @@ export async function startSmtpSink(
     disableReverseLookup: true,
     onConnect(_session, callback) {
       sessions++;
-      if (options.greeting421?.()) return callback(Object.assign(new Error('Too many connections, try again later'), { responseCode: 421 }));
+      if (options.greeting421?.())
+        return callback(Object.assign(new Error('Too many connections, try again later'), { responseCode: 421 }));
       callback();
     },
     onRcptTo(address, _session, callback) {
@@ -93,11 +98,17 @@ export async function startSmtpSink(
           await new Promise((r) => setTimeout(r, options.replyDelayMs));
           // a client that vanished before our answer never learnt the message was taken: a real
           // server would still deliver it, but then no MTA can avoid a duplicate, so it is not counted
-          const conn = [...(server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroyed: boolean } }> }).connections].find((c) => c.session.id === session.id);
+          const conn = [
+            ...(
+              server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroyed: boolean } }> }
+            ).connections,
+          ].find((c) => c.session.id === session.id);
           if (!conn || conn._socket.destroyed) return;
         }
         if (drop) {
-          const socket = (server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroy(): void } }> }).connections;
+          const socket = (
+            server as unknown as { connections: Set<{ session: SMTPServerSession; _socket: { destroy(): void } }> }
+          ).connections;
           for (const c of socket) if (c.session.id === session.id) c._socket.destroy();
           return;
         }
@@ -111,7 +122,11 @@ export async function startSmtpSink(
           remoteAddress: session.remoteAddress,
           ehlo: session.hostNameAppearsAs,
           ...bodyParameter(session),
-          ...(session.secure ? { tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS' } : {}),
+          ...(session.secure
+            ? {
+                tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS',
+              }
+            : {}),
         });
         callback(null, 'Message queued as test');
       });

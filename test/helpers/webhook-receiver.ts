@@ -42,7 +42,9 @@ export async function startWebhookReceiver(host = '127.0.0.1'): Promise<WebhookR
       const hook = { headers: req.headers, body, json, at: performance.now() };
       const status = receiver.respond(hook);
       receiver.received.push({ ...hook, answered: status });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `failing on purpose (${status})`);
+      res
+        .writeHead(status, { 'content-type': 'text/plain' })
+        .end(status < 300 ? 'ok' : `failing on purpose (${status})`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));

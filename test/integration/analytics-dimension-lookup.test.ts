@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore, type RecordedEvent } from '../../infra/event-store/index.js';
-import { analyticsRowOf, decodeMessageEvent, isAnalyticsEvent, messageIdOfStream, type AnalyticsRow, type MessageDimensions } from '../../projections/analytics/analytics-row.js';
+import {
+  analyticsRowOf,
+  decodeMessageEvent,
+  isAnalyticsEvent,
+  messageIdOfStream,
+  type AnalyticsRow,
+  type MessageDimensions,
+} from '../../projections/analytics/analytics-row.js';
 import { DimensionLookup } from '../../projections/analytics/dimension-lookup.js';
 import { writeTheLog } from '../contract/analytics-reports.contract.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
@@ -29,11 +36,19 @@ describe('dimension lookup of the ClickHouse sink: the same rows whatever its ca
     await db.drop();
   });
 
-  for (const [batch, cache] of [[1, 1], [3, 2], [7, 1000], [100, 1]] as const) {
+  for (const [batch, cache] of [
+    [1, 1],
+    [3, 2],
+    [7, 1000],
+    [100, 1],
+  ] as const) {
     it(`batches of ${batch}, a cache of ${cache} message(s)`, async () => {
       let hits = 0;
       let misses = 0;
-      const lookup = new DimensionLookup(store, { maxMessages: cache, onLookups: (h, m) => ((hits += h), (misses += m)) });
+      const lookup = new DimensionLookup(store, {
+        maxMessages: cache,
+        onLookups: (h, m) => ((hits += h), (misses += m)),
+      });
       const rows: AnalyticsRow[] = [];
       for (let i = 0; i < events.length; i += batch) rows.push(...(await lookup.flatten(events.slice(i, i + batch))));
       assert.deepEqual(rows, expected);
@@ -42,7 +57,7 @@ describe('dimension lookup of the ClickHouse sink: the same rows whatever its ca
     });
   }
 
-  it('only the event types analytics reads (the projection\'s filter), in batches of 4 with a cache of 1', async () => {
+  it("only the event types analytics reads (the projection's filter), in batches of 4 with a cache of 1", async () => {
     const lookup = new DimensionLookup(store, { maxMessages: 1 });
     const relevant = events.filter((e) => isAnalyticsEvent(e.type));
     assert.ok(relevant.length < events.length);
@@ -56,7 +71,10 @@ describe('dimension lookup of the ClickHouse sink: the same rows whatever its ca
     const all = await lookup.flatten(events);
     const tail = events.slice(10);
     const again = await lookup.flatten(tail);
-    assert.deepEqual(again, expected.filter((r) => tail.some((e) => e.eventId === r.event_id)));
+    assert.deepEqual(
+      again,
+      expected.filter((r) => tail.some((e) => e.eventId === r.event_id)),
+    );
     assert.deepEqual(all, expected);
   });
 });

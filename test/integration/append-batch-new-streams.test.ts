@@ -25,8 +25,22 @@ describe('group commit: batches that create streams', () => {
 
   let n = 0;
   const stream = () => `batch-${process.pid}-${n++}`;
-  const request = (streamId: string, types: string[], expected: ExpectedRevision = 'no_stream', eventIds?: string[]): PreparedAppend => {
-    const parsed = prepare({ streamId, expected, events: types.map((type, i) => ({ type, data: { i }, metadata: { correlationId: 'c', actor: 't' }, ...(eventIds ? { eventId: eventIds[i] } : {}) })) });
+  const request = (
+    streamId: string,
+    types: string[],
+    expected: ExpectedRevision = 'no_stream',
+    eventIds?: string[],
+  ): PreparedAppend => {
+    const parsed = prepare({
+      streamId,
+      expected,
+      events: types.map((type, i) => ({
+        type,
+        data: { i },
+        metadata: { correlationId: 'c', actor: 't' },
+        ...(eventIds ? { eventId: eventIds[i] } : {}),
+      })),
+    });
     assert.ok(parsed.ok);
     return { streamId, expected, events: parsed.value };
   };
@@ -39,24 +53,55 @@ describe('group commit: batches that create streams', () => {
     }
   };
   const events = async (streamId: string) =>
-    (await pool.query<{ revision: string; type: string; position: string }>('SELECT revision, type, position FROM events WHERE stream_id = $1 ORDER BY revision', [streamId])).rows;
-  const streamRow = async (streamId: string) => (await pool.query<{ revision: number }>('SELECT revision FROM streams WHERE stream_id = $1', [streamId])).rows[0]?.revision;
+    (
+      await pool.query<{ revision: string; type: string; position: string }>(
+        'SELECT revision, type, position FROM events WHERE stream_id = $1 ORDER BY revision',
+        [streamId],
+      )
+    ).rows;
+  const streamRow = async (streamId: string) =>
+    (await pool.query<{ revision: number }>('SELECT revision FROM streams WHERE stream_id = $1', [streamId])).rows[0]
+      ?.revision;
 
   it('writes new streams of different lengths with their revisions, positions in request order', async () => {
     const streams = [stream(), stream(), stream()];
-    const outcomes = await batch([request(streams[0]!, ['A', 'B']), request(streams[1]!, ['C']), request(streams[2]!, ['D', 'E', 'F'])]);
-    assert.deepEqual(outcomes.map((o) => o.ok && o.value.nextExpectedRevision), [1, 0, 2]);
+    const outcomes = await batch([
+      request(streams[0]!, ['A', 'B']),
+      request(streams[1]!, ['C']),
+      request(streams[2]!, ['D', 'E', 'F']),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok && o.value.nextExpectedRevision),
+      [1, 0, 2],
+    );
     assert.ok(outcomes.every((o) => o.ok && !o.value.idempotent && o.value.checkpoint !== ''));
     const written = await Promise.all(streams.map(events));
-    assert.deepEqual(written.map((rows) => rows.map((r) => [Number(r.revision), r.type])), [
-      [[0, 'A'], [1, 'B']],
-      [[0, 'C']],
-      [[0, 'D'], [1, 'E'], [2, 'F']],
-    ]);
+    assert.deepEqual(
+      written.map((rows) => rows.map((r) => [Number(r.revision), r.type])),
+      [
+        [
+          [0, 'A'],
+          [1, 'B'],
+        ],
+        [[0, 'C']],
+        [
+          [0, 'D'],
+          [1, 'E'],
+          [2, 'F'],
+        ],
+      ],
+    );
     const positions = written.flat().map((r) => Number(r.position));
-    assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'positions follow the order of the request');
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => a - b),
+      'positions follow the order of the request',
+    );
     // each outcome's position is its last event's
-    assert.deepEqual(outcomes.map((o) => o.ok && o.value.position), written.map((rows) => Number(rows.at(-1)!.position)));
+    assert.deepEqual(
+      outcomes.map((o) => o.ok && o.value.position),
+      written.map((rows) => Number(rows.at(-1)!.position)),
+    );
     assert.deepEqual(await Promise.all(streams.map(streamRow)), [1, 0, 2]);
   });
 
@@ -64,13 +109,29 @@ describe('group commit: batches that create streams', () => {
     const existing = stream();
     assert.ok((await batch([request(existing, ['Old'])]))[0]!.ok);
     const fresh = [stream(), stream()];
-    const outcomes = await batch([request(fresh[0]!, ['A', 'B']), request(existing, ['New']), request(fresh[1]!, ['C'])]);
-    assert.deepEqual(outcomes.map((o) => o.ok), [true, false, true]);
-    assert.deepEqual(!outcomes[1]!.ok && [outcomes[1]!.error.code, (outcomes[1]!.error as { actual?: unknown }).actual], ['WRONG_EXPECTED_REVISION', 0]);
-    assert.deepEqual(outcomes.map((o) => o.ok && o.value.nextExpectedRevision), [1, false, 0]);
-    assert.deepEqual((await events(existing)).map((r) => r.type), ['Old']);
+    const outcomes = await batch([
+      request(fresh[0]!, ['A', 'B']),
+      request(existing, ['New']),
+      request(fresh[1]!, ['C']),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [true, false, true],
+    );
+    assert.deepEqual(
+      !outcomes[1]!.ok && [outcomes[1]!.error.code, (outcomes[1]!.error as { actual?: unknown }).actual],
+      ['WRONG_EXPECTED_REVISION', 0],
+    );
+    assert.deepEqual(
+      outcomes.map((o) => o.ok && o.value.nextExpectedRevision),
+      [1, false, 0],
+    );
+    assert.deepEqual(
+      (await events(existing)).map((r) => r.type),
+      ['Old'],
+    );
     assert.deepEqual(await Promise.all([...fresh, existing].map(streamRow)), [1, 0, 0]);
-    assert.equal((await pool.query("SELECT count(*)::int AS c FROM streams WHERE revision = -1")).rows[0].c, 0);
+    assert.equal((await pool.query('SELECT count(*)::int AS c FROM streams WHERE revision = -1')).rows[0].c, 0);
   });
 
   it('atomic: one stream that exists rolls back the new ones too', async () => {
@@ -78,7 +139,10 @@ describe('group commit: batches that create streams', () => {
     await batch([request(existing, ['Old'])]);
     const fresh = stream();
     const outcomes = await batch([request(fresh, ['A']), request(existing, ['New'])], true);
-    assert.deepEqual(outcomes.map((o) => o.ok), [false, false]);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [false, false],
+    );
     assert.deepEqual(await events(fresh), []);
     assert.equal(await streamRow(fresh), undefined);
   });
@@ -86,8 +150,14 @@ describe('group commit: batches that create streams', () => {
   it('one stream named twice: the first append writes, the second finds it made', async () => {
     const s = stream();
     const outcomes = await batch([request(s, ['A']), request(s, ['B'])]);
-    assert.deepEqual(outcomes.map((o) => o.ok), [true, false]);
-    assert.deepEqual((await events(s)).map((r) => r.type), ['A']);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [true, false],
+    );
+    assert.deepEqual(
+      (await events(s)).map((r) => r.type),
+      ['A'],
+    );
   });
 
   it('a retried batch (event ids seen before) is idempotent, and new streams beside it are still written', async () => {
@@ -97,7 +167,11 @@ describe('group commit: batches that create streams', () => {
     assert.ok(first[0]!.ok);
     const fresh = stream();
     const retry = await batch([request(s, ['A', 'B'], 'no_stream', ids), request(fresh, ['C'])]);
-    assert.ok(retry[0]!.ok && retry[0]!.value.idempotent && retry[0]!.value.position === (first[0]!.ok && first[0]!.value.position));
+    assert.ok(
+      retry[0]!.ok &&
+        retry[0]!.value.idempotent &&
+        retry[0]!.value.position === (first[0]!.ok && first[0]!.value.position),
+    );
     assert.ok(retry[1]!.ok && !retry[1]!.value.idempotent);
     assert.equal((await events(s)).length, 2);
   });
@@ -111,13 +185,19 @@ describe('group commit: batches that create streams', () => {
     try {
       await b.query('BEGIN');
       const bOut = await appendBatch(b, [request(contended, ['B'], 5), request(other, ['B'], 'no_stream', [x])]);
-      assert.deepEqual(bOut.map((o) => o.ok), [false, true]);
+      assert.deepEqual(
+        bOut.map((o) => o.ok),
+        [false, true],
+      );
       // A waits on B's row for the contended stream, then finds X taken
       const a = batch([request(s, ['A'], 'no_stream', [x]), request(contended, ['A'])]);
       await new Promise((r) => setTimeout(r, 200));
       await b.query('COMMIT');
       const aOut = await a;
-      assert.deepEqual(!aOut[0]!.ok && [aOut[0]!.error.code, (aOut[0]!.error as { eventId?: string }).eventId], ['DUPLICATE_EVENT_ID', x]);
+      assert.deepEqual(!aOut[0]!.ok && [aOut[0]!.error.code, (aOut[0]!.error as { eventId?: string }).eventId], [
+        'DUPLICATE_EVENT_ID',
+        x,
+      ]);
       assert.ok(aOut[1]!.ok && aOut[1]!.value.nextExpectedRevision === 0);
       assert.deepEqual(await events(s), []);
     } finally {
@@ -128,9 +208,16 @@ describe('group commit: batches that create streams', () => {
   it('concurrent batches creating overlapping streams: each stream gets exactly one creator', async () => {
     for (let round = 0; round < 20; round++) {
       const [a, shared, b] = [stream(), stream(), stream()];
-      const [left, right] = await Promise.all([batch([request(a, ['L']), request(shared, ['L'])]), batch([request(shared, ['R']), request(b, ['R'])])]);
+      const [left, right] = await Promise.all([
+        batch([request(a, ['L']), request(shared, ['L'])]),
+        batch([request(shared, ['R']), request(b, ['R'])]),
+      ]);
       assert.ok(left[0]!.ok && right[1]!.ok, `round ${round}: the streams only one side creates are written`);
-      assert.equal([left[1]!, right[0]!].filter((o) => o.ok).length, 1, `round ${round}: exactly one creator of the shared stream`);
+      assert.equal(
+        [left[1]!, right[0]!].filter((o) => o.ok).length,
+        1,
+        `round ${round}: exactly one creator of the shared stream`,
+      );
       assert.equal((await events(shared)).length, 1);
     }
   });

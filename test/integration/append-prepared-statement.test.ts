@@ -24,7 +24,12 @@ describe('PostgreSQL appends: a prepared statement the server dropped', () => {
     await db.drop();
   });
 
-  const append = (stream: string) => store.append(stream, [{ type: 'Noted', schemaVersion: 1, data: {}, metadata: { correlationId: 'c', actor: 't' } }], 'no_stream');
+  const append = (stream: string) =>
+    store.append(
+      stream,
+      [{ type: 'Noted', schemaVersion: 1, data: {}, metadata: { correlationId: 'c', actor: 't' } }],
+      'no_stream',
+    );
 
   it('goes again on a new connection, and the event is written once', async () => {
     assert.ok((await append('prepared-1')).ok);

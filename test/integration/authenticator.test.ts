@@ -64,11 +64,15 @@ describe('API key and admin token cache', () => {
   it('a failed look-up fails its waiters and is tried again by the next request', async () => {
     let fail = true;
     const store = {
-      authenticateApiKey: (key: string) => (fail ? Promise.reject(new Error('database unavailable')) : t.app.tenancy.authenticateApiKey(key)),
+      authenticateApiKey: (key: string) =>
+        fail ? Promise.reject(new Error('database unavailable')) : t.app.tenancy.authenticateApiKey(key),
     } as unknown as TenancyStore;
     const auth = new Authenticator(store, 60_000);
     const results = await Promise.allSettled([auth.server(tenant.apiKey), auth.server(tenant.apiKey)]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
     fail = false;
     assert.equal((await auth.server(tenant.apiKey))?.id, tenant.server.id);
   });

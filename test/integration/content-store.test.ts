@@ -18,13 +18,21 @@ describe('content store (PostgreSQL)', () => {
 
   it('stores bodies written at the same time (one packed statement) byte for byte, each once', async () => {
     const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const bodies = [Buffer.from('Subject: hi\r\n\r\nhello'), every, Buffer.alloc(0), randomBytes(1024 * 1024), Buffer.from('Subject: hi\r\n\r\nhello'), randomBytes(3000)];
+    const bodies = [
+      Buffer.from('Subject: hi\r\n\r\nhello'),
+      every,
+      Buffer.alloc(0),
+      randomBytes(1024 * 1024),
+      Buffer.from('Subject: hi\r\n\r\nhello'),
+      randomBytes(3000),
+    ];
     // concurrent calls share one batch of the micro-batcher
     const hashes = await Promise.all(bodies.map((b) => store.put(b)));
     assert.deepEqual(hashes, bodies.map(contentHash));
     const stored = await store.getMany(hashes);
     assert.equal(stored.size, 5, 'the repeated body is stored once');
-    for (const b of bodies) assert.ok(stored.get(contentHash(b))!.equals(b), `body of ${b.length} bytes comes back unchanged`);
+    for (const b of bodies)
+      assert.ok(stored.get(contentHash(b))!.equals(b), `body of ${b.length} bytes comes back unchanged`);
     const { rows } = await db.pool.query<{ sha256: string; size: number }>('SELECT sha256, size FROM contents');
     for (const r of rows) assert.equal(r.size, stored.get(r.sha256)!.length);
   });
@@ -46,15 +54,24 @@ describe('content store (PostgreSQL)', () => {
       const failures: string[] = [];
       // (in arrival order, the writes deadlocked in about one round of four)
       for (let round = 0; round < 30; round++) {
-        await db.pool.query("UPDATE contents SET created_at = now() - interval '2 hours' WHERE sha256 = ANY($1::text[])", [hashes]);
+        await db.pool.query(
+          "UPDATE contents SET created_at = now() - interval '2 hours' WHERE sha256 = ANY($1::text[])",
+          [hashes],
+        );
         const results = await Promise.allSettled([
           a.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [hashes, bodies]),
-          b.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [[...hashes].reverse(), [...bodies].reverse()]),
+          b.query('SELECT postlog_put_contents($1::text[], $2::bytea[])', [
+            [...hashes].reverse(),
+            [...bodies].reverse(),
+          ]),
         ]);
         for (const r of results) if (r.status === 'rejected') failures.push((r.reason as Error).message);
       }
       assert.deepEqual(failures, []);
-      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM contents WHERE sha256 = ANY($1::text[]) AND created_at > now() - interval '1 minute'`, [hashes]);
+      const { rows } = await db.pool.query(
+        `SELECT count(*)::int AS n FROM contents WHERE sha256 = ANY($1::text[]) AND created_at > now() - interval '1 minute'`,
+        [hashes],
+      );
       assert.equal(rows[0].n, hashes.length);
     } finally {
       await a.end();
@@ -82,7 +99,10 @@ describe('content store (PostgreSQL)', () => {
     // a compressible 6 KB body stays in the row as it is: no TOAST pointer, no compression
     const text = Buffer.from('Lorem ipsum dolor sit amet.\r\n'.repeat(200));
     const hash = await store.put(text);
-    const stored = await db.pool.query<{ size: number; compressed: string | null }>('SELECT pg_column_size(body) AS size, pg_column_compression(body) AS compressed FROM contents WHERE sha256 = $1', [hash]);
+    const stored = await db.pool.query<{ size: number; compressed: string | null }>(
+      'SELECT pg_column_size(body) AS size, pg_column_compression(body) AS compressed FROM contents WHERE sha256 = $1',
+      [hash],
+    );
     assert.equal(stored.rows[0]!.compressed, null);
     assert.ok(stored.rows[0]!.size >= text.length);
   });
@@ -98,7 +118,10 @@ describe('binary COPY reader', () => {
   });
 
   it('returns each field as its bytes, NULL as null, with any number of rows', async () => {
-    const rows = await copyRowsBinary(db.pool, "SELECT 'é'::text, NULL::bytea, decode('00ff0d0a', 'hex') UNION ALL SELECT '', decode('', 'hex'), NULL");
+    const rows = await copyRowsBinary(
+      db.pool,
+      "SELECT 'é'::text, NULL::bytea, decode('00ff0d0a', 'hex') UNION ALL SELECT '', decode('', 'hex'), NULL",
+    );
     assert.deepEqual(
       rows.map((r) => r.map((f) => (f === null ? null : f.toString('hex')))),
       [
@@ -111,7 +134,11 @@ describe('binary COPY reader', () => {
 
   it('rejects data that is not a whole binary COPY, and a failed COPY leaves the pool usable', async () => {
     // signature, flags and extension length, one row with one 3-byte field, trailer
-    const whole = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8), Buffer.from([0, 1, 0, 0, 0, 3, 97, 98, 99, 0xff, 0xff])]);
+    const whole = Buffer.concat([
+      Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'),
+      Buffer.alloc(8),
+      Buffer.from([0, 1, 0, 0, 0, 3, 97, 98, 99, 0xff, 0xff]),
+    ]);
     assert.deepEqual(parseBinaryCopy(whole), [[Buffer.from('abc')]]);
     assert.throws(() => parseBinaryCopy(whole.subarray(0, whole.length - 2)), /without a trailer/);
     assert.throws(() => parseBinaryCopy(whole.subarray(0, whole.length - 4)), /truncated field/);

@@ -26,7 +26,11 @@ describe('delivery queue leases', () => {
 
   let next = 1;
   /** Queue rows due `dueSeconds` from now (null: held); returns their ids in order. */
-  const enqueue = async (count: number, dueSeconds: number | null = -60, extra: { owner?: string; leaseSeconds?: number } = {}) => {
+  const enqueue = async (
+    count: number,
+    dueSeconds: number | null = -60,
+    extra: { owner?: string; leaseSeconds?: number } = {},
+  ) => {
     const ids = Array.from({ length: count }, () => next++);
     await pool.query(
       `INSERT INTO delivery_queue (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, lease_owner, lease_until)
@@ -65,7 +69,9 @@ describe('delivery queue leases', () => {
     const leased = await b.lease(10, 600);
     assert.deepEqual(ids(leased), [...expired, ...first, ...last]);
     assert.ok(!ids(leased).some((id) => live.includes(id)));
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM delivery_queue WHERE lease_owner = 'worker-b' AND lease_until > now() + interval '500 seconds'");
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM delivery_queue WHERE lease_owner = 'worker-b' AND lease_until > now() + interval '500 seconds'",
+    );
     assert.equal(rows[0]!.n, 4, 'each taken row carries the new lease');
     assert.deepEqual(ids(await b.lease(1, 600)), [], 'nothing is left');
   });
@@ -109,7 +115,10 @@ describe('delivery queue leases', () => {
 
   it('refuses a lease without a deadline (it could never be taken again)', async () => {
     const [id] = await enqueue(1);
-    await assert.rejects(pool.query("UPDATE delivery_queue SET lease_owner = 'w', lease_until = NULL WHERE message_id = $1", [id]), /delivery_queue_lease_has_deadline/);
+    await assert.rejects(
+      pool.query("UPDATE delivery_queue SET lease_owner = 'w', lease_until = NULL WHERE message_id = $1", [id]),
+      /delivery_queue_lease_has_deadline/,
+    );
   });
 
   it('concurrent leases share out the due messages without overlap', async () => {
@@ -136,7 +145,13 @@ describe('delivery queue leases', () => {
     const onNotice = (n: { message?: string }) => plans.push(n.message ?? '');
     client.on('notice', onNotice);
     try {
-      for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on', 'SET auto_explain.log_analyze = on', 'SET client_min_messages = log']) {
+      for (const setting of [
+        "LOAD 'auto_explain'",
+        'SET auto_explain.log_min_duration = 0',
+        'SET auto_explain.log_nested_statements = on',
+        'SET auto_explain.log_analyze = on',
+        'SET client_min_messages = log',
+      ]) {
         await client.query(setting);
       }
       await client.query('BEGIN');
@@ -148,8 +163,13 @@ describe('delivery queue leases', () => {
     }
     const leases = plans.filter((p) => p.includes('UPDATE delivery_queue q')).join('\n');
     const removed = [...leases.matchAll(/Rows Removed by Filter: (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-    const scans = [...leases.matchAll(/Index Scan using (\w+) on delivery_queue(?: \w+)?\s+\(.*?rows=(\d+)(?:\.\d+)? loops=/g)].map((m) => ({ index: m[1]!, rows: Number(m[2]) }));
-    assert.ok(scans.some((s) => s.index === 'delivery_queue_waiting') && scans.some((s) => s.index === 'delivery_queue_free'), `both halves read their index:\n${leases}`);
+    const scans = [
+      ...leases.matchAll(/Index Scan using (\w+) on delivery_queue(?: \w+)?\s+\(.*?rows=(\d+)(?:\.\d+)? loops=/g),
+    ].map((m) => ({ index: m[1]!, rows: Number(m[2]) }));
+    assert.ok(
+      scans.some((s) => s.index === 'delivery_queue_waiting') && scans.some((s) => s.index === 'delivery_queue_free'),
+      `both halves read their index:\n${leases}`,
+    );
     assert.ok(removed < 10 && scans.every((s) => s.rows <= 10), `one lease of 10 read more than it took:\n${leases}`);
   });
 });

@@ -16,7 +16,10 @@ import { tempDataDir } from '../helpers/postlog-process.js';
 const ownerScript = resolve(dirname(fileURLToPath(import.meta.url)), '../helpers/embedded-postgres-owner.js');
 
 /** A logger whose JSON lines the test can read. */
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: () => { msg: string; [k: string]: unknown }[] } {
+function capturingLogger(): {
+  logger: ReturnType<typeof createLogger>;
+  lines: () => { msg: string; [k: string]: unknown }[];
+} {
   let text = '';
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -24,7 +27,14 @@ function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: ()
       done();
     },
   });
-  return { logger: createLogger({ level: 'info', format: 'json', destination }), lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    logger: createLogger({ level: 'info', format: 'json', destination }),
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -38,7 +48,11 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, para
 }
 
 /** A process that owns the server on dataDir; resolves with the server's URL once it accepts connections. */
-async function startOwner(dataDir: string, port: number, children: ChildProcess[]): Promise<{ child: ChildProcess; url: string }> {
+async function startOwner(
+  dataDir: string,
+  port: number,
+  children: ChildProcess[],
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [ownerScript, dataDir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
@@ -49,13 +63,20 @@ async function startOwner(dataDir: string, port: number, children: ChildProcess[
       out += d;
       if (out.includes('\n')) resolveUrl(out.trim());
     });
-    child.once('exit', (code) => reject(new Error(`the owner process exited (${code}) before its server was up:\n${err}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the owner process exited (${code}) before its server was up:\n${err}`)),
+    );
   });
   return { child, url };
 }
 
 /** Until the PID no longer runs: a zombie counts as stopped (nobody may have reaped it yet, and that is the point). */
-const stopped = (pid: number) => eventually(async () => (processState(pid) === 'running' ? undefined : true), () => `PID ${pid} still runs`, { timeoutMs: 10_000, intervalMs: 10 });
+const stopped = (pid: number) =>
+  eventually(
+    async () => (processState(pid) === 'running' ? undefined : true),
+    () => `PID ${pid} still runs`,
+    { timeoutMs: 10_000, intervalMs: 10 },
+  );
 
 describe('the embedded PostgreSQL after a kill -9', () => {
   const dirs: string[] = [];
@@ -63,7 +84,11 @@ describe('the embedded PostgreSQL after a kill -9', () => {
   const servers: EmbeddedPostgres[] = [];
   after(async () => {
     // an owner still running stops its server (a test failed half-way): no server outlives its data dir
-    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGTERM')))));
+    await Promise.all(
+      children
+        .filter((c) => c.exitCode === null && c.signalCode === null)
+        .map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGTERM')))),
+    );
     for (const s of servers) await s.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -108,10 +133,23 @@ describe('the embedded PostgreSQL after a kill -9', () => {
     const guest = new EmbeddedPostgres({ dataDir, port, logger });
     servers.push(guest);
     const url = await guest.start();
-    assert.equal(guest.owned, false, 'the owner keeps the server: a guest never starts one of its own while the owner runs');
-    assert.equal((await query<{ one: number }>(url, 'SELECT 1 AS one'))[0]!.one, 1, 'ready to use once start() returns');
+    assert.equal(
+      guest.owned,
+      false,
+      'the owner keeps the server: a guest never starts one of its own while the owner runs',
+    );
+    assert.equal(
+      (await query<{ one: number }>(url, 'SELECT 1 AS one'))[0]!.one,
+      1,
+      'ready to use once start() returns',
+    );
     assert.notEqual(readPostmasterLock(join(dataDir, 'pg'))!.pid, pgPid);
-    assert.ok(lines().some((l) => l.msg.startsWith('the embedded PostgreSQL is down; waiting for the Postlog process that runs it')), JSON.stringify(lines()));
+    assert.ok(
+      lines().some((l) =>
+        l.msg.startsWith('the embedded PostgreSQL is down; waiting for the Postlog process that runs it'),
+      ),
+      JSON.stringify(lines()),
+    );
     owner.child.kill('SIGTERM');
     await new Promise((r) => owner.child.once('exit', r));
     assert.equal(readPostmasterLock(join(dataDir, 'pg')), undefined, 'the owner stopped its server');
@@ -130,7 +168,11 @@ describe('the embedded PostgreSQL after a kill -9', () => {
       await query(url, 'INSERT INTO committed VALUES ($1)', [round]);
       const pgPid = readPostmasterLock(join(dataDir, 'pg'))!.pid;
       process.kill(pgPid, 'SIGKILL');
-      await eventually(async () => (restarts().length === round ? true : undefined), () => `restarts logged: ${JSON.stringify(lines().slice(-5))}`, { timeoutMs: 30_000 });
+      await eventually(
+        async () => (restarts().length === round ? true : undefined),
+        () => `restarts logged: ${JSON.stringify(lines().slice(-5))}`,
+        { timeoutMs: 30_000 },
+      );
       // the same URL: the pools of the process reconnect to the new server by themselves
       const rows = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM committed');
       assert.equal(rows[0]!.n, round, 'every committed row is there');
@@ -139,7 +181,10 @@ describe('the embedded PostgreSQL after a kill -9', () => {
     assert.equal(deaths.length, 3, JSON.stringify(lines()));
     assert.equal(deaths[0]!.signal, 'SIGKILL');
     // the first restart comes at once; a server that keeps dying is restarted less and less often
-    assert.deepEqual(deaths.map((d) => d.restartInMs), [0, 1000, 2000]);
+    assert.deepEqual(
+      deaths.map((d) => d.restartInMs),
+      [0, 1000, 2000],
+    );
     assert.ok(restarts().every((r) => typeof r.downMs === 'number' && typeof r.pgPid === 'number'));
 
     // a server stopped on purpose is not started again

@@ -18,7 +18,7 @@ const url = process.env.POSTLOG_ESDB_URL;
 const SKIP_REASON =
   'skipped: POSTLOG_ESDB_URL is not set; no EventStoreDB/KurrentDB server can be installed on this machine ' +
   '(none of the package registries reachable here ships one, and Docker cannot run here). ' +
-  'The adapter\'s mapping logic is covered by test/unit/esdb-mapping.test.ts; run this contract against a server with ' +
+  "The adapter's mapping logic is covered by test/unit/esdb-mapping.test.ts; run this contract against a server with " +
   "POSTLOG_ESDB_URL='kurrentdb://127.0.0.1:2113?tls=false' npm test -- esdb-event-store";
 
 if (!url) {
@@ -34,8 +34,15 @@ if (!url) {
     };
     const store = make();
     // servers before KurrentDB 25.1 have no multi-stream append: the contract then checks the refusal
-    const probe = await store.appendMany(['a', 'b'].map((x) => ({ streamId: `probe-${randomUUID()}-${x}`, events: [{ type: 'Probe', data: {} }], expected: 'no_stream' as const })));
-    if (!probe.ok && probe.error.code !== 'ATOMIC_APPEND_UNSUPPORTED') throw new Error(`the multi-stream append probe failed: ${JSON.stringify(probe.error)}`);
+    const probe = await store.appendMany(
+      ['a', 'b'].map((x) => ({
+        streamId: `probe-${randomUUID()}-${x}`,
+        events: [{ type: 'Probe', data: {} }],
+        expected: 'no_stream' as const,
+      })),
+    );
+    if (!probe.ok && probe.error.code !== 'ATOMIC_APPEND_UNSUPPORTED')
+      throw new Error(`the multi-stream append probe failed: ${JSON.stringify(probe.error)}`);
     let second: EsdbEventStore | undefined;
     return {
       store,

@@ -38,7 +38,10 @@ describe('esdb adapter: server gone', () => {
     const store = new EsdbEventStore({ url, logger: testLogger });
     try {
       assert.equal(await store.healthy(), false);
-      await assert.rejects(store.append('message-1', [{ type: 'A', data: {} }], 'no_stream'), /UNAVAILABLE|unavailable/i);
+      await assert.rejects(
+        store.append('message-1', [{ type: 'A', data: {} }], 'no_stream'),
+        /UNAVAILABLE|unavailable/i,
+      );
       await assert.rejects(store.readAll(START, 10));
       await assert.rejects(store.headCheckpoint());
     } finally {
@@ -51,7 +54,10 @@ describe('esdb adapter: server gone', () => {
     const silent = createServer((socket) => void held.add(socket));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     const address = silent.address();
-    const store = new EsdbEventStore({ url: `kurrentdb://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}?tls=false`, logger: testLogger });
+    const store = new EsdbEventStore({
+      url: `kurrentdb://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}?tls=false`,
+      logger: testLogger,
+    });
     try {
       const started = Date.now();
       assert.equal(await store.healthy(), false);
@@ -65,13 +71,25 @@ describe('esdb adapter: server gone', () => {
 
   it('a dropped subscription resubscribes from its checkpoint with growing back-off, and stops cleanly', async () => {
     const drops: number[] = [];
-    const store = new EsdbEventStore({ url, logger: testLogger, resubscribeMs: 40, maxResubscribeMs: 320, onResubscribe: () => drops.push(Date.now()) });
+    const store = new EsdbEventStore({
+      url,
+      logger: testLogger,
+      resubscribeMs: 40,
+      maxResubscribeMs: 320,
+      onResubscribe: () => drops.push(Date.now()),
+    });
     try {
       const before = connections;
-      const sub = store.subscribeAll({ from: START, filter: { streamPrefixes: ['message-'] } }, () => assert.fail('no events can arrive'));
+      const sub = store.subscribeAll({ from: START, filter: { streamPrefixes: ['message-'] } }, () =>
+        assert.fail('no events can arrive'),
+      );
       let settled = false;
       void sub.done.finally(() => (settled = true));
-      await eventually(async () => (drops.length >= 5 ? true : undefined), () => `five resubscriptions (saw ${drops.length})`, { timeoutMs: 10_000, intervalMs: 20 });
+      await eventually(
+        async () => (drops.length >= 5 ? true : undefined),
+        () => `five resubscriptions (saw ${drops.length})`,
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
       assert.ok(connections > before, 'the client reconnected to the server');
       const gaps = drops.slice(1).map((t, i) => t - drops[i]!);
       assert.ok(gaps[gaps.length - 1]! > gaps[0]!, `back-off grows: ${gaps.join(', ')} ms`);
@@ -86,10 +104,20 @@ describe('esdb adapter: server gone', () => {
 
   it('"from the end" waits for the server instead of failing', async () => {
     const drops: number[] = [];
-    const store = new EsdbEventStore({ url, logger: testLogger, resubscribeMs: 40, maxResubscribeMs: 80, onResubscribe: () => drops.push(Date.now()) });
+    const store = new EsdbEventStore({
+      url,
+      logger: testLogger,
+      resubscribeMs: 40,
+      maxResubscribeMs: 80,
+      onResubscribe: () => drops.push(Date.now()),
+    });
     try {
       const sub = store.subscribeAll({ from: 'end' }, () => undefined);
-      await eventually(async () => (drops.length >= 2 ? true : undefined), () => `two attempts to find the end of the log (saw ${drops.length})`, { timeoutMs: 10_000, intervalMs: 20 });
+      await eventually(
+        async () => (drops.length >= 2 ? true : undefined),
+        () => `two attempts to find the end of the log (saw ${drops.length})`,
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
       await sub.stop();
       await sub.done;
     } finally {

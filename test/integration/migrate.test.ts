@@ -10,12 +10,24 @@ describe('schema migrations', () => {
   });
   after(async () => db.drop());
 
-  const applied = async () => (await db.pool.query<{ version: number }>('SELECT version FROM postlog_migrations ORDER BY version')).rows.map((r) => r.version);
+  const applied = async () =>
+    (await db.pool.query<{ version: number }>('SELECT version FROM postlog_migrations ORDER BY version')).rows.map(
+      (r) => r.version,
+    );
   const indexState = async (name: string) =>
-    (await db.pool.query<{ valid: boolean }>('SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1', [name])).rows[0]?.valid;
+    (
+      await db.pool.query<{ valid: boolean }>(
+        'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1',
+        [name],
+      )
+    ).rows[0]?.valid;
 
   it('builds concurrent indexes without a transaction, redoes one whose build failed, and records the migration only then', async () => {
-    const table: Migration = { version: 1, name: 'a table', sql: 'CREATE TABLE things (id int NOT NULL, at timestamptz NOT NULL DEFAULT now())' };
+    const table: Migration = {
+      version: 1,
+      name: 'a table',
+      sql: 'CREATE TABLE things (id int NOT NULL, at timestamptz NOT NULL DEFAULT now())',
+    };
     const indexes: Migration = {
       version: 2,
       name: 'indexes, concurrently',
@@ -28,7 +40,10 @@ describe('schema migrations', () => {
     await migrate(db.pool, testLogger, [table]);
     await db.pool.query('INSERT INTO things (id) VALUES (1), (2)');
     // a build that breaks midway (here on the data, as an interrupted one would) leaves an invalid index
-    const breaking: Migration = { ...indexes, concurrentIndexes: [{ name: 'things_id', table: 'things', definition: '((1 / (id - 1)))' }] };
+    const breaking: Migration = {
+      ...indexes,
+      concurrentIndexes: [{ name: 'things_id', table: 'things', definition: '((1 / (id - 1)))' }],
+    };
     await assert.rejects(migrate(db.pool, testLogger, [table, breaking]), /migration 2 .* failed: division by zero/);
     assert.equal(await indexState('things_id'), false, 'the failed build left an invalid index behind');
     assert.deepEqual(await applied(), [1], 'and the migration is not recorded');
@@ -50,13 +65,20 @@ describe('schema migrations', () => {
         { version: 1, name: 'a table', sql: 'CREATE TABLE items (id int NOT NULL)' },
         // a slow first step, so that the second process is already waiting for the lock
         { version: 2, name: 'slow', sql: 'SELECT pg_sleep(0.5)' },
-        { version: 3, name: 'an index, concurrently', concurrentIndexes: [{ name: 'items_id', table: 'items', definition: '(id)' }] },
+        {
+          version: 3,
+          name: 'an index, concurrently',
+          concurrentIndexes: [{ name: 'items_id', table: 'items', definition: '(id)' }],
+        },
       ];
       const [a, b] = [other.newPool(2), other.newPool(2)];
       const first = migrate(a, testLogger, list);
       await new Promise((r) => setTimeout(r, 100));
       const results = await Promise.allSettled([first, migrate(b, testLogger, list)]);
-      assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value.applied : String(r.reason))), [[1, 2, 3], []]);
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? r.value.applied : String(r.reason))),
+        [[1, 2, 3], []],
+      );
     } finally {
       await other.drop();
     }
@@ -69,10 +91,18 @@ describe('schema migrations', () => {
       // an old process's long transaction reads the table
       await old.query('BEGIN');
       await old.query('SELECT count(*) FROM busy');
-      const migrating = migrate(db.pool, testLogger, [{ version: 10, name: 'a busy table', sql: 'CREATE TABLE busy (id int)' }, { version: 11, name: 'alter it', sql: 'ALTER TABLE busy ADD COLUMN at timestamptz' }], {
-        lockTimeoutMs: 100,
-        retryDelayMs: 50,
-      });
+      const migrating = migrate(
+        db.pool,
+        testLogger,
+        [
+          { version: 10, name: 'a busy table', sql: 'CREATE TABLE busy (id int)' },
+          { version: 11, name: 'alter it', sql: 'ALTER TABLE busy ADD COLUMN at timestamptz' },
+        ],
+        {
+          lockTimeoutMs: 100,
+          retryDelayMs: 50,
+        },
+      );
       // meanwhile other sessions still read it: the waiting ALTER gives way every 100 ms
       await new Promise((r) => setTimeout(r, 300));
       const reader = await db.pool.connect();
@@ -97,7 +127,11 @@ describe('schema migrations', () => {
       await few.query('BEGIN');
       await few.query('SELECT count(*) FROM busy');
       await assert.rejects(
-        migrate(db.pool, testLogger, [{ version: 12, name: 'never gets its lock', sql: 'DROP TABLE busy' }], { lockTimeoutMs: 50, retryDelayMs: 10, attempts: 3 }),
+        migrate(db.pool, testLogger, [{ version: 12, name: 'never gets its lock', sql: 'DROP TABLE busy' }], {
+          lockTimeoutMs: 50,
+          retryDelayMs: 10,
+          attempts: 3,
+        }),
         /migration 12 \(never gets its lock\) failed: canceling statement due to lock timeout/,
       );
       await few.query('ROLLBACK');

@@ -35,19 +35,32 @@ describe('projection status through the event-store port', () => {
   });
 
   it('counts the events after each checkpoint, as the SQL path subtracts them', async () => {
-    for (let i = 0; i < 12; i++) assert.ok((await store.append(`message-status-${i}`, [{ type: 'MessageQueued', data: { i } }, { type: 'MessageDelivered', data: { i } }], 'no_stream')).ok);
+    for (let i = 0; i < 12; i++)
+      assert.ok(
+        (
+          await store.append(
+            `message-status-${i}`,
+            [
+              { type: 'MessageQueued', data: { i } },
+              { type: 'MessageDelivered', data: { i } },
+            ],
+            'no_stream',
+          )
+        ).ok,
+      );
     const all = (await store.readAll(START, 100)).events.filter((e) => e.streamId.startsWith('message-status-'));
     const at = all[9]!;
-    await db.pool.query(`INSERT INTO projection_checkpoints (name, version, checkpoint, position) VALUES ('behind', 1, $1, $2), ('current', 1, $3, $4)`, [
-      at.checkpoint,
-      at.position,
-      all[all.length - 1]!.checkpoint,
-      all[all.length - 1]!.position,
-    ]);
+    await db.pool.query(
+      `INSERT INTO projection_checkpoints (name, version, checkpoint, position) VALUES ('behind', 1, $1, $2), ('current', 1, $3, $4)`,
+      [at.checkpoint, at.position, all[all.length - 1]!.checkpoint, all[all.length - 1]!.position],
+    );
     const names = ['behind', 'current', 'never-ran'];
     const bySql = await projectionStatus(db.pool, names, store);
     const byPort = await projectionStatus(db.pool, names, viaPort);
-    assert.deepEqual(byPort.map((s) => s.lagEvents), bySql.map((s) => s.lagEvents));
+    assert.deepEqual(
+      byPort.map((s) => s.lagEvents),
+      bySql.map((s) => s.lagEvents),
+    );
     assert.equal(byPort[0]!.lagEvents, all.length - 10);
     assert.equal(byPort[1]!.lagEvents, 0);
     assert.equal(byPort[0]!.headPosition, all[all.length - 1]!.position);
@@ -85,7 +98,10 @@ describe('projection status in PostgreSQL: lag in the order subscribers read', (
       assert.ok(BigInt(lower.position) < BigInt(higher.position) && BigInt(lower.txid) > BigInt(higher.txid));
       await a.query('COMMIT');
       // a projection has applied a's event, the only one readable then
-      await db.pool.query('INSERT INTO projection_checkpoints (name, version, checkpoint, position) VALUES ($1, 1, $2, $3)', ['lag-test', `${higher.txid}:${higher.position}`, higher.position]);
+      await db.pool.query(
+        'INSERT INTO projection_checkpoints (name, version, checkpoint, position) VALUES ($1, 1, $2, $3)',
+        ['lag-test', `${higher.txid}:${higher.position}`, higher.position],
+      );
       await b.query('COMMIT');
       await new Promise((r) => setTimeout(r, 50));
       const [status] = await projectionStatus(db.pool, ['lag-test']);

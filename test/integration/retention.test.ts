@@ -21,9 +21,17 @@ const daysAhead = (days: number) => new Date(Date.now() + days * 86_400_000);
 /** A database with one server keeping content 7 days, and an event store on it. */
 async function setUp(): Promise<{ db: TestDatabase; store: EventStore; done: () => Promise<void> }> {
   const db = await createTestDatabase();
-  const store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
+  const store = new PostgresEventStore({
+    pool: db.pool,
+    connectionString: db.url,
+    logger: testLogger,
+    pollIntervalMs: 50,
+  });
   await db.pool.query(`INSERT INTO organizations (id, name) VALUES ('22222222-2222-4222-8222-222222222222', 'o')`);
-  await db.pool.query(`INSERT INTO servers (id, organization_id, name, mode, retention_days) VALUES ($1, '22222222-2222-4222-8222-222222222222', 's', 'live', 7)`, [SERVER]);
+  await db.pool.query(
+    `INSERT INTO servers (id, organization_id, name, mode, retention_days) VALUES ($1, '22222222-2222-4222-8222-222222222222', 's', 'live', 7)`,
+    [SERVER],
+  );
   return {
     db,
     store,
@@ -36,28 +44,48 @@ async function setUp(): Promise<{ db: TestDatabase; store: EventStore; done: () 
 
 /** A body stored as if written `age` ago (SQL interval). */
 async function storeBody(db: TestDatabase, body: string, age: string): Promise<string> {
-  await db.pool.query(`INSERT INTO contents (sha256, body, size, created_at) VALUES ($1, $2, $3, now() - $4::interval)`, [sha(body), Buffer.from(body), body.length, age]);
+  await db.pool.query(
+    `INSERT INTO contents (sha256, body, size, created_at) VALUES ($1, $2, $3, now() - $4::interval)`,
+    [sha(body), Buffer.from(body), body.length, age],
+  );
   return sha(body);
 }
 
 async function accept(store: EventStore, id: string, contentHash: string) {
   const res = await handleMessageCommand(store, id, {
     type: 'Accept',
-    message: { messageId: id, serverId: SERVER, batchId: 'b', rfcMessageId: `${id}@x`, token: 'AbCdEfGh12345678', from: 'a@sender.test', to: `${id}@example.org`, subject: `Subject ${id}`, contentHash, size: 100, source: 'api' },
+    message: {
+      messageId: id,
+      serverId: SERVER,
+      batchId: 'b',
+      rfcMessageId: `${id}@x`,
+      token: 'AbCdEfGh12345678',
+      from: 'a@sender.test',
+      to: `${id}@example.org`,
+      subject: `Subject ${id}`,
+      contentHash,
+      size: 100,
+      source: 'api',
+    },
     at: at(0),
   });
   assert.ok(res.ok, JSON.stringify(res));
 }
 
 const deliver = (store: EventStore, id: string) =>
-  run(store, id, { type: 'RecordDelivery', delivery: { attempt: 1, mxHost: 'mx.example.org', reply: { code: 250, text: 'OK' }, durationMs: 5, at: at(1) }, at: at(1) });
+  run(store, id, {
+    type: 'RecordDelivery',
+    delivery: { attempt: 1, mxHost: 'mx.example.org', reply: { code: 250, text: 'OK' }, durationMs: 5, at: at(1) },
+    at: at(1),
+  });
 
 async function project(db: TestDatabase, store: EventStore) {
   await catchUp(db, store, messageReadModels);
   await catchUp(db, store, deliveryQueueProjection);
 }
 
-const stored = async (db: TestDatabase) => (await db.pool.query<{ sha256: string }>('SELECT sha256 FROM contents ORDER BY sha256')).rows.map((r) => r.sha256);
+const stored = async (db: TestDatabase) =>
+  (await db.pool.query<{ sha256: string }>('SELECT sha256 FROM contents ORDER BY sha256')).rows.map((r) => r.sha256);
 
 describe("retention: content goes after the server's retention period, the history stays", () => {
   it('expires delivered messages, keeps the content a queued message still uses, deletes it once nobody needs it', async () => {
@@ -71,7 +99,11 @@ describe("retention: content goes after the server's retention period, the histo
       const later = daysAhead(8);
       const deps = { pool: db.pool, eventStore: store, logger: testLogger };
       const first = await runRetention(deps, later);
-      assert.deepEqual([first.expired, first.complete], [1, true], 'the delivered message; the queued one keeps its content');
+      assert.deepEqual(
+        [first.expired, first.complete],
+        [1, true],
+        'the delivered message; the queued one keeps its content',
+      );
       const history = (await store.readStream('message-10')).map((e) => e.type);
       assert.deepEqual(history.slice(-1), ['MessageContentExpired']);
       await project(db, store);
@@ -85,7 +117,11 @@ describe("retention: content goes after the server's retention period, the histo
       const last = await runRetention(deps, new Date(later.getTime() + 3 * 3_600_000));
       assert.equal(last.contentsDeleted, 1);
       assert.deepEqual(await stored(db), []);
-      assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM content_release_candidates')).rows[0].n, 0, 'no candidate left behind');
+      assert.equal(
+        (await db.pool.query('SELECT count(*)::int AS n FROM content_release_candidates')).rows[0].n,
+        0,
+        'no candidate left behind',
+      );
       assert.equal((await store.readStream('message-10')).length, history.length, 'the events stay');
     } finally {
       await done();
@@ -127,7 +163,8 @@ describe("retention: content goes after the server's retention period, the histo
       const result = await runRetention(deps, daysAhead(1));
       assert.equal(result.contentsDeleted, 1);
       assert.deepEqual(await stored(db), [recent, used].sort());
-      const mark = (await db.pool.query('SELECT sha256 FROM retention_progress WHERE name = $1', ['orphan-sweep'])).rows[0];
+      const mark = (await db.pool.query('SELECT sha256 FROM retention_progress WHERE name = $1', ['orphan-sweep']))
+        .rows[0];
       assert.equal(mark.sha256, used, 'the sweep remembers how far it came: the last body it looked at');
       assert.ok(!(await stored(db)).includes(orphan));
     } finally {
@@ -149,7 +186,10 @@ describe("retention: content goes after the server's retention period, the histo
       await project(db, store);
       // the same bytes are submitted again: the write moves "last written" to now ...
       assert.equal(await new ContentStore(db.pool).put(Buffer.from(body)), hash);
-      const { rows } = await db.pool.query(`SELECT created_at > now() - interval '1 minute' AS fresh FROM contents WHERE sha256 = $1`, [hash]);
+      const { rows } = await db.pool.query(
+        `SELECT created_at > now() - interval '1 minute' AS fresh FROM contents WHERE sha256 = $1`,
+        [hash],
+      );
       assert.equal(rows[0].fresh, true);
       // ... and the new message's events are in the log, but no projection has applied them
       await accept(store, '41', hash);
@@ -178,12 +218,13 @@ describe("retention: content goes after the server's retention period, the histo
   });
 
   it('deleting old bodies while the same bodies are written again does not deadlock, and keeps what was written again', async () => {
-    const { db, store, done } = await setUp();
+    const { db, done } = await setUp();
     try {
       // stored in the reverse of hash order, so reading them in storage order crosses the writer's order
       const hashes = Array.from({ length: 40 }, (_, i) => String(i).padStart(64, '0')).reverse();
       const bodies = hashes.map((h) => Buffer.alloc(2000, h));
-      for (const [i, h] of hashes.entries()) await db.pool.query('INSERT INTO contents (sha256, body, size) VALUES ($1, $2, 2000)', [h, bodies[i]]);
+      for (const [i, h] of hashes.entries())
+        await db.pool.query('INSERT INTO contents (sha256, body, size) VALUES ($1, $2, 2000)', [h, bodies[i]]);
       const [a, b] = [db.newPool(2), db.newPool(2)];
       try {
         const failures: string[] = [];
@@ -211,9 +252,17 @@ describe("retention: content goes after the server's retention period, the histo
     const { db, store, done } = await setUp();
     try {
       const body = await storeBody(db, 'Subject: for the support desk\r\n\r\nhello\r\n', '2 days');
-      await db.pool.query(`INSERT INTO routes (id, server_id, address, endpoint_url, format) VALUES ('33333333-3333-4333-8333-333333333333', $1, 'support@sender.test', 'http://127.0.0.1:9/', 'json')`, [SERVER]);
+      await db.pool.query(
+        `INSERT INTO routes (id, server_id, address, endpoint_url, format) VALUES ('33333333-3333-4333-8333-333333333333', $1, 'support@sender.test', 'http://127.0.0.1:9/', 'json')`,
+        [SERVER],
+      );
       const routes = new RouteStore(db.pool);
-      const delivery = await routes.enqueue('33333333-3333-4333-8333-333333333333', body, 'someone@example.org', 'support@sender.test');
+      const delivery = await routes.enqueue(
+        '33333333-3333-4333-8333-333333333333',
+        body,
+        'someone@example.org',
+        'support@sender.test',
+      );
       const deps = { pool: db.pool, eventStore: store, logger: testLogger };
       // the endpoint keeps failing: the body stays while the delivery is pending, and the sweep goes past it
       assert.equal((await runRetention(deps, daysAhead(1))).contentsDeleted, 0);

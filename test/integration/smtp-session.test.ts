@@ -9,7 +9,13 @@ describe('SMTP session (against an smtp-server peer)', () => {
   let session: SmtpSession;
   before(async () => {
     sink = await startSmtpSink('127.0.0.1', await freePort(), { tls: false });
-    session = await SmtpSession.open({ host: '127.0.0.1', servername: 'localhost', port: sink.port, ehloName: 'mta.test', tls: 'none' });
+    session = await SmtpSession.open({
+      host: '127.0.0.1',
+      servername: 'localhost',
+      port: sink.port,
+      ehloName: 'mta.test',
+      tls: 'none',
+    });
   });
   after(async () => {
     session.close();
@@ -18,7 +24,9 @@ describe('SMTP session (against an smtp-server peer)', () => {
 
   it('declares BODY=8BITMIME exactly for messages with 8-bit bytes, and both arrive byte for byte', async () => {
     const ascii = Buffer.from('Subject: plain\r\n\r\nhello\r\n');
-    const eightBit = Buffer.from('Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncafé au lait\r\n');
+    const eightBit = Buffer.from(
+      'Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncafé au lait\r\n',
+    );
     assert.equal((await session.send('a@mta.test', 'x@example.test', ascii)).ok, true);
     assert.equal((await session.send('a@mta.test', 'y@example.test', eightBit)).ok, true);
     const [first, second] = sink.received;

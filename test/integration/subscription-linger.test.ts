@@ -9,7 +9,12 @@ describe('PostgreSQL subscriptions: linger after catching up', () => {
   let store: PostgresEventStore;
   before(async () => {
     db = await createTestDatabase();
-    store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, subscriptionLingerMs: 1000 });
+    store = new PostgresEventStore({
+      pool: db.pool,
+      connectionString: db.url,
+      logger: testLogger,
+      subscriptionLingerMs: 1000,
+    });
   });
   after(async () => {
     await store.close();
@@ -17,7 +22,11 @@ describe('PostgreSQL subscriptions: linger after catching up', () => {
   });
 
   const append = async (n: number) => {
-    const r = await store.append(`linger-${n}`, [{ type: 'Noted', schemaVersion: 1, data: { n }, metadata: { correlationId: 'c', actor: 't' } }], 'no_stream');
+    const r = await store.append(
+      `linger-${n}`,
+      [{ type: 'Noted', schemaVersion: 1, data: { n }, metadata: { correlationId: 'c', actor: 't' } }],
+      'no_stream',
+    );
     assert.ok(r.ok);
   };
 
@@ -31,10 +40,16 @@ describe('PostgreSQL subscriptions: linger after catching up', () => {
     await append(0);
     while (batches.length < 1) await new Promise((r) => setTimeout(r, 5));
     assert.equal(batches[0]!.events.length, 1);
-    assert.ok(batches[0]!.at - first < 500, `the first commit was read after ${Math.round(batches[0]!.at - first)} ms, not at once`);
+    assert.ok(
+      batches[0]!.at - first < 500,
+      `the first commit was read after ${Math.round(batches[0]!.at - first)} ms, not at once`,
+    );
     for (let n = 1; n <= 5; n++) await append(n); // five commits, each with its own notification
     while (batches.length < 2) await new Promise((r) => setTimeout(r, 5));
-    assert.deepEqual(batches[1]!.events.map((e) => (e.data as { n: number }).n), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      batches[1]!.events.map((e) => (e.data as { n: number }).n),
+      [1, 2, 3, 4, 5],
+    );
     assert.ok(batches[1]!.at - batches[0]!.at >= 900, 'the second batch waited for the linger');
     // now lingering again: stop() ends the wait
     const stopping = performance.now();

@@ -41,14 +41,32 @@ describe('webhook dispatchers in two processes share one outbox', () => {
       for (const revision of revisions) {
         const eventId = randomUUID();
         const id = deliveryId(endpointId, eventId);
-        rows.push({ id, eventId, stream: `message-${m}`, revision, body: JSON.stringify({ event: 'MessageLoaded', timestamp: Date.now() / 1000, payload: { m, revision }, uuid: id }) });
+        rows.push({
+          id,
+          eventId,
+          stream: `message-${m}`,
+          revision,
+          body: JSON.stringify({
+            event: 'MessageLoaded',
+            timestamp: Date.now() / 1000,
+            payload: { m, revision },
+            uuid: id,
+          }),
+        });
       }
     }
     await db.pool.query(
       `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, retry_base_at)
        SELECT u.id, $2, u.event_id, 'MessageOpened', 'MessageLoaded', u.stream, u.revision, now(), u.body, now()
          FROM unnest($1::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[]) AS u(id, event_id, stream, revision, body)`,
-      [rows.map((r) => r.id), endpointId, rows.map((r) => r.eventId), rows.map((r) => r.stream), rows.map((r) => r.revision), rows.map((r) => r.body)],
+      [
+        rows.map((r) => r.id),
+        endpointId,
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.stream),
+        rows.map((r) => r.revision),
+        rows.map((r) => r.body),
+      ],
     );
     return rows;
   };
@@ -67,15 +85,30 @@ describe('webhook dispatchers in two processes share one outbox', () => {
     const tenancy = new TenancyStore(db.pool, { spfInclude: 'spf.test', returnPathTarget: 'rp.test' });
     const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
     assert.ok(org.ok);
-    const server = await tenancy.createServer(systemActor('test'), org.value.id, CreateServer.parse({ name: 'S', mode: 'live' }));
+    const server = await tenancy.createServer(
+      systemActor('test'),
+      org.value.id,
+      CreateServer.parse({ name: 'S', mode: 'live' }),
+    );
     assert.ok(server.ok);
-    endpointId = (await new WebhookStore(db.pool).create(server.value.id, { url: receiver.url, description: '', events: null, enabled: true })).endpoint.id;
+    endpointId = (
+      await new WebhookStore(db.pool).create(server.value.id, {
+        url: receiver.url,
+        description: '',
+        events: null,
+        enabled: true,
+      })
+    ).endpoint.id;
     // 60 messages with 3 events each, as the outbox projection writes them
     const rows = await fill(60, [3, 4, 5]);
 
     for (const m of metrics) startDispatcher(m);
 
-    await eventually(async () => (receiver.received.length >= rows.length ? true : undefined), () => `received ${receiver.received.length} of ${rows.length}`, { timeoutMs: 30_000 });
+    await eventually(
+      async () => (receiver.received.length >= rows.length ? true : undefined),
+      () => `received ${receiver.received.length} of ${rows.length}`,
+      { timeoutMs: 30_000 },
+    );
     await new Promise((r) => setTimeout(r, 300));
     const uuids = receiver.received.map((h) => h.json.uuid);
     assert.equal(uuids.length, rows.length, 'nothing sent twice');
@@ -84,15 +117,18 @@ describe('webhook dispatchers in two processes share one outbox', () => {
       const order = receiver.received.filter((h) => h.json.payload.m === m).map((h) => h.json.payload.revision);
       assert.deepEqual(order, [3, 4, 5], `message ${m} in order`);
     }
-    const done = async (i: number) => (await metrics[i]!.webhookDeliveries.get()).values.find((v) => v.labels.outcome === 'delivered')?.value ?? 0;
+    const done = async (i: number) =>
+      (await metrics[i]!.webhookDeliveries.get()).values.find((v) => v.labels.outcome === 'delivered')?.value ?? 0;
     const [a, b] = [await done(0), await done(1)];
     assert.equal(a + b, rows.length);
     assert.ok(a > 0 && b > 0, `both dispatchers worked (${a} and ${b})`);
-    const { rows: left } = await db.pool.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status <> 'delivered'`);
+    const { rows: left } = await db.pool.query(
+      `SELECT count(*)::int AS n FROM webhook_deliveries WHERE status <> 'delivered'`,
+    );
     assert.equal(left[0].n, 0);
   });
 
-  it("takes over what a dead process had leased once its lease ends, and sends it (at least once)", async () => {
+  it('takes over what a dead process had leased once its lease ends, and sends it (at least once)', async () => {
     for (const d of dispatchers.splice(0)) await d.stop();
     const before = receiver.received.length;
     const rows = await fill(5, [7]);
@@ -102,7 +138,10 @@ describe('webhook dispatchers in two processes share one outbox', () => {
     startDispatcher();
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(receiver.received.length, before, 'nobody sends what is leased');
-    await eventually(async () => (receiver.received.length === before + 5 ? true : undefined), () => `received ${receiver.received.length - before}`);
+    await eventually(
+      async () => (receiver.received.length === before + 5 ? true : undefined),
+      () => `received ${receiver.received.length - before}`,
+    );
     assert.deepEqual(new Set(receiver.received.slice(before).map((h) => h.json.uuid)), new Set(rows.map((r) => r.id)));
   });
 });

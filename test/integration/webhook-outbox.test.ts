@@ -10,9 +10,9 @@ import { catchUp, run } from '../helpers/projections.js';
 
 const now = () => new Date().toISOString();
 
-
 /** What a version change does: the checkpoint goes back to the start of the log. */
-const replayFromStart = (db: TestDatabase) => db.pool.query(`UPDATE projection_checkpoints SET version = 0, position = NULL WHERE name = 'webhook-outbox'`);
+const replayFromStart = (db: TestDatabase) =>
+  db.pool.query(`UPDATE projection_checkpoints SET version = 0, position = NULL WHERE name = 'webhook-outbox'`);
 
 describe('webhook outbox projection: one row per matching endpoint and event, exactly once', () => {
   let db: TestDatabase;
@@ -21,11 +21,30 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
   let serverId: string;
   let otherServerId: string;
   const rows = async (endpointId: string) =>
-    (await db.pool.query('SELECT id, event_id, webhook_event, body, status FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY stream_id, stream_revision', [endpointId])).rows;
+    (
+      await db.pool.query(
+        'SELECT id, event_id, webhook_event, body, status FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY stream_id, stream_revision',
+        [endpointId],
+      )
+    ).rows;
   const accept = (id: string, server = serverId) =>
     run(store, id, {
       type: 'Accept',
-      message: { messageId: id, serverId: server, batchId: 'b', rfcMessageId: `${id}@x`, token: 'AbCdEfGh12345678', from: 'a@sender.test', to: `r${id}@example.org`, subject: `Subject ${id}`, tag: 'news', metadata: { order: id }, contentHash: 'c'.repeat(64), size: 100, source: 'api' },
+      message: {
+        messageId: id,
+        serverId: server,
+        batchId: 'b',
+        rfcMessageId: `${id}@x`,
+        token: 'AbCdEfGh12345678',
+        from: 'a@sender.test',
+        to: `r${id}@example.org`,
+        subject: `Subject ${id}`,
+        tag: 'news',
+        metadata: { order: id },
+        contentHash: 'c'.repeat(64),
+        size: 100,
+        source: 'api',
+      },
       at: now(),
     });
 
@@ -35,8 +54,16 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
     const tenancy = new TenancyStore(db.pool, { spfInclude: 'spf.test', returnPathTarget: 'rp.test' });
     const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
     assert.ok(org.ok);
-    const server = await tenancy.createServer(systemActor('test'), org.value.id, CreateServer.parse({ name: 'S', mode: 'live' }));
-    const other = await tenancy.createServer(systemActor('test'), org.value.id, CreateServer.parse({ name: 'Other', mode: 'live' }));
+    const server = await tenancy.createServer(
+      systemActor('test'),
+      org.value.id,
+      CreateServer.parse({ name: 'S', mode: 'live' }),
+    );
+    const other = await tenancy.createServer(
+      systemActor('test'),
+      org.value.id,
+      CreateServer.parse({ name: 'Other', mode: 'live' }),
+    );
     assert.ok(server.ok && other.ok);
     serverId = server.value.id;
     otherServerId = other.value.id;
@@ -48,12 +75,29 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
   });
 
   it('queues webhook events for the endpoints that want them, and a replay adds nothing', async () => {
-    const all = (await webhooks.create(serverId, { url: 'https://a.example/h', description: '', events: null, enabled: true })).endpoint;
-    const clicks = (await webhooks.create(serverId, { url: 'https://b.example/h', description: '', events: ['MessageLinkClicked'], enabled: true })).endpoint;
-    const disabled = (await webhooks.create(serverId, { url: 'https://c.example/h', description: '', events: null, enabled: false })).endpoint;
-    const elsewhere = (await webhooks.create(otherServerId, { url: 'https://d.example/h', description: '', events: null, enabled: true })).endpoint;
+    const all = (
+      await webhooks.create(serverId, { url: 'https://a.example/h', description: '', events: null, enabled: true })
+    ).endpoint;
+    const clicks = (
+      await webhooks.create(serverId, {
+        url: 'https://b.example/h',
+        description: '',
+        events: ['MessageLinkClicked'],
+        enabled: true,
+      })
+    ).endpoint;
+    const disabled = (
+      await webhooks.create(serverId, { url: 'https://c.example/h', description: '', events: null, enabled: false })
+    ).endpoint;
+    const elsewhere = (
+      await webhooks.create(otherServerId, { url: 'https://d.example/h', description: '', events: null, enabled: true })
+    ).endpoint;
     await accept('1');
-    await run(store, '1', { type: 'RecordDelivery', delivery: { attempt: 1, mxHost: 'mx.example.org', reply: { code: 250, text: 'OK' }, durationMs: 5, at: now() }, at: now() });
+    await run(store, '1', {
+      type: 'RecordDelivery',
+      delivery: { attempt: 1, mxHost: 'mx.example.org', reply: { code: 250, text: 'OK' }, durationMs: 5, at: now() },
+      at: now(),
+    });
     await run(store, '1', { type: 'RecordOpen', machine: false, ip: '192.0.2.1', userAgent: 'Mail', at: now() });
     await run(store, '1', { type: 'RecordClick', url: 'https://example.org/x', machine: false, at: now() });
     await run(store, '1', { type: 'RecordComplaint', feedbackType: 'abuse', at: now() });
@@ -62,7 +106,10 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
     await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 24 }));
 
     const mine = await rows(all.id);
-    assert.deepEqual(mine.map((r) => r.webhook_event), ['MessageSent', 'MessageLoaded', 'MessageLinkClicked', 'MessageComplained', 'MessageHeld']);
+    assert.deepEqual(
+      mine.map((r) => r.webhook_event),
+      ['MessageSent', 'MessageLoaded', 'MessageLinkClicked', 'MessageComplained', 'MessageHeld'],
+    );
     for (const r of mine) {
       const body = JSON.parse(r.body);
       assert.equal(body.uuid, r.id);
@@ -73,23 +120,37 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
     assert.equal(sent.payload.message.id, 1);
     assert.equal(sent.payload.message.subject, 'Subject 1');
     assert.deepEqual(sent.payload.message.metadata, { order: '1' });
-    assert.deepEqual((await rows(clicks.id)).map((r) => r.webhook_event), ['MessageLinkClicked']);
+    assert.deepEqual(
+      (await rows(clicks.id)).map((r) => r.webhook_event),
+      ['MessageLinkClicked'],
+    );
     assert.equal((await rows(disabled.id)).length, 0);
     assert.equal((await rows(elsewhere.id)).length, 0, "another server's endpoint hears nothing of this server's mail");
 
     // a delivered row stays delivered, and nothing is queued twice, when the projection replays the log
     await db.pool.query(`UPDATE webhook_deliveries SET status = 'delivered' WHERE id = $1`, [mine[0]!.id]);
-    const late = (await webhooks.create(serverId, { url: 'https://e.example/h', description: '', events: null, enabled: true })).endpoint;
+    const late = (
+      await webhooks.create(serverId, { url: 'https://e.example/h', description: '', events: null, enabled: true })
+    ).endpoint;
     await replayFromStart(db);
     await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 24 }));
     const again = await rows(all.id);
-    assert.deepEqual(again.map((r) => r.id), mine.map((r) => r.id));
+    assert.deepEqual(
+      again.map((r) => r.id),
+      mine.map((r) => r.id),
+    );
     assert.equal(again[0]!.status, 'delivered');
-    assert.equal((await rows(late.id)).length, 0, 'an endpoint hears of events recorded after it was created, not of history');
+    assert.equal(
+      (await rows(late.id)).length,
+      0,
+      'an endpoint hears of events recorded after it was created, not of history',
+    );
   });
 
   it('never queues events older than the give-up age (a replay long after)', async () => {
-    const endpoint = (await webhooks.create(serverId, { url: 'https://f.example/h', description: '', events: null, enabled: true })).endpoint;
+    const endpoint = (
+      await webhooks.create(serverId, { url: 'https://f.example/h', description: '', events: null, enabled: true })
+    ).endpoint;
     await accept('3');
     await run(store, '3', { type: 'Hold', reason: 'manual', at: now() });
     await new Promise((r) => setTimeout(r, 600));
@@ -98,6 +159,9 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
     assert.equal((await rows(endpoint.id)).length, 0);
     await replayFromStart(db);
     await catchUp(db, store, webhookOutboxProjection({ maxAgeHours: 24 }));
-    assert.deepEqual((await rows(endpoint.id)).map((r) => r.webhook_event), ['MessageHeld']);
+    assert.deepEqual(
+      (await rows(endpoint.id)).map((r) => r.webhook_event),
+      ['MessageHeld'],
+    );
   });
 });

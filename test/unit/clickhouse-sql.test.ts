@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { identifier, join, literal, qualified, raw, sql, SqlValueError, unixSeconds } from '../../infra/clickhouse/sql.js';
+import {
+  identifier,
+  join,
+  literal,
+  qualified,
+  raw,
+  sql,
+  SqlValueError,
+  unixSeconds,
+} from '../../infra/clickhouse/sql.js';
 
 // The server round trip of every hostile value is in test/integration/clickhouse-sql.test.ts;
 // these pin the exact text, so a change to the escaping is a deliberate one.

@@ -123,7 +123,10 @@ describe('loadConfig: defaults', () => {
   });
 
   it('ignores unrelated and empty environment variables', () => {
-    const config = loadConfig({ env: { HTTP_PORT: '1', POSTLOG_HTTP_PORT: '', POSTLOG_LOG_LEVEL: '' }, file: emptyFile });
+    const config = loadConfig({
+      env: { HTTP_PORT: '1', POSTLOG_HTTP_PORT: '', POSTLOG_LOG_LEVEL: '' },
+      file: emptyFile,
+    });
     assert.equal(config.httpPort, 5000);
     assert.equal(config.logLevel, 'info');
   });
@@ -158,12 +161,25 @@ describe('loadConfig: environment variables', () => {
   });
 
   it('webhook settings: the retry schedule is a comma list of seconds; a bad one is named', () => {
-    const config = loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '0.5, 30,3600', POSTLOG_WEBHOOK_MAX_AGE_HOURS: '48', POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true' }, file: emptyFile });
+    const config = loadConfig({
+      env: {
+        POSTLOG_WEBHOOK_RETRY_DELAYS: '0.5, 30,3600',
+        POSTLOG_WEBHOOK_MAX_AGE_HOURS: '48',
+        POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true',
+      },
+      file: emptyFile,
+    });
     assert.deepEqual(config.webhookRetryDelays, [0.5, 30, 3600]);
     assert.equal(config.webhookMaxAgeHours, 48);
     assert.equal(config.webhooksAllowPrivateEndpoints, true);
-    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '60,soon' }, file: emptyFile })), 'POSTLOG_WEBHOOK_RETRY_DELAYS');
-    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES: '0' }, file: emptyFile })), 'POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES');
+    assertNamed(
+      problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_RETRY_DELAYS: '60,soon' }, file: emptyFile })),
+      'POSTLOG_WEBHOOK_RETRY_DELAYS',
+    );
+    assertNamed(
+      problemsOf(() => loadConfig({ env: { POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES: '0' }, file: emptyFile })),
+      'POSTLOG_WEBHOOK_CIRCUIT_BREAKER_FAILURES',
+    );
   });
 
   it('POSTLOG_DNS_SERVERS is a comma list, trimmed, empty items dropped', () => {
@@ -191,7 +207,16 @@ describe('loadConfig: environment variables', () => {
 describe('loadConfig: YAML file', () => {
   it('reads camelCase keys, lists as YAML sequences', () => {
     const file = yamlFile(
-      ['httpPort: 7000', 'dataDir: /srv/postlog', 'logLevel: warn', 'dnsServers:', '  - 9.9.9.9', '  - 1.0.0.1:53', 'roles: [mta, projector]', ''].join('\n'),
+      [
+        'httpPort: 7000',
+        'dataDir: /srv/postlog',
+        'logLevel: warn',
+        'dnsServers:',
+        '  - 9.9.9.9',
+        '  - 1.0.0.1:53',
+        'roles: [mta, projector]',
+        '',
+      ].join('\n'),
     );
     const config = loadConfig({ env: {}, file });
     assert.equal(config.httpPort, 7000);
@@ -253,7 +278,10 @@ describe('loadConfig: YAML file', () => {
 
   it('a file that is not a mapping is reported', () => {
     const file = yamlFile('- httpPort\n- 7000\n');
-    assert.deepEqual(problemsOf(() => loadConfig({ env: {}, file })), [`${file}: must be a mapping of settings`]);
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env: {}, file })),
+      [`${file}: must be a mapping of settings`],
+    );
   });
 
   it('a missing file is reported', () => {
@@ -274,12 +302,31 @@ describe('loadConfig: YAML file', () => {
 
 describe('loadConfig: invalid configuration', () => {
   it('Kafka SASL settings come complete: a mechanism with username and password', () => {
-    const noPassword = problemsOf(() => loadConfig({ env: { POSTLOG_KAFKA_SASL_MECHANISM: 'scram-sha-256', POSTLOG_KAFKA_SASL_USERNAME: 'postlog' }, file: emptyFile }));
-    assert.deepEqual(noPassword, ['POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD']);
-    const noMechanism = problemsOf(() => loadConfig({ env: { POSTLOG_KAFKA_SASL_USERNAME: 'postlog', POSTLOG_KAFKA_SASL_PASSWORD: 'pw' }, file: emptyFile }));
+    const noPassword = problemsOf(() =>
+      loadConfig({
+        env: { POSTLOG_KAFKA_SASL_MECHANISM: 'scram-sha-256', POSTLOG_KAFKA_SASL_USERNAME: 'postlog' },
+        file: emptyFile,
+      }),
+    );
+    assert.deepEqual(noPassword, [
+      'POSTLOG_KAFKA_SASL_MECHANISM: needs POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD',
+    ]);
+    const noMechanism = problemsOf(() =>
+      loadConfig({
+        env: { POSTLOG_KAFKA_SASL_USERNAME: 'postlog', POSTLOG_KAFKA_SASL_PASSWORD: 'pw' },
+        file: emptyFile,
+      }),
+    );
     assert.equal(noMechanism.length, 1);
     assertNamed(noMechanism, 'POSTLOG_KAFKA_SASL_MECHANISM');
-    const complete = loadConfig({ env: { POSTLOG_KAFKA_SASL_MECHANISM: 'plain', POSTLOG_KAFKA_SASL_USERNAME: 'postlog', POSTLOG_KAFKA_SASL_PASSWORD: 'pw' }, file: emptyFile });
+    const complete = loadConfig({
+      env: {
+        POSTLOG_KAFKA_SASL_MECHANISM: 'plain',
+        POSTLOG_KAFKA_SASL_USERNAME: 'postlog',
+        POSTLOG_KAFKA_SASL_PASSWORD: 'pw',
+      },
+      file: emptyFile,
+    });
     assert.equal(complete.kafkaSaslMechanism, 'plain');
   });
 
@@ -333,8 +380,14 @@ describe('loadConfig: invalid configuration', () => {
     const problems = problemsOf(() => loadConfig({ env: { POSTLOG_EVENT_STORE: 'esdb' }, file: emptyFile }));
     assert.equal(problems.length, 1, JSON.stringify(problems));
     assert.match(problems[0]!, /^POSTLOG_ESDB_URL: required when POSTLOG_EVENT_STORE is esdb/);
-    const config = loadConfig({ env: { POSTLOG_EVENT_STORE: 'esdb', POSTLOG_ESDB_URL: 'kurrentdb://kurrentdb:2113?tls=false' }, file: emptyFile });
+    const config = loadConfig({
+      env: { POSTLOG_EVENT_STORE: 'esdb', POSTLOG_ESDB_URL: 'kurrentdb://kurrentdb:2113?tls=false' },
+      file: emptyFile,
+    });
     assert.equal(config.esdbUrl, 'kurrentdb://kurrentdb:2113?tls=false');
-    assertNamed(problemsOf(() => loadConfig({ env: { POSTLOG_ESDB_URL: 'http://kurrentdb:2113' }, file: emptyFile })), 'POSTLOG_ESDB_URL');
+    assertNamed(
+      problemsOf(() => loadConfig({ env: { POSTLOG_ESDB_URL: 'http://kurrentdb:2113' }, file: emptyFile })),
+      'POSTLOG_ESDB_URL',
+    );
   });
 });

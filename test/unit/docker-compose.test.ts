@@ -26,7 +26,15 @@ const Service = z.object({
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
   ports: z.array(z.string()).optional(),
   volumes: z.array(z.string()).optional(),
-  depends_on: z.union([z.array(z.string()), z.record(z.string(), z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) }))]).optional(),
+  depends_on: z
+    .union([
+      z.array(z.string()),
+      z.record(
+        z.string(),
+        z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) }),
+      ),
+    ])
+    .optional(),
   healthcheck: z.object({ test: z.union([z.string(), z.array(z.string()).min(2)]) }).optional(),
   deploy: z.object({ replicas: z.number().int().min(1).optional() }).optional(),
 });
@@ -37,7 +45,9 @@ const Compose = z.object({
 
 const compose = Compose.parse(parse(readFileSync(composeFile, 'utf8'), { merge: true }));
 const services = compose.services;
-const postlogServices = Object.entries(services).filter(([, s]) => Object.keys(s.environment ?? {}).some((k) => k.startsWith('POSTLOG_')));
+const postlogServices = Object.entries(services).filter(([, s]) =>
+  Object.keys(s.environment ?? {}).some((k) => k.startsWith('POSTLOG_')),
+);
 const engines = ['kurrentdb', 'postgres', 'clickhouse', 'kafka'];
 
 /** Compose interpolation, with the defaults the file gives (`${NAME:-default}`); a bare `${NAME}` must be set by the operator. */
@@ -45,19 +55,27 @@ const engines = ['kurrentdb', 'postgres', 'clickhouse', 'kafka'];
 const REQUIRED_SECRETS = new Set(['POSTLOG_METRICS_TOKEN']);
 
 function interpolate(value: string): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g, (_, name: string, kind: string | undefined, rest: string | undefined) => {
-    if (kind === '?') {
-      assert.ok(REQUIRED_SECRETS.has(name), `\${${name}} must be set: only ${[...REQUIRED_SECRETS].join(', ')} may be required`);
-      assert.ok(rest, `\${${name}:?} says why it is needed`);
-      return `${name.toLowerCase()}-as-the-operator-sets-it`;
-    }
-    assert.notEqual(kind, undefined, `\${${name}} has no default: the stack would not start without an .env`);
-    return rest!;
-  });
+  return value.replace(
+    /\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g,
+    (_, name: string, kind: string | undefined, rest: string | undefined) => {
+      if (kind === '?') {
+        assert.ok(
+          REQUIRED_SECRETS.has(name),
+          `\${${name}} must be set: only ${[...REQUIRED_SECRETS].join(', ')} may be required`,
+        );
+        assert.ok(rest, `\${${name}:?} says why it is needed`);
+        return `${name.toLowerCase()}-as-the-operator-sets-it`;
+      }
+      assert.notEqual(kind, undefined, `\${${name}} has no default: the stack would not start without an .env`);
+      return rest!;
+    },
+  );
 }
 
 const envOf = (name: string): Record<string, string> =>
-  Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v ?? ''))]));
+  Object.fromEntries(
+    Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v ?? ''))]),
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'postlog-compose-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,12 +88,15 @@ describe('docker-compose.yml', () => {
     const [result] = linter.lintFiles([composeFile], false);
     assert.ok(result, 'dclint read the file');
     type Message = { type: string; line: number; rule: string; message: string };
-    const errors = (result.messages as Message[]).filter((m) => m.type === 'error').map((m) => `${m.line}: ${m.rule}: ${m.message}`);
+    const errors = (result.messages as Message[])
+      .filter((m) => m.type === 'error')
+      .map((m) => `${m.line}: ${m.rule}: ${m.message}`);
     assert.deepEqual(errors, []);
   });
 
   it('has the engines and the Postlog roles as separate services', () => {
-    for (const name of [...engines, 'postlog-api', 'postlog-mta', 'postlog-projector']) assert.ok(services[name], `service ${name}`);
+    for (const name of [...engines, 'postlog-api', 'postlog-mta', 'postlog-projector'])
+      assert.ok(services[name], `service ${name}`);
     assert.ok(postlogServices.length >= 3);
   });
 
@@ -133,24 +154,36 @@ describe('docker-compose.yml', () => {
     assert.equal(host(env.POSTLOG_ESDB_URL!.replace(/^kurrentdb/, 'http')), 'kurrentdb');
     assert.equal(host(env.POSTLOG_DATABASE_URL!), 'postgres');
     assert.equal(host(env.POSTLOG_CLICKHOUSE_URL!), 'clickhouse');
-    for (const broker of env.POSTLOG_KAFKA_BROKERS!.split(',')) assert.ok(services[broker.split(':')[0]!], `broker ${broker}`);
-    assert.match(env.POSTLOG_DATABASE_URL!, new RegExp(`:${envOf('postgres').POSTGRES_PASSWORD}@`), 'the same Postgres password on both sides');
+    for (const broker of env.POSTLOG_KAFKA_BROKERS!.split(','))
+      assert.ok(services[broker.split(':')[0]!], `broker ${broker}`);
+    assert.match(
+      env.POSTLOG_DATABASE_URL!,
+      new RegExp(`:${envOf('postgres').POSTGRES_PASSWORD}@`),
+      'the same Postgres password on both sides',
+    );
     assert.equal(env.POSTLOG_CLICKHOUSE_PASSWORD, envOf('clickhouse').CLICKHOUSE_PASSWORD);
   });
 
   it('dependencies name existing services, and waiting for health needs a health check', () => {
     const dockerfileHasHealthcheck = /^HEALTHCHECK /m.test(readFileSync(dockerfile, 'utf8'));
     for (const [name, s] of Object.entries(services)) {
-      const deps = Array.isArray(s.depends_on) ? Object.fromEntries(s.depends_on.map((d) => [d, { condition: 'service_started' }])) : (s.depends_on ?? {});
+      const deps = Array.isArray(s.depends_on)
+        ? Object.fromEntries(s.depends_on.map((d) => [d, { condition: 'service_started' }]))
+        : (s.depends_on ?? {});
       for (const [dep, { condition }] of Object.entries(deps)) {
         const target = services[dep];
         assert.ok(target, `${name} depends on unknown service ${dep}`);
-        if (condition === 'service_healthy') assert.ok(target.healthcheck || (target.build && dockerfileHasHealthcheck), `${name} waits for ${dep} to be healthy, which has no health check`);
+        if (condition === 'service_healthy')
+          assert.ok(
+            target.healthcheck || (target.build && dockerfileHasHealthcheck),
+            `${name} waits for ${dep} to be healthy, which has no health check`,
+          );
       }
     }
     for (const [name] of postlogServices) {
       const deps = services[name]!.depends_on as Record<string, { condition: string }>;
-      for (const engine of ['kurrentdb', 'postgres']) assert.equal(deps[engine]?.condition, 'service_healthy', `${name} waits for ${engine}`);
+      for (const engine of ['kurrentdb', 'postgres'])
+        assert.equal(deps[engine]?.condition, 'service_healthy', `${name} waits for ${engine}`);
     }
   });
 
@@ -167,13 +200,17 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const v of s.volumes ?? []) {
         const source = v.split(':')[0]!;
-        if (!source.startsWith('.') && !source.startsWith('/')) assert.ok(declared.has(source), `${name} uses undeclared volume ${source}`);
+        if (!source.startsWith('.') && !source.startsWith('/'))
+          assert.ok(declared.has(source), `${name} uses undeclared volume ${source}`);
       }
       for (const p of s.ports ?? []) {
         const parts = p.split(':');
         assert.ok(parts.length >= 2, `${name}: publish "${p}" as [ip:]host:container`);
         const hostPort = parts[parts.length - 2]!;
-        assert.ok(!(s.deploy?.replicas && s.deploy.replicas > 1), `${name} has replicas and a published port: they would collide`);
+        assert.ok(
+          !(s.deploy?.replicas && s.deploy.replicas > 1),
+          `${name} has replicas and a published port: they would collide`,
+        );
         const prior = published.get(hostPort);
         assert.equal(prior, undefined, `host port ${hostPort} published by ${prior} and ${name}`);
         published.set(hostPort, name);
@@ -185,7 +222,8 @@ describe('docker-compose.yml', () => {
     const env = envOf('postlog-api');
     const containerPorts = (services['postlog-api']!.ports ?? []).map((p) => p.split(':').pop());
     const config = loadConfig({ env, file: noFile });
-    for (const port of [config.httpPort, config.submissionPort, config.submissionTlsPort, config.inboundPort]) assert.ok(containerPorts.includes(String(port)), `port ${port} is published`);
+    for (const port of [config.httpPort, config.submissionPort, config.submissionTlsPort, config.inboundPort])
+      assert.ok(containerPorts.includes(String(port)), `port ${port} is published`);
   });
 });
 
@@ -202,8 +240,8 @@ describe('Dockerfile', () => {
     assert.ok(existsSync(join(repo, args[1]!)), `${args[1]} exists after the build`);
   });
 
-  it('runs as an unprivileged user, on Node 20, with a readiness health check', () => {
-    assert.match(text, /^FROM node:20-slim/m);
+  it('runs as an unprivileged user, on Node 24, with a readiness health check', () => {
+    assert.match(text, /^FROM node:24-slim/m);
     assert.match(text, /^USER node$/m);
     assert.match(text, /^HEALTHCHECK [^\n]*\\\n\s+CMD .*\/ready/m);
     assert.match(text, /RUN npm ci/);
@@ -211,6 +249,7 @@ describe('Dockerfile', () => {
 
   it('copies every source folder the TypeScript build includes', () => {
     const tsconfig = JSON.parse(readFileSync(join(repo, 'tsconfig.json'), 'utf8')) as { include: string[] };
-    for (const folder of tsconfig.include) assert.match(text, new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'), `COPY ${folder}`);
+    for (const folder of tsconfig.include)
+      assert.match(text, new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'), `COPY ${folder}`);
   });
 });

@@ -71,7 +71,8 @@ describe('esdb checkpoints', () => {
   });
 
   it('refuse text that is not a checkpoint of this adapter', () => {
-    for (const bad of ['', 'end', '12', '1:2:3', '-1:0', 'a:b']) assert.throws(() => decodeCheckpoint(bad), /not an EventStoreDB checkpoint/);
+    for (const bad of ['', 'end', '12', '1:2:3', '-1:0', 'a:b'])
+      assert.throws(() => decodeCheckpoint(bad), /not an EventStoreDB checkpoint/);
   });
 });
 
@@ -80,7 +81,10 @@ describe('esdb positions', () => {
     assert.equal(positionNumber(pos(2000n, 1500n)), 1500);
     const events = [pos(100n, 100n), pos(250n, 180n), pos(250n, 210n), pos(400n, 400n)];
     const numbers = events.map(positionNumber);
-    assert.deepEqual(numbers, [...numbers].sort((a, b) => a - b));
+    assert.deepEqual(
+      numbers,
+      [...numbers].sort((a, b) => a - b),
+    );
     assert.equal(new Set(numbers).size, numbers.length, 'unique even when events share a commit');
   });
 
@@ -113,11 +117,30 @@ describe('esdb revisions', () => {
 describe('esdb append errors', () => {
   it('WrongExpectedVersion becomes WRONG_EXPECTED_REVISION with the actual revision', () => {
     const e = new WrongExpectedVersionError(undefined, { streamName: 'message-1', expected: NO_STREAM, current: 1n });
-    assert.deepEqual(translateAppendError(e, 'message-1', 'no_stream'), { code: 'WRONG_EXPECTED_REVISION', streamId: 'message-1', expected: 'no_stream', actual: 1 });
-    const missing = new WrongExpectedVersionError(undefined, { streamName: 'message-2', expected: STREAM_EXISTS, current: NO_STREAM });
-    assert.deepEqual(translateAppendError(missing, 'message-2', 'stream_exists'), { code: 'WRONG_EXPECTED_REVISION', streamId: 'message-2', expected: 'stream_exists', actual: 'no_stream' });
+    assert.deepEqual(translateAppendError(e, 'message-1', 'no_stream'), {
+      code: 'WRONG_EXPECTED_REVISION',
+      streamId: 'message-1',
+      expected: 'no_stream',
+      actual: 1,
+    });
+    const missing = new WrongExpectedVersionError(undefined, {
+      streamName: 'message-2',
+      expected: STREAM_EXISTS,
+      current: NO_STREAM,
+    });
+    assert.deepEqual(translateAppendError(missing, 'message-2', 'stream_exists'), {
+      code: 'WRONG_EXPECTED_REVISION',
+      streamId: 'message-2',
+      expected: 'stream_exists',
+      actual: 'no_stream',
+    });
     const stale = new WrongExpectedVersionError(undefined, { streamName: 'message-3', expected: 1n, current: 2n });
-    assert.deepEqual(translateAppendError(stale, 'message-3', 1), { code: 'WRONG_EXPECTED_REVISION', streamId: 'message-3', expected: 1, actual: 2 });
+    assert.deepEqual(translateAppendError(stale, 'message-3', 1), {
+      code: 'WRONG_EXPECTED_REVISION',
+      streamId: 'message-3',
+      expected: 1,
+      actual: 2,
+    });
   });
 
   it('names the stream the server names (multi-stream appends)', () => {
@@ -150,16 +173,29 @@ describe('esdb event metadata', () => {
   it('round-trips schema version and metadata as a flat object of strings', () => {
     const metadata = { correlationId: 'c-1', serverId: 'srv', actor: 'api-key:7', extra: { nested: [1, 'two'] } };
     const encoded = encodeEventMetadata(3, metadata);
-    assert.ok(Object.values(encoded).every((v) => typeof v === 'string'), 'multi-stream appends accept only string values');
+    assert.ok(
+      Object.values(encoded).every((v) => typeof v === 'string'),
+      'multi-stream appends accept only string values',
+    );
     assert.deepEqual(decodeEventMetadata(JSON.parse(JSON.stringify(encoded))), { schemaVersion: 3, metadata });
   });
 
   it('reads events written by other tools', () => {
-    assert.deepEqual(decodeEventMetadata({ correlationId: 'x', $causationId: 'y' }), { schemaVersion: 1, metadata: { correlationId: 'x', $causationId: 'y' } });
+    assert.deepEqual(decodeEventMetadata({ correlationId: 'x', $causationId: 'y' }), {
+      schemaVersion: 1,
+      metadata: { correlationId: 'x', $causationId: 'y' },
+    });
     assert.deepEqual(decodeEventMetadata(undefined), { schemaVersion: 1, metadata: {} });
     assert.deepEqual(decodeEventMetadata(new Uint8Array([1, 2])), { schemaVersion: 1, metadata: {} });
-    assert.deepEqual(decodeEventMetadata({ [SCHEMA_VERSION_KEY]: 'x', [METADATA_KEY]: '{not json' }), { schemaVersion: 1, metadata: {} });
-    assert.deepEqual(decodeEventMetadata({ [METADATA_KEY]: '{"correlationId":5}' }), { schemaVersion: 1, metadata: {} }, 'metadata that breaks the envelope schema is dropped, not thrown');
+    assert.deepEqual(decodeEventMetadata({ [SCHEMA_VERSION_KEY]: 'x', [METADATA_KEY]: '{not json' }), {
+      schemaVersion: 1,
+      metadata: {},
+    });
+    assert.deepEqual(
+      decodeEventMetadata({ [METADATA_KEY]: '{"correlationId":5}' }),
+      { schemaVersion: 1, metadata: {} },
+      'metadata that breaks the envelope schema is dropped, not thrown',
+    );
   });
 });
 
@@ -207,7 +243,12 @@ describe('esdb idempotent appends', () => {
     assert.deepEqual(idempotencyWindow('stream_exists', 1, 10).direction, 'backwards');
   });
 
-  const stored = (eventId: string, revision: number) => ({ eventId, revision, position: 100 + revision, checkpoint: `${100 + revision}:${100 + revision}` });
+  const stored = (eventId: string, revision: number) => ({
+    eventId,
+    revision,
+    position: 100 + revision,
+    checkpoint: `${100 + revision}:${100 + revision}`,
+  });
 
   it('all ids stored: a no-op answering the last of them', () => {
     const check = classifyRetry(['a', 'b'], [stored('a', 0), stored('b', 1), stored('c', 2)]);
@@ -225,10 +266,22 @@ describe('esdb idempotent appends', () => {
 });
 
 describe('esdb recorded events', () => {
-  const base = { streamId: 'message-1', id: '0190a0a0-0000-7000-8000-000000000001', revision: 2n, type: 'MessageQueued', created: new Date('2026-01-02T03:04:05Z') };
+  const base = {
+    streamId: 'message-1',
+    id: '0190a0a0-0000-7000-8000-000000000001',
+    revision: 2n,
+    type: 'MessageQueued',
+    created: new Date('2026-01-02T03:04:05Z'),
+  };
 
   it('become the port envelope', () => {
-    const e = toRecordedEvent({ ...base, isJson: true, data: { a: 1 }, metadata: encodeEventMetadata(2, { serverId: 's' }), position: pos(500n, 480n) });
+    const e = toRecordedEvent({
+      ...base,
+      isJson: true,
+      data: { a: 1 },
+      metadata: encodeEventMetadata(2, { serverId: 's' }),
+      position: pos(500n, 480n),
+    });
     assert.deepEqual(e, {
       eventId: base.id,
       type: 'MessageQueued',
@@ -244,9 +297,21 @@ describe('esdb recorded events', () => {
   });
 
   it('binary data is parsed when it is JSON, else kept as base64', () => {
-    const json = toRecordedEvent({ ...base, isJson: false, data: new TextEncoder().encode('{"b":2}'), metadata: undefined, position: pos(1n, 1n) });
+    const json = toRecordedEvent({
+      ...base,
+      isJson: false,
+      data: new TextEncoder().encode('{"b":2}'),
+      metadata: undefined,
+      position: pos(1n, 1n),
+    });
     assert.deepEqual(json.data, { b: 2 });
-    const raw = toRecordedEvent({ ...base, isJson: false, data: new Uint8Array([0xff, 0x00]), metadata: undefined, position: pos(1n, 1n) });
+    const raw = toRecordedEvent({
+      ...base,
+      isJson: false,
+      data: new Uint8Array([0xff, 0x00]),
+      metadata: undefined,
+      position: pos(1n, 1n),
+    });
     assert.equal(raw.data, '/wA=');
   });
 
@@ -264,7 +329,10 @@ describe('esdb connection and resubscription', () => {
   });
 
   it('resubscribes with doubling back-off, capped', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((n) => resubscribeDelay(n, 500, 10_000)), [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((n) => resubscribeDelay(n, 500, 10_000)),
+      [500, 1000, 2000, 4000, 8000, 10_000, 10_000],
+    );
     assert.equal(resubscribeDelay(1000, 500, 30_000), 30_000);
   });
 });
@@ -294,18 +362,34 @@ describe('esdb readAll paging', () => {
 
   it('is exclusive of the start, drops system events, and pages in log order', async () => {
     const first = await readMatching(page, START, 3, undefined);
-    assert.deepEqual(first.map((e) => e.eventId), ['e5', 'e6', 'e7'], 'system streams ($stats-…) are skipped');
+    assert.deepEqual(
+      first.map((e) => e.eventId),
+      ['e5', 'e6', 'e7'],
+      'system streams ($stats-…) are skipped',
+    );
     const next = await readMatching(page, first[2]!.checkpoint, 3, undefined);
-    assert.deepEqual(next.map((e) => e.eventId), ['e8', 'e9', 'e10']);
+    assert.deepEqual(
+      next.map((e) => e.eventId),
+      ['e8', 'e9', 'e10'],
+    );
   });
 
   it('reads on past pages with no match, so an empty answer means the end of the log', async () => {
     reads.length = 0;
     const wanted = await readMatching(page, START, 2, { streamPrefixes: ['message-'], types: ['Wanted'] });
-    assert.deepEqual(wanted.map((e) => e.eventId), ['e9', 'e19']);
+    assert.deepEqual(
+      wanted.map((e) => e.eventId),
+      ['e9', 'e19'],
+    );
     assert.ok(reads.length > 1, 'several pages were needed');
-    const rest = await readMatching(page, wanted[1]!.checkpoint, 10, { streamPrefixes: ['message-'], types: ['Wanted'] });
-    assert.deepEqual(rest.map((e) => e.eventId), ['e29', 'e39', 'e49']);
+    const rest = await readMatching(page, wanted[1]!.checkpoint, 10, {
+      streamPrefixes: ['message-'],
+      types: ['Wanted'],
+    });
+    assert.deepEqual(
+      rest.map((e) => e.eventId),
+      ['e29', 'e39', 'e49'],
+    );
     assert.deepEqual(await readMatching(page, rest[2]!.checkpoint, 10, { types: ['Wanted'] }), []);
     assert.deepEqual(await readMatching(page, log[49]!.checkpoint, 10, undefined), []);
   });

@@ -38,7 +38,12 @@ const record = (r: Rec, i: number): AllStreamResolvedEvent =>
   }) as AllStreamResolvedEvent;
 
 function makeLog(n: number, shape: (i: number) => Partial<Rec> = () => ({})): Rec[] {
-  return Array.from({ length: n }, (_, i) => ({ streamId: `message-${i % 5}`, type: 'MessageQueued', position: { commit: BigInt((i + 1) * 10), prepare: BigInt((i + 1) * 10) }, ...shape(i) }));
+  return Array.from({ length: n }, (_, i) => ({
+    streamId: `message-${i % 5}`,
+    type: 'MessageQueued',
+    position: { commit: BigInt((i + 1) * 10), prepare: BigInt((i + 1) * 10) },
+    ...shape(i),
+  }));
 }
 
 /**
@@ -46,16 +51,29 @@ function makeLog(n: number, shape: (i: number) => Partial<Rec> = () => ({})): Re
  * it has, then says caught up and stays open, unless `drop` says to fail that subscription after
  * some records (a dropped slow subscriber).
  */
-function server(log: Rec[], drop: (attempt: number) => number | undefined = () => undefined, { drainFirst = true } = {}) {
+function server(
+  log: Rec[],
+  drop: (attempt: number) => number | undefined = () => undefined,
+  { drainFirst = true } = {},
+) {
   const opened: ReadPosition[] = [];
-  const streams: RecordStream[] = [];
+  const streams: (Readable & RecordStream)[] = [];
   const open = (from: ReadPosition): RecordStream => {
     const attempt = opened.push(from);
-    const start = from === 'start' ? 0 : log.findIndex((r) => typeof from !== 'string' && (r.position.commit > from.commit || (r.position.commit === from.commit && r.position.prepare >= from.prepare)));
+    const start =
+      from === 'start'
+        ? 0
+        : log.findIndex(
+            (r) =>
+              typeof from !== 'string' &&
+              (r.position.commit > from.commit ||
+                (r.position.commit === from.commit && r.position.prepare >= from.prepare)),
+          );
     const records = start < 0 ? [] : log.slice(start).map((r) => record(r, log.indexOf(r)));
     const failAfter = drop(attempt);
-    const stream = new Readable({ objectMode: true, read() {} }) as RecordStream;
-    stream.unsubscribe = async () => void stream.destroy();
+    const stream = Object.assign(new Readable({ objectMode: true, read() {} }), {
+      unsubscribe: async () => void stream.destroy(),
+    });
     setImmediate(async () => {
       for (const [k, r] of records.entries()) {
         if (failAfter !== undefined && k === failAfter) {
@@ -74,7 +92,15 @@ function server(log: Rec[], drop: (attempt: number) => number | undefined = () =
   return { open, opened, streams };
 }
 
-function subscribe(open: (from: ReadPosition) => RecordStream, handler: (batch: RecordedEvent[]) => unknown, options: { batchSize?: number; filter?: { streamPrefixes?: string[]; types?: string[] }; onResubscribe?: () => void } = {}) {
+function subscribe(
+  open: (from: ReadPosition) => RecordStream,
+  handler: (batch: RecordedEvent[]) => unknown,
+  options: {
+    batchSize?: number;
+    filter?: { streamPrefixes?: string[]; types?: string[] };
+    onResubscribe?: () => void;
+  } = {},
+) {
   return new EsdbSubscription({
     open,
     from: START,
@@ -125,8 +151,16 @@ describe('esdb subscription', () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(drops, 2);
     assert.equal(srv.opened.length, 3);
-    assert.deepEqual(srv.opened[1], { commit: 300n, prepare: 300n }, 'resubscribed from the checkpoint of the last batch handled');
-    assert.deepEqual(seen.map((e) => e.position), log.map((r) => Number(r.position.prepare)), 'no loss, no repetition (the server resent the event at the checkpoint)');
+    assert.deepEqual(
+      srv.opened[1],
+      { commit: 300n, prepare: 300n },
+      'resubscribed from the checkpoint of the last batch handled',
+    );
+    assert.deepEqual(
+      seen.map((e) => e.position),
+      log.map((r) => Number(r.position.prepare)),
+      'no loss, no repetition (the server resent the event at the checkpoint)',
+    );
     await sub.stop();
   });
 
@@ -138,15 +172,28 @@ describe('esdb subscription', () => {
     await until(() => seen.length >= 50, 'all 50 events');
     await new Promise((r) => setTimeout(r, 50));
     assert.ok(srv.opened.length >= 4);
-    assert.deepEqual(seen.map((e) => e.position), log.map((r) => Number(r.position.prepare)));
+    assert.deepEqual(
+      seen.map((e) => e.position),
+      log.map((r) => Number(r.position.prepare)),
+    );
     await sub.stop();
   });
 
   it('applies the exact filter: both halves, and no system events', async () => {
-    const log = makeLog(40, (i) => (i % 4 === 0 ? { streamId: `$$message-${i}`, type: '$metadata' } : i % 4 === 1 ? { type: 'MessageDelivered' } : i % 4 === 2 ? { streamId: `server-${i}` } : {}));
+    const log = makeLog(40, (i) =>
+      i % 4 === 0
+        ? { streamId: `$$message-${i}`, type: '$metadata' }
+        : i % 4 === 1
+          ? { type: 'MessageDelivered' }
+          : i % 4 === 2
+            ? { streamId: `server-${i}` }
+            : {},
+    );
     const srv = server(log);
     const seen: RecordedEvent[] = [];
-    const sub = subscribe(srv.open, (b) => void seen.push(...b), { filter: { streamPrefixes: ['message-'], types: ['MessageQueued'] } });
+    const sub = subscribe(srv.open, (b) => void seen.push(...b), {
+      filter: { streamPrefixes: ['message-'], types: ['MessageQueued'] },
+    });
     await until(() => seen.length === 10, 'the 10 matching events');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(seen.length, 10);

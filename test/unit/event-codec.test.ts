@@ -70,7 +70,10 @@ describe('event codec', () => {
   });
 
   it('an unknown type → UNKNOWN_EVENT_TYPE', () => {
-    assert.deepEqual(codec.decode('UserDeleted', 1, {}), { ok: false, error: { code: 'UNKNOWN_EVENT_TYPE', type: 'UserDeleted' } });
+    assert.deepEqual(codec.decode('UserDeleted', 1, {}), {
+      ok: false,
+      error: { code: 'UNKNOWN_EVENT_TYPE', type: 'UserDeleted' },
+    });
   });
 
   // Known bug (reported, not fixed here): `definitions[type]` also finds Object.prototype members,

@@ -18,16 +18,24 @@ describe('JSON Schemas of the Kafka records (schemas/events)', () => {
     const generated = eventJsonSchemaFiles();
     assert.deepEqual(readdirSync(schemasDir).sort(), [...generated.keys()].sort(), 'no file missing, none left over');
     for (const [name, text] of generated) {
-      assert.equal(readFileSync(join(schemasDir, name), 'utf8'), text, `schemas/events/${name} is stale: run postlog schemas --out schemas/events`);
+      assert.equal(
+        readFileSync(join(schemasDir, name), 'utf8'),
+        text,
+        `schemas/events/${name} is stale: run postlog schemas --out schemas/events`,
+      );
     }
-    for (const type of messageEventCodec.types) assert.ok(generated.has(`${type}.v${messageEventCodec.schemaVersionOf(type)}.schema.json`), type);
+    for (const type of messageEventCodec.types)
+      assert.ok(generated.has(`${type}.v${messageEventCodec.schemaVersionOf(type)}.schema.json`), type);
   });
 
   it('postlog schemas --check agrees, and fails on a stale directory', async () => {
     const ok = await runCli(['schemas', '--check', '--out', schemasDir], process.env as Record<string, string>);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /up to date/);
-    const stale = await runCli(['schemas', '--check', '--out', join(schemasDir, 'no-such-dir')], process.env as Record<string, string>);
+    const stale = await runCli(
+      ['schemas', '--check', '--out', join(schemasDir, 'no-such-dir')],
+      process.env as Record<string, string>,
+    );
     assert.equal(stale.code, 1);
     assert.match(stale.stderr, /missing or out of date/);
   });

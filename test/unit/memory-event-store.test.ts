@@ -51,7 +51,12 @@ describe('in-memory event store: what the contract does not cover', () => {
     // one commit per append or appendMany: the first number of the checkpoint
     assert.deepEqual(
       first.map((e) => [e.streamId, e.revision, e.position, e.checkpoint]),
-      [['a-1', 0, 1, '1:1'], ['a-1', 1, 2, '1:2'], ['b-1', 0, 3, '2:3'], ['a-1', 2, 4, '2:4']],
+      [
+        ['a-1', 0, 1, '1:1'],
+        ['a-1', 1, 2, '1:2'],
+        ['b-1', 0, 3, '2:3'],
+        ['a-1', 2, 4, '2:4'],
+      ],
     );
     assert.equal(first[0]!.eventId, '00000000-0000-7000-8000-000000000001');
     // the shared comparison orders them, as it does Postgres and EventStoreDB checkpoints

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { canonicalMessageBytes, MAX_LINE_BYTES } from '../../domain/index.js';
 
-const canonical = (s: string | Buffer, max?: number) => canonicalMessageBytes(Buffer.isBuffer(s) ? s : Buffer.from(s, 'latin1'), { maxLineBytes: max });
+const canonical = (s: string | Buffer, max?: number) =>
+  canonicalMessageBytes(Buffer.isBuffer(s) ? s : Buffer.from(s, 'latin1'), { maxLineBytes: max });
 const text = (s: string | Buffer, max?: number) => {
   const r = canonical(s, max);
   assert.ok(r.ok, JSON.stringify(r));
@@ -49,7 +50,10 @@ describe('canonical message bytes', () => {
     assert.ok(ok.ok, 'exactly 998 bytes is allowed');
     const header = canonical(`From: a@b.test\r\nX-Big: a\r\n ${'y'.repeat(998)}\r\n\r\nbody\r\n`, 998);
     assert.ok(!header.ok);
-    assert.deepEqual({ code: header.error.code, line: header.error.line, header: (header.error as { header?: string }).header }, { code: 'LINE_TOO_LONG', line: 3, header: 'X-Big' });
+    assert.deepEqual(
+      { code: header.error.code, line: header.error.line, header: (header.error as { header?: string }).header },
+      { code: 'LINE_TOO_LONG', line: 3, header: 'X-Big' },
+    );
     const body = canonical(`From: a@b.test\r\n\r\n${'z'.repeat(999)}`, 998);
     assert.ok(!body.ok);
     assert.match(body.error.message, /^line 3 is 999 bytes long; .*quoted-printable or base64$/);

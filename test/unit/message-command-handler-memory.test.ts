@@ -64,7 +64,10 @@ describe('message command handler on the in-memory log', () => {
     assert.ok(res.ok);
     assert.equal(res.value.state.status, 'queued');
     const events = await store.readStream(messageStreamId(id));
-    assert.deepEqual(events.map((e) => e.type), ['MessageAccepted', 'MessageQueued']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['MessageAccepted', 'MessageQueued'],
+    );
     assert.equal(events[0]!.metadata.correlationId, 'req-1');
     assert.equal(events[0]!.schemaVersion, 1);
   });

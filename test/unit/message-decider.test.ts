@@ -91,15 +91,24 @@ const attempt = (n: number, code: number, at: string) => ({
 });
 
 const ev = {
-  accepted: (extra: Partial<EventOf<'MessageAccepted'>['data']> = {}): MessageEvent => ({ type: 'MessageAccepted', data: { ...message, ...extra, at: T0 } }),
-  held: (reason: EventOf<'MessageHeld'>['data']['reason'] = 'manual', at = T0): MessageEvent => ({ type: 'MessageHeld', data: { reason, at } }),
+  accepted: (extra: Partial<EventOf<'MessageAccepted'>['data']> = {}): MessageEvent => ({
+    type: 'MessageAccepted',
+    data: { ...message, ...extra, at: T0 },
+  }),
+  held: (reason: EventOf<'MessageHeld'>['data']['reason'] = 'manual', at = T0): MessageEvent => ({
+    type: 'MessageHeld',
+    data: { reason, at },
+  }),
   released: (at = T1): MessageEvent => ({ type: 'MessageReleased', data: { by: 'admin', at } }),
   queued: (dueAt = T0, at = T0): MessageEvent => ({ type: 'MessageQueued', data: { dueAt, at } }),
   deferred: (n = 1, at = T1): MessageEvent => ({
     type: 'MessageDeferred',
     data: { delivery: attempt(n, 451, at), reason: '451 try later', nextAttemptAt: T3, at },
   }),
-  delivered: (n = 1, at = T1): MessageEvent => ({ type: 'MessageDelivered', data: { delivery: attempt(n, 250, at), at } }),
+  delivered: (n = 1, at = T1): MessageEvent => ({
+    type: 'MessageDelivered',
+    data: { delivery: attempt(n, 250, at), at },
+  }),
   syncBounce: (withDelivery = true): MessageEvent => ({
     type: 'MessageBounced',
     data: {
@@ -114,12 +123,22 @@ const ev = {
   }),
   asyncBounce: (): MessageEvent => ({
     type: 'MessageBounced',
-    data: { kind: 'async', enhancedCode: '5.2.2', diagnostic: 'mailbox full', classification: 'mailbox-full', suppress: false, at: T3 },
+    data: {
+      kind: 'async',
+      enhancedCode: '5.2.2',
+      diagnostic: 'mailbox full',
+      classification: 'mailbox-full',
+      suppress: false,
+      at: T3,
+    },
   }),
   failed: (): MessageEvent => ({ type: 'MessageFailed', data: { reason: 'gave up', attempts: 1, at: T3 } }),
   cancelled: (): MessageEvent => ({ type: 'MessageCancelled', data: { by: 'admin', at: T1 } }),
   opened: (at = T2): MessageEvent => ({ type: 'MessageOpened', data: { ip: '198.51.100.7', machine: false, at } }),
-  clicked: (at = T2): MessageEvent => ({ type: 'MessageLinkClicked', data: { url: 'https://example.com/x', machine: false, at } }),
+  clicked: (at = T2): MessageEvent => ({
+    type: 'MessageLinkClicked',
+    data: { url: 'https://example.com/x', machine: false, at },
+  }),
   unsubscribed: (): MessageEvent => ({ type: 'MessageUnsubscribed', data: { method: 'one-click', at: T2 } }),
   complained: (): MessageEvent => ({ type: 'MessageComplained', data: { feedbackType: 'abuse', at: T3 } }),
 };
@@ -140,11 +159,22 @@ const history = {
 
 // Commands
 const cmd = {
-  accept: (extra: Partial<Extract<MessageCommandInput, { type: 'Accept' }>> = {}): MessageCommandInput => ({ type: 'Accept', message, at: T0, ...extra }),
+  accept: (extra: Partial<Extract<MessageCommandInput, { type: 'Accept' }>> = {}): MessageCommandInput => ({
+    type: 'Accept',
+    message,
+    at: T0,
+    ...extra,
+  }),
   hold: (): MessageCommandInput => ({ type: 'Hold', reason: 'manual', detail: 'looks odd', at: T2 }),
   release: (): MessageCommandInput => ({ type: 'Release', by: 'admin', at: T2 }),
   queue: (): MessageCommandInput => ({ type: 'Queue', dueAt: T2, at: T2 }),
-  defer: (): MessageCommandInput => ({ type: 'RecordDeferral', delivery: attempt(2, 421, T2), reason: '421 busy', nextAttemptAt: T3, at: T2 }),
+  defer: (): MessageCommandInput => ({
+    type: 'RecordDeferral',
+    delivery: attempt(2, 421, T2),
+    reason: '421 busy',
+    nextAttemptAt: T3,
+    at: T2,
+  }),
   deliver: (): MessageCommandInput => ({ type: 'RecordDelivery', delivery: attempt(2, 250, T2), at: T2 }),
   syncBounce: (): MessageCommandInput => ({
     type: 'RecordBounce',
@@ -167,8 +197,20 @@ const cmd = {
   }),
   fail: (): MessageCommandInput => ({ type: 'RecordFailure', reason: 'retries exhausted', at: T3 }),
   cancel: (): MessageCommandInput => ({ type: 'Cancel', by: 'admin', reason: 'sent by mistake', at: T2 }),
-  open: (): MessageCommandInput => ({ type: 'RecordOpen', ip: '203.0.113.5', userAgent: 'Mail/1.0', machine: false, at: LATER }),
-  click: (): MessageCommandInput => ({ type: 'RecordClick', url: 'https://example.com/offer', ip: '203.0.113.5', machine: true, at: LATER }),
+  open: (): MessageCommandInput => ({
+    type: 'RecordOpen',
+    ip: '203.0.113.5',
+    userAgent: 'Mail/1.0',
+    machine: false,
+    at: LATER,
+  }),
+  click: (): MessageCommandInput => ({
+    type: 'RecordClick',
+    url: 'https://example.com/offer',
+    ip: '203.0.113.5',
+    machine: true,
+    at: LATER,
+  }),
   unsubscribe: (): MessageCommandInput => ({ type: 'RecordUnsubscribe', method: 'link', ip: '203.0.113.5', at: LATER }),
   complain: (): MessageCommandInput => ({ type: 'RecordComplaint', source: 'fbl.example.org', at: LATER }),
 };
@@ -177,17 +219,38 @@ const cmd = {
 const out = {
   held: (): MessageEvent => ({ type: 'MessageHeld', data: { reason: 'manual', detail: 'looks odd', at: T2 } }),
   queued: (): MessageEvent => ({ type: 'MessageQueued', data: { dueAt: T2, at: T2 } }),
-  deferred: (): MessageEvent => ({ type: 'MessageDeferred', data: { delivery: attempt(2, 421, T2), reason: '421 busy', nextAttemptAt: T3, at: T2 } }),
+  deferred: (): MessageEvent => ({
+    type: 'MessageDeferred',
+    data: { delivery: attempt(2, 421, T2), reason: '421 busy', nextAttemptAt: T3, at: T2 },
+  }),
   delivered: (): MessageEvent => ({ type: 'MessageDelivered', data: { delivery: attempt(2, 250, T2), at: T2 } }),
   syncBounced: (): MessageEvent => ({
     type: 'MessageBounced',
-    data: { kind: 'sync', delivery: attempt(2, 550, T2), enhancedCode: '5.1.1', diagnostic: '550 5.1.1 user unknown', classification: 'bad-mailbox', suppress: true, at: T2 },
+    data: {
+      kind: 'sync',
+      delivery: attempt(2, 550, T2),
+      enhancedCode: '5.1.1',
+      diagnostic: '550 5.1.1 user unknown',
+      classification: 'bad-mailbox',
+      suppress: true,
+      at: T2,
+    },
   }),
   asyncBounced: (): MessageEvent => ({
     type: 'MessageBounced',
-    data: { kind: 'async', enhancedCode: '5.7.1', diagnostic: 'rejected by policy', classification: 'policy', suppress: false, at: LATER },
+    data: {
+      kind: 'async',
+      enhancedCode: '5.7.1',
+      diagnostic: 'rejected by policy',
+      classification: 'policy',
+      suppress: false,
+      at: LATER,
+    },
   }),
-  cancelled: (): MessageEvent => ({ type: 'MessageCancelled', data: { by: 'admin', reason: 'sent by mistake', at: T2 } }),
+  cancelled: (): MessageEvent => ({
+    type: 'MessageCancelled',
+    data: { by: 'admin', reason: 'sent by mistake', at: T2 },
+  }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -286,11 +349,15 @@ describe('message decider: hold and release', () => {
 
   it('a message held on Accept can be released, then delivered', () => {
     const heldOnAccept: MessageEvent[] = [ev.accepted(), ev.held('development_mode')];
-    given(heldOnAccept).when(cmd.release()).then([
-      { type: 'MessageReleased', data: { by: 'admin', at: T2 } },
-      { type: 'MessageQueued', data: { dueAt: T2, at: T2 } },
-    ]);
-    given([...heldOnAccept, ev.released(T2), ev.queued(T2, T2)]).when(cmd.deliver()).then([out.delivered()]);
+    given(heldOnAccept)
+      .when(cmd.release())
+      .then([
+        { type: 'MessageReleased', data: { by: 'admin', at: T2 } },
+        { type: 'MessageQueued', data: { dueAt: T2, at: T2 } },
+      ]);
+    given([...heldOnAccept, ev.released(T2), ev.queued(T2, T2)])
+      .when(cmd.deliver())
+      .then([out.delivered()]);
   });
 
   it('Release of a scheduled message before its time keeps the schedule', () => {
@@ -312,7 +379,9 @@ describe('message decider: hold and release', () => {
   });
 
   it('a send-limit hold is released only by an operator', () => {
-    given([ev.accepted(), ev.held('send_limit')]).when({ type: 'Release', by: 'tenant', at: T2 }).thenError('RELEASE_NOT_ALLOWED');
+    given([ev.accepted(), ev.held('send_limit')])
+      .when({ type: 'Release', by: 'tenant', at: T2 })
+      .thenError('RELEASE_NOT_ALLOWED');
     given([ev.accepted(), ev.held('send_limit')])
       .when({ type: 'Release', by: 'admin', operator: true, at: T2 })
       .then([
@@ -377,8 +446,20 @@ describe('message decider: delivery attempt outcomes', () => {
 
   it('sync bounce without a delivery attempt (e.g. no MX) → MessageBounced without delivery', () => {
     given(history.queued)
-      .when({ type: 'RecordBounce', kind: 'sync', diagnostic: 'no MX for example.org', classification: 'dns', suppress: false, at: T2 })
-      .then([{ type: 'MessageBounced', data: { kind: 'sync', diagnostic: 'no MX for example.org', classification: 'dns', suppress: false, at: T2 } }]);
+      .when({
+        type: 'RecordBounce',
+        kind: 'sync',
+        diagnostic: 'no MX for example.org',
+        classification: 'dns',
+        suppress: false,
+        at: T2,
+      })
+      .then([
+        {
+          type: 'MessageBounced',
+          data: { kind: 'sync', diagnostic: 'no MX for example.org', classification: 'dns', suppress: false, at: T2 },
+        },
+      ]);
   });
 
   const outcomes = ['defer', 'deliver', 'syncBounce', 'fail'] as const;
@@ -445,7 +526,9 @@ describe('message decider: asynchronous bounce (DSN)', () => {
   });
 
   it('async bounce after delivery and engagement → MessageBounced', () => {
-    given([...history.delivered, ev.opened(), ev.clicked()]).when(cmd.asyncBounce()).then([out.asyncBounced()]);
+    given([...history.delivered, ev.opened(), ev.clicked()])
+      .when(cmd.asyncBounce())
+      .then([out.asyncBounced()]);
   });
 
   it('a second async bounce → MESSAGE_ALREADY_FINAL', () => {
@@ -482,7 +565,12 @@ describe('message decider: engagement', () => {
   it('RecordClick after delivery → MessageLinkClicked', () => {
     given(history.delivered)
       .when(cmd.click())
-      .then([{ type: 'MessageLinkClicked', data: { url: 'https://example.com/offer', ip: '203.0.113.5', machine: true, at: LATER } }]);
+      .then([
+        {
+          type: 'MessageLinkClicked',
+          data: { url: 'https://example.com/offer', ip: '203.0.113.5', machine: true, at: LATER },
+        },
+      ]);
   });
 
   it('RecordUnsubscribe after delivery → MessageUnsubscribed', () => {
@@ -492,7 +580,9 @@ describe('message decider: engagement', () => {
   });
 
   it('a second RecordUnsubscribe → no events', () => {
-    given([...history.delivered, ev.unsubscribed()]).when(cmd.unsubscribe()).then([]);
+    given([...history.delivered, ev.unsubscribed()])
+      .when(cmd.unsubscribe())
+      .then([]);
   });
 
   it('RecordComplaint after delivery → MessageComplained (feedbackType defaults to abuse)', () => {
@@ -502,12 +592,16 @@ describe('message decider: engagement', () => {
   });
 
   it('a second RecordComplaint → no events', () => {
-    given([...history.delivered, ev.complained()]).when(cmd.complain()).then([]);
+    given([...history.delivered, ev.complained()])
+      .when(cmd.complain())
+      .then([]);
   });
 
   it('RecordAutoReply after delivery → MessageAutoReplied, and changes no state', () => {
     const command = { type: 'RecordAutoReply' as const, from: 'rcpt@example.org', subject: 'Out of office', at: LATER };
-    given(history.delivered).when(command).then([{ type: 'MessageAutoReplied', data: { from: 'rcpt@example.org', subject: 'Out of office', at: LATER } }]);
+    given(history.delivered)
+      .when(command)
+      .then([{ type: 'MessageAutoReplied', data: { from: 'rcpt@example.org', subject: 'Out of office', at: LATER } }]);
     const before = foldMessage(history.delivered);
     assert.deepEqual(evolve(before, { type: 'MessageAutoReplied', data: { at: LATER } }), before);
     given(history.queued).when(command).thenError('MESSAGE_NOT_DELIVERED');
@@ -515,15 +609,27 @@ describe('message decider: engagement', () => {
 
   it('ExpireContent after a final outcome or while held → MessageContentExpired, once', () => {
     const command = { type: 'ExpireContent' as const, retentionDays: 30, at: LATER };
-    given(history.delivered).when(command).then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
-    given(history.held).when(command).then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
-    given([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]).when(command).then([]);
-    assert.equal(foldMessage([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]).contentExpired, true);
+    given(history.delivered)
+      .when(command)
+      .then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
+    given(history.held)
+      .when(command)
+      .then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
+    given([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }])
+      .when(command)
+      .then([]);
+    assert.equal(
+      foldMessage([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }])
+        .contentExpired,
+      true,
+    );
   });
 
   it('ExpireContent of a message still to be delivered → MESSAGE_IN_FLIGHT', () => {
     given(history.queued).when({ type: 'ExpireContent', retentionDays: 30, at: LATER }).thenError('MESSAGE_IN_FLIGHT');
-    given(history.deferred).when({ type: 'ExpireContent', retentionDays: 30, at: LATER }).thenError('MESSAGE_IN_FLIGHT');
+    given(history.deferred)
+      .when({ type: 'ExpireContent', retentionDays: 30, at: LATER })
+      .thenError('MESSAGE_IN_FLIGHT');
   });
 
   it('engagement is still recorded after a late (async) bounce', () => {
@@ -599,7 +705,15 @@ describe('message evolve', () => {
   });
 
   it('counts one attempt per deferral and delivery', () => {
-    const events = [ev.accepted(), ev.queued(), ev.deferred(1), ev.queued(T2, T2), ev.deferred(2, T2), ev.queued(T3, T3), ev.delivered(3, T3)];
+    const events = [
+      ev.accepted(),
+      ev.queued(),
+      ev.deferred(1),
+      ev.queued(T2, T2),
+      ev.deferred(2, T2),
+      ev.queued(T3, T3),
+      ev.delivered(3, T3),
+    ];
     const state = foldMessage(events);
     assert.equal(state.status, 'delivered');
     assert.equal(state.attempts, 3);
@@ -628,7 +742,14 @@ describe('message evolve', () => {
   });
 
   it('counts opens and clicks', () => {
-    const state = foldMessage([...history.delivered, ev.opened(), ev.clicked(), ev.opened(), ev.clicked(), ev.clicked()]);
+    const state = foldMessage([
+      ...history.delivered,
+      ev.opened(),
+      ev.clicked(),
+      ev.opened(),
+      ev.clicked(),
+      ev.clicked(),
+    ]);
     assert.equal(state.opens, 2);
     assert.equal(state.clicks, 3);
     assert.equal(state.status, 'delivered');

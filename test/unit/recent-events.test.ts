@@ -4,7 +4,11 @@ import type { RecordedEvent } from '../../infra/event-store/index.js';
 import { RecentEvents } from '../../infra/event-store/postgres/recent-events.js';
 
 /** Events at checkpoints 1:<position>, on message and webhook streams, MessageAccepted and MessageDelivered by turns. */
-function events(from: number, count: number, stream = (p: number) => (p % 5 === 0 ? `webhook-${p}` : `message-${p}`)): RecordedEvent[] {
+function events(
+  from: number,
+  count: number,
+  stream = (p: number) => (p % 5 === 0 ? `webhook-${p}` : `message-${p}`),
+): RecordedEvent[] {
   return Array.from({ length: count }, (_, i) => {
     const position = from + i;
     return {
@@ -24,7 +28,7 @@ function events(from: number, count: number, stream = (p: number) => (p % 5 === 
 
 const positions = (r: { events: RecordedEvent[] } | undefined) => r?.events.map((e) => e.position);
 
-describe('recent events (one read of the log serving the process\'s other readers)', () => {
+describe("recent events (one read of the log serving the process's other readers)", () => {
   it('serves the rest of a remembered stretch from any of its checkpoints, up to the limit', () => {
     const recent = new RecentEvents();
     recent.remember('1:0', 100, {}, events(1, 10));
@@ -60,7 +64,10 @@ describe('recent events (one read of the log serving the process\'s other reader
     const messages = events(1, 10).filter((e) => e.streamId.startsWith('message-'));
     recent.remember('1:0', 100, { streamPrefixes: ['message-'] }, messages);
     assert.deepEqual(positions(recent.read('1:0', 100, { streamPrefixes: ['message-'] })), [1, 2, 3, 4, 6, 7, 8, 9]);
-    assert.deepEqual(positions(recent.read('1:4', 100, { streamPrefixes: ['message-'], types: ['MessageDelivered'] })), [6, 8]);
+    assert.deepEqual(
+      positions(recent.read('1:4', 100, { streamPrefixes: ['message-'], types: ['MessageDelivered'] })),
+      [6, 8],
+    );
     assert.equal(recent.read('1:0', 100, {}), undefined, 'an unfiltered reader needs the webhook events too');
     assert.equal(recent.read('1:0', 100, { streamPrefixes: ['webhook-'] }), undefined);
   });
@@ -74,9 +81,22 @@ describe('recent events (one read of the log serving the process\'s other reader
     assert.equal(recent.read('1:2', 100, {}), undefined, 'the old stretch is gone');
     assert.deepEqual(positions(recent.read('1:20', 100, {})), [21, 22, 23]);
     recent.remember('1:23', 100, { types: ['MessageAccepted'] }, events(25, 1));
-    assert.equal(recent.read('1:23', 100, {}), undefined, 'a type-filtered read does not have every event of its range');
-    recent.remember('1:23', 100, { streamPrefixes: ['message-'] }, events(24, 2, (p) => `message-${p}`));
-    assert.deepEqual(positions(recent.read('1:20', 100, {})), [21, 22, 23], 'reads of other streams have a stretch of their own: this one stays');
+    assert.equal(
+      recent.read('1:23', 100, {}),
+      undefined,
+      'a type-filtered read does not have every event of its range',
+    );
+    recent.remember(
+      '1:23',
+      100,
+      { streamPrefixes: ['message-'] },
+      events(24, 2, (p) => `message-${p}`),
+    );
+    assert.deepEqual(
+      positions(recent.read('1:20', 100, {})),
+      [21, 22, 23],
+      'reads of other streams have a stretch of their own: this one stays',
+    );
     assert.deepEqual(positions(recent.read('1:23', 100, { streamPrefixes: ['message-'] })), [24, 25]);
   });
 
@@ -88,16 +108,33 @@ describe('recent events (one read of the log serving the process\'s other reader
     assert.equal(recent.read('1:0', 5, { types: ['MessageAccepted'] }), undefined);
     recent.remember('1:5', 5, {}, events(6, 2));
     assert.deepEqual(positions(recent.read('1:2', 5, {})), [3, 4, 5, 6, 7], 'full again');
-    assert.deepEqual(positions(recent.read('1:4', 5, {})), [5, 6, 7], 'the last read was short: the stretch reached the head');
+    assert.deepEqual(
+      positions(recent.read('1:4', 5, {})),
+      [5, 6, 7],
+      'the last read was short: the stretch reached the head',
+    );
   });
 
   it('keeps a stretch per set of stream prefixes, and the one of all streams serves every reader', () => {
     const recent = new RecentEvents();
     const all = events(1, 10);
     recent.remember('1:0', 100, {}, all);
-    recent.remember('1:0', 100, { streamPrefixes: ['message-'] }, all.filter((e) => e.streamId.startsWith('message-')).slice(0, 3));
-    assert.deepEqual(positions(recent.read('1:0', 100, { streamPrefixes: ['message-'] })), [1, 2, 3], 'its own stretch first');
-    assert.deepEqual(positions(recent.read('1:3', 100, { streamPrefixes: ['message-'] })), [4, 6, 7, 8, 9], 'then the stretch of all streams');
+    recent.remember(
+      '1:0',
+      100,
+      { streamPrefixes: ['message-'] },
+      all.filter((e) => e.streamId.startsWith('message-')).slice(0, 3),
+    );
+    assert.deepEqual(
+      positions(recent.read('1:0', 100, { streamPrefixes: ['message-'] })),
+      [1, 2, 3],
+      'its own stretch first',
+    );
+    assert.deepEqual(
+      positions(recent.read('1:3', 100, { streamPrefixes: ['message-'] })),
+      [4, 6, 7, 8, 9],
+      'then the stretch of all streams',
+    );
     assert.deepEqual(positions(recent.read('1:3', 100, { streamPrefixes: ['webhook-'] })), [5, 10]);
   });
 

@@ -24,7 +24,17 @@ const BENCH_LIKE: ComposeInput = {
 
 describe('direct MIME writer for text/HTML messages', () => {
   it('writes a typical API message itself, byte for byte what nodemailer builds', async () => {
-    for (const variant of [{}, { html: '<p>Hello</p>' }, { text: undefined, html: '<p>Hello</p>' }, { to: ['"Ann Smith" <ann@example.org>', 'Bob <bob@example.org>'], cc: ['cc@example.org'], replyTo: 'reply@bench.test', sender: 'sender@bench.test' }]) {
+    for (const variant of [
+      {},
+      { html: '<p>Hello</p>' },
+      { text: undefined, html: '<p>Hello</p>' },
+      {
+        to: ['"Ann Smith" <ann@example.org>', 'Bob <bob@example.org>'],
+        cc: ['cc@example.org'],
+        replyTo: 'reply@bench.test',
+        sender: 'sender@bench.test',
+      },
+    ]) {
       const input = { ...BENCH_LIKE, ...variant };
       const direct = simpleMime(input, 'b0undary');
       assert.ok(direct, `written directly: ${JSON.stringify(variant)}`);
@@ -50,19 +60,30 @@ describe('direct MIME writer for text/HTML messages', () => {
       const written = simpleMime(input, 'b0undary');
       if (!written) continue;
       direct++;
-      assert.equal(written.toString('latin1'), await reference(input), `case ${i}: ${JSON.stringify(input).slice(0, 400)}`);
+      assert.equal(
+        written.toString('latin1'),
+        await reference(input),
+        `case ${i}: ${JSON.stringify(input).slice(0, 400)}`,
+      );
     }
     // the generator leans towards shapes the writer hands back; even so most messages are plain
     assert.ok(direct > 1000, `only ${direct} of 3000 were written directly`);
   });
 
   it('hands back what it does not write itself: attachments, empty bodies, a headers object nodemailer reads as one header', () => {
-    assert.equal(simpleMime({ ...BENCH_LIKE, attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('a') }] }, 'b0undary'), undefined);
+    assert.equal(
+      simpleMime(
+        { ...BENCH_LIKE, attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('a') }] },
+        'b0undary',
+      ),
+      undefined,
+    );
     assert.equal(simpleMime({ ...BENCH_LIKE, text: '' }, 'b0undary'), undefined);
     assert.equal(simpleMime({ ...BENCH_LIKE, text: undefined, html: undefined }, 'b0undary'), undefined);
     assert.equal(simpleMime({ ...BENCH_LIKE, headers: { key: 'X-A', value: 'b' } }, 'b0undary'), undefined);
     // nodemailer drops a Bcc header, and a field of the message replaces a custom header of its name
-    for (const key of ['bcc', 'Subject', 'received', 'content-type', 'mime-version']) assert.equal(simpleMime({ ...BENCH_LIKE, headers: { [key]: 'x@example.org' } }, 'b0undary'), undefined, key);
+    for (const key of ['bcc', 'Subject', 'received', 'content-type', 'mime-version'])
+      assert.equal(simpleMime({ ...BENCH_LIKE, headers: { [key]: 'x@example.org' } }, 'b0undary'), undefined, key);
     // nodemailer writes a header named by a number before Received (JavaScript's key order)
     assert.equal(simpleMime({ ...BENCH_LIKE, headers: { '123': 'x' } }, 'b0undary'), undefined);
   });
@@ -79,7 +100,14 @@ describe('direct MIME writer for text/HTML messages', () => {
       { to: ['"Smith, Ann" <ann@example.org>'] },
       // a domain ending in a number is an IPv4 address to nodemailer (127.1 is written 127.0.0.1)
       { to: ['rcpt@127.1', 'rcpt@0x7f.1', 'rcpt@1.2.3.4'] },
-      { headers: { 'In-Reply-To': 'abc@example.org', 'x-md5': 'plain', 'List-Id': 'Grüße <list.example.org>', 'X-Empty': '  ' } },
+      {
+        headers: {
+          'In-Reply-To': 'abc@example.org',
+          'x-md5': 'plain',
+          'List-Id': 'Grüße <list.example.org>',
+          'X-Empty': '  ',
+        },
+      },
       // long lines: quoted-printable when there is a letter in it, else base64 (as nodemailer picks)
       { text: `${'0123456789 '.repeat(20)}\n` },
       { text: `${'0123456789 '.repeat(20)}x\n` },

@@ -17,14 +17,20 @@ async function reference(raw: Buffer) {
 async function assertSameAsPostalMime(raw: Buffer, label: string) {
   const read = readSubmittedHeaders(raw);
   assert.ok(read.ok, `${label}: ${read.ok ? '' : read.error}`);
-  assert.deepEqual(read.value, await reference(raw), `${label}: ${JSON.stringify(raw.toString('latin1').slice(0, 300))}`);
+  assert.deepEqual(
+    read.value,
+    await reference(raw),
+    `${label}: ${JSON.stringify(raw.toString('latin1').slice(0, 300))}`,
+  );
 }
 
 const BODY = 'Hello,\r\n\r\nA body line: Subject: not a header\r\nFrom: nor this\r\n';
 
 describe('reading the header section of a submitted message', () => {
   it('reads the fields the accept path needs', () => {
-    const raw = Buffer.from(`From: "Ann Smith" <ann@example.org>\r\nSubject: =?UTF-8?B?SGVsbG8g4pyT?=\r\n  folded\r\nMessage-ID: <abc.123@example.org>\r\n\r\n${BODY}`);
+    const raw = Buffer.from(
+      `From: "Ann Smith" <ann@example.org>\r\nSubject: =?UTF-8?B?SGVsbG8g4pyT?=\r\n  folded\r\nMessage-ID: <abc.123@example.org>\r\n\r\n${BODY}`,
+    );
     const read = readSubmittedHeaders(raw);
     assert.ok(read.ok);
     assert.equal(read.value.subject, 'Hello ✓  folded');
@@ -57,20 +63,65 @@ describe('reading the header section of a submitted message', () => {
       'a leading fold before any header': `  folded first\r\nFrom: a@example.org\r\n\r\n`,
       'upper-case names': `FROM: a@example.org\r\nSUBJECT: Loud\r\nMESSAGE-ID: <LOUD@X>\r\n\r\n`,
       'a BOM at the start': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Subject: bom\r\n\r\n')]),
-      'invalid UTF-8 bytes': Buffer.concat([Buffer.from('Subject: bad '), Buffer.from([0xc3, 0x28, 0xe2, 0x82, 0xff]), Buffer.from('\r\nFrom: a@b.example\r\n\r\n')]),
-      'a truncated UTF-8 sequence at a line end': Buffer.concat([Buffer.from('Subject: cut '), Buffer.from([0xe2, 0x82]), Buffer.from('\r\nFrom: a@b.example\r\n\r\n')]),
+      'invalid UTF-8 bytes': Buffer.concat([
+        Buffer.from('Subject: bad '),
+        Buffer.from([0xc3, 0x28, 0xe2, 0x82, 0xff]),
+        Buffer.from('\r\nFrom: a@b.example\r\n\r\n'),
+      ]),
+      'a truncated UTF-8 sequence at a line end': Buffer.concat([
+        Buffer.from('Subject: cut '),
+        Buffer.from([0xe2, 0x82]),
+        Buffer.from('\r\nFrom: a@b.example\r\n\r\n'),
+      ]),
       'an empty message': '',
       'only a blank line': '\r\n',
       'the body holds a multipart': `From: a@example.org\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nSubject: inner\r\n\r\ninner\r\n--b--\r\n`,
     };
-    for (const [label, raw] of Object.entries(cases)) await assertSameAsPostalMime(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), label);
+    for (const [label, raw] of Object.entries(cases))
+      await assertSameAsPostalMime(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), label);
   });
 
   it('agrees with postal-mime on 3,000 generated header sections', async () => {
     const rand = prng(20261122);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    const names = ['From', 'from', 'Subject', 'SUBJECT', 'Message-ID', 'Message-Id', 'To', 'X-Custom', ' Subject', 'Subject ', 'From\t', 'Received', 'Content-Type', '\u00a0From', 'Reply-To'];
-    const pieces = ['plain', 'Ann <ann@example.org>', '=?UTF-8?B?4pyTIGRvbmU=?=', '=?UTF-8?Q?caf=C3=A9?=', '=?ISO-8859-1?Q?a=E9?=', '<id.1@example.org>', 'Jürgen', '✉', ' ', '\t', '  ', ':', '(comment)', '"quoted, name"', '\r', '=?bad?X?x?=', '<', '>', '@'];
+    const names = [
+      'From',
+      'from',
+      'Subject',
+      'SUBJECT',
+      'Message-ID',
+      'Message-Id',
+      'To',
+      'X-Custom',
+      ' Subject',
+      'Subject ',
+      'From\t',
+      'Received',
+      'Content-Type',
+      '\u00a0From',
+      'Reply-To',
+    ];
+    const pieces = [
+      'plain',
+      'Ann <ann@example.org>',
+      '=?UTF-8?B?4pyTIGRvbmU=?=',
+      '=?UTF-8?Q?caf=C3=A9?=',
+      '=?ISO-8859-1?Q?a=E9?=',
+      '<id.1@example.org>',
+      'Jürgen',
+      '✉',
+      ' ',
+      '\t',
+      '  ',
+      ':',
+      '(comment)',
+      '"quoted, name"',
+      '\r',
+      '=?bad?X?x?=',
+      '<',
+      '>',
+      '@',
+    ];
     const ends = ['\r\n', '\n', '\r\r\n'];
     for (let i = 0; i < 3000; i++) {
       const end = rand() < 0.8 ? '\r\n' : pick(ends);
@@ -82,7 +133,11 @@ describe('reading the header section of a submitted message', () => {
         if (rand() < 0.2) lines.push(`${pick([' ', '\t', '   '])}${pick(pieces)}`);
       }
       const body = rand() < 0.9 ? `${end}${end}Subject: body text${end}` : '';
-      const raw = Buffer.concat([Buffer.from(lines.join(end)), Buffer.from(body), rand() < 0.05 ? Buffer.from([0xff, 0xfe, 0x0a]) : Buffer.alloc(0)]);
+      const raw = Buffer.concat([
+        Buffer.from(lines.join(end)),
+        Buffer.from(body),
+        rand() < 0.05 ? Buffer.from([0xff, 0xfe, 0x0a]) : Buffer.alloc(0),
+      ]);
       await assertSameAsPostalMime(raw, `case ${i}`);
     }
   });

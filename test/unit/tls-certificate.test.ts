@@ -13,7 +13,8 @@ const dataDir = () => {
   dirs.push(d);
   return d;
 };
-const matches = (m: { cert: string; key: string }) => new X509Certificate(m.cert).checkPrivateKey(createPrivateKey(m.key));
+const matches = (m: { cert: string; key: string }) =>
+  new X509Certificate(m.cert).checkPrivateKey(createPrivateKey(m.key));
 
 describe('the SMTP TLS certificate', () => {
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -25,13 +26,19 @@ describe('the SMTP TLS certificate', () => {
     assert.match(new X509Certificate(first.cert).subjectAltName ?? '', /mx\.example\.test/);
     const again = await loadTlsMaterial({ dataDir: dir, hostname: 'mx.example.test', logger: testLogger });
     assert.equal(again.cert, first.cert);
-    assert.deepEqual(readdirSync(join(dir, 'tls')).sort(), ['smtp-self-signed.crt', 'smtp-self-signed.key'], 'nothing left aside');
+    assert.deepEqual(
+      readdirSync(join(dir, 'tls')).sort(),
+      ['smtp-self-signed.crt', 'smtp-self-signed.key'],
+      'nothing left aside',
+    );
   });
 
   it('replaces a key and certificate that do not belong together with a new pair', async () => {
     const dir = dataDir();
     const first = await loadTlsMaterial({ dataDir: dir, hostname: 'mx.example.test', logger: testLogger });
-    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     writeFileSync(join(dir, 'tls', 'smtp-self-signed.key'), otherKey);
     const repaired = await loadTlsMaterial({ dataDir: dir, hostname: 'mx.example.test', logger: testLogger });
     assert.ok(matches(repaired));
@@ -47,6 +54,9 @@ describe('the SMTP TLS certificate', () => {
     writeFileSync(keyFile, made.key);
     const own = await loadTlsMaterial({ certFile, keyFile, dataDir: dataDir(), hostname: 'x', logger: testLogger });
     assert.deepEqual(own, { cert: made.cert, key: made.key, selfSigned: false });
-    await assert.rejects(loadTlsMaterial({ certFile, dataDir: dir, hostname: 'x', logger: testLogger }), /set both POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE/);
+    await assert.rejects(
+      loadTlsMaterial({ certFile, dataDir: dir, hostname: 'x', logger: testLogger }),
+      /set both POSTLOG_TLS_CERT_FILE and POSTLOG_TLS_KEY_FILE/,
+    );
   });
 });

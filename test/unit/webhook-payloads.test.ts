@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deliveryId, linkToken, webhookBody, webhookPayload, type MessageEvent, type MessageFacts } from '../../domain/index.js';
+import {
+  deliveryId,
+  linkToken,
+  webhookBody,
+  webhookPayload,
+  type MessageEvent,
+  type MessageFacts,
+} from '../../domain/index.js';
 
 const facts: MessageFacts = {
   messageId: 42,
@@ -14,7 +21,15 @@ const facts: MessageFacts = {
   acceptedAt: '2026-03-01T10:00:00.000Z',
 };
 const at = '2026-03-01T10:05:00.500Z';
-const delivery = { attempt: 1, mxHost: 'mx.example.org', remoteIp: '192.0.2.7', tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' }, reply: { code: 250, enhancedCode: '2.0.0', text: 'OK queued' }, durationMs: 1234, at };
+const delivery = {
+  attempt: 1,
+  mxHost: 'mx.example.org',
+  remoteIp: '192.0.2.7',
+  tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
+  reply: { code: 250, enhancedCode: '2.0.0', text: 'OK queued' },
+  durationMs: 1234,
+  at,
+};
 
 /** Postal's message hash, with exactly its keys (plus our metadata). */
 const postalMessage = {
@@ -49,7 +64,15 @@ describe("webhook payloads: Postal's events and field names", () => {
   });
 
   it('a deferral is MessageDelayed (SoftFail); a give-up and a refusal during our session are MessageDeliveryFailed (HardFail)', () => {
-    const delayed = map({ type: 'MessageDeferred', data: { delivery: { ...delivery, tls: null, reply: { code: 451, text: 'try later' } }, reason: '451 try later', nextAttemptAt: '2026-03-01T10:10:00.000Z', at } })!;
+    const delayed = map({
+      type: 'MessageDeferred',
+      data: {
+        delivery: { ...delivery, tls: null, reply: { code: 451, text: 'try later' } },
+        reason: '451 try later',
+        nextAttemptAt: '2026-03-01T10:10:00.000Z',
+        at,
+      },
+    })!;
     assert.equal(delayed.event, 'MessageDelayed');
     assert.equal(delayed.payload.status, 'SoftFail');
     assert.equal(delayed.payload.sent_with_ssl, false);
@@ -58,9 +81,27 @@ describe("webhook payloads: Postal's events and field names", () => {
 
     const failed = map({ type: 'MessageFailed', data: { reason: 'gave up after 72 hours', attempts: 9, at } })!;
     assert.equal(failed.event, 'MessageDeliveryFailed');
-    assert.deepEqual(failed.payload, { message: postalMessage, status: 'HardFail', details: 'gave up after 72 hours', output: null, sent_with_ssl: false, timestamp: Date.parse(at) / 1000, time: null });
+    assert.deepEqual(failed.payload, {
+      message: postalMessage,
+      status: 'HardFail',
+      details: 'gave up after 72 hours',
+      output: null,
+      sent_with_ssl: false,
+      timestamp: Date.parse(at) / 1000,
+      time: null,
+    });
 
-    const refused = map({ type: 'MessageBounced', data: { kind: 'sync', delivery: { ...delivery, reply: { code: 550, text: 'no such user' } }, diagnostic: '550 no such user', classification: 'bad-mailbox', suppress: true, at } })!;
+    const refused = map({
+      type: 'MessageBounced',
+      data: {
+        kind: 'sync',
+        delivery: { ...delivery, reply: { code: 550, text: 'no such user' } },
+        diagnostic: '550 no such user',
+        classification: 'bad-mailbox',
+        suppress: true,
+        at,
+      },
+    })!;
     assert.equal(refused.event, 'MessageDeliveryFailed');
     assert.equal(refused.payload.status, 'HardFail');
     assert.equal(refused.payload.output, '550 no such user');
@@ -74,7 +115,17 @@ describe("webhook payloads: Postal's events and field names", () => {
   });
 
   it('an asynchronous bounce is MessageBounced with original_message and bounce', () => {
-    const bounced = map({ type: 'MessageBounced', data: { kind: 'async', enhancedCode: '5.1.1', diagnostic: 'user unknown', classification: 'bad-mailbox', suppress: true, at } })!;
+    const bounced = map({
+      type: 'MessageBounced',
+      data: {
+        kind: 'async',
+        enhancedCode: '5.1.1',
+        diagnostic: 'user unknown',
+        classification: 'bad-mailbox',
+        suppress: true,
+        at,
+      },
+    })!;
     assert.equal(bounced.event, 'MessageBounced');
     assert.deepEqual(Object.keys(bounced.payload).sort(), ['bounce', 'original_message']);
     assert.deepEqual(bounced.payload.original_message, postalMessage);
@@ -86,25 +137,41 @@ describe("webhook payloads: Postal's events and field names", () => {
   });
 
   it('opens are MessageLoaded and clicks MessageLinkClicked, with url, link token, IP and user agent', () => {
-    const loaded = map({ type: 'MessageOpened', data: { ip: '198.51.100.4', userAgent: 'Mail/1.0', machine: false, at } })!;
+    const loaded = map({
+      type: 'MessageOpened',
+      data: { ip: '198.51.100.4', userAgent: 'Mail/1.0', machine: false, at },
+    })!;
     assert.equal(loaded.event, 'MessageLoaded');
     assert.equal(loaded.payload.ip_address, '198.51.100.4');
     assert.equal(loaded.payload.user_agent, 'Mail/1.0');
     assert.deepEqual(loaded.payload.message, postalMessage);
-    const clicked = map({ type: 'MessageLinkClicked', data: { url: 'https://shop.example/x', ip: '198.51.100.4', machine: true, at } })!;
+    const clicked = map({
+      type: 'MessageLinkClicked',
+      data: { url: 'https://shop.example/x', ip: '198.51.100.4', machine: true, at },
+    })!;
     assert.equal(clicked.event, 'MessageLinkClicked');
     assert.equal(clicked.payload.url, 'https://shop.example/x');
     assert.equal(clicked.payload.token, linkToken(facts.token, 'https://shop.example/x'));
-    assert.notEqual(linkToken(facts.token, 'https://shop.example/y'), clicked.payload.token, 'each link has its own token');
+    assert.notEqual(
+      linkToken(facts.token, 'https://shop.example/y'),
+      clicked.payload.token,
+      'each link has its own token',
+    );
     assert.equal(clicked.payload.user_agent, null);
     assert.equal(clicked.payload.machine, true);
   });
 
   it("Postlog's own events in the same style; steps receivers do not hear about map to nothing", () => {
     assert.equal(map({ type: 'MessageUnsubscribed', data: { method: 'one-click', at } })!.payload.method, 'one-click');
-    assert.equal(map({ type: 'MessageComplained', data: { feedbackType: 'abuse', at } })!.payload.feedback_type, 'abuse');
+    assert.equal(
+      map({ type: 'MessageComplained', data: { feedbackType: 'abuse', at } })!.payload.feedback_type,
+      'abuse',
+    );
     assert.equal(map({ type: 'MessageCancelled', data: { by: 'ops', at } })!.event, 'MessageCancelled');
-    assert.equal(map({ type: 'MessageAutoReplied', data: { subject: 'Out of office', at } })!.payload.subject, 'Out of office');
+    assert.equal(
+      map({ type: 'MessageAutoReplied', data: { subject: 'Out of office', at } })!.payload.subject,
+      'Out of office',
+    );
     assert.equal(map({ type: 'MessageQueued', data: { dueAt: at, at } }), undefined);
     assert.equal(map({ type: 'MessageReleased', data: { at } }), undefined);
     assert.equal(map({ type: 'MessageContentExpired', data: { retentionDays: 30, at } }), undefined);

@@ -2,9 +2,20 @@ import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createJsonPoster } from '../../infra/http/outbound.js';
-import { jwkThumbprint, postlogSignatureHeader, rsaSignature, verifyPostlogSignature, verifyRsaSignature } from '../../infra/webhooks/index.js';
+import {
+  jwkThumbprint,
+  postlogSignatureHeader,
+  rsaSignature,
+  verifyPostlogSignature,
+  verifyRsaSignature,
+} from '../../infra/webhooks/index.js';
 
-const body = JSON.stringify({ event: 'MessageSent', timestamp: 1_772_359_500.5, payload: { message: { id: 1 } }, uuid: 'u' });
+const body = JSON.stringify({
+  event: 'MessageSent',
+  timestamp: 1_772_359_500.5,
+  payload: { message: { id: 1 } },
+  uuid: 'u',
+});
 
 describe('webhook signatures', () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -33,8 +44,16 @@ describe('webhook signatures', () => {
     assert.equal(verifyPostlogSignature(header, body, 'whsec_one'), true);
     assert.equal(verifyPostlogSignature(header, body, 'whsec_two'), false);
     assert.equal(verifyPostlogSignature(header, `${body} `, 'whsec_one'), false);
-    assert.equal(verifyPostlogSignature(header, body, 'whsec_one', { now: t + 301 }), false, 'a replay after five minutes');
-    assert.equal(verifyPostlogSignature(header.replace(`t=${t}`, `t=${t + 1}`), body, 'whsec_one'), false, 'the timestamp is signed');
+    assert.equal(
+      verifyPostlogSignature(header, body, 'whsec_one', { now: t + 301 }),
+      false,
+      'a replay after five minutes',
+    );
+    assert.equal(
+      verifyPostlogSignature(header.replace(`t=${t}`, `t=${t + 1}`), body, 'whsec_one'),
+      false,
+      'the timestamp is signed',
+    );
     // during a rotation both secrets sign
     const both = postlogSignatureHeader(['whsec_new', 'whsec_old'], t, body);
     assert.equal(verifyPostlogSignature(both, body, 'whsec_new'), true);

@@ -30,7 +30,11 @@ async function rounds(coalesce: boolean, count: number): Promise<string[][]> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = tls.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false });
+  const client = tls.connect({
+    port: (server.address() as AddressInfo).port,
+    host: '127.0.0.1',
+    rejectUnauthorized: false,
+  });
   await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject));
   client.setEncoding('utf8');
   const result: string[][] = [];
@@ -61,7 +65,8 @@ describe('writes coalesced per tick', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('sends the replies of one tick in one TLS record, complete and in order', async () => {
-    for (const chunks of await rounds(true, 50)) assert.deepEqual(chunks, ['250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n']);
+    for (const chunks of await rounds(true, 50))
+      assert.deepEqual(chunks, ['250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n']);
   });
 
   it('(the reference: without it, the first reply leaves on its own)', async () => {

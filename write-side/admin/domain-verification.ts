@@ -15,14 +15,21 @@ export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promi
   for (const record of domain.dnsRecords) {
     let found: string[] = [];
     try {
-      found = record.type === 'TXT' ? (await resolver.resolveTxt(record.name)).map((parts) => parts.join('')) : await resolver.resolveCname(record.name);
+      found =
+        record.type === 'TXT'
+          ? (await resolver.resolveTxt(record.name)).map((parts) => parts.join(''))
+          : await resolver.resolveCname(record.name);
     } catch {
       found = [];
     }
     const normalize = (s: string) => s.replace(/\s+/g, '').replace(/\.$/, '').toLowerCase();
     const ok =
       record.purpose === 'spf'
-        ? found.some((f) => normalize(f).startsWith('v=spf1') && normalize(f).includes(normalize(record.value.split(' ').find((p) => p.startsWith('include:')) ?? '')))
+        ? found.some(
+            (f) =>
+              normalize(f).startsWith('v=spf1') &&
+              normalize(f).includes(normalize(record.value.split(' ').find((p) => p.startsWith('include:')) ?? '')),
+          )
         : record.purpose === 'dmarc'
           ? found.some((f) => normalize(f).startsWith('v=dmarc1'))
           : found.some((f) => normalize(f) === normalize(record.value));

@@ -36,12 +36,18 @@ function commandFor(action: Action, by: string, operator: boolean): MessageComma
   }
 }
 
-const actorLabel = (req: FastifyRequest) => (req.postlogServer ? `api-key:${req.postlogServer.id}` : (req.postlogActor?.label ?? 'unknown'));
+const actorLabel = (req: FastifyRequest) =>
+  req.postlogServer ? `api-key:${req.postlogServer.id}` : (req.postlogActor?.label ?? 'unknown');
 
 /** Servers the caller may act on; a global admin acting in bulk must name one. */
-async function actionScope(deps: MessageActionDeps, req: FastifyRequest, serverId: string | undefined): Promise<string[] | { error: string }> {
+async function actionScope(
+  deps: MessageActionDeps,
+  req: FastifyRequest,
+  serverId: string | undefined,
+): Promise<string[] | { error: string }> {
   const scope = await serverScope(deps.tenancy, req, serverId);
-  if (!scope.ok) return { error: req.postlogServer && serverId ? 'an API key acts on its own server only' : 'no such server' };
+  if (!scope.ok)
+    return { error: req.postlogServer && serverId ? 'an API key acts on its own server only' : 'no such server' };
   if (scope.servers === null) return { error: 'a global admin must name the server (serverId)' };
   return scope.servers;
 }
@@ -64,7 +70,13 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         security: [{ apiKey: [] }, { adminToken: [] }],
         params: z.object({ id: MessageId, action: Action }),
         response: responses(
-          { 200: z.object({ id: z.string(), status: z.string(), events: z.array(z.string()).describe('the events the action recorded') }) },
+          {
+            200: z.object({
+              id: z.string(),
+              status: z.string(),
+              events: z.array(z.string()).describe('the events the action recorded'),
+            }),
+          },
           // 409: not legal in the message's state, or a worker is delivering it right now
           [...FAILS.invalid, ...FAILS.apiKey, 404, 409],
         ),
@@ -78,16 +90,40 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         }
         if (req.params.action === 'retry') {
           // a lease has an owner; an ownerless lease_until is a worker's "not before", which a retry overrides
-          const { rows } = await deps.pool.query('SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_owner IS NOT NULL AND lease_until > now()', [req.params.id]);
-          if (rows.length > 0) return sendError(reply, 409, 'MESSAGE_BEING_DELIVERED', 'a worker is delivering this message right now; its outcome comes first');
+          const { rows } = await deps.pool.query(
+            'SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_owner IS NOT NULL AND lease_until > now()',
+            [req.params.id],
+          );
+          if (rows.length > 0)
+            return sendError(
+              reply,
+              409,
+              'MESSAGE_BEING_DELIVERED',
+              'a worker is delivering this message right now; its outcome comes first',
+            );
         }
-        const result = await handleMessageCommand(deps.eventStore, req.params.id, commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null), {
-          correlationId: req.id,
-          serverId,
-          actor: actorLabel(req),
+        const result = await handleMessageCommand(
+          deps.eventStore,
+          req.params.id,
+          commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null),
+          {
+            correlationId: req.id,
+            serverId,
+            actor: actorLabel(req),
+          },
+        );
+        if (!result.ok)
+          return sendError(
+            reply,
+            409,
+            result.error.code,
+            'message' in result.error ? result.error.message : result.error.code,
+          );
+        return reply.send({
+          id: req.params.id,
+          status: result.value.state.status,
+          events: result.value.events.map((e) => e.type),
         });
-        if (!result.ok) return sendError(reply, 409, result.error.code, 'message' in result.error ? result.error.message : result.error.code);
-        return reply.send({ id: req.params.id, status: result.value.state.status, events: result.value.events.map((e) => e.type) });
       },
     });
 
@@ -114,7 +150,9 @@ export function messageActionRoutes(deps: MessageActionDeps) {
               action: Action,
               matched: z.number(),
               applied: z.number(),
-              failed: z.array(z.object({ id: z.string(), code: z.string() })).describe('messages the action was not legal for, with the reason'),
+              failed: z
+                .array(z.object({ id: z.string(), code: z.string() }))
+                .describe('messages the action was not legal for, with the reason'),
             }),
           },
           // 400 also for a scope the caller may not act on (INVALID_SCOPE)
@@ -140,7 +178,12 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         const failed: { id: string; code: string }[] = [];
         let applied = 0;
         for (const { message_id: id } of rows) {
-          const result = await handleMessageCommand(deps.eventStore, id, commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null), { correlationId: req.id, actor: actorLabel(req) });
+          const result = await handleMessageCommand(
+            deps.eventStore,
+            id,
+            commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null),
+            { correlationId: req.id, actor: actorLabel(req) },
+          );
           if (result.ok) applied++;
           else failed.push({ id, code: result.error.code });
         }

@@ -14,21 +14,27 @@ export interface RouteDeps {
 }
 
 const security: { [label: string]: string[] }[] = [{ adminToken: [] }];
-const RouteSchema = z.object({ id: z.string(), serverId: z.string(), address: z.string(), endpointUrl: z.string(), format: z.enum(['json', 'raw']), createdAt: z.string() });
-const RouteDeliverySchema = z
-  .object({
-    id: z.number(),
-    routeId: z.string(),
-    mailFrom: z.string(),
-    rcptTo: z.string(),
-    receivedAt: z.string(),
-    status: z.enum(['pending', 'delivered', 'failed']),
-    attempts: z.number(),
-    nextAttemptAt: z.string().nullable(),
-    lastStatusCode: z.number().nullable(),
-    lastResponse: z.string().nullable(),
-    deliveredAt: z.string().nullable(),
-  });
+const RouteSchema = z.object({
+  id: z.string(),
+  serverId: z.string(),
+  address: z.string(),
+  endpointUrl: z.string(),
+  format: z.enum(['json', 'raw']),
+  createdAt: z.string(),
+});
+const RouteDeliverySchema = z.object({
+  id: z.number(),
+  routeId: z.string(),
+  mailFrom: z.string(),
+  rcptTo: z.string(),
+  receivedAt: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number(),
+  nextAttemptAt: z.string().nullable(),
+  lastStatusCode: z.number().nullable(),
+  lastResponse: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+});
 /** An invalid id (400), the admin token (401), a server or route it may not see (404). */
 const base: ErrorStatus[] = [...FAILS.invalid, ...FAILS.admin, 404];
 
@@ -48,7 +54,13 @@ export function routeRoutes(deps: RouteDeps) {
         summary: 'Route an inbound address to an HTTP endpoint (JSON parsed with postal-mime, or raw)',
         security,
         params: Id,
-        body: z.object({ address: z.string().regex(/^(\*|[^\s@*]+)@[^\s@*]+$/, 'an address, or *@domain'), endpointUrl: z.url({ protocol: /^https?$/ }), format: z.enum(['json', 'raw']).default('json') }).strict(),
+        body: z
+          .object({
+            address: z.string().regex(/^(\*|[^\s@*]+)@[^\s@*]+$/, 'an address, or *@domain'),
+            endpointUrl: z.url({ protocol: /^https?$/ }),
+            format: z.enum(['json', 'raw']).default('json'),
+          })
+          .strict(),
         response: responses({ 201: RouteSchema }, [...base, ...FAILS.body, 409]),
       },
       handler: async (req, reply) => {
@@ -56,34 +68,75 @@ export function routeRoutes(deps: RouteDeps) {
         if (!server.ok) return sendError(reply, 404, 'NOT_FOUND', 'server not found');
         const domain = req.body.address.slice(req.body.address.lastIndexOf('@') + 1).toLowerCase();
         const sending = await deps.tenancy.sendingDomain(server.value.id, domain);
-        if (!sending?.verified) return sendError(reply, 400, 'VALIDATION_FAILED', `${domain} is not a verified domain of this server`, [{ path: 'address', message: 'domain not verified for this server' }]);
-        const route = await deps.routes.create(server.value.id, req.body.address, req.body.endpointUrl, req.body.format);
+        if (!sending?.verified)
+          return sendError(reply, 400, 'VALIDATION_FAILED', `${domain} is not a verified domain of this server`, [
+            { path: 'address', message: 'domain not verified for this server' },
+          ]);
+        const route = await deps.routes.create(
+          server.value.id,
+          req.body.address,
+          req.body.endpointUrl,
+          req.body.format,
+        );
         if (route === 'taken') return sendError(reply, 409, 'CONFLICT', `${req.body.address} is routed already`);
         return reply.code(201).send(route);
       },
     });
 
-    app.get('/v2/servers/:id/routes', { schema: { tags: ['routes'], summary: "A server's routes", security, params: Id, response: responses({ 200: z.object({ routes: z.array(RouteSchema) }) }, base) } }, async (req, reply) => {
-      const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
-      if (!server.ok) return sendError(reply, 404, 'NOT_FOUND', 'server not found');
-      return reply.send({ routes: await deps.routes.list(server.value.id) });
-    });
+    app.get(
+      '/v2/servers/:id/routes',
+      {
+        schema: {
+          tags: ['routes'],
+          summary: "A server's routes",
+          security,
+          params: Id,
+          response: responses({ 200: z.object({ routes: z.array(RouteSchema) }) }, base),
+        },
+      },
+      async (req, reply) => {
+        const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
+        if (!server.ok) return sendError(reply, 404, 'NOT_FOUND', 'server not found');
+        return reply.send({ routes: await deps.routes.list(server.value.id) });
+      },
+    );
 
     const visibleRoute = async (actor: Parameters<TenancyStore['getServer']>[0], id: string) => {
       const route = await deps.routes.get(id);
       return route && (await deps.tenancy.getServer(actor, route.serverId)).ok ? route : undefined;
     };
 
-    app.delete('/v2/routes/:id', { schema: { tags: ['routes'], summary: 'Remove a route', security, params: Id, response: responses({ 204: NO_CONTENT }, base) } }, async (req, reply) => {
-      const route = await visibleRoute(req.postlogActor!, req.params.id);
-      if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
-      await deps.routes.remove(route.id);
-      return reply.code(204).send();
-    });
+    app.delete(
+      '/v2/routes/:id',
+      {
+        schema: {
+          tags: ['routes'],
+          summary: 'Remove a route',
+          security,
+          params: Id,
+          response: responses({ 204: NO_CONTENT }, base),
+        },
+      },
+      async (req, reply) => {
+        const route = await visibleRoute(req.postlogActor!, req.params.id);
+        if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
+        await deps.routes.remove(route.id);
+        return reply.code(204).send();
+      },
+    );
 
     app.get(
       '/v2/routes/:id/deliveries',
-      { schema: { tags: ['routes'], summary: 'The delivery log of a route, newest first', security, params: Id, querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }), response: responses({ 200: z.object({ deliveries: z.array(RouteDeliverySchema) }) }, base) } },
+      {
+        schema: {
+          tags: ['routes'],
+          summary: 'The delivery log of a route, newest first',
+          security,
+          params: Id,
+          querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
+          response: responses({ 200: z.object({ deliveries: z.array(RouteDeliverySchema) }) }, base),
+        },
+      },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
         if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
@@ -93,11 +146,21 @@ export function routeRoutes(deps: RouteDeps) {
 
     app.post(
       '/v2/routes/:id/deliveries/:delivery/retry',
-      { schema: { tags: ['routes'], summary: 'Hand a delivered or failed message to the endpoint again', security, params: z.object({ id: z.uuid(), delivery: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }), response: responses({ 202: z.object({ queued: z.boolean() }) }, [...base, 409]) } },
+      {
+        schema: {
+          tags: ['routes'],
+          summary: 'Hand a delivered or failed message to the endpoint again',
+          security,
+          params: z.object({ id: z.uuid(), delivery: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
+          response: responses({ 202: z.object({ queued: z.boolean() }) }, [...base, 409]),
+        },
+      },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
         if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
-        return (await deps.routes.retryNow(req.params.delivery, [route.id])) ? reply.code(202).send({ queued: true }) : sendError(reply, 409, 'CONFLICT', 'no such finished delivery on this route');
+        return (await deps.routes.retryNow(req.params.delivery, [route.id]))
+          ? reply.code(202).send({ queued: true })
+          : sendError(reply, 409, 'CONFLICT', 'no such finished delivery on this route');
       },
     );
   };

@@ -15,24 +15,44 @@ export interface SuppressionDeps {
   tenancy: TenancyStore;
 }
 
-const Suppression = z.object({ address: z.string(), reason: z.string(), createdAt: z.string(), expiresAt: z.string().nullable() });
+const Suppression = z.object({
+  address: z.string(),
+  reason: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+});
 /**
  * An admin token must name the server (400 without serverId; 404 for one it may not see); an API
  * key acts on its own (403 for another's). OpenAPI cannot make a parameter required for one of two
  * security schemes only, so the parameter says it and 400 is declared.
  */
-const ServerId = z.uuid().optional().describe('required with an admin token; with an API key, its own server (another is refused with 403)');
+const ServerId = z
+  .uuid()
+  .optional()
+  .describe('required with an admin token; with an API key, its own server (another is refused with 403)');
 const scoped: ErrorStatus[] = [...FAILS.invalid, ...FAILS.apiKey, 404];
 
 /** The one server a request acts on: its API key's, or the one an admin names (and may see). */
-async function serverOf(deps: SuppressionDeps, req: FastifyRequest, reply: FastifyReply, serverId: string | undefined): Promise<string | undefined> {
+async function serverOf(
+  deps: SuppressionDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  serverId: string | undefined,
+): Promise<string | undefined> {
   if (!req.postlogServer && !serverId) {
-    sendError(reply, 400, 'VALIDATION_FAILED', 'serverId is required with an admin token', [{ path: 'serverId', message: 'is required' }]);
+    sendError(reply, 400, 'VALIDATION_FAILED', 'serverId is required with an admin token', [
+      { path: 'serverId', message: 'is required' },
+    ]);
     return undefined;
   }
   const scope = await serverScope(deps.tenancy, req, serverId);
   if (!scope.ok) {
-    sendError(reply, req.postlogServer ? 403 : 404, req.postlogServer ? 'FORBIDDEN' : 'NOT_FOUND', req.postlogServer ? 'an API key acts on its own server only' : scope.message);
+    sendError(
+      reply,
+      req.postlogServer ? 403 : 404,
+      req.postlogServer ? 'FORBIDDEN' : 'NOT_FOUND',
+      req.postlogServer ? 'an API key acts on its own server only' : scope.message,
+    );
     return undefined;
   }
   return scope.servers![0];
@@ -53,14 +73,29 @@ export function suppressionRoutes(deps: SuppressionDeps) {
       preHandler: auth,
       schema: {
         ...doc('Suppressed addresses, newest first (page with before=<last address>)'),
-        querystring: z.object({ serverId: ServerId, limit: z.coerce.number().int().min(1).max(1000).default(100), before: z.string().optional(), address: z.string().optional() }),
-        response: responses({ 200: z.object({ suppressions: z.array(Suppression), next: z.string().nullable() }) }, scoped),
+        querystring: z.object({
+          serverId: ServerId,
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          before: z.string().optional(),
+          address: z.string().optional(),
+        }),
+        response: responses(
+          { 200: z.object({ suppressions: z.array(Suppression), next: z.string().nullable() }) },
+          scoped,
+        ),
       },
       handler: async (req, reply) => {
         const serverId = await serverOf(deps, req, reply, req.query.serverId);
         if (!serverId) return reply;
-        const entries = await deps.suppressions.list(serverId, { limit: req.query.limit, before: req.query.before, address: req.query.address });
-        return reply.send({ suppressions: entries, next: entries.length === req.query.limit ? entries[entries.length - 1]!.address : null });
+        const entries = await deps.suppressions.list(serverId, {
+          limit: req.query.limit,
+          before: req.query.before,
+          address: req.query.address,
+        });
+        return reply.send({
+          suppressions: entries,
+          next: entries.length === req.query.limit ? entries[entries.length - 1]!.address : null,
+        });
       },
     });
 
@@ -68,15 +103,30 @@ export function suppressionRoutes(deps: SuppressionDeps) {
       preHandler: auth,
       schema: {
         ...doc('Suppress an address (days: null for ever)'),
-        body: z.object({ address: z.string().min(3).max(320), reason: z.string().min(1).max(500).default('added through the API'), days: z.number().int().min(1).max(3650).nullable().optional(), serverId: ServerId }).strict(),
+        body: z
+          .object({
+            address: z.string().min(3).max(320),
+            reason: z.string().min(1).max(500).default('added through the API'),
+            days: z.number().int().min(1).max(3650).nullable().optional(),
+            serverId: ServerId,
+          })
+          .strict(),
         response: responses({ 201: Suppression }, [...scoped, ...FAILS.body]),
       },
       handler: async (req, reply) => {
         const serverId = await serverOf(deps, req, reply, req.body.serverId);
         if (!serverId) return reply;
         const mailbox = parseMailbox(req.body.address);
-        if (!mailbox.ok) return sendError(reply, 400, 'VALIDATION_FAILED', mailbox.error, [{ path: 'address', message: mailbox.error }]);
-        await deps.suppressions.add(serverId, normalizedAddress(mailbox.value), req.body.reason, req.body.days === undefined ? undefined : req.body.days);
+        if (!mailbox.ok)
+          return sendError(reply, 400, 'VALIDATION_FAILED', mailbox.error, [
+            { path: 'address', message: mailbox.error },
+          ]);
+        await deps.suppressions.add(
+          serverId,
+          normalizedAddress(mailbox.value),
+          req.body.reason,
+          req.body.days === undefined ? undefined : req.body.days,
+        );
         const [entry] = await deps.suppressions.list(serverId, { limit: 1, address: normalizedAddress(mailbox.value) });
         return reply.code(201).send(entry!);
       },
@@ -84,7 +134,9 @@ export function suppressionRoutes(deps: SuppressionDeps) {
 
     app.delete('/v2/suppressions/:address', {
       preHandler: auth,
-      schema: { ...doc('Remove an address from the list'), params: z.object({ address: z.string().min(3).max(320) }),
+      schema: {
+        ...doc('Remove an address from the list'),
+        params: z.object({ address: z.string().min(3).max(320) }),
         querystring: z.object({ serverId: ServerId }),
         response: responses({ 204: NO_CONTENT }, scoped),
       },
@@ -92,7 +144,9 @@ export function suppressionRoutes(deps: SuppressionDeps) {
         const serverId = await serverOf(deps, req, reply, req.query.serverId);
         if (!serverId) return reply;
         const removed = await deps.suppressions.remove(serverId, req.params.address);
-        return removed ? reply.code(204).send() : sendError(reply, 404, 'NOT_FOUND', `${req.params.address} is not suppressed`);
+        return removed
+          ? reply.code(204).send()
+          : sendError(reply, 404, 'NOT_FOUND', `${req.params.address} is not suppressed`);
       },
     });
   };

@@ -40,11 +40,22 @@ const EndpointSchema = z.object({
   description: z.string(),
   events: z.array(z.string()).nullable(),
   enabled: z.boolean(),
-  circuit: z.object({ state: z.enum(['closed', 'open', 'half-open']), consecutiveFailures: z.number(), pausedUntil: z.string().nullable() }),
+  circuit: z.object({
+    state: z.enum(['closed', 'open', 'half-open']),
+    consecutiveFailures: z.number(),
+    pausedUntil: z.string().nullable(),
+  }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
-const AttemptSchema = z.object({ attempt: z.number(), at: z.string(), statusCode: z.number().nullable(), durationMs: z.number(), response: z.string().nullable(), error: z.string().nullable() });
+const AttemptSchema = z.object({
+  attempt: z.number(),
+  at: z.string(),
+  statusCode: z.number().nullable(),
+  durationMs: z.number(),
+  response: z.string().nullable(),
+  error: z.string().nullable(),
+});
 const DeliverySchema = z.object({
   id: z.string().describe('the body\'s "uuid": the same on every retry'),
   endpointId: z.string(),
@@ -77,7 +88,11 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     const doc = (summary: string) => ({ tags: ['webhooks'], summary, security });
 
     /** The server named in the path, if the caller may act on it. */
-    const serverOf = async (req: FastifyRequest, reply: FastifyReply, serverId: string): Promise<string | undefined> => {
+    const serverOf = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      serverId: string,
+    ): Promise<string | undefined> => {
       const scope = await serverScope(deps.tenancy, req, serverId);
       if (!scope.ok) {
         sendError(reply, 404, 'NOT_FOUND', 'server not found');
@@ -86,7 +101,11 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       return serverId;
     };
     /** An endpoint the caller may see (others are reported as not found). */
-    const endpointOf = async (req: FastifyRequest, reply: FastifyReply, id: string): Promise<WebhookEndpoint | undefined> => {
+    const endpointOf = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      id: string,
+    ): Promise<WebhookEndpoint | undefined> => {
       const endpoint = await deps.webhooks.get(id);
       if (endpoint && (await serverScope(deps.tenancy, req, endpoint.serverId)).ok) return endpoint;
       sendError(reply, 404, 'NOT_FOUND', 'webhook endpoint not found');
@@ -96,7 +115,9 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       if (deps.allowPrivate) return false;
       const address = await resolvesToPrivateAddress(url);
       if (!address) return false;
-      sendError(reply, 400, 'VALIDATION_FAILED', `the endpoint resolves to a private address (${address})`, [{ path: 'url', message: 'must be a public address' }]);
+      sendError(reply, 400, 'VALIDATION_FAILED', `the endpoint resolves to a private address (${address})`, [
+        { path: 'url', message: 'must be a public address' },
+      ]);
       return true;
     };
 
@@ -104,34 +125,73 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       schema: {
         ...doc('Add a webhook endpoint; the signing secret (X-Postlog-Signature) is shown only in this answer'),
         params: Id,
-        body: z.object({ url: Url, events: Events.optional(), description: z.string().max(500).default(''), enabled: z.boolean().default(true) }).strict(),
+        body: z
+          .object({
+            url: Url,
+            events: Events.optional(),
+            description: z.string().max(500).default(''),
+            enabled: z.boolean().default(true),
+          })
+          .strict(),
         response: responses({ 201: z.object({ endpoint: EndpointSchema, secret: z.string() }) }, withBody),
       },
       handler: async (req, reply) => {
         const serverId = await serverOf(req, reply, req.params.id);
         if (!serverId) return reply;
         if (await refusePrivate(reply, req.body.url)) return reply;
-        const created = await deps.webhooks.create(serverId, { url: req.body.url, description: req.body.description, events: req.body.events ?? null, enabled: req.body.enabled });
+        const created = await deps.webhooks.create(serverId, {
+          url: req.body.url,
+          description: req.body.description,
+          events: req.body.events ?? null,
+          enabled: req.body.enabled,
+        });
         return reply.code(201).send(created);
       },
     });
 
-    app.get('/v2/servers/:id/webhooks', { schema: { ...doc("A server's webhook endpoints"), params: Id, response: responses({ 200: z.object({ webhooks: z.array(EndpointSchema) }) }, base) } }, async (req, reply) => {
-      const serverId = await serverOf(req, reply, req.params.id);
-      if (!serverId) return reply;
-      return reply.send({ webhooks: await deps.webhooks.list(serverId) });
-    });
+    app.get(
+      '/v2/servers/:id/webhooks',
+      {
+        schema: {
+          ...doc("A server's webhook endpoints"),
+          params: Id,
+          response: responses({ 200: z.object({ webhooks: z.array(EndpointSchema) }) }, base),
+        },
+      },
+      async (req, reply) => {
+        const serverId = await serverOf(req, reply, req.params.id);
+        if (!serverId) return reply;
+        return reply.send({ webhooks: await deps.webhooks.list(serverId) });
+      },
+    );
 
-    app.get('/v2/webhooks/:id', { schema: { ...doc('A webhook endpoint, with its circuit breaker state'), params: Id, response: responses({ 200: EndpointSchema }, base) } }, async (req, reply) => {
-      const endpoint = await endpointOf(req, reply, req.params.id);
-      return endpoint ? reply.send(endpoint) : reply;
-    });
+    app.get(
+      '/v2/webhooks/:id',
+      {
+        schema: {
+          ...doc('A webhook endpoint, with its circuit breaker state'),
+          params: Id,
+          response: responses({ 200: EndpointSchema }, base),
+        },
+      },
+      async (req, reply) => {
+        const endpoint = await endpointOf(req, reply, req.params.id);
+        return endpoint ? reply.send(endpoint) : reply;
+      },
+    );
 
     app.patch('/v2/webhooks/:id', {
       schema: {
         ...doc('Change a webhook endpoint (enabling it also closes its circuit)'),
         params: Id,
-        body: z.object({ url: Url.optional(), events: Events.optional(), description: z.string().max(500).optional(), enabled: z.boolean().optional() }).strict(),
+        body: z
+          .object({
+            url: Url.optional(),
+            events: Events.optional(),
+            description: z.string().max(500).optional(),
+            enabled: z.boolean().optional(),
+          })
+          .strict(),
         response: responses({ 200: EndpointSchema }, withBody),
       },
       handler: async (req, reply) => {
@@ -143,16 +203,32 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       },
     });
 
-    app.delete('/v2/webhooks/:id', { schema: { ...doc('Delete a webhook endpoint and its delivery log'), params: Id, response: responses({ 204: NO_CONTENT }, base) } }, async (req, reply) => {
-      const endpoint = await endpointOf(req, reply, req.params.id);
-      if (!endpoint) return reply;
-      await deps.webhooks.remove(endpoint.id);
-      return reply.code(204).send();
-    });
+    app.delete(
+      '/v2/webhooks/:id',
+      {
+        schema: {
+          ...doc('Delete a webhook endpoint and its delivery log'),
+          params: Id,
+          response: responses({ 204: NO_CONTENT }, base),
+        },
+      },
+      async (req, reply) => {
+        const endpoint = await endpointOf(req, reply, req.params.id);
+        if (!endpoint) return reply;
+        await deps.webhooks.remove(endpoint.id);
+        return reply.code(204).send();
+      },
+    );
 
     app.post(
       '/v2/webhooks/:id/secret/rotate',
-      { schema: { ...doc('A new signing secret; the old one keeps signing beside it (a second v1) for 24 hours'), params: Id, response: responses({ 200: z.object({ secret: z.string() }) }, base) } },
+      {
+        schema: {
+          ...doc('A new signing secret; the old one keeps signing beside it (a second v1) for 24 hours'),
+          params: Id,
+          response: responses({ 200: z.object({ secret: z.string() }) }, base),
+        },
+      },
       async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
@@ -166,25 +242,46 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         schema: {
           ...doc('The delivery log, newest first, with every attempt (page with cursor=<next>)'),
           params: Id,
-          querystring: z.object({ status: Status.optional(), limit: z.coerce.number().int().min(1).max(500).default(50), cursor: Cursor.optional() }),
-          response: responses({ 200: z.object({ deliveries: z.array(DeliverySchema), next: z.string().nullable() }) }, base),
+          querystring: z.object({
+            status: Status.optional(),
+            limit: z.coerce.number().int().min(1).max(500).default(50),
+            cursor: Cursor.optional(),
+          }),
+          response: responses(
+            { 200: z.object({ deliveries: z.array(DeliverySchema), next: z.string().nullable() }) },
+            base,
+          ),
         },
       },
       async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
-        return reply.send(await deps.webhooks.deliveries(endpoint.id, { status: req.query.status, limit: req.query.limit, before: req.query.cursor }));
+        return reply.send(
+          await deps.webhooks.deliveries(endpoint.id, {
+            status: req.query.status,
+            limit: req.query.limit,
+            before: req.query.cursor,
+          }),
+        );
       },
     );
 
     app.get(
       '/v2/webhooks/:id/deliveries/:delivery',
-      { schema: { ...doc('One delivery with its attempts and the exact body sent'), params: z.object({ id: z.uuid(), delivery: z.uuid() }), response: responses({ 200: DeliverySchema.extend({ body: z.string() }) }, base) } },
+      {
+        schema: {
+          ...doc('One delivery with its attempts and the exact body sent'),
+          params: z.object({ id: z.uuid(), delivery: z.uuid() }),
+          response: responses({ 200: DeliverySchema.extend({ body: z.string() }) }, base),
+        },
+      },
       async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
         const delivery = await deps.webhooks.delivery(endpoint.id, req.params.delivery);
-        return delivery ? reply.send(delivery) : sendError(reply, 404, 'NOT_FOUND', 'no such delivery for this endpoint');
+        return delivery
+          ? reply.send(delivery)
+          : sendError(reply, 404, 'NOT_FOUND', 'no such delivery for this endpoint');
       },
     );
 
@@ -203,7 +300,9 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         const queued = await deps.webhooks.redeliver(endpoint.id, { id: req.params.delivery });
         if (queued === 1) return reply.code(202).send({ queued });
         const exists = await deps.webhooks.delivery(endpoint.id, req.params.delivery);
-        return exists ? sendError(reply, 409, 'CONFLICT', 'the delivery is still pending') : sendError(reply, 404, 'NOT_FOUND', 'no such delivery for this endpoint');
+        return exists
+          ? sendError(reply, 409, 'CONFLICT', 'the delivery is still pending')
+          : sendError(reply, 404, 'NOT_FOUND', 'no such delivery for this endpoint');
       },
     );
 
@@ -213,14 +312,19 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         schema: {
           ...doc('Send again every delivery with a status (default failed) whose event happened in [from, to)'),
           params: Id,
-          body: z.object({ status: z.enum(['failed', 'delivered']).default('failed'), from: IsoTimestamp, to: IsoTimestamp }).strict(),
+          body: z
+            .object({ status: z.enum(['failed', 'delivered']).default('failed'), from: IsoTimestamp, to: IsoTimestamp })
+            .strict(),
           response: responses({ 202: z.object({ queued: z.number() }) }, withBody),
         },
       },
       async (req, reply) => {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
-        if (Date.parse(req.body.from) >= Date.parse(req.body.to)) return sendError(reply, 400, 'VALIDATION_FAILED', 'from must be before to', [{ path: 'body.from', message: 'must be before to' }]);
+        if (Date.parse(req.body.from) >= Date.parse(req.body.to))
+          return sendError(reply, 400, 'VALIDATION_FAILED', 'from must be before to', [
+            { path: 'body.from', message: 'must be before to' },
+          ]);
         return reply.code(202).send({ queued: await deps.webhooks.redeliver(endpoint.id, req.body) });
       },
     );

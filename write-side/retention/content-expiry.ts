@@ -18,8 +18,15 @@ const CHECK_DELAY_MS = 10 * 60_000;
  * the read model learns of an expiry only later, and re-reading from the start would find the
  * same messages again.
  */
-export async function expireContent(deps: RetentionDeps, now: Date, batchSize: number, deadline: number): Promise<{ expired: number; complete: boolean }> {
-  const { rows: servers } = await deps.pool.query<{ id: string; retention_days: number }>('SELECT id, retention_days FROM servers ORDER BY id');
+export async function expireContent(
+  deps: RetentionDeps,
+  now: Date,
+  batchSize: number,
+  deadline: number,
+): Promise<{ expired: number; complete: boolean }> {
+  const { rows: servers } = await deps.pool.query<{ id: string; retention_days: number }>(
+    'SELECT id, retention_days FROM servers ORDER BY id',
+  );
   let expired = 0;
   for (const server of servers) {
     const cutoff = new Date(now.getTime() - server.retention_days * 86_400_000);
@@ -47,10 +54,16 @@ export async function expireContent(deps: RetentionDeps, now: Date, batchSize: n
       const expireNext = async () => {
         while (next < rows.length) {
           const r = rows[next++]!;
-          const result = await handleMessageCommand(deps.eventStore, r.id, { type: 'ExpireContent', retentionDays: server.retention_days, at: now.toISOString() }, { actor: 'retention' });
+          const result = await handleMessageCommand(
+            deps.eventStore,
+            r.id,
+            { type: 'ExpireContent', retentionDays: server.retention_days, at: now.toISOString() },
+            { actor: 'retention' },
+          );
           if (result.ok && result.value.events.length > 0) expired++;
           // in flight: the read model had not seen it queued again yet; it is read again next run
-          else if (!result.ok && result.error.code !== 'MESSAGE_IN_FLIGHT') deps.logger.warn({ messageId: r.id, error: result.error }, 'content could not be expired');
+          else if (!result.ok && result.error.code !== 'MESSAGE_IN_FLIGHT')
+            deps.logger.warn({ messageId: r.id, error: result.error }, 'content could not be expired');
         }
       };
       // every worker finishes before a failure is passed on: none may still append once the run

@@ -51,7 +51,13 @@ export async function deletionCutoff(deps: RetentionDeps, now: Date): Promise<Da
  * needed (shared by a message not expired yet, or the read models behind) is looked at again a day
  * later. Each batch is one short transaction.
  */
-export async function releaseCandidates(deps: RetentionDeps, now: Date, cutoff: Date, batchSize: number, deadline: number): Promise<{ deleted: number; complete: boolean }> {
+export async function releaseCandidates(
+  deps: RetentionDeps,
+  now: Date,
+  cutoff: Date,
+  batchSize: number,
+  deadline: number,
+): Promise<{ deleted: number; complete: boolean }> {
   let deleted = 0;
   for (;;) {
     if (performance.now() > deadline) return { deleted, complete: false };
@@ -63,8 +69,14 @@ export async function releaseCandidates(deps: RetentionDeps, now: Date, cutoff: 
       const hashes = rows.map((r) => r.sha256);
       if (hashes.length === 0) return { read: 0, deleted: 0 };
       const gone = await deleteUnneeded(client, hashes, cutoff);
-      await client.query('DELETE FROM content_release_candidates r WHERE r.sha256 = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM contents c WHERE c.sha256 = r.sha256)', [hashes]);
-      await client.query("UPDATE content_release_candidates SET check_after = $2::timestamptz + interval '1 day' WHERE sha256 = ANY($1::text[])", [hashes, now.toISOString()]);
+      await client.query(
+        'DELETE FROM content_release_candidates r WHERE r.sha256 = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM contents c WHERE c.sha256 = r.sha256)',
+        [hashes],
+      );
+      await client.query(
+        "UPDATE content_release_candidates SET check_after = $2::timestamptz + interval '1 day' WHERE sha256 = ANY($1::text[])",
+        [hashes, now.toISOString()],
+      );
       return { read: hashes.length, deleted: gone.length };
     });
     deleted += batch.deleted;
@@ -78,12 +90,22 @@ export async function releaseCandidates(deps: RetentionDeps, now: Date, cutoff: 
  * the sweep's position is kept in retention_progress. A body rewritten later (the same bytes
  * again) moves forward and is looked at again.
  */
-export async function sweepOrphans(deps: RetentionDeps, cutoff: Date, batchSize: number, deadline: number): Promise<{ deleted: number; complete: boolean }> {
+export async function sweepOrphans(
+  deps: RetentionDeps,
+  cutoff: Date,
+  batchSize: number,
+  deadline: number,
+): Promise<{ deleted: number; complete: boolean }> {
   let deleted = 0;
   for (;;) {
     if (performance.now() > deadline) return { deleted, complete: false };
     const batch = await inTransaction(deps.pool, async (client) => {
-      const mark = (await client.query<{ at: string; sha256: string }>('SELECT created_at::text AS at, sha256 FROM retention_progress WHERE name = $1 FOR UPDATE', [ORPHAN_SWEEP])).rows[0] ?? { at: '-infinity', sha256: '' };
+      const mark = (
+        await client.query<{ at: string; sha256: string }>(
+          'SELECT created_at::text AS at, sha256 FROM retention_progress WHERE name = $1 FOR UPDATE',
+          [ORPHAN_SWEEP],
+        )
+      ).rows[0] ?? { at: '-infinity', sha256: '' };
       const { rows } = await client.query<{ at: string; sha256: string }>(
         // created_at as text: a JavaScript Date would drop its microseconds and the walk could stall
         `SELECT created_at::text AS at, sha256 FROM contents
@@ -92,7 +114,11 @@ export async function sweepOrphans(deps: RetentionDeps, cutoff: Date, batchSize:
         [mark.at, mark.sha256, cutoff.toISOString(), batchSize],
       );
       if (rows.length === 0) return { read: 0, deleted: 0 };
-      const gone = await deleteUnneeded(client, rows.map((r) => r.sha256), cutoff);
+      const gone = await deleteUnneeded(
+        client,
+        rows.map((r) => r.sha256),
+        cutoff,
+      );
       const last = rows[rows.length - 1]!;
       await client.query(
         `INSERT INTO retention_progress (name, created_at, sha256) VALUES ($1, $2, $3)

@@ -40,7 +40,11 @@ export interface RetentionRun {
  * subscribers (which wait for every older write transaction) are never held up for long. One
  * process at a time (a session advisory lock).
  */
-export async function runRetention(deps: RetentionDeps, now = new Date(), options: RetentionOptions = {}): Promise<RetentionRun> {
+export async function runRetention(
+  deps: RetentionDeps,
+  now = new Date(),
+  options: RetentionOptions = {},
+): Promise<RetentionRun> {
   const batchSize = options.batchSize ?? 1000;
   const deadline = performance.now() + (options.timeBudgetMs ?? 5 * 60_000);
   // each step may use a share of what is left, so a backlog in one (expiring after retention_days
@@ -50,19 +54,36 @@ export async function runRetention(deps: RetentionDeps, now = new Date(), option
   let broken: Error | undefined;
   let locked = false;
   try {
-    locked = (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0]?.ok === true;
+    locked =
+      (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0]
+        ?.ok === true;
     if (!locked) return { ran: false, expired: 0, contentsDeleted: 0, complete: true };
     const expiry = await expireContent(deps, now, batchSize, share(1 / 2));
     const cutoff = await deletionCutoff(deps, now);
     const released = await releaseCandidates(deps, now, cutoff, batchSize, share(1 / 2));
     const orphans = await sweepOrphans(deps, cutoff, batchSize, deadline);
-    const run = { ran: true, expired: expiry.expired, contentsDeleted: released.deleted + orphans.deleted, complete: expiry.complete && released.complete && orphans.complete };
+    const run = {
+      ran: true,
+      expired: expiry.expired,
+      contentsDeleted: released.deleted + orphans.deleted,
+      complete: expiry.complete && released.complete && orphans.complete,
+    };
     if (run.expired > 0 || run.contentsDeleted > 0 || !run.complete) {
-      deps.logger.info({ expired: run.expired, contentsDeleted: run.contentsDeleted, complete: run.complete, orphansDeleted: orphans.deleted, deletableWrittenBefore: cutoff.toISOString() }, run.complete ? 'retention: message content removed' : 'retention: time budget used up, the next run goes on');
+      deps.logger.info(
+        {
+          expired: run.expired,
+          contentsDeleted: run.contentsDeleted,
+          complete: run.complete,
+          orphansDeleted: orphans.deleted,
+          deletableWrittenBefore: cutoff.toISOString(),
+        },
+        run.complete ? 'retention: message content removed' : 'retention: time budget used up, the next run goes on',
+      );
     }
     return run;
   } finally {
-    if (locked) await lockClient.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]).catch((err: Error) => (broken = err));
+    if (locked)
+      await lockClient.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]).catch((err: Error) => (broken = err));
     // a connection that could not unlock is closed: that ends its session and the lock with it
     lockClient.release(broken);
   }

@@ -93,13 +93,18 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   }
   const domain = await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
   if (!domain?.verified) {
-    return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: `${req.from.domain} is not a verified domain of this server` });
+    return err({
+      code: 'UNAUTHENTICATED_FROM_ADDRESS',
+      message: `${req.from.domain} is not a verified domain of this server`,
+    });
   }
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
   const [suppressed, withinLimit, hashes, ids] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
     // messages past the server's hourly limit are held (as Postal does), the first ones go out
-    req.server.sendLimitPerHour === null ? req.messages.length : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
+    req.server.sendLimitPerHour === null
+      ? req.messages.length
+      : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
     deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
   ]);
@@ -118,7 +123,10 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         : suppression !== undefined
           ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
           : i >= withinLimit
-            ? { reason: 'send_limit' as const, detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached` }
+            ? {
+                reason: 'send_limit' as const,
+                detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
+              }
             : undefined;
     const command: MessageCommand = {
       type: 'Accept',
@@ -143,7 +151,13 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     };
     const decision = decide(command, initialState());
     if (!decision.ok) throw new Error(`Accept refused for a new message: ${decision.error.message}`);
-    accepted.push({ id, token, to: m.to, status: hold ? 'held' : 'queued', ...(hold ? { heldReason: hold.reason } : {}) });
+    accepted.push({
+      id,
+      token,
+      to: m.to,
+      status: hold ? 'held' : 'queued',
+      ...(hold ? { heldReason: hold.reason } : {}),
+    });
     return {
       streamId: messageStreamId(String(id)),
       expected: 'no_stream' as const,
@@ -157,12 +171,19 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     };
   });
 
-  const appended = appends.length === 1 ? await deps.eventStore.append(appends[0]!.streamId, appends[0]!.events, 'no_stream') : await deps.eventStore.appendMany(appends);
-  if (!appended.ok) return err({ code: 'LOG_REJECTED', message: `the event log refused the messages: ${appended.error.code}` });
+  const appended =
+    appends.length === 1
+      ? await deps.eventStore.append(appends[0]!.streamId, appends[0]!.events, 'no_stream')
+      : await deps.eventStore.appendMany(appends);
+  if (!appended.ok)
+    return err({ code: 'LOG_REJECTED', message: `the event log refused the messages: ${appended.error.code}` });
   return ok({ batchId, messages: accepted });
 }
 
 /** A stable 16-character token for idempotent retries. */
 function seededToken(seed: string): string {
-  return uuidv5(seed, EVENT_ID_NAMESPACE).replace(/-/g, '').slice(0, 16).replace(/[0-9a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
+  return uuidv5(seed, EVENT_ID_NAMESPACE)
+    .replace(/-/g, '')
+    .slice(0, 16)
+    .replace(/[0-9a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
 }

@@ -45,7 +45,11 @@ export function mailComposer(input: ComposeInput, baseBoundary = randomBytesPool
     ...(input.subject !== undefined ? { subject: input.subject } : {}),
     ...(input.text !== undefined ? { text: input.text } : {}),
     ...(input.html !== undefined ? { html: input.html } : {}),
-    attachments: input.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    attachments: input.attachments.map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: a.content,
+    })),
     headers: { Received: input.received, ...input.headers },
     messageId: `<${input.messageId}>`,
     date: input.date,
@@ -56,10 +60,27 @@ export function mailComposer(input: ComposeInput, baseBoundary = randomBytesPool
 
 /** Headers Postlog writes itself; a sender may not set or override them. */
 export const OWNED_HEADERS = new Set([
-  'from', 'sender', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version',
-  'content-type', 'content-transfer-encoding', 'content-disposition', 'received', 'return-path',
-  'dkim-signature', 'arc-seal', 'arc-message-signature', 'arc-authentication-results',
-  'list-unsubscribe', 'list-unsubscribe-post',
+  'from',
+  'sender',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-disposition',
+  'received',
+  'return-path',
+  'dkim-signature',
+  'arc-seal',
+  'arc-message-signature',
+  'arc-authentication-results',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
 ]);
 
 /** RFC 5322 field names: printable ASCII except ':'. */
@@ -71,7 +92,8 @@ export function checkCustomHeaders(headers: Record<string, string>): { name: str
     if (!HEADER_NAME.test(name)) return { name, problem: 'is not a valid header name' };
     if (/[\r\n\0]/.test(value)) return { name, problem: 'must not contain CR, LF or NUL (header injection)' };
     const lower = name.toLowerCase();
-    if (OWNED_HEADERS.has(lower) || lower.startsWith('x-postlog-')) return { name, problem: 'is set by Postlog and cannot be overridden' };
+    if (OWNED_HEADERS.has(lower) || lower.startsWith('x-postlog-'))
+      return { name, problem: 'is set by Postlog and cannot be overridden' };
     if (value.length > 2000) return { name, problem: 'is longer than 2,000 characters' };
   }
   return undefined;

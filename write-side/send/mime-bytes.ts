@@ -60,10 +60,14 @@ function writeNode(node: MimeNode, out: Buffer[]): boolean {
   if ((node as unknown as NodeInternals)._raw) return false;
   const content = node.content;
   if (content && typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
-  out.push(Buffer.from(node.buildHeaders() + '\r\n\r\n'));
+  out.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
   // buildHeaders() wrote the node's transfer encoding into its headers (working it out scans the
   // whole content, so it is read back rather than worked out again)
-  const transferEncoding = content ? String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase().trim() : '';
+  const transferEncoding = content
+    ? String(node.getHeader('Content-Transfer-Encoding') ?? '')
+        .toLowerCase()
+        .trim()
+    : '';
   if (content) {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
     const encoded = encodeBody(bytes, transferEncoding, !/^text\//i.test(node.contentType || ''));

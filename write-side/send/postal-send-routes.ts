@@ -9,8 +9,19 @@ import {
   type Mailbox,
   type RecipientOptions,
 } from '../../domain/index.js';
-import { postalAuthenticate, postalError, postalParameterError, postalParams, postalSuccess } from '../../infra/http/postal-envelope.js';
-import { PostalSendMessageParams, PostalSendRawParams, postalRouteSchema, postalValidatorCompiler } from '../../infra/http/postal-openapi.js';
+import {
+  postalAuthenticate,
+  postalError,
+  postalParameterError,
+  postalParams,
+  postalSuccess,
+} from '../../infra/http/postal-envelope.js';
+import {
+  PostalSendMessageParams,
+  PostalSendRawParams,
+  postalRouteSchema,
+  postalValidatorCompiler,
+} from '../../infra/http/postal-openapi.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
@@ -30,7 +41,12 @@ const MESSAGES: Record<string, string> = {
   AttachmentMissingData: 'An attachment is missing data',
 };
 
-const blank = (v: unknown) => v === undefined || v === null || v === false || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0);
+const blank = (v: unknown) =>
+  v === undefined ||
+  v === null ||
+  v === false ||
+  (typeof v === 'string' && v.trim() === '') ||
+  (Array.isArray(v) && v.length === 0);
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
 
 /** Postal accepts a list or a comma-separated string. */
@@ -48,14 +64,32 @@ export function postalSendRoutes(deps: SendApiDeps) {
     });
     // Postal answers every problem inside its JSON envelope, never with a bare HTTP error.
     app.setErrorHandler((error, req, reply) => {
-      if ((error as { statusCode?: number }).statusCode === 429) return postalError(req, reply, 'RateLimited', { message: (error as Error).message });
+      if ((error as { statusCode?: number }).statusCode === 429)
+        return postalError(req, reply, 'RateLimited', { message: (error as Error).message });
       req.log.error({ err: error }, 'Postal API request failed');
-      return postalError(req, reply, 'InternalServerError', { message: (error as { statusCode?: number }).statusCode === 400 ? (error as Error).message : 'internal error; the request id is in the logs' });
+      return postalError(req, reply, 'InternalServerError', {
+        message:
+          (error as { statusCode?: number }).statusCode === 400
+            ? (error as Error).message
+            : 'internal error; the request id is in the logs',
+      });
     });
     const options = { validatorCompiler: postalValidatorCompiler, config: { rateLimit: {} } };
     for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
-      app.route({ method, url: '/api/v1/send/message', ...options, schema: postalRouteSchema(method, 'Send a message (Postal)', PostalSendMessageParams), handler: (req, reply) => sendMessage(deps, req, reply) });
-      app.route({ method, url: '/api/v1/send/raw', ...options, schema: postalRouteSchema(method, 'Send a raw RFC 822 message (Postal)', PostalSendRawParams), handler: (req, reply) => sendRaw(deps, req, reply) });
+      app.route({
+        method,
+        url: '/api/v1/send/message',
+        ...options,
+        schema: postalRouteSchema(method, 'Send a message (Postal)', PostalSendMessageParams),
+        handler: (req, reply) => sendMessage(deps, req, reply),
+      });
+      app.route({
+        method,
+        url: '/api/v1/send/raw',
+        ...options,
+        schema: postalRouteSchema(method, 'Send a raw RFC 822 message (Postal)', PostalSendRawParams),
+        handler: (req, reply) => sendRaw(deps, req, reply),
+      });
     }
   };
 }
@@ -69,7 +103,11 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
   const to = addressList(p.to);
   const cc = addressList(p.cc);
   const bcc = addressList(p.bcc);
-  const attachmentsIn = Array.isArray(p.attachments) ? p.attachments.filter((a): a is Record<string, unknown> => typeof a === 'object' && a !== null && !Array.isArray(a)) : [];
+  const attachmentsIn = Array.isArray(p.attachments)
+    ? p.attachments.filter(
+        (a): a is Record<string, unknown> => typeof a === 'object' && a !== null && !Array.isArray(a),
+      )
+    : [];
   const attachments = attachmentsIn.map((a) => ({
     filename: str(a.name) ?? '',
     contentType: str(a.content_type) || 'application/octet-stream',
@@ -100,7 +138,8 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     for (const [k, v] of Object.entries(p.headers as Record<string, unknown>)) headers[k] = String(v);
   }
   const badHeader = checkCustomHeaders(headers);
-  if (badHeader) return postalError(req, reply, 'ValidationError', { message: `header ${badHeader.name} ${badHeader.problem}` });
+  if (badHeader)
+    return postalError(req, reply, 'ValidationError', { message: `header ${badHeader.name} ${badHeader.problem}` });
 
   const messageId = `${randomUUID()}@${deps.hostname}`;
   const html = blank(p.html_body) ? undefined : str(p.html_body);
@@ -118,8 +157,15 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
   };
   // with tracking or unsubscribe links each recipient gets a copy of its own; otherwise one copy is shared
-  const choice = { trackOpens: server.trackOpens && html !== undefined, trackClicks: server.trackClicks && html !== undefined, unsubscribe: server.listUnsubscribe };
-  const tracking = choice.trackOpens || choice.trackClicks || choice.unsubscribe ? await trackingContext(deps, server, sender.domain) : undefined;
+  const choice = {
+    trackOpens: server.trackOpens && html !== undefined,
+    trackClicks: server.trackClicks && html !== undefined,
+    unsubscribe: server.listUnsubscribe,
+  };
+  const tracking =
+    choice.trackOpens || choice.trackClicks || choice.unsubscribe
+      ? await trackingContext(deps, server, sender.domain)
+      : undefined;
   const personal = tracking !== undefined;
   const ids = await deps.ids.take(recipients.list.length);
   const contents: Buffer[] = [];
@@ -127,7 +173,9 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     const copy = tracking ? personalize(tracking, String(ids[i]), html, choice) : { html, headers: {} };
     const raw = await composeMime({ ...base, html: copy.html, headers: { ...headers, ...copy.headers } });
     if (raw.length > deps.maxMessageBytes) {
-      return postalError(req, reply, 'ValidationError', { message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` });
+      return postalError(req, reply, 'ValidationError', {
+        message: `the message is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}`,
+      });
     }
     contents.push(raw);
   }
@@ -135,7 +183,12 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     server,
     from: sender,
     contents,
-    messages: recipients.list.map((r, i) => ({ to: r.mailbox, content: personal ? i : 0, rfcMessageId: messageId, subject: str(p.subject) ?? '' })),
+    messages: recipients.list.map((r, i) => ({
+      to: r.mailbox,
+      content: personal ? i : 0,
+      rfcMessageId: messageId,
+      subject: str(p.subject) ?? '',
+    })),
     messageIds: ids,
     tag: str(p.tag),
     source: 'api',
@@ -154,12 +207,15 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   const parsed = postalParams(req);
   if (!parsed.ok) return postalParameterError(req, reply, parsed.message);
   const p = parsed.params;
-  if (!Array.isArray(p.rcpt_to)) return postalParameterError(req, reply, '`rcpt_to` parameter is required but is missing');
+  if (!Array.isArray(p.rcpt_to))
+    return postalParameterError(req, reply, '`rcpt_to` parameter is required but is missing');
   if (blank(p.mail_from)) return postalParameterError(req, reply, '`mail_from` parameter is required but is missing');
   if (blank(p.data)) return postalParameterError(req, reply, '`data` parameter is required but is missing');
   const data = Buffer.from(String(p.data), 'base64');
   if (data.length > deps.maxMessageBytes) {
-    return postalError(req, reply, 'ValidationError', { message: `the message is ${data.length} bytes; the limit is ${deps.maxMessageBytes}` });
+    return postalError(req, reply, 'ValidationError', {
+      message: `the message is ${data.length} bytes; the limit is ${deps.maxMessageBytes}`,
+    });
   }
   // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
   const canonical = canonicalMessageBytes(data, { maxLineBytes: MAX_LINE_BYTES });
@@ -168,7 +224,8 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   const email = readSubmittedHeaders(raw);
   if (!email.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${email.error}` });
   const fromHeader = singleFromMailbox(email.value.headers);
-  if (!fromHeader.ok) return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
+  if (!fromHeader.ok)
+    return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
   const mailFrom = parseMailbox(String(p.mail_from));
   if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
   const rcpts = [...new Set(p.rcpt_to.map(String))];
@@ -185,7 +242,12 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
     server,
     from: fromHeader.value,
     contents: [raw],
-    messages: recipients.map((r) => ({ to: r.mailbox, content: 0, rfcMessageId: messageId ?? `${randomUUID()}@${deps.hostname}`, subject: email.value.subject })),
+    messages: recipients.map((r) => ({
+      to: r.mailbox,
+      content: 0,
+      rfcMessageId: messageId ?? `${randomUUID()}@${deps.hostname}`,
+      subject: email.value.subject,
+    })),
     source: 'api',
     correlationId: req.id,
     actor: 'api',
@@ -206,12 +268,17 @@ function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: Acce
       return postalError(req, reply, 'ValidationError', { message: error.message });
     default:
       req.log.error({ error }, 'accepting messages failed');
-      return postalError(req, reply, 'InternalServerError', { message: 'the message could not be stored; nothing was accepted, please retry' });
+      return postalError(req, reply, 'InternalServerError', {
+        message: 'the message could not be stored; nothing was accepted, please retry',
+      });
   }
 }
 
 /** One message per distinct address; the response keys them by the bare address as given. */
-function uniqueRecipients(entries: string[], options: RecipientOptions): { ok: true; list: { key: string; mailbox: Mailbox }[] } | { ok: false; message: string } {
+function uniqueRecipients(
+  entries: string[],
+  options: RecipientOptions,
+): { ok: true; list: { key: string; mailbox: Mailbox }[] } | { ok: false; message: string } {
   const seen = new Set<string>();
   const list: { key: string; mailbox: Mailbox }[] = [];
   for (const entry of entries) {

@@ -16,7 +16,17 @@ const encoder = new MimeNode(false) as unknown as HeaderEncoder;
 /** Header keys whose values are mailbox lists. */
 const ADDRESS_KEYS = new Set(['From', 'Sender', 'To', 'Cc', 'Bcc', 'Reply-To']);
 /** Header keys nodemailer encodes in a way of their own (addresses, message ids, dates, structured fields). */
-const STRUCTURED = new Set([...ADDRESS_KEYS, 'Message-ID', 'In-Reply-To', 'Content-ID', 'References', 'OTP-Token', 'Date', 'Content-Type', 'Content-Disposition']);
+const STRUCTURED = new Set([
+  ...ADDRESS_KEYS,
+  'Message-ID',
+  'In-Reply-To',
+  'Content-ID',
+  'References',
+  'OTP-Token',
+  'Date',
+  'Content-Type',
+  'Content-Disposition',
+]);
 
 /** Printable ASCII without '"': an unstructured value nodemailer writes as it is (unless it holds "=?"). */
 const PLAIN_TEXT = /^[\x20\x21\x23-\x7e]*$/;
@@ -25,7 +35,8 @@ const PLAIN_TEXT = /^[\x20\x21\x23-\x7e]*$/;
  * "--" (so no A-labels): written as they are. (nodemailer reads a domain ending in a number, such
  * as 127.1 or 0x7f.1, as an IPv4 address and writes 127.0.0.1.)
  */
-const PLAIN_ADDRESS = /^(?!.*--)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
+const PLAIN_ADDRESS =
+  /^(?!.*--)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
 /** `address`, `Name <address>` or `"Name" <address>` with a name of words separated by single spaces. */
 const PLAIN_MAILBOX = /^(?:"?([A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*)"? <([^<>\s]+)>|([^<>\s"]+))$/;
 
@@ -34,7 +45,22 @@ const PLAIN_MAILBOX = /^(?:"?([A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*)"? <([^<>\s]+)>|(
  * header by a field of the message, moves Content-Type): a custom header with one of them goes
  * to nodemailer. The send API refuses them anyway (OWNED_HEADERS).
  */
-const OWN_KEYS = new Set(['Received', 'From', 'Sender', 'To', 'Cc', 'Bcc', 'Reply-To', 'Subject', 'Message-ID', 'Date', 'MIME-Version', 'Content-Type', 'Content-Transfer-Encoding', 'Content-Disposition']);
+const OWN_KEYS = new Set([
+  'Received',
+  'From',
+  'Sender',
+  'To',
+  'Cc',
+  'Bcc',
+  'Reply-To',
+  'Subject',
+  'Message-ID',
+  'Date',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'Content-Disposition',
+]);
 
 const normalizedKeys = new Map<string, string>();
 function normalizeKey(key: string): string {
@@ -95,7 +121,13 @@ interface TextPart {
 function textPart(contentType: string, content: string): TextPart | undefined {
   const transferEncoding = textTransferEncoding(content);
   const body = encodeBody(Buffer.from(content), transferEncoding, false);
-  return body && { contentType: `Content-Type: ${contentType}`, transferEncoding: `Content-Transfer-Encoding: ${transferEncoding}`, body };
+  return (
+    body && {
+      contentType: `Content-Type: ${contentType}`,
+      transferEncoding: `Content-Transfer-Encoding: ${transferEncoding}`,
+      body,
+    }
+  );
 }
 
 /**
@@ -116,7 +148,8 @@ function textPart(contentType: string, content: string): TextPart | undefined {
 export function simpleMime(input: ComposeInput, baseBoundary: string): Buffer | undefined {
   if (input.attachments.length > 0) return undefined;
   // nodemailer skips an empty text or html; with neither, it writes an empty text/plain part
-  if (input.text === '' || input.html === '' || (input.text === undefined && input.html === undefined)) return undefined;
+  if (input.text === '' || input.html === '' || (input.text === undefined && input.html === undefined))
+    return undefined;
   // nodemailer reads a headers object with both "key" and "value" as one header named by "key"
   if ('key' in input.headers && 'value' in input.headers) return undefined;
   // nodemailer gets { Received, ...headers }, where a name like "123" comes first (JavaScript
@@ -155,10 +188,16 @@ export function simpleMime(input: ComposeInput, baseBoundary: string): Buffer | 
   } else {
     // the root is node 1 of the tree nodemailer would build, and names its boundary after that
     const boundary = `--_NmP-${baseBoundary}-Part_1`;
-    lines.push('MIME-Version: 1.0', foldLines(`Content-Type: ${buildHeaderValue({ value: 'multipart/alternative', params: { boundary } })}`, 76));
+    lines.push(
+      'MIME-Version: 1.0',
+      foldLines(`Content-Type: ${buildHeaderValue({ value: 'multipart/alternative', params: { boundary } })}`, 76),
+    );
     chunks.push(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`));
     for (const [i, part] of parts.entries()) {
-      chunks.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${boundary}\r\n${part.contentType}\r\n${part.transferEncoding}\r\n\r\n`), part.body);
+      chunks.push(
+        Buffer.from(`${i > 0 ? '\r\n' : ''}--${boundary}\r\n${part.contentType}\r\n${part.transferEncoding}\r\n\r\n`),
+        part.body,
+      );
     }
     chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`));
   }

@@ -1,5 +1,9 @@
 /** Fills {{name}} placeholders; in HTML the values are escaped. Returns the names that were missing. */
-export function substitute(template: string, vars: Record<string, string>, html: boolean): { text: string; missing: string[] } {
+export function substitute(
+  template: string,
+  vars: Record<string, string>,
+  html: boolean,
+): { text: string; missing: string[] } {
   const missing: string[] = [];
   const text = template.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_m, name: string) => {
     const value = vars[name];
@@ -12,4 +16,5 @@ export function substitute(template: string, vars: Record<string, string>, html:
   return { text, missing };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -7,7 +7,11 @@ import type { SendApiDeps } from './send-deps.js';
  * Without an address recipients can reach (the server's tracking domain, or POSTLOG_PUBLIC_URL)
  * there is no tracking: links to a private address would only break the mail.
  */
-export async function trackingContext(deps: SendApiDeps, server: Server, fromDomain: string): Promise<TrackingContext | undefined> {
+export async function trackingContext(
+  deps: SendApiDeps,
+  server: Server,
+  fromDomain: string,
+): Promise<TrackingContext | undefined> {
   const baseUrl = server.trackingBaseUrl ?? deps.publicUrl();
   if (!baseUrl) return undefined;
   const keys = await deps.tenancy.trackingKeys(server.id);

@@ -1,23 +1,36 @@
 import { z } from 'zod';
 
-const variables = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'variable names are letters, digits and _'), z.string().max(10_000));
+const variables = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'variable names are letters, digits and _'),
+  z.string().max(10_000),
+);
 
 export const V2Recipient = z.union([
   z.string().min(3).max(320),
-  z.object({ address: z.string().min(3).max(320), name: z.string().max(200).optional(), variables: variables.optional() }).strict(),
+  z
+    .object({
+      address: z.string().min(3).max(320),
+      name: z.string().max(200).optional(),
+      variables: variables.optional(),
+    })
+    .strict(),
 ]);
 
 export const V2SendBody = z
   .object({
     from: z.string().min(3).max(400).describe('"Name <sender@your-verified-domain>" or a bare address'),
-    to: z.array(V2Recipient).min(1).max(1000).describe('each recipient gets their own message; up to 1,000 per request'),
+    to: z
+      .array(V2Recipient)
+      .min(1)
+      .max(1000)
+      .describe('each recipient gets their own message; up to 1,000 per request'),
     cc: z.array(z.string().min(3).max(320)).max(50).default([]).describe('only with a single "to" recipient'),
     bcc: z.array(z.string().min(3).max(320)).max(50).default([]).describe('only with a single "to" recipient'),
     reply_to: z.string().min(3).max(400).optional(),
     subject: z.string().max(998).describe('may use {{variables}}'),
     text: z.string().max(5_000_000).optional(),
     html: z.string().max(5_000_000).optional(),
-    variables: variables.optional().describe('defaults for every recipient; a recipient\'s own variables win'),
+    variables: variables.optional().describe("defaults for every recipient; a recipient's own variables win"),
     tag: z.string().min(1).max(100).optional(),
     metadata: z
       .record(z.string().min(1).max(100), z.string().max(1000))
@@ -39,19 +52,34 @@ export const V2SendBody = z
     send_at: z.iso.datetime({ offset: true }).optional().describe('scheduled sending, up to 30 days ahead'),
     track_opens: z.boolean().optional().describe("default: the server's setting"),
     track_clicks: z.boolean().optional().describe("default: the server's setting"),
-    unsubscribe: z.boolean().optional().describe("one-click unsubscribe headers (RFC 8058); default: the server's setting"),
+    unsubscribe: z
+      .boolean()
+      .optional()
+      .describe("one-click unsubscribe headers (RFC 8058); default: the server's setting"),
   })
   .strict()
   .refine((b) => b.text !== undefined || b.html !== undefined, { message: 'text or html is required', path: ['text'] })
-  .refine((b) => b.to.length === 1 || (b.cc.length === 0 && b.bcc.length === 0), { message: 'cc and bcc need a single "to" recipient', path: ['cc'] })
-  .refine((b) => b.send_at === undefined || Date.parse(b.send_at) <= Date.now() + 30 * 86_400_000, { message: 'at most 30 days ahead', path: ['send_at'] });
+  .refine((b) => b.to.length === 1 || (b.cc.length === 0 && b.bcc.length === 0), {
+    message: 'cc and bcc need a single "to" recipient',
+    path: ['cc'],
+  })
+  .refine((b) => b.send_at === undefined || Date.parse(b.send_at) <= Date.now() + 30 * 86_400_000, {
+    message: 'at most 30 days ahead',
+    path: ['send_at'],
+  });
 
 export type V2SendBody = z.infer<typeof V2SendBody>;
 
 export const V2SendResponse = z.object({
   batch_id: z.string(),
   messages: z.array(
-    z.object({ id: z.string(), to: z.string(), token: z.string(), status: z.enum(['queued', 'held']), held_reason: z.string().nullable() }),
+    z.object({
+      id: z.string(),
+      to: z.string(),
+      token: z.string(),
+      status: z.enum(['queued', 'held']),
+      held_reason: z.string().nullable(),
+    }),
   ),
 });
 

@@ -19,7 +19,12 @@ import { V2SendBody, V2SendResponse } from './v2-schemas.js';
 type Fail = { status: number; code: string; message: string; fields?: { path: string; message: string }[] };
 /** All composed copies of one request together. */
 const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
-const invalid = (path: string, message: string): Fail => ({ status: 400, code: 'VALIDATION_FAILED', message: `${path} ${message}`, fields: [{ path, message }] });
+const invalid = (path: string, message: string): Fail => ({
+  status: 400,
+  code: 'VALIDATION_FAILED',
+  message: `${path} ${message}`,
+  fields: [{ path, message }],
+});
 
 /** POST /v2/messages: one message or a batch, with variables, scheduling and Idempotency-Key. */
 export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys }) {
@@ -35,7 +40,10 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }).loose(),
         body: V2SendBody,
         // 503: the log refused the append (nothing was accepted; retry)
-        response: responses({ 202: V2SendResponse, 200: V2SendResponse }, [400, 401, 403, 409, 413, 415, 422, 429, 503]),
+        response: responses(
+          { 202: V2SendResponse, 200: V2SendResponse },
+          [400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ),
       },
       handler: async (req, reply) => {
         const server = req.postlogServer!;
@@ -48,10 +56,28 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         let messageIds: number[];
         if (key !== undefined) {
           const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-          const begun = await deps.idempotency.begin(server.id, key, requestHash, () => deps.ids.take(plan.recipients.length));
-          if (begun.kind === 'mismatch') return sendError(reply, 409, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body');
-          if (begun.kind === 'in_progress') return sendError(reply, 409, 'IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry shortly');
-          if (begun.kind === 'replay') return reply.code(begun.statusCode as 202).header('idempotent-replayed', 'true').send(begun.response as z.infer<typeof V2SendResponse>);
+          const begun = await deps.idempotency.begin(server.id, key, requestHash, () =>
+            deps.ids.take(plan.recipients.length),
+          );
+          if (begun.kind === 'mismatch')
+            return sendError(
+              reply,
+              409,
+              'IDEMPOTENCY_KEY_REUSED',
+              'this Idempotency-Key was used with a different request body',
+            );
+          if (begun.kind === 'in_progress')
+            return sendError(
+              reply,
+              409,
+              'IDEMPOTENCY_IN_PROGRESS',
+              'a request with this Idempotency-Key is still being processed; retry shortly',
+            );
+          if (begun.kind === 'replay')
+            return reply
+              .code(begun.statusCode as 202)
+              .header('idempotent-replayed', 'true')
+              .send(begun.response as z.infer<typeof V2SendResponse>);
           messageIds = begun.messageIds;
         } else {
           messageIds = await deps.ids.take(plan.recipients.length);
@@ -68,7 +94,8 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
           messages: composed.messages,
           tag: body.tag,
           metadata: body.metadata,
-          scheduledAt: body.send_at && Date.parse(body.send_at) > Date.now() ? new Date(body.send_at).toISOString() : undefined,
+          scheduledAt:
+            body.send_at && Date.parse(body.send_at) > Date.now() ? new Date(body.send_at).toISOString() : undefined,
           source: 'api',
           messageIds,
           idempotencySeed: key !== undefined ? `${server.id}:${key}` : undefined,
@@ -77,15 +104,31 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         });
         if (!result.ok) {
           if (key !== undefined && result.error.code !== 'LOG_REJECTED') await deps.idempotency.release(server.id, key);
-          if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS') return sendError(reply, 422, 'UNAUTHENTICATED_FROM_ADDRESS', result.error.message, [{ path: 'from', message: result.error.message }]);
-          if (result.error.code === 'NO_RECIPIENTS') return sendError(reply, 400, 'NO_RECIPIENTS', result.error.message);
-          if (result.error.code === 'INVALID_MESSAGE_BYTES') return sendError(reply, 422, 'INVALID_MESSAGE_BYTES', result.error.message);
+          if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS')
+            return sendError(reply, 422, 'UNAUTHENTICATED_FROM_ADDRESS', result.error.message, [
+              { path: 'from', message: result.error.message },
+            ]);
+          if (result.error.code === 'NO_RECIPIENTS')
+            return sendError(reply, 400, 'NO_RECIPIENTS', result.error.message);
+          if (result.error.code === 'INVALID_MESSAGE_BYTES')
+            return sendError(reply, 422, 'INVALID_MESSAGE_BYTES', result.error.message);
           req.log.error({ error: result.error }, 'accepting messages failed');
-          return sendError(reply, 503, 'NOT_ACCEPTED', 'the messages could not be stored; nothing was accepted, please retry');
+          return sendError(
+            reply,
+            503,
+            'NOT_ACCEPTED',
+            'the messages could not be stored; nothing was accepted, please retry',
+          );
         }
         const response = {
           batch_id: result.value.batchId,
-          messages: result.value.messages.map((m) => ({ id: String(m.id), to: m.to.address, token: m.token, status: m.status, held_reason: m.heldReason ?? null })),
+          messages: result.value.messages.map((m) => ({
+            id: String(m.id),
+            to: m.to.address,
+            token: m.token,
+            status: m.status,
+            held_reason: m.heldReason ?? null,
+          })),
         };
         if (key !== undefined) await deps.idempotency.complete(server.id, key, 202, response);
         return reply.code(202).send(response);
@@ -119,7 +162,10 @@ function planRecipients(body: V2SendBody, options: RecipientOptions): Plan | Fai
   const badHeader = checkCustomHeaders(body.headers ?? {});
   if (badHeader) return invalid(`headers.${badHeader.name}`, badHeader.problem);
   const extra: Mailbox[] = [];
-  for (const [field, list] of [['cc', body.cc], ['bcc', body.bcc]] as const) {
+  for (const [field, list] of [
+    ['cc', body.cc],
+    ['bcc', body.bcc],
+  ] as const) {
     for (const [i, a] of list.entries()) {
       const m = parseRecipient(a, options);
       if (!m.ok) return invalid(`${field}[${i}]`, m.error);
@@ -133,7 +179,8 @@ function planRecipients(body: V2SendBody, options: RecipientOptions): Plan | Fai
     const display = entry.name ? `"${entry.name.replace(/["\\]/g, '')}" <${entry.address}>` : entry.address;
     const to = parseRecipient(typeof r === 'string' ? r : display, options);
     if (!to.ok) return invalid(`to[${i}]`, to.error);
-    if (seen.has(to.value.address.toLowerCase())) return invalid(`to[${i}]`, `${to.value.address} appears more than once`);
+    if (seen.has(to.value.address.toLowerCase()))
+      return invalid(`to[${i}]`, `${to.value.address} appears more than once`);
     seen.add(to.value.address.toLowerCase());
     const headerTo = typeof r === 'string' ? r : display;
     const vars = { ...body.variables, ...(typeof r === 'string' ? {} : r.variables) };
@@ -151,13 +198,21 @@ function planRecipients(body: V2SendBody, options: RecipientOptions): Plan | Fai
 }
 
 /** Substitutes variables, personalizes tracking and composes each copy's MIME. */
-async function compose(deps: SendApiDeps, server: Server, body: V2SendBody, plan: Plan, ids: number[], ip: string): Promise<{ contents: Buffer[]; messages: MessageToAccept[] } | Fail> {
+async function compose(
+  deps: SendApiDeps,
+  server: Server,
+  body: V2SendBody,
+  plan: Plan,
+  ids: number[],
+  ip: string,
+): Promise<{ contents: Buffer[]; messages: MessageToAccept[] } | Fail> {
   const choice: TrackingChoice = {
     trackOpens: body.track_opens ?? server.trackOpens,
     trackClicks: body.track_clicks ?? server.trackClicks,
     unsubscribe: body.unsubscribe ?? server.listUnsubscribe,
   };
-  const tracking = body.html !== undefined || choice.unsubscribe ? await trackingContext(deps, server, plan.from.domain) : undefined;
+  const tracking =
+    body.html !== undefined || choice.unsubscribe ? await trackingContext(deps, server, plan.from.domain) : undefined;
   const contents: Buffer[] = [];
   const messages: MessageToAccept[] = [];
   let total = 0;
@@ -166,8 +221,11 @@ async function compose(deps: SendApiDeps, server: Server, body: V2SendBody, plan
     const text = body.text !== undefined ? substitute(body.text, r.vars, false) : undefined;
     const html = body.html !== undefined ? substitute(body.html, r.vars, true) : undefined;
     const missing = [...new Set([...subject.missing, ...(text?.missing ?? []), ...(html?.missing ?? [])])];
-    if (missing.length > 0) return invalid(`to[${r.index}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
-    const personal = tracking ? personalize(tracking, String(ids[n]), html?.text, choice) : { html: html?.text, headers: {} };
+    if (missing.length > 0)
+      return invalid(`to[${r.index}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
+    const personal = tracking
+      ? personalize(tracking, String(ids[n]), html?.text, choice)
+      : { html: html?.text, headers: {} };
     const messageId = `${randomUUID()}@${deps.hostname}`;
     const raw = await composeMime({
       from: body.from,
@@ -177,19 +235,32 @@ async function compose(deps: SendApiDeps, server: Server, body: V2SendBody, plan
       subject: subject.text,
       text: text?.text,
       html: personal.html,
-      attachments: body.attachments.map((a) => ({ filename: a.filename, contentType: a.content_type, content: Buffer.from(a.content, 'base64') })),
+      attachments: body.attachments.map((a) => ({
+        filename: a.filename,
+        contentType: a.content_type,
+        content: Buffer.from(a.content, 'base64'),
+      })),
       headers: { ...(body.headers ?? {}), ...personal.headers },
       messageId,
       date: new Date(),
       received: `from api ([${ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
     });
     if (raw.length > deps.maxMessageBytes) {
-      return { status: 413, code: 'MESSAGE_TOO_LARGE', message: `the message to ${r.mailbox.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}` };
+      return {
+        status: 413,
+        code: 'MESSAGE_TOO_LARGE',
+        message: `the message to ${r.mailbox.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}`,
+      };
     }
     contents.push(raw);
     total += raw.length;
     // a thousand personal copies of a large message would exhaust memory: the request as a whole is bounded too
-    if (total > MAX_REQUEST_BYTES) return { status: 413, code: 'REQUEST_TOO_LARGE', message: `the copies of this request exceed ${MAX_REQUEST_BYTES} bytes: send fewer recipients per request` };
+    if (total > MAX_REQUEST_BYTES)
+      return {
+        status: 413,
+        code: 'REQUEST_TOO_LARGE',
+        message: `the copies of this request exceed ${MAX_REQUEST_BYTES} bytes: send fewer recipients per request`,
+      };
     messages.push({ to: r.mailbox, content: contents.length - 1, rfcMessageId: messageId, subject: subject.text });
   }
   return { contents, messages };

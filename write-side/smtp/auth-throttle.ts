@@ -54,7 +54,9 @@ export class AuthThrottle {
     for (const address of [...this.failures.keys()]) this.recent(address);
     const target = Math.floor(this.capacity * 0.9);
     if (this.failures.size <= target) return;
-    const byFewest = [...this.failures.entries()].sort((a, b) => a[1].length - b[1].length || a[1].at(-1)! - b[1].at(-1)!);
+    const byFewest = [...this.failures.entries()].sort(
+      (a, b) => a[1].length - b[1].length || a[1].at(-1)! - b[1].at(-1)!,
+    );
     for (const [address] of byFewest.slice(0, this.failures.size - target)) this.failures.delete(address);
   }
 }

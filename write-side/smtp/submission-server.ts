@@ -1,5 +1,12 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { canonicalMessageBytes, MAX_LINE_BYTES, parseMailbox, parseRecipient, singleFromMailbox, type Mailbox } from '../../domain/index.js';
+import {
+  canonicalMessageBytes,
+  MAX_LINE_BYTES,
+  parseMailbox,
+  parseRecipient,
+  singleFromMailbox,
+  type Mailbox,
+} from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { Server } from '../../infra/tenancy/index.js';
@@ -56,7 +63,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     socketTimeout: 5 * 60_000,
     closeTimeout: 10_000,
     onConnect(session, callback) {
-      if (failures.blocked(session.remoteAddress)) return callback(smtpError(421, '4.7.0 Too many failed logins from your address, try again later'));
+      if (failures.blocked(session.remoteAddress))
+        return callback(smtpError(421, '4.7.0 Too many failed logins from your address, try again later'));
       // AUTH is neither offered nor accepted before TLS (Postal advertises it in clear text, #3617)
       if (!o.implicitTls && !o.allowInsecureAuth) session.disabledCommands = ['AUTH'];
       callback();
@@ -71,7 +79,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       messagesPerSession.delete(session.id);
     },
     onAuth(auth, session, callback) {
-      if (failures.blocked(session.remoteAddress)) return callback(smtpError(421, '4.7.0 Too many failed logins, try again later'));
+      if (failures.blocked(session.remoteAddress))
+        return callback(smtpError(421, '4.7.0 Too many failed logins, try again later'));
       if (!auth.username || !auth.password) return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
       deps.tenancy.authenticateSmtp(auth.username, auth.password).then(
         (server) => {
@@ -93,12 +102,15 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       // submission is for authenticated clients only: never an open relay
       if (!session.user) return callback(smtpError(530, '5.7.0 Authentication required'));
       const sent = messagesPerSession.get(session.id) ?? 0;
-      if (sent >= o.maxMessagesPerConnection) return callback(smtpError(421, '4.7.0 Too many messages on this connection, reconnect'));
-      if (address.address && !parseMailbox(address.address).ok) return callback(smtpError(553, '5.1.7 Invalid sender address'));
+      if (sent >= o.maxMessagesPerConnection)
+        return callback(smtpError(421, '4.7.0 Too many messages on this connection, reconnect'));
+      if (address.address && !parseMailbox(address.address).ok)
+        return callback(smtpError(553, '5.1.7 Invalid sender address'));
       callback();
     },
     onRcptTo(address, session, callback) {
-      if (session.envelope.rcptTo.length >= o.maxRecipients) return callback(smtpError(452, `4.5.3 Too many recipients (at most ${o.maxRecipients} per message)`));
+      if (session.envelope.rcptTo.length >= o.maxRecipients)
+        return callback(smtpError(452, `4.5.3 Too many recipients (at most ${o.maxRecipients} per message)`));
       const mailbox = parseRecipient(address.address, deps.recipients);
       if (!mailbox.ok) return callback(smtpError(553, '5.1.3 Invalid recipient address'));
       parsedRecipients.set(address, mailbox.value);
@@ -109,7 +121,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
-        if (stream.sizeExceeded) return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
+        if (stream.sizeExceeded)
+          return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
         // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
         const data = canonicalMessageBytes(Buffer.concat(chunks), { maxLineBytes: MAX_LINE_BYTES });
         if (!data.ok) {
@@ -134,7 +147,13 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   });
 }
 
-async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer, parsedRecipients: WeakMap<object, Mailbox>, log: Logger): Promise<string> {
+async function accept(
+  deps: SendApiDeps,
+  session: SMTPServerSession,
+  raw: Buffer,
+  parsedRecipients: WeakMap<object, Mailbox>,
+  log: Logger,
+): Promise<string> {
   const server = session.user as unknown as Server;
   // only the header fields matter here (From, Subject, Message-ID)
   const email = readSubmittedHeaders(raw);
@@ -145,7 +164,8 @@ async function accept(deps: SendApiDeps, session: SMTPServerSession, raw: Buffer
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
     const m = parsed ? { ok: true as const, value: parsed } : parseRecipient(r.address, deps.recipients);
-    if (m.ok && !recipients.some((x) => x.address.toLowerCase() === m.value.address.toLowerCase())) recipients.push(m.value);
+    if (m.ok && !recipients.some((x) => x.address.toLowerCase() === m.value.address.toLowerCase()))
+      recipients.push(m.value);
   }
   const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {

@@ -1,8 +1,24 @@
 import { LRUCache } from 'lru-cache';
-import { MessageCommand, decide, evolve, machineHit, messageEventCodec, messageStreamId, type MessageCommandInput, type MessageEvent, type MessageState, type Result } from '../../domain/index.js';
+import {
+  MessageCommand,
+  decide,
+  evolve,
+  machineHit,
+  messageEventCodec,
+  messageStreamId,
+  type MessageCommandInput,
+  type MessageEvent,
+  type MessageState,
+  type Result,
+} from '../../domain/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
-import { handleMessageCommand, loadMessages, type CommandError, type LoadedMessage } from '../message-command-handler.js';
+import {
+  handleMessageCommand,
+  loadMessages,
+  type CommandError,
+  type LoadedMessage,
+} from '../message-command-handler.js';
 
 export interface Hit {
   kind: 'open' | 'click';
@@ -33,7 +49,14 @@ export class HitRecorder {
   /** Recent clicks per message, to spot scanners that follow every link at once. */
   private readonly recentClicks = new Map<string, { url: string; at: number }[]>();
 
-  constructor(private readonly d: { eventStore: EventStore; logger: Logger; capacity?: number; onRecorded?: (hit: Hit, machine: boolean) => void }) {}
+  constructor(
+    private readonly d: {
+      eventStore: EventStore;
+      logger: Logger;
+      capacity?: number;
+      onRecorded?: (hit: Hit, machine: boolean) => void;
+    },
+  ) {}
 
   get pending(): number {
     return this.queue.length;
@@ -60,14 +83,20 @@ export class HitRecorder {
       try {
         await this.write(batch);
       } catch (err) {
-        this.d.logger.error({ error: (err as Error).message, hits: batch.length }, 'tracking hits could not be recorded; trying them one by one');
+        this.d.logger.error(
+          { error: (err as Error).message, hits: batch.length },
+          'tracking hits could not be recorded; trying them one by one',
+        );
         await new Promise((r) => setTimeout(r, 1000));
         // one bad hit must not hold up the rest: each gets one more try on its own
         for (const hit of batch) {
           try {
             await this.write([hit]);
           } catch (e) {
-            this.d.logger.error({ messageId: hit.messageId, kind: hit.kind, error: (e as Error).message }, 'a tracking hit could not be recorded and is dropped');
+            this.d.logger.error(
+              { messageId: hit.messageId, kind: hit.kind, error: (e as Error).message },
+              'a tracking hit could not be recorded and is dropped',
+            );
           }
         }
       }
@@ -78,7 +107,10 @@ export class HitRecorder {
     const byMessage = new Map<string, Hit[]>();
     for (const h of batch) byMessage.set(h.messageId, [...(byMessage.get(h.messageId) ?? []), h]);
     const unknown = [...byMessage.keys()].filter((id) => !this.known.has(id));
-    const states = unknown.length > 0 ? await loadMessages(this.d.eventStore, unknown) : new Map<string, Result<LoadedMessage, CommandError>>();
+    const states =
+      unknown.length > 0
+        ? await loadMessages(this.d.eventStore, unknown)
+        : new Map<string, Result<LoadedMessage, CommandError>>();
     await Promise.all(
       [...byMessage].map(([messageId, hits]) => {
         const cached = this.known.get(messageId);
@@ -88,7 +120,11 @@ export class HitRecorder {
   }
 
   /** All of one message's hits in one append: decided in order on the loaded state. */
-  private async writeMessage(messageId: string, hits: Hit[], loaded: Result<LoadedMessage, CommandError> | undefined): Promise<void> {
+  private async writeMessage(
+    messageId: string,
+    hits: Hit[],
+    loaded: Result<LoadedMessage, CommandError> | undefined,
+  ): Promise<void> {
     if (!loaded?.ok) {
       this.d.logger.warn({ messageId, hits: hits.length }, 'tracking hits for an unknown message dropped');
       return;
@@ -110,7 +146,12 @@ export class HitRecorder {
     if (events.length === 0) return;
     const appended = await this.d.eventStore.append(
       messageStreamId(messageId),
-      events.map((e) => ({ type: e.type, schemaVersion: messageEventCodec.schemaVersionOf(e.type), data: e.data, metadata: { serverId: hits[0]!.serverId, actor: 'tracking', correlationId: `hit-${messageId}` } })),
+      events.map((e) => ({
+        type: e.type,
+        schemaVersion: messageEventCodec.schemaVersionOf(e.type),
+        data: e.data,
+        metadata: { serverId: hits[0]!.serverId, actor: 'tracking', correlationId: `hit-${messageId}` },
+      })),
       loaded.value.revision,
     );
     if (appended.ok) {
@@ -122,13 +163,21 @@ export class HitRecorder {
     // someone else wrote to the message meanwhile: decide each hit again on fresh state
     for (const [hit] of recorded) {
       const command = this.commandFor(messageId, hit, undefined);
-      const result = await handleMessageCommand(this.d.eventStore, messageId, command.command, { serverId: hit.serverId, actor: 'tracking', correlationId: `hit-${messageId}` });
+      const result = await handleMessageCommand(this.d.eventStore, messageId, command.command, {
+        serverId: hit.serverId,
+        actor: 'tracking',
+        correlationId: `hit-${messageId}`,
+      });
       if (result.ok) this.d.onRecorded?.(hit, command.machine);
       else this.d.logger.warn({ messageId, kind: hit.kind, error: result.error.code }, 'tracking hit not recorded');
     }
   }
 
-  private commandFor(messageId: string, hit: Hit, state: MessageState | undefined): { command: MessageCommandInput; machine: boolean } {
+  private commandFor(
+    messageId: string,
+    hit: Hit,
+    state: MessageState | undefined,
+  ): { command: MessageCommandInput; machine: boolean } {
     const verdict = machineHit({
       kind: hit.kind,
       userAgent: hit.userAgent,
@@ -136,8 +185,16 @@ export class HitRecorder {
       now: hit.at,
       recentDistinctClicks: hit.kind === 'click' ? this.distinctRecentClicks(messageId, hit) : 0,
     });
-    const base = { ip: hit.ip, userAgent: hit.userAgent.slice(0, 500), machine: verdict.machine, at: hit.at.toISOString() };
-    return { command: hit.kind === 'open' ? { type: 'RecordOpen', ...base } : { type: 'RecordClick', url: hit.url!, ...base }, machine: verdict.machine };
+    const base = {
+      ip: hit.ip,
+      userAgent: hit.userAgent.slice(0, 500),
+      machine: verdict.machine,
+      at: hit.at.toISOString(),
+    };
+    return {
+      command: hit.kind === 'open' ? { type: 'RecordOpen', ...base } : { type: 'RecordClick', url: hit.url!, ...base },
+      machine: verdict.machine,
+    };
   }
 
   private distinctRecentClicks(messageId: string, hit: Hit): number {

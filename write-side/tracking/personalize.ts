@@ -22,7 +22,12 @@ export interface TrackingChoice {
  * headers (RFC 8058: an HTTPS URL for the POST, and a mailto: fallback). Written before the
  * message is signed, so DKIM covers them.
  */
-export function personalize(ctx: TrackingContext, messageId: string, html: string | undefined, choice: TrackingChoice): { html: string | undefined; headers: Record<string, string> } {
+export function personalize(
+  ctx: TrackingContext,
+  messageId: string,
+  html: string | undefined,
+  choice: TrackingChoice,
+): { html: string | undefined; headers: Record<string, string> } {
   const base = ctx.baseUrl.replace(/\/+$/, '');
   const claim = { messageId, serverId: ctx.server.id };
   const tracked =
@@ -38,7 +43,8 @@ export function personalize(ctx: TrackingContext, messageId: string, html: strin
   const headers: Record<string, string> = {};
   if (choice.unsubscribe) {
     const url = `${base}/t/u/${signClaim({ kind: 'unsubscribe', ...claim }, ctx.keys.current)}`;
-    headers['List-Unsubscribe'] = `<${url}>, <mailto:${unsubscribeMailbox(messageId, ctx.keys.current, ctx.returnPathDomain)}?subject=unsubscribe>`;
+    headers['List-Unsubscribe'] =
+      `<${url}>, <mailto:${unsubscribeMailbox(messageId, ctx.keys.current, ctx.returnPathDomain)}?subject=unsubscribe>`;
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
   }
   return { html: tracked, headers };

@@ -9,7 +9,12 @@ export interface RewriteOptions {
 
 /** One <a …> tag (already cut out of the HTML, so no backtracking across the document). */
 const ANCHOR = /^<a\b([^>]*?)\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')([^>]*)>$/i;
-const decodeAttr = (v: string) => v.replace(/&amp;/g, '&').replace(/&#38;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+const decodeAttr = (v: string) =>
+  v
+    .replace(/&amp;/g, '&')
+    .replace(/&#38;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 const encodeAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
 function trackable(url: string, attributes: string, excluded: string[]): boolean {
@@ -46,9 +51,16 @@ export function rewriteHtml(html: string, o: RewriteOptions): string {
       const m = /^<a[\s>]/i.test(tag) ? ANCHOR.exec(tag) : null;
       let replaced = tag;
       if (m) {
-        const [, before, dq, sq, after] = m as unknown as [string, string, string | undefined, string | undefined, string];
+        const [, before, dq, sq, after] = m as unknown as [
+          string,
+          string,
+          string | undefined,
+          string | undefined,
+          string,
+        ];
         const url = decodeAttr(dq ?? sq ?? '').trim();
-        if (trackable(url, before + after, o.excludedDomains)) replaced = `<a${before}href="${encodeAttr(o.clickUrl(url))}"${after}>`;
+        if (trackable(url, before + after, o.excludedDomains))
+          replaced = `<a${before}href="${encodeAttr(o.clickUrl(url))}"${after}>`;
       }
       parts.push(out.slice(from, start), replaced);
       from = end + 1;

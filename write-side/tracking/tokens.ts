@@ -10,7 +10,8 @@ export type TrackingClaim =
 const KIND = { open: 'o', click: 'c', unsubscribe: 'u' } as const;
 const KIND_OF: Record<string, TrackingClaim['kind']> = { o: 'open', c: 'click', u: 'unsubscribe' };
 
-const sign = (key: string, payload: string) => createHmac('sha256', key).update(payload).digest('base64url').slice(0, 22);
+const sign = (key: string, payload: string) =>
+  createHmac('sha256', key).update(payload).digest('base64url').slice(0, 22);
 
 /**
  * `<payload>.<signature>`: the payload (base64url JSON) names the message, its server and, for
@@ -31,8 +32,12 @@ export function peekClaim(token: string): TrackingClaim | undefined {
   try {
     const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     const kind = KIND_OF[String(body.k)];
-    if (!kind || typeof body.m !== 'string' || !/^\d{1,18}$/.test(body.m) || typeof body.s !== 'string') return undefined;
-    if (kind === 'click') return typeof body.u === 'string' && /^https?:\/\//i.test(body.u) ? { kind, messageId: body.m, serverId: body.s, url: body.u } : undefined;
+    if (!kind || typeof body.m !== 'string' || !/^\d{1,18}$/.test(body.m) || typeof body.s !== 'string')
+      return undefined;
+    if (kind === 'click')
+      return typeof body.u === 'string' && /^https?:\/\//i.test(body.u)
+        ? { kind, messageId: body.m, serverId: body.s, url: body.u }
+        : undefined;
     return { kind, messageId: body.m, serverId: body.s } as TrackingClaim;
   } catch {
     return undefined;
@@ -61,6 +66,11 @@ export function parseUnsubscribeMailbox(address: string): { messageId: string; s
   return m ? { messageId: m[1]!, signature: m[2]! } : undefined;
 }
 
-export function verifyUnsubscribeMailbox(parsed: { messageId: string; signature: string }, keys: TrackingKeys): boolean {
-  return [keys.current, keys.previous].some((key) => key !== null && sign(key, `u.${parsed.messageId}`).slice(0, 16) === parsed.signature);
+export function verifyUnsubscribeMailbox(
+  parsed: { messageId: string; signature: string },
+  keys: TrackingKeys,
+): boolean {
+  return [keys.current, keys.previous].some(
+    (key) => key !== null && sign(key, `u.${parsed.messageId}`).slice(0, 16) === parsed.signature,
+  );
 }

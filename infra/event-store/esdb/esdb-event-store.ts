@@ -89,7 +89,11 @@ export class EsdbEventStore implements EventStore {
     this.client = KurrentDBClient.connectionString(normaliseConnectionString(o.url));
   }
 
-  append(streamId: string, events: EventToAppend[], expected: ExpectedRevision): Promise<Result<AppendSuccess, AppendError>> {
+  append(
+    streamId: string,
+    events: EventToAppend[],
+    expected: ExpectedRevision,
+  ): Promise<Result<AppendSuccess, AppendError>> {
     return this.track(async () => {
       const request = prepareRequest({ streamId, events, expected });
       if (!request.ok) return request;
@@ -102,7 +106,12 @@ export class EsdbEventStore implements EventStore {
       const requests: PreparedRequest[] = [];
       const seen = new Set<string>();
       for (const a of appends) {
-        if (seen.has(a.streamId)) return err({ code: 'INVALID_APPEND', streamId: a.streamId, message: 'a stream may appear only once in appendMany' });
+        if (seen.has(a.streamId))
+          return err({
+            code: 'INVALID_APPEND',
+            streamId: a.streamId,
+            message: 'a stream may appear only once in appendMany',
+          });
         seen.add(a.streamId);
         const prepared = prepareRequest(a);
         if (!prepared.ok) return prepared;
@@ -125,7 +134,9 @@ export class EsdbEventStore implements EventStore {
     }
     const started = performance.now();
     try {
-      const result = await this.client.appendToStream(streamId, events.map(toEventData), { streamState: toStreamState(expected) });
+      const result = await this.client.appendToStream(streamId, events.map(toEventData), {
+        streamState: toStreamState(expected),
+      });
       this.o.onAppend?.(events.length, performance.now() - started);
       if (!result.position) throw new Error(`EventStoreDB answered an append to ${streamId} without a position`);
       return ok({
@@ -153,19 +164,32 @@ export class EsdbEventStore implements EventStore {
       const retry = await this.checkRetryOfMany(requests);
       if (retry) return retry;
     }
-    const body: AppendStreamRequest[] = requests.map((r) => ({ streamName: r.streamId, events: r.events.map(toEventData), expectedState: toStreamState(r.expected) }));
+    const body: AppendStreamRequest[] = requests.map((r) => ({
+      streamName: r.streamId,
+      events: r.events.map(toEventData),
+      expectedState: toStreamState(r.expected),
+    }));
     const started = performance.now();
     try {
       const result = await this.client.multiStreamAppend(body);
-      this.o.onAppend?.(requests.reduce((n, r) => n + r.events.length, 0), performance.now() - started);
+      this.o.onAppend?.(
+        requests.reduce((n, r) => n + r.events.length, 0),
+        performance.now() - started,
+      );
       // the server answers one log position for the whole transaction
       const at = { commit: result.position, prepare: result.position };
       const revisions = new Map(result.responses.map((r) => [r.streamName, r.revision]));
       return ok(
         requests.map((r) => {
           const revision = revisions.get(r.streamId);
-          if (revision === undefined) throw new Error(`KurrentDB confirmed a multi-stream append without the revision of ${r.streamId}`);
-          return { nextExpectedRevision: revisionNumber(revision), position: positionNumber(at), checkpoint: encodeCheckpoint(at), idempotent: false };
+          if (revision === undefined)
+            throw new Error(`KurrentDB confirmed a multi-stream append without the revision of ${r.streamId}`);
+          return {
+            nextExpectedRevision: revisionNumber(revision),
+            position: positionNumber(at),
+            checkpoint: encodeCheckpoint(at),
+            idempotent: false,
+          };
         }),
       );
     } catch (e) {
@@ -183,7 +207,9 @@ export class EsdbEventStore implements EventStore {
   }
 
   /** checkRetry for every stream of a multi-stream append: it was stored whole or not at all. */
-  private async checkRetryOfMany(requests: PreparedRequest[]): Promise<Result<AppendSuccess[], AppendError> | undefined> {
+  private async checkRetryOfMany(
+    requests: PreparedRequest[],
+  ): Promise<Result<AppendSuccess[], AppendError> | undefined> {
     const checks = await Promise.all(requests.map((r) => this.checkRetry(r)));
     if (checks.every((c) => c?.ok)) return ok(checks.map((c) => (c as { value: AppendSuccess }).value));
     const refused = checks.find((c) => c && !c.ok);
@@ -192,7 +218,12 @@ export class EsdbEventStore implements EventStore {
     const partial = checks.findIndex((c) => c?.ok);
     if (partial >= 0) {
       const r = requests[partial]!;
-      return err({ code: 'DUPLICATE_EVENT_ID', streamId: r.streamId, eventId: r.events[0]!.eventId, message: 'these event ids are already in the log, but not for every stream of this append' });
+      return err({
+        code: 'DUPLICATE_EVENT_ID',
+        streamId: r.streamId,
+        eventId: r.events[0]!.eventId,
+        message: 'these event ids are already in the log, but not for every stream of this append',
+      });
     }
     return undefined;
   }
@@ -205,15 +236,29 @@ export class EsdbEventStore implements EventStore {
     const window = idempotencyWindow(request.expected, request.events.length);
     const stored = await this.readRaw(request.streamId, {
       direction: window.direction === 'forwards' ? FORWARDS : BACKWARDS,
-      fromRevision: window.fromRevision === 'start' ? CLIENT_START : window.fromRevision === 'end' ? END : window.fromRevision,
+      fromRevision:
+        window.fromRevision === 'start' ? CLIENT_START : window.fromRevision === 'end' ? END : window.fromRevision,
       maxCount: window.maxCount,
     });
-    const check = classifyRetry(request.events.map((e) => e.eventId), stored);
+    const check = classifyRetry(
+      request.events.map((e) => e.eventId),
+      stored,
+    );
     if (check.kind === 'none') return undefined;
     if (check.kind === 'partial') {
-      return err({ code: 'DUPLICATE_EVENT_ID', streamId: request.streamId, eventId: check.eventId, message: `event ${check.eventId} is already in stream ${request.streamId}, but not every event of this append is` });
+      return err({
+        code: 'DUPLICATE_EVENT_ID',
+        streamId: request.streamId,
+        eventId: check.eventId,
+        message: `event ${check.eventId} is already in stream ${request.streamId}, but not every event of this append is`,
+      });
     }
-    return ok({ nextExpectedRevision: check.last.revision, position: check.last.position, checkpoint: check.last.checkpoint, idempotent: true });
+    return ok({
+      nextExpectedRevision: check.last.revision,
+      position: check.last.position,
+      checkpoint: check.last.checkpoint,
+      idempotent: true,
+    });
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -224,7 +269,14 @@ export class EsdbEventStore implements EventStore {
     });
   }
 
-  private async readRaw(streamId: string, options: { direction: typeof FORWARDS | typeof BACKWARDS; fromRevision: bigint | typeof CLIENT_START | typeof END; maxCount: number }): Promise<RecordedEvent[]> {
+  private async readRaw(
+    streamId: string,
+    options: {
+      direction: typeof FORWARDS | typeof BACKWARDS;
+      fromRevision: bigint | typeof CLIENT_START | typeof END;
+      maxCount: number;
+    },
+  ): Promise<RecordedEvent[]> {
     const out: RecordedEvent[] = [];
     try {
       for await (const resolved of this.client.readStream(streamId, options) as AsyncIterable<ResolvedEvent>) {
@@ -254,8 +306,14 @@ export class EsdbEventStore implements EventStore {
     const server = serverFilter(filter);
     async function* page(cursor: Checkpoint, count: number): AsyncIterable<RecordedEvent | undefined> {
       const position = decodeCheckpoint(cursor);
-      const read = client.readAll({ fromPosition: position === 'start' ? CLIENT_START : position, maxCount: count, direction: FORWARDS, filter: server });
-      for await (const resolved of read as AsyncIterable<AllStreamResolvedEvent>) yield resolved.event ? toRecordedEvent(resolved.event) : undefined;
+      const read = client.readAll({
+        fromPosition: position === 'start' ? CLIENT_START : position,
+        maxCount: count,
+        direction: FORWARDS,
+        filter: server,
+      });
+      for await (const resolved of read as AsyncIterable<AllStreamResolvedEvent>)
+        yield resolved.event ? toRecordedEvent(resolved.event) : undefined;
     }
     const events = await readMatching(page, from, limit, filter);
     return { events, checkpoint: events.length > 0 ? events[events.length - 1]!.checkpoint : from };
@@ -264,7 +322,8 @@ export class EsdbEventStore implements EventStore {
   subscribeAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
     if (this.closed) throw new Error('the event store is closed');
     const sub = new EsdbSubscription({
-      open: (fromPosition, filter, highWaterMark) => this.client.subscribeToAll({ fromPosition, filter }, { highWaterMark }),
+      open: (fromPosition, filter, highWaterMark) =>
+        this.client.subscribeToAll({ fromPosition, filter }, { highWaterMark }),
       from: options.from ?? START,
       ...(options.filter ? { filter: options.filter } : {}),
       batchSize: options.batchSize ?? 1000,
@@ -281,7 +340,12 @@ export class EsdbEventStore implements EventStore {
   }
 
   async headCheckpoint(): Promise<Checkpoint> {
-    for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: excludeSystemEvents() }) as AsyncIterable<AllStreamResolvedEvent>) {
+    for await (const resolved of this.client.readAll({
+      fromPosition: END,
+      direction: BACKWARDS,
+      maxCount: 1,
+      filter: excludeSystemEvents(),
+    }) as AsyncIterable<AllStreamResolvedEvent>) {
       if (resolved.event) return encodeCheckpoint(resolved.event.position);
     }
     return START;
@@ -292,16 +356,27 @@ export class EsdbEventStore implements EventStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       const probe = (async () => {
-        for await (const _ of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, requiresLeader: true })) break;
+        for await (const _ of this.client.readAll({
+          fromPosition: END,
+          direction: BACKWARDS,
+          maxCount: 1,
+          requiresLeader: true,
+        }))
+          break;
       })();
       // the client's reads take no deadline: a server that does not answer is not healthy either
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('EventStoreDB did not answer within 2 s')), 2000)));
+      const timeout = new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('EventStoreDB did not answer within 2 s')), 2000)),
+      );
       probe.catch(() => undefined);
       await Promise.race([probe, timeout]);
       return !this.closed;
     } catch (e) {
       const error = e as Error;
-      this.o.logger.warn({ error: error.message || error.name, type: (e as { type?: string }).type }, 'EventStoreDB health check failed');
+      this.o.logger.warn(
+        { error: error.message || error.name, type: (e as { type?: string }).type },
+        'EventStoreDB health check failed',
+      );
       return false;
     } finally {
       clearTimeout(timer);
@@ -328,17 +403,34 @@ function prepareRequest(request: AppendRequest): Result<PreparedRequest, AppendE
   const prepared = prepare(request);
   if (!prepared.ok) return prepared;
   if (typeof request.expected === 'number' && (!Number.isSafeInteger(request.expected) || request.expected < 0)) {
-    return err({ code: 'INVALID_APPEND', streamId: request.streamId, message: `expected revision must be a whole number ≥ 0, got ${request.expected}` });
+    return err({
+      code: 'INVALID_APPEND',
+      streamId: request.streamId,
+      message: `expected revision must be a whole number ≥ 0, got ${request.expected}`,
+    });
   }
-  return ok({ streamId: request.streamId, expected: request.expected, events: prepared.value, callerIds: request.events.some((e) => e.eventId !== undefined) });
+  return ok({
+    streamId: request.streamId,
+    expected: request.expected,
+    events: prepared.value,
+    callerIds: request.events.some((e) => e.eventId !== undefined),
+  });
 }
 
 function toEventData(e: ParsedEvent): EventData {
-  return jsonEvent({ id: e.eventId, type: e.type, data: JSON.parse(e.data), metadata: encodeEventMetadata(e.schemaVersion, JSON.parse(e.metadata)) });
+  return jsonEvent({
+    id: e.eventId,
+    type: e.type,
+    data: JSON.parse(e.data),
+    metadata: encodeEventMetadata(e.schemaVersion, JSON.parse(e.metadata)),
+  });
 }
 
 function recordOf(resolved: ResolvedEvent): RecordedEvent | undefined {
   if (!resolved.event) return undefined;
-  const fallback = resolved.commitPosition !== undefined ? { commit: resolved.commitPosition, prepare: resolved.commitPosition } : undefined;
+  const fallback =
+    resolved.commitPosition !== undefined
+      ? { commit: resolved.commitPosition, prepare: resolved.commitPosition }
+      : undefined;
   return toRecordedEvent(resolved.event as ServerRecord, fallback);
 }

@@ -10,7 +10,16 @@ import {
   type Filter,
   type Position,
 } from '@kurrent/kurrentdb-client';
-import { EventMetadata, START, matchesEventFilter, type AppendError, type Checkpoint, type EventFilter, type ExpectedRevision, type RecordedEvent } from '../port.js';
+import {
+  EventMetadata,
+  START,
+  matchesEventFilter,
+  type AppendError,
+  type Checkpoint,
+  type EventFilter,
+  type ExpectedRevision,
+  type RecordedEvent,
+} from '../port.js';
 
 /**
  * Pure translation between the event-store port and KurrentDB/EventStoreDB: checkpoints,
@@ -33,7 +42,8 @@ export function encodeCheckpoint(position: Position): Checkpoint {
 export function decodeCheckpoint(checkpoint: Checkpoint): Position | 'start' {
   if (checkpoint === START) return 'start';
   const match = /^(\d+):(\d+)$/.exec(checkpoint);
-  if (!match) throw new Error(`not an EventStoreDB checkpoint: ${JSON.stringify(checkpoint)} (expected "commit:prepare")`);
+  if (!match)
+    throw new Error(`not an EventStoreDB checkpoint: ${JSON.stringify(checkpoint)} (expected "commit:prepare")`);
   return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
 }
 
@@ -74,7 +84,8 @@ export function toStreamState(expected: ExpectedRevision): AppendStreamState {
     case 'stream_exists':
       return STREAM_EXISTS;
     default:
-      if (!Number.isSafeInteger(expected) || expected < 0) throw new RangeError(`expected revision must be a whole number ≥ 0, got ${expected}`);
+      if (!Number.isSafeInteger(expected) || expected < 0)
+        throw new RangeError(`expected revision must be a whole number ≥ 0, got ${expected}`);
       return BigInt(expected);
   }
 }
@@ -101,22 +112,36 @@ interface CommandErrorLike {
   maxAppendSize?: number;
 }
 
-const isCommandError = (e: unknown): e is CommandErrorLike => typeof e === 'object' && e !== null && typeof (e as { type?: unknown }).type === 'string';
+const isCommandError = (e: unknown): e is CommandErrorLike =>
+  typeof e === 'object' && e !== null && typeof (e as { type?: unknown }).type === 'string';
 
 /**
  * A client error → the port's AppendError, or undefined for failures that are not about the
  * append itself (server unavailable, access denied, timeouts): those are thrown, as the Postgres
  * adapter throws when its database is down.
  */
-export function translateAppendError(error: unknown, streamId: string, expected: ExpectedRevision): AppendError | undefined {
+export function translateAppendError(
+  error: unknown,
+  streamId: string,
+  expected: ExpectedRevision,
+): AppendError | undefined {
   if (!isCommandError(error)) return undefined;
   const stream = error.streamName && error.streamName.length > 0 ? error.streamName : streamId;
   switch (error.type) {
     case 'wrong-expected-version':
-      return { code: 'WRONG_EXPECTED_REVISION', streamId: stream, expected, actual: fromCurrentState(error.actualState) };
+      return {
+        code: 'WRONG_EXPECTED_REVISION',
+        streamId: stream,
+        expected,
+        actual: fromCurrentState(error.actualState),
+      };
     case 'stream-deleted':
     case 'stream-tombstoned':
-      return { code: 'INVALID_APPEND', streamId: stream, message: 'the stream was deleted in EventStoreDB and cannot be written to' };
+      return {
+        code: 'INVALID_APPEND',
+        streamId: stream,
+        message: 'the stream was deleted in EventStoreDB and cannot be written to',
+      };
     case 'maximum-append-size-exceeded':
     case 'append-record-size-exceeded':
     case 'transaction-max-size-exceeded':
@@ -126,7 +151,12 @@ export function translateAppendError(error: unknown, streamId: string, expected:
         message: `the append is larger than the EventStoreDB server accepts${error.maxAppendSize ? ` (${error.maxAppendSize} bytes)` : ''}: raise its MaxAppendSize setting`,
       };
     case 'unsupported':
-      return { code: 'ATOMIC_APPEND_UNSUPPORTED', streamId: stream, message: 'this EventStoreDB server cannot append to several streams atomically: KurrentDB 25.1 or later is needed for messages to several recipients' };
+      return {
+        code: 'ATOMIC_APPEND_UNSUPPORTED',
+        streamId: stream,
+        message:
+          'this EventStoreDB server cannot append to several streams atomically: KurrentDB 25.1 or later is needed for messages to several recipients',
+      };
     default:
       return undefined;
   }
@@ -148,7 +178,8 @@ export function encodeEventMetadata(schemaVersion: number, metadata: EventMetada
 
 /** Tolerant: events written by other tools (no postlog keys) read as schema version 1 with their metadata object. */
 export function decodeEventMetadata(raw: unknown): { schemaVersion: number; metadata: EventMetadata } {
-  if (typeof raw !== 'object' || raw === null || raw instanceof Uint8Array || Array.isArray(raw)) return { schemaVersion: 1, metadata: {} };
+  if (typeof raw !== 'object' || raw === null || raw instanceof Uint8Array || Array.isArray(raw))
+    return { schemaVersion: 1, metadata: {} };
   const record = raw as Record<string, unknown>;
   const version = Number(record[SCHEMA_VERSION_KEY]);
   const schemaVersion = Number.isInteger(version) && version >= 1 ? version : 1;
@@ -172,8 +203,10 @@ export function decodeEventMetadata(raw: unknown): { schemaVersion: number; meta
  * types are then checked here (matchesFilter). Without a filter, system events are excluded.
  */
 export function serverFilter(filter: EventFilter | undefined): Filter {
-  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0) return streamNameFilter({ prefixes: [...filter.streamPrefixes] });
-  if (filter?.types && filter.types.length > 0) return eventTypeFilter({ regex: `^(?:${filter.types.map(escapeRegex).join('|')})$` });
+  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0)
+    return streamNameFilter({ prefixes: [...filter.streamPrefixes] });
+  if (filter?.types && filter.types.length > 0)
+    return eventTypeFilter({ regex: `^(?:${filter.types.map(escapeRegex).join('|')})$` });
   return excludeSystemEvents();
 }
 
@@ -192,9 +225,14 @@ export function matchesFilter(event: { streamId: string; type: string }, filter:
  * expected revision, or (for any/stream_exists, where the server itself only does best effort)
  * within the stream's newest `window` events.
  */
-export function idempotencyWindow(expected: ExpectedRevision, count: number, window = 256): { direction: 'forwards' | 'backwards'; fromRevision: bigint | 'start' | 'end'; maxCount: number } {
+export function idempotencyWindow(
+  expected: ExpectedRevision,
+  count: number,
+  window = 256,
+): { direction: 'forwards' | 'backwards'; fromRevision: bigint | 'start' | 'end'; maxCount: number } {
   if (expected === 'no_stream') return { direction: 'forwards', fromRevision: 'start', maxCount: count };
-  if (typeof expected === 'number') return { direction: 'forwards', fromRevision: BigInt(expected + 1), maxCount: count };
+  if (typeof expected === 'number')
+    return { direction: 'forwards', fromRevision: BigInt(expected + 1), maxCount: count };
   return { direction: 'backwards', fromRevision: 'end', maxCount: count + window };
 }
 
@@ -205,10 +243,7 @@ export interface StoredId {
   checkpoint: Checkpoint;
 }
 
-export type RetryCheck =
-  | { kind: 'none' }
-  | { kind: 'all'; last: StoredId }
-  | { kind: 'partial'; eventId: string };
+export type RetryCheck = { kind: 'none' } | { kind: 'all'; last: StoredId } | { kind: 'partial'; eventId: string };
 
 /**
  * The port's rule: appending the same event ids again is a no-op; a mix of new and already
@@ -282,7 +317,12 @@ export type PageReader = (from: Checkpoint, count: number) => AsyncIterable<Reco
  * while more of the log follows: an empty answer must mean the end of the log, so we read on until
  * `limit` matches or a short page (the end). Undefined records (links to deleted events) are skipped.
  */
-export async function readMatching(readPage: PageReader, from: Checkpoint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
+export async function readMatching(
+  readPage: PageReader,
+  from: Checkpoint,
+  limit: number,
+  filter: EventFilter | undefined,
+): Promise<RecordedEvent[]> {
   const events: RecordedEvent[] = [];
   let cursor = from;
   for (;;) {

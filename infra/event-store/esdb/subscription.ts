@@ -1,12 +1,22 @@
-import type { Readable } from 'node:stream';
-import { START as CLIENT_START, type AllStreamResolvedEvent, type Filter, type ReadPosition } from '@kurrent/kurrentdb-client';
+import {
+  START as CLIENT_START,
+  type AllStreamResolvedEvent,
+  type Filter,
+  type ReadPosition,
+} from '@kurrent/kurrentdb-client';
 import type { Logger } from '../../logging/index.js';
 import type { BatchHandler, Checkpoint, EventFilter, RecordedEvent, Subscription } from '../port.js';
 import { START } from '../port.js';
 import { compareEsdbCheckpoints, decodeCheckpoint, matchesFilter, serverFilter, toRecordedEvent } from './mapping.js';
 
 /** What the client's subscribeToAll returns, as far as this file uses it: a stream of $all records. */
-export interface RecordStream extends Readable {
+export interface RecordStream {
+  // what this file uses of the client's Readable, named one by one: the client's iterator type predates
+  // Node 24's (it lacks [Symbol.asyncDispose]), so the stream is no longer assignable to Readable itself
+  [Symbol.asyncIterator](): AsyncIterator<unknown>;
+  on(event: 'caughtUp' | 'fellBehind', listener: () => void): unknown;
+  destroy(): unknown;
+  readonly readableLength: number;
   unsubscribe(): Promise<void>;
 }
 
@@ -88,7 +98,11 @@ export class EsdbSubscription implements Subscription {
           positioned = true;
         }
         const position = decodeCheckpoint(this.current);
-        sub = this.o.open(position === 'start' ? CLIENT_START : position, serverFilter(this.o.filter), this.o.batchSize);
+        sub = this.o.open(
+          position === 'start' ? CLIENT_START : position,
+          serverFilter(this.o.filter),
+          this.o.batchSize,
+        );
         this.live = sub;
         const handled = await this.consume(sub);
         if (handled) failures = 0;
@@ -99,7 +113,10 @@ export class EsdbSubscription implements Subscription {
         failures++;
         const delay = resubscribeDelay(failures, this.o.initialRetryMs, this.o.maxRetryMs);
         const error = e instanceof Error ? e : new Error(String(e));
-        this.o.logger.warn({ error: error.message, checkpoint: this.current, failures, retryInMs: delay }, 'the $all subscription was dropped: resubscribing from the last checkpoint handled');
+        this.o.logger.warn(
+          { error: error.message, checkpoint: this.current, failures, retryInMs: delay },
+          'the $all subscription was dropped: resubscribing from the last checkpoint handled',
+        );
         this.o.onResubscribe?.(error);
         await this.sleep(delay);
       } finally {
@@ -144,7 +161,10 @@ export class EsdbSubscription implements Subscription {
         else {
           const wait = live && sub.readableLength === 0 ? 0 : IDLE_FLUSH_MS;
           let timer: NodeJS.Timeout | undefined;
-          result = await Promise.race([next, new Promise<typeof IDLE>((r) => (timer = setTimeout(() => r(IDLE), wait)))]);
+          result = await Promise.race([
+            next,
+            new Promise<typeof IDLE>((r) => (timer = setTimeout(() => r(IDLE), wait))),
+          ]);
           clearTimeout(timer);
         }
         if (result === IDLE) {
@@ -156,7 +176,8 @@ export class EsdbSubscription implements Subscription {
         const resolved = result.value;
         const event = resolved.event ? toRecordedEvent(resolved.event) : undefined;
         // already handled before a resubscription (the start position may be inclusive), or filtered out
-        if (event && matchesFilter(event, this.o.filter) && compareEsdbCheckpoints(event.checkpoint, this.current) > 0) batch.push(event);
+        if (event && matchesFilter(event, this.o.filter) && compareEsdbCheckpoints(event.checkpoint, this.current) > 0)
+          batch.push(event);
         if (batch.length >= this.o.batchSize) await flush();
       }
       if (batch.length > 0 && !this.stopping) await flush();

@@ -37,7 +37,10 @@ export class GroupCommitter {
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
 
-  constructor(private readonly pool: pg.Pool, private readonly options: GroupCommitOptions) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: GroupCommitOptions,
+  ) {}
 
   submit(requests: PreparedAppend[], atomic: boolean): Promise<Outcome[]> {
     let events = 0;
@@ -87,7 +90,11 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
       if (next.atomic) break;
-      if (batch.length > 0 && (events + next.events > this.options.maxEvents || bytes + next.bytes > this.options.maxBytes)) break;
+      if (
+        batch.length > 0 &&
+        (events + next.events > this.options.maxEvents || bytes + next.bytes > this.options.maxBytes)
+      )
+        break;
       this.queue.shift();
       const nextIds = next.requests.flatMap((r) => r.events.map((e) => e.eventId));
       // The same event id twice in one batch (a retry racing its original) waits for the next
@@ -124,7 +131,11 @@ export class GroupCommitter {
         p.resolve(outcomes.slice(offset, offset + p.requests.length));
         offset += p.requests.length;
       }
-      this.options.onBatch?.(requests.length, batch.reduce((n, p) => n + p.events, 0), performance.now() - started);
+      this.options.onBatch?.(
+        requests.length,
+        batch.reduce((n, p) => n + p.events, 0),
+        performance.now() - started,
+      );
     } catch (e) {
       const stale = isStalePreparedStatement(e);
       client.release(isConnectionError(e) || stale ? (e as Error) : undefined);

@@ -13,7 +13,10 @@ export class CommitNotifications {
   private closed = false;
   private connecting: Promise<void> | undefined;
 
-  constructor(private readonly connectionString: string, private readonly logger: Logger) {}
+  constructor(
+    private readonly connectionString: string,
+    private readonly logger: Logger,
+  ) {}
 
   on(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -38,7 +41,10 @@ export class CommitNotifications {
     const client = new pg.Client({ connectionString: this.connectionString });
     client.on('notification', () => this.listeners.forEach((l) => l()));
     client.on('error', (err) => {
-      this.logger.warn({ err }, 'event notification connection lost; subscribers fall back to polling until it is back');
+      this.logger.warn(
+        { err },
+        'event notification connection lost; subscribers fall back to polling until it is back',
+      );
       this.client = undefined;
       client.end().catch(() => undefined);
       if (!this.closed) setTimeout(() => void this.ensureConnected(), 1000).unref();

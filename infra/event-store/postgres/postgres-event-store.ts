@@ -63,7 +63,11 @@ export class PostgresEventStore implements EventStore {
     this.notifications = new CommitNotifications(options.connectionString, options.logger);
   }
 
-  async append(streamId: string, events: EventToAppend[], expected: ExpectedRevision): Promise<Result<AppendSuccess, AppendError>> {
+  async append(
+    streamId: string,
+    events: EventToAppend[],
+    expected: ExpectedRevision,
+  ): Promise<Result<AppendSuccess, AppendError>> {
     if (this.closed) throw new Error('the event store is closed');
     const prepared = prepare({ streamId, events, expected });
     if (!prepared.ok) return err(prepared.error);
@@ -76,7 +80,12 @@ export class PostgresEventStore implements EventStore {
     const requests: PreparedAppend[] = [];
     const seen = new Set<string>();
     for (const a of appends) {
-      if (seen.has(a.streamId)) return err({ code: 'INVALID_APPEND', streamId: a.streamId, message: 'a stream may appear only once in appendMany' });
+      if (seen.has(a.streamId))
+        return err({
+          code: 'INVALID_APPEND',
+          streamId: a.streamId,
+          message: 'a stream may appear only once in appendMany',
+        });
       seen.add(a.streamId);
       const prepared = prepare(a);
       if (!prepared.ok) return err(prepared.error);
@@ -85,7 +94,10 @@ export class PostgresEventStore implements EventStore {
     if (requests.length === 0) return ok([]);
     const outcomes = await this.committer.submit(requests, true);
     const failed = outcomes.find((o) => !o.ok);
-    if (failed && !failed.ok) return err(outcomes.map((o) => (o.ok ? undefined : o.error)).find((e) => e && e.code !== 'INVALID_APPEND') ?? failed.error);
+    if (failed && !failed.ok)
+      return err(
+        outcomes.map((o) => (o.ok ? undefined : o.error)).find((e) => e && e.code !== 'INVALID_APPEND') ?? failed.error,
+      );
     return ok(outcomes.map((o) => (o.ok ? o.value : (undefined as never))));
   }
 
@@ -117,7 +129,7 @@ export class PostgresEventStore implements EventStore {
       where.push(`type = ANY($${params.length}::text[])`);
     }
     if (filter.streamPrefixes && filter.streamPrefixes.length > 0) {
-      params.push(filter.streamPrefixes.map((p) => p.replace(/[\\%_]/g, (c) => '\\' + c) + '%'));
+      params.push(filter.streamPrefixes.map((p) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
       where.push(`stream_id LIKE ANY($${params.length}::text[])`);
     }
     const { rows } = await this.options.pool.query<EventRow>(
@@ -144,7 +156,8 @@ export class PostgresEventStore implements EventStore {
       store: {
         // a subscription may get fewer events than are there (it reads again): it is served from
         // the events the process read last when it can. readAll answers in full, from the database.
-        readAll: async (from, limit, filter) => this.recent.read(from, limit, filter ?? {}) ?? this.readAll(from, limit, filter),
+        readAll: async (from, limit, filter) =>
+          this.recent.read(from, limit, filter ?? {}) ?? this.readAll(from, limit, filter),
         headCheckpoint: () => this.headCheckpoint(),
       },
       notifications: this.notifications,
@@ -163,7 +176,9 @@ export class PostgresEventStore implements EventStore {
 
   async healthy(): Promise<boolean> {
     try {
-      const { rows } = await this.options.pool.query<{ ro: string }>('SELECT current_setting($1) AS ro', ['transaction_read_only']);
+      const { rows } = await this.options.pool.query<{ ro: string }>('SELECT current_setting($1) AS ro', [
+        'transaction_read_only',
+      ]);
       return rows[0]?.ro === 'off';
     } catch {
       return false;

@@ -1,4 +1,10 @@
-import { matchesEventFilter, type Checkpoint, type EventFilter, type ReadAllResult, type RecordedEvent } from '../port.js';
+import {
+  matchesEventFilter,
+  type Checkpoint,
+  type EventFilter,
+  type ReadAllResult,
+  type RecordedEvent,
+} from '../port.js';
 
 /**
  * The stretches of the log this process read last, kept for the other readers of the process.
@@ -36,7 +42,10 @@ export class RecentEvents {
   read(from: Checkpoint, limit: number, filter: EventFilter): ReadAllResult | undefined {
     // a stretch of some streams serves readers of exactly those; the stretch of all streams, anyone
     const key = prefixKey(filter);
-    return (key !== '' ? this.stretches.get(key)?.read(from, limit, filter) : undefined) ?? this.stretches.get('')?.read(from, limit, filter);
+    return (
+      (key !== '' ? this.stretches.get(key)?.read(from, limit, filter) : undefined) ??
+      this.stretches.get('')?.read(from, limit, filter)
+    );
   }
 
   /**
@@ -77,10 +86,14 @@ class Stretch {
     if (start < 0 || start >= this.events.length) return undefined;
     const picked: RecordedEvent[] = [];
     let i = start;
-    for (; i < this.events.length && picked.length < limit; i++) if (matchesEventFilter(this.events[i]!, filter)) picked.push(this.events[i]!);
+    for (; i < this.events.length && picked.length < limit; i++)
+      if (matchesEventFilter(this.events[i]!, filter)) picked.push(this.events[i]!);
     if (picked.length === 0 || (picked.length < limit && !this.reachedHead)) return undefined;
     // filtered, the reader may skip what it looked through: the events between did not match
-    return { events: picked, checkpoint: picked.length === limit ? picked[picked.length - 1]!.checkpoint : this.events[i - 1]!.checkpoint };
+    return {
+      events: picked,
+      checkpoint: picked.length === limit ? picked[picked.length - 1]!.checkpoint : this.events[i - 1]!.checkpoint,
+    };
   }
 
   remember(from: Checkpoint, events: RecordedEvent[], short: boolean): void {
@@ -111,5 +124,7 @@ class Stretch {
 
 /** The stream prefixes of a filter, as one comparable string ('' for all streams). */
 function prefixKey(filter: EventFilter): string {
-  return filter.streamPrefixes && filter.streamPrefixes.length > 0 ? JSON.stringify([...filter.streamPrefixes].sort()) : '';
+  return filter.streamPrefixes && filter.streamPrefixes.length > 0
+    ? JSON.stringify([...filter.streamPrefixes].sort())
+    : '';
 }
