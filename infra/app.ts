@@ -49,6 +49,7 @@ import { createPool, migrate, openDatabase, type Database } from './postgres/ind
 import { DatabaseReachability } from './postgres/database-reachability.js';
 import { systemActor, TenancyStore, type Server } from './tenancy/index.js';
 import { version } from './version.js';
+import { recipientRules } from '../write-side/send/recipient-rules.js';
 
 export interface RunningPostlog {
   config: Config;
@@ -287,7 +288,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     auth,
     hostname: config.hostname,
     maxMessageBytes: config.maxMessageBytes,
-    recipients: { allowAddressLiterals: config.allowAddressLiterals },
+    recipients: recipientRules(config.addressLiterals),
   };
   const read = { eventStore, contents, auth, tenancy };
   const routes = new RouteStore(database.pool);

@@ -95,11 +95,11 @@ export const ConfigSchema = z.object({
     )
     .default([]),
   /**
-   * Take recipients written as address literals, user@[192.0.2.1] or user@[IPv6:2001:db8::1],
-   * and deliver them to that address without DNS. Off by default: a literal skips the domain's
-   * MX and policies, and can aim mail at internal hosts.
+   * Recipients written as address literals, user@[192.0.2.1] or user@[IPv6:2001:db8::1]: `refuse`
+   * (the default), `public` (taken when the IP is a public address) or `any` (private and loopback
+   * too: testing only). A literal skips the domain's MX and policies, and mail goes to that IP.
    */
-  allowAddressLiterals: z.stringbool().default(false),
+  addressLiterals: z.enum(['refuse', 'public', 'any']).default('refuse'),
   /** Let routes post to loopback, private and link-local addresses (only for testing). */
   routesAllowPrivateEndpoints: z.stringbool().default(false),
   /**

@@ -23,8 +23,11 @@ export const CONTENT_SECURITY_POLICY = {
   upgradeInsecureRequests: null,
 };
 
-/** HSTS as helmet sends it by default: a year, subdomains too. */
-export const HSTS = 'max-age=31536000; includeSubDomains';
+/**
+ * HSTS for a year, for this host only: not includeSubDomains (helmet's default), which would force
+ * HTTPS on every sibling of a public URL such as https://example.com for a year.
+ */
+export const HSTS = 'max-age=31536000';
 
 export interface SecurityHeaderOptions {
   /**

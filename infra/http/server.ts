@@ -166,6 +166,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
       return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
     // the configuration refuses this combination; a server built without it must not leak either
     if (metricsGuard.kind === 'refused') return sendError(reply, 403, 'METRICS_TOKEN_REQUIRED', metricsGuard.says);
+    // a reverse proxy on this machine reaches a loopback listener too, on behalf of anyone
+    const proxied = PROXY_HEADERS.find((h) => req.headers[h] !== undefined);
+    if (metricsGuard.kind === 'loopback' && proxied)
+      return sendError(
+        reply,
+        403,
+        'METRICS_TOKEN_REQUIRED',
+        `/metrics was asked through a proxy (${proxied}): set POSTLOG_METRICS_TOKEN to serve it beyond this machine`,
+      );
     return reply
       .type(deps.metrics.registry.contentType)
       .send(await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))());
@@ -174,6 +183,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   for (const plugin of deps.plugins) await app.register(plugin);
   return app;
 }
+
+/** Headers a reverse proxy adds: a request that has one did not come from this machine's own tools. */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'] as const;
 
 /**
  * Who may read /metrics (it names every tenant's recipient domains), and the start-up line that

@@ -82,9 +82,35 @@ describe('recipients: address literals, numeric domains and source routes are re
     }
     assert.equal(await accepted(), before);
   });
+
+  it('refuses control characters in any recipient field, so one tenant cannot fail the shared suppression look-up', async () => {
+    const before = await accepted();
+    const nul = 'a\u0000b@example.com';
+    const postal = await http(t.url, 'POST', '/api/v1/send/message', {
+      body: { from: 'app@sender.test', to: ['ok@example.org'], bcc: [nul], subject: 's', plain_body: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(postal.body.data?.code, 'ValidationError', JSON.stringify(postal.body));
+    const raw = await http(t.url, 'POST', '/api/v1/send/raw', {
+      body: {
+        mail_from: 'app@sender.test',
+        rcpt_to: [nul],
+        data: Buffer.from('From: app@sender.test\r\n\r\nx\r\n').toString('base64'),
+      },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(raw.body.data?.code, 'ValidationError', JSON.stringify(raw.body));
+    assert.equal(await accepted(), before);
+    // and a plain send still goes through
+    const fine = await http(t.url, 'POST', '/api/v1/send/message', {
+      body: { from: 'app@sender.test', to: ['ok@example.org'], subject: 's', plain_body: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(fine.body.status, 'success', JSON.stringify(fine.body));
+  });
 });
 
-describe('recipients: address literals where the operator allows them (POSTLOG_ALLOW_ADDRESS_LITERALS)', () => {
+describe('recipients: address literals where the operator allows them (POSTLOG_ADDRESS_LITERALS)', () => {
   let t: TestApp;
   let tenant: Tenant;
   let sink: SmtpSink;
@@ -99,7 +125,7 @@ describe('recipients: address literals where the operator allows them (POSTLOG_A
       POSTLOG_SUBMISSION_PORT: String(await freePort()),
       POSTLOG_SUBMISSION_TLS_PORT: String(tlsPort),
       POSTLOG_DATA_DIR: tempDataDir('postlog-literal-'),
-      POSTLOG_ALLOW_ADDRESS_LITERALS: 'true',
+      POSTLOG_ADDRESS_LITERALS: 'any',
       POSTLOG_MTA_PORT: String(mtaPort),
       POSTLOG_MTA_TLS: 'opportunistic',
       POSTLOG_MTA_POLL_MS: '50',
@@ -131,7 +157,13 @@ describe('recipients: address literals where the operator allows them (POSTLOG_A
     const deadline = Date.now() + 20_000;
     while (sink.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(sink.received.flatMap((m) => m.to).sort(), ['api@[127.0.0.8]', 'smtp@[127.0.0.8]']);
-    for (const rcpt of ['root@127.0.0.1', 'u@[999.0.0.1]', 'u@[IPv6:not-an-ip]']) {
+    for (const rcpt of [
+      'root@127.0.0.1',
+      'u@[999.0.0.1]',
+      'u@[010.0.0.1]',
+      'u@[IPv6:not-an-ip]',
+      '<@a.test:u@[127.0.0.8]>',
+    ]) {
       const bad = await http(t.url, 'POST', '/v2/messages', {
         body: { from: 'app@sender.test', to: [rcpt], subject: 's', text: 'x' },
         headers: { 'X-Server-API-Key': tenant.apiKey },

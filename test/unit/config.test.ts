@@ -73,7 +73,7 @@ describe('loadConfig: defaults', () => {
       hostname: hostname(),
       routesAllowPrivateEndpoints: false,
       corsOrigins: [],
-      allowAddressLiterals: false,
+      addressLiterals: 'refuse',
       webhookRetryDelays: [60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800],
       webhookMaxAgeHours: 24,
       webhookCircuitBreakerFailures: 10,
