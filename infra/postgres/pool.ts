@@ -33,7 +33,7 @@ export function createPool(
   // unhandled 'error' event. The holder learns of it at its next query, which fails and is handled there.
   pool.on('connect', (client) =>
     client.on('error', (err: Error & { code?: string }) =>
-      logger.debug({ code: err.code, error: err.message }, 'PostgreSQL connection failed'),
+      logger.warn({ code: err.code, error: err.message }, 'PostgreSQL connection failed'),
     ),
   );
   return pool;

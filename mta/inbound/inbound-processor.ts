@@ -36,7 +36,7 @@ export type InboundOutcome =
   | { kind: 'unsubscribe'; messageId: string }
   | { kind: 'ignored'; reason: string };
 
-type Email = Awaited<ReturnType<typeof PostalMime.parse>>;
+export type Email = Awaited<ReturnType<typeof PostalMime.parse>>;
 
 const part = (email: Email, mime: string) => email.attachments.find((a) => a.mimeType.toLowerCase() === mime);
 const partText = (email: Email, mime: string) => {
@@ -65,7 +65,13 @@ function referenceInOriginal(email: Email): { messageId: string; token: string }
  * the VERP recipient or, failing that, by our header in the returned original; its token must
  * match, so nobody can bounce someone else's message.
  */
-export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: string[]): Promise<InboundOutcome> {
+export async function processInbound(
+  deps: InboundDeps,
+  raw: Buffer,
+  rcpts: string[],
+  /** The message parsed already (the inbound server parses every message before it answers). */
+  parsed?: Email,
+): Promise<InboundOutcome> {
   // the mailto: half of List-Unsubscribe
   for (const rcpt of rcpts) {
     const u = parseUnsubscribeMailbox(rcpt);
@@ -78,7 +84,7 @@ export async function processInbound(deps: InboundDeps, raw: Buffer, rcpts: stri
     await unsubscribe(deps, u.messageId, serverId, 'mailto');
     return { kind: 'unsubscribe', messageId: u.messageId };
   }
-  const email = await PostalMime.parse(raw, { attachmentEncoding: 'utf8' });
+  const email = parsed ?? (await PostalMime.parse(raw, { attachmentEncoding: 'utf8' }));
   const headers = new Map(email.headers.map((h) => [h.key, h.value]));
   const contentType = (headers.get('content-type') ?? '').toLowerCase();
   const subject = email.subject ?? '';

@@ -1,3 +1,4 @@
+import PostalMime from 'postal-mime';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { canonicalMessageBytes } from '../../domain/index.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
@@ -5,7 +6,7 @@ import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { parseVerp } from '../signing/prepare-message.js';
 import { readSubmittedHeaders } from '../../write-side/send/submitted-headers.js';
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
-import { processInbound, type InboundDeps } from './inbound-processor.js';
+import { type Email, processInbound, type InboundDeps } from './inbound-processor.js';
 
 export interface InboundOptions {
   hostname: string;
@@ -37,7 +38,7 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
     );
   };
   /** Routed recipients get the message queued for their endpoint; the rest is a report for us. */
-  async function handle(raw: Buffer, rcpts: string[], mailFrom: string): Promise<string> {
+  async function handle(raw: Buffer, rcpts: string[], mailFrom: string, email: Email): Promise<string> {
     const outcomes: string[] = [];
     const routed = (
       await Promise.all(rcpts.filter((r) => !ours(r)).map(async (r) => [r, await deps.routes.match(r)] as const))
@@ -48,7 +49,7 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
       outcomes.push('routed');
     }
     const reports = rcpts.filter(ours);
-    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports)).kind);
+    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email)).kind);
     return outcomes.join(', ') || 'ignored';
   }
 
@@ -95,7 +96,19 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
           return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));
         const rcpts = session.envelope.rcptTo.map((r) => r.address);
         const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        handle(raw, rcpts, mailFrom).then(
+        // the whole message must parse (postal-mime limits every part's headers and the nesting):
+        // one that does not is refused for good, before anything is stored
+        PostalMime.parse(raw, { attachmentEncoding: 'utf8' }).then(
+          (email) => accept(raw, rcpts, mailFrom, email),
+          (err: Error) => {
+            log.warn({ rcpt: rcpts, error: err.message }, 'inbound message refused: it cannot be parsed');
+            o.onMessage?.('refused');
+            callback(smtpError(554, `5.6.0 The message cannot be parsed: ${err.message}`));
+          },
+        );
+      });
+      const accept = (raw: Buffer, rcpts: string[], mailFrom: string, email: Email) =>
+        handle(raw, rcpts, mailFrom, email).then(
           (outcome) => {
             log.info({ rcpt: rcpts, outcome }, 'inbound message processed');
             o.onMessage?.(outcome);
@@ -106,7 +119,6 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
             callback(smtpError(451, '4.3.0 Temporary failure, try again'));
           },
         );
-      });
     },
   });
 }

@@ -107,9 +107,21 @@ export class RouteDispatcher {
             code: null,
             response: 'the message content is gone',
           });
+        let payload: unknown;
+        try {
+          payload =
+            delivery.route.format === 'json'
+              ? await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw)
+              : undefined;
+        } catch (err) {
+          // a message that cannot be parsed never will be: settled as failed, not leased again forever
+          const response = `the message cannot be parsed: ${(err as Error).message}`;
+          this.d.logger.warn({ delivery: delivery.id, error: response }, 'route delivery failed');
+          return this.d.routes.settle(delivery.id, { status: 'failed', code: null, response });
+        }
         const body =
-          delivery.route.format === 'json'
-            ? JSON.stringify(await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw))
+          payload !== undefined
+            ? JSON.stringify(payload)
             : JSON.stringify({
                 id: delivery.id,
                 rcpt_to: delivery.rcptTo,

@@ -104,6 +104,7 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
     const before = await acceptedCount();
     const res = await sendRaw(Buffer.from(SMUGGLED_FROM));
     assert.equal(res.body.data.code, 'UnauthenticatedFromAddress', JSON.stringify(res.body));
+    assert.match(res.body.data.message, /more than one From header/);
     // a bare LF hides nothing either
     const lf = await sendRaw(Buffer.from(SMUGGLED_FROM.replace('x\rFrom', 'x\nFrom')));
     assert.equal(lf.body.data.code, 'UnauthenticatedFromAddress', JSON.stringify(lf.body));
@@ -198,7 +199,7 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
     assert.equal(await acceptedCount(), before);
   });
 
-  it('the inbound MX refuses a header section over 2 MB for good (552), not with a 4xx that is retried forever', async () => {
+  it('the inbound MX refuses a message it cannot parse for good (a header section over 2 MB: 552; parts whose headers pass the limit: 554), not with a 4xx retried forever', async () => {
     const line = `X-Filler: ${'z'.repeat(900)}\r\n`;
     const header = line.repeat(Math.ceil((2 * 1024 * 1024) / line.length) + 10);
     const data = Buffer.from(
@@ -212,6 +213,21 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
       data,
     });
     assert.match(reply, /^552 5\.3\.4 the header section is larger than/);
+    // the parts' headers count too (postal-mime's limit is over all of them): refused for good, not 451
+    const part = `Content-Type: text/plain\r\n${line.repeat(900)}\r\nhello\r\n`;
+    const multipart = Buffer.from(
+      'From: someone@example.org\r\nTo: postmaster@postlog.test\r\nSubject: parts\r\n' +
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' +
+        `--b\r\n${part}--b\r\n${part}--b\r\n${part}--b--\r\n`,
+    );
+    const parts = await smtpRaw({
+      port: inboundPort,
+      tls: false,
+      from: 'someone@example.org',
+      to: 'postmaster@postlog.test',
+      data: multipart,
+    });
+    assert.match(parts, /^554 5\.6\.0 The message cannot be parsed/);
   });
 
   it('the v2 API composes no long line: a 5,000-byte HTML line leaves quoted-printable, signed and delivered whole', async () => {
@@ -242,9 +258,22 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
       },
       headers: { 'X-Server-API-Key': tenant.apiKey },
     });
-    assert.equal(unfoldable.status, 422, JSON.stringify(unfoldable.body));
-    assert.equal(unfoldable.body.code, 'INVALID_MESSAGE_BYTES');
-    assert.match(unfoldable.body.message, /\(the X-Long header\) is 1501 bytes long/);
-    assert.equal(await acceptedCount(), before);
+    assert.equal(unfoldable.status, 400, JSON.stringify(unfoldable.body));
+    assert.deepEqual(unfoldable.body.fields?.[0]?.path, 'headers.X-Long');
+    assert.match(unfoldable.body.fields[0].message, /without a space/);
+    // a Subject of 995 characters without a space is encoded by the composer, not refused
+    const subject = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'a@sender.test', to: ['subject@example.org'], subject: 'S'.repeat(995), text: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(subject.status, 202, JSON.stringify(subject.body));
+    const longestSubjectLine = Math.max(
+      ...(await deliveredTo('subject@example.org')).raw
+        .toString('latin1')
+        .split('\r\n')
+        .map((l) => l.length),
+    );
+    assert.ok(longestSubjectLine <= 998, `longest line ${longestSubjectLine}`);
+    assert.equal(await acceptedCount(), before + 1);
   });
 });

@@ -95,6 +95,9 @@ export function checkCustomHeaders(headers: Record<string, string>): { name: str
     if (OWNED_HEADERS.has(lower) || lower.startsWith('x-postlog-'))
       return { name, problem: 'is set by Postlog and cannot be overridden' };
     if (value.length > 2000) return { name, problem: 'is longer than 2,000 characters' };
+    // a header is folded at its spaces; a longer run makes a line over 998 bytes, which mail refuses
+    if (/\S{980,}/.test(value))
+      return { name, problem: 'has over 980 characters without a space, which no mail line can hold' };
   }
   return undefined;
 }

@@ -221,11 +221,20 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   const canonical = canonicalMessageBytes(data, { maxLineBytes: MAX_LINE_BYTES });
   if (!canonical.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${canonical.error.message}` });
   const raw = canonical.value;
+  // CRLF for bare line ends can grow a message past the limit it was checked against
+  if (raw.length > deps.maxMessageBytes) {
+    return postalError(req, reply, 'ValidationError', {
+      message: `the message is ${raw.length} bytes with CRLF line ends; the limit is ${deps.maxMessageBytes}`,
+    });
+  }
   const email = readSubmittedHeaders(raw);
   if (!email.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${email.error}` });
   const fromHeader = singleFromMailbox(email.value.headers);
+  // Postal's code, with the reason (two From headers, several mailboxes…) that the client needs to fix it
   if (!fromHeader.ok)
-    return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
+    return postalError(req, reply, 'UnauthenticatedFromAddress', {
+      message: `${MESSAGES.UnauthenticatedFromAddress}: ${fromHeader.error}`,
+    });
   const mailFrom = parseMailbox(String(p.mail_from));
   if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
   const rcpts = [...new Set(p.rcpt_to.map(String))];
