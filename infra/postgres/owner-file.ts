@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isLiveProcess, processStartTime } from './postmaster-lock.js';
 
 /**
@@ -10,7 +10,10 @@ export class OwnerFile {
   constructor(private readonly path: string) {}
 
   claim(): void {
-    writeFileSync(this.path, `${process.pid} ${processStartTime(process.pid) ?? ''}\n`);
+    // written whole under another name, then renamed over: a reader never sees an empty file
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${process.pid} ${processStartTime(process.pid) ?? ''}\n`);
+    renameSync(temporary, this.path);
   }
 
   /** Removes the file if it names this process. */

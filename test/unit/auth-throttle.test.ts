@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
+import { AuthThrottle, throttleKey } from '../../write-side/smtp/auth-throttle.js';
 
 describe('the SMTP login throttle', () => {
   it('blocks an address at the limit within a minute, and lets it in again a minute after its failures', () => {
@@ -30,5 +30,20 @@ describe('the SMTP login throttle', () => {
     }
     assert.ok(throttle.size <= 1_000, `holds ${throttle.size}`);
     assert.equal(throttle.blocked('203.0.113.66'), true, 'the offender is still blocked');
+  });
+
+  it('counts an IPv6 client by its /64, and an IPv4-mapped address as the IPv4 one', () => {
+    assert.equal(throttleKey('2001:db8:1:2::1'), '2001:db8:1:2::/64');
+    assert.equal(throttleKey('2001:0db8:0001:0002:ffff:1:2:3'), '2001:db8:1:2::/64');
+    assert.equal(throttleKey('::1'), '0:0:0:0::/64');
+    assert.equal(throttleKey('::ffff:198.51.100.7'), '198.51.100.7');
+    const throttle = new AuthThrottle(3, 100);
+    for (const host of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:abcd::9']) throttle.record(host);
+    assert.equal(throttle.blocked('2001:db8:1:2::77'), true, 'every address of the /64');
+    assert.equal(throttle.blocked('2001:db8:1:3::1'), false, 'the next /64 is another client');
+    throttle.record('::ffff:198.51.100.7');
+    throttle.record('198.51.100.7');
+    throttle.record('198.51.100.7');
+    assert.equal(throttle.blocked('198.51.100.7'), true);
   });
 });

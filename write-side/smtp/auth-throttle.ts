@@ -17,12 +17,13 @@ export class AuthThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  blocked(address: string): boolean {
-    const recent = this.recent(address);
+  blocked(client: string): boolean {
+    const recent = this.recent(throttleKey(client));
     return recent !== undefined && recent.length >= this.perMinute;
   }
 
-  record(address: string): void {
+  record(client: string): void {
+    const address = throttleKey(client);
     const recent = this.recent(address) ?? [];
     if (!this.failures.has(address) && this.failures.size >= this.capacity) this.makeRoom();
     recent.push(this.now());
@@ -59,4 +60,24 @@ export class AuthThrottle {
     );
     for (const [address] of byFewest.slice(0, this.failures.size - target)) this.failures.delete(address);
   }
+}
+
+/**
+ * What failures are counted by: an IPv4 address (also when written IPv4-mapped, ::ffff:a.b.c.d),
+ * or an IPv6 client's /64, since one host usually holds a whole /64 and could change address at
+ * every attempt.
+ */
+export function throttleKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const first = head ? head.split(':') : [];
+  const last = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined ? first : [...first, ...Array(Math.max(0, 8 - first.length - last.length)).fill('0'), ...last];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g || '0', 16).toString(16))
+    .join(':')}::/64`;
 }
