@@ -4,6 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY app ./app
 COPY domain ./domain
 COPY infra ./infra
 COPY mta ./mta
@@ -32,4 +33,4 @@ VOLUME ["/var/lib/postlog"]
 EXPOSE 5000 2587 2465 2525
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.POSTLOG_HTTP_PORT || 5000) + '/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/infra/cli/main.js", "start"]
+CMD ["node", "dist/app/cli/main.js", "start"]

@@ -439,3 +439,8 @@ function statusRow(
     errorAt: r?.error_at ? r.error_at.toISOString() : null,
   };
 }
+
+/** How far (seconds) each named projection is behind the log: what retention waits for. */
+export function projectionLagSeconds(pool: pg.Pool, store: EventStore): (names: string[]) => Promise<number[]> {
+  return async (names) => (await projectionStatus(pool, names, store)).map((s) => s.lagSeconds);
+}

@@ -245,7 +245,7 @@ export const ConfigSchema = z.object({
   /**
    * Node processes `postlog start` runs: 1 runs every role in this one process; with more, a
    * supervisor runs the roles clients connect to in processes that share the ports, and the MTA
-   * and projector in one of their own (see infra/cluster). auto: one per CPU (a container's CPU
+   * and projector in one of their own (see app/cluster). auto: one per CPU (a container's CPU
    * quota counts), at most 8.
    */
   processes: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)]).default('auto'),

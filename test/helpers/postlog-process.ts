@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 
 /** The compiled CLI, as `npm start` runs it. */
-export const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../../infra/cli/main.js');
+export const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../../app/cli/main.js');
 
 /** A data dir the embedded server can use also when the tests run as root. */
 export function tempDataDir(prefix = 'postlog-e2e-'): string {

@@ -1,3 +1,4 @@
+import { projectionLagSeconds } from '../../projections/maintenance.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -97,7 +98,12 @@ describe("retention: content goes after the server's retention period, the histo
       await accept(store, '11', shared);
       await project(db, store);
       const later = daysAhead(8);
-      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      const deps = {
+        pool: db.pool,
+        eventStore: store,
+        logger: testLogger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      };
       const first = await runRetention(deps, later);
       assert.deepEqual(
         [first.expired, first.complete],
@@ -137,7 +143,12 @@ describe("retention: content goes after the server's retention period, the histo
         await deliver(store, id);
       }
       await project(db, store);
-      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      const deps = {
+        pool: db.pool,
+        eventStore: store,
+        logger: testLogger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      };
       const later = daysAhead(8);
       const first = await runRetention(deps, later, { batchSize: 2 });
       assert.deepEqual([first.expired, first.complete], [5, true]);
@@ -158,7 +169,12 @@ describe("retention: content goes after the server's retention period, the histo
       const recent = await storeBody(db, 'recent orphan', '10 minutes');
       await accept(store, '30', used);
       await project(db, store);
-      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      const deps = {
+        pool: db.pool,
+        eventStore: store,
+        logger: testLogger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      };
       // even at a later date: a body written ten minutes ago (by the wall clock) stays
       const result = await runRetention(deps, daysAhead(1));
       assert.equal(result.contentsDeleted, 1);
@@ -180,7 +196,12 @@ describe("retention: content goes after the server's retention period, the histo
       await accept(store, '40', hash);
       await deliver(store, '40');
       await project(db, store);
-      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      const deps = {
+        pool: db.pool,
+        eventStore: store,
+        logger: testLogger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      };
       const later = daysAhead(8);
       assert.equal((await runRetention(deps, later)).expired, 1);
       await project(db, store);
@@ -207,7 +228,12 @@ describe("retention: content goes after the server's retention period, the histo
       await accept(store, '50', await storeBody(db, 'other', '2 days'));
       // the read models stopped three days ago: the event waits since then
       await db.pool.query("UPDATE events SET recorded_at = now() - interval '3 days'");
-      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      const deps = {
+        pool: db.pool,
+        eventStore: store,
+        logger: testLogger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      };
       assert.equal((await runRetention(deps, daysAhead(1))).contentsDeleted, 0);
       assert.ok((await stored(db)).includes(orphan));
       await project(db, store);
@@ -263,7 +289,12 @@ describe("retention: content goes after the server's retention period, the histo
         'someone@example.org',
         'support@sender.test',
       );
-      const deps = { pool: db.pool, eventStore: store, logger: testLogger };
+      const deps = {
+        pool: db.pool,
+        eventStore: store,
+        logger: testLogger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      };
       // the endpoint keeps failing: the body stays while the delivery is pending, and the sweep goes past it
       assert.equal((await runRetention(deps, daysAhead(1))).contentsDeleted, 0);
       assert.deepEqual(await stored(db), [body]);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planProcesses } from '../../infra/cluster/process-plan.js';
+import { planProcesses } from '../../app/cluster/process-plan.js';
 import { roleNames } from '../../infra/config/index.js';
-import { cgroupCpuQuota } from '../../infra/cluster/cpu-budget.js';
+import { cgroupCpuQuota } from '../../app/cluster/cpu-budget.js';
 
 describe('planProcesses', () => {
   it('runs every role in one process when asked for one', () => {

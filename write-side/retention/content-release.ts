@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { inTransaction } from '../../infra/postgres/transaction.js';
-import { projectionStatus } from '../../projections/maintenance.js';
 import type { RetentionDeps } from './retention-job.js';
 
 /** The projections that tell who still needs a body: the messages read model and the delivery queue. */
@@ -41,8 +40,8 @@ export async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cu
  * A stalled projection thus stops deletions instead of letting them remove a body still needed.
  */
 export async function deletionCutoff(deps: RetentionDeps, now: Date): Promise<Date> {
-  const statuses = await projectionStatus(deps.pool, REFERENCING_PROJECTIONS, deps.eventStore);
-  const lagMs = Math.max(0, ...statuses.map((s) => s.lagSeconds * 1000));
+  const lags = await deps.projectionLagSeconds(REFERENCING_PROJECTIONS);
+  const lagMs = Math.max(0, ...lags.map((seconds) => seconds * 1000));
   return new Date(Math.min(now.getTime() - MIN_AGE_MS, Date.now() - lagMs - LAG_MARGIN_MS));
 }
 

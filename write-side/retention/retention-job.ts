@@ -10,6 +10,8 @@ export interface RetentionDeps {
   pool: pg.Pool;
   eventStore: EventStore;
   logger: Logger;
+  /** How far (seconds) each named projection is behind the log (the projections' own status). */
+  projectionLagSeconds: (names: string[]) => Promise<number[]>;
 }
 
 export interface RetentionOptions {

@@ -1,4 +1,4 @@
-import type { RoleName } from '../config/index.js';
+import type { RoleName } from '../../infra/config/index.js';
 
 /** One Node process of a multi-process Postlog, and the roles it runs. */
 export interface PlannedProcess {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
-import { projectionStatus } from '../projections/maintenance.js';
+import { projectionLagSeconds, projectionStatus } from '../projections/maintenance.js';
 import { MtaWorker } from '../mta/mta-worker.js';
 import { DeliveryQueue } from '../mta/queue/delivery-queue.js';
 import { Router } from '../mta/routing/router.js';
@@ -21,9 +21,9 @@ import { routeRoutes } from '../write-side/admin/route-routes.js';
 import { webhookRoutes } from '../write-side/admin/webhook-routes.js';
 import { jwksRoutes } from '../read-api/jwks-routes.js';
 import { WebhookDispatcher } from '../projections/webhooks/webhook-dispatcher.js';
-import { createJsonPoster } from './http/outbound.js';
-import { SigningKeys, WebhookOutbox, WebhookStore } from './webhooks/index.js';
-import { RouteStore } from './routes/index.js';
+import { createJsonPoster } from '../infra/http/outbound.js';
+import { SigningKeys, WebhookOutbox, WebhookStore } from '../infra/webhooks/index.js';
+import { RouteStore } from '../infra/routes/index.js';
 import { RouteDispatcher } from '../mta/inbound/route-dispatcher.js';
 import { postalSendRoutes } from '../write-side/send/postal-send-routes.js';
 import { createSubmissionServer } from '../write-side/smtp/submission-server.js';
@@ -33,22 +33,22 @@ import { runRetention } from '../write-side/retention/retention-job.js';
 import { HitRecorder } from '../write-side/tracking/hit-recorder.js';
 import { trackingRoutes } from '../write-side/tracking/tracking-routes.js';
 import type { SMTPServer } from 'smtp-server';
-import { loadTlsMaterial } from './tls/certificate.js';
+import { loadTlsMaterial } from '../infra/tls/certificate.js';
 import { isSupervised } from './cluster/supervisor-link.js';
 import { v2SendRoutes } from '../write-side/send/v2-send-routes.js';
-import type { Config } from './config/index.js';
-import { ContentStore } from './content/index.js';
-import { createResolver } from './dns/index.js';
-import { createEventStore, type EventStore } from './event-store/index.js';
-import { Authenticator } from './http/auth.js';
-import { createHttpServer } from './http/index.js';
-import type { Logger } from './logging/index.js';
-import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from './messages/index.js';
-import { createMetrics, type Metrics } from './metrics/index.js';
-import { createPool, migrate, openDatabase, type Database } from './postgres/index.js';
-import { DatabaseReachability } from './postgres/database-reachability.js';
-import { systemActor, TenancyStore, type Server } from './tenancy/index.js';
-import { version } from './version.js';
+import type { Config } from '../infra/config/index.js';
+import { ContentStore } from '../infra/content/index.js';
+import { createResolver } from '../infra/dns/index.js';
+import { createEventStore, type EventStore } from '../infra/event-store/index.js';
+import { Authenticator } from '../infra/http/auth.js';
+import { createHttpServer } from '../infra/http/index.js';
+import type { Logger } from '../infra/logging/index.js';
+import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from '../infra/messages/index.js';
+import { createMetrics, type Metrics } from '../infra/metrics/index.js';
+import { createPool, migrate, openDatabase, type Database } from '../infra/postgres/index.js';
+import { DatabaseReachability } from '../infra/postgres/database-reachability.js';
+import { systemActor, TenancyStore, type Server } from '../infra/tenancy/index.js';
+import { version } from '../infra/version.js';
 import { recipientRules } from '../write-side/send/recipient-rules.js';
 
 export interface RunningPostlog {
@@ -514,9 +514,12 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   // retention runs with the projector (it reads the messages read model), every 15 minutes
   const retentionTimer = config.roles.includes('projector')
     ? setInterval(() => {
-        runRetention({ pool: database.pool, eventStore, logger }).catch((err: Error) =>
-          logger.error({ error: err.message }, 'retention run failed'),
-        );
+        runRetention({
+          pool: database.pool,
+          eventStore,
+          logger,
+          projectionLagSeconds: projectionLagSeconds(database.pool, eventStore),
+        }).catch((err: Error) => logger.error({ error: err.message }, 'retention run failed'));
       }, 15 * 60_000)
     : undefined;
   retentionTimer?.unref();

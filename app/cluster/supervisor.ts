@@ -1,10 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
-import type { Config } from '../config/index.js';
-import type { Logger } from '../logging/index.js';
-import { migrate, openDatabase, type Database } from '../postgres/index.js';
-import { loadTlsMaterial } from '../tls/certificate.js';
+import type { Config } from '../../infra/config/index.js';
+import type { Logger } from '../../infra/logging/index.js';
+import { migrate, openDatabase, type Database } from '../../infra/postgres/index.js';
+import { loadTlsMaterial } from '../../infra/tls/certificate.js';
 import { cpuBudget, MAX_AUTO_PROCESSES } from './cpu-budget.js';
 import { ToSupervisor, type ToProcess } from './messages.js';
 import type { PlannedProcess } from './process-plan.js';

@@ -2,26 +2,27 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { ConfigError, loadConfig, roleNames, type Config } from '../config/index.js';
-import { createLogger, logNodeWarnings, type Logger } from '../logging/index.js';
+import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
+import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
 import {
   LAG_COUNT_LIMIT,
+  projectionLagSeconds,
   projectionStatus,
   rebuildProjections,
   verifyProjection,
 } from '../../projections/maintenance.js';
 import { sinkProjectionNames } from '../../projections/sinks.js';
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
-import { createEventStore, type EventStore } from '../event-store/index.js';
-import { dnsSettings, startPostlog } from '../app.js';
+import { createEventStore, type EventStore } from '../../infra/event-store/index.js';
+import { dnsSettings, startPostlog } from '../postlog.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
 import { processCount, Supervisor } from '../cluster/supervisor.js';
-import { systemActor, TenancyStore, type TenancyError } from '../tenancy/index.js';
-import { migrate, openDatabase } from '../postgres/index.js';
-import { version } from '../version.js';
+import { systemActor, TenancyStore, type TenancyError } from '../../infra/tenancy/index.js';
+import { migrate, openDatabase } from '../../infra/postgres/index.js';
+import { version } from '../../infra/version.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
@@ -429,7 +430,12 @@ program
   )
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db, _config, logger) => {
-      const run = await runRetention({ pool: db.pool, eventStore: store, logger });
+      const run = await runRetention({
+        pool: db.pool,
+        eventStore: store,
+        logger,
+        projectionLagSeconds: projectionLagSeconds(db.pool, store),
+      });
       if (!run.ran) fail('another Postlog process is running retention right now: try again in a few minutes');
       if (opts.json) return print(run, true);
       process.stdout.write(
