@@ -2,8 +2,11 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
 import { projectionLagSeconds, projectionStatus } from '../projections/maintenance.js';
 import { MtaWorker } from '../mta/mta-worker.js';
-import { DeliveryQueue } from '../mta/queue/delivery-queue.js';
-import { Router } from '../mta/routing/router.js';
+import { DeliveryQueue, depthByDestination } from '../mta/queue/delivery-queue.js';
+import { parseSmartHost, Router } from '../mta/routing/router.js';
+import { tlsPolicyFor } from '../mta/routing/tls-policy.js';
+import { bindingFor } from '../mta/settings/ip-pools.js';
+import { ServerSettings } from '../mta/settings/server-settings.js';
 import { Shaper } from '../mta/shaping/shaper.js';
 import { projections as allProjections, outboxProjections } from '../projections/registry.js';
 import { ProjectionRunner, type Projection } from '../projections/runner.js';
@@ -47,7 +50,7 @@ import { IdempotencyKeys, MessageIdAllocator, SendLimits, SuppressionList } from
 import { createMetrics, type Metrics } from '../infra/metrics/index.js';
 import { createPool, migrate, openDatabase, type Database } from '../infra/postgres/index.js';
 import { DatabaseReachability } from '../infra/postgres/database-reachability.js';
-import { systemActor, TenancyStore, type Server } from '../infra/tenancy/index.js';
+import { TenancyStore } from '../infra/tenancy/index.js';
 import { version } from '../infra/version.js';
 import { recipientRules } from '../write-side/send/recipient-rules.js';
 
@@ -106,13 +109,9 @@ function registerQueueAndLagMetrics(
     registers: [metrics.registry],
     async collect() {
       this.reset();
-      const { rows } = await database.pool.query(
-        `SELECT recipient_domain, count(*) FILTER (WHERE due_at IS NOT NULL)::int AS queued, count(*) FILTER (WHERE due_at IS NULL)::int AS held
-           FROM delivery_queue GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT 50`,
-      );
-      for (const r of rows) {
-        this.set({ destination: r.recipient_domain, state: 'queued' }, r.queued);
-        this.set({ destination: r.recipient_domain, state: 'held' }, r.held);
+      for (const d of await depthByDestination(database.pool, 50)) {
+        this.set({ destination: d.destination, state: 'queued' }, d.queued);
+        this.set({ destination: d.destination, state: 'held' }, d.held);
       }
     },
   });
@@ -152,50 +151,19 @@ function createMta(
     resolver: ReturnType<typeof createResolver>;
   },
 ): MtaWorker {
-  const [smartHost, smartPort] = config.smartHost
-    ? [
-        config.smartHost.slice(0, config.smartHost.lastIndexOf(':')),
-        Number(config.smartHost.slice(config.smartHost.lastIndexOf(':') + 1)),
-      ]
-    : [];
-  const router = new Router(d.resolver, config.mtaPort, {
-    smartHost: smartHost ? { host: smartHost, port: smartPort! } : undefined,
-  });
+  const router = new Router(d.resolver, config.mtaPort, { smartHost: parseSmartHost(config.smartHost) });
   const shaper = new Shaper((destination) => ({
     maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
     messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
   }));
-  // a server's settings (IP pool, suspension), looked up at most every 30 s
-  const serverCache = new Map<string, { server: Server | undefined; until: number }>();
-  const serverOf = async (serverId: string) => {
-    let hit = serverCache.get(serverId);
-    if (!hit || hit.until < Date.now()) {
-      const server = await d.tenancy.getServer(systemActor('mta'), serverId);
-      hit = { server: server.ok ? server.value : undefined, until: Date.now() + 30_000 };
-      serverCache.set(serverId, hit);
-    }
-    return hit.server;
-  };
-  const bindingFor = async (serverId: string) => {
-    const poolName = (await serverOf(serverId))?.ipPool ?? null;
-    if (poolName === null) return undefined;
-    const pool = config.ipPools[poolName];
-    if (!pool) {
-      d.logger.warn(
-        { serverId, pool: poolName },
-        'the server names an IP pool the configuration does not define: using the default route',
-      );
-      return undefined;
-    }
-    // weighted choice of the pool's addresses
-    let r = Math.random() * pool.reduce((n, a) => n + a.weight, 0);
-    const chosen = pool.find((a) => (r -= a.weight) < 0) ?? pool[pool.length - 1]!;
-    return { address: chosen.address, ehlo: chosen.ehlo ?? config.hostname };
-  };
+  const servers = new ServerSettings(d.tenancy);
+  const mtaLogger = d.logger.child({ component: 'mta' });
   return new MtaWorker({
-    bindingFor,
-    // a suspended server's queued mail waits (deleted servers' mail too): it goes once it is lifted
-    mayDeliver: async (serverId) => (await serverOf(serverId))?.suspended === false,
+    bindingFor: async (serverId) => {
+      const server = await servers.of(serverId);
+      return server ? bindingFor(server, config.ipPools, config.hostname, mtaLogger) : undefined;
+    },
+    mayDeliver: (serverId) => servers.mayDeliver(serverId),
     queue: new DeliveryQueue(d.database.pool, `${config.hostname}:${process.pid}`),
     router,
     shaper,
@@ -203,18 +171,16 @@ function createMta(
     contents: d.contents,
     tenancy: d.tenancy,
     suppressions: d.suppressions,
-    logger: d.logger.child({ component: 'mta' }),
+    logger: mtaLogger,
     metrics: d.metrics,
     hostname: config.hostname,
     retryPolicy: { delaysSeconds: config.retryDelays, maxAgeSeconds: config.maxQueueHours * 3600 },
     tlsPolicyFor: (domain) =>
-      config.smartHost
-        ? config.smartHostTls === 'none'
-          ? 'none'
-          : config.smartHostTls === 'starttls'
-            ? 'require'
-            : 'opportunistic'
-        : (config.destinations[domain]?.tls ?? config.mtaTls),
+      tlsPolicyFor(domain, {
+        smartHostTls: config.smartHost ? config.smartHostTls : undefined,
+        destinations: config.destinations,
+        mtaTls: config.mtaTls,
+      }),
     smartHostAuth:
       config.smartHostUser && config.smartHostPassword
         ? { user: config.smartHostUser, pass: config.smartHostPassword }

@@ -66,3 +66,18 @@ export class DeliveryQueue {
     );
   }
 }
+
+/** Messages waiting per recipient domain (held ones apart), the `limit` largest destinations first. */
+export async function depthByDestination(
+  pool: pg.Pool,
+  limit: number,
+): Promise<{ destination: string; queued: number; held: number }[]> {
+  const { rows } = await pool.query<{ recipient_domain: string; queued: number; held: number }>(
+    `SELECT recipient_domain,
+            count(*) FILTER (WHERE due_at IS NOT NULL)::int AS queued,
+            count(*) FILTER (WHERE due_at IS NULL)::int AS held
+       FROM delivery_queue GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ destination: r.recipient_domain, queued: r.queued, held: r.held }));
+}

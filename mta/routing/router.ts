@@ -21,6 +21,13 @@ export interface SmartHost {
   port: number;
 }
 
+/** "host:port" (as the configuration checked it) as a SmartHost; undefined when none is set. */
+export function parseSmartHost(value: string | undefined): SmartHost | undefined {
+  if (!value) return undefined;
+  const colon = value.lastIndexOf(':');
+  return { host: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
+}
+
 const TEMPORARY = new Set([
   'ESERVFAIL',
   'ETIMEOUT',

@@ -1,0 +1,33 @@
+import { systemActor, type Server, type TenancyStore } from '../../infra/tenancy/index.js';
+
+/** Where the time comes from (tests pass their own). */
+export type Clock = () => number;
+
+/**
+ * A sending server's settings as the MTA needs them (IP pool, suspension), read from tenancy at
+ * most every `ttlMs` per server: the MTA asks for every message, tenancy changes rarely.
+ */
+export class ServerSettings {
+  private readonly cache = new Map<string, { server: Server | undefined; until: number }>();
+
+  constructor(
+    private readonly tenancy: Pick<TenancyStore, 'getServer'>,
+    private readonly ttlMs = 30_000,
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  async of(serverId: string): Promise<Server | undefined> {
+    let hit = this.cache.get(serverId);
+    if (!hit || hit.until < this.now()) {
+      const server = await this.tenancy.getServer(systemActor('mta'), serverId);
+      hit = { server: server.ok ? server.value : undefined, until: this.now() + this.ttlMs };
+      this.cache.set(serverId, hit);
+    }
+    return hit.server;
+  }
+
+  /** A suspended (or deleted) server's queued mail waits: it goes once the suspension is lifted. */
+  async mayDeliver(serverId: string): Promise<boolean> {
+    return (await this.of(serverId))?.suspended === false;
+  }
+}
