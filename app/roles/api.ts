@@ -1,0 +1,43 @@
+import { IdempotencyKeys } from '../../infra/messages/index.js';
+import { WebhookStore } from '../../infra/webhooks/index.js';
+import { jwksRoutes } from '../../read-api/jwks-routes.js';
+import { messageListRoutes } from '../../read-api/message-list-routes.js';
+import { postalMessageRoutes } from '../../read-api/postal-message-routes.js';
+import { v2MessageRoutes } from '../../read-api/v2-message-routes.js';
+import { managementRoutes } from '../../write-side/admin/management-routes.js';
+import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
+import { routeRoutes } from '../../write-side/admin/route-routes.js';
+import { suppressionRoutes } from '../../write-side/admin/suppression-routes.js';
+import { webhookRoutes } from '../../write-side/admin/webhook-routes.js';
+import { postalSendRoutes } from '../../write-side/send/postal-send-routes.js';
+import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
+import type { Role } from './role.js';
+
+/** The HTTP APIs: sending (Postal's and ours), reading messages, managing tenants, acting on messages. */
+export const apiRole: Role = {
+  name: 'api',
+  async setUp(s) {
+    const { send, tenancy, auth, eventStore, contents, database, config } = s;
+    const read = { eventStore, contents, auth, tenancy };
+    const routes = [
+      postalSendRoutes(send),
+      v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
+      postalMessageRoutes(read),
+      v2MessageRoutes(read),
+      messageListRoutes({ ...read, pool: database.pool }),
+      managementRoutes({ tenancy, auth, resolver: s.resolver }),
+      messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
+      suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
+      routeRoutes({ routes: s.routes, auth, tenancy }),
+      webhookRoutes({
+        webhooks: new WebhookStore(database.pool),
+        auth,
+        tenancy,
+        allowPrivate: config.webhooksAllowPrivateEndpoints,
+      }),
+      // the public key receivers verify webhook signatures with
+      jwksRoutes({ keys: s.signingKeys }),
+    ];
+    return { routes };
+  },
+};

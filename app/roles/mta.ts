@@ -1,0 +1,71 @@
+import type { Config } from '../../infra/config/index.js';
+import { MtaWorker } from '../../mta/mta-worker.js';
+import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
+import { parseSmartHost, Router } from '../../mta/routing/router.js';
+import { tlsPolicyFor } from '../../mta/routing/tls-policy.js';
+import { bindingFor } from '../../mta/settings/ip-pools.js';
+import { ServerSettings } from '../../mta/settings/server-settings.js';
+import { Shaper } from '../../mta/shaping/shaper.js';
+import type { Services } from '../services.js';
+import { registerQueueDepthGauge } from './gauges.js';
+import type { Role } from './role.js';
+
+/** Delivery: leases due messages from the queue and carries them to the recipients' servers. */
+export const mtaRole: Role = {
+  name: 'mta',
+  async setUp(s) {
+    const mta = createMta(s.config, s);
+    registerQueueDepthGauge(s.metrics, s.database);
+    return {
+      start(running) {
+        mta.start();
+        // finishes the SMTP transactions in progress and records their outcomes
+        running.push('MTA', () => mta.stop());
+      },
+    };
+  },
+};
+
+function createMta(config: Config, s: Services): MtaWorker {
+  const router = new Router(s.resolver, config.mtaPort, { smartHost: parseSmartHost(config.smartHost) });
+  const shaper = new Shaper((destination) => ({
+    maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
+    messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
+  }));
+  const servers = new ServerSettings(s.tenancy);
+  const logger = s.logger.child({ component: 'mta' });
+  return new MtaWorker({
+    bindingFor: async (serverId) => {
+      const server = await servers.of(serverId);
+      return server ? bindingFor(server, config.ipPools, config.hostname, logger) : undefined;
+    },
+    mayDeliver: (serverId) => servers.mayDeliver(serverId),
+    queue: new DeliveryQueue(s.database.pool, `${config.hostname}:${process.pid}`),
+    router,
+    shaper,
+    eventStore: s.eventStore,
+    contents: s.contents,
+    tenancy: s.tenancy,
+    suppressions: s.send.suppressions,
+    logger,
+    metrics: s.metrics,
+    hostname: config.hostname,
+    retryPolicy: { delaysSeconds: config.retryDelays, maxAgeSeconds: config.maxQueueHours * 3600 },
+    tlsPolicyFor: (domain) =>
+      tlsPolicyFor(domain, {
+        smartHostTls: config.smartHost ? config.smartHostTls : undefined,
+        destinations: config.destinations,
+        mtaTls: config.mtaTls,
+      }),
+    smartHostAuth:
+      config.smartHostUser && config.smartHostPassword
+        ? { user: config.smartHostUser, pass: config.smartHostPassword }
+        : undefined,
+    smartHostSecure: config.smartHost !== undefined && config.smartHostTls === 'tls',
+    maxInFlight: config.mtaMaxInFlight,
+    messagesPerConnection: config.mtaMessagesPerConnection,
+    connectionsPerDestination: config.mtaMaxConnectionsPerDestination,
+    leaseSeconds: config.mtaLeaseSeconds,
+    pollMs: config.mtaPollMs,
+  });
+}

@@ -1,0 +1,94 @@
+import { createJsonPoster } from '../../infra/http/outbound.js';
+import { createPool } from '../../infra/postgres/index.js';
+import { WebhookOutbox } from '../../infra/webhooks/index.js';
+import { analyticsProjection } from '../../projections/analytics/postgres-analytics-projection.js';
+import { projectionLagSeconds } from '../../projections/maintenance.js';
+import { projections as allProjections, outboxProjections } from '../../projections/registry.js';
+import { ProjectionRunner, type Projection } from '../../projections/runner.js';
+import { sinkProjections } from '../../projections/sinks.js';
+import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
+import { runRetention } from '../../write-side/retention/retention-job.js';
+import { registerLagGauges, registerQueueDepthGauge } from './gauges.js';
+import type { Role } from './role.js';
+
+/** Every projection of the log, the webhooks they queue, and retention (which reads the read models). */
+export const projectorRole: Role = {
+  name: 'projector',
+  async setUp(s, stack) {
+    const { config, logger, metrics, database, eventStore } = s;
+    // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
+    const postgresProjections = config.clickhouseUrl
+      ? allProjections.filter((p) => p !== analyticsProjection)
+      : allProjections;
+    // sinks (Kafka, ClickHouse) connect to their systems; a runner's stop closes its sink, and
+    // sinks whose runners never started are closed here
+    const sinks = sinkProjections({ config, logger, metrics, eventStore });
+    let started = false;
+    stack.push('sinks not started', async () => {
+      if (!started) await Promise.all(sinks.map((sink) => sink.close?.().catch(() => undefined)));
+    });
+    const projected: Projection[] = [...postgresProjections, ...outboxProjections(config), ...sinks];
+    const runners = projected.map(
+      (projection) =>
+        new ProjectionRunner(projection, {
+          pool: database.pool,
+          connectionString: database.connectionString,
+          eventStore,
+          logger: logger.child({ component: 'projector' }),
+          onBatch: (name, events) => metrics.projectionEvents.inc({ projection: name }, events.length),
+        }),
+    );
+
+    // several projector processes share the webhook outbox. Its own connections commit without
+    // waiting for the WAL flush: a lease or attempt record lost in a crash only means a webhook is
+    // sent again (at-least-once), and every delivery commits twice
+    const outboxPool = createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' });
+    const webhooks = new WebhookDispatcher({
+      outbox: new WebhookOutbox(outboxPool),
+      keys: s.signingKeys,
+      poster: createJsonPoster({
+        timeoutMs: config.webhookTimeoutSeconds * 1000,
+        allowPrivate: config.webhooksAllowPrivateEndpoints,
+        maxSocketsPerOrigin: config.webhookConcurrency,
+      }),
+      logger: logger.child({ component: 'webhooks' }),
+      metrics,
+      policy: {
+        delaysSeconds: config.webhookRetryDelays,
+        maxAgeSeconds: config.webhookMaxAgeHours * 3600,
+        breakerFailures: config.webhookCircuitBreakerFailures,
+        breakerCooldownSeconds: config.webhookCircuitBreakerCooldownSeconds,
+      },
+      concurrency: config.webhookConcurrency,
+      pollMs: config.webhookPollMs,
+      leaseSeconds: config.webhookTimeoutSeconds + 60,
+      logDays: config.webhookLogDays,
+    });
+
+    stack.push('webhook outbox pool', () => outboxPool.end());
+
+    registerLagGauges(metrics, database, eventStore, projected);
+    // the MTA role reports the queue where it runs too: once per process
+    if (!config.roles.includes('mta')) registerQueueDepthGauge(metrics, database);
+    return {
+      start(running) {
+        started = true;
+        runners.forEach((r) => r.start());
+        running.push('projections', () => Promise.all(runners.map((r) => r.stop())).then(() => undefined));
+        webhooks.start();
+        running.push('webhook dispatcher', () => webhooks.stop());
+        // retention every 15 minutes
+        const retention = setInterval(() => {
+          runRetention({
+            pool: database.pool,
+            eventStore,
+            logger,
+            projectionLagSeconds: projectionLagSeconds(database.pool, eventStore),
+          }).catch((err: Error) => logger.error({ error: err.message }, 'retention run failed'));
+        }, 15 * 60_000);
+        retention.unref();
+        running.push('retention', () => clearInterval(retention));
+      },
+    };
+  },
+};

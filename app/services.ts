@@ -1,0 +1,90 @@
+import type { Config } from '../infra/config/index.js';
+import { ContentStore } from '../infra/content/index.js';
+import { createResolver } from '../infra/dns/index.js';
+import type { EventStore } from '../infra/event-store/index.js';
+import { Authenticator } from '../infra/http/auth.js';
+import type { Logger } from '../infra/logging/index.js';
+import { MessageIdAllocator, SendLimits, SuppressionList } from '../infra/messages/index.js';
+import type { Metrics } from '../infra/metrics/index.js';
+import type { Database } from '../infra/postgres/index.js';
+import { RouteStore } from '../infra/routes/index.js';
+import { TenancyStore } from '../infra/tenancy/index.js';
+import { loadTlsMaterial, type TlsMaterial } from '../infra/tls/certificate.js';
+import { SigningKeys } from '../infra/webhooks/index.js';
+import type { SendApiDeps } from '../write-side/send/send-deps.js';
+import { recipientRules } from '../write-side/send/recipient-rules.js';
+import { isSupervised } from './cluster/supervisor-link.js';
+
+/** What the roles of one process share: built once, after the database and the log are open. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  database: Database;
+  eventStore: EventStore;
+  tenancy: TenancyStore;
+  auth: Authenticator;
+  contents: ContentStore;
+  /** The accept path's dependencies (send APIs, SMTP submission). */
+  send: SendApiDeps;
+  routes: RouteStore;
+  resolver: ReturnType<typeof createResolver>;
+  signingKeys: SigningKeys;
+  /** The SMTP listeners' certificate, loaded (or generated) once for all of them. */
+  tls(): Promise<TlsMaterial>;
+}
+
+export function dnsSettings(config: Config) {
+  return {
+    spfInclude: config.dnsSpfInclude ?? `spf.${config.hostname}`,
+    returnPathTarget: config.dnsReturnPathTarget ?? `rp.${config.hostname}`,
+  };
+}
+
+export function buildServices(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  database: Database,
+  eventStore: EventStore,
+): Services {
+  const tenancy = new TenancyStore(database.pool, dnsSettings(config));
+  const auth = new Authenticator(tenancy);
+  const contents = new ContentStore(database.pool);
+  let tls: Promise<TlsMaterial> | undefined;
+  return {
+    config,
+    logger,
+    metrics,
+    database,
+    eventStore,
+    tenancy,
+    auth,
+    contents,
+    send: {
+      publicUrl: () => config.publicUrl,
+      eventStore,
+      contents,
+      ids: new MessageIdAllocator(database.pool),
+      suppressions: new SuppressionList(database.pool, config.suppressionDays),
+      sendLimits: new SendLimits(database.pool),
+      tenancy,
+      auth,
+      hostname: config.hostname,
+      maxMessageBytes: config.maxMessageBytes,
+      recipients: recipientRules(config.addressLiterals),
+    },
+    routes: new RouteStore(database.pool),
+    resolver: createResolver(config.dnsServers),
+    signingKeys: new SigningKeys(database.pool),
+    tls: () =>
+      (tls ??= loadTlsMaterial({
+        certFile: config.tlsCertFile,
+        keyFile: config.tlsKeyFile,
+        dataDir: config.dataDir,
+        hostname: config.hostname,
+        logger,
+        announced: isSupervised(),
+      })),
+  };
+}
