@@ -1,5 +1,5 @@
 import { createClickHouse } from '../infra/clickhouse/index.js';
-import type { Config } from '../infra/config/index.js';
+import { analyticsStore, type Config } from '../infra/config/index.js';
 import { readFileSync } from 'node:fs';
 import type { EventStore } from '../infra/event-store/index.js';
 import { createKafkaClient, type KafkaClientOptions } from '../infra/kafka/index.js';
@@ -60,7 +60,7 @@ const sinks: SinkDefinition[] = [
   },
   {
     name: 'clickhouse-analytics',
-    enabled: (config) => config.clickhouseUrl !== undefined,
+    enabled: (config) => analyticsStore(config) === 'clickhouse',
     create: ({ config, logger, metrics, eventStore }) =>
       clickhouseAnalyticsSink({
         clickhouse: createClickHouse({

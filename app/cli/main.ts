@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
+import { analyticsStore, ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
 import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
@@ -365,7 +365,10 @@ projectionsCommand
       // with ClickHouse, analytics go there instead of the embedded tables
       const status = await projectionStatus(
         db.pool,
-        [...(config.clickhouseUrl ? names.filter((n) => n !== 'analytics') : names), ...sinkProjectionNames(config)],
+        [
+          ...(analyticsStore(config) === 'clickhouse' ? names.filter((n) => n !== 'analytics') : names),
+          ...sinkProjectionNames(config),
+        ],
         store,
         filters,
       );

@@ -1,3 +1,4 @@
+import { analyticsStore } from '../../infra/config/index.js';
 import { createJsonPoster } from '../../infra/http/outbound.js';
 import { createPool } from '../../infra/postgres/index.js';
 import { WebhookOutbox } from '../../infra/webhooks/index.js';
@@ -17,9 +18,10 @@ export const projectorRole: Role = {
   async setUp(s, stack) {
     const { config, logger, metrics, database, eventStore } = s;
     // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
-    const postgresProjections = config.clickhouseUrl
-      ? allProjections.filter((p) => p !== analyticsProjection)
-      : allProjections;
+    const postgresProjections =
+      analyticsStore(config) === 'clickhouse'
+        ? allProjections.filter((p) => p !== analyticsProjection)
+        : allProjections;
     // sinks (Kafka, ClickHouse) connect to their systems; a runner's stop closes its sink, and
     // sinks whose runners never started are closed here
     const sinks = sinkProjections({ config, logger, metrics, eventStore });

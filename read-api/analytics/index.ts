@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { createClickHouse } from '../../infra/clickhouse/index.js';
-import type { Config } from '../../infra/config/index.js';
+import { analyticsStore, type Config } from '../../infra/config/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { ClickHouseReports } from './clickhouse-reports.js';
 import { PostgresReports } from './postgres-reports.js';
@@ -18,7 +18,7 @@ export interface AnalyticsBackend {
  * sink projection fills it), else the embedded Postgres tables (the analytics projection fills them).
  */
 export function analyticsReportsFor(config: Config, deps: { pool: pg.Pool; logger: Logger }): AnalyticsBackend {
-  if (config.clickhouseUrl) {
+  if (analyticsStore(config) === 'clickhouse' && config.clickhouseUrl) {
     const clickhouse = createClickHouse({
       url: config.clickhouseUrl,
       database: config.clickhouseDatabase,
