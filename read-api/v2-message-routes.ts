@@ -1,3 +1,4 @@
+import { messageStreamId } from '../domain/index.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -57,7 +58,7 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
           return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         return reply.send({
           id: view.id,
-          stream: `message-${view.id}`,
+          stream: messageStreamId(view.id),
           events: view.events.map((e) => ({
             eventId: e.eventId,
             revision: e.revision,

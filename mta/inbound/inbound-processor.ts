@@ -7,6 +7,7 @@ import {
   parseDeliveryStatus,
   parseFeedbackReport,
   type MessageCommandInput,
+  messageStreamId,
 } from '../../domain/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
@@ -76,7 +77,7 @@ export async function processInbound(
   for (const rcpt of rcpts) {
     const u = parseUnsubscribeMailbox(rcpt);
     if (!u) continue;
-    const [accepted] = await deps.eventStore.readStream(`message-${u.messageId}`, { limit: 1 });
+    const [accepted] = await deps.eventStore.readStream(messageStreamId(u.messageId), { limit: 1 });
     const serverId = (accepted?.data as { serverId?: string } | undefined)?.serverId;
     const keys = serverId ? await deps.tenancy.trackingKeys(serverId) : undefined;
     if (!serverId || !keys || !verifyUnsubscribeMailbox(u, keys))
@@ -93,7 +94,7 @@ export async function processInbound(
   if (!ref) return { kind: 'ignored', reason: 'names none of our messages' };
   const loaded = await loadMessage(deps.eventStore, ref.messageId);
   const accepted = loaded.ok
-    ? (await deps.eventStore.readStream(`message-${ref.messageId}`, { limit: 1 }))[0]
+    ? (await deps.eventStore.readStream(messageStreamId(ref.messageId), { limit: 1 }))[0]
     : undefined;
   const data = accepted?.data as { token?: string; serverId?: string; to?: string } | undefined;
   if (!loaded.ok || !data || data.token !== ref.token)

@@ -1,3 +1,4 @@
+import { messageStreamId } from '../../domain/index.js';
 import { LRUCache } from 'lru-cache';
 import type { EventStore, RecordedEvent } from '../../infra/event-store/index.js';
 import {
@@ -55,10 +56,10 @@ export class DimensionLookup {
     this.onLookups?.(hits, missing.size);
     const current = new Map<string, Known>();
     if (missing.size > 0) {
-      const streams = await this.eventStore.readStreams([...missing.keys()].map((id) => `message-${id}`));
+      const streams = await this.eventStore.readStreams([...missing.keys()].map((id) => messageStreamId(id)));
       for (const [id, firstRevision] of missing) {
         let dims: MessageDimensions | undefined;
-        for (const r of streams.get(`message-${id}`) ?? []) {
+        for (const r of streams.get(messageStreamId(id)) ?? []) {
           if (r.revision >= firstRevision) break;
           if (isAnalyticsEvent(r.type)) dims = evolveDimensions(dims, decodeMessageEvent(r));
         }

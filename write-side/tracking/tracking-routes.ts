@@ -1,3 +1,4 @@
+import { messageStreamId } from '../../domain/index.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
@@ -125,7 +126,7 @@ export async function unsubscribe(
     deps.logger.warn({ messageId, error: result.error.code }, 'unsubscribe not recorded');
     return false;
   }
-  const [accepted] = await deps.eventStore.readStream(`message-${messageId}`, { limit: 1 });
+  const [accepted] = await deps.eventStore.readStream(messageStreamId(messageId), { limit: 1 });
   const to = (accepted?.data as { to?: string } | undefined)?.to;
   if (to) await deps.suppressions.add(serverId, to, `unsubscribed (${method})`, null);
   return true;
