@@ -549,6 +549,23 @@ export class MtaWorker {
         'the delivery outcome could not be recorded',
       );
     else
-      this.d.logger.info({ messageId: m.messageId, rcpt: m.rcptTo, outcome, attempt: m.attempt }, `message ${outcome}`);
+      this.d.logger.info(
+        { messageId: m.messageId, rcpt: m.rcptTo, outcome, attempt: m.attempt, ...whatHappened(command) },
+        `message ${outcome}`,
+      );
   }
+}
+
+/** What an operator reads first in a delivery's log line: the remote server's answer, or our reason. */
+function whatHappened(command: MessageCommandInput): { mx?: string; reply?: string; reason?: string } {
+  const delivery = 'delivery' in command ? command.delivery : undefined;
+  const reply = delivery?.reply;
+  return {
+    ...(delivery?.mxHost ? { mx: delivery.mxHost } : {}),
+    ...(reply
+      ? { reply: `${reply.code}${reply.enhancedCode ? ` ${reply.enhancedCode}` : ''} ${reply.text}`.slice(0, 300) }
+      : {}),
+    ...('reason' in command && typeof command.reason === 'string' ? { reason: command.reason } : {}),
+    ...('diagnostic' in command && !reply ? { reason: command.diagnostic } : {}),
+  };
 }

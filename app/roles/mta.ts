@@ -1,3 +1,4 @@
+import { getServers } from 'node:dns';
 import type { Config } from '../../infra/config/index.js';
 import { MtaWorker } from '../../mta/mta-worker.js';
 import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
@@ -16,6 +17,16 @@ export const mtaRole: Role = {
   async setUp(s) {
     const mta = createMta(s.config, s);
     registerQueueDepthGauge(s.metrics, s.database);
+    const { config } = s;
+    // where mail goes is the first thing to check when it does not arrive
+    s.logger.info(
+      config.smartHost
+        ? { smartHost: config.smartHost, tls: config.smartHostTls }
+        : { mxPort: config.mtaPort, resolver: config.dnsServers.length > 0 ? config.dnsServers : [`system: ${getServers().join(', ')}`] },
+      config.smartHost
+        ? `MTA: every message goes through the smart host ${config.smartHost}`
+        : `MTA: delivering to the recipients' MX hosts on port ${config.mtaPort}`,
+    );
     return {
       start(running) {
         mta.start();

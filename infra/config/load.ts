@@ -16,7 +16,12 @@ export interface LoadConfigOptions {
   file?: string;
   /** Values that win over everything else (CLI flags). */
   overrides?: Partial<Record<keyof Config, unknown>>;
+  /** Receives what is allowed but probably not meant (a misspelt variable, a short host name). */
+  warnings?: string[];
 }
+
+/** POSTLOG_* variables that are not settings: read by the CLI and the supervisor, or by the test suite. */
+const NOT_SETTINGS = new Set(['POSTLOG_CONFIG', 'POSTLOG_PROCESS_NAME']);
 
 /**
  * Reads postlog.yaml (if any), then POSTLOG_* environment variables (they win), and validates
@@ -77,5 +82,43 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (result.success) problems.push(...crossSettingProblems(result.data, source));
   if (problems.length > 0) throw new ConfigError(problems);
+  options.warnings?.push(...settingWarnings(env, result.data!, source));
   return result.data!;
+}
+
+/** Settings that load but are likely mistakes, said once at start-up. */
+function settingWarnings(env: NodeJS.ProcessEnv, config: Config, source: Record<string, string>): string[] {
+  const warnings: string[] = [];
+  const known = configKeys.map(envNameOf);
+  for (const name of Object.keys(env)) {
+    if (
+      !name.startsWith('POSTLOG_') ||
+      known.includes(name) ||
+      NOT_SETTINGS.has(name) ||
+      name.startsWith('POSTLOG_TEST_')
+    )
+      continue;
+    const closest = known.reduce((best, k) => (distance(name, k) < distance(name, best) ? k : best), known[0]!);
+    const hint = distance(name, closest) <= 3 ? `; did you mean ${closest}?` : '';
+    warnings.push(`${name} is not a Postlog setting and is ignored${hint}`);
+  }
+  if (!config.hostname.includes('.'))
+    warnings.push(
+      `${source.hostname ?? 'the host name'} "${config.hostname}" is not a fully qualified domain name: EHLO, ` +
+        `Message-IDs and the DNS records Postlog proposes (include:spf.${config.hostname}) need one; set POSTLOG_HOSTNAME`,
+    );
+  return warnings;
+}
+
+/** Levenshtein distance, for "did you mean" (names are short: the quadratic table is fine). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
 }

@@ -6,9 +6,11 @@ import { z } from 'zod';
  * key in SCREAMING_SNAKE_CASE) and the same camelCase key in an optional postlog.yaml.
  */
 /** Decimal digits only: "0x1F90" or "8e3" are typos, not ports. */
-const port = z
-  .union([z.number(), z.string().regex(/^\d+$/, 'must be a port number').transform(Number)])
-  .pipe(z.number().int().min(1).max(65535));
+const PORT = 'must be a port number (1-65535)';
+const port = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z.number({ error: PORT }).int(PORT).min(1, PORT).max(65535, PORT),
+);
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const roleNames = ['api', 'smtp', 'inbound', 'mta', 'projector', 'tracking', 'graphql'] as const;

@@ -391,3 +391,35 @@ describe('loadConfig: invalid configuration', () => {
     );
   });
 });
+
+describe('loadConfig: warnings and clear messages', () => {
+  it('warns about a POSTLOG_* variable that is no setting, with the setting it probably meant', () => {
+    const warnings: string[] = [];
+    loadConfig({
+      env: { POSTLOG_HTTP_PRT: '5001', POSTLOG_NOTHING_LIKE_IT: 'x', POSTLOG_HOSTNAME: 'mail.example.com' },
+      file: emptyFile,
+      warnings,
+    });
+    assert.deepEqual(warnings, [
+      'POSTLOG_HTTP_PRT is not a Postlog setting and is ignored; did you mean POSTLOG_HTTP_PORT?',
+      'POSTLOG_NOTHING_LIKE_IT is not a Postlog setting and is ignored',
+    ]);
+  });
+
+  it('warns when the host name is not fully qualified (DNS records would name spf.<short name>)', () => {
+    const warnings: string[] = [];
+    loadConfig({ env: { POSTLOG_HOSTNAME: 'vm' }, file: emptyFile, warnings });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^POSTLOG_HOSTNAME "vm" is not a fully qualified domain name/);
+  });
+
+  it('says what a port must be', () => {
+    for (const bad of ['abc', '0', '70000', '1.5']) {
+      assert.throws(
+        () => loadConfig({ env: { POSTLOG_HTTP_PORT: bad }, file: emptyFile }),
+        (e: ConfigError) => e.problems.some((p) => p.startsWith('POSTLOG_HTTP_PORT: must be a port number (1-65535)')),
+        bad,
+      );
+    }
+  });
+});
