@@ -4,6 +4,7 @@ import PostalMime from 'postal-mime';
 import {
   postalAuthenticate,
   postalError,
+  postalErrorHandler,
   postalParameterError,
   postalParams,
   postalSuccess,
@@ -54,12 +55,7 @@ export function postalMessageRoutes(deps: ReadApiDeps) {
     app.addHook('onRequest', async (req) => {
       req.postalStartedAt = performance.now();
     });
-    app.setErrorHandler((error, req, reply) => {
-      req.log.error({ err: error }, 'Postal API request failed');
-      return postalError(req, reply, 'InternalServerError', {
-        message: 'internal error; the request id is in the logs',
-      });
-    });
+    app.setErrorHandler(postalErrorHandler);
     for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
       const options = { validatorCompiler: postalValidatorCompiler };
       app.route({

@@ -22,7 +22,10 @@ export const mtaRole: Role = {
     s.logger.info(
       config.smartHost
         ? { smartHost: config.smartHost, tls: config.smartHostTls }
-        : { mxPort: config.mtaPort, resolver: config.dnsServers.length > 0 ? config.dnsServers : [`system: ${getServers().join(', ')}`] },
+        : {
+            mxPort: config.mtaPort,
+            resolver: config.dnsServers.length > 0 ? config.dnsServers : [`system: ${getServers().join(', ')}`],
+          },
       config.smartHost
         ? `MTA: every message goes through the smart host ${config.smartHost}`
         : `MTA: delivering to the recipients' MX hosts on port ${config.mtaPort}`,

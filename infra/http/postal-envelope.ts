@@ -96,3 +96,22 @@ export async function postalAuthenticate(
   }
   return server;
 }
+
+/**
+ * The error handler of Postal-compatible routes: what the client sent wrong (bad JSON, a body too
+ * large…) is a parameter error in Postal's envelope and an info line; a rate limit is Postal's
+ * RateLimited; only our own faults are InternalServerError and an error line.
+ */
+export function postalErrorHandler(
+  error: Error & { statusCode?: number; code?: string },
+  req: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error.statusCode === 429) return postalError(req, reply, 'RateLimited', { message: error.message });
+  if (error.statusCode !== undefined && error.statusCode < 500) {
+    req.log.info({ code: error.code, error: error.message }, 'Postal API request refused');
+    return postalParameterError(req, reply, error.message);
+  }
+  req.log.error({ err: error }, 'Postal API request failed');
+  return postalError(req, reply, 'InternalServerError', { message: 'internal error; the request id is in the logs' });
+}

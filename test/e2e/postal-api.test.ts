@@ -122,6 +122,19 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.equal(await eventCount(t), before);
   });
 
+  it('answers a body that is not JSON as a parameter error, not an internal error', async () => {
+    for (const path of ['/api/v1/send/message', '/api/v1/messages/message']) {
+      const res = await fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'X-Server-API-Key': a.apiKey },
+        body: '{"to": [',
+      });
+      const body = (await res.json()) as { status: string; data: { message: string } };
+      assert.equal(body.status, 'parameter-error', `${path}: ${JSON.stringify(body)}`);
+      assert.match(body.data.message, /JSON/);
+    }
+  });
+
   it('authenticates like Postal: AccessDenied, InvalidServerAPIKey, ServerSuspended', async () => {
     const none = await http(t.url, 'POST', '/api/v1/send/message', { body: {} });
     assert.deepEqual(none.body.data, { message: 'Must be authenticated as a server.', code: 'AccessDenied' });

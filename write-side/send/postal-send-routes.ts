@@ -12,6 +12,7 @@ import {
 import {
   postalAuthenticate,
   postalError,
+  postalErrorHandler,
   postalParameterError,
   postalParams,
   postalSuccess,
@@ -63,17 +64,7 @@ export function postalSendRoutes(deps: SendApiDeps) {
       req.postalStartedAt = performance.now();
     });
     // Postal answers every problem inside its JSON envelope, never with a bare HTTP error.
-    app.setErrorHandler((error, req, reply) => {
-      if ((error as { statusCode?: number }).statusCode === 429)
-        return postalError(req, reply, 'RateLimited', { message: (error as Error).message });
-      req.log.error({ err: error }, 'Postal API request failed');
-      return postalError(req, reply, 'InternalServerError', {
-        message:
-          (error as { statusCode?: number }).statusCode === 400
-            ? (error as Error).message
-            : 'internal error; the request id is in the logs',
-      });
-    });
+    app.setErrorHandler(postalErrorHandler);
     const options = { validatorCompiler: postalValidatorCompiler, config: { rateLimit: {} } };
     for (const method of ['GET', 'POST', 'PATCH', 'PUT'] as const) {
       app.route({
