@@ -12,6 +12,7 @@ import { isLoopbackHost } from '../config/schema.js';
 import { credentialsOf } from './auth.js';
 import { registerCors } from './cors.js';
 import { makeErrorHandler, sendError } from './errors.js';
+import { frontPage } from './front-page.js';
 import { trackRouteMethods } from './method-not-allowed.js';
 import { openApiTransform } from './openapi-transform.js';
 import { refuseNul } from './refuse-nul.js';
@@ -139,6 +140,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
       req.log.error({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request failed');
     else req.log.debug({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
+
+  // a browser opening Postlog's address finds where things are, not a 404 in JSON
+  app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .send(frontPage(deps.version, app.hasRoute({ method: 'POST', url: '/graphql' }))),
+  );
 
   /** Liveness: 200 when the event log can take an append. */
   app.get('/health', { schema: { hide: true } }, async (_req, reply) => {

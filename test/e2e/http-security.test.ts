@@ -45,6 +45,16 @@ describe('HTTP security headers', () => {
     }
   });
 
+  it('GET / is a page for a person: where the API docs, GraphQL and health are, under the same headers', async () => {
+    const res = await fetch(`${t.url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    assertSecurityHeaders(res.headers, 'GET /');
+    const html = await res.text();
+    for (const href of ['/docs', '/health', '/ready']) assert.match(html, new RegExp(`href="${href}"`));
+    assert.doesNotMatch(html, /<script/, 'no script: the CSP allows none inline');
+  });
+
   it('/docs (swagger-ui) carries them too, and everything the page loads is same-origin, so it works under the CSP', async () => {
     const page = await fetch(`${t.url}/docs/`);
     assert.equal(page.status, 200);
