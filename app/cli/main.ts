@@ -20,7 +20,10 @@ import { dnsSettings, startPostlog } from '../postlog.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
 import { processCount, Supervisor } from '../cluster/supervisor.js';
-import { systemActor, TenancyStore, type TenancyError } from '../../infra/tenancy/index.js';
+import { systemActor, TenancyStore, type Domain, type TenancyError } from '../../infra/tenancy/index.js';
+import { createResolver } from '../../infra/dns/resolver.js';
+import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
+import { CliExit, exitWith, idOf, isId, table, USAGE, type Column } from './output.js';
 import { migrate, openDatabase } from '../../infra/postgres/index.js';
 import { version } from '../../infra/version.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
@@ -162,9 +165,21 @@ program
   .option('--json', 'print the result as one JSON object')
   .option('--organization <name>', 'name of the organization', 'My organization')
   .option('--server <name>', 'name of the server', 'Live server')
-  .action(async (opts: { json?: boolean; organization: string; server: string }) => {
+  .option('--force', 'create another organization even though Postlog is already initialised')
+  .action(async (opts: { json?: boolean; organization: string; server: string; force?: boolean }) => {
     await withTenancy(async (tenancy) => {
       const actor = systemActor('cli:init');
+      const existing = await tenancy.listOrganizations(actor);
+      if (existing.length > 0 && !opts.force)
+        exitWith(
+          `Postlog is already initialised (${existing.length} organization${existing.length === 1 ? '' : 's'}: ${existing.map((o) => `${o.name} ${o.id}`).join(', ')}).\n` +
+            `  another server:       postlog server create <name> --org ${existing[0]!.id}\n` +
+            '  another organization: postlog org create <name>\n' +
+            '  a new API key:        postlog credential create --server <server-id>\n' +
+            '  list them:            postlog org list; postlog server list --org <org-id>\n' +
+            '  (postlog init --force creates a second organization with its own server and secrets anyway)',
+          USAGE,
+        );
       const org = must(await tenancy.createOrganization(actor, { name: opts.organization }));
       const server = must(await tenancy.createServer(actor, org.id, CreateServer.parse({ name: opts.server })));
       const api = must(await tenancy.createCredential(actor, server.id, { kind: 'api', name: 'default' }));
@@ -188,24 +203,36 @@ program
     });
   });
 
+const serverId = idOf('--server', 'a server id');
+const orgId = idOf('--org', 'an organization id');
+
 const org = program.command('org').description('organizations');
 org
   .command('create <name>')
+  .description('create an organization')
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { json?: boolean }) =>
     withTenancy(async (t) => print(must(await t.createOrganization(systemActor('cli'), { name })), opts.json)),
   );
 org
   .command('list')
+  .description('list organizations (a table; JSON with --json)')
   .option('--json', 'print JSON')
   .action(async (opts: { json?: boolean }) =>
-    withTenancy(async (t) => print(await t.listOrganizations(systemActor('cli')), opts.json)),
+    withTenancy(async (t) =>
+      list(await t.listOrganizations(systemActor('cli')), opts.json, 'no organizations (run postlog init)', [
+        { header: 'id', value: (o) => o.id },
+        { header: 'name', value: (o) => o.name },
+        { header: 'created', value: (o) => o.createdAt },
+      ]),
+    ),
   );
 
 const server = program.command('server').description('mail servers');
 server
   .command('create <name>')
-  .requiredOption('--org <id>', 'organization id')
+  .description('create a mail server in an organization')
+  .requiredOption('--org <id>', 'organization id', orgId)
   .option('--mode <mode>', 'live or development', 'live')
   .option('--send-limit <perHour>', 'messages per hour before holding')
   .option('--json', 'print JSON')
@@ -222,17 +249,28 @@ server
   );
 server
   .command('list')
-  .requiredOption('--org <id>', 'organization id')
+  .description("list an organization's servers (--org is required; a table, JSON with --json)")
+  .requiredOption('--org <id>', 'organization id (see postlog org list)', orgId)
   .option('--json', 'print JSON')
   .action(async (opts: { org: string; json?: boolean }) =>
-    withTenancy(async (t) => print(must(await t.listServers(systemActor('cli'), opts.org)), opts.json)),
+    withTenancy(async (t) =>
+      list(must(await t.listServers(systemActor('cli'), opts.org)), opts.json, 'no servers', [
+        { header: 'id', value: (s) => s.id },
+        { header: 'name', value: (s) => s.name },
+        { header: 'mode', value: (s) => s.mode },
+        { header: 'suspended', value: (s) => s.suspended },
+        { header: 'send limit/h', value: (s) => s.sendLimitPerHour },
+      ]),
+    ),
   );
 for (const [verb, suspended] of [
   ['suspend', true],
   ['unsuspend', false],
 ] as const) {
   server
-    .command(`${verb} <id>`)
+    .command(verb)
+    .description(suspended ? 'suspend a server: its API keys and SMTP logins are refused' : 'lift a suspension')
+    .argument('<id>', 'server id', idOf('the server id', 'a server id'))
     .option('--reason <text>', 'shown to API clients')
     .action(async (id: string, opts: { reason?: string }) =>
       withTenancy(async (t) =>
@@ -252,7 +290,8 @@ for (const [verb, suspended] of [
 const credential = program.command('credential').description('API keys and SMTP logins');
 credential
   .command('create')
-  .requiredOption('--server <id>', 'server id')
+  .description('create an API key or SMTP login for a server (the secret is shown once)')
+  .requiredOption('--server <id>', 'server id', serverId)
   .option('--kind <kind>', 'api or smtp', 'api')
   .option('--name <name>', 'a label', 'default')
   .option('--json', 'print JSON')
@@ -275,13 +314,25 @@ credential
   );
 credential
   .command('list')
-  .requiredOption('--server <id>', 'server id')
+  .description("list a server's API keys and SMTP logins (--server is required; a table, JSON with --json)")
+  .requiredOption('--server <id>', 'server id', serverId)
   .option('--json', 'print JSON')
   .action(async (opts: { server: string; json?: boolean }) =>
-    withTenancy(async (t) => print(must(await t.listCredentials(systemActor('cli'), opts.server)), opts.json)),
+    withTenancy(async (t) =>
+      list(must(await t.listCredentials(systemActor('cli'), opts.server)), opts.json, 'no credentials', [
+        { header: 'id', value: (c) => c.id },
+        { header: 'kind', value: (c) => c.kind },
+        { header: 'name', value: (c) => c.name },
+        { header: 'identifier', value: (c) => c.identifier },
+        { header: 'revoked', value: (c) => c.revoked },
+        { header: 'last used', value: (c) => c.lastUsedAt },
+      ]),
+    ),
   );
 credential
-  .command('revoke <id>')
+  .command('revoke')
+  .description('revoke an API key or SMTP login')
+  .argument('<id>', 'credential id', idOf('the credential id', 'a credential id'))
   .action(async (id: string) =>
     withTenancy(async (t) => print(must(await t.revokeCredential(systemActor('cli'), id)) ?? { revoked: id }, false)),
   );
@@ -289,40 +340,108 @@ credential
 const domain = program.command('domain').description('sending domains');
 domain
   .command('add <domain>')
-  .requiredOption('--server <id>', 'server id')
+  .description('add a sending domain to a server and print the DNS records to publish')
+  .requiredOption('--server <id>', 'server id', serverId)
   .option('--verified', 'mark verified without a DNS check (an administrator vouches for it)')
   .option('--ed25519', 'also sign with an Ed25519 key')
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { server: string; verified?: boolean; ed25519?: boolean; json?: boolean }) =>
     withTenancy(async (t) => {
-      const d = must(
-        await t.createDomain(systemActor('cli'), opts.server, {
-          name,
-          verified: opts.verified === true,
-          ed25519: opts.ed25519 === true,
-        }),
-      );
+      const created = await t.createDomain(systemActor('cli'), opts.server, {
+        name,
+        verified: opts.verified === true,
+        ed25519: opts.ed25519 === true,
+      });
+      if (!created.ok && created.error.code === 'CONFLICT')
+        fail(
+          `${created.error.message}: nothing was changed. See its DNS records with: postlog domain show ${name.toLowerCase()} --server ${opts.server}`,
+        );
+      const d = must(created);
       if (opts.json) print(d, true);
       else {
         process.stdout.write(
           `Added ${d.name} (${d.verified ? 'verified' : 'not verified yet'}). Publish these DNS records:\n`,
         );
-        for (const r of d.dnsRecords)
-          process.stdout.write(
-            `  ${r.type.padEnd(5)} ${r.name}\n        ${r.value}\n        (${r.required ? 'required' : 'recommended'}: ${r.note})\n`,
-          );
+        printDnsRecords(d);
+        if (!d.verified)
+          process.stdout.write(`Then check them: postlog domain verify ${d.name} --server ${opts.server}\n`);
       }
     }),
   );
 domain
   .command('list')
-  .requiredOption('--server <id>', 'server id')
+  .description("list a server's domains (--server is required; a table, JSON with --json)")
+  .requiredOption('--server <id>', 'server id (required)', serverId)
   .option('--json', 'print JSON')
   .action(async (opts: { server: string; json?: boolean }) =>
-    withTenancy(async (t) => print(must(await t.listDomains(systemActor('cli'), opts.server)), opts.json)),
+    withTenancy(async (t) =>
+      list(
+        must(await t.listDomains(systemActor('cli'), opts.server)),
+        opts.json,
+        `no domains (add one: postlog domain add <domain> --server ${opts.server})`,
+        [
+          { header: 'id', value: (d) => d.id },
+          { header: 'name', value: (d) => d.name },
+          { header: 'verified', value: (d) => d.verified },
+          { header: 'dkim selectors', value: (d) => d.dkimKeys.filter((k) => k.active).map((k) => k.selector) },
+          { header: 'created', value: (d) => d.createdAt },
+        ],
+      ),
+    ),
   );
 domain
-  .command('rotate-dkim <id>')
+  .command('show <domain>')
+  .description('a domain of a server with the DNS records to publish (by name or id)')
+  .requiredOption('--server <id>', 'server id', serverId)
+  .option('--json', 'print JSON')
+  .action(async (ref: string, opts: { server: string; json?: boolean }) =>
+    withTenancy(async (t) => {
+      const d = await findDomain(t, opts.server, ref);
+      if (opts.json) return print(d, true);
+      process.stdout.write(
+        `${d.name} (${d.id}): ${d.verified ? `verified ${d.verifiedAt ?? ''}` : 'not verified yet'}\n`,
+      );
+      printDnsRecords(d);
+    }),
+  );
+domain
+  .command('verify <domain>')
+  .description('look up the DNS records of a domain (by name or id); marks it verified when the TXT record is found')
+  .requiredOption('--server <id>', 'server id', serverId)
+  .option('--json', 'print JSON')
+  .action(async (ref: string, opts: { server: string; json?: boolean }) =>
+    withTenancy(async (t, config) => {
+      const d = await findDomain(t, opts.server, ref);
+      const checks = await checkDnsRecords(createResolver(config.dnsServers), d);
+      const proven = checks.some((c) => c.purpose === 'verification' && c.ok);
+      const after = proven ? must(await t.markDomainVerified(systemActor('cli'), d.id)) : d;
+      if (!after.verified) process.exitCode = 1;
+      if (opts.json) return print({ verified: after.verified, checks, domain: after }, true);
+      for (const c of checks)
+        process.stdout.write(`  ${c.ok ? 'ok     ' : 'missing'} ${c.purpose.padEnd(12)} ${c.name}\n`);
+      if (after.verified) process.stdout.write(`${after.name} is verified\n`);
+      else {
+        process.stdout.write(
+          `${after.name} is not verified: publish the verification TXT record (postlog domain show ${after.name} --server ${opts.server}) and run this again\n`,
+        );
+      }
+    }),
+  );
+domain
+  .command('remove <domain>')
+  .description('remove a domain (by name or id) from a server: mail from it is refused from then on')
+  .requiredOption('--server <id>', 'server id', serverId)
+  .action(async (ref: string, opts: { server: string }) =>
+    withTenancy(async (t) => {
+      const d = await findDomain(t, opts.server, ref);
+      must(await t.deleteDomain(systemActor('cli'), d.id));
+      process.stdout.write(`removed ${d.name} (${d.id})\n`);
+    }),
+  );
+domain
+  .command('rotate-dkim')
+  .description('sign with a new DKIM key from now on; the old key stays published until you remove it')
+  .argument('<id>', 'domain id', idOf('the domain id', 'a domain id'))
   .option('--json', 'print JSON')
   .action(async (id: string, opts: { json?: boolean }) =>
     withTenancy(async (t) => print(must(await t.rotateDkim(systemActor('cli'), id)), opts.json)),
@@ -331,7 +450,8 @@ domain
 const adminToken = program.command('admin-token').description('tokens for the management API');
 adminToken
   .command('create')
-  .option('--org <id>', 'scope the token to one organization (default: global admin)')
+  .description('create an admin token for the management API (the secret is shown once)')
+  .option('--org <id>', 'scope the token to one organization (default: global admin)', orgId)
   .option('--name <name>', 'a label', 'admin')
   .option('--json', 'print JSON')
   .action(async (opts: { org?: string; name: string; json?: boolean }) =>
@@ -523,8 +643,29 @@ function print(value: unknown, json: boolean | undefined): void {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`postlog: ${message}\n`);
-  process.exit(1);
+  exitWith(message, 1);
+}
+
+/** A list as a table, or as JSON with --json. */
+function list<T>(rows: readonly T[], json: boolean | undefined, empty: string, columns: Column<T>[]): void {
+  if (json) print(rows, true);
+  else process.stdout.write(table(rows, columns, empty));
+}
+
+function printDnsRecords(d: Domain): void {
+  for (const r of d.dnsRecords)
+    process.stdout.write(
+      `  ${r.type.padEnd(5)} ${r.name}\n        ${r.value}\n        (${r.required ? 'required' : 'recommended'}: ${r.note})\n`,
+    );
+}
+
+/** A domain of the server, by id or by name; any other ends the command saying where to look. */
+async function findDomain(t: TenancyStore, server: string, ref: string): Promise<Domain> {
+  const domains = must(await t.listDomains(systemActor('cli'), server));
+  const name = ref.toLowerCase().replace(/\.$/, '');
+  const found = domains.find((d) => (isId(ref) ? d.id === ref : d.name === name));
+  if (!found) fail(`${ref} is not a domain of server ${server} (see postlog domain list --server ${server})`);
+  return found;
 }
 
 /** The value of an ok result; a tenancy error ends the command with its message. */
@@ -553,11 +694,11 @@ async function withEventStore(
 }
 
 /** Runs a command against the tenancy store, whether or not `postlog start` runs on this data dir. */
-async function withTenancy(work: (tenancy: TenancyStore) => Promise<void>): Promise<void> {
-  await withDatabase({}, async (db, _logger, config) => work(new TenancyStore(db.pool, dnsSettings(config))));
+async function withTenancy(work: (tenancy: TenancyStore, config: Config) => Promise<void>): Promise<void> {
+  await withDatabase({}, async (db, _logger, config) => work(new TenancyStore(db.pool, dnsSettings(config)), config));
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`postlog: ${(err as Error).message}\n`);
-  process.exit(1);
+  process.exit(err instanceof CliExit ? err.code : 1);
 });

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/** Exit code for a usage error (a bad argument or option), as for an invalid configuration. */
+export const USAGE = 2;
+
+/** Ends a command: main prints `postlog: <message>` and exits with the code, after the database is closed. */
+export class CliExit extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Ends the command with `postlog: <message>` on stderr and the exit code. It throws rather than
+ * exits so that the command's database is closed first: a process.exit() here left the embedded
+ * PostgreSQL running after every failed command.
+ */
+export function exitWith(message: string, code: number): never {
+  throw new CliExit(message, code);
+}
+
+const Uuid = z.uuid();
+
+/** Whether a value has the shape of an id (a UUID). */
+export const isId = (value: string): boolean => Uuid.safeParse(value).success;
+
+/**
+ * A commander argument parser for an id option or argument: a value that is not a UUID ends the
+ * command with a usage error (exit 2) before the database is opened, instead of PostgreSQL's
+ * "invalid input syntax for type uuid".
+ */
+export function idOf(label: string, what: string): (value: string) => string {
+  return (value) => {
+    if (!isId(value)) exitWith(`${label} must be ${what} (a UUID)`, USAGE);
+    return value;
+  };
+}
+
+export interface Column<T> {
+  header: string;
+  value: (row: T) => unknown;
+}
+
+/** Rows as an aligned text table (one line per row), or `empty` when there are none. */
+export function table<T>(rows: readonly T[], columns: readonly Column<T>[], empty: string): string {
+  if (rows.length === 0) return `${empty}\n`;
+  const cells = rows.map((row) => columns.map((c) => cell(c.value(row))));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(columns.map((c) => c.header.toUpperCase())), ...cells.map(line)].join('\n')}\n`;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '-';
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  return String(value);
+}

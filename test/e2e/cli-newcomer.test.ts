@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { baseEnv, runCli, tempDataDir } from '../helpers/postlog-process.js';
+
+/** What a new user trips over in the CLI (issue 21, item 7), against a real data dir and the real `postlog`. */
+describe('postlog CLI for a newcomer', () => {
+  const dataDir = tempDataDir('postlog-cli-newcomer-');
+  let env: Record<string, string>;
+  let init: { organizationId: string; serverId: string; apiKey: string };
+  /** Runs `postlog <args>`; fails the test when the exit code is not the expected one. */
+  const cli = async (args: string[], code = 0) => {
+    const res = await runCli(args, env);
+    assert.equal(res.code, code, `postlog ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
+    return res;
+  };
+
+  before(async () => {
+    env = await baseEnv(dataDir);
+    const first = await cli(['init', '--json']);
+    init = JSON.parse(first.stdout) as typeof init;
+    assert.deepEqual(Object.keys(init), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken']);
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('refuses an id that is not a UUID with exit code 2 and says what it must be, not a PostgreSQL error', async () => {
+    const cases: [string[], string][] = [
+      [['domain', 'list', '--server', 'not-a-uuid'], '--server must be a server id (a UUID)'],
+      [['credential', 'list', '--server', 'srv_1'], '--server must be a server id (a UUID)'],
+      [['domain', 'add', 'example.net', '--server', '42'], '--server must be a server id (a UUID)'],
+      [['server', 'list', '--org', 'acme'], '--org must be an organization id (a UUID)'],
+      [['credential', 'revoke', 'abc'], 'the credential id must be a credential id (a UUID)'],
+      [['domain', 'rotate-dkim', 'example.com'], 'the domain id must be a domain id (a UUID)'],
+    ];
+    for (const [args, message] of cases) {
+      const res = await cli(args, 2);
+      assert.equal(res.stderr, `postlog: ${message}\n`, args.join(' '));
+      assert.doesNotMatch(res.stderr, /invalid input syntax|uuid:/);
+    }
+  });
+
+  it('init a second time refuses (exit 2), says how to add a server or organization, and --force overrides', async () => {
+    const again = await cli(['init'], 2);
+    assert.match(again.stderr, /Postlog is already initialised/);
+    assert.match(again.stderr, new RegExp(`postlog server create <name> --org ${init.organizationId}`));
+    assert.match(again.stderr, /postlog org create <name>/);
+    assert.match(again.stderr, /--force/);
+    assert.equal(again.stdout, '');
+    const orgs = JSON.parse((await cli(['org', 'list', '--json'])).stdout) as { id: string }[];
+    assert.deepEqual(
+      orgs.map((o) => o.id),
+      [init.organizationId],
+      'no second organization was created',
+    );
+    // the refusal closed the database: the next command does not find a PostgreSQL left running
+    const next = await cli(['org', 'list', '--json']);
+    assert.doesNotMatch(next.stderr, /adopting an embedded PostgreSQL/);
+
+    const forced = JSON.parse((await cli(['init', '--force', '--json', '--organization', 'Second'])).stdout) as {
+      organizationId: string;
+    };
+    assert.notEqual(forced.organizationId, init.organizationId);
+    assert.equal((JSON.parse((await cli(['org', 'list', '--json'])).stdout) as unknown[]).length, 2);
+  });
+
+  it('domain add of a domain the server has says so and how to see its DNS records; show, verify and remove by name', async () => {
+    await cli(['domain', 'add', 'newcomer.test', '--server', init.serverId]);
+    const twice = await cli(['domain', 'add', 'Newcomer.TEST', '--server', init.serverId], 1);
+    assert.match(twice.stderr, /newcomer\.test is already a domain of this server/);
+    assert.match(twice.stderr, new RegExp(`postlog domain show newcomer\\.test --server ${init.serverId}`));
+
+    const shown = await cli(['domain', 'show', 'newcomer.test', '--server', init.serverId]);
+    assert.match(shown.stdout, /^newcomer\.test \([0-9a-f-]{36}\): not verified yet\n/);
+    assert.match(shown.stdout, /TXT {3}_dmarc\.newcomer\.test/);
+    const { id } = JSON.parse(
+      (await cli(['domain', 'show', 'newcomer.test', '--server', init.serverId, '--json'])).stdout,
+    ) as { id: string };
+
+    // no DNS answers in tests (POSTLOG_DNS_SERVERS points nowhere): checked, not verified, exit 1
+    const verify = await cli(['domain', 'verify', 'newcomer.test', '--server', init.serverId, '--json'], 1);
+    const checked = JSON.parse(verify.stdout) as { verified: boolean; checks: { purpose: string; ok: boolean }[] };
+    assert.equal(checked.verified, false);
+    assert.deepEqual(
+      checked.checks.map((c) => [c.purpose, c.ok]),
+      [
+        ['verification', false],
+        ['spf', false],
+        ['dkim', false],
+        ['return-path', false],
+        ['dmarc', false],
+      ],
+    );
+
+    const unknown = await cli(['domain', 'remove', 'other.test', '--server', init.serverId], 1);
+    assert.match(unknown.stderr, /other\.test is not a domain of server .* \(see postlog domain list --server /);
+    const removed = await cli(['domain', 'remove', id, '--server', init.serverId]);
+    assert.equal(removed.stdout, `removed newcomer.test (${id})\n`);
+    assert.deepEqual(JSON.parse((await cli(['domain', 'list', '--server', init.serverId, '--json'])).stdout), []);
+
+    const help = await cli(['domain', 'list', '--help']);
+    assert.match(help.stdout, /--server is required/);
+  });
+
+  it('every command has a one-line description', async () => {
+    const groups = [[], ['org'], ['server'], ['credential'], ['domain'], ['admin-token'], ['projections']];
+    for (const group of groups) {
+      const help = (await cli([...group, '--help'])).stdout;
+      const commands = help.split('Commands:\n')[1];
+      assert.ok(commands, `postlog ${group.join(' ')} --help lists commands`);
+      for (const line of commands.split('\n').filter((l) => /^ {2}\S/.test(l))) {
+        // "  name [options] <arg>   what it does": a command without a description is its usage alone
+        assert.match(line, /^ {2}\S.*\S {2,}\S/, `postlog ${group.join(' ')}: "${line.trim()}" has no description`);
+      }
+    }
+  });
+
+  it('list commands print a table, and JSON only with --json', async () => {
+    const lists: [string[], RegExp][] = [
+      [['org', 'list'], /^ID +NAME +CREATED\n/],
+      [['server', 'list', '--org', init.organizationId], /^ID +NAME +MODE +SUSPENDED +SEND LIMIT\/H\n/],
+      [['credential', 'list', '--server', init.serverId], /^ID +KIND +NAME +IDENTIFIER +REVOKED +LAST USED\n/],
+    ];
+    for (const [args, header] of lists) {
+      const text = (await cli(args)).stdout;
+      assert.match(text, header, args.join(' '));
+      assert.throws(() => JSON.parse(text), SyntaxError, `${args.join(' ')} prints JSON without --json`);
+      assert.ok(Array.isArray(JSON.parse((await cli([...args, '--json'])).stdout)), `${args.join(' ')} --json`);
+    }
+    const servers = (await cli(['server', 'list', '--org', init.organizationId])).stdout;
+    assert.match(servers, new RegExp(`^${init.serverId} +Live server +live +no +-$`, 'm'));
+    await cli(['domain', 'add', 'table.test', '--server', init.serverId, '--verified']);
+    const domains = (await cli(['domain', 'list', '--server', init.serverId])).stdout;
+    assert.match(domains, /^ID +NAME +VERIFIED +DKIM SELECTORS +CREATED\n[0-9a-f-]{36} +table\.test +yes +\S+ +\S+\n$/);
+  });
+});
