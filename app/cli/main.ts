@@ -23,6 +23,7 @@ import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, TenancyStore, type Domain, type TenancyError } from '../../infra/tenancy/index.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
+import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
 import { CliExit, exitWith, idOf, isId, table, USAGE, type Column } from './output.js';
 import { migrate, openDatabase } from '../../infra/postgres/index.js';
 import { version } from '../../infra/version.js';
@@ -463,6 +464,99 @@ adminToken
     }),
   );
 
+program
+  .command('send')
+  .description('send a message as a server, through the same checks and accept path as POST /v2/messages')
+  .requiredOption('--server <id>', 'server id', serverId)
+  .requiredOption('--from <address>', 'sender: an address of a verified domain of the server')
+  .requiredOption('--to <address...>', 'recipients (each gets its own message)')
+  .requiredOption('--subject <text>', 'subject')
+  .option('--text <body>', 'plain text body')
+  .option('--html <body>', 'HTML body')
+  .option('--tag <tag>', 'a tag to find the message by')
+  .option('--json', 'print JSON')
+  .action(
+    async (opts: {
+      server: string;
+      from: string;
+      to: string[];
+      subject: string;
+      text?: string;
+      html?: string;
+      tag?: string;
+      json?: boolean;
+    }) =>
+      withEventStore(async (store, db, config, logger) => {
+        if (opts.text === undefined && opts.html === undefined) exitWith('give --text or --html (or both)', USAGE);
+        const tenancy = new TenancyStore(db.pool, dnsSettings(config));
+        const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
+        const answer = await callApiAsServer({ config, logger, db, store }, found, {
+          method: 'POST',
+          url: '/v2/messages',
+          body: {
+            from: opts.from,
+            to: opts.to,
+            subject: opts.subject,
+            ...(opts.text === undefined ? {} : { text: opts.text }),
+            ...(opts.html === undefined ? {} : { html: opts.html }),
+            ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+          },
+        });
+        const body = apiBody(answer);
+        const sent = body as { batch_id: string; messages: { id: string; to: string; status: string }[] };
+        if (opts.json) return print(sent, true);
+        process.stdout.write(
+          table(
+            sent.messages,
+            [
+              { header: 'message', value: (m) => m.id },
+              { header: 'to', value: (m) => m.to },
+              { header: 'status', value: (m) => m.status },
+            ],
+            'no messages',
+          ),
+        );
+        process.stdout.write(
+          `Accepted. postlog start delivers them (now, if it runs); follow them with: postlog messages list --server ${opts.server}\n`,
+        );
+      }),
+  );
+
+const messages = program.command('messages').description('messages sent and received');
+messages
+  .command('list')
+  .description("a server's messages, newest first (--server is required; a table, JSON with --json)")
+  .requiredOption('--server <id>', 'server id (required)', serverId)
+  .option('--status <status>', 'only messages in this state (queued, delivered, bounced, held, …)')
+  .option('--limit <n>', 'at most this many (1-500)', '50')
+  .option('--json', 'print JSON')
+  .action(async (opts: { server: string; status?: string; limit: string; json?: boolean }) =>
+    withEventStore(async (store, db, config, logger) => {
+      const tenancy = new TenancyStore(db.pool, dnsSettings(config));
+      const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
+      const query = new URLSearchParams({ serverId: opts.server, limit: opts.limit });
+      if (opts.status) query.set('status', opts.status);
+      const answer = await callApiAsServer({ config, logger, db, store }, found, {
+        method: 'GET',
+        url: `/v2/messages?${query}`,
+      });
+      const rows = (apiBody(answer) as { messages: Record<string, string | number | null>[] }).messages;
+      list(
+        rows,
+        opts.json,
+        'no messages (postlog start builds this list from the log: a message shows up a moment after it is sent)',
+        [
+          { header: 'id', value: (m) => m.id },
+          { header: 'accepted', value: (m) => m.acceptedAt },
+          { header: 'from', value: (m) => m.from },
+          { header: 'to', value: (m) => m.to },
+          { header: 'status', value: (m) => m.status },
+          { header: 'subject', value: (m) => m.subject },
+        ],
+      );
+    }),
+  );
+
 /** Why a name cannot be rebuilt or verified. */
 const unknownProjection = (name: string) =>
   outboxProjections({ webhookMaxAgeHours: 24 }).some((p) => p.name === name)
@@ -644,6 +738,13 @@ function print(value: unknown, json: boolean | undefined): void {
 
 function fail(message: string): never {
   exitWith(message, 1);
+}
+
+/** The body of a 2xx answer of the in-process API; any other ends the command with its code and message. */
+function apiBody(answer: ApiAnswer): unknown {
+  if (answer.status >= 200 && answer.status < 300) return answer.body;
+  const e = (answer.body ?? {}) as { code?: string; message?: string };
+  fail(`${e.code ?? answer.status}: ${e.message ?? 'the request failed'}`);
 }
 
 /** A list as a table, or as JSON with --json. */

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { baseEnv, runCli, tempDataDir } from '../helpers/postlog-process.js';
+import {
+  baseEnv,
+  runCli,
+  startPostlogProcess,
+  stopLeftoverPostlogProcesses,
+  tempDataDir,
+} from '../helpers/postlog-process.js';
 
 /** What a new user trips over in the CLI (issue 21, item 7), against a real data dir and the real `postlog`. */
 describe('postlog CLI for a newcomer', () => {
@@ -21,7 +27,10 @@ describe('postlog CLI for a newcomer', () => {
     init = JSON.parse(first.stdout) as typeof init;
     assert.deepEqual(Object.keys(init), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken']);
   });
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  after(async () => {
+    await stopLeftoverPostlogProcesses();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('refuses an id that is not a UUID with exit code 2 and says what it must be, not a PostgreSQL error', async () => {
     const cases: [string[], string][] = [
@@ -131,5 +140,85 @@ describe('postlog CLI for a newcomer', () => {
     await cli(['domain', 'add', 'table.test', '--server', init.serverId, '--verified']);
     const domains = (await cli(['domain', 'list', '--server', init.serverId])).stdout;
     assert.match(domains, /^ID +NAME +VERIFIED +DKIM SELECTORS +CREATED\n[0-9a-f-]{36} +table\.test +yes +\S+ +\S+\n$/);
+  });
+  it('send goes through the accept path of the API, and messages list shows what was sent', async () => {
+    await cli(['domain', 'add', 'send.test', '--server', init.serverId, '--verified']);
+    const unverified = await cli(
+      [
+        'send',
+        '--server',
+        init.serverId,
+        '--from',
+        'a@elsewhere.test',
+        '--to',
+        'x@example.org',
+        '--subject',
+        's',
+        '--text',
+        't',
+      ],
+      1,
+    );
+    assert.equal(
+      unverified.stderr,
+      'postlog: UNAUTHENTICATED_FROM_ADDRESS: elsewhere.test is not a verified domain of this server\n',
+    );
+    const badTo = await cli(
+      ['send', '--server', init.serverId, '--from', 'a@send.test', '--to', 'nobody', '--subject', 's', '--text', 't'],
+      1,
+    );
+    assert.match(badTo.stderr, /^postlog: VALIDATION_FAILED: to\[0\]/);
+
+    const running = await startPostlogProcess(env);
+    try {
+      const sent = await cli([
+        'send',
+        '--server',
+        init.serverId,
+        '--from',
+        'Newcomer <hello@send.test>',
+        '--to',
+        'one@example.org',
+        'two@example.org',
+        '--subject',
+        'First message',
+        '--text',
+        'hello',
+        '--json',
+      ]);
+      const accepted = JSON.parse(sent.stdout) as {
+        batch_id: string;
+        messages: { id: string; to: string; status: string }[];
+      };
+      assert.deepEqual(
+        accepted.messages.map((m) => [m.to, m.status]),
+        [
+          ['one@example.org', 'queued'],
+          ['two@example.org', 'queued'],
+        ],
+      );
+      // the running server's read API sees the messages the CLI accepted
+      const admin = (await cli(['admin-token', 'create', '--json'])).stdout;
+      const token = (JSON.parse(admin) as { token: string }).token;
+      let listed: { id: string; to: string; subject: string }[] = [];
+      for (let i = 0; i < 100 && listed.length < 2; i++) {
+        const res = await fetch(`${running.url}/v2/messages?serverId=${init.serverId}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        listed = ((await res.json()) as { messages: typeof listed }).messages;
+        if (listed.length < 2) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.deepEqual(listed.map((m) => m.id).sort(), accepted.messages.map((m) => m.id).sort());
+      const text = (await cli(['messages', 'list', '--server', init.serverId])).stdout;
+      assert.match(text, /^ID +ACCEPTED +FROM +TO +STATUS +SUBJECT\n/);
+      assert.match(text, /one@example\.org +\S+ +First message$/m);
+      const json = JSON.parse(
+        (await cli(['messages', 'list', '--server', init.serverId, '--json'])).stdout,
+      ) as unknown[];
+      assert.equal(json.length, 2);
+    } finally {
+      running.child.kill('SIGINT');
+      assert.equal(await running.exited, 0);
+    }
   });
 });
