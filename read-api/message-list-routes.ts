@@ -63,7 +63,7 @@ async function readableServers(
 ): Promise<string[] | null | undefined> {
   const scope = await serverScope(deps.tenancy, req, serverId);
   if (!scope.ok) {
-    sendError(reply, scope.status, 'NOT_FOUND', scope.message);
+    sendError(reply, scope.status === 403 ? 'FORBIDDEN' : 'NOT_FOUND', scope.message);
     return undefined;
   }
   return scope.servers;
@@ -114,7 +114,7 @@ export function messageListRoutes(deps: ListDeps) {
         if (servers === undefined) return reply;
         const cursor = req.query.cursor ? decodeCursor(req.query.cursor) : undefined;
         if (req.query.cursor && !cursor)
-          return sendError(reply, 400, 'VALIDATION_FAILED', 'cursor is not valid', [
+          return sendError(reply, 'VALIDATION_FAILED', 'cursor is not valid', [
             { path: 'querystring.cursor', message: 'is not valid' },
           ]);
         const q = req.query;

@@ -37,7 +37,7 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
         if (!view || !(await mayRead(deps, req, view)))
-          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         const { events: _events, contentHash: _hash, ...rest } = view;
         return reply.send(rest);
       },
@@ -55,7 +55,7 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
         if (!view || !(await mayRead(deps, req, view)))
-          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         return reply.send({
           id: view.id,
           stream: messageStreamId(view.id),
@@ -89,12 +89,11 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
       handler: async (req, reply) => {
         const view = await loadMessageView(deps.eventStore, req.params.id);
         if (!view || !(await mayRead(deps, req, view)))
-          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         const raw = await deps.contents.get(view.contentHash);
         if (!raw)
           return sendError(
             reply,
-            410,
             'CONTENT_EXPIRED',
             'the message content was removed after the retention period; its history remains',
           );

@@ -101,11 +101,10 @@ export function authenticate(auth: Authenticator, allowed: Allowed[]) {
     const { apiKey, adminToken } = credentialsOf(req);
     if (apiKey && allowed.includes('server')) {
       const server = await auth.server(apiKey);
-      if (!server) return sendError(reply, 401, 'INVALID_API_KEY', 'the API key is not valid');
+      if (!server) return sendError(reply, 'INVALID_API_KEY', 'the API key is not valid');
       if (server.suspended)
         return sendError(
           reply,
-          403,
           'SERVER_SUSPENDED',
           `the server is suspended${server.suspendedReason ? `: ${server.suspendedReason}` : ''}`,
         );
@@ -114,13 +113,13 @@ export function authenticate(auth: Authenticator, allowed: Allowed[]) {
     }
     if (adminToken && allowed.includes('admin')) {
       const actor = await auth.admin(adminToken);
-      if (!actor) return sendError(reply, 401, 'INVALID_ADMIN_TOKEN', 'the admin token is not valid');
+      if (!actor) return sendError(reply, 'INVALID_ADMIN_TOKEN', 'the admin token is not valid');
       req.postlogActor = actor;
       return;
     }
     const wanted = allowed
       .map((a) => (a === 'server' ? 'an API key (X-Server-API-Key)' : 'an admin token (Authorization: Bearer plt_…)'))
       .join(' or ');
-    return sendError(reply, 401, 'UNAUTHENTICATED', `this endpoint needs ${wanted}`);
+    return sendError(reply, 'UNAUTHENTICATED', `this endpoint needs ${wanted}`);
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { HTTP_ERRORS, type HttpErrorCode } from './error-catalogue.js';
 
 /**
  * The error body of every non-Postal API route: a stable code, a message, and field paths. The one
@@ -17,14 +18,11 @@ export const ApiError = z.object({
 });
 export type ApiErrorBody = z.infer<typeof ApiError>;
 
-export function sendError(
-  reply: FastifyReply,
-  status: number,
-  code: string,
-  message: string,
-  fields?: ApiErrorBody['fields'],
-) {
-  return reply.code(status).send({ code, message, ...(fields ? { fields } : {}) } satisfies ApiErrorBody);
+/** An error answer: its status is the code's, from the catalogue (error-catalogue.ts). */
+export function sendError(reply: FastifyReply, code: HttpErrorCode, message: string, fields?: ApiErrorBody['fields']) {
+  return reply
+    .code(HTTP_ERRORS[code].status)
+    .send({ code, message, ...(fields ? { fields } : {}) } satisfies ApiErrorBody);
 }
 
 /** "to.0.address" style paths, as users see them in their JSON. */
@@ -45,26 +43,21 @@ export function makeErrorHandler(production: boolean) {
       }));
       return sendError(
         reply,
-        400,
         'VALIDATION_FAILED',
         `the request is invalid: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}`,
         fields,
       );
     }
-    if (error.statusCode === 429) return sendError(reply, 429, 'RATE_LIMITED', error.message);
+    if (error.statusCode === 429) return sendError(reply, 'RATE_LIMITED', error.message);
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-      return sendError(reply, 400, 'INVALID_JSON', error.message);
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', error.message);
+      return sendError(reply, 'INVALID_JSON', error.message);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 'PAYLOAD_TOO_LARGE', error.message);
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', error.message);
+      return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', error.message);
     if (error.statusCode && error.statusCode < 500)
-      return sendError(reply, error.statusCode, error.code ?? 'BAD_REQUEST', error.message);
+      // the framework's own client errors (their codes are fastify's): the status as fastify gives it
+      return reply.code(error.statusCode).send({ code: 'BAD_REQUEST', message: error.message } satisfies ApiErrorBody);
     req.log.error({ err: error, url: req.url }, 'unhandled error');
-    return sendError(
-      reply,
-      500,
-      'INTERNAL',
-      production ? 'internal error; the request id is in the logs' : error.message,
-    );
+    return sendError(reply, 'INTERNAL', production ? 'internal error; the request id is in the logs' : error.message);
   };
 }

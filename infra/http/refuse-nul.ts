@@ -29,7 +29,7 @@ export function refuseNul(app: FastifyInstance, applies: (url: string) => boolea
     if (!applies(req.routeOptions.url ?? '')) return;
     const path = nulPath(req.params, 'params') ?? nulPath(req.query, 'querystring') ?? nulPath(req.body, 'body');
     if (path)
-      return sendError(reply, 400, 'VALIDATION_FAILED', `the request is invalid: ${path} contains a NUL character`, [
+      return sendError(reply, 'VALIDATION_FAILED', `the request is invalid: ${path} contains a NUL character`, [
         { path, message: 'contains a NUL character' },
       ]);
   });

@@ -68,7 +68,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(makeErrorHandler(deps.production));
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
+    sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
   );
   const routeMethods = trackRouteMethods(app);
 
@@ -84,7 +84,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     if (allowed?.length)
       return sendError(
         reply.header('allow', allowed.join(', ')),
-        405,
         'METHOD_NOT_ALLOWED',
         `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
       );
@@ -171,15 +170,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   );
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (metricsGuard.kind === 'token' && req.headers.authorization !== `Bearer ${deps.metricsToken}`)
-      return sendError(reply, 401, 'UNAUTHENTICATED', 'metrics need the metrics token');
+      return sendError(reply, 'UNAUTHENTICATED', 'metrics need the metrics token');
     // the configuration refuses this combination; a server built without it must not leak either
-    if (metricsGuard.kind === 'refused') return sendError(reply, 403, 'METRICS_TOKEN_REQUIRED', metricsGuard.says);
+    if (metricsGuard.kind === 'refused') return sendError(reply, 'METRICS_TOKEN_REQUIRED', metricsGuard.says);
     // a reverse proxy on this machine reaches a loopback listener too, on behalf of anyone
     const proxied = PROXY_HEADERS.find((h) => req.headers[h] !== undefined);
     if (metricsGuard.kind === 'loopback' && proxied)
       return sendError(
         reply,
-        403,
         'METRICS_TOKEN_REQUIRED',
         `/metrics was asked through a proxy (${proxied}): set POSTLOG_METRICS_TOKEN to serve it beyond this machine`,
       );

@@ -33,7 +33,6 @@ export interface ManagementDeps {
   resolver: Resolver;
 }
 
-const STATUS: Record<TenancyError['code'], number> = { NOT_FOUND: 404, CONFLICT: 409, FORBIDDEN: 403, INVALID: 400 };
 const Id = z.object({ id: z.uuid() });
 /**
  * The send limit is stored as a PostgreSQL integer: a larger number failed as a database error
@@ -52,7 +51,6 @@ function respond<T>(reply: FastifyReply, result: Result<T, TenancyError>, status
     const e = result.error;
     return sendError(
       reply,
-      STATUS[e.code],
       e.code,
       e.message,
       e.code === 'INVALID' && e.field ? [{ path: e.field, message: e.message }] : undefined,

@@ -86,7 +86,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         const serverId = loaded.ok ? loaded.value.state.serverId : undefined;
         const scope = serverId ? await actionScope(deps, req, serverId) : [];
         if (!loaded.ok || !serverId || !Array.isArray(scope) || !scope.includes(serverId)) {
-          return sendError(reply, 404, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         }
         if (req.params.action === 'retry') {
           // a lease has an owner; an ownerless lease_until is a worker's "not before", which a retry overrides
@@ -97,7 +97,6 @@ export function messageActionRoutes(deps: MessageActionDeps) {
           if (rows.length > 0)
             return sendError(
               reply,
-              409,
               'MESSAGE_BEING_DELIVERED',
               'a worker is delivering this message right now; its outcome comes first',
             );
@@ -115,7 +114,6 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         if (!result.ok)
           return sendError(
             reply,
-            409,
             result.error.code,
             'message' in result.error ? result.error.message : result.error.code,
           );
@@ -161,7 +159,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
       },
       handler: async (req, reply) => {
         const scope = await actionScope(deps, req, req.body.serverId);
-        if (!Array.isArray(scope)) return sendError(reply, 400, 'INVALID_SCOPE', scope.error);
+        if (!Array.isArray(scope)) return sendError(reply, 'INVALID_SCOPE', scope.error);
         const state = req.body.state ?? (req.params.action === 'release' ? 'held' : 'queued');
         const { rows } = await deps.pool.query<{ message_id: string }>(
           `SELECT message_id::text FROM delivery_queue

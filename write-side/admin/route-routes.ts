@@ -65,11 +65,11 @@ export function routeRoutes(deps: RouteDeps) {
       },
       handler: async (req, reply) => {
         const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
-        if (!server.ok) return sendError(reply, 404, 'NOT_FOUND', 'server not found');
+        if (!server.ok) return sendError(reply, 'NOT_FOUND', 'server not found');
         const domain = req.body.address.slice(req.body.address.lastIndexOf('@') + 1).toLowerCase();
         const sending = await deps.tenancy.sendingDomain(server.value.id, domain);
         if (!sending?.verified)
-          return sendError(reply, 400, 'VALIDATION_FAILED', `${domain} is not a verified domain of this server`, [
+          return sendError(reply, 'VALIDATION_FAILED', `${domain} is not a verified domain of this server`, [
             { path: 'address', message: 'domain not verified for this server' },
           ]);
         const route = await deps.routes.create(
@@ -78,7 +78,7 @@ export function routeRoutes(deps: RouteDeps) {
           req.body.endpointUrl,
           req.body.format,
         );
-        if (route === 'taken') return sendError(reply, 409, 'CONFLICT', `${req.body.address} is routed already`);
+        if (route === 'taken') return sendError(reply, 'CONFLICT', `${req.body.address} is routed already`);
         return reply.code(201).send(route);
       },
     });
@@ -96,7 +96,7 @@ export function routeRoutes(deps: RouteDeps) {
       },
       async (req, reply) => {
         const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
-        if (!server.ok) return sendError(reply, 404, 'NOT_FOUND', 'server not found');
+        if (!server.ok) return sendError(reply, 'NOT_FOUND', 'server not found');
         return reply.send({ routes: await deps.routes.list(server.value.id) });
       },
     );
@@ -119,7 +119,7 @@ export function routeRoutes(deps: RouteDeps) {
       },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
-        if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
+        if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
         await deps.routes.remove(route.id);
         return reply.code(204).send();
       },
@@ -139,7 +139,7 @@ export function routeRoutes(deps: RouteDeps) {
       },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
-        if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
+        if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
         return reply.send({ deliveries: await deps.routes.deliveries(route.id, req.query.limit) });
       },
     );
@@ -157,10 +157,10 @@ export function routeRoutes(deps: RouteDeps) {
       },
       async (req, reply) => {
         const route = await visibleRoute(req.postlogActor!, req.params.id);
-        if (!route) return sendError(reply, 404, 'NOT_FOUND', 'route not found');
+        if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
         return (await deps.routes.retryNow(req.params.delivery, [route.id]))
           ? reply.code(202).send({ queued: true })
-          : sendError(reply, 409, 'CONFLICT', 'no such finished delivery on this route');
+          : sendError(reply, 'CONFLICT', 'no such finished delivery on this route');
       },
     );
   };

@@ -40,7 +40,7 @@ async function serverOf(
   serverId: string | undefined,
 ): Promise<string | undefined> {
   if (!req.postlogServer && !serverId) {
-    sendError(reply, 400, 'VALIDATION_FAILED', 'serverId is required with an admin token', [
+    sendError(reply, 'VALIDATION_FAILED', 'serverId is required with an admin token', [
       { path: 'serverId', message: 'is required' },
     ]);
     return undefined;
@@ -49,7 +49,6 @@ async function serverOf(
   if (!scope.ok) {
     sendError(
       reply,
-      req.postlogServer ? 403 : 404,
       req.postlogServer ? 'FORBIDDEN' : 'NOT_FOUND',
       req.postlogServer ? 'an API key acts on its own server only' : scope.message,
     );
@@ -118,9 +117,7 @@ export function suppressionRoutes(deps: SuppressionDeps) {
         if (!serverId) return reply;
         const mailbox = parseMailbox(req.body.address);
         if (!mailbox.ok)
-          return sendError(reply, 400, 'VALIDATION_FAILED', mailbox.error, [
-            { path: 'address', message: mailbox.error },
-          ]);
+          return sendError(reply, 'VALIDATION_FAILED', mailbox.error, [{ path: 'address', message: mailbox.error }]);
         await deps.suppressions.add(
           serverId,
           normalizedAddress(mailbox.value),
@@ -146,7 +143,7 @@ export function suppressionRoutes(deps: SuppressionDeps) {
         const removed = await deps.suppressions.remove(serverId, req.params.address);
         return removed
           ? reply.code(204).send()
-          : sendError(reply, 404, 'NOT_FOUND', `${req.params.address} is not suppressed`);
+          : sendError(reply, 'NOT_FOUND', `${req.params.address} is not suppressed`);
       },
     });
   };

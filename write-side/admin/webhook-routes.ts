@@ -95,7 +95,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     ): Promise<string | undefined> => {
       const scope = await serverScope(deps.tenancy, req, serverId);
       if (!scope.ok) {
-        sendError(reply, 404, 'NOT_FOUND', 'server not found');
+        sendError(reply, 'NOT_FOUND', 'server not found');
         return undefined;
       }
       return serverId;
@@ -108,14 +108,14 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     ): Promise<WebhookEndpoint | undefined> => {
       const endpoint = await deps.webhooks.get(id);
       if (endpoint && (await serverScope(deps.tenancy, req, endpoint.serverId)).ok) return endpoint;
-      sendError(reply, 404, 'NOT_FOUND', 'webhook endpoint not found');
+      sendError(reply, 'NOT_FOUND', 'webhook endpoint not found');
       return undefined;
     };
     const refusePrivate = async (reply: FastifyReply, url: string): Promise<boolean> => {
       if (deps.allowPrivate) return false;
       const address = await resolvesToPrivateAddress(url);
       if (!address) return false;
-      sendError(reply, 400, 'VALIDATION_FAILED', `the endpoint resolves to a private address (${address})`, [
+      sendError(reply, 'VALIDATION_FAILED', `the endpoint resolves to a private address (${address})`, [
         { path: 'url', message: 'must be a public address' },
       ]);
       return true;
@@ -199,7 +199,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         if (!endpoint) return reply;
         if (req.body.url && (await refusePrivate(reply, req.body.url))) return reply;
         const updated = await deps.webhooks.update(endpoint.id, req.body);
-        return updated ? reply.send(updated) : sendError(reply, 404, 'NOT_FOUND', 'webhook endpoint not found');
+        return updated ? reply.send(updated) : sendError(reply, 'NOT_FOUND', 'webhook endpoint not found');
       },
     });
 
@@ -279,9 +279,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
         const delivery = await deps.webhooks.delivery(endpoint.id, req.params.delivery);
-        return delivery
-          ? reply.send(delivery)
-          : sendError(reply, 404, 'NOT_FOUND', 'no such delivery for this endpoint');
+        return delivery ? reply.send(delivery) : sendError(reply, 'NOT_FOUND', 'no such delivery for this endpoint');
       },
     );
 
@@ -301,8 +299,8 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         if (queued === 1) return reply.code(202).send({ queued });
         const exists = await deps.webhooks.delivery(endpoint.id, req.params.delivery);
         return exists
-          ? sendError(reply, 409, 'CONFLICT', 'the delivery is still pending')
-          : sendError(reply, 404, 'NOT_FOUND', 'no such delivery for this endpoint');
+          ? sendError(reply, 'CONFLICT', 'the delivery is still pending')
+          : sendError(reply, 'NOT_FOUND', 'no such delivery for this endpoint');
       },
     );
 
@@ -322,7 +320,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         const endpoint = await endpointOf(req, reply, req.params.id);
         if (!endpoint) return reply;
         if (Date.parse(req.body.from) >= Date.parse(req.body.to))
-          return sendError(reply, 400, 'VALIDATION_FAILED', 'from must be before to', [
+          return sendError(reply, 'VALIDATION_FAILED', 'from must be before to', [
             { path: 'body.from', message: 'must be before to' },
           ]);
         return reply.code(202).send({ queued: await deps.webhooks.redeliver(endpoint.id, req.body) });

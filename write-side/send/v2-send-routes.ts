@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseMailbox, parseRecipient, type Mailbox, type RecipientOptions } from '../../domain/index.js';
 import { authenticate } from '../../infra/http/auth.js';
+import type { HttpErrorCode } from '../../infra/http/error-catalogue.js';
 import { sendError } from '../../infra/http/errors.js';
 import { responses } from '../../infra/http/responses.js';
 import type { IdempotencyKeys } from '../../infra/messages/index.js';
@@ -16,11 +17,10 @@ import { substitute } from './substitute.js';
 import { trackingContext } from './tracking-context.js';
 import { V2SendBody, V2SendResponse } from './v2-schemas.js';
 
-type Fail = { status: number; code: string; message: string; fields?: { path: string; message: string }[] };
+type Fail = { code: HttpErrorCode; message: string; fields?: { path: string; message: string }[] };
 /** All composed copies of one request together. */
 const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
 const invalid = (path: string, message: string): Fail => ({
-  status: 400,
   code: 'VALIDATION_FAILED',
   message: `${path} ${message}`,
   fields: [{ path, message }],
@@ -50,7 +50,7 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         const body = req.body;
         const key = req.headers['idempotency-key'];
         const plan = planRecipients(body, deps.recipients);
-        if ('status' in plan) return sendError(reply, plan.status, plan.code, plan.message, plan.fields);
+        if ('code' in plan) return sendError(reply, plan.code, plan.message, plan.fields);
 
         // ids first: each copy's tracking links and unsubscribe address name its message
         let messageIds: number[];
@@ -62,14 +62,12 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
           if (begun.kind === 'mismatch')
             return sendError(
               reply,
-              409,
               'IDEMPOTENCY_KEY_REUSED',
               'this Idempotency-Key was used with a different request body',
             );
           if (begun.kind === 'in_progress')
             return sendError(
               reply,
-              409,
               'IDEMPOTENCY_IN_PROGRESS',
               'a request with this Idempotency-Key is still being processed; retry shortly',
             );
@@ -83,9 +81,9 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
           messageIds = await deps.ids.take(plan.recipients.length);
         }
         const composed = await compose(deps, server, body, plan, messageIds, req.ip);
-        if ('status' in composed) {
+        if ('code' in composed) {
           if (key !== undefined) await deps.idempotency.release(server.id, key);
-          return sendError(reply, composed.status, composed.code, composed.message, composed.fields);
+          return sendError(reply, composed.code, composed.message, composed.fields);
         }
         const result = await acceptMessages(deps, {
           server,
@@ -105,17 +103,15 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
         if (!result.ok) {
           if (key !== undefined && result.error.code !== 'LOG_REJECTED') await deps.idempotency.release(server.id, key);
           if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS')
-            return sendError(reply, 422, 'UNAUTHENTICATED_FROM_ADDRESS', result.error.message, [
+            return sendError(reply, 'UNAUTHENTICATED_FROM_ADDRESS', result.error.message, [
               { path: 'from', message: result.error.message },
             ]);
-          if (result.error.code === 'NO_RECIPIENTS')
-            return sendError(reply, 400, 'NO_RECIPIENTS', result.error.message);
+          if (result.error.code === 'NO_RECIPIENTS') return sendError(reply, 'NO_RECIPIENTS', result.error.message);
           if (result.error.code === 'INVALID_MESSAGE_BYTES')
-            return sendError(reply, 422, 'INVALID_MESSAGE_BYTES', result.error.message);
+            return sendError(reply, 'INVALID_MESSAGE_BYTES', result.error.message);
           req.log.error({ error: result.error }, 'accepting messages failed');
           return sendError(
             reply,
-            503,
             'NOT_ACCEPTED',
             'the messages could not be stored; nothing was accepted, please retry',
           );
@@ -247,7 +243,6 @@ async function compose(
     });
     if (raw.length > deps.maxMessageBytes) {
       return {
-        status: 413,
         code: 'MESSAGE_TOO_LARGE',
         message: `the message to ${r.mailbox.address} is ${raw.length} bytes; the limit is ${deps.maxMessageBytes}`,
       };
@@ -257,7 +252,6 @@ async function compose(
     // a thousand personal copies of a large message would exhaust memory: the request as a whole is bounded too
     if (total > MAX_REQUEST_BYTES)
       return {
-        status: 413,
         code: 'REQUEST_TOO_LARGE',
         message: `the copies of this request exceed ${MAX_REQUEST_BYTES} bytes: send fewer recipients per request`,
       };
