@@ -33,12 +33,13 @@ import { runRetention } from '../../write-side/retention/retention-job.js';
 function configure(
   overrides: Partial<Record<keyof Config, unknown>> = {},
   fd: 1 | 2 = 1,
-): { config: Config; logger: Logger } {
+): { config: Config; logger: Logger; warnings: string[] } {
   try {
-    const config = loadConfig({ overrides });
+    const warnings: string[] = [];
+    const config = loadConfig({ overrides, warnings });
     const logger = createLogger({ level: config.logLevel, format: config.logFormat, fd });
     logNodeWarnings(logger);
-    return { config, logger };
+    return { config, logger, warnings };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`postlog: ${err.message}\n`);
@@ -77,9 +78,11 @@ program
     'Node processes to run the roles in: a number, or auto for one per CPU (POSTLOG_PROCESSES)',
   )
   .action(async (opts: { roles?: string; processes?: string }) => {
-    const { config, logger: baseLogger } = configure({ roles: opts.roles, processes: opts.processes });
+    const { config, logger: baseLogger, warnings } = configure({ roles: opts.roles, processes: opts.processes });
     const name = process.env.POSTLOG_PROCESS_NAME;
     const logger = isSupervised() && name ? baseLogger.child({ process: name }) : baseLogger;
+    // said once, by the process an operator started (not again by each supervised process)
+    if (!isSupervised()) for (const warning of warnings) logger.warn(warning);
     const plan = planProcesses(config.roles, isSupervised() ? 1 : processCount(config.processes));
     const supervisor = plan.length > 1 ? new Supervisor(config, logger, plan, process.argv[1]!) : undefined;
     // the embedded PostgreSQL may stop within 30 s once the processes are done (see EmbeddedPostgres.stop)

@@ -61,7 +61,8 @@ describe('postlog start on the embedded PostgreSQL', () => {
   });
 
   it('starts healthy, stops cleanly on SIGINT, and finds its data again', async () => {
-    const env = await baseEnv(dataDir);
+    // a misspelt setting and a short host name are said at start-up, not silently ignored
+    const env = await baseEnv(dataDir, { POSTLOG_HTTP_PRT: '5000', POSTLOG_HOSTNAME: 'vm' });
     const t0 = Date.now();
     const first = await startPostlogProcess(env);
     const startupMs = Date.now() - t0;
@@ -71,6 +72,8 @@ describe('postlog start on the embedded PostgreSQL', () => {
     assert.deepEqual([health.status, health.eventLog], ['ok', 'writable']);
     const metrics = await (await fetch(`${first.url}/metrics`)).text();
     assert.match(metrics, /postlog_events_appended_total/);
+    assert.match(first.output(), /POSTLOG_HTTP_PRT is not a Postlog setting and is ignored; did you mean POSTLOG_HTTP_PORT\?/);
+    assert.match(first.output(), /POSTLOG_HOSTNAME \\"vm\\" is not a fully qualified domain name/);
 
     // another process (the CLI, say) joins the running server instead of starting its own
     const appended = await withGuestStore(env, (store) =>
