@@ -72,7 +72,10 @@ describe('postlog start on the embedded PostgreSQL', () => {
     assert.deepEqual([health.status, health.eventLog], ['ok', 'writable']);
     const metrics = await (await fetch(`${first.url}/metrics`)).text();
     assert.match(metrics, /postlog_events_appended_total/);
-    assert.match(first.output(), /POSTLOG_HTTP_PRT is not a Postlog setting and is ignored; did you mean POSTLOG_HTTP_PORT\?/);
+    assert.match(
+      first.output(),
+      /POSTLOG_HTTP_PRT is not a Postlog setting and is ignored; did you mean POSTLOG_HTTP_PORT\?/,
+    );
     assert.match(first.output(), /POSTLOG_HOSTNAME \\"vm\\" is not a fully qualified domain name/);
 
     // another process (the CLI, say) joins the running server instead of starting its own
