@@ -1,10 +1,4 @@
-import {
-  classifyBounce,
-  nextRetry,
-  type DeliveryAttempt,
-  type MessageCommandInput,
-  type RetryPolicy,
-} from '../domain/index.js';
+import { nextRetry, type DeliveryAttempt, type MessageCommandInput, type RetryPolicy } from '../domain/index.js';
 import type { ContentStore } from '../infra/content/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
@@ -15,6 +9,7 @@ import { handleMessageCommand, loadMessages, type LoadedMessage } from '../write
 import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
 import type { Route, RouteHost, Router } from './routing/router.js';
 import { isThrottleReply, type Shaper } from './shaping/shaper.js';
+import { decideOutcome } from './delivery-outcome.js';
 import { prepareForDelivery } from './signing/prepare-message.js';
 import { SmtpSession, type SendOutcome, type TlsPolicy } from './smtp/smtp-session.js';
 
@@ -454,39 +449,20 @@ export class MtaWorker {
       durationMs: Math.round(performance.now() - started),
       at: new Date().toISOString(),
     };
-    if (outcome.ok) {
+    const decided = decideOutcome(outcome, delivery, m, this.d.retryPolicy, new Date());
+    if (decided.outcome === 'delivered') {
       this.d.shaper.succeeded(host.name);
-      onRecorded(this.record(m, 'delivered', { type: 'RecordDelivery', delivery, at: delivery.at }));
+      onRecorded(this.record(m, 'delivered', decided.command));
       return 'delivered';
     }
-    if (outcome.kind === 'connection') {
-      await this.defer(m, delivery, outcome.error);
-      return 'connection-lost';
-    }
-    const { code, text, enhancedCode } = outcome.reply;
-    if (code >= 500) {
-      const verdict = classifyBounce(text, enhancedCode);
-      await this.record(m, 'bounced', {
-        type: 'RecordBounce',
-        kind: 'sync',
-        delivery,
-        ...(verdict.enhancedCode ? { enhancedCode: verdict.enhancedCode } : {}),
-        diagnostic: `${code} ${enhancedCode ? `${enhancedCode} ` : ''}${text}`,
-        classification: verdict.category,
-        suppress: verdict.suppress,
-        at: delivery.at,
-      });
-      if (verdict.suppress)
-        await this.d.suppressions.add(
-          m.serverId,
-          m.rcptTo,
-          `hard bounce: ${code} ${enhancedCode ?? ''} ${text}`.slice(0, 500),
-        );
+    if (decided.outcome === 'bounced') {
+      await this.record(m, 'bounced', decided.command);
+      if (decided.suppress) await this.d.suppressions.add(m.serverId, m.rcptTo, decided.suppress);
       return 'bounced';
     }
-    if (isThrottleReply(code, text)) this.d.shaper.backOff(host.name);
-    await this.defer(m, delivery, `${code} ${enhancedCode ? `${enhancedCode} ` : ''}${text}`);
-    return 'deferred';
+    if (decided.throttled) this.d.shaper.backOff(host.name);
+    await this.record(m, decided.outcome, decided.command);
+    return decided.connectionLost ? 'connection-lost' : decided.outcome;
   }
 
   private async defer(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
