@@ -57,7 +57,8 @@ export function decideOutcome(
   return retryOrGiveUp(said, delivery, message, policy, now, false, isThrottleReply(code, text));
 }
 
-function retryOrGiveUp(
+/** A temporary failure as a deferral, or a failure once the retry policy gives up. */
+export function retryOrGiveUp(
   reason: string,
   delivery: DeliveryAttempt,
   message: { acceptedAt: Date },

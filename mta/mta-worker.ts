@@ -1,4 +1,4 @@
-import { nextRetry, type DeliveryAttempt, type MessageCommandInput, type RetryPolicy } from '../domain/index.js';
+import type { DeliveryAttempt, MessageCommandInput, RetryPolicy } from '../domain/index.js';
 import type { ContentStore } from '../infra/content/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
@@ -9,7 +9,7 @@ import { handleMessageCommand, loadMessages, type LoadedMessage } from '../write
 import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
 import type { Route, RouteHost, Router } from './routing/router.js';
 import { isThrottleReply, type Shaper } from './shaping/shaper.js';
-import { decideOutcome } from './delivery-outcome.js';
+import { decideOutcome, retryOrGiveUp } from './delivery-outcome.js';
 import { prepareForDelivery } from './signing/prepare-message.js';
 import { SmtpSession, type SendOutcome, type TlsPolicy } from './smtp/smtp-session.js';
 
@@ -466,27 +466,8 @@ export class MtaWorker {
   }
 
   private async defer(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
-    const decision = nextRetry(this.d.retryPolicy, {
-      attemptsMade: delivery.attempt,
-      acceptedAt: m.acceptedAt,
-      now: new Date(),
-      replyText: reason,
-    });
-    if ('giveUp' in decision) {
-      await this.record(m, 'failed', {
-        type: 'RecordFailure',
-        reason: `${decision.reason}; last answer: ${reason}`,
-        at: delivery.at,
-      });
-      return;
-    }
-    await this.record(m, 'deferred', {
-      type: 'RecordDeferral',
-      delivery,
-      reason,
-      nextAttemptAt: decision.retryAt.toISOString(),
-      at: delivery.at,
-    });
+    const decided = retryOrGiveUp(reason, delivery, m, this.d.retryPolicy, new Date(), false, false);
+    await this.record(m, decided.outcome, decided.command);
   }
 
   /**
