@@ -34,7 +34,15 @@ export interface RecipientOptions {
 export function parseRecipient(input: string, options: RecipientOptions = {}): Result<Mailbox, string> {
   // a CR, LF, NUL or other control character has no place in an address (and PostgreSQL refuses NUL)
   if (/[\x00-\x1f\x7f]/.test(input)) return err('must not contain line breaks or control characters');
-  const parsed = addressparser(input.trim(), { flatten: true });
+  return recipientOf(input, addressparser(input.trim(), { flatten: true }), options);
+}
+
+/** The one mailbox of `input`, given what addressparser made of it (trimmed). */
+function recipientOf(
+  input: string,
+  parsed: ReturnType<typeof addressparser>,
+  options: RecipientOptions,
+): Result<Mailbox, string> {
   if (parsed.length !== 1 || !parsed[0]?.address) return err(`"${input}" is not an email address`);
   const { address, name } = parsed[0];
   // addressparser drops a source route ("<@a.test,@b.test:c@d.test>" gives c@d.test): what is
@@ -108,6 +116,12 @@ export function singleFromMailbox(headers: { key: string; value: string }[]): Re
   if (from.length !== 1)
     return err(from.length === 0 ? 'the message has no From header' : 'the message has more than one From header');
   const value = from[0]!.value;
-  if (addressparser(value, { flatten: true }).length !== 1) return err('the From header must name exactly one mailbox');
-  return parseRecipient(value);
+  if (/[\x00-\x1f\x7f]/.test(value)) return err('must not contain line breaks or control characters');
+  const trimmed = value.trim();
+  const mailboxes = addressparser(trimmed, { flatten: true });
+  // counted on the value as it is; parsed once when trimming changes nothing (the usual case: this
+  // runs for every submitted message)
+  if ((trimmed === value ? mailboxes : addressparser(value, { flatten: true })).length !== 1)
+    return err('the From header must name exactly one mailbox');
+  return recipientOf(value, mailboxes, {});
 }
