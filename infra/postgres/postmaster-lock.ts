@@ -16,14 +16,8 @@ export interface PostmasterLock {
 }
 
 export function readPostmasterLock(pgDir: string): PostmasterLock | undefined {
-  const file = join(pgDir, 'postmaster.pid');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = readIfExists(join(pgDir, 'postmaster.pid'));
+  if (text === undefined) return undefined;
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   // a server still writing the file (or a truncated one): nothing to go by
@@ -187,15 +181,18 @@ function socketLockFile(socketDirectory: string, port: number): string {
 
 /** The PID on a lock file's first line (PostgreSQL writes the same first line in both). */
 function lockFilePid(file: string): number | undefined {
-  let text: string;
+  const pid = Number(readIfExists(file)?.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** A file's text, or undefined when there is no such file. */
+function readIfExists(file: string): string | undefined {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const pid = Number(text.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
