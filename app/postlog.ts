@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from '../infra/config/index.js';
-import { createEventStore, type EventStore } from '../infra/event-store/index.js';
+import type { EventStore } from '../infra/event-store/index.js';
+import { eventStoreFor } from './adapters.js';
 import { createHttpServer } from '../infra/http/index.js';
 import type { Logger } from '../infra/logging/index.js';
 import { createMetrics, type Metrics } from '../infra/metrics/index.js';
@@ -51,7 +52,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   try {
     await migrate(database.pool, logger);
     // POSTLOG_EVENT_STORE: the log in this Postgres (default) or in KurrentDB/EventStoreDB
-    const eventStore = await createEventStore(config, database, logger, metrics);
+    const eventStore = await eventStoreFor(config, database, logger, metrics);
     stack.push('event log', () => eventStore.close()); // drains the group-commit queue
     const services = buildServices(config, logger, metrics, database, eventStore);
     const enabled = roles.filter((role) => config.roles.includes(role.name));

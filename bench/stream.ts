@@ -17,7 +17,7 @@ import { createKafkaClient } from '../infra/kafka/index.js';
 import { createLogger, type Logger } from '../infra/logging/index.js';
 import { createMetrics } from '../infra/metrics/index.js';
 import { ProjectionRunner, type SinkProjection } from '../projections/runner.js';
-import { sinkProjections } from '../projections/sinks.js';
+import { sinkProjectionsFor } from '../app/adapters.js';
 import { KAFKA_PUBLISHER } from '../projections/kafka/kafka-publisher.js';
 import { measureWebhookDeliveries } from './webhooks.js';
 import { startKafkaBroker } from '../test/helpers/kafka.js';
@@ -73,7 +73,7 @@ async function timeSink(ctx: StreamBenchContext, sink: SinkProjection, label: st
  * log (BENCH_WARM_UP_EVENTS of it, default all) to another topic, not timed.
  */
 async function warmUp(config: Config, ctx: StreamBenchContext, events: number): Promise<void> {
-  const warm = sinkProjections({
+  const warm = sinkProjectionsFor({
     config: { ...config, kafkaTopic: 'postlog.bench-warm-up' },
     logger: ctx.logger,
     metrics: createMetrics(),
@@ -99,7 +99,7 @@ async function measureKafka(ctx: StreamBenchContext) {
     });
     await warmUp(config, ctx, Number(process.env.BENCH_WARM_UP_EVENTS ?? ctx.logEvents));
     const metrics = createMetrics();
-    const sink = sinkProjections({ config, logger: ctx.logger, metrics, eventStore: ctx.store }).find(
+    const sink = sinkProjectionsFor({ config, logger: ctx.logger, metrics, eventStore: ctx.store }).find(
       (p) => p.name === KAFKA_PUBLISHER,
     );
     const cpu = process.cpuUsage();

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { analyticsStore, ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
+import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
 import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
@@ -13,9 +13,9 @@ import {
   rebuildProjections,
   verifyProjection,
 } from '../../projections/maintenance.js';
-import { sinkProjectionNames } from '../../projections/sinks.js';
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
-import { createEventStore, type EventStore } from '../../infra/event-store/index.js';
+import type { EventStore } from '../../infra/event-store/index.js';
+import { eventStoreFor, projectionNamesFor } from '../adapters.js';
 import { dnsSettings, startPostlog } from '../postlog.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
@@ -575,20 +575,10 @@ projectionsCommand
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db, config) => {
       const postgres = [...projections, ...outboxProjections(config)];
-      const names = postgres.map((p) => p.name);
       // lag counts only the events each projection takes; the ClickHouse sink takes what the embedded analytics take
       const filters = Object.fromEntries(postgres.map((p) => [p.name, p.filter]));
       filters['clickhouse-analytics'] = projectionNamed('analytics')?.filter;
-      // with ClickHouse, analytics go there instead of the embedded tables
-      const status = await projectionStatus(
-        db.pool,
-        [
-          ...(analyticsStore(config) === 'clickhouse' ? names.filter((n) => n !== 'analytics') : names),
-          ...sinkProjectionNames(config),
-        ],
-        store,
-        filters,
-      );
+      const status = await projectionStatus(db.pool, projectionNamesFor(config), store, filters);
       if (opts.json) return print(status, true);
       for (const s of status) {
         process.stdout.write(
@@ -788,7 +778,7 @@ async function withEventStore(
   ) => Promise<void>,
 ): Promise<void> {
   await withDatabase({}, async (db, logger, config) => {
-    const store = await createEventStore(config, db, logger);
+    const store = await eventStoreFor(config, db, logger);
     try {
       await work(store, db, config, logger);
     } finally {

@@ -1,4 +1,4 @@
-import { analyticsReportsFor } from '../../read-api/analytics/index.js';
+import { analyticsReportsFor } from '../adapters.js';
 import { graphqlRoutes } from '../../read-api/graphql/graphql-routes.js';
 import type { Role } from './role.js';
 

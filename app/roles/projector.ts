@@ -1,14 +1,11 @@
-import { analyticsStore } from '../../infra/config/index.js';
 import { createJsonPoster } from '../../infra/http/outbound.js';
 import { createPool } from '../../infra/postgres/index.js';
 import { WebhookOutbox } from '../../infra/webhooks/index.js';
-import { analyticsProjection } from '../../projections/analytics/postgres-analytics-projection.js';
 import { projectionLagSeconds } from '../../projections/maintenance.js';
-import { projections as allProjections, outboxProjections } from '../../projections/registry.js';
 import { ProjectionRunner, type Projection } from '../../projections/runner.js';
-import { sinkProjections } from '../../projections/sinks.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
+import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { registerLagGauges, registerQueueDepthGauge } from './gauges.js';
 import type { Role } from './role.js';
 
@@ -17,19 +14,14 @@ export const projectorRole: Role = {
   name: 'projector',
   async setUp(s, stack) {
     const { config, logger, metrics, database, eventStore } = s;
-    // with ClickHouse configured, analytics go there (a sink projection) instead of the embedded tables
-    const postgresProjections =
-      analyticsStore(config) === 'clickhouse'
-        ? allProjections.filter((p) => p !== analyticsProjection)
-        : allProjections;
     // sinks (Kafka, ClickHouse) connect to their systems; a runner's stop closes its sink, and
     // sinks whose runners never started are closed here
-    const sinks = sinkProjections({ config, logger, metrics, eventStore });
+    const sinks = sinkProjectionsFor({ config, logger, metrics, eventStore });
     let started = false;
     stack.push('sinks not started', async () => {
       if (!started) await Promise.all(sinks.map((sink) => sink.close?.().catch(() => undefined)));
     });
-    const projected: Projection[] = [...postgresProjections, ...outboxProjections(config), ...sinks];
+    const projected: Projection[] = [...postgresProjectionsFor(config), ...sinks];
     const runners = projected.map(
       (projection) =>
         new ProjectionRunner(projection, {

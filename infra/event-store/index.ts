@@ -1,7 +1,6 @@
 export * from './port.js';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgres-event-store.js';
 export { compareCheckpoints, decodeCheckpoint } from './postgres/checkpoint.js';
-export { createEventStore } from './create.js';
 export {
   MemoryEventLog,
   MemoryEventStore,
