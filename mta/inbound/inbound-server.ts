@@ -1,6 +1,7 @@
 import PostalMime from 'postal-mime';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { canonicalMessageBytes } from '../../domain/index.js';
+import { smtpReply } from '../../infra/smtp/reply-catalogue.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { parseVerp } from '../signing/prepare-message.js';
@@ -16,8 +17,6 @@ export interface InboundOptions {
   maxReceivedHeaders?: number;
   onMessage?: (outcome: string) => void;
 }
-
-const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
 
 /**
  * The inbound MX for bounces and complaints. It takes mail only for our VERP return paths and
@@ -73,8 +72,8 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
       if (ours(address.address)) return callback();
       // an address a server routes to its HTTP endpoint
       deps.routes.match(address.address).then(
-        (route) => callback(route ? undefined : smtpError(550, '5.1.1 No such recipient here')),
-        () => callback(smtpError(451, '4.3.0 Temporary failure, try again')),
+        (route) => callback(route ? undefined : smtpReply('NO_SUCH_RECIPIENT')),
+        () => callback(smtpReply('TEMPORARY_FAILURE')),
       );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
@@ -82,18 +81,17 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
-        if (stream.sizeExceeded) return callback(smtpError(552, '5.3.4 Message too big'));
+        if (stream.sizeExceeded) return callback(smtpReply('MESSAGE_TOO_BIG'));
         // line ends and NULs decided once, as on submission (lines are not limited: nothing here relays them)
         const canonical = canonicalMessageBytes(Buffer.concat(chunks));
-        if (!canonical.ok) return callback(smtpError(554, `5.6.0 ${canonical.error.message}`));
+        if (!canonical.ok) return callback(smtpReply('INVALID_MESSAGE_BYTES', canonical.error.message));
         const raw = canonical.value;
         // a message the parser would refuse is refused for good here: a 4xx would have the sender retry forever
         const headers = readSubmittedHeaders(raw);
-        if (!headers.ok) return callback(smtpError(552, `5.3.4 ${headers.error}`));
+        if (!headers.ok) return callback(smtpReply('MESSAGE_TOO_BIG', headers.error));
         const head = raw.subarray(0, Math.max(0, raw.indexOf('\r\n\r\n'))).toString('latin1');
         const received = (head.match(/^Received:/gim) ?? []).length;
-        if (received > (o.maxReceivedHeaders ?? 50))
-          return callback(smtpError(554, '5.4.6 Routing loop detected: too many Received headers'));
+        if (received > (o.maxReceivedHeaders ?? 50)) return callback(smtpReply('ROUTING_LOOP'));
         const rcpts = session.envelope.rcptTo.map((r) => r.address);
         const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         // the whole message must parse (postal-mime limits every part's headers and the nesting):
@@ -103,7 +101,7 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
           (err: Error) => {
             log.warn({ rcpt: rcpts, error: err.message }, 'inbound message refused: it cannot be parsed');
             o.onMessage?.('refused');
-            callback(smtpError(554, `5.6.0 The message cannot be parsed: ${err.message}`));
+            callback(smtpReply('INVALID_MESSAGE_BYTES', `The message cannot be parsed: ${err.message}`));
           },
         );
       });
@@ -116,7 +114,7 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
           },
           (err: Error) => {
             log.error({ error: err.message }, 'processing an inbound message failed');
-            callback(smtpError(451, '4.3.0 Temporary failure, try again'));
+            callback(smtpReply('TEMPORARY_FAILURE'));
           },
         );
     },

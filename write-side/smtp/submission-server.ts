@@ -8,10 +8,11 @@ import {
   type Mailbox,
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
+import { isSmtpReply, smtpReply, type SmtpReplyCode } from '../../infra/smtp/reply-catalogue.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { Server } from '../../infra/tenancy/index.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
-import { acceptMessages } from '../send/accept-messages.js';
+import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { SendApiDeps } from '../send/send-deps.js';
@@ -32,8 +33,13 @@ export interface SubmissionOptions {
   onMessage?: (outcome: 'accepted' | 'rejected' | 'failed') => void;
 }
 
-/** SMTP errors carry their reply code; smtp-server sends "<code> <message>". */
-const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
+/** The reply for each way the accept path can refuse: a code missing here does not compile. */
+const ACCEPT_ERROR_REPLIES: Record<AcceptError['code'], SmtpReplyCode> = {
+  UNAUTHENTICATED_FROM_ADDRESS: 'FROM_NOT_ALLOWED',
+  NO_RECIPIENTS: 'NO_RECIPIENTS',
+  INVALID_MESSAGE_BYTES: 'INVALID_MESSAGE_BYTES',
+  LOG_REJECTED: 'NOT_STORED',
+};
 
 /**
  * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN with a server's SMTP
@@ -63,8 +69,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     socketTimeout: 5 * 60_000,
     closeTimeout: 10_000,
     onConnect(session, callback) {
-      if (failures.blocked(session.remoteAddress))
-        return callback(smtpError(421, '4.7.0 Too many failed logins from your address, try again later'));
+      if (failures.blocked(session.remoteAddress)) return callback(smtpReply('AUTH_THROTTLED_ADDRESS'));
       // AUTH is neither offered nor accepted before TLS (Postal advertises it in clear text, #3617)
       if (!o.implicitTls && !o.allowInsecureAuth) session.disabledCommands = ['AUTH'];
       callback();
@@ -79,40 +84,39 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       messagesPerSession.delete(session.id);
     },
     onAuth(auth, session, callback) {
-      if (failures.blocked(session.remoteAddress))
-        return callback(smtpError(421, '4.7.0 Too many failed logins, try again later'));
-      if (!auth.username || !auth.password) return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+      if (failures.blocked(session.remoteAddress)) return callback(smtpReply('AUTH_THROTTLED_ACCOUNT'));
+      if (!auth.username || !auth.password) return callback(smtpReply('AUTH_INVALID'));
       deps.tenancy.authenticateSmtp(auth.username, auth.password).then(
         (server) => {
           if (!server) {
             failures.record(session.remoteAddress);
             log.warn({ ip: session.remoteAddress, username: auth.username }, 'SMTP authentication failed');
-            return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+            return callback(smtpReply('AUTH_INVALID'));
           }
-          if (server.suspended) return callback(smtpError(535, '5.7.1 The server is suspended'));
+          if (server.suspended) return callback(smtpReply('AUTH_SERVER_SUSPENDED'));
           callback(null, { user: server });
         },
         (err: Error) => {
           log.error({ error: err.message }, 'SMTP authentication could not be checked');
-          callback(smtpError(454, '4.7.0 Temporary authentication failure'));
+          callback(smtpReply('AUTH_UNAVAILABLE'));
         },
       );
     },
     onMailFrom(address, session, callback) {
       // submission is for authenticated clients only: never an open relay
-      if (!session.user) return callback(smtpError(530, '5.7.0 Authentication required'));
+      if (!session.user) return callback(smtpReply('AUTH_REQUIRED'));
       const sent = messagesPerSession.get(session.id) ?? 0;
-      if (sent >= o.maxMessagesPerConnection)
-        return callback(smtpError(421, '4.7.0 Too many messages on this connection, reconnect'));
-      if (address.address && !parseMailbox(address.address).ok)
-        return callback(smtpError(553, '5.1.7 Invalid sender address'));
+      if (sent >= o.maxMessagesPerConnection) return callback(smtpReply('TOO_MANY_MESSAGES'));
+      if (address.address && !parseMailbox(address.address).ok) return callback(smtpReply('INVALID_SENDER'));
       callback();
     },
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= o.maxRecipients)
-        return callback(smtpError(452, `4.5.3 Too many recipients (at most ${o.maxRecipients} per message)`));
+        return callback(
+          smtpReply('TOO_MANY_RECIPIENTS', `Too many recipients (at most ${o.maxRecipients} per message)`),
+        );
       const mailbox = parseRecipient(address.address, deps.recipients);
-      if (!mailbox.ok) return callback(smtpError(553, '5.1.3 Invalid recipient address'));
+      if (!mailbox.ok) return callback(smtpReply('INVALID_RECIPIENT'));
       parsedRecipients.set(address, mailbox.value);
       callback();
     },
@@ -122,17 +126,17 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
         if (stream.sizeExceeded)
-          return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
+          return callback(smtpReply('MESSAGE_TOO_BIG', `Message too big (at most ${deps.maxMessageBytes} bytes)`));
         // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
         const data = canonicalMessageBytes(Buffer.concat(chunks), { maxLineBytes: MAX_LINE_BYTES });
         if (!data.ok) {
           o.onMessage?.('rejected');
-          return callback(smtpError(554, `5.6.0 ${data.error.message}`));
+          return callback(smtpReply('INVALID_MESSAGE_BYTES', data.error.message));
         }
         // CRLF for bare line ends can grow a message past the limit it was checked against
         if (data.value.length > deps.maxMessageBytes) {
           o.onMessage?.('rejected');
-          return callback(smtpError(552, `5.3.4 Message too big (at most ${deps.maxMessageBytes} bytes)`));
+          return callback(smtpReply('MESSAGE_TOO_BIG', `Message too big (at most ${deps.maxMessageBytes} bytes)`));
         }
         const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${new Date().toUTCString()}\r\n`;
         const raw = Buffer.concat([Buffer.from(received), data.value]);
@@ -142,9 +146,13 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
             o.onMessage?.('accepted');
             callback(null, reply);
           },
-          (err: Error & { responseCode?: number }) => {
-            o.onMessage?.(err.responseCode && err.responseCode >= 500 ? 'rejected' : 'failed');
-            callback(err.responseCode ? err : smtpError(451, '4.3.0 Temporary failure storing the message, try again'));
+          (err: Error) => {
+            o.onMessage?.(isSmtpReply(err) && err.responseCode >= 500 ? 'rejected' : 'failed');
+            callback(
+              isSmtpReply(err)
+                ? err
+                : smtpReply('TEMPORARY_FAILURE', 'Temporary failure storing the message, try again'),
+            );
           },
         );
       });
@@ -162,9 +170,9 @@ async function accept(
   const server = session.user as unknown as Server;
   // only the header fields matter here (From, Subject, Message-ID)
   const email = readSubmittedHeaders(raw);
-  if (!email.ok) throw smtpError(552, `5.3.4 ${email.error}`);
+  if (!email.ok) throw smtpReply('MESSAGE_TOO_BIG', email.error);
   const fromHeader = singleFromMailbox(email.value.headers);
-  if (!fromHeader.ok) throw smtpError(550, `5.7.1 ${fromHeader.error}`);
+  if (!fromHeader.ok) throw smtpReply('FROM_NOT_ALLOWED', fromHeader.error);
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
@@ -184,15 +192,16 @@ async function accept(
       actor: `smtp:${session.user ? 'credential' : 'anonymous'}`,
     });
     if (!result.ok) {
-      if (result.error.code === 'UNAUTHENTICATED_FROM_ADDRESS') throw smtpError(550, `5.7.1 ${result.error.message}`);
-      if (result.error.code === 'NO_RECIPIENTS') throw smtpError(554, '5.5.1 No valid recipients');
-      if (result.error.code === 'INVALID_MESSAGE_BYTES') throw smtpError(554, `5.6.0 ${result.error.message}`);
-      throw smtpError(451, '4.3.0 The message could not be stored; nothing was accepted, try again');
+      const code = ACCEPT_ERROR_REPLIES[result.error.code];
+      // the catalogue's own text where the error's message is for the log, not the client
+      const detailed = code === 'FROM_NOT_ALLOWED' || code === 'INVALID_MESSAGE_BYTES';
+      if (!detailed) log.warn({ error: result.error.message, code: result.error.code }, 'SMTP message not accepted');
+      throw smtpReply(code, detailed ? result.error.message : undefined);
     }
     return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')}`;
   } catch (err) {
-    if ((err as { responseCode?: number }).responseCode) throw err;
+    if (isSmtpReply(err)) throw err;
     log.error({ error: (err as Error).message }, 'accepting an SMTP message failed');
-    throw smtpError(451, '4.3.0 Temporary failure storing the message, try again');
+    throw smtpReply('TEMPORARY_FAILURE', 'Temporary failure storing the message, try again');
   }
 }
