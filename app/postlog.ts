@@ -1,8 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from '../infra/config/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import { eventStoreFor } from './adapters.js';
 import { createHttpServer } from '../infra/http/index.js';
+import { dashboardAssets } from '../infra/http/dashboard-assets.js';
 import type { Logger } from '../infra/logging/index.js';
 import { createMetrics, type Metrics } from '../infra/metrics/index.js';
 import { migrate, openDatabase, type Database } from '../infra/postgres/index.js';
@@ -27,6 +29,8 @@ export interface RunningPostlog {
   stop(): Promise<void>;
 }
 
+/** The built web dashboard: dist/dashboard beside dist/app (`npm run build` makes it). */
+const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
 /** How a process started by the supervisor (POSTLOG_PROCESSES > 1) takes part in the whole. */
 export interface ProcessGroup {
   /** Metrics of every process, aggregated, for /metrics. */
@@ -80,6 +84,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
       // base64 attachments make a JSON body about 4/3 of the message it carries
       bodyLimitBytes: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024,
       plugins,
+      dashboard: config.roles.includes('api') ? dashboardAssets(DASHBOARD_DIR) : undefined,
     });
     try {
       await http.listen({ host: config.httpHost, port: config.httpPort });

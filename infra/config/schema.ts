@@ -52,6 +52,15 @@ export const ConfigSchema = z.object({
   smtpMaxMessagesPerConnection: z.coerce.number().int().min(1).default(1000),
   /** Failed AUTH attempts per client IP and minute before the IP is refused for a while. */
   smtpAuthFailuresPerMinute: z.coerce.number().int().min(1).default(10),
+  /** A dashboard session unused this many minutes ends. */
+  sessionIdleMinutes: z.coerce.number().int().min(1).default(480),
+  /** A dashboard session ends this many hours after login, used or not. */
+  sessionMaxHours: z.coerce.number().int().min(1).default(168),
+  /** Failed dashboard logins per account and minute, then per client address, before they are refused a while. */
+  loginFailuresPerAccount: z.coerce.number().int().min(1).default(5),
+  loginFailuresPerAddress: z.coerce.number().int().min(1).default(20),
+  /** Invitation and password-reset links stay valid this many hours. */
+  accountLinkHours: z.coerce.number().int().min(1).max(720).default(72),
   /** Seconds between attempts to hand a routed message to its HTTP endpoint; then it fails. */
   routeRetryDelays: z
     .union([z.string(), z.array(z.union([z.string(), z.number()]))])

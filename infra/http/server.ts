@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -12,6 +13,7 @@ import { isLoopbackHost } from '../config/schema.js';
 import { credentialsOf } from './auth.js';
 import { registerCors } from './cors.js';
 import { makeErrorHandler, sendError } from './errors.js';
+import type { DashboardAssets } from './dashboard-assets.js';
 import { frontPage } from './front-page.js';
 import { trackRouteMethods } from './method-not-allowed.js';
 import { openApiTransform } from './openapi-transform.js';
@@ -41,6 +43,8 @@ export interface HttpServerDeps {
   /** Feature routes (send API, admin API, …), each a fastify plugin. */
   plugins: FastifyPluginAsync[];
   bodyLimitBytes: number;
+  /** The built web dashboard, served at / and its page paths (without it, / is a page of links). */
+  dashboard?: DashboardAssets | undefined;
 }
 
 /** How long close() waits for handlers whose client is gone (a stuck one must not block shutdown). */
@@ -68,12 +72,16 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(makeErrorHandler(deps.production));
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
+    deps.dashboard?.isPage(req)
+      ? deps.dashboard.sendPage(reply)
+      : sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
   );
   const routeMethods = trackRouteMethods(app);
 
   await registerSecurityHeaders(app, { servedOverHttps: deps.publicUrl?.startsWith('https://') ?? false });
   await registerCors(app, deps.corsOrigins);
+  // dashboard sessions; the API's own credentials are headers
+  await app.register(cookie);
   // a known path asked with another method: 405, decided before its body is read (an invalid body
   // must not turn it into a 400); after the security headers and CORS, which it answers with
   app.addHook('onRequest', async (req, reply) => {
@@ -140,12 +148,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     else req.log.debug({ url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
-  // a browser opening Postlog's address finds where things are, not a 404 in JSON
-  app.get('/', { schema: { hide: true } }, async (_req, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .send(frontPage(deps.version, app.hasRoute({ method: 'POST', url: '/graphql' }))),
-  );
+  // a browser opening Postlog's address finds the dashboard, or where things are: not a 404 in JSON
+  if (deps.dashboard) await app.register(deps.dashboard.plugin);
+  else
+    app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .send(frontPage(deps.version, app.hasRoute({ method: 'POST', url: '/graphql' }))),
+    );
 
   /** Liveness: 200 when the event log can take an append. */
   app.get('/health', { schema: { hide: true } }, async (_req, reply) => {

@@ -1,0 +1,80 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from './api';
+
+/** Loads data for a page; `reload` runs the loader again (after an action). */
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+): {
+  data: T | undefined;
+  error: ApiError | Error | undefined;
+  reload: () => void;
+} {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<ApiError | Error>();
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setError(undefined);
+    load().then(
+      (d) => live && setData(d),
+      (e: Error) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  return { data, error, reload: () => setTick((t) => t + 1) };
+}
+
+export function ErrorNote({ error }: { error: Error | undefined }) {
+  if (!error) return null;
+  const code = error instanceof ApiError ? error.code : 'ERROR';
+  return (
+    <p class="error" role="alert">
+      <code>{code}</code> {error.message}
+    </p>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p aria-busy="true">Loading {what}…</p>;
+}
+
+export function Page({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
+  useEffect(() => {
+    document.title = `${title} · Postlog`;
+  }, [title]);
+  return (
+    <section>
+      <header class="page-head">
+        <h1>{title}</h1>
+        {actions ? <div class="actions">{actions}</div> : null}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+export function Time({ at }: { at: string | null | undefined }) {
+  if (!at) return <span>—</span>;
+  const d = new Date(at);
+  return (
+    <time dateTime={at} title={d.toISOString()}>
+      {d.toLocaleString()}
+    </time>
+  );
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span class={`badge status-${status.toLowerCase()}`}>{status}</span>;
+}

@@ -1,0 +1,93 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { LocationProvider, Route, Router } from 'preact-iso';
+import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
+import { ErrorNote, Loading } from './components';
+import { Home } from './pages/home';
+import { Login } from './pages/login';
+import { Message } from './pages/message';
+import { Messages } from './pages/messages';
+import { ServerOverview } from './pages/server';
+import { type Session, SessionContext } from './session';
+import './styles.css';
+
+function NotFound() {
+  return (
+    <p>
+      No such page. <a href="/">Back to the organizations</a>
+    </p>
+  );
+}
+
+function App() {
+  const [session, setSession] = useState<Session | null>();
+  const [error, setError] = useState<Error>();
+
+  async function refresh() {
+    try {
+      const s = await get<Session>('/v2/session');
+      useCsrfToken(s.csrfToken);
+      setSession(s);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) setSession(null);
+      else setError(err as Error);
+    }
+  }
+
+  useEffect(() => {
+    whenUnauthenticated(() => setSession(null));
+    void refresh();
+  }, []);
+
+  if (error) return <ErrorNote error={error} />;
+  if (session === undefined) return <Loading what="Postlog" />;
+  if (session === null)
+    return (
+      <Login
+        onLogin={(s) => {
+          useCsrfToken(s.csrfToken);
+          setSession(s);
+          if (location.pathname === '/login') history.replaceState(null, '', '/');
+        }}
+      />
+    );
+
+  async function logout() {
+    await api('DELETE', '/v2/session').catch(() => undefined);
+    useCsrfToken(undefined);
+    setSession(null);
+  }
+
+  return (
+    <SessionContext.Provider value={{ session, refresh }}>
+      <LocationProvider>
+        <header class="top">
+          <a href="/" class="brand">
+            Postlog
+          </a>
+          <nav aria-label="Main">
+            <a href="/">Organizations</a>
+            <a href="/docs">API docs</a>
+            <a href="/graphql">GraphQL</a>
+          </nav>
+          <span class="who">{session.user.email}</span>
+          <button type="button" onClick={logout}>
+            Sign out
+          </button>
+        </header>
+        <main>
+          <Router>
+            <Route path="/" component={Home} />
+            <Route path="/login" component={Home} />
+            <Route path="/servers/:id" component={ServerOverview} />
+            <Route path="/servers/:id/messages" component={Messages} />
+            <Route path="/messages/:id" component={Message} />
+            <Route default component={NotFound} />
+          </Router>
+        </main>
+      </LocationProvider>
+    </SessionContext.Provider>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,73 @@
+import { useState } from 'preact/hooks';
+import { ApiError, post } from '../api';
+import { ErrorNote } from '../components';
+import type { Session } from '../session';
+
+/** Email and password, then a TOTP code when the account has a second factor. */
+export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [needTotp, setNeedTotp] = useState(false);
+  const [error, setError] = useState<Error>();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const session = await post<Session>('/v2/session', { email, password, ...(needTotp ? { totpCode: totp } : {}) });
+      onLogin(session);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'TOTP_REQUIRED') setNeedTotp(true);
+      else setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main class="login">
+      <form onSubmit={submit} aria-labelledby="login-title">
+        <h1 id="login-title">Sign in to Postlog</h1>
+        <label for="email">Email</label>
+        <input
+          id="email"
+          type="email"
+          autocomplete="username"
+          required
+          value={email}
+          onInput={(e) => setEmail(e.currentTarget.value)}
+        />
+        <label for="password">Password</label>
+        <input
+          id="password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
+        {needTotp ? (
+          <>
+            <label for="totp">Authentication code</label>
+            <input
+              id="totp"
+              inputMode="numeric"
+              autocomplete="one-time-code"
+              pattern="[0-9]{6}"
+              required
+              value={totp}
+              onInput={(e) => setTotp(e.currentTarget.value)}
+            />
+          </>
+        ) : null}
+        <ErrorNote error={error} />
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,130 @@
+import { useState } from 'preact/hooks';
+import { get, post } from '../api';
+import { ErrorNote, Loading, Page, StatusBadge, Time, useLoad } from '../components';
+import { may, useSession } from '../session';
+import type { HistoryEvent, MessageView, Server } from '../types';
+
+const ACTIONS: { action: 'retry' | 'hold' | 'release' | 'cancel'; when: string[] }[] = [
+  { action: 'release', when: ['held'] },
+  { action: 'hold', when: ['queued', 'deferred'] },
+  { action: 'retry', when: ['deferred', 'failed', 'bounced'] },
+  { action: 'cancel', when: ['held', 'queued', 'deferred'] },
+];
+
+/** One message: its status, every delivery attempt, and the timeline of every event in its stream. */
+export function Message({ id }: { id: string }) {
+  const session = useSession();
+  const [actionError, setActionError] = useState<Error>();
+  const { data, error, reload } = useLoad(async () => {
+    const [message, history] = await Promise.all([
+      get<MessageView>(`/v2/messages/${id}`),
+      get<{ events: HistoryEvent[] }>(`/v2/messages/${id}/history`),
+    ]);
+    const server = await get<Server>(`/v2/servers/${message.serverId}`);
+    return { message, history: history.events, server };
+  }, [id]);
+  if (error) return <ErrorNote error={error} />;
+  if (!data) return <Loading what="the message" />;
+  const { message: m, history, server } = data;
+  const canAct = may(session, server.organizationId, 'member');
+
+  async function act(action: string) {
+    setActionError(undefined);
+    try {
+      await post(`/v2/messages/${id}/${action}`);
+      reload();
+    } catch (err) {
+      setActionError(err as Error);
+    }
+  }
+
+  return (
+    <Page
+      title={m.subject || '(no subject)'}
+      actions={
+        canAct
+          ? ACTIONS.filter((a) => a.when.includes(m.status)).map((a) => (
+              <button key={a.action} type="button" onClick={() => act(a.action)}>
+                {a.action[0]!.toUpperCase() + a.action.slice(1)}
+              </button>
+            ))
+          : null
+      }
+    >
+      <ErrorNote error={actionError} />
+      <dl class="facts">
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge status={m.status} /> {m.heldReason ? <small>({m.heldReason})</small> : null}
+        </dd>
+        <dt>From</dt>
+        <dd>{m.from}</dd>
+        <dt>To</dt>
+        <dd>{m.to}</dd>
+        <dt>Server</dt>
+        <dd>
+          <a href={`/servers/${server.id}`}>{server.name}</a>
+        </dd>
+        <dt>Message-ID</dt>
+        <dd>
+          <code>{m.rfcMessageId}</code>
+        </dd>
+        <dt>Size</dt>
+        <dd>{m.size} bytes</dd>
+        <dt>Raw</dt>
+        <dd>
+          <a href={`/v2/messages/${id}/raw`} download={`message-${id}.eml`}>
+            Download .eml
+          </a>
+        </dd>
+      </dl>
+
+      <h2>Delivery attempts</h2>
+      {m.deliveries.length === 0 ? <p>No attempt yet.</p> : null}
+      {m.deliveries.length > 0 ? (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">outcome</th>
+              <th scope="col">MX</th>
+              <th scope="col">IP</th>
+              <th scope="col">TLS</th>
+              <th scope="col">reply</th>
+              <th scope="col">ms</th>
+            </tr>
+          </thead>
+          <tbody>
+            {m.deliveries.map((d) => (
+              <tr key={d.attempt}>
+                <td>{d.attempt}</td>
+                <td>{d.outcome}</td>
+                <td>{d.mxHost ?? '—'}</td>
+                <td>{d.remoteIp ?? '—'}</td>
+                <td>{d.tls ? d.tls.protocol : 'none'}</td>
+                <td>
+                  <code>{[d.smtpCode, d.enhancedCode, d.smtpText].filter(Boolean).join(' ') || d.detail}</code>
+                </td>
+                <td>{d.durationMs}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+
+      <h2>Timeline</h2>
+      <ol class="timeline" aria-label="Events in the log">
+        {history.map((e) => (
+          <li key={e.eventId} data-event={e.type}>
+            <details>
+              <summary>
+                <strong>{e.type}</strong> <Time at={e.recordedAt} /> <small>revision {e.revision}</small>
+              </summary>
+              <pre>{JSON.stringify({ data: e.data, metadata: e.metadata }, null, 2)}</pre>
+            </details>
+          </li>
+        ))}
+      </ol>
+    </Page>
+  );
+}

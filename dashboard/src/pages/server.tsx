@@ -1,0 +1,85 @@
+import { get, query } from '../api';
+import { ErrorNote, Loading, Page, useLoad } from '../components';
+import type { QueueDestination, Server } from '../types';
+
+const COUNTS = [
+  'accepted',
+  'delivered',
+  'deferred',
+  'bounced',
+  'held',
+  'opened_unique',
+  'clicked_unique',
+  'complained',
+];
+
+/** A server at a glance: totals over the chosen period, the queue per destination, where to go next. */
+export function ServerOverview({ id, days = '7' }: { id: string; days?: string }) {
+  const since = new Date(Date.now() - Number(days) * 86_400_000).toISOString().slice(0, 10);
+  const { data, error } = useLoad(
+    () =>
+      Promise.all([
+        get<Server>(`/v2/servers/${id}`),
+        get<{ totals: Record<string, number> }>(`/v2/stats${query({ serverId: id, since })}`),
+        get<{ destinations: QueueDestination[] }>(`/v2/queue${query({ serverId: id })}`),
+      ]),
+    [id, since],
+  );
+  if (error) return <ErrorNote error={error} />;
+  if (!data) return <Loading what="the server" />;
+  const [server, stats, queue] = data;
+  const sent = stats.totals.accepted ?? 0;
+  const rate = (n: number | undefined) => (sent ? `${(((n ?? 0) / sent) * 100).toFixed(2)} %` : '—');
+  return (
+    <Page title={server.name}>
+      <nav aria-label="Server" class="tabs">
+        <a href={`/servers/${id}/messages`}>Messages</a>
+        <a href={`/servers/${id}/messages?status=held`}>Held</a>
+      </nav>
+      <h2>Last {days} days</h2>
+      <dl class="stats">
+        {COUNTS.map((k) => (
+          <div key={k}>
+            <dt>{k.replace('_unique', '').replace('_', ' ')}</dt>
+            <dd data-count={k}>{stats.totals[k] ?? 0}</dd>
+          </div>
+        ))}
+        <div>
+          <dt>bounce rate</dt>
+          <dd>{rate(stats.totals.bounced)}</dd>
+        </div>
+        <div>
+          <dt>complaint rate</dt>
+          <dd>{rate(stats.totals.complained)}</dd>
+        </div>
+      </dl>
+      <h2>Queue by destination</h2>
+      {queue.destinations.length === 0 ? (
+        <p>Nothing waiting.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">domain</th>
+              <th scope="col">queued</th>
+              <th scope="col">retrying</th>
+              <th scope="col">held</th>
+              <th scope="col">sending</th>
+            </tr>
+          </thead>
+          <tbody>
+            {queue.destinations.map((d) => (
+              <tr key={d.domain}>
+                <td>{d.domain}</td>
+                <td>{d.queued}</td>
+                <td>{d.retrying}</td>
+                <td>{d.held}</td>
+                <td>{d.sending}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}

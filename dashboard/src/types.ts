@@ -1,0 +1,66 @@
+/** The shapes of the /v2 answers the dashboard reads (the API's OpenAPI document is the reference). */
+export interface Organization {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+export interface Server {
+  id: string;
+  organizationId: string;
+  name: string;
+  mode: 'live' | 'development';
+  suspended: boolean;
+}
+export interface MessageRow {
+  id: string;
+  serverId: string;
+  from: string;
+  to: string;
+  subject: string;
+  tag: string | null;
+  status: string;
+  heldReason: string | null;
+  attempts: number;
+  lastReply: string | null;
+  acceptedAt: string;
+  lastEventAt: string;
+}
+export interface Delivery {
+  attempt: number;
+  outcome: 'delivered' | 'deferred' | 'bounced';
+  at?: string;
+  mxHost: string | null;
+  remoteIp: string | null;
+  localIp: string | null;
+  tls: { protocol: string; cipher: string } | null;
+  smtpCode: number | null;
+  enhancedCode: string | null;
+  smtpText: string | null;
+  durationMs: number;
+  detail: string;
+}
+export interface MessageView extends MessageRow {
+  rfcMessageId: string;
+  size: number;
+  timestamps: Record<string, string>;
+  deliveries: Delivery[];
+  opens: { at: string; ip: string | null; userAgent: string | null; machine: boolean }[];
+  clicks: { at: string; url: string; ip: string | null; machine: boolean }[];
+}
+export interface HistoryEvent {
+  eventId: string;
+  revision: number;
+  position: number;
+  recordedAt: string;
+  type: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+}
+export interface QueueDestination {
+  domain: string;
+  queued: number;
+  retrying: number;
+  held: number;
+  sending: number;
+  oldest_due: string | null;
+}

@@ -1,0 +1,6 @@
+export * from './passwords.js';
+export * from './schema.js';
+export * from './sessions.js';
+export * from './totp.js';
+export * from './user-tokens.js';
+export * from './users.js';
