@@ -11,9 +11,11 @@ COPY mta ./mta
 COPY projections ./projections
 COPY read-api ./read-api
 COPY write-side ./write-side
+COPY dashboard ./dashboard
 COPY bench ./bench
 COPY test ./test
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
+# the server and the dashboard (Vite, a dev dependency: only its built files go into the image)
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-slim
 ENV NODE_ENV=production \
