@@ -1,10 +1,14 @@
 /**
  * The content store (raw MIME by SHA-256) and what content retention keeps about it: the bodies to
  * look at again (release candidates) and how far the orphan sweep has come.
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
- * The function postlog_put_contents has one current definition (CREATE OR REPLACE), which every
- * migration that created it runs: it is the same function at any version since migration 2.
+ *
+ * postlog_put_contents has one current definition (CREATE OR REPLACE), which migrations 2 and 16
+ * both run: it uses nothing newer than migration 2's table. A change to it comes with a migration
+ * that runs it; should the new text not work on a database at version 1, migrations 2 and 16 keep
+ * today's text as a historical export.
  */
 import type { ConcurrentIndex } from '../postgres/migration.js';
 

@@ -2,10 +2,14 @@
  * The delivery queue's table and its lease function. The queue is a projection of the log
  * (projections/delivery-queue/) that MTA workers lease rows from; every statement on it is in this
  * folder.
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
- * The lease function has one current definition (CREATE OR REPLACE), which both migrations that
- * created it run: it uses nothing newer than the table of migration 3.
+ *
+ * The lease function has one current definition (CREATE OR REPLACE), which migrations 13 and 14
+ * both run: it uses nothing newer than migration 3's table. A change to it comes with a migration
+ * that runs it; should the new text not work on a database at version 12, migrations 13 and 14
+ * keep today's text as a historical export.
  */
 import type { ConcurrentIndex } from '../postgres/migration.js';
 

@@ -1,5 +1,6 @@
 /**
  * Send bookkeeping: message ids, idempotency keys, hourly send counts and the suppression list.
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */

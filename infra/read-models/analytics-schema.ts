@@ -1,6 +1,7 @@
 /**
  * The embedded analytics store (projections/analytics/postgres-analytics-projection.ts writes it;
  * read-api/analytics/postgres-reports.ts reads it). ClickHouse's tables are in infra/clickhouse/.
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */

@@ -1,7 +1,8 @@
 /**
  * Where each projection stands in the log (projections/runner.ts and projections/maintenance.ts).
  * Owned here rather than next to the runner: the migration list is in infra/, which may not import
- * projections/.
+ * projections/ (the same holds for the other read models in this folder).
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */

@@ -1,6 +1,7 @@
 /**
  * The message read models (projections/read-models/message-read-models.ts writes them; the message
  * list API and retention read them).
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */

@@ -1,5 +1,6 @@
 /**
  * Inbound routes to HTTP endpoints and the messages handed to them (route-store.ts).
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */

@@ -1,6 +1,7 @@
 /**
  * The tenancy tables: organizations, their servers (with sending and tracking settings), domains
  * and their DKIM keys, credentials, admin tokens, and the audit log of configuration changes.
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */

@@ -1,6 +1,7 @@
 /**
  * Webhooks: endpoints, the outbox with its delivery log, what the webhook projection keeps about
  * each message, and Postlog's signing keys.
+ *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */
