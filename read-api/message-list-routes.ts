@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
+import { destinationsOf } from '../infra/delivery-queue/index.js';
 import { authenticate } from '../infra/http/auth.js';
 import { sendError } from '../infra/http/errors.js';
 import { IsoDate, IsoTimestamp } from '../infra/http/query-times.js';
@@ -215,17 +216,7 @@ export function messageListRoutes(deps: ListDeps) {
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
-        const { rows } = await deps.pool.query(
-          `SELECT recipient_domain AS domain,
-                  count(*) FILTER (WHERE due_at IS NOT NULL AND attempts = 0)::int AS queued,
-                  count(*) FILTER (WHERE due_at IS NOT NULL AND attempts > 0)::int AS retrying,
-                  count(*) FILTER (WHERE due_at IS NULL)::int AS held,
-                  count(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_until > now())::int AS sending,
-                  min(due_at) AS oldest_due
-             FROM delivery_queue WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
-            GROUP BY recipient_domain ORDER BY count(*) DESC LIMIT 500`,
-          [servers],
-        );
+        const rows = await destinationsOf(deps.pool, servers);
         return reply.send({
           destinations: rows.map((r) => ({ ...r, oldest_due: r.oldest_due ? r.oldest_due.toISOString() : null })),
         });

@@ -2,7 +2,7 @@ import { Gauge } from 'prom-client';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
 import type { Database } from '../../infra/postgres/index.js';
-import { depthByDestination } from '../../mta/queue/delivery-queue.js';
+import { depthByDestination } from '../../infra/delivery-queue/index.js';
 import { projectionStatus } from '../../projections/maintenance.js';
 import type { Projection } from '../../projections/runner.js';
 

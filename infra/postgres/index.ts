@@ -3,5 +3,6 @@ export { createPool } from './pool.js';
 export { copyRowsBinary, parseBinaryCopy } from './binary-copy.js';
 export { inTransaction } from './transaction.js';
 export { migrate, type MigrateOptions, type MigrationReport } from './migrate.js';
-export { migrations, type Migration } from './migrations-list.js';
+export { migrations } from './migrations-list.js';
+export type { ConcurrentIndex, Migration } from './migration.js';
 export { openDatabase, type Database } from './database.js';

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Logger } from '../logging/index.js';
 import { quoteIdent } from './identifiers.js';
-import { migrations as defaultMigrations, type ConcurrentIndex, type Migration } from './migrations-list.js';
+import type { ConcurrentIndex, Migration } from './migration.js';
+import { migrations as defaultMigrations } from './migrations-list.js';
 
 /** Any fixed number: every Postlog process takes this advisory lock while migrating. */
 const MIGRATION_LOCK_ID = 7_303_417_001;

@@ -1,5 +1,12 @@
 import type pg from 'pg';
 import { messageEventCodec } from '../../domain/index.js';
+import {
+  changeQueueRows,
+  DELIVERY_QUEUE,
+  emptyQueue,
+  insertQueueRows,
+  removeQueueRows,
+} from '../../infra/delivery-queue/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
 import type { PostgresProjection, TableNames } from '../runner.js';
 
@@ -28,18 +35,18 @@ interface Change {
  * The delivery queue as a projection of the log: a row per message that may still be delivered,
  * with its due time (NULL while held). Final outcomes remove the row; a deferral moves due_at and
  * frees the lease. A batch is folded in memory to its net effect per message, then written with
- * three statements, whatever its size.
+ * three statements, whatever its size (infra/delivery-queue/projection-writes.ts).
  */
 export const deliveryQueueProjection: PostgresProjection = {
   name: 'delivery-queue',
   version: 1,
   filter: { streamPrefixes: ['message-'] },
-  tables: ['delivery_queue'],
+  tables: [DELIVERY_QUEUE],
   // leases belong to the MTA workers, not to the log
-  volatileColumns: { delivery_queue: ['lease_owner', 'lease_until'] },
-  keys: { delivery_queue: 'message_id' },
+  volatileColumns: { [DELIVERY_QUEUE]: ['lease_owner', 'lease_until'] },
+  keys: { [DELIVERY_QUEUE]: 'message_id' },
   async reset(client, t) {
-    await client.query(`DELETE FROM ${t('delivery_queue')}`);
+    await emptyQueue(client, t(DELIVERY_QUEUE));
   },
   async apply(client, events, t) {
     const changes = new Map<number, Change>();
@@ -98,51 +105,42 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
 }
 
 async function write(client: pg.PoolClient, changes: Map<number, Change>, t: TableNames): Promise<void> {
-  const table = t('delivery_queue');
+  const table = t(DELIVERY_QUEUE);
   const removed = [...changes].filter(([, c]) => c.remove).map(([id]) => id);
   const inserts = [...changes].filter(([, c]) => !c.remove && c.insert);
   const updates = [...changes].filter(
     ([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease || c.clearDelay),
   );
-  if (removed.length > 0) await client.query(`DELETE FROM ${table} WHERE message_id = ANY($1::bigint[])`, [removed]);
-  if (inserts.length > 0) {
-    const col = <T>(f: (id: number, c: Change & { insert: NewRow }) => T) =>
-      inserts.map(([id, c]) => f(id, c as Change & { insert: NewRow }));
-    await client.query(
-      `INSERT INTO ${table} (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts)
-       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
-       ON CONFLICT (message_id) DO NOTHING`,
-      [
-        col((id) => id),
-        col((_, c) => c.insert.serverId),
-        col((_, c) => c.insert.from),
-        col((_, c) => c.insert.to),
-        col((_, c) => c.insert.to.slice(c.insert.to.lastIndexOf('@') + 1).toLowerCase()),
-        col((_, c) => c.insert.contentHash),
-        col((_, c) => c.insert.token),
-        col((_, c) => c.insert.acceptedAt),
-        col((_, c) => c.dueAt ?? null),
-        col((_, c) => c.addAttempts),
-      ],
-    );
-  }
-  if (updates.length > 0) {
-    await client.query(
-      `UPDATE ${table} q SET
-         due_at = CASE WHEN u.set_due THEN u.due_at ELSE q.due_at END,
-         attempts = q.attempts + u.add_attempts,
-         lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_owner END,
-         lease_until = CASE WHEN u.clear_lease OR (u.clear_delay AND q.lease_owner IS NULL) THEN NULL ELSE q.lease_until END
-       FROM unnest($1::bigint[], $2::boolean[], $3::timestamptz[], $4::int[], $5::boolean[], $6::boolean[]) AS u(id, set_due, due_at, add_attempts, clear_lease, clear_delay)
-       WHERE q.message_id = u.id`,
-      [
-        updates.map(([id]) => id),
-        updates.map(([, c]) => c.dueAt !== undefined),
-        updates.map(([, c]) => c.dueAt ?? null),
-        updates.map(([, c]) => c.addAttempts),
-        updates.map(([, c]) => c.clearLease),
-        updates.map(([, c]) => c.clearDelay),
-      ],
-    );
-  }
+  await removeQueueRows(client, table, removed);
+  await insertQueueRows(
+    client,
+    table,
+    inserts.map(([id, c]) => {
+      const row = c.insert!;
+      return {
+        messageId: id,
+        serverId: row.serverId,
+        mailFrom: row.from,
+        rcptTo: row.to,
+        recipientDomain: row.to.slice(row.to.lastIndexOf('@') + 1).toLowerCase(),
+        contentHash: row.contentHash,
+        token: row.token,
+        acceptedAt: row.acceptedAt,
+        dueAt: c.dueAt ?? null,
+        attempts: c.addAttempts,
+      };
+    }),
+  );
+  await changeQueueRows(
+    client,
+    table,
+    updates.map(([id, c]) => ({
+      messageId: id,
+      setDue: c.dueAt !== undefined,
+      dueAt: c.dueAt ?? null,
+      addAttempts: c.addAttempts,
+      clearLease: c.clearLease,
+      clearDelay: c.clearDelay,
+    })),
+  );
 }

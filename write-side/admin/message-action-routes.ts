@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { MessageCommandInput } from '../../domain/index.js';
+import { isBeingDelivered, messagesForBulkAction } from '../../infra/delivery-queue/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
@@ -90,11 +91,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         }
         if (req.params.action === 'retry') {
           // a lease has an owner; an ownerless lease_until is a worker's "not before", which a retry overrides
-          const { rows } = await deps.pool.query(
-            'SELECT 1 FROM delivery_queue WHERE message_id = $1 AND lease_owner IS NOT NULL AND lease_until > now()',
-            [req.params.id],
-          );
-          if (rows.length > 0)
+          if (await isBeingDelivered(deps.pool, req.params.id))
             return sendError(
               reply,
               'MESSAGE_BEING_DELIVERED',
@@ -161,21 +158,16 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         const scope = await actionScope(deps, req, req.body.serverId);
         if (!Array.isArray(scope)) return sendError(reply, 'INVALID_SCOPE', scope.error);
         const state = req.body.state ?? (req.params.action === 'release' ? 'held' : 'queued');
-        const { rows } = await deps.pool.query<{ message_id: string }>(
-          `SELECT message_id::text FROM delivery_queue
-            WHERE server_id = ANY($1::uuid[])
-              AND (CASE WHEN $2 = 'held' THEN due_at IS NULL ELSE due_at IS NOT NULL END)
-              AND ($3::text IS NULL OR recipient_domain = lower($3))
-              AND ($4::bigint[] IS NULL OR message_id = ANY($4::bigint[]))
-              -- a message a worker is sending right now is left to it (an ownerless lease_until is
-              -- only a delay, which the action overrides)
-              AND (lease_owner IS NULL OR lease_until < now())
-            ORDER BY message_id LIMIT $5`,
-          [scope, state, req.body.recipientDomain ?? null, req.body.ids ?? null, req.body.limit],
-        );
+        const ids = await messagesForBulkAction(deps.pool, {
+          servers: scope,
+          state,
+          recipientDomain: req.body.recipientDomain ?? null,
+          ids: req.body.ids ?? null,
+          limit: req.body.limit,
+        });
         const failed: { id: string; code: string }[] = [];
         let applied = 0;
-        for (const { message_id: id } of rows) {
+        for (const id of ids) {
           const result = await handleMessageCommand(
             deps.eventStore,
             id,
@@ -185,7 +177,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
           if (result.ok) applied++;
           else failed.push({ id, code: result.error.code });
         }
-        return reply.send({ action: req.params.action, matched: rows.length, applied, failed });
+        return reply.send({ action: req.params.action, matched: ids.length, applied, failed });
       },
     });
   };

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queuedMessageNeeds } from '../../infra/delivery-queue/index.js';
 import { inTransaction } from '../../infra/postgres/transaction.js';
 import type { RetentionDeps } from './retention-job.js';
 
@@ -26,7 +27,7 @@ export async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cu
       WHERE c.sha256 IN (SELECT sha256 FROM contents WHERE sha256 = ANY($1::text[]) AND created_at < $2 ORDER BY sha256 FOR UPDATE SKIP LOCKED)
         AND c.created_at < $2
         AND NOT EXISTS (SELECT 1 FROM rm_messages m WHERE m.content_hash = c.sha256 AND NOT m.content_expired)
-        AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.content_hash = c.sha256)
+        AND NOT ${queuedMessageNeeds('c.sha256')}
         AND NOT EXISTS (SELECT 1 FROM route_deliveries r WHERE r.content_sha256 = c.sha256 AND r.status = 'pending')
       RETURNING c.sha256`,
     [hashes, cutoff.toISOString()],

@@ -71,8 +71,8 @@ interface BatchRow {
 
 /**
  * Commits many appends in ONE statement, so one transaction and one round trip (group commit),
- * keeping each append's own optimistic-concurrency check: see postlog_append_batch in the
- * migrations. Results are in request order. Event ids must be unique across the batch.
+ * keeping each append's own optimistic-concurrency check: see postlog_append_batch in schema.ts.
+ * Results are in request order. Event ids must be unique across the batch.
  */
 export interface PreparedAppend {
   streamId: string;

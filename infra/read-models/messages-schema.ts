@@ -1,0 +1,83 @@
+/**
+ * The message read models (projections/read-models/message-read-models.ts writes them; the message
+ * list API and retention read them).
+ *
+ * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
+ * once on users' databases is history, so a step here is never edited, only followed by a new one.
+ */
+
+/** Migration 5: messages, delivery attempts, daily stats. */
+export const messageReadModelTables = `
+      CREATE TABLE rm_messages (
+        message_id       bigint PRIMARY KEY,
+        server_id        uuid NOT NULL,
+        batch_id         text NOT NULL,
+        rfc_message_id   text NOT NULL,
+        mail_from        text NOT NULL,
+        rcpt_to          text NOT NULL,
+        recipient_domain text NOT NULL,
+        subject          text NOT NULL,
+        tag              text,
+        source           text NOT NULL,
+        size             integer NOT NULL,
+        status           text NOT NULL,
+        held_reason      text,
+        attempts         integer NOT NULL DEFAULT 0,
+        last_reply       text,
+        bounce_classification text,
+        opens            integer NOT NULL DEFAULT 0,
+        clicks           integer NOT NULL DEFAULT 0,
+        accepted_at      timestamptz NOT NULL,
+        last_event_at    timestamptz NOT NULL,
+        delivered_at     timestamptz
+      );
+      CREATE INDEX rm_messages_server_time ON rm_messages (server_id, accepted_at DESC, message_id DESC);
+      CREATE INDEX rm_messages_server_status ON rm_messages (server_id, status, accepted_at DESC);
+      CREATE INDEX rm_messages_server_rcpt ON rm_messages (server_id, rcpt_to);
+      CREATE INDEX rm_messages_server_tag ON rm_messages (server_id, tag);
+
+      -- one row per delivery attempt
+      CREATE TABLE rm_deliveries (
+        message_id    bigint NOT NULL,
+        attempt       integer NOT NULL,
+        outcome       text NOT NULL,
+        at            timestamptz NOT NULL,
+        mx_host       text,
+        remote_ip     text,
+        local_ip      text,
+        tls_protocol  text,
+        tls_cipher    text,
+        smtp_code     integer,
+        enhanced_code text,
+        smtp_text     text,
+        duration_ms   integer NOT NULL,
+        PRIMARY KEY (message_id, attempt)
+      );
+
+      CREATE TABLE rm_daily_stats (
+        server_id      uuid NOT NULL,
+        day            date NOT NULL,
+        accepted       integer NOT NULL DEFAULT 0,
+        held           integer NOT NULL DEFAULT 0,
+        delivered      integer NOT NULL DEFAULT 0,
+        deferred       integer NOT NULL DEFAULT 0,
+        bounced        integer NOT NULL DEFAULT 0,
+        failed         integer NOT NULL DEFAULT 0,
+        cancelled      integer NOT NULL DEFAULT 0,
+        opened_total   integer NOT NULL DEFAULT 0,
+        opened_unique  integer NOT NULL DEFAULT 0,
+        clicked_total  integer NOT NULL DEFAULT 0,
+        clicked_unique integer NOT NULL DEFAULT 0,
+        complained     integer NOT NULL DEFAULT 0,
+        unsubscribed   integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (server_id, day)
+      );
+`;
+
+/** Migration 6: the content each message references, for retention. */
+export const messageContentReferences = `
+      ALTER TABLE rm_messages ADD COLUMN content_hash text NOT NULL DEFAULT '';
+      ALTER TABLE rm_messages ADD COLUMN content_expired boolean NOT NULL DEFAULT false;
+      CREATE INDEX rm_messages_content ON rm_messages (content_hash) WHERE NOT content_expired;
+      CREATE INDEX rm_messages_retention ON rm_messages (server_id, accepted_at) WHERE NOT content_expired;
+`;

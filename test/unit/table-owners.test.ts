@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Every table and SQL function has one owning module, which holds its DDL and the statements on it
+ * (docs/architecture.md, "Who owns which table"). For the names below the owner holds every
+ * statement, and this test keeps it so: the name appears in no source file outside its owner
+ * (comments included) but the migration list, which only names what ran when. Tests may use any
+ * table. A name is matched as a prefix, so postlog_append_batch covers postlog_append_batch_checked.
+ */
+const OWNERS: Record<string, string> = {
+  delivery_queue: 'infra/delivery-queue/',
+  postlog_lease_deliveries: 'infra/delivery-queue/',
+  postlog_append_batch: 'infra/event-store/',
+  dkim_keys: 'infra/tenancy/',
+  admin_tokens: 'infra/tenancy/',
+  config_audit: 'infra/tenancy/',
+  idempotency_keys: 'infra/messages/',
+  server_hourly_counts: 'infra/messages/',
+  signing_keys: 'infra/webhooks/',
+  webhook_attempts: 'infra/webhooks/',
+};
+const MIGRATION_LIST = 'infra/postgres/migrations-list.ts';
+const SOURCE_FOLDERS = ['app', 'domain', 'infra', 'mta', 'projections', 'read-api', 'write-side', 'bench'];
+
+// compiled to dist/test/unit: the sources are two folders up from dist/
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) return sources(p);
+    return d.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** The source files (relative to the repository) that name `name`. */
+function filesNaming(name: string): string[] {
+  const pattern = new RegExp(`\\b${name}`);
+  return SOURCE_FOLDERS.flatMap((folder) => sources(join(repo, folder)))
+    .filter((file) => pattern.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(repo, file));
+}
+
+describe('table owners: a table or SQL function is named only in the module that owns it', () => {
+  for (const [name, owner] of Object.entries(OWNERS)) {
+    it(`${name}: only in ${owner}`, () => {
+      const files = filesNaming(name);
+      // the owner itself names it: otherwise this test could not see a name anywhere
+      assert.ok(
+        files.some((f) => f.startsWith(owner)),
+        `${name} is not in ${owner}`,
+      );
+      assert.deepEqual(
+        files.filter((f) => !f.startsWith(owner) && f !== MIGRATION_LIST),
+        [],
+      );
+    });
+  }
+});
