@@ -5,6 +5,7 @@
  * test/integration/migrations-split.test.ts holds it to the schema the list built when it still
  * held the SQL itself.
  */
+import * as accounts from '../accounts/schema.js';
 import * as analytics from '../read-models/analytics-schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
@@ -91,5 +92,10 @@ export const migrations: Migration[] = [
       deliveryQueue.queuedContentIndex,
       routes.pendingRouteContentIndex,
     ],
+  },
+  {
+    version: 18,
+    name: 'dashboard accounts: users, their roles per organization, sessions, invitation and reset links',
+    sql: accounts.ACCOUNTS_DDL,
   },
 ];

@@ -49,6 +49,9 @@ describe('migrations: the list of owners builds the schema the list before the s
       await db.drop();
     }
   };
+  // the migrations added after the split are not the old list's business
+  const lastBeforeSplit = migrationsBeforeSplit.at(-1)!.version;
+  const split = migrations.filter((m) => m.version <= lastBeforeSplit);
   let reference: Record<string, string[]>;
   before(async () => {
     reference = await migrated(migrationsBeforeSplit);
@@ -56,11 +59,11 @@ describe('migrations: the list of owners builds the schema the list before the s
 
   it('has the same versions and names', () => {
     const versions = (list: typeof migrations) => list.map((m) => `${m.version} ${m.name}`);
-    assert.deepEqual(versions(migrations), versions(migrationsBeforeSplit));
+    assert.deepEqual(versions(split), versions(migrationsBeforeSplit));
   });
 
   it('builds the same schema from scratch (and the dump sees what the migrations made)', async () => {
-    assert.deepEqual(await migrated(migrations), reference);
+    assert.deepEqual(await migrated(split), reference);
     // a comparison of empty dumps would prove nothing
     for (const [part, rows] of Object.entries(reference)) assert.ok(rows.length > 0, part);
     assert.ok(reference.functions!.some((f) => f.includes('postlog_lease_deliveries')));
@@ -72,12 +75,12 @@ describe('migrations: the list of owners builds the schema the list before the s
     // migration whose SQL changed, which covers the versions between as well.
     const sqlOf = (m: Migration) => (m.sql ?? JSON.stringify(m.concurrentIndexes)).replace(/\s+/g, ' ').trim();
     const starts = migrationsBeforeSplit
-      .filter((old, i) => i > 0 && sqlOf(old) !== sqlOf(migrations[i]!))
+      .filter((old, i) => i > 0 && sqlOf(old) !== sqlOf(split[i]!))
       .map((old) => migrationsBeforeSplit[migrationsBeforeSplit.indexOf(old) - 1]!.version);
     for (const v of starts) {
       const upgraded = await migrated(
         migrationsBeforeSplit.filter((m) => m.version <= v),
-        migrations,
+        split,
       );
       assert.deepEqual(upgraded, reference, `from version ${v}`);
     }

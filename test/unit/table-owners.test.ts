@@ -22,6 +22,9 @@ const OWNERS: Record<string, string> = {
   server_hourly_counts: 'infra/messages/',
   signing_keys: 'infra/webhooks/',
   webhook_attempts: 'infra/webhooks/',
+  memberships: 'infra/accounts/',
+  user_sessions: 'infra/accounts/',
+  user_tokens: 'infra/accounts/',
 };
 const MIGRATION_LIST = 'infra/postgres/migrations-list.ts';
 const SOURCE_FOLDERS = ['app', 'domain', 'infra', 'mta', 'projections', 'read-api', 'write-side', 'bench'];
