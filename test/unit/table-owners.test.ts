@@ -22,7 +22,6 @@ const OWNERS: Record<string, string> = {
   server_hourly_counts: 'infra/messages/',
   signing_keys: 'infra/webhooks/',
   webhook_attempts: 'infra/webhooks/',
-  memberships: 'infra/accounts/',
   user_sessions: 'infra/accounts/',
   user_tokens: 'infra/accounts/',
 };
