@@ -9,7 +9,7 @@ import type { Logger } from '../../infra/logging/index.js';
 import { IdempotencyKeys } from '../../infra/messages/index.js';
 import { createMetrics } from '../../infra/metrics/index.js';
 import type { Database } from '../../infra/postgres/index.js';
-import type { Server } from '../../infra/tenancy/index.js';
+import type { Server } from '../../domain/index.js';
 import { messageListRoutes } from '../../read-api/message-list-routes.js';
 import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { buildServices } from '../services.js';

@@ -1,12 +1,15 @@
+import { z } from 'zod';
+
 /** A DNS record the domain owner publishes so we may send for the domain. */
-export interface DnsRecord {
-  purpose: 'verification' | 'spf' | 'dkim' | 'return-path' | 'dmarc';
-  type: 'TXT' | 'CNAME';
-  name: string;
-  value: string;
-  required: boolean;
-  note: string;
-}
+export const DnsRecord = z.object({
+  purpose: z.enum(['verification', 'spf', 'dkim', 'return-path', 'dmarc']),
+  type: z.enum(['TXT', 'CNAME']),
+  name: z.string(),
+  value: z.string(),
+  required: z.boolean(),
+  note: z.string(),
+});
+export type DnsRecord = z.infer<typeof DnsRecord>;
 
 export interface DnsRecordInput {
   domain: string;

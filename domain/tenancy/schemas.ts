@@ -52,9 +52,11 @@ export const CreateDomain = z
   })
   .strict();
 
+/** api: an API key (HTTP); smtp: a username and password (SMTP submission). */
+export const CredentialKind = z.enum(['api', 'smtp']);
 export const CreateCredential = z
   .object({
-    kind: z.enum(['api', 'smtp']),
+    kind: CredentialKind,
     name: name.default('default'),
   })
   .strict();
@@ -74,3 +76,4 @@ export type CreateDomain = z.infer<typeof CreateDomain>;
 export type CreateCredential = z.infer<typeof CreateCredential>;
 export type CreateAdminToken = z.infer<typeof CreateAdminToken>;
 export type DkimAlgorithm = z.infer<typeof DkimAlgorithm>;
+export type CredentialKind = z.infer<typeof CredentialKind>;

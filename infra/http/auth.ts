@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Actor, Server, TenancyStore } from '../tenancy/index.js';
+import type { Actor, Server } from '../../domain/index.js';
+import type { TenancyStore } from '../tenancy/index.js';
 import { sha256 } from '../tenancy/index.js';
 import { sendError } from './errors.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Server } from '../tenancy/index.js';
+import type { Server } from '../../domain/index.js';
 import type { Authenticator } from './auth.js';
 
 /**

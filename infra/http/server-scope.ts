@@ -1,10 +1,12 @@
 import type { FastifyRequest } from 'fastify';
+import { serverScopeRule } from '../../domain/index.js';
 import type { TenancyStore } from '../tenancy/index.js';
 
 /**
  * The servers a request may act on or read: an API key's own server; an admin's named server (if
  * the admin may see it), or else every server of its organization — `null` for a global admin,
  * meaning "all". A server the caller may not see is reported as not found, so ids cannot be probed.
+ * The rule is domain/tenancy/server-scope.ts; this makes the look-ups it asks for.
  */
 export type ServerScope = { ok: true; servers: string[] | null } | { ok: false; status: 403 | 404; message: string };
 
@@ -13,16 +15,22 @@ export async function serverScope(
   req: FastifyRequest,
   serverId: string | undefined,
 ): Promise<ServerScope> {
-  if (req.postlogServer) {
-    if (serverId && serverId !== req.postlogServer.id) return { ok: false, status: 404, message: 'server not found' };
-    return { ok: true, servers: [req.postlogServer.id] };
+  const caller = req.postlogServer ? { apiKeyOf: req.postlogServer.id } : { actor: req.postlogActor! };
+  const rule = serverScopeRule(caller, serverId);
+  switch (rule.kind) {
+    case 'servers':
+      return { ok: true, servers: rule.servers };
+    case 'all-servers':
+      return { ok: true, servers: null };
+    case 'not-found':
+      return { ok: false, status: 404, message: 'server not found' };
+    case 'if-visible':
+      return (await tenancy.getServer(rule.actor, rule.serverId)).ok
+        ? { ok: true, servers: [rule.serverId] }
+        : { ok: false, status: 404, message: 'server not found' };
+    case 'organization-servers': {
+      const servers = await tenancy.listServers(rule.actor, rule.organizationId);
+      return { ok: true, servers: servers.ok ? servers.value.map((s) => s.id) : [] };
+    }
   }
-  const actor = req.postlogActor!;
-  if (serverId)
-    return (await tenancy.getServer(actor, serverId)).ok
-      ? { ok: true, servers: [serverId] }
-      : { ok: false, status: 404, message: 'server not found' };
-  if (actor.organizationId === null) return { ok: true, servers: null };
-  const servers = await tenancy.listServers(actor, actor.organizationId);
-  return { ok: true, servers: servers.ok ? servers.value.map((s) => s.id) : [] };
 }

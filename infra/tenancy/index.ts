@@ -1,3 +1,4 @@
-export * from './tenancy-store.js';
+export { TenancyStore } from './tenancy-store.js';
+export type { DnsSettings } from './domains.js';
 export { generateDkimKey, type DkimKeyPair } from './dkim-keys.js';
 export { sha256, randomToken } from './secrets.js';

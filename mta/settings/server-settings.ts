@@ -1,4 +1,5 @@
-import { systemActor, type Server, type TenancyStore } from '../../infra/tenancy/index.js';
+import { systemActor, type Server } from '../../domain/index.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
 
 /** Where the time comes from (tests pass their own). */
 export type Clock = () => number;

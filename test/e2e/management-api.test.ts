@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { systemActor } from '../../infra/tenancy/index.js';
+import { systemActor } from '../../domain/index.js';
 import { http, startTestApp, type TestApp } from '../helpers/app.js';
 
 // ---- a tiny DNS server: TXT and CNAME answers from a map, NXDOMAIN for unknown names --------

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth';
-import { systemActor } from '../../infra/tenancy/index.js';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';

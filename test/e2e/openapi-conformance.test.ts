@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { systemActor } from '../../infra/tenancy/index.js';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 
 const PYTHON = process.env.POSTLOG_TEST_PYTHON ?? 'python3';

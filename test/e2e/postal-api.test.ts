@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { systemActor } from '../../infra/tenancy/index.js';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { startTlsProxy } from '../helpers/tls-proxy.js';
 

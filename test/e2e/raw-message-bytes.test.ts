@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth';
-import { systemActor } from '../../infra/tenancy/index.js';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import PostalMime from 'postal-mime';
-import { systemActor } from '../../infra/tenancy/index.js';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 
 type SentMessage = { id: string; to: string; token: string; status: string; held_reason: string | null };

@@ -1,10 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateServer } from '../../domain/index.js';
+import { CreateServer, systemActor, type Server } from '../../domain/index.js';
 import { startPostlog, type RunningPostlog } from '../../app/postlog.js';
 import { loadConfig } from '../../infra/config/index.js';
-import { systemActor, type Server } from '../../infra/tenancy/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from './database.js';
 import { freePort } from './ports.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { CreateServer, deliveryId } from '../../domain/index.js';
+import { CreateServer, deliveryId, systemActor } from '../../domain/index.js';
 import { createJsonPoster } from '../../infra/http/outbound.js';
 import { createMetrics } from '../../infra/metrics/index.js';
-import { systemActor, TenancyStore } from '../../infra/tenancy/index.js';
+import { TenancyStore } from '../../infra/tenancy/index.js';
 import { SigningKeys, WebhookOutbox, WebhookStore } from '../../infra/webhooks/index.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CreateServer, deliveryId } from '../../domain/index.js';
+import { CreateServer, deliveryId, systemActor } from '../../domain/index.js';
 import { PostgresEventStore } from '../../infra/event-store/index.js';
-import { systemActor, TenancyStore } from '../../infra/tenancy/index.js';
+import { TenancyStore } from '../../infra/tenancy/index.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
 import { webhookOutboxProjection } from '../../projections/webhooks/webhook-outbox-projection.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { err, ok } from '../../domain/index.js';
+import { err, ok, type Server } from '../../domain/index.js';
 import { createLogger } from '../../infra/logging/index.js';
-import type { Server } from '../../infra/tenancy/index.js';
 import { parseSmartHost } from '../../mta/routing/router.js';
 import { tlsPolicyFor } from '../../mta/routing/tls-policy.js';
 import { bindingFor, chooseAddress } from '../../mta/settings/ip-pools.js';

@@ -1,5 +1,5 @@
 import type { Resolver } from 'node:dns/promises';
-import type { Domain } from '../../infra/tenancy/index.js';
+import type { Domain } from '../../domain/index.js';
 
 export interface RecordCheck {
   purpose: string;

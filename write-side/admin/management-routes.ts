@@ -10,12 +10,14 @@ import {
   CreateServer,
   UpdateOrganization,
   UpdateServer,
+  type Actor,
   type Result,
+  type TenancyError,
 } from '../../domain/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
-import type { TenancyError, TenancyStore } from '../../infra/tenancy/index.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { checkDnsRecords } from './domain-verification.js';
 import {
   AdminTokenSchema,
@@ -81,7 +83,7 @@ export function managementRoutes(deps: ManagementDeps) {
       security: [{ adminToken: [] }],
       response,
     });
-    const actor = (req: { postlogActor?: import('../../infra/tenancy/index.js').Actor }) => req.postlogActor!;
+    const actor = (req: { postlogActor?: Actor }) => req.postlogActor!;
 
     app.post(
       '/v2/organizations',

@@ -13,11 +13,12 @@ import {
   type Mailbox,
   type MessageCommand,
   type Result,
+  type Server,
 } from '../../domain/index.js';
 import type { ContentStore } from '../../infra/content/index.js';
 import type { EventMetadata, EventStore } from '../../infra/event-store/index.js';
 import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
-import type { Server, TenancyStore } from '../../infra/tenancy/index.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 
 export interface AcceptDeps {

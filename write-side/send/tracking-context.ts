@@ -1,4 +1,4 @@
-import type { Server } from '../../infra/tenancy/index.js';
+import type { Server } from '../../domain/index.js';
 import type { TrackingContext } from '../tracking/personalize.js';
 import type { SendApiDeps } from './send-deps.js';
 

@@ -6,11 +6,11 @@ import {
   parseRecipient,
   singleFromMailbox,
   type Mailbox,
+  type Server,
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { isSmtpReply, smtpReply, type SmtpReplyCode } from '../../infra/smtp/reply-catalogue.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
-import type { Server } from '../../infra/tenancy/index.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';

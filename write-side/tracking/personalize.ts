@@ -1,4 +1,4 @@
-import type { Server, TrackingKeys } from '../../infra/tenancy/index.js';
+import type { Server, TrackingKeys } from '../../domain/index.js';
 import { rewriteHtml } from './rewrite-html.js';
 import { signClaim, unsubscribeMailbox } from './tokens.js';
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { TrackingKeys } from '../../infra/tenancy/index.js';
+import type { TrackingKeys } from '../../domain/index.js';
 
 /** What a tracking link stands for: an open (pixel), a click (with its URL) or an unsubscribe. */
 export type TrackingClaim =

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import {
+  authorize,
+  err,
+  notFound,
+  ok,
+  type Actor,
+  type CreateCredential,
+  type Credential,
+  type Result,
+  type TenancyError,
+} from '../../domain/index.js';
+import { inResultTransaction } from '../postgres/transaction.js';
+import { recordChange } from './audit-log.js';
+import { toCredential } from './row-mappers.js';
+import { newApiKey, newSmtpPassword, newSmtpUsername, sha256 } from './secrets.js';
+import type { Servers } from './servers.js';
+
+/** API keys and SMTP logins of a server, visible to whoever may see the server. */
+export class Credentials {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly servers: Servers,
+  ) {}
+
+  /** Creates an API key or SMTP login. The secret is returned once and only its hash is kept. */
+  async create(
+    actor: Actor,
+    serverId: string,
+    input: CreateCredential,
+  ): Promise<Result<{ credential: Credential; secret: string }, TenancyError>> {
+    const server = await this.servers.get(actor, serverId);
+    if (!server.ok) return server;
+    const secret = input.kind === 'api' ? newApiKey() : newSmtpPassword();
+    const identifier = input.kind === 'api' ? secret.slice(0, 6) : newSmtpUsername();
+    const id = randomUUID();
+    return inResultTransaction(this.pool, async (c) => {
+      const { rows } = await c.query(
+        'INSERT INTO credentials (id, server_id, kind, name, identifier, secret_sha256) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
+        [id, serverId, input.kind, input.name, identifier, sha256(secret)],
+      );
+      const credential = toCredential(rows[0]);
+      await recordChange(c, actor, {
+        action: 'create',
+        entityType: 'credential',
+        entityId: id,
+        scope: { organizationId: server.value.organizationId, serverId },
+        before: null,
+        after: credential,
+      });
+      return ok({ credential, secret });
+    });
+  }
+
+  async list(actor: Actor, serverId: string): Promise<Result<Credential[], TenancyError>> {
+    const server = await this.servers.get(actor, serverId);
+    if (!server.ok) return server;
+    const { rows } = await this.pool.query('SELECT * FROM credentials WHERE server_id = $1 ORDER BY created_at', [
+      serverId,
+    ]);
+    return ok(rows.map(toCredential));
+  }
+
+  async revoke(actor: Actor, id: string): Promise<Result<void, TenancyError>> {
+    return inResultTransaction(this.pool, async (c) => {
+      const { rows } = await c.query(
+        'SELECT c.*, s.organization_id FROM credentials c JOIN servers s ON s.id = c.server_id WHERE c.id = $1 FOR UPDATE OF c',
+        [id],
+      );
+      if (!rows[0]) return err(notFound('credential'));
+      const allowed = authorize(actor, { do: 'revoke-credential', organizationId: rows[0].organization_id });
+      if (!allowed.ok) return allowed;
+      await c.query('UPDATE credentials SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [id]);
+      await recordChange(c, actor, {
+        action: 'revoke',
+        entityType: 'credential',
+        entityId: id,
+        scope: { organizationId: rows[0].organization_id, serverId: rows[0].server_id },
+        before: toCredential(rows[0]),
+        after: { ...toCredential(rows[0]), revoked: true },
+      });
+      return ok(undefined);
+    });
+  }
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import {
+  authorize,
+  err,
+  notFound,
+  ok,
+  type Actor,
+  type CreateServer,
+  type Result,
+  type Server,
+  type TenancyError,
+  type UpdateServer,
+} from '../../domain/index.js';
+import { inResultTransaction } from '../postgres/transaction.js';
+import { recordChange } from './audit-log.js';
+import type { Organizations } from './organizations.js';
+import { toServer } from './row-mappers.js';
+
+/** Servers of an organization: each sends with its own credentials, domains, limits and tracking. */
+export class Servers {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly organizations: Organizations,
+  ) {}
+
+  async create(actor: Actor, organizationId: string, input: CreateServer): Promise<Result<Server, TenancyError>> {
+    const allowed = authorize(actor, { do: 'see-organization', organizationId });
+    if (!allowed.ok) return allowed;
+    const id = randomUUID();
+    return inResultTransaction(this.pool, async (c) => {
+      const org = await c.query('SELECT 1 FROM organizations WHERE id = $1', [organizationId]);
+      if (!org.rows[0]) return err(notFound('organization'));
+      const { rows } = await c.query(
+        `INSERT INTO servers (id, organization_id, name, mode, send_limit_per_hour, retention_days, ip_pool)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [id, organizationId, input.name, input.mode, input.sendLimitPerHour, input.retentionDays, input.ipPool],
+      );
+      const server = toServer(rows[0]);
+      await recordChange(c, actor, {
+        action: 'create',
+        entityType: 'server',
+        entityId: id,
+        scope: { organizationId, serverId: id },
+        before: null,
+        after: server,
+      });
+      return ok(server);
+    });
+  }
+
+  async list(actor: Actor, organizationId: string): Promise<Result<Server[], TenancyError>> {
+    const org = await this.organizations.get(actor, organizationId);
+    if (!org.ok) return org;
+    const { rows } = await this.pool.query('SELECT * FROM servers WHERE organization_id = $1 ORDER BY created_at', [
+      organizationId,
+    ]);
+    return ok(rows.map(toServer));
+  }
+
+  async get(actor: Actor, id: string): Promise<Result<Server, TenancyError>> {
+    const { rows } = await this.pool.query('SELECT * FROM servers WHERE id = $1', [id]);
+    if (!rows[0]) return err(notFound('server'));
+    const allowed = authorize(actor, { do: 'see-server', organizationId: rows[0].organization_id });
+    return allowed.ok ? ok(toServer(rows[0])) : allowed;
+  }
+
+  async update(actor: Actor, id: string, input: UpdateServer): Promise<Result<Server, TenancyError>> {
+    return inResultTransaction(this.pool, async (c) => {
+      const before = await c.query('SELECT * FROM servers WHERE id = $1 FOR UPDATE', [id]);
+      if (!before.rows[0]) return err(notFound('server'));
+      const allowed = authorize(actor, {
+        do: 'update-server',
+        organizationId: before.rows[0].organization_id,
+        changes: input,
+      });
+      if (!allowed.ok) return allowed;
+      const set = (v: unknown) => (v === undefined ? null : v);
+      const { rows } = await c.query(
+        `UPDATE servers SET
+           name = coalesce($2, name),
+           mode = coalesce($3, mode),
+           send_limit_per_hour = CASE WHEN $4::boolean THEN $5::integer ELSE send_limit_per_hour END,
+           retention_days = coalesce($6, retention_days),
+           suspended = coalesce($7, suspended),
+           suspended_reason = CASE WHEN $8::boolean THEN $9::text WHEN $7 = false THEN NULL ELSE suspended_reason END,
+           ip_pool = CASE WHEN $10::boolean THEN $11::text ELSE ip_pool END,
+           track_opens = coalesce($12, track_opens),
+           track_clicks = coalesce($13, track_clicks),
+           tracking_base_url = CASE WHEN $14::boolean THEN $15::text ELSE tracking_base_url END,
+           tracking_excluded_domains = coalesce($16::text[], tracking_excluded_domains),
+           list_unsubscribe = coalesce($17, list_unsubscribe),
+           tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
+           tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
+           updated_at = now()
+         WHERE id = $1 RETURNING *`,
+        [
+          id,
+          set(input.name),
+          set(input.mode),
+          input.sendLimitPerHour !== undefined,
+          set(input.sendLimitPerHour),
+          set(input.retentionDays),
+          set(input.suspended),
+          input.suspendedReason !== undefined,
+          set(input.suspendedReason),
+          input.ipPool !== undefined,
+          set(input.ipPool),
+          set(input.trackOpens),
+          set(input.trackClicks),
+          input.trackingBaseUrl !== undefined,
+          set(input.trackingBaseUrl),
+          input.trackingExcludedDomains === undefined
+            ? null
+            : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
+          set(input.listUnsubscribe),
+          input.rotateTrackingSecret === true,
+        ],
+      );
+      const server = toServer(rows[0]);
+      await recordChange(c, actor, {
+        action: 'update',
+        entityType: 'server',
+        entityId: id,
+        scope: { organizationId: server.organizationId, serverId: id },
+        before: toServer(before.rows[0]),
+        after: server,
+      });
+      return ok(server);
+    });
+  }
+
+  /** Removes the server with its domains and credentials; its messages stay in the log. */
+  async delete(actor: Actor, id: string): Promise<Result<void, TenancyError>> {
+    return inResultTransaction(this.pool, async (c) => {
+      const before = await c.query('SELECT * FROM servers WHERE id = $1 FOR UPDATE', [id]);
+      if (!before.rows[0]) return err(notFound('server'));
+      const allowed = authorize(actor, { do: 'see-server', organizationId: before.rows[0].organization_id });
+      if (!allowed.ok) return allowed;
+      await c.query('DELETE FROM dkim_keys WHERE domain_id IN (SELECT id FROM domains WHERE server_id = $1)', [id]);
+      await c.query('DELETE FROM domains WHERE server_id = $1', [id]);
+      await c.query('DELETE FROM credentials WHERE server_id = $1', [id]);
+      await c.query('DELETE FROM servers WHERE id = $1', [id]);
+      const server = toServer(before.rows[0]);
+      await recordChange(c, actor, {
+        action: 'delete',
+        entityType: 'server',
+        entityId: id,
+        scope: { organizationId: server.organizationId, serverId: id },
+        before: server,
+        after: null,
+      });
+      return ok(undefined);
+    });
+  }
+}
