@@ -1,17 +1,7 @@
 import { z } from 'zod';
+import { OrgRole } from '../tenancy/roles.js';
 
-/**
- * Dashboard users and their roles. Per organization: `admin` manages servers, domains,
- * credentials and users; `member` sends, acts on messages and manages webhooks, routes and
- * suppressions; `viewer` reads. A global admin may do everything everywhere.
- */
-export const OrgRole = z.enum(['admin', 'member', 'viewer']);
-export type OrgRole = z.infer<typeof OrgRole>;
-
-const RANK: Record<OrgRole, number> = { viewer: 0, member: 1, admin: 2 };
-
-/** Whether a role includes what `needed` may do (admin ⊃ member ⊃ viewer). */
-export const roleIncludes = (role: OrgRole, needed: OrgRole): boolean => RANK[role] >= RANK[needed];
+export { OrgRole, roleIncludes } from '../tenancy/roles.js';
 
 export const Email = z
   .string()

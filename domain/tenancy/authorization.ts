@@ -1,5 +1,5 @@
 import { err, ok, type Result } from '../result.js';
-import { type Actor, isGlobalAdmin, maySee } from './actor.js';
+import { type Actor, isGlobalAdmin, mayDo, maySee, roleIn } from './actor.js';
 import type { UpdateServer } from './schemas.js';
 import { forbidden, notFound, type TenancyError } from './tenancy-error.js';
 
@@ -12,6 +12,8 @@ export type TenancyAction =
   | { do: 'delete-organization' }
   | { do: 'see-organization'; organizationId: string }
   | { do: 'see-server'; organizationId: string }
+  /** Create, change or remove what an organization's admin manages (servers, domains, credentials). */
+  | { do: 'manage'; organizationId: string; what: string }
   | { do: 'update-server'; organizationId: string; changes: UpdateServer }
   | { do: 'add-domain'; organizationId: string; verified: boolean }
   | { do: 'revoke-credential'; organizationId: string }
@@ -35,13 +37,15 @@ export function authorize(actor: Actor, action: TenancyAction): Result<void, Ten
       return seeing(actor, action.organizationId, 'organization');
     case 'see-server':
       return seeing(actor, action.organizationId, 'server');
+    case 'manage':
+      return managing(actor, action.organizationId, action.what);
     case 'update-server': {
-      const seen = seeing(actor, action.organizationId, 'server');
+      const seen = managing(actor, action.organizationId, 'server');
       if (!seen.ok || !OPERATOR_LEVERS.some((lever) => action.changes[lever] !== undefined)) return seen;
       return globalAdminOnly(actor, 'only a global admin can change suspension, send limits or IP pools');
     }
     case 'add-domain': {
-      const seen = seeing(actor, action.organizationId, 'server');
+      const seen = managing(actor, action.organizationId, 'server');
       // vouching for a domain skips the DNS proof: only an operator (global admin, CLI) may do that
       if (!seen.ok || !action.verified) return seen;
       return globalAdminOnly(
@@ -50,13 +54,13 @@ export function authorize(actor: Actor, action: TenancyAction): Result<void, Ten
       );
     }
     case 'revoke-credential':
-      return seeing(actor, action.organizationId, 'credential');
+      return managing(actor, action.organizationId, 'credential');
     case 'create-admin-token':
       return action.organizationId === null
         ? globalAdminOnly(actor, 'only a global admin can create a global admin token')
-        : seeing(actor, action.organizationId, 'organization');
+        : managing(actor, action.organizationId, 'organization');
     case 'revoke-admin-token':
-      return seeing(actor, action.organizationId, 'admin token');
+      return managing(actor, action.organizationId, 'admin token');
   }
 }
 
@@ -66,4 +70,11 @@ function globalAdminOnly(actor: Actor, message: string): Result<void, TenancyErr
 
 function seeing(actor: Actor, organizationId: string | null, what: string): Result<void, TenancyError> {
   return maySee(actor, organizationId) ? ok(undefined) : err(notFound(what));
+}
+
+/** Seeing it, and the admin role in its organization (a member or viewer is told why not). */
+function managing(actor: Actor, organizationId: string | null, what: string): Result<void, TenancyError> {
+  const seen = seeing(actor, organizationId, what);
+  if (!seen.ok || mayDo(actor, organizationId, 'admin')) return seen;
+  return err(forbidden(`your role in this organization (${roleIn(actor, organizationId)}) cannot change a ${what}`));
 }

@@ -1,4 +1,5 @@
-import type { Actor } from './actor.js';
+import { type Actor, isGlobalAdmin, visibleOrganizations } from './actor.js';
+import type { OrgRole } from './roles.js';
 
 /** Who calls the message, suppression, route and webhook APIs: a server's API key or an admin token's actor. */
 export type Caller = { apiKeyOf: string } | { actor: Actor };
@@ -14,16 +15,21 @@ export type ServerScopeRule =
   | { kind: 'servers'; servers: string[] }
   | { kind: 'all-servers' }
   | { kind: 'not-found' }
-  | { kind: 'if-visible'; actor: Actor; serverId: string }
-  | { kind: 'organization-servers'; actor: Actor; organizationId: string };
+  | { kind: 'if-visible'; actor: Actor; serverId: string; needed: OrgRole }
+  | { kind: 'organizations-servers'; actor: Actor; organizationIds: string[] };
 
-export function serverScopeRule(caller: Caller, serverId: string | undefined): ServerScopeRule {
+export function serverScopeRule(
+  caller: Caller,
+  serverId: string | undefined,
+  needed: OrgRole = 'viewer',
+): ServerScopeRule {
   if ('apiKeyOf' in caller) {
     if (serverId && serverId !== caller.apiKeyOf) return { kind: 'not-found' };
     return { kind: 'servers', servers: [caller.apiKeyOf] };
   }
   const { actor } = caller;
-  if (serverId) return { kind: 'if-visible', actor, serverId };
-  if (actor.organizationId === null) return { kind: 'all-servers' }; // a global admin
-  return { kind: 'organization-servers', actor, organizationId: actor.organizationId };
+  if (serverId) return { kind: 'if-visible', actor, serverId, needed };
+  if (isGlobalAdmin(actor)) return { kind: 'all-servers' };
+  // an organization's token: its organization; a user: those where its role includes `needed`
+  return { kind: 'organizations-servers', actor, organizationIds: visibleOrganizations(actor, needed) ?? [] };
 }

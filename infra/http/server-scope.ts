@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { serverScopeRule } from '../../domain/index.js';
+import { mayDo, type OrgRole, roleIn, serverScopeRule } from '../../domain/index.js';
 import type { TenancyStore } from '../tenancy/index.js';
 
 /**
@@ -14,9 +14,10 @@ export async function serverScope(
   tenancy: TenancyStore,
   req: FastifyRequest,
   serverId: string | undefined,
+  needed: OrgRole = req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'member',
 ): Promise<ServerScope> {
   const caller = req.postlogServer ? { apiKeyOf: req.postlogServer.id } : { actor: req.postlogActor! };
-  const rule = serverScopeRule(caller, serverId);
+  const rule = serverScopeRule(caller, serverId, needed);
   switch (rule.kind) {
     case 'servers':
       return { ok: true, servers: rule.servers };
@@ -24,13 +25,17 @@ export async function serverScope(
       return { ok: true, servers: null };
     case 'not-found':
       return { ok: false, status: 404, message: 'server not found' };
-    case 'if-visible':
-      return (await tenancy.getServer(rule.actor, rule.serverId)).ok
+    case 'if-visible': {
+      const server = await tenancy.getServer(rule.actor, rule.serverId);
+      if (!server.ok) return { ok: false, status: 404, message: 'server not found' };
+      const org = server.value.organizationId;
+      return mayDo(rule.actor, org, rule.needed)
         ? { ok: true, servers: [rule.serverId] }
-        : { ok: false, status: 404, message: 'server not found' };
-    case 'organization-servers': {
-      const servers = await tenancy.listServers(rule.actor, rule.organizationId);
-      return { ok: true, servers: servers.ok ? servers.value.map((s) => s.id) : [] };
+        : { ok: false, status: 403, message: `your role in this organization (${roleIn(rule.actor, org)}) only reads` };
+    }
+    case 'organizations-servers': {
+      const servers = await Promise.all(rule.organizationIds.map((org) => tenancy.listServers(rule.actor, org)));
+      return { ok: true, servers: servers.flatMap((s) => (s.ok ? s.value.map((x) => x.id) : [])) };
     }
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
+  visibleOrganizations,
   authorize,
   err,
   notFound,
@@ -57,8 +58,8 @@ export class AdminTokens {
 
   async list(actor: Actor): Promise<AdminTokenInfo[]> {
     const { rows } = await this.pool.query(
-      'SELECT * FROM admin_tokens WHERE $1::uuid IS NULL OR organization_id = $1 ORDER BY created_at',
-      [actor.organizationId],
+      'SELECT * FROM admin_tokens WHERE $1::uuid[] IS NULL OR organization_id = ANY($1) ORDER BY created_at',
+      [visibleOrganizations(actor, 'admin')],
     );
     return rows.map(toAdminToken);
   }

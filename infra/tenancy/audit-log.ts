@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Actor } from '../../domain/index.js';
+import { type Actor, visibleOrganizations } from '../../domain/index.js';
 import { iso } from './row-mappers.js';
 
 /** One change of configuration: who did what to which entity, in whose scope, before and after. */
@@ -42,9 +42,9 @@ export class AuditLog {
   async list(actor: Actor, options: { limit: number; before?: number | undefined }): Promise<unknown[]> {
     const { rows } = await this.pool.query(
       `SELECT id, at, actor, action, entity_type, entity_id, organization_id, server_id, before, after FROM config_audit
-        WHERE ($1::uuid IS NULL OR organization_id = $1) AND ($2::bigint IS NULL OR id < $2)
+        WHERE ($1::uuid[] IS NULL OR organization_id = ANY($1)) AND ($2::bigint IS NULL OR id < $2)
         ORDER BY id DESC LIMIT $3`,
-      [actor.organizationId, options.before ?? null, options.limit],
+      [visibleOrganizations(actor, 'admin'), options.before ?? null, options.limit],
     );
     return rows.map((r) => ({
       id: r.id,

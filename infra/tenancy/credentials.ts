@@ -32,6 +32,8 @@ export class Credentials {
   ): Promise<Result<{ credential: Credential; secret: string }, TenancyError>> {
     const server = await this.servers.get(actor, serverId);
     if (!server.ok) return server;
+    const allowed = authorize(actor, { do: 'manage', organizationId: server.value.organizationId, what: 'credential' });
+    if (!allowed.ok) return allowed;
     const secret = input.kind === 'api' ? newApiKey() : newSmtpPassword();
     const identifier = input.kind === 'api' ? secret.slice(0, 6) : newSmtpUsername();
     const id = randomUUID();

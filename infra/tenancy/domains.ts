@@ -103,7 +103,7 @@ export class Domains {
   }
 
   async delete(actor: Actor, id: string): Promise<Result<void, TenancyError>> {
-    const domain = await this.get(actor, id);
+    const domain = await this.manageable(actor, id);
     if (!domain.ok) return domain;
     const server = (await this.servers.get(actor, domain.value.serverId)) as { ok: true; value: Server };
     return inResultTransaction(this.pool, async (c) => {
@@ -122,7 +122,7 @@ export class Domains {
   }
 
   async markVerified(actor: Actor, id: string): Promise<Result<Domain, TenancyError>> {
-    const domain = await this.get(actor, id);
+    const domain = await this.manageable(actor, id);
     if (!domain.ok) return domain;
     return inResultTransaction(this.pool, async (c) => {
       await c.query('UPDATE domains SET verified_at = coalesce(verified_at, now()) WHERE id = $1', [id]);
@@ -137,7 +137,7 @@ export class Domains {
    * but stay in the DNS record list, so mail in flight still verifies until they are unpublished.
    */
   async rotateDkim(actor: Actor, id: string): Promise<Result<Domain, TenancyError>> {
-    const domain = await this.get(actor, id);
+    const domain = await this.manageable(actor, id);
     if (!domain.ok) return domain;
     const hadEd25519 = domain.value.dkimKeys.some((k) => k.active && k.algorithm === 'ed25519');
     const keys = [await generateDkimKey('rsa-2048')];
@@ -149,6 +149,16 @@ export class Domains {
       await recordDomainChange(c, actor, 'rotate-dkim', domain.value, after);
       return ok(after);
     });
+  }
+
+  /** A domain the actor may change: it sees it and is an admin of its organization. */
+  private async manageable(actor: Actor, id: string): Promise<Result<Domain, TenancyError>> {
+    const domain = await this.get(actor, id);
+    if (!domain.ok) return domain;
+    const server = await this.servers.get(actor, domain.value.serverId);
+    if (!server.ok) return server;
+    const allowed = authorize(actor, { do: 'manage', organizationId: server.value.organizationId, what: 'domain' });
+    return allowed.ok ? domain : allowed;
   }
 
   private async load(c: pg.ClientBase, id: string): Promise<Domain | undefined> {

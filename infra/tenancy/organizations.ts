@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
+  visibleOrganizations,
   authorize,
   err,
   notFound,
@@ -42,8 +43,8 @@ export class Organizations {
 
   async list(actor: Actor): Promise<Organization[]> {
     const { rows } = await this.pool.query(
-      'SELECT * FROM organizations WHERE $1::uuid IS NULL OR id = $1 ORDER BY created_at',
-      [actor.organizationId],
+      'SELECT * FROM organizations WHERE $1::uuid[] IS NULL OR id = ANY($1) ORDER BY created_at',
+      [visibleOrganizations(actor)],
     );
     return rows.map(toOrganization);
   }
@@ -60,7 +61,7 @@ export class Organizations {
     id: string,
     input: { name?: string | undefined },
   ): Promise<Result<Organization, TenancyError>> {
-    const allowed = authorize(actor, { do: 'see-organization', organizationId: id });
+    const allowed = authorize(actor, { do: 'manage', organizationId: id, what: 'organization' });
     if (!allowed.ok) return allowed;
     return inResultTransaction(this.pool, async (c) => {
       const before = await c.query('SELECT * FROM organizations WHERE id = $1 FOR UPDATE', [id]);

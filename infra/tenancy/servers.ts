@@ -25,7 +25,7 @@ export class Servers {
   ) {}
 
   async create(actor: Actor, organizationId: string, input: CreateServer): Promise<Result<Server, TenancyError>> {
-    const allowed = authorize(actor, { do: 'see-organization', organizationId });
+    const allowed = authorize(actor, { do: 'manage', organizationId, what: 'server' });
     if (!allowed.ok) return allowed;
     const id = randomUUID();
     return inResultTransaction(this.pool, async (c) => {
@@ -135,7 +135,11 @@ export class Servers {
     return inResultTransaction(this.pool, async (c) => {
       const before = await c.query('SELECT * FROM servers WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0]) return err(notFound('server'));
-      const allowed = authorize(actor, { do: 'see-server', organizationId: before.rows[0].organization_id });
+      const allowed = authorize(actor, {
+        do: 'manage',
+        organizationId: before.rows[0].organization_id,
+        what: 'server',
+      });
       if (!allowed.ok) return allowed;
       await c.query('DELETE FROM dkim_keys WHERE domain_id IN (SELECT id FROM domains WHERE server_id = $1)', [id]);
       await c.query('DELETE FROM domains WHERE server_id = $1', [id]);

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import {
   type Actor,
   authorize,
+  isGlobalAdmin,
+  visibleOrganizations,
   maySee,
   serverScopeRule,
   type ServerScopeRule,
@@ -14,6 +16,19 @@ const ORG_A = '0c6c1f9e-0000-4000-8000-00000000000a';
 const ORG_B = '0c6c1f9e-0000-4000-8000-00000000000b';
 const globalAdmin = systemActor('operator');
 const adminOfA: Actor = { label: 'admin-token:a', organizationId: ORG_A };
+/** A dashboard user: member of A, viewer of B. */
+const userInAandB: Actor = {
+  label: 'user:ann@example.com',
+  organizationId: null,
+  userId: 'u1',
+  roles: { [ORG_A]: 'member', [ORG_B]: 'viewer' },
+};
+const adminUserOfB: Actor = {
+  label: 'user:bob@example.com',
+  organizationId: null,
+  userId: 'u2',
+  roles: { [ORG_B]: 'admin' },
+};
 
 /** allowed, or the error code and the message's start (NOT_FOUND names what was asked for). */
 type Then = 'allowed' | { code: 'NOT_FOUND' | 'FORBIDDEN'; message: string };
@@ -181,22 +196,67 @@ describe('server scope: which servers a caller may act on', () => {
     {
       name: 'an organization admin naming none: its organization’s servers',
       caller: { actor: adminOfA },
-      then: { kind: 'organization-servers', actor: adminOfA, organizationId: ORG_A },
+      then: { kind: 'organizations-servers', actor: adminOfA, organizationIds: [ORG_A] },
     },
     {
       name: 'an admin naming a server: that server if it may see it',
       caller: { actor: adminOfA },
       serverId: SERVER_2,
-      then: { kind: 'if-visible', actor: adminOfA, serverId: SERVER_2 },
+      then: { kind: 'if-visible', actor: adminOfA, serverId: SERVER_2, needed: 'viewer' },
     },
     {
       name: 'a global admin naming a server: that server if it exists',
       caller: { actor: globalAdmin },
       serverId: SERVER_2,
-      then: { kind: 'if-visible', actor: globalAdmin, serverId: SERVER_2 },
+      then: { kind: 'if-visible', actor: globalAdmin, serverId: SERVER_2, needed: 'viewer' },
+    },
+    {
+      name: 'a user naming none: the servers of the organizations it has a role in',
+      caller: { actor: userInAandB },
+      then: { kind: 'organizations-servers', actor: userInAandB, organizationIds: [ORG_A, ORG_B] },
     },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(serverScopeRule(c.caller, c.serverId), c.then));
   }
+  it('a user acting (member needed): only the organizations where its role is member or admin', () =>
+    assert.deepEqual(serverScopeRule({ actor: userInAandB }, undefined, 'member'), {
+      kind: 'organizations-servers',
+      actor: userInAandB,
+      organizationIds: [ORG_A],
+    }));
+});
+
+describe('dashboard users: what a role in an organization allows', () => {
+  it('is no global admin, though it names no single organization', () => {
+    assert.equal(isGlobalAdmin(userInAandB), false);
+    assert.deepEqual(authorize(userInAandB, { do: 'create-organization' }), {
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'only a global admin can create organizations' },
+    });
+  });
+  it('sees the organizations it has a role in, and no other', () => {
+    assert.equal(authorize(userInAandB, { do: 'see-server', organizationId: ORG_B }).ok, true);
+    assert.deepEqual(authorize(adminUserOfB, { do: 'see-server', organizationId: ORG_A }), {
+      ok: false,
+      error: { code: 'NOT_FOUND', message: 'server not found' },
+    });
+  });
+  it('manages servers, domains and credentials as an admin only; a member or viewer is told its role', () => {
+    assert.equal(authorize(adminUserOfB, { do: 'manage', organizationId: ORG_B, what: 'server' }).ok, true);
+    assert.deepEqual(authorize(userInAandB, { do: 'manage', organizationId: ORG_A, what: 'server' }), {
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'your role in this organization (member) cannot change a server' },
+    });
+    assert.deepEqual(authorize(userInAandB, { do: 'revoke-credential', organizationId: ORG_B }), {
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'your role in this organization (viewer) cannot change a credential' },
+    });
+  });
+  it('lists what it may see, or act on', () => {
+    assert.deepEqual(visibleOrganizations(userInAandB), [ORG_A, ORG_B]);
+    assert.deepEqual(visibleOrganizations(userInAandB, 'member'), [ORG_A]);
+    assert.deepEqual(visibleOrganizations(adminOfA, 'admin'), [ORG_A]);
+    assert.equal(visibleOrganizations(globalAdmin), null);
+  });
 });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { MessageCommandInput } from '../../domain/index.js';
+import { isGlobalAdmin, type MessageCommandInput } from '../../domain/index.js';
 import { isBeingDelivered, messagesForBulkAction } from '../../infra/delivery-queue/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
@@ -39,6 +39,9 @@ function commandFor(action: Action, by: string, operator: boolean): MessageComma
 
 const actorLabel = (req: FastifyRequest) =>
   req.postlogServer ? `api-key:${req.postlogServer.id}` : (req.postlogActor?.label ?? 'unknown');
+
+/** Whether the request acts as a global admin (only one may lift a hold the operator's controls put on). */
+const globalAdmin = (req: FastifyRequest): boolean => req.postlogActor !== undefined && isGlobalAdmin(req.postlogActor);
 
 /** Servers the caller may act on; a global admin acting in bulk must name one. */
 async function actionScope(
@@ -101,7 +104,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         const result = await handleMessageCommand(
           deps.eventStore,
           req.params.id,
-          commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null),
+          commandFor(req.params.action, actorLabel(req), globalAdmin(req)),
           {
             correlationId: req.id,
             serverId,
@@ -171,7 +174,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
           const result = await handleMessageCommand(
             deps.eventStore,
             id,
-            commandFor(req.params.action, actorLabel(req), req.postlogActor?.organizationId === null),
+            commandFor(req.params.action, actorLabel(req), globalAdmin(req)),
             { correlationId: req.id, actor: actorLabel(req) },
           );
           if (result.ok) applied++;
