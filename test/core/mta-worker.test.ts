@@ -123,8 +123,10 @@ function world(
             if (!(await outcome(id)) && !leases.released.some((r) => r.messageId === id)) return undefined;
           return true;
         },
-        () =>
-          `events: ${JSON.stringify(Object.fromEntries(ids.map((id) => [id, store.log.stream(messageStreamId(id)).map((e) => e.type)])))}`,
+        () => {
+          const seen = ids.map((id) => [id, store.log.stream(messageStreamId(id)).map((e) => e.type)]);
+          return `events: ${JSON.stringify(Object.fromEntries(seen))}`;
+        },
         { timeoutMs: 10_000, intervalMs: 5 },
       );
     } finally {
@@ -276,10 +278,11 @@ describe('MTA worker: what it decides for each message', () => {
     assert.equal(deferred?.type, 'MessageDeferred');
     assert.equal(deferred.data.nextAttemptAt, later(60));
     assert.equal(deferred.data.delivery.mxHost, 'mx1.example.org');
-    assert.match(
-      deferred.data.reason,
-      /^no MX host answered: mx1\.example\.org \[127\.0\.0\.2\]: .*ECONNREFUSED.*; mx2\.example\.org \[127\.0\.0\.3\]: 421 .*Too many connections/,
-    );
+    assert.match(deferred.data.reason, /^no MX host answered: /);
+    const [first, second, ...more] = (deferred.data.reason as string).replace(/^no MX host answered: /, '').split('; ');
+    assert.match(first!, /^mx1\.example\.org \[127\.0\.0\.2\]: .*ECONNREFUSED/);
+    assert.match(second!, /^mx2\.example\.org \[127\.0\.0\.3\]: 421 .*Too many connections/);
+    assert.deepEqual(more, [], 'each host once');
   });
 
   it('defers when TLS is required and the MX host does not offer it; nothing is sent in the clear', async () => {
@@ -337,7 +340,7 @@ describe('MTA worker: what it decides for each message', () => {
     assert.equal(peer.received.length, 0);
   });
 
-  it('gives a lease back without an attempt: soon for a cancelled message, in 5 minutes for a suspended server', async () => {
+  it('gives a lease back untried: soon when cancelled, in 5 minutes when its server is suspended', async () => {
     const port = await freePort();
     const mta = world({ names: ONE_MX, port });
     const peer = await sink('127.0.0.1', port);
