@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../infra/clock/index.js';
 import type { Config } from '../infra/config/index.js';
 import { ContentStore } from '../infra/content/index.js';
 import { createResolver } from '../infra/dns/index.js';
@@ -20,6 +21,8 @@ export interface Services {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** The time every role reads (the system clock; the MTA, tracking, send APIs and retention take it). */
+  clock: Clock;
   database: Database;
   eventStore: EventStore;
   tenancy: TenancyStore;
@@ -51,11 +54,14 @@ export function buildServices(
   const tenancy = new TenancyStore(database.pool, dnsSettings(config));
   const auth = new Authenticator(tenancy);
   const contents = new ContentStore(database.pool);
+  // the one place the process's time is chosen
+  const clock: Clock = systemClock;
   let tls: Promise<TlsMaterial> | undefined;
   return {
     config,
     logger,
     metrics,
+    clock,
     database,
     eventStore,
     tenancy,
@@ -73,6 +79,7 @@ export function buildServices(
       hostname: config.hostname,
       maxMessageBytes: config.maxMessageBytes,
       recipients: recipientRules(config.addressLiterals),
+      clock,
     },
     routes: new RouteStore(database.pool),
     resolver: createResolver(config.dnsServers),

@@ -1,4 +1,5 @@
 import type { DeliveryAttempt, MessageCommandInput, RetryPolicy } from '../domain/index.js';
+import type { Clock } from '../infra/clock/index.js';
 import type { ContentStore } from '../infra/content/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
@@ -13,16 +14,21 @@ import { decideOutcome, retryOrGiveUp } from './delivery-outcome.js';
 import { prepareForDelivery } from './signing/prepare-message.js';
 import { SmtpSession, type SendOutcome, type TlsPolicy } from './smtp/smtp-session.js';
 
+/** What the worker does with the delivery queue's leases (PostgreSQL rows; tests keep them in memory). */
+export type DeliveryLeases = Pick<DeliveryQueue, 'lease' | 'release' | 'renew'>;
+
 export interface MtaWorkerDeps {
-  queue: DeliveryQueue;
+  queue: DeliveryLeases;
   router: Router;
   shaper: Shaper;
   eventStore: EventStore;
-  contents: ContentStore;
-  tenancy: TenancyStore;
-  suppressions: SuppressionList;
+  contents: Pick<ContentStore, 'getMany'>;
+  tenancy: Pick<TenancyStore, 'sendingDomain'>;
+  suppressions: Pick<SuppressionList, 'add'>;
   logger: Logger;
-  metrics: Metrics;
+  metrics: Pick<Metrics, 'deliveries'>;
+  /** Stamps attempts and outcomes and decides retry times (durations are measured with performance.now()). */
+  clock: Clock;
   hostname: string;
   retryPolicy: RetryPolicy;
   tlsPolicyFor: (recipientDomain: string) => TlsPolicy;
@@ -215,7 +221,7 @@ export class MtaWorker {
           try {
             await this.defer(
               m,
-              { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: new Date().toISOString() },
+              { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: this.d.clock.now().toISOString() },
               'the connection to the destination kept breaking',
             );
           } finally {
@@ -246,7 +252,12 @@ export class MtaWorker {
               try {
                 await this.defer(
                   m,
-                  { attempt: m.attempt, mxHost: destination, durationMs: opened.ms, at: new Date().toISOString() },
+                  {
+                    attempt: m.attempt,
+                    mxHost: destination,
+                    durationMs: opened.ms,
+                    at: this.d.clock.now().toISOString(),
+                  },
                   opened.error,
                 );
               } finally {
@@ -337,7 +348,7 @@ export class MtaWorker {
 
   /** DNS said "never" (bounce) or "not now" (defer): no SMTP session at all. */
   private async settleWithoutSession(m: Deliverable, route: Exclude<Route, { kind: 'deliver' }>): Promise<void> {
-    const delivery: DeliveryAttempt = { attempt: m.attempt, durationMs: 0, at: new Date().toISOString() };
+    const delivery: DeliveryAttempt = { attempt: m.attempt, durationMs: 0, at: this.d.clock.now().toISOString() };
     if (route.kind === 'bounce') {
       await this.record(m, 'bounced', {
         type: 'RecordBounce',
@@ -405,7 +416,7 @@ export class MtaWorker {
       await this.record(m, 'failed', {
         type: 'RecordFailure',
         reason: 'the message content is gone (retention)',
-        at: new Date().toISOString(),
+        at: this.d.clock.now().toISOString(),
       });
       return 'failed';
     }
@@ -420,7 +431,7 @@ export class MtaWorker {
       returnPathDomain: sending?.returnPathDomain ?? this.d.hostname,
       signingKeys: sending?.signingKeys ?? [],
       hostname: this.d.hostname,
-      now: new Date(),
+      now: this.d.clock.now(),
     });
     if (!sending)
       this.d.logger.warn(
@@ -447,9 +458,9 @@ export class MtaWorker {
           }
         : {}),
       durationMs: Math.round(performance.now() - started),
-      at: new Date().toISOString(),
+      at: this.d.clock.now().toISOString(),
     };
-    const decided = decideOutcome(outcome, delivery, m, this.d.retryPolicy, new Date());
+    const decided = decideOutcome(outcome, delivery, m, this.d.retryPolicy, this.d.clock.now());
     if (decided.outcome === 'delivered') {
       this.d.shaper.succeeded(host.name);
       onRecorded(this.record(m, 'delivered', decided.command));
@@ -466,7 +477,7 @@ export class MtaWorker {
   }
 
   private async defer(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
-    const decided = retryOrGiveUp(reason, delivery, m, this.d.retryPolicy, new Date(), false, false);
+    const decided = retryOrGiveUp(reason, delivery, m, this.d.retryPolicy, this.d.clock.now(), false, false);
     await this.record(m, decided.outcome, decided.command);
   }
 

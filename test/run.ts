@@ -1,14 +1,15 @@
 /**
  * `npm test`: starts one real PostgreSQL (the embedded server Postlog itself uses, in a temp dir)
  * unless POSTLOG_TEST_DATABASE_URL points at one, then runs every compiled *.test.js with node's
- * test runner. Each test file creates its own database on that server.
+ * test runner. Each test file creates its own database on that server. The core tests (test/core/)
+ * need none: a run of only those starts no server.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedPostgres } from '../infra/postgres/index.js';
+import type { EmbeddedPostgres } from '../infra/postgres/index.js';
 import { createLogger } from '../infra/logging/index.js';
 import { freePort } from './helpers/ports.js';
 
@@ -28,10 +29,14 @@ const files = testFiles(here)
   .filter((f) => only.length === 0 || only.some((o) => relative(here, f).includes(o)))
   .sort();
 
+// the core tests (domain, MTA decisions, the command handler on the in-memory log) need no server
+const coreOnly = files.every((f) => relative(here, f).startsWith(`core${sep}`));
+
 let embedded: EmbeddedPostgres | undefined;
 let tempDir: string | undefined;
 const env = { ...process.env };
-if (!env.POSTLOG_TEST_DATABASE_URL) {
+if (!env.POSTLOG_TEST_DATABASE_URL && !coreOnly) {
+  const { EmbeddedPostgres } = await import('../infra/postgres/index.js');
   tempDir = mkdtempSync(join(tmpdir(), 'postlog-test-pg-'));
   chmodSync(tempDir, 0o755); // as root the server runs as "postgres", which must enter it
   embedded = new EmbeddedPostgres({
@@ -55,10 +60,11 @@ env.TMPDIR = runTemp;
 // A hung test fails after 5 minutes instead of holding CI for its full budget. Not --test-force-exit:
 // on Node 20 it ended files before their last suites ran (and reported them green). Test files that
 // start processes stop them in after() (stopLeftoverPostlogProcesses) so a failure cannot hang the run.
-const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', ...files], {
-  stdio: 'inherit',
-  env,
-});
+// The core tests share one process: they keep no global state and leave nothing running, and a
+// process per file cost more than the tests themselves.
+const isolation = coreOnly ? ['--test-isolation=none'] : [];
+const args = ['--test', ...isolation, '--test-reporter=spec', '--test-timeout=300000', ...files];
+const child = spawn(process.execPath, args, { stdio: 'inherit', env });
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await embedded?.stop();
 if (tempDir) rmSync(tempDir, { recursive: true, force: true });

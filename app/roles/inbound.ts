@@ -31,6 +31,7 @@ export const inboundRole: Role = {
         tenancy: s.tenancy,
         routes: s.routes,
         contents: s.contents,
+        clock: s.clock,
       },
       {
         hostname: config.hostname,

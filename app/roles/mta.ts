@@ -41,12 +41,17 @@ export const mtaRole: Role = {
 };
 
 function createMta(config: Config, s: Services): MtaWorker {
-  const router = new Router(s.resolver, config.mtaPort, { smartHost: parseSmartHost(config.smartHost) });
-  const shaper = new Shaper((destination) => ({
-    maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
-    messagesPerMinute: config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
-  }));
-  const servers = new ServerSettings(s.tenancy);
+  const { clock } = s;
+  const router = new Router(s.resolver, config.mtaPort, { clock, smartHost: parseSmartHost(config.smartHost) });
+  const shaper = new Shaper(
+    (destination) => ({
+      maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
+      messagesPerMinute:
+        config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
+    }),
+    clock,
+  );
+  const servers = new ServerSettings(s.tenancy, clock);
   const logger = s.logger.child({ component: 'mta' });
   return new MtaWorker({
     bindingFor: async (serverId) => {
@@ -63,6 +68,7 @@ function createMta(config: Config, s: Services): MtaWorker {
     suppressions: s.send.suppressions,
     logger,
     metrics: s.metrics,
+    clock,
     hostname: config.hostname,
     retryPolicy: { delaysSeconds: config.retryDelays, maxAgeSeconds: config.maxQueueHours * 3600 },
     tlsPolicyFor: (domain) =>

@@ -78,6 +78,7 @@ export const projectorRole: Role = {
             eventStore,
             logger,
             projectionLagSeconds: projectionLagSeconds(database.pool, eventStore),
+            clock: s.clock,
           }).catch((err: Error) => logger.error({ error: err.message }, 'retention run failed'));
         }, 15 * 60_000);
         retention.unref();

@@ -16,7 +16,7 @@ export const trackingRole: Role = {
     // set up before HTTP listens, so stopped after it closes: every answered hit reaches the log
     stack.push('tracking hits', () => recorder.drain());
     const routes = [
-      trackingRoutes({ tenancy, recorder, eventStore, suppressions: s.send.suppressions, logger }),
+      trackingRoutes({ tenancy, recorder, eventStore, suppressions: s.send.suppressions, logger, clock: s.clock }),
       // the webhook signing key on the public address too (the api role serves it where it runs)
       ...(s.config.roles.includes('api') ? [] : [jwksRoutes({ keys: s.signingKeys })]),
     ];

@@ -1,4 +1,4 @@
-import { BOUNCE_RULES, type BounceCategory } from './bounce-rules.js';
+import { BOUNCE_RULES, type BounceCategory, type BounceRule } from './bounce-rules.js';
 
 export interface BounceVerdict {
   category: BounceCategory;
@@ -11,12 +11,18 @@ export function enhancedCodeOf(text: string): string | undefined {
   return /(?:^|\s)([245]\.\d{1,3}\.\d{1,3})(?=\s|$|[;,:])/.exec(text)?.[1];
 }
 
+/** The first rule of the table that matches the reply; undefined when none does. */
+export function matchingBounceRule(text: string, enhancedCode = enhancedCodeOf(text)): BounceRule | undefined {
+  const statusMatches = (rule: BounceRule) => !rule.status || (!!enhancedCode && rule.status.test(enhancedCode));
+  return BOUNCE_RULES.find((rule) => statusMatches(rule) && (!rule.text || rule.text.test(text)));
+}
+
 /** Classifies a permanent failure by the rule table (see bounce-rules.ts). */
 export function classifyBounce(text: string, enhancedCode = enhancedCodeOf(text)): BounceVerdict {
-  for (const rule of BOUNCE_RULES) {
-    if (rule.status && !(enhancedCode && rule.status.test(enhancedCode))) continue;
-    if (rule.text && !rule.text.test(text)) continue;
-    return { category: rule.category, suppress: rule.suppress, ...(enhancedCode ? { enhancedCode } : {}) };
-  }
-  return { category: 'other', suppress: false, ...(enhancedCode ? { enhancedCode } : {}) };
+  const rule = matchingBounceRule(text, enhancedCode);
+  return {
+    category: rule?.category ?? 'other',
+    suppress: rule?.suppress ?? false,
+    ...(enhancedCode ? { enhancedCode } : {}),
+  };
 }

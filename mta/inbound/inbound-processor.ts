@@ -9,6 +9,7 @@ import {
   type MessageCommandInput,
   messageStreamId,
 } from '../../domain/index.js';
+import type { Clock } from '../../infra/clock/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { SuppressionList } from '../../infra/messages/index.js';
@@ -27,6 +28,8 @@ export interface InboundDeps {
   tenancy: TenancyStore;
   routes: RouteStore;
   contents: ContentStore;
+  /** Stamps the bounces, complaints and unsubscribes recorded. */
+  clock: Clock;
 }
 
 export type InboundOutcome =
@@ -99,7 +102,7 @@ export async function processInbound(
   const data = accepted?.data as { token?: string; serverId?: string; to?: string } | undefined;
   if (!loaded.ok || !data || data.token !== ref.token)
     return { kind: 'ignored', reason: `message ${ref.messageId} unknown or token mismatch` };
-  const at = new Date().toISOString();
+  const at = deps.clock.now().toISOString();
   const record = (command: MessageCommandInput) =>
     handleMessageCommand(deps.eventStore, ref.messageId, command, {
       serverId: data.serverId,
@@ -172,7 +175,7 @@ async function bounce(
     diagnostic: remoteMta ? `${diagnostic} (reported by ${remoteMta})` : diagnostic,
     classification: verdict.category,
     suppress: verdict.suppress,
-    at: new Date().toISOString(),
+    at: deps.clock.now().toISOString(),
   });
   if (!result.ok) deps.logger.warn({ messageId, error: result.error }, 'late bounce not recorded');
   if (verdict.suppress) await deps.suppressions.add(data.serverId!, data.to!, `bounce: ${diagnostic}`);

@@ -1,5 +1,9 @@
 import type { Resolver } from 'node:dns/promises';
 import { addressLiteralIp } from '../../domain/index.js';
+import type { Clock } from '../../infra/clock/index.js';
+
+/** The DNS look-ups routing needs (Node's resolver has them; tests answer from a table). */
+export type MxResolver = Pick<Resolver, 'resolveMx' | 'resolve4' | 'resolve6'>;
 
 /** One host to try, with the addresses our resolver found for it. */
 export interface RouteHost {
@@ -49,9 +53,9 @@ export class Router {
   private readonly cache = new Map<string, { route: Route; until: number }>();
 
   constructor(
-    private readonly resolver: Resolver,
+    private readonly resolver: MxResolver,
     private readonly port: number,
-    private readonly options: { ttlMs?: number; smartHost?: SmartHost | undefined } = {},
+    private readonly options: { clock: Clock; ttlMs?: number; smartHost?: SmartHost | undefined },
   ) {}
 
   async route(domain: string): Promise<Route> {
@@ -71,10 +75,11 @@ export class Router {
       };
     const key = domain.toLowerCase();
     const hit = this.cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.route;
+    if (hit && hit.until > this.options.clock.now().getTime()) return hit.route;
     const route = await this.lookup(key);
     // DNS trouble is not cached: the next attempt asks again
-    if (route.kind !== 'defer') this.cache.set(key, { route, until: Date.now() + (this.options.ttlMs ?? 300_000) });
+    if (route.kind !== 'defer')
+      this.cache.set(key, { route, until: this.options.clock.now().getTime() + (this.options.ttlMs ?? 300_000) });
     return route;
   }
 

@@ -1,8 +1,6 @@
 import { systemActor, type Server } from '../../domain/index.js';
+import type { Clock } from '../../infra/clock/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
-
-/** Where the time comes from (tests pass their own). */
-export type Clock = () => number;
 
 /**
  * A sending server's settings as the MTA needs them (IP pool, suspension), read from tenancy at
@@ -13,15 +11,15 @@ export class ServerSettings {
 
   constructor(
     private readonly tenancy: Pick<TenancyStore, 'getServer'>,
+    private readonly clock: Clock,
     private readonly ttlMs = 30_000,
-    private readonly now: Clock = Date.now,
   ) {}
 
   async of(serverId: string): Promise<Server | undefined> {
     let hit = this.cache.get(serverId);
-    if (!hit || hit.until < this.now()) {
+    if (!hit || hit.until < this.clock.now().getTime()) {
       const server = await this.tenancy.getServer(systemActor('mta'), serverId);
-      hit = { server: server.ok ? server.value : undefined, until: this.now() + this.ttlMs };
+      hit = { server: server.ok ? server.value : undefined, until: this.clock.now().getTime() + this.ttlMs };
       this.cache.set(serverId, hit);
     }
     return hit.server;

@@ -1,3 +1,5 @@
+import type { Clock } from '../../infra/clock/index.js';
+
 /** Traffic shaping for one destination (an MX host: every domain it serves shares the bucket). */
 export interface DestinationLimits {
   /** Connections at once. */
@@ -25,7 +27,10 @@ interface Bucket {
 export class Shaper {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly limitsFor: (destination: string) => DestinationLimits) {}
+  constructor(
+    private readonly limitsFor: (destination: string) => DestinationLimits,
+    private readonly clock: Clock,
+  ) {}
 
   private bucket(destination: string): Bucket {
     let b = this.buckets.get(destination);
@@ -49,9 +54,9 @@ export class Shaper {
   async acquireConnection(destination: string): Promise<() => void> {
     const b = this.bucket(destination);
     for (;;) {
-      const now = Date.now();
+      const now = this.clock.now().getTime();
       if (b.pausedUntil > now) {
-        await sleep(b.pausedUntil - now);
+        await this.clock.sleep(b.pausedUntil - now);
         continue;
       }
       if (b.active < b.allowed) break;
@@ -72,13 +77,13 @@ export class Shaper {
     const b = this.bucket(destination);
     if (b.limits.messagesPerMinute <= 0) return;
     for (;;) {
-      const now = Date.now();
+      const now = this.clock.now().getTime();
       b.sentTimes = b.sentTimes.filter((t) => t > now - 60_000);
       if (b.sentTimes.length < b.limits.messagesPerMinute) {
         b.sentTimes.push(now);
         return;
       }
-      await sleep(b.sentTimes[0]! + 60_000 - now + 5);
+      await this.clock.sleep(b.sentTimes[0]! + 60_000 - now + 5);
     }
   }
 
@@ -86,7 +91,7 @@ export class Shaper {
   backOff(destination: string, pauseMs = 30_000): void {
     const b = this.bucket(destination);
     b.allowed = Math.max(1, Math.floor(b.allowed / 2));
-    b.pausedUntil = Math.max(b.pausedUntil, Date.now() + pauseMs);
+    b.pausedUntil = Math.max(b.pausedUntil, this.clock.now().getTime() + pauseMs);
     b.successes = 0;
   }
 
@@ -116,5 +121,3 @@ export function isThrottleReply(code: number, text: string): boolean {
       /too many (connections|messages|recipients)|rate ?limit|throttl|slow down|sending rate/i.test(text))
   );
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

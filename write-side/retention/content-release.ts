@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { systemClock } from '../../infra/clock/index.js';
 import { queuedMessageNeeds } from '../../infra/delivery-queue/index.js';
 import { inTransaction } from '../../infra/postgres/transaction.js';
 import type { RetentionDeps } from './retention-job.js';
@@ -43,7 +44,8 @@ export async function deleteUnneeded(client: pg.PoolClient, hashes: string[], cu
 export async function deletionCutoff(deps: RetentionDeps, now: Date): Promise<Date> {
   const lags = await deps.projectionLagSeconds(REFERENCING_PROJECTIONS);
   const lagMs = Math.max(0, ...lags.map((seconds) => seconds * 1000));
-  return new Date(Math.min(now.getTime() - MIN_AGE_MS, Date.now() - lagMs - LAG_MARGIN_MS));
+  const wallNow = (deps.clock ?? systemClock).now().getTime();
+  return new Date(Math.min(now.getTime() - MIN_AGE_MS, wallNow - lagMs - LAG_MARGIN_MS));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { systemClock, type Clock } from '../../infra/clock/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { expireContent } from './content-expiry.js';
@@ -12,6 +13,8 @@ export interface RetentionDeps {
   logger: Logger;
   /** How far (seconds) each named projection is behind the log (the projections' own status). */
   projectionLagSeconds: (names: string[]) => Promise<number[]>;
+  /** "Now" for a run and for the projections' lag (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface RetentionOptions {
@@ -44,7 +47,7 @@ export interface RetentionRun {
  */
 export async function runRetention(
   deps: RetentionDeps,
-  now = new Date(),
+  now = (deps.clock ?? systemClock).now(),
   options: RetentionOptions = {},
 ): Promise<RetentionRun> {
   const batchSize = options.batchSize ?? 1000;

@@ -15,6 +15,7 @@ import {
   type Result,
   type Server,
 } from '../../domain/index.js';
+import type { Clock } from '../../infra/clock/index.js';
 import type { ContentStore } from '../../infra/content/index.js';
 import type { EventMetadata, EventStore } from '../../infra/event-store/index.js';
 import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
@@ -28,6 +29,8 @@ export interface AcceptDeps {
   suppressions: SuppressionList;
   sendLimits: SendLimits;
   tenancy: TenancyStore;
+  /** Stamps acceptance (and the Date and Received headers of messages the APIs compose). */
+  clock: Clock;
 }
 
 export interface MessageToAccept {
@@ -109,7 +112,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
   ]);
-  const at = new Date().toISOString();
+  const at = deps.clock.now().toISOString();
   const batchId = req.idempotencySeed ? uuidv5(`${req.idempotencySeed}:batch`, EVENT_ID_NAMESPACE) : randomUUID();
   const metadata: EventMetadata = { correlationId: req.correlationId, serverId: req.server.id, actor: req.actor };
 

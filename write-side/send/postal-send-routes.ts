@@ -144,8 +144,8 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     text: blank(p.plain_body) ? undefined : str(p.plain_body),
     attachments,
     messageId,
-    date: new Date(),
-    received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
+    date: deps.clock.now(),
+    received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${deps.clock.now().toUTCString()}`,
   };
   // with tracking or unsubscribe links each recipient gets a copy of its own; otherwise one copy is shared
   const choice = {

@@ -92,7 +92,9 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys 
           tag: body.tag,
           metadata: body.metadata,
           scheduledAt:
-            body.send_at && Date.parse(body.send_at) > Date.now() ? new Date(body.send_at).toISOString() : undefined,
+            body.send_at && Date.parse(body.send_at) > deps.clock.now().getTime()
+              ? new Date(body.send_at).toISOString()
+              : undefined,
           source: 'api',
           messageIds,
           idempotencySeed: key !== undefined ? `${server.id}:${key}` : undefined,
@@ -237,8 +239,8 @@ async function compose(
       })),
       headers: { ...(body.headers ?? {}), ...personal.headers },
       messageId,
-      date: new Date(),
-      received: `from api ([${ip}]) by ${deps.hostname} with HTTP; ${new Date().toUTCString()}`,
+      date: deps.clock.now(),
+      received: `from api ([${ip}]) by ${deps.hostname} with HTTP; ${deps.clock.now().toUTCString()}`,
     });
     if (raw.length > deps.maxMessageBytes) {
       return {

@@ -138,7 +138,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
           o.onMessage?.('rejected');
           return callback(smtpReply('MESSAGE_TOO_BIG', `Message too big (at most ${deps.maxMessageBytes} bytes)`));
         }
-        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${new Date().toUTCString()}\r\n`;
+        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
         const raw = Buffer.concat([Buffer.from(received), data.value]);
         accept(deps, session, raw, parsedRecipients, log).then(
           (reply) => {

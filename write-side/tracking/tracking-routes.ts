@@ -1,5 +1,6 @@
 import { messageStreamId } from '../../domain/index.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../../infra/clock/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { SuppressionList } from '../../infra/messages/index.js';
@@ -14,6 +15,8 @@ export interface TrackingDeps {
   eventStore: EventStore;
   suppressions: SuppressionList;
   logger: Logger;
+  /** Stamps hits and unsubscribes. */
+  clock: Clock;
 }
 
 // the smallest transparent GIF
@@ -57,7 +60,7 @@ export function trackingRoutes(deps: TrackingDeps) {
         serverId: claim.serverId,
         ip: req.ip,
         userAgent: userAgent(req),
-        at: new Date(),
+        at: deps.clock.now(),
       });
       // webmail shows the pixel from its own origin: the same-origin resource policy would block it
       return reply
@@ -77,7 +80,7 @@ export function trackingRoutes(deps: TrackingDeps) {
         url: claim.url,
         ip: req.ip,
         userAgent: userAgent(req),
-        at: new Date(),
+        at: deps.clock.now(),
       });
       return reply.code(302).headers(NO_CACHE).header('location', claim.url).send();
     });
@@ -110,7 +113,7 @@ export function trackingRoutes(deps: TrackingDeps) {
 
 /** Records the unsubscribe and suppresses the address for the server, for good. */
 export async function unsubscribe(
-  deps: Pick<TrackingDeps, 'eventStore' | 'suppressions' | 'logger'>,
+  deps: Pick<TrackingDeps, 'eventStore' | 'suppressions' | 'logger' | 'clock'>,
   messageId: string,
   serverId: string,
   method: 'one-click' | 'mailto' | 'link',
@@ -119,7 +122,7 @@ export async function unsubscribe(
   const result = await handleMessageCommand(
     deps.eventStore,
     messageId,
-    { type: 'RecordUnsubscribe', method, ...(ip ? { ip } : {}), at: new Date().toISOString() },
+    { type: 'RecordUnsubscribe', method, ...(ip ? { ip } : {}), at: deps.clock.now().toISOString() },
     { serverId, actor: 'recipient' },
   );
   if (!result.ok) {

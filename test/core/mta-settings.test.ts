@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { err, ok, type Server } from '../../domain/index.js';
+import { AdjustableClock } from '../../infra/clock/index.js';
 import { createLogger } from '../../infra/logging/index.js';
 import { parseSmartHost } from '../../mta/routing/router.js';
 import { tlsPolicyFor } from '../../mta/routing/tls-policy.js';
@@ -11,7 +12,7 @@ const silent = createLogger({ level: 'silent', format: 'json' });
 
 describe('MTA settings', () => {
   it('reads a server from tenancy at most once per TTL, and lets a suspended or unknown server wait', async () => {
-    let now = 0;
+    const clock = new AdjustableClock('2026-01-01T00:00:00Z');
     let reads = 0;
     const servers: Record<string, Partial<Server>> = {
       live: { id: 'live', suspended: false },
@@ -23,12 +24,12 @@ describe('MTA settings', () => {
         return servers[id] ? ok(servers[id] as Server) : err({ code: 'NOT_FOUND' as const, message: 'no such server' });
       },
     };
-    const settings = new ServerSettings(tenancy as never, 30_000, () => now);
+    const settings = new ServerSettings(tenancy as never, clock, 30_000);
     assert.equal(await settings.mayDeliver('live'), true);
     assert.equal(await settings.mayDeliver('live'), true);
     assert.equal(reads, 1, 'cached');
     servers.live!.suspended = true;
-    now += 30_001;
+    await clock.advance(30_001);
     assert.equal(await settings.mayDeliver('live'), false, 'read again after the TTL');
     assert.equal(await settings.mayDeliver('paused'), false);
     assert.equal(await settings.mayDeliver('gone'), false);
