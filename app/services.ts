@@ -1,3 +1,4 @@
+import { SessionActors, SessionStore, UserStore, UserTokenStore } from '../infra/accounts/index.js';
 import { systemClock, type Clock } from '../infra/clock/index.js';
 import type { Config } from '../infra/config/index.js';
 import { ContentStore } from '../infra/content/index.js';
@@ -21,6 +22,8 @@ export interface Services {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** Dashboard users, their sessions and their one-time links. */
+  accounts: { users: UserStore; sessions: SessionStore; tokens: UserTokenStore };
   /** The time every role reads (the system clock; the MTA, tracking, send APIs and retention take it). */
   clock: Clock;
   database: Database;
@@ -52,16 +55,29 @@ export function buildServices(
   eventStore: EventStore,
 ): Services {
   const tenancy = new TenancyStore(database.pool, dnsSettings(config));
-  const auth = new Authenticator(tenancy);
-  const contents = new ContentStore(database.pool);
   // the one place the process's time is chosen
   const clock: Clock = systemClock;
+  const accounts = {
+    users: new UserStore(database.pool),
+    sessions: new SessionStore(database.pool, {
+      idleMs: config.sessionIdleMinutes * 60_000,
+      absoluteMs: config.sessionMaxHours * 3_600_000,
+    }),
+    tokens: new UserTokenStore(database.pool),
+  };
+  const auth = new Authenticator(
+    tenancy,
+    5000,
+    new SessionActors(accounts.sessions, accounts.users, () => clock.now()),
+  );
+  const contents = new ContentStore(database.pool);
   let tls: Promise<TlsMaterial> | undefined;
   return {
     config,
     logger,
     metrics,
     clock,
+    accounts,
     database,
     eventStore,
     tenancy,

@@ -11,6 +11,9 @@ import { suppressionRoutes } from '../../write-side/admin/suppression-routes.js'
 import { webhookRoutes } from '../../write-side/admin/webhook-routes.js';
 import { postalSendRoutes } from '../../write-side/send/postal-send-routes.js';
 import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
+import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
+import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
+import { userRoutes } from '../../write-side/accounts/user-routes.js';
 import type { Role } from './role.js';
 
 /** The HTTP APIs: sending (Postal's and ours), reading messages, managing tenants, acting on messages. */
@@ -19,6 +22,18 @@ export const apiRole: Role = {
   async setUp(s) {
     const { send, tenancy, auth, eventStore, contents, database, config } = s;
     const read = { eventStore, contents, auth, tenancy };
+    const accounts = {
+      ...s.accounts,
+      loginThrottle: {
+        address: new AuthThrottle(config.loginFailuresPerAddress),
+        account: new AuthThrottle(config.loginFailuresPerAccount),
+      },
+      secureCookies: config.publicUrl?.startsWith('https://') ?? false,
+      now: () => s.clock.now(),
+      logger: s.logger.child({ component: 'accounts' }),
+      linkHours: config.accountLinkHours,
+      publicUrl: config.publicUrl,
+    };
     const routes = [
       postalSendRoutes(send),
       v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
@@ -35,6 +50,8 @@ export const apiRole: Role = {
         tenancy,
         allowPrivate: config.webhooksAllowPrivateEndpoints,
       }),
+      sessionRoutes(accounts),
+      userRoutes({ ...accounts, auth, tenancy }),
       // the public key receivers verify webhook signatures with
       jwksRoutes({ keys: s.signingKeys }),
     ];

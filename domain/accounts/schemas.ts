@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { OrgRole } from '../tenancy/roles.js';
 
-export { OrgRole, roleIncludes } from '../tenancy/roles.js';
-
 export const Email = z
   .string()
   .trim()

@@ -4,3 +4,4 @@ export * from './sessions.js';
 export * from './totp.js';
 export * from './user-tokens.js';
 export * from './users.js';
+export * from './session-actors.js';

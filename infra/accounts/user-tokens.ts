@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { OrgRole } from '../../domain/accounts/index.js';
+import type { OrgRole } from '../../domain/index.js';
 import { randomToken, sha256 } from '../tenancy/secrets.js';
 
 export type UserTokenKind = 'invitation' | 'password-reset';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Membership, OrgRole, User } from '../../domain/accounts/index.js';
+import type { Membership, OrgRole, User } from '../../domain/index.js';
 import { err, ok, type Result } from '../../domain/result.js';
 
 export type AccountError =

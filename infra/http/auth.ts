@@ -3,6 +3,7 @@ import type { Actor, Server } from '../../domain/index.js';
 import type { TenancyStore } from '../tenancy/index.js';
 import { sha256 } from '../tenancy/index.js';
 import { sendError } from './errors.js';
+import { sessionTokenOf } from './session-cookie.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -64,6 +65,10 @@ export class Authenticator {
   constructor(
     private readonly tenancy: TenancyStore,
     ttlMs = 5000,
+    /** Dashboard sessions (a cookie) as actors; without it, only keys and tokens authenticate. */
+    readonly sessions?: {
+      actorFor(token: string): Promise<{ actor: Actor; csrfToken: string } | undefined>;
+    },
   ) {
     this.servers = new AnswerCache(ttlMs);
     this.admins = new AnswerCache(ttlMs);
@@ -83,6 +88,8 @@ export class Authenticator {
     this.admins.clear();
   }
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Credentials of a request: `X-Server-API-Key`, or `Authorization: Bearer <key or admin token>`. */
 export function credentialsOf(req: FastifyRequest): { apiKey?: string; adminToken?: string } {
@@ -116,6 +123,17 @@ export function authenticate(auth: Authenticator, allowed: Allowed[]) {
       const actor = await auth.admin(adminToken);
       if (!actor) return sendError(reply, 'INVALID_ADMIN_TOKEN', 'the admin token is not valid');
       req.postlogActor = actor;
+      return;
+    }
+    // the dashboard: a session cookie acts as its user, where an admin token may act
+    const sessionToken = allowed.includes('admin') ? sessionTokenOf(req) : undefined;
+    if (sessionToken && auth.sessions) {
+      const session = await auth.sessions.actorFor(sessionToken);
+      if (!session) return sendError(reply, 'SESSION_EXPIRED', 'the dashboard session ended: log in again');
+      // a cross-site page can make the browser send the cookie, but cannot read the token
+      if (!SAFE_METHODS.has(req.method) && req.headers['x-csrf-token'] !== session.csrfToken)
+        return sendError(reply, 'CSRF_TOKEN_INVALID', "X-CSRF-Token is missing or is not this session's");
+      req.postlogActor = session.actor;
       return;
     }
     const wanted = allowed

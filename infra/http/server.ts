@@ -123,6 +123,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'X-Server-API-Key' },
           adminToken: { type: 'http', scheme: 'bearer' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'postlog_session',
+            description: 'a dashboard session (POST /v2/session); a change also needs its X-CSRF-Token',
+          },
         },
       },
     },

@@ -12,4 +12,8 @@ export interface AccountsDeps {
   secureCookies: boolean;
   now: () => Date;
   logger: Logger;
+  /** How long invitation and password-reset links stay valid. */
+  linkHours: number;
+  /** Where browsers reach Postlog: links in invitations and resets point there. */
+  publicUrl: string | undefined;
 }

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { Login, Membership } from '../../domain/accounts/index.js';
+import { Login, Membership } from '../../domain/index.js';
 import { hashPassword, passwordProblem, totpCodeValid, verifyPassword } from '../../infra/accounts/index.js';
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses } from '../../infra/http/responses.js';
 import type { AccountsDeps } from './accounts-deps.js';
-import { clearSessionCookie, sessionTokenOf, setSessionCookie } from './session-cookie.js';
+import { clearSessionCookie, sessionTokenOf, setSessionCookie } from '../../infra/http/session-cookie.js';
 
 const SessionView = z.object({
   user: z.object({ id: z.string(), email: z.string(), globalAdmin: z.boolean(), totpEnabled: z.boolean() }),
