@@ -29,8 +29,8 @@ export const FAILS = {
   invalid: [400],
   /** a JSON body over the size limit, or of a type the route does not take */
   body: [400, 413, 415],
-  /** admin token routes: missing or wrong token */
-  admin: [401],
+  /** admin token routes: missing or wrong token or session; a session's change without its CSRF token, or beyond its role */
+  admin: [401, 403],
   /** API key routes: missing or wrong key, or the key's server is suspended */
   apiKey: [401, 403],
   /** routes under the per-key rate limit */

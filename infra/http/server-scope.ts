@@ -10,6 +10,9 @@ import type { TenancyStore } from '../tenancy/index.js';
  */
 export type ServerScope = { ok: true; servers: string[] | null } | { ok: false; status: 403 | 404; message: string };
 
+/** The catalogue code of a refusal: seen but not allowed (a viewer changing something), or not found. */
+export const refusalCode = (scope: { status: 403 | 404 }) => (scope.status === 403 ? 'FORBIDDEN' : 'NOT_FOUND');
+
 export async function serverScope(
   tenancy: TenancyStore,
   req: FastifyRequest,

@@ -845,6 +845,6 @@ describe('management API', () => {
     ]) {
       assert.ok(doc.body.paths[path], `${path} in ${Object.keys(doc.body.paths).join(', ')}`);
     }
-    assert.deepEqual(doc.body.paths['/v2/organizations'].post.security, [{ adminToken: [] }]);
+    assert.deepEqual(doc.body.paths['/v2/organizations'].post.security, [{ adminToken: [] }, { session: [] }]);
   });
 });

@@ -125,7 +125,7 @@ export function userRoutes(deps: UserRouteDeps) {
         summary: "Take a user's role in an organization away",
         security,
         params: z.object({ id: z.uuid(), organizationId: z.uuid() }),
-        response: responses({ 204: NO_CONTENT }, [401, 403, 404]),
+        response: responses({ 204: NO_CONTENT }, [...FAILS.invalid, 401, 403, 404]),
       },
       handler: async (req, reply) => {
         const { id, organizationId } = req.params;
@@ -144,7 +144,7 @@ export function userRoutes(deps: UserRouteDeps) {
         summary: 'Disable a user: its sessions end and it cannot log in (a global admin)',
         security,
         params: Id,
-        response: responses({ 204: NO_CONTENT }, [401, 403, 404]),
+        response: responses({ 204: NO_CONTENT }, [...FAILS.invalid, 401, 403, 404]),
       },
       handler: async (req, reply) => {
         if (!isGlobalAdmin(req.postlogActor!))

@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
 import type { RouteStore } from '../../infra/routes/index.js';
+import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 
 export interface RouteDeps {
@@ -64,20 +65,16 @@ export function routeRoutes(deps: RouteDeps) {
         response: responses({ 201: RouteSchema }, [...base, ...FAILS.body, 409]),
       },
       handler: async (req, reply) => {
-        const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
-        if (!server.ok) return sendError(reply, 'NOT_FOUND', 'server not found');
+        // a change: the caller's role must allow it (a viewer only reads)
+        const scope = await serverScope(deps.tenancy, req, req.params.id);
+        if (!scope.ok) return sendError(reply, refusalCode(scope), scope.message);
         const domain = req.body.address.slice(req.body.address.lastIndexOf('@') + 1).toLowerCase();
-        const sending = await deps.tenancy.sendingDomain(server.value.id, domain);
+        const sending = await deps.tenancy.sendingDomain(req.params.id, domain);
         if (!sending?.verified)
           return sendError(reply, 'VALIDATION_FAILED', `${domain} is not a verified domain of this server`, [
             { path: 'address', message: 'domain not verified for this server' },
           ]);
-        const route = await deps.routes.create(
-          server.value.id,
-          req.body.address,
-          req.body.endpointUrl,
-          req.body.format,
-        );
+        const route = await deps.routes.create(req.params.id, req.body.address, req.body.endpointUrl, req.body.format);
         if (route === 'taken') return sendError(reply, 'CONFLICT', `${req.body.address} is routed already`);
         return reply.code(201).send(route);
       },
@@ -101,9 +98,10 @@ export function routeRoutes(deps: RouteDeps) {
       },
     );
 
-    const visibleRoute = async (actor: Parameters<TenancyStore['getServer']>[0], id: string) => {
+    /** A route of a server the caller may read (GET) or change (a member or admin, otherwise). */
+    const visibleRoute = async (req: FastifyRequest, id: string) => {
       const route = await deps.routes.get(id);
-      return route && (await deps.tenancy.getServer(actor, route.serverId)).ok ? route : undefined;
+      return route && (await serverScope(deps.tenancy, req, route.serverId)).ok ? route : undefined;
     };
 
     app.delete(
@@ -118,7 +116,7 @@ export function routeRoutes(deps: RouteDeps) {
         },
       },
       async (req, reply) => {
-        const route = await visibleRoute(req.postlogActor!, req.params.id);
+        const route = await visibleRoute(req, req.params.id);
         if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
         await deps.routes.remove(route.id);
         return reply.code(204).send();
@@ -138,7 +136,7 @@ export function routeRoutes(deps: RouteDeps) {
         },
       },
       async (req, reply) => {
-        const route = await visibleRoute(req.postlogActor!, req.params.id);
+        const route = await visibleRoute(req, req.params.id);
         if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
         return reply.send({ deliveries: await deps.routes.deliveries(route.id, req.query.limit) });
       },
@@ -156,7 +154,7 @@ export function routeRoutes(deps: RouteDeps) {
         },
       },
       async (req, reply) => {
-        const route = await visibleRoute(req.postlogActor!, req.params.id);
+        const route = await visibleRoute(req, req.params.id);
         if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
         return (await deps.routes.retryNow(req.params.delivery, [route.id]))
           ? reply.code(202).send({ queued: true })

@@ -5,7 +5,7 @@ import { normalizedAddress, parseMailbox } from '../../domain/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
-import { serverScope } from '../../infra/http/server-scope.js';
+import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import type { SuppressionList } from '../../infra/messages/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 
@@ -49,7 +49,7 @@ async function serverOf(
   if (!scope.ok) {
     sendError(
       reply,
-      req.postlogServer ? 'FORBIDDEN' : 'NOT_FOUND',
+      req.postlogServer ? 'FORBIDDEN' : refusalCode(scope),
       req.postlogServer ? 'an API key acts on its own server only' : scope.message,
     );
     return undefined;

@@ -6,7 +6,7 @@ import { sendError } from '../../infra/http/errors.js';
 import { IsoTimestamp } from '../../infra/http/query-times.js';
 import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
 import { resolvesToPrivateAddress } from '../../infra/http/outbound.js';
-import { serverScope } from '../../infra/http/server-scope.js';
+import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import type { WebhookEndpoint, WebhookStore } from '../../infra/webhooks/index.js';
 import { WebhookEventName, webhookEventNames } from '../../domain/index.js';
@@ -95,7 +95,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     ): Promise<string | undefined> => {
       const scope = await serverScope(deps.tenancy, req, serverId);
       if (!scope.ok) {
-        sendError(reply, 'NOT_FOUND', 'server not found');
+        sendError(reply, refusalCode(scope), scope.message);
         return undefined;
       }
       return serverId;
