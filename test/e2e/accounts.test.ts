@@ -106,6 +106,13 @@ describe('dashboard accounts: users, roles, sessions (through the HTTP API)', ()
     );
     const suppress = await as(s, 'POST', '/v2/suppressions', { address: 'x@y.example', serverId: a.server.id });
     assert.equal(suppress.status, 403, JSON.stringify(suppress.body));
+    const bulk = await as(s, 'POST', '/v2/messages/bulk/release', { serverId: a.server.id });
+    assert.equal(bulk.status, 403, JSON.stringify(bulk.body));
+    const route = await as(s, 'POST', `/v2/servers/${a.server.id}/routes`, {
+      address: 'in@a.example',
+      endpointUrl: 'https://hooks.example/in',
+    });
+    assert.equal(route.status, 403, JSON.stringify(route.body));
     const domain = await as(s, 'POST', `/v2/servers/${a.server.id}/domains`, { name: 'new.example' });
     assert.equal(domain.status, 403);
     assert.match(domain.body.message, /viewer/);

@@ -48,8 +48,10 @@ async function actionScope(
   deps: MessageActionDeps,
   req: FastifyRequest,
   serverId: string | undefined,
-): Promise<string[] | { error: string }> {
+): Promise<string[] | { error: string; roleForbids?: true }> {
   const scope = await serverScope(deps.tenancy, req, serverId);
+  // a user who sees the server but whose role only reads is told so
+  if (!scope.ok && scope.status === 403 && !req.postlogServer) return { error: scope.message, roleForbids: true };
   if (!scope.ok)
     return { error: req.postlogServer && serverId ? 'an API key acts on its own server only' : 'no such server' };
   if (scope.servers === null) return { error: 'a global admin must name the server (serverId)' };
@@ -89,6 +91,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         const loaded = await loadMessage(deps.eventStore, req.params.id);
         const serverId = loaded.ok ? loaded.value.state.serverId : undefined;
         const scope = serverId ? await actionScope(deps, req, serverId) : [];
+        if (!Array.isArray(scope) && scope.roleForbids) return sendError(reply, 'FORBIDDEN', scope.error);
         if (!loaded.ok || !serverId || !Array.isArray(scope) || !scope.includes(serverId)) {
           return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         }
@@ -159,7 +162,8 @@ export function messageActionRoutes(deps: MessageActionDeps) {
       },
       handler: async (req, reply) => {
         const scope = await actionScope(deps, req, req.body.serverId);
-        if (!Array.isArray(scope)) return sendError(reply, 'INVALID_SCOPE', scope.error);
+        if (!Array.isArray(scope))
+          return sendError(reply, scope.roleForbids ? 'FORBIDDEN' : 'INVALID_SCOPE', scope.error);
         const state = req.body.state ?? (req.params.action === 'release' ? 'held' : 'queued');
         const ids = await messagesForBulkAction(deps.pool, {
           servers: scope,
