@@ -14,6 +14,7 @@ export function Messages({ id }: { id: string }) {
   const [cursor, setCursor] = useState<string>();
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [actionError, setActionError] = useState<Error>();
+  const [done, setDone] = useState<string>();
   const filters = { status: params.status, recipient: params.recipient, tag: params.tag, q: params.q };
   const { data, error, reload } = useLoad(
     () =>
@@ -39,12 +40,21 @@ export function Messages({ id }: { id: string }) {
 
   async function bulk(action: 'release' | 'cancel') {
     setActionError(undefined);
+    setDone(undefined);
     try {
       // held messages are found in the held state; a cancel of queued ones in the queued state
       const state = params.status === 'held' || action === 'release' ? 'held' : 'queued';
-      await post(`/v2/messages/bulk/${action}`, { serverId: id, state, ids: [...selected] });
+      const result = await post<{ matched: number; applied: number; failed: { id: string; code: string }[] }>(
+        `/v2/messages/bulk/${action}`,
+        { serverId: id, state, ids: [...selected] },
+      );
+      const refused = result.failed.map((f) => `${f.id}: ${f.code}`).join(', ');
+      setDone(
+        `${action === 'release' ? 'Released' : 'Cancelled'} ${result.applied} of ${selected.size}${refused ? ` (not: ${refused})` : ''}.`,
+      );
       setSelected(new Set());
-      reload();
+      // the list is a read model that follows the log: give it a moment before reading again
+      setTimeout(reload, 500);
     } catch (err) {
       setActionError(err as Error);
     }
@@ -65,7 +75,7 @@ export function Messages({ id }: { id: string }) {
           </label>
           <label>
             Status
-            <select name="status" defaultValue={params.status ?? ''}>
+            <select name="status" value={params.status ?? ''}>
               {STATUSES.map((s) => (
                 <option key={s} value={s}>
                   {s || 'any'}
@@ -77,6 +87,7 @@ export function Messages({ id }: { id: string }) {
         </form>
       </search>
       <ErrorNote error={error ?? actionError} />
+      {done ? <p role="status">{done}</p> : null}
       {canAct && selected.size > 0 ? (
         <fieldset class="bulk">
           <legend class="sr-only">Selected messages</legend>

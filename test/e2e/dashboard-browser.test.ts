@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { systemActor } from '../../domain/index.js';
+import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { browserMissing, launchBrowser } from '../helpers/browser.js';
+
+const PASSWORD = 'correct horse battery';
+/** Screenshots a person can look at, when asked: SCREENSHOTS=docs/screenshots (or another folder). */
+const SHOTS = process.env.SCREENSHOTS ? join(process.cwd(), process.env.SCREENSHOTS) : undefined;
+
+const missing = browserMissing();
+
+describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: missing }, () => {
+  let t: TestApp;
+  let a: Tenant;
+  let browser: Browser;
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ baseURL: t.url });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => assert.fail(`script error in the page: ${e.message}`));
+    return page;
+  }
+
+  async function logIn(page: Page, email: string, password = PASSWORD): Promise<void> {
+    await page.goto('/');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  const shot = async (page: Page, name: string) => {
+    if (!SHOTS) return;
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  };
+
+  async function send(subject: string): Promise<string> {
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      headers: { 'x-server-api-key': a.apiKey },
+      body: { from: 'Sender <hello@sender.test>', to: ['alice@example.com'], subject, text: 'Hi' },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    return res.body.messages[0].id;
+  }
+
+  before(async () => {
+    // a development server holds every message: held mail to release from the page
+    t = await startTestApp({ POSTLOG_ROLES: 'api,projector' });
+    a = await createTenant(t.app, { mode: 'development' });
+    const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'ops', organizationId: null });
+    assert.ok(token.ok);
+    for (const [email, role] of [
+      ['member@example.com', 'member'],
+      ['viewer@example.com', 'viewer'],
+    ] as const) {
+      const res = await http(t.url, 'POST', '/v2/users', {
+        headers: { authorization: `Bearer ${token.value.secret}` },
+        body: { email, password: PASSWORD, organizationId: a.organizationId, role },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  it('refuses a wrong password with the reason, then logs in to the organizations', async () => {
+    const page = await newPage();
+    await logIn(page, 'member@example.com', 'not the password');
+    await page.getByRole('alert').getByText('INVALID_LOGIN').waitFor();
+    await shot(page, 'login-refused');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
+    await page.getByRole('link', { name: 'Test server' }).waitFor();
+    await shot(page, 'organizations');
+    await page.close();
+  });
+
+  it('a member releases held mail in bulk from the message list, and sees its timeline', async () => {
+    const ids = [await send('Held one'), await send('Held two')];
+    const page = await newPage();
+    await logIn(page, 'member@example.com');
+    await page.getByRole('link', { name: 'Test server' }).click();
+    await shot(page, 'server');
+    await page.getByRole('link', { name: 'Held' }).click();
+    // the read model follows the log: the list may need a moment
+    for (const id of ids) await page.getByLabel(new RegExp(`select message ${id} `)).check({ timeout: 10_000 });
+    await shot(page, 'held-messages');
+    await page.getByRole('button', { name: 'Release' }).click();
+    await page.getByRole('status').getByText('Released 2 of 2.').waitFor();
+    await page.getByText('No message matches.').waitFor({ timeout: 10_000 });
+    await page.goto(`/messages/${ids[0]}`);
+    await page.getByRole('list', { name: 'Events in the log' }).getByText('MessageReleased').waitFor();
+    await shot(page, 'message');
+    await page.close();
+  });
+
+  it('a viewer sees no action, and the API refuses one from its session (403)', async () => {
+    const id = await send('Held for the viewer');
+    const page = await newPage();
+    await logIn(page, 'viewer@example.com');
+    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
+    await page.goto(`/messages/${id}`);
+    await page.getByRole('list', { name: 'Events in the log' }).getByText('MessageHeld').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Release' }).count(), 0, 'no Release button for a viewer');
+    // the page's own session, with its CSRF token: the API still says no
+    const answer = await page.evaluate(async (messageId) => {
+      const session = await (await fetch('/v2/session')).json();
+      const res = await fetch(`/v2/messages/${messageId}/release`, {
+        method: 'POST',
+        headers: { 'x-csrf-token': session.csrfToken, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return { status: res.status, body: await res.json() };
+    }, id);
+    assert.equal(answer.status, 403, JSON.stringify(answer.body));
+    await page.close();
+  });
+
+  it('a change without the CSRF token is refused, even from the logged-in page', async () => {
+    const page = await newPage();
+    await logIn(page, 'member@example.com');
+    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
+    const status = await page.evaluate(async (serverId) => {
+      const res = await fetch('/v2/suppressions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ address: 'x@example.com', serverId }),
+      });
+      return { status: res.status, code: (await res.json()).code };
+    }, a.server.id);
+    assert.deepEqual(status, { status: 403, code: 'CSRF_TOKEN_INVALID' });
+    await page.close();
+  });
+
+  it('an expired session sends the page back to the login form', async () => {
+    const page = await newPage();
+    await logIn(page, 'member@example.com');
+    await page.getByRole('link', { name: 'Test server' }).waitFor();
+    await t.db.pool.query("UPDATE user_sessions SET expires_at = now() - interval '1 second'");
+    await page.getByRole('link', { name: 'Test server' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.close();
+  });
+});
