@@ -32,6 +32,8 @@ export interface ProcessGroup {
   metricsText: () => Promise<string>;
   /** /ready answers 200 only once every process finished start-up. */
   everyProcessReady: () => boolean;
+  /** The database as the supervisor opened it: this process reaches even an embedded one by URL. */
+  databaseKind?: Database['kind'] | undefined;
 }
 
 /**
@@ -102,7 +104,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     logger.info(
       {
         http: httpUrl,
-        database: database.kind,
+        database: group?.databaseKind ?? database.kind,
         roles: config.roles,
         ms: Math.round(performance.now() - started),
         version,

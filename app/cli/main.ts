@@ -135,7 +135,11 @@ program
         const app = await startPostlog(
           config,
           logger,
-          link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady },
+          link && {
+            metricsText: () => link.metricsText(),
+            everyProcessReady: () => link.everyProcessReady,
+            databaseKind: link.databaseKind,
+          },
         );
         link?.ready(app.httpUrl, app.metrics.registry);
         // (a supervised process whose supervisor is killed exits at once: Node's cluster module does that)

@@ -84,6 +84,9 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
       1,
       postlog.output(),
     );
+    // the processes reach the embedded PostgreSQL by URL, yet say what it is: the supervisor started it
+    const databases = postlog.output().match(/"database":"\w+"(?=.*"msg":"process started)/g) ?? [];
+    assert.deepEqual(databases, Array(3).fill('"database":"embedded"'), postlog.output());
     const [supervisor, ...workers] = pidsOf(dataDir);
     assert.equal(workers.length, 3, 'a supervisor and three processes');
 
