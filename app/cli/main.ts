@@ -147,7 +147,10 @@ program
       }
     } catch (err) {
       if (firstSignalAt > 0) return; // stopped during start-up: shutdown() finishes and exits
-      logger.fatal({ err }, `Postlog could not start: ${(err as Error).message}`);
+      // a catalogue code (PORTS_UNAVAILABLE, …) leads the message: what to look up in docs/errors.md
+      const code = (err as { code?: unknown }).code;
+      const cause = `${typeof code === 'string' && /^[A-Z_]+$/.test(code) ? `${code}: ` : ''}${(err as Error).message}`;
+      logger.fatal({ err }, `Postlog could not start: ${cause}`);
       // the processes that did start, and the embedded database, stop too
       await supervisor?.stop(config.shutdownTimeoutMs).catch(() => undefined);
       logger.flush?.();
