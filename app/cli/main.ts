@@ -23,8 +23,9 @@ import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, TenancyStore, type Domain, type TenancyError } from '../../infra/tenancy/index.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
+import { startDevSink } from './dev-sink.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
-import { CliExit, exitWith, idOf, isId, table, USAGE, type Column } from './output.js';
+import { CliExit, exitWith, idOf, isId, portOf, table, USAGE, type Column } from './output.js';
 import { migrate, openDatabase } from '../../infra/postgres/index.js';
 import { version } from '../../infra/version.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
@@ -531,6 +532,24 @@ program
         );
       }),
   );
+
+program
+  .command('dev-sink')
+  .description('a local SMTP server that accepts every message and prints it: a smart host to try Postlog with')
+  .option('--port <port>', 'port to listen on (Postlog takes 2525 for its inbound MX)', portOf('--port'), 2526)
+  .option('--host <address>', 'address to listen on (loopback: it accepts anything from anyone)', '127.0.0.1')
+  .option('--dir <dir>', 'also store each message there as a .eml file')
+  .action(async (opts: { port: number; host: string; dir?: string }) => {
+    const sink = await startDevSink({ ...opts, print: (line) => process.stdout.write(`${line}\n`) });
+    const at = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${sink.port}`;
+    process.stdout.write(
+      `postlog dev-sink: SMTP on ${at} (no TLS, any login), one line per message${opts.dir ? `, stored in ${opts.dir}` : ''}.\n` +
+        `Point Postlog at it: POSTLOG_SMART_HOST=${at} POSTLOG_SMART_HOST_TLS=none npm start\n`,
+    );
+    const stop = () => void sink.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 
 const messages = program.command('messages').description('messages sent and received');
 messages

@@ -39,6 +39,15 @@ export function idOf(label: string, what: string): (value: string) => string {
   };
 }
 
+/** A commander parser for a port option: a number from 0 (any free port) to 65535, or a usage error. */
+export function portOf(label: string): (value: string) => number {
+  return (value) => {
+    const port = Number(value);
+    if (!/^\d+$/.test(value) || port > 65535) exitWith(`${label} must be a port number (0-65535)`, USAGE);
+    return port;
+  };
+}
+
 export interface Column<T> {
   header: string;
   value: (row: T) => unknown;
