@@ -16,7 +16,7 @@ describe('postlog start when ports are taken', () => {
   const dataDir = tempDataDir('postlog-busy-ports-');
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('reports every port that is taken at once, with its setting and the code, before the database starts', async () => {
+  it('reports every port that is taken at once, with its setting and code, before the database starts', async () => {
     const env = await baseEnv(dataDir, { POSTLOG_PROCESSES: '1' });
     const blockers = await Promise.all(
       ['POSTLOG_HTTP_PORT', 'POSTLOG_SUBMISSION_PORT', 'POSTLOG_INBOUND_PORT'].map((name) => occupy(Number(env[name]))),
@@ -75,7 +75,8 @@ describe('postlog start when ports are taken', () => {
     assert.match(
       res.stdout,
       new RegExp(
-        `PORTS_UNAVAILABLE: port ${env.POSTLOG_SUBMISSION_PORT} is set for POSTLOG_SUBMISSION_PORT and POSTLOG_INBOUND_PORT`,
+        `PORTS_UNAVAILABLE: port ${env.POSTLOG_SUBMISSION_PORT} is set for ` +
+          'POSTLOG_SUBMISSION_PORT and POSTLOG_INBOUND_PORT',
       ),
     );
   });
