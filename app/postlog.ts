@@ -12,6 +12,8 @@ import { DatabaseReachability } from '../infra/postgres/database-reachability.js
 import type { TenancyStore } from '../infra/tenancy/index.js';
 import { version } from '../infra/version.js';
 import { roles, type RoleSetUp } from './roles/index.js';
+import { isSupervised } from './cluster/supervisor-link.js';
+import { checkListenPorts, listenProblem, plannedListeners, PortsUnavailable } from './listen-ports.js';
 import { buildServices } from './services.js';
 import { StopStack } from './stop-stack.js';
 
@@ -37,6 +39,8 @@ export interface ProcessGroup {
   metricsText: () => Promise<string>;
   /** /ready answers 200 only once every process finished start-up. */
   everyProcessReady: () => boolean;
+  /** The database as the supervisor opened it: this process reaches even an embedded one by URL. */
+  databaseKind?: Database['kind'] | undefined;
 }
 
 /**
@@ -49,6 +53,8 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   let ready = false;
   /** Watched from the end of start-up: /ready answers 503 while this process cannot reach its database. */
   let databaseReachability: DatabaseReachability | undefined;
+  // a port that is taken or given twice is said before the database starts (see checkListenPorts)
+  await checkListenPorts(plannedListeners(config), { probe: !isSupervised() });
   const metrics = createMetrics();
   const stack = new StopStack(logger);
   const database = await openDatabase(config, logger);
@@ -86,19 +92,26 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
       plugins,
       dashboard: config.roles.includes('api') ? dashboardAssets(DASHBOARD_DIR) : undefined,
     });
+    // every listener is tried, and every port that cannot be taken is reported at once (PortsUnavailable)
+    const portProblems: string[] = [];
     try {
       await http.listen({ host: config.httpHost, port: config.httpPort });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-        throw new Error(`HTTP port ${config.httpPort} is in use: set POSTLOG_HTTP_PORT to a free port`);
-      throw err;
+      if (!(err as NodeJS.ErrnoException).code) throw err;
+      portProblems.push(listenProblem(plannedListeners(config)[0]!, err as Error));
     }
     // HTTP requests in progress finish their appends
     stack.push('HTTP', () => http.close());
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
-    for (const role of enabled) await role.listen?.(services, stack);
+    for (const role of enabled) {
+      await role.listen?.(services, stack).catch((err: unknown) => {
+        if (!(err instanceof PortsUnavailable)) throw err;
+        portProblems.push(...err.problems);
+      });
+    }
+    if (portProblems.length > 0) throw new PortsUnavailable(portProblems);
     // background work last: a process that fails to start has delivered and projected nothing
     for (const r of setUp) r.start?.(background);
 
@@ -108,7 +121,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     logger.info(
       {
         http: httpUrl,
-        database: database.kind,
+        database: group?.databaseKind ?? database.kind,
         roles: config.roles,
         ms: Math.round(performance.now() - started),
         version,

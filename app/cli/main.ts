@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
 import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
 import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
@@ -24,13 +24,25 @@ import { systemActor, type Domain, type TenancyError } from '../../domain/index.
 import { TenancyStore } from '../../infra/tenancy/index.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
+import { startDevSink } from './dev-sink.js';
+import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
-import { CliExit, exitWith, idOf, isId, table, USAGE, type Column } from './output.js';
+import { asCliError, cliError, printError } from './errors.js';
+import { idOf, isId, portOf, table, type Column } from './output.js';
+import {
+  adminTokenCreated,
+  credentialCreated,
+  dkimRotated,
+  dnsRecords,
+  organizationCreated,
+  serverCreated,
+  serverSuspension,
+} from './records.js';
 import { migrate, openDatabase } from '../../infra/postgres/index.js';
 import { version } from '../../infra/version.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 
-/** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
+/** Exit codes: 0 ok; an error's from the catalogue (error-catalogue.ts): 1 a failure, 2 usage or configuration. */
 function configure(
   overrides: Partial<Record<keyof Config, unknown>> = {},
   fd: 1 | 2 = 1,
@@ -42,10 +54,8 @@ function configure(
     logNodeWarnings(logger);
     return { config, logger, warnings };
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`postlog: ${err.message}\n`);
-      process.exit(2);
-    }
+    // INVALID_CONFIG (exit 2), printed by main like every other error
+    if (err instanceof ConfigError) cliError(err.code, err.message);
     throw err;
   }
 }
@@ -68,7 +78,11 @@ async function withDatabase<T>(
 const program = new Command()
   .name('postlog')
   .description('Postlog: self-hosted, event-sourced email delivery')
-  .version(version);
+  .version(version)
+  // commander's errors are the catalogue's (errors.ts), printed by main as every other error; set
+  // before the commands are made: each copies these settings from its parent
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
 
 program
   .command('start')
@@ -136,7 +150,11 @@ program
         const app = await startPostlog(
           config,
           logger,
-          link && { metricsText: () => link.metricsText(), everyProcessReady: () => link.everyProcessReady },
+          link && {
+            metricsText: () => link.metricsText(),
+            everyProcessReady: () => link.everyProcessReady,
+            databaseKind: link.databaseKind,
+          },
         );
         link?.ready(app.httpUrl, app.metrics.registry);
         // (a supervised process whose supervisor is killed exits at once: Node's cluster module does that)
@@ -144,7 +162,11 @@ program
       }
     } catch (err) {
       if (firstSignalAt > 0) return; // stopped during start-up: shutdown() finishes and exits
-      logger.fatal({ err }, `Postlog could not start: ${(err as Error).message}`);
+      // a catalogue code (PORTS_UNAVAILABLE, …) leads the message: what to look up in docs/errors.md
+      const own = (err as { code?: unknown }).code;
+      const code = isCliErrorCode(own) ? own : 'START_FAILED';
+      const cause = `${code === 'START_FAILED' ? '' : `${code}: `}${(err as Error).message}`;
+      logger.fatal({ err, code }, `Postlog could not start: ${cause}`);
       // the processes that did start, and the embedded database, stop too
       await supervisor?.stop(config.shutdownTimeoutMs).catch(() => undefined);
       logger.flush?.();
@@ -176,14 +198,14 @@ program
       const actor = systemActor('cli:init');
       const existing = await tenancy.listOrganizations(actor);
       if (existing.length > 0 && !opts.force)
-        exitWith(
+        cliError(
+          'ALREADY_INITIALISED',
           `Postlog is already initialised (${existing.length} organization${existing.length === 1 ? '' : 's'}: ${existing.map((o) => `${o.name} ${o.id}`).join(', ')}).\n` +
             `  another server:       postlog server create <name> --org ${existing[0]!.id}\n` +
             '  another organization: postlog org create <name>\n' +
             '  a new API key:        postlog credential create --server <server-id>\n' +
             '  list them:            postlog org list; postlog server list --org <org-id>\n' +
             '  (postlog init --force creates a second organization with its own server and secrets anyway)',
-          USAGE,
         );
       const org = must(await tenancy.createOrganization(actor, { name: opts.organization }));
       const server = must(await tenancy.createServer(actor, org.id, CreateServer.parse({ name: opts.server })));
@@ -197,7 +219,7 @@ program
         smtp: { username: smtp.credential.identifier, password: smtp.secret },
         adminToken: admin.secret,
       };
-      if (opts.json) print(result, true);
+      if (opts.json) printJson(result);
       else {
         process.stdout.write(
           `Created organization ${org.id}, live server ${server.id}.\n` +
@@ -217,7 +239,10 @@ org
   .description('create an organization')
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { json?: boolean }) =>
-    withTenancy(async (t) => print(must(await t.createOrganization(systemActor('cli'), { name })), opts.json)),
+    withTenancy(async (t) => {
+      const created = must(await t.createOrganization(systemActor('cli'), { name }));
+      show(created, opts.json, organizationCreated);
+    }),
   );
 org
   .command('list')
@@ -238,7 +263,7 @@ server
   .command('create <name>')
   .description('create a mail server in an organization')
   .requiredOption('--org <id>', 'organization id', orgId)
-  .option('--mode <mode>', 'live or development', 'live')
+  .addOption(new Option('--mode <mode>', 'live or development').choices(['live', 'development']).default('live'))
   .option('--send-limit <perHour>', 'messages per hour before holding')
   .option('--json', 'print JSON')
   .action(async (name: string, opts: { org: string; mode: string; sendLimit?: string; json?: boolean }) =>
@@ -248,8 +273,9 @@ server
         mode: opts.mode,
         sendLimitPerHour: opts.sendLimit === undefined ? null : Number(opts.sendLimit),
       });
-      if (!input.success) fail(input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-      print(must(await t.createServer(systemActor('cli'), opts.org, input.data!)), opts.json);
+      if (!input.success)
+        cliError('INVALID_OPTION', input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      show(must(await t.createServer(systemActor('cli'), opts.org, input.data!)), opts.json, serverCreated);
     }),
   );
 server
@@ -277,18 +303,17 @@ for (const [verb, suspended] of [
     .description(suspended ? 'suspend a server: its API keys and SMTP logins are refused' : 'lift a suspension')
     .argument('<id>', 'server id', idOf('the server id', 'a server id'))
     .option('--reason <text>', 'shown to API clients')
-    .action(async (id: string, opts: { reason?: string }) =>
-      withTenancy(async (t) =>
-        print(
-          must(
-            await t.updateServer(systemActor('cli'), id, {
-              suspended,
-              ...(suspended ? { suspendedReason: opts.reason ?? null } : {}),
-            }),
-          ),
-          false,
-        ),
-      ),
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { reason?: string; json?: boolean }) =>
+      withTenancy(async (t) => {
+        const changed = must(
+          await t.updateServer(systemActor('cli'), id, {
+            suspended,
+            ...(suspended ? { suspendedReason: opts.reason ?? null } : {}),
+          }),
+        );
+        show(changed, opts.json, serverSuspension);
+      }),
     );
 }
 
@@ -297,23 +322,22 @@ credential
   .command('create')
   .description('create an API key or SMTP login for a server (the secret is shown once)')
   .requiredOption('--server <id>', 'server id', serverId)
-  .option('--kind <kind>', 'api or smtp', 'api')
+  .addOption(new Option('--kind <kind>', 'an API key or an SMTP login').choices(['api', 'smtp']).default('api'))
   .option('--name <name>', 'a label', 'default')
   .option('--json', 'print JSON')
   .action(async (opts: { server: string; kind: string; name: string; json?: boolean }) =>
     withTenancy(async (t) => {
-      if (opts.kind !== 'api' && opts.kind !== 'smtp') fail('--kind must be api or smtp');
       const created = must(
         await t.createCredential(systemActor('cli'), opts.server, {
           kind: opts.kind as 'api' | 'smtp',
           name: opts.name,
         }),
       );
-      print(
+      if (!opts.json) return void process.stdout.write(credentialCreated(created.credential, created.secret));
+      printJson(
         opts.kind === 'api'
           ? { ...created.credential, apiKey: created.secret }
           : { ...created.credential, username: created.credential.identifier, password: created.secret },
-        opts.json,
       );
     }),
   );
@@ -338,8 +362,12 @@ credential
   .command('revoke')
   .description('revoke an API key or SMTP login')
   .argument('<id>', 'credential id', idOf('the credential id', 'a credential id'))
-  .action(async (id: string) =>
-    withTenancy(async (t) => print(must(await t.revokeCredential(systemActor('cli'), id)) ?? { revoked: id }, false)),
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: { json?: boolean }) =>
+    withTenancy(async (t) => {
+      must(await t.revokeCredential(systemActor('cli'), id));
+      show({ revoked: id }, opts.json, () => `Revoked credential ${id}: it is refused from now on\n`);
+    }),
   );
 
 const domain = program.command('domain').description('sending domains');
@@ -358,16 +386,17 @@ domain
         ed25519: opts.ed25519 === true,
       });
       if (!created.ok && created.error.code === 'CONFLICT')
-        fail(
+        cliError(
+          'DOMAIN_EXISTS',
           `${created.error.message}: nothing was changed. See its DNS records with: postlog domain show ${name.toLowerCase()} --server ${opts.server}`,
         );
       const d = must(created);
-      if (opts.json) print(d, true);
+      if (opts.json) printJson(d);
       else {
         process.stdout.write(
           `Added ${d.name} (${d.verified ? 'verified' : 'not verified yet'}). Publish these DNS records:\n`,
         );
-        printDnsRecords(d);
+        process.stdout.write(dnsRecords(d));
         if (!d.verified)
           process.stdout.write(`Then check them: postlog domain verify ${d.name} --server ${opts.server}\n`);
       }
@@ -402,11 +431,11 @@ domain
   .action(async (ref: string, opts: { server: string; json?: boolean }) =>
     withTenancy(async (t) => {
       const d = await findDomain(t, opts.server, ref);
-      if (opts.json) return print(d, true);
+      if (opts.json) return printJson(d);
       process.stdout.write(
         `${d.name} (${d.id}): ${d.verified ? `verified ${d.verifiedAt ?? ''}` : 'not verified yet'}\n`,
       );
-      printDnsRecords(d);
+      process.stdout.write(dnsRecords(d));
     }),
   );
 domain
@@ -420,27 +449,31 @@ domain
       const checks = await checkDnsRecords(createResolver(config.dnsServers), d);
       const proven = checks.some((c) => c.purpose === 'verification' && c.ok);
       const after = proven ? must(await t.markDomainVerified(systemActor('cli'), d.id)) : d;
-      if (!after.verified) process.exitCode = 1;
-      if (opts.json) return print({ verified: after.verified, checks, domain: after }, true);
-      for (const c of checks)
-        process.stdout.write(`  ${c.ok ? 'ok     ' : 'missing'} ${c.purpose.padEnd(12)} ${c.name}\n`);
-      if (after.verified) process.stdout.write(`${after.name} is verified\n`);
+      // the checks are the answer (stdout, JSON with --json); not verified yet is an error besides (exit 1)
+      if (opts.json) printJson({ verified: after.verified, checks, domain: after });
       else {
-        process.stdout.write(
-          `${after.name} is not verified: publish the verification TXT record (postlog domain show ${after.name} --server ${opts.server}) and run this again\n`,
-        );
+        for (const c of checks)
+          process.stdout.write(`  ${c.ok ? 'ok     ' : 'missing'} ${c.purpose.padEnd(12)} ${c.name}\n`);
+        if (after.verified) process.stdout.write(`${after.name} is verified\n`);
       }
+      if (!after.verified)
+        cliError(
+          'DOMAIN_NOT_VERIFIED',
+          `${after.name} is not verified: publish the verification TXT record ` +
+            `(postlog domain show ${after.name} --server ${opts.server}) and run this again`,
+        );
     }),
   );
 domain
   .command('remove <domain>')
   .description('remove a domain (by name or id) from a server: mail from it is refused from then on')
   .requiredOption('--server <id>', 'server id', serverId)
-  .action(async (ref: string, opts: { server: string }) =>
+  .option('--json', 'print JSON')
+  .action(async (ref: string, opts: { server: string; json?: boolean }) =>
     withTenancy(async (t) => {
       const d = await findDomain(t, opts.server, ref);
       must(await t.deleteDomain(systemActor('cli'), d.id));
-      process.stdout.write(`removed ${d.name} (${d.id})\n`);
+      show({ removed: d.id, name: d.name }, opts.json, () => `removed ${d.name} (${d.id})\n`);
     }),
   );
 domain
@@ -449,7 +482,7 @@ domain
   .argument('<id>', 'domain id', idOf('the domain id', 'a domain id'))
   .option('--json', 'print JSON')
   .action(async (id: string, opts: { json?: boolean }) =>
-    withTenancy(async (t) => print(must(await t.rotateDkim(systemActor('cli'), id)), opts.json)),
+    withTenancy(async (t) => show(must(await t.rotateDkim(systemActor('cli'), id)), opts.json, dkimRotated)),
   );
 
 const adminToken = program.command('admin-token').description('tokens for the management API');
@@ -464,7 +497,8 @@ adminToken
       const created = must(
         await t.createAdminToken(systemActor('cli'), { name: opts.name, organizationId: opts.org ?? null }),
       );
-      print({ ...created.token, token: created.secret }, opts.json);
+      if (opts.json) printJson({ ...created.token, token: created.secret });
+      else process.stdout.write(adminTokenCreated(created.token, created.secret));
     }),
   );
 
@@ -491,7 +525,8 @@ program
       json?: boolean;
     }) =>
       withEventStore(async (store, db, config, logger) => {
-        if (opts.text === undefined && opts.html === undefined) exitWith('give --text or --html (or both)', USAGE);
+        if (opts.text === undefined && opts.html === undefined)
+          cliError('MISSING_OPTION', 'give --text or --html (or both)');
         const tenancy = new TenancyStore(db.pool, dnsSettings(config));
         const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
         const answer = await callApiAsServer({ config, logger, db, store }, found, {
@@ -508,7 +543,7 @@ program
         });
         const body = apiBody(answer);
         const sent = body as { batch_id: string; messages: { id: string; to: string; status: string }[] };
-        if (opts.json) return print(sent, true);
+        if (opts.json) return printJson(sent);
         process.stdout.write(
           table(
             sent.messages,
@@ -525,6 +560,25 @@ program
         );
       }),
   );
+
+program
+  .command('dev-sink')
+  .description('a local SMTP server that accepts every message and prints it: a smart host to try Postlog with')
+  .option('--port <port>', 'port to listen on (Postlog takes 2525 for its inbound MX)', portOf('--port'), 2526)
+  .option('--host <address>', 'address to listen on (loopback: it accepts anything from anyone)', '127.0.0.1')
+  .option('--dir <dir>', 'also store each message there as a .eml file')
+  .action(async (opts: { port: number; host: string; dir?: string }) => {
+    const sink = await startDevSink({ ...opts, print: (line) => process.stdout.write(`${line}\n`) });
+    const at = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${sink.port}`;
+    process.stdout.write(
+      `postlog dev-sink: SMTP on ${at} (no TLS, any login), one line per message` +
+        `${opts.dir ? `, stored in ${opts.dir}` : ''}.\n` +
+        `Point Postlog at it: POSTLOG_SMART_HOST=${at} POSTLOG_SMART_HOST_TLS=none npm start\n`,
+    );
+    const stop = () => void sink.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 
 const messages = program.command('messages').description('messages sent and received');
 messages
@@ -580,7 +634,7 @@ projectionsCommand
       const filters = Object.fromEntries(postgres.map((p) => [p.name, p.filter]));
       filters['clickhouse-analytics'] = projectionNamed('analytics')?.filter;
       const status = await projectionStatus(db.pool, projectionNamesFor(config), store, filters);
-      if (opts.json) return print(status, true);
+      if (opts.json) return printJson(status);
       for (const s of status) {
         process.stdout.write(
           `${s.name.padEnd(22)} v${s.version ?? '-'}  position ${s.position ?? '-'} of ${s.headPosition ?? 0}  lag ${s.lagEvents ?? '-'}${s.lagEvents === LAG_COUNT_LIMIT && s.headPosition === null ? '+' : ''} events${s.lastError ? `  ERROR since ${s.errorAt}: ${s.lastError}` : ''}\n`,
@@ -595,7 +649,9 @@ projectionsCommand
   )
   .action(async (name: string | undefined) =>
     withEventStore(async (store, db) => {
-      const targets = name ? [projectionNamed(name) ?? fail(unknownProjection(name))] : projections;
+      const targets = name
+        ? [projectionNamed(name) ?? cliError('UNKNOWN_PROJECTION', unknownProjection(name))]
+        : projections;
       const started = performance.now();
       const results = await rebuildProjections(db.pool, store, targets, (n) => process.stderr.write(`\r${n} events`));
       process.stderr.write('\n');
@@ -610,10 +666,12 @@ projectionsCommand
   .description('rebuild into a shadow and compare with the live tables; exit code 1 on any difference')
   .action(async (name: string | undefined, opts: { json?: boolean }) =>
     withEventStore(async (store, db) => {
-      const targets = name ? [projectionNamed(name) ?? fail(unknownProjection(name))] : projections;
+      const targets = name
+        ? [projectionNamed(name) ?? cliError('UNKNOWN_PROJECTION', unknownProjection(name))]
+        : projections;
       const reports = [];
       for (const p of targets) reports.push(await verifyProjection(db.pool, store, p));
-      if (opts.json) print(reports, true);
+      if (opts.json) printJson(reports);
       else {
         for (const r of reports) {
           process.stdout.write(
@@ -627,7 +685,13 @@ projectionsCommand
           }
         }
       }
-      if (!reports.every((r) => r.ok)) process.exitCode = 1;
+      const different = reports.filter((r) => !r.ok).map((r) => r.projection);
+      if (different.length > 0)
+        cliError(
+          'PROJECTIONS_DIFFER',
+          `${different.join(', ')} differ${different.length === 1 ? 's' : ''} from a rebuild from the log ` +
+            `(postlog projections rebuild${different.length === 1 ? ` ${different[0]}` : ''} makes them equal)`,
+        );
     }),
   );
 
@@ -647,8 +711,12 @@ program
         logger,
         projectionLagSeconds: projectionLagSeconds(db.pool, store),
       });
-      if (!run.ran) fail('another Postlog process is running retention right now: try again in a few minutes');
-      if (opts.json) return print(run, true);
+      if (!run.ran)
+        cliError(
+          'RETENTION_BUSY',
+          'another Postlog process is running retention right now: try again in a few minutes',
+        );
+      if (opts.json) return printJson(run);
       process.stdout.write(
         `content expired for ${run.expired} message(s); ${run.contentsDeleted} stored bod${run.contentsDeleted === 1 ? 'y' : 'ies'} deleted${run.complete ? '' : '; stopped after its time budget: run it again to go on'}\n`,
       );
@@ -669,7 +737,8 @@ program
         )
         .map(([name]) => name);
       if (stale.length > 0)
-        fail(
+        cliError(
+          'SCHEMAS_OUT_OF_DATE',
           `${stale.length} schema file(s) in ${opts.out} are missing or out of date: ${stale.join(', ')} (run postlog schemas --out ${opts.out})`,
         );
       process.stdout.write(`${files.size} schema files in ${opts.out} are up to date\n`);
@@ -689,12 +758,12 @@ program
   .action(async (id: string, opts: { json?: boolean }) =>
     withEventStore(async (store) => {
       const recorded = await store.readStream(`message-${id}`);
-      if (recorded.length === 0) fail(`no message ${id}`);
+      if (recorded.length === 0) cliError('MESSAGE_NOT_FOUND', `no message ${id}`);
       let state = initialState();
       const steps = [];
       for (const r of recorded) {
         const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
-        if (!decoded.ok) fail(`event ${r.eventId} cannot be read: ${decoded.error.code}`);
+        if (!decoded.ok) cliError('CORRUPT_STREAM', `event ${r.eventId} cannot be read: ${decoded.error.code}`);
         state = evolve(state, decoded.value);
         steps.push({
           revision: r.revision,
@@ -706,7 +775,7 @@ program
           state,
         });
       }
-      if (opts.json) return print(steps, true);
+      if (opts.json) return printJson(steps);
       for (const s of steps) {
         const d = s.data as Record<string, unknown>;
         const detail = [
@@ -726,32 +795,30 @@ program
     }),
   );
 
-function print(value: unknown, json: boolean | undefined): void {
-  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${JSON.stringify(value, null, 2)}\n`);
+/** A command's answer as one line of JSON (--json). */
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-function fail(message: string): never {
-  exitWith(message, 1);
+/** One record: JSON with --json, else its human form (records.ts). */
+function show<T>(value: T, json: boolean | undefined, human: (value: T) => string): void {
+  if (json) printJson(value);
+  else process.stdout.write(human(value));
 }
 
 /** The body of a 2xx answer of the in-process API; any other ends the command with its code and message. */
 function apiBody(answer: ApiAnswer): unknown {
   if (answer.status >= 200 && answer.status < 300) return answer.body;
   const e = (answer.body ?? {}) as { code?: string; message?: string };
-  fail(`${e.code ?? answer.status}: ${e.message ?? 'the request failed'}`);
+  // the API's codes are the CLI's too (error-catalogue.ts); an answer without one is unexpected
+  if (isCliErrorCode(e.code)) cliError(e.code, e.message ?? 'the request failed');
+  cliError('UNEXPECTED', `the API answered ${answer.status}: ${e.message ?? 'the request failed'}`);
 }
 
 /** A list as a table, or as JSON with --json. */
 function list<T>(rows: readonly T[], json: boolean | undefined, empty: string, columns: Column<T>[]): void {
-  if (json) print(rows, true);
+  if (json) printJson(rows);
   else process.stdout.write(table(rows, columns, empty));
-}
-
-function printDnsRecords(d: Domain): void {
-  for (const r of d.dnsRecords)
-    process.stdout.write(
-      `  ${r.type.padEnd(5)} ${r.name}\n        ${r.value}\n        (${r.required ? 'required' : 'recommended'}: ${r.note})\n`,
-    );
 }
 
 /** A domain of the server, by id or by name; any other ends the command saying where to look. */
@@ -759,13 +826,17 @@ async function findDomain(t: TenancyStore, server: string, ref: string): Promise
   const domains = must(await t.listDomains(systemActor('cli'), server));
   const name = ref.toLowerCase().replace(/\.$/, '');
   const found = domains.find((d) => (isId(ref) ? d.id === ref : d.name === name));
-  if (!found) fail(`${ref} is not a domain of server ${server} (see postlog domain list --server ${server})`);
+  if (!found)
+    cliError(
+      'DOMAIN_NOT_FOUND',
+      `${ref} is not a domain of server ${server} (see postlog domain list --server ${server})`,
+    );
   return found;
 }
 
 /** The value of an ok result; a tenancy error ends the command with its message. */
 function must<T>(result: Result<T, TenancyError>): T {
-  if (!result.ok) fail(`${result.error.code}: ${result.error.message}`);
+  if (!result.ok) cliError(result.error.code, result.error.message);
   return result.value;
 }
 
@@ -794,6 +865,7 @@ async function withTenancy(work: (tenancy: TenancyStore, config: Config) => Prom
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`postlog: ${(err as Error).message}\n`);
-  process.exit(err instanceof CliExit ? err.code : 1);
+  const error = asCliError(err);
+  // --help and --version end the parse too, with their own output and exit code 0
+  process.exit(error ? printError(error, process.argv.includes('--json')) : 0);
 });

@@ -1,26 +1,5 @@
 import { z } from 'zod';
-
-/** Exit code for a usage error (a bad argument or option), as for an invalid configuration. */
-export const USAGE = 2;
-
-/** Ends a command: main prints `postlog: <message>` and exits with the code, after the database is closed. */
-export class CliExit extends Error {
-  constructor(
-    message: string,
-    readonly code: number,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Ends the command with `postlog: <message>` on stderr and the exit code. It throws rather than
- * exits so that the command's database is closed first: a process.exit() here left the embedded
- * PostgreSQL running after every failed command.
- */
-export function exitWith(message: string, code: number): never {
-  throw new CliExit(message, code);
-}
+import { cliError } from './errors.js';
 
 const Uuid = z.uuid();
 
@@ -29,13 +8,22 @@ export const isId = (value: string): boolean => Uuid.safeParse(value).success;
 
 /**
  * A commander argument parser for an id option or argument: a value that is not a UUID ends the
- * command with a usage error (exit 2) before the database is opened, instead of PostgreSQL's
- * "invalid input syntax for type uuid".
+ * command with INVALID_ID (a usage error, exit 2) before the database is opened, instead of
+ * PostgreSQL's "invalid input syntax for type uuid".
  */
 export function idOf(label: string, what: string): (value: string) => string {
   return (value) => {
-    if (!isId(value)) exitWith(`${label} must be ${what} (a UUID)`, USAGE);
+    if (!isId(value)) cliError('INVALID_ID', `${label} must be ${what} (a UUID)`);
     return value;
+  };
+}
+
+/** A commander parser for a port option: a number from 0 (any free port) to 65535, or a usage error. */
+export function portOf(label: string): (value: string) => number {
+  return (value) => {
+    const port = Number(value);
+    if (!/^\d+$/.test(value) || port > 65535) cliError('INVALID_OPTION', `${label} must be a port number (0-65535)`);
+    return port;
   };
 }
 
@@ -61,4 +49,15 @@ function cell(value: unknown): string {
   if (value === null || value === undefined || value === '') return '-';
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   return String(value);
+}
+
+/**
+ * One record for a person: a title line, then its fields as aligned `label: value` lines (a field
+ * without a value is left out), then what to do next. --json prints the record itself instead.
+ */
+export function record(title: string, fields: readonly [string, unknown][], next: readonly string[] = []): string {
+  const shown = fields.filter(([, value]) => value !== undefined);
+  const width = Math.max(0, ...shown.map(([label]) => label.length + 1));
+  const lines = shown.map(([label, value]) => `  ${`${label}:`.padEnd(width)}  ${cell(value)}`);
+  return `${[title, ...lines, ...next].join('\n')}\n`;
 }

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
 /**
+ * The variable in which the supervisor tells its processes what database it opened ('embedded' or
+ * 'external'): they reach it by URL, and would otherwise all report an embedded server as external.
+ */
+export const DATABASE_KIND_ENV = 'POSTLOG_DATABASE_KIND';
+export const DatabaseKind = z.enum(['embedded', 'external']);
+
+/**
  * What the supervisor and its processes say to each other over the cluster IPC channel. Both ends
  * are Postlog, but a message is still parsed: a malformed one is ignored, never trusted.
  */

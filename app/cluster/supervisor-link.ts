@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Registry } from 'prom-client';
-import { ToProcess, type ToSupervisor } from './messages.js';
+import { DATABASE_KIND_ENV, DatabaseKind, ToProcess, type ToSupervisor } from './messages.js';
 
 /** True in a process the supervisor started (a cluster worker). */
 export const isSupervised = (): boolean => cluster.isWorker;
@@ -32,6 +32,9 @@ export class SupervisorLink {
       }
     });
   }
+
+  /** The database the supervisor opened (this process reaches it by URL either way). */
+  readonly databaseKind = DatabaseKind.safeParse(process.env[DATABASE_KIND_ENV]).data;
 
   /** Whether every process of this Postlog finished start-up. */
   get everyProcessReady(): boolean {

@@ -6,7 +6,7 @@ import type { Logger } from '../../infra/logging/index.js';
 import { migrate, openDatabase, type Database } from '../../infra/postgres/index.js';
 import { loadTlsMaterial } from '../../infra/tls/certificate.js';
 import { cpuBudget, MAX_AUTO_PROCESSES } from './cpu-budget.js';
-import { ToSupervisor, type ToProcess } from './messages.js';
+import { DATABASE_KIND_ENV, ToSupervisor, type ToProcess } from './messages.js';
 import type { PlannedProcess } from './process-plan.js';
 
 /** auto: one process per CPU this Postlog may use, at most MAX_AUTO_PROCESSES. */
@@ -169,6 +169,8 @@ export class Supervisor {
       POSTLOG_PROCESS_NAME: p.name,
       // by URL: a process never starts (and so never owns or stops) the embedded server itself
       POSTLOG_DATABASE_URL: this.database!.connectionString,
+      // … so its own openDatabase() calls it external: it says what the supervisor opened instead
+      [DATABASE_KIND_ENV]: this.database!.kind,
       ...ownHttp,
     });
     const child: Child = { plan: p, worker, ready: false, startedAt: Date.now() };

@@ -1,6 +1,7 @@
 import type { SMTPServer } from 'smtp-server';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { createSubmissionServer } from '../../write-side/smtp/submission-server.js';
+import { listenProblem, PortsUnavailable } from '../listen-ports.js';
 import type { Role } from './role.js';
 
 /** SMTP submission on 587 (STARTTLS) and 465 (implicit TLS), AUTH with a server's SMTP credential. */
@@ -18,6 +19,7 @@ export const smtpRole: Role = {
       [config.submissionPort, false, 'POSTLOG_SUBMISSION_PORT'],
       [config.submissionTlsPort, true, 'POSTLOG_SUBMISSION_TLS_PORT'],
     ] as const;
+    const problems: string[] = [];
     for (const [port, implicitTls, setting] of listeners) {
       const server = createSubmissionServer(s.send, {
         host: config.smtpHost,
@@ -32,26 +34,27 @@ export const smtpRole: Role = {
         onMessage: (outcome) =>
           metrics.smtpMessages.inc({ listener: implicitTls ? 'submission-tls' : 'submission', outcome }),
       });
-      await listenSmtp(server, config.smtpHost, port, setting);
+      // the other listener is still tried: start-up reports every port that is taken at once
+      const problem = await listenSmtp(server, config.smtpHost, port, setting).then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof PortsUnavailable) return err;
+          throw err;
+        },
+      );
+      if (problem) problems.push(...problem.problems);
       // sessions in progress finish their transaction
-      stack.push(`SMTP submission on ${port}`, () => closeSmtp(server));
+      else stack.push(`SMTP submission on ${port}`, () => closeSmtp(server));
     }
+    if (problems.length > 0) throw new PortsUnavailable(problems);
   },
 };
 
+/** Listens; a port that cannot be taken rejects with PortsUnavailable, saying what to change. */
 export function listenSmtp(server: SMTPServer, host: string, port: number, setting: string): Promise<void> {
+  const listener = { what: 'SMTP', host, port, portSetting: setting, hostSetting: 'POSTLOG_SMTP_HOST' } as const;
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new Error(`SMTP port ${port} is in use: set ${setting} to a free port`)
-          : err.code === 'EACCES'
-            ? new Error(
-                `no permission to listen on port ${port}: use a port above 1023 or grant the capability (${setting})`,
-              )
-            : err,
-      ),
-    );
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new PortsUnavailable([listenProblem(listener, err)])));
     server.listen(port, host, () => {
       server.removeAllListeners('error');
       server.on('error', () => undefined); // per-connection errors are the client's business

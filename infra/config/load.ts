@@ -21,7 +21,7 @@ export interface LoadConfigOptions {
 }
 
 /** POSTLOG_* variables that are not settings: read by the CLI and the supervisor, or by the test suite. */
-const NOT_SETTINGS = new Set(['POSTLOG_CONFIG', 'POSTLOG_PROCESS_NAME']);
+const NOT_SETTINGS = new Set(['POSTLOG_CONFIG', 'POSTLOG_PROCESS_NAME', 'POSTLOG_DATABASE_KIND']);
 
 /**
  * Reads postlog.yaml (if any), then POSTLOG_* environment variables (they win), and validates

@@ -88,11 +88,16 @@ export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 export function errorCatalogueMarkdown(): string {
   const rows = Object.entries(HTTP_ERRORS).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.means} |`);
   return [
-    '# HTTP error codes',
+    '# Error codes',
+    '',
+    'Every error Postlog shows has a code: the HTTP API, the SMTP listeners and the CLI each have a catalogue,',
+    'and this page is generated from them (a test keeps them equal).',
+    '',
+    '## HTTP API',
     '',
     'Every error answer of the HTTP API is `{"code", "message", "fields"?}` with the status below; clients',
-    'should act on the `code`. This page is generated from `infra/http/error-catalogue.ts` (a test keeps',
-    "them equal). The Postal-compatible API (`/api/v1`) answers in Postal's own envelope instead.",
+    'should act on the `code`. The catalogue is `infra/http/error-catalogue.ts`. The Postal-compatible API',
+    "(`/api/v1`) answers in Postal's own envelope instead.",
     '',
     '| code | status | meaning |',
     '|---|---|---|',

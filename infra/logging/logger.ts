@@ -24,6 +24,7 @@ export function createLogger(options: LoggerOptions): Logger {
         colorize: true,
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid',
+        singleLine: true,
         destination: options.destination ?? fd,
       }),
     );

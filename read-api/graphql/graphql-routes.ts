@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin } from 'graphql-yoga';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
+import { sendError } from '../../infra/http/errors.js';
 import { serverScope } from '../../infra/http/server-scope.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import type { AnalyticsReports } from '../analytics/reports-port.js';
 import { analyticsSchema, REPORT_FIELDS, userError, type AnalyticsContext } from './analytics-schema.js';
+import { GRAPHIQL_ASSETS_PATH, GRAPHIQL_PACKAGE, graphiqlPage, loadGraphiqlAssets } from './graphiql-assets.js';
 import { DEFAULT_LIMITS, queryLimitsRule, type QueryLimits } from './limits.js';
 
 export interface GraphqlDeps {
@@ -28,11 +30,12 @@ const isGraphiqlPage = (req: FastifyRequest) =>
   req.method === 'GET' && !(req.query as Record<string, unknown>)?.query && /text\/html/.test(req.headers.accept ?? '');
 
 /**
- * GraphiQL (development only) is yoga's page: inline scripts, its code, styles and editor workers
- * from unpkg, its icon from GitHub. The server's CSP (infra/http/security-headers.ts) allows none
- * of that, so this page alone gets a policy of its own; framing stays forbidden.
+ * GraphiQL (development only) is served from this server (graphiql-assets.ts), under the server's
+ * own CSP ('self' only, infra/http/security-headers.ts), and works offline. Without the package
+ * installed it is yoga's page: inline scripts, its code, styles and editor workers from unpkg, its
+ * icon from GitHub; that page alone gets this policy of its own (framing stays forbidden).
  */
-const GRAPHIQL_CSP = [
+const UNPKG_GRAPHIQL_CSP = [
   "default-src 'self'",
   "script-src 'self' 'unsafe-inline' https://unpkg.com",
   "worker-src 'self' blob:",
@@ -57,6 +60,10 @@ export function graphqlRoutes(deps: GraphqlDeps) {
       addValidationRule(queryLimitsRule(deps.limits ?? DEFAULT_LIMITS, REPORT_FIELDS));
     },
   };
+  // read once; none in production, where there is no GraphiQL
+  const graphiqlAssets = deps.production ? undefined : loadGraphiqlAssets();
+  if (!deps.production && !graphiqlAssets)
+    log.info(`GraphiQL loads its files from unpkg.com (${GRAPHIQL_PACKAGE} is not installed): it needs the internet`);
   const yoga = createYoga<ServerContext, AnalyticsContext>({
     schema: analyticsSchema<ServerContext & AnalyticsContext>(deps.reports),
     graphqlEndpoint: '/graphql',
@@ -67,6 +74,7 @@ export function graphqlRoutes(deps: GraphqlDeps) {
           defaultQuery:
             '{\n  funnel { accepted delivered bounced opened { unique human { unique } } clicked { unique } }\n}\n',
         },
+    ...(graphiqlAssets ? { renderGraphiQL: graphiqlPage } : {}),
     landingPage: false,
     // yoga's default CORS echoes any Origin with credentials allowed; CORS is the server's one
     // policy instead (infra/http/cors.ts: off unless POSTLOG_CORS_ORIGINS lists origins)
@@ -101,6 +109,18 @@ export function graphqlRoutes(deps: GraphqlDeps) {
 
   const auth = authenticate(deps.auth, ['server', 'admin']);
   return async function plugin(app: FastifyInstance) {
+    if (graphiqlAssets) {
+      app.get<{ Params: { name: string } }>(
+        `${GRAPHIQL_ASSETS_PATH}/:name`,
+        { schema: { hide: true } },
+        async (req, reply) => {
+          const asset = graphiqlAssets.get(req.params.name);
+          if (!asset) return sendError(reply, 'NOT_FOUND', `no GraphiQL file ${req.params.name}`);
+          // the same files until Postlog is updated; a day is short enough for that
+          return reply.type(asset.type).header('cache-control', 'public, max-age=86400').send(asset.body);
+        },
+      );
+    }
     app.route({
       url: '/graphql',
       // no OPTIONS: preflights are answered by the CORS policy when it is on (405 otherwise)
@@ -114,8 +134,8 @@ export function graphqlRoutes(deps: GraphqlDeps) {
       handler: async (req, reply) => {
         const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
         response.headers.forEach((value, key) => void reply.header(key, value));
-        if (!deps.production && /text\/html/.test(response.headers.get('content-type') ?? ''))
-          reply.header('content-security-policy', GRAPHIQL_CSP);
+        if (!deps.production && !graphiqlAssets && /text\/html/.test(response.headers.get('content-type') ?? ''))
+          reply.header('content-security-policy', UNPKG_GRAPHIQL_CSP);
         reply.status(response.status);
         reply.send(response.body);
         return reply;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { exitCodeOf, isCliErrorCode } from '../../app/cli/error-catalogue.js';
 import {
   baseEnv,
   runCli,
@@ -14,10 +15,19 @@ describe('postlog CLI for a newcomer', () => {
   const dataDir = tempDataDir('postlog-cli-newcomer-');
   let env: Record<string, string>;
   let init: { organizationId: string; serverId: string; apiKey: string };
-  /** Runs `postlog <args>`; fails the test when the exit code is not the expected one. */
+  /**
+   * Runs `postlog <args>`; fails the test when the exit code is not the expected one, or when a
+   * failed command's error has no code of the catalogue or exits otherwise than the catalogue says.
+   */
   const cli = async (args: string[], code = 0) => {
     const res = await runCli(args, env);
     assert.equal(res.code, code, `postlog ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
+    if (code !== 0) {
+      const shown =
+        /^error ([A-Z_0-9]+): /m.exec(res.stderr)?.[1] ?? /^\{"error":\{"code":"(\w+)"/m.exec(res.stderr)?.[1];
+      assert.ok(isCliErrorCode(shown), `postlog ${args.join(' ')}: no catalogue code in ${JSON.stringify(res.stderr)}`);
+      assert.equal(exitCodeOf(shown), code, `postlog ${args.join(' ')}: ${shown} exits ${exitCodeOf(shown)}`);
+    }
     return res;
   };
 
@@ -43,7 +53,7 @@ describe('postlog CLI for a newcomer', () => {
     ];
     for (const [args, message] of cases) {
       const res = await cli(args, 2);
-      assert.equal(res.stderr, `postlog: ${message}\n`, args.join(' '));
+      assert.equal(res.stderr, `error INVALID_ID: ${message}\n`, args.join(' '));
       assert.doesNotMatch(res.stderr, /invalid input syntax|uuid:/);
     }
   });
@@ -141,6 +151,112 @@ describe('postlog CLI for a newcomer', () => {
     const domains = (await cli(['domain', 'list', '--server', init.serverId])).stdout;
     assert.match(domains, /^ID +NAME +VERIFIED +DKIM SELECTORS +CREATED\n[0-9a-f-]{36} +table\.test +yes +\S+ +\S+\n$/);
   });
+  it('commands that make or change one record print it for a person, and JSON only with --json', async () => {
+    const uuid = '[0-9a-f-]{36}';
+    const human = async (args: string[], expected: RegExp) => {
+      const text = (await cli(args)).stdout;
+      assert.match(text, expected, args.join(' '));
+      assert.throws(() => JSON.parse(text), SyntaxError, `${args.join(' ')} prints JSON without --json`);
+    };
+    const json = async (args: string[]) =>
+      JSON.parse((await cli([...args, '--json'])).stdout) as Record<string, unknown>;
+
+    await human(
+      ['org', 'create', 'Readable'],
+      new RegExp(
+        `^Created organization Readable\\n {2}id: {2}${uuid}\\nNext: postlog server create <name> --org ${uuid}\\n$`,
+      ),
+    );
+    const org = await json(['org', 'create', 'Readable JSON']);
+    assert.deepEqual(Object.keys(org), ['id', 'name', 'createdAt']);
+
+    await human(
+      ['server', 'create', 'Readable', '--org', init.organizationId, '--send-limit', '100'],
+      /^Created live server Readable\n {2}id: +\S+\n {2}organization: +\S+\n {2}send limit: +100 messages per hour\n/,
+    );
+    const server = await json(['server', 'create', 'Readable JSON', '--org', init.organizationId]);
+    assert.equal(server.name, 'Readable JSON');
+    const serverId = server.id as string;
+    await human(
+      ['server', 'suspend', serverId, '--reason', 'unpaid'],
+      new RegExp(
+        `^Suspended server Readable JSON \\(${serverId}\\): unpaid; its API keys and SMTP logins are refused\\n$`,
+      ),
+    );
+    assert.equal((await json(['server', 'unsuspend', serverId])).suspended, false);
+
+    await human(
+      ['credential', 'create', '--server', serverId],
+      /^Created API key default for server \S+\n {2}id: +\S+\n {2}API key: +[A-Za-z0-9]{32}\nThe key is shown once/,
+    );
+    await human(
+      ['credential', 'create', '--server', serverId, '--kind', 'smtp', '--name', 'app'],
+      /^Created SMTP login app for server \S+\n {2}id: +\S+\n {2}username: +\S+\n {2}password: +\S+\n/,
+    );
+    const key = await json(['credential', 'create', '--server', serverId]);
+    assert.match(key.apiKey as string, /^[A-Za-z0-9]{32}$/);
+    const revoked = (await cli(['credential', 'revoke', key.id as string])).stdout;
+    assert.equal(revoked, `Revoked credential ${key.id}: it is refused from now on\n`);
+
+    await human(
+      ['admin-token', 'create', '--org', init.organizationId, '--name', 'ops'],
+      new RegExp(
+        `^Created admin token ops \\(for organization ${init.organizationId}\\)\\n {2}id: +\\S+\\n {2}token: +plt_`,
+      ),
+    );
+    assert.match((await json(['admin-token', 'create'])).token as string, /^plt_/);
+
+    await human(
+      ['domain', 'add', 'readable.test', '--server', serverId],
+      /^Added readable\.test \(not verified yet\)\. Publish these DNS records:\n {2}TXT {3}readable\.test\n/,
+    );
+    const domain = await json(['domain', 'show', 'readable.test', '--server', serverId]);
+    await human(
+      ['domain', 'rotate-dkim', domain.id as string],
+      /^readable\.test signs with DKIM selector \S+ from now on\. Publish these DNS records/,
+    );
+
+    // send: a table of the accepted messages, and the command that follows them
+    await cli(['domain', 'add', 'human.test', '--server', serverId, '--verified']);
+    const args = ['send', '--server', serverId, '--from', 'a@human.test', '--to', 'x@example.org', '--subject', 's'];
+    await human(
+      [...args, '--text', 't'],
+      new RegExp(
+        '^MESSAGE +TO +STATUS\\n\\S+ +x@example\\.org +queued\\n' +
+          `Accepted\\. .*postlog messages list --server ${serverId}\\n$`,
+      ),
+    );
+  });
+
+  it('errors are `error CODE: message` (usage errors exit 2), or JSON on stderr with --json', async () => {
+    const usage: [string[], string][] = [
+      [['frobnicate'], 'UNKNOWN_COMMAND'],
+      [['org', 'list', '--bogus'], 'UNKNOWN_OPTION'],
+      [['org', 'create'], 'MISSING_ARGUMENT'],
+      [['server', 'list'], 'MISSING_OPTION'],
+      [['server', 'list', '--org'], 'MISSING_OPTION_VALUE'],
+      [['org', 'create', 'a', 'b'], 'EXCESS_ARGUMENTS'],
+      [['credential', 'create', '--server', init.serverId, '--kind', 'ftp'], 'INVALID_OPTION'],
+      [['projections', 'verify', 'no-such-projection'], 'UNKNOWN_PROJECTION'],
+      [['domain'], 'MISSING_COMMAND'],
+    ];
+    for (const [args, code] of usage) {
+      const res = await cli(args, 2);
+      assert.match(res.stderr, new RegExp(`^error ${code}: \\S.*\\n$`, 'm'), args.join(' '));
+      assert.doesNotMatch(res.stderr, /^error: /m, `commander's own message is not printed as well: ${args.join(' ')}`);
+    }
+    const usageJson = await cli(['domain', 'list', '--server', 'nope', '--json'], 2);
+    assert.deepEqual(JSON.parse(usageJson.stderr), {
+      error: { code: 'INVALID_ID', message: '--server must be a server id (a UUID)' },
+    });
+    assert.equal(usageJson.stdout, '');
+    const failed = await cli(['domain', 'show', 'nowhere.test', '--server', init.serverId, '--json'], 1);
+    assert.equal((JSON.parse(failed.stderr) as { error: { code: string } }).error.code, 'DOMAIN_NOT_FOUND');
+    // --help and --version are answers, not errors
+    assert.match((await cli(['--version'])).stdout, /^\d+\.\d+\.\d+/);
+    assert.equal((await cli(['org', '--help'])).stderr, '');
+  });
+
   it('send goes through the accept path of the API, and messages list shows what was sent', async () => {
     await cli(['domain', 'add', 'send.test', '--server', init.serverId, '--verified']);
     const unverified = await cli(
@@ -161,13 +277,13 @@ describe('postlog CLI for a newcomer', () => {
     );
     assert.equal(
       unverified.stderr,
-      'postlog: UNAUTHENTICATED_FROM_ADDRESS: elsewhere.test is not a verified domain of this server\n',
+      'error UNAUTHENTICATED_FROM_ADDRESS: elsewhere.test is not a verified domain of this server\n',
     );
     const badTo = await cli(
       ['send', '--server', init.serverId, '--from', 'a@send.test', '--to', 'nobody', '--subject', 's', '--text', 't'],
       1,
     );
-    assert.match(badTo.stderr, /^postlog: VALIDATION_FAILED: to\[0\]/);
+    assert.match(badTo.stderr, /^error VALIDATION_FAILED: to\[0\]/);
 
     const running = await startPostlogProcess(env);
     try {

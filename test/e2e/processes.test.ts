@@ -84,6 +84,16 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
       1,
       postlog.output(),
     );
+    // the processes reach the embedded PostgreSQL by URL, yet say what it is: the supervisor started it
+    // (each process writes its log lines asynchronously: the last may come after the supervisor is up)
+    const databases = await eventually(
+      async () => {
+        const found = postlog.output().match(/"database":"\w+"(?=.*"msg":"process started)/g) ?? [];
+        return found.length === 3 ? found : undefined;
+      },
+      () => `not three process starts in:\n${postlog.output()}`,
+    );
+    assert.deepEqual(databases, Array(3).fill('"database":"embedded"'), postlog.output());
     const [supervisor, ...workers] = pidsOf(dataDir);
     assert.equal(workers.length, 3, 'a supervisor and three processes');
 

@@ -3,21 +3,23 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { cliErrorCatalogueMarkdown } from '../../app/cli/error-catalogue.js';
 import { errorCatalogueMarkdown, HTTP_ERRORS } from '../../infra/http/error-catalogue.js';
 import { SMTP_REPLIES, smtpReplyMarkdown } from '../../infra/smtp/reply-catalogue.js';
 
 // compiled to dist/test/unit: the sources are three folders up
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const docs = join(repo, 'docs/errors.md');
+/** docs/errors.md: a section per catalogue, HTTP first. */
+const written = () => [errorCatalogueMarkdown(), smtpReplyMarkdown(), cliErrorCatalogueMarkdown()].join('\n');
 
 describe('the HTTP error catalogue', () => {
   // sendError takes catalogue codes only, so an error union (tenancy, message commands, the log's
   // append errors) with a code missing here does not compile: the compiler is the completeness check
 
   it('docs/errors.md is the catalogue (WRITE_DOCS=1 npm test -- unit/error-catalogue writes it)', () => {
-    const expected = `${errorCatalogueMarkdown()}\n${smtpReplyMarkdown()}`;
-    if (process.env.WRITE_DOCS === '1') writeFileSync(docs, expected);
-    assert.equal(readFileSync(docs, 'utf8'), expected);
+    if (process.env.WRITE_DOCS === '1') writeFileSync(docs, written());
+    assert.equal(readFileSync(docs, 'utf8'), written());
   });
 
   it('gives client mistakes a 4xx and our own faults a 5xx; "not found" is 404', () => {
