@@ -39,6 +39,8 @@ export const CLI_ERRORS = {
     exit: USAGE,
     means: '`postlog init` on a data dir with an organization; the message says how to add more (`--force` anyway)',
   },
+  USER_EXISTS: { exit: FAILED, means: 'a user with this email exists already; nothing was changed' },
+  USER_NOT_FOUND: { exit: FAILED, means: 'no user with this email (`postlog user list`)' },
   DOMAIN_EXISTS: { exit: FAILED, means: 'the server has this domain already; nothing was changed' },
   DOMAIN_NOT_FOUND: { exit: FAILED, means: 'the server has no such domain (by name or id)' },
   DOMAIN_NOT_VERIFIED: {

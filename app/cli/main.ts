@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
 import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
-import { CreateServer, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
+import { CreateServer, Email, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
 import {
   LAG_COUNT_LIMIT,
@@ -25,6 +25,8 @@ import { TenancyStore } from '../../infra/tenancy/index.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
+import { createFirstAdmin, registerUserCommands, type Accounts } from './user-commands.js';
+import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/index.js';
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
 import { asCliError, cliError, printError } from './errors.js';
@@ -193,42 +195,48 @@ program
   .option('--organization <name>', 'name of the organization', 'My organization')
   .option('--server <name>', 'name of the server', 'Live server')
   .option('--force', 'create another organization even though Postlog is already initialised')
-  .action(async (opts: { json?: boolean; organization: string; server: string; force?: boolean }) => {
-    await withTenancy(async (tenancy) => {
-      const actor = systemActor('cli:init');
-      const existing = await tenancy.listOrganizations(actor);
-      if (existing.length > 0 && !opts.force)
-        cliError(
-          'ALREADY_INITIALISED',
-          `Postlog is already initialised (${existing.length} organization${existing.length === 1 ? '' : 's'}: ${existing.map((o) => `${o.name} ${o.id}`).join(', ')}).\n` +
-            `  another server:       postlog server create <name> --org ${existing[0]!.id}\n` +
-            '  another organization: postlog org create <name>\n' +
-            '  a new API key:        postlog credential create --server <server-id>\n' +
-            '  list them:            postlog org list; postlog server list --org <org-id>\n' +
-            '  (postlog init --force creates a second organization with its own server and secrets anyway)',
-        );
-      const org = must(await tenancy.createOrganization(actor, { name: opts.organization }));
-      const server = must(await tenancy.createServer(actor, org.id, CreateServer.parse({ name: opts.server })));
-      const api = must(await tenancy.createCredential(actor, server.id, { kind: 'api', name: 'default' }));
-      const smtp = must(await tenancy.createCredential(actor, server.id, { kind: 'smtp', name: 'default' }));
-      const admin = must(await tenancy.createAdminToken(actor, { name: 'init', organizationId: org.id }));
-      const result = {
-        organizationId: org.id,
-        serverId: server.id,
-        apiKey: api.secret,
-        smtp: { username: smtp.credential.identifier, password: smtp.secret },
-        adminToken: admin.secret,
-      };
-      if (opts.json) printJson(result);
-      else {
-        process.stdout.write(
-          `Created organization ${org.id}, live server ${server.id}.\n` +
-            `API key:      ${result.apiKey}\nSMTP login:   ${result.smtp.username} / ${result.smtp.password}\nAdmin token:  ${result.adminToken}\n` +
-            `These secrets are shown once. Next: postlog domain add <your-domain> --server ${server.id}\n`,
-        );
-      }
-    });
-  });
+  .option('--admin-email <email>', "the dashboard's first global admin (made once, when there is no user yet)")
+  .action(
+    async (opts: { json?: boolean; organization: string; server: string; force?: boolean; adminEmail?: string }) => {
+      await withTenancy(async (tenancy, config, pool) => {
+        const actor = systemActor('cli:init');
+        const existing = await tenancy.listOrganizations(actor);
+        if (existing.length > 0 && !opts.force)
+          cliError(
+            'ALREADY_INITIALISED',
+            `Postlog is already initialised (${existing.length} organization${existing.length === 1 ? '' : 's'}: ${existing.map((o) => `${o.name} ${o.id}`).join(', ')}).\n` +
+              `  another server:       postlog server create <name> --org ${existing[0]!.id}\n` +
+              '  another organization: postlog org create <name>\n' +
+              '  a new API key:        postlog credential create --server <server-id>\n' +
+              '  list them:            postlog org list; postlog server list --org <org-id>\n' +
+              '  (postlog init --force creates a second organization with its own server and secrets anyway)',
+          );
+        const org = must(await tenancy.createOrganization(actor, { name: opts.organization }));
+        const server = must(await tenancy.createServer(actor, org.id, CreateServer.parse({ name: opts.server })));
+        const api = must(await tenancy.createCredential(actor, server.id, { kind: 'api', name: 'default' }));
+        const smtp = must(await tenancy.createCredential(actor, server.id, { kind: 'smtp', name: 'default' }));
+        const admin = must(await tenancy.createAdminToken(actor, { name: 'init', organizationId: org.id }));
+        const user = await createFirstAdmin(new UserStore(pool), firstAdminEmail(opts.adminEmail, config.hostname));
+        const result = {
+          organizationId: org.id,
+          serverId: server.id,
+          apiKey: api.secret,
+          smtp: { username: smtp.credential.identifier, password: smtp.secret },
+          adminToken: admin.secret,
+          ...(user ? { user } : {}),
+        };
+        if (opts.json) printJson(result);
+        else {
+          process.stdout.write(
+            `Created organization ${org.id}, live server ${server.id}.\n` +
+              `API key:      ${result.apiKey}\nSMTP login:   ${result.smtp.username} / ${result.smtp.password}\nAdmin token:  ${result.adminToken}\n` +
+              (user ? `Dashboard:    ${user.email} / ${user.password} (a global admin; log in at /login)\n` : '') +
+              `These secrets are shown once. Next: postlog domain add <your-domain> --server ${server.id}\n`,
+          );
+        }
+      });
+    },
+  );
 
 const serverId = idOf('--server', 'a server id');
 const orgId = idOf('--org', 'an organization id');
@@ -860,9 +868,44 @@ async function withEventStore(
 }
 
 /** Runs a command against the tenancy store, whether or not `postlog start` runs on this data dir. */
-async function withTenancy(work: (tenancy: TenancyStore, config: Config) => Promise<void>): Promise<void> {
-  await withDatabase({}, async (db, _logger, config) => work(new TenancyStore(db.pool, dnsSettings(config)), config));
+async function withTenancy(
+  work: (
+    tenancy: TenancyStore,
+    config: Config,
+    pool: Awaited<ReturnType<typeof openDatabase>>['pool'],
+  ) => Promise<void>,
+): Promise<void> {
+  await withDatabase({}, async (db, _logger, config) =>
+    work(new TenancyStore(db.pool, dnsSettings(config)), config, db.pool),
+  );
 }
+
+/** Runs a command against the dashboard's users, sessions and links. */
+async function withAccounts(work: (accounts: Accounts, config: Config) => Promise<void>): Promise<void> {
+  await withDatabase({}, async (db, _logger, config) =>
+    work(
+      {
+        users: new UserStore(db.pool),
+        tokens: new UserTokenStore(db.pool),
+        sessions: new SessionStore(db.pool, {
+          idleMs: config.sessionIdleMinutes * 60_000,
+          absoluteMs: config.sessionMaxHours * 3_600_000,
+        }),
+      },
+      config,
+    ),
+  );
+}
+
+/** The first admin's login: as given, or admin@ the host name (admin@postlog.local for a bare host name). */
+function firstAdminEmail(given: string | undefined, hostname: string): string {
+  const email = Email.safeParse(given ?? `admin@${hostname}`);
+  if (email.success) return email.data;
+  if (given) cliError('INVALID_OPTION', `--admin-email: ${given} is not an email address`);
+  return 'admin@postlog.local';
+}
+
+registerUserCommands(program, withAccounts);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const error = asCliError(err);
