@@ -98,8 +98,10 @@ export function registerUserCommands(program: Command, withAccounts: WithAccount
           globalAdmin: !opts.org,
           membership: opts.org ? { organizationId: opts.org, role: role.data } : undefined,
         });
-        if (!created.ok)
-          cliError(created.error.code === 'CONFLICT' ? 'USER_EXISTS' : created.error.code, created.error.message);
+        if (!created.ok) {
+          if (created.error.code === 'CONFLICT') cliError('USER_EXISTS', created.error.message);
+          cliError(created.error.code, created.error.message);
+        }
         const u = publicUser(created.value);
         if (opts.json) return printJson({ user: u, ...(generated ? { password } : {}) });
         void process.stdout.write(
