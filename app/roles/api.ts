@@ -10,6 +10,7 @@ import { routeRoutes } from '../../write-side/admin/route-routes.js';
 import { suppressionRoutes } from '../../write-side/admin/suppression-routes.js';
 import { webhookRoutes } from '../../write-side/admin/webhook-routes.js';
 import { postalSendRoutes } from '../../write-side/send/postal-send-routes.js';
+import { testMessageRoute } from '../../write-side/send/test-message-route.js';
 import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
@@ -37,6 +38,7 @@ export const apiRole: Role = {
     const routes = [
       postalSendRoutes(send),
       v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
+      testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),
       messageListRoutes({ ...read, pool: database.pool }),

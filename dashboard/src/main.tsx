@@ -3,11 +3,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { LocationProvider, Route, Router } from 'preact-iso';
 import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
+import { Domains } from './pages/domains';
 import { Home } from './pages/home';
 import { Login } from './pages/login';
 import { Message } from './pages/message';
 import { Messages } from './pages/messages';
 import { ServerOverview } from './pages/server';
+import { SetPassword } from './pages/set-password';
 import { type Session, SessionContext } from './session';
 import './styles.css';
 
@@ -39,6 +41,10 @@ function App() {
     void refresh();
   }, []);
 
+  // an invitation or reset link: set the password first, whoever is logged in
+  const linkPage = { '/welcome': 'invitation', '/reset': 'reset' } as const;
+  const link = linkPage[location.pathname as keyof typeof linkPage];
+  if (link) return <SetPassword kind={link} onDone={() => void refresh()} />;
   if (error) return <ErrorNote error={error} />;
   if (session === undefined) return <Loading what="Postlog" />;
   if (session === null)
@@ -81,6 +87,7 @@ function App() {
             <Route path="/login" component={Home} />
             <Route path="/servers/:id" component={ServerOverview} />
             <Route path="/servers/:id/messages" component={Messages} />
+            <Route path="/servers/:id/domains" component={Domains} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

@@ -64,3 +64,24 @@ export interface QueueDestination {
   sending: number;
   oldest_due: string | null;
 }
+export interface DnsRecord {
+  purpose: string;
+  type: string;
+  name: string;
+  value: string;
+  required: boolean;
+  note: string;
+}
+export interface Domain {
+  id: string;
+  serverId: string;
+  name: string;
+  verified: boolean;
+  verifiedAt: string | null;
+  dnsRecords: DnsRecord[];
+}
+export interface DomainCheck {
+  verified: boolean;
+  checks: { purpose: string; name: string; expected: string; found: string[]; ok: boolean }[];
+  domain: Domain;
+}

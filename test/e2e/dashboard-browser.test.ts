@@ -6,6 +6,8 @@ import type { Browser, Page } from 'playwright-core';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser } from '../helpers/browser.js';
+import { freePort } from '../helpers/ports.js';
+import { startDevSink, type DevSink } from '../../app/cli/dev-sink.js';
 
 const PASSWORD = 'correct horse battery';
 /** Screenshots a person can look at, when asked: SCREENSHOTS=docs/screenshots (or another folder). */
@@ -16,7 +18,10 @@ const missing = browserMissing();
 describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: missing }, () => {
   let t: TestApp;
   let a: Tenant;
+  let live: Tenant;
   let browser: Browser;
+  let sink: DevSink;
+  const sunk: string[] = [];
 
   async function newPage(): Promise<Page> {
     const context = await browser.newContext({ baseURL: t.url });
@@ -48,9 +53,16 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   }
 
   before(async () => {
+    // a local sink as the smart host: the MTA delivers there for real
+    sink = await startDevSink({ host: '127.0.0.1', port: await freePort(), print: (line) => sunk.push(line) });
+    t = await startTestApp({
+      POSTLOG_ROLES: 'api,projector,mta',
+      POSTLOG_SMART_HOST: `127.0.0.1:${sink.port}`,
+      POSTLOG_SMART_HOST_TLS: 'none',
+    });
     // a development server holds every message: held mail to release from the page
-    t = await startTestApp({ POSTLOG_ROLES: 'api,projector' });
     a = await createTenant(t.app, { mode: 'development' });
+    live = await createTenant(t.app, { domain: 'live.example' });
     const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'ops', organizationId: null });
     assert.ok(token.ok);
     for (const [email, role] of [
@@ -63,11 +75,50 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
       });
       assert.equal(res.status, 201, JSON.stringify(res.body));
     }
+    const admin = await http(t.url, 'POST', '/v2/users', {
+      headers: { authorization: `Bearer ${token.value.secret}` },
+      body: { email: 'admin@example.com', password: PASSWORD, organizationId: live.organizationId, role: 'admin' },
+    });
+    assert.equal(admin.status, 201, JSON.stringify(admin.body));
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
     await t?.stop();
+    await sink?.close();
+  });
+
+  it('an admin adds a domain and sees the DNS records to publish', async () => {
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await page.getByRole('link', { name: 'Test server' }).click();
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByLabel('Domain to send from').fill('news.live.example');
+    await page.getByRole('button', { name: 'Add domain' }).click();
+    const card = page.getByRole('article', { name: /news\.live\.example/ });
+    await card.getByText('not verified').waitFor();
+    for (const purpose of ['verification', 'spf', 'dkim', 'return-path'])
+      assert.ok((await card.getByRole('button', { name: `Copy ${purpose} value` }).count()) > 0, purpose);
+    assert.match((await card.textContent()) ?? '', /v=DKIM1; k=rsa; p=/);
+    await shot(page, 'domains');
+    await page.close();
+  });
+
+  it('sends a test message from the server page and watches its timeline reach Delivered at the sink', async () => {
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await page.getByRole('link', { name: 'Test server' }).click();
+    await page.getByLabel('Send a test message to').fill('someone@example.net');
+    await page.getByRole('button', { name: 'Send test message' }).click();
+    const timeline = page.getByRole('list', { name: 'Events in the log' });
+    await timeline.getByText('MessageDelivered').waitFor({ timeout: 20_000 });
+    await page.getByRole('cell', { name: /250/ }).first().waitFor();
+    assert.ok(
+      sunk.some((line) => line.includes('someone@example.net')),
+      sunk.join('\n'),
+    );
+    await shot(page, 'message-delivered');
+    await page.close();
   });
 
   it('refuses a wrong password with the reason, then logs in to the organizations', async () => {

@@ -1,8 +1,11 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api';
 import { ErrorNote, Loading, Page, StatusBadge, Time, useLoad } from '../components';
 import { may, useSession } from '../session';
 import type { HistoryEvent, MessageView, Server } from '../types';
+
+/** States that change only by an action (which reloads the page): no need to follow the log. */
+const SETTLED = ['delivered', 'bounced', 'failed', 'cancelled', 'held'];
 
 const ACTIONS: { action: 'retry' | 'hold' | 'release' | 'cancel'; when: string[] }[] = [
   { action: 'release', when: ['held'] },
@@ -23,6 +26,13 @@ export function Message({ id }: { id: string }) {
     const server = await get<Server>(`/v2/servers/${message.serverId}`);
     return { message, history: history.events, server };
   }, [id]);
+  // until the message settles, its page follows the log
+  const settled = data ? SETTLED.includes(data.message.status) : true;
+  useEffect(() => {
+    if (settled) return;
+    const timer = setTimeout(reload, 2000);
+    return () => clearTimeout(timer);
+  }, [data, settled]);
   if (error) return <ErrorNote error={error} />;
   if (!data) return <Loading what="the message" />;
   const { message: m, history, server } = data;

@@ -1,5 +1,8 @@
-import { get, query } from '../api';
+import { useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
+import { get, post, query } from '../api';
 import { ErrorNote, Loading, Page, useLoad } from '../components';
+import { may, useSession } from '../session';
 import type { QueueDestination, Server } from '../types';
 
 const COUNTS = [
@@ -15,6 +18,7 @@ const COUNTS = [
 
 /** A server at a glance: totals over the chosen period, the queue per destination, where to go next. */
 export function ServerOverview({ id, days = '7' }: { id: string; days?: string }) {
+  const session = useSession();
   const since = new Date(Date.now() - Number(days) * 86_400_000).toISOString().slice(0, 10);
   const { data, error } = useLoad(
     () =>
@@ -35,7 +39,9 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
       <nav aria-label="Server" class="tabs">
         <a href={`/servers/${id}/messages`}>Messages</a>
         <a href={`/servers/${id}/messages?status=held`}>Held</a>
+        <a href={`/servers/${id}/domains`}>Domains</a>
       </nav>
+      {may(session, server.organizationId, 'member') ? <SendTest serverId={id} /> : null}
       <h2>Last {days} days</h2>
       <dl class="stats">
         {COUNTS.map((k) => (
@@ -81,5 +87,31 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
         </table>
       )}
     </Page>
+  );
+}
+
+/** Sends a test message from the server's first verified domain, then shows its timeline. */
+function SendTest({ serverId }: { serverId: string }) {
+  const { route } = useLocation();
+  const [to, setTo] = useState('');
+  const [error, setError] = useState<Error>();
+  async function send(e: Event) {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const sent = await post<{ id: string }>(`/v2/servers/${serverId}/test-message`, { to });
+      route(`/messages/${sent.id}`);
+    } catch (err) {
+      setError(err as Error);
+    }
+  }
+  return (
+    <form class="search" onSubmit={send} aria-label="Send a test message">
+      <label>
+        Send a test message to <input type="email" required value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+      </label>
+      <button type="submit">Send test message</button>
+      <ErrorNote error={error} />
+    </form>
   );
 }

@@ -1,0 +1,155 @@
+import { useState } from 'preact/hooks';
+import { del, get, post } from '../api';
+import { ErrorNote, Loading, Page, useLoad } from '../components';
+import { may, useSession } from '../session';
+import type { Domain, DomainCheck, Server } from '../types';
+
+function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      aria-label={`Copy ${label}`}
+      onClick={() =>
+        navigator.clipboard.writeText(text).then(
+          () => setCopied(true),
+          () => setCopied(false),
+        )
+      }
+    >
+      {copied ? 'Copied' : 'Copy'}
+    </button>
+  );
+}
+
+/** One domain: the DNS records to publish (with copy buttons), and the live check of each. */
+function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage: boolean; onChange: () => void }) {
+  const [check, setCheck] = useState<DomainCheck>();
+  const [error, setError] = useState<Error>();
+  const act = async (work: () => Promise<unknown>) => {
+    setError(undefined);
+    try {
+      await work();
+      onChange();
+    } catch (err) {
+      setError(err as Error);
+    }
+  };
+  const okOf = (purpose: string, name: string) =>
+    check?.checks.find((c) => c.purpose === purpose && c.name === name)?.ok;
+  return (
+    <article class="card" aria-labelledby={`domain-${domain.id}`}>
+      <header class="page-head">
+        <h2 id={`domain-${domain.id}`}>
+          {domain.name}{' '}
+          <span class={`badge ${domain.verified ? 'status-delivered' : 'status-held'}`}>
+            {domain.verified ? 'verified' : 'not verified'}
+          </span>
+        </h2>
+        <div class="actions">
+          <button
+            type="button"
+            onClick={() => act(async () => setCheck(await post<DomainCheck>(`/v2/domains/${domain.id}/verify`)))}
+          >
+            Check DNS
+          </button>
+          {canManage ? (
+            <>
+              <button type="button" onClick={() => act(() => post(`/v2/domains/${domain.id}/dkim/rotate`))}>
+                Rotate DKIM key
+              </button>
+              <button
+                type="button"
+                class="danger"
+                onClick={() => confirm(`Remove ${domain.name}?`) && act(() => del(`/v2/domains/${domain.id}`))}
+              >
+                Remove
+              </button>
+            </>
+          ) : null}
+        </div>
+      </header>
+      <ErrorNote error={error} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">record</th>
+            <th scope="col">type</th>
+            <th scope="col">name</th>
+            <th scope="col">value</th>
+            <th scope="col">check</th>
+          </tr>
+        </thead>
+        <tbody>
+          {domain.dnsRecords.map((r) => {
+            const ok = okOf(r.purpose, r.name);
+            return (
+              <tr key={`${r.purpose}-${r.name}`}>
+                <td>
+                  {r.purpose}
+                  {r.required ? '' : ' (optional)'}
+                </td>
+                <td>{r.type}</td>
+                <td>
+                  <code>{r.name}</code> <CopyButton text={r.name} label={`${r.purpose} name`} />
+                </td>
+                <td class="dns-value">
+                  <code>{r.value}</code> <CopyButton text={r.value} label={`${r.purpose} value`} />
+                </td>
+                <td>{ok === undefined ? '—' : ok ? 'found' : 'missing'}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </article>
+  );
+}
+
+/** A server's sending domains: add one, publish its records, check them, rotate its DKIM key. */
+export function Domains({ id }: { id: string }) {
+  const session = useSession();
+  const [name, setName] = useState('');
+  const [addError, setAddError] = useState<Error>();
+  const { data, error, reload } = useLoad(
+    () => Promise.all([get<Server>(`/v2/servers/${id}`), get<{ domains: Domain[] }>(`/v2/servers/${id}/domains`)]),
+    [id],
+  );
+  if (error) return <ErrorNote error={error} />;
+  if (!data) return <Loading what="domains" />;
+  const [server, { domains }] = data;
+  const canManage = may(session, server.organizationId, 'admin');
+
+  async function add(e: Event) {
+    e.preventDefault();
+    setAddError(undefined);
+    try {
+      await post(`/v2/servers/${id}/domains`, { name });
+      setName('');
+      reload();
+    } catch (err) {
+      setAddError(err as Error);
+    }
+  }
+
+  return (
+    <Page title={`Domains · ${server.name}`}>
+      {canManage ? (
+        <form class="search" onSubmit={add}>
+          <label>
+            Domain to send from{' '}
+            <input name="domain" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </label>
+          <button type="submit">Add domain</button>
+        </form>
+      ) : null}
+      <ErrorNote error={addError} />
+      {domains.length === 0 ? (
+        <p>No domain yet: add the domain your mail comes from, then publish its records.</p>
+      ) : null}
+      {domains.map((d) => (
+        <DomainCard key={d.id} domain={d} canManage={canManage} onChange={reload} />
+      ))}
+    </Page>
+  );
+}
