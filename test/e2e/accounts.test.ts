@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { generate } from 'otplib';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 
@@ -220,5 +221,31 @@ describe('dashboard accounts: users, roles, sessions (through the HTTP API)', ()
     });
     assert.equal(dup.status, 409, 'an email is one user, in any case');
     assert.equal(dup.body.code, 'CONFLICT');
+  });
+
+  it('a second factor: set up, enabled with a code, then asked for at login', async () => {
+    await createUser({
+      email: 'totp@example.com',
+      password: PASSWORD,
+      organizationId: a.organizationId,
+      role: 'viewer',
+    });
+    const s = await login('totp@example.com');
+    const setup = await as(s, 'POST', '/v2/session/totp/setup');
+    assert.equal(setup.status, 200);
+    assert.match(setup.body.uri, /^otpauth:\/\/totp\/Postlog:totp%40example\.com\?secret=/);
+    const wrong = await as(s, 'POST', '/v2/session/totp/enable', { code: '000000' });
+    assert.equal(wrong.status, 400);
+    const code = await generate({ secret: setup.body.secret });
+    assert.equal((await as(s, 'POST', '/v2/session/totp/enable', { code })).status, 204);
+    const withoutCode = await http(t.url, 'POST', '/v2/session', {
+      body: { email: 'totp@example.com', password: PASSWORD },
+    });
+    assert.equal(withoutCode.status, 401);
+    assert.equal(withoutCode.body.code, 'TOTP_REQUIRED');
+    const withCode = await http(t.url, 'POST', '/v2/session', {
+      body: { email: 'totp@example.com', password: PASSWORD, totpCode: await generate({ secret: setup.body.secret }) },
+    });
+    assert.equal(withCode.status, 200);
   });
 });

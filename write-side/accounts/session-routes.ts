@@ -2,7 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Login, Membership } from '../../domain/index.js';
-import { hashPassword, passwordProblem, totpCodeValid, verifyPassword } from '../../infra/accounts/index.js';
+import {
+  hashPassword,
+  newTotpSecret,
+  passwordProblem,
+  totpCodeValid,
+  totpUri,
+  verifyPassword,
+} from '../../infra/accounts/index.js';
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses } from '../../infra/http/responses.js';
 import type { AccountsDeps } from './accounts-deps.js';
@@ -160,6 +167,66 @@ export function sessionRoutes(deps: AccountsDeps) {
         setSessionCookie(reply, opened.token, opened.expiresAt, deps.secureCookies);
         deps.logger.info({ userId: user.id }, 'password changed');
         return (await view(deps, user.id, opened.csrfToken))!;
+      },
+    });
+
+    app.post('/v2/session/totp/setup', {
+      schema: {
+        tags,
+        summary: 'Start a second factor: a new TOTP secret and its otpauth:// URI for an authenticator app',
+        response: responses({ 200: z.object({ secret: z.string(), uri: z.string() }) }, [401, 403, 409]),
+      },
+      handler: async (req, reply) => {
+        const s = await currentSession(deps, req, reply);
+        if (!s || !csrfOk(req, reply, s.csrfToken)) return;
+        const user = await deps.users.get(s.userId);
+        if (!user) return sendError(reply, 'SESSION_EXPIRED', 'the user is gone');
+        if (user.totpEnabled) return sendError(reply, 'CONFLICT', 'a second factor is on already: turn it off first');
+        const secret = newTotpSecret();
+        // kept, not yet on: enabling proves the app has it
+        await deps.users.setTotp(user.id, secret, false);
+        return { secret, uri: totpUri(secret, user.email) };
+      },
+    });
+
+    app.post('/v2/session/totp/enable', {
+      schema: {
+        tags,
+        summary: 'Turn the second factor on with a code from the authenticator app',
+        body: z.object({ code: z.string().max(10) }).strict(),
+        response: responses({ 204: NO_CONTENT }, [...FAILS.body, 401, 403]),
+      },
+      handler: async (req, reply) => {
+        const s = await currentSession(deps, req, reply);
+        if (!s || !csrfOk(req, reply, s.csrfToken)) return;
+        const user = await deps.users.get(s.userId);
+        if (!user?.totpSecret) return sendError(reply, 'INVALID_COMMAND', 'start with POST /v2/session/totp/setup');
+        if (!(await totpCodeValid(user.totpSecret, req.body.code, deps.now())))
+          return sendError(reply, 'VALIDATION_FAILED', 'the code is wrong or too old', [
+            { path: 'body.code', message: 'does not match' },
+          ]);
+        await deps.users.setTotp(user.id, user.totpSecret, true);
+        deps.logger.info({ userId: user.id }, 'second factor on');
+        return reply.code(204).send();
+      },
+    });
+
+    app.post('/v2/session/totp/disable', {
+      schema: {
+        tags,
+        summary: 'Turn the second factor off (needs the password)',
+        body: z.object({ password: z.string().max(256) }).strict(),
+        response: responses({ 204: NO_CONTENT }, [...FAILS.body, 401, 403]),
+      },
+      handler: async (req, reply) => {
+        const s = await currentSession(deps, req, reply);
+        if (!s || !csrfOk(req, reply, s.csrfToken)) return;
+        const user = await deps.users.get(s.userId);
+        if (!user || !(await verifyPassword(user.passwordHash, req.body.password)))
+          return sendError(reply, 'INVALID_LOGIN', 'the password is wrong');
+        await deps.users.setTotp(user.id, null, false);
+        deps.logger.info({ userId: user.id }, 'second factor off');
+        return reply.code(204).send();
       },
     });
   };
