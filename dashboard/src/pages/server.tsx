@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { get, post, query } from '../api';
 import { ErrorNote, Loading, Page, useLoad } from '../components';
+import { DailyChart, type Series } from '../chart';
 import { may, useSession } from '../session';
 import type { QueueDestination, Server } from '../types';
 
@@ -16,6 +17,22 @@ const COUNTS = [
   'complained',
 ];
 
+const SERIES = [
+  { key: 'accepted', color: '#1f5fbf' },
+  { key: 'delivered', color: '#1a7f37' },
+  { key: 'deferred', color: '#b08800' },
+  { key: 'bounced', color: '#b42318' },
+];
+
+function seriesOf(
+  s: { key: string; color: string },
+  rows: ({ day: string } & Record<string, number>)[],
+  period: string[],
+): Series {
+  const byDay = new Map(rows.map((r) => [String(r.day).slice(0, 10), r[s.key] ?? 0]));
+  return { label: s.key, color: s.color, values: period.map((d) => byDay.get(d) ?? 0) };
+}
+
 /** A server at a glance: totals over the chosen period, the queue per destination, where to go next. */
 export function ServerOverview({ id, days = '7' }: { id: string; days?: string }) {
   const session = useSession();
@@ -24,7 +41,9 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
     () =>
       Promise.all([
         get<Server>(`/v2/servers/${id}`),
-        get<{ totals: Record<string, number> }>(`/v2/stats${query({ serverId: id, since })}`),
+        get<{ days: ({ day: string } & Record<string, number>)[]; totals: Record<string, number> }>(
+          `/v2/stats${query({ serverId: id, since })}`,
+        ),
         get<{ destinations: QueueDestination[] }>(`/v2/queue${query({ serverId: id })}`),
       ]),
     [id, since],
@@ -32,6 +51,10 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
   if (error) return <ErrorNote error={error} />;
   if (!data) return <Loading what="the server" />;
   const [server, stats, queue] = data;
+  // every day of the period, the quiet ones too: a chart of only the busy days misleads
+  const period = Array.from({ length: Number(days) + 1 }, (_, i) =>
+    new Date(Date.parse(since) + i * 86_400_000).toISOString().slice(0, 10),
+  );
   const sent = stats.totals.accepted ?? 0;
   const rate = (n: number | undefined) => (sent ? `${(((n ?? 0) / sent) * 100).toFixed(2)} %` : '—');
   return (
@@ -59,6 +82,7 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
           <dd>{rate(stats.totals.complained)}</dd>
         </div>
       </dl>
+      <DailyChart title="Messages per day" days={period} series={SERIES.map((k) => seriesOf(k, stats.days, period))} />
       <h2>Queue by destination</h2>
       {queue.destinations.length === 0 ? (
         <p>Nothing waiting.</p>
