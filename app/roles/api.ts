@@ -15,6 +15,7 @@ import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
 import { userRoutes } from '../../write-side/accounts/user-routes.js';
+import { accountMailer } from '../../write-side/accounts/account-mail.js';
 import type { Role } from './role.js';
 
 /** The HTTP APIs: sending (Postal's and ours), reading messages, managing tenants, acting on messages. */
@@ -33,7 +34,8 @@ export const apiRole: Role = {
       now: () => s.clock.now(),
       logger: s.logger.child({ component: 'accounts' }),
       linkHours: config.accountLinkHours,
-      publicUrl: config.publicUrl,
+      linkBase: config.publicUrl?.replace(/\/$/, '') ?? `http://${config.httpHost}:${config.httpPort}`,
+      mailer: accountMailer(send, config.accountMailFrom),
     };
     const routes = [
       postalSendRoutes(send),

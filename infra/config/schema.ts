@@ -59,6 +59,8 @@ export const ConfigSchema = z.object({
   /** Failed dashboard logins per account and minute, then per client address, before they are refused a while. */
   loginFailuresPerAccount: z.coerce.number().int().min(1).default(5),
   loginFailuresPerAddress: z.coerce.number().int().min(1).default(20),
+  /** Postlog's own mail (password resets, invitations) comes from this address; its domain must be verified on a server. */
+  accountMailFrom: z.email().optional(),
   /** Invitation and password-reset links stay valid this many hours. */
   accountLinkHours: z.coerce.number().int().min(1).max(720).default(72),
   /** Seconds between attempts to hand a routed message to its HTTP endpoint; then it fails. */

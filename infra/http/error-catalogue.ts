@@ -79,6 +79,11 @@ export const HTTP_ERRORS = {
     means: "Postlog's own fault (the log cannot append several streams at once)",
   },
   CORRUPT_STREAM: { status: 500, means: "Postlog's own fault (a message's history could not be read)" },
+  ACCOUNT_MAIL_OFF: {
+    status: 503,
+    means:
+      'Postlog cannot send its own mail (POSTLOG_ACCOUNT_MAIL_FROM unset, or its domain not verified): ask an administrator',
+  },
   NOT_ACCEPTED: { status: 503, means: 'the messages could not be stored; nothing was accepted, retry' },
 } as const satisfies Record<string, { status: number; means: string }>;
 

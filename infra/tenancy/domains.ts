@@ -41,6 +41,18 @@ export class Domains {
     private readonly dns: DnsSettings,
   ) {}
 
+  /**
+   * The server that sends from a verified domain (the oldest such domain, when several servers
+   * have it): where Postlog's own mail (password resets, invitations) is sent from.
+   */
+  async serverIdSendingFrom(name: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ server_id: string }>(
+      `SELECT server_id FROM domains WHERE name = lower($1) AND verified_at IS NOT NULL ORDER BY created_at LIMIT 1`,
+      [name],
+    );
+    return rows[0]?.server_id;
+  }
+
   async create(actor: Actor, serverId: string, input: CreateDomain): Promise<Result<Domain, TenancyError>> {
     const server = await this.servers.get(actor, serverId);
     if (!server.ok) return server;

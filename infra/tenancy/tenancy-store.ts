@@ -17,6 +17,7 @@ import type {
   TrackingKeys,
   UpdateServer,
 } from '../../domain/index.js';
+import { systemActor } from '../../domain/index.js';
 import { AdminTokens } from './admin-tokens.js';
 import { AuditLog } from './audit-log.js';
 import { Authentication } from './authentication.js';
@@ -116,6 +117,13 @@ export class TenancyStore {
   }
   rotateDkim(actor: Actor, id: string): Promise<Result<Domain, TenancyError>> {
     return this.domains.rotateDkim(actor, id);
+  }
+  /** The server Postlog's own mail is sent through, for a From domain (none unless it is verified). */
+  async serverSendingFrom(domainName: string): Promise<Server | undefined> {
+    const id = await this.domains.serverIdSendingFrom(domainName);
+    if (!id) return undefined;
+    const server = await this.servers.get(systemActor('postlog'), id);
+    return server.ok ? server.value : undefined;
   }
   sendingDomain(serverId: string, name: string): Promise<SendingDomain | undefined> {
     return this.sendingDomains.find(serverId, name);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import PostalMime from 'postal-mime';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser } from '../helpers/browser.js';
@@ -22,6 +24,20 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   let browser: Browser;
   let sink: DevSink;
   const sunk: string[] = [];
+  const sinkDir = mkdtempSync(join(tmpdir(), 'postlog-sink-'));
+
+  /** The text of the mail the sink received for an address (waits for it). */
+  async function mailTo(address: string, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const f of readdirSync(sinkDir)) {
+        const text = readFileSync(join(sinkDir, f), 'utf8');
+        if (text.includes(`To: ${address}`)) return text;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no mail to ${address} in ${sinkDir}: ${sunk.join('; ')}`);
+  }
 
   async function newPage(): Promise<Page> {
     const context = await browser.newContext({ baseURL: t.url });
@@ -54,11 +70,18 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
 
   before(async () => {
     // a local sink as the smart host: the MTA delivers there for real
-    sink = await startDevSink({ host: '127.0.0.1', port: await freePort(), print: (line) => sunk.push(line) });
+    sink = await startDevSink({
+      host: '127.0.0.1',
+      port: await freePort(),
+      dir: sinkDir,
+      print: (line) => sunk.push(line),
+    });
     t = await startTestApp({
       POSTLOG_ROLES: 'api,projector,mta',
       POSTLOG_SMART_HOST: `127.0.0.1:${sink.port}`,
       POSTLOG_SMART_HOST_TLS: 'none',
+      // Postlog's own mail (reset links) goes out through the live server, which has this domain verified
+      POSTLOG_ACCOUNT_MAIL_FROM: 'postlog@live.example',
     });
     // a development server holds every message: held mail to release from the page
     a = await createTenant(t.app, { mode: 'development' });
@@ -119,6 +142,39 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     );
     await shot(page, 'message-delivered');
     await page.close();
+  });
+
+  it('a forgotten password: the reset link comes by mail through Postlog itself, and sets a new one', async () => {
+    const page = await newPage();
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Forgot your password?' }).click();
+    await page.getByLabel('Email').fill('admin@example.com');
+    await page.getByRole('button', { name: 'Send me a link' }).click();
+    await page.getByRole('status').getByText('a link to reset its password is on its way').waitFor();
+    const mail = await PostalMime.parse(await mailTo('admin@example.com'));
+    assert.equal(mail.from?.address, 'postlog@live.example');
+    const link = /http:\/\/\S+\/reset\?token=[A-Za-z0-9]+/.exec(mail.text ?? '')?.[0];
+    assert.ok(link, mail.text);
+    await page.goto(new URL(link).pathname + new URL(link).search);
+    await page.getByLabel('New password', { exact: true }).fill('a brand new password');
+    await page.getByLabel('Repeat it').fill('a brand new password');
+    await page.getByRole('button', { name: 'Set password and sign in' }).click();
+    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
+    await page.close();
+    const again = await newPage();
+    await logIn(again, 'admin@example.com', 'a brand new password');
+    await again.getByRole('heading', { name: 'Organizations' }).waitFor();
+    await again.close();
+    // the rest of the tests log in with the first password
+    const back = await http(t.url, 'POST', '/v2/session', {
+      body: { email: 'admin@example.com', password: 'a brand new password' },
+    });
+    const cookie = (back.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const changed = await http(t.url, 'POST', '/v2/session/password', {
+      body: { currentPassword: 'a brand new password', newPassword: PASSWORD },
+      headers: { cookie, 'x-csrf-token': back.body.csrfToken },
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
   });
 
   it('refuses a wrong password with the reason, then logs in to the organizations', async () => {

@@ -1,6 +1,7 @@
 import type { Logger } from '../../infra/logging/index.js';
 import type { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/index.js';
 import type { AuthThrottle } from '../smtp/auth-throttle.js';
+import type { AccountMailer } from './account-mail.js';
 
 export interface AccountsDeps {
   users: UserStore;
@@ -14,6 +15,8 @@ export interface AccountsDeps {
   logger: Logger;
   /** How long invitation and password-reset links stay valid. */
   linkHours: number;
-  /** Where browsers reach Postlog: links in invitations and resets point there. */
-  publicUrl: string | undefined;
+  /** Where browsers reach Postlog (POSTLOG_PUBLIC_URL, else the HTTP listener): links in mail point there. */
+  linkBase: string;
+  /** Sends reset links and invitations by email; undefined when POSTLOG_ACCOUNT_MAIL_FROM is not set. */
+  mailer: AccountMailer | undefined;
 }

@@ -1,7 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CreateUser, isGlobalAdmin, mayDo, OrgRole, UserSchema, visibleOrganizations } from '../../domain/index.js';
+import {
+  CreateUser,
+  Email,
+  isGlobalAdmin,
+  mayDo,
+  OrgRole,
+  UserSchema,
+  visibleOrganizations,
+} from '../../domain/index.js';
 import { hashPassword, passwordProblem, publicUser } from '../../infra/accounts/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
@@ -20,6 +28,7 @@ const security: { [label: string]: string[] }[] = [{ adminToken: [] }, { session
 const CreatedUser = z.object({
   user: UserSchema,
   inviteUrl: z.string().nullable().describe('the invitation link, when no password was given (shown once)'),
+  invitationSent: z.boolean().describe('whether the link was also mailed to the user (POSTLOG_ACCOUNT_MAIL_FROM)'),
 });
 
 /**
@@ -87,8 +96,9 @@ export function userRoutes(deps: UserRouteDeps) {
         const user = created.value;
         const inviteUrl =
           body.password === undefined ? await invitationLink(deps, user.id, user.email, actor.label) : null;
-        deps.logger.info({ userId: user.id, email: user.email, by: actor.label }, 'user created');
-        return reply.code(201).send({ user: publicUser(user), inviteUrl });
+        const invitationSent = inviteUrl !== null && (await mailInvitation(deps, user.email, inviteUrl, req.id));
+        deps.logger.info({ userId: user.id, email: user.email, by: actor.label, invitationSent }, 'user created');
+        return reply.code(201).send({ user: publicUser(user), inviteUrl, invitationSent });
       },
     });
 
@@ -166,6 +176,54 @@ export function userRoutes(deps: UserRouteDeps) {
       handler: async (req, reply) => setPasswordByLink(deps, req, reply, 'invitation'),
     });
 
+    app.post('/v2/password-reset', {
+      schema: {
+        tags: ['session'],
+        summary: 'Mail a password-reset link (the answer is the same whether or not the address has an account)',
+        body: z.object({ email: Email }).strict(),
+        response: responses({ 202: z.object({ accepted: z.literal(true) }) }, [...FAILS.body, 429, 503]),
+      },
+      handler: async (req, reply) => {
+        if (!deps.mailer)
+          return sendError(
+            reply,
+            'ACCOUNT_MAIL_OFF',
+            'password reset by email is not set up here (POSTLOG_ACCOUNT_MAIL_FROM): ask an administrator',
+          );
+        // every request counts as a failure of the address: nobody needs many resets a minute
+        if (deps.loginThrottle.address.blocked(req.ip))
+          return sendError(reply.header('retry-after', '60'), 'LOGIN_THROTTLED', 'too many requests; wait a minute');
+        deps.loginThrottle.address.record(req.ip);
+        const user = await deps.users.byEmail(req.body.email);
+        if (user && !user.disabled) {
+          const now = deps.now();
+          const token = await deps.tokens.issue(
+            {
+              kind: 'password-reset',
+              email: user.email,
+              userId: user.id,
+              organizationId: null,
+              role: null,
+              createdBy: `reset:${req.ip}`,
+              expiresAt: new Date(now.getTime() + deps.linkHours * 3_600_000),
+            },
+            now,
+          );
+          const sent = await deps.mailer.send(
+            user.email,
+            'Reset your Postlog password',
+            `Someone (hopefully you) asked to reset the password of ${user.email} at Postlog.\n\n` +
+              `Choose a new one here (the link works once, for ${deps.linkHours} hours):\n${deps.linkBase}/reset?token=${token}\n\n` +
+              'If you did not ask for it, ignore this message: your password stays as it is.\n',
+            req.id,
+          );
+          if (!sent.ok) deps.logger.error({ code: sent.code, error: sent.message }, 'password-reset mail not sent');
+          else deps.logger.info({ userId: user.id, messageId: sent.id }, 'password-reset mail sent');
+        }
+        return reply.code(202).send({ accepted: true });
+      },
+    });
+
     app.post('/v2/password-reset/confirm', {
       schema: {
         tags: ['session'],
@@ -192,7 +250,7 @@ async function invitationLink(deps: AccountsDeps, userId: string, email: string,
     },
     now,
   );
-  return `${deps.publicUrl ?? ''}/welcome?token=${token}`;
+  return `${deps.linkBase}/welcome?token=${token}`;
 }
 
 async function setPasswordByLink(
@@ -210,4 +268,22 @@ async function setPasswordByLink(
   deps.logger.info({ userId: used.userId, kind }, 'password set by link');
   const opened = await openSessionFor(deps, req, reply, used.userId);
   return { csrfToken: opened.csrfToken };
+}
+
+/** Mails an invitation link when account mail is set up; whether it went. */
+async function mailInvitation(
+  deps: AccountsDeps,
+  email: string,
+  link: string,
+  correlationId: string,
+): Promise<boolean> {
+  if (!deps.mailer) return false;
+  const sent = await deps.mailer.send(
+    email,
+    "You're invited to Postlog",
+    `You have a Postlog account (${email}). Choose your password here (the link works once, for ${deps.linkHours} hours):\n${link}\n`,
+    correlationId,
+  );
+  if (!sent.ok) deps.logger.error({ code: sent.code, error: sent.message }, 'invitation mail not sent');
+  return sent.ok;
 }

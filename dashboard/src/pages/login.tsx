@@ -11,6 +11,8 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
   const [needTotp, setNeedTotp] = useState(false);
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
+  const [forgot, setForgot] = useState(false);
+  const [resetSent, setResetSent] = useState(false);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -26,6 +28,48 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
       setBusy(false);
     }
   }
+
+  async function requestReset(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await post('/v2/password-reset', { email });
+      setResetSent(true);
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (forgot)
+    return (
+      <main class="login">
+        <form onSubmit={requestReset} aria-labelledby="forgot-title">
+          <h1 id="forgot-title">Reset your password</h1>
+          <label for="reset-email">Email</label>
+          <input
+            id="reset-email"
+            type="email"
+            autocomplete="username"
+            required
+            value={email}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
+          <ErrorNote error={error} />
+          {resetSent ? (
+            <p role="status">If an account has this address, a link to reset its password is on its way.</p>
+          ) : null}
+          <button type="submit" disabled={busy}>
+            Send me a link
+          </button>
+          <button type="button" class="link" onClick={() => setForgot(false)}>
+            Back to sign in
+          </button>
+        </form>
+      </main>
+    );
 
   return (
     <main class="login">
@@ -66,6 +110,9 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
         <ErrorNote error={error} />
         <button type="submit" disabled={busy}>
           Sign in
+        </button>
+        <button type="button" class="link" onClick={() => setForgot(true)}>
+          Forgot your password?
         </button>
       </form>
     </main>
