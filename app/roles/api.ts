@@ -15,7 +15,10 @@ import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
 import { userRoutes } from '../../write-side/accounts/user-routes.js';
+import { oidcRoutes } from '../../write-side/accounts/oidc-routes.js';
+import { OidcLogin } from '../../infra/accounts/index.js';
 import { accountMailer } from '../../write-side/accounts/account-mail.js';
+import type { Config } from '../../infra/config/index.js';
 import type { Role } from './role.js';
 
 /** The HTTP APIs: sending (Postal's and ours), reading messages, managing tenants, acting on messages. */
@@ -56,9 +59,24 @@ export const apiRole: Role = {
       }),
       sessionRoutes(accounts),
       userRoutes({ ...accounts, auth, tenancy }),
+      oidcRoutes({ ...accounts, ...oidcLogin(config, accounts.linkBase) }),
       // the public key receivers verify webhook signatures with
       jwksRoutes({ keys: s.signingKeys }),
     ];
     return { routes };
   },
 };
+
+/** Single sign-on, when the configuration names a provider (all three settings: loadConfig checks). */
+function oidcLogin(config: Config, linkBase: string) {
+  const redirectUri = `${linkBase}/v2/session/oidc/callback`;
+  const { oidcIssuer: issuer, oidcClientId: clientId, oidcClientSecret: clientSecret } = config;
+  return {
+    redirectUri,
+    oidcName: config.oidcName,
+    oidc:
+      issuer && clientId && clientSecret
+        ? new OidcLogin({ issuer, clientId, clientSecret, redirectUri, allowHttp: config.oidcAllowHttp })
+        : undefined,
+  };
+}

@@ -5,3 +5,4 @@ export * from './totp.js';
 export * from './user-tokens.js';
 export * from './users.js';
 export * from './session-actors.js';
+export * from './oidc.js';

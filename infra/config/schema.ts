@@ -61,6 +61,14 @@ export const ConfigSchema = z.object({
   loginFailuresPerAddress: z.coerce.number().int().min(1).default(20),
   /** Postlog's own mail (password resets, invitations) comes from this address; its domain must be verified on a server. */
   accountMailFrom: z.email().optional(),
+  /** Single sign-on with an OpenID Connect provider: its issuer URL, and this client's id and secret there. */
+  oidcIssuer: z.url({ protocol: /^https?$/ }).optional(),
+  oidcClientId: z.string().min(1).optional(),
+  oidcClientSecret: z.string().min(1).optional(),
+  /** The provider's name on the login button. */
+  oidcName: z.string().min(1).max(60).default('single sign-on'),
+  /** Allow an http:// issuer: only for a provider on this machine (tests). */
+  oidcAllowHttp: z.stringbool().default(false),
   /** Invitation and password-reset links stay valid this many hours. */
   accountLinkHours: z.coerce.number().int().min(1).max(720).default(72),
   /** Seconds between attempts to hand a routed message to its HTTP endpoint; then it fails. */
@@ -286,6 +294,13 @@ export function crossSettingProblems(config: Config, source: Record<string, stri
   if (!mechanism && (username || password))
     problems.push(
       'POSTLOG_KAFKA_SASL_MECHANISM: required with POSTLOG_KAFKA_SASL_USERNAME and POSTLOG_KAFKA_SASL_PASSWORD (plain, scram-sha-256 or scram-sha-512)',
+    );
+  const oidc = [config.oidcIssuer, config.oidcClientId, config.oidcClientSecret];
+  if (oidc.some((v) => v !== undefined) && oidc.some((v) => v === undefined))
+    problems.push('POSTLOG_OIDC_ISSUER, POSTLOG_OIDC_CLIENT_ID and POSTLOG_OIDC_CLIENT_SECRET: set all three, or none');
+  if (config.oidcIssuer?.startsWith('http://') && !config.oidcAllowHttp)
+    problems.push(
+      'POSTLOG_OIDC_ISSUER: must be https:// (POSTLOG_OIDC_ALLOW_HTTP=true only for a provider on this machine)',
     );
   // /metrics shows every tenant's recipient domains: in production it is never open to the network
   if (config.environment === 'production' && config.metricsToken === undefined && !isLoopbackHost(config.httpHost)) {

@@ -69,6 +69,8 @@ describe('loadConfig: defaults', () => {
       sessionMaxHours: 168,
       loginFailuresPerAccount: 5,
       loginFailuresPerAddress: 20,
+      oidcName: 'single sign-on',
+      oidcAllowHttp: false,
       accountLinkHours: 72,
       suppressionDays: 30,
       routeRetryDelays: [60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800],

@@ -1,9 +1,15 @@
-import { useState } from 'preact/hooks';
-import { ApiError, post } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, get, post } from '../api';
 import { ErrorNote } from '../components';
 import type { Session } from '../session';
 
-/** Email and password, then a TOTP code when the account has a second factor. */
+const SSO_ERRORS: Record<string, string> = {
+  OIDC_NO_ACCOUNT: 'your identity has no Postlog account here: ask an administrator to invite you',
+  OIDC_FAILED: 'the sign-in with your provider did not complete; try again',
+  OIDC_UNAVAILABLE: 'the single sign-on provider cannot be reached right now',
+};
+
+/** Email and password, then a TOTP code when the account has a second factor; or single sign-on. */
 export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -12,6 +18,15 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
   const [forgot, setForgot] = useState(false);
+  const [sso, setSso] = useState<string | null>(null);
+  useEffect(() => {
+    get<{ oidc: string | null }>('/v2/session/methods').then(
+      (m) => setSso(m.oidc),
+      () => setSso(null),
+    );
+  }, []);
+  // back from single sign-on without a session: the reason is in the address
+  const ssoError = new URLSearchParams(location.search).get('error');
   const [resetSent, setResetSent] = useState(false);
 
   async function submit(e: Event) {
@@ -114,6 +129,16 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
         <button type="button" class="link" onClick={() => setForgot(true)}>
           Forgot your password?
         </button>
+        {sso ? (
+          <a class="sso" href="/v2/session/oidc/start">
+            Sign in with {sso}
+          </a>
+        ) : null}
+        {ssoError ? (
+          <p class="error" role="alert">
+            <code>{ssoError}</code> {SSO_ERRORS[ssoError] ?? 'single sign-on failed'}
+          </p>
+        ) : null}
       </form>
     </main>
   );
