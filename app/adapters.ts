@@ -9,7 +9,8 @@ import { analyticsProjection } from '../projections/analytics/postgres-analytics
 import { clickhouseAnalyticsSink } from '../projections/analytics/clickhouse-analytics-sink.js';
 import { KAFKA_PUBLISHER } from '../projections/kafka/kafka-publisher.js';
 import { createKafkaPublisherFromConfig } from '../projections/kafka/kafka-from-config.js';
-import { outboxProjections, projections } from '../projections/registry.js';
+import { outboxProjections, projectionNamed, projections } from '../projections/registry.js';
+import type { EventFilter } from '../infra/event-store/index.js';
 import type { PostgresProjection, SinkProjection } from '../projections/runner.js';
 import { ClickHouseReports } from '../read-api/analytics/clickhouse-reports.js';
 import { PostgresReports } from '../read-api/analytics/postgres-reports.js';
@@ -154,4 +155,14 @@ export function projectionNamesFor(config: Config): string[] {
     ...postgresProjectionsFor(config).map((p) => p.name),
     ...sinkChoices.filter((s) => s.enabled(config)).map((s) => s.name),
   ];
+}
+
+/** What each projection takes from the log, by name, so its lag counts only those events. */
+export function projectionFiltersFor(config: Config): Record<string, EventFilter | undefined> {
+  const filters: Record<string, EventFilter | undefined> = Object.fromEntries(
+    postgresProjectionsFor(config).map((p) => [p.name, p.filter]),
+  );
+  // the ClickHouse sink takes what the embedded analytics take
+  filters['clickhouse-analytics'] = projectionNamed('analytics')?.filter;
+  return filters;
 }

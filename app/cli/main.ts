@@ -15,7 +15,7 @@ import {
 } from '../../projections/maintenance.js';
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import type { EventStore } from '../../infra/event-store/index.js';
-import { eventStoreFor, projectionNamesFor } from '../adapters.js';
+import { eventStoreFor, projectionFiltersFor, projectionNamesFor } from '../adapters.js';
 import { dnsSettings, startPostlog } from '../postlog.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
@@ -637,11 +637,7 @@ projectionsCommand
   )
   .action(async (opts: { json?: boolean }) =>
     withEventStore(async (store, db, config) => {
-      const postgres = [...projections, ...outboxProjections(config)];
-      // lag counts only the events each projection takes; the ClickHouse sink takes what the embedded analytics take
-      const filters = Object.fromEntries(postgres.map((p) => [p.name, p.filter]));
-      filters['clickhouse-analytics'] = projectionNamed('analytics')?.filter;
-      const status = await projectionStatus(db.pool, projectionNamesFor(config), store, filters);
+      const status = await projectionStatus(db.pool, projectionNamesFor(config), store, projectionFiltersFor(config));
       if (opts.json) return printJson(status);
       for (const s of status) {
         process.stdout.write(

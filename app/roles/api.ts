@@ -19,6 +19,7 @@ import { oidcRoutes } from '../../write-side/accounts/oidc-routes.js';
 import { OidcLogin } from '../../infra/accounts/index.js';
 import { accountMailer } from '../../write-side/accounts/account-mail.js';
 import type { Config } from '../../infra/config/index.js';
+import { projectionStatusRoute } from '../http/projection-status-route.js';
 import type { Role } from './role.js';
 
 /** The HTTP APIs: sending (Postal's and ours), reading messages, managing tenants, acting on messages. */
@@ -58,6 +59,7 @@ export const apiRole: Role = {
         allowPrivate: config.webhooksAllowPrivateEndpoints,
       }),
       sessionRoutes(accounts),
+      projectionStatusRoute({ config, database, eventStore, auth }),
       userRoutes({ ...accounts, auth, tenancy }),
       oidcRoutes({ ...accounts, ...oidcLogin(config, accounts.linkBase) }),
       // the public key receivers verify webhook signatures with

@@ -3,11 +3,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { LocationProvider, Route, Router } from 'preact-iso';
 import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
+import { Analytics } from './pages/analytics';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
 import { Login } from './pages/login';
 import { Message } from './pages/message';
 import { Messages } from './pages/messages';
+import { Projections } from './pages/projections';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
 import { type Session, SessionContext } from './session';
@@ -75,6 +77,7 @@ function App() {
             <a href="/">Organizations</a>
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
+            {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
           </nav>
           <span class="who">{session.user.email}</span>
           <button type="button" onClick={logout}>
@@ -88,6 +91,8 @@ function App() {
             <Route path="/servers/:id" component={ServerOverview} />
             <Route path="/servers/:id/messages" component={Messages} />
             <Route path="/servers/:id/domains" component={Domains} />
+            <Route path="/servers/:id/analytics" component={Analytics} />
+            <Route path="/system/read-models" component={Projections} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

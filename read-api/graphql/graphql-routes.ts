@@ -100,7 +100,7 @@ export function graphqlRoutes(deps: GraphqlDeps) {
     context: ({ req }): AnalyticsContext => ({
       async scope(serverId) {
         if (serverId !== undefined && !UUID.test(serverId)) throw userError('server not found', 'NOT_FOUND');
-        const scope = await serverScope(deps.tenancy, req, serverId);
+        const scope = await serverScope(deps.tenancy, req, serverId, 'viewer'); // analytics only read, over POST too
         if (!scope.ok) throw userError(scope.message, 'NOT_FOUND');
         return { serverIds: scope.servers };
       },

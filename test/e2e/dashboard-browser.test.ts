@@ -77,7 +77,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
       print: (line) => sunk.push(line),
     });
     t = await startTestApp({
-      POSTLOG_ROLES: 'api,projector,mta',
+      POSTLOG_ROLES: 'api,projector,mta,graphql',
       POSTLOG_SMART_HOST: `127.0.0.1:${sink.port}`,
       POSTLOG_SMART_HOST_TLS: 'none',
       // Postlog's own mail (reset links) goes out through the live server, which has this domain verified
@@ -98,6 +98,11 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
       });
       assert.equal(res.status, 201, JSON.stringify(res.body));
     }
+    const root = await http(t.url, 'POST', '/v2/users', {
+      headers: { authorization: `Bearer ${token.value.secret}` },
+      body: { email: 'root@example.com', password: PASSWORD, globalAdmin: true },
+    });
+    assert.equal(root.status, 201, JSON.stringify(root.body));
     const admin = await http(t.url, 'POST', '/v2/users', {
       headers: { authorization: `Bearer ${token.value.secret}` },
       body: { email: 'admin@example.com', password: PASSWORD, organizationId: live.organizationId, role: 'admin' },
@@ -175,6 +180,21 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
       headers: { cookie, 'x-csrf-token': back.body.csrfToken },
     });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
+  });
+
+  it('analytics from GraphQL and the read models’ state, with the session (a global admin)', async () => {
+    const page = await newPage();
+    await logIn(page, 'root@example.com');
+    await page.getByRole('link', { name: 'Read models' }).click();
+    for (const name of ['delivery-queue', 'message-read-models', 'analytics'])
+      await page.getByRole('cell', { name, exact: true }).waitFor();
+    await shot(page, 'read-models');
+    await page.goto(`/servers/${live.server.id}/analytics`);
+    await page.getByRole('heading', { name: 'Funnel' }).waitFor();
+    await page.getByLabel('Breakdown by').selectOption('TAG');
+    await page.getByRole('columnheader', { name: 'tag' }).waitFor();
+    await shot(page, 'analytics');
+    await page.close();
   });
 
   it('refuses a wrong password with the reason, then logs in to the organizations', async () => {

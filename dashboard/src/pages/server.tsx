@@ -63,6 +63,7 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
         <a href={`/servers/${id}/messages`}>Messages</a>
         <a href={`/servers/${id}/messages?status=held`}>Held</a>
         <a href={`/servers/${id}/domains`}>Domains</a>
+        <a href={`/servers/${id}/analytics`}>Analytics</a>
       </nav>
       {may(session, server.organizationId, 'member') ? <SendTest serverId={id} /> : null}
       <h2>Last {days} days</h2>
