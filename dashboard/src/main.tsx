@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { LocationProvider, Route, Router } from 'preact-iso';
 import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
+import { Account } from './pages/account';
 import { Analytics } from './pages/analytics';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
@@ -79,7 +80,9 @@ function App() {
             <a href="/graphql">GraphQL</a>
             {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
           </nav>
-          <span class="who">{session.user.email}</span>
+          <a class="who" href="/account">
+            {session.user.email}
+          </a>
           <button type="button" onClick={logout}>
             Sign out
           </button>
@@ -93,6 +96,18 @@ function App() {
             <Route path="/servers/:id/domains" component={Domains} />
             <Route path="/servers/:id/analytics" component={Analytics} />
             <Route path="/system/read-models" component={Projections} />
+            <Route
+              path="/account"
+              component={() => (
+                <Account
+                  onChanged={(changed) => {
+                    if (!changed) return void refresh();
+                    useCsrfToken(changed.csrfToken);
+                    setSession(changed);
+                  }}
+                />
+              )}
+            />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { generate } from 'otplib';
 import PostalMime from 'postal-mime';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
@@ -22,6 +23,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   let a: Tenant;
   let live: Tenant;
   let browser: Browser;
+  let adminToken: string;
   let sink: DevSink;
   const sunk: string[] = [];
   const sinkDir = mkdtempSync(join(tmpdir(), 'postlog-sink-'));
@@ -88,6 +90,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     live = await createTenant(t.app, { domain: 'live.example' });
     const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'ops', organizationId: null });
     assert.ok(token.ok);
+    adminToken = token.value.secret;
     for (const [email, role] of [
       ['member@example.com', 'member'],
       ['viewer@example.com', 'viewer'],
@@ -195,6 +198,33 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     await page.getByRole('columnheader', { name: 'tag' }).waitFor();
     await shot(page, 'analytics');
     await page.close();
+  });
+
+  it('the account page: a new password, a second factor turned on, then asked for at login', async () => {
+    await http(t.url, 'POST', '/v2/users', {
+      headers: { authorization: `Bearer ${adminToken}` },
+      body: { email: 'self@example.com', password: PASSWORD, organizationId: a.organizationId, role: 'viewer' },
+    });
+    const page = await newPage();
+    await logIn(page, 'self@example.com');
+    await page.getByRole('link', { name: 'self@example.com' }).click();
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByLabel('New password (at least 10 characters)').fill('my second password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').getByText('Password changed').waitFor();
+    await page.getByRole('button', { name: 'Set up a second factor' }).click();
+    const secret = (await page.locator('p', { hasText: 'Key:' }).locator('code').textContent())!;
+    await page.getByLabel('Code from the app').fill(await generate({ secret }));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByText('On: logging in asks for a code').waitFor();
+    await shot(page, 'account');
+    await page.close();
+    const again = await newPage();
+    await logIn(again, 'self@example.com', 'my second password');
+    await again.getByLabel('Authentication code').fill(await generate({ secret }));
+    await again.getByRole('button', { name: 'Sign in' }).click();
+    await again.getByRole('heading', { name: 'Organizations' }).waitFor();
+    await again.close();
   });
 
   it('refuses a wrong password with the reason, then logs in to the organizations', async () => {
