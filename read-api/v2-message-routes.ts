@@ -1,3 +1,4 @@
+import PostalMime from 'postal-mime';
 import { messageStreamId } from '../domain/index.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -101,6 +102,52 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
           .type('message/rfc822')
           .header('content-disposition', `attachment; filename="message-${view.id}.eml"`)
           .send(raw as unknown as string); // bytes, sent as they are (the document says: a string of message/rfc822)
+      },
+    });
+
+    app.get('/v2/messages/:id/content', {
+      preHandler: auth,
+      schema: {
+        tags: ['messages'],
+        summary: 'The message as a person reads it: its headers, the text part and the HTML part (parsed)',
+        security: [{ apiKey: [] }, { adminToken: [] }],
+        params: Params,
+        response: responses(
+          {
+            200: z.object({
+              headers: z.array(z.object({ name: z.string(), value: z.string() })),
+              text: z.string().nullable(),
+              html: z.string().nullable(),
+              attachments: z.array(
+                z.object({ filename: z.string().nullable(), mimeType: z.string(), size: z.number() }),
+              ),
+            }),
+          },
+          [...fails, 410],
+        ),
+      },
+      handler: async (req, reply) => {
+        const view = await loadMessageView(deps.eventStore, req.params.id);
+        if (!view || !(await mayRead(deps, req, view)))
+          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        const raw = await deps.contents.get(view.contentHash);
+        if (!raw)
+          return sendError(
+            reply,
+            'CONTENT_EXPIRED',
+            'the message content was removed after the retention period; its history remains',
+          );
+        const email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
+        return {
+          headers: email.headers.map((h) => ({ name: h.originalKey ?? h.key, value: h.value })),
+          text: email.text ?? null,
+          html: email.html ?? null,
+          attachments: email.attachments.map((a) => ({
+            filename: a.filename ?? null,
+            mimeType: a.mimeType,
+            size: typeof a.content === 'string' ? a.content.length : a.content.byteLength,
+          })),
+        };
       },
     });
   };

@@ -148,7 +148,11 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
       sunk.some((line) => line.includes('someone@example.net')),
       sunk.join('\n'),
     );
+    // what the recipient reads, and its headers
+    await page.getByText('This is a test message from the Postlog server').waitFor();
     await shot(page, 'message-delivered');
+    await page.getByRole('tab', { name: 'Headers' }).click();
+    await page.getByRole('rowheader', { name: 'Subject', exact: true }).waitFor();
     await page.close();
   });
 

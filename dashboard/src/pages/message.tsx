@@ -122,6 +122,26 @@ export function Message({ id }: { id: string }) {
         </table>
       ) : null}
 
+      <Content id={id} />
+
+      {m.opens.length + m.clicks.length > 0 ? (
+        <>
+          <h2>Opens and clicks</h2>
+          <ul>
+            {m.opens.map((o) => (
+              <li key={`o-${o.at}`}>
+                opened <Time at={o.at} /> {o.machine ? '(a machine: image proxy or scanner)' : ''}
+              </li>
+            ))}
+            {m.clicks.map((c) => (
+              <li key={`c-${c.at}-${c.url}`}>
+                clicked <code>{c.url}</code> <Time at={c.at} /> {c.machine ? '(a machine: link scanner)' : ''}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+
       <h2>Timeline</h2>
       <ol class="timeline" aria-label="Events in the log">
         {history.map((e) => (
@@ -136,5 +156,74 @@ export function Message({ id }: { id: string }) {
         ))}
       </ol>
     </Page>
+  );
+}
+
+interface MessageContent {
+  headers: { name: string; value: string }[];
+  text: string | null;
+  html: string | null;
+  attachments: { filename: string | null; mimeType: string; size: number }[];
+}
+
+/**
+ * What the recipient reads: the text, the HTML in a sandboxed frame (no scripts, no forms; the
+ * page's CSP also keeps remote images and fonts from loading, so no tracking pixel fires), and the
+ * headers.
+ */
+function Content({ id }: { id: string }) {
+  const [tab, setTab] = useState<'text' | 'html' | 'headers'>('text');
+  const { data, error } = useLoad(() => get<MessageContent>(`/v2/messages/${id}/content`), [id]);
+  if (error) return <ErrorNote error={error} />;
+  if (!data) return <Loading what="the content" />;
+  const tabs = [
+    ['text', 'Text', data.text !== null],
+    ['html', 'HTML', data.html !== null],
+    ['headers', 'Headers', true],
+  ] as const;
+  return (
+    <section aria-labelledby="content-title">
+      <h2 id="content-title">Content</h2>
+      <div role="tablist" class="tabs">
+        {tabs
+          .filter(([, , has]) => has)
+          .map(([key, label]) => (
+            <button key={key} type="button" role="tab" aria-selected={tab === key} onClick={() => setTab(key)}>
+              {label}
+            </button>
+          ))}
+      </div>
+      <div role="tabpanel">
+        {tab === 'text' ? <pre class="mail-text">{data.text ?? '(no text part)'}</pre> : null}
+        {tab === 'html' && data.html !== null ? (
+          <>
+            <p>
+              <small>Remote images and fonts are not loaded here.</small>
+            </p>
+            <iframe class="mail-html" title="HTML part of the message" sandbox="" srcDoc={data.html} />
+          </>
+        ) : null}
+        {tab === 'headers' ? (
+          <table>
+            <tbody>
+              {data.headers.map((h, i) => (
+                <tr key={`${h.name}-${i}`}>
+                  <th scope="row">{h.name}</th>
+                  <td>
+                    <code>{h.value}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+      </div>
+      {data.attachments.length > 0 ? (
+        <p>
+          Attachments:{' '}
+          {data.attachments.map((a) => `${a.filename ?? '(unnamed)'} (${a.mimeType}, ${a.size} bytes)`).join(', ')}
+        </p>
+      ) : null}
+    </section>
   );
 }
