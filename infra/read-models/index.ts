@@ -1,0 +1,11 @@
+export {
+  checkpointRows,
+  lockCheckpoint,
+  lockCheckpointAndVersion,
+  moveCheckpoint,
+  readCheckpoint,
+  recordProjectionError,
+  restartCheckpoint,
+  saveRebuiltCheckpoint,
+  type CheckpointRow,
+} from './checkpoints.js';
