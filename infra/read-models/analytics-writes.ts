@@ -63,7 +63,10 @@ const EVENT_COLUMNS = [
   ['machine', 'boolean'],
 ] as const satisfies readonly (readonly [keyof AnalyticsEventRow, string])[];
 
-/** One statement per batch: a column array per column, unnested. (The attempt details ClickHouse keeps are not reported: not stored here.) */
+/**
+ * One statement per batch: a column array per column, unnested. (The attempt details ClickHouse
+ * keeps are not reported: not stored here.)
+ */
 export async function insertAnalyticsEvents(
   client: pg.ClientBase,
   table: string,

@@ -81,7 +81,10 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
 /** A server's counters of one day (YYYY-MM-DD): each of STAT_COLUMNS (message-writes.ts) by name. */
 export type DailyStatsRow = { server_id: string; day: string } & { [stat: string]: number };
 
-/** The daily counters of these servers (null: every server) from `since` to `until` (days, both included; null: open). */
+/**
+ * The daily counters of these servers (null: every server) from `since` to `until` (days, both
+ * included; null: open), by day then server.
+ */
 export async function dailyStats(
   pool: pg.Pool,
   servers: string[] | null,

@@ -141,6 +141,8 @@ export class RouteStore {
       retryInSeconds?: number;
     },
   ): Promise<void> {
+    // the bodies of the deliveries that ended, looked at a day from now
+    const ended = `SELECT content_sha256, now() + interval '1 day' FROM settled WHERE status <> 'pending'`;
     await this.pool.query(
       `WITH settled AS (
          UPDATE route_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, last_response = $4,
@@ -148,7 +150,7 @@ export class RouteStore {
                 delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
           WHERE id = $1
           RETURNING content_sha256, status)
-       ${laterReleaseCandidates(`SELECT content_sha256, now() + interval '1 day' FROM settled WHERE status <> 'pending'`)}`,
+       ${laterReleaseCandidates(ended)}`,
       [id, outcome.status, outcome.code, outcome.response.slice(0, 1000), outcome.retryInSeconds ?? 0],
     );
   }
