@@ -5,12 +5,22 @@ import {
   START,
   compareCheckpoints,
   decodeCheckpoint,
+  headPosition,
   matchesEventFilter,
+  oldestWaitingSeconds,
+  waitingOfTypes,
   type Checkpoint,
   type EventFilter,
   type EventStore,
 } from '../infra/event-store/index.js';
 import { quoteIdent } from '../infra/postgres/identifiers.js';
+import {
+  checkpointRows,
+  lockCheckpoint,
+  readCheckpoint,
+  saveRebuiltCheckpoint,
+  type CheckpointRow,
+} from '../infra/read-models/index.js';
 import type { PostgresProjection, TableNames } from './runner.js';
 
 const shadowOf: TableNames = (t) => `${t}__shadow`;
@@ -182,11 +192,7 @@ async function swapIn(
   try {
     await client.query('BEGIN');
     for (const table of p.tables) await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-    const { rows } = await client.query<{ checkpoint: string }>(
-      'SELECT checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
-      [p.name],
-    );
-    const live = rows[0]?.checkpoint;
+    const live = await lockCheckpoint(client, p.name);
     // catch up to where the live tables are (or to the head, if the projection never ran)
     const caught = await feed(client, store, p, built.checkpoint, live);
     // operational columns (the MTA's leases) are not in the log: they come over from the live table
@@ -203,11 +209,7 @@ async function swapIn(
       await client.query(`DROP TABLE ${quoteIdent(`${table}__old`)}`);
     }
     const position = caught.position ?? built.position;
-    await client.query(
-      `INSERT INTO projection_checkpoints (name, version, checkpoint, position) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint, position = excluded.position, last_error = NULL, updated_at = now()`,
-      [p.name, p.version, caught.checkpoint, position],
-    );
+    await saveRebuiltCheckpoint(client, p.name, p.version, caught.checkpoint, position);
     await client.query('COMMIT');
     return { checkpoint: caught.checkpoint, position, events: built.events + caught.events, seconds: built.seconds };
   } catch (e) {
@@ -245,21 +247,14 @@ async function verifyNow(pool: pg.Pool, store: EventStore, p: PostgresProjection
   // build only up to where the live projection is now: it only moves forward, so under the lock
   // below the shadow is at or behind it and catches up with a short feed (a lagging projection
   // no longer means a second full rebuild while its writers wait)
-  const { rows: before } = await pool.query<{ checkpoint: string }>(
-    'SELECT checkpoint FROM projection_checkpoints WHERE name = $1',
-    [p.name],
-  );
-  const built = (await buildShadows(pool, store, [p], undefined, before[0]?.checkpoint ?? START)).get(p.name)!;
+  const before = await readCheckpoint(pool, p.name);
+  const built = (await buildShadows(pool, store, [p], undefined, before ?? START)).get(p.name)!;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     // writers wait; readers go on
     for (const table of p.tables) await client.query(`LOCK TABLE ${table} IN SHARE MODE`);
-    const { rows } = await client.query<{ checkpoint: string }>(
-      'SELECT checkpoint FROM projection_checkpoints WHERE name = $1',
-      [p.name],
-    );
-    const live = rows[0]?.checkpoint ?? START;
+    const live = (await readCheckpoint(client, p.name)) ?? START;
     let from = built.checkpoint;
     if (compareCheckpoints(built.checkpoint, live) > 0) {
       // the live projection lags behind the log: compare at its checkpoint, not at the head
@@ -347,7 +342,7 @@ export async function projectionStatus(
   filters: Record<string, EventFilter | undefined> = {},
 ): Promise<ProjectionStatus[]> {
   if (store && !(store instanceof PostgresEventStore)) return projectionStatusThroughPort(pool, names, store, filters);
-  const head = (await pool.query<{ p: number | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? null;
+  const head = await headPosition(pool);
   const rows = await checkpointRows(pool);
   const out: ProjectionStatus[] = [];
   for (const name of names) {
@@ -360,21 +355,11 @@ export async function projectionStatus(
     if (types?.length) {
       // a projection of some event types stops its checkpoint at the last one it took: the events
       // of other types after it are not lag (they would keep the lag above zero on a quiet system)
-      const { rows: lag } = await pool.query<{ n: number; s: number | null }>(
-        `SELECT count(*)::int AS n, extract(epoch FROM now() - min(recorded_at))::float8 AS s
-           FROM (SELECT recorded_at FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint) AND type = ANY($3) LIMIT ${LAG_COUNT_LIMIT}) AS waiting`,
-        [after.transactionId, after.position, types],
-      );
-      out.push(statusRow(name, r, head, lag[0]?.n ?? 0, lag[0]?.s ?? 0));
+      const lag = await waitingOfTypes(pool, after, types, LAG_COUNT_LIMIT);
+      out.push(statusRow(name, r, head, lag?.n ?? 0, lag?.s ?? 0));
       continue;
     }
-    const waiting =
-      (
-        await pool.query<{ s: number | null }>(
-          'SELECT extract(epoch FROM now() - min(recorded_at))::float8 AS s FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)',
-          [after.transactionId, after.position],
-        )
-      ).rows[0]?.s ?? 0;
+    const waiting = (await oldestWaitingSeconds(pool, after)) ?? 0;
     out.push(statusRow(name, r, head, head === null ? 0 : Math.max(0, head - (r?.position ?? 0)), waiting));
   }
   return out;
@@ -401,22 +386,6 @@ async function projectionStatusThroughPort(
     out.push(statusRow(name, r, head, after.events.length, waiting));
   }
   return out;
-}
-
-interface CheckpointRow {
-  version: number;
-  checkpoint: string;
-  position: number | null;
-  updated_at: Date | null;
-  last_error: string | null;
-  error_at: Date | null;
-}
-
-async function checkpointRows(pool: pg.Pool): Promise<Map<string, CheckpointRow>> {
-  const { rows } = await pool.query<CheckpointRow & { name: string }>(
-    'SELECT name, version, checkpoint, position, updated_at, last_error, error_at FROM projection_checkpoints',
-  );
-  return new Map(rows.map((r) => [r.name, r]));
 }
 
 function statusRow(

@@ -4,6 +4,12 @@ import type { EventFilter, EventStore, RecordedEvent, Subscription } from '../in
 import { START } from '../infra/event-store/index.js';
 import type { Logger } from '../infra/logging/index.js';
 import { inTransaction } from '../infra/postgres/transaction.js';
+import {
+  lockCheckpointAndVersion,
+  moveCheckpoint,
+  recordProjectionError,
+  restartCheckpoint,
+} from '../infra/read-models/index.js';
 
 /** Maps a projection's table name to the one to write (the live table, or a shadow copy). */
 export type TableNames = (table: string) => string;
@@ -76,7 +82,7 @@ const lockKey = (name: string) =>
 /**
  * Runs one projection: exactly one process at a time (a session advisory lock held on a
  * dedicated connection; when that process dies, its connection closes, the lock is freed and a
- * standby takes over). A failing batch is recorded in projection_checkpoints.last_error, logged,
+ * standby takes over). A failing batch is recorded with its checkpoint (its last error), logged,
  * and retried with back-off; other projections keep running.
  */
 export class ProjectionRunner {
@@ -187,12 +193,7 @@ export class ProjectionRunner {
       this.failures++;
       const message = (err as Error).message;
       log.error({ error: message, failures: this.failures }, 'projection failed; retrying');
-      await this.o.pool
-        .query('UPDATE projection_checkpoints SET last_error = $2, error_at = now() WHERE name = $1', [
-          this.projection.name,
-          message.slice(0, 2000),
-        ])
-        .catch(() => undefined);
+      await recordProjectionError(this.o.pool, this.projection.name, message).catch(() => undefined);
       this.schedule(Math.min(60_000, 500 * 2 ** Math.min(this.failures, 7)));
     }
   }
@@ -200,11 +201,7 @@ export class ProjectionRunner {
   /** Creates or resets the checkpoint row; returns where to read from. */
   private async prepare(): Promise<string> {
     const checkpoint = await inTransaction(this.o.pool, async (client) => {
-      const { rows } = await client.query<{ version: number; checkpoint: string }>(
-        'SELECT version, checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
-        [this.projection.name],
-      );
-      const row = rows[0];
+      const row = await lockCheckpointAndVersion(client, this.projection.name);
       if (row && row.version > this.projection.version) {
         // a newer Postlog owns these tables (a rolling upgrade): never rebuild them backwards
         throw new Error(
@@ -214,11 +211,7 @@ export class ProjectionRunner {
       if (row && row.version === this.projection.version) return row.checkpoint;
       if (isSinkProjection(this.projection)) await this.projection.reset?.();
       else await this.projection.reset(client, liveTables);
-      await client.query(
-        `INSERT INTO projection_checkpoints (name, version, checkpoint) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint, position = NULL, last_error = NULL, updated_at = now()`,
-        [this.projection.name, this.projection.version, START],
-      );
+      await restartCheckpoint(client, this.projection.name, this.projection.version, START);
       return START;
     });
     this.checkpoint = checkpoint;
@@ -233,12 +226,9 @@ export class ProjectionRunner {
     const last = events[events.length - 1]!;
     await inTransaction(this.o.pool, async (client) => {
       if (!isSinkProjection(projection)) await projection.apply(client, events, liveTables);
-      const moved = await client.query(
-        'UPDATE projection_checkpoints SET checkpoint = $2, position = $3, updated_at = now(), last_error = NULL WHERE name = $1 AND checkpoint = $4',
-        [this.projection.name, last.checkpoint, last.position, this.checkpoint],
-      );
+      const moved = await moveCheckpoint(client, this.projection.name, this.checkpoint, last);
       // another runner moved the checkpoint (we lost leadership without noticing yet): write nothing
-      if (moved.rowCount !== 1) throw new Error('the checkpoint moved under this runner; giving up leadership');
+      if (!moved) throw new Error('the checkpoint moved under this runner; giving up leadership');
     });
     this.checkpoint = last.checkpoint;
     this.failures = 0;

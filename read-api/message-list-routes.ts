@@ -8,6 +8,7 @@ import { sendError } from '../infra/http/errors.js';
 import { IsoDate, IsoTimestamp } from '../infra/http/query-times.js';
 import { FAILS, responses, type ErrorStatus } from '../infra/http/responses.js';
 import { serverScope } from '../infra/http/server-scope.js';
+import { dailyStats, searchMessages } from '../infra/read-models/index.js';
 import type { ReadApiDeps } from './read-deps.js';
 
 export interface ListDeps extends ReadApiDeps {
@@ -119,33 +120,17 @@ export function messageListRoutes(deps: ListDeps) {
             { path: 'querystring.cursor', message: 'is not valid' },
           ]);
         const q = req.query;
-        const { rows } = await deps.pool.query(
-          `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
-                  attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at
-             FROM rm_messages
-            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
-              AND ($2::text IS NULL OR status = $2)
-              AND ($3::text IS NULL OR rcpt_to = lower($3))
-              AND ($4::text IS NULL OR tag = $4)
-              AND ($5::timestamptz IS NULL OR accepted_at >= $5)
-              AND ($6::timestamptz IS NULL OR accepted_at < $6)
-              AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
-              AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
-            ORDER BY accepted_at DESC, message_id DESC
-            LIMIT $10`,
-          [
-            servers,
-            q.status ?? null,
-            q.recipient ?? null,
-            q.tag ?? null,
-            q.since ?? null,
-            q.until ?? null,
-            q.q ?? null,
-            cursor?.at ?? null,
-            cursor?.id ?? null,
-            q.limit,
-          ],
-        );
+        const rows = await searchMessages(deps.pool, {
+          servers,
+          status: q.status ?? null,
+          recipient: q.recipient ?? null,
+          tag: q.tag ?? null,
+          since: q.since ?? null,
+          until: q.until ?? null,
+          subjectContains: q.q ?? null,
+          before: cursor ?? null,
+          limit: q.limit,
+        });
         const messages = rows.map((r) => ({
           id: r.id,
           serverId: r.server_id,
@@ -189,14 +174,7 @@ export function messageListRoutes(deps: ListDeps) {
       handler: async (req, reply) => {
         const servers = await readableServers(deps, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
-        const { rows } = await deps.pool.query(
-          `SELECT server_id, to_char(day, 'YYYY-MM-DD') AS day, accepted, held, delivered, deferred, bounced, failed, cancelled,
-                  opened_total, opened_unique, clicked_total, clicked_unique, complained, unsubscribed
-             FROM rm_daily_stats
-            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[])) AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
-            ORDER BY day, server_id`,
-          [servers, req.query.since ?? null, req.query.until ?? null],
-        );
+        const rows = await dailyStats(deps.pool, servers, req.query.since ?? null, req.query.until ?? null);
         const totals: Record<string, number> = {};
         for (const r of rows)
           for (const [k, v] of Object.entries(r)) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v;

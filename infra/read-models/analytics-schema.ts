@@ -1,10 +1,15 @@
 /**
  * The embedded analytics store (projections/analytics/postgres-analytics-projection.ts writes it;
- * read-api/analytics/postgres-reports.ts reads it). ClickHouse's tables are in infra/clickhouse/.
+ * read-api/analytics/postgres-reports.ts reads it). Every statement on it is in this folder:
+ * analytics-writes.ts, analytics-reports.ts. ClickHouse's tables are in infra/clickhouse/.
  *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */
+
+/** The tables' names, for the projection that keeps them (a rebuild writes copies under other names). */
+export const ANALYTICS_EVENTS = 'analytics_events';
+export const ANALYTICS_MESSAGES = 'analytics_messages';
 
 /** Migration 10: reported events and the dimensions of each message. */
 export const analyticsTables = `

@@ -1,5 +1,6 @@
 /**
- * Where each projection stands in the log (projections/runner.ts and projections/maintenance.ts).
+ * Where each projection stands in the log (projections/runner.ts and projections/maintenance.ts;
+ * their statements are in checkpoints.ts).
  * Owned here rather than next to the runner: the migration list is in infra/, which may not import
  * projections/ (the same holds for the other read models in this folder).
  *

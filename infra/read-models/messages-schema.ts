@@ -1,10 +1,16 @@
 /**
  * The message read models (projections/read-models/message-read-models.ts writes them; the message
- * list API and retention read them).
+ * list API and retention read them). Every statement on them is in this folder: message-writes.ts,
+ * message-list.ts, retention-queries.ts.
  *
  * The migrations (infra/postgres/migrations-list.ts) run these texts in order; a migration that ran
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */
+
+/** The tables' names, for the projection that keeps them (a rebuild writes copies under other names). */
+export const RM_MESSAGES = 'rm_messages';
+export const RM_DELIVERIES = 'rm_deliveries';
+export const RM_DAILY_STATS = 'rm_daily_stats';
 
 /** Migration 5: messages, delivery attempts, daily stats. */
 export const messageReadModelTables = `

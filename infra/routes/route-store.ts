@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { laterReleaseCandidates } from '../content/release-candidates.js';
 
 export interface Route {
   id: string;
@@ -140,6 +141,8 @@ export class RouteStore {
       retryInSeconds?: number;
     },
   ): Promise<void> {
+    // the bodies of the deliveries that ended, looked at a day from now
+    const ended = `SELECT content_sha256, now() + interval '1 day' FROM settled WHERE status <> 'pending'`;
     await this.pool.query(
       `WITH settled AS (
          UPDATE route_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, last_response = $4,
@@ -147,9 +150,7 @@ export class RouteStore {
                 delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
           WHERE id = $1
           RETURNING content_sha256, status)
-       INSERT INTO content_release_candidates AS r (sha256, check_after)
-         SELECT content_sha256, now() + interval '1 day' FROM settled WHERE status <> 'pending'
-         ON CONFLICT (sha256) DO UPDATE SET check_after = greatest(r.check_after, excluded.check_after)`,
+       ${laterReleaseCandidates(ended)}`,
       [id, outcome.status, outcome.code, outcome.response.slice(0, 1000), outcome.retryInSeconds ?? 0],
     );
   }

@@ -15,3 +15,12 @@ export {
   verifyPostlogSignature,
   hmacOf,
 } from './signatures.js';
+export { WEBHOOK_DELIVERIES, WEBHOOK_MESSAGES } from './schema.js';
+export {
+  enabledEndpoints,
+  insertOutboxRows,
+  loadMessageFacts,
+  saveMessageFacts,
+  type OutboxEndpoint,
+  type OutboxRow,
+} from './outbox-writes.js';

@@ -6,6 +6,10 @@
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */
 
+/** The tables the webhook outbox projection writes (projections/webhooks/; its statements are in outbox-writes.ts). */
+export const WEBHOOK_MESSAGES = 'webhook_messages';
+export const WEBHOOK_DELIVERIES = 'webhook_deliveries';
+
 /** Migration 9: the webhook tables. */
 export const webhookTables = `
       CREATE TABLE webhook_endpoints (

@@ -1,109 +1,20 @@
-import type pg from 'pg';
 import { messageEventCodec, type DeliveryAttempt, type MessageEvent } from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
-import type { PostgresProjection, TableNames } from '../runner.js';
-
-/** One rm_messages row, as the projection keeps it in memory while folding a batch. */
-interface MessageRow {
-  message_id: number;
-  server_id: string;
-  batch_id: string;
-  rfc_message_id: string;
-  mail_from: string;
-  rcpt_to: string;
-  recipient_domain: string;
-  subject: string;
-  tag: string | null;
-  source: string;
-  size: number;
-  status: string;
-  held_reason: string | null;
-  attempts: number;
-  last_reply: string | null;
-  bounce_classification: string | null;
-  opens: number;
-  clicks: number;
-  accepted_at: string;
-  last_event_at: string;
-  delivered_at: string | null;
-  content_hash: string;
-  content_expired: boolean;
-}
-
-const COLUMNS: (keyof MessageRow)[] = [
-  'message_id',
-  'server_id',
-  'batch_id',
-  'rfc_message_id',
-  'mail_from',
-  'rcpt_to',
-  'recipient_domain',
-  'subject',
-  'tag',
-  'source',
-  'size',
-  'status',
-  'held_reason',
-  'attempts',
-  'last_reply',
-  'bounce_classification',
-  'opens',
-  'clicks',
-  'accepted_at',
-  'last_event_at',
-  'delivered_at',
-  'content_hash',
-  'content_expired',
-];
-const TYPES: Record<keyof MessageRow, string> = {
-  message_id: 'bigint',
-  server_id: 'uuid',
-  batch_id: 'text',
-  rfc_message_id: 'text',
-  mail_from: 'text',
-  rcpt_to: 'text',
-  recipient_domain: 'text',
-  subject: 'text',
-  tag: 'text',
-  source: 'text',
-  size: 'int',
-  status: 'text',
-  held_reason: 'text',
-  attempts: 'int',
-  last_reply: 'text',
-  bounce_classification: 'text',
-  opens: 'int',
-  clicks: 'int',
-  accepted_at: 'timestamptz',
-  last_event_at: 'timestamptz',
-  delivered_at: 'timestamptz',
-  content_hash: 'text',
-  content_expired: 'boolean',
-};
-
-const STAT_COLUMNS = [
-  'accepted',
-  'held',
-  'delivered',
-  'deferred',
-  'bounced',
-  'failed',
-  'cancelled',
-  'opened_total',
-  'opened_unique',
-  'clicked_total',
-  'clicked_unique',
-  'complained',
-  'unsubscribed',
-] as const;
-type Stat = (typeof STAT_COLUMNS)[number];
-
-interface DeliveryRow {
-  message_id: number;
-  attempt: number;
-  outcome: string;
-  d: DeliveryAttempt;
-}
+import {
+  addDailyStats,
+  emptyTables,
+  readMessageRows,
+  RM_DAILY_STATS,
+  RM_DELIVERIES,
+  RM_MESSAGES,
+  STAT_COLUMNS,
+  upsertDeliveryRows,
+  upsertMessageRows,
+  type DeliveryRow,
+  type MessageRow,
+  type Stat,
+} from '../../infra/read-models/index.js';
+import type { PostgresProjection } from '../runner.js';
 
 const replyText = (d: DeliveryAttempt) =>
   d.reply
@@ -120,17 +31,13 @@ export const messageReadModels: PostgresProjection = {
   name: 'message-read-models',
   version: 2,
   filter: { streamPrefixes: ['message-'] },
-  tables: ['rm_messages', 'rm_deliveries', 'rm_daily_stats'],
+  tables: [RM_MESSAGES, RM_DELIVERIES, RM_DAILY_STATS],
   async reset(client, t) {
-    for (const table of this.tables) await client.query(`DELETE FROM ${t(table)}`);
+    await emptyTables(client, this.tables.map(t));
   },
   async apply(client, events, t) {
     const ids = [...new Set(events.map((e) => Number(e.streamId.slice('message-'.length))))];
-    const { rows } = await client.query<MessageRow>(
-      `SELECT ${COLUMNS.map((c) => (TYPES[c] === 'timestamptz' ? `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${c}` : c)).join(', ')}
-         FROM ${t('rm_messages')} WHERE message_id = ANY($1::bigint[])`,
-      [ids],
-    );
+    const rows = await readMessageRows(client, t(RM_MESSAGES), ids);
     const messages = new Map(rows.map((r) => [Number(r.message_id), { ...r, message_id: Number(r.message_id) }]));
     const deliveries: DeliveryRow[] = [];
     const stats = new Map<string, Record<Stat, number>>();
@@ -145,7 +52,9 @@ export const messageReadModels: PostgresProjection = {
       if (!decoded.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${decoded.error.code}`);
       fold(messages, deliveries, count, Number(r.streamId.slice('message-'.length)), decoded.value, r);
     }
-    await write(client, t, [...messages.values()], deliveries, stats);
+    await upsertMessageRows(client, t(RM_MESSAGES), [...messages.values()]);
+    await upsertDeliveryRows(client, t(RM_DELIVERIES), deliveries);
+    await addDailyStats(client, t(RM_DAILY_STATS), stats);
   },
 };
 
@@ -257,62 +166,5 @@ function fold(
     case 'MessageContentExpired':
       m.content_expired = true;
       return;
-  }
-}
-
-async function write(
-  client: pg.PoolClient,
-  t: TableNames,
-  messages: MessageRow[],
-  deliveries: DeliveryRow[],
-  stats: Map<string, Record<Stat, number>>,
-): Promise<void> {
-  if (messages.length > 0) {
-    await client.query(
-      `INSERT INTO ${t('rm_messages')} (${COLUMNS.join(', ')})
-       SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${TYPES[c]}[]`).join(', ')})
-       ON CONFLICT (message_id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'message_id')
-         .map((c) => `${c} = excluded.${c}`)
-         .join(', ')}`,
-      COLUMNS.map((c) => messages.map((m) => m[c])),
-    );
-  }
-  if (deliveries.length > 0) {
-    // one row per attempt: if an attempt was recorded twice, the last record stands
-    deliveries = [...new Map(deliveries.map((d) => [`${d.message_id}:${d.attempt}`, d])).values()];
-    const col = <T>(f: (r: DeliveryRow) => T) => deliveries.map(f);
-    await client.query(
-      `INSERT INTO ${t('rm_deliveries')} (message_id, attempt, outcome, at, mx_host, remote_ip, local_ip, tls_protocol, tls_cipher, smtp_code, enhanced_code, smtp_text, duration_ms)
-       SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[])
-       ON CONFLICT (message_id, attempt) DO UPDATE SET outcome = excluded.outcome`,
-      [
-        col((r) => r.message_id),
-        col((r) => r.attempt),
-        col((r) => r.outcome),
-        col((r) => r.d.at),
-        col((r) => r.d.mxHost ?? null),
-        col((r) => r.d.remoteIp ?? null),
-        col((r) => r.d.localIp ?? null),
-        col((r) => r.d.tls?.protocol ?? null),
-        col((r) => r.d.tls?.cipher ?? null),
-        col((r) => r.d.reply?.code ?? null),
-        col((r) => r.d.reply?.enhancedCode ?? null),
-        col((r) => r.d.reply?.text ?? null),
-        col((r) => Math.round(r.d.durationMs)),
-      ],
-    );
-  }
-  if (stats.size > 0) {
-    const keys = [...stats.keys()];
-    await client.query(
-      `INSERT INTO ${t('rm_daily_stats')} (server_id, day, ${STAT_COLUMNS.join(', ')})
-       SELECT * FROM unnest($1::uuid[], $2::date[], ${STAT_COLUMNS.map((_, i) => `$${i + 3}::int[]`).join(', ')})
-       ON CONFLICT (server_id, day) DO UPDATE SET ${STAT_COLUMNS.map((c) => `${c} = ${t('rm_daily_stats')}.${c} + excluded.${c}`).join(', ')}`,
-      [
-        keys.map((k) => k.split('|')[0]),
-        keys.map((k) => k.split('|')[1]),
-        ...STAT_COLUMNS.map((c) => keys.map((k) => stats.get(k)![c])),
-      ],
-    );
   }
 }

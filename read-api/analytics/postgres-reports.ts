@@ -1,11 +1,18 @@
 import type pg from 'pg';
 import {
-  AGGREGATE_COLUMNS,
+  breakdownAggregates,
+  funnelAggregate,
+  messageEngagementRows,
+  timeSeriesAggregates,
+  topLinkCounts,
+  type EngagementRow,
+  type EventSelection,
+} from '../../infra/read-models/index.js';
+import {
   DIMENSION_COLUMN,
   FILTER_COLUMN,
   funnelOfAggregate,
   localTime,
-  type AggregateRow,
   type AnalyticsReports,
   type BreakdownQuery,
   type BreakdownRow,
@@ -21,45 +28,6 @@ import {
   type TopLinksQuery,
 } from './reports-port.js';
 
-/** The aggregate of every report, in Postgres SQL: distinct messages per type, events and messages for hits. */
-const AGGREGATES = (() => {
-  const messages = (type: string, extra = '') =>
-    `count(DISTINCT message_id) FILTER (WHERE event_type = '${type}'${extra})`;
-  const events = (type: string, extra = '') => `count(*) FILTER (WHERE event_type = '${type}'${extra})`;
-  const exprs: Record<(typeof AGGREGATE_COLUMNS)[number], string> = {
-    accepted: messages('MessageAccepted'),
-    delivered: messages('MessageDelivered'),
-    bounced: messages('MessageBounced'),
-    deferred: messages('MessageDeferred'),
-    failed: messages('MessageFailed'),
-    opened_total: events('MessageOpened'),
-    opened_unique: messages('MessageOpened'),
-    opened_human_total: events('MessageOpened', ' AND NOT machine'),
-    opened_human_unique: messages('MessageOpened', ' AND NOT machine'),
-    opened_machine_total: events('MessageOpened', ' AND machine'),
-    opened_machine_unique: messages('MessageOpened', ' AND machine'),
-    clicked_total: events('MessageLinkClicked'),
-    clicked_unique: messages('MessageLinkClicked'),
-    clicked_human_total: events('MessageLinkClicked', ' AND NOT machine'),
-    clicked_human_unique: messages('MessageLinkClicked', ' AND NOT machine'),
-    clicked_machine_total: events('MessageLinkClicked', ' AND machine'),
-    clicked_machine_unique: messages('MessageLinkClicked', ' AND machine'),
-  };
-  return AGGREGATE_COLUMNS.map((c) => `${exprs[c]}::int AS ${c}`).join(',\n  ');
-})();
-
-/** Engagement aggregates of one event type (opened or clicked rows only). */
-const ENGAGEMENT = `count(*)::int AS total, count(DISTINCT message_id)::int AS "unique",
-  count(*) FILTER (WHERE NOT machine)::int AS human_total, count(DISTINCT message_id) FILTER (WHERE NOT machine)::int AS human_unique,
-  count(*) FILTER (WHERE machine)::int AS machine_total, count(DISTINCT message_id) FILTER (WHERE machine)::int AS machine_unique`;
-type EngagementRow = {
-  total: number;
-  unique: number;
-  human_total: number;
-  human_unique: number;
-  machine_total: number;
-  machine_unique: number;
-};
 const engagementOf = (r: EngagementRow | undefined): EngagementCounts => ({
   total: r?.total ?? 0,
   unique: r?.unique ?? 0,
@@ -67,65 +35,33 @@ const engagementOf = (r: EngagementRow | undefined): EngagementCounts => ({
   machine: { total: r?.machine_total ?? 0, unique: r?.machine_unique ?? 0 },
 });
 
-/** Collects the WHERE clause's parameters in order. */
-class Params {
-  readonly values: unknown[] = [];
-  add(v: unknown): string {
-    this.values.push(v);
-    return `$${this.values.length}`;
-  }
+/** The events a report counts, in the store's terms: its filters as column = value conditions. */
+function selection(q: ReportQuery): EventSelection {
+  return {
+    serverIds: q.scope.serverIds,
+    from: q.range.from,
+    to: q.range.to,
+    equal: (Object.entries(q.filter) as [keyof ReportFilter, string | undefined][]).flatMap(([key, value]) =>
+      value === undefined ? [] : [{ column: FILTER_COLUMN[key], value }],
+    ),
+  };
 }
-
-function where(q: ReportQuery, p: Params, extra: string[] = []): string {
-  const clauses = [
-    `event_time >= ${p.add(q.range.from)}::timestamptz`,
-    `event_time < ${p.add(q.range.to)}::timestamptz`,
-  ];
-  if (q.scope.serverIds !== null)
-    clauses.unshift(`server_id = ANY(${p.add(q.scope.serverIds.filter(isUuid))}::uuid[])`);
-  for (const [key, value] of Object.entries(q.filter) as [keyof ReportFilter, string | undefined][]) {
-    if (value !== undefined) clauses.push(`${FILTER_COLUMN[key]} = ${p.add(value)}`);
-  }
-  return `WHERE ${[...clauses, ...extra].join(' AND ')}`;
-}
-
-// scope ids are server ids (uuids); anything else cannot match a row and must not break the cast
-const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 /**
- * The bucket's first instant. Minutes and hours are cut on the zone's wall clock but kept as
- * instants (the two 01:00 hours of a DST fall-back night stay two buckets, as in ClickHouse); days
- * and weeks (from Monday) are the zone's local midnight.
+ * The reports from the embedded analytics tables (projections/analytics/postgres-analytics-projection.ts
+ * writes them; the statements are infra/read-models/analytics-reports.ts).
  */
-function bucketStart(bucket: TimeSeriesQuery['bucket'], tz: string): string {
-  const local = `(event_time AT TIME ZONE ${tz})`;
-  if (bucket === 'minute' || bucket === 'hour') return `event_time - (${local} - date_trunc('${bucket}', ${local}))`;
-  return `date_trunc('${bucket}', ${local}) AT TIME ZONE ${tz}`;
-}
-
-/** The reports from the embedded analytics tables (projections/analytics/postgres-analytics-projection.ts). */
 export class PostgresReports implements AnalyticsReports {
   readonly backend = 'postgres';
 
   constructor(private readonly pool: pg.Pool) {}
 
   async funnel(q: ReportQuery): Promise<FunnelCounts> {
-    const p = new Params();
-    const { rows } = await this.pool.query<AggregateRow>(
-      `SELECT ${AGGREGATES} FROM analytics_events ${where(q, p)}`,
-      p.values,
-    );
-    return funnelOfAggregate(rows[0]!);
+    return funnelOfAggregate(await funnelAggregate(this.pool, selection(q)));
   }
 
   async timeSeries(q: TimeSeriesQuery): Promise<TimeSeriesPoint[]> {
-    const p = new Params();
-    const tz = `${p.add(q.timeZone)}::text`;
-    const filter = where(q, p);
-    const { rows } = await this.pool.query<AggregateRow & { start: Date }>(
-      `SELECT ${bucketStart(q.bucket, tz)} AS start, ${AGGREGATES} FROM analytics_events ${filter} GROUP BY 1 ORDER BY 1`,
-      p.values,
-    );
+    const rows = await timeSeriesAggregates(this.pool, selection(q), q.bucket, q.timeZone);
     return rows.map((r) => {
       const start = r.start.toISOString();
       return { start, local: localTime(start, q.timeZone), counts: funnelOfAggregate(r) };
@@ -133,49 +69,22 @@ export class PostgresReports implements AnalyticsReports {
   }
 
   async breakdown(q: BreakdownQuery): Promise<BreakdownRow[]> {
-    const p = new Params();
-    const column = DIMENSION_COLUMN[q.dimension];
-    const filter = where(q, p, q.dimension === 'bounceClassification' ? [`event_type = 'MessageBounced'`] : []);
-    const order = q.orderBy === 'opened' || q.orderBy === 'clicked' ? `${q.orderBy}_unique` : q.orderBy;
-    const { rows } = await this.pool.query<AggregateRow & { key: string }>(
-      `SELECT ${column} AS key, ${AGGREGATES} FROM analytics_events ${filter}
-        GROUP BY ${column} ORDER BY ${order} DESC, ${column} COLLATE "C" LIMIT ${p.add(q.limit)}`,
-      p.values,
-    );
+    const rows = await breakdownAggregates(this.pool, selection(q), {
+      column: DIMENSION_COLUMN[q.dimension],
+      bouncedOnly: q.dimension === 'bounceClassification',
+      orderBy: q.orderBy === 'opened' || q.orderBy === 'clicked' ? `${q.orderBy}_unique` : q.orderBy,
+      limit: q.limit,
+    });
     return rows.map((r) => ({ key: r.key === '' ? null : r.key, counts: funnelOfAggregate(r) }));
   }
 
   async topLinks(q: TopLinksQuery): Promise<TopLink[]> {
-    const p = new Params();
-    const filter = where(q, p, [`event_type = 'MessageLinkClicked'`]);
-    const { rows } = await this.pool.query<EngagementRow & { url: string }>(
-      `SELECT url, ${ENGAGEMENT} FROM analytics_events ${filter} GROUP BY url ORDER BY total DESC, url COLLATE "C" LIMIT ${p.add(q.limit)}`,
-      p.values,
-    );
+    const rows = await topLinkCounts(this.pool, selection(q), q.limit);
     return rows.map((r) => ({ url: r.url, clicks: engagementOf(r) }));
   }
 
   async messageEngagement(q: MessageEngagementQuery): Promise<MessageEngagement | null> {
-    const p = new Params();
-    const scope =
-      q.scope.serverIds === null ? '' : ` AND server_id = ANY(${p.add(q.scope.serverIds.filter(isUuid))}::uuid[])`;
-    const message = `message_id = ${p.add(q.messageId)}::bigint${scope}`;
-    const { rows } = await this.pool.query<
-      EngagementRow & {
-        server_id: string;
-        event_type: string;
-        first_at: Date | null;
-        last_at: Date | null;
-        url: string | null;
-      }
-    >(
-      `SELECT server_id::text, event_type, NULL AS url, min(event_time) AS first_at, max(event_time) AS last_at, ${ENGAGEMENT}
-         FROM analytics_events WHERE ${message} GROUP BY server_id, event_type
-       UNION ALL
-       SELECT server_id::text, 'link', url, NULL, NULL, ${ENGAGEMENT}
-         FROM analytics_events WHERE ${message} AND event_type = 'MessageLinkClicked' GROUP BY server_id, url`,
-      p.values,
-    );
+    const rows = await messageEngagementRows(this.pool, q.messageId, q.scope.serverIds);
     if (rows.length === 0) return null;
     const of = (type: string) => rows.find((r) => r.event_type === type);
     const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);

@@ -7,7 +7,7 @@ import { PostgresEventStore, type EventStore } from '../../infra/event-store/ind
 import { deliveryQueueProjection } from '../../projections/delivery-queue/delivery-queue-projection.js';
 import { messageReadModels } from '../../projections/read-models/message-read-models.js';
 import { handleMessageCommand } from '../../write-side/index.js';
-import { deleteUnneeded } from '../../write-side/retention/content-release.js';
+import { deleteUnneeded } from '../../infra/content/index.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { inTransaction } from '../../infra/postgres/index.js';
 import { RouteStore } from '../../infra/routes/index.js';

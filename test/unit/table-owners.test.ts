@@ -10,20 +10,44 @@ import { fileURLToPath } from 'node:url';
  * statement, and this test keeps it so: the name appears in no source file outside its owner
  * (comments included) but the migration list, which only names what ran when. Tests may use any
  * table. A name is matched as a prefix, so postlog_append_batch covers postlog_append_batch_checked.
+ * Tables named with plain words (events, servers, routes, contents, users…) are not here: the words
+ * are everywhere in the code (docs/architecture.md says so).
  */
 const OWNERS: Record<string, string> = {
   delivery_queue: 'infra/delivery-queue/',
   postlog_lease_deliveries: 'infra/delivery-queue/',
   postlog_append_batch: 'infra/event-store/',
+  postlog_put_contents: 'infra/content/',
+  content_release_candidates: 'infra/content/',
+  retention_progress: 'infra/content/',
   dkim_keys: 'infra/tenancy/',
   admin_tokens: 'infra/tenancy/',
   config_audit: 'infra/tenancy/',
+  message_ids: 'infra/messages/',
   idempotency_keys: 'infra/messages/',
   server_hourly_counts: 'infra/messages/',
+  route_deliveries: 'infra/routes/',
   signing_keys: 'infra/webhooks/',
+  webhook_endpoints: 'infra/webhooks/',
+  webhook_messages: 'infra/webhooks/',
+  webhook_deliveries: 'infra/webhooks/',
   webhook_attempts: 'infra/webhooks/',
+  projection_checkpoints: 'infra/read-models/',
+  rm_messages: 'infra/read-models/',
+  rm_deliveries: 'infra/read-models/',
+  rm_daily_stats: 'infra/read-models/',
+  analytics_events: 'infra/read-models/',
+  analytics_messages: 'infra/read-models/',
   user_sessions: 'infra/accounts/',
   user_tokens: 'infra/accounts/',
+};
+/**
+ * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up
+ * what it measures with statements of its own.
+ */
+const ALSO_NAMED_IN: Record<string, string[]> = {
+  // the webhook bench fills the outbox directly, to measure the dispatcher alone
+  webhook_deliveries: ['bench/webhooks.ts'],
 };
 const MIGRATION_LIST = 'infra/postgres/migrations-list.ts';
 const SOURCE_FOLDERS = ['app', 'domain', 'infra', 'mta', 'projections', 'read-api', 'write-side', 'bench'];
@@ -56,8 +80,9 @@ describe('table owners: a table or SQL function is named only in the module that
         files.some((f) => f.startsWith(owner)),
         `${name} is not in ${owner}`,
       );
+      const allowed = [MIGRATION_LIST, ...(ALSO_NAMED_IN[name] ?? [])];
       assert.deepEqual(
-        files.filter((f) => !f.startsWith(owner) && f !== MIGRATION_LIST),
+        files.filter((f) => !f.startsWith(owner) && !allowed.includes(f)),
         [],
       );
     });

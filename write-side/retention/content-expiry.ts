@@ -1,3 +1,6 @@
+import { addReleaseCandidates } from '../../infra/content/index.js';
+import { expirableMessages } from '../../infra/read-models/index.js';
+import { retentionPeriods } from '../../infra/tenancy/index.js';
 import type { RetentionDeps } from './retention-job.js';
 import { handleMessageCommand } from '../message-command-handler.js';
 
@@ -24,31 +27,19 @@ export async function expireContent(
   batchSize: number,
   deadline: number,
 ): Promise<{ expired: number; complete: boolean }> {
-  const { rows: servers } = await deps.pool.query<{ id: string; retention_days: number }>(
-    'SELECT id, retention_days FROM servers ORDER BY id',
-  );
+  const servers = await retentionPeriods(deps.pool);
   let expired = 0;
   for (const server of servers) {
     const cutoff = new Date(now.getTime() - server.retention_days * 86_400_000);
     let after = { at: '-infinity', id: '0' };
     for (;;) {
       if (performance.now() > deadline) return { expired, complete: false };
-      const { rows } = await deps.pool.query<{ id: string; at: string; content_hash: string }>(
-        // accepted_at as text: a JavaScript Date would drop its microseconds and the walk could stall
-        `SELECT message_id::text AS id, accepted_at::text AS at, content_hash
-           FROM rm_messages
-          WHERE server_id = $1 AND NOT content_expired AND accepted_at < $2
-            AND status = ANY($3::text[])
-            AND (accepted_at, message_id) > ($4::timestamptz, $5::bigint)
-          ORDER BY accepted_at, message_id LIMIT $6`,
-        [server.id, cutoff.toISOString(), EXPIRABLE, after.at, after.id, batchSize],
-      );
+      const rows = await expirableMessages(deps.pool, server.id, cutoff.toISOString(), EXPIRABLE, after, batchSize);
       if (rows.length === 0) break;
-      await deps.pool.query(
-        `INSERT INTO content_release_candidates AS r (sha256, check_after)
-           SELECT DISTINCT h, $2::timestamptz FROM unnest($1::text[]) AS h WHERE h <> ''
-           ON CONFLICT (sha256) DO UPDATE SET check_after = least(r.check_after, excluded.check_after)`,
-        [rows.map((r) => r.content_hash), new Date(now.getTime() + CHECK_DELAY_MS).toISOString()],
+      await addReleaseCandidates(
+        deps.pool,
+        rows.map((r) => r.content_hash),
+        new Date(now.getTime() + CHECK_DELAY_MS).toISOString(),
       );
       let next = 0;
       const expireNext = async () => {

@@ -1,0 +1,103 @@
+import type pg from 'pg';
+
+/**
+ * What the admin API reads from the message read models (read-api/message-list-routes.ts): the
+ * messages matching a search, newest first, and the daily counters.
+ */
+
+/** A search of the messages; null: no condition. */
+export interface MessageSearch {
+  /** The servers whose messages may be listed (null: every server). */
+  servers: string[] | null;
+  status: string | null;
+  recipient: string | null;
+  tag: string | null;
+  /** Accepted at or after / before. */
+  since: string | null;
+  until: string | null;
+  /** Free text in the subject. */
+  subjectContains: string | null;
+  /** The cursor: the messages after this one in the list's order (accepted_at, message_id descending). */
+  before: { at: string; id: string } | null;
+  limit: number;
+}
+
+/** A message as the list shows it. */
+export interface ListedMessage {
+  id: string;
+  server_id: string;
+  batch_id: string;
+  rfc_message_id: string;
+  mail_from: string;
+  rcpt_to: string;
+  subject: string;
+  tag: string | null;
+  source: string;
+  size: number;
+  status: string;
+  held_reason: string | null;
+  attempts: number;
+  last_reply: string | null;
+  bounce_classification: string | null;
+  opens: number;
+  clicks: number;
+  accepted_at: Date;
+  last_event_at: Date;
+  delivered_at: Date | null;
+}
+
+/** The messages matching the search, newest first (by acceptance, then id), up to the limit. */
+export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
+  const { rows } = await pool.query<ListedMessage>(
+    `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
+                  attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at
+             FROM rm_messages
+            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
+              AND ($2::text IS NULL OR status = $2)
+              AND ($3::text IS NULL OR rcpt_to = lower($3))
+              AND ($4::text IS NULL OR tag = $4)
+              AND ($5::timestamptz IS NULL OR accepted_at >= $5)
+              AND ($6::timestamptz IS NULL OR accepted_at < $6)
+              AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
+              AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
+            ORDER BY accepted_at DESC, message_id DESC
+            LIMIT $10`,
+    [
+      s.servers,
+      s.status,
+      s.recipient,
+      s.tag,
+      s.since,
+      s.until,
+      s.subjectContains,
+      s.before?.at ?? null,
+      s.before?.id ?? null,
+      s.limit,
+    ],
+  );
+  return rows;
+}
+
+/** A server's counters of one day (YYYY-MM-DD): each of STAT_COLUMNS (message-writes.ts) by name. */
+export type DailyStatsRow = { server_id: string; day: string } & { [stat: string]: number };
+
+/**
+ * The daily counters of these servers (null: every server) from `since` to `until` (days, both
+ * included; null: open), by day then server.
+ */
+export async function dailyStats(
+  pool: pg.Pool,
+  servers: string[] | null,
+  since: string | null,
+  until: string | null,
+): Promise<DailyStatsRow[]> {
+  const { rows } = await pool.query<DailyStatsRow>(
+    `SELECT server_id, to_char(day, 'YYYY-MM-DD') AS day, accepted, held, delivered, deferred, bounced, failed, cancelled,
+                  opened_total, opened_unique, clicked_total, clicked_unique, complained, unsubscribed
+             FROM rm_daily_stats
+            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[])) AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+            ORDER BY day, server_id`,
+    [servers, since, until],
+  );
+  return rows;
+}
