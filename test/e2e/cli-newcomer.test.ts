@@ -35,7 +35,7 @@ describe('postlog CLI for a newcomer', () => {
     env = await baseEnv(dataDir);
     const first = await cli(['init', '--json']);
     init = JSON.parse(first.stdout) as typeof init;
-    assert.deepEqual(Object.keys(init), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken']);
+    assert.deepEqual(Object.keys(init), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken', 'user']);
   });
   after(async () => {
     await stopLeftoverPostlogProcesses();

@@ -138,7 +138,7 @@ describe('postlog start on the embedded PostgreSQL', () => {
         smtp: { username: string; password: string };
         adminToken: string;
       };
-      assert.deepEqual(Object.keys(out), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken']);
+      assert.deepEqual(Object.keys(out), ['organizationId', 'serverId', 'apiKey', 'smtp', 'adminToken', 'user']);
       assert.match(out.apiKey, /^[A-Za-z0-9]{32}$/);
       assert.match(out.adminToken, /^plt_/);
       assert.ok(out.smtp.username && out.smtp.password);
