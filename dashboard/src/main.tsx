@@ -3,13 +3,20 @@ import { useEffect, useState } from 'preact/hooks';
 import { LocationProvider, Route, Router } from 'preact-iso';
 import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
+import { Credentials } from './pages/credentials';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
 import { Login } from './pages/login';
 import { Message } from './pages/message';
 import { Messages } from './pages/messages';
+import { Queue } from './pages/queue';
+import { Routes } from './pages/routes';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
+import { Suppressions } from './pages/suppressions';
+import { managesUsers, Users } from './pages/users';
+import { Webhook } from './pages/webhook';
+import { Webhooks } from './pages/webhooks';
 import { type Session, SessionContext } from './session';
 import './styles.css';
 
@@ -73,6 +80,7 @@ function App() {
           </a>
           <nav aria-label="Main">
             <a href="/">Organizations</a>
+            {managesUsers(session) ? <a href="/users">Users</a> : null}
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
           </nav>
@@ -88,6 +96,13 @@ function App() {
             <Route path="/servers/:id" component={ServerOverview} />
             <Route path="/servers/:id/messages" component={Messages} />
             <Route path="/servers/:id/domains" component={Domains} />
+            <Route path="/servers/:id/credentials" component={Credentials} />
+            <Route path="/servers/:id/suppressions" component={Suppressions} />
+            <Route path="/servers/:id/webhooks" component={Webhooks} />
+            <Route path="/servers/:id/routes" component={Routes} />
+            <Route path="/servers/:id/queue" component={Queue} />
+            <Route path="/webhooks/:id" component={Webhook} />
+            <Route path="/users" component={Users} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>
