@@ -3,7 +3,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { systemActor } from '../../domain/index.js';
+import { CreateServer, systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser } from '../helpers/browser.js';
 
@@ -224,6 +224,41 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
     await invited.getByRole('button', { name: 'Set password and sign in' }).click();
     await invited.getByRole('heading', { name: 'Organizations' }).waitFor();
     await invited.close();
+    await page.close();
+  });
+
+  it('a new server shows the first steps, each linking where to do it', async () => {
+    const fresh = await t.app.tenancy.createServer(
+      systemActor('test'),
+      a.organizationId,
+      CreateServer.parse({ name: 'Fresh server' }),
+    );
+    assert.ok(fresh.ok);
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await page.getByRole('link', { name: 'Fresh server' }).click();
+    const steps = page.getByRole('region', { name: 'Getting started' });
+    await steps.getByText('Add a domain (to do)').waitFor();
+    await steps.getByText('Publish its DNS records (to do)').waitFor();
+    await steps.getByRole('button', { name: 'Send a test message' }).click();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'send-test-to');
+    await steps.getByRole('link', { name: 'Add a domain' }).click();
+    await page.getByLabel('Domain to send from').waitFor();
+    // a server with a verified domain and a message (once the read model has it) has no checklist
+    const sent = await http(t.url, 'POST', '/v2/messages', {
+      headers: { 'x-server-api-key': a.apiKey },
+      body: { from: 'hello@sender.test', to: ['carol@example.com'], subject: 'First', text: 'Hi' },
+    });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    await waitUntil(async () => {
+      const list = await http(t.url, 'GET', `/v2/messages?serverId=${a.server.id}`, {
+        headers: { authorization: `Bearer ${a.adminToken}` },
+      });
+      return list.body.messages?.length > 0;
+    });
+    await page.goto(`/servers/${a.server.id}`);
+    await page.getByRole('heading', { name: 'Last 7 days' }).waitFor();
+    assert.equal(await page.getByRole('region', { name: 'Getting started' }).count(), 0);
     await page.close();
   });
 
