@@ -78,3 +78,58 @@ export function Time({ at }: { at: string | null | undefined }) {
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge status-${status.toLowerCase()}`}>{status}</span>;
 }
+
+/** Copies a text to the clipboard; `label` names what it copies, for the button's accessible name. */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      aria-label={`Copy ${label}`}
+      onClick={() =>
+        navigator.clipboard.writeText(text).then(
+          () => setCopied(true),
+          () => setCopied(false),
+        )
+      }
+    >
+      {copied ? 'Copied' : 'Copy'}
+    </button>
+  );
+}
+
+/**
+ * An action a page offers (add, remove, revoke): `run` clears the last error, does the work and
+ * keeps its error to show; it answers whether the work succeeded.
+ */
+export function useAction(): { error: Error | undefined; run: (work: () => Promise<unknown>) => Promise<boolean> } {
+  const [error, setError] = useState<Error>();
+  async function run(work: () => Promise<unknown>): Promise<boolean> {
+    setError(undefined);
+    try {
+      await work();
+      return true;
+    } catch (err) {
+      setError(err as Error);
+      return false;
+    }
+  }
+  return { error, run };
+}
+
+/** A secret the API shows once: the warning, the value (in a read-only field, to select) and a copy button. */
+export function ShownOnce({ what, value, note }: { what: string; value: string; note?: ComponentChildren }) {
+  return (
+    <div class="card once" role="status">
+      <p>
+        {note} <strong>Copy the {what} now: it is shown only this once.</strong>
+      </p>
+      <p class="secret">
+        <label>
+          {what[0]!.toUpperCase() + what.slice(1)} <input readOnly value={value} size={Math.min(value.length, 80)} />
+        </label>{' '}
+        <CopyButton text={value} label={what} />
+      </p>
+    </div>
+  );
+}

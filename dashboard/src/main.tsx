@@ -5,14 +5,21 @@ import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
 import { Account } from './pages/account';
 import { Analytics } from './pages/analytics';
+import { Credentials } from './pages/credentials';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
 import { Login } from './pages/login';
 import { Message } from './pages/message';
 import { Messages } from './pages/messages';
 import { Projections } from './pages/projections';
+import { Queue } from './pages/queue';
+import { Routes } from './pages/routes';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
+import { Suppressions } from './pages/suppressions';
+import { managesUsers, Users } from './pages/users';
+import { Webhook } from './pages/webhook';
+import { Webhooks } from './pages/webhooks';
 import { type Session, SessionContext } from './session';
 import './styles.css';
 
@@ -76,6 +83,7 @@ function App() {
           </a>
           <nav aria-label="Main">
             <a href="/">Organizations</a>
+            {managesUsers(session) ? <a href="/users">Users</a> : null}
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
             {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
@@ -108,6 +116,13 @@ function App() {
                 />
               )}
             />
+            <Route path="/servers/:id/credentials" component={Credentials} />
+            <Route path="/servers/:id/suppressions" component={Suppressions} />
+            <Route path="/servers/:id/webhooks" component={Webhooks} />
+            <Route path="/servers/:id/routes" component={Routes} />
+            <Route path="/servers/:id/queue" component={Queue} />
+            <Route path="/webhooks/:id" component={Webhook} />
+            <Route path="/users" component={Users} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

@@ -85,3 +85,57 @@ export interface DomainCheck {
   checks: { purpose: string; name: string; expected: string; found: string[]; ok: boolean }[];
   domain: Domain;
 }
+export interface Suppression {
+  address: string;
+  reason: string;
+  createdAt: string;
+  expiresAt: string | null;
+}
+export interface Credential {
+  id: string;
+  serverId: string;
+  kind: 'api' | 'smtp';
+  name: string;
+  identifier: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revoked: boolean;
+}
+export interface WebhookEndpoint {
+  id: string;
+  serverId: string;
+  url: string;
+  description: string;
+  events: string[] | null;
+  enabled: boolean;
+  circuit: { state: 'closed' | 'open' | 'half-open'; consecutiveFailures: number; pausedUntil: string | null };
+  createdAt: string;
+}
+export interface WebhookDelivery {
+  id: string;
+  event: string;
+  messageId: string | null;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: { attempt: number; at: string; statusCode: number | null; error: string | null }[];
+  lastStatusCode: number | null;
+  lastError: string | null;
+  eventAt: string;
+  nextAttemptAt: string | null;
+}
+export interface InboundRoute {
+  id: string;
+  serverId: string;
+  address: string;
+  endpointUrl: string;
+  format: 'json' | 'raw';
+  createdAt: string;
+}
+export interface User {
+  id: string;
+  email: string;
+  globalAdmin: boolean;
+  totpEnabled: boolean;
+  disabled: boolean;
+  memberships: { organizationId: string; organizationName: string; role: 'admin' | 'member' | 'viewer' }[];
+  createdAt: string;
+}

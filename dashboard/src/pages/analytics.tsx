@@ -3,6 +3,7 @@ import { get } from '../api';
 import { DailyChart } from '../chart';
 import { ErrorNote, Loading, Page, useLoad } from '../components';
 import { graphql } from '../graphql';
+import { ServerTabs } from '../server-tabs';
 import type { Server } from '../types';
 
 interface Funnel {
@@ -67,6 +68,7 @@ export function Analytics({ id }: { id: string }) {
   const perDay = (pick: (c: Funnel) => number) => period.map((d) => (byDay.has(d) ? pick(byDay.get(d)!) : 0));
   return (
     <Page title={`Analytics · ${server.name}`}>
+      <ServerTabs id={id} />
       <form class="search" aria-label="Report settings">
         <label>
           Period

@@ -1,26 +1,9 @@
 import { useState } from 'preact/hooks';
 import { del, get, post } from '../api';
-import { ErrorNote, Loading, Page, useLoad } from '../components';
+import { CopyButton, ErrorNote, Loading, Page, useLoad } from '../components';
+import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Domain, DomainCheck, Server } from '../types';
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <button
-      type="button"
-      aria-label={`Copy ${label}`}
-      onClick={() =>
-        navigator.clipboard.writeText(text).then(
-          () => setCopied(true),
-          () => setCopied(false),
-        )
-      }
-    >
-      {copied ? 'Copied' : 'Copy'}
-    </button>
-  );
-}
 
 /** One domain: the DNS records to publish (with copy buttons), and the live check of each. */
 function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage: boolean; onChange: () => void }) {
@@ -134,6 +117,7 @@ export function Domains({ id }: { id: string }) {
 
   return (
     <Page title={`Domains · ${server.name}`}>
+      <ServerTabs id={id} />
       {canManage ? (
         <form class="search" onSubmit={add}>
           <label>

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { get, post, query } from '../api';
 import { ErrorNote, Loading, Page, StatusBadge, Time, useLoad } from '../components';
+import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { MessageRow, Server } from '../types';
 
@@ -62,6 +63,7 @@ export function Messages({ id }: { id: string }) {
 
   return (
     <Page title={server ? `Messages · ${server.name}` : 'Messages'}>
+      <ServerTabs id={id} />
       <search>
         <form class="search" onSubmit={search}>
           <label>

@@ -4,7 +4,10 @@ import { get, post, query } from '../api';
 import { ErrorNote, Loading, Page, useLoad } from '../components';
 import { DailyChart, type Series } from '../chart';
 import { may, useSession } from '../session';
-import type { QueueDestination, Server } from '../types';
+import { ServerTabs } from '../server-tabs';
+import type { Domain, QueueDestination, Server } from '../types';
+import { FirstRun } from './first-run';
+import { QueueTable } from './queue';
 
 const COUNTS = [
   'accepted',
@@ -45,12 +48,17 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
           `/v2/stats${query({ serverId: id, since })}`,
         ),
         get<{ destinations: QueueDestination[] }>(`/v2/queue${query({ serverId: id })}`),
+        get<{ domains: Domain[] }>(`/v2/servers/${id}/domains`),
+        get<{ messages: unknown[] }>(`/v2/messages${query({ serverId: id, limit: 1 })}`),
       ]),
     [id, since],
   );
   if (error) return <ErrorNote error={error} />;
   if (!data) return <Loading what="the server" />;
-  const [server, stats, queue] = data;
+  const [server, stats, queue, { domains }, { messages }] = data;
+  const canSend = may(session, server.organizationId, 'member');
+  const steps = { hasDomain: domains.length > 0, verified: domains.some((d) => d.verified), sent: messages.length > 0 };
+  const checklist = steps.verified && steps.sent ? undefined : steps;
   // every day of the period, the quiet ones too: a chart of only the busy days misleads
   const period = Array.from({ length: Number(days) + 1 }, (_, i) =>
     new Date(Date.parse(since) + i * 86_400_000).toISOString().slice(0, 10),
@@ -59,13 +67,9 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
   const rate = (n: number | undefined) => (sent ? `${(((n ?? 0) / sent) * 100).toFixed(2)} %` : '—');
   return (
     <Page title={server.name}>
-      <nav aria-label="Server" class="tabs">
-        <a href={`/servers/${id}/messages`}>Messages</a>
-        <a href={`/servers/${id}/messages?status=held`}>Held</a>
-        <a href={`/servers/${id}/domains`}>Domains</a>
-        <a href={`/servers/${id}/analytics`}>Analytics</a>
-      </nav>
-      {may(session, server.organizationId, 'member') ? <SendTest serverId={id} /> : null}
+      <ServerTabs id={id} />
+      {checklist ? <FirstRun serverId={id} canSend={canSend} {...checklist} /> : null}
+      {canSend ? <SendTest serverId={id} /> : null}
       <h2>Last {days} days</h2>
       <dl class="stats">
         {COUNTS.map((k) => (
@@ -85,32 +89,7 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
       </dl>
       <DailyChart title="Messages per day" days={period} series={SERIES.map((k) => seriesOf(k, stats.days, period))} />
       <h2>Queue by destination</h2>
-      {queue.destinations.length === 0 ? (
-        <p>Nothing waiting.</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">domain</th>
-              <th scope="col">queued</th>
-              <th scope="col">retrying</th>
-              <th scope="col">held</th>
-              <th scope="col">sending</th>
-            </tr>
-          </thead>
-          <tbody>
-            {queue.destinations.map((d) => (
-              <tr key={d.domain}>
-                <td>{d.domain}</td>
-                <td>{d.queued}</td>
-                <td>{d.retrying}</td>
-                <td>{d.held}</td>
-                <td>{d.sending}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <QueueTable destinations={queue.destinations} serverId={id} />
     </Page>
   );
 }
@@ -131,9 +110,10 @@ function SendTest({ serverId }: { serverId: string }) {
     }
   }
   return (
-    <form class="search" onSubmit={send} aria-label="Send a test message">
+    <form class="search" id="send-test" onSubmit={send} aria-label="Send a test message">
       <label>
-        Send a test message to <input type="email" required value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        Send a test message to{' '}
+        <input id="send-test-to" type="email" required value={to} onInput={(e) => setTo(e.currentTarget.value)} />
       </label>
       <button type="submit">Send test message</button>
       <ErrorNote error={error} />

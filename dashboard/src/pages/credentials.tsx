@@ -1,0 +1,123 @@
+import { useState } from 'preact/hooks';
+import { del, get, post } from '../api';
+import { ErrorNote, Loading, Page, ShownOnce, Time, useAction, useLoad } from '../components';
+import { ServerTabs } from '../server-tabs';
+import { may, useSession } from '../session';
+import type { Credential, Server } from '../types';
+
+const KIND_NAMES = { api: 'API key', smtp: 'SMTP login' } as const;
+
+/** A server's credentials: API keys and SMTP logins. Admins create (the secret is shown once) and revoke. */
+export function Credentials({ id }: { id: string }) {
+  const session = useSession();
+  const action = useAction();
+  const [kind, setKind] = useState<'api' | 'smtp'>('api');
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<{ credential: Credential; secret: string }>();
+  const { data, error, reload } = useLoad(
+    () =>
+      Promise.all([
+        get<Server>(`/v2/servers/${id}`),
+        get<{ credentials: Credential[] }>(`/v2/servers/${id}/credentials`),
+      ]),
+    [id],
+  );
+  if (error) return <ErrorNote error={error} />;
+  if (!data) return <Loading what="credentials" />;
+  const [server, { credentials }] = data;
+  const canManage = may(session, server.organizationId, 'admin');
+
+  async function create(e: Event) {
+    e.preventDefault();
+    setCreated(undefined);
+    const body = { kind, ...(name.trim() ? { name: name.trim() } : {}) };
+    await action.run(async () => {
+      setCreated(await post<{ credential: Credential; secret: string }>(`/v2/servers/${id}/credentials`, body));
+      setName('');
+      reload();
+    });
+  }
+  const revoke = async (c: Credential) => {
+    if (!confirm(`Revoke the ${KIND_NAMES[c.kind]} "${c.name}"? Clients using it are refused from now on.`)) return;
+    if (await action.run(() => del(`/v2/credentials/${c.id}`))) reload();
+  };
+
+  return (
+    <Page title={`Credentials · ${server.name}`}>
+      <ServerTabs id={id} />
+      {canManage ? (
+        <form class="search" onSubmit={create} aria-label="Create a credential">
+          <label>
+            Kind
+            <select value={kind} onChange={(e) => setKind(e.currentTarget.value as 'api' | 'smtp')}>
+              <option value="api">{KIND_NAMES.api}</option>
+              <option value="smtp">{KIND_NAMES.smtp}</option>
+            </select>
+          </label>
+          <label>
+            Name <input value={name} maxLength={200} onInput={(e) => setName(e.currentTarget.value)} />
+          </label>
+          <button type="submit">Create credential</button>
+        </form>
+      ) : null}
+      <ErrorNote error={action.error} />
+      {created ? (
+        <ShownOnce
+          what={created.credential.kind === 'api' ? 'API key' : 'SMTP password'}
+          value={created.secret}
+          note={
+            created.credential.kind === 'smtp' ? (
+              <>
+                The username is <code>{created.credential.identifier}</code>.
+              </>
+            ) : null
+          }
+        />
+      ) : null}
+      {credentials.length === 0 ? (
+        <p>No credential yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">name</th>
+              <th scope="col">kind</th>
+              <th scope="col">key prefix or username</th>
+              <th scope="col">created</th>
+              <th scope="col">last used</th>
+              <th scope="col">state</th>
+            </tr>
+          </thead>
+          <tbody>
+            {credentials.map((c) => (
+              <tr key={c.id}>
+                <td>{c.name}</td>
+                <td>{KIND_NAMES[c.kind]}</td>
+                <td>
+                  <code>{c.identifier}</code>
+                </td>
+                <td>
+                  <Time at={c.createdAt} />
+                </td>
+                <td>
+                  <Time at={c.lastUsedAt} />
+                </td>
+                <td>
+                  {c.revoked ? (
+                    'revoked'
+                  ) : canManage ? (
+                    <button type="button" class="danger" aria-label={`Revoke ${c.name}`} onClick={() => revoke(c)}>
+                      Revoke
+                    </button>
+                  ) : (
+                    'active'
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,111 @@
+import { useState } from 'preact/hooks';
+import { get, post } from '../api';
+import { ErrorNote, Loading, Page, ShownOnce, useAction, useLoad } from '../components';
+import { ServerTabs } from '../server-tabs';
+import { may, useSession } from '../session';
+import type { Server, WebhookEndpoint } from '../types';
+import { WEBHOOK_EVENTS } from '../webhook-events';
+
+/** A server's webhook endpoints: list them, add one (the signing secret is shown once). */
+export function Webhooks({ id }: { id: string }) {
+  const session = useSession();
+  const action = useAction();
+  const [url, setUrl] = useState('');
+  const [events, setEvents] = useState<Set<string>>(new Set());
+  const [created, setCreated] = useState<{ endpoint: WebhookEndpoint; secret: string }>();
+  const { data, error, reload } = useLoad(
+    () =>
+      Promise.all([
+        get<Server>(`/v2/servers/${id}`),
+        get<{ webhooks: WebhookEndpoint[] }>(`/v2/servers/${id}/webhooks`),
+      ]),
+    [id],
+  );
+  if (error) return <ErrorNote error={error} />;
+  if (!data) return <Loading what="webhooks" />;
+  const [server, { webhooks }] = data;
+  const canChange = may(session, server.organizationId, 'member');
+
+  async function add(e: Event) {
+    e.preventDefault();
+    setCreated(undefined);
+    // none ticked: every event (the API's null)
+    const body = { url, events: events.size ? WEBHOOK_EVENTS.filter((n) => events.has(n)) : null };
+    await action.run(async () => {
+      setCreated(await post<{ endpoint: WebhookEndpoint; secret: string }>(`/v2/servers/${id}/webhooks`, body));
+      setUrl('');
+      setEvents(new Set());
+      reload();
+    });
+  }
+  const tick = (name: string, on: boolean) => {
+    const next = new Set(events);
+    if (on) next.add(name);
+    else next.delete(name);
+    setEvents(next);
+  };
+
+  return (
+    <Page title={`Webhooks · ${server.name}`}>
+      <ServerTabs id={id} />
+      {canChange ? (
+        <form class="card" onSubmit={add} aria-label="Add a webhook endpoint">
+          <label class="field">
+            Endpoint URL <input type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+          </label>
+          <fieldset class="events">
+            <legend>Events (none ticked: every event)</legend>
+            {WEBHOOK_EVENTS.map((name) => (
+              <label key={name}>
+                <input
+                  type="checkbox"
+                  checked={events.has(name)}
+                  onChange={(e) => tick(name, e.currentTarget.checked)}
+                />{' '}
+                {name}
+              </label>
+            ))}
+          </fieldset>
+          <button type="submit">Add endpoint</button>
+        </form>
+      ) : null}
+      <ErrorNote error={action.error} />
+      {created ? (
+        <ShownOnce
+          what="signing secret"
+          value={created.secret}
+          note="Requests carry X-Postlog-Signature, made with it."
+        />
+      ) : null}
+      {webhooks.length === 0 ? (
+        <p>No webhook endpoint yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">endpoint</th>
+              <th scope="col">events</th>
+              <th scope="col">enabled</th>
+              <th scope="col">circuit</th>
+            </tr>
+          </thead>
+          <tbody>
+            {webhooks.map((w) => (
+              <tr key={w.id}>
+                <td>
+                  <a href={`/webhooks/${w.id}`}>{w.url}</a>
+                </td>
+                <td>{w.events ? w.events.join(', ') : 'every event'}</td>
+                <td>{w.enabled ? 'yes' : 'no'}</td>
+                <td>
+                  {w.circuit.state}
+                  {w.circuit.consecutiveFailures ? ` (${w.circuit.consecutiveFailures} failures)` : ''}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}
