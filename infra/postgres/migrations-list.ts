@@ -98,4 +98,9 @@ export const migrations: Migration[] = [
     name: 'dashboard accounts: users, their roles per organization, sessions, invitation and reset links',
     sql: accounts.ACCOUNTS_DDL,
   },
+  {
+    version: 19,
+    name: "message list: subject search by trigrams (pg_trgm's GIN index, built concurrently)",
+    concurrentIndexes: [messageReadModels.messageSubjectSearchIndex],
+  },
 ];
