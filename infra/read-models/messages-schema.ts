@@ -97,3 +97,14 @@ export const messageSubjectSearchIndex: ConcurrentIndex = {
   definition: 'USING gin (subject gin_trgm_ops)',
   extension: 'pg_trgm',
 };
+
+/**
+ * Migration 20: a finer histogram of subjects for the planner. Whether a subject search walks the
+ * server's time index until a page is full or reads the trigram index and sorts what it finds
+ * depends on how common it thinks the text is; with the default 100 histogram entries a word in 2 %
+ * of subjects was now and then taken for a rare one, and its search read 17,000 rows (230 ms instead
+ * of 2). ANALYZE then samples 300,000 rows of the table instead of 30,000.
+ */
+export const subjectStatistics = `
+      ALTER TABLE rm_messages ALTER COLUMN subject SET STATISTICS 1000;
+`;
