@@ -161,6 +161,77 @@ const summary = (ms: number[]) => {
 };
 
 /**
+ * Each kind in turn, `rounds` times: at most `perKind` requests or `kindSeconds` a round, one after
+ * another (one user), cycling through the kind's variants. Per kind: p50, p95 and max over every
+ * round, each round's p95 (the spread), and the variant with the slowest median (what to EXPLAIN).
+ */
+async function measure(
+  url: string,
+  cookie: string,
+  kinds: Record<string, Query[]>,
+  options: { rounds: number; perKind: number; kindSeconds: number },
+) {
+  let errors = 0;
+  let firstError: string | undefined;
+  const get = async (q: Query) => {
+    const t0 = performance.now();
+    const res = await fetch(url + path(q), { headers: { cookie } });
+    const body = await res.text();
+    const ms = performance.now() - t0;
+    if (res.status !== 200) {
+      errors++;
+      firstError ??= `${res.status} ${body.slice(0, 300)}`;
+      return { ms, rows: 0 };
+    }
+    return { ms, rows: (JSON.parse(body) as { messages: unknown[] }).messages.length };
+  };
+  // warm-up: every variant once (the first requests compile the route's code paths)
+  for (const qs of Object.values(kinds)) for (const q of qs) await get(q);
+  const perRound: Record<string, number[][]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  const perVariant: Record<string, number[][]> = Object.fromEntries(
+    Object.entries(kinds).map(([k, qs]) => [k, qs.map(() => [])]),
+  );
+  const rows: Record<string, number> = {};
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const [kind, qs] of Object.entries(kinds)) {
+      const ms: number[] = [];
+      const deadline = performance.now() + options.kindSeconds * 1000;
+      for (let i = 0; i < options.perKind && performance.now() < deadline; i++) {
+        const r = await get(qs[i % qs.length]!);
+        ms.push(r.ms);
+        perVariant[kind]![i % qs.length]!.push(r.ms);
+        rows[kind] = (rows[kind] ?? 0) + r.rows;
+      }
+      perRound[kind]!.push(ms);
+      const s = summary(ms);
+      process.stderr.write(
+        `round ${round} ${kind}: ${ms.length} requests, p50 ${s.p50} ms, p95 ${s.p95} ms, max ${s.max} ms\n`,
+      );
+    }
+  }
+  const results = Object.fromEntries(
+    Object.entries(perRound).map(([kind, rounds]) => {
+      const all = rounds.flat();
+      const medians = perVariant[kind]!.map((ms) => (ms.length ? summary(ms).p50 : 0));
+      const slowest = medians.indexOf(Math.max(...medians));
+      const { serverId: _, ...variant } = kinds[kind]![slowest]!;
+      return [
+        kind,
+        {
+          ...summary(all),
+          requests: all.length,
+          variants: kinds[kind]!.length,
+          rowsPerAnswer: +((rows[kind] ?? 0) / Math.max(1, all.length)).toFixed(1),
+          roundP95: rounds.map((ms) => summary(ms).p95),
+          slowestVariant: { ...variant, p50: medians[slowest]! },
+        },
+      ];
+    }),
+  );
+  return { results, errors, firstError };
+}
+
+/**
  * `npm run bench -- dashboard`: the dashboard's message list (`GET /v2/messages` with a session
  * cookie) over BENCH_MESSAGES (1,000,000) messages in the read model, on a real Postlog (api role,
  * in this process) and its embedded PostgreSQL. One user's requests one after another, per query
@@ -198,55 +269,7 @@ export async function run() {
     const busiest = servers[0]!;
     const cookie = await logIn(app, organizations[0]!);
     const kinds = await queryKinds(app, busiest, cookie, days);
-    const latencies: Record<string, number[][]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-    const rowsSeen: Record<string, number> = {};
-    let errors = 0;
-    let firstError: string | undefined;
-    const get = async (q: Query) => {
-      const t0 = performance.now();
-      const res = await fetch(app.httpUrl + path(q), { headers: { cookie } });
-      const body = await res.text();
-      const ms = performance.now() - t0;
-      if (res.status !== 200) {
-        errors++;
-        firstError ??= `${res.status} ${body.slice(0, 300)}`;
-        return { ms, rows: 0 };
-      }
-      return { ms, rows: (JSON.parse(body) as { messages: unknown[] }).messages.length };
-    };
-    // warm-up: every query of every kind once (the first requests compile the route's code paths)
-    for (const qs of Object.values(kinds)) for (const q of qs) await get(q);
-    for (let round = 1; round <= rounds; round++) {
-      for (const [kind, qs] of Object.entries(kinds)) {
-        const ms: number[] = [];
-        const deadline = performance.now() + kindSeconds * 1000;
-        for (let i = 0; i < perKind && performance.now() < deadline; i++) {
-          const r = await get(qs[i % qs.length]!);
-          ms.push(r.ms);
-          rowsSeen[kind] = (rowsSeen[kind] ?? 0) + r.rows;
-        }
-        latencies[kind]!.push(ms);
-        const s = summary(ms);
-        process.stderr.write(
-          `round ${round} ${kind}: ${ms.length} requests, p50 ${s.p50} ms, p95 ${s.p95} ms, max ${s.max} ms\n`,
-        );
-      }
-    }
-    const results = Object.fromEntries(
-      Object.entries(latencies).map(([kind, perRound]) => {
-        const all = summary(perRound.flat());
-        return [
-          kind,
-          {
-            ...all,
-            requests: perRound.flat().length,
-            variants: kinds[kind]!.length,
-            rowsPerAnswer: +((rowsSeen[kind] ?? 0) / Math.max(1, perRound.flat().length)).toFixed(1),
-            roundP95: perRound.map((ms) => summary(ms).p95),
-          },
-        ];
-      }),
-    );
+    const { results, errors, firstError } = await measure(app.httpUrl, cookie, kinds, { rounds, perKind, kindSeconds });
     const { rows: busiestRows } = await app.database.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM rm_messages WHERE server_id = $1',
       [busiest],
