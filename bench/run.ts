@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   analytics: async () => (await import('./analytics.js')).run(),
   'clickhouse-ingest': async () => (await import('./clickhouse-ingest.js')).run(),
   stream: async () => (await import('./stream.js')).run(),
+  dashboard: async () => (await import('./dashboard.js')).run(),
 };
 
 const name = process.argv[2];

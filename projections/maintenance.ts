@@ -55,11 +55,22 @@ export interface ShadowBuild {
   seconds: number;
 }
 
-/** Creates empty shadow copies of the projection's tables (structure, indexes, defaults). */
+/** Creates empty shadow copies of the projection's tables (structure, indexes, defaults, statistics targets). */
 async function createShadows(pool: pg.Pool, p: PostgresProjection): Promise<void> {
   for (const table of p.tables) {
     await pool.query(`DROP TABLE IF EXISTS ${shadowOf(table)}`);
     await pool.query(`CREATE TABLE ${shadowOf(table)} (LIKE ${table} INCLUDING ALL)`);
+    // LIKE leaves a column's statistics target behind, and the planner's choices may rest on it
+    // (the message list's subject column, migration 20). Unset is NULL (PostgreSQL 17) or -1 (before).
+    const { rows } = await pool.query<{ column: string; target: number }>(
+      `SELECT attname AS column, attstattarget AS target FROM pg_attribute
+        WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attstattarget >= 0`,
+      [table],
+    );
+    for (const r of rows)
+      await pool.query(
+        `ALTER TABLE ${shadowOf(table)} ALTER COLUMN ${quoteIdent(r.column)} SET STATISTICS ${Number(r.target)}`,
+      );
   }
 }
 

@@ -106,6 +106,8 @@ export async function migrate(
 /**
  * CREATE INDEX CONCURRENTLY, resumable: a build that failed or was interrupted leaves an invalid
  * index behind, which is dropped and built again (IF NOT EXISTS alone would keep it, unusable).
+ * The extension it needs, if any, is created first (committed on its own: CREATE EXTENSION is
+ * transactional but quick, and IF NOT EXISTS makes a retry find it done).
  */
 async function buildConcurrently(client: pg.PoolClient, index: ConcurrentIndex, logger: Logger): Promise<void> {
   const { rows } = await client.query<{ valid: boolean }>(
@@ -118,6 +120,7 @@ async function buildConcurrently(client: pg.PoolClient, index: ConcurrentIndex, 
     logger.warn({ index: index.name }, 'an earlier build of this index did not finish: building it again');
     await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(index.name)}`);
   }
+  if (index.extension) await client.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(index.extension)}`);
   const started = performance.now();
   await client.query(
     `CREATE INDEX CONCURRENTLY ${quoteIdent(index.name)} ON ${quoteIdent(index.table)} ${index.definition}`,

@@ -4,6 +4,12 @@ export interface ConcurrentIndex {
   table: string;
   /** What follows `ON <table>`, e.g. `(created_at, sha256)` or `USING brin (at)`. */
   definition: string;
+  /**
+   * The extension its operator class comes from (e.g. `pg_trgm` for `gin_trgm_ops`), created
+   * first if the database lacks it. PostgreSQL ships it in contrib; as a trusted extension the
+   * database's owner may create it, no superuser needed.
+   */
+  extension?: string;
 }
 
 /**

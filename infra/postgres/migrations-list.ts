@@ -98,4 +98,14 @@ export const migrations: Migration[] = [
     name: 'dashboard accounts: users, their roles per organization, sessions, invitation and reset links',
     sql: accounts.ACCOUNTS_DDL,
   },
+  {
+    version: 19,
+    name: "message list: subject search by trigrams (pg_trgm's GIN index, built concurrently)",
+    concurrentIndexes: [messageReadModels.messageSubjectSearchIndex],
+  },
+  {
+    version: 20,
+    name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
+    sql: messageReadModels.subjectStatistics,
+  },
 ];

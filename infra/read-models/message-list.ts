@@ -46,13 +46,19 @@ export interface ListedMessage {
   delivered_at: Date | null;
 }
 
-/** The messages matching the search, newest first (by acceptance, then id), up to the limit. */
+/**
+ * The messages matching the search, newest first (by acceptance, then id), up to the limit. One
+ * server (the dashboard's case) is compared as `server_id = x`: the planner folds the CASE for the
+ * parameter's value, and only an equality lets it read rm_messages_server_time in list order (with
+ * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts).
+ */
 export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
   const { rows } = await pool.query<ListedMessage>(
     `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
                   attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at
              FROM rm_messages
-            WHERE ($1::uuid[] IS NULL OR server_id = ANY($1::uuid[]))
+            WHERE ($1::uuid[] IS NULL OR CASE WHEN cardinality($1::uuid[]) = 1 THEN server_id = ($1::uuid[])[1]
+                                              ELSE server_id = ANY($1::uuid[]) END)
               AND ($2::text IS NULL OR status = $2)
               AND ($3::text IS NULL OR rcpt_to = lower($3))
               AND ($4::text IS NULL OR tag = $4)

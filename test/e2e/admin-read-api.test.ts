@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { CreateServer, systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { eventually } from '../helpers/eventually.js';
 
 describe('admin read API: list and search messages, stats, queue, metrics', () => {
   let t: TestApp;
@@ -87,5 +89,46 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     assert.match(metrics, /postlog_projection_lag_seconds\{projection="delivery-queue"\} [\d.]+/);
     assert.match(metrics, /postlog_queue_depth\{destination="example.org",state="queued"\} 2/);
     assert.match(metrics, /postlog_http_requests_total\{method="GET",route="\/v2\/messages",status="200"\}/);
+  });
+
+  it("an organization of two servers: its admin sees both, a server's filter or key one", async () => {
+    // one server is read as `server_id = x`, several as `= ANY(…)`: both must keep to their servers
+    const c = await createTenant(t.app, { domain: 'c.test' });
+    const actor = systemActor('test');
+    const second = await t.app.tenancy.createServer(
+      actor,
+      c.organizationId,
+      CreateServer.parse({ name: 'Second', mode: 'live', ipPool: null }),
+    );
+    assert.ok(second.ok);
+    const c2 = second.value.id;
+    assert.ok((await t.app.tenancy.createDomain(actor, c2, { name: 'c2.test', verified: true, ed25519: false })).ok);
+    const c2Key = await t.app.tenancy.createCredential(actor, c2, { kind: 'api', name: 'test' });
+    assert.ok(c2Key.ok);
+    const sendTo = async (apiKey: string, from: string, to: string) =>
+      assert.equal(
+        (
+          await http(t.url, 'POST', '/v2/messages', {
+            body: { from, to: [to], subject: 'Hello', text: 'x' },
+            headers: { 'X-Server-API-Key': apiKey },
+          })
+        ).status,
+        202,
+      );
+    await sendTo(c.apiKey, 'app@c.test', 'first@example.org');
+    await sendTo(c2Key.value.secret, 'app@c2.test', 'second@example.org');
+    const admin = { authorization: `Bearer ${c.adminToken}` };
+    const recipients = async (path: string, headers: Record<string, string>) =>
+      (await get(path, headers)).body.messages.map((m: { to: string }) => m.to).sort();
+    await eventually(
+      async () => ((await recipients('/v2/messages', admin)).length === 2 ? true : undefined),
+      () => 'both messages in the read model',
+    );
+    assert.deepEqual(await recipients('/v2/messages', admin), ['first@example.org', 'second@example.org']);
+    assert.deepEqual(await recipients(`/v2/messages?serverId=${c2}`, admin), ['second@example.org']);
+    assert.deepEqual(await recipients(`/v2/messages?serverId=${c.server.id}`, admin), ['first@example.org']);
+    assert.deepEqual(await recipients('/v2/messages', { 'X-Server-API-Key': c2Key.value.secret }), [
+      'second@example.org',
+    ]);
   });
 });

@@ -58,6 +58,41 @@ describe('schema migrations', () => {
     assert.deepEqual((await migrate(db.pool, testLogger, list)).applied, []);
   });
 
+  it("creates the extension a concurrent index's operator class comes from, once", async () => {
+    const fresh = await createTestDatabase({ migrate: false, poolSize: 2 });
+    try {
+      const hasTrgm = async () =>
+        (await fresh.pool.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).rowCount === 1;
+      assert.equal(await hasTrgm(), false, 'a new database has no pg_trgm');
+      const list: Migration[] = [
+        { version: 1, name: 'a table', sql: 'CREATE TABLE notes (body text NOT NULL)' },
+        {
+          version: 2,
+          name: 'trigrams, concurrently',
+          concurrentIndexes: [
+            { name: 'notes_body', table: 'notes', definition: 'USING gin (body gin_trgm_ops)', extension: 'pg_trgm' },
+          ],
+        },
+      ];
+      await migrate(fresh.pool, testLogger, list);
+      assert.equal(await hasTrgm(), true);
+      const def = (await fresh.pool.query<{ d: string }>("SELECT pg_get_indexdef('notes_body'::regclass) AS d"))
+        .rows[0]!;
+      assert.match(def.d, /USING gin \(body gin_trgm_ops\)/);
+      // an index of the same extension in a later migration finds it there
+      list.push({
+        version: 3,
+        name: 'more trigrams',
+        concurrentIndexes: [
+          { name: 'notes_body_2', table: 'notes', definition: 'USING gin (body gin_trgm_ops)', extension: 'pg_trgm' },
+        ],
+      });
+      assert.deepEqual((await migrate(fresh.pool, testLogger, list)).applied, [3]);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('two processes migrating at once: the second waits without a snapshot, so a concurrent index build does not deadlock', async () => {
     const other = await createTestDatabase({ migrate: false });
     try {

@@ -177,6 +177,23 @@ describe('message read models: projection specs, rebuild, verify, leadership', (
     void cliPath;
   });
 
+  it("a rebuild keeps the live tables' statistics targets and indexes", async () => {
+    const subject = async () => {
+      const { rows } = await db.pool.query<{ target: number | null; indexes: string[] }>(
+        `SELECT (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'rm_messages'::regclass AND attname = 'subject')
+                  AS target,
+                (SELECT array_agg(regexp_replace(indexdef, '^.* USING ', '') ORDER BY indexdef) FROM pg_indexes
+                  WHERE tablename = 'rm_messages') AS indexes`,
+      );
+      return rows[0]!;
+    };
+    const before = await subject();
+    assert.equal(before.target, 1000, 'migration 20, kept by the rebuild of the test before');
+    assert.ok(before.indexes.includes('gin (subject gin_trgm_ops)'), before.indexes.join(', '));
+    await rebuildProjection(db.pool, store, messageReadModels);
+    assert.deepEqual(await subject(), before);
+  });
+
   it('prints a message timeline with the state after each event (postlog replay)', async () => {
     const env = { ...(process.env as Record<string, string>), POSTLOG_DATABASE_URL: db.url, POSTLOG_LOG_LEVEL: 'warn' };
     const out = await runCli(['replay', 'message', '1'], env);

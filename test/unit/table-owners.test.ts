@@ -48,6 +48,8 @@ const OWNERS: Record<string, string> = {
 const ALSO_NAMED_IN: Record<string, string[]> = {
   // the webhook bench fills the outbox directly, to measure the dispatcher alone
   webhook_deliveries: ['bench/webhooks.ts'],
+  // the dashboard bench fills the message list with a million rows at once, not through the log
+  rm_messages: ['bench/dashboard.ts', 'bench/message-list-fill.ts'],
 };
 const MIGRATION_LIST = 'infra/postgres/migrations-list.ts';
 const SOURCE_FOLDERS = ['app', 'domain', 'infra', 'mta', 'projections', 'read-api', 'write-side', 'bench'];
