@@ -1,6 +1,6 @@
 import PostalMime from 'postal-mime';
 import { messageStreamId } from '../domain/index.js';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authenticate } from '../infra/http/auth.js';
@@ -74,6 +74,25 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
       },
     });
 
+    /** The message's bytes, if the caller may read it and retention has not removed them (else the answer is sent). */
+    const readableContent = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const view = await loadMessageView(deps.eventStore, req.params.id);
+      if (!view || !(await mayRead(deps, req, view))) {
+        sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+        return undefined;
+      }
+      const raw = await deps.contents.get(view.contentHash);
+      if (!raw) {
+        sendError(
+          reply,
+          'CONTENT_EXPIRED',
+          'the message content was removed after the retention period; its history remains',
+        );
+        return undefined;
+      }
+      return { view, raw };
+    };
+
     app.get('/v2/messages/:id/raw', {
       preHandler: auth,
       schema: {
@@ -88,16 +107,9 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
         ),
       },
       handler: async (req, reply) => {
-        const view = await loadMessageView(deps.eventStore, req.params.id);
-        if (!view || !(await mayRead(deps, req, view)))
-          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
-        const raw = await deps.contents.get(view.contentHash);
-        if (!raw)
-          return sendError(
-            reply,
-            'CONTENT_EXPIRED',
-            'the message content was removed after the retention period; its history remains',
-          );
+        const content = await readableContent(req, reply);
+        if (!content) return;
+        const { view, raw } = content;
         return reply
           .type('message/rfc822')
           .header('content-disposition', `attachment; filename="message-${view.id}.eml"`)
@@ -127,17 +139,9 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
         ),
       },
       handler: async (req, reply) => {
-        const view = await loadMessageView(deps.eventStore, req.params.id);
-        if (!view || !(await mayRead(deps, req, view)))
-          return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
-        const raw = await deps.contents.get(view.contentHash);
-        if (!raw)
-          return sendError(
-            reply,
-            'CONTENT_EXPIRED',
-            'the message content was removed after the retention period; its history remains',
-          );
-        const email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
+        const content = await readableContent(req, reply);
+        if (!content) return;
+        const email = await PostalMime.parse(content.raw, { attachmentEncoding: 'arraybuffer' });
         return {
           headers: email.headers.map((h) => ({ name: h.originalKey ?? h.key, value: h.value })),
           text: email.text ?? null,
