@@ -263,6 +263,24 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     await page.close();
   });
 
+  it('searches messages by a date range', async () => {
+    await send('Dated');
+    const page = await newPage();
+    await logIn(page, 'member@example.com');
+    await page.getByRole('link', { name: 'Test server' }).click();
+    await page.getByRole('link', { name: 'Messages' }).click();
+    const today = new Date().toISOString().slice(0, 10);
+    await page.getByLabel('From', { exact: true }).fill(today);
+    await page.getByLabel('To', { exact: true }).fill(today);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'Dated' }).waitFor({ timeout: 10_000 });
+    await page.getByLabel('From', { exact: true }).fill('2020-01-01');
+    await page.getByLabel('To', { exact: true }).fill('2020-01-02');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No message matches.').waitFor();
+    await page.close();
+  });
+
   it('a viewer sees no action, and the API refuses one from its session (403)', async () => {
     const id = await send('Held for the viewer');
     const page = await newPage();

@@ -16,7 +16,15 @@ export function Messages({ id }: { id: string }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [actionError, setActionError] = useState<Error>();
   const [done, setDone] = useState<string>();
-  const filters = { status: params.status, recipient: params.recipient, tag: params.tag, q: params.q };
+  const filters = {
+    status: params.status,
+    recipient: params.recipient,
+    tag: params.tag,
+    q: params.q,
+    // a day in the form is the whole day, UTC
+    since: params.from ? `${params.from}T00:00:00Z` : undefined,
+    until: params.to ? new Date(Date.parse(`${params.to}T00:00:00Z`) + 86_400_000).toISOString() : undefined,
+  };
   const { data, error, reload } = useLoad(
     () =>
       Promise.all([
@@ -74,6 +82,12 @@ export function Messages({ id }: { id: string }) {
           </label>
           <label>
             Tag <input name="tag" defaultValue={params.tag ?? ''} />
+          </label>
+          <label>
+            From <input type="date" name="from" defaultValue={params.from ?? ''} />
+          </label>
+          <label>
+            To <input type="date" name="to" defaultValue={params.to ?? ''} />
           </label>
           <label>
             Status
