@@ -248,4 +248,13 @@ describe('dashboard accounts: users, roles, sessions (through the HTTP API)', ()
     });
     assert.equal(withCode.status, 200);
   });
+
+  it('names the user in the audit log for a change made with a session', async () => {
+    const s = await login('root@example.com');
+    const created = await as(s, 'POST', '/v2/organizations', { name: 'Made by a user' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const audit = await as(s, 'GET', '/v2/audit');
+    const entry = audit.body.entries.find((e: { entityId: string }) => e.entityId === created.body.id);
+    assert.equal(entry.actor, 'user:root@example.com');
+  });
 });
