@@ -30,7 +30,7 @@ import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/in
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
 import { asCliError, cliError, printError } from './errors.js';
-import { idOf, isId, portOf, table, type Column } from './output.js';
+import { idOf, isId, portOf, printJson, table, type Column } from './output.js';
 import {
   adminTokenCreated,
   credentialCreated,
@@ -798,11 +798,6 @@ program
       }
     }),
   );
-
-/** A command's answer as one line of JSON (--json). */
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-}
 
 /** One record: JSON with --json, else its human form (records.ts). */
 function show<T>(value: T, json: boolean | undefined, human: (value: T) => string): void {

@@ -61,3 +61,8 @@ export function record(title: string, fields: readonly [string, unknown][], next
   const lines = shown.map(([label, value]) => `  ${`${label}:`.padEnd(width)}  ${cell(value)}`);
   return `${[title, ...lines, ...next].join('\n')}\n`;
 }
+
+/** A command's answer as one line of JSON (--json). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}

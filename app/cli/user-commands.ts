@@ -11,7 +11,7 @@ import {
 import { randomToken } from '../../infra/tenancy/secrets.js';
 import type { Config } from '../../infra/config/index.js';
 import { cliError } from './errors.js';
-import { idOf, record, table } from './output.js';
+import { idOf, printJson, record, table } from './output.js';
 
 export interface Accounts {
   users: UserStore;
@@ -20,10 +20,6 @@ export interface Accounts {
 }
 
 type WithAccounts = (work: (accounts: Accounts, config: Config) => Promise<void>) => Promise<void>;
-
-const printJson = (value: unknown): void => {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-};
 
 /** A password to show once: 24 base62 characters (~143 bits). */
 export const generatedPassword = () => randomToken(24);

@@ -13,7 +13,8 @@ import {
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses } from '../../infra/http/responses.js';
 import type { AccountsDeps } from './accounts-deps.js';
-import { clearSessionCookie, sessionTokenOf, setSessionCookie } from '../../infra/http/session-cookie.js';
+import { clearSessionCookie, sessionTokenOf } from '../../infra/http/session-cookie.js';
+import { openSessionFor } from './open-session.js';
 
 const SessionView = z.object({
   user: z.object({ id: z.string(), email: z.string(), globalAdmin: z.boolean(), totpEnabled: z.boolean() }),
@@ -108,11 +109,7 @@ export function sessionRoutes(deps: AccountsDeps) {
             return sendError(reply, 'INVALID_LOGIN', 'the authentication code is wrong');
           }
         }
-        const opened = await deps.sessions.open(user.id, deps.now(), {
-          ip: req.ip,
-          ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-        });
-        setSessionCookie(reply, opened.token, opened.expiresAt, deps.secureCookies);
+        const opened = await openSessionFor(deps, req, reply, user.id);
         deps.logger.info({ userId: user.id, email, ip: req.ip }, 'logged in');
         return (await view(deps, user.id, opened.csrfToken))!;
       },
@@ -163,8 +160,7 @@ export function sessionRoutes(deps: AccountsDeps) {
           return sendError(reply, 'VALIDATION_FAILED', problem, [{ path: 'body.newPassword', message: problem }]);
         await deps.users.setPassword(user.id, await hashPassword(req.body.newPassword));
         await deps.sessions.closeAll(user.id);
-        const opened = await deps.sessions.open(user.id, deps.now(), { ip: req.ip });
-        setSessionCookie(reply, opened.token, opened.expiresAt, deps.secureCookies);
+        const opened = await openSessionFor(deps, req, reply, user.id);
         deps.logger.info({ userId: user.id }, 'password changed');
         return (await view(deps, user.id, opened.csrfToken))!;
       },
