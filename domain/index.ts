@@ -6,3 +6,4 @@ export * from './tenancy/index.js';
 export * from './accounts/index.js';
 export * from './policies/index.js';
 export * from './webhooks/index.js';
+export * from './incoming/index.js';
