@@ -211,7 +211,10 @@ async function swapIn(
       const key = p.keys?.[table];
       if (!key || cols.length === 0) continue;
       await client.query(
-        `UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quoteIdent(c)} = l.${quoteIdent(c)}`).join(', ')} FROM ${table} l WHERE s.${quoteIdent(key)} = l.${quoteIdent(key)}`,
+        `UPDATE ${shadowOf(table)} s SET ${cols.map((c) => `${quoteIdent(c)} = l.${quoteIdent(c)}`).join(', ')} FROM ${table} l WHERE ${key
+          .split(',')
+          .map((k) => `s.${quoteIdent(k.trim())} = l.${quoteIdent(k.trim())}`)
+          .join(' AND ')}`,
       );
     }
     for (const table of p.tables) {

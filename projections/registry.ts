@@ -1,12 +1,18 @@
 import type { Config } from '../infra/config/index.js';
 import { analyticsProjection } from './analytics/postgres-analytics-projection.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
+import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
 import { messageReadModels } from './read-models/message-read-models.js';
 import type { PostgresProjection } from './runner.js';
 import { webhookOutboxProjection } from './webhooks/webhook-outbox-projection.js';
 
 /** Every Postgres projection, by name: the projector runs them, the CLI rebuilds and verifies them. */
-export const projections: PostgresProjection[] = [deliveryQueueProjection, messageReadModels, analyticsProjection];
+export const projections: PostgresProjection[] = [
+  deliveryQueueProjection,
+  messageReadModels,
+  analyticsProjection,
+  endpointQueueProjection,
+];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {
   return projections.find((p) => p.name === name);

@@ -29,7 +29,7 @@ export interface PostgresProjection {
   tables: string[];
   /** Columns verify ignores and rebuild carries over (operational state not derived from events), per table. */
   volatileColumns?: Record<string, string[]>;
-  /** The key column of each table with volatile columns. */
+  /** The key column (or columns, comma-separated) of each table with volatile columns. */
   keys?: Record<string, string>;
   apply(client: pg.PoolClient, events: RecordedEvent[], t: TableNames): Promise<void>;
   /** Empties the projection's tables (version change or rebuild). */

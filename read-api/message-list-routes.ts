@@ -40,6 +40,10 @@ const MessageRow = z.object({
   acceptedAt: z.string(),
   lastEventAt: z.string(),
   deliveredAt: z.string().nullable(),
+  direction: z.enum(['outgoing', 'incoming']),
+  /** Postal's spam_status (NotSpam, Spam, NotChecked); null when no scanner looked at it. */
+  spamStatus: z.string().nullable(),
+  spamScore: z.number().nullable(),
 });
 const StatsDay = z
   .object({ server_id: z.string(), day: z.string() })
@@ -95,8 +99,25 @@ export function messageListRoutes(deps: ListDeps) {
         security,
         querystring: z.object({
           serverId: z.uuid().optional(),
+          direction: z
+            .enum(['outgoing', 'incoming'])
+            .default('outgoing')
+            .describe('sent messages, or mail received for routes'),
           status: z
-            .enum(['accepted', 'held', 'released', 'queued', 'deferred', 'delivered', 'bounced', 'failed', 'cancelled'])
+            .enum([
+              'accepted',
+              'held',
+              'released',
+              'queued',
+              'deferred',
+              'delivered',
+              'bounced',
+              'failed',
+              'cancelled',
+              'routing',
+              'stored',
+              'rejected',
+            ])
             .optional(),
           recipient: z.string().min(1).max(320).optional(),
           tag: z.string().min(1).max(100).optional(),
@@ -122,6 +143,7 @@ export function messageListRoutes(deps: ListDeps) {
         const q = req.query;
         const rows = await searchMessages(deps.pool, {
           servers,
+          direction: q.direction,
           status: q.status ?? null,
           recipient: q.recipient ?? null,
           tag: q.tag ?? null,
@@ -152,6 +174,9 @@ export function messageListRoutes(deps: ListDeps) {
           acceptedAt: r.accepted_at.toISOString(),
           lastEventAt: r.last_event_at.toISOString(),
           deliveredAt: r.delivered_at ? r.delivered_at.toISOString() : null,
+          direction: r.direction,
+          spamStatus: r.spam_status,
+          spamScore: r.spam_score,
         }));
         const last = messages[messages.length - 1];
         return reply.send({

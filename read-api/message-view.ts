@@ -3,10 +3,14 @@ import {
   initialState,
   messageEventCodec,
   messageStreamId,
+  type AuthenticationResults,
   type MessageEvent,
+  type ScanResult,
+  type IncomingStatus,
   type MessageStatus,
 } from '../domain/index.js';
 import type { EventStore, RecordedEvent } from '../infra/event-store/index.js';
+import { loadIncomingView } from './incoming-view.js';
 
 export interface DeliveryView {
   attempt: number;
@@ -23,8 +27,33 @@ export interface DeliveryView {
   detail: string;
 }
 
+/** What an incoming message (mail for a route) has besides the fields every message has. */
+export interface IncomingView {
+  routeId: string;
+  mailFrom: string;
+  clientIp: string;
+  helo: string;
+  tls: boolean;
+  authentication: AuthenticationResults | null;
+  scan: ScanResult | null;
+  endpoints: {
+    endpointId: string;
+    kind: string;
+    target: string;
+    status: 'pending' | 'delivered' | 'failed';
+    attempts: number;
+    lastCode: number | null;
+    lastResponse: string | null;
+    lastAttemptAt: string | null;
+  }[];
+}
+
 export interface MessageView {
   id: string;
+  direction: 'outgoing' | 'incoming';
+  /** The stream of its events in the log. */
+  stream: string;
+  incoming: IncomingView | null;
   serverId: string;
   batchId: string;
   token: string;
@@ -37,7 +66,7 @@ export interface MessageView {
   source: 'api' | 'smtp';
   contentHash: string;
   size: number;
-  status: MessageStatus;
+  status: MessageStatus | IncomingStatus;
   heldReason: string | null;
   scheduledAt: string | null;
   nextAttemptAt: string | null;
@@ -45,6 +74,7 @@ export interface MessageView {
   timestamps: Partial<
     Record<
       | 'acceptedAt'
+      | 'receivedAt'
       | 'queuedAt'
       | 'heldAt'
       | 'releasedAt'
@@ -67,7 +97,8 @@ export interface MessageView {
 export async function loadMessageView(store: EventStore, messageId: string): Promise<MessageView | undefined> {
   if (!/^\d{1,18}$/.test(messageId)) return undefined;
   const recorded = await store.readStream(messageStreamId(messageId));
-  if (recorded.length === 0) return undefined;
+  // ids are shared: a number with no outgoing stream may be an incoming message
+  if (recorded.length === 0) return loadIncomingView(store, messageId);
   let state = initialState();
   let view: MessageView | undefined;
   for (const r of recorded) {
@@ -79,6 +110,9 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
       const d = e.data;
       view = {
         id: d.messageId,
+        direction: 'outgoing',
+        stream: messageStreamId(d.messageId),
+        incoming: null,
         serverId: d.serverId,
         batchId: d.batchId,
         token: d.token,

@@ -1,5 +1,4 @@
 import PostalMime from 'postal-mime';
-import { messageStreamId } from '../domain/index.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -59,7 +58,7 @@ export function v2MessageRoutes(deps: ReadApiDeps) {
           return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
         return reply.send({
           id: view.id,
-          stream: messageStreamId(view.id),
+          stream: view.stream,
           events: view.events.map((e) => ({
             eventId: e.eventId,
             revision: e.revision,

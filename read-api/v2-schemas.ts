@@ -16,8 +16,46 @@ export const DeliveryViewSchema = z.object({
   detail: z.string(),
 });
 
+const IncomingViewSchema = z.object({
+  routeId: z.string(),
+  mailFrom: z.string(),
+  clientIp: z.string(),
+  helo: z.string(),
+  tls: z.boolean(),
+  authentication: z
+    .object({ spf: z.string(), dkim: z.string(), dmarc: z.string(), arc: z.string(), header: z.string() })
+    .nullable(),
+  scan: z
+    .object({
+      spamStatus: z.string(),
+      spamScore: z.number().optional(),
+      spamThreshold: z.number().optional(),
+      symbols: z.array(z.object({ name: z.string(), score: z.number() })).optional(),
+      virus: z.string().optional(),
+      failures: z.array(z.string()).optional(),
+    })
+    .nullable(),
+  endpoints: z.array(
+    z.object({
+      endpointId: z.string(),
+      kind: z.string(),
+      target: z.string(),
+      status: z.enum(['pending', 'delivered', 'failed']),
+      attempts: z.number(),
+      lastCode: z.number().nullable(),
+      lastResponse: z.string().nullable(),
+      lastAttemptAt: z.string().nullable(),
+    }),
+  ),
+});
+
 export const MessageViewSchema = z.object({
   id: z.string(),
+  direction: z.enum(['outgoing', 'incoming']),
+  stream: z.string(),
+  incoming: IncomingViewSchema.nullable().describe(
+    'for incoming messages (mail for a route): envelope, checks, endpoints',
+  ),
   serverId: z.string(),
   batchId: z.string(),
   token: z.string(),
@@ -29,7 +67,12 @@ export const MessageViewSchema = z.object({
   metadata: z.record(z.string(), z.string()),
   source: z.enum(['api', 'smtp']),
   size: z.number(),
-  status: z.string().describe('accepted | held | queued | deferred | delivered | bounced | failed | cancelled'),
+  status: z
+    .string()
+    .describe(
+      'outgoing: accepted | held | queued | deferred | delivered | bounced | failed | cancelled; ' +
+        'incoming: routing | stored | held | bounced | rejected | delivered | failed',
+    ),
   heldReason: z.string().nullable(),
   scheduledAt: iso.nullable(),
   nextAttemptAt: iso.nullable(),

@@ -1,4 +1,5 @@
 import { IdempotencyKeys } from '../../infra/messages/index.js';
+import { EndpointQueue } from '../../infra/routes/index.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
 import { jwksRoutes } from '../../read-api/jwks-routes.js';
 import { messageListRoutes } from '../../read-api/message-list-routes.js';
@@ -49,9 +50,9 @@ export const apiRole: Role = {
       v2MessageRoutes(read),
       messageListRoutes({ ...read, pool: database.pool }),
       managementRoutes({ tenancy, auth, resolver: s.resolver }),
-      messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
+      messageActionRoutes({ eventStore, routes: s.routes, auth, tenancy, pool: database.pool }),
       suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
-      routeRoutes({ routes: s.routes, auth, tenancy }),
+      routeRoutes({ routes: s.routes, endpointQueue: new EndpointQueue(database.pool), auth, tenancy }),
       webhookRoutes({
         webhooks: new WebhookStore(database.pool),
         auth,

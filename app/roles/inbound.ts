@@ -1,5 +1,9 @@
 import { createInboundServer } from '../../mta/inbound/inbound-server.js';
 import { RouteDispatcher } from '../../mta/inbound/route-dispatcher.js';
+import { EndpointDispatcher } from '../../mta/inbound/endpoint-dispatcher.js';
+import { mailAuthenticator } from '../../mta/inbound/authentication.js';
+import { EndpointQueue } from '../../infra/routes/index.js';
+import { forwardThroughOwnMta } from '../inbound/forward.js';
 import type { Role } from './role.js';
 import { closeSmtp, listenSmtp } from './smtp.js';
 
@@ -14,10 +18,24 @@ export const inboundRole: Role = {
       retryDelays: s.config.routeRetryDelays,
       allowPrivate: s.config.routesAllowPrivateEndpoints,
     });
+    const endpoints = new EndpointDispatcher({
+      queue: new EndpointQueue(s.database.pool),
+      routes: s.routes,
+      contents: s.contents,
+      eventStore: s.eventStore,
+      logger: s.logger.child({ component: 'routes' }),
+      clock: s.clock,
+      retryDelays: s.config.routeRetryDelays,
+      allowPrivate: s.config.routesAllowPrivateEndpoints,
+      hostname: s.config.hostname,
+      forward: forwardThroughOwnMta(s.send),
+    });
     return {
       start(running) {
         dispatcher.start();
-        running.push('route dispatcher', () => dispatcher.stop());
+        running.push('route dispatcher (mail received before route modes)', () => dispatcher.stop());
+        endpoints.start();
+        running.push('endpoint dispatcher', () => endpoints.stop());
       },
     };
   },
@@ -32,6 +50,10 @@ export const inboundRole: Role = {
         routes: s.routes,
         contents: s.contents,
         clock: s.clock,
+        messageIds: s.send.ids,
+        authenticate: mailAuthenticator(s.resolver, config.hostname, s.logger.child({ component: 'inbound' })),
+        // Postal's defaults; per-server thresholds come with the scanners
+        spamThresholds: { spam: 5, fail: 20 },
       },
       {
         hostname: config.hostname,

@@ -25,6 +25,8 @@ export const IncomingCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('Release'), endpoints: z.array(EndpointRef), at: Timestamp }),
   /** Hand it again to its failed endpoints (all of them when none failed). */
   z.object({ type: z.literal('Retry'), at: Timestamp }),
+  /** Retention: the body goes (not while an endpoint has still to take it). */
+  z.object({ type: z.literal('ExpireContent'), retentionDays: z.number().int().min(0), at: Timestamp }),
 ]);
 export type IncomingCommand = z.infer<typeof IncomingCommand>;
 export type IncomingCommandInput = z.input<typeof IncomingCommand>;

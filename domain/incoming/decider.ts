@@ -10,7 +10,9 @@ export type IncomingErrorCode =
   | 'NOT_ROUTING'
   | 'UNKNOWN_ENDPOINT'
   | 'ENDPOINT_NOT_PENDING'
-  | 'NOTHING_TO_RETRY';
+  | 'NOTHING_TO_RETRY'
+  | 'MESSAGE_IN_FLIGHT'
+  | 'CONTENT_EXPIRED';
 
 export interface IncomingError {
   code: IncomingErrorCode;
@@ -27,7 +29,15 @@ function disposed(command: Extract<IncomingCommand, { type: 'Receive' }>): Incom
   const { disposition: d, at } = command;
   switch (d.kind) {
     case 'route':
-      return { type: 'IncomingRouted', data: { endpoints: d.endpoints, at } };
+      return {
+        type: 'IncomingRouted',
+        data: {
+          routeId: command.message.routeId,
+          contentHash: command.message.contentHash,
+          endpoints: d.endpoints,
+          at,
+        },
+      };
     case 'store':
       return { type: 'IncomingStored', data: { at } };
     case 'hold':
@@ -77,16 +87,28 @@ export function decideIncoming(command: IncomingCommand, state: IncomingState): 
 
     case 'Release':
       if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
+      if (state.contentExpired) return fail('CONTENT_EXPIRED', state, 'the body is gone (retention)');
       if (state.status !== 'held') return fail('MESSAGE_NOT_HELD', state, `the message is ${state.status}, not held`);
       return ok([
         { type: 'IncomingReleased', data: { at } },
         command.endpoints.length > 0
-          ? { type: 'IncomingRouted', data: { endpoints: command.endpoints, at } }
+          ? {
+              type: 'IncomingRouted',
+              data: { routeId: state.routeId!, contentHash: state.contentHash!, endpoints: command.endpoints, at },
+            }
           : { type: 'IncomingStored', data: { at } },
       ]);
 
+    case 'ExpireContent':
+      if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
+      if (state.status === 'routing')
+        return fail('MESSAGE_IN_FLIGHT', state, 'an endpoint has still to take the message');
+      if (state.contentExpired) return ok([]);
+      return ok([{ type: 'IncomingContentExpired', data: { retentionDays: command.retentionDays, at } }]);
+
     case 'Retry': {
       if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
+      if (state.contentExpired) return fail('CONTENT_EXPIRED', state, 'the body is gone (retention)');
       if (state.status !== 'failed' && state.status !== 'delivered')
         return fail(
           'NOTHING_TO_RETRY',

@@ -29,15 +29,15 @@ export function dispositionFor(
     const detail = `virus found: ${scan.virus}`;
     return route.spamMode === 'quarantine'
       ? { kind: 'hold', reason: 'virus', detail }
-      : { kind: 'reject', reason: 'virus', reply: `5.7.1 Message refused: ${detail}` };
+      : { kind: 'reject', reason: 'virus', reply: `Message refused: ${detail}` };
   }
   const score = scan?.spamScore;
   if (score !== undefined) {
     const detail = `spam score ${score} (threshold ${thresholds.spam})`;
     if (score >= thresholds.fail)
-      return { kind: 'reject', reason: 'spam', reply: `5.7.1 Message refused as spam: ${detail}` };
+      return { kind: 'reject', reason: 'spam', reply: `Message refused as spam: ${detail}` };
     if (score >= thresholds.spam && route.spamMode === 'fail')
-      return { kind: 'reject', reason: 'spam', reply: `5.7.1 Message refused as spam: ${detail}` };
+      return { kind: 'reject', reason: 'spam', reply: `Message refused as spam: ${detail}` };
     if (score >= thresholds.spam && route.spamMode === 'quarantine') return { kind: 'hold', reason: 'spam', detail };
   }
   switch (route.mode) {
@@ -52,7 +52,7 @@ export function dispositionFor(
     case 'bounce':
     case 'reject':
       // a reject route answers at RCPT; one reached here (changed meanwhile) bounces
-      return { kind: 'bounce', reply: '5.1.1 This address takes no mail' };
+      return { kind: 'bounce', reply: 'This address takes no mail' };
   }
 }
 

@@ -70,8 +70,13 @@ export const IncomingReceived = z.object({
 export const EndpointRef = z.object({ endpointId: z.string().min(1), kind: EndpointKind, target: z.string() });
 export type EndpointRef = z.infer<typeof EndpointRef>;
 
-/** Handed to these endpoints (every one must take it). */
-export const IncomingRouted = z.object({ endpoints: z.array(EndpointRef).min(1), at: Timestamp });
+/** Handed to these endpoints of its route (every one must take it); the body is the received one. */
+export const IncomingRouted = z.object({
+  routeId: z.string().min(1),
+  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  endpoints: z.array(EndpointRef).min(1),
+  at: Timestamp,
+});
 /** Stored only (route mode Accept, or a route without endpoints). */
 export const IncomingStored = z.object({ at: Timestamp });
 export const IncomingHoldReason = z.enum(['route', 'spam', 'virus']);
@@ -100,6 +105,9 @@ export const IncomingFailed = z.object({ endpointId: z.string(), at: Timestamp }
 /** An operator hands the message to its failed (or all) endpoints again. */
 export const EndpointRetryRequested = z.object({ endpointIds: z.array(z.string()).min(1), at: Timestamp });
 
+/** Retention removed the body; the events stay. */
+export const IncomingContentExpired = z.object({ retentionDays: z.number().int().min(0), at: Timestamp });
+
 export const incomingEventCodec = createEventCodec({
   IncomingReceived: { schema: IncomingReceived, schemaVersion: 1 },
   IncomingRouted: { schema: IncomingRouted, schemaVersion: 1 },
@@ -112,6 +120,7 @@ export const incomingEventCodec = createEventCodec({
   IncomingDelivered: { schema: IncomingDelivered, schemaVersion: 1 },
   IncomingFailed: { schema: IncomingFailed, schemaVersion: 1 },
   EndpointRetryRequested: { schema: EndpointRetryRequested, schemaVersion: 1 },
+  IncomingContentExpired: { schema: IncomingContentExpired, schemaVersion: 1 },
 });
 export type IncomingEvent = EventUnion<typeof incomingEventCodec.definitions>;
 export type IncomingEventType = IncomingEvent['type'];

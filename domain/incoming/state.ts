@@ -13,6 +13,8 @@ export interface IncomingState {
   status: IncomingStatus;
   serverId?: string;
   routeId?: string;
+  contentHash?: string;
+  contentExpired?: boolean;
   /** Endpoints of the current routing, by id, in order. */
   endpoints: Map<string, EndpointState>;
 }
@@ -22,7 +24,13 @@ export const initialIncomingState = (): IncomingState => ({ status: 'none', endp
 export function evolveIncoming(state: IncomingState, event: IncomingEvent): IncomingState {
   switch (event.type) {
     case 'IncomingReceived':
-      return { ...state, status: 'routing', serverId: event.data.serverId, routeId: event.data.routeId };
+      return {
+        ...state,
+        status: 'routing',
+        serverId: event.data.serverId,
+        routeId: event.data.routeId,
+        contentHash: event.data.contentHash,
+      };
     case 'IncomingRouted':
       return {
         ...state,
@@ -56,6 +64,8 @@ export function evolveIncoming(state: IncomingState, event: IncomingEvent): Inco
       });
       return { ...state, endpoints };
     }
+    case 'IncomingContentExpired':
+      return { ...state, contentExpired: true };
     case 'IncomingDelivered':
       return { ...state, status: 'delivered' };
     case 'IncomingFailed':

@@ -51,6 +51,11 @@ export const HTTP_ERRORS = {
   MESSAGE_NOT_QUEUED: { status: 409, means: 'the message is not waiting in the queue' },
   MESSAGE_NOT_DELIVERED: { status: 409, means: 'the message was not delivered (engagement needs a delivery)' },
   MESSAGE_IN_FLIGHT: { status: 409, means: 'the message is being delivered' },
+  NOTHING_TO_RETRY: {
+    status: 409,
+    means: 'an incoming message is handed to its endpoints again only once it was delivered or failed',
+  },
+  ACTION_NOT_FOR_INCOMING: { status: 409, means: 'incoming messages are released or retried, not held or cancelled' },
   CONCURRENCY_CONFLICT: { status: 409, means: 'the message changed while the action was applied; retry' },
   WRONG_EXPECTED_REVISION: { status: 409, means: 'the message changed while the action was applied; retry' },
   CONTENT_EXPIRED: {

@@ -105,7 +105,8 @@ export interface PostResult {
 }
 
 export interface JsonPoster {
-  post(url: string, body: string, headers: Record<string, string>): Promise<PostResult>;
+  /** `timeoutMs` overrides the poster's own deadline for this request. */
+  post(url: string, body: string, headers: Record<string, string>, timeoutMs?: number): Promise<PostResult>;
   close(): void;
 }
 
@@ -129,7 +130,7 @@ export function createJsonPoster(options: {
   const httpsAgent = new https.Agent(agentOptions);
   const maxResponse = options.maxResponseBytes ?? 1000;
   return {
-    post(url, body, headers) {
+    post(url, body, headers, timeoutMs = options.timeoutMs) {
       const target = new URL(url);
       const host = target.hostname.replace(/^\[|\]$/g, '');
       if (!options.allowPrivate && isIP(host) && isPrivateAddress(host))
@@ -142,7 +143,7 @@ export function createJsonPoster(options: {
             method: 'POST',
             agent: secure ? httpsAgent : httpAgent,
             headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
-            signal: AbortSignal.timeout(options.timeoutMs),
+            signal: AbortSignal.timeout(timeoutMs),
           },
           (res) => {
             const chunks: Buffer[] = [];
@@ -163,7 +164,7 @@ export function createJsonPoster(options: {
           },
         );
         req.on('error', (err) =>
-          reject(err.name === 'AbortError' ? new Error(`no answer within ${options.timeoutMs / 1000} s`) : err),
+          reject(err.name === 'AbortError' ? new Error(`no answer within ${timeoutMs / 1000} s`) : err),
         );
         req.end(body);
       });

@@ -108,4 +108,14 @@ export const migrations: Migration[] = [
     name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
     sql: messageReadModels.subjectStatistics,
   },
+  {
+    version: 21,
+    name: 'routes: modes, spam modes, several endpoints each; incoming messages in the message list, spam verdicts',
+    sql: routes.routeModesAndEndpoints + messageReadModels.messageDirectionAndSpam,
+  },
+  {
+    version: 22,
+    name: "message list: a server's incoming messages by time (built concurrently)",
+    concurrentIndexes: [messageReadModels.incomingMessagesIndex],
+  },
 ];

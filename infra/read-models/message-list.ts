@@ -9,6 +9,8 @@ import type pg from 'pg';
 export interface MessageSearch {
   /** The servers whose messages may be listed (null: every server). */
   servers: string[] | null;
+  /** Outgoing (sent) or incoming (received for a route) messages. */
+  direction: 'outgoing' | 'incoming';
   status: string | null;
   recipient: string | null;
   tag: string | null;
@@ -44,10 +46,14 @@ export interface ListedMessage {
   accepted_at: Date;
   last_event_at: Date;
   delivered_at: Date | null;
+  direction: 'outgoing' | 'incoming';
+  spam_status: string | null;
+  spam_score: number | null;
 }
 
 /**
- * The messages matching the search, newest first (by acceptance, then id), up to the limit. One
+ * The messages matching the search, newest first (by acceptance, then id), up to the limit.
+ * Incoming messages are read through their own index (migration 22). One
  * server (the dashboard's case) is compared as `server_id = x`: the planner folds the CASE for the
  * parameter's value, and only an equality lets it read rm_messages_server_time in list order (with
  * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts).
@@ -55,7 +61,8 @@ export interface ListedMessage {
 export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
   const { rows } = await pool.query<ListedMessage>(
     `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
-                  attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at
+                  attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at,
+                  direction, spam_status, spam_score
              FROM rm_messages
             WHERE ($1::uuid[] IS NULL OR CASE WHEN cardinality($1::uuid[]) = 1 THEN server_id = ($1::uuid[])[1]
                                               ELSE server_id = ANY($1::uuid[]) END)
@@ -66,6 +73,7 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
               AND ($6::timestamptz IS NULL OR accepted_at < $6)
               AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
               AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
+              AND direction = $11
             ORDER BY accepted_at DESC, message_id DESC
             LIMIT $10`,
     [
@@ -79,6 +87,7 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
       s.before?.at ?? null,
       s.before?.id ?? null,
       s.limit,
+      s.direction,
     ],
   );
   return rows;

@@ -33,6 +33,9 @@ export interface MessageRow {
   delivered_at: string | null;
   content_hash: string;
   content_expired: boolean;
+  direction: 'outgoing' | 'incoming';
+  spam_status: string | null;
+  spam_score: number | null;
 }
 
 const COLUMNS: (keyof MessageRow)[] = [
@@ -59,6 +62,9 @@ const COLUMNS: (keyof MessageRow)[] = [
   'delivered_at',
   'content_hash',
   'content_expired',
+  'direction',
+  'spam_status',
+  'spam_score',
 ];
 const TYPES: Record<keyof MessageRow, string> = {
   message_id: 'bigint',
@@ -84,6 +90,9 @@ const TYPES: Record<keyof MessageRow, string> = {
   delivered_at: 'timestamptz',
   content_hash: 'text',
   content_expired: 'boolean',
+  direction: 'text',
+  spam_status: 'text',
+  spam_score: 'real',
 };
 
 /** The daily counters, one column each. */

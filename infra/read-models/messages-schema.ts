@@ -114,3 +114,24 @@ export const messageSubjectSearchIndex: ConcurrentIndex = {
 export const subjectStatistics = `
       ALTER TABLE rm_messages ALTER COLUMN subject SET STATISTICS 1000;
 `;
+
+/**
+ * Migration 21: incoming messages (routed mail) in the same list as outgoing ones, told apart by
+ * direction, and the scanners' verdict on any message (NULL: not scanned).
+ */
+export const messageDirectionAndSpam = `
+      ALTER TABLE rm_messages ADD COLUMN direction text NOT NULL DEFAULT 'outgoing'
+        CHECK (direction IN ('outgoing', 'incoming'));
+      ALTER TABLE rm_messages ADD COLUMN spam_status text;
+      ALTER TABLE rm_messages ADD COLUMN spam_score real;
+`;
+
+/**
+ * Migration 22: the incoming messages of a server, newest first, without walking its outgoing ones
+ * (a few routed messages among millions sent), built concurrently.
+ */
+export const incomingMessagesIndex: ConcurrentIndex = {
+  name: 'rm_messages_server_incoming',
+  table: 'rm_messages',
+  definition: "(server_id, accepted_at DESC, message_id DESC) WHERE direction = 'incoming'",
+};

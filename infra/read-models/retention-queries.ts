@@ -8,6 +8,7 @@ import type pg from 'pg';
 /** A message whose content may expire: its id and acceptance time as text, and its body's hash. */
 export interface ExpirableMessage {
   id: string;
+  direction: 'outgoing' | 'incoming';
   at: string;
   content_hash: string;
 }
@@ -26,7 +27,7 @@ export async function expirableMessages(
 ): Promise<ExpirableMessage[]> {
   const { rows } = await pool.query<ExpirableMessage>(
     // accepted_at as text: a JavaScript Date would drop its microseconds and the walk could stall
-    `SELECT message_id::text AS id, accepted_at::text AS at, content_hash
+    `SELECT message_id::text AS id, direction, accepted_at::text AS at, content_hash
            FROM rm_messages
           WHERE server_id = $1 AND NOT content_expired AND accepted_at < $2
             AND status = ANY($3::text[])

@@ -2,14 +2,39 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { laterReleaseCandidates } from '../content/release-candidates.js';
+import { inTransaction } from '../postgres/transaction.js';
+
+export type RouteMode = 'endpoint' | 'accept' | 'hold' | 'bounce' | 'reject';
+export type SpamMode = 'mark' | 'quarantine' | 'fail';
+
+/** Where a route hands its mail: an HTTP URL, another SMTP server (host:port), or an address. */
+export interface RouteEndpoint {
+  id: string;
+  kind: 'http' | 'smtp' | 'address';
+  target: string;
+  /** HTTP only: Postal's JSON, the same fields as a form, or the raw message. */
+  format: 'json' | 'form' | 'raw';
+  includeAttachments: boolean;
+  /** HTTP only: the plain body without the quoted reply below it (Postal's "strip replies"). */
+  stripReplies: boolean;
+  timeoutSeconds: number;
+}
+export type NewRouteEndpoint = Omit<RouteEndpoint, 'id'>;
 
 export interface Route {
   id: string;
   serverId: string;
   address: string;
-  endpointUrl: string;
-  format: 'json' | 'raw';
+  mode: RouteMode;
+  spamMode: SpamMode;
+  endpoints: RouteEndpoint[];
   createdAt: string;
+}
+
+export interface RouteSettings {
+  mode: RouteMode;
+  spamMode: SpamMode;
+  endpoints: NewRouteEndpoint[];
 }
 
 export interface RouteDelivery {
@@ -26,12 +51,22 @@ export interface RouteDelivery {
   deliveredAt: string | null;
 }
 
-const toRoute = (r: any): Route => ({
+const toEndpoint = (e: any): RouteEndpoint => ({
+  id: e.id,
+  kind: e.kind,
+  target: e.target,
+  format: e.format,
+  includeAttachments: e.include_attachments,
+  stripReplies: e.strip_replies,
+  timeoutSeconds: e.timeout_seconds,
+});
+const toRoute = (r: any, endpoints: any[]): Route => ({
   id: r.id,
   serverId: r.server_id,
   address: r.address,
-  endpointUrl: r.endpoint_url,
-  format: r.format,
+  mode: r.mode,
+  spamMode: r.spam_mode,
+  endpoints: endpoints.filter((e) => e.route_id === r.id).map(toEndpoint),
   createdAt: r.created_at.toISOString(),
 });
 const toDelivery = (r: any): RouteDelivery => ({
@@ -48,32 +83,48 @@ const toDelivery = (r: any): RouteDelivery => ({
   deliveredAt: r.delivered_at ? r.delivered_at.toISOString() : null,
 });
 
-/** Routes (inbound addresses → HTTP endpoints) and their delivery log. */
+/**
+ * Routes (inbound addresses → their mode and endpoints), and the delivery log of mail received
+ * before routes had modes (route_deliveries; endpoint-queue.ts holds the queue since).
+ */
 export class RouteStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async create(
-    serverId: string,
-    address: string,
-    endpointUrl: string,
-    format: 'json' | 'raw',
-  ): Promise<Route | 'taken'> {
-    const { rows } = await this.pool.query(
-      'INSERT INTO routes (id, server_id, address, endpoint_url, format) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (address) DO NOTHING RETURNING *',
-      [randomUUID(), serverId, address.toLowerCase(), endpointUrl, format],
-    );
-    return rows[0] ? toRoute(rows[0]) : 'taken';
+  async create(serverId: string, address: string, settings: RouteSettings): Promise<Route | 'taken'> {
+    return inTransaction(this.pool, async (c) => {
+      const { rows } = await c.query(
+        `INSERT INTO routes (id, server_id, address, format, mode, spam_mode) VALUES ($1, $2, $3, 'json', $4, $5)
+           ON CONFLICT (address) DO NOTHING RETURNING *`,
+        [randomUUID(), serverId, address.toLowerCase(), settings.mode, settings.spamMode],
+      );
+      if (!rows[0]) return 'taken';
+      await this.writeEndpoints(c, rows[0].id, settings.endpoints);
+      return (await this.routesWhere(c, 'id = $1', [rows[0].id]))[0]!;
+    });
+  }
+
+  /** Changes a route's mode, spam mode and endpoints (endpoints are replaced when given). */
+  async update(id: string, settings: Partial<RouteSettings>): Promise<Route | undefined> {
+    return inTransaction(this.pool, async (c) => {
+      const { rowCount } = await c.query(
+        'UPDATE routes SET mode = coalesce($2, mode), spam_mode = coalesce($3, spam_mode) WHERE id = $1',
+        [id, settings.mode ?? null, settings.spamMode ?? null],
+      );
+      if (rowCount !== 1) return undefined;
+      if (settings.endpoints) {
+        await c.query('DELETE FROM route_endpoints WHERE route_id = $1', [id]);
+        await this.writeEndpoints(c, id, settings.endpoints);
+      }
+      return (await this.routesWhere(c, 'id = $1', [id]))[0];
+    });
   }
 
   async list(serverId: string): Promise<Route[]> {
-    return (await this.pool.query('SELECT * FROM routes WHERE server_id = $1 ORDER BY address', [serverId])).rows.map(
-      toRoute,
-    );
+    return this.routesWhere(this.pool, 'server_id = $1', [serverId]);
   }
 
   async get(id: string): Promise<Route | undefined> {
-    const { rows } = await this.pool.query('SELECT * FROM routes WHERE id = $1', [id]);
-    return rows[0] ? toRoute(rows[0]) : undefined;
+    return (await this.routesWhere(this.pool, 'id = $1', [id]))[0];
   }
 
   async remove(id: string): Promise<void> {
@@ -84,13 +135,51 @@ export class RouteStore {
   async match(address: string): Promise<Route | undefined> {
     const lower = address.toLowerCase();
     const domain = lower.slice(lower.lastIndexOf('@') + 1);
-    const { rows } = await this.pool.query(
-      'SELECT * FROM routes WHERE address = $1 OR address = $2 ORDER BY (address = $1) DESC LIMIT 1',
+    const [route] = await this.routesWhere(
+      this.pool,
+      'address = $1 OR address = $2 ORDER BY (address = $1) DESC LIMIT 1',
       [lower, `*@${domain}`],
     );
-    return rows[0] ? toRoute(rows[0]) : undefined;
+    return route;
   }
 
+  /** An endpoint as it is configured now, with its route (undefined: removed since). */
+  async endpoint(id: string): Promise<RouteEndpoint | undefined> {
+    const { rows } = await this.pool.query('SELECT * FROM route_endpoints WHERE id = $1', [id]);
+    return rows[0] ? toEndpoint(rows[0]) : undefined;
+  }
+
+  private async routesWhere(db: pg.Pool | pg.PoolClient, where: string, params: unknown[]): Promise<Route[]> {
+    const { rows } = await db.query(`SELECT * FROM routes WHERE ${where}`, params);
+    if (rows.length === 0) return [];
+    const endpoints = await db.query(
+      'SELECT * FROM route_endpoints WHERE route_id = ANY($1::uuid[]) ORDER BY position, created_at',
+      [rows.map((r) => r.id)],
+    );
+    const routes = rows.map((r) => toRoute(r, endpoints.rows));
+    return where.includes('ORDER BY') ? routes : routes.sort((a, b) => a.address.localeCompare(b.address));
+  }
+
+  private async writeEndpoints(c: pg.PoolClient, routeId: string, endpoints: NewRouteEndpoint[]): Promise<void> {
+    for (const [position, e] of endpoints.entries())
+      await c.query(
+        `INSERT INTO route_endpoints (id, route_id, position, kind, target, format, include_attachments, strip_replies, timeout_seconds)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          randomUUID(),
+          routeId,
+          position,
+          e.kind,
+          e.target,
+          e.format,
+          e.includeAttachments,
+          e.stripReplies,
+          e.timeoutSeconds,
+        ],
+      );
+  }
+
+  /** A row in the queue of mail received before routes had modes: only tests make new ones now. */
   async enqueue(routeId: string, contentSha256: string, mailFrom: string, rcptTo: string): Promise<number> {
     const { rows } = await this.pool.query(
       'INSERT INTO route_deliveries (route_id, content_sha256, mail_from, rcpt_to) VALUES ($1, $2, $3, $4) RETURNING id',
@@ -112,19 +201,27 @@ export class RouteStore {
   async lease(
     limit: number,
     leaseSeconds: number,
-  ): Promise<(RouteDelivery & { route: Route; contentSha256: string })[]> {
+  ): Promise<(RouteDelivery & { endpointUrl: string; format: 'json' | 'raw'; contentSha256: string })[]> {
     const { rows } = await this.pool.query(
       `UPDATE route_deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
         WHERE d.id IN (SELECT id FROM route_deliveries WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING d.*`,
       [limit, leaseSeconds],
     );
-    const out = [];
-    for (const r of rows) {
-      const route = await this.get(r.route_id);
-      if (route) out.push({ ...toDelivery(r), route, contentSha256: r.content_sha256 });
-    }
-    return out;
+    if (rows.length === 0) return [];
+    // the endpoint these rows were received for: the route's own URL of migration 8
+    const routes = await this.pool.query('SELECT id, endpoint_url, format FROM routes WHERE id = ANY($1::uuid[])', [
+      rows.map((r) => r.route_id),
+    ]);
+    const byId = new Map(routes.rows.map((r) => [r.id, r]));
+    return rows
+      .filter((r) => byId.get(r.route_id)?.endpoint_url)
+      .map((r) => ({
+        ...toDelivery(r),
+        endpointUrl: byId.get(r.route_id).endpoint_url,
+        format: byId.get(r.route_id).format,
+        contentSha256: r.content_sha256,
+      }));
   }
 
   /**

@@ -108,6 +108,24 @@ export const SMTP_REPLIES = {
     text: 'No such recipient here',
     means: 'inbound MX: no route (and no return path) takes mail for this address',
   },
+  ROUTE_REJECTS: {
+    reply: 550,
+    status: '5.1.1',
+    text: 'This address takes no mail',
+    means: "inbound MX: the address's route is in Reject mode",
+  },
+  ROUTE_BOUNCES: {
+    reply: 550,
+    status: '5.1.1',
+    text: 'This address takes no mail',
+    means: "inbound MX: the address's route is in Bounce mode; the message is kept, the sender's server returns a DSN",
+  },
+  CONTENT_REFUSED: {
+    reply: 554,
+    status: '5.7.1',
+    text: 'Message refused',
+    means: 'inbound MX: a scanner found a virus, or spam the route (or the fail threshold) refuses',
+  },
   ROUTING_LOOP: {
     reply: 554,
     status: '5.4.6',

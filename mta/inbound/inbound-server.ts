@@ -1,13 +1,22 @@
 import PostalMime from 'postal-mime';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { canonicalMessageBytes } from '../../domain/index.js';
-import { smtpReply } from '../../infra/smtp/reply-catalogue.js';
+import { smtpReply, type SmtpReplyError } from '../../infra/smtp/reply-catalogue.js';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { parseVerp } from '../signing/prepare-message.js';
 import { readSubmittedHeaders } from '../../write-side/send/submitted-headers.js';
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { type Email, processInbound, type InboundDeps } from './inbound-processor.js';
+import { receiveRouted, type ReceiveRoutedDeps } from './receive-routed.js';
+
+/** The sending server, as the session knows it. */
+const envelopeOf = (session: SMTPServerSession) => ({
+  mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+  clientIp: session.remoteAddress.replace(/^::ffff:/, ''),
+  helo: session.hostNameAppearsAs ?? '',
+  tls: session.secure,
+});
 
 export interface InboundOptions {
   hostname: string;
@@ -23,7 +32,10 @@ export interface InboundOptions {
  * for the feedback addresses (abuse@, fbl@, postmaster@ on our own host name); it relays nothing,
  * so it needs no authentication.
  */
-export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPServer {
+export function createInboundServer(
+  deps: InboundDeps & Omit<ReceiveRoutedDeps, 'eventStore' | 'contents' | 'clock' | 'logger'>,
+  o: InboundOptions,
+): SMTPServer {
   const log = deps.logger.child({ component: 'inbound' });
   const ours = (address: string) => {
     if (parseVerp(address) || parseUnsubscribeMailbox(address)) return true;
@@ -36,20 +48,34 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
       (domain === o.hostname.toLowerCase() || domain === `rp.${o.hostname.toLowerCase()}`)
     );
   };
-  /** Routed recipients get the message queued for their endpoint; the rest is a report for us. */
-  async function handle(raw: Buffer, rcpts: string[], mailFrom: string, email: Email): Promise<string> {
+  /**
+   * Routed recipients' mail becomes incoming messages (receive-routed.ts); the rest is a report for
+   * us. A message every routed recipient of which bounces or is refused is answered with a 5xx.
+   */
+  async function handle(
+    raw: Buffer,
+    rcpts: string[],
+    session: SMTPServerSession,
+    email: Email,
+  ): Promise<{ outcome: string; refusal?: SmtpReplyError }> {
     const outcomes: string[] = [];
     const routed = (
-      await Promise.all(rcpts.filter((r) => !ours(r)).map(async (r) => [r, await deps.routes.match(r)] as const))
-    ).filter(([, route]) => route);
-    if (routed.length > 0) {
-      const sha = await deps.contents.put(raw);
-      for (const [rcpt, route] of routed) await deps.routes.enqueue(route!.id, sha, mailFrom, rcpt);
-      outcomes.push('routed');
-    }
+      await Promise.all(
+        rcpts.filter((r) => !ours(r)).map(async (rcpt) => ({ rcpt, route: await deps.routes.match(rcpt) })),
+      )
+    ).flatMap(({ rcpt, route }) => (route ? [{ rcpt, route }] : []));
     const reports = rcpts.filter(ours);
+    let refusal: SmtpReplyError | undefined;
+    if (routed.length > 0) {
+      const received = await receiveRouted({ ...deps, logger: log }, raw, email, envelopeOf(session), routed);
+      outcomes.push(...new Set(received.map((r) => r.disposition)));
+      const refused = received.filter((r) => r.reply !== undefined);
+      const first = refused[0];
+      if (first && reports.length === 0 && refused.length === received.length)
+        refusal = smtpReply(first.disposition === 'bounce' ? 'ROUTE_BOUNCES' : 'CONTENT_REFUSED', first.reply);
+    }
     if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email)).kind);
-    return outcomes.join(', ') || 'ignored';
+    return { outcome: outcomes.join(', ') || 'ignored', ...(refusal ? { refusal } : {}) };
   }
 
   return new SMTPServer({
@@ -70,9 +96,12 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
     },
     onRcptTo(address, _session, callback) {
       if (ours(address.address)) return callback();
-      // an address a server routes to its HTTP endpoint
+      // an address a server routes: refused here when its route rejects mail (Postal's Reject mode)
       deps.routes.match(address.address).then(
-        (route) => callback(route ? undefined : smtpReply('NO_SUCH_RECIPIENT')),
+        (route) =>
+          callback(
+            !route ? smtpReply('NO_SUCH_RECIPIENT') : route.mode === 'reject' ? smtpReply('ROUTE_REJECTS') : undefined,
+          ),
         () => callback(smtpReply('TEMPORARY_FAILURE')),
       );
     },
@@ -93,11 +122,10 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
         const received = (head.match(/^Received:/gim) ?? []).length;
         if (received > (o.maxReceivedHeaders ?? 50)) return callback(smtpReply('ROUTING_LOOP'));
         const rcpts = session.envelope.rcptTo.map((r) => r.address);
-        const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         // the whole message must parse (postal-mime limits every part's headers and the nesting):
         // one that does not is refused for good, before anything is stored
         PostalMime.parse(raw, { attachmentEncoding: 'utf8' }).then(
-          (email) => accept(raw, rcpts, mailFrom, email),
+          (email) => accept(raw, rcpts, email),
           (err: Error) => {
             log.warn({ rcpt: rcpts, error: err.message }, 'inbound message refused: it cannot be parsed');
             o.onMessage?.('refused');
@@ -105,11 +133,12 @@ export function createInboundServer(deps: InboundDeps, o: InboundOptions): SMTPS
           },
         );
       });
-      const accept = (raw: Buffer, rcpts: string[], mailFrom: string, email: Email) =>
-        handle(raw, rcpts, mailFrom, email).then(
-          (outcome) => {
+      const accept = (raw: Buffer, rcpts: string[], email: Email) =>
+        handle(raw, rcpts, session, email).then(
+          ({ outcome, refusal }) => {
             log.info({ rcpt: rcpts, outcome }, 'inbound message processed');
             o.onMessage?.(outcome);
+            if (refusal) return callback(refusal);
             callback(null, `2.0.0 Ok (${outcome})`);
           },
           (err: Error) => {

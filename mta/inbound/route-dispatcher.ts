@@ -57,6 +57,8 @@ async function jsonPayload(id: number, rcptTo: string, mailFrom: string, raw: Bu
 }
 
 /**
+ * Mail received before routes had modes and several endpoints (the legacy queue of migration 8):
+ * drained by this dispatcher until none is left; newer mail goes through endpoint-dispatcher.ts.
  * Hands mail received for a route to its HTTP endpoint — as JSON parsed with postal-mime, or the
  * raw message — and retries on failure (any non-2xx, or no answer in 30 s) on a schedule,
  * recording every attempt in the delivery log.
@@ -110,7 +112,7 @@ export class RouteDispatcher {
         let payload: unknown;
         try {
           payload =
-            delivery.route.format === 'json'
+            delivery.format === 'json'
               ? await jsonPayload(delivery.id, delivery.rcptTo, delivery.mailFrom, raw)
               : undefined;
         } catch (err) {
@@ -133,7 +135,7 @@ export class RouteDispatcher {
         let code: number | null = null;
         let response = '';
         try {
-          const res = await this.poster.post(delivery.route.endpointUrl, body, {
+          const res = await this.poster.post(delivery.endpointUrl, body, {
             'user-agent': 'Postlog',
             'x-postlog-route-delivery': String(delivery.id),
           });
@@ -148,7 +150,7 @@ export class RouteDispatcher {
         this.d.logger.warn(
           {
             delivery: delivery.id,
-            endpoint: loggableUrl(delivery.route.endpointUrl),
+            endpoint: loggableUrl(delivery.endpointUrl),
             code,
             attempt: delivery.attempts + 1,
           },

@@ -1,4 +1,9 @@
-import { messageEventCodec, type DeliveryAttempt, type MessageEvent } from '../../domain/index.js';
+import {
+  INCOMING_STREAM_PREFIX,
+  messageEventCodec,
+  type DeliveryAttempt,
+  type MessageEvent,
+} from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
 import {
   addDailyStats,
@@ -15,6 +20,10 @@ import {
   type Stat,
 } from '../../infra/read-models/index.js';
 import type { PostgresProjection } from '../runner.js';
+import { foldIncoming } from './incoming-rows.js';
+
+/** The number of `message-<id>` and `incoming-<id>`: both kinds share the id space. */
+const messageNumber = (streamId: string) => Number(streamId.slice(streamId.indexOf('-') + 1));
 
 const replyText = (d: DeliveryAttempt) =>
   d.reply
@@ -30,13 +39,14 @@ const replyText = (d: DeliveryAttempt) =>
 export const messageReadModels: PostgresProjection = {
   name: 'message-read-models',
   version: 2,
-  filter: { streamPrefixes: ['message-'] },
+  // incoming messages (incoming-<id>) share the list: no event of theirs predates this filter, so no replay
+  filter: { streamPrefixes: ['message-', INCOMING_STREAM_PREFIX] },
   tables: [RM_MESSAGES, RM_DELIVERIES, RM_DAILY_STATS],
   async reset(client, t) {
     await emptyTables(client, this.tables.map(t));
   },
   async apply(client, events, t) {
-    const ids = [...new Set(events.map((e) => Number(e.streamId.slice('message-'.length))))];
+    const ids = [...new Set(events.map((e) => messageNumber(e.streamId)))];
     const rows = await readMessageRows(client, t(RM_MESSAGES), ids);
     const messages = new Map(rows.map((r) => [Number(r.message_id), { ...r, message_id: Number(r.message_id) }]));
     const deliveries: DeliveryRow[] = [];
@@ -48,6 +58,10 @@ export const messageReadModels: PostgresProjection = {
       stats.set(key, s);
     };
     for (const r of events) {
+      if (r.streamId.startsWith(INCOMING_STREAM_PREFIX)) {
+        foldIncoming(messages, messageNumber(r.streamId), r);
+        continue;
+      }
       const decoded = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
       if (!decoded.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${decoded.error.code}`);
       fold(messages, deliveries, count, Number(r.streamId.slice('message-'.length)), decoded.value, r);
@@ -92,6 +106,9 @@ function fold(
       delivered_at: null,
       content_hash: d.contentHash,
       content_expired: false,
+      direction: 'outgoing',
+      spam_status: null,
+      spam_score: null,
     });
     count(d.serverId, d.at, 'accepted');
     return;

@@ -67,7 +67,8 @@ const message = {
 const web = { endpointId: 'e1', kind: 'http' as const, target: 'https://app.example.com/in' };
 const relay = { endpointId: 'e2', kind: 'smtp' as const, target: 'mail.example.net:25' };
 const received: IncomingEvent = { type: 'IncomingReceived', data: { ...message, at } };
-const routedBoth: IncomingEvent = { type: 'IncomingRouted', data: { endpoints: [web, relay], at } };
+const routed = { routeId: 'route-1', contentHash: 'a'.repeat(64) };
+const routedBoth: IncomingEvent = { type: 'IncomingRouted', data: { ...routed, endpoints: [web, relay], at } };
 const attempt = (endpointId: string, outcome: 'delivered' | 'retry' | 'failed', n = 1): IncomingEvent => ({
   type: 'EndpointAttempted',
   data: {
@@ -146,7 +147,7 @@ describe('incoming message decider', () => {
       .when({ type: 'Release', endpoints: [web], at: later })
       .then([
         { type: 'IncomingReleased', data: { at: later } },
-        { type: 'IncomingRouted', data: { endpoints: [web], at: later } },
+        { type: 'IncomingRouted', data: { ...routed, endpoints: [web], at: later } },
       ]);
     given([received, held])
       .when({ type: 'Release', endpoints: [], at: later })
@@ -183,6 +184,22 @@ describe('incoming message decider', () => {
       .when({ type: 'Retry', at: later })
       .then([{ type: 'EndpointRetryRequested', data: { endpointIds: ['e1', 'e2'], at: later } }]);
     given([received, routedBoth]).when({ type: 'Retry', at: later }).thenError('NOTHING_TO_RETRY');
+  });
+
+  it('expires the body of a settled message once, never while an endpoint has still to take it', () => {
+    const delivered = [received, routedBoth, attempt('e1', 'delivered'), attempt('e2', 'delivered')];
+    const expired: IncomingEvent = { type: 'IncomingContentExpired', data: { retentionDays: 30, at: later } };
+    given([...delivered, { type: 'IncomingDelivered', data: { at: later } }])
+      .when({ type: 'ExpireContent', retentionDays: 30, at: later })
+      .then([expired]);
+    given([...delivered, { type: 'IncomingDelivered', data: { at: later } }, expired])
+      .when({ type: 'ExpireContent', retentionDays: 30, at: later })
+      .then([]);
+    given([received, routedBoth])
+      .when({ type: 'ExpireContent', retentionDays: 30, at: later })
+      .thenError('MESSAGE_IN_FLIGHT');
+    const held: IncomingEvent = { type: 'IncomingHeld', data: { reason: 'route', detail: 'd', at } };
+    given([received, held, expired]).when({ type: 'Release', endpoints: [], at: later }).thenError('CONTENT_EXPIRED');
   });
 
   after(() => {

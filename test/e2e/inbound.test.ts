@@ -279,7 +279,7 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
         }
         received.push({
           body: JSON.parse(data),
-          header: req.headers['x-postlog-route-delivery'] as string | undefined,
+          header: req.headers['x-postlog-message-id'] as string | undefined,
         });
         res.writeHead(200).end('ok');
       });
@@ -322,9 +322,15 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
         ['support@sender.test', 'someone@example.org', 'Help please', 'q1@example.org', 'My order is late.'],
       );
       const log = await http(t.url, 'GET', `/v2/routes/${created.body.id}/deliveries`, { headers: admin });
-      assert.equal(log.body.deliveries[0].status, 'delivered');
-      assert.equal(log.body.deliveries[0].attempts, 2);
-      assert.equal(String(log.body.deliveries[0].id), received[0]!.header);
+      const deadline2 = Date.now() + 10_000;
+      let log2 = log;
+      while (log2.body.deliveries[0]?.status !== 'delivered' && Date.now() < deadline2) {
+        await new Promise((r) => setTimeout(r, 100));
+        log2 = await http(t.url, 'GET', `/v2/routes/${created.body.id}/deliveries`, { headers: admin });
+      }
+      assert.equal(log2.body.deliveries[0].status, 'delivered');
+      assert.equal(log2.body.deliveries[0].attempts, 2);
+      assert.equal(String(log2.body.deliveries[0].messageId), received[0]!.header);
     } finally {
       endpoint.close();
     }

@@ -27,6 +27,8 @@ const OWNERS: Record<string, string> = {
   idempotency_keys: 'infra/messages/',
   server_hourly_counts: 'infra/messages/',
   route_deliveries: 'infra/routes/',
+  route_endpoints: 'infra/routes/',
+  endpoint_deliveries: 'infra/routes/',
   signing_keys: 'infra/webhooks/',
   webhook_endpoints: 'infra/webhooks/',
   webhook_messages: 'infra/webhooks/',

@@ -1,8 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
-import { isGlobalAdmin, type MessageCommandInput } from '../../domain/index.js';
+import { isGlobalAdmin, type IncomingState, type MessageCommandInput } from '../../domain/index.js';
+import type { RouteStore } from '../../infra/routes/index.js';
+import { handleIncomingCommand, loadIncoming } from '../incoming/incoming-command-handler.js';
 import { isBeingDelivered, messagesForBulkAction } from '../../infra/delivery-queue/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { authenticate, type Authenticator } from '../../infra/http/auth.js';
@@ -14,6 +16,8 @@ import { handleMessageCommand, loadMessage } from '../message-command-handler.js
 
 export interface MessageActionDeps {
   eventStore: EventStore;
+  /** The route of an incoming message, whose endpoints a release hands it to. */
+  routes: RouteStore;
   auth: Authenticator;
   tenancy: TenancyStore;
   pool: pg.Pool;
@@ -88,6 +92,9 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         ),
       },
       handler: async (req, reply) => {
+        const incoming = await loadIncoming(deps.eventStore, req.params.id);
+        if (incoming.ok && incoming.value.state.status !== 'none')
+          return incomingAction(req, reply, incoming.value.state);
         const loaded = await loadMessage(deps.eventStore, req.params.id);
         const serverId = loaded.ok ? loaded.value.state.serverId : undefined;
         const scope = serverId ? await actionScope(deps, req, serverId) : [];
@@ -127,6 +134,54 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         });
       },
     });
+
+    /** Release (held) or retry (failed or delivered) an incoming message; it is not held or cancelled. */
+    async function incomingAction(
+      req: FastifyRequest<{ Params: { id: string; action: Action } }>,
+      reply: FastifyReply,
+      state: IncomingState,
+    ) {
+      const serverId = state.serverId!;
+      const scope = await actionScope(deps, req, serverId);
+      if (!Array.isArray(scope) && scope.roleForbids) return sendError(reply, 'FORBIDDEN', scope.error);
+      if (!Array.isArray(scope) || !scope.includes(serverId))
+        return sendError(reply, 'MESSAGE_NOT_FOUND', `no message ${req.params.id}`);
+      const at = new Date().toISOString();
+      const { action } = req.params;
+      if (action !== 'release' && action !== 'retry')
+        return sendError(
+          reply,
+          'ACTION_NOT_FOR_INCOMING',
+          `an incoming message cannot be ${action === 'hold' ? 'held' : 'cancelled'}`,
+        );
+      // released to the endpoints its route has now
+      const route = action === 'release' && state.routeId ? await deps.routes.get(state.routeId) : undefined;
+      const endpoints =
+        route?.mode === 'endpoint'
+          ? route.endpoints.map((e) => ({ endpointId: e.id, kind: e.kind, target: e.target }))
+          : [];
+      const result = await handleIncomingCommand(
+        deps.eventStore,
+        req.params.id,
+        action === 'release' ? { type: 'Release', endpoints, at } : { type: 'Retry', at },
+        { correlationId: req.id, serverId, actor: actorLabel(req) },
+      );
+      if (!result.ok)
+        return sendError(
+          reply,
+          result.error.code === 'NOT_ROUTING' ||
+            result.error.code === 'UNKNOWN_ENDPOINT' ||
+            result.error.code === 'ENDPOINT_NOT_PENDING'
+            ? 'CONCURRENCY_CONFLICT'
+            : result.error.code,
+          'message' in result.error ? result.error.message : result.error.code,
+        );
+      return reply.send({
+        id: req.params.id,
+        status: result.value.state.status,
+        events: result.value.events.map((e) => e.type),
+      });
+    }
 
     app.post('/v2/messages/bulk/:action', {
       preHandler: auth,

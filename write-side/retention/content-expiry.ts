@@ -3,9 +3,13 @@ import { expirableMessages } from '../../infra/read-models/index.js';
 import { retentionPeriods } from '../../infra/tenancy/index.js';
 import type { RetentionDeps } from './retention-job.js';
 import { handleMessageCommand } from '../message-command-handler.js';
+import { handleIncomingCommand } from '../incoming/incoming-command-handler.js';
 
-/** Statuses whose content retention may remove (a queued or deferred message still needs it). */
-const EXPIRABLE = ['delivered', 'bounced', 'failed', 'cancelled', 'held'];
+/**
+ * Statuses whose content retention may remove (a queued or deferred message still needs it; so does
+ * incoming mail an endpoint has still to take, status routing).
+ */
+const EXPIRABLE = ['delivered', 'bounced', 'failed', 'cancelled', 'held', 'stored', 'rejected'];
 /** Appends in flight at once: they share the event store's group commits. */
 const CONCURRENCY = 8;
 /** A candidate is checked once the read models have had time to record the expiry. */
@@ -45,12 +49,15 @@ export async function expireContent(
       const expireNext = async () => {
         while (next < rows.length) {
           const r = rows[next++]!;
-          const result = await handleMessageCommand(
-            deps.eventStore,
-            r.id,
-            { type: 'ExpireContent', retentionDays: server.retention_days, at: now.toISOString() },
-            { actor: 'retention' },
-          );
+          const command = {
+            type: 'ExpireContent',
+            retentionDays: server.retention_days,
+            at: now.toISOString(),
+          } as const;
+          const result =
+            r.direction === 'incoming'
+              ? await handleIncomingCommand(deps.eventStore, r.id, command, { actor: 'retention' })
+              : await handleMessageCommand(deps.eventStore, r.id, command, { actor: 'retention' });
           if (result.ok && result.value.events.length > 0) expired++;
           // in flight: the read model had not seen it queued again yet; it is read again next run
           else if (!result.ok && result.error.code !== 'MESSAGE_IN_FLIGHT')
