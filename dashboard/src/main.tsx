@@ -14,6 +14,7 @@ import { Messages } from './pages/messages';
 import { Projections } from './pages/projections';
 import { Queue } from './pages/queue';
 import { Routes } from './pages/routes';
+import { RoutePage } from './pages/route';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
 import { Suppressions } from './pages/suppressions';
@@ -120,6 +121,7 @@ function App() {
             <Route path="/servers/:id/suppressions" component={Suppressions} />
             <Route path="/servers/:id/webhooks" component={Webhooks} />
             <Route path="/servers/:id/routes" component={Routes} />
+            <Route path="/routes/:id" component={RoutePage} />
             <Route path="/servers/:id/queue" component={Queue} />
             <Route path="/webhooks/:id" component={Webhook} />
             <Route path="/users" component={Users} />

@@ -122,13 +122,35 @@ export interface WebhookDelivery {
   eventAt: string;
   nextAttemptAt: string | null;
 }
+export type RouteMode = 'endpoint' | 'accept' | 'hold' | 'bounce' | 'reject';
+export type SpamMode = 'mark' | 'quarantine' | 'fail';
+export interface RouteEndpoint {
+  id: string;
+  kind: 'http' | 'smtp' | 'address';
+  target: string;
+  format: 'json' | 'form' | 'raw';
+  includeAttachments: boolean;
+  stripReplies: boolean;
+  timeoutSeconds: number;
+}
 export interface InboundRoute {
   id: string;
   serverId: string;
   address: string;
-  endpointUrl: string;
-  format: 'json' | 'raw';
+  mode: RouteMode;
+  spamMode: SpamMode;
+  endpoints: RouteEndpoint[];
   createdAt: string;
+}
+export interface RouteDelivery {
+  messageId: number;
+  endpointId: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastResponse: string | null;
+  lastAttemptAt: string | null;
 }
 export interface User {
   id: string;

@@ -181,6 +181,24 @@ export function routeRoutes(deps: RouteDeps) {
       },
     );
 
+    app.get(
+      '/v2/routes/:id',
+      {
+        schema: {
+          tags: ['routes'],
+          summary: 'A route',
+          security,
+          params: Id,
+          response: responses({ 200: RouteSchema }, base),
+        },
+      },
+      async (req, reply) => {
+        const route = await visibleRoute(req, req.params.id);
+        if (!route) return sendError(reply, 'NOT_FOUND', 'route not found');
+        return reply.send(asBody(route));
+      },
+    );
+
     app.patch(
       '/v2/routes/:id',
       {

@@ -1,17 +1,17 @@
 import { useState } from 'preact/hooks';
 import { del, get, post } from '../api';
 import { ErrorNote, Loading, Page, Time, useAction, useLoad } from '../components';
+import { EndpointFields, ModeFields, useRouteDraft } from '../route-form';
 import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { InboundRoute, Server } from '../types';
 
-/** A server's inbound routes: mail to an address (or *@domain) is posted to an HTTP endpoint. */
+/** A server's inbound routes: Postal's modes, a spam mode and endpoints (HTTP, SMTP, an address) each. */
 export function Routes({ id }: { id: string }) {
   const session = useSession();
   const action = useAction();
   const [address, setAddress] = useState('');
-  const [endpointUrl, setEndpointUrl] = useState('');
-  const [format, setFormat] = useState<'json' | 'raw'>('json');
+  const draft = useRouteDraft();
   const { data, error, reload } = useLoad(
     () => Promise.all([get<Server>(`/v2/servers/${id}`), get<{ routes: InboundRoute[] }>(`/v2/servers/${id}/routes`)]),
     [id],
@@ -23,9 +23,14 @@ export function Routes({ id }: { id: string }) {
 
   async function add(e: Event) {
     e.preventDefault();
-    if (await action.run(() => post(`/v2/servers/${id}/routes`, { address, endpointUrl, format }))) {
+    const body = {
+      address,
+      mode: draft.mode,
+      spamMode: draft.spamMode,
+      endpoints: draft.mode === 'endpoint' ? draft.endpoints : [],
+    };
+    if (await action.run(() => post(`/v2/servers/${id}/routes`, body))) {
       setAddress('');
-      setEndpointUrl('');
       reload();
     }
   }
@@ -37,22 +42,23 @@ export function Routes({ id }: { id: string }) {
   return (
     <Page title={`Inbound routes · ${server.name}`}>
       <ServerTabs id={id} />
+      <p>
+        Mail for these addresses becomes <a href={`/servers/${id}/messages?direction=incoming`}>incoming messages</a>.
+      </p>
       {canChange ? (
-        <form class="search" onSubmit={add} aria-label="Add an inbound route">
+        <form class="stacked" onSubmit={add} aria-label="Add an inbound route">
           <label>
             Address (or *@domain) <input required value={address} onInput={(e) => setAddress(e.currentTarget.value)} />
           </label>
-          <label>
-            Endpoint URL{' '}
-            <input type="url" required value={endpointUrl} onInput={(e) => setEndpointUrl(e.currentTarget.value)} />
-          </label>
-          <label>
-            Format
-            <select value={format} onChange={(e) => setFormat(e.currentTarget.value as 'json' | 'raw')}>
-              <option value="json">JSON (parsed)</option>
-              <option value="raw">raw message</option>
-            </select>
-          </label>
+          <ModeFields
+            mode={draft.mode}
+            spamMode={draft.spamMode}
+            onMode={draft.setMode}
+            onSpamMode={draft.setSpamMode}
+          />
+          {draft.mode === 'endpoint' ? (
+            <EndpointFields endpoints={draft.endpoints} onChange={draft.setEndpoints} />
+          ) : null}
           <button type="submit">Add route</button>
         </form>
       ) : null}
@@ -64,8 +70,9 @@ export function Routes({ id }: { id: string }) {
           <thead>
             <tr>
               <th scope="col">address</th>
-              <th scope="col">endpoint</th>
-              <th scope="col">format</th>
+              <th scope="col">mode</th>
+              <th scope="col">spam</th>
+              <th scope="col">endpoints</th>
               <th scope="col">created</th>
               {canChange ? (
                 <th scope="col">
@@ -77,11 +84,18 @@ export function Routes({ id }: { id: string }) {
           <tbody>
             {routes.map((r) => (
               <tr key={r.id}>
-                <td>{r.address}</td>
                 <td>
-                  <code>{r.endpointUrl}</code>
+                  <a href={`/routes/${r.id}`}>{r.address}</a>
                 </td>
-                <td>{r.format}</td>
+                <td>{r.mode}</td>
+                <td>{r.spamMode}</td>
+                <td>
+                  {r.endpoints.map((e) => (
+                    <div key={e.id}>
+                      {e.kind} <code>{e.target}</code>
+                    </div>
+                  ))}
+                </td>
                 <td>
                   <Time at={r.createdAt} />
                 </td>
