@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
+import { TemplateStore } from '../../infra/templates/index.js';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../../infra/config/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
@@ -47,7 +48,11 @@ export async function callApiAsServer(
   const auth = new ServerAuthenticator(services.tenancy, server);
   const send = { ...services.send, auth };
   const plugins: FastifyPluginAsync[] = [
-    v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(parts.db.pool) }),
+    v2SendRoutes({
+      ...send,
+      idempotency: new IdempotencyKeys(parts.db.pool),
+      templates: new TemplateStore(parts.db.pool),
+    }),
     messageListRoutes({
       eventStore: parts.store,
       contents: services.contents,

@@ -1,5 +1,7 @@
 import { IdempotencyKeys } from '../../infra/messages/index.js';
 import { EndpointQueue } from '../../infra/routes/index.js';
+import { TemplateStore } from '../../infra/templates/index.js';
+import { templateRoutes } from '../../write-side/templates/template-routes.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
 import { jwksRoutes } from '../../read-api/jwks-routes.js';
 import { messageListRoutes } from '../../read-api/message-list-routes.js';
@@ -29,6 +31,7 @@ export const apiRole: Role = {
   async setUp(s) {
     const { send, tenancy, auth, eventStore, contents, database, config } = s;
     const read = { eventStore, contents, auth, tenancy };
+    const templates = new TemplateStore(database.pool);
     const accounts = {
       ...s.accounts,
       loginThrottle: {
@@ -44,7 +47,8 @@ export const apiRole: Role = {
     };
     const routes = [
       postalSendRoutes(send),
-      v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool) }),
+      v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool), templates }),
+      templateRoutes({ templates, auth, tenancy }),
       testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),

@@ -60,6 +60,8 @@ export const MessageAccepted = z.object({
   contentHash: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().min(0),
   scheduledAt: Timestamp.optional(),
+  /** The server template and version it was rendered from (the audit trail shows what was sent). */
+  template: z.object({ id: z.string(), alias: z.string(), version: z.number().int().min(1) }).optional(),
   at: Timestamp,
 });
 export const MessageHeld = z.object({ reason: HoldReason, detail: z.string().optional(), at: Timestamp });

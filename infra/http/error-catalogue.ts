@@ -55,6 +55,12 @@ export const HTTP_ERRORS = {
     status: 409,
     means: 'an incoming message is handed to its endpoints again only once it was delivered or failed',
   },
+  TEMPLATE_INVALID: { status: 400, means: 'a template part is not valid Handlebars; the message names the part' },
+  TEMPLATE_RENDER_FAILED: {
+    status: 422,
+    means: 'the template names a variable the model lacks (strict rendering); nothing was accepted',
+  },
+  UNKNOWN_TEMPLATE: { status: 422, means: 'the server has no such template, or no such version of it' },
   ACTION_NOT_FOR_INCOMING: { status: 409, means: 'incoming messages are released or retried, not held or cancelled' },
   CONCURRENCY_CONFLICT: { status: 409, means: 'the message changed while the action was applied; retry' },
   WRONG_EXPECTED_REVISION: { status: 409, means: 'the message changed while the action was applied; retry' },

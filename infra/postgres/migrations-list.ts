@@ -15,6 +15,7 @@ import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
 import * as tenancy from '../tenancy/schema.js';
+import * as templates from '../templates/schema.js';
 import * as webhooks from '../webhooks/schema.js';
 import type { Migration } from './migration.js';
 
@@ -117,5 +118,10 @@ export const migrations: Migration[] = [
     version: 22,
     name: "message list: a server's incoming messages by time (built concurrently)",
     concurrentIndexes: [messageReadModels.incomingMessagesIndex],
+  },
+  {
+    version: 23,
+    name: 'server-side templates and their versions',
+    sql: templates.templateTables,
   },
 ];

@@ -40,6 +40,8 @@ const OWNERS: Record<string, string> = {
   rm_daily_stats: 'infra/read-models/',
   analytics_events: 'infra/read-models/',
   analytics_messages: 'infra/read-models/',
+  message_templates: 'infra/templates/',
+  message_template_versions: 'infra/templates/',
   user_sessions: 'infra/accounts/',
   user_tokens: 'infra/accounts/',
 };

@@ -35,6 +35,8 @@ export interface AcceptDeps {
 
 export interface MessageToAccept {
   to: Mailbox;
+  /** The template it was rendered from. */
+  template?: { id: string; alias: string; version: number } | undefined;
   /** Index into `contents`: recipients of one composed message share its bytes. */
   content: number;
   rfcMessageId: string;
@@ -149,6 +151,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         contentHash: hashes[m.content]!,
         size: contents[m.content]!.length,
         ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
+        ...(m.template ? { template: m.template } : {}),
       },
       ...(hold ? { hold } : {}),
       at,

@@ -27,7 +27,7 @@ export const V2SendBody = z
     cc: z.array(z.string().min(3).max(320)).max(50).default([]).describe('only with a single "to" recipient'),
     bcc: z.array(z.string().min(3).max(320)).max(50).default([]).describe('only with a single "to" recipient'),
     reply_to: z.string().min(3).max(400).optional(),
-    subject: z.string().max(998).describe('may use {{variables}}'),
+    subject: z.string().max(998).optional().describe('may use {{variables}}; not with a template'),
     text: z.string().max(5_000_000).optional(),
     html: z.string().max(5_000_000).optional(),
     variables: variables.optional().describe("defaults for every recipient; a recipient's own variables win"),
@@ -49,6 +49,20 @@ export const V2SendBody = z
       )
       .max(100)
       .default([]),
+    template: z
+      .object({
+        id: z.uuid().optional(),
+        alias: z.string().min(1).max(100).optional(),
+        version: z.number().int().min(1).optional().describe('default: the current version'),
+        model: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .refine((t) => (t.id === undefined) !== (t.alias === undefined), { message: 'give the id or the alias' })
+      .optional()
+      .describe(
+        "a server template (POST /v2/servers/{id}/templates) instead of subject, text and html; each recipient's " +
+          'variables are added to the model',
+      ),
     send_at: z.iso.datetime({ offset: true }).optional().describe('scheduled sending, up to 30 days ahead'),
     track_opens: z.boolean().optional().describe("default: the server's setting"),
     track_clicks: z.boolean().optional().describe("default: the server's setting"),
@@ -58,7 +72,15 @@ export const V2SendBody = z
       .describe("one-click unsubscribe headers (RFC 8058); default: the server's setting"),
   })
   .strict()
-  .refine((b) => b.text !== undefined || b.html !== undefined, { message: 'text or html is required', path: ['text'] })
+  .refine((b) => b.template !== undefined || b.text !== undefined || b.html !== undefined, {
+    message: 'text or html is required',
+    path: ['text'],
+  })
+  .refine((b) => b.template !== undefined || b.subject !== undefined, { message: 'is required', path: ['subject'] })
+  .refine(
+    (b) => b.template === undefined || (b.subject === undefined && b.text === undefined && b.html === undefined),
+    { message: 'a template gives the subject, text and html', path: ['template'] },
+  )
   .refine((b) => b.to.length === 1 || (b.cc.length === 0 && b.bcc.length === 0), {
     message: 'cc and bcc need a single "to" recipient',
     path: ['cc'],

@@ -15,6 +15,8 @@ import type { SendApiDeps } from './send-deps.js';
 import { substitute } from './substitute.js';
 import { trackingContext } from './tracking-context.js';
 import { V2SendBody, V2SendResponse } from './v2-schemas.js';
+import type { TemplateContent, TemplateStore } from '../../infra/templates/index.js';
+import { renderTemplate } from '../templates/render.js';
 
 type Fail = { code: HttpErrorCode; message: string; fields?: { path: string; message: string }[] };
 /** All composed copies of one request together. */
@@ -26,7 +28,7 @@ const invalid = (path: string, message: string): Fail => ({
 });
 
 /** POST /v2/messages: one message or a batch, with variables, scheduling and Idempotency-Key. */
-export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys }) {
+export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys; templates: TemplateStore }) {
   return async function plugin(appBase: FastifyInstance) {
     const app = appBase.withTypeProvider<ZodTypeProvider>();
     app.post('/v2/messages', {
@@ -196,7 +198,7 @@ function planRecipients(body: V2SendBody, options: RecipientOptions): Plan | Fai
 
 /** Substitutes variables, personalizes tracking and composes each copy's MIME. */
 async function compose(
-  deps: SendApiDeps,
+  deps: SendApiDeps & { templates: TemplateStore },
   server: Server,
   body: V2SendBody,
   plan: Plan,
@@ -209,28 +211,27 @@ async function compose(
     unsubscribe: body.unsubscribe ?? server.listUnsubscribe,
   };
   const tracking =
-    body.html !== undefined || choice.unsubscribe ? await trackingContext(deps, server, plan.from.domain) : undefined;
+    body.html !== undefined || body.template !== undefined || choice.unsubscribe
+      ? await trackingContext(deps, server, plan.from.domain)
+      : undefined;
   const contents: Buffer[] = [];
   const messages: MessageToAccept[] = [];
+  const template = body.template ? await templateVersion(deps.templates, server.id, body.template) : undefined;
+  if (template && 'code' in template) return template;
   let total = 0;
   for (const [n, r] of plan.recipients.entries()) {
-    const subject = substitute(body.subject, r.vars, false);
-    const text = body.text !== undefined ? substitute(body.text, r.vars, false) : undefined;
-    const html = body.html !== undefined ? substitute(body.html, r.vars, true) : undefined;
-    const missing = [...new Set([...subject.missing, ...(text?.missing ?? []), ...(html?.missing ?? [])])];
-    if (missing.length > 0)
-      return invalid(`to[${r.index}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
-    const personal = tracking
-      ? personalize(tracking, String(ids[n]), html?.text, choice)
-      : { html: html?.text, headers: {} };
+    const parts = template ? renderFor(template, body.template!.model, r) : substituteFor(body, r);
+    if ('code' in parts) return parts;
+    const { subject, text, html } = parts;
+    const personal = tracking ? personalize(tracking, String(ids[n]), html, choice) : { html, headers: {} };
     const messageId = `${randomUUID()}@${deps.hostname}`;
     const raw = await composeMime({
       from: body.from,
       to: [r.headerTo],
       cc: body.to.length === 1 ? body.cc : [],
       replyTo: body.reply_to,
-      subject: subject.text,
-      text: text?.text,
+      subject,
+      text,
       html: personal.html,
       attachments: body.attachments.map((a) => ({
         filename: a.filename,
@@ -256,7 +257,70 @@ async function compose(
         code: 'REQUEST_TOO_LARGE',
         message: `the copies of this request exceed ${MAX_REQUEST_BYTES} bytes: send fewer recipients per request`,
       };
-    messages.push({ to: r.mailbox, content: contents.length - 1, rfcMessageId: messageId, subject: subject.text });
+    messages.push({
+      to: r.mailbox,
+      content: contents.length - 1,
+      rfcMessageId: messageId,
+      subject,
+      ...(template ? { template: template.ref } : {}),
+    });
   }
   return { contents, messages };
+}
+
+interface Parts {
+  subject: string;
+  text: string | undefined;
+  html: string | undefined;
+}
+
+/** The body's own subject, text and html with the recipient's {{variables}} put in. */
+function substituteFor(body: V2SendBody, r: PlannedRecipient): Parts | Fail {
+  const subject = substitute(body.subject ?? '', r.vars, false);
+  const text = body.text !== undefined ? substitute(body.text, r.vars, false) : undefined;
+  const html = body.html !== undefined ? substitute(body.html, r.vars, true) : undefined;
+  const missing = [...new Set([...subject.missing, ...(text?.missing ?? []), ...(html?.missing ?? [])])];
+  if (missing.length > 0)
+    return invalid(`to[${r.index}].variables`, `has no value for ${missing.map((m) => `{{${m}}}`).join(', ')}`);
+  return { subject: subject.text, text: text?.text, html: html?.text };
+}
+
+interface ChosenTemplate {
+  ref: { id: string; alias: string; version: number };
+  content: TemplateContent;
+}
+
+/** The template version a send names (its current one unless a version is given). */
+async function templateVersion(
+  templates: TemplateStore,
+  serverId: string,
+  wanted: NonNullable<V2SendBody['template']>,
+): Promise<ChosenTemplate | Fail> {
+  const template = wanted.id ? await templates.get(wanted.id) : await templates.byAlias(serverId, wanted.alias!);
+  const found = template?.serverId === serverId ? template : undefined;
+  const version = found && (await templates.version(found.id, wanted.version ?? found.currentVersion));
+  if (!found || !version)
+    return {
+      code: 'UNKNOWN_TEMPLATE',
+      message: `the server has no template ${wanted.id ?? wanted.alias}${wanted.version ? ` version ${wanted.version}` : ''}`,
+      fields: [{ path: 'template', message: 'no such template (or version) on this server' }],
+    };
+  return { ref: { id: found.id, alias: found.alias, version: version.version }, content: version };
+}
+
+/** The template rendered with the model and the recipient's variables (theirs win). */
+function renderFor(template: ChosenTemplate, model: Record<string, unknown>, r: PlannedRecipient): Parts | Fail {
+  const rendered = renderTemplate(template.content, { ...model, ...r.vars });
+  if (!rendered.ok)
+    return {
+      code: rendered.error.code,
+      message: `to[${r.index}]: ${rendered.error.message}`,
+      fields: [
+        {
+          path: rendered.error.variable ? `template.model.${rendered.error.variable}` : 'template',
+          message: rendered.error.message,
+        },
+      ],
+    };
+  return rendered.value;
 }

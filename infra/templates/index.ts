@@ -1,0 +1,6 @@
+export {
+  TemplateStore,
+  type MessageTemplate,
+  type TemplateContent,
+  type TemplateVersion,
+} from './template-store.js';
