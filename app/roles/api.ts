@@ -48,7 +48,7 @@ export const apiRole: Role = {
     const routes = [
       postalSendRoutes(send),
       v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool), templates }),
-      templateRoutes({ templates, auth, tenancy }),
+      templateRoutes({ ...send, templates }),
       testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),

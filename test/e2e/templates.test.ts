@@ -127,4 +127,25 @@ describe('server-side templates: versioned, strict, escaped, and named in the au
     });
     assert.equal(mixed.status, 400);
   });
+
+  it('test-sends a version from the dashboard or an admin token, naming the version; an API key may not', async () => {
+    const created = await create({ alias: 'hello-test', subject: 'Hi {{name}}', html: '<p>{{name}}</p>' });
+    await http(t.url, 'PUT', `/v2/templates/${created.body.id}`, { body: { subject: 'V2 {{name}}' }, headers: key() });
+    const admin = { authorization: `Bearer ${tenant.adminToken}` };
+    const sent = await http(t.url, 'POST', `/v2/templates/${created.body.id}/test-send`, {
+      body: { to: 'me@example.org', model: { name: 'Me' }, version: 1 },
+      headers: admin,
+    });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    assert.equal(sent.body.from, 'postlog-test@sender.test');
+    const history = await http(t.url, 'GET', `/v2/messages/${sent.body.id}/history`, { headers: admin });
+    const accepted = history.body.events.find((e: { type: string }) => e.type === 'MessageAccepted');
+    assert.equal(accepted.data.subject, 'Hi Me');
+    assert.deepEqual(accepted.data.template, { id: created.body.id, alias: 'hello-test', version: 1 });
+    const byKey = await http(t.url, 'POST', `/v2/templates/${created.body.id}/test-send`, {
+      body: { to: 'me@example.org', model: { name: 'Me' } },
+      headers: key(),
+    });
+    assert.equal(byKey.status, 403);
+  });
 });

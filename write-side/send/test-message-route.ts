@@ -1,15 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { parseMailbox, parseRecipient } from '../../domain/index.js';
 import { authenticate } from '../../infra/http/auth.js';
-import { sendError } from '../../infra/http/errors.js';
 import { FAILS, responses } from '../../infra/http/responses.js';
-import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
-import { acceptMessages } from './accept-messages.js';
-import { composeMime } from './compose.js';
 import type { SendApiDeps } from './send-deps.js';
+import { sendTestMail } from './test-send.js';
 
 const TestMessage = z
   .object({
@@ -48,56 +43,17 @@ export function testMessageRoute(deps: SendApiDeps) {
         ]),
       },
       handler: async (req, reply) => {
-        const scope = await serverScope(deps.tenancy, req, req.params.id, 'member');
-        if (!scope.ok) return sendError(reply, refusalCode(scope), scope.message);
         const server = await deps.tenancy.getServer(req.postlogActor!, req.params.id);
-        if (!server.ok) return sendError(reply, 'NOT_FOUND', 'server not found');
-        const domains = await deps.tenancy.listDomains(req.postlogActor!, req.params.id);
-        const domain = domains.ok ? domains.value.find((d) => d.verified) : undefined;
-        if (!domain)
-          return sendError(
-            reply,
-            'UNAUTHENTICATED_FROM_ADDRESS',
-            'the server has no verified domain to send from: add one and publish its DNS records first',
-          );
-        const to = parseRecipient(req.body.to, deps.recipients);
-        if (!to.ok)
-          return sendError(reply, 'VALIDATION_FAILED', `to: ${to.error}`, [{ path: 'body.to', message: to.error }]);
-        const from = parseMailbox(`${req.body.fromLocalPart}@${domain.name}`);
-        if (!from.ok) return sendError(reply, 'VALIDATION_FAILED', `from: ${from.error}`);
+        const name = server.ok ? server.value.name : '';
         const now = deps.clock.now();
-        const messageId = `${randomUUID()}@${deps.hostname}`;
-        const subject = `Postlog test message (${server.value.name})`;
-        const raw = await composeMime({
-          from: from.value.address,
-          to: [to.value.address],
-          cc: [],
-          subject,
+        return sendTestMail(deps, req, reply, req.params.id, {
+          to: req.body.to,
+          fromLocalPart: req.body.fromLocalPart,
+          subject: `Postlog test message (${name})`,
           text:
-            `This is a test message from the Postlog server "${server.value.name}", sent at ${now.toISOString()}.\n` +
+            `This is a test message from the Postlog server "${name}", sent at ${now.toISOString()}.\n` +
             'If it arrived, the way from Postlog to this mailbox works.\n',
-          attachments: [],
-          headers: {},
-          messageId,
-          date: now,
-          received: `from dashboard ([${req.ip}]) by ${deps.hostname} with HTTP; ${now.toUTCString()}`,
         });
-        const result = await acceptMessages(deps, {
-          server: server.value,
-          from: from.value,
-          contents: [raw],
-          messages: [{ to: to.value, content: 0, rfcMessageId: messageId, subject }],
-          tag: 'test',
-          source: 'api',
-          correlationId: req.id,
-          actor: req.postlogActor!.label,
-        });
-        if (!result.ok) {
-          const code = result.error.code === 'LOG_REJECTED' ? 'NOT_ACCEPTED' : result.error.code;
-          return sendError(reply, code, result.error.message);
-        }
-        const accepted = result.value.messages[0]!;
-        return reply.code(202).send({ id: String(accepted.id), from: from.value.address, to: to.value.address });
       },
     });
   };

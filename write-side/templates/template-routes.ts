@@ -1,18 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { authenticate, type Authenticator } from '../../infra/http/auth.js';
+import { authenticate } from '../../infra/http/auth.js';
 import { sendError } from '../../infra/http/errors.js';
 import { FAILS, NO_CONTENT, responses, type ErrorStatus } from '../../infra/http/responses.js';
 import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
-import type { TenancyStore } from '../../infra/tenancy/index.js';
+import type { SendApiDeps } from '../send/send-deps.js';
+import { sendTestMail } from '../send/test-send.js';
 import type { MessageTemplate, TemplateStore } from '../../infra/templates/index.js';
 import { checkTemplate, renderTemplate } from './render.js';
 
-export interface TemplateRouteDeps {
+export interface TemplateRouteDeps extends SendApiDeps {
   templates: TemplateStore;
-  auth: Authenticator;
-  tenancy: TenancyStore;
 }
 
 const security: { [label: string]: string[] }[] = [{ apiKey: [] }, { adminToken: [] }];
@@ -218,6 +217,46 @@ export function templateRoutes(deps: TemplateRouteDeps) {
           ]);
         const { subject, html, text } = rendered.value;
         return reply.send({ version: number, subject, html: html ?? null, text: text ?? null });
+      },
+    });
+
+    app.post('/v2/templates/:id/test-send', {
+      schema: {
+        tags: ['templates'],
+        summary:
+          "Send a version (the current one by default) rendered with a model to one address, from the server's first verified domain",
+        security: [{ adminToken: [] }],
+        params: Id,
+        body: z
+          .object({
+            to: z.string().min(3).max(320),
+            model: TemplateModel,
+            version: z.number().int().min(1).optional(),
+          })
+          .strict(),
+        response: responses({ 202: z.object({ id: z.string(), from: z.string(), to: z.string() }) }, [
+          ...base,
+          ...FAILS.body,
+          422,
+          503,
+        ]),
+      },
+      handler: async (req, reply) => {
+        if (!req.postlogActor)
+          return sendError(reply, 'FORBIDDEN', 'a test send is made from the dashboard or with an admin token');
+        const template = await visible(req, req.params.id);
+        if (!template) return sendError(reply, 'NOT_FOUND', 'template not found');
+        const number = req.body.version ?? template.currentVersion;
+        const version = await deps.templates.version(template.id, number);
+        if (!version) return sendError(reply, 'NOT_FOUND', `the template has no version ${number}`);
+        const rendered = renderTemplate(version, req.body.model);
+        if (!rendered.ok) return sendError(reply, rendered.error.code, rendered.error.message);
+        return sendTestMail(deps, req, reply, template.serverId, {
+          to: req.body.to,
+          fromLocalPart: 'postlog-test',
+          ...rendered.value,
+          template: { id: template.id, alias: template.alias, version: number },
+        });
       },
     });
   };
