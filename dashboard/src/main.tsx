@@ -15,6 +15,8 @@ import { Projections } from './pages/projections';
 import { Queue } from './pages/queue';
 import { Routes } from './pages/routes';
 import { RoutePage } from './pages/route';
+import { Templates } from './pages/templates';
+import { TemplatePage } from './pages/template';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
 import { Suppressions } from './pages/suppressions';
@@ -122,6 +124,8 @@ function App() {
             <Route path="/servers/:id/webhooks" component={Webhooks} />
             <Route path="/servers/:id/routes" component={Routes} />
             <Route path="/routes/:id" component={RoutePage} />
+            <Route path="/servers/:id/templates" component={Templates} />
+            <Route path="/templates/:id" component={TemplatePage} />
             <Route path="/servers/:id/queue" component={Queue} />
             <Route path="/webhooks/:id" component={Webhook} />
             <Route path="/users" component={Users} />

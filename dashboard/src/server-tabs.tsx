@@ -9,6 +9,7 @@ export function ServerTabs({ id }: { id: string }) {
       <a href={`/servers/${id}/credentials`}>Credentials</a>
       <a href={`/servers/${id}/suppressions`}>Suppressions</a>
       <a href={`/servers/${id}/webhooks`}>Webhooks</a>
+      <a href={`/servers/${id}/templates`}>Templates</a>
       <a href={`/servers/${id}/routes`}>Inbound routes</a>
       <a href={`/servers/${id}/queue`}>Queue</a>
       <a href={`/servers/${id}/analytics`}>Analytics</a>

@@ -161,3 +161,21 @@ export interface User {
   memberships: { organizationId: string; organizationName: string; role: 'admin' | 'member' | 'viewer' }[];
   createdAt: string;
 }
+export interface MessageTemplate {
+  id: string;
+  serverId: string;
+  alias: string;
+  name: string;
+  currentVersion: number;
+  createdAt: string;
+  updatedAt: string;
+}
+export interface TemplateVersion {
+  templateId: string;
+  version: number;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  createdBy: string;
+  createdAt: string;
+}
