@@ -108,4 +108,13 @@ export const migrations: Migration[] = [
     name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
     sql: messageReadModels.subjectStatistics,
   },
+  {
+    version: 21,
+    name: 'message list: sender (address or domain) and Message-ID filters (indexes built concurrently)',
+    concurrentIndexes: [
+      messageReadModels.messageSenderIndex,
+      messageReadModels.messageSenderDomainIndex,
+      messageReadModels.messageRfcIdIndex,
+    ],
+  },
 ];

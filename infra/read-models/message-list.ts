@@ -17,6 +17,11 @@ export interface MessageSearch {
   until: string | null;
   /** Free text in the subject. */
   subjectContains: string | null;
+  /** The sender (mail_from), a whole address or every address of a domain; both case-insensitive. */
+  sender: string | null;
+  senderDomain: string | null;
+  /** The RFC 5322 Message-ID, without angle brackets (as rm_messages keeps it). */
+  rfcMessageId: string | null;
   /** The cursor: the messages after this one in the list's order (accepted_at, message_id descending). */
   before: { at: string; id: string } | null;
   limit: number;
@@ -50,7 +55,8 @@ export interface ListedMessage {
  * The messages matching the search, newest first (by acceptance, then id), up to the limit. One
  * server (the dashboard's case) is compared as `server_id = x`: the planner folds the CASE for the
  * parameter's value, and only an equality lets it read rm_messages_server_time in list order (with
- * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts).
+ * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts). The
+ * sender's conditions are the expressions of its indexes (migration 21) as they are written there.
  */
 export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
   const { rows } = await pool.query<ListedMessage>(
@@ -66,6 +72,9 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
               AND ($6::timestamptz IS NULL OR accepted_at < $6)
               AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
               AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
+              AND ($11::text IS NULL OR lower(mail_from) = lower($11))
+              AND ($12::text IS NULL OR lower(split_part(mail_from, '@', -1)) = lower($12))
+              AND ($13::text IS NULL OR rfc_message_id = $13)
             ORDER BY accepted_at DESC, message_id DESC
             LIMIT $10`,
     [
@@ -79,6 +88,9 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
       s.before?.at ?? null,
       s.before?.id ?? null,
       s.limit,
+      s.sender,
+      s.senderDomain,
+      s.rfcMessageId,
     ],
   );
   return rows;

@@ -131,4 +131,79 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
       'second@example.org',
     ]);
   });
+
+  /** A new tenant's messages, sent and waited for in the read model (its own server: counts start at 0). */
+  async function tenantWith(domain: string, sends: { from: string; to: string[]; subject: string }[]) {
+    const x = await createTenant(t.app, { domain });
+    for (const m of sends) {
+      const res = await http(t.url, 'POST', '/v2/messages', { body: { ...m, text: 'x' }, headers: key(x) });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+    }
+    const rows = sends.reduce((n, m) => n + m.to.length, 0);
+    await eventually(
+      async () => ((await get('/v2/messages', key(x))).body.messages.length === rows ? true : undefined),
+      () => `${rows} messages of ${domain} in the read model`,
+    );
+    return x;
+  }
+
+  it('filters by sender (an address or @domain, any case) and by Message-ID (with or without <>)', async () => {
+    const d = await tenantWith('d.test', [
+      { from: 'App@d.test', to: ['x1@example.com'], subject: 'First' },
+      { from: 'news@d.test', to: ['x2@example.com'], subject: 'Second' },
+      { from: 'app@d.test', to: ['x3@example.com', 'x4@example.com'], subject: 'Third' },
+    ]);
+    assert.ok(
+      (
+        await t.app.tenancy.createDomain(systemActor('test'), d.server.id, {
+          name: 'news.d.test',
+          verified: true,
+          ed25519: false,
+        })
+      ).ok,
+    );
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'offers@news.d.test', to: ['x5@example.com'], subject: 'Fourth', text: 'x' },
+      headers: key(d),
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await eventually(
+      async () => ((await get('/v2/messages', key(d))).body.messages.length === 5 ? true : undefined),
+      () => 'the fifth message in the read model',
+    );
+    const to = async (query: string, headers = key(d)) => {
+      const answer = await get(`/v2/messages?${query}`, headers);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer.body.messages.map((m: { to: string }) => m.to).sort();
+    };
+    const fromApp = ['x1@example.com', 'x3@example.com', 'x4@example.com'];
+    assert.deepEqual(await to('from=app@d.test'), fromApp);
+    assert.deepEqual(await to('from=APP@D.TEST'), fromApp, 'an address in any case');
+    assert.deepEqual(await to(`from=${encodeURIComponent('@D.test')}`), [...fromApp, 'x2@example.com'].sort());
+    assert.deepEqual(
+      await to(`from=${encodeURIComponent('@news.d.test')}`),
+      ['x5@example.com'],
+      'the domain, not its subdomains',
+    );
+    assert.deepEqual(await to('from=app@d.test&q=Third'), ['x3@example.com', 'x4@example.com']);
+    // another server's sender is not found, even when named
+    assert.deepEqual(await to('from=app@a.test'), []);
+    assert.deepEqual(await to(`from=${encodeURIComponent('@a.test')}`), []);
+
+    // the API gives each recipient a message of its own, with its own Message-ID
+    const x4 = (await get('/v2/messages?recipient=x4@example.com', key(d))).body.messages[0].rfcMessageId as string;
+    assert.match(x4, /^[^<>]+@[^<>]+$/);
+    for (const id of [x4, `<${x4}>`, ` <${x4}> `])
+      assert.deepEqual(await to(`messageId=${encodeURIComponent(id)}`), ['x4@example.com'], id);
+    assert.deepEqual(await to(`messageId=${encodeURIComponent(x4)}&recipient=x3@example.com`), []);
+    const ofA = (await get('/v2/messages', key(a))).body.messages[0].rfcMessageId as string;
+    assert.deepEqual(await to(`messageId=${encodeURIComponent(ofA)}`), [], "another server's Message-ID");
+    assert.equal((await to(`messageId=${encodeURIComponent(ofA)}`, key(a))).length, 1, 'found by its own server');
+
+    for (const bad of ['from=', `from=${encodeURIComponent('@')}`, `messageId=${encodeURIComponent('<>')}`]) {
+      const answer = await get(`/v2/messages?${bad}`, key(d));
+      assert.equal(answer.status, 400, bad);
+      assert.equal(answer.body.code, 'VALIDATION_FAILED', bad);
+    }
+  });
 });
