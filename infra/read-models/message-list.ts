@@ -59,8 +59,14 @@ export interface ListedMessage {
  * sender's conditions are the expressions of its indexes (migration 21) as they are written there.
  */
 export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
-  const { rows } = await pool.query<ListedMessage>(
-    `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
+  const { rows } = await pool.query<ListedMessage>(searchMessagesQuery(s));
+  return rows;
+}
+
+/** The statement searchMessages runs, for a test to EXPLAIN it (test/integration/message-list-indexes). */
+export function searchMessagesQuery(s: MessageSearch): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
                   attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at
              FROM rm_messages
             WHERE ($1::uuid[] IS NULL OR CASE WHEN cardinality($1::uuid[]) = 1 THEN server_id = ($1::uuid[])[1]
@@ -77,7 +83,7 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
               AND ($13::text IS NULL OR rfc_message_id = $13)
             ORDER BY accepted_at DESC, message_id DESC
             LIMIT $10`,
-    [
+    values: [
       s.servers,
       s.status,
       s.recipient,
@@ -92,8 +98,7 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
       s.senderDomain,
       s.rfcMessageId,
     ],
-  );
-  return rows;
+  };
 }
 
 /** A server's counters of one day (YYYY-MM-DD): each of STAT_COLUMNS (message-writes.ts) by name. */
