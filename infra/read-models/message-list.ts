@@ -56,7 +56,7 @@ export interface ListedMessage {
  * server (the dashboard's case) is compared as `server_id = x`: the planner folds the CASE for the
  * parameter's value, and only an equality lets it read rm_messages_server_time in list order (with
  * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts). The
- * sender's conditions are the expressions of its indexes (migration 21) as they are written there.
+ * sender's conditions are the expressions of its indexes (messages-schema.ts) as written there.
  */
 export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
   const { rows } = await pool.query<ListedMessage>(searchMessagesQuery(s));

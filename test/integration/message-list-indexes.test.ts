@@ -7,11 +7,11 @@ const S1 = '11111111-1111-4111-8111-111111111111';
 const S2 = '22222222-2222-4222-8222-222222222222';
 
 /**
- * The message list's sender and Message-ID filters read their own indexes (migration 21): without
+ * The message list's sender and Message-ID filters read their own indexes (messages-schema.ts): without
  * them a search for a rare sender or one Message-ID read the server's every row (bench/dashboard.ts).
  * Asked of the list's own statement, as the API runs it.
  */
-describe("message list: the sender and Message-ID filters read migration 21's indexes", () => {
+describe('message list: the sender and Message-ID filters read their indexes', () => {
   let db: TestDatabase;
   const search = (s: Partial<MessageSearch>): MessageSearch => ({
     servers: [S1],
