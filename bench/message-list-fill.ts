@@ -5,8 +5,9 @@ import type pg from 'pg';
  * nothing) with synthetic messages for the dashboard bench, with INSERT … SELECT over
  * generate_series: a million rows in about a minute, where a million messages through the API
  * and the projection would take an hour. The rows look like a real installation's: a few big
- * servers and many small ones, templated subjects (order numbers, digests, invoices), a heavy
- * tail of recipients (a shared inbox gets thousands), mostly delivered, a few held.
+ * servers and many small ones, templated subjects (order numbers, digests, invoices), a few
+ * senders per server (one sends a third of its mail, support agents a few each), a heavy tail of
+ * recipients (a shared inbox gets thousands), mostly delivered, a few held.
  *
  * Every attribute is a hash of the message id (hashint8extended with its own seed), so a run is
  * reproducible; the bench asks the filled table for values to search for.
@@ -15,17 +16,66 @@ import type pg from 'pg';
 /** Shares of all messages per server, in per mille: two big servers, two middling, six small. */
 export const SERVER_SHARES = [400, 200, 120, 80, 34, 34, 33, 33, 33, 33] as const;
 
-/** The message kinds: per-mille share, subject (SQL over `i` and `h`, a hash), tag (untagged: sent by SMTP). */
+/**
+ * The message kinds: per-mille share, subject (SQL over `i` and `h`, a hash), tag (untagged: sent by
+ * SMTP), sender (SQL over `srv`, the server): a few addresses of the server's domain send most of its
+ * mail, 40 support agents of a subdomain answer tickets, and a survey comes from a third domain.
+ */
 const KINDS = [
-  { share: 350, subject: `'Weekly digest #' || (i % 60 + 1) || ': ' || topic`, tag: `'newsletter'` },
-  { share: 200, subject: `'Your order ' || ${orderNumberSql('i')} || ' has shipped'`, tag: `'shipping'` },
-  { share: 150, subject: `'Receipt for order ' || ${orderNumberSql('i')}`, tag: `'receipt'` },
-  { share: 100, subject: `'Reset your password'`, tag: `'password-reset'` },
-  { share: 70, subject: `'Your verification code is ' || lpad((h % 1000000)::text, 6, '0')`, tag: `'verification'` },
-  { share: 50, subject: `'Welcome to Acme, ' || first_name`, tag: `'welcome'` },
-  { share: 40, subject: `'Invoice INV-2026-' || lpad(i::text, 7, '0')`, tag: `'invoice'` },
-  { share: 38, subject: `'Re: ' || topic || ' (ticket ' || (i % 100000) || ')'`, tag: 'NULL' },
-  { share: 2, subject: `'Survey: how did we do?'`, tag: `'survey-q3'` },
+  {
+    share: 350,
+    subject: `'Weekly digest #' || (i % 60 + 1) || ': ' || topic`,
+    tag: `'newsletter'`,
+    sender: `'news@tenant' || srv || '.example'`,
+  },
+  {
+    share: 200,
+    subject: `'Your order ' || ${orderNumberSql('i')} || ' has shipped'`,
+    tag: `'shipping'`,
+    sender: `'orders@tenant' || srv || '.example'`,
+  },
+  {
+    share: 150,
+    subject: `'Receipt for order ' || ${orderNumberSql('i')}`,
+    tag: `'receipt'`,
+    sender: `'orders@tenant' || srv || '.example'`,
+  },
+  {
+    share: 100,
+    subject: `'Reset your password'`,
+    tag: `'password-reset'`,
+    sender: `'no-reply@tenant' || srv || '.example'`,
+  },
+  {
+    share: 70,
+    subject: `'Your verification code is ' || lpad((h % 1000000)::text, 6, '0')`,
+    tag: `'verification'`,
+    sender: `'no-reply@tenant' || srv || '.example'`,
+  },
+  {
+    share: 50,
+    subject: `'Welcome to Acme, ' || first_name`,
+    tag: `'welcome'`,
+    sender: `'Hello@Tenant' || srv || '.example'`,
+  },
+  {
+    share: 40,
+    subject: `'Invoice INV-2026-' || lpad(i::text, 7, '0')`,
+    tag: `'invoice'`,
+    sender: `'billing@tenant' || srv || '.example'`,
+  },
+  {
+    share: 38,
+    subject: `'Re: ' || topic || ' (ticket ' || (i % 100000) || ')'`,
+    tag: 'NULL',
+    sender: `'agent' || (h % 40) || '@support.tenant' || srv || '.example'`,
+  },
+  {
+    share: 2,
+    subject: `'Survey: how did we do?'`,
+    tag: `'survey-q3'`,
+    sender: `'survey@research-tenant' || srv || '.example'`,
+  },
 ];
 
 /** An order number as subjects carry it: unique per message, so a search for one finds one or two. */
@@ -117,7 +167,7 @@ export async function insertMessages(
             subject, tag, source, size, status, held_reason, attempts, last_reply, bounce_classification, opens,
             clicks, accepted_at, last_event_at, delivered_at, content_hash)
      SELECT i, ($1::uuid[])[srv], 'b' || (i / 20), i || '.' || srv || '@mail.postlog.example',
-            'notifications@tenant' || srv || '.example', rcpt, split_part(rcpt, '@', 2),
+            ${kindCase((k) => k.sender)}, rcpt, split_part(rcpt, '@', 2),
             ${kindCase((k) => k.subject)}, ${kindCase((k) => k.tag)},
             ${kindCase((k) => (k.tag === 'NULL' ? `'smtp'` : `'api'`))}, 2000 + h % 60000, status,
             CASE WHEN status = 'held' THEN (ARRAY['recipient is suppressed', 'development mode',

@@ -1,15 +1,16 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import { destinationsOf } from '../infra/delivery-queue/index.js';
 import { authenticate } from '../infra/http/auth.js';
 import { sendError } from '../infra/http/errors.js';
-import { IsoDate, IsoTimestamp } from '../infra/http/query-times.js';
+import { IsoDate } from '../infra/http/query-times.js';
 import { FAILS, responses, type ErrorStatus } from '../infra/http/responses.js';
-import { serverScope } from '../infra/http/server-scope.js';
 import { dailyStats, searchMessages } from '../infra/read-models/index.js';
+import { MessageFilters, searchOf } from './message-filters.js';
 import type { ReadApiDeps } from './read-deps.js';
+import { readableServers } from './readable-servers.js';
 
 export interface ListDeps extends ReadApiDeps {
   pool: pg.Pool;
@@ -60,21 +61,6 @@ const QueueDestination = z.object({
   oldest_due: z.string().nullable(),
 });
 
-/** The servers a request may read (undefined: an error answer was sent). */
-async function readableServers(
-  deps: ListDeps,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  serverId: string | undefined,
-): Promise<string[] | null | undefined> {
-  const scope = await serverScope(deps.tenancy, req, serverId);
-  if (!scope.ok) {
-    sendError(reply, scope.status === 403 ? 'FORBIDDEN' : 'NOT_FOUND', scope.message);
-    return undefined;
-  }
-  return scope.servers;
-}
-
 const encodeCursor = (at: string, id: string) => Buffer.from(`${at}|${id}`).toString('base64url');
 function decodeCursor(cursor: string): { at: string; id: string } | undefined {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
@@ -97,33 +83,7 @@ export function messageListRoutes(deps: ListDeps) {
         tags: ['messages'],
         summary: 'List and search messages, newest first (from the read model: may lag the log by a moment)',
         security,
-        querystring: z.object({
-          serverId: z.uuid().optional(),
-          direction: z
-            .enum(['outgoing', 'incoming'])
-            .default('outgoing')
-            .describe('sent messages, or mail received for routes'),
-          status: z
-            .enum([
-              'accepted',
-              'held',
-              'released',
-              'queued',
-              'deferred',
-              'delivered',
-              'bounced',
-              'failed',
-              'cancelled',
-              'routing',
-              'stored',
-              'rejected',
-            ])
-            .optional(),
-          recipient: z.string().min(1).max(320).optional(),
-          tag: z.string().min(1).max(100).optional(),
-          since: IsoTimestamp.optional(),
-          until: IsoTimestamp.optional(),
-          q: z.string().min(1).max(200).optional().describe('free text in the subject'),
+        querystring: MessageFilters.extend({
           limit: z.coerce.number().int().min(1).max(500).default(50),
           cursor: z.string().max(200).optional(),
         }),
@@ -133,7 +93,7 @@ export function messageListRoutes(deps: ListDeps) {
         ),
       },
       handler: async (req, reply) => {
-        const servers = await readableServers(deps, req, reply, req.query.serverId);
+        const servers = await readableServers(deps.tenancy, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
         const cursor = req.query.cursor ? decodeCursor(req.query.cursor) : undefined;
         if (req.query.cursor && !cursor)
@@ -142,14 +102,7 @@ export function messageListRoutes(deps: ListDeps) {
           ]);
         const q = req.query;
         const rows = await searchMessages(deps.pool, {
-          servers,
-          direction: q.direction,
-          status: q.status ?? null,
-          recipient: q.recipient ?? null,
-          tag: q.tag ?? null,
-          since: q.since ?? null,
-          until: q.until ?? null,
-          subjectContains: q.q ?? null,
+          ...searchOf(servers, q),
           before: cursor ?? null,
           limit: q.limit,
         });
@@ -197,7 +150,7 @@ export function messageListRoutes(deps: ListDeps) {
         response: responses({ 200: z.object({ days: z.array(StatsDay), totals: z.record(z.string(), count) }) }, fails),
       },
       handler: async (req, reply) => {
-        const servers = await readableServers(deps, req, reply, req.query.serverId);
+        const servers = await readableServers(deps.tenancy, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
         const rows = await dailyStats(deps.pool, servers, req.query.since ?? null, req.query.until ?? null);
         const totals: Record<string, number> = {};
@@ -217,7 +170,7 @@ export function messageListRoutes(deps: ListDeps) {
         response: responses({ 200: z.object({ destinations: z.array(QueueDestination) }) }, fails),
       },
       handler: async (req, reply) => {
-        const servers = await readableServers(deps, req, reply, req.query.serverId);
+        const servers = await readableServers(deps.tenancy, req, reply, req.query.serverId);
         if (servers === undefined) return reply;
         const rows = await destinationsOf(deps.pool, servers);
         return reply.send({

@@ -4,6 +4,7 @@ import { TemplateStore } from '../../infra/templates/index.js';
 import { templateRoutes } from '../../write-side/templates/template-routes.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
 import { jwksRoutes } from '../../read-api/jwks-routes.js';
+import { messageCsvRoutes } from '../../read-api/message-csv-routes.js';
 import { messageListRoutes } from '../../read-api/message-list-routes.js';
 import { postalMessageRoutes } from '../../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../../read-api/v2-message-routes.js';
@@ -53,6 +54,7 @@ export const apiRole: Role = {
       postalMessageRoutes(read),
       v2MessageRoutes(read),
       messageListRoutes({ ...read, pool: database.pool }),
+      messageCsvRoutes({ ...read, pool: database.pool }),
       managementRoutes({ tenancy, auth, resolver: s.resolver }),
       messageActionRoutes({ eventStore, routes: s.routes, auth, tenancy, pool: database.pool }),
       suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),

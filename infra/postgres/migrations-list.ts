@@ -124,4 +124,13 @@ export const migrations: Migration[] = [
     name: 'server-side templates and their versions',
     sql: templates.templateTables,
   },
+  {
+    version: 24,
+    name: 'message list: sender (address or domain) and Message-ID filters (indexes built concurrently)',
+    concurrentIndexes: [
+      messageReadModels.messageSenderIndex,
+      messageReadModels.messageSenderDomainIndex,
+      messageReadModels.messageRfcIdIndex,
+    ],
+  },
 ];

@@ -25,6 +25,7 @@ export {
 export {
   dailyStats,
   searchMessages,
+  searchMessagesQuery,
   type DailyStatsRow,
   type ListedMessage,
   type MessageSearch,

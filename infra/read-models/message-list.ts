@@ -11,6 +11,8 @@ export interface MessageSearch {
   servers: string[] | null;
   /** Outgoing (sent) or incoming (received for a route) messages. */
   direction: 'outgoing' | 'incoming';
+  /** Postal's spam_status of the scanners' verdict (NotSpam, Spam, NotChecked). */
+  spamStatus: string | null;
   status: string | null;
   recipient: string | null;
   tag: string | null;
@@ -19,6 +21,11 @@ export interface MessageSearch {
   until: string | null;
   /** Free text in the subject. */
   subjectContains: string | null;
+  /** The sender (mail_from), a whole address or every address of a domain; both case-insensitive. */
+  sender: string | null;
+  senderDomain: string | null;
+  /** The RFC 5322 Message-ID, without angle brackets (as rm_messages keeps it). */
+  rfcMessageId: string | null;
   /** The cursor: the messages after this one in the list's order (accepted_at, message_id descending). */
   before: { at: string; id: string } | null;
   limit: number;
@@ -56,11 +63,18 @@ export interface ListedMessage {
  * Incoming messages are read through their own index (migration 22). One
  * server (the dashboard's case) is compared as `server_id = x`: the planner folds the CASE for the
  * parameter's value, and only an equality lets it read rm_messages_server_time in list order (with
- * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts).
+ * `= ANY('{x}')` it sorted the server's every row: 320 ms over 400,000, bench/dashboard.ts). The
+ * sender's conditions are the expressions of its indexes (messages-schema.ts) as written there.
  */
 export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<ListedMessage[]> {
-  const { rows } = await pool.query<ListedMessage>(
-    `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
+  const { rows } = await pool.query<ListedMessage>(searchMessagesQuery(s));
+  return rows;
+}
+
+/** The statement searchMessages runs, for a test to EXPLAIN it (test/integration/message-list-indexes). */
+export function searchMessagesQuery(s: MessageSearch): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
                   attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at,
                   direction, spam_status, spam_score
              FROM rm_messages
@@ -73,10 +87,14 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
               AND ($6::timestamptz IS NULL OR accepted_at < $6)
               AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
               AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
-              AND direction = $11
+              AND ($11::text IS NULL OR lower(mail_from) = lower($11))
+              AND ($12::text IS NULL OR lower(split_part(mail_from, '@', -1)) = lower($12))
+              AND ($13::text IS NULL OR rfc_message_id = $13)
+              AND direction = $14
+              AND ($15::text IS NULL OR spam_status = $15)
             ORDER BY accepted_at DESC, message_id DESC
             LIMIT $10`,
-    [
+    values: [
       s.servers,
       s.status,
       s.recipient,
@@ -87,10 +105,13 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
       s.before?.at ?? null,
       s.before?.id ?? null,
       s.limit,
+      s.sender,
+      s.senderDomain,
+      s.rfcMessageId,
       s.direction,
+      s.spamStatus,
     ],
-  );
-  return rows;
+  };
 }
 
 /** A server's counters of one day (YYYY-MM-DD): each of STAT_COLUMNS (message-writes.ts) by name. */

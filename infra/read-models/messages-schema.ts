@@ -135,3 +135,29 @@ export const incomingMessagesIndex: ConcurrentIndex = {
   table: 'rm_messages',
   definition: "(server_id, accepted_at DESC, message_id DESC) WHERE direction = 'incoming'",
 };
+
+/**
+ * Migration 24: the message list's sender filter (`from`: an address, or `@domain` for a whole
+ * domain, both case-insensitive) and Message-ID filter (`messageId`), built concurrently. The sender
+ * indexes carry the list's order after the server and the sender, so a common sender (a server's
+ * newsletter address, often most of its mail) is read a page at a time like the server's list, and
+ * a rare one is found at once; without them a search by sender read the server's every row (bench/
+ * dashboard.ts). A Message-ID names one message (or the copies of one send, one per recipient), so
+ * its index needs no order, and no server first: a global admin's search of every server uses it
+ * too. Each index costs writes: an insert or non-HOT update of a row adds an entry to each.
+ */
+export const messageSenderIndex: ConcurrentIndex = {
+  name: 'rm_messages_server_sender',
+  table: 'rm_messages',
+  definition: '(server_id, lower(mail_from), accepted_at DESC, message_id DESC)',
+};
+export const messageSenderDomainIndex: ConcurrentIndex = {
+  name: 'rm_messages_server_sender_domain',
+  table: 'rm_messages',
+  definition: "(server_id, lower(split_part(mail_from, '@', -1)), accepted_at DESC, message_id DESC)",
+};
+export const messageRfcIdIndex: ConcurrentIndex = {
+  name: 'rm_messages_rfc_message_id',
+  table: 'rm_messages',
+  definition: '(rfc_message_id)',
+};

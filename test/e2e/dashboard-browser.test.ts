@@ -281,6 +281,39 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     await page.close();
   });
 
+  it("searches messages by sender in the search box (Postal's syntax), and downloads them as CSV", async () => {
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      headers: { 'x-server-api-key': a.apiKey },
+      body: { from: 'Billing <billing@sender.test>', to: ['bob@example.com'], subject: 'Your invoice', text: 'Hi' },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await send('From hello'); // from hello@sender.test, after the invoice: the list has both once it has this one
+    const page = await newPage();
+    await logIn(page, 'member@example.com');
+    await page.getByRole('link', { name: 'Test server' }).click();
+    await page.getByRole('link', { name: 'Messages' }).click();
+    await page.getByRole('link', { name: 'From hello' }).waitFor({ timeout: 10_000 });
+    const box = page.getByLabel('Search', { exact: true });
+    await box.fill('from:BILLING@sender.test');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'Your invoice' }).waitFor();
+    await page.getByRole('link', { name: 'From hello' }).waitFor({ state: 'detached' });
+    assert.equal(await box.inputValue(), 'from:BILLING@sender.test');
+    // the download carries the same filters, and the page's session opens it
+    const href = (await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href')) ?? '';
+    assert.match(href, /^\/v2\/messages\.csv\?.*from=BILLING%40sender\.test/);
+    const csv = await page.evaluate(async (url) => (await fetch(url)).text(), href);
+    assert.match(csv, /Your invoice/);
+    assert.doesNotMatch(csv, /From hello/);
+    // a prefix Postlog does not know is said under the box, and the list stays as it was
+    await box.fill('sender:billing@sender.test');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('alert').getByText('"sender:" is not a search prefix').waitFor();
+    await page.getByRole('link', { name: 'Your invoice' }).waitFor();
+    await shot(page, 'messages-search');
+    await page.close();
+  });
+
   it('a viewer sees no action, and the API refuses one from its session (403)', async () => {
     const id = await send('Held for the viewer');
     const page = await newPage();

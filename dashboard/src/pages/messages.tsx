@@ -2,13 +2,25 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { get, post, query } from '../api';
 import { ErrorNote, Loading, Page, StatusBadge, Time, useLoad } from '../components';
+import { parseSearch, type SearchFilters, searchText } from '../message-search';
 import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { MessageRow, Server } from '../types';
 
-const STATUSES = ['', 'held', 'queued', 'deferred', 'delivered', 'bounced', 'failed', 'cancelled'];
+/** The page's address holds the API's parameters (the sender as `sender`: `from` and `to` are the days). */
+const URL_OF: Record<keyof SearchFilters, string> = {
+  recipient: 'recipient',
+  from: 'sender',
+  messageId: 'messageId',
+  tag: 'tag',
+  status: 'status',
+  q: 'q',
+};
 
-/** Search a server's messages; held ones can be released or cancelled in bulk. */
+/**
+ * Search a server's messages with Postal's search syntax in one box (message-search.ts) and a range
+ * of days; download what matches as CSV; held ones can be released or cancelled in bulk.
+ */
 export function Messages({ id }: { id: string }) {
   const session = useSession();
   const { query: params, route } = useLocation();
@@ -16,11 +28,12 @@ export function Messages({ id }: { id: string }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [actionError, setActionError] = useState<Error>();
   const [done, setDone] = useState<string>();
+  const [searchError, setSearchError] = useState<string>();
+  const searched: SearchFilters = Object.fromEntries(
+    Object.entries(URL_OF).flatMap(([key, name]) => (params[name] ? [[key, params[name]]] : [])),
+  );
   const filters = {
-    status: params.status,
-    recipient: params.recipient,
-    tag: params.tag,
-    q: params.q,
+    ...searched,
     // a day in the form is the whole day, UTC
     since: params.from ? `${params.from}T00:00:00Z` : undefined,
     until: params.to ? new Date(Date.parse(`${params.to}T00:00:00Z`) + 86_400_000).toISOString() : undefined,
@@ -41,8 +54,15 @@ export function Messages({ id }: { id: string }) {
   function search(e: Event) {
     e.preventDefault();
     const form = new FormData(e.currentTarget as HTMLFormElement);
+    const parsed = parseSearch(String(form.get('search') ?? ''));
+    if (!parsed.ok) return setSearchError(parsed.message);
+    setSearchError(undefined);
     const next: Record<string, string> = {};
-    for (const [k, v] of form) if (typeof v === 'string' && v) next[k] = v;
+    for (const [key, value] of Object.entries(parsed.filters)) next[URL_OF[key as keyof SearchFilters]] = value;
+    for (const day of ['from', 'to']) {
+      const value = form.get(day);
+      if (typeof value === 'string' && value) next[day] = value;
+    }
     setCursor(undefined);
     route(`/servers/${id}/messages${query(next)}`);
   }
@@ -74,14 +94,16 @@ export function Messages({ id }: { id: string }) {
       <ServerTabs id={id} />
       <search>
         <form class="search" onSubmit={search}>
-          <label>
-            Recipient <input name="recipient" defaultValue={params.recipient ?? ''} />
-          </label>
-          <label>
-            Subject <input name="q" defaultValue={params.q ?? ''} />
-          </label>
-          <label>
-            Tag <input name="tag" defaultValue={params.tag ?? ''} />
+          <label class="query">
+            Search
+            <input
+              name="search"
+              key={searchText(searched)}
+              defaultValue={searchText(searched)}
+              placeholder="from:shop@example.com to:someone@example.org status:held subject:order"
+              aria-describedby="search-help"
+              aria-invalid={searchError ? 'true' : undefined}
+            />
           </label>
           <label>
             From <input type="date" name="from" defaultValue={params.from ?? ''} />
@@ -89,18 +111,16 @@ export function Messages({ id }: { id: string }) {
           <label>
             To <input type="date" name="to" defaultValue={params.to ?? ''} />
           </label>
-          <label>
-            Status
-            <select name="status" value={params.status ?? ''}>
-              {STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {s || 'any'}
-                </option>
-              ))}
-            </select>
-          </label>
           <button type="submit">Search</button>
+          <a href={`/v2/messages.csv${query({ serverId: id, ...filters })}`} download>
+            Download CSV
+          </a>
         </form>
+        <p id="search-help" class={searchError ? 'error' : 'hint'} role={searchError ? 'alert' : undefined}>
+          {searchError ??
+            'from: to: msgid: tag: status: subject: as in Postal; other words are searched in the subject. ' +
+              'The CSV holds at most 100,000 messages.'}
+        </p>
       </search>
       <ErrorNote error={error ?? actionError} />
       {done ? <p role="status">{done}</p> : null}
