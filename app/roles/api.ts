@@ -4,6 +4,7 @@ import { jwksRoutes } from '../../read-api/jwks-routes.js';
 import { messageListRoutes } from '../../read-api/message-list-routes.js';
 import { postalMessageRoutes } from '../../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../../read-api/v2-message-routes.js';
+import { ipPoolRoutes } from '../../write-side/admin/ip-pool-routes.js';
 import { managementRoutes } from '../../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
 import { routeRoutes } from '../../write-side/admin/route-routes.js';
@@ -49,6 +50,7 @@ export const apiRole: Role = {
       v2MessageRoutes(read),
       messageListRoutes({ ...read, pool: database.pool }),
       managementRoutes({ tenancy, auth, resolver: s.resolver }),
+      ipPoolRoutes({ pools: config.ipPools, tenancy, auth }),
       messageActionRoutes({ eventStore, auth, tenancy, pool: database.pool }),
       suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
       routeRoutes({ routes: s.routes, auth, tenancy }),

@@ -139,3 +139,8 @@ export interface User {
   memberships: { organizationId: string; organizationName: string; role: 'admin' | 'member' | 'viewer' }[];
   createdAt: string;
 }
+export interface IpPool {
+  name: string;
+  addresses: { address: string; ehlo: string | null; weight: number }[];
+  servers: { id: string; name: string; organizationId: string }[];
+}

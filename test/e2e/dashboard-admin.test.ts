@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { CreateServer, systemActor } from '../../domain/index.js';
+import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { browserMissing, launchBrowser, screenshot } from '../helpers/browser.js';
+
+const PASSWORD = 'correct horse battery';
+const missing = browserMissing();
+const POOLS = `ipPools:
+  outbound:
+    - { address: 192.0.2.10, ehlo: out1.example.net, weight: 3 }
+    - { address: 192.0.2.11 }
+  spare:
+    - { address: 192.0.2.20, ehlo: spare.example.net }
+`;
+
+/**
+ * The operator's pages of the dashboard in Chromium against a real Postlog: the IP pools, a webhook
+ * endpoint changed, its secret rotated and the endpoint deleted, and users taken out of an
+ * organization or invited as global admins.
+ */
+describe('the dashboard’s operator pages in a real browser', { skip: missing }, () => {
+  let t: TestApp;
+  let a: Tenant;
+  let otherServerId: string;
+  let otherOrganizationId: string;
+  let otherAdminToken: string;
+  let browser: Browser;
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ baseURL: t.url });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => assert.fail(`script error in the page: ${e.message}`));
+    // the confirmations ("Delete?", "Remove?") are accepted
+    page.on('dialog', (d) => void d.accept());
+    return page;
+  }
+
+  async function logIn(page: Page, email: string): Promise<void> {
+    await page.goto('/');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
+  }
+
+  before(async () => {
+    t = await startTestApp({ POSTLOG_ROLES: 'api', POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true' }, POOLS);
+    a = await createTenant(t.app, { ipPool: 'outbound' });
+    // another tenant in the same pool: its server is not named to a's users
+    const actor = systemActor('test');
+    const org = await t.app.tenancy.createOrganization(actor, { name: 'Other org' });
+    assert.ok(org.ok);
+    const server = await t.app.tenancy.createServer(
+      actor,
+      org.value.id,
+      CreateServer.parse({ name: 'Other server', ipPool: 'outbound' }),
+    );
+    assert.ok(server.ok);
+    otherServerId = server.value.id;
+    otherOrganizationId = org.value.id;
+    const other = await t.app.tenancy.createAdminToken(actor, { name: 'other', organizationId: org.value.id });
+    assert.ok(other.ok);
+    otherAdminToken = other.value.secret;
+    for (const [email, role] of [
+      ['admin@example.com', 'admin'],
+      ['member@example.com', 'member'],
+      ['viewer@example.com', 'viewer'],
+    ] as const) {
+      const res = await http(t.url, 'POST', '/v2/users', {
+        headers: { authorization: `Bearer ${a.adminToken}` },
+        body: { email, password: PASSWORD, organizationId: a.organizationId, role },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    const token = await t.app.tenancy.createAdminToken(actor, { name: 'ops', organizationId: null });
+    assert.ok(token.ok);
+    const root = await http(t.url, 'POST', '/v2/users', {
+      headers: { authorization: `Bearer ${token.value.secret}` },
+      body: { email: 'root@example.com', password: PASSWORD, globalAdmin: true },
+    });
+    assert.equal(root.status, 201, JSON.stringify(root.body));
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  it('GET /v2/ip-pools: the configured pools, and only the servers the caller may see', async () => {
+    const anonymous = await http(t.url, 'GET', '/v2/ip-pools');
+    assert.equal(anonymous.status, 401, JSON.stringify(anonymous.body));
+    const other = await http(t.url, 'GET', '/v2/ip-pools', { headers: { authorization: `Bearer ${otherAdminToken}` } });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    assert.deepEqual(other.body.pools, [
+      {
+        name: 'outbound',
+        addresses: [
+          { address: '192.0.2.10', ehlo: 'out1.example.net', weight: 3 },
+          { address: '192.0.2.11', ehlo: null, weight: 1 },
+        ],
+        servers: [{ id: otherServerId, name: 'Other server', organizationId: otherOrganizationId }],
+      },
+      { name: 'spare', addresses: [{ address: '192.0.2.20', ehlo: 'spare.example.net', weight: 1 }], servers: [] },
+    ]);
+  });
+
+  it('the IP pools page: addresses, EHLO names, weights, and the servers of the user’s organizations', async () => {
+    const page = await newPage();
+    await logIn(page, 'viewer@example.com');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'IP pools' }).click();
+    const outbound = page.getByRole('article', { name: 'outbound' });
+    await outbound.getByRole('cell', { name: '192.0.2.10', exact: true }).waitFor();
+    await outbound.getByRole('row', { name: '192.0.2.10 out1.example.net 3' }).waitFor();
+    await outbound.getByRole('row', { name: '192.0.2.11 the hostname 1' }).waitFor();
+    await outbound.getByRole('link', { name: 'Test server' }).waitFor();
+    assert.equal(await page.getByText('Other server').count(), 0, 'another tenant’s server is not named');
+    const spare = page.getByRole('article', { name: 'spare' });
+    await spare.getByText('No server you can see uses this pool.').waitFor();
+    await screenshot(page, 'ip-pools');
+    await outbound.getByRole('link', { name: 'Test server' }).click();
+    await page.getByRole('heading', { name: 'Test server' }).waitFor();
+    await page.close();
+    // a global admin sees every server of the pool
+    const root = await newPage();
+    await logIn(root, 'root@example.com');
+    await root.goto('/ip-pools');
+    await root.getByRole('article', { name: 'outbound' }).getByRole('link', { name: 'Other server' }).waitFor();
+    await root.close();
+  });
+});
