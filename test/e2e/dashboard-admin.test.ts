@@ -129,4 +129,66 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     await root.getByRole('article', { name: 'outbound' }).getByRole('link', { name: 'Other server' }).waitFor();
     await root.close();
   });
+
+  /** An endpoint made with the API, as the page would have: its id and signing secret. */
+  async function endpoint(url: string): Promise<{ id: string; secret: string }> {
+    const res = await http(t.url, 'POST', `/v2/servers/${a.server.id}/webhooks`, {
+      headers: { authorization: `Bearer ${a.adminToken}` },
+      body: { url, events: ['MessageHeld'] },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return { id: res.body.endpoint.id, secret: res.body.secret };
+  }
+  const webhook = (id: string) =>
+    http(t.url, 'GET', `/v2/webhooks/${id}`, { headers: { authorization: `Bearer ${a.adminToken}` } });
+
+  it('a member changes a webhook endpoint, rotates its secret (shown once) and deletes it', async () => {
+    const made = await endpoint('http://127.0.0.1:9/first');
+    const page = await newPage();
+    await logIn(page, 'member@example.com');
+    await page.goto(`/servers/${a.server.id}/webhooks`);
+    await page.getByRole('link', { name: 'http://127.0.0.1:9/first' }).click();
+    const settings = page.getByRole('form', { name: 'Change the endpoint' });
+    await settings.getByLabel('Endpoint URL').fill('http://127.0.0.1:9/changed');
+    await settings.getByLabel('MessageHeld').uncheck();
+    await settings.getByLabel('MessageBounced').check();
+    await settings.getByLabel('Enabled').uncheck();
+    await settings.getByRole('button', { name: 'Save changes' }).click();
+    await settings.getByRole('status').getByText('Saved.').waitFor();
+    const changed = await webhook(made.id);
+    assert.equal(changed.body.url, 'http://127.0.0.1:9/changed');
+    assert.deepEqual(changed.body.events, ['MessageBounced']);
+    assert.equal(changed.body.enabled, false);
+    await page.getByText('no: nothing is sent').waitFor();
+
+    await page.getByRole('button', { name: 'Rotate signing secret' }).click();
+    const once = page.getByRole('status').filter({ hasText: 'it is shown only this once' });
+    await once.getByRole('button', { name: 'Copy new signing secret' }).waitFor();
+    const secret = await once.getByLabel('New signing secret', { exact: true }).inputValue();
+    assert.ok(secret.length >= 20, secret);
+    assert.notEqual(secret, made.secret);
+    await screenshot(page, 'webhook');
+    await page.reload();
+    await page.getByRole('button', { name: 'Rotate signing secret' }).waitFor();
+    assert.ok(!(await page.content()).includes(secret), 'the new secret is not shown again');
+
+    await page.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByRole('heading', { name: /^Webhooks/ }).waitFor();
+    await page.getByText('No webhook endpoint yet.').waitFor();
+    assert.equal((await webhook(made.id)).status, 404);
+    await page.close();
+  });
+
+  it('a viewer is offered no change to a webhook endpoint', async () => {
+    const made = await endpoint('http://127.0.0.1:9/viewed');
+    const page = await newPage();
+    await logIn(page, 'viewer@example.com');
+    await page.goto(`/webhooks/${made.id}`);
+    await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    await page.getByText('http://127.0.0.1:9/viewed').waitFor();
+    for (const name of ['Save changes', 'Rotate signing secret', 'Delete endpoint'])
+      assert.equal(await page.getByRole('button', { name }).count(), 0, `no ${name} for a viewer`);
+    assert.equal(await page.getByRole('form', { name: 'Change the endpoint' }).count(), 0);
+    await page.close();
+  });
 });
