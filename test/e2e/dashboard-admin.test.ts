@@ -179,6 +179,75 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     await page.close();
   });
 
+  const userByEmail = async (email: string) => {
+    const users = await http(t.url, 'GET', '/v2/users', { headers: { authorization: `Bearer ${a.adminToken}` } });
+    return users.body.users.find((u: { email: string }) => u.email === email);
+  };
+
+  it('an organization admin takes a user out of the organization, but not themselves', async () => {
+    const made = await http(t.url, 'POST', '/v2/users', {
+      headers: { authorization: `Bearer ${a.adminToken}` },
+      body: { email: 'leaver@example.com', password: PASSWORD, organizationId: a.organizationId, role: 'member' },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('cell', { name: 'leaver@example.com', exact: true }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Remove admin@example.com from Test org' }).count(), 0);
+    // an organization's admin invites to its organizations only
+    const where = page.getByRole('form', { name: 'Invite a user' }).getByLabel('Organization');
+    assert.equal(await where.getByRole('option', { name: 'none: a global admin' }).count(), 0);
+    await page.getByRole('button', { name: 'Remove leaver@example.com from Test org' }).click();
+    // the organization's admins list only its users: once out, the user is gone from the page
+    await page.getByRole('cell', { name: 'leaver@example.com', exact: true }).waitFor({ state: 'detached' });
+    const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'check', organizationId: null });
+    assert.ok(token.ok);
+    const users = await http(t.url, 'GET', '/v2/users', { headers: { authorization: `Bearer ${token.value.secret}` } });
+    const leaver = users.body.users.find((u: { email: string }) => u.email === 'leaver@example.com');
+    assert.deepEqual(leaver.memberships, []);
+    // a global admin sees every user, this one with no role left
+    const root = await newPage();
+    await logIn(root, 'root@example.com');
+    await root.goto('/users');
+    await root
+      .getByRole('row', { name: /leaver@example\.com/ })
+      .getByText('no role')
+      .waitFor();
+    await root.close();
+    await page.close();
+  });
+
+  it('a global admin invites a global admin, who belongs to no organization', async () => {
+    const page = await newPage();
+    await logIn(page, 'root@example.com');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    const invite = page.getByRole('form', { name: 'Invite a user' });
+    await invite.getByLabel('Email to invite').fill('ops@example.com');
+    await invite.getByLabel('Organization').selectOption({ label: 'none: a global admin' });
+    assert.equal(await invite.getByLabel('Role').count(), 0, 'a global admin has no role in an organization');
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    const status = page.getByRole('status');
+    await status.getByText('ops@example.com is invited.').waitFor();
+    const link = await status.getByLabel('Invitation link', { exact: true }).inputValue();
+    await page
+      .getByRole('row', { name: /ops@example\.com/ })
+      .getByText('global admin')
+      .waitFor();
+    await screenshot(page, 'users');
+    await page.close();
+    const invited = await newPage();
+    await invited.goto(new URL(link).pathname + new URL(link).search);
+    await invited.getByLabel('New password', { exact: true }).fill('a brand new password');
+    await invited.getByLabel('Repeat it').fill('a brand new password');
+    await invited.getByRole('button', { name: 'Set password and sign in' }).click();
+    await invited.getByRole('heading', { name: 'Organizations' }).waitFor();
+    // only global admins are offered the read models
+    await invited.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Read models' }).waitFor();
+    await invited.close();
+    assert.equal(await userByEmail('ops@example.com'), undefined, 'not in any organization of a');
+  });
+
   it('a viewer is offered no change to a webhook endpoint', async () => {
     const made = await endpoint('http://127.0.0.1:9/viewed');
     const page = await newPage();
