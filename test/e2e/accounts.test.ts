@@ -199,7 +199,7 @@ describe('dashboard accounts: users, roles, sessions (through the HTTP API)', ()
     await login('new@example.com');
   });
 
-  it('a global admin invites a global admin by link, without an organization; an organization admin may not', async () => {
+  it('a global admin invites a global admin by link, in no organization; an organization admin may not', async () => {
     const root = await login('root@example.com');
     const invited = await as(root, 'POST', '/v2/users', { email: 'ops@example.com', globalAdmin: true });
     assert.equal(invited.status, 201, JSON.stringify(invited.body));
