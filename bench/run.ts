@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'clickhouse-ingest': async () => (await import('./clickhouse-ingest.js')).run(),
   stream: async () => (await import('./stream.js')).run(),
   dashboard: async () => (await import('./dashboard.js')).run(),
+  'dashboard-load': async () => (await import('./dashboard-load.js')).run(),
 };
 
 const name = process.argv[2];

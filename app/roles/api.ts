@@ -8,6 +8,7 @@ import { messageCsvRoutes } from '../../read-api/message-csv-routes.js';
 import { messageListRoutes } from '../../read-api/message-list-routes.js';
 import { postalMessageRoutes } from '../../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../../read-api/v2-message-routes.js';
+import { ipPoolRoutes } from '../../write-side/admin/ip-pool-routes.js';
 import { managementRoutes } from '../../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
 import { routeRoutes } from '../../write-side/admin/route-routes.js';
@@ -56,6 +57,7 @@ export const apiRole: Role = {
       messageListRoutes({ ...read, pool: database.pool }),
       messageCsvRoutes({ ...read, pool: database.pool }),
       managementRoutes({ tenancy, auth, resolver: s.resolver }),
+      ipPoolRoutes({ pools: config.ipPools, tenancy, auth }),
       messageActionRoutes({ eventStore, routes: s.routes, auth, tenancy, pool: database.pool }),
       suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
       routeRoutes({ routes: s.routes, endpointQueue: new EndpointQueue(database.pool), auth, tenancy }),

@@ -8,6 +8,7 @@ import { Analytics } from './pages/analytics';
 import { Credentials } from './pages/credentials';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
+import { IpPools } from './pages/ip-pools';
 import { Login } from './pages/login';
 import { Message } from './pages/message';
 import { Messages } from './pages/messages';
@@ -87,6 +88,7 @@ function App() {
           <nav aria-label="Main">
             <a href="/">Organizations</a>
             {managesUsers(session) ? <a href="/users">Users</a> : null}
+            <a href="/ip-pools">IP pools</a>
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
             {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
@@ -129,6 +131,7 @@ function App() {
             <Route path="/servers/:id/queue" component={Queue} />
             <Route path="/webhooks/:id" component={Webhook} />
             <Route path="/users" component={Users} />
+            <Route path="/ip-pools" component={IpPools} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

@@ -179,3 +179,8 @@ export interface TemplateVersion {
   createdBy: string;
   createdAt: string;
 }
+export interface IpPool {
+  name: string;
+  addresses: { address: string; ehlo: string | null; weight: number }[];
+  servers: { id: string; name: string; organizationId: string }[];
+}

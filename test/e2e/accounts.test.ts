@@ -199,6 +199,24 @@ describe('dashboard accounts: users, roles, sessions (through the HTTP API)', ()
     await login('new@example.com');
   });
 
+  it('a global admin invites a global admin by link, in no organization; an organization admin may not', async () => {
+    const root = await login('root@example.com');
+    const invited = await as(root, 'POST', '/v2/users', { email: 'ops@example.com', globalAdmin: true });
+    assert.equal(invited.status, 201, JSON.stringify(invited.body));
+    assert.equal(invited.body.user.globalAdmin, true);
+    assert.deepEqual(invited.body.user.memberships, []);
+    const token = new URL(invited.body.inviteUrl, 'http://x').searchParams.get('token');
+    const accepted = await http(t.url, 'POST', '/v2/invitations/accept', { body: { token, password: PASSWORD } });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    const me = await as(await login('ops@example.com'), 'GET', '/v2/session');
+    assert.equal(me.body.user.globalAdmin, true);
+    const refused = await http(t.url, 'POST', '/v2/users', {
+      body: { email: 'ops2@example.com', globalAdmin: true },
+      headers: { authorization: `Bearer ${a.adminToken}` },
+    });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  });
+
   it("an organization's admin adds users to its organization only, and makes no global admin", async () => {
     const res = await http(t.url, 'POST', '/v2/users', {
       body: { email: 'x@example.com', password: PASSWORD, organizationId: b.organizationId, role: 'viewer' },

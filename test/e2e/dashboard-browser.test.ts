@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { generate } from 'otplib';
 import PostalMime from 'postal-mime';
+import { renderSVG } from 'uqr';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser } from '../helpers/browser.js';
@@ -218,6 +219,14 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     await page.getByRole('status').getByText('Password changed').waitFor();
     await page.getByRole('button', { name: 'Set up a second factor' }).click();
     const secret = (await page.locator('p', { hasText: 'Key:' }).locator('code').textContent())!;
+    // the QR code, drawn in the page, is the code of the otpauth:// link (the key and the link stay)
+    const uri = (await page.getByRole('link', { name: 'Open in an authenticator app' }).getAttribute('href'))!;
+    assert.match(uri, new RegExp(`^otpauth://totp/.*secret=${secret}`));
+    const drawn = page.getByRole('img', { name: 'QR code of the authenticator link' }).locator('svg path');
+    const expected = /<path[^>]* d="([^"]+)"/.exec(renderSVG(uri, { pixelSize: 6, border: 4 }))?.[1];
+    assert.ok(expected);
+    assert.equal(await drawn.getAttribute('d'), expected);
+    await shot(page, 'account-second-factor');
     await page.getByLabel('Code from the app').fill(await generate({ secret }));
     await page.getByRole('button', { name: 'Turn on' }).click();
     await page.getByText('On: logging in asks for a code').waitFor();

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's Chromium (`.ci/run` installs the `chromium` package); playwright-core brings no browser. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -20,4 +21,14 @@ export async function launchBrowser(): Promise<Browser> {
     // as root (CI) Chromium refuses to start with its sandbox; the pages are our own, on loopback
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
   });
+}
+
+/** Where to save screenshots a person can look at, when asked: SCREENSHOTS=docs/screenshots (or another folder). */
+const SHOTS = process.env.SCREENSHOTS ? join(process.cwd(), process.env.SCREENSHOTS) : undefined;
+
+/** Saves a picture of the whole page as <name>.png under SCREENSHOTS, when that is set. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }

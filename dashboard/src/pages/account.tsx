@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { post } from '../api';
 import { ErrorNote, Page } from '../components';
+import { QrCode } from '../qr-code';
 import { type Session, useSession } from '../session';
 
 /** The logged-in user's own settings: password, second factor, sessions. */
@@ -123,8 +124,10 @@ function SecondFactor({ enabled, onChanged }: { enabled: boolean; onChanged: () 
           }}
         >
           <p>
-            Add this key to your authenticator app (or open the link on the phone that has it), then enter its code.
+            Scan the QR code with your authenticator app (or add the key to it, or open the link on the phone that has
+            it), then enter its code.
           </p>
+          <QrCode text={setup.uri} label="QR code of the authenticator link" />
           <p>
             Key: <code>{setup.secret}</code>
           </p>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { get, post, put } from '../api';
+import { del, get, post, put } from '../api';
 import { ErrorNote, Loading, Page, ShownOnce, useAction, useLoad } from '../components';
 import { may, type OrgRole, type Session, useSession } from '../session';
 import type { Organization, User } from '../types';
@@ -10,7 +10,10 @@ const ROLES: OrgRole[] = ['viewer', 'member', 'admin'];
 export const managesUsers = (session: Session) =>
   session.user.globalAdmin || session.memberships.some((m) => m.role === 'admin');
 
-/** Dashboard users with their roles: invite one, change a role, disable (global admins). */
+/**
+ * Dashboard users with their roles: invite one (global admins also invite global admins), change or
+ * take away a role in an organization, disable (global admins).
+ */
 export function Users() {
   const session = useSession();
   const action = useAction();
@@ -30,7 +33,9 @@ export function Users() {
 
   return (
     <Page title="Users">
-      {administered.length ? <Invite organizations={administered} onInvited={reload} /> : null}
+      {administered.length || session.user.globalAdmin ? (
+        <Invite organizations={administered} globalAdmin={session.user.globalAdmin} onInvited={reload} />
+      ) : null}
       <ErrorNote error={action.error} />
       <table>
         <thead>
@@ -47,6 +52,7 @@ export function Users() {
               <td>{u.email}</td>
               <td>
                 {u.globalAdmin ? <p>global admin</p> : null}
+                {u.globalAdmin || u.memberships.length ? null : <p>no role</p>}
                 {u.memberships.map((m) => (
                   <RoleOf key={m.organizationId} user={u} membership={m} onChange={reload} />
                 ))}
@@ -71,7 +77,7 @@ export function Users() {
   );
 }
 
-/** A user's role in one organization; its admins can change it. */
+/** A user's role in one organization; its admins can change it or take it away (but not their own). */
 function RoleOf({
   user,
   membership,
@@ -96,6 +102,10 @@ function RoleOf({
     const path = `/v2/users/${user.id}/organizations/${membership.organizationId}`;
     if (await action.run(() => put(path, { role }))) onChange();
   }
+  async function remove() {
+    if (!confirm(`Take ${user.email} out of ${where}? They lose their role there.`)) return;
+    if (await action.run(() => del(`/v2/users/${user.id}/organizations/${membership.organizationId}`))) onChange();
+  }
   return (
     <form class="inline" onSubmit={save}>
       <label>
@@ -115,17 +125,37 @@ function RoleOf({
         <button type="submit" aria-label={`Save the role of ${user.email} in ${where}`}>
           Save
         </button>
-      ) : null}
+      ) : null}{' '}
+      {user.id === session.user.id ? null : (
+        <button type="button" class="danger" aria-label={`Remove ${user.email} from ${where}`} onClick={remove}>
+          Remove
+        </button>
+      )}
       <ErrorNote error={action.error} />
     </form>
   );
 }
 
-/** Invites someone: the answer's link is shown once, and whether Postlog mailed it. */
-function Invite({ organizations, onInvited }: { organizations: Organization[]; onInvited: () => void }) {
+/** The organization choice that invites a global admin (no organization): only global admins have it. */
+const NO_ORGANIZATION = '';
+
+/**
+ * Invites someone: the answer's link is shown once, and whether Postlog mailed it. A global admin may
+ * invite another global admin, who belongs to no organization.
+ */
+function Invite({
+  organizations,
+  globalAdmin,
+  onInvited,
+}: {
+  organizations: Organization[];
+  globalAdmin: boolean;
+  onInvited: () => void;
+}) {
   const action = useAction();
   const [email, setEmail] = useState('');
-  const [organizationId, setOrganizationId] = useState(organizations[0]?.id ?? '');
+  const [organizationId, setOrganizationId] = useState(organizations[0]?.id ?? NO_ORGANIZATION);
+  const asGlobalAdmin = organizationId === NO_ORGANIZATION;
   const [role, setRole] = useState<OrgRole>('viewer');
   const [invited, setInvited] = useState<{ email: string; inviteUrl: string | null; invitationSent: boolean }>();
 
@@ -133,11 +163,8 @@ function Invite({ organizations, onInvited }: { organizations: Organization[]; o
     e.preventDefault();
     setInvited(undefined);
     await action.run(async () => {
-      const answer = await post<{ user: User; inviteUrl: string | null; invitationSent: boolean }>('/v2/users', {
-        email,
-        organizationId,
-        role,
-      });
+      const body = asGlobalAdmin ? { email, globalAdmin: true } : { email, organizationId, role };
+      const answer = await post<{ user: User; inviteUrl: string | null; invitationSent: boolean }>('/v2/users', body);
       setInvited({ email: answer.user.email, inviteUrl: answer.inviteUrl, invitationSent: answer.invitationSent });
       setEmail('');
       onInvited();
@@ -158,18 +185,21 @@ function Invite({ organizations, onInvited }: { organizations: Organization[]; o
                 {o.name}
               </option>
             ))}
+            {globalAdmin ? <option value={NO_ORGANIZATION}>none: a global admin</option> : null}
           </select>
         </label>
-        <label>
-          Role
-          <select value={role} onChange={(e) => setRole(e.currentTarget.value as OrgRole)}>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
+        {asGlobalAdmin ? null : (
+          <label>
+            Role
+            <select value={role} onChange={(e) => setRole(e.currentTarget.value as OrgRole)}>
+              {ROLES.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <button type="submit">Invite</button>
       </form>
       <ErrorNote error={action.error} />

@@ -1,13 +1,21 @@
-import { get, post } from '../api';
-import { ErrorNote, Loading, Page, StatusBadge, Time, useAction, useLoad } from '../components';
+import { useLocation } from 'preact-iso';
+import { useState } from 'preact/hooks';
+import { del, get, patch, post } from '../api';
+import { ErrorNote, Loading, Page, ShownOnce, StatusBadge, Time, useAction, useLoad } from '../components';
 import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Server, WebhookDelivery, WebhookEndpoint } from '../types';
+import { EventPicker, eventsOf } from '../webhook-event-picker';
 
-/** One webhook endpoint: its delivery log, newest first; a finished delivery can be sent again. */
+/**
+ * One webhook endpoint: its delivery log, newest first; a finished delivery can be sent again. Members
+ * change the endpoint, rotate its signing secret (the new one is shown once) or delete it.
+ */
 export function Webhook({ id }: { id: string }) {
   const session = useSession();
   const action = useAction();
+  const { route } = useLocation();
+  const [rotated, setRotated] = useState<string>();
   const { data, error, reload } = useLoad(async () => {
     const endpoint = await get<WebhookEndpoint>(`/v2/webhooks/${id}`);
     const [server, log] = await Promise.all([
@@ -23,6 +31,17 @@ export function Webhook({ id }: { id: string }) {
   const redeliver = async (d: WebhookDelivery) => {
     if (await action.run(() => post(`/v2/webhooks/${id}/deliveries/${d.id}/redeliver`))) reload();
   };
+  const rotate = async () => {
+    if (!confirm('Make a new signing secret? The old one keeps signing beside it for 24 hours.')) return;
+    setRotated(undefined);
+    await action.run(async () =>
+      setRotated((await post<{ secret: string }>(`/v2/webhooks/${id}/secret/rotate`)).secret),
+    );
+  };
+  const remove = async () => {
+    if (!confirm(`Delete the endpoint ${endpoint.url} and its delivery log?`)) return;
+    if (await action.run(() => del(`/v2/webhooks/${id}`))) route(`/servers/${server.id}/webhooks`);
+  };
 
   return (
     <Page title={`Webhook · ${server.name}`}>
@@ -34,6 +53,8 @@ export function Webhook({ id }: { id: string }) {
         </dd>
         <dt>events</dt>
         <dd>{endpoint.events ? endpoint.events.join(', ') : 'every event'}</dd>
+        <dt>enabled</dt>
+        <dd>{endpoint.enabled ? 'yes' : 'no: nothing is sent'}</dd>
         <dt>circuit</dt>
         <dd>
           {endpoint.circuit.state}
@@ -45,8 +66,28 @@ export function Webhook({ id }: { id: string }) {
           ) : null}
         </dd>
       </dl>
-      <h2>Deliveries</h2>
+      {canChange ? (
+        <>
+          <EndpointSettings key={endpoint.id} endpoint={endpoint} onSaved={reload} />
+          <p class="actions">
+            <button type="button" onClick={rotate}>
+              Rotate signing secret
+            </button>{' '}
+            <button type="button" class="danger" onClick={remove}>
+              Delete endpoint
+            </button>
+          </p>
+        </>
+      ) : null}
       <ErrorNote error={action.error} />
+      {rotated ? (
+        <ShownOnce
+          what="new signing secret"
+          value={rotated}
+          note="The old secret keeps signing beside it (a second v1 in X-Postlog-Signature) for 24 hours."
+        />
+      ) : null}
+      <h2>Deliveries</h2>
       {deliveries.length === 0 ? (
         <p>Nothing sent to this endpoint yet.</p>
       ) : (
@@ -94,5 +135,37 @@ export function Webhook({ id }: { id: string }) {
         </table>
       )}
     </Page>
+  );
+}
+
+/** The endpoint's URL, events and whether it is enabled, changed with PATCH (enabling also closes its circuit). */
+function EndpointSettings({ endpoint, onSaved }: { endpoint: WebhookEndpoint; onSaved: () => void }) {
+  const action = useAction();
+  const [url, setUrl] = useState(endpoint.url);
+  const [events, setEvents] = useState(new Set(endpoint.events ?? []));
+  const [enabled, setEnabled] = useState(endpoint.enabled);
+  const [saved, setSaved] = useState(false);
+  async function save(e: Event) {
+    e.preventDefault();
+    setSaved(false);
+    const body = { url, events: eventsOf(events), enabled };
+    if (await action.run(() => patch(`/v2/webhooks/${endpoint.id}`, body))) {
+      setSaved(true);
+      onSaved();
+    }
+  }
+  return (
+    <form class="card" onSubmit={save} aria-label="Change the endpoint">
+      <label class="field">
+        Endpoint URL <input type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+      </label>
+      <EventPicker chosen={events} onChange={setEvents} />
+      <label>
+        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} /> Enabled
+      </label>{' '}
+      <button type="submit">Save changes</button>
+      <ErrorNote error={action.error} />
+      {saved ? <p role="status">Saved.</p> : null}
+    </form>
   );
 }

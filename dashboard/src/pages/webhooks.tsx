@@ -4,7 +4,7 @@ import { ErrorNote, Loading, Page, ShownOnce, useAction, useLoad } from '../comp
 import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Server, WebhookEndpoint } from '../types';
-import { WEBHOOK_EVENTS } from '../webhook-events';
+import { EventPicker, eventsOf } from '../webhook-event-picker';
 
 /** A server's webhook endpoints: list them, add one (the signing secret is shown once). */
 export function Webhooks({ id }: { id: string }) {
@@ -29,8 +29,7 @@ export function Webhooks({ id }: { id: string }) {
   async function add(e: Event) {
     e.preventDefault();
     setCreated(undefined);
-    // none ticked: every event (the API's null)
-    const body = { url, events: events.size ? WEBHOOK_EVENTS.filter((n) => events.has(n)) : null };
+    const body = { url, events: eventsOf(events) };
     await action.run(async () => {
       setCreated(await post<{ endpoint: WebhookEndpoint; secret: string }>(`/v2/servers/${id}/webhooks`, body));
       setUrl('');
@@ -38,12 +37,6 @@ export function Webhooks({ id }: { id: string }) {
       reload();
     });
   }
-  const tick = (name: string, on: boolean) => {
-    const next = new Set(events);
-    if (on) next.add(name);
-    else next.delete(name);
-    setEvents(next);
-  };
 
   return (
     <Page title={`Webhooks · ${server.name}`}>
@@ -53,19 +46,7 @@ export function Webhooks({ id }: { id: string }) {
           <label class="field">
             Endpoint URL <input type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
           </label>
-          <fieldset class="events">
-            <legend>Events (none ticked: every event)</legend>
-            {WEBHOOK_EVENTS.map((name) => (
-              <label key={name}>
-                <input
-                  type="checkbox"
-                  checked={events.has(name)}
-                  onChange={(e) => tick(name, e.currentTarget.checked)}
-                />{' '}
-                {name}
-              </label>
-            ))}
-          </fieldset>
+          <EventPicker chosen={events} onChange={setEvents} />
           <button type="submit">Add endpoint</button>
         </form>
       ) : null}
