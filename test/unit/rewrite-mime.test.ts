@@ -8,7 +8,7 @@ import { takeTrackingOptOut } from '../../write-side/tracking/opt-out-header.js'
 import { rewriteHtml, type RewriteOptions } from '../../write-side/tracking/rewrite-html.js';
 import {
   decodeQuotedPrintable,
-  hasTrackableHtml,
+  planHtmlRewrite,
   rewriteHtmlParts,
   type HtmlRewrite,
 } from '../../write-side/tracking/rewrite-mime.js';
@@ -188,7 +188,7 @@ describe('rewriting the HTML parts of a raw MIME message', () => {
       const out = rewriteHtmlParts(raw, rewrite);
       assert.equal(out.raw, raw, charset);
       assert.equal(out.rewritten, 0);
-      assert.equal(hasTrackableHtml(raw), false);
+      assert.equal(planHtmlRewrite(raw).parts.length, 0);
     }
   });
 
@@ -244,11 +244,11 @@ describe('rewriting the HTML parts of a raw MIME message', () => {
           'Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQE=\r\n--s1--\r\n',
       ),
     ]);
-    assert.ok(hasTrackableHtml(inner));
+    assert.equal(planHtmlRewrite(inner).parts.length, 1);
     const out = rewriteHtmlParts(signed, rewrite);
     assert.equal(out.raw, signed);
     assert.equal(out.untrackable, 'signed-or-encrypted');
-    assert.equal(hasTrackableHtml(signed), false);
+    assert.equal(planHtmlRewrite(signed).parts.length, 0);
 
     const smime = Buffer.from(
       'From: a@sender.test\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nMIAG\r\n',

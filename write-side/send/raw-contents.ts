@@ -1,7 +1,7 @@
 import type { Server } from '../../domain/index.js';
 import { takeTrackingOptOut } from '../tracking/opt-out-header.js';
 import { personalizeRaw } from '../tracking/personalize.js';
-import { hasTrackableHtml } from '../tracking/rewrite-mime.js';
+import { planHtmlRewrite } from '../tracking/rewrite-mime.js';
 import type { SendApiDeps } from './send-deps.js';
 import { trackingContext } from './tracking-context.js';
 
@@ -29,12 +29,14 @@ export async function rawContents(
   const choice = { trackOpens: server.trackOpens, trackClicks: server.trackClicks };
   const shared = { contents: [optOut.raw] };
   if (optOut.optedOut || (!choice.trackOpens && !choice.trackClicks) || recipients === 0) return shared;
-  if (!hasTrackableHtml(optOut.raw)) return shared;
+  // cached look-ups first (the accept path asks for the same domain next): no address, no parse
   const tracking = await trackingContext(deps, server, fromDomain);
   if (!tracking) return shared;
+  const message = planHtmlRewrite(optOut.raw);
+  if (message.parts.length === 0) return shared;
   const messageIds = await deps.ids.take(recipients);
   const contents = messageIds.map((id) => {
-    const copy = personalizeRaw(tracking, String(id), optOut.raw, choice).raw;
+    const copy = personalizeRaw(tracking, String(id), message, choice).raw;
     // the client's message fitted the limit; the links alone must not make it refused, so such a copy goes untracked
     return copy.length > deps.maxMessageBytes ? optOut.raw : copy;
   });

@@ -1,6 +1,6 @@
 import type { Server, TrackingKeys } from '../../domain/index.js';
 import { rewriteHtml, type RewriteOptions } from './rewrite-html.js';
-import { rewriteHtmlParts, type RewrittenMessage } from './rewrite-mime.js';
+import { applyHtmlRewrite, type HtmlRewritePlan, type RewrittenMessage } from './rewrite-mime.js';
 import { signClaim, unsubscribeMailbox } from './tokens.js';
 
 export interface TrackingContext {
@@ -45,19 +45,20 @@ export function personalize(
 
 /**
  * One recipient's copy of a message the client composed itself (SMTP, send/raw): the same links
- * and pixel as personalize() writes, in every HTML part of the MIME tree (rewrite-mime.ts), before
+ * and pixel as personalize() writes, in every HTML part of the MIME tree (rewrite-mime.ts, read once for
+ * all recipients), before
  * the copy is stored and signed. Unsubscribe headers are not added to such messages.
  */
 export function personalizeRaw(
   ctx: TrackingContext,
   messageId: string,
-  raw: Buffer,
+  message: HtmlRewritePlan,
   choice: Omit<TrackingChoice, 'unsubscribe'>,
 ): RewrittenMessage {
   const options = rewriteOptions(ctx, messageId, { ...choice, unsubscribe: false });
-  if (!options) return { raw, rewritten: 0 };
+  if (!options) return { raw: message.raw, rewritten: 0 };
   // the HTML comes one character per byte: the URL is read in the part's charset before it is signed
-  return rewriteHtmlParts(raw, (html, decode) =>
+  return applyHtmlRewrite(message, (html, decode) =>
     rewriteHtml(html, { ...options, clickUrl: (url) => options.clickUrl(decode(url)) }),
   );
 }

@@ -56,14 +56,46 @@ export function untrackableReason(root: MimeEntity): UntrackableReason | undefin
   return undefined;
 }
 
-export function rewriteHtmlParts(raw: Buffer, rewrite: HtmlRewrite): RewrittenMessage {
+/** An HTML part that can be rewritten, read once: its body decoded, one character per byte. */
+interface HtmlPart {
+  entity: MimeEntity;
+  html: string;
+  charset: string;
+  encoding: string;
+  endsWithBreak: boolean;
+}
+
+/**
+ * What rewriting a message's HTML works on: the message read once (its tree, its HTML parts
+ * decoded), so that each recipient's copy costs only the rewrite itself.
+ */
+export type HtmlRewritePlan =
+  | { raw: Buffer; parts: HtmlPart[]; untrackable?: undefined }
+  | { raw: Buffer; parts: []; untrackable: UntrackableReason };
+
+export function planHtmlRewrite(raw: Buffer): HtmlRewritePlan {
   const root = parseMimeMessage(raw);
   const untrackable = untrackableReason(root);
-  if (untrackable) return { raw, rewritten: 0, untrackable };
+  if (untrackable) return { raw, parts: [], untrackable };
+  const parts = allEntities(root).flatMap((entity) => {
+    const part = htmlPart(raw, entity);
+    return part ? [part] : [];
+  });
+  return { raw, parts };
+}
+
+export function rewriteHtmlParts(raw: Buffer, rewrite: HtmlRewrite): RewrittenMessage {
+  return applyHtmlRewrite(planHtmlRewrite(raw), rewrite);
+}
+
+/** One copy of the planned message with its HTML parts rewritten. */
+export function applyHtmlRewrite(plan: HtmlRewritePlan, rewrite: HtmlRewrite): RewrittenMessage {
+  const { raw } = plan;
+  if (plan.untrackable) return { raw, rewritten: 0, untrackable: plan.untrackable };
   const edits: { start: number; end: number; bytes: Buffer }[] = [];
   let rewritten = 0;
-  for (const entity of allEntities(root)) {
-    const changed = rewritePart(raw, entity, rewrite);
+  for (const part of plan.parts) {
+    const changed = rewritePart(part, rewrite);
     if (!changed) continue;
     edits.push(...changed);
     rewritten++;
@@ -80,12 +112,8 @@ export function rewriteHtmlParts(raw: Buffer, rewrite: HtmlRewrite): RewrittenMe
   return { raw: Buffer.concat(chunks), rewritten };
 }
 
-/** The edits that rewrite one entity, if it is an HTML body part that can be rewritten and changes. */
-function rewritePart(
-  raw: Buffer,
-  entity: MimeEntity,
-  rewrite: HtmlRewrite,
-): { start: number; end: number; bytes: Buffer }[] | undefined {
+/** The entity as an HTML part to rewrite, if it is an HTML body part this can read. */
+function htmlPart(raw: Buffer, entity: MimeEntity): HtmlPart | undefined {
   if (entity.type !== 'text/html' || entity.children.length > 0) return undefined;
   // an attached .html file is a file, not the message's body
   if (/^\s*attachment\b/i.test(fieldValue(entity, 'content-disposition') ?? '')) return undefined;
@@ -97,11 +125,18 @@ function rewritePart(
   const body = raw.subarray(entity.bodyStart, entity.end);
   const decoded = decodeTransfer(body, encoding);
   if (!decoded) return undefined;
-  const html = decoded.toString('latin1');
-  const out = rewrite(html, charsetDecoder(charset));
+  return { entity, html: decoded.toString('latin1'), charset, encoding, endsWithBreak: endsWithCrlf(body) };
+}
+
+/** The edits that rewrite one HTML part, if the rewrite changes it. */
+function rewritePart(
+  part: HtmlPart,
+  rewrite: HtmlRewrite,
+): { start: number; end: number; bytes: Buffer }[] | undefined {
+  const { entity, html, encoding, endsWithBreak } = part;
+  const out = rewrite(html, charsetDecoder(part.charset));
   if (out === html) return undefined;
   const bytes = Buffer.from(out, 'latin1');
-  const endsWithBreak = endsWithCrlf(body);
   if (encoding === 'base64') {
     return [{ start: entity.bodyStart, end: entity.end, bytes: base64Lines(bytes, endsWithBreak) }];
   }
@@ -217,16 +252,4 @@ function charsetDecoder(charset: string): (bytes: string) => string {
     decoder = new TextDecoder('latin1');
   }
   return (bytes) => decoder.decode(Buffer.from(bytes, 'latin1'));
-}
-
-/** True when the message has an HTML part that rewriteHtmlParts would read (whether or not it then changes). */
-export function hasTrackableHtml(raw: Buffer): boolean {
-  const root = parseMimeMessage(raw);
-  if (untrackableReason(root)) return false;
-  return allEntities(root).some(
-    (e) =>
-      e.type === 'text/html' &&
-      !/^\s*attachment\b/i.test(fieldValue(e, 'content-disposition') ?? '') &&
-      ASCII_COMPATIBLE.test((e.params.charset ?? 'us-ascii').trim().toLowerCase()),
-  );
 }
