@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import PostalMime from 'postal-mime';
 import { canonicalMessageBytes } from '../../domain/index.js';
+import { prng } from '../helpers/random-mail.js';
 import { takeTrackingOptOut } from '../../write-side/tracking/opt-out-header.js';
 import { rewriteHtml, type RewriteOptions } from '../../write-side/tracking/rewrite-html.js';
 import {
@@ -277,6 +278,40 @@ describe('rewriting the HTML parts of a raw MIME message', () => {
     const out = rewriteHtmlParts(original, rewrite);
     assert.equal(out.rewritten, 0);
     assert.equal(out.raw, original);
+  });
+});
+
+describe('rewriting damaged MIME', () => {
+  it('never throws on cut or garbled messages, and what it writes is canonical mail', async () => {
+    const whole = await compose({
+      text: 'plain',
+      html: HTML,
+      attachments: [{ filename: 'a.bin', content: randomBytes(600), contentType: 'application/octet-stream' }],
+    });
+    const random = prng(23);
+    const junk = [
+      '--',
+      '\r\n',
+      '=',
+      '=\r\n',
+      'Content-Type: text/html\r\n',
+      '<a href="https://x.example/">',
+      '\r\n\r\n',
+    ];
+    let rewrittenSome = 0;
+    for (let i = 0; i < 300; i++) {
+      const text = whole.toString('latin1');
+      const at = Math.floor(random() * text.length);
+      const cut = random() < 0.5 ? text.slice(0, at) : `${text.slice(0, at)}${junk[i % junk.length]}${text.slice(at)}`;
+      const canonical = canonicalMessageBytes(Buffer.from(cut, 'latin1'), { maxLineBytes: 998 });
+      assert.ok(canonical.ok);
+      const out = rewriteHtmlParts(canonical.value, rewrite);
+      if (out.rewritten > 0) rewrittenSome++;
+      const again = canonicalMessageBytes(out.raw, { maxLineBytes: 998 });
+      assert.ok(again.ok, `case ${i}`);
+      assert.ok(again.value.equals(out.raw), `case ${i}: CRLF line ends throughout`);
+    }
+    assert.ok(rewrittenSome > 50, `most damaged messages still have an HTML part to track (${rewrittenSome})`);
   });
 });
 
