@@ -98,6 +98,8 @@ describe('tracking of SMTP and send/raw messages', () => {
       POSTLOG_SMART_HOST: `127.0.0.12:${sinkPort}`,
       POSTLOG_SMART_HOST_TLS: 'none',
       POSTLOG_MTA_POLL_MS: '50',
+      // the tracked copies of one message may take twice this, all recipients together
+      POSTLOG_MAX_MESSAGE_BYTES: '100000',
     });
     a = await createTenant(t.app, { domain: 'a.test' });
     key['X-Server-API-Key'] = a.apiKey;
@@ -221,6 +223,22 @@ describe('tracking of SMTP and send/raw messages', () => {
       got.subarray(got.length - signed.length).equals(signed),
       'the message after our trace headers is as sent',
     );
+  });
+
+  it('sends a message whose copies would pass twice the size limit untracked, as one copy', async () => {
+    const raw = await compose(HTML); // about 28 KB: 10 copies pass 200 KB, 2 copies (the SMTP test) do not
+    assert.ok(raw.length * 10 > 200_000 && raw.length * 2 < 200_000, String(raw.length));
+    const rcpts = Array.from({ length: 10 }, (_, i) => `many${i}@example.org`);
+    const res = await http(t.url, 'POST', '/api/v1/send/raw', {
+      headers: key,
+      body: { mail_from: 'app@a.test', rcpt_to: rcpts, data: raw.toString('base64') },
+    });
+    assert.equal(res.body.status, 'success', JSON.stringify(res.body));
+    for (const to of [rcpts[0]!, rcpts[9]!]) {
+      const { raw: got, email } = await received(String(res.body.data.messages[to].id), to);
+      assert.equal(trackedLinks(email.html!).length, 0);
+      assert.ok(got.subarray(got.length - raw.length).equals(raw));
+    }
   });
 
   it("follows the server's settings: with opens and clicks off, HTML goes out as written", async () => {

@@ -5,6 +5,9 @@ import { planHtmlRewrite } from '../tracking/rewrite-mime.js';
 import type { SendApiDeps } from './send-deps.js';
 import { trackingContext } from './tracking-context.js';
 
+/** All tracked copies of one message together, in multiples of the largest message accepted. */
+export const TRACKED_COPIES_BUDGET = 2;
+
 /** What the accept path stores for a message a client composed itself: one copy, or one per recipient. */
 export interface RawContents {
   contents: Buffer[];
@@ -29,6 +32,10 @@ export async function rawContents(
   const choice = { trackOpens: server.trackOpens, trackClicks: server.trackClicks };
   const shared = { contents: [optOut.raw] };
   if (optOut.optedOut || (!choice.trackOpens && !choice.trackClicks) || recipients === 0) return shared;
+  // The copies are held in memory together until they are stored: all of them at most twice the
+  // largest message a client may send. Past that (a large message to many recipients) the message
+  // goes out untracked, as one shared copy, rather than a 25 MB message taking 2.5 GB for 100 copies.
+  if (optOut.raw.length * recipients > TRACKED_COPIES_BUDGET * deps.maxMessageBytes) return shared;
   // cached look-ups first (the accept path asks for the same domain next): no address, no parse
   const tracking = await trackingContext(deps, server, fromDomain);
   if (!tracking) return shared;
