@@ -44,6 +44,7 @@ export function dnsSettings(config: Config) {
   return {
     spfInclude: config.dnsSpfInclude ?? `spf.${config.hostname}`,
     returnPathTarget: config.dnsReturnPathTarget ?? `rp.${config.hostname}`,
+    trackTarget: config.dnsTrackTarget ?? `track.${config.hostname}`,
   };
 }
 

@@ -13,6 +13,7 @@ import { managementRoutes } from '../../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
 import { routeRoutes } from '../../write-side/admin/route-routes.js';
 import { suppressionRoutes } from '../../write-side/admin/suppression-routes.js';
+import { trackDomainRoutes } from '../../write-side/admin/track-domain-routes.js';
 import { webhookRoutes } from '../../write-side/admin/webhook-routes.js';
 import { postalSendRoutes } from '../../write-side/send/postal-send-routes.js';
 import { testMessageRoute } from '../../write-side/send/test-message-route.js';
@@ -57,6 +58,7 @@ export const apiRole: Role = {
       messageListRoutes({ ...read, pool: database.pool }),
       messageCsvRoutes({ ...read, pool: database.pool }),
       managementRoutes({ tenancy, auth, resolver: s.resolver }),
+      trackDomainRoutes({ tenancy, auth, resolver: s.resolver }),
       ipPoolRoutes({ pools: config.ipPools, tenancy, auth }),
       messageActionRoutes({ eventStore, routes: s.routes, auth, tenancy, pool: database.pool }),
       suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),

@@ -64,8 +64,33 @@ export const SendingDomain = z.object({
   verified: z.boolean(),
   returnPathDomain: z.string(),
   signingKeys: z.array(z.object({ selector: z.string(), algorithm: DkimAlgorithm, privateKeyPem: z.string() })),
+  /** Where the links of its messages point: its verified track domain (https://click.example.com), if it has one. */
+  trackingBaseUrl: z.string().nullable().optional(),
 });
 export type SendingDomain = z.infer<typeof SendingDomain>;
+
+/**
+ * A sending domain's track domain: tracking links of its messages point there once the CNAME
+ * record (`dnsRecord`) is found by a check; until then, and when a later check misses it, the
+ * server's tracking base URL (or Postlog's public URL) is used.
+ */
+export const TrackDomain = z.object({
+  id: z.string(),
+  domainId: z.string(),
+  serverId: z.string(),
+  /** The full host name, e.g. click.example.com. */
+  name: z.string(),
+  https: z.boolean(),
+  /** The CNAME was found at the last check. */
+  verified: z.boolean(),
+  verifiedAt: isoTime.nullable(),
+  dnsCheckedAt: isoTime.nullable(),
+  /** The tracking links' base: https://click.example.com. */
+  baseUrl: z.string(),
+  dnsRecord: z.object({ type: z.literal('CNAME'), name: z.string(), value: z.string() }),
+  createdAt: isoTime,
+});
+export type TrackDomain = z.infer<typeof TrackDomain>;
 
 export const Credential = z.object({
   id: z.string(),

@@ -52,6 +52,22 @@ export const CreateDomain = z
   })
   .strict();
 
+/**
+ * A track domain of a sending domain (Postal's track domains): `name` is the label under the
+ * sending domain (`click` for click.example.com), whose CNAME points at Postlog's tracking host.
+ * https: the links say https:// (the operator serves a certificate for the name); false: http://.
+ */
+export const CreateTrackDomain = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be one DNS label, such as click'),
+    https: z.boolean().default(true),
+  })
+  .strict();
+
 /** api: an API key (HTTP); smtp: a username and password (SMTP submission). */
 export const CredentialKind = z.enum(['api', 'smtp']);
 export const CreateCredential = z
@@ -74,6 +90,7 @@ export type CreateServer = z.infer<typeof CreateServer>;
 export type UpdateServer = z.infer<typeof UpdateServer>;
 export type CreateDomain = z.infer<typeof CreateDomain>;
 export type CreateCredential = z.infer<typeof CreateCredential>;
+export type CreateTrackDomain = z.infer<typeof CreateTrackDomain>;
 export type CreateAdminToken = z.infer<typeof CreateAdminToken>;
 export type DkimAlgorithm = z.infer<typeof DkimAlgorithm>;
 export type CredentialKind = z.infer<typeof CredentialKind>;

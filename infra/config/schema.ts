@@ -92,6 +92,8 @@ export const ConfigSchema = z.object({
   dnsSpfInclude: z.string().min(1).optional(),
   /** Target of each domain's return-path CNAME; default rp.<hostname>. */
   dnsReturnPathTarget: z.string().min(1).optional(),
+  /** Target of each track domain's CNAME (Postlog's tracking host); default track.<hostname>. */
+  dnsTrackTarget: z.string().min(1).optional(),
   /**
    * When set, GET /metrics needs "Authorization: Bearer <token>" (it reveals tenants' recipient
    * domains). In production it is required unless httpHost is a loopback address (then only this

@@ -133,4 +133,5 @@ export const migrations: Migration[] = [
       messageReadModels.messageRfcIdIndex,
     ],
   },
+  { version: 25, name: 'track domains: tracking links on a sending domain of its own', sql: tenancy.trackDomainsTable },
 ];

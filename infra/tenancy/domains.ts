@@ -26,6 +26,8 @@ import type { Servers } from './servers.js';
 export interface DnsSettings {
   spfInclude: string;
   returnPathTarget: string;
+  /** Where each track domain's CNAME points: Postlog's tracking host. */
+  trackTarget: string;
 }
 
 const RETURN_PATH_SUBDOMAIN = 'psrp';

@@ -115,3 +115,20 @@ export const serverTrackingSettings = `
       -- add one-click unsubscribe (RFC 8058) to every message unless the request says otherwise
       ALTER TABLE servers ADD COLUMN list_unsubscribe boolean NOT NULL DEFAULT false;
 `;
+
+/** Migration 25: track domains, one per sending domain (Postal's track domains). */
+export const trackDomainsTable = `
+      -- tracking links of a domain's messages point at its track domain (e.g. click.example.com, a
+      -- CNAME to Postlog's tracking host) once a DNS check found the CNAME
+      CREATE TABLE track_domains (
+        id              uuid PRIMARY KEY,
+        domain_id       uuid NOT NULL UNIQUE REFERENCES domains (id) ON DELETE CASCADE,
+        -- the full host name
+        name            text NOT NULL CHECK (name = lower(name)),
+        https           boolean NOT NULL DEFAULT true,
+        -- NULL: the CNAME was not found at the last check (or there was none yet)
+        verified_at     timestamptz,
+        dns_checked_at  timestamptz,
+        created_at      timestamptz NOT NULL DEFAULT now()
+      );
+`;

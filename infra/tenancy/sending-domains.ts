@@ -26,6 +26,8 @@ export class SendingDomainLookup {
   private async load(serverId: string, name: string): Promise<SendingDomain | undefined> {
     const { rows } = await this.pool.query(
       `SELECT d.id, d.name, d.verified_at, d.return_path_subdomain,
+              (SELECT CASE WHEN t.https THEN 'https://' ELSE 'http://' END || t.name
+                 FROM track_domains t WHERE t.domain_id = d.id AND t.verified_at IS NOT NULL) AS tracking_base_url,
               coalesce(json_agg(json_build_object('selector', k.selector, 'algorithm', k.algorithm, 'privateKeyPem', k.private_key_pem) ORDER BY k.algorithm DESC)
                 FILTER (WHERE k.id IS NOT NULL), '[]') AS keys
          FROM domains d LEFT JOIN dkim_keys k ON k.domain_id = d.id AND k.active
@@ -41,6 +43,7 @@ export class SendingDomainLookup {
       verified: r.verified_at !== null,
       returnPathDomain: `${r.return_path_subdomain}.${r.name}`,
       signingKeys: r.keys,
+      trackingBaseUrl: r.tracking_base_url,
     };
   }
 }

@@ -7,6 +7,7 @@ import type {
   CreateCredential,
   CreateDomain,
   CreateServer,
+  CreateTrackDomain,
   Credential,
   Domain,
   Organization,
@@ -14,6 +15,7 @@ import type {
   SendingDomain,
   Server,
   TenancyError,
+  TrackDomain,
   TrackingKeys,
   UpdateServer,
 } from '../../domain/index.js';
@@ -26,6 +28,7 @@ import { Domains, type DnsSettings } from './domains.js';
 import { Organizations } from './organizations.js';
 import { SendingDomainLookup } from './sending-domains.js';
 import { Servers } from './servers.js';
+import { TrackDomains } from './track-domains.js';
 import { TrackingKeyLookup } from './tracking-keys.js';
 
 /**
@@ -39,6 +42,7 @@ export class TenancyStore {
   private readonly organizations: Organizations;
   private readonly servers: Servers;
   private readonly domains: Domains;
+  private readonly trackDomains: TrackDomains;
   private readonly credentials: Credentials;
   private readonly adminTokens: AdminTokens;
   private readonly authentication: Authentication;
@@ -50,6 +54,7 @@ export class TenancyStore {
     this.organizations = new Organizations(pool);
     this.servers = new Servers(pool, this.organizations);
     this.domains = new Domains(pool, this.servers, dns);
+    this.trackDomains = new TrackDomains(pool, this.servers, this.domains, dns.trackTarget);
     this.credentials = new Credentials(pool, this.servers);
     this.adminTokens = new AdminTokens(pool, this.organizations);
     this.authentication = new Authentication(pool);
@@ -124,6 +129,31 @@ export class TenancyStore {
     if (!id) return undefined;
     const server = await this.servers.get(systemActor('postlog'), id);
     return server.ok ? server.value : undefined;
+  }
+  createTrackDomain(
+    actor: Actor,
+    domainId: string,
+    input: CreateTrackDomain,
+  ): Promise<Result<TrackDomain, TenancyError>> {
+    return this.trackDomains.create(actor, domainId, input);
+  }
+  listTrackDomains(actor: Actor, domainId: string): Promise<Result<TrackDomain[], TenancyError>> {
+    return this.trackDomains.list(actor, domainId);
+  }
+  getTrackDomain(actor: Actor, domainId: string, id: string): Promise<Result<TrackDomain, TenancyError>> {
+    return this.trackDomains.get(actor, domainId, id);
+  }
+  deleteTrackDomain(actor: Actor, domainId: string, id: string): Promise<Result<void, TenancyError>> {
+    return this.trackDomains.delete(actor, domainId, id);
+  }
+  /** Records a DNS check of a track domain: found, it is used for links; missing, no longer. */
+  recordTrackDomainCheck(
+    actor: Actor,
+    domainId: string,
+    id: string,
+    found: boolean,
+  ): Promise<Result<TrackDomain, TenancyError>> {
+    return this.trackDomains.recordCheck(actor, domainId, id, found);
   }
   sendingDomain(serverId: string, name: string): Promise<SendingDomain | undefined> {
     return this.sendingDomains.find(serverId, name);

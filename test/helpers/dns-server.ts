@@ -7,6 +7,8 @@ export interface DnsZone {
   /** host → IPv4 */
   a?: [string, string][];
   txt?: [string, string][];
+  /** alias → target; dnsmasq answers a CNAME only for a target it knows (give it an `a` record) */
+  cname?: [string, string][];
   /** domains with a null MX (RFC 7505) */
   nullMx?: string[];
   /** domains answered only from these records (other names: NXDOMAIN, other types: no data) */
@@ -56,6 +58,7 @@ export async function startDnsServer(zone: DnsZone, fixedPort?: number): Promise
     ...(zone.mx ?? []).map(([domain, host, pref]) => `--mx-host=${domain},${host},${pref}`),
     ...(zone.a ?? []).map(([host, ip]) => `--host-record=${host},${ip}`),
     ...(zone.txt ?? []).map(([name, value]) => txtArg(name, value)),
+    ...(zone.cname ?? []).map(([alias, target]) => `--cname=${alias},${target}`),
     ...(zone.nullMx ?? []).map((d) => `--dns-rr=${d},15,000000`),
     ...(zone.local ?? []).map((d) => `--local=/${d}/`),
     ...(zone.nxdomain ?? []).map((d) => `--address=/${d}/`),

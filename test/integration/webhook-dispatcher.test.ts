@@ -82,7 +82,11 @@ describe('webhook dispatchers in two processes share one outbox', () => {
   });
 
   it('delivers every event once, each message in order, with both doing part of the work', async () => {
-    const tenancy = new TenancyStore(db.pool, { spfInclude: 'spf.test', returnPathTarget: 'rp.test' });
+    const tenancy = new TenancyStore(db.pool, {
+      spfInclude: 'spf.test',
+      returnPathTarget: 'rp.test',
+      trackTarget: 'track.test',
+    });
     const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
     assert.ok(org.ok);
     const server = await tenancy.createServer(

@@ -51,7 +51,11 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
   before(async () => {
     db = await createTestDatabase();
     store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
-    const tenancy = new TenancyStore(db.pool, { spfInclude: 'spf.test', returnPathTarget: 'rp.test' });
+    const tenancy = new TenancyStore(db.pool, {
+      spfInclude: 'spf.test',
+      returnPathTarget: 'rp.test',
+      trackTarget: 'track.test',
+    });
     const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
     assert.ok(org.ok);
     const server = await tenancy.createServer(

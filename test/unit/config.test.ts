@@ -194,6 +194,12 @@ describe('loadConfig: environment variables', () => {
     assert.deepEqual(config.dnsServers, ['1.1.1.1', '8.8.8.8:53', '[::1]:5353']);
   });
 
+  it('POSTLOG_DNS_TRACK_TARGET names the target of track domains’ CNAMEs (unset: track.<hostname>, in app/)', () => {
+    assert.equal(loadConfig({ env: {}, file: emptyFile }).dnsTrackTarget, undefined);
+    const config = loadConfig({ env: { POSTLOG_DNS_TRACK_TARGET: 'track.mail.example.com' }, file: emptyFile });
+    assert.equal(config.dnsTrackTarget, 'track.mail.example.com');
+  });
+
   it('POSTLOG_ROLES is a comma list', () => {
     const config = loadConfig({ env: { POSTLOG_ROLES: 'api, mta' }, file: emptyFile });
     assert.deepEqual(config.roles, ['api', 'mta']);

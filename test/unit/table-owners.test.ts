@@ -23,6 +23,7 @@ const OWNERS: Record<string, string> = {
   dkim_keys: 'infra/tenancy/',
   admin_tokens: 'infra/tenancy/',
   config_audit: 'infra/tenancy/',
+  track_domains: 'infra/tenancy/',
   message_ids: 'infra/messages/',
   idempotency_keys: 'infra/messages/',
   server_hourly_counts: 'infra/messages/',

@@ -1,5 +1,5 @@
 import type { Resolver } from 'node:dns/promises';
-import type { Domain } from '../../domain/index.js';
+import type { Domain, TrackDomain } from '../../domain/index.js';
 
 export interface RecordCheck {
   purpose: string;
@@ -36,4 +36,21 @@ export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promi
     checks.push({ purpose: record.purpose, name: record.name, expected: record.value, found, ok });
   }
   return checks;
+}
+
+/**
+ * The CNAME of a track domain: found when the name's one CNAME is the tracking host (as Postal
+ * checks it). Anything else there (an A record, another target) is not ours to send links to.
+ */
+export async function checkTrackDomainCname(resolver: Resolver, trackDomain: TrackDomain): Promise<RecordCheck> {
+  const { name, value } = trackDomain.dnsRecord;
+  let found: string[] = [];
+  try {
+    found = await resolver.resolveCname(name);
+  } catch {
+    found = [];
+  }
+  const normalize = (s: string) => s.replace(/\.$/, '').toLowerCase();
+  const ok = found.length === 1 && normalize(found[0]!) === normalize(value);
+  return { purpose: 'track-domain', name, expected: value, found, ok };
 }

@@ -48,7 +48,8 @@ const base: ErrorStatus[] = [...FAILS.invalid, ...FAILS.admin, 403, 404];
 /** Routes with a JSON body: also too large or not JSON (413, 415), and a name taken (409). */
 const withBody: ErrorStatus[] = [...base, ...FAILS.body, 409];
 
-function respond<T>(reply: FastifyReply, result: Result<T, TenancyError>, status = 200) {
+/** A tenancy result as the answer: its error from the catalogue, or the value (204 when there is none). */
+export function respond<T>(reply: FastifyReply, result: Result<T, TenancyError>, status = 200) {
   if (!result.ok) {
     const e = result.error;
     return sendError(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AdminTokenInfo, Credential, Domain, Organization, Server } from '../../domain/index.js';
+import { AdminTokenInfo, Credential, Domain, Organization, Server, TrackDomain } from '../../domain/index.js';
 
 /**
  * What the management API answers, for its OpenAPI document: tenancy's types, whose schemas are
@@ -12,6 +12,7 @@ export const ServerSchema = Server;
 export const DomainSchema = Domain;
 export const CredentialSchema = Credential;
 export const AdminTokenSchema = AdminTokenInfo;
+export const TrackDomainSchema = TrackDomain;
 
 export const DomainCheckSchema = z.object({
   verified: z.boolean(),
@@ -25,6 +26,21 @@ export const DomainCheckSchema = z.object({
     }),
   ),
   domain: DomainSchema,
+});
+
+/** A DNS check of one record: what was asked for, what the resolver found. */
+const RecordCheckSchema = z.object({
+  purpose: z.string(),
+  name: z.string(),
+  expected: z.string(),
+  found: z.array(z.string()),
+  ok: z.boolean(),
+});
+
+export const TrackDomainCheckSchema = z.object({
+  verified: z.boolean(),
+  check: RecordCheckSchema,
+  trackDomain: TrackDomainSchema,
 });
 
 export const AuditEntrySchema = z

@@ -25,6 +25,7 @@ import {
 } from '../../infra/http/postal-openapi.js';
 import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
+import { rawContents } from './raw-contents.js';
 import type { SendApiDeps } from './send-deps.js';
 import { readSubmittedHeaders } from './submitted-headers.js';
 import { trackingContext } from './tracking-context.js';
@@ -237,17 +238,20 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
     recipients.push({ key: r, mailbox: m.value });
   }
   const messageId = email.value.rfcMessageId ?? null;
+  const stored = await rawContents(deps, server, fromHeader.value.domain, raw, recipients.length);
+  const rfcMessageId = messageId ?? `${randomUUID()}@${deps.hostname}`;
   // The From header's domain must be one of the server's verified domains (Postal's rule).
   const result = await acceptMessages(deps, {
     server,
     from: fromHeader.value,
-    contents: [raw],
-    messages: recipients.map((r) => ({
+    contents: stored.contents,
+    messages: recipients.map((r, i) => ({
       to: r.mailbox,
-      content: 0,
-      rfcMessageId: messageId ?? `${randomUUID()}@${deps.hostname}`,
+      content: stored.messageIds ? i : 0,
+      rfcMessageId,
       subject: email.value.subject,
     })),
+    messageIds: stored.messageIds,
     source: 'api',
     correlationId: req.id,
     actor: 'api',

@@ -13,6 +13,7 @@ import { isSmtpReply, smtpReply, type SmtpReplyCode } from '../../infra/smtp/rep
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
+import { rawContents } from '../send/raw-contents.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { SendApiDeps } from '../send/send-deps.js';
@@ -182,11 +183,18 @@ async function accept(
   }
   const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {
+    const stored = await rawContents(deps, server, fromHeader.value.domain, raw, recipients.length);
     const result = await acceptMessages(deps, {
       server,
       from: fromHeader.value,
-      contents: [raw],
-      messages: recipients.map((to) => ({ to, content: 0, rfcMessageId, subject: email.value.subject })),
+      contents: stored.contents,
+      messages: recipients.map((to, i) => ({
+        to,
+        content: stored.messageIds ? i : 0,
+        rfcMessageId,
+        subject: email.value.subject,
+      })),
+      messageIds: stored.messageIds,
       source: 'smtp',
       correlationId: `smtp-${session.id}`,
       actor: `smtp:${session.user ? 'credential' : 'anonymous'}`,

@@ -1,5 +1,6 @@
 import type { Server, TrackingKeys } from '../../domain/index.js';
-import { rewriteHtml } from './rewrite-html.js';
+import { rewriteHtml, type RewriteOptions } from './rewrite-html.js';
+import { applyHtmlRewrite, type HtmlRewritePlan, type RewrittenMessage } from './rewrite-mime.js';
 import { signClaim, unsubscribeMailbox } from './tokens.js';
 
 export interface TrackingContext {
@@ -30,16 +31,8 @@ export function personalize(
 ): { html: string | undefined; headers: Record<string, string> } {
   const base = ctx.baseUrl.replace(/\/+$/, '');
   const claim = { messageId, serverId: ctx.server.id };
-  const tracked =
-    html === undefined || (!choice.trackOpens && !choice.trackClicks)
-      ? html
-      : rewriteHtml(html, {
-          trackOpens: choice.trackOpens,
-          trackClicks: choice.trackClicks,
-          excludedDomains: ctx.server.trackingExcludedDomains,
-          clickUrl: (url) => `${base}/t/c/${signClaim({ kind: 'click', ...claim, url }, ctx.keys.current)}`,
-          openUrl: () => `${base}/t/o/${signClaim({ kind: 'open', ...claim }, ctx.keys.current)}`,
-        });
+  const options = rewriteOptions(ctx, messageId, choice);
+  const tracked = html === undefined || !options ? html : rewriteHtml(html, options);
   const headers: Record<string, string> = {};
   if (choice.unsubscribe) {
     const url = `${base}/t/u/${signClaim({ kind: 'unsubscribe', ...claim }, ctx.keys.current)}`;
@@ -48,4 +41,38 @@ export function personalize(
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
   }
   return { html: tracked, headers };
+}
+
+/**
+ * One recipient's copy of a message the client composed itself (SMTP, send/raw): the same links
+ * and pixel as personalize() writes, in every HTML part of the MIME tree (rewrite-mime.ts, read once for
+ * all recipients), before
+ * the copy is stored and signed. Unsubscribe headers are not added to such messages.
+ */
+export function personalizeRaw(
+  ctx: TrackingContext,
+  messageId: string,
+  message: HtmlRewritePlan,
+  choice: Omit<TrackingChoice, 'unsubscribe'>,
+): RewrittenMessage {
+  const options = rewriteOptions(ctx, messageId, { ...choice, unsubscribe: false });
+  if (!options) return { raw: message.raw, rewritten: 0 };
+  // the HTML comes one character per byte: the URL is read in the part's charset before it is signed
+  return applyHtmlRewrite(message, (html, decode) =>
+    rewriteHtml(html, { ...options, clickUrl: (url) => options.clickUrl(decode(url)) }),
+  );
+}
+
+/** How a recipient's HTML is tracked: its click and open URLs carry its own message id. */
+function rewriteOptions(ctx: TrackingContext, messageId: string, choice: TrackingChoice): RewriteOptions | undefined {
+  if (!choice.trackOpens && !choice.trackClicks) return undefined;
+  const base = ctx.baseUrl.replace(/\/+$/, '');
+  const claim = { messageId, serverId: ctx.server.id };
+  return {
+    trackOpens: choice.trackOpens,
+    trackClicks: choice.trackClicks,
+    excludedDomains: ctx.server.trackingExcludedDomains,
+    clickUrl: (url) => `${base}/t/c/${signClaim({ kind: 'click', ...claim, url }, ctx.keys.current)}`,
+    openUrl: () => `${base}/t/o/${signClaim({ kind: 'open', ...claim }, ctx.keys.current)}`,
+  };
 }
