@@ -115,3 +115,9 @@ export const serverTrackingSettings = `
       -- add one-click unsubscribe (RFC 8058) to every message unless the request says otherwise
       ALTER TABLE servers ADD COLUMN list_unsubscribe boolean NOT NULL DEFAULT false;
 `;
+
+/** Migration 21: SMTP logins imported from Postal, which checks the password alone (any username). */
+export const credentialPasswordOnly = `
+      -- true: the password alone authenticates, whatever username the client gives (Postal's rule)
+      ALTER TABLE credentials ADD COLUMN password_only boolean NOT NULL DEFAULT false;
+`;
