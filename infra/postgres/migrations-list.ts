@@ -9,6 +9,7 @@ import * as accounts from '../accounts/schema.js';
 import * as analytics from '../read-models/analytics-schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
+import * as postalImport from '../postal-import/schema.js';
 import * as content from '../content/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
@@ -107,5 +108,10 @@ export const migrations: Migration[] = [
     version: 20,
     name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
     sql: messageReadModels.subjectStatistics,
+  },
+  {
+    version: 21,
+    name: 'Postal import: the map of imported ids, SMTP logins checked by password alone',
+    sql: postalImport.postalImportMapTable + tenancy.credentialPasswordOnly,
   },
 ];

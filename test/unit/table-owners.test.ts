@@ -40,6 +40,7 @@ const OWNERS: Record<string, string> = {
   analytics_messages: 'infra/read-models/',
   user_sessions: 'infra/accounts/',
   user_tokens: 'infra/accounts/',
+  postal_import_map: 'infra/postal-import/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up
