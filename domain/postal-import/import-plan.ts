@@ -132,6 +132,10 @@ const ALWAYS_NOT_CARRIED_OVER: NotCarriedOver[] = [
     what: 'tracking links in messages Postal sent',
     reason: "Postlog's links carry its own signed tokens; Postal's keep working only while Postal runs",
   },
+  {
+    what: "Postal's webhook signing key",
+    reason: 'Postlog signs X-Postal-Signature-256 with its own key: give receivers its public key (JWKS)',
+  },
   { what: 'message history and statistics', reason: 'not imported (the import carries configuration only)' },
 ];
 
