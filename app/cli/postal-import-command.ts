@@ -87,7 +87,7 @@ function humanReport(r: ImportReport): string {
   if (r.ipPoolsYaml)
     parts.push(
       "\nPostlog's IP pools are configuration: add this to postlog.yaml (each server names its pool already):\n\n",
-      r.ipPoolsYaml.replace(/^/gm, '  '),
+      `${r.ipPoolsYaml.trimEnd().replace(/^/gm, '  ')}\n`,
     );
   parts.push(
     '\nNot carried over:\n',
