@@ -59,7 +59,8 @@ export function registerPostalImportCommand(program: Command, withStores: WithSt
         if (failed.length > 0)
           cliError(
             'POSTAL_IMPORT_INCOMPLETE',
-            `${failed.length} record(s) could not be created: ${failed.map((f) => `${f.kind} ${f.what}: ${f.message}`).join('; ')}`,
+            `${failed.length} record(s) could not be created: ` +
+              failed.map((f) => `${f.kind} ${f.what}: ${f.message}`).join('; '),
           );
       });
     });
@@ -69,8 +70,10 @@ function humanReport(r: ImportReport): string {
   const count = (action: string) => r.outcomes.filter((o) => o.action === action).length;
   const parts = [
     r.dryRun
-      ? `Dry run: nothing was changed. ${count('would-create')} record(s) would be created, ${count('exists')} exist from an earlier import.\n`
-      : `Imported from Postal: ${count('created')} created, ${count('exists')} there from an earlier import, ${count('failed')} failed.\n`,
+      ? `Dry run: nothing was changed. ${count('would-create')} record(s) would be created, ` +
+        `${count('exists')} exist from an earlier import.\n`
+      : `Imported from Postal: ${count('created')} created, ${count('exists')} there from an earlier import, ` +
+        `${count('failed')} failed.\n`,
     table(
       r.outcomes,
       [

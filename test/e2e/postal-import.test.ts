@@ -48,7 +48,7 @@ interface Report {
   notCarriedOver: { what: string; reason: string }[];
 }
 
-describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS record, API key or SMTP password changing', () => {
+describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS record, key or password changing', () => {
   let maria: MariaDb;
   let sink: SmtpSink;
   let env: Record<string, string>;
@@ -187,7 +187,7 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     assert.deepEqual(await tenancy(), imported);
   });
 
-  it("sends with Postal's API key (Postal's API) and SMTP password (any username), DKIM-signed with Postal's key", async () => {
+  it("sends with Postal's API key and SMTP password (any username), DKIM-signed with Postal's key", async () => {
     const received = async (to: string) => {
       const deadline = Date.now() + 30_000;
       while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline)
