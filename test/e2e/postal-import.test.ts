@@ -89,7 +89,8 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
       POSTLOG_MTA_POLL_MS: '50',
     });
     // the CLI works on the data dir of a running Postlog (and is quicker so than starting its database)
-    postlog = await startPostlogProcess(env);
+    // a loaded machine (a whole suite on two cores) can take long to start the two processes
+    postlog = await startPostlogProcess(env, 90_000);
   });
   after(async () => {
     await stopLeftoverPostlogProcesses();
