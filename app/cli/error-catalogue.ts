@@ -56,6 +56,15 @@ export const CLI_ERRORS = {
     exit: FAILED,
     means: '`schemas --check`: the event schema files differ from what this version writes',
   },
+  POSTAL_UNREADABLE: {
+    exit: FAILED,
+    means: '`import postal` cannot read the Postal database (unreachable, or not Postal 3.x); nothing was changed',
+  },
+  POSTAL_IMPORT_INCOMPLETE: {
+    exit: FAILED,
+    means:
+      '`import postal` could not create some records (listed with why); the rest was imported, rerun it after a fix',
+  },
   PORTS_UNAVAILABLE: {
     exit: FAILED,
     means: '`start` or `dev-sink` cannot listen: every port that is taken (or given twice) is listed with its setting',

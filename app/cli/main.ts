@@ -26,6 +26,7 @@ import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
 import { createFirstAdmin, registerUserCommands, type Accounts } from './user-commands.js';
+import { registerPostalImportCommand } from './postal-import-command.js';
 import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/index.js';
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
@@ -897,6 +898,11 @@ function firstAdminEmail(given: string | undefined, hostname: string): string {
 }
 
 registerUserCommands(program, withAccounts);
+registerPostalImportCommand(program, (work) =>
+  withDatabase({}, async (db, _logger, config) =>
+    work({ pool: db.pool, tenancy: new TenancyStore(db.pool, dnsSettings(config)) }),
+  ),
+);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const error = asCliError(err);

@@ -9,6 +9,7 @@ import * as accounts from '../accounts/schema.js';
 import * as analytics from '../read-models/analytics-schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
+import * as postalImport from '../postal-import/schema.js';
 import * as content from '../content/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
@@ -134,4 +135,9 @@ export const migrations: Migration[] = [
     ],
   },
   { version: 25, name: 'track domains: tracking links on a sending domain of its own', sql: tenancy.trackDomainsTable },
+  {
+    version: 26,
+    name: 'Postal import: the map of imported ids, SMTP logins checked by password alone',
+    sql: postalImport.postalImportMapTable + tenancy.credentialPasswordOnly,
+  },
 ];

@@ -6,6 +6,8 @@ import { sha256 } from './secrets.js';
 /**
  * Who a secret belongs to: an API key's or SMTP login's server (its last use recorded), an admin
  * token's actor. Revoked secrets belong to no one. Uncached: infra/http/auth.ts caches the answers.
+ * An SMTP login imported from Postal takes any username (password_only): Postal checks the password
+ * alone, and its clients were configured with whatever username people chose.
  */
 export class Authentication {
   constructor(private readonly pool: pg.Pool) {}
@@ -32,7 +34,7 @@ export class Authentication {
       `UPDATE credentials c SET last_used_at = now()
          FROM servers s
         WHERE c.server_id = s.id AND c.secret_sha256 = $1 AND c.kind = $2 AND c.revoked_at IS NULL
-          AND ($3::text IS NULL OR c.identifier = $3)
+          AND ($3::text IS NULL OR c.identifier = $3 OR c.password_only)
        RETURNING s.*`,
       [sha256(secret), kind, username ?? null],
     );

@@ -17,6 +17,14 @@ import { toCredential } from './row-mappers.js';
 import { newApiKey, newSmtpPassword, newSmtpUsername, sha256 } from './secrets.js';
 import type { Servers } from './servers.js';
 
+/** A credential whose secret comes from elsewhere (Postal), with its kind, label and identifier. */
+export interface ImportedCredential {
+  kind: 'api' | 'smtp';
+  name: string;
+  identifier: string;
+  secret: string;
+}
+
 /** API keys and SMTP logins of a server, visible to whoever may see the server. */
 export class Credentials {
   constructor(
@@ -52,6 +60,49 @@ export class Credentials {
         after: credential,
       });
       return ok({ credential, secret });
+    });
+  }
+
+  /**
+   * Stores a credential with a secret it is given rather than one it makes: an API key or SMTP
+   * password imported from Postal, so clients keep theirs. An SMTP login imported so takes any
+   * username (Postal's rule). The same secret again on the same server answers the credential that
+   * has it; on another server it is a CONFLICT (a secret names one server). Postal's keys are 24
+   * random letters and digits (~143 bits): not guessable either, so a plain SHA-256 at rest holds.
+   */
+  async import(
+    actor: Actor,
+    serverId: string,
+    input: ImportedCredential,
+  ): Promise<Result<{ credential: Credential; created: boolean }, TenancyError>> {
+    const server = await this.servers.get(actor, serverId);
+    if (!server.ok) return server;
+    const allowed = authorize(actor, { do: 'manage', organizationId: server.value.organizationId, what: 'credential' });
+    if (!allowed.ok) return allowed;
+    const id = randomUUID();
+    type Imported = Result<{ credential: Credential; created: boolean }, TenancyError>;
+    return inResultTransaction(this.pool, async (c): Promise<Imported> => {
+      const { rows } = await c.query(
+        `INSERT INTO credentials (id, server_id, kind, name, identifier, secret_sha256, password_only)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (secret_sha256) DO NOTHING RETURNING *`,
+        [id, serverId, input.kind, input.name, input.identifier, sha256(input.secret), input.kind === 'smtp'],
+      );
+      if (!rows[0]) {
+        const existing = await c.query('SELECT * FROM credentials WHERE secret_sha256 = $1', [sha256(input.secret)]);
+        if (existing.rows[0]?.server_id !== serverId)
+          return err({ code: 'CONFLICT', message: `a credential of another server has this ${input.kind} secret` });
+        return ok({ credential: toCredential(existing.rows[0]), created: false });
+      }
+      const credential = toCredential(rows[0]);
+      await recordChange(c, actor, {
+        action: 'import',
+        entityType: 'credential',
+        entityId: id,
+        scope: { organizationId: server.value.organizationId, serverId },
+        before: null,
+        after: credential,
+      });
+      return ok({ credential, created: true });
     });
   }
 

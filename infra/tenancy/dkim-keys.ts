@@ -1,4 +1,4 @@
-import { generateKeyPair } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { DkimAlgorithm } from '../../domain/index.js';
 import { randomToken } from './secrets.js';
@@ -37,4 +37,28 @@ export async function generateDkimKey(
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
   return { selector: selectorBase, algorithm, privateKeyPem: privateKey, publicKeyB64: publicKey.toString('base64') };
+}
+
+/**
+ * A key made elsewhere (Postal's, under Postal's selector), so its published DNS record stays
+ * valid. Stored as PKCS#8 like Postlog's own. An RSA key is filed as 'rsa-2048' whatever its size:
+ * the name stands for "sign with RSA-SHA256" (Postal's keys are RSA-1024).
+ */
+export function dkimKeyFromPem(privateKeyPem: string, selector: string): DkimKeyPair {
+  const key = createPrivateKey(privateKeyPem);
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  if (key.asymmetricKeyType === 'ed25519')
+    return {
+      selector,
+      algorithm: 'ed25519',
+      privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      publicKeyB64: spki.subarray(-32).toString('base64'),
+    };
+  if (key.asymmetricKeyType !== 'rsa') throw new Error(`a ${key.asymmetricKeyType} key cannot sign DKIM`);
+  return {
+    selector,
+    algorithm: 'rsa-2048',
+    privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyB64: spki.toString('base64'),
+  };
 }

@@ -17,7 +17,7 @@ import {
 } from '../../domain/index.js';
 import { inResultTransaction } from '../postgres/transaction.js';
 import { recordChange } from './audit-log.js';
-import { generateDkimKey, type DkimKeyPair } from './dkim-keys.js';
+import { dkimKeyFromPem, generateDkimKey, type DkimKeyPair } from './dkim-keys.js';
 import { iso } from './row-mappers.js';
 import { newVerificationToken } from './secrets.js';
 import type { Servers } from './servers.js';
@@ -30,7 +30,16 @@ export interface DnsSettings {
   trackTarget: string;
 }
 
+// Postal's too (psrp.<domain>): an imported domain's return-path record stays valid
 const RETURN_PATH_SUBDOMAIN = 'psrp';
+
+/** A domain from another system (Postal): verification as it was, and its DKIM key when it had one. */
+export interface ImportedDomain {
+  name: string;
+  verifiedAt: Date | null;
+  verificationToken: string | null;
+  dkim: { selector: string; privateKeyPem: string } | null;
+}
 
 /**
  * Sending domains of a server with their DKIM keys and the DNS records to publish. A domain is
@@ -81,6 +90,60 @@ export class Domains {
       const domain = (await this.load(c, id))!;
       await recordChange(c, actor, {
         action: 'create',
+        entityType: 'domain',
+        entityId: id,
+        scope: { organizationId: server.value.organizationId, serverId },
+        before: null,
+        after: withoutRecords(domain),
+      });
+      return ok(domain);
+    });
+  }
+
+  /**
+   * A domain as another system had it (Postal): its DKIM key and selector, so the published record
+   * stays valid, and its verification (when and with which token). No DKIM key: a new one, whose
+   * record the owner publishes. A server that has the name already is a CONFLICT.
+   */
+  async import(actor: Actor, serverId: string, input: ImportedDomain): Promise<Result<Domain, TenancyError>> {
+    const server = await this.servers.get(actor, serverId);
+    if (!server.ok) return server;
+    const allowed = authorize(actor, {
+      do: 'add-domain',
+      organizationId: server.value.organizationId,
+      verified: input.verifiedAt !== null,
+    });
+    if (!allowed.ok) return allowed;
+    const name = parseDomainName(input.name);
+    if (!name.ok) return err({ code: 'INVALID', message: name.error, field: 'name' });
+    let key: DkimKeyPair;
+    try {
+      key = input.dkim
+        ? dkimKeyFromPem(input.dkim.privateKeyPem, input.dkim.selector)
+        : await generateDkimKey('rsa-2048');
+    } catch (e) {
+      return err({ code: 'INVALID', message: `DKIM key of ${name.value}: ${(e as Error).message}`, field: 'dkim' });
+    }
+    const id = randomUUID();
+    return inResultTransaction(this.pool, async (c) => {
+      const exists = await c.query('SELECT 1 FROM domains WHERE server_id = $1 AND name = $2', [serverId, name.value]);
+      if (exists.rows[0]) return err({ code: 'CONFLICT', message: `${name.value} is already a domain of this server` });
+      await c.query(
+        `INSERT INTO domains (id, server_id, name, verification_token, verified_at, return_path_subdomain)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [
+          id,
+          serverId,
+          name.value,
+          input.verificationToken || newVerificationToken(),
+          input.verifiedAt,
+          RETURN_PATH_SUBDOMAIN,
+        ],
+      );
+      await insertKeys(c, id, [key]);
+      const domain = (await this.load(c, id))!;
+      await recordChange(c, actor, {
+        action: 'import',
         entityType: 'domain',
         entityId: id,
         scope: { organizationId: server.value.organizationId, serverId },

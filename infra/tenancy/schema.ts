@@ -132,3 +132,9 @@ export const trackDomainsTable = `
         created_at      timestamptz NOT NULL DEFAULT now()
       );
 `;
+
+/** Migration 26: SMTP logins imported from Postal, which checks the password alone (any username). */
+export const credentialPasswordOnly = `
+      -- true: the password alone authenticates, whatever username the client gives (Postal's rule)
+      ALTER TABLE credentials ADD COLUMN password_only boolean NOT NULL DEFAULT false;
+`;

@@ -23,8 +23,8 @@ import { systemActor } from '../../domain/index.js';
 import { AdminTokens } from './admin-tokens.js';
 import { AuditLog } from './audit-log.js';
 import { Authentication } from './authentication.js';
-import { Credentials } from './credentials.js';
-import { Domains, type DnsSettings } from './domains.js';
+import { Credentials, type ImportedCredential } from './credentials.js';
+import { Domains, type DnsSettings, type ImportedDomain } from './domains.js';
 import { Organizations } from './organizations.js';
 import { SendingDomainLookup } from './sending-domains.js';
 import { Servers } from './servers.js';
@@ -108,6 +108,10 @@ export class TenancyStore {
   createDomain(actor: Actor, serverId: string, input: CreateDomain): Promise<Result<Domain, TenancyError>> {
     return this.domains.create(actor, serverId, input);
   }
+  /** A domain from Postal, with its DKIM key and selector and its verification (postal-import). */
+  importDomain(actor: Actor, serverId: string, input: ImportedDomain): Promise<Result<Domain, TenancyError>> {
+    return this.domains.import(actor, serverId, input);
+  }
   listDomains(actor: Actor, serverId: string): Promise<Result<Domain[], TenancyError>> {
     return this.domains.list(actor, serverId);
   }
@@ -165,6 +169,14 @@ export class TenancyStore {
     input: CreateCredential,
   ): Promise<Result<{ credential: Credential; secret: string }, TenancyError>> {
     return this.credentials.create(actor, serverId, input);
+  }
+  /** A credential with the secret it had in Postal (postal-import); `created` false: it was there. */
+  importCredential(
+    actor: Actor,
+    serverId: string,
+    input: ImportedCredential,
+  ): Promise<Result<{ credential: Credential; created: boolean }, TenancyError>> {
+    return this.credentials.import(actor, serverId, input);
   }
   listCredentials(actor: Actor, serverId: string): Promise<Result<Credential[], TenancyError>> {
     return this.credentials.list(actor, serverId);

@@ -45,6 +45,7 @@ const OWNERS: Record<string, string> = {
   message_template_versions: 'infra/templates/',
   user_sessions: 'infra/accounts/',
   user_tokens: 'infra/accounts/',
+  postal_import_map: 'infra/postal-import/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up
@@ -55,6 +56,8 @@ const ALSO_NAMED_IN: Record<string, string[]> = {
   webhook_deliveries: ['bench/webhooks.ts'],
   // the dashboard bench fills the message list with a million rows at once, not through the log
   rm_messages: ['bench/dashboard.ts', 'bench/message-list-fill.ts'],
+  // Postal's own table of that name, read from Postal's MariaDB by the import
+  track_domains: ['infra/postal-import/postal-database.ts'],
 };
 const MIGRATION_LIST = 'infra/postgres/migrations-list.ts';
 const SOURCE_FOLDERS = ['app', 'domain', 'infra', 'mta', 'projections', 'read-api', 'write-side', 'bench'];

@@ -1,0 +1,2 @@
+export * from './postal-rows.js';
+export * from './import-plan.js';

@@ -1,0 +1,193 @@
+import { z } from 'zod';
+
+/**
+ * What the import reads of a Postal 3.x installation (its MariaDB: the main database and each
+ * server's message database), already renamed to camelCase by the reader (infra/postal-import/).
+ * Only the columns Postlog can use, or must name when it cannot carry them over.
+ */
+
+const id = z.number().int();
+const flag = z.coerce.boolean();
+const when = z.coerce.date().nullable();
+
+export const PostalOrganization = z.object({
+  id,
+  name: z.string(),
+  permalink: z.string(),
+  ipPoolId: id.nullable(),
+  suspendedAt: when,
+  suspensionReason: z.string().nullable(),
+  deletedAt: when,
+});
+
+export const PostalServer = z.object({
+  id,
+  organizationId: id,
+  name: z.string(),
+  permalink: z.string(),
+  /** Postal's own six letters, used in its return paths; Postlog has no such token. */
+  token: z.string().nullable(),
+  /** Live or Development */
+  mode: z.string(),
+  sendLimit: id.nullable(),
+  messageRetentionDays: id.nullable(),
+  ipPoolId: id.nullable(),
+  suspendedAt: when,
+  suspensionReason: z.string().nullable(),
+  deletedAt: when,
+  privacyMode: flag,
+  logSmtpData: flag,
+  allowSender: flag,
+  postmasterAddress: z.string().nullable(),
+  spamThreshold: z.coerce.number().nullable(),
+  /** Newline-separated domains whose links are not click-tracked. */
+  domainsNotToClickTrack: z.string().nullable(),
+});
+
+export const PostalDomain = z.object({
+  id,
+  /** Server or Organization: an organization's domain may be used by each of its servers. */
+  ownerType: z.string().nullable(),
+  ownerId: id.nullable(),
+  serverId: id.nullable(),
+  name: z.string(),
+  verificationToken: z.string().nullable(),
+  verificationMethod: z.string().nullable(),
+  verifiedAt: when,
+  /** PEM of an RSA key (1024 bits where Postal made it). */
+  dkimPrivateKey: z.string().nullable(),
+  /** Six letters: Postal publishes the key at `<dkim_identifier>-<these>._domainkey.<domain>`. */
+  dkimIdentifierString: z.string().nullable(),
+  outgoing: flag,
+  incoming: flag,
+});
+
+export const PostalCredential = z.object({
+  id,
+  serverId: id,
+  /** SMTP, API or SMTP-IP */
+  type: z.string(),
+  /** The API key, the SMTP password, or (SMTP-IP) an IP address or network. */
+  key: z.string(),
+  name: z.string(),
+  hold: flag,
+});
+
+export const PostalTrackDomain = z.object({
+  id,
+  serverId: id,
+  /** The label in front of the domain's name: `track` of track.example.com. */
+  name: z.string(),
+  domainName: z.string().nullable(),
+  sslEnabled: flag,
+  trackClicks: flag,
+  trackLoads: flag,
+  excludedClickDomains: z.string().nullable(),
+});
+
+export const PostalHttpEndpoint = z.object({
+  id,
+  name: z.string(),
+  url: z.string(),
+  /** BodyAsJSON or FormData */
+  encoding: z.string().nullable(),
+  /** Hash or RawMessage */
+  format: z.string().nullable(),
+  stripReplies: flag,
+  includeAttachments: flag,
+});
+
+export const PostalRoute = z.object({
+  id,
+  serverId: id,
+  /** The local part, or `*` for every address of the domain. */
+  name: z.string(),
+  domainName: z.string().nullable(),
+  /** Endpoint, Accept, Hold, Bounce or Reject */
+  mode: z.string().nullable(),
+  /** HTTPEndpoint, SMTPEndpoint or AddressEndpoint */
+  endpointType: z.string().nullable(),
+  endpointId: id.nullable(),
+  spamMode: z.string().nullable(),
+  additionalEndpoints: z.number().int(),
+});
+
+export const PostalWebhook = z.object({
+  id,
+  serverId: id,
+  name: z.string().nullable(),
+  url: z.string(),
+  allEvents: flag,
+  enabled: flag,
+  sign: flag,
+  events: z.array(z.string()),
+});
+
+export const PostalIpAddress = z.object({
+  ipv4: z.string().nullable(),
+  ipv6: z.string().nullable(),
+  hostname: z.string().nullable(),
+  priority: id.nullable(),
+});
+
+export const PostalIpPool = z.object({
+  id,
+  name: z.string(),
+  isDefault: flag,
+  addresses: z.array(PostalIpAddress),
+});
+
+export const PostalIpPoolRule = z.object({
+  id,
+  ownerType: z.string().nullable(),
+  ownerId: id.nullable(),
+  ipPoolId: id.nullable(),
+  fromText: z.string().nullable(),
+  toText: z.string().nullable(),
+});
+
+export const PostalSuppression = z.object({
+  serverId: id,
+  /** recipient (Postal's only kind in practice) */
+  type: z.string().nullable(),
+  address: z.string(),
+  reason: z.string().nullable(),
+  /** Until when the entry holds. */
+  keepUntil: z.coerce.date(),
+});
+
+/** Everything read from one Postal installation. */
+export const PostalSnapshot = z.object({
+  organizations: z.array(PostalOrganization),
+  servers: z.array(PostalServer),
+  domains: z.array(PostalDomain),
+  credentials: z.array(PostalCredential),
+  trackDomains: z.array(PostalTrackDomain),
+  httpEndpoints: z.array(PostalHttpEndpoint),
+  routes: z.array(PostalRoute),
+  webhooks: z.array(PostalWebhook),
+  ipPools: z.array(PostalIpPool),
+  ipPoolRules: z.array(PostalIpPoolRule),
+  suppressions: z.array(PostalSuppression),
+  /** Servers whose message database could not be read (no suppressions from them), with why. */
+  unreadMessageDatabases: z.array(z.object({ serverId: id, reason: z.string() })),
+  /** Postal's dashboard users: counted, not carried over. */
+  users: z.number().int(),
+  /** SMTP endpoints (route targets): counted, not carried over. */
+  smtpEndpoints: z.number().int(),
+  /** Address endpoints (route targets): counted, not carried over. */
+  addressEndpoints: z.number().int(),
+});
+
+export type PostalOrganization = z.infer<typeof PostalOrganization>;
+export type PostalServer = z.infer<typeof PostalServer>;
+export type PostalDomain = z.infer<typeof PostalDomain>;
+export type PostalCredential = z.infer<typeof PostalCredential>;
+export type PostalTrackDomain = z.infer<typeof PostalTrackDomain>;
+export type PostalHttpEndpoint = z.infer<typeof PostalHttpEndpoint>;
+export type PostalRoute = z.infer<typeof PostalRoute>;
+export type PostalWebhook = z.infer<typeof PostalWebhook>;
+export type PostalIpPool = z.infer<typeof PostalIpPool>;
+export type PostalIpPoolRule = z.infer<typeof PostalIpPoolRule>;
+export type PostalSuppression = z.infer<typeof PostalSuppression>;
+export type PostalSnapshot = z.infer<typeof PostalSnapshot>;

@@ -1,0 +1,233 @@
+import type pg from 'pg';
+import { CreateServer, systemActor, UpdateServer, type Result, type TenancyError } from '../../domain/index.js';
+import {
+  ipPoolsYaml,
+  type ImportPlan,
+  type NotCarriedOver,
+  type PlannedIpPool,
+} from '../../domain/postal-import/index.js';
+import { SuppressionList } from '../messages/index.js';
+import { RouteStore } from '../routes/index.js';
+import type { TenancyStore } from '../tenancy/index.js';
+import { WebhookStore } from '../webhooks/index.js';
+import { PostalImportMap, type ImportedKind } from './import-map.js';
+
+/** What became of one planned record. */
+export interface ImportOutcome {
+  kind: ImportedKind;
+  postalId: string;
+  /** How a person knows it: a name, an address, a URL. */
+  what: string;
+  /** created; exists (an earlier run made it); would-create (--dry-run); failed (message says why). */
+  action: 'created' | 'exists' | 'would-create' | 'failed';
+  postlogId: string | null;
+  message?: string;
+}
+
+export interface ImportReport {
+  dryRun: boolean;
+  outcomes: ImportOutcome[];
+  /** Suppression entries added (renewed when there), or that would be. */
+  suppressions: number;
+  /** The IP pools to add to postlog.yaml, and the text to add. */
+  ipPools: PlannedIpPool[];
+  ipPoolsYaml: string;
+  notCarriedOver: NotCarriedOver[];
+}
+
+const actor = systemActor('cli:import-postal');
+
+/**
+ * Creates the planned records in Postlog, each once: the map (postal_import_map) says what an
+ * earlier run made, and a record made then and still there is left as it is (a change in Postal
+ * since is not carried over; docs/migrating-from-postal.md). A dry run reads the map and writes
+ * nothing. One record that fails does not stop the others; its children are not made.
+ */
+export async function runImport(
+  plan: ImportPlan,
+  deps: { pool: pg.Pool; tenancy: TenancyStore },
+  options: { dryRun: boolean },
+): Promise<ImportReport> {
+  const map = new PostalImportMap(deps.pool);
+  const webhooks = new WebhookStore(deps.pool);
+  const routes = new RouteStore(deps.pool);
+  const outcomes: ImportOutcome[] = [];
+  const { tenancy } = deps;
+
+  /** The Postlog id of a planned record: found in the map, or made now (undefined: not made). */
+  async function ensure(
+    kind: ImportedKind,
+    postalId: string,
+    what: string,
+    parent: string | undefined | null,
+    exists: (id: string) => Promise<boolean>,
+    create: (parent: string) => Promise<Result<string, { message: string }>>,
+  ): Promise<string | undefined> {
+    const known = await map.get(kind, postalId);
+    const outcome = (action: ImportOutcome['action'], postlogId: string | null, message?: string) =>
+      outcomes.push({ kind, postalId, what, action, postlogId, ...(message ? { message } : {}) });
+    if (known && (await exists(known))) {
+      outcome('exists', known);
+      return known;
+    }
+    if (options.dryRun) {
+      outcome('would-create', null);
+      return undefined;
+    }
+    if (parent === undefined) {
+      outcome('failed', null, 'what it belongs to was not imported');
+      return undefined;
+    }
+    const created = await create(parent!);
+    if (!created.ok) {
+      outcome('failed', null, created.error.message);
+      return undefined;
+    }
+    await map.set(kind, postalId, created.value);
+    outcome('created', created.value);
+    return created.value;
+  }
+  const idOf = <T extends { id: string }>(r: Result<T, TenancyError>): Result<string, TenancyError> =>
+    r.ok ? { ok: true, value: r.value.id } : r;
+  const invalid = (issues: { path: PropertyKey[]; message: string }[]) => ({
+    ok: false as const,
+    error: { message: issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') },
+  });
+
+  const orgIds = new Map<string, string | undefined>();
+  for (const o of plan.organizations)
+    orgIds.set(
+      o.postalId,
+      await ensure(
+        'organization',
+        o.postalId,
+        o.name,
+        null,
+        async (id) => (await tenancy.getOrganization(actor, id)).ok,
+        async () => idOf(await tenancy.createOrganization(actor, { name: o.name })),
+      ),
+    );
+
+  const serverIds = new Map<string, string | undefined>();
+  for (const s of plan.servers)
+    serverIds.set(
+      s.postalId,
+      await ensure(
+        'server',
+        s.postalId,
+        s.label,
+        orgIds.get(s.organizationPostalId),
+        async (id) => (await tenancy.getServer(actor, id)).ok,
+        async (orgId) => {
+          const input = CreateServer.safeParse({
+            name: s.name,
+            mode: s.mode,
+            sendLimitPerHour: s.sendLimitPerHour,
+            retentionDays: s.retentionDays,
+            ipPool: s.ipPool,
+          });
+          if (!input.success) return invalid(input.error.issues);
+          const settings = UpdateServer.safeParse({
+            suspended: s.suspended,
+            suspendedReason: s.suspendedReason,
+            trackOpens: s.trackOpens,
+            trackClicks: s.trackClicks,
+            trackingBaseUrl: s.trackingBaseUrl,
+            trackingExcludedDomains: s.trackingExcludedDomains,
+          });
+          if (!settings.success) return invalid(settings.error.issues);
+          const created = await tenancy.createServer(actor, orgId, input.data);
+          if (!created.ok) return created;
+          return idOf(await tenancy.updateServer(actor, created.value.id, settings.data));
+        },
+      ),
+    );
+
+  for (const d of plan.domains)
+    await ensure(
+      'domain',
+      d.postalId,
+      `${d.name}${d.dkim ? ` (DKIM selector ${d.dkim.selector})` : ''}`,
+      serverIds.get(d.serverPostalId),
+      async (id) => (await tenancy.getDomain(actor, id)).ok,
+      async (serverId) => idOf(await tenancy.importDomain(actor, serverId, d)),
+    );
+
+  for (const c of plan.credentials)
+    await ensure(
+      'credential',
+      c.postalId,
+      `${c.kind === 'api' ? 'API key' : 'SMTP login'} ${c.name} (${c.identifier}…)`,
+      serverIds.get(c.serverPostalId),
+      async (id) => {
+        const serverId = serverIds.get(c.serverPostalId);
+        const listed = serverId ? await tenancy.listCredentials(actor, serverId) : undefined;
+        return listed?.ok === true && listed.value.some((x) => x.id === id);
+      },
+      async (serverId) => {
+        const imported = await tenancy.importCredential(actor, serverId, c);
+        return imported.ok ? { ok: true, value: imported.value.credential.id } : imported;
+      },
+    );
+
+  for (const w of plan.webhooks)
+    await ensure(
+      'webhook',
+      w.postalId,
+      w.url,
+      serverIds.get(w.serverPostalId),
+      async (id) => (await webhooks.get(id)) !== undefined,
+      async (serverId) => ({ ok: true, value: (await webhooks.create(serverId, w)).endpoint.id }),
+    );
+
+  for (const r of plan.routes)
+    await ensure(
+      'route',
+      r.postalId,
+      r.endpoint ? `${r.address} → ${r.endpoint.url} (${r.endpoint.format})` : `${r.address} (${r.mode})`,
+      serverIds.get(r.serverPostalId),
+      async (id) => (await routes.get(id)) !== undefined,
+      async (serverId) => {
+        const route = await routes.create(serverId, r.address, {
+          mode: r.mode,
+          spamMode: r.spamMode,
+          endpoints: r.endpoint
+            ? [
+                {
+                  kind: 'http',
+                  target: r.endpoint.url,
+                  format: r.endpoint.format,
+                  includeAttachments: r.endpoint.includeAttachments,
+                  stripReplies: r.endpoint.stripReplies,
+                  timeoutSeconds: 30,
+                },
+              ]
+            : [],
+        });
+        return route === 'taken'
+          ? { ok: false, error: { message: `${r.address} is routed by another Postlog route already` } }
+          : { ok: true, value: route.id };
+      },
+    );
+
+  // an entry again renews it, keeping the longer period: a rerun adds nothing twice
+  const suppressionList = new SuppressionList(deps.pool);
+  let suppressions = 0;
+  for (const x of plan.suppressions) {
+    const serverId = serverIds.get(x.serverPostalId);
+    if (options.dryRun) suppressions++;
+    else if (serverId) {
+      await suppressionList.add(serverId, x.address, x.reason, x.days);
+      suppressions++;
+    }
+  }
+
+  return {
+    dryRun: options.dryRun,
+    outcomes,
+    suppressions,
+    ipPools: plan.ipPools,
+    ipPoolsYaml: ipPoolsYaml(plan.ipPools),
+    notCarriedOver: plan.notCarriedOver,
+  };
+}

@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { dkimVerify } from 'mailauth';
+import { startMariaDb, type MariaDb } from '../helpers/mariadb.js';
+import { freePort } from '../helpers/ports.js';
+import {
+  baseEnv,
+  type PostlogProcess,
+  runCli,
+  startPostlogProcess,
+  stopLeftoverPostlogProcesses,
+  tempDataDir,
+} from '../helpers/postlog-process.js';
+import { smtpRaw } from '../helpers/smtp-raw.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+
+// compiled to dist/test/e2e: the sources are three folders up
+const fixture = readFileSync(
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/postal-schema.sql'),
+  'utf8',
+);
+/** The fixture's Postal API key, SMTP password and DKIM key (domain example.com, selector postal-ABCDEF). */
+const API_KEY = 'PostalApiKey000000000001';
+const SMTP_PASSWORD = 'PostalSmtpPass0000000001';
+const DKIM_NAME = 'postal-ABCDEF._domainkey.example.com';
+const dkimPublicRecord = () => {
+  const pem = /'(-----BEGIN RSA PRIVATE KEY-----[^']+)'/.exec(fixture)![1]!.replace(/\\n/g, '\n');
+  const spki = createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' });
+  return `v=DKIM1; k=rsa; p=${spki.toString('base64')}`;
+};
+
+interface Outcome {
+  kind: string;
+  postalId: string;
+  what: string;
+  action: string;
+  postlogId: string | null;
+}
+interface Report {
+  dryRun: boolean;
+  outcomes: Outcome[];
+  suppressions: number;
+  ipPoolsYaml: string;
+  notCarriedOver: { what: string; reason: string }[];
+}
+
+describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS record, key or password changing', () => {
+  let maria: MariaDb;
+  let sink: SmtpSink;
+  let env: Record<string, string>;
+  let postlog: PostlogProcess;
+  /** The tenancy after the first import, as the CLI lists it. */
+  let imported: Awaited<ReturnType<typeof tenancy>>;
+  const cli = async (args: string[]) => {
+    const r = await runCli(args, env);
+    assert.equal(r.code, 0, `postlog ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const importPostal = (...extra: string[]) =>
+    cli(['import', 'postal', '--mysql', maria.url('postal'), '--json', ...extra]) as Promise<Report>;
+  const kinds = (r: Report) => r.outcomes.map((o) => `${o.kind} ${o.postalId}`).sort();
+  /** What the tenancy holds, as the CLI lists it. */
+  const tenancy = async () => {
+    const orgs = (await cli(['org', 'list', '--json'])) as { id: string; name: string }[];
+    const out = [];
+    for (const o of orgs)
+      for (const s of (await cli(['server', 'list', '--org', o.id, '--json'])) as { id: string; name: string }[])
+        out.push({
+          org: o.name,
+          server: s,
+          domains: await cli(['domain', 'list', '--server', s.id, '--json']),
+          credentials: await cli(['credential', 'list', '--server', s.id, '--json']),
+        });
+    return out;
+  };
+
+  before(async () => {
+    maria = await startMariaDb();
+    await maria.execute(fixture);
+    const sinkPort = await freePort();
+    sink = await startSmtpSink('127.0.0.9', sinkPort, { tls: false });
+    env = await baseEnv(tempDataDir('postlog-import-'), {
+      POSTLOG_SMART_HOST: `127.0.0.9:${sinkPort}`,
+      POSTLOG_SMART_HOST_TLS: 'none',
+      POSTLOG_MTA_POLL_MS: '50',
+    });
+    // the CLI works on the data dir of a running Postlog (and is quicker so than starting its database)
+    // a loaded machine (a whole suite on two cores) can take long to start the two processes
+    postlog = await startPostlogProcess(env, 90_000);
+  });
+  after(async () => {
+    await stopLeftoverPostlogProcesses();
+    await sink?.close();
+    await maria?.stop();
+  });
+
+  const EXPECTED = [
+    'credential 1',
+    'credential 2',
+    'domain 1@1',
+    'domain 2@1',
+    'domain 2@2',
+    'organization 1',
+    'route 1',
+    'route 2',
+    'server 1',
+    'server 2',
+    'webhook 1',
+  ];
+
+  it('--dry-run lists what it would create and writes nothing', async () => {
+    const report = await importPostal('--dry-run');
+    assert.equal(report.dryRun, true);
+    assert.deepEqual(kinds(report), EXPECTED);
+    assert.ok(report.outcomes.every((o) => o.action === 'would-create'));
+    assert.equal(report.suppressions, 1, 'the entry that still holds');
+    assert.deepEqual(await tenancy(), []);
+  });
+
+  it('creates the tenancy once, lists what it cannot carry over, and prints the IP pool configuration', async () => {
+    const report = await importPostal();
+    assert.deepEqual(kinds(report), EXPECTED);
+    assert.deepEqual(
+      report.outcomes.filter((o) => o.action !== 'created'),
+      [],
+    );
+    assert.equal(report.suppressions, 1);
+    const notCarried = report.notCarriedOver.map((n) => n.what);
+    for (const expected of [
+      'SMTP-IP credential office (acme/mail)',
+      'server old',
+      'privacy mode of acme/staging',
+      'suppression list of acme/staging',
+      '1 dashboard user',
+    ])
+      assert.ok(notCarried.includes(expected), `${expected} in ${JSON.stringify(notCarried)}`);
+    assert.match(
+      report.ipPoolsYaml,
+      /^ipPools:\n {2}main-pool: .*\n {4}- address: 192\.0\.2\.25\n {6}ehlo: mta1\.acme\.test\n/,
+    );
+
+    imported = await tenancy();
+    const [mail, staging] = imported;
+    assert.equal(mail!.org, 'Acme');
+    assert.deepEqual(
+      [mail!.server, staging!.server].map((s) => {
+        const x = s as unknown as Record<string, unknown>;
+        return [x.name, x.mode, x.sendLimitPerHour, x.retentionDays, x.ipPool, x.trackingBaseUrl, x.trackOpens];
+      }),
+      [
+        ['Mail', 'live', 1000, 30, 'main-pool', 'https://track.example.com', false],
+        ['Staging', 'development', null, 7, 'main-pool', null, false],
+      ],
+    );
+    const domains = mail!.domains as { name: string; verified: boolean; dkimKeys: { selector: string }[] }[];
+    assert.deepEqual(
+      domains.map((d) => [d.name, d.verified, d.dkimKeys.length]),
+      [
+        ['acme.test', false, 1],
+        ['example.com', true, 1],
+      ],
+    );
+    assert.equal(domains[1]!.dkimKeys[0]!.selector, 'postal-ABCDEF');
+    const published = (domains[1] as unknown as { dnsRecords: { name: string; value: string }[] }).dnsRecords.find(
+      (r) => r.name === DKIM_NAME,
+    );
+    assert.equal(published?.value, dkimPublicRecord(), 'the record Postal published, unchanged');
+    assert.deepEqual(
+      (mail!.credentials as { kind: string; name: string }[]).map((c) => [c.kind, c.name]),
+      [
+        ['api', 'app'],
+        ['smtp', 'relay'],
+      ],
+    );
+  });
+
+  it('a rerun creates nothing twice', async () => {
+    const report = await importPostal();
+    assert.deepEqual(kinds(report), EXPECTED);
+    assert.deepEqual(
+      report.outcomes.filter((o) => o.action !== 'exists'),
+      [],
+    );
+    assert.deepEqual(await tenancy(), imported);
+  });
+
+  it("sends with Postal's API key and SMTP password (any username), DKIM-signed with Postal's key", async () => {
+    const received = async (to: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const mail = sink.received.find((m) => m.to.includes(to));
+      assert.ok(mail, `${to} received its message:\n${postlog.output().slice(-3000)}`);
+      return mail;
+    };
+    const dkim = async (raw: Buffer) => {
+      const verdict = (await dkimVerify(raw, {
+        resolver: async (name: string, rr: string) =>
+          rr === 'TXT' && name === DKIM_NAME
+            ? [[dkimPublicRecord()]]
+            : Promise.reject(Object.assign(new Error('no'), { code: 'ENOTFOUND' })),
+      } as never)) as { results: { signingDomain: string; selector: string; status: { result: string } }[] };
+      return verdict.results.map((r) => [r.signingDomain, r.selector, r.status.result]);
+    };
+
+    const res = await fetch(`${postlog.url}/api/v1/send/message`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Server-API-Key': API_KEY },
+      body: JSON.stringify({
+        from: 'hello@example.com',
+        to: ['api@example.org'],
+        subject: 'via API',
+        plain_body: 'hi',
+      }),
+    });
+    const body = (await res.json()) as { status: string };
+    assert.equal(body.status, 'success', JSON.stringify(body));
+    assert.deepEqual(await dkim((await received('api@example.org')).raw), [['example.com', 'postal-ABCDEF', 'pass']]);
+
+    const reply = await smtpRaw({
+      port: Number(env.POSTLOG_SUBMISSION_TLS_PORT),
+      tls: true,
+      // Postal checks the password alone: clients were set up with any username
+      auth: { user: 'acme/mail', pass: SMTP_PASSWORD },
+      from: 'hello@example.com',
+      to: 'smtp@example.org',
+      data: Buffer.from('From: hello@example.com\r\nTo: smtp@example.org\r\nSubject: via SMTP\r\n\r\nhi\r\n'),
+    });
+    assert.match(reply, /^250 /);
+    assert.deepEqual(await dkim((await received('smtp@example.org')).raw), [['example.com', 'postal-ABCDEF', 'pass']]);
+  });
+});
