@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { planImport } from '../../domain/postal-import/index.js';
-import { PostalUnreadable, readPostal, redacted } from '../../infra/postal-import/postal-database.js';
+import type { PostalSource } from '../../infra/postal-import/postal-database.js';
 import { runImport, type ImportReport } from '../../infra/postal-import/importer.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { cliError } from './errors.js';
@@ -46,7 +46,10 @@ export function registerPostalImportCommand(program: Command, withStores: WithSt
     )
     .action(async (opts: ImportOptions) => {
       if (!/^mysql:\/\//.test(opts.mysql)) cliError('INVALID_OPTION', '--mysql must be a mysql://… URL');
-      const snapshot = await readPostal({ url: opts.mysql, messageDbPrefix: opts.messageDbPrefix }).catch((e) => {
+      // loaded here, not with the CLI: every `postlog start` process would load the MySQL client for nothing
+      const { PostalUnreadable, readPostal, redacted } = await import('../../infra/postal-import/postal-database.js');
+      const source: PostalSource = { url: opts.mysql, messageDbPrefix: opts.messageDbPrefix };
+      const snapshot = await readPostal(source).catch((e) => {
         if (e instanceof PostalUnreadable) cliError('POSTAL_UNREADABLE', e.message);
         throw e;
       });
