@@ -16,12 +16,13 @@ import {
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { eventStoreFor, projectionFiltersFor, projectionNamesFor } from '../adapters.js';
-import { dnsSettings, startPostlog } from '../postlog.js';
+import { startPostlog } from '../postlog.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
 import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, type Domain, type TenancyError } from '../../domain/index.js';
-import { TenancyStore } from '../../infra/tenancy/index.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
+import { tenancyStoreFor } from '../services.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
@@ -535,7 +536,7 @@ program
       withEventStore(async (store, db, config, logger) => {
         if (opts.text === undefined && opts.html === undefined)
           cliError('MISSING_OPTION', 'give --text or --html (or both)');
-        const tenancy = new TenancyStore(db.pool, dnsSettings(config));
+        const tenancy = tenancyStoreFor(config, db.pool, logger);
         const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
         const answer = await callApiAsServer({ config, logger, db, store }, found, {
           method: 'POST',
@@ -598,7 +599,7 @@ messages
   .option('--json', 'print JSON')
   .action(async (opts: { server: string; status?: string; limit: string; json?: boolean }) =>
     withEventStore(async (store, db, config, logger) => {
-      const tenancy = new TenancyStore(db.pool, dnsSettings(config));
+      const tenancy = tenancyStoreFor(config, db.pool, logger);
       const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
       const query = new URLSearchParams({ serverId: opts.server, limit: opts.limit });
       if (opts.status) query.set('status', opts.status);
@@ -866,9 +867,7 @@ async function withTenancy(
     pool: Awaited<ReturnType<typeof openDatabase>>['pool'],
   ) => Promise<void>,
 ): Promise<void> {
-  await withDatabase({}, async (db, _logger, config) =>
-    work(new TenancyStore(db.pool, dnsSettings(config)), config, db.pool),
-  );
+  await withDatabase({}, async (db, logger, config) => work(tenancyStoreFor(config, db.pool, logger), config, db.pool));
 }
 
 /** Runs a command against the dashboard's users, sessions and links. */

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { isSecretsKey } from '../secrets/secrets-key.js';
 
 /**
  * The one configuration schema. Every setting has an environment variable (POSTLOG_ + the
@@ -52,6 +53,12 @@ export const ConfigSchema = z.object({
   smtpMaxMessagesPerConnection: z.coerce.number().int().min(1).default(1000),
   /** Failed AUTH attempts per client IP and minute before the IP is refused for a while. */
   smtpAuthFailuresPerMinute: z.coerce.number().int().min(1).default(10),
+  /**
+   * The key that seals stored secrets (SMTP passwords, for CRAM-MD5): base64 of 32 random bytes.
+   * Unset: a key file made in dataDir on first start. Hosts that share a database but not a data
+   * dir need the same key.
+   */
+  secretsKey: z.string().refine(isSecretsKey, 'must be base64 of 32 random bytes (openssl rand -base64 32)').optional(),
   /** A dashboard session unused this many minutes ends. */
   sessionIdleMinutes: z.coerce.number().int().min(1).default(480),
   /** A dashboard session ends this many hours after login, used or not. */

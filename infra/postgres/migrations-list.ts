@@ -108,4 +108,9 @@ export const migrations: Migration[] = [
     name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
     sql: messageReadModels.subjectStatistics,
   },
+  {
+    version: 21,
+    name: 'SMTP submission: sealed SMTP passwords (CRAM-MD5)',
+    sql: tenancy.smtpSealedSecrets,
+  },
 ];

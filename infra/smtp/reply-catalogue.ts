@@ -24,6 +24,14 @@ export const SMTP_REPLIES = {
     text: 'Authentication credentials invalid',
     means: 'the SMTP username or password is wrong (or the credential is revoked)',
   },
+  AUTH_CRAM_MD5_UNAVAILABLE: {
+    reply: 535,
+    status: '5.7.8',
+    text: 'This login cannot use CRAM-MD5: use PLAIN or LOGIN, or make a new SMTP login',
+    means:
+      'the SMTP login was made before passwords were sealed (or its sealed password does not open with the ' +
+      'configured key): CRAM-MD5 needs a readable password; the log says which',
+  },
   AUTH_SERVER_SUSPENDED: {
     reply: 535,
     status: '5.7.1',

@@ -1,14 +1,29 @@
 import type pg from 'pg';
 import type { AdminActor, CredentialKind, Server } from '../../domain/index.js';
+import type { SecretBox } from '../secrets/index.js';
+import { sealContext } from './credentials.js';
 import { toServer } from './row-mappers.js';
 import { sha256 } from './secrets.js';
+
+/**
+ * A challenge-response login (CRAM-MD5): `unreadable` when the login's secret cannot be read back
+ * (made before secrets were sealed, or sealed with another key); `reason` is for the log.
+ */
+export type ChallengeLogin =
+  | { outcome: 'ok'; server: Server }
+  | { outcome: 'unknown' }
+  | { outcome: 'wrong' }
+  | { outcome: 'unreadable'; reason: string };
 
 /**
  * Who a secret belongs to: an API key's or SMTP login's server (its last use recorded), an admin
  * token's actor. Revoked secrets belong to no one. Uncached: infra/http/auth.ts caches the answers.
  */
 export class Authentication {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
 
   async apiKey(key: string): Promise<Server | undefined> {
     return this.credential('api', key);
@@ -16,6 +31,33 @@ export class Authentication {
 
   async smtp(username: string, password: string): Promise<Server | undefined> {
     return this.credential('smtp', password, username);
+  }
+
+  /**
+   * An SMTP login by challenge and response: `validate` is handed the login's secret and says
+   * whether the client's response was made with it (the secret never leaves this process).
+   */
+  async smtpChallenge(username: string, validate: (secret: string) => boolean): Promise<ChallengeLogin> {
+    const { rows } = await this.pool.query(
+      `SELECT id, secret_sealed FROM credentials WHERE kind = 'smtp' AND identifier = $1 AND revoked_at IS NULL`,
+      [username],
+    );
+    const row = rows[0];
+    if (!row) return { outcome: 'unknown' };
+    if (row.secret_sealed === null)
+      return {
+        outcome: 'unreadable',
+        reason: 'this SMTP login was made before secrets were sealed: it works with PLAIN and LOGIN only',
+      };
+    const secret = this.secrets.open(row.secret_sealed, sealContext(row.id));
+    if (!secret.ok) return { outcome: 'unreadable', reason: secret.error.message };
+    if (!validate(secret.value)) return { outcome: 'wrong' };
+    const used = await this.pool.query(
+      `UPDATE credentials c SET last_used_at = now() FROM servers s
+        WHERE c.server_id = s.id AND c.id = $1 AND c.revoked_at IS NULL RETURNING s.*`,
+      [row.id],
+    );
+    return used.rows[0] ? { outcome: 'ok', server: toServer(used.rows[0]) } : { outcome: 'unknown' };
   }
 
   async adminToken(token: string): Promise<AdminActor | undefined> {

@@ -12,6 +12,7 @@ import {
   type TenancyError,
 } from '../../domain/index.js';
 import { inResultTransaction } from '../postgres/transaction.js';
+import type { SecretBox } from '../secrets/index.js';
 import { recordChange } from './audit-log.js';
 import { toCredential } from './row-mappers.js';
 import { newApiKey, newSmtpPassword, newSmtpUsername, sha256 } from './secrets.js';
@@ -22,9 +23,13 @@ export class Credentials {
   constructor(
     private readonly pool: pg.Pool,
     private readonly servers: Servers,
+    private readonly secrets: SecretBox,
   ) {}
 
-  /** Creates an API key or SMTP login. The secret is returned once and only its hash is kept. */
+  /**
+   * Creates an API key or SMTP login. The secret is returned once; its hash is kept, and for an
+   * SMTP login also the secret sealed with the secrets key (CRAM-MD5 needs to read it back).
+   */
   async create(
     actor: Actor,
     serverId: string,
@@ -39,8 +44,17 @@ export class Credentials {
     const id = randomUUID();
     return inResultTransaction(this.pool, async (c) => {
       const { rows } = await c.query(
-        'INSERT INTO credentials (id, server_id, kind, name, identifier, secret_sha256) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
-        [id, serverId, input.kind, input.name, identifier, sha256(secret)],
+        `INSERT INTO credentials (id, server_id, kind, name, identifier, secret_sha256, secret_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [
+          id,
+          serverId,
+          input.kind,
+          input.name,
+          identifier,
+          sha256(secret),
+          input.kind === 'smtp' ? this.secrets.seal(secret, sealContext(id)) : null,
+        ],
       );
       const credential = toCredential(rows[0]);
       await recordChange(c, actor, {
@@ -86,3 +100,6 @@ export class Credentials {
     });
   }
 }
+
+/** What a sealed SMTP secret is bound to: its credential row (a value copied to another row does not open). */
+export const sealContext = (credentialId: string) => `credential:${credentialId}`;

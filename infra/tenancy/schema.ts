@@ -115,3 +115,10 @@ export const serverTrackingSettings = `
       -- add one-click unsubscribe (RFC 8058) to every message unless the request says otherwise
       ALTER TABLE servers ADD COLUMN list_unsubscribe boolean NOT NULL DEFAULT false;
 `;
+
+/** Migration 21 (SMTP submission, Postal parity): SMTP passwords Postlog can read back, for CRAM-MD5. */
+export const smtpSealedSecrets = `
+      -- the SMTP password sealed with the secrets key (infra/secrets): CRAM-MD5 needs it readable.
+      -- NULL for logins made before: they keep PLAIN and LOGIN (secret_sha256) only
+      ALTER TABLE credentials ADD COLUMN secret_sealed text;
+`;

@@ -430,3 +430,15 @@ describe('loadConfig: warnings and clear messages', () => {
     }
   });
 });
+
+describe('loadConfig: SMTP submission settings (secrets key, PROXY protocol)', () => {
+  it('POSTLOG_SECRETS_KEY is base64 of 32 bytes; anything else is named', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    assert.equal(loadConfig({ env: { POSTLOG_SECRETS_KEY: key }, file: emptyFile }).secretsKey, key);
+    for (const bad of ['short', Buffer.alloc(16, 7).toString('base64'), `${key}x`])
+      assertNamed(
+        problemsOf(() => loadConfig({ env: { POSTLOG_SECRETS_KEY: bad }, file: emptyFile })),
+        'POSTLOG_SECRETS_KEY',
+      );
+  });
+});

@@ -59,7 +59,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     cert: o.tls.cert,
     name: deps.hostname,
     banner: 'Postlog ESMTP',
-    authMethods: ['PLAIN', 'LOGIN'],
+    // CRAM-MD5 (Listmonk's default) checks a response made from the password: see onAuth
+    authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
     allowInsecureAuth: o.allowInsecureAuth,
     authRequiredMessage: 'Authentication required',
     size: deps.maxMessageBytes,
@@ -85,22 +86,35 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     },
     onAuth(auth, session, callback) {
       if (failures.blocked(session.remoteAddress)) return callback(smtpReply('AUTH_THROTTLED_ACCOUNT'));
-      if (!auth.username || !auth.password) return callback(smtpReply('AUTH_INVALID'));
-      deps.tenancy.authenticateSmtp(auth.username, auth.password).then(
-        (server) => {
-          if (!server) {
-            failures.record(session.remoteAddress);
-            log.warn({ ip: session.remoteAddress, username: auth.username }, 'SMTP authentication failed');
-            return callback(smtpReply('AUTH_INVALID'));
-          }
-          if (server.suspended) return callback(smtpReply('AUTH_SERVER_SUSPENDED'));
-          callback(null, { user: server });
-        },
-        (err: Error) => {
-          log.error({ error: err.message }, 'SMTP authentication could not be checked');
-          callback(smtpReply('AUTH_UNAVAILABLE'));
-        },
-      );
+      const refused = (reason: string, code: SmtpReplyCode = 'AUTH_INVALID') => {
+        failures.record(session.remoteAddress);
+        log.warn(
+          { ip: session.remoteAddress, username: auth.username, method: auth.method, reason },
+          'SMTP authentication failed',
+        );
+        callback(smtpReply(code));
+      };
+      const authenticated = (server: Server) =>
+        server.suspended ? callback(smtpReply('AUTH_SERVER_SUSPENDED')) : callback(null, { user: server });
+      const unavailable = (err: Error) => {
+        log.error({ error: err.message }, 'SMTP authentication could not be checked');
+        callback(smtpReply('AUTH_UNAVAILABLE'));
+      };
+      if (!auth.username) return callback(smtpReply('AUTH_INVALID'));
+      if (auth.method === 'CRAM-MD5') {
+        deps.tenancy
+          .authenticateSmtpChallenge(auth.username, (secret) => auth.validatePassword(secret))
+          .then((login) => {
+            if (login.outcome === 'ok') return authenticated(login.server);
+            if (login.outcome === 'unreadable') return refused(login.reason, 'AUTH_CRAM_MD5_UNAVAILABLE');
+            refused(login.outcome === 'unknown' ? 'no such SMTP login' : 'wrong password');
+          }, unavailable);
+        return;
+      }
+      if (!auth.password) return callback(smtpReply('AUTH_INVALID'));
+      deps.tenancy
+        .authenticateSmtp(auth.username, auth.password)
+        .then((server) => (server ? authenticated(server) : refused('wrong username or password')), unavailable);
     },
     onMailFrom(address, session, callback) {
       // submission is for authenticated clients only: never an open relay
