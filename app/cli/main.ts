@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
 import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
-import { CreateServer, Email, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
+import {
+  CreateCredential,
+  CreateServer,
+  Email,
+  evolve,
+  initialState,
+  messageEventCodec,
+  type Result,
+} from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
 import {
   LAG_COUNT_LIMIT,
@@ -329,24 +337,33 @@ for (const [verb, suspended] of [
 const credential = program.command('credential').description('API keys and SMTP logins');
 credential
   .command('create')
-  .description('create an API key or SMTP login for a server (the secret is shown once)')
+  .description('create an API key, SMTP login or SMTP-IP range for a server (a secret is shown once)')
   .requiredOption('--server <id>', 'server id', serverId)
-  .addOption(new Option('--kind <kind>', 'an API key or an SMTP login').choices(['api', 'smtp']).default('api'))
+  .addOption(
+    new Option('--kind <kind>', 'an API key, an SMTP login, or an SMTP-IP range (clients in it submit without AUTH)')
+      .choices(['api', 'smtp', 'smtp-ip'])
+      .default('api'),
+  )
+  .option('--cidr <range>', 'with --kind smtp-ip: the IPv4 or IPv6 range, e.g. 192.0.2.0/24')
   .option('--name <name>', 'a label', 'default')
   .option('--json', 'print JSON')
-  .action(async (opts: { server: string; kind: string; name: string; json?: boolean }) =>
+  .action(async (opts: { server: string; kind: string; name: string; cidr?: string; json?: boolean }) =>
     withTenancy(async (t) => {
-      const created = must(
-        await t.createCredential(systemActor('cli'), opts.server, {
-          kind: opts.kind as 'api' | 'smtp',
-          name: opts.name,
-        }),
-      );
+      const input = CreateCredential.safeParse({
+        kind: opts.kind,
+        name: opts.name,
+        ...(opts.cidr === undefined ? {} : { cidr: opts.cidr }),
+      });
+      if (!input.success)
+        cliError('INVALID_OPTION', input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const created = must(await t.createCredential(systemActor('cli'), opts.server, input.data!));
       if (!opts.json) return void process.stdout.write(credentialCreated(created.credential, created.secret));
       printJson(
         opts.kind === 'api'
           ? { ...created.credential, apiKey: created.secret }
-          : { ...created.credential, username: created.credential.identifier, password: created.secret },
+          : opts.kind === 'smtp'
+            ? { ...created.credential, username: created.credential.identifier, password: created.secret }
+            : { ...created.credential, cidr: created.credential.identifier },
       );
     }),
   );

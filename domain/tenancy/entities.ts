@@ -72,7 +72,7 @@ export const Credential = z.object({
   serverId: z.string(),
   kind: CredentialKind,
   name: z.string(),
-  identifier: z.string().describe('api: the first characters of the key; smtp: the username'),
+  identifier: z.string().describe('api: the first characters of the key; smtp: the username; smtp-ip: the range'),
   createdAt: isoTime,
   lastUsedAt: isoTime.nullable(),
   revoked: z.boolean(),

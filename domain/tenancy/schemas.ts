@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Cidr } from '../values/cidr.js';
 
 /** Management API bodies. Types for code come from these schemas. */
 
@@ -52,14 +53,23 @@ export const CreateDomain = z
   })
   .strict();
 
-/** api: an API key (HTTP); smtp: a username and password (SMTP submission). */
-export const CredentialKind = z.enum(['api', 'smtp']);
+/**
+ * api: an API key (HTTP); smtp: a username and password (SMTP submission); smtp-ip: a range of
+ * client addresses that may submit over SMTP without AUTH (Postal's SMTP-IP credential).
+ */
+export const CredentialKind = z.enum(['api', 'smtp', 'smtp-ip']);
 export const CreateCredential = z
   .object({
     kind: CredentialKind,
     name: name.default('default'),
+    /** smtp-ip only: the IPv4 or IPv6 range (CIDR) whose clients may submit without AUTH. */
+    cidr: Cidr.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.kind === 'smtp-ip') === (c.cidr !== undefined), {
+    message: 'a cidr is given with kind smtp-ip, and only with it',
+    path: ['cidr'],
+  });
 
 export const CreateAdminToken = z
   .object({

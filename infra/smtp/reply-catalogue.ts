@@ -48,7 +48,13 @@ export const SMTP_REPLIES = {
     reply: 530,
     status: '5.7.0',
     text: 'Authentication required',
-    means: 'submission needs AUTH (over TLS) before MAIL FROM',
+    means: 'submission needs AUTH (over TLS) before MAIL FROM, unless the client is in an SMTP-IP range',
+  },
+  AUTH_REQUIRED_CLOSING: {
+    reply: 421,
+    status: '4.7.0',
+    text: 'Authentication required; closing the connection',
+    means: 'a third MAIL FROM without AUTH (and from no SMTP-IP range) on one connection; it is closed',
   },
   TOO_MANY_MESSAGES: {
     reply: 421,

@@ -60,6 +60,25 @@ export class Authentication {
     return used.rows[0] ? { outcome: 'ok', server: toServer(used.rows[0]) } : { outcome: 'unknown' };
   }
 
+  /**
+   * The server an SMTP client may submit for without AUTH, by its address (SMTP-IP credentials):
+   * the narrowest range holding it wins, then the oldest. Its last use is recorded.
+   */
+  async smtpAddress(clientAddress: string): Promise<Server | undefined> {
+    // an IPv4 client of a dual-stack listener is written ::ffff:a.b.c.d; its ranges are IPv4 ones
+    const address = clientAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    const { rows } = await this.pool.query(
+      `UPDATE credentials c SET last_used_at = now() FROM servers s
+        WHERE s.id = c.server_id AND c.id = (
+          SELECT id FROM credentials
+           WHERE kind = 'smtp-ip' AND revoked_at IS NULL AND $1::inet <<= source_range
+           ORDER BY masklen(source_range) DESC, created_at LIMIT 1)
+       RETURNING s.*`,
+      [address],
+    );
+    return rows[0] ? toServer(rows[0]) : undefined;
+  }
+
   async adminToken(token: string): Promise<AdminActor | undefined> {
     const { rows } = await this.pool.query(
       'SELECT id, organization_id FROM admin_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',

@@ -122,3 +122,15 @@ export const smtpSealedSecrets = `
       -- NULL for logins made before: they keep PLAIN and LOGIN (secret_sha256) only
       ALTER TABLE credentials ADD COLUMN secret_sealed text;
 `;
+
+/** Migration 21, continued: SMTP-IP credentials, a range of client addresses that submit without AUTH. */
+export const smtpIpCredentials = `
+      ALTER TABLE credentials DROP CONSTRAINT credentials_kind_check;
+      ALTER TABLE credentials ADD CONSTRAINT credentials_kind_check CHECK (kind IN ('api', 'smtp', 'smtp-ip'));
+      -- an smtp-ip credential has a range and no secret; the others a secret and no range
+      ALTER TABLE credentials ALTER COLUMN secret_sha256 DROP NOT NULL;
+      ALTER TABLE credentials ADD COLUMN source_range cidr;
+      ALTER TABLE credentials ADD CONSTRAINT credentials_secret_or_range
+        CHECK (CASE WHEN kind = 'smtp-ip' THEN source_range IS NOT NULL AND secret_sha256 IS NULL
+                    ELSE source_range IS NULL AND secret_sha256 IS NOT NULL END);
+`;

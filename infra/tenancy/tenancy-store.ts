@@ -168,6 +168,10 @@ export class TenancyStore {
   authenticateSmtpChallenge(username: string, validate: (secret: string) => boolean): Promise<ChallengeLogin> {
     return this.authentication.smtpChallenge(username, validate);
   }
+  /** The server an SMTP client at this address may submit for without AUTH (SMTP-IP credentials). */
+  authenticateSmtpAddress(clientAddress: string): Promise<Server | undefined> {
+    return this.authentication.smtpAddress(clientAddress);
+  }
   authenticateAdmin(token: string): Promise<AdminActor | undefined> {
     return this.authentication.adminToken(token);
   }

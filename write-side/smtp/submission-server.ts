@@ -42,15 +42,25 @@ const ACCEPT_ERROR_REPLIES: Record<AcceptError['code'], SmtpReplyCode> = {
 };
 
 /**
- * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN with a server's SMTP
- * credential, offered only once TLS is up, then the same accept path as the HTTP API. The 250
- * is sent only after the messages are committed to the log; an internal failure answers 451 so
- * the client retries. Without AUTH nothing is relayed.
+ * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN/CRAM-MD5 with a server's
+ * SMTP credential, offered only once TLS is up, then the same accept path as the HTTP API. The
+ * 250 is sent only after the messages are committed to the log; an internal failure answers 451
+ * so the client retries. Without AUTH nothing is relayed, except for clients whose address is in
+ * an SMTP-IP credential's range (Postal's), for that credential's server.
  */
 export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions): SMTPServer {
   const failures = o.authThrottle;
   const log = o.logger.child({ component: 'submission', port: o.port });
   const messagesPerSession = new Map<string, number>();
+  // who the session's current transaction submits for, decided at MAIL FROM
+  const submitters = new Map<string, Submitter>();
+  const refusedUnauthenticated = new Map<string, number>();
+  /** A login's server, or else the server of an SMTP-IP credential holding the client's address. */
+  const submitterOf = async (session: SMTPServerSession): Promise<Submitter | undefined> => {
+    if (session.user) return { server: session.user as unknown as Server, by: 'credential' };
+    const server = await deps.tenancy.authenticateSmtpAddress(session.remoteAddress);
+    return server ? { server, by: 'address' } : undefined;
+  };
   // the recipients onRcptTo parsed, by smtp-server's address object (kept in the envelope)
   const parsedRecipients = new WeakMap<object, Mailbox>();
   return new SMTPServer({
@@ -62,7 +72,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     // CRAM-MD5 (Listmonk's default) checks a response made from the password: see onAuth
     authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
     allowInsecureAuth: o.allowInsecureAuth,
-    authRequiredMessage: 'Authentication required',
+    // clients of an SMTP-IP credential send without AUTH: onMailFrom decides who must log in
+    authOptional: true,
     size: deps.maxMessageBytes,
     rejectOversized: true,
     disableReverseLookup: true,
@@ -83,6 +94,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     },
     onClose(session) {
       messagesPerSession.delete(session.id);
+      submitters.delete(session.id);
+      refusedUnauthenticated.delete(session.id);
     },
     onAuth(auth, session, callback) {
       if (failures.blocked(session.remoteAddress)) return callback(smtpReply('AUTH_THROTTLED_ACCOUNT'));
@@ -117,12 +130,28 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
         .then((server) => (server ? authenticated(server) : refused('wrong username or password')), unavailable);
     },
     onMailFrom(address, session, callback) {
-      // submission is for authenticated clients only: never an open relay
-      if (!session.user) return callback(smtpReply('AUTH_REQUIRED'));
-      const sent = messagesPerSession.get(session.id) ?? 0;
-      if (sent >= o.maxMessagesPerConnection) return callback(smtpReply('TOO_MANY_MESSAGES'));
-      if (address.address && !parseMailbox(address.address).ok) return callback(smtpReply('INVALID_SENDER'));
-      callback();
+      // submission is for authenticated clients only (a login, or an address of an SMTP-IP
+      // credential): never an open relay
+      submitterOf(session).then(
+        (submitter) => {
+          if (!submitter) {
+            const refusals = (refusedUnauthenticated.get(session.id) ?? 0) + 1;
+            refusedUnauthenticated.set(session.id, refusals);
+            // smtp-server's own limit on commands before AUTH is off (authOptional): this one closes
+            return callback(smtpReply(refusals >= 3 ? 'AUTH_REQUIRED_CLOSING' : 'AUTH_REQUIRED'));
+          }
+          if (submitter.server.suspended) return callback(smtpReply('AUTH_SERVER_SUSPENDED'));
+          const sent = messagesPerSession.get(session.id) ?? 0;
+          if (sent >= o.maxMessagesPerConnection) return callback(smtpReply('TOO_MANY_MESSAGES'));
+          if (address.address && !parseMailbox(address.address).ok) return callback(smtpReply('INVALID_SENDER'));
+          submitters.set(session.id, submitter);
+          callback();
+        },
+        (err: Error) => {
+          log.error({ error: err.message }, 'the SMTP-IP credentials could not be checked');
+          callback(smtpReply('AUTH_UNAVAILABLE'));
+        },
+      );
     },
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= o.maxRecipients)
@@ -152,9 +181,13 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
           o.onMessage?.('rejected');
           return callback(smtpReply('MESSAGE_TOO_BIG', `Message too big (at most ${deps.maxMessageBytes} bytes)`));
         }
-        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
+        const submitter = submitters.get(session.id);
+        if (!submitter) return callback(smtpReply('AUTH_REQUIRED'));
+        // RFC 3848: S for TLS, A for a client that logged in (an SMTP-IP client did not)
+        const protocol = `ESMTP${session.secure ? 'S' : ''}${submitter.by === 'credential' ? 'A' : ''}`;
+        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${protocol} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
         const raw = Buffer.concat([Buffer.from(received), data.value]);
-        accept(deps, session, raw, parsedRecipients, log).then(
+        accept(deps, session, submitter, raw, parsedRecipients, log).then(
           (reply) => {
             messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
             o.onMessage?.('accepted');
@@ -174,14 +207,21 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   });
 }
 
+/** Who a transaction submits for: a login's server, or an SMTP-IP credential's (by the client's address). */
+interface Submitter {
+  server: Server;
+  by: 'credential' | 'address';
+}
+
 async function accept(
   deps: SendApiDeps,
   session: SMTPServerSession,
+  submitter: Submitter,
   raw: Buffer,
   parsedRecipients: WeakMap<object, Mailbox>,
   log: Logger,
 ): Promise<string> {
-  const server = session.user as unknown as Server;
+  const { server } = submitter;
   // only the header fields matter here (From, Subject, Message-ID)
   const email = readSubmittedHeaders(raw);
   if (!email.ok) throw smtpReply('MESSAGE_TOO_BIG', email.error);
@@ -203,7 +243,7 @@ async function accept(
       messages: recipients.map((to) => ({ to, content: 0, rfcMessageId, subject: email.value.subject })),
       source: 'smtp',
       correlationId: `smtp-${session.id}`,
-      actor: `smtp:${session.user ? 'credential' : 'anonymous'}`,
+      actor: submitter.by === 'credential' ? 'smtp:credential' : 'smtp:ip-credential',
     });
     if (!result.ok) {
       const code = ACCEPT_ERROR_REPLIES[result.error.code];
