@@ -26,6 +26,7 @@ export const Server = z.object({
   trackingBaseUrl: z.string().nullable(),
   trackingExcludedDomains: z.array(z.string()),
   listUnsubscribe: z.boolean(),
+  privacyMode: z.boolean().describe("no client address or host name in submitted mail's Received header"),
   createdAt: isoTime,
 });
 export type Server = z.infer<typeof Server>;

@@ -38,6 +38,8 @@ export const UpdateServer = z
     listUnsubscribe: z.boolean(),
     /** Make a new tracking key; the previous one keeps verifying links already sent. */
     rotateTrackingSecret: z.literal(true),
+    /** Privacy mode (Postal's): no client address or host name in the Received header SMTP submission adds. */
+    privacyMode: z.boolean(),
   })
   .partial()
   .strict();

@@ -110,7 +110,7 @@ export const migrations: Migration[] = [
   },
   {
     version: 21,
-    name: 'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials',
-    sql: tenancy.smtpSealedSecrets + tenancy.smtpIpCredentials,
+    name: 'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials, privacy mode',
+    sql: tenancy.smtpSealedSecrets + tenancy.smtpIpCredentials + tenancy.serverPrivacyMode,
   },
 ];

@@ -22,6 +22,7 @@ export const toServer = (r: any): Server => ({
   trackingBaseUrl: r.tracking_base_url ?? null,
   trackingExcludedDomains: r.tracking_excluded_domains ?? [],
   listUnsubscribe: r.list_unsubscribe ?? false,
+  privacyMode: r.privacy_mode ?? false,
   createdAt: iso(r.created_at)!,
 });
 

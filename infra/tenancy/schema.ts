@@ -134,3 +134,9 @@ export const smtpIpCredentials = `
         CHECK (CASE WHEN kind = 'smtp-ip' THEN source_range IS NOT NULL AND secret_sha256 IS NULL
                     ELSE source_range IS NULL AND secret_sha256 IS NOT NULL END);
 `;
+
+/** Migration 21, continued: privacy mode per server (Postal's). */
+export const serverPrivacyMode = `
+      -- no client address or host name in the Received header SMTP submission adds
+      ALTER TABLE servers ADD COLUMN privacy_mode boolean NOT NULL DEFAULT false;
+`;

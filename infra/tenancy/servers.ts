@@ -92,6 +92,7 @@ export class Servers {
            list_unsubscribe = coalesce($17, list_unsubscribe),
            tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
            tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
+           privacy_mode = coalesce($19, privacy_mode),
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -115,6 +116,7 @@ export class Servers {
             : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
           set(input.listUnsubscribe),
           input.rotateTrackingSecret === true,
+          set(input.privacyMode),
         ],
       );
       const server = toServer(rows[0]);

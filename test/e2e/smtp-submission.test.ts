@@ -197,6 +197,30 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     );
   });
 
+  it("leaves the client's address and name out of the Received header when the server is in privacy mode", async () => {
+    const storedHead = async (response: string) => {
+      const id = /queued as (\d+)$/.exec(response)![1]!;
+      const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
+      const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [
+        (accepted!.data as { contentHash: string }).contentHash,
+      ]);
+      return (rows[0].body as Buffer).toString().split('\r\n\r\n')[0]!;
+    };
+    const login = { user: tenant.smtp.username, pass: tenant.smtp.password, from: '127.0.0.6' };
+    const open = await storedHead((await transport(login).sendMail(message)).response);
+    assert.match(open, /^Received: from \S+ \(\[127\.0\.0\.6\]\) by postlog\.test with ESMTPSA id \S+; /);
+    const changed = await t.app.tenancy.updateServer(systemActor('test'), tenant.server.id, { privacyMode: true });
+    assert.ok(changed.ok && changed.value.privacyMode);
+    try {
+      const head = await storedHead((await transport(login).sendMail(message)).response);
+      assert.match(head, /^Received: by postlog\.test with ESMTPSA id \S+; /);
+      const clientName = /^Received: from (\S+)/.exec(open)![1]!;
+      assert.ok(!head.includes('127.0.0.6') && !head.includes(clientName), head);
+    } finally {
+      await t.app.tenancy.updateServer(systemActor('test'), tenant.server.id, { privacyMode: false });
+    }
+  });
+
   it('rejects bad credentials and then refuses the client for a while, on every SMTP listener at once', async () => {
     // the limit is 3 a minute for the process: two failures on 587 and one on 465 reach it
     for (const secure of [false, false, true]) {

@@ -185,8 +185,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
         if (!submitter) return callback(smtpReply('AUTH_REQUIRED'));
         // RFC 3848: S for TLS, A for a client that logged in (an SMTP-IP client did not)
         const protocol = `ESMTP${session.secure ? 'S' : ''}${submitter.by === 'credential' ? 'A' : ''}`;
-        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${protocol} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
-        const raw = Buffer.concat([Buffer.from(received), data.value]);
+        const raw = Buffer.concat([Buffer.from(receivedHeader(deps, session, submitter, protocol)), data.value]);
         accept(deps, session, submitter, raw, parsedRecipients, log).then(
           (reply) => {
             messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
@@ -205,6 +204,14 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       });
     },
   });
+}
+
+/** Our trace header; a server in privacy mode (Postal's) shows neither the client's address nor its name. */
+function receivedHeader(deps: SendApiDeps, session: SMTPServerSession, submitter: Submitter, protocol: string): string {
+  const from = submitter.server.privacyMode
+    ? ''
+    : `from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) `;
+  return `Received: ${from}by ${deps.hostname} with ${protocol} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
 }
 
 /** Who a transaction submits for: a login's server, or an SMTP-IP credential's (by the client's address). */
