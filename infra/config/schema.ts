@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseCidr } from '../../domain/values/cidr.js';
 import { isSecretsKey } from '../secrets/secrets-key.js';
 
 /**
@@ -59,6 +60,20 @@ export const ConfigSchema = z.object({
    * dir need the same key.
    */
   secretsKey: z.string().refine(isSecretsKey, 'must be base64 of 32 random bytes (openssl rand -base64 32)').optional(),
+  /**
+   * Load balancers in front of the submission listeners that send the PROXY protocol (v1 or v2):
+   * CIDR ranges. Connections from them must start with a header naming the real client.
+   */
+  smtpProxyFrom: commaList
+    .pipe(
+      z.array(
+        z.string().superRefine((range, ctx) => {
+          const parsed = parseCidr(range);
+          if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `${range}: ${parsed.error}` });
+        }),
+      ),
+    )
+    .default([]),
   /** A dashboard session unused this many minutes ends. */
   sessionIdleMinutes: z.coerce.number().int().min(1).default(480),
   /** A dashboard session ends this many hours after login, used or not. */

@@ -15,6 +15,7 @@ import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
 import type { AuthThrottle } from './auth-throttle.js';
+import { acceptProxyHeaders, proxyAllowList } from './proxy-header.js';
 import type { SendApiDeps } from '../send/send-deps.js';
 
 export interface SubmissionOptions {
@@ -26,6 +27,8 @@ export interface SubmissionOptions {
   allowInsecureAuth: boolean;
   maxRecipients: number;
   maxMessagesPerConnection: number;
+  /** PROXY protocol senders (POSTLOG_SMTP_PROXY_FROM, CIDR ranges); empty: nobody sends a PROXY header. */
+  proxyFrom: string[];
   /** Failed logins per client address, one for every SMTP listener of the process. */
   authThrottle: AuthThrottle;
   logger: Logger;
@@ -63,7 +66,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   };
   // the recipients onRcptTo parsed, by smtp-server's address object (kept in the envelope)
   const parsedRecipients = new WeakMap<object, Mailbox>();
-  return new SMTPServer({
+  const server = new SMTPServer({
     secure: o.implicitTls,
     key: o.tls.key,
     cert: o.tls.cert,
@@ -204,6 +207,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       });
     },
   });
+  if (o.proxyFrom.length > 0) acceptProxyHeaders(server, proxyAllowList(o.proxyFrom), log);
+  return server;
 }
 
 /** Our trace header; a server in privacy mode (Postal's) shows neither the client's address nor its name. */
