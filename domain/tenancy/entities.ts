@@ -27,6 +27,9 @@ export const Server = z.object({
   trackingExcludedDomains: z.array(z.string()),
   listUnsubscribe: z.boolean(),
   privacyMode: z.boolean().describe("no client address or host name in submitted mail's Received header"),
+  allowedSenders: z
+    .array(z.string())
+    .describe("addresses or domains a Sender header may name besides the server's verified domains"),
   createdAt: isoTime,
 });
 export type Server = z.infer<typeof Server>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Cidr } from '../values/cidr.js';
+import { AllowedSender } from './allowed-senders.js';
 
 /** Management API bodies. Types for code come from these schemas. */
 
@@ -40,6 +41,8 @@ export const UpdateServer = z
     rotateTrackingSecret: z.literal(true),
     /** Privacy mode (Postal's): no client address or host name in the Received header SMTP submission adds. */
     privacyMode: z.boolean(),
+    /** Sender header addresses (or whole domains) allowed besides the server's own verified domains. */
+    allowedSenders: z.array(AllowedSender).max(500),
   })
   .partial()
   .strict();

@@ -110,7 +110,8 @@ export const migrations: Migration[] = [
   },
   {
     version: 21,
-    name: 'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials, privacy mode',
-    sql: tenancy.smtpSealedSecrets + tenancy.smtpIpCredentials + tenancy.serverPrivacyMode,
+    name: 'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials, privacy mode, allowed senders',
+    sql:
+      tenancy.smtpSealedSecrets + tenancy.smtpIpCredentials + tenancy.serverPrivacyMode + tenancy.serverAllowedSenders,
   },
 ];

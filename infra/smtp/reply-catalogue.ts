@@ -98,6 +98,14 @@ export const SMTP_REPLIES = {
     text: 'The From header is not allowed',
     means: 'no single From, or a From domain this server has not verified; the text says which',
   },
+  SENDER_NOT_ALLOWED: {
+    reply: 550,
+    status: '5.7.1',
+    text: 'The Sender header is not allowed',
+    means:
+      "a Sender header that is not one mailbox of the server's verified domains or its allowed senders; " +
+      'the text says which',
+  },
   NO_RECIPIENTS: {
     reply: 554,
     status: '5.5.1',

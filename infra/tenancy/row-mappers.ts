@@ -23,6 +23,7 @@ export const toServer = (r: any): Server => ({
   trackingExcludedDomains: r.tracking_excluded_domains ?? [],
   listUnsubscribe: r.list_unsubscribe ?? false,
   privacyMode: r.privacy_mode ?? false,
+  allowedSenders: r.allowed_senders ?? [],
   createdAt: iso(r.created_at)!,
 });
 

@@ -140,3 +140,9 @@ export const serverPrivacyMode = `
       -- no client address or host name in the Received header SMTP submission adds
       ALTER TABLE servers ADD COLUMN privacy_mode boolean NOT NULL DEFAULT false;
 `;
+
+/** Migration 21, continued: the Sender header addresses a server allows besides its own domains (Postal's). */
+export const serverAllowedSenders = `
+      -- addresses (a@b.example) or whole domains (b.example), lower-cased
+      ALTER TABLE servers ADD COLUMN allowed_senders text[] NOT NULL DEFAULT '{}';
+`;

@@ -93,6 +93,7 @@ export class Servers {
            tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
            tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
            privacy_mode = coalesce($19, privacy_mode),
+           allowed_senders = coalesce($20::text[], allowed_senders),
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -117,6 +118,7 @@ export class Servers {
           set(input.listUnsubscribe),
           input.rotateTrackingSecret === true,
           set(input.privacyMode),
+          input.allowedSenders === undefined ? null : [...new Set(input.allowedSenders)],
         ],
       );
       const server = toServer(rows[0]);

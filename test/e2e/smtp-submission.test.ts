@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { systemActor } from '../../domain/index.js';
-import { createTenant, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 
@@ -219,6 +219,46 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     } finally {
       await t.app.tenancy.updateServer(systemActor('test'), tenant.server.id, { privacyMode: false });
     }
+  });
+
+  it("refuses a Sender header outside the server's domains unless the server allows it", async () => {
+    const authed = transport({ user: tenant.smtp.username, pass: tenant.smtp.password, from: '127.0.0.7' });
+    const withSender = (sender: string) => authed.sendMail({ ...message, sender });
+    const refused = (who: string) => (e: { responseCode?: number; response?: string }) => {
+      assert.equal(e.responseCode, 550);
+      assert.match(e.response ?? '', new RegExp(`^550 5\\.7\\.1 .*${who.replace(/\./g, '\\.')}`));
+      return true;
+    };
+    const before = await count();
+    await assert.rejects(withSender('ops@partner.test'), refused('the Sender ops@partner.test'));
+    await assert.rejects(
+      authed.sendMail({
+        envelope: { from: 'app@sender.test', to: 'x@example.org' },
+        raw: 'From: app@sender.test\r\nSender: a@sender.test\r\nSender: b@sender.test\r\nTo: x@example.org\r\n\r\nx\r\n',
+      }),
+      refused('more than one Sender header'),
+    );
+    assert.equal(await count(), before, 'nothing appended');
+    assert.match((await withSender('Team <team@sender.test>')).response, /^250 /, "the server's own domain");
+
+    const admin = { authorization: `Bearer ${tenant.adminToken}` };
+    const path = `/v2/servers/${tenant.server.id}`;
+    const bad = await http(t.url, 'PATCH', path, { body: { allowedSenders: ['not an address'] }, headers: admin });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    const set = await http(t.url, 'PATCH', path, {
+      body: { allowedSenders: ['Ops@Partner.test', 'agency.test'] },
+      headers: admin,
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual((await http(t.url, 'GET', path, { headers: admin })).body.allowedSenders, [
+      'ops@partner.test',
+      'agency.test',
+    ]);
+    const allowed = transport({ user: tenant.smtp.username, pass: tenant.smtp.password, from: '127.0.0.7' });
+    for (const sender of ['ops@partner.test', 'OPS@PARTNER.TEST', 'anyone@agency.test'])
+      assert.match((await allowed.sendMail({ ...message, sender })).response, /^250 /, sender);
+    await assert.rejects(allowed.sendMail({ ...message, sender: 'other@partner.test' }), refused('other@partner.test'));
+    await assert.rejects(allowed.sendMail({ ...message, sender: 'x@sub.agency.test' }), refused('x@sub.agency.test'));
   });
 
   it('rejects bad credentials and then refuses the client for a while, on every SMTP listener at once', async () => {

@@ -13,6 +13,7 @@ import { isSmtpReply, smtpReply, type SmtpReplyCode } from '../../infra/smtp/rep
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
+import { checkSenderHeader } from '../send/sender-header.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { acceptProxyHeaders, proxyAllowList } from './proxy-header.js';
@@ -239,6 +240,8 @@ async function accept(
   if (!email.ok) throw smtpReply('MESSAGE_TOO_BIG', email.error);
   const fromHeader = singleFromMailbox(email.value.headers);
   if (!fromHeader.ok) throw smtpReply('FROM_NOT_ALLOWED', fromHeader.error);
+  const sender = await checkSenderHeader(deps, server, email.value.headers);
+  if (!sender.ok) throw smtpReply('SENDER_NOT_ALLOWED', sender.error);
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
