@@ -27,6 +27,10 @@ export const Server = z.object({
   trackingExcludedDomains: z.array(z.string()),
   listUnsubscribe: z.boolean(),
   privacyMode: z.boolean().describe("no client address or host name in submitted mail's Received header"),
+  postmasterAddress: z
+    .string()
+    .nullable()
+    .describe("the From of mail Postlog sends on the server's behalf, at a verified domain of the server"),
   allowedSenders: z
     .array(z.string())
     .describe("addresses or domains a Sender header may name besides the server's verified domains"),

@@ -7,3 +7,4 @@ export * from './tenancy-error.js';
 export * from './authorization.js';
 export * from './server-scope.js';
 export * from './allowed-senders.js';
+export * from './postmaster-address.js';

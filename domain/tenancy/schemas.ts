@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Cidr } from '../values/cidr.js';
 import { AllowedSender } from './allowed-senders.js';
+import { PostmasterAddress } from './postmaster-address.js';
 
 /** Management API bodies. Types for code come from these schemas. */
 
@@ -43,6 +44,11 @@ export const UpdateServer = z
     privacyMode: z.boolean(),
     /** Sender header addresses (or whole domains) allowed besides the server's own verified domains. */
     allowedSenders: z.array(AllowedSender).max(500),
+    /**
+     * The From of mail Postlog sends on the server's behalf (Postal's postmaster address), at a
+     * verified domain of the server; null: none set.
+     */
+    postmasterAddress: PostmasterAddress.nullable(),
   })
   .partial()
   .strict();

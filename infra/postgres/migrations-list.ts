@@ -110,8 +110,14 @@ export const migrations: Migration[] = [
   },
   {
     version: 21,
-    name: 'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials, privacy mode, allowed senders',
+    name:
+      'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials; per server privacy mode, ' +
+      'allowed senders and postmaster address',
     sql:
-      tenancy.smtpSealedSecrets + tenancy.smtpIpCredentials + tenancy.serverPrivacyMode + tenancy.serverAllowedSenders,
+      tenancy.smtpSealedSecrets +
+      tenancy.smtpIpCredentials +
+      tenancy.serverPrivacyMode +
+      tenancy.serverAllowedSenders +
+      tenancy.serverPostmasterAddress,
   },
 ];

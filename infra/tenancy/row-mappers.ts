@@ -24,6 +24,7 @@ export const toServer = (r: any): Server => ({
   listUnsubscribe: r.list_unsubscribe ?? false,
   privacyMode: r.privacy_mode ?? false,
   allowedSenders: r.allowed_senders ?? [],
+  postmasterAddress: r.postmaster_address ?? null,
   createdAt: iso(r.created_at)!,
 });
 

@@ -146,3 +146,9 @@ export const serverAllowedSenders = `
       -- addresses (a@b.example) or whole domains (b.example), lower-cased
       ALTER TABLE servers ADD COLUMN allowed_senders text[] NOT NULL DEFAULT '{}';
 `;
+
+/** Migration 21, continued: a server's postmaster address (Postal's). */
+export const serverPostmasterAddress = `
+      -- the From of mail Postlog sends on the server's behalf; at a verified domain of the server
+      ALTER TABLE servers ADD COLUMN postmaster_address text;
+`;

@@ -75,6 +75,20 @@ export class Servers {
         changes: input,
       });
       if (!allowed.ok) return allowed;
+      if (input.postmasterAddress) {
+        // mail from it is sent through the server's accept path, which takes only its verified domains
+        const domain = input.postmasterAddress.slice(input.postmasterAddress.lastIndexOf('@') + 1);
+        const verified = await c.query(
+          'SELECT 1 FROM domains WHERE server_id = $1 AND name = $2 AND verified_at IS NOT NULL',
+          [id, domain],
+        );
+        if (!verified.rows[0])
+          return err({
+            code: 'INVALID',
+            message: `${domain} is not a verified domain of this server: the postmaster address must be at one`,
+            field: 'postmasterAddress',
+          });
+      }
       const set = (v: unknown) => (v === undefined ? null : v);
       const { rows } = await c.query(
         `UPDATE servers SET
@@ -94,6 +108,7 @@ export class Servers {
            tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
            privacy_mode = coalesce($19, privacy_mode),
            allowed_senders = coalesce($20::text[], allowed_senders),
+           postmaster_address = CASE WHEN $21::boolean THEN $22::text ELSE postmaster_address END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -119,6 +134,8 @@ export class Servers {
           input.rotateTrackingSecret === true,
           set(input.privacyMode),
           input.allowedSenders === undefined ? null : [...new Set(input.allowedSenders)],
+          input.postmasterAddress !== undefined,
+          set(input.postmasterAddress),
         ],
       );
       const server = toServer(rows[0]);

@@ -261,6 +261,25 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     await assert.rejects(allowed.sendMail({ ...message, sender: 'x@sub.agency.test' }), refused('x@sub.agency.test'));
   });
 
+  it('keeps a postmaster address per server, at one of its verified domains, shown with the server', async () => {
+    const admin = { authorization: `Bearer ${tenant.adminToken}` };
+    const path = `/v2/servers/${tenant.server.id}`;
+    const patch = (postmasterAddress: string | null) =>
+      http(t.url, 'PATCH', path, { body: { postmasterAddress }, headers: admin });
+    assert.equal((await http(t.url, 'GET', path, { headers: admin })).body.postmasterAddress, null, 'none at first');
+    const elsewhere = await patch('postmaster@bank.test');
+    assert.equal(elsewhere.status, 400, JSON.stringify(elsewhere.body));
+    assert.equal(elsewhere.body.code, 'INVALID');
+    assert.match(elsewhere.body.message, /bank\.test is not a verified domain of this server/);
+    for (const bad of ['not an address', 'Postmaster <postmaster@sender.test>'])
+      assert.equal((await patch(bad)).status, 400, bad);
+    const set = await patch(' Postmaster@SENDER.test ');
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.equal(set.body.postmasterAddress, 'Postmaster@sender.test');
+    assert.equal((await http(t.url, 'GET', path, { headers: admin })).body.postmasterAddress, 'Postmaster@sender.test');
+    assert.equal((await patch(null)).body.postmasterAddress, null);
+  });
+
   it('rejects bad credentials and then refuses the client for a while, on every SMTP listener at once', async () => {
     // the limit is 3 a minute for the process: two failures on 587 and one on 465 reach it
     for (const secure of [false, false, true]) {
