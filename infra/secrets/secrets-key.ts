@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../logging/index.js';
 
 /** The file in the data dir that holds the key when POSTLOG_SECRETS_KEY is not set. */
 export const SECRETS_KEY_FILE = 'secrets.key';
+
+const generated = (path: string, logger: Logger) =>
+  logger.warn(
+    { file: path },
+    'generated the key that encrypts stored SMTP secrets: back it up with the database (or set POSTLOG_SECRETS_KEY)',
+  );
 
 /** Whether a text is a secrets key: base64 of exactly 32 bytes. */
 export function isSecretsKey(text: string): boolean {
@@ -26,16 +32,19 @@ export function loadSecretsKey(o: { configured?: string | undefined; dataDir: st
   const dir = resolve(o.dataDir);
   const path = join(dir, SECRETS_KEY_FILE);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = `${randomBytes(32).toString('base64')}\n`;
   const aside = `${path}.${process.pid}.tmp`;
-  writeFileSync(aside, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  writeFileSync(aside, key, { mode: 0o600 });
   try {
     linkSync(aside, path);
-    o.logger.warn(
-      { file: path },
-      'generated the key that encrypts stored SMTP secrets: back it up with the database (or set POSTLOG_SECRETS_KEY)',
-    );
+    generated(path, o.logger);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    // a file system without hard links (some volume drivers): an exclusive create of the one short line
+    if (code !== 'EEXIST' && !existsSync(path)) {
+      writeFileSync(path, key, { mode: 0o600, flag: 'wx' });
+      generated(path, o.logger);
+    } else if (code !== 'EEXIST') throw e;
   } finally {
     unlinkSync(aside);
   }
