@@ -10,6 +10,7 @@ import { MessageIdAllocator, SendLimits, SuppressionList } from '../infra/messag
 import type { Metrics } from '../infra/metrics/index.js';
 import type { Database } from '../infra/postgres/index.js';
 import { RouteStore } from '../infra/routes/index.js';
+import { loadSecretsKey, SecretBox } from '../infra/secrets/index.js';
 import { TenancyStore } from '../infra/tenancy/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../infra/tls/certificate.js';
 import { SigningKeys } from '../infra/webhooks/index.js';
@@ -48,6 +49,15 @@ export function dnsSettings(config: Config) {
   };
 }
 
+/**
+ * The tenancy store with the key that seals SMTP secrets: POSTLOG_SECRETS_KEY, or the data dir's
+ * key file (made on first start). The CLI builds one too, so its credentials are sealed alike.
+ */
+export function tenancyStoreFor(config: Config, pool: Database['pool'], logger: Logger): TenancyStore {
+  const key = loadSecretsKey({ configured: config.secretsKey, dataDir: config.dataDir, logger });
+  return new TenancyStore(pool, dnsSettings(config), new SecretBox([key]));
+}
+
 export function buildServices(
   config: Config,
   logger: Logger,
@@ -55,7 +65,7 @@ export function buildServices(
   database: Database,
   eventStore: EventStore,
 ): Services {
-  const tenancy = new TenancyStore(database.pool, dnsSettings(config));
+  const tenancy = tenancyStoreFor(config, database.pool, logger);
   // the one place the process's time is chosen
   const clock: Clock = systemClock;
   const accounts = {

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, roleNames, type Config } from '../../infra/config/index.js';
 import { createLogger, logNodeWarnings, type Logger } from '../../infra/logging/index.js';
-import { CreateServer, Email, evolve, initialState, messageEventCodec, type Result } from '../../domain/index.js';
+import {
+  CreateCredential,
+  CreateServer,
+  Email,
+  evolve,
+  initialState,
+  messageEventCodec,
+  type Result,
+} from '../../domain/index.js';
 import { outboxProjections, projectionNamed, projections } from '../../projections/registry.js';
 import {
   LAG_COUNT_LIMIT,
@@ -16,12 +24,13 @@ import {
 import { eventJsonSchemaFiles } from '../../projections/kafka/json-schemas.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import { eventStoreFor, projectionFiltersFor, projectionNamesFor } from '../adapters.js';
-import { dnsSettings, startPostlog } from '../postlog.js';
+import { startPostlog } from '../postlog.js';
 import { isSupervised, SupervisorLink } from '../cluster/supervisor-link.js';
 import { planProcesses } from '../cluster/process-plan.js';
 import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, type Domain, type TenancyError } from '../../domain/index.js';
-import { TenancyStore } from '../../infra/tenancy/index.js';
+import type { TenancyStore } from '../../infra/tenancy/index.js';
+import { tenancyStoreFor } from '../services.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
@@ -329,24 +338,33 @@ for (const [verb, suspended] of [
 const credential = program.command('credential').description('API keys and SMTP logins');
 credential
   .command('create')
-  .description('create an API key or SMTP login for a server (the secret is shown once)')
+  .description('create an API key, SMTP login or SMTP-IP range for a server (a secret is shown once)')
   .requiredOption('--server <id>', 'server id', serverId)
-  .addOption(new Option('--kind <kind>', 'an API key or an SMTP login').choices(['api', 'smtp']).default('api'))
+  .addOption(
+    new Option('--kind <kind>', 'an API key, an SMTP login, or an SMTP-IP range (clients in it submit without AUTH)')
+      .choices(['api', 'smtp', 'smtp-ip'])
+      .default('api'),
+  )
+  .option('--cidr <range>', 'with --kind smtp-ip: the IPv4 or IPv6 range, e.g. 192.0.2.0/24')
   .option('--name <name>', 'a label', 'default')
   .option('--json', 'print JSON')
-  .action(async (opts: { server: string; kind: string; name: string; json?: boolean }) =>
+  .action(async (opts: { server: string; kind: string; name: string; cidr?: string; json?: boolean }) =>
     withTenancy(async (t) => {
-      const created = must(
-        await t.createCredential(systemActor('cli'), opts.server, {
-          kind: opts.kind as 'api' | 'smtp',
-          name: opts.name,
-        }),
-      );
+      const input = CreateCredential.safeParse({
+        kind: opts.kind,
+        name: opts.name,
+        ...(opts.cidr === undefined ? {} : { cidr: opts.cidr }),
+      });
+      if (!input.success)
+        cliError('INVALID_OPTION', input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const created = must(await t.createCredential(systemActor('cli'), opts.server, input.data!));
       if (!opts.json) return void process.stdout.write(credentialCreated(created.credential, created.secret));
       printJson(
         opts.kind === 'api'
           ? { ...created.credential, apiKey: created.secret }
-          : { ...created.credential, username: created.credential.identifier, password: created.secret },
+          : opts.kind === 'smtp'
+            ? { ...created.credential, username: created.credential.identifier, password: created.secret }
+            : { ...created.credential, cidr: created.credential.identifier },
       );
     }),
   );
@@ -536,7 +554,7 @@ program
       withEventStore(async (store, db, config, logger) => {
         if (opts.text === undefined && opts.html === undefined)
           cliError('MISSING_OPTION', 'give --text or --html (or both)');
-        const tenancy = new TenancyStore(db.pool, dnsSettings(config));
+        const tenancy = tenancyStoreFor(config, db.pool, logger);
         const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
         const answer = await callApiAsServer({ config, logger, db, store }, found, {
           method: 'POST',
@@ -599,7 +617,7 @@ messages
   .option('--json', 'print JSON')
   .action(async (opts: { server: string; status?: string; limit: string; json?: boolean }) =>
     withEventStore(async (store, db, config, logger) => {
-      const tenancy = new TenancyStore(db.pool, dnsSettings(config));
+      const tenancy = tenancyStoreFor(config, db.pool, logger);
       const found = must(await tenancy.getServer(systemActor('cli'), opts.server));
       const query = new URLSearchParams({ serverId: opts.server, limit: opts.limit });
       if (opts.status) query.set('status', opts.status);
@@ -867,9 +885,7 @@ async function withTenancy(
     pool: Awaited<ReturnType<typeof openDatabase>>['pool'],
   ) => Promise<void>,
 ): Promise<void> {
-  await withDatabase({}, async (db, _logger, config) =>
-    work(new TenancyStore(db.pool, dnsSettings(config)), config, db.pool),
-  );
+  await withDatabase({}, async (db, logger, config) => work(tenancyStoreFor(config, db.pool, logger), config, db.pool));
 }
 
 /** Runs a command against the dashboard's users, sessions and links. */
@@ -899,8 +915,8 @@ function firstAdminEmail(given: string | undefined, hostname: string): string {
 
 registerUserCommands(program, withAccounts);
 registerPostalImportCommand(program, (work) =>
-  withDatabase({}, async (db, _logger, config) =>
-    work({ pool: db.pool, tenancy: new TenancyStore(db.pool, dnsSettings(config)) }),
+  withDatabase({}, async (db, logger, config) =>
+    work({ pool: db.pool, tenancy: tenancyStoreFor(config, db.pool, logger) }),
   ),
 );
 

@@ -32,24 +32,33 @@ export const serverSuspension = (s: Server): string =>
     : `Server ${s.name} (${s.id}) is not suspended: its API keys and SMTP logins work\n`;
 
 export const credentialCreated = (c: Credential, secret: string): string =>
-  c.kind === 'api'
+  c.kind === 'smtp-ip'
     ? record(
-        `Created API key ${c.name} for server ${c.serverId}`,
+        `Created SMTP-IP credential ${c.name} for server ${c.serverId}`,
         [
           ['id', c.id],
-          ['API key', secret],
+          ['range', c.identifier],
         ],
-        ['The key is shown once: keep it. Send it as the X-Server-API-Key header.'],
+        ["Clients in this range submit over SMTP without AUTH; the From header must still be the server's domain."],
       )
-    : record(
-        `Created SMTP login ${c.name} for server ${c.serverId}`,
-        [
-          ['id', c.id],
-          ['username', c.identifier],
-          ['password', secret],
-        ],
-        ['The password is shown once: keep it. Log in with it on SMTP submission (AUTH after STARTTLS).'],
-      );
+    : c.kind === 'api'
+      ? record(
+          `Created API key ${c.name} for server ${c.serverId}`,
+          [
+            ['id', c.id],
+            ['API key', secret],
+          ],
+          ['The key is shown once: keep it. Send it as the X-Server-API-Key header.'],
+        )
+      : record(
+          `Created SMTP login ${c.name} for server ${c.serverId}`,
+          [
+            ['id', c.id],
+            ['username', c.identifier],
+            ['password', secret],
+          ],
+          ['The password is shown once: keep it. Log in with it on SMTP submission (AUTH after STARTTLS).'],
+        );
 
 export const adminTokenCreated = (t: AdminTokenInfo, secret: string): string =>
   record(

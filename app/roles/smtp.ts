@@ -27,6 +27,7 @@ export const smtpRole: Role = {
         implicitTls,
         tls,
         allowInsecureAuth: config.smtpAllowInsecureAuth,
+        proxyFrom: config.smtpProxyFrom,
         maxRecipients: config.smtpMaxRecipients,
         maxMessagesPerConnection: config.smtpMaxMessagesPerConnection,
         authThrottle,

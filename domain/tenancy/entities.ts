@@ -26,6 +26,14 @@ export const Server = z.object({
   trackingBaseUrl: z.string().nullable(),
   trackingExcludedDomains: z.array(z.string()),
   listUnsubscribe: z.boolean(),
+  privacyMode: z.boolean().describe("no client address or host name in submitted mail's Received header"),
+  postmasterAddress: z
+    .string()
+    .nullable()
+    .describe("the From of mail Postlog sends on the server's behalf, at a verified domain of the server"),
+  allowedSenders: z
+    .array(z.string())
+    .describe("addresses or domains a Sender header may name besides the server's verified domains"),
   createdAt: isoTime,
 });
 export type Server = z.infer<typeof Server>;
@@ -97,7 +105,7 @@ export const Credential = z.object({
   serverId: z.string(),
   kind: CredentialKind,
   name: z.string(),
-  identifier: z.string().describe('api: the first characters of the key; smtp: the username'),
+  identifier: z.string().describe('api: the first characters of the key; smtp: the username; smtp-ip: the range'),
   createdAt: isoTime,
   lastUsedAt: isoTime.nullable(),
   revoked: z.boolean(),

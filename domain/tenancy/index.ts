@@ -6,3 +6,5 @@ export * from './actor.js';
 export * from './tenancy-error.js';
 export * from './authorization.js';
 export * from './server-scope.js';
+export * from './allowed-senders.js';
+export * from './postmaster-address.js';

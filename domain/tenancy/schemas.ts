@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { Cidr } from '../values/cidr.js';
+import { AllowedSender } from './allowed-senders.js';
+import { PostmasterAddress } from './postmaster-address.js';
 
 /** Management API bodies. Types for code come from these schemas. */
 
@@ -37,6 +40,15 @@ export const UpdateServer = z
     listUnsubscribe: z.boolean(),
     /** Make a new tracking key; the previous one keeps verifying links already sent. */
     rotateTrackingSecret: z.literal(true),
+    /** Privacy mode (Postal's): no client address or host name in the Received header SMTP submission adds. */
+    privacyMode: z.boolean(),
+    /** Sender header addresses (or whole domains) allowed besides the server's own verified domains. */
+    allowedSenders: z.array(AllowedSender).max(500),
+    /**
+     * The From of mail Postlog sends on the server's behalf (Postal's postmaster address), at a
+     * verified domain of the server; null: none set.
+     */
+    postmasterAddress: PostmasterAddress.nullable(),
   })
   .partial()
   .strict();
@@ -68,14 +80,23 @@ export const CreateTrackDomain = z
   })
   .strict();
 
-/** api: an API key (HTTP); smtp: a username and password (SMTP submission). */
-export const CredentialKind = z.enum(['api', 'smtp']);
+/**
+ * api: an API key (HTTP); smtp: a username and password (SMTP submission); smtp-ip: a range of
+ * client addresses that may submit over SMTP without AUTH (Postal's SMTP-IP credential).
+ */
+export const CredentialKind = z.enum(['api', 'smtp', 'smtp-ip']);
 export const CreateCredential = z
   .object({
     kind: CredentialKind,
     name: name.default('default'),
+    /** smtp-ip only: the IPv4 or IPv6 range (CIDR) whose clients may submit without AUTH. */
+    cidr: Cidr.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.kind === 'smtp-ip') === (c.cidr !== undefined), {
+    message: 'a cidr is given with kind smtp-ip, and only with it',
+    path: ['cidr'],
+  });
 
 export const CreateAdminToken = z
   .object({

@@ -112,16 +112,30 @@ export function parseDomainName(input: string): Result<string, string> {
  * signature of the verified domain.
  */
 export function singleFromMailbox(headers: { key: string; value: string }[]): Result<Mailbox, string> {
-  const from = headers.filter((h) => h.key.toLowerCase() === 'from');
-  if (from.length !== 1)
-    return err(from.length === 0 ? 'the message has no From header' : 'the message has more than one From header');
-  const value = from[0]!.value;
+  return singleMailboxOf(headers, 'From');
+}
+
+/**
+ * The Sender mailbox of a message's headers, if it has one; like From, one header naming one
+ * mailbox (RFC 5322 §3.6.2), or it is refused.
+ */
+export function senderMailbox(headers: { key: string; value: string }[]): Result<Mailbox | undefined, string> {
+  return headers.some((h) => h.key.toLowerCase() === 'sender') ? singleMailboxOf(headers, 'Sender') : ok(undefined);
+}
+
+function singleMailboxOf(headers: { key: string; value: string }[], name: 'From' | 'Sender'): Result<Mailbox, string> {
+  const found = headers.filter((h) => h.key.toLowerCase() === name.toLowerCase());
+  if (found.length !== 1)
+    return err(
+      found.length === 0 ? `the message has no ${name} header` : `the message has more than one ${name} header`,
+    );
+  const value = found[0]!.value;
   if (/[\x00-\x1f\x7f]/.test(value)) return err('must not contain line breaks or control characters');
   const trimmed = value.trim();
   const mailboxes = addressparser(trimmed, { flatten: true });
   // counted on the value as it is; parsed once when trimming changes nothing (the usual case: this
   // runs for every submitted message)
   if ((trimmed === value ? mailboxes : addressparser(value, { flatten: true })).length !== 1)
-    return err('the From header must name exactly one mailbox');
+    return err(`the ${name} header must name exactly one mailbox`);
   return recipientOf(value, mailboxes, {});
 }

@@ -1,2 +1,3 @@
 export * from './email-address.js';
 export * from './message-bytes.js';
+export * from './cidr.js';

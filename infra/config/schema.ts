@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseCidr } from '../../domain/values/cidr.js';
+import { isSecretsKey } from '../secrets/secrets-key.js';
 
 /**
  * The one configuration schema. Every setting has an environment variable (POSTLOG_ + the
@@ -52,6 +54,26 @@ export const ConfigSchema = z.object({
   smtpMaxMessagesPerConnection: z.coerce.number().int().min(1).default(1000),
   /** Failed AUTH attempts per client IP and minute before the IP is refused for a while. */
   smtpAuthFailuresPerMinute: z.coerce.number().int().min(1).default(10),
+  /**
+   * The key that seals stored secrets (SMTP passwords, for CRAM-MD5): base64 of 32 random bytes.
+   * Unset: a key file made in dataDir on first start. Hosts that share a database but not a data
+   * dir need the same key.
+   */
+  secretsKey: z.string().refine(isSecretsKey, 'must be base64 of 32 random bytes (openssl rand -base64 32)').optional(),
+  /**
+   * Load balancers in front of the submission listeners that send the PROXY protocol (v1 or v2):
+   * CIDR ranges. Connections from them must start with a header naming the real client.
+   */
+  smtpProxyFrom: commaList
+    .pipe(
+      z.array(
+        z.string().superRefine((range, ctx) => {
+          const parsed = parseCidr(range);
+          if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `${range}: ${parsed.error}` });
+        }),
+      ),
+    )
+    .default([]),
   /** A dashboard session unused this many minutes ends. */
   sessionIdleMinutes: z.coerce.number().int().min(1).default(480),
   /** A dashboard session ends this many hours after login, used or not. */

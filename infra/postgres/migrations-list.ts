@@ -140,4 +140,16 @@ export const migrations: Migration[] = [
     name: 'Postal import: the map of imported ids, SMTP logins checked by password alone',
     sql: postalImport.postalImportMapTable + tenancy.credentialPasswordOnly,
   },
+  {
+    version: 27,
+    name:
+      'SMTP submission: sealed SMTP passwords (CRAM-MD5), SMTP-IP credentials; per server privacy mode, ' +
+      'allowed senders and postmaster address',
+    sql:
+      tenancy.smtpSealedSecrets +
+      tenancy.smtpIpCredentials +
+      tenancy.serverPrivacyMode +
+      tenancy.serverAllowedSenders +
+      tenancy.serverPostmasterAddress,
+  },
 ];

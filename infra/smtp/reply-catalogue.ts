@@ -24,6 +24,14 @@ export const SMTP_REPLIES = {
     text: 'Authentication credentials invalid',
     means: 'the SMTP username or password is wrong (or the credential is revoked)',
   },
+  AUTH_CRAM_MD5_UNAVAILABLE: {
+    reply: 535,
+    status: '5.7.8',
+    text: 'This login cannot use CRAM-MD5: use PLAIN or LOGIN, or make a new SMTP login',
+    means:
+      'the SMTP login was made before passwords were sealed (or its sealed password does not open with the ' +
+      'configured key): CRAM-MD5 needs a readable password; the log says which',
+  },
   AUTH_SERVER_SUSPENDED: {
     reply: 535,
     status: '5.7.1',
@@ -40,7 +48,13 @@ export const SMTP_REPLIES = {
     reply: 530,
     status: '5.7.0',
     text: 'Authentication required',
-    means: 'submission needs AUTH (over TLS) before MAIL FROM',
+    means: 'submission needs AUTH (over TLS) before MAIL FROM, unless the client is in an SMTP-IP range',
+  },
+  AUTH_REQUIRED_CLOSING: {
+    reply: 421,
+    status: '4.7.0',
+    text: 'Authentication required; closing the connection',
+    means: 'a third MAIL FROM without AUTH (and from no SMTP-IP range) on one connection; it is closed',
   },
   TOO_MANY_MESSAGES: {
     reply: 421,
@@ -83,6 +97,14 @@ export const SMTP_REPLIES = {
     status: '5.7.1',
     text: 'The From header is not allowed',
     means: 'no single From, or a From domain this server has not verified; the text says which',
+  },
+  SENDER_NOT_ALLOWED: {
+    reply: 550,
+    status: '5.7.1',
+    text: 'The Sender header is not allowed',
+    means:
+      "a Sender header that is not one mailbox of the server's verified domains or its allowed senders; " +
+      'the text says which',
   },
   NO_RECIPIENTS: {
     reply: 554,

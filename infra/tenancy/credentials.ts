@@ -12,6 +12,7 @@ import {
   type TenancyError,
 } from '../../domain/index.js';
 import { inResultTransaction } from '../postgres/transaction.js';
+import type { SecretBox } from '../secrets/index.js';
 import { recordChange } from './audit-log.js';
 import { toCredential } from './row-mappers.js';
 import { newApiKey, newSmtpPassword, newSmtpUsername, sha256 } from './secrets.js';
@@ -30,9 +31,14 @@ export class Credentials {
   constructor(
     private readonly pool: pg.Pool,
     private readonly servers: Servers,
+    private readonly secrets: SecretBox,
   ) {}
 
-  /** Creates an API key or SMTP login. The secret is returned once and only its hash is kept. */
+  /**
+   * Creates an API key, SMTP login or SMTP-IP range. The secret is returned once; its hash is
+   * kept, and for an SMTP login also the secret sealed with the secrets key (CRAM-MD5 needs to
+   * read it back). An SMTP-IP credential has no secret ('' is returned).
+   */
   async create(
     actor: Actor,
     serverId: string,
@@ -42,13 +48,25 @@ export class Credentials {
     if (!server.ok) return server;
     const allowed = authorize(actor, { do: 'manage', organizationId: server.value.organizationId, what: 'credential' });
     if (!allowed.ok) return allowed;
-    const secret = input.kind === 'api' ? newApiKey() : newSmtpPassword();
+    // an smtp-ip credential has no secret: its range is its identifier (as PostgreSQL writes it)
+    const secret = input.kind === 'api' ? newApiKey() : input.kind === 'smtp' ? newSmtpPassword() : '';
     const identifier = input.kind === 'api' ? secret.slice(0, 6) : newSmtpUsername();
     const id = randomUUID();
     return inResultTransaction(this.pool, async (c) => {
+      const range = input.kind === 'smtp-ip' ? (input.cidr ?? null) : null;
       const { rows } = await c.query(
-        'INSERT INTO credentials (id, server_id, kind, name, identifier, secret_sha256) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
-        [id, serverId, input.kind, input.name, identifier, sha256(secret)],
+        `INSERT INTO credentials (id, server_id, kind, name, identifier, secret_sha256, secret_sealed, source_range)
+         VALUES ($1, $2, $3, $4, coalesce(network($8::inet)::text, $5), $6, $7, network($8::inet)) RETURNING *`,
+        [
+          id,
+          serverId,
+          input.kind,
+          input.name,
+          identifier,
+          range === null ? sha256(secret) : null,
+          input.kind === 'smtp' ? this.secrets.seal(secret, sealContext(id)) : null,
+          range,
+        ],
       );
       const credential = toCredential(rows[0]);
       await recordChange(c, actor, {
@@ -137,3 +155,6 @@ export class Credentials {
     });
   }
 }
+
+/** What a sealed SMTP secret is bound to: its credential row (a value copied to another row does not open). */
+export const sealContext = (credentialId: string) => `credential:${credentialId}`;

@@ -22,6 +22,9 @@ export const toServer = (r: any): Server => ({
   trackingBaseUrl: r.tracking_base_url ?? null,
   trackingExcludedDomains: r.tracking_excluded_domains ?? [],
   listUnsubscribe: r.list_unsubscribe ?? false,
+  privacyMode: r.privacy_mode ?? false,
+  allowedSenders: r.allowed_senders ?? [],
+  postmasterAddress: r.postmaster_address ?? null,
   createdAt: iso(r.created_at)!,
 });
 

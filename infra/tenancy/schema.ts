@@ -138,3 +138,40 @@ export const credentialPasswordOnly = `
       -- true: the password alone authenticates, whatever username the client gives (Postal's rule)
       ALTER TABLE credentials ADD COLUMN password_only boolean NOT NULL DEFAULT false;
 `;
+
+/** Migration 27 (SMTP submission, Postal parity): SMTP passwords Postlog can read back, for CRAM-MD5. */
+export const smtpSealedSecrets = `
+      -- the SMTP password sealed with the secrets key (infra/secrets): CRAM-MD5 needs it readable.
+      -- NULL for logins made before: they keep PLAIN and LOGIN (secret_sha256) only
+      ALTER TABLE credentials ADD COLUMN secret_sealed text;
+`;
+
+/** Migration 27, continued: SMTP-IP credentials, a range of client addresses that submit without AUTH. */
+export const smtpIpCredentials = `
+      ALTER TABLE credentials DROP CONSTRAINT credentials_kind_check;
+      ALTER TABLE credentials ADD CONSTRAINT credentials_kind_check CHECK (kind IN ('api', 'smtp', 'smtp-ip'));
+      -- an smtp-ip credential has a range and no secret; the others a secret and no range
+      ALTER TABLE credentials ALTER COLUMN secret_sha256 DROP NOT NULL;
+      ALTER TABLE credentials ADD COLUMN source_range cidr;
+      ALTER TABLE credentials ADD CONSTRAINT credentials_secret_or_range
+        CHECK (CASE WHEN kind = 'smtp-ip' THEN source_range IS NOT NULL AND secret_sha256 IS NULL
+                    ELSE source_range IS NULL AND secret_sha256 IS NOT NULL END);
+`;
+
+/** Migration 27, continued: privacy mode per server (Postal's). */
+export const serverPrivacyMode = `
+      -- no client address or host name in the Received header SMTP submission adds
+      ALTER TABLE servers ADD COLUMN privacy_mode boolean NOT NULL DEFAULT false;
+`;
+
+/** Migration 27, continued: the Sender header addresses a server allows besides its own domains (Postal's). */
+export const serverAllowedSenders = `
+      -- addresses (a@b.example) or whole domains (b.example), lower-cased
+      ALTER TABLE servers ADD COLUMN allowed_senders text[] NOT NULL DEFAULT '{}';
+`;
+
+/** Migration 27, continued: a server's postmaster address (Postal's). */
+export const serverPostmasterAddress = `
+      -- the From of mail Postlog sends on the server's behalf; at a verified domain of the server
+      ALTER TABLE servers ADD COLUMN postmaster_address text;
+`;

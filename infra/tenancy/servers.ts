@@ -75,6 +75,20 @@ export class Servers {
         changes: input,
       });
       if (!allowed.ok) return allowed;
+      if (input.postmasterAddress) {
+        // mail from it is sent through the server's accept path, which takes only its verified domains
+        const domain = input.postmasterAddress.slice(input.postmasterAddress.lastIndexOf('@') + 1);
+        const verified = await c.query(
+          'SELECT 1 FROM domains WHERE server_id = $1 AND name = $2 AND verified_at IS NOT NULL',
+          [id, domain],
+        );
+        if (!verified.rows[0])
+          return err({
+            code: 'INVALID',
+            message: `${domain} is not a verified domain of this server: the postmaster address must be at one`,
+            field: 'postmasterAddress',
+          });
+      }
       const set = (v: unknown) => (v === undefined ? null : v);
       const { rows } = await c.query(
         `UPDATE servers SET
@@ -92,6 +106,9 @@ export class Servers {
            list_unsubscribe = coalesce($17, list_unsubscribe),
            tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
            tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
+           privacy_mode = coalesce($19, privacy_mode),
+           allowed_senders = coalesce($20::text[], allowed_senders),
+           postmaster_address = CASE WHEN $21::boolean THEN $22::text ELSE postmaster_address END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -115,6 +132,10 @@ export class Servers {
             : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
           set(input.listUnsubscribe),
           input.rotateTrackingSecret === true,
+          set(input.privacyMode),
+          input.allowedSenders === undefined ? null : [...new Set(input.allowedSenders)],
+          input.postmasterAddress !== undefined,
+          set(input.postmasterAddress),
         ],
       );
       const server = toServer(rows[0]);

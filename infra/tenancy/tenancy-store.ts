@@ -22,7 +22,8 @@ import type {
 import { systemActor } from '../../domain/index.js';
 import { AdminTokens } from './admin-tokens.js';
 import { AuditLog } from './audit-log.js';
-import { Authentication } from './authentication.js';
+import type { SecretBox } from '../secrets/index.js';
+import { Authentication, type ChallengeLogin } from './authentication.js';
 import { Credentials, type ImportedCredential } from './credentials.js';
 import { Domains, type DnsSettings, type ImportedDomain } from './domains.js';
 import { Organizations } from './organizations.js';
@@ -50,14 +51,15 @@ export class TenancyStore {
   private readonly trackingKeyLookup: TrackingKeyLookup;
   private readonly audit: AuditLog;
 
-  constructor(pool: pg.Pool, dns: DnsSettings) {
+  /** `secrets` seals the SMTP passwords CRAM-MD5 needs to read back (infra/secrets). */
+  constructor(pool: pg.Pool, dns: DnsSettings, secrets: SecretBox) {
     this.organizations = new Organizations(pool);
     this.servers = new Servers(pool, this.organizations);
     this.domains = new Domains(pool, this.servers, dns);
     this.trackDomains = new TrackDomains(pool, this.servers, this.domains, dns.trackTarget);
-    this.credentials = new Credentials(pool, this.servers);
+    this.credentials = new Credentials(pool, this.servers, secrets);
     this.adminTokens = new AdminTokens(pool, this.organizations);
-    this.authentication = new Authentication(pool);
+    this.authentication = new Authentication(pool, secrets);
     this.sendingDomains = new SendingDomainLookup(pool);
     this.trackingKeyLookup = new TrackingKeyLookup(pool);
     this.audit = new AuditLog(pool);
@@ -203,6 +205,14 @@ export class TenancyStore {
   }
   authenticateSmtp(username: string, password: string): Promise<Server | undefined> {
     return this.authentication.smtp(username, password);
+  }
+  /** CRAM-MD5: `validate` says whether the client's response was made with the login's secret. */
+  authenticateSmtpChallenge(username: string, validate: (secret: string) => boolean): Promise<ChallengeLogin> {
+    return this.authentication.smtpChallenge(username, validate);
+  }
+  /** The server an SMTP client at this address may submit for without AUTH (SMTP-IP credentials). */
+  authenticateSmtpAddress(clientAddress: string): Promise<Server | undefined> {
+    return this.authentication.smtpAddress(clientAddress);
   }
   authenticateAdmin(token: string): Promise<AdminActor | undefined> {
     return this.authentication.adminToken(token);

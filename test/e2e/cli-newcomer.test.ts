@@ -193,6 +193,10 @@ describe('postlog CLI for a newcomer', () => {
       ['credential', 'create', '--server', serverId, '--kind', 'smtp', '--name', 'app'],
       /^Created SMTP login app for server \S+\n {2}id: +\S+\n {2}username: +\S+\n {2}password: +\S+\n/,
     );
+    await human(
+      ['credential', 'create', '--server', serverId, '--kind', 'smtp-ip', '--cidr', '192.0.2.7/24'],
+      /^Created SMTP-IP credential default for server \S+\n {2}id: +\S+\n {2}range: +192\.0\.2\.0\/24\n/,
+    );
     const key = await json(['credential', 'create', '--server', serverId]);
     assert.match(key.apiKey as string, /^[A-Za-z0-9]{32}$/);
     const revoked = (await cli(['credential', 'revoke', key.id as string])).stdout;
@@ -237,6 +241,11 @@ describe('postlog CLI for a newcomer', () => {
       [['server', 'list', '--org'], 'MISSING_OPTION_VALUE'],
       [['org', 'create', 'a', 'b'], 'EXCESS_ARGUMENTS'],
       [['credential', 'create', '--server', init.serverId, '--kind', 'ftp'], 'INVALID_OPTION'],
+      [
+        ['credential', 'create', '--server', init.serverId, '--kind', 'smtp-ip', '--cidr', '0.0.0.0/0'],
+        'INVALID_OPTION',
+      ],
+      [['credential', 'create', '--server', init.serverId, '--kind', 'smtp-ip'], 'INVALID_OPTION'],
       [['projections', 'verify', 'no-such-projection'], 'UNKNOWN_PROJECTION'],
       [['domain'], 'MISSING_COMMAND'],
     ];

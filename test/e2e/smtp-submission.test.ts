@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { createTenant, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { systemActor } from '../../domain/index.js';
+import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 
@@ -32,15 +33,25 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
   let tenant: Tenant;
   let port: number;
   let tlsPort: number;
-  const transport = (o: { secure?: boolean; user?: string; pass?: string; port?: number } = {}) =>
+  /** `from`: the client's loopback address (127.0.0.x), so that failures of one test throttle no other. */
+  const transport = (
+    o: { secure?: boolean; user?: string; pass?: string; port?: number; method?: string; from?: string } = {},
+  ) =>
     nodemailer.createTransport({
       host: '127.0.0.1',
       port: o.port ?? (o.secure ? tlsPort : port),
       secure: o.secure ?? false,
       requireTLS: !o.secure,
       tls: { rejectUnauthorized: false },
-      ...(o.user !== undefined ? { auth: { user: o.user, pass: o.pass ?? '' } } : {}),
+      ...(o.from ? { localAddress: o.from } : {}),
+      ...(o.user !== undefined ? { auth: { user: o.user, pass: o.pass ?? '', method: o.method } } : {}),
     });
+  const message = { from: 'app@sender.test', to: 'x@example.org', subject: 'x', text: 'x' };
+  const smtpLogin = async (name: string) => {
+    const created = await t.app.tenancy.createCredential(systemActor('test'), tenant.server.id, { kind: 'smtp', name });
+    assert.ok(created.ok);
+    return { id: created.value.credential.id, user: created.value.credential.identifier, pass: created.value.secret };
+  };
   const count = async () => (await t.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n;
 
   before(async () => {
@@ -128,6 +139,145 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
       (e: { responseCode?: number }) => e.responseCode === 552,
     );
     assert.equal(await count(), before);
+  });
+
+  it('logs in with CRAM-MD5 with the right password and refuses a wrong one', async () => {
+    const cram = (pass: string) =>
+      transport({ user: tenant.smtp.username, pass, method: 'CRAM-MD5', from: '127.0.0.2' });
+    const info = await cram(tenant.smtp.password).sendMail(message);
+    assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
+    await assert.rejects(cram('wrong').sendMail(message), (e: { responseCode?: number; response?: string }) => {
+      assert.equal(e.responseCode, 535);
+      assert.match(e.response ?? '', /5\.7\.8 Authentication credentials invalid/);
+      return true;
+    });
+  });
+
+  it('keeps SMTP passwords sealed in the table: no column holds the password', async () => {
+    const login = await smtpLogin('sealed');
+    const { rows } = await t.db.pool.query('SELECT * FROM credentials WHERE id = $1', [login.id]);
+    const row = rows[0] as Record<string, unknown>;
+    for (const [column, value] of Object.entries(row))
+      assert.ok(!String(value).includes(login.pass), `${column} holds the password`);
+    assert.match(String(row.secret_sealed), /^psb1\.[0-9a-f]{12}\.[\w-]{16}\.[\w-]+$/);
+    // a sealed value is bound to its row: copied to another login it does not open
+    const other = await smtpLogin('other');
+    await t.db.pool.query('UPDATE credentials SET secret_sealed = $1 WHERE id = $2', [row.secret_sealed, other.id]);
+    await assert.rejects(
+      transport({ user: other.user, pass: login.pass, method: 'CRAM-MD5', from: '127.0.0.3' }).sendMail(message),
+      (e: { responseCode?: number; response?: string }) => e.responseCode === 535 && /CRAM-MD5/.test(e.response ?? ''),
+    );
+  });
+
+  it('answers CRAM-MD5 for a login made before sealing with a clear 535; PLAIN still works for it', async () => {
+    const login = await smtpLogin('older');
+    await t.db.pool.query('UPDATE credentials SET secret_sealed = NULL WHERE id = $1', [login.id]);
+    await assert.rejects(
+      transport({ user: login.user, pass: login.pass, method: 'CRAM-MD5', from: '127.0.0.4' }).sendMail(message),
+      (e: { responseCode?: number; response?: string }) => {
+        assert.equal(e.responseCode, 535);
+        assert.match(e.response ?? '', /5\.7\.8 This login cannot use CRAM-MD5: use PLAIN or LOGIN/);
+        return true;
+      },
+    );
+    const info = await transport({ user: login.user, pass: login.pass, from: '127.0.0.4' }).sendMail(message);
+    assert.match(info.response, /^250 /);
+  });
+
+  it('counts failed CRAM-MD5 logins in the throttle like any other', async () => {
+    const from = '127.0.0.5';
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        transport({ user: tenant.smtp.username, pass: 'wrong', method: 'CRAM-MD5', from }).sendMail(message),
+        (e: { responseCode?: number }) => e.responseCode === 535,
+      );
+    await assert.rejects(
+      transport({ user: tenant.smtp.username, pass: tenant.smtp.password, method: 'CRAM-MD5', from }).sendMail(message),
+      (e: { responseCode?: number }) => e.responseCode === 421,
+    );
+  });
+
+  it("leaves the client's address and name out of the Received header when the server is in privacy mode", async () => {
+    const storedHead = async (response: string) => {
+      const id = /queued as (\d+)$/.exec(response)![1]!;
+      const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
+      const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [
+        (accepted!.data as { contentHash: string }).contentHash,
+      ]);
+      return (rows[0].body as Buffer).toString().split('\r\n\r\n')[0]!;
+    };
+    const login = { user: tenant.smtp.username, pass: tenant.smtp.password, from: '127.0.0.6' };
+    const open = await storedHead((await transport(login).sendMail(message)).response);
+    assert.match(open, /^Received: from \S+ \(\[127\.0\.0\.6\]\) by postlog\.test with ESMTPSA id \S+; /);
+    const changed = await t.app.tenancy.updateServer(systemActor('test'), tenant.server.id, { privacyMode: true });
+    assert.ok(changed.ok && changed.value.privacyMode);
+    try {
+      const head = await storedHead((await transport(login).sendMail(message)).response);
+      assert.match(head, /^Received: by postlog\.test with ESMTPSA id \S+; /);
+      const clientName = /^Received: from (\S+)/.exec(open)![1]!;
+      assert.ok(!head.includes('127.0.0.6') && !head.includes(clientName), head);
+    } finally {
+      await t.app.tenancy.updateServer(systemActor('test'), tenant.server.id, { privacyMode: false });
+    }
+  });
+
+  it("refuses a Sender header outside the server's domains unless the server allows it", async () => {
+    const authed = transport({ user: tenant.smtp.username, pass: tenant.smtp.password, from: '127.0.0.7' });
+    const withSender = (sender: string) => authed.sendMail({ ...message, sender });
+    const refused = (who: string) => (e: { responseCode?: number; response?: string }) => {
+      assert.equal(e.responseCode, 550);
+      assert.match(e.response ?? '', new RegExp(`^550 5\\.7\\.1 .*${who.replace(/\./g, '\\.')}`));
+      return true;
+    };
+    const before = await count();
+    await assert.rejects(withSender('ops@partner.test'), refused('the Sender ops@partner.test'));
+    await assert.rejects(
+      authed.sendMail({
+        envelope: { from: 'app@sender.test', to: 'x@example.org' },
+        raw: 'From: app@sender.test\r\nSender: a@sender.test\r\nSender: b@sender.test\r\nTo: x@example.org\r\n\r\nx\r\n',
+      }),
+      refused('more than one Sender header'),
+    );
+    assert.equal(await count(), before, 'nothing appended');
+    assert.match((await withSender('Team <team@sender.test>')).response, /^250 /, "the server's own domain");
+
+    const admin = { authorization: `Bearer ${tenant.adminToken}` };
+    const path = `/v2/servers/${tenant.server.id}`;
+    const bad = await http(t.url, 'PATCH', path, { body: { allowedSenders: ['not an address'] }, headers: admin });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    const set = await http(t.url, 'PATCH', path, {
+      body: { allowedSenders: ['Ops@Partner.test', 'agency.test'] },
+      headers: admin,
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual((await http(t.url, 'GET', path, { headers: admin })).body.allowedSenders, [
+      'ops@partner.test',
+      'agency.test',
+    ]);
+    const allowed = transport({ user: tenant.smtp.username, pass: tenant.smtp.password, from: '127.0.0.7' });
+    for (const sender of ['ops@partner.test', 'OPS@PARTNER.TEST', 'anyone@agency.test'])
+      assert.match((await allowed.sendMail({ ...message, sender })).response, /^250 /, sender);
+    await assert.rejects(allowed.sendMail({ ...message, sender: 'other@partner.test' }), refused('other@partner.test'));
+    await assert.rejects(allowed.sendMail({ ...message, sender: 'x@sub.agency.test' }), refused('x@sub.agency.test'));
+  });
+
+  it('keeps a postmaster address per server, at one of its verified domains, shown with the server', async () => {
+    const admin = { authorization: `Bearer ${tenant.adminToken}` };
+    const path = `/v2/servers/${tenant.server.id}`;
+    const patch = (postmasterAddress: string | null) =>
+      http(t.url, 'PATCH', path, { body: { postmasterAddress }, headers: admin });
+    assert.equal((await http(t.url, 'GET', path, { headers: admin })).body.postmasterAddress, null, 'none at first');
+    const elsewhere = await patch('postmaster@bank.test');
+    assert.equal(elsewhere.status, 400, JSON.stringify(elsewhere.body));
+    assert.equal(elsewhere.body.code, 'INVALID');
+    assert.match(elsewhere.body.message, /bank\.test is not a verified domain of this server/);
+    for (const bad of ['not an address', 'Postmaster <postmaster@sender.test>'])
+      assert.equal((await patch(bad)).status, 400, bad);
+    const set = await patch(' Postmaster@SENDER.test ');
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.equal(set.body.postmasterAddress, 'Postmaster@sender.test');
+    assert.equal((await http(t.url, 'GET', path, { headers: admin })).body.postmasterAddress, 'Postmaster@sender.test');
+    assert.equal((await patch(null)).body.postmasterAddress, null);
   });
 
   it('rejects bad credentials and then refuses the client for a while, on every SMTP listener at once', async () => {

@@ -2,11 +2,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createLogger, type Logger } from '../../infra/logging/index.js';
 import { createPool, migrate } from '../../infra/postgres/index.js';
+import { SecretBox } from '../../infra/secrets/index.js';
 
 export const testLogger: Logger = createLogger({
   level: process.env.POSTLOG_TEST_LOG_LEVEL ?? 'silent',
   format: 'json',
 });
+
+/** A secret box with a fresh key, for a TenancyStore a test builds itself. */
+export const testSecretBox = () => new SecretBox([randomBytes(32)]);
 
 export interface TestDatabase {
   url: string;

@@ -28,12 +28,15 @@ function replyReader(socket: Socket | TLSSocket): () => Promise<string> {
  * (or, for DATA's content, bytes as given) and answers the server's next reply.
  */
 export async function smtpSession<T>(
-  o: { port: number; tls: boolean },
+  o: { port: number; tls: boolean; localAddress?: string; proxyHeader?: Buffer },
   run: (say: (line: string | Buffer) => Promise<string>) => Promise<T>,
 ): Promise<T> {
-  const socket = o.tls
-    ? tlsConnect({ host: '127.0.0.1', port: o.port, rejectUnauthorized: false })
-    : netConnect(o.port, '127.0.0.1');
+  const socket =
+    o.localAddress || o.proxyHeader
+      ? proxiedSocket({ ...o, proxyHeader: o.proxyHeader })
+      : o.tls
+        ? tlsConnect({ host: '127.0.0.1', port: o.port, rejectUnauthorized: false })
+        : netConnect(o.port, '127.0.0.1');
   const next = replyReader(socket);
   try {
     assert.match(await next(), /^220 /);
@@ -44,6 +47,38 @@ export async function smtpSession<T>(
   } finally {
     socket.end('QUIT\r\n');
   }
+}
+
+/**
+ * A connection from a chosen loopback address that first sends `proxyHeader` (the PROXY protocol,
+ * as a load balancer does), then speaks SMTP, over TLS from the start when `tls`.
+ */
+export function proxiedSocket(o: {
+  port: number;
+  tls: boolean;
+  localAddress?: string | undefined;
+  proxyHeader?: Buffer | undefined;
+}): Socket | TLSSocket {
+  const raw = netConnect({
+    port: o.port,
+    host: '127.0.0.1',
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+  });
+  if (o.proxyHeader) raw.write(o.proxyHeader);
+  return o.tls ? tlsConnect({ socket: raw, rejectUnauthorized: false }) : raw;
+}
+
+/** The first reply a connection gets (its greeting, or a refusal), and whether the server then closed it. */
+export async function firstReply(socket: Socket | TLSSocket): Promise<{ reply: string; closed: boolean }> {
+  const next = replyReader(socket);
+  const closed = new Promise<boolean>((resolve) => {
+    socket.once('close', () => resolve(true));
+    socket.on('error', () => undefined);
+  });
+  const reply = await Promise.race([next(), closed.then(() => '(closed without a reply)')]);
+  const wasClosed = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 1500))]);
+  socket.destroy();
+  return { reply, closed: wasClosed };
 }
 
 /** One message, its DATA bytes exactly as given. Returns the answer to the end of DATA. */

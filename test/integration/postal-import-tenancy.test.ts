@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CreateServer, systemActor, type Server } from '../../domain/index.js';
 import { TenancyStore } from '../../infra/tenancy/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, testSecretBox, type TestDatabase } from '../helpers/database.js';
 
 const actor = systemActor('test');
 const dns = { spfInclude: 'spf.postlog.test', returnPathTarget: 'rp.postlog.test', trackTarget: 'track.test' };
@@ -19,7 +19,7 @@ describe("tenancy's import paths (Postal): given secrets, any SMTP username, giv
   };
   before(async () => {
     db = await createTestDatabase();
-    t = new TenancyStore(db.pool, dns);
+    t = new TenancyStore(db.pool, dns, testSecretBox());
     const org = must(await t.createOrganization(actor, { name: 'Acme' }));
     a = must(await t.createServer(actor, org.id, CreateServer.parse({ name: 'a' })));
     b = must(await t.createServer(actor, org.id, CreateServer.parse({ name: 'b' })));

@@ -7,7 +7,7 @@ import { createMetrics } from '../../infra/metrics/index.js';
 import { TenancyStore } from '../../infra/tenancy/index.js';
 import { SigningKeys, WebhookOutbox, WebhookStore } from '../../infra/webhooks/index.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
-import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, testLogger, testSecretBox, type TestDatabase } from '../helpers/database.js';
 import { eventually } from '../helpers/eventually.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -82,11 +82,11 @@ describe('webhook dispatchers in two processes share one outbox', () => {
   });
 
   it('delivers every event once, each message in order, with both doing part of the work', async () => {
-    const tenancy = new TenancyStore(db.pool, {
-      spfInclude: 'spf.test',
-      returnPathTarget: 'rp.test',
-      trackTarget: 'track.test',
-    });
+    const tenancy = new TenancyStore(
+      db.pool,
+      { spfInclude: 'spf.test', returnPathTarget: 'rp.test', trackTarget: 'track.test' },
+      testSecretBox(),
+    );
     const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
     assert.ok(org.ok);
     const server = await tenancy.createServer(

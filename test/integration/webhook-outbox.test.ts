@@ -5,7 +5,7 @@ import { PostgresEventStore } from '../../infra/event-store/index.js';
 import { TenancyStore } from '../../infra/tenancy/index.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
 import { webhookOutboxProjection } from '../../projections/webhooks/webhook-outbox-projection.js';
-import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, testLogger, testSecretBox, type TestDatabase } from '../helpers/database.js';
 import { catchUp, run } from '../helpers/projections.js';
 
 const now = () => new Date().toISOString();
@@ -51,11 +51,11 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
   before(async () => {
     db = await createTestDatabase();
     store = new PostgresEventStore({ pool: db.pool, connectionString: db.url, logger: testLogger, pollIntervalMs: 50 });
-    const tenancy = new TenancyStore(db.pool, {
-      spfInclude: 'spf.test',
-      returnPathTarget: 'rp.test',
-      trackTarget: 'track.test',
-    });
+    const tenancy = new TenancyStore(
+      db.pool,
+      { spfInclude: 'spf.test', returnPathTarget: 'rp.test', trackTarget: 'track.test' },
+      testSecretBox(),
+    );
     const org = await tenancy.createOrganization(systemActor('test'), { name: 'Org' });
     assert.ok(org.ok);
     const server = await tenancy.createServer(

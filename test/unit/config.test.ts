@@ -65,6 +65,7 @@ describe('loadConfig: defaults', () => {
       smtpMaxRecipients: 100,
       smtpMaxMessagesPerConnection: 1000,
       smtpAuthFailuresPerMinute: 10,
+      smtpProxyFrom: [],
       sessionIdleMinutes: 480,
       sessionMaxHours: 168,
       loginFailuresPerAccount: 5,
@@ -434,5 +435,27 @@ describe('loadConfig: warnings and clear messages', () => {
         bad,
       );
     }
+  });
+});
+
+describe('loadConfig: SMTP submission settings (secrets key, PROXY protocol)', () => {
+  it('POSTLOG_SECRETS_KEY is base64 of 32 bytes; anything else is named', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    assert.equal(loadConfig({ env: { POSTLOG_SECRETS_KEY: key }, file: emptyFile }).secretsKey, key);
+    for (const bad of ['short', Buffer.alloc(16, 7).toString('base64'), `${key}x`])
+      assertNamed(
+        problemsOf(() => loadConfig({ env: { POSTLOG_SECRETS_KEY: bad }, file: emptyFile })),
+        'POSTLOG_SECRETS_KEY',
+      );
+  });
+
+  it('POSTLOG_SMTP_PROXY_FROM is a comma list of CIDR ranges; a bad one is named', () => {
+    const env = { POSTLOG_SMTP_PROXY_FROM: '10.0.0.0/8, 2001:db8::/32,127.0.0.1' };
+    assert.deepEqual(loadConfig({ env, file: emptyFile }).smtpProxyFrom, ['10.0.0.0/8', '2001:db8::/32', '127.0.0.1']);
+    const problems = problemsOf(() =>
+      loadConfig({ env: { POSTLOG_SMTP_PROXY_FROM: '10.0.0.0/8,proxy.lan' }, file: emptyFile }),
+    );
+    assertNamed(problems, 'POSTLOG_SMTP_PROXY_FROM');
+    assert.match(problems[0]!, /proxy\.lan/);
   });
 });

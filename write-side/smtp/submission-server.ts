@@ -14,8 +14,10 @@ import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
 import { rawContents } from '../send/raw-contents.js';
+import { checkSenderHeader } from '../send/sender-header.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
 import type { AuthThrottle } from './auth-throttle.js';
+import { acceptProxyHeaders, proxyAllowList } from './proxy-header.js';
 import type { SendApiDeps } from '../send/send-deps.js';
 
 export interface SubmissionOptions {
@@ -27,6 +29,8 @@ export interface SubmissionOptions {
   allowInsecureAuth: boolean;
   maxRecipients: number;
   maxMessagesPerConnection: number;
+  /** PROXY protocol senders (POSTLOG_SMTP_PROXY_FROM, CIDR ranges); empty: nobody sends a PROXY header. */
+  proxyFrom: string[];
   /** Failed logins per client address, one for every SMTP listener of the process. */
   authThrottle: AuthThrottle;
   logger: Logger;
@@ -43,26 +47,38 @@ const ACCEPT_ERROR_REPLIES: Record<AcceptError['code'], SmtpReplyCode> = {
 };
 
 /**
- * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN with a server's SMTP
- * credential, offered only once TLS is up, then the same accept path as the HTTP API. The 250
- * is sent only after the messages are committed to the log; an internal failure answers 451 so
- * the client retries. Without AUTH nothing is relayed.
+ * SMTP submission for apps (and Listmonk, Mailtrain…): AUTH PLAIN/LOGIN/CRAM-MD5 with a server's
+ * SMTP credential, offered only once TLS is up, then the same accept path as the HTTP API. The
+ * 250 is sent only after the messages are committed to the log; an internal failure answers 451
+ * so the client retries. Without AUTH nothing is relayed, except for clients whose address is in
+ * an SMTP-IP credential's range (Postal's), for that credential's server.
  */
 export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions): SMTPServer {
   const failures = o.authThrottle;
   const log = o.logger.child({ component: 'submission', port: o.port });
   const messagesPerSession = new Map<string, number>();
+  // who the session's current transaction submits for, decided at MAIL FROM
+  const submitters = new Map<string, Submitter>();
+  const refusedUnauthenticated = new Map<string, number>();
+  /** A login's server, or else the server of an SMTP-IP credential holding the client's address. */
+  const submitterOf = async (session: SMTPServerSession): Promise<Submitter | undefined> => {
+    if (session.user) return { server: session.user as unknown as Server, by: 'credential' };
+    const server = await deps.tenancy.authenticateSmtpAddress(session.remoteAddress);
+    return server ? { server, by: 'address' } : undefined;
+  };
   // the recipients onRcptTo parsed, by smtp-server's address object (kept in the envelope)
   const parsedRecipients = new WeakMap<object, Mailbox>();
-  return new SMTPServer({
+  const server = new SMTPServer({
     secure: o.implicitTls,
     key: o.tls.key,
     cert: o.tls.cert,
     name: deps.hostname,
     banner: 'Postlog ESMTP',
-    authMethods: ['PLAIN', 'LOGIN'],
+    // CRAM-MD5 (Listmonk's default) checks a response made from the password: see onAuth
+    authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
     allowInsecureAuth: o.allowInsecureAuth,
-    authRequiredMessage: 'Authentication required',
+    // clients of an SMTP-IP credential send without AUTH: onMailFrom decides who must log in
+    authOptional: true,
     size: deps.maxMessageBytes,
     rejectOversized: true,
     disableReverseLookup: true,
@@ -83,33 +99,64 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     },
     onClose(session) {
       messagesPerSession.delete(session.id);
+      submitters.delete(session.id);
+      refusedUnauthenticated.delete(session.id);
     },
     onAuth(auth, session, callback) {
       if (failures.blocked(session.remoteAddress)) return callback(smtpReply('AUTH_THROTTLED_ACCOUNT'));
-      if (!auth.username || !auth.password) return callback(smtpReply('AUTH_INVALID'));
-      deps.tenancy.authenticateSmtp(auth.username, auth.password).then(
-        (server) => {
-          if (!server) {
-            failures.record(session.remoteAddress);
-            log.warn({ ip: session.remoteAddress, username: auth.username }, 'SMTP authentication failed');
-            return callback(smtpReply('AUTH_INVALID'));
+      const refused = (reason: string, code: SmtpReplyCode = 'AUTH_INVALID') => {
+        failures.record(session.remoteAddress);
+        log.warn(
+          { ip: session.remoteAddress, username: auth.username, method: auth.method, reason },
+          'SMTP authentication failed',
+        );
+        callback(smtpReply(code));
+      };
+      const authenticated = (server: Server) =>
+        server.suspended ? callback(smtpReply('AUTH_SERVER_SUSPENDED')) : callback(null, { user: server });
+      const unavailable = (err: Error) => {
+        log.error({ error: err.message }, 'SMTP authentication could not be checked');
+        callback(smtpReply('AUTH_UNAVAILABLE'));
+      };
+      if (!auth.username) return callback(smtpReply('AUTH_INVALID'));
+      if (auth.method === 'CRAM-MD5') {
+        deps.tenancy
+          .authenticateSmtpChallenge(auth.username, (secret) => auth.validatePassword(secret))
+          .then((login) => {
+            if (login.outcome === 'ok') return authenticated(login.server);
+            if (login.outcome === 'unreadable') return refused(login.reason, 'AUTH_CRAM_MD5_UNAVAILABLE');
+            refused(login.outcome === 'unknown' ? 'no such SMTP login' : 'wrong password');
+          }, unavailable);
+        return;
+      }
+      if (!auth.password) return callback(smtpReply('AUTH_INVALID'));
+      deps.tenancy
+        .authenticateSmtp(auth.username, auth.password)
+        .then((server) => (server ? authenticated(server) : refused('wrong username or password')), unavailable);
+    },
+    onMailFrom(address, session, callback) {
+      // submission is for authenticated clients only (a login, or an address of an SMTP-IP
+      // credential): never an open relay
+      submitterOf(session).then(
+        (submitter) => {
+          if (!submitter) {
+            const refusals = (refusedUnauthenticated.get(session.id) ?? 0) + 1;
+            refusedUnauthenticated.set(session.id, refusals);
+            // smtp-server's own limit on commands before AUTH is off (authOptional): this one closes
+            return callback(smtpReply(refusals >= 3 ? 'AUTH_REQUIRED_CLOSING' : 'AUTH_REQUIRED'));
           }
-          if (server.suspended) return callback(smtpReply('AUTH_SERVER_SUSPENDED'));
-          callback(null, { user: server });
+          if (submitter.server.suspended) return callback(smtpReply('AUTH_SERVER_SUSPENDED'));
+          const sent = messagesPerSession.get(session.id) ?? 0;
+          if (sent >= o.maxMessagesPerConnection) return callback(smtpReply('TOO_MANY_MESSAGES'));
+          if (address.address && !parseMailbox(address.address).ok) return callback(smtpReply('INVALID_SENDER'));
+          submitters.set(session.id, submitter);
+          callback();
         },
         (err: Error) => {
-          log.error({ error: err.message }, 'SMTP authentication could not be checked');
+          log.error({ error: err.message }, 'the SMTP-IP credentials could not be checked');
           callback(smtpReply('AUTH_UNAVAILABLE'));
         },
       );
-    },
-    onMailFrom(address, session, callback) {
-      // submission is for authenticated clients only: never an open relay
-      if (!session.user) return callback(smtpReply('AUTH_REQUIRED'));
-      const sent = messagesPerSession.get(session.id) ?? 0;
-      if (sent >= o.maxMessagesPerConnection) return callback(smtpReply('TOO_MANY_MESSAGES'));
-      if (address.address && !parseMailbox(address.address).ok) return callback(smtpReply('INVALID_SENDER'));
-      callback();
     },
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= o.maxRecipients)
@@ -139,9 +186,12 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
           o.onMessage?.('rejected');
           return callback(smtpReply('MESSAGE_TOO_BIG', `Message too big (at most ${deps.maxMessageBytes} bytes)`));
         }
-        const received = `Received: from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) by ${deps.hostname} with ${session.secure ? 'ESMTPSA' : 'ESMTPA'} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
-        const raw = Buffer.concat([Buffer.from(received), data.value]);
-        accept(deps, session, raw, parsedRecipients, log).then(
+        const submitter = submitters.get(session.id);
+        if (!submitter) return callback(smtpReply('AUTH_REQUIRED'));
+        // RFC 3848: S for TLS, A for a client that logged in (an SMTP-IP client did not)
+        const protocol = `ESMTP${session.secure ? 'S' : ''}${submitter.by === 'credential' ? 'A' : ''}`;
+        const raw = Buffer.concat([Buffer.from(receivedHeader(deps, session, submitter, protocol)), data.value]);
+        accept(deps, session, submitter, raw, parsedRecipients, log).then(
           (reply) => {
             messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
             o.onMessage?.('accepted');
@@ -159,21 +209,40 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
       });
     },
   });
+  if (o.proxyFrom.length > 0) acceptProxyHeaders(server, proxyAllowList(o.proxyFrom), log);
+  return server;
+}
+
+/** Our trace header; a server in privacy mode (Postal's) shows neither the client's address nor its name. */
+function receivedHeader(deps: SendApiDeps, session: SMTPServerSession, submitter: Submitter, protocol: string): string {
+  const from = submitter.server.privacyMode
+    ? ''
+    : `from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) `;
+  return `Received: ${from}by ${deps.hostname} with ${protocol} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
+}
+
+/** Who a transaction submits for: a login's server, or an SMTP-IP credential's (by the client's address). */
+interface Submitter {
+  server: Server;
+  by: 'credential' | 'address';
 }
 
 async function accept(
   deps: SendApiDeps,
   session: SMTPServerSession,
+  submitter: Submitter,
   raw: Buffer,
   parsedRecipients: WeakMap<object, Mailbox>,
   log: Logger,
 ): Promise<string> {
-  const server = session.user as unknown as Server;
+  const { server } = submitter;
   // only the header fields matter here (From, Subject, Message-ID)
   const email = readSubmittedHeaders(raw);
   if (!email.ok) throw smtpReply('MESSAGE_TOO_BIG', email.error);
   const fromHeader = singleFromMailbox(email.value.headers);
   if (!fromHeader.ok) throw smtpReply('FROM_NOT_ALLOWED', fromHeader.error);
+  const sender = await checkSenderHeader(deps, server, email.value.headers);
+  if (!sender.ok) throw smtpReply('SENDER_NOT_ALLOWED', sender.error);
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
@@ -197,7 +266,7 @@ async function accept(
       messageIds: stored.messageIds,
       source: 'smtp',
       correlationId: `smtp-${session.id}`,
-      actor: `smtp:${session.user ? 'credential' : 'anonymous'}`,
+      actor: submitter.by === 'credential' ? 'smtp:credential' : 'smtp:ip-credential',
     });
     if (!result.ok) {
       const code = ACCEPT_ERROR_REPLIES[result.error.code];
