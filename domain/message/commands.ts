@@ -59,6 +59,8 @@ export const MessageCommand = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('ExpireContent'), retentionDays: z.number().int().min(0), at }),
   z.object({ type: z.literal('RecordAutoReply'), from: z.string().optional(), subject: z.string().optional(), at }),
+  /** Send a delivered, failed or bounced message again, from its stored content. */
+  z.object({ type: z.literal('Redeliver'), by: z.string().optional(), at }),
 ]);
 export type MessageCommand = z.infer<typeof MessageCommand>;
 export type MessageCommandInput = z.input<typeof MessageCommand>;

@@ -101,6 +101,20 @@ export const MessageAutoReplied = z.object({
 });
 /** The raw content was deleted after the server's retention period; the history stays. */
 export const MessageContentExpired = z.object({ retentionDays: z.number().int().min(0), at: Timestamp });
+/**
+ * Send a delivered, failed or bounced message again from its stored content (Postal #712): a new
+ * series of attempts in the same history. It carries what the delivery queue holds of a message
+ * (as MessageAccepted recorded it), so the queue can take the message back without reading further.
+ */
+export const MessageRedeliveryRequested = z.object({
+  by: z.string().optional(),
+  serverId: z.string().min(1),
+  from: z.string().min(3),
+  to: z.string().min(3),
+  token: z.string().regex(/^[A-Za-z0-9]{16}$/),
+  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  at: Timestamp,
+});
 export const MessageComplained = z.object({
   feedbackType: z.string().default('abuse'),
   source: z.string().optional(),
@@ -123,6 +137,7 @@ export const messageEventCodec = createEventCodec({
   MessageComplained: { schema: MessageComplained, schemaVersion: 1 },
   MessageAutoReplied: { schema: MessageAutoReplied, schemaVersion: 1 },
   MessageContentExpired: { schema: MessageContentExpired, schemaVersion: 1 },
+  MessageRedeliveryRequested: { schema: MessageRedeliveryRequested, schemaVersion: 1 },
 });
 
 export type MessageEvent = EventUnion<typeof messageEventCodec.definitions>;

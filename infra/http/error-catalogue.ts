@@ -51,6 +51,10 @@ export const HTTP_ERRORS = {
   MESSAGE_NOT_QUEUED: { status: 409, means: 'the message is not waiting in the queue' },
   MESSAGE_NOT_DELIVERED: { status: 409, means: 'the message was not delivered (engagement needs a delivery)' },
   MESSAGE_IN_FLIGHT: { status: 409, means: 'the message is being delivered' },
+  MESSAGE_NOT_REDELIVERABLE: {
+    status: 409,
+    means: 'only a delivered, failed or bounced message can be delivered again (redeliver)',
+  },
   CONCURRENCY_CONFLICT: { status: 409, means: 'the message changed while the action was applied; retry' },
   WRONG_EXPECTED_REVISION: { status: 409, means: 'the message changed while the action was applied; retry' },
   CONTENT_EXPIRED: {

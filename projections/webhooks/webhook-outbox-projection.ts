@@ -20,7 +20,13 @@ import {
 import type { PostgresProjection } from '../runner.js';
 
 /** Event types that never become a webhook: their messages need not be looked up. */
-const silent = new Set(['MessageAccepted', 'MessageQueued', 'MessageReleased', 'MessageContentExpired']);
+const silent = new Set([
+  'MessageAccepted',
+  'MessageQueued',
+  'MessageReleased',
+  'MessageContentExpired',
+  'MessageRedeliveryRequested',
+]);
 
 const messageIdOf = (e: RecordedEvent) => Number(e.streamId.slice('message-'.length));
 
