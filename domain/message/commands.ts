@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BounceClassification, DeliveryAttempt, HoldReason, MessageAccepted } from './events.js';
+import { BounceClassification, BounceMessage, DeliveryAttempt, HoldReason, MessageAccepted } from './events.js';
 
 /** Commands carry their own time (`at`): the domain never reads a clock. */
 const at = z.iso.datetime({ offset: true });
@@ -21,6 +21,7 @@ export const MessageCommand = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('RecordBounce'),
     kind: z.enum(['sync', 'async']),
+    bounceMessage: BounceMessage.optional(),
     delivery: DeliveryAttempt.optional(),
     enhancedCode: z.string().optional(),
     diagnostic: z.string(),

@@ -72,9 +72,20 @@ export const MessageDeferred = z.object({
   at: Timestamp,
 });
 export const MessageDelivered = z.object({ delivery: DeliveryAttempt, at: Timestamp });
+/** The bounce mail that came in (an async bounce): what Postal's MessageBounced webhook tells of it. */
+export const BounceMessage = z.object({
+  /** sha256 of its bytes, hex, first 16 characters: the same mail (a repeat) has the same token. */
+  token: z.string().regex(/^[0-9a-f]{16}$/),
+  /** Its Message-ID header, without angle brackets. */
+  rfcMessageId: z.string().optional(),
+  from: z.string().optional(),
+  subject: z.string().optional(),
+});
 export const MessageBounced = z.object({
   /** sync: the receiving server refused during our SMTP session; async: a DSN arrived later. */
   kind: z.enum(['sync', 'async']),
+  /** async: the bounce mail itself (recorded since issue 23; older events lack it). */
+  bounceMessage: BounceMessage.optional(),
   delivery: DeliveryAttempt.optional(),
   enhancedCode: z.string().optional(),
   diagnostic: z.string(),

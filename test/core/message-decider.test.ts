@@ -771,6 +771,21 @@ describe('message evolve', () => {
   });
 });
 
+describe('message decider: the bounce mail of a late bounce', () => {
+  it('RecordBounce (async) with the bounce mail → MessageBounced that keeps it', () => {
+    const bounceMessage = {
+      token: '0123456789abcdef',
+      rfcMessageId: '20260301.4A2B1@mx.example.org',
+      from: 'MAILER-DAEMON@mx.example.org',
+      subject: 'Undelivered Mail Returned to Sender',
+    };
+    const { type: _t, ...data } = cmd.asyncBounce() as Extract<MessageCommandInput, { type: 'RecordBounce' }>;
+    given(history.delivered)
+      .when({ ...cmd.asyncBounce(), bounceMessage } as MessageCommandInput)
+      .then([{ type: 'MessageBounced', data: { ...data, bounceMessage } }]);
+  });
+});
+
 describe('message decider: Redeliver (Postal #712)', () => {
   const redeliver = (): MessageCommandInput => ({ type: 'Redeliver', by: 'admin', at: LATER });
   const requested: MessageEvent = {
