@@ -6,3 +6,6 @@ export * from './actor.js';
 export * from './tenancy-error.js';
 export * from './authorization.js';
 export * from './server-scope.js';
+export * from './tenancy-events.js';
+export * from './send-limit-warnings.js';
+export * from './domain-dns-status.js';

@@ -108,4 +108,10 @@ export const migrations: Migration[] = [
     name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
     sql: messageReadModels.subjectStatistics,
   },
+  {
+    // 23, the number: branches made at the same time may take 21 and 22 (versions need only be unique)
+    version: 23,
+    name: 'domains: the last periodic DNS check (when, its status, what it found)',
+    sql: tenancy.domainDnsChecks,
+  },
 ];
