@@ -46,7 +46,9 @@ export function dnsHealth(lookups: RecordLookup[], activeDkimNames: string[], sp
         ? { status: 'Missing', error: `There is no return path record at ${rp.name}` }
         : {
             status: 'Invalid',
-            error: `There is a CNAME record at ${rp.name} but it points to ${rp.found[0]} which is incorrect. It should point to ${rp.expected}.`,
+            error:
+              `There is a CNAME record at ${rp.name} but it points to ${rp.found[0]} which is incorrect. ` +
+              `It should point to ${rp.expected}.`,
           };
   return { spf, dkim, returnPath };
 }

@@ -803,7 +803,7 @@ describe('message decider: Redeliver (Postal #712)', () => {
   const requeued: MessageEvent = { type: 'MessageQueued', data: { dueAt: LATER, at: LATER } };
 
   for (const from of ['delivered', 'failed', 'bounced', 'lateBounced'] as const) {
-    it(`given a ${from} message, Redeliver → MessageRedeliveryRequested (with what the queue needs), MessageQueued`, () => {
+    it(`given a ${from} message, Redeliver → MessageRedeliveryRequested (what the queue needs), MessageQueued`, () => {
       given(history[from]).when(redeliver()).then([requested, requeued]);
     });
   }
