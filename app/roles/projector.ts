@@ -4,12 +4,17 @@ import { WebhookOutbox } from '../../infra/webhooks/index.js';
 import { projectionLagSeconds } from '../../projections/maintenance.js';
 import { ProjectionRunner, type Projection } from '../../projections/runner.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
+import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
+import { dnsSettings } from '../services.js';
 import { registerLagGauges, registerQueueDepthGauge } from './gauges.js';
 import type { Role } from './role.js';
 
-/** Every projection of the log, the webhooks they queue, and retention (which reads the read models). */
+/**
+ * Every projection of the log, the webhooks they queue, retention (which reads the read models) and
+ * the periodic DNS check of verified domains (whose status changes are webhooks too).
+ */
 export const projectorRole: Role = {
   name: 'projector',
   async setUp(s, stack) {
@@ -83,6 +88,25 @@ export const projectorRole: Role = {
         }, 15 * 60_000);
         retention.unref();
         running.push('retention', () => clearInterval(retention));
+        if (config.domainCheckMinutes > 0) {
+          // each domain is due every domainCheckMinutes; looking at most every 5 minutes spreads them out
+          const domainChecks = setInterval(() => {
+            runDomainChecks(
+              {
+                pool: database.pool,
+                tenancy: s.tenancy,
+                resolver: s.resolver,
+                eventStore,
+                logger: logger.child({ component: 'domain-checks' }),
+                clock: s.clock,
+                spfInclude: dnsSettings(config).spfInclude,
+              },
+              { everyMinutes: config.domainCheckMinutes },
+            ).catch((err: Error) => logger.error({ error: err.message }, 'domain DNS checks failed'));
+          }, Math.min(config.domainCheckMinutes, 5) * 60_000);
+          domainChecks.unref();
+          running.push('domain DNS checks', () => clearInterval(domainChecks));
+        }
       },
     };
   },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BounceClassification, DeliveryAttempt, HoldReason, MessageAccepted } from './events.js';
+import { BounceClassification, BounceMessage, DeliveryAttempt, HoldReason, MessageAccepted } from './events.js';
 
 /** Commands carry their own time (`at`): the domain never reads a clock. */
 const at = z.iso.datetime({ offset: true });
@@ -21,6 +21,7 @@ export const MessageCommand = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('RecordBounce'),
     kind: z.enum(['sync', 'async']),
+    bounceMessage: BounceMessage.optional(),
     delivery: DeliveryAttempt.optional(),
     enhancedCode: z.string().optional(),
     diagnostic: z.string(),
@@ -59,6 +60,8 @@ export const MessageCommand = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('ExpireContent'), retentionDays: z.number().int().min(0), at }),
   z.object({ type: z.literal('RecordAutoReply'), from: z.string().optional(), subject: z.string().optional(), at }),
+  /** Send a delivered, failed or bounced message again, from its stored content. */
+  z.object({ type: z.literal('Redeliver'), by: z.string().optional(), at }),
 ]);
 export type MessageCommand = z.infer<typeof MessageCommand>;
 export type MessageCommandInput = z.input<typeof MessageCommand>;

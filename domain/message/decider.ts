@@ -12,7 +12,9 @@ export type MessageErrorCode =
   | 'MESSAGE_NOT_QUEUED'
   | 'MESSAGE_NOT_DELIVERED'
   | 'MESSAGE_IN_FLIGHT'
-  | 'RELEASE_NOT_ALLOWED';
+  | 'RELEASE_NOT_ALLOWED'
+  | 'MESSAGE_NOT_REDELIVERABLE'
+  | 'CONTENT_EXPIRED';
 
 export interface MessageError {
   code: MessageErrorCode;
@@ -27,6 +29,9 @@ const fail = (code: MessageErrorCode, state: MessageState, message: string): Dec
 
 /** Statuses from which an SMTP attempt can be in progress, so its outcome can be recorded. */
 const inFlight: ReadonlySet<MessageStatus> = new Set(['queued', 'deferred']);
+
+/** Outcomes after which a message may be sent again (a cancelled one was never meant to go). */
+const redeliverable: ReadonlySet<MessageStatus> = new Set(['delivered', 'failed', 'bounced']);
 
 /** Common guard for commands that need a live (existing, non-final) message. */
 function guardLive(state: MessageState): Decision | undefined {
@@ -191,6 +196,29 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
       const { type: _type, ...data } = command;
       return ok([{ type: 'MessageAutoReplied', data }]);
     }
+    case 'Redeliver': {
+      if (state.status === 'none' || !state.envelope || !state.serverId)
+        return fail('MESSAGE_NOT_FOUND', state, 'no such message');
+      if (!redeliverable.has(state.status))
+        return fail(
+          'MESSAGE_NOT_REDELIVERABLE',
+          state,
+          `only a delivered, failed or bounced message can be delivered again, not a ${state.status} one`,
+        );
+      if (state.contentExpired)
+        return fail(
+          'CONTENT_EXPIRED',
+          state,
+          "the message's content was deleted after the retention period; it cannot be sent again",
+        );
+      return ok([
+        {
+          type: 'MessageRedeliveryRequested',
+          data: { ...(command.by ? { by: command.by } : {}), serverId: state.serverId, ...state.envelope, at },
+        },
+        { type: 'MessageQueued', data: { dueAt: at, at } },
+      ]);
+    }
   }
 }
 
@@ -203,6 +231,12 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
         status: 'accepted',
         messageId: event.data.messageId,
         serverId: event.data.serverId,
+        envelope: {
+          from: event.data.from,
+          to: event.data.to,
+          token: event.data.token,
+          contentHash: event.data.contentHash,
+        },
         ...(event.data.scheduledAt ? { scheduledAt: event.data.scheduledAt } : {}),
       };
     case 'MessageHeld':
@@ -243,6 +277,10 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
       return state;
     case 'MessageContentExpired':
       return { ...state, contentExpired: true };
+    case 'MessageRedeliveryRequested':
+      // attempts go on counting (the history numbers every delivery of the message once); a late
+      // bounce of the new delivery can be recorded; what recipients did with the first copy stays
+      return { ...state, status: 'accepted', bouncedAfterDelivery: false };
   }
 }
 

@@ -74,9 +74,20 @@ export const MessageDeferred = z.object({
   at: Timestamp,
 });
 export const MessageDelivered = z.object({ delivery: DeliveryAttempt, at: Timestamp });
+/** The bounce mail that came in (an async bounce): what Postal's MessageBounced webhook tells of it. */
+export const BounceMessage = z.object({
+  /** sha256 of its bytes, hex, first 16 characters: the same mail (a repeat) has the same token. */
+  token: z.string().regex(/^[0-9a-f]{16}$/),
+  /** Its Message-ID header, without angle brackets. */
+  rfcMessageId: z.string().optional(),
+  from: z.string().optional(),
+  subject: z.string().optional(),
+});
 export const MessageBounced = z.object({
   /** sync: the receiving server refused during our SMTP session; async: a DSN arrived later. */
   kind: z.enum(['sync', 'async']),
+  /** async: the bounce mail itself (recorded since issue 23; older events lack it). */
+  bounceMessage: BounceMessage.optional(),
   delivery: DeliveryAttempt.optional(),
   enhancedCode: z.string().optional(),
   diagnostic: z.string(),
@@ -103,6 +114,20 @@ export const MessageAutoReplied = z.object({
 });
 /** The raw content was deleted after the server's retention period; the history stays. */
 export const MessageContentExpired = z.object({ retentionDays: z.number().int().min(0), at: Timestamp });
+/**
+ * Send a delivered, failed or bounced message again from its stored content (Postal #712): a new
+ * series of attempts in the same history. It carries what the delivery queue holds of a message
+ * (as MessageAccepted recorded it), so the queue can take the message back without reading further.
+ */
+export const MessageRedeliveryRequested = z.object({
+  by: z.string().optional(),
+  serverId: z.string().min(1),
+  from: z.string().min(3),
+  to: z.string().min(3),
+  token: z.string().regex(/^[A-Za-z0-9]{16}$/),
+  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  at: Timestamp,
+});
 export const MessageComplained = z.object({
   feedbackType: z.string().default('abuse'),
   source: z.string().optional(),
@@ -125,6 +150,7 @@ export const messageEventCodec = createEventCodec({
   MessageComplained: { schema: MessageComplained, schemaVersion: 1 },
   MessageAutoReplied: { schema: MessageAutoReplied, schemaVersion: 1 },
   MessageContentExpired: { schema: MessageContentExpired, schemaVersion: 1 },
+  MessageRedeliveryRequested: { schema: MessageRedeliveryRequested, schemaVersion: 1 },
 });
 
 export type MessageEvent = EventUnion<typeof messageEventCodec.definitions>;

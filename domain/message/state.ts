@@ -15,6 +15,8 @@ export interface MessageState {
   status: MessageStatus;
   messageId?: string;
   serverId?: string;
+  /** What the delivery queue holds of the message (from MessageAccepted): a redelivery puts it back. */
+  envelope?: { from: string; to: string; token: string; contentHash: string };
   /** Not before this time (scheduled sending); survives a hold. */
   scheduledAt?: string;
   /** Why it is held, while it is. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DnsRecord } from './dns-records.js';
+import { DnsHealth } from './tenancy-events.js';
 import { CredentialKind, DkimAlgorithm, ServerMode } from './schemas.js';
 
 /**
@@ -61,6 +62,15 @@ export const Domain = z.object({
   returnPathDomain: z.string(),
   dkimKeys: z.array(DkimKey),
   dnsRecords: z.array(DnsRecord),
+  /** The last periodic DNS check (POSTLOG_DOMAIN_CHECK_MINUTES); null until a verified domain had one. */
+  dnsCheck: z
+    .object({
+      status: z.enum(['ok', 'failing']),
+      checkedAt: isoTime,
+      /** Per kind of record: Postal's status (OK, Missing, Invalid) and what is wrong. */
+      health: DnsHealth,
+    })
+    .nullable(),
   createdAt: isoTime,
 });
 export type Domain = z.infer<typeof Domain>;

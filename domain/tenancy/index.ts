@@ -8,3 +8,6 @@ export * from './authorization.js';
 export * from './server-scope.js';
 export * from './allowed-senders.js';
 export * from './postmaster-address.js';
+export * from './tenancy-events.js';
+export * from './send-limit-warnings.js';
+export * from './domain-dns-status.js';

@@ -1,2 +1,3 @@
 export * from './webhook-events.js';
 export * from './postal-payloads.js';
+export * from './tenancy-payloads.js';

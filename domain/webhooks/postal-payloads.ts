@@ -121,15 +121,16 @@ export function webhookPayload(
         event: 'MessageBounced',
         payload: {
           original_message: messageHash(m),
-          // Postal sends the bounce message's own hash; a DSN is not a message here, so these are its facts
+          // Postal sends the bounce message's own hash. The bounce mail is not stored as a message here,
+          // so it has no numeric id; its token names its bytes, the rest is what its headers said
           bounce: {
             id: null,
-            token: null,
+            token: e.data.bounceMessage?.token ?? null,
             direction: 'incoming',
-            message_id: null,
+            message_id: e.data.bounceMessage?.rfcMessageId ?? null,
             to: m.from,
-            from: null,
-            subject: null,
+            from: e.data.bounceMessage?.from ?? null,
+            subject: e.data.bounceMessage?.subject ?? null,
             timestamp: seconds(e.data.at),
             spam_status: 'NotChecked',
             tag: null,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The webhook events. The first seven are Postal's, with Postal's payloads, so a receiver written
+ * The webhook events. The first ten are Postal's, with Postal's payloads, so a receiver written
  * for Postal works unchanged; the others are Postlog's own, in the same style.
  */
 export const postalWebhookEvents = [
@@ -12,6 +12,9 @@ export const postalWebhookEvents = [
   'MessageBounced',
   'MessageLinkClicked',
   'MessageLoaded',
+  'DomainDNSError',
+  'SendLimitApproaching',
+  'SendLimitExceeded',
 ] as const;
 export const postlogWebhookEvents = [
   'MessageUnsubscribed',

@@ -116,6 +116,8 @@ export const ConfigSchema = z.object({
   dnsReturnPathTarget: z.string().min(1).optional(),
   /** Target of each track domain's CNAME (Postlog's tracking host); default track.<hostname>. */
   dnsTrackTarget: z.string().min(1).optional(),
+  /** Minutes between DNS checks of each verified domain (the projector role runs them); 0: none. */
+  domainCheckMinutes: z.coerce.number().min(0).default(60),
   /**
    * When set, GET /metrics needs "Authorization: Bearer <token>" (it reveals tenants' recipient
    * domains). In production it is required unless httpHost is a loopback address (then only this

@@ -61,7 +61,14 @@ export const HTTP_ERRORS = {
     means: 'the template names a variable the model lacks (strict rendering); nothing was accepted',
   },
   UNKNOWN_TEMPLATE: { status: 422, means: 'the server has no such template, or no such version of it' },
-  ACTION_NOT_FOR_INCOMING: { status: 409, means: 'incoming messages are released or retried, not held or cancelled' },
+  ACTION_NOT_FOR_INCOMING: {
+    status: 409,
+    means: 'incoming messages are released or retried, not held, cancelled or redelivered',
+  },
+  MESSAGE_NOT_REDELIVERABLE: {
+    status: 409,
+    means: 'only a delivered, failed or bounced message can be delivered again (redeliver)',
+  },
   CONCURRENCY_CONFLICT: { status: 409, means: 'the message changed while the action was applied; retry' },
   WRONG_EXPECTED_REVISION: { status: 409, means: 'the message changed while the action was applied; retry' },
   CONTENT_EXPIRED: {

@@ -1,4 +1,4 @@
 export { MessageIdAllocator } from './message-ids.js';
 export { SuppressionList } from './suppression-list.js';
 export { IdempotencyKeys, type IdempotencyBegin } from './idempotency.js';
-export { SendLimits } from './send-limits.js';
+export { SendLimits, type Admission } from './send-limits.js';

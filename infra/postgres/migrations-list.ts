@@ -152,4 +152,9 @@ export const migrations: Migration[] = [
       tenancy.serverAllowedSenders +
       tenancy.serverPostmasterAddress,
   },
+  {
+    version: 28,
+    name: 'domains: the last periodic DNS check (when, its status, what it found)',
+    sql: tenancy.domainDnsChecks,
+  },
 ];

@@ -269,8 +269,44 @@ export class Domains {
         spfInclude: this.dns.spfInclude,
         returnPathTarget: this.dns.returnPathTarget,
       }),
+      dnsCheck: d.dns_checked_at
+        ? { status: d.dns_status, checkedAt: iso(d.dns_checked_at)!, health: d.dns_health }
+        : null,
       createdAt: iso(d.created_at)!,
     };
+  }
+
+  /**
+   * Verified domains whose last DNS check is older than `checkedBefore` (or that never had one),
+   * least recently checked first: what a run of the periodic check takes on.
+   */
+  async dueForDnsCheck(checkedBefore: Date, limit: number): Promise<Domain[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM domains WHERE verified_at IS NOT NULL AND (dns_checked_at IS NULL OR dns_checked_at < $1)
+       ORDER BY dns_checked_at NULLS FIRST, id LIMIT $2`,
+      [checkedBefore, limit],
+    );
+    const client = await this.pool.connect();
+    try {
+      const domains: Domain[] = [];
+      for (const r of rows) {
+        const d = await this.load(client, r.id);
+        if (d) domains.push(d);
+      }
+      return domains;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Keeps a check's result (not a configuration change: no audit entry; its status changes are events). */
+  async recordDnsCheck(id: string, check: NonNullable<Domain['dnsCheck']>): Promise<void> {
+    await this.pool.query('UPDATE domains SET dns_checked_at = $2, dns_status = $3, dns_health = $4 WHERE id = $1', [
+      id,
+      check.checkedAt,
+      check.status,
+      JSON.stringify(check.health),
+    ]);
   }
 }
 

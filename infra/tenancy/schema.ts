@@ -102,6 +102,14 @@ export const serverIpPool = `
       ALTER TABLE servers ADD COLUMN ip_pool text;
 `;
 
+/** Migration 28: the last periodic DNS check of each verified domain (its status changes are events in the log). */
+export const domainDnsChecks = `
+      ALTER TABLE domains ADD COLUMN dns_checked_at timestamptz;
+      ALTER TABLE domains ADD COLUMN dns_status text CHECK (dns_status IN ('ok', 'failing'));
+      -- per kind of record (spf, dkim, returnPath): Postal's status and error
+      ALTER TABLE domains ADD COLUMN dns_health jsonb;
+`;
+
 /** Migration 7: a server's tracking settings and the keys of its tracking tokens. */
 export const serverTrackingSettings = `
       -- HMAC keys of tracking tokens: the current one signs, the previous one still verifies (rotation)

@@ -129,6 +129,13 @@ export class TenancyStore {
   rotateDkim(actor: Actor, id: string): Promise<Result<Domain, TenancyError>> {
     return this.domains.rotateDkim(actor, id);
   }
+  /** Verified domains due for their periodic DNS check (the system's own work: no actor). */
+  domainsDueForDnsCheck(checkedBefore: Date, limit: number): Promise<Domain[]> {
+    return this.domains.dueForDnsCheck(checkedBefore, limit);
+  }
+  recordDomainDnsCheck(id: string, check: NonNullable<Domain['dnsCheck']>): Promise<void> {
+    return this.domains.recordDnsCheck(id, check);
+  }
   /** The server Postlog's own mail is sent through, for a From domain (none unless it is verified). */
   async serverSendingFrom(domainName: string): Promise<Server | undefined> {
     const id = await this.domains.serverIdSendingFrom(domainName);

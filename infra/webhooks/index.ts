@@ -9,6 +9,7 @@ export { WebhookOutbox, type LeasedDelivery, type AttemptOutcome, type RetryPoli
 export { SigningKeys, jwkThumbprint, type SigningKey, type PublicJwk } from './signing-keys.js';
 export {
   rsaSignature,
+  rsaSha1Signature,
   rsaSignatureAsync,
   verifyRsaSignature,
   postlogSignatureHeader,

@@ -12,17 +12,26 @@ import {
 export const rsaSignature = (body: string, privateKey: KeyObject) =>
   sign('sha256', Buffer.from(body), privateKey).toString('base64');
 
+/** Postal's legacy X-Postal-Signature: the same with SHA-1 (Postal 3.3 still sends it; older receivers check it). */
+export const rsaSha1Signature = (body: string, privateKey: KeyObject) =>
+  sign('sha1', Buffer.from(body), privateKey).toString('base64');
+
 /** The same, computed on libuv's thread pool: RSA signing costs about a millisecond of CPU. */
-export const rsaSignatureAsync = (body: string, privateKey: KeyObject) =>
+export const rsaSignatureAsync = (body: string, privateKey: KeyObject, digest: 'sha256' | 'sha1' = 'sha256') =>
   new Promise<string>((resolve, reject) =>
-    sign('sha256', Buffer.from(body), privateKey, (err, signature) =>
+    sign(digest, Buffer.from(body), privateKey, (err, signature) =>
       err ? reject(err) : resolve(signature.toString('base64')),
     ),
   );
 
-export function verifyRsaSignature(body: string, signature: string, jwk: JsonWebKey): boolean {
+export function verifyRsaSignature(
+  body: string,
+  signature: string,
+  jwk: JsonWebKey,
+  digest: 'sha256' | 'sha1' = 'sha256',
+): boolean {
   return verify(
-    'sha256',
+    digest,
     Buffer.from(body),
     createPublicKey({ key: jwk, format: 'jwk' }),
     Buffer.from(signature, 'base64'),

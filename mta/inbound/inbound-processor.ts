@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import PostalMime from 'postal-mime';
 import {
   BOUNCE_SUBJECT,
@@ -132,7 +133,16 @@ export async function processInbound(
     }
     const diagnostic = failed.diagnosticCode ?? `${failed.status ?? ''} ${subject}`.trim();
     const verdict = classifyBounce(diagnostic, failed.status ?? enhancedCodeOf(diagnostic));
-    return bounce(deps, ref.messageId, data, record, diagnostic, verdict, failed.remoteMta);
+    return bounce(
+      deps,
+      ref.messageId,
+      data,
+      record,
+      diagnostic,
+      verdict,
+      bounceMessageOf(raw, email),
+      failed.remoteMta,
+    );
   }
 
   if (isAutoReply(headers, subject)) {
@@ -156,7 +166,19 @@ export async function processInbound(
       .split(/\r?\n/)
       .find((l) => /\b[45]\d\d\b|[45]\.\d+\.\d+/.test(l))
       ?.trim() ?? subject;
-  return bounce(deps, ref.messageId, data, record, diagnostic.slice(0, 1000), verdict);
+  return bounce(deps, ref.messageId, data, record, diagnostic.slice(0, 1000), verdict, bounceMessageOf(raw, email));
+}
+
+/** What Postal's MessageBounced webhook tells of the bounce mail itself. */
+function bounceMessageOf(raw: Buffer, email: Email) {
+  const rfcMessageId = email.messageId?.trim().replace(/^<|>$/g, '');
+  const from = email.from && 'address' in email.from ? email.from.address : undefined;
+  return {
+    token: createHash('sha256').update(raw).digest('hex').slice(0, 16),
+    ...(rfcMessageId ? { rfcMessageId: rfcMessageId.slice(0, 500) } : {}),
+    ...(from ? { from: from.slice(0, 500) } : {}),
+    ...(email.subject ? { subject: email.subject.slice(0, 500) } : {}),
+  };
 }
 
 async function bounce(
@@ -166,11 +188,13 @@ async function bounce(
   record: (c: MessageCommandInput) => ReturnType<typeof handleMessageCommand>,
   diagnostic: string,
   verdict: ReturnType<typeof classifyBounce>,
+  bounceMessage: ReturnType<typeof bounceMessageOf>,
   remoteMta?: string,
 ): Promise<InboundOutcome> {
   const result = await record({
     type: 'RecordBounce',
     kind: 'async',
+    bounceMessage,
     ...(verdict.enhancedCode ? { enhancedCode: verdict.enhancedCode } : {}),
     diagnostic: remoteMta ? `${diagnostic} (reported by ${remoteMta})` : diagnostic,
     classification: verdict.category,

@@ -29,6 +29,8 @@ interface Change {
   /** Queued again (released, or "retry now"): a delay a worker put on the row no longer holds. */
   clearDelay: boolean;
   remove: boolean;
+  /** Redelivered: the row (gone with the final outcome, or a stale one) is written afresh. */
+  replace: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
   const id = Number(r.streamId.slice('message-'.length));
   let c = changes.get(id);
   if (!c) {
-    c = { addAttempts: 0, clearLease: false, clearDelay: false, remove: false };
+    c = { addAttempts: 0, clearLease: false, clearDelay: false, remove: false, replace: false };
     changes.set(id, c);
   }
   switch (e.type) {
@@ -75,6 +77,21 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
         token: e.data.token,
         acceptedAt: e.data.at,
       };
+      return;
+    case 'MessageRedeliveryRequested':
+      // a new series of attempts, its age counted from now (the retry schedule gives up by age)
+      c.insert = {
+        serverId: e.data.serverId,
+        from: e.data.from,
+        to: e.data.to,
+        contentHash: e.data.contentHash,
+        token: e.data.token,
+        acceptedAt: e.data.at,
+      };
+      c.remove = false;
+      c.replace = true;
+      c.addAttempts = 0;
+      c.dueAt = undefined;
       return;
     case 'MessageQueued':
       // a lease stays: a worker may be sending this very message (retry-now refuses leased ones);
@@ -106,7 +123,7 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
 
 async function write(client: pg.PoolClient, changes: Map<number, Change>, t: TableNames): Promise<void> {
   const table = t(DELIVERY_QUEUE);
-  const removed = [...changes].filter(([, c]) => c.remove).map(([id]) => id);
+  const removed = [...changes].filter(([, c]) => c.remove || c.replace).map(([id]) => id);
   const inserts = [...changes].filter(([, c]) => !c.remove && c.insert);
   const updates = [...changes].filter(
     ([, c]) => !c.remove && !c.insert && (c.dueAt !== undefined || c.addAttempts > 0 || c.clearLease || c.clearDelay),

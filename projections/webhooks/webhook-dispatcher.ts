@@ -114,9 +114,15 @@ export class WebhookDispatcher {
   private async send(delivery: LeasedDelivery): Promise<void> {
     const key = await this.d.keys.key();
     const timestamp = Math.floor(Date.now() / 1000);
+    const [sha256, sha1] = await Promise.all([
+      rsaSignatureAsync(delivery.body, key.privateKey),
+      rsaSignatureAsync(delivery.body, key.privateKey, 'sha1'),
+    ]);
     const headers = {
       'user-agent': 'Postlog',
-      'x-postal-signature-256': await rsaSignatureAsync(delivery.body, key.privateKey),
+      // both, as Postal 3.3 sends them (lib/postal/http.rb): receivers written for older Postal check the SHA-1 one
+      'x-postal-signature': sha1,
+      'x-postal-signature-256': sha256,
       'x-postal-signature-kid': key.kid,
       'x-postlog-signature': postlogSignatureHeader(delivery.secrets, timestamp, delivery.body),
       'x-postlog-timestamp': String(timestamp),

@@ -1,12 +1,18 @@
 import {
+  DOMAIN_DNS_STREAM_PREFIX,
   deliveryId,
   messageEventCodec,
+  SEND_LIMIT_STREAM_PREFIX,
+  tenancyEventCodec,
+  tenancyWebhookPayload,
   webhookBody,
   webhookPayload,
   type MessageEvent,
   type MessageFacts,
+  type WebhookEventName,
 } from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
+import { loadServerFacts } from '../../infra/tenancy/index.js';
 import {
   enabledEndpoints,
   insertOutboxRows,
@@ -17,15 +23,31 @@ import {
   type OutboxEndpoint,
   type OutboxRow,
 } from '../../infra/webhooks/index.js';
+import type pg from 'pg';
 import type { PostgresProjection } from '../runner.js';
 
 /** Event types that never become a webhook: their messages need not be looked up. */
-const silent = new Set(['MessageAccepted', 'MessageQueued', 'MessageReleased', 'MessageContentExpired']);
+const silent = new Set([
+  'MessageAccepted',
+  'MessageQueued',
+  'MessageReleased',
+  'MessageContentExpired',
+  'MessageRedeliveryRequested',
+]);
 
 const messageIdOf = (e: RecordedEvent) => Number(e.streamId.slice('message-'.length));
+const isMessageEvent = (e: RecordedEvent) => e.streamId.startsWith('message-');
+
+/** A webhook to queue for the endpoints of a server that ask for it. */
+interface Hook {
+  r: RecordedEvent;
+  serverId: string;
+  event: WebhookEventName;
+  payload: Record<string, unknown>;
+}
 
 /**
- * The webhook outbox: for every message event that is a webhook event, one row per matching
+ * The webhook outbox: for every message, send-limit or domain DNS event that is a webhook event, one row per matching
  * endpoint, written in the transaction that moves the checkpoint — so each (endpoint, event) enters
  * the outbox exactly once; the dispatcher sends it from there (at-least-once, with retries).
  *
@@ -37,11 +59,13 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
   return {
     name: 'webhook-outbox',
     version: 1,
-    filter: { streamPrefixes: ['message-'] },
+    // server and domain events (send limits, DNS checks) too: they have webhooks of their own
+    filter: { streamPrefixes: ['message-', SEND_LIMIT_STREAM_PREFIX, DOMAIN_DNS_STREAM_PREFIX] },
     tables: [WEBHOOK_MESSAGES, WEBHOOK_DELIVERIES],
     // a replay keeps what is there (see above): nothing is emptied
     async reset() {},
-    async apply(client, events) {
+    async apply(client, all) {
+      const events = all.filter(isMessageEvent);
       const decoded: { r: RecordedEvent; e: MessageEvent }[] = [];
       for (const r of events) {
         const d = messageEventCodec.decode(r.type, r.schemaVersion, r.data);
@@ -70,35 +94,67 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
       if (endpoints.length === 0) return;
       const oldest = Date.now() - options.maxAgeHours * 3600_000;
       const candidates = decoded.filter(({ r, e }) => !silent.has(e.type) && r.recordedAt.getTime() >= oldest);
-      if (candidates.length === 0) return;
       const missing = [...new Set(candidates.map(({ r }) => messageIdOf(r)).filter((id) => !facts.has(id)))];
       for (const f of await loadMessageFacts(client, missing)) facts.set(f.messageId, f);
 
-      const byServer = new Map<string, OutboxEndpoint[]>();
-      for (const ep of endpoints) byServer.set(ep.serverId, [...(byServer.get(ep.serverId) ?? []), ep]);
-      const rows: OutboxRow[] = [];
+      const listened = new Set(endpoints.map((ep) => ep.serverId));
+      const hooks: Hook[] = [];
       for (const { r, e } of candidates) {
         const m = facts.get(messageIdOf(r));
         if (!m) continue; // its MessageAccepted never reached this projection: nothing to say about it
-        const targets = (byServer.get(m.serverId) ?? []).filter(
-          (ep) => ep.createdAt.getTime() <= r.recordedAt.getTime(),
-        );
-        if (targets.length === 0) continue;
+        if (!listened.has(m.serverId)) continue; // no payload to build for a server nobody listens to
         const hook = webhookPayload(e, m);
-        if (!hook) continue;
-        for (const ep of targets) {
-          if (ep.events && !ep.events.includes(hook.event)) continue;
-          const id = deliveryId(ep.id, r.eventId);
-          rows.push({
-            id,
-            endpointId: ep.id,
-            event: r,
-            webhookEvent: hook.event,
-            body: webhookBody(hook.event, r.recordedAt, hook.payload, id),
-          });
-        }
+        if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
       }
-      await insertOutboxRows(client, rows);
+      hooks.push(...(await tenancyHooks(client, all, oldest)));
+      await insertOutboxRows(client, outboxRows(hooks, endpoints));
     },
   };
+}
+
+/** The webhooks of send-limit and domain DNS events, with the server hash their payloads carry. */
+async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], oldest: number): Promise<Hook[]> {
+  const recent = events.filter((r) => !isMessageEvent(r) && r.recordedAt.getTime() >= oldest);
+  if (recent.length === 0) return [];
+  const decoded = recent.map((r) => {
+    const d = tenancyEventCodec.decode(r.type, r.schemaVersion, r.data);
+    if (!d.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${d.error.code}`);
+    return { r, e: d.value };
+  });
+  const servers = new Map(
+    (await loadServerFacts(client, [...new Set(decoded.map(({ e }) => e.data.serverId))])).map((s) => [s.serverId, s]),
+  );
+  const hooks: Hook[] = [];
+  for (const { r, e } of decoded) {
+    const server = servers.get(e.data.serverId);
+    if (!server) continue; // the server is gone, and its endpoints with it
+    const domainId = r.streamId.startsWith(DOMAIN_DNS_STREAM_PREFIX)
+      ? r.streamId.slice(DOMAIN_DNS_STREAM_PREFIX.length)
+      : undefined;
+    const hook = tenancyWebhookPayload(e, server, domainId);
+    if (hook) hooks.push({ r, serverId: e.data.serverId, ...hook });
+  }
+  return hooks;
+}
+
+/** One outbox row per webhook and endpoint of its server that existed then and asks for the event. */
+function outboxRows(hooks: Hook[], endpoints: OutboxEndpoint[]): OutboxRow[] {
+  const byServer = new Map<string, OutboxEndpoint[]>();
+  for (const ep of endpoints) byServer.set(ep.serverId, [...(byServer.get(ep.serverId) ?? []), ep]);
+  const rows: OutboxRow[] = [];
+  for (const { r, serverId, event, payload } of hooks) {
+    for (const ep of byServer.get(serverId) ?? []) {
+      if (ep.createdAt.getTime() > r.recordedAt.getTime()) continue;
+      if (ep.events && !ep.events.includes(event)) continue;
+      const id = deliveryId(ep.id, r.eventId);
+      rows.push({
+        id,
+        endpointId: ep.id,
+        event: r,
+        webhookEvent: event,
+        body: webhookBody(event, r.recordedAt, payload, id),
+      });
+    }
+  }
+  return rows;
 }

@@ -771,6 +771,95 @@ describe('message evolve', () => {
   });
 });
 
+describe('message decider: the bounce mail of a late bounce', () => {
+  it('RecordBounce (async) with the bounce mail → MessageBounced that keeps it', () => {
+    const bounceMessage = {
+      token: '0123456789abcdef',
+      rfcMessageId: '20260301.4A2B1@mx.example.org',
+      from: 'MAILER-DAEMON@mx.example.org',
+      subject: 'Undelivered Mail Returned to Sender',
+    };
+    const { type: _t, ...data } = cmd.asyncBounce() as Extract<MessageCommandInput, { type: 'RecordBounce' }>;
+    given(history.delivered)
+      .when({ ...cmd.asyncBounce(), bounceMessage } as MessageCommandInput)
+      .then([{ type: 'MessageBounced', data: { ...data, bounceMessage } }]);
+  });
+});
+
+describe('message decider: Redeliver (Postal #712)', () => {
+  const redeliver = (): MessageCommandInput => ({ type: 'Redeliver', by: 'admin', at: LATER });
+  const requested: MessageEvent = {
+    type: 'MessageRedeliveryRequested',
+    data: {
+      by: 'admin',
+      serverId: 'srv-1',
+      from: 'sender@example.com',
+      to: 'rcpt@example.org',
+      token: 'AbCdEfGh12345678',
+      contentHash: 'a'.repeat(64),
+      at: LATER,
+    },
+  };
+  const requeued: MessageEvent = { type: 'MessageQueued', data: { dueAt: LATER, at: LATER } };
+
+  for (const from of ['delivered', 'failed', 'bounced', 'lateBounced'] as const) {
+    it(`given a ${from} message, Redeliver → MessageRedeliveryRequested (what the queue needs), MessageQueued`, () => {
+      given(history[from]).when(redeliver()).then([requested, requeued]);
+    });
+  }
+
+  for (const from of ['queued', 'held', 'released', 'deferred', 'cancelled'] as const) {
+    it(`given a ${from} message, Redeliver → MESSAGE_NOT_REDELIVERABLE`, () => {
+      given(history[from]).when(redeliver()).thenError('MESSAGE_NOT_REDELIVERABLE');
+    });
+  }
+
+  it('given no message, Redeliver → MESSAGE_NOT_FOUND', () => {
+    given(history.none).when(redeliver()).thenError('MESSAGE_NOT_FOUND');
+  });
+
+  it('given a delivered message whose content expired, Redeliver → CONTENT_EXPIRED', () => {
+    given([...history.delivered, { type: 'MessageContentExpired', data: { retentionDays: 30, at: T3 } }])
+      .when(redeliver())
+      .thenError('CONTENT_EXPIRED');
+  });
+
+  it('after a redelivery the message is queued again: attempts go on counting, a new outcome can be recorded', () => {
+    const again = [...history.lateBounced, requested, requeued];
+    const state = foldMessage(again);
+    assert.equal(state.status, 'queued');
+    assert.equal(state.attempts, 1, 'the first series made one attempt; the next is numbered 2');
+    assert.equal(state.delivered, true, 'engagement with the first copy is still possible');
+    assert.equal(state.bouncedAfterDelivery, false);
+    given(again)
+      .when(cmd.deliver())
+      .then([{ type: 'MessageDelivered', data: { delivery: attempt(2, 250, T2), at: T2 } }]);
+    given([...again, ev.delivered(2, T2)])
+      .when(cmd.asyncBounce())
+      .then([
+        {
+          type: 'MessageBounced',
+          data: {
+            kind: 'async',
+            enhancedCode: '5.7.1',
+            diagnostic: 'rejected by policy',
+            classification: 'policy',
+            suppress: false,
+            at: LATER,
+          },
+        },
+      ]);
+    given(again).when(redeliver()).thenError('MESSAGE_NOT_REDELIVERABLE');
+  });
+
+  it('the by field is optional', () => {
+    const { by: _by, ...data } = requested.data as EventOf<'MessageRedeliveryRequested'>['data'];
+    given(history.failed)
+      .when({ type: 'Redeliver', at: LATER })
+      .then([{ type: 'MessageRedeliveryRequested', data }, requeued]);
+  });
+});
+
 describe('message decider: codec round trip', () => {
   // Runs last in this file: the tests above record every event type `decide` emitted.
   it('every event type was emitted by decide and decoded unchanged by messageEventCodec', () => {

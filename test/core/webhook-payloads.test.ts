@@ -136,6 +136,32 @@ describe("webhook payloads: Postal's events and field names", () => {
     assert.equal(bounce.classification, 'bad-mailbox');
   });
 
+  it("MessageBounced's bounce hash carries the bounce mail's token, Message-ID, From and Subject", () => {
+    const bounced = map({
+      type: 'MessageBounced',
+      data: {
+        kind: 'async',
+        bounceMessage: {
+          token: '0123456789abcdef',
+          rfcMessageId: '20260301100000.4A2B1@mx.example.org',
+          from: 'MAILER-DAEMON@mx.example.org',
+          subject: 'Undelivered Mail Returned to Sender',
+        },
+        diagnostic: 'user unknown',
+        classification: 'bad-mailbox',
+        suppress: true,
+        at,
+      },
+    })!;
+    const bounce = bounced.payload.bounce as Record<string, unknown>;
+    assert.equal(bounce.token, '0123456789abcdef');
+    assert.equal(bounce.message_id, '20260301100000.4A2B1@mx.example.org');
+    assert.equal(bounce.from, 'MAILER-DAEMON@mx.example.org');
+    assert.equal(bounce.subject, 'Undelivered Mail Returned to Sender');
+    assert.equal(bounce.to, facts.from, 'the bounce came back to the sender');
+    assert.equal(bounce.id, null, 'the bounce mail is not a stored message: it has no message id');
+  });
+
   it('opens are MessageLoaded and clicks MessageLinkClicked, with url, link token, IP and user agent', () => {
     const loaded = map({
       type: 'MessageOpened',

@@ -136,6 +136,12 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
     assert.equal(bounced.data.classification, 'bad-mailbox');
     assert.equal(bounced.data.enhancedCode, '5.1.1');
     assert.match(String(bounced.data.diagnostic), /User unknown/);
+    // the bounce mail itself, for the MessageBounced webhook: Postfix's DSN, with its own headers
+    const bounceMessage = bounced.data.bounceMessage as Record<string, string>;
+    assert.match(bounceMessage.token!, /^[0-9a-f]{16}$/);
+    assert.match(bounceMessage.from!, /^MAILER-DAEMON@/i);
+    assert.match(bounceMessage.subject!, /Undelivered Mail Returned to Sender/);
+    assert.match(bounceMessage.rfcMessageId!, /^[^<>\s]+@[^<>\s]+$/);
     const list = await http(t.url, 'GET', '/v2/suppressions?address=gone@example.org', { headers: key() });
     assert.equal(list.body.suppressions.length, 1);
     assert.match(list.body.suppressions[0].reason, /bounce/);

@@ -23,14 +23,18 @@ function hmacValid(hook: ReceivedWebhook, secret: string): boolean {
   return [...header.matchAll(/v1=([0-9a-f]{64})/g)].some((m) => m[1] === expected);
 }
 
-function rsaValid(hook: ReceivedWebhook, jwks: { keys: (JsonWebKey & { kid: string })[] }): boolean {
+function rsaValid(
+  hook: ReceivedWebhook,
+  jwks: { keys: (JsonWebKey & { kid: string })[] },
+  digest: 'sha256' | 'sha1' = 'sha256',
+): boolean {
   const jwk = jwks.keys.find((k) => k.kid === hook.headers['x-postal-signature-kid']);
   if (!jwk) return false;
   return verify(
-    'sha256',
+    digest,
     Buffer.from(hook.body),
     createPublicKey({ key: jwk, format: 'jwk' }),
-    Buffer.from(String(hook.headers['x-postal-signature-256']), 'base64'),
+    Buffer.from(String(hook.headers[digest === 'sha1' ? 'x-postal-signature' : 'x-postal-signature-256']), 'base64'),
   );
 }
 
@@ -172,11 +176,13 @@ describe('webhooks: Postal-compatible, signed, retried with back-off, in order p
     assert.equal(jwks.body.keys[0].kty, 'RSA');
     for (const h of r.received) {
       assert.ok(rsaValid(h, jwks.body), 'X-Postal-Signature-256 verifies with the published key');
+      assert.ok(rsaValid(h, jwks.body, 'sha1'), "X-Postal-Signature (Postal's legacy RSA-SHA1) verifies with it too");
       assert.ok(hmacValid(h, secret), 'X-Postlog-Signature verifies with the endpoint secret');
       assert.equal(h.headers['x-postlog-timestamp'], /t=(\d+)/.exec(String(h.headers['x-postlog-signature']))![1]);
     }
     const tampered = { ...hook, body: hook.body.replace('"Sent"', '"SoftFail"') };
     assert.equal(rsaValid(tampered, jwks.body), false);
+    assert.equal(rsaValid(tampered, jwks.body, 'sha1'), false);
     assert.equal(hmacValid(tampered, secret), false);
     assert.equal(hmacValid(hook, 'whsec_wrong'), false);
 

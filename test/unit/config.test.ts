@@ -77,6 +77,7 @@ describe('loadConfig: defaults', () => {
       routeRetryDelays: [60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800],
       inboundPort: 2525,
       dnsServers: [],
+      domainCheckMinutes: 60,
       mtaPort: 25,
       hostname: hostname(),
       routesAllowPrivateEndpoints: false,

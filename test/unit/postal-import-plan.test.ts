@@ -284,7 +284,7 @@ describe('postal import plan: Postal rows → Postlog records', () => {
             allEvents: false,
             enabled: false,
             sign: true,
-            events: ['MessageSent', 'DomainDNSError'],
+            events: ['MessageSent', 'DomainDNSError', 'ServerSuspended'],
           },
           {
             id: 61,
@@ -303,11 +303,11 @@ describe('postal import plan: Postal rows → Postlog records', () => {
     assert.deepEqual(
       plan.webhooks.map((w) => [w.url, w.events, w.enabled, w.description]),
       [
-        ['https://h.example/a', ['MessageSent'], false, 'hook'],
+        ['https://h.example/a', ['MessageSent', 'DomainDNSError'], false, 'hook'],
         ['https://h.example/b', null, true, ''],
       ],
     );
-    assert.ok(reasons(plan).some((x) => x.startsWith('events DomainDNSError of webhook https://h.example/a')));
+    assert.ok(reasons(plan).some((x) => x.startsWith('events ServerSuspended of webhook https://h.example/a')));
   });
 
   it('IP pools become configuration; each server names its pool (its own, else its organization’s)', () => {

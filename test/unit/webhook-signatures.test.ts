@@ -5,7 +5,9 @@ import { createJsonPoster } from '../../infra/http/outbound.js';
 import {
   jwkThumbprint,
   postlogSignatureHeader,
+  rsaSha1Signature,
   rsaSignature,
+  rsaSignatureAsync,
   verifyPostlogSignature,
   verifyRsaSignature,
 } from '../../infra/webhooks/index.js';
@@ -28,6 +30,15 @@ describe('webhook signatures', () => {
     assert.equal(verifyRsaSignature(body.replace('1}', '2}'), signature, jwk), false);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
     assert.equal(verifyRsaSignature(body, signature, other), false);
+  });
+
+  it("X-Postal-Signature (Postal's legacy header) is an RSA-SHA1 signature of the body with the same key", async () => {
+    const signature = rsaSha1Signature(body, privateKey);
+    assert.equal(await rsaSignatureAsync(body, privateKey, 'sha1'), signature, 'PKCS#1 v1.5 is deterministic');
+    assert.equal(verifyRsaSignature(body, signature, jwk, 'sha1'), true);
+    assert.equal(verifyRsaSignature(body, signature, jwk), false, 'not a SHA-256 signature');
+    assert.notEqual(signature, rsaSignature(body, privateKey));
+    assert.equal(verifyRsaSignature(`${body} `, signature, jwk, 'sha1'), false);
   });
 
   it('the key id is the RFC 7638 thumbprint', () => {

@@ -1,13 +1,7 @@
 import type { Resolver } from 'node:dns/promises';
-import type { Domain, TrackDomain } from '../../domain/index.js';
+import type { Domain, RecordLookup, TrackDomain } from '../../domain/index.js';
 
-export interface RecordCheck {
-  purpose: string;
-  name: string;
-  expected: string;
-  found: string[];
-  ok: boolean;
-}
+export type RecordCheck = RecordLookup;
 
 /** Looks up each published record the domain needs and says which are in place. */
 export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promise<RecordCheck[]> {

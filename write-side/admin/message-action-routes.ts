@@ -24,10 +24,12 @@ export interface MessageActionDeps {
 }
 
 const Action = z.enum(['hold', 'release', 'cancel', 'retry']);
+/** One message may also be sent again (Postal #712); in bulk that is not offered. */
+const OneMessageAction = z.enum([...Action.options, 'redeliver']);
 const MessageId = z.string().regex(/^\d{1,18}$/);
-type Action = z.infer<typeof Action>;
+type OneMessageAction = z.infer<typeof OneMessageAction>;
 
-function commandFor(action: Action, by: string, operator: boolean): MessageCommandInput {
+function commandFor(action: OneMessageAction, by: string, operator: boolean): MessageCommandInput {
   const at = new Date().toISOString();
   switch (action) {
     case 'hold':
@@ -38,6 +40,8 @@ function commandFor(action: Action, by: string, operator: boolean): MessageComma
       return { type: 'Cancel', by, at };
     case 'retry':
       return { type: 'Queue', dueAt: at, at };
+    case 'redeliver':
+      return { type: 'Redeliver', by, at };
   }
 }
 
@@ -76,9 +80,11 @@ export function messageActionRoutes(deps: MessageActionDeps) {
       preHandler: auth,
       schema: {
         tags: ['messages'],
-        summary: 'Hold, release, cancel or retry one message now',
+        summary:
+          'Hold, release, cancel or retry one message now, or redeliver a delivered, failed or bounced one ' +
+          'from its stored content',
         security: [{ apiKey: [] }, { adminToken: [] }],
-        params: z.object({ id: MessageId, action: Action }),
+        params: z.object({ id: MessageId, action: OneMessageAction }),
         response: responses(
           {
             200: z.object({
@@ -87,8 +93,9 @@ export function messageActionRoutes(deps: MessageActionDeps) {
               events: z.array(z.string()).describe('the events the action recorded'),
             }),
           },
-          // 409: not legal in the message's state, or a worker is delivering it right now
-          [...FAILS.invalid, ...FAILS.apiKey, 404, 409],
+          // 409: not legal in the message's state, or a worker is delivering it right now;
+          // 410: redeliver, but the content is gone (retention)
+          [...FAILS.invalid, ...FAILS.apiKey, 404, 409, 410],
         ),
       },
       handler: async (req, reply) => {
@@ -137,7 +144,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
 
     /** Release (held) or retry (failed or delivered) an incoming message; it is not held or cancelled. */
     async function incomingAction(
-      req: FastifyRequest<{ Params: { id: string; action: Action } }>,
+      req: FastifyRequest<{ Params: { id: string; action: OneMessageAction } }>,
       reply: FastifyReply,
       state: IncomingState,
     ) {
@@ -152,7 +159,7 @@ export function messageActionRoutes(deps: MessageActionDeps) {
         return sendError(
           reply,
           'ACTION_NOT_FOR_INCOMING',
-          `an incoming message cannot be ${action === 'hold' ? 'held' : 'cancelled'}`,
+          `an incoming message cannot be ${action === 'hold' ? 'held' : action === 'cancel' ? 'cancelled' : 'redelivered (retry it)'}`,
         );
       // released to the endpoints its route has now
       const route = action === 'release' && state.routeId ? await deps.routes.get(state.routeId) : undefined;

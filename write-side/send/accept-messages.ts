@@ -21,6 +21,7 @@ import type { EventMetadata, EventStore } from '../../infra/event-store/index.js
 import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
+import { recordSendLimitWarnings } from './send-limit-warnings.js';
 
 export interface AcceptDeps {
   eventStore: EventStore;
@@ -105,15 +106,16 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     });
   }
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
-  const [suppressed, withinLimit, hashes, ids] = await Promise.all([
+  const [suppressed, admission, hashes, ids] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
     // messages past the server's hourly limit are held (as Postal does), the first ones go out
     req.server.sendLimitPerHour === null
-      ? req.messages.length
+      ? undefined
       : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
     deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
   ]);
+  const withinLimit = admission?.within ?? req.messages.length;
   const at = deps.clock.now().toISOString();
   const batchId = req.idempotencySeed ? uuidv5(`${req.idempotencySeed}:batch`, EVENT_ID_NAMESPACE) : randomUUID();
   const metadata: EventMetadata = { correlationId: req.correlationId, serverId: req.server.id, actor: req.actor };
@@ -184,6 +186,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
       : await deps.eventStore.appendMany(appends);
   if (!appended.ok)
     return err({ code: 'LOG_REJECTED', message: `the event log refused the messages: ${appended.error.code}` });
+  if (admission && req.server.sendLimitPerHour !== null)
+    await recordSendLimitWarnings(deps.eventStore, req.server.id, req.server.sendLimitPerHour, admission, at, metadata);
   return ok({ batchId, messages: accepted });
 }
 

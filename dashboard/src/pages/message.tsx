@@ -7,11 +7,13 @@ import type { HistoryEvent, MessageView, Server } from '../types';
 /** States that change only by an action (which reloads the page): no need to follow the log. */
 const SETTLED = ['delivered', 'bounced', 'failed', 'cancelled', 'held'];
 
-const ACTIONS: { action: 'retry' | 'hold' | 'release' | 'cancel'; when: string[] }[] = [
+const ACTIONS: { action: 'retry' | 'hold' | 'release' | 'cancel' | 'redeliver'; when: string[] }[] = [
   { action: 'release', when: ['held'] },
   { action: 'hold', when: ['queued', 'deferred'] },
   { action: 'retry', when: ['deferred', 'failed', 'bounced'] },
   { action: 'cancel', when: ['held', 'queued', 'deferred'] },
+  // sent again from the stored content (the API refuses it once retention removed the content)
+  { action: 'redeliver', when: ['delivered', 'failed', 'bounced'] },
 ];
 
 /** One message: its status, every delivery attempt, and the timeline of every event in its stream. */
