@@ -26,6 +26,8 @@ export const Server = z.object({
   trackingBaseUrl: z.string().nullable(),
   trackingExcludedDomains: z.array(z.string()),
   listUnsubscribe: z.boolean(),
+  /** Accepted messages scoring at or above this (rspamd or SpamAssassin) are held as spam; null: not checked. */
+  outboundSpamThreshold: z.number().nullable(),
   createdAt: isoTime,
 });
 export type Server = z.infer<typeof Server>;

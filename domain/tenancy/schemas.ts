@@ -37,6 +37,8 @@ export const UpdateServer = z
     listUnsubscribe: z.boolean(),
     /** Make a new tracking key; the previous one keeps verifying links already sent. */
     rotateTrackingSecret: z.literal(true),
+    /** Hold accepted messages whose spam score is at or above this (Postal's outbound spam threshold); null: off. */
+    outboundSpamThreshold: z.number().min(0).max(10_000).nullable(),
   })
   .partial()
   .strict();

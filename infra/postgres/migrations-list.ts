@@ -108,4 +108,5 @@ export const migrations: Migration[] = [
     name: "message list: a finer histogram of subjects (the subject search's plan rests on it)",
     sql: messageReadModels.subjectStatistics,
   },
+  { version: 21, name: 'outbound spam check: a threshold per server', sql: tenancy.serverOutboundSpamThreshold },
 ];

@@ -22,6 +22,7 @@ export const toServer = (r: any): Server => ({
   trackingBaseUrl: r.tracking_base_url ?? null,
   trackingExcludedDomains: r.tracking_excluded_domains ?? [],
   listUnsubscribe: r.list_unsubscribe ?? false,
+  outboundSpamThreshold: r.outbound_spam_threshold ?? null,
   createdAt: iso(r.created_at)!,
 });
 

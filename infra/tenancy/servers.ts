@@ -92,6 +92,7 @@ export class Servers {
            list_unsubscribe = coalesce($17, list_unsubscribe),
            tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
            tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
+           outbound_spam_threshold = CASE WHEN $19::boolean THEN $20::double precision ELSE outbound_spam_threshold END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -115,6 +116,8 @@ export class Servers {
             : input.trackingExcludedDomains.map((d) => d.toLowerCase()),
           set(input.listUnsubscribe),
           input.rotateTrackingSecret === true,
+          input.outboundSpamThreshold !== undefined,
+          set(input.outboundSpamThreshold),
         ],
       );
       const server = toServer(rows[0]);
