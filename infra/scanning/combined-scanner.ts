@@ -36,6 +36,12 @@ export class CombinedScanner {
     private readonly observe: { logger: Logger; failures?: Counter<'scanner' | 'reason'> },
   ) {}
 
+  /** The same, with the spam scanners only (the outbound check has no use for a virus scan); none: undefined. */
+  spamOnly(): CombinedScanner | undefined {
+    const spam = this.scanners.filter((s) => s.name !== 'clamav');
+    return spam.length > 0 ? new CombinedScanner(spam, this.observe) : undefined;
+  }
+
   async scan(raw: Buffer, context: ScanContext = {}): Promise<CombinedVerdict> {
     const started = performance.now();
     const results = await Promise.all(this.scanners.map((s) => s.scan(raw, context)));

@@ -21,6 +21,7 @@ import type { EventMetadata, EventStore } from '../../infra/event-store/index.js
 import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
+import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
 
 export interface AcceptDeps {
   eventStore: EventStore;
@@ -31,6 +32,8 @@ export interface AcceptDeps {
   tenancy: TenancyStore;
   /** Stamps acceptance (and the Date and Received headers of messages the APIs compose). */
   clock: Clock;
+  /** The spam scanners for servers with an outboundSpamThreshold; none configured: such servers go unchecked. */
+  spamCheck?: SpamCheckDeps | undefined;
 }
 
 export interface MessageToAccept {
@@ -70,7 +73,8 @@ export type AcceptError =
   | { code: 'UNAUTHENTICATED_FROM_ADDRESS'; message: string }
   | { code: 'NO_RECIPIENTS'; message: string }
   | { code: 'INVALID_MESSAGE_BYTES'; message: string }
-  | { code: 'LOG_REJECTED'; message: string };
+  | { code: 'LOG_REJECTED'; message: string }
+  | { code: 'SPAM_CHECK_UNAVAILABLE'; message: string };
 
 const EVENT_ID_NAMESPACE = '6f1d3c0e-8a53-4c1e-9a57-3b2f7f0c2d11';
 
@@ -102,6 +106,9 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
       message: `${req.from.domain} is not a verified domain of this server`,
     });
   }
+  // before anything is written or counted: a refusal for now (scanner down, tempfail) leaves no trace
+  const spamChecks = await checkContents(deps, req, contents);
+  if (!spamChecks.ok) return spamChecks;
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
   const [suppressed, withinLimit, hashes, ids] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
@@ -121,17 +128,20 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     const id = ids[i]!;
     const token = req.idempotencySeed ? seededToken(`${req.idempotencySeed}:${i}`) : randomToken(16);
     const suppression = suppressed.get(normalizedAddress(m.to));
+    const spam = spamChecks.value[m.content];
     const hold =
       req.server.mode === 'development'
         ? { reason: 'development_mode' as const, detail: 'the server is in development mode' }
-        : suppression !== undefined
-          ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
-          : i >= withinLimit
-            ? {
-                reason: 'send_limit' as const,
-                detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
-              }
-            : undefined;
+        : spam?.hold
+          ? spam.hold
+          : suppression !== undefined
+            ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
+            : i >= withinLimit
+              ? {
+                  reason: 'send_limit' as const,
+                  detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
+                }
+              : undefined;
     const command: MessageCommand = {
       type: 'Accept',
       message: {
@@ -149,6 +159,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         contentHash: hashes[m.content]!,
         size: contents[m.content]!.length,
         ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
+        ...(spam ? { spamCheck: spam.check } : {}),
       },
       ...(hold ? { hold } : {}),
       at,
@@ -182,6 +193,34 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   if (!appended.ok)
     return err({ code: 'LOG_REJECTED', message: `the event log refused the messages: ${appended.error.code}` });
   return ok({ batchId, messages: accepted });
+}
+
+/**
+ * The outbound spam check of each content (recipients of one composed message share its verdict),
+ * when the server has a threshold and scanners are configured; otherwise nothing is checked.
+ */
+async function checkContents(
+  deps: AcceptDeps,
+  req: AcceptRequest,
+  contents: Buffer[],
+): Promise<Result<(SpamCheckOutcome | undefined)[], AcceptError>> {
+  const threshold = req.server.outboundSpamThreshold;
+  if (threshold === null || !deps.spamCheck) return ok(contents.map(() => undefined));
+  const spamCheck = deps.spamCheck;
+  const checked = await Promise.all(
+    contents.map((raw, i) =>
+      checkOutboundSpam(spamCheck, threshold, raw, {
+        from: req.from.address,
+        rcpt: req.messages.filter((m) => m.content === i).map((m) => m.to.address),
+      }),
+    ),
+  );
+  const outcomes: SpamCheckOutcome[] = [];
+  for (const c of checked) {
+    if (!c.ok) return c;
+    outcomes.push(c.value);
+  }
+  return ok(outcomes);
 }
 
 /** A stable 16-character token for idempotent retries. */
