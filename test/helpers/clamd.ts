@@ -19,7 +19,7 @@ export function clamdSkipReason(): string | undefined {
  * which clamd reports as "Eicar-Test-Signature.UNOFFICIAL". StreamMaxLength is small (1 MiB) so a
  * test can go past it.
  */
-export async function startClamd(o: { streamMaxBytes?: number } = {}): Promise<DaemonProcess> {
+export async function startClamd(o: { streamMaxBytes?: number } = {}): Promise<DaemonProcess & { socket: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'postlog-clamd-'));
   const db = join(dir, 'db');
   mkdirSync(db);
@@ -31,6 +31,8 @@ export async function startClamd(o: { streamMaxBytes?: number } = {}): Promise<D
       `DatabaseDirectory ${db}`,
       `TCPSocket ${port}`,
       'TCPAddr 127.0.0.1',
+      // and a Unix socket, as Debian's clamd has by default (POSTLOG_CLAMD_SOCKET)
+      `LocalSocket ${join(dir, 'clamd.sock')}`,
       'Foreground yes',
       `LogFile ${join(dir, 'clamd.log')}`,
       `PidFile ${join(dir, 'clamd.pid')}`,
@@ -39,7 +41,7 @@ export async function startClamd(o: { streamMaxBytes?: number } = {}): Promise<D
       '',
     ].join('\n'),
   );
-  return startDaemon({
+  const daemon = await startDaemon({
     name: 'clamd',
     command: [CLAMD, '-c', join(dir, 'clamd.conf')],
     dir,
@@ -48,4 +50,5 @@ export async function startClamd(o: { streamMaxBytes?: number } = {}): Promise<D
     startTimeoutMs: 60_000,
     ready: async (p) => (await ask(p, 'zPING\0')).startsWith('PONG'),
   });
+  return { ...daemon, socket: join(dir, 'clamd.sock') };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ClamdScanner } from '../../infra/scanning/index.js';
-import { messageScannerContract, sampleMessage } from '../contract/message-scanner.contract.js';
+import { messageScannerContract, PLAIN, sampleMessage, VIRUS } from '../contract/message-scanner.contract.js';
 import { startClamd } from '../helpers/clamd.js';
 import type { DaemonProcess } from '../helpers/daemon-process.js';
 
@@ -18,8 +18,8 @@ messageScannerContract('clamav (clamd)', async () => {
   };
 });
 
-describe('clamd: past its StreamMaxLength', () => {
-  let daemon: DaemonProcess;
+describe('clamd: past its StreamMaxLength, and over its Unix socket', () => {
+  let daemon: DaemonProcess & { socket: string };
   before(async () => {
     daemon = await startClamd({ streamMaxBytes: 256 * 1024 });
   });
@@ -39,5 +39,15 @@ describe('clamd: past its StreamMaxLength', () => {
     assert.match(r.error.message, /StreamMaxLength/);
     const next = await scanner.scan(sampleMessage('small'));
     assert.ok(next.ok && next.value.virus?.found === false);
+  });
+
+  it('scans over the Unix socket (POSTLOG_CLAMD_SOCKET) as over TCP', async () => {
+    const scanner = new ClamdScanner({ path: daemon.socket }, limits);
+    const virus = await scanner.scan(VIRUS);
+    assert.ok(virus.ok && virus.value.virus?.found === true, JSON.stringify(virus));
+    const clean = await scanner.scan(PLAIN);
+    assert.ok(clean.ok && clean.value.virus?.found === false, JSON.stringify(clean));
+    const gone = await new ClamdScanner({ path: `${daemon.socket}.missing` }, limits).scan(PLAIN);
+    assert.ok(!gone.ok && gone.error.code === 'SCANNER_UNREACHABLE', JSON.stringify(gone));
   });
 });
