@@ -43,9 +43,16 @@ export function exchange(x: Exchange): Promise<Result<Buffer, ScanError>> {
       () => fail('SCANNER_TIMEOUT', `${x.scanner} at ${where} did not answer within ${x.timeoutMs} ms`),
       x.timeoutMs,
     );
-    socket.on('connect', () => {
-      for (const part of x.request) socket.write(part);
-      socket.end();
+    // One part at a time, each written before the next, with a turn of the event loop between: a
+    // daemon that answers early (clamd past its StreamMaxLength) and resets the connection is read
+    // before a write into the reset socket destroys it, and nothing more is sent once it answered.
+    socket.on('connect', async () => {
+      for (const part of x.request) {
+        if (settled || received > 0 || writeError) return;
+        await new Promise<void>((resolve) => socket.write(part, () => resolve()));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (!settled && received === 0 && !writeError) socket.end();
     });
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;

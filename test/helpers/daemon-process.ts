@@ -90,6 +90,10 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonProcess> {
     if (running.has(child)) {
       killGroup(child);
       await gone;
+      // the forked workers die a moment after the daemon: until the last one has, the kernel still
+      // completes connections on the port (and then resets them)
+      const until = Date.now() + 5000;
+      while (Date.now() < until && (await accepts(spec.port))) await new Promise((r) => setTimeout(r, 20));
     }
     rmSync(spec.dir, { recursive: true, force: true });
   };
