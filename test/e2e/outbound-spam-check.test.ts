@@ -117,6 +117,26 @@ describe('outbound spam check with spamd: HTTP and SMTP submission', () => {
     assert.ok(sink.received.some((r) => r.raw.toString('utf8').includes('lunch tomorrow at noon')));
   });
 
+  it('a batch with per-recipient contents: each content has its own verdict (only the GTUBE one is held)', async () => {
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      headers: key(checked.apiKey),
+      body: {
+        from: 'Bob <bob@sender.test>',
+        to: Array.from({ length: 10 }, (_, i) => ({
+          address: `r${i}@example.com`,
+          variables: { body: i === 7 ? GTUBE : 'see you at noon' },
+        })),
+        subject: 'Lunch',
+        text: 'Hi,\n\n{{body}}\n',
+      },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.deepEqual(
+      res.body.messages.map((m: { status: string }) => m.status),
+      Array.from({ length: 10 }, (_, i) => (i === 7 ? 'held' : 'queued')),
+    );
+  });
+
   it('SMTP submission with GTUBE: 250, and the message is held as spam', async () => {
     const info = await nodemailer
       .createTransport({

@@ -77,6 +77,8 @@ export type AcceptError =
   | { code: 'SPAM_CHECK_UNAVAILABLE'; message: string };
 
 const EVENT_ID_NAMESPACE = '6f1d3c0e-8a53-4c1e-9a57-3b2f7f0c2d11';
+/** Outbound spam checks of one request that run at the same time. */
+const SCANS_AT_ONCE = 8;
 
 /**
  * The one accept path for HTTP and SMTP: checks the sending domain, stores content, decides the
@@ -207,18 +209,21 @@ async function checkContents(
   const threshold = req.server.outboundSpamThreshold;
   if (threshold === null || !deps.spamCheck) return ok(contents.map(() => undefined));
   const spamCheck = deps.spamCheck;
-  const checked = await Promise.all(
-    contents.map((raw, i) =>
-      checkOutboundSpam(spamCheck, threshold, raw, {
-        from: req.from.address,
-        rcpt: req.messages.filter((m) => m.content === i).map((m) => m.to.address),
-      }),
-    ),
-  );
   const outcomes: SpamCheckOutcome[] = [];
-  for (const c of checked) {
-    if (!c.ok) return c;
-    outcomes.push(c.value);
+  // a batch with per-recipient contents is scanned a few at a time: spamd has a handful of children
+  for (let from = 0; from < contents.length; from += SCANS_AT_ONCE) {
+    const checked = await Promise.all(
+      contents.slice(from, from + SCANS_AT_ONCE).map((raw, j) =>
+        checkOutboundSpam(spamCheck, threshold, raw, {
+          from: req.from.address,
+          rcpt: req.messages.filter((m) => m.content === from + j).map((m) => m.to.address),
+        }),
+      ),
+    );
+    for (const c of checked) {
+      if (!c.ok) return c;
+      outcomes.push(c.value);
+    }
   }
   return ok(outcomes);
 }
