@@ -11,6 +11,7 @@ import type { Metrics } from '../infra/metrics/index.js';
 import type { Database } from '../infra/postgres/index.js';
 import { RouteStore } from '../infra/routes/index.js';
 import { loadSecretsKey, SecretBox } from '../infra/secrets/index.js';
+import { scannerFromSettings, type CombinedScanner } from '../infra/scanning/index.js';
 import { TenancyStore } from '../infra/tenancy/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../infra/tls/certificate.js';
 import { SigningKeys } from '../infra/webhooks/index.js';
@@ -39,6 +40,8 @@ export interface Services {
   signingKeys: SigningKeys;
   /** The SMTP listeners' certificate, loaded (or generated) once for all of them. */
   tls(): Promise<TlsMaterial>;
+  /** The spam and virus scanners the configuration names (docs/scanning.md); none: undefined. */
+  scanner: CombinedScanner | undefined;
 }
 
 export function dnsSettings(config: Config) {
@@ -82,6 +85,8 @@ export function buildServices(
     new SessionActors(accounts.sessions, accounts.users, () => clock.now()),
   );
   const contents = new ContentStore(database.pool);
+  const scanner = scannerFromSettings(config, { logger, failures: metrics.scannerFailures });
+  const spamScanner = scanner?.spamOnly();
   let tls: Promise<TlsMaterial> | undefined;
   return {
     config,
@@ -107,10 +112,12 @@ export function buildServices(
       maxMessageBytes: config.maxMessageBytes,
       recipients: recipientRules(config.addressLiterals),
       clock,
+      spamCheck: spamScanner ? { scanner: spamScanner, failurePolicy: config.scanFailure } : undefined,
     },
     routes: new RouteStore(database.pool),
     resolver: createResolver(config.dnsServers),
     signingKeys: new SigningKeys(database.pool),
+    scanner,
     tls: () =>
       (tls ??= loadTlsMaterial({
         certFile: config.tlsCertFile,

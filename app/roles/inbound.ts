@@ -2,6 +2,7 @@ import { createInboundServer } from '../../mta/inbound/inbound-server.js';
 import { RouteDispatcher } from '../../mta/inbound/route-dispatcher.js';
 import { EndpointDispatcher } from '../../mta/inbound/endpoint-dispatcher.js';
 import { mailAuthenticator } from '../../mta/inbound/authentication.js';
+import { inboundScan } from '../../mta/inbound/inbound-scan.js';
 import { EndpointQueue } from '../../infra/routes/index.js';
 import { forwardThroughOwnMta } from '../inbound/forward.js';
 import type { Role } from './role.js';
@@ -52,8 +53,8 @@ export const inboundRole: Role = {
         clock: s.clock,
         messageIds: s.send.ids,
         authenticate: mailAuthenticator(s.resolver, config.hostname, s.logger.child({ component: 'inbound' })),
-        // Postal's defaults; per-server thresholds come with the scanners
-        spamThresholds: { spam: 5, fail: 20 },
+        ...(s.scanner ? { scan: inboundScan(s.scanner, config.spamThreshold, config.scanFailure) } : {}),
+        spamThresholds: { spam: config.spamThreshold, fail: config.spamFailThreshold },
       },
       {
         hostname: config.hostname,

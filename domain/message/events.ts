@@ -27,7 +27,8 @@ export const DeliveryAttempt = z.object({
 });
 export type DeliveryAttempt = z.infer<typeof DeliveryAttempt>;
 
-export const HoldReason = z.enum(['development_mode', 'suppressed', 'manual', 'send_limit', 'policy']);
+/** spam: the server's outbound spam check scored the message at or above its threshold. */
+export const HoldReason = z.enum(['development_mode', 'suppressed', 'manual', 'send_limit', 'policy', 'spam']);
 export const BounceClassification = z.enum([
   'bad-mailbox',
   'mailbox-full',
@@ -39,6 +40,23 @@ export const BounceClassification = z.enum([
   'content',
   'other',
 ]);
+
+/**
+ * What the outbound spam check (a server's outboundSpamThreshold) said of the message at acceptance:
+ * Postal's spam_status at the threshold, the score and the symbols that hit; the scanners that did
+ * not answer when the message went on unchecked (fail-open). The shape of incoming mail's ScanResult.
+ */
+export const OutboundSpamCheck = z.object({
+  spamStatus: z.enum(['NotChecked', 'NotSpam', 'Spam']),
+  spamScore: z.number().optional(),
+  spamThreshold: z.number().optional(),
+  symbols: z
+    .array(z.object({ name: z.string(), score: z.number() }))
+    .max(200)
+    .optional(),
+  failures: z.array(z.string()).optional(),
+});
+export type OutboundSpamCheck = z.infer<typeof OutboundSpamCheck>;
 
 export const MessageAccepted = z.object({
   messageId: z.string().min(1),
@@ -62,6 +80,8 @@ export const MessageAccepted = z.object({
   scheduledAt: Timestamp.optional(),
   /** The server template and version it was rendered from (the audit trail shows what was sent). */
   template: z.object({ id: z.string(), alias: z.string(), version: z.number().int().min(1) }).optional(),
+  /** Present when the server checks outgoing mail for spam. */
+  spamCheck: OutboundSpamCheck.optional(),
   at: Timestamp,
 });
 export const MessageHeld = z.object({ reason: HoldReason, detail: z.string().optional(), at: Timestamp });

@@ -35,6 +35,8 @@ export const Server = z.object({
   allowedSenders: z
     .array(z.string())
     .describe("addresses or domains a Sender header may name besides the server's verified domains"),
+  /** Accepted messages scoring at or above this (rspamd or SpamAssassin) are held as spam; null: not checked. */
+  outboundSpamThreshold: z.number().nullable(),
   createdAt: isoTime,
 });
 export type Server = z.infer<typeof Server>;

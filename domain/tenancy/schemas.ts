@@ -49,6 +49,8 @@ export const UpdateServer = z
      * verified domain of the server; null: none set.
      */
     postmasterAddress: PostmasterAddress.nullable(),
+    /** Hold accepted messages whose spam score is at or above this (Postal's outbound spam threshold); null: off. */
+    outboundSpamThreshold: z.number().min(0).max(10_000).nullable(),
   })
   .partial()
   .strict();

@@ -39,6 +39,7 @@ const holdDetails: Record<string, string> = {
   manual: 'Held by an operator.',
   send_limit: 'Server has reached its send limit.',
   policy: 'Held by a policy.',
+  spam: 'Message is likely spam.',
 };
 
 type DeliveryData = Extract<MessageEvent, { type: 'MessageDelivered' }>['data']['delivery'];

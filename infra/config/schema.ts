@@ -284,6 +284,31 @@ export const ConfigSchema = z.object({
     .default('postlog'),
   clickhouseUser: z.string().min(1).default('default'),
   clickhousePassword: z.string().default(''),
+  // Spam and virus scanning (docs/scanning.md): each scanner is on when its address is set.
+  /** rspamd's normal worker, e.g. http://127.0.0.1:11333 (POST /checkv2). */
+  rspamdUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** SpamAssassin's spamd (the spamc protocol). */
+  spamdHost: z.string().min(1).optional(),
+  spamdPort: port.default(783),
+  /** ClamAV's clamd over TCP (clamdHost, clamdPort) or its Unix socket (clamdSocket). */
+  clamdHost: z.string().min(1).optional(),
+  clamdPort: port.default(3310),
+  clamdSocket: z.string().min(1).optional(),
+  /** Seconds a scanner has to answer; then the message goes on as POSTLOG_SCAN_FAILURE says. */
+  scanTimeoutSeconds: z.coerce.number().min(0.1).max(300).default(10),
+  /** Messages larger than this are not sent to the scanners (they go on unscanned, as spamc does). */
+  scanMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(25 * 1024 * 1024),
+  /** A scanner down or too slow: accept the message unscanned (fail-open), or tempfail it (451/503: retry later). */
+  scanFailure: z.enum(['accept', 'tempfail']).default('accept'),
+  /** A server's spam threshold unless it sets its own (Postal: 5): at or above, a message is spam. */
+  spamThreshold: z.coerce.number().default(5),
+  /** At or above this spam score a message is refused whatever else is set (Postal: 20). */
+  spamFailThreshold: z.coerce.number().default(20),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),
@@ -335,6 +360,12 @@ export function crossSettingProblems(config: Config, source: Record<string, stri
         "/metrics shows every tenant's recipient domains (set a token of at least 16 characters, or listen on 127.0.0.1)",
     );
   }
+  if (config.clamdHost !== undefined && config.clamdSocket !== undefined)
+    problems.push('POSTLOG_CLAMD_HOST and POSTLOG_CLAMD_SOCKET: set one of them (clamd over TCP, or its Unix socket)');
+  if (config.spamFailThreshold < config.spamThreshold)
+    problems.push(
+      `POSTLOG_SPAM_FAIL_THRESHOLD: must be at least POSTLOG_SPAM_THRESHOLD (${config.spamThreshold}), is ${config.spamFailThreshold}`,
+    );
   return problems;
 }
 /** Whether a listen address only takes connections from this machine (127.0.0.0/8, ::1, localhost). */

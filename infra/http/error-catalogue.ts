@@ -103,6 +103,11 @@ export const HTTP_ERRORS = {
       'Postlog cannot send its own mail (POSTLOG_ACCOUNT_MAIL_FROM unset, or its domain not verified): ask an administrator',
   },
   NOT_ACCEPTED: { status: 503, means: 'the messages could not be stored; nothing was accepted, retry' },
+  SPAM_CHECK_UNAVAILABLE: {
+    status: 503,
+    means:
+      "the server's outbound spam check could not be made (a scanner down, POSTLOG_SCAN_FAILURE=tempfail): retry later",
+  },
 } as const satisfies Record<string, { status: number; means: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

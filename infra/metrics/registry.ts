@@ -88,6 +88,12 @@ export function createMetrics() {
       labelNames: ['method', 'route', 'status'],
       registers: [registry],
     }),
+    scannerFailures: new Counter({
+      name: 'postlog_scanner_failures_total',
+      help: 'Scans that got no verdict, by scanner (rspamd, spamassassin, clamav) and reason (unreachable, timeout, protocol, error, too_large)',
+      labelNames: ['scanner', 'reason'],
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -157,4 +157,5 @@ export const migrations: Migration[] = [
     name: 'domains: the last periodic DNS check (when, its status, what it found)',
     sql: tenancy.domainDnsChecks,
   },
+  { version: 29, name: 'outbound spam check: a threshold per server', sql: tenancy.serverOutboundSpamThreshold },
 ];

@@ -124,6 +124,13 @@ export const SMTP_REPLIES = {
     text: 'Temporary failure, try again',
     means: "Postlog's own fault (e.g. the database did not answer); nothing was accepted, the client retries",
   },
+  SPAM_CHECK_UNAVAILABLE: {
+    reply: 451,
+    status: '4.7.1',
+    text: 'The spam check could not be made, try again later',
+    means:
+      'a scanner did not answer the outbound spam check or the inbound scan (POSTLOG_SCAN_FAILURE=tempfail); nothing was accepted',
+  },
   NO_SUCH_RECIPIENT: {
     reply: 550,
     status: '5.1.1',

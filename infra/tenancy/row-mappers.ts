@@ -25,6 +25,7 @@ export const toServer = (r: any): Server => ({
   privacyMode: r.privacy_mode ?? false,
   allowedSenders: r.allowed_senders ?? [],
   postmasterAddress: r.postmaster_address ?? null,
+  outboundSpamThreshold: r.outbound_spam_threshold ?? null,
   createdAt: iso(r.created_at)!,
 });
 

@@ -110,6 +110,12 @@ export const domainDnsChecks = `
       ALTER TABLE domains ADD COLUMN dns_health jsonb;
 `;
 
+/** Migration 29: a server's outbound spam check (Postal's outbound spam threshold). */
+export const serverOutboundSpamThreshold = `
+      -- accepted messages scoring at or above it are held as spam; NULL: no outbound spam check
+      ALTER TABLE servers ADD COLUMN outbound_spam_threshold double precision;
+`;
+
 /** Migration 7: a server's tracking settings and the keys of its tracking tokens. */
 export const serverTrackingSettings = `
       -- HMAC keys of tracking tokens: the current one signs, the previous one still verifies (rotation)

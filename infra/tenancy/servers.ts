@@ -109,6 +109,7 @@ export class Servers {
            privacy_mode = coalesce($19, privacy_mode),
            allowed_senders = coalesce($20::text[], allowed_senders),
            postmaster_address = CASE WHEN $21::boolean THEN $22::text ELSE postmaster_address END,
+           outbound_spam_threshold = CASE WHEN $23::boolean THEN $24::double precision ELSE outbound_spam_threshold END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -136,6 +137,8 @@ export class Servers {
           input.allowedSenders === undefined ? null : [...new Set(input.allowedSenders)],
           input.postmasterAddress !== undefined,
           set(input.postmasterAddress),
+          input.outboundSpamThreshold !== undefined,
+          set(input.outboundSpamThreshold),
         ],
       );
       const server = toServer(rows[0]);

@@ -9,6 +9,7 @@ import { readSubmittedHeaders } from '../../write-side/send/submitted-headers.js
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { type Email, processInbound, type InboundDeps } from './inbound-processor.js';
 import { receiveRouted, type ReceiveRoutedDeps } from './receive-routed.js';
+import { ScanUnavailable } from './inbound-scan.js';
 
 /** The sending server, as the session knows it. */
 const envelopeOf = (session: SMTPServerSession) => ({
@@ -142,6 +143,11 @@ export function createInboundServer(
             callback(null, `2.0.0 Ok (${outcome})`);
           },
           (err: Error) => {
+            if (err instanceof ScanUnavailable) {
+              // POSTLOG_SCAN_FAILURE=tempfail: the sender keeps the message and tries again later
+              log.warn({ rcpt: rcpts, error: err.message }, 'inbound message deferred: no scanner verdict');
+              return callback(smtpReply('SPAM_CHECK_UNAVAILABLE'));
+            }
             log.error({ error: err.message }, 'processing an inbound message failed');
             callback(smtpReply('TEMPORARY_FAILURE'));
           },

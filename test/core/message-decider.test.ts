@@ -293,6 +293,44 @@ describe('message decider: accepting', () => {
       ]);
   });
 
+  it('Accept held by the outbound spam check → MessageAccepted with the check + MessageHeld (spam)', () => {
+    const spamCheck = {
+      spamStatus: 'Spam' as const,
+      spamScore: 1003.3,
+      spamThreshold: 5,
+      symbols: [
+        { name: 'GTUBE', score: 1000 },
+        { name: 'MISSING_DATE', score: 2.7 },
+      ],
+    };
+    const detail = 'spam score 1003.3 ≥ 5: GTUBE, MISSING_DATE';
+    given(history.none)
+      .when(cmd.accept({ message: { ...message, spamCheck }, hold: { reason: 'spam', detail } }))
+      .then([
+        { type: 'MessageAccepted', data: { ...message, spamCheck, at: T0 } },
+        { type: 'MessageHeld', data: { reason: 'spam', detail, at: T0 } },
+      ]);
+  });
+
+  it('Accept checked and not spam, or unchecked with the scanner down → queued, the check recorded', () => {
+    for (const spamCheck of [
+      {
+        spamStatus: 'NotSpam' as const,
+        spamScore: 1.2,
+        spamThreshold: 5,
+        symbols: [{ name: 'MIME_GOOD', score: -0.1 }],
+      },
+      { spamStatus: 'NotChecked' as const, failures: ['rspamd: SCANNER_TIMEOUT'] },
+    ]) {
+      given(history.none)
+        .when(cmd.accept({ message: { ...message, spamCheck } }))
+        .then([
+          { type: 'MessageAccepted', data: { ...message, spamCheck, at: T0 } },
+          { type: 'MessageQueued', data: { dueAt: T0, at: T0 } },
+        ]);
+    }
+  });
+
   it('Accept twice → MESSAGE_ALREADY_EXISTS', () => {
     given(history.queued).when(cmd.accept()).thenError('MESSAGE_ALREADY_EXISTS');
   });
@@ -386,6 +424,15 @@ describe('message decider: hold and release', () => {
       .when({ type: 'Release', by: 'admin', operator: true, at: T2 })
       .then([
         { type: 'MessageReleased', data: { by: 'admin', at: T2 } },
+        { type: 'MessageQueued', data: { dueAt: T2, at: T2 } },
+      ]);
+  });
+
+  it("a spam hold is the tenant's to release (as in Postal), and the message is queued", () => {
+    given([ev.accepted(), ev.held('spam')])
+      .when({ type: 'Release', by: 'tenant', at: T2 })
+      .then([
+        { type: 'MessageReleased', data: { by: 'tenant', at: T2 } },
         { type: 'MessageQueued', data: { dueAt: T2, at: T2 } },
       ]);
   });

@@ -119,6 +119,13 @@ describe('loadConfig: defaults', () => {
       clickhouseDatabase: 'postlog',
       clickhouseUser: 'default',
       clickhousePassword: '',
+      spamdPort: 783,
+      clamdPort: 3310,
+      scanTimeoutSeconds: 10,
+      scanMaxBytes: 25 * 1024 * 1024,
+      scanFailure: 'accept',
+      spamThreshold: 5,
+      spamFailThreshold: 20,
       logLevel: 'info',
       environment: 'development',
       roles: [...roleNames],
@@ -458,5 +465,52 @@ describe('loadConfig: SMTP submission settings (secrets key, PROXY protocol)', (
     );
     assertNamed(problems, 'POSTLOG_SMTP_PROXY_FROM');
     assert.match(problems[0]!, /proxy\.lan/);
+  });
+});
+
+describe('loadConfig: spam and virus scanning', () => {
+  it('each scanner is on by its address; the failure policy, timeout and thresholds are read', () => {
+    const config = loadConfig({
+      env: {
+        POSTLOG_RSPAMD_URL: 'http://127.0.0.1:11333',
+        POSTLOG_SPAMD_HOST: 'spamd.internal',
+        POSTLOG_SPAMD_PORT: '7830',
+        POSTLOG_CLAMD_SOCKET: '/run/clamav/clamd.ctl',
+        POSTLOG_SCAN_TIMEOUT_SECONDS: '2.5',
+        POSTLOG_SCAN_FAILURE: 'tempfail',
+        POSTLOG_SPAM_THRESHOLD: '6.5',
+        POSTLOG_SPAM_FAIL_THRESHOLD: '15',
+      },
+      file: emptyFile,
+    });
+    assert.equal(config.rspamdUrl, 'http://127.0.0.1:11333');
+    assert.equal(config.spamdHost, 'spamd.internal');
+    assert.equal(config.spamdPort, 7830);
+    assert.equal(config.clamdSocket, '/run/clamav/clamd.ctl');
+    assert.equal(config.clamdHost, undefined);
+    assert.equal(config.scanTimeoutSeconds, 2.5);
+    assert.equal(config.scanFailure, 'tempfail');
+    assert.equal(config.spamThreshold, 6.5);
+    assert.equal(config.spamFailThreshold, 15);
+  });
+
+  it('names a bad policy, both clamd addresses at once, and a fail threshold under the spam threshold', () => {
+    assertNamed(
+      problemsOf(() => loadConfig({ env: { POSTLOG_SCAN_FAILURE: 'reject' }, file: emptyFile })),
+      'POSTLOG_SCAN_FAILURE',
+    );
+    const both = problemsOf(() =>
+      loadConfig({ env: { POSTLOG_CLAMD_HOST: '127.0.0.1', POSTLOG_CLAMD_SOCKET: '/run/clamd.ctl' }, file: emptyFile }),
+    );
+    assert.ok(
+      both.some((p) => p.startsWith('POSTLOG_CLAMD_HOST and POSTLOG_CLAMD_SOCKET: set one of them')),
+      String(both),
+    );
+    assertNamed(
+      problemsOf(() =>
+        loadConfig({ env: { POSTLOG_SPAM_THRESHOLD: '8', POSTLOG_SPAM_FAIL_THRESHOLD: '6' }, file: emptyFile }),
+      ),
+      'POSTLOG_SPAM_FAIL_THRESHOLD',
+    );
   });
 });

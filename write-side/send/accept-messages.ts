@@ -22,6 +22,7 @@ import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infr
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 import { recordSendLimitWarnings } from './send-limit-warnings.js';
+import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
 
 export interface AcceptDeps {
   eventStore: EventStore;
@@ -32,6 +33,8 @@ export interface AcceptDeps {
   tenancy: TenancyStore;
   /** Stamps acceptance (and the Date and Received headers of messages the APIs compose). */
   clock: Clock;
+  /** The spam scanners for servers with an outboundSpamThreshold; none configured: such servers go unchecked. */
+  spamCheck?: SpamCheckDeps | undefined;
 }
 
 export interface MessageToAccept {
@@ -73,9 +76,12 @@ export type AcceptError =
   | { code: 'UNAUTHENTICATED_FROM_ADDRESS'; message: string }
   | { code: 'NO_RECIPIENTS'; message: string }
   | { code: 'INVALID_MESSAGE_BYTES'; message: string }
-  | { code: 'LOG_REJECTED'; message: string };
+  | { code: 'LOG_REJECTED'; message: string }
+  | { code: 'SPAM_CHECK_UNAVAILABLE'; message: string };
 
 const EVENT_ID_NAMESPACE = '6f1d3c0e-8a53-4c1e-9a57-3b2f7f0c2d11';
+/** Outbound spam checks of one request that run at the same time. */
+const SCANS_AT_ONCE = 8;
 
 /**
  * The one accept path for HTTP and SMTP: checks the sending domain, stores content, decides the
@@ -105,6 +111,9 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
       message: `${req.from.domain} is not a verified domain of this server`,
     });
   }
+  // before anything is written or counted: a refusal for now (scanner down, tempfail) leaves no trace
+  const spamChecks = await checkContents(deps, req, contents);
+  if (!spamChecks.ok) return spamChecks;
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
   const [suppressed, admission, hashes, ids] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
@@ -125,17 +134,20 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     const id = ids[i]!;
     const token = req.idempotencySeed ? seededToken(`${req.idempotencySeed}:${i}`) : randomToken(16);
     const suppression = suppressed.get(normalizedAddress(m.to));
+    const spam = spamChecks.value[m.content];
     const hold =
       req.server.mode === 'development'
         ? { reason: 'development_mode' as const, detail: 'the server is in development mode' }
-        : suppression !== undefined
-          ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
-          : i >= withinLimit
-            ? {
-                reason: 'send_limit' as const,
-                detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
-              }
-            : undefined;
+        : spam?.hold
+          ? spam.hold
+          : suppression !== undefined
+            ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
+            : i >= withinLimit
+              ? {
+                  reason: 'send_limit' as const,
+                  detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
+                }
+              : undefined;
     const command: MessageCommand = {
       type: 'Accept',
       message: {
@@ -154,6 +166,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         size: contents[m.content]!.length,
         ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
         ...(m.template ? { template: m.template } : {}),
+        ...(spam ? { spamCheck: spam.check } : {}),
       },
       ...(hold ? { hold } : {}),
       at,
@@ -189,6 +202,37 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   if (admission && req.server.sendLimitPerHour !== null)
     await recordSendLimitWarnings(deps.eventStore, req.server.id, req.server.sendLimitPerHour, admission, at, metadata);
   return ok({ batchId, messages: accepted });
+}
+
+/**
+ * The outbound spam check of each content (recipients of one composed message share its verdict),
+ * when the server has a threshold and scanners are configured; otherwise nothing is checked.
+ */
+async function checkContents(
+  deps: AcceptDeps,
+  req: AcceptRequest,
+  contents: Buffer[],
+): Promise<Result<(SpamCheckOutcome | undefined)[], AcceptError>> {
+  const threshold = req.server.outboundSpamThreshold;
+  if (threshold === null || !deps.spamCheck) return ok(contents.map(() => undefined));
+  const spamCheck = deps.spamCheck;
+  const outcomes: SpamCheckOutcome[] = [];
+  // a batch with per-recipient contents is scanned a few at a time: spamd has a handful of children
+  for (let from = 0; from < contents.length; from += SCANS_AT_ONCE) {
+    const checked = await Promise.all(
+      contents.slice(from, from + SCANS_AT_ONCE).map((raw, j) =>
+        checkOutboundSpam(spamCheck, threshold, raw, {
+          from: req.from.address,
+          rcpt: req.messages.filter((m) => m.content === from + j).map((m) => m.to.address),
+        }),
+      ),
+    );
+    for (const c of checked) {
+      if (!c.ok) return c;
+      outcomes.push(c.value);
+    }
+  }
+  return ok(outcomes);
 }
 
 /** A stable 16-character token for idempotent retries. */

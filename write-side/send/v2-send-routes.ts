@@ -112,6 +112,8 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys;
           if (result.error.code === 'NO_RECIPIENTS') return sendError(reply, 'NO_RECIPIENTS', result.error.message);
           if (result.error.code === 'INVALID_MESSAGE_BYTES')
             return sendError(reply, 'INVALID_MESSAGE_BYTES', result.error.message);
+          if (result.error.code === 'SPAM_CHECK_UNAVAILABLE')
+            return sendError(reply, 'SPAM_CHECK_UNAVAILABLE', result.error.message);
           req.log.error({ error: result.error }, 'accepting messages failed');
           return sendError(
             reply,

@@ -1,0 +1,32 @@
+import { spamStatusOf, type ScanResult } from '../../domain/index.js';
+import { type CombinedScanner, mustTempfail } from '../../infra/scanning/index.js';
+import type { Envelope } from './receive-routed.js';
+
+/** A scanner that was down or slow while POSTLOG_SCAN_FAILURE=tempfail: the sender is asked to try later. */
+export class ScanUnavailable extends Error {}
+
+/**
+ * The configured scanners' verdict on a received message, as the incoming message records it:
+ * Postal's spam_status at the spam threshold, the score, the symbols, a virus's name, and the
+ * scanners that did not answer (fail-open), or ScanUnavailable when the policy is tempfail.
+ */
+export function inboundScan(scanner: CombinedScanner, spamThreshold: number, failurePolicy: 'accept' | 'tempfail') {
+  return async (raw: Buffer, envelope: Envelope & { rcpts?: string[] }): Promise<ScanResult> => {
+    const verdict = await scanner.scan(raw, {
+      from: envelope.mailFrom,
+      ip: envelope.clientIp,
+      helo: envelope.helo,
+      ...(envelope.rcpts ? { rcpt: envelope.rcpts } : {}),
+    });
+    if (mustTempfail(verdict, failurePolicy))
+      throw new ScanUnavailable(`scanner ${verdict.failures.map((f) => f.scanner).join(', ')} gave no verdict`);
+    const score = verdict.spam?.score;
+    return {
+      spamStatus: spamStatusOf(score, spamThreshold),
+      ...(score !== undefined ? { spamScore: score, spamThreshold } : {}),
+      ...(verdict.spam ? { symbols: verdict.spam.symbols.slice(0, 200) } : {}),
+      ...(verdict.virus?.found ? { virus: verdict.virus.name ?? 'unnamed' } : {}),
+      ...(verdict.failures.length > 0 ? { failures: verdict.failures.map((f) => `${f.scanner}: ${f.code}`) } : {}),
+    };
+  };
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ClamdScanner } from '../../infra/scanning/index.js';
+import { messageScannerContract, PLAIN, sampleMessage, VIRUS } from '../contract/message-scanner.contract.js';
+import { startClamd } from '../helpers/clamd.js';
+import type { DaemonProcess } from '../helpers/daemon-process.js';
+
+const limits = { timeoutMs: 10_000, maxMessageBytes: 10 * 1024 * 1024 };
+
+messageScannerContract('clamav (clamd)', async () => {
+  const daemon = await startClamd();
+  return {
+    kind: 'virus',
+    scanner: new ClamdScanner({ host: '127.0.0.1', port: daemon.port }, limits),
+    scannerAt: (port, l) => new ClamdScanner({ host: '127.0.0.1', port }, l),
+    stopDaemon: () => daemon.stop(),
+    teardown: () => daemon.stop(),
+  };
+});
+
+describe('clamd: past its StreamMaxLength, and over its Unix socket', () => {
+  let daemon: DaemonProcess & { socket: string };
+  before(async () => {
+    daemon = await startClamd({ streamMaxBytes: 256 * 1024 });
+  });
+  after(() => daemon?.stop());
+
+  it('answers MESSAGE_TOO_LARGE, not a broken connection, and serves the next message', async () => {
+    const scanner = new ClamdScanner({ host: '127.0.0.1', port: daemon.port }, limits);
+    const big = sampleMessage(
+      'x'
+        .repeat(76)
+        .concat('\r\n')
+        .repeat((2 * 1024 * 1024) / 78),
+    );
+    const r = await scanner.scan(big);
+    assert.ok(!r.ok, 'an error');
+    assert.equal(r.error.code, 'MESSAGE_TOO_LARGE');
+    assert.match(r.error.message, /StreamMaxLength/);
+    const next = await scanner.scan(sampleMessage('small'));
+    assert.ok(next.ok && next.value.virus?.found === false);
+  });
+
+  it('scans over the Unix socket (POSTLOG_CLAMD_SOCKET) as over TCP', async () => {
+    const scanner = new ClamdScanner({ path: daemon.socket }, limits);
+    const virus = await scanner.scan(VIRUS);
+    assert.ok(virus.ok && virus.value.virus?.found === true, JSON.stringify(virus));
+    const clean = await scanner.scan(PLAIN);
+    assert.ok(clean.ok && clean.value.virus?.found === false, JSON.stringify(clean));
+    const gone = await new ClamdScanner({ path: `${daemon.socket}.missing` }, limits).scan(PLAIN);
+    assert.ok(!gone.ok && gone.error.code === 'SCANNER_UNREACHABLE', JSON.stringify(gone));
+  });
+});
