@@ -39,7 +39,29 @@ export interface Delivery {
   durationMs: number;
   detail: string;
 }
+/** What an incoming message (mail for a route) has besides the fields every message has. */
+export interface IncomingView {
+  routeId: string;
+  mailFrom: string;
+  clientIp: string;
+  helo: string;
+  tls: boolean;
+  authentication: { spf: string; dkim: string; dmarc: string; arc: string; header: string } | null;
+  scan: { spamStatus: string; spamScore?: number; virus?: string; failures?: string[] } | null;
+  endpoints: {
+    endpointId: string;
+    kind: string;
+    target: string;
+    status: 'pending' | 'delivered' | 'failed';
+    attempts: number;
+    lastCode: number | null;
+    lastResponse: string | null;
+    lastAttemptAt: string | null;
+  }[];
+}
 export interface MessageView extends MessageRow {
+  direction?: 'outgoing' | 'incoming';
+  incoming?: IncomingView | null;
   rfcMessageId: string;
   size: number;
   timestamps: Record<string, string>;

@@ -122,8 +122,8 @@ describe('the dashboard: templates and inbound routes in a real browser', { skip
       ),
     );
     c.quit();
-    // the route page lists the message once the endpoint took it
-    const deadline = Date.now() + 20_000;
+    // the route page lists the message once the endpoint took it (bounded: the log, a projection, a dispatcher)
+    const deadline = Date.now() + 45_000;
     for (;;) {
       await page.reload();
       if ((await page.getByRole('cell', { name: 'delivered' }).count()) > 0) break;
@@ -134,5 +134,17 @@ describe('the dashboard: templates and inbound routes in a real browser', { skip
     await shot(page, 'route');
     await page.getByRole('row').nth(1).getByRole('link').first().click();
     await page.getByRole('heading', { name: /Where is my order/ }).waitFor();
+    // the message page shows what an incoming message has: envelope, checks, endpoints
+    await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
+    assert.match((await page.locator('dl.facts').nth(1).textContent()) ?? '', /ann@example\.org/);
+    assert.equal(
+      await page.getByRole('button', { name: 'Retry' }).count(),
+      1,
+      'a delivered incoming message can be retried',
+    );
+    await shot(page, 'incoming-message');
+    // and the server's message list, turned to incoming, lists it
+    await page.goto(`/servers/${tenant.server.id}/messages?direction=incoming`);
+    await page.getByRole('link', { name: /Where is my order/ }).waitFor();
   });
 });

@@ -2,19 +2,105 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api';
 import { ErrorNote, Loading, Page, StatusBadge, Time, useLoad } from '../components';
 import { may, useSession } from '../session';
-import type { HistoryEvent, MessageView, Server } from '../types';
+import type { HistoryEvent, IncomingView, MessageView, Server } from '../types';
 
 /** States that change only by an action (which reloads the page): no need to follow the log. */
-const SETTLED = ['delivered', 'bounced', 'failed', 'cancelled', 'held'];
+const SETTLED = ['delivered', 'bounced', 'failed', 'cancelled', 'held', 'stored', 'rejected'];
 
-const ACTIONS: { action: 'retry' | 'hold' | 'release' | 'cancel' | 'redeliver'; when: string[] }[] = [
-  { action: 'release', when: ['held'] },
-  { action: 'hold', when: ['queued', 'deferred'] },
-  { action: 'retry', when: ['deferred', 'failed', 'bounced'] },
-  { action: 'cancel', when: ['held', 'queued', 'deferred'] },
-  // sent again from the stored content (the API refuses it once retention removed the content)
-  { action: 'redeliver', when: ['delivered', 'failed', 'bounced'] },
-];
+type Action = 'retry' | 'hold' | 'release' | 'cancel' | 'redeliver';
+/** What the API allows in each state (it refuses the rest: the page offers nothing it would refuse). */
+const ACTIONS: Record<'outgoing' | 'incoming', { action: Action; when: string[] }[]> = {
+  outgoing: [
+    { action: 'release', when: ['held'] },
+    { action: 'hold', when: ['queued', 'deferred'] },
+    // "retry now" of a message waiting for its next attempt
+    { action: 'retry', when: ['deferred'] },
+    { action: 'cancel', when: ['held', 'queued', 'deferred'] },
+    // sent again from the stored content (the API refuses it once retention removed the content)
+    { action: 'redeliver', when: ['delivered', 'failed', 'bounced'] },
+  ],
+  incoming: [
+    // to the endpoints its route has now
+    { action: 'release', when: ['held'] },
+    // to its failed endpoints again (every endpoint, for a delivered one)
+    { action: 'retry', when: ['failed', 'delivered'] },
+  ],
+};
+
+/** What an incoming message has: its envelope, authentication and scan results, and its endpoints. */
+function IncomingFacts({ incoming: i }: { incoming: IncomingView }) {
+  return (
+    <>
+      <h2>Received</h2>
+      <dl class="facts">
+        <dt>Envelope sender</dt>
+        <dd>{i.mailFrom || '<> (a bounce)'}</dd>
+        <dt>Sending server</dt>
+        <dd>
+          {i.clientIp} ({i.helo || 'no HELO'}), {i.tls ? 'TLS' : 'no TLS'}
+        </dd>
+        <dt>Authentication</dt>
+        <dd>
+          {i.authentication
+            ? `SPF ${i.authentication.spf}, DKIM ${i.authentication.dkim}, DMARC ${i.authentication.dmarc}, ARC ${i.authentication.arc}`
+            : 'not checked'}
+        </dd>
+        <dt>Spam and viruses</dt>
+        <dd>
+          {i.scan
+            ? [
+                i.scan.spamStatus,
+                i.scan.spamScore !== undefined ? `score ${i.scan.spamScore}` : null,
+                i.scan.virus ? `virus ${i.scan.virus}` : null,
+                i.scan.failures?.length ? `no answer from ${i.scan.failures.join(', ')}` : null,
+              ]
+                .filter(Boolean)
+                .join(', ')
+            : 'no scanner configured'}
+        </dd>
+        <dt>Route</dt>
+        <dd>
+          <a href={`/routes/${i.routeId}`}>its route</a>
+        </dd>
+      </dl>
+      <h2>Endpoints</h2>
+      {i.endpoints.length === 0 ? (
+        <p>Handed to no endpoint (stored, held, bounced or refused).</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">endpoint</th>
+              <th scope="col">status</th>
+              <th scope="col">attempts</th>
+              <th scope="col">last answer</th>
+              <th scope="col">at</th>
+            </tr>
+          </thead>
+          <tbody>
+            {i.endpoints.map((e) => (
+              <tr key={e.endpointId}>
+                <td>
+                  {e.kind} <code>{e.target}</code>
+                </td>
+                <td>
+                  <StatusBadge status={e.status} />
+                </td>
+                <td>{e.attempts}</td>
+                <td>
+                  <code>{[e.lastCode, e.lastResponse].filter((x) => x !== null).join(' ')}</code>
+                </td>
+                <td>
+                  <Time at={e.lastAttemptAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
 
 /** One message: its status, every delivery attempt, and the timeline of every event in its stream. */
 export function Message({ id }: { id: string }) {
@@ -55,11 +141,13 @@ export function Message({ id }: { id: string }) {
       title={m.subject || '(no subject)'}
       actions={
         canAct
-          ? ACTIONS.filter((a) => a.when.includes(m.status)).map((a) => (
-              <button key={a.action} type="button" onClick={() => act(a.action)}>
-                {a.action[0]!.toUpperCase() + a.action.slice(1)}
-              </button>
-            ))
+          ? ACTIONS[m.direction ?? 'outgoing']
+              .filter((a) => a.when.includes(m.status))
+              .map((a) => (
+                <button key={a.action} type="button" onClick={() => act(a.action)}>
+                  {a.action[0]!.toUpperCase() + a.action.slice(1)}
+                </button>
+              ))
           : null
       }
     >
@@ -91,8 +179,10 @@ export function Message({ id }: { id: string }) {
         </dd>
       </dl>
 
-      <h2>Delivery attempts</h2>
-      {m.deliveries.length === 0 ? <p>No attempt yet.</p> : null}
+      {m.incoming ? <IncomingFacts incoming={m.incoming} /> : null}
+
+      {m.direction === 'incoming' ? null : <h2>Delivery attempts</h2>}
+      {m.deliveries.length === 0 && m.direction !== 'incoming' ? <p>No attempt yet.</p> : null}
       {m.deliveries.length > 0 ? (
         <table>
           <thead>

@@ -34,6 +34,8 @@ export function Messages({ id }: { id: string }) {
   );
   const filters = {
     ...searched,
+    // sent mail by default; mail received for the server's routes with direction=incoming
+    direction: params.direction === 'incoming' ? 'incoming' : undefined,
     // a day in the form is the whole day, UTC
     since: params.from ? `${params.from}T00:00:00Z` : undefined,
     until: params.to ? new Date(Date.parse(`${params.to}T00:00:00Z`) + 86_400_000).toISOString() : undefined,
@@ -59,7 +61,7 @@ export function Messages({ id }: { id: string }) {
     setSearchError(undefined);
     const next: Record<string, string> = {};
     for (const [key, value] of Object.entries(parsed.filters)) next[URL_OF[key as keyof SearchFilters]] = value;
-    for (const day of ['from', 'to']) {
+    for (const day of ['from', 'to', 'direction']) {
       const value = form.get(day);
       if (typeof value === 'string' && value) next[day] = value;
     }
@@ -104,6 +106,13 @@ export function Messages({ id }: { id: string }) {
               aria-describedby="search-help"
               aria-invalid={searchError ? 'true' : undefined}
             />
+          </label>
+          <label>
+            Direction
+            <select name="direction" defaultValue={params.direction ?? ''} key={params.direction ?? ''}>
+              <option value="">Outgoing</option>
+              <option value="incoming">Incoming</option>
+            </select>
           </label>
           <label>
             From <input type="date" name="from" defaultValue={params.from ?? ''} />
