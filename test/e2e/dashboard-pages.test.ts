@@ -182,7 +182,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
     await logIn(page, 'member@example.com');
     await serverTab(page, 'Inbound routes');
     await page.getByLabel('Address (or *@domain)').fill('support@sender.test');
-    await page.getByLabel('Endpoint URL').fill(`${receiverUrl}/inbound`);
+    await page.getByLabel('Target').fill(`${receiverUrl}/inbound`);
     await page.getByRole('button', { name: 'Add route' }).click();
     await page.getByRole('cell', { name: 'support@sender.test', exact: true }).waitFor();
     const listed = await http(t.url, 'GET', `/v2/servers/${a.server.id}/routes`, {
