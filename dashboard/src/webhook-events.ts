@@ -18,4 +18,7 @@ export const WEBHOOK_EVENTS = [
   'MessageComplained',
   'MessageCancelled',
   'MessageAutoReplied',
+  'MessageReceived',
+  'IncomingMessageHeld',
+  'IncomingMessageFailed',
 ];

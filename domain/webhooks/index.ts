@@ -1,3 +1,4 @@
 export * from './webhook-events.js';
 export * from './postal-payloads.js';
 export * from './tenancy-payloads.js';
+export * from './incoming-payloads.js';

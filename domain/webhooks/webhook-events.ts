@@ -21,6 +21,10 @@ export const postlogWebhookEvents = [
   'MessageComplained',
   'MessageCancelled',
   'MessageAutoReplied',
+  // incoming messages (mail for a route)
+  'MessageReceived',
+  'IncomingMessageHeld',
+  'IncomingMessageFailed',
 ] as const;
 export const webhookEventNames = [...postalWebhookEvents, ...postlogWebhookEvents] as const;
 export const WebhookEventName = z.enum(webhookEventNames);

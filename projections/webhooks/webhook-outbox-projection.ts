@@ -1,12 +1,16 @@
 import {
   DOMAIN_DNS_STREAM_PREFIX,
   deliveryId,
+  INCOMING_STREAM_PREFIX,
+  incomingEventCodec,
+  incomingWebhookPayload,
   messageEventCodec,
   SEND_LIMIT_STREAM_PREFIX,
   tenancyEventCodec,
   tenancyWebhookPayload,
   webhookBody,
   webhookPayload,
+  type IncomingEvent,
   type MessageEvent,
   type MessageFacts,
   type WebhookEventName,
@@ -60,7 +64,9 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
     name: 'webhook-outbox',
     version: 1,
     // server and domain events (send limits, DNS checks) too: they have webhooks of their own
-    filter: { streamPrefixes: ['message-', SEND_LIMIT_STREAM_PREFIX, DOMAIN_DNS_STREAM_PREFIX] },
+    filter: {
+      streamPrefixes: ['message-', INCOMING_STREAM_PREFIX, SEND_LIMIT_STREAM_PREFIX, DOMAIN_DNS_STREAM_PREFIX],
+    },
     tables: [WEBHOOK_MESSAGES, WEBHOOK_DELIVERIES],
     // a replay keeps what is there (see above): nothing is emptied
     async reset() {},
@@ -89,6 +95,8 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
         });
       }
       await saveMessageFacts(client, [...facts.values()]);
+      // incoming messages' envelopes too, listened to or not: a later event of theirs may be
+      const incoming = await saveIncomingFacts(client, all);
 
       const endpoints = await enabledEndpoints(client);
       if (endpoints.length === 0) return;
@@ -107,6 +115,7 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
         if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
       }
       hooks.push(...(await tenancyHooks(client, all, oldest)));
+      hooks.push(...(await incomingHooks(client, incoming, oldest, listened)));
       await insertOutboxRows(client, outboxRows(hooks, endpoints));
     },
   };
@@ -114,7 +123,9 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
 
 /** The webhooks of send-limit and domain DNS events, with the server hash their payloads carry. */
 async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], oldest: number): Promise<Hook[]> {
-  const recent = events.filter((r) => !isMessageEvent(r) && r.recordedAt.getTime() >= oldest);
+  const recent = events.filter(
+    (r) => !isMessageEvent(r) && !r.streamId.startsWith(INCOMING_STREAM_PREFIX) && r.recordedAt.getTime() >= oldest,
+  );
   if (recent.length === 0) return [];
   const decoded = recent.map((r) => {
     const d = tenancyEventCodec.decode(r.type, r.schemaVersion, r.data);
@@ -133,6 +144,64 @@ async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], olde
       : undefined;
     const hook = tenancyWebhookPayload(e, server, domainId);
     if (hook) hooks.push({ r, serverId: e.data.serverId, ...hook });
+  }
+  return hooks;
+}
+
+interface IncomingBatch {
+  decoded: { r: RecordedEvent; e: IncomingEvent }[];
+  facts: Map<number, MessageFacts & { serverId: string }>;
+}
+const incomingIdOf = (r: RecordedEvent) => Number(r.streamId.slice(INCOMING_STREAM_PREFIX.length));
+
+/**
+ * The batch's incoming messages, their envelopes kept with the outgoing messages' facts (the two
+ * share one id space), so a later event (held, failed) finds them, as an outgoing message's do.
+ */
+async function saveIncomingFacts(client: pg.ClientBase, events: RecordedEvent[]): Promise<IncomingBatch> {
+  const decoded = events
+    .filter((r) => r.streamId.startsWith(INCOMING_STREAM_PREFIX))
+    .map((r) => {
+      const d = incomingEventCodec.decode(r.type, r.schemaVersion, r.data);
+      if (!d.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${d.error.code}`);
+      return { r, e: d.value };
+    });
+  const facts = new Map<number, MessageFacts & { serverId: string }>();
+  for (const { r, e } of decoded) {
+    if (e.type !== 'IncomingReceived') continue;
+    facts.set(incomingIdOf(r), {
+      messageId: incomingIdOf(r),
+      serverId: e.data.serverId,
+      token: e.data.token,
+      rfcMessageId: e.data.rfcMessageId,
+      from: e.data.mailFrom,
+      to: e.data.rcptTo,
+      subject: e.data.subject,
+      tag: null,
+      metadata: null,
+      acceptedAt: e.data.at,
+    });
+  }
+  await saveMessageFacts(client, [...facts.values()]);
+  return { decoded, facts };
+}
+
+/** The webhooks of incoming messages (incoming-payloads.ts). */
+async function incomingHooks(
+  client: pg.ClientBase,
+  batch: IncomingBatch,
+  oldest: number,
+  listened: Set<string>,
+): Promise<Hook[]> {
+  const candidates = batch.decoded.filter(({ r }) => r.recordedAt.getTime() >= oldest);
+  const missing = [...new Set(candidates.map(({ r }) => incomingIdOf(r)).filter((id) => !batch.facts.has(id)))];
+  for (const f of await loadMessageFacts(client, missing)) batch.facts.set(f.messageId, f);
+  const hooks: Hook[] = [];
+  for (const { r, e } of candidates) {
+    const m = batch.facts.get(incomingIdOf(r));
+    if (!m || !listened.has(m.serverId)) continue;
+    const hook = incomingWebhookPayload(e, m);
+    if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
   }
   return hooks;
 }

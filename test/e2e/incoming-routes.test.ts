@@ -10,6 +10,7 @@ import { dnsmasqAvailable, startDnsServer, type DnsServer } from '../helpers/dns
 import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /** Hands a message to the inbound MX as a remote MTA would; the reply code and text. */
 async function deliverInbound(port: number, from: string, to: string, raw: string) {
@@ -66,6 +67,14 @@ describe('incoming messages: routes with modes and endpoints, recorded as events
   let sink: SmtpSink;
   let dns: DnsServer;
   let signed: string;
+  let hooks: WebhookReceiver;
+  /** The webhook of this kind about this message, once it arrived. */
+  const hookFor = (event: string, id: string) =>
+    eventually(
+      async () => hooks.received.find((h) => h.json.event === event && String(h.json.payload.message.id) === id),
+      (h) => h !== undefined,
+      `no ${event} webhook for message ${id}`,
+    );
   const admin = () => ({ authorization: `Bearer ${tenant.adminToken}` });
   const route = async (body: Record<string, unknown>) => {
     const res = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/routes`, { body, headers: admin() });
@@ -134,11 +143,19 @@ describe('incoming messages: routes with modes and endpoints, recorded as events
       POSTLOG_DNS_SERVERS: `127.0.0.1:${dns.port}`,
       POSTLOG_ROUTE_RETRY_DELAYS: '1,1',
       POSTLOG_ROUTES_ALLOW_PRIVATE_ENDPOINTS: 'true',
+      POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true',
     });
     tenant = await createTenant(t.app, { domain: 'sender.test' });
+    hooks = await startWebhookReceiver();
+    const created = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/webhooks`, {
+      body: { url: hooks.url, events: ['MessageReceived', 'IncomingMessageHeld', 'IncomingMessageFailed'] },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
   });
   after(async () => {
     await t?.stop();
+    await hooks?.close();
     await sink?.close();
     await dns?.stop();
   });
@@ -184,6 +201,11 @@ describe('incoming messages: routes with modes and endpoints, recorded as events
         history.body.events.map((e: { type: string }) => e.type).sort(),
         ['EndpointAttempted', 'EndpointAttempted', 'IncomingDelivered', 'IncomingReceived', 'IncomingRouted'].sort(),
       );
+      const received = (await hookFor('MessageReceived', listed.id))!.json.payload;
+      assert.deepEqual(
+        [received.message.to, received.message.from, received.authentication.dkim, received.spam_status],
+        ['support@sender.test', 'ann@author.test', 'pass', 'NotChecked'],
+      );
       // raw download of an incoming message is the bytes as received
       const raw = await http(t.url, 'GET', `/v2/messages/${listed.id}/raw`, { headers: admin() });
       assert.equal(raw.status, 200);
@@ -217,6 +239,7 @@ describe('incoming messages: routes with modes and endpoints, recorded as events
       );
       const listed = await incomingTo('hold@sender.test');
       assert.equal((await statusOf(listed.id, 'held')).body.heldReason, 'the route holds its mail');
+      assert.equal((await hookFor('IncomingMessageHeld', listed.id))!.json.payload.reason, 'route');
       const changed = await http(t.url, 'PATCH', `/v2/routes/${held.id}`, {
         body: { mode: 'endpoint', endpoints: [{ kind: 'http', target: web.url, format: 'form', stripReplies: true }] },
         headers: admin(),
@@ -253,6 +276,10 @@ describe('incoming messages: routes with modes and endpoints, recorded as events
       const failed = (await statusOf(listed.id, 'failed')).body;
       assert.equal(failed.incoming.endpoints[0].attempts, 3, 'the first attempt and two retries');
       assert.equal(failed.incoming.endpoints[0].lastCode, 500);
+      assert.equal(
+        (await hookFor('IncomingMessageFailed', listed.id))!.json.payload.endpoint_id,
+        failed.incoming.endpoints[0].endpointId,
+      );
       answer = 200;
       const retried = await http(t.url, 'POST', `/v2/messages/${listed.id}/retry`, { headers: admin() });
       assert.equal(retried.status, 200, JSON.stringify(retried.body));

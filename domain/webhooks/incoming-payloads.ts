@@ -1,0 +1,66 @@
+import type { IncomingEvent } from '../incoming/index.js';
+import type { MessageFacts } from './postal-payloads.js';
+import type { WebhookEventName } from './webhook-events.js';
+
+/** An incoming message as its webhooks describe it, in the style of Postal's message hash. */
+function incomingHash(m: MessageFacts) {
+  return {
+    id: m.messageId,
+    token: m.token,
+    direction: 'incoming',
+    message_id: m.rfcMessageId || null,
+    to: m.to,
+    from: m.from,
+    subject: m.subject,
+    timestamp: Date.parse(m.acceptedAt) / 1000,
+  };
+}
+
+/**
+ * Postlog's webhooks of incoming messages (Postal has none): received (with the scanners' and
+ * authentication verdicts), held (by the route or as spam or a virus), and failed (an endpoint gave
+ * up). `m` holds the message's envelope: `from` is the envelope sender, `to` the routed recipient.
+ */
+export function incomingWebhookPayload(
+  e: IncomingEvent,
+  m: MessageFacts,
+): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
+  switch (e.type) {
+    case 'IncomingReceived':
+      return {
+        event: 'MessageReceived',
+        payload: {
+          message: incomingHash(m),
+          route_id: e.data.routeId,
+          spam_status: e.data.scan?.spamStatus ?? 'NotChecked',
+          spam_score: e.data.scan?.spamScore ?? null,
+          virus: e.data.scan?.virus ?? null,
+          authentication: e.data.authentication
+            ? {
+                spf: e.data.authentication.spf,
+                dkim: e.data.authentication.dkim,
+                dmarc: e.data.authentication.dmarc,
+                arc: e.data.authentication.arc,
+              }
+            : null,
+          received_with_ssl: e.data.tls,
+        },
+      };
+    case 'IncomingHeld':
+      return {
+        event: 'IncomingMessageHeld',
+        payload: { message: incomingHash(m), reason: e.data.reason, details: e.data.detail },
+      };
+    case 'IncomingFailed':
+      return {
+        event: 'IncomingMessageFailed',
+        payload: {
+          message: incomingHash(m),
+          endpoint_id: e.data.endpointId,
+          details: 'an endpoint of its route did not take the message, after every retry',
+        },
+      };
+    default:
+      return undefined;
+  }
+}
