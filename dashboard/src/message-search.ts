@@ -1,6 +1,6 @@
 /**
  * The messages page's search box speaks Postal's search syntax, as Postal users type it:
- * `from:a@b.com to:c@d.com msgid:<x@y> tag:t status:held subject:words`, a value in double quotes
+ * `from:a@b.com to:c@d.com msgid:<x@y> tag:t status:held spam:yes subject:words`, a value in double quotes
  * when it has spaces (`subject:"order shipped"`), words without a prefix searched in the subject.
  * It is read here, in the browser, into the list API's own parameters (GET /v2/messages): the API
  * keeps separate parameters and has no parser of its own. No imports: test/unit/message-search.test.ts
@@ -14,6 +14,8 @@ export interface SearchFilters {
   messageId?: string;
   tag?: string;
   status?: string;
+  /** The scanners' verdict: Spam, NotSpam or NotChecked (Postal's spam_status). */
+  spam?: string;
   q?: string;
 }
 
@@ -26,7 +28,17 @@ const PREFIXES: Record<string, keyof SearchFilters> = {
   msgid: 'messageId',
   tag: 'tag',
   status: 'status',
+  spam: 'spam',
   subject: 'q',
+};
+/** `spam:yes` as Postal users write it, and the API's own names. */
+const SPAM: Record<string, string> = {
+  yes: 'Spam',
+  spam: 'Spam',
+  no: 'NotSpam',
+  notspam: 'NotSpam',
+  unchecked: 'NotChecked',
+  notchecked: 'NotChecked',
 };
 const PREFIX_LIST = Object.keys(PREFIXES)
   .map((p) => `${p}:`)
@@ -43,6 +55,10 @@ const STATUSES: Record<string, string> = {
   bounced: 'bounced',
   failed: 'failed',
   cancelled: 'cancelled',
+  // incoming messages
+  routing: 'routing',
+  stored: 'stored',
+  rejected: 'rejected',
   pending: 'queued',
   sent: 'delivered',
   softfail: 'deferred',
@@ -82,6 +98,11 @@ export function parseSearch(text: string): ParsedSearch {
           message: `"status:${value}" is not a status. Use one of ${Object.keys(STATUSES).join(', ')}.`,
         };
       filters.status = status;
+    } else if (key === 'spam') {
+      const verdict = SPAM[value.toLowerCase()];
+      if (!verdict)
+        return { ok: false, message: `"spam:${value}" is not a verdict. Use spam:yes, spam:no or spam:unchecked.` };
+      filters.spam = verdict;
     } else if (key === 'recipient' && value.startsWith('@')) {
       return { ok: false, message: `"to:" takes a whole address (from: also takes a domain, from:${value}).` };
     } else filters[key] = value;
@@ -98,6 +119,7 @@ const EXAMPLES: Record<keyof SearchFilters, string> = {
   messageId: '<id@example.com>',
   tag: 'welcome',
   status: 'held',
+  spam: 'yes',
   q: '"order shipped"',
 };
 
@@ -108,6 +130,7 @@ export function searchText(filters: SearchFilters): string {
     .flatMap(([prefix, key]) => {
       const v = filters[key];
       if (!v) return [];
+      if (key === 'spam') return [`spam:${v === 'Spam' ? 'yes' : v === 'NotSpam' ? 'no' : 'unchecked'}`];
       return [`${prefix}:${key === 'messageId' && !v.startsWith('<') ? `<${v}>` : value(v)}`];
     })
     .join(' ');

@@ -69,7 +69,7 @@ describe("the dashboard's search box: Postal's search syntax into the list API's
   it('says what is wrong with an unknown prefix, a missing value, a repeat, a bad status', () => {
     assert.match(
       refusal('date:2024-01-01'),
-      /"date:" is not a search prefix\. Use from: to: msgid: tag: status: subject:/,
+      /"date:" is not a search prefix\. Use from: to: msgid: tag: status: spam: subject:/,
     );
     assert.match(refusal('Re: hello'), /"Re:" is not a search prefix.*subject:"Re: hello"/);
     assert.match(refusal('from:'), /"from:" needs a value/);
@@ -85,11 +85,19 @@ describe("the dashboard's search box: Postal's search syntax into the list API's
       messageId: 'x@y',
       tag: 't',
       status: 'held',
+      spam: 'Spam',
       q: 'order shipped',
     };
     const text = searchText(all);
-    assert.equal(text, 'from:a@b.com to:c@d.com msgid:<x@y> tag:t status:held subject:"order shipped"');
+    assert.equal(text, 'from:a@b.com to:c@d.com msgid:<x@y> tag:t status:held spam:yes subject:"order shipped"');
     assert.deepEqual(filters(text), { ...all, messageId: '<x@y>' });
     assert.equal(searchText({}), '');
+  });
+
+  it("reads Postal's spam: verdicts and the incoming statuses", () => {
+    assert.deepEqual(filters('spam:yes'), { spam: 'Spam' });
+    assert.deepEqual(filters('spam:No status:rejected'), { spam: 'NotSpam', status: 'rejected' });
+    assert.deepEqual(filters('spam:unchecked'), { spam: 'NotChecked' });
+    assert.match(refusal('spam:maybe'), /spam:yes, spam:no or spam:unchecked/);
   });
 });

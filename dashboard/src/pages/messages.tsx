@@ -14,6 +14,7 @@ const URL_OF: Record<keyof SearchFilters, string> = {
   messageId: 'messageId',
   tag: 'tag',
   status: 'status',
+  spam: 'spam',
   q: 'q',
 };
 
@@ -127,7 +128,7 @@ export function Messages({ id }: { id: string }) {
         </form>
         <p id="search-help" class={searchError ? 'error' : 'hint'} role={searchError ? 'alert' : undefined}>
           {searchError ??
-            'from: to: msgid: tag: status: subject: as in Postal; other words are searched in the subject. ' +
+            'from: to: msgid: tag: status: spam: subject: as in Postal; other words are searched in the subject. ' +
               'The CSV holds at most 100,000 messages.'}
         </p>
       </search>
