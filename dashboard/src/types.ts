@@ -101,6 +101,8 @@ export interface Domain {
   verified: boolean;
   verifiedAt: string | null;
   dnsRecords: DnsRecord[];
+  /** The last periodic DNS check; null until a verified domain had one. */
+  dnsCheck?: { status: 'ok' | 'failing'; checkedAt: string } | null;
 }
 export interface DomainCheck {
   verified: boolean;

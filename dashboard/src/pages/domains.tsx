@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { del, get, post } from '../api';
-import { CopyButton, ErrorNote, Loading, Page, useLoad } from '../components';
+import { CopyButton, ErrorNote, Loading, Page, Time, useLoad } from '../components';
 import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Domain, DomainCheck, Server } from '../types';
@@ -27,7 +27,12 @@ function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage
           {domain.name}{' '}
           <span class={`badge ${domain.verified ? 'status-delivered' : 'status-held'}`}>
             {domain.verified ? 'verified' : 'not verified'}
-          </span>
+          </span>{' '}
+          {domain.dnsCheck?.status === 'failing' ? (
+            <span class="badge status-bounced" title={`periodic check at ${domain.dnsCheck.checkedAt}`}>
+              DNS failing
+            </span>
+          ) : null}
         </h2>
         <div class="actions">
           <button
@@ -52,6 +57,13 @@ function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage
           ) : null}
         </div>
       </header>
+      {domain.dnsCheck ? (
+        <p class="hint">
+          Last periodic DNS check:{' '}
+          {domain.dnsCheck.status === 'ok' ? 'all records in place' : 'records missing or wrong'},{' '}
+          <Time at={domain.dnsCheck.checkedAt} />.
+        </p>
+      ) : null}
       <ErrorNote error={error} />
       <table>
         <thead>
