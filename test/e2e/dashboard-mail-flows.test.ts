@@ -10,6 +10,7 @@ import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser } from '../helpers/browser.js';
 import { freePort } from '../helpers/ports.js';
+import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 
 const PASSWORD = 'correct horse battery';
@@ -21,6 +22,7 @@ describe('the dashboard: templates and inbound routes in a real browser', { skip
   let tenant: Tenant;
   let browser: Browser;
   let inboundPort: number;
+  let dns: DnsServer;
   const posted: string[] = [];
   const endpoint = createServer((req, res) => {
     let body = '';
@@ -49,12 +51,14 @@ describe('the dashboard: templates and inbound routes in a real browser', { skip
 
   before(async () => {
     await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', () => r()));
+    dns = await startDnsServer({ local: ['example.org'] });
     inboundPort = await freePort();
     t = await startTestApp({
       POSTLOG_ROLES: 'api,projector,inbound',
       POSTLOG_INBOUND_PORT: String(inboundPort),
       POSTLOG_DATA_DIR: tempDataDir('postlog-dash-flows-'),
-      POSTLOG_DNS_SERVERS: '127.0.0.1:9',
+      // a resolver that answers at once (the inbound MX checks SPF, DKIM and DMARC of every message)
+      POSTLOG_DNS_SERVERS: `127.0.0.1:${dns.port}`,
       POSTLOG_ROUTES_ALLOW_PRIVATE_ENDPOINTS: 'true',
     });
     tenant = await createTenant(t.app, { domain: 'sender.test' });
@@ -70,6 +74,7 @@ describe('the dashboard: templates and inbound routes in a real browser', { skip
   after(async () => {
     await browser?.close();
     await t?.stop();
+    await dns?.stop();
     endpoint.close();
   });
 

@@ -8,6 +8,7 @@ import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../
 import { clamdSkipReason, EICAR, startClamd } from '../helpers/clamd.js';
 import type { DaemonProcess } from '../helpers/daemon-process.js';
 import { freePort } from '../helpers/ports.js';
+import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 import { spamdSkipReason, startSpamd } from '../helpers/spamd.js';
 
@@ -42,6 +43,7 @@ describe('inbound spam and virus scanning (real spamd and clamd)', {
   let spamd: DaemonProcess;
   let clamd: DaemonProcess;
   let inboundPort: number;
+  let dns: DnsServer;
   const posted: Record<string, unknown>[] = [];
   const endpoint = createServer((req, res) => {
     let body = '';
@@ -79,12 +81,14 @@ describe('inbound spam and virus scanning (real spamd and clamd)', {
   before(async () => {
     await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', () => r()));
     [spamd, clamd] = await Promise.all([startSpamd(), startClamd()]);
+    dns = await startDnsServer({ local: ['example.org'] });
     inboundPort = await freePort();
     t = await startTestApp({
       POSTLOG_ROLES: 'api,projector,inbound',
       POSTLOG_INBOUND_PORT: String(inboundPort),
       POSTLOG_DATA_DIR: tempDataDir('postlog-inbound-scan-'),
-      POSTLOG_DNS_SERVERS: '127.0.0.1:9',
+      // a resolver that answers at once (the inbound MX checks SPF, DKIM and DMARC of every message)
+      POSTLOG_DNS_SERVERS: `127.0.0.1:${dns.port}`,
       POSTLOG_ROUTES_ALLOW_PRIVATE_ENDPOINTS: 'true',
       POSTLOG_SPAMD_HOST: '127.0.0.1',
       POSTLOG_SPAMD_PORT: String(spamd.port),
@@ -97,6 +101,7 @@ describe('inbound spam and virus scanning (real spamd and clamd)', {
   });
   after(async () => {
     await t?.stop();
+    await dns?.stop();
     await Promise.all([spamd?.stop(), clamd?.stop()]);
     endpoint.close();
   });
