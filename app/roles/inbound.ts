@@ -3,6 +3,7 @@ import { RouteDispatcher } from '../../mta/inbound/route-dispatcher.js';
 import { EndpointDispatcher } from '../../mta/inbound/endpoint-dispatcher.js';
 import { mailAuthenticator } from '../../mta/inbound/authentication.js';
 import { inboundScan } from '../../mta/inbound/inbound-scan.js';
+import { systemActor } from '../../domain/index.js';
 import { EndpointQueue } from '../../infra/routes/index.js';
 import { forwardThroughOwnMta } from '../inbound/forward.js';
 import type { Role } from './role.js';
@@ -54,7 +55,13 @@ export const inboundRole: Role = {
         messageIds: s.send.ids,
         authenticate: mailAuthenticator(s.resolver, config.hostname, s.logger.child({ component: 'inbound' })),
         ...(s.scanner ? { scan: inboundScan(s.scanner, config.spamThreshold, config.scanFailure) } : {}),
-        spamThresholds: { spam: config.spamThreshold, fail: config.spamFailThreshold },
+        spamThresholds: async (serverId) => {
+          const server = await s.tenancy.getServer(systemActor('inbound'), serverId);
+          return {
+            spam: (server.ok ? server.value.spamThreshold : null) ?? config.spamThreshold,
+            fail: (server.ok ? server.value.spamFailThreshold : null) ?? config.spamFailThreshold,
+          };
+        },
       },
       {
         hostname: config.hostname,

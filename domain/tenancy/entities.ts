@@ -37,6 +37,10 @@ export const Server = z.object({
     .describe("addresses or domains a Sender header may name besides the server's verified domains"),
   /** Accepted messages scoring at or above this (rspamd or SpamAssassin) are held as spam; null: not checked. */
   outboundSpamThreshold: z.number().nullable(),
+  /** Incoming mail scoring at or above this is spam for the routes' spam modes; null: POSTLOG_SPAM_THRESHOLD. */
+  spamThreshold: z.number().nullable(),
+  /** Incoming mail scoring at or above this is refused whatever the route; null: POSTLOG_SPAM_FAIL_THRESHOLD. */
+  spamFailThreshold: z.number().nullable(),
   createdAt: isoTime,
 });
 export type Server = z.infer<typeof Server>;

@@ -51,6 +51,10 @@ export const UpdateServer = z
     postmasterAddress: PostmasterAddress.nullable(),
     /** Hold accepted messages whose spam score is at or above this (Postal's outbound spam threshold); null: off. */
     outboundSpamThreshold: z.number().min(0).max(10_000).nullable(),
+    /** Postal's spam threshold for the server's incoming mail; null: the configured default. */
+    spamThreshold: z.number().min(0).max(10_000).nullable(),
+    /** Postal's spam failure threshold (refused whatever the route); null: the configured default. */
+    spamFailThreshold: z.number().min(0).max(10_000).nullable(),
   })
   .partial()
   .strict();

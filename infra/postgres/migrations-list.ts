@@ -158,4 +158,5 @@ export const migrations: Migration[] = [
     sql: tenancy.domainDnsChecks,
   },
   { version: 29, name: 'outbound spam check: a threshold per server', sql: tenancy.serverOutboundSpamThreshold },
+  { version: 30, name: "incoming mail: a server's spam thresholds", sql: tenancy.serverSpamThresholds },
 ];

@@ -26,6 +26,8 @@ export const toServer = (r: any): Server => ({
   allowedSenders: r.allowed_senders ?? [],
   postmasterAddress: r.postmaster_address ?? null,
   outboundSpamThreshold: r.outbound_spam_threshold ?? null,
+  spamThreshold: r.spam_threshold ?? null,
+  spamFailThreshold: r.spam_fail_threshold ?? null,
   createdAt: iso(r.created_at)!,
 });
 

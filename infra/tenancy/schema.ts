@@ -189,3 +189,9 @@ export const serverPostmasterAddress = `
       -- the From of mail Postlog sends on the server's behalf; at a verified domain of the server
       ALTER TABLE servers ADD COLUMN postmaster_address text;
 `;
+
+/** Migration 30: a server's spam thresholds for its incoming mail (Postal's); NULL: the configured defaults. */
+export const serverSpamThresholds = `
+      ALTER TABLE servers ADD COLUMN spam_threshold double precision;
+      ALTER TABLE servers ADD COLUMN spam_fail_threshold double precision;
+`;

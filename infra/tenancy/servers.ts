@@ -110,6 +110,8 @@ export class Servers {
            allowed_senders = coalesce($20::text[], allowed_senders),
            postmaster_address = CASE WHEN $21::boolean THEN $22::text ELSE postmaster_address END,
            outbound_spam_threshold = CASE WHEN $23::boolean THEN $24::double precision ELSE outbound_spam_threshold END,
+           spam_threshold = CASE WHEN $25::boolean THEN $26::double precision ELSE spam_threshold END,
+           spam_fail_threshold = CASE WHEN $27::boolean THEN $28::double precision ELSE spam_fail_threshold END,
            updated_at = now()
          WHERE id = $1 RETURNING *`,
         [
@@ -139,6 +141,10 @@ export class Servers {
           set(input.postmasterAddress),
           input.outboundSpamThreshold !== undefined,
           set(input.outboundSpamThreshold),
+          input.spamThreshold !== undefined,
+          set(input.spamThreshold),
+          input.spamFailThreshold !== undefined,
+          set(input.spamFailThreshold),
         ],
       );
       const server = toServer(rows[0]);

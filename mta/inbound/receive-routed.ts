@@ -1,5 +1,6 @@
 import {
   dispositionFor,
+  spamStatusOf,
   type AuthenticationResults,
   type Disposition,
   type ScanResult,
@@ -25,7 +26,8 @@ export interface ReceiveRoutedDeps {
   authenticate?: (raw: Buffer, envelope: Envelope) => Promise<AuthenticationResults | undefined>;
   /** The scanners' verdict (undefined: none configured). */
   scan?: (raw: Buffer, envelope: Envelope) => Promise<ScanResult | undefined>;
-  spamThresholds: SpamThresholds;
+  /** The thresholds of a server's incoming mail (its own, else the configured ones). */
+  spamThresholds: (serverId: string) => Promise<SpamThresholds>;
 }
 
 /** What the sending server told us about itself and the message. */
@@ -67,14 +69,21 @@ export async function receiveRouted(
   return Promise.all(
     routed.map(async ({ rcpt, route }, i) => {
       const messageId = String(ids[i]);
+      const thresholds = await deps.spamThresholds(route.serverId);
+      // the verdict as this server reads it: its own threshold says what is spam
+      const judged: ScanResult | undefined = scan && {
+        ...scan,
+        spamStatus: spamStatusOf(scan.spamScore, thresholds.spam),
+        ...(scan.spamScore !== undefined ? { spamThreshold: thresholds.spam } : {}),
+      };
       const disposition = dispositionFor(
         {
           mode: route.mode,
           spamMode: route.spamMode,
           endpoints: route.endpoints.map((e) => ({ endpointId: e.id, kind: e.kind, target: e.target })),
         },
-        scan,
-        deps.spamThresholds,
+        judged,
+        thresholds,
       );
       const result = await handleIncomingCommand(
         deps.eventStore,
@@ -97,7 +106,7 @@ export async function receiveRouted(
             helo: envelope.helo.slice(0, 255),
             tls: envelope.tls,
             ...(authentication ? { authentication } : {}),
-            ...(scan ? { scan } : {}),
+            ...(judged ? { scan: judged } : {}),
           },
           disposition,
           at,

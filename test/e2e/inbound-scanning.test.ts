@@ -151,4 +151,22 @@ describe('inbound spam and virus scanning (real spamd and clamd)', {
     assert.equal((await deliverInbound(inboundPort, 'virus-q@sender.test', mail('x', 'VQ', EICAR))).code, 250);
     assert.equal((await incomingTo('virus-q@sender.test')).status, 'held');
   });
+
+  it("follows the server's own spam thresholds when it has them", async () => {
+    const patch = (body: Record<string, unknown>) =>
+      http(t.url, 'PATCH', `/v2/servers/${tenant.server.id}`, { body, headers: admin() });
+    const relaxed = await patch({ spamThreshold: 2000 });
+    assert.equal(relaxed.status, 200, JSON.stringify(relaxed.body));
+    assert.equal(relaxed.body.spamThreshold, 2000);
+    await route('lenient@sender.test', 'quarantine');
+    assert.equal((await deliverInbound(inboundPort, 'lenient@sender.test', mail('x', 'L', GTUBE))).code, 250);
+    const passed = await incomingTo('lenient@sender.test');
+    assert.equal(passed.incoming.scan.spamStatus, 'NotSpam', 'under this server’s threshold');
+    assert.equal(passed.incoming.scan.spamThreshold, 2000);
+    assert.notEqual(passed.status, 'held');
+    assert.equal((await patch({ spamThreshold: null, spamFailThreshold: 100 })).status, 200);
+    await route('strict2@sender.test', 'mark');
+    const refused = await deliverInbound(inboundPort, 'strict2@sender.test', mail('x', 'S2', GTUBE));
+    assert.equal(refused.code, 554, 'past this server’s fail threshold, whatever the route');
+  });
 });
