@@ -22,6 +22,8 @@ export async function loadIncomingView(store: EventStore, messageId: string): Pr
         id: d.messageId,
         direction: 'incoming',
         stream: incomingStreamId(d.messageId),
+        spamStatus: d.scan?.spamStatus ?? null,
+        spamScore: d.scan?.spamScore ?? null,
         serverId: d.serverId,
         batchId: `incoming-${d.messageId}`,
         token: d.token,

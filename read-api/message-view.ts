@@ -54,6 +54,9 @@ export interface MessageView {
   /** The stream of its events in the log. */
   stream: string;
   incoming: IncomingView | null;
+  /** The scanners' verdict (Postal's spam_status and score); null: not checked. */
+  spamStatus: string | null;
+  spamScore: number | null;
   serverId: string;
   batchId: string;
   token: string;
@@ -113,6 +116,8 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
         direction: 'outgoing',
         stream: messageStreamId(d.messageId),
         incoming: null,
+        spamStatus: d.spamCheck?.spamStatus ?? null,
+        spamScore: d.spamCheck?.spamScore ?? null,
         serverId: d.serverId,
         batchId: d.batchId,
         token: d.token,

@@ -53,6 +53,8 @@ export const MessageViewSchema = z.object({
   id: z.string(),
   direction: z.enum(['outgoing', 'incoming']),
   stream: z.string(),
+  spamStatus: z.string().nullable().describe("the scanners' verdict: NotSpam, Spam or NotChecked; null: not checked"),
+  spamScore: z.number().nullable(),
   incoming: IncomingViewSchema.nullable().describe(
     'for incoming messages (mail for a route): envelope, checks, endpoints',
   ),

@@ -13,6 +13,9 @@ export interface MessageFacts {
   tag: string | null;
   metadata: Record<string, string> | null;
   acceptedAt: string;
+  /** The scanners' verdict (Postal's spam_status), when the server checks its mail. */
+  spamStatus?: string | null;
+  spamScore?: number | null;
 }
 
 /** Postal's message hash (lib/postal/message_db/message.rb, webhook_hash), plus our metadata. */
@@ -26,7 +29,7 @@ export function messageHash(m: MessageFacts) {
     from: m.from,
     subject: m.subject,
     timestamp: seconds(m.acceptedAt),
-    spam_status: 'NotChecked',
+    spam_status: m.spamStatus ?? 'NotChecked',
     tag: m.tag,
     metadata: m.metadata ?? {},
   };

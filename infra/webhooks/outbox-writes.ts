@@ -33,8 +33,8 @@ export async function saveMessageFacts(
 ): Promise<void> {
   if (facts.length === 0) return;
   await client.query(
-    `INSERT INTO webhook_messages (message_id, server_id, token, rfc_message_id, mail_from, rcpt_to, subject, tag, metadata, accepted_at)
-     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::timestamptz[])
+    `INSERT INTO webhook_messages (message_id, server_id, token, rfc_message_id, mail_from, rcpt_to, subject, tag, metadata, accepted_at, spam_status, spam_score)
+     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::timestamptz[], $11::text[], $12::real[])
      ON CONFLICT (message_id) DO NOTHING`,
     [
       facts.map((f) => f.messageId),
@@ -47,6 +47,8 @@ export async function saveMessageFacts(
       facts.map((f) => f.tag),
       facts.map((f) => (f.metadata ? JSON.stringify(f.metadata) : null)),
       facts.map((f) => f.acceptedAt),
+      facts.map((f) => f.spamStatus ?? null),
+      facts.map((f) => f.spamScore ?? null),
     ],
   );
 }
@@ -69,6 +71,8 @@ export async function loadMessageFacts(
     tag: r.tag,
     metadata: r.metadata,
     acceptedAt: (r.accepted_at as Date).toISOString(),
+    spamStatus: r.spam_status,
+    spamScore: r.spam_score,
   }));
 }
 

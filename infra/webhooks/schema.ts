@@ -103,3 +103,9 @@ export const webhookTables = `
         created_at      timestamptz NOT NULL DEFAULT now()
       );
 `;
+
+/** Migration 31: the scanners' verdict of a message, for its webhooks' spam_status (NULL: not checked). */
+export const messageFactsSpam = `
+      ALTER TABLE webhook_messages ADD COLUMN spam_status text;
+      ALTER TABLE webhook_messages ADD COLUMN spam_score real;
+`;

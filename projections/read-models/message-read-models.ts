@@ -107,8 +107,8 @@ function fold(
       content_hash: d.contentHash,
       content_expired: false,
       direction: 'outgoing',
-      spam_status: null,
-      spam_score: null,
+      spam_status: d.spamCheck?.spamStatus ?? null,
+      spam_score: d.spamCheck?.spamScore ?? null,
     });
     count(d.serverId, d.at, 'accepted');
     return;

@@ -92,6 +92,8 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
           tag: e.data.tag ?? null,
           metadata: e.data.metadata ?? null,
           acceptedAt: e.data.at,
+          spamStatus: e.data.spamCheck?.spamStatus ?? null,
+          spamScore: e.data.spamCheck?.spamScore ?? null,
         });
       }
       await saveMessageFacts(client, [...facts.values()]);
@@ -180,6 +182,8 @@ async function saveIncomingFacts(client: pg.ClientBase, events: RecordedEvent[])
       tag: null,
       metadata: null,
       acceptedAt: e.data.at,
+      spamStatus: e.data.scan?.spamStatus ?? null,
+      spamScore: e.data.scan?.spamScore ?? null,
     });
   }
   await saveMessageFacts(client, [...facts.values()]);

@@ -107,6 +107,15 @@ describe("webhook payloads: Postal's events and field names", () => {
     assert.equal(refused.payload.output, '550 no such user');
   });
 
+  it("the message hash carries the scanners' verdict when the server checks its mail", () => {
+    const hook = webhookPayload(
+      { type: 'MessageDelivered', data: { delivery, at } },
+      { ...facts, spamStatus: 'NotSpam' },
+    );
+    assert.ok(hook);
+    assert.equal((hook.payload.message as { spam_status: string }).spam_status, 'NotSpam');
+  });
+
   it('MessageHeld says why', () => {
     const held = map({ type: 'MessageHeld', data: { reason: 'development_mode', at } })!;
     assert.equal(held.event, 'MessageHeld');

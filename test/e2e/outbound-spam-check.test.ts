@@ -94,6 +94,8 @@ describe('outbound spam check with spamd: HTTP and SMTP submission', () => {
     const v = await view(t, checked, m.id);
     assert.equal(v.status, 'held');
     assert.match(v.heldReason, /^spam score \d+\.\d ≥ 5\.0: GTUBE(, |$)/);
+    assert.equal(v.spamStatus, 'Spam', 'the verdict is on the message as the API shows it');
+    assert.ok(v.spamScore >= 5);
     const data = await acceptedData(t, m.id);
     assert.equal(data.spamCheck.spamStatus, 'Spam');
     assert.ok(data.spamCheck.spamScore >= 5);

@@ -64,6 +64,12 @@ describe('server-side templates: versioned, strict, escaped, and named in the au
     const first = await http(t.url, 'GET', `/v2/templates/${created.body.id}/versions/1`, { headers: key() });
     assert.equal(first.body.subject, 'Welcome, {{name}} & co');
 
+    // found by schemathesis: a version past PostgreSQL's integer was a 500
+    const huge = await http(t.url, 'POST', `/v2/templates/${created.body.id}/preview`, {
+      body: { model: {}, version: 9007199254740990 },
+      headers: key(),
+    });
+    assert.equal(huge.status, 400);
     // another server's key sees none of it
     assert.equal((await http(t.url, 'GET', `/v2/templates/${created.body.id}`, { headers: key(other) })).status, 404);
   });

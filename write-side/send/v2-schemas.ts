@@ -53,7 +53,7 @@ export const V2SendBody = z
       .object({
         id: z.uuid().optional(),
         alias: z.string().min(1).max(100).optional(),
-        version: z.number().int().min(1).optional().describe('default: the current version'),
+        version: z.number().int().min(1).max(1_000_000).optional().describe('default: the current version'),
         model: z.record(z.string(), z.unknown()).default({}),
       })
       .strict()

@@ -198,7 +198,7 @@ export function templateRoutes(deps: TemplateRouteDeps) {
         summary: 'Render a version (the current one by default) with sample data; nothing is sent',
         security,
         params: Id,
-        body: z.object({ model: TemplateModel, version: z.number().int().min(1).optional() }).strict(),
+        body: z.object({ model: TemplateModel, version: z.number().int().min(1).max(1_000_000).optional() }).strict(),
         response: responses({ 200: RenderedSchema.extend({ version: z.number() }) }, [...base, ...FAILS.body, 422]),
       },
       handler: async (req, reply) => {
@@ -231,7 +231,7 @@ export function templateRoutes(deps: TemplateRouteDeps) {
           .object({
             to: z.string().min(3).max(320),
             model: TemplateModel,
-            version: z.number().int().min(1).optional(),
+            version: z.number().int().min(1).max(1_000_000).optional(),
           })
           .strict(),
         response: responses({ 202: z.object({ id: z.string(), from: z.string(), to: z.string() }) }, [
