@@ -150,8 +150,8 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     await page.getByRole('link', { name: 'http://127.0.0.1:9/first' }).click();
     const settings = page.getByRole('form', { name: 'Change the endpoint' });
     await settings.getByLabel('Endpoint URL').fill('http://127.0.0.1:9/changed');
-    await settings.getByLabel('MessageHeld').uncheck();
-    await settings.getByLabel('MessageBounced').check();
+    await settings.getByLabel('MessageHeld', { exact: true }).uncheck();
+    await settings.getByLabel('MessageBounced', { exact: true }).check();
     await settings.getByLabel('Enabled').uncheck();
     await settings.getByRole('button', { name: 'Save changes' }).click();
     await settings.getByRole('status').getByText('Saved.').waitFor();

@@ -154,7 +154,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
     await logIn(page, 'member@example.com');
     await serverTab(page, 'Webhooks');
     await page.getByLabel('Endpoint URL').fill(`${receiverUrl}/hook`);
-    await page.getByLabel('MessageHeld').check();
+    await page.getByLabel('MessageHeld', { exact: true }).check();
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     await page.getByRole('status').getByText('it is shown only this once').waitFor();
     await page.getByRole('cell', { name: 'MessageHeld', exact: true }).waitFor();
