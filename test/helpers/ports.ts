@@ -1,7 +1,20 @@
 import { createServer } from 'node:net';
 
-/** A TCP port on loopback that nothing listens on right now. */
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: a port is given once, so two settings of one test never share one. */
+const given = new Set<number>();
+
+/** A TCP port on loopback that nothing listens on right now (and that this process has not handed out before). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
