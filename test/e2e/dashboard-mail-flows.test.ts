@@ -131,8 +131,11 @@ describe('the dashboard: templates and inbound routes in a real browser', { skip
     const deadline = Date.now() + 45_000;
     for (;;) {
       await page.reload();
+      // the page has loaded its data once this heading is there (until then it says "Loading")
+      await page.getByRole('heading', { name: 'Messages handed to its endpoints' }).waitFor();
       if ((await page.getByRole('cell', { name: 'delivered' }).count()) > 0) break;
-      if (Date.now() > deadline) assert.fail('the route page never showed the delivered message');
+      if (Date.now() > deadline)
+        assert.fail(`the route page never showed the delivered message (the endpoint got ${posted.length} posts)`);
       await new Promise((r) => setTimeout(r, 300));
     }
     assert.equal(posted.length, 1);
