@@ -45,6 +45,8 @@ export interface MessageToAccept {
   content: number;
   rfcMessageId: string;
   subject: string;
+  /** This message's own metadata (instead of the request's). */
+  metadata?: Record<string, string> | undefined;
 }
 
 export interface AcceptRequest {
@@ -160,7 +162,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         to: m.to.address,
         subject: m.subject,
         ...(req.tag !== undefined ? { tag: req.tag } : {}),
-        ...(req.metadata !== undefined ? { metadata: req.metadata } : {}),
+        ...((m.metadata ?? req.metadata) !== undefined ? { metadata: m.metadata ?? req.metadata } : {}),
         source: req.source,
         contentHash: hashes[m.content]!,
         size: contents[m.content]!.length,

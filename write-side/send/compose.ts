@@ -3,6 +3,14 @@ import { randomBytesPooled } from '../../infra/random/index.js';
 import { mimeBytes } from './mime-bytes.js';
 import { simpleMime } from './simple-mime.js';
 
+export interface ComposeAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+  /** Content-ID of an inline part (an HTML body refers to it as cid:…); absent: an ordinary attachment. */
+  cid?: string | undefined;
+}
+
 export interface ComposeInput {
   from: string;
   sender?: string | undefined;
@@ -12,7 +20,7 @@ export interface ComposeInput {
   subject?: string | undefined;
   text?: string | undefined;
   html?: string | undefined;
-  attachments: { filename: string; contentType: string; content: Buffer }[];
+  attachments: ComposeAttachment[];
   /** Already validated custom headers. */
   headers: Record<string, string>;
   /** Without angle brackets. */
@@ -49,6 +57,7 @@ export function mailComposer(input: ComposeInput, baseBoundary = randomBytesPool
       filename: a.filename,
       contentType: a.contentType,
       content: a.content,
+      ...(a.cid ? { cid: a.cid, contentDisposition: 'inline' as const } : {}),
     })),
     headers: { Received: input.received, ...input.headers },
     messageId: `<${input.messageId}>`,
