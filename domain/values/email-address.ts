@@ -37,6 +37,26 @@ export function parseRecipient(input: string, options: RecipientOptions = {}): R
   return recipientOf(input, addressparser(input.trim(), { flatten: true }), options);
 }
 
+/**
+ * A comma-separated list of mailboxes ("a@x.test, \"Doe, B\" <b@y.test>", as the vendor APIs take them), each
+ * checked as parseRecipient checks one; an empty list is an empty array.
+ */
+export function parseRecipientList(input: string, options: RecipientOptions = {}): Result<Mailbox[], string> {
+  if (/[\x00-\x1f\x7f]/.test(input)) return err('must not contain line breaks or control characters');
+  const list: Mailbox[] = [];
+  for (const entry of addressparser(input.trim(), { flatten: true })) {
+    if (!entry.address) return err(`"${entry.name}" is not an email address`);
+    const m = recipientOf(entry.address, [{ address: entry.address, name: '' }], options);
+    if (!m.ok) return m;
+    list.push({ ...m.value, name: entry.name ?? '' });
+  }
+  return ok(list);
+}
+
+/** A mailbox as a header writes it: `"Name" <address>` (quotes and backslashes dropped from the name), or the address. */
+export const mailboxHeader = (m: { address: string; name?: string | undefined }) =>
+  m.name ? `"${m.name.replace(/["\\]/g, '')}" <${m.address}>` : m.address;
+
 /** The one mailbox of `input`, given what addressparser made of it (trimmed). */
 function recipientOf(
   input: string,

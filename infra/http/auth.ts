@@ -101,6 +101,22 @@ export function credentialsOf(req: FastifyRequest): { apiKey?: string; adminToke
   return bearer.startsWith('plt_') ? { adminToken: bearer } : { apiKey: bearer };
 }
 
+/**
+ * Who a request is for rate limiting: its API key or admin token, or the key a vendor-compatible API carries
+ * (Postmark's X-Postmark-Server-Token, Basic auth's password as Mailgun sends it, an AWS SigV4 access key id);
+ * undefined for an anonymous request (limited by address instead).
+ */
+export function rateLimitIdentity(req: FastifyRequest): string | undefined {
+  const { apiKey, adminToken } = credentialsOf(req);
+  if (apiKey ?? adminToken) return apiKey ?? adminToken;
+  const postmark = req.headers['x-postmark-server-token'];
+  if (typeof postmark === 'string' && postmark.trim()) return postmark.trim();
+  const auth = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(auth)?.[1];
+  if (basic) return Buffer.from(basic, 'base64').toString('utf8');
+  return /^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)\//.exec(auth)?.[1];
+}
+
 export type Allowed = 'server' | 'admin';
 
 /** A preHandler: authenticates as a server (API key) and/or an admin, as the route allows. */

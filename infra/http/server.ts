@@ -10,7 +10,7 @@ import type { Logger } from '../logging/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { sha256 } from '../tenancy/index.js';
 import { isLoopbackHost } from '../config/schema.js';
-import { credentialsOf } from './auth.js';
+import { rateLimitIdentity } from './auth.js';
 import { registerCors } from './cors.js';
 import { makeErrorHandler, sendError } from './errors.js';
 import type { DashboardAssets } from './dashboard-assets.js';
@@ -102,8 +102,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     max: deps.rateLimitPerSecond,
     timeWindow: 1000,
     keyGenerator: (req) => {
-      const { apiKey, adminToken } = credentialsOf(req);
-      const secret = apiKey ?? adminToken;
+      const secret = rateLimitIdentity(req);
       return secret ? `key:${sha256(secret)}` : `ip:${req.ip}`;
     },
     errorResponseBuilder: (_req, context) => ({

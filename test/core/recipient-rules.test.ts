@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseMailbox, parseRecipient } from '../../domain/index.js';
+import { mailboxHeader, parseMailbox, parseRecipient, parseRecipientList } from '../../domain/index.js';
 import { recipientRules } from '../../write-side/send/recipient-rules.js';
 
 const verdict = (input: string, rules = recipientRules('refuse')) => {
@@ -53,5 +53,24 @@ describe('recipient rules', () => {
     ]) {
       assert.ok(parseMailbox(ok).ok, ok);
     }
+  });
+
+  it('reads a comma-separated list as the vendor APIs write it, each mailbox checked as one recipient is', () => {
+    const list = parseRecipientList(' a@x.test, "Doe, B" <b@Y.test>,c@z.test ');
+    assert.ok(list.ok);
+    assert.deepEqual(
+      list.value.map((m) => [m.address, m.name, m.domain]),
+      [
+        ['a@x.test', '', 'x.test'],
+        ['b@Y.test', 'Doe, B', 'y.test'],
+        ['c@z.test', '', 'z.test'],
+      ],
+    );
+    const empty = parseRecipientList('  ');
+    assert.deepEqual(empty.ok ? empty.value : empty.error, []);
+    for (const bad of ['a@x.test, nobody', 'a@x.test,\r\nBcc: e@vil.test', 'u@[127.0.0.1]', 'a%b@x.test'])
+      assert.equal(parseRecipientList(bad, recipientRules('refuse')).ok, false, bad);
+    assert.equal(mailboxHeader({ address: 'b@y.test', name: 'Doe, "B"' }), '"Doe, B" <b@y.test>');
+    assert.equal(mailboxHeader({ address: 'b@y.test', name: '' }), 'b@y.test');
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Mailbox, Result, Server } from '../../domain/index.js';
-import { err } from '../../domain/index.js';
+import { err, ok } from '../../domain/index.js';
 import type { HttpErrorCode } from '../../infra/http/error-catalogue.js';
 import type { TemplateContent, TemplateStore } from '../../infra/templates/index.js';
 import { renderTemplate } from '../templates/render.js';
@@ -83,6 +83,11 @@ export interface SendEmailsRequest {
 
 export type SendEmailsDeps = SendApiDeps & { templates: TemplateStore };
 
+export interface SentEmails extends AcceptResult {
+  /** Each email's Message-ID (without angle brackets), in request order. */
+  rfcMessageIds: string[];
+}
+
 /** How many Postlog messages (envelope recipients) a request makes: ids are taken for this many. */
 export const recipientCount = (emails: EmailToSend[]) => emails.reduce((n, e) => n + e.recipients.length, 0);
 
@@ -94,7 +99,7 @@ export const recipientCount = (emails: EmailToSend[]) => emails.reduce((n, e) =>
 export async function sendEmails(
   deps: SendEmailsDeps,
   req: SendEmailsRequest,
-): Promise<Result<AcceptResult, SendFailure>> {
+): Promise<Result<SentEmails, SendFailure>> {
   const ids = req.messageIds ?? (await deps.ids.take(recipientCount(req.emails)));
   const composed = await composeAll(deps, req, ids);
   if ('code' in composed) return err(composed);
@@ -115,7 +120,7 @@ export async function sendEmails(
     correlationId: req.correlationId,
     actor: 'api',
   });
-  return result.ok ? result : err(acceptFailure(result.error));
+  return result.ok ? ok({ ...result.value, rfcMessageIds: composed.rfcMessageIds }) : err(acceptFailure(result.error));
 }
 
 /** An accept error as the HTTP catalogue names it (LOG_REJECTED: nothing was stored, retry). */
@@ -134,8 +139,9 @@ async function composeAll(
   deps: SendEmailsDeps,
   req: SendEmailsRequest,
   ids: number[],
-): Promise<{ contents: Buffer[]; messages: MessageToAccept[] } | SendFailure> {
+): Promise<{ contents: Buffer[]; messages: MessageToAccept[]; rfcMessageIds: string[] } | SendFailure> {
   const contents: Buffer[] = [];
+  const rfcMessageIds: string[] = [];
   const messages: MessageToAccept[] = [];
   const templates = new Map<string, ChosenTemplate>();
   const trackings = new Map<string, TrackingContext | undefined>();
@@ -150,6 +156,7 @@ async function composeAll(
       (html !== undefined && (email.tracking.trackOpens || email.tracking.trackClicks)) || email.tracking.unsubscribe;
     const tracking = wantsTracking ? await trackingFor(deps, req, trackings) : undefined;
     const messageId = `${randomUUID()}@${deps.hostname}`;
+    rfcMessageIds.push(messageId);
     // with tracking or unsubscribe links each recipient gets a copy of its own; otherwise one copy is shared
     const copies = tracking ? email.recipients.length : 1;
     const first = contents.length;
@@ -197,7 +204,7 @@ async function composeAll(
     }
     next += email.recipients.length;
   }
-  return { contents, messages };
+  return { contents, messages, rfcMessageIds };
 }
 
 async function trackingFor(

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { parseMailbox, parseRecipient, type Mailbox, type RecipientOptions, type Server } from '../../domain/index.js';
+import {
+  mailboxHeader,
+  parseMailbox,
+  parseRecipient,
+  type Mailbox,
+  type RecipientOptions,
+  type Server,
+} from '../../domain/index.js';
 import { authenticate } from '../../infra/http/auth.js';
 import type { HttpErrorCode } from '../../infra/http/error-catalogue.js';
 import { sendError } from '../../infra/http/errors.js';
@@ -150,7 +157,7 @@ function planRecipients(body: V2SendBody, options: RecipientOptions): Plan | Fai
   const seen = new Set<string>();
   for (const [i, r] of body.to.entries()) {
     const entry = typeof r === 'string' ? { address: r } : r;
-    const display = entry.name ? `"${entry.name.replace(/["\\]/g, '')}" <${entry.address}>` : entry.address;
+    const display = mailboxHeader(entry);
     const to = parseRecipient(typeof r === 'string' ? r : display, options);
     if (!to.ok) return invalid(`to[${i}]`, to.error);
     if (seen.has(to.value.address.toLowerCase()))
