@@ -341,8 +341,11 @@ credential
   .description('create an API key, SMTP login or SMTP-IP range for a server (a secret is shown once)')
   .requiredOption('--server <id>', 'server id', serverId)
   .addOption(
-    new Option('--kind <kind>', 'an API key, an SMTP login, or an SMTP-IP range (clients in it submit without AUTH)')
-      .choices(['api', 'smtp', 'smtp-ip'])
+    new Option(
+      '--kind <kind>',
+      'an API key, an SMTP login, an SMTP-IP range (clients in it submit without AUTH), or an SES access key',
+    )
+      .choices(['api', 'smtp', 'smtp-ip', 'ses'])
       .default('api'),
   )
   .option('--cidr <range>', 'with --kind smtp-ip: the IPv4 or IPv6 range, e.g. 192.0.2.0/24')
@@ -364,7 +367,9 @@ credential
           ? { ...created.credential, apiKey: created.secret }
           : opts.kind === 'smtp'
             ? { ...created.credential, username: created.credential.identifier, password: created.secret }
-            : { ...created.credential, cidr: created.credential.identifier },
+            : opts.kind === 'ses'
+              ? { ...created.credential, accessKeyId: created.credential.identifier, secretAccessKey: created.secret }
+              : { ...created.credential, cidr: created.credential.identifier },
       );
     }),
   );

@@ -41,24 +41,37 @@ export const credentialCreated = (c: Credential, secret: string): string =>
         ],
         ["Clients in this range submit over SMTP without AUTH; the From header must still be the server's domain."],
       )
-    : c.kind === 'api'
+    : c.kind === 'ses'
       ? record(
-          `Created API key ${c.name} for server ${c.serverId}`,
+          `Created SES access key ${c.name} for server ${c.serverId}`,
           [
             ['id', c.id],
-            ['API key', secret],
+            ['access key id', c.identifier],
+            ['secret access key', secret],
           ],
-          ['The key is shown once: keep it. Send it as the X-Server-API-Key header.'],
+          [
+            'The secret is shown once: keep it. Give both to an AWS SDK SESv2 client with endpoint set to Postlog ' +
+              '(docs/ses.md).',
+          ],
         )
-      : record(
-          `Created SMTP login ${c.name} for server ${c.serverId}`,
-          [
-            ['id', c.id],
-            ['username', c.identifier],
-            ['password', secret],
-          ],
-          ['The password is shown once: keep it. Log in with it on SMTP submission (AUTH after STARTTLS).'],
-        );
+      : c.kind === 'api'
+        ? record(
+            `Created API key ${c.name} for server ${c.serverId}`,
+            [
+              ['id', c.id],
+              ['API key', secret],
+            ],
+            ['The key is shown once: keep it. Send it as the X-Server-API-Key header.'],
+          )
+        : record(
+            `Created SMTP login ${c.name} for server ${c.serverId}`,
+            [
+              ['id', c.id],
+              ['username', c.identifier],
+              ['password', secret],
+            ],
+            ['The password is shown once: keep it. Log in with it on SMTP submission (AUTH after STARTTLS).'],
+          );
 
 export const adminTokenCreated = (t: AdminTokenInfo, secret: string): string =>
   record(

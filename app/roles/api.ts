@@ -19,6 +19,7 @@ import { postalSendRoutes } from '../../write-side/send/postal-send-routes.js';
 import { testMessageRoute } from '../../write-side/send/test-message-route.js';
 import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { postmarkRoutes } from '../../write-side/vendors/postmark/postmark-routes.js';
+import { sesRoutes } from '../../write-side/vendors/ses/ses-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
 import { userRoutes } from '../../write-side/accounts/user-routes.js';
@@ -54,6 +55,7 @@ export const apiRole: Role = {
       v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool), templates }),
       templateRoutes({ ...send, templates }),
       postmarkRoutes({ ...send, templates }),
+      sesRoutes({ ...send, templates }),
       testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),

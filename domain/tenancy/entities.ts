@@ -121,7 +121,9 @@ export const Credential = z.object({
   serverId: z.string(),
   kind: CredentialKind,
   name: z.string(),
-  identifier: z.string().describe('api: the first characters of the key; smtp: the username; smtp-ip: the range'),
+  identifier: z
+    .string()
+    .describe('api: the first characters of the key; smtp: the username; smtp-ip: the range; ses: the access key id'),
   createdAt: isoTime,
   lastUsedAt: isoTime.nullable(),
   revoked: z.boolean(),

@@ -88,9 +88,10 @@ export const CreateTrackDomain = z
 
 /**
  * api: an API key (HTTP); smtp: a username and password (SMTP submission); smtp-ip: a range of
- * client addresses that may submit over SMTP without AUTH (Postal's SMTP-IP credential).
+ * client addresses that may submit over SMTP without AUTH (Postal's SMTP-IP credential); ses: an access key id and
+ * secret access key for Amazon SES clients, which sign requests with AWS Signature V4.
  */
-export const CredentialKind = z.enum(['api', 'smtp', 'smtp-ip']);
+export const CredentialKind = z.enum(['api', 'smtp', 'smtp-ip', 'ses']);
 export const CreateCredential = z
   .object({
     kind: CredentialKind,

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor, Server } from '../../domain/index.js';
-import type { TenancyStore } from '../tenancy/index.js';
+import type { SesAccessKey, TenancyStore } from '../tenancy/index.js';
 import { sha256 } from '../tenancy/index.js';
 import { sendError } from './errors.js';
 import { sessionTokenOf } from './session-cookie.js';
@@ -61,6 +61,7 @@ class AnswerCache<V> {
 export class Authenticator {
   private readonly servers: AnswerCache<Server | undefined>;
   private readonly admins: AnswerCache<Actor | undefined>;
+  private readonly sesKeys: AnswerCache<SesAccessKey>;
 
   constructor(
     private readonly tenancy: TenancyStore,
@@ -72,6 +73,7 @@ export class Authenticator {
   ) {
     this.servers = new AnswerCache(ttlMs);
     this.admins = new AnswerCache(ttlMs);
+    this.sesKeys = new AnswerCache(ttlMs);
   }
 
   async server(apiKey: string): Promise<Server | undefined> {
@@ -82,10 +84,16 @@ export class Authenticator {
     return this.admins.get(sha256(token), () => this.tenancy.authenticateAdmin(token));
   }
 
+  /** An SES access key's server and secret (SigV4 clients); the caller checks the signature with the secret. */
+  async sesAccessKey(accessKeyId: string): Promise<SesAccessKey> {
+    return this.sesKeys.get(sha256(accessKeyId), () => this.tenancy.authenticateSesAccessKey(accessKeyId));
+  }
+
   /** Drops cached answers (after a change through this process's management API). */
   forget(): void {
     this.servers.clear();
     this.admins.clear();
+    this.sesKeys.clear();
   }
 }
 

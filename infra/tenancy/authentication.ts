@@ -15,6 +15,12 @@ export type ChallengeLogin =
   | { outcome: 'wrong' }
   | { outcome: 'unreadable'; reason: string };
 
+/** An SES access key: `unreadable` when its secret was sealed with another key (`reason` is for the log). */
+export type SesAccessKey =
+  | { outcome: 'ok'; server: Server; secret: string }
+  | { outcome: 'unknown' }
+  | { outcome: 'unreadable'; reason: string };
+
 /**
  * Who a secret belongs to: an API key's or SMTP login's server (its last use recorded), an admin
  * token's actor. Revoked secrets belong to no one. Uncached: infra/http/auth.ts caches the answers.
@@ -60,6 +66,24 @@ export class Authentication {
       [row.id],
     );
     return used.rows[0] ? { outcome: 'ok', server: toServer(used.rows[0]) } : { outcome: 'unknown' };
+  }
+
+  /**
+   * An SES access key (credential kind ses): its server and its secret, so that the caller can check a request's
+   * AWS Signature V4 (the secret never leaves this process). Its last use is recorded.
+   */
+  async sesAccessKey(accessKeyId: string): Promise<SesAccessKey> {
+    const { rows } = await this.pool.query(
+      `UPDATE credentials c SET last_used_at = now() FROM servers s
+        WHERE s.id = c.server_id AND c.kind = 'ses' AND c.identifier = $1 AND c.revoked_at IS NULL
+       RETURNING c.id AS credential_id, c.secret_sealed, s.*`,
+      [accessKeyId],
+    );
+    const row = rows[0];
+    if (!row) return { outcome: 'unknown' };
+    const secret = this.secrets.open(row.secret_sealed, sealContext(row.credential_id));
+    if (!secret.ok) return { outcome: 'unreadable', reason: secret.error.message };
+    return { outcome: 'ok', server: toServer(row), secret: secret.value };
   }
 
   /**

@@ -15,7 +15,7 @@ import { inResultTransaction } from '../postgres/transaction.js';
 import type { SecretBox } from '../secrets/index.js';
 import { recordChange } from './audit-log.js';
 import { toCredential } from './row-mappers.js';
-import { newApiKey, newSmtpPassword, newSmtpUsername, sha256 } from './secrets.js';
+import { newApiKey, newSesAccessKeyId, newSesSecretKey, newSmtpPassword, newSmtpUsername, sha256 } from './secrets.js';
 import type { Servers } from './servers.js';
 
 /** A credential whose secret comes from elsewhere (Postal), with its kind, label and identifier. */
@@ -35,9 +35,10 @@ export class Credentials {
   ) {}
 
   /**
-   * Creates an API key, SMTP login or SMTP-IP range. The secret is returned once; its hash is
-   * kept, and for an SMTP login also the secret sealed with the secrets key (CRAM-MD5 needs to
-   * read it back). An SMTP-IP credential has no secret ('' is returned).
+   * Creates an API key, SMTP login, SMTP-IP range or SES access key. The secret is returned once; its hash is
+   * kept, and for an SMTP login or SES key also the secret sealed with the secrets key (CRAM-MD5 and SigV4
+   * need to read it back). An SMTP-IP credential has no secret ('' is returned). An SES key's identifier is its
+   * access key id.
    */
   async create(
     actor: Actor,
@@ -49,8 +50,9 @@ export class Credentials {
     const allowed = authorize(actor, { do: 'manage', organizationId: server.value.organizationId, what: 'credential' });
     if (!allowed.ok) return allowed;
     // an smtp-ip credential has no secret: its range is its identifier (as PostgreSQL writes it)
-    const secret = input.kind === 'api' ? newApiKey() : input.kind === 'smtp' ? newSmtpPassword() : '';
-    const identifier = input.kind === 'api' ? secret.slice(0, 6) : newSmtpUsername();
+    const secret = { api: newApiKey, smtp: newSmtpPassword, 'smtp-ip': () => '', ses: newSesSecretKey }[input.kind]();
+    const identifier =
+      input.kind === 'api' ? secret.slice(0, 6) : input.kind === 'ses' ? newSesAccessKeyId() : newSmtpUsername();
     const id = randomUUID();
     return inResultTransaction(this.pool, async (c) => {
       const range = input.kind === 'smtp-ip' ? (input.cidr ?? null) : null;
@@ -64,7 +66,8 @@ export class Credentials {
           input.name,
           identifier,
           range === null ? sha256(secret) : null,
-          input.kind === 'smtp' ? this.secrets.seal(secret, sealContext(id)) : null,
+          // CRAM-MD5 and SigV4 prove the secret without sending it: it must be readable to check them
+          input.kind === 'smtp' || input.kind === 'ses' ? this.secrets.seal(secret, sealContext(id)) : null,
           range,
         ],
       );

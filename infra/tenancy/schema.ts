@@ -195,3 +195,12 @@ export const serverSpamThresholds = `
       ALTER TABLE servers ADD COLUMN spam_threshold double precision;
       ALTER TABLE servers ADD COLUMN spam_fail_threshold double precision;
 `;
+
+/** Migration 32: SES access keys (AWS Signature V4 clients of the SES-compatible API). */
+export const sesCredentials = `
+      ALTER TABLE credentials DROP CONSTRAINT credentials_kind_check;
+      ALTER TABLE credentials ADD CONSTRAINT credentials_kind_check
+        CHECK (kind IN ('api', 'smtp', 'smtp-ip', 'ses'));
+      -- a signed request names its access key id: one indexed look-up finds the key
+      CREATE UNIQUE INDEX credentials_ses_access_key ON credentials (identifier) WHERE kind = 'ses';
+`;

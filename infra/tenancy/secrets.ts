@@ -25,5 +25,13 @@ export const sha256 = (secret: string) => createHash('sha256').update(secret).di
 export const newApiKey = () => randomToken(32);
 export const newSmtpPassword = () => randomToken(32);
 export const newSmtpUsername = () => `smtp-${randomToken(12).toLowerCase()}`;
+/** An AWS-style access key id for SigV4 clients (credential kind ses): 20 upper-case letters and digits, as AWS's. */
+export const newSesAccessKeyId = () =>
+  `PLKI${randomToken(32)
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, '')
+    .slice(0, 16)}`;
+/** Its secret access key: 40 characters, as AWS's (≈238 bits). */
+export const newSesSecretKey = () => randomToken(40);
 export const newAdminToken = () => `plt_${randomToken(40)}`;
 export const newVerificationToken = () => randomToken(24);

@@ -23,7 +23,7 @@ import { systemActor } from '../../domain/index.js';
 import { AdminTokens } from './admin-tokens.js';
 import { AuditLog } from './audit-log.js';
 import type { SecretBox } from '../secrets/index.js';
-import { Authentication, type ChallengeLogin } from './authentication.js';
+import { Authentication, type ChallengeLogin, type SesAccessKey } from './authentication.js';
 import { Credentials, type ImportedCredential } from './credentials.js';
 import { Domains, type DnsSettings, type ImportedDomain } from './domains.js';
 import { Organizations } from './organizations.js';
@@ -220,6 +220,10 @@ export class TenancyStore {
   /** The server an SMTP client at this address may submit for without AUTH (SMTP-IP credentials). */
   authenticateSmtpAddress(clientAddress: string): Promise<Server | undefined> {
     return this.authentication.smtpAddress(clientAddress);
+  }
+  /** An SES access key's server and secret (the caller checks the request's SigV4 signature with it). */
+  authenticateSesAccessKey(accessKeyId: string): Promise<SesAccessKey> {
+    return this.authentication.sesAccessKey(accessKeyId);
   }
   authenticateAdmin(token: string): Promise<AdminActor | undefined> {
     return this.authentication.adminToken(token);

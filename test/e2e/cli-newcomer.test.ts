@@ -197,6 +197,14 @@ describe('postlog CLI for a newcomer', () => {
       ['credential', 'create', '--server', serverId, '--kind', 'smtp-ip', '--cidr', '192.0.2.7/24'],
       /^Created SMTP-IP credential default for server \S+\n {2}id: +\S+\n {2}range: +192\.0\.2\.0\/24\n/,
     );
+    await human(
+      ['credential', 'create', '--server', serverId, '--kind', 'ses'],
+      /^Created SES access key default for server \S+\n {2}id: +\S+\n {2}access key id: +PLKI[A-Z0-9]{16}\n {2}secret access key: +[A-Za-z0-9]{40}\n/,
+    );
+    const ses = await json(['credential', 'create', '--server', serverId, '--kind', 'ses', '--name', 'aws']);
+    assert.match(ses.accessKeyId as string, /^PLKI[A-Z0-9]{16}$/);
+    assert.match(ses.secretAccessKey as string, /^[A-Za-z0-9]{40}$/);
+    assert.equal(ses.identifier, ses.accessKeyId);
     const key = await json(['credential', 'create', '--server', serverId]);
     assert.match(key.apiKey as string, /^[A-Za-z0-9]{32}$/);
     const revoked = (await cli(['credential', 'revoke', key.id as string])).stdout;
