@@ -60,7 +60,9 @@ export const SMTP_REPLIES = {
     reply: 421,
     status: '4.7.0',
     text: 'Too many messages on this connection, reconnect',
-    means: 'the connection sent POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION messages',
+    means:
+      'the connection sent POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION messages: sent unasked right after the 250 ' +
+      'of the last one, and the connection is closed (a pooled client gets it for its RSET and reconnects)',
   },
   INVALID_SENDER: {
     reply: 553,

@@ -194,9 +194,11 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
         const raw = Buffer.concat([Buffer.from(receivedHeader(deps, session, submitter, protocol)), data.value]);
         accept(deps, session, submitter, raw, parsedRecipients, log).then(
           (reply) => {
-            messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
+            const sent = (messagesPerSession.get(session.id) ?? 0) + 1;
+            messagesPerSession.set(session.id, sent);
             o.onMessage?.('accepted');
             callback(null, reply);
+            if (sent >= o.maxMessagesPerConnection) closeSpentConnection(server, session.id);
           },
           (err: Error) => {
             o.onMessage?.(isSmtpReply(err) && err.responseCode >= 500 ? 'rejected' : 'failed');
@@ -212,6 +214,24 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   });
   if (o.proxyFrom.length > 0) acceptProxyHeaders(server, proxyAllowList(o.proxyFrom), log);
   return server;
+}
+
+/**
+ * Ends a connection that sent its last message, right after that message's 250: a 421 nobody
+ * asked for (RFC 5321 §3.8: the one reply a server may send to close), then the close. Waiting
+ * for the next MAIL FROM to refuse would fail a message of a client that does not retry a 4xx
+ * there: Listmonk's pool (knadh/smtppool) retries network errors only, so its message would be
+ * lost. That pool sends RSET after every message, reads the 421 as its answer and drops the
+ * connection; nodemailer's pool takes it as the close of an idle connection.
+ */
+function closeSpentConnection(server: SMTPServer, sessionId: string): void {
+  for (const connection of server.connections) {
+    if (connection.id !== sessionId) continue;
+    const reply = smtpReply('TOO_MANY_MESSAGES');
+    // smtp-server closes the connection after sending any 421
+    connection.send(reply.responseCode, reply.message);
+    return;
+  }
 }
 
 /** Our trace header; a server in privacy mode (Postal's) shows neither the client's address nor its name. */
