@@ -296,7 +296,9 @@ async function accept(
       if (!detailed) log.warn({ error: result.error.message, code: result.error.code }, 'SMTP message not accepted');
       throw smtpReply(code, detailed ? result.error.message : undefined);
     }
-    return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')}`;
+    // Mailtrain keeps the reply's last word and matches Postal-format webhooks' message.message_id on it: the
+    // Message-ID, which every message of the transaction shares (see docs/mailtrain.md)
+    return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')} Message-ID ${rfcMessageId}`;
   } catch (err) {
     if (isSmtpReply(err)) throw err;
     log.error({ error: (err as Error).message }, 'accepting an SMTP message failed');
