@@ -108,6 +108,15 @@ export const SMTP_REPLIES = {
       "a Sender header that is not one mailbox of the server's verified domains or its allowed senders; " +
       'the text says which',
   },
+  INVALID_METADATA_HEADER: {
+    reply: 554,
+    status: '5.6.0',
+    text: 'A metadata header of the message is not valid',
+    means:
+      'an X-SMTPAPI header that is not JSON, holds keys other than unique_args and category, or more than one ' +
+      'category; or metadata from it or X-Listmonk-* past the /v2 limits (50 keys, names up to 100 and values ' +
+      'up to 1,000 characters); the text says which',
+  },
   NO_RECIPIENTS: {
     reply: 554,
     status: '5.5.1',

@@ -13,6 +13,7 @@ import { isSmtpReply, smtpReply, type SmtpReplyCode } from '../../infra/smtp/rep
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
+import { readCampaignHeaders, withoutSmtpApiHeader } from '../send/campaign-headers.js';
 import { rawContents } from '../send/raw-contents.js';
 import { checkSenderHeader } from '../send/sender-header.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
@@ -257,13 +258,18 @@ async function accept(
   log: Logger,
 ): Promise<string> {
   const { server } = submitter;
-  // only the header fields matter here (From, Subject, Message-ID)
+  // only the header fields matter here (From, Subject, Message-ID, campaign managers' metadata)
   const email = readSubmittedHeaders(raw);
   if (!email.ok) throw smtpReply('MESSAGE_TOO_BIG', email.error);
   const fromHeader = singleFromMailbox(email.value.headers);
   if (!fromHeader.ok) throw smtpReply('FROM_NOT_ALLOWED', fromHeader.error);
   const sender = await checkSenderHeader(deps, server, email.value.headers);
   if (!sender.ok) throw smtpReply('SENDER_NOT_ALLOWED', sender.error);
+  const campaign = readCampaignHeaders(email.value.headers);
+  if (!campaign.ok) throw smtpReply('INVALID_METADATA_HEADER', campaign.error);
+  // X-SMTPAPI is an instruction to us: it must not reach the recipients
+  const relayed = campaign.value.hasSmtpApi ? withoutSmtpApiHeader(raw) : raw;
+  const metadata = campaign.value.metadata;
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
@@ -273,7 +279,7 @@ async function accept(
   }
   const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {
-    const stored = await rawContents(deps, server, fromHeader.value.domain, raw, recipients.length);
+    const stored = await rawContents(deps, server, fromHeader.value.domain, relayed, recipients.length);
     const result = await acceptMessages(deps, {
       server,
       from: fromHeader.value,
@@ -285,6 +291,8 @@ async function accept(
         subject: email.value.subject,
       })),
       messageIds: stored.messageIds,
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+      ...(campaign.value.tag !== undefined ? { tag: campaign.value.tag } : {}),
       source: 'smtp',
       correlationId: `smtp-${session.id}`,
       actor: submitter.by === 'credential' ? 'smtp:credential' : 'smtp:ip-credential',
