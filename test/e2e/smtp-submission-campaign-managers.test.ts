@@ -69,7 +69,7 @@ describe('SMTP submission for campaign managers (Listmonk, Mailtrain)', () => {
     await receiver?.close();
   });
 
-  it("takes Listmonk's defaults: STARTTLS, CRAM-MD5, 10 pooled connections kept while idle, hundreds of messages", async () => {
+  it("takes Listmonk's defaults: STARTTLS, CRAM-MD5, 10 pooled connections kept while idle, 300 messages", async () => {
     // Listmonk's SMTP settings as it ships them (schema.sql): auth_protocol cram, tls_type STARTTLS, max_conns 10,
     // idle_timeout 15s; its pool (knadh/smtppool) sets no limit on messages per connection
     const listmonk = nodemailer.createTransport({
@@ -129,7 +129,7 @@ describe('SMTP submission for campaign managers (Listmonk, Mailtrain)', () => {
     assert.match(await raw(tenant, id!), new RegExp(`^X-Listmonk-Campaign: ${campaign}\\r$`, 'mi'));
   });
 
-  it("loses no message of a pool that does not retry a refused MAIL FROM (Listmonk's) at the connection limit", async () => {
+  it("loses no message of a pool that retries no refused MAIL FROM (Listmonk's) at the connection limit", async () => {
     // knadh/smtppool: RSET after each message before the connection goes back to the pool; a failed RSET drops the
     // connection, an error reply to MAIL, RCPT or DATA fails the message (only network errors are retried)
     const open = async () => {
@@ -230,7 +230,7 @@ describe('SMTP submission for campaign managers (Listmonk, Mailtrain)', () => {
     for (const each of ids) assert.equal((await view(dev, each)).rfcMessageId, shared);
   });
 
-  it('keeps X-SMTPAPI unique_args and category as metadata and tag, and takes the header out of the message', async () => {
+  it('keeps X-SMTPAPI unique_args and category as metadata and tag, and takes the header out', async () => {
     const info = await transport(tenant, '127.0.0.24').sendMail({
       from: 'app@sender.test',
       to: 'x@example.org',
@@ -250,7 +250,7 @@ describe('SMTP submission for campaign managers (Listmonk, Mailtrain)', () => {
     assert.match(stored, /^X-Other: stays\r$/m);
   });
 
-  it('refuses an X-SMTPAPI header it cannot keep (not JSON, unsupported keys, past the limits), naming why', async () => {
+  it('refuses an X-SMTPAPI header it cannot keep (not JSON, other keys, past the limits), naming why', async () => {
     const smtp = transport(tenant, '127.0.0.25');
     const refusedWith = (why: RegExp) => (e: { responseCode?: number; response?: string }) => {
       assert.equal(e.responseCode, 554, e.response);
