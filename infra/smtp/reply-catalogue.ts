@@ -60,7 +60,9 @@ export const SMTP_REPLIES = {
     reply: 421,
     status: '4.7.0',
     text: 'Too many messages on this connection, reconnect',
-    means: 'the connection sent POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION messages',
+    means:
+      'the connection sent POSTLOG_SMTP_MAX_MESSAGES_PER_CONNECTION messages: sent unasked right after the 250 ' +
+      'of the last one, and the connection is closed (a pooled client gets it for its RSET and reconnects)',
   },
   INVALID_SENDER: {
     reply: 553,
@@ -105,6 +107,15 @@ export const SMTP_REPLIES = {
     means:
       "a Sender header that is not one mailbox of the server's verified domains or its allowed senders; " +
       'the text says which',
+  },
+  INVALID_METADATA_HEADER: {
+    reply: 554,
+    status: '5.6.0',
+    text: 'A metadata header of the message is not valid',
+    means:
+      'an X-SMTPAPI header that is not JSON, holds keys other than unique_args and category, or more than one ' +
+      'category; or metadata from it or X-Listmonk-* past the /v2 limits (50 keys, names up to 100 and values ' +
+      'up to 1,000 characters); the text says which',
   },
   NO_RECIPIENTS: {
     reply: 554,

@@ -75,7 +75,7 @@ describe('SMTP submission: SMTP-IP credentials', () => {
     assert.equal(range.credential.identifier, '127.0.0.0/8', 'stored as the network');
     assert.equal(range.secret, '');
     const info = await send('127.0.0.1');
-    const id = /queued as (\d+)$/.exec(info.response)![1]!;
+    const id = /queued as (\d+) Message-ID \S+$/.exec(info.response)![1]!;
     const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
     assert.equal(accepted!.metadata.serverId, tenant.server.id);
     assert.equal(accepted!.metadata.actor, 'smtp:ip-credential');

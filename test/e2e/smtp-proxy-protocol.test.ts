@@ -48,7 +48,7 @@ describe('SMTP submission behind a load balancer (PROXY protocol v1 and v2)', ()
       return { mail, data };
     });
   const storedHead = async (reply: string) => {
-    const id = /queued as (\d+)$/.exec(reply)![1]!;
+    const id = /queued as (\d+) Message-ID \S+$/.exec(reply)![1]!;
     const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
     const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [
       (accepted!.data as { contentHash: string }).contentHash,
@@ -79,7 +79,7 @@ describe('SMTP submission behind a load balancer (PROXY protocol v1 and v2)', ()
 
   it('v1: the client the header names is the one SMTP-IP credentials and Received see', async () => {
     const inRange = await submit(v1('203.0.113.7'));
-    assert.match(inRange.data ?? inRange.mail, /^250 .*queued as \d+$/);
+    assert.match(inRange.data ?? inRange.mail, /^250 .*queued as \d+ Message-ID \S+$/);
     assert.match(
       await storedHead(inRange.data!),
       /^Received: from lb\.test \(\[203\.0\.113\.7\]\) by postlog\.test with ESMTP id /,

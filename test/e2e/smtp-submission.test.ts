@@ -95,7 +95,7 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
       subject: 'TLS',
       text: 'x',
     });
-    assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
+    assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+ Message-ID \S+@\S+$/);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /postlog_smtp_messages_total\{listener="submission-tls",outcome="accepted"\} 1/);
     assert.match(metrics, /postlog_smtp_messages_total\{listener="submission",outcome="accepted"\} 1/);
@@ -145,7 +145,7 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     const cram = (pass: string) =>
       transport({ user: tenant.smtp.username, pass, method: 'CRAM-MD5', from: '127.0.0.2' });
     const info = await cram(tenant.smtp.password).sendMail(message);
-    assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+$/);
+    assert.match(info.response, /^250 2\.0\.0 Ok: queued as \d+ Message-ID \S+@\S+$/);
     await assert.rejects(cram('wrong').sendMail(message), (e: { responseCode?: number; response?: string }) => {
       assert.equal(e.responseCode, 535);
       assert.match(e.response ?? '', /5\.7\.8 Authentication credentials invalid/);
@@ -199,7 +199,7 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
 
   it("leaves the client's address and name out of the Received header when the server is in privacy mode", async () => {
     const storedHead = async (response: string) => {
-      const id = /queued as (\d+)$/.exec(response)![1]!;
+      const id = /queued as (\d+) Message-ID \S+$/.exec(response)![1]!;
       const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
       const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [
         (accepted!.data as { contentHash: string }).contentHash,

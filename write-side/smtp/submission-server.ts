@@ -13,6 +13,7 @@ import { isSmtpReply, smtpReply, type SmtpReplyCode } from '../../infra/smtp/rep
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
+import { readCampaignHeaders, withoutSmtpApiHeader } from '../send/campaign-headers.js';
 import { rawContents } from '../send/raw-contents.js';
 import { checkSenderHeader } from '../send/sender-header.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
@@ -194,9 +195,11 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
         const raw = Buffer.concat([Buffer.from(receivedHeader(deps, session, submitter, protocol)), data.value]);
         accept(deps, session, submitter, raw, parsedRecipients, log).then(
           (reply) => {
-            messagesPerSession.set(session.id, (messagesPerSession.get(session.id) ?? 0) + 1);
+            const sent = (messagesPerSession.get(session.id) ?? 0) + 1;
+            messagesPerSession.set(session.id, sent);
             o.onMessage?.('accepted');
             callback(null, reply);
+            if (sent >= o.maxMessagesPerConnection) closeSpentConnection(server, session.id);
           },
           (err: Error) => {
             o.onMessage?.(isSmtpReply(err) && err.responseCode >= 500 ? 'rejected' : 'failed');
@@ -212,6 +215,24 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
   });
   if (o.proxyFrom.length > 0) acceptProxyHeaders(server, proxyAllowList(o.proxyFrom), log);
   return server;
+}
+
+/**
+ * Ends a connection that sent its last message, right after that message's 250: a 421 nobody
+ * asked for (RFC 5321 §3.8: the one reply a server may send to close), then the close. Waiting
+ * for the next MAIL FROM to refuse would fail a message of a client that does not retry a 4xx
+ * there: Listmonk's pool (knadh/smtppool) retries network errors only, so its message would be
+ * lost. That pool sends RSET after every message, reads the 421 as its answer and drops the
+ * connection; nodemailer's pool takes it as the close of an idle connection.
+ */
+function closeSpentConnection(server: SMTPServer, sessionId: string): void {
+  for (const connection of server.connections) {
+    if (connection.id !== sessionId) continue;
+    const reply = smtpReply('TOO_MANY_MESSAGES');
+    // smtp-server closes the connection after sending any 421
+    connection.send(reply.responseCode, reply.message);
+    return;
+  }
 }
 
 /** Our trace header; a server in privacy mode (Postal's) shows neither the client's address nor its name. */
@@ -237,13 +258,18 @@ async function accept(
   log: Logger,
 ): Promise<string> {
   const { server } = submitter;
-  // only the header fields matter here (From, Subject, Message-ID)
+  // only the header fields matter here (From, Subject, Message-ID, campaign managers' metadata)
   const email = readSubmittedHeaders(raw);
   if (!email.ok) throw smtpReply('MESSAGE_TOO_BIG', email.error);
   const fromHeader = singleFromMailbox(email.value.headers);
   if (!fromHeader.ok) throw smtpReply('FROM_NOT_ALLOWED', fromHeader.error);
   const sender = await checkSenderHeader(deps, server, email.value.headers);
   if (!sender.ok) throw smtpReply('SENDER_NOT_ALLOWED', sender.error);
+  const campaign = readCampaignHeaders(email.value.headers);
+  if (!campaign.ok) throw smtpReply('INVALID_METADATA_HEADER', campaign.error);
+  // X-SMTPAPI is an instruction to us: it must not reach the recipients
+  const relayed = campaign.value.hasSmtpApi ? withoutSmtpApiHeader(raw) : raw;
+  const metadata = campaign.value.metadata;
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
     const parsed = parsedRecipients.get(r);
@@ -253,7 +279,7 @@ async function accept(
   }
   const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {
-    const stored = await rawContents(deps, server, fromHeader.value.domain, raw, recipients.length);
+    const stored = await rawContents(deps, server, fromHeader.value.domain, relayed, recipients.length);
     const result = await acceptMessages(deps, {
       server,
       from: fromHeader.value,
@@ -265,6 +291,8 @@ async function accept(
         subject: email.value.subject,
       })),
       messageIds: stored.messageIds,
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+      ...(campaign.value.tag !== undefined ? { tag: campaign.value.tag } : {}),
       source: 'smtp',
       correlationId: `smtp-${session.id}`,
       actor: submitter.by === 'credential' ? 'smtp:credential' : 'smtp:ip-credential',
@@ -276,7 +304,9 @@ async function accept(
       if (!detailed) log.warn({ error: result.error.message, code: result.error.code }, 'SMTP message not accepted');
       throw smtpReply(code, detailed ? result.error.message : undefined);
     }
-    return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')}`;
+    // Mailtrain keeps the reply's last word and matches Postal-format webhooks' message.message_id on it: the
+    // Message-ID, which every message of the transaction shares (see docs/mailtrain.md)
+    return `2.0.0 Ok: queued as ${result.value.messages.map((m) => m.id).join(',')} Message-ID ${rfcMessageId}`;
   } catch (err) {
     if (isSmtpReply(err)) throw err;
     log.error({ error: (err as Error).message }, 'accepting an SMTP message failed');
