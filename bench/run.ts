@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<unknown>> = {
   'event-store': async () => (await import('./event-store.js')).run(),
   'send-api': async () => (await import('./send-api.js')).run(),
+  'compat-send': async () => (await import('./compat-send.js')).run(),
   delivery: async () => (await import('./delivery.js')).run(),
   submission: async () => (await import('./submission.js')).run(),
   replay: async () => (await import('./replay.js')).run(),
