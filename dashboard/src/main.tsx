@@ -17,9 +17,11 @@ import { Queue } from './pages/queue';
 import { Routes } from './pages/routes';
 import { RoutePage } from './pages/route';
 import { Templates } from './pages/templates';
+import { TrackDomains } from './pages/track-domains';
 import { TemplatePage } from './pages/template';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
+import { Settings } from './pages/settings';
 import { Suppressions } from './pages/suppressions';
 import { managesUsers, Users } from './pages/users';
 import { Webhook } from './pages/webhook';
@@ -107,6 +109,8 @@ function App() {
             <Route path="/servers/:id" component={ServerOverview} />
             <Route path="/servers/:id/messages" component={Messages} />
             <Route path="/servers/:id/domains" component={Domains} />
+            <Route path="/servers/:id/track-domains" component={TrackDomains} />
+            <Route path="/servers/:id/settings" component={Settings} />
             <Route path="/servers/:id/analytics" component={Analytics} />
             <Route path="/system/read-models" component={Projections} />
             <Route
