@@ -1,5 +1,6 @@
+import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
-import { fieldErrors, get, patch } from '../api';
+import { del, fieldErrors, get, patch } from '../api';
 import { ErrorNote, FormError, Loading, Page, useAction, useLoad } from '../components';
 import { ServerTabs } from '../server-tabs';
 import { changesOf, draftOf, SETTINGS_FIELDS, type SettingsDraft } from '../server-settings';
@@ -9,6 +10,7 @@ import type { IpPool, Server } from '../types';
 
 /** A server's settings page: what PATCH /v2/servers/{id} changes. Viewers and members read it. */
 export function Settings({ id }: { id: string }) {
+  const session = useSession();
   const { data, error } = useLoad(
     () => Promise.all([get<Server>(`/v2/servers/${id}`), get<{ pools: IpPool[] }>('/v2/ip-pools')]),
     [id],
@@ -20,6 +22,7 @@ export function Settings({ id }: { id: string }) {
     <Page title={`Settings · ${server.name}`}>
       <ServerTabs id={id} />
       <SettingsForm key={server.id} server={server} pools={pools} />
+      {may(session, server.organizationId, 'admin') ? <ServerActions server={server} /> : null}
     </Page>
   );
 }
@@ -178,5 +181,37 @@ function SettingsForm({ server: loaded, pools }: { server: Server; pools: IpPool
       </fieldset>
       {canManage ? <button type="submit">Save settings</button> : null}
     </form>
+  );
+}
+
+/** What is done once rather than set: a new tracking key, and deleting the server. */
+function ServerActions({ server }: { server: Server }) {
+  const { route } = useLocation();
+  const action = useAction();
+  const [rotated, setRotated] = useState(false);
+  const rotate = async () => {
+    setRotated(false);
+    if (await action.run(() => patch(`/v2/servers/${server.id}`, { rotateTrackingSecret: true }))) setRotated(true);
+  };
+  const remove = async () => {
+    if (!confirm(`Delete ${server.name}, its domains and credentials? Its message history stays.`)) return;
+    if (await action.run(() => del(`/v2/servers/${server.id}`))) route('/');
+  };
+  return (
+    <section aria-labelledby="server-actions" class="card">
+      <h2 id="server-actions">Actions</h2>
+      <p>
+        <button type="button" onClick={rotate}>
+          Rotate tracking key
+        </button>{' '}
+        <button type="button" class="danger" onClick={remove}>
+          Delete server
+        </button>
+      </p>
+      {rotated ? (
+        <p role="status">A new key signs tracking links from now on; links already sent keep working.</p>
+      ) : null}
+      <ErrorNote error={action.error} />
+    </section>
   );
 }
