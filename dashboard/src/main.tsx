@@ -5,6 +5,7 @@ import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
 import { Account } from './pages/account';
 import { Analytics } from './pages/analytics';
+import { Audit } from './pages/audit';
 import { Credentials } from './pages/credentials';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
@@ -91,6 +92,7 @@ function App() {
             <a href="/">Organizations</a>
             {managesUsers(session) ? <a href="/users">Users</a> : null}
             <a href="/ip-pools">IP pools</a>
+            {managesUsers(session) ? <a href="/audit">Audit log</a> : null}
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
             {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
@@ -136,6 +138,7 @@ function App() {
             <Route path="/webhooks/:id" component={Webhook} />
             <Route path="/users" component={Users} />
             <Route path="/ip-pools" component={IpPools} />
+            <Route path="/audit" component={Audit} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>
