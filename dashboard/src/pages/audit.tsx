@@ -16,10 +16,15 @@ interface AuditEntry {
 
 const PAGE = 50;
 
-/** What a change changed: each top-level field whose value differs, before → after. */
+/** The fields that say which thing was created or deleted (every field of it would drown the list). */
+const NAMING = ['name', 'email', 'address', 'identifier', 'url'];
+
+/** What a change changed: each top-level field whose value differs, before → after; made or removed: its name. */
 function changesOf(e: AuditEntry): string[] {
   const before = e.before ?? {};
   const after = e.after ?? {};
+  const whole = e.before && e.after ? undefined : (e.after ?? e.before);
+  if (whole) return NAMING.filter((k) => k in whole).map((k) => `${k}: ${JSON.stringify(whole[k])}`);
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
   // a DKIM key or a list of records is long: the start of it says what it was
   const show = (v: unknown) => (v === undefined ? '—' : JSON.stringify(v).slice(0, 120));
