@@ -4,6 +4,7 @@ import { LocationProvider, Route, Router } from 'preact-iso';
 import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
 import { Account } from './pages/account';
+import { AdminTokens } from './pages/admin-tokens';
 import { Analytics } from './pages/analytics';
 import { Audit } from './pages/audit';
 import { Credentials } from './pages/credentials';
@@ -93,6 +94,7 @@ function App() {
             {managesUsers(session) ? <a href="/users">Users</a> : null}
             <a href="/ip-pools">IP pools</a>
             {managesUsers(session) ? <a href="/audit">Audit log</a> : null}
+            {managesUsers(session) ? <a href="/admin-tokens">Admin tokens</a> : null}
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
             {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
@@ -139,6 +141,7 @@ function App() {
             <Route path="/users" component={Users} />
             <Route path="/ip-pools" component={IpPools} />
             <Route path="/audit" component={Audit} />
+            <Route path="/admin-tokens" component={AdminTokens} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

@@ -241,3 +241,12 @@ export interface IpPool {
   addresses: { address: string; ehlo: string | null; weight: number }[];
   servers: { id: string; name: string; organizationId: string }[];
 }
+/** A management API token as listed: its first characters, never the token. */
+export interface AdminToken {
+  id: string;
+  organizationId: string | null;
+  name: string;
+  tokenPrefix: string;
+  createdAt: string;
+  revoked: boolean;
+}
