@@ -198,6 +198,7 @@ describe('the dashboard’s accessibility: every field labelled, every button na
       ['/users', 'Users'],
       ['/ip-pools', 'IP pools'],
       ['/audit', 'Audit log'],
+      ['/admin-tokens', 'Admin tokens'],
       ['/system/read-models', /^Read models/],
       ['/account', 'Your account'],
     ];

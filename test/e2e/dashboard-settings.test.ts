@@ -305,6 +305,53 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
     await page.close();
   });
 
+  it('an organization’s admin creates an admin token, shown once, that the API takes; then revokes it', async () => {
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin tokens' }).click();
+    const form = page.getByRole('form', { name: 'Create an admin token' });
+    assert.equal(
+      await form.getByRole('option', { name: 'every organization (global)' }).count(),
+      0,
+      'global tokens are for global admins',
+    );
+    await form.getByLabel('Name').fill('deploy script');
+    await form.getByLabel('For').selectOption({ label: 'Test org' });
+    await form.getByRole('button', { name: 'Create admin token' }).click();
+    const once = page.getByRole('status').filter({ hasText: 'it is shown only this once' });
+    const token = await once.getByLabel('Admin token', { exact: true }).inputValue();
+    const withToken = () =>
+      http(t.url, 'GET', `/v2/servers/${a.server.id}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await withToken()).status, 200);
+    const row = page.getByRole('row', { name: /deploy script/ });
+    await row.getByRole('cell', { name: 'Test org', exact: true }).waitFor();
+    await page.reload();
+    await row.waitFor();
+    assert.ok(!(await page.content()).includes(token), 'the token is not shown again');
+    await row.getByRole('button', { name: 'Revoke deploy script' }).click();
+    await row.getByText('revoked').waitFor();
+    assert.equal((await withToken()).status, 401);
+    await page.close();
+  });
+
+  it('an admin deletes a template from its page', async () => {
+    const made = await http(t.url, 'POST', `/v2/servers/${a.server.id}/templates`, {
+      headers: { 'X-Server-API-Key': a.apiKey },
+      body: { alias: 'old-offer', subject: 'Offer', text: 'Hi' },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await page.goto(`/templates/${made.body.id}`);
+    await page.getByRole('button', { name: 'Delete template' }).click();
+    await page.getByRole('heading', { name: /^Templates/, level: 1 }).waitFor();
+    const gone = await http(t.url, 'GET', `/v2/templates/${made.body.id}`, {
+      headers: { 'X-Server-API-Key': a.apiKey },
+    });
+    assert.equal(gone.status, 404, JSON.stringify(gone.body));
+    await page.close();
+  });
+
   it('the audit log shows who changed what on these pages', async () => {
     const page = await newPage();
     await logIn(page, 'admin@example.com');
@@ -346,6 +393,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
     assert.equal(await page.getByRole('button', { name: 'Save settings' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: 'Delete server' }).count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Audit log' }).count(), 0, 'the audit log is for admins');
+    assert.equal(await page.getByRole('link', { name: 'Admin tokens' }).count(), 0, 'admin tokens are for admins');
     await page.goto('/');
     await page.getByRole('link', { name: 'Test server' }).waitFor();
     assert.equal(await page.getByLabel('New server').count(), 0, 'a viewer creates no server');
