@@ -328,6 +328,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
     await page.reload();
     await row.waitFor();
     assert.ok(!(await page.content()).includes(token), 'the token is not shown again');
+    await screenshot(page, 'admin-tokens');
     await row.getByRole('button', { name: 'Revoke deploy script' }).click();
     await row.getByText('revoked').waitFor();
     assert.equal((await withToken()).status, 401);
