@@ -109,7 +109,7 @@ function SettingsForm({ server: loaded, pools }: { server: Server; pools: IpPool
           <SettingField
             kind="number"
             label="Inbound spam threshold"
-            hint="Incoming mail scoring at or above this is spam for the routes' spam modes. Empty: the configured default."
+            hint="Incoming mail scoring this or more is spam for the routes' spam modes. Empty: the configured default."
             {...bind('spamThreshold')}
           />
           <SettingField
