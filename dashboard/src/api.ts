@@ -8,7 +8,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly fields?: Record<string, string>,
+    /** The fields at fault: `body.postmasterAddress`, `body.allowedSenders.1`, or a bare name from the store. */
+    readonly fields?: { path: string; message: string }[],
   ) {
     super(message);
   }
@@ -40,7 +41,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const text = await res.text();
   const json = text ? safeJson(text) : undefined;
   if (!res.ok) {
-    const e = (json ?? {}) as { code?: string; message?: string; fields?: Record<string, string> };
+    const e = (json ?? {}) as { code?: string; message?: string; fields?: { path: string; message: string }[] };
     if (res.status === 401 && !path.startsWith('/v2/session')) onUnauthenticated();
     throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, e.fields);
   }
@@ -53,6 +54,20 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * An error's messages per top-level body field (`allowedSenders` for `body.allowedSenders.1`), to show
+ * each next to its field; empty when the error names none.
+ */
+export function fieldErrors(error: Error | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!(error instanceof ApiError) || !Array.isArray(error.fields)) return out;
+  for (const f of error.fields) {
+    const name = f.path.replace(/^body\./, '').split('.')[0] ?? '';
+    out[name] = out[name] ? `${out[name]}; ${f.message}` : f.message;
+  }
+  return out;
 }
 
 export const get = <T>(path: string) => api<T>('GET', path);

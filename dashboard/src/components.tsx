@@ -133,3 +133,40 @@ export function ShownOnce({ what, value, note }: { what: string; value: string; 
     </div>
   );
 }
+
+/**
+ * The API's complaint about one field, shown next to it; `id` is what the field's aria-describedby
+ * names, so a screen reader reads the complaint with the field.
+ */
+export function FieldError({ id, message }: { id: string; message: string | undefined }) {
+  if (!message) return null;
+  return (
+    <span class="error field-error" id={id}>
+      {message}
+    </span>
+  );
+}
+
+/**
+ * The note above a form the API refused: when it named fields (shown next to them), a pointer to
+ * them; otherwise the error itself.
+ */
+export function FormError({
+  error,
+  fields,
+  shown,
+}: {
+  error: Error | undefined;
+  fields: Record<string, string>;
+  /** The fields the form shows: a complaint about another one is shown here in full. */
+  shown: readonly string[];
+}) {
+  if (!error) return null;
+  const marked = Object.keys(fields).filter((f) => shown.includes(f)).length;
+  if (marked === 0) return <ErrorNote error={error} />;
+  return (
+    <p class="error" role="alert">
+      Not saved: correct the {marked === 1 ? 'field' : 'fields'} marked in red.
+    </p>
+  );
+}

@@ -4,7 +4,9 @@ import { LocationProvider, Route, Router } from 'preact-iso';
 import { ApiError, api, get, useCsrfToken, whenUnauthenticated } from './api';
 import { ErrorNote, Loading } from './components';
 import { Account } from './pages/account';
+import { AdminTokens } from './pages/admin-tokens';
 import { Analytics } from './pages/analytics';
+import { Audit } from './pages/audit';
 import { Credentials } from './pages/credentials';
 import { Domains } from './pages/domains';
 import { Home } from './pages/home';
@@ -17,9 +19,11 @@ import { Queue } from './pages/queue';
 import { Routes } from './pages/routes';
 import { RoutePage } from './pages/route';
 import { Templates } from './pages/templates';
+import { TrackDomains } from './pages/track-domains';
 import { TemplatePage } from './pages/template';
 import { ServerOverview } from './pages/server';
 import { SetPassword } from './pages/set-password';
+import { Settings } from './pages/settings';
 import { Suppressions } from './pages/suppressions';
 import { managesUsers, Users } from './pages/users';
 import { Webhook } from './pages/webhook';
@@ -89,6 +93,8 @@ function App() {
             <a href="/">Organizations</a>
             {managesUsers(session) ? <a href="/users">Users</a> : null}
             <a href="/ip-pools">IP pools</a>
+            {managesUsers(session) ? <a href="/audit">Audit log</a> : null}
+            {managesUsers(session) ? <a href="/admin-tokens">Admin tokens</a> : null}
             <a href="/docs">API docs</a>
             <a href="/graphql">GraphQL</a>
             {session.user.globalAdmin ? <a href="/system/read-models">Read models</a> : null}
@@ -107,6 +113,8 @@ function App() {
             <Route path="/servers/:id" component={ServerOverview} />
             <Route path="/servers/:id/messages" component={Messages} />
             <Route path="/servers/:id/domains" component={Domains} />
+            <Route path="/servers/:id/track-domains" component={TrackDomains} />
+            <Route path="/servers/:id/settings" component={Settings} />
             <Route path="/servers/:id/analytics" component={Analytics} />
             <Route path="/system/read-models" component={Projections} />
             <Route
@@ -132,6 +140,8 @@ function App() {
             <Route path="/webhooks/:id" component={Webhook} />
             <Route path="/users" component={Users} />
             <Route path="/ip-pools" component={IpPools} />
+            <Route path="/audit" component={Audit} />
+            <Route path="/admin-tokens" component={AdminTokens} />
             <Route path="/messages/:id" component={Message} />
             <Route default component={NotFound} />
           </Router>

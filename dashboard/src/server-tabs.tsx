@@ -6,6 +6,7 @@ export function ServerTabs({ id }: { id: string }) {
       <a href={`/servers/${id}/messages`}>Messages</a>
       <a href={`/servers/${id}/messages?status=held`}>Held</a>
       <a href={`/servers/${id}/domains`}>Domains</a>
+      <a href={`/servers/${id}/track-domains`}>Track domains</a>
       <a href={`/servers/${id}/credentials`}>Credentials</a>
       <a href={`/servers/${id}/suppressions`}>Suppressions</a>
       <a href={`/servers/${id}/webhooks`}>Webhooks</a>
@@ -13,6 +14,7 @@ export function ServerTabs({ id }: { id: string }) {
       <a href={`/servers/${id}/routes`}>Inbound routes</a>
       <a href={`/servers/${id}/queue`}>Queue</a>
       <a href={`/servers/${id}/analytics`}>Analytics</a>
+      <a href={`/servers/${id}/settings`}>Settings</a>
     </nav>
   );
 }

@@ -10,6 +10,20 @@ export interface Server {
   name: string;
   mode: 'live' | 'development';
   suspended: boolean;
+  suspendedReason: string | null;
+  sendLimitPerHour: number | null;
+  retentionDays: number;
+  ipPool: string | null;
+  trackOpens: boolean;
+  trackClicks: boolean;
+  trackingExcludedDomains: string[];
+  listUnsubscribe: boolean;
+  privacyMode: boolean;
+  postmasterAddress: string | null;
+  allowedSenders: string[];
+  outboundSpamThreshold: number | null;
+  spamThreshold: number | null;
+  spamFailThreshold: number | null;
 }
 export interface MessageRow {
   id: string;
@@ -104,6 +118,24 @@ export interface Domain {
   /** The last periodic DNS check; null until a verified domain had one. */
   dnsCheck?: { status: 'ok' | 'failing'; checkedAt: string } | null;
 }
+/** A sending domain's host for tracking links (Postal's track domain), a CNAME to Postlog's tracking host. */
+export interface TrackDomain {
+  id: string;
+  domainId: string;
+  serverId: string;
+  name: string;
+  https: boolean;
+  verified: boolean;
+  verifiedAt: string | null;
+  dnsCheckedAt: string | null;
+  baseUrl: string;
+  dnsRecord: { type: 'CNAME'; name: string; value: string };
+}
+export interface TrackDomainCheck {
+  verified: boolean;
+  check: { name: string; expected: string; found: string[]; ok: boolean };
+  trackDomain: TrackDomain;
+}
 export interface DomainCheck {
   verified: boolean;
   checks: { purpose: string; name: string; expected: string; found: string[]; ok: boolean }[];
@@ -118,8 +150,9 @@ export interface Suppression {
 export interface Credential {
   id: string;
   serverId: string;
-  kind: 'api' | 'smtp';
+  kind: 'api' | 'smtp' | 'smtp-ip';
   name: string;
+  /** api: the key's first characters; smtp: the username; smtp-ip: the range. */
   identifier: string;
   createdAt: string;
   lastUsedAt: string | null;
@@ -207,4 +240,13 @@ export interface IpPool {
   name: string;
   addresses: { address: string; ehlo: string | null; weight: number }[];
   servers: { id: string; name: string; organizationId: string }[];
+}
+/** A management API token as listed: its first characters, never the token. */
+export interface AdminToken {
+  id: string;
+  organizationId: string | null;
+  name: string;
+  tokenPrefix: string;
+  createdAt: string;
+  revoked: boolean;
 }

@@ -106,6 +106,15 @@ describe('the dashboard’s accessibility: every field labelled, every button na
       body: { address: 'gone@example.com', reason: 'asked' },
     });
     assert.equal(suppressed.status, 201, JSON.stringify(suppressed.body));
+    // a track domain: its row's copy, check and remove buttons are walked too
+    const domains = await http(t.url, 'GET', `/v2/servers/${a.server.id}/domains`, {
+      headers: { authorization: `Bearer ${a.adminToken}` },
+    });
+    const track = await http(t.url, 'POST', `/v2/domains/${domains.body.domains[0].id}/track-domains`, {
+      headers: { authorization: `Bearer ${a.adminToken}` },
+      body: { name: 'click' },
+    });
+    assert.equal(track.status, 201, JSON.stringify(track.body));
     browser = await launchBrowser();
   });
   after(async () => {
@@ -175,6 +184,8 @@ describe('the dashboard’s accessibility: every field labelled, every button na
       [`${s}/messages`, /^Messages/],
       [`${s}/messages?status=held`, /^Messages/],
       [`${s}/domains`, /^Domains/],
+      [`${s}/track-domains`, /^Track domains/],
+      [`${s}/settings`, /^Settings/],
       [`${s}/credentials`, /^Credentials/],
       [`${s}/suppressions`, /^Suppressions/],
       [`${s}/suppressions?address=gone@example.com`, /^Suppressions/],
@@ -186,6 +197,8 @@ describe('the dashboard’s accessibility: every field labelled, every button na
       [`/messages/${messageId}`, /.+/],
       ['/users', 'Users'],
       ['/ip-pools', 'IP pools'],
+      ['/audit', 'Audit log'],
+      ['/admin-tokens', 'Admin tokens'],
       ['/system/read-models', /^Read models/],
       ['/account', 'Your account'],
     ];

@@ -124,7 +124,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     const page = await newPage();
     await logIn(page, 'admin@example.com');
     await page.getByRole('link', { name: 'Test server' }).click();
-    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByRole('link', { name: 'Domains', exact: true }).click();
     await page.getByLabel('Domain to send from').fill('news.live.example');
     await page.getByRole('button', { name: 'Add domain' }).click();
     const card = page.getByRole('article', { name: /news\.live\.example/ });

@@ -105,6 +105,8 @@ function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage
 export function Domains({ id }: { id: string }) {
   const session = useSession();
   const [name, setName] = useState('');
+  const [ed25519, setEd25519] = useState(false);
+  const [vouched, setVouched] = useState(false);
   const [addError, setAddError] = useState<Error>();
   const { data, error, reload } = useLoad(
     () => Promise.all([get<Server>(`/v2/servers/${id}`), get<{ domains: Domain[] }>(`/v2/servers/${id}/domains`)]),
@@ -119,7 +121,7 @@ export function Domains({ id }: { id: string }) {
     e.preventDefault();
     setAddError(undefined);
     try {
-      await post(`/v2/servers/${id}/domains`, { name });
+      await post(`/v2/servers/${id}/domains`, { name, ed25519, ...(vouched ? { verified: true } : {}) });
       setName('');
       reload();
     } catch (err) {
@@ -131,11 +133,21 @@ export function Domains({ id }: { id: string }) {
     <Page title={`Domains · ${server.name}`}>
       <ServerTabs id={id} />
       {canManage ? (
-        <form class="search" onSubmit={add}>
+        <form class="search" onSubmit={add} aria-label="Add a domain">
           <label>
             Domain to send from{' '}
             <input name="domain" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </label>
+          <label class="check">
+            <input type="checkbox" checked={ed25519} onChange={(e) => setEd25519(e.currentTarget.checked)} /> Also sign
+            with Ed25519
+          </label>
+          {session.user.globalAdmin ? (
+            <label class="check">
+              <input type="checkbox" checked={vouched} onChange={(e) => setVouched(e.currentTarget.checked)} /> Verified
+              without a DNS check
+            </label>
+          ) : null}
           <button type="submit">Add domain</button>
         </form>
       ) : null}

@@ -1,5 +1,6 @@
+import { useLocation } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
-import { get, post, put } from '../api';
+import { del, get, post, put } from '../api';
 import { ErrorNote, Loading, Page, Time, useAction, useLoad } from '../components';
 import { may, useSession } from '../session';
 import type { MessageTemplate, Server, TemplateVersion } from '../types';
@@ -19,6 +20,7 @@ interface Rendered {
 export function TemplatePage({ id }: { id: string }) {
   const session = useSession();
   const action = useAction();
+  const { route } = useLocation();
   const { data, error, reload } = useLoad(async () => {
     const template = await get<Shown>(`/v2/templates/${id}`);
     return { template, server: await get<Server>(`/v2/servers/${template.serverId}`) };
@@ -70,8 +72,22 @@ export function TemplatePage({ id }: { id: string }) {
     });
   }
 
+  async function remove() {
+    if (!confirm(`Delete the template ${template.alias}? Messages sent with it keep their history.`)) return;
+    if (await action.run(() => del(`/v2/templates/${id}`))) route(`/servers/${server.id}/templates`);
+  }
+
   return (
-    <Page title={`Template ${template.alias}`}>
+    <Page
+      title={`Template ${template.alias}`}
+      actions={
+        canChange ? (
+          <button type="button" class="danger" onClick={remove}>
+            Delete template
+          </button>
+        ) : null
+      }
+    >
       <p>
         <a href={`/servers/${server.id}/templates`}>← templates of {server.name}</a> · current version{' '}
         {template.currentVersion}
