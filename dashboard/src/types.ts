@@ -150,7 +150,7 @@ export interface Suppression {
 export interface Credential {
   id: string;
   serverId: string;
-  kind: 'api' | 'smtp' | 'smtp-ip';
+  kind: 'api' | 'smtp' | 'smtp-ip' | 'ses';
   name: string;
   /** api: the key's first characters; smtp: the username; smtp-ip: the range. */
   identifier: string;

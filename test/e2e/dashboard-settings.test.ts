@@ -253,6 +253,27 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
     await page.close();
   });
 
+  it('an admin creates an SES access key: the secret is shown once with its access key id', async () => {
+    const page = await newPage();
+    await logIn(page, 'admin@example.com');
+    await serverTab(page, 'Credentials');
+    const form = page.getByRole('form', { name: 'Create a credential' });
+    await form.getByLabel('Kind').selectOption({ label: 'SES access key' });
+    await form.getByLabel('Name').fill('aws-sdk');
+    await form.getByRole('button', { name: 'Create credential' }).click();
+    await page.getByText('it is shown only this once').waitFor();
+    const listed = await asAdmin('GET', `/v2/servers/${a.server.id}/credentials`);
+    const key = listed.body.credentials.find((c: { name: string }) => c.name === 'aws-sdk');
+    assert.equal(key.kind, 'ses');
+    assert.match(key.identifier, /^PLKI[A-Z0-9]{16}$/);
+    await page.getByText(`The access key id is ${key.identifier}`).waitFor();
+    await page
+      .getByRole('row', { name: /aws-sdk/ })
+      .getByRole('cell', { name: 'SES access key' })
+      .waitFor();
+    await page.close();
+  });
+
   it('a global admin creates an organization; an organization’s admin creates a server, then deletes it', async () => {
     const page = await newPage();
     await logIn(page, 'root@example.com');

@@ -5,7 +5,12 @@ import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Credential, Server } from '../types';
 
-const KIND_NAMES = { api: 'API key', smtp: 'SMTP login', 'smtp-ip': 'SMTP IP range' } as const;
+const KIND_NAMES = {
+  api: 'API key',
+  smtp: 'SMTP login',
+  'smtp-ip': 'SMTP IP range',
+  ses: 'SES access key',
+} as const;
 type Kind = keyof typeof KIND_NAMES;
 
 /**
@@ -94,12 +99,23 @@ export function Credentials({ id }: { id: string }) {
         </p>
       ) : created ? (
         <ShownOnce
-          what={created.credential.kind === 'api' ? 'API key' : 'SMTP password'}
+          what={
+            created.credential.kind === 'api'
+              ? 'API key'
+              : created.credential.kind === 'ses'
+                ? 'secret access key'
+                : 'SMTP password'
+          }
           value={created.secret}
           note={
             created.credential.kind === 'smtp' ? (
               <>
                 The username is <code>{created.credential.identifier}</code>.
+              </>
+            ) : created.credential.kind === 'ses' ? (
+              <>
+                The access key id is <code>{created.credential.identifier}</code>: give both to an AWS SDK SESv2 client
+                whose endpoint is Postlog.
               </>
             ) : null
           }
