@@ -126,7 +126,7 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
     const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
     const [response] = await accepted(
       mail.send({
-        from: { email: 'shop@sender.test', name: 'The Shop' },
+        from: { email: 'shop@sender.test', name: 'The Shöp' },
         replyTo: 'help@sender.test',
         subject: 'Hello -name-',
         text: 'Dear -name-, your code is -code-.',
@@ -147,7 +147,7 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
         trackingSettings: { clickTracking: { enable: false }, openTracking: { enable: false } },
         personalizations: [
           {
-            to: [{ email: 'ann@inbox.test', name: 'Ann Example' }, 'bob@inbox.test'],
+            to: [{ email: 'ann@inbox.test', name: 'Ann Exämple, "Jr"' }, 'bob@inbox.test'],
             cc: 'cyd@inbox.test',
             bcc: 'dan@inbox.test',
             substitutions: { '-name-': 'Ann & Bob', '-code-': 'A-1' },
@@ -171,7 +171,7 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
     assert.deepEqual(
       parsed.to?.map((a) => [a.address, a.name]),
       [
-        ['ann@inbox.test', 'Ann Example'],
+        ['ann@inbox.test', 'Ann Exämple, "Jr"'],
         ['bob@inbox.test', ''],
       ],
     );
@@ -179,7 +179,7 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
       parsed.cc?.map((a) => a.address),
       ['cyd@inbox.test'],
     );
-    assert.equal(parsed.from?.name, 'The Shop');
+    assert.equal(parsed.from?.name, 'The Shöp');
     assert.deepEqual(
       parsed.replyTo?.map((a) => a.address),
       ['help@sender.test'],

@@ -164,10 +164,11 @@ function templateOf(body: SendGridMail, problems: SendGridProblem[]): Omit<Templ
   if (id === undefined) return undefined;
   if (body.content)
     problems.push(problem('content', 'A template gives the content: send either template_id or content.'));
-  if (body.subject || body.personalizations.some((p) => p.subject))
+  const withSubject = body.personalizations.findIndex((p) => p.subject !== undefined);
+  if (body.subject !== undefined || withSubject >= 0)
     problems.push(
       problem(
-        body.subject ? 'subject' : 'personalizations',
+        body.subject !== undefined ? 'subject' : `personalizations.${withSubject}.subject`,
         'A template gives the subject: put a value the template shows in dynamic_template_data instead.',
       ),
     );
@@ -270,7 +271,8 @@ function sendAtOf(body: SendGridMail, now: Date, problems: SendGridProblem[]): s
   const [seconds] = times;
   if (seconds === undefined) return undefined;
   if (seconds * 1000 > now.getTime() + MAX_SCHEDULE_MS) {
-    const field = body.personalizations.some((p) => p.send_at !== undefined) ? 'personalizations.0.send_at' : 'send_at';
+    const own = body.personalizations.findIndex((p) => p.send_at !== undefined);
+    const field = own >= 0 ? `personalizations.${own}.send_at` : 'send_at';
     problems.push(problem(field, 'The send_at parameter can not be more than 72 hours in the future.'));
     return undefined;
   }
