@@ -10,6 +10,7 @@ import sendGridClient from '@sendgrid/client';
 import type { MailDataRequired } from '@sendgrid/helpers/classes/mail.js';
 import sendGridMail from '@sendgrid/mail';
 import PostalMime from 'postal-mime';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
@@ -362,6 +363,12 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
       assert.equal(typeof r.body.errors[0]!.help, 'string');
     }
 
+    // SendGrid's published API, not Postlog's: kept out of the OpenAPI document (schemathesis fuzzes what is in it)
+    const openApi = await http(t.url, 'GET', '/docs/json');
+    assert.equal(openApi.status, 200);
+    assert.ok(Object.keys(openApi.body.paths).includes('/v2/messages'));
+    assert.equal(openApi.body.paths['/v3/mail/send'], undefined);
+
     // what the client itself would never send: not JSON, an unknown field
     const notJson = await http(t.url, 'POST', '/v3/mail/send', {
       headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json' },
@@ -404,7 +411,7 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
     assert.equal(await eventCount(), before, 'nothing was accepted');
   });
 
-  it('answers a wrong or missing key with 401, and sandbox mode with 200 accepting nothing', async () => {
+  it('answers a wrong or missing key with 401, a suspended server with 403, and sandbox mode with 200 accepting nothing', async () => {
     const message = { from: 'shop@sender.test', to: 'sandbox@inbox.test', subject: 'S', text: 'T' };
     const wrong = await refusal(sendGrid(t.url, 'SG.not-a-postlog-key').send(message));
     assert.equal(wrong.code, 401);
@@ -416,6 +423,11 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
     const none = await http(t.url, 'POST', '/v3/mail/send', { body: {} });
     assert.equal(none.status, 401);
     assert.equal(none.body.errors[0].field, null);
+    const other = await createTenant(t.app, { domain: 'suspended.test' });
+    await t.app.tenancy.updateServer(systemActor('test'), other.server.id, { suspended: true });
+    const suspended = await refusal(sendGrid(t.url, other.apiKey).send({ ...message, from: 'a@suspended.test' }));
+    assert.equal(suspended.code, 403);
+    assert.match(suspended.body.errors[0]!.message, /^access forbidden/);
 
     const before = await eventCount();
     const [sandboxed] = await mail.send({ ...message, mailSettings: { sandboxMode: { enable: true } } });
