@@ -376,18 +376,25 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
     });
     assert.equal(notJson.status, 400);
     assert.deepEqual(notJson.body, { errors: [{ message: 'Bad Request', field: null, help: null }] });
+    const valid = {
+      personalizations: [{ to: [{ email: 'a@inbox.test' }] }],
+      from: { email: 'shop@sender.test' },
+      subject: 's',
+      content: [{ type: 'text/plain', value: 'v' }],
+    };
     const unknownField = await http(t.url, 'POST', '/v3/mail/send', {
       headers: { authorization: `Bearer ${tenant.apiKey}` },
-      body: {
-        personalizations: [{ to: [{ email: 'a@inbox.test' }] }],
-        from: { email: 'shop@sender.test' },
-        subject: 's',
-        content: [{ type: 'text/plain', value: 'v' }],
-        priority: 'high',
-      },
+      body: { ...valid, priority: 'high' },
     });
     assert.equal(unknownField.status, 400);
     assert.equal(unknownField.body.errors[0].field, 'priority');
+    // SendGrid's subusers: a Postlog server is named by its own key, not by a header
+    const subuser = await http(t.url, 'POST', '/v3/mail/send', {
+      headers: { authorization: `Bearer ${tenant.apiKey}`, 'on-behalf-of': 'other-subuser' },
+      body: valid,
+    });
+    assert.equal(subuser.status, 400);
+    assert.match(subuser.body.errors[0].message, /On-Behalf-Of/);
 
     // a From domain the server has not verified: SendGrid's 403
     const unverified = await refusal(mail.send({ ...base, from: 'someone@elsewhere.test' }));

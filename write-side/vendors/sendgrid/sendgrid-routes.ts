@@ -33,6 +33,11 @@ export function sendGridRoutes(deps: SendGridDeps) {
 async function mailSend(deps: SendGridDeps, req: FastifyRequest, reply: FastifyReply) {
   const server = await authenticated(deps, req, reply);
   if (!server) return reply;
+  // a SendGrid subuser is a Postlog server, named by its own key: sending as another is not done here
+  if (req.headers['on-behalf-of'] !== undefined)
+    return sendGridError(reply, 400, [
+      problem(null, "On-Behalf-Of is not taken: Postlog's API key names the server, so use that server's key."),
+    ]);
   const body = SendGridMail.safeParse(req.body);
   if (!body.success) return sendGridError(reply, 400, schemaProblems(body.error));
   const plan = planSendGridMail(body.data, server, deps.recipients, deps.clock.now());
