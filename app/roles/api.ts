@@ -20,6 +20,7 @@ import { testMessageRoute } from '../../write-side/send/test-message-route.js';
 import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { postmarkRoutes } from '../../write-side/vendors/postmark/postmark-routes.js';
 import { sesRoutes } from '../../write-side/vendors/ses/ses-routes.js';
+import { sendGridRoutes } from '../../write-side/vendors/sendgrid/sendgrid-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
 import { userRoutes } from '../../write-side/accounts/user-routes.js';
@@ -56,6 +57,7 @@ export const apiRole: Role = {
       templateRoutes({ ...send, templates }),
       postmarkRoutes({ ...send, templates }),
       sesRoutes({ ...send, templates }),
+      sendGridRoutes({ ...send, templates }),
       testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),
