@@ -55,6 +55,20 @@ const ENDPOINTS: Endpoint[] = [
     }),
   },
   {
+    name: 'sendgrid',
+    okStatus: 202,
+    request: (i, c) => ({
+      path: '/v3/mail/send',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${c.apiKey}` },
+      body: JSON.stringify({
+        personalizations: [{ to: [{ email: `rcpt${i}@example${i % 10}.org` }] }],
+        from: { email: 'bench@bench.test', name: 'Bench' },
+        subject: `M ${i}`,
+        content: [{ type: 'text/plain', value: text }],
+      }),
+    }),
+  },
+  {
     name: 'ses',
     okStatus: 200,
     request: (i, c) => {

@@ -49,6 +49,12 @@ export const MessageFilters = z.object({
     .pipe(z.string().min(1, 'names a Message-ID'))
     .optional()
     .describe('the Message-ID header, with or without its angle brackets'),
+  batch: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("the send request's batch id: /v2's batch_id, SendGrid's X-Message-Id"),
   tag: z.string().min(1).max(100).optional(),
   since: IsoTimestamp.optional(),
   until: IsoTimestamp.optional(),
@@ -72,5 +78,6 @@ export function searchOf(servers: string[] | null, f: MessageFilters): Omit<Mess
     sender: f.from !== undefined && domain === null ? f.from : null,
     senderDomain: domain,
     rfcMessageId: f.messageId ?? null,
+    batchId: f.batch ?? null,
   };
 }

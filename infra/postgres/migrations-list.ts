@@ -161,4 +161,9 @@ export const migrations: Migration[] = [
   { version: 30, name: "incoming mail: a server's spam thresholds", sql: tenancy.serverSpamThresholds },
   { version: 31, name: "webhooks: a message's spam verdict", sql: webhooks.messageFactsSpam },
   { version: 32, name: 'credentials: SES access keys (AWS Signature V4)', sql: tenancy.sesCredentials },
+  {
+    version: 33,
+    name: "message list: a send request's messages by batch id (index built concurrently)",
+    concurrentIndexes: [messageReadModels.messageBatchIndex],
+  },
 ];

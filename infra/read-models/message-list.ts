@@ -26,6 +26,8 @@ export interface MessageSearch {
   senderDomain: string | null;
   /** The RFC 5322 Message-ID, without angle brackets (as rm_messages keeps it). */
   rfcMessageId: string | null;
+  /** The send request (batch) the messages were accepted in: what the vendor APIs answer as their message id. */
+  batchId?: string | null | undefined;
   /** The cursor: the messages after this one in the list's order (accepted_at, message_id descending). */
   before: { at: string; id: string } | null;
   limit: number;
@@ -92,6 +94,7 @@ export function searchMessagesQuery(s: MessageSearch): { text: string; values: u
               AND ($13::text IS NULL OR rfc_message_id = $13)
               AND direction = $14
               AND ($15::text IS NULL OR spam_status = $15)
+              AND ($16::text IS NULL OR batch_id = $16)
             ORDER BY accepted_at DESC, message_id DESC
             LIMIT $10`,
     values: [
@@ -110,6 +113,7 @@ export function searchMessagesQuery(s: MessageSearch): { text: string; values: u
       s.rfcMessageId,
       s.direction,
       s.spamStatus,
+      s.batchId ?? null,
     ],
   };
 }

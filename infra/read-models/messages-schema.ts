@@ -156,6 +156,12 @@ export const messageSenderDomainIndex: ConcurrentIndex = {
   table: 'rm_messages',
   definition: "(server_id, lower(split_part(mail_from, '@', -1)), accepted_at DESC, message_id DESC)",
 };
+/** Migration 33: a send request's messages by its batch id (the id the vendor-compatible APIs answer with). */
+export const messageBatchIndex: ConcurrentIndex = {
+  name: 'rm_messages_batch_id',
+  table: 'rm_messages',
+  definition: '(batch_id)',
+};
 export const messageRfcIdIndex: ConcurrentIndex = {
   name: 'rm_messages_rfc_message_id',
   table: 'rm_messages',

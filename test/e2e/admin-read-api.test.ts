@@ -147,7 +147,7 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     return x;
   }
 
-  it('filters by sender (an address or @domain, any case) and by Message-ID (with or without <>)', async () => {
+  it('filters by sender (an address or @domain, any case), by Message-ID (with or without <>) and by batch', async () => {
     const d = await tenantWith('d.test', [
       { from: 'App@d.test', to: ['x1@example.com'], subject: 'First' },
       { from: 'news@d.test', to: ['x2@example.com'], subject: 'Second' },
@@ -196,6 +196,11 @@ describe('admin read API: list and search messages, stats, queue, metrics', () =
     for (const id of [x4, `<${x4}>`, ` <${x4}> `])
       assert.deepEqual(await to(`messageId=${encodeURIComponent(id)}`), ['x4@example.com'], id);
     assert.deepEqual(await to(`messageId=${encodeURIComponent(x4)}&recipient=x3@example.com`), []);
+    // a send request's messages by its batch id (what SendGrid's X-Message-Id names)
+    const third = (await get('/v2/messages?recipient=x3@example.com', key(d))).body.messages[0].batchId as string;
+    assert.deepEqual(await to(`batch=${third}`), ['x3@example.com', 'x4@example.com']);
+    assert.deepEqual(await to(`batch=${res.body.batch_id}`), ['x5@example.com']);
+    assert.deepEqual(await to('batch=no-such-batch'), []);
     const ofA = (await get('/v2/messages', key(a))).body.messages[0].rfcMessageId as string;
     assert.deepEqual(await to(`messageId=${encodeURIComponent(ofA)}`), [], "another server's Message-ID");
     assert.equal((await to(`messageId=${encodeURIComponent(ofA)}`, key(a))).length, 1, 'found by its own server');
