@@ -11,6 +11,7 @@ import type { IdempotencyKeys } from '../../infra/messages/index.js';
 import { personalize, type TrackingChoice } from '../tracking/personalize.js';
 import { acceptMessages, type MessageToAccept } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
+import { virusFields } from './outbound-virus-check.js';
 import type { SendApiDeps } from './send-deps.js';
 import { substitute } from './substitute.js';
 import { trackingContext } from './tracking-context.js';
@@ -114,6 +115,10 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys;
             return sendError(reply, 'INVALID_MESSAGE_BYTES', result.error.message);
           if (result.error.code === 'SPAM_CHECK_UNAVAILABLE')
             return sendError(reply, 'SPAM_CHECK_UNAVAILABLE', result.error.message);
+          if (result.error.code === 'VIRUS_FOUND')
+            return sendError(reply, 'VIRUS_FOUND', result.error.message, virusFields(result.error.virus));
+          if (result.error.code === 'VIRUS_SCAN_UNAVAILABLE')
+            return sendError(reply, 'VIRUS_SCAN_UNAVAILABLE', result.error.message);
           req.log.error({ error: result.error }, 'accepting messages failed');
           return sendError(
             reply,
