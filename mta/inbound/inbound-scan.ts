@@ -3,7 +3,15 @@ import { type CombinedScanner, mustTempfail } from '../../infra/scanning/index.j
 import type { Envelope } from './receive-routed.js';
 
 /** A scanner that was down or slow while POSTLOG_SCAN_FAILURE=tempfail: the sender is asked to try later. */
-export class ScanUnavailable extends Error {}
+export class ScanUnavailable extends Error {
+  constructor(
+    message: string,
+    /** The scanners that gave no verdict: the reply says which check could not be made. */
+    readonly scanners: string[],
+  ) {
+    super(message);
+  }
+}
 
 /** The verdict as IncomingScanned records it, but its time (the receiving append's). */
 export type InboundScanVerdict = Omit<IncomingScan, 'at'>;
@@ -21,8 +29,10 @@ export function inboundScan(scanner: CombinedScanner, spamThreshold: number, fai
       helo: envelope.helo,
       ...(envelope.rcpts ? { rcpt: envelope.rcpts } : {}),
     });
-    if (mustTempfail(verdict, failurePolicy))
-      throw new ScanUnavailable(`scanner ${verdict.failures.map((f) => f.scanner).join(', ')} gave no verdict`);
+    if (mustTempfail(verdict, failurePolicy)) {
+      const failed = verdict.failures.map((f) => f.scanner);
+      throw new ScanUnavailable(`scanner ${failed.join(', ')} gave no verdict`, failed);
+    }
     const score = verdict.spam?.score;
     return {
       scanners: scanner.scanners.map((s) => s.name),
