@@ -143,7 +143,8 @@ export const SMTP_REPLIES = {
     status: '4.7.1',
     text: 'The virus scan could not be made, try again later',
     means:
-      'clamd did not answer the outbound virus scan or the inbound scan (POSTLOG_SCAN_FAILURE=tempfail); nothing was accepted',
+      'clamd did not answer the outbound virus scan or the inbound scan (POSTLOG_SCAN_FAILURE=tempfail); ' +
+      'nothing was accepted',
   },
   NO_SUCH_RECIPIENT: {
     reply: 550,

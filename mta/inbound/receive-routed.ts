@@ -52,8 +52,9 @@ const addressOf = (a: Email['from']) =>
 /**
  * Mail for routed addresses becomes incoming messages: the body stored once, one message per
  * recipient (as Postal has it), each with its authentication results, its scan verdict (an
- * IncomingScanned of its own) and the disposition its route's mode and spam mode decide, in one append. Only when every append has
- * succeeded is the sender answered (a 250 means the messages are in the log).
+ * IncomingScanned of its own) and the disposition its route's mode and spam mode decide, in one
+ * append. Only when every append has succeeded is the sender answered (a 250 means the messages are
+ * in the log).
  */
 export async function receiveRouted(
   deps: ReceiveRoutedDeps,

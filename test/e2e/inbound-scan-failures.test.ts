@@ -120,7 +120,7 @@ describe('inbound scanning with clamd down or hung: no mail lost', () => {
     { scanner: 'hung (never answers)', port: () => silent.port, reason: 'timeout', code: 'SCANNER_TIMEOUT' },
   ];
   for (const s of scenarios) {
-    it(`clamd ${s.scanner}, fail-open (the default): 250, stored, recorded not scanned, counted and logged`, async () => {
+    it(`clamd ${s.scanner}, fail-open (the default): 250, stored, marked not scanned, counted, logged`, async () => {
       const logs = captureLogs('warn');
       const { t, tenant, inboundPort } = await mx(s.port(), 'accept', logs);
       const started = Date.now();
@@ -142,7 +142,7 @@ describe('inbound scanning with clamd down or hung: no mail lost', () => {
       assert.deepEqual([warnings[0]!.scanner, warnings[0]!.code], ['clamav', s.code]);
     });
 
-    it(`clamd ${s.scanner}, tempfail: 451 4.7.1 (the sender retries), nothing recorded, counted and logged`, async () => {
+    it(`clamd ${s.scanner}, tempfail: 451 4.7.1 (the sender retries), nothing recorded, counted, logged`, async () => {
       const logs = captureLogs('warn');
       const { t, inboundPort } = await mx(s.port(), 'tempfail', logs);
       const before = await eventCount(t);

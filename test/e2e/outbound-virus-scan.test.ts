@@ -144,7 +144,7 @@ describe('outbound virus scan with a real clamd', { skip: clamdSkipReason() }, (
     assert.equal(await eventCount(t), before);
   });
 
-  it("a template's test-send with EICAR in its model: 422 VIRUS_FOUND; the server's test message is clean", async () => {
+  it("a template's test-send with EICAR in its model: 422 VIRUS_FOUND; a server's test message is Clean", async () => {
     const admin = { authorization: `Bearer ${tenant.adminToken}` };
     const created = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/templates`, {
       headers: key(tenant.apiKey),
