@@ -225,7 +225,8 @@ interface ContentChecks {
 /**
  * The outbound virus scan (when configured) and spam check (when the server has a threshold and
  * spam scanners are configured) of each content, at the same time: recipients of one composed
- * message share its verdicts. A virus in any content refuses the whole request.
+ * message share its verdicts. A virus (or a check that could not be made, with tempfail) in any
+ * content refuses the whole request.
  */
 async function checkContents(
   deps: AcceptDeps,
@@ -233,7 +234,7 @@ async function checkContents(
   contents: Buffer[],
 ): Promise<Result<ContentChecks[], AcceptError>> {
   const threshold = req.server.outboundSpamThreshold;
-  const spamCheck = threshold === null ? undefined : deps.spamCheck;
+  const spamCheck = threshold !== null && deps.spamCheck ? { deps: deps.spamCheck, threshold } : undefined;
   const virusCheck = req.virusScanned ? undefined : deps.virusCheck;
   if (!spamCheck && !virusCheck) return ok(contents.map(() => ({})));
   const outcomes: ContentChecks[] = [];
@@ -247,7 +248,7 @@ async function checkContents(
         };
         const [virus, spam] = await Promise.all([
           virusCheck && checkOutboundVirus(virusCheck, raw, context),
-          spamCheck && checkOutboundSpam(spamCheck, threshold!, raw, context),
+          spamCheck && checkOutboundSpam(spamCheck.deps, spamCheck.threshold, raw, context),
         ]);
         // a virus first: it is refused for good, whatever the spam check could or could not say
         if (virus && !virus.ok) return virus;
