@@ -106,11 +106,14 @@ export function analyticsReportsFor(
   return { reports: new PostgresReports(deps.pool), close: async () => undefined };
 }
 
-/** The PostgreSQL projections the projector runs: with ClickHouse, analytics go there instead. */
-export function postgresProjectionsFor(config: Config): PostgresProjection[] {
+/**
+ * The PostgreSQL projections the projector runs: with ClickHouse, analytics go there instead. The
+ * event store lets the webhook outbox read a message's stream where a batch ended mid-append.
+ */
+export function postgresProjectionsFor(config: Config, eventStore?: EventStore): PostgresProjection[] {
   const readModels =
     analyticsStore(config) === 'clickhouse' ? projections.filter((p) => p !== analyticsProjection) : projections;
-  return [...readModels, ...outboxProjections(config)];
+  return [...readModels, ...outboxProjections(config, eventStore)];
 }
 
 export interface SinkDeps {

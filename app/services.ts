@@ -87,6 +87,7 @@ export function buildServices(
   const contents = new ContentStore(database.pool);
   const scanner = scannerFromSettings(config, { logger, failures: metrics.scannerFailures });
   const spamScanner = scanner?.spamOnly();
+  const virusScanner = config.outboundVirusScan ? scanner?.virusOnly() : undefined;
   let tls: Promise<TlsMaterial> | undefined;
   return {
     config,
@@ -113,6 +114,7 @@ export function buildServices(
       recipients: recipientRules(config.addressLiterals),
       clock,
       spamCheck: spamScanner ? { scanner: spamScanner, failurePolicy: config.scanFailure } : undefined,
+      virusCheck: virusScanner ? { scanner: virusScanner, failurePolicy: config.scanFailure } : undefined,
     },
     routes: new RouteStore(database.pool),
     resolver: createResolver(config.dnsServers),

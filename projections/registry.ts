@@ -1,4 +1,5 @@
 import type { Config } from '../infra/config/index.js';
+import type { EventStore } from '../infra/event-store/index.js';
 import { analyticsProjection } from './analytics/postgres-analytics-projection.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
 import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
@@ -22,6 +23,10 @@ export function projectionNamed(name: string): PostgresProjection | undefined {
  * Postgres projections that are outboxes of side effects (webhooks): the projector runs them like
  * the read models, but they are never rebuilt or verified — a rebuild would send everything again.
  */
-export function outboxProjections(config: Pick<Config, 'webhookMaxAgeHours'>): PostgresProjection[] {
-  return [webhookOutboxProjection({ maxAgeHours: config.webhookMaxAgeHours })];
+export function outboxProjections(
+  config: Pick<Config, 'webhookMaxAgeHours'>,
+  eventStore?: Pick<EventStore, 'readStream'>,
+): PostgresProjection[] {
+  const readStream = eventStore && ((id: string) => eventStore.readStream(id));
+  return [webhookOutboxProjection({ maxAgeHours: config.webhookMaxAgeHours, readStream })];
 }

@@ -62,6 +62,12 @@ export async function loadIncomingView(store: EventStore, messageId: string): Pr
     if (!view) continue;
     view.status = state.status;
     switch (e.type) {
+      // older messages carry the verdict inside IncomingReceived (above)
+      case 'IncomingScanned':
+        view.spamStatus = e.data.spamStatus;
+        view.spamScore = e.data.spamScore ?? null;
+        view.incoming!.scan = e.data;
+        break;
       case 'IncomingHeld':
         view.heldReason = e.data.detail;
         view.timestamps.heldAt = e.data.at;

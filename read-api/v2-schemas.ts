@@ -33,6 +33,11 @@ const IncomingViewSchema = z.object({
       symbols: z.array(z.object({ name: z.string(), score: z.number() })).optional(),
       virus: z.string().optional(),
       failures: z.array(z.string()).optional(),
+      scanners: z
+        .array(z.string())
+        .optional()
+        .describe('the scanners asked (absent on messages recorded before the verdict was an event of its own)'),
+      at: z.string().optional().describe('when it was scanned (its IncomingScanned event)'),
     })
     .nullable(),
   endpoints: z.array(

@@ -27,6 +27,8 @@ export function forwardThroughOwnMta(deps: AcceptDeps & { tenancy: TenancyStore 
       source: 'smtp',
       correlationId: `forward-${serverId}`,
       actor: 'route-forward',
+      // scanned on its way in (a virus was refused or quarantined there)
+      virusScanned: true,
     });
     if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
     return String(result.value.messages[0]!.id);

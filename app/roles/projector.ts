@@ -26,7 +26,7 @@ export const projectorRole: Role = {
     stack.push('sinks not started', async () => {
       if (!started) await Promise.all(sinks.map((sink) => sink.close?.().catch(() => undefined)));
     });
-    const projected: Projection[] = [...postgresProjectionsFor(config), ...sinks];
+    const projected: Projection[] = [...postgresProjectionsFor(config, eventStore), ...sinks];
     const runners = projected.map(
       (projection) =>
         new ProjectionRunner(projection, {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointAttempted, EndpointRef, IncomingHoldReason, IncomingReceived } from './events.js';
+import { EndpointAttempted, EndpointRef, IncomingHoldReason, IncomingReceived, IncomingScanned } from './events.js';
 
 const Timestamp = z.iso.datetime({ offset: true });
 
@@ -16,7 +16,10 @@ export type Disposition = z.infer<typeof Disposition>;
 export const IncomingCommand = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('Receive'),
-    message: IncomingReceived.omit({ at: true }),
+    // the verdict is its own event now (IncomingScanned): new messages do not carry it inside
+    message: IncomingReceived.omit({ at: true, scan: true }),
+    /** The scanners' verdict (absent: none configured). */
+    scan: IncomingScanned.omit({ at: true }).optional(),
     disposition: Disposition,
     at: Timestamp,
   }),

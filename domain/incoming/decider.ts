@@ -55,7 +55,11 @@ export function decideIncoming(command: IncomingCommand, state: IncomingState): 
   switch (command.type) {
     case 'Receive':
       if (state.status !== 'none') return fail('MESSAGE_ALREADY_EXISTS', state, 'the message was received already');
-      return ok([{ type: 'IncomingReceived', data: { ...command.message, at } }, disposed(command)]);
+      return ok([
+        { type: 'IncomingReceived', data: { ...command.message, at } },
+        ...(command.scan ? [{ type: 'IncomingScanned' as const, data: { ...command.scan, at } }] : []),
+        disposed(command),
+      ]);
 
     case 'RecordEndpointAttempt': {
       if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');

@@ -63,9 +63,30 @@ export const IncomingReceived = z.object({
   helo: z.string(),
   tls: z.boolean(),
   authentication: AuthenticationResults.optional(),
+  /**
+   * The scanners' verdict as events recorded before IncomingScanned carry it; new events leave it
+   * out (the verdict is an IncomingScanned of its own). Readers take whichever there is: scanOf.
+   */
   scan: ScanResult.optional(),
   at: Timestamp,
 });
+
+/**
+ * What the scanners said of the message, a fact of its own: appended with IncomingReceived, right
+ * after it and before the disposition it led to. Absent when no scanner is configured.
+ */
+export const IncomingScanned = ScanResult.extend({
+  /** The scanners asked (rspamd, spamassassin, clamav); those that gave no verdict are in `failures` too. */
+  scanners: z.array(z.string().min(1)).min(1),
+  at: Timestamp,
+});
+export type IncomingScan = z.infer<typeof IncomingScanned>;
+
+/** The verdict of an incoming message: its IncomingScanned, or (older events) the one inside IncomingReceived. */
+export const scanOf = (
+  received: { scan?: ScanResult | undefined },
+  scanned?: IncomingScan | undefined,
+): ScanResult | IncomingScan | undefined => scanned ?? received.scan;
 
 export const EndpointRef = z.object({ endpointId: z.string().min(1), kind: EndpointKind, target: z.string() });
 export type EndpointRef = z.infer<typeof EndpointRef>;
@@ -110,6 +131,7 @@ export const IncomingContentExpired = z.object({ retentionDays: z.number().int()
 
 export const incomingEventCodec = createEventCodec({
   IncomingReceived: { schema: IncomingReceived, schemaVersion: 1 },
+  IncomingScanned: { schema: IncomingScanned, schemaVersion: 1 },
   IncomingRouted: { schema: IncomingRouted, schemaVersion: 1 },
   IncomingStored: { schema: IncomingStored, schemaVersion: 1 },
   IncomingHeld: { schema: IncomingHeld, schemaVersion: 1 },

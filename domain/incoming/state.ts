@@ -31,6 +31,9 @@ export function evolveIncoming(state: IncomingState, event: IncomingEvent): Inco
         routeId: event.data.routeId,
         contentHash: event.data.contentHash,
       };
+    case 'IncomingScanned':
+      // the verdict decided the disposition, which follows as its own event
+      return state;
     case 'IncomingRouted':
       return {
         ...state,

@@ -58,6 +58,16 @@ export const OutboundSpamCheck = z.object({
 });
 export type OutboundSpamCheck = z.infer<typeof OutboundSpamCheck>;
 
+/**
+ * The outbound virus scan of a message that was accepted (a virus is refused, never accepted):
+ * Clean, or NotChecked with the scanner that did not answer when it went on unscanned (fail-open).
+ */
+export const OutboundVirusCheck = z.object({
+  virusStatus: z.enum(['NotChecked', 'Clean']),
+  failures: z.array(z.string()).optional(),
+});
+export type OutboundVirusCheck = z.infer<typeof OutboundVirusCheck>;
+
 export const MessageAccepted = z.object({
   messageId: z.string().min(1),
   serverId: z.string().min(1),
@@ -82,6 +92,8 @@ export const MessageAccepted = z.object({
   template: z.object({ id: z.string(), alias: z.string(), version: z.number().int().min(1) }).optional(),
   /** Present when the server checks outgoing mail for spam. */
   spamCheck: OutboundSpamCheck.optional(),
+  /** Present when outgoing mail is scanned for viruses (clamd configured, POSTLOG_OUTBOUND_VIRUS_SCAN on). */
+  virusCheck: OutboundVirusCheck.optional(),
   at: Timestamp,
 });
 export const MessageHeld = z.object({ reason: HoldReason, detail: z.string().optional(), at: Timestamp });

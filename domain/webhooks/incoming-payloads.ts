@@ -1,4 +1,4 @@
-import type { IncomingEvent } from '../incoming/index.js';
+import { scanOf, type IncomingEvent, type IncomingScan } from '../incoming/index.js';
 import type { MessageFacts } from './postal-payloads.js';
 import type { WebhookEventName } from './webhook-events.js';
 
@@ -19,22 +19,25 @@ function incomingHash(m: MessageFacts) {
 /**
  * Postlog's webhooks of incoming messages (Postal has none): received (with the scanners' and
  * authentication verdicts), held (by the route or as spam or a virus), and failed (an endpoint gave
- * up). `m` holds the message's envelope: `from` is the envelope sender, `to` the routed recipient.
+ * up). `m` holds the message's envelope: `from` is the envelope sender, `to` the routed recipient;
+ * `scanned` the verdict appended after IncomingReceived (older IncomingReceived events carry theirs).
  */
 export function incomingWebhookPayload(
   e: IncomingEvent,
   m: MessageFacts,
+  scanned?: IncomingScan,
 ): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
   switch (e.type) {
-    case 'IncomingReceived':
+    case 'IncomingReceived': {
+      const scan = scanOf(e.data, scanned);
       return {
         event: 'MessageReceived',
         payload: {
           message: incomingHash(m),
           route_id: e.data.routeId,
-          spam_status: e.data.scan?.spamStatus ?? 'NotChecked',
-          spam_score: e.data.scan?.spamScore ?? null,
-          virus: e.data.scan?.virus ?? null,
+          spam_status: scan?.spamStatus ?? 'NotChecked',
+          spam_score: scan?.spamScore ?? null,
+          virus: scan?.virus ?? null,
           authentication: e.data.authentication
             ? {
                 spf: e.data.authentication.spf,
@@ -46,6 +49,7 @@ export function incomingWebhookPayload(
           received_with_ssl: e.data.tls,
         },
       };
+    }
     case 'IncomingHeld':
       return {
         event: 'IncomingMessageHeld',

@@ -305,6 +305,8 @@ export const ConfigSchema = z.object({
     .default(25 * 1024 * 1024),
   /** A scanner down or too slow: accept the message unscanned (fail-open), or tempfail it (451/503: retry later). */
   scanFailure: z.enum(['accept', 'tempfail']).default('accept'),
+  /** Scan every outgoing message for viruses before it is accepted (when clamd is configured; off: never). */
+  outboundVirusScan: z.stringbool().default(true),
   /** A server's spam threshold unless it sets its own (Postal: 5): at or above, a message is spam. */
   spamThreshold: z.coerce.number().default(5),
   /** At or above this spam score a message is refused whatever else is set (Postal: 20). */

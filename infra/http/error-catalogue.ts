@@ -108,6 +108,14 @@ export const HTTP_ERRORS = {
     means:
       "the server's outbound spam check could not be made (a scanner down, POSTLOG_SCAN_FAILURE=tempfail): retry later",
   },
+  VIRUS_FOUND: {
+    status: 422,
+    means: 'the outbound virus scan found a virus in the message; `fields` names the signature; nothing was accepted',
+  },
+  VIRUS_SCAN_UNAVAILABLE: {
+    status: 503,
+    means: 'the outbound virus scan could not be made (clamd down or slow, POSTLOG_SCAN_FAILURE=tempfail): retry later',
+  },
 } as const satisfies Record<string, { status: number; means: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

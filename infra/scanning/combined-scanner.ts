@@ -42,6 +42,12 @@ export class CombinedScanner {
     return spam.length > 0 ? new CombinedScanner(spam, this.observe) : undefined;
   }
 
+  /** The same, with the virus scanners only (the outbound virus scan); none: undefined. */
+  virusOnly(): CombinedScanner | undefined {
+    const virus = this.scanners.filter((s) => s.name === 'clamav');
+    return virus.length > 0 ? new CombinedScanner(virus, this.observe) : undefined;
+  }
+
   async scan(raw: Buffer, context: ScanContext = {}): Promise<CombinedVerdict> {
     const started = performance.now();
     const results = await Promise.all(this.scanners.map((s) => s.scan(raw, context)));

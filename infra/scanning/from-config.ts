@@ -19,6 +19,7 @@ export const ScanningSettings = ConfigSchema.pick({
   scanTimeoutSeconds: true,
   scanMaxBytes: true,
   scanFailure: true,
+  outboundVirusScan: true,
   spamThreshold: true,
   spamFailThreshold: true,
 });

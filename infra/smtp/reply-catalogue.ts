@@ -142,6 +142,21 @@ export const SMTP_REPLIES = {
     means:
       'a scanner did not answer the outbound spam check or the inbound scan (POSTLOG_SCAN_FAILURE=tempfail); nothing was accepted',
   },
+  VIRUS_FOUND: {
+    reply: 554,
+    status: '5.7.1',
+    text: 'Message refused: it carries a virus',
+    means:
+      'submission: the outbound virus scan (clamd) found a virus; the reply names the signature, nothing was accepted',
+  },
+  VIRUS_SCAN_UNAVAILABLE: {
+    reply: 451,
+    status: '4.7.1',
+    text: 'The virus scan could not be made, try again later',
+    means:
+      'clamd did not answer the outbound virus scan or the inbound scan (POSTLOG_SCAN_FAILURE=tempfail); ' +
+      'nothing was accepted',
+  },
   NO_SUCH_RECIPIENT: {
     reply: 550,
     status: '5.1.1',

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
-import type { IncomingReceived } from '../../domain/index.js';
+import { scanOf, type IncomingReceived } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
 import type { ContentStore } from '../../infra/content/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
@@ -89,7 +89,10 @@ export class EndpointDispatcher {
     if (loaded.value.state.status !== 'routing' || endpointState?.status !== 'pending') return;
     const first = loaded.value.events[0];
     if (first?.type !== 'IncomingReceived') throw new Error(`incoming message ${id} has no IncomingReceived`);
-    const received = first.data;
+    // the verdict (its own IncomingScanned, or inside IncomingReceived for older messages) goes to the endpoints too
+    const scanned = loaded.value.events.find((e) => e.type === 'IncomingScanned');
+    const scan = scanOf(first.data, scanned?.type === 'IncomingScanned' ? scanned.data : undefined);
+    const received: Received = { ...first.data, ...(scan ? { scan } : {}) };
     const started = performance.now();
     const answer = await this.answerOf(row, received).catch(
       (err: Error): Answer => ({ taken: false, response: err.message.slice(0, 1000) }),

@@ -146,7 +146,8 @@ export function createInboundServer(
             if (err instanceof ScanUnavailable) {
               // POSTLOG_SCAN_FAILURE=tempfail: the sender keeps the message and tries again later
               log.warn({ rcpt: rcpts, error: err.message }, 'inbound message deferred: no scanner verdict');
-              return callback(smtpReply('SPAM_CHECK_UNAVAILABLE'));
+              const virusOnly = err.scanners.every((s) => s === 'clamav');
+              return callback(smtpReply(virusOnly ? 'VIRUS_SCAN_UNAVAILABLE' : 'SPAM_CHECK_UNAVAILABLE'));
             }
             log.error({ error: err.message }, 'processing an inbound message failed');
             callback(smtpReply('TEMPORARY_FAILURE'));

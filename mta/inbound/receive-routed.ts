@@ -3,7 +3,6 @@ import {
   spamStatusOf,
   type AuthenticationResults,
   type Disposition,
-  type ScanResult,
   type SpamThresholds,
 } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
@@ -15,6 +14,7 @@ import type { Route } from '../../infra/routes/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 import { handleIncomingCommand } from '../../write-side/incoming/incoming-command-handler.js';
 import type { Email } from './inbound-processor.js';
+import type { InboundScanVerdict } from './inbound-scan.js';
 
 export interface ReceiveRoutedDeps {
   eventStore: EventStore;
@@ -25,7 +25,7 @@ export interface ReceiveRoutedDeps {
   /** SPF, DKIM, DMARC and ARC of the message (undefined: not computed, e.g. DNS unusable). */
   authenticate?: (raw: Buffer, envelope: Envelope) => Promise<AuthenticationResults | undefined>;
   /** The scanners' verdict (undefined: none configured). */
-  scan?: (raw: Buffer, envelope: Envelope) => Promise<ScanResult | undefined>;
+  scan?: (raw: Buffer, envelope: Envelope) => Promise<InboundScanVerdict | undefined>;
   /** The thresholds of a server's incoming mail (its own, else the configured ones). */
   spamThresholds: (serverId: string) => Promise<SpamThresholds>;
 }
@@ -51,9 +51,10 @@ const addressOf = (a: Email['from']) =>
 
 /**
  * Mail for routed addresses becomes incoming messages: the body stored once, one message per
- * recipient (as Postal has it), each with its authentication results and scan verdict, and the
- * disposition its route's mode and spam mode decide, in one append. Only when every append has
- * succeeded is the sender answered (a 250 means the messages are in the log).
+ * recipient (as Postal has it), each with its authentication results, its scan verdict (an
+ * IncomingScanned of its own) and the disposition its route's mode and spam mode decide, in one
+ * append. Only when every append has succeeded is the sender answered (a 250 means the messages are
+ * in the log).
  */
 export async function receiveRouted(
   deps: ReceiveRoutedDeps,
@@ -71,7 +72,7 @@ export async function receiveRouted(
       const messageId = String(ids[i]);
       const thresholds = await deps.spamThresholds(route.serverId);
       // the verdict as this server reads it: its own threshold says what is spam
-      const judged: ScanResult | undefined = scan && {
+      const judged: InboundScanVerdict | undefined = scan && {
         ...scan,
         spamStatus: spamStatusOf(scan.spamScore, thresholds.spam),
         ...(scan.spamScore !== undefined ? { spamThreshold: thresholds.spam } : {}),
@@ -106,8 +107,8 @@ export async function receiveRouted(
             helo: envelope.helo.slice(0, 255),
             tls: envelope.tls,
             ...(authentication ? { authentication } : {}),
-            ...(judged ? { scan: judged } : {}),
           },
+          ...(judged ? { scan: judged } : {}),
           disposition,
           at,
         },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { messageEventCodec } from '../../domain/index.js';
+import { incomingEventCodec, messageEventCodec } from '../../domain/index.js';
 import { KafkaEventValue } from './event-message.js';
 
 /**
@@ -26,8 +26,12 @@ export function eventJsonSchemas(): Map<string, unknown> {
       }),
     ),
   );
-  for (const type of messageEventCodec.types) {
-    const definition = messageEventCodec.definitions[type];
+  // message events, and incoming messages' (IncomingReceived, IncomingScanned, …): both are published
+  const definitions: (readonly [string, { schema: z.ZodType; schemaVersion: number }])[] = [
+    ...messageEventCodec.types.map((t) => [t, messageEventCodec.definitions[t]] as const),
+    ...incomingEventCodec.types.map((t) => [t, incomingEventCodec.definitions[t]] as const),
+  ];
+  for (const [type, definition] of definitions) {
     const file = `${type}.v${definition.schemaVersion}.schema.json`;
     const record = KafkaEventValue.extend({
       type: z.literal(type),

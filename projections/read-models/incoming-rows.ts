@@ -5,7 +5,8 @@ import type { MessageRow } from '../../infra/read-models/index.js';
 /**
  * An incoming message's row in the message list (direction incoming): its envelope, status
  * (routing, stored, held, bounced, rejected, delivered, failed), the endpoints' attempts and last
- * answer, and the scanners' verdict. Incoming mail adds nothing to the sending statistics.
+ * answer, and the scanners' verdict (its IncomingScanned, or inside IncomingReceived for older
+ * events). Incoming mail adds nothing to the sending statistics.
  */
 export function foldIncoming(messages: Map<number, MessageRow>, id: number, r: RecordedEvent): void {
   const decoded = incomingEventCodec.decode(r.type, r.schemaVersion, r.data);
@@ -52,6 +53,10 @@ export function foldIncoming(messages: Map<number, MessageRow>, id: number, r: R
     case 'EndpointRetryRequested':
       m.status = 'routing';
       m.held_reason = null;
+      return;
+    case 'IncomingScanned':
+      m.spam_status = e.data.spamStatus;
+      m.spam_score = e.data.spamScore ?? null;
       return;
     case 'IncomingStored':
       m.status = 'stored';

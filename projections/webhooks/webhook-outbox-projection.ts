@@ -3,19 +3,22 @@ import {
   deliveryId,
   INCOMING_STREAM_PREFIX,
   incomingEventCodec,
+  incomingStreamId,
   incomingWebhookPayload,
   messageEventCodec,
+  scanOf,
   SEND_LIMIT_STREAM_PREFIX,
   tenancyEventCodec,
   tenancyWebhookPayload,
   webhookBody,
   webhookPayload,
   type IncomingEvent,
+  type IncomingScan,
   type MessageEvent,
   type MessageFacts,
   type WebhookEventName,
 } from '../../domain/index.js';
-import type { RecordedEvent } from '../../infra/event-store/index.js';
+import type { EventStore, RecordedEvent } from '../../infra/event-store/index.js';
 import { loadServerFacts } from '../../infra/tenancy/index.js';
 import {
   enabledEndpoints,
@@ -59,7 +62,11 @@ interface Hook {
  * events recorded after it was created, and events older than `maxAgeHours` are never queued, so
  * a replay (a version change) re-creates nothing that was sent or given up.
  */
-export function webhookOutboxProjection(options: { maxAgeHours: number }): PostgresProjection {
+export function webhookOutboxProjection(options: {
+  maxAgeHours: number;
+  /** To find the verdict of a message whose IncomingScanned the batch ended before (see incomingHooks). */
+  readStream?: EventStore['readStream'] | undefined;
+}): PostgresProjection {
   return {
     name: 'webhook-outbox',
     version: 1,
@@ -117,7 +124,7 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
         if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
       }
       hooks.push(...(await tenancyHooks(client, all, oldest)));
-      hooks.push(...(await incomingHooks(client, incoming, oldest, listened)));
+      hooks.push(...(await incomingHooks(client, incoming, oldest, listened, all.at(-1), options.readStream)));
       await insertOutboxRows(client, outboxRows(hooks, endpoints));
     },
   };
@@ -153,6 +160,8 @@ async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], olde
 interface IncomingBatch {
   decoded: { r: RecordedEvent; e: IncomingEvent }[];
   facts: Map<number, MessageFacts & { serverId: string }>;
+  /** The verdicts (IncomingScanned) in the batch, by message. */
+  scans: Map<number, IncomingScan>;
 }
 const incomingIdOf = (r: RecordedEvent) => Number(r.streamId.slice(INCOMING_STREAM_PREFIX.length));
 
@@ -168,9 +177,12 @@ async function saveIncomingFacts(client: pg.ClientBase, events: RecordedEvent[])
       if (!d.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${d.error.code}`);
       return { r, e: d.value };
     });
+  const scans = new Map<number, IncomingScan>();
+  for (const { r, e } of decoded) if (e.type === 'IncomingScanned') scans.set(incomingIdOf(r), e.data);
   const facts = new Map<number, MessageFacts & { serverId: string }>();
   for (const { r, e } of decoded) {
     if (e.type !== 'IncomingReceived') continue;
+    const scan = scanOf(e.data, scans.get(incomingIdOf(r)));
     facts.set(incomingIdOf(r), {
       messageId: incomingIdOf(r),
       serverId: e.data.serverId,
@@ -182,20 +194,26 @@ async function saveIncomingFacts(client: pg.ClientBase, events: RecordedEvent[])
       tag: null,
       metadata: null,
       acceptedAt: e.data.at,
-      spamStatus: e.data.scan?.spamStatus ?? null,
-      spamScore: e.data.scan?.spamScore ?? null,
+      spamStatus: scan?.spamStatus ?? null,
+      spamScore: scan?.spamScore ?? null,
     });
   }
   await saveMessageFacts(client, [...facts.values()]);
-  return { decoded, facts };
+  return { decoded, facts, scans };
 }
 
-/** The webhooks of incoming messages (incoming-payloads.ts). */
+/**
+ * The webhooks of incoming messages (incoming-payloads.ts). MessageReceived carries the verdict of
+ * the IncomingScanned appended right after IncomingReceived: in the batch, unless the batch ended
+ * between the two (IncomingReceived its last event); then it is read from the message's stream.
+ */
 async function incomingHooks(
   client: pg.ClientBase,
   batch: IncomingBatch,
   oldest: number,
   listened: Set<string>,
+  last: RecordedEvent | undefined,
+  readStream: EventStore['readStream'] | undefined,
 ): Promise<Hook[]> {
   const candidates = batch.decoded.filter(({ r }) => r.recordedAt.getTime() >= oldest);
   const missing = [...new Set(candidates.map(({ r }) => incomingIdOf(r)).filter((id) => !batch.facts.has(id)))];
@@ -204,10 +222,23 @@ async function incomingHooks(
   for (const { r, e } of candidates) {
     const m = batch.facts.get(incomingIdOf(r));
     if (!m || !listened.has(m.serverId)) continue;
-    const hook = incomingWebhookPayload(e, m);
+    let scan = batch.scans.get(incomingIdOf(r));
+    if (e.type === 'IncomingReceived' && !e.data.scan && !scan && r === last && readStream)
+      scan = await scanAfterBatch(readStream, incomingIdOf(r));
+    const hook = incomingWebhookPayload(e, m, scan);
     if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
   }
   return hooks;
+}
+
+/** The IncomingScanned of a message, read from its stream (it is in the log: one append with IncomingReceived). */
+async function scanAfterBatch(readStream: EventStore['readStream'], id: number): Promise<IncomingScan | undefined> {
+  for (const r of await readStream(incomingStreamId(String(id)))) {
+    if (r.type !== 'IncomingScanned') continue;
+    const d = incomingEventCodec.decode(r.type, r.schemaVersion, r.data);
+    if (d.ok && d.value.type === 'IncomingScanned') return d.value.data;
+  }
+  return undefined;
 }
 
 /** One outbox row per webhook and endpoint of its server that existed then and asks for the event. */

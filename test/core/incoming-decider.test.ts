@@ -12,6 +12,7 @@ import {
   type IncomingEvent,
   type IncomingEventType,
   type RoutePolicy,
+  scanOf,
 } from '../../domain/index.js';
 
 /*
@@ -111,6 +112,58 @@ describe('incoming message decider', () => {
     given([received, routedBoth])
       .when({ type: 'Receive', message, disposition: { kind: 'store' }, at })
       .thenError('MESSAGE_ALREADY_EXISTS');
+  });
+
+  it('records the verdict as its own event, right after IncomingReceived and before the disposition', () => {
+    const verdict = {
+      scanners: ['spamassassin', 'clamav'],
+      spamStatus: 'Spam' as const,
+      spamScore: 1000,
+      spamThreshold: 5,
+      symbols: [{ name: 'GTUBE', score: 1000 }],
+    };
+    given([])
+      .when({
+        type: 'Receive',
+        message,
+        scan: verdict,
+        disposition: { kind: 'hold', reason: 'spam', detail: 'spam score 1000 (threshold 5)' },
+        at,
+      })
+      .then([
+        received,
+        { type: 'IncomingScanned', data: { ...verdict, at } },
+        { type: 'IncomingHeld', data: { reason: 'spam', detail: 'spam score 1000 (threshold 5)', at } },
+      ]);
+    // a virus, and a scanner that gave no verdict (fail-open)
+    const virus = {
+      scanners: ['spamassassin', 'clamav'],
+      spamStatus: 'NotChecked' as const,
+      virus: 'Eicar-Test-Signature',
+      failures: ['spamassassin: SCANNER_TIMEOUT'],
+    };
+    given([])
+      .when({ type: 'Receive', message, scan: virus, disposition: { kind: 'reject', reason: 'virus', reply: 'v' }, at })
+      .then([
+        received,
+        { type: 'IncomingScanned', data: { ...virus, at } },
+        { type: 'IncomingRejected', data: { reason: 'virus', reply: 'v', at } },
+      ]);
+  });
+
+  it('still reads an IncomingReceived recorded with the verdict inside (before IncomingScanned existed)', () => {
+    const scan = { spamStatus: 'NotSpam' as const, spamScore: 1.2, spamThreshold: 5 };
+    const old = incomingEventCodec.decode('IncomingReceived', 1, { ...message, scan, at });
+    assert.equal(old.ok, true, JSON.stringify(old));
+    if (!old.ok || old.value.type !== 'IncomingReceived') return;
+    assert.deepEqual(old.value.data.scan, scan);
+    assert.deepEqual(scanOf(old.value.data), scan, 'readers take the embedded verdict');
+    const scanned = { scanners: ['rspamd'], spamStatus: 'Spam' as const, spamScore: 15, at };
+    assert.deepEqual(scanOf(received.data, scanned), scanned, 'or the IncomingScanned');
+    // and the message goes on from it as before
+    given([old.value, routedBoth])
+      .when(record('e1', 'delivered'))
+      .then([attempt('e1', 'delivered')]);
   });
 
   it('settles when the last endpoint settles: delivered when all took it, failed when one gave up', () => {

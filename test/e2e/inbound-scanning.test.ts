@@ -11,6 +11,7 @@ import { freePort } from '../helpers/ports.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 import { spamdSkipReason, startSpamd } from '../helpers/spamd.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 async function deliverInbound(port: number, to: string, raw: string) {
   const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, logger: false });
@@ -90,6 +91,7 @@ describe('inbound spam and virus scanning (real spamd and clamd)', {
       // a resolver that answers at once (the inbound MX checks SPF, DKIM and DMARC of every message)
       POSTLOG_DNS_SERVERS: `127.0.0.1:${dns.port}`,
       POSTLOG_ROUTES_ALLOW_PRIVATE_ENDPOINTS: 'true',
+      POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true',
       POSTLOG_SPAMD_HOST: '127.0.0.1',
       POSTLOG_SPAMD_PORT: String(spamd.port),
       POSTLOG_CLAMD_HOST: '127.0.0.1',
@@ -125,6 +127,58 @@ describe('inbound spam and virus scanning (real spamd and clamd)', {
       250,
     );
     assert.equal((await incomingTo('plain@sender.test')).incoming.scan.spamStatus, 'NotSpam');
+  });
+
+  it('records the verdict as its own IncomingScanned event, between IncomingReceived and the routing', async () => {
+    const hooks = await startWebhookReceiver();
+    const webhook = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/webhooks`, {
+      body: { url: hooks.url, events: ['MessageReceived'] },
+      headers: admin(),
+    });
+    assert.equal(webhook.status, 201, JSON.stringify(webhook.body));
+    await route('history@sender.test', 'quarantine');
+    assert.equal((await deliverInbound(inboundPort, 'history@sender.test', mail('x', 'H', GTUBE))).code, 250);
+    const message = await incomingTo('history@sender.test');
+    const history = await http(t.url, 'GET', `/v2/messages/${message.id}/history`, { headers: admin() });
+    assert.equal(history.status, 200, JSON.stringify(history.body));
+    const events: { type: string; data: Record<string, any> }[] = history.body.events;
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['IncomingReceived', 'IncomingScanned', 'IncomingHeld'],
+    );
+    const [received, scanned] = events;
+    assert.equal(received!.data.scan, undefined, 'new IncomingReceived events do not carry the verdict');
+    assert.deepEqual(scanned!.data.scanners, ['spamassassin', 'clamav']);
+    assert.equal(scanned!.data.spamStatus, 'Spam');
+    assert.ok(scanned!.data.spamScore >= 5);
+    assert.ok(scanned!.data.symbols.some((s: { name: string }) => s.name === 'GTUBE'));
+    assert.equal(scanned!.data.virus, undefined);
+    assert.equal(scanned!.data.at, received!.data.at);
+    // the readers take it from there: the message view and the list's read model
+    assert.equal(message.incoming.scan.spamStatus, 'Spam');
+    assert.deepEqual(message.incoming.scan.scanners, ['spamassassin', 'clamav']);
+    assert.equal(message.spamStatus, 'Spam');
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const list = await http(
+        t.url,
+        'GET',
+        `/v2/messages?serverId=${tenant.server.id}&direction=incoming&recipient=history@sender.test`,
+        { headers: admin() },
+      );
+      const row = list.body.messages?.[0];
+      if (row?.spamStatus === 'Spam') break;
+      if (Date.now() > deadline) assert.fail(`the list row has no verdict: ${JSON.stringify(row)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // and the MessageReceived webhook
+    while (!hooks.received.some((h) => String(h.json.payload.message.id) === message.id) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await hooks.close();
+    const hook = hooks.received.find((h) => String(h.json.payload.message.id) === message.id);
+    assert.ok(hook, 'a MessageReceived webhook');
+    assert.equal(hook.json.payload.spam_status, 'Spam');
+    assert.ok(hook.json.payload.spam_score >= 5);
   });
 
   it('holds spam for a quarantining route and refuses it for a failing one', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CreateServer, systemActor, type Server } from '../../domain/index.js';
 import { startPostlog, type RunningPostlog } from '../../app/postlog.js';
 import { loadConfig } from '../../infra/config/index.js';
+import type { Logger } from '../../infra/logging/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from './database.js';
 import { freePort } from './ports.js';
 
@@ -14,8 +15,15 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-/** A real Postlog (all HTTP routes) on a fresh test database and a free loopback port. */
-export async function startTestApp(env: Record<string, string> = {}, yaml = ''): Promise<TestApp> {
+/**
+ * A real Postlog (all HTTP routes) on a fresh test database and a free loopback port; `logger`
+ * for a test that reads what it logs (log-capture.ts).
+ */
+export async function startTestApp(
+  env: Record<string, string> = {},
+  yaml = '',
+  logger: Logger = testLogger,
+): Promise<TestApp> {
   const db = await createTestDatabase();
   const emptyYaml = join(mkdtempSync(join(tmpdir(), 'postlog-cfg-')), 'postlog.yaml');
   writeFileSync(emptyYaml, yaml);
@@ -31,7 +39,7 @@ export async function startTestApp(env: Record<string, string> = {}, yaml = ''):
     },
     file: emptyYaml,
   });
-  const app = await startPostlog(config, testLogger);
+  const app = await startPostlog(config, logger);
   return {
     app,
     db,

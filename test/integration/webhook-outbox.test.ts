@@ -4,7 +4,9 @@ import { CreateServer, deliveryId, systemActor } from '../../domain/index.js';
 import { PostgresEventStore } from '../../infra/event-store/index.js';
 import { TenancyStore } from '../../infra/tenancy/index.js';
 import { WebhookStore } from '../../infra/webhooks/index.js';
+import { liveTables } from '../../projections/runner.js';
 import { webhookOutboxProjection } from '../../projections/webhooks/webhook-outbox-projection.js';
+import { handleIncomingCommand } from '../../write-side/incoming/incoming-command-handler.js';
 import { createTestDatabase, testLogger, testSecretBox, type TestDatabase } from '../helpers/database.js';
 import { catchUp, run } from '../helpers/projections.js';
 
@@ -166,6 +168,85 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
     assert.deepEqual(
       (await rows(endpoint.id)).map((r) => r.webhook_event),
       ['MessageHeld'],
+    );
+  });
+
+  it('MessageReceived carries the IncomingScanned verdict, also when a batch ends between the two events', async () => {
+    const endpoint = (
+      await webhooks.create(serverId, {
+        url: 'https://g.example/h',
+        description: '',
+        events: ['MessageReceived'],
+        enabled: true,
+      })
+    ).endpoint;
+    const receive = (id: string) =>
+      handleIncomingCommand(store, id, {
+        type: 'Receive',
+        message: {
+          messageId: id,
+          serverId,
+          routeId: 'route-1',
+          token: 'AbCdEfGh12345678',
+          rfcMessageId: `${id}@x`,
+          mailFrom: 'someone@example.org',
+          rcptTo: 'support@sender.test',
+          from: 'someone@example.org',
+          subject: 'Buy',
+          contentHash: 'c'.repeat(64),
+          size: 100,
+          clientIp: '192.0.2.1',
+          helo: 'mx.example.org',
+          tls: false,
+        },
+        scan: { scanners: ['spamassassin'], spamStatus: 'Spam', spamScore: 1000, spamThreshold: 5 },
+        disposition: { kind: 'store' },
+        at: now(),
+      });
+    assert.ok((await receive('901')).ok);
+    assert.ok((await receive('902')).ok);
+    const events = [...(await store.readStream('incoming-901')), ...(await store.readStream('incoming-902'))];
+    assert.deepEqual(
+      events.map((e) => e.type),
+      [
+        'IncomingReceived',
+        'IncomingScanned',
+        'IncomingStored',
+        'IncomingReceived',
+        'IncomingScanned',
+        'IncomingStored',
+      ],
+    );
+    const verdicts = async () =>
+      (await rows(endpoint.id)).map((r) => {
+        const payload = JSON.parse(r.body).payload;
+        return [payload.message.id, payload.spam_status, payload.spam_score];
+      });
+    const apply = async (projection: ReturnType<typeof webhookOutboxProjection>, batches: (typeof events)[]) => {
+      for (const batch of batches) {
+        const client = await db.pool.connect();
+        try {
+          await client.query('BEGIN');
+          await projection.apply(client, batch, liveTables);
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      }
+    };
+    // 901: one batch; 902: the batch ends right after its IncomingReceived
+    const withStore = webhookOutboxProjection({ maxAgeHours: 24, readStream: (id) => store.readStream(id) });
+    await apply(withStore, [events.slice(0, 4), events.slice(4)]);
+    assert.deepEqual(await verdicts(), [
+      [901, 'Spam', 1000],
+      [902, 'Spam', 1000],
+    ]);
+    // without the log to read, the split message's webhook could not know (what the store is there for)
+    await db.pool.query('DELETE FROM webhook_deliveries WHERE endpoint_id = $1', [endpoint.id]);
+    await apply(webhookOutboxProjection({ maxAgeHours: 24 }), [events.slice(0, 4), events.slice(4)]);
+    assert.deepEqual(
+      (await verdicts()).find(([id]) => id === 902),
+      [902, 'NotChecked', null],
     );
   });
 });

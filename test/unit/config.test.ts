@@ -124,6 +124,7 @@ describe('loadConfig: defaults', () => {
       scanTimeoutSeconds: 10,
       scanMaxBytes: 25 * 1024 * 1024,
       scanFailure: 'accept',
+      outboundVirusScan: true,
       spamThreshold: 5,
       spamFailThreshold: 20,
       logLevel: 'info',
@@ -492,6 +493,17 @@ describe('loadConfig: spam and virus scanning', () => {
     assert.equal(config.scanFailure, 'tempfail');
     assert.equal(config.spamThreshold, 6.5);
     assert.equal(config.spamFailThreshold, 15);
+  });
+
+  it('the outbound virus scan is on by default and turned off with off', () => {
+    assert.equal(loadConfig({ env: {}, file: emptyFile }).outboundVirusScan, true);
+    const off = loadConfig({ env: { POSTLOG_OUTBOUND_VIRUS_SCAN: 'off' }, file: emptyFile });
+    assert.equal(off.outboundVirusScan, false);
+    assert.equal(loadConfig({ env: { POSTLOG_OUTBOUND_VIRUS_SCAN: 'on' }, file: emptyFile }).outboundVirusScan, true);
+    assertNamed(
+      problemsOf(() => loadConfig({ env: { POSTLOG_OUTBOUND_VIRUS_SCAN: 'sometimes' }, file: emptyFile })),
+      'POSTLOG_OUTBOUND_VIRUS_SCAN',
+    );
   });
 
   it('names a bad policy, both clamd addresses at once, and a fail threshold under the spam threshold', () => {

@@ -12,6 +12,7 @@ import {
   ok,
   type Mailbox,
   type MessageCommand,
+  type OutboundVirusCheck,
   type Result,
   type Server,
 } from '../../domain/index.js';
@@ -23,6 +24,7 @@ import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 import { recordSendLimitWarnings } from './send-limit-warnings.js';
 import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
+import { checkOutboundVirus, type VirusCheckDeps, type VirusCheckError } from './outbound-virus-check.js';
 
 export interface AcceptDeps {
   eventStore: EventStore;
@@ -35,6 +37,8 @@ export interface AcceptDeps {
   clock: Clock;
   /** The spam scanners for servers with an outboundSpamThreshold; none configured: such servers go unchecked. */
   spamCheck?: SpamCheckDeps | undefined;
+  /** The virus scanners every outgoing message passes (POSTLOG_OUTBOUND_VIRUS_SCAN); none: nothing is scanned. */
+  virusCheck?: VirusCheckDeps | undefined;
 }
 
 export interface MessageToAccept {
@@ -64,6 +68,12 @@ export interface AcceptRequest {
   idempotencySeed?: string | undefined;
   correlationId: string;
   actor: string;
+  /**
+   * The content was scanned for viruses on its way in (an incoming message an address endpoint
+   * forwards): not scanned again. A virus there was refused or quarantined, and a release is the
+   * operator's decision.
+   */
+  virusScanned?: boolean | undefined;
 }
 
 export interface AcceptedMessage {
@@ -79,7 +89,8 @@ export type AcceptError =
   | { code: 'NO_RECIPIENTS'; message: string }
   | { code: 'INVALID_MESSAGE_BYTES'; message: string }
   | { code: 'LOG_REJECTED'; message: string }
-  | { code: 'SPAM_CHECK_UNAVAILABLE'; message: string };
+  | { code: 'SPAM_CHECK_UNAVAILABLE'; message: string }
+  | VirusCheckError;
 
 const EVENT_ID_NAMESPACE = '6f1d3c0e-8a53-4c1e-9a57-3b2f7f0c2d11';
 /** Outbound spam checks of one request that run at the same time. */
@@ -113,9 +124,9 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
       message: `${req.from.domain} is not a verified domain of this server`,
     });
   }
-  // before anything is written or counted: a refusal for now (scanner down, tempfail) leaves no trace
-  const spamChecks = await checkContents(deps, req, contents);
-  if (!spamChecks.ok) return spamChecks;
+  // before anything is written or counted: a virus, or a refusal for now (scanner down, tempfail), leaves no trace
+  const checks = await checkContents(deps, req, contents);
+  if (!checks.ok) return checks;
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
   const [suppressed, admission, hashes, ids] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
@@ -136,7 +147,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     const id = ids[i]!;
     const token = req.idempotencySeed ? seededToken(`${req.idempotencySeed}:${i}`) : randomToken(16);
     const suppression = suppressed.get(normalizedAddress(m.to));
-    const spam = spamChecks.value[m.content];
+    const { spam, virus } = checks.value[m.content] ?? {};
     const hold =
       req.server.mode === 'development'
         ? { reason: 'development_mode' as const, detail: 'the server is in development mode' }
@@ -169,6 +180,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
         ...(m.template ? { template: m.template } : {}),
         ...(spam ? { spamCheck: spam.check } : {}),
+        ...(virus ? { virusCheck: virus } : {}),
       },
       ...(hold ? { hold } : {}),
       at,
@@ -206,28 +218,45 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   return ok({ batchId, messages: accepted });
 }
 
+/** What the checks before acceptance said of one content. */
+interface ContentChecks {
+  spam?: SpamCheckOutcome;
+  virus?: OutboundVirusCheck;
+}
+
 /**
- * The outbound spam check of each content (recipients of one composed message share its verdict),
- * when the server has a threshold and scanners are configured; otherwise nothing is checked.
+ * The outbound virus scan (when configured) and spam check (when the server has a threshold and
+ * spam scanners are configured) of each content, at the same time: recipients of one composed
+ * message share its verdicts. A virus (or a check that could not be made, with tempfail) in any
+ * content refuses the whole request.
  */
 async function checkContents(
   deps: AcceptDeps,
   req: AcceptRequest,
   contents: Buffer[],
-): Promise<Result<(SpamCheckOutcome | undefined)[], AcceptError>> {
+): Promise<Result<ContentChecks[], AcceptError>> {
   const threshold = req.server.outboundSpamThreshold;
-  if (threshold === null || !deps.spamCheck) return ok(contents.map(() => undefined));
-  const spamCheck = deps.spamCheck;
-  const outcomes: SpamCheckOutcome[] = [];
+  const spamCheck = threshold !== null && deps.spamCheck ? { deps: deps.spamCheck, threshold } : undefined;
+  const virusCheck = req.virusScanned ? undefined : deps.virusCheck;
+  if (!spamCheck && !virusCheck) return ok(contents.map(() => ({})));
+  const outcomes: ContentChecks[] = [];
   // a batch with per-recipient contents is scanned a few at a time: spamd has a handful of children
   for (let from = 0; from < contents.length; from += SCANS_AT_ONCE) {
     const checked = await Promise.all(
-      contents.slice(from, from + SCANS_AT_ONCE).map((raw, j) =>
-        checkOutboundSpam(spamCheck, threshold, raw, {
+      contents.slice(from, from + SCANS_AT_ONCE).map(async (raw, j): Promise<Result<ContentChecks, AcceptError>> => {
+        const context = {
           from: req.from.address,
           rcpt: req.messages.filter((m) => m.content === from + j).map((m) => m.to.address),
-        }),
-      ),
+        };
+        const [virus, spam] = await Promise.all([
+          virusCheck && checkOutboundVirus(virusCheck, raw, context),
+          spamCheck && checkOutboundSpam(spamCheck.deps, spamCheck.threshold, raw, context),
+        ]);
+        // a virus first: it is refused for good, whatever the spam check could or could not say
+        if (virus && !virus.ok) return virus;
+        if (spam && !spam.ok) return spam;
+        return ok({ ...(virus ? { virus: virus.value } : {}), ...(spam ? { spam: spam.value } : {}) });
+      }),
     );
     for (const c of checked) {
       if (!c.ok) return c;

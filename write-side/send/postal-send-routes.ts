@@ -270,6 +270,12 @@ function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: Acce
       return postalError(req, reply, 'NoRecipients', { message: MESSAGES.NoRecipients });
     case 'INVALID_MESSAGE_BYTES':
       return postalError(req, reply, 'ValidationError', { message: error.message });
+    // Postal has no virus scan of its own: its envelope, a code of ours, the signature named
+    case 'VIRUS_FOUND':
+      return postalError(req, reply, 'VirusFound', { message: error.message, virus: error.virus });
+    case 'VIRUS_SCAN_UNAVAILABLE':
+    case 'SPAM_CHECK_UNAVAILABLE':
+      return postalError(req, reply, 'ScanUnavailable', { message: error.message });
     default:
       req.log.error({ error }, 'accepting messages failed');
       return postalError(req, reply, 'InternalServerError', {

@@ -7,6 +7,7 @@ import { renderTemplate } from '../templates/render.js';
 import { personalize, type TrackingChoice, type TrackingContext } from '../tracking/personalize.js';
 import { acceptMessages, type AcceptError, type AcceptResult, type MessageToAccept } from './accept-messages.js';
 import { composeMime, type ComposeAttachment } from './compose.js';
+import { virusFields } from './outbound-virus-check.js';
 import type { SendApiDeps } from './send-deps.js';
 import { substitute } from './substitute.js';
 import { trackingContext } from './tracking-context.js';
@@ -128,6 +129,8 @@ export function acceptFailure(error: AcceptError): SendFailure {
   switch (error.code) {
     case 'UNAUTHENTICATED_FROM_ADDRESS':
       return { code: error.code, message: error.message, fields: [{ path: 'from', message: error.message }] };
+    case 'VIRUS_FOUND':
+      return { code: error.code, message: error.message, fields: virusFields(error.virus) };
     case 'LOG_REJECTED':
       return { code: 'NOT_ACCEPTED', message: 'the messages could not be stored; nothing was accepted, please retry' };
     default:

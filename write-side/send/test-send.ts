@@ -5,6 +5,7 @@ import { sendError } from '../../infra/http/errors.js';
 import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import { acceptMessages, type MessageToAccept } from './accept-messages.js';
 import { composeMime } from './compose.js';
+import { virusFields } from './outbound-virus-check.js';
 import type { SendApiDeps } from './send-deps.js';
 
 export interface TestMail {
@@ -79,7 +80,8 @@ export async function sendTestMail(
   });
   if (!result.ok) {
     const code = result.error.code === 'LOG_REJECTED' ? 'NOT_ACCEPTED' : result.error.code;
-    return sendError(reply, code, result.error.message);
+    const fields = result.error.code === 'VIRUS_FOUND' ? virusFields(result.error.virus) : undefined;
+    return sendError(reply, code, result.error.message, fields);
   }
   const accepted = result.value.messages[0]!;
   return reply.code(202).send({ id: String(accepted.id), from: from.value.address, to: to.value.address });

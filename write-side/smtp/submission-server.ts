@@ -46,6 +46,8 @@ const ACCEPT_ERROR_REPLIES: Record<AcceptError['code'], SmtpReplyCode> = {
   INVALID_MESSAGE_BYTES: 'INVALID_MESSAGE_BYTES',
   LOG_REJECTED: 'NOT_STORED',
   SPAM_CHECK_UNAVAILABLE: 'SPAM_CHECK_UNAVAILABLE',
+  VIRUS_FOUND: 'VIRUS_FOUND',
+  VIRUS_SCAN_UNAVAILABLE: 'VIRUS_SCAN_UNAVAILABLE',
 };
 
 /**
@@ -302,6 +304,9 @@ async function accept(
       // the catalogue's own text where the error's message is for the log, not the client
       const detailed = code === 'FROM_NOT_ALLOWED' || code === 'INVALID_MESSAGE_BYTES';
       if (!detailed) log.warn({ error: result.error.message, code: result.error.code }, 'SMTP message not accepted');
+      // the signature is named: the sender learns which of its files is infected
+      if (result.error.code === 'VIRUS_FOUND')
+        throw smtpReply(code, `Message refused: it carries a virus (${result.error.virus})`);
       throw smtpReply(code, detailed ? result.error.message : undefined);
     }
     // Mailtrain keeps the reply's last word and matches Postal-format webhooks' message.message_id on it: the

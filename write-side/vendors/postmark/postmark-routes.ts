@@ -144,6 +144,7 @@ function postmarkFailure(f: SendFailure): PostmarkFailure {
       return { error: 'TemplateNotFound', message: `${f.message}.` };
     case 'NOT_ACCEPTED':
     case 'SPAM_CHECK_UNAVAILABLE':
+    case 'VIRUS_SCAN_UNAVAILABLE':
       return { error: 'Unavailable', message: `${f.message}.` };
     default:
       return { error: 'InvalidEmailRequest', message: `${f.message}.` };

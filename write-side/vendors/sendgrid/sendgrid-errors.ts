@@ -97,6 +97,7 @@ export function failureAnswer(failure: SendFailure): { status: SendGridStatus; p
     }
     case 'NOT_ACCEPTED':
     case 'SPAM_CHECK_UNAVAILABLE':
+    case 'VIRUS_SCAN_UNAVAILABLE':
       return { status: 503, problems: [problem(null, message)] };
     default: {
       const status = HTTP_ERRORS[code].status;

@@ -102,7 +102,9 @@ function sesFailure(f: SendFailure): SesFailure {
       return { type: 'NotFoundException', message: f.message };
     case 'NOT_ACCEPTED':
     case 'SPAM_CHECK_UNAVAILABLE':
+    case 'VIRUS_SCAN_UNAVAILABLE':
       return { type: 'ServiceUnavailable', message: f.message };
+    case 'VIRUS_FOUND':
     case 'MESSAGE_TOO_LARGE':
     case 'INVALID_MESSAGE_BYTES':
     case 'NO_RECIPIENTS':
