@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { MessageFacts } from '../../domain/index.js';
+import type { MessageFacts, WebhookFormat } from '../../domain/index.js';
 import type { RecordedEvent } from '../event-store/index.js';
 
 /**
@@ -14,6 +14,8 @@ export interface OutboxEndpoint {
   serverId: string;
   /** null: every event */
   events: string[] | null;
+  /** The body format it receives (domain/webhooks/formats/). */
+  format: WebhookFormat;
   createdAt: Date;
 }
 
@@ -78,8 +80,16 @@ export async function loadMessageFacts(
 
 /** Every enabled endpoint. */
 export async function enabledEndpoints(client: pg.ClientBase): Promise<OutboxEndpoint[]> {
-  const { rows } = await client.query('SELECT id, server_id, events, created_at FROM webhook_endpoints WHERE enabled');
-  return rows.map((r) => ({ id: r.id, serverId: r.server_id, events: r.events, createdAt: r.created_at }));
+  const { rows } = await client.query(
+    'SELECT id, server_id, events, format, created_at FROM webhook_endpoints WHERE enabled',
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    serverId: r.server_id,
+    events: r.events,
+    format: r.format,
+    createdAt: r.created_at,
+  }));
 }
 
 /** Adds the webhooks to the outbox, one statement; one already there (the same endpoint and event) stays as it is. */

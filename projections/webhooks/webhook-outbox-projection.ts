@@ -8,7 +8,7 @@ import {
   SEND_LIMIT_STREAM_PREFIX,
   tenancyEventCodec,
   tenancyWebhookPayload,
-  webhookBody,
+  webhookFormatters,
   webhookPayload,
   type IncomingEvent,
   type MessageEvent,
@@ -48,6 +48,8 @@ interface Hook {
   serverId: string;
   event: WebhookEventName;
   payload: Record<string, unknown>;
+  /** The message it is about (null: a server's or a domain's event), for the formats that spell it out. */
+  message: MessageFacts | null;
 }
 
 /**
@@ -114,7 +116,7 @@ export function webhookOutboxProjection(options: { maxAgeHours: number }): Postg
         if (!m) continue; // its MessageAccepted never reached this projection: nothing to say about it
         if (!listened.has(m.serverId)) continue; // no payload to build for a server nobody listens to
         const hook = webhookPayload(e, m);
-        if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
+        if (hook) hooks.push({ r, serverId: m.serverId, message: m, ...hook });
       }
       hooks.push(...(await tenancyHooks(client, all, oldest)));
       hooks.push(...(await incomingHooks(client, incoming, oldest, listened)));
@@ -145,7 +147,7 @@ async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], olde
       ? r.streamId.slice(DOMAIN_DNS_STREAM_PREFIX.length)
       : undefined;
     const hook = tenancyWebhookPayload(e, server, domainId);
-    if (hook) hooks.push({ r, serverId: e.data.serverId, ...hook });
+    if (hook) hooks.push({ r, serverId: e.data.serverId, message: null, ...hook });
   }
   return hooks;
 }
@@ -205,28 +207,35 @@ async function incomingHooks(
     const m = batch.facts.get(incomingIdOf(r));
     if (!m || !listened.has(m.serverId)) continue;
     const hook = incomingWebhookPayload(e, m);
-    if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
+    if (hook) hooks.push({ r, serverId: m.serverId, message: m, ...hook });
   }
   return hooks;
 }
 
-/** One outbox row per webhook and endpoint of its server that existed then and asks for the event. */
+/**
+ * One outbox row per webhook and endpoint of its server that existed then and asks for the event,
+ * its body in the endpoint's format; an event the format has no counterpart of is not queued.
+ */
 function outboxRows(hooks: Hook[], endpoints: OutboxEndpoint[]): OutboxRow[] {
   const byServer = new Map<string, OutboxEndpoint[]>();
   for (const ep of endpoints) byServer.set(ep.serverId, [...(byServer.get(ep.serverId) ?? []), ep]);
   const rows: OutboxRow[] = [];
-  for (const { r, serverId, event, payload } of hooks) {
+  for (const { r, serverId, event, payload, message } of hooks) {
     for (const ep of byServer.get(serverId) ?? []) {
       if (ep.createdAt.getTime() > r.recordedAt.getTime()) continue;
       if (ep.events && !ep.events.includes(event)) continue;
       const id = deliveryId(ep.id, r.eventId);
-      rows.push({
-        id,
-        endpointId: ep.id,
-        event: r,
-        webhookEvent: event,
-        body: webhookBody(event, r.recordedAt, payload, id),
+      const body = webhookFormatters[ep.format]({
+        event,
+        payload,
+        message,
+        serverId,
+        deliveryId: id,
+        eventId: r.eventId,
+        recordedAt: r.recordedAt,
       });
+      if (body === undefined) continue;
+      rows.push({ id, endpointId: ep.id, event: r, webhookEvent: event, body });
     }
   }
   return rows;
