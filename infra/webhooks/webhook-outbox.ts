@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import type pg from 'pg';
+import type { WebhookFormat } from '../../domain/index.js';
 import { inTransaction } from '../postgres/transaction.js';
 
 export interface LeasedDelivery {
@@ -12,6 +13,10 @@ export interface LeasedDelivery {
   secrets: string[];
   body: string;
   attempts: number;
+  /** The endpoint's body format, which says how the attempt is signed. */
+  format: WebhookFormat;
+  /** The endpoint's sealed ECDSA private key (the 'sendgrid' format; SecretBox, the endpoint id as context). */
+  sealedEcdsaKey: string | null;
 }
 
 export interface AttemptOutcome {
@@ -44,7 +49,9 @@ const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now() AND (w.lea
 
 const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts,
   (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
-  (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets`;
+  (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets,
+  (SELECT e.format FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS format,
+  (SELECT e.ecdsa_private_key FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS ecdsa_private_key`;
 
 const toLeased = (r: any): LeasedDelivery => ({
   id: r.id,
@@ -55,6 +62,9 @@ const toLeased = (r: any): LeasedDelivery => ({
   secrets: r.secrets,
   body: r.body,
   attempts: r.attempts,
+  // the endpoint was deleted meanwhile: the attempt is sent as the format every endpoint had
+  format: r.format ?? 'postal',
+  sealedEcdsaKey: r.ecdsa_private_key ?? null,
 });
 
 /**
