@@ -120,7 +120,8 @@ export class WebhookStore {
     const format = input.format ?? 'postal';
     const pair = format === 'sendgrid' ? await this.sealedKeyPair(id) : null;
     const { rows } = await this.pool.query(
-      `INSERT INTO webhook_endpoints (id, server_id, url, description, events, enabled, secret, format, ecdsa_private_key, ecdsa_public_key)
+      `INSERT INTO webhook_endpoints
+         (id, server_id, url, description, events, enabled, secret, format, ecdsa_private_key, ecdsa_public_key)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
       [
         id,

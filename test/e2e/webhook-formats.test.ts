@@ -42,7 +42,7 @@ function postlogValid(h: ReceivedWebhook, secret: string): boolean {
   return [...header.matchAll(/v1=([0-9a-f]{64})/g)].some((m) => m[1] === expected);
 }
 
-describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark and Listmonk bodies, each signed its way', () => {
+describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmonk bodies, each signed its way', () => {
   let t: TestApp;
   let sink: SmtpSink;
   let tenant: Tenant;
