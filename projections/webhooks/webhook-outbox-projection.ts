@@ -31,13 +31,7 @@ import type pg from 'pg';
 import type { PostgresProjection } from '../runner.js';
 
 /** Event types that never become a webhook: their messages need not be looked up. */
-const silent = new Set([
-  'MessageAccepted',
-  'MessageQueued',
-  'MessageReleased',
-  'MessageContentExpired',
-  'MessageRedeliveryRequested',
-]);
+const silent = new Set(['MessageQueued', 'MessageReleased', 'MessageContentExpired', 'MessageRedeliveryRequested']);
 
 const messageIdOf = (e: RecordedEvent) => Number(e.streamId.slice('message-'.length));
 const isMessageEvent = (e: RecordedEvent) => e.streamId.startsWith('message-');

@@ -142,7 +142,8 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
       () => 'no MessageSent reached the Postal receiver',
     );
     assert.equal((await fetch(pixel, { headers: { 'user-agent': HUMAN } })).status, 200);
-    const wanted = { postal: 3, postlog: 3, sendgrid: 3, mailgun: 3, postmark: 3, listmonk: 1 };
+    // acceptance too where the format has it (processed, accepted, MessageAccepted): never in Postal's
+    const wanted = { postal: 3, postlog: 5, sendgrid: 5, mailgun: 5, postmark: 3, listmonk: 1 };
     await eventually(
       async () =>
         Object.entries(wanted).every(([f, n]) => rx[f as keyof typeof rx].received.length >= n) ? true : undefined,
@@ -166,6 +167,13 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
       assert.equal(h.headers['x-postal-signature-256'], undefined);
       assert.equal(h.headers['x-postal-signature'], undefined);
     }
+    assert.deepEqual(
+      rx.postlog.received
+        .map(bodyOf)
+        .map((b) => b.event)
+        .sort(),
+      ['MessageAccepted', 'MessageAccepted', 'MessageDeliveryFailed', 'MessageLoaded', 'MessageSent'],
+    );
     const pl = rx.postlog.received.map(bodyOf).find((b) => b.event === 'MessageSent');
     assert.deepEqual(Object.keys(pl).sort(), [
       'data',
@@ -210,6 +218,8 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
     assert.equal(sgBounce.status, '5.1.1');
     assert.match(String(sgBounce.reason), /User unknown/);
     assert.equal(sgBounce.customer, 'c-43');
+    const sgProcessed = sg.map((events) => events[0]!).filter((x) => x.event === 'processed');
+    assert.deepEqual(sgProcessed.map((x) => x.email).sort(), ['gone@example.org', 'reader@example.org']);
     const sgOpen = sgBy('open');
     assert.equal(sgOpen.useragent, HUMAN);
     assert.equal(sgOpen.sg_machine_open, false);
@@ -237,6 +247,7 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
     assert.equal(mgFailed['delivery-status'].code, 550);
     assert.match(mgFailed['delivery-status'].message, /User unknown/);
     assert.equal(mg.find((e) => e.event === 'opened')['client-info']['user-agent'], HUMAN);
+    assert.equal(mg.filter((e) => e.event === 'accepted').length, 2);
 
     // postmark: RecordType bodies with Basic auth from the URL
     const basic = `Basic ${Buffer.from('hooks:pa:s@word').toString('base64')}`;

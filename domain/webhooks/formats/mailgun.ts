@@ -4,6 +4,7 @@ import type { Formatter } from './format.js';
 
 /** Mailgun's event for each webhook event it has a counterpart of. */
 const mailgunEvents: Partial<Record<WebhookEventName, string>> = {
+  MessageAccepted: 'accepted',
   MessageSent: 'delivered',
   MessageDelayed: 'failed',
   MessageDeliveryFailed: 'failed',

@@ -4,6 +4,7 @@ import type { Formatter } from './format.js';
 
 /** SendGrid's Event Webhook event for each webhook event it has a counterpart of. */
 const sendgridEvents: Partial<Record<WebhookEventName, string>> = {
+  MessageAccepted: 'processed',
   MessageSent: 'delivered',
   MessageDelayed: 'deferred',
   MessageDeliveryFailed: 'bounce',

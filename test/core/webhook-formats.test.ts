@@ -83,6 +83,7 @@ const hardBounce: MessageEvent = {
     at,
   },
 } as MessageEvent;
+const accepted = { type: 'MessageAccepted', data: { at } } as unknown as MessageEvent;
 const complained: MessageEvent = { type: 'MessageComplained', data: { feedbackType: 'abuse', at } } as MessageEvent;
 const clicked: MessageEvent = {
   type: 'MessageLinkClicked',
@@ -93,12 +94,18 @@ const held: MessageEvent = { type: 'MessageHeld', data: { reason: 'suppressed', 
 const cancelled: MessageEvent = { type: 'MessageCancelled', data: { at } } as MessageEvent;
 
 describe('webhook formats', () => {
-  it("postal: exactly Postal's body, as endpoints got before formats", () => {
+  it("postal: exactly Postal's body, as endpoints got before formats, and no MessageAccepted", () => {
     const hook = webhookPayload(delivered, facts)!;
     assert.equal(
       format('postal', delivered),
       webhookBody(hook.event, new Date(at), hook.payload, 'd0000000-0000-8000-8000-000000000001'),
     );
+    assert.equal(format('postal', accepted), undefined);
+    assert.equal(json(format('postlog', accepted)).event, 'MessageAccepted');
+    assert.equal(json(format('sendgrid', accepted))[0].event, 'processed');
+    assert.equal(json(format('mailgun', accepted))['event-data'].event, 'accepted');
+    assert.equal(format('postmark', accepted), undefined);
+    assert.equal(format('listmonk', accepted), undefined);
   });
 
   it("postlog: every event, a server's too, with the message's facts spelled out", () => {
