@@ -26,6 +26,8 @@ export interface OutboxRow {
   event: RecordedEvent;
   webhookEvent: string;
   body: string;
+  /** The format the body was made in (its signer at dispatch). */
+  format: WebhookFormat;
 }
 
 /** What the payloads of a message's later events need, kept from its MessageAccepted (a message kept once). */
@@ -96,9 +98,9 @@ export async function enabledEndpoints(client: pg.ClientBase): Promise<OutboxEnd
 export async function insertOutboxRows(client: pg.ClientBase, rows: OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(
-    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, retry_base_at)
-     SELECT u.*, u.event_at FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[])
-       AS u(id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body)
+    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, format, retry_base_at)
+     SELECT u.*, u.event_at FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[], $10::text[])
+       AS u(id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, format)
      ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
     [
       rows.map((r) => r.id),
@@ -110,6 +112,7 @@ export async function insertOutboxRows(client: pg.ClientBase, rows: OutboxRow[])
       rows.map((r) => r.event.revision),
       rows.map((r) => r.event.recordedAt.toISOString()),
       rows.map((r) => r.body),
+      rows.map((r) => r.format),
     ],
   );
 }

@@ -13,7 +13,7 @@ export interface LeasedDelivery {
   secrets: string[];
   body: string;
   attempts: number;
-  /** The endpoint's body format, which says how the attempt is signed. */
+  /** The format the body was made in, which says how the attempt is signed. */
   format: WebhookFormat;
   /** The endpoint's sealed ECDSA private key (the 'sendgrid' format; SecretBox, the endpoint id as context). */
   sealedEcdsaKey: string | null;
@@ -47,10 +47,9 @@ export interface RetryPolicy {
 const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now() AND (w.lease_until IS NULL OR w.lease_until < now())
   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.stream_id = w.stream_id AND p.endpoint_id::text = w.endpoint_id::text AND p.status = 'pending' AND p.stream_revision < w.stream_revision)`;
 
-const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts,
+const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts, d.format,
   (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
   (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets,
-  (SELECT e.format FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS format,
   (SELECT e.ecdsa_private_key FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS ecdsa_private_key`;
 
 const toLeased = (r: any): LeasedDelivery => ({
@@ -62,8 +61,7 @@ const toLeased = (r: any): LeasedDelivery => ({
   secrets: r.secrets,
   body: r.body,
   attempts: r.attempts,
-  // the endpoint was deleted meanwhile: the attempt is sent as the format every endpoint had
-  format: r.format ?? 'postal',
+  format: r.format,
   sealedEcdsaKey: r.ecdsa_private_key ?? null,
 });
 

@@ -229,7 +229,7 @@ function outboxRows(hooks: Hook[], endpoints: OutboxEndpoint[]): OutboxRow[] {
         recordedAt: r.recordedAt,
       });
       if (body === undefined) continue;
-      rows.push({ id, endpointId: ep.id, event: r, webhookEvent: event, body });
+      rows.push({ id, endpointId: ep.id, event: r, webhookEvent: event, body, format: ep.format });
     }
   }
   return rows;

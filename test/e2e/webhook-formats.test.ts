@@ -289,10 +289,26 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
     assert.equal(pmLog.length, 3);
   });
 
-  it('changes an endpoint format through the API; a SendGrid key pair is made once and kept', async () => {
+  it('changes the format through the API; queued deliveries keep theirs; a SendGrid key pair stays', async () => {
     const r = await receiver();
+    let open = false;
+    r.respond = () => (open ? 200 : 503);
     const { endpoint } = await createEndpoint({ url: r.url, events: ['MessageSent'] });
     const path = `/v2/webhooks/${endpoint.id}`;
+    const sendTo = async (to: string) => {
+      const res = await http(t.url, 'POST', '/v2/messages', {
+        body: { from: 'news@formats.test', to: [to], subject: 'Switched', text: 'Hi' },
+        headers: key(),
+      });
+      assert.equal(res.status, 202);
+    };
+    // queued in Postal's format, and still failing when the endpoint changes format
+    await sendTo('before@example.org');
+    await eventually(
+      async () => r.received[0],
+      () => 'no webhook arrived',
+    );
+
     const bad = await http(t.url, 'PATCH', path, { body: { format: 'sparkpost' }, headers: key() });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.code, 'VALIDATION_FAILED');
@@ -308,15 +324,22 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
     const got = await http(t.url, 'GET', path, { headers: key() });
     assert.equal(got.body.format, 'sendgrid');
 
+    // the queued delivery goes out as it was made: Postal's body with Postal's signatures
+    open = true;
+    const retried = await eventually(
+      async () => r.received.find((h) => h.answered === 200),
+      () => `answered ${r.received.map((h) => h.answered)}`,
+    );
+    assert.equal(bodyOf(retried).event, 'MessageSent');
+    assert.equal(bodyOf(retried).payload.message.to, 'before@example.org');
+    assert.ok(retried.headers['x-postal-signature-256']);
+    assert.equal(retried.headers['x-twilio-email-event-webhook-signature'], undefined);
+
     // the next event arrives in the new format, signed with that key
-    const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'news@formats.test', to: ['switched@example.org'], subject: 'Switched', text: 'Hi' },
-      headers: key(),
-    });
-    assert.equal(res.status, 202);
+    await sendTo('switched@example.org');
     const hook = await eventually(
-      async () => r.received[0],
-      () => 'no webhook arrived',
+      async () => r.received.find((h) => Array.isArray(bodyOf(h))),
+      () => 'no SendGrid-format webhook arrived',
     );
     const events = bodyOf(hook);
     assert.equal(events[0].event, 'delivered');
