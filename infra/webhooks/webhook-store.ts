@@ -5,6 +5,7 @@ import type { WebhookFormat } from '../../domain/index.js';
 import type { SecretBox } from '../secrets/index.js';
 import { randomToken } from '../tenancy/secrets.js';
 import { newEcdsaKeyPair } from './ecdsa-keys.js';
+import { redactedUrl, withStoredPassword } from './endpoint-url.js';
 
 export interface WebhookEndpoint {
   id: string;
@@ -58,7 +59,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const toEndpoint = (r: any): WebhookEndpoint => ({
   id: r.id,
   serverId: r.server_id,
-  url: r.url,
+  url: redactedUrl(r.url),
   description: r.description,
   events: r.events,
   enabled: r.enabled,
@@ -170,6 +171,11 @@ export class WebhookStore {
   ): Promise<WebhookEndpoint | undefined> {
     // becoming 'sendgrid': a key pair, kept only when the endpoint has none yet (one it had stays)
     const pair = change.format === 'sendgrid' ? await this.sealedKeyPair(id) : null;
+    let url = change.url;
+    if (url !== undefined) {
+      const { rows: current } = await this.pool.query('SELECT url FROM webhook_endpoints WHERE id = $1', [id]);
+      if (current[0]) url = withStoredPassword(url, current[0].url);
+    }
     const { rows } = await this.pool.query(
       `UPDATE webhook_endpoints SET
          url = COALESCE($2, url),
@@ -185,7 +191,7 @@ export class WebhookStore {
        WHERE id = $1 RETURNING *`,
       [
         id,
-        change.url ?? null,
+        url ?? null,
         change.description ?? null,
         change.events !== undefined,
         change.events ?? null,

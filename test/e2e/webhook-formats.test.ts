@@ -56,7 +56,10 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
   const createEndpoint = async (body: Record<string, unknown>) => {
     const res = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/webhooks`, { body, headers: key() });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body as { endpoint: { id: string; format: string; publicKey: string | null }; secret: string };
+    return res.body as {
+      endpoint: { id: string; url: string; format: string; publicKey: string | null };
+      secret: string;
+    };
   };
   const deliveriesOf = async (endpointId: string) =>
     (await http(t.url, 'GET', `/v2/webhooks/${endpointId}/deliveries`, { headers: key() })).body.deliveries as {
@@ -345,5 +348,34 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
     assert.equal(events[0].event, 'delivered');
     assert.equal(events[0].email, 'switched@example.org');
     assert.ok(sendgridValid(hook, publicKey));
+  });
+
+  it('redacts a Basic auth password in the URL it shows, and keeps it when that URL comes back', async () => {
+    const r = await receiver();
+    const withAuth = r.url.replace('http://', 'http://listmonk:s3cret@');
+    const { endpoint } = await createEndpoint({ url: withAuth, format: 'postmark', events: ['MessageSent'] });
+    const shown = r.url.replace('http://', 'http://listmonk:********@');
+    assert.equal(endpoint.url, shown);
+    const path = `/v2/webhooks/${endpoint.id}`;
+    assert.equal((await http(t.url, 'GET', path, { headers: key() })).body.url, shown);
+    const list = await http(t.url, 'GET', `/v2/servers/${tenant.server.id}/webhooks`, { headers: key() });
+    assert.ok(!JSON.stringify(list.body).includes('s3cret'));
+    // a form saving the URL as shown, with another path, keeps the password
+    const moved = shown.replace('/hooks', '/webhooks/bounce');
+    const patched = await http(t.url, 'PATCH', path, { body: { url: moved }, headers: key() });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.url, moved);
+
+    const res = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'news@formats.test', to: ['auth@example.org'], subject: 'Auth', text: 'Hi' },
+      headers: key(),
+    });
+    assert.equal(res.status, 202);
+    const hook = await eventually(
+      async () => r.received[0],
+      () => 'no webhook arrived',
+    );
+    assert.equal(hook.headers.authorization, `Basic ${Buffer.from('listmonk:s3cret').toString('base64')}`);
+    assert.equal(bodyOf(hook).RecordType, 'Delivery');
   });
 });
