@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { loggableUrl, type JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
@@ -8,7 +9,6 @@ import type {
   RetryPolicy,
   WebhookOutbox,
 } from '../../infra/webhooks/webhook-outbox.js';
-import type { KeyObject } from 'node:crypto';
 import type { SecretBox } from '../../infra/secrets/index.js';
 import { ecdsaPrivateKey } from '../../infra/webhooks/ecdsa-keys.js';
 import type { SigningKeys } from '../../infra/webhooks/signing-keys.js';
@@ -133,7 +133,7 @@ export class WebhookDispatcher {
     return key;
   }
 
-  /** Signs the delivery in its endpoint's format and POSTs it; a failure to sign or to connect throws. */
+  /** Signs the delivery as its body's format is signed and POSTs it; a failure to sign or to connect throws. */
   private async attempt(delivery: LeasedDelivery, started: number): Promise<AttemptOutcome> {
     const timestamp = Math.floor(Date.now() / 1000);
     // the format's signature; its body is the stored one (Mailgun's with the attempt's signature block in it)
