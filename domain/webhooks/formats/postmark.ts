@@ -69,7 +69,8 @@ export const postmarkFormat: Formatter = (i) => {
     Metadata: metadataOf(m),
     Recipient: m.to,
     ReceivedAt: isoOf(f.at),
-    Platform: f.machine ? 'Unknown' : 'WebMail',
+    // user agents are not parsed: Postmark's Platform, OS and Client are not known
+    Platform: 'Unknown',
     UserAgent: f.userAgent ?? '',
     OS: { Name: 'Unknown', Family: 'Unknown', Company: 'Unknown' },
     Client: { Name: 'Unknown', Family: 'Unknown', Company: 'Unknown' },
