@@ -17,12 +17,18 @@ export function redactedUrl(url: string): string {
   }
 }
 
-/** A URL given to change an endpoint, its redacted password replaced by the one `stored` has. */
+/**
+ * A URL given to change an endpoint, its redacted password replaced by the one `stored` has — only
+ * for the same user at the same origin: a redacted URL pointed elsewhere must not carry the password
+ * to a host of the caller's choosing (there it stays the literal REDACTED).
+ */
 export function withStoredPassword(url: string, stored: string): string {
   try {
     const u = new URL(url);
+    const s = new URL(stored);
     if (decodeURIComponent(u.password) !== REDACTED_PASSWORD) return url;
-    u.password = new URL(stored).password;
+    if (u.origin !== s.origin || u.username !== s.username) return url;
+    u.password = s.password;
     return u.toString();
   } catch {
     return url;

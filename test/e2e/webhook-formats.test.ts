@@ -352,6 +352,7 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
 
   it('redacts a Basic auth password in the URL it shows, and keeps it when that URL comes back', async () => {
     const r = await receiver();
+    const elsewhere = await receiver();
     const withAuth = r.url.replace('http://', 'http://listmonk:s3cret@');
     const { endpoint } = await createEndpoint({ url: withAuth, format: 'postmark', events: ['MessageSent'] });
     const shown = r.url.replace('http://', 'http://listmonk:********@');
@@ -360,22 +361,41 @@ describe('webhook formats: Postal, Postlog, SendGrid, Mailgun, Postmark, Listmon
     assert.equal((await http(t.url, 'GET', path, { headers: key() })).body.url, shown);
     const list = await http(t.url, 'GET', `/v2/servers/${tenant.server.id}/webhooks`, { headers: key() });
     assert.ok(!JSON.stringify(list.body).includes('s3cret'));
-    // a form saving the URL as shown, with another path, keeps the password
-    const moved = shown.replace('/hooks', '/webhooks/bounce');
-    const patched = await http(t.url, 'PATCH', path, { body: { url: moved }, headers: key() });
-    assert.equal(patched.status, 200);
-    assert.equal(patched.body.url, moved);
+    const sendTo = async (to: string) => {
+      const res = await http(t.url, 'POST', '/v2/messages', {
+        body: { from: 'news@formats.test', to: [to], subject: 'Auth', text: 'Hi' },
+        headers: key(),
+      });
+      assert.equal(res.status, 202);
+    };
+    const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 
-    const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'news@formats.test', to: ['auth@example.org'], subject: 'Auth', text: 'Hi' },
+    // pointed at another host, the redacted password stays redacted: the stored one does not follow
+    const moved = await http(t.url, 'PATCH', path, {
+      body: { url: elsewhere.url.replace('http://', 'http://listmonk:********@') },
       headers: key(),
     });
-    assert.equal(res.status, 202);
+    assert.equal(moved.status, 200);
+    await sendTo('elsewhere@example.org');
+    const there = await eventually(
+      async () => elsewhere.received[0],
+      () => 'no webhook arrived elsewhere',
+    );
+    assert.equal(there.headers.authorization, basic('listmonk:********'));
+
+    // a form saving the URL as shown (same user and origin, another path) keeps the password
+    assert.equal((await http(t.url, 'PATCH', path, { body: { url: withAuth }, headers: key() })).status, 200);
+    const samePlace = shown.replace('/hooks', '/webhooks/bounce');
+    const patched = await http(t.url, 'PATCH', path, { body: { url: samePlace }, headers: key() });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.url, samePlace);
+    await sendTo('auth@example.org');
     const hook = await eventually(
       async () => r.received[0],
       () => 'no webhook arrived',
     );
-    assert.equal(hook.headers.authorization, `Basic ${Buffer.from('listmonk:s3cret').toString('base64')}`);
+    assert.equal(hook.headers.authorization, basic('listmonk:s3cret'));
     assert.equal(bodyOf(hook).RecordType, 'Delivery');
+    assert.equal(bodyOf(hook).Recipient, 'auth@example.org');
   });
 });
