@@ -38,6 +38,8 @@ export interface Services {
   routes: RouteStore;
   resolver: ReturnType<typeof createResolver>;
   signingKeys: SigningKeys;
+  /** Seals the secrets Postlog reads back (SMTP passwords, webhook endpoints' ECDSA keys). */
+  secretBox: SecretBox;
   /** The SMTP listeners' certificate, loaded (or generated) once for all of them. */
   tls(): Promise<TlsMaterial>;
   /** The spam and virus scanners the configuration names (docs/scanning.md); none: undefined. */
@@ -56,9 +58,18 @@ export function dnsSettings(config: Config) {
  * The tenancy store with the key that seals SMTP secrets: POSTLOG_SECRETS_KEY, or the data dir's
  * key file (made on first start). The CLI builds one too, so its credentials are sealed alike.
  */
-export function tenancyStoreFor(config: Config, pool: Database['pool'], logger: Logger): TenancyStore {
-  const key = loadSecretsKey({ configured: config.secretsKey, dataDir: config.dataDir, logger });
-  return new TenancyStore(pool, dnsSettings(config), new SecretBox([key]));
+export function tenancyStoreFor(
+  config: Config,
+  pool: Database['pool'],
+  logger: Logger,
+  box: SecretBox = secretBoxFor(config, logger),
+): TenancyStore {
+  return new TenancyStore(pool, dnsSettings(config), box);
+}
+
+/** The box that seals with POSTLOG_SECRETS_KEY, or the data dir's key file (made on first start). */
+export function secretBoxFor(config: Config, logger: Logger): SecretBox {
+  return new SecretBox([loadSecretsKey({ configured: config.secretsKey, dataDir: config.dataDir, logger })]);
 }
 
 export function buildServices(
@@ -68,7 +79,8 @@ export function buildServices(
   database: Database,
   eventStore: EventStore,
 ): Services {
-  const tenancy = tenancyStoreFor(config, database.pool, logger);
+  const secretBox = secretBoxFor(config, logger);
+  const tenancy = tenancyStoreFor(config, database.pool, logger, secretBox);
   // the one place the process's time is chosen
   const clock: Clock = systemClock;
   const accounts = {
@@ -119,6 +131,7 @@ export function buildServices(
     routes: new RouteStore(database.pool),
     resolver: createResolver(config.dnsServers),
     signingKeys: new SigningKeys(database.pool),
+    secretBox,
     scanner,
     tls: () =>
       (tls ??= loadTlsMaterial({

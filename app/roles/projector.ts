@@ -45,6 +45,7 @@ export const projectorRole: Role = {
     const webhooks = new WebhookDispatcher({
       outbox: new WebhookOutbox(outboxPool),
       keys: s.signingKeys,
+      secretBox: s.secretBox,
       poster: createJsonPoster({
         timeoutMs: config.webhookTimeoutSeconds * 1000,
         allowPrivate: config.webhooksAllowPrivateEndpoints,

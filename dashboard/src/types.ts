@@ -165,6 +165,9 @@ export interface WebhookEndpoint {
   description: string;
   events: string[] | null;
   enabled: boolean;
+  format: string;
+  /** sendgrid format: the verification key of its signatures (base64 DER). */
+  publicKey: string | null;
   circuit: { state: 'closed' | 'open' | 'half-open'; consecutiveFailures: number; pausedUntil: string | null };
   createdAt: string;
 }

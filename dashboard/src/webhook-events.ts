@@ -21,4 +21,5 @@ export const WEBHOOK_EVENTS = [
   'MessageReceived',
   'IncomingMessageHeld',
   'IncomingMessageFailed',
+  'MessageAccepted',
 ];

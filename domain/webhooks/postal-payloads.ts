@@ -78,13 +78,16 @@ export const linkToken = (messageToken: string, url: string) =>
 
 /**
  * The webhook event and Postal-compatible payload for a message event, or undefined when the
- * event is not one receivers hear about (accepted, queued, released, content expired).
+ * event is not one receivers hear about (queued, released, content expired). MessageAccepted is
+ * one, but not in Postal's format (formats/postal.ts).
  */
 export function webhookPayload(
   e: MessageEvent,
   m: MessageFacts,
 ): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
   switch (e.type) {
+    case 'MessageAccepted':
+      return { event: 'MessageAccepted', payload: { message: messageHash(m), timestamp: seconds(e.data.at) } };
     case 'MessageDelivered':
       return {
         event: 'MessageSent',

@@ -25,6 +25,9 @@ export const postlogWebhookEvents = [
   'MessageReceived',
   'IncomingMessageHeld',
   'IncomingMessageFailed',
+  // accepted for delivery: sent in the formats that have it (SendGrid's processed, Mailgun's accepted,
+  // Postlog's), never in Postal's, which has no such event
+  'MessageAccepted',
 ] as const;
 export const webhookEventNames = [...postalWebhookEvents, ...postlogWebhookEvents] as const;
 export const WebhookEventName = z.enum(webhookEventNames);

@@ -111,6 +111,16 @@ export interface JsonPoster {
 }
 
 /**
+ * The HTTP Basic Authorization header a URL's user info asks for (https://user:pass@host/…: how
+ * Postmark and Listmonk receivers are given their credentials), or undefined when it has none.
+ */
+export function basicAuthOf(url: URL): string | undefined {
+  if (!url.username && !url.password) return undefined;
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+}
+
+/**
  * POSTs JSON bodies over keep-alive connections (one pool per origin), without following
  * redirects, with a deadline for the whole exchange, reading at most `maxResponseBytes` of the
  * answer. Unless `allowPrivate`, connections to private addresses are refused at connect time.
@@ -136,13 +146,22 @@ export function createJsonPoster(options: {
       if (!options.allowPrivate && isIP(host) && isPrivateAddress(host))
         return Promise.reject(new PrivateAddressError(`${host} is a private address`));
       const secure = target.protocol === 'https:';
+      // the user info becomes an Authorization header and leaves the URL, so nothing downstream sees it
+      const authorization = basicAuthOf(target);
+      target.username = '';
+      target.password = '';
       return new Promise<PostResult>((resolve, reject) => {
         const req = (secure ? https : http).request(
           target,
           {
             method: 'POST',
             agent: secure ? httpsAgent : httpAgent,
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              ...(authorization ? { authorization } : {}),
+              ...headers,
+            },
             signal: AbortSignal.timeout(timeoutMs),
           },
           (res) => {
@@ -176,7 +195,10 @@ export function createJsonPoster(options: {
   };
 }
 
-/** An endpoint URL for the logs: origin and path only (user info and query strings can hold secrets). */
+/**
+ * An endpoint URL for the logs: origin and path only (user info, the Basic auth password of a
+ * Postmark or Listmonk endpoint, and query strings can hold secrets).
+ */
 export function loggableUrl(url: string): string {
   try {
     const u = new URL(url);

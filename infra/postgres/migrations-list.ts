@@ -166,4 +166,9 @@ export const migrations: Migration[] = [
     name: "message list: a send request's messages by batch id (index built concurrently)",
     concurrentIndexes: [messageReadModels.messageBatchIndex],
   },
+  {
+    version: 34,
+    name: 'webhooks: the body format of an endpoint (Postal, Postlog, SendGrid, Mailgun, Postmark, Listmonk)',
+    sql: webhooks.endpointFormats,
+  },
 ];

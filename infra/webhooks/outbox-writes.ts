@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { MessageFacts } from '../../domain/index.js';
+import type { MessageFacts, WebhookFormat } from '../../domain/index.js';
 import type { RecordedEvent } from '../event-store/index.js';
 
 /**
@@ -14,6 +14,8 @@ export interface OutboxEndpoint {
   serverId: string;
   /** null: every event */
   events: string[] | null;
+  /** The body format it receives (domain/webhooks/formats/). */
+  format: WebhookFormat;
   createdAt: Date;
 }
 
@@ -24,6 +26,8 @@ export interface OutboxRow {
   event: RecordedEvent;
   webhookEvent: string;
   body: string;
+  /** The format the body was made in (its signer at dispatch). */
+  format: WebhookFormat;
 }
 
 /** What the payloads of a message's later events need, kept from its MessageAccepted (a message kept once). */
@@ -78,17 +82,25 @@ export async function loadMessageFacts(
 
 /** Every enabled endpoint. */
 export async function enabledEndpoints(client: pg.ClientBase): Promise<OutboxEndpoint[]> {
-  const { rows } = await client.query('SELECT id, server_id, events, created_at FROM webhook_endpoints WHERE enabled');
-  return rows.map((r) => ({ id: r.id, serverId: r.server_id, events: r.events, createdAt: r.created_at }));
+  const { rows } = await client.query(
+    'SELECT id, server_id, events, format, created_at FROM webhook_endpoints WHERE enabled',
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    serverId: r.server_id,
+    events: r.events,
+    format: r.format,
+    createdAt: r.created_at,
+  }));
 }
 
 /** Adds the webhooks to the outbox, one statement; one already there (the same endpoint and event) stays as it is. */
 export async function insertOutboxRows(client: pg.ClientBase, rows: OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(
-    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, retry_base_at)
-     SELECT u.*, u.event_at FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[])
-       AS u(id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body)
+    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, format, retry_base_at)
+     SELECT u.*, u.event_at FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[], $10::text[])
+       AS u(id, endpoint_id, event_id, event_type, webhook_event, stream_id, stream_revision, event_at, body, format)
      ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
     [
       rows.map((r) => r.id),
@@ -100,6 +112,7 @@ export async function insertOutboxRows(client: pg.ClientBase, rows: OutboxRow[])
       rows.map((r) => r.event.revision),
       rows.map((r) => r.event.recordedAt.toISOString()),
       rows.map((r) => r.body),
+      rows.map((r) => r.format),
     ],
   );
 }

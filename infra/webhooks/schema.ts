@@ -109,3 +109,17 @@ export const messageFactsSpam = `
       ALTER TABLE webhook_messages ADD COLUMN spam_status text;
       ALTER TABLE webhook_messages ADD COLUMN spam_score real;
 `;
+
+/**
+ * Migration 34: the body format an endpoint receives (domain/webhooks/formats/; 'postal' is what every
+ * endpoint got before), and the ECDSA P-256 key pair that signs the 'sendgrid' format: the private key
+ * sealed with the secrets key (SecretBox, the endpoint's id as context), the public one as base64 DER.
+ * Each outbox row keeps the format its body was made in, so a row queued before its endpoint changed
+ * format is still signed as its body needs.
+ */
+export const endpointFormats = `
+      ALTER TABLE webhook_endpoints ADD COLUMN format text NOT NULL DEFAULT 'postal';
+      ALTER TABLE webhook_endpoints ADD COLUMN ecdsa_private_key text;
+      ALTER TABLE webhook_endpoints ADD COLUMN ecdsa_public_key text;
+      ALTER TABLE webhook_deliveries ADD COLUMN format text NOT NULL DEFAULT 'postal';
+`;

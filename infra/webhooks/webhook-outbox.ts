@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import type pg from 'pg';
+import type { WebhookFormat } from '../../domain/index.js';
 import { inTransaction } from '../postgres/transaction.js';
 
 export interface LeasedDelivery {
@@ -12,6 +13,10 @@ export interface LeasedDelivery {
   secrets: string[];
   body: string;
   attempts: number;
+  /** The format the body was made in, which says how the attempt is signed. */
+  format: WebhookFormat;
+  /** The endpoint's sealed ECDSA private key (the 'sendgrid' format; SecretBox, the endpoint id as context). */
+  sealedEcdsaKey: string | null;
 }
 
 export interface AttemptOutcome {
@@ -42,9 +47,10 @@ export interface RetryPolicy {
 const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now() AND (w.lease_until IS NULL OR w.lease_until < now())
   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.stream_id = w.stream_id AND p.endpoint_id::text = w.endpoint_id::text AND p.status = 'pending' AND p.stream_revision < w.stream_revision)`;
 
-const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts,
+const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts, d.format,
   (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
-  (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets`;
+  (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets,
+  (SELECT e.ecdsa_private_key FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS ecdsa_private_key`;
 
 const toLeased = (r: any): LeasedDelivery => ({
   id: r.id,
@@ -55,6 +61,8 @@ const toLeased = (r: any): LeasedDelivery => ({
   secrets: r.secrets,
   body: r.body,
   attempts: r.attempts,
+  format: r.format,
+  sealedEcdsaKey: r.ecdsa_private_key ?? null,
 });
 
 /**

@@ -1,7 +1,11 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { WebhookFormat } from '../../domain/index.js';
+import type { SecretBox } from '../secrets/index.js';
 import { randomToken } from '../tenancy/secrets.js';
+import { newEcdsaKeyPair } from './ecdsa-keys.js';
+import { redactedUrl, withStoredPassword } from './endpoint-url.js';
 
 export interface WebhookEndpoint {
   id: string;
@@ -11,6 +15,10 @@ export interface WebhookEndpoint {
   /** Webhook event names; null: every event. */
   events: string[] | null;
   enabled: boolean;
+  /** The body format it receives (domain/webhooks/formats/). */
+  format: WebhookFormat;
+  /** base64 DER of the ECDSA P-256 public key that checks its SendGrid-format signatures; null until it has one. */
+  publicKey: string | null;
   /** closed: delivering; open: paused after consecutive failures; half-open: the next attempt decides. */
   circuit: { state: 'closed' | 'open' | 'half-open'; consecutiveFailures: number; pausedUntil: string | null };
   createdAt: string;
@@ -51,10 +59,12 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const toEndpoint = (r: any): WebhookEndpoint => ({
   id: r.id,
   serverId: r.server_id,
-  url: r.url,
+  url: redactedUrl(r.url),
   description: r.description,
   events: r.events,
   enabled: r.enabled,
+  format: r.format,
+  publicKey: r.ecdsa_public_key,
   circuit: {
     state: r.paused_until === null ? 'closed' : r.paused_until.getTime() > Date.now() ? 'open' : 'half-open',
     consecutiveFailures: r.consecutive_failures,
@@ -90,18 +100,51 @@ const toDelivery = (r: any, attempts: WebhookAttempt[]): WebhookDelivery => ({
 
 /** Webhook endpoints per server, and their delivery log (the management API's side). */
 export class WebhookStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `box` seals the ECDSA keys of 'sendgrid'-format endpoints (without it, none can be made). */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly box?: SecretBox,
+  ) {}
 
   async create(
     serverId: string,
-    input: { url: string; description: string; events: string[] | null; enabled: boolean },
+    input: {
+      url: string;
+      description: string;
+      events: string[] | null;
+      enabled: boolean;
+      format?: WebhookFormat | undefined;
+    },
   ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+    const id = randomUUID();
     const secret = newWebhookSecret();
+    const format = input.format ?? 'postal';
+    const pair = format === 'sendgrid' ? await this.sealedKeyPair(id) : null;
     const { rows } = await this.pool.query(
-      'INSERT INTO webhook_endpoints (id, server_id, url, description, events, enabled, secret) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
-      [randomUUID(), serverId, input.url, input.description, input.events, input.enabled, secret],
+      `INSERT INTO webhook_endpoints
+         (id, server_id, url, description, events, enabled, secret, format, ecdsa_private_key, ecdsa_public_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+      [
+        id,
+        serverId,
+        input.url,
+        input.description,
+        input.events,
+        input.enabled,
+        secret,
+        format,
+        pair?.sealed ?? null,
+        pair?.publicKey ?? null,
+      ],
     );
     return { endpoint: toEndpoint(rows[0]), secret };
+  }
+
+  /** A new ECDSA key pair for an endpoint, its private key sealed for that endpoint's row. */
+  private async sealedKeyPair(endpointId: string): Promise<{ sealed: string; publicKey: string }> {
+    if (!this.box) throw new Error('no secrets key to seal a SendGrid-format endpoint key with');
+    const pair = await newEcdsaKeyPair();
+    return { sealed: this.box.seal(pair.privateKeyPem, endpointId), publicKey: pair.publicKey };
   }
 
   async list(serverId: string): Promise<WebhookEndpoint[]> {
@@ -123,8 +166,16 @@ export class WebhookStore {
       description?: string | undefined;
       events?: string[] | null | undefined;
       enabled?: boolean | undefined;
+      format?: WebhookFormat | undefined;
     },
   ): Promise<WebhookEndpoint | undefined> {
+    // becoming 'sendgrid': a key pair, kept only when the endpoint has none yet (one it had stays)
+    const pair = change.format === 'sendgrid' ? await this.sealedKeyPair(id) : null;
+    let url = change.url;
+    if (url !== undefined) {
+      const { rows: current } = await this.pool.query('SELECT url FROM webhook_endpoints WHERE id = $1', [id]);
+      if (current[0]) url = withStoredPassword(url, current[0].url);
+    }
     const { rows } = await this.pool.query(
       `UPDATE webhook_endpoints SET
          url = COALESCE($2, url),
@@ -133,15 +184,21 @@ export class WebhookStore {
          enabled = COALESCE($6, enabled),
          consecutive_failures = CASE WHEN $6 THEN 0 ELSE consecutive_failures END,
          paused_until = CASE WHEN $6 THEN NULL ELSE paused_until END,
+         format = COALESCE($7, format),
+         ecdsa_private_key = CASE WHEN ecdsa_private_key IS NULL THEN $8 ELSE ecdsa_private_key END,
+         ecdsa_public_key = CASE WHEN ecdsa_private_key IS NULL THEN $9 ELSE ecdsa_public_key END,
          updated_at = now()
        WHERE id = $1 RETURNING *`,
       [
         id,
-        change.url ?? null,
+        url ?? null,
         change.description ?? null,
         change.events !== undefined,
         change.events ?? null,
         change.enabled ?? null,
+        change.format ?? null,
+        pair?.sealed ?? null,
+        pair?.publicKey ?? null,
       ],
     );
     return rows[0] ? toEndpoint(rows[0]) : undefined;

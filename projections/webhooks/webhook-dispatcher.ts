@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { loggableUrl, type JsonPoster } from '../../infra/http/outbound.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
@@ -8,12 +9,16 @@ import type {
   RetryPolicy,
   WebhookOutbox,
 } from '../../infra/webhooks/webhook-outbox.js';
+import type { SecretBox } from '../../infra/secrets/index.js';
+import { ecdsaPrivateKey } from '../../infra/webhooks/ecdsa-keys.js';
 import type { SigningKeys } from '../../infra/webhooks/signing-keys.js';
-import { postlogSignatureHeader, rsaSignatureAsync } from '../../infra/webhooks/signatures.js';
+import { webhookSigners } from '../../infra/webhooks/signers/index.js';
 
 export interface WebhookDispatcherDeps {
   outbox: WebhookOutbox;
   keys: SigningKeys;
+  /** Opens the endpoints' sealed ECDSA keys (the 'sendgrid' format). */
+  secretBox: SecretBox;
   poster: JsonPoster;
   logger: Logger;
   metrics: Metrics;
@@ -37,6 +42,8 @@ export class WebhookDispatcher {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private lastPrune = 0;
+  /** Endpoints' opened ECDSA keys, by sealed key (a new key pair is a new entry). */
+  private readonly ecdsaKeys = new Map<string, KeyObject>();
   /** Outcomes finishing together are recorded in one transaction (one commit, not one per request). */
   private readonly settler: MicroBatcher<
     { delivery: LeasedDelivery; outcome: AttemptOutcome },
@@ -111,38 +118,55 @@ export class WebhookDispatcher {
     if (pruned > 0) this.d.logger.info({ pruned }, 'pruned old webhook deliveries');
   }
 
-  private async send(delivery: LeasedDelivery): Promise<void> {
-    const key = await this.d.keys.key();
+  /** The endpoint's ECDSA private key, opened once. */
+  private ecdsaKeyOf(delivery: LeasedDelivery): KeyObject | undefined {
+    const sealed = delivery.sealedEcdsaKey;
+    if (!sealed) return undefined;
+    let key = this.ecdsaKeys.get(sealed);
+    if (!key) {
+      const pem = this.d.secretBox.open(sealed, delivery.endpointId);
+      if (!pem.ok) throw new Error(`the endpoint's ECDSA key does not open: ${pem.error.message}`);
+      key = ecdsaPrivateKey(pem.value);
+      if (this.ecdsaKeys.size > 10_000) this.ecdsaKeys.clear();
+      this.ecdsaKeys.set(sealed, key);
+    }
+    return key;
+  }
+
+  /** Signs the delivery as its body's format is signed and POSTs it; a failure to sign or to connect throws. */
+  private async attempt(delivery: LeasedDelivery, started: number): Promise<AttemptOutcome> {
     const timestamp = Math.floor(Date.now() / 1000);
-    const [sha256, sha1] = await Promise.all([
-      rsaSignatureAsync(delivery.body, key.privateKey),
-      rsaSignatureAsync(delivery.body, key.privateKey, 'sha1'),
-    ]);
+    // the format's signature; its body is the stored one (Mailgun's with the attempt's signature block in it)
+    const signed = await webhookSigners[delivery.format]({
+      delivery,
+      timestamp,
+      postalKey: () => this.d.keys.key(),
+      ecdsaKey: () => this.ecdsaKeyOf(delivery),
+    });
     const headers = {
       'user-agent': 'Postlog',
-      // both, as Postal 3.3 sends them (lib/postal/http.rb): receivers written for older Postal check the SHA-1 one
-      'x-postal-signature': sha1,
-      'x-postal-signature-256': sha256,
-      'x-postal-signature-kid': key.kid,
-      'x-postlog-signature': postlogSignatureHeader(delivery.secrets, timestamp, delivery.body),
-      'x-postlog-timestamp': String(timestamp),
+      ...signed.headers,
       'x-postlog-event-id': delivery.eventId,
       'x-postlog-delivery-id': delivery.id,
       'x-postlog-event': delivery.event,
       'x-postlog-attempt': String(delivery.attempts + 1),
     };
+    const res = await this.d.poster.post(delivery.url, signed.body, headers);
+    const ok = res.status >= 200 && res.status < 300;
+    return {
+      ok,
+      statusCode: res.status,
+      response: res.excerpt,
+      error: ok ? null : `the endpoint answered ${res.status}`,
+      durationMs: performance.now() - started,
+    };
+  }
+
+  private async send(delivery: LeasedDelivery): Promise<void> {
     const started = performance.now();
     let outcome: AttemptOutcome;
     try {
-      const res = await this.d.poster.post(delivery.url, delivery.body, headers);
-      const ok = res.status >= 200 && res.status < 300;
-      outcome = {
-        ok,
-        statusCode: res.status,
-        response: res.excerpt,
-        error: ok ? null : `the endpoint answered ${res.status}`,
-        durationMs: performance.now() - started,
-      };
+      outcome = await this.attempt(delivery, started);
     } catch (err) {
       outcome = {
         ok: false,

@@ -10,7 +10,7 @@ import {
   SEND_LIMIT_STREAM_PREFIX,
   tenancyEventCodec,
   tenancyWebhookPayload,
-  webhookBody,
+  webhookFormatters,
   webhookPayload,
   type IncomingEvent,
   type IncomingScan,
@@ -34,13 +34,7 @@ import type pg from 'pg';
 import type { PostgresProjection } from '../runner.js';
 
 /** Event types that never become a webhook: their messages need not be looked up. */
-const silent = new Set([
-  'MessageAccepted',
-  'MessageQueued',
-  'MessageReleased',
-  'MessageContentExpired',
-  'MessageRedeliveryRequested',
-]);
+const silent = new Set(['MessageQueued', 'MessageReleased', 'MessageContentExpired', 'MessageRedeliveryRequested']);
 
 const messageIdOf = (e: RecordedEvent) => Number(e.streamId.slice('message-'.length));
 const isMessageEvent = (e: RecordedEvent) => e.streamId.startsWith('message-');
@@ -51,6 +45,8 @@ interface Hook {
   serverId: string;
   event: WebhookEventName;
   payload: Record<string, unknown>;
+  /** The message it is about (null: a server's or a domain's event), for the formats that spell it out. */
+  message: MessageFacts | null;
 }
 
 /**
@@ -121,7 +117,7 @@ export function webhookOutboxProjection(options: {
         if (!m) continue; // its MessageAccepted never reached this projection: nothing to say about it
         if (!listened.has(m.serverId)) continue; // no payload to build for a server nobody listens to
         const hook = webhookPayload(e, m);
-        if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
+        if (hook) hooks.push({ r, serverId: m.serverId, message: m, ...hook });
       }
       hooks.push(...(await tenancyHooks(client, all, oldest)));
       hooks.push(...(await incomingHooks(client, incoming, oldest, listened, all.at(-1), options.readStream)));
@@ -152,7 +148,7 @@ async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], olde
       ? r.streamId.slice(DOMAIN_DNS_STREAM_PREFIX.length)
       : undefined;
     const hook = tenancyWebhookPayload(e, server, domainId);
-    if (hook) hooks.push({ r, serverId: e.data.serverId, ...hook });
+    if (hook) hooks.push({ r, serverId: e.data.serverId, message: null, ...hook });
   }
   return hooks;
 }
@@ -226,7 +222,7 @@ async function incomingHooks(
     if (e.type === 'IncomingReceived' && !e.data.scan && !scan && r === last && readStream)
       scan = await scanAfterBatch(readStream, incomingIdOf(r));
     const hook = incomingWebhookPayload(e, m, scan);
-    if (hook) hooks.push({ r, serverId: m.serverId, ...hook });
+    if (hook) hooks.push({ r, serverId: m.serverId, message: m, ...hook });
   }
   return hooks;
 }
@@ -241,23 +237,30 @@ async function scanAfterBatch(readStream: EventStore['readStream'], id: number):
   return undefined;
 }
 
-/** One outbox row per webhook and endpoint of its server that existed then and asks for the event. */
+/**
+ * One outbox row per webhook and endpoint of its server that existed then and asks for the event,
+ * its body in the endpoint's format; an event the format has no counterpart of is not queued.
+ */
 function outboxRows(hooks: Hook[], endpoints: OutboxEndpoint[]): OutboxRow[] {
   const byServer = new Map<string, OutboxEndpoint[]>();
   for (const ep of endpoints) byServer.set(ep.serverId, [...(byServer.get(ep.serverId) ?? []), ep]);
   const rows: OutboxRow[] = [];
-  for (const { r, serverId, event, payload } of hooks) {
+  for (const { r, serverId, event, payload, message } of hooks) {
     for (const ep of byServer.get(serverId) ?? []) {
       if (ep.createdAt.getTime() > r.recordedAt.getTime()) continue;
       if (ep.events && !ep.events.includes(event)) continue;
       const id = deliveryId(ep.id, r.eventId);
-      rows.push({
-        id,
-        endpointId: ep.id,
-        event: r,
-        webhookEvent: event,
-        body: webhookBody(event, r.recordedAt, payload, id),
+      const body = webhookFormatters[ep.format]({
+        event,
+        payload,
+        message,
+        serverId,
+        deliveryId: id,
+        eventId: r.eventId,
+        recordedAt: r.recordedAt,
       });
+      if (body === undefined) continue;
+      rows.push({ id, endpointId: ep.id, event: r, webhookEvent: event, body, format: ep.format });
     }
   }
   return rows;

@@ -153,9 +153,11 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     await settings.getByLabel('MessageHeld', { exact: true }).uncheck();
     await settings.getByLabel('MessageBounced', { exact: true }).check();
     await settings.getByLabel('Enabled').uncheck();
+    await settings.getByLabel('Format').selectOption('postmark');
     await settings.getByRole('button', { name: 'Save changes' }).click();
     await settings.getByRole('status').getByText('Saved.').waitFor();
     const changed = await webhook(made.id);
+    assert.equal(changed.body.format, 'postmark');
     assert.equal(changed.body.url, 'http://127.0.0.1:9/changed');
     assert.deepEqual(changed.body.events, ['MessageBounced']);
     assert.equal(changed.body.enabled, false);

@@ -21,6 +21,7 @@ describe('webhook dispatchers in two processes share one outbox', () => {
     const d = new WebhookDispatcher({
       outbox: new WebhookOutbox(db.newPool(5)),
       keys: new SigningKeys(db.pool),
+      secretBox: testSecretBox(),
       poster: createJsonPoster({ timeoutMs: 5000, allowPrivate: true }),
       logger: testLogger,
       metrics: m,

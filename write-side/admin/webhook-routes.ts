@@ -9,7 +9,7 @@ import { resolvesToPrivateAddress } from '../../infra/http/outbound.js';
 import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import type { WebhookEndpoint, WebhookStore } from '../../infra/webhooks/index.js';
-import { WebhookEventName, webhookEventNames } from '../../domain/index.js';
+import { WebhookEventName, WebhookFormat, webhookEventNames } from '../../domain/index.js';
 
 export interface WebhookRouteDeps {
   webhooks: WebhookStore;
@@ -25,6 +25,10 @@ const Events = z
   .min(1)
   .nullable()
   .describe(`Webhook events to send (${webhookEventNames.join(', ')}); null or absent: every event`);
+const Format = WebhookFormat.describe(
+  'The body format (docs/webhooks.md, "Formats"): postal (the default), postlog, sendgrid, mailgun, postmark, ' +
+    'listmonk. Events a format has no counterpart of are not sent to the endpoint',
+);
 const Id = z.object({ id: z.uuid() });
 const Status = z.enum(['pending', 'delivered', 'failed']);
 /** A delivery id: a PostgreSQL bigint, so at most 2^63 - 1 (more was a database error, a 500). */
@@ -40,6 +44,13 @@ const EndpointSchema = z.object({
   description: z.string(),
   events: z.array(z.string()).nullable(),
   enabled: z.boolean(),
+  format: WebhookFormat,
+  publicKey: z
+    .string()
+    .nullable()
+    .describe(
+      'sendgrid format: the verification key of X-Twilio-Email-Event-Webhook-Signature (base64 DER, ECDSA P-256)',
+    ),
   circuit: z.object({
     state: z.enum(['closed', 'open', 'half-open']),
     consecutiveFailures: z.number(),
@@ -131,6 +142,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
             events: Events.optional(),
             description: z.string().max(500).default(''),
             enabled: z.boolean().default(true),
+            format: Format.default('postal'),
           })
           .strict(),
         response: responses({ 201: z.object({ endpoint: EndpointSchema, secret: z.string() }) }, withBody),
@@ -144,6 +156,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
           description: req.body.description,
           events: req.body.events ?? null,
           enabled: req.body.enabled,
+          format: req.body.format,
         });
         return reply.code(201).send(created);
       },
@@ -190,6 +203,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
             events: Events.optional(),
             description: z.string().max(500).optional(),
             enabled: z.boolean().optional(),
+            format: Format.optional(),
           })
           .strict(),
         response: responses({ 200: EndpointSchema }, withBody),

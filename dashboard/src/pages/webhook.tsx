@@ -6,6 +6,7 @@ import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Server, WebhookDelivery, WebhookEndpoint } from '../types';
 import { EventPicker, eventsOf } from '../webhook-event-picker';
+import { FormatSelect } from '../webhook-formats';
 
 /**
  * One webhook endpoint: its delivery log, newest first; a finished delivery can be sent again. Members
@@ -53,6 +54,16 @@ export function Webhook({ id }: { id: string }) {
         </dd>
         <dt>events</dt>
         <dd>{endpoint.events ? endpoint.events.join(', ') : 'every event'}</dd>
+        <dt>format</dt>
+        <dd>{endpoint.format}</dd>
+        {endpoint.publicKey ? (
+          <>
+            <dt>SendGrid verification key</dt>
+            <dd>
+              <code>{endpoint.publicKey}</code>
+            </dd>
+          </>
+        ) : null}
         <dt>enabled</dt>
         <dd>{endpoint.enabled ? 'yes' : 'no: nothing is sent'}</dd>
         <dt>circuit</dt>
@@ -138,17 +149,21 @@ export function Webhook({ id }: { id: string }) {
   );
 }
 
-/** The endpoint's URL, events and whether it is enabled, changed with PATCH (enabling also closes its circuit). */
+/**
+ * The endpoint's URL, format, events and whether it is enabled, changed with PATCH (enabling also
+ * closes its circuit).
+ */
 function EndpointSettings({ endpoint, onSaved }: { endpoint: WebhookEndpoint; onSaved: () => void }) {
   const action = useAction();
   const [url, setUrl] = useState(endpoint.url);
   const [events, setEvents] = useState(new Set(endpoint.events ?? []));
   const [enabled, setEnabled] = useState(endpoint.enabled);
+  const [format, setFormat] = useState(endpoint.format);
   const [saved, setSaved] = useState(false);
   async function save(e: Event) {
     e.preventDefault();
     setSaved(false);
-    const body = { url, events: eventsOf(events), enabled };
+    const body = { url, events: eventsOf(events), enabled, format };
     if (await action.run(() => patch(`/v2/webhooks/${endpoint.id}`, body))) {
       setSaved(true);
       onSaved();
@@ -159,6 +174,7 @@ function EndpointSettings({ endpoint, onSaved }: { endpoint: WebhookEndpoint; on
       <label class="field">
         Endpoint URL <input type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
       </label>
+      <FormatSelect value={format} onChange={setFormat} />
       <EventPicker chosen={events} onChange={setEvents} />
       <label>
         <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} /> Enabled

@@ -5,6 +5,7 @@ import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Server, WebhookEndpoint } from '../types';
 import { EventPicker, eventsOf } from '../webhook-event-picker';
+import { FormatSelect } from '../webhook-formats';
 
 /** A server's webhook endpoints: list them, add one (the signing secret is shown once). */
 export function Webhooks({ id }: { id: string }) {
@@ -12,6 +13,7 @@ export function Webhooks({ id }: { id: string }) {
   const action = useAction();
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<Set<string>>(new Set());
+  const [format, setFormat] = useState('postal');
   const [created, setCreated] = useState<{ endpoint: WebhookEndpoint; secret: string }>();
   const { data, error, reload } = useLoad(
     () =>
@@ -29,11 +31,12 @@ export function Webhooks({ id }: { id: string }) {
   async function add(e: Event) {
     e.preventDefault();
     setCreated(undefined);
-    const body = { url, events: eventsOf(events) };
+    const body = { url, events: eventsOf(events), format };
     await action.run(async () => {
       setCreated(await post<{ endpoint: WebhookEndpoint; secret: string }>(`/v2/servers/${id}/webhooks`, body));
       setUrl('');
       setEvents(new Set());
+      setFormat('postal');
       reload();
     });
   }
@@ -46,6 +49,7 @@ export function Webhooks({ id }: { id: string }) {
           <label class="field">
             Endpoint URL <input type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
           </label>
+          <FormatSelect value={format} onChange={setFormat} />
           <EventPicker chosen={events} onChange={setEvents} />
           <button type="submit">Add endpoint</button>
         </form>
@@ -55,8 +59,13 @@ export function Webhooks({ id }: { id: string }) {
         <ShownOnce
           what="signing secret"
           value={created.secret}
-          note="Requests carry X-Postlog-Signature, made with it."
+          note="Requests carry X-Postlog-Signature, made with it (Mailgun format: the body's signature)."
         />
+      ) : null}
+      {created?.endpoint.publicKey ? (
+        <p>
+          SendGrid verification key: <code>{created.endpoint.publicKey}</code>
+        </p>
       ) : null}
       {webhooks.length === 0 ? (
         <p>No webhook endpoint yet.</p>
@@ -66,6 +75,7 @@ export function Webhooks({ id }: { id: string }) {
             <tr>
               <th scope="col">endpoint</th>
               <th scope="col">events</th>
+              <th scope="col">format</th>
               <th scope="col">enabled</th>
               <th scope="col">circuit</th>
             </tr>
@@ -77,6 +87,7 @@ export function Webhooks({ id }: { id: string }) {
                   <a href={`/webhooks/${w.id}`}>{w.url}</a>
                 </td>
                 <td>{w.events ? w.events.join(', ') : 'every event'}</td>
+                <td>{w.format}</td>
                 <td>{w.enabled ? 'yes' : 'no'}</td>
                 <td>
                   {w.circuit.state}
