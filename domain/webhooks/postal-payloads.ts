@@ -16,6 +16,8 @@ export interface MessageFacts {
   /** The scanners' verdict (Postal's spam_status), when the server checks its mail. */
   spamStatus?: string | null;
   spamScore?: number | null;
+  /** The send request it was accepted in (SendGrid's X-Message-Id, the prefix of its sg_message_id). */
+  batchId?: string | null;
 }
 
 /** Postal's message hash (lib/postal/message_db/message.rb, webhook_hash), plus our metadata. */

@@ -171,4 +171,5 @@ export const migrations: Migration[] = [
     name: 'webhooks: the body format of an endpoint (Postal, Postlog, SendGrid, Mailgun, Postmark, Listmonk)',
     sql: webhooks.endpointFormats,
   },
+  { version: 35, name: "webhooks: a message's send request (batch id)", sql: webhooks.messageFactsBatch },
 ];

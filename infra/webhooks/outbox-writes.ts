@@ -37,8 +37,8 @@ export async function saveMessageFacts(
 ): Promise<void> {
   if (facts.length === 0) return;
   await client.query(
-    `INSERT INTO webhook_messages (message_id, server_id, token, rfc_message_id, mail_from, rcpt_to, subject, tag, metadata, accepted_at, spam_status, spam_score)
-     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::timestamptz[], $11::text[], $12::real[])
+    `INSERT INTO webhook_messages (message_id, server_id, token, rfc_message_id, mail_from, rcpt_to, subject, tag, metadata, accepted_at, spam_status, spam_score, batch_id)
+     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::timestamptz[], $11::text[], $12::real[], $13::text[])
      ON CONFLICT (message_id) DO NOTHING`,
     [
       facts.map((f) => f.messageId),
@@ -53,6 +53,7 @@ export async function saveMessageFacts(
       facts.map((f) => f.acceptedAt),
       facts.map((f) => f.spamStatus ?? null),
       facts.map((f) => f.spamScore ?? null),
+      facts.map((f) => f.batchId ?? null),
     ],
   );
 }
@@ -77,6 +78,7 @@ export async function loadMessageFacts(
     acceptedAt: (r.accepted_at as Date).toISOString(),
     spamStatus: r.spam_status,
     spamScore: r.spam_score,
+    batchId: r.batch_id,
   }));
 }
 

@@ -123,3 +123,8 @@ export const endpointFormats = `
       ALTER TABLE webhook_endpoints ADD COLUMN ecdsa_public_key text;
       ALTER TABLE webhook_deliveries ADD COLUMN format text NOT NULL DEFAULT 'postal';
 `;
+
+/** Migration 35: a message's send request (batch), which SendGrid-format events name in sg_message_id. */
+export const messageFactsBatch = `
+      ALTER TABLE webhook_messages ADD COLUMN batch_id text;
+`;

@@ -95,6 +95,7 @@ export function webhookOutboxProjection(options: {
           tag: e.data.tag ?? null,
           metadata: e.data.metadata ?? null,
           acceptedAt: e.data.at,
+          batchId: e.data.batchId,
           spamStatus: e.data.spamCheck?.spamStatus ?? null,
           spamScore: e.data.spamCheck?.spamScore ?? null,
         });

@@ -1,5 +1,5 @@
 import type { MessageFacts } from '../postal-payloads.js';
-import { eventFacts, isoOf } from './event-facts.js';
+import { bareMessageId, eventFacts, isoOf } from './event-facts.js';
 import type { Formatter } from './format.js';
 
 /** Postmark's bounce types this format sends (Postmark's Bounce API, "Bounce types"). */
@@ -46,7 +46,7 @@ export const postmarkFormat: Formatter = (i) => {
   const m = i.message;
   if (!m) return undefined;
   const f = eventFacts(i);
-  const common = { MessageStream: 'outbound', MessageID: String(m.messageId), Tag: m.tag ?? '' };
+  const common = { MessageStream: 'outbound', MessageID: bareMessageId(m.rfcMessageId), Tag: m.tag ?? '' };
   const bounce = (kind: keyof typeof bounceTypes, details: string) => ({
     RecordType: kind === 'complaint' ? 'SpamComplaint' : 'Bounce',
     ID: m.messageId,

@@ -60,7 +60,8 @@ export const sendgridFormat: Formatter = (i) => {
       timestamp: Math.floor(f.at),
       event,
       sg_event_id: i.eventId,
-      sg_message_id: String(m.messageId),
+      // SendGrid's shape: the send's X-Message-Id (Postlog's batch id), a dot, then what names the recipient's copy
+      sg_message_id: m.batchId ? `${m.batchId}.${m.messageId}` : String(m.messageId),
       'smtp-id': `<${bareMessageId(m.rfcMessageId)}>`,
       ...(m.tag ? { category: [m.tag] } : {}),
       ...specific,
