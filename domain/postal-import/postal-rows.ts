@@ -30,7 +30,12 @@ export const PostalServer = z.object({
   /** Live or Development */
   mode: z.string(),
   sendLimit: id.nullable(),
+  /** How long Postal keeps a message's row (its history); null: for ever. */
   messageRetentionDays: id.nullable(),
+  /** How long Postal keeps raw bodies (Postlog's retentionDays); null: as long as the message. */
+  rawMessageRetentionDays: id.nullable(),
+  /** Megabytes of raw bodies Postal keeps at most; Postlog bounds bodies by days only. */
+  rawMessageRetentionSize: id.nullable(),
   ipPoolId: id.nullable(),
   suspendedAt: when,
   suspensionReason: z.string().nullable(),
@@ -39,7 +44,12 @@ export const PostalServer = z.object({
   logSmtpData: flag,
   allowSender: flag,
   postmasterAddress: z.string().nullable(),
+  /** Incoming mail at or above this score is spam (for the routes' spam modes). */
   spamThreshold: z.coerce.number().nullable(),
+  /** Incoming mail at or above this score is refused whatever the route. */
+  spamFailureThreshold: z.coerce.number().nullable(),
+  /** Outgoing mail at or above this score is held as spam; null: not checked. */
+  outboundSpamThreshold: z.coerce.number().nullable(),
   /** Newline-separated domains whose links are not click-tracked. */
   domainsNotToClickTrack: z.string().nullable(),
 });
@@ -95,7 +105,25 @@ export const PostalHttpEndpoint = z.object({
   format: z.string().nullable(),
   stripReplies: flag,
   includeAttachments: flag,
+  /** Seconds Postal waits for an answer (5-60). */
+  timeout: id.nullable(),
 });
+
+/** Another SMTP server a route hands its mail to. */
+export const PostalSmtpEndpoint = z.object({
+  id,
+  name: z.string(),
+  hostname: z.string(),
+  /** None, Auto, STARTTLS or TLS */
+  sslMode: z.string().nullable(),
+  port: id.nullable(),
+});
+
+/** An address a route forwards its mail to. */
+export const PostalAddressEndpoint = z.object({ id, address: z.string() });
+
+/** One of the targets of a route: Postal's polymorphic endpoint (HTTPEndpoint, SMTPEndpoint, AddressEndpoint). */
+export const PostalEndpointRef = z.object({ endpointType: z.string().nullable(), endpointId: id.nullable() });
 
 export const PostalRoute = z.object({
   id,
@@ -109,7 +137,8 @@ export const PostalRoute = z.object({
   endpointType: z.string().nullable(),
   endpointId: id.nullable(),
   spamMode: z.string().nullable(),
-  additionalEndpoints: z.number().int(),
+  /** additional_route_endpoints: more targets of an Endpoint route, each given the mail too. */
+  additionalEndpoints: z.array(PostalEndpointRef),
 });
 
 export const PostalWebhook = z.object({
@@ -173,10 +202,10 @@ export const PostalSnapshot = z.object({
   unreadMessageDatabases: z.array(z.object({ serverId: id, reason: z.string() })),
   /** Postal's dashboard users: counted, not carried over. */
   users: z.number().int(),
-  /** SMTP endpoints (route targets): counted, not carried over. */
-  smtpEndpoints: z.number().int(),
-  /** Address endpoints (route targets): counted, not carried over. */
-  addressEndpoints: z.number().int(),
+  /** SMTP endpoints (route targets). */
+  smtpEndpoints: z.array(PostalSmtpEndpoint),
+  /** Address endpoints (route targets). */
+  addressEndpoints: z.array(PostalAddressEndpoint),
 });
 
 export type PostalOrganization = z.infer<typeof PostalOrganization>;
@@ -185,6 +214,9 @@ export type PostalDomain = z.infer<typeof PostalDomain>;
 export type PostalCredential = z.infer<typeof PostalCredential>;
 export type PostalTrackDomain = z.infer<typeof PostalTrackDomain>;
 export type PostalHttpEndpoint = z.infer<typeof PostalHttpEndpoint>;
+export type PostalSmtpEndpoint = z.infer<typeof PostalSmtpEndpoint>;
+export type PostalAddressEndpoint = z.infer<typeof PostalAddressEndpoint>;
+export type PostalEndpointRef = z.infer<typeof PostalEndpointRef>;
 export type PostalRoute = z.infer<typeof PostalRoute>;
 export type PostalWebhook = z.infer<typeof PostalWebhook>;
 export type PostalIpPool = z.infer<typeof PostalIpPool>;

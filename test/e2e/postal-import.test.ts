@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dkimVerify } from 'mailauth';
+import nodemailer from 'nodemailer';
 import { startMariaDb, type MariaDb } from '../helpers/mariadb.js';
 import { freePort } from '../helpers/ports.js';
 import {
@@ -101,12 +102,14 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
   const EXPECTED = [
     'credential 1',
     'credential 2',
+    'credential 3',
     'domain 1@1',
     'domain 2@1',
     'domain 2@2',
     'organization 1',
     'route 1',
     'route 2',
+    'route 3',
     'server 1',
     'server 2',
     'webhook 1',
@@ -131,13 +134,19 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     assert.equal(report.suppressions, 1);
     const notCarried = report.notCarriedOver.map((n) => n.what);
     for (const expected of [
-      'SMTP-IP credential office (acme/mail)',
+      'SMTP-IP credential anyone (acme/mail): 0.0.0.0/0',
       'server old',
-      'privacy mode of acme/staging',
       'suppression list of acme/staging',
       '1 dashboard user',
+      // Postlog takes a postmaster address at a verified domain only: acme.test is not verified
+      'postmaster address postmaster@acme.test of acme/staging',
+      'additional endpoint SMTPEndpoint 2 of route help@example.com (acme/mail)',
+      '"allow sender" of acme/mail',
+      'raw message retention size (2048 MB) of acme/mail',
     ])
       assert.ok(notCarried.includes(expected), `${expected} in ${JSON.stringify(notCarried)}`);
+    for (const carried of ['SMTP-IP credential office', 'privacy mode', 'postmaster address postmaster@example.com'])
+      assert.ok(!notCarried.some((n) => n.startsWith(carried)), `${carried} is carried over`);
     assert.match(
       report.ipPoolsYaml,
       /^ipPools:\n {2}main-pool: .*\n {4}- address: 192\.0\.2\.25\n {6}ehlo: mta1\.acme\.test\n/,
@@ -154,6 +163,16 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
       [
         ['Mail', 'live', 1000, 30, 'main-pool', 'https://track.example.com', false],
         ['Staging', 'development', null, 7, 'main-pool', null, false],
+      ],
+    );
+    assert.deepEqual(
+      [mail!.server, staging!.server].map((s) => {
+        const x = s as unknown as Record<string, unknown>;
+        return [x.privacyMode, x.spamThreshold, x.spamFailThreshold, x.outboundSpamThreshold, x.postmasterAddress];
+      }),
+      [
+        [false, 5, 20, 8.5, 'postmaster@example.com'],
+        [true, 4.5, 20, null, null],
       ],
     );
     const domains = mail!.domains as { name: string; verified: boolean; dkimKeys: { selector: string }[] }[];
@@ -174,6 +193,45 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
       [
         ['api', 'app'],
         ['smtp', 'relay'],
+        ['smtp-ip', 'office'],
+      ],
+    );
+    const office = (mail!.credentials as { kind: string; identifier: string }[]).find((c) => c.kind === 'smtp-ip');
+    assert.equal(office?.identifier, '127.0.0.0/8');
+
+    const token = (await cli(['admin-token', 'create', '--json'])) as { token: string };
+    const res = await fetch(`${postlog.url}/v2/servers/${mail!.server.id}/routes`, {
+      headers: { authorization: `Bearer ${token.token}` },
+    });
+    assert.equal(res.status, 200);
+    const { routes } = (await res.json()) as {
+      routes: {
+        address: string;
+        mode: string;
+        spamMode: string;
+        endpoints: { kind: string; target: string; format: string; timeoutSeconds: number }[];
+      }[];
+    };
+    assert.deepEqual(
+      routes.map((r) => [
+        r.address,
+        r.mode,
+        r.spamMode,
+        r.endpoints.map((e) => [e.kind, e.target, e.format, e.timeoutSeconds]),
+      ]),
+      [
+        ['*@example.com', 'reject', 'mark', []],
+        [
+          'help@example.com',
+          'endpoint',
+          'quarantine',
+          [
+            ['smtp', 'mx.helpdesk.test:2525', 'json', 30],
+            ['address', 'team@acme.test', 'json', 30],
+            ['http', 'https://archive.acme.test/raw', 'raw', 15],
+          ],
+        ],
+        ['support@example.com', 'endpoint', 'mark', [['http', 'https://app.acme.test/inbound', 'json', 30]]],
       ],
     );
   });
@@ -188,7 +246,7 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     assert.deepEqual(await tenancy(), imported);
   });
 
-  it("sends with Postal's API key and SMTP password (any username), DKIM-signed with Postal's key", async () => {
+  it("sends with Postal's API key, SMTP password (any username) and SMTP-IP range, DKIM-signed with its key", async () => {
     const received = async (to: string) => {
       const deadline = Date.now() + 30_000;
       while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline)
@@ -232,5 +290,17 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     });
     assert.match(reply, /^250 /);
     assert.deepEqual(await dkim((await received('smtp@example.org')).raw), [['example.com', 'postal-ABCDEF', 'pass']]);
+
+    // Postal's SMTP-IP credential 127.0.0.0/8: a client from 127.0.0.1 submits without AUTH
+    await nodemailer
+      .createTransport({
+        host: '127.0.0.1',
+        port: Number(env.POSTLOG_SUBMISSION_PORT),
+        secure: false,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+      })
+      .sendMail({ from: 'hello@example.com', to: 'by-ip@example.org', subject: 'via SMTP-IP', text: 'hi' });
+    assert.deepEqual(await dkim((await received('by-ip@example.org')).raw), [['example.com', 'postal-ABCDEF', 'pass']]);
   });
 });
