@@ -37,6 +37,8 @@ const silent = new Set([
   'MessageReleased',
   'MessageContentExpired',
   'MessageRedeliveryRequested',
+  // another system's history: its webhooks were that system's to send
+  'MessageImported',
 ]);
 
 const messageIdOf = (e: RecordedEvent) => Number(e.streamId.slice('message-'.length));
