@@ -128,6 +128,8 @@ export interface PlanOptions {
   now: Date;
   /** Postal's dns.dkim_identifier setting ("postal" unless changed): the first part of its selectors. */
   dkimIdentifier: string;
+  /** --messages-days: the days of message history imported; undefined: none. */
+  messagesDays?: number | undefined;
 }
 
 /** Said once per import, whatever the installation holds. */
@@ -148,11 +150,21 @@ const ALWAYS_NOT_CARRIED_OVER: NotCarriedOver[] = [
     what: "Postal's webhook signing key",
     reason: 'Postlog signs X-Postal-Signature-256 with its own key: give receivers its public key (JWKS)',
   },
-  { what: 'message history and statistics', reason: 'not imported (the import carries configuration only)' },
 ];
 
 export function planImport(snapshot: PostalSnapshot, options: PlanOptions): ImportPlan {
-  const notCarriedOver: NotCarriedOver[] = [...ALWAYS_NOT_CARRIED_OVER];
+  const notCarriedOver: NotCarriedOver[] = [
+    ...ALWAYS_NOT_CARRIED_OVER,
+    options.messagesDays
+      ? {
+          what: `message history before the last ${options.messagesDays} days, and statistics`,
+          reason: "--messages-days bounds the history; Postal's statistics are not imported (Postlog counts its own)",
+        }
+      : {
+          what: 'message history and statistics',
+          reason: 'not imported without --messages-days (the import carries configuration only)',
+        },
+  ];
   const skip = (what: string, reason: string) => notCarriedOver.push({ what, reason });
 
   const organizations = snapshot.organizations.filter((o) => {

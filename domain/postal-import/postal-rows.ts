@@ -223,3 +223,47 @@ export type PostalIpPool = z.infer<typeof PostalIpPool>;
 export type PostalIpPoolRule = z.infer<typeof PostalIpPoolRule>;
 export type PostalSuppression = z.infer<typeof PostalSuppression>;
 export type PostalSnapshot = z.infer<typeof PostalSnapshot>;
+
+/** One delivery row of a Postal message (its deliveries table); times are seconds since 1970. */
+export const PostalDelivery = z.object({
+  status: z.string().nullable(),
+  code: z.coerce.number().int().nullable(),
+  output: z.string().nullable(),
+  details: z.string().nullable(),
+  sentWithSsl: flag,
+  /** Seconds the attempt took. */
+  time: z.coerce.number().nullable(),
+  timestamp: z.coerce.number(),
+});
+
+/**
+ * A message of a Postal server's message database (`<prefix>-server-<id>`.messages) with its
+ * deliveries and the number of its loads (opens) and clicks. Times are seconds since 1970.
+ */
+export const PostalMessage = z.object({
+  id,
+  serverId: id,
+  /** outgoing or incoming */
+  scope: z.string().nullable(),
+  rcptTo: z.string().nullable(),
+  mailFrom: z.string().nullable(),
+  subject: z.string().nullable(),
+  /** The Message-ID header value. */
+  messageId: z.string().nullable(),
+  token: z.string().nullable(),
+  timestamp: z.coerce.number(),
+  /** Pending, Sent, SoftFail, HardFail, Bounced, Held, HoldCancelled, Processed, Error */
+  status: z.string().nullable(),
+  held: flag,
+  size: z.coerce.number().nullable(),
+  tag: z.string().nullable(),
+  spamScore: z.coerce.number().nullable(),
+  /** Whether Postal still holds the raw message (its raw table was not removed by its retention). */
+  hasRaw: flag,
+  deliveries: z.array(PostalDelivery),
+  loads: z.number().int(),
+  clicks: z.number().int(),
+});
+
+export type PostalDelivery = z.infer<typeof PostalDelivery>;
+export type PostalMessage = z.infer<typeof PostalMessage>;

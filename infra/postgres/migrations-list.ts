@@ -160,4 +160,9 @@ export const migrations: Migration[] = [
   { version: 29, name: 'outbound spam check: a threshold per server', sql: tenancy.serverOutboundSpamThreshold },
   { version: 30, name: "incoming mail: a server's spam thresholds", sql: tenancy.serverSpamThresholds },
   { version: 31, name: "webhooks: a message's spam verdict", sql: webhooks.messageFactsSpam },
+  {
+    version: 32,
+    name: "Postal import: message history (the map's ids as text: message ids are numbers)",
+    sql: postalImport.postalImportMapTextIds,
+  },
 ];
