@@ -34,6 +34,7 @@ export async function loadIncomingView(store: EventStore, messageId: string): Pr
         tag: null,
         metadata: {},
         source: 'smtp',
+        imported: null,
         contentHash: d.contentHash,
         size: d.size,
         status: 'routing',

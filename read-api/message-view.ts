@@ -48,6 +48,19 @@ export interface IncomingView {
   }[];
 }
 
+export interface ImportedView {
+  system: 'postal';
+  /** Postal's server and message ids. */
+  serverId: number;
+  messageId: number;
+  /** Postal's status, verbatim. */
+  status: string;
+  /** Opens and clicks Postal counted (the hits themselves were not imported). */
+  opens: number;
+  clicks: number;
+  importedAt: string;
+}
+
 export interface MessageView {
   id: string;
   direction: 'outgoing' | 'incoming';
@@ -66,7 +79,10 @@ export interface MessageView {
   subject: string;
   tag: string | null;
   metadata: Record<string, string>;
-  source: 'api' | 'smtp';
+  /** postal-import: a message of Postal's history (`postlog import postal --messages-days`). */
+  source: 'api' | 'smtp' | 'postal-import';
+  /** What the system it was imported from knew that has no other place here; null: Postlog's own. */
+  imported: ImportedView | null;
   contentHash: string;
   size: number;
   status: MessageStatus | IncomingStatus;
@@ -128,6 +144,7 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
         tag: d.tag ?? null,
         metadata: d.metadata ?? {},
         source: d.source,
+        imported: null,
         contentHash: d.contentHash,
         size: d.size,
         status: 'accepted',
@@ -143,6 +160,7 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
         events: [],
       };
     }
+    if (e.type === 'MessageImported') view = importedView(e.data);
     if (!view) continue;
     view.status = state.status;
     view.attempts = state.attempts;
@@ -217,6 +235,84 @@ export async function loadMessageView(store: EventStore, messageId: string): Pro
   }
   if (view) view.events = recorded;
   return view;
+}
+
+/** Postal's delivery statuses that were attempts, as the outcomes a delivery view has. */
+const IMPORTED_OUTCOMES: Record<string, DeliveryView['outcome']> = {
+  Sent: 'delivered',
+  SoftFail: 'deferred',
+  HardFail: 'bounced',
+  Bounced: 'bounced',
+};
+
+/** A message imported from Postal, as Postal knew it: its attempts, timestamps and counts. */
+function importedView(d: Extract<MessageEvent, { type: 'MessageImported' }>['data']): MessageView {
+  const attempts = d.deliveries.filter((x) => IMPORTED_OUTCOMES[x.status] !== undefined);
+  const lastAttempt = attempts.at(-1);
+  const lastOf = (status: string) => d.deliveries.findLast((x) => x.status === status)?.at;
+  const finalAt = d.deliveries.at(-1)?.at ?? d.acceptedAt;
+  const timestamps: MessageView['timestamps'] = {
+    [d.direction === 'incoming' ? 'receivedAt' : 'acceptedAt']: d.acceptedAt,
+    ...(lastAttempt ? { lastAttemptAt: lastAttempt.at } : {}),
+    ...(d.status === 'delivered' ? { deliveredAt: lastOf('Sent') ?? lastOf('Processed') ?? finalAt } : {}),
+    ...(d.status === 'bounced' ? { bouncedAt: finalAt } : {}),
+    ...(d.status === 'failed' ? { failedAt: finalAt } : {}),
+    ...(d.status === 'held' ? { heldAt: lastOf('Held') ?? finalAt } : {}),
+    ...(d.status === 'cancelled' ? { cancelledAt: finalAt } : {}),
+  };
+  return {
+    id: d.messageId,
+    direction: d.direction,
+    stream: messageStreamId(d.messageId),
+    incoming: null,
+    spamStatus: null,
+    spamScore: d.spamScore ?? null,
+    serverId: d.serverId,
+    batchId: `postal-${d.origin.serverId}`,
+    token: d.token ?? '',
+    rfcMessageId: d.rfcMessageId ?? '',
+    from: d.from,
+    to: d.to,
+    subject: d.subject,
+    tag: d.tag ?? null,
+    metadata: {},
+    source: 'postal-import',
+    imported: {
+      system: 'postal',
+      serverId: d.origin.serverId,
+      messageId: d.origin.messageId,
+      status: d.originStatus,
+      opens: d.opens,
+      clicks: d.clicks,
+      importedAt: d.at,
+    },
+    contentHash: d.contentHash ?? '',
+    size: d.size,
+    status: d.status,
+    heldReason: d.status === 'held' ? `held in Postal (${d.originStatus})` : null,
+    scheduledAt: null,
+    nextAttemptAt: null,
+    attempts: attempts.length,
+    timestamps,
+    bounce: null,
+    deliveries: attempts.map((x, i) => ({
+      attempt: i + 1,
+      outcome: IMPORTED_OUTCOMES[x.status]!,
+      at: x.at,
+      mxHost: null,
+      remoteIp: null,
+      localIp: null,
+      tls: null,
+      smtpCode: x.code !== undefined && x.code >= 200 && x.code <= 599 ? x.code : null,
+      enhancedCode: null,
+      smtpText: x.output ?? null,
+      durationMs: x.durationMs ?? 0,
+      detail: x.details ?? x.output ?? x.status,
+    })),
+    opens: [],
+    clicks: [],
+    events: [],
+  };
 }
 
 function deliveryView(

@@ -72,7 +72,19 @@ export const MessageViewSchema = z.object({
   subject: z.string(),
   tag: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
-  source: z.enum(['api', 'smtp']),
+  source: z.enum(['api', 'smtp', 'postal-import']),
+  imported: z
+    .object({
+      system: z.literal('postal'),
+      serverId: z.number(),
+      messageId: z.number(),
+      status: z.string(),
+      opens: z.number(),
+      clicks: z.number(),
+      importedAt: iso,
+    })
+    .nullable()
+    .describe("a message of Postal's history (postlog import postal --messages-days): Postal's ids, status, counts"),
   size: z.number(),
   status: z
     .string()

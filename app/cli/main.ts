@@ -921,7 +921,11 @@ function firstAdminEmail(given: string | undefined, hostname: string): string {
 registerUserCommands(program, withAccounts);
 registerPostalImportCommand(program, (work) =>
   withDatabase({}, async (db, logger, config) =>
-    work({ pool: db.pool, tenancy: tenancyStoreFor(config, db.pool, logger) }),
+    work({
+      pool: db.pool,
+      tenancy: tenancyStoreFor(config, db.pool, logger),
+      openEventStore: () => eventStoreFor(config, db, logger),
+    }),
   ),
 );
 

@@ -1,13 +1,22 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { planImport } from '../../domain/postal-import/index.js';
+import { systemActor } from '../../domain/index.js';
+import { planImport, type ImportPlan } from '../../domain/postal-import/index.js';
 import type { PostalSource } from '../../infra/postal-import/postal-database.js';
 import { runImport, type ImportReport } from '../../infra/postal-import/importer.js';
+import type { EventStore } from '../../infra/event-store/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
+import type { HistoryReport } from '../../write-side/postal-import/message-history.js';
 import { cliError } from './errors.js';
 import { printJson, table } from './output.js';
 
-type WithStores = (work: (stores: { pool: pg.Pool; tenancy: TenancyStore }) => Promise<void>) => Promise<void>;
+interface ImportStores {
+  pool: pg.Pool;
+  tenancy: TenancyStore;
+  /** The event log, opened for --messages-days only (the caller closes it). */
+  openEventStore: () => Promise<EventStore>;
+}
+type WithStores = (work: (stores: ImportStores) => Promise<void>) => Promise<void>;
 
 interface ImportOptions {
   mysql: string;
@@ -15,7 +24,11 @@ interface ImportOptions {
   json?: boolean;
   dkimIdentifier: string;
   messageDbPrefix: string;
+  messagesDays?: string;
 }
+
+/** The longest history --messages-days takes: Postlog's longest retention. */
+const MAX_MESSAGES_DAYS = 3650;
 
 /**
  * `postlog import postal`: Postal's tenancy into Postlog, so that no DNS record, API key or SMTP
@@ -44,8 +57,18 @@ export function registerPostalImportCommand(program: Command, withStores: WithSt
       "Postal's message_db.database_name_prefix (suppressions are in <prefix>-server-<id>)",
       'postal',
     )
+    .option(
+      '--messages-days <days>',
+      'also import the message history of the last <days> days (status, attempts, opens and clicks counts, bodies Postal still holds); nothing is sent',
+    )
     .action(async (opts: ImportOptions) => {
       if (!/^mysql:\/\//.test(opts.mysql)) cliError('INVALID_OPTION', '--mysql must be a mysql://… URL');
+      const messagesDays = opts.messagesDays === undefined ? undefined : Number(opts.messagesDays);
+      if (
+        messagesDays !== undefined &&
+        (!/^\d+$/.test(opts.messagesDays!) || messagesDays < 1 || messagesDays > MAX_MESSAGES_DAYS)
+      )
+        cliError('INVALID_OPTION', `--messages-days must be a whole number of days from 1 to ${MAX_MESSAGES_DAYS}`);
       // loaded here, not with the CLI: every `postlog start` process would load the MySQL client for nothing
       const { PostalUnreadable, readPostal, redacted } = await import('../../infra/postal-import/postal-database.js');
       const source: PostalSource = { url: opts.mysql, messageDbPrefix: opts.messageDbPrefix };
@@ -53,23 +76,79 @@ export function registerPostalImportCommand(program: Command, withStores: WithSt
         if (e instanceof PostalUnreadable) cliError('POSTAL_UNREADABLE', e.message);
         throw e;
       });
-      const plan = planImport(snapshot, { now: new Date(), dkimIdentifier: opts.dkimIdentifier });
+      const now = new Date();
+      const plan = planImport(snapshot, { now, dkimIdentifier: opts.dkimIdentifier, messagesDays });
       await withStores(async (stores) => {
-        const report = await runImport(plan, stores, { dryRun: opts.dryRun === true });
-        if (opts.json) printJson({ source: redacted(opts.mysql), ...report });
-        else process.stdout.write(humanReport(report));
-        const failed = report.outcomes.filter((o) => o.action === 'failed');
+        const dryRun = opts.dryRun === true;
+        const report = await runImport(plan, stores, { dryRun });
+        const messages =
+          messagesDays === undefined
+            ? undefined
+            : await importHistory(stores, plan, report, source, { days: messagesDays, now, dryRun }).catch((e) => {
+                if (e instanceof PostalUnreadable) cliError('POSTAL_UNREADABLE', e.message);
+                throw e;
+              });
+        if (opts.json) printJson({ source: redacted(opts.mysql), ...report, ...(messages ? { messages } : {}) });
+        else process.stdout.write(humanReport(report, messages));
+        const failed = [
+          ...report.outcomes.filter((o) => o.action === 'failed').map((f) => `${f.kind} ${f.what}: ${f.message}`),
+          ...(messages?.failed ?? []).map((f) => `${f.what}: ${f.message}`),
+        ];
         if (failed.length > 0)
-          cliError(
-            'POSTAL_IMPORT_INCOMPLETE',
-            `${failed.length} record(s) could not be created: ` +
-              failed.map((f) => `${f.kind} ${f.what}: ${f.message}`).join('; '),
-          );
+          cliError('POSTAL_IMPORT_INCOMPLETE', `${failed.length} record(s) could not be created: ${failed.join('; ')}`);
       });
     });
 }
 
-function humanReport(r: ImportReport): string {
+/**
+ * The message history of the imported servers (--messages-days): loaded here, like the MySQL
+ * client, so that other commands do not load it. The servers' retention is Postlog's as it is now.
+ */
+async function importHistory(
+  stores: ImportStores,
+  plan: ImportPlan,
+  report: ImportReport,
+  source: PostalSource,
+  o: { days: number; now: Date; dryRun: boolean },
+): Promise<HistoryReport & { days: number }> {
+  const { PostalMessageReader } = await import('../../infra/postal-import/postal-messages.js');
+  const { importMessageHistory } = await import('../../write-side/postal-import/message-history.js');
+  const { ContentStore } = await import('../../infra/content/index.js');
+  const { MessageIdAllocator } = await import('../../infra/messages/index.js');
+  const servers = [];
+  for (const s of plan.servers) {
+    const postlogId =
+      report.outcomes.find((x) => x.kind === 'server' && x.postalId === s.postalId)?.postlogId ?? undefined;
+    const now = postlogId ? await stores.tenancy.getServer(systemActor('cli:import-postal'), postlogId) : undefined;
+    servers.push({
+      postalId: Number(s.postalId),
+      postlogId,
+      label: s.label,
+      retentionDays: now?.ok ? now.value.retentionDays : s.retentionDays,
+    });
+  }
+  const reader = await PostalMessageReader.open(source);
+  const eventStore = await stores.openEventStore();
+  try {
+    const history = await importMessageHistory(
+      {
+        pool: stores.pool,
+        eventStore,
+        contents: new ContentStore(stores.pool),
+        ids: new MessageIdAllocator(stores.pool, 500),
+        reader,
+      },
+      servers,
+      { since: new Date(o.now.getTime() - o.days * 86_400_000), now: o.now, dryRun: o.dryRun },
+    );
+    return { days: o.days, ...history };
+  } finally {
+    await eventStore.close();
+    await reader.close();
+  }
+}
+
+function humanReport(r: ImportReport, messages?: HistoryReport & { days: number }): string {
   const count = (action: string) => r.outcomes.filter((o) => o.action === action).length;
   const parts = [
     r.dryRun
@@ -90,6 +169,13 @@ function humanReport(r: ImportReport): string {
     ),
     `Suppression entries ${r.dryRun ? 'to add' : 'added or renewed'}: ${r.suppressions}\n`,
   ];
+  if (messages)
+    parts.push(
+      `Messages of the last ${messages.days} days ${r.dryRun ? 'to import' : 'imported'}: ${messages.imported} ` +
+        `(${messages.withBody} with their body), ${messages.existing} there from an earlier import` +
+        `${messages.failed.length > 0 ? `, ${messages.failed.length} failed` : ''}\n`,
+      ...messages.unread.map((u) => `  the message history of ${u.server} could not be read: ${u.reason}\n`),
+    );
   if (r.ipPoolsYaml)
     parts.push(
       "\nPostlog's IP pools are configuration: add this to postlog.yaml (each server names its pool already):\n\n",

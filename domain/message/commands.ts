@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { BounceClassification, BounceMessage, DeliveryAttempt, HoldReason, MessageAccepted } from './events.js';
+import {
+  BounceClassification,
+  BounceMessage,
+  DeliveryAttempt,
+  HoldReason,
+  MessageAccepted,
+  MessageImported,
+} from './events.js';
 
 /** Commands carry their own time (`at`): the domain never reads a clock. */
 const at = z.iso.datetime({ offset: true });
@@ -62,6 +69,8 @@ export const MessageCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('RecordAutoReply'), from: z.string().optional(), subject: z.string().optional(), at }),
   /** Send a delivered, failed or bounced message again, from its stored content. */
   z.object({ type: z.literal('Redeliver'), by: z.string().optional(), at }),
+  /** Record a message of another system's history (Postal's), as it was there; nothing is sent. */
+  z.object({ type: z.literal('Import'), message: MessageImported.omit({ at: true }), at }),
 ]);
 export type MessageCommand = z.infer<typeof MessageCommand>;
 export type MessageCommandInput = z.input<typeof MessageCommand>;

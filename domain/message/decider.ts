@@ -33,6 +33,9 @@ const inFlight: ReadonlySet<MessageStatus> = new Set(['queued', 'deferred']);
 /** Outcomes after which a message may be sent again (a cancelled one was never meant to go). */
 const redeliverable: ReadonlySet<MessageStatus> = new Set(['delivered', 'failed', 'bounced']);
 
+/** Postal's delivery statuses that were an attempt to hand the message over (not a hold, not a note). */
+export const ATTEMPT_STATUSES: ReadonlySet<string> = new Set(['Sent', 'SoftFail', 'HardFail', 'Bounced']);
+
 /** Common guard for commands that need a live (existing, non-final) message. */
 function guardLive(state: MessageState): Decision | undefined {
   if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
@@ -59,7 +62,14 @@ function guardEngagement(state: MessageState): Decision | undefined {
 /** decide(command, state) → events | error. Pure: no I/O, no clock. */
 export function decide(command: MessageCommand, state: MessageState): Decision {
   const at = command.at;
+  // an imported message's history is another system's: only retention may still remove its body
+  if (state.imported && command.type !== 'ExpireContent' && command.type !== 'Import')
+    return fail('MESSAGE_ALREADY_FINAL', state, 'the message was imported from Postal: its history is read-only');
   switch (command.type) {
+    case 'Import': {
+      if (state.status !== 'none') return fail('MESSAGE_ALREADY_EXISTS', state, 'the message exists already');
+      return ok([{ type: 'MessageImported', data: { ...command.message, at } }]);
+    }
     case 'Accept': {
       if (state.status !== 'none') return fail('MESSAGE_ALREADY_EXISTS', state, 'the message was already accepted');
       const accepted: MessageEvent = { type: 'MessageAccepted', data: { ...command.message, at } };
@@ -183,8 +193,11 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
     }
     case 'ExpireContent': {
       if (state.status === 'none') return fail('MESSAGE_NOT_FOUND', state, 'no such message');
-      // a message still waiting for delivery keeps its content, whatever its age
-      if (inFlight.has(state.status) || state.status === 'accepted' || state.status === 'released') {
+      // a message still waiting for delivery keeps its content, whatever its age (an imported one waits for none)
+      if (
+        !state.imported &&
+        (inFlight.has(state.status) || state.status === 'accepted' || state.status === 'released')
+      ) {
         return fail('MESSAGE_IN_FLIGHT', state, 'the message may still be delivered; its content stays');
       }
       if (state.contentExpired) return ok([]);
@@ -277,6 +290,22 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
       return state;
     case 'MessageContentExpired':
       return { ...state, contentExpired: true };
+    case 'MessageImported':
+      return {
+        ...state,
+        status: event.data.status,
+        messageId: event.data.messageId,
+        serverId: event.data.serverId,
+        imported: true,
+        attempts: event.data.deliveries.filter((d) => ATTEMPT_STATUSES.has(d.status)).length,
+        delivered: event.data.status === 'delivered',
+        ...(event.data.status === 'delivered'
+          ? { deliveredAt: event.data.deliveries.findLast((d) => d.status === 'Sent')?.at ?? event.data.acceptedAt }
+          : {}),
+        contentExpired: event.data.contentHash === undefined,
+        opens: event.data.opens,
+        clicks: event.data.clicks,
+      };
     case 'MessageRedeliveryRequested':
       // attempts go on counting (the history numbers every delivery of the message once); a late
       // bounce of the new delivery can be recorded; what recipients did with the first copy stays

@@ -166,6 +166,64 @@ export const MessageComplained = z.object({
   at: Timestamp,
 });
 
+/** A delivery attempt (or other step) as another system recorded it: Postal's deliveries table. */
+export const ImportedDelivery = z.object({
+  /** Postal's status: Sent, SoftFail, HardFail, Bounced, Held, HoldCancelled, Processed or Error. */
+  status: z.string().min(1).max(50),
+  /** The SMTP reply code, when there was one. */
+  code: z.number().int().optional(),
+  /** What the other server answered. */
+  output: z.string().max(1000).optional(),
+  /** Postal's own description of the step. */
+  details: z.string().max(1000).optional(),
+  tls: z.boolean(),
+  durationMs: z.number().min(0).optional(),
+  at: Timestamp,
+});
+export type ImportedDelivery = z.infer<typeof ImportedDelivery>;
+
+/** Statuses an imported message takes: where it ended in the system it comes from (Postlog sends it no more). */
+export const ImportedStatus = z.enum(['delivered', 'deferred', 'bounced', 'failed', 'held', 'cancelled']);
+
+/**
+ * A message of another system's history (`postlog import postal --messages-days`): what that
+ * system knew of it, in one event that starts its stream. Postlog never delivers it, never sends
+ * webhooks of it and does not count it in statistics: the history is there to be looked at.
+ */
+export const MessageImported = z.object({
+  messageId: z.string().min(1),
+  serverId: z.string().min(1),
+  /** Where it comes from: Postal's server and message ids (the import's map keeps the same pair). */
+  origin: z.object({ system: z.literal('postal'), serverId: z.number().int(), messageId: z.number().int() }),
+  direction: z.enum(['outgoing', 'incoming']),
+  from: z.string(),
+  to: z.string(),
+  subject: z.string().default(''),
+  /** The Message-ID header value, without angle brackets. */
+  rfcMessageId: z.string().optional(),
+  /** Postal's message token. */
+  token: z.string().max(255).optional(),
+  tag: z.string().optional(),
+  /** The status it had there, verbatim, and what that is in Postlog's terms. */
+  originStatus: z.string().max(50),
+  status: ImportedStatus,
+  size: z.number().int().min(0),
+  spamScore: z.number().optional(),
+  deliveries: z.array(ImportedDelivery).max(100),
+  /** Opens and clicks the other system counted (the hits themselves are not carried over). */
+  opens: z.number().int().min(0),
+  clicks: z.number().int().min(0),
+  /** sha256 of the raw MIME in the content store; absent: the body was gone there or past the server's retention. */
+  contentHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  /** When the other system took the message. */
+  acceptedAt: Timestamp,
+  /** When it was imported. */
+  at: Timestamp,
+});
+
 export const messageEventCodec = createEventCodec({
   MessageAccepted: { schema: MessageAccepted, schemaVersion: 1 },
   MessageHeld: { schema: MessageHeld, schemaVersion: 1 },
@@ -183,6 +241,7 @@ export const messageEventCodec = createEventCodec({
   MessageAutoReplied: { schema: MessageAutoReplied, schemaVersion: 1 },
   MessageContentExpired: { schema: MessageContentExpired, schemaVersion: 1 },
   MessageRedeliveryRequested: { schema: MessageRedeliveryRequested, schemaVersion: 1 },
+  MessageImported: { schema: MessageImported, schemaVersion: 1 },
 });
 
 export type MessageEvent = EventUnion<typeof messageEventCodec.definitions>;

@@ -34,6 +34,8 @@ export interface MessageState {
   contentExpired: boolean;
   opens: number;
   clicks: number;
+  /** Imported from another system's history (MessageImported): read-only, never delivered by Postlog. */
+  imported: boolean;
 }
 
 export const initialState = (): MessageState => ({
@@ -46,6 +48,7 @@ export const initialState = (): MessageState => ({
   contentExpired: false,
   opens: 0,
   clicks: 0,
+  imported: false,
 });
 
 export const finalStatuses: ReadonlySet<MessageStatus> = new Set(['delivered', 'bounced', 'failed', 'cancelled']);

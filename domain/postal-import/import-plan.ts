@@ -1,15 +1,19 @@
+import { PostmasterAddress } from '../tenancy/postmaster-address.js';
+import { parseCidr } from '../values/cidr.js';
 import { postalWebhookEvents } from '../webhooks/webhook-events.js';
 import type {
   PostalCredential,
   PostalDomain,
   PostalIpPool,
   PostalOrganization,
-  PostalRoute,
   PostalServer,
   PostalSnapshot,
   PostalTrackDomain,
   PostalWebhook,
 } from './postal-rows.js';
+import { plannedRoute, type PlannedRoute } from './route-plan.js';
+
+export type { PlannedEndpoint, PlannedRoute } from './route-plan.js';
 
 /**
  * What `postlog import postal` makes of a Postal installation: the Postlog records to create, each
@@ -39,6 +43,13 @@ export interface PlannedServer {
   trackClicks: boolean;
   trackingBaseUrl: string | null;
   trackingExcludedDomains: string[];
+  privacyMode: boolean;
+  /** Postal's spam threshold, spam failure threshold and outbound spam threshold (null: Postlog's default, off). */
+  spamThreshold: number | null;
+  spamFailThreshold: number | null;
+  outboundSpamThreshold: number | null;
+  /** Set once the server's domains are imported: Postlog takes one at a verified domain of the server only. */
+  postmasterAddress: string | null;
 }
 
 export interface PlannedDomain {
@@ -52,15 +63,24 @@ export interface PlannedDomain {
   dkim: { selector: string; privateKeyPem: string } | null;
 }
 
-export interface PlannedCredential {
+/** An API key or SMTP login with Postal's secret, or an SMTP-IP range (Postal's key is the range). */
+export type PlannedCredential = {
   postalId: string;
   serverPostalId: string;
-  kind: 'api' | 'smtp';
   name: string;
-  /** api: the key's first characters; smtp: a username (Postal checks the password alone, so will Postlog). */
-  identifier: string;
-  secret: string;
-}
+} & (
+  | {
+      kind: 'api' | 'smtp';
+      /** api: the key's first characters; smtp: a username (Postal checks the password alone, so will Postlog). */
+      identifier: string;
+      secret: string;
+    }
+  | {
+      kind: 'smtp-ip';
+      /** The range (or one address) whose clients may submit without AUTH. */
+      cidr: string;
+    }
+);
 
 export interface PlannedWebhook {
   postalId: string;
@@ -70,16 +90,6 @@ export interface PlannedWebhook {
   /** null: every event */
   events: string[] | null;
   enabled: boolean;
-}
-
-export interface PlannedRoute {
-  postalId: string;
-  serverPostalId: string;
-  address: string;
-  mode: 'endpoint' | 'accept' | 'hold' | 'bounce' | 'reject';
-  spamMode: 'mark' | 'quarantine' | 'fail';
-  /** The route's HTTP endpoint (Postal's SMTP and address endpoints are not carried over yet). */
-  endpoint: { url: string; format: 'json' | 'form' | 'raw'; stripReplies: boolean; includeAttachments: boolean } | null;
 }
 
 export interface PlannedSuppression {
@@ -118,6 +128,8 @@ export interface PlanOptions {
   now: Date;
   /** Postal's dns.dkim_identifier setting ("postal" unless changed): the first part of its selectors. */
   dkimIdentifier: string;
+  /** --messages-days: the days of message history imported; undefined: none. */
+  messagesDays?: number | undefined;
 }
 
 /** Said once per import, whatever the installation holds. */
@@ -138,11 +150,21 @@ const ALWAYS_NOT_CARRIED_OVER: NotCarriedOver[] = [
     what: "Postal's webhook signing key",
     reason: 'Postlog signs X-Postal-Signature-256 with its own key: give receivers its public key (JWKS)',
   },
-  { what: 'message history and statistics', reason: 'not imported (the import carries configuration only)' },
 ];
 
 export function planImport(snapshot: PostalSnapshot, options: PlanOptions): ImportPlan {
-  const notCarriedOver: NotCarriedOver[] = [...ALWAYS_NOT_CARRIED_OVER];
+  const notCarriedOver: NotCarriedOver[] = [
+    ...ALWAYS_NOT_CARRIED_OVER,
+    options.messagesDays
+      ? {
+          what: `message history before the last ${options.messagesDays} days, and statistics`,
+          reason: "--messages-days bounds the history; Postal's statistics are not imported (Postlog counts its own)",
+        }
+      : {
+          what: 'message history and statistics',
+          reason: 'not imported without --messages-days (the import carries configuration only)',
+        },
+  ];
   const skip = (what: string, reason: string) => notCarriedOver.push({ what, reason });
 
   const organizations = snapshot.organizations.filter((o) => {
@@ -173,10 +195,22 @@ export function planImport(snapshot: PostalSnapshot, options: PlanOptions): Impo
     const poolId = s.ipPoolId ?? org.ipPoolId;
     const pool = poolId === null ? null : (poolName.get(poolId) ?? null);
     const label = labelOf(s);
-    if (s.privacyMode) skip(`privacy mode of ${label}`, 'Postlog has no privacy mode setting');
-    if (s.allowSender) skip(`"allow sender" of ${label}`, 'Postlog signs only From addresses of its domains');
+    if (s.allowSender)
+      skip(
+        `"allow sender" of ${label}`,
+        "Postlog holds From to the server's domains; its allowed senders list who a Sender header may name",
+      );
     if (s.logSmtpData) skip(`SMTP data logging of ${label}`, 'Postlog does not log SMTP conversations');
-    if (s.postmasterAddress) skip(`postmaster address of ${label}`, 'Postlog has no such setting');
+    if (s.rawMessageRetentionSize)
+      skip(
+        `raw message retention size (${s.rawMessageRetentionSize} MB) of ${label}`,
+        'Postlog keeps bodies for a number of days only (retentionDays)',
+      );
+    if (s.messageRetentionDays)
+      skip(
+        `message retention (${s.messageRetentionDays} days) of ${label}`,
+        "Postlog keeps a message's history for ever; its retentionDays bound the bodies (Postal's raw retention)",
+      );
     return {
       postalId: String(s.id),
       organizationPostalId: String(s.organizationId),
@@ -184,7 +218,8 @@ export function planImport(snapshot: PostalSnapshot, options: PlanOptions): Impo
       name: s.name,
       mode: s.mode === 'Development' ? 'development' : 'live',
       sendLimitPerHour: s.sendLimit && s.sendLimit > 0 ? s.sendLimit : null,
-      retentionDays: Math.min(3650, Math.max(1, s.messageRetentionDays ?? 60)),
+      // Postal's bodies go after raw_message_retention_days, else with their message, else never
+      retentionDays: Math.min(3650, Math.max(1, s.rawMessageRetentionDays ?? s.messageRetentionDays ?? 3650)),
       ipPool: pool,
       suspended: Boolean(s.suspendedAt ?? org.suspendedAt),
       suspendedReason: s.suspendedAt
@@ -197,6 +232,11 @@ export function planImport(snapshot: PostalSnapshot, options: PlanOptions): Impo
         snapshot.trackDomains.filter((t) => t.serverId === s.id),
         skip,
       ),
+      privacyMode: s.privacyMode,
+      spamThreshold: threshold(s.spamThreshold, `spam threshold of ${label}`, skip),
+      spamFailThreshold: threshold(s.spamFailureThreshold, `spam failure threshold of ${label}`, skip),
+      outboundSpamThreshold: threshold(s.outboundSpamThreshold, `outbound spam threshold of ${label}`, skip),
+      postmasterAddress: postmasterAddress(s.postmasterAddress, label, skip),
     } satisfies PlannedServer;
   });
 
@@ -248,6 +288,27 @@ export function planImport(snapshot: PostalSnapshot, options: PlanOptions): Impo
         : []),
     ],
   };
+}
+
+/** A spam threshold as Postlog takes one (0-10,000); null stays null (Postlog's default, or off). */
+function threshold(value: number | null, what: string, skip: (what: string, reason: string) => void): number | null {
+  if (value === null) return null;
+  if (Number.isFinite(value) && value >= 0 && value <= 10_000) return value;
+  skip(`${what} (${value})`, "outside Postlog's 0-10,000: Postlog's default applies");
+  return null;
+}
+
+/** Postal's postmaster address when it is one (a bare address); Postlog checks its domain when it is set. */
+function postmasterAddress(
+  value: string | null,
+  label: string,
+  skip: (what: string, reason: string) => void,
+): string | null {
+  if (!value?.trim()) return null;
+  const parsed = PostmasterAddress.safeParse(value);
+  if (parsed.success) return parsed.data;
+  skip(`postmaster address ${value} of ${label}`, 'not an address');
+  return null;
 }
 
 /**
@@ -329,11 +390,21 @@ function plannedCredential(
   skip: (what: string, reason: string) => void,
 ): PlannedCredential[] {
   const what = `${c.type} credential ${c.name} (${label})`;
-  if (c.type !== 'API' && c.type !== 'SMTP') {
-    skip(what, 'Postlog authenticates SMTP by password, not by IP address');
+  if (c.type !== 'API' && c.type !== 'SMTP' && c.type !== 'SMTP-IP') {
+    skip(what, `type ${c.type} is not one of Postal's`);
     return [];
   }
   if (c.hold) skip(`"hold" of ${what}`, 'Postlog sends what it accepts; it does not hold per credential');
+  if (c.type === 'SMTP-IP') {
+    const range = parseCidr(c.key);
+    if (!range.ok) {
+      skip(`${what}: ${c.key}`, range.error);
+      return [];
+    }
+    return [
+      { postalId: String(c.id), serverPostalId: String(s.id), kind: 'smtp-ip', name: c.name, cidr: c.key.trim() },
+    ];
+  }
   return [
     {
       postalId: String(c.id),
@@ -359,58 +430,6 @@ function plannedWebhook(w: PostalWebhook, label: string, skip: (what: string, re
     events: w.allEvents ? null : w.events.filter((e) => known.includes(e)),
     enabled: w.enabled,
   };
-}
-
-const MODES = { Endpoint: 'endpoint', Accept: 'accept', Hold: 'hold', Bounce: 'bounce', Reject: 'reject' } as const;
-const SPAM_MODES = { Mark: 'mark', Quarantine: 'quarantine', Fail: 'fail' } as const;
-
-/** A Postal route as a Postlog route: its mode, spam mode and HTTP endpoint (JSON, form or raw). */
-function plannedRoute(
-  r: PostalRoute,
-  label: string,
-  snapshot: PostalSnapshot,
-  skip: (what: string, reason: string) => void,
-): PlannedRoute[] {
-  const address = r.domainName ? `${r.name}@${r.domainName}`.toLowerCase() : null;
-  const what = `route ${address ?? r.name} (${label})`;
-  if (!address) {
-    skip(what, "it has no domain (Postal's route-domain address): Postlog routes addresses of a domain");
-    return [];
-  }
-  const mode = MODES[(r.mode ?? 'Endpoint') as keyof typeof MODES];
-  if (!mode) {
-    skip(what, `mode ${r.mode} is not one of Postal's`);
-    return [];
-  }
-  const spamMode = SPAM_MODES[(r.spamMode ?? 'Mark') as keyof typeof SPAM_MODES] ?? 'mark';
-  const http = r.endpointType === 'HTTPEndpoint' ? snapshot.httpEndpoints.find((e) => e.id === r.endpointId) : null;
-  if (mode === 'endpoint' && !http) {
-    skip(what, `its endpoint is ${r.endpointType ?? 'missing'}: the import carries HTTP endpoints only (for now)`);
-    return [];
-  }
-  if (r.additionalEndpoints > 0)
-    skip(
-      `${r.additionalEndpoints} additional endpoint(s) of ${what}`,
-      "the import carries a route's main endpoint only",
-    );
-  return [
-    {
-      postalId: String(r.id),
-      serverPostalId: String(r.serverId),
-      address,
-      mode,
-      spamMode,
-      endpoint:
-        mode === 'endpoint' && http
-          ? {
-              url: http.url,
-              format: http.format === 'RawMessage' ? 'raw' : http.encoding === 'FormData' ? 'form' : 'json',
-              stripReplies: http.stripReplies,
-              includeAttachments: http.includeAttachments,
-            }
-          : null,
-    },
-  ];
 }
 
 /** Postal's pools as configuration: IPv4 addresses (with their host names as EHLO), weighted by priority. */

@@ -30,7 +30,12 @@ export const PostalServer = z.object({
   /** Live or Development */
   mode: z.string(),
   sendLimit: id.nullable(),
+  /** How long Postal keeps a message's row (its history); null: for ever. */
   messageRetentionDays: id.nullable(),
+  /** How long Postal keeps raw bodies (Postlog's retentionDays); null: as long as the message. */
+  rawMessageRetentionDays: id.nullable(),
+  /** Megabytes of raw bodies Postal keeps at most; Postlog bounds bodies by days only. */
+  rawMessageRetentionSize: id.nullable(),
   ipPoolId: id.nullable(),
   suspendedAt: when,
   suspensionReason: z.string().nullable(),
@@ -39,7 +44,12 @@ export const PostalServer = z.object({
   logSmtpData: flag,
   allowSender: flag,
   postmasterAddress: z.string().nullable(),
+  /** Incoming mail at or above this score is spam (for the routes' spam modes). */
   spamThreshold: z.coerce.number().nullable(),
+  /** Incoming mail at or above this score is refused whatever the route. */
+  spamFailureThreshold: z.coerce.number().nullable(),
+  /** Outgoing mail at or above this score is held as spam; null: not checked. */
+  outboundSpamThreshold: z.coerce.number().nullable(),
   /** Newline-separated domains whose links are not click-tracked. */
   domainsNotToClickTrack: z.string().nullable(),
 });
@@ -95,7 +105,25 @@ export const PostalHttpEndpoint = z.object({
   format: z.string().nullable(),
   stripReplies: flag,
   includeAttachments: flag,
+  /** Seconds Postal waits for an answer (5-60). */
+  timeout: id.nullable(),
 });
+
+/** Another SMTP server a route hands its mail to. */
+export const PostalSmtpEndpoint = z.object({
+  id,
+  name: z.string(),
+  hostname: z.string(),
+  /** None, Auto, STARTTLS or TLS */
+  sslMode: z.string().nullable(),
+  port: id.nullable(),
+});
+
+/** An address a route forwards its mail to. */
+export const PostalAddressEndpoint = z.object({ id, address: z.string() });
+
+/** One of the targets of a route: Postal's polymorphic endpoint (HTTPEndpoint, SMTPEndpoint, AddressEndpoint). */
+export const PostalEndpointRef = z.object({ endpointType: z.string().nullable(), endpointId: id.nullable() });
 
 export const PostalRoute = z.object({
   id,
@@ -109,7 +137,8 @@ export const PostalRoute = z.object({
   endpointType: z.string().nullable(),
   endpointId: id.nullable(),
   spamMode: z.string().nullable(),
-  additionalEndpoints: z.number().int(),
+  /** additional_route_endpoints: more targets of an Endpoint route, each given the mail too. */
+  additionalEndpoints: z.array(PostalEndpointRef),
 });
 
 export const PostalWebhook = z.object({
@@ -173,10 +202,10 @@ export const PostalSnapshot = z.object({
   unreadMessageDatabases: z.array(z.object({ serverId: id, reason: z.string() })),
   /** Postal's dashboard users: counted, not carried over. */
   users: z.number().int(),
-  /** SMTP endpoints (route targets): counted, not carried over. */
-  smtpEndpoints: z.number().int(),
-  /** Address endpoints (route targets): counted, not carried over. */
-  addressEndpoints: z.number().int(),
+  /** SMTP endpoints (route targets). */
+  smtpEndpoints: z.array(PostalSmtpEndpoint),
+  /** Address endpoints (route targets). */
+  addressEndpoints: z.array(PostalAddressEndpoint),
 });
 
 export type PostalOrganization = z.infer<typeof PostalOrganization>;
@@ -185,9 +214,56 @@ export type PostalDomain = z.infer<typeof PostalDomain>;
 export type PostalCredential = z.infer<typeof PostalCredential>;
 export type PostalTrackDomain = z.infer<typeof PostalTrackDomain>;
 export type PostalHttpEndpoint = z.infer<typeof PostalHttpEndpoint>;
+export type PostalSmtpEndpoint = z.infer<typeof PostalSmtpEndpoint>;
+export type PostalAddressEndpoint = z.infer<typeof PostalAddressEndpoint>;
+export type PostalEndpointRef = z.infer<typeof PostalEndpointRef>;
 export type PostalRoute = z.infer<typeof PostalRoute>;
 export type PostalWebhook = z.infer<typeof PostalWebhook>;
 export type PostalIpPool = z.infer<typeof PostalIpPool>;
 export type PostalIpPoolRule = z.infer<typeof PostalIpPoolRule>;
 export type PostalSuppression = z.infer<typeof PostalSuppression>;
 export type PostalSnapshot = z.infer<typeof PostalSnapshot>;
+
+/** One delivery row of a Postal message (its deliveries table); times are seconds since 1970. */
+export const PostalDelivery = z.object({
+  status: z.string().nullable(),
+  code: z.coerce.number().int().nullable(),
+  output: z.string().nullable(),
+  details: z.string().nullable(),
+  sentWithSsl: flag,
+  /** Seconds the attempt took. */
+  time: z.coerce.number().nullable(),
+  timestamp: z.coerce.number(),
+});
+
+/**
+ * A message of a Postal server's message database (`<prefix>-server-<id>`.messages) with its
+ * deliveries and the number of its loads (opens) and clicks. Times are seconds since 1970.
+ */
+export const PostalMessage = z.object({
+  id,
+  serverId: id,
+  /** outgoing or incoming */
+  scope: z.string().nullable(),
+  rcptTo: z.string().nullable(),
+  mailFrom: z.string().nullable(),
+  subject: z.string().nullable(),
+  /** The Message-ID header value. */
+  messageId: z.string().nullable(),
+  token: z.string().nullable(),
+  timestamp: z.coerce.number(),
+  /** Pending, Sent, SoftFail, HardFail, Bounced, Held, HoldCancelled, Processed, Error */
+  status: z.string().nullable(),
+  held: flag,
+  size: z.coerce.number().nullable(),
+  tag: z.string().nullable(),
+  spamScore: z.coerce.number().nullable(),
+  /** Whether Postal still holds the raw message (its raw table was not removed by its retention). */
+  hasRaw: flag,
+  deliveries: z.array(PostalDelivery),
+  loads: z.number().int(),
+  clicks: z.number().int(),
+});
+
+export type PostalDelivery = z.infer<typeof PostalDelivery>;
+export type PostalMessage = z.infer<typeof PostalMessage>;

@@ -109,6 +109,8 @@ export async function runImport(
     );
 
   const serverIds = new Map<string, string | undefined>();
+  /** Servers made by this run: settings that wait for their domains are set on these only. */
+  const createdServers = new Set<string>();
   for (const s of plan.servers)
     serverIds.set(
       s.postalId,
@@ -134,10 +136,15 @@ export async function runImport(
             trackClicks: s.trackClicks,
             trackingBaseUrl: s.trackingBaseUrl,
             trackingExcludedDomains: s.trackingExcludedDomains,
+            privacyMode: s.privacyMode,
+            spamThreshold: s.spamThreshold,
+            spamFailThreshold: s.spamFailThreshold,
+            outboundSpamThreshold: s.outboundSpamThreshold,
           });
           if (!settings.success) return invalid(settings.error.issues);
           const created = await tenancy.createServer(actor, orgId, input.data);
           if (!created.ok) return created;
+          createdServers.add(s.postalId);
           return idOf(await tenancy.updateServer(actor, created.value.id, settings.data));
         },
       ),
@@ -153,11 +160,26 @@ export async function runImport(
       async (serverId) => idOf(await tenancy.importDomain(actor, serverId, d)),
     );
 
+  // the postmaster address must be at a verified domain of the server: now that its domains are there
+  const notCarriedOver = [...plan.notCarriedOver];
+  for (const s of plan.servers) {
+    const serverId = serverIds.get(s.postalId);
+    if (options.dryRun || !s.postmasterAddress || !serverId || !createdServers.has(s.postalId)) continue;
+    const set = await tenancy.updateServer(actor, serverId, { postmasterAddress: s.postmasterAddress });
+    if (!set.ok)
+      notCarriedOver.push({
+        what: `postmaster address ${s.postmasterAddress} of ${s.label}`,
+        reason: set.error.message,
+      });
+  }
+
   for (const c of plan.credentials)
     await ensure(
       'credential',
       c.postalId,
-      `${c.kind === 'api' ? 'API key' : 'SMTP login'} ${c.name} (${c.identifier}…)`,
+      c.kind === 'smtp-ip'
+        ? `SMTP-IP range ${c.name} (${c.cidr})`
+        : `${c.kind === 'api' ? 'API key' : 'SMTP login'} ${c.name} (${c.identifier}…)`,
       serverIds.get(c.serverPostalId),
       async (id) => {
         const serverId = serverIds.get(c.serverPostalId);
@@ -165,6 +187,10 @@ export async function runImport(
         return listed?.ok === true && listed.value.some((x) => x.id === id);
       },
       async (serverId) => {
+        if (c.kind === 'smtp-ip') {
+          const made = await tenancy.createCredential(actor, serverId, { kind: 'smtp-ip', name: c.name, cidr: c.cidr });
+          return made.ok ? { ok: true, value: made.value.credential.id } : made;
+        }
         const imported = await tenancy.importCredential(actor, serverId, c);
         return imported.ok ? { ok: true, value: imported.value.credential.id } : imported;
       },
@@ -184,25 +210,16 @@ export async function runImport(
     await ensure(
       'route',
       r.postalId,
-      r.endpoint ? `${r.address} → ${r.endpoint.url} (${r.endpoint.format})` : `${r.address} (${r.mode})`,
+      r.endpoints.length > 0
+        ? `${r.address} → ${r.endpoints.map((e) => (e.kind === 'http' ? `${e.target} (${e.format})` : e.target)).join(', ')}`
+        : `${r.address} (${r.mode})`,
       serverIds.get(r.serverPostalId),
       async (id) => (await routes.get(id)) !== undefined,
       async (serverId) => {
         const route = await routes.create(serverId, r.address, {
           mode: r.mode,
           spamMode: r.spamMode,
-          endpoints: r.endpoint
-            ? [
-                {
-                  kind: 'http',
-                  target: r.endpoint.url,
-                  format: r.endpoint.format,
-                  includeAttachments: r.endpoint.includeAttachments,
-                  stripReplies: r.endpoint.stripReplies,
-                  timeoutSeconds: 30,
-                },
-              ]
-            : [],
+          endpoints: r.endpoints,
         });
         return route === 'taken'
           ? { ok: false, error: { message: `${r.address} is routed by another Postlog route already` } }
@@ -228,6 +245,6 @@ export async function runImport(
     suppressions,
     ipPools: plan.ipPools,
     ipPoolsYaml: ipPoolsYaml(plan.ipPools),
-    notCarriedOver: plan.notCarriedOver,
+    notCarriedOver,
   };
 }

@@ -35,11 +35,15 @@ export async function readPostal(source: PostalSource): Promise<PostalSnapshot> 
       }
     };
     const servers = await rows(
-      `SELECT id, organization_id, name, permalink, token, mode, send_limit, message_retention_days, ip_pool_id,
-              suspended_at, suspension_reason, deleted_at, privacy_mode, log_smtp_data, allow_sender,
-              postmaster_address, spam_threshold, domains_not_to_click_track FROM servers ORDER BY id`,
+      `SELECT id, organization_id, name, permalink, token, mode, send_limit, message_retention_days,
+              raw_message_retention_days, raw_message_retention_size, ip_pool_id, suspended_at, suspension_reason,
+              deleted_at, privacy_mode, log_smtp_data, allow_sender, postmaster_address, spam_threshold,
+              spam_failure_threshold, outbound_spam_threshold, domains_not_to_click_track FROM servers ORDER BY id`,
     );
     const webhookEvents = await rows('SELECT webhook_id, event FROM webhook_events ORDER BY id');
+    const additionalEndpoints = await rows(
+      'SELECT route_id, endpoint_type, endpoint_id FROM additional_route_endpoints ORDER BY id',
+    );
     const addresses = await rows('SELECT ip_pool_id, ipv4, ipv6, hostname, priority FROM ip_addresses ORDER BY id');
     const suppressions: Row[] = [];
     const unreadMessageDatabases: { serverId: number; reason: string }[] = [];
@@ -81,16 +85,24 @@ export async function readPostal(source: PostalSource): Promise<PostalSnapshot> 
       ),
       httpEndpoints: camel(
         await rows(
-          'SELECT id, name, url, encoding, format, strip_replies, include_attachments FROM http_endpoints ORDER BY id',
+          `SELECT id, name, url, encoding, format, strip_replies, include_attachments, timeout
+             FROM http_endpoints ORDER BY id`,
         ),
       ),
+      smtpEndpoints: camel(await rows('SELECT id, name, hostname, ssl_mode, port FROM smtp_endpoints ORDER BY id')),
+      addressEndpoints: camel(await rows('SELECT id, address FROM address_endpoints ORDER BY id')),
       routes: camel(
         await rows(
-          `SELECT r.id, r.server_id, r.name, d.name AS domain_name, r.mode, r.endpoint_type, r.endpoint_id, r.spam_mode,
-                  (SELECT count(*) FROM additional_route_endpoints a WHERE a.route_id = r.id) AS additional_endpoints
+          `SELECT r.id, r.server_id, r.name, d.name AS domain_name, r.mode, r.endpoint_type, r.endpoint_id, r.spam_mode
              FROM routes r LEFT JOIN domains d ON d.id = r.domain_id ORDER BY r.id`,
         ),
-      ),
+      ).map((r) => ({
+        ...r,
+        additionalEndpoints: camel(additionalEndpoints.filter((a) => a.route_id === r.id)).map((a) => ({
+          endpointType: a.endpointType,
+          endpointId: a.endpointId,
+        })),
+      })),
       webhooks: camel(
         await rows('SELECT id, server_id, name, url, all_events, enabled, sign FROM webhooks ORDER BY id'),
       ).map((w) => ({ ...w, events: webhookEvents.filter((e) => e.webhook_id === w.id).map((e) => e.event) })),
@@ -108,8 +120,6 @@ export async function readPostal(source: PostalSource): Promise<PostalSnapshot> 
       })),
       unreadMessageDatabases,
       users: await count('users'),
-      smtpEndpoints: await count('smtp_endpoints'),
-      addressEndpoints: await count('address_endpoints'),
     });
     if (!snapshot.success)
       throw new PostalUnreadable(

@@ -18,3 +18,11 @@ export const postalImportMapTable = `
         PRIMARY KEY (kind, postal_id)
       );
 `;
+
+/**
+ * Migration 36: messages imported from Postal's history (`--messages-days`) map to Postlog's
+ * numeric message ids, not to uuids: the map keeps its ids as text (a uuid is text as well).
+ */
+export const postalImportMapTextIds = `
+      ALTER TABLE postal_import_map ALTER COLUMN postlog_id TYPE text;
+`;

@@ -172,4 +172,9 @@ export const migrations: Migration[] = [
     sql: webhooks.endpointFormats,
   },
   { version: 35, name: "webhooks: a message's send request (batch id)", sql: webhooks.messageFactsBatch },
+  {
+    version: 36,
+    name: "Postal import: message history (the map's ids as text: message ids are numbers)",
+    sql: postalImport.postalImportMapTextIds,
+  },
 ];

@@ -1,7 +1,9 @@
 import {
+  ATTEMPT_STATUSES,
   INCOMING_STREAM_PREFIX,
   messageEventCodec,
   type DeliveryAttempt,
+  type EventOf,
   type MessageEvent,
 } from '../../domain/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
@@ -113,6 +115,10 @@ function fold(
     count(d.serverId, d.at, 'accepted');
     return;
   }
+  if (e.type === 'MessageImported') {
+    messages.set(id, importedRow(id, e.data));
+    return;
+  }
   const m = messages.get(id);
   if (!m) throw new Error(`event ${r.eventId} (${r.type}) for message ${id}, which has no MessageAccepted before it`);
   m.last_event_at = e.data.at;
@@ -184,4 +190,42 @@ function fold(
       m.content_expired = true;
       return;
   }
+}
+
+/**
+ * The row of a message imported from Postal: listed like the others (source postal-import), its
+ * attempts and engagement as Postal counted them. Not counted in the daily statistics: Postlog did
+ * not send it, and its counters would double what Postal's own statistics said.
+ */
+function importedRow(id: number, d: EventOf<'MessageImported'>['data']): MessageRow {
+  const last = d.deliveries.at(-1);
+  const lastReply = last ? (last.output ?? last.details ?? null) : null;
+  return {
+    message_id: id,
+    server_id: d.serverId,
+    batch_id: `postal-${d.origin.serverId}`,
+    rfc_message_id: d.rfcMessageId ?? '',
+    mail_from: d.from,
+    rcpt_to: d.to.toLowerCase(),
+    recipient_domain: d.to.slice(d.to.lastIndexOf('@') + 1).toLowerCase(),
+    subject: d.subject,
+    tag: d.tag ?? null,
+    source: 'postal-import',
+    size: d.size,
+    status: d.status,
+    held_reason: d.status === 'held' ? `held in Postal (${d.originStatus})` : null,
+    attempts: d.deliveries.filter((x) => ATTEMPT_STATUSES.has(x.status)).length,
+    last_reply: lastReply?.slice(0, 1000) ?? null,
+    bounce_classification: null,
+    opens: d.opens,
+    clicks: d.clicks,
+    accepted_at: d.acceptedAt,
+    last_event_at: last?.at ?? d.acceptedAt,
+    delivered_at: d.status === 'delivered' ? (d.deliveries.findLast((x) => x.status === 'Sent')?.at ?? null) : null,
+    content_hash: d.contentHash ?? '',
+    content_expired: d.contentHash === undefined,
+    direction: d.direction,
+    spam_status: null,
+    spam_score: d.spamScore ?? null,
+  };
 }

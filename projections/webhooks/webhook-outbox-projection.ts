@@ -34,7 +34,14 @@ import type pg from 'pg';
 import type { PostgresProjection } from '../runner.js';
 
 /** Event types that never become a webhook: their messages need not be looked up. */
-const silent = new Set(['MessageQueued', 'MessageReleased', 'MessageContentExpired', 'MessageRedeliveryRequested']);
+const silent = new Set([
+  'MessageQueued',
+  'MessageReleased',
+  'MessageContentExpired',
+  'MessageRedeliveryRequested',
+  // another system's history: its webhooks were that system's to send
+  'MessageImported',
+]);
 
 const messageIdOf = (e: RecordedEvent) => Number(e.streamId.slice('message-'.length));
 const isMessageEvent = (e: RecordedEvent) => e.streamId.startsWith('message-');

@@ -735,6 +735,7 @@ describe('message evolve', () => {
       contentExpired: false,
       opens: 0,
       clicks: 0,
+      imported: false,
     } satisfies MessageState);
   });
 
@@ -904,6 +905,67 @@ describe('message decider: Redeliver (Postal #712)', () => {
     given(history.failed)
       .when({ type: 'Redeliver', at: LATER })
       .then([{ type: 'MessageRedeliveryRequested', data }, requeued]);
+  });
+});
+
+describe('message decider: a message imported from Postal', () => {
+  const imported = {
+    messageId: 'msg-9',
+    serverId: 'srv-1',
+    origin: { system: 'postal' as const, serverId: 1, messageId: 42 },
+    direction: 'outgoing' as const,
+    from: 'sender@example.com',
+    to: 'rcpt@example.org',
+    subject: 'Old news',
+    token: 'pOsTaLtOkEn1',
+    originStatus: 'Sent',
+    status: 'delivered' as const,
+    size: 900,
+    deliveries: [
+      { status: 'SoftFail', code: 451, output: '451 try later', tls: false, at: T0 },
+      { status: 'Sent', code: 250, output: '250 OK', tls: true, durationMs: 300, at: T1 },
+    ],
+    opens: 2,
+    clicks: 1,
+    contentHash: 'c'.repeat(64),
+    acceptedAt: T0,
+  };
+  const importedEvent: MessageEvent = { type: 'MessageImported', data: { ...imported, at: LATER } };
+
+  it('Import records what Postal knew, once', () => {
+    given([]).when({ type: 'Import', message: imported, at: LATER }).then([importedEvent]);
+    given([importedEvent]).when({ type: 'Import', message: imported, at: LATER }).thenError('MESSAGE_ALREADY_EXISTS');
+  });
+
+  it('the imported state has its status, attempts, engagement and content; it is never delivered again', () => {
+    const state = foldMessage([importedEvent]);
+    assert.deepEqual(
+      [state.status, state.imported, state.attempts, state.delivered, state.deliveredAt, state.opens, state.clicks],
+      ['delivered', true, 2, true, T1, 2, 1],
+    );
+    assert.equal(state.contentExpired, false);
+    assert.equal(state.envelope, undefined, 'no envelope: nothing to send again');
+    for (const command of [
+      { type: 'Redeliver', at: LATER },
+      { type: 'Queue', dueAt: LATER, at: LATER },
+      { type: 'Cancel', at: LATER },
+      { type: 'RecordOpen', machine: false, at: LATER },
+    ] as const)
+      given([importedEvent]).when(command).thenError('MESSAGE_ALREADY_FINAL');
+  });
+
+  it('retention may expire its body whatever its status; one without a body has none to expire', () => {
+    const deferred: MessageEvent = {
+      type: 'MessageImported',
+      data: { ...imported, originStatus: 'SoftFail', status: 'deferred', at: LATER },
+    };
+    given([deferred])
+      .when({ type: 'ExpireContent', retentionDays: 30, at: LATER })
+      .then([{ type: 'MessageContentExpired', data: { retentionDays: 30, at: LATER } }]);
+    const { contentHash: _gone, ...bodiless } = imported;
+    const noBody: MessageEvent = { type: 'MessageImported', data: { ...bodiless, at: LATER } };
+    assert.equal(foldMessage([noBody]).contentExpired, true);
+    given([noBody]).when({ type: 'ExpireContent', retentionDays: 30, at: LATER }).then([]);
   });
 });
 

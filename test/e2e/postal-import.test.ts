@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dkimVerify } from 'mailauth';
+import nodemailer from 'nodemailer';
 import { startMariaDb, type MariaDb } from '../helpers/mariadb.js';
 import { freePort } from '../helpers/ports.js';
 import {
@@ -46,6 +47,14 @@ interface Report {
   suppressions: number;
   ipPoolsYaml: string;
   notCarriedOver: { what: string; reason: string }[];
+  messages?: {
+    days: number;
+    imported: number;
+    existing: number;
+    withBody: number;
+    failed: unknown[];
+    unread: { server: string; reason: string }[];
+  };
 }
 
 describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS record, key or password changing', () => {
@@ -62,6 +71,14 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
   };
   const importPostal = (...extra: string[]) =>
     cli(['import', 'postal', '--mysql', maria.url('postal'), '--json', ...extra]) as Promise<Report>;
+  let adminToken: string | undefined;
+  /** The headers of a global admin token (made once). */
+  const admin = async () => {
+    adminToken ??= ((await cli(['admin-token', 'create', '--json'])) as { token: string }).token;
+    return { authorization: `Bearer ${adminToken}` };
+  };
+  /** The counts of a --messages-days report, and the servers whose message database was not read. */
+  const history = (m: Report['messages']) => m && { ...m, unread: m.unread.map((u) => u.server) };
   const kinds = (r: Report) => r.outcomes.map((o) => `${o.kind} ${o.postalId}`).sort();
   /** What the tenancy holds, as the CLI lists it. */
   const tenancy = async () => {
@@ -101,12 +118,14 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
   const EXPECTED = [
     'credential 1',
     'credential 2',
+    'credential 3',
     'domain 1@1',
     'domain 2@1',
     'domain 2@2',
     'organization 1',
     'route 1',
     'route 2',
+    'route 3',
     'server 1',
     'server 2',
     'webhook 1',
@@ -131,13 +150,19 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     assert.equal(report.suppressions, 1);
     const notCarried = report.notCarriedOver.map((n) => n.what);
     for (const expected of [
-      'SMTP-IP credential office (acme/mail)',
+      'SMTP-IP credential anyone (acme/mail): 0.0.0.0/0',
       'server old',
-      'privacy mode of acme/staging',
       'suppression list of acme/staging',
       '1 dashboard user',
+      // Postlog takes a postmaster address at a verified domain only: acme.test is not verified
+      'postmaster address postmaster@acme.test of acme/staging',
+      'additional endpoint SMTPEndpoint 2 of route help@example.com (acme/mail)',
+      '"allow sender" of acme/mail',
+      'raw message retention size (2048 MB) of acme/mail',
     ])
       assert.ok(notCarried.includes(expected), `${expected} in ${JSON.stringify(notCarried)}`);
+    for (const carried of ['SMTP-IP credential office', 'privacy mode', 'postmaster address postmaster@example.com'])
+      assert.ok(!notCarried.some((n) => n.startsWith(carried)), `${carried} is carried over`);
     assert.match(
       report.ipPoolsYaml,
       /^ipPools:\n {2}main-pool: .*\n {4}- address: 192\.0\.2\.25\n {6}ehlo: mta1\.acme\.test\n/,
@@ -154,6 +179,16 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
       [
         ['Mail', 'live', 1000, 30, 'main-pool', 'https://track.example.com', false],
         ['Staging', 'development', null, 7, 'main-pool', null, false],
+      ],
+    );
+    assert.deepEqual(
+      [mail!.server, staging!.server].map((s) => {
+        const x = s as unknown as Record<string, unknown>;
+        return [x.privacyMode, x.spamThreshold, x.spamFailThreshold, x.outboundSpamThreshold, x.postmasterAddress];
+      }),
+      [
+        [false, 5, 20, 8.5, 'postmaster@example.com'],
+        [true, 4.5, 20, null, null],
       ],
     );
     const domains = mail!.domains as { name: string; verified: boolean; dkimKeys: { selector: string }[] }[];
@@ -174,6 +209,42 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
       [
         ['api', 'app'],
         ['smtp', 'relay'],
+        ['smtp-ip', 'office'],
+      ],
+    );
+    const office = (mail!.credentials as { kind: string; identifier: string }[]).find((c) => c.kind === 'smtp-ip');
+    assert.equal(office?.identifier, '127.0.0.0/8');
+
+    const res = await fetch(`${postlog.url}/v2/servers/${mail!.server.id}/routes`, { headers: await admin() });
+    assert.equal(res.status, 200);
+    const { routes } = (await res.json()) as {
+      routes: {
+        address: string;
+        mode: string;
+        spamMode: string;
+        endpoints: { kind: string; target: string; format: string; timeoutSeconds: number }[];
+      }[];
+    };
+    assert.deepEqual(
+      routes.map((r) => [
+        r.address,
+        r.mode,
+        r.spamMode,
+        r.endpoints.map((e) => [e.kind, e.target, e.format, e.timeoutSeconds]),
+      ]),
+      [
+        ['*@example.com', 'reject', 'mark', []],
+        [
+          'help@example.com',
+          'endpoint',
+          'quarantine',
+          [
+            ['smtp', 'mx.helpdesk.test:2525', 'json', 30],
+            ['address', 'team@acme.test', 'json', 30],
+            ['http', 'https://archive.acme.test/raw', 'raw', 15],
+          ],
+        ],
+        ['support@example.com', 'endpoint', 'mark', [['http', 'https://app.acme.test/inbound', 'json', 30]]],
       ],
     );
   });
@@ -188,7 +259,7 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     assert.deepEqual(await tenancy(), imported);
   });
 
-  it("sends with Postal's API key and SMTP password (any username), DKIM-signed with Postal's key", async () => {
+  it("sends with Postal's API key, SMTP password (any username) and SMTP-IP range, DKIM-signed with its key", async () => {
     const received = async (to: string) => {
       const deadline = Date.now() + 30_000;
       while (!sink.received.some((m) => m.to.includes(to)) && Date.now() < deadline)
@@ -232,5 +303,150 @@ describe('postlog import postal: a Postal 3.x MariaDB into Postlog, no DNS recor
     });
     assert.match(reply, /^250 /);
     assert.deepEqual(await dkim((await received('smtp@example.org')).raw), [['example.com', 'postal-ABCDEF', 'pass']]);
+
+    // Postal's SMTP-IP credential 127.0.0.0/8: a client from 127.0.0.1 submits without AUTH
+    await nodemailer
+      .createTransport({
+        host: '127.0.0.1',
+        port: Number(env.POSTLOG_SUBMISSION_PORT),
+        secure: false,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+      })
+      .sendMail({ from: 'hello@example.com', to: 'by-ip@example.org', subject: 'via SMTP-IP', text: 'hi' });
+    assert.deepEqual(await dkim((await received('by-ip@example.org')).raw), [['example.com', 'postal-ABCDEF', 'pass']]);
+  });
+
+  it("--messages-days imports Postal's recent history once: listed, shown with its body, never sent", async () => {
+    const sent = sink.received.length;
+    const dry = await importPostal('--dry-run', '--messages-days', '45');
+    // 4 of the 5 messages are within 45 days; only the one sent two days ago still has its body within
+    // the server's 30 days (the failed one's was gone, the incoming one's is not taken, one is too old)
+    assert.deepEqual(history(dry.messages), {
+      days: 45,
+      imported: 4,
+      existing: 0,
+      withBody: 1,
+      failed: [],
+      unread: ['acme/staging'],
+    });
+    const first = await importPostal('--messages-days', '45');
+    assert.deepEqual(history(first.messages), {
+      days: 45,
+      imported: 4,
+      existing: 0,
+      withBody: 1,
+      failed: [],
+      unread: ['acme/staging'],
+    });
+    assert.deepEqual(
+      first.outcomes.filter((o) => o.action !== 'exists'),
+      [],
+    );
+    assert.ok(first.notCarriedOver.some((n) => n.what === 'message history before the last 45 days, and statistics'));
+    const again = await importPostal('--messages-days', '45');
+    assert.deepEqual(history(again.messages), {
+      days: 45,
+      imported: 0,
+      existing: 4,
+      withBody: 0,
+      failed: [],
+      unread: ['acme/staging'],
+    });
+    const dryAgain = await importPostal('--dry-run', '--messages-days', '45');
+    assert.deepEqual(history(dryAgain.messages), {
+      days: 45,
+      imported: 0,
+      existing: 4,
+      withBody: 0,
+      failed: [],
+      unread: ['acme/staging'],
+    });
+
+    const serverId = imported[0]!.server.id;
+    type Row = { id: string; to: string; status: string; source: string; attempts: number; opens: number };
+    type Listed = Row & { clicks: number; direction: string; tag: string | null };
+    /** The imported messages the list shows (outgoing or incoming ones), once the read model has them. */
+    const listed = async (direction: string, count: number) => {
+      let rows: Listed[] = [];
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const res = await fetch(`${postlog.url}/v2/messages?serverId=${serverId}&direction=${direction}&limit=100`, {
+          headers: await admin(),
+        });
+        assert.equal(res.status, 200);
+        rows = ((await res.json()) as { messages: Listed[] }).messages.filter((m) => m.source === 'postal-import');
+        if (rows.length >= count) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return rows;
+    };
+    const rows = await listed('outgoing', 3);
+    const show = (m: Listed) => [m.to, m.direction, m.status, m.attempts, m.opens, m.clicks, m.tag];
+    assert.deepEqual(
+      rows.map(show),
+      [
+        ['old@example.org', 'outgoing', 'delivered', 2, 2, 1, 'news'],
+        ['nobody@example.org', 'outgoing', 'failed', 1, 0, 0, null],
+        ['ancient@example.org', 'outgoing', 'delivered', 1, 0, 0, null],
+      ],
+      'newest first, as Postal had them',
+    );
+    const incoming = await listed('incoming', 1);
+    assert.deepEqual(incoming.map(show), [['support@example.com', 'incoming', 'delivered', 0, 0, 0, null]]);
+
+    const page = async (id: string) => {
+      const res = await fetch(`${postlog.url}/v2/messages/${id}`, { headers: await admin() });
+      assert.equal(res.status, 200);
+      return (await res.json()) as Record<string, unknown> & { deliveries: { outcome: string; smtpCode: number }[] };
+    };
+    const sentOne = await page(rows[0]!.id);
+    assert.deepEqual(
+      [sentOne.source, sentOne.status, sentOne.token, sentOne.rfcMessageId, sentOne.subject, sentOne.imported],
+      [
+        'postal-import',
+        'delivered',
+        'tok1sent0001',
+        'sent1@example.com',
+        'Sent from Postal',
+        {
+          system: 'postal',
+          serverId: 1,
+          messageId: 1,
+          status: 'Sent',
+          opens: 2,
+          clicks: 1,
+          importedAt: (sentOne.imported as { importedAt: string }).importedAt,
+        },
+      ],
+    );
+    assert.deepEqual(
+      sentOne.deliveries.map((d) => [d.outcome, d.smtpCode]),
+      [
+        ['deferred', 451],
+        ['delivered', 250],
+      ],
+    );
+    const raw = await fetch(`${postlog.url}/v2/messages/${rows[0]!.id}/raw`, { headers: await admin() });
+    assert.equal(raw.status, 200);
+    assert.equal(
+      await raw.text(),
+      'From: hello@example.com\r\nTo: old@example.org\r\nSubject: Sent from Postal\r\n' +
+        'Message-ID: <sent1@example.com>\r\n\r\nHello from Postal.\r\n',
+      "Postal's headers and body, joined as Postal joins them",
+    );
+    for (const gone of [rows[1]!, rows[2]!, incoming[0]!]) {
+      const res = await fetch(`${postlog.url}/v2/messages/${gone.id}/raw`, { headers: await admin() });
+      assert.equal(res.status, 410, `${gone.to}: no body`);
+    }
+
+    // history only: nothing is sent, and nothing can be done to it
+    const retry = await fetch(`${postlog.url}/v2/messages/${rows[1]!.id}/redeliver`, {
+      method: 'POST',
+      headers: await admin(),
+    });
+    assert.equal(retry.status, 409, 'MESSAGE_ALREADY_FINAL: an imported history is read-only');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(sink.received.length, sent, 'no imported message was delivered');
   });
 });

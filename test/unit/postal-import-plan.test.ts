@@ -20,6 +20,8 @@ const server = (over: Partial<PostalServer> = {}): PostalServer => ({
   mode: 'Live',
   sendLimit: null,
   messageRetentionDays: 60,
+  rawMessageRetentionDays: null,
+  rawMessageRetentionSize: null,
   ipPoolId: null,
   suspendedAt: null,
   suspensionReason: null,
@@ -29,6 +31,8 @@ const server = (over: Partial<PostalServer> = {}): PostalServer => ({
   allowSender: false,
   postmasterAddress: null,
   spamThreshold: 5,
+  spamFailureThreshold: null,
+  outboundSpamThreshold: null,
   domainsNotToClickTrack: null,
   ...over,
 });
@@ -75,8 +79,8 @@ function snapshot(over: Partial<PostalSnapshot> = {}): PostalSnapshot {
     suppressions: [],
     unreadMessageDatabases: [],
     users: 0,
-    smtpEndpoints: 0,
-    addressEndpoints: 0,
+    smtpEndpoints: [],
+    addressEndpoints: [],
     ...over,
   });
 }
@@ -155,26 +159,37 @@ describe('postal import plan: Postal rows → Postlog records', () => {
     assert.ok(reasons(plan).some((r) => r.includes('publish its record')));
   });
 
-  it('API keys and SMTP passwords keep their secrets; SMTP-IP is not carried over', () => {
+  it('API keys and SMTP passwords keep their secrets; an SMTP-IP range is one, unless too wide', () => {
     const plan = planImport(
       snapshot({
         credentials: [
           { id: 30, serverId: 10, type: 'API', key: 'ApiKey123456789012345678', name: 'app', hold: false },
           { id: 31, serverId: 10, type: 'SMTP', key: 'SmtpPass1234567890123456', name: 'relay', hold: true },
           { id: 32, serverId: 10, type: 'SMTP-IP', key: '10.0.0.0/8', name: 'office', hold: false },
+          { id: 33, serverId: 10, type: 'SMTP-IP', key: '0.0.0.0/0', name: 'anyone', hold: false },
+          { id: 34, serverId: 10, type: 'SMTP-IP', key: '2001:db8::1', name: 'host', hold: false },
         ],
       }),
       options,
     );
     assert.deepEqual(
-      plan.credentials.map((c) => [c.postalId, c.kind, c.identifier, c.secret]),
+      plan.credentials.map((c) => [
+        c.postalId,
+        c.kind,
+        ...(c.kind === 'smtp-ip' ? [c.cidr] : [c.identifier, c.secret]),
+      ]),
       [
         ['30', 'api', 'ApiKey', 'ApiKey123456789012345678'],
         ['31', 'smtp', 'acme/mail/31', 'SmtpPass1234567890123456'],
+        ['32', 'smtp-ip', '10.0.0.0/8'],
+        ['34', 'smtp-ip', '2001:db8::1'],
       ],
     );
     const r = reasons(plan);
-    assert.ok(r.some((x) => x.startsWith('SMTP-IP credential office (acme/mail): ')));
+    assert.ok(
+      r.some((x) => x.startsWith('SMTP-IP credential anyone (acme/mail): 0.0.0.0/0: an IPv4 range may be at most')),
+    );
+    assert.ok(!r.some((x) => x.startsWith('SMTP-IP credential office')));
     assert.ok(r.some((x) => x.startsWith('"hold" of SMTP credential relay')));
   });
 
@@ -214,7 +229,7 @@ describe('postal import plan: Postal rows → Postlog records', () => {
       endpointType: 'HTTPEndpoint',
       endpointId: 40,
       spamMode: 'Mark',
-      additionalEndpoints: 0,
+      additionalEndpoints: [],
       ...over,
     });
     const endpoint = (id: number, over: object) => ({
@@ -225,6 +240,7 @@ describe('postal import plan: Postal rows → Postlog records', () => {
       format: 'RawMessage',
       stripReplies: false,
       includeAttachments: true,
+      timeout: null,
       ...over,
     });
     const plan = planImport(
@@ -240,7 +256,13 @@ describe('postal import plan: Postal rows → Postlog records', () => {
       }),
       options,
     );
-    const http = { url: 'https://app.example/inbound', stripReplies: false, includeAttachments: true };
+    const http = {
+      kind: 'http',
+      target: 'https://app.example/inbound',
+      stripReplies: false,
+      includeAttachments: true,
+      timeoutSeconds: 30,
+    };
     assert.deepEqual(plan.routes, [
       {
         postalId: '50',
@@ -248,7 +270,7 @@ describe('postal import plan: Postal rows → Postlog records', () => {
         address: 'support@example.com',
         mode: 'endpoint',
         spamMode: 'mark',
-        endpoint: { ...http, format: 'raw' },
+        endpoints: [{ ...http, format: 'raw' }],
       },
       {
         postalId: '51',
@@ -256,7 +278,7 @@ describe('postal import plan: Postal rows → Postlog records', () => {
         address: '*@example.com',
         mode: 'reject',
         spamMode: 'mark',
-        endpoint: null,
+        endpoints: [],
       },
       {
         postalId: '53',
@@ -264,12 +286,162 @@ describe('postal import plan: Postal rows → Postlog records', () => {
         address: 'form@example.com',
         mode: 'endpoint',
         spamMode: 'mark',
-        endpoint: { ...http, format: 'raw' },
+        endpoints: [{ ...http, format: 'raw' }],
       },
     ]);
     const r = reasons(plan);
     assert.ok(r.some((x) => x.startsWith('route smtp@example.com (acme/mail): its endpoint is SMTPEndpoint')));
     assert.ok(r.some((x) => x.startsWith('route token (acme/mail): it has no domain')));
+  });
+
+  it('SMTP and address endpoints, and additional endpoints after the main one, are endpoints of the route', () => {
+    const route = (id: number, over: object) => ({
+      id,
+      serverId: 10,
+      name: 'in',
+      domainName: 'example.com',
+      mode: 'Endpoint',
+      endpointType: 'SMTPEndpoint',
+      endpointId: 90,
+      spamMode: 'Quarantine',
+      additionalEndpoints: [],
+      ...over,
+    });
+    const smtp = (id: number, over: object) => ({
+      id,
+      name: `relay${id}`,
+      hostname: 'MX.Example.net',
+      sslMode: 'Auto',
+      port: null,
+      ...over,
+    });
+    const plan = planImport(
+      snapshot({
+        httpEndpoints: [
+          {
+            id: 40,
+            name: 'app',
+            url: 'https://app.example/in',
+            encoding: 'FormData',
+            format: 'Hash',
+            stripReplies: true,
+            includeAttachments: false,
+            timeout: 10,
+          },
+        ],
+        smtpEndpoints: [smtp(90, {}), smtp(91, { sslMode: 'TLS', port: 587 }), smtp(92, { port: 465, sslMode: 'TLS' })],
+        addressEndpoints: [{ id: 95, address: 'Team@Example.org' }],
+        routes: [
+          route(50, {
+            additionalEndpoints: [
+              { endpointType: 'HTTPEndpoint', endpointId: 40 },
+              { endpointType: 'AddressEndpoint', endpointId: 95 },
+              { endpointType: 'SMTPEndpoint', endpointId: 90 },
+              { endpointType: 'SMTPEndpoint', endpointId: 91 },
+              { endpointType: 'AddressEndpoint', endpointId: 99 },
+              { endpointType: 'SMTPEndpoint', endpointId: 92 },
+            ],
+          }),
+          route(51, { name: 'tls', endpointId: 91 }),
+          route(52, { name: 'hold', mode: 'Hold', endpointType: null, endpointId: null }),
+        ],
+      }),
+      options,
+    );
+    const fixed = { format: 'json', stripReplies: false, includeAttachments: true, timeoutSeconds: 30 };
+    assert.deepEqual(plan.routes, [
+      {
+        postalId: '50',
+        serverPostalId: '10',
+        address: 'in@example.com',
+        mode: 'endpoint',
+        spamMode: 'quarantine',
+        endpoints: [
+          { kind: 'smtp', target: 'mx.example.net:25', ...fixed },
+          {
+            kind: 'http',
+            target: 'https://app.example/in',
+            format: 'form',
+            stripReplies: true,
+            includeAttachments: false,
+            timeoutSeconds: 10,
+          },
+          { kind: 'address', target: 'Team@Example.org', ...fixed },
+          { kind: 'smtp', target: 'mx.example.net:465', ...fixed },
+        ],
+      },
+      {
+        postalId: '52',
+        serverPostalId: '10',
+        address: 'hold@example.com',
+        mode: 'hold',
+        spamMode: 'quarantine',
+        endpoints: [],
+      },
+    ]);
+    const r = reasons(plan);
+    assert.ok(
+      r.includes(
+        'additional endpoint SMTPEndpoint 91 of route in@example.com (acme/mail): SMTPEndpoint relay91 (MX.Example.net:587): Postlog uses implicit TLS on port 465 only',
+      ),
+      JSON.stringify(r),
+    );
+    assert.ok(r.some((x) => x.startsWith('additional endpoint AddressEndpoint 99 of route in@example.com')));
+    assert.ok(r.some((x) => x.startsWith('route tls@example.com (acme/mail): its endpoint is SMTPEndpoint relay91')));
+  });
+
+  it("a server's privacy mode, spam thresholds, postmaster address and raw message retention are kept", () => {
+    const plan = planImport(
+      snapshot({
+        servers: [
+          server({
+            privacyMode: true,
+            spamThreshold: 5.5,
+            spamFailureThreshold: 20,
+            outboundSpamThreshold: 7,
+            postmasterAddress: 'Postmaster@Example.COM',
+            rawMessageRetentionDays: 14,
+            rawMessageRetentionSize: 2048,
+            allowSender: true,
+            logSmtpData: true,
+          }),
+          server({
+            id: 11,
+            permalink: 'other',
+            spamThreshold: -1,
+            spamFailureThreshold: null,
+            postmasterAddress: 'not an address',
+            messageRetentionDays: null,
+          }),
+        ],
+      }),
+      options,
+    );
+    const [a, b] = plan.servers;
+    assert.deepEqual(
+      [a!.privacyMode, a!.spamThreshold, a!.spamFailThreshold, a!.outboundSpamThreshold, a!.postmasterAddress],
+      [true, 5.5, 20, 7, 'Postmaster@example.com'],
+    );
+    assert.equal(a!.retentionDays, 14, "Postal's raw message retention is Postlog's body retention");
+    assert.deepEqual(
+      [b!.privacyMode, b!.spamThreshold, b!.spamFailThreshold, b!.outboundSpamThreshold, b!.postmasterAddress],
+      [false, null, null, null, null],
+    );
+    assert.equal(b!.retentionDays, 3650, 'Postal kept its bodies for ever');
+    const r = reasons(plan);
+    for (const start of [
+      'raw message retention size (2048 MB) of acme/mail: ',
+      'message retention (60 days) of acme/mail: ',
+      '"allow sender" of acme/mail: ',
+      'SMTP data logging of acme/mail: ',
+      'spam threshold of acme/other (-1): ',
+      'postmaster address not an address of acme/other: not an address',
+    ])
+      assert.ok(
+        r.some((x) => x.startsWith(start)),
+        `${start} in ${JSON.stringify(r)}`,
+      );
+    assert.ok(!r.some((x) => x.startsWith('privacy mode')));
   });
 
   it('webhooks keep url, events and enabled; all events is every event', () => {
