@@ -81,7 +81,10 @@ export const IncomingRouted = z.object({
 export const IncomingStored = z.object({ at: Timestamp });
 export const IncomingHoldReason = z.enum(['route', 'spam', 'virus']);
 export const IncomingHeld = z.object({ reason: IncomingHoldReason, detail: z.string(), at: Timestamp });
-/** Refused at the end of DATA with a 5xx: the sender's own server returns the DSN (no backscatter from us). */
+/**
+ * Its route bounces it: refused at the end of DATA with a 5xx when every recipient bounced (the sender's
+ * server writes the DSN), else answered 250 and Postlog returns the DSN (mta/inbound/return-bounces.ts).
+ */
 export const IncomingBounced = z.object({ reply: z.string(), at: Timestamp });
 export const IncomingRejected = z.object({ reason: z.enum(['spam', 'virus']), reply: z.string(), at: Timestamp });
 export const IncomingReleased = z.object({ at: Timestamp });

@@ -9,6 +9,7 @@ import { readSubmittedHeaders } from '../../write-side/send/submitted-headers.js
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { type Email, processInbound, type InboundDeps } from './inbound-processor.js';
 import { receiveRouted, type ReceiveRoutedDeps } from './receive-routed.js';
+import { returnBounces } from './return-bounces.js';
 import { ScanUnavailable } from './inbound-scan.js';
 
 /** The sending server, as the session knows it. */
@@ -68,12 +69,16 @@ export function createInboundServer(
     const reports = rcpts.filter(ours);
     let refusal: SmtpReplyError | undefined;
     if (routed.length > 0) {
-      const received = await receiveRouted({ ...deps, logger: log }, raw, email, envelopeOf(session), routed);
+      const arrivedAt = deps.clock.now();
+      const envelope = envelopeOf(session);
+      const received = await receiveRouted({ ...deps, logger: log }, raw, email, envelope, routed);
       outcomes.push(...new Set(received.map((r) => r.disposition)));
       const refused = received.filter((r) => r.reply !== undefined);
       const first = refused[0];
       if (first && reports.length === 0 && refused.length === received.length)
         refusal = smtpReply(first.disposition === 'bounce' ? 'ROUTE_BOUNCES' : 'CONTENT_REFUSED', first.reply);
+      // answered 250: the bounced recipients' DSNs are ours to send (a 5xx has the sender's server write them)
+      else await returnBounces(deps.returnToSender, log, raw, envelope, received, arrivedAt);
     }
     if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email)).kind);
     return { outcome: outcomes.join(', ') || 'ignored', ...(refusal ? { refusal } : {}) };

@@ -20,6 +20,7 @@ import type { MessageIdAllocator } from '../../infra/messages/index.js';
 import type { Route } from '../../infra/routes/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 import type { Email } from './inbound-processor.js';
+import type { ReturnToSender } from './return-bounces.js';
 
 export interface ReceiveRoutedDeps {
   eventStore: EventStore;
@@ -31,6 +32,8 @@ export interface ReceiveRoutedDeps {
   authenticate?: (raw: Buffer, envelope: Envelope) => Promise<AuthenticationResults | undefined>;
   /** The scanners' verdict (undefined: none configured). */
   scan?: (raw: Buffer, envelope: Envelope) => Promise<ScanResult | undefined>;
+  /** Accepts the DSN of a recipient whose route bounces it (return-bounces.ts); none: no DSN is sent. */
+  returnToSender?: ReturnToSender;
   /** The thresholds of a server's incoming mail (its own, else the configured ones). */
   spamThresholds: (serverId: string) => Promise<SpamThresholds>;
 }
@@ -45,6 +48,7 @@ export interface Envelope {
 
 export interface Received {
   messageId: string;
+  serverId: string;
   rcpt: string;
   disposition: Disposition['kind'];
   /** For bounce and reject: the 5xx text to answer the sender with. */
@@ -140,6 +144,7 @@ export async function receiveRouted(
     );
     return {
       messageId,
+      serverId: route.serverId,
       rcpt,
       disposition: disposition.kind,
       ...('reply' in disposition ? { reply: disposition.reply } : {}),
