@@ -46,7 +46,8 @@ export type AuthenticationResults = z.infer<typeof AuthenticationResults>;
 export const IncomingReceived = z.object({
   messageId: z.string().min(1),
   serverId: z.string().min(1),
-  routeId: z.string().min(1),
+  /** The route that took it; empty for a bounce of our own mail, which no route takes (bounceOf). */
+  routeId: z.string(),
   /** Random 16 characters: Postal's token, handed to endpoints. */
   token: z.string().regex(/^[A-Za-z0-9]{16}$/),
   rfcMessageId: z.string(),
@@ -64,6 +65,11 @@ export const IncomingReceived = z.object({
   tls: z.boolean(),
   authentication: AuthenticationResults.optional(),
   scan: ScanResult.optional(),
+  /**
+   * A bounce (DSN or a bounce read by the rule table) of this outgoing message of the server, that
+   * arrived at its return path: kept as the server's incoming mail so MessageBounced can name it.
+   */
+  bounceOf: z.string().min(1).optional(),
   at: Timestamp,
 });
 

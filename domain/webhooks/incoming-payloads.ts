@@ -27,6 +27,8 @@ export function incomingWebhookPayload(
 ): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
   switch (e.type) {
     case 'IncomingReceived':
+      // a bounce of the server's own mail is told by MessageBounced (its `bounce` hash names this message)
+      if (e.data.bounceOf !== undefined) return undefined;
       return {
         event: 'MessageReceived',
         payload: {

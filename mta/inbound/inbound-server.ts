@@ -80,7 +80,7 @@ export function createInboundServer(
       // answered 250: the bounced recipients' DSNs are ours to send (a 5xx has the sender's server write them)
       else await returnBounces(deps.returnToSender, log, raw, envelope, received, arrivedAt);
     }
-    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email)).kind);
+    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email, envelopeOf(session))).kind);
     return { outcome: outcomes.join(', ') || 'ignored', ...(refusal ? { refusal } : {}) };
   }
 

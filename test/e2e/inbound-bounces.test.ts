@@ -52,7 +52,7 @@ const mail = (from: string, to: string, subject: string) =>
     '',
   ].join('\r\n');
 
-describe('bounces: the DSN a Bounce route returns to the sender', {
+describe('bounces both ways: the DSN of a Bounce route, and a DSN received kept as an incoming message', {
   skip: !dnsmasqAvailable(),
 }, () => {
   let t: TestApp;
@@ -203,5 +203,82 @@ describe('bounces: the DSN a Bounce route returns to the sender', {
     assert.equal(refused.code, 550, refused.response);
     // the DSN is accepted before the 250 is answered: by now it would be in the log
     assert.equal(await dsnsAccepted(), before);
+  });
+
+  it("keeps a DSN received for one of our messages as the server's incoming mail, named by MessageBounced", async () => {
+    const sent = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'app@sender.test', to: ['bob@far.test'], subject: 'Hello Bob', text: 'x' },
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    const id = String(sent.body.messages[0].id);
+    const [original] = await arrived('bob@far.test');
+    const returnPath = original!.from;
+    const headers = original!.raw.toString().split('\r\n\r\n')[0]!;
+    // the remote server's later bounce, to the return path, as Postfix writes one
+    const dsn = [
+      'From: Mail Delivery System <MAILER-DAEMON@mx.far.test>',
+      `To: ${returnPath}`,
+      'Subject: Undelivered Mail Returned to Sender',
+      'Message-ID: <20261206.dsn1@mx.far.test>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain',
+      '',
+      'I am sorry to have to inform you that your message could not be delivered.',
+      '',
+      '--b1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.far.test',
+      '',
+      'Final-Recipient: rfc822; bob@far.test',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <bob@far.test>: Recipient address rejected: User unknown',
+      '',
+      '--b1',
+      'Content-Type: text/rfc822-headers',
+      '',
+      headers,
+      '',
+      '--b1--',
+      '',
+    ].join('\r\n');
+    const res = await deliverInbound(inboundPort, '', [returnPath], dsn);
+    assert.equal(res.code, 250, res.response);
+
+    const hook = await eventually(
+      () => hooks.received.find((h) => h.json.event === 'MessageBounced'),
+      (h) => h !== undefined,
+      'no MessageBounced webhook',
+    );
+    const payload = hook!.json.payload;
+    assert.equal(String(payload.original_message.id), id);
+    const bounce = payload.bounce as Record<string, unknown>;
+    assert.equal(typeof bounce.id, 'number', JSON.stringify(bounce));
+    assert.deepEqual(
+      [bounce.message_id, bounce.from, bounce.subject],
+      ['20261206.dsn1@mx.far.test', 'MAILER-DAEMON@mx.far.test', 'Undelivered Mail Returned to Sender'],
+    );
+    const kept = await http(t.url, 'GET', `/v2/messages/${bounce.id}`, { headers: admin() });
+    assert.equal(kept.status, 200, JSON.stringify(kept.body));
+    assert.deepEqual(
+      [kept.body.direction, kept.body.status, kept.body.token, kept.body.subject, kept.body.rfcMessageId],
+      ['incoming', 'stored', bounce.token, 'Undelivered Mail Returned to Sender', '20261206.dsn1@mx.far.test'],
+    );
+    assert.deepEqual([kept.body.incoming.bounceOf, kept.body.incoming.routeId], [id, ''], 'of our message, no route');
+    const raw = await http(t.url, 'GET', `/v2/messages/${bounce.id}/raw`, { headers: admin() });
+    assert.equal(raw.body, dsn, 'its bytes as received');
+    const listed = await incomingTo(returnPath);
+    assert.deepEqual(
+      listed.map((m) => String(m.id)),
+      [String(bounce.id)],
+    );
+    // the bounce is told by MessageBounced, not as mail received for a route
+    const received = hooks.received.filter((h) => h.json.event === 'MessageReceived');
+    assert.ok(!received.some((h) => String(h.json.payload.message.id) === String(bounce.id)));
   });
 });
