@@ -33,8 +33,8 @@ export function bounceMessageOf(raw: Buffer, email: Email): z.infer<typeof Bounc
  * A bounce of one of a server's messages is kept as an incoming message of that server, as Postal
  * keeps it: listed with its incoming mail, its bytes downloadable, no route (nothing is handed on)
  * and stored. Its token is the bounce's own, so the MessageBounced webhook's `bounce` hash names a
- * message GET /v2/messages/{id} finds. Undefined when it could not be kept (the bounce is still
- * recorded, without an id).
+ * message GET /v2/messages/{id} finds. What MessageBounced is to say of it: without an id when it
+ * could not be kept (the bounce is still recorded).
  */
 export async function storeBounceMail(
   deps: BounceMailDeps,
