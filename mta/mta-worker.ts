@@ -433,7 +433,8 @@ export class MtaWorker {
       hostname: this.d.hostname,
       now: this.d.clock.now(),
     });
-    if (!sending)
+    // mail from our own host name (a DSN from postmaster@ it) has no sending domain: unsigned by design
+    if (!sending && fromDomain.toLowerCase() !== this.d.hostname.toLowerCase())
       this.d.logger.warn(
         { messageId: m.messageId, domain: fromDomain },
         'the sending domain is gone: delivering without DKIM',

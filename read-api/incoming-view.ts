@@ -50,6 +50,7 @@ export async function loadIncomingView(store: EventStore, messageId: string): Pr
         events: [],
         incoming: {
           routeId: d.routeId,
+          bounceOf: d.bounceOf ?? null,
           mailFrom: d.mailFrom,
           clientIp: d.clientIp,
           helo: d.helo,

@@ -29,7 +29,10 @@ export interface DeliveryView {
 
 /** What an incoming message (mail for a route) has besides the fields every message has. */
 export interface IncomingView {
+  /** Empty for a bounce of the server's own mail (no route took it). */
   routeId: string;
+  /** A bounce kept at the return path: the outgoing message it reports. */
+  bounceOf: string | null;
   mailFrom: string;
   clientIp: string;
   helo: string;

@@ -18,6 +18,7 @@ export const DeliveryViewSchema = z.object({
 
 const IncomingViewSchema = z.object({
   routeId: z.string(),
+  bounceOf: z.string().nullable().describe('a bounce kept at the return path: the outgoing message it reports'),
   mailFrom: z.string(),
   clientIp: z.string(),
   helo: z.string(),

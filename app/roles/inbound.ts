@@ -6,6 +6,7 @@ import { inboundScan } from '../../mta/inbound/inbound-scan.js';
 import { systemActor } from '../../domain/index.js';
 import { EndpointQueue } from '../../infra/routes/index.js';
 import { forwardThroughOwnMta } from '../inbound/forward.js';
+import { returnToSender } from '../inbound/return-to-sender.js';
 import type { Role } from './role.js';
 import { closeSmtp, listenSmtp } from './smtp.js';
 
@@ -53,6 +54,7 @@ export const inboundRole: Role = {
         contents: s.contents,
         clock: s.clock,
         messageIds: s.send.ids,
+        returnToSender: returnToSender(s.send),
         authenticate: mailAuthenticator(s.resolver, config.hostname, s.logger.child({ component: 'inbound' })),
         ...(s.scanner ? { scan: inboundScan(s.scanner, config.spamThreshold, config.scanFailure) } : {}),
         spamThresholds: async (serverId) => {

@@ -46,7 +46,8 @@ export type AuthenticationResults = z.infer<typeof AuthenticationResults>;
 export const IncomingReceived = z.object({
   messageId: z.string().min(1),
   serverId: z.string().min(1),
-  routeId: z.string().min(1),
+  /** The route that took it; empty for a bounce of our own mail, which no route takes (bounceOf). */
+  routeId: z.string(),
   /** Random 16 characters: Postal's token, handed to endpoints. */
   token: z.string().regex(/^[A-Za-z0-9]{16}$/),
   rfcMessageId: z.string(),
@@ -68,6 +69,11 @@ export const IncomingReceived = z.object({
    * out (the verdict is an IncomingScanned of its own). Readers take whichever there is: scanOf.
    */
   scan: ScanResult.optional(),
+  /**
+   * A bounce (DSN or a bounce read by the rule table) of this outgoing message of the server, that
+   * arrived at its return path: kept as the server's incoming mail so MessageBounced can name it.
+   */
+  bounceOf: z.string().min(1).optional(),
   at: Timestamp,
 });
 
@@ -102,7 +108,10 @@ export const IncomingRouted = z.object({
 export const IncomingStored = z.object({ at: Timestamp });
 export const IncomingHoldReason = z.enum(['route', 'spam', 'virus']);
 export const IncomingHeld = z.object({ reason: IncomingHoldReason, detail: z.string(), at: Timestamp });
-/** Refused at the end of DATA with a 5xx: the sender's own server returns the DSN (no backscatter from us). */
+/**
+ * Its route bounces it: refused at the end of DATA with a 5xx when every recipient bounced (the sender's
+ * server writes the DSN), else answered 250 and Postlog returns the DSN (mta/inbound/return-bounces.ts).
+ */
 export const IncomingBounced = z.object({ reply: z.string(), at: Timestamp });
 export const IncomingRejected = z.object({ reason: z.enum(['spam', 'virus']), reply: z.string(), at: Timestamp });
 export const IncomingReleased = z.object({ at: Timestamp });

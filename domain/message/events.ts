@@ -108,6 +108,8 @@ export const MessageDeferred = z.object({
 export const MessageDelivered = z.object({ delivery: DeliveryAttempt, at: Timestamp });
 /** The bounce mail that came in (an async bounce): what Postal's MessageBounced webhook tells of it. */
 export const BounceMessage = z.object({
+  /** The incoming message that keeps it (since issue 23: older events, and bounces of no server, lack it). */
+  id: z.string().min(1).optional(),
   /** sha256 of its bytes, hex, first 16 characters: the same mail (a repeat) has the same token. */
   token: z.string().regex(/^[0-9a-f]{16}$/),
   /** Its Message-ID header, without angle brackets. */

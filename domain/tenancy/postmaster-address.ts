@@ -18,3 +18,12 @@ export const PostmasterAddress = z
     const at = parsed.value.address.lastIndexOf('@');
     return `${parsed.value.address.slice(0, at)}@${parsed.value.domain}`;
   });
+
+/**
+ * The From of mail Postlog writes on a server's behalf (the DSN a Bounce route returns): the
+ * server's postmaster address, else postmaster@ Postlog's own host name, which the operator
+ * answers for (its MX is the inbound MX, which takes postmaster@ mail).
+ */
+export function postmasterOf(server: { postmasterAddress: string | null }, hostname: string): string {
+  return server.postmasterAddress ?? `postmaster@${hostname.toLowerCase()}`;
+}

@@ -29,6 +29,8 @@ export function incomingWebhookPayload(
 ): { event: WebhookEventName; payload: Record<string, unknown> } | undefined {
   switch (e.type) {
     case 'IncomingReceived': {
+      // a bounce of the server's own mail is told by MessageBounced (its `bounce` hash names this message)
+      if (e.data.bounceOf !== undefined) return undefined;
       const scan = scanOf(e.data, scanned);
       return {
         event: 'MessageReceived',

@@ -130,10 +130,10 @@ export function webhookPayload(
         event: 'MessageBounced',
         payload: {
           original_message: messageHash(m),
-          // Postal sends the bounce message's own hash. The bounce mail is not stored as a message here,
-          // so it has no numeric id; its token names its bytes, the rest is what its headers said
+          // Postal sends the bounce message's own hash: the incoming message that keeps the bounce mail
+          // (store-bounce-mail.ts). Older bounces were not kept: no id, their token names their bytes
           bounce: {
-            id: null,
+            id: e.data.bounceMessage?.id !== undefined ? Number(e.data.bounceMessage.id) : null,
             token: e.data.bounceMessage?.token ?? null,
             direction: 'incoming',
             message_id: e.data.bounceMessage?.rfcMessageId ?? null,

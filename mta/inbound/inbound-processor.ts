@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import PostalMime from 'postal-mime';
 import {
   BOUNCE_SUBJECT,
@@ -13,7 +12,7 @@ import {
 import type { Clock } from '../../infra/clock/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
-import type { SuppressionList } from '../../infra/messages/index.js';
+import type { MessageIdAllocator, SuppressionList } from '../../infra/messages/index.js';
 import { handleMessageCommand, loadMessage } from '../../write-side/index.js';
 import { parseMessageReference, parseVerp } from '../signing/prepare-message.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
@@ -21,6 +20,8 @@ import type { RouteStore } from '../../infra/routes/index.js';
 import type { ContentStore } from '../../infra/content/index.js';
 import { parseUnsubscribeMailbox, verifyUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { unsubscribe } from '../../write-side/tracking/tracking-routes.js';
+import type { Envelope } from './receive-routed.js';
+import { bounceMessageOf, storeBounceMail } from './store-bounce-mail.js';
 
 export interface InboundDeps {
   eventStore: EventStore;
@@ -31,6 +32,8 @@ export interface InboundDeps {
   contents: ContentStore;
   /** Stamps the bounces, complaints and unsubscribes recorded. */
   clock: Clock;
+  /** Ids of the bounce mails kept as incoming messages. */
+  messageIds: MessageIdAllocator;
 }
 
 export type InboundOutcome =
@@ -76,6 +79,8 @@ export async function processInbound(
   rcpts: string[],
   /** The message parsed already (the inbound server parses every message before it answers). */
   parsed?: Email,
+  /** How it arrived: given, a bounce is kept as an incoming message of its server (store-bounce-mail.ts). */
+  envelope?: Envelope,
 ): Promise<InboundOutcome> {
   // the mailto: half of List-Unsubscribe
   for (const rcpt of rcpts) {
@@ -104,6 +109,16 @@ export async function processInbound(
   if (!loaded.ok || !data || data.token !== ref.token)
     return { kind: 'ignored', reason: `message ${ref.messageId} unknown or token mismatch` };
   const at = deps.clock.now().toISOString();
+  // the bounce mail itself: kept as the server's incoming mail when the envelope is known
+  const bounceMail = async () =>
+    envelope && data.serverId
+      ? storeBounceMail(deps, raw, email, envelope, {
+          serverId: data.serverId,
+          rcpt: rcpts.find((r) => parseVerp(r)) ?? rcpts[0]!,
+          bounceOf: ref.messageId,
+          at,
+        })
+      : bounceMessageOf(raw, email);
   const record = (command: MessageCommandInput) =>
     handleMessageCommand(deps.eventStore, ref.messageId, command, {
       serverId: data.serverId,
@@ -133,16 +148,7 @@ export async function processInbound(
     }
     const diagnostic = failed.diagnosticCode ?? `${failed.status ?? ''} ${subject}`.trim();
     const verdict = classifyBounce(diagnostic, failed.status ?? enhancedCodeOf(diagnostic));
-    return bounce(
-      deps,
-      ref.messageId,
-      data,
-      record,
-      diagnostic,
-      verdict,
-      bounceMessageOf(raw, email),
-      failed.remoteMta,
-    );
+    return bounce(deps, ref.messageId, data, record, diagnostic, verdict, bounceMail, failed.remoteMta);
   }
 
   if (isAutoReply(headers, subject)) {
@@ -166,19 +172,7 @@ export async function processInbound(
       .split(/\r?\n/)
       .find((l) => /\b[45]\d\d\b|[45]\.\d+\.\d+/.test(l))
       ?.trim() ?? subject;
-  return bounce(deps, ref.messageId, data, record, diagnostic.slice(0, 1000), verdict, bounceMessageOf(raw, email));
-}
-
-/** What Postal's MessageBounced webhook tells of the bounce mail itself. */
-function bounceMessageOf(raw: Buffer, email: Email) {
-  const rfcMessageId = email.messageId?.trim().replace(/^<|>$/g, '');
-  const from = email.from && 'address' in email.from ? email.from.address : undefined;
-  return {
-    token: createHash('sha256').update(raw).digest('hex').slice(0, 16),
-    ...(rfcMessageId ? { rfcMessageId: rfcMessageId.slice(0, 500) } : {}),
-    ...(from ? { from: from.slice(0, 500) } : {}),
-    ...(email.subject ? { subject: email.subject.slice(0, 500) } : {}),
-  };
+  return bounce(deps, ref.messageId, data, record, diagnostic.slice(0, 1000), verdict, bounceMail);
 }
 
 async function bounce(
@@ -188,13 +182,13 @@ async function bounce(
   record: (c: MessageCommandInput) => ReturnType<typeof handleMessageCommand>,
   diagnostic: string,
   verdict: ReturnType<typeof classifyBounce>,
-  bounceMessage: ReturnType<typeof bounceMessageOf>,
+  bounceMail: () => Promise<ReturnType<typeof bounceMessageOf>>,
   remoteMta?: string,
 ): Promise<InboundOutcome> {
   const result = await record({
     type: 'RecordBounce',
     kind: 'async',
-    bounceMessage,
+    bounceMessage: await bounceMail(),
     ...(verdict.enhancedCode ? { enhancedCode: verdict.enhancedCode } : {}),
     diagnostic: remoteMta ? `${diagnostic} (reported by ${remoteMta})` : diagnostic,
     classification: verdict.category,

@@ -9,6 +9,7 @@ import { readSubmittedHeaders } from '../../write-side/send/submitted-headers.js
 import { parseUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { type Email, processInbound, type InboundDeps } from './inbound-processor.js';
 import { receiveRouted, type ReceiveRoutedDeps } from './receive-routed.js';
+import { returnBounces } from './return-bounces.js';
 import { ScanUnavailable } from './inbound-scan.js';
 
 /** The sending server, as the session knows it. */
@@ -66,16 +67,22 @@ export function createInboundServer(
       )
     ).flatMap(({ rcpt, route }) => (route ? [{ rcpt, route }] : []));
     const reports = rcpts.filter(ours);
+    const arrivedAt = deps.clock.now();
+    const envelope = envelopeOf(session);
     let refusal: SmtpReplyError | undefined;
+    let received: Awaited<ReturnType<typeof receiveRouted>> = [];
     if (routed.length > 0) {
-      const received = await receiveRouted({ ...deps, logger: log }, raw, email, envelopeOf(session), routed);
+      received = await receiveRouted({ ...deps, logger: log }, raw, email, envelope, routed);
       outcomes.push(...new Set(received.map((r) => r.disposition)));
       const refused = received.filter((r) => r.reply !== undefined);
       const first = refused[0];
       if (first && reports.length === 0 && refused.length === received.length)
         refusal = smtpReply(first.disposition === 'bounce' ? 'ROUTE_BOUNCES' : 'CONTENT_REFUSED', first.reply);
     }
-    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email)).kind);
+    if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email, envelope)).kind);
+    // answered 250: the bounced recipients' DSNs are ours to send (a 5xx has the sender's server write them);
+    // last, so that nothing after them can fail the message into a 451 and a retry that sends them again
+    if (!refusal) await returnBounces(deps.returnToSender, log, raw, envelope, received, arrivedAt);
     return { outcome: outcomes.join(', ') || 'ignored', ...(refusal ? { refusal } : {}) };
   }
 

@@ -171,6 +171,23 @@ describe("webhook payloads: Postal's events and field names", () => {
     assert.equal(bounce.id, null, 'the bounce mail is not a stored message: it has no message id');
   });
 
+  it("MessageBounced's bounce hash has the id of the incoming message that keeps the bounce mail", () => {
+    const bounced = map({
+      type: 'MessageBounced',
+      data: {
+        kind: 'async',
+        bounceMessage: { id: '4711', token: '0123456789abcdef', subject: 'Undelivered Mail Returned to Sender' },
+        diagnostic: 'user unknown',
+        classification: 'bad-mailbox',
+        suppress: true,
+        at,
+      },
+    })!;
+    const bounce = bounced.payload.bounce as Record<string, unknown>;
+    assert.equal(bounce.id, 4711, "a number, as Postal's message ids are");
+    assert.equal(bounce.token, '0123456789abcdef');
+  });
+
   it('opens are MessageLoaded and clicks MessageLinkClicked, with url, link token, IP and user agent', () => {
     const loaded = map({
       type: 'MessageOpened',

@@ -13,7 +13,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /** Hands a message to the inbound MX as a remote MTA would; the reply code and text. */
-async function deliverInbound(port: number, from: string, to: string, raw: string) {
+async function deliverInbound(port: number, from: string, to: string | string[], raw: string) {
   const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, logger: false, name: 'mx.author.test' });
   await new Promise<void>((res, rej) => {
     c.once('error', rej);
@@ -21,7 +21,7 @@ async function deliverInbound(port: number, from: string, to: string, raw: strin
   });
   try {
     return await new Promise<{ code: number; response: string }>((resolve) =>
-      c.send({ from, to: [to] }, raw, (err, info) => {
+      c.send({ from, to: Array.isArray(to) ? to : [to] }, raw, (err, info) => {
         const e = err as (Error & { responseCode?: number; response?: string }) | null;
         resolve(
           e ? { code: e.responseCode ?? 0, response: e.response ?? e.message } : { code: 250, response: info.response },
@@ -227,6 +227,40 @@ describe('incoming messages: routes with modes and endpoints, recorded as events
     const stored = await deliverInbound(inboundPort, 'ann@author.test', 'archive@sender.test', mail('x', 'Keep'));
     assert.equal(stored.code, 250);
     assert.equal((await incomingTo('archive@sender.test')).status, 'stored');
+  });
+
+  it('a retry after the log refused one recipient part-way (451) stores every recipient once', async () => {
+    await route({ address: 'first@sender.test', mode: 'accept' });
+    await route({ address: 'second@sender.test', mode: 'accept' });
+    const received = async (rcpt: string) =>
+      (
+        await t.db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM events WHERE type = 'IncomingReceived' AND data->>'rcptTo' = $1`,
+          [rcpt],
+        )
+      ).rows[0]!.n;
+    const both = ['first@sender.test', 'second@sender.test'];
+    // a real fault in the log: its table refuses the second recipient's message while the trigger is there
+    await t.db.pool.query(`
+      CREATE FUNCTION refuse_second() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.type = 'IncomingReceived' AND NEW.data->>'rcptTo' = 'second@sender.test' THEN
+          RAISE EXCEPTION 'the log refuses this one (test)';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_second BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_second();`);
+    try {
+      const refused = await deliverInbound(inboundPort, 'ann@author.test', both, mail('x', 'Twice'));
+      assert.equal(refused.code, 451, refused.response);
+    } finally {
+      await t.db.pool.query('DROP TRIGGER refuse_second ON events; DROP FUNCTION refuse_second()');
+    }
+    assert.deepEqual([await received(both[0]!), await received(both[1]!)], [0, 0], 'nothing kept after a 451');
+    // the sender's server tries again, as a 451 asks it to
+    const retried = await deliverInbound(inboundPort, 'ann@author.test', both, mail('x', 'Twice'));
+    assert.equal(retried.code, 250, retried.response);
+    assert.deepEqual([await received(both[0]!), await received(both[1]!)], [1, 1], 'each recipient stored once');
   });
 
   it('holds mail for a Hold route; a release hands it to the endpoints the route has then (as a form)', async () => {

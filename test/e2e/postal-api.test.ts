@@ -252,6 +252,47 @@ describe('Postal-compatible API (/api/v1)', () => {
     assert.deepEqual(empty.body.data, { message_id: null, messages: {} });
   });
 
+  it("send/raw and send/message hold a Sender to the server's domains and allowed senders (as SMTP does)", async () => {
+    const c = await createTenant(t.app, { domain: 'senders.test' });
+    const patched = await http(t.url, 'PATCH', `/v2/servers/${c.server.id}`, {
+      body: { allowedSenders: ['ops@partner.test', 'agency.test'] },
+      headers: { authorization: `Bearer ${c.adminToken}` },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const headers = { 'X-Server-API-Key': c.apiKey };
+    const raw = (sender: string) =>
+      http(t.url, 'POST', '/api/v1/send/raw', {
+        body: {
+          mail_from: 'app@senders.test',
+          rcpt_to: ['x@example.org'],
+          data: Buffer.from(
+            `From: App <app@senders.test>\r\nSender: ${sender}\r\nTo: x@example.org\r\nSubject: On behalf\r\n\r\nHi\r\n`,
+          ).toString('base64'),
+        },
+        headers,
+      });
+    const message = (sender: string) =>
+      http(t.url, 'POST', '/api/v1/send/message', {
+        body: { to: ['x@example.org'], from: 'app@senders.test', sender, plain_body: 'hi' },
+        headers,
+      });
+    for (const ok of ['ops@partner.test', 'Anyone <anyone@agency.test>', 'desk@senders.test']) {
+      assert.equal((await raw(ok)).body.status, 'success', `send/raw, Sender ${ok}`);
+      assert.equal((await message(ok)).body.status, 'success', `send/message, sender ${ok}`);
+    }
+    const before = await eventCount(t);
+    for (const bad of ['other@partner.test', 'x@sub.agency.test', 'ceo@bank.test']) {
+      for (const res of [await raw(bad), await message(bad)]) {
+        assert.equal(res.body.status, 'error', bad);
+        assert.equal(res.body.data.code, 'UnauthenticatedFromAddress', bad);
+        assert.match(res.body.data.message, new RegExp(`Sender ${bad.replace(/\./g, '\\.')} is not`), bad);
+      }
+    }
+    // two mailboxes in one Sender: refused too, not read as the first one
+    assert.equal((await raw('ops@partner.test, ceo@bank.test')).body.data.code, 'UnauthenticatedFromAddress');
+    assert.equal(await eventCount(t), before, 'nothing refused was stored');
+  });
+
   it("messages/message answers from the log with Postal's expansions; other servers see nothing", async () => {
     const sent = await send({
       to: ['reader@example.org'],

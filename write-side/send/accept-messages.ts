@@ -74,6 +74,11 @@ export interface AcceptRequest {
    * operator's decision.
    */
   virusScanned?: boolean | undefined;
+  /**
+   * From is Postlog's own postmaster at its host name (mail it writes for a server that has no
+   * postmaster address, e.g. a DSN): the operator answers for that domain, not one of the server's.
+   */
+  fromOwnHostname?: boolean | undefined;
 }
 
 export interface AcceptedMessage {
@@ -117,8 +122,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     if (!canonical.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: canonical.error.message });
     contents.push(canonical.value);
   }
-  const domain = await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
-  if (!domain?.verified) {
+  const domain = req.fromOwnHostname ? undefined : await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
+  if (!req.fromOwnHostname && !domain?.verified) {
     return err({
       code: 'UNAUTHENTICATED_FROM_ADDRESS',
       message: `${req.from.domain} is not a verified domain of this server`,

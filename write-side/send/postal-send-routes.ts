@@ -27,6 +27,7 @@ import { acceptMessages, type AcceptError } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
 import { rawContents } from './raw-contents.js';
 import type { SendApiDeps } from './send-deps.js';
+import { checkSenderHeader } from './sender-header.js';
 import { readSubmittedHeaders } from './submitted-headers.js';
 import { trackingContext } from './tracking-context.js';
 import { personalize } from '../tracking/personalize.js';
@@ -122,6 +123,11 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
   const failed = checks.find(([bad]) => bad);
   if (failed) return postalError(req, reply, failed[1], { message: MESSAGES[failed[1]] });
   const sender = from!.ok ? from!.value : undefined!;
+  // the `sender` parameter becomes the Sender header: held to the rule SMTP holds it to (sender-header.ts)
+  const senderHeader = blank(p.sender)
+    ? undefined
+    : await checkSenderHeader(deps, server, [{ key: 'sender', value: String(p.sender) }]);
+  if (senderHeader && !senderHeader.ok) return unauthenticatedSender(req, reply, senderHeader.error);
 
   const recipients = uniqueRecipients([...to, ...cc, ...bcc], deps.recipients);
   if (!recipients.ok) return postalError(req, reply, 'ValidationError', { message: recipients.message });
@@ -227,6 +233,8 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
     return postalError(req, reply, 'UnauthenticatedFromAddress', {
       message: `${MESSAGES.UnauthenticatedFromAddress}: ${fromHeader.error}`,
     });
+  const senderHeader = await checkSenderHeader(deps, server, email.value.headers);
+  if (!senderHeader.ok) return unauthenticatedSender(req, reply, senderHeader.error);
   const mailFrom = parseMailbox(String(p.mail_from));
   if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
   const rcpts = [...new Set(p.rcpt_to.map(String))];
@@ -260,6 +268,17 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
   const messages: Record<string, { id: number; token: string }> = {};
   result.value.messages.forEach((m, i) => (messages[recipients[i]!.key] = { id: m.id, token: m.token }));
   return postalSuccess(req, reply, { message_id: messageId, messages });
+}
+
+/**
+ * A Sender header of neither a verified domain nor the server's allowed senders. Postal answers a
+ * sender it does not accept as it answers a From it does not (its Sender check is part of finding
+ * the authenticated domain), so this is its code, with the reason.
+ */
+function unauthenticatedSender(req: FastifyRequest, reply: FastifyReply, reason: string) {
+  return postalError(req, reply, 'UnauthenticatedFromAddress', {
+    message: `${MESSAGES.UnauthenticatedFromAddress}: ${reason}`,
+  });
 }
 
 function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: AcceptError) {
