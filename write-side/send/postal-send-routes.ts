@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  canonicalMessageBytes,
-  MAX_LINE_BYTES,
-  parseMailbox,
-  parseRecipient,
-  singleFromMailbox,
-  type Mailbox,
-  type RecipientOptions,
-} from '../../domain/index.js';
+import { parseMailbox, parseRecipient, type Mailbox, type RecipientOptions } from '../../domain/index.js';
 import {
   postalAuthenticate,
   postalError,
@@ -23,12 +15,12 @@ import {
   postalRouteSchema,
   postalValidatorCompiler,
 } from '../../infra/http/postal-openapi.js';
-import { acceptMessages, type AcceptError } from './accept-messages.js';
+import { acceptMessages } from './accept-messages.js';
 import { checkCustomHeaders, composeMime } from './compose.js';
-import { rawContents } from './raw-contents.js';
 import type { SendApiDeps } from './send-deps.js';
+import { acceptFailure, type SendFailure } from './send-emails.js';
+import { sendRaw } from './send-raw.js';
 import { checkSenderHeader } from './sender-header.js';
-import { readSubmittedHeaders } from './submitted-headers.js';
 import { trackingContext } from './tracking-context.js';
 import { personalize } from '../tracking/personalize.js';
 
@@ -81,7 +73,7 @@ export function postalSendRoutes(deps: SendApiDeps) {
         url: '/api/v1/send/raw',
         ...options,
         schema: postalRouteSchema(method, 'Send a raw RFC 822 message (Postal)', PostalSendRawParams),
-        handler: (req, reply) => sendRaw(deps, req, reply),
+        handler: (req, reply) => sendRawMessage(deps, req, reply),
       });
     }
   };
@@ -193,13 +185,13 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     correlationId: req.id,
     actor: 'api',
   });
-  if (!result.ok) return postalAcceptError(req, reply, result.error);
+  if (!result.ok) return postalSendError(req, reply, acceptFailure(result.error));
   const messages: Record<string, { id: number; token: string }> = {};
   result.value.messages.forEach((m, i) => (messages[recipients.list[i]!.key] = { id: m.id, token: m.token }));
   return postalSuccess(req, reply, { message_id: messageId, messages });
 }
 
-async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyReply) {
+async function sendRawMessage(deps: SendApiDeps, req: FastifyRequest, reply: FastifyReply) {
   const server = await postalAuthenticate(req, reply, deps.auth);
   if (!server) return reply;
   const parsed = postalParams(req);
@@ -209,65 +201,29 @@ async function sendRaw(deps: SendApiDeps, req: FastifyRequest, reply: FastifyRep
     return postalParameterError(req, reply, '`rcpt_to` parameter is required but is missing');
   if (blank(p.mail_from)) return postalParameterError(req, reply, '`mail_from` parameter is required but is missing');
   if (blank(p.data)) return postalParameterError(req, reply, '`data` parameter is required but is missing');
-  const data = Buffer.from(String(p.data), 'base64');
-  if (data.length > deps.maxMessageBytes) {
-    return postalError(req, reply, 'ValidationError', {
-      message: `the message is ${data.length} bytes; the limit is ${deps.maxMessageBytes}`,
-    });
-  }
-  // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
-  const canonical = canonicalMessageBytes(data, { maxLineBytes: MAX_LINE_BYTES });
-  if (!canonical.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${canonical.error.message}` });
-  const raw = canonical.value;
-  // CRLF for bare line ends can grow a message past the limit it was checked against
-  if (raw.length > deps.maxMessageBytes) {
-    return postalError(req, reply, 'ValidationError', {
-      message: `the message is ${raw.length} bytes with CRLF line ends; the limit is ${deps.maxMessageBytes}`,
-    });
-  }
-  const email = readSubmittedHeaders(raw);
-  if (!email.ok) return postalError(req, reply, 'ValidationError', { message: `data: ${email.error}` });
-  const fromHeader = singleFromMailbox(email.value.headers);
-  // Postal's code, with the reason (two From headers, several mailboxes…) that the client needs to fix it
-  if (!fromHeader.ok)
-    return postalError(req, reply, 'UnauthenticatedFromAddress', {
-      message: `${MESSAGES.UnauthenticatedFromAddress}: ${fromHeader.error}`,
-    });
-  const senderHeader = await checkSenderHeader(deps, server, email.value.headers);
-  if (!senderHeader.ok) return unauthenticatedSender(req, reply, senderHeader.error);
   const mailFrom = parseMailbox(String(p.mail_from));
   if (!mailFrom.ok) return postalError(req, reply, 'ValidationError', { message: `mail_from: ${mailFrom.error}` });
   const rcpts = [...new Set(p.rcpt_to.map(String))];
-  if (rcpts.length === 0) return postalSuccess(req, reply, { message_id: null, messages: {} });
   const recipients: { key: string; mailbox: Mailbox }[] = [];
   for (const r of rcpts) {
     const m = parseRecipient(r, deps.recipients);
     if (!m.ok) return postalError(req, reply, 'ValidationError', { message: `rcpt_to: ${m.error}` });
     recipients.push({ key: r, mailbox: m.value });
   }
-  const messageId = email.value.rfcMessageId ?? null;
-  const stored = await rawContents(deps, server, fromHeader.value.domain, raw, recipients.length);
-  const rfcMessageId = messageId ?? `${randomUUID()}@${deps.hostname}`;
-  // The From header's domain must be one of the server's verified domains (Postal's rule).
-  const result = await acceptMessages(deps, {
+  // the one raw path (send-raw.ts): bytes, From (at a verified domain, Postal's rule), Sender, tracking, accept
+  const sent = await sendRaw(deps, {
     server,
-    from: fromHeader.value,
-    contents: stored.contents,
-    messages: recipients.map((r, i) => ({
-      to: r.mailbox,
-      content: stored.messageIds ? i : 0,
-      rfcMessageId,
-      subject: email.value.subject,
-    })),
-    messageIds: stored.messageIds,
-    source: 'api',
+    data: Buffer.from(String(p.data), 'base64'),
+    recipients: recipients.map((r) => r.mailbox),
     correlationId: req.id,
-    actor: 'api',
   });
-  if (!result.ok) return postalAcceptError(req, reply, result.error);
+  // Postal answers an empty rcpt_to with success and no message, once the message itself is valid
+  if (!sent.ok && sent.error.code === 'NO_RECIPIENTS' && recipients.length === 0)
+    return postalSuccess(req, reply, { message_id: null, messages: {} });
+  if (!sent.ok) return postalSendError(req, reply, sent.error);
   const messages: Record<string, { id: number; token: string }> = {};
-  result.value.messages.forEach((m, i) => (messages[recipients[i]!.key] = { id: m.id, token: m.token }));
-  return postalSuccess(req, reply, { message_id: messageId, messages });
+  sent.value.messages.forEach((m, i) => (messages[recipients[i]!.key] = { id: m.id, token: m.token }));
+  return postalSuccess(req, reply, { message_id: sent.value.hadMessageId ? sent.value.rfcMessageId : null, messages });
 }
 
 /**
@@ -281,17 +237,27 @@ function unauthenticatedSender(req: FastifyRequest, reply: FastifyReply, reason:
   });
 }
 
-function postalAcceptError(req: FastifyRequest, reply: FastifyReply, error: AcceptError) {
+/** A refusal of the send path in Postal's envelope, with Postal's code for it. */
+function postalSendError(req: FastifyRequest, reply: FastifyReply, error: SendFailure) {
+  if (error.reason === 'sender-header') return unauthenticatedSender(req, reply, error.message);
+  if (error.reason === 'from-header')
+    // Postal's code, with the reason (two From headers, several mailboxes…) that the client needs to fix it
+    return postalError(req, reply, 'UnauthenticatedFromAddress', {
+      message: `${MESSAGES.UnauthenticatedFromAddress}: ${error.message}`,
+    });
+  if (error.reason === 'message-bytes')
+    return postalError(req, reply, 'ValidationError', { message: `data: ${error.message}` });
   switch (error.code) {
     case 'UNAUTHENTICATED_FROM_ADDRESS':
       return postalError(req, reply, 'UnauthenticatedFromAddress', { message: MESSAGES.UnauthenticatedFromAddress });
     case 'NO_RECIPIENTS':
       return postalError(req, reply, 'NoRecipients', { message: MESSAGES.NoRecipients });
     case 'INVALID_MESSAGE_BYTES':
+    case 'MESSAGE_TOO_LARGE':
       return postalError(req, reply, 'ValidationError', { message: error.message });
     // Postal has no virus scan of its own: its envelope, a code of ours, the signature named
     case 'VIRUS_FOUND':
-      return postalError(req, reply, 'VirusFound', { message: error.message, virus: error.virus });
+      return postalError(req, reply, 'VirusFound', { message: error.message, virus: error.fields?.[0]?.message });
     case 'VIRUS_SCAN_UNAVAILABLE':
     case 'SPAM_CHECK_UNAVAILABLE':
       return postalError(req, reply, 'ScanUnavailable', { message: error.message });

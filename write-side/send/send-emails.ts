@@ -20,6 +20,8 @@ export interface SendFailure {
   code: HttpErrorCode;
   message: string;
   fields?: { path: string; message: string }[];
+  /** Which check of a client's own message refused it (APIs with finer codes than the catalogue's tell them apart). */
+  reason?: 'message-bytes' | 'from-header' | 'sender-header' | undefined;
 }
 
 export interface EmailParts {

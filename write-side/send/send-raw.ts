@@ -14,6 +14,7 @@ import { acceptMessages, type AcceptResult } from './accept-messages.js';
 import { rawContents } from './raw-contents.js';
 import type { SendApiDeps } from './send-deps.js';
 import { acceptFailure, type SendFailure } from './send-emails.js';
+import { checkSenderHeader } from './sender-header.js';
 import { readSubmittedHeaders } from './submitted-headers.js';
 
 export interface RawSendRequest {
@@ -37,7 +38,8 @@ export interface SentRaw extends AcceptResult {
 
 /**
  * The one path for a message a client composed itself over HTTP (Postal's send/raw, the vendor APIs' raw sends):
- * its bytes made canonical before any header is read, one From mailbox at a verified domain, tracking copies as
+ * its bytes made canonical before any header is read, one From mailbox at a verified domain, a Sender the server
+ * allows, tracking copies as
  * the server wants, then accepted for each envelope recipient. The message's own bytes are what is signed and sent.
  */
 export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<Result<SentRaw, SendFailure>> {
@@ -49,14 +51,17 @@ export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<R
   if (req.data.length > deps.maxMessageBytes) return tooLarge(req.data.length);
   // line ends, NULs and line lengths are decided here, before any header is read (see message-bytes.ts)
   const canonical = canonicalMessageBytes(req.data, { maxLineBytes: MAX_LINE_BYTES });
-  if (!canonical.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: canonical.error.message });
+  if (!canonical.ok)
+    return err({ code: 'INVALID_MESSAGE_BYTES', message: canonical.error.message, reason: 'message-bytes' });
   const raw = canonical.value;
   // CRLF for bare line ends can grow a message past the limit it was checked against
   if (raw.length > deps.maxMessageBytes) return tooLarge(raw.length, ' with CRLF line ends');
   const email = readSubmittedHeaders(raw);
-  if (!email.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: email.error });
+  if (!email.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: email.error, reason: 'message-bytes' });
   const from = singleFromMailbox(email.value.headers);
-  if (!from.ok) return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: from.error });
+  if (!from.ok) return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: from.error, reason: 'from-header' });
+  const sender = await checkSenderHeader(deps, req.server, email.value.headers);
+  if (!sender.ok) return err({ code: 'UNAUTHENTICATED_FROM_ADDRESS', message: sender.error, reason: 'sender-header' });
   const recipients = req.recipients ?? headerRecipients(email.value.headers, deps);
   if (!Array.isArray(recipients)) return err(recipients);
   const seen = new Set<string>();
