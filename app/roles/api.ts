@@ -18,6 +18,7 @@ import { webhookRoutes } from '../../write-side/admin/webhook-routes.js';
 import { postalSendRoutes } from '../../write-side/send/postal-send-routes.js';
 import { testMessageRoute } from '../../write-side/send/test-message-route.js';
 import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
+import { mailgunRoutes } from '../../write-side/vendors/mailgun/mailgun-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
 import { userRoutes } from '../../write-side/accounts/user-routes.js';
@@ -52,6 +53,7 @@ export const apiRole: Role = {
       postalSendRoutes(send),
       v2SendRoutes({ ...send, idempotency: new IdempotencyKeys(database.pool), templates }),
       templateRoutes({ ...send, templates }),
+      mailgunRoutes({ ...send, templates }),
       testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),
