@@ -39,7 +39,13 @@ export async function readMailgunForm(req: FastifyRequest, limits: FormLimits): 
     const tooLarge = () =>
       mailgunFailure('PAYLOAD_TOO_LARGE', `the request's fields and files exceed ${limits.totalBytes} bytes`);
     for await (const part of req.parts({
-      limits: { fileSize: limits.totalBytes, fieldSize: limits.totalBytes, files: limits.files, fields: limits.fields },
+      limits: {
+        fileSize: limits.totalBytes,
+        fieldSize: limits.totalBytes,
+        files: limits.files,
+        fields: limits.fields,
+        parts: limits.files + limits.fields,
+      },
     })) {
       if (part.type === 'file') {
         const content = await part.toBuffer();

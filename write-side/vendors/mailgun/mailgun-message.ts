@@ -138,13 +138,14 @@ export function planMailgunSend(
     for (const [i, to] of unique(addresses.to).entries()) {
       const personal = personalEmail(content, userVariables, batch, to, `to[${i}]`);
       if (isFailure(personal)) return personal;
+      const metadata = { ...personal.metadata, ...tagList };
       emails.push({
         ...common,
         to: [to.written],
         cc: [],
         recipients: [to.mailbox],
         content: personal.content,
-        metadata: { ...personal.metadata, ...tagList },
+        ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
         path: `to[${i}]`,
       });
     }

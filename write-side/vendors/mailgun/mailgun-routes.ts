@@ -26,7 +26,14 @@ export function mailgunRoutes(deps: SendEmailsDeps) {
   const limits: FormLimits = { totalBytes: deps.maxMessageBytes + FORM_OVERHEAD_BYTES, files: 100, fields: 5000 };
   return async function plugin(app: FastifyInstance) {
     await app.register(multipart, {
-      limits: { fileSize: limits.totalBytes, fieldSize: limits.totalBytes, files: limits.files, fields: limits.fields },
+      limits: {
+        fileSize: limits.totalBytes,
+        fieldSize: limits.totalBytes,
+        files: limits.files,
+        fields: limits.fields,
+        // busboy's own default (1,000 parts) would cut a 1,000-recipient batch short
+        parts: limits.files + limits.fields,
+      },
     });
     // Mailgun's clients read `{"message"}` bodies: every failure here answers in that shape
     app.setErrorHandler(mailgunErrorHandler);
