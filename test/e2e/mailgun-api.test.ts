@@ -129,6 +129,12 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
       assert.equal(v.tag, 'orders');
       assert.deepEqual(v.metadata, { 'order-id': '17', customer: '42', 'o:tag': '["orders","spring"]' }, to);
     }
+    const history = await http(t.url, 'GET', `/v2/messages/${ids.get('ann@good.test')}/history`, { headers: key() });
+    assert.deepEqual(
+      history.body.events.map((e: { type: string }) => e.type),
+      ['MessageAccepted', 'MessageQueued', 'MessageDelivered'],
+    );
+    assert.equal(history.body.events[0].data.rfcMessageId, answer.id!.slice(1, -1));
     const raw = delivered('dora@good.test').raw;
     const mail = await PostalMime.parse(raw);
     const ann = await PostalMime.parse(delivered('ann@good.test').raw);
@@ -236,6 +242,8 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
     const id = (await messagesOf(answer.id!)).get('gus@good.test')!;
     const v = await waitFor(id, ['delivered']);
     assert.equal(v.subject, 'Receipt A-9');
+    const history = await http(t.url, 'GET', `/v2/messages/${id}/history`, { headers: key() });
+    assert.deepEqual(history.body.events[0].data.template, { id: created.body.id, alias: 'receipt', version: 1 });
     const mail = await PostalMime.parse(delivered('gus@good.test').raw);
     assert.equal(mail.text?.trim(), 'Dear Gus, order A-9 (u-7).');
 
@@ -345,13 +353,22 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
     const auth = `Basic ${Buffer.from(`api:${tenant.apiKey}`).toString('base64')}`;
     const res = await fetch(`${t.url}/v3/sender.test/messages`, {
       method: 'POST',
-      headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: auth,
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-request-id': 'mailgun-form-1',
+      },
       body: form.toString(),
     });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { id: string; message: string };
     assert.equal(body.message, 'Queued. Thank you.');
     const id = (await messagesOf(body.id)).get('lou@good.test')!;
+    const { rows } = await t.db.pool.query(
+      `SELECT metadata->>'correlationId' AS c FROM events WHERE stream_id = $1 AND type = 'MessageAccepted'`,
+      [`message-${id}`],
+    );
+    assert.equal(rows[0]?.c, 'mailgun-form-1', "the accepted message carries the request's correlation id");
     await waitFor(id, ['delivered']);
     assert.equal((await PostalMime.parse(delivered('lou@good.test').raw)).text?.trim(), 'urlencoded');
 
