@@ -8,11 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import FormData from 'form-data';
 import Mailgun from 'mailgun.js';
 import PostalMime from 'postal-mime';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
+const MAX_MESSAGE_BYTES = 256 * 1024;
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
 
 type Client = ReturnType<InstanceType<typeof Mailgun>['client']>;
@@ -84,6 +86,8 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
       POSTLOG_RETRY_DELAYS: '1',
       POSTLOG_MTA_POLL_MS: '50',
       POSTLOG_ROLES: 'api,mta,projector',
+      // small, so that an over-large file is cheap to send
+      POSTLOG_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
     });
     tenant = await createTenant(t.app, { domain: 'sender.test' });
     sink = await startSmtpSink('127.0.0.2', mtaPort);
@@ -247,6 +251,32 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
     const mail = await PostalMime.parse(delivered('gus@good.test').raw);
     assert.equal(mail.text?.trim(), 'Dear Gus, order A-9 (u-7).');
 
+    const updated = await http(t.url, 'PUT', `/v2/templates/${created.body.id}`, {
+      headers: key(),
+      body: { subject: 'Receipt {{order}} #{{recipient.n}}', text: 'v2 {{name}}' },
+    });
+    assert.equal(updated.status, 200, JSON.stringify(updated.body));
+    const numbered = await mg.messages.create('sender.test', {
+      from: 'shop@sender.test',
+      to: ['jo@good.test', 'kai@good.test'],
+      template: 'receipt',
+      't:version': '2',
+      't:variables': JSON.stringify({ name: 'friend', order: 'C-3' }),
+      'recipient-variables': JSON.stringify({ 'jo@good.test': { n: 1 }, 'kai@good.test': { n: 2 } }),
+    });
+    assert.equal(numbered.status, 200);
+    for (const [to, subject] of [
+      ['jo@good.test', 'Receipt C-3 #1'],
+      ['kai@good.test', 'Receipt C-3 #2'],
+    ] as const) {
+      const sent = await t.db.pool.query(
+        `SELECT data->>'messageId' AS id FROM events WHERE type = 'MessageAccepted' AND data->>'to' = $1`,
+        [to],
+      );
+      const got = await waitFor(sent.rows[0].id, ['delivered']);
+      assert.equal(got.subject, subject, 'each recipient renders with its own values as {{recipient.name}}');
+    }
+
     const before = await eventCount();
     const unknown = await refusal(
       mg.messages.create('sender.test', { from: 'shop@sender.test', to: 'x@good.test', template: 'nope' }),
@@ -316,6 +346,25 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
     assert.deepEqual(forbidden, { status: 401, details: 'Forbidden' });
     const foreign = await refusal(mg.messages.create('other.test', base));
     assert.deepEqual(foreign, { status: 404, details: 'Domain not found: other.test' });
+    const big = { filename: 'big.bin', data: Buffer.alloc(MAX_MESSAGE_BYTES / 2, 'a') };
+    const tooLarge = await refusal(mg.messages.create('sender.test', { ...base, attachment: [big, big, big] }));
+    assert.equal(tooLarge.status, 413);
+    assert.match(tooLarge.details, /the message is \d+ bytes; the limit is 262144/);
+    const overFile = await refusal(
+      mg.messages.create('sender.test', { ...base, attachment: { ...big, data: Buffer.alloc(MAX_MESSAGE_BYTES + 1) } }),
+    );
+    assert.equal(overFile.status, 413);
+    assert.match(overFile.details, /^the request is too large: request file too large/, 'the upload is stopped');
+
+    const suspended = await createTenant(t.app, { domain: 'paused.test' });
+    const paused = await t.app.tenancy.updateServer(systemActor('test'), suspended.server.id, {
+      suspended: true,
+      suspendedReason: 'billing',
+    });
+    assert.ok(paused.ok);
+    const client = new Mailgun(FormData).client({ username: 'api', key: suspended.apiKey, url: t.url });
+    const refused = await refusal(client.messages.create('paused.test', { ...base, from: 'a@paused.test' }));
+    assert.deepEqual(refused, { status: 403, details: 'the server is suspended: billing' });
     assert.equal(await eventCount(), before, 'nothing accepted');
   });
 

@@ -17,6 +17,8 @@ export interface MailgunForm {
 
 /** How much a multipart body may hold: the parser's limits, and all its parts together. */
 export interface FormLimits {
+  /** One file: none larger than a whole message can be part of one. */
+  fileBytes: number;
   /** All fields and files together, in bytes (a message cannot be larger than what it is made of). */
   totalBytes: number;
   files: number;
@@ -40,7 +42,7 @@ export async function readMailgunForm(req: FastifyRequest, limits: FormLimits): 
       mailgunFailure('PAYLOAD_TOO_LARGE', `the request's fields and files exceed ${limits.totalBytes} bytes`);
     for await (const part of req.parts({
       limits: {
-        fileSize: limits.totalBytes,
+        fileSize: limits.fileBytes,
         fieldSize: limits.totalBytes,
         files: limits.files,
         fields: limits.fields,
@@ -58,7 +60,10 @@ export async function readMailgunForm(req: FastifyRequest, limits: FormLimits): 
           content,
         });
       } else {
-        const value = typeof part.value === 'string' ? part.value : String(part.value);
+        // busboy cuts a value at fieldSize without an error: refused, never sent cut short
+        if (part.valueTruncated || part.fieldnameTruncated) return tooLarge();
+        // a part sent as application/json is parsed by the plugin: Mailgun's JSON fields are taken as their text
+        const value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
         total += Buffer.byteLength(value);
         if (total > limits.totalBytes) return tooLarge();
         add(part.fieldname, value);

@@ -23,11 +23,16 @@ type Params = { Params: { domain: string } };
  * Multipart bodies are read only here (the plugin is encapsulated); urlencoded ones by the app's formbody.
  */
 export function mailgunRoutes(deps: SendEmailsDeps) {
-  const limits: FormLimits = { totalBytes: deps.maxMessageBytes + FORM_OVERHEAD_BYTES, files: 100, fields: 5000 };
+  const limits: FormLimits = {
+    fileBytes: deps.maxMessageBytes,
+    totalBytes: deps.maxMessageBytes + FORM_OVERHEAD_BYTES,
+    files: 100,
+    fields: 5000,
+  };
   return async function plugin(app: FastifyInstance) {
     await app.register(multipart, {
       limits: {
-        fileSize: limits.totalBytes,
+        fileSize: limits.fileBytes,
         fieldSize: limits.totalBytes,
         files: limits.files,
         fields: limits.fields,
