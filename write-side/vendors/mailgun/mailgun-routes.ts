@@ -73,8 +73,10 @@ export function mailgunRoutes(deps: SendEmailsDeps) {
         correlationId: req.id,
       });
       if (!result.ok) return failed(req, reply, result.error);
-      const first = result.value.messages[0]!;
-      const rfcMessageId = await rfcMessageIdOf(deps.eventStore, first.id);
+      // a core whose sendEmails answers with each email's Message-ID saves reading it back from the log
+      const sent = result.value as typeof result.value & { rfcMessageIds?: string[] };
+      const rfcMessageId =
+        sent.rfcMessageIds?.[0] ?? (await rfcMessageIdOf(deps.eventStore, result.value.messages[0]!.id));
       return reply.send({ id: `<${rfcMessageId}>`, message: QUEUED });
     });
     app.post<Params>('/v3/:domain/messages.mime', options, async (req, reply) => {
