@@ -21,6 +21,7 @@ import { v2SendRoutes } from '../../write-side/send/v2-send-routes.js';
 import { postmarkRoutes } from '../../write-side/vendors/postmark/postmark-routes.js';
 import { sesRoutes } from '../../write-side/vendors/ses/ses-routes.js';
 import { sendGridRoutes } from '../../write-side/vendors/sendgrid/sendgrid-routes.js';
+import { mailgunRoutes } from '../../write-side/vendors/mailgun/mailgun-routes.js';
 import { AuthThrottle } from '../../write-side/smtp/auth-throttle.js';
 import { sessionRoutes } from '../../write-side/accounts/session-routes.js';
 import { userRoutes } from '../../write-side/accounts/user-routes.js';
@@ -58,6 +59,7 @@ export const apiRole: Role = {
       postmarkRoutes({ ...send, templates }),
       sesRoutes({ ...send, templates }),
       sendGridRoutes({ ...send, templates }),
+      mailgunRoutes({ ...send, templates }),
       testMessageRoute(send),
       postalMessageRoutes(read),
       v2MessageRoutes(read),

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import {
+  canonicalMessageBytes,
+  MAX_LINE_BYTES,
+  parseRecipient,
+  singleFromMailbox,
+  type Mailbox,
+  type Server,
+} from '../../../domain/index.js';
+import { acceptMessages, type AcceptResult } from '../../send/accept-messages.js';
+import { rawContents } from '../../send/raw-contents.js';
+import type { SendApiDeps } from '../../send/send-deps.js';
+import { acceptFailure } from '../../send/send-emails.js';
+import { readSubmittedHeaders } from '../../send/submitted-headers.js';
+import { addressEntries } from './mailgun-addresses.js';
+import { badParameter, mailgunFailure, type MailgunFailure } from './mailgun-errors.js';
+import { isFailure, single, type MailgunForm } from './mailgun-form.js';
+import { MAX_RECIPIENTS, readUserVariables } from './mailgun-message.js';
+import { REFUSED_OPTIONS, readOptions } from './mailgun-options.js';
+
+/** What messages.mime reads besides the message itself and `v:*`. */
+const FIELDS = new Set(['to', 'message', 'o:tag', 'o:deliverytime', 'o:testmode', ...Object.keys(REFUSED_OPTIONS)]);
+/** Parameters of /messages that a ready-made MIME message cannot take, and why. */
+const NOT_FOR_MIME: Record<string, string> = {
+  'o:tracking': "a MIME message is tracked by the server's settings; X-Postlog-Track: no in it turns tracking off",
+  'o:tracking-opens':
+    "a MIME message is tracked by the server's settings; X-Postlog-Track: no in it turns tracking off",
+  'o:tracking-clicks':
+    "a MIME message is tracked by the server's settings; X-Postlog-Track: no in it turns tracking off",
+  'recipient-variables': 'a MIME message is sent as it is, without substitution',
+  template: 'a MIME message is sent as it is',
+};
+
+export interface MimeSendResult {
+  /** The message's Message-ID (its own, or the one Postlog gave it when it had none). */
+  rfcMessageId: string;
+  /** Undefined in test mode: nothing was accepted. */
+  accepted?: AcceptResult;
+}
+
+/**
+ * POST /v3/{domain}/messages.mime: the client's own MIME message (field `message`, a file or a string) to the
+ * `to` addresses, through the same accept path as Postal's send/raw and SMTP (bytes made canonical, the From
+ * header's domain verified, tracked copies by the server's settings).
+ */
+export async function sendMailgunMime(
+  deps: SendApiDeps,
+  ctx: { server: Server; form: MailgunForm; correlationId: string },
+): Promise<MimeSendResult | MailgunFailure> {
+  const { form, server } = ctx;
+  for (const name of form.fields.keys()) {
+    if (NOT_FOR_MIME[name])
+      return badParameter(`${name} parameter is not taken with messages.mime: ${NOT_FOR_MIME[name]}`);
+    if (name.startsWith('h:'))
+      return badParameter(`${name} parameter is not taken with messages.mime: write the header into the message`);
+    if (!FIELDS.has(name) && !name.startsWith('v:'))
+      return badParameter(`${name} parameter is not a Mailgun parameter that Postlog knows`);
+  }
+  const files = form.files.filter((f) => f.field === 'message');
+  const other = form.files.find((f) => f.field !== 'message');
+  if (other) return badParameter(`${other.field} parameter: messages.mime takes one file, message`);
+  const text = single(form, 'message');
+  if (isFailure(text)) return text;
+  if (files.length + (text === undefined ? 0 : 1) > 1) return badParameter('message parameter is given more than once');
+  const data = files[0]?.content ?? (text === undefined ? undefined : Buffer.from(text, 'utf8'));
+  if (!data || data.length === 0) return badParameter('message parameter is missing');
+
+  const options = readOptions(form, deps.clock.now());
+  if (isFailure(options)) return options;
+  const recipients: Mailbox[] = [];
+  const seen = new Set<string>();
+  for (const entry of addressEntries(form.fields.get('to') ?? [])) {
+    const m = parseRecipient(entry, deps.recipients);
+    if (!m.ok) return badParameter(`to parameter is not a valid address. please check documentation (${m.error})`);
+    if (seen.has(m.value.address.toLowerCase())) continue;
+    seen.add(m.value.address.toLowerCase());
+    recipients.push(m.value);
+  }
+  if (recipients.length === 0) return badParameter('to parameter is missing');
+  if (recipients.length > MAX_RECIPIENTS)
+    return badParameter(`too many recipients: ${recipients.length}; at most ${MAX_RECIPIENTS}`);
+  const metadata = readUserVariables(form, undefined);
+  if (isFailure(metadata)) return metadata;
+  if (options.tags.length > 1) metadata['o:tag'] = JSON.stringify(options.tags);
+
+  const tooLarge = (size: number) =>
+    mailgunFailure('MESSAGE_TOO_LARGE', `the message is ${size} bytes; the limit is ${deps.maxMessageBytes}`);
+  if (data.length > deps.maxMessageBytes) return tooLarge(data.length);
+  // line ends, NULs and line lengths are decided before any header is read (as send/raw and SMTP do)
+  const canonical = canonicalMessageBytes(data, { maxLineBytes: MAX_LINE_BYTES });
+  if (!canonical.ok) return mailgunFailure('INVALID_MESSAGE_BYTES', `message parameter: ${canonical.error.message}`);
+  const raw = canonical.value;
+  if (raw.length > deps.maxMessageBytes) return tooLarge(raw.length);
+  const email = readSubmittedHeaders(raw);
+  if (!email.ok) return badParameter(`message parameter: ${email.error}`);
+  const from = singleFromMailbox(email.value.headers);
+  if (!from.ok) return badParameter(`message parameter: its From header ${from.error}`);
+  const rfcMessageId = email.value.rfcMessageId ?? `${randomUUID()}@${deps.hostname}`;
+  if (options.testMode) {
+    const domain = await deps.tenancy.sendingDomain(server.id, from.value.domain);
+    if (!domain?.verified)
+      return mailgunFailure(
+        'UNAUTHENTICATED_FROM_ADDRESS',
+        `${from.value.domain} is not a verified domain of this server`,
+      );
+    return { rfcMessageId };
+  }
+
+  const stored = await rawContents(deps, server, from.value.domain, raw, recipients.length);
+  const result = await acceptMessages(deps, {
+    server,
+    from: from.value,
+    contents: stored.contents,
+    messages: recipients.map((to, i) => ({
+      to,
+      content: stored.messageIds ? i : 0,
+      rfcMessageId,
+      subject: email.value.subject,
+    })),
+    messageIds: stored.messageIds,
+    tag: options.tags[0],
+    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+    scheduledAt:
+      options.scheduledAt && Date.parse(options.scheduledAt) > deps.clock.now().getTime()
+        ? options.scheduledAt
+        : undefined,
+    source: 'api',
+    correlationId: ctx.correlationId,
+    actor: 'api',
+  });
+  if (!result.ok) return acceptFailure(result.error);
+  return { rfcMessageId, accepted: result.value };
+}
