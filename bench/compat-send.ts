@@ -69,6 +69,23 @@ const ENDPOINTS: Endpoint[] = [
     }),
   },
   {
+    name: 'mailgun',
+    okStatus: 200,
+    request: (i, c) => ({
+      path: '/v3/bench.test/messages',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`api:${c.apiKey}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        from: 'Bench <bench@bench.test>',
+        to: `rcpt${i}@example${i % 10}.org`,
+        subject: `M ${i}`,
+        text,
+      }).toString(),
+    }),
+  },
+  {
     name: 'ses',
     okStatus: 200,
     request: (i, c) => {

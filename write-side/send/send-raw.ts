@@ -25,6 +25,10 @@ export interface RawSendRequest {
   recipients?: Mailbox[] | undefined;
   tag?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  /** ISO time; only when in the future. */
+  scheduledAt?: string | undefined;
+  /** Check everything a send checks (bytes, From at a verified domain, Sender), accept nothing (vendors' test modes). */
+  testMode?: boolean | undefined;
   correlationId: string;
 }
 
@@ -67,8 +71,18 @@ export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<R
   const seen = new Set<string>();
   const unique = recipients.filter((m) => !seen.has(m.address.toLowerCase()) && seen.add(m.address.toLowerCase()));
   if (unique.length === 0) return err({ code: 'NO_RECIPIENTS', message: 'the message has no recipients' });
-  const stored = await rawContents(deps, req.server, from.value.domain, raw, unique.length);
   const rfcMessageId = email.value.rfcMessageId ?? `${randomUUID()}@${deps.hostname}`;
+  const hadMessageId = email.value.rfcMessageId !== undefined;
+  if (req.testMode) {
+    const domain = await deps.tenancy.sendingDomain(req.server.id, from.value.domain);
+    if (!domain?.verified)
+      return err({
+        code: 'UNAUTHENTICATED_FROM_ADDRESS',
+        message: `${from.value.domain} is not a verified domain of this server`,
+      });
+    return ok({ batchId: '', messages: [], rfcMessageId, hadMessageId, recipients: unique });
+  }
+  const stored = await rawContents(deps, req.server, from.value.domain, raw, unique.length);
   const result = await acceptMessages(deps, {
     server: req.server,
     from: from.value,
@@ -82,6 +96,10 @@ export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<R
     messageIds: stored.messageIds,
     tag: req.tag,
     metadata: req.metadata,
+    scheduledAt:
+      req.scheduledAt && Date.parse(req.scheduledAt) > deps.clock.now().getTime()
+        ? new Date(req.scheduledAt).toISOString()
+        : undefined,
     source: 'api',
     correlationId: req.correlationId,
     actor: 'api',

@@ -1,17 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import {
-  canonicalMessageBytes,
-  MAX_LINE_BYTES,
-  parseRecipient,
-  singleFromMailbox,
-  type Mailbox,
-  type Server,
-} from '../../../domain/index.js';
-import { acceptMessages, type AcceptResult } from '../../send/accept-messages.js';
-import { rawContents } from '../../send/raw-contents.js';
+import { parseRecipient, type Mailbox, type Server } from '../../../domain/index.js';
+import type { AcceptResult } from '../../send/accept-messages.js';
 import type { SendApiDeps } from '../../send/send-deps.js';
-import { acceptFailure } from '../../send/send-emails.js';
-import { readSubmittedHeaders } from '../../send/submitted-headers.js';
+import { sendRaw } from '../../send/send-raw.js';
 import { addressEntries } from './mailgun-addresses.js';
 import { badParameter, mailgunFailure, type MailgunFailure } from './mailgun-errors.js';
 import { isFailure, single, type MailgunForm } from './mailgun-form.js';
@@ -40,8 +30,8 @@ export interface MimeSendResult {
 
 /**
  * POST /v3/{domain}/messages.mime: the client's own MIME message (field `message`, a file or a string) to the
- * `to` addresses, through the same accept path as Postal's send/raw and SMTP (bytes made canonical, the From
- * header's domain verified, tracked copies by the server's settings).
+ * `to` addresses, through the one raw path Postal's send/raw and SES Raw take (send-raw.ts: bytes made canonical,
+ * the From header's domain verified, the Sender allowed, tracked copies by the server's settings).
  */
 export async function sendMailgunMime(
   deps: SendApiDeps,
@@ -83,51 +73,23 @@ export async function sendMailgunMime(
   if (isFailure(metadata)) return metadata;
   if (options.tags.length > 1) metadata['o:tag'] = JSON.stringify(options.tags);
 
-  const tooLarge = (size: number) =>
-    mailgunFailure('MESSAGE_TOO_LARGE', `the message is ${size} bytes; the limit is ${deps.maxMessageBytes}`);
-  if (data.length > deps.maxMessageBytes) return tooLarge(data.length);
-  // line ends, NULs and line lengths are decided before any header is read (as send/raw and SMTP do)
-  const canonical = canonicalMessageBytes(data, { maxLineBytes: MAX_LINE_BYTES });
-  if (!canonical.ok) return mailgunFailure('INVALID_MESSAGE_BYTES', `message parameter: ${canonical.error.message}`);
-  const raw = canonical.value;
-  if (raw.length > deps.maxMessageBytes) return tooLarge(raw.length);
-  const email = readSubmittedHeaders(raw);
-  if (!email.ok) return badParameter(`message parameter: ${email.error}`);
-  const from = singleFromMailbox(email.value.headers);
-  if (!from.ok) return badParameter(`message parameter: its From header ${from.error}`);
-  const rfcMessageId = email.value.rfcMessageId ?? `${randomUUID()}@${deps.hostname}`;
-  if (options.testMode) {
-    const domain = await deps.tenancy.sendingDomain(server.id, from.value.domain);
-    if (!domain?.verified)
-      return mailgunFailure(
-        'UNAUTHENTICATED_FROM_ADDRESS',
-        `${from.value.domain} is not a verified domain of this server`,
-      );
-    return { rfcMessageId };
-  }
-
-  const stored = await rawContents(deps, server, from.value.domain, raw, recipients.length);
-  const result = await acceptMessages(deps, {
+  // the one raw path (send-raw.ts): bytes made canonical, From at a verified domain, Sender, tracking copies
+  const sent = await sendRaw(deps, {
     server,
-    from: from.value,
-    contents: stored.contents,
-    messages: recipients.map((to, i) => ({
-      to,
-      content: stored.messageIds ? i : 0,
-      rfcMessageId,
-      subject: email.value.subject,
-    })),
-    messageIds: stored.messageIds,
+    data,
+    recipients,
     tag: options.tags[0],
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
-    scheduledAt:
-      options.scheduledAt && Date.parse(options.scheduledAt) > deps.clock.now().getTime()
-        ? options.scheduledAt
-        : undefined,
-    source: 'api',
+    scheduledAt: options.scheduledAt,
+    testMode: options.testMode,
     correlationId: ctx.correlationId,
-    actor: 'api',
   });
-  if (!result.ok) return acceptFailure(result.error);
-  return { rfcMessageId, accepted: result.value };
+  if (!sent.ok) {
+    if (sent.error.reason === 'message-bytes' && sent.error.code === 'INVALID_MESSAGE_BYTES')
+      return mailgunFailure('INVALID_MESSAGE_BYTES', `message parameter: ${sent.error.message}`);
+    if (sent.error.reason === 'from-header')
+      return badParameter(`message parameter: its From header ${sent.error.message}`);
+    return mailgunFailure(sent.error.code, sent.error.message);
+  }
+  return { rfcMessageId: sent.value.rfcMessageId, ...(options.testMode ? {} : { accepted: sent.value }) };
 }

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MessageAccepted, messageStreamId } from '../../../domain/index.js';
-import type { EventStore } from '../../../infra/event-store/index.js';
 import { sendEmails, type SendEmailsDeps } from '../../send/send-emails.js';
 import { checkDomain, mailgunServer } from './mailgun-auth.js';
 import { mailgunErrorHandler, sendMailgunError, type MailgunFailure } from './mailgun-errors.js';
@@ -73,11 +71,7 @@ export function mailgunRoutes(deps: SendEmailsDeps) {
         correlationId: req.id,
       });
       if (!result.ok) return failed(req, reply, result.error);
-      // a core whose sendEmails answers with each email's Message-ID saves reading it back from the log
-      const sent = result.value as typeof result.value & { rfcMessageIds?: string[] };
-      const rfcMessageId =
-        sent.rfcMessageIds?.[0] ?? (await rfcMessageIdOf(deps.eventStore, result.value.messages[0]!.id));
-      return reply.send({ id: `<${rfcMessageId}>`, message: QUEUED });
+      return reply.send({ id: `<${result.value.rfcMessageIds[0]}>`, message: QUEUED });
     });
     app.post<Params>('/v3/:domain/messages.mime', options, async (req, reply) => {
       const server = await authorized(deps, req, reply);
@@ -105,14 +99,4 @@ async function authorized(deps: SendEmailsDeps, req: FastifyRequest<Params>, rep
 function failed(req: FastifyRequest, reply: FastifyReply, failure: MailgunFailure) {
   if (failure.code === 'NOT_ACCEPTED') req.log.error({ error: failure }, 'accepting messages failed');
   return sendMailgunError(reply, failure);
-}
-
-/**
- * The Message-ID the send path gave the first email, read back from its MessageAccepted event: sendEmails
- * answers with Postlog's ids only, and Mailgun's answer is the Message-ID.
- */
-async function rfcMessageIdOf(eventStore: EventStore, messageId: number): Promise<string> {
-  const events = await eventStore.readStream(messageStreamId(String(messageId)));
-  const accepted = events.find((e) => e.type === 'MessageAccepted');
-  return MessageAccepted.pick({ rfcMessageId: true }).parse(accepted?.data).rfcMessageId;
 }
