@@ -124,9 +124,24 @@ export function sigV4Signature(
   ].join('\n');
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(Buffer.from(canonical))].join('\n');
-  let key: Buffer = hmac(`AWS4${secret}`, auth.date);
-  for (const part of [auth.region, auth.service, 'aws4_request']) key = hmac(key, part);
-  return createHmac('sha256', key).update(toSign).digest('hex');
+  return createHmac('sha256', signingKey(secret, auth.date, auth.region, auth.service))
+    .update(toSign)
+    .digest('hex');
+}
+
+/** Derived keys change once a day per key and region: four HMACs a request saved by keeping the last few. */
+const signingKeys = new Map<string, Buffer>();
+const MAX_SIGNING_KEYS = 1000;
+
+function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const id = `${date}/${region}/${service}/${secret}`;
+  let key = signingKeys.get(id);
+  if (key) return key;
+  key = hmac(`AWS4${secret}`, date);
+  for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
+  if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.delete(signingKeys.keys().next().value!);
+  signingKeys.set(id, key);
+  return key;
 }
 
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
