@@ -56,6 +56,8 @@ export interface Delivery {
 /** What an incoming message (mail for a route) has besides the fields every message has. */
 export interface IncomingView {
   routeId: string;
+  /** A bounce kept at the return path: the outgoing message it reports (it has no route). */
+  bounceOf: string | null;
   mailFrom: string;
   clientIp: string;
   helo: string;

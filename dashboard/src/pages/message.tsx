@@ -58,10 +58,21 @@ function IncomingFacts({ incoming: i }: { incoming: IncomingView }) {
                 .join(', ')
             : 'no scanner configured'}
         </dd>
-        <dt>Route</dt>
-        <dd>
-          <a href={`/routes/${i.routeId}`}>its route</a>
-        </dd>
+        {i.bounceOf ? (
+          <>
+            <dt>Bounce of</dt>
+            <dd>
+              <a href={`/messages/${i.bounceOf}`}>message {i.bounceOf}</a> (kept at the return path, routed nowhere)
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>Route</dt>
+            <dd>
+              <a href={`/routes/${i.routeId}`}>its route</a>
+            </dd>
+          </>
+        )}
       </dl>
       <h2>Endpoints</h2>
       {i.endpoints.length === 0 ? (
