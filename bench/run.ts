@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   stream: async () => (await import('./stream.js')).run(),
   dashboard: async () => (await import('./dashboard.js')).run(),
   'dashboard-load': async () => (await import('./dashboard-load.js')).run(),
+  'bounce-corpus': async () => (await import('./bounce-corpus.js')).run(),
 };
 
 const name = process.argv[2];

@@ -39,6 +39,9 @@ export const BounceClassification = z.enum([
   'routing',
   'content',
   'other',
+  // sending IP or domain refused for its reputation (block lists, complaints); then throttling and greylisting
+  'reputation',
+  'rate-limit',
 ]);
 
 /**

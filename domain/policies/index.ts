@@ -1,5 +1,6 @@
 export * from './bounce-rules.js';
 export * from './bounce-classification.js';
+export * from './bounce-report-verdict.js';
 export * from './retry-schedule.js';
 export * from './reports.js';
 export * from './machine-detection.js';

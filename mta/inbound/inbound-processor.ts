@@ -1,10 +1,10 @@
 import PostalMime from 'postal-mime';
 import {
   BOUNCE_SUBJECT,
-  classifyBounce,
-  enhancedCodeOf,
+  bounceMailVerdict,
+  type BounceVerdict,
+  deliveryReportVerdict,
   isAutoReply,
-  parseDeliveryStatus,
   parseFeedbackReport,
   type MessageCommandInput,
   messageStreamId,
@@ -140,15 +140,11 @@ export async function processInbound(
   }
 
   if (/report-type="?delivery-status/.test(contentType)) {
-    const status = parseDeliveryStatus(partText(email, 'message/delivery-status') ?? '');
-    const failed = status.recipients.find((r) => r.action === 'failed');
-    if (!failed) {
-      if (status.recipients.some((r) => r.action === 'delayed')) return { kind: 'delayed', messageId: ref.messageId };
-      return { kind: 'ignored', reason: 'a delivery report without a failure' };
-    }
-    const diagnostic = failed.diagnosticCode ?? `${failed.status ?? ''} ${subject}`.trim();
-    const verdict = classifyBounce(diagnostic, failed.status ?? enhancedCodeOf(diagnostic));
-    return bounce(deps, ref.messageId, data, record, diagnostic, verdict, bounceMail, failed.remoteMta);
+    const report = deliveryReportVerdict(partText(email, 'message/delivery-status') ?? '', subject);
+    if (report.kind === 'delayed') return { kind: 'delayed', messageId: ref.messageId };
+    if (report.kind === 'none') return { kind: 'ignored', reason: 'a delivery report without a failure' };
+    const { diagnostic, verdict, remoteMta } = report;
+    return bounce(deps, ref.messageId, data, record, diagnostic, verdict, bounceMail, remoteMta);
   }
 
   if (isAutoReply(headers, subject)) {
@@ -163,8 +159,7 @@ export async function processInbound(
   }
 
   // a bounce without an RFC 3464 report: the rule table reads its text
-  const text = `${subject}\n${email.text ?? ''}`;
-  const verdict = classifyBounce(text);
+  const verdict = bounceMailVerdict(subject, email.text ?? '');
   if (verdict.category === 'other' && !BOUNCE_SUBJECT.test(subject))
     return { kind: 'ignored', reason: 'neither a report, a bounce nor an auto-reply' };
   const diagnostic =
@@ -181,7 +176,7 @@ async function bounce(
   data: { serverId?: string; to?: string },
   record: (c: MessageCommandInput) => ReturnType<typeof handleMessageCommand>,
   diagnostic: string,
-  verdict: ReturnType<typeof classifyBounce>,
+  verdict: BounceVerdict,
   bounceMail: () => Promise<ReturnType<typeof bounceMessageOf>>,
   remoteMta?: string,
 ): Promise<InboundOutcome> {

@@ -11,7 +11,23 @@ const cases: { rule: string; reply: string; category: BounceCategory; suppress: 
   {
     rule: 'text-blocklist',
     reply: '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org',
-    category: 'spam-block',
+    category: 'reputation',
+    suppress: false,
+  },
+  {
+    rule: 'text-reputation',
+    reply:
+      '550 5.7.606 Access denied, banned sending IP [192.0.2.1]. To request removal from this list ' +
+      'please visit https://sender.office.com/ and follow the directions.',
+    category: 'reputation',
+    suppress: false,
+  },
+  {
+    rule: 'text-message-format',
+    reply:
+      "550 5.7.1 Our system has detected that this message is not RFC 5322 compliant: 'From' header is missing. " +
+      'To reduce the amount of spam sent to Gmail, this message has been blocked.',
+    category: 'content',
     suppress: false,
   },
   {
@@ -28,6 +44,18 @@ const cases: { rule: string; reply: string; category: BounceCategory; suppress: 
       "550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy. " +
       'Please contact the administrator of example.com domain if this was a legitimate mail.',
     category: 'auth-failure',
+    suppress: false,
+  },
+  {
+    rule: 'text-sender-rejected',
+    reply: '553 5.1.8 <news@example.com>: Sender address rejected: Domain not found',
+    category: 'policy',
+    suppress: false,
+  },
+  {
+    rule: 'text-rate-limit',
+    reply: '450 4.2.0 <a@example.org>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/',
+    category: 'rate-limit',
     suppress: false,
   },
   {
@@ -79,8 +107,15 @@ const cases: { rule: string; reply: string; category: BounceCategory; suppress: 
     suppress: false,
   },
   {
-    rule: 'status-addressing',
+    // Microsoft's 5.1.8 names our sending account, not the recipient: suppressing the recipient was wrong
+    rule: 'status-bad-sender-address',
     reply: '550 5.1.8 Access denied, bad outbound sender. AS(42004)',
+    category: 'policy',
+    suppress: false,
+  },
+  {
+    rule: 'status-addressing',
+    reply: '550 5.1.4 Destination mailbox address ambiguous',
     category: 'bad-mailbox',
     suppress: true,
   },
@@ -102,6 +137,12 @@ const cases: { rule: string; reply: string; category: BounceCategory; suppress: 
     category: 'content',
     suppress: false,
   },
+  {
+    rule: 'status-rate-limit',
+    reply: '451 4.7.500 Access denied, please try again later. For more information please go to https://aka.ms/',
+    category: 'rate-limit',
+    suppress: false,
+  },
   { rule: 'status-routing', reply: '554 5.4.6 Too many hops 26 (25 max)', category: 'routing', suppress: false },
   {
     rule: 'status-media',
@@ -116,10 +157,9 @@ const cases: { rule: string; reply: string; category: BounceCategory; suppress: 
     suppress: false,
   },
   {
+    // (its former reply, Microsoft's 5.7.606 "banned sending IP", is a reputation block: text-reputation)
     rule: 'status-policy',
-    reply:
-      '550 5.7.606 Access denied, banned sending IP [192.0.2.1]. To request removal from this list ' +
-      'please visit https://sender.office.com/ and follow the directions.',
+    reply: '550 5.7.1 Delivery not authorized, message refused',
     category: 'policy',
     suppress: false,
   },
@@ -129,6 +169,7 @@ const cases: { rule: string; reply: string; category: BounceCategory; suppress: 
     category: 'routing',
     suppress: false,
   },
+  { rule: 'text-policy', reply: '550 Administrative prohibition', category: 'policy', suppress: false },
 ];
 
 describe('bounce rules: each rule with a real reply', () => {
@@ -140,6 +181,26 @@ describe('bounce rules: each rule with a real reply', () => {
       assert.equal(verdict.suppress, c.suppress);
     });
   }
+
+  it('a 5.7.x code is never a bad mailbox, whatever the text names', () => {
+    const reply = '554 5.7.1 <a@example.org>: Recipient address rejected: Access denied';
+    assert.deepEqual(classifyBounce(reply), { category: 'policy', suppress: false, enhancedCode: '5.7.1' });
+    assert.equal(classifyBounce('550 5.7.1 No such user!').category, 'policy');
+    assert.equal(classifyBounce('550 5.1.1 No such user!').category, 'bad-mailbox');
+  });
+
+  it('a transient (4.x.x) failure is never suppressed, even when it names a bad mailbox', () => {
+    assert.deepEqual(classifyBounce('450 4.1.1 <a@example.org>: Recipient address rejected: User unknown'), {
+      category: 'bad-mailbox',
+      suppress: false,
+      enhancedCode: '4.1.1',
+    });
+  });
+
+  it("reads qmail's and the gateways' codes written after '#'", () => {
+    assert.equal(classifyBounce('553 sorry, that domain is not mine (#5.7.1)').enhancedCode, '5.7.1');
+    assert.equal(classifyBounce('550 #5.1.0 Address rejected someone@example.org').enhancedCode, '5.1.0');
+  });
 
   it('a reply no rule matches is "other" and not suppressed', () => {
     assert.equal(matchingBounceRule('550 Requested action not taken'), undefined);

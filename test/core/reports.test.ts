@@ -73,7 +73,8 @@ describe('bounce and complaint report parsing', () => {
     });
     assert.deepEqual(
       classifyBounce('554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org'),
-      { category: 'spam-block', suppress: false, enhancedCode: '5.7.1' },
+      // a DNSBL listing is the sending IP's reputation (class added with the bounce corpus), not spam content
+      { category: 'reputation', suppress: false, enhancedCode: '5.7.1' },
     );
     assert.deepEqual(classifyBounce('550 5.7.1 Relaying denied'), {
       category: 'policy',
