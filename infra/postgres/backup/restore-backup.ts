@@ -19,7 +19,9 @@ import {
   type Frame,
 } from './backup-file.js';
 import { relationsInSchema } from './database-contents.js';
-import { advanceTransactionIdsPast, renumberLogTransactions } from './transaction-ids.js';
+import { advanceTransactionIdsPast } from './transaction-ids.js';
+import { renumberedCheckpoint, renumberLogTransactions } from '../../event-store/postgres/renumber-transactions.js';
+import { rewriteCheckpoints } from '../../read-models/checkpoints.js';
 
 const TableStart = BackupHeader.shape.tables.element.pick({ name: true });
 const TableEnd = BackupEnd.pick({ rows: true });
@@ -199,7 +201,9 @@ export async function restoreBackup(o: {
     if (ended.rows !== rows || ended.tables !== tablesDone)
       throw new BackupUnreadable(`damaged backup: ${tablesDone} tables with ${rows} rows, its end says ${ended.rows}`);
     // before the commit, on another connection: once committed, the log is readable in this cluster
-    transactionIds = await advanceTransactionIdsPast(o.pool, (await renumberLogTransactions(client)) + 2);
+    const logTransactions = await renumberLogTransactions(client);
+    await rewriteCheckpoints(client, renumberedCheckpoint);
+    transactionIds = await advanceTransactionIdsPast(o.pool, logTransactions + 2);
     await client.query('COMMIT');
   } catch (err) {
     failed = err as Error;
