@@ -70,6 +70,20 @@ export const CLI_ERRORS = {
     means: '`start` or `dev-sink` cannot listen: every port that is taken (or given twice) is listed with its setting',
   },
   START_FAILED: { exit: FAILED, means: '`postlog start` could not start; its log says why' },
+  BACKUP_FILE_EXISTS: { exit: USAGE, means: '`backup --out`: the file exists; a backup never overwrites one' },
+  NOTHING_TO_BACK_UP: { exit: FAILED, means: '`backup`: the database has no Postlog schema (wrong database?)' },
+  BACKUP_UNREADABLE: {
+    exit: FAILED,
+    means: '`restore`: the file is missing, not a Postlog backup, damaged or truncated; nothing was restored',
+  },
+  BACKUP_TOO_NEW: {
+    exit: FAILED,
+    means: '`restore`: the backup is of a newer schema than this Postlog knows; restore it with a newer Postlog',
+  },
+  RESTORE_TARGET_NOT_EMPTY: {
+    exit: FAILED,
+    means: '`restore`: the data dir or external database holds a database already; restore into an empty one',
+  },
   UNEXPECTED: {
     exit: FAILED,
     means: 'an error Postlog did not expect (a database it cannot reach, a fault): the message says what',

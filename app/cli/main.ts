@@ -36,6 +36,7 @@ import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
 import { createFirstAdmin, registerUserCommands, type Accounts } from './user-commands.js';
 import { registerPostalImportCommand } from './postal-import-command.js';
+import { registerBackupCommands } from './backup-commands.js';
 import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/index.js';
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
@@ -928,6 +929,17 @@ registerPostalImportCommand(program, (work) =>
     }),
   ),
 );
+
+registerBackupCommands(program, async (work) => {
+  // not withDatabase: a backup reads the schema as it is, a restore needs the target untouched
+  const { config, logger } = configure({ logLevel: process.env.POSTLOG_LOG_LEVEL ?? 'warn' }, 2);
+  const db = await openDatabase(config, logger);
+  try {
+    return await work(db, config, logger);
+  } finally {
+    await db.close();
+  }
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const error = asCliError(err);

@@ -108,3 +108,11 @@ export async function checkpointRows(pool: pg.Pool): Promise<Map<string, Checkpo
   );
   return new Map(rows.map((r) => [r.name, r]));
 }
+
+/**
+ * After a restore into another cluster, every checkpoint through `renumbered`: SQL from the log's adapter for
+ * a checkpoint in the given column (infra/event-store/postgres/renumber-transactions.ts).
+ */
+export async function rewriteCheckpoints(client: pg.ClientBase, renumbered: (column: string) => string): Promise<void> {
+  await client.query(`UPDATE projection_checkpoints SET checkpoint = ${renumbered('checkpoint')}`);
+}

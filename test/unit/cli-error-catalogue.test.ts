@@ -8,9 +8,12 @@ import { CLI_ERRORS, exitCodeOf, isCliErrorCode } from '../../app/cli/error-cata
 // compiled to dist/test/unit: the sources are three folders up
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The CLI's sources: the command (app/cli), what it runs that names codes (app/*.ts, app/cluster), its settings. */
+/**
+ * The CLI's sources: the command (app/cli), what it runs that names codes (app/*.ts, app/cluster, backup and
+ * restore), its settings.
+ */
 function sources(): string[] {
-  return ['app', 'app/cli', 'app/cluster', 'infra/config'].flatMap((dir) =>
+  return ['app', 'app/cli', 'app/cluster', 'infra/config', 'infra/postgres/backup'].flatMap((dir) =>
     readdirSync(join(repo, dir))
       .filter((f) => f.endsWith('.ts'))
       .map((f) => join(repo, dir, f)),
