@@ -70,6 +70,12 @@ export const CLI_ERRORS = {
     means: '`start` or `dev-sink` cannot listen: every port that is taken (or given twice) is listed with its setting',
   },
   START_FAILED: { exit: FAILED, means: '`postlog start` could not start; its log says why' },
+  SECRETS_UNREADABLE: {
+    exit: FAILED,
+    means:
+      'stored secrets sealed with a key that is not configured (`postlog secrets status`): they were left as they ' +
+      'are; restore the key (secrets.key or POSTLOG_SECRETS_PREVIOUS_KEYS) and run the command again',
+  },
   UNEXPECTED: {
     exit: FAILED,
     means: 'an error Postlog did not expect (a database it cannot reach, a fault): the message says what',

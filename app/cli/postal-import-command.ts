@@ -1,3 +1,4 @@
+import type { SecretBox } from '../../infra/secrets/index.js';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { planImport } from '../../domain/postal-import/index.js';
@@ -7,7 +8,9 @@ import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { cliError } from './errors.js';
 import { printJson, table } from './output.js';
 
-type WithStores = (work: (stores: { pool: pg.Pool; tenancy: TenancyStore }) => Promise<void>) => Promise<void>;
+type WithStores = (
+  work: (stores: { pool: pg.Pool; tenancy: TenancyStore; secrets: SecretBox }) => Promise<void>,
+) => Promise<void>;
 
 interface ImportOptions {
   mysql: string;

@@ -43,7 +43,7 @@ export const projectorRole: Role = {
     // sent again (at-least-once), and every delivery commits twice
     const outboxPool = createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' });
     const webhooks = new WebhookDispatcher({
-      outbox: new WebhookOutbox(outboxPool),
+      outbox: new WebhookOutbox(outboxPool, s.secrets),
       keys: s.signingKeys,
       poster: createJsonPoster({
         timeoutMs: config.webhookTimeoutSeconds * 1000,

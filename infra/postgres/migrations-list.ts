@@ -166,4 +166,9 @@ export const migrations: Migration[] = [
     name: "message list: a send request's messages by batch id (index built concurrently)",
     concurrentIndexes: [messageReadModels.messageBatchIndex],
   },
+  {
+    version: 34,
+    name: 'secrets at rest: DKIM keys, tracking keys, webhook secrets and signing key, TOTP secrets sealed',
+    sql: tenancy.tenancySecretsSealed + webhooks.webhookSecretsSealed + accounts.totpSecretsSealed,
+  },
 ];

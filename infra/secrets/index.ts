@@ -1,4 +1,4 @@
-export { SecretBox, secretKeyId, REREAD_BEFORE_SEAL_MS, type SecretBoxError } from './secret-box.js';
+export { SecretBox, secretKeyId, ROTATION_GRACE_MS, type SecretBoxError } from './secret-box.js';
 export {
   loadSecretsKey,
   loadSecretKeys,

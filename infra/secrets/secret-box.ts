@@ -10,10 +10,11 @@ export type SecretBoxError =
 const PREFIX = 'psb1';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-/** How stale the sealing key may be after a rotation (`postlog secrets rotate` waits longer before its last pass). */
-export const REREAD_BEFORE_SEAL_MS = 5000;
-/** At most this often an unknown key id makes the keys be read again (a wrong key must not read a file per row). */
-const REREAD_ON_UNKNOWN_KEY_MS = 1000;
+/**
+ * How long `postlog secrets rotate` waits before its last pass: a seal that began under the old
+ * key just before the key file changed has been written by then.
+ */
+export const ROTATION_GRACE_MS = 2000;
 
 /** A key's id: a short hash of the key, so an envelope names its key without saying anything about it. */
 export const secretKeyId = (key: Buffer): string =>
@@ -29,40 +30,44 @@ export const secretKeyId = (key: Buffer): string =>
 export class SecretBox {
   private keys = new Map<string, Buffer>();
   private current = '';
-  private readAt = 0;
+  private stamp: string | undefined;
 
   /**
-   * `reread` (a key file) is asked again when an envelope names a key not known yet, and before a
-   * seal at most every few seconds: `postlog secrets rotate` adds a key to the file while this
-   * process runs, and it must open what the rotation re-sealed and seal under the new key.
+   * `source` (a key file) is read again when it changed (`stamp`: its inode, size and time), looked
+   * at before each seal and when an envelope names a key not known yet: `postlog secrets rotate`
+   * puts a key on top of the file while this process runs, and the process must open what the
+   * rotation re-sealed and seal under the new key, without a restart.
    */
   constructor(
     keys: [Buffer, ...Buffer[]],
-    private readonly reread?: () => [Buffer, ...Buffer[]],
+    private readonly source?: { stamp(): string; read(): [Buffer, ...Buffer[]] },
   ) {
     this.use(keys);
+    this.stamp = source?.stamp();
   }
 
   private use(keys: [Buffer, ...Buffer[]]): void {
     for (const key of keys) if (key.length !== 32) throw new Error('a secret key is 32 bytes (AES-256)');
     this.keys = new Map(keys.map((k) => [secretKeyId(k), k]));
     this.current = secretKeyId(keys[0]);
-    this.readAt = Date.now();
   }
 
-  /** Reads the keys again if they may have changed since `afterMs` ago; a read that fails keeps the keys known. */
-  private refresh(afterMs: number): void {
-    if (!this.reread || Date.now() - this.readAt < afterMs) return;
+  /** Reads the keys again if their file changed; a file that cannot be read keeps the keys known. */
+  private refresh(): void {
+    if (!this.source) return;
     try {
-      this.use(this.reread());
+      const stamp = this.source.stamp();
+      if (stamp === this.stamp) return;
+      this.use(this.source.read());
+      this.stamp = stamp;
     } catch {
-      this.readAt = Date.now(); // a half-written or missing file: the next try comes later
+      // missing or half-written: the next look tries again
     }
   }
 
   /** The id of the key that seals. */
   get keyId(): string {
-    this.refresh(REREAD_BEFORE_SEAL_MS);
+    this.refresh();
     return this.current;
   }
 
@@ -72,7 +77,7 @@ export class SecretBox {
   }
 
   seal(plaintext: string, context: string): string {
-    this.refresh(REREAD_BEFORE_SEAL_MS);
+    this.refresh();
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.current)!, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -85,7 +90,7 @@ export class SecretBox {
     if (parts.length !== 4 || parts[0] !== PREFIX)
       return err({ code: 'MALFORMED', message: 'not a sealed secret of this version' });
     const [, keyId, nonceText, sealedText] = parts as [string, string, string, string];
-    if (!this.keys.has(keyId)) this.refresh(REREAD_ON_UNKNOWN_KEY_MS);
+    if (!this.keys.has(keyId)) this.refresh();
     const key = this.keys.get(keyId);
     if (!key)
       return err({

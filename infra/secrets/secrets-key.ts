@@ -19,7 +19,7 @@ export const SECRETS_KEY_FILE = 'secrets.key';
 const generated = (path: string, logger: Logger) =>
   logger.warn(
     { file: path },
-    'generated the key that encrypts stored SMTP secrets: back it up with the database (or set POSTLOG_SECRETS_KEY)',
+    'generated the key that encrypts stored secrets: back it up with the database (or set POSTLOG_SECRETS_KEY)',
   );
 
 /** Whether a text is a secrets key: base64 of exactly 32 bytes. */
@@ -109,14 +109,20 @@ export function loadSecretKeys(o: SecretsKeySettings): [Buffer, ...Buffer[]] {
 }
 
 /**
- * The secret box of a process. With the key file, the box reads the file again when it meets a
- * key it does not know, and now and then before sealing: a rotation needs no restart.
+ * The secret box of a process. With the key file, the box reads the file again once it changed
+ * (a stat before each seal and on an unknown key id): a rotation needs no restart.
  */
 export function secretBoxFor(o: SecretsKeySettings): SecretBox {
   const keys = loadSecretKeys(o);
   if (o.configured !== undefined) return new SecretBox(keys);
   const path = join(resolve(o.dataDir), SECRETS_KEY_FILE);
-  return new SecretBox(keys, () => readKeyFile(path));
+  return new SecretBox(keys, {
+    stamp: () => {
+      const st = statSync(path);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    },
+    read: () => readKeyFile(path),
+  });
 }
 
 /**

@@ -1,7 +1,9 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the row mappers take pg rows, which are untyped; each mapper is where a row gets its type
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { SecretBox } from '../secrets/index.js';
 import { randomToken } from '../tenancy/secrets.js';
+import { webhookSecretContext } from './sealed-secrets.js';
 
 export interface WebhookEndpoint {
   id: string;
@@ -90,16 +92,22 @@ const toDelivery = (r: any, attempts: WebhookAttempt[]): WebhookDelivery => ({
 
 /** Webhook endpoints per server, and their delivery log (the management API's side). */
 export class WebhookStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `secrets` seals the endpoints' signing secrets (the dispatcher opens them). */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
 
   async create(
     serverId: string,
     input: { url: string; description: string; events: string[] | null; enabled: boolean },
   ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const secret = newWebhookSecret();
+    const id = randomUUID();
     const { rows } = await this.pool.query(
-      'INSERT INTO webhook_endpoints (id, server_id, url, description, events, enabled, secret) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
-      [randomUUID(), serverId, input.url, input.description, input.events, input.enabled, secret],
+      `INSERT INTO webhook_endpoints (id, server_id, url, description, events, enabled, secret_sealed)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      [id, serverId, input.url, input.description, input.events, input.enabled, this.seal(id, secret)],
     );
     return { endpoint: toEndpoint(rows[0]), secret };
   }
@@ -154,11 +162,19 @@ export class WebhookStore {
   /** A new secret signs from now on; the old one still signs beside it for `graceHours`. */
   async rotateSecret(id: string, graceHours = 24): Promise<string> {
     const secret = newWebhookSecret();
+    // both columns move: a plaintext left from an older version is the current secret until sealed
     await this.pool.query(
-      `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_until = now() + make_interval(hours => $3), secret = $2, updated_at = now() WHERE id = $1`,
-      [id, secret, graceHours],
+      `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_sealed = secret_sealed,
+         previous_secret_until = now() + make_interval(hours => $3), secret = NULL, secret_sealed = $2,
+         updated_at = now()
+       WHERE id = $1`,
+      [id, this.seal(id, secret), graceHours],
     );
     return secret;
+  }
+
+  private seal(id: string, secret: string): string {
+    return this.secrets.seal(secret, webhookSecretContext(id));
   }
 
   /** The delivery log, newest first, with every attempt; `before` is the `next` cursor of the previous page. */

@@ -112,6 +112,13 @@ export class WebhookDispatcher {
   }
 
   private async send(delivery: LeasedDelivery): Promise<void> {
+    if (delivery.unreadableSecret) {
+      // a wrong secrets key: an attempt that fails with the reason (retried; the key may come back)
+      this.d.logger.error({ delivery: delivery.id, endpoint: delivery.endpointId }, delivery.unreadableSecret);
+      const outcome = { ok: false, statusCode: null, response: null, error: delivery.unreadableSecret, durationMs: 0 };
+      await this.settler.call({ delivery, outcome });
+      return;
+    }
     const key = await this.d.keys.key();
     const timestamp = Math.floor(Date.now() / 1000);
     const [sha256, sha1] = await Promise.all([
