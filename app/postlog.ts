@@ -8,13 +8,14 @@ import { dashboardAssets } from '../infra/http/dashboard-assets.js';
 import type { Logger } from '../infra/logging/index.js';
 import { createMetrics, type Metrics } from '../infra/metrics/index.js';
 import { migrate, openDatabase, type Database } from '../infra/postgres/index.js';
+import { prepareSealedSecrets } from '../infra/secrets/index.js';
 import { DatabaseReachability } from '../infra/postgres/database-reachability.js';
 import type { TenancyStore } from '../infra/tenancy/index.js';
 import { version } from '../infra/version.js';
 import { roles, type RoleSetUp } from './roles/index.js';
 import { isSupervised } from './cluster/supervisor-link.js';
 import { checkListenPorts, listenProblem, plannedListeners, PortsUnavailable } from './listen-ports.js';
-import { buildServices } from './services.js';
+import { buildServices, sealedColumns } from './services.js';
 import { StopStack } from './stop-stack.js';
 
 export { dnsSettings } from './services.js';
@@ -65,6 +66,8 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
     const eventStore = await eventStoreFor(config, database, logger, metrics);
     stack.push('event log', () => eventStore.close()); // drains the group-commit queue
     const services = buildServices(config, logger, metrics, database, eventStore);
+    // secrets an earlier version kept in plaintext are sealed once; a missing key is said in the log
+    await prepareSealedSecrets(database.pool, services.secrets, sealedColumns, logger);
     const enabled = roles.filter((role) => config.roles.includes(role.name));
     const setUp: RoleSetUp[] = [];
     for (const role of enabled) setUp.push(await role.setUp(services, stack));

@@ -1,4 +1,10 @@
-import { SessionActors, SessionStore, UserStore, UserTokenStore } from '../infra/accounts/index.js';
+import {
+  accountsSealedColumns,
+  SessionActors,
+  SessionStore,
+  UserStore,
+  UserTokenStore,
+} from '../infra/accounts/index.js';
 import { systemClock, type Clock } from '../infra/clock/index.js';
 import type { Config } from '../infra/config/index.js';
 import { ContentStore } from '../infra/content/index.js';
@@ -10,11 +16,11 @@ import { MessageIdAllocator, SendLimits, SuppressionList } from '../infra/messag
 import type { Metrics } from '../infra/metrics/index.js';
 import type { Database } from '../infra/postgres/index.js';
 import { RouteStore } from '../infra/routes/index.js';
-import { loadSecretsKey, SecretBox } from '../infra/secrets/index.js';
+import { secretBoxFor, type SealedColumn, type SecretBox } from '../infra/secrets/index.js';
 import { scannerFromSettings, type CombinedScanner } from '../infra/scanning/index.js';
-import { TenancyStore } from '../infra/tenancy/index.js';
+import { TenancyStore, tenancySealedColumns } from '../infra/tenancy/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../infra/tls/certificate.js';
-import { SigningKeys } from '../infra/webhooks/index.js';
+import { SigningKeys, webhookSealedColumns } from '../infra/webhooks/index.js';
 import type { SendApiDeps } from '../write-side/send/send-deps.js';
 import { recipientRules } from '../write-side/send/recipient-rules.js';
 import { isSupervised } from './cluster/supervisor-link.js';
@@ -38,8 +44,8 @@ export interface Services {
   routes: RouteStore;
   resolver: ReturnType<typeof createResolver>;
   signingKeys: SigningKeys;
-  /** Seals the secrets Postlog reads back (SMTP passwords, webhook endpoints' ECDSA keys). */
-  secretBox: SecretBox;
+  /** The box that seals and opens stored secrets (docs/operations.md, "Secrets"). */
+  secrets: SecretBox;
   /** The SMTP listeners' certificate, loaded (or generated) once for all of them. */
   tls(): Promise<TlsMaterial>;
   /** The spam and virus scanners the configuration names (docs/scanning.md); none: undefined. */
@@ -55,21 +61,36 @@ export function dnsSettings(config: Config) {
 }
 
 /**
- * The tenancy store with the key that seals SMTP secrets: POSTLOG_SECRETS_KEY, or the data dir's
- * key file (made on first start). The CLI builds one too, so its credentials are sealed alike.
+ * The secret box of this process: POSTLOG_SECRETS_KEY (with POSTLOG_SECRETS_PREVIOUS_KEYS), or the
+ * data dir's key file (made on first start, read again after a rotation).
+ */
+export function secretBoxOf(config: Config, logger: Logger): SecretBox {
+  return secretBoxFor({
+    configured: config.secretsKey,
+    previous: config.secretsPreviousKeys.join(','),
+    dataDir: config.dataDir,
+    logger,
+  });
+}
+
+/** Every column of sealed secrets, from the modules that own their tables. */
+export const sealedColumns: SealedColumn[] = [
+  ...tenancySealedColumns,
+  ...webhookSealedColumns,
+  ...accountsSealedColumns,
+];
+
+/**
+ * The tenancy store with the key that seals its secrets (SMTP passwords, DKIM keys, tracking
+ * keys). The CLI builds one too, so what it creates is sealed alike.
  */
 export function tenancyStoreFor(
   config: Config,
   pool: Database['pool'],
   logger: Logger,
-  box: SecretBox = secretBoxFor(config, logger),
+  secrets: SecretBox = secretBoxOf(config, logger),
 ): TenancyStore {
-  return new TenancyStore(pool, dnsSettings(config), box);
-}
-
-/** The box that seals with POSTLOG_SECRETS_KEY, or the data dir's key file (made on first start). */
-export function secretBoxFor(config: Config, logger: Logger): SecretBox {
-  return new SecretBox([loadSecretsKey({ configured: config.secretsKey, dataDir: config.dataDir, logger })]);
+  return new TenancyStore(pool, dnsSettings(config), secrets);
 }
 
 export function buildServices(
@@ -79,12 +100,12 @@ export function buildServices(
   database: Database,
   eventStore: EventStore,
 ): Services {
-  const secretBox = secretBoxFor(config, logger);
-  const tenancy = tenancyStoreFor(config, database.pool, logger, secretBox);
+  const secrets = secretBoxOf(config, logger);
+  const tenancy = tenancyStoreFor(config, database.pool, logger, secrets);
   // the one place the process's time is chosen
   const clock: Clock = systemClock;
   const accounts = {
-    users: new UserStore(database.pool),
+    users: new UserStore(database.pool, secrets),
     sessions: new SessionStore(database.pool, {
       idleMs: config.sessionIdleMinutes * 60_000,
       absoluteMs: config.sessionMaxHours * 3_600_000,
@@ -130,8 +151,8 @@ export function buildServices(
     },
     routes: new RouteStore(database.pool),
     resolver: createResolver(config.dnsServers),
-    signingKeys: new SigningKeys(database.pool),
-    secretBox,
+    signingKeys: new SigningKeys(database.pool, secrets),
+    secrets,
     scanner,
     tls: () =>
       (tls ??= loadTlsMaterial({

@@ -96,7 +96,12 @@ function secretsKeyOf(config: Config): { id: string | null; where: string } {
   if (config.secretsKey !== undefined)
     return { id: secretKeyId(Buffer.from(config.secretsKey.trim(), 'base64')), where: 'POSTLOG_SECRETS_KEY' };
   const path = join(resolve(config.dataDir), SECRETS_KEY_FILE);
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  // the file's first line is the sealing key; older keys after it only open (postlog secrets rotate)
+  const text = existsSync(path)
+    ? (readFileSync(path, 'utf8')
+        .split('\n')
+        .find((l) => l.trim() !== '') ?? '')
+    : '';
   return { id: isSecretsKey(text) ? secretKeyId(Buffer.from(text.trim(), 'base64')) : null, where: path };
 }
 

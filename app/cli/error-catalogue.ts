@@ -84,6 +84,12 @@ export const CLI_ERRORS = {
     exit: FAILED,
     means: '`restore`: the data dir or external database holds a database already; restore into an empty one',
   },
+  SECRETS_UNREADABLE: {
+    exit: FAILED,
+    means:
+      'stored secrets sealed with a key that is not configured (`postlog secrets status`): they were left as they ' +
+      'are; restore the key (secrets.key or POSTLOG_SECRETS_PREVIOUS_KEYS) and run the command again',
+  },
   UNEXPECTED: {
     exit: FAILED,
     means: 'an error Postlog did not expect (a database it cannot reach, a fault): the message says what',

@@ -30,13 +30,14 @@ import { planProcesses } from '../cluster/process-plan.js';
 import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, type Domain, type TenancyError } from '../../domain/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
-import { tenancyStoreFor } from '../services.js';
+import { secretBoxOf, tenancyStoreFor } from '../services.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
 import { createFirstAdmin, registerUserCommands, type Accounts } from './user-commands.js';
 import { registerPostalImportCommand } from './postal-import-command.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { registerSecretsCommands } from './secrets-commands.js';
 import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/index.js';
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
@@ -52,6 +53,7 @@ import {
   serverSuspension,
 } from './records.js';
 import { migrate, openDatabase } from '../../infra/postgres/index.js';
+import type { SecretBox } from '../../infra/secrets/index.js';
 import { version } from '../../infra/version.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 
@@ -209,7 +211,7 @@ program
   .option('--admin-email <email>', "the dashboard's first global admin (made once, when there is no user yet)")
   .action(
     async (opts: { json?: boolean; organization: string; server: string; force?: boolean; adminEmail?: string }) => {
-      await withTenancy(async (tenancy, config, pool) => {
+      await withTenancy(async (tenancy, config, pool, secrets) => {
         const actor = systemActor('cli:init');
         const existing = await tenancy.listOrganizations(actor);
         if (existing.length > 0 && !opts.force)
@@ -227,7 +229,10 @@ program
         const api = must(await tenancy.createCredential(actor, server.id, { kind: 'api', name: 'default' }));
         const smtp = must(await tenancy.createCredential(actor, server.id, { kind: 'smtp', name: 'default' }));
         const admin = must(await tenancy.createAdminToken(actor, { name: 'init', organizationId: org.id }));
-        const user = await createFirstAdmin(new UserStore(pool), firstAdminEmail(opts.adminEmail, config.hostname));
+        const user = await createFirstAdmin(
+          new UserStore(pool, secrets),
+          firstAdminEmail(opts.adminEmail, config.hostname),
+        );
         const result = {
           organizationId: org.id,
           serverId: server.id,
@@ -889,17 +894,21 @@ async function withTenancy(
     tenancy: TenancyStore,
     config: Config,
     pool: Awaited<ReturnType<typeof openDatabase>>['pool'],
+    secrets: SecretBox,
   ) => Promise<void>,
 ): Promise<void> {
-  await withDatabase({}, async (db, logger, config) => work(tenancyStoreFor(config, db.pool, logger), config, db.pool));
+  await withDatabase({}, async (db, logger, config) => {
+    const secrets = secretBoxOf(config, logger);
+    await work(tenancyStoreFor(config, db.pool, logger, secrets), config, db.pool, secrets);
+  });
 }
 
 /** Runs a command against the dashboard's users, sessions and links. */
 async function withAccounts(work: (accounts: Accounts, config: Config) => Promise<void>): Promise<void> {
-  await withDatabase({}, async (db, _logger, config) =>
+  await withDatabase({}, async (db, logger, config) =>
     work(
       {
-        users: new UserStore(db.pool),
+        users: new UserStore(db.pool, secretBoxOf(config, logger)),
         tokens: new UserTokenStore(db.pool),
         sessions: new SessionStore(db.pool, {
           idleMs: config.sessionIdleMinutes * 60_000,
@@ -920,14 +929,17 @@ function firstAdminEmail(given: string | undefined, hostname: string): string {
 }
 
 registerUserCommands(program, withAccounts);
+registerSecretsCommands(program, (work) => withDatabase({}, (db, logger, config) => work(db.pool, config, logger)));
 registerPostalImportCommand(program, (work) =>
-  withDatabase({}, async (db, logger, config) =>
-    work({
+  withDatabase({}, async (db, logger, config) => {
+    const secrets = secretBoxOf(config, logger);
+    await work({
       pool: db.pool,
-      tenancy: tenancyStoreFor(config, db.pool, logger),
+      tenancy: tenancyStoreFor(config, db.pool, logger, secrets),
+      secrets,
       openEventStore: () => eventStoreFor(config, db, logger),
-    }),
-  ),
+    });
+  }),
 );
 
 registerBackupCommands(program, async (work) => {

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../../infra/secrets/index.js';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { systemActor } from '../../domain/index.js';
@@ -13,6 +14,7 @@ import { printJson, table } from './output.js';
 interface ImportStores {
   pool: pg.Pool;
   tenancy: TenancyStore;
+  secrets: SecretBox;
   /** The event log, opened for --messages-days only (the caller closes it). */
   openEventStore: () => Promise<EventStore>;
 }

@@ -72,7 +72,7 @@ export const apiRole: Role = {
       suppressionRoutes({ suppressions: send.suppressions, auth, tenancy }),
       routeRoutes({ routes: s.routes, endpointQueue: new EndpointQueue(database.pool), auth, tenancy }),
       webhookRoutes({
-        webhooks: new WebhookStore(database.pool, s.secretBox),
+        webhooks: new WebhookStore(database.pool, s.secrets),
         auth,
         tenancy,
         allowPrivate: config.webhooksAllowPrivateEndpoints,

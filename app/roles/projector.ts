@@ -43,9 +43,9 @@ export const projectorRole: Role = {
     // sent again (at-least-once), and every delivery commits twice
     const outboxPool = createPool(database.connectionString, 4, logger, { synchronous_commit: 'off' });
     const webhooks = new WebhookDispatcher({
-      outbox: new WebhookOutbox(outboxPool),
+      outbox: new WebhookOutbox(outboxPool, s.secrets),
       keys: s.signingKeys,
-      secretBox: s.secretBox,
+      secrets: s.secrets,
       poster: createJsonPoster({
         timeoutMs: config.webhookTimeoutSeconds * 1000,
         allowPrivate: config.webhooksAllowPrivateEndpoints,

@@ -6,3 +6,4 @@ export * from './user-tokens.js';
 export * from './users.js';
 export * from './session-actors.js';
 export * from './oidc.js';
+export { accountsSealedColumns } from './sealed-secrets.js';

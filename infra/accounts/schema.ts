@@ -55,3 +55,11 @@ export const ACCOUNTS_DDL = `
     used_at          timestamptz
   );
 `;
+
+/**
+ * Migration 37 (secrets at rest): TOTP secrets sealed with the secrets key (infra/secrets).
+ * totp_secret keeps values written before, sealed and emptied at the next start; nothing writes it.
+ */
+export const totpSecretsSealed = `
+  ALTER TABLE users ADD COLUMN totp_secret_sealed text;
+`;

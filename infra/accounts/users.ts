@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Membership, OrgRole, User } from '../../domain/index.js';
 import { err, ok, type Result } from '../../domain/result.js';
+import { openSealed, type SecretBox } from '../secrets/index.js';
+import { totpSecretContext } from './sealed-secrets.js';
 
 export type AccountError =
   | { code: 'NOT_FOUND'; message: string }
@@ -14,6 +16,7 @@ interface UserRow {
   password_hash: string | null;
   global_admin: boolean;
   totp_secret: string | null;
+  totp_secret_sealed: string | null;
   totp_enabled: boolean;
   disabled_at: Date | null;
   created_at: Date;
@@ -33,7 +36,17 @@ const SELECT = `
                 WHERE m.user_id = u.id) AS memberships
     FROM users u`;
 
-function toUser(r: UserRow): StoredUser {
+/**
+ * A user with the TOTP secret opened (`withTotp`), or without it (lists). A secret that does not
+ * open (a wrong secrets key) is thrown: login must fail closed, never skip the second factor.
+ */
+function toUser(r: UserRow, box: SecretBox | undefined): StoredUser {
+  let totpSecret: string | null = null;
+  if (box) {
+    const opened = openSealed(box, { plaintext: r.totp_secret, sealed: r.totp_secret_sealed }, totpSecretContext(r.id));
+    if (!opened.ok) throw new Error(`the TOTP secret of user ${r.id} does not open: ${opened.error.message}`);
+    totpSecret = opened.value;
+  }
   return {
     id: r.id,
     email: r.email,
@@ -43,7 +56,7 @@ function toUser(r: UserRow): StoredUser {
     memberships: r.memberships ?? [],
     createdAt: r.created_at.toISOString(),
     passwordHash: r.password_hash,
-    totpSecret: r.totp_secret,
+    totpSecret,
   };
 }
 
@@ -55,7 +68,11 @@ export function publicUser(u: StoredUser): User {
 
 /** The users table and their memberships (one owner: this module). */
 export class UserStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `secrets` seals the TOTP secrets. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
 
   async create(input: {
     email: string;
@@ -101,12 +118,12 @@ export class UserStore {
 
   async get(id: string): Promise<StoredUser | undefined> {
     const { rows } = await this.pool.query<UserRow>(`${SELECT} WHERE u.id = $1`, [id]);
-    return rows[0] ? toUser(rows[0]) : undefined;
+    return rows[0] ? toUser(rows[0], this.secrets) : undefined;
   }
 
   async byEmail(email: string): Promise<StoredUser | undefined> {
     const { rows } = await this.pool.query<UserRow>(`${SELECT} WHERE u.email = lower($1)`, [email]);
-    return rows[0] ? toUser(rows[0]) : undefined;
+    return rows[0] ? toUser(rows[0], this.secrets) : undefined;
   }
 
   async byOidcSubject(issuer: string, subject: string): Promise<StoredUser | undefined> {
@@ -114,10 +131,10 @@ export class UserStore {
       issuer,
       subject,
     ]);
-    return rows[0] ? toUser(rows[0]) : undefined;
+    return rows[0] ? toUser(rows[0], this.secrets) : undefined;
   }
 
-  /** Every user, or those with a role in one organization. */
+  /** Every user, or those with a role in one organization (their TOTP secrets not opened: null). */
   async list(organizationId?: string): Promise<StoredUser[]> {
     const { rows } = await this.pool.query<UserRow>(
       organizationId
@@ -126,7 +143,7 @@ export class UserStore {
         : `${SELECT} ORDER BY u.email`,
       organizationId ? [organizationId] : [],
     );
-    return rows.map(toUser);
+    return rows.map((r) => toUser(r, undefined));
   }
 
   async count(): Promise<number> {
@@ -143,7 +160,10 @@ export class UserStore {
   }
 
   async setTotp(id: string, secret: string | null, enabled: boolean): Promise<void> {
-    await this.pool.query('UPDATE users SET totp_secret = $2, totp_enabled = $3 WHERE id = $1', [id, secret, enabled]);
+    await this.pool.query(
+      'UPDATE users SET totp_secret = NULL, totp_secret_sealed = $2, totp_enabled = $3 WHERE id = $1',
+      [id, secret === null ? null : this.secrets.seal(secret, totpSecretContext(id)), enabled],
+    );
   }
 
   async linkOidc(id: string, issuer: string, subject: string): Promise<void> {

@@ -61,6 +61,13 @@ export const ConfigSchema = z.object({
    */
   secretsKey: z.string().refine(isSecretsKey, 'must be base64 of 32 random bytes (openssl rand -base64 32)').optional(),
   /**
+   * Keys that sealed before secretsKey (rotation, docs/operations.md "Secrets"): they only open.
+   * Comma-separated base64 of 32 bytes; only with secretsKey (the key file keeps its old keys itself).
+   */
+  secretsPreviousKeys: commaList
+    .pipe(z.array(z.string().refine(isSecretsKey, 'each must be base64 of 32 random bytes')))
+    .default([]),
+  /**
    * Load balancers in front of the submission listeners that send the PROXY protocol (v1 or v2):
    * CIDR ranges. Connections from them must start with a header naming the real client.
    */

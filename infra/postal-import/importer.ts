@@ -1,3 +1,4 @@
+import type { SecretBox } from '../secrets/index.js';
 import type pg from 'pg';
 import { CreateServer, systemActor, UpdateServer, type Result, type TenancyError } from '../../domain/index.js';
 import {
@@ -45,11 +46,11 @@ const actor = systemActor('cli:import-postal');
  */
 export async function runImport(
   plan: ImportPlan,
-  deps: { pool: pg.Pool; tenancy: TenancyStore },
+  deps: { pool: pg.Pool; tenancy: TenancyStore; secrets: SecretBox },
   options: { dryRun: boolean },
 ): Promise<ImportReport> {
   const map = new PostalImportMap(deps.pool);
-  const webhooks = new WebhookStore(deps.pool);
+  const webhooks = new WebhookStore(deps.pool, deps.secrets);
   const routes = new RouteStore(deps.pool);
   const outcomes: ImportOutcome[] = [];
   const { tenancy } = deps;

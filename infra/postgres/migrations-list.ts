@@ -177,4 +177,9 @@ export const migrations: Migration[] = [
     name: "Postal import: message history (the map's ids as text: message ids are numbers)",
     sql: postalImport.postalImportMapTextIds,
   },
+  {
+    version: 37,
+    name: 'secrets at rest: DKIM keys, tracking keys, webhook secrets and signing key, TOTP secrets sealed',
+    sql: tenancy.tenancySecretsSealed + webhooks.webhookSecretsSealed + accounts.totpSecretsSealed,
+  },
 ];

@@ -10,6 +10,11 @@ export type SecretBoxError =
 const PREFIX = 'psb1';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/**
+ * How long `postlog secrets rotate` waits before its last pass: a seal that began under the old
+ * key just before the key file changed has been written by then.
+ */
+export const ROTATION_GRACE_MS = 2000;
 
 /** A key's id: a short hash of the key, so an envelope names its key without saying anything about it. */
 export const secretKeyId = (key: Buffer): string =>
@@ -23,21 +28,56 @@ export const secretKeyId = (key: Buffer): string =>
  * authenticated but not stored (the row's id): a sealed value copied to another row does not open.
  */
 export class SecretBox {
-  private readonly keys: Map<string, Buffer>;
-  private readonly current: string;
+  private keys = new Map<string, Buffer>();
+  private current = '';
+  private stamp: string | undefined;
 
-  constructor(keys: [Buffer, ...Buffer[]]) {
+  /**
+   * `source` (a key file) is read again when it changed (`stamp`: its inode, size and time), looked
+   * at before each seal and when an envelope names a key not known yet: `postlog secrets rotate`
+   * puts a key on top of the file while this process runs, and the process must open what the
+   * rotation re-sealed and seal under the new key, without a restart.
+   */
+  constructor(
+    keys: [Buffer, ...Buffer[]],
+    private readonly source?: { stamp(): string; read(): [Buffer, ...Buffer[]] },
+  ) {
+    this.use(keys);
+    this.stamp = source?.stamp();
+  }
+
+  private use(keys: [Buffer, ...Buffer[]]): void {
     for (const key of keys) if (key.length !== 32) throw new Error('a secret key is 32 bytes (AES-256)');
     this.keys = new Map(keys.map((k) => [secretKeyId(k), k]));
     this.current = secretKeyId(keys[0]);
   }
 
+  /** Reads the keys again if their file changed; a file that cannot be read keeps the keys known. */
+  private refresh(): void {
+    if (!this.source) return;
+    try {
+      const stamp = this.source.stamp();
+      if (stamp === this.stamp) return;
+      this.use(this.source.read());
+      this.stamp = stamp;
+    } catch {
+      // missing or half-written: the next look tries again
+    }
+  }
+
   /** The id of the key that seals. */
   get keyId(): string {
+    this.refresh();
     return this.current;
   }
 
+  /** The ids of every key that opens (the sealing key first). */
+  get keyIds(): string[] {
+    return [this.current, ...[...this.keys.keys()].filter((id) => id !== this.current)];
+  }
+
   seal(plaintext: string, context: string): string {
+    this.refresh();
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.current)!, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -50,11 +90,12 @@ export class SecretBox {
     if (parts.length !== 4 || parts[0] !== PREFIX)
       return err({ code: 'MALFORMED', message: 'not a sealed secret of this version' });
     const [, keyId, nonceText, sealedText] = parts as [string, string, string, string];
+    if (!this.keys.has(keyId)) this.refresh();
     const key = this.keys.get(keyId);
     if (!key)
       return err({
         code: 'UNKNOWN_KEY',
-        message: `sealed with key ${keyId}, which is not the configured key (${this.current}): POSTLOG_SECRETS_KEY or the data dir's secrets.key changed`,
+        message: `sealed with key ${keyId}, which is not among the configured keys (${this.keyIds.join(', ')}): POSTLOG_SECRETS_KEY or the data dir's secrets.key changed`,
       });
     const nonce = Buffer.from(nonceText, 'base64url');
     const sealed = Buffer.from(sealedText, 'base64url');

@@ -16,7 +16,9 @@ import {
   type TenancyError,
 } from '../../domain/index.js';
 import { inResultTransaction } from '../postgres/transaction.js';
+import type { SecretBox } from '../secrets/index.js';
 import { recordChange } from './audit-log.js';
+import { dkimKeyContext } from './sealed-secrets.js';
 import { dkimKeyFromPem, generateDkimKey, type DkimKeyPair } from './dkim-keys.js';
 import { iso } from './row-mappers.js';
 import { newVerificationToken } from './secrets.js';
@@ -46,10 +48,12 @@ export interface ImportedDomain {
  * visible to whoever may see its server.
  */
 export class Domains {
+  /** `secrets` seals the DKIM private keys. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly servers: Servers,
     private readonly dns: DnsSettings,
+    private readonly secrets: SecretBox,
   ) {}
 
   /**
@@ -86,7 +90,7 @@ export class Domains {
          VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, $6)`,
         [id, serverId, name.value, newVerificationToken(), input.verified, RETURN_PATH_SUBDOMAIN],
       );
-      await insertKeys(c, id, keys);
+      await insertKeys(c, this.secrets, id, keys);
       const domain = (await this.load(c, id))!;
       await recordChange(c, actor, {
         action: 'create',
@@ -140,7 +144,7 @@ export class Domains {
           RETURN_PATH_SUBDOMAIN,
         ],
       );
-      await insertKeys(c, id, [key]);
+      await insertKeys(c, this.secrets, id, [key]);
       const domain = (await this.load(c, id))!;
       await recordChange(c, actor, {
         action: 'import',
@@ -221,7 +225,7 @@ export class Domains {
     if (hadEd25519) keys.push(await generateDkimKey('ed25519', keys[0]!.selector));
     return inResultTransaction(this.pool, async (c) => {
       await c.query('UPDATE dkim_keys SET active = false, retired_at = now() WHERE domain_id = $1 AND active', [id]);
-      await insertKeys(c, id, keys);
+      await insertKeys(c, this.secrets, id, keys);
       const after = (await this.load(c, id))!;
       await recordDomainChange(c, actor, 'rotate-dkim', domain.value, after);
       return ok(after);
@@ -310,11 +314,13 @@ export class Domains {
   }
 }
 
-async function insertKeys(c: pg.ClientBase, domainId: string, keys: DkimKeyPair[]): Promise<void> {
+async function insertKeys(c: pg.ClientBase, box: SecretBox, domainId: string, keys: DkimKeyPair[]): Promise<void> {
   for (const k of keys) {
+    const id = randomUUID();
     await c.query(
-      'INSERT INTO dkim_keys (id, domain_id, selector, algorithm, private_key_pem, public_key_b64) VALUES ($1, $2, $3, $4, $5, $6)',
-      [randomUUID(), domainId, k.selector, k.algorithm, k.privateKeyPem, k.publicKeyB64],
+      `INSERT INTO dkim_keys (id, domain_id, selector, algorithm, private_key_sealed, public_key_b64)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [id, domainId, k.selector, k.algorithm, box.seal(k.privateKeyPem, dkimKeyContext(id)), k.publicKeyB64],
     );
   }
 }

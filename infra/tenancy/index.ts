@@ -5,3 +5,4 @@ export { sha256, randomToken } from './secrets.js';
 export { retentionPeriods } from './retention-periods.js';
 export { loadServerFacts } from './server-facts.js';
 export type { SesAccessKey } from './authentication.js';
+export { tenancySealedColumns } from './sealed-secrets.js';

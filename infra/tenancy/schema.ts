@@ -204,3 +204,19 @@ export const sesCredentials = `
       -- a signed request names its access key id: one indexed look-up finds the key
       CREATE UNIQUE INDEX credentials_ses_access_key ON credentials (identifier) WHERE kind = 'ses';
 `;
+
+/**
+ * Migration 37 (secrets at rest): DKIM private keys and tracking keys sealed with the secrets key
+ * (infra/secrets). The plaintext columns keep values written before, sealed and emptied at the next
+ * start (sealed-secrets.ts); this version writes NULL to them (tracking_secret keeps its default
+ * for an older process that still creates servers during an upgrade).
+ */
+export const tenancySecretsSealed = `
+      ALTER TABLE dkim_keys ADD COLUMN private_key_sealed text;
+      ALTER TABLE dkim_keys ALTER COLUMN private_key_pem DROP NOT NULL;
+      ALTER TABLE dkim_keys ADD CONSTRAINT dkim_keys_private_key_kept
+        CHECK (private_key_pem IS NOT NULL OR private_key_sealed IS NOT NULL);
+      ALTER TABLE servers ADD COLUMN tracking_secret_sealed text;
+      ALTER TABLE servers ADD COLUMN tracking_secret_previous_sealed text;
+      ALTER TABLE servers ALTER COLUMN tracking_secret DROP NOT NULL;
+`;

@@ -1,9 +1,19 @@
 import type pg from 'pg';
 import type { SendingDomain } from '../../domain/index.js';
+import { openSealed, type SecretBox } from '../secrets/index.js';
 import { BriefCache } from './brief-cache.js';
+import { dkimKeyContext } from './sealed-secrets.js';
 
 /** How long a domain change may take to reach the send path of another process. */
 const SENDING_DOMAIN_TTL_MS = 5000;
+
+interface StoredKey {
+  id: string;
+  selector: string;
+  algorithm: SendingDomain['signingKeys'][number]['algorithm'];
+  plaintext: string | null;
+  sealed: string | null;
+}
 
 /**
  * The send path's view of a domain of a server (no actor: the API key already chose the server).
@@ -12,7 +22,11 @@ const SENDING_DOMAIN_TTL_MS = 5000;
 export class SendingDomainLookup {
   private readonly cache = new BriefCache<SendingDomain | undefined>(SENDING_DOMAIN_TTL_MS);
 
-  constructor(private readonly pool: pg.Pool) {}
+  /** `secrets` opens the DKIM private keys. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
 
   async find(serverId: string, name: string): Promise<SendingDomain | undefined> {
     return this.cache.get(`${serverId}:${name.toLowerCase()}`, () => this.load(serverId, name));
@@ -28,7 +42,9 @@ export class SendingDomainLookup {
       `SELECT d.id, d.name, d.verified_at, d.return_path_subdomain,
               (SELECT CASE WHEN t.https THEN 'https://' ELSE 'http://' END || t.name
                  FROM track_domains t WHERE t.domain_id = d.id AND t.verified_at IS NOT NULL) AS tracking_base_url,
-              coalesce(json_agg(json_build_object('selector', k.selector, 'algorithm', k.algorithm, 'privateKeyPem', k.private_key_pem) ORDER BY k.algorithm DESC)
+              coalesce(json_agg(json_build_object('id', k.id, 'selector', k.selector, 'algorithm', k.algorithm,
+                                                'plaintext', k.private_key_pem, 'sealed', k.private_key_sealed)
+                                ORDER BY k.algorithm DESC)
                 FILTER (WHERE k.id IS NOT NULL), '[]') AS keys
          FROM domains d LEFT JOIN dkim_keys k ON k.domain_id = d.id AND k.active
         WHERE d.server_id = $1 AND d.name = $2
@@ -42,7 +58,15 @@ export class SendingDomainLookup {
       name: r.name,
       verified: r.verified_at !== null,
       returnPathDomain: `${r.return_path_subdomain}.${r.name}`,
-      signingKeys: r.keys,
+      signingKeys: (r.keys as StoredKey[]).map((k) => {
+        const pem = openSealed(this.secrets, k, dkimKeyContext(k.id));
+        // thrown: the message is refused with the reason logged, rather than sent unsigned
+        if (!pem.ok || pem.value === null)
+          throw new Error(
+            `the DKIM key ${k.selector} of ${r.name} does not open: ${pem.ok ? 'empty' : pem.error.message}`,
+          );
+        return { selector: k.selector, algorithm: k.algorithm, privateKeyPem: pem.value };
+      }),
       trackingBaseUrl: r.tracking_base_url,
     };
   }

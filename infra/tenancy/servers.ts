@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
   authorize,
@@ -13,16 +13,25 @@ import {
   type UpdateServer,
 } from '../../domain/index.js';
 import { inResultTransaction } from '../postgres/transaction.js';
+import type { SecretBox } from '../secrets/index.js';
 import { recordChange } from './audit-log.js';
 import type { Organizations } from './organizations.js';
 import { toServer } from './row-mappers.js';
+import { trackingKeyContext } from './sealed-secrets.js';
 
 /** Servers of an organization: each sends with its own credentials, domains, limits and tracking. */
 export class Servers {
+  /** `secrets` seals the servers' tracking keys. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly organizations: Organizations,
+    private readonly secrets: SecretBox,
   ) {}
+
+  /** A new tracking key (HMAC-SHA256 of tracking tokens, 256 bits), sealed for its server's row. */
+  private newTrackingKey(serverId: string): string {
+    return this.secrets.seal(randomBytes(32).toString('hex'), trackingKeyContext(serverId));
+  }
 
   async create(actor: Actor, organizationId: string, input: CreateServer): Promise<Result<Server, TenancyError>> {
     const allowed = authorize(actor, { do: 'manage', organizationId, what: 'server' });
@@ -32,9 +41,19 @@ export class Servers {
       const org = await c.query('SELECT 1 FROM organizations WHERE id = $1', [organizationId]);
       if (!org.rows[0]) return err(notFound('organization'));
       const { rows } = await c.query(
-        `INSERT INTO servers (id, organization_id, name, mode, send_limit_per_hour, retention_days, ip_pool)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-        [id, organizationId, input.name, input.mode, input.sendLimitPerHour, input.retentionDays, input.ipPool],
+        `INSERT INTO servers (id, organization_id, name, mode, send_limit_per_hour, retention_days, ip_pool,
+                              tracking_secret, tracking_secret_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8) RETURNING *`,
+        [
+          id,
+          organizationId,
+          input.name,
+          input.mode,
+          input.sendLimitPerHour,
+          input.retentionDays,
+          input.ipPool,
+          this.newTrackingKey(id),
+        ],
       );
       const server = toServer(rows[0]);
       await recordChange(c, actor, {
@@ -105,7 +124,10 @@ export class Servers {
            tracking_excluded_domains = coalesce($16::text[], tracking_excluded_domains),
            list_unsubscribe = coalesce($17, list_unsubscribe),
            tracking_secret_previous = CASE WHEN $18::boolean THEN tracking_secret ELSE tracking_secret_previous END,
-           tracking_secret = CASE WHEN $18::boolean THEN replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') ELSE tracking_secret END,
+           tracking_secret_previous_sealed =
+             CASE WHEN $18::boolean THEN tracking_secret_sealed ELSE tracking_secret_previous_sealed END,
+           tracking_secret = CASE WHEN $18::boolean THEN NULL ELSE tracking_secret END,
+           tracking_secret_sealed = CASE WHEN $18::boolean THEN $29::text ELSE tracking_secret_sealed END,
            privacy_mode = coalesce($19, privacy_mode),
            allowed_senders = coalesce($20::text[], allowed_senders),
            postmaster_address = CASE WHEN $21::boolean THEN $22::text ELSE postmaster_address END,
@@ -145,6 +167,7 @@ export class Servers {
           set(input.spamThreshold),
           input.spamFailThreshold !== undefined,
           set(input.spamFailThreshold),
+          input.rotateTrackingSecret === true ? this.newTrackingKey(id) : null,
         ],
       );
       const server = toServer(rows[0]);

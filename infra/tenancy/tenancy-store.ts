@@ -51,17 +51,20 @@ export class TenancyStore {
   private readonly trackingKeyLookup: TrackingKeyLookup;
   private readonly audit: AuditLog;
 
-  /** `secrets` seals the SMTP passwords CRAM-MD5 needs to read back (infra/secrets). */
+  /**
+   * `secrets` seals what must be read back (infra/secrets): SMTP passwords for CRAM-MD5, SES secret
+   * keys, DKIM private keys, tracking keys.
+   */
   constructor(pool: pg.Pool, dns: DnsSettings, secrets: SecretBox) {
     this.organizations = new Organizations(pool);
-    this.servers = new Servers(pool, this.organizations);
-    this.domains = new Domains(pool, this.servers, dns);
+    this.servers = new Servers(pool, this.organizations, secrets);
+    this.domains = new Domains(pool, this.servers, dns, secrets);
     this.trackDomains = new TrackDomains(pool, this.servers, this.domains, dns.trackTarget);
     this.credentials = new Credentials(pool, this.servers, secrets);
     this.adminTokens = new AdminTokens(pool, this.organizations);
     this.authentication = new Authentication(pool, secrets);
-    this.sendingDomains = new SendingDomainLookup(pool);
-    this.trackingKeyLookup = new TrackingKeyLookup(pool);
+    this.sendingDomains = new SendingDomainLookup(pool, secrets);
+    this.trackingKeyLookup = new TrackingKeyLookup(pool, secrets);
     this.audit = new AuditLog(pool);
   }
 

@@ -25,3 +25,4 @@ export {
   type OutboxEndpoint,
   type OutboxRow,
 } from './outbox-writes.js';
+export { webhookSealedColumns } from './sealed-secrets.js';

@@ -128,3 +128,20 @@ export const endpointFormats = `
 export const messageFactsBatch = `
       ALTER TABLE webhook_messages ADD COLUMN batch_id text;
 `;
+
+/**
+ * Migration 37 (secrets at rest): endpoint secrets and the signing key's private key sealed with
+ * the secrets key (infra/secrets). The plaintext columns stay for values written before, sealed
+ * and emptied at the next start (sealed-secrets.ts); nothing is written to them any more.
+ */
+export const webhookSecretsSealed = `
+      ALTER TABLE webhook_endpoints ADD COLUMN secret_sealed text;
+      ALTER TABLE webhook_endpoints ADD COLUMN previous_secret_sealed text;
+      ALTER TABLE webhook_endpoints ALTER COLUMN secret DROP NOT NULL;
+      ALTER TABLE webhook_endpoints ADD CONSTRAINT webhook_endpoints_secret_kept
+        CHECK (secret IS NOT NULL OR secret_sealed IS NOT NULL);
+      ALTER TABLE signing_keys ADD COLUMN private_key_sealed text;
+      ALTER TABLE signing_keys ALTER COLUMN private_key_pem DROP NOT NULL;
+      ALTER TABLE signing_keys ADD CONSTRAINT signing_keys_private_key_kept
+        CHECK (private_key_pem IS NOT NULL OR private_key_sealed IS NOT NULL);
+`;

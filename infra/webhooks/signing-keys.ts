@@ -1,6 +1,8 @@
 import { createHash, createPrivateKey, generateKeyPair, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type pg from 'pg';
+import { openSealed, type SecretBox } from '../secrets/index.js';
+import { signingKeyContext } from './sealed-secrets.js';
 
 export interface PublicJwk {
   kty: 'RSA';
@@ -32,8 +34,10 @@ export function jwkThumbprint(jwk: { e: string; n: string }): string {
 export class SigningKeys {
   private current: Promise<SigningKey> | undefined;
 
+  /** `secrets` seals the private key in its row. */
   constructor(
     private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
     private readonly purpose = 'webhooks',
   ) {}
 
@@ -53,8 +57,17 @@ export class SigningKeys {
     const kid = jwkThumbprint(exported);
     const jwk: PublicJwk = { kty: 'RSA', n: exported.n, e: exported.e, kid, alg: 'RS256', use: 'sig' };
     await this.pool.query(
-      'INSERT INTO signing_keys (purpose, kid, private_key_pem, public_jwk) VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO NOTHING',
-      [this.purpose, kid, privateKey.export({ format: 'pem', type: 'pkcs8' }), JSON.stringify(jwk)],
+      `INSERT INTO signing_keys (purpose, kid, private_key_sealed, public_jwk) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (purpose) DO NOTHING`,
+      [
+        this.purpose,
+        kid,
+        this.secrets.seal(
+          privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+          signingKeyContext(this.purpose),
+        ),
+        JSON.stringify(jwk),
+      ],
     );
     const stored = await this.load();
     if (!stored) throw new Error('the signing key could not be stored');
@@ -63,12 +76,19 @@ export class SigningKeys {
 
   private async load(): Promise<SigningKey | undefined> {
     const { rows } = await this.pool.query(
-      'SELECT kid, private_key_pem, public_jwk FROM signing_keys WHERE purpose = $1',
+      'SELECT kid, private_key_pem, private_key_sealed, public_jwk FROM signing_keys WHERE purpose = $1',
       [this.purpose],
     );
     const r = rows[0];
-    return r
-      ? { kid: r.kid, privateKey: createPrivateKey(r.private_key_pem), jwk: r.public_jwk as PublicJwk }
-      : undefined;
+    if (!r) return undefined;
+    const pem = openSealed(
+      this.secrets,
+      { plaintext: r.private_key_pem, sealed: r.private_key_sealed },
+      signingKeyContext(this.purpose),
+    );
+    // thrown, not made anew: a new key would change what receivers verify against
+    if (!pem.ok || pem.value === null)
+      throw new Error(`the ${this.purpose} signing key does not open: ${pem.ok ? 'empty' : pem.error.message}`);
+    return { kid: r.kid, privateKey: createPrivateKey(pem.value), jwk: r.public_jwk as PublicJwk };
   }
 }

@@ -2,6 +2,8 @@
 import type pg from 'pg';
 import type { WebhookFormat } from '../../domain/index.js';
 import { inTransaction } from '../postgres/transaction.js';
+import { openSealed, type SecretBox } from '../secrets/index.js';
+import { webhookSecretContext } from './sealed-secrets.js';
 
 export interface LeasedDelivery {
   id: string;
@@ -11,6 +13,8 @@ export interface LeasedDelivery {
   url: string;
   /** The current secret, and the previous one while a rotation's grace lasts. */
   secrets: string[];
+  /** Set when a secret does not open (a wrong secrets key): the attempt fails with this, nothing is sent. */
+  unreadableSecret?: string;
   body: string;
   attempts: number;
   /** The format the body was made in, which says how the attempt is signed. */
@@ -49,21 +53,38 @@ const ELIGIBLE = `w.status = 'pending' AND w.next_attempt_at <= now() AND (w.lea
 
 const RETURNING = `RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_event, d.body, d.attempts, d.format,
   (SELECT e.url FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS url,
-  (SELECT array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END], NULL) FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS secrets,
+  (SELECT json_build_array(json_build_object('plaintext', e.secret, 'sealed', e.secret_sealed),
+            CASE WHEN e.previous_secret_until > now()
+                 THEN json_build_object('plaintext', e.previous_secret, 'sealed', e.previous_secret_sealed) END)
+     FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS stored_secrets,
   (SELECT e.ecdsa_private_key FROM webhook_endpoints e WHERE e.id = d.endpoint_id) AS ecdsa_private_key`;
 
-const toLeased = (r: any): LeasedDelivery => ({
-  id: r.id,
-  endpointId: r.endpoint_id,
-  eventId: r.event_id,
-  event: r.webhook_event,
-  url: r.url,
-  secrets: r.secrets,
-  body: r.body,
-  attempts: r.attempts,
-  format: r.format,
-  sealedEcdsaKey: r.ecdsa_private_key ?? null,
-});
+type StoredSecret = { plaintext: string | null; sealed: string | null } | null;
+
+/** A leased row with its endpoint's secrets opened (the current one first). */
+function toLeased(r: any, box: SecretBox): LeasedDelivery {
+  const secrets: string[] = [];
+  let unreadable: string | undefined;
+  for (const stored of (r.stored_secrets ?? []) as StoredSecret[]) {
+    if (!stored) continue;
+    const opened = openSealed(box, stored, webhookSecretContext(r.endpoint_id));
+    if (!opened.ok) unreadable ??= `the endpoint's signing secret does not open: ${opened.error.message}`;
+    else if (opened.value !== null) secrets.push(opened.value);
+  }
+  return {
+    id: r.id,
+    endpointId: r.endpoint_id,
+    eventId: r.event_id,
+    event: r.webhook_event,
+    url: r.url,
+    secrets,
+    ...(unreadable ? { unreadableSecret: unreadable } : {}),
+    body: r.body,
+    attempts: r.attempts,
+    format: r.format,
+    sealedEcdsaKey: r.ecdsa_private_key ?? null,
+  };
+}
 
 /**
  * The dispatcher's side of the webhook outbox: leasing due deliveries (`FOR UPDATE SKIP LOCKED`,
@@ -71,7 +92,11 @@ const toLeased = (r: any): LeasedDelivery => ({
  * endpoint's circuit breaker, and pruning the log.
  */
 export class WebhookOutbox {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `secrets` opens the endpoints' signing secrets. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
 
   /**
    * Takes up to `limit` due deliveries for `leaseSeconds` (a process that dies loses them after
@@ -94,7 +119,7 @@ export class WebhookOutbox {
        ${RETURNING}`,
       [limit - probes.length, leaseSeconds],
     );
-    return [...probes, ...rows.map(toLeased)];
+    return [...probes, ...rows.map((r) => toLeased(r, this.secrets))];
   }
 
   private async leaseProbes(leaseSeconds: number): Promise<LeasedDelivery[]> {
@@ -114,7 +139,7 @@ export class WebhookOutbox {
          ${RETURNING}`,
         [id, leaseSeconds],
       );
-      out.push(...rows.map(toLeased));
+      out.push(...rows.map((r) => toLeased(r, this.secrets)));
     }
     return out;
   }

@@ -6,6 +6,7 @@ import type { SecretBox } from '../secrets/index.js';
 import { randomToken } from '../tenancy/secrets.js';
 import { newEcdsaKeyPair } from './ecdsa-keys.js';
 import { redactedUrl, withStoredPassword } from './endpoint-url.js';
+import { webhookSecretContext } from './sealed-secrets.js';
 
 export interface WebhookEndpoint {
   id: string;
@@ -100,10 +101,10 @@ const toDelivery = (r: any, attempts: WebhookAttempt[]): WebhookDelivery => ({
 
 /** Webhook endpoints per server, and their delivery log (the management API's side). */
 export class WebhookStore {
-  /** `box` seals the ECDSA keys of 'sendgrid'-format endpoints (without it, none can be made). */
+  /** `secrets` seals the endpoints' signing secrets (the dispatcher opens them) and 'sendgrid' endpoints' ECDSA keys. */
   constructor(
     private readonly pool: pg.Pool,
-    private readonly box?: SecretBox,
+    private readonly secrets: SecretBox,
   ) {}
 
   async create(
@@ -122,7 +123,7 @@ export class WebhookStore {
     const pair = format === 'sendgrid' ? await this.sealedKeyPair(id) : null;
     const { rows } = await this.pool.query(
       `INSERT INTO webhook_endpoints
-         (id, server_id, url, description, events, enabled, secret, format, ecdsa_private_key, ecdsa_public_key)
+         (id, server_id, url, description, events, enabled, secret_sealed, format, ecdsa_private_key, ecdsa_public_key)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
       [
         id,
@@ -131,7 +132,7 @@ export class WebhookStore {
         input.description,
         input.events,
         input.enabled,
-        secret,
+        this.seal(id, secret),
         format,
         pair?.sealed ?? null,
         pair?.publicKey ?? null,
@@ -142,9 +143,8 @@ export class WebhookStore {
 
   /** A new ECDSA key pair for an endpoint, its private key sealed for that endpoint's row. */
   private async sealedKeyPair(endpointId: string): Promise<{ sealed: string; publicKey: string }> {
-    if (!this.box) throw new Error('no secrets key to seal a SendGrid-format endpoint key with');
     const pair = await newEcdsaKeyPair();
-    return { sealed: this.box.seal(pair.privateKeyPem, endpointId), publicKey: pair.publicKey };
+    return { sealed: this.secrets.seal(pair.privateKeyPem, endpointId), publicKey: pair.publicKey };
   }
 
   async list(serverId: string): Promise<WebhookEndpoint[]> {
@@ -211,11 +211,19 @@ export class WebhookStore {
   /** A new secret signs from now on; the old one still signs beside it for `graceHours`. */
   async rotateSecret(id: string, graceHours = 24): Promise<string> {
     const secret = newWebhookSecret();
+    // both columns move: a plaintext left from an older version is the current secret until sealed
     await this.pool.query(
-      `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_until = now() + make_interval(hours => $3), secret = $2, updated_at = now() WHERE id = $1`,
-      [id, secret, graceHours],
+      `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_sealed = secret_sealed,
+         previous_secret_until = now() + make_interval(hours => $3), secret = NULL, secret_sealed = $2,
+         updated_at = now()
+       WHERE id = $1`,
+      [id, this.seal(id, secret), graceHours],
     );
     return secret;
+  }
+
+  private seal(id: string, secret: string): string {
+    return this.secrets.seal(secret, webhookSecretContext(id));
   }
 
   /** The delivery log, newest first, with every attempt; `before` is the `next` cursor of the previous page. */

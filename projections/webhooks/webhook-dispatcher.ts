@@ -18,7 +18,7 @@ export interface WebhookDispatcherDeps {
   outbox: WebhookOutbox;
   keys: SigningKeys;
   /** Opens the endpoints' sealed ECDSA keys (the 'sendgrid' format). */
-  secretBox: SecretBox;
+  secrets: SecretBox;
   poster: JsonPoster;
   logger: Logger;
   metrics: Metrics;
@@ -124,7 +124,7 @@ export class WebhookDispatcher {
     if (!sealed) return undefined;
     let key = this.ecdsaKeys.get(sealed);
     if (!key) {
-      const pem = this.d.secretBox.open(sealed, delivery.endpointId);
+      const pem = this.d.secrets.open(sealed, delivery.endpointId);
       if (!pem.ok) throw new Error(`the endpoint's ECDSA key does not open: ${pem.error.message}`);
       key = ecdsaPrivateKey(pem.value);
       if (this.ecdsaKeys.size > 10_000) this.ecdsaKeys.clear();
@@ -163,6 +163,13 @@ export class WebhookDispatcher {
   }
 
   private async send(delivery: LeasedDelivery): Promise<void> {
+    if (delivery.unreadableSecret) {
+      // a wrong secrets key: an attempt that fails with the reason (retried; the key may come back)
+      this.d.logger.error({ delivery: delivery.id, endpoint: delivery.endpointId }, delivery.unreadableSecret);
+      const outcome = { ok: false, statusCode: null, response: null, error: delivery.unreadableSecret, durationMs: 0 };
+      await this.settler.call({ delivery, outcome });
+      return;
+    }
     const started = performance.now();
     let outcome: AttemptOutcome;
     try {

@@ -16,12 +16,14 @@ describe('webhook dispatchers in two processes share one outbox', () => {
   let receiver: WebhookReceiver;
   const dispatchers: WebhookDispatcher[] = [];
   const metrics = [createMetrics(), createMetrics()];
+  // one key for every process of the test, as the processes of one Postlog share it
+  const secrets = testSecretBox();
 
   const startDispatcher = (m = createMetrics()) => {
     const d = new WebhookDispatcher({
-      outbox: new WebhookOutbox(db.newPool(5)),
-      keys: new SigningKeys(db.pool),
-      secretBox: testSecretBox(),
+      outbox: new WebhookOutbox(db.newPool(5), secrets),
+      keys: new SigningKeys(db.pool, secrets),
+      secrets,
       poster: createJsonPoster({ timeoutMs: 5000, allowPrivate: true }),
       logger: testLogger,
       metrics: m,
@@ -97,7 +99,7 @@ describe('webhook dispatchers in two processes share one outbox', () => {
     );
     assert.ok(server.ok);
     endpointId = (
-      await new WebhookStore(db.pool).create(server.value.id, {
+      await new WebhookStore(db.pool, secrets).create(server.value.id, {
         url: receiver.url,
         description: '',
         events: null,
@@ -138,7 +140,7 @@ describe('webhook dispatchers in two processes share one outbox', () => {
     const before = receiver.received.length;
     const rows = await fill(5, [7]);
     // a process leases them for 1 s and dies without a word
-    const taken = await new WebhookOutbox(db.pool).lease(50, 1);
+    const taken = await new WebhookOutbox(db.pool, secrets).lease(50, 1);
     assert.equal(taken.length, 5);
     startDispatcher();
     await new Promise((r) => setTimeout(r, 600));

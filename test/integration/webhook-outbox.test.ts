@@ -73,7 +73,7 @@ describe('webhook outbox projection: one row per matching endpoint and event, ex
     assert.ok(server.ok && other.ok);
     serverId = server.value.id;
     otherServerId = other.value.id;
-    webhooks = new WebhookStore(db.pool);
+    webhooks = new WebhookStore(db.pool, testSecretBox());
   });
   after(async () => {
     await store.close();

@@ -65,6 +65,7 @@ describe('loadConfig: defaults', () => {
       smtpMaxRecipients: 100,
       smtpMaxMessagesPerConnection: 1000,
       smtpAuthFailuresPerMinute: 10,
+      secretsPreviousKeys: [],
       smtpProxyFrom: [],
       sessionIdleMinutes: 480,
       sessionMaxHours: 168,
@@ -456,6 +457,17 @@ describe('loadConfig: SMTP submission settings (secrets key, PROXY protocol)', (
         problemsOf(() => loadConfig({ env: { POSTLOG_SECRETS_KEY: bad }, file: emptyFile })),
         'POSTLOG_SECRETS_KEY',
       );
+  });
+
+  it('POSTLOG_SECRETS_PREVIOUS_KEYS is a comma list of keys (none by default); a bad one is named', () => {
+    const [a, b] = [Buffer.alloc(32, 1).toString('base64'), Buffer.alloc(32, 2).toString('base64')];
+    assert.deepEqual(loadConfig({ env: {}, file: emptyFile }).secretsPreviousKeys, []);
+    const env = { POSTLOG_SECRETS_PREVIOUS_KEYS: `${a}, ${b}` };
+    assert.deepEqual(loadConfig({ env, file: emptyFile }).secretsPreviousKeys, [a, b]);
+    assertNamed(
+      problemsOf(() => loadConfig({ env: { POSTLOG_SECRETS_PREVIOUS_KEYS: `${a},short` }, file: emptyFile })),
+      'POSTLOG_SECRETS_PREVIOUS_KEYS',
+    );
   });
 
   it('POSTLOG_SMTP_PROXY_FROM is a comma list of CIDR ranges; a bad one is named', () => {

@@ -4,7 +4,15 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadSecretsKey, SECRETS_KEY_FILE, SecretBox, secretKeyId } from '../../infra/secrets/index.js';
+import {
+  addKeyToFile,
+  loadSecretKeys,
+  loadSecretsKey,
+  SECRETS_KEY_FILE,
+  SecretBox,
+  secretBoxFor,
+  secretKeyId,
+} from '../../infra/secrets/index.js';
 import { testLogger } from '../helpers/database.js';
 
 describe('the secret box (AES-256-GCM)', () => {
@@ -81,5 +89,41 @@ describe('the secrets key', () => {
     const dir = dataDir();
     writeFileSync(join(dir, SECRETS_KEY_FILE), 'not a key\n', { mode: 0o600 });
     assert.throws(() => loadSecretsKey({ dataDir: dir, logger: testLogger }), /restore it from a backup/);
+  });
+
+  it('rotates in the key file: the new key on top seals, the old ones below still open, mode 600 kept', () => {
+    const dir = dataDir();
+    const first = loadSecretsKey({ dataDir: dir, logger: testLogger });
+    const added = addKeyToFile({ dataDir: dir, logger: testLogger });
+    assert.deepEqual(loadSecretKeys({ dataDir: dir, logger: testLogger }), [added, first]);
+    assert.equal(statSync(join(dir, SECRETS_KEY_FILE)).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir), [SECRETS_KEY_FILE], 'nothing left aside');
+  });
+
+  it('a running box reads the key file again after a rotation: it opens and seals with the new key', () => {
+    const dir = dataDir();
+    const box = secretBoxFor({ dataDir: dir, logger: testLogger });
+    const old = box.seal('kept', 'row:1');
+    const rotated = secretBoxFor({ dataDir: dir, logger: testLogger });
+    const added = addKeyToFile({ dataDir: dir, logger: testLogger });
+    // another process (the rotation) seals under the new key: the running box opens it without a restart
+    const fresh = new SecretBox([added]).seal('new', 'row:2');
+    assert.deepEqual(box.open(fresh, 'row:2'), { ok: true, value: 'new' });
+    assert.equal(box.keyId, secretKeyId(added));
+    assert.equal(rotated.seal('x', 'row:3').split('.')[1], secretKeyId(added));
+    assert.deepEqual(box.open(old, 'row:1'), { ok: true, value: 'kept' }, 'the old key still opens');
+  });
+
+  it('with POSTLOG_SECRETS_KEY, the previous keys only open; without it they are refused', () => {
+    const [current, previous] = [randomBytes(32), randomBytes(32)];
+    const o = { configured: current.toString('base64'), dataDir: dataDir(), logger: testLogger };
+    const box = secretBoxFor({ ...o, previous: previous.toString('base64') });
+    assert.equal(box.keyId, secretKeyId(current));
+    assert.deepEqual(box.open(new SecretBox([previous]).seal('old', 'c'), 'c'), { ok: true, value: 'old' });
+    assert.throws(() => secretBoxFor({ ...o, previous: 'short' }), /POSTLOG_SECRETS_PREVIOUS_KEYS/);
+    assert.throws(
+      () => secretBoxFor({ dataDir: dataDir(), logger: testLogger, previous: previous.toString('base64') }),
+      /only with POSTLOG_SECRETS_KEY/,
+    );
   });
 });
