@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   stream: async () => (await import('./stream.js')).run(),
   dashboard: async () => (await import('./dashboard.js')).run(),
   'dashboard-load': async () => (await import('./dashboard-load.js')).run(),
+  soak: async () => (await import('./soak.js')).run(),
 };
 
 const name = process.argv[2];
@@ -25,4 +26,5 @@ if (!name || !benches[name]) {
 }
 const result = await benches[name]!();
 process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(0);
+// a bench whose verdict is one boolean (soak) fails the command when it is not met
+process.exit((result as { met?: unknown }).met === false ? 1 : 0);
