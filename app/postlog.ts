@@ -42,6 +42,8 @@ export interface ProcessGroup {
   everyProcessReady: () => boolean;
   /** The database as the supervisor opened it: this process reaches even an embedded one by URL. */
   databaseKind?: Database['kind'] | undefined;
+  /** This process's name in the supervisor's plan (web.1, worker), the label of its own metrics. */
+  processName?: string | undefined;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function startPostlog(config: Config, logger: Logger, group?: Proce
   let databaseReachability: DatabaseReachability | undefined;
   // a port that is taken or given twice is said before the database starts (see checkListenPorts)
   await checkListenPorts(plannedListeners(config), { probe: !isSupervised() });
-  const metrics = createMetrics();
+  const metrics = createMetrics(group?.processName);
   const stack = new StopStack(logger);
   const database = await openDatabase(config, logger);
   stack.push('database', () => database.close());

@@ -17,6 +17,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   dashboard: async () => (await import('./dashboard.js')).run(),
   'dashboard-load': async () => (await import('./dashboard-load.js')).run(),
   'bounce-corpus': async () => (await import('./bounce-corpus.js')).run(),
+  soak: async () => (await import('./soak.js')).run(),
 };
 
 const name = process.argv[2];
@@ -26,4 +27,5 @@ if (!name || !benches[name]) {
 }
 const result = await benches[name]!();
 process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(0);
+// a bench whose verdict is one boolean (soak) fails the command when it is not met
+process.exit((result as { met?: unknown }).met === false ? 1 : 0);

@@ -8,7 +8,7 @@ import {
   headPosition,
   matchesEventFilter,
   oldestWaitingSeconds,
-  waitingOfTypes,
+  waitingMatching,
   type Checkpoint,
   type EventFilter,
   type EventStore,
@@ -365,11 +365,13 @@ export async function projectionStatus(
     // handed out before commit, so an event not applied yet can have a lower position than the
     // checkpoint's (a later transaction took its position first)
     const after = decodeCheckpoint(r?.checkpoint ?? START);
-    const types = filters[name]?.types;
-    if (types?.length) {
-      // a projection of some event types stops its checkpoint at the last one it took: the events
-      // of other types after it are not lag (they would keep the lag above zero on a quiet system)
-      const lag = await waitingOfTypes(pool, after, types, LAG_COUNT_LIMIT);
+    const filter = filters[name];
+    if (filter?.types?.length || filter?.streamPrefixes?.length) {
+      // a projection of some event types or streams stops its checkpoint at the last one it took:
+      // the events it does not take after it are not lag (they would keep the lag above zero on a
+      // quiet system, and the inbound endpoint queue, which takes incoming- streams only, seemed
+      // to fall behind by every outgoing message while no mail came in)
+      const lag = await waitingMatching(pool, after, filter, LAG_COUNT_LIMIT);
       out.push(statusRow(name, r, head, lag?.n ?? 0, lag?.s ?? 0));
       continue;
     }

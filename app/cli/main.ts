@@ -169,6 +169,7 @@ program
             metricsText: () => link.metricsText(),
             everyProcessReady: () => link.everyProcessReady,
             databaseKind: link.databaseKind,
+            processName: name,
           },
         );
         link?.ready(app.httpUrl, app.metrics.registry);

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../../infra/config/index.js';
 import type { Logger } from '../../infra/logging/index.js';
+import { registerProcessGauges } from '../../infra/metrics/index.js';
 import { migrate, openDatabase, type Database } from '../../infra/postgres/index.js';
 import { loadTlsMaterial } from '../../infra/tls/certificate.js';
 import { cpuBudget, MAX_AUTO_PROCESSES } from './cpu-budget.js';
@@ -78,6 +79,8 @@ export class Supervisor {
     private readonly cliPath: string,
   ) {
     this.log = logger.child({ component: 'supervisor' });
+    // the supervisor's own memory and loop, shown beside its processes'
+    registerProcessGauges(this.registry, 'supervisor');
     const children = this.children;
     new Gauge({
       name: 'postlog_processes',

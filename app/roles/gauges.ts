@@ -59,3 +59,19 @@ export function registerQueueDepthGauge(metrics: Metrics, database: Database): v
     },
   });
 }
+
+/** The database's size on disk (the log, read models, indexes), from the processes that run the projections. */
+export function registerDatabaseSizeGauge(metrics: Metrics, database: Database): void {
+  new Gauge({
+    name: 'postlog_database_size_bytes',
+    aggregator: 'max',
+    help: "The PostgreSQL database's size on disk (pg_database_size)",
+    registers: [metrics.registry],
+    async collect() {
+      const { rows } = await database.pool.query<{ bytes: string }>(
+        'SELECT pg_database_size(current_database()) AS bytes',
+      );
+      this.set(Number(rows[0]!.bytes));
+    },
+  });
+}

@@ -8,7 +8,7 @@ import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { dnsSettings } from '../services.js';
-import { registerLagGauges, registerQueueDepthGauge } from './gauges.js';
+import { registerDatabaseSizeGauge, registerLagGauges, registerQueueDepthGauge } from './gauges.js';
 import type { Role } from './role.js';
 
 /**
@@ -68,6 +68,7 @@ export const projectorRole: Role = {
     stack.push('webhook outbox pool', () => outboxPool.end());
 
     registerLagGauges(metrics, database, eventStore, projected);
+    registerDatabaseSizeGauge(metrics, database);
     // the MTA role reports the queue where it runs too: once per process
     if (!config.roles.includes('mta')) registerQueueDepthGauge(metrics, database);
     return {

@@ -1,7 +1,7 @@
 export * from './port.js';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgres-event-store.js';
 export { compareCheckpoints, decodeCheckpoint } from './postgres/checkpoint.js';
-export { headPosition, oldestWaitingSeconds, waitingOfTypes } from './postgres/log-lag.js';
+export { headPosition, oldestWaitingSeconds, waitingMatching } from './postgres/log-lag.js';
 export {
   MemoryEventLog,
   MemoryEventStore,

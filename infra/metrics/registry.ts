@@ -1,9 +1,14 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerProcessGauges } from './process-gauges.js';
 
 /** One registry per process (tests create several apps in one process, hence not the global). */
-export function createMetrics() {
+export function createMetrics(
+  /** The label of this process's own memory and event-loop figures (web.1, worker; postlog when alone). */
+  processName = 'postlog',
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'postlog_' });
+  registerProcessGauges(registry, processName);
   return {
     registry,
     appendBatchSeconds: new Histogram({

@@ -129,6 +129,18 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
     assert.ok(
       metricValue(metrics, /^postlog_http_requests_total\{method="POST",route="\/v2\/messages",status="202"\}/) >= 1,
     );
+    // … and each process's memory and event loop apart, the supervisor's too
+    for (const p of ['web.1', 'web.2', 'worker', 'supervisor']) {
+      const rss = metricValue(metrics, new RegExp(`^postlog_process_memory_bytes\\{process="${p}",kind="rss"\\}`));
+      assert.ok(rss > 20e6 && rss < 2e9, `${p}: RSS ${rss}`);
+      assert.ok(
+        metricValue(
+          metrics,
+          new RegExp(`^postlog_process_event_loop_delay_seconds\\{process="${p}",quantile="0.99"\\}`),
+        ) >= 0,
+      );
+    }
+    assert.ok(metricValue(metrics, /^postlog_database_size_bytes /) > 1e6);
 
     // a web process that dies is started again; the other one keeps answering meanwhile
     const victim = workers[0]!;

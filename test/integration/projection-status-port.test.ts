@@ -68,6 +68,20 @@ describe('projection status through the event-store port', () => {
     assert.equal(byPort[1]!.lagSeconds, 0);
   });
 
+  it("counts only the streams a projection takes: other streams' events are not lag", async () => {
+    // the inbound endpoint queue takes incoming- streams: without inbound mail its checkpoint stays
+    // at the start while outgoing messages fill the log (the soak bench saw it "lag" by all of them)
+    const filters = { 'incoming-only': { streamPrefixes: ['incoming-status-'] } };
+    const quiet = await projectionStatus(db.pool, ['incoming-only'], store, filters);
+    assert.deepEqual([quiet[0]!.lagEvents, quiet[0]!.lagSeconds], [0, 0]);
+    assert.ok((await store.append('incoming-status-1', [{ type: 'IncomingReceived', data: {} }], 'no_stream')).ok);
+    const bySql = await projectionStatus(db.pool, ['incoming-only'], store, filters);
+    const byPort = await projectionStatus(db.pool, ['incoming-only'], viaPort, filters);
+    assert.equal(bySql[0]!.lagEvents, 1);
+    assert.equal(byPort[0]!.lagEvents, 1);
+    assert.ok(bySql[0]!.lagSeconds >= 0 && bySql[0]!.lagSeconds < 60);
+  });
+
   it('caps the count, and then does not claim to know the head', async () => {
     const events = Array.from({ length: LAG_COUNT_LIMIT + 5 }, (_, i) => ({ type: 'MessageOpened', data: { i } }));
     assert.ok((await store.append('message-status-many', events, 'no_stream')).ok);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { EventFilter } from '../port.js';
 import type { PgCheckpoint } from './checkpoint.js';
 
 /**
@@ -7,25 +8,40 @@ import type { PgCheckpoint } from './checkpoint.js';
  * is in the order subscribers read, (transaction, position).
  */
 
+/** LIKE patterns matching stream ids that start with one of `prefixes` (their % and _ taken literally). */
+export function likePrefixPatterns(prefixes: readonly string[]): string[] {
+  return prefixes.map((p) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+}
+
 /** The position of the newest event (null: the log is empty). */
 export async function headPosition(pool: pg.Pool): Promise<number | null> {
   return (await pool.query<{ p: number | null }>('SELECT max(position) AS p FROM events')).rows[0]?.p ?? null;
 }
 
 /**
- * The events of these types after the checkpoint, counted up to `limit`, and how long the oldest
- * of them has been waiting (seconds; null: none).
+ * The events a filter takes (of these types, in streams with these prefixes) after the checkpoint,
+ * counted up to `limit`, and how long the oldest of them has been waiting (seconds; null: none).
  */
-export async function waitingOfTypes(
+export async function waitingMatching(
   pool: pg.Pool,
   after: PgCheckpoint,
-  types: string[],
+  filter: EventFilter,
   limit: number,
 ): Promise<{ n: number; s: number | null } | undefined> {
+  const params: unknown[] = [after.transactionId, after.position];
+  const where = ['(transaction_id, position) > ($1::text::xid8, $2::bigint)'];
+  if (filter.types?.length) {
+    params.push(filter.types);
+    where.push(`type = ANY($${params.length}::text[])`);
+  }
+  if (filter.streamPrefixes?.length) {
+    params.push(likePrefixPatterns(filter.streamPrefixes));
+    where.push(`stream_id LIKE ANY($${params.length}::text[])`);
+  }
   const { rows: lag } = await pool.query<{ n: number; s: number | null }>(
     `SELECT count(*)::int AS n, extract(epoch FROM now() - min(recorded_at))::float8 AS s
-           FROM (SELECT recorded_at FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint) AND type = ANY($3) LIMIT ${limit}) AS waiting`,
-    [after.transactionId, after.position, types],
+           FROM (SELECT recorded_at FROM events WHERE ${where.join(' AND ')} LIMIT ${limit}) AS waiting`,
+    params,
   );
   return lag[0];
 }

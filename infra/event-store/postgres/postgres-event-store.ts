@@ -21,6 +21,7 @@ import {
 import { prepare, type AppendRequest, type PreparedAppend } from './append-batch.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { GroupCommitter } from './group-committer.js';
+import { likePrefixPatterns } from './log-lag.js';
 import { CommitNotifications } from './notifications.js';
 import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './rows.js';
 import { RecentEvents } from './recent-events.js';
@@ -129,7 +130,7 @@ export class PostgresEventStore implements EventStore {
       where.push(`type = ANY($${params.length}::text[])`);
     }
     if (filter.streamPrefixes && filter.streamPrefixes.length > 0) {
-      params.push(filter.streamPrefixes.map((p) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+      params.push(likePrefixPatterns(filter.streamPrefixes));
       where.push(`stream_id LIKE ANY($${params.length}::text[])`);
     }
     const { rows } = await this.options.pool.query<EventRow>(
