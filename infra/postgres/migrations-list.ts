@@ -17,6 +17,7 @@ import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
 import * as tenancy from '../tenancy/schema.js';
 import * as templates from '../templates/schema.js';
+import * as tlsReports from '../tls-reports/schema.js';
 import * as webhooks from '../webhooks/schema.js';
 import type { Migration } from './migration.js';
 
@@ -176,5 +177,10 @@ export const migrations: Migration[] = [
     version: 36,
     name: "Postal import: message history (the map's ids as text: message ids are numbers)",
     sql: postalImport.postalImportMapTextIds,
+  },
+  {
+    version: 37,
+    name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
+    sql: tlsReports.tlsReportCountsTable,
   },
 ];

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { tlsReportCountsOf } from '../../infra/tls-reports/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
@@ -190,6 +191,40 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
       source: 'default',
       domain: 'plain.test',
     });
+  });
+
+  it('counts TLS successes and failures per policy domain and day for TLS-RPT', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const deadline = Date.now() + 15_000;
+    const counts = async (domain: string) => await tlsReportCountsOf(t.db.pool, domain, day);
+    while ((await counts('plain.test')).length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await counts('enforce.test'), [
+      {
+        policyDomain: 'enforce.test',
+        day,
+        policyType: 'sts',
+        policyId: '20261206T1',
+        mode: 'enforce',
+        successes: 1,
+        failures: 0,
+        failureTypes: {},
+      },
+    ]);
+    const [testing] = await counts('testing.test');
+    assert.deepEqual(
+      [testing?.policyType, testing?.mode, testing?.successes, testing?.failures, testing?.failureTypes],
+      ['sts', 'testing', 0, 1, { 'certificate-not-trusted': 1 }],
+    );
+    // strict.test is retried every second: at least one failed attempt so far, all of one kind
+    const [strict] = await counts('strict.test');
+    assert.ok((strict?.failures ?? 0) >= 1);
+    assert.deepEqual(Object.keys(strict?.failureTypes ?? {}), ['certificate-not-trusted']);
+    assert.equal(strict?.successes, 0);
+    assert.deepEqual(
+      (await counts('plain.test')).map((c) => [c.policyType, c.successes, c.failures]),
+      [['no-policy-found', 1, 0]],
+    );
   });
 
   it('keeps enforcing the cached policy while the policy server is down', async () => {
