@@ -31,6 +31,7 @@ const policies: Record<string, string> = {
     'version: STSv1\r\nmode: enforce\r\nmx: mx1.enforce.test\r\nmx: *.enforce.test\r\nmax_age: 86400\r\n',
   'mta-sts.strict.test': 'version: STSv1\nmode: enforce\nmx: mx.strict.test\nmax_age: 86400\n',
   'mta-sts.testing.test': 'version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n',
+  'mta-sts.notls.test': 'version: STSv1\nmode: enforce\nmx: mx.notls.test\nmax_age: 86400\n',
 };
 
 interface Attempt {
@@ -103,6 +104,7 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
     sinks.good = await startSmtpSink('127.0.25.20', mtaPort, { certificate: await ca.issue(['mx2.enforce.test']) });
     sinks.testing = await startSmtpSink('127.0.25.30', mtaPort);
     sinks.plain = await startSmtpSink('127.0.25.40', mtaPort);
+    sinks.noTls = await startSmtpSink('127.0.25.50', mtaPort, { tls: false });
     const policyCert = await ca.issue(Object.keys(policies));
     policyServer = createServer({ key: policyCert.key, cert: policyCert.cert }, (req, res) => {
       const host = (req.headers.host ?? '').replace(/:\d+$/, '');
@@ -121,6 +123,7 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
           ['strict.test', 'mx.strict.test', 10],
           ['testing.test', 'mx.testing.test', 10],
           ['plain.test', 'mx.plain.test', 10],
+          ['notls.test', 'mx.notls.test', 10],
         ],
         a: [
           ['rogue.elsewhere.test', '127.0.25.5'],
@@ -129,12 +132,14 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
           ['mx.strict.test', '127.0.25.10'],
           ['mx.testing.test', '127.0.25.30'],
           ['mx.plain.test', '127.0.25.40'],
+          ['mx.notls.test', '127.0.25.50'],
           ...Object.keys(policies).map((h) => [h, POLICY_IP] as [string, string]),
         ],
         txt: [
           ['_mta-sts.enforce.test', 'v=STSv1; id=20261206T1'],
           ['_mta-sts.strict.test', 'v=STSv1; id=1'],
           ['_mta-sts.testing.test', 'v=STSv1; id=abc'],
+          ['_mta-sts.notls.test', 'v=STSv1; id=n1'],
         ],
         local: ['test'],
       },
@@ -173,6 +178,14 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
     assert.equal(deferral.data.delivery?.tlsPolicy?.mode, 'enforce');
     assert.equal(deferral.data.delivery?.tlsPolicy?.failure?.type, 'certificate-not-trusted');
     assert.equal(sinks.selfSigned!.received.length, 0);
+  });
+
+  it('enforce: defers when the listed MX does not offer STARTTLS', async () => {
+    const events = await waitFor(await send('fay@notls.test'), 'deferred');
+    const deferral = lastAttempt(events);
+    assert.match(deferral.data.reason ?? '', /^MTA-STS \(enforce\)/);
+    assert.equal(deferral.data.delivery?.tlsPolicy?.failure?.type, 'starttls-not-supported');
+    assert.equal(sinks.noTls!.received.length, 0, 'nothing in plain text');
   });
 
   it('testing: delivers over the self-signed TLS and records what failed', async () => {
