@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tlsReportCountsOf } from '../../infra/tls-reports/index.js';
+import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
@@ -206,10 +206,28 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
     });
   });
 
-  it('counts TLS successes and failures per policy domain and day for TLS-RPT', async () => {
+  it('counts TLS successes and failures per policy domain and day for TLS-RPT (GET /v2/tls-reports)', async () => {
     const day = new Date().toISOString().slice(0, 10);
     const deadline = Date.now() + 15_000;
-    const counts = async (domain: string) => await tlsReportCountsOf(t.db.pool, domain, day);
+    const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'ops', organizationId: null });
+    assert.ok(token.ok);
+    const counts = async (domain: string, bearer = token.value.secret) => {
+      const res = await http(t.url, 'GET', `/v2/tls-reports?domain=${domain}&day=${day}`, {
+        headers: { authorization: `Bearer ${bearer}` },
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.counts as {
+        policyType: string;
+        mode: string;
+        successes: number;
+        failures: number;
+        failureTypes: Record<string, number>;
+      }[];
+    };
+    const orgOnly = await http(t.url, 'GET', `/v2/tls-reports?domain=plain.test&day=${day}`, {
+      headers: { authorization: `Bearer ${tenant.adminToken}` },
+    });
+    assert.equal(orgOnly.status, 403, "an organization's admin does not see every tenant's recipient domains");
     while ((await counts('plain.test')).length === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await counts('enforce.test'), [
