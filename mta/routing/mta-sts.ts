@@ -38,6 +38,12 @@ export interface MtaStsOptions {
  */
 export class MtaSts {
   private readonly cache = new Map<string, Cached>();
+  /**
+   * Domains found without a policy (most of them), or whose policy could not be had, and until
+   * when that answer stands: without it every batch would ask DNS again (and wait again for a
+   * dead policy server).
+   */
+  private readonly without = new Map<string, { lookup: StsLookup; until: number }>();
   private readonly inFlight = new Map<string, Promise<StsLookup>>();
   private readonly fetch: (domain: string) => Promise<PolicyFetch>;
 
@@ -60,19 +66,26 @@ export class MtaSts {
 
   private async lookup(domain: string): Promise<StsLookup> {
     const now = this.o.clock.now().getTime();
+    const recheck = now + (this.o.recheckMs ?? 300_000);
     const cached = this.cache.get(domain);
     const valid = cached && cached.expiresAt > now ? cached : undefined;
     if (!valid && cached) this.cache.delete(domain);
     if (valid && valid.checkedUntil > now) return asLookup(valid);
+    const known = this.without.get(domain);
+    if (!valid && known && known.until > now) return known.lookup;
+    this.without.delete(domain);
+    const none = (lookup: StsLookup): StsLookup => {
+      this.without.set(domain, { lookup, until: recheck });
+      return lookup;
+    };
     const records = await this.resolver
       .resolveTxt(`_mta-sts.${domain}`)
       .then((rs) => rs.map((chunks) => chunks.join('')))
       .catch(() => [] as string[]);
     const record = parseStsRecord(records);
-    const recheck = now + (this.o.recheckMs ?? 300_000);
     if (!record) {
       if (valid) valid.checkedUntil = recheck;
-      return valid ? asLookup(valid) : { kind: 'none' };
+      return valid ? asLookup(valid) : none({ kind: 'none' });
     }
     if (valid && valid.id === record.id) {
       valid.checkedUntil = recheck;
@@ -80,12 +93,12 @@ export class MtaSts {
     }
     const fetched = await this.fetch(domain);
     if (!fetched.ok)
-      return valid ? asLookup(valid) : { kind: 'none', failure: { type: fetched.type, detail: fetched.detail } };
+      return valid ? asLookup(valid) : none({ kind: 'none', failure: { type: fetched.type, detail: fetched.detail } });
     const parsed = parseStsPolicy(fetched.text);
-    if (!parsed.ok)
-      return valid
-        ? asLookup(valid)
-        : { kind: 'none', failure: { type: 'sts-policy-invalid', detail: `mta-sts.${domain}: ${parsed.error}` } };
+    if (!parsed.ok) {
+      const detail = `mta-sts.${domain}: ${parsed.error}`;
+      return valid ? asLookup(valid) : none({ kind: 'none', failure: { type: 'sts-policy-invalid', detail } });
+    }
     const entry: Cached = {
       id: record.id,
       policy: parsed.value,

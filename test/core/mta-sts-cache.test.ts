@@ -19,8 +19,10 @@ describe('MTA-STS: the policy cache follows the TXT id and max_age', () => {
   let served: string | undefined;
   let fetches = 0;
   const txt = new Map<string, string[]>();
+  const txtQueries: string[] = [];
   const resolver: ConstructorParameters<typeof MtaSts>[0] = {
     resolveTxt: async (name: string) => {
+      txtQueries.push(name);
       const records = txt.get(name);
       if (!records) throw Object.assign(new Error(`queryTxt ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
       return records.map((r) => [r]);
@@ -94,6 +96,24 @@ describe('MTA-STS: the policy cache follows the TXT id and max_age', () => {
     served = policy('enforce', 'mx.untrusted.test', 600);
     const r = await sts.policyFor('untrusted.test');
     assert.equal(r.kind === 'none' && r.failure?.type, 'sts-webpki-invalid', JSON.stringify(r));
+  });
+
+  it('a domain without a policy, or whose policy server fails, is asked again only after the recheck time', async () => {
+    const clock = new AdjustableClock('2026-12-06T00:00:00Z');
+    const sts = new MtaSts(resolver, { clock, ca, port, recheckMs: 60_000 });
+    txtQueries.length = 0;
+    assert.deepEqual(await sts.policyFor('nopolicy.test'), { kind: 'none' });
+    assert.deepEqual(await sts.policyFor('nopolicy.test'), { kind: 'none' });
+    assert.deepEqual(txtQueries, ['_mta-sts.nopolicy.test'], 'one TXT query within the recheck time');
+    txt.set('_mta-sts.a.test', ['v=STSv1; id=down']);
+    served = undefined;
+    fetches = 0;
+    await sts.policyFor('a.test');
+    await sts.policyFor('a.test');
+    assert.equal(fetches, 1, 'a dead policy server is not asked per batch');
+    await clock.advance(61_000);
+    await sts.policyFor('nopolicy.test');
+    assert.equal(txtQueries.filter((q) => q === '_mta-sts.nopolicy.test').length, 2);
   });
 
   it('an invalid policy file gives no policy (sts-policy-invalid)', async () => {
