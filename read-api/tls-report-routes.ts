@@ -34,7 +34,11 @@ export function tlsReportRoutes(deps: { pool: pg.Pool; auth: Authenticator }) {
         security: [{ adminToken: [] }],
         querystring: z.object({
           domain: z.string().min(1).max(253),
-          day: z.iso.date().describe('UTC day, YYYY-MM-DD'),
+          // PostgreSQL has no year 0: an earlier day would be its error (500), not the caller's (400)
+          day: z.iso
+            .date()
+            .refine((d) => d >= '1970-01-01', 'a day from 1970 on')
+            .describe('UTC day, YYYY-MM-DD'),
         }),
         response: responses({ 200: z.object({ counts: z.array(Count) }) }, [400, 401, 403]),
       },
