@@ -8,7 +8,17 @@ import type { Metrics } from '../infra/metrics/index.js';
 import type { TenancyStore } from '../infra/tenancy/index.js';
 import { handleMessageCommand, loadMessages, type LoadedMessage } from '../write-side/index.js';
 import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
+import type { MtaSts } from './routing/mta-sts.js';
 import type { Route, RouteHost, Router } from './routing/router.js';
+import {
+  hostsUnderPolicy,
+  judgeSession,
+  planTransport,
+  transportKey,
+  type TlsFailure,
+  type TlsPolicySource,
+  type Transport,
+} from './routing/transport-security.js';
 import { isThrottleReply, type Shaper } from './shaping/shaper.js';
 import { decideOutcome, retryOrGiveUp } from './delivery-outcome.js';
 import { prepareForDelivery } from './signing/prepare-message.js';
@@ -32,6 +42,12 @@ export interface MtaWorkerDeps {
   hostname: string;
   retryPolicy: RetryPolicy;
   tlsPolicyFor: (recipientDomain: string) => TlsPolicy;
+  /** Where that policy comes from (unset: the MTA's default, so MTA-STS may apply). */
+  tlsPolicySourceFor?: (recipientDomain: string) => TlsPolicySource;
+  /** MTA-STS policies of recipient domains (unset: POSTLOG_MTA_STS is off). */
+  mtaSts?: Pick<MtaSts, 'policyFor'> | undefined;
+  /** CAs that verify MX certificates under MTA-STS (Node's roots plus POSTLOG_TLS_EXTRA_CA_FILE). */
+  caCertificates?: string[] | undefined;
   smartHostAuth?: { user: string; pass: string } | undefined;
   smartHostSecure?: boolean;
   /** Messages in delivery at once (all destinations). */
@@ -60,6 +76,7 @@ type Deliverable = LeasedMessage & { loaded: LoadedMessage; attempt: number };
 
 interface Destination {
   hosts: RouteHost[];
+  transport: Transport;
   binding: Binding | undefined;
   queue: Deliverable[];
   connections: number;
@@ -167,6 +184,13 @@ export class MtaWorker {
           ),
         ),
       );
+      const transports = new Map(
+        await Promise.all(
+          [...routes]
+            .filter(([, r]) => r.kind === 'deliver')
+            .map(async ([d, r]) => [d, await this.transport(d, r)] as const),
+        ),
+      );
       const settled: Promise<void>[] = [];
       for (const m of messages) {
         const route = routes.get(m.recipientDomain)!;
@@ -175,7 +199,13 @@ export class MtaWorker {
           settled.push(this.settleWithoutSession(m, route).finally(() => this.finish(m)));
           continue;
         }
-        this.enqueue(route.hosts, await this.d.bindingFor(m.serverId), m);
+        const transport = transports.get(m.recipientDomain)!;
+        const hosts = hostsUnderPolicy(route.hosts, transport);
+        if (hosts.length === 0) {
+          settled.push(this.refuseUnlistedMx(m, route.hosts, transport).finally(() => this.finish(m)));
+          continue;
+        }
+        this.enqueue(hosts, await this.d.bindingFor(m.serverId), m, transport);
       }
       await Promise.all(settled);
     } catch (err) {
@@ -186,16 +216,52 @@ export class MtaWorker {
     }
   }
 
+  /**
+   * The transport of a routed domain: the configured TLS policy, or its MTA-STS policy (MX routes
+   * only: a smart host and an address literal are the operator's choice, not the domain's).
+   */
+  private async transport(domain: string, route: Route): Promise<Transport> {
+    const configured = {
+      tls: this.d.tlsPolicyFor(domain),
+      source: this.d.tlsPolicySourceFor?.(domain) ?? ('default' as const),
+    };
+    const byMx = route.kind === 'deliver' && (route.via === 'mx' || route.via === 'implicit-mx');
+    const sts =
+      this.d.mtaSts && byMx && configured.source === 'default'
+        ? await this.d.mtaSts.policyFor(domain).catch((err: Error) => {
+            this.d.logger.warn({ domain, error: err.message }, 'MTA-STS look-up failed');
+            return undefined;
+          })
+        : undefined;
+    return planTransport(domain, configured, sts);
+  }
+
+  /** MTA-STS enforce and no MX host the policy lists: deferred (then failed), never sent elsewhere. */
+  private async refuseUnlistedMx(m: Deliverable, hosts: RouteHost[], transport: Transport): Promise<void> {
+    const detail = `no MX host of ${m.recipientDomain} (${hosts.map((h) => h.name).join(', ')}) is listed in its MTA-STS policy (mx: ${transport.sts?.mx.join(', ')})`;
+    const at = this.d.clock.now().toISOString();
+    await this.defer(
+      m,
+      {
+        attempt: m.attempt,
+        durationMs: 0,
+        at,
+        tlsPolicy: { ...transport.applied, failure: { type: 'validation-failure', detail } },
+      },
+      `MTA-STS (enforce): ${detail}`,
+    );
+  }
+
   private readonly destinations = new Map<string, Destination>();
 
   /** Adds a message to its destination's queue and opens connections as the queue grows. */
-  private enqueue(hosts: RouteHost[], binding: Binding | undefined, m: Deliverable): void {
+  private enqueue(hosts: RouteHost[], binding: Binding | undefined, m: Deliverable, transport: Transport): void {
     // one queue per destination and sending address: a pool's addresses do not share connections
-    // … and per TLS policy: a domain that requires TLS never rides an opportunistic connection
-    const key = `${hosts[0]!.name}:${hosts[0]!.port}|${binding?.address ?? ''}|${this.d.tlsPolicyFor(m.recipientDomain)}`;
+    // … and per transport: a domain that requires (or verifies) TLS never rides an opportunistic connection
+    const key = `${hosts[0]!.name}:${hosts[0]!.port}|${binding?.address ?? ''}|${transportKey(transport)}`;
     let dest = this.destinations.get(key);
     if (!dest) {
-      dest = { hosts, binding, queue: [], connections: 0 };
+      dest = { hosts, transport, binding, queue: [], connections: 0 };
       this.destinations.set(key, dest);
     }
     dest.hosts = hosts;
@@ -221,7 +287,13 @@ export class MtaWorker {
           try {
             await this.defer(
               m,
-              { attempt: m.attempt, mxHost: dest.hosts[0]!.name, durationMs: 0, at: this.d.clock.now().toISOString() },
+              {
+                attempt: m.attempt,
+                mxHost: dest.hosts[0]!.name,
+                durationMs: 0,
+                at: this.d.clock.now().toISOString(),
+                tlsPolicy: dest.transport.applied,
+              },
               'the connection to the destination kept breaking',
             );
           } finally {
@@ -236,14 +308,16 @@ export class MtaWorker {
   private async connectionLoop(dest: Destination): Promise<'drained' | 'rotated' | 'failed'> {
     const destination = dest.hosts[0]!.name;
     const release = await this.d.shaper.acquireConnection(destination);
-    let session: { session: SmtpSession; host: RouteHost } | undefined;
+    let session:
+      | { session: SmtpSession; host: RouteHost; transport: Transport['applied']; tlsFailure?: TlsFailure }
+      | undefined;
     let carried = 0;
     let reopened = 0;
     let lastRecord: Promise<void> = Promise.resolve();
     try {
       while (dest.queue.length > 0 && carried < this.d.messagesPerConnection) {
         if (!session?.session.usable) {
-          const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain, dest.binding);
+          const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain, dest.binding, dest.transport);
           if ('error' in opened) {
             // other connections to it still work: leave the queue to them
             if (dest.connections > 1) return 'failed';
@@ -257,6 +331,10 @@ export class MtaWorker {
                     mxHost: destination,
                     durationMs: opened.ms,
                     at: this.d.clock.now().toISOString(),
+                    tlsPolicy: {
+                      ...dest.transport.applied,
+                      ...(opened.tlsFailure ? { failure: opened.tlsFailure } : {}),
+                    },
                   },
                   opened.error,
                 );
@@ -266,7 +344,7 @@ export class MtaWorker {
             }
             return 'failed';
           }
-          session = opened;
+          session = { ...opened, transport: dest.transport.applied };
         }
         // take a few at a time so their contents come with one query
         const batch = dest.queue.splice(0, 10);
@@ -288,6 +366,7 @@ export class MtaWorker {
             result = await this.deliverOne(
               session.session,
               session.host,
+              { ...session.transport, ...(session.tlsFailure ? { failure: session.tlsFailure } : {}) },
               m,
               bodies.get(m.contentHash),
               lastRecord,
@@ -365,14 +444,23 @@ export class MtaWorker {
     await this.defer(m, delivery, route.reason);
   }
 
-  /** Tries the hosts in preference order (and each host's addresses) until one answers. */
+  /**
+   * Tries the hosts in preference order (and each host's addresses) until one answers. Under
+   * MTA-STS the session is judged before any mail goes over it: enforce closes one that fails and
+   * tries the next host; testing keeps it and the failure is recorded.
+   */
   private async open(
     hosts: RouteHost[],
     domain: string,
     binding: Binding | undefined,
-  ): Promise<{ session: SmtpSession; host: RouteHost } | { error: string; ms: number }> {
+    transport: Transport,
+  ): Promise<
+    | { session: SmtpSession; host: RouteHost; tlsFailure?: TlsFailure }
+    | { error: string; ms: number; tlsFailure?: TlsFailure }
+  > {
     const started = performance.now();
     const errors: string[] = [];
+    let tlsFailure: TlsFailure | undefined;
     for (const host of hosts) {
       for (const address of host.addresses) {
         try {
@@ -382,20 +470,38 @@ export class MtaWorker {
             port: host.port,
             ehloName: binding?.ehlo ?? this.d.hostname,
             localAddress: binding?.address,
-            tls: this.d.tlsPolicyFor(domain),
+            tls: transport.tls,
             auth: this.d.smartHostAuth,
             secure: this.d.smartHostSecure ?? false,
+            ...(transport.sts ? { verifyAfterHandshake: true, ca: this.d.caCertificates } : {}),
           });
-          return { session, host };
+          const failure = judgeSession(host.name, session.tlsVerdict, transport);
+          if (failure && transport.sts?.mode === 'enforce') {
+            session.close();
+            tlsFailure = failure;
+            errors.push(`${host.name} [${address}]: ${failure.type}: ${failure.detail}`);
+            continue;
+          }
+          return { session, host, ...(failure ? { tlsFailure: failure } : {}) };
         } catch (err) {
-          const e = err as Error & { response?: string; responseCode?: number };
+          const e = err as Error & { response?: string; responseCode?: number; code?: string };
           errors.push(`${host.name} [${address}]: ${e.response ?? e.message}`);
+          // required STARTTLS that the host did not offer (nodemailer's ETLS before any handshake)
+          if (transport.sts && e.code === 'ETLS')
+            tlsFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
           if (e.responseCode === 421 || (e.response && isThrottleReply(e.responseCode ?? 0, e.response)))
             this.d.shaper.backOff(host.name);
         }
       }
     }
-    return { error: `no MX host answered: ${errors.join('; ')}`, ms: Math.round(performance.now() - started) };
+    const ms = Math.round(performance.now() - started);
+    if (transport.sts?.mode === 'enforce' && tlsFailure)
+      return {
+        error: `MTA-STS (enforce): no MX host of ${domain} offered valid TLS: ${errors.join('; ')}`,
+        ms,
+        tlsFailure,
+      };
+    return { error: `no MX host answered: ${errors.join('; ')}`, ms };
   }
 
   /**
@@ -406,6 +512,7 @@ export class MtaWorker {
   private async deliverOne(
     session: SmtpSession,
     host: RouteHost,
+    tlsPolicy: Transport['applied'],
     m: Deliverable,
     raw: Buffer | undefined,
     previous: Promise<void>,
@@ -449,6 +556,7 @@ export class MtaWorker {
       ...(session.remoteAddress ? { remoteIp: session.remoteAddress } : {}),
       ...(session.localAddress ? { localIp: session.localAddress } : {}),
       tls: session.tls,
+      tlsPolicy,
       ...(outcome.ok || outcome.kind === 'reply'
         ? {
             reply: {

@@ -5,6 +5,7 @@ import { deliveryQueueProjection } from './delivery-queue/delivery-queue-project
 import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
 import { messageReadModels } from './read-models/message-read-models.js';
 import type { PostgresProjection } from './runner.js';
+import { tlsReportProjection } from './tls-reports/tls-report-projection.js';
 import { webhookOutboxProjection } from './webhooks/webhook-outbox-projection.js';
 
 /** Every Postgres projection, by name: the projector runs them, the CLI rebuilds and verifies them. */
@@ -13,6 +14,7 @@ export const projections: PostgresProjection[] = [
   messageReadModels,
   analyticsProjection,
   endpointQueueProjection,
+  tlsReportProjection,
 ];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {

@@ -3,7 +3,9 @@ import type { Config } from '../../infra/config/index.js';
 import { MtaWorker } from '../../mta/mta-worker.js';
 import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
 import { parseSmartHost, Router } from '../../mta/routing/router.js';
-import { tlsPolicyFor } from '../../mta/routing/tls-policy.js';
+import { trustedCas } from '../../infra/mta-sts/index.js';
+import { MtaSts } from '../../mta/routing/mta-sts.js';
+import { tlsPolicyFor, tlsPolicySourceFor } from '../../mta/routing/tls-policy.js';
 import { bindingFor } from '../../mta/settings/ip-pools.js';
 import { ServerSettings } from '../../mta/settings/server-settings.js';
 import { Shaper } from '../../mta/shaping/shaper.js';
@@ -53,7 +55,12 @@ function createMta(config: Config, s: Services): MtaWorker {
   );
   const servers = new ServerSettings(s.tenancy, clock);
   const logger = s.logger.child({ component: 'mta' });
+  const caCertificates = trustedCas(config.tlsExtraCaFile);
+  const smartHostTls = config.smartHost ? config.smartHostTls : undefined;
   return new MtaWorker({
+    mtaSts: config.mtaSts ? new MtaSts(s.resolver, { clock, ca: caCertificates }) : undefined,
+    caCertificates,
+    tlsPolicySourceFor: (domain) => tlsPolicySourceFor(domain, { smartHostTls, destinations: config.destinations }),
     bindingFor: async (serverId) => {
       const server = await servers.of(serverId);
       return server ? bindingFor(server, config.ipPools, config.hostname, logger) : undefined;
@@ -73,7 +80,7 @@ function createMta(config: Config, s: Services): MtaWorker {
     retryPolicy: { delaysSeconds: config.retryDelays, maxAgeSeconds: config.maxQueueHours * 3600 },
     tlsPolicyFor: (domain) =>
       tlsPolicyFor(domain, {
-        smartHostTls: config.smartHost ? config.smartHostTls : undefined,
+        smartHostTls,
         destinations: config.destinations,
         mtaTls: config.mtaTls,
       }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createEventCodec, type EventUnion } from '../events/codec.js';
+import { TlsFailureType } from '../policies/mta-sts.js';
 
 /** The message lifecycle events. Data only: the envelope (ids, positions, metadata) is the log's. */
 
@@ -14,6 +15,24 @@ const SmtpReply = z.object({
   text: z.string(),
 });
 
+/**
+ * The TLS policy an attempt went out under (since issue 25; older attempts lack it): none, opportunistic,
+ * require (POSTLOG_MTA_TLS or a destination's `tls`), or the recipient domain's MTA-STS policy with its mode.
+ * `failure`: what went wrong with TLS or the policy (RFC 8460 result type), also when testing delivered anyway.
+ */
+export const AppliedTlsPolicy = z.object({
+  policy: z.enum(['none', 'opportunistic', 'require', 'mta-sts']),
+  /** Where it came from: the MTA's default, the destination's setting, the smart host's, or the domain's DNS. */
+  source: z.enum(['default', 'destination', 'smart-host', 'dns']),
+  /** The domain whose policy it is (the recipient domain): TLS-RPT counts per policy domain. */
+  domain: z.string(),
+  mode: z.enum(['enforce', 'testing']).optional(),
+  /** The MTA-STS policy's id (from the `_mta-sts` TXT record). */
+  policyId: z.string().optional(),
+  failure: z.object({ type: TlsFailureType, detail: z.string() }).optional(),
+});
+export type AppliedTlsPolicy = z.infer<typeof AppliedTlsPolicy>;
+
 /** What one delivery attempt looked like on the wire. */
 export const DeliveryAttempt = z.object({
   attempt: z.number().int().min(1),
@@ -21,6 +40,7 @@ export const DeliveryAttempt = z.object({
   remoteIp: z.string().optional(),
   localIp: z.string().optional(),
   tls: z.object({ protocol: z.string(), cipher: z.string() }).nullable().optional(),
+  tlsPolicy: AppliedTlsPolicy.optional(),
   reply: SmtpReply.optional(),
   durationMs: z.number().min(0),
   at: Timestamp,

@@ -5,3 +5,4 @@ export * from './retry-schedule.js';
 export * from './reports.js';
 export * from './machine-detection.js';
 export * from './mailbox-provider.js';
+export * from './mta-sts.js';

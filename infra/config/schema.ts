@@ -204,6 +204,10 @@ export const ConfigSchema = z.object({
   smartHostPassword: z.string().optional(),
   /** STARTTLS towards recipients' servers: opportunistic (default), require or none. */
   mtaTls: z.enum(['opportunistic', 'require', 'none']).default('opportunistic'),
+  /** MTA-STS (RFC 8461) towards recipients' domains that publish a policy; off: only mtaTls applies. */
+  mtaSts: z.stringbool().default(true),
+  /** PEM file of CA certificates trusted besides the system's, for MTA-STS policy servers and MX hosts. */
+  tlsExtraCaFile: z.string().min(1).optional(),
   /** Messages being delivered at once by one MTA process. */
   mtaMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(500),
   /** Messages one SMTP connection carries before it is closed. */

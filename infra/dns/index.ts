@@ -1,1 +1,2 @@
 export { createResolver } from './resolver.js';
+export { resolverLookup } from './resolver-lookup.js';

@@ -17,6 +17,7 @@ import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
 import * as tenancy from '../tenancy/schema.js';
 import * as templates from '../templates/schema.js';
+import * as tlsReports from '../tls-reports/schema.js';
 import * as webhooks from '../webhooks/schema.js';
 import type { Migration } from './migration.js';
 
@@ -181,5 +182,10 @@ export const migrations: Migration[] = [
     version: 37,
     name: 'secrets at rest: DKIM keys, tracking keys, webhook secrets and signing key, TOTP secrets sealed',
     sql: tenancy.tenancySecretsSealed + webhooks.webhookSecretsSealed + accounts.totpSecretsSealed,
+  },
+  {
+    version: 38,
+    name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
+    sql: tlsReports.tlsReportCountsTable,
   },
 ];

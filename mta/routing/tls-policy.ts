@@ -22,3 +22,12 @@ export function tlsPolicyFor(
   }
   return o.destinations[domain]?.tls ?? o.mtaTls;
 }
+
+/** Where `tlsPolicyFor`'s answer comes from: the smart host, a destination's own setting, or the MTA's default. */
+export function tlsPolicySourceFor(
+  domain: string,
+  o: { smartHostTls?: SmartHostTls | undefined; destinations: Record<string, { tls?: TlsPolicy | undefined }> },
+): 'smart-host' | 'destination' | 'default' {
+  if (o.smartHostTls !== undefined) return 'smart-host';
+  return o.destinations[domain]?.tls !== undefined ? 'destination' : 'default';
+}

@@ -17,6 +17,13 @@ export interface SessionOptions {
   /** Implicit TLS (port 465 style), for smart hosts. */
   secure?: boolean;
   auth?: { user: string; pass: string } | undefined;
+  /** CAs to verify the certificate against (Node's roots when unset). */
+  ca?: string[] | undefined;
+  /**
+   * Connect even when the certificate does not verify, for the caller to judge it (MTA-STS reads
+   * `tlsVerdict` before the first MAIL FROM). Unset: only required TLS refuses a bad certificate.
+   */
+  verifyAfterHandshake?: boolean;
 }
 
 export interface SmtpReply {
@@ -75,7 +82,12 @@ export class SmtpSession {
       opportunisticTLS: o.tls === 'opportunistic',
       localAddress: o.localAddress,
       // MX hosts often present certificates for another name; opportunistic TLS still encrypts
-      tls: { rejectUnauthorized: o.tls === 'require', servername: o.servername, minVersion: 'TLSv1.2' },
+      tls: {
+        rejectUnauthorized: o.tls === 'require' && !o.verifyAfterHandshake,
+        servername: o.servername,
+        minVersion: 'TLSv1.2',
+        ...(o.ca ? { ca: o.ca } : {}),
+      },
       // RFC 5321 §4.5.3.2 suggests minutes; a busy MTA cannot wait that long for a dead peer
       connectionTimeout: 30_000,
       greetingTimeout: 60_000,
@@ -111,6 +123,18 @@ export class SmtpSession {
     const socket = this.connection._socket as TLSSocket | false | null;
     if (!socket || !this.connection.secure || typeof socket.getProtocol !== 'function') return null;
     return { protocol: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher()?.name ?? 'unknown' };
+  }
+
+  /**
+   * Whether the certificate verified (chained to a trusted CA, valid for the MX name), and Node's
+   * reason when not; null for plain text.
+   */
+  get tlsVerdict(): { authorized: boolean; error?: string } | null {
+    const socket = this.connection._socket as TLSSocket | false | null;
+    if (!socket || !this.connection.secure || typeof socket.getProtocol !== 'function') return null;
+    if (socket.authorized) return { authorized: true };
+    const error = socket.authorizationError as unknown as Error | string | undefined;
+    return { authorized: false, error: typeof error === 'string' ? error : (error?.message ?? 'unknown') };
   }
 
   get localAddress(): string | undefined {

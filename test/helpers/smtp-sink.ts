@@ -47,6 +47,8 @@ export async function startSmtpSink(
     onDataComplete?: (rcpts: string[]) => void;
     /** Require AUTH with these credentials (also without TLS: a test peer). */
     auth?: { user: string; pass: string };
+    /** The STARTTLS certificate (e.g. signed by a test CA); default: a self-signed one for `host`. */
+    certificate?: { key: string; cert: string };
   } = {},
 ): Promise<SmtpSink & { count: () => number }> {
   let count = 0;
@@ -56,7 +58,9 @@ export async function startSmtpSink(
   const pems =
     options.tls === false
       ? undefined
-      : await generate([{ name: 'commonName', value: host }], { keyType: 'ec', algorithm: 'sha256' });
+      : options.certificate
+        ? { private: options.certificate.key, cert: options.certificate.cert }
+        : await generate([{ name: 'commonName', value: host }], { keyType: 'ec', algorithm: 'sha256' });
   const server = new SMTPServer({
     ...(pems ? { key: pems.private, cert: pems.cert } : { disabledCommands: ['STARTTLS'] }),
     authOptional: !options.auth,

@@ -97,6 +97,7 @@ describe('loadConfig: defaults', () => {
       maxMessageBytes: 25 * 1024 * 1024,
       smartHostTls: 'starttls',
       mtaTls: 'opportunistic',
+      mtaSts: true,
       processes: 'auto',
       mtaMaxInFlight: 500,
       mtaMessagesPerConnection: 100,

@@ -1,0 +1,115 @@
+import type { Resolver } from 'node:dns/promises';
+import { parseStsPolicy, parseStsRecord, type StsPolicy, type TlsFailureType } from '../../domain/index.js';
+import type { Clock } from '../../infra/clock/index.js';
+import { resolverLookup } from '../../infra/dns/index.js';
+import { fetchStsPolicy, type PolicyFetch } from '../../infra/mta-sts/index.js';
+
+/** What MTA-STS says of a recipient domain now. */
+export type StsLookup =
+  | { kind: 'policy'; id: string; policy: StsPolicy }
+  /** No policy applies; `failure` when the domain announced one that could not be had (for TLS-RPT). */
+  | { kind: 'none'; failure?: { type: TlsFailureType; detail: string } };
+
+interface Cached {
+  id: string;
+  policy: StsPolicy;
+  expiresAt: number;
+  /** Until when the `_mta-sts` TXT id is taken as unchanged without asking DNS again. */
+  checkedUntil: number;
+}
+
+export interface MtaStsOptions {
+  clock: Clock;
+  /** CAs trusted for the policy server's certificate. */
+  ca: string[];
+  /** How long a TXT answer is trusted before asking again (ids change rarely; the policy's max_age is longer). */
+  recheckMs?: number;
+  /** The policy server's port: 443 (RFC 8461); tests may use another. */
+  port?: number;
+  fetch?: (domain: string) => Promise<PolicyFetch>;
+}
+
+/**
+ * MTA-STS policies of recipient domains (RFC 8461 §5): the `_mta-sts` TXT id, the policy fetched
+ * when the id is new or changed, and kept in memory for its max_age. A cached policy outlives a
+ * vanished TXT record and an unreachable policy server until it expires (§5.1), so a policy
+ * cannot be stripped by an attacker who blocks the look-ups. Kept in memory only: after a restart
+ * each domain's policy is fetched once more.
+ */
+export class MtaSts {
+  private readonly cache = new Map<string, Cached>();
+  /**
+   * Domains found without a policy (most of them), or whose policy could not be had, and until
+   * when that answer stands: without it every batch would ask DNS again (and wait again for a
+   * dead policy server).
+   */
+  private readonly without = new Map<string, { lookup: StsLookup; until: number }>();
+  private readonly inFlight = new Map<string, Promise<StsLookup>>();
+  private readonly fetch: (domain: string) => Promise<PolicyFetch>;
+
+  constructor(
+    private readonly resolver: Pick<Resolver, 'resolveTxt' | 'resolve4' | 'resolve6'>,
+    private readonly o: MtaStsOptions,
+  ) {
+    const lookup = resolverLookup(resolver);
+    this.fetch = o.fetch ?? ((domain) => fetchStsPolicy(domain, { ca: o.ca, lookup, port: o.port }));
+  }
+
+  policyFor(domain: string): Promise<StsLookup> {
+    const key = domain.toLowerCase();
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const p = this.lookup(key).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  private async lookup(domain: string): Promise<StsLookup> {
+    const now = this.o.clock.now().getTime();
+    const recheck = now + (this.o.recheckMs ?? 300_000);
+    const cached = this.cache.get(domain);
+    const valid = cached && cached.expiresAt > now ? cached : undefined;
+    if (!valid && cached) this.cache.delete(domain);
+    if (valid && valid.checkedUntil > now) return asLookup(valid);
+    const known = this.without.get(domain);
+    if (!valid && known && known.until > now) return known.lookup;
+    this.without.delete(domain);
+    const none = (lookup: StsLookup): StsLookup => {
+      this.without.set(domain, { lookup, until: recheck });
+      return lookup;
+    };
+    const records = await this.resolver
+      .resolveTxt(`_mta-sts.${domain}`)
+      .then((rs) => rs.map((chunks) => chunks.join('')))
+      .catch(() => [] as string[]);
+    const record = parseStsRecord(records);
+    if (!record) {
+      if (valid) valid.checkedUntil = recheck;
+      return valid ? asLookup(valid) : none({ kind: 'none' });
+    }
+    if (valid && valid.id === record.id) {
+      valid.checkedUntil = recheck;
+      return asLookup(valid);
+    }
+    const fetched = await this.fetch(domain);
+    if (!fetched.ok)
+      return valid ? asLookup(valid) : none({ kind: 'none', failure: { type: fetched.type, detail: fetched.detail } });
+    const parsed = parseStsPolicy(fetched.text);
+    if (!parsed.ok) {
+      const detail = `mta-sts.${domain}: ${parsed.error}`;
+      return valid ? asLookup(valid) : none({ kind: 'none', failure: { type: 'sts-policy-invalid', detail } });
+    }
+    const entry: Cached = {
+      id: record.id,
+      policy: parsed.value,
+      expiresAt: now + parsed.value.maxAge * 1000,
+      checkedUntil: recheck,
+    };
+    this.cache.set(domain, entry);
+    return asLookup(entry);
+  }
+}
+
+function asLookup(c: Cached): StsLookup {
+  return c.policy.mode === 'none' ? { kind: 'none' } : { kind: 'policy', id: c.id, policy: c.policy };
+}

@@ -1,0 +1,36 @@
+import { generate } from 'selfsigned';
+
+export interface TestCa {
+  cert: string;
+  /** A certificate for these DNS names, signed by the CA. */
+  issue(names: string[]): Promise<{ key: string; cert: string }>;
+}
+
+/** A private certificate authority for tests: peers get certificates Postlog trusts only through it. */
+export async function createTestCa(): Promise<TestCa> {
+  const ca = await generate([{ name: 'commonName', value: 'Postlog Test CA' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    ],
+  });
+  return {
+    cert: ca.cert,
+    async issue(names) {
+      const pems = await generate([{ name: 'commonName', value: names[0]! }], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        ca: { key: ca.private, cert: ca.cert },
+        extensions: [
+          { name: 'basicConstraints', cA: false },
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+          { name: 'extKeyUsage', serverAuth: true },
+          { name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) },
+        ],
+      });
+      return { key: pems.private, cert: pems.cert };
+    },
+  };
+}
