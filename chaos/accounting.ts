@@ -21,7 +21,7 @@ export interface Delivery {
 
 export interface FaultRecord {
   kind: string;
-  /** ms since the load started: when it fired, when it was undone (= startMs for a kill) */
+  /** ms since the load started: when it fired, when it was undone (the kill itself for a kill) */
   startMs: number;
   endMs: number;
   /** ms since the load started when /ready answered 200 again after the fault; undefined: never */
@@ -48,9 +48,9 @@ export interface FaultFigures {
   kind: string;
   atSeconds: number;
   skipped?: string;
-  /** from the fault until /ready answered 200 again */
+  /** from the kill (or the fault's undoing) until /ready answered 200 again */
   readySeconds: number | null;
-  /** from the fault until every message acknowledged before it was undone was delivered */
+  /** from the kill (or the fault's undoing) until every message acknowledged by then was delivered */
   drainedSeconds: number | null;
 }
 
@@ -99,8 +99,8 @@ export function account(input: ChaosInput): ChaosFigures {
       kind: f.kind,
       atSeconds: seconds(f.startMs),
       ...(f.skipped ? { skipped: f.skipped } : {}),
-      readySeconds: f.skipped ? null : f.readyMs === undefined ? null : seconds(Math.max(0, f.readyMs - f.startMs)),
-      drainedSeconds: f.skipped || drainedAt === null ? null : seconds(drainedAt - f.startMs),
+      readySeconds: f.skipped ? null : f.readyMs === undefined ? null : seconds(Math.max(0, f.readyMs - f.endMs)),
+      drainedSeconds: f.skipped || drainedAt === null ? null : seconds(drainedAt - f.endMs),
     };
   });
 

@@ -47,6 +47,7 @@ export async function waitReady(url: string, timeoutMs: number): Promise<number 
 export class PostlogGroup {
   private child?: ChildProcess;
   private exited?: Promise<void>;
+  private stopped = false;
   readonly url: string;
 
   constructor(
@@ -114,7 +115,10 @@ export class PostlogGroup {
 
   /** kill -9 of the group and of its PostgreSQL, synchronously: for process.on('exit'). */
   killNow(): void {
-    for (const pid of [this.child?.pid && -this.child.pid, this.postgresPid()]) {
+    // after stop() nothing is ours any more: a pid read now could be another program's
+    if (this.stopped) return;
+    const running = this.child && this.child.exitCode === null && this.child.signalCode === null;
+    for (const pid of [running && this.child?.pid && -this.child.pid, this.postgresPid()]) {
       try {
         if (pid) process.kill(pid, 'SIGKILL');
       } catch {
@@ -132,6 +136,7 @@ export class PostlogGroup {
       clearTimeout(timer);
     }
     const pg = this.postgresPid();
+    this.stopped = true;
     if (pg) {
       try {
         process.kill(pg, 'SIGKILL');

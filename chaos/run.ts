@@ -5,7 +5,7 @@
  * The last line of its output is one JSON object with every figure; it exits 1 when a check fails.
  * CHAOS_SEED replays a run, CHAOS_SECONDS (180) sets its length, CHAOS_RATE (4) messages per second.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DnsServer, dnsmasqAvailable, freeUdpPort, startDnsServer } from '../test/helpers/dns-server.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -110,20 +110,25 @@ const hold = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 async function fire(f: PlannedFault): Promise<FaultRecord> {
   const startMs = now();
   let detail = '';
+  /** a kill is over when it is done; a lasting fault when it was undone */
+  let endMs = startMs;
   switch (f.kind as FaultKind) {
     case 'kill-group':
       await postlog.killGroup();
+      endMs = now();
       await postlog.start().catch((err: Error) => say(`restart failed: ${err.message}`));
       break;
     case 'kill-mta-worker': {
       const pid = postlog.workerPid();
       if (pid) process.kill(pid, 'SIGKILL');
+      endMs = now();
       detail = pid ? `pid ${pid}` : 'no worker process found';
       break;
     }
     case 'kill-postgres': {
       const pid = postlog.postgresPid();
       if (pid) process.kill(pid, 'SIGKILL');
+      endMs = now();
       detail = pid ? `pid ${pid}` : 'no postmaster.pid';
       break;
     }
@@ -165,13 +170,13 @@ async function fire(f: PlannedFault): Promise<FaultRecord> {
       break;
     }
   }
-  const endMs = now();
+  if (f.holdSeconds > 0) endMs = now();
   const readyAt = await readyAgain(postlog.url, 3_000, 120_000);
   const readyMs = readyAt === undefined ? undefined : readyAt - t0;
   say(
     `${f.kind}${detail ? ` (${detail})` : ''} at ${(startMs / 1000).toFixed(1)} s` +
       `${f.holdSeconds ? ` for ${f.holdSeconds} s` : ''}: ready again after ` +
-      `${readyMs === undefined ? 'never' : `${((readyMs - startMs) / 1000).toFixed(1)} s`}`,
+      `${readyMs === undefined ? 'never' : `${((readyMs - endMs) / 1000).toFixed(1)} s`}`,
   );
   return { kind: f.kind, startMs, endMs, ...(readyMs === undefined ? {} : { readyMs }) };
 }
@@ -244,11 +249,13 @@ const figures = account({
   faults,
   drained,
 });
-appendFileSync(join(workDir, 'figures.json'), `${JSON.stringify(figures)}\n`);
+// a passed run leaves nothing behind; a failed one keeps Postlog's and PostgreSQL's logs to read
+if (figures.ok) rmSync(workDir, { recursive: true, force: true });
+else appendFileSync(join(workDir, 'figures.json'), `${JSON.stringify(figures)}\n`);
 for (const p of figures.problems) say(`PROBLEM: ${p}`);
 if (collector.foreign() > 0) say(`${collector.foreign()} received messages had no X-Postlog-MsgID header`);
 say(
-  `${figures.ok ? 'passed' : 'FAILED'}: acknowledged ${figures.acknowledged}, delivered ${figures.delivered}, ` +
+  `${figures.ok ? 'passed' : `FAILED (logs in ${workDir})`}: acknowledged ${figures.acknowledged}, delivered ${figures.delivered}, ` +
     `bounced ${figures.bounced}, lost ${figures.lost}, duplicates ${figures.duplicates} (bound ${figures.duplicateBound}); ` +
     `replay with CHAOS_SEED=${seed} CHAOS_SECONDS=${seconds} CHAOS_RATE=${rate}`,
 );
