@@ -65,6 +65,8 @@ export interface ChaosFigures {
   lost: number;
   lostIds: string[];
   duplicates: number;
+  /** the first 20 messages delivered more than once, to look up in Postlog's log */
+  duplicateIds: string[];
   duplicateBound: number;
   /** delivered ids no client saw acknowledged (an answer lost in a kill): allowed, counted */
   unacknowledgedDeliveries: number;
@@ -125,6 +127,10 @@ export function account(input: ChaosInput): ChaosFigures {
     lost: lostIds.length,
     lostIds: lostIds.slice(0, 20),
     duplicates,
+    duplicateIds: [...copies.entries()]
+      .filter(([, n]) => n > 1)
+      .map(([id]) => id)
+      .slice(0, 20),
     duplicateBound: input.duplicateBound,
     unacknowledgedDeliveries,
     drained: input.drained,

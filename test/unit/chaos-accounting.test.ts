@@ -58,6 +58,7 @@ describe('chaos run: the accounting that decides its exit code', () => {
     within.deliveries.push({ id: '1', at: 6000 });
     const beyond = account(within);
     assert.equal(beyond.duplicates, 3);
+    assert.deepEqual(beyond.duplicateIds, ['1', '2']);
     assert.equal(beyond.ok, false);
     assert.match(beyond.problems.join('\n'), /3 duplicate deliveries, more than the stated bound of 2/);
   });
