@@ -13,6 +13,7 @@ COPY read-api ./read-api
 COPY write-side ./write-side
 COPY dashboard ./dashboard
 COPY bench ./bench
+COPY chaos ./chaos
 COPY test ./test
 # the server and the dashboard (Vite, a dev dependency: only its built files go into the image)
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund

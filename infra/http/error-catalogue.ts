@@ -116,6 +116,11 @@ export const HTTP_ERRORS = {
     status: 503,
     means: 'the outbound virus scan could not be made (clamd down or slow, POSTLOG_SCAN_FAILURE=tempfail): retry later',
   },
+  DATABASE_UNAVAILABLE: {
+    status: 503,
+    means:
+      'PostgreSQL could not take the request (down, restarting, out of disk space): nothing was stored; retry after `retry-after` seconds',
+  },
 } as const satisfies Record<string, { status: number; means: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

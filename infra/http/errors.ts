@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from './database-unavailable.js';
 import { HTTP_ERRORS, type HttpErrorCode } from './error-catalogue.js';
 
 /**
@@ -57,6 +58,14 @@ export function makeErrorHandler(production: boolean) {
     if (error.statusCode && error.statusCode < 500)
       // the framework's own client errors (their codes are fastify's): the status as fastify gives it
       return reply.code(error.statusCode).send({ code: 'BAD_REQUEST', message: error.message } satisfies ApiErrorBody);
+    if (isDatabaseUnavailable(error)) {
+      req.log.warn({ err: error, url: req.url }, 'the database could not take the request: answered 503');
+      return sendError(
+        reply.header('retry-after', '5'),
+        'DATABASE_UNAVAILABLE',
+        'the database is unreachable, restarting or out of space; nothing was stored, retry',
+      );
+    }
     req.log.error({ err: error, url: req.url }, 'unhandled error');
     return sendError(reply, 'INTERNAL', production ? 'internal error; the request id is in the logs' : error.message);
   };

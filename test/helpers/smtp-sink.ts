@@ -41,8 +41,8 @@ export async function startSmtpSink(
     tls?: boolean;
     greeting421?: () => boolean;
     countOnly?: boolean;
-    /** Wait this long before answering the end of DATA (a slow server). */
-    replyDelayMs?: number;
+    /** Wait this long before answering the end of DATA (a slow server); a function is asked per message. */
+    replyDelayMs?: number | (() => number);
     /** Called when a message's data is complete, before the answer. */
     onDataComplete?: (rcpts: string[]) => void;
     /** Require AUTH with these credentials (also without TLS: a test peer). */
@@ -98,8 +98,9 @@ export async function startSmtpSink(
       });
       stream.on('end', async () => {
         options.onDataComplete?.(rcpts);
-        if (options.replyDelayMs) {
-          await new Promise((r) => setTimeout(r, options.replyDelayMs));
+        const delayMs = typeof options.replyDelayMs === 'function' ? options.replyDelayMs() : options.replyDelayMs;
+        if (delayMs) {
+          await new Promise((r) => setTimeout(r, delayMs));
           // a client that vanished before our answer never learnt the message was taken: a real
           // server would still deliver it, but then no MTA can avoid a duplicate, so it is not counted
           const conn = [
