@@ -109,10 +109,12 @@ function firstLongLine(bytes: Buffer, max: number): { line: number; bytes: numbe
     else if (inHeader && bytes[start] !== 0x20 && bytes[start] !== 0x09) fieldStart = start;
     if (end - start > max) {
       if (!inHeader) return { line, bytes: end - start };
+      // the name is before the colon of the field's first line: a line without one names nothing (a colon
+      // further down named "y\r\nFrom", and a CRLF in an SMTP reply's text splits the reply)
       const colon = bytes.indexOf(0x3a, fieldStart);
-      const name = bytes
-        .toString('latin1', fieldStart, colon === -1 ? fieldStart : Math.min(colon, fieldStart + 80))
-        .trim();
+      const firstLineEnd = bytes.indexOf(CR, fieldStart);
+      const named = colon !== -1 && (firstLineEnd === -1 || colon < firstLineEnd);
+      const name = bytes.toString('latin1', fieldStart, named ? Math.min(colon, fieldStart + 80) : fieldStart).trim();
       return { line, bytes: end - start, ...(name ? { header: name } : {}) };
     }
     if (lf === -1) break;

@@ -59,4 +59,15 @@ describe('canonical message bytes', () => {
     assert.match(body.error.message, /^line 3 is 999 bytes long; .*quoted-printable or base64$/);
     assert.ok(canonical(`${'z'.repeat(5000)}\r\n`).ok, 'no limit unless asked for');
   });
+
+  // found by test/fuzz/message-bytes: the colon of the next line made the name "y\r\nFrom", and the CRLF in it
+  // split the SMTP reply that quotes the name
+  it('a long header line without a colon names no header, not one from the next line (fuzz counterexample)', () => {
+    const r = canonical(Buffer.from([121, 13, 10, 70, 114, 111, 109, 58, 32, 120]), 0);
+    assert.ok(!r.ok);
+    assert.equal(r.error.code, 'LINE_TOO_LONG');
+    assert.equal((r.error as { header?: string }).header, undefined);
+    assert.doesNotMatch(r.error.message, /[\r\n]/);
+    assert.equal(r.error.line, 1);
+  });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mailComposer, type ComposeInput } from '../../write-side/send/compose.js';
+import PostalMime from 'postal-mime';
+import { canonicalMessageBytes, MAX_LINE_BYTES } from '../../domain/index.js';
+import { composeMime, mailComposer, type ComposeInput } from '../../write-side/send/compose.js';
 import { simpleMime } from '../../write-side/send/simple-mime.js';
 import { prng, randomHeaders, randomInput, randomMailbox } from '../helpers/random-mail.js';
 
@@ -119,6 +121,15 @@ describe('direct MIME writer for text/HTML messages', () => {
       assert.ok(written, `case ${i} is written directly`);
       assert.equal(written.toString('latin1'), await reference(input), `case ${i}`);
     }
+  });
+
+  // found by test/fuzz/compose-mime: "Subject: " and 990 letters is a 999-byte line, which the accept path refused
+  it('a subject of 990 letters without a blank is written as encoded words that fold (fuzz counterexample)', async () => {
+    const subject = 'w'.repeat(990);
+    const raw = await composeMime({ ...BENCH_LIKE, subject });
+    const canonical = canonicalMessageBytes(raw, { maxLineBytes: MAX_LINE_BYTES });
+    assert.ok(canonical.ok, JSON.stringify(canonical));
+    assert.equal((await PostalMime.parse(raw)).subject, subject);
   });
 });
 
