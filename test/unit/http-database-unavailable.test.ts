@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { makeErrorHandler } from '../../infra/http/errors.js';
+import { mailgunErrorHandler } from '../../write-side/vendors/mailgun/mailgun-errors.js';
+import { sendGridErrorHandler } from '../../write-side/vendors/sendgrid/sendgrid-errors.js';
 import { freePort } from '../helpers/ports.js';
 
 /**
@@ -53,4 +55,32 @@ describe('HTTP answers while PostgreSQL cannot take a request', () => {
     assert.equal(res.statusCode, 500, res.body);
     assert.equal(res.json().code, 'INTERNAL');
   });
+});
+
+describe("the vendor APIs' own error handlers while PostgreSQL cannot take a request", () => {
+  const handlers = [
+    ['SendGrid', sendGridErrorHandler, (body: string) => JSON.parse(body).errors[0].message as string],
+    ['Mailgun', mailgunErrorHandler, (body: string) => JSON.parse(body).message as string],
+  ] as const;
+  for (const [vendor, handler, messageOf] of handlers)
+    it(`${vendor}: 503 with retry-after for a database that is down, 500 for a bug`, async () => {
+      const app = Fastify({ logger: false });
+      app.setErrorHandler(handler);
+      app.get('/starting', async () => {
+        throw Object.assign(new Error('the database system is not yet accepting connections'), { code: '57P03' });
+      });
+      app.get('/bug', async () => {
+        throw Object.assign(new Error('relation "nope" does not exist'), { code: '42P01' });
+      });
+      await app.ready();
+      try {
+        const down = await app.inject({ method: 'GET', url: '/starting' });
+        assert.equal(down.statusCode, 503, down.body);
+        assert.equal(down.headers['retry-after'], '5');
+        assert.match(messageOf(down.body), /database cannot take the request now/);
+        assert.equal((await app.inject({ method: 'GET', url: '/bug' })).statusCode, 500);
+      } finally {
+        await app.close();
+      }
+    });
 });

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../../../infra/http/database-unavailable.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../../../infra/http/error-catalogue.js';
 
 /** Why a Mailgun-API request was refused: a code of the HTTP catalogue (logs, metrics) and Mailgun's message. */
@@ -46,6 +47,12 @@ export function mailgunErrorHandler(error: FastifyError, req: FastifyRequest, re
     );
   if (error.statusCode && error.statusCode < 500)
     return sendMailgunError(reply, mailgunFailure('BAD_REQUEST', error.message));
+  // PostgreSQL down, restarting or out of disk: nothing was stored, the client should retry (the chaos run)
+  if (isDatabaseUnavailable(error)) {
+    req.log.warn({ err: error, url: req.url }, 'the database cannot take the request now');
+    reply.header('retry-after', '5');
+    return sendMailgunError(reply, mailgunFailure('DATABASE_UNAVAILABLE', 'the database cannot take the request now'));
+  }
   req.log.error({ err: error, url: req.url }, 'unhandled error');
   return sendMailgunError(reply, mailgunFailure('INTERNAL', 'internal error; the request id is in the logs'));
 }

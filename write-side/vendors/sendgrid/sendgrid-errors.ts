@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { isDatabaseUnavailable } from '../../../infra/http/database-unavailable.js';
 import { HTTP_ERRORS } from '../../../infra/http/error-catalogue.js';
 import type { SendFailure } from '../../send/send-emails.js';
 
@@ -120,6 +121,12 @@ export function sendGridErrorHandler(error: FastifyError, req: FastifyRequest, r
     return sendGridError(reply, 415, [problem(null, 'Content-Type should be application/json.')]);
   if (error.statusCode === 429) return sendGridError(reply, 429, [problem(null, error.message)]);
   if (error.statusCode && error.statusCode < 500) return sendGridError(reply, 400, [problem(null, 'Bad Request')]);
+  // PostgreSQL down, restarting or out of disk: nothing was stored, the client should retry (the chaos run)
+  if (isDatabaseUnavailable(error)) {
+    req.log.warn({ err: error, url: req.url }, 'the database cannot take the request now');
+    reply.header('retry-after', '5');
+    return sendGridError(reply, 503, [problem(null, 'the database cannot take the request now; retry shortly')]);
+  }
   req.log.error({ err: error, url: req.url }, 'unhandled error');
   return sendGridError(reply, 500, [problem(null, 'internal error; the request id is in the logs')]);
 }
