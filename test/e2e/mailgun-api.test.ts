@@ -9,10 +9,10 @@ import FormData from 'form-data';
 import Mailgun from 'mailgun.js';
 import PostalMime from 'postal-mime';
 import { systemActor } from '../../domain/index.js';
-import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
-import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
-import { freePort } from '../helpers/ports.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { createTenant, http, type Tenant, type TestApp } from '../helpers/app.js';
+import { startDeliveringApp, type DeliveringApp } from '../helpers/delivering-app.js';
+import { dnsmasqAvailable } from '../helpers/dns-server.js';
+import type { SmtpSink } from '../helpers/smtp-sink.js';
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
@@ -46,7 +46,7 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
   let tenant: Tenant;
   let mg: Client;
   let sink: SmtpSink;
-  let dns: DnsServer;
+  let app: DeliveringApp;
 
   const key = () => ({ 'x-server-api-key': tenant.apiKey });
   const eventCount = async () =>
@@ -78,29 +78,16 @@ describe('Mailgun-compatible API with the official mailgun.js client', { skip },
   };
 
   before(async () => {
-    const mtaPort = await freePort();
-    const dnsPort = await freeUdpPort();
-    t = await startTestApp({
-      POSTLOG_MTA_PORT: String(mtaPort),
-      POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
-      POSTLOG_RETRY_DELAYS: '1',
-      POSTLOG_MTA_POLL_MS: '50',
-      POSTLOG_ROLES: 'api,mta,projector',
-      // small, so that an over-large file is cheap to send
-      POSTLOG_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+    // a small message limit, so that an over-large file is cheap to send
+    app = await startDeliveringApp({
+      domains: ['good.test'],
+      env: { POSTLOG_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) },
     });
-    tenant = await createTenant(t.app, { domain: 'sender.test' });
-    sink = await startSmtpSink('127.0.0.2', mtaPort);
-    dns = await startDnsServer(
-      { mx: [['good.test', 'mx.good.test', 10]], a: [['mx.good.test', '127.0.0.2']], local: ['test'] },
-      dnsPort,
-    );
+    ({ t, tenant, sink } = app);
     mg = new Mailgun(FormData).client({ username: 'api', key: tenant.apiKey, url: t.url });
   });
   after(async () => {
-    await t?.stop();
-    await sink?.close();
-    await dns?.stop();
+    await app?.stop();
   });
 
   it('sends a multipart message with files, cc, bcc, headers, tags and variables; the sink gets its bytes', async () => {

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import PostalMime from 'postal-mime';
 import { ServerClient } from 'postmark';
-import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
-import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
+import { http, type Tenant, type TestApp } from '../helpers/app.js';
+import { startDeliveringApp, type DeliveringApp } from '../helpers/delivering-app.js';
+import { dnsmasqAvailable } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePort } from '../helpers/ports.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import type { SmtpSink } from '../helpers/smtp-sink.js';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
 
@@ -24,7 +24,7 @@ interface Listed {
 describe('Postmark-compatible API through the official postmark client', { skip }, () => {
   let t: TestApp;
   let tenant: Tenant;
-  let dns: DnsServer;
+  let app: DeliveringApp;
   let sink: SmtpSink;
   let client: ServerClient;
   const key = () => ({ 'X-Server-API-Key': tenant.apiKey });
@@ -55,26 +55,12 @@ describe('Postmark-compatible API through the official postmark client', { skip 
   };
 
   before(async () => {
-    const mtaPort = await freePort();
-    const dnsPort = await freeUdpPort();
-    t = await startTestApp({
-      POSTLOG_MTA_PORT: String(mtaPort),
-      POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
-      POSTLOG_MTA_POLL_MS: '50',
-      POSTLOG_ROLES: 'api,mta,projector',
-    });
-    tenant = await createTenant(t.app, { domain: 'sender.test' });
-    sink = await startSmtpSink('127.0.0.2', mtaPort);
-    dns = await startDnsServer(
-      { mx: [['inbox.test', 'mx.inbox.test', 10]], a: [['mx.inbox.test', '127.0.0.2']], local: ['inbox.test'] },
-      dnsPort,
-    );
+    app = await startDeliveringApp({ domains: ['inbox.test'] });
+    ({ t, tenant, sink } = app);
     client = new ServerClient(tenant.apiKey, { useHttps: false, requestHost: new URL(t.url).host });
   });
   after(async () => {
-    await t?.stop();
-    await sink?.close();
-    await dns?.stop();
+    await app?.stop();
   });
 
   it('sends one email to To, Cc and Bcc: each recipient gets the same bytes, with tag, metadata and attachments', async () => {

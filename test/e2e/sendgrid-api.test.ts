@@ -12,11 +12,11 @@ import type { MailDataRequired } from '@sendgrid/helpers/classes/mail.js';
 import sendGridMail from '@sendgrid/mail';
 import PostalMime from 'postal-mime';
 import { systemActor } from '../../domain/index.js';
-import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
-import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
+import { createTenant, http, type Tenant, type TestApp } from '../helpers/app.js';
+import { startDeliveringApp, type DeliveringApp } from '../helpers/delivering-app.js';
+import { dnsmasqAvailable } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePort } from '../helpers/ports.js';
-import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp-sink.js';
+import type { ReceivedMail, SmtpSink } from '../helpers/smtp-sink.js';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
 /** Small, so that the 413 of a body over the limit is cheap to provoke. */
@@ -67,7 +67,7 @@ async function refusal(p: Promise<unknown>): Promise<{ code: number; body: SendG
 describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
   let t: TestApp;
   let tenant: Tenant;
-  let dns: DnsServer;
+  let app: DeliveringApp;
   let sink: SmtpSink;
   let mail: MailService;
   const key = () => ({ 'x-server-api-key': tenant.apiKey });
@@ -98,29 +98,16 @@ describe('SendGrid v3 mail/send through @sendgrid/mail', { skip }, () => {
   };
 
   before(async () => {
-    const mtaPort = await freePort();
-    const dnsPort = await freeUdpPort();
-    t = await startTestApp({
-      POSTLOG_MTA_PORT: String(mtaPort),
-      POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
-      POSTLOG_RETRY_DELAYS: '1',
-      POSTLOG_MTA_POLL_MS: '50',
-      POSTLOG_ROLES: 'api,mta,projector',
-      POSTLOG_PUBLIC_URL: 'http://track.postlog.test',
-      POSTLOG_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+    app = await startDeliveringApp({
+      domains: ['inbox.test'],
+      sinkHost: '127.0.0.24',
+      env: { POSTLOG_PUBLIC_URL: 'http://track.postlog.test', POSTLOG_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) },
     });
-    tenant = await createTenant(t.app, { domain: 'sender.test' });
-    sink = await startSmtpSink('127.0.0.24', mtaPort);
-    dns = await startDnsServer(
-      { mx: [['inbox.test', 'mx.inbox.test', 10]], a: [['mx.inbox.test', '127.0.0.24']], local: ['test'] },
-      dnsPort,
-    );
+    ({ t, tenant, sink } = app);
     mail = sendGrid(t.url, tenant.apiKey);
   });
   after(async () => {
-    await t?.stop();
-    await sink?.close();
-    await dns?.stop();
+    await app?.stop();
   });
 
   it('sends each personalization as one email to its to, cc and bcc, with substitutions, attachments and custom args', async () => {

@@ -8,18 +8,18 @@ import { after, before, describe, it } from 'node:test';
 import { SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import PostalMime from 'postal-mime';
 import { systemActor } from '../../domain/index.js';
-import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
-import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
+import { http, type Tenant, type TestApp } from '../helpers/app.js';
+import { startDeliveringApp, type DeliveringApp } from '../helpers/delivering-app.js';
+import { dnsmasqAvailable } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePort } from '../helpers/ports.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import type { SmtpSink } from '../helpers/smtp-sink.js';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
 
 describe('SES v2-compatible API through the official AWS SDK client (SigV4)', { skip }, () => {
   let t: TestApp;
   let tenant: Tenant;
-  let dns: DnsServer;
+  let app: DeliveringApp;
   let sink: SmtpSink;
   let ses: SESv2Client;
   let keys: { accessKeyId: string; secretAccessKey: string };
@@ -61,20 +61,8 @@ describe('SES v2-compatible API through the official AWS SDK client (SigV4)', { 
   });
 
   before(async () => {
-    const mtaPort = await freePort();
-    const dnsPort = await freeUdpPort();
-    t = await startTestApp({
-      POSTLOG_MTA_PORT: String(mtaPort),
-      POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
-      POSTLOG_MTA_POLL_MS: '50',
-      POSTLOG_ROLES: 'api,mta,projector',
-    });
-    tenant = await createTenant(t.app, { domain: 'sender.test' });
-    sink = await startSmtpSink('127.0.0.2', mtaPort);
-    dns = await startDnsServer(
-      { mx: [['inbox.test', 'mx.inbox.test', 10]], a: [['mx.inbox.test', '127.0.0.2']], local: ['inbox.test'] },
-      dnsPort,
-    );
+    app = await startDeliveringApp({ domains: ['inbox.test'] });
+    ({ t, tenant, sink } = app);
     const created = await t.app.tenancy.createCredential(systemActor('test'), tenant.server.id, {
       kind: 'ses',
       name: 'aws',
@@ -85,9 +73,7 @@ describe('SES v2-compatible API through the official AWS SDK client (SigV4)', { 
   });
   after(async () => {
     ses?.destroy();
-    await t?.stop();
-    await sink?.close();
-    await dns?.stop();
+    await app?.stop();
   });
 
   it('keeps the secret access key sealed at rest', async () => {
