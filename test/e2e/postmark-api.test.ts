@@ -28,8 +28,13 @@ describe('Postmark-compatible API through the official postmark client', { skip 
   let sink: SmtpSink;
   let client: ServerClient;
   const key = () => ({ 'X-Server-API-Key': tenant.apiKey });
+  /** Messages accepted so far (not all events: the MTA appends its own while a test runs). */
   const eventCount = async () =>
-    ((await t.db.pool.query('SELECT count(*)::int AS n FROM events')).rows[0] as { n: number }).n;
+    (
+      (await t.db.pool.query(`SELECT count(*)::int AS n FROM events WHERE type = 'MessageAccepted'`)).rows[0] as {
+        n: number;
+      }
+    ).n;
   /** The messages of one email, once the read model has them all. */
   const byMessageId = (rfcMessageId: string, count: number): Promise<Listed[]> =>
     eventually(
@@ -156,7 +161,7 @@ describe('Postmark-compatible API through the official postmark client', { skip 
     );
     assert.match(answers[1]!.Message, /unverified\.test is not a verified domain/);
     assert.match(answers[2]!.Message, /TextBody or HtmlBody/);
-    assert.equal(await eventCount(), before + 4, 'two messages accepted (Accepted + Queued each), nothing else');
+    assert.equal(await eventCount(), before + 2, 'two messages accepted, nothing else');
     await delivered('erin@inbox.test', 'batch one');
     await delivered('heidi@inbox.test', 'batch four');
   });
@@ -212,7 +217,7 @@ describe('Postmark-compatible API through the official postmark client', { skip 
       [0, 300],
     );
     assert.match(batch[1]!.Message, /InlineCss/);
-    assert.equal(await eventCount(), before + 2, 'only the good batch message was accepted');
+    assert.equal(await eventCount(), before + 1, 'only the good batch message was accepted');
   });
 
   it("refuses what Postlog cannot honour with Postmark's errors, and accepts nothing", async () => {
