@@ -15,7 +15,7 @@ export interface SigningKey {
 }
 
 /** RFC 6376's recommended fields plus List-Unsubscribe-Post, which RFC 8058 requires to be signed. */
-const SIGNED_HEADERS = [
+export const SIGNED_HEADERS = [
   'From',
   'Sender',
   'Reply-To',

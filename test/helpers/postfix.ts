@@ -26,10 +26,14 @@ export interface PostfixOptions {
   receive?: { domain: string; users: string[]; tempfail?: Record<string, string> };
   /** transport_maps entries, e.g. { 'psrp.sender.test': 'smtp:[127.0.0.1]:2525' } */
   transports?: Record<string, string>;
+  /** A milter every message passes through (e.g. OpenDKIM signing), as smtpd_milters names it: inet:host:port. */
+  milter?: string;
 }
 
 export interface PostfixInstance {
   dir: string;
+  /** The master process (its children are Postfix's smtpd, cleanup, qmgr, smtp…). */
+  masterPid(): number | undefined;
   /** Messages delivered to a receiving user's maildir. */
   delivered(user: string): string[];
   log(): string;
@@ -91,6 +95,7 @@ export function startPostfix(o: PostfixOptions): PostfixInstance {
       ? [`relayhost = [${o.relayTo.host}]:${o.relayTo.port}`, 'smtpd_relay_restrictions = permit_mynetworks, reject']
       : []),
   ];
+  if (o.milter) main.push(`smtpd_milters = ${o.milter}`, 'milter_default_action = tempfail');
   if (o.transports) {
     writeFileSync(
       join(conf, 'transport'),
@@ -129,6 +134,10 @@ export function startPostfix(o: PostfixOptions): PostfixInstance {
   run('start');
   return {
     dir,
+    masterPid() {
+      const file = join(dir, 'queue', 'pid', 'master.pid');
+      return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+    },
     delivered(user: string) {
       const base = join(dir, 'mail', o.receive?.domain ?? '', user, 'new');
       return existsSync(base) ? readdirSync(base).map((f) => readFileSync(join(base, f), 'utf8')) : [];

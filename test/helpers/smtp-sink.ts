@@ -40,6 +40,7 @@ export async function startSmtpSink(
   options: {
     tls?: boolean;
     greeting421?: () => boolean;
+    /** Count messages and keep only the first (a sample to check, e.g. for a DKIM signature): for load. */
     countOnly?: boolean;
     /** Wait this long before answering the end of DATA (a slow server); a function is asked per message. */
     replyDelayMs?: number | (() => number);
@@ -118,7 +119,7 @@ export async function startSmtpSink(
           return;
         }
         count++;
-        if (options.countOnly) return callback(null, 'Message queued as test');
+        if (options.countOnly && received.length > 0) return callback(null, 'Message queued as test');
         received.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: rcpts,
