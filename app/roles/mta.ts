@@ -5,6 +5,8 @@ import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
 import { parseSmartHost, Router } from '../../mta/routing/router.js';
 import { trustedCas } from '../../infra/mta-sts/index.js';
 import { MtaSts } from '../../mta/routing/mta-sts.js';
+import { Dane } from '../../mta/routing/dane.js';
+import { createValidatingResolver } from '../../infra/dns/index.js';
 import { tlsPolicyFor, tlsPolicySourceFor } from '../../mta/routing/tls-policy.js';
 import { bindingFor } from '../../mta/settings/ip-pools.js';
 import { ServerSettings } from '../../mta/settings/server-settings.js';
@@ -59,6 +61,7 @@ function createMta(config: Config, s: Services): MtaWorker {
   const smartHostTls = config.smartHost ? config.smartHostTls : undefined;
   return new MtaWorker({
     mtaSts: config.mtaSts ? new MtaSts(s.resolver, { clock, ca: caCertificates }) : undefined,
+    dane: config.dane ? new Dane(createValidatingResolver(config.daneResolver)) : undefined,
     caCertificates,
     tlsPolicySourceFor: (domain) => tlsPolicySourceFor(domain, { smartHostTls, destinations: config.destinations }),
     bindingFor: async (serverId) => {
