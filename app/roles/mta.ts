@@ -29,6 +29,8 @@ export const mtaRole: Role = {
         : {
             mxPort: config.mtaPort,
             resolver: config.dnsServers.length > 0 ? config.dnsServers : [`system: ${getServers().join(', ')}`],
+            // DANE believes this resolver's AD bit: worth seeing where it points
+            dane: config.dane ? `on, validating resolver ${config.daneResolver}` : 'off',
           },
       config.smartHost
         ? `MTA: every message goes through the smart host ${config.smartHost}`
