@@ -8,9 +8,12 @@ import type { Metrics } from '../infra/metrics/index.js';
 import type { TenancyStore } from '../infra/tenancy/index.js';
 import { handleMessageCommand, loadMessages, type LoadedMessage } from '../write-side/index.js';
 import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
+import type { Dane } from './routing/dane.js';
+import { verifyDane } from './routing/dane-verify.js';
 import type { MtaSts } from './routing/mta-sts.js';
 import type { Route, RouteHost, Router } from './routing/router.js';
 import {
+  appliedFor,
   hostsUnderPolicy,
   judgeSession,
   planTransport,
@@ -46,6 +49,8 @@ export interface MtaWorkerDeps {
   tlsPolicySourceFor?: (recipientDomain: string) => TlsPolicySource;
   /** MTA-STS policies of recipient domains (unset: POSTLOG_MTA_STS is off). */
   mtaSts?: Pick<MtaSts, 'policyFor'> | undefined;
+  /** DANE (RFC 7672) through a validating resolver (unset: POSTLOG_DANE is off). */
+  dane?: Pick<Dane, 'planFor'> | undefined;
   /** CAs that verify MX certificates under MTA-STS (Node's roots plus POSTLOG_TLS_EXTRA_CA_FILE). */
   caCertificates?: string[] | undefined;
   smartHostAuth?: { user: string; pass: string } | undefined;
@@ -200,6 +205,11 @@ export class MtaWorker {
           continue;
         }
         const transport = transports.get(m.recipientDomain)!;
+        if (transport.blocked) {
+          const blocked = transport.blocked;
+          settled.push(this.refuseBogusMx(m, transport, blocked).finally(() => this.finish(m)));
+          continue;
+        }
         const hosts = hostsUnderPolicy(route.hosts, transport);
         if (hosts.length === 0) {
           settled.push(this.refuseUnlistedMx(m, route.hosts, transport).finally(() => this.finish(m)));
@@ -233,7 +243,25 @@ export class MtaWorker {
             return undefined;
           })
         : undefined;
-    return planTransport(domain, configured, sts);
+    const dane =
+      this.d.dane && byMx && configured.source === 'default' && route.kind === 'deliver'
+        ? await this.d.dane.planFor(domain, route.hosts, route.via === 'mx' ? 'mx' : 'implicit-mx')
+        : undefined;
+    return planTransport(domain, configured, sts, dane);
+  }
+
+  /** DANE: the domain's MX answer failed DNSSEC validation, so no MX host can be trusted: deferred. */
+  private async refuseBogusMx(m: Deliverable, transport: Transport, failure: TlsFailure): Promise<void> {
+    await this.defer(
+      m,
+      {
+        attempt: m.attempt,
+        durationMs: 0,
+        at: this.d.clock.now().toISOString(),
+        tlsPolicy: { domain: transport.applied.domain, source: 'dns', policy: 'dane', failure },
+      },
+      `DANE: ${failure.detail}`,
+    );
   }
 
   /** MTA-STS enforce and no MX host the policy lists: deferred (then failed), never sent elsewhere. */
@@ -332,7 +360,7 @@ export class MtaWorker {
                     durationMs: opened.ms,
                     at: this.d.clock.now().toISOString(),
                     tlsPolicy: {
-                      ...dest.transport.applied,
+                      ...(opened.applied ?? dest.transport.applied),
                       ...(opened.tlsFailure ? { failure: opened.tlsFailure } : {}),
                     },
                   },
@@ -344,7 +372,7 @@ export class MtaWorker {
             }
             return 'failed';
           }
-          session = { ...opened, transport: dest.transport.applied };
+          session = { ...opened, transport: appliedFor(opened.host.name, dest.transport) };
         }
         // take a few at a time so their contents come with one query
         const batch = dest.queue.splice(0, 10);
@@ -447,7 +475,9 @@ export class MtaWorker {
   /**
    * Tries the hosts in preference order (and each host's addresses) until one answers. Under
    * MTA-STS the session is judged before any mail goes over it: enforce closes one that fails and
-   * tries the next host; testing keeps it and the failure is recorded.
+   * tries the next host; testing keeps it and the failure is recorded. A DANE host must offer TLS
+   * whose certificate its TLSA records match, else it is closed and the next host tried; a host
+   * whose TLSA answer is bogus is not tried at all (RFC 7672 §2.2).
    */
   private async open(
     hosts: RouteHost[],
@@ -456,12 +486,19 @@ export class MtaWorker {
     transport: Transport,
   ): Promise<
     | { session: SmtpSession; host: RouteHost; tlsFailure?: TlsFailure }
-    | { error: string; ms: number; tlsFailure?: TlsFailure }
+    | { error: string; ms: number; tlsFailure?: TlsFailure; applied?: Transport['applied'] }
   > {
     const started = performance.now();
     const errors: string[] = [];
     let tlsFailure: TlsFailure | undefined;
+    let daneFailure: TlsFailure | undefined;
     for (const host of hosts) {
+      const dane = transport.dane?.get(host.name);
+      if (dane?.kind === 'bogus') {
+        daneFailure = { type: 'dnssec-invalid', detail: dane.detail };
+        errors.push(`${host.name}: ${dane.detail}`);
+        continue;
+      }
       for (const address of host.addresses) {
         try {
           const session = await SmtpSession.open({
@@ -470,11 +507,19 @@ export class MtaWorker {
             port: host.port,
             ehloName: binding?.ehlo ?? this.d.hostname,
             localAddress: binding?.address,
-            tls: transport.tls,
+            tls: dane ? 'require' : transport.tls,
             auth: this.d.smartHostAuth,
             secure: this.d.smartHostSecure ?? false,
-            ...(transport.sts ? { verifyAfterHandshake: true, ca: this.d.caCertificates } : {}),
+            ...(transport.sts || dane ? { verifyAfterHandshake: true, ca: this.d.caCertificates } : {}),
           });
+          if (dane) {
+            const mismatch = verifyDane(host.name, session.peerChain, dane.records, this.d.clock.now());
+            if (!mismatch) return { session, host };
+            session.close();
+            daneFailure = mismatch;
+            errors.push(`${host.name} [${address}]: ${mismatch.type}: ${mismatch.detail}`);
+            continue;
+          }
           const failure = judgeSession(host.name, session.tlsVerdict, transport);
           if (failure && transport.sts?.mode === 'enforce') {
             session.close();
@@ -487,7 +532,9 @@ export class MtaWorker {
           const e = err as Error & { response?: string; responseCode?: number; code?: string };
           errors.push(`${host.name} [${address}]: ${e.response ?? e.message}`);
           // required STARTTLS that the host did not offer (nodemailer's ETLS before any handshake)
-          if (transport.sts && e.code === 'ETLS')
+          if (dane && e.code === 'ETLS')
+            daneFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
+          else if (transport.sts && e.code === 'ETLS')
             tlsFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
           if (e.responseCode === 421 || (e.response && isThrottleReply(e.responseCode ?? 0, e.response)))
             this.d.shaper.backOff(host.name);
@@ -495,6 +542,13 @@ export class MtaWorker {
       }
     }
     const ms = Math.round(performance.now() - started);
+    if (daneFailure)
+      return {
+        error: `DANE: no MX host of ${domain} could be used securely: ${errors.join('; ')}`,
+        ms,
+        tlsFailure: daneFailure,
+        applied: { domain: transport.applied.domain, source: 'dns', policy: 'dane' },
+      };
     if (transport.sts?.mode === 'enforce' && tlsFailure)
       return {
         error: `MTA-STS (enforce): no MX host of ${domain} offered valid TLS: ${errors.join('; ')}`,

@@ -11,7 +11,7 @@ import { tlsReportCountsOf } from '../infra/tls-reports/index.js';
 const Count = z.object({
   policyDomain: z.string(),
   day: z.string(),
-  policyType: z.enum(['sts', 'no-policy-found']).describe('RFC 8460 policy-type'),
+  policyType: z.enum(['sts', 'tlsa', 'no-policy-found']).describe('RFC 8460 policy-type'),
   policyId: z.string().describe("the MTA-STS policy's id ('' without a policy)"),
   mode: z.string().describe("enforce or testing ('' without a policy)"),
   successes: z.number(),

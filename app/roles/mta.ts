@@ -5,6 +5,8 @@ import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
 import { parseSmartHost, Router } from '../../mta/routing/router.js';
 import { trustedCas } from '../../infra/mta-sts/index.js';
 import { MtaSts } from '../../mta/routing/mta-sts.js';
+import { Dane } from '../../mta/routing/dane.js';
+import { createValidatingResolver } from '../../infra/dns/index.js';
 import { tlsPolicyFor, tlsPolicySourceFor } from '../../mta/routing/tls-policy.js';
 import { bindingFor } from '../../mta/settings/ip-pools.js';
 import { ServerSettings } from '../../mta/settings/server-settings.js';
@@ -27,6 +29,8 @@ export const mtaRole: Role = {
         : {
             mxPort: config.mtaPort,
             resolver: config.dnsServers.length > 0 ? config.dnsServers : [`system: ${getServers().join(', ')}`],
+            // DANE believes this resolver's AD bit: worth seeing where it points
+            dane: config.dane ? `on, validating resolver ${config.daneResolver}` : 'off',
           },
       config.smartHost
         ? `MTA: every message goes through the smart host ${config.smartHost}`
@@ -59,6 +63,7 @@ function createMta(config: Config, s: Services): MtaWorker {
   const smartHostTls = config.smartHost ? config.smartHostTls : undefined;
   return new MtaWorker({
     mtaSts: config.mtaSts ? new MtaSts(s.resolver, { clock, ca: caCertificates }) : undefined,
+    dane: config.dane ? new Dane(createValidatingResolver(config.daneResolver)) : undefined,
     caCertificates,
     tlsPolicySourceFor: (domain) => tlsPolicySourceFor(domain, { smartHostTls, destinations: config.destinations }),
     bindingFor: async (serverId) => {

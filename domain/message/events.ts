@@ -17,11 +17,12 @@ const SmtpReply = z.object({
 
 /**
  * The TLS policy an attempt went out under (since issue 25; older attempts lack it): none, opportunistic,
- * require (POSTLOG_MTA_TLS or a destination's `tls`), or the recipient domain's MTA-STS policy with its mode.
+ * require (POSTLOG_MTA_TLS or a destination's `tls`), the recipient domain's MTA-STS policy with its mode, or
+ * DANE (the MX host's DNSSEC-signed TLSA records, POSTLOG_DANE).
  * `failure`: what went wrong with TLS or the policy (RFC 8460 result type), also when testing delivered anyway.
  */
 export const AppliedTlsPolicy = z.object({
-  policy: z.enum(['none', 'opportunistic', 'require', 'mta-sts']),
+  policy: z.enum(['none', 'opportunistic', 'require', 'mta-sts', 'dane']),
   /** Where it came from: the MTA's default, the destination's setting, the smart host's, or the domain's DNS. */
   source: z.enum(['default', 'destination', 'smart-host', 'dns']),
   /** The domain whose policy it is (the recipient domain): TLS-RPT counts per policy domain. */

@@ -69,8 +69,8 @@ export function mxMatchesPolicy(mxHost: string, patterns: string[]): boolean {
 }
 
 /**
- * RFC 8460 §4.3 result types a delivery attempt can fail with: the TLS negotiation's and the
- * MTA-STS policy's. `validation-failure` also stands for an MX host the policy does not list.
+ * RFC 8460 §4.3 result types a delivery attempt can fail with: the TLS negotiation's, the
+ * MTA-STS policy's and DANE's. `validation-failure` also stands for an MX host the policy does not list.
  */
 export const TlsFailureType = z.enum([
   'starttls-not-supported',
@@ -81,6 +81,9 @@ export const TlsFailureType = z.enum([
   'sts-policy-fetch-error',
   'sts-policy-invalid',
   'sts-webpki-invalid',
+  // DANE (RFC 7672): no TLSA record matched, the TLSA (or MX) answer failed DNSSEC validation
+  'tlsa-invalid',
+  'dnssec-invalid',
 ]);
 export type TlsFailureType = z.infer<typeof TlsFailureType>;
 

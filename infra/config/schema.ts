@@ -208,6 +208,16 @@ export const ConfigSchema = z.object({
   mtaSts: z.stringbool().default(true),
   /** PEM file of CA certificates trusted besides the system's, for MTA-STS policy servers and MX hosts. */
   tlsExtraCaFile: z.string().min(1).optional(),
+  /** DANE (RFC 7672) towards MX hosts with DNSSEC-signed TLSA records; opt-in (it needs a validating resolver). */
+  dane: z.stringbool().default(false),
+  /**
+   * The DNSSEC-validating resolver ("host:port") DANE asks; only its AD bit makes a TLSA record count, so it
+   * must be trusted and reached over a path nobody can tamper with (a local unbound, say).
+   */
+  daneResolver: z
+    .string()
+    .regex(/^\S+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:53'),
   /** Messages being delivered at once by one MTA process. */
   mtaMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(500),
   /** Messages one SMTP connection carries before it is closed. */

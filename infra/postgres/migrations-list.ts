@@ -188,4 +188,5 @@ export const migrations: Migration[] = [
     name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
     sql: tlsReports.tlsReportCountsTable,
   },
+  { version: 39, name: "TLS-RPT: DANE's policy type (tlsa)", sql: tlsReports.tlsReportCountsTlsa },
 ];

@@ -24,3 +24,10 @@ export const tlsReportCountsTable = `
         PRIMARY KEY (policy_domain, day, policy_type, policy_id, mode)
       );
 `;
+
+/** Migration 39: DANE's attempts are counted under RFC 8460's policy-type `tlsa`. */
+export const tlsReportCountsTlsa = `
+      ALTER TABLE tls_report_counts DROP CONSTRAINT tls_report_counts_policy_type_check;
+      ALTER TABLE tls_report_counts ADD CONSTRAINT tls_report_counts_policy_type_check
+        CHECK (policy_type IN ('sts', 'tlsa', 'no-policy-found'));
+`;

@@ -7,7 +7,7 @@ export interface TlsReportCount {
   policyDomain: string;
   /** YYYY-MM-DD (UTC). */
   day: string;
-  policyType: 'sts' | 'no-policy-found';
+  policyType: 'sts' | 'tlsa' | 'no-policy-found';
   policyId: string;
   mode: string;
   successes: number;

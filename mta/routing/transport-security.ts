@@ -1,9 +1,11 @@
 import {
   certificateFailureType,
   mxMatchesPolicy,
+  tlsaText,
   type AppliedTlsPolicy,
   type TlsFailureType,
 } from '../../domain/index.js';
+import type { DaneHost, DanePlan } from './dane.js';
 import type { StsLookup } from './mta-sts.js';
 import type { TlsPolicy } from './tls-policy.js';
 
@@ -17,13 +19,35 @@ export interface Transport {
   applied: AppliedTlsPolicy;
   /** MTA-STS: MX hosts must match `mx` and verify (enforce), or are judged and recorded (testing). */
   sts?: { mode: 'enforce' | 'testing'; mx: string[] };
+  /** DANE of the MX hosts that have secure TLSA records (or a bogus TLSA answer); it wins over MTA-STS for them. */
+  dane?: Map<string, DaneHost>;
+  /** The domain's MX answer failed DNSSEC validation: nothing is sent (deferred) until it validates. */
+  blocked?: TlsFailure;
 }
 
 /**
  * The transport of a domain: an operator's explicit setting (a destination's `tls`, the smart host)
- * wins; otherwise the domain's MTA-STS policy when it has one, else the MTA's default.
+ * wins; otherwise DANE for the MX hosts with secure TLSA records (RFC 8461 §2: DANE before MTA-STS),
+ * the domain's MTA-STS policy for the others when it has one, else the MTA's default.
  */
 export function planTransport(
+  domain: string,
+  configured: { tls: TlsPolicy; source: TlsPolicySource },
+  sts: StsLookup | undefined,
+  dane?: DanePlan,
+): Transport {
+  const planned = planWithoutDane(domain, configured, sts);
+  if (configured.source !== 'default' || !dane) return planned;
+  if (dane.kind === 'defer') return { ...planned, blocked: { type: 'dnssec-invalid', detail: dane.detail } };
+  return dane.hosts.size > 0 ? { ...planned, dane: dane.hosts } : planned;
+}
+
+/** What attempts over a session to `host` record: DANE's policy for a DANE host, else the domain's. */
+export function appliedFor(host: string, t: Transport): AppliedTlsPolicy {
+  return t.dane?.has(host) ? { domain: t.applied.domain, source: 'dns', policy: 'dane' } : t.applied;
+}
+
+function planWithoutDane(
   domain: string,
   configured: { tls: TlsPolicy; source: TlsPolicySource },
   sts: StsLookup | undefined,
@@ -42,12 +66,18 @@ export function planTransport(
 
 /** A key that keeps domains of different transports off each other's connections. */
 export function transportKey(t: Transport): string {
-  return `${t.tls}|${t.applied.policy}:${t.applied.mode ?? ''}:${t.sts?.mx.join(',') ?? ''}`;
+  const dane = [...(t.dane ?? [])].map(([h, d]) => `${h}=${d.kind === 'tlsa' ? d.records.map(tlsaText) : 'bogus'}`);
+  return `${t.tls}|${t.applied.policy}:${t.applied.mode ?? ''}:${t.sts?.mx.join(',') ?? ''}|${dane.join(',')}`;
 }
 
-/** Under MTA-STS enforce, only the MX hosts the policy lists (RFC 8461 §4.1). */
+/**
+ * Under MTA-STS enforce, only the MX hosts the policy lists (RFC 8461 §4.1), and those DANE
+ * covers (DANE takes precedence over MTA-STS, RFC 8461 §2).
+ */
 export function hostsUnderPolicy<H extends { name: string }>(hosts: H[], t: Transport): H[] {
-  return t.sts?.mode === 'enforce' ? hosts.filter((h) => mxMatchesPolicy(h.name, t.sts!.mx)) : hosts;
+  return t.sts?.mode === 'enforce'
+    ? hosts.filter((h) => t.dane?.has(h.name) || mxMatchesPolicy(h.name, t.sts!.mx))
+    : hosts;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { X509Certificate } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -135,6 +136,22 @@ export class SmtpSession {
     if (socket.authorized) return { authorized: true };
     const error = socket.authorizationError as unknown as Error | string | undefined;
     return { authorized: false, error: typeof error === 'string' ? error : (error?.message ?? 'unknown') };
+  }
+
+  /**
+   * The certificates the server presented, its own first and then up its chain as it sent them
+   * (DANE matches TLSA records against them); empty for plain text.
+   */
+  get peerChain(): X509Certificate[] {
+    const socket = this.connection._socket as TLSSocket | false | null;
+    if (!socket || !this.connection.secure || typeof socket.getPeerCertificate !== 'function') return [];
+    const chain: X509Certificate[] = [];
+    const seen = new Set<string>();
+    for (let c = socket.getPeerCertificate(true); c?.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+      seen.add(c.fingerprint256);
+      chain.push(new X509Certificate(c.raw));
+    }
+    return chain;
   }
 
   get localAddress(): string | undefined {

@@ -9,7 +9,7 @@ import type { PostgresProjection } from '../runner.js';
 
 /**
  * TLS-RPT (RFC 8460) counts from the delivery attempts' `tlsPolicy`: per policy domain (the
- * recipient domain), UTC day and policy, a success for an attempt that went over TLS with nothing
+ * recipient domain), UTC day and policy (MTA-STS as `sts`, DANE as `tlsa`), a success for an attempt that went over TLS with nothing
  * wrong, a failure (by result type) for one whose TLS or MTA-STS policy failed. An attempt in plain
  * text without a policy, or one that never reached a server, is neither. Counts are attempts, not
  * connections: a connection carries many messages, and each attempt's event stands alone.
@@ -35,7 +35,7 @@ export const tlsReportProjection: PostgresProjection = {
       const row: Omit<TlsReportCount, 'successes' | 'failures' | 'failureTypes'> = {
         policyDomain: policy.domain.toLowerCase(),
         day: delivery.at.slice(0, 10),
-        policyType: policy.policy === 'mta-sts' ? 'sts' : 'no-policy-found',
+        policyType: policy.policy === 'mta-sts' ? 'sts' : policy.policy === 'dane' ? 'tlsa' : 'no-policy-found',
         policyId: policy.policyId ?? '',
         mode: policy.mode ?? '',
       };

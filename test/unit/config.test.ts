@@ -98,6 +98,8 @@ describe('loadConfig: defaults', () => {
       smartHostTls: 'starttls',
       mtaTls: 'opportunistic',
       mtaSts: true,
+      dane: false,
+      daneResolver: '127.0.0.1:53',
       processes: 'auto',
       mtaMaxInFlight: 500,
       mtaMessagesPerConnection: 100,
