@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CreateServer, systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser, screenshot } from '../helpers/browser.js';
+import {
+  createDashboardUsers,
+  DASHBOARD_PASSWORD as PASSWORD,
+  dashboardPage,
+  logIn,
+} from '../helpers/dashboard-session.js';
 
-const PASSWORD = 'correct horse battery';
 const missing = browserMissing();
 const POOLS = `ipPools:
   outbound:
@@ -28,23 +33,6 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
   let otherAdminToken: string;
   let browser: Browser;
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: t.url });
-    const page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`script error in the page: ${e.message}`));
-    // the confirmations ("Delete?", "Remove?") are accepted
-    page.on('dialog', (d) => void d.accept());
-    return page;
-  }
-
-  async function logIn(page: Page, email: string): Promise<void> {
-    await page.goto('/');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
-  }
-
   before(async () => {
     t = await startTestApp({ POSTLOG_ROLES: 'api', POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true' }, POOLS);
     a = await createTenant(t.app, { ipPool: 'outbound' });
@@ -63,24 +51,18 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     const other = await t.app.tenancy.createAdminToken(actor, { name: 'other', organizationId: org.value.id });
     assert.ok(other.ok);
     otherAdminToken = other.value.secret;
-    for (const [email, role] of [
-      ['admin@example.com', 'admin'],
-      ['member@example.com', 'member'],
-      ['viewer@example.com', 'viewer'],
-    ] as const) {
-      const res = await http(t.url, 'POST', '/v2/users', {
-        headers: { authorization: `Bearer ${a.adminToken}` },
-        body: { email, password: PASSWORD, organizationId: a.organizationId, role },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-    }
+    await createDashboardUsers(
+      t.url,
+      a.adminToken,
+      (['admin', 'member', 'viewer'] as const).map((role) => ({
+        email: `${role}@example.com`,
+        organizationId: a.organizationId,
+        role,
+      })),
+    );
     const token = await t.app.tenancy.createAdminToken(actor, { name: 'ops', organizationId: null });
     assert.ok(token.ok);
-    const root = await http(t.url, 'POST', '/v2/users', {
-      headers: { authorization: `Bearer ${token.value.secret}` },
-      body: { email: 'root@example.com', password: PASSWORD, globalAdmin: true },
-    });
-    assert.equal(root.status, 201, JSON.stringify(root.body));
+    await createDashboardUsers(t.url, token.value.secret, [{ email: 'root@example.com', globalAdmin: true }]);
     browser = await launchBrowser();
   });
   after(async () => {
@@ -107,7 +89,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
   });
 
   it('the IP pools page: addresses, EHLO names, weights, and the servers of the user’s organizations', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'viewer@example.com');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'IP pools' }).click();
     const outbound = page.getByRole('article', { name: 'outbound' });
@@ -123,7 +105,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     await page.getByRole('heading', { name: 'Test server' }).waitFor();
     await page.close();
     // a global admin sees every server of the pool
-    const root = await newPage();
+    const root = await dashboardPage(browser, t.url);
     await logIn(root, 'root@example.com');
     await root.goto('/ip-pools');
     await root.getByRole('article', { name: 'outbound' }).getByRole('link', { name: 'Other server' }).waitFor();
@@ -144,7 +126,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
 
   it('a member changes a webhook endpoint, rotates its secret (shown once) and deletes it', async () => {
     const made = await endpoint('http://127.0.0.1:9/first');
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'member@example.com');
     await page.goto(`/servers/${a.server.id}/webhooks`);
     await page.getByRole('link', { name: 'http://127.0.0.1:9/first' }).click();
@@ -192,7 +174,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
       body: { email: 'leaver@example.com', password: PASSWORD, organizationId: a.organizationId, role: 'member' },
     });
     assert.equal(made.status, 201, JSON.stringify(made.body));
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
     await page.getByRole('cell', { name: 'leaver@example.com', exact: true }).waitFor();
@@ -209,7 +191,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
     const leaver = users.body.users.find((u: { email: string }) => u.email === 'leaver@example.com');
     assert.deepEqual(leaver.memberships, []);
     // a global admin sees every user, this one with no role left
-    const root = await newPage();
+    const root = await dashboardPage(browser, t.url);
     await logIn(root, 'root@example.com');
     await root.goto('/users');
     await root
@@ -221,7 +203,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
   });
 
   it('a global admin invites a global admin, who belongs to no organization', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'root@example.com');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
     const invite = page.getByRole('form', { name: 'Invite a user' });
@@ -238,7 +220,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
       .waitFor();
     await screenshot(page, 'users');
     await page.close();
-    const invited = await newPage();
+    const invited = await dashboardPage(browser, t.url);
     await invited.goto(new URL(link).pathname + new URL(link).search);
     await invited.getByLabel('New password', { exact: true }).fill('a brand new password');
     await invited.getByLabel('Repeat it').fill('a brand new password');
@@ -252,7 +234,7 @@ describe('the dashboard’s operator pages in a real browser', { skip: missing }
 
   it('a viewer is offered no change to a webhook endpoint', async () => {
     const made = await endpoint('http://127.0.0.1:9/viewed');
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'viewer@example.com');
     await page.goto(`/webhooks/${made.id}`);
     await page.getByRole('heading', { name: 'Deliveries' }).waitFor();

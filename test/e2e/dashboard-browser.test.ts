@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { generate } from 'otplib';
 import PostalMime from 'postal-mime';
 import { renderSVG } from 'uqr';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
-import { browserMissing, launchBrowser } from '../helpers/browser.js';
+import { browserMissing, launchBrowser, screenshot as shot } from '../helpers/browser.js';
+import { DASHBOARD_PASSWORD as PASSWORD, dashboardPage, submitSignIn as logIn } from '../helpers/dashboard-session.js';
 import { freePort } from '../helpers/ports.js';
 import { startDevSink, type DevSink } from '../../app/cli/dev-sink.js';
-
-const PASSWORD = 'correct horse battery';
-/** Screenshots a person can look at, when asked: SCREENSHOTS=docs/screenshots (or another folder). */
-const SHOTS = process.env.SCREENSHOTS ? join(process.cwd(), process.env.SCREENSHOTS) : undefined;
 
 const missing = browserMissing();
 
@@ -41,26 +38,6 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     }
     throw new Error(`no mail to ${address} in ${sinkDir}: ${sunk.join('; ')}`);
   }
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: t.url });
-    const page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`script error in the page: ${e.message}`));
-    return page;
-  }
-
-  async function logIn(page: Page, email: string, password = PASSWORD): Promise<void> {
-    await page.goto('/');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-
-  const shot = async (page: Page, name: string) => {
-    if (!SHOTS) return;
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  };
 
   async function send(subject: string): Promise<string> {
     const res = await http(t.url, 'POST', '/v2/messages', {
@@ -121,7 +98,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('an admin adds a domain and sees the DNS records to publish', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'admin@example.com');
     await page.getByRole('link', { name: 'Test server' }).click();
     await page.getByRole('link', { name: 'Domains', exact: true }).click();
@@ -137,7 +114,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('sends a test message from the server page and watches its timeline reach Delivered at the sink', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'admin@example.com');
     await page.getByRole('link', { name: 'Test server' }).click();
     await page.getByLabel('Send a test message to').fill('someone@example.net');
@@ -158,7 +135,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('a forgotten password: the reset link comes by mail through Postlog itself, and sets a new one', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await page.goto('/');
     await page.getByRole('button', { name: 'Forgot your password?' }).click();
     await page.getByLabel('Email').fill('admin@example.com');
@@ -174,7 +151,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     await page.getByRole('button', { name: 'Set password and sign in' }).click();
     await page.getByRole('heading', { name: 'Organizations' }).waitFor();
     await page.close();
-    const again = await newPage();
+    const again = await dashboardPage(browser, t.url, false);
     await logIn(again, 'admin@example.com', 'a brand new password');
     await again.getByRole('heading', { name: 'Organizations' }).waitFor();
     await again.close();
@@ -191,7 +168,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('analytics from GraphQL and the read models’ state, with the session (a global admin)', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'root@example.com');
     await page.getByRole('link', { name: 'Read models' }).click();
     for (const name of ['delivery-queue', 'message-read-models', 'analytics'])
@@ -210,7 +187,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
       headers: { authorization: `Bearer ${adminToken}` },
       body: { email: 'self@example.com', password: PASSWORD, organizationId: a.organizationId, role: 'viewer' },
     });
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'self@example.com');
     await page.getByRole('link', { name: 'self@example.com' }).click();
     await page.getByLabel('Current password').fill(PASSWORD);
@@ -232,7 +209,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     await page.getByText('On: logging in asks for a code').waitFor();
     await shot(page, 'account');
     await page.close();
-    const again = await newPage();
+    const again = await dashboardPage(browser, t.url, false);
     await logIn(again, 'self@example.com', 'my second password');
     await again.getByLabel('Authentication code').fill(await generate({ secret }));
     await again.getByRole('button', { name: 'Sign in' }).click();
@@ -241,7 +218,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('refuses a wrong password with the reason, then logs in to the organizations', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'member@example.com', 'not the password');
     await page.getByRole('alert').getByText('INVALID_LOGIN').waitFor();
     await shot(page, 'login-refused');
@@ -255,7 +232,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
 
   it('a member releases held mail in bulk from the message list, and sees its timeline', async () => {
     const ids = [await send('Held one'), await send('Held two')];
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'member@example.com');
     await page.getByRole('link', { name: 'Test server' }).click();
     await shot(page, 'server');
@@ -274,7 +251,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
 
   it('searches messages by a date range', async () => {
     await send('Dated');
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'member@example.com');
     await page.getByRole('link', { name: 'Test server' }).click();
     await page.getByRole('link', { name: 'Messages' }).click();
@@ -297,7 +274,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     await send('From hello'); // from hello@sender.test, after the invoice: the list has both once it has this one
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'member@example.com');
     await page.getByRole('link', { name: 'Test server' }).click();
     await page.getByRole('link', { name: 'Messages' }).click();
@@ -325,7 +302,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
 
   it('a viewer sees no action, and the API refuses one from its session (403)', async () => {
     const id = await send('Held for the viewer');
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'viewer@example.com');
     await page.getByRole('heading', { name: 'Organizations' }).waitFor();
     await page.goto(`/messages/${id}`);
@@ -346,7 +323,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('a change without the CSRF token is refused, even from the logged-in page', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'member@example.com');
     await page.getByRole('heading', { name: 'Organizations' }).waitFor();
     const status = await page.evaluate(async (serverId) => {
@@ -362,7 +339,7 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
   });
 
   it('an expired session sends the page back to the login form', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url, false);
     await logIn(page, 'member@example.com');
     await page.getByRole('link', { name: 'Test server' }).waitFor();
     await t.db.pool.query("UPDATE user_sessions SET expires_at = now() - interval '1 second'");

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CreateServer, systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser } from '../helpers/browser.js';
+import { createDashboardUsers, dashboardPage, logIn, serverTab } from '../helpers/dashboard-session.js';
 
-const PASSWORD = 'correct horse battery';
 const missing = browserMissing();
 
 /**
@@ -21,28 +21,6 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   let receiver: HttpServer;
   let receiverUrl: string;
   const received: { path: string; event: string }[] = [];
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: t.url });
-    const page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`script error in the page: ${e.message}`));
-    // "Revoke?", "Remove?": the confirmations are accepted
-    page.on('dialog', (d) => void d.accept());
-    return page;
-  }
-
-  async function logIn(page: Page, email: string): Promise<void> {
-    await page.goto('/');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
-  }
-
-  async function serverTab(page: Page, tab: string): Promise<void> {
-    await page.getByRole('link', { name: 'Test server' }).click();
-    await page.getByRole('navigation', { name: 'Server' }).getByRole('link', { name: tab, exact: true }).click();
-  }
 
   before(async () => {
     // a receiver on loopback for webhooks and inbound routes
@@ -72,17 +50,15 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
     a = await createTenant(t.app, { mode: 'development' });
     const token = await t.app.tenancy.createAdminToken(systemActor('test'), { name: 'ops', organizationId: null });
     assert.ok(token.ok);
-    for (const [email, role] of [
-      ['admin@example.com', 'admin'],
-      ['member@example.com', 'member'],
-      ['viewer@example.com', 'viewer'],
-    ] as const) {
-      const res = await http(t.url, 'POST', '/v2/users', {
-        headers: { authorization: `Bearer ${token.value.secret}` },
-        body: { email, password: PASSWORD, organizationId: a.organizationId, role },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-    }
+    await createDashboardUsers(
+      t.url,
+      token.value.secret,
+      (['admin', 'member', 'viewer'] as const).map((role) => ({
+        email: `${role}@example.com`,
+        organizationId: a.organizationId,
+        role,
+      })),
+    );
     browser = await launchBrowser();
   });
   after(async () => {
@@ -92,7 +68,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   });
 
   it('a member adds a suppression, finds it by address, and removes it', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'member@example.com');
     await serverTab(page, 'Suppressions');
     await page.getByText('No suppressed address.').waitFor();
@@ -121,7 +97,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   });
 
   it('an admin creates an API key, sees it once, and revokes it', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await serverTab(page, 'Credentials');
     await page.getByLabel('Kind').selectOption('api');
@@ -150,7 +126,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   });
 
   it('a member adds a webhook endpoint, sees its delivery log, and redelivers one', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'member@example.com');
     await serverTab(page, 'Webhooks');
     await page.getByLabel('Endpoint URL').fill(`${receiverUrl}/hook`);
@@ -178,7 +154,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   });
 
   it('a member adds an inbound route and removes it', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'member@example.com');
     await serverTab(page, 'Inbound routes');
     await page.getByLabel('Address (or *@domain)').fill('support@sender.test');
@@ -195,7 +171,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   });
 
   it('an organization admin invites a user, sees the link once, and the link sets a password', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
     await page.getByRole('cell', { name: 'viewer@example.com', exact: true }).waitFor();
@@ -217,7 +193,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
       const user = users.body.users.find((u: { email: string }) => u.email === 'new@example.com');
       return user?.memberships[0]?.role === 'viewer';
     });
-    const invited = await newPage();
+    const invited = await dashboardPage(browser, t.url);
     await invited.goto(new URL(link).pathname + new URL(link).search);
     await invited.getByLabel('New password', { exact: true }).fill('a brand new password');
     await invited.getByLabel('Repeat it').fill('a brand new password');
@@ -234,7 +210,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
       CreateServer.parse({ name: 'Fresh server' }),
     );
     assert.ok(fresh.ok);
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await page.getByRole('link', { name: 'Fresh server' }).click();
     const steps = page.getByRole('region', { name: 'Getting started' });
@@ -263,7 +239,7 @@ describe('the dashboard management pages in a real browser', { skip: missing }, 
   });
 
   it('a viewer sees the pages and none of their actions', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'viewer@example.com');
     assert.equal(await page.getByRole('link', { name: 'Users' }).count(), 0, 'no Users page for a viewer');
     await serverTab(page, 'Suppressions');

@@ -4,9 +4,9 @@ import type { Browser, Page } from 'playwright-core';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { browserMissing, launchBrowser, screenshot } from '../helpers/browser.js';
+import { createDashboardUsers, dashboardPage, logIn, serverTab } from '../helpers/dashboard-session.js';
 import { dnsmasqAvailable, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 
-const PASSWORD = 'correct horse battery';
 const missing = browserMissing() ?? (dnsmasqAvailable() ? undefined : 'dnsmasq is not installed');
 
 /**
@@ -23,29 +23,6 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   let root = '';
   const asAdmin = (method: string, path: string) =>
     http(t.url, method, path, { headers: { authorization: `Bearer ${a.adminToken}` } });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: t.url });
-    const page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`script error in the page: ${e.message}`));
-    // "Remove?", "Revoke?": the confirmations are accepted
-    page.on('dialog', (d) => void d.accept());
-    return page;
-  }
-
-  async function logIn(page: Page, email: string): Promise<void> {
-    await page.goto('/');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Organizations' }).waitFor();
-  }
-
-  async function serverTab(page: Page, tab: string): Promise<void> {
-    await page.getByRole('link', { name: 'Test server' }).click();
-    await page.getByRole('navigation', { name: 'Server' }).getByRole('link', { name: tab, exact: true }).click();
-    await page.getByRole('heading', { name: new RegExp(`^${tab} · Test server`), level: 1 }).waitFor();
-  }
 
   /** The API's complaint shown next to a field: the element its aria-describedby names with the error. */
   async function complaintAbout(page: Page, label: string): Promise<string> {
@@ -78,21 +55,11 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
     const token = await t.app.tenancy.createAdminToken(actor, { name: 'ops', organizationId: null });
     assert.ok(token.ok);
     root = token.value.secret;
-    for (const [email, role] of [
-      ['admin@example.com', 'admin'],
-      ['viewer@example.com', 'viewer'],
-    ] as const) {
-      const res = await http(t.url, 'POST', '/v2/users', {
-        headers: { authorization: `Bearer ${root}` },
-        body: { email, password: PASSWORD, organizationId: a.organizationId, role },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-    }
-    const res = await http(t.url, 'POST', '/v2/users', {
-      headers: { authorization: `Bearer ${root}` },
-      body: { email: 'root@example.com', password: PASSWORD, globalAdmin: true },
-    });
-    assert.equal(res.status, 201, JSON.stringify(res.body));
+    await createDashboardUsers(t.url, root, [
+      { email: 'admin@example.com', organizationId: a.organizationId, role: 'admin' },
+      { email: 'viewer@example.com', organizationId: a.organizationId, role: 'viewer' },
+      { email: 'root@example.com', globalAdmin: true },
+    ]);
     browser = await launchBrowser();
   });
   after(async () => {
@@ -108,7 +75,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   };
 
   it('an admin adds track domains, sees the CNAME to create, checks them and removes one', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await serverTab(page, 'Track domains');
     await page.getByText('No track domain yet.').waitFor();
@@ -155,7 +122,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('an admin changes the server’s settings; the API’s complaints are shown next to their fields', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await serverTab(page, 'Settings');
     assert.ok(await page.getByLabel('Send limit per hour').isDisabled(), 'the send limit is for global admins');
@@ -207,7 +174,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('a global admin sets the send limit; zero is refused next to the field', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'root@example.com');
     await page.goto(`/servers/${a.server.id}/settings`);
     await page.getByLabel('Send limit per hour').fill('0');
@@ -221,7 +188,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('an admin adds an SMTP IP range: a range too wide is refused next to the field', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await serverTab(page, 'Credentials');
     const form = page.getByRole('form', { name: 'Create a credential' });
@@ -254,7 +221,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('an admin creates an SES access key: the secret is shown once with its access key id', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await serverTab(page, 'Credentials');
     const form = page.getByRole('form', { name: 'Create a credential' });
@@ -275,7 +242,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('a global admin creates an organization; an organization’s admin creates a server, then deletes it', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'root@example.com');
     await page.getByLabel('New organization').fill('Second org');
     await page.getByRole('button', { name: 'Create organization' }).click();
@@ -284,7 +251,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
     assert.ok(orgs.body.organizations.some((o: { name: string }) => o.name === 'Second org'));
     await page.close();
 
-    const admin = await newPage();
+    const admin = await dashboardPage(browser, t.url);
     await logIn(admin, 'admin@example.com');
     assert.equal(await admin.getByLabel('New organization').count(), 0, 'only a global admin creates organizations');
     const form = admin.getByRole('form', { name: 'Create a server in Test org' });
@@ -310,7 +277,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('an admin adds a domain that also signs with Ed25519', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await serverTab(page, 'Domains');
     const form = page.getByRole('form', { name: 'Add a domain' });
@@ -327,7 +294,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('an organization’s admin creates an admin token, shown once, that the API takes; then revokes it', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin tokens' }).click();
     const form = page.getByRole('form', { name: 'Create an admin token' });
@@ -362,7 +329,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
       body: { alias: 'old-offer', subject: 'Offer', text: 'Hi' },
     });
     assert.equal(made.status, 201, JSON.stringify(made.body));
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await page.goto(`/templates/${made.body.id}`);
     await page.getByRole('button', { name: 'Delete template' }).click();
@@ -375,7 +342,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('the audit log shows who changed what on these pages', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'admin@example.com');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
@@ -397,7 +364,7 @@ describe('the dashboard’s settings pages in a real browser', { skip: missing }
   });
 
   it('a viewer reads the settings and track domains, and is offered no change', async () => {
-    const page = await newPage();
+    const page = await dashboardPage(browser, t.url);
     await logIn(page, 'viewer@example.com');
     await serverTab(page, 'Track domains');
     await page
