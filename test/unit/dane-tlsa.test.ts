@@ -19,13 +19,15 @@ describe('DANE: TLSA records against certificate chains (RFC 7672 §3)', () => {
   let leaf: X509Certificate;
   let ca: X509Certificate;
   let otherCa: X509Certificate;
-  const now = new Date();
+  let now: Date;
 
   before(async () => {
     const testCa = await createTestCa();
     leaf = new X509Certificate((await testCa.issue(['mx.example.test'])).cert);
     ca = new X509Certificate(testCa.cert);
     otherCa = new X509Certificate((await createTestCa()).cert);
+    // after the certificates are made: they are valid from the second they were issued in, not before
+    now = new Date();
   });
 
   it('keeps usages 2 and 3 with known selectors and matching types only', () => {
