@@ -1,5 +1,11 @@
 import { generate } from 'selfsigned';
 
+/**
+ * Certificates valid from an hour ago, as real CAs backdate them: a check made in the second the
+ * certificate was issued (dates have whole seconds) must not find it "not yet valid".
+ */
+const validFrom = () => new Date(Date.now() - 3_600_000);
+
 export interface TestCa {
   cert: string;
   /** A certificate for these DNS names, signed by the CA. */
@@ -11,6 +17,7 @@ export async function createTestCa(): Promise<TestCa> {
   const ca = await generate([{ name: 'commonName', value: 'Postlog Test CA' }], {
     keyType: 'ec',
     algorithm: 'sha256',
+    notBeforeDate: validFrom(),
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
@@ -23,6 +30,7 @@ export async function createTestCa(): Promise<TestCa> {
         keyType: 'ec',
         algorithm: 'sha256',
         ca: { key: ca.private, cert: ca.cert },
+        notBeforeDate: validFrom(),
         extensions: [
           { name: 'basicConstraints', cA: false },
           { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
