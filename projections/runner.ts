@@ -179,6 +179,7 @@ export class ProjectionRunner {
           batchSize:
             this.o.batchSize ?? (isSinkProjection(this.projection) ? this.projection.batchSize : undefined) ?? 500,
           ...(this.projection.filter ? { filter: this.projection.filter } : {}),
+          onSkip: (to) => this.skipTo(to),
         },
         (events) => this.applyBatch(events),
       );
@@ -216,6 +217,24 @@ export class ProjectionRunner {
     });
     this.checkpoint = checkpoint;
     return checkpoint;
+  }
+
+  /** When the stored checkpoint last moved past events the projection does not read. */
+  private skipStoredAt = 0;
+
+  /**
+   * The subscription looked past events this projection's filter does not take: the stored checkpoint
+   * follows (at most every few seconds), so that its lag figure and a restart start there rather than
+   * after its last event, which for a projection of rare events (inbound mail) is ever further back.
+   */
+  private async skipTo(to: { checkpoint: string; position: number }): Promise<void> {
+    if (this.stopped || !this.leader || Date.now() - this.skipStoredAt < 5000) return;
+    this.skipStoredAt = Date.now();
+    await inTransaction(this.o.pool, async (client) => {
+      if (!(await moveCheckpoint(client, this.projection.name, this.checkpoint, to)))
+        throw new Error('the checkpoint moved under this runner; giving up leadership');
+    });
+    this.checkpoint = to.checkpoint;
   }
 
   private async applyBatch(events: RecordedEvent[]): Promise<void> {

@@ -98,7 +98,12 @@ export function matchesEventFilter(
 
 export interface ReadAllResult {
   events: RecordedEvent[];
-  /** Where to continue reading. */
+  /**
+   * Where to continue reading: after the last event returned, or, for a filtered read that came back
+   * short, after every event it looked through (none of the others matched). Without that a reader of
+   * rare events (inbound mail's streams) would look through the whole log after its last one on
+   * every read, a longer look each time.
+   */
   checkpoint: Checkpoint;
 }
 
@@ -107,6 +112,12 @@ export interface SubscribeOptions {
   from?: Checkpoint | 'end';
   filter?: EventFilter;
   batchSize?: number;
+  /**
+   * Called when the subscription moved past events its filter does not take and has no batch to
+   * hand over: a subscriber that stores its checkpoint may store this one (`position` is its place
+   * in the log, as RecordedEvent.position). Adapters that cannot tell never call it.
+   */
+  onSkip?: (to: { checkpoint: Checkpoint; position: number }) => Promise<void> | void;
 }
 
 export interface Subscription {

@@ -47,7 +47,7 @@ if (!url) {
     return {
       store,
       secondStore: async () => (second ??= make()),
-      capabilities: { atomicAppendMany: probe.ok, globalEventIds: false },
+      capabilities: { atomicAppendMany: probe.ok, globalEventIds: false, filteredReadsSkipAhead: false },
       async teardown() {
         await Promise.all(stores.map((s) => s.close()));
       },

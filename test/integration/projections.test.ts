@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore, type EventStore } from '../../infra/event-store/index.js';
 import { verifyProjection, rebuildProjection, projectionStatus } from '../../projections/maintenance.js';
+import { endpointQueueProjection } from '../../projections/inbound/endpoint-queue-projection.js';
 import { messageReadModels } from '../../projections/read-models/message-read-models.js';
 import { ProjectionRunner, type SinkProjection } from '../../projections/runner.js';
 import { START } from '../../infra/event-store/index.js';
@@ -263,6 +264,16 @@ describe('message read models: projection specs, rebuild, verify, leadership', (
     ]);
     assert.equal(report.checkpoint, rows[0].checkpoint, 'compared at the live checkpoint');
     await catchUp(db, store, messageReadModels);
+  });
+
+  it('a projection of events the log does not hold (no inbound mail yet) keeps its checkpoint at the head', async () => {
+    // it reads only inbound streams: before, its checkpoint stayed at the start and each of its reads
+    // looked through the whole log of outbound mail again
+    await catchUp(db, store, endpointQueueProjection);
+    await accept(store, '6', 'frank@example.org');
+    await catchUp(db, store, endpointQueueProjection);
+    const [status] = await projectionStatus(db.pool, [endpointQueueProjection.name]);
+    assert.equal(status?.lagEvents, 0, JSON.stringify(status));
   });
 });
 

@@ -74,8 +74,11 @@ export class MemoryEventStore implements EventStore {
 
   async readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult> {
     const after = this.log.positionOf(from);
-    const { events } = this.log.scan(after, Math.max(0, limit), filter);
+    const { events, scannedTo } = this.log.scan(after, Math.max(0, limit), filter);
     const recorded = events.map(toRecordedEvent);
+    // filtered and short: past everything looked through, as the port says
+    if (filter && recorded.length < limit && scannedTo > after)
+      return { events: recorded, checkpoint: this.log.checkpointAt(scannedTo) };
     return { events: recorded, checkpoint: recorded.length > 0 ? recorded[recorded.length - 1]!.checkpoint : from };
   }
 

@@ -143,6 +143,12 @@ export class MemoryEventLog implements LogView {
     return { events: out, scannedTo: i };
   }
 
+  /** The checkpoint of the event at `position` (1-based, as positions are). */
+  checkpointAt(position: number): Checkpoint {
+    const e = this.events[position - 1];
+    return e ? encodeCheckpoint(e.transaction, e.position) : START;
+  }
+
   headCheckpoint(): Checkpoint {
     const last = this.events[this.events.length - 1];
     return last ? encodeCheckpoint(last.transaction, last.position) : START;

@@ -19,7 +19,7 @@ import {
   type Subscription,
 } from '../port.js';
 import { prepare, type AppendRequest, type PreparedAppend } from './append-batch.js';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { compareCheckpoints, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { GroupCommitter } from './group-committer.js';
 import { likePrefixPatterns } from './log-lag.js';
 import { CommitNotifications } from './notifications.js';
@@ -133,12 +133,28 @@ export class PostgresEventStore implements EventStore {
       params.push(likePrefixPatterns(filter.streamPrefixes));
       where.push(`stream_id LIKE ANY($${params.length}::text[])`);
     }
-    const { rows } = await this.options.pool.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY transaction_id, position LIMIT $3`,
+    const filtered = where.length > 2;
+    // filtered: the newest readable event too, in the same statement (so under the same snapshot and
+    // horizon): when fewer than `limit` events match, no other matching one lies before it
+    const { rows } = await this.options.pool.query<EventRow & { head_txid: string | null; head_position: number }>(
+      filtered
+        ? `WITH matched AS (SELECT ${EVENT_COLUMNS}, transaction_id AS tx FROM events WHERE ${where.join(' AND ')}
+                            ORDER BY transaction_id, position LIMIT $3),
+                head AS (SELECT transaction_id::text AS head_txid, position AS head_position FROM events
+                          WHERE ${COMMITTED_ONLY} ORDER BY transaction_id DESC, position DESC LIMIT 1)
+           SELECT matched.*, head.head_txid, head.head_position FROM head LEFT JOIN matched ON true
+            ORDER BY matched.tx, matched.position`
+        : `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY transaction_id, position LIMIT $3`,
       params,
     );
-    const events = rows.map(toRecordedEvent);
+    const events = rows.filter((r) => r.event_id !== null).map(toRecordedEvent);
     this.recent.remember(from, limit, filter, events);
+    const head = rows[0]?.head_txid;
+    if (filtered && events.length < limit && head) {
+      const skipTo = encodeCheckpoint(head, rows[0]!.head_position);
+      // the head is never behind what the read returned; behind `from` only if `from` is past the head
+      if (compareCheckpoints(skipTo, from) > 0) return { events, checkpoint: skipTo };
+    }
     return { events, checkpoint: events.length > 0 ? events[events.length - 1]!.checkpoint : from };
   }
 
@@ -168,6 +184,7 @@ export class PostgresEventStore implements EventStore {
       pollIntervalMs: this.options.pollIntervalMs ?? 250,
       lingerMs: this.options.subscriptionLingerMs ?? 10,
       handler,
+      ...(options.onSkip ? { onSkip: options.onSkip } : {}),
       logger: this.options.logger,
     });
     this.subscriptions.add(sub);

@@ -1,5 +1,6 @@
 import type { Logger } from '../../logging/index.js';
 import type { BatchHandler, Checkpoint, EventFilter, EventStore, Subscription } from '../port.js';
+import { decodeCheckpoint } from './checkpoint.js';
 import type { CommitNotifications } from './notifications.js';
 
 export interface PollingSubscriptionOptions {
@@ -18,6 +19,8 @@ export interface PollingSubscriptionOptions {
    */
   lingerMs?: number;
   handler: BatchHandler;
+  /** Told when a read moved past events the filter does not take, with nothing to hand over. */
+  onSkip?: (to: { checkpoint: Checkpoint; position: number }) => Promise<void> | void;
   logger: Logger;
 }
 
@@ -74,6 +77,11 @@ export class PollingSubscription implements Subscription {
           this.current = checkpoint;
           if (events.length < this.o.batchSize && this.o.lingerMs) await this.sleep(this.o.lingerMs, true);
           continue;
+        }
+        if (checkpoint !== this.current) {
+          // nothing matched, but the read looked further: the next one starts there
+          this.current = checkpoint;
+          await this.o.onSkip?.({ checkpoint, position: Number(decodeCheckpoint(checkpoint).position) });
         }
         if (!this.pending) await this.sleep(this.o.pollIntervalMs);
       }
