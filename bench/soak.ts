@@ -28,6 +28,9 @@ async function scrape(url: string) {
   return {
     rssMb: per('postlog_process_memory_bytes', 'kind', 'rss', MB),
     heapUsedMb: per('postlog_process_memory_bytes', 'kind', 'heap_used', MB),
+    heapAfterGcMb: per('postlog_process_memory_bytes', 'kind', 'heap_after_gc', MB),
+    externalMb: per('postlog_process_memory_bytes', 'kind', 'external', MB),
+    arrayBuffersMb: per('postlog_process_memory_bytes', 'kind', 'array_buffers', MB),
     loopP99Ms: per('postlog_process_event_loop_delay_seconds', 'quantile', '0.99', 1e-3),
     queueDepth: all('postlog_queue_depth')
       .filter((s) => s.labels.state === 'queued')
@@ -175,6 +178,7 @@ export async function run() {
     );
     const limits: SoakLimits = {
       rssMbPerMinute: num('BENCH_SOAK_MAX_RSS_MB_PER_MINUTE', 2),
+      liveHeapMbPerMinute: num('BENCH_SOAK_MAX_LIVE_HEAP_MB_PER_MINUTE', 1),
       queueGrowth: num('BENCH_SOAK_MAX_QUEUE_GROWTH', rate * 10),
       projectionLagGrowthSeconds: num('BENCH_SOAK_MAX_PROJECTION_LAG_GROWTH_SECONDS', 5),
       loopP99GrowthMs: num('BENCH_SOAK_MAX_LOOP_P99_GROWTH_MS', 50),
@@ -187,7 +191,10 @@ export async function run() {
     };
     const ok = Object.values(met).every(Boolean);
     process.stderr.write(
-      `RSS slope over the second half: ${byProcess(verdict.rssMbPerMinute, 'MB/min')}; ` +
+      `over the second half: RSS floor ${byProcess(verdict.rssFloorMbPerMinute, 'MB/min')} ` +
+        `(a line through all of RSS: ${byProcess(verdict.rssMbPerMinute, 'MB/min')}); ` +
+        `live heap ${byProcess(verdict.heapAfterGcMbPerMinute, 'MB/min')}; ` +
+        `external floor ${byProcess(verdict.externalFloorMbPerMinute, 'MB/min')}; ` +
         `queue growth ${verdict.queueGrowth}; projection lag growth ${verdict.projectionLagGrowthSeconds} s; ` +
         `${
           ok
@@ -211,6 +218,9 @@ export async function run() {
         t: series((s) => s.t),
         rssMb: series((s) => s.rssMb),
         heapUsedMb: series((s) => s.heapUsedMb),
+        heapAfterGcMb: series((s) => s.heapAfterGcMb),
+        externalMb: series((s) => s.externalMb),
+        arrayBuffersMb: series((s) => s.arrayBuffersMb),
         loopP99Ms: series((s) => s.loopP99Ms),
         queueDepth: series((s) => s.queueDepth),
         projectionLagSeconds: series((s) => s.projectionLagSeconds),

@@ -80,6 +80,8 @@ export interface Binding {
 type Deliverable = LeasedMessage & { loaded: LoadedMessage; attempt: number };
 
 interface Destination {
+  /** Its key in the worker's map of destinations. */
+  key: string;
   hosts: RouteHost[];
   transport: Transport;
   binding: Binding | undefined;
@@ -289,7 +291,7 @@ export class MtaWorker {
     const key = `${hosts[0]!.name}:${hosts[0]!.port}|${binding?.address ?? ''}|${transportKey(transport)}`;
     let dest = this.destinations.get(key);
     if (!dest) {
-      dest = { hosts, transport, binding, queue: [], connections: 0 };
+      dest = { key, hosts, transport, binding, queue: [], connections: 0 };
       this.destinations.set(key, dest);
     }
     dest.hosts = hosts;
@@ -308,7 +310,7 @@ export class MtaWorker {
     this.track(
       ended.then(async (how) => {
         dest.connections--;
-        if (dest.queue.length === 0 || dest.connections > 0) return;
+        if (dest.queue.length === 0 || dest.connections > 0) return this.forgetIfIdle(dest);
         // the last connection ended with work left: rotate (it carried its share) or give up for now
         if (how === 'rotated' && !this.stopping) return this.startConnection(dest);
         for (const m of dest.queue.splice(0)) {
@@ -328,8 +330,24 @@ export class MtaWorker {
             this.finish(m);
           }
         }
+        this.forgetIfIdle(dest);
       }),
     );
+  }
+
+  /**
+   * A destination with no connection and nothing queued is dropped (the next message for it makes
+   * it anew): over its life an MTA sends to ever more MX hosts, and keeping each would grow without
+   * bound.
+   */
+  private forgetIfIdle(dest: Destination): void {
+    if (dest.connections === 0 && dest.queue.length === 0 && this.destinations.get(dest.key) === dest)
+      this.destinations.delete(dest.key);
+  }
+
+  /** How many destinations have messages queued or connections open (for tests). */
+  get openDestinations(): number {
+    return this.destinations.size;
   }
 
   /** One SMTP connection: carries queued messages of its destination until the queue is empty. */

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
+import { heapUsedAfterMajorGc } from './heap-after-gc.js';
 
 /**
  * This process's memory and event-loop delay, labelled with its name (web.1, worker, supervisor…).
@@ -9,9 +10,12 @@ import { Gauge, type Registry } from 'prom-client';
  * ('sum' of one value per label is that value).
  */
 export function registerProcessGauges(registry: Registry, processName: string): void {
+  heapUsedAfterMajorGc(); // starts watching the GCs now, not at the first scrape
   new Gauge({
     name: 'postlog_process_memory_bytes',
-    help: 'Memory of each Postlog process: rss, heap_used (live JS objects after the last GC), external',
+    help:
+      'Memory of each Postlog process: rss, heap_used (JS heap now, garbage included), heap_after_gc ' +
+      '(JS heap just after the last major GC: the live objects), external, array_buffers (Buffers)',
     labelNames: ['process', 'kind'],
     aggregator: 'sum',
     registers: [registry],
@@ -20,6 +24,9 @@ export function registerProcessGauges(registry: Registry, processName: string): 
       this.set({ process: processName, kind: 'rss' }, m.rss);
       this.set({ process: processName, kind: 'heap_used' }, m.heapUsed);
       this.set({ process: processName, kind: 'external' }, m.external);
+      this.set({ process: processName, kind: 'array_buffers' }, m.arrayBuffers);
+      const afterGc = heapUsedAfterMajorGc();
+      if (afterGc !== undefined) this.set({ process: processName, kind: 'heap_after_gc' }, afterGc);
     },
   });
   // since the previous scrape, as prom-client's own lag figures: each scrape starts a new window

@@ -1,4 +1,5 @@
 import type { Resolver } from 'node:dns/promises';
+import { LRUCache } from 'lru-cache';
 import { parseStsPolicy, parseStsRecord, type StsPolicy, type TlsFailureType } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
 import { resolverLookup } from '../../infra/dns/index.js';
@@ -27,6 +28,8 @@ export interface MtaStsOptions {
   /** The policy server's port: 443 (RFC 8461); tests may use another. */
   port?: number;
   fetch?: (domain: string) => Promise<PolicyFetch>;
+  /** How many domains are remembered, with a policy and without one apart (default 50,000 each). */
+  maxDomains?: number;
 }
 
 /**
@@ -37,13 +40,18 @@ export interface MtaStsOptions {
  * each domain's policy is fetched once more.
  */
 export class MtaSts {
-  private readonly cache = new Map<string, Cached>();
+  /**
+   * Bounded (least recently used out first), as `without` is: an expired entry is only dropped when
+   * its domain is asked for again, and an MTA meets ever more domains over its life. A policy pushed
+   * out is fetched again when its domain next gets mail (it is gone from memory as after a restart).
+   */
+  private readonly cache: LRUCache<string, Cached>;
   /**
    * Domains found without a policy (most of them), or whose policy could not be had, and until
    * when that answer stands: without it every batch would ask DNS again (and wait again for a
    * dead policy server).
    */
-  private readonly without = new Map<string, { lookup: StsLookup; until: number }>();
+  private readonly without: LRUCache<string, { lookup: StsLookup; until: number }>;
   private readonly inFlight = new Map<string, Promise<StsLookup>>();
   private readonly fetch: (domain: string) => Promise<PolicyFetch>;
 
@@ -51,6 +59,8 @@ export class MtaSts {
     private readonly resolver: Pick<Resolver, 'resolveTxt' | 'resolve4' | 'resolve6'>,
     private readonly o: MtaStsOptions,
   ) {
+    this.cache = new LRUCache({ max: o.maxDomains ?? 50_000 });
+    this.without = new LRUCache({ max: o.maxDomains ?? 50_000 });
     const lookup = resolverLookup(resolver);
     this.fetch = o.fetch ?? ((domain) => fetchStsPolicy(domain, { ca: o.ca, lookup, port: o.port }));
   }

@@ -1,4 +1,5 @@
 import type { Resolver } from 'node:dns/promises';
+import { LRUCache } from 'lru-cache';
 import { addressLiteralIp } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
 
@@ -50,13 +51,25 @@ const NO_DATA = new Set(['ENODATA', 'ENOTFOUND']);
  * report record TTLs, so one cache lifetime applies).
  */
 export class Router {
-  private readonly cache = new Map<string, { route: Route; until: number }>();
+  /**
+   * By recipient domain. Bounded (least recently used out first): an expired answer is only replaced
+   * when its domain is asked for again, and an MTA meets ever more domains over its life.
+   */
+  private readonly cache: LRUCache<string, { route: Route; until: number }>;
 
   constructor(
     private readonly resolver: MxResolver,
     private readonly port: number,
-    private readonly options: { clock: Clock; ttlMs?: number; smartHost?: SmartHost | undefined },
-  ) {}
+    private readonly options: {
+      clock: Clock;
+      ttlMs?: number;
+      smartHost?: SmartHost | undefined;
+      /** How many domains' answers are kept (default 50,000). */
+      maxDomains?: number;
+    },
+  ) {
+    this.cache = new LRUCache({ max: options.maxDomains ?? 50_000 });
+  }
 
   async route(domain: string): Promise<Route> {
     if (this.options.smartHost) {

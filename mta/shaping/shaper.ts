@@ -17,7 +17,18 @@ interface Bucket {
   sentTimes: number[];
   successes: number;
   waiters: (() => void)[];
+  /** When it was last asked for: a bucket idle long enough is forgotten. */
+  lastUsed: number;
 }
+
+/**
+ * A destination left alone this long (no connection, nobody waiting, no pause) is forgotten: an MTA
+ * sends to ever more MX hosts over its life, and a bucket each forever would grow without bound. Its
+ * back-off is forgotten with it, long after the pause it asked for.
+ */
+const IDLE_MS = 10 * 60_000;
+/** How often the idle buckets are looked for (each look goes over all of them). */
+const SWEEP_MS = 60_000;
 
 /**
  * Per-destination concurrency and rate limits, with automatic back-off: a 421 or a "too many
@@ -26,6 +37,7 @@ interface Bucket {
  */
 export class Shaper {
   private readonly buckets = new Map<string, Bucket>();
+  private lastSweep = 0;
 
   constructor(
     private readonly limitsFor: (destination: string) => DestinationLimits,
@@ -33,6 +45,8 @@ export class Shaper {
   ) {}
 
   private bucket(destination: string): Bucket {
+    const now = this.clock.now().getTime();
+    if (now - this.lastSweep >= SWEEP_MS) this.forgetIdle(now);
     let b = this.buckets.get(destination);
     if (!b) {
       const limits = this.limitsFor(destination);
@@ -44,10 +58,24 @@ export class Shaper {
         sentTimes: [],
         successes: 0,
         waiters: [],
+        lastUsed: now,
       };
       this.buckets.set(destination, b);
     }
+    b.lastUsed = now;
     return b;
+  }
+
+  private forgetIdle(now: number): void {
+    this.lastSweep = now;
+    for (const [destination, b] of this.buckets)
+      if (b.active === 0 && b.waiters.length === 0 && b.pausedUntil <= now && now - b.lastUsed >= IDLE_MS)
+        this.buckets.delete(destination);
+  }
+
+  /** How many destinations it keeps state for. */
+  get destinations(): number {
+    return this.buckets.size;
   }
 
   /** Waits for a connection slot; returns a release function. */

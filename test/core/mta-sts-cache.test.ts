@@ -124,4 +124,13 @@ describe('MTA-STS: the policy cache follows the TXT id and max_age', () => {
     const r = await sts.policyFor('a.test');
     assert.equal(r.kind === 'none' && r.failure?.type, 'sts-policy-invalid');
   });
+
+  it('remembers a bounded number of domains without a policy, the least recently used out first', async () => {
+    const clock = new AdjustableClock('2026-12-06T00:00:00Z');
+    const sts = new MtaSts(resolver, { clock, ca, port, maxDomains: 2 });
+    txtQueries.length = 0;
+    for (const d of ['n1', 'n2', 'n1', 'n3', 'n1', 'n2']) await sts.policyFor(`${d}.test`);
+    // n2 was pushed out by n3 (n1 had been used since): asked again; n1 never was
+    assert.deepEqual(txtQueries, ['_mta-sts.n1.test', '_mta-sts.n2.test', '_mta-sts.n3.test', '_mta-sts.n2.test']);
+  });
 });

@@ -111,8 +111,8 @@ function world(
       | (RecordedEvent & { data: Record<string, any> })
       | undefined;
 
-  /** Runs the worker until every queued message has an outcome or went back to the queue. */
-  async function run(): Promise<void> {
+  /** Runs the worker until every queued message has an outcome or went back to the queue; returns it stopped. */
+  async function run(): Promise<MtaWorker> {
     const ids = leases.due.map((m) => m.messageId);
     const worker = new MtaWorker(deps);
     worker.start();
@@ -132,6 +132,7 @@ function world(
     } finally {
       await worker.stop();
     }
+    return worker;
   }
 
   const counted = async () =>
@@ -180,6 +181,21 @@ describe('MTA worker: what it decides for each message', () => {
     assert.equal(peer.received[0]!.ehlo, 'mta.postlog.test');
     assert.deepEqual(await mta.counted(), { delivered: 1 });
     assert.deepEqual(mta.leases.released, [], 'a delivered message is not given back');
+  });
+
+  it('keeps no destination once its queue is empty and its connections closed (bounded over many MX hosts)', async () => {
+    const port = await freePort();
+    const names: Record<string, DnsName> = {};
+    for (const d of ['a', 'b', 'c']) {
+      names[`${d}.example`] = { mx: [{ exchange: `mx.${d}.example`, priority: 10 }] };
+      names[`mx.${d}.example`] = { a: ['127.0.0.1'] };
+    }
+    const mta = world({ names, port });
+    const peer = await sink('127.0.0.1', port);
+    for (const d of ['a', 'b', 'c']) await mta.send(`rcpt@${d}.example`);
+    const worker = await mta.run();
+    assert.equal(peer.received.length, 3);
+    assert.equal(worker.openDestinations, 0);
   });
 
   it('defers a 4xx to the retry policy’s next time, or to the time the server asked for', async () => {

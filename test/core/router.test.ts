@@ -202,4 +202,20 @@ describe('router: a domain to the hosts its mail goes to', () => {
     await r.route('broken.example');
     assert.equal(mxQueries('broken.example'), 2, 'a deferral is not cached');
   });
+
+  it('keeps answers for a bounded number of domains, the least recently used out first', async () => {
+    const names: Record<string, DnsName> = {};
+    for (const d of ['a', 'b', 'c']) names[`${d}.example`] = { a: ['192.0.2.20'] };
+    const resolver = tableResolver(names);
+    const r = new Router(resolver, PORT, { clock: clock(), maxDomains: 2 });
+    const mxQueries = (domain: string) => resolver.asked.filter((q) => q === `MX ${domain}`).length;
+    await r.route('a.example');
+    await r.route('b.example');
+    await r.route('a.example');
+    await r.route('c.example'); // b was used least recently: it goes
+    await r.route('a.example');
+    assert.equal(mxQueries('a.example'), 1, 'a stayed');
+    await r.route('b.example');
+    assert.equal(mxQueries('b.example'), 2, 'b was asked again');
+  });
 });

@@ -121,3 +121,23 @@ describe('shaper: which replies ask us to slow down', () => {
     });
   }
 });
+
+describe('shaper: state per destination is bounded', () => {
+  it('forgets a destination idle for 10 minutes, not one in use, paused or waited for', async () => {
+    const { shaper: s, clock } = shaper({ maxConnections: 1 });
+    for (let i = 0; i < 1000; i++) (await s.acquireConnection(`mx${i}.example`))();
+    const held = await s.acquireConnection('held.example');
+    const waiting = s.acquireConnection('held.example');
+    s.backOff('paused.example', 20 * 60_000);
+    assert.equal(s.destinations, 1002);
+    await clock.advance(9 * 60_000);
+    s.state('mx0.example'); // used again: it stays
+    assert.equal(s.destinations, 1002, 'nothing idle for 10 minutes yet');
+    await clock.advance(2 * 60_000);
+    s.state('new.example');
+    // mx0 (used 2 minutes ago), held (a connection and a waiter), paused, and the new one
+    assert.equal(s.destinations, 4);
+    held();
+    assert.equal(await settled(waiting), true, 'the waiter still gets its connection');
+  });
+});

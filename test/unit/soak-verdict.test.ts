@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type SoakSample, slopePerMinute, soakVerdict } from '../../bench/soak-verdict.js';
+import { floors, type SoakSample, slopePerMinute, soakVerdict } from '../../bench/soak-verdict.js';
 
-const limits = { rssMbPerMinute: 2, queueGrowth: 1000, projectionLagGrowthSeconds: 5, loopP99GrowthMs: 50 };
+const limits = {
+  rssMbPerMinute: 2,
+  liveHeapMbPerMinute: 1,
+  queueGrowth: 1000,
+  projectionLagGrowthSeconds: 5,
+  loopP99GrowthMs: 50,
+};
 
 /** A 10-minute soak sampled every 10 s; `shape` gives each sample's figures from its minute. */
 function soak(shape: (minute: number) => Partial<SoakSample>): SoakSample[] {
@@ -12,6 +18,9 @@ function soak(shape: (minute: number) => Partial<SoakSample>): SoakSample[] {
       t,
       rssMb: { 'web.1': 150, worker: 200 },
       heapUsedMb: { 'web.1': 40, worker: 60 },
+      heapAfterGcMb: { 'web.1': 30, worker: 45 },
+      externalMb: { 'web.1': 5, worker: 8 },
+      arrayBuffersMb: { 'web.1': 2, worker: 3 },
       loopP99Ms: { 'web.1': 20, worker: 30 },
       queueDepth: 50,
       projectionLagSeconds: 0.5,
@@ -87,5 +96,85 @@ describe('the soak verdict', () => {
 
   it('does not pass a run too short to judge', () => {
     assert.equal(soakVerdict(soak(() => ({})).slice(0, 3), 600, limits).met.samples, false);
+  });
+
+  /** V8's sawtooth: the heap (and RSS with it) climbs `amplitude` MB over each `period` seconds, then drops. */
+  const tooth = (t: number, period: number, amplitude: number) => ((t % period) / period) * amplitude;
+
+  it('takes the lowest reading of each window', () => {
+    const points = [10, 20, 30, 40, 50, 60, 70].map((t) => [t, 100 + tooth(t, 30, 60)] as const);
+    assert.deepEqual(floors(points, 30), [
+      [30, 100],
+      [60, 100],
+      [70, 120],
+    ]);
+  });
+
+  it('passes a sawtooth of 150 MB whose troughs stay level (teeth shorter than the window)', () => {
+    const v = soakVerdict(
+      soak((m) => ({
+        rssMb: { 'web.1': 300, worker: 350 + tooth(m * 60, 50, 150) },
+        heapUsedMb: { 'web.1': 60, worker: 75 + tooth(m * 60, 50, 140) },
+        heapAfterGcMb: { 'web.1': 60, worker: 72 + (m % 1 < 0.5 ? 0.5 : 0) },
+        externalMb: { 'web.1': 5, worker: 8 + tooth(m * 60, 30, 50) },
+      })),
+      600,
+      limits,
+    );
+    assert.ok(Math.abs(v.rssFloorMbPerMinute.worker!) <= 2, `floor ${v.rssFloorMbPerMinute.worker}`);
+    assert.equal(v.met.memory, true, JSON.stringify(v));
+  });
+
+  it('passes teeth that grow taller (V8 letting the heap grow further before it collects) on level troughs', () => {
+    const v = soakVerdict(
+      soak((m) => ({ rssMb: { 'web.1': 300, worker: 350 + tooth(m * 60, 50, 30 + 20 * m) } })),
+      600,
+      limits,
+    );
+    assert.ok(v.rssMbPerMinute.worker! > 5, `a line through every reading rises: ${v.rssMbPerMinute.worker}`);
+    assert.equal(v.rssFloorMbPerMinute.worker, 0);
+    assert.equal(v.met.memory, true, JSON.stringify(v));
+  });
+
+  it('fails a sawtooth whose troughs climb (a leak under the sawtooth)', () => {
+    const v = soakVerdict(
+      soak((m) => ({ rssMb: { 'web.1': 300, worker: 350 + 4 * m + tooth(m * 60, 40, 100) } })),
+      600,
+      limits,
+    );
+    assert.ok(v.rssFloorMbPerMinute.worker! >= 3, `floor ${v.rssFloorMbPerMinute.worker}`);
+    assert.equal(v.met.memory, false);
+  });
+
+  it('fails live JS objects that keep rising, though RSS stays level', () => {
+    const v = soakVerdict(
+      soak((m) => ({ heapAfterGcMb: { 'web.1': 30, worker: 45 + 2 * m } })),
+      600,
+      limits,
+    );
+    assert.equal(v.heapAfterGcMbPerMinute.worker, 2);
+    assert.equal(v.met.memory, false);
+  });
+
+  it('fails Buffers that are never given back (the floor of external memory)', () => {
+    const v = soakVerdict(
+      soak((m) => ({ externalMb: { 'web.1': 5, worker: 8 + 1.5 * m + tooth(m * 60, 30, 40) } })),
+      600,
+      limits,
+    );
+    assert.ok(v.externalFloorMbPerMinute.worker! > 1, `floor ${v.externalFloorMbPerMinute.worker}`);
+    assert.equal(v.met.memory, false);
+  });
+
+  it('leaves out a sample a process is missing from, instead of reading 0', () => {
+    const samples = soak(() => ({}));
+    const gap = samples[45]!;
+    samples[45] = { ...gap, rssMb: { 'web.1': 150 }, heapAfterGcMb: { 'web.1': 30 }, externalMb: { 'web.1': 5 } };
+    const v = soakVerdict(samples, 600, limits);
+    assert.deepEqual(
+      [v.rssMbPerMinute.worker, v.rssFloorMbPerMinute.worker, v.heapAfterGcMbPerMinute.worker],
+      [0, 0, 0],
+    );
+    assert.equal(v.met.memory, true);
   });
 });
