@@ -15,6 +15,7 @@ import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
+import * as warmup from '../warmup/schema.js';
 import * as tenancy from '../tenancy/schema.js';
 import * as templates from '../templates/schema.js';
 import * as tlsReports from '../tls-reports/schema.js';
@@ -187,5 +188,10 @@ export const migrations: Migration[] = [
     version: 38,
     name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
     sql: tlsReports.tlsReportCountsTable,
+  },
+  {
+    version: 39,
+    name: 'IP warm-up: when each pool address started, and its messages per provider today',
+    sql: warmup.warmupTables,
   },
 ];
