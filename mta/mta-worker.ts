@@ -373,7 +373,7 @@ export class MtaWorker {
           session = { ...opened, transport: dest.transport.applied };
         }
         // take a few at a time so their contents come with one query
-        const batch = dest.queue.splice(0, 10);
+        const batch = dest.queue.splice(0, Math.min(10, perConnection - carried));
         let bodies: Map<string, Buffer>;
         try {
           bodies = await this.d.contents.getMany(batch.map((m) => m.contentHash));

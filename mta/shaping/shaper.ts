@@ -137,7 +137,8 @@ export class Shaper {
         b.hour.add(now);
         return;
       }
-      await this.clock.sleep(waitMs + 5);
+      // in slices: a reload that raises the rate lets a waiting message go within a second
+      await this.clock.sleep(Math.min(waitMs + 5, 1000));
     }
   }
 
