@@ -39,10 +39,7 @@ export class ShapingRuntime {
   constructor(readonly d: ShapingRuntimeDeps) {
     this.rules = new ShapingRulesStore(d.operatorFile, d.logger, d.shippedFile);
     this.shaper = new Shaper((bucket) => this.limitsOf(bucket), d.clock, {
-      bucketOf: (host) => {
-        const block = providerBlockOf(this.rules.rules, host);
-        return block ? `${PROVIDER_BUCKET}${block}` : host.toLowerCase();
-      },
+      bucketOf: (host) => this.bucketOf(host),
       generation: () => this.rules.generation,
     });
     this.chooser = new SendingIpChooser({
@@ -53,6 +50,21 @@ export class ShapingRuntime {
       hostname: d.hostname,
       logger: d.logger,
     });
+  }
+
+  private readonly buckets = { generation: -1, of: new Map<string, string>() };
+
+  /** The bucket of an MX host (remembered until the rules change: asked before every connection and message). */
+  private bucketOf(host: string): string {
+    if (this.buckets.generation !== this.rules.generation)
+      Object.assign(this.buckets, { generation: this.rules.generation, of: new Map() });
+    let bucket = this.buckets.of.get(host);
+    if (bucket === undefined) {
+      const block = providerBlockOf(this.rules.rules, host);
+      bucket = block ? `${PROVIDER_BUCKET}${block}` : host.toLowerCase();
+      this.buckets.of.set(host, bucket);
+    }
+    return bucket;
   }
 
   /** A provider's limits by its rule; an MX host's by the default rule, with its `destinations` override. */
