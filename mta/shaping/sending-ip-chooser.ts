@@ -91,7 +91,8 @@ export class SendingIpChooser {
         const allowance = warmupAllowance(schedule, day, provider);
         if (allowance !== undefined && !(await this.d.warmup.reserve(a.address, provider, utcDay(now), allowance))) {
           reasons.push(`warm-up: ${a.address} has sent today's ${allowance} messages to ${provider} (day ${day})`);
-          retryMs = Math.min(retryMs, untilTomorrow(now));
+          // looked at again now and then: a reload that raises the allowance applies the same day
+          retryMs = Math.min(retryMs, untilTomorrow(now), 15 * 60_000);
           continue;
         }
       }

@@ -229,6 +229,12 @@ describe('MTA: provider-aware shaping and IP warm-up on loopback', { skip }, () 
     for (const id of ids) await waitFor(plain, id, 'delivered', 5000);
   });
 
+  it('SIGHUP reads the rules again (the process is this one: the app runs in the test)', async () => {
+    const before = (await shaping()).generation as number;
+    process.kill(process.pid, 'SIGHUP');
+    await until('the reload', async () => ((await shaping()).generation > before ? true : undefined));
+  });
+
   it('a bad file is refused with its line named, and the rules in force stay', async () => {
     const before = await shaping();
     const good = rulesFile('    maxConnections: 3\n    messagesPerMinute: 600');
