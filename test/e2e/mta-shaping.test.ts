@@ -56,9 +56,10 @@ describe('MTA: provider-aware shaping and IP warm-up on loopback', { skip }, () 
   let dns: DnsServer;
   let shapingFile: string;
   const sinks: Record<string, SmtpSink & { count(): number }> = {};
-  // sessions open at once at the gmailish sinks together (its two MX hosts share one limit)
-  let gmailOpen = 0;
-  let gmailMaxOpen = 0;
+  // messages awaiting their answer at the gmailish sinks together (its two MX hosts share one limit): a
+  // connection carries one at a time, so this is at most the connections open at once
+  let gmailInFlight = 0;
+  let gmailMaxInFlight = 0;
 
   const send = async (tenant: Tenant, to: string) => {
     const res = await http(t.url, 'POST', '/v2/messages', {
@@ -133,12 +134,16 @@ describe('MTA: provider-aware shaping and IP warm-up on loopback', { skip }, () 
     warm = await createTenant(t.app, { domain: 'warm.test', ipPool: 'warm' });
     waiting = await createTenant(t.app, { domain: 'waiting.test', ipPool: 'waiting' });
     const counting = {
-      onSession: (d: 1 | -1) => {
-        gmailOpen += d;
-        gmailMaxOpen = Math.max(gmailMaxOpen, gmailOpen);
+      onDataComplete: () => {
+        gmailInFlight++;
+        gmailMaxInFlight = Math.max(gmailMaxInFlight, gmailInFlight);
       },
-      // slow answers keep sessions open, so the limit is what keeps them few
-      replyDelayMs: 150,
+      // slow answers keep connections busy, so the limit is what keeps them few; the count drops just
+      // before the answer goes (this timer is set first), so before the connection's next message
+      replyDelayMs: () => {
+        setTimeout(() => gmailInFlight--, 300);
+        return 300;
+      },
       tls: false,
     };
     sinks.gmail1 = await startSmtpSink('127.0.0.21', mtaPort, counting);
@@ -178,7 +183,7 @@ describe('MTA: provider-aware shaping and IP warm-up on loopback', { skip }, () 
     for (let i = 0; i < 16; i++) ids.push(await send(plain, `u${i}@${i % 2 ? 'gmail.test' : 'gmail2.test'}`));
     for (const id of ids) await waitFor(plain, id);
     assert.equal(sinks.gmail1!.count() + sinks.gmail2!.count(), 16);
-    assert.equal(gmailMaxOpen, 2, 'two sessions at once at most, and the two were used');
+    assert.equal(gmailMaxInFlight, 2, 'two connections at once at most, and the two were used');
     assert.ok(sinks.gmail1!.sessions() + sinks.gmail2!.sessions() >= 8, 'two messages per connection at most');
     const view = await shaping();
     const bucket = view.buckets.find((b: { bucket: string }) => b.bucket === 'provider:gmailish');

@@ -49,8 +49,6 @@ export async function startSmtpSink(
     auth?: { user: string; pass: string };
     /** The STARTTLS certificate (e.g. signed by a test CA); default: a self-signed one for `host`. */
     certificate?: { key: string; cert: string };
-    /** Told +1 when a client connects and -1 when its connection closes (to count sessions at once). */
-    onSession?: (delta: 1 | -1) => void;
   } = {},
 ): Promise<SmtpSink & { count: () => number }> {
   let count = 0;
@@ -78,13 +76,9 @@ export async function startSmtpSink(
     disableReverseLookup: true,
     onConnect(_session, callback) {
       sessions++;
-      options.onSession?.(1);
       if (options.greeting421?.())
         return callback(Object.assign(new Error('Too many connections, try again later'), { responseCode: 421 }));
       callback();
-    },
-    onClose() {
-      options.onSession?.(-1);
     },
     onRcptTo(address, _session, callback) {
       const b = behaviours.get(address.address.toLowerCase()) ?? 'accept';
