@@ -11,6 +11,8 @@ COPY mta ./mta
 COPY projections ./projections
 COPY read-api ./read-api
 COPY write-side ./write-side
+# the shipped shaping rules (mta/shaping/ reads config/shaping.yaml next to dist/)
+COPY config ./config
 COPY dashboard ./dashboard
 COPY bench ./bench
 COPY chaos ./chaos
@@ -28,6 +30,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/config ./config
 # the data dir holds the self-signed SMTP certificate when none is mounted; the image's "node" user owns it
 RUN mkdir -p /var/lib/postlog && chown node:node /var/lib/postlog
 USER node

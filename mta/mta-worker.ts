@@ -22,7 +22,7 @@ import {
   type TlsPolicySource,
   type Transport,
 } from './routing/transport-security.js';
-import { isThrottleReply, type Shaper } from './shaping/shaper.js';
+import type { Shaper } from './shaping/shaper.js';
 import { decideOutcome, retryOrGiveUp } from './delivery-outcome.js';
 import { prepareForDelivery } from './signing/prepare-message.js';
 import { SmtpSession, type SendOutcome, type TlsPolicy } from './smtp/smtp-session.js';
@@ -61,8 +61,13 @@ export interface MtaWorkerDeps {
   messagesPerConnection: number;
   /** Connections opened at once to one destination for a burst of its messages. */
   connectionsPerDestination: number;
-  /** The local address (and EHLO name) to send a server's mail from; undefined: the default route. */
-  bindingFor: (serverId: string) => Promise<Binding | undefined>;
+  /**
+   * The local address (and EHLO name) to send a server's mail from to an MX host; undefined: the
+   * default route; `holdBack`: not now (warm-up allowance or an IP/pool rate used up, mta/shaping/).
+   */
+  bindingFor: (serverId: string, mxHost: string) => Promise<Binding | undefined | HoldBack>;
+  /** Messages one connection to an MX host carries (its provider's shaping rule); unset: messagesPerConnection. */
+  messagesPerConnectionFor?: (mxHost: string) => number;
   /** False while the server is suspended (or gone): its mail stays queued. */
   mayDeliver: (serverId: string) => Promise<boolean>;
   leaseSeconds: number;
@@ -74,6 +79,12 @@ type Outcome = 'delivered' | 'deferred' | 'bounced' | 'failed' | 'skipped';
 export interface Binding {
   address: string;
   ehlo: string;
+}
+
+/** A message that waits without an attempt: back to the queue for `retryInSeconds`, with the reason logged. */
+export interface HoldBack {
+  holdBack: string;
+  retryInSeconds: number;
 }
 
 /** A leased message with its state, loaded when its delivery started. */
@@ -217,7 +228,12 @@ export class MtaWorker {
           settled.push(this.refuseUnlistedMx(m, route.hosts, transport).finally(() => this.finish(m)));
           continue;
         }
-        this.enqueue(hosts, await this.d.bindingFor(m.serverId), m, transport);
+        const binding = await this.d.bindingFor(m.serverId, hosts[0]!.name);
+        if (binding && 'holdBack' in binding) {
+          settled.push(this.holdBack(m, binding).finally(() => this.finish(m)));
+          continue;
+        }
+        this.enqueue(hosts, binding, m, transport);
       }
       await Promise.all(settled);
     } catch (err) {
@@ -226,6 +242,15 @@ export class MtaWorker {
       await Promise.all(stranded.map((m) => this.d.queue.release(m.messageId, 60).catch(() => undefined)));
       stranded.forEach((m) => this.finish(m));
     }
+  }
+
+  /** Not now and not an attempt (shaping said so): the message goes back to the queue for a while. */
+  private async holdBack(m: Deliverable, why: HoldBack): Promise<void> {
+    this.d.logger.info(
+      { messageId: m.messageId, retryInSeconds: why.retryInSeconds },
+      `message waits: ${why.holdBack}`,
+    );
+    await this.d.queue.release(m.messageId, why.retryInSeconds);
   }
 
   /**
@@ -361,7 +386,8 @@ export class MtaWorker {
     let reopened = 0;
     let lastRecord: Promise<void> = Promise.resolve();
     try {
-      while (dest.queue.length > 0 && carried < this.d.messagesPerConnection) {
+      const perConnection = this.d.messagesPerConnectionFor?.(destination) ?? this.d.messagesPerConnection;
+      while (dest.queue.length > 0 && carried < perConnection) {
         if (!session?.session.usable) {
           const opened = await this.open(dest.hosts, dest.queue[0]!.recipientDomain, dest.binding, dest.transport);
           if ('error' in opened) {
@@ -393,7 +419,7 @@ export class MtaWorker {
           session = { ...opened, transport: appliedFor(opened.host.name, dest.transport) };
         }
         // take a few at a time so their contents come with one query
-        const batch = dest.queue.splice(0, 10);
+        const batch = dest.queue.splice(0, Math.min(10, perConnection - carried));
         let bodies: Map<string, Buffer>;
         try {
           bodies = await this.d.contents.getMany(batch.map((m) => m.contentHash));
@@ -554,8 +580,8 @@ export class MtaWorker {
             daneFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
           else if (transport.sts && e.code === 'ETLS')
             tlsFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
-          if (e.responseCode === 421 || (e.response && isThrottleReply(e.responseCode ?? 0, e.response)))
-            this.d.shaper.backOff(host.name);
+          if (e.responseCode)
+            this.d.shaper.answered(host.name, { code: e.responseCode, text: e.response ?? e.message });
         }
       }
     }
@@ -652,7 +678,8 @@ export class MtaWorker {
       if (decided.suppress) await this.d.suppressions.add(m.serverId, m.rcptTo, decided.suppress);
       return 'bounced';
     }
-    if (decided.throttled) this.d.shaper.backOff(host.name);
+    // a slow-down answer (or one of the provider's back-off replies) pauses its bucket
+    if (!outcome.ok && outcome.kind === 'reply') this.d.shaper.answered(host.name, outcome.reply);
     await this.record(m, decided.outcome, decided.command);
     return decided.connectionLost ? 'connection-lost' : decided.outcome;
   }

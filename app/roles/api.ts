@@ -32,11 +32,13 @@ import { accountMailer } from '../../write-side/accounts/account-mail.js';
 import type { Config } from '../../infra/config/index.js';
 import { projectionStatusRoute } from '../http/projection-status-route.js';
 import type { Role } from './role.js';
+import { shapingOf } from './shaping.js';
+import { shapingRoutes } from '../../mta/shaping/shaping-routes.js';
 
 /** The HTTP APIs: sending (Postal's and ours), reading messages, managing tenants, acting on messages. */
 export const apiRole: Role = {
   name: 'api',
-  async setUp(s) {
+  async setUp(s, stack) {
     const { send, tenancy, auth, eventStore, contents, database, config } = s;
     const read = { eventStore, contents, auth, tenancy };
     const templates = new TemplateStore(database.pool);
@@ -81,6 +83,7 @@ export const apiRole: Role = {
       sessionRoutes(accounts),
       projectionStatusRoute({ config, database, eventStore, auth }),
       tlsReportRoutes({ pool: database.pool, auth }),
+      shapingRoutes({ runtime: shapingOf(s, stack), auth }),
       userRoutes({ ...accounts, auth, tenancy }),
       oidcRoutes({ ...accounts, ...oidcLogin(config, accounts.linkBase) }),
       // the public key receivers verify webhook signatures with

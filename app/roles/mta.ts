@@ -8,18 +8,29 @@ import { MtaSts } from '../../mta/routing/mta-sts.js';
 import { Dane } from '../../mta/routing/dane.js';
 import { createValidatingResolver } from '../../infra/dns/index.js';
 import { tlsPolicyFor, tlsPolicySourceFor } from '../../mta/routing/tls-policy.js';
-import { bindingFor } from '../../mta/settings/ip-pools.js';
 import { ServerSettings } from '../../mta/settings/server-settings.js';
-import { Shaper } from '../../mta/shaping/shaper.js';
+import { registerWarmupGauges } from '../../mta/shaping/warmup-gauges.js';
 import type { Services } from '../services.js';
 import { registerQueueDepthGauge } from './gauges.js';
 import type { Role } from './role.js';
+import { shapingOf } from './shaping.js';
+import type { ShapingRuntime } from '../../mta/shaping/shaping-runtime.js';
 
 /** Delivery: leases due messages from the queue and carries them to the recipients' servers. */
 export const mtaRole: Role = {
   name: 'mta',
-  async setUp(s) {
-    const mta = createMta(s.config, s);
+  async setUp(s, stack) {
+    const shaping = shapingOf(s, stack);
+    shaping.delivering = true;
+    // every pool address not seen before starts its warm-up today
+    await shaping.chooser.start();
+    registerWarmupGauges(s.metrics, {
+      rules: () => shaping.rules.rules,
+      pools: s.config.ipPools,
+      warmup: shaping.d.warmup,
+      clock: s.clock,
+    });
+    const mta = createMta(s.config, s, shaping);
     registerQueueDepthGauge(s.metrics, s.database);
     const { config } = s;
     // where mail goes is the first thing to check when it does not arrive
@@ -46,17 +57,11 @@ export const mtaRole: Role = {
   },
 };
 
-function createMta(config: Config, s: Services): MtaWorker {
+function createMta(config: Config, s: Services, shaping: ShapingRuntime): MtaWorker {
   const { clock } = s;
   const router = new Router(s.resolver, config.mtaPort, { clock, smartHost: parseSmartHost(config.smartHost) });
-  const shaper = new Shaper(
-    (destination) => ({
-      maxConnections: config.destinations[destination]?.maxConnections ?? config.mtaMaxConnectionsPerDestination,
-      messagesPerMinute:
-        config.destinations[destination]?.messagesPerMinute ?? config.mtaMessagesPerMinutePerDestination,
-    }),
-    clock,
-  );
+  // per provider of the shaping rules (config/shaping.yaml, POSTLOG_SHAPING_FILE), else per MX host
+  const shaper = shaping.shaper;
   const servers = new ServerSettings(s.tenancy, clock);
   const logger = s.logger.child({ component: 'mta' });
   const caCertificates = trustedCas(config.tlsExtraCaFile);
@@ -66,10 +71,12 @@ function createMta(config: Config, s: Services): MtaWorker {
     dane: config.dane ? new Dane(createValidatingResolver(config.daneResolver)) : undefined,
     caCertificates,
     tlsPolicySourceFor: (domain) => tlsPolicySourceFor(domain, { smartHostTls, destinations: config.destinations }),
-    bindingFor: async (serverId) => {
+    // the pool's address within the shaping rules' per-IP and per-pool rates and the warm-up
+    bindingFor: async (serverId, mxHost) => {
       const server = await servers.of(serverId);
-      return server ? bindingFor(server, config.ipPools, config.hostname, logger) : undefined;
+      return server ? shaping.chooser.choose(server, mxHost) : undefined;
     },
+    messagesPerConnectionFor: (mxHost) => shaping.messagesPerConnection(mxHost),
     mayDeliver: (serverId) => servers.mayDeliver(serverId),
     queue: new DeliveryQueue(s.database.pool, `${config.hostname}:${process.pid}`),
     router,

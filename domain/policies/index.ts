@@ -7,3 +7,4 @@ export * from './machine-detection.js';
 export * from './mailbox-provider.js';
 export * from './mta-sts.js';
 export * from './dane.js';
+export * from './shaping-rules.js';

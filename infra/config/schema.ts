@@ -226,6 +226,11 @@ export const ConfigSchema = z.object({
   mtaMaxConnectionsPerDestination: z.coerce.number().int().min(1).max(1000).default(20),
   /** Messages per minute per destination; 0 = no limit. */
   mtaMessagesPerMinutePerDestination: z.coerce.number().int().min(0).default(0),
+  /**
+   * The operator's shaping rules (YAML), merged over the shipped config/shaping.yaml: per-provider
+   * limits and back-off, per-IP and per-pool rates, IP warm-up. Read again on change and on SIGHUP.
+   */
+  shapingFile: z.string().min(1).optional(),
   /** How long a worker owns the messages it took; a dead worker's messages return after this. */
   mtaLeaseSeconds: z.coerce.number().int().min(5).default(600),
   mtaPollMs: z.coerce.number().int().min(10).default(250),

@@ -15,6 +15,7 @@ import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
+import * as warmup from '../warmup/schema.js';
 import * as tenancy from '../tenancy/schema.js';
 import * as templates from '../templates/schema.js';
 import * as tlsReports from '../tls-reports/schema.js';
@@ -189,4 +190,9 @@ export const migrations: Migration[] = [
     sql: tlsReports.tlsReportCountsTable,
   },
   { version: 39, name: "TLS-RPT: DANE's policy type (tlsa)", sql: tlsReports.tlsReportCountsTlsa },
+  {
+    version: 40,
+    name: 'IP warm-up: when each pool address started, and its messages per provider today',
+    sql: warmup.warmupTables,
+  },
 ];

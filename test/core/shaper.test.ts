@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AdjustableClock } from '../../infra/clock/index.js';
-import { isThrottleReply, Shaper, type DestinationLimits } from '../../mta/shaping/shaper.js';
+import { asksToSlowDown, isThrottleReply, Shaper, type DestinationLimits } from '../../mta/shaping/shaper.js';
 
 /**
  * Traffic shaping per destination on a test clock: connection and message-rate limits, and the
@@ -139,5 +139,95 @@ describe('shaper: state per destination is bounded', () => {
     assert.equal(s.destinations, 4);
     held();
     assert.equal(await settled(waiting), true, 'the waiter still gets its connection');
+  });
+
+  it('keeps a destination that sent within the hour: its hourly limit still counts those sends', async () => {
+    const { shaper: s, clock } = shaper({ maxConnections: 1 });
+    (await s.acquireConnection('busy.example'))();
+    await s.beforeMessage('busy.example');
+    (await s.acquireConnection('quiet.example'))();
+    await clock.advance(11 * 60_000);
+    s.state('other.example');
+    assert.equal(s.destinations, 2, 'busy.example kept, quiet.example forgotten');
+    await clock.advance(50 * 60_000);
+    s.state('other.example');
+    assert.equal(s.destinations, 1, 'an hour after its last send it goes too');
+  });
+});
+
+describe('shaper: provider buckets, back-off rules and reloads', () => {
+  const clockAt = () => new AdjustableClock(start);
+  const gmailRule = { enhancedCode: '4.7.28', pauseMinutes: 30, rateFactor: 0.5 };
+
+  it('puts the MX hosts of a provider in one bucket: its connection limit holds across them', async () => {
+    const clock = clockAt();
+    const s = new Shaper(() => ({ maxConnections: 2, messagesPerMinute: 0 }), clock, {
+      bucketOf: (host) => (host.endsWith('.google.test') ? 'provider:google' : host),
+    });
+    await s.acquireConnection('a.google.test');
+    await s.acquireConnection('b.google.test');
+    assert.equal(await settled(s.acquireConnection('c.google.test')), false, 'a third host of the provider waits');
+    assert.equal(await settled(s.acquireConnection('mx.other.test')), true);
+  });
+
+  it("a provider's back-off rule pauses for its time and lowers its rate; other replies do not", async () => {
+    const clock = clockAt();
+    const s = new Shaper(() => ({ maxConnections: 8, messagesPerMinute: 10, backOff: [gmailRule] }), clock);
+    assert.equal(s.answered('mx.g', { code: 452, enhancedCode: '4.2.2', text: 'Mailbox full' }), false);
+    assert.equal(s.answered('mx.g', { code: 421, enhancedCode: '4.7.28', text: 'unusual rate' }), true);
+    const [b] = s.snapshot();
+    assert.equal(b!.pausedUntil, new Date(start).getTime() + 30 * 60_000);
+    assert.deepEqual([b!.allowed, b!.messagesPerMinute], [4, 5], 'half the connections and half the rate');
+    assert.match(b!.lastBackOff!.reply, /421 4\.7\.28/);
+    assert.equal(s.answered('mx.g', { code: 550, text: '5.7.1 rate limit' }), false, 'a 5xx is not a back-off');
+  });
+
+  it('a 4xx the bounce rules class rate-limit backs off (not greylisting)', () => {
+    const clock = clockAt();
+    const s = new Shaper(() => ({ maxConnections: 8, messagesPerMinute: 0 }), clock);
+    assert.equal(asksToSlowDown(451, '4.7.500 Server busy. Please try again later', '4.7.500'), true);
+    assert.equal(asksToSlowDown(450, '4.2.1 receiving mail too quickly', '4.2.1'), true);
+    assert.equal(asksToSlowDown(451, '4.7.1 Greylisted, please try again later', '4.7.1'), false);
+    assert.equal(s.answered('mx.m', { code: 451, enhancedCode: '4.7.500', text: 'Server busy' }), true);
+    assert.equal(s.state('mx.m').pausedUntil, new Date(start).getTime() + 30_000);
+  });
+
+  it('messages per hour hold; a reload that raises the rate lets the next message through', async () => {
+    const clock = clockAt();
+    let generation = 0;
+    let perHour = 2;
+    const s = new Shaper(() => ({ maxConnections: 4, messagesPerMinute: 0, messagesPerHour: perHour }), clock, {
+      generation: () => generation,
+    });
+    await s.beforeMessage('mx.h');
+    await s.beforeMessage('mx.h');
+    const third = s.beforeMessage('mx.h');
+    assert.equal(await settled(third), false, 'the hour is full');
+    await clock.advance(59 * 60_000);
+    assert.equal(await settled(third), false, 'still within the hour');
+    await clock.advance(60_000 + 10);
+    assert.equal(await settled(third), true, 'the first left the hour');
+    perHour = 10;
+    generation++;
+    assert.equal(await settled(s.beforeMessage('mx.h')), true, 'the reloaded rate has room');
+  });
+
+  it('a reload changes the connection limit for the connections opened next', async () => {
+    const clock = clockAt();
+    let generation = 0;
+    let max = 4;
+    const t = new Shaper(() => ({ maxConnections: max, messagesPerMinute: 0 }), clock, {
+      generation: () => generation,
+    });
+    for (let i = 0; i < 4; i++) await t.acquireConnection('mx.r');
+    const fifth = t.acquireConnection('mx.r');
+    assert.equal(await settled(fifth), false);
+    max = 6;
+    generation++;
+    assert.equal(await settled(t.acquireConnection('mx.r')), true, 'a raised limit lets another connection in');
+    max = 1;
+    generation++;
+    assert.equal(await settled(t.acquireConnection('mx.r')), false, 'a lowered limit holds new connections back');
+    assert.equal(t.state('mx.r').allowed, 1);
   });
 });

@@ -1,0 +1,1 @@
+export { WarmupStore, type WarmupRecord } from './warmup-store.js';
