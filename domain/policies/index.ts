@@ -6,3 +6,4 @@ export * from './reports.js';
 export * from './machine-detection.js';
 export * from './mailbox-provider.js';
 export * from './mta-sts.js';
+export * from './tls-report.js';

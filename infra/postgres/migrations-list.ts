@@ -188,4 +188,9 @@ export const migrations: Migration[] = [
     name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
     sql: tlsReports.tlsReportCountsTable,
   },
+  {
+    version: 39,
+    name: 'TLS-RPT: the daily reports sent, per policy domain and rua',
+    sql: tlsReports.tlsReportsSentTable,
+  },
 ];

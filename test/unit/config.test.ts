@@ -98,6 +98,7 @@ describe('loadConfig: defaults', () => {
       smartHostTls: 'starttls',
       mtaTls: 'opportunistic',
       mtaSts: true,
+      tlsrptCheckSeconds: 900,
       processes: 'auto',
       mtaMaxInFlight: 500,
       mtaMessagesPerConnection: 100,
