@@ -7,3 +7,4 @@ export * from './machine-detection.js';
 export * from './mailbox-provider.js';
 export * from './mta-sts.js';
 export * from './tls-report.js';
+export * from './require-tls.js';

@@ -12,6 +12,8 @@ export interface ReceivedMail {
   ehlo: string;
   /** MAIL FROM's BODY parameter (8BITMIME), when the client sent one. */
   body?: string;
+  /** MAIL FROM carried REQUIRETLS (RFC 8689; only a sink started with `requireTls` takes it). */
+  requireTls?: boolean;
 }
 
 /** What the sink answers for a recipient: accept, or a reply code and text. */
@@ -49,6 +51,8 @@ export async function startSmtpSink(
     auth?: { user: string; pass: string };
     /** The STARTTLS certificate (e.g. signed by a test CA); default: a self-signed one for `host`. */
     certificate?: { key: string; cert: string };
+    /** Offer REQUIRETLS (RFC 8689) after STARTTLS, as smtp-server does when asked. */
+    requireTls?: boolean;
   } = {},
 ): Promise<SmtpSink & { count: () => number }> {
   let count = 0;
@@ -72,6 +76,7 @@ export async function startSmtpSink(
       callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 }));
     },
     size: 50 * 1024 * 1024,
+    hideREQUIRETLS: options.requireTls !== true,
     logger: false,
     disableReverseLookup: true,
     onConnect(_session, callback) {
@@ -127,6 +132,7 @@ export async function startSmtpSink(
           remoteAddress: session.remoteAddress,
           ehlo: session.hostNameAppearsAs,
           ...bodyParameter(session),
+          ...(session.envelope.requireTLS ? { requireTls: true } : {}),
           ...(session.secure
             ? {
                 tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS',
