@@ -32,6 +32,7 @@ const POLICY_IP = '127.0.27.80';
 interface Recorded {
   type: string;
   data: {
+    messageId?: string;
     requireTls?: boolean;
     tlsOptional?: boolean;
     reason?: string;
@@ -187,6 +188,14 @@ describe('REQUIRETLS (RFC 8689): on submission and on delivery', { skip }, () =>
     const policy = last(events, 'MessageDelivered').data.delivery?.tlsPolicy;
     assert.equal(policy?.policy, 'require');
     assert.equal(policy?.requireTls, true);
+    // GET /v2/messages/{id} shows it per attempt
+    const view = await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } });
+    assert.deepEqual(view.body.deliveries.at(-1).tlsPolicy, {
+      policy: 'require',
+      source: 'default',
+      domain: 'good.test',
+      requireTls: true,
+    });
     assert.equal(sinks.good!.received.length, 1);
     assert.equal(sinks.good!.received[0]!.secure, true);
     assert.equal(sinks.good!.received[0]!.requireTls, true, 'MAIL FROM carried REQUIRETLS onward');
@@ -210,6 +219,11 @@ describe('REQUIRETLS (RFC 8689): on submission and on delivery', { skip }, () =>
     const bounce = last(events, 'MessageBounced');
     assert.equal(bounce.data.enhancedCode, '5.7.30');
     assert.equal(bounce.data.delivery?.tlsPolicy?.failure?.type, 'certificate-not-trusted');
+    const view = await http(t.url, 'GET', `/v2/messages/${events[0]!.data.messageId}`, {
+      headers: { 'X-Server-API-Key': tenant.apiKey },
+    });
+    assert.equal(view.body.deliveries.at(-1).outcome, 'bounced');
+    assert.equal(view.body.deliveries.at(-1).tlsPolicy.failure.type, 'certificate-not-trusted');
     assert.equal(sinks.selfSigned!.received.length, 0);
   });
 
