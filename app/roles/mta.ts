@@ -3,7 +3,7 @@ import type { Config } from '../../infra/config/index.js';
 import { MtaWorker } from '../../mta/mta-worker.js';
 import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
 import { parseSmartHost, Router } from '../../mta/routing/router.js';
-import { trustedCas } from '../../infra/mta-sts/index.js';
+import { StsPolicyStore, trustedCas } from '../../infra/mta-sts/index.js';
 import { MtaSts } from '../../mta/routing/mta-sts.js';
 import { tlsPolicyFor, tlsPolicySourceFor } from '../../mta/routing/tls-policy.js';
 import { bindingFor } from '../../mta/settings/ip-pools.js';
@@ -17,7 +17,7 @@ import type { Role } from './role.js';
 export const mtaRole: Role = {
   name: 'mta',
   async setUp(s) {
-    const mta = createMta(s.config, s);
+    const mta = createMta(s.config, s, s.config.mtaSts ? await loadMtaSts(s) : undefined);
     registerQueueDepthGauge(s.metrics, s.database);
     const { config } = s;
     // where mail goes is the first thing to check when it does not arrive
@@ -42,7 +42,25 @@ export const mtaRole: Role = {
   },
 };
 
-function createMta(config: Config, s: Services): MtaWorker {
+/**
+ * MTA-STS with its policy cache: fetched policies are kept in PostgreSQL and the ones kept before
+ * are read now, so a restart forgets no policy (nor needs its server up to apply it).
+ */
+async function loadMtaSts(s: Services): Promise<MtaSts> {
+  const store = new StsPolicyStore(s.database.pool);
+  const logger = s.logger.child({ component: 'mta-sts' });
+  const mtaSts = new MtaSts(s.resolver, {
+    clock: s.clock,
+    ca: trustedCas(s.config.tlsExtraCaFile),
+    store,
+    onStoreError: (domain, err) => logger.warn({ domain, error: err.message }, 'an MTA-STS policy could not be kept'),
+  });
+  const taken = mtaSts.preload(await store.load(s.clock.now()));
+  if (taken > 0) logger.info({ policies: taken }, 'MTA-STS policies kept from before');
+  return mtaSts;
+}
+
+function createMta(config: Config, s: Services, mtaSts: MtaSts | undefined): MtaWorker {
   const { clock } = s;
   const router = new Router(s.resolver, config.mtaPort, { clock, smartHost: parseSmartHost(config.smartHost) });
   const shaper = new Shaper(
@@ -58,7 +76,7 @@ function createMta(config: Config, s: Services): MtaWorker {
   const caCertificates = trustedCas(config.tlsExtraCaFile);
   const smartHostTls = config.smartHost ? config.smartHostTls : undefined;
   return new MtaWorker({
-    mtaSts: config.mtaSts ? new MtaSts(s.resolver, { clock, ca: caCertificates }) : undefined,
+    mtaSts,
     caCertificates,
     tlsPolicySourceFor: (domain) => tlsPolicySourceFor(domain, { smartHostTls, destinations: config.destinations }),
     bindingFor: async (serverId) => {

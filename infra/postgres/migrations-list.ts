@@ -18,6 +18,7 @@ import * as routes from '../routes/schema.js';
 import * as tenancy from '../tenancy/schema.js';
 import * as templates from '../templates/schema.js';
 import * as tlsReports from '../tls-reports/schema.js';
+import * as mtaSts from '../mta-sts/schema.js';
 import * as webhooks from '../webhooks/schema.js';
 import type { Migration } from './migration.js';
 
@@ -193,4 +194,5 @@ export const migrations: Migration[] = [
     name: 'TLS-RPT: the daily reports sent, per policy domain and rua',
     sql: tlsReports.tlsReportsSentTable,
   },
+  { version: 40, name: 'MTA-STS: the policy cache kept across restarts', sql: mtaSts.mtaStsPoliciesTable },
 ];

@@ -48,6 +48,7 @@ const OWNERS: Record<string, string> = {
   postal_import_map: 'infra/postal-import/',
   tls_report_counts: 'infra/tls-reports/',
   tls_reports_sent: 'infra/tls-reports/',
+  mta_sts_policies: 'infra/mta-sts/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up
