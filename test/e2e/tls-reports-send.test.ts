@@ -13,14 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import PostalMime from 'postal-mime';
-import { buildServices } from '../../app/services.js';
-import { tlsReportDepsOf } from '../../app/tls-report-sender.js';
-import { previousUtcDay, runTlsReports } from '../../write-side/tls-reports/send-tls-reports.js';
+import { previousUtcDay } from '../../write-side/tls-reports/send-tls-reports.js';
 import { createTenant, startTestApp, type TestApp } from '../helpers/app.js';
-import { testLogger } from '../helpers/database.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
+import { baseEnv, runCli } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { createTestCa } from '../helpers/test-ca.js';
 
@@ -76,6 +74,7 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
   let sink: SmtpSink;
   let reportServer: Server;
   let reportPort: number;
+  let dnsPort: number;
   const posted: Posted[] = [];
   const day = previousUtcDay(new Date(Date.now() - 10 * 60_000));
 
@@ -99,7 +98,7 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
     reportPort = await freePort();
     await new Promise<void>((r) => reportServer.listen(reportPort, '127.0.0.1', r));
     const mtaPort = await freePort();
-    const dnsPort = await freeUdpPort();
+    dnsPort = await freeUdpPort();
     sink = await startSmtpSink('127.0.26.5', mtaPort);
     dns = await startDnsServer(
       {
@@ -202,7 +201,7 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
     ]);
   });
 
-  it('records each report: none is sent twice (a restart, the CLI); a failed one is tried three times', async () => {
+  it('records each report: none is sent twice (the CLI in another process); a failed one is tried three times', async () => {
     const sent = async () =>
       (
         await t.db.pool.query(
@@ -229,20 +228,31 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
       },
       { policy_domain: 'mail.test', rua: 'mailto:tls%2Breports@reports.test', status: 'sent', attempts: 1 },
     ]);
-    // the run `postlog tls-reports send --day` makes, in a second "process" of the same installation
-    const s = buildServices(t.app.config, testLogger, t.app.metrics, t.app.database, t.app.eventStore);
-    const again = await runTlsReports(tlsReportDepsOf(s), { day });
+    // `postlog tls-reports send --day`, a second process of the same installation, sends nothing again
+    const env = await baseEnv(t.app.config.dataDir, {
+      POSTLOG_DATABASE_URL: t.db.url,
+      POSTLOG_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
+      POSTLOG_HOSTNAME: 'postlog.test',
+      POSTLOG_TLS_EXTRA_CA_FILE: t.app.config.tlsExtraCaFile!,
+      POSTLOG_TLSRPT_FROM: 'tlsrpt@sender.test',
+      POSTLOG_LOG_LEVEL: 'warn',
+    });
+    const again = await runCli(['tls-reports', 'send', '--day', day, '--json'], env);
+    assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(
-      again.outcomes.map((o) => [o.policyDomain, o.status]),
+      (JSON.parse(again.stdout) as { policyDomain: string; status: string }[]).map((o) => [o.policyDomain, o.status]),
       [
         ['broken.test', 'done-before'],
         ['https.test', 'done-before'],
         ['mail.test', 'done-before'],
       ],
     );
-    const dry = await runTlsReports(tlsReportDepsOf(s), { day, dryRun: true });
+    const dryRun = await runCli(['tls-reports', 'send', '--day', day, '--dry-run'], env);
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    const dry = JSON.parse(dryRun.stdout) as { policyDomain: string; rua: string[]; report: { 'report-id': string } }[];
+    assert.equal(dry[1]!.report['report-id'], `${day}T00:00:00Z_https.test@postlog.test`);
     assert.deepEqual(
-      dry.reports.map((r) => [r.policyDomain, r.rua]),
+      dry.map((r) => [r.policyDomain, r.rua]),
       [
         ['broken.test', [`https://reports.https.test:${reportPort}/fail`]],
         ['https.test', [`https://reports.https.test:${reportPort}/tlsrpt`]],
