@@ -1,4 +1,9 @@
-import type { DeliveryAttempt, MessageCommandInput, RetryPolicy } from '../domain/index.js';
+import {
+  REQUIRETLS_STATUS,
+  type DeliveryAttempt,
+  type MessageCommandInput,
+  type RetryPolicy,
+} from '../domain/index.js';
 import type { Clock } from '../infra/clock/index.js';
 import type { ContentStore } from '../infra/content/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
@@ -16,8 +21,9 @@ import {
   appliedFor,
   hostsUnderPolicy,
   judgeSession,
-  planTransport,
+  planMessageTransport,
   transportKey,
+  type MessageTls,
   type TlsFailure,
   type TlsPolicySource,
   type Transport,
@@ -202,11 +208,16 @@ export class MtaWorker {
           ),
         ),
       );
+      // per domain, and apart for messages that ask for REQUIRETLS or say TLS-Required: No (RFC 8689)
+      const transportOf = new Map<string, Deliverable>();
+      for (const m of messages)
+        if (routes.get(m.recipientDomain)!.kind === 'deliver') transportOf.set(transportKeyOf(m), m);
       const transports = new Map(
         await Promise.all(
-          [...routes]
-            .filter(([, r]) => r.kind === 'deliver')
-            .map(async ([d, r]) => [d, await this.transport(d, r)] as const),
+          [...transportOf].map(
+            async ([k, m]) =>
+              [k, await this.transport(m.recipientDomain, routes.get(m.recipientDomain)!, tlsOf(m))] as const,
+          ),
         ),
       );
       const settled: Promise<void>[] = [];
@@ -217,7 +228,7 @@ export class MtaWorker {
           settled.push(this.settleWithoutSession(m, route).finally(() => this.finish(m)));
           continue;
         }
-        const transport = transports.get(m.recipientDomain)!;
+        const transport = transports.get(transportKeyOf(m))!;
         if (transport.blocked) {
           const blocked = transport.blocked;
           settled.push(this.refuseBogusMx(m, transport, blocked).finally(() => this.finish(m)));
@@ -257,7 +268,7 @@ export class MtaWorker {
    * The transport of a routed domain: the configured TLS policy, or its MTA-STS policy (MX routes
    * only: a smart host and an address literal are the operator's choice, not the domain's).
    */
-  private async transport(domain: string, route: Route): Promise<Transport> {
+  private async transport(domain: string, route: Route, message: MessageTls = {}): Promise<Transport> {
     const configured = {
       tls: this.d.tlsPolicyFor(domain),
       source: this.d.tlsPolicySourceFor?.(domain) ?? ('default' as const),
@@ -274,7 +285,7 @@ export class MtaWorker {
       this.d.dane && byMx && configured.source === 'default' && route.kind === 'deliver'
         ? await this.d.dane.planFor(domain, route.hosts, route.via === 'mx' ? 'mx' : 'implicit-mx')
         : undefined;
-    return planTransport(domain, configured, sts, dane);
+    return planMessageTransport(domain, configured, sts, message, dane);
   }
 
   /** DANE: the domain's MX answer failed DNSSEC validation, so no MX host can be trusted: deferred. */
@@ -393,23 +404,21 @@ export class MtaWorker {
           if ('error' in opened) {
             // other connections to it still work: leave the queue to them
             if (dest.connections > 1) return 'failed';
-            // the destination is unreachable: everything waiting for it is deferred
+            // the destination is unreachable: everything waiting for it is deferred (REQUIRETLS refused: bounced)
             for (const m of dest.queue.splice(0)) {
               try {
-                await this.defer(
-                  m,
-                  {
-                    attempt: m.attempt,
-                    mxHost: destination,
-                    durationMs: opened.ms,
-                    at: this.d.clock.now().toISOString(),
-                    tlsPolicy: {
-                      ...(opened.applied ?? dest.transport.applied),
-                      ...(opened.tlsFailure ? { failure: opened.tlsFailure } : {}),
-                    },
+                const delivery = {
+                  attempt: m.attempt,
+                  mxHost: destination,
+                  durationMs: opened.ms,
+                  at: this.d.clock.now().toISOString(),
+                  tlsPolicy: {
+                    ...(opened.applied ?? dest.transport.applied),
+                    ...(opened.tlsFailure ? { failure: opened.tlsFailure } : {}),
                   },
-                  opened.error,
-                );
+                };
+                if (opened.requireTlsRefused) await this.bounceRequireTls(m, delivery, opened.error);
+                else await this.defer(m, delivery, opened.error);
               } finally {
                 this.finish(m);
               }
@@ -530,12 +539,21 @@ export class MtaWorker {
     transport: Transport,
   ): Promise<
     | { session: SmtpSession; host: RouteHost; tlsFailure?: TlsFailure }
-    | { error: string; ms: number; tlsFailure?: TlsFailure; applied?: Transport['applied'] }
+    | {
+        error: string;
+        ms: number;
+        tlsFailure?: TlsFailure;
+        applied?: Transport['applied'];
+        requireTlsRefused?: boolean;
+      }
   > {
     const started = performance.now();
     const errors: string[] = [];
     let tlsFailure: TlsFailure | undefined;
     let daneFailure: TlsFailure | undefined;
+    // REQUIRETLS: a host that answered but refused it (TLS, certificate, no REQUIRETLS) vs one that did not answer
+    let refusedRequireTls = false;
+    let unreachable = false;
     for (const host of hosts) {
       const dane = transport.dane?.get(host.name);
       if (dane?.kind === 'bogus') {
@@ -554,7 +572,10 @@ export class MtaWorker {
             tls: dane ? 'require' : transport.tls,
             auth: this.d.smartHostAuth,
             secure: this.d.smartHostSecure ?? false,
-            ...(transport.sts || dane ? { verifyAfterHandshake: true, ca: this.d.caCertificates } : {}),
+            ...(transport.sts || transport.requireTls || dane
+              ? { verifyAfterHandshake: true, ca: this.d.caCertificates }
+              : {}),
+            ...(transport.requireTls ? { requireTlsExtension: true } : {}),
           });
           if (dane) {
             const mismatch = verifyDane(host.name, session.peerChain, dane.records, this.d.clock.now());
@@ -565,10 +586,17 @@ export class MtaWorker {
             continue;
           }
           const failure = judgeSession(host.name, session.tlsVerdict, transport);
-          if (failure && transport.sts?.mode === 'enforce') {
+          if (failure && (transport.sts?.mode === 'enforce' || transport.requireTls)) {
             session.close();
             tlsFailure = failure;
+            refusedRequireTls ||= transport.requireTls === true;
             errors.push(`${host.name} [${address}]: ${failure.type}: ${failure.detail}`);
+            continue;
+          }
+          if (transport.requireTls && !session.offersRequireTls) {
+            session.close();
+            refusedRequireTls = true;
+            errors.push(`${host.name} [${address}]: does not offer REQUIRETLS`);
             continue;
           }
           return { session, host, ...(failure ? { tlsFailure: failure } : {}) };
@@ -578,8 +606,10 @@ export class MtaWorker {
           // required STARTTLS that the host did not offer (nodemailer's ETLS before any handshake)
           if (dane && e.code === 'ETLS')
             daneFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
-          else if (transport.sts && e.code === 'ETLS')
+          else if ((transport.sts || transport.requireTls) && e.code === 'ETLS')
             tlsFailure = { type: 'starttls-not-supported', detail: `${host.name}: ${e.message}` };
+          if (transport.requireTls && e.code === 'ETLS') refusedRequireTls = true;
+          else unreachable = true;
           if (e.responseCode)
             this.d.shaper.answered(host.name, { code: e.responseCode, text: e.response ?? e.message });
         }
@@ -592,6 +622,14 @@ export class MtaWorker {
         ms,
         tlsFailure: daneFailure,
         applied: { domain: transport.applied.domain, source: 'dns', policy: 'dane' },
+      };
+    // RFC 8689 §4.2.1: every host that answered refused what REQUIRETLS needs; one that did not answer may yet
+    if (transport.requireTls && refusedRequireTls && !unreachable)
+      return {
+        error: `REQUIRETLS: no host of ${domain} offered verified TLS and REQUIRETLS: ${errors.join('; ')}`,
+        ms,
+        ...(tlsFailure ? { tlsFailure } : {}),
+        requireTlsRefused: true,
       };
     if (transport.sts?.mode === 'enforce' && tlsFailure)
       return {
@@ -684,6 +722,20 @@ export class MtaWorker {
     return decided.connectionLost ? 'connection-lost' : decided.outcome;
   }
 
+  /** A REQUIRETLS message no host can take as RFC 8689 asks: returned with 5.7.30 (§6). */
+  private async bounceRequireTls(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
+    await this.record(m, 'bounced', {
+      type: 'RecordBounce',
+      kind: 'sync',
+      delivery,
+      enhancedCode: REQUIRETLS_STATUS,
+      diagnostic: `550 ${REQUIRETLS_STATUS} REQUIRETLS support required: ${reason}`,
+      classification: 'policy',
+      suppress: false,
+      at: delivery.at,
+    });
+  }
+
   private async defer(m: Deliverable, delivery: DeliveryAttempt, reason: string): Promise<void> {
     const decided = retryOrGiveUp(reason, delivery, m, this.d.retryPolicy, this.d.clock.now(), false, false);
     await this.record(m, decided.outcome, decided.command);
@@ -730,6 +782,16 @@ export class MtaWorker {
         `message ${outcome}`,
       );
   }
+}
+
+/** How a message asks for its TLS (RFC 8689), from its MessageAccepted. */
+function tlsOf(m: Deliverable): MessageTls {
+  return { requireTls: m.loaded.state.requireTls, tlsOptional: m.loaded.state.tlsOptional };
+}
+
+/** Messages of a domain share a transport unless they ask for their own TLS. */
+function transportKeyOf(m: Deliverable): string {
+  return `${m.recipientDomain}|${m.loaded.state.requireTls ? 'requiretls' : ''}|${m.loaded.state.tlsOptional ? 'tls-optional' : ''}`;
 }
 
 /** What an operator reads first in a delivery's log line: the remote server's answer, or our reason. */

@@ -3,6 +3,7 @@ import {
   initialState,
   messageEventCodec,
   messageStreamId,
+  type AppliedTlsPolicy,
   type AuthenticationResults,
   type MessageEvent,
   type ScanResult,
@@ -20,6 +21,8 @@ export interface DeliveryView {
   remoteIp: string | null;
   localIp: string | null;
   tls: { protocol: string; cipher: string } | null;
+  /** The TLS policy the attempt went out under, and what failed of it (older events lack it: null). */
+  tlsPolicy: AppliedTlsPolicy | null;
   smtpCode: number | null;
   enhancedCode: string | null;
   smtpText: string | null;
@@ -306,6 +309,7 @@ function importedView(d: Extract<MessageEvent, { type: 'MessageImported' }>['dat
       remoteIp: null,
       localIp: null,
       tls: null,
+      tlsPolicy: null,
       smtpCode: x.code !== undefined && x.code >= 200 && x.code <= 599 ? x.code : null,
       enhancedCode: null,
       smtpText: x.output ?? null,
@@ -331,6 +335,7 @@ function deliveryView(
     remoteIp: d.remoteIp ?? null,
     localIp: d.localIp ?? null,
     tls: d.tls ?? null,
+    tlsPolicy: d.tlsPolicy ?? null,
     smtpCode: d.reply?.code ?? null,
     enhancedCode: d.reply?.enhancedCode ?? null,
     smtpText: d.reply?.text ?? null,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppliedTlsPolicy } from '../domain/index.js';
 
 const iso = z.string();
 export const DeliveryViewSchema = z.object({
@@ -9,6 +10,10 @@ export const DeliveryViewSchema = z.object({
   remoteIp: z.string().nullable(),
   localIp: z.string().nullable(),
   tls: z.object({ protocol: z.string(), cipher: z.string() }).nullable(),
+  tlsPolicy: AppliedTlsPolicy.nullable().describe(
+    'the TLS policy the attempt went out under (none, opportunistic, require, mta-sts), whose it is, and what ' +
+      'failed of it (RFC 8460 result types); null for attempts recorded before policies were',
+  ),
   smtpCode: z.number().nullable(),
   enhancedCode: z.string().nullable(),
   smtpText: z.string().nullable(),

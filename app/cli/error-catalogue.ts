@@ -52,6 +52,14 @@ export const CLI_ERRORS = {
     means: '`projections verify` found rows that differ from a rebuild from the log (`projections rebuild`)',
   },
   RETENTION_BUSY: { exit: FAILED, means: 'another Postlog process is running retention right now; try again later' },
+  TLS_REPORTS_BUSY: {
+    exit: FAILED,
+    means: '`tls-reports send`: another Postlog process is sending TLS reports right now; try again later',
+  },
+  TLS_REPORTS_FAILED: {
+    exit: FAILED,
+    means: '`tls-reports send`: a report could not be sent (listed with why); a later run tries it again',
+  },
   SCHEMAS_OUT_OF_DATE: {
     exit: FAILED,
     means: '`schemas --check`: the event schema files differ from what this version writes',

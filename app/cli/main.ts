@@ -30,7 +30,8 @@ import { planProcesses } from '../cluster/process-plan.js';
 import { processCount, Supervisor } from '../cluster/supervisor.js';
 import { systemActor, type Domain, type TenancyError } from '../../domain/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
-import { secretBoxOf, tenancyStoreFor } from '../services.js';
+import { buildServices, secretBoxOf, tenancyStoreFor } from '../services.js';
+import { createMetrics } from '../../infra/metrics/index.js';
 import { createResolver } from '../../infra/dns/resolver.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
@@ -38,6 +39,7 @@ import { createFirstAdmin, registerUserCommands, type Accounts } from './user-co
 import { registerPostalImportCommand } from './postal-import-command.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerSecretsCommands } from './secrets-commands.js';
+import { registerTlsReportCommands } from './tls-report-commands.js';
 import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/index.js';
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
@@ -930,6 +932,9 @@ function firstAdminEmail(given: string | undefined, hostname: string): string {
 }
 
 registerUserCommands(program, withAccounts);
+registerTlsReportCommands(program, (work) =>
+  withEventStore((store, db, config, logger) => work(buildServices(config, logger, createMetrics(), db, store))),
+);
 registerSecretsCommands(program, (work) => withDatabase({}, (db, logger, config) => work(db.pool, config, logger)));
 registerPostalImportCommand(program, (work) =>
   withDatabase({}, async (db, logger, config) => {

@@ -3,7 +3,7 @@ import type { Config } from '../../infra/config/index.js';
 import { MtaWorker } from '../../mta/mta-worker.js';
 import { DeliveryQueue } from '../../mta/queue/delivery-queue.js';
 import { parseSmartHost, Router } from '../../mta/routing/router.js';
-import { trustedCas } from '../../infra/mta-sts/index.js';
+import { StsPolicyStore, trustedCas } from '../../infra/mta-sts/index.js';
 import { MtaSts } from '../../mta/routing/mta-sts.js';
 import { Dane } from '../../mta/routing/dane.js';
 import { createValidatingResolver } from '../../infra/dns/index.js';
@@ -30,7 +30,7 @@ export const mtaRole: Role = {
       warmup: shaping.d.warmup,
       clock: s.clock,
     });
-    const mta = createMta(s.config, s, shaping);
+    const mta = createMta(s.config, s, shaping, s.config.mtaSts ? await loadMtaSts(s) : undefined);
     registerQueueDepthGauge(s.metrics, s.database);
     const { config } = s;
     // where mail goes is the first thing to check when it does not arrive
@@ -57,7 +57,25 @@ export const mtaRole: Role = {
   },
 };
 
-function createMta(config: Config, s: Services, shaping: ShapingRuntime): MtaWorker {
+/**
+ * MTA-STS with its policy cache: fetched policies are kept in PostgreSQL and the ones kept before
+ * are read now, so a restart forgets no policy (nor needs its server up to apply it).
+ */
+async function loadMtaSts(s: Services): Promise<MtaSts> {
+  const store = new StsPolicyStore(s.database.pool);
+  const logger = s.logger.child({ component: 'mta-sts' });
+  const mtaSts = new MtaSts(s.resolver, {
+    clock: s.clock,
+    ca: trustedCas(s.config.tlsExtraCaFile),
+    store,
+    onStoreError: (domain, err) => logger.warn({ domain, error: err.message }, 'an MTA-STS policy could not be kept'),
+  });
+  const taken = mtaSts.preload(await store.load(s.clock.now()));
+  if (taken > 0) logger.info({ policies: taken }, 'MTA-STS policies kept from before');
+  return mtaSts;
+}
+
+function createMta(config: Config, s: Services, shaping: ShapingRuntime, mtaSts: MtaSts | undefined): MtaWorker {
   const { clock } = s;
   const router = new Router(s.resolver, config.mtaPort, { clock, smartHost: parseSmartHost(config.smartHost) });
   // per provider of the shaping rules (config/shaping.yaml, POSTLOG_SHAPING_FILE), else per MX host
@@ -67,7 +85,7 @@ function createMta(config: Config, s: Services, shaping: ShapingRuntime): MtaWor
   const caCertificates = trustedCas(config.tlsExtraCaFile);
   const smartHostTls = config.smartHost ? config.smartHostTls : undefined;
   return new MtaWorker({
-    mtaSts: config.mtaSts ? new MtaSts(s.resolver, { clock, ca: caCertificates }) : undefined,
+    mtaSts,
     dane: config.dane ? new Dane(createValidatingResolver(config.daneResolver)) : undefined,
     caCertificates,
     tlsPolicySourceFor: (domain) => tlsPolicySourceFor(domain, { smartHostTls, destinations: config.destinations }),

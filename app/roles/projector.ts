@@ -8,12 +8,14 @@ import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { dnsSettings } from '../services.js';
+import { scheduleTlsReports, sendsTlsReports } from '../tls-report-sender.js';
 import { registerDatabaseSizeGauge, registerLagGauges, registerQueueDepthGauge } from './gauges.js';
 import type { Role } from './role.js';
 
 /**
  * Every projection of the log, the webhooks they queue, retention (which reads the read models) and
- * the periodic DNS check of verified domains (whose status changes are webhooks too).
+ * the periodic DNS check of verified domains (whose status changes are webhooks too) and the daily
+ * TLS-RPT reports.
  */
 export const projectorRole: Role = {
   name: 'projector',
@@ -109,6 +111,9 @@ export const projectorRole: Role = {
           domainChecks.unref();
           running.push('domain DNS checks', () => clearInterval(domainChecks));
         }
+        // yesterday's TLS-RPT reports (RFC 8460), once a day
+        if (sendsTlsReports(config))
+          running.push('TLS reports', scheduleTlsReports(s, config.tlsrptCheckSeconds * 1000));
       },
     };
   },

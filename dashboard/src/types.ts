@@ -47,11 +47,23 @@ export interface Delivery {
   remoteIp: string | null;
   localIp: string | null;
   tls: { protocol: string; cipher: string } | null;
+  /** The TLS policy the attempt went out under (null: recorded before policies were). */
+  tlsPolicy: TlsPolicy | null;
   smtpCode: number | null;
   enhancedCode: string | null;
   smtpText: string | null;
   durationMs: number;
   detail: string;
+}
+export interface TlsPolicy {
+  policy: 'none' | 'opportunistic' | 'require' | 'mta-sts';
+  source: 'default' | 'destination' | 'smart-host' | 'dns';
+  domain: string;
+  mode?: 'enforce' | 'testing';
+  policyId?: string;
+  failure?: { type: string; detail: string };
+  requireTls?: boolean;
+  tlsOptional?: boolean;
 }
 /** What an incoming message (mail for a route) has besides the fields every message has. */
 export interface IncomingView {

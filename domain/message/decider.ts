@@ -251,6 +251,8 @@ export function evolve(state: MessageState, event: MessageEvent): MessageState {
           contentHash: event.data.contentHash,
         },
         ...(event.data.scheduledAt ? { scheduledAt: event.data.scheduledAt } : {}),
+        ...(event.data.requireTls ? { requireTls: true } : {}),
+        ...(event.data.tlsOptional ? { tlsOptional: true } : {}),
       };
     case 'MessageHeld':
       return { ...state, status: 'held', heldReason: event.data.reason };

@@ -31,6 +31,10 @@ export const AppliedTlsPolicy = z.object({
   /** The MTA-STS policy's id (from the `_mta-sts` TXT record). */
   policyId: z.string().optional(),
   failure: z.object({ type: TlsFailureType, detail: z.string() }).optional(),
+  /** The message asked for REQUIRETLS (RFC 8689): verified TLS to a host that offers REQUIRETLS. */
+  requireTls: z.boolean().optional(),
+  /** The message said `TLS-Required: No` (RFC 8689 §5): the domain's MTA-STS policy was not applied. */
+  tlsOptional: z.boolean().optional(),
 });
 export type AppliedTlsPolicy = z.infer<typeof AppliedTlsPolicy>;
 
@@ -118,6 +122,13 @@ export const MessageAccepted = z.object({
   spamCheck: OutboundSpamCheck.optional(),
   /** Present when outgoing mail is scanned for viruses (clamd configured, POSTLOG_OUTBOUND_VIRUS_SCAN on). */
   virusCheck: OutboundVirusCheck.optional(),
+  /**
+   * REQUIRETLS (RFC 8689), asked on MAIL FROM or over the API: delivered only over verified TLS to
+   * hosts that offer REQUIRETLS, and passed on. Older events lack it (false).
+   */
+  requireTls: z.boolean().optional(),
+  /** The message has `TLS-Required: No` (RFC 8689 §5): MTA-STS failures do not stop its delivery. */
+  tlsOptional: z.boolean().optional(),
   at: Timestamp,
 });
 export const MessageHeld = z.object({ reason: HoldReason, detail: z.string().optional(), at: Timestamp });

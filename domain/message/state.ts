@@ -17,6 +17,9 @@ export interface MessageState {
   serverId?: string;
   /** What the delivery queue holds of the message (from MessageAccepted): a redelivery puts it back. */
   envelope?: { from: string; to: string; token: string; contentHash: string };
+  /** How its TLS is chosen (MessageAccepted): REQUIRETLS, or `TLS-Required: No` (RFC 8689). */
+  requireTls?: boolean;
+  tlsOptional?: boolean;
   /** Not before this time (scheduled sending); survives a hold. */
   scheduledAt?: string;
   /** Why it is held, while it is. */

@@ -8,3 +8,5 @@ export * from './mailbox-provider.js';
 export * from './mta-sts.js';
 export * from './dane.js';
 export * from './shaping-rules.js';
+export * from './tls-report.js';
+export * from './require-tls.js';

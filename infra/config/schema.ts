@@ -218,6 +218,14 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^\S+:\d{1,5}$/, 'must be host:port')
     .default('127.0.0.1:53'),
+  /** TLS-RPT (RFC 8460): send the daily reports to the domains that ask for them; unset: as mtaSts. */
+  tlsrptSend: z.stringbool().optional(),
+  /** The organization-name of the reports; unset: the host name. */
+  tlsrptOrganization: z.string().min(1).max(200).optional(),
+  /** mailto: reports come from this address (its domain verified on a server); unset: accountMailFrom. */
+  tlsrptFrom: z.email().optional(),
+  /** How often the projector looks whether yesterday's TLS reports are due (and retries failed ones). */
+  tlsrptCheckSeconds: z.coerce.number().int().min(1).max(86_400).default(900),
   /** Messages being delivered at once by one MTA process. */
   mtaMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(500),
   /** Messages one SMTP connection carries before it is closed. */

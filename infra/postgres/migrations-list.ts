@@ -19,6 +19,7 @@ import * as warmup from '../warmup/schema.js';
 import * as tenancy from '../tenancy/schema.js';
 import * as templates from '../templates/schema.js';
 import * as tlsReports from '../tls-reports/schema.js';
+import * as mtaSts from '../mta-sts/schema.js';
 import * as webhooks from '../webhooks/schema.js';
 import type { Migration } from './migration.js';
 
@@ -195,4 +196,10 @@ export const migrations: Migration[] = [
     name: 'IP warm-up: when each pool address started, and its messages per provider today',
     sql: warmup.warmupTables,
   },
+  {
+    version: 41,
+    name: 'TLS-RPT: the daily reports sent, per policy domain and rua',
+    sql: tlsReports.tlsReportsSentTable,
+  },
+  { version: 42, name: 'MTA-STS: the policy cache kept across restarts', sql: mtaSts.mtaStsPoliciesTable },
 ];

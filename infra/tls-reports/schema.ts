@@ -31,3 +31,23 @@ export const tlsReportCountsTlsa = `
       ALTER TABLE tls_report_counts ADD CONSTRAINT tls_report_counts_policy_type_check
         CHECK (policy_type IN ('sts', 'tlsa', 'no-policy-found'));
 `;
+
+/**
+ * Migration 41: the TLS-RPT reports Postlog sent (or tried to), one row per policy domain, day and
+ * `rua` address. The row is written before the report goes out: a restart never sends one twice.
+ */
+export const tlsReportsSentTable = `
+      CREATE TABLE tls_reports_sent (
+        policy_domain text NOT NULL CHECK (policy_domain = lower(policy_domain)),
+        day           date NOT NULL,
+        rua           text NOT NULL,
+        report_id     text NOT NULL,
+        -- sending: claimed (a crash leaves it so: at most once); sent; failed (tried again, up to 3 times)
+        status        text NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+        attempts      integer NOT NULL DEFAULT 1,
+        -- the mailto report's message id, or the https answer; the failure's reason
+        detail        text NOT NULL DEFAULT '',
+        updated_at    timestamptz NOT NULL,
+        PRIMARY KEY (policy_domain, day, rua)
+      );
+`;

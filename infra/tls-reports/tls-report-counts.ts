@@ -72,3 +72,12 @@ export async function tlsReportCountsOf(pool: pg.Pool, policyDomain: string, day
     ),
   }));
 }
+
+/** The policy domains with counts on a day: the reports that day may have. */
+export async function tlsReportDomainsOn(pool: pg.Pool, day: string): Promise<string[]> {
+  const { rows } = await pool.query<{ policy_domain: string }>(
+    'SELECT DISTINCT policy_domain FROM tls_report_counts WHERE day = $1 ORDER BY policy_domain',
+    [day],
+  );
+  return rows.map((r) => r.policy_domain);
+}

@@ -7,7 +7,7 @@
  * once on users' databases is history, so a step here is never edited, only followed by a new one.
  */
 
-/** Migration 39: warm-up starts and daily counts. */
+/** Migration 40: warm-up starts and daily counts. */
 export const warmupTables = `
       CREATE TABLE ip_warmup_starts (
         address    text PRIMARY KEY,

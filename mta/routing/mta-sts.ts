@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { parseStsPolicy, parseStsRecord, type StsPolicy, type TlsFailureType } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
 import { resolverLookup } from '../../infra/dns/index.js';
-import { fetchStsPolicy, type PolicyFetch } from '../../infra/mta-sts/index.js';
+import { fetchStsPolicy, type PolicyFetch, type StoredStsPolicy } from '../../infra/mta-sts/index.js';
 
 /** What MTA-STS says of a recipient domain now. */
 export type StsLookup =
@@ -14,6 +14,8 @@ export type StsLookup =
 interface Cached {
   id: string;
   policy: StsPolicy;
+  /** The policy as served (what a store keeps). */
+  text: string;
   expiresAt: number;
   /** Until when the `_mta-sts` TXT id is taken as unchanged without asking DNS again. */
   checkedUntil: number;
@@ -30,14 +32,19 @@ export interface MtaStsOptions {
   fetch?: (domain: string) => Promise<PolicyFetch>;
   /** How many domains are remembered, with a policy and without one apart (default 50,000 each). */
   maxDomains?: number;
+  /** Where fetched policies are kept across restarts (infra/mta-sts's StsPolicyStore); unset: memory only. */
+  store?: { save(p: StoredStsPolicy): Promise<void> } | undefined;
+  /** A policy that could not be kept (the database): it still applies in memory. */
+  onStoreError?: (domain: string, err: Error) => void;
 }
 
 /**
  * MTA-STS policies of recipient domains (RFC 8461 §5): the `_mta-sts` TXT id, the policy fetched
  * when the id is new or changed, and kept in memory for its max_age. A cached policy outlives a
  * vanished TXT record and an unreachable policy server until it expires (§5.1), so a policy
- * cannot be stripped by an attacker who blocks the look-ups. Kept in memory only: after a restart
- * each domain's policy is fetched once more.
+ * cannot be stripped by an attacker who blocks the look-ups. With a store, each fetched policy is
+ * kept in PostgreSQL too and `preload` reads them at start: a restart does not forget a policy, so
+ * a policy server that is down after it does not strip the policy either.
  */
 export class MtaSts {
   /**
@@ -63,6 +70,28 @@ export class MtaSts {
     this.without = new LRUCache({ max: o.maxDomains ?? 50_000 });
     const lookup = resolverLookup(resolver);
     this.fetch = o.fetch ?? ((domain) => fetchStsPolicy(domain, { ca: o.ca, lookup, port: o.port }));
+  }
+
+  /**
+   * Takes the policies kept before a restart (not expired, still parseable): each is used until its
+   * max_age ends, its TXT id checked again at first use. Returns how many were taken.
+   */
+  preload(stored: StoredStsPolicy[]): number {
+    const now = this.o.clock.now().getTime();
+    let taken = 0;
+    for (const p of stored) {
+      const parsed = parseStsPolicy(p.text);
+      if (!parsed.ok || p.expiresAt.getTime() <= now) continue;
+      this.cache.set(p.domain.toLowerCase(), {
+        id: p.id,
+        policy: parsed.value,
+        text: p.text,
+        expiresAt: p.expiresAt.getTime(),
+        checkedUntil: 0,
+      });
+      taken++;
+    }
+    return taken;
   }
 
   policyFor(domain: string): Promise<StsLookup> {
@@ -112,10 +141,15 @@ export class MtaSts {
     const entry: Cached = {
       id: record.id,
       policy: parsed.value,
+      text: fetched.text,
       expiresAt: now + parsed.value.maxAge * 1000,
       checkedUntil: recheck,
     };
     this.cache.set(domain, entry);
+    // kept for after a restart; a failure to keep it costs nothing now (the policy applies from memory)
+    this.o.store
+      ?.save({ domain, id: entry.id, text: entry.text, fetchedAt: new Date(now), expiresAt: new Date(entry.expiresAt) })
+      .catch((err: Error) => this.o.onStoreError?.(domain, err));
     return asLookup(entry);
   }
 }

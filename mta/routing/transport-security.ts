@@ -23,6 +23,49 @@ export interface Transport {
   dane?: Map<string, DaneHost>;
   /** The domain's MX answer failed DNSSEC validation: nothing is sent (deferred) until it validates. */
   blocked?: TlsFailure;
+  /**
+   * REQUIRETLS (RFC 8689): STARTTLS with a certificate that verifies, to a host that offers
+   * REQUIRETLS, and the domain's MTA-STS policy (testing too) enforced.
+   */
+  requireTls?: boolean;
+}
+
+/** How a message asks for its TLS (RFC 8689): REQUIRETLS, or `TLS-Required: No`. */
+export interface MessageTls {
+  requireTls?: boolean | undefined;
+  tlsOptional?: boolean | undefined;
+}
+
+/**
+ * A domain's transport for a message that asks for REQUIRETLS or says `TLS-Required: No`; others
+ * keep the domain's transport. TLS-Required: No sets the domain's MTA-STS and DANE policies aside (§5);
+ * REQUIRETLS requires verified TLS wherever the mail goes, and enforces a policy in testing mode.
+ */
+export function planMessageTransport(
+  domain: string,
+  configured: { tls: TlsPolicy; source: TlsPolicySource },
+  sts: StsLookup | undefined,
+  message: MessageTls,
+  dane?: DanePlan,
+): Transport {
+  // TLS-Required: No asks that MTA-STS and DANE be set aside (RFC 8689 §5)
+  if (message.tlsOptional && !message.requireTls) {
+    const t = planTransport(domain, configured, undefined);
+    return { ...t, applied: { ...t.applied, tlsOptional: true } };
+  }
+  const t = planTransport(domain, configured, sts, dane);
+  if (!message.requireTls) return t;
+  return {
+    tls: 'require',
+    // an MTA-STS policy stays the policy of record (enforced); otherwise the message's own word is `require`
+    applied: {
+      ...t.applied,
+      ...(t.applied.policy === 'mta-sts' ? {} : { policy: 'require' as const }),
+      requireTls: true,
+    },
+    ...(t.sts ? { sts: { mode: 'enforce' as const, mx: t.sts.mx } } : {}),
+    requireTls: true,
+  };
 }
 
 /**
@@ -67,7 +110,8 @@ function planWithoutDane(
 /** A key that keeps domains of different transports off each other's connections. */
 export function transportKey(t: Transport): string {
   const dane = [...(t.dane ?? [])].map(([h, d]) => `${h}=${d.kind === 'tlsa' ? d.records.map(tlsaText) : 'bogus'}`);
-  return `${t.tls}|${t.applied.policy}:${t.applied.mode ?? ''}:${t.sts?.mx.join(',') ?? ''}|${dane.join(',')}`;
+  const flags = `${t.requireTls ? 'requiretls' : ''}${t.applied.tlsOptional ? 'tls-optional' : ''}`;
+  return `${t.tls}|${t.applied.policy}:${t.applied.mode ?? ''}:${t.sts?.mx.join(',') ?? ''}|${dane.join(',')}|${flags}`;
 }
 
 /**
@@ -81,16 +125,16 @@ export function hostsUnderPolicy<H extends { name: string }>(hosts: H[], t: Tran
 }
 
 /**
- * What MTA-STS finds wrong with a session to `host` (RFC 8461 §4.2): an MX the policy does not list,
- * no TLS, or a certificate that did not verify. Undefined when all is well or no policy applies.
+ * What MTA-STS (or REQUIRETLS) finds wrong with a session to `host` (RFC 8461 §4.2): an MX the policy
+ * does not list, no TLS, or a certificate that did not verify. Undefined when all is well or neither applies.
  */
 export function judgeSession(
   host: string,
   verdict: { authorized: boolean; error?: string } | null,
   t: Transport,
 ): TlsFailure | undefined {
-  if (!t.sts) return undefined;
-  if (!mxMatchesPolicy(host, t.sts.mx))
+  if (!t.sts && !t.requireTls) return undefined;
+  if (t.sts && !mxMatchesPolicy(host, t.sts.mx))
     return { type: 'validation-failure', detail: `${host} is not an MX host of the policy (${t.sts.mx.join(', ')})` };
   if (!verdict) return { type: 'starttls-not-supported', detail: `${host} did not offer STARTTLS` };
   if (!verdict.authorized)

@@ -25,6 +25,8 @@ export interface SessionOptions {
    * `tlsVerdict` before the first MAIL FROM). Unset: only required TLS refuses a bad certificate.
    */
   verifyAfterHandshake?: boolean;
+  /** REQUIRETLS (RFC 8689): MAIL FROM carries it (nodemailer refuses to send without TLS or the server's support). */
+  requireTlsExtension?: boolean;
 }
 
 export interface SmtpReply {
@@ -67,7 +69,10 @@ export class SmtpSession {
   private dirty = false;
   readonly startedAt = performance.now();
 
-  private constructor(connection: SMTPConnection) {
+  private constructor(
+    connection: SMTPConnection,
+    private readonly requireTlsExtension = false,
+  ) {
     this.connection = connection;
   }
 
@@ -104,7 +109,7 @@ export class SmtpSession {
       });
     });
     connection.on('error', () => undefined); // later errors arrive through the send callbacks
-    const session = new SmtpSession(connection);
+    const session = new SmtpSession(connection, o.requireTlsExtension === true);
     session.noDelay();
     if (o.auth) {
       try {
@@ -154,6 +159,12 @@ export class SmtpSession {
     return chain;
   }
 
+  /** Whether the server's EHLO (after STARTTLS, if any) offered REQUIRETLS (RFC 8689). */
+  get offersRequireTls(): boolean {
+    const offered = (this.connection as unknown as { _supportedExtensions?: string[] })._supportedExtensions;
+    return offered?.includes('REQUIRETLS') === true;
+  }
+
   get localAddress(): string | undefined {
     const socket = this.connection._socket;
     return socket ? socket.localAddress : undefined;
@@ -198,7 +209,14 @@ export class SmtpSession {
     // a byte with the high bit set needs 8BITMIME (isAscii is native: a JS loop over 100 KB cost ~80 µs)
     const eightBit = !isAscii(message);
     return new Promise((resolve) => {
-      this.connection.send({ from, to: [to], size: message.length, use8BitMime: eightBit }, message, (err, info) => {
+      const envelope = {
+        from,
+        to: [to],
+        size: message.length,
+        use8BitMime: eightBit,
+        ...(this.requireTlsExtension ? { requireTLSExtensionEnabled: true } : {}),
+      };
+      this.connection.send(envelope, message, (err, info) => {
         if (err) {
           this.dirty = true;
           const e = err as Error & {

@@ -122,6 +122,8 @@ describe('the dashboard in a real browser (Chromium, playwright-core)', { skip: 
     const timeline = page.getByRole('list', { name: 'Events in the log' });
     await timeline.getByText('MessageDelivered').waitFor({ timeout: 20_000 });
     await page.getByRole('cell', { name: /250/ }).first().waitFor();
+    // the attempt's TLS policy: the smart host's setting (plain text here)
+    await page.getByRole('cell', { name: /^none\s*by smart-host$/ }).waitFor();
     assert.ok(
       sunk.some((line) => line.includes('someone@example.net')),
       sunk.join('\n'),

@@ -12,6 +12,8 @@ export interface ReceivedMail {
   ehlo: string;
   /** MAIL FROM's BODY parameter (8BITMIME), when the client sent one. */
   body?: string;
+  /** MAIL FROM carried REQUIRETLS (RFC 8689; only a sink started with `requireTls` takes it). */
+  requireTls?: boolean;
 }
 
 /** What the sink answers for a recipient: accept, or a reply code and text. */
@@ -50,6 +52,8 @@ export async function startSmtpSink(
     auth?: { user: string; pass: string };
     /** The STARTTLS certificate (e.g. signed by a test CA); default: a self-signed one for `host`. */
     certificate?: { key: string; cert: string };
+    /** Offer REQUIRETLS (RFC 8689) after STARTTLS, as smtp-server does when asked. */
+    requireTls?: boolean;
   } = {},
 ): Promise<SmtpSink & { count: () => number }> {
   let count = 0;
@@ -73,6 +77,7 @@ export async function startSmtpSink(
       callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 }));
     },
     size: 50 * 1024 * 1024,
+    hideREQUIRETLS: options.requireTls !== true,
     logger: false,
     disableReverseLookup: true,
     onConnect(_session, callback) {
@@ -128,6 +133,7 @@ export async function startSmtpSink(
           remoteAddress: session.remoteAddress,
           ehlo: session.hostNameAppearsAs,
           ...bodyParameter(session),
+          ...(session.envelope.requireTLS ? { requireTls: true } : {}),
           ...(session.secure
             ? {
                 tlsProtocol: (session as unknown as { tlsOptions?: { version?: string } }).tlsOptions?.version ?? 'TLS',

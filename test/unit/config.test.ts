@@ -100,6 +100,7 @@ describe('loadConfig: defaults', () => {
       mtaSts: true,
       dane: false,
       daneResolver: '127.0.0.1:53',
+      tlsrptCheckSeconds: 900,
       processes: 'auto',
       mtaMaxInFlight: 500,
       mtaMessagesPerConnection: 100,

@@ -49,6 +49,8 @@ const OWNERS: Record<string, string> = {
   tls_report_counts: 'infra/tls-reports/',
   ip_warmup_starts: 'infra/warmup/',
   ip_warmup_counts: 'infra/warmup/',
+  tls_reports_sent: 'infra/tls-reports/',
+  mta_sts_policies: 'infra/mta-sts/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up

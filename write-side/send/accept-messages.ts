@@ -4,6 +4,7 @@ import {
   canonicalMessageBytes,
   decide,
   err,
+  hasTlsRequiredNo,
   initialState,
   MAX_LINE_BYTES,
   messageEventCodec,
@@ -79,6 +80,8 @@ export interface AcceptRequest {
    * postmaster address, e.g. a DSN): the operator answers for that domain, not one of the server's.
    */
   fromOwnHostname?: boolean | undefined;
+  /** REQUIRETLS (RFC 8689): MAIL FROM's parameter, or /v2's `requireTls`. */
+  requireTls?: boolean | undefined;
 }
 
 export interface AcceptedMessage {
@@ -147,6 +150,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   const batchId = req.idempotencySeed ? uuidv5(`${req.idempotencySeed}:batch`, EVENT_ID_NAMESPACE) : randomUUID();
   const metadata: EventMetadata = { correlationId: req.correlationId, serverId: req.server.id, actor: req.actor };
 
+  const tlsOptional = contents.map((c) => hasTlsRequiredNo(c));
   const accepted: AcceptedMessage[] = [];
   const appends = req.messages.map((m, i) => {
     const id = ids[i]!;
@@ -186,6 +190,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
         ...(m.template ? { template: m.template } : {}),
         ...(spam ? { spamCheck: spam.check } : {}),
         ...(virus ? { virusCheck: virus } : {}),
+        // REQUIRETLS wins over the header (RFC 8689 §5: the header is ignored then)
+        ...(req.requireTls ? { requireTls: true } : tlsOptional[m.content] ? { tlsOptional: true } : {}),
       },
       ...(hold ? { hold } : {}),
       at,

@@ -74,6 +74,8 @@ export interface SendEmailsRequest {
   metadata?: Record<string, string> | undefined;
   /** ISO time; only when in the future. */
   scheduledAt?: string | undefined;
+  /** REQUIRETLS (RFC 8689) for every message of the request. */
+  requireTls?: boolean | undefined;
   /** Ids reserved by the caller (an Idempotency-Key's), one per recipient in order; otherwise taken here. */
   messageIds?: number[] | undefined;
   idempotencySeed?: string | undefined;
@@ -118,6 +120,7 @@ export async function sendEmails(
         ? new Date(req.scheduledAt).toISOString()
         : undefined,
     source: 'api',
+    requireTls: req.requireTls,
     messageIds: ids,
     idempotencySeed: req.idempotencySeed,
     correlationId: req.correlationId,

@@ -70,6 +70,13 @@ export const V2SendBody = z
       .boolean()
       .optional()
       .describe("one-click unsubscribe headers (RFC 8058); default: the server's setting"),
+    require_tls: z
+      .boolean()
+      .optional()
+      .describe(
+        'REQUIRETLS (RFC 8689): delivered only over TLS with a valid certificate to servers that offer ' +
+          'REQUIRETLS, else bounced (5.7.30)',
+      ),
   })
   .strict()
   .refine((b) => b.template !== undefined || b.text !== undefined || b.html !== undefined, {

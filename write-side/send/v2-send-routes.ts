@@ -91,6 +91,7 @@ export function v2SendRoutes(deps: SendApiDeps & { idempotency: IdempotencyKeys;
           tag: body.tag,
           metadata: body.metadata,
           scheduledAt: body.send_at,
+          requireTls: body.require_tls,
           messageIds,
           idempotencySeed: key !== undefined ? `${server.id}:${key}` : undefined,
           ip: req.ip,

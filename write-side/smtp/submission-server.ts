@@ -85,6 +85,8 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     authOptional: true,
     size: deps.maxMessageBytes,
     rejectOversized: true,
+    // RFC 8689: advertised (and MAIL FROM's REQUIRETLS taken) over TLS only; smtp-server sees to both
+    hideREQUIRETLS: false,
     disableReverseLookup: true,
     logger: false,
     socketTimeout: 5 * 60_000,
@@ -296,6 +298,7 @@ async function accept(
       ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
       ...(campaign.value.tag !== undefined ? { tag: campaign.value.tag } : {}),
       source: 'smtp',
+      ...(session.envelope.requireTLS ? { requireTls: true } : {}),
       correlationId: `smtp-${session.id}`,
       actor: submitter.by === 'credential' ? 'smtp:credential' : 'smtp:ip-credential',
     });

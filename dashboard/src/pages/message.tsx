@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api';
 import { ErrorNote, Loading, Page, StatusBadge, Time, useLoad } from '../components';
 import { may, useSession } from '../session';
-import type { HistoryEvent, IncomingView, MessageView, Server } from '../types';
+import type { HistoryEvent, IncomingView, MessageView, Server, TlsPolicy } from '../types';
 
 /** States that change only by an action (which reloads the page): no need to follow the log. */
 const SETTLED = ['delivered', 'bounced', 'failed', 'cancelled', 'held', 'stored', 'rejected'];
@@ -28,6 +28,27 @@ const ACTIONS: Record<'outgoing' | 'incoming', { action: Action; when: string[] 
 };
 
 /** What an incoming message has: its envelope, authentication and scan results, and its endpoints. */
+/**
+ * The TLS policy an attempt went out under: which (MTA-STS with its mode), whose word it was, what the
+ * message asked (REQUIRETLS, TLS-Required: No) and what failed of it (an RFC 8460 result type).
+ */
+function TlsPolicyCell({ policy: p }: { policy: TlsPolicy | null }) {
+  if (!p) return <>—</>;
+  const asked = [p.requireTls ? 'REQUIRETLS' : '', p.tlsOptional ? 'TLS-Required: No' : ''].filter(Boolean);
+  return (
+    <>
+      {p.policy}
+      {p.mode ? ` (${p.mode})` : ''} <small>by {p.source === 'dns' ? p.domain : p.source}</small>
+      {asked.length > 0 ? <small> · {asked.join(', ')}</small> : null}
+      {p.failure ? (
+        <div>
+          <small title={p.failure.detail}>failed: {p.failure.type}</small>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
 function IncomingFacts({ incoming: i }: { incoming: IncomingView }) {
   return (
     <>
@@ -203,6 +224,7 @@ export function Message({ id }: { id: string }) {
               <th scope="col">MX</th>
               <th scope="col">IP</th>
               <th scope="col">TLS</th>
+              <th scope="col">TLS policy</th>
               <th scope="col">reply</th>
               <th scope="col">ms</th>
             </tr>
@@ -215,6 +237,9 @@ export function Message({ id }: { id: string }) {
                 <td>{d.mxHost ?? '—'}</td>
                 <td>{d.remoteIp ?? '—'}</td>
                 <td>{d.tls ? d.tls.protocol : 'none'}</td>
+                <td>
+                  <TlsPolicyCell policy={d.tlsPolicy} />
+                </td>
                 <td>
                   <code>{[d.smtpCode, d.enhancedCode, d.smtpText].filter(Boolean).join(' ') || d.detail}</code>
                 </td>

@@ -1,0 +1,141 @@
+/**
+ * TLS-RPT (RFC 8460) reports that Postlog sends: where a policy domain wants them (its
+ * `_smtp._tls` TXT record), the JSON aggregate report of one UTC day, and the mail that carries
+ * it to a `mailto:` address. Pure: the gzip and the sending are done by the caller.
+ */
+
+/** One day's counts of one policy of a policy domain (the rows of the TLS-RPT projection). */
+export interface TlsReportPolicyCounts {
+  policyType: 'sts' | 'tlsa' | 'no-policy-found';
+  policyId: string;
+  mode: string;
+  successes: number;
+  failures: number;
+  failureTypes: Record<string, number>;
+}
+
+/**
+ * The `rua` URIs of a domain's `_smtp._tls` TXT answer (RFC 8460 §3): exactly one record that
+ * starts with `v=TLSRPTv1` (none or several: no reports), `rua=` a comma-separated list, of which
+ * only `mailto:` and `https:` are kept (the schemes the RFC defines).
+ */
+export function parseTlsRptRecord(records: string[]): string[] {
+  const ours = records.filter((r) => /^v=TLSRPTv1\s*(;|$)/.test(r.trim()));
+  if (ours.length !== 1) return [];
+  for (const field of ours[0]!.split(';')) {
+    const eq = field.indexOf('=');
+    if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== 'rua') continue;
+    return field
+      .slice(eq + 1)
+      .split(',')
+      .map((uri) => uri.trim())
+      .filter((uri) => /^mailto:[^@\s]+@[^@\s]+$/i.test(uri) || /^https:\/\/\S+$/i.test(uri));
+  }
+  return [];
+}
+
+/** The report's id: one per policy domain and day from this host, so a report sent again has the same id. */
+export function tlsReportId(policyDomain: string, day: string, hostname: string): string {
+  return `${day}T00:00:00Z_${policyDomain}@${hostname}`;
+}
+
+export interface TlsReportInput {
+  policyDomain: string;
+  /** YYYY-MM-DD, the UTC day reported. */
+  day: string;
+  organizationName: string;
+  contactInfo: string;
+  reportId: string;
+  counts: TlsReportPolicyCounts[];
+}
+
+/**
+ * The aggregate report (RFC 8460 §4): one entry per policy that applied to the domain that day,
+ * with its summary and the failures by result type. Postlog counts sessions per result type only
+ * (not per MX or IP), so a failure detail carries `result-type` and `failed-session-count`; and it
+ * keeps the id and mode of an MTA-STS policy, not its text, so `policy-string` and `mx-host` are left out.
+ */
+export function tlsReport(r: TlsReportInput) {
+  return {
+    'organization-name': r.organizationName,
+    'date-range': { 'start-datetime': `${r.day}T00:00:00Z`, 'end-datetime': `${r.day}T23:59:59Z` },
+    'contact-info': r.contactInfo,
+    'report-id': r.reportId,
+    policies: r.counts.map((c) => ({
+      // no policy-string or mx-host: the counts keep the policy's id and mode, not its text
+      policy: { 'policy-type': c.policyType, 'policy-domain': r.policyDomain },
+      summary: { 'total-successful-session-count': c.successes, 'total-failure-session-count': c.failures },
+      'failure-details': Object.entries(c.failureTypes)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([type, n]) => ({ 'result-type': type, 'failed-session-count': n })),
+    })),
+  };
+}
+
+export type TlsReport = ReturnType<typeof tlsReport>;
+
+/** The gzipped report's file name (RFC 8460 §5.1): submitter!policy-domain!begin!end.json.gz, in Unix seconds. */
+export function tlsReportFilename(submitter: string, policyDomain: string, day: string): string {
+  const begin = Date.parse(`${day}T00:00:00Z`) / 1000;
+  return `${submitter}!${policyDomain}!${begin}!${begin + 86_399}.json.gz`;
+}
+
+export interface TlsReportMailInput {
+  from: string;
+  to: string;
+  /** Our host name: TLS-Report-Submitter. */
+  submitter: string;
+  policyDomain: string;
+  day: string;
+  reportId: string;
+  /** The report, gzipped. */
+  gzipped: Buffer;
+  now: Date;
+  messageId: string;
+  boundary: string;
+}
+
+/** The subject RFC 8460 §5.3 prescribes. */
+export function tlsReportSubject(policyDomain: string, submitter: string, reportId: string): string {
+  return `Report Domain: ${policyDomain} Submitter: ${submitter} Report-ID: <${reportId}>`;
+}
+
+const rfc5322Date = (d: Date) => d.toUTCString().replace(/GMT$/, '+0000');
+
+/**
+ * The report as mail (RFC 8460 §5.3): multipart/report; report-type="tlsrpt", a short text part
+ * and the gzipped JSON as application/tlsrpt+gzip in base64, with the TLS-Report-Domain and
+ * TLS-Report-Submitter headers and the prescribed subject.
+ */
+export function tlsReportMail(m: TlsReportMailInput): Buffer {
+  const base64 = m.gzipped.toString('base64').replace(/.{1,76}/g, '$&\r\n');
+  const lines = [
+    `From: ${m.from}`,
+    `To: <${m.to}>`,
+    `Subject: ${tlsReportSubject(m.policyDomain, m.submitter, m.reportId)}`,
+    `Date: ${rfc5322Date(m.now)}`,
+    `Message-ID: <${m.messageId}>`,
+    `TLS-Report-Domain: ${m.policyDomain}`,
+    `TLS-Report-Submitter: ${m.submitter}`,
+    'Auto-Submitted: auto-generated',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type="tlsrpt"; boundary="${m.boundary}"`,
+    '',
+    'This is a MIME-encapsulated message.',
+    '',
+    `--${m.boundary}`,
+    'Content-Type: text/plain; charset=us-ascii',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    `This is an aggregate TLS report (RFC 8460) from ${m.submitter} for ${m.policyDomain}, ${m.day} (UTC).`,
+    '',
+    `--${m.boundary}`,
+    'Content-Type: application/tlsrpt+gzip',
+    'Content-Transfer-Encoding: base64',
+    `Content-Disposition: attachment; filename="${tlsReportFilename(m.submitter, m.policyDomain, m.day)}"`,
+    '',
+    `${base64}--${m.boundary}--`,
+    '',
+  ];
+  return Buffer.from(lines.join('\r\n'), 'utf8');
+}
