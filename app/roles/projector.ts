@@ -5,15 +5,23 @@ import { projectionLagSeconds } from '../../projections/maintenance.js';
 import { ProjectionRunner, type Projection } from '../../projections/runner.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
 import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
+import { runReputationChecks, type ScopeFigures } from '../../write-side/reputation/reputation-checks.js';
+import { reputationSettings } from '../../write-side/reputation/reputation-settings.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { dnsSettings } from '../services.js';
-import { registerDatabaseSizeGauge, registerLagGauges, registerQueueDepthGauge } from './gauges.js';
+import {
+  registerDatabaseSizeGauge,
+  registerLagGauges,
+  registerQueueDepthGauge,
+  registerReputationGauges,
+} from './gauges.js';
 import type { Role } from './role.js';
 
 /**
  * Every projection of the log, the webhooks they queue, retention (which reads the read models) and
- * the periodic DNS check of verified domains (whose status changes are webhooks too).
+ * the periodic DNS check of verified domains (whose status changes are webhooks too) and the reputation
+ * guard's check of complaint and bounce rates.
  */
 export const projectorRole: Role = {
   name: 'projector',
@@ -71,6 +79,9 @@ export const projectorRole: Role = {
     registerDatabaseSizeGauge(metrics, database);
     // the MTA role reports the queue where it runs too: once per process
     if (!config.roles.includes('mta')) registerQueueDepthGauge(metrics, database);
+    // the reputation guard's figures as its last check saw them (this role runs the checks)
+    let reputationFigures: ScopeFigures[] = [];
+    registerReputationGauges(metrics, () => reputationFigures);
     return {
       start(running) {
         started = true;
@@ -108,6 +119,19 @@ export const projectorRole: Role = {
           }, Math.min(config.domainCheckMinutes, 5) * 60_000);
           domainChecks.unref();
           running.push('domain DNS checks', () => clearInterval(domainChecks));
+        }
+        if (config.reputationCheckSeconds > 0) {
+          const settings = reputationSettings(config);
+          const reputationLogger = logger.child({ component: 'reputation-guard' });
+          const reputationChecks = setInterval(() => {
+            runReputationChecks({ pool: database.pool, eventStore, logger: reputationLogger, clock: s.clock }, settings)
+              .then((run) => {
+                if (run.ran) reputationFigures = run.figures;
+              })
+              .catch((err: Error) => logger.error({ error: err.message }, 'reputation checks failed'));
+          }, config.reputationCheckSeconds * 1000);
+          reputationChecks.unref();
+          running.push('reputation checks', () => clearInterval(reputationChecks));
         }
       },
     };

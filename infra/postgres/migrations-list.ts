@@ -10,6 +10,7 @@ import * as analytics from '../read-models/analytics-schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
 import * as postalImport from '../postal-import/schema.js';
+import * as reputation from '../reputation/schema.js';
 import * as content from '../content/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
@@ -187,5 +188,10 @@ export const migrations: Migration[] = [
     version: 38,
     name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
     sql: tlsReports.tlsReportCountsTable,
+  },
+  {
+    version: 39,
+    name: 'reputation guard: complaint and bounce counts per server, sending domain and minute',
+    sql: reputation.reputationTables,
   },
 ];

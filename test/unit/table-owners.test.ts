@@ -47,6 +47,8 @@ const OWNERS: Record<string, string> = {
   user_tokens: 'infra/accounts/',
   postal_import_map: 'infra/postal-import/',
   tls_report_counts: 'infra/tls-reports/',
+  reputation_counts: 'infra/reputation/',
+  reputation_senders: 'infra/reputation/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up

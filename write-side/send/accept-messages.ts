@@ -23,6 +23,7 @@ import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infr
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
 import { recordSendLimitWarnings } from './send-limit-warnings.js';
+import { reputationPause } from '../reputation/reputation-state.js';
 import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
 import { checkOutboundVirus, type VirusCheckDeps, type VirusCheckError } from './outbound-virus-check.js';
 
@@ -133,7 +134,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   const checks = await checkContents(deps, req, contents);
   if (!checks.ok) return checks;
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
-  const [suppressed, admission, hashes, ids] = await Promise.all([
+  const [suppressed, admission, hashes, ids, pause] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
     // messages past the server's hourly limit are held (as Postal does), the first ones go out
     req.server.sendLimitPerHour === null
@@ -141,6 +142,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
       : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
     deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
+    // mail of a server or sending domain the reputation guard paused is held, never dropped
+    reputationPause(deps.eventStore, req.server.id, req.from.domain),
   ]);
   const withinLimit = admission?.within ?? req.messages.length;
   const at = deps.clock.now().toISOString();
@@ -160,12 +163,14 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
           ? spam.hold
           : suppression !== undefined
             ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
-            : i >= withinLimit
-              ? {
-                  reason: 'send_limit' as const,
-                  detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
-                }
-              : undefined;
+            : pause
+              ? { reason: 'reputation' as const, detail: `sending is paused: ${pause.reason}` }
+              : i >= withinLimit
+                ? {
+                    reason: 'send_limit' as const,
+                    detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
+                  }
+                : undefined;
     const command: MessageCommand = {
       type: 'Accept',
       message: {
