@@ -24,6 +24,33 @@ export const DEFAULT_REPUTATION_THRESHOLDS: ReputationThresholds = {
   hard_bounce: { warn: 0.02, pause: 0.05 },
 };
 
+/** A server's own thresholds (percentages, any left out) over the configured ones. */
+export function thresholdsWith(
+  base: ReputationThresholds,
+  own:
+    | {
+        complaintWarnPercent?: number | undefined;
+        complaintPausePercent?: number | undefined;
+        bounceWarnPercent?: number | undefined;
+        bouncePausePercent?: number | undefined;
+      }
+    | null
+    | undefined,
+): ReputationThresholds {
+  if (!own) return base;
+  const f = (p: number | undefined, d: number) => (p === undefined ? d : p / 100);
+  return {
+    complaint: {
+      warn: f(own.complaintWarnPercent, base.complaint.warn),
+      pause: f(own.complaintPausePercent, base.complaint.pause),
+    },
+    hard_bounce: {
+      warn: f(own.bounceWarnPercent, base.hard_bounce.warn),
+      pause: f(own.bouncePausePercent, base.hard_bounce.pause),
+    },
+  };
+}
+
 /** What the window holds for one scope (a server, or one of its sending domains). */
 export interface ReputationCounts {
   /** Messages delivered (the complaint rate is of these). */

@@ -12,6 +12,7 @@ import * as messageReadModels from '../read-models/messages-schema.js';
 import * as postalImport from '../postal-import/schema.js';
 import * as reputation from '../reputation/schema.js';
 import * as content from '../content/schema.js';
+import * as deliverability from '../deliverability/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
@@ -191,7 +192,7 @@ export const migrations: Migration[] = [
   },
   {
     version: 39,
-    name: 'reputation guard: complaint and bounce counts per server, sending domain and minute',
-    sql: reputation.reputationTables,
+    name: 'reputation guard: complaint and bounce counts per server, sending domain and minute; deliverability settings',
+    sql: reputation.reputationTables + deliverability.serverDeliverabilityTable,
   },
 ];

@@ -116,7 +116,8 @@ export async function reputationScopesSince(
 }
 
 /**
- * The sums of each scope from its `since` (counted from the minute it falls in). A scope with
+ * The sums of each scope from its `since`, counted by whole minutes: from the first minute that starts
+ * at or after it (what came before a resume in the same minute must not pause again). A scope with
  * domain '' sums every domain of the server.
  */
 export async function reputationCountsOf(
@@ -136,7 +137,8 @@ export async function reputationCountsOf(
        FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS s(server_id, domain, since, i)
        LEFT JOIN reputation_counts c
          ON c.server_id = s.server_id AND (s.domain = '' OR c.sending_domain = s.domain)
-        AND c.minute >= date_trunc('minute', s.since)
+        -- from the first whole minute at or after since: a minute a resume fell in counts no more
+        AND c.minute >= date_trunc('minute', s.since + interval '59.999999 seconds')
       GROUP BY s.i ORDER BY s.i`,
     [scopes.map((s) => s.serverId), scopes.map((s) => s.domain), scopes.map((s) => s.since)],
   );

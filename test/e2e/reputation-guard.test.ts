@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
 import { reputationStreamId, systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
@@ -20,6 +21,7 @@ describe('reputation guard: a complaint rate past the pause threshold holds new 
   let sink: SmtpSink;
   let receiver: WebhookReceiver;
   let inboundPort: number;
+  let submissionPort: number;
   let globalToken: string;
   const key = () => ({ 'X-Server-API-Key': tenant.apiKey });
   const send = async (to: string[], subject = 'Hello') => {
@@ -34,12 +36,17 @@ describe('reputation guard: a complaint rate past the pause threshold holds new 
 
   before(async () => {
     inboundPort = await freePort();
+    submissionPort = await freePort();
     const sinkPort = await freePort();
     sink = await startSmtpSink('127.0.0.8', sinkPort, { tls: false });
     receiver = await startWebhookReceiver();
     t = await startTestApp({
-      POSTLOG_ROLES: 'api,mta,projector,inbound',
+      POSTLOG_ROLES: 'api,mta,projector,inbound,smtp',
       POSTLOG_INBOUND_PORT: String(inboundPort),
+      POSTLOG_SUBMISSION_PORT: String(submissionPort),
+      POSTLOG_SUBMISSION_TLS_PORT: String(await freePort()),
+      // the one-click unsubscribe URL's base
+      POSTLOG_PUBLIC_URL: 'https://postlog.test',
       POSTLOG_DATA_DIR: tempDataDir('postlog-reputation-'),
       POSTLOG_SMART_HOST: `127.0.0.8:${sinkPort}`,
       POSTLOG_SMART_HOST_TLS: 'none',
@@ -164,5 +171,88 @@ describe('reputation guard: a complaint rate past the pause threshold holds new 
     assert.equal(after!.status, 'queued');
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(receiver.received.length, 4, 'no further webhook');
+  });
+
+  it('Feedback-ID and SMTP List-Unsubscribe when a server opts in: signed, one per recipient, never doubled', async () => {
+    const other = await createTenant(t.app, { domain: 'headers.test' });
+    const admin = { authorization: `Bearer ${other.adminToken}` };
+    const path = `/v2/servers/${other.server.id}/deliverability`;
+    const before = await http(t.url, 'GET', path, { headers: admin });
+    assert.deepEqual(before.body, { feedbackId: null, smtpListUnsubscribe: false, reputation: null });
+    const changed = await http(t.url, 'PATCH', path, {
+      body: { feedbackId: { mailType: 'newsletter' }, smtpListUnsubscribe: true },
+      headers: admin,
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual(changed.body.feedbackId, {
+      template: '{campaign}:{server}:{mailtype}:{senderid}',
+      mailType: 'newsletter',
+      senderId: null,
+    });
+    const injected = await http(t.url, 'PATCH', path, {
+      body: { feedbackId: { template: 'a\r\nBcc: x@example.org' } },
+      headers: admin,
+    });
+    assert.equal(injected.status, 400, 'a header line break is refused');
+
+    const smtp = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: submissionPort,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: other.smtp.username, pass: other.smtp.password },
+    });
+    await smtp.sendMail({
+      from: 'news@headers.test',
+      to: ['one@example.org', 'two@example.org'],
+      subject: 'Spring',
+      text: 'x',
+      headers: { 'X-SMTPAPI': JSON.stringify({ category: 'spring-sale' }) },
+    });
+    await smtp.sendMail({
+      from: 'news@headers.test',
+      to: 'own@example.org',
+      subject: 'Own header',
+      text: 'x',
+      headers: { 'List-Unsubscribe': '<mailto:leave@headers.test>' },
+    });
+    const api = await http(t.url, 'POST', '/v2/messages', {
+      body: { from: 'news@headers.test', to: ['api@example.org'], subject: 'Over HTTP', text: 'x' },
+      headers: { 'X-Server-API-Key': other.apiKey },
+    });
+    assert.equal(api.status, 202, JSON.stringify(api.body));
+    const mails = await eventually(
+      async () => {
+        const all = ['one@example.org', 'two@example.org', 'own@example.org', 'api@example.org'].map(received);
+        return all.every(Boolean) ? all.map((m) => m!.raw.toString()) : undefined;
+      },
+      () =>
+        `the sink has ${sink.received.map((m) => m.to).join(', ')}; the API's message is ${api.body.messages[0].status}`,
+    );
+    const [one, two, own, viaApi] = mails as [string, string, string, string];
+    const header = (raw: string, name: string) =>
+      raw
+        .slice(0, raw.indexOf('\r\n\r\n'))
+        .replace(/\r\n[ \t]+/g, ' ')
+        .split('\r\n')
+        .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+        .map((l) => l.slice(name.length + 1).trim());
+    const feedbackId = `spring-sale:${other.server.id}:newsletter:${other.organizationId}`;
+    assert.deepEqual(header(one, 'Feedback-ID'), [feedbackId]);
+    assert.deepEqual(header(viaApi, 'Feedback-ID'), [`none:${other.server.id}:newsletter:${other.organizationId}`]);
+    // each recipient's copy has its own one-click URL (it names that recipient's message)
+    const [u1] = header(one, 'List-Unsubscribe');
+    const [u2] = header(two, 'List-Unsubscribe');
+    assert.match(u1!, /^<https:\/\/postlog\.test\/t\/u\/[^>]+>, <mailto:u-/);
+    assert.notEqual(u1, u2);
+    assert.deepEqual(header(one, 'List-Unsubscribe-Post'), ['List-Unsubscribe=One-Click']);
+    // a message with its own List-Unsubscribe keeps it alone
+    assert.deepEqual(header(own, 'List-Unsubscribe'), ['<mailto:leave@headers.test>']);
+    assert.deepEqual(header(own, 'List-Unsubscribe-Post'), []);
+    // DKIM covers them
+    const [dkim] = header(one, 'DKIM-Signature');
+    const signed = /\bh=([^;]+)/.exec(dkim!)![1]!.replace(/\s+/g, '').toLowerCase().split(':');
+    for (const name of ['feedback-id', 'list-unsubscribe', 'list-unsubscribe-post'])
+      assert.ok(signed.includes(name), `${name} is signed (h=${signed.join(':')})`);
   });
 });

@@ -49,6 +49,7 @@ const OWNERS: Record<string, string> = {
   tls_report_counts: 'infra/tls-reports/',
   reputation_counts: 'infra/reputation/',
   reputation_senders: 'infra/reputation/',
+  server_deliverability: 'infra/deliverability/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up

@@ -5,6 +5,7 @@ import {
   rateOf,
   reputationStreamId,
   tenancyEventCodec,
+  thresholdsWith,
   windowStartOf,
   type ReputationCounts,
   type ReputationEvent,
@@ -13,6 +14,7 @@ import {
   type ReputationThresholds,
 } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
+import type { DeliverabilityStore } from '../../infra/deliverability/index.js';
 import { messagesForBulkAction } from '../../infra/delivery-queue/index.js';
 import type { EventStore, ExpectedRevision } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
@@ -29,6 +31,8 @@ export interface ReputationCheckDeps {
   eventStore: EventStore;
   logger: Logger;
   clock: Clock;
+  /** Servers' own thresholds; none: the configured ones for all. */
+  deliverability?: DeliverabilityStore | undefined;
 }
 
 export interface ReputationSettings {
@@ -88,15 +92,16 @@ export async function runReputationChecks(
       const domains = [null, ...pairs.filter((p) => p.serverId === serverId).map((p) => p.domain)];
       try {
         const loaded = await loadReputation(deps.eventStore, serverId);
-        const measured = await measure(deps.pool, serverId, domains, loaded.state, at, settings);
+        const own = await serverSettings(deps, serverId, settings);
+        const measured = await measure(deps.pool, serverId, domains, loaded.state, at, own);
         const events = measured.flatMap((m) =>
           decideReputation({
             serverId,
             domain: m.domain,
             state: loaded.state,
             counts: m.counts,
-            thresholds: settings.thresholds,
-            minVolume: settings.minVolume,
+            thresholds: own.thresholds,
+            minVolume: own.minVolume,
             windowStart: m.windowStart,
             at,
           }),
@@ -125,6 +130,16 @@ export async function runReputationChecks(
     // a connection that could not unlock is closed: that ends its session and the lock with it
     lockClient.release(broken);
   }
+}
+
+/** The settings for one server: its own thresholds (its deliverability settings) over the configured ones. */
+export async function serverSettings(
+  deps: Pick<ReputationCheckDeps, 'deliverability'>,
+  serverId: string,
+  settings: ReputationSettings,
+): Promise<ReputationSettings> {
+  const own = (await deps.deliverability?.get(serverId))?.reputation;
+  return { ...settings, thresholds: thresholdsWith(settings.thresholds, own) };
 }
 
 /** The counts and rates of each scope of a server (null: the whole server) over its window. */

@@ -11,7 +11,14 @@ import { FAILS, responses } from '../../infra/http/responses.js';
 import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import { reputationScopesSince } from '../../infra/reputation/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
-import { appendReputation, measure, releaseHeld, type ReputationSettings } from './reputation-checks.js';
+import type { DeliverabilityStore } from '../../infra/deliverability/index.js';
+import {
+  appendReputation,
+  measure,
+  releaseHeld,
+  serverSettings,
+  type ReputationSettings,
+} from './reputation-checks.js';
 import { loadReputation } from './reputation-state.js';
 
 export interface ReputationRouteDeps {
@@ -21,6 +28,8 @@ export interface ReputationRouteDeps {
   tenancy: TenancyStore;
   clock: Clock;
   settings: ReputationSettings;
+  /** Servers' own thresholds. */
+  deliverability?: DeliverabilityStore | undefined;
 }
 
 const security: { [label: string]: string[] }[] = [{ adminToken: [] }];
@@ -63,8 +72,8 @@ const actorLabel = (req: FastifyRequest) => req.postlogActor?.label ?? 'unknown'
  * domain's), and the operator's resume, which lifts the pause and releases the mail it held.
  */
 export function reputationRoutes(deps: ReputationRouteDeps) {
-  const { settings } = deps;
   async function view(serverId: string): Promise<z.infer<typeof Reputation>> {
+    const settings = await serverSettings(deps, serverId, deps.settings);
     const at = deps.clock.now().toISOString();
     const { state } = await loadReputation(deps.eventStore, serverId);
     const since = new Date(Date.parse(at) - settings.windowHours * 3600_000).toISOString();

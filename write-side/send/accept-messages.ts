@@ -22,6 +22,8 @@ import type { EventMetadata, EventStore } from '../../infra/event-store/index.js
 import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
+import type { DeliverabilityStore } from '../../infra/deliverability/index.js';
+import { feedbackIdLine, withHeaderLines } from './deliverability-headers.js';
 import { recordSendLimitWarnings } from './send-limit-warnings.js';
 import { reputationPause } from '../reputation/reputation-state.js';
 import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
@@ -40,6 +42,8 @@ export interface AcceptDeps {
   spamCheck?: SpamCheckDeps | undefined;
   /** The virus scanners every outgoing message passes (POSTLOG_OUTBOUND_VIRUS_SCAN); none: nothing is scanned. */
   virusCheck?: VirusCheckDeps | undefined;
+  /** Servers' deliverability settings (Feedback-ID, SMTP List-Unsubscribe); none: every server's defaults. */
+  deliverability?: DeliverabilityStore | undefined;
 }
 
 export interface MessageToAccept {
@@ -118,10 +122,13 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   // composed messages are held to the same rule here, so that no path stores, signs or sends a
   // message with a NUL, a bare line end or an over-long line.
   const contents: Buffer[] = [];
+  const settings = deps.deliverability ? await deps.deliverability.get(req.server.id) : undefined;
   for (const content of req.contents) {
     const canonical = canonicalMessageBytes(content, { maxLineBytes: MAX_LINE_BYTES });
     if (!canonical.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: canonical.error.message });
-    contents.push(canonical.value);
+    // the server's Feedback-ID goes in before the content is stored, so the MTA signs it with the rest
+    const feedbackId = settings ? feedbackIdLine(settings, req.server, req.tag, canonical.value) : [];
+    contents.push(withHeaderLines(canonical.value, feedbackId));
   }
   const domain = req.fromOwnHostname ? undefined : await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
   if (!req.fromOwnHostname && !domain?.verified) {
