@@ -42,6 +42,7 @@ import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/in
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
 import { asCliError, cliError, printError } from './errors.js';
+import { registerReputationCommands } from './reputation-commands.js';
 import { idOf, isId, portOf, printJson, table, type Column } from './output.js';
 import {
   adminTokenCreated,
@@ -931,6 +932,7 @@ function firstAdminEmail(given: string | undefined, hostname: string): string {
 
 registerUserCommands(program, withAccounts);
 registerSecretsCommands(program, (work) => withDatabase({}, (db, logger, config) => work(db.pool, config, logger)));
+registerReputationCommands(program, (work) => withEventStore((store, db, config) => work(store, db.pool, config)));
 registerPostalImportCommand(program, (work) =>
   withDatabase({}, async (db, logger, config) => {
     const secrets = secretBoxOf(config, logger);

@@ -5,7 +5,7 @@ import { reputationStreamId, systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
-import { tempDataDir } from '../helpers/postlog-process.js';
+import { runCli, tempDataDir } from '../helpers/postlog-process.js';
 import { arfComplaint, smtpSend } from '../helpers/smtp-send.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -138,6 +138,18 @@ describe('reputation guard: a complaint rate past the pause threshold holds new 
       () => 'postlog_sending_paused not 1',
     );
     assert.match(metrics, /postlog_reputation_rate\{[^}]*domain=""[^}]*kind="complaint"[^}]*\} 0\.1/);
+
+    // and from the CLI, on the operator's machine
+    const cli = await runCli(['reputation', 'status', tenant.server.id], {
+      ...(process.env as Record<string, string>),
+      POSTLOG_DATABASE_URL: t.db.url,
+      POSTLOG_DATA_DIR: tempDataDir('postlog-reputation-cli-'),
+      POSTLOG_LOG_LEVEL: 'silent',
+      POSTLOG_REPUTATION_MIN_VOLUME: '10',
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /PAUSED/);
+    assert.match(cli.stdout, /\(server\)\s+complaints 10 % \(1\/10\)/);
 
     // new mail is accepted and held with the reason, never dropped
     const [held] = await send(['later@example.org'], 'While paused');
