@@ -4,6 +4,9 @@ import {
   DEFAULT_REPUTATION_THRESHOLDS,
   decideReputation,
   decideResume,
+  feedbackIdValue,
+  ServerDeliverability,
+  thresholdsWith,
   pauseHolding,
   reputationStateOf,
   tenancyEventCodec,
@@ -150,5 +153,30 @@ describe('reputation guard: complaint and hard-bounce rates', () => {
     assert.equal(paused.kind, 'complaint');
     assert.equal(paused.rate, 0.005);
     assert.match(String(paused.reason), /pause threshold/);
+  });
+});
+
+describe('deliverability settings', () => {
+  const settings = ServerDeliverability.shape.feedbackId.unwrap().parse({ mailType: 'newsletter' });
+
+  it("Feedback-ID is campaign:customer:mailtype:senderid, a tag's colons and spaces cannot add a field", () => {
+    const message = { tag: 'spring sale:2026', serverId: 'srv-1', organizationId: 'org-1' };
+    assert.equal(feedbackIdValue(settings, message), 'spring-sale-2026:srv-1:newsletter:org-1');
+    assert.equal(feedbackIdValue(settings, { ...message, tag: undefined }), 'none:srv-1:newsletter:org-1');
+    const own = { ...settings, template: 'pl-{senderid}:{campaign}', senderId: 'acme' };
+    assert.equal(feedbackIdValue(own, message), 'pl-acme:spring-sale-2026');
+  });
+
+  it('refuses a template that would break the header onto another line', () => {
+    assert.equal(
+      ServerDeliverability.shape.feedbackId.safeParse({ template: 'a\r\nBcc: x@example.org' }).success,
+      false,
+    );
+  });
+
+  it("a server's own thresholds (percent) replace the configured ones they name", () => {
+    const t = thresholdsWith(DEFAULT_REPUTATION_THRESHOLDS, { complaintPausePercent: 0.2 });
+    assert.deepEqual(t, { ...DEFAULT_REPUTATION_THRESHOLDS, complaint: { warn: 0.001, pause: 0.002 } });
+    assert.equal(thresholdsWith(DEFAULT_REPUTATION_THRESHOLDS, null), DEFAULT_REPUTATION_THRESHOLDS);
   });
 });
