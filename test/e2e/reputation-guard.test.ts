@@ -167,6 +167,11 @@ describe('reputation guard: a complaint rate past the pause threshold holds new 
       headers: { authorization: `Bearer ${tenant.adminToken}` },
     });
     assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    const nowhere = await http(t.url, 'POST', '/v2/servers/00000000-0000-4000-8000-000000000000/reputation/resume', {
+      body: {},
+      headers: { authorization: `Bearer ${globalToken}` },
+    });
+    assert.equal(nowhere.status, 404, JSON.stringify(nowhere.body));
     const resumed = await http(t.url, 'POST', `/v2/servers/${tenant.server.id}/reputation/resume`, {
       body: {},
       headers: { authorization: `Bearer ${globalToken}` },

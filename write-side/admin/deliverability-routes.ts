@@ -38,6 +38,9 @@ export function deliverabilityRoutes(deps: DeliverabilityRouteDeps) {
       handler: async (req, reply) => {
         const scope = await serverScope(deps.tenancy, req, req.params.id);
         if (!scope.ok) return sendError(reply, refusalCode(scope), scope.message);
+        // a global admin's scope is every server, those that do not exist too
+        if (!(await deps.tenancy.getServer(req.postlogActor!, req.params.id)).ok)
+          return sendError(reply, 'NOT_FOUND', 'server not found');
         return reply.send(await deps.deliverability.get(req.params.id));
       },
     });
@@ -54,6 +57,9 @@ export function deliverabilityRoutes(deps: DeliverabilityRouteDeps) {
       handler: async (req, reply) => {
         const scope = await serverScope(deps.tenancy, req, req.params.id);
         if (!scope.ok) return sendError(reply, refusalCode(scope), scope.message);
+        // a global admin's scope is every server, those that do not exist too
+        if (!(await deps.tenancy.getServer(req.postlogActor!, req.params.id)).ok)
+          return sendError(reply, 'NOT_FOUND', 'server not found');
         const before = await deps.deliverability.get(req.params.id);
         const after = ServerDeliverability.parse({ ...before, ...req.body });
         return reply.send(await deps.deliverability.put(req.params.id, after));

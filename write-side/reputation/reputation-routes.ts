@@ -38,6 +38,9 @@ export function reputationRoutes(deps: ReputationRouteDeps) {
       handler: async (req, reply) => {
         const scope = await serverScope(deps.tenancy, req, req.params.id);
         if (!scope.ok) return sendError(reply, refusalCode(scope), scope.message);
+        // a global admin's scope is every server, those that do not exist too
+        if (!(await deps.tenancy.getServer(req.postlogActor!, req.params.id)).ok)
+          return sendError(reply, 'NOT_FOUND', 'server not found');
         return reply.send(await reputationView(deps, req.params.id));
       },
     });
@@ -67,6 +70,9 @@ export function reputationRoutes(deps: ReputationRouteDeps) {
       handler: async (req, reply) => {
         const scope = await serverScope(deps.tenancy, req, req.params.id);
         if (!scope.ok) return sendError(reply, refusalCode(scope), scope.message);
+        // a global admin's scope is every server, those that do not exist too
+        if (!(await deps.tenancy.getServer(req.postlogActor!, req.params.id)).ok)
+          return sendError(reply, 'NOT_FOUND', 'server not found');
         // the pause is the operator's control over a tenant, like the send limit: a global admin lifts it
         if (!req.postlogActor || !isGlobalAdmin(req.postlogActor))
           return sendError(reply, 'FORBIDDEN', 'only a global admin may resume sending');
