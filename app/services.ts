@@ -7,6 +7,7 @@ import {
 } from '../infra/accounts/index.js';
 import { systemClock, type Clock } from '../infra/clock/index.js';
 import type { Config } from '../infra/config/index.js';
+import { DeliverabilityStore } from '../infra/deliverability/index.js';
 import { ContentStore } from '../infra/content/index.js';
 import { createResolver } from '../infra/dns/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
@@ -39,6 +40,8 @@ export interface Services {
   tenancy: TenancyStore;
   auth: Authenticator;
   contents: ContentStore;
+  /** Servers' deliverability settings (Feedback-ID, SMTP List-Unsubscribe, reputation thresholds). */
+  deliverability: DeliverabilityStore;
   /** The accept path's dependencies (send APIs, SMTP submission). */
   send: SendApiDeps;
   routes: RouteStore;
@@ -118,6 +121,7 @@ export function buildServices(
     new SessionActors(accounts.sessions, accounts.users, () => clock.now()),
   );
   const contents = new ContentStore(database.pool);
+  const deliverability = new DeliverabilityStore(database.pool);
   const scanner = scannerFromSettings(config, { logger, failures: metrics.scannerFailures });
   const spamScanner = scanner?.spamOnly();
   const virusScanner = config.outboundVirusScan ? scanner?.virusOnly() : undefined;
@@ -133,6 +137,7 @@ export function buildServices(
     tenancy,
     auth,
     contents,
+    deliverability,
     send: {
       publicUrl: () => config.publicUrl,
       eventStore,
@@ -140,6 +145,7 @@ export function buildServices(
       ids: new MessageIdAllocator(database.pool),
       suppressions: new SuppressionList(database.pool, config.suppressionDays),
       sendLimits: new SendLimits(database.pool),
+      deliverability,
       tenancy,
       auth,
       hostname: config.hostname,

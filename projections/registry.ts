@@ -4,6 +4,7 @@ import { analyticsProjection } from './analytics/postgres-analytics-projection.j
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
 import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
 import { messageReadModels } from './read-models/message-read-models.js';
+import { reputationProjection } from './reputation/reputation-projection.js';
 import type { PostgresProjection } from './runner.js';
 import { tlsReportProjection } from './tls-reports/tls-report-projection.js';
 import { webhookOutboxProjection } from './webhooks/webhook-outbox-projection.js';
@@ -15,6 +16,7 @@ export const projections: PostgresProjection[] = [
   analyticsProjection,
   endpointQueueProjection,
   tlsReportProjection,
+  reputationProjection,
 ];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {

@@ -44,6 +44,7 @@ import { SessionStore, UserStore, UserTokenStore } from '../../infra/accounts/in
 import { isCliErrorCode } from './error-catalogue.js';
 import { callApiAsServer, type ApiAnswer } from './in-process-api.js';
 import { asCliError, cliError, printError } from './errors.js';
+import { registerReputationCommands } from './reputation-commands.js';
 import { idOf, isId, portOf, printJson, table, type Column } from './output.js';
 import {
   adminTokenCreated,
@@ -936,6 +937,7 @@ registerTlsReportCommands(program, (work) =>
   withEventStore((store, db, config, logger) => work(buildServices(config, logger, createMetrics(), db, store))),
 );
 registerSecretsCommands(program, (work) => withDatabase({}, (db, logger, config) => work(db.pool, config, logger)));
+registerReputationCommands(program, (work) => withEventStore((store, db, config) => work(store, db.pool, config)));
 registerPostalImportCommand(program, (work) =>
   withDatabase({}, async (db, logger, config) => {
     const secrets = secretBoxOf(config, logger);

@@ -13,6 +13,9 @@ import { tlsReportRoutes } from '../../read-api/tls-report-routes.js';
 import { managementRoutes } from '../../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
 import { routeRoutes } from '../../write-side/admin/route-routes.js';
+import { reputationRoutes } from '../../write-side/reputation/reputation-routes.js';
+import { deliverabilityRoutes } from '../../write-side/admin/deliverability-routes.js';
+import { reputationSettings } from '../../write-side/reputation/reputation-settings.js';
 import { suppressionRoutes } from '../../write-side/admin/suppression-routes.js';
 import { trackDomainRoutes } from '../../write-side/admin/track-domain-routes.js';
 import { webhookRoutes } from '../../write-side/admin/webhook-routes.js';
@@ -84,6 +87,16 @@ export const apiRole: Role = {
       projectionStatusRoute({ config, database, eventStore, auth }),
       tlsReportRoutes({ pool: database.pool, auth }),
       shapingRoutes({ runtime: shapingOf(s, stack), auth }),
+      reputationRoutes({
+        pool: database.pool,
+        eventStore,
+        auth,
+        tenancy,
+        clock: s.clock,
+        settings: reputationSettings(config),
+        deliverability: s.deliverability,
+      }),
+      deliverabilityRoutes({ deliverability: s.deliverability, auth, tenancy }),
       userRoutes({ ...accounts, auth, tenancy }),
       oidcRoutes({ ...accounts, ...oidcLogin(config, accounts.linkBase) }),
       // the public key receivers verify webhook signatures with

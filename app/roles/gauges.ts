@@ -5,6 +5,7 @@ import type { Database } from '../../infra/postgres/index.js';
 import { depthByDestination } from '../../infra/delivery-queue/index.js';
 import { projectionStatus } from '../../projections/maintenance.js';
 import type { Projection } from '../../projections/runner.js';
+import type { ScopeFigures } from '../../write-side/reputation/reputation-checks.js';
 
 // Gauges computed when Prometheus scrapes. The processes that report one report the same figure
 // (it comes from the database): shown once ('max'), not summed.
@@ -72,6 +73,37 @@ export function registerDatabaseSizeGauge(metrics: Metrics, database: Database):
         'SELECT pg_database_size(current_database()) AS bytes',
       );
       this.set(Number(rows[0]!.bytes));
+    },
+  });
+}
+
+/**
+ * The reputation guard's rates (a fraction, per server, sending domain — '' for the whole server — and
+ * kind) and pauses (1 paused, 0 not), as the last check in this process saw them.
+ */
+export function registerReputationGauges(metrics: Metrics, figures: () => ScopeFigures[]): void {
+  new Gauge({
+    name: 'postlog_reputation_rate',
+    aggregator: 'max',
+    help: 'Complaint and hard-bounce rates over the reputation window (a fraction), per server and sending domain',
+    labelNames: ['server', 'domain', 'kind'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const f of figures())
+        for (const kind of ['complaint', 'hard_bounce'] as const)
+          this.set({ server: f.serverId, domain: f.domain ?? '', kind }, f.rates[kind].rate);
+    },
+  });
+  new Gauge({
+    name: 'postlog_sending_paused',
+    aggregator: 'max',
+    help: 'Whether the reputation guard paused the server or sending domain (1) or not (0)',
+    labelNames: ['server', 'domain'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const f of figures()) this.set({ server: f.serverId, domain: f.domain ?? '' }, f.paused ? 1 : 0);
     },
   });
 }

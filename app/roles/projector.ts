@@ -5,17 +5,24 @@ import { projectionLagSeconds } from '../../projections/maintenance.js';
 import { ProjectionRunner, type Projection } from '../../projections/runner.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
 import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
+import { runReputationChecks, type ScopeFigures } from '../../write-side/reputation/reputation-checks.js';
+import { reputationSettings } from '../../write-side/reputation/reputation-settings.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { dnsSettings } from '../services.js';
 import { scheduleTlsReports, sendsTlsReports } from '../tls-report-sender.js';
-import { registerDatabaseSizeGauge, registerLagGauges, registerQueueDepthGauge } from './gauges.js';
+import {
+  registerDatabaseSizeGauge,
+  registerLagGauges,
+  registerQueueDepthGauge,
+  registerReputationGauges,
+} from './gauges.js';
 import type { Role } from './role.js';
 
 /**
  * Every projection of the log, the webhooks they queue, retention (which reads the read models) and
- * the periodic DNS check of verified domains (whose status changes are webhooks too) and the daily
- * TLS-RPT reports.
+ * the periodic DNS check of verified domains (whose status changes are webhooks too), the daily
+ * TLS-RPT reports and the reputation guard's check of complaint and bounce rates.
  */
 export const projectorRole: Role = {
   name: 'projector',
@@ -73,6 +80,9 @@ export const projectorRole: Role = {
     registerDatabaseSizeGauge(metrics, database);
     // the MTA role reports the queue where it runs too: once per process
     if (!config.roles.includes('mta')) registerQueueDepthGauge(metrics, database);
+    // the reputation guard's figures as its last check saw them (this role runs the checks)
+    let reputationFigures: ScopeFigures[] = [];
+    registerReputationGauges(metrics, () => reputationFigures);
     return {
       start(running) {
         started = true;
@@ -114,6 +124,19 @@ export const projectorRole: Role = {
         // yesterday's TLS-RPT reports (RFC 8460), once a day
         if (sendsTlsReports(config))
           running.push('TLS reports', scheduleTlsReports(s, config.tlsrptCheckSeconds * 1000));
+        if (config.reputationCheckSeconds > 0) {
+          const settings = reputationSettings(config);
+          const reputationLogger = logger.child({ component: 'reputation-guard' });
+          const reputationChecks = setInterval(() => {
+            runReputationChecks({ pool: database.pool, eventStore, logger: reputationLogger, clock: s.clock }, settings)
+              .then((run) => {
+                if (run.ran) reputationFigures = run.figures;
+              })
+              .catch((err: Error) => logger.error({ error: err.message }, 'reputation checks failed'));
+          }, config.reputationCheckSeconds * 1000);
+          reputationChecks.unref();
+          running.push('reputation checks', () => clearInterval(reputationChecks));
+        }
       },
     };
   },

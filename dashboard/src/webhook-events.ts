@@ -22,4 +22,6 @@ export const WEBHOOK_EVENTS = [
   'IncomingMessageHeld',
   'IncomingMessageFailed',
   'MessageAccepted',
+  'ReputationWarning',
+  'SendingPaused',
 ];

@@ -99,6 +99,13 @@ export function decide(command: MessageCommand, state: MessageState): Decision {
           state,
           "the server's send limit held this message; only an operator may release it",
         );
+      // so is the reputation guard's pause: a resume releases what it held
+      if (state.heldReason === 'reputation' && !command.operator)
+        return fail(
+          'RELEASE_NOT_ALLOWED',
+          state,
+          'the reputation guard held this message; an operator resumes sending, which releases it',
+        );
       return ok([
         { type: 'MessageReleased', data: { ...(command.by ? { by: command.by } : {}), at } },
         // a scheduled message released early still waits for its time

@@ -52,8 +52,19 @@ export const DeliveryAttempt = z.object({
 });
 export type DeliveryAttempt = z.infer<typeof DeliveryAttempt>;
 
-/** spam: the server's outbound spam check scored the message at or above its threshold. */
-export const HoldReason = z.enum(['development_mode', 'suppressed', 'manual', 'send_limit', 'policy', 'spam']);
+/**
+ * spam: the server's outbound spam check scored the message at or above its threshold. reputation: the
+ * reputation guard paused the server or its sending domain (complaint or hard-bounce rate).
+ */
+export const HoldReason = z.enum([
+  'development_mode',
+  'suppressed',
+  'manual',
+  'send_limit',
+  'policy',
+  'spam',
+  'reputation',
+]);
 export const BounceClassification = z.enum([
   'bad-mailbox',
   'mailbox-full',

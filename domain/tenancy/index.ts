@@ -11,3 +11,5 @@ export * from './postmaster-address.js';
 export * from './tenancy-events.js';
 export * from './send-limit-warnings.js';
 export * from './domain-dns-status.js';
+export * from './reputation-guard.js';
+export * from './deliverability.js';

@@ -45,6 +45,7 @@ const holdDetails: Record<string, string> = {
   send_limit: 'Server has reached its send limit.',
   policy: 'Held by a policy.',
   spam: 'Message is likely spam.',
+  reputation: "Sending is paused for the server's reputation.",
 };
 
 type DeliveryData = Extract<MessageEvent, { type: 'MessageDelivered' }>['data']['delivery'];

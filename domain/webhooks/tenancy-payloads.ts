@@ -63,7 +63,28 @@ export function tenancyWebhookPayload(
         },
       };
     }
+    case 'ReputationWarning':
+    case 'SendingPaused': {
+      const d = e.data;
+      return {
+        event: e.type,
+        payload: {
+          server: serverHash(server),
+          domain: d.domain,
+          kind: d.kind,
+          rate: d.rate,
+          count: d.count,
+          volume: d.volume,
+          threshold: d.threshold,
+          window_start: seconds(d.windowStart),
+          timestamp: seconds(d.at),
+          ...(e.type === 'SendingPaused' ? { reason: e.data.reason } : {}),
+        },
+      };
+    }
     case 'DomainDnsRestored':
+    case 'ReputationRecovered':
+    case 'SendingResumed':
       return undefined;
   }
 }

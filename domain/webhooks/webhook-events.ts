@@ -28,6 +28,9 @@ export const postlogWebhookEvents = [
   // accepted for delivery: sent in the formats that have it (SendGrid's processed, Mailgun's accepted,
   // Postlog's), never in Postal's, which has no such event
   'MessageAccepted',
+  // the reputation guard (a server's or a sending domain's complaint or hard-bounce rate)
+  'ReputationWarning',
+  'SendingPaused',
 ] as const;
 export const webhookEventNames = [...postalWebhookEvents, ...postlogWebhookEvents] as const;
 export const WebhookEventName = z.enum(webhookEventNames);

@@ -345,6 +345,21 @@ export const ConfigSchema = z.object({
   spamThreshold: z.coerce.number().default(5),
   /** At or above this spam score a message is refused whatever else is set (Postal: 20). */
   spamFailThreshold: z.coerce.number().default(20),
+  // the reputation guard (docs/deliverability.md): rates over a sliding window, thresholds in percent
+  /** Hours of the sliding window the complaint and hard-bounce rates are measured over. */
+  reputationWindowHours: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
+  /** Below this many messages in the window (delivered; for bounces, delivered and bounced) a rate counts for nothing. */
+  reputationMinVolume: z.coerce.number().int().min(1).default(100),
+  reputationComplaintWarnPercent: z.coerce.number().min(0).max(100).default(0.1),
+  reputationComplaintPausePercent: z.coerce.number().min(0).max(100).default(0.3),
+  reputationBounceWarnPercent: z.coerce.number().min(0).max(100).default(2),
+  reputationBouncePausePercent: z.coerce.number().min(0).max(100).default(5),
+  /** Seconds between checks of the rates (the projector does them); 0: the guard is off. */
+  reputationCheckSeconds: z.coerce.number().min(0).default(60),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

@@ -10,7 +10,9 @@ import * as analytics from '../read-models/analytics-schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
 import * as postalImport from '../postal-import/schema.js';
+import * as reputation from '../reputation/schema.js';
 import * as content from '../content/schema.js';
+import * as deliverability from '../deliverability/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
@@ -202,4 +204,9 @@ export const migrations: Migration[] = [
     sql: tlsReports.tlsReportsSentTable,
   },
   { version: 42, name: 'MTA-STS: the policy cache kept across restarts', sql: mtaSts.mtaStsPoliciesTable },
+  {
+    version: 43,
+    name: 'reputation guard: complaint and bounce counts per server, sending domain and minute; deliverability settings',
+    sql: reputation.reputationTables + deliverability.serverDeliverabilityTable,
+  },
 ];

@@ -14,7 +14,10 @@ export interface SigningKey {
   privateKeyPem: string;
 }
 
-/** RFC 6376's recommended fields plus List-Unsubscribe-Post, which RFC 8058 requires to be signed. */
+/**
+ * RFC 6376's recommended fields plus List-Unsubscribe-Post, which RFC 8058 requires to be signed, and
+ * Feedback-ID, which Gmail's feedback loop only trusts when it is signed.
+ */
 export const SIGNED_HEADERS = [
   'From',
   'Sender',
@@ -39,6 +42,7 @@ export const SIGNED_HEADERS = [
   'List-Post',
   'List-Owner',
   'List-Archive',
+  'Feedback-ID',
 ].join(':');
 
 // Parsing a PEM key costs more than the RSA signature itself: keep the parsed keys.

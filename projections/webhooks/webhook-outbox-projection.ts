@@ -8,6 +8,7 @@ import {
   messageEventCodec,
   scanOf,
   SEND_LIMIT_STREAM_PREFIX,
+  REPUTATION_STREAM_PREFIX,
   tenancyEventCodec,
   tenancyWebhookPayload,
   webhookFormatters,
@@ -73,9 +74,15 @@ export function webhookOutboxProjection(options: {
   return {
     name: 'webhook-outbox',
     version: 1,
-    // server and domain events (send limits, DNS checks) too: they have webhooks of their own
+    // server and domain events (send limits, DNS checks, the reputation guard) too: they have webhooks of their own
     filter: {
-      streamPrefixes: ['message-', INCOMING_STREAM_PREFIX, SEND_LIMIT_STREAM_PREFIX, DOMAIN_DNS_STREAM_PREFIX],
+      streamPrefixes: [
+        'message-',
+        INCOMING_STREAM_PREFIX,
+        SEND_LIMIT_STREAM_PREFIX,
+        DOMAIN_DNS_STREAM_PREFIX,
+        REPUTATION_STREAM_PREFIX,
+      ],
     },
     tables: [WEBHOOK_MESSAGES, WEBHOOK_DELIVERIES],
     // a replay keeps what is there (see above): nothing is emptied

@@ -51,6 +51,9 @@ const OWNERS: Record<string, string> = {
   ip_warmup_counts: 'infra/warmup/',
   tls_reports_sent: 'infra/tls-reports/',
   mta_sts_policies: 'infra/mta-sts/',
+  reputation_counts: 'infra/reputation/',
+  reputation_senders: 'infra/reputation/',
+  server_deliverability: 'infra/deliverability/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up

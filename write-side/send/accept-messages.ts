@@ -23,7 +23,10 @@ import type { EventMetadata, EventStore } from '../../infra/event-store/index.js
 import type { MessageIdAllocator, SendLimits, SuppressionList } from '../../infra/messages/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { randomToken } from '../../infra/tenancy/index.js';
+import type { DeliverabilityStore } from '../../infra/deliverability/index.js';
+import { feedbackIdLine, withHeaderLines } from './deliverability-headers.js';
 import { recordSendLimitWarnings } from './send-limit-warnings.js';
+import { reputationPause } from '../reputation/reputation-state.js';
 import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
 import { checkOutboundVirus, type VirusCheckDeps, type VirusCheckError } from './outbound-virus-check.js';
 
@@ -40,6 +43,8 @@ export interface AcceptDeps {
   spamCheck?: SpamCheckDeps | undefined;
   /** The virus scanners every outgoing message passes (POSTLOG_OUTBOUND_VIRUS_SCAN); none: nothing is scanned. */
   virusCheck?: VirusCheckDeps | undefined;
+  /** Servers' deliverability settings (Feedback-ID, SMTP List-Unsubscribe); none: every server's defaults. */
+  deliverability?: DeliverabilityStore | undefined;
 }
 
 export interface MessageToAccept {
@@ -120,10 +125,13 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   // composed messages are held to the same rule here, so that no path stores, signs or sends a
   // message with a NUL, a bare line end or an over-long line.
   const contents: Buffer[] = [];
+  const settings = deps.deliverability ? await deps.deliverability.get(req.server.id) : undefined;
   for (const content of req.contents) {
     const canonical = canonicalMessageBytes(content, { maxLineBytes: MAX_LINE_BYTES });
     if (!canonical.ok) return err({ code: 'INVALID_MESSAGE_BYTES', message: canonical.error.message });
-    contents.push(canonical.value);
+    // the server's Feedback-ID goes in before the content is stored, so the MTA signs it with the rest
+    const feedbackId = settings ? feedbackIdLine(settings, req.server, req.tag, canonical.value) : [];
+    contents.push(withHeaderLines(canonical.value, feedbackId));
   }
   const domain = req.fromOwnHostname ? undefined : await deps.tenancy.sendingDomain(req.server.id, req.from.domain);
   if (!req.fromOwnHostname && !domain?.verified) {
@@ -136,7 +144,7 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
   const checks = await checkContents(deps, req, contents);
   if (!checks.ok) return checks;
   // independent look-ups and writes, each a round trip to the database: at the same time, not in turn
-  const [suppressed, admission, hashes, ids] = await Promise.all([
+  const [suppressed, admission, hashes, ids, pause] = await Promise.all([
     deps.suppressions.suppressed(req.server.id, [...new Set(req.messages.map((m) => normalizedAddress(m.to)))]),
     // messages past the server's hourly limit are held (as Postal does), the first ones go out
     req.server.sendLimitPerHour === null
@@ -144,6 +152,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
       : deps.sendLimits.admit(req.server.id, req.server.sendLimitPerHour, req.messages.length),
     deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
+    // mail of a server or sending domain the reputation guard paused is held, never dropped
+    reputationPause(deps.eventStore, req.server.id, req.from.domain),
   ]);
   const withinLimit = admission?.within ?? req.messages.length;
   const at = deps.clock.now().toISOString();
@@ -164,12 +174,14 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
           ? spam.hold
           : suppression !== undefined
             ? { reason: 'suppressed' as const, detail: `the recipient is on the suppression list (${suppression})` }
-            : i >= withinLimit
-              ? {
-                  reason: 'send_limit' as const,
-                  detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
-                }
-              : undefined;
+            : pause
+              ? { reason: 'reputation' as const, detail: `sending is paused: ${pause.reason}` }
+              : i >= withinLimit
+                ? {
+                    reason: 'send_limit' as const,
+                    detail: `the server's limit of ${req.server.sendLimitPerHour} messages per hour is reached`,
+                  }
+                : undefined;
     const command: MessageCommand = {
       type: 'Accept',
       message: {

@@ -2,6 +2,7 @@ import type { Server } from '../../domain/index.js';
 import { takeTrackingOptOut } from '../tracking/opt-out-header.js';
 import { personalizeRaw } from '../tracking/personalize.js';
 import { planHtmlRewrite } from '../tracking/rewrite-mime.js';
+import { hasField, listUnsubscribeLines, withHeaderLines } from './deliverability-headers.js';
 import type { SendApiDeps } from './send-deps.js';
 import { trackingContext } from './tracking-context.js';
 
@@ -27,11 +28,15 @@ export async function rawContents(
   fromDomain: string,
   raw: Buffer,
   recipients: number,
+  /** One-click List-Unsubscribe in each copy that has none of its own (SMTP submission, a server's smtpListUnsubscribe). */
+  options: { listUnsubscribe?: boolean } = {},
 ): Promise<RawContents> {
   const optOut = takeTrackingOptOut(raw);
   const choice = { trackOpens: server.trackOpens, trackClicks: server.trackClicks };
   const shared = { contents: [optOut.raw] };
-  if (optOut.optedOut || (!choice.trackOpens && !choice.trackClicks) || recipients === 0) return shared;
+  const unsubscribe = options.listUnsubscribe === true && !hasField(optOut.raw, 'list-unsubscribe');
+  const tracked = !optOut.optedOut && (choice.trackOpens || choice.trackClicks);
+  if ((!tracked && !unsubscribe) || recipients === 0) return shared;
   // The copies are held in memory together until they are stored: all of them at most twice the
   // largest message a client may send. Past that (a large message to many recipients) the message
   // goes out untracked, as one shared copy, rather than a 25 MB message taking 2.5 GB for 100 copies.
@@ -39,13 +44,15 @@ export async function rawContents(
   // cached look-ups first (the accept path asks for the same domain next): no address, no parse
   const tracking = await trackingContext(deps, server, fromDomain);
   if (!tracking) return shared;
-  const message = planHtmlRewrite(optOut.raw);
-  if (message.parts.length === 0) return shared;
+  const message = tracked ? planHtmlRewrite(optOut.raw) : undefined;
+  if (!unsubscribe && (!message || message.parts.length === 0)) return shared;
   const messageIds = await deps.ids.take(recipients);
   const contents = messageIds.map((id) => {
-    const copy = personalizeRaw(tracking, String(id), message, choice).raw;
+    const copy =
+      message && message.parts.length > 0 ? personalizeRaw(tracking, String(id), message, choice).raw : optOut.raw;
+    const own = unsubscribe ? withHeaderLines(copy, listUnsubscribeLines(tracking, String(id))) : copy;
     // the client's message fitted the limit; the links alone must not make it refused, so such a copy goes untracked
-    return copy.length > deps.maxMessageBytes ? optOut.raw : copy;
+    return own.length > deps.maxMessageBytes ? optOut.raw : own;
   });
   return { contents, messageIds };
 }

@@ -283,7 +283,10 @@ async function accept(
   }
   const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {
-    const stored = await rawContents(deps, server, fromHeader.value.domain, relayed, recipients.length);
+    const settings = await deps.deliverability?.get(server.id);
+    const stored = await rawContents(deps, server, fromHeader.value.domain, relayed, recipients.length, {
+      listUnsubscribe: settings?.smtpListUnsubscribe === true,
+    });
     const result = await acceptMessages(deps, {
       server,
       from: fromHeader.value,

@@ -29,18 +29,24 @@ export function personalize(
   html: string | undefined,
   choice: TrackingChoice,
 ): { html: string | undefined; headers: Record<string, string> } {
-  const base = ctx.baseUrl.replace(/\/+$/, '');
-  const claim = { messageId, serverId: ctx.server.id };
   const options = rewriteOptions(ctx, messageId, choice);
   const tracked = html === undefined || !options ? html : rewriteHtml(html, options);
-  const headers: Record<string, string> = {};
-  if (choice.unsubscribe) {
-    const url = `${base}/t/u/${signClaim({ kind: 'unsubscribe', ...claim }, ctx.keys.current)}`;
-    headers['List-Unsubscribe'] =
-      `<${url}>, <mailto:${unsubscribeMailbox(messageId, ctx.keys.current, ctx.returnPathDomain)}?subject=unsubscribe>`;
-    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
-  }
-  return { html: tracked, headers };
+  return { html: tracked, headers: choice.unsubscribe ? unsubscribeHeaders(ctx, messageId) : {} };
+}
+
+/**
+ * The one-click unsubscribe headers of one recipient's copy (RFC 8058): an HTTPS URL for the POST,
+ * and a mailto: fallback. The API's composed mail and SMTP-submitted mail (a server's
+ * smtpListUnsubscribe) carry the same ones.
+ */
+export function unsubscribeHeaders(ctx: TrackingContext, messageId: string): Record<string, string> {
+  const base = ctx.baseUrl.replace(/\/+$/, '');
+  const claim = { messageId, serverId: ctx.server.id };
+  const url = `${base}/t/u/${signClaim({ kind: 'unsubscribe', ...claim }, ctx.keys.current)}`;
+  return {
+    'List-Unsubscribe': `<${url}>, <mailto:${unsubscribeMailbox(messageId, ctx.keys.current, ctx.returnPathDomain)}?subject=unsubscribe>`,
+    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+  };
 }
 
 /**

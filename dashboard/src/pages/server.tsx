@@ -4,6 +4,7 @@ import { get, post, query } from '../api';
 import { ErrorNote, Loading, Page, useLoad } from '../components';
 import { DailyChart, type Series } from '../chart';
 import { may, useSession } from '../session';
+import { ReputationPanel } from '../reputation-panel';
 import { ServerTabs } from '../server-tabs';
 import type { Domain, QueueDestination, Server } from '../types';
 import { FirstRun } from './first-run';
@@ -88,6 +89,7 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
         </div>
       </dl>
       <DailyChart title="Messages per day" days={period} series={SERIES.map((k) => seriesOf(k, stats.days, period))} />
+      <ReputationPanel serverId={id} />
       <h2>Queue by destination</h2>
       <QueueTable destinations={queue.destinations} serverId={id} />
     </Page>

@@ -1,0 +1,1 @@
+export { DeliverabilityStore } from './server-deliverability.js';
