@@ -322,6 +322,16 @@ export const ConfigSchema = z.object({
   spamThreshold: z.coerce.number().default(5),
   /** At or above this spam score a message is refused whatever else is set (Postal: 20). */
   spamFailThreshold: z.coerce.number().default(20),
+  // Deliverability: DMARC reports in and blocklist monitoring (docs/deliverability.md).
+  /**
+   * The local part of the address DMARC aggregate reports are mailed to (the `rua` the domain's
+   * suggested DMARC record names): the inbound MX takes <localPart>@<a verified domain> and
+   * <localPart>@<hostname>. Empty: no reports are taken.
+   */
+  dmarcReportLocalPart: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._+-]{0,63})?$/, 'must be a plain local part, e.g. dmarc-reports')
+    .default('dmarc-reports'),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

@@ -129,6 +129,7 @@ describe('loadConfig: defaults', () => {
       outboundVirusScan: true,
       spamThreshold: 5,
       spamFailThreshold: 20,
+      dmarcReportLocalPart: 'dmarc-reports',
       logLevel: 'info',
       environment: 'development',
       roles: [...roleNames],
