@@ -2,6 +2,7 @@ import type { Config } from '../infra/config/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import { analyticsProjection } from './analytics/postgres-analytics-projection.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
+import { dmarcReportProjection } from './dmarc-reports/dmarc-report-projection.js';
 import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
 import { messageReadModels } from './read-models/message-read-models.js';
 import type { PostgresProjection } from './runner.js';
@@ -15,6 +16,7 @@ export const projections: PostgresProjection[] = [
   analyticsProjection,
   endpointQueueProjection,
   tlsReportProjection,
+  dmarcReportProjection,
 ];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {

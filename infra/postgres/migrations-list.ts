@@ -12,6 +12,7 @@ import * as messageReadModels from '../read-models/messages-schema.js';
 import * as postalImport from '../postal-import/schema.js';
 import * as content from '../content/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
+import * as dmarcReports from '../dmarc-reports/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
@@ -187,5 +188,10 @@ export const migrations: Migration[] = [
     version: 38,
     name: 'TLS-RPT: daily TLS success and failure counts per policy domain',
     sql: tlsReports.tlsReportCountsTable,
+  },
+  {
+    version: 39,
+    name: 'DMARC aggregate reports received: reports, their records, and mails that could not be read',
+    sql: dmarcReports.dmarcReportTables,
   },
 ];

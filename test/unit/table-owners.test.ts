@@ -47,6 +47,8 @@ const OWNERS: Record<string, string> = {
   user_tokens: 'infra/accounts/',
   postal_import_map: 'infra/postal-import/',
   tls_report_counts: 'infra/tls-reports/',
+  dmarc_report: 'infra/dmarc-reports/',
+  dmarc_refused_reports: 'infra/dmarc-reports/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up
