@@ -321,6 +321,36 @@ describe('DMARC aggregate reports in: through the inbound MX by SMTP, read over 
     assert.deepEqual(earlier.body.data.dmarcSummary, { reports: 0, dmarcPassRate: null });
   });
 
+  it('sums them up at GET /v2/domains/{id}/dmarc-reports for whoever may see the domain', async () => {
+    const domains = await http(t.url, 'GET', `/v2/servers/${acme.server.id}/domains`, {
+      headers: { authorization: `Bearer ${acme.adminToken}` },
+    });
+    const id = domains.body.domains[0].id as string;
+    const res = await http(t.url, 'GET', `/v2/domains/${id}/dmarc-reports`, {
+      headers: { authorization: `Bearer ${acme.adminToken}` },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(
+      [
+        res.body.domain,
+        res.body.reports,
+        res.body.messages,
+        res.body.dkimAligned,
+        res.body.spfAligned,
+        res.body.dmarcPass,
+      ],
+      ['acme.test', 2, 160, 140, 120, 140],
+    );
+    assert.deepEqual(
+      res.body.failingSources.map((s: { ip: string }) => s.ip),
+      ['198.51.100.7', '203.0.113.5'],
+    );
+    const stranger = await http(t.url, 'GET', `/v2/domains/${id}/dmarc-reports`, {
+      headers: { authorization: `Bearer ${other.adminToken}` },
+    });
+    assert.equal(stranger.status, 404, JSON.stringify(stranger.body));
+  });
+
   it('refuses a billion-laughs XML and a zip bomb: answered 250, kept as refused reports, logged', async () => {
     const laughs = reportMail({
       from: 'reports@evil.example',
