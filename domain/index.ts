@@ -8,3 +8,4 @@ export * from './policies/index.js';
 export * from './webhooks/index.js';
 export * from './incoming/index.js';
 export * from './dmarc/index.js';
+export * from './deliverability/index.js';

@@ -1,6 +1,7 @@
 import type { Config } from '../infra/config/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import { analyticsProjection } from './analytics/postgres-analytics-projection.js';
+import { blocklistProjection } from './blocklists/blocklist-projection.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
 import { dmarcReportProjection } from './dmarc-reports/dmarc-report-projection.js';
 import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
@@ -17,6 +18,7 @@ export const projections: PostgresProjection[] = [
   endpointQueueProjection,
   tlsReportProjection,
   dmarcReportProjection,
+  blocklistProjection,
 ];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {

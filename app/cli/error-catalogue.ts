@@ -52,6 +52,10 @@ export const CLI_ERRORS = {
     means: '`projections verify` found rows that differ from a rebuild from the log (`projections rebuild`)',
   },
   RETENTION_BUSY: { exit: FAILED, means: 'another Postlog process is running retention right now; try again later' },
+  BLOCKLIST_CHECK_BUSY: {
+    exit: FAILED,
+    means: 'another Postlog process is checking the blocklists right now; try again in a minute',
+  },
   SCHEMAS_OUT_OF_DATE: {
     exit: FAILED,
     means: '`schemas --check`: the event schema files differ from what this version writes',

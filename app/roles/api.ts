@@ -11,6 +11,7 @@ import { v2MessageRoutes } from '../../read-api/v2-message-routes.js';
 import { ipPoolRoutes } from '../../write-side/admin/ip-pool-routes.js';
 import { tlsReportRoutes } from '../../read-api/tls-report-routes.js';
 import { dmarcReportRoutes } from '../../read-api/dmarc-report-routes.js';
+import { blocklistRoutes } from '../../read-api/blocklist-routes.js';
 import { managementRoutes } from '../../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
 import { routeRoutes } from '../../write-side/admin/route-routes.js';
@@ -83,6 +84,12 @@ export const apiRole: Role = {
       projectionStatusRoute({ config, database, eventStore, auth }),
       tlsReportRoutes({ pool: database.pool, auth }),
       dmarcReportRoutes({ pool: database.pool, auth, tenancy }),
+      blocklistRoutes({
+        pool: database.pool,
+        auth,
+        tenancy,
+        zones: { ip: config.dnsblZones, domain: config.dnsblDomainZones, checkMinutes: config.dnsblCheckMinutes },
+      }),
       userRoutes({ ...accounts, auth, tenancy }),
       oidcRoutes({ ...accounts, ...oidcLogin(config, accounts.linkBase) }),
       // the public key receivers verify webhook signatures with

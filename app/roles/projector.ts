@@ -5,10 +5,17 @@ import { projectionLagSeconds } from '../../projections/maintenance.js';
 import { ProjectionRunner, type Projection } from '../../projections/runner.js';
 import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher.js';
 import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
+import { runBlocklistChecks } from '../../write-side/deliverability/blocklist-checks.js';
+import { blocklistSettings } from '../blocklist-settings.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { dnsSettings } from '../services.js';
-import { registerDatabaseSizeGauge, registerLagGauges, registerQueueDepthGauge } from './gauges.js';
+import {
+  registerBlocklistGauge,
+  registerDatabaseSizeGauge,
+  registerLagGauges,
+  registerQueueDepthGauge,
+} from './gauges.js';
 import type { Role } from './role.js';
 
 /**
@@ -69,6 +76,7 @@ export const projectorRole: Role = {
 
     registerLagGauges(metrics, database, eventStore, projected);
     registerDatabaseSizeGauge(metrics, database);
+    registerBlocklistGauge(metrics, database);
     // the MTA role reports the queue where it runs too: once per process
     if (!config.roles.includes('mta')) registerQueueDepthGauge(metrics, database);
     return {
@@ -108,6 +116,30 @@ export const projectorRole: Role = {
           }, Math.min(config.domainCheckMinutes, 5) * 60_000);
           domainChecks.unref();
           running.push('domain DNS checks', () => clearInterval(domainChecks));
+        }
+        const blocklists = blocklistSettings(config);
+        if (config.dnsblCheckMinutes > 0 && blocklists.ipZones.length + blocklists.domainZones.length > 0) {
+          const check = () =>
+            runBlocklistChecks(
+              {
+                pool: database.pool,
+                tenancy: s.tenancy,
+                resolver: s.resolver,
+                eventStore,
+                logger: logger.child({ component: 'blocklists' }),
+                clock: s.clock,
+              },
+              blocklists,
+            ).catch((err: Error) => logger.error({ error: err.message }, 'blocklist checks failed'));
+          // once soon after start (a listing is news), then every dnsblCheckMinutes
+          const first = setTimeout(check, 10_000);
+          const blocklistChecks = setInterval(check, config.dnsblCheckMinutes * 60_000);
+          first.unref();
+          blocklistChecks.unref();
+          running.push('blocklist checks', () => {
+            clearTimeout(first);
+            clearInterval(blocklistChecks);
+          });
         }
       },
     };

@@ -332,6 +332,14 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^([A-Za-z0-9][A-Za-z0-9._+-]{0,63})?$/, 'must be a plain local part, e.g. dmarc-reports')
     .default('dmarc-reports'),
+  /** DNS blocklists of IP addresses our sending IPs (ipPools) are looked up in, e.g. zen.spamhaus.org. */
+  dnsblZones: commaList.pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be DNS zones'))).default([]),
+  /** DNS blocklists of domains our verified sending domains are looked up in, e.g. dbl.spamhaus.org. */
+  dnsblDomainZones: commaList
+    .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be DNS zones')))
+    .default([]),
+  /** Minutes between blocklist checks (the projector role runs them); 0: none. */
+  dnsblCheckMinutes: z.coerce.number().min(0).default(60),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

@@ -7,6 +7,7 @@
  */
 import * as accounts from '../accounts/schema.js';
 import * as analytics from '../read-models/analytics-schema.js';
+import * as blocklists from '../blocklists/schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
 import * as postalImport from '../postal-import/schema.js';
@@ -193,5 +194,10 @@ export const migrations: Migration[] = [
     version: 39,
     name: 'DMARC aggregate reports received: reports, their records, and mails that could not be read',
     sql: dmarcReports.dmarcReportTables,
+  },
+  {
+    version: 40,
+    name: 'blocklist monitoring: the state of each sending IP and domain per list',
+    sql: blocklists.blocklistStatusTable,
   },
 ];

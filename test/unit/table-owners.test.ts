@@ -49,6 +49,7 @@ const OWNERS: Record<string, string> = {
   tls_report_counts: 'infra/tls-reports/',
   dmarc_report: 'infra/dmarc-reports/',
   dmarc_refused_reports: 'infra/dmarc-reports/',
+  blocklist_status: 'infra/blocklists/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up
