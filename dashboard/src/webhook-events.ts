@@ -22,4 +22,8 @@ export const WEBHOOK_EVENTS = [
   'IncomingMessageHeld',
   'IncomingMessageFailed',
   'MessageAccepted',
+  'IpListed',
+  'IpDelisted',
+  'DomainListed',
+  'DomainDelisted',
 ];

@@ -28,6 +28,11 @@ export const postlogWebhookEvents = [
   // accepted for delivery: sent in the formats that have it (SendGrid's processed, Mailgun's accepted,
   // Postlog's), never in Postal's, which has no such event
   'MessageAccepted',
+  // blocklist monitoring: a sending IP or domain listed on, or delisted from, a DNS blocklist
+  'IpListed',
+  'IpDelisted',
+  'DomainListed',
+  'DomainDelisted',
 ] as const;
 export const webhookEventNames = [...postalWebhookEvents, ...postlogWebhookEvents] as const;
 export const WebhookEventName = z.enum(webhookEventNames);

@@ -7,6 +7,7 @@ import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../
 import { dnsmasqAvailable, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { runCli } from '../helpers/postlog-process.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const POOLS = `ipPools:
   outbound:
@@ -25,6 +26,7 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
   let acme: Tenant;
   let dns: DnsServer;
   let cliEnv: Record<string, string>;
+  let hooks: WebhookReceiver;
   // dnsmasq splits a TXT value at commas into strings, which a reader joins: none here
   const REASON = 'Listed by ZEN: see https://check.spamhaus.test/query/ip/192.0.2.10';
 
@@ -52,8 +54,23 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
       // the scheduler is off here: the CLI runs the check now
       POSTLOG_DNSBL_CHECK_MINUTES: '0',
     };
-    t = await startTestApp({ ...env, POSTLOG_ROLES: 'api,projector', POSTLOG_DNS_SERVERS: dns.address }, POOLS);
+    t = await startTestApp(
+      {
+        ...env,
+        POSTLOG_ROLES: 'api,projector',
+        POSTLOG_DNS_SERVERS: dns.address,
+        POSTLOG_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS: 'true',
+        POSTLOG_WEBHOOK_POLL_MS: '50',
+      },
+      POOLS,
+    );
     acme = await createTenant(t.app, { domain: 'acme.test', ipPool: 'outbound' });
+    hooks = await startWebhookReceiver();
+    const created = await http(t.url, 'POST', `/v2/servers/${acme.server.id}/webhooks`, {
+      body: { url: hooks.url, events: ['IpListed', 'IpDelisted', 'DomainListed'] },
+      headers: { 'X-Server-API-Key': acme.apiKey },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
     cliEnv = {
       ...(process.env as Record<string, string>),
       ...env,
@@ -66,6 +83,7 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
   after(async () => {
     await t?.stop();
     await dns?.stop();
+    await hooks?.close();
   });
 
   const check = async () => {
@@ -105,6 +123,18 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
     // the same state again: nothing new in the log
     await check();
     assert.equal((await events()).length, 2);
+    // the servers sending from them hear of it
+    const heard = await eventually(
+      async () => (hooks.received.length >= 2 ? hooks.received : undefined),
+      () => `webhooks: ${JSON.stringify(hooks.received.map((h) => h.json.event))}`,
+    );
+    assert.deepEqual(
+      heard.map((h) => [h.json.event, h.json.payload.target, h.json.payload.zone, h.json.payload.reason]),
+      [
+        ['IpListed', '192.0.2.10', 'zen.test', REASON],
+        ['DomainListed', 'acme.test', 'dbl.test', 'spam domain https://check.spamhaus.test/acme.test'],
+      ],
+    );
   });
 
   it('shows the listings over the API and as the metric', async () => {
@@ -145,6 +175,10 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
     assert.deepEqual(
       (await events()).map((e) => e.type),
       ['IpListed', 'DomainListed', 'IpDelisted'],
+    );
+    await eventually(
+      async () => (hooks.received.some((h) => h.json.event === 'IpDelisted') ? true : undefined),
+      () => 'no IpDelisted webhook',
     );
     await eventually(
       async () => {
