@@ -16,6 +16,7 @@ const Listing = z.object({
   codes: z.array(z.string()).describe("the list's 127.0.0.x answers"),
   reason: z.string().describe("the list's TXT record ('' when none)"),
   since: z.string().describe('when it was listed (or delisted)'),
+  serverIds: z.array(z.string()).describe('the servers (that you can see) sending from it'),
 });
 
 /**
@@ -59,7 +60,12 @@ export function blocklistRoutes(deps: {
             if (listed.ok) serverIds.push(...listed.value.map((s) => s.id));
           }
         }
-        const listings = (await blocklistStatuses(deps.pool, serverIds)).map(({ serverIds: _, ...l }) => l);
+        // another tenant's servers (the same domain on theirs) are not named
+        const visible = serverIds && new Set(serverIds);
+        const listings = (await blocklistStatuses(deps.pool, serverIds)).map((l) => ({
+          ...l,
+          serverIds: visible ? l.serverIds.filter((id) => visible.has(id)) : l.serverIds,
+        }));
         return {
           ipZones: deps.zones.ip,
           domainZones: deps.zones.domain,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { browserMissing, launchBrowser } from '../helpers/browser.js';
 import { dnsmasqAvailable, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { runCli } from '../helpers/postlog-process.js';
@@ -155,6 +156,7 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
         codes: ['127.0.1.2'],
         reason: 'spam domain https://check.spamhaus.test/acme.test',
         since: res.body.listings[0].since,
+        serverIds: [acme.server.id],
       },
     ]);
     assert.deepEqual([res.body.ipZones, res.body.domainZones], [['zen.test'], ['dbl.test']]);
@@ -162,6 +164,32 @@ describe('blocklist monitoring: postlog dnsbl check against a dnsmasq test zone'
     assert.match(metrics, /postlog_dnsbl_listed\{target="192\.0\.2\.10",zone="zen\.test"\} 1/);
     assert.match(metrics, /postlog_dnsbl_listed\{target="acme\.test",zone="dbl\.test"\} 1/);
     assert.doesNotMatch(metrics, /postlog_dnsbl_listed\{target="192\.0\.2\.1[12]"/);
+  });
+
+  it('marks the listed domain on the domains page, and the server page', { skip: browserMissing() }, async () => {
+    const password = 'correct horse battery';
+    const user = await http(t.url, 'POST', '/v2/users', {
+      headers: admin(),
+      body: { email: 'ops@acme.test', password, organizationId: acme.organizationId, role: 'admin' },
+    });
+    assert.equal(user.status, 201, JSON.stringify(user.body));
+    const browser = await launchBrowser();
+    try {
+      const page = await (await browser.newContext({ baseURL: t.url })).newPage();
+      await page.goto('/');
+      await page.getByLabel('Email').fill('ops@acme.test');
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Organizations' }).waitFor();
+      await page.goto(`/servers/${acme.server.id}/domains`);
+      const heading = page.getByRole('heading', { name: /acme\.test/ });
+      await heading.getByText('on blocklist dbl.test').waitFor();
+      await page.goto(`/servers/${acme.server.id}`);
+      const alert = page.getByRole('alert');
+      await alert.getByText(/Sending from a blocklisted domain: acme\.test \(dbl\.test\)/).waitFor();
+    } finally {
+      await browser.close();
+    }
   });
 
   it('records the delisting when the list no longer answers for the IP', async () => {
