@@ -7,3 +7,5 @@ export * from './accounts/index.js';
 export * from './policies/index.js';
 export * from './webhooks/index.js';
 export * from './incoming/index.js';
+export * from './dmarc/index.js';
+export * from './deliverability/index.js';

@@ -1,7 +1,9 @@
 import type { Config } from '../infra/config/index.js';
 import type { EventStore } from '../infra/event-store/index.js';
 import { analyticsProjection } from './analytics/postgres-analytics-projection.js';
+import { blocklistProjection } from './blocklists/blocklist-projection.js';
 import { deliveryQueueProjection } from './delivery-queue/delivery-queue-projection.js';
+import { dmarcReportProjection } from './dmarc-reports/dmarc-report-projection.js';
 import { endpointQueueProjection } from './inbound/endpoint-queue-projection.js';
 import { messageReadModels } from './read-models/message-read-models.js';
 import { reputationProjection } from './reputation/reputation-projection.js';
@@ -17,6 +19,8 @@ export const projections: PostgresProjection[] = [
   endpointQueueProjection,
   tlsReportProjection,
   reputationProjection,
+  dmarcReportProjection,
+  blocklistProjection,
 ];
 
 export function projectionNamed(name: string): PostgresProjection | undefined {

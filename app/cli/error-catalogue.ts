@@ -60,6 +60,10 @@ export const CLI_ERRORS = {
     exit: FAILED,
     means: '`tls-reports send`: a report could not be sent (listed with why); a later run tries it again',
   },
+  BLOCKLIST_CHECK_BUSY: {
+    exit: FAILED,
+    means: 'another Postlog process is checking the blocklists right now; try again in a minute',
+  },
   SCHEMAS_OUT_OF_DATE: {
     exit: FAILED,
     means: '`schemas --check`: the event schema files differ from what this version writes',

@@ -33,6 +33,9 @@ import type { TenancyStore } from '../../infra/tenancy/index.js';
 import { buildServices, secretBoxOf, tenancyStoreFor } from '../services.js';
 import { createMetrics } from '../../infra/metrics/index.js';
 import { createResolver } from '../../infra/dns/resolver.js';
+import { systemClock } from '../../infra/clock/index.js';
+import { runBlocklistChecks } from '../../write-side/deliverability/blocklist-checks.js';
+import { blocklistSettings } from '../blocklist-settings.js';
 import { checkDnsRecords } from '../../write-side/admin/domain-verification.js';
 import { startDevSink } from './dev-sink.js';
 import { createFirstAdmin, registerUserCommands, type Accounts } from './user-commands.js';
@@ -786,6 +789,47 @@ program
     for (const [name, text] of files) writeFileSync(join(opts.out, name), text);
     process.stdout.write(`wrote ${files.size} schema files to ${opts.out}\n`);
   });
+
+program
+  .command('dnsbl')
+  .description('blocklist monitoring (docs/deliverability.md)')
+  .command('check')
+  .description('look every sending IP and verified domain up in the configured blocklists now; changes are recorded')
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) =>
+    withEventStore(async (store, db, config, logger) => {
+      const settings = blocklistSettings(config);
+      const run = await runBlocklistChecks(
+        {
+          pool: db.pool,
+          tenancy: tenancyStoreFor(config, db.pool, logger, secretBoxOf(config, logger)),
+          resolver: createResolver(config.dnsServers),
+          eventStore: store,
+          logger,
+          clock: systemClock,
+        },
+        settings,
+      );
+      if (!run.ran)
+        cliError('BLOCKLIST_CHECK_BUSY', 'another process is checking the blocklists right now: try again in a minute');
+      const rows = run.checks.map((c) => ({
+        kind: c.kind,
+        target: c.target,
+        zone: c.zone,
+        state:
+          c.verdict.state === 'unknown' ? `unknown (${c.listed ? 'listed' : 'not listed'} before)` : c.verdict.state,
+        changed: c.changed,
+        reason: c.verdict.state === 'unknown' ? c.verdict.why : c.reason,
+      }));
+      if (opts.json) return printJson({ checks: rows });
+      if (rows.length === 0)
+        process.stdout.write('nothing to check: set POSTLOG_DNSBL_ZONES or POSTLOG_DNSBL_DOMAIN_ZONES (and ipPools)\n');
+      for (const r of rows)
+        process.stdout.write(
+          `${r.state.padEnd(10)} ${r.target} in ${r.zone}${r.changed ? ' (changed)' : ''}${r.reason ? `: ${r.reason}` : ''}\n`,
+        );
+    }),
+  );
 
 program
   .command('replay')

@@ -10,6 +10,8 @@ import { postalMessageRoutes } from '../../read-api/postal-message-routes.js';
 import { v2MessageRoutes } from '../../read-api/v2-message-routes.js';
 import { ipPoolRoutes } from '../../write-side/admin/ip-pool-routes.js';
 import { tlsReportRoutes } from '../../read-api/tls-report-routes.js';
+import { dmarcReportRoutes } from '../../read-api/dmarc-report-routes.js';
+import { blocklistRoutes } from '../../read-api/blocklist-routes.js';
 import { managementRoutes } from '../../write-side/admin/management-routes.js';
 import { messageActionRoutes } from '../../write-side/admin/message-action-routes.js';
 import { routeRoutes } from '../../write-side/admin/route-routes.js';
@@ -97,6 +99,13 @@ export const apiRole: Role = {
         deliverability: s.deliverability,
       }),
       deliverabilityRoutes({ deliverability: s.deliverability, auth, tenancy }),
+      dmarcReportRoutes({ pool: database.pool, auth, tenancy }),
+      blocklistRoutes({
+        pool: database.pool,
+        auth,
+        tenancy,
+        zones: { ip: config.dnsblZones, domain: config.dnsblDomainZones, checkMinutes: config.dnsblCheckMinutes },
+      }),
       userRoutes({ ...accounts, auth, tenancy }),
       oidcRoutes({ ...accounts, ...oidcLogin(config, accounts.linkBase) }),
       // the public key receivers verify webhook signatures with

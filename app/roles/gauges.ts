@@ -3,6 +3,7 @@ import type { EventStore } from '../../infra/event-store/index.js';
 import type { Metrics } from '../../infra/metrics/index.js';
 import type { Database } from '../../infra/postgres/index.js';
 import { depthByDestination } from '../../infra/delivery-queue/index.js';
+import { blocklistStatuses } from '../../infra/blocklists/index.js';
 import { projectionStatus } from '../../projections/maintenance.js';
 import type { Projection } from '../../projections/runner.js';
 import type { ScopeFigures } from '../../write-side/reputation/reputation-checks.js';
@@ -104,6 +105,22 @@ export function registerReputationGauges(metrics: Metrics, figures: () => ScopeF
     collect() {
       this.reset();
       for (const f of figures()) this.set({ server: f.serverId, domain: f.domain ?? '' }, f.paused ? 1 : 0);
+    },
+  });
+}
+
+/** 1 for each (sending IP or domain, list) listed now, 0 once delisted (docs/deliverability.md). */
+export function registerBlocklistGauge(metrics: Metrics, database: Database): void {
+  new Gauge({
+    name: 'postlog_dnsbl_listed',
+    aggregator: 'max',
+    help: 'Whether a sending IP or domain is on a DNS blocklist (1) or was and no longer is (0)',
+    labelNames: ['target', 'zone'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      for (const s of await blocklistStatuses(database.pool, null))
+        this.set({ target: s.target, zone: s.zone }, s.listed ? 1 : 0);
     },
   });
 }

@@ -1,5 +1,6 @@
 import { analyticsReportsFor } from '../adapters.js';
 import { graphqlRoutes } from '../../read-api/graphql/graphql-routes.js';
+import { dmarcSourcesOf, dmarcSummaryOf } from '../../infra/dmarc-reports/index.js';
 import type { Role } from './role.js';
 
 /** Analytics reports over GraphQL, from ClickHouse or the embedded tables. */
@@ -11,6 +12,10 @@ export const graphqlRole: Role = {
     const routes = [
       graphqlRoutes({
         reports: analytics.reports,
+        dmarc: {
+          summary: (selection) => dmarcSummaryOf(s.database.pool, selection),
+          sources: (selection, options) => dmarcSourcesOf(s.database.pool, selection, options),
+        },
         auth: s.auth,
         tenancy: s.tenancy,
         logger: s.logger,

@@ -69,6 +69,7 @@ export const inboundRole: Role = {
         hostname: config.hostname,
         tls: await s.tls(),
         maxMessageBytes: config.maxMessageBytes,
+        dmarcReportLocalPart: config.dmarcReportLocalPart,
         onMessage: (outcome) => metrics.smtpMessages.inc({ listener: 'inbound', outcome }),
       },
     );

@@ -7,11 +7,14 @@ import { WebhookDispatcher } from '../../projections/webhooks/webhook-dispatcher
 import { runDomainChecks } from '../../write-side/admin/domain-dns-checks.js';
 import { runReputationChecks, type ScopeFigures } from '../../write-side/reputation/reputation-checks.js';
 import { reputationSettings } from '../../write-side/reputation/reputation-settings.js';
+import { runBlocklistChecks } from '../../write-side/deliverability/blocklist-checks.js';
+import { blocklistSettings } from '../blocklist-settings.js';
 import { runRetention } from '../../write-side/retention/retention-job.js';
 import { postgresProjectionsFor, sinkProjectionsFor } from '../adapters.js';
 import { dnsSettings } from '../services.js';
 import { scheduleTlsReports, sendsTlsReports } from '../tls-report-sender.js';
 import {
+  registerBlocklistGauge,
   registerDatabaseSizeGauge,
   registerLagGauges,
   registerQueueDepthGauge,
@@ -78,6 +81,7 @@ export const projectorRole: Role = {
 
     registerLagGauges(metrics, database, eventStore, projected);
     registerDatabaseSizeGauge(metrics, database);
+    registerBlocklistGauge(metrics, database);
     // the MTA role reports the queue where it runs too: once per process
     if (!config.roles.includes('mta')) registerQueueDepthGauge(metrics, database);
     // the reputation guard's figures as its last check saw them (this role runs the checks)
@@ -136,6 +140,30 @@ export const projectorRole: Role = {
           }, config.reputationCheckSeconds * 1000);
           reputationChecks.unref();
           running.push('reputation checks', () => clearInterval(reputationChecks));
+        }
+        const blocklists = blocklistSettings(config);
+        if (config.dnsblCheckMinutes > 0 && blocklists.ipZones.length + blocklists.domainZones.length > 0) {
+          const check = () =>
+            runBlocklistChecks(
+              {
+                pool: database.pool,
+                tenancy: s.tenancy,
+                resolver: s.resolver,
+                eventStore,
+                logger: logger.child({ component: 'blocklists' }),
+                clock: s.clock,
+              },
+              blocklists,
+            ).catch((err: Error) => logger.error({ error: err.message }, 'blocklist checks failed'));
+          // once soon after start (a listing is news), then every dnsblCheckMinutes
+          const first = setTimeout(check, 10_000);
+          const blocklistChecks = setInterval(check, config.dnsblCheckMinutes * 60_000);
+          first.unref();
+          blocklistChecks.unref();
+          running.push('blocklist checks', () => {
+            clearTimeout(first);
+            clearInterval(blocklistChecks);
+          });
         }
       },
     };

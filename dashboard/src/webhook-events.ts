@@ -24,4 +24,8 @@ export const WEBHOOK_EVENTS = [
   'MessageAccepted',
   'ReputationWarning',
   'SendingPaused',
+  'IpListed',
+  'IpDelisted',
+  'DomainListed',
+  'DomainDelisted',
 ];

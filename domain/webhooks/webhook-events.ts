@@ -31,6 +31,11 @@ export const postlogWebhookEvents = [
   // the reputation guard (a server's or a sending domain's complaint or hard-bounce rate)
   'ReputationWarning',
   'SendingPaused',
+  // blocklist monitoring: a sending IP or domain listed on, or delisted from, a DNS blocklist
+  'IpListed',
+  'IpDelisted',
+  'DomainListed',
+  'DomainDelisted',
 ] as const;
 export const webhookEventNames = [...postalWebhookEvents, ...postlogWebhookEvents] as const;
 export const WebhookEventName = z.enum(webhookEventNames);

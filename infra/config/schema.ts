@@ -360,6 +360,24 @@ export const ConfigSchema = z.object({
   reputationBouncePausePercent: z.coerce.number().min(0).max(100).default(5),
   /** Seconds between checks of the rates (the projector does them); 0: the guard is off. */
   reputationCheckSeconds: z.coerce.number().min(0).default(60),
+  // Deliverability: DMARC reports in and blocklist monitoring (docs/deliverability.md).
+  /**
+   * The local part of the address DMARC aggregate reports are mailed to (the `rua` the domain's
+   * suggested DMARC record names): the inbound MX takes <localPart>@<a verified domain> and
+   * <localPart>@<hostname>. Empty: no reports are taken.
+   */
+  dmarcReportLocalPart: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._+-]{0,63})?$/, 'must be a plain local part, e.g. dmarc-reports')
+    .default('dmarc-reports'),
+  /** DNS blocklists of IP addresses our sending IPs (ipPools) are looked up in, e.g. zen.spamhaus.org. */
+  dnsblZones: commaList.pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be DNS zones'))).default([]),
+  /** DNS blocklists of domains our verified sending domains are looked up in, e.g. dbl.spamhaus.org. */
+  dnsblDomainZones: commaList
+    .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be DNS zones')))
+    .default([]),
+  /** Minutes between blocklist checks (the projector role runs them); 0: none. */
+  dnsblCheckMinutes: z.coerce.number().min(0).default(60),
   logLevel: z.enum(logLevels).default('info'),
   /** json for machines; pretty for a terminal. Default: pretty when stdout is a TTY. */
   logFormat: z.enum(['json', 'pretty']).optional(),

@@ -7,6 +7,7 @@
  */
 import * as accounts from '../accounts/schema.js';
 import * as analytics from '../read-models/analytics-schema.js';
+import * as blocklists from '../blocklists/schema.js';
 import * as checkpoints from '../read-models/checkpoints-schema.js';
 import * as messageReadModels from '../read-models/messages-schema.js';
 import * as postalImport from '../postal-import/schema.js';
@@ -14,6 +15,7 @@ import * as reputation from '../reputation/schema.js';
 import * as content from '../content/schema.js';
 import * as deliverability from '../deliverability/schema.js';
 import * as deliveryQueue from '../delivery-queue/schema.js';
+import * as dmarcReports from '../dmarc-reports/schema.js';
 import * as eventLog from '../event-store/postgres/schema.js';
 import * as sendBookkeeping from '../messages/schema.js';
 import * as routes from '../routes/schema.js';
@@ -208,5 +210,15 @@ export const migrations: Migration[] = [
     version: 43,
     name: 'reputation guard: complaint and bounce counts per server, sending domain and minute; deliverability settings',
     sql: reputation.reputationTables + deliverability.serverDeliverabilityTable,
+  },
+  {
+    version: 44,
+    name: 'DMARC aggregate reports received: reports, their records, and mails that could not be read',
+    sql: dmarcReports.dmarcReportTables,
+  },
+  {
+    version: 45,
+    name: 'blocklist monitoring: the state of each sending IP and domain per list',
+    sql: blocklists.blocklistStatusTable,
   },
 ];

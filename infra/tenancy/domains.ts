@@ -303,6 +303,29 @@ export class Domains {
     }
   }
 
+  /**
+   * What blocklist monitoring checks: every verified domain with the servers that send from it, and
+   * the servers that send through an IP pool (the system's own work: no actor).
+   */
+  async sendingTargets(): Promise<{
+    domains: { name: string; serverIds: string[] }[];
+    pools: { serverId: string; ipPool: string }[];
+  }> {
+    const [domains, pools] = await Promise.all([
+      this.pool.query<{ name: string; server_ids: string[] }>(
+        `SELECT name, array_agg(server_id::text ORDER BY server_id) AS server_ids FROM domains
+          WHERE verified_at IS NOT NULL GROUP BY name ORDER BY name`,
+      ),
+      this.pool.query<{ id: string; ip_pool: string }>(
+        'SELECT id::text, ip_pool FROM servers WHERE ip_pool IS NOT NULL ORDER BY id',
+      ),
+    ]);
+    return {
+      domains: domains.rows.map((r) => ({ name: r.name, serverIds: r.server_ids })),
+      pools: pools.rows.map((r) => ({ serverId: r.id, ipPool: r.ip_pool })),
+    };
+  }
+
   /** Keeps a check's result (not a configuration change: no audit entry; its status changes are events). */
   async recordDnsCheck(id: string, check: NonNullable<Domain['dnsCheck']>): Promise<void> {
     await this.pool.query('UPDATE domains SET dns_checked_at = $2, dns_status = $3, dns_health = $4 WHERE id = $1', [

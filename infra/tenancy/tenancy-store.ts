@@ -139,6 +139,10 @@ export class TenancyStore {
   recordDomainDnsCheck(id: string, check: NonNullable<Domain['dnsCheck']>): Promise<void> {
     return this.domains.recordDnsCheck(id, check);
   }
+  /** Verified domains and the servers of IP pools: what blocklist monitoring checks. */
+  sendingTargets(): ReturnType<Domains['sendingTargets']> {
+    return this.domains.sendingTargets();
+  }
   /** The server Postlog's own mail is sent through, for a From domain (none unless it is verified). */
   async serverSendingFrom(domainName: string): Promise<Server | undefined> {
     const id = await this.domains.serverIdSendingFrom(domainName);

@@ -11,6 +11,7 @@ import { type Email, processInbound, type InboundDeps } from './inbound-processo
 import { receiveRouted, type ReceiveRoutedDeps } from './receive-routed.js';
 import { returnBounces } from './return-bounces.js';
 import { ScanUnavailable } from './inbound-scan.js';
+import { isDmarcReportAddress, processDmarcReport } from './dmarc-report-mail.js';
 
 /** The sending server, as the session knows it. */
 const envelopeOf = (session: SMTPServerSession) => ({
@@ -26,12 +27,15 @@ export interface InboundOptions {
   maxMessageBytes: number;
   /** More Received headers than this: a mail loop. */
   maxReceivedHeaders?: number;
+  /** DMARC aggregate reports are taken at this local part of our host name and of verified domains ('' or absent: none). */
+  dmarcReportLocalPart?: string;
   onMessage?: (outcome: string) => void;
 }
 
 /**
  * The inbound MX for bounces and complaints. It takes mail only for our VERP return paths and
- * for the feedback addresses (abuse@, fbl@, postmaster@ on our own host name); it relays nothing,
+ * for the feedback addresses (abuse@, fbl@, postmaster@ on our own host name), for DMARC aggregate
+ * reports (dmarc-report-mail.ts) and for routed addresses; it relays nothing,
  * so it needs no authentication.
  */
 export function createInboundServer(
@@ -51,6 +55,15 @@ export function createInboundServer(
     );
   };
   /**
+   * A DMARC report address: the local part at our host name, or at a domain a server sends from
+   * (verified). It comes before routes: a route for that address never sees the reports.
+   */
+  const dmarcAddress = async (address: string) => {
+    if (!isDmarcReportAddress(address, o.dmarcReportLocalPart ?? '')) return false;
+    const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+    return domain === o.hostname.toLowerCase() || (await deps.tenancy.serverSendingFrom(domain)) !== undefined;
+  };
+  /**
    * Routed recipients' mail becomes incoming messages (receive-routed.ts); the rest is a report for
    * us. A message every routed recipient of which bounces or is refused is answered with a 5xx.
    */
@@ -61,9 +74,13 @@ export function createInboundServer(
     email: Email,
   ): Promise<{ outcome: string; refusal?: SmtpReplyError }> {
     const outcomes: string[] = [];
+    const dmarc = new Set<string>();
+    for (const r of rcpts) if (!ours(r) && (await dmarcAddress(r))) dmarc.add(r);
     const routed = (
       await Promise.all(
-        rcpts.filter((r) => !ours(r)).map(async (rcpt) => ({ rcpt, route: await deps.routes.match(rcpt) })),
+        rcpts
+          .filter((r) => !ours(r) && !dmarc.has(r))
+          .map(async (rcpt) => ({ rcpt, route: await deps.routes.match(rcpt) })),
       )
     ).flatMap(({ rcpt, route }) => (route ? [{ rcpt, route }] : []));
     const reports = rcpts.filter(ours);
@@ -76,10 +93,12 @@ export function createInboundServer(
       outcomes.push(...new Set(received.map((r) => r.disposition)));
       const refused = received.filter((r) => r.reply !== undefined);
       const first = refused[0];
-      if (first && reports.length === 0 && refused.length === received.length)
+      if (first && reports.length === 0 && dmarc.size === 0 && refused.length === received.length)
         refusal = smtpReply(first.disposition === 'bounce' ? 'ROUTE_BOUNCES' : 'CONTENT_REFUSED', first.reply);
     }
     if (reports.length > 0) outcomes.push((await processInbound(deps, raw, reports, email, envelope)).kind);
+    // one report however many report addresses the mail was sent to
+    if (dmarc.size > 0) outcomes.push(await processDmarcReport({ ...deps, logger: log }, raw, envelope));
     // answered 250: the bounced recipients' DSNs are ours to send (a 5xx has the sender's server write them);
     // last, so that nothing after them can fail the message into a 451 and a retry that sends them again
     if (!refusal) await returnBounces(deps.returnToSender, log, raw, envelope, received, arrivedAt);
@@ -105,13 +124,21 @@ export function createInboundServer(
     onRcptTo(address, _session, callback) {
       if (ours(address.address)) return callback();
       // an address a server routes: refused here when its route rejects mail (Postal's Reject mode)
-      deps.routes.match(address.address).then(
-        (route) =>
-          callback(
-            !route ? smtpReply('NO_SUCH_RECIPIENT') : route.mode === 'reject' ? smtpReply('ROUTE_REJECTS') : undefined,
-          ),
-        () => callback(smtpReply('TEMPORARY_FAILURE')),
-      );
+      dmarcAddress(address.address)
+        .then(async (dmarc) => (dmarc ? 'dmarc' : await deps.routes.match(address.address)))
+        .then(
+          (route) =>
+            callback(
+              route === 'dmarc'
+                ? undefined
+                : !route
+                  ? smtpReply('NO_SUCH_RECIPIENT')
+                  : route.mode === 'reject'
+                    ? smtpReply('ROUTE_REJECTS')
+                    : undefined,
+            ),
+          () => callback(smtpReply('TEMPORARY_FAILURE')),
+        );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];

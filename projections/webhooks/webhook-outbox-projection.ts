@@ -1,4 +1,7 @@
 import {
+  BLOCKLIST_STREAM_PREFIX,
+  blocklistEventCodec,
+  blocklistWebhookPayload,
   DOMAIN_DNS_STREAM_PREFIX,
   deliveryId,
   INCOMING_STREAM_PREFIX,
@@ -82,6 +85,7 @@ export function webhookOutboxProjection(options: {
         SEND_LIMIT_STREAM_PREFIX,
         DOMAIN_DNS_STREAM_PREFIX,
         REPUTATION_STREAM_PREFIX,
+        BLOCKLIST_STREAM_PREFIX,
       ],
     },
     tables: [WEBHOOK_MESSAGES, WEBHOOK_DELIVERIES],
@@ -135,6 +139,7 @@ export function webhookOutboxProjection(options: {
         if (hook) hooks.push({ r, serverId: m.serverId, message: m, ...hook });
       }
       hooks.push(...(await tenancyHooks(client, all, oldest)));
+      hooks.push(...(await blocklistHooks(client, all, oldest)));
       hooks.push(...(await incomingHooks(client, incoming, oldest, listened, all.at(-1), options.readStream)));
       await insertOutboxRows(client, outboxRows(hooks, endpoints));
     },
@@ -144,7 +149,11 @@ export function webhookOutboxProjection(options: {
 /** The webhooks of send-limit and domain DNS events, with the server hash their payloads carry. */
 async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], oldest: number): Promise<Hook[]> {
   const recent = events.filter(
-    (r) => !isMessageEvent(r) && !r.streamId.startsWith(INCOMING_STREAM_PREFIX) && r.recordedAt.getTime() >= oldest,
+    (r) =>
+      !isMessageEvent(r) &&
+      !r.streamId.startsWith(INCOMING_STREAM_PREFIX) &&
+      !r.streamId.startsWith(BLOCKLIST_STREAM_PREFIX) &&
+      r.recordedAt.getTime() >= oldest,
   );
   if (recent.length === 0) return [];
   const decoded = recent.map((r) => {
@@ -165,6 +174,32 @@ async function tenancyHooks(client: pg.ClientBase, events: RecordedEvent[], olde
     const hook = tenancyWebhookPayload(e, server, domainId);
     if (hook) hooks.push({ r, serverId: e.data.serverId, message: null, ...hook });
   }
+  return hooks;
+}
+
+/** The webhooks of blocklist changes: one per server that sends from the IP or domain. */
+async function blocklistHooks(client: pg.ClientBase, events: RecordedEvent[], oldest: number): Promise<Hook[]> {
+  const recent = events.filter(
+    (r) => r.streamId.startsWith(BLOCKLIST_STREAM_PREFIX) && r.recordedAt.getTime() >= oldest,
+  );
+  if (recent.length === 0) return [];
+  const decoded = recent.map((r) => {
+    const d = blocklistEventCodec.decode(r.type, r.schemaVersion, r.data);
+    if (!d.ok) throw new Error(`event ${r.eventId} (${r.type}) cannot be read: ${d.error.code}`);
+    return { r, e: d.value };
+  });
+  const servers = new Map(
+    (await loadServerFacts(client, [...new Set(decoded.flatMap(({ e }) => e.data.serverIds))])).map((s) => [
+      s.serverId,
+      s,
+    ]),
+  );
+  const hooks: Hook[] = [];
+  for (const { r, e } of decoded)
+    for (const serverId of e.data.serverIds) {
+      const server = servers.get(serverId);
+      if (server) hooks.push({ r, serverId, message: null, ...blocklistWebhookPayload(e, server) });
+    }
   return hooks;
 }
 

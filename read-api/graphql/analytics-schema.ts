@@ -10,6 +10,16 @@ import {
   type AnalyticsReports,
   type Scope,
 } from '../analytics/reports-port.js';
+import {
+  DMARC_REPORT_FIELDS,
+  DmarcLimit,
+  DmarcQuery,
+  dmarcInput,
+  dmarcTypeDefs,
+  withRates,
+  type DmarcArgs,
+  type DmarcReader,
+} from './dmarc-schema.js';
 
 /** The analytics GraphQL schema: every field is one report of the port, for the caller's servers. */
 export const typeDefs = /* GraphQL */ `
@@ -109,6 +119,7 @@ export const REPORT_FIELDS: ReadonlySet<string> = new Set([
   'breakdown',
   'topLinks',
   'messageEngagement',
+  ...DMARC_REPORT_FIELDS,
 ]);
 
 export interface AnalyticsContext {
@@ -152,10 +163,21 @@ async function reportInput(ctx: AnalyticsContext, args: RangeArgs) {
   return { scope: await ctx.scope(args.serverId ?? undefined), range: { from, to }, filter: present(args.filter) };
 }
 
-/** The schema; C is the context the server builds (it must offer the analytics context). */
-export function analyticsSchema<C extends AnalyticsContext = AnalyticsContext>(reports: AnalyticsReports) {
+/**
+ * The schema; C is the context the server builds (it must offer the analytics context). `dmarc`
+ * reads the DMARC reports (dmarc-schema.ts); without it their queries answer an error.
+ */
+export function analyticsSchema<C extends AnalyticsContext = AnalyticsContext>(
+  reports: AnalyticsReports,
+  dmarc?: DmarcReader,
+) {
+  const dmarcSelection = async (ctx: AnalyticsContext, args: DmarcArgs) => {
+    if (!dmarc) throw userError('DMARC reports are not available here', 'NOT_AVAILABLE');
+    const q = parse(DmarcQuery, dmarcInput(await ctx.scope(args.serverId ?? undefined), args));
+    return { reader: dmarc, selection: { serverIds: q.scope.serverIds, domain: q.domain, ...q.range } };
+  };
   return createSchema<C>({
-    typeDefs,
+    typeDefs: [typeDefs, dmarcTypeDefs],
     resolvers: {
       Bucket: { MINUTE: 'minute', HOUR: 'hour', DAY: 'day', WEEK: 'week' },
       Dimension: {
@@ -217,6 +239,20 @@ export function analyticsSchema<C extends AnalyticsContext = AnalyticsContext>(r
               messageId: args.messageId,
             }),
           ),
+        dmarcSummary: async (_: unknown, args: DmarcArgs, ctx: AnalyticsContext) => {
+          const { reader, selection } = await dmarcSelection(ctx, args);
+          const summary = await reader.summary(selection);
+          return { ...withRates(summary), domain: selection.domain, reporters: summary.reporters.map(withRates) };
+        },
+        dmarcSources: async (
+          _: unknown,
+          args: DmarcArgs & { failing?: boolean | null; limit?: number | null },
+          ctx: AnalyticsContext,
+        ) => {
+          const { reader, selection } = await dmarcSelection(ctx, args);
+          const limit = parse(DmarcLimit, args.limit ?? 100);
+          return (await reader.sources(selection, { failing: args.failing ?? false, limit })).map(withRates);
+        },
       },
     },
   });

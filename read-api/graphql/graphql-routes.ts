@@ -7,12 +7,15 @@ import { serverScope } from '../../infra/http/server-scope.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
 import type { AnalyticsReports } from '../analytics/reports-port.js';
+import type { DmarcReader } from './dmarc-schema.js';
 import { analyticsSchema, REPORT_FIELDS, userError, type AnalyticsContext } from './analytics-schema.js';
 import { GRAPHIQL_ASSETS_PATH, GRAPHIQL_PACKAGE, graphiqlPage, loadGraphiqlAssets } from './graphiql-assets.js';
 import { DEFAULT_LIMITS, queryLimitsRule, type QueryLimits } from './limits.js';
 
 export interface GraphqlDeps {
   reports: AnalyticsReports;
+  /** The DMARC reports' queries read here (PostgreSQL). */
+  dmarc?: DmarcReader;
   auth: Authenticator;
   tenancy: TenancyStore;
   logger: Logger;
@@ -65,7 +68,7 @@ export function graphqlRoutes(deps: GraphqlDeps) {
   if (!deps.production && !graphiqlAssets)
     log.info(`GraphiQL loads its files from unpkg.com (${GRAPHIQL_PACKAGE} is not installed): it needs the internet`);
   const yoga = createYoga<ServerContext, AnalyticsContext>({
-    schema: analyticsSchema<ServerContext & AnalyticsContext>(deps.reports),
+    schema: analyticsSchema<ServerContext & AnalyticsContext>(deps.reports, deps.dmarc),
     graphqlEndpoint: '/graphql',
     graphiql: deps.production
       ? false

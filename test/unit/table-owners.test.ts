@@ -54,6 +54,9 @@ const OWNERS: Record<string, string> = {
   reputation_counts: 'infra/reputation/',
   reputation_senders: 'infra/reputation/',
   server_deliverability: 'infra/deliverability/',
+  dmarc_report: 'infra/dmarc-reports/',
+  dmarc_refused_reports: 'infra/dmarc-reports/',
+  blocklist_status: 'infra/blocklists/',
 };
 /**
  * The files outside its owner that may name a table, and why: a benchmark, like a test, sets up

@@ -1,12 +1,23 @@
 import { useState } from 'preact/hooks';
 import { del, get, post } from '../api';
 import { CopyButton, ErrorNote, Loading, Page, Time, useLoad } from '../components';
+import { BlocklistBadges, loadListings, type BlocklistListing } from '../blocklists';
 import { ServerTabs } from '../server-tabs';
 import { may, useSession } from '../session';
 import type { Domain, DomainCheck, Server } from '../types';
 
 /** One domain: the DNS records to publish (with copy buttons), and the live check of each. */
-function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage: boolean; onChange: () => void }) {
+function DomainCard({
+  domain,
+  canManage,
+  onChange,
+  listings,
+}: {
+  domain: Domain;
+  canManage: boolean;
+  onChange: () => void;
+  listings: BlocklistListing[];
+}) {
   const [check, setCheck] = useState<DomainCheck>();
   const [error, setError] = useState<Error>();
   const act = async (work: () => Promise<unknown>) => {
@@ -32,7 +43,8 @@ function DomainCard({ domain, canManage, onChange }: { domain: Domain; canManage
             <span class="badge status-bounced" title={`periodic check at ${domain.dnsCheck.checkedAt}`}>
               DNS failing
             </span>
-          ) : null}
+          ) : null}{' '}
+          <BlocklistBadges listings={listings.filter((l) => l.kind === 'domain' && l.target === domain.name)} />
         </h2>
         <div class="actions">
           <button
@@ -109,12 +121,17 @@ export function Domains({ id }: { id: string }) {
   const [vouched, setVouched] = useState(false);
   const [addError, setAddError] = useState<Error>();
   const { data, error, reload } = useLoad(
-    () => Promise.all([get<Server>(`/v2/servers/${id}`), get<{ domains: Domain[] }>(`/v2/servers/${id}/domains`)]),
+    () =>
+      Promise.all([
+        get<Server>(`/v2/servers/${id}`),
+        get<{ domains: Domain[] }>(`/v2/servers/${id}/domains`),
+        loadListings(),
+      ]),
     [id],
   );
   if (error) return <ErrorNote error={error} />;
   if (!data) return <Loading what="domains" />;
-  const [server, { domains }] = data;
+  const [server, { domains }, listings] = data;
   const canManage = may(session, server.organizationId, 'admin');
 
   async function add(e: Event) {
@@ -156,7 +173,7 @@ export function Domains({ id }: { id: string }) {
         <p>No domain yet: add the domain your mail comes from, then publish its records.</p>
       ) : null}
       {domains.map((d) => (
-        <DomainCard key={d.id} domain={d} canManage={canManage} onChange={reload} />
+        <DomainCard key={d.id} domain={d} canManage={canManage} onChange={reload} listings={listings} />
       ))}
     </Page>
   );

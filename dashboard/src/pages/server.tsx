@@ -5,6 +5,7 @@ import { ErrorNote, Loading, Page, useLoad } from '../components';
 import { DailyChart, type Series } from '../chart';
 import { may, useSession } from '../session';
 import { ReputationPanel } from '../reputation-panel';
+import { BlocklistBadges, loadListings } from '../blocklists';
 import { ServerTabs } from '../server-tabs';
 import type { Domain, QueueDestination, Server } from '../types';
 import { FirstRun } from './first-run';
@@ -51,12 +52,15 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
         get<{ destinations: QueueDestination[] }>(`/v2/queue${query({ serverId: id })}`),
         get<{ domains: Domain[] }>(`/v2/servers/${id}/domains`),
         get<{ messages: unknown[] }>(`/v2/messages${query({ serverId: id, limit: 1 })}`),
+        loadListings(),
       ]),
     [id, since],
   );
   if (error) return <ErrorNote error={error} />;
   if (!data) return <Loading what="the server" />;
-  const [server, stats, queue, { domains }, { messages }] = data;
+  const [server, stats, queue, { domains }, { messages }, allListings] = data;
+  // its domains, and the IPs of its pool, on a blocklist
+  const listings = allListings.filter((l) => l.serverIds.includes(id));
   const canSend = may(session, server.organizationId, 'member');
   const steps = { hasDomain: domains.length > 0, verified: domains.some((d) => d.verified), sent: messages.length > 0 };
   const checklist = steps.verified && steps.sent ? undefined : steps;
@@ -69,6 +73,12 @@ export function ServerOverview({ id, days = '7' }: { id: string; days?: string }
   return (
     <Page title={server.name}>
       <ServerTabs id={id} />
+      {listings.length > 0 ? (
+        <p class="error" role="alert">
+          Sending from a blocklisted {listings.some((l) => l.kind === 'ip') ? 'IP or domain' : 'domain'}:{' '}
+          {listings.map((l) => `${l.target} (${l.zone})`).join(', ')} <BlocklistBadges listings={listings} />
+        </p>
+      ) : null}
       {checklist ? <FirstRun serverId={id} canSend={canSend} {...checklist} /> : null}
       {canSend ? <SendTest serverId={id} /> : null}
       <h2>Last {days} days</h2>

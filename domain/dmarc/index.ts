@@ -1,0 +1,2 @@
+export * from './dmarc-events.js';
+export * from './dmarc-xml.js';

@@ -1,0 +1,15 @@
+export {
+  DMARC_REFUSED_REPORTS,
+  DMARC_REPORT_RECORDS,
+  DMARC_REPORTS,
+  dmarcSourcesOf,
+  dmarcSummaryOf,
+  emptyDmarcReports,
+  insertDmarcReport,
+  insertRefusedDmarcReport,
+  type DmarcCounts,
+  type DmarcSelection,
+  type DmarcSource,
+  type DmarcSummary,
+  type DmarcTables,
+} from './dmarc-report-rows.js';

@@ -1,0 +1,6 @@
+export {
+  dmarcReportStreamId,
+  recordDmarcReport,
+  recordRefusedDmarcReport,
+  type Recorded,
+} from './record-dmarc-report.js';
