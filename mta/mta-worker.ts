@@ -102,6 +102,8 @@ export class MtaWorker {
     this.holding.delete(m.messageId);
   }
   private stopping = false;
+  /** performance.now() when stop() was called: outcomes the log refuses are retried for a while more */
+  private stoppingSince = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly tasks = new Set<Promise<void>>();
   private ticking = false;
@@ -124,6 +126,7 @@ export class MtaWorker {
   /** Stops leasing and waits for deliveries in progress. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stoppingSince = performance.now();
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([...this.tasks]);
@@ -362,6 +365,8 @@ export class MtaWorker {
             break;
           }
           let result: Outcome | 'connection-lost';
+          /** a delivered message's outcome append, which may still be retried after deliverOne returns */
+          let recording: Promise<void> = Promise.resolve();
           try {
             result = await this.deliverOne(
               session.session,
@@ -370,7 +375,7 @@ export class MtaWorker {
               m,
               bodies.get(m.contentHash),
               lastRecord,
-              (p) => (lastRecord = p),
+              (p) => (lastRecord = recording = p),
             );
           } catch (err) {
             // preparing or recording this one failed: give it back to the queue for a later try
@@ -382,7 +387,9 @@ export class MtaWorker {
             result = 'skipped';
           } finally {
             carried++;
-            this.finish(m);
+            // held (its lease renewed) until its outcome is in the log: a lease that ran out while
+            // the append is retried would send it again
+            void recording.finally(() => this.finish(m));
           }
           if (result === 'connection-lost' && reopened++ >= 2) {
             dest.queue.unshift(...batch.slice(i + 1));
@@ -591,21 +598,52 @@ export class MtaWorker {
   }
 
   /**
-   * Appends the outcome. Within a connection the next message does not wait for this append (the
-   * group commit takes it with its neighbours); the chunk waits for all of them before it ends.
+   * Appends the outcome. Within a connection the next message is prepared while this append commits
+   * (the group commit takes it with its neighbours), and sent once it is in (deliverOne's `previous`).
    */
   private record(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
-    const p = this.recordNow(m, outcome, command).catch((err: Error) => {
-      // the attempt happened but its event could not be written: the lease runs out and the
-      // message is tried again (at-least-once), which beats losing it
-      this.d.logger.error(
-        { messageId: m.messageId, outcome, error: err.message },
-        'the delivery outcome could not be recorded',
-      );
-    });
+    const p = this.recordUntilTaken(m, outcome, command);
     this.pendingRecords.add(p);
     void p.finally(() => this.pendingRecords.delete(p));
     return p;
+  }
+
+  /**
+   * An outcome the log refuses (PostgreSQL restarting, or out of disk) is kept here and appended
+   * again with back-off until the log takes it; meanwhile the message stays held (its lease renewed)
+   * and its connection sends nothing new, since the next message waits for this append. Letting it
+   * go instead (as before) sent it again when its lease ran out, and every message its connection
+   * carried during the outage with it: a 6 s full disk repeated 39 messages in a chaos run. Given up
+   * only when the worker is stopping and the log still refuses: then the lease sends it again, one
+   * message per connection, as a crash would.
+   */
+  private async recordUntilTaken(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.recordNow(m, outcome, command);
+        if (attempt > 1)
+          this.d.logger.info(
+            { messageId: m.messageId, outcome, attempts: attempt },
+            'the delivery outcome was recorded after the log had refused it',
+          );
+        return;
+      } catch (err) {
+        const error = (err as Error).message;
+        if (this.stopping && performance.now() - this.stoppingSince > RECORD_GRACE_ON_STOP_MS) {
+          this.d.logger.error(
+            { messageId: m.messageId, outcome, error },
+            'the delivery outcome could not be recorded before stopping: the message will be tried again',
+          );
+          return;
+        }
+        if (attempt === 1)
+          this.d.logger.warn(
+            { messageId: m.messageId, outcome, error },
+            'the delivery outcome could not be recorded: retrying until the log takes it',
+          );
+        await this.d.clock.sleep(recordBackOffMs(attempt));
+      }
+    }
   }
 
   private readonly pendingRecords = new Set<Promise<void>>();
@@ -631,6 +669,14 @@ export class MtaWorker {
         `message ${outcome}`,
       );
   }
+}
+
+/** How long a stopping worker still retries outcomes the log refuses (a database restarting with it). */
+const RECORD_GRACE_ON_STOP_MS = 5_000;
+
+/** The pause before an outcome's next append: 0.2 s, doubling, at most 5 s. */
+function recordBackOffMs(attempt: number): number {
+  return Math.min(5_000, 200 * 2 ** Math.min(attempt - 1, 5));
 }
 
 /** What an operator reads first in a delivery's log line: the remote server's answer, or our reason. */
