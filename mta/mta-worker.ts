@@ -127,6 +127,7 @@ export class MtaWorker {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stoppingSince = performance.now();
+    this.wakeOnStop();
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([...this.tasks]);
@@ -641,12 +642,25 @@ export class MtaWorker {
             { messageId: m.messageId, outcome, error },
             'the delivery outcome could not be recorded: retrying until the log takes it',
           );
-        await this.d.clock.sleep(recordBackOffMs(attempt));
+        await this.pauseBeforeRetry(recordBackOffMs(attempt));
       }
     }
   }
 
   private readonly pendingRecords = new Set<Promise<void>>();
+
+  /**
+   * The pause before a refused outcome's next append: on the worker's clock, cut short by stop();
+   * once stopping, in real time, as the grace is (a test's clock may never move again).
+   */
+  private pauseBeforeRetry(ms: number): Promise<void> {
+    if (this.stopping) return new Promise((resolve) => setTimeout(resolve, ms));
+    return Promise.race([this.d.clock.sleep(ms), this.stopped]);
+  }
+
+  private wakeOnStop: () => void = () => undefined;
+  /** Resolved by stop(): wakes outcomes waiting to be appended again. */
+  private readonly stopped = new Promise<void>((resolve) => (this.wakeOnStop = resolve));
 
   private async recordNow(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
     const result = await handleMessageCommand(
