@@ -614,7 +614,7 @@ export class MtaWorker {
    * again with back-off until the log takes it; meanwhile the message stays held (its lease renewed)
    * and its connection sends nothing new, since the next message waits for this append. Letting it
    * go instead (as before) sent it again when its lease ran out, and every message its connection
-   * carried during the outage with it: a 6 s full disk repeated 39 messages in a chaos run. Given up
+   * carried during the outage with it: a 7 s full disk repeated 39 messages in a chaos run. Given up
    * only when the worker is stopping and the log still refuses: then the lease sends it again, one
    * message per connection, as a crash would.
    */
