@@ -52,6 +52,8 @@ export interface FaultFigures {
   readySeconds: number | null;
   /** from the kill (or the fault's undoing) until every message acknowledged by then was delivered */
   drainedSeconds: number | null;
+  /** copies beyond the first that reached a sink in this fault's window (attributeDuplicates); absent: none */
+  duplicates?: number;
 }
 
 export interface ChaosFigures {
@@ -68,6 +70,8 @@ export interface ChaosFigures {
   /** the first 20 messages delivered more than once, to look up in Postlog's log */
   duplicateIds: string[];
   duplicateBound: number;
+  /** duplicates per fault kind whose window they fell in; `none` before the first fault */
+  duplicatesByFault: Record<string, number>;
   /** delivered ids no client saw acknowledged (an answer lost in a kill): allowed, counted */
   unacknowledgedDeliveries: number;
   drained: boolean;
@@ -93,6 +97,11 @@ export function account(input: ChaosInput): ChaosFigures {
   const duplicates = [...copies.values()].reduce((sum, n) => sum + n - 1, 0);
   const unacknowledgedDeliveries = [...firstDelivery.keys()].filter((id) => !acknowledgedIds.has(id)).length;
 
+  const perFault = attributeDuplicates(input.deliveries, input.faults);
+  const duplicatesByFault: Record<string, number> = {};
+  for (const [fault, n] of perFault)
+    if (n > 0) duplicatesByFault[fault?.kind ?? 'none'] = (duplicatesByFault[fault?.kind ?? 'none'] ?? 0) + n;
+
   const faults = input.faults.map((f): FaultFigures => {
     const before = input.acknowledged.filter((a) => a.at <= f.endMs && !bounced.has(a.id));
     const lastNeeded = before.map((a) => firstDelivery.get(a.id));
@@ -103,6 +112,7 @@ export function account(input: ChaosInput): ChaosFigures {
       ...(f.skipped ? { skipped: f.skipped } : {}),
       readySeconds: f.skipped ? null : f.readyMs === undefined ? null : seconds(Math.max(0, f.readyMs - f.endMs)),
       drainedSeconds: f.skipped || drainedAt === null ? null : seconds(drainedAt - f.endMs),
+      ...(perFault.get(f) ? { duplicates: perFault.get(f) } : {}),
     };
   });
 
@@ -132,10 +142,34 @@ export function account(input: ChaosInput): ChaosFigures {
       .map(([id]) => id)
       .slice(0, 20),
     duplicateBound: input.duplicateBound,
+    duplicatesByFault,
     unacknowledgedDeliveries,
     drained: input.drained,
     faults,
     ok: problems.length === 0,
     problems,
   };
+}
+
+/**
+ * Each copy beyond a message's first delivery, counted against the fault whose window it reached a sink
+ * in: the fault that was active or fired last before it (skipped faults have no window); undefined
+ * stands for the time before the first fault. Which fault a burst of duplicates follows says which
+ * kind of failure repeats mail (a chaos run once found a full disk doing so), where a total cannot.
+ */
+export function attributeDuplicates(
+  deliveries: Delivery[],
+  faults: FaultRecord[],
+): Map<FaultRecord | undefined, number> {
+  const fired = faults.filter((f) => !f.skipped).sort((a, b) => a.startMs - b.startMs);
+  const counts = new Map<FaultRecord | undefined, number>([[undefined, 0], ...fired.map((f) => [f, 0] as const)]);
+  const byId = new Map<string, number[]>();
+  for (const d of deliveries) byId.set(d.id, [...(byId.get(d.id) ?? []), d.at]);
+  for (const times of byId.values()) {
+    for (const at of times.sort((a, b) => a - b).slice(1)) {
+      const window = fired.findLast((f) => f.startMs <= at);
+      counts.set(window, (counts.get(window) ?? 0) + 1);
+    }
+  }
+  return counts;
 }

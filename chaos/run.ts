@@ -269,11 +269,21 @@ async function main(): Promise<number> {
   say(
     `${figures.ok ? 'passed' : `FAILED (logs in ${workDir})`}: acknowledged ${figures.acknowledged}, ` +
       `delivered ${figures.delivered}, bounced ${figures.bounced}, lost ${figures.lost}, ` +
-      `duplicates ${figures.duplicates} (bound ${figures.duplicateBound}); ` +
+      `duplicates ${figures.duplicates} (bound ${figures.duplicateBound}${byFault(figures.duplicatesByFault)}); ` +
       `replay with CHAOS_SEED=${seed} CHAOS_SECONDS=${seconds} CHAOS_RATE=${rate}`,
   );
+  for (const f of figures.faults)
+    say(
+      `  ${f.kind} at ${f.atSeconds} s: ${f.skipped ? `skipped (${f.skipped})` : `ready after ${f.readySeconds ?? 'never'} s, ` + `drained after ${f.drainedSeconds ?? 'never'} s, ${f.duplicates ?? 0} duplicates`}`,
+    );
   console.log(JSON.stringify(figures));
   return figures.ok ? 0 : 1;
+}
+
+/** "; kill-group 2, disk-full 1": the duplicates per fault kind, for the summary line */
+function byFault(counts: Record<string, number>): string {
+  const parts = Object.entries(counts).map(([kind, n]) => `${kind} ${n}`);
+  return parts.length > 0 ? `; ${parts.join(', ')}` : '';
 }
 
 try {

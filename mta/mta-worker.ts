@@ -126,6 +126,8 @@ export class MtaWorker {
     this.holding.delete(m.messageId);
   }
   private stopping = false;
+  /** performance.now() when stop() was called: outcomes the log refuses are retried for a while more */
+  private stoppingSince = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly tasks = new Set<Promise<void>>();
   private ticking = false;
@@ -148,6 +150,8 @@ export class MtaWorker {
   /** Stops leasing and waits for deliveries in progress. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stoppingSince = performance.now();
+    this.wakeOnStop();
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([...this.tasks]);
@@ -443,6 +447,8 @@ export class MtaWorker {
             break;
           }
           let result: Outcome | 'connection-lost';
+          /** a delivered message's outcome append, which may still be retried after deliverOne returns */
+          let recording: Promise<void> = Promise.resolve();
           try {
             result = await this.deliverOne(
               session.session,
@@ -451,7 +457,7 @@ export class MtaWorker {
               m,
               bodies.get(m.contentHash),
               lastRecord,
-              (p) => (lastRecord = p),
+              (p) => (lastRecord = recording = p),
             );
           } catch (err) {
             // preparing or recording this one failed: give it back to the queue for a later try
@@ -463,7 +469,9 @@ export class MtaWorker {
             result = 'skipped';
           } finally {
             carried++;
-            this.finish(m);
+            // held (its lease renewed) until its outcome is in the log: a lease that ran out while
+            // the append is retried would send it again
+            void recording.finally(() => this.finish(m));
           }
           if (result === 'connection-lost' && reopened++ >= 2) {
             dest.queue.unshift(...batch.slice(i + 1));
@@ -742,24 +750,68 @@ export class MtaWorker {
   }
 
   /**
-   * Appends the outcome. Within a connection the next message does not wait for this append (the
-   * group commit takes it with its neighbours); the chunk waits for all of them before it ends.
+   * Appends the outcome. Within a connection the next message is prepared while this append commits
+   * (the group commit takes it with its neighbours), and sent once it is in (deliverOne's `previous`).
    */
   private record(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
-    const p = this.recordNow(m, outcome, command).catch((err: Error) => {
-      // the attempt happened but its event could not be written: the lease runs out and the
-      // message is tried again (at-least-once), which beats losing it
-      this.d.logger.error(
-        { messageId: m.messageId, outcome, error: err.message },
-        'the delivery outcome could not be recorded',
-      );
-    });
+    const p = this.recordUntilTaken(m, outcome, command);
     this.pendingRecords.add(p);
     void p.finally(() => this.pendingRecords.delete(p));
     return p;
   }
 
+  /**
+   * An outcome the log refuses (PostgreSQL restarting, or out of disk) is kept here and appended
+   * again with back-off until the log takes it; meanwhile the message stays held (its lease renewed)
+   * and its connection sends nothing new, since the next message waits for this append. Letting it
+   * go instead (as before) sent it again when its lease ran out, and every message its connection
+   * carried during the outage with it: a 7 s full disk repeated 39 messages in a chaos run. Given up
+   * only when the worker is stopping and the log still refuses: then the lease sends it again, one
+   * message per connection, as a crash would.
+   */
+  private async recordUntilTaken(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.recordNow(m, outcome, command);
+        if (attempt > 1)
+          this.d.logger.info(
+            { messageId: m.messageId, outcome, attempts: attempt },
+            'the delivery outcome was recorded after the log had refused it',
+          );
+        return;
+      } catch (err) {
+        const error = (err as Error).message;
+        if (this.stopping && performance.now() - this.stoppingSince > RECORD_GRACE_ON_STOP_MS) {
+          this.d.logger.error(
+            { messageId: m.messageId, outcome, error },
+            'the delivery outcome could not be recorded before stopping: the message will be tried again',
+          );
+          return;
+        }
+        if (attempt === 1)
+          this.d.logger.warn(
+            { messageId: m.messageId, outcome, error },
+            'the delivery outcome could not be recorded: retrying until the log takes it',
+          );
+        await this.pauseBeforeRetry(recordBackOffMs(attempt));
+      }
+    }
+  }
+
   private readonly pendingRecords = new Set<Promise<void>>();
+
+  /**
+   * The pause before a refused outcome's next append: on the worker's clock, cut short by stop();
+   * once stopping, in real time, as the grace is (a test's clock may never move again).
+   */
+  private pauseBeforeRetry(ms: number): Promise<void> {
+    if (this.stopping) return new Promise((resolve) => setTimeout(resolve, ms));
+    return Promise.race([this.d.clock.sleep(ms), this.stopped]);
+  }
+
+  private wakeOnStop: () => void = () => undefined;
+  /** Resolved by stop(): wakes outcomes waiting to be appended again. */
+  private readonly stopped = new Promise<void>((resolve) => (this.wakeOnStop = resolve));
 
   private async recordNow(m: Deliverable, outcome: Outcome, command: MessageCommandInput): Promise<void> {
     const result = await handleMessageCommand(
@@ -792,6 +844,14 @@ function tlsOf(m: Deliverable): MessageTls {
 /** Messages of a domain share a transport unless they ask for their own TLS. */
 function transportKeyOf(m: Deliverable): string {
   return `${m.recipientDomain}|${m.loaded.state.requireTls ? 'requiretls' : ''}|${m.loaded.state.tlsOptional ? 'tls-optional' : ''}`;
+}
+
+/** How long a stopping worker still retries outcomes the log refuses (a database restarting with it). */
+const RECORD_GRACE_ON_STOP_MS = 5_000;
+
+/** The pause before an outcome's next append: 0.2 s, doubling, at most 5 s. */
+function recordBackOffMs(attempt: number): number {
+  return Math.min(5_000, 200 * 2 ** Math.min(attempt - 1, 5));
 }
 
 /** What an operator reads first in a delivery's log line: the remote server's answer, or our reason. */

@@ -138,7 +138,10 @@ function world(
   const counted = async () =>
     Object.fromEntries((await deliveries.get()).values.map((v) => [v.labels.outcome, v.value]));
 
-  return { clock, store, leases, suppressions, shaper, names, suspended, send, events, outcome, run, counted };
+  /** A worker on these ports, for a test that starts and stops it itself. */
+  const worker = () => new MtaWorker(deps);
+
+  return { clock, store, leases, suppressions, shaper, names, suspended, send, events, outcome, run, counted, worker };
 }
 
 /** DNS for example.org: these MX hosts (name, preference, loopback address). */
@@ -375,6 +378,55 @@ describe('MTA worker: what it decides for each message', () => {
     assert.equal(await mta.outcome(cancelled.messageId), undefined, 'no attempt recorded');
     assert.equal(await mta.outcome(paused.messageId), undefined);
     assert.equal(peer.sessions(), 0);
+  });
+
+  it('keeps an outcome the log refuses and appends it again; its connection sends nothing new meanwhile', async () => {
+    const port = await freePort();
+    const mta = world({ names: ONE_MX, port });
+    const peer = await sink('127.0.0.1', port);
+    const sent = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((r) => mta.send(`${r}@example.org`)));
+    // the log refuses outcomes, as PostgreSQL out of disk does, until the test lifts it
+    let refusing = true;
+    let refused = 0;
+    const append = mta.store.append.bind(mta.store);
+    mta.store.append = async (...args) => {
+      if (refusing && args[1].some((e) => e.type === 'MessageDelivered')) {
+        refused++;
+        throw new Error('could not extend file "base/5/16401": No space left on device');
+      }
+      return append(...args);
+    };
+    const worker = mta.worker();
+    worker.start();
+    try {
+      await eventually(
+        async () => (mta.clock.sleeping > 0 ? true : undefined),
+        () => `${peer.received.length} received, ${refused} appends refused, ${mta.clock.sleeping} waiting`,
+        { timeoutMs: 10_000, intervalMs: 5 },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(
+        peer.received.length <= 2,
+        `${peer.received.length} sent: at most one per connection (2) while refused`,
+      );
+      assert.deepEqual(mta.leases.released, [], 'nothing is let go to be leased again');
+      refusing = false;
+      await mta.clock.advance(200);
+      await eventually(
+        async () => {
+          const outcomes = await Promise.all(sent.map((m) => mta.outcome(m.messageId)));
+          return outcomes.every((o) => o?.type === 'MessageDelivered') || undefined;
+        },
+        () => `${peer.received.length} received`,
+        { timeoutMs: 10_000, intervalMs: 5 },
+      );
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(peer.received.length, 6, 'each message once');
+    for (const m of sent)
+      assert.equal((await mta.events(m.messageId)).filter((e) => e.type === 'MessageDelivered').length, 1);
+    assert.deepEqual(await mta.counted(), { delivered: 6 });
   });
 
   it('gives a lease back for a minute when preparing the message fails, and records no attempt', async () => {

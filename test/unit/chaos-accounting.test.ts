@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Acknowledged, account, type ChaosInput } from '../../chaos/accounting.js';
+import {
+  type Acknowledged,
+  account,
+  attributeDuplicates,
+  type ChaosInput,
+  type FaultRecord,
+} from '../../chaos/accounting.js';
 import { FAULT_KINDS, planFaults } from '../../chaos/schedule.js';
 
 const acked = (id: string, at: number): Acknowledged => ({ id, recipient: `r@chaos-a.test`, via: 'http', at });
@@ -101,5 +107,62 @@ describe('chaos run: the fault schedule', () => {
       assert.ok(f.atSeconds >= 20 * (i + 1) && f.atSeconds <= 20 * (i + 1) + 10, `${f.kind} at ${f.atSeconds}`);
       assert.equal(f.holdSeconds === 0, f.kind.startsWith('kill-'), f.kind);
     });
+  });
+});
+
+describe('chaos run: duplicates attributed to the fault they followed', () => {
+  const fault = (kind: string, startMs: number, endMs = startMs): FaultRecord => ({
+    kind,
+    startMs,
+    endMs,
+    readyMs: endMs + 100,
+  });
+
+  it('counts each copy beyond the first against the fault active or fired last before it', () => {
+    const input = clean();
+    input.duplicateBound = 10;
+    input.faults = [
+      fault('disk-full', 2000, 8000),
+      fault('kill-mta-worker', 10_000),
+      { kind: 'sink-421', startMs: 11_000, endMs: 11_000, skipped: 'fabricated' },
+      fault('kill-group', 20_000),
+      fault('kill-mta-worker', 30_000),
+    ];
+    input.deliveries.push(
+      // before any fault
+      { id: '1', at: 500 },
+      // during the full disk, after it was undone, and right at the kill that follows (its window)
+      { id: '2', at: 4100 },
+      { id: '3', at: 9000 },
+      { id: '3', at: 10_000 },
+      // after a skipped fault: still the kill's window
+      { id: '2', at: 12_000 },
+      // the group kill, then the second worker kill
+      { id: '2', at: 20_500 },
+      { id: '1', at: 31_000 },
+    );
+    // the earliest copy is the delivery, in whatever order the copies were listed: the one at 35 s is the duplicate
+    input.deliveries.push({ id: '9', at: 35_000 }, { id: '9', at: 21_000 });
+    input.acknowledged.push(acked('9', 19_000));
+    const figures = account(input);
+    assert.equal(figures.duplicates, 8);
+    assert.deepEqual(figures.duplicatesByFault, { none: 1, 'disk-full': 2, 'kill-mta-worker': 4, 'kill-group': 1 });
+    assert.deepEqual(
+      figures.faults.map((f) => [f.kind, f.duplicates ?? 0]),
+      [
+        ['disk-full', 2],
+        ['kill-mta-worker', 2],
+        ['sink-421', 0],
+        ['kill-group', 1],
+        ['kill-mta-worker', 2],
+      ],
+    );
+  });
+
+  it('gives no fault a duplicate in a run without any', () => {
+    const figures = account(clean());
+    assert.deepEqual(figures.duplicatesByFault, {});
+    assert.equal(figures.faults[0]!.duplicates, undefined);
+    assert.deepEqual(attributeDuplicates(clean().deliveries, clean().faults).get(undefined), 0);
   });
 });
