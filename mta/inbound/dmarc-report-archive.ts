@@ -1,13 +1,13 @@
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
+import yauzl from 'yauzl';
 import { err, ok, type Result } from '../../domain/index.js';
 
 /**
  * The XML of a DMARC aggregate report from its attachment: plain (.xml), gzip (.xml.gz) or zip
  * (.zip, one .xml inside), as RFC 7489 §7.2.1.1 has reporters send it. Decompression stops at
  * `maxXmlBytes` (node's zlib `maxOutputLength`), whatever the archive claims: a zip bomb is refused
- * after that many bytes, never inflated in full. The zip reader is ours (no zip library is
- * installed): it reads the central directory, takes the first .xml entry, stored or deflated, and
- * refuses encryption, zip64 and anything else.
+ * after that many bytes, never inflated in full. A zip's first .xml entry is read with yauzl;
+ * an encrypted one is refused.
  */
 export type ArchiveError = { reason: 'too-large' | 'bad-archive'; message: string };
 
@@ -30,11 +30,11 @@ export function reportAttachmentKind(filename: string, mimeType: string): Report
   return undefined;
 }
 
-export function reportXmlOf(
+export async function reportXmlOf(
   kind: ReportAttachmentKind,
   bytes: Buffer,
   maxXmlBytes = MAX_DMARC_XML_BYTES,
-): Result<string, ArchiveError> {
+): Promise<Result<string, ArchiveError>> {
   if (kind === 'xml') return bytes.length > maxXmlBytes ? tooLarge(maxXmlBytes) : ok(bytes.toString('utf8'));
   if (kind === 'gzip') return inflated(() => gunzipSync(bytes, { maxOutputLength: maxXmlBytes }), maxXmlBytes);
   return unzipFirstXml(bytes, maxXmlBytes);
@@ -54,42 +54,42 @@ function inflated(run: () => Buffer, max: number): Result<string, ArchiveError> 
   }
 }
 
-const EOCD = 0x06054b50;
-const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
-
-function unzipFirstXml(zip: Buffer, max: number): Result<string, ArchiveError> {
-  // the end of central directory record: 22 bytes and a comment of at most 65535
-  let eocd = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 65_535); i--)
-    if (zip.readUInt32LE(i) === EOCD) {
-      eocd = i;
-      break;
-    }
-  if (eocd < 0) return bad('not a zip archive (no end of central directory)');
-  const entries = zip.readUInt16LE(eocd + 10);
-  let at = zip.readUInt32LE(eocd + 16);
-  for (let n = 0; n < entries; n++) {
-    if (at + 46 > zip.length || zip.readUInt32LE(at) !== CENTRAL) return bad('the zip central directory is damaged');
-    const flags = zip.readUInt16LE(at + 8);
-    const method = zip.readUInt16LE(at + 10);
-    const compressed = zip.readUInt32LE(at + 20);
-    const nameLength = zip.readUInt16LE(at + 28);
-    const extraLength = zip.readUInt16LE(at + 30);
-    const commentLength = zip.readUInt16LE(at + 32);
-    const localAt = zip.readUInt32LE(at + 42);
-    const name = zip.subarray(at + 46, at + 46 + nameLength).toString('utf8');
-    at += 46 + nameLength + extraLength + commentLength;
-    if (!name.toLowerCase().endsWith('.xml')) continue;
-    if (flags & 1) return bad(`zip entry ${name} is encrypted`);
-    if (compressed === 0xffffffff || localAt === 0xffffffff) return bad('zip64 archives are not read');
-    if (localAt + 30 > zip.length || zip.readUInt32LE(localAt) !== LOCAL) return bad(`zip entry ${name} is damaged`);
-    const dataAt = localAt + 30 + zip.readUInt16LE(localAt + 26) + zip.readUInt16LE(localAt + 28);
-    const data = zip.subarray(dataAt, dataAt + compressed);
-    if (data.length !== compressed) return bad(`zip entry ${name} is cut short`);
-    if (method === 0) return data.length > max ? tooLarge(max) : ok(data.toString('utf8'));
-    if (method === 8) return inflated(() => inflateRawSync(data, { maxOutputLength: max }), max);
-    return bad(`zip entry ${name} uses compression method ${method} (only stored and deflate are read)`);
-  }
-  return bad('the zip archive holds no .xml file');
+/**
+ * The first .xml entry of a zip archive, read by yauzl (which checks each entry's real size against
+ * the size its header claims): a claimed size over `max` is refused before anything is inflated, and
+ * the inflated stream is cut off at `max` bytes whatever the header said.
+ */
+function unzipFirstXml(zip: Buffer, max: number): Promise<Result<string, ArchiveError>> {
+  return new Promise((resolve) => {
+    yauzl.fromBuffer(zip, { lazyEntries: true, validateEntrySizes: true }, (openError, archive) => {
+      if (openError || !archive) return resolve(bad(`not a readable zip archive: ${openError?.message ?? 'empty'}`));
+      const done = (result: Result<string, ArchiveError>) => {
+        archive.close();
+        resolve(result);
+      };
+      archive.on('error', (e: Error) => done(bad(`the zip archive is damaged: ${e.message}`)));
+      archive.on('end', () => done(bad('the zip archive holds no .xml file')));
+      archive.on('entry', (entry: yauzl.Entry) => {
+        if (!entry.fileName.toLowerCase().endsWith('.xml')) return archive.readEntry();
+        if (entry.isEncrypted()) return done(bad(`zip entry ${entry.fileName} is encrypted`));
+        if (entry.uncompressedSize > max) return done(tooLarge(max));
+        archive.openReadStream(entry, (streamError, stream) => {
+          if (streamError || !stream) return done(bad(`zip entry ${entry.fileName}: ${streamError?.message}`));
+          const chunks: Buffer[] = [];
+          let size = 0;
+          stream.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > max) {
+              stream.destroy();
+              return done(tooLarge(max));
+            }
+            chunks.push(chunk);
+          });
+          stream.on('error', (e: Error) => done(bad(`zip entry ${entry.fileName} cannot be read: ${e.message}`)));
+          stream.on('end', () => done(ok(Buffer.concat(chunks).toString('utf8'))));
+        });
+      });
+      archive.readEntry();
+    });
+  });
 }

@@ -65,7 +65,7 @@ export async function processDmarcReport(
   if (!attachment?.kind) return refuse('no-report', 'no .xml, .xml.gz or .zip attachment');
   const content = attachment.a.content;
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content as ArrayBuffer);
-  const xml = reportXmlOf(attachment.kind, bytes);
+  const xml = await reportXmlOf(attachment.kind, bytes);
   if (!xml.ok) return refuse(xml.error.reason, xml.error.message);
   const report = parseDmarcReportXml(xml.value);
   if (!report.ok) return refuse(report.error.reason, report.error.message);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
+import { zipOf } from '../helpers/zip-archive.js';
 import { eventually } from '../helpers/eventually.js';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture.js';
 import { freePort } from '../helpers/ports.js';
@@ -27,36 +28,6 @@ async function deliverInbound(port: number, from: string, to: string, raw: strin
   } finally {
     c.quit();
   }
-}
-
-/** A one-file zip archive, deflated, as reporters send them (written here: no zip library is installed). */
-function zipOf(name: string, data: Buffer): Buffer {
-  const body = deflateRawSync(data);
-  const fileName = Buffer.from(name);
-  const fields = (sig: number, central: boolean) => {
-    const h = Buffer.alloc(central ? 46 : 30);
-    h.writeUInt32LE(sig, 0);
-    let o = 4;
-    if (central) h.writeUInt16LE(20, o), (o += 2); // version made by
-    h.writeUInt16LE(20, o); // version needed
-    h.writeUInt16LE(0, o + 2); // flags
-    h.writeUInt16LE(8, o + 4); // deflate
-    h.writeUInt32LE(0, o + 6); // time, date
-    h.writeUInt32LE(crc32(data), o + 10);
-    h.writeUInt32LE(body.length, o + 14);
-    h.writeUInt32LE(data.length, o + 18);
-    h.writeUInt16LE(fileName.length, o + 22);
-    return h; // extra, comment, disk, attributes and the local header's offset: all 0
-  };
-  const local = Buffer.concat([fields(0x04034b50, false), fileName, body]);
-  const central = Buffer.concat([fields(0x02014b50, true), fileName]);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(central.length, 12);
-  end.writeUInt32LE(local.length, 16);
-  return Buffer.concat([local, central, end]);
 }
 
 const base64Lines = (b: Buffer) => b.toString('base64').replace(/.{76}/g, '$&\r\n');

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { parseDmarcReportXml } from '../../domain/index.js';
 import { reportAttachmentKind, reportXmlOf } from '../../mta/inbound/dmarc-report-archive.js';
+import { zipOf } from '../helpers/zip-archive.js';
 
 const report = (root: string, records: string) => `<?xml version="1.0"?>
 ${root}
@@ -46,14 +47,28 @@ describe('DMARC aggregate report XML', () => {
     assert.equal(bad('<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><feedback/>'), 'entities-refused');
   });
 
-  it('tells archives apart by name, then by type, and refuses what is not one', () => {
+  it('tells archives apart by name, then by type, and refuses what is not one', async () => {
     assert.equal(reportAttachmentKind('r.xml.gz', 'application/octet-stream'), 'gzip');
     assert.equal(reportAttachmentKind('r', 'application/gzip'), 'gzip');
     assert.equal(reportAttachmentKind('r', 'application/x-zip-compressed'), 'zip');
     assert.equal(reportAttachmentKind('logo.png', 'image/png'), undefined);
-    assert.deepEqual(reportXmlOf('gzip', gzipSync(Buffer.from('<feedback/>'))), { ok: true, value: '<feedback/>' });
-    assert.equal(reportXmlOf('gzip', gzipSync(Buffer.alloc(2048, 'a')), 1024).ok, false);
-    const notZip = reportXmlOf('zip', Buffer.from('PK but not really'));
+    assert.deepEqual(await reportXmlOf('gzip', gzipSync(Buffer.from('<feedback/>'))), {
+      ok: true,
+      value: '<feedback/>',
+    });
+    assert.equal((await reportXmlOf('gzip', gzipSync(Buffer.alloc(2048, 'a')), 1024)).ok, false);
+    const notZip = await reportXmlOf('zip', Buffer.from('PK but not really'));
     assert.ok(!notZip.ok && notZip.error.reason === 'bad-archive');
+    assert.deepEqual(await reportXmlOf('zip', zipOf('report.xml', Buffer.from('<feedback/>'))), {
+      ok: true,
+      value: '<feedback/>',
+    });
+    const noXml = await reportXmlOf('zip', zipOf('notes.txt', Buffer.from('no report')));
+    assert.ok(!noXml.ok && /no \.xml file/.test(noXml.error.message), JSON.stringify(noXml));
+    const big = await reportXmlOf('zip', zipOf('big.xml', Buffer.alloc(4096, 'a')), 1024);
+    assert.ok(!big.ok && big.error.reason === 'too-large', JSON.stringify(big));
+    // a bomb whose headers claim 100 bytes: cut off at the limit, never inflated in full
+    const liar = await reportXmlOf('zip', zipOf('liar.xml', Buffer.alloc(8 * 1024 * 1024, 'a'), 100), 1024);
+    assert.ok(!liar.ok, JSON.stringify(liar));
   });
 });
