@@ -13,6 +13,7 @@ import { missingDnssecTool, startValidatingDns, type ValidatingDns } from '../he
 import { freePort } from '../helpers/ports.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { createTestCa } from '../helpers/test-ca.js';
+import { sendV2, waitForStatus } from '../helpers/v2-messages.js';
 
 const missing = missingDnssecTool();
 const skip = missing ? `${missing} is not installed (apt-get install ${missing}; .ci/run does it)` : false;
@@ -39,23 +40,11 @@ describe('DANE: TLSA records signed with DNSSEC decide how mail goes', { skip },
   let dns: ValidatingDns;
   const sinks: Record<string, SmtpSink> = {};
 
-  const send = async (to: string) => {
-    const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'app@sender.test', to: [to], subject: 'DANE', text: `Hello ${to}` },
-      headers: { 'X-Server-API-Key': tenant.apiKey },
-    });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    return res.body.messages[0].id as string;
-  };
+  const send = (to: string) =>
+    sendV2(t.url, tenant.apiKey, { from: 'app@sender.test', to: [to], subject: 'DANE', text: `Hello ${to}` });
   const waitFor = async (id: string, status: string): Promise<Attempt[]> => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const v = (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } }))
-        .body;
-      if (v.status === status) return (await t.app.eventStore.readStream(`message-${id}`)) as unknown as Attempt[];
-      if (Date.now() > deadline) throw new Error(`message ${id} is ${v.status}, expected ${status}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForStatus(t.url, tenant.apiKey, id, status);
+    return (await t.app.eventStore.readStream(`message-${id}`)) as unknown as Attempt[];
   };
   const lastAttempt = (events: Attempt[]) =>
     events.filter((e) => e.type === 'MessageDelivered' || e.type === 'MessageDeferred').at(-1)!;

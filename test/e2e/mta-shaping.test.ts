@@ -8,6 +8,7 @@ import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { sendV2, waitForStatus } from '../helpers/v2-messages.js';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)';
 
@@ -61,31 +62,17 @@ describe('MTA: provider-aware shaping and IP warm-up on loopback', { skip }, () 
   let gmailInFlight = 0;
   let gmailMaxInFlight = 0;
 
-  const send = async (tenant: Tenant, to: string) => {
-    const res = await http(t.url, 'POST', '/v2/messages', {
-      body: {
-        from: `App <app@${tenant === plain ? 'plain' : tenant === warm ? 'warm' : 'waiting'}.test>`,
-        to: [to],
-        subject: 'Hi',
-        text: 'Hi',
-      },
-      headers: { 'X-Server-API-Key': tenant.apiKey },
+  const send = (tenant: Tenant, to: string) =>
+    sendV2(t.url, tenant.apiKey, {
+      from: `App <app@${tenant === plain ? 'plain' : tenant === warm ? 'warm' : 'waiting'}.test>`,
+      to: [to],
+      subject: 'Hi',
+      text: 'Hi',
     });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    return res.body.messages[0].id as string;
-  };
   const view = async (tenant: Tenant, id: string): Promise<View> =>
     (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } })).body;
-  const waitFor = async (tenant: Tenant, id: string, status = 'delivered', timeoutMs = 20_000): Promise<View> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await view(tenant, id);
-      if (v.status === status) return v;
-      if (Date.now() > deadline)
-        throw new Error(`message ${id} is ${v.status}, expected ${status}: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const waitFor = (tenant: Tenant, id: string, status = 'delivered', timeoutMs = 20_000): Promise<View> =>
+    waitForStatus<View>(t.url, tenant.apiKey, id, status, timeoutMs);
   const shaping = async () => {
     const res = await http(t.url, 'GET', '/v2/shaping', { headers: { authorization: `Bearer ${adminToken}` } });
     assert.equal(res.status, 200, JSON.stringify(res.body));

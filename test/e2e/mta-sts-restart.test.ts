@@ -5,10 +5,7 @@
  * smtp-server sinks — the preferred MX is not in the policy, so forgetting it would send mail there.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startPostlog, type RunningPostlog } from '../../app/postlog.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
@@ -59,8 +56,7 @@ describe('MTA-STS: a cached policy outlives a restart', { skip }, () => {
 
   before(async () => {
     const ca = await createTestCa();
-    const caFile = join(mkdtempSync(join(tmpdir(), 'postlog-ca-')), 'ca.pem');
-    writeFileSync(caFile, ca.cert);
+    const caFile = ca.file;
     const mtaPort = await freePort();
     const dnsPort = await freeUdpPort();
     // preferred, valid certificate, but not in the policy: only a forgotten policy sends mail here

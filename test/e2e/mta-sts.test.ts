@@ -5,10 +5,7 @@
  * Postlog trusts the CA only through POSTLOG_TLS_EXTRA_CA_FILE.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
@@ -16,6 +13,7 @@ import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '.
 import { freePort } from '../helpers/ports.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { createTestCa } from '../helpers/test-ca.js';
+import { sendV2, waitForStatus } from '../helpers/v2-messages.js';
 
 const skip = !dnsmasqAvailable()
   ? 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)'
@@ -60,31 +58,18 @@ describe('MTA-STS: policies from DNS and HTTPS decide where and how mail goes', 
   const policyRequests: string[] = [];
   const sinks: Record<string, SmtpSink> = {};
 
-  const send = async (to: string) => {
-    const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'app@sender.test', to: [to], subject: 'STS', text: `Hello ${to}` },
-      headers: { 'X-Server-API-Key': tenant.apiKey },
-    });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    return res.body.messages[0].id as string;
-  };
+  const send = (to: string) =>
+    sendV2(t.url, tenant.apiKey, { from: 'app@sender.test', to: [to], subject: 'STS', text: `Hello ${to}` });
   const waitFor = async (id: string, status: string): Promise<Attempt[]> => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const v = (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } }))
-        .body;
-      if (v.status === status) return (await t.app.eventStore.readStream(`message-${id}`)) as unknown as Attempt[];
-      if (Date.now() > deadline) throw new Error(`message ${id} is ${v.status}, expected ${status}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForStatus(t.url, tenant.apiKey, id, status);
+    return (await t.app.eventStore.readStream(`message-${id}`)) as unknown as Attempt[];
   };
   const lastAttempt = (events: Attempt[]) =>
     events.filter((e) => e.type === 'MessageDelivered' || e.type === 'MessageDeferred').at(-1)!;
 
   before(async () => {
     const ca = await createTestCa();
-    const caFile = join(mkdtempSync(join(tmpdir(), 'postlog-ca-')), 'ca.pem');
-    writeFileSync(caFile, ca.cert);
+    const caFile = ca.file;
     const mtaPort = await freePort();
     const dnsPort = await freeUdpPort();
     t = await startTestApp({

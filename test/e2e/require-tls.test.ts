@@ -6,11 +6,8 @@
  * `TLS-Required: No` sets a domain's MTA-STS policy aside (a node HTTPS server serves it).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
@@ -19,6 +16,7 @@ import { freePort } from '../helpers/ports.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { createTestCa } from '../helpers/test-ca.js';
+import { sendV2, waitForStatus } from '../helpers/v2-messages.js';
 
 const skip = !dnsmasqAvailable()
   ? 'dnsmasq is not installed (apt-get install dnsmasq-base; .ci/run does it)'
@@ -81,30 +79,23 @@ describe('REQUIRETLS (RFC 8689): on submission and on delivery', { skip }, () =>
   let submissionTlsPort: number;
   const sinks: Record<string, SmtpSink> = {};
 
-  const send = async (to: string, extra: Record<string, unknown> = {}) => {
-    const res = await http(t.url, 'POST', '/v2/messages', {
-      body: { from: 'app@sender.test', to: [to], subject: 'RequireTLS', text: `Hello ${to}`, ...extra },
-      headers: { 'X-Server-API-Key': tenant.apiKey },
+  const send = (to: string, extra: Record<string, unknown> = {}) =>
+    sendV2(t.url, tenant.apiKey, {
+      from: 'app@sender.test',
+      to: [to],
+      subject: 'RequireTLS',
+      text: `Hello ${to}`,
+      ...extra,
     });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    return res.body.messages[0].id as string;
-  };
   const waitFor = async (id: string, status: string): Promise<Recorded[]> => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const v = (await http(t.url, 'GET', `/v2/messages/${id}`, { headers: { 'X-Server-API-Key': tenant.apiKey } }))
-        .body;
-      if (v.status === status) return (await t.app.eventStore.readStream(`message-${id}`)) as unknown as Recorded[];
-      if (Date.now() > deadline) throw new Error(`message ${id} is ${v.status}, expected ${status}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForStatus(t.url, tenant.apiKey, id, status);
+    return (await t.app.eventStore.readStream(`message-${id}`)) as unknown as Recorded[];
   };
   const last = (events: Recorded[], type: string) => events.filter((e) => e.type === type).at(-1)!;
 
   before(async () => {
     const ca = await createTestCa();
-    const caFile = join(mkdtempSync(join(tmpdir(), 'postlog-ca-')), 'ca.pem');
-    writeFileSync(caFile, ca.cert);
+    const caFile = ca.file;
     const mtaPort = await freePort();
     const dnsPort = await freeUdpPort();
     submissionPort = await freePort();

@@ -6,10 +6,7 @@
  * daily run sends them; what arrives is parsed and checked against RFC 8460's fields.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import PostalMime from 'postal-mime';
@@ -80,8 +77,7 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
 
   before(async () => {
     const ca = await createTestCa();
-    const caFile = join(mkdtempSync(join(tmpdir(), 'postlog-ca-')), 'ca.pem');
-    writeFileSync(caFile, ca.cert);
+    const caFile = ca.file;
     const cert = await ca.issue(['reports.https.test']);
     reportServer = createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
       const chunks: Buffer[] = [];

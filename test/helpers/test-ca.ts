@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generate } from 'selfsigned';
 
 /**
@@ -8,6 +11,8 @@ const validFrom = () => new Date(Date.now() - 3_600_000);
 
 export interface TestCa {
   cert: string;
+  /** The CA certificate in a file of its own, as POSTLOG_TLS_EXTRA_CA_FILE takes it. */
+  file: string;
   /** A certificate for these DNS names, signed by the CA. */
   issue(names: string[]): Promise<{ key: string; cert: string }>;
 }
@@ -23,8 +28,11 @@ export async function createTestCa(): Promise<TestCa> {
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     ],
   });
+  const file = join(mkdtempSync(join(tmpdir(), 'postlog-ca-')), 'ca.pem');
+  writeFileSync(file, ca.cert);
   return {
     cert: ca.cert,
+    file,
     async issue(names) {
       const pems = await generate([{ name: 'commonName', value: names[0]! }], {
         keyType: 'ec',
