@@ -353,7 +353,7 @@ export const ConfigSchema = z.object({
     .max(24 * 30)
     .default(24),
   /** Below this many messages in the window (delivered; for bounces, delivered and bounced) a rate counts for nothing. */
-  reputationMinVolume: z.coerce.number().int().min(1).default(100),
+  reputationMinVolume: z.coerce.number().int().min(1).default(1000),
   reputationComplaintWarnPercent: z.coerce.number().min(0).max(100).default(0.1),
   reputationComplaintPausePercent: z.coerce.number().min(0).max(100).default(0.3),
   reputationBounceWarnPercent: z.coerce.number().min(0).max(100).default(2),

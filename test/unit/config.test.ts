@@ -133,7 +133,7 @@ describe('loadConfig: defaults', () => {
       spamThreshold: 5,
       spamFailThreshold: 20,
       reputationWindowHours: 24,
-      reputationMinVolume: 100,
+      reputationMinVolume: 1000,
       reputationComplaintWarnPercent: 0.1,
       reputationComplaintPausePercent: 0.3,
       reputationBounceWarnPercent: 2,
