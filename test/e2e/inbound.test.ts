@@ -8,6 +8,7 @@ import { freePort } from '../helpers/ports.js';
 import { postfixAvailable, startPostfix, type PostfixInstance } from '../helpers/postfix.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { arfComplaint } from '../helpers/smtp-send.js';
 
 /** Hands a raw message to an SMTP server, as a remote MTA would (`tls`: after STARTTLS, pipelining as ever). */
 async function smtpSend(
@@ -153,33 +154,7 @@ describe('inbound: bounces (a real Postfix DSN), complaints (ARF), auto-replies,
     await waitForEvent(id, 'MessageDelivered');
     const { reference, raw } = await delivered('complainer@example.net');
     const headers = raw.slice(0, raw.indexOf('\r\n\r\n')).replace('complainer@example.net', 'redacted@example.net');
-    const arf = [
-      'From: fbl@isp.example',
-      'To: fbl@postlog.test',
-      'Subject: FW: Hello',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/report; report-type=feedback-report; boundary="ARF"',
-      '',
-      '--ARF',
-      'Content-Type: text/plain',
-      '',
-      'This is an email abuse report.',
-      '',
-      '--ARF',
-      'Content-Type: message/feedback-report',
-      '',
-      'Feedback-Type: abuse',
-      'User-Agent: ISP-FBL/2.0',
-      'Version: 1',
-      '',
-      '--ARF',
-      'Content-Type: text/rfc822-headers',
-      '',
-      headers,
-      '',
-      '--ARF--',
-      '',
-    ].join('\r\n');
+    const arf = arfComplaint(headers);
     assert.ok(reference.length > 0);
     // over STARTTLS, as mailbox providers send their reports
     const res = await smtpSend(inboundPort, '', 'fbl@postlog.test', arf, true);
