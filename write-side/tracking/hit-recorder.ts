@@ -34,6 +34,12 @@ export interface Hit {
  * Tracking hits are answered at once and written to the log in batches: a slow log costs the
  * recorder memory, not the recipient a slow pixel. The buffer is bounded (past it, a hit waits for
  * room) and drained on a clean shutdown, so an answered hit is not lost.
+ *
+ * A hit can come before the delivery it follows is in the log: the receiving server has the
+ * message once it answers 250, and a mailbox that fetches images on receipt (Apple's Mail Privacy
+ * Protection, Gmail's image proxy) opens it at once, while the MTA records the outcome moments
+ * later (longer when the log is slow: the outcome is retried). Such a hit waits for the delivery
+ * (tried again with back-off, `waitForDeliveryMs` at most), so that it is recorded after it.
  */
 export class HitRecorder {
   private queue: Hit[] = [];
@@ -54,12 +60,22 @@ export class HitRecorder {
       eventStore: EventStore;
       logger: Logger;
       capacity?: number;
+      /** How long a hit waits for its message's delivery to reach the log (10 minutes). */
+      waitForDeliveryMs?: number;
+      /** The first wait before it is tried again (250 ms); doubled up to 5 s. */
+      retryDelayMs?: number;
       onRecorded?: (hit: Hit, machine: boolean) => void;
     },
   ) {}
 
+  /** Hits waiting for their message's delivery, and when each is tried again; bounded like the queue. */
+  private readonly waiting: { hit: Hit; retryAt: number }[] = [];
+  private waitTimer: NodeJS.Timeout | undefined;
+  /** How many distinct links a click's message had clicked just before it: counted once per hit. */
+  private readonly clickBursts = new WeakMap<Hit, number>();
+
   get pending(): number {
-    return this.queue.length;
+    return this.queue.length + this.waiting.length;
   }
 
   async record(hit: Hit): Promise<void> {
@@ -68,13 +84,25 @@ export class HitRecorder {
     this.flushing ??= this.flushAll().finally(() => (this.flushing = undefined));
   }
 
-  /** Writes everything buffered (shutdown). */
+  /**
+   * Writes everything buffered (shutdown). A hit still waiting for its delivery gets one last try;
+   * one that still finds none is dropped, and said so.
+   */
   async drain(): Promise<void> {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    const last = this.waiting.splice(0).map((w) => w.hit);
+    this.draining = true;
+    this.queue.push(...last);
     while (this.flushing || this.queue.length > 0) {
       this.flushing ??= this.flushAll().finally(() => (this.flushing = undefined));
       await this.flushing;
     }
+    this.draining = false;
   }
+
+  /** During drain(): a hit refused then is not kept waiting. */
+  private draining = false;
 
   private async flushAll(): Promise<void> {
     while (this.queue.length > 0) {
@@ -136,7 +164,8 @@ export class HitRecorder {
       const command = this.commandFor(messageId, hit, state);
       const decision = decide(MessageCommand.parse(command.command), state);
       if (!decision.ok) {
-        this.d.logger.warn({ messageId, kind: hit.kind, error: decision.error.code }, 'tracking hit not recorded');
+        if (decision.error.code === 'MESSAGE_NOT_DELIVERED') this.awaitDelivery(messageId, hit);
+        else this.d.logger.warn({ messageId, kind: hit.kind, error: decision.error.code }, 'tracking hit not recorded');
         continue;
       }
       for (const e of decision.value) state = evolve(state, e);
@@ -169,6 +198,7 @@ export class HitRecorder {
         correlationId: `hit-${messageId}`,
       });
       if (result.ok) this.d.onRecorded?.(hit, command.machine);
+      else if (result.error.code === 'MESSAGE_NOT_DELIVERED') this.awaitDelivery(messageId, hit);
       else this.d.logger.warn({ messageId, kind: hit.kind, error: result.error.code }, 'tracking hit not recorded');
     }
   }
@@ -183,7 +213,7 @@ export class HitRecorder {
       userAgent: hit.userAgent,
       ...(state?.deliveredAt ? { deliveredAt: new Date(state.deliveredAt) } : {}),
       now: hit.at,
-      recentDistinctClicks: hit.kind === 'click' ? this.distinctRecentClicks(messageId, hit) : 0,
+      recentDistinctClicks: hit.kind === 'click' ? this.clickBurst(messageId, hit) : 0,
     });
     const base = {
       ip: hit.ip,
@@ -195,6 +225,62 @@ export class HitRecorder {
       command: hit.kind === 'open' ? { type: 'RecordOpen', ...base } : { type: 'RecordClick', url: hit.url!, ...base },
       machine: verdict.machine,
     };
+  }
+
+  /** The distinct recent clicks before this one, counted on its first try (a retried hit is not counted twice). */
+  private clickBurst(messageId: string, hit: Hit): number {
+    let n = this.clickBursts.get(hit);
+    if (n === undefined) {
+      n = this.distinctRecentClicks(messageId, hit);
+      this.clickBursts.set(hit, n);
+    }
+    return n;
+  }
+
+  /**
+   * The message is not delivered, as far as the log knows yet: the hit is tried again later, on the
+   * message read afresh (what we knew of it is stale if the MTA wrote meanwhile).
+   */
+  private awaitDelivery(messageId: string, hit: Hit): void {
+    this.known.delete(messageId);
+    const now = Date.now();
+    const previous = this.retries.get(hit);
+    const deadline = previous?.deadline ?? now + (this.d.waitForDeliveryMs ?? 600_000);
+    if (this.draining || now >= deadline || this.waiting.length >= (this.d.capacity ?? 10_000)) {
+      this.d.logger.warn(
+        { messageId, kind: hit.kind, error: 'MESSAGE_NOT_DELIVERED', waitedMs: previous ? now - previous.since : 0 },
+        'tracking hit not recorded: its message was never delivered',
+      );
+      return;
+    }
+    const delayMs = previous ? Math.min(previous.delayMs * 2, 5000) : (this.d.retryDelayMs ?? 250);
+    this.retries.set(hit, { deadline, delayMs, since: previous?.since ?? now });
+    this.waiting.push({ hit, retryAt: now + delayMs });
+    this.scheduleWaiting();
+  }
+
+  /** Per hit that waited: since when, its last wait, its deadline. */
+  private readonly retries = new WeakMap<Hit, { deadline: number; delayMs: number; since: number }>();
+
+  private scheduleWaiting(): void {
+    if (this.waitTimer || this.waiting.length === 0) return;
+    const next = Math.min(...this.waiting.map((w) => w.retryAt));
+    this.waitTimer = setTimeout(
+      () => {
+        this.waitTimer = undefined;
+        const now = Date.now();
+        const due = this.waiting.filter((w) => w.retryAt <= now);
+        const rest = this.waiting.filter((w) => w.retryAt > now);
+        this.waiting.splice(0, this.waiting.length, ...rest);
+        if (due.length > 0) {
+          this.queue.push(...due.map((w) => w.hit));
+          this.flushing ??= this.flushAll().finally(() => (this.flushing = undefined));
+        }
+        this.scheduleWaiting();
+      },
+      Math.max(0, next - Date.now()),
+    );
+    this.waitTimer.unref();
   }
 
   private distinctRecentClicks(messageId: string, hit: Hit): number {
