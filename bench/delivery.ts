@@ -31,11 +31,17 @@ interface Run {
   messages: number;
   seconds: number;
   perSecond: number;
-  /** CPU per message, µs: the whole machine; the system's own processes; this process (client and sink). */
+  /**
+   * CPU per message, µs: the whole machine; the system's own processes, and PostgreSQL's part of them
+   * (0 for the others); this process (client and sink).
+   */
   machineCpuUs: number;
   systemCpuUs: number;
+  postgresCpuUs: number;
   benchCpuUs: number;
 }
+
+const isPostgres = (comm: string) => comm === 'postgres';
 
 async function waitForCount(count: () => number, target: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,6 +64,7 @@ async function measure(system: DeliverySystem, bytes: number, n: number, warmUp:
     const machine0 = machineBusyMs();
     const own0 = ownCpuMs();
     const tree0 = processTreeCpuMs(running.pids());
+    const postgres0 = processTreeCpuMs(running.pids(), isPostgres);
     await running.submit(warmUp, n);
     await waitForCount(() => sink.count() - warmUp, n, 600_000);
     const seconds = (performance.now() - t0) / 1000;
@@ -72,6 +79,7 @@ async function measure(system: DeliverySystem, bytes: number, n: number, warmUp:
       perSecond: Math.round(n / seconds),
       machineCpuUs: perMessage(machineBusyMs() - machine0),
       systemCpuUs: perMessage(processTreeCpuMs(running.pids()) - tree0),
+      postgresCpuUs: perMessage(processTreeCpuMs(running.pids(), isPostgres) - postgres0),
       benchCpuUs: perMessage(ownCpuMs() - own0),
     };
   } finally {
@@ -84,12 +92,13 @@ async function measure(system: DeliverySystem, bytes: number, n: number, warmUp:
 function pooled(runs: Run[]) {
   const messages = runs.reduce((a, r) => a + r.messages, 0);
   const seconds = runs.reduce((a, r) => a + r.seconds, 0);
-  const cpu = (k: 'machineCpuUs' | 'systemCpuUs' | 'benchCpuUs') =>
+  const cpu = (k: 'machineCpuUs' | 'systemCpuUs' | 'postgresCpuUs' | 'benchCpuUs') =>
     Math.round(runs.reduce((a, r) => a + r[k] * r.messages, 0) / messages);
   return {
     perSecond: Math.round(messages / seconds),
     machineCpuUs: cpu('machineCpuUs'),
     systemCpuUs: cpu('systemCpuUs'),
+    postgresCpuUs: cpu('postgresCpuUs'),
     benchCpuUs: cpu('benchCpuUs'),
     rounds: runs.map((r) => r.perSecond),
   };
@@ -131,7 +140,8 @@ export async function run() {
         runs.set(system.key, [...(runs.get(system.key) ?? []), m]);
         process.stderr.write(
           `${size} round ${r + 1}: ${system.label}: ${m.perSecond} msg/s (${n} in ${m.seconds} s); CPU µs/msg ` +
-            `${m.systemCpuUs} its own + ${m.benchCpuUs} client and sink (machine ${m.machineCpuUs})\n`,
+            `${m.systemCpuUs} its own (PostgreSQL ${m.postgresCpuUs}) + ${m.benchCpuUs} client and sink ` +
+            `(machine ${m.machineCpuUs})\n`,
         );
       }
     }

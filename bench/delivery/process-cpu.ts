@@ -6,6 +6,8 @@ const TICKS_PER_SECOND = 100;
 interface ProcStat {
   pid: number;
   ppid: number;
+  /** The command name (/proc's comm): "postgres" for every PostgreSQL process. */
+  comm: string;
   /** utime + stime + cutime + cstime, in ticks: its own CPU and that of the children it has waited for. */
   ticks: number;
 }
@@ -15,7 +17,8 @@ function readStat(pid: number): ProcStat | undefined {
     const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) may hold spaces and parentheses: the fields after it start at the last ')'
     const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
+    const comm = line.slice(line.indexOf('(') + 1, line.lastIndexOf(')'));
+    return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
   } catch {
     return undefined; // it exited between the listing and the read
   }
@@ -25,8 +28,10 @@ function readStat(pid: number): ProcStat | undefined {
  * CPU time (ms) spent so far by the processes `roots` and all their descendants, from /proc: a server's
  * own CPU, apart from the benchmark's client and sink. A child that exited and was waited for is in
  * its parent's figure (cutime), so short-lived workers (Postfix's smtpd, smtp, cleanup) are counted.
+ * With `only`, just the processes of the tree whose command name it takes (with the children they
+ * waited for): "postgres" gives PostgreSQL's share, its finished backends in the postmaster's figure.
  */
-export function processTreeCpuMs(roots: readonly number[]): number {
+export function processTreeCpuMs(roots: readonly number[], only?: (comm: string) => boolean): number {
   const stats = readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map((d) => readStat(Number(d)))
@@ -39,7 +44,7 @@ export function processTreeCpuMs(roots: readonly number[]): number {
   const visit = (s: ProcStat) => {
     if (seen.has(s.pid)) return;
     seen.add(s.pid);
-    ticks += s.ticks;
+    if (!only || only(s.comm)) ticks += s.ticks;
     for (const c of children.get(s.pid) ?? []) visit(c);
   };
   for (const pid of roots) {

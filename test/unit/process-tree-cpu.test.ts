@@ -17,6 +17,12 @@ describe("the delivery benchmark's CPU per process tree", () => {
       assert.ok(childCpu >= 400 && childCpu < 5000, `the child spent ${childCpu} ms`);
       assert.ok(processTreeCpuMs([process.pid]) >= processTreeCpuMs([child.pid!]), 'the parent tree holds the child');
       assert.equal(processTreeCpuMs([999_999_999]), 0, 'no such process: nothing');
+      // by command name: the child's own name takes all of its CPU, another name none of it
+      assert.equal(
+        processTreeCpuMs([child.pid!], (comm) => comm === 'postgres'),
+        0,
+      );
+      assert.ok(processTreeCpuMs([child.pid!], (comm) => comm !== 'postgres') >= 400);
     } finally {
       child.kill();
     }
