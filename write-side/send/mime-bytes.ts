@@ -1,7 +1,7 @@
 import { Encoder as Base64Encoder } from 'nodemailer/lib/base64';
 import type MimeNode from 'nodemailer/lib/mime-node';
-import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
 import { transformSync } from '../../infra/streams/index.js';
+import { encodeQuotedPrintable } from './quoted-printable.js';
 
 /** The parts of a MimeNode that decide whether it can be written without streams (not all in its typings). */
 interface NodeInternals {
@@ -46,13 +46,14 @@ export function endWithNewline(chunks: Buffer[]): void {
 }
 
 /**
- * A part's content in its transfer encoding, with nodemailer's encoders; `binary`: outside of
+ * A part's content in its transfer encoding, as nodemailer's encoders write it (quoted-printable
+ * by our own Buffer-level encoder, byte for byte the same); `binary`: outside of
  * text a lone CR or LF is data (as nodemailer's stream() decides). Undefined if an encoder did
  * not finish synchronously.
  */
 export function encodeBody(bytes: Buffer, transferEncoding: string, binary: boolean): Buffer | undefined {
   if (transferEncoding === 'base64') return transformSync(new Base64Encoder({}), bytes);
-  if (transferEncoding === 'quoted-printable') return transformSync(new QpEncoder({ binary }), bytes);
+  if (transferEncoding === 'quoted-printable') return encodeQuotedPrintable(bytes, binary);
   return bytes;
 }
 

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
+import { transformSync } from '../../infra/streams/index.js';
+import { encodeQuotedPrintable } from '../../write-side/send/quoted-printable.js';
+
+/** What nodemailer's QP encoder writes for the input in one chunk (the bytes simple-mime is held to). */
+const nodemailer = (input: Buffer, binary: boolean) => transformSync(new QpEncoder({ binary }), input)!;
+
+/** Pieces that exercise every rule: blanks before breaks, lone CR/LF, "=", break characters, UTF-8 of 2–4 bytes. */
+const piece = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('a', 'Lorem ipsum', 'dolor', 'x'.repeat(80), 'ABCDEF', '0123') },
+  { weight: 3, arbitrary: fc.constantFrom(' ', '\t', '  ', ' \t') },
+  { weight: 3, arbitrary: fc.constantFrom('\r\n', '\n', '\r', '\n\r', '\r\r\n') },
+  { weight: 2, arbitrary: fc.constantFrom('=', '=3D', '=A', '.', ',', '!', '?', '.\r\n.') },
+  { weight: 3, arbitrary: fc.constantFrom('é', 'ü', '€', '😀', 'Straße', '日本語のテキスト') },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('latin1')) },
+);
+const input = fc
+  .array(piece, { maxLength: 120 })
+  .map((parts) => Buffer.concat(parts.map((p) => Buffer.from(p, /[^\x00-\xff]/.test(p) ? 'utf8' : 'latin1'))));
+
+describe('quoted-printable over bytes', () => {
+  it("writes exactly nodemailer's bytes, text and binary", () => {
+    fc.assert(
+      fc.property(input, fc.boolean(), (bytes, binary) => {
+        assert.equal(
+          encodeQuotedPrintable(bytes, binary).toString('latin1'),
+          nodemailer(bytes, binary).toString('latin1'),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("and past nodemailer's 64 KB slices: long lines, trailing blanks, a UTF-8 sequence across the slice edge", () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const alphabet = ['word', ' ', '\r\n', 'é', '€', '=', '.', '\t', 'x'.repeat(90), '\n', '\r'];
+    for (const size of [65_535, 65_536, 65_537, 100_000, 140_000]) {
+      for (const binary of [false, true]) {
+        let text = '';
+        while (Buffer.byteLength(text) < size) text += alphabet[Math.floor(random() * alphabet.length)];
+        for (const bytes of [Buffer.from(text).subarray(0, size), Buffer.from(`${text}   \t `)]) {
+          const ours = encodeQuotedPrintable(bytes, binary).toString('latin1');
+          assert.equal(ours, nodemailer(bytes, binary).toString('latin1'), `size ${bytes.length}, binary ${binary}`);
+          assert.ok(ours.split(/\r\n|\n|\r/).every((line) => line.length <= 76));
+        }
+      }
+    }
+  });
+
+  it('keeps short input as it is and encodes nothing for nothing', () => {
+    assert.equal(encodeQuotedPrintable(Buffer.from('Hello, world'), false).toString(), 'Hello, world');
+    assert.equal(encodeQuotedPrintable(Buffer.alloc(0), false).length, 0);
+    assert.equal(encodeQuotedPrintable(Buffer.from('a = b '), false).toString(), 'a =3D b=20');
+  });
+});
