@@ -24,6 +24,7 @@ import { loadTlsMaterial, type TlsMaterial } from '../infra/tls/certificate.js';
 import { SigningKeys, webhookSealedColumns } from '../infra/webhooks/index.js';
 import type { SendApiDeps } from '../write-side/send/send-deps.js';
 import { recipientRules } from '../write-side/send/recipient-rules.js';
+import { ReputationPauses } from '../write-side/reputation/reputation-pauses.js';
 import { isSupervised } from './cluster/supervisor-link.js';
 
 /** What the roles of one process share: built once, after the database and the log are open. */
@@ -145,6 +146,7 @@ export function buildServices(
       ids: new MessageIdAllocator(database.pool),
       suppressions: new SuppressionList(database.pool, config.suppressionDays),
       sendLimits: new SendLimits(database.pool),
+      reputationPauses: new ReputationPauses(eventStore),
       deliverability,
       tenancy,
       auth,

@@ -26,6 +26,7 @@ import { randomToken } from '../../infra/tenancy/index.js';
 import type { DeliverabilityStore } from '../../infra/deliverability/index.js';
 import { feedbackIdLine, withHeaderLines } from './deliverability-headers.js';
 import { recordSendLimitWarnings } from './send-limit-warnings.js';
+import type { ReputationPauses } from '../reputation/reputation-pauses.js';
 import { reputationPause } from '../reputation/reputation-state.js';
 import { checkOutboundSpam, type SpamCheckDeps, type SpamCheckOutcome } from './outbound-spam-check.js';
 import { checkOutboundVirus, type VirusCheckDeps, type VirusCheckError } from './outbound-virus-check.js';
@@ -45,6 +46,8 @@ export interface AcceptDeps {
   virusCheck?: VirusCheckDeps | undefined;
   /** Servers' deliverability settings (Feedback-ID, SMTP List-Unsubscribe); none: every server's defaults. */
   deliverability?: DeliverabilityStore | undefined;
+  /** The reputation guard's pauses, remembered briefly; none: the server's reputation stream is read each time. */
+  reputationPauses?: ReputationPauses | undefined;
 }
 
 export interface MessageToAccept {
@@ -153,7 +156,8 @@ export async function acceptMessages(deps: AcceptDeps, req: AcceptRequest): Prom
     deps.contents.putMany(contents),
     req.messageIds ?? deps.ids.take(req.messages.length),
     // mail of a server or sending domain the reputation guard paused is held, never dropped
-    reputationPause(deps.eventStore, req.server.id, req.from.domain),
+    deps.reputationPauses?.holding(req.server.id, req.from.domain) ??
+      reputationPause(deps.eventStore, req.server.id, req.from.domain),
   ]);
   const withinLimit = admission?.within ?? req.messages.length;
   const at = deps.clock.now().toISOString();
