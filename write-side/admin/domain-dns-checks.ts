@@ -89,11 +89,13 @@ export async function runDomainChecks(
 async function checkDomain(deps: DomainCheckDeps, domain: Domain): Promise<boolean> {
   const { checks: lookups, unanswered } = await lookUpDnsRecords(deps.resolver, domain);
   const [first, ...more] = unanswered;
-  if (first)
+  if (first) {
+    const others = more.length > 0 ? ` and ${more.length} more` : '';
     throw new Error(
-      `the resolver did not answer (${first.error} for ${first.name}${more.length > 0 ? ` and ${more.length} more` : ''}):` +
+      `the resolver did not answer (${first.error} for ${first.name}${others}):` +
         ' the check is inconclusive and is made again at the next run',
     );
+  }
   const activeDkim = domain.dkimKeys.filter((k) => k.active).map((k) => `${k.selector}._domainkey.${domain.name}`);
   const health = dnsHealth(lookups, activeDkim, deps.spfInclude);
   const at = deps.clock.now().toISOString();
