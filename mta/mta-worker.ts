@@ -353,6 +353,16 @@ export class MtaWorker {
         if (dest.queue.length === 0 || dest.connections > 0) return this.forgetIfIdle(dest);
         // the last connection ended with work left: rotate (it carried its share) or give up for now
         if (how === 'rotated' && !this.stopping) return this.startConnection(dest);
+        // it had found the queue empty, and these came while it closed (waiting for its last outcome to be
+        // recorded): enqueue() saw it open and started none. A new one carries them; they were never tried.
+        if (how === 'drained') {
+          if (!this.stopping) return this.startConnection(dest);
+          for (const m of dest.queue.splice(0)) {
+            await this.d.queue.release(m.messageId).catch(() => undefined);
+            this.finish(m);
+          }
+          return this.forgetIfIdle(dest);
+        }
         for (const m of dest.queue.splice(0)) {
           try {
             await this.defer(

@@ -20,6 +20,7 @@ import type { RouteStore } from '../../infra/routes/index.js';
 import type { ContentStore } from '../../infra/content/index.js';
 import { parseUnsubscribeMailbox, verifyUnsubscribeMailbox } from '../../write-side/tracking/tokens.js';
 import { unsubscribe } from '../../write-side/tracking/tracking-routes.js';
+import { recordAfterDelivery } from './after-delivery.js';
 import type { Envelope } from './receive-routed.js';
 import { bounceMessageOf, storeBounceMail } from './store-bounce-mail.js';
 
@@ -128,12 +129,14 @@ export async function processInbound(
 
   if (/report-type="?feedback-report/.test(contentType)) {
     const report = parseFeedbackReport(partText(email, 'message/feedback-report') ?? '');
-    const result = await record({
-      type: 'RecordComplaint',
-      feedbackType: report.feedbackType,
-      ...(report.userAgent ? { source: report.userAgent } : {}),
-      at,
-    });
+    const result = await recordAfterDelivery(() =>
+      record({
+        type: 'RecordComplaint',
+        feedbackType: report.feedbackType,
+        ...(report.userAgent ? { source: report.userAgent } : {}),
+        at,
+      }),
+    );
     if (!result.ok) deps.logger.warn({ messageId: ref.messageId, error: result.error }, 'complaint not recorded');
     await deps.suppressions.add(data.serverId!, data.to!, `complaint (${report.feedbackType})`);
     return { kind: 'complaint', messageId: ref.messageId };
@@ -180,7 +183,7 @@ async function bounce(
   bounceMail: () => Promise<ReturnType<typeof bounceMessageOf>>,
   remoteMta?: string,
 ): Promise<InboundOutcome> {
-  const result = await record({
+  const command: MessageCommandInput = {
     type: 'RecordBounce',
     kind: 'async',
     bounceMessage: await bounceMail(),
@@ -189,7 +192,8 @@ async function bounce(
     classification: verdict.category,
     suppress: verdict.suppress,
     at: deps.clock.now().toISOString(),
-  });
+  };
+  const result = await recordAfterDelivery(() => record(command));
   if (!result.ok) deps.logger.warn({ messageId, error: result.error }, 'late bounce not recorded');
   if (verdict.suppress) await deps.suppressions.add(data.serverId!, data.to!, `bounce: ${diagnostic}`);
   return { kind: 'bounce', messageId, classification: verdict.category };

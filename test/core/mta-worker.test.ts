@@ -201,6 +201,52 @@ describe('MTA worker: what it decides for each message', () => {
     assert.equal(worker.openDestinations, 0);
   });
 
+  it('carries a message that came while the destination’s last connection was closing (not deferred)', async () => {
+    const port = await freePort();
+    const mta = world({ names: ONE_MX, port });
+    const peer = await sink('127.0.0.1', port);
+    // the first delivery's outcome is recorded only when the test says so: its connection, which found the
+    // queue empty, waits for that record before it closes (as it does while the log is slow under load)
+    const append = mta.store.append.bind(mta.store);
+    let recordFirst!: () => void;
+    const gate = new Promise<void>((resolve) => (recordFirst = resolve));
+    const first = await mta.send('first@example.org');
+    mta.store.append = async (streamId, events, expected) => {
+      if (streamId === messageStreamId(first.messageId) && events.some((e) => e.type === 'MessageDelivered'))
+        await gate;
+      return append(streamId, events, expected);
+    };
+    const worker = mta.worker();
+    worker.start();
+    try {
+      await eventually(
+        async () => (peer.received.length === 1 ? true : undefined),
+        () => 'the first message did not arrive',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100)); // its connection is closing now
+      const second = await mta.send('second@example.org');
+      await eventually(
+        async () => (mta.leases.due.length === 0 ? true : undefined),
+        () => 'the second message was not leased',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100)); // queued behind the closing connection
+      recordFirst();
+      const outcome = await eventually(
+        () => mta.outcome(second.messageId),
+        () => 'the second message has no outcome',
+      );
+      assert.equal(outcome.type, 'MessageDelivered', JSON.stringify(outcome.data));
+      assert.deepEqual(
+        peer.received.map((m) => m.to),
+        [['first@example.org'], ['second@example.org']],
+      );
+      assert.equal((await mta.outcome(first.messageId))?.type, 'MessageDelivered');
+    } finally {
+      recordFirst();
+      await worker.stop();
+    }
+  });
+
   it('defers a 4xx to the retry policy’s next time, or to the time the server asked for', async () => {
     const port = await freePort();
     const mta = world({ names: ONE_MX, port });

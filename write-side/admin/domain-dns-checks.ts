@@ -14,7 +14,7 @@ import type { Clock } from '../../infra/clock/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
-import { checkDnsRecords } from './domain-verification.js';
+import { lookUpDnsRecords } from './domain-verification.js';
 
 const DOMAIN_CHECK_LOCK = 7_303_417_023;
 
@@ -81,9 +81,21 @@ export async function runDomainChecks(
   }
 }
 
-/** Checks one domain; true when its status changed. */
+/**
+ * Checks one domain; true when its status changed. A look-up the resolver did not answer (it is down or
+ * restarting) makes the check inconclusive: nothing is recorded, not even the time, so the domain is due
+ * again at the next run. Taken as "record missing", it sent DomainDNSError for records that were there.
+ */
 async function checkDomain(deps: DomainCheckDeps, domain: Domain): Promise<boolean> {
-  const lookups = await checkDnsRecords(deps.resolver, domain);
+  const { checks: lookups, unanswered } = await lookUpDnsRecords(deps.resolver, domain);
+  const [first, ...more] = unanswered;
+  if (first) {
+    const others = more.length > 0 ? ` and ${more.length} more` : '';
+    throw new Error(
+      `the resolver did not answer (${first.error} for ${first.name}${others}):` +
+        ' the check is inconclusive and is made again at the next run',
+    );
+  }
   const activeDkim = domain.dkimKeys.filter((k) => k.active).map((k) => `${k.selector}._domainkey.${domain.name}`);
   const health = dnsHealth(lookups, activeDkim, deps.spfInclude);
   const at = deps.clock.now().toISOString();

@@ -3,9 +3,27 @@ import type { Domain, RecordLookup, TrackDomain } from '../../domain/index.js';
 
 export type RecordCheck = RecordLookup;
 
+/**
+ * Look-up errors that mean the resolver itself gave no answer (nothing listens, or nothing came back in time),
+ * not that the record is absent: NXDOMAIN, NODATA and a SERVFAIL of the domain's own servers are answers.
+ */
+const RESOLVER_SILENT = new Set(['ECONNREFUSED', 'ETIMEOUT', 'ECANCELLED']);
+
 /** Looks up each published record the domain needs and says which are in place. */
 export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promise<RecordCheck[]> {
+  return (await lookUpDnsRecords(resolver, domain)).checks;
+}
+
+/**
+ * checkDnsRecords, and the look-ups the resolver did not answer (`unanswered`, with the error): a record
+ * not found then is unknown rather than missing, which a periodic check must not report as a change.
+ */
+export async function lookUpDnsRecords(
+  resolver: Resolver,
+  domain: Domain,
+): Promise<{ checks: RecordCheck[]; unanswered: { name: string; error: string }[] }> {
   const checks: RecordCheck[] = [];
+  const unanswered: { name: string; error: string }[] = [];
   for (const record of domain.dnsRecords) {
     let found: string[] = [];
     try {
@@ -13,8 +31,10 @@ export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promi
         record.type === 'TXT'
           ? (await resolver.resolveTxt(record.name)).map((parts) => parts.join(''))
           : await resolver.resolveCname(record.name);
-    } catch {
+    } catch (err) {
       found = [];
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code && RESOLVER_SILENT.has(code)) unanswered.push({ name: record.name, error: code });
     }
     const normalize = (s: string) => s.replace(/\s+/g, '').replace(/\.$/, '').toLowerCase();
     const ok =
@@ -29,7 +49,7 @@ export async function checkDnsRecords(resolver: Resolver, domain: Domain): Promi
           : found.some((f) => normalize(f) === normalize(record.value));
     checks.push({ purpose: record.purpose, name: record.name, expected: record.value, found, ok });
   }
-  return checks;
+  return { checks, unanswered };
 }
 
 /**
