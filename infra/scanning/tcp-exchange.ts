@@ -15,13 +15,22 @@ export interface Exchange {
   timeoutMs: number;
   /** An answer longer than this is refused (a daemon gone wrong must not fill our memory). */
   maxAnswerBytes: number;
+  /**
+   * What it means when the daemon resets the connection while we are still sending and we have read
+   * no answer: its answer, if it gave one, may be lost with the connection (see below). Without
+   * this, SCANNER_PROTOCOL_ERROR.
+   */
+  whenResetWhileSending?: (sentBytes: number) => Promise<Result<Buffer, ScanError>>;
 }
 
 /**
  * One request and its answer over a fresh connection, as spamd and clamd speak: the daemon answers
  * and closes. Every way it can go wrong ends in an error value within `timeoutMs`: nothing listening,
  * silence, an endless answer. A daemon that closes while we still write (clamd past its
- * StreamMaxLength) has usually answered first: that answer is returned, not the write error.
+ * StreamMaxLength) has answered first, and its answer is in our kernel's receive buffer; but when
+ * our write fails before Node has read it, Node destroys the socket on the write error and the
+ * answer is gone. We read it whenever we can (one part at a time, below); when we could not,
+ * `whenResetWhileSending` says what the reset means.
  */
 export function exchange(x: Exchange): Promise<Result<Buffer, ScanError>> {
   return new Promise((resolve) => {
@@ -29,8 +38,11 @@ export function exchange(x: Exchange): Promise<Result<Buffer, ScanError>> {
     let received = 0;
     let settled = false;
     let writeError: Error | undefined;
+    // bytes of the request handed to the kernel, and whether all of it was (then our side is ended)
+    let sentBytes = 0;
+    let sentAll = false;
     const fail = (code: ScanError['code'], message: string) => finish(err({ code, scanner: x.scanner, message }));
-    const finish = (result: Result<Buffer, ScanError>) => {
+    const finish = (result: Result<Buffer, ScanError> | Promise<Result<Buffer, ScanError>>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -49,10 +61,18 @@ export function exchange(x: Exchange): Promise<Result<Buffer, ScanError>> {
     socket.on('connect', async () => {
       for (const part of x.request) {
         if (settled || received > 0 || writeError) return;
-        await new Promise<void>((resolve) => socket.write(part, () => resolve()));
+        await new Promise<void>((resolve) =>
+          socket.write(part, (e) => {
+            if (!e) sentBytes += part.length;
+            resolve();
+          }),
+        );
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (!settled && received === 0 && !writeError) socket.end();
+      if (!settled && received === 0 && !writeError) {
+        sentAll = true;
+        socket.end();
+      }
     });
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;
@@ -71,6 +91,7 @@ export function exchange(x: Exchange): Promise<Result<Buffer, ScanError>> {
     });
     socket.on('close', () => {
       if (received > 0) return finish(ok(Buffer.concat(chunks)));
+      if (writeError && !sentAll && x.whenResetWhileSending) return finish(x.whenResetWhileSending(sentBytes));
       const why = writeError ? ` (${(writeError as NodeJS.ErrnoException).code})` : '';
       fail('SCANNER_PROTOCOL_ERROR', `${x.scanner} at ${where} closed the connection without an answer${why}`);
     });
