@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { freePort } from './ports.js';
 
 export interface DnsZone {
   /** domain → [mx host, preference] */
@@ -30,19 +31,38 @@ export function dnsmasqAvailable(): boolean {
 }
 
 export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  // free for TCP too: a DNS server (dnsmasq, unbound, nsd) listens on both
+  for (;;) {
+    const port = await freePort();
+    const s = createSocket('udp4');
+    const bound = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.bind(port, '127.0.0.1', () => r(true));
+    });
+    await new Promise<void>((r) => (bound ? s.close(() => r()) : r()));
+    if (bound) return port;
+  }
 }
 
 /** TXT strings are at most 255 bytes: long values (DKIM keys) go as several strings. */
 const txtArg = (name: string, value: string) => `--txt-record=${name},${(value.match(/.{1,250}/g) ?? ['']).join(',')}`;
 
-/** A real DNS server (Debian's dnsmasq) on loopback, serving exactly the given records. */
+/**
+ * A real DNS server (Debian's dnsmasq) on loopback, serving exactly the given records. dnsmasq takes
+ * the port for TCP as well as UDP: a port free for UDP may be another test's TCP listener's by the
+ * time dnsmasq binds it (it then exits, "Address already in use"), so another port is tried.
+ */
 export async function startDnsServer(zone: DnsZone, fixedPort?: number): Promise<DnsServer> {
-  const port = fixedPort ?? (await freeUdpPort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDnsmasq(zone, fixedPort ?? (await freeUdpPort()));
+    } catch (err) {
+      if (fixedPort !== undefined || attempt >= 5 || !/in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDnsmasq(zone: DnsZone, port: number): Promise<DnsServer> {
   const args = [
     '--keep-in-foreground',
     '--no-resolv',
