@@ -71,6 +71,7 @@ export class HitRecorder {
   /** Hits waiting for their message's delivery, and when each is tried again; bounded like the queue. */
   private readonly waiting: { hit: Hit; retryAt: number }[] = [];
   private waitTimer: NodeJS.Timeout | undefined;
+  private waitTimerAt = 0;
   /** How many distinct links a click's message had clicked just before it: counted once per hit. */
   private readonly clickBursts = new WeakMap<Hit, number>();
 
@@ -262,9 +263,13 @@ export class HitRecorder {
   /** Per hit that waited: since when, its last wait, its deadline. */
   private readonly retries = new WeakMap<Hit, { deadline: number; delayMs: number; since: number }>();
 
+  /** Sets the timer for the earliest waiting hit (earlier than the one set, if any: a new hit waits least). */
   private scheduleWaiting(): void {
-    if (this.waitTimer || this.waiting.length === 0) return;
+    if (this.waiting.length === 0) return;
     const next = Math.min(...this.waiting.map((w) => w.retryAt));
+    if (this.waitTimer && this.waitTimerAt <= next) return;
+    clearTimeout(this.waitTimer);
+    this.waitTimerAt = next;
     this.waitTimer = setTimeout(
       () => {
         this.waitTimer = undefined;
