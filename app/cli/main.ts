@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// first: the heap settings apply before the modules below fill the heap
+import '../../infra/runtime/gc-settings.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
