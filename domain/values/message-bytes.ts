@@ -67,7 +67,7 @@ export function canonicalMessageBytes(
 }
 
 /** True when every CR is followed by LF and every LF follows a CR. */
-function hasOnlyCrlf(raw: Buffer): boolean {
+export function hasOnlyCrlf(raw: Buffer): boolean {
   for (let cr = raw.indexOf(CR); cr !== -1; cr = raw.indexOf(CR, cr + 2)) if (raw[cr + 1] !== LF) return false;
   for (let lf = raw.indexOf(LF); lf !== -1; lf = raw.indexOf(LF, lf + 1))
     if (lf === 0 || raw[lf - 1] !== CR) return false;

@@ -2,11 +2,11 @@ import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypt
 import { dkimSign } from 'mailauth';
 import DKIM from 'nodemailer/lib/dkim';
 import MessageParser, { type MessageParserHeaderLine } from 'nodemailer/lib/dkim/message-parser';
-import RelaxedBody from 'nodemailer/lib/dkim/relaxed-body';
 import sign from 'nodemailer/lib/dkim/sign';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
 import { normalizeDomain } from 'nodemailer/lib/shared';
 import { transformSync } from '../../infra/streams/index.js';
+import { relaxedBodyHash } from './relaxed-body-hash.js';
 
 export interface SigningKey {
   selector: string;
@@ -65,8 +65,9 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 /**
  * RSA-SHA256 signatures, relaxed/relaxed, over nodemailer's canonicalization (its header parser,
- * body hasher and header canonicalizer), giving the bytes nodemailer's streaming signer writes (a
- * differential test holds it to that). Two things differ from that signer, both measured on a
+ * body hash (relaxedBodyHash: the same hash, found natively where it can be) and header
+ * canonicalizer), giving the bytes nodemailer's streaming signer writes (a differential test holds
+ * it to that). Two things differ from that signer, both measured on a
  * busy MTA: the parsing and hashing run in one go instead of dozens of event-loop turns per
  * message, and the RSA operation (most of the CPU of signing) runs on libuv's thread pool, off
  * the event loop that carries every other delivery. Undefined: the parts did not finish
@@ -77,11 +78,8 @@ export async function rsaSign(message: Buffer, domain: string, keys: SigningKey[
   let headers: MessageParserHeaderLine[] | undefined;
   parser.once('headers', (h: MessageParserHeaderLine[]) => (headers = h));
   const body = transformSync(parser, message);
-  const relaxed = new RelaxedBody({ hashAlgo: 'sha256' });
-  let bodyHash: string | undefined;
-  relaxed.once('hash', (h: string) => (bodyHash = h));
-  if (!body || !headers || transformSync(relaxed, body) === undefined || !bodyHash || !parser.rawHeaders)
-    return undefined;
+  const bodyHash = body && relaxedBodyHash(body);
+  if (!body || !headers || !bodyHash || !parser.rawHeaders) return undefined;
   const canonical = sign.relaxedHeaders(headers, SIGNED_HEADERS);
   const fields = await Promise.all(
     keys.map(async (k) => {

@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
+import { useFastDotStuffing } from './dot-stuffing.js';
 
 export type TlsPolicy = 'opportunistic' | 'require' | 'none';
 
@@ -101,6 +102,7 @@ export class SmtpSession {
       allowInternalNetworkInterfaces: true,
       logger: false,
     });
+    useFastDotStuffing(connection);
     await new Promise<void>((resolve, reject) => {
       connection.once('error', reject);
       connection.connect(() => {
