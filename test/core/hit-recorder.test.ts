@@ -6,6 +6,7 @@ import { handleMessageCommand } from '../../write-side/index.js';
 import { HitRecorder, type Hit } from '../../write-side/tracking/hit-recorder.js';
 import { eventually } from '../helpers/eventually.js';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture.js';
+import { acceptCommand, deliveredAttempt } from '../helpers/message-commands.js';
 
 /**
  * A recipient's mailbox can open a message before the MTA has recorded its delivery (images fetched on
@@ -13,23 +14,8 @@ import { captureLogs, type CapturedLogs } from '../helpers/log-capture.js';
  */
 const AT = '2026-01-01T12:00:00.000Z';
 const ID = '00000000-0000-4000-8000-000000000001';
-const accept = {
-  type: 'Accept' as const,
-  message: {
-    messageId: ID,
-    serverId: 'srv-1',
-    batchId: 'b-1',
-    rfcMessageId: `${ID}@postlog.test`,
-    token: 'AbCdEfGh12345678',
-    from: 'a@example.com',
-    to: 'b@example.org',
-    subject: 'Hi',
-    contentHash: 'c'.repeat(64),
-    size: 10,
-  },
-  at: AT,
-};
-const delivery = { attempt: 1, mxHost: 'mx.example.org', durationMs: 12, reply: { code: 250, text: 'OK' }, at: AT };
+const accept = acceptCommand(ID, AT);
+const delivery = deliveredAttempt(AT);
 const open = (): Hit => ({
   kind: 'open',
   messageId: ID,

@@ -8,6 +8,7 @@ import {
   type ExpectedRevision,
 } from '../../infra/event-store/index.js';
 import { handleMessageCommand } from '../../write-side/index.js';
+import { acceptCommand, deliveredAttempt } from '../helpers/message-commands.js';
 
 /**
  * The cases of test/integration/message-command-handler.test.ts on the in-memory log: the same
@@ -16,23 +17,8 @@ import { handleMessageCommand } from '../../write-side/index.js';
  */
 const AT = '2026-01-01T12:00:00.000Z';
 const messageId = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
-const accept = (id: string) => ({
-  type: 'Accept' as const,
-  message: {
-    messageId: id,
-    serverId: 'srv-1',
-    batchId: 'b-1',
-    rfcMessageId: `${id}@postlog.test`,
-    token: 'AbCdEfGh12345678',
-    from: 'a@example.com',
-    to: 'b@example.org',
-    subject: 'Hi',
-    contentHash: 'c'.repeat(64),
-    size: 10,
-  },
-  at: AT,
-});
-const delivery = { attempt: 1, mxHost: 'mx.example.org', durationMs: 12, reply: { code: 250, text: 'OK' }, at: AT };
+const accept = (id: string) => acceptCommand(id, AT);
+const delivery = deliveredAttempt(AT);
 
 /** Counts the appends refused for a stale revision: shows that the race below really happens. */
 class CountingStore extends MemoryEventStore {

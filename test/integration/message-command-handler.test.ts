@@ -4,25 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { PostgresEventStore } from '../../infra/event-store/index.js';
 import { handleMessageCommand } from '../../write-side/index.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/database.js';
+import { acceptCommand, deliveredAttempt } from '../helpers/message-commands.js';
 
 const at = () => new Date().toISOString();
-const accept = (messageId: string) => ({
-  type: 'Accept' as const,
-  message: {
-    messageId,
-    serverId: 'srv-1',
-    batchId: 'b-1',
-    rfcMessageId: `${messageId}@postlog.test`,
-    token: 'AbCdEfGh12345678',
-    from: 'a@example.com',
-    to: 'b@example.org',
-    subject: 'Hi',
-    contentHash: 'c'.repeat(64),
-    size: 10,
-  },
-  at: at(),
-});
-const delivery = { attempt: 1, mxHost: 'mx.example.org', durationMs: 12, reply: { code: 250, text: 'OK' }, at: at() };
+const accept = (messageId: string) => acceptCommand(messageId, at());
+const delivery = deliveredAttempt(at());
 
 describe('message command handler on the Postgres log', () => {
   let db: TestDatabase;
