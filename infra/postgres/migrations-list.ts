@@ -71,7 +71,10 @@ export const migrations: Migration[] = [
   {
     version: 12,
     name: 'group commit: a short way for batches that only create streams',
-    sql: eventLog.appendBatchNameFreed + eventLog.appendBatchCheckedFunction + eventLog.appendBatchFunction,
+    sql:
+      eventLog.appendBatchNameFreed +
+      eventLog.appendBatchCheckedFunctionOfMigration12 +
+      eventLog.appendBatchFunctionOfMigration12,
   },
   {
     version: 13,
@@ -220,5 +223,10 @@ export const migrations: Migration[] = [
     version: 45,
     name: 'blocklist monitoring: the state of each sending IP and domain per list',
     sql: blocklists.blocklistStatusTable,
+  },
+  {
+    version: 46,
+    name: 'event log: commit notifications name the kinds of streams written',
+    sql: eventLog.appendBatchCheckedFunction + eventLog.appendBatchFunction,
   },
 ];

@@ -40,11 +40,20 @@ export const eventLogTables = `
 `;
 
 /**
+ * What a commit notification says since migration 46: the kinds of the streams the batch appended
+ * to, each a stream id up to its first "-" ("message-", "blocklist-"), comma-separated, so that a
+ * subscription to other streams stays asleep (infra/event-store/postgres/notifications.ts). An
+ * empty payload (before migration 46, or more kinds than a payload should carry) wakes everyone.
+ */
+const STREAM_KINDS_PAYLOAD = `(SELECT CASE WHEN length(kinds.k) > 4000 THEN '' ELSE coalesce(kinds.k, '') END
+            FROM (SELECT string_agg(DISTINCT substring(st FROM '^[^-]*-?'), ',') AS k FROM unnest(p_streams) AS st) kinds)`;
+
+/**
  * The general append, under a given name and with given settings: every append with its own
  * expected-revision check. Migration 1 created it as postlog_append_batch; since migration 12 it is
  * postlog_append_batch_checked, which the short way below calls for every batch it cannot take.
  */
-const generalAppend = (name: string, settings: string) => `
+const generalAppend = (name: string, settings: string, notifyPayload = "''") => `
       -- Group commit in one round trip: many appends, each with its own optimistic-concurrency
       -- check, written by one statement (one transaction, one WAL flush). An append whose check
       -- fails writes nothing and gets its own outcome; the others commit.
@@ -144,7 +153,7 @@ const generalAppend = (name: string, settings: string) => `
           SELECT jsonb_object_agg(ins.event_id::text, ins.position) INTO v_pos FROM ins;
           UPDATE streams st SET revision = (v_revs ->> st.stream_id)::bigint, updated_at = now()
            WHERE st.stream_id = ANY(p_streams) AND st.revision <> (v_revs ->> st.stream_id)::bigint;
-          PERFORM pg_notify('postlog_events', '');
+          PERFORM pg_notify('postlog_events', ${notifyPayload});
           FOR i IN 1 .. array_length(v_w_index, 1) LOOP
             append_index := v_w_index[i]; outcome := 'written'; revision := v_w_rev[i];
             last_position := (v_pos ->> (v_w_last[i]::text))::bigint; last_txid := pg_current_xact_id()::text; event_id := NULL;
@@ -187,10 +196,17 @@ export const appendBatchNameFreed = `
 export const appendBatchCheckedFunction = generalAppend(
   'postlog_append_batch_checked',
   ' SET plan_cache_mode = force_generic_plan',
+  STREAM_KINDS_PAYLOAD,
 );
 
-/** The append every group commit calls (current): the short way for batches that only create streams. */
-export const appendBatchFunction = `
+/** Historical: the general append as migration 12 created it, with an empty notification. */
+export const appendBatchCheckedFunctionOfMigration12 = generalAppend(
+  'postlog_append_batch_checked',
+  ' SET plan_cache_mode = force_generic_plan',
+);
+
+/** The short way for batches that only create streams, notifying with the given payload. */
+const shortAppend = (notifyPayload: string) => `
       -- Most group commits only create streams: every accepted message is a new stream appended
       -- with no_stream and fresh event ids. For those, the general function creates each stream
       -- row at revision -1, locks it, works out revisions in a PL/pgSQL loop, then updates the row
@@ -228,7 +244,7 @@ export const appendBatchFunction = `
           -- we waited for may have committed one of them (on another stream), as the general function
           -- would see after its locks. (A retried batch has its streams already: it goes the general way.)
           IF array_length(v_created, 1) = n_streams AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY(p_ids)) THEN
-            PERFORM pg_notify('postlog_events', '');
+            PERFORM pg_notify('postlog_events', ${notifyPayload});
             RETURN QUERY
               WITH ins AS (
                 INSERT INTO events (event_id, stream_id, revision, type, schema_version, data, metadata)
@@ -251,3 +267,9 @@ export const appendBatchFunction = `
       END
       $fn$;
 `;
+
+/** The append every group commit calls (current): the short way for batches that only create streams. */
+export const appendBatchFunction = shortAppend(STREAM_KINDS_PAYLOAD);
+
+/** Historical: the short way as migration 12 created it, with an empty notification. */
+export const appendBatchFunctionOfMigration12 = shortAppend("''");

@@ -1,7 +1,7 @@
 import type { Logger } from '../../logging/index.js';
 import type { BatchHandler, Checkpoint, EventFilter, EventStore, Subscription } from '../port.js';
 import { decodeCheckpoint } from './checkpoint.js';
-import type { CommitNotifications } from './notifications.js';
+import { mayConcern, type CommitNotifications } from './notifications.js';
 
 export interface PollingSubscriptionOptions {
   store: Pick<EventStore, 'readAll' | 'headCheckpoint'>;
@@ -54,7 +54,10 @@ export class PollingSubscription implements Subscription {
   }
 
   private async run(): Promise<void> {
-    const unlisten = this.o.notifications.on(() => {
+    const unlisten = this.o.notifications.on((kinds) => {
+      // a commit of other streams only: nothing new for this reader (an event of ours that such a
+      // commit made readable, by ending after it, is read at the next poll)
+      if (!mayConcern(kinds, this.o.filter)) return;
       this.pending = true;
       this.wake?.();
     });
