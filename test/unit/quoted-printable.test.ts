@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
 import { transformSync } from '../../infra/streams/index.js';
-import { encodeQuotedPrintable } from '../../write-side/send/quoted-printable.js';
+import { isPlainText } from 'nodemailer/lib/mime-funcs';
+import { encodeQuotedPrintable, encodeQuotedPrintableIfPlain } from '../../write-side/send/quoted-printable.js';
 
 /** What nodemailer's QP encoder writes for the input in one chunk (the bytes simple-mime is held to). */
 const nodemailer = (input: Buffer, binary: boolean) => transformSync(new QpEncoder({ binary }), input)!;
@@ -22,6 +23,21 @@ const input = fc
   .map((parts) => Buffer.concat(parts.map((p) => Buffer.from(p, /[^\x00-\xff]/.test(p) ? 'utf8' : 'latin1'))));
 
 describe('quoted-printable over bytes', () => {
+  it("of a text that is plain (nodemailer's isPlainText), and nothing for one that is not", () => {
+    const control = fc.constantFrom('\x00', '\x07', '\x08', '\x0b', '\x0c', '\x0e', '\x1b', '\x1f');
+    const ascii = fc.oneof(piece, { weight: 1, arbitrary: control }).filter((p) => !/[^\x00-\x7f]/.test(p));
+    fc.assert(
+      fc.property(fc.array(ascii, { maxLength: 80 }), (parts) => {
+        const text = parts.join('');
+        const encoded = encodeQuotedPrintableIfPlain(Buffer.from(text, 'latin1'));
+        if (isPlainText(text))
+          assert.equal(encoded?.toString('latin1'), nodemailer(Buffer.from(text), false).toString('latin1'));
+        else assert.equal(encoded, undefined, JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it("writes exactly nodemailer's bytes, text and binary", () => {
     fc.assert(
       fc.property(input, fc.boolean(), (bytes, binary) => {

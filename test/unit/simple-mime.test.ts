@@ -113,6 +113,9 @@ describe('direct MIME writer for text/HTML messages', () => {
       // long lines: quoted-printable when there is a letter in it, else base64 (as nodemailer picks)
       { text: `${'0123456789 '.repeat(20)}\n` },
       { text: `${'0123456789 '.repeat(20)}x\n` },
+      // long lines with a control character: not plain, so nodemailer counts letters to choose
+      { text: `${'Lorem ipsum '.repeat(20)}\x07 bell\n` },
+      { html: `<p>${'\x1b'.repeat(300)}x</p>`, text: undefined },
       { received: `from api ([2001:db8::1]) by ${'host.'.repeat(20)}example with HTTP; Sat, 21 Nov 2026 12:00:00 GMT` },
     ];
     for (const [i, extra] of cases.entries()) {

@@ -1,7 +1,9 @@
+import { isAscii } from 'node:buffer';
 import { buildHeaderValue, foldLines, hasLongerLines, isPlainText } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 import type { ComposeInput } from './compose.js';
 import { encodeBody, endWithNewline } from './mime-bytes.js';
+import { encodeQuotedPrintableIfPlain } from './quoted-printable.js';
 
 /** The parts of nodemailer's MimeNode used here that its typings leave out. */
 interface HeaderEncoder {
@@ -119,15 +121,25 @@ interface TextPart {
 }
 
 function textPart(contentType: string, content: string): TextPart | undefined {
+  const bytes = Buffer.from(content);
+  // The usual long text: ASCII, lines past 76, letters in it. nodemailer's choice for it is
+  // quoted-printable if it is plain (no control characters), which the encoding pass itself finds
+  // out (a regular expression over it first cost ~390 µs per 100 KB); anything else the long way.
+  if (isAscii(bytes) && hasLongerLines(content, 76) && /[A-Za-z]/.test(content)) {
+    const body = encodeQuotedPrintableIfPlain(bytes);
+    if (body) return textPartOf(contentType, 'quoted-printable', body);
+  }
   const transferEncoding = textTransferEncoding(content);
-  const body = encodeBody(Buffer.from(content), transferEncoding, false);
-  return (
-    body && {
-      contentType: `Content-Type: ${contentType}`,
-      transferEncoding: `Content-Transfer-Encoding: ${transferEncoding}`,
-      body,
-    }
-  );
+  const body = encodeBody(bytes, transferEncoding, false);
+  return body && textPartOf(contentType, transferEncoding, body);
+}
+
+function textPartOf(contentType: string, transferEncoding: string, body: Buffer): TextPart {
+  return {
+    contentType: `Content-Type: ${contentType}`,
+    transferEncoding: `Content-Transfer-Encoding: ${transferEncoding}`,
+    body,
+  };
 }
 
 /**
