@@ -32,6 +32,7 @@ import type { Shaper } from './shaping/shaper.js';
 import { decideOutcome, retryOrGiveUp } from './delivery-outcome.js';
 import { prepareForDelivery } from './signing/prepare-message.js';
 import { SmtpSession, type SendOutcome, type TlsPolicy } from './smtp/smtp-session.js';
+import { nextLeaseInMs } from './queue/lease-pacing.js';
 
 /** What the worker does with the delivery queue's leases (PostgreSQL rows; tests keep them in memory). */
 export type DeliveryLeases = Pick<DeliveryQueue, 'lease' | 'release' | 'renew'>;
@@ -78,6 +79,11 @@ export interface MtaWorkerDeps {
   mayDeliver: (serverId: string) => Promise<boolean>;
   leaseSeconds: number;
   pollMs: number;
+  /**
+   * The pause before the next lease when the last one took every due row there was (fewer than it
+   * asked for, more than none); default 20 ms, never more than pollMs (mta/queue/lease-pacing.ts).
+   */
+  leaseLingerMs?: number;
 }
 
 type Outcome = 'delivered' | 'deferred' | 'bounced' | 'failed' | 'skipped';
@@ -167,10 +173,12 @@ export class MtaWorker {
     if (this.ticking || this.stopping) return;
     this.ticking = true;
     let leased: LeasedMessage[] = [];
+    let asked = 0;
     try {
       const room = this.d.maxInFlight - this.inFlight;
       // small leases, often: new messages join the destinations' queues while earlier ones are sent
-      if (room > 0) leased = await this.d.queue.lease(Math.min(room, 200), this.d.leaseSeconds);
+      asked = Math.min(room, 200);
+      if (asked > 0) leased = await this.d.queue.lease(asked, this.d.leaseSeconds);
     } catch (err) {
       this.d.logger.error({ error: (err as Error).message }, 'leasing from the delivery queue failed');
     } finally {
@@ -180,7 +188,16 @@ export class MtaWorker {
     const fresh = leased.filter((m) => !this.holding.has(m.messageId));
     fresh.forEach((m) => this.holding.add(m.messageId));
     if (fresh.length > 0) this.track(this.dispatch(fresh));
-    this.schedule(leased.length > 0 && this.inFlight < this.d.maxInFlight ? 0 : this.d.pollMs);
+    this.schedule(
+      nextLeaseInMs({
+        asked,
+        taken: leased.length,
+        inFlight: this.inFlight,
+        maxInFlight: this.d.maxInFlight,
+        pollMs: this.d.pollMs,
+        lingerMs: this.d.leaseLingerMs ?? 20,
+      }),
+    );
   }
 
   private track(task: Promise<void>): void {
