@@ -79,11 +79,6 @@ export interface MtaWorkerDeps {
   mayDeliver: (serverId: string) => Promise<boolean>;
   leaseSeconds: number;
   pollMs: number;
-  /**
-   * The pause before the next lease when the last one took every due row there was (fewer than it
-   * asked for, more than none); default 20 ms, never more than pollMs (mta/queue/lease-pacing.ts).
-   */
-  leaseLingerMs?: number;
 }
 
 type Outcome = 'delivered' | 'deferred' | 'bounced' | 'failed' | 'skipped';
@@ -195,7 +190,6 @@ export class MtaWorker {
         inFlight: this.inFlight,
         maxInFlight: this.d.maxInFlight,
         pollMs: this.d.pollMs,
-        lingerMs: this.d.leaseLingerMs ?? 20,
       }),
     );
   }

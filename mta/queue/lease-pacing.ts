@@ -8,9 +8,10 @@ export interface LeaseRound {
   inFlight: number;
   maxInFlight: number;
   pollMs: number;
-  /** The pause after a lease that took every due row there was (never more than pollMs). */
-  lingerMs: number;
 }
+
+/** The pause after a lease that took every due row there was (never more than pollMs). */
+export const LEASE_LINGER_MS = 20;
 
 /**
  * When the MTA worker leases next: at once while the queue has more due rows than a lease took;
@@ -25,6 +26,6 @@ export interface LeaseRound {
  */
 export function nextLeaseInMs(r: LeaseRound): number {
   if (r.taken === 0 || r.inFlight >= r.maxInFlight) return r.pollMs;
-  if (r.taken < r.asked) return Math.min(r.lingerMs, r.pollMs);
+  if (r.taken < r.asked) return Math.min(LEASE_LINGER_MS, r.pollMs);
   return 0;
 }

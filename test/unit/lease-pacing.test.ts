@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextLeaseInMs, type LeaseRound } from '../../mta/queue/lease-pacing.js';
+import { LEASE_LINGER_MS, nextLeaseInMs, type LeaseRound } from '../../mta/queue/lease-pacing.js';
 
 const round = (r: Partial<LeaseRound>): LeaseRound => ({
   asked: 200,
@@ -8,7 +8,6 @@ const round = (r: Partial<LeaseRound>): LeaseRound => ({
   inFlight: 0,
   maxInFlight: 500,
   pollMs: 250,
-  lingerMs: 20,
   ...r,
 });
 
@@ -18,7 +17,8 @@ describe('MTA lease pacing: when the worker leases from the delivery queue next'
   });
 
   it('after the linger when a lease took every due row there was', () => {
-    assert.equal(nextLeaseInMs(round({ taken: 8, inFlight: 8 })), 20);
+    assert.equal(LEASE_LINGER_MS, 20);
+    assert.equal(nextLeaseInMs(round({ taken: 8, inFlight: 8 })), LEASE_LINGER_MS);
   });
 
   it('after the poll interval when the queue had nothing due', () => {
