@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import RelaxedBody from 'nodemailer/lib/dkim/relaxed-body';
-import { hasOnlyCrlf } from '../../domain/index.js';
 import { transformSync } from '../../infra/streams/index.js';
 
 const CRLF = Buffer.from('\r\n');
 const DOUBLE_CRLF = Buffer.from('\r\n\r\n');
-const TWO_SPACES = Buffer.from('  ');
-const SPACE_CRLF = Buffer.from(' \r\n');
 const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
 
 /**
  * The SHA-256 body hash (base64) of DKIM's relaxed body canonicalization (RFC 6376 §3.4.4), as
@@ -16,7 +16,7 @@ const TAB = 0x09;
  * RelaxedBody looks at every byte in JavaScript (about 0.8 ms per 100 KB). Most bodies are
  * already canonical but for the empty lines at their end: lines that end in CRLF, with no tab, no
  * run of spaces and no space before a line end (base64 never has them; our quoted-printable
- * encoder escapes a blank that ends a line). Native searches find that out and the hash runs
+ * encoder escapes a blank that ends a line). One pass over the bytes finds that out and the hash runs
  * over the body itself; any other body goes through RelaxedBody. Undefined: RelaxedBody did not
  * finish synchronously.
  */
@@ -33,11 +33,32 @@ export function relaxedBodyHash(body: Buffer): string | undefined {
 function alreadyRelaxed(body: Buffer): Buffer | undefined {
   if (body.length === 0) return body;
   if (!body.subarray(body.length - 2).equals(CRLF)) return undefined;
-  if (body.indexOf(TAB) !== -1 || body.indexOf(TWO_SPACES) !== -1 || body.indexOf(SPACE_CRLF) !== -1) return undefined;
-  if (!hasOnlyCrlf(body)) return undefined;
+  if (!relaxedLines(body)) return undefined;
   // a line of a single space is not empty here but is in relaxed form: it was ruled out above
   let end = body.length;
   while (end >= 4 && body.subarray(end - 4, end).equals(DOUBLE_CRLF)) end -= 2;
   // nothing but empty lines: the body is empty
   return end === 2 ? body.subarray(0, 0) : body.subarray(0, end);
+}
+
+/**
+ * Every line ends with CRLF (no bare CR or LF), and no TAB, no run of spaces, no space before a
+ * line end: what relaxed canonicalization would change. One pass: native searches for a run of
+ * spaces and for a space before CRLF each stopped at every space of a text (~90 µs per 100 KB
+ * each, with a third pass for the line ends), this loop looks at each byte once.
+ */
+function relaxedLines(body: Buffer): boolean {
+  const n = body.length;
+  for (let i = 0; i < n; i++) {
+    const b = body[i]!;
+    if (b > SPACE) continue;
+    if (b === CR) {
+      if (body[i + 1] !== LF) return false;
+      i++;
+    } else if (b === SPACE) {
+      const next = body[i + 1];
+      if (next === SPACE || next === CR) return false;
+    } else if (b === LF || b === TAB) return false;
+  }
+  return true;
 }
