@@ -11,7 +11,7 @@ import type { Logger } from '../infra/logging/index.js';
 import type { SuppressionList } from '../infra/messages/index.js';
 import type { Metrics } from '../infra/metrics/index.js';
 import type { TenancyStore } from '../infra/tenancy/index.js';
-import { handleMessageCommand, loadMessages, type LoadedMessage } from '../write-side/index.js';
+import { handleMessageCommand, loadMessagesKept, type LoadedMessage } from '../write-side/index.js';
 import type { DeliveryQueue, LeasedMessage } from './queue/delivery-queue.js';
 import type { Dane } from './routing/dane.js';
 import { verifyDane } from './routing/dane-verify.js';
@@ -509,15 +509,13 @@ export class MtaWorker {
   }
 
   /**
-   * The leased messages that may still be sent, with their state (one read for all). One that
-   * was held, cancelled or finished since it was queued goes back: the queue projection is about
-   * to catch up with it.
+   * The leased messages that may still be sent, with their state: the one the queue kept where the
+   * stream has not moved since, else read (one look at the revisions, one read for the rest). One
+   * that was held, cancelled or finished since it was queued goes back: the queue projection is
+   * about to catch up with it.
    */
   private async deliverable(leased: LeasedMessage[]): Promise<Deliverable[]> {
-    const loaded = await loadMessages(
-      this.d.eventStore,
-      leased.map((m) => m.messageId),
-    );
+    const loaded = await loadMessagesKept(this.d.eventStore, leased);
     const out: Deliverable[] = [];
     for (const m of leased) {
       const l = loaded.get(m.messageId);

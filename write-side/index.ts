@@ -2,6 +2,7 @@ export {
   handleMessageCommand,
   loadMessage,
   loadMessages,
+  loadMessagesKept,
   type CommandError,
   type CommandOutcome,
   type LoadedMessage,

@@ -52,6 +52,33 @@ export async function loadMessages(
   return new Map(messageIds.map((id) => [id, foldRecorded(streams.get(messageStreamId(id)) ?? [])]));
 }
 
+/**
+ * Many messages, each from a state kept outside the log (the delivery queue's, folded by its
+ * projection) when the stream has not moved past the revision it was folded to, else read: one
+ * look at the streams' revisions instead of reading every stream back. A state that is stale (a
+ * cancel, a hold) is never used, and one used is re-decided anyway if a writer gets in before the
+ * append (handleMessageCommand's `known`).
+ */
+export async function loadMessagesKept(
+  store: EventStore,
+  messages: { messageId: string; kept?: { state: MessageState; revision: number } | undefined }[],
+): Promise<Map<string, Result<LoadedMessage, CommandError>>> {
+  const withKept = messages.filter((m) => m.kept);
+  const revisions =
+    withKept.length > 0
+      ? await store.streamRevisions(withKept.map((m) => messageStreamId(m.messageId)))
+      : new Map<string, number>();
+  const out = new Map<string, Result<LoadedMessage, CommandError>>();
+  const unread: string[] = [];
+  for (const m of messages) {
+    if (m.kept && revisions.get(messageStreamId(m.messageId)) === m.kept.revision)
+      out.set(m.messageId, ok({ state: m.kept.state, revision: m.kept.revision }));
+    else unread.push(m.messageId);
+  }
+  if (unread.length > 0) for (const [id, loaded] of await loadMessages(store, unread)) out.set(id, loaded);
+  return out;
+}
+
 function foldRecorded(recorded: RecordedEvent[]): Result<LoadedMessage, CommandError> {
   let state = initialState();
   for (const r of recorded) {

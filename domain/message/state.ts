@@ -41,6 +41,13 @@ export interface MessageState {
   imported: boolean;
 }
 
+/**
+ * The shape of MessageState, for states kept outside the log (the delivery queue keeps each queued
+ * message's state so that the MTA need not read its stream back): bump it when MessageState
+ * changes, and a state kept by an older version is not used (the stream is read instead).
+ */
+export const MESSAGE_STATE_VERSION = 1;
+
 export const initialState = (): MessageState => ({
   status: 'none',
   attempts: 0,

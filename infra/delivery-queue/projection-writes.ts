@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { MESSAGE_STATE_VERSION, type MessageState } from '../../domain/index.js';
 
 /**
  * The delivery-queue projection's statements (projections/delivery-queue/). Each takes the name of
@@ -18,6 +19,8 @@ export interface NewQueueRow {
   /** null: not deliverable (held, or not queued yet) */
   dueAt: string | null;
   attempts: number;
+  /** The message's state folded from its stream's first event to `revision` (undefined: not kept). */
+  kept?: { state: MessageState; revision: number };
 }
 
 /** The net effect of a batch on a row that exists. */
@@ -48,8 +51,8 @@ export async function insertQueueRows(client: pg.PoolClient, table: string, rows
   if (rows.length === 0) return;
   const col = <T>(f: (r: NewQueueRow) => T) => rows.map(f);
   await client.query(
-    `INSERT INTO ${table} (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts)
-       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
+    `INSERT INTO ${table} (message_id, server_id, mail_from, rcpt_to, recipient_domain, content_hash, token, accepted_at, due_at, attempts, state, revision)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::jsonb[], $12::bigint[])
        ON CONFLICT (message_id) DO NOTHING`,
     [
       col((r) => r.messageId),
@@ -62,11 +65,16 @@ export async function insertQueueRows(client: pg.PoolClient, table: string, rows
       col((r) => r.acceptedAt),
       col((r) => r.dueAt),
       col((r) => r.attempts),
+      col((r) => (r.kept ? JSON.stringify({ v: MESSAGE_STATE_VERSION, state: r.kept.state }) : null)),
+      col((r) => r.kept?.revision ?? null),
     ],
   );
 }
 
-/** Changes to existing rows, one statement for the batch. A lease a worker holds stays unless `clearLease`. */
+/**
+ * Changes to existing rows, one statement for the batch. A lease a worker holds stays unless
+ * `clearLease`. The kept state goes: the stream has moved on from it.
+ */
 export async function changeQueueRows(client: pg.PoolClient, table: string, changes: QueueRowChange[]): Promise<void> {
   if (changes.length === 0) return;
   await client.query(
@@ -74,7 +82,9 @@ export async function changeQueueRows(client: pg.PoolClient, table: string, chan
          due_at = CASE WHEN u.set_due THEN u.due_at ELSE q.due_at END,
          attempts = q.attempts + u.add_attempts,
          lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE q.lease_owner END,
-         lease_until = CASE WHEN u.clear_lease OR (u.clear_delay AND q.lease_owner IS NULL) THEN NULL ELSE q.lease_until END
+         lease_until = CASE WHEN u.clear_lease OR (u.clear_delay AND q.lease_owner IS NULL) THEN NULL ELSE q.lease_until END,
+         state = NULL,
+         revision = NULL
        FROM unnest($1::bigint[], $2::boolean[], $3::timestamptz[], $4::int[], $5::boolean[], $6::boolean[]) AS u(id, set_due, due_at, add_attempts, clear_lease, clear_delay)
        WHERE q.message_id = u.id`,
     [

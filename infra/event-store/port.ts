@@ -144,6 +144,11 @@ export interface EventStore {
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Several whole streams at once (e.g. every message of an SMTP connection). */
   readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>>;
+  /**
+   * The revision of each stream's last event, without reading the events (the MTA checks that what
+   * the delivery queue folded is still the whole stream); a stream without events is left out.
+   */
+  streamRevisions(streamIds: string[]): Promise<Map<string, number>>;
   /** Events after `from` in commit-safe order: nothing still being written can later appear before them. */
   readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult>;
   /** Catch-up from `from`, then live. The handler sees each event exactly once, in readAll order. */

@@ -79,12 +79,15 @@ export const migrations: Migration[] = [
   {
     version: 13,
     name: 'delivery queue: leased rows out of the way of the next lease',
-    sql: deliveryQueue.leaseIndexesOfMigration13 + deliveryQueue.leaseFunction + deliveryQueue.firstDueIndexDropped,
+    sql:
+      deliveryQueue.leaseIndexesOfMigration13 +
+      deliveryQueue.leaseFunctionOfMigration14 +
+      deliveryQueue.firstDueIndexDropped,
   },
   {
     version: 14,
     name: 'delivery queue: leases after review (due order, no extra locks, delayed releases)',
-    sql: deliveryQueue.leaseIndexesSplit + deliveryQueue.leaseFunction,
+    sql: deliveryQueue.leaseIndexesSplit + deliveryQueue.leaseFunctionOfMigration14,
   },
   {
     version: 15,
@@ -228,5 +231,10 @@ export const migrations: Migration[] = [
     version: 46,
     name: 'event log: commit notifications name the kinds of streams written',
     sql: eventLog.appendBatchCheckedFunction + eventLog.appendBatchFunction,
+  },
+  {
+    version: 47,
+    name: "delivery queue: each message's state as folded from the log, so the MTA need not read its stream back",
+    sql: deliveryQueue.keptStateColumns + deliveryQueue.leaseFunction,
   },
 ];

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { messageEventCodec } from '../../domain/index.js';
+import { evolve, initialState, messageEventCodec, type MessageState } from '../../domain/index.js';
 import {
   changeQueueRows,
   DELIVERY_QUEUE,
@@ -31,6 +31,12 @@ interface Change {
   remove: boolean;
   /** Redelivered: the row (gone with the final outcome, or a stale one) is written afresh. */
   replace: boolean;
+  /**
+   * The message's state, folded from its stream's first event (MessageAccepted, revision 0) over
+   * every later event in this batch: kept in the new row for the MTA (infra/delivery-queue/schema.ts,
+   * migration 47). A message accepted in an earlier batch has none here.
+   */
+  kept?: { state: MessageState; revision: number };
 }
 
 /**
@@ -44,8 +50,9 @@ export const deliveryQueueProjection: PostgresProjection = {
   version: 1,
   filter: { streamPrefixes: ['message-'] },
   tables: [DELIVERY_QUEUE],
-  // leases belong to the MTA workers, not to the log
-  volatileColumns: { [DELIVERY_QUEUE]: ['lease_owner', 'lease_until'] },
+  // leases belong to the MTA workers, not to the log; the kept state is a cache whose presence
+  // depends on how the log was cut into batches (the MTA checks its revision before using it)
+  volatileColumns: { [DELIVERY_QUEUE]: ['lease_owner', 'lease_until', 'state', 'revision'] },
   keys: { [DELIVERY_QUEUE]: 'message_id' },
   async reset(client, t) {
     await emptyQueue(client, t(DELIVERY_QUEUE));
@@ -67,6 +74,8 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
     c = { addAttempts: 0, clearLease: false, clearDelay: false, remove: false, replace: false };
     changes.set(id, c);
   }
+  if (e.type === 'MessageAccepted' && r.revision === 0) c.kept = { state: evolve(initialState(), e), revision: 0 };
+  else if (c.kept) c.kept = { state: evolve(c.kept.state, e), revision: r.revision };
   switch (e.type) {
     case 'MessageAccepted':
       c.insert = {
@@ -92,6 +101,8 @@ function fold(changes: Map<number, Change>, r: RecordedEvent): void {
       c.replace = true;
       c.addAttempts = 0;
       c.dueAt = undefined;
+      // folded from the middle of its stream: not the message's whole state
+      delete c.kept;
       return;
     case 'MessageQueued':
       // a lease stays: a worker may be sending this very message (retry-now refuses leased ones);
@@ -145,6 +156,7 @@ async function write(client: pg.PoolClient, changes: Map<number, Change>, t: Tab
         acceptedAt: row.acceptedAt,
         dueAt: c.dueAt ?? null,
         attempts: c.addAttempts,
+        ...(c.kept ? { kept: c.kept } : {}),
       };
     }),
   );

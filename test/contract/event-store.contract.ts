@@ -300,6 +300,25 @@ export function eventStoreContract(adapter: string, makeFixture: () => Promise<E
         assert.ok(Number.isInteger(e.position) && e.position > 0);
       });
 
+      it("streamRevisions gives each stream's last revision and leaves out streams without events", async () => {
+        const a = stream();
+        const b = stream();
+        await store.append(a, [ev('A'), ev('B'), ev('C')], 'no_stream');
+        await store.append(b, [ev('A')], 'no_stream');
+        const missing = stream();
+        const revisions = await store.streamRevisions([a, b, missing]);
+        assert.deepEqual(
+          [...revisions].sort(([x], [y]) => x.localeCompare(y)),
+          [
+            [a, 2],
+            [b, 0],
+          ].sort(([x], [y]) => String(x).localeCompare(String(y))),
+        );
+        await store.append(b, [ev('D')], 0);
+        assert.equal((await store.streamRevisions([b])).get(b), 1);
+        assert.equal((await store.streamRevisions([])).size, 0);
+      });
+
       it('readStream pages by revision', async () => {
         const s = stream();
         await store.append(

@@ -22,6 +22,7 @@ describe('projection status through the event-store port', () => {
       appendMany: (...a) => store.appendMany(...a),
       readStream: (...a) => store.readStream(...a),
       readStreams: (...a) => store.readStreams(...a),
+      streamRevisions: (...a) => store.streamRevisions(...a),
       readAll: (...a) => store.readAll(...a),
       subscribeAll: (...a) => store.subscribeAll(...a),
       headCheckpoint: () => store.headCheckpoint(),

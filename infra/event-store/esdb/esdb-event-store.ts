@@ -301,6 +301,22 @@ export class EsdbEventStore implements EventStore {
     return out;
   }
 
+  async streamRevisions(streamIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    // the last event of each, read backwards from the end, a few streams at a time (as readStreams)
+    for (let i = 0; i < streamIds.length; i += 16) {
+      const chunk = streamIds.slice(i, i + 16);
+      const last = await Promise.all(
+        chunk.map((id) => this.readRaw(id, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })),
+      );
+      chunk.forEach((id, j) => {
+        const e = last[j]![0];
+        if (e) out.set(id, e.revision);
+      });
+    }
+    return out;
+  }
+
   async readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult> {
     const client = this.client;
     const server = serverFilter(filter);

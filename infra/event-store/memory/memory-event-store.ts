@@ -72,6 +72,15 @@ export class MemoryEventStore implements EventStore {
     return new Map(streamIds.map((id) => [id, this.log.stream(id).map(toRecordedEvent)]));
   }
 
+  async streamRevisions(streamIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const id of streamIds) {
+      const last = this.log.stream(id).at(-1);
+      if (last) out.set(id, toRecordedEvent(last).revision);
+    }
+    return out;
+  }
+
   async readAll(from: Checkpoint, limit: number, filter?: EventFilter): Promise<ReadAllResult> {
     const after = this.log.positionOf(from);
     const { events, scannedTo } = this.log.scan(after, Math.max(0, limit), filter);

@@ -132,6 +132,17 @@ export class PostgresEventStore implements EventStore {
     return out;
   }
 
+  async streamRevisions(streamIds: string[]): Promise<Map<string, number>> {
+    if (streamIds.length === 0) return new Map();
+    // the streams table is the log's own (schema.ts): a stream's row moves with every append to it
+    const { rows } = await this.options.pool.query<{ stream_id: string; revision: string }>({
+      name: 'postlog_stream_revisions',
+      text: 'SELECT stream_id, revision FROM streams WHERE stream_id = ANY($1::text[]) AND revision >= 0',
+      values: [streamIds],
+    });
+    return new Map(rows.map((r) => [r.stream_id, Number(r.revision)]));
+  }
+
   async readAll(from: Checkpoint, limit: number, filter: EventFilter = {}): Promise<ReadAllResult> {
     const cp = decodeCheckpoint(from);
     const params: unknown[] = [cp.transactionId, cp.position, limit];
