@@ -55,7 +55,7 @@ export interface ShadowBuild {
   seconds: number;
 }
 
-/** Creates empty shadow copies of the projection's tables (structure, indexes, defaults, statistics targets). */
+/** Creates empty shadow copies of the projection's tables (structure, indexes, defaults, statistics targets, storage parameters). */
 async function createShadows(pool: pg.Pool, p: PostgresProjection): Promise<void> {
   for (const table of p.tables) {
     await pool.query(`DROP TABLE IF EXISTS ${shadowOf(table)}`);
@@ -71,6 +71,17 @@ async function createShadows(pool: pg.Pool, p: PostgresProjection): Promise<void
       await pool.query(
         `ALTER TABLE ${shadowOf(table)} ALTER COLUMN ${quoteIdent(r.column)} SET STATISTICS ${Number(r.target)}`,
       );
+    // and the table's storage parameters: rm_messages leaves room in its pages for HOT updates
+    // (fillfactor, migration 48), which a copy without it would lose
+    const { rows: options } = await pool.query<{ options: string[] | null }>(
+      'SELECT reloptions AS options FROM pg_class WHERE oid = $1::regclass',
+      [table],
+    );
+    const set = (options[0]?.options ?? []).map((o) => {
+      const eq = o.indexOf('=');
+      return `${quoteIdent(o.slice(0, eq))} = '${o.slice(eq + 1).replace(/'/g, "''")}'`;
+    });
+    if (set.length > 0) await pool.query(`ALTER TABLE ${shadowOf(table)} SET (${set.join(', ')})`);
   }
 }
 

@@ -237,4 +237,9 @@ export const migrations: Migration[] = [
     name: "delivery queue: each message's state as folded from the log, so the MTA need not read its stream back",
     sql: deliveryQueue.keptStateColumns + deliveryQueue.leaseFunction,
   },
+  {
+    version: 48,
+    name: "message list: the status filter's own narrow table, so that a delivery's update of rm_messages is HOT",
+    sql: messageReadModels.messageStatusTable,
+  },
 ];

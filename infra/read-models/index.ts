@@ -1,5 +1,5 @@
 export { ANALYTICS_EVENTS, ANALYTICS_MESSAGES } from './analytics-schema.js';
-export { RM_DAILY_STATS, RM_DELIVERIES, RM_MESSAGES } from './messages-schema.js';
+export { RM_DAILY_STATS, RM_DELIVERIES, RM_MESSAGE_STATUS, RM_MESSAGES } from './messages-schema.js';
 export { emptyTables } from './empty-tables.js';
 export {
   checkpointRows,
@@ -18,6 +18,7 @@ export {
   STAT_COLUMNS,
   upsertDeliveryRows,
   upsertMessageRows,
+  upsertMessageStatusRows,
   type DeliveryRow,
   type MessageRow,
   type Stat,

@@ -75,27 +75,32 @@ export async function searchMessages(pool: pg.Pool, s: MessageSearch): Promise<L
 
 /** The statement searchMessages runs, for a test to EXPLAIN it (test/integration/message-list-indexes). */
 export function searchMessagesQuery(s: MessageSearch): { text: string; values: unknown[] } {
+  // a status filter reads the status table's index in list order (messages-schema.ts, migration 48:
+  // rm_messages does not index status) and joins each row it keeps; the list's order, the period and
+  // the cursor are then the status table's copies of accepted_at and message_id
+  const byStatus = s.status !== null;
+  const k = byStatus ? 's' : 'm';
   return {
-    text: `SELECT message_id::text AS id, server_id, batch_id, rfc_message_id, mail_from, rcpt_to, subject, tag, source, size, status, held_reason,
-                  attempts, last_reply, bounce_classification, opens, clicks, accepted_at, last_event_at, delivered_at,
-                  direction, spam_status, spam_score
-             FROM rm_messages
-            WHERE ($1::uuid[] IS NULL OR CASE WHEN cardinality($1::uuid[]) = 1 THEN server_id = ($1::uuid[])[1]
-                                              ELSE server_id = ANY($1::uuid[]) END)
-              AND ($2::text IS NULL OR status = $2)
-              AND ($3::text IS NULL OR rcpt_to = lower($3))
-              AND ($4::text IS NULL OR tag = $4)
-              AND ($5::timestamptz IS NULL OR accepted_at >= $5)
-              AND ($6::timestamptz IS NULL OR accepted_at < $6)
-              AND ($7::text IS NULL OR subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
-              AND ($8::timestamptz IS NULL OR (accepted_at, message_id) < ($8::timestamptz, $9::bigint))
-              AND ($11::text IS NULL OR lower(mail_from) = lower($11))
-              AND ($12::text IS NULL OR lower(split_part(mail_from, '@', -1)) = lower($12))
-              AND ($13::text IS NULL OR rfc_message_id = $13)
-              AND direction = $14
-              AND ($15::text IS NULL OR spam_status = $15)
-              AND ($16::text IS NULL OR batch_id = $16)
-            ORDER BY accepted_at DESC, message_id DESC
+    text: `SELECT m.message_id::text AS id, m.server_id, m.batch_id, m.rfc_message_id, m.mail_from, m.rcpt_to, m.subject, m.tag,
+                  m.source, m.size, m.status, m.held_reason, m.attempts, m.last_reply, m.bounce_classification, m.opens,
+                  m.clicks, m.accepted_at, m.last_event_at, m.delivered_at, m.direction, m.spam_status, m.spam_score
+             FROM ${byStatus ? 'rm_message_status s JOIN rm_messages m ON m.message_id = s.message_id' : 'rm_messages m'}
+            WHERE ($1::uuid[] IS NULL OR CASE WHEN cardinality($1::uuid[]) = 1 THEN ${k}.server_id = ($1::uuid[])[1]
+                                              ELSE ${k}.server_id = ANY($1::uuid[]) END)
+              AND ${byStatus ? 's.status = $2' : '($2::text IS NULL OR m.status = $2)'}
+              AND ($3::text IS NULL OR m.rcpt_to = lower($3))
+              AND ($4::text IS NULL OR m.tag = $4)
+              AND ($5::timestamptz IS NULL OR ${k}.accepted_at >= $5)
+              AND ($6::timestamptz IS NULL OR ${k}.accepted_at < $6)
+              AND ($7::text IS NULL OR m.subject ILIKE '%' || replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
+              AND ($8::timestamptz IS NULL OR (${k}.accepted_at, ${k}.message_id) < ($8::timestamptz, $9::bigint))
+              AND ($11::text IS NULL OR lower(m.mail_from) = lower($11))
+              AND ($12::text IS NULL OR lower(split_part(m.mail_from, '@', -1)) = lower($12))
+              AND ($13::text IS NULL OR m.rfc_message_id = $13)
+              AND ${k}.direction = $14
+              AND ($15::text IS NULL OR m.spam_status = $15)
+              AND ($16::text IS NULL OR m.batch_id = $16)
+            ORDER BY ${k}.accepted_at DESC, ${k}.message_id DESC
             LIMIT $10`,
     values: [
       s.servers,

@@ -144,6 +144,30 @@ export async function upsertMessageRows(client: pg.ClientBase, table: string, me
   );
 }
 
+/**
+ * The statuses of the batch's messages, for the list's status filter (messages-schema.ts, migration
+ * 48): one statement; a row whose status is the same is left as it is (no write).
+ */
+export async function upsertMessageStatusRows(
+  client: pg.ClientBase,
+  table: string,
+  messages: MessageRow[],
+): Promise<void> {
+  if (messages.length === 0) return;
+  await client.query(
+    `INSERT INTO ${table} AS s (message_id, server_id, direction, status, accepted_at)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+       ON CONFLICT (message_id) DO UPDATE SET status = excluded.status WHERE s.status <> excluded.status`,
+    [
+      messages.map((m) => m.message_id),
+      messages.map((m) => m.server_id),
+      messages.map((m) => m.direction),
+      messages.map((m) => m.status),
+      messages.map((m) => m.accepted_at),
+    ],
+  );
+}
+
 /** The batch's delivery attempts, one statement. */
 export async function upsertDeliveryRows(
   client: pg.ClientBase,

@@ -13,10 +13,12 @@ import {
   readMessageRows,
   RM_DAILY_STATS,
   RM_DELIVERIES,
+  RM_MESSAGE_STATUS,
   RM_MESSAGES,
   STAT_COLUMNS,
   upsertDeliveryRows,
   upsertMessageRows,
+  upsertMessageStatusRows,
   type DeliveryRow,
   type MessageRow,
   type Stat,
@@ -43,7 +45,7 @@ export const messageReadModels: PostgresProjection = {
   version: 2,
   // incoming messages (incoming-<id>) share the list: no event of theirs predates this filter, so no replay
   filter: { streamPrefixes: ['message-', INCOMING_STREAM_PREFIX] },
-  tables: [RM_MESSAGES, RM_DELIVERIES, RM_DAILY_STATS],
+  tables: [RM_MESSAGES, RM_MESSAGE_STATUS, RM_DELIVERIES, RM_DAILY_STATS],
   async reset(client, t) {
     await emptyTables(client, this.tables.map(t));
   },
@@ -69,6 +71,7 @@ export const messageReadModels: PostgresProjection = {
       fold(messages, deliveries, count, Number(r.streamId.slice('message-'.length)), decoded.value, r);
     }
     await upsertMessageRows(client, t(RM_MESSAGES), [...messages.values()]);
+    await upsertMessageStatusRows(client, t(RM_MESSAGE_STATUS), [...messages.values()]);
     await upsertDeliveryRows(client, t(RM_DELIVERIES), deliveries);
     await addDailyStats(client, t(RM_DAILY_STATS), stats);
   },

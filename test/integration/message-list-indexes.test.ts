@@ -11,7 +11,7 @@ const S2 = '22222222-2222-4222-8222-222222222222';
  * them a search for a rare sender or one Message-ID read the server's every row (bench/dashboard.ts).
  * Asked of the list's own statement, as the API runs it.
  */
-describe('message list: the sender and Message-ID filters read their indexes', () => {
+describe('message list: the sender, Message-ID and status filters read their indexes', () => {
   let db: TestDatabase;
   const search = (s: Partial<MessageSearch>): MessageSearch => ({
     servers: [S1],
@@ -61,7 +61,14 @@ describe('message list: the sender and Message-ID filters read their indexes', (
       `UPDATE rm_messages SET direction = 'incoming', spam_status = CASE WHEN message_id % 2000 = 7 THEN 'Spam' ELSE 'NotSpam' END
         WHERE message_id % 1000 = 7 OR message_id % 1000 = 8`,
     );
+    // a few held ones, and the status table beside the rows (as the projection writes both)
+    await db.pool.query(`UPDATE rm_messages SET status = 'held' WHERE message_id % 500 = 3`);
+    await db.pool.query(
+      `INSERT INTO rm_message_status (message_id, server_id, direction, status, accepted_at)
+       SELECT message_id, server_id, direction, status, accepted_at FROM rm_messages`,
+    );
     await db.pool.query('ANALYZE rm_messages');
+    await db.pool.query('ANALYZE rm_message_status');
   });
   after(() => db.drop());
 
@@ -109,5 +116,45 @@ describe('message list: the sender and Message-ID filters read their indexes', (
     assert.equal(spam.length, 20);
     assert.ok(spam.every((r) => r.spam_status === 'Spam'));
     assert.ok((await searchMessages(db.pool, search({}))).every((r) => r.direction === 'outgoing'));
+  });
+
+  it('filters by status through rm_message_status_server, newest first, and pages with the cursor', async () => {
+    const s = search({ status: 'held', limit: 20 });
+    assert.match(await plan(s), /rm_message_status_server/);
+    const first = await searchMessages(db.pool, s);
+    assert.equal(first.length, 20);
+    assert.ok(first.every((r) => r.status === 'held' && r.server_id === S1 && r.direction === 'outgoing'));
+    const last = first[first.length - 1]!;
+    const next = await searchMessages(db.pool, {
+      ...s,
+      before: { at: new Date(last.accepted_at).toISOString(), id: last.id },
+    });
+    assert.ok(next.length > 0 && next.every((r) => r.status === 'held'));
+    assert.ok(
+      next.every((r) => Number(r.id) > Number(last.id)),
+      'older messages (higher ids here) after the cursor',
+    );
+    const expected = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM rm_messages WHERE status = 'held' AND server_id = $1 AND direction = 'outgoing'`,
+      [S1],
+    );
+    const all = await searchMessages(db.pool, { ...s, limit: 1000 });
+    assert.equal(all.length, expected.rows[0]!.n);
+  });
+
+  it("indexes no column a delivery changes, so that the delivery's update of rm_messages can be HOT", async () => {
+    const { rows } = await db.pool.query<{ indexdef: string }>(
+      "SELECT indexdef FROM pg_indexes WHERE tablename = 'rm_messages' AND schemaname = current_schema()",
+    );
+    assert.ok(rows.length >= 10, 'the list has its indexes');
+    for (const column of ['status', 'attempts', 'last_reply', 'last_event_at', 'delivered_at'])
+      assert.ok(
+        rows.every((r) => !new RegExp(`\\b${column}\\b`).test(r.indexdef)),
+        `${column} is in ${rows.find((r) => new RegExp(`\\b${column}\\b`).test(r.indexdef))?.indexdef}`,
+      );
+    const { rows: options } = await db.pool.query<{ reloptions: string[] | null }>(
+      "SELECT reloptions FROM pg_class WHERE relname = 'rm_messages' AND relnamespace = current_schema()::regnamespace",
+    );
+    assert.deepEqual(options[0]?.reloptions, ['fillfactor=70']);
   });
 });

@@ -125,6 +125,15 @@ describe('message read models: projection specs, rebuild, verify, leadership', (
         tag: 'other',
       },
     ]);
+    // the status filter's copy (migration 48) follows each message's status
+    const statuses = await db.pool.query(
+      'SELECT message_id::int AS id, status, direction FROM rm_message_status ORDER BY message_id',
+    );
+    assert.deepEqual(statuses.rows, [
+      { id: 1, status: 'delivered', direction: 'outgoing' },
+      { id: 2, status: 'bounced', direction: 'outgoing' },
+      { id: 3, status: 'held', direction: 'outgoing' },
+    ]);
     const deliveries = await db.pool.query(
       'SELECT message_id::int AS id, attempt, outcome, smtp_code FROM rm_deliveries ORDER BY message_id, attempt',
     );
@@ -178,19 +187,21 @@ describe('message read models: projection specs, rebuild, verify, leadership', (
     void cliPath;
   });
 
-  it("a rebuild keeps the live tables' statistics targets and indexes", async () => {
+  it("a rebuild keeps the live tables' statistics targets, indexes and storage parameters", async () => {
     const subject = async () => {
-      const { rows } = await db.pool.query<{ target: number | null; indexes: string[] }>(
+      const { rows } = await db.pool.query<{ target: number | null; indexes: string[]; options: string[] | null }>(
         `SELECT (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'rm_messages'::regclass AND attname = 'subject')
                   AS target,
                 (SELECT array_agg(regexp_replace(indexdef, '^.* USING ', '') ORDER BY indexdef) FROM pg_indexes
-                  WHERE tablename = 'rm_messages') AS indexes`,
+                  WHERE tablename = 'rm_messages') AS indexes,
+                (SELECT reloptions FROM pg_class WHERE oid = 'rm_messages'::regclass) AS options`,
       );
       return rows[0]!;
     };
     const before = await subject();
     assert.equal(before.target, 1000, 'migration 20, kept by the rebuild of the test before');
     assert.ok(before.indexes.includes('gin (subject gin_trgm_ops)'), before.indexes.join(', '));
+    assert.deepEqual(before.options, ['fillfactor=70'], 'migration 48: room for HOT updates');
     await rebuildProjection(db.pool, store, messageReadModels);
     assert.deepEqual(await subject(), before);
   });
