@@ -71,7 +71,7 @@ async function createShadows(pool: pg.Pool, p: PostgresProjection): Promise<void
       await pool.query(
         `ALTER TABLE ${shadowOf(table)} ALTER COLUMN ${quoteIdent(r.column)} SET STATISTICS ${Number(r.target)}`,
       );
-    // and the table's storage parameters: rm_messages leaves room in its pages for HOT updates
+    // and the table's storage parameters: the message list's table leaves room in its pages for HOT updates
     // (fillfactor, migration 48), which a copy without it would lose
     const { rows: options } = await pool.query<{ options: string[] | null }>(
       'SELECT reloptions AS options FROM pg_class WHERE oid = $1::regclass',

@@ -1,3 +1,4 @@
+import { dropIndexByDefinition } from '../postgres/drop-index-by-definition.js';
 import type { ConcurrentIndex } from '../postgres/migration.js';
 
 /**
@@ -195,17 +196,6 @@ export const messageStatusTable = `
       CREATE INDEX rm_message_status_server ON rm_message_status (server_id, direction, status, accepted_at DESC, message_id DESC);
       -- the old index, under its own name or (after a rebuild of the projection swapped in a copy
       -- of the table) under a generated one
-      DO $drop$
-      DECLARE v_index text;
-      BEGIN
-        FOR v_index IN
-          SELECT quote_ident(schemaname) || '.' || quote_ident(indexname) FROM pg_indexes
-           WHERE tablename = 'rm_messages' AND schemaname = current_schema()
-             AND indexdef LIKE '%(server_id, status, accepted_at DESC)'
-        LOOP
-          EXECUTE 'DROP INDEX ' || v_index;
-        END LOOP;
-      END
-      $drop$;
+${dropIndexByDefinition('rm_messages', '(server_id, status, accepted_at DESC)')}
       ALTER TABLE rm_messages SET (fillfactor = 70);
 `;
