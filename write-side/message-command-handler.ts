@@ -13,6 +13,7 @@ import {
   type MessageState,
   type Result,
 } from '../domain/index.js';
+import type { KeptState } from '../infra/delivery-queue/index.js';
 import type {
   AppendError,
   EventMetadata,
@@ -61,7 +62,7 @@ export async function loadMessages(
  */
 export async function loadMessagesKept(
   store: EventStore,
-  messages: { messageId: string; kept?: { state: MessageState; revision: number } | undefined }[],
+  messages: { messageId: string; kept?: KeptState | undefined }[],
 ): Promise<Map<string, Result<LoadedMessage, CommandError>>> {
   const withKept = messages.filter((m) => m.kept);
   const revisions =

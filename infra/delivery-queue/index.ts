@@ -1,4 +1,5 @@
 export { DELIVERY_QUEUE } from './schema.js';
+export type { KeptState } from './kept-state.js';
 export { leaseDeliveries, releaseDelivery, renewLeases, type LeasedMessage } from './leases.js';
 export {
   emptyQueue,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MESSAGE_STATE_VERSION, type MessageState } from '../../domain/index.js';
+import { keptStateOf, type KeptState } from './kept-state.js';
 
 /** A queue row leased to a worker: what it needs to deliver the message. */
 export interface LeasedMessage {
@@ -16,13 +16,7 @@ export interface LeasedMessage {
    * The message's state as the queue projection folded it, and the stream revision it folded to
    * (schema.ts, migration 47); undefined when not kept or kept in another version's shape.
    */
-  kept?: { state: MessageState; revision: number };
-}
-
-/** The state column as the queue projection writes it (projection-writes.ts, keptState). */
-interface KeptStateColumn {
-  v: number;
-  state: MessageState;
+  kept?: KeptState;
 }
 
 /**
@@ -55,13 +49,13 @@ export async function leaseDeliveries(
     token: r.token,
     attempts: r.attempts,
     acceptedAt: r.accepted_at,
-    ...keptOf(r.state as KeptStateColumn | null, r.revision as string | null),
+    ...keptOf(r.state, r.revision as string | null),
   }));
 }
 
-function keptOf(state: KeptStateColumn | null, revision: string | null): Pick<LeasedMessage, 'kept'> {
-  if (!state || revision === null || state.v !== MESSAGE_STATE_VERSION) return {};
-  return { kept: { state: state.state, revision: Number(revision) } };
+function keptOf(column: unknown, revision: string | null): Pick<LeasedMessage, 'kept'> {
+  const kept = keptStateOf(column, revision);
+  return kept ? { kept } : {};
 }
 
 /**

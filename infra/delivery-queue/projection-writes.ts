@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MESSAGE_STATE_VERSION, type MessageState } from '../../domain/index.js';
+import { keptStateColumn, type KeptState } from './kept-state.js';
 
 /**
  * The delivery-queue projection's statements (projections/delivery-queue/). Each takes the name of
@@ -20,7 +20,7 @@ export interface NewQueueRow {
   dueAt: string | null;
   attempts: number;
   /** The message's state folded from its stream's first event to `revision` (undefined: not kept). */
-  kept?: { state: MessageState; revision: number };
+  kept?: KeptState;
 }
 
 /** The net effect of a batch on a row that exists. */
@@ -65,7 +65,7 @@ export async function insertQueueRows(client: pg.PoolClient, table: string, rows
       col((r) => r.acceptedAt),
       col((r) => r.dueAt),
       col((r) => r.attempts),
-      col((r) => (r.kept ? JSON.stringify({ v: MESSAGE_STATE_VERSION, state: r.kept.state }) : null)),
+      col((r) => (r.kept ? keptStateColumn(r.kept) : null)),
       col((r) => r.kept?.revision ?? null),
     ],
   );

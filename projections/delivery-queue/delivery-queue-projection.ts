@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { evolve, initialState, messageEventCodec, type MessageState } from '../../domain/index.js';
+import { evolve, initialState, messageEventCodec } from '../../domain/index.js';
 import {
   changeQueueRows,
   DELIVERY_QUEUE,
   emptyQueue,
   insertQueueRows,
+  type KeptState,
   removeQueueRows,
 } from '../../infra/delivery-queue/index.js';
 import type { RecordedEvent } from '../../infra/event-store/index.js';
@@ -36,7 +37,7 @@ interface Change {
    * every later event in this batch: kept in the new row for the MTA (infra/delivery-queue/schema.ts,
    * migration 47). A message accepted in an earlier batch has none here.
    */
-  kept?: { state: MessageState; revision: number };
+  kept?: KeptState;
 }
 
 /**
