@@ -46,9 +46,11 @@ export function canonicalMessageBytes(
       message: `the message contains a NUL byte (line ${line}); NUL is not allowed in mail`,
     });
   }
-  let bytes = hasOnlyCrlf(raw) ? raw : withCrlfLineEnds(raw);
+  // one walk over the lines tells whether they need anything done; only then the slower steps
+  const lines = crlfLines(raw.toString('latin1'), options.maxLineBytes);
+  let bytes = lines.crlfOnly ? raw : withCrlfLineEnds(raw);
   if (bytes.length > 0 && !(bytes[bytes.length - 1] === LF)) bytes = Buffer.concat([bytes, CRLF]);
-  if (options.maxLineBytes !== undefined) {
+  if (options.maxLineBytes !== undefined && !(lines.crlfOnly && !lines.longLine)) {
     const long = firstLongLine(bytes, options.maxLineBytes);
     if (long) {
       return err({
@@ -68,10 +70,37 @@ export function canonicalMessageBytes(
 
 /** True when every CR is followed by LF and every LF follows a CR. */
 export function hasOnlyCrlf(raw: Buffer): boolean {
-  for (let cr = raw.indexOf(CR); cr !== -1; cr = raw.indexOf(CR, cr + 2)) if (raw[cr + 1] !== LF) return false;
-  for (let lf = raw.indexOf(LF); lf !== -1; lf = raw.indexOf(LF, lf + 1))
-    if (lf === 0 || raw[lf - 1] !== CR) return false;
-  return true;
+  return crlfLines(raw.toString('latin1')).crlfOnly;
+}
+
+/** What crlfLines finds: a line end outside a CRLF, or else facts about the lines. */
+export type CrlfLines = { crlfOnly: false } | { crlfOnly: true; longLine: boolean; blankAtLineEnd: boolean };
+
+/**
+ * The lines of `s` (bytes as a latin1 string), in one walk: whether a CR or LF stands outside a
+ * CRLF (the walk stops there); if not, whether a line is longer than `max` bytes without its line
+ * end and whether a blank (space or TAB) ends a line (before its CRLF).
+ *
+ * Searches in a string: V8's String indexOf costs a few nanoseconds a call where Buffer's costs
+ * about a hundred (its JavaScript wrapper), and there are two a line. About 40 µs per 100 KB of
+ * 80-byte lines against 150 for Buffer searches (the string itself ~10 of it).
+ */
+export function crlfLines(s: string, max = Number.POSITIVE_INFINITY): CrlfLines {
+  let longLine = false;
+  let blankAtLineEnd = false;
+  for (let pos = 0; ; ) {
+    const lf = s.indexOf('\n', pos);
+    const cr = s.indexOf('\r', pos);
+    if (lf === -1) {
+      if (cr !== -1) return { crlfOnly: false };
+      return { crlfOnly: true, longLine: longLine || s.length - pos > max, blankAtLineEnd };
+    }
+    if (cr === -1 || cr !== lf - 1) return { crlfOnly: false };
+    if (cr - pos > max) longLine = true;
+    const last = s.charCodeAt(cr - 1);
+    if (cr > pos && (last === 0x20 || last === 0x09)) blankAtLineEnd = true;
+    pos = lf + 1;
+  }
 }
 
 /** Every CRLF, bare CR and bare LF written as CRLF. */

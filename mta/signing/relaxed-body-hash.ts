@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import RelaxedBody from 'nodemailer/lib/dkim/relaxed-body';
+import { crlfLines } from '../../domain/index.js';
 import { transformSync } from '../../infra/streams/index.js';
 
 const CRLF = Buffer.from('\r\n');
 const DOUBLE_CRLF = Buffer.from('\r\n\r\n');
-const TAB = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
 
 /**
  * The SHA-256 body hash (base64) of DKIM's relaxed body canonicalization (RFC 6376 §3.4.4), as
@@ -41,24 +38,18 @@ function alreadyRelaxed(body: Buffer): Buffer | undefined {
   return end === 2 ? body.subarray(0, 0) : body.subarray(0, end);
 }
 
+/** A run of two spaces (as a quantifier: V8 searches for it three times faster than for "  "). */
+const SPACE_RUN = / {2}/;
+
 /**
  * Every line ends with CRLF (no bare CR or LF), and no TAB, no run of spaces, no space before a
- * line end: what relaxed canonicalization would change. One pass: native searches for a run of
- * spaces and for a space before CRLF each stopped at every space of a text (~90 µs per 100 KB
- * each, with a third pass for the line ends), this loop looks at each byte once.
+ * line end: what relaxed canonicalization would change. Searched in a latin1 string: V8's
+ * String searches cost a few nanoseconds a call where a Buffer search costs about a hundred and a
+ * loop over the bytes one or two a byte (~40 against ~130 µs per 100 KB).
  */
 function relaxedLines(body: Buffer): boolean {
-  const n = body.length;
-  for (let i = 0; i < n; i++) {
-    const b = body[i]!;
-    if (b > SPACE) continue;
-    if (b === CR) {
-      if (body[i + 1] !== LF) return false;
-      i++;
-    } else if (b === SPACE) {
-      const next = body[i + 1];
-      if (next === SPACE || next === CR) return false;
-    } else if (b === LF || b === TAB) return false;
-  }
-  return true;
+  const s = body.toString('latin1');
+  if (s.includes('\t') || SPACE_RUN.test(s)) return false;
+  const lines = crlfLines(s);
+  return lines.crlfOnly && !lines.blankAtLineEnd;
 }

@@ -67,6 +67,60 @@ describe('quoted-printable over bytes', () => {
     }
   });
 
+  it("of ASCII text with CRLF line ends (the string path): nodemailer's bytes, with and without blanks to escape", () => {
+    // what most mail is: words, "=" (HTML attributes), break characters, long runs, CRLF lines;
+    // sometimes a blank before a line end or at the end, a bare line end or a control (the byte path)
+    const textPiece = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom('Lorem ipsum', 'dolor', 'x'.repeat(80), '<a href="x">', '=', '=3D') },
+      { weight: 4, arbitrary: fc.constantFrom(' ', '.', ',', '!', '?', '\r\n', '\r\n\r\n', 'a'.repeat(74)) },
+      { weight: 1, arbitrary: fc.constantFrom(' \r\n', '\t', '\n', '\r', '\x07', '\x7f') },
+    );
+    fc.assert(
+      fc.property(fc.array(textPiece, { maxLength: 200 }), fc.constantFrom('', ' ', '\r\n'), (parts, end) => {
+        const bytes = Buffer.from(parts.join('') + end, 'latin1');
+        assert.equal(
+          encodeQuotedPrintable(bytes, false).toString('latin1'),
+          nodemailer(bytes, false).toString('latin1'),
+        );
+        const plain = encodeQuotedPrintableIfPlain(bytes);
+        if (plain) assert.equal(plain.toString('latin1'), nodemailer(bytes, false).toString('latin1'));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('of an "=" at every place a soft break can cut it (the string path)', () => {
+    for (let k = 60; k <= 160; k++) {
+      for (const tail of ['y'.repeat(100), '==\r\n', ' y'.repeat(40), '']) {
+        const bytes = Buffer.from(`${'x'.repeat(k)}=${tail}`, 'latin1');
+        assert.equal(
+          encodeQuotedPrintable(bytes, false).toString('latin1'),
+          nodemailer(bytes, false).toString('latin1'),
+        );
+      }
+    }
+  });
+
+  it('of long ASCII text across the 64 KB slices (the string path, and slices that leave it)', () => {
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const texts = [
+      ['Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor.\r\n'],
+      ['<p style="color: red">', 'Lorem', ' ', 'ipsum', '=', '.', '\r\n', 'y'.repeat(100), '</p>'],
+      ['word', ' ', '=', '\r\n', 'z'.repeat(75), ',', 'é'],
+    ];
+    for (const alphabet of texts) {
+      for (const size of [65_534, 65_535, 65_536, 65_537, 65_538, 100_000, 140_000]) {
+        let text = '';
+        while (Buffer.byteLength(text) < size) text += alphabet[Math.floor(random() * alphabet.length)];
+        for (const bytes of [Buffer.from(text).subarray(0, size), Buffer.from(`${text}  `)]) {
+          const ours = encodeQuotedPrintable(bytes, false).toString('latin1');
+          assert.equal(ours, nodemailer(bytes, false).toString('latin1'), `size ${bytes.length}`);
+        }
+      }
+    }
+  });
+
   it('keeps short input as it is and encodes nothing for nothing', () => {
     assert.equal(encodeQuotedPrintable(Buffer.from('Hello, world'), false).toString(), 'Hello, world');
     assert.equal(encodeQuotedPrintable(Buffer.alloc(0), false).length, 0);

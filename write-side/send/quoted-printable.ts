@@ -1,3 +1,6 @@
+import { isAscii } from 'node:buffer';
+import { crlfLines } from '../../domain/index.js';
+
 /**
  * Quoted-printable (RFC 2045 §6.7) over bytes, giving exactly the bytes nodemailer's QP Encoder
  * stream writes for the same input written in one chunk (a differential property test holds it to
@@ -6,7 +9,9 @@
  * sequence), the same 64 KB slices.
  *
  * nodemailer encodes into a string and wraps it with regular expressions and substrings, about
- * 1.1 ms per 100 KB; this is one pass over the input and one over the escaped bytes, in Buffers.
+ * 1.1 ms per 100 KB. Here ASCII text whose only escapes are "=" (most text and HTML) is checked
+ * with native searches and wrapped with string searches (wrapPlain, ~0.2 ms); anything else is one
+ * pass over the input and one over the escaped bytes, in Buffers (~0.65 ms).
  */
 
 /** Bytes written as they are (RFC 2045 §6.7 rules 2 and 3): TAB, LF, CR, and printable ASCII but "=". */
@@ -62,9 +67,15 @@ function encode(input: Buffer, binary: boolean, lineLength: number, plainOnly: b
   const slices = (from: number, to: number): boolean => {
     for (let start = from; start < to; start += SLICE) {
       const stop = Math.min(start + SLICE, to);
-      const escaped = escapeSlice(input, start, stop, stop < to ? input[stop] : undefined, binary, last, plainOnly);
-      if (!escaped) return false;
+      const next = stop < to ? input[stop] : undefined;
       const mark = out.length;
+      if (!binary && wrapPlain(line, input, start, stop, next, lineLength, out)) {
+        line = out.takeAfterLastLf(mark);
+        last = input[stop - 1];
+        continue;
+      }
+      const escaped = escapeSlice(input, start, stop, next, binary, last, plainOnly);
+      if (!escaped) return false;
       wrap(line.length > 0 ? Buffer.concat([line, escaped]) : escaped, lineLength, out);
       // the last line waits: whether it needs a soft break depends on what comes next
       line = out.takeAfterLastLf(mark);
@@ -182,6 +193,87 @@ function wrap(s: Buffer, lineLength: number, out: Output): void {
   }
 }
 
+/** The ASCII bytes quoted-printable escapes in text besides "=": control characters but TAB, LF and CR, and DEL. */
+const ESCAPED_ASCII = [...CONTROL.keys()].filter((b) => CONTROL[b] === 1).concat(0x7f);
+
+/**
+ * The usual text, the fast way: when input[start, stop) is ASCII with nothing to escape but "="
+ * (no control character, no blank before a line end, every line end a CRLF) and `line` (the
+ * escaped text carried over: the part after its last line break) holds no escape but "=3D", the
+ * escaped slice is the slice with each "=" written "=3D", and wrap() comes down to its soft
+ * breaks, found here with string searches (V8's String indexOf and slice cost a few nanoseconds a
+ * call, where a Buffer call costs about a hundred and a byte loop one or two a byte). Writes the
+ * lines to `out` as wrap() would and returns true; false, having written nothing, for any other
+ * slice (escapeSlice and wrap() take it). About 0.2 ms per 100 KB of 80-byte lines against 0.65.
+ */
+function wrapPlain(
+  line: Buffer,
+  input: Buffer,
+  start: number,
+  stop: number,
+  next: number | undefined,
+  lineLength: number,
+  out: Output,
+): boolean {
+  // a blank that ends the input or stands before a line end in the next slice is escaped
+  if (isBlank(input[stop - 1]) && (next === undefined || next === CR || next === LF)) return false;
+  const slice = input.subarray(start, stop);
+  // native searches over the bytes (a regular expression over the string was slower than all of them)
+  if (!isAscii(slice) || ESCAPED_ASCII.some((b) => slice.indexOf(b) !== -1)) return false;
+  const carried = line.toString('latin1');
+  if (carried.replaceAll('=3D', '').includes('=')) return false;
+  const s = carried + slice.toString('latin1').replaceAll('=', '=3D');
+  const lines = crlfLines(s);
+  if (!lines.crlfOnly || lines.blankAtLineEnd) return false;
+  const len = s.length;
+  if (len <= lineLength) {
+    out.writeLatin1(s);
+    return true;
+  }
+  const margin = Math.floor(lineLength / 3);
+  // the text is written in pieces that end at soft breaks: lines that need none are not cut out
+  let wrapped = '';
+  let written = 0;
+  let crlf = s.indexOf('\r\n');
+  let pos = 0;
+  while (pos < len) {
+    const windowEnd = Math.min(pos + lineLength, len);
+    const windowLength = windowEnd - pos;
+    if (crlf !== -1 && crlf < pos) crlf = s.indexOf('\r\n', pos);
+    // a hard line break inside the window ends the line there
+    if (crlf !== -1 && crlf + 1 < windowEnd) {
+      pos = crlf + 2;
+      continue;
+    }
+    // (wrap()'s cases for an LF without its CR do not arise: every line end here is a CRLF)
+    let lineEnd = windowEnd;
+    const breakAt =
+      windowLength > lineLength - margin ? lastBreakIn(s, windowEnd - Math.min(margin, windowLength), windowEnd) : -1;
+    if (breakAt !== -1) lineEnd = breakAt + 1;
+    // an "=3D" the window cuts goes to the next line whole (wrap()'s walk back over a UTF-8
+    // sequence stops at once here: 0x3D is ASCII)
+    else if (s.charCodeAt(lineEnd - 1) === EQ) lineEnd -= 1;
+    else if (s.charCodeAt(lineEnd - 2) === EQ && lineEnd - 2 >= pos) lineEnd -= 2;
+    if (lineEnd === pos) lineEnd = windowEnd;
+    if (lineEnd < len) {
+      const lineLengthNow = lineEnd - pos;
+      if (lineLengthNow === lineLength && s.charCodeAt(lineEnd - 3) === EQ) lineEnd -= 3;
+      else if (lineLengthNow === lineLength) lineEnd -= 1;
+      wrapped += `${s.slice(written, lineEnd)}=\r\n`;
+      written = lineEnd;
+    }
+    pos = lineEnd;
+  }
+  out.writeLatin1(written === 0 ? s : wrapped + s.slice(written));
+  return true;
+}
+
+/** The last break character in s[from, to), or -1 (lastBreak over a string). */
+function lastBreakIn(s: string, from: number, to: number): number {
+  for (let i = to - 1; i >= from; i--) if (isBreak(s.charCodeAt(i))) return i;
+  return -1;
+}
+
 /** The first CRLF wholly in s[from, to), or -1. */
 function firstCrlf(s: Buffer, from: number, to: number): number {
   for (let i = from; i + 1 < to; i++) if (s[i] === CR && s[i + 1] === LF) return i;
@@ -235,6 +327,11 @@ class Output {
   write(s: Buffer, from: number, to: number): void {
     this.room(to - from);
     this.n += s.copy(this.buf, this.n, from, to);
+  }
+  /** A string of bytes 0–255 (latin1), as its bytes. */
+  writeLatin1(s: string): void {
+    this.room(s.length);
+    this.n += this.buf.write(s, this.n, 'latin1');
   }
   softBreak(): void {
     this.room(3);
