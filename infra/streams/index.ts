@@ -45,7 +45,9 @@ export function transformSync(transform: Transform, input: Buffer): Buffer | und
     if (steps !== 1 || failed) return undefined;
     if (t._flush) t._flush(done);
     else steps++;
-    return steps === 2 && !failed ? Buffer.concat(parts) : undefined;
+    if (steps !== 2 || failed) return undefined;
+    // one chunk (a parser passing the rest of its input on, an encoder that wrote all at once) as it is: no copy
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   } catch {
     return undefined;
   } finally {

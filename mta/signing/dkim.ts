@@ -5,6 +5,7 @@ import MessageParser, { type MessageParserHeaderLine } from 'nodemailer/lib/dkim
 import sign from 'nodemailer/lib/dkim/sign';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
 import { normalizeDomain } from 'nodemailer/lib/shared';
+import { hasOnlyCrlf } from '../../domain/index.js';
 import { transformSync } from '../../infra/streams/index.js';
 import { relaxedBodyHash } from './relaxed-body-hash.js';
 
@@ -72,12 +73,24 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
  * message, and the RSA operation (most of the CPU of signing) runs on libuv's thread pool, off
  * the event loop that carries every other delivery. Undefined: the parts did not finish
  * synchronously, use rsaSignStreaming.
+ *
+ * `prefix`: header lines that go in front of the message (signed as part of it). The body is not
+ * copied on the way: only the header section goes through the parser, and the signed message is
+ * put together once (for a 100 KB message two copies fewer than signing prefix + message).
  */
-export async function rsaSign(message: Buffer, domain: string, keys: SigningKey[]): Promise<Buffer | undefined> {
+export async function rsaSign(
+  message: Buffer,
+  domain: string,
+  keys: SigningKey[],
+  prefix: Buffer = NOTHING,
+): Promise<Buffer | undefined> {
   const parser = new MessageParser();
   let headers: MessageParserHeaderLine[] | undefined;
   parser.once('headers', (h: MessageParserHeaderLine[]) => (headers = h));
-  const body = transformSync(parser, message);
+  const split = headerSection(message, prefix);
+  const body = split
+    ? transformSync(parser, split.headers) && message.subarray(split.bodyStart)
+    : transformSync(parser, prefix.length > 0 ? Buffer.concat([prefix, message]) : message);
   const bodyHash = body && relaxedBodyHash(body);
   if (!body || !headers || !bodyHash || !parser.rawHeaders) return undefined;
   const canonical = sign.relaxedHeaders(headers, SIGNED_HEADERS);
@@ -102,6 +115,25 @@ export async function rsaSign(message: Buffer, domain: string, keys: SigningKey[
     }),
   );
   return Buffer.concat([...fields, parser.rawHeaders, body]);
+}
+
+const NOTHING = Buffer.alloc(0);
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/**
+ * `prefix` and the header section of `message` (up to and with its empty line), and where the
+ * body starts in `message`: where MessageParser would split them, when every line of that section
+ * ends in CRLF (its first empty line is then the first CRLF CRLF). Undefined otherwise (bare line
+ * ends, no empty line, an empty line in the prefix): the parser splits the whole message itself.
+ */
+function headerSection(message: Buffer, prefix: Buffer): { headers: Buffer; bodyStart: number } | undefined {
+  const end = message.indexOf(HEADER_END);
+  if (end === -1) return undefined;
+  const bodyStart = end + HEADER_END.length;
+  const headers =
+    prefix.length > 0 ? Buffer.concat([prefix, message.subarray(0, bodyStart)]) : message.subarray(0, bodyStart);
+  if (headers.indexOf(HEADER_END) !== headers.length - HEADER_END.length || !hasOnlyCrlf(headers)) return undefined;
+  return { headers, bodyStart };
 }
 
 /** The DKIM-Signature field up to "b=" (RFC 6376 §3.5), laid out and folded as nodemailer's signer does. */
@@ -136,10 +168,19 @@ function relaxedHeaderValue(line: string): string {
  * dual signing. Both use relaxed/relaxed canonicalization. A key the crypto library refuses fails
  * the signing (the message is retried later) rather than going out without that signature.
  */
-export async function dkimSignMessage(message: Buffer, domain: string, keys: SigningKey[], now: Date): Promise<Buffer> {
-  let signed = message;
+export async function dkimSignMessage(
+  prefix: Buffer,
+  message: Buffer,
+  domain: string,
+  keys: SigningKey[],
+  now: Date,
+): Promise<Buffer> {
   const rsa = keys.filter((k) => k.algorithm === 'rsa-2048');
-  if (rsa.length > 0) signed = (await rsaSign(signed, domain, rsa)) ?? (await rsaSignStreaming(signed, domain, rsa));
+  let signed =
+    rsa.length > 0
+      ? ((await rsaSign(message, domain, rsa, prefix)) ??
+        (await rsaSignStreaming(Buffer.concat([prefix, message]), domain, rsa)))
+      : Buffer.concat([prefix, message]);
   const ed = keys.filter((k) => k.algorithm === 'ed25519');
   if (ed.length > 0) {
     const result = await dkimSign(signed, {

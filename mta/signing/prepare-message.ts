@@ -61,10 +61,10 @@ export async function prepareForDelivery(input: PrepareInput): Promise<{ message
   // our own reference: complaint reports (ARF) redact the recipient but keep the headers
   added.push(`X-Postlog-MsgID: ${input.messageId}-${input.token}`);
   if (!hasHeader(headers, 'Date')) added.push(`Date: ${date}`);
-  const unsigned = Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.raw]);
+  const prefix = Buffer.from(`${added.join('\r\n')}\r\n`);
   const message =
     input.signingKeys.length > 0
-      ? await dkimSignMessage(unsigned, input.domain, input.signingKeys, input.now)
-      : unsigned;
+      ? await dkimSignMessage(prefix, input.raw, input.domain, input.signingKeys, input.now)
+      : Buffer.concat([prefix, input.raw]);
   return { message, envelopeFrom: verpAddress(input.messageId, input.token, input.returnPathDomain) };
 }

@@ -50,6 +50,28 @@ describe('DKIM (RSA) signing off the event loop', () => {
     }
   });
 
+  it("signs header lines put in front (the MTA's trace headers) as if they were part of the message", async () => {
+    const prefixes = [
+      'Received: by mta.example (Postlog) with ESMTPSA id 1\r\n\tfor <rcpt@example.org>; Sat, 21 Nov 2026 12:00:00 +0000\r\nX-Postlog-MsgID: 1-abcdefghijklmnop\r\n',
+      // an empty line in the prefix, a bare line end: the parser splits the whole message itself
+      'X-Early: 1\r\n\r\n',
+      'X-Bare: 1\n',
+      '',
+    ].map((p) => Buffer.from(p));
+    for (const [name, message] of MESSAGES) {
+      for (const prefix of prefixes) {
+        const fast = await rsaSign(message, 'example.test', [keyA], prefix);
+        assert.ok(fast, `${name}: parsed and hashed synchronously`);
+        const whole = Buffer.concat([prefix, message]);
+        assert.equal(
+          fast.toString('latin1'),
+          (await rsaSignStreaming(whole, 'example.test', [keyA])).toString('latin1'),
+          `${name}, prefix ${JSON.stringify(prefix.toString())}`,
+        );
+      }
+    }
+  });
+
   it('makes signatures an independent verifier (mailauth) accepts', async () => {
     const publicKey = (k: SigningKey) =>
       createPublicKey(k.privateKeyPem).export({ type: 'spki', format: 'der' }).toString('base64');
