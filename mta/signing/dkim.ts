@@ -163,7 +163,8 @@ function relaxedHeaderValue(line: string): string {
 }
 
 /**
- * DKIM-signs a message with every active key of its domain: RSA-SHA256 by rsaSign (nodemailer's
+ * DKIM-signs `prefix` (header lines the MTA adds in front) followed by `message`, with every active
+ * key of its domain, and returns them as one message: RSA-SHA256 by rsaSign (nodemailer's
  * canonicalization, parsed keys cached), and Ed25519-SHA256 (RFC 8463) with mailauth's signer, for
  * dual signing. Both use relaxed/relaxed canonicalization. A key the crypto library refuses fails
  * the signing (the message is retried later) rather than going out without that signature.
