@@ -3,6 +3,7 @@
  * `_smtp._tls` TXT record), the JSON aggregate report of one UTC day, and the mail that carries
  * it to a `mailto:` address. Pure: the gzip and the sending are done by the caller.
  */
+import { parseStsPolicy } from './mta-sts.js';
 
 /** One day's counts of one policy of a policy domain (the rows of the TLS-RPT projection). */
 export interface TlsReportPolicyCounts {
@@ -12,6 +13,8 @@ export interface TlsReportPolicyCounts {
   successes: number;
   failures: number;
   failureTypes: Record<string, number>;
+  /** The MTA-STS policy file counted (`sts`), when it is still kept under the counted id. */
+  policyText?: string;
 }
 
 /**
@@ -52,8 +55,9 @@ export interface TlsReportInput {
 /**
  * The aggregate report (RFC 8460 §4): one entry per policy that applied to the domain that day,
  * with its summary and the failures by result type. Postlog counts sessions per result type only
- * (not per MX or IP), so a failure detail carries `result-type` and `failed-session-count`; and it
- * keeps the id and mode of an MTA-STS policy, not its text, so `policy-string` and `mx-host` are left out.
+ * (not per MX or IP), so a failure detail carries `result-type` and `failed-session-count`. An
+ * MTA-STS policy whose text is known gets `policy-string` (the file's lines) and `mx-host` (its mx
+ * patterns); DANE's TLSA records are not kept, so a `tlsa` policy has neither.
  */
 export function tlsReport(r: TlsReportInput) {
   return {
@@ -62,8 +66,7 @@ export function tlsReport(r: TlsReportInput) {
     'contact-info': r.contactInfo,
     'report-id': r.reportId,
     policies: r.counts.map((c) => ({
-      // no policy-string or mx-host: the counts keep the policy's id and mode, not its text
-      policy: { 'policy-type': c.policyType, 'policy-domain': r.policyDomain },
+      policy: { 'policy-type': c.policyType, ...stsPolicyFields(c), 'policy-domain': r.policyDomain },
       summary: { 'total-successful-session-count': c.successes, 'total-failure-session-count': c.failures },
       'failure-details': Object.entries(c.failureTypes)
         .sort(([a], [b]) => a.localeCompare(b))
@@ -73,6 +76,20 @@ export function tlsReport(r: TlsReportInput) {
 }
 
 export type TlsReport = ReturnType<typeof tlsReport>;
+
+/**
+ * `policy-string` and `mx-host` of an MTA-STS policy (RFC 8460 §4.4): the policy file's non-empty
+ * lines, and the mx patterns of a file that parses (an unparsable one applied as no policy: no patterns).
+ */
+function stsPolicyFields(c: TlsReportPolicyCounts): { 'policy-string'?: string[]; 'mx-host'?: string[] } {
+  if (c.policyType !== 'sts' || c.policyText === undefined) return {};
+  const lines = c.policyText
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  const parsed = parseStsPolicy(c.policyText);
+  return { 'policy-string': lines, ...(parsed.ok ? { 'mx-host': parsed.value.mx } : {}) };
+}
 
 /** The gzipped report's file name (RFC 8460 §5.1): submitter!policy-domain!begin!end.json.gz, in Unix seconds. */
 export function tlsReportFilename(submitter: string, policyDomain: string, day: string): string {

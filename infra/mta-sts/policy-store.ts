@@ -36,6 +36,18 @@ export class StsPolicyStore {
     }));
   }
 
+  /** The policy kept for a domain, expired or not (until a save replaces or deletes it). */
+  async get(domain: string): Promise<StoredStsPolicy | undefined> {
+    const { rows } = await this.pool.query(
+      'SELECT domain, policy_id, policy_text, fetched_at, expires_at FROM mta_sts_policies WHERE domain = $1',
+      [domain.toLowerCase()],
+    );
+    const r = rows[0];
+    return (
+      r && { domain: r.domain, id: r.policy_id, text: r.policy_text, fetchedAt: r.fetched_at, expiresAt: r.expires_at }
+    );
+  }
+
   async save(p: StoredStsPolicy): Promise<void> {
     await this.pool.query(
       `WITH gone AS (DELETE FROM mta_sts_policies WHERE expires_at <= $4)

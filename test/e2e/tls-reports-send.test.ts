@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import PostalMime from 'postal-mime';
+import { StsPolicyStore } from '../../infra/mta-sts/index.js';
 import { previousUtcDay } from '../../write-side/tls-reports/send-tls-reports.js';
 import { createTenant, startTestApp, type TestApp } from '../helpers/app.js';
 import { dnsmasqAvailable, freeUdpPort, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
@@ -139,6 +140,14 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
               ('none.test', $1, 'no-policy-found', '', '', 5, 0, '{}')`,
       [day],
     );
+    // the MTA keeps the policy it counted under that id (its text goes into the report)
+    await new StsPolicyStore(t.db.pool).save({
+      domain: 'https.test',
+      id: '20261205T1',
+      text: 'version: STSv1\r\nmode: enforce\r\nmx: mx.https.test\r\nmax_age: 604800\r\n',
+      fetchedAt: new Date(),
+      expiresAt: new Date(Date.now() + 604_800_000),
+    });
   });
   after(async () => {
     await t?.stop();
@@ -168,6 +177,13 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
         ],
       ],
     );
+    assert.deepEqual(policies[1]!.policy, {
+      'policy-type': 'sts',
+      'policy-string': ['version: STSv1', 'mode: enforce', 'mx: mx.https.test', 'max_age: 604800'],
+      'mx-host': ['mx.https.test'],
+      'policy-domain': 'https.test',
+    });
+    assert.deepEqual(policies[0]!.policy, { 'policy-type': 'no-policy-found', 'policy-domain': 'https.test' });
   });
 
   it('mails the report to a mailto: rua through Postlog itself (RFC 8460 §5.3)', async () => {

@@ -58,4 +58,47 @@ describe('tlsReport (RFC 8460 §4)', () => {
       'mx.sender!example.com!86400!172799.json.gz',
     );
   });
+
+  it("an MTA-STS policy whose text is known: policy-string (the file's lines) and mx-host (its patterns)", () => {
+    const counts = (policyType: 'sts' | 'tlsa', policyText: string) => ({
+      policyType,
+      policyId: 'p1',
+      mode: 'enforce',
+      successes: 1,
+      failures: 0,
+      failureTypes: {},
+      policyText,
+    });
+    const policyOf = (c: ReturnType<typeof counts>) =>
+      tlsReport({
+        policyDomain: 'example.com',
+        day: '2026-12-05',
+        organizationName: 'O',
+        contactInfo: 'c',
+        reportId: 'r',
+        counts: [c],
+      }).policies[0]!.policy;
+    const text =
+      'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\n\r\nmax_age: 86400\r\n';
+    assert.deepEqual(policyOf(counts('sts', text)), {
+      'policy-type': 'sts',
+      'policy-string': [
+        'version: STSv1',
+        'mode: enforce',
+        'mx: mx1.example.com',
+        'mx: *.example.net',
+        'max_age: 86400',
+      ],
+      'mx-host': ['mx1.example.com', '*.example.net'],
+      'policy-domain': 'example.com',
+    });
+    // a file that does not parse was applied as no policy: its lines, no patterns
+    assert.deepEqual(policyOf(counts('sts', 'version: STSv1\nmode: enforce\n')), {
+      'policy-type': 'sts',
+      'policy-string': ['version: STSv1', 'mode: enforce'],
+      'policy-domain': 'example.com',
+    });
+    // DANE's records are not kept: whatever text a tlsa row carried is not reported as its policy
+    assert.deepEqual(policyOf(counts('tlsa', text)), { 'policy-type': 'tlsa', 'policy-domain': 'example.com' });
+  });
 });

@@ -12,10 +12,12 @@ import {
   tlsReportSubject,
   type RecipientOptions,
   type TlsReport,
+  type TlsReportPolicyCounts,
 } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
 import { resolverLookup } from '../../infra/dns/index.js';
 import type { Logger } from '../../infra/logging/index.js';
+import { StsPolicyStore } from '../../infra/mta-sts/index.js';
 import {
   claimTlsReport,
   finishTlsReport,
@@ -106,7 +108,11 @@ export async function runTlsReports(deps: TlsReportDeps, o: { day: string; dryRu
         organizationName: deps.organization,
         contactInfo: deps.from ?? `postmaster@${deps.hostname}`,
         reportId,
-        counts: await tlsReportCountsOf(deps.pool, policyDomain, o.day),
+        counts: await withStsPolicyText(
+          deps.pool,
+          policyDomain,
+          await tlsReportCountsOf(deps.pool, policyDomain, o.day),
+        ),
       });
       if (o.dryRun) {
         run.reports.push({ policyDomain, rua, report });
@@ -123,6 +129,20 @@ export async function runTlsReports(deps: TlsReportDeps, o: { day: string; dryRu
     // a connection that could not unlock is closed: that ends its session and the lock with it
     lockClient.release(broken);
   }
+}
+
+/**
+ * The MTA-STS counts with the text of their policy, where the MTA still keeps the policy under the
+ * counted id (a policy replaced since by a new id has lost its text: reported without it).
+ */
+async function withStsPolicyText(
+  pool: pg.Pool,
+  policyDomain: string,
+  counts: TlsReportPolicyCounts[],
+): Promise<TlsReportPolicyCounts[]> {
+  if (!counts.some((c) => c.policyType === 'sts')) return counts;
+  const kept = await new StsPolicyStore(pool).get(policyDomain);
+  return counts.map((c) => (c.policyType === 'sts' && kept?.id === c.policyId ? { ...c, policyText: kept.text } : c));
 }
 
 async function sendOne(
