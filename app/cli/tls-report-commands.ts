@@ -36,7 +36,7 @@ export function registerTlsReportCommands(program: Command, withServices: WithSe
               run.outcomes,
               [
                 { header: 'domain', value: (o) => o.policyDomain },
-                { header: 'rua', value: (o) => o.rua },
+                { header: 'rua', value: (o) => o.rua || '-' },
                 { header: 'status', value: (o) => o.status },
                 { header: 'detail', value: (o) => o.detail },
               ],
@@ -44,8 +44,9 @@ export function registerTlsReportCommands(program: Command, withServices: WithSe
             ),
           );
         const failed = run.outcomes.filter((o) => o.status === 'failed' || o.status === 'skipped');
+        const names = failed.map((o) => o.rua || `${o.policyDomain} (no answer)`);
         if (failed.length > 0)
-          cliError('TLS_REPORTS_FAILED', `${failed.length} report(s) not sent: ${failed.map((o) => o.rua).join(', ')}`);
+          cliError('TLS_REPORTS_FAILED', `${failed.length} report(s) not sent: ${names.join(', ')}`);
       });
     });
 }

@@ -2,6 +2,7 @@ import type { Resolver } from 'node:dns/promises';
 import { LRUCache } from 'lru-cache';
 import { addressLiteralIp } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
+import { isNoRecord } from '../../infra/dns/index.js';
 
 /** The DNS look-ups routing needs (Node's resolver has them; tests answer from a table). */
 export type MxResolver = Pick<Resolver, 'resolveMx' | 'resolve4' | 'resolve6'>;
@@ -42,7 +43,6 @@ const TEMPORARY = new Set([
   'EBADRESP',
   'ECONNRESET',
 ]);
-const NO_DATA = new Set(['ENODATA', 'ENOTFOUND']);
 
 /**
  * Where mail for a domain goes: MX records in preference order (RFC 5321 §5.1), the domain itself
@@ -146,11 +146,11 @@ export class Router {
   /** IPv4 then IPv6 addresses; an empty list when the name has none. */
   private async addresses(host: string): Promise<string[]> {
     const v4 = await this.resolver.resolve4(host).catch((err: NodeJS.ErrnoException) => {
-      if (NO_DATA.has(err.code ?? '')) return [] as string[];
+      if (isNoRecord(err)) return [] as string[];
       throw err;
     });
     const v6 = await this.resolver.resolve6(host).catch((err: NodeJS.ErrnoException) => {
-      if (NO_DATA.has(err.code ?? '')) return [] as string[];
+      if (isNoRecord(err)) return [] as string[];
       if (v4.length > 0) return [] as string[];
       throw err;
     });

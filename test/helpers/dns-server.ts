@@ -62,7 +62,31 @@ export async function startDnsServer(zone: DnsZone, fixedPort?: number): Promise
   }
 }
 
+/**
+ * An upstream for dnsmasq that answers every query SERVFAIL at once (header and question, RCODE 2),
+ * as a broken authoritative server does: without it dnsmasq forwards to a port nobody answers on
+ * and the client waits for its own timeout.
+ */
+async function startServfailUpstream(): Promise<{ port: number; close(): Promise<void> }> {
+  const socket = createSocket('udp4');
+  socket.on('message', (query, from) => {
+    if (query.length < 12) return;
+    let end = 12;
+    while (end < query.length && query[end] !== 0) end += query[end]! + 1;
+    const reply = Buffer.from(query.subarray(0, Math.min(query.length, end + 5)));
+    reply[2] = 0x80 | (query[2]! & 0x79); // a response, the query's opcode and RD
+    reply[3] = 0x80 | 2; // RA, SERVFAIL
+    reply.writeUInt16BE(1, 4);
+    reply.fill(0, 6, 12);
+    socket.send(reply, from.port, from.address);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  socket.unref(); // a dnsmasq that failed to start leaves it open: it must not keep the test process alive
+  return { port: socket.address().port, close: () => new Promise<void>((r) => socket.close(() => r())) };
+}
+
 async function startDnsmasq(zone: DnsZone, port: number): Promise<DnsServer> {
+  const upstream = zone.servfail?.length ? await startServfailUpstream() : undefined;
   const args = [
     '--keep-in-foreground',
     '--no-resolv',
@@ -82,8 +106,7 @@ async function startDnsmasq(zone: DnsZone, port: number): Promise<DnsServer> {
     ...(zone.nullMx ?? []).map((d) => `--dns-rr=${d},15,000000`),
     ...(zone.local ?? []).map((d) => `--local=/${d}/`),
     ...(zone.nxdomain ?? []).map((d) => `--address=/${d}/`),
-    // forwarding to a port nobody answers on makes dnsmasq reply SERVFAIL
-    ...(zone.servfail ?? []).map((d) => `--server=/${d}/127.0.0.1#9`),
+    ...(zone.servfail ?? []).map((d) => `--server=/${d}/127.0.0.1#${upstream!.port}`),
   ];
   const child: ChildProcess = spawn('dnsmasq', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -111,6 +134,7 @@ async function startDnsmasq(zone: DnsZone, port: number): Promise<DnsServer> {
     async stop() {
       child.kill('SIGTERM');
       await exited;
+      await upstream?.close();
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   type BlocklistVerdict,
 } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
+import { isNoRecord } from '../../infra/dns/index.js';
 import type { EventStore } from '../../infra/event-store/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import type { TenancyStore } from '../../infra/tenancy/index.js';
@@ -102,16 +103,14 @@ export async function runBlocklistChecks(deps: BlocklistCheckDeps, s: BlocklistS
   }
 }
 
-/** NXDOMAIN and "no such record" are answers (not listed); a timeout or SERVFAIL is no answer. */
-const NO_RECORD = new Set(['ENOTFOUND', 'ENODATA']);
-
 async function lookUp(deps: BlocklistCheckDeps, name: string): Promise<{ verdict: BlocklistVerdict; reason: string }> {
   let addresses: string[];
   try {
     addresses = await deps.resolver.resolve4(name);
   } catch (err) {
+    // NXDOMAIN and "no such record" are answers (not listed); a timeout or SERVFAIL is no answer
+    if (isNoRecord(err)) return { verdict: { state: 'clean' }, reason: '' };
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (NO_RECORD.has(code)) return { verdict: { state: 'clean' }, reason: '' };
     return {
       verdict: { state: 'unknown', why: `the look-up of ${name} failed (${code || (err as Error).message})` },
       reason: '',

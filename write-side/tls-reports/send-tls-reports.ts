@@ -15,7 +15,7 @@ import {
   type TlsReportPolicyCounts,
 } from '../../domain/index.js';
 import type { Clock } from '../../infra/clock/index.js';
-import { resolverLookup } from '../../infra/dns/index.js';
+import { isNoRecord, resolverLookup } from '../../infra/dns/index.js';
 import type { Logger } from '../../infra/logging/index.js';
 import { StsPolicyStore } from '../../infra/mta-sts/index.js';
 import {
@@ -49,6 +49,7 @@ export interface TlsReportDeps {
 
 export interface TlsReportOutcome {
   policyDomain: string;
+  /** '' when the domain's `_smtp._tls` record could not be looked up. */
   rua: string;
   reportId: string;
   /** sent now; failed now (tried again by a later run); done before (sent, or claimed, earlier); skipped: cannot be sent. */
@@ -95,13 +96,23 @@ export async function runTlsReports(deps: TlsReportDeps, o: { day: string; dryRu
     const domains = await tlsReportDomainsOn(deps.pool, o.day);
     run.domains = domains.length;
     for (const policyDomain of domains) {
-      const records = await deps.resolver
-        .resolveTxt(`_smtp._tls.${policyDomain}`)
-        .then((rs) => rs.map((chunks) => chunks.join('')))
-        .catch(() => [] as string[]);
+      const reportId = tlsReportId(policyDomain, o.day, deps.hostname);
+      const name = `_smtp._tls.${policyDomain}`;
+      let records: string[];
+      try {
+        records = (await deps.resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+      } catch (err) {
+        if (!isNoRecord(err)) {
+          // no answer (a timeout, SERVFAIL) is not "no reports wanted": the day is looked at again
+          const detail = `the look-up of ${name} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the next run asks again`;
+          deps.logger.warn({ policyDomain, day: o.day, detail }, 'TLS report not sent');
+          run.outcomes.push({ policyDomain, rua: '', reportId, status: 'failed', detail });
+          continue;
+        }
+        records = [];
+      }
       const rua = parseTlsRptRecord(records);
       if (rua.length === 0) continue;
-      const reportId = tlsReportId(policyDomain, o.day, deps.hostname);
       const report = tlsReport({
         policyDomain,
         day: o.day,
