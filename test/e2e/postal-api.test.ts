@@ -212,6 +212,25 @@ describe('Postal-compatible API (/api/v1)', () => {
       (accepted!.data as { contentHash: string }).contentHash,
     ]);
     assert.equal((rows[0].body as Buffer).toString(), raw, 'stored byte for byte');
+    // without a Message-ID: Postal answers none; the message gets one in its bytes, which every recipient shares
+    const unnamed = raw.replace('Message-ID: <raw-1@sender.test>\r\n', '');
+    const noId = await call({
+      mail_from: 'app@sender.test',
+      rcpt_to: ['raw@example.org', 'raw2@example.org'],
+      data: Buffer.from(unnamed).toString('base64'),
+    });
+    assert.equal(noId.body.data.message_id, null);
+    const given = new Set<string>();
+    for (const m of Object.values(noId.body.data.messages) as { id: number }[]) {
+      const [event] = await t.app.eventStore.readStream(`message-${m.id}`);
+      const data = event!.data as { contentHash: string; rfcMessageId: string };
+      const body = (await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [data.contentHash])).rows[0]
+        .body;
+      const named = unnamed.replace('\r\n\r\n', `\r\nMessage-ID: <${data.rfcMessageId}>\r\n\r\n`);
+      assert.equal((body as Buffer).toString(), named, 'the last field of the header section');
+      given.add(data.rfcMessageId);
+    }
+    assert.equal(given.size, 1);
 
     const notArray = (await call({ mail_from: 'a@sender.test', rcpt_to: 'x@example.org', data: 'eA==' })).body;
     assert.deepEqual(

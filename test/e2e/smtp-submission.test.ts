@@ -197,6 +197,45 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     );
   });
 
+  it('gives a message without a Message-ID one in its stored bytes: the id the reply names, for every recipient', async () => {
+    // one connection for both messages: each gets an id of its own
+    const pooled = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      localAddress: '127.0.0.7',
+      pool: true,
+      maxConnections: 1,
+      auth: { user: tenant.smtp.username, pass: tenant.smtp.password },
+    });
+    const send = async (subject: string) => {
+      const raw = `From: app@sender.test\r\nTo: a@example.org\r\nSubject: ${subject}\r\n\r\nNo Message-ID.\r\n`;
+      const info = await pooled.sendMail({
+        envelope: { from: 'app@sender.test', to: ['a@example.org', 'b@example.net'] },
+        raw,
+      });
+      const [, ids, rfcMessageId] = /queued as ([\d,]+) Message-ID (\S+)$/.exec(info.response)!;
+      for (const id of ids!.split(',')) {
+        const [accepted] = await t.app.eventStore.readStream(`message-${id}`);
+        const data = accepted!.data as { rfcMessageId: string; contentHash: string };
+        assert.equal(data.rfcMessageId, rfcMessageId);
+        const { rows } = await t.db.pool.query('SELECT body FROM contents WHERE sha256 = $1', [data.contentHash]);
+        const head = (rows[0].body as Buffer).toString().split('\r\n\r\n')[0]!;
+        assert.deepEqual(head.match(/^Message-ID:.*$/gim), [`Message-ID: <${rfcMessageId}>`], head);
+      }
+      return rfcMessageId!;
+    };
+    try {
+      const first = await send('one');
+      const second = await send('two');
+      assert.match(first, /^[0-9a-f-]{36}@postlog\.test$/);
+      assert.notEqual(first, second);
+    } finally {
+      pooled.close();
+    }
+  });
+
   it("leaves the client's address and name out of the Received header when the server is in privacy mode", async () => {
     const storedHead = async (response: string) => {
       const id = /queued as (\d+) Message-ID \S+$/.exec(response)![1]!;

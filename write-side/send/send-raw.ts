@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   canonicalMessageBytes,
   err,
@@ -12,6 +11,7 @@ import {
 } from '../../domain/index.js';
 import { acceptMessages, type AcceptResult } from './accept-messages.js';
 import { rawContents } from './raw-contents.js';
+import { withMessageId } from './message-id.js';
 import type { SendApiDeps } from './send-deps.js';
 import { acceptFailure, type SendFailure } from './send-emails.js';
 import { checkSenderHeader } from './sender-header.js';
@@ -71,7 +71,8 @@ export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<R
   const seen = new Set<string>();
   const unique = recipients.filter((m) => !seen.has(m.address.toLowerCase()) && seen.add(m.address.toLowerCase()));
   if (unique.length === 0) return err({ code: 'NO_RECIPIENTS', message: 'the message has no recipients' });
-  const rfcMessageId = email.value.rfcMessageId ?? `${randomUUID()}@${deps.hostname}`;
+  const identified = withMessageId(raw, email.value, deps.hostname);
+  const rfcMessageId = identified.rfcMessageId;
   const hadMessageId = email.value.rfcMessageId !== undefined;
   if (req.testMode) {
     const domain = await deps.tenancy.sendingDomain(req.server.id, from.value.domain);
@@ -82,7 +83,7 @@ export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<R
       });
     return ok({ batchId: '', messages: [], rfcMessageId, hadMessageId, recipients: unique });
   }
-  const stored = await rawContents(deps, req.server, from.value.domain, raw, unique.length);
+  const stored = await rawContents(deps, req.server, from.value.domain, identified.raw, unique.length);
   const result = await acceptMessages(deps, {
     server: req.server,
     from: from.value,
@@ -108,7 +109,7 @@ export async function sendRaw(deps: SendApiDeps, req: RawSendRequest): Promise<R
   return ok({
     ...result.value,
     rfcMessageId,
-    hadMessageId: email.value.rfcMessageId !== undefined,
+    hadMessageId,
     recipients: unique,
   });
 }

@@ -14,6 +14,7 @@ import { coalesceWritesPerTick } from '../../infra/streams/writes-per-tick.js';
 import type { TlsMaterial } from '../../infra/tls/certificate.js';
 import { acceptMessages, type AcceptError } from '../send/accept-messages.js';
 import { readCampaignHeaders, withoutSmtpApiHeader } from '../send/campaign-headers.js';
+import { withMessageId } from '../send/message-id.js';
 import { rawContents } from '../send/raw-contents.js';
 import { checkSenderHeader } from '../send/sender-header.js';
 import { readSubmittedHeaders } from '../send/submitted-headers.js';
@@ -272,7 +273,11 @@ async function accept(
   const campaign = readCampaignHeaders(email.value.headers);
   if (!campaign.ok) throw smtpReply('INVALID_METADATA_HEADER', campaign.error);
   // X-SMTPAPI is an instruction to us: it must not reach the recipients
-  const relayed = campaign.value.hasSmtpApi ? withoutSmtpApiHeader(raw) : raw;
+  const { raw: relayed, rfcMessageId } = withMessageId(
+    campaign.value.hasSmtpApi ? withoutSmtpApiHeader(raw) : raw,
+    email.value,
+    deps.hostname,
+  );
   const metadata = campaign.value.metadata;
   const recipients: Mailbox[] = [];
   for (const r of session.envelope.rcptTo) {
@@ -281,7 +286,6 @@ async function accept(
     if (m.ok && !recipients.some((x) => x.address.toLowerCase() === m.value.address.toLowerCase()))
       recipients.push(m.value);
   }
-  const rfcMessageId = email.value.rfcMessageId ?? `${session.id}@${deps.hostname}`;
   try {
     const settings = await deps.deliverability?.get(server.id);
     const stored = await rawContents(deps, server, fromHeader.value.domain, relayed, recipients.length, {
