@@ -70,10 +70,10 @@ function probe(listener: PlannedListener): Promise<string | undefined> {
 /**
  * Before anything starts: a port given to two listeners, and (with `probe`) every port that is
  * taken, all at once (PortsUnavailable), instead of one per attempt and after the database started.
- * Not probed in a process the supervisor started: its listens go through the cluster primary, where
- * a probe would join the port another process of this Postlog serves, and be handed connections that
- * nobody would answer. Those processes rely on start-up trying every listener and reporting all
- * that failed (startPostlog).
+ * The supervisor probes every process's ports before it starts any. Not probed in a process the
+ * supervisor started: its listens go through the cluster primary, where a probe would join the port
+ * another process of this Postlog serves, and be handed connections that nobody would answer. Those
+ * processes rely on start-up trying every listener and reporting all that failed (startPostlog).
  */
 export async function checkListenPorts(
   listeners: readonly PlannedListener[],

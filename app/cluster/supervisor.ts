@@ -6,6 +6,7 @@ import type { Logger } from '../../infra/logging/index.js';
 import { registerProcessGauges } from '../../infra/metrics/index.js';
 import { migrate, openDatabase, type Database } from '../../infra/postgres/index.js';
 import { loadTlsMaterial } from '../../infra/tls/certificate.js';
+import { checkListenPorts, plannedListeners } from '../listen-ports.js';
 import { cpuBudget, MAX_AUTO_PROCESSES } from './cpu-budget.js';
 import { DATABASE_KIND_ENV, ToSupervisor, type ToProcess } from './messages.js';
 import type { PlannedProcess } from './process-plan.js';
@@ -105,6 +106,9 @@ export class Supervisor {
   private async run(): Promise<void> {
     const startedUp = new Promise<void>((resolve, reject) => (this.startup = { resolve, reject }));
     startedUp.catch(() => undefined); // awaited below; stop() may reject it before that
+    // every port of every process, before any starts: a second `postlog start` on taken ports must not
+    // start its background process (an MTA with this start's settings) while its web process fails
+    await checkListenPorts(plannedListeners(this.config), { probe: true });
     this.database = await openDatabase(this.config, this.log);
     if (this.stopping) throw new Error('stopped during start-up');
     await migrate(this.database.pool, this.log);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
@@ -210,24 +210,20 @@ describe('postlog start with several processes (POSTLOG_PROCESSES)', () => {
   });
 
   it('fails as a whole, with the reason, when one process cannot start', async () => {
-    const blocker = net.createServer();
-    const taken = await freePort();
-    await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', r));
-    try {
-      const dataDir = tempDataDir();
-      const env = await baseEnv(dataDir, { POSTLOG_PROCESSES: '2', POSTLOG_SUBMISSION_PORT: String(taken) });
-      await assert.rejects(startPostlogProcess(env), (err: Error) => {
-        assert.match(err.message, new RegExp(`SMTP port ${taken} is in use`));
-        assert.match(err.message, /process web\.1 \(api,smtp,inbound,tracking,graphql\) exited during start-up/);
-        return true;
-      });
-      await eventually(
-        async () => pidsOf(dataDir).length === 0 || undefined,
-        () => `left running: ${pidsOf(dataDir).join(',')}`,
-      );
-    } finally {
-      blocker.close();
-    }
+    // the processes read the secrets key (the supervisor does not): a damaged one stops them at start-up
+    const dataDir = tempDataDir();
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'secrets.key'), 'not a key\n', { mode: 0o600 });
+    const env = await baseEnv(dataDir, { POSTLOG_PROCESSES: '2' });
+    await assert.rejects(startPostlogProcess(env), (err: Error) => {
+      assert.match(err.message, /secrets\.key: not a secrets key/);
+      assert.match(err.message, /process (web\.1|worker) \([a-z,]+\) exited during start-up/);
+      return true;
+    });
+    await eventually(
+      async () => pidsOf(dataDir).length === 0 || undefined,
+      () => `left running: ${pidsOf(dataDir).join(',')}`,
+    );
   });
 
   it('stops cleanly when told to during start-up', async () => {
