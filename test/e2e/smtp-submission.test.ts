@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import { systemActor } from '../../domain/index.js';
 import { createTenant, http, startTestApp, type Tenant, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
+import { smtpSession } from '../helpers/smtp-raw.js';
 import { tempDataDir } from '../helpers/postlog-process.js';
 
 /** The first lines a client sees: greeting and EHLO answer, without TLS. */
@@ -110,6 +111,12 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
       transport().sendMail({ from: 'app@sender.test', to: 'victim@example.org', subject: 'relay?', text: 'x' }),
       (e: { responseCode?: number }) => e.responseCode === 530,
     );
+    // a client that skipped STARTTLS is told what comes first
+    const plain = await smtpSession({ port, tls: false }, async (say) => {
+      await say('EHLO client.test');
+      return say('MAIL FROM:<app@sender.test>');
+    });
+    assert.equal(plain, '530 5.7.0 Authentication required: STARTTLS first, then AUTH');
   });
 
   it("refuses a From domain that is not the server's, and too many recipients, appending nothing", async () => {

@@ -78,7 +78,7 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
     key: o.tls.key,
     cert: o.tls.cert,
     name: deps.hostname,
-    banner: 'Postlog ESMTP',
+    banner: 'Postlog',
     // CRAM-MD5 (Listmonk's default) checks a response made from the password: see onAuth
     authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
     allowInsecureAuth: o.allowInsecureAuth,
@@ -150,7 +150,12 @@ export function createSubmissionServer(deps: SendApiDeps, o: SubmissionOptions):
             const refusals = (refusedUnauthenticated.get(session.id) ?? 0) + 1;
             refusedUnauthenticated.set(session.id, refusals);
             // smtp-server's own limit on commands before AUTH is off (authOptional): this one closes
-            return callback(smtpReply(refusals >= 3 ? 'AUTH_REQUIRED_CLOSING' : 'AUTH_REQUIRED'));
+            if (refusals >= 3) return callback(smtpReply('AUTH_REQUIRED_CLOSING'));
+            // a client that skipped STARTTLS was never offered AUTH: say what comes first
+            const beforeTls = !session.secure && !o.allowInsecureAuth;
+            return callback(
+              smtpReply('AUTH_REQUIRED', beforeTls ? 'Authentication required: STARTTLS first, then AUTH' : undefined),
+            );
           }
           if (submitter.server.suspended) return callback(smtpReply('AUTH_SERVER_SUSPENDED'));
           const sent = messagesPerSession.get(session.id) ?? 0;
