@@ -1,3 +1,5 @@
+import { rfc5322Date } from '../values/mail-date.js';
+
 /** What a DSN says of one recipient a message could not reach, and whom it is from and to. */
 export interface DeliveryFailureNotice {
   /** Postlog's host name: the Reporting-MTA. */
@@ -20,9 +22,6 @@ export interface DeliveryFailureNotice {
 }
 
 export const DSN_SUBJECT = 'Mail delivery failed: returning message to sender';
-
-/** An RFC 5322 date with a numeric zone (toUTCString says "GMT", an obsolete zone). */
-const rfc5322Date = (d: Date) => d.toUTCString().replace(/GMT$/, '+0000');
 
 /** The header lines as received, each cut to 998 bytes: the notice goes out through the accept path's rules. */
 function returnedHeaders(headers: Buffer): string {

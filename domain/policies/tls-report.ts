@@ -3,6 +3,7 @@
  * `_smtp._tls` TXT record), the JSON aggregate report of one UTC day, and the mail that carries
  * it to a `mailto:` address. Pure: the gzip and the sending are done by the caller.
  */
+import { rfc5322Date } from '../values/mail-date.js';
 import { parseStsPolicy } from './mta-sts.js';
 
 /** One day's counts of one policy of a policy domain (the rows of the TLS-RPT projection). */
@@ -116,8 +117,6 @@ export interface TlsReportMailInput {
 export function tlsReportSubject(policyDomain: string, submitter: string, reportId: string): string {
   return `Report Domain: ${policyDomain} Submitter: ${submitter} Report-ID: <${reportId}>`;
 }
-
-const rfc5322Date = (d: Date) => d.toUTCString().replace(/GMT$/, '+0000');
 
 /**
  * The report as mail (RFC 8460 §5.3): multipart/report; report-type="tlsrpt", a short text part

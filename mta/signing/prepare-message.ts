@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rfc5322Date } from '../../domain/index.js';
 import { dkimSignMessage, type SigningKey } from './dkim.js';
 
 export type { SigningKey };
@@ -53,7 +54,7 @@ const hasHeader = (headers: string, name: string) => new RegExp(`^${name}:`, 'im
  */
 export async function prepareForDelivery(input: PrepareInput): Promise<{ message: Buffer; envelopeFrom: string }> {
   const headers = headerBlock(input.raw);
-  const date = input.now.toUTCString().replace('GMT', '+0000');
+  const date = rfc5322Date(input.now);
   const added: string[] = [
     `Received: by ${input.hostname} (Postlog) with ESMTPSA id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`,
   ];

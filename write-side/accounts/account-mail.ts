@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { parseMailbox, parseRecipient } from '../../domain/index.js';
+import { parseMailbox, parseRecipient, rfc5322Date } from '../../domain/index.js';
 import { acceptMessages } from '../send/accept-messages.js';
 import { composeMime } from '../send/compose.js';
 import type { SendApiDeps } from '../send/send-deps.js';
@@ -45,7 +45,7 @@ export function accountMailer(deps: SendApiDeps, from: string | undefined): Acco
         headers: {},
         messageId,
         date: now,
-        received: `by ${deps.hostname} with HTTP; ${now.toUTCString()}`,
+        received: `by ${deps.hostname} with HTTP; ${rfc5322Date(now)}`,
       });
       const accepted = await acceptMessages(deps, {
         server,

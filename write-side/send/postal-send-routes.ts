@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseMailbox, parseRecipient, type Mailbox, type RecipientOptions } from '../../domain/index.js';
+import { parseMailbox, parseRecipient, rfc5322Date, type Mailbox, type RecipientOptions } from '../../domain/index.js';
 import {
   postalAuthenticate,
   postalError,
@@ -144,7 +144,7 @@ async function sendMessage(deps: SendApiDeps, req: FastifyRequest, reply: Fastif
     attachments,
     messageId,
     date: deps.clock.now(),
-    received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${deps.clock.now().toUTCString()}`,
+    received: `from api ([${req.ip}]) by ${deps.hostname} with HTTP; ${rfc5322Date(deps.clock.now())}`,
   };
   // with tracking or unsubscribe links each recipient gets a copy of its own; otherwise one copy is shared
   const choice = {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Mailbox, Result, Server } from '../../domain/index.js';
-import { err, ok } from '../../domain/index.js';
+import { err, ok, rfc5322Date } from '../../domain/index.js';
 import type { HttpErrorCode } from '../../infra/http/error-catalogue.js';
 import type { TemplateContent, TemplateStore } from '../../infra/templates/index.js';
 import { renderTemplate } from '../templates/render.js';
@@ -185,7 +185,7 @@ async function composeAll(
         headers: { ...email.headers, ...personal.headers },
         messageId,
         date: now,
-        received: `from api ([${req.ip}]) by ${deps.hostname} with ${req.via ?? 'HTTP'}; ${now.toUTCString()}`,
+        received: `from api ([${req.ip}]) by ${deps.hostname} with ${req.via ?? 'HTTP'}; ${rfc5322Date(now)}`,
       });
       if (raw.length > deps.maxMessageBytes)
         return {

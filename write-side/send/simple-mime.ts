@@ -1,6 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { buildHeaderValue, foldLines, hasLongerLines, isPlainText } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
+import { rfc5322Date } from '../../domain/index.js';
 import type { ComposeInput } from './compose.js';
 import { encodeBody, endWithNewline } from './mime-bytes.js';
 import { encodeQuotedPrintableIfPlain, hasControlCharacter } from './quoted-printable.js';
@@ -210,7 +211,7 @@ export function simpleMime(input: ComposeInput, baseBoundary: string): Buffer | 
   if (input.replyTo) headerLine('Reply-To', input.replyTo, lines);
   if (input.subject) headerLine('Subject', input.subject, lines);
   headerLine('Message-ID', `<${input.messageId}>`, lines);
-  lines.push(`Date: ${input.date.toUTCString().replace(/GMT/, '+0000')}`);
+  lines.push(`Date: ${rfc5322Date(input.date)}`);
 
   const text = input.text !== undefined ? textPart('text/plain; charset=utf-8', input.text) : undefined;
   const html = input.html !== undefined ? textPart('text/html; charset=utf-8', input.html) : undefined;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseMailbox, parseRecipient } from '../../domain/index.js';
+import { parseMailbox, parseRecipient, rfc5322Date } from '../../domain/index.js';
 import { sendError } from '../../infra/http/errors.js';
 import { refusalCode, serverScope } from '../../infra/http/server-scope.js';
 import { acceptMessages, type MessageToAccept } from './accept-messages.js';
@@ -58,7 +58,7 @@ export async function sendTestMail(
     headers: {},
     messageId,
     date: now,
-    received: `from dashboard ([${req.ip}]) by ${deps.hostname} with HTTP; ${now.toUTCString()}`,
+    received: `from dashboard ([${req.ip}]) by ${deps.hostname} with HTTP; ${rfc5322Date(now)}`,
   });
   const result = await acceptMessages(deps, {
     server: server.value,

@@ -4,6 +4,7 @@ import {
   MAX_LINE_BYTES,
   parseMailbox,
   parseRecipient,
+  rfc5322Date,
   singleFromMailbox,
   type Mailbox,
   type Server,
@@ -250,7 +251,7 @@ function receivedHeader(deps: SendApiDeps, session: SMTPServerSession, submitter
   const from = submitter.server.privacyMode
     ? ''
     : `from ${session.hostNameAppearsAs.slice(0, 255)} ([${session.remoteAddress}]) `;
-  return `Received: ${from}by ${deps.hostname} with ${protocol} id ${session.id}; ${deps.clock.now().toUTCString()}\r\n`;
+  return `Received: ${from}by ${deps.hostname} with ${protocol} id ${session.id}; ${rfc5322Date(deps.clock.now())}\r\n`;
 }
 
 /** Who a transaction submits for: a login's server, or an SMTP-IP credential's (by the client's address). */
