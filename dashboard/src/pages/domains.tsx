@@ -94,7 +94,7 @@ function DomainCard({
               <tr key={`${r.purpose}-${r.name}`}>
                 <td>
                   {r.purpose}
-                  {r.required ? '' : ' (optional)'}
+                  {r.required ? '' : ' (recommended)'}
                 </td>
                 <td>{r.type}</td>
                 <td>
