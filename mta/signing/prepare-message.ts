@@ -56,7 +56,9 @@ export async function prepareForDelivery(input: PrepareInput): Promise<{ message
   const headers = headerBlock(input.raw);
   const date = rfc5322Date(input.now);
   const added: string[] = [
-    `Received: by ${input.hostname} (Postlog) with ESMTPSA id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`,
+    // the queue's hand-over to the MTA, for one recipient: no protocol received it (no "with", RFC 5321 §4.4);
+    // how the message came in is the accept path's own Received line, below this one
+    `Received: by ${input.hostname} (Postlog) id ${input.messageId}\r\n\tfor <${input.rcptTo}>; ${date}`,
   ];
   if (!hasHeader(headers, 'Message-ID')) added.push(`Message-ID: <${randomUUID()}@${input.hostname}>`);
   // our own reference: complaint reports (ARF) redact the recipient but keep the headers
