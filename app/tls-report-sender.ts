@@ -1,6 +1,11 @@
 import type { Config } from '../infra/config/index.js';
 import { trustedCas } from '../infra/mta-sts/index.js';
-import { previousUtcDay, runTlsReports, type TlsReportDeps } from '../write-side/tls-reports/send-tls-reports.js';
+import {
+  previousUtcDay,
+  runTlsReports,
+  tlsReportDaySettled,
+  type TlsReportDeps,
+} from '../write-side/tls-reports/send-tls-reports.js';
 import type { Services } from './services.js';
 
 /** Whether this installation sends TLS-RPT reports: POSTLOG_TLSRPT_SEND, unset: as POSTLOG_MTA_STS. */
@@ -36,6 +41,7 @@ const AFTER_MIDNIGHT_MS = 10 * 60_000;
 export function scheduleTlsReports(s: Services, everyMs = 15 * 60_000): () => void {
   const deps = tlsReportDepsOf(s);
   let done: string | undefined;
+  let lookups = { day: '', runs: 0 };
   let running = false;
   const tick = () => {
     const now = s.clock.now();
@@ -45,8 +51,9 @@ export function scheduleTlsReports(s: Services, everyMs = 15 * 60_000): () => vo
     runTlsReports(deps, { day })
       .then((run) => {
         // a day without counts yet (the projection behind, a quiet night) is looked at again next time
-        const settled = !run.outcomes.some((o) => o.status === 'failed' || o.status === 'skipped');
-        if (run.ran && run.domains > 0 && settled) done = day;
+        const after = tlsReportDaySettled(run, lookups.day === day ? lookups.runs : 0);
+        lookups = { day, runs: after.lookupRuns };
+        if (after.settled) done = day;
       })
       .catch((err: Error) => deps.logger.error({ error: err.message }, 'TLS report run failed'))
       .finally(() => (running = false));

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { connect } from 'node:net';
+import { rfc5322Date } from '../../domain/index.js';
 import type { PipeliningSmtpClient } from '../smtp-load-client.js';
 
 /** The ten recipient domains every system delivers to (one sink behind them all). */
@@ -52,7 +53,7 @@ export function rawMessage(i: number, text: string): string {
     `From: Bench <bench@${SENDER_DOMAIN}>`,
     `To: ${recipient(i)}`,
     `Subject: Delivery benchmark ${i}`,
-    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    `Date: ${rfc5322Date(new Date())}`,
     `Message-ID: <${i}.${process.pid}@${SENDER_DOMAIN}>`,
     'MIME-Version: 1.0',
     'Content-Type: text/plain; charset=utf-8',

@@ -41,7 +41,7 @@ describe('postlog start when ports are taken', () => {
     }
   });
 
-  it('under the supervisor, every port is checked before any process starts, and all are reported at once', async () => {
+  it('under the supervisor, every port is checked before any process starts, all reported at once', async () => {
     const env = await baseEnv(dataDir, { POSTLOG_PROCESSES: '2' });
     const blockers = await Promise.all(
       ['POSTLOG_HTTP_PORT', 'POSTLOG_SUBMISSION_TLS_PORT', 'POSTLOG_INBOUND_PORT'].map((name) =>

@@ -204,7 +204,7 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
     );
   });
 
-  it('gives a message without a Message-ID one in its stored bytes: the id the reply names, for every recipient', async () => {
+  it('gives a message without a Message-ID one in its bytes: the id the reply names, for every recipient', async () => {
     // one connection for both messages: each gets an id of its own
     const pooled = nodemailer.createTransport({
       host: '127.0.0.1',

@@ -130,6 +130,15 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
       POSTLOG_TLSRPT_CHECK_SECONDS: '1',
     });
     await createTenant(t.app, { domain: 'sender.test' });
+    // the MTA keeps the policy it counted under that id (its text goes into the report); saved before the counts,
+    // which the app's run may take at once
+    await new StsPolicyStore(t.db.pool).save({
+      domain: 'https.test',
+      id: '20261205T1',
+      text: 'version: STSv1\r\nmode: enforce\r\nmx: mx.https.test\r\nmax_age: 604800\r\n',
+      fetchedAt: new Date(),
+      expiresAt: new Date(Date.now() + 604_800_000),
+    });
     // yesterday's counts, as the TLS-RPT projection writes them (the attempts were yesterday)
     await t.db.pool.query(
       `INSERT INTO tls_report_counts (policy_domain, day, policy_type, policy_id, mode, successes, failures,
@@ -143,14 +152,6 @@ describe('TLS-RPT: the daily reports go to the rua of each policy domain', { ski
               ('servfail.test', $1, 'no-policy-found', '', '', 2, 0, '{}')`,
       [day],
     );
-    // the MTA keeps the policy it counted under that id (its text goes into the report)
-    await new StsPolicyStore(t.db.pool).save({
-      domain: 'https.test',
-      id: '20261205T1',
-      text: 'version: STSv1\r\nmode: enforce\r\nmx: mx.https.test\r\nmax_age: 604800\r\n',
-      fetchedAt: new Date(),
-      expiresAt: new Date(Date.now() + 604_800_000),
-    });
   });
   after(async () => {
     await t?.stop();

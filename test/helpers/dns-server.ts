@@ -69,6 +69,7 @@ export async function startDnsServer(zone: DnsZone, fixedPort?: number): Promise
  */
 async function startServfailUpstream(): Promise<{ port: number; close(): Promise<void> }> {
   const socket = createSocket('udp4');
+  socket.on('error', () => undefined); // a reply that cannot be sent is a lost answer, as on a real network
   socket.on('message', (query, from) => {
     if (query.length < 12) return;
     let end = 12;
@@ -81,7 +82,7 @@ async function startServfailUpstream(): Promise<{ port: number; close(): Promise
     socket.send(reply, from.port, from.address);
   });
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  socket.unref(); // a dnsmasq that failed to start leaves it open: it must not keep the test process alive
+  socket.unref();
   return { port: socket.address().port, close: () => new Promise<void>((r) => socket.close(() => r())) };
 }
 
@@ -119,13 +120,20 @@ async function startDnsmasq(zone: DnsZone, port: number): Promise<DnsServer> {
   probe.setServers([`127.0.0.1:${port}`]);
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${output}`);
+    if (child.exitCode !== null) {
+      await upstream?.close();
+      throw new Error(`dnsmasq exited: ${output}`);
+    }
     const ok = await probe.resolveMx('probe.invalid').then(
       () => true,
       (e: NodeJS.ErrnoException) => e.code !== 'ECONNREFUSED' && e.code !== 'ETIMEOUT',
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`dnsmasq did not answer: ${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      await upstream?.close();
+      throw new Error(`dnsmasq did not answer: ${output}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

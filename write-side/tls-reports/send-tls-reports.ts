@@ -68,6 +68,25 @@ export interface TlsReportRun {
   reports: { policyDomain: string; rua: string[]; report: TlsReport }[];
 }
 
+/** Runs in a row that may find a policy domain's `_smtp._tls` record without an answer before its day is let go. */
+export const TLS_REPORT_LOOKUP_TRIES = 3;
+
+/**
+ * Whether the daily run is done with its day after `run`: every report sent, done before or given up (a failed
+ * send is tried by later runs, three times in all), and a domain whose record got no answer asked again by
+ * later runs, TLS_REPORT_LOOKUP_TRIES in all (its DNS may be broken for good). `lookupRuns`: such runs before.
+ */
+export function tlsReportDaySettled(run: TlsReportRun, lookupRuns: number): { settled: boolean; lookupRuns: number } {
+  const open = run.outcomes.filter((o) => o.status === 'failed' || o.status === 'skipped');
+  const lookupsOnly = open.length > 0 && open.every(isLookupFailure);
+  const runs = lookupsOnly ? lookupRuns + 1 : lookupRuns;
+  const settled = run.ran && run.domains > 0 && (open.length === 0 || (lookupsOnly && runs >= TLS_REPORT_LOOKUP_TRIES));
+  return { settled, lookupRuns: runs };
+}
+
+/** An outcome of a domain whose `_smtp._tls` look-up got no answer (no rua to send to yet). */
+export const isLookupFailure = (o: TlsReportOutcome) => o.status === 'failed' && o.rua === '';
+
 /** The UTC day before `now`, YYYY-MM-DD: the day the daily run reports. */
 export function previousUtcDay(now: Date): string {
   return new Date(now.getTime() - 86_400_000).toISOString().slice(0, 10);
@@ -104,7 +123,8 @@ export async function runTlsReports(deps: TlsReportDeps, o: { day: string; dryRu
       } catch (err) {
         if (!isNoRecord(err)) {
           // no answer (a timeout, SERVFAIL) is not "no reports wanted": the day is looked at again
-          const detail = `the look-up of ${name} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the next run asks again`;
+          const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          const detail = `the look-up of ${name} failed (${code}); the next run asks again`;
           deps.logger.warn({ policyDomain, day: o.day, detail }, 'TLS report not sent');
           run.outcomes.push({ policyDomain, rua: '', reportId, status: 'failed', detail });
           continue;
