@@ -113,7 +113,8 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
 
   it('bare CR and bare LF line ends become CRLF at the entry: what is stored, signed and delivered is one set of bytes', async () => {
     const data =
-      'From: a@sender.test\nTo: lf@example.org\nSubject: Unix line ends\n\nfirst line\nsecond\rthird\r\n\r\nlast';
+      'From: a@sender.test\nTo: lf@example.org\nSubject: Unix line ends\nMessage-ID: <lf@sender.test>\n\n' +
+      'first line\nsecond\rthird\r\n\r\nlast';
     const reply = await smtpRaw({
       port: tlsPort,
       tls: true,
@@ -130,7 +131,8 @@ describe('raw message bytes: line ends, NULs and line lengths are decided at the
       stored
         .toString()
         .endsWith(
-          'From: a@sender.test\r\nTo: lf@example.org\r\nSubject: Unix line ends\r\n\r\nfirst line\r\nsecond\r\nthird\r\n\r\nlast\r\n',
+          'From: a@sender.test\r\nTo: lf@example.org\r\nSubject: Unix line ends\r\nMessage-ID: <lf@sender.test>\r\n\r\n' +
+            'first line\r\nsecond\r\nthird\r\n\r\nlast\r\n',
         ),
     );
 

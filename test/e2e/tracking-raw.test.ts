@@ -210,7 +210,8 @@ describe('tracking of SMTP and send/raw messages', () => {
     const signedContent = `${contentFields.join('\r\n')}${text.slice(cut)}`;
     assert.match(signedContent, /href=3D"https:\/\/shop\.example\.com/);
     const signed = Buffer.from(
-      'From: app@a.test\r\nTo: signed@example.org\r\nSubject: Signed\r\nMIME-Version: 1.0\r\n' +
+      'From: app@a.test\r\nTo: signed@example.org\r\nSubject: Signed\r\nMessage-ID: <signed@a.test>\r\n' +
+        'MIME-Version: 1.0\r\n' +
         'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="sig"\r\n\r\n' +
         `--sig\r\n${signedContent}\r\n` +
         '--sig\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
