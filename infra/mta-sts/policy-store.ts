@@ -27,13 +27,7 @@ export class StsPolicyStore {
         WHERE expires_at > $1 ORDER BY fetched_at DESC LIMIT $2`,
       [now, limit],
     );
-    return rows.map((r) => ({
-      domain: r.domain,
-      id: r.policy_id,
-      text: r.policy_text,
-      fetchedAt: r.fetched_at,
-      expiresAt: r.expires_at,
-    }));
+    return rows.map(storedPolicy);
   }
 
   /** The policy kept for a domain, expired or not (until a save replaces or deletes it). */
@@ -42,10 +36,7 @@ export class StsPolicyStore {
       'SELECT domain, policy_id, policy_text, fetched_at, expires_at FROM mta_sts_policies WHERE domain = $1',
       [domain.toLowerCase()],
     );
-    const r = rows[0];
-    return (
-      r && { domain: r.domain, id: r.policy_id, text: r.policy_text, fetchedAt: r.fetched_at, expiresAt: r.expires_at }
-    );
+    return rows[0] && storedPolicy(rows[0]);
   }
 
   async save(p: StoredStsPolicy): Promise<void> {
@@ -59,3 +50,17 @@ export class StsPolicyStore {
     );
   }
 }
+
+const storedPolicy = (r: {
+  domain: string;
+  policy_id: string;
+  policy_text: string;
+  fetched_at: Date;
+  expires_at: Date;
+}): StoredStsPolicy => ({
+  domain: r.domain,
+  id: r.policy_id,
+  text: r.policy_text,
+  fetchedAt: r.fetched_at,
+  expiresAt: r.expires_at,
+});

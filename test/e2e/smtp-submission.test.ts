@@ -36,7 +36,16 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
   let tlsPort: number;
   /** `from`: the client's loopback address (127.0.0.x), so that failures of one test throttle no other. */
   const transport = (
-    o: { secure?: boolean; user?: string; pass?: string; port?: number; method?: string; from?: string } = {},
+    o: {
+      secure?: boolean;
+      user?: string;
+      pass?: string;
+      port?: number;
+      method?: string;
+      from?: string;
+      /** one connection for every message sent through it */
+      pooled?: boolean;
+    } = {},
   ) =>
     nodemailer.createTransport({
       host: '127.0.0.1',
@@ -45,6 +54,7 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
       requireTLS: !o.secure,
       tls: { rejectUnauthorized: false },
       ...(o.from ? { localAddress: o.from } : {}),
+      ...(o.pooled ? { pool: true, maxConnections: 1 } : {}),
       ...(o.user !== undefined ? { auth: { user: o.user, pass: o.pass ?? '', method: o.method } } : {}),
     });
   const message = { from: 'app@sender.test', to: 'x@example.org', subject: 'x', text: 'x' };
@@ -206,15 +216,11 @@ describe('SMTP submission (STARTTLS and implicit TLS, AUTH after TLS only)', () 
 
   it('gives a message without a Message-ID one in its bytes: the id the reply names, for every recipient', async () => {
     // one connection for both messages: each gets an id of its own
-    const pooled = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port,
-      requireTLS: true,
-      tls: { rejectUnauthorized: false },
-      localAddress: '127.0.0.7',
-      pool: true,
-      maxConnections: 1,
-      auth: { user: tenant.smtp.username, pass: tenant.smtp.password },
+    const pooled = transport({
+      user: tenant.smtp.username,
+      pass: tenant.smtp.password,
+      from: '127.0.0.7',
+      pooled: true,
     });
     const send = async (subject: string) => {
       const raw = `From: app@sender.test\r\nTo: a@example.org\r\nSubject: ${subject}\r\n\r\nNo Message-ID.\r\n`;

@@ -17,8 +17,8 @@ export function withMessageId(
   email: Pick<SubmittedHeaders, 'headers' | 'rfcMessageId'>,
   hostname: string,
 ): { raw: Buffer; rfcMessageId: string } {
-  const generated = `${randomUUID()}@${hostname}`;
   if (email.rfcMessageId !== undefined) return { raw, rfcMessageId: email.rfcMessageId };
+  const generated = `${randomUUID()}@${hostname}`;
   if (email.headers.some((h) => h.key === 'message-id')) return { raw, rfcMessageId: generated };
   // after the last field (trace fields stay first, RFC 5321 §4.4), as Postfix adds the ones missing
   const at = readMessageHeader(raw).at(-1)?.end ?? 0;
